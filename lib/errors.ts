@@ -1,0 +1,90 @@
+// One error vocabulary from C++ to TypeScript. Codes are stable and part of the public contract.
+
+export const errorCodes = [
+  'ERR_INVALID_OPTION',
+  'ERR_NOT_IMPLEMENTED',
+  'ERR_DNS',
+  'ERR_CONNECT_REFUSED',
+  'ERR_CONNECT_TIMEOUT',
+  'ERR_CONNECT',
+  'ERR_CONNECTION_CLOSED',
+  'ERR_TLS_HANDSHAKE',
+  'ERR_TLS_CERT',
+  'ERR_PROXY',
+  'ERR_TIMEOUT',
+  'ERR_BODY_TRUNCATED',
+  'ERR_PROTOCOL',
+  'ERR_TOO_MANY_REDIRECTS',
+  'ERR_ABORTED',
+  'ERR_CLIENT_CLOSED',
+  'ERR_INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof errorCodes)[number];
+
+export type ErrorStage =
+  | 'options' | 'queue' | 'dns' | 'connect' | 'tls' | 'write' | 'headers' | 'body' | 'redirect'
+  | 'engine';
+
+export class CycleTLSError extends Error {
+  readonly code: ErrorCode;
+  readonly stage: ErrorStage;
+  /** Whether trying the same request again may succeed. */
+  readonly retryable: boolean;
+
+  constructor(code: ErrorCode, message: string, stage: ErrorStage = 'engine') {
+    super(message);
+    this.code = code;
+    this.stage = stage;
+    this.retryable = RETRYABLE.has(code);
+    Object.defineProperty(this, 'name', { value: 'CycleTLSError', enumerable: false });
+  }
+
+  toJSON(): { code: ErrorCode; stage: ErrorStage; message: string } {
+    return { code: this.code, stage: this.stage, message: this.message };
+  }
+}
+
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'ERR_DNS', 'ERR_CONNECT_REFUSED', 'ERR_CONNECT_TIMEOUT', 'ERR_CONNECT', 'ERR_CONNECTION_CLOSED',
+  'ERR_TIMEOUT', 'ERR_BODY_TRUNCATED', 'ERR_PROXY',
+]);
+
+/**
+ * The status cycletls 2.0.5 resolves with for a failure of this kind (it never rejects): 408 for
+ * timeouts, 495 for certificate errors, 502 for refused connections, 421 for DNS and other dial
+ * errors, 0 otherwise.
+ */
+export function compatStatus(code: ErrorCode): number {
+  switch (code) {
+    case 'ERR_TIMEOUT':
+    case 'ERR_CONNECT_TIMEOUT':
+      return 408;
+    case 'ERR_TLS_CERT':
+      return 495;
+    case 'ERR_CONNECT_REFUSED':
+    case 'ERR_PROXY':
+      return 502;
+    case 'ERR_DNS':
+    case 'ERR_CONNECT':
+      return 421;
+    default:
+      return 0;
+  }
+}
+
+export function isErrorCode(value: string): value is ErrorCode {
+  return (errorCodes as readonly string[]).includes(value);
+}
+
+export function invalidOption(message: string): TypeError & { code: 'ERR_INVALID_OPTION' } {
+  const err = new TypeError(message) as TypeError & { code: 'ERR_INVALID_OPTION' };
+  err.code = 'ERR_INVALID_OPTION';
+  return err;
+}
+
+export function invalidRange(message: string): RangeError & { code: 'ERR_INVALID_OPTION' } {
+  const err = new RangeError(message) as RangeError & { code: 'ERR_INVALID_OPTION' };
+  err.code = 'ERR_INVALID_OPTION';
+  return err;
+}

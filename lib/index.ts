@@ -1,0 +1,233 @@
+// initCycleTLS: cycletls 2.0.5's call shapes on an in-process engine.
+import { Buffer } from 'node:buffer';
+import { Readable } from 'node:stream';
+
+import { CycleTLSError, errorCodes } from './errors';
+import { acquireInstance } from './instance';
+import type { ClientState, SharedInstance } from './instance';
+import type { HeadEvent, NativeRequestSpec } from './native';
+import { loadAddon } from './native';
+import { HTTP_METHODS, normalizeInit, normalizeRequest } from './options';
+import type { NormalizedInit, NormalizedRequest } from './options';
+import { bufferedResponse, errorResponse, streamResponse } from './response';
+import type { CycleTLSResponseShape, ResponseMeta } from './response';
+
+export { CycleTLSError, errorCodes };
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+type ClientFn = ((url: string, options?: object, method?: string) => Promise<CycleTLSResponseShape>) & Record<string, unknown>;
+
+function toSpec(req: NormalizedRequest): NativeRequestSpec {
+  const { url } = req;
+  const tls = url.protocol === 'https:';
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const headers: string[] = [];
+  for (const [n, v] of req.headers) headers.push(n, v);
+  return {
+    method: req.method,
+    tls,
+    host,
+    port: url.port ? Number(url.port) : tls ? 443 : 80,
+    target: `${url.pathname || '/'}${url.search}`,
+    headers,
+    body: req.body,
+    serverName: req.serverName,
+    insecureSkipVerify: req.insecureSkipVerify,
+    forceHttp1: req.forceHttp1,
+    timeoutMs: req.timeoutMs,
+  };
+}
+
+function metaFrom(head: HeadEvent, requestId: string, finalUrl: string, redirects: number): ResponseMeta {
+  return {
+    requestId,
+    status: head.status,
+    statusText: head.reason,
+    httpVersion: head.httpVersion,
+    rawHeaders: head.headers,
+    finalUrl,
+    protocol: head.alpn || (head.httpVersion === '1.0' ? 'http/1.0' : 'http/1.1'),
+    tls: head.tlsVersion ? { version: head.tlsVersion, cipher: head.cipher, alpn: head.alpn } : null,
+    connection: { id: head.connectionId, reused: head.reused },
+    redirects,
+  };
+}
+
+/** An error that happened after the head arrived keeps the head, for the compat response. */
+function withMeta(err: CycleTLSError, meta: ResponseMeta | undefined): CycleTLSError {
+  if (meta) Object.defineProperty(err, 'responseMeta', { value: meta, enumerable: false });
+  return err;
+}
+
+interface HopResult { head: HeadEvent; body?: Buffer; stream?: Readable; engineId: number }
+
+/** One HTTP exchange. Buffered: resolves at the end. Streaming: resolves at the head. */
+function runHop(instance: SharedInstance, client: ClientState, req: NormalizedRequest, streaming: boolean): Promise<HopResult> {
+  return new Promise<HopResult>((resolve, reject) => {
+    let head: HeadEvent | undefined;
+    let stream: Readable | undefined;
+    let paused = false;
+    let settled = false;
+    const chunks: Buffer[] = [];
+    let engineId = 0;
+    const onAbort = (): void => instance.cancel(engineId);
+    const cleanup = (): void => req.signal?.removeEventListener('abort', onAbort);
+
+    const handlers = {
+      head(event: HeadEvent): void {
+        head = event;
+        if (!streaming) return;
+        stream = new Readable({
+          read(): void {
+            if (paused) { paused = false; instance.pause(engineId, false); }
+          },
+          destroy(err, callback): void {
+            // Destroying the stream before its end cancels the request.
+            if (!stream?.readableEnded) instance.cancel(engineId);
+            callback(err);
+          },
+        });
+        settled = true;
+        resolve({ head: event, stream, engineId });
+      },
+      body(chunk: Buffer): void {
+        if (stream) {
+          if (!stream.push(chunk) && !paused) { paused = true; instance.pause(engineId, true); }
+        } else {
+          chunks.push(chunk);
+        }
+      },
+      end(): void {
+        cleanup();
+        if (stream) { stream.push(null); return; }
+        settled = true;
+        resolve({ head: head as HeadEvent, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), engineId });
+      },
+      error(err: CycleTLSError): void {
+        cleanup();
+        if (stream) {
+          stream.destroy(err);
+          return;
+        }
+        if (settled) return;
+        settled = true;
+        reject(withMeta(err, head ? metaFrom(head, '', req.url.href, 0) : undefined));
+      },
+    };
+    if (req.signal?.aborted) {
+      reject(new CycleTLSError('ERR_ABORTED', 'the request was aborted', 'queue'));
+      return;
+    }
+    try {
+      engineId = instance.submit(client, toSpec(req), handlers);
+    } catch (err) {
+      reject(err);
+      return;
+    }
+    req.signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function nextHop(req: NormalizedRequest, status: number, location: string): NormalizedRequest {
+  let url: URL;
+  try {
+    url = new URL(location, req.url);
+  } catch {
+    throw new CycleTLSError('ERR_PROTOCOL', `invalid redirect location ${JSON.stringify(location)}`, 'redirect');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new CycleTLSError('ERR_PROTOCOL', `cannot follow a redirect to ${url.protocol}`, 'redirect');
+  }
+  url.hash = '';
+  let { method, body, headers } = req;
+  // 301/302 turn POST into GET (as browsers do); 303 turns everything but HEAD into GET.
+  if ((status === 303 && method !== 'HEAD') || ((status === 301 || status === 302) && method === 'POST')) {
+    method = 'GET';
+    body = undefined;
+    headers = headers.filter(([n]) => !['content-length', 'content-type', 'transfer-encoding'].includes(n.toLowerCase()));
+  }
+  if (url.host !== req.url.host) {
+    // Credentials and a caller's Host override belong to the origin they were meant for.
+    headers = headers.filter(([n]) => !['authorization', 'cookie', 'host', 'proxy-authorization'].includes(n.toLowerCase()));
+  }
+  return { ...req, url, method, body, headers };
+}
+
+function headerValue(raw: readonly string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i].toLowerCase() === name) return raw[i + 1];
+  return undefined;
+}
+
+async function perform(instance: SharedInstance, client: ClientState, init: NormalizedInit,
+  url: unknown, options: unknown, method: unknown): Promise<CycleTLSResponseShape> {
+  const req = normalizeRequest(url, options, method);
+  const requestId = `${client.id}:${client.nextSeq++}`;
+  const rejectOnError = req.rejectOnError ?? init.rejectOnError;
+  const streaming = req.responseType === 'stream';
+  let current = req;
+  let redirects = 0;
+  try {
+    for (;;) {
+      const hop = await runHop(instance, client, current, streaming);
+      const { head } = hop;
+      const location = headerValue(head.headers, 'location');
+      if (!req.disableRedirect && REDIRECT_STATUSES.has(head.status) && location !== undefined) {
+        if (redirects >= req.maxRedirects) {
+          hop.stream?.destroy();
+          throw new CycleTLSError('ERR_TOO_MANY_REDIRECTS', `stopped after ${req.maxRedirects} redirects`, 'redirect');
+        }
+        if (hop.stream) {
+          // Drain the redirect's body so its connection can be reused; its errors are moot.
+          hop.stream.on('error', () => {}).resume();
+        }
+        current = nextHop(current, head.status, location);
+        redirects++;
+        continue;
+      }
+      const meta = metaFrom(head, requestId, current.url.href, redirects);
+      if (hop.stream) return streamResponse(meta, hop.stream);
+      return bufferedResponse(meta, hop.body as Buffer, req.responseType);
+    }
+  } catch (err) {
+    if (!(err instanceof CycleTLSError) || rejectOnError || err.code === 'ERR_NOT_IMPLEMENTED') throw err;
+    const meta = (err as CycleTLSError & { responseMeta?: ResponseMeta }).responseMeta;
+    return errorResponse(err, current.url.href, requestId, meta ? { ...meta, requestId, redirects } : undefined);
+  }
+}
+
+async function initCycleTLS(initOptions?: unknown): Promise<ClientFn> {
+  const init = normalizeInit(initOptions);
+  loadAddon();
+  const instance = acquireInstance(init.port);
+  const client = instance.addClient();
+  const request = (url: unknown, options?: unknown, method: unknown = 'get'): Promise<CycleTLSResponseShape> =>
+    perform(instance, client, init, url, options, method);
+  const fn = ((url: string, options?: object, method?: string) => request(url, options, method ?? 'get')) as ClientFn;
+  for (const m of HTTP_METHODS) fn[m] = (url: unknown, options?: unknown) => request(url, options, m);
+  const notYet = (what: string) => async (): Promise<never> => {
+    throw new CycleTLSError('ERR_NOT_IMPLEMENTED', `${what} is not implemented yet (issue #6)`, 'options');
+  };
+  fn.ws = notYet('ws()');
+  fn.webSocket = notYet('webSocket()');
+  fn.sse = notYet('sse()');
+  fn.eventSource = notYet('eventSource()');
+  fn.exit = async (): Promise<undefined> => {
+    await instance.removeClient(client);
+    return undefined;
+  };
+  fn.stats = () => ({ clientId: client.id, port: instance.port, role: 'host', requestsPending: client.pending.size, engine: instance.stats() });
+  fn.clientId = client.id;
+  return fn;
+}
+
+// cycletls's module shape: require(), require().default and an ESM default import all work.
+const exported = Object.assign(initCycleTLS, {
+  default: initCycleTLS,
+  initCycleTLS,
+  CycleTLSError,
+  errorCodes,
+  __esModule: true as const,
+});
+export default initCycleTLS;
+module.exports = exported;

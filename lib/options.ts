@@ -1,0 +1,335 @@
+// Validation and normalisation of every option, before anything reaches native code. A wrong type
+// is a TypeError naming the option; a wrong value a RangeError; the caller's object is never mutated.
+import { Buffer } from 'node:buffer';
+
+import { CycleTLSError, invalidOption, invalidRange } from './errors';
+
+export type ResponseType = 'json' | 'text' | 'arraybuffer' | 'blob' | 'stream';
+export const RESPONSE_TYPES: readonly ResponseType[] = ['json', 'text', 'arraybuffer', 'blob', 'stream'];
+export const HTTP_METHODS = ['head', 'get', 'post', 'put', 'delete', 'trace', 'options', 'connect', 'patch'] as const;
+
+/** cycletls's own default request timeout, in seconds, when `timeout` is absent or 0. */
+export const DEFAULT_TIMEOUT_SECONDS = 15;
+export const DEFAULT_MAX_REDIRECTS = 10;
+/** The newest Chrome on Linux, as Chromium 156 sends it. */
+export const DEFAULT_USER_AGENT =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36';
+
+export interface NormalizedInit {
+  port: number;
+  debug: boolean;
+  rejectOnError: boolean;
+}
+
+export interface NormalizedRequest {
+  method: string;
+  url: URL;
+  headers: Array<[string, string]>;
+  body: Buffer | undefined;
+  responseType: ResponseType;
+  timeoutMs: number;
+  insecureSkipVerify: boolean;
+  forceHttp1: boolean;
+  serverName: string | undefined;
+  disableRedirect: boolean;
+  maxRedirects: number;
+  rejectOnError: boolean | undefined;
+  signal: AbortSignal | undefined;
+  /** Whether `cookies`/a Cookie header came from the caller (dropped on cross-host redirects). */
+  hasCookies: boolean;
+}
+
+type Dict = Record<string, unknown>;
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const FORBIDDEN_VALUE = /[\r\n\0]/;
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (Buffer.isBuffer(v)) return 'a Buffer';
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+}
+
+function isPlainObject(v: unknown): v is Dict {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === null || proto === Object.prototype || Object.getPrototypeOf(proto) === null;
+}
+
+function optBool(o: Dict, key: string): boolean | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw invalidOption(`option "${key}" must be a boolean, got ${typeName(v)}`);
+  return v;
+}
+
+function optString(o: Dict, key: string): string | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw invalidOption(`option "${key}" must be a string, got ${typeName(v)}`);
+  return v;
+}
+
+function notImplemented(option: string, issue: string): CycleTLSError {
+  return new CycleTLSError('ERR_NOT_IMPLEMENTED', `option "${option}" is not implemented yet (${issue})`, 'options');
+}
+
+export function normalizeInit(input: unknown): NormalizedInit {
+  if (input === undefined || input === null) return { port: 9119, debug: false, rejectOnError: false };
+  if (!isPlainObject(input)) throw invalidOption(`initCycleTLS options must be an object, got ${typeName(input)}`);
+  let port = 9119;
+  const p = input.port;
+  if (p !== undefined && p !== null && p !== 0) {
+    if (typeof p !== 'number') throw invalidOption(`option "port" must be a number, got ${typeName(p)}`);
+    if (!Number.isInteger(p) || p < 1 || p > 65535) throw invalidRange(`option "port" must be an integer from 1 to 65535, got ${p}`);
+    port = p;
+  }
+  const t = input.timeout;
+  if (t !== undefined && t !== null && (typeof t !== 'number' || !Number.isFinite(t) || t < 0)) {
+    throw invalidOption(`option "timeout" must be a non-negative number of milliseconds, got ${typeName(t)}`);
+  }
+  optString(input, 'executablePath'); // accepted and ignored: there is no executable
+  optBool(input, 'autoExit');
+  return {
+    port,
+    debug: optBool(input, 'debug') ?? false,
+    rejectOnError: optBool(input, 'rejectOnError') ?? false,
+  };
+}
+
+function headerValue(name: string, v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  let s: string;
+  if (typeof v === 'string') s = v;
+  else if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') s = String(v);
+  else throw invalidOption(`header "${name}" must be a string, number or boolean, got ${typeName(v)}`);
+  if (FORBIDDEN_VALUE.test(s)) throw invalidOption(`header "${name}" contains CR, LF or NUL`);
+  return s;
+}
+
+function normalizeHeaders(raw: unknown): Array<[string, string]> {
+  if (raw === undefined || raw === null) return [];
+  if (!isPlainObject(raw)) throw invalidOption(`option "headers" must be an object, got ${typeName(raw)}`);
+  const out: Array<[string, string]> = [];
+  for (const [name, v] of Object.entries(raw)) {
+    if (!TOKEN.test(name)) throw invalidOption(`header name ${JSON.stringify(name)} is not a valid HTTP token`);
+    if (Array.isArray(v)) {
+      for (const item of v) {
+        const s = headerValue(name, item);
+        if (s !== undefined) out.push([name, s]);
+      }
+      continue;
+    }
+    const s = headerValue(name, v);
+    if (s !== undefined) out.push([name, s]);
+  }
+  return out;
+}
+
+const COOKIE_VALUE_FORBIDDEN = /[;\r\n\0]/;
+
+function cookiePair(name: unknown, value: unknown, where: string): string {
+  if (typeof name !== 'string' || name === '' || !TOKEN.test(name)) {
+    throw invalidOption(`${where}: cookie name must be a non-empty token, got ${JSON.stringify(name)}`);
+  }
+  let v: string;
+  if (typeof value === 'string') v = value;
+  else if (typeof value === 'number' || typeof value === 'boolean') v = String(value);
+  else if (value === undefined || value === null) v = '';
+  else throw invalidOption(`${where}: cookie "${name}" value must be a string, got ${typeName(value)}`);
+  if (COOKIE_VALUE_FORBIDDEN.test(v)) throw invalidOption(`${where}: cookie "${name}" value contains ';', CR, LF or NUL`);
+  return `${name}=${v}`;
+}
+
+function normalizeCookies(raw: unknown): string | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  const pairs: string[] = [];
+  if (Array.isArray(raw)) {
+    raw.forEach((c, i) => {
+      if (!isPlainObject(c)) throw invalidOption(`option "cookies[${i}]" must be an object, got ${typeName(c)}`);
+      // Attributes (path, domain, expires in any format, maxAge, secure, httpOnly, sameSite) are
+      // tolerated: they matter to a cookie jar, not to the Cookie header of this request.
+      pairs.push(cookiePair(c.name, c.value, `option "cookies[${i}]"`));
+    });
+  } else if (isPlainObject(raw)) {
+    for (const [name, value] of Object.entries(raw)) pairs.push(cookiePair(name, value, 'option "cookies"'));
+  } else {
+    throw invalidOption(`option "cookies" must be an array or an object, got ${typeName(raw)}`);
+  }
+  return pairs.length ? pairs.join('; ') : undefined;
+}
+
+interface BodyResult { body: Buffer | undefined; contentType: string | undefined }
+
+function normalizeBody(o: Dict): BodyResult {
+  const bytes = o.bodyBytes;
+  if (bytes !== undefined && bytes !== null) {
+    if (typeof bytes === 'string') {
+      if (!/^[A-Za-z0-9+/\r\n]*={0,2}\s*$/.test(bytes)) throw invalidOption('option "bodyBytes" must be base64 text or bytes');
+      return { body: Buffer.from(bytes, 'base64'), contentType: undefined };
+    }
+    if (bytes instanceof Uint8Array) return { body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), contentType: undefined };
+    if (bytes instanceof ArrayBuffer) return { body: Buffer.from(bytes), contentType: undefined };
+    throw invalidOption(`option "bodyBytes" must be a base64 string, Buffer, Uint8Array or ArrayBuffer, got ${typeName(bytes)}`);
+  }
+  const b = o.body;
+  if (b === undefined || b === null) return { body: undefined, contentType: undefined };
+  if (typeof b === 'string') return { body: b.length ? Buffer.from(b, 'utf8') : undefined, contentType: undefined };
+  if (b instanceof URLSearchParams) {
+    return { body: Buffer.from(b.toString(), 'utf8'), contentType: 'application/x-www-form-urlencoded;charset=UTF-8' };
+  }
+  if (b instanceof Uint8Array) return { body: Buffer.from(b.buffer, b.byteOffset, b.byteLength), contentType: undefined };
+  if (b instanceof ArrayBuffer) return { body: Buffer.from(b), contentType: undefined };
+  if (ArrayBuffer.isView(b)) return { body: Buffer.from(b.buffer, b.byteOffset, b.byteLength), contentType: undefined };
+  const ctor = (b as { constructor?: { name?: string } }).constructor?.name;
+  if (ctor === 'FormData' || ctor === 'Blob' || typeof (b as { pipe?: unknown }).pipe === 'function' ||
+      typeof (b as { getReader?: unknown }).getReader === 'function') {
+    throw notImplemented(`body (${ctor ?? 'stream'})`, 'multipart and streamed bodies arrive with issue #6');
+  }
+  throw invalidOption(`option "body" must be a string, URLSearchParams, Buffer, Uint8Array or ArrayBuffer, got ${typeName(b)}`);
+}
+
+function normalizeTimeout(v: unknown): number {
+  if (v === undefined || v === null || v === 0) return DEFAULT_TIMEOUT_SECONDS * 1000;
+  if (typeof v !== 'number') throw invalidOption(`option "timeout" must be a number of seconds, got ${typeName(v)}`);
+  if (!Number.isFinite(v) || v < 0) throw invalidRange(`option "timeout" must be a finite, non-negative number of seconds, got ${v}`);
+  return Math.max(1, Math.round(v * 1000));
+}
+
+function normalizeMethod(m: unknown): string {
+  if (m === undefined || m === null || m === '') return 'GET';
+  if (typeof m !== 'string') throw invalidOption(`method must be a string, got ${typeName(m)}`);
+  if (!TOKEN.test(m)) throw invalidOption(`method ${JSON.stringify(m)} is not a valid HTTP method`);
+  return m.toUpperCase();
+}
+
+function normalizeUrl(u: unknown): URL {
+  if (u instanceof URL) u = u.href;
+  if (typeof u !== 'string') throw invalidOption(`url must be a string, got ${typeName(u)}`);
+  let url: URL;
+  try {
+    url = new URL(u);
+  } catch {
+    throw invalidOption(`Invalid URL: ${u.length > 200 ? `${u.slice(0, 200)}…` : u}`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    if (url.protocol === 'ws:' || url.protocol === 'wss:') throw notImplemented('WebSocket URLs', 'ws() arrives with issue #6');
+    throw invalidOption(`url scheme ${url.protocol} is not supported (http: and https: are)`);
+  }
+  return url;
+}
+
+function applyHeaderOrder(headers: Array<[string, string]>, order: unknown): Array<[string, string]> {
+  if (order === undefined || order === null) return headers;
+  if (!Array.isArray(order) || !order.every((n) => typeof n === 'string')) {
+    throw invalidOption(`option "headerOrder" must be an array of strings, got ${typeName(order)}`);
+  }
+  const rank = new Map<string, number>();
+  order.forEach((n: string, i) => { if (!rank.has(n.toLowerCase())) rank.set(n.toLowerCase(), i); });
+  const listed = headers.filter(([n]) => rank.has(n.toLowerCase()));
+  listed.sort((a, b) => (rank.get(a[0].toLowerCase()) ?? 0) - (rank.get(b[0].toLowerCase()) ?? 0));
+  return [...listed, ...headers.filter(([n]) => !rank.has(n.toLowerCase()))];
+}
+
+function setHeader(headers: Array<[string, string]>, name: string, value: string, merge?: string): void {
+  const i = headers.findIndex(([n]) => n.toLowerCase() === name.toLowerCase());
+  if (i < 0) headers.push([name, value]);
+  else headers[i] = [headers[i][0], merge !== undefined ? `${headers[i][1]}${merge}${value}` : value];
+}
+
+/** Options that cycletls 2.0.5 accepts and that later issues implement. */
+const NOT_YET: ReadonlyArray<[string, string]> = [
+  ['ja3', 'fingerprint strings arrive with issue #3'],
+  ['ja4r', 'fingerprint strings arrive with issue #3'],
+  ['http2Fingerprint', 'HTTP/2 arrives with issue #3'],
+  ['quicFingerprint', 'HTTP/3 is not supported'],
+  ['proxy', 'proxies arrive with issue #6'],
+];
+
+export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg: unknown): NormalizedRequest {
+  if (optionsArg !== undefined && optionsArg !== null && !isPlainObject(optionsArg)) {
+    throw invalidOption(`request options must be an object, got ${typeName(optionsArg)}`);
+  }
+  const o: Dict = (optionsArg as Dict | undefined) ?? {};
+  // cycletls sends {url, ...options}: an options.url overrides the url argument.
+  const url = normalizeUrl(o.url !== undefined && o.url !== null ? o.url : urlArg);
+  const method = normalizeMethod(o.method !== undefined && o.method !== null ? o.method : methodArg);
+  if (method === 'CONNECT') throw notImplemented('method CONNECT', 'tunnels are not a request method here');
+
+  for (const [key, why] of NOT_YET) {
+    const v = o[key];
+    if (v === undefined || v === null || v === '') continue;
+    if (typeof v !== 'string') throw invalidOption(`option "${key}" must be a string, got ${typeName(v)}`);
+    throw notImplemented(key, why);
+  }
+  if (optBool(o, 'disableGrease')) throw notImplemented('disableGrease', 'fingerprint control arrives with issue #3');
+  if (optBool(o, 'forceHTTP3')) throw notImplemented('forceHTTP3', 'HTTP/3 is not supported');
+  const protocol = optString(o, 'protocol');
+  if (protocol !== undefined && protocol !== '' && !['http1', 'http2', 'http3', 'websocket', 'sse'].includes(protocol)) {
+    throw invalidRange(`option "protocol" must be one of http1, http2, http3, websocket, sse; got ${JSON.stringify(protocol)}`);
+  }
+  if (protocol === 'http3' || protocol === 'websocket' || protocol === 'sse') {
+    throw notImplemented(`protocol "${protocol}"`, protocol === 'http3' ? 'HTTP/3 is not supported' : 'ws()/sse() arrive with issue #6');
+  }
+  optBool(o, 'orderAsProvided'); // headers are always sent as provided
+  optBool(o, 'enableConnectionReuse'); // connections are always reused
+  optBool(o, 'tls13AutoRetry'); // TLS 1.3 is always offered
+
+  const rt = o.responseType;
+  let responseType: ResponseType = 'json';
+  if (rt !== undefined && rt !== null) {
+    if (typeof rt !== 'string') throw invalidOption(`option "responseType" must be a string, got ${typeName(rt)}`);
+    if (!(RESPONSE_TYPES as readonly string[]).includes(rt)) {
+      throw invalidRange(`option "responseType" must be one of ${RESPONSE_TYPES.join(', ')}; got ${JSON.stringify(rt)}`);
+    }
+    responseType = rt as ResponseType;
+  }
+
+  let headers = normalizeHeaders(o.headers);
+  const userAgent = optString(o, 'userAgent');
+  if (userAgent !== undefined && FORBIDDEN_VALUE.test(userAgent)) throw invalidOption('option "userAgent" contains CR, LF or NUL');
+  if (userAgent !== undefined && userAgent !== '') setHeader(headers, 'User-Agent', userAgent);
+  else if (!headers.some(([n]) => n.toLowerCase() === 'user-agent')) headers.push(['User-Agent', DEFAULT_USER_AGENT]);
+  const cookie = normalizeCookies(o.cookies);
+  if (cookie !== undefined) setHeader(headers, 'Cookie', cookie, '; ');
+  const { body, contentType } = normalizeBody(o);
+  if (contentType && !headers.some(([n]) => n.toLowerCase() === 'content-type')) headers.push(['Content-Type', contentType]);
+  headers = applyHeaderOrder(headers, o.headerOrder);
+
+  let serverName = optString(o, 'serverName');
+  if (serverName === '') serverName = undefined;
+  if (serverName !== undefined && !/^[A-Za-z0-9.\-_:]+$/.test(serverName)) {
+    throw invalidRange(`option "serverName" must be a host name, got ${JSON.stringify(serverName)}`);
+  }
+
+  const signal = o.signal;
+  if (signal !== undefined && signal !== null &&
+      (typeof signal !== 'object' || typeof (signal as AbortSignal).addEventListener !== 'function' ||
+       typeof (signal as AbortSignal).aborted !== 'boolean')) {
+    throw invalidOption(`option "signal" must be an AbortSignal, got ${typeName(signal)}`);
+  }
+
+  const maxRedirects = o.maxRedirects;
+  if (maxRedirects !== undefined && maxRedirects !== null &&
+      (typeof maxRedirects !== 'number' || !Number.isInteger(maxRedirects) || maxRedirects < 0)) {
+    throw invalidOption(`option "maxRedirects" must be a non-negative integer, got ${typeName(maxRedirects)}`);
+  }
+
+  return {
+    method,
+    url,
+    headers,
+    body,
+    responseType,
+    timeoutMs: normalizeTimeout(o.timeout),
+    insecureSkipVerify: optBool(o, 'insecureSkipVerify') ?? false,
+    forceHttp1: (optBool(o, 'forceHTTP1') ?? false) || protocol === 'http1',
+    serverName,
+    disableRedirect: optBool(o, 'disableRedirect') ?? false,
+    maxRedirects: (maxRedirects as number | undefined) ?? DEFAULT_MAX_REDIRECTS,
+    rejectOnError: optBool(o, 'rejectOnError'),
+    signal: (signal as AbortSignal | undefined) ?? undefined,
+    hasCookies: cookie !== undefined,
+  };
+}

@@ -1,0 +1,161 @@
+// Responses in cycletls's shape (status, headers as {Canonical-Name: string[]}, data per
+// responseType, finalUrl, json/text/arrayBuffer/blob), plus what cycletls never exposed: raw
+// headers in wire order, the negotiated protocol and TLS parameters, and a stable error code.
+import { Blob, Buffer } from 'node:buffer';
+import type { Readable } from 'node:stream';
+
+import { CycleTLSError, compatStatus } from './errors';
+import type { ResponseType } from './options';
+
+export interface ResponseMeta {
+  requestId: string;
+  status: number;
+  statusText: string;
+  httpVersion: string;
+  rawHeaders: string[];
+  finalUrl: string;
+  protocol: string;
+  tls: { version: string; cipher: string; alpn: string } | null;
+  connection: { id: number; reused: boolean };
+  redirects: number;
+}
+
+export interface ErrorInfo { code: string; stage: string; message: string }
+
+/** Go's CanonicalMIMEHeaderKey, which cycletls users' code indexes by (e.g. headers['Content-Type']). */
+export function canonicalHeaderName(name: string): string {
+  if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) return name;
+  let upper = true;
+  let out = '';
+  for (const ch of name) {
+    out += upper ? ch.toUpperCase() : ch.toLowerCase();
+    upper = ch === '-';
+  }
+  return out;
+}
+
+export function headersToCycleTLS(raw: readonly string[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const key = canonicalHeaderName(raw[i]);
+    (out[key] ??= []).push(raw[i + 1]);
+  }
+  return out;
+}
+
+function contentType(raw: readonly string[]): string {
+  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i].toLowerCase() === 'content-type') return raw[i + 1];
+  return '';
+}
+
+function toArrayBuffer(buf: Buffer): ArrayBuffer {
+  return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
+}
+
+function parseJson(buf: Buffer): unknown {
+  try {
+    return JSON.parse(buf.toString('utf8'));
+  } catch (err) {
+    throw new Error(`Failed to parse response as JSON: ${(err as Error).message}`);
+  }
+}
+
+export interface CycleTLSResponseShape {
+  status: number;
+  statusText: string;
+  headers: Record<string, string[]>;
+  rawHeaders: string[];
+  data: unknown;
+  finalUrl: string;
+  requestId: string;
+  httpVersion: string;
+  protocol: string;
+  tls: ResponseMeta['tls'];
+  connection: ResponseMeta['connection'];
+  redirects: number;
+  error?: ErrorInfo;
+  json(): Promise<unknown>;
+  text(): Promise<string>;
+  arrayBuffer(): Promise<ArrayBuffer>;
+  blob(): Promise<Blob>;
+}
+
+function metaFields(meta: ResponseMeta) {
+  return {
+    status: meta.status,
+    statusText: meta.statusText,
+    headers: headersToCycleTLS(meta.rawHeaders),
+    rawHeaders: meta.rawHeaders,
+    finalUrl: meta.finalUrl,
+    requestId: meta.requestId,
+    httpVersion: meta.httpVersion,
+    protocol: meta.protocol,
+    tls: meta.tls,
+    connection: meta.connection,
+    redirects: meta.redirects,
+  };
+}
+
+export function bufferedResponse(meta: ResponseMeta, body: Buffer, responseType: ResponseType): CycleTLSResponseShape {
+  let data: unknown;
+  switch (responseType) {
+    case 'text': data = body.toString('utf8'); break;
+    case 'arraybuffer': data = toArrayBuffer(body); break;
+    case 'blob': data = new Blob([body], { type: contentType(meta.rawHeaders) }); break;
+    default:
+      // cycletls: the parsed JSON, or the raw Buffer when the body is not JSON.
+      try { data = body.length ? JSON.parse(body.toString('utf8')) : body; } catch { data = body; }
+  }
+  return {
+    ...metaFields(meta),
+    data,
+    json: async () => parseJson(body),
+    text: async () => body.toString('utf8'),
+    arrayBuffer: async () => toArrayBuffer(body),
+    blob: async () => new Blob([body], { type: contentType(meta.rawHeaders) }),
+  };
+}
+
+export function streamResponse(meta: ResponseMeta, stream: Readable): CycleTLSResponseShape {
+  let collected: Promise<Buffer> | undefined;
+  const collect = (): Promise<Buffer> => {
+    collected ??= (async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    })();
+    return collected;
+  };
+  return {
+    ...metaFields(meta),
+    data: stream,
+    json: async () => parseJson(await collect()),
+    text: async () => (await collect()).toString('utf8'),
+    arrayBuffer: async () => toArrayBuffer(await collect()),
+    blob: async () => new Blob([await collect()], { type: contentType(meta.rawHeaders) }),
+  };
+}
+
+/** cycletls resolves failures as responses with a synthetic status; the code rides along in `error`. */
+export function errorResponse(err: CycleTLSError, url: string, requestId: string, meta?: ResponseMeta): CycleTLSResponseShape {
+  const message = err.message;
+  return {
+    status: compatStatus(err.code),
+    statusText: '',
+    headers: meta ? headersToCycleTLS(meta.rawHeaders) : {},
+    rawHeaders: meta?.rawHeaders ?? [],
+    data: message,
+    finalUrl: meta?.finalUrl ?? url,
+    requestId,
+    httpVersion: meta?.httpVersion ?? '',
+    protocol: meta?.protocol ?? '',
+    tls: meta?.tls ?? null,
+    connection: meta?.connection ?? { id: 0, reused: false },
+    redirects: meta?.redirects ?? 0,
+    error: err.toJSON(),
+    json: async () => ({}),
+    text: async () => message,
+    arrayBuffer: async () => new ArrayBuffer(0),
+    blob: async () => new Blob([message], { type: 'text/plain' }),
+  };
+}

@@ -1,0 +1,238 @@
+#include "tls/tls_context.h"
+
+#include <arpa/inet.h>
+#include <brotli/decode.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <cstdlib>
+#include <fstream>
+
+namespace ctn {
+
+namespace {
+
+// Certificate decompression callbacks (RFC 8879). BoringSSL allocates nothing for us: we produce
+// a CRYPTO_BUFFER of exactly the announced length, or fail the handshake.
+int decompress_brotli(SSL*, CRYPTO_BUFFER** out, size_t uncompressed_len, const uint8_t* in,
+                      size_t in_len) {
+  uint8_t* data = nullptr;
+  bssl::UniquePtr<CRYPTO_BUFFER> buf(CRYPTO_BUFFER_alloc(&data, uncompressed_len));
+  if (!buf) return 0;
+  size_t out_len = uncompressed_len;
+  if (BrotliDecoderDecompress(in_len, in, &out_len, data) != BROTLI_DECODER_RESULT_SUCCESS ||
+      out_len != uncompressed_len) {
+    return 0;
+  }
+  *out = buf.release();
+  return 1;
+}
+
+int decompress_zlib(SSL*, CRYPTO_BUFFER** out, size_t uncompressed_len, const uint8_t* in,
+                    size_t in_len) {
+  uint8_t* data = nullptr;
+  bssl::UniquePtr<CRYPTO_BUFFER> buf(CRYPTO_BUFFER_alloc(&data, uncompressed_len));
+  if (!buf) return 0;
+  uLongf out_len = uncompressed_len;
+  if (uncompress(data, &out_len, in, in_len) != Z_OK || out_len != uncompressed_len) return 0;
+  *out = buf.release();
+  return 1;
+}
+
+int decompress_zstd(SSL*, CRYPTO_BUFFER** out, size_t uncompressed_len, const uint8_t* in,
+                    size_t in_len) {
+  uint8_t* data = nullptr;
+  bssl::UniquePtr<CRYPTO_BUFFER> buf(CRYPTO_BUFFER_alloc(&data, uncompressed_len));
+  if (!buf) return 0;
+  size_t n = ZSTD_decompress(data, uncompressed_len, in, in_len);
+  if (ZSTD_isError(n) || n != uncompressed_len) return 0;
+  *out = buf.release();
+  return 1;
+}
+
+std::string find_ca_bundle() {
+  // BoringSSL has no notion of a system trust store: find the distribution's bundle ourselves.
+  if (const char* env = std::getenv("SSL_CERT_FILE"); env && *env) return env;
+  for (const char* candidate :
+       {"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/ca-bundle.pem", "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+        "/etc/ssl/cert.pem"}) {
+    if (std::ifstream(candidate).good()) return candidate;
+  }
+  return "";
+}
+
+std::string last_ssl_error(const char* what) {
+  char buf[256];
+  uint32_t e = ERR_get_error();
+  ERR_clear_error();
+  if (e == 0) return what;
+  ERR_error_string_n(e, buf, sizeof buf);
+  return std::string(what) + ": " + buf;
+}
+
+bool is_ip_literal(const std::string& host) {
+  unsigned char tmp[16];
+  return inet_pton(AF_INET, host.c_str(), tmp) == 1 || inet_pton(AF_INET6, host.c_str(), tmp) == 1;
+}
+
+std::string alpn_wire(const std::vector<std::string>& protocols) {
+  std::string wire;
+  for (const auto& p : protocols) {
+    wire.push_back(static_cast<char>(p.size()));
+    wire += p;
+  }
+  return wire;
+}
+
+std::vector<std::string> offered_alpn(const Profile& profile, const TlsOptions& options) {
+  std::vector<std::string> out;
+  for (const auto& p : profile.tls.alpn) {
+    if (p == "h2" && (options.http1_only || !http2_available())) continue;
+    out.push_back(p);
+  }
+  return out;
+}
+
+}  // namespace
+
+bool http2_available() { return false; }
+
+const std::string& ca_bundle_path() {
+  static const std::string path = find_ca_bundle();
+  return path;
+}
+
+std::shared_ptr<asio::ssl::context> TlsContextCache::get(const Profile& profile,
+                                                         const TlsOptions& options, Error* error) {
+  auto key = std::make_tuple(profile.id, options.verify, options.http1_only);
+  if (auto it = contexts_.find(key); it != contexts_.end()) return it->second;
+
+  auto fail = [&](const char* what) -> std::shared_ptr<asio::ssl::context> {
+    *error = Error{ErrorCode::kInternal, Stage::kTls, last_ssl_error(what)};
+    return nullptr;
+  };
+  bssl::UniquePtr<SSL_CTX> ctx(SSL_CTX_new(TLS_method()));
+  if (!ctx) return fail("SSL_CTX_new");
+  const TlsProfile& t = profile.tls;
+  if (!SSL_CTX_set_min_proto_version(ctx.get(), t.min_version) ||
+      !SSL_CTX_set_max_proto_version(ctx.get(), t.max_version)) {
+    return fail("TLS versions");
+  }
+  if (!t.cipher_list.empty() && !SSL_CTX_set_strict_cipher_list(ctx.get(), t.cipher_list.c_str())) {
+    return fail("cipher list");
+  }
+  if (!t.groups.empty() && !SSL_CTX_set1_group_ids(ctx.get(), t.groups.data(), t.groups.size())) {
+    return fail("groups");
+  }
+  if (!t.verify_sigalgs.empty() &&
+      !SSL_CTX_set_verify_algorithm_prefs(ctx.get(), t.verify_sigalgs.data(),
+                                          t.verify_sigalgs.size())) {
+    return fail("signature algorithms");
+  }
+  for (uint16_t alg : t.cert_compression) {
+    auto fn = alg == TLSEXT_cert_compression_brotli ? decompress_brotli
+              : alg == TLSEXT_cert_compression_zlib ? decompress_zlib
+                                                    : decompress_zstd;
+    if (!SSL_CTX_add_cert_compression_alg(ctx.get(), alg, nullptr, fn)) {
+      return fail("certificate compression");
+    }
+  }
+  SSL_CTX_set_grease_enabled(ctx.get(), t.grease ? 1 : 0);
+  SSL_CTX_set_permute_extensions(ctx.get(), t.permute_extensions ? 1 : 0);
+  if (t.ocsp_stapling) SSL_CTX_enable_ocsp_stapling(ctx.get());
+  if (t.signed_cert_timestamps) SSL_CTX_enable_signed_cert_timestamps(ctx.get());
+  if (!t.session_tickets) SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET);
+  const std::string alpn = alpn_wire(offered_alpn(profile, options));
+  if (!alpn.empty() &&
+      SSL_CTX_set_alpn_protos(ctx.get(), reinterpret_cast<const uint8_t*>(alpn.data()),
+                              alpn.size()) != 0) {
+    return fail("ALPN");
+  }
+  if (options.verify) {
+    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+    const std::string& bundle = ca_bundle_path();
+    if (bundle.empty() || !SSL_CTX_load_verify_locations(ctx.get(), bundle.c_str(), nullptr)) {
+      *error = Error{ErrorCode::kTlsCert, Stage::kTls,
+                     "no usable CA bundle found (set SSL_CERT_FILE or install ca-certificates)"};
+      ERR_clear_error();
+      return nullptr;
+    }
+  } else {
+    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+  }
+  auto wrapped = std::make_shared<asio::ssl::context>(ctx.release());
+  contexts_.emplace(key, wrapped);
+  return wrapped;
+}
+
+bool prepare_connection(SSL* ssl, const Profile& profile, const TlsOptions& options,
+                        const std::string& server_name, Error* error) {
+  const bool ip = is_ip_literal(server_name);
+  // Browsers send no SNI for IP literals; neither do we.
+  if (!ip && !server_name.empty() && !SSL_set_tlsext_host_name(ssl, server_name.c_str())) {
+    *error = Error{ErrorCode::kInvalidOption, Stage::kTls, last_ssl_error("server name")};
+    return false;
+  }
+  if (options.verify) {
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    int ok = ip ? X509_VERIFY_PARAM_set1_ip_asc(param, server_name.c_str())
+                : X509_VERIFY_PARAM_set1_host(param, server_name.data(), server_name.size());
+    if (!ok) {
+      *error = Error{ErrorCode::kInvalidOption, Stage::kTls, last_ssl_error("verify host")};
+      return false;
+    }
+  }
+  const TlsProfile& t = profile.tls;
+  if (t.alps) {
+    for (const auto& p : offered_alpn(profile, options)) {
+      if (p != "h2") continue;
+      SSL_set_alps_use_new_codepoint(ssl, t.alps_new_codepoint ? 1 : 0);
+      // An empty h2 ALPS payload, as Chrome sends.
+      if (!SSL_add_application_settings(ssl, reinterpret_cast<const uint8_t*>(p.data()), p.size(),
+                                        nullptr, 0)) {
+        *error = Error{ErrorCode::kInternal, Stage::kTls, last_ssl_error("ALPS")};
+        return false;
+      }
+    }
+  }
+  if (t.ech_grease) SSL_set_enable_ech_grease(ssl, 1);
+  return true;
+}
+
+Error classify_handshake_failure(SSL* ssl, const std::string& fallback_message) {
+  long verify = SSL_get_verify_result(ssl);
+  if (verify != X509_V_OK) {
+    ERR_clear_error();
+    return Error{ErrorCode::kTlsCert, Stage::kTls,
+                 std::string("certificate verification failed: ") +
+                     X509_verify_cert_error_string(verify)};
+  }
+  uint32_t e = ERR_peek_error();
+  if (e != 0) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    ERR_clear_error();
+    return Error{ErrorCode::kTlsHandshake, Stage::kTls, std::string("TLS handshake failed: ") + buf};
+  }
+  return Error{ErrorCode::kTlsHandshake, Stage::kTls, "TLS handshake failed: " + fallback_message};
+}
+
+std::string negotiated_alpn(const SSL* ssl) {
+  const uint8_t* p = nullptr;
+  unsigned len = 0;
+  SSL_get0_alpn_selected(ssl, &p, &len);
+  return std::string(reinterpret_cast<const char*>(p), len);
+}
+
+std::string negotiated_version(const SSL* ssl) { return SSL_get_version(ssl); }
+
+std::string negotiated_cipher(const SSL* ssl) {
+  const SSL_CIPHER* c = SSL_get_current_cipher(ssl);
+  return c ? SSL_CIPHER_standard_name(c) : "";
+}
+
+}  // namespace ctn

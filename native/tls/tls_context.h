@@ -1,0 +1,54 @@
+// TLS client contexts shaped by a Profile, plus the per-connection settings (SNI, hostname check,
+// ALPS, ECH GREASE) that BoringSSL takes on the SSL object.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+
+#include <asio/ssl/context.hpp>
+#include <openssl/ssl.h>
+
+#include "core/error.h"
+#include "profiles/profile.h"
+
+namespace ctn {
+
+struct TlsOptions {
+  bool verify = true;       // verify the chain against the system CA bundle and the host name
+  bool http1_only = false;  // offer only http/1.1 in ALPN
+};
+
+// Caches one context per (profile, options): building one parses the whole CA bundle.
+// Used only from the engine's io thread.
+class TlsContextCache {
+ public:
+  std::shared_ptr<asio::ssl::context> get(const Profile& profile, const TlsOptions& options,
+                                          Error* error);
+
+ private:
+  std::map<std::tuple<std::string, bool, bool>, std::shared_ptr<asio::ssl::context>> contexts_;
+};
+
+// Applies per-connection settings before the handshake. `server_name` goes into SNI unless it is
+// an IP literal; `verify_name` is what the certificate must match.
+bool prepare_connection(SSL* ssl, const Profile& profile, const TlsOptions& options,
+                        const std::string& server_name, Error* error);
+
+// After a failed handshake: ERR_TLS_CERT with the verifier's reason, or ERR_TLS_HANDSHAKE.
+Error classify_handshake_failure(SSL* ssl, const std::string& fallback_message);
+
+// The ALPN protocol the server chose, or "".
+std::string negotiated_alpn(const SSL* ssl);
+std::string negotiated_version(const SSL* ssl);
+std::string negotiated_cipher(const SSL* ssl);
+
+// Whether the offered ALPN list of a profile may contain h2 (the HTTP/2 layer is present).
+bool http2_available();
+
+// Path of the CA bundle in use ("" when none was found).
+const std::string& ca_bundle_path();
+
+}  // namespace ctn

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian -dev packages the native build needs, when they are missing.
+# As root it runs apt-get itself; otherwise it fails with the one command to run.
+set -euo pipefail
+pkgs=(libasio-dev libbrotli-dev zlib1g-dev libzstd-dev libgtest-dev dpkg-dev xz-utils ca-certificates openssl)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+cmd="apt-get install -y --no-install-recommends ${missing[*]}"
+if [ "$(id -u)" != 0 ]; then
+  echo "cycletls-native: missing system packages; run as root: apt-get update && $cmd" >&2
+  exit 1
+fi
+echo "[install-deps] installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+# A third-party repository that is unreachable must not stop the install: apt-get update's exit
+# code is ignored, and the install below fails loudly if Debian's own archive was not reached.
+apt-get update -qq >&2 || true
+$cmd >&2

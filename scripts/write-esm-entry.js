@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// The ESM entry re-exports the CommonJS build, so `import initCycleTLS from 'cycletls-native'`,
+// `require('cycletls-native')` and `.default` all reach the same function (as with cycletls).
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+const out = path.resolve(__dirname, '..', 'dist', 'index.mjs');
+fs.writeFileSync(out, [
+  "import cjs from './index.js';",
+  'export default cjs;',
+  'export const initCycleTLS = cjs.initCycleTLS;',
+  'export const CycleTLSError = cjs.CycleTLSError;',
+  'export const errorCodes = cjs.errorCodes;',
+  '',
+].join('\n'));
