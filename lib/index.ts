@@ -190,7 +190,9 @@ async function perform(instance: SharedInstance, client: ClientState, init: Norm
       return bufferedResponse(meta, hop.body as Buffer, req.responseType);
     }
   } catch (err) {
-    if (!(err instanceof CycleTLSError) || rejectOnError || err.code === 'ERR_NOT_IMPLEMENTED') throw err;
+    // Misuse (bad options, unimplemented features) always rejects; only network outcomes resolve.
+    if (!(err instanceof CycleTLSError) || rejectOnError || err.code === 'ERR_NOT_IMPLEMENTED' ||
+        err.code === 'ERR_INVALID_OPTION') throw err;
     const meta = (err as CycleTLSError & { responseMeta?: ResponseMeta }).responseMeta;
     return errorResponse(err, current.url.href, requestId, meta ? { ...meta, requestId, redirects } : undefined);
   }

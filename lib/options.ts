@@ -11,6 +11,8 @@ export const HTTP_METHODS = ['head', 'get', 'post', 'put', 'delete', 'trace', 'o
 /** cycletls's own default request timeout, in seconds, when `timeout` is absent or 0. */
 export const DEFAULT_TIMEOUT_SECONDS = 15;
 export const DEFAULT_MAX_REDIRECTS = 10;
+/** A year: longer deadlines are almost certainly unit mistakes (and overflow timer arithmetic). */
+export const MAX_TIMEOUT_SECONDS = 365 * 24 * 3600;
 /** The newest Chrome on Linux, as Chromium 156 sends it. */
 export const DEFAULT_USER_AGENT =
   'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36';
@@ -164,7 +166,9 @@ interface BodyResult { body: Buffer | undefined; contentType: string | undefined
 
 function normalizeBody(o: Dict): BodyResult {
   const bytes = o.bodyBytes;
-  if (bytes !== undefined && bytes !== null) {
+  const empty = bytes === '' || (bytes instanceof Uint8Array && bytes.byteLength === 0) ||
+    (bytes instanceof ArrayBuffer && bytes.byteLength === 0);
+  if (bytes !== undefined && bytes !== null && !empty) {
     if (typeof bytes === 'string') {
       if (!/^[A-Za-z0-9+/\r\n]*={0,2}\s*$/.test(bytes)) throw invalidOption('option "bodyBytes" must be base64 text or bytes');
       return { body: Buffer.from(bytes, 'base64'), contentType: undefined };
@@ -193,7 +197,9 @@ function normalizeBody(o: Dict): BodyResult {
 function normalizeTimeout(v: unknown): number {
   if (v === undefined || v === null || v === 0) return DEFAULT_TIMEOUT_SECONDS * 1000;
   if (typeof v !== 'number') throw invalidOption(`option "timeout" must be a number of seconds, got ${typeName(v)}`);
-  if (!Number.isFinite(v) || v < 0) throw invalidRange(`option "timeout" must be a finite, non-negative number of seconds, got ${v}`);
+  if (!Number.isFinite(v) || v < 0 || v > MAX_TIMEOUT_SECONDS) {
+    throw invalidRange(`option "timeout" must be a number of seconds from 0 to ${MAX_TIMEOUT_SECONDS}, got ${v}`);
+  }
   return Math.max(1, Math.round(v * 1000));
 }
 
@@ -217,6 +223,8 @@ function normalizeUrl(u: unknown): URL {
     if (url.protocol === 'ws:' || url.protocol === 'wss:') throw notImplemented('WebSocket URLs', 'ws() arrives with issue #6');
     throw invalidOption(`url scheme ${url.protocol} is not supported (http: and https: are)`);
   }
+  if (url.port === '0') throw invalidRange(`url port must be from 1 to 65535, got 0 (${url.href})`);
+  if (url.hostname === '') throw invalidOption(`url has no host: ${url.href}`);
   return url;
 }
 
@@ -232,10 +240,16 @@ function applyHeaderOrder(headers: Array<[string, string]>, order: unknown): Arr
   return [...listed, ...headers.filter(([n]) => !rank.has(n.toLowerCase()))];
 }
 
+/** Sets `name` at the position of its first occurrence (keeping that spelling); later duplicates go. */
 function setHeader(headers: Array<[string, string]>, name: string, value: string, merge?: string): void {
-  const i = headers.findIndex(([n]) => n.toLowerCase() === name.toLowerCase());
-  if (i < 0) headers.push([name, value]);
-  else headers[i] = [headers[i][0], merge !== undefined ? `${headers[i][1]}${merge}${value}` : value];
+  const lower = name.toLowerCase();
+  const i = headers.findIndex(([n]) => n.toLowerCase() === lower);
+  if (i < 0) {
+    headers.push([name, value]);
+    return;
+  }
+  headers[i] = [headers[i][0], merge !== undefined ? `${headers[i][1]}${merge}${value}` : value];
+  for (let j = headers.length - 1; j > i; j--) if (headers[j][0].toLowerCase() === lower) headers.splice(j, 1);
 }
 
 /** Options that cycletls 2.0.5 accepts and that later issues implement. */
@@ -254,7 +268,10 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
   const o: Dict = (optionsArg as Dict | undefined) ?? {};
   // cycletls sends {url, ...options}: an options.url overrides the url argument.
   const url = normalizeUrl(o.url !== undefined && o.url !== null ? o.url : urlArg);
-  const method = normalizeMethod(o.method !== undefined && o.method !== null ? o.method : methodArg);
+  // cycletls sends {url, ...options, method}: the method argument (which the client's functions
+  // always pass, 'get' by default) wins over options.method.
+  const optionMethod = o.method !== undefined && o.method !== null ? normalizeMethod(o.method) : undefined;
+  const method = methodArg !== undefined && methodArg !== null ? normalizeMethod(methodArg) : optionMethod ?? 'GET';
   if (method === 'CONNECT') throw notImplemented('method CONNECT', 'tunnels are not a request method here');
 
   for (const [key, why] of NOT_YET) {
@@ -295,11 +312,18 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
   if (cookie !== undefined) setHeader(headers, 'Cookie', cookie, '; ');
   const { body, contentType } = normalizeBody(o);
   if (contentType && !headers.some(([n]) => n.toLowerCase() === 'content-type')) headers.push(['Content-Type', contentType]);
+  // The body decides the framing: a caller's Content-Length keeps its place but gets the true
+  // length; Transfer-Encoding (we send whole bodies) would desynchronise the message and goes.
+  headers = headers.filter(([n]) => n.toLowerCase() !== 'transfer-encoding');
+  if (headers.some(([n]) => n.toLowerCase() === 'content-length')) {
+    setHeader(headers, 'Content-Length', String(body?.length ?? 0));
+  }
   headers = applyHeaderOrder(headers, o.headerOrder);
 
   let serverName = optString(o, 'serverName');
   if (serverName === '') serverName = undefined;
-  if (serverName !== undefined && !/^[A-Za-z0-9.\-_:]+$/.test(serverName)) {
+  if (serverName !== undefined && (!/^[A-Za-z0-9.\-_:]+$/.test(serverName) || serverName.length > 253 ||
+      serverName.split('.').some((label) => label.length > 63))) {
     throw invalidRange(`option "serverName" must be a host name, got ${JSON.stringify(serverName)}`);
   }
 

@@ -223,7 +223,8 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
     Napi::Value timeout = o.Get("timeoutMs");
     if (timeout.IsNumber()) {
       const double t = timeout.As<Napi::Number>().DoubleValue();
-      if (!(t >= 0)) return type_error("timeoutMs");
+      // A year at most: beyond that the steady_clock arithmetic would overflow.
+      if (!(t >= 0) || t > 365.0 * 24 * 3600 * 1000) return type_error("timeoutMs");
       spec.timeout_ms = static_cast<uint64_t>(t);
     }
     Napi::Value headers = o.Get("headers");

@@ -1,0 +1,56 @@
+// Compiled (never run) by test/unit/types.test.js: the public contract must accept cycletls-style
+// code and reject misuse. Lines marked @ts-expect-error must fail to compile.
+import initCycleTLS, { CycleTLSError, errorCodes } from 'cycletls-native';
+import type { CycleTLSClient, CycleTLSResponse, ErrorCode, InitOptions, Cookie } from 'cycletls-native';
+import type { Readable } from 'node:stream';
+import type { Blob } from 'node:buffer';
+import cjs = require('cycletls-native');
+
+async function main(): Promise<void> {
+  const init: InitOptions = { port: 9119, debug: false, timeout: 20000, executablePath: '', autoExit: true };
+  const client: CycleTLSClient = await initCycleTLS(init);
+  await cjs.default({ port: 9120 });
+
+
+  const r = await client('https://example.test', { headers: { a: 'b', n: 1 }, userAgent: 'x', timeout: 1.5 }, 'get');
+  const status: number = r.status;
+  const values: string[] = r.headers['Content-Type'];
+  const data: unknown = r.data;
+  const json = await r.json<{ ok: boolean }>();
+  const ok: boolean = json.ok;
+
+  const text = await client.get('https://example.test', { responseType: 'text' });
+  const s: string = text.data;
+  const ab = await client.post('https://example.test', { responseType: 'arraybuffer', body: Buffer.from('x') });
+  const buf: ArrayBuffer = ab.data;
+  const blob = await client.put('https://example.test', { responseType: 'blob' });
+  const b: Blob = blob.data;
+  const stream = await client.get('https://example.test', { responseType: 'stream' });
+  const rd: Readable = stream.data;
+
+  const cookies: Cookie[] = [{ name: 'a', value: 'b', expires: 'Mon, 02-Jan-2022 15:04:05 EST', sameSite: 'Lax' }];
+  await client.get('https://example.test', { cookies, bodyBytes: 'AAEC', headerOrder: ['a'], signal: new AbortController().signal });
+  await client.get('https://example.test', { cookies: { a: 'b' } });
+
+  const code: ErrorCode | undefined = r.error?.code;
+  const codes: readonly ErrorCode[] = errorCodes;
+  const e = new CycleTLSError('ERR_TIMEOUT', 'x');
+  const retry: boolean = e.retryable;
+  const done: undefined = await client.exit();
+  const typed: CycleTLSResponse<string> = text;
+
+  // @ts-expect-error responseType is a closed set
+  await client.get('https://example.test', { responseType: 'xml' });
+  // @ts-expect-error timeout is a number of seconds
+  await client.get('https://example.test', { timeout: '5' });
+  // @ts-expect-error header values are strings, numbers or booleans
+  await client.get('https://example.test', { headers: { a: { nested: true } } });
+  // @ts-expect-error unknown method
+  await client('https://example.test', {}, 'fetch');
+  // @ts-expect-error an error code outside the vocabulary
+  const bad: ErrorCode = 'ERR_SOMETHING';
+  // @ts-expect-error JSON data is unknown until narrowed
+  r.data.foo;
+  void [status, values, data, ok, s, buf, b, rd, code, codes, retry, done, typed, bad];
+}
+void main;

@@ -1,0 +1,736 @@
+'use strict';
+// Unit tests of option validation and normalisation (lib/options.ts), no server, no native code.
+const { Buffer } = require('node:buffer');
+const util = require('node:util');
+
+const {
+  normalizeInit,
+  normalizeRequest,
+  DEFAULT_USER_AGENT,
+  DEFAULT_TIMEOUT_SECONDS,
+  DEFAULT_MAX_REDIRECTS,
+} = require('../../dist/options');
+const { CycleTLSError } = require('../../dist/errors');
+
+const URL_ = 'https://example.test/path?q=1';
+
+/** normalizeRequest with the client's default method argument ('get'). */
+function norm(options, url = URL_, method = 'get') {
+  return normalizeRequest(url, options, method);
+}
+
+/** The headers as a flat list of [name, value], without the default User-Agent. */
+function headersOf(options) {
+  return norm(options).headers;
+}
+
+function headerNames(options) {
+  return headersOf(options).map(([n]) => n);
+}
+
+/** Calls fn and returns what it threw (fails when it does not throw). */
+function thrown(fn) {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected the call to throw');
+}
+
+function expectInvalid(fn, Kind, pattern) {
+  const err = thrown(fn);
+  expect(err).toBeInstanceOf(Kind);
+  expect(err.code).toBe('ERR_INVALID_OPTION');
+  if (pattern) expect(err.message).toMatch(pattern);
+  return err;
+}
+
+function expectNotImplemented(fn, pattern) {
+  const err = thrown(fn);
+  expect(err).toBeInstanceOf(CycleTLSError);
+  expect(err.code).toBe('ERR_NOT_IMPLEMENTED');
+  expect(err.stage).toBe('options');
+  if (pattern) expect(err.message).toMatch(pattern);
+  return err;
+}
+
+function deepFreeze(o) {
+  if (o && typeof o === 'object' && !Object.isFrozen(o) && !ArrayBuffer.isView(o) && !(o instanceof ArrayBuffer)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}
+
+describe('normalizeInit', () => {
+  test('no options → port 9119, debug and rejectOnError off', () => {
+    expect(normalizeInit()).toEqual({ port: 9119, debug: false, rejectOnError: false });
+    expect(normalizeInit(null)).toEqual({ port: 9119, debug: false, rejectOnError: false });
+    expect(normalizeInit({})).toEqual({ port: 9119, debug: false, rejectOnError: false });
+  });
+
+  test('port 0 and null mean the default 9119 (as cycletls: falsy → default)', () => {
+    expect(normalizeInit({ port: 0 }).port).toBe(9119);
+    expect(normalizeInit({ port: null }).port).toBe(9119);
+    expect(normalizeInit({ port: undefined }).port).toBe(9119);
+  });
+
+  test('a valid port is kept', () => {
+    expect(normalizeInit({ port: 1 }).port).toBe(1);
+    expect(normalizeInit({ port: 34567 }).port).toBe(34567);
+    expect(normalizeInit({ port: 65535 }).port).toBe(65535);
+  });
+
+  test.each([1.5, -1, 65536, 100000, NaN, Infinity, -Infinity])('port %p → RangeError ERR_INVALID_OPTION', (port) => {
+    expectInvalid(() => normalizeInit({ port }), RangeError, /port/);
+  });
+
+  test.each(['9119', '', true, {}, [], 10n])('port %p (not a number) → TypeError ERR_INVALID_OPTION', (port) => {
+    expectInvalid(() => normalizeInit({ port }), TypeError, /port/);
+  });
+
+  test('executablePath, autoExit and timeout are accepted (and ignored)', () => {
+    expect(normalizeInit({ executablePath: '/usr/local/bin/cycletls', autoExit: false, timeout: 20000, port: 4000 }))
+      .toEqual({ port: 4000, debug: false, rejectOnError: false });
+    expect(normalizeInit({ autoExit: true, timeout: 0 }).port).toBe(9119);
+  });
+
+  test('debug and rejectOnError are read', () => {
+    expect(normalizeInit({ debug: true, rejectOnError: true })).toEqual({ port: 9119, debug: true, rejectOnError: true });
+  });
+
+  test('wrongly typed init fields → TypeError naming the field', () => {
+    expectInvalid(() => normalizeInit({ debug: 'yes' }), TypeError, /debug/);
+    expectInvalid(() => normalizeInit({ rejectOnError: 1 }), TypeError, /rejectOnError/);
+    expectInvalid(() => normalizeInit({ executablePath: 5 }), TypeError, /executablePath/);
+    expectInvalid(() => normalizeInit({ autoExit: 'no' }), TypeError, /autoExit/);
+    expectInvalid(() => normalizeInit({ timeout: '20000' }), TypeError, /timeout/);
+  });
+
+  test.each([5, 'x', true, [], [1], () => {}])('non-object init options %p → TypeError', (input) => {
+    expectInvalid(() => normalizeInit(input), TypeError, /options must be an object/);
+  });
+
+  test('does not mutate its input', () => {
+    const input = deepFreeze({ port: 0, debug: true });
+    normalizeInit(input);
+    expect(input).toEqual({ port: 0, debug: true });
+  });
+});
+
+describe('normalizeRequest: headers', () => {
+  test('without options: GET, default Chrome 156 User-Agent only, json, 15 s', () => {
+    const r = normalizeRequest(URL_, undefined, 'get');
+    expect(r.method).toBe('GET');
+    expect(r.url).toBeInstanceOf(URL);
+    expect(r.url.href).toBe(URL_);
+    expect(r.headers).toEqual([['User-Agent', DEFAULT_USER_AGENT]]);
+    expect(r.body).toBeUndefined();
+    expect(r.responseType).toBe('json');
+    expect(r.timeoutMs).toBe(15000);
+    expect(r.insecureSkipVerify).toBe(false);
+    expect(r.forceHttp1).toBe(false);
+    expect(r.disableRedirect).toBe(false);
+    expect(r.maxRedirects).toBe(DEFAULT_MAX_REDIRECTS);
+    expect(r.hasCookies).toBe(false);
+    expect(normalizeRequest(URL_, null, 'get').headers).toEqual([['User-Agent', DEFAULT_USER_AGENT]]);
+  });
+
+  test('the default User-Agent is Chrome 156', () => {
+    expect(DEFAULT_USER_AGENT).toMatch(/Chrome\/156\.0\.0\.0/);
+    expect(DEFAULT_USER_AGENT).toMatch(/^Mozilla\/5\.0 /);
+  });
+
+  test('order and casing are preserved exactly', () => {
+    const headers = { 'x-lower': 'a', 'X-Mixed-Case': 'b', ACCEPT: 'c', 'Accept-Language': 'd', 'x-LAST': 'e' };
+    expect(headersOf({ headers })).toEqual([
+      ['x-lower', 'a'],
+      ['X-Mixed-Case', 'b'],
+      ['ACCEPT', 'c'],
+      ['Accept-Language', 'd'],
+      ['x-LAST', 'e'],
+      ['User-Agent', DEFAULT_USER_AGENT],
+    ]);
+  });
+
+  test('numbers, booleans (and bigints) are stringified', () => {
+    const h = headersOf({ headers: { 'X-Num': 1, 'X-Float': 1.5, 'X-Zero': 0, 'X-True': true, 'X-False': false, 'X-Big': 12n } });
+    expect(h.slice(0, 6)).toEqual([
+      ['X-Num', '1'], ['X-Float', '1.5'], ['X-Zero', '0'], ['X-True', 'true'], ['X-False', 'false'], ['X-Big', '12'],
+    ]);
+  });
+
+  test('array values become repeated headers, in order, in place', () => {
+    const h = headersOf({ headers: { a: '1', 'X-Multi': ['x', 2, true], b: '3' } });
+    expect(h.slice(0, 5)).toEqual([['a', '1'], ['X-Multi', 'x'], ['X-Multi', '2'], ['X-Multi', 'true'], ['b', '3']]);
+    // An empty array sends nothing.
+    expect(headerNames({ headers: { e: [] } })).toEqual(['User-Agent']);
+  });
+
+  test('undefined values (and undefined array items) are skipped', () => {
+    expect(headersOf({ headers: { a: undefined, b: 'x', c: [undefined, 'y'] } }).slice(0, 2)).toEqual([['b', 'x'], ['c', 'y']]);
+  });
+
+  test('an empty string value is sent as an empty header', () => {
+    expect(headersOf({ headers: { 'X-Empty': '' } })[0]).toEqual(['X-Empty', '']);
+  });
+
+  test.each([
+    ['bad name'],
+    ['a:b'],
+    ['bad\r\nname'],
+    ['x(y)'],
+    [''],
+    ['héader'],
+  ])('invalid header name %j → TypeError naming it', (name) => {
+    const err = expectInvalid(() => norm({ headers: { [name]: 'v' } }), TypeError, /header name/);
+    expect(err.message).toContain(JSON.stringify(name));
+  });
+
+  test.each([
+    ['a\r\nb'],
+    ['a\nb'],
+    ['a\rb'],
+    ['a\0b'],
+  ])('header value %j with CR/LF/NUL → TypeError naming the header', (value) => {
+    expectInvalid(() => norm({ headers: { 'X-Evil': value } }), TypeError, /header "X-Evil"/);
+    expectInvalid(() => norm({ headers: { 'X-Evil': ['ok', value] } }), TypeError, /header "X-Evil"/);
+  });
+
+  test.each([
+    [{}], [null], [[{}]], [Symbol('s')], [() => 1], [new Date(0)],
+  ])('header value %p of a wrong type → TypeError naming the header', (value) => {
+    expectInvalid(() => norm({ headers: { 'X-Bad': value } }), TypeError, /header "X-Bad"/);
+  });
+
+  test.each([[5], ['x'], [[]], [[['a', 'b']]], [true], [new Map([['a', 'b']])]])('headers %p (not a plain object) → TypeError', (headers) => {
+    expectInvalid(() => norm({ headers }), TypeError, /option "headers"/);
+  });
+
+  test('headers null or undefined → none (only the default User-Agent)', () => {
+    expect(headerNames({ headers: null })).toEqual(['User-Agent']);
+    expect(headerNames({ headers: undefined })).toEqual(['User-Agent']);
+  });
+
+  test('a header object without prototype is accepted', () => {
+    const headers = Object.create(null);
+    headers['X-A'] = '1';
+    expect(headersOf({ headers })[0]).toEqual(['X-A', '1']);
+  });
+});
+
+describe('normalizeRequest: userAgent', () => {
+  test('replaces an existing user-agent header in place, case-insensitively, keeping its casing and position', () => {
+    const h = headersOf({ headers: { a: '1', 'uSeR-aGeNt': 'old', b: '2' }, userAgent: 'MyAgent/1.0' });
+    expect(h).toEqual([['a', '1'], ['uSeR-aGeNt', 'MyAgent/1.0'], ['b', '2']]);
+  });
+
+  test('is appended after the given headers when there is no user-agent header', () => {
+    expect(headersOf({ headers: { a: '1', b: '2' }, userAgent: 'MyAgent/1.0' }))
+      .toEqual([['a', '1'], ['b', '2'], ['User-Agent', 'MyAgent/1.0']]);
+  });
+
+  test('a user-agent header without userAgent is kept as given, with no default added', () => {
+    expect(headersOf({ headers: { 'user-agent': 'Mine' } })).toEqual([['user-agent', 'Mine']]);
+  });
+
+  test('an empty userAgent means the default', () => {
+    expect(headersOf({ userAgent: '' })).toEqual([['User-Agent', DEFAULT_USER_AGENT]]);
+    expect(headersOf({ userAgent: '', headers: { 'User-Agent': 'kept' } })).toEqual([['User-Agent', 'kept']]);
+  });
+
+  test('replaces every user-agent header: exactly one User-Agent is sent', () => {
+    const uas = (options) => headersOf(options).filter(([n]) => n.toLowerCase() === 'user-agent');
+    expect(uas({ headers: { 'User-Agent': ['a', 'b'] }, userAgent: 'MyAgent/1.0' })).toEqual([['User-Agent', 'MyAgent/1.0']]);
+    expect(uas({ headers: { 'user-agent': 'a', 'User-Agent': 'b' }, userAgent: 'MyAgent/1.0' })).toEqual([['user-agent', 'MyAgent/1.0']]);
+  });
+
+  test('a wrong userAgent → TypeError naming the option', () => {
+    expectInvalid(() => norm({ userAgent: 5 }), TypeError, /userAgent/);
+    expectInvalid(() => norm({ userAgent: 'a\nb' }), TypeError, /userAgent/);
+    expectInvalid(() => norm({ userAgent: 'a\r\nX-Injected: 1' }), TypeError, /userAgent/);
+  });
+});
+
+describe('normalizeRequest: cookies', () => {
+  const cookieHeaders = (options) => headersOf(options).filter(([n]) => n.toLowerCase() === 'cookie');
+
+  test('array form → one Cookie header "a=1; b=2"', () => {
+    const r = norm({ cookies: [{ name: 'a', value: '1' }, { name: 'b', value: '2' }] });
+    expect(r.headers.filter(([n]) => n === 'Cookie')).toEqual([['Cookie', 'a=1; b=2']]);
+    expect(r.hasCookies).toBe(true);
+  });
+
+  test('object form → one Cookie header "a=1; b=2"', () => {
+    expect(cookieHeaders({ cookies: { a: '1', b: '2' } })).toEqual([['Cookie', 'a=1; b=2']]);
+  });
+
+  test('merged with an existing Cookie header (any casing), keeping its name and position', () => {
+    const h = headersOf({ headers: { x: '1', cookie: 'z=0', y: '2' }, cookies: { a: '1', b: '2' } });
+    expect(h.slice(0, 3)).toEqual([['x', '1'], ['cookie', 'z=0; a=1; b=2'], ['y', '2']]);
+    expect(h.filter(([n]) => n.toLowerCase() === 'cookie')).toHaveLength(1);
+  });
+
+  test('an existing Cookie header alone counts as cookies', () => {
+    const r = norm({ headers: { Cookie: 'z=0' } });
+    expect(r.headers[0]).toEqual(['Cookie', 'z=0']);
+  });
+
+  test('numbers and booleans are stringified, null/undefined values are empty', () => {
+    expect(cookieHeaders({ cookies: [{ name: 'n', value: 5 }, { name: 't', value: true }, { name: 'e', value: null }, { name: 'u' }] }))
+      .toEqual([['Cookie', 'n=5; t=true; e=; u=']]);
+  });
+
+  test('empty cookie lists send no Cookie header', () => {
+    expect(cookieHeaders({ cookies: [] })).toEqual([]);
+    expect(cookieHeaders({ cookies: {} })).toEqual([]);
+    expect(norm({ cookies: [] }).hasCookies).toBe(false);
+    expect(cookieHeaders({ cookies: null })).toEqual([]);
+  });
+
+  test('cookie attributes in any format are tolerated (README expires, sameSite "Lax", unparsed string, ...)', () => {
+    const cookies = [
+      {
+        name: 'readme',
+        value: 'v1',
+        path: '/',
+        domain: 'example.test',
+        expires: 'Mon, 02-Jan-2022 15:04:05 EST',
+        rawExpires: 'Mon, 02-Jan-2022 15:04:05 EST',
+        maxAge: 90,
+        secure: true,
+        httpOnly: true,
+        sameSite: 'Lax',
+        unparsed: 'a=b',
+      },
+      { name: 'rfc3339', value: 'v2', expires: '2030-01-02T15:04:05Z', sameSite: 2, unparsed: ['x=y'] },
+      { name: 'date', value: 'v3', expires: new Date(0), maxAge: 1.5 },
+      { name: 'epoch', value: 'v4', expires: 1700000000000, sameSite: 'None', secure: 'yes' },
+    ];
+    expect(cookieHeaders({ cookies })).toEqual([['Cookie', 'readme=v1; rfc3339=v2; date=v3; epoch=v4']]);
+  });
+
+  test.each([
+    ['a=b', /option "cookies"/],
+    [5, /option "cookies"/],
+    [true, /option "cookies"/],
+    [[5], /option "cookies\[0\]"/],
+    [['a=b'], /option "cookies\[0\]"/],
+    [[null], /option "cookies\[0\]"/],
+    [[{}], /option "cookies\[0\]"/],
+    [[{ name: '', value: 'x' }], /option "cookies\[0\]"/],
+    [[{ name: 'bad name', value: 'x' }], /option "cookies\[0\]"/],
+    [[{ name: 5, value: 'x' }], /option "cookies\[0\]"/],
+    [[{ name: 'ok', value: '1' }, { name: 'a', value: {} }], /option "cookies\[1\]".*"a"/],
+    [[{ name: 'a', value: 'x;y' }], /option "cookies\[0\]".*"a"/],
+    [[{ name: 'a', value: 'x\r\ny' }], /option "cookies\[0\]".*"a"/],
+    [{ a: {} }, /option "cookies".*"a"/],
+    [{ a: 'x;y' }, /option "cookies".*"a"/],
+    [{ 'bad name': 'x' }, /option "cookies"/],
+  ])('cookies %p → TypeError naming the option', (cookies, pattern) => {
+    expectInvalid(() => norm({ cookies }), TypeError, pattern);
+  });
+});
+
+describe('normalizeRequest: headerOrder', () => {
+  const headers = { 'x-lower': '1', 'X-Mixed-Case': '2', accept: '3', 'Accept-Language': '4' };
+
+  test('listed headers first, in listed order; the rest after, in their original order', () => {
+    expect(headerNames({ headers, headerOrder: ['accept-language', 'x-lower'] }))
+      .toEqual(['Accept-Language', 'x-lower', 'X-Mixed-Case', 'accept', 'User-Agent']);
+  });
+
+  test('matching is case-insensitive and keeps the given casing of each header', () => {
+    expect(headerNames({ headers, headerOrder: ['ACCEPT-LANGUAGE', 'X-LOWER', 'Accept', 'x-mixed-case'] }))
+      .toEqual(['Accept-Language', 'x-lower', 'accept', 'X-Mixed-Case', 'User-Agent']);
+  });
+
+  test('applies to the User-Agent and Cookie headers the options add', () => {
+    expect(headerNames({ headers, cookies: { a: '1' }, headerOrder: ['cookie', 'user-agent', 'accept'] }))
+      .toEqual(['Cookie', 'User-Agent', 'accept', 'x-lower', 'X-Mixed-Case', 'Accept-Language']);
+  });
+
+  test('names not present are ignored; repeated headers stay together in their order', () => {
+    const h = headersOf({ headers: { a: '1', m: ['x', 'y'], b: '2' }, headerOrder: ['nope', 'm', 'b', 'm'] });
+    expect(h).toEqual([['m', 'x'], ['m', 'y'], ['b', '2'], ['a', '1'], ['User-Agent', DEFAULT_USER_AGENT]]);
+  });
+
+  test('an empty headerOrder changes nothing', () => {
+    expect(headerNames({ headers, headerOrder: [] })).toEqual(['x-lower', 'X-Mixed-Case', 'accept', 'Accept-Language', 'User-Agent']);
+  });
+
+  test.each([['a'], [[1]], [['a', 2]], [{ 0: 'a' }], [5]])('headerOrder %p → TypeError naming the option', (headerOrder) => {
+    expectInvalid(() => norm({ headers, headerOrder }), TypeError, /headerOrder/);
+  });
+});
+
+describe('normalizeRequest: body', () => {
+  test('string → UTF-8 bytes, no content-type added', () => {
+    const r = norm({ body: 'héllo' });
+    expect(Buffer.isBuffer(r.body)).toBe(true);
+    expect(r.body.equals(Buffer.from('héllo', 'utf8'))).toBe(true);
+    expect(r.headers.some(([n]) => n.toLowerCase() === 'content-type')).toBe(false);
+  });
+
+  test('empty string, null or undefined → no body', () => {
+    expect(norm({ body: '' }).body).toBeUndefined();
+    expect(norm({ body: null }).body).toBeUndefined();
+    expect(norm({ body: undefined }).body).toBeUndefined();
+  });
+
+  test('URLSearchParams → form encoding, content-type added when absent', () => {
+    const r = norm({ body: new URLSearchParams({ a: '1', b: 'x y&z' }) });
+    expect(r.body.toString()).toBe('a=1&b=x+y%26z');
+    expect(r.headers.filter(([n]) => n.toLowerCase() === 'content-type'))
+      .toEqual([['Content-Type', 'application/x-www-form-urlencoded;charset=UTF-8']]);
+  });
+
+  test('URLSearchParams does not replace a content-type given in any casing', () => {
+    const r = norm({ headers: { 'content-TYPE': 'text/custom' }, body: new URLSearchParams({ a: '1' }) });
+    expect(r.headers.filter(([n]) => n.toLowerCase() === 'content-type')).toEqual([['content-TYPE', 'text/custom']]);
+  });
+
+  test('Buffer → the same bytes', () => {
+    const bytes = Buffer.from([0, 1, 2, 0xfe, 0xff, 0x80, 0x0d, 0x0a]);
+    const r = norm({ body: bytes });
+    expect(Buffer.isBuffer(r.body)).toBe(true);
+    expect(r.body.equals(bytes)).toBe(true);
+  });
+
+  test('Uint8Array → the same bytes', () => {
+    const r = norm({ body: new Uint8Array([1, 2, 3, 250]) });
+    expect([...r.body]).toEqual([1, 2, 3, 250]);
+  });
+
+  test('a Uint8Array subarray view with a byteOffset → exactly its own bytes', () => {
+    const whole = new Uint8Array([10, 11, 12, 13, 14, 15, 16, 17]);
+    const view = whole.subarray(2, 5);
+    expect(view.byteOffset).toBe(2);
+    const r = norm({ body: view });
+    expect(r.body.length).toBe(3);
+    expect([...r.body]).toEqual([12, 13, 14]);
+  });
+
+  test('a Buffer slice of the shared pool → exactly its own bytes', () => {
+    const small = Buffer.from('pooled');
+    expect(small.buffer.byteLength).toBeGreaterThan(small.length);
+    const r = norm({ body: small.subarray(1, 4) });
+    expect(r.body.toString()).toBe('ool');
+  });
+
+  test('ArrayBuffer → its bytes', () => {
+    const ab = new Uint8Array([9, 8, 7, 6]).buffer;
+    const r = norm({ body: ab });
+    expect([...r.body]).toEqual([9, 8, 7, 6]);
+  });
+
+  test('other typed-array views (DataView, Uint16Array) → their bytes', () => {
+    const u16 = new Uint16Array([0x0102, 0x0304]);
+    expect(norm({ body: u16 }).body.length).toBe(4);
+    const dv = new DataView(new Uint8Array([1, 2, 3, 4, 5]).buffer, 1, 3);
+    expect([...norm({ body: dv }).body]).toEqual([2, 3, 4]);
+  });
+
+  test('bodyBytes as base64 text → the decoded bytes', () => {
+    const raw = Buffer.from([0, 255, 1, 254, 128]);
+    expect(norm({ bodyBytes: raw.toString('base64') }).body.equals(raw)).toBe(true);
+  });
+
+  test('bodyBytes as bytes (Buffer, Uint8Array view, ArrayBuffer)', () => {
+    expect([...norm({ bodyBytes: Buffer.from([1, 2]) }).body]).toEqual([1, 2]);
+    expect([...norm({ bodyBytes: new Uint8Array([5, 6, 7, 8]).subarray(1, 3) }).body]).toEqual([6, 7]);
+    expect([...norm({ bodyBytes: new Uint8Array([3, 4]).buffer }).body]).toEqual([3, 4]);
+  });
+
+  test('bodyBytes wins over body', () => {
+    const r = norm({ body: 'text body', bodyBytes: Buffer.from('bytes').toString('base64') });
+    expect(r.body.toString()).toBe('bytes');
+    const r2 = norm({ body: new URLSearchParams({ a: '1' }), bodyBytes: Buffer.from('raw') });
+    expect(r2.body.toString()).toBe('raw');
+  });
+
+  test('an empty bodyBytes falls back to body, as cycletls does (Go: len(BodyBytes) > 0)', () => {
+    expect(norm({ bodyBytes: '', body: 'text' }).body.toString()).toBe('text');
+    expect(norm({ bodyBytes: Buffer.alloc(0), body: 'text' }).body.toString()).toBe('text');
+  });
+
+  test.each([[5], [{}], [true], [Symbol('s')], [[1, 2]], [new Date(0)], [() => {}]])('body %p → TypeError naming the option', (body) => {
+    expectInvalid(() => norm({ body }), TypeError, /option "body"/);
+  });
+
+  test.each([[5], ['***not base64***'], ['abc$'], [{}], [true], [[1, 2]]])('bodyBytes %p → TypeError naming the option', (bodyBytes) => {
+    expectInvalid(() => norm({ bodyBytes }), TypeError, /option "bodyBytes"/);
+  });
+
+  test('a Blob body → ERR_NOT_IMPLEMENTED', () => {
+    const { Blob } = require('node:buffer');
+    expectNotImplemented(() => norm({ body: new Blob(['x']) }), /body/);
+  });
+});
+
+describe('normalizeRequest: timeout', () => {
+  test('seconds → milliseconds, fractions allowed', () => {
+    expect(norm({ timeout: 0.1 }).timeoutMs).toBe(100);
+    expect(norm({ timeout: 1 }).timeoutMs).toBe(1000);
+    expect(norm({ timeout: 2.5 }).timeoutMs).toBe(2500);
+    expect(norm({ timeout: 30 }).timeoutMs).toBe(30000);
+  });
+
+  test('absent, null or 0 → the 15 s default', () => {
+    expect(DEFAULT_TIMEOUT_SECONDS).toBe(15);
+    expect(norm({}).timeoutMs).toBe(15000);
+    expect(norm({ timeout: 0 }).timeoutMs).toBe(15000);
+    expect(norm({ timeout: null }).timeoutMs).toBe(15000);
+  });
+
+  test('a tiny positive timeout is at least 1 ms', () => {
+    expect(norm({ timeout: 0.00001 }).timeoutMs).toBe(1);
+  });
+
+  test.each([[-1], [-0.5], [NaN], [Infinity], [-Infinity]])('timeout %p → RangeError naming the option', (timeout) => {
+    expectInvalid(() => norm({ timeout }), RangeError, /option "timeout"/);
+  });
+
+  test.each([['5'], [''], [{}], [true], [[5]]])('timeout %p (not a number) → TypeError naming the option', (timeout) => {
+    expectInvalid(() => norm({ timeout }), TypeError, /option "timeout"/);
+  });
+});
+
+describe('normalizeRequest: method', () => {
+  test.each([
+    ['get', 'GET'], ['post', 'POST'], ['Put', 'PUT'], ['DELETE', 'DELETE'], ['patch', 'PATCH'],
+    ['head', 'HEAD'], ['options', 'OPTIONS'], ['trace', 'TRACE'], ['purge', 'PURGE'],
+  ])('method %p → %p', (m, expected) => {
+    expect(normalizeRequest(URL_, {}, m).method).toBe(expected);
+    expect(normalizeRequest(URL_, { method: m }, undefined).method).toBe(expected);
+  });
+
+  test('absent or empty method → GET', () => {
+    expect(normalizeRequest(URL_, {}, undefined).method).toBe('GET');
+    expect(normalizeRequest(URL_, {}, '').method).toBe('GET');
+  });
+
+  test.each([['BAD METHOD'], ['GET\r\n'], ['a/b'], ['(get)']])('invalid method token %j → TypeError', (m) => {
+    expectInvalid(() => normalizeRequest(URL_, {}, m), TypeError, /method/);
+    expectInvalid(() => normalizeRequest(URL_, { method: m }, 'get'), TypeError, /method/);
+  });
+
+  test.each([[5], [{}], [true]])('method %p (not a string) → TypeError', (m) => {
+    expectInvalid(() => normalizeRequest(URL_, {}, m), TypeError, /method/);
+  });
+
+  test('CONNECT → ERR_NOT_IMPLEMENTED', () => {
+    expectNotImplemented(() => normalizeRequest(URL_, {}, 'connect'), /CONNECT/);
+  });
+});
+
+describe('normalizeRequest: url', () => {
+  test('http and https URLs are accepted; a URL object too', () => {
+    expect(norm({}, 'http://example.test/').url.protocol).toBe('http:');
+    expect(norm({}, 'https://example.test:8443/a?b=c').url.port).toBe('8443');
+    expect(norm({}, new URL('https://example.test/x')).url.href).toBe('https://example.test/x');
+  });
+
+  test.each([['not a url'], [''], ['example.test/path'], ['https://']])('invalid URL %p → TypeError "Invalid URL"', (url) => {
+    expectInvalid(() => norm({}, url), TypeError, /Invalid URL/);
+  });
+
+  test.each([['ftp://example.test/'], ['file:///etc/passwd'], ['data:text/plain,x'], ['mailto:a@b.c']])('unsupported scheme %p → TypeError', (url) => {
+    expectInvalid(() => norm({}, url), TypeError, /url scheme/);
+  });
+
+  test.each([[5], [null], [undefined], [{}], [['https://example.test/']]])('url %p (not a string) → TypeError naming the url', (url) => {
+    expectInvalid(() => normalizeRequest(url, {}, 'get'), TypeError, /url/);
+  });
+
+  test('a URL with port 0 → ERR_INVALID_OPTION naming the url (the engine cannot connect to it)', () => {
+    const err = thrown(() => norm({}, 'https://example.test:0/'));
+    expect(err instanceof TypeError || err instanceof RangeError).toBe(true);
+    expect(err.code).toBe('ERR_INVALID_OPTION');
+    expect(err.message).toMatch(/url|port/i);
+  });
+
+  test('a very long invalid URL is truncated in the message', () => {
+    const err = expectInvalid(() => norm({}, `not a url ${'x'.repeat(100000)}`), TypeError, /Invalid URL/);
+    expect(err.message.length).toBeLessThan(400);
+  });
+
+  test('options.url overrides the url argument, as in cycletls', () => {
+    expect(norm({ url: 'https://override.test/o' }, 'https://arg.test/a').url.href).toBe('https://override.test/o');
+    expect(norm({ url: null }, 'https://arg.test/a').url.href).toBe('https://arg.test/a');
+    expectInvalid(() => norm({ url: 'not a url' }, 'https://arg.test/a'), TypeError, /Invalid URL/);
+  });
+
+  test('ws: and wss: URLs → ERR_NOT_IMPLEMENTED', () => {
+    expectNotImplemented(() => norm({}, 'wss://example.test/'), /WebSocket/);
+  });
+});
+
+describe('normalizeRequest: options that are not implemented yet', () => {
+  test.each([['ja3', '771,4865-4867,0-23,29-23,0'], ['ja4r', 't13d1516h2_002f,0035_0005,000a'], ['http2Fingerprint', '1:65536;2:0|12517377|0|m,p,a,s'], ['quicFingerprint', 'x'], ['proxy', 'http://127.0.0.1:8080']])('%s as a non-empty string → ERR_NOT_IMPLEMENTED', (key, value) => {
+    expectNotImplemented(() => norm({ [key]: value }), new RegExp(key));
+  });
+
+  test.each([['ja3'], ['ja4r'], ['http2Fingerprint'], ['proxy']])('%s as an empty string (or null) is treated as absent', (key) => {
+    expect(norm({ [key]: '' }).method).toBe('GET');
+    expect(norm({ [key]: null }).method).toBe('GET');
+  });
+
+  test.each([['ja3'], ['proxy']])('%s of a wrong type → TypeError', (key) => {
+    expectInvalid(() => norm({ [key]: 5 }), TypeError, new RegExp(key));
+  });
+
+  test('disableGrease: true → ERR_NOT_IMPLEMENTED; false is fine', () => {
+    expectNotImplemented(() => norm({ disableGrease: true }), /disableGrease/);
+    expect(norm({ disableGrease: false }).method).toBe('GET');
+    expectInvalid(() => norm({ disableGrease: 'yes' }), TypeError, /disableGrease/);
+  });
+
+  test('forceHTTP3: true → ERR_NOT_IMPLEMENTED; false is fine', () => {
+    expectNotImplemented(() => norm({ forceHTTP3: true }), /forceHTTP3/);
+    expect(norm({ forceHTTP3: false }).method).toBe('GET');
+  });
+
+  test.each([['websocket'], ['sse'], ['http3']])('protocol %p → ERR_NOT_IMPLEMENTED', (protocol) => {
+    expectNotImplemented(() => norm({ protocol }), /protocol/);
+  });
+
+  test('protocol http1 forces HTTP/1.1; http2 and empty are accepted', () => {
+    expect(norm({ protocol: 'http1' }).forceHttp1).toBe(true);
+    expect(norm({ protocol: 'http2' }).forceHttp1).toBe(false);
+    expect(norm({ protocol: '' }).forceHttp1).toBe(false);
+    expect(norm({ forceHTTP1: true }).forceHttp1).toBe(true);
+  });
+
+  test('an unknown protocol → RangeError; a non-string → TypeError', () => {
+    expectInvalid(() => norm({ protocol: 'gopher' }), RangeError, /protocol/);
+    expectInvalid(() => norm({ protocol: 5 }), TypeError, /protocol/);
+  });
+
+  test('accepted no-op flags: orderAsProvided, enableConnectionReuse, tls13AutoRetry', () => {
+    expect(norm({ orderAsProvided: true, enableConnectionReuse: true, tls13AutoRetry: true }).method).toBe('GET');
+    expectInvalid(() => norm({ enableConnectionReuse: 'yes' }), TypeError, /enableConnectionReuse/);
+  });
+});
+
+describe('normalizeRequest: other options', () => {
+  test.each([['json'], ['text'], ['arraybuffer'], ['blob'], ['stream']])('responseType %p is accepted', (responseType) => {
+    expect(norm({ responseType }).responseType).toBe(responseType);
+  });
+
+  test('responseType: unknown value → RangeError, non-string → TypeError, null → json', () => {
+    expectInvalid(() => norm({ responseType: 'xml' }), RangeError, /responseType/);
+    expectInvalid(() => norm({ responseType: 'JSON' }), RangeError, /responseType/);
+    expectInvalid(() => norm({ responseType: 5 }), TypeError, /responseType/);
+    expect(norm({ responseType: null }).responseType).toBe('json');
+  });
+
+  test('boolean options are read; non-booleans → TypeError naming the option', () => {
+    const r = norm({ insecureSkipVerify: true, forceHTTP1: true, disableRedirect: true, rejectOnError: true });
+    expect(r).toMatchObject({ insecureSkipVerify: true, forceHttp1: true, disableRedirect: true, rejectOnError: true });
+    expect(norm({}).rejectOnError).toBeUndefined();
+    for (const key of ['insecureSkipVerify', 'forceHTTP1', 'disableRedirect', 'rejectOnError']) {
+      expectInvalid(() => norm({ [key]: 'yes' }), TypeError, new RegExp(key));
+      expectInvalid(() => norm({ [key]: 1 }), TypeError, new RegExp(key));
+    }
+  });
+
+  test('serverName: host names accepted, empty means none, bad values rejected', () => {
+    expect(norm({ serverName: 'front.example.test' }).serverName).toBe('front.example.test');
+    expect(norm({ serverName: '' }).serverName).toBeUndefined();
+    expectInvalid(() => norm({ serverName: 5 }), TypeError, /serverName/);
+    expectInvalid(() => norm({ serverName: 'bad name/' }), RangeError, /serverName/);
+  });
+
+  test('serverName longer than a DNS name (253) → RangeError naming the option', () => {
+    expect(norm({ serverName: `${'a'.repeat(63)}.${'b'.repeat(63)}.test` }).serverName).toHaveLength(132);
+    expectInvalid(() => norm({ serverName: 'a'.repeat(300) }), RangeError, /serverName/);
+  });
+
+  test('maxRedirects: non-negative integers accepted; others → TypeError', () => {
+    expect(norm({ maxRedirects: 0 }).maxRedirects).toBe(0);
+    expect(norm({ maxRedirects: 3 }).maxRedirects).toBe(3);
+    for (const maxRedirects of [-1, 1.5, '3', NaN]) {
+      expectInvalid(() => norm({ maxRedirects }), TypeError, /maxRedirects/);
+    }
+  });
+
+  test('signal: an AbortSignal is kept; anything else → TypeError', () => {
+    const ac = new AbortController();
+    expect(norm({ signal: ac.signal }).signal).toBe(ac.signal);
+    expectInvalid(() => norm({ signal: {} }), TypeError, /signal/);
+    expectInvalid(() => norm({ signal: 'x' }), TypeError, /signal/);
+  });
+
+  test('unknown option keys are ignored', () => {
+    expect(norm({ somethingElse: { deep: true }, _hostKey: 'x' }).method).toBe('GET');
+  });
+
+  test.each([[5], ['x'], [[]], [true], [new Map()]])('options %p (not a plain object) → TypeError', (options) => {
+    expectInvalid(() => norm(options), TypeError, /options must be an object/);
+  });
+});
+
+describe("the caller's options object is never mutated", () => {
+  function fullOptions() {
+    return {
+      url: 'https://example.test/override',
+      method: 'post',
+      headers: { 'X-A': '1', 'x-num': 5, multi: ['a', 'b'], 'user-agent': 'old', cookie: 'z=0' },
+      cookies: { a: '1', b: '2' },
+      body: 'payload',
+      responseType: 'text',
+      userAgent: 'NewAgent/2',
+      timeout: 0.1,
+      headerOrder: ['cookie', 'x-a'],
+      insecureSkipVerify: false,
+      forceHTTP1: true,
+      disableRedirect: false,
+      maxRedirects: 2,
+      serverName: 'sni.example.test',
+      ja3: '',
+      proxy: '',
+      extra: { nested: [1, 2, 3] },
+    };
+  }
+
+  test('a deep-frozen options object (object-form cookies) is accepted as is', () => {
+    const frozen = deepFreeze(fullOptions());
+    const r = normalizeRequest('https://example.test/arg', frozen, 'get');
+    expect(r.url.href).toBe('https://example.test/override');
+    expect(frozen).toEqual(fullOptions());
+  });
+
+  test('a plain options object (object-form cookies) is deep-equal before and after', () => {
+    const opts = fullOptions();
+    const before = util.inspect(opts, { depth: null });
+    const r = normalizeRequest('https://example.test/arg', opts, 'get');
+    expect(util.inspect(opts, { depth: null })).toBe(before);
+    expect(opts).toEqual(fullOptions());
+    // cycletls replaced object-form cookies by an array and filled in defaults: none of that here.
+    expect(Array.isArray(opts.cookies)).toBe(false);
+    expect(Object.keys(opts)).toEqual(Object.keys(fullOptions()));
+    // And the result does not alias the caller's header structures.
+    expect(r.headers).not.toBe(opts.headers);
+  });
+
+  test('array-form cookies, URLSearchParams body and bodyBytes are left untouched', () => {
+    const params = new URLSearchParams({ a: '1' });
+    const bytes = Buffer.from([1, 2, 3]);
+    const opts = { cookies: [{ name: 'a', value: '1', expires: 'Mon, 02-Jan-2022 15:04:05 EST', sameSite: 'Lax' }], body: params, bodyBytes: bytes };
+    const copy = { cookies: [{ ...opts.cookies[0] }], body: params, bodyBytes: bytes };
+    deepFreeze(opts.cookies);
+    normalizeRequest(URL_, opts, 'post');
+    expect(opts).toEqual(copy);
+    expect(Object.keys(opts)).toEqual(['cookies', 'body', 'bodyBytes']);
+    expect(params.toString()).toBe('a=1');
+    expect([...bytes]).toEqual([1, 2, 3]);
+  });
+
+  test('options that are rejected are not mutated either', () => {
+    const opts = deepFreeze({ headers: { a: 'x\r\ny' }, cookies: { a: '1' } });
+    expectInvalid(() => normalizeRequest(URL_, opts, 'get'), TypeError, /header "a"/);
+    expect(opts).toEqual({ headers: { a: 'x\r\ny' }, cookies: { a: '1' } });
+  });
+});
