@@ -108,7 +108,10 @@ void Connection::on_connect(const asio::error_code& ec) {
 void Connection::on_handshake(const asio::error_code& ec) {
   if (closed_ || !exchange_) return;
   if (ec) {
-    fail(classify_handshake_failure(tls_->native_handle(), ec.message()), false);
+    const bool from_tls = ec.category() == asio::error::get_ssl_category();
+    fail(classify_handshake_failure(tls_->native_handle(),
+                                    from_tls ? static_cast<uint32_t>(ec.value()) : 0, ec.message()),
+         false);
     return;
   }
   engine_.connection_established(true);

@@ -12,7 +12,7 @@
 namespace ctn {
 
 struct EngineOptions {
-  size_t max_idle_per_origin = 32;     // idle keep-alive connections kept per connection identity
+  size_t max_idle_per_origin = 128;    // idle keep-alive connections kept per connection identity
   uint64_t idle_timeout_ms = 60'000;   // an idle connection is closed after this long
 };
 

@@ -203,15 +203,17 @@ bool prepare_connection(SSL* ssl, const Profile& profile, const TlsOptions& opti
   return true;
 }
 
-Error classify_handshake_failure(SSL* ssl, const std::string& fallback_message) {
-  long verify = SSL_get_verify_result(ssl);
-  if (verify != X509_V_OK) {
+Error classify_handshake_failure(SSL* ssl, uint32_t packed_error, const std::string& fallback_message) {
+  // Asio drains BoringSSL's error queue into its error_code: the packed code comes from there.
+  const uint32_t e = packed_error != 0 ? packed_error : ERR_peek_error();
+  // Only a failed verification is a certificate error; SSL_get_verify_result alone cannot tell
+  // (it reports an "invalid call" when verification never ran, e.g. the peer does not speak TLS).
+  if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
     ERR_clear_error();
     return Error{ErrorCode::kTlsCert, Stage::kTls,
                  std::string("certificate verification failed: ") +
-                     X509_verify_cert_error_string(verify)};
+                     X509_verify_cert_error_string(SSL_get_verify_result(ssl))};
   }
-  uint32_t e = ERR_peek_error();
   if (e != 0) {
     char buf[256];
     ERR_error_string_n(e, buf, sizeof buf);

@@ -38,7 +38,8 @@ bool prepare_connection(SSL* ssl, const Profile& profile, const TlsOptions& opti
                         const std::string& server_name, Error* error);
 
 // After a failed handshake: ERR_TLS_CERT with the verifier's reason, or ERR_TLS_HANDSHAKE.
-Error classify_handshake_failure(SSL* ssl, const std::string& fallback_message);
+// `packed_error` is the BoringSSL error code Asio reported (0 when the failure was not TLS's).
+Error classify_handshake_failure(SSL* ssl, uint32_t packed_error, const std::string& fallback_message);
 
 // The ALPN protocol the server chose, or "".
 std::string negotiated_alpn(const SSL* ssl);
