@@ -18,7 +18,7 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 type ClientFn = ((url: string, options?: object, method?: string) => Promise<CycleTLSResponseShape>) & Record<string, unknown>;
 
-function toSpec(req: NormalizedRequest): NativeRequestSpec {
+function toSpec(req: NormalizedRequest, streaming: boolean): NativeRequestSpec {
   const { url } = req;
   const tls = url.protocol === 'https:';
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
@@ -35,6 +35,7 @@ function toSpec(req: NormalizedRequest): NativeRequestSpec {
     serverName: req.serverName,
     insecureSkipVerify: req.insecureSkipVerify,
     forceHttp1: req.forceHttp1,
+    wholeBody: !streaming,
     timeoutMs: req.timeoutMs,
   };
 }
@@ -120,7 +121,7 @@ function runHop(instance: SharedInstance, client: ClientState, req: NormalizedRe
       return;
     }
     try {
-      engineId = instance.submit(client, toSpec(req), handlers);
+      engineId = instance.submit(client, toSpec(req, streaming), handlers);
     } catch (err) {
       reject(err);
       return;

@@ -23,6 +23,8 @@ export interface NativeRequestSpec {
   serverName?: string;
   insecureSkipVerify: boolean;
   forceHttp1: boolean;
+  /** Deliver the body as one buffer at the end (buffered responses), not in bursts. */
+  wholeBody: boolean;
   profile?: string;
   timeoutMs: number;
 }

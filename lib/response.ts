@@ -52,6 +52,15 @@ function toArrayBuffer(buf: Buffer): ArrayBuffer {
   return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
 }
 
+/**
+ * For `data`: a body the engine handed over owns its whole backing store, which is given away
+ * without a copy. Small Buffers share a pooled slab, which must not leak out: those are copied.
+ */
+function ownedArrayBuffer(buf: Buffer): ArrayBuffer {
+  if (buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength) return buf.buffer as ArrayBuffer;
+  return toArrayBuffer(buf);
+}
+
 function parseJson(buf: Buffer): unknown {
   try {
     return JSON.parse(buf.toString('utf8'));
@@ -100,7 +109,7 @@ export function bufferedResponse(meta: ResponseMeta, body: Buffer, responseType:
   let data: unknown;
   switch (responseType) {
     case 'text': data = body.toString('utf8'); break;
-    case 'arraybuffer': data = toArrayBuffer(body); break;
+    case 'arraybuffer': data = ownedArrayBuffer(body); break;
     case 'blob': data = new Blob([body], { type: contentType(meta.rawHeaders) }); break;
     default:
       // cycletls: the parsed JSON, or the raw Buffer when the body is not JSON.

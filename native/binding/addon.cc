@@ -47,7 +47,18 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
       v = o.Get("maxIdlePerOrigin");
       if (v.IsNumber()) options.max_idle_per_origin = v.As<Napi::Number>().Uint32Value();
     }
-    tsfn_ = Tsfn::New(env, info[0].As<Napi::Function>(), "cycletls-native events", 0, 1, this);
+    // The async resource answers hasRef() truthfully, so tools that list live handles (Jest's
+    // --detectOpenHandles, why-is-node-running) see an idle engine as not keeping the loop alive.
+    // hasRef reads the resource's own field: it may be called after this object is gone.
+    Napi::Object resource = Napi::Object::New(env);
+    resource.Set("referenced", false);
+    resource.Set("hasRef", Napi::Function::New(env, [](const Napi::CallbackInfo& cb) -> Napi::Value {
+      Napi::Value self = cb.This();
+      if (!self.IsObject()) return Napi::Boolean::New(cb.Env(), false);
+      return Napi::Boolean::New(cb.Env(), self.As<Napi::Object>().Get("referenced").ToBoolean());
+    }, "hasRef"));
+    resource_ = Napi::Persistent(resource);
+    tsfn_ = Tsfn::New(env, info[0].As<Napi::Function>(), resource, "cycletls-native events", 0, 1, this);
     tsfn_.Unref(env);
     napi_add_env_cleanup_hook(env, &NativeEngine::OnEnvCleanup, this);
     cleanup_hook_ = true;
@@ -174,6 +185,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
     if (want == referenced_ || released_) return;
     referenced_ = want;
     if (want) tsfn_.Ref(env); else tsfn_.Unref(env);
+    resource_.Value().Set("referenced", want);
   }
 
   static bool ReadString(Napi::Object o, const char* key, std::string& out, bool required) {
@@ -215,6 +227,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
     if (!ReadBool(o, "tls", spec.tls)) return type_error("tls");
     if (!ReadBool(o, "insecureSkipVerify", spec.insecure_skip_verify)) return type_error("insecureSkipVerify");
     if (!ReadBool(o, "forceHttp1", spec.force_http1)) return type_error("forceHttp1");
+    if (!ReadBool(o, "wholeBody", spec.whole_body)) return type_error("wholeBody");
     Napi::Value port = o.Get("port");
     if (!port.IsNumber()) return type_error("port");
     const int64_t p = port.As<Napi::Number>().Int64Value();
@@ -299,6 +312,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
     if (!released_) {
       released_ = true;
       tsfn_.Release();
+      resource_.Value().Set("referenced", false);
     }
     CallCloseCallbacks(env);
   }
@@ -328,6 +342,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
   }
 
   std::unique_ptr<ctn::Engine> engine_;
+  Napi::ObjectReference resource_;
   Tsfn tsfn_;
   napi_env env_ = nullptr;
   std::mutex mu_;

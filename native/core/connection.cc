@@ -7,7 +7,12 @@ namespace ctn {
 
 namespace {
 
-constexpr size_t kReadBufferSize = 32 * 1024;
+constexpr size_t kReadBufferSize = 64 * 1024;
+// Body bytes are handed to JS in bursts: everything readable right now, up to this much. One event
+// per TLS record (16 KiB) would cost an allocation, a JS object and a later concat each.
+constexpr size_t kBodyFlushBytes = 1024 * 1024;
+// A whole body is reserved up front from its Content-Length, up to this much (it grows past it).
+constexpr int64_t kWholeBodyReserveBytes = 64 * 1024 * 1024;
 
 bool idempotent(const std::string& method) {
   return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
@@ -215,6 +220,14 @@ void Connection::on_read(const asio::error_code& ec, size_t bytes) {
          false);
     return;
   }
+  if (!response_complete_ && exchange_->spec.whole_body) {
+    read_more();
+    return;
+  }
+  if (!response_complete_ && pending_body_.size() < kBodyFlushBytes && more_readable_now()) {
+    read_more();
+    return;
+  }
   flush_body();
   if (response_complete_) {
     // Bytes after the response on a connection we did not pipeline: do not reuse it.
@@ -306,6 +319,12 @@ void Connection::on_head(ResponseHead&& head) {
   engine_.emit(std::move(e));
 }
 
+bool Connection::more_readable_now() {
+  if (tls_ && SSL_pending(tls_->native_handle()) > 0) return true;
+  asio::error_code ec;
+  return socket_.available(ec) > 0 && !ec;
+}
+
 void Connection::flush_body() {
   if (pending_body_.empty()) return;
   Event e;
@@ -316,7 +335,16 @@ void Connection::flush_body() {
   engine_.emit(std::move(e));
 }
 
-void Connection::on_body(std::string_view bytes) { pending_body_.append(bytes); }
+void Connection::on_body(std::string_view bytes) {
+  if (pending_body_.empty()) {
+    // Size the burst buffer once, from what the response says is left (bounded).
+    const int64_t length = parser_.content_length();
+    const int64_t cap = exchange_->spec.whole_body ? kWholeBodyReserveBytes : kBodyFlushBytes;
+    const size_t want = length > 0 ? static_cast<size_t>(std::min<int64_t>(length, cap)) : bytes.size();
+    pending_body_.reserve(std::max(want, bytes.size()));
+  }
+  pending_body_.append(bytes);
+}
 
 void Connection::on_complete() { response_complete_ = true; }
 

@@ -80,6 +80,7 @@ class Connection : public std::enable_shared_from_this<Connection>, http1::Respo
   void fail(Error error, bool nothing_received);
   void finish_exchange();
   void flush_body();
+  bool more_readable_now();
   ConnectionInfo info() const;
 
   // http1::ResponseListener

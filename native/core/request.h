@@ -26,6 +26,9 @@ struct RequestSpec {
   bool force_http1 = false;
   std::string profile;          // profile id; empty = default
   uint64_t timeout_ms = 0;      // whole exchange: dns, connect, tls, headers and body; 0 = none
+  // The caller wants the body only whole (not streamed): deliver it as one event at the end, so
+  // nobody has to concatenate pieces.
+  bool whole_body = false;
 };
 
 // Facts about the connection a response came over (for tests, stats and the demo).

@@ -1,0 +1,127 @@
+'use strict';
+// One benchmark cell in a fresh process:  node client.js <client> <workload> --base URL [--n N]
+//   [--warmup W] [--cycle-port P] [--req-timeout MS]
+// Forked by run.js (IPC). Protocol: child -> {type:'ready'} after init + warm-up; parent samples the
+// process tree's CPU and replies {type:'go'}; child runs the timed phase and sends {type:'done', ...};
+// parent samples again and replies {type:'ack'}; child closes the client and exits.
+// Without IPC (manual run) it just prints the result as JSON.
+const { makeBody, WORKLOADS } = require('./lib/body');
+const { CLIENTS } = require('./clients');
+
+const argv = process.argv.slice(2);
+const [clientName, workloadName] = argv;
+const opt = (name, def) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : def;
+};
+const w = workloadName === 'probe' ? { path: '/proto', size: 0, concurrency: 1 } : WORKLOADS[workloadName];
+if (!CLIENTS[clientName] || !w) {
+  console.error(`usage: node client.js <${Object.keys(CLIENTS).join('|')}> <${Object.keys(WORKLOADS).join('|')}> --base https://127.0.0.1:PORT`);
+  process.exit(2);
+}
+const base = opt('base');
+const N = Number(opt('n', workloadName === 'small' ? 2000 : 200));
+const C = Number(opt('c', w.concurrency));
+const WARMUP = Number(opt('warmup', 2 * C));
+const REQ_TIMEOUT = Number(opt('req-timeout', 30000));
+const url = base + w.path;
+const expected = makeBody(w.size);
+
+const viaIpc = typeof process.send === 'function';
+const send = (m) => new Promise((resolve) => process.send(m, resolve));
+const waitFor = (type) => new Promise((resolve) => {
+  const on = (m) => { if (m && m.type === type) { process.off('message', on); resolve(m); } };
+  process.on('message', on);
+});
+
+function check(res) {
+  if (!res || res.status !== 200) {
+    const detail = res && res.err !== undefined ? String(res.err instanceof ArrayBuffer ? Buffer.from(res.err) : res.err).slice(0, 160) : '';
+    return `status ${res ? res.status : '?'}${detail ? ': ' + detail.replace(/\s+/g, ' ') : ''}`;
+  }
+  const b = res.body;
+  const buf = b instanceof ArrayBuffer ? Buffer.from(b) : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  if (buf.length !== expected.length) return `length ${buf.length} != ${expected.length}`;
+  if (!buf.equals(expected)) return 'body content differs';
+  return null;
+}
+
+async function runPhase(client, n, c, latencies) {
+  let next = 0;
+  let bad = 0;
+  const errors = new Map();
+  const note = (msg) => { bad++; errors.set(msg, (errors.get(msg) || 0) + 1); };
+  async function worker() {
+    while (next < n) {
+      const i = next++;
+      const t0 = performance.now();
+      let timer;
+      try {
+        const res = await Promise.race([
+          client.get(url),
+          new Promise((_, rej) => { timer = setTimeout(() => rej(new Error(`no answer in ${REQ_TIMEOUT} ms`)), REQ_TIMEOUT); }),
+        ]);
+        const e = check(res);
+        if (e) note(e);
+      } catch (err) {
+        note(`error: ${String((err && err.message) || err).slice(0, 160)}`);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (latencies) latencies[i] = performance.now() - t0;
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(c, n) }, worker));
+  return { bad, errors: [...errors].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([m, k]) => `${k}x ${m}`) };
+}
+
+const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+
+// `probe`: one request to /proto, where the server answers with the negotiated TLS version/cipher.
+async function probe(client) {
+  const r = await client.get(url);
+  const b = r.body;
+  const text = typeof b === 'string' ? b : Buffer.from(b instanceof ArrayBuffer ? b : b.buffer, b.byteOffset || 0, b.byteLength).toString();
+  const result = { client: clientName, status: r.status, tls: r.status === 200 ? text.trim() : `status ${r.status}: ${text.slice(0, 120)}` };
+  if (viaIpc) await send({ type: 'probe', result }); else console.log(JSON.stringify(result));
+  const closeTimer = setTimeout(() => process.exit(0), 5000);
+  try { await client.close(); } catch {}
+  clearTimeout(closeTimer);
+  process.exit(0);
+}
+
+async function main() {
+  const tInit = performance.now();
+  const client = await CLIENTS[clientName]({ cyclePort: Number(opt('cycle-port', 0)) || 9119 });
+  const initMs = performance.now() - tInit;
+  if (workloadName === 'probe') return probe(client);
+  const warm = await runPhase(client, WARMUP, C, null);
+  if (viaIpc) { await send({ type: 'ready', initMs }); await waitFor('go'); }
+
+  const lat = new Float64Array(N);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const timed = await runPhase(client, N, C, lat);
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const sorted = Array.from(lat).sort((a, b) => a - b);
+  const result = {
+    client: clientName, workload: workloadName, n: N, concurrency: C, warmup: WARMUP,
+    initMs, wallMs, reqPerSec: (N * 1000) / wallMs,
+    p50Ms: pct(sorted, 50), p99Ms: pct(sorted, 99), maxMs: sorted[sorted.length - 1],
+    nodeCpuMs: (cpu.user + cpu.system) / 1000,
+    bad: timed.bad, errors: timed.errors, warmupBad: warm.bad, warmupErrors: warm.errors,
+  };
+  if (viaIpc) { await send({ type: 'done', result }); await waitFor('ack'); } else console.log(JSON.stringify(result, null, 2));
+  const closeTimer = setTimeout(() => process.exit(0), 5000);
+  try { await client.close(); } catch {}
+  clearTimeout(closeTimer);
+  process.exit(0);
+}
+
+main().catch(async (err) => {
+  const msg = String((err && err.stack) || err);
+  if (viaIpc) await send({ type: 'fatal', error: msg.slice(0, 2000) });
+  else console.error(msg);
+  process.exit(1);
+});
