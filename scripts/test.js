@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+// `npm test`: works from a clean clone. Installs and builds when needed, runs the native tests
+// (plain, then under ASan/UBSan), then the Jest suites, and ends with one summary line.
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const log = (msg) => process.stdout.write(`[test] ${msg}\n`);
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts });
+  return r.status === 0;
+}
+
+const counts = { passed: 0, failed: 0 };
+let ok = true;
+
+if (!fs.existsSync(path.join(root, 'node_modules', 'jest')) ||
+    !fs.existsSync(path.join(root, 'build', 'Release', 'cycletls_native.node')) ||
+    !fs.existsSync(path.join(root, 'dist', 'index.js'))) {
+  log('not built yet: running npm install');
+  if (!run('npm', ['install', '--no-audit', '--no-fund'])) process.exit(1);
+}
+
+function ctest(dir, label) {
+  const r = spawnSync('ctest', ['--test-dir', dir, '--output-on-failure'], { cwd: root, encoding: 'utf8' });
+  process.stdout.write(r.stdout);
+  process.stderr.write(r.stderr);
+  const m = /(\d+)% tests passed, (\d+) tests failed out of (\d+)/.exec(r.stdout);
+  if (!m) {
+    log(`${label}: ctest did not run`);
+    counts.failed++;
+    return false;
+  }
+  counts.passed += Number(m[3]) - Number(m[2]);
+  counts.failed += Number(m[2]);
+  return r.status === 0;
+}
+
+log('native tests');
+ok = ctest(path.join(root, 'build'), 'native') && ok;
+if (!process.env.CTN_SKIP_SANITIZE) {
+  log('native tests under AddressSanitizer + UndefinedBehaviorSanitizer');
+  if (run(process.execPath, [path.join(__dirname, 'sanitize.js')], { stdio: ['ignore', 'ignore', 'inherit'] })) {
+    ok = ctest(path.join(root, 'build-sanitize'), 'sanitize') && ok;
+  } else {
+    log('the sanitizer build failed');
+    counts.failed++;
+    ok = false;
+  }
+}
+
+log('jest');
+const report = path.join(root, 'build', 'jest-report.json');
+const jestOk = run(process.execPath, [require.resolve('jest/bin/jest', { paths: [root] }), '--json', `--outputFile=${report}`,
+  ...process.argv.slice(2)]);
+ok = jestOk && ok;
+try {
+  const r = JSON.parse(fs.readFileSync(report, 'utf8'));
+  counts.passed += r.numPassedTests;
+  counts.failed += r.numFailedTests + (r.numRuntimeErrorTestSuites || 0);
+} catch {
+  counts.failed++;
+}
+process.stdout.write(`\ntests: ${counts.passed} passed, ${counts.failed} failed\n`);
+process.exit(ok && counts.failed === 0 ? 0 : 1);

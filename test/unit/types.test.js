@@ -1,0 +1,42 @@
+'use strict';
+// types/index.d.ts is the public contract: cycletls-style code must compile against it, misuse must
+// not (the @ts-expect-error lines in test/types/contract.ts), and it must agree with the runtime.
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..', '..');
+
+test('test/types/contract.ts compiles under strict mode (and every expected error is an error)', () => {
+  const tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
+  const r = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'test', 'types', 'tsconfig.json')], { encoding: 'utf8' });
+  expect(r.stdout + r.stderr).toBe('');
+  expect(r.status).toBe(0);
+}, 60000);
+
+test('the declared error codes are exactly the runtime ones', () => {
+  const dts = fs.readFileSync(path.join(root, 'types', 'index.d.ts'), 'utf8');
+  const union = /export type ErrorCode =([\s\S]*?);/.exec(dts)[1];
+  const declared = [...union.matchAll(/'([A-Z_]+)'/g)].map((m) => m[1]);
+  expect(declared.sort()).toEqual([...require(root).errorCodes].sort());
+});
+
+test('the declared public API exists at runtime', async () => {
+  const mod = require(root);
+  expect(typeof mod).toBe('function');
+  expect(mod.default).toBe(mod);
+  expect(mod.initCycleTLS).toBe(mod);
+  expect(typeof mod.CycleTLSError).toBe('function');
+  const client = await mod({ port: 41999 });
+  for (const m of ['head', 'get', 'post', 'put', 'delete', 'trace', 'options', 'connect', 'patch',
+    'ws', 'webSocket', 'sse', 'eventSource', 'exit', 'stats']) {
+    expect(typeof client[m]).toBe('function');
+  }
+  expect(typeof client.clientId).toBe('number');
+  await client.exit();
+});
+
+test('no `any` in the public types', () => {
+  const dts = fs.readFileSync(path.join(root, 'types', 'index.d.ts'), 'utf8').replace(/\/\/.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '');
+  expect(dts).not.toMatch(/\bany\b/);
+});
