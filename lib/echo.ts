@@ -1,0 +1,442 @@
+// Fingerprint echo server: a local HTTPS server (h2 and http/1.1) that answers every request with what the client's
+// first flight looked like: the raw ClientHello (JA3/JA3N/JA4 and the parsed fields), the HTTP/2 SETTINGS,
+// WINDOW_UPDATE, PRIORITY and HEADERS frames (Akamai fingerprint), and the request headers in wire order.
+//
+// How the bytes are seen: a plain TCP server reads the first record(s) until the ClientHello is complete, keeps a
+// copy, puts the bytes back (socket.unshift) and only then wraps the socket in a TLSSocket, so node:tls reads the
+// very same bytes. For h2 the decrypted client stream is teed: every chunk goes to our frame parser (with its own
+// HPACK decoder) and then into a Duplex that node:http2 serves. For http/1.1, node:http's rawHeaders keep order and
+// case. Nothing here touches the network beyond the address it listens on.
+import * as http from 'node:http';
+import * as http2 from 'node:http2';
+import * as net from 'node:net';
+import { Duplex } from 'node:stream';
+import * as tls from 'node:tls';
+
+import { parseClientHello, scanClientHello, summarizeClientHello } from './fingerprint/clienthello';
+import type { AlpsInfo, ClientHello, ClientHelloSummary } from './fingerprint/clienthello';
+import { ECHO_CERT_PEM, ECHO_KEY_PEM } from './fingerprint/echo-cert';
+import { H2FrameParser } from './fingerprint/h2';
+import type { H2Fingerprint } from './fingerprint/h2';
+import type { HeaderField } from './fingerprint/hpack';
+import { computeJa } from './fingerprint/ja';
+import type { JaFingerprints } from './fingerprint/ja';
+
+export { ECHO_CERT_PEM, ECHO_KEY_PEM };
+export type { AlpsInfo, ClientHelloSummary, H2Fingerprint, HeaderField, JaFingerprints };
+
+export interface EchoServerOptions {
+  /** TCP port; 0 (default) picks a free one. */
+  port?: number;
+  /** Address to listen on. Default '127.0.0.1'. */
+  host?: string;
+  /** PEM private key; default: the built-in self-signed localhost key (ECHO_KEY_PEM). */
+  key?: string | Buffer;
+  /** PEM certificate (chain); default: the built-in self-signed localhost certificate (ECHO_CERT_PEM). */
+  cert?: string | Buffer;
+  /** ALPN protocols the server accepts, in preference order. Default ['h2', 'http/1.1']. */
+  alpn?: string[];
+  /** Called with every record: each answered request, and each connection that closed without a request. */
+  onRecord?: (record: EchoRecord) => void;
+  /** Time a client gets to send its ClientHello and finish the handshake. Default 10000 ms. */
+  handshakeTimeoutMs?: number;
+  /** An established connection with no traffic for this long is closed. Default 120000 ms; 0 disables. */
+  idleTimeoutMs?: number;
+}
+
+export interface EchoServer {
+  readonly port: number;
+  readonly host: string;
+  /** https URL of this server, e.g. url('/x') → 'https://127.0.0.1:PORT/x'. `hostname` replaces the host part. */
+  url(path?: string, hostname?: string): string;
+  /** Stops listening, destroys every open connection, resolves when the listener is closed. */
+  close(): Promise<void>;
+}
+
+export interface EchoTlsInfo extends JaFingerprints, ClientHelloSummary {
+  negotiated: { protocol: string | null; cipher: string | null; alpn: string | null };
+}
+
+export interface EchoHttp2Info extends H2Fingerprint {
+  /** Whether node:http2's rawHeaders list equals our own HPACK decoding of the block. */
+  node_raw_headers_agree: boolean | null;
+}
+
+/** The JSON body of every answer (field names follow the golden captures in ../shared/fingerprints). */
+export interface EchoResponse {
+  time: string;
+  /** Client address and port, e.g. "127.0.0.1:54458". */
+  ip: string;
+  /** 1-based connection number on this server. */
+  connection: number;
+  /** 1-based request number on this connection. */
+  request_on_connection: number;
+  http_version: 'HTTP/2' | 'HTTP/1.1';
+  method: string;
+  path: string;
+  ja3: string;
+  ja3_hash: string;
+  ja4: string;
+  tls_version: string | null;
+  ciphers: string[];
+  extensions: string[];
+  curves: string[];
+  alpn: string[];
+  sni: string | null;
+  tls: EchoTlsInfo;
+  /** Request headers exactly as received: order and case (HTTP/2: pseudo-headers first as sent). */
+  headers: HeaderField[];
+  user_agent: string | null;
+  body_length: number;
+  http2?: EchoHttp2Info;
+  http1?: { headers: string[] };
+  client_hello_hex: string;
+}
+
+export interface EchoConnectionRecord {
+  time: string;
+  type: 'connection_without_request';
+  connection: number;
+  ip: string;
+  ja3_hash: string;
+  ja4: string;
+  tls: EchoTlsInfo;
+  client_hello_hex: string;
+}
+
+export type EchoRecord = EchoResponse | EchoConnectionRecord;
+
+interface ConnState {
+  id: number;
+  ip: string;
+  hello: ClientHello;
+  tls: EchoTlsInfo;
+  requests: number;
+  h2: H2FrameParser | null;
+}
+
+function addressOf(socket: net.Socket): string {
+  const addr = socket.remoteAddress ?? '';
+  return addr.includes(':') ? `[${addr}]:${socket.remotePort}` : `${addr}:${socket.remotePort}`;
+}
+
+function pairs(raw: readonly string[]): HeaderField[] {
+  const out: HeaderField[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i], raw[i + 1]]);
+  return out;
+}
+
+function findHeader(headers: HeaderField[], name: string): string | null {
+  const lower = name.toLowerCase();
+  const hit = headers.find(([n]) => n.toLowerCase() === lower);
+  return hit ? hit[1] : null;
+}
+
+function looksLikePlainHttp(buf: Buffer): boolean {
+  return /^[A-Z]{3,10} /.test(buf.subarray(0, 12).toString('latin1'));
+}
+
+export async function startEchoServer(options: EchoServerOptions = {}): Promise<EchoServer> {
+  const host = options.host ?? '127.0.0.1';
+  const alpn = options.alpn ?? ['h2', 'http/1.1'];
+  const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
+  const idleTimeoutMs = options.idleTimeoutMs ?? 120_000;
+  const onRecord = options.onRecord;
+  const secureContext = tls.createSecureContext({ key: options.key ?? ECHO_KEY_PEM, cert: options.cert ?? ECHO_CERT_PEM });
+
+  const rawSockets = new Set<net.Socket>();
+  const tlsSockets = new Set<tls.TLSSocket>();
+  const sessions = new Set<http2.Http2Session>();
+  const h1States = new WeakMap<net.Socket, ConnState>();
+  const h2States = new WeakMap<http2.Http2Session, ConnState>();
+  let connectionSeq = 0;
+  let pendingH2State: ConnState | null = null;
+  let closing = false;
+
+  const emit = (record: EchoRecord): void => {
+    if (!onRecord) return;
+    try {
+      onRecord(record);
+    } catch {
+      // a throwing observer must not take the server down
+    }
+  };
+
+  // HTTP/1.1: node:http on the TLSSocket.
+  const h1Server = http.createServer((req, res) => {
+    const state = h1States.get(req.socket);
+    let bodyLength = 0;
+    req.on('data', (chunk: Buffer) => { bodyLength += chunk.length; });
+    req.on('error', () => undefined);
+    req.on('end', () => {
+      if (!state) {
+        res.statusCode = 500;
+        res.end('{"error":"unknown connection"}');
+        return;
+      }
+      const headers = pairs(req.rawHeaders);
+      const record = buildResponse(state, {
+        httpVersion: 'HTTP/1.1',
+        method: req.method ?? '',
+        path: req.url ?? '',
+        headers,
+        bodyLength,
+      });
+      record.http1 = { headers: headers.map(([n, v]) => `${n}: ${v}`) };
+      const body = JSON.stringify(record, null, 2);
+      res.writeHead(200, {
+        'Content-Type': 'application/json; charset=utf-8',
+        'Content-Length': Buffer.byteLength(body),
+        'Cache-Control': 'no-store',
+      });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      emit(record);
+    });
+  });
+  h1Server.on('clientError', (_err, socket) => socket.destroy());
+
+  // HTTP/2: node:http2 on a Duplex that carries the decrypted bytes we also parse.
+  const h2Server = http2.createServer();
+  h2Server.on('session', (session: http2.ServerHttp2Session) => {
+    if (pendingH2State) h2States.set(session, pendingH2State);
+    sessions.add(session);
+    session.on('close', () => sessions.delete(session));
+    session.on('error', () => undefined);
+  });
+  h2Server.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders?: string[]) => {
+    const state = h2States.get(stream.session as http2.ServerHttp2Session);
+    let bodyLength = 0;
+    stream.on('data', (chunk: Buffer) => { bodyLength += chunk.length; });
+    stream.on('error', () => undefined);
+    stream.on('end', () => {
+      if (stream.destroyed || stream.closed) return;
+      if (!state || !state.h2) {
+        stream.respond({ ':status': 500 });
+        stream.end();
+        return;
+      }
+      const streamId = stream.id;
+      const fingerprint = state.h2.fingerprint(streamId);
+      const ours = streamId === undefined ? undefined : state.h2.takeHeaders(streamId);
+      const nodes = Array.isArray(rawHeaders) ? pairs(rawHeaders) : null;
+      const fields = ours ?? nodes ?? [];
+      const method = String(headers[':method'] ?? '');
+      const record = buildResponse(state, {
+        httpVersion: 'HTTP/2',
+        method,
+        path: String(headers[':path'] ?? ''),
+        headers: fields,
+        bodyLength,
+      });
+      record.http2 = {
+        ...fingerprint,
+        node_raw_headers_agree: ours && nodes ? JSON.stringify(ours) === JSON.stringify(nodes) : null,
+      };
+      const body = JSON.stringify(record, null, 2);
+      stream.respond({
+        ':status': 200,
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+        'cache-control': 'no-store',
+      });
+      stream.end(method === 'HEAD' ? undefined : body);
+      emit(record);
+    });
+  });
+
+  function buildResponse(
+    state: ConnState,
+    req: { httpVersion: 'HTTP/2' | 'HTTP/1.1'; method: string; path: string; headers: HeaderField[]; bodyLength: number },
+  ): EchoResponse {
+    state.requests++;
+    const t = state.tls;
+    return {
+      time: new Date().toISOString(),
+      ip: state.ip,
+      connection: state.id,
+      request_on_connection: state.requests,
+      http_version: req.httpVersion,
+      method: req.method,
+      path: req.path,
+      ja3: t.ja3,
+      ja3_hash: t.ja3_hash,
+      ja4: t.ja4,
+      tls_version: t.negotiated.protocol,
+      ciphers: t.ciphers.filter((c) => !c.startsWith('GREASE')),
+      extensions: t.extensions.filter((e) => !e.startsWith('GREASE')),
+      curves: t.curves.filter((c) => !c.startsWith('GREASE')),
+      alpn: t.alpn,
+      sni: t.sni,
+      tls: t,
+      headers: req.headers,
+      user_agent: findHeader(req.headers, 'user-agent'),
+      body_length: req.bodyLength,
+      client_hello_hex: state.hello.raw.toString('hex'),
+    };
+  }
+
+  function serveH2(tlsSocket: tls.TLSSocket, state: ConnState): void {
+    const parser = new H2FrameParser();
+    state.h2 = parser;
+    const duplex = new Duplex({
+      read() {
+        tlsSocket.resume();
+      },
+      write(chunk: Buffer, _encoding, callback) {
+        if (tlsSocket.destroyed) {
+          callback();
+          return;
+        }
+        tlsSocket.write(chunk, () => callback());
+      },
+      final(callback) {
+        tlsSocket.end();
+        callback();
+      },
+      destroy(err, callback) {
+        tlsSocket.destroy();
+        callback(err);
+      },
+    });
+    tlsSocket.on('data', (chunk: Buffer) => {
+      parser.push(chunk);
+      if (!duplex.push(chunk)) tlsSocket.pause();
+    });
+    tlsSocket.on('end', () => duplex.push(null));
+    tlsSocket.on('close', () => duplex.destroy());
+    duplex.on('error', () => undefined);
+    pendingH2State = state;
+    try {
+      h2Server.emit('connection', duplex);
+    } finally {
+      pendingH2State = null;
+    }
+  }
+
+  function onSecure(tlsSocket: tls.TLSSocket, state: ConnState): void {
+    const cipher = tlsSocket.getCipher();
+    state.tls.negotiated = {
+      protocol: tlsSocket.getProtocol() ?? null,
+      cipher: cipher ? (cipher.standardName ?? cipher.name) : null,
+      alpn: typeof tlsSocket.alpnProtocol === 'string' ? tlsSocket.alpnProtocol : null,
+    };
+    tlsSocket.once('close', () => {
+      if (state.requests === 0) {
+        emit({
+          time: new Date().toISOString(),
+          type: 'connection_without_request',
+          connection: state.id,
+          ip: state.ip,
+          ja3_hash: state.tls.ja3_hash,
+          ja4: state.tls.ja4,
+          tls: state.tls,
+          client_hello_hex: state.hello.raw.toString('hex'),
+        });
+      }
+    });
+    if (state.tls.negotiated.alpn === 'h2') {
+      serveH2(tlsSocket, state);
+    } else {
+      h1States.set(tlsSocket, state);
+      h1Server.emit('connection', tlsSocket);
+    }
+  }
+
+  function onConnection(socket: net.Socket): void {
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    rawSockets.add(socket);
+    socket.on('close', () => rawSockets.delete(socket));
+    socket.on('error', () => undefined);
+    const id = ++connectionSeq;
+    const ip = addressOf(socket);
+    let buffered: Buffer = Buffer.alloc(0);
+    const timer = setTimeout(() => socket.destroy(), handshakeTimeoutMs);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+
+    const onData = (chunk: Buffer): void => {
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+      const scan = scanClientHello(buffered);
+      if (scan.status === 'incomplete') return;
+      socket.removeListener('data', onData);
+      if (scan.status === 'invalid') {
+        if (looksLikePlainHttp(buffered)) {
+          const msg = 'This is a TLS-only fingerprint echo server: use https://\n';
+          socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: ${msg.length}\r\nConnection: close\r\n\r\n${msg}`);
+        } else {
+          socket.destroy();
+        }
+        return;
+      }
+      let hello: ClientHello;
+      try {
+        hello = parseClientHello(buffered.subarray(0, scan.length));
+      } catch {
+        socket.destroy();
+        return;
+      }
+      socket.pause();
+      socket.unshift(buffered);
+      const state: ConnState = {
+        id,
+        ip,
+        hello,
+        tls: {
+          ...computeJa(hello),
+          ...summarizeClientHello(hello),
+          negotiated: { protocol: null, cipher: null, alpn: null },
+        },
+        requests: 0,
+        h2: null,
+      };
+      const tlsSocket = new tls.TLSSocket(socket, {
+        isServer: true,
+        secureContext,
+        ALPNProtocols: alpn,
+        requestCert: false,
+        rejectUnauthorized: false,
+      });
+      tlsSockets.add(tlsSocket);
+      tlsSocket.on('close', () => tlsSockets.delete(tlsSocket));
+      tlsSocket.on('error', () => tlsSocket.destroy());
+      tlsSocket.once('secure', () => {
+        clearTimeout(timer);
+        if (idleTimeoutMs > 0) tlsSocket.setTimeout(idleTimeoutMs, () => tlsSocket.destroy());
+        onSecure(tlsSocket, state);
+      });
+    };
+    socket.on('data', onData);
+  }
+
+  const netServer = net.createServer(onConnection);
+  await new Promise<void>((resolve, reject) => {
+    netServer.once('error', reject);
+    netServer.listen(options.port ?? 0, host, () => {
+      netServer.removeListener('error', reject);
+      resolve();
+    });
+  });
+  const address = netServer.address() as net.AddressInfo;
+  const urlHost = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
+
+  return {
+    port: address.port,
+    host,
+    url(path = '/', hostname?: string): string {
+      const h = hostname === undefined ? urlHost : hostname.includes(':') && !hostname.startsWith('[') ? `[${hostname}]` : hostname;
+      return `https://${h}:${address.port}${path.startsWith('/') ? path : `/${path}`}`;
+    },
+    close(): Promise<void> {
+      closing = true;
+      return new Promise<void>((resolve) => {
+        netServer.close(() => resolve());
+        for (const s of sessions) s.destroy();
+        for (const s of tlsSockets) s.destroy();
+        for (const s of rawSockets) s.destroy();
+      });
+    },
+  };
+}

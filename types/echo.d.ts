@@ -1,0 +1,202 @@
+// Proposed public declarations of `cycletls-native/echo` (to be copied to types/echo.d.ts; package.json
+// "exports"["./echo"].types points at it). Hand-written and self-contained; test/echo/types.test.js checks that it
+// compiles under strict mode, has no `any`, and is mutually assignable with the implementation in lib/echo.ts.
+
+/// <reference types="node" />
+
+/** A header field as [name, value], in the order and (HTTP/1.1) case it was received. */
+export type HeaderField = [name: string, value: string];
+
+export interface EchoServerOptions {
+  /** TCP port; 0 (default) picks a free one. */
+  port?: number;
+  /** Address to listen on. Default '127.0.0.1'. */
+  host?: string;
+  /** PEM private key; default: the built-in self-signed key (ECHO_KEY_PEM). */
+  key?: string | Buffer;
+  /** PEM certificate (chain); default: the built-in self-signed certificate for localhost, 127.0.0.1, ::1, fp.test. */
+  cert?: string | Buffer;
+  /** ALPN protocols the server accepts, in preference order. Default ['h2', 'http/1.1']. */
+  alpn?: string[];
+  /** Called with every record: each answered request, and each connection that closed without a request. */
+  onRecord?: (record: EchoRecord) => void;
+  /** Time a client gets to send its ClientHello and finish the handshake. Default 10000 ms. */
+  handshakeTimeoutMs?: number;
+  /** An established connection with no traffic for this long is closed. Default 120000 ms; 0 disables. */
+  idleTimeoutMs?: number;
+}
+
+export interface EchoServer {
+  readonly port: number;
+  readonly host: string;
+  /** https URL of this server, e.g. url('/x') → 'https://127.0.0.1:PORT/x'; `hostname` replaces the host part. */
+  url(path?: string, hostname?: string): string;
+  /** Stops listening, destroys every open connection, resolves when the listener is closed. */
+  close(): Promise<void>;
+}
+
+export interface JaFingerprints {
+  /** `version,ciphers,extensions,groups,point_formats` in decimal, GREASE removed, wire order. */
+  ja3: string;
+  ja3_hash: string;
+  /** JA3 with the extensions sorted (stable for Chrome, which permutes its extension order). */
+  ja3n: string;
+  ja3n_hash: string;
+  ja4: string;
+  ja4_r: string;
+  ja4_o: string;
+  ja4_ro: string;
+}
+
+export interface AlpsInfo {
+  /** 17513 (old code point) or 17613 (new). */
+  codepoint: number;
+  protocols: string[];
+}
+
+/** The parsed ClientHello, in the shape of the golden captures (names such as "x25519 (29)", "TLS 1.3"). */
+export interface ClientHelloSummary {
+  record_version: string | null;
+  client_hello_version: string;
+  supported_versions: string[];
+  client_hello_length: number;
+  client_hello_records: number;
+  session_id_length: number;
+  /** Wire order, GREASE included as "GREASE (0x....)". */
+  ciphers: string[];
+  extensions: string[];
+  extension_ids: number[];
+  extension_lengths: number[];
+  small_unparsed_extension_data: Record<string, string>;
+  curves: string[];
+  /** "x25519 (29) len=32" per entry. */
+  key_share: string[];
+  ec_point_formats: number[];
+  signature_algorithms: string[];
+  /** ALPN protocols offered by the client. */
+  alpn: string[];
+  sni: string | null;
+  psk_key_exchange_modes: number[];
+  cert_compression: string[];
+  alps: AlpsInfo | null;
+  record_size_limit: number | null;
+  delegated_credentials: string[];
+  ech_length: number | null;
+  padding_length: number | null;
+  trust_anchors_length: number | null;
+  compression_methods: number[];
+  parse_errors: string[];
+}
+
+export interface EchoTlsInfo extends JaFingerprints, ClientHelloSummary {
+  /** What the handshake settled on. */
+  negotiated: { protocol: string | null; cipher: string | null; alpn: string | null };
+}
+
+export interface H2Setting {
+  id: number;
+  name: string;
+  value: number;
+}
+
+export interface H2Priority {
+  exclusive: 0 | 1;
+  depends_on: number;
+  /** Wire value + 1 (1..256). */
+  weight: number;
+}
+
+export interface H2PriorityFrame extends H2Priority {
+  stream_id: number;
+}
+
+export interface H2Frame {
+  frame_type: string;
+  stream_id: number;
+  length: number;
+  flags: string[];
+  settings?: H2Setting[];
+  increment?: number;
+  priority?: H2Priority;
+  /** HEADERS: the decoded block as "name: value" lines. */
+  headers?: string[];
+}
+
+export interface H2HeadersFrameInfo {
+  stream_id: number;
+  flags: string[];
+  priority: H2Priority | null;
+}
+
+export interface H2WindowUpdate {
+  stream_id: number;
+  increment: number;
+}
+
+export interface EchoHttp2Info {
+  /** `SETTINGS|WINDOW_UPDATE|PRIORITY|PSEUDO_HEADER_ORDER`, e.g. "1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p". */
+  akamai_fingerprint: string;
+  akamai_fingerprint_hash: string;
+  settings: H2Setting[];
+  window_update: number | null;
+  priority_frames: H2PriorityFrame[];
+  /** The connection's first HEADERS frame. */
+  headers_frame: H2HeadersFrameInfo | null;
+  /** The HEADERS frame of this request. */
+  request_headers_frame: H2HeadersFrameInfo | null;
+  pseudo_header_order: string[];
+  stream_window_updates: H2WindowUpdate[];
+  /** This request's stream. */
+  stream_id: number | null;
+  sent_frames: H2Frame[];
+  observer_error: string | null;
+  node_raw_headers_agree: boolean | null;
+}
+
+/** The JSON body of every answer. */
+export interface EchoResponse {
+  time: string;
+  ip: string;
+  connection: number;
+  request_on_connection: number;
+  http_version: 'HTTP/2' | 'HTTP/1.1';
+  method: string;
+  path: string;
+  ja3: string;
+  ja3_hash: string;
+  ja4: string;
+  tls_version: string | null;
+  ciphers: string[];
+  extensions: string[];
+  curves: string[];
+  alpn: string[];
+  sni: string | null;
+  tls: EchoTlsInfo;
+  headers: HeaderField[];
+  user_agent: string | null;
+  body_length: number;
+  http2?: EchoHttp2Info;
+  http1?: { headers: string[] };
+  client_hello_hex: string;
+}
+
+export interface EchoConnectionRecord {
+  time: string;
+  type: 'connection_without_request';
+  connection: number;
+  ip: string;
+  ja3_hash: string;
+  ja4: string;
+  tls: EchoTlsInfo;
+  client_hello_hex: string;
+}
+
+export type EchoRecord = EchoResponse | EchoConnectionRecord;
+
+/** Starts a local HTTPS fingerprint echo server (h2 + http/1.1). */
+export declare function startEchoServer(options?: EchoServerOptions): Promise<EchoServer>;
+
+/** The built-in self-signed certificate (PEM); pass it as `ca` to verify the server. */
+export declare const ECHO_CERT_PEM: string;
+/** Its private key (public knowledge: for local tests only). */
+export declare const ECHO_KEY_PEM: string;
