@@ -2,6 +2,7 @@
 
 export const errorCodes = [
   'ERR_INVALID_OPTION',
+  'ERR_UNSUPPORTED_FINGERPRINT',
   'ERR_NOT_IMPLEMENTED',
   'ERR_DNS',
   'ERR_CONNECT_REFUSED',

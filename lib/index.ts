@@ -8,7 +8,7 @@ import type { ClientState, SharedInstance } from './instance';
 import type { HeadEvent, NativeRequestSpec } from './native';
 import { loadAddon } from './native';
 import { HTTP_METHODS, normalizeInit, normalizeRequest } from './options';
-import type { NormalizedInit, NormalizedRequest } from './options';
+import type { NormalizedInit, NormalizedRequest, PresetCatalog } from './options';
 import { bufferedResponse, errorResponse, streamResponse } from './response';
 import type { CycleTLSResponseShape, ResponseMeta } from './response';
 
@@ -36,7 +36,13 @@ function toSpec(req: NormalizedRequest, streaming: boolean): NativeRequestSpec {
     insecureSkipVerify: req.insecureSkipVerify,
     forceHttp1: req.forceHttp1,
     wholeBody: !streaming,
+    decompress: req.decompress,
     timeoutMs: req.timeoutMs,
+    profile: req.profile,
+    ja3: req.ja3,
+    ja4r: req.ja4r,
+    http2Fingerprint: req.http2Fingerprint,
+    disableGrease: req.disableGrease,
   };
 }
 
@@ -130,6 +136,30 @@ function runHop(instance: SharedInstance, client: ClientState, req: NormalizedRe
   });
 }
 
+let catalog: PresetCatalog | undefined;
+/** The presets the addon carries, with their default headers (read once, then cached). */
+function presets(): PresetCatalog {
+  if (catalog) return catalog;
+  const addon = loadAddon();
+  const ids = new Set(addon.info.profiles);
+  const cache = new Map<string, Array<[string, string]>>();
+  catalog = {
+    has: (id) => ids.has(id),
+    headers: (id) => {
+      const key = id || addon.info.defaultProfile;
+      let list = cache.get(key);
+      if (!list) {
+        const flat = addon.profileHeaders(key) ?? [];
+        list = [];
+        for (let i = 0; i + 1 < flat.length; i += 2) list.push([flat[i], flat[i + 1]]);
+        cache.set(key, list);
+      }
+      return list;
+    },
+  };
+  return catalog;
+}
+
 function nextHop(req: NormalizedRequest, status: number, location: string): NormalizedRequest {
   let url: URL;
   try {
@@ -162,7 +192,7 @@ function headerValue(raw: readonly string[], name: string): string | undefined {
 
 async function perform(instance: SharedInstance, client: ClientState, init: NormalizedInit,
   url: unknown, options: unknown, method: unknown): Promise<CycleTLSResponseShape> {
-  const req = normalizeRequest(url, options, method);
+  const req = normalizeRequest(url, options, method, presets());
   const requestId = `${client.id}:${client.nextSeq++}`;
   const rejectOnError = req.rejectOnError ?? init.rejectOnError;
   const streaming = req.responseType === 'stream';
@@ -193,7 +223,7 @@ async function perform(instance: SharedInstance, client: ClientState, init: Norm
   } catch (err) {
     // Misuse (bad options, unimplemented features) always rejects; only network outcomes resolve.
     if (!(err instanceof CycleTLSError) || rejectOnError || err.code === 'ERR_NOT_IMPLEMENTED' ||
-        err.code === 'ERR_INVALID_OPTION') throw err;
+        err.code === 'ERR_INVALID_OPTION' || err.code === 'ERR_UNSUPPORTED_FINGERPRINT') throw err;
     const meta = (err as CycleTLSError & { responseMeta?: ResponseMeta }).responseMeta;
     return errorResponse(err, current.url.href, requestId, meta ? { ...meta, requestId, redirects } : undefined);
   }

@@ -63,7 +63,8 @@ export class SharedInstance {
     } catch (err) {
       this.handlers.delete(id);
       client.pending.delete(id);
-      throw new CycleTLSError('ERR_INVALID_OPTION', (err as Error).message, 'options');
+      const unsupported = (err as { code?: unknown }).code === 'ERR_UNSUPPORTED_FINGERPRINT';
+      throw new CycleTLSError(unsupported ? 'ERR_UNSUPPORTED_FINGERPRINT' : 'ERR_INVALID_OPTION', (err as Error).message, 'options');
     }
     return id;
   }

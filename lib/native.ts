@@ -25,7 +25,13 @@ export interface NativeRequestSpec {
   forceHttp1: boolean;
   /** Deliver the body as one buffer at the end (buffered responses), not in bursts. */
   wholeBody: boolean;
+  decompress: boolean;
+  maxDecodedBytes?: number;
   profile?: string;
+  ja3?: string;
+  ja4r?: string;
+  http2Fingerprint?: string;
+  disableGrease?: boolean;
   timeoutMs: number;
 }
 
@@ -45,7 +51,12 @@ export interface NativeEngine {
 
 interface Addon {
   NativeEngine: new (onEvents: (batch: NativeEvent[]) => void, options?: { idleTimeoutMs?: number; maxIdlePerOrigin?: number }) => NativeEngine;
-  info: { boringssl: boolean; boringsslApiVersion: number; caBundle: string; http2: boolean };
+  info: {
+    boringssl: boolean; boringsslApiVersion: number; caBundle: string; http2: boolean;
+    patchedTlsStack: boolean; defaultProfile: string; profiles: string[];
+  };
+  /** A preset's default request headers, [name, value, ...] in order; undefined for unknown ids. */
+  profileHeaders(id: string): string[] | undefined;
 }
 
 let addon: Addon | undefined;

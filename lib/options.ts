@@ -39,6 +39,20 @@ export interface NormalizedRequest {
   signal: AbortSignal | undefined;
   /** Whether `cookies`/a Cookie header came from the caller (dropped on cross-host redirects). */
   hasCookies: boolean;
+  /** Preset id ('' = the default preset). */
+  profile: string;
+  ja3: string | undefined;
+  ja4r: string | undefined;
+  http2Fingerprint: string | undefined;
+  disableGrease: boolean;
+  /** Decode gzip/deflate/br/zstd bodies (default true). */
+  decompress: boolean;
+}
+
+/** What the option layer needs to know about presets: their ids and default headers. */
+export interface PresetCatalog {
+  has(id: string): boolean;
+  headers(id: string): ReadonlyArray<readonly [string, string]>;
 }
 
 type Dict = Record<string, unknown>;
@@ -254,14 +268,39 @@ function setHeader(headers: Array<[string, string]>, name: string, value: string
 
 /** Options that cycletls 2.0.5 accepts and that later issues implement. */
 const NOT_YET: ReadonlyArray<[string, string]> = [
-  ['ja3', 'fingerprint strings arrive with issue #3'],
-  ['ja4r', 'fingerprint strings arrive with issue #3'],
-  ['http2Fingerprint', 'HTTP/2 arrives with issue #3'],
   ['quicFingerprint', 'HTTP/3 is not supported'],
   ['proxy', 'proxies arrive with issue #6'],
 ];
 
-export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg: unknown): NormalizedRequest {
+/** A fingerprint string option: absent when undefined, null or empty. */
+function optFingerprint(o: Dict, key: string, shape: RegExp, what: string): string | undefined {
+  const v = optString(o, key);
+  if (v === undefined || v.trim() === '') return undefined;
+  if (!shape.test(v.trim())) throw invalidRange(`option "${key}" must be ${what}, got ${JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v)}`);
+  return v.trim();
+}
+
+/**
+ * The preset's headers in its order, with the caller's headers overriding by name (case-insensitive,
+ * in the preset's place, with the caller's spelling); the caller's other headers follow.
+ */
+function overlayHeaders(preset: ReadonlyArray<readonly [string, string]>, user: Array<[string, string]>): Array<[string, string]> {
+  const out: Array<[string, string]> = preset.map(([n, v]) => [n, v]);
+  const replaced = new Set<number>();
+  for (const [name, value] of user) {
+    const lower = name.toLowerCase();
+    const i = out.findIndex(([n], idx) => !replaced.has(idx) && idx < preset.length && n.toLowerCase() === lower);
+    if (i >= 0) {
+      out[i] = [name, value];
+      replaced.add(i);
+    } else {
+      out.push([name, value]);
+    }
+  }
+  return out;
+}
+
+export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg: unknown, presets?: PresetCatalog): NormalizedRequest {
   if (optionsArg !== undefined && optionsArg !== null && !isPlainObject(optionsArg)) {
     throw invalidOption(`request options must be an object, got ${typeName(optionsArg)}`);
   }
@@ -280,7 +319,6 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
     if (typeof v !== 'string') throw invalidOption(`option "${key}" must be a string, got ${typeName(v)}`);
     throw notImplemented(key, why);
   }
-  if (optBool(o, 'disableGrease')) throw notImplemented('disableGrease', 'fingerprint control arrives with issue #3');
   if (optBool(o, 'forceHTTP3')) throw notImplemented('forceHTTP3', 'HTTP/3 is not supported');
   const protocol = optString(o, 'protocol');
   if (protocol !== undefined && protocol !== '' && !['http1', 'http2', 'http3', 'websocket', 'sse'].includes(protocol)) {
@@ -289,7 +327,6 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
   if (protocol === 'http3' || protocol === 'websocket' || protocol === 'sse') {
     throw notImplemented(`protocol "${protocol}"`, protocol === 'http3' ? 'HTTP/3 is not supported' : 'ws()/sse() arrive with issue #6');
   }
-  optBool(o, 'orderAsProvided'); // headers are always sent as provided
   optBool(o, 'enableConnectionReuse'); // connections are always reused
   optBool(o, 'tls13AutoRetry'); // TLS 1.3 is always offered
 
@@ -303,7 +340,18 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
     responseType = rt as ResponseType;
   }
 
+  const profile = optString(o, 'profile') ?? '';
+  if (profile !== '' && presets && !presets.has(profile)) {
+    throw invalidRange(`option "profile" names no preset: ${JSON.stringify(profile)}`);
+  }
+  const ja3 = optFingerprint(o, 'ja3', /^\d+,[\d-]*,[\d-]*,[\d-]*,[\d-]*$/, 'a JA3 string (version,ciphers,extensions,groups,formats)');
+  const ja4r = optFingerprint(o, 'ja4r', /^[a-z0-9]{10}_[0-9a-f,]*_[0-9a-f,]*_[0-9a-f,]*$/i, 'a JA4_r string');
+  const http2Fingerprint = optFingerprint(o, 'http2Fingerprint', /^[^|]*\|\d+\|[^|]+\|[masp,]+$/, 'an Akamai HTTP/2 string (SETTINGS|WINDOW_UPDATE|PRIORITY|m,a,s,p)');
+  const exactHeaders = optBool(o, 'orderAsProvided') ?? false;
   let headers = normalizeHeaders(o.headers);
+  // With a preset (always, unless orderAsProvided asks for exactly the caller's headers), its
+  // default headers are the base.
+  if (presets && !exactHeaders) headers = overlayHeaders(presets.headers(profile), headers);
   const userAgent = optString(o, 'userAgent');
   if (userAgent !== undefined && FORBIDDEN_VALUE.test(userAgent)) throw invalidOption('option "userAgent" contains CR, LF or NUL');
   if (userAgent !== undefined && userAgent !== '') setHeader(headers, 'User-Agent', userAgent);
@@ -355,5 +403,11 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
     rejectOnError: optBool(o, 'rejectOnError'),
     signal: (signal as AbortSignal | undefined) ?? undefined,
     hasCookies: cookie !== undefined,
+    profile,
+    ja3,
+    ja4r,
+    http2Fingerprint,
+    disableGrease: optBool(o, 'disableGrease') ?? false,
+    decompress: optBool(o, 'decompress') ?? true,
   };
 }

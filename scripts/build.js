@@ -22,13 +22,27 @@ function main() {
   const bssl = execFileSync('bash', [path.join(__dirname, 'fetch-boringssl.sh')], {
     cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8',
   }).trim().split('\n').pop();
-  step(`BoringSSL: ${bssl}`);
+  const bsslTree = execFileSync('bash', [path.join(__dirname, 'prepare-boringssl.sh'), bssl], {
+    cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8',
+  }).trim().split('\n').pop();
+  step(`BoringSSL: ${bsslTree}`);
+  const cmakeDefs = [`--CDBORINGSSL_SOURCE_DIR=${bsslTree}`];
+  const nghttp2Script = path.join(__dirname, 'fetch-nghttp2.sh');
+  if (fs.existsSync(nghttp2Script)) {
+    step('locating nghttp2 source');
+    const ng = execFileSync('bash', [nghttp2Script], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' })
+      .trim().split('\n').pop();
+    step(`nghttp2: ${ng}`);
+    cmakeDefs.push(`--CDNGHTTP2_SOURCE_DIR=${ng}`);
+  }
 
   const jobs = String(Math.max(1, Math.min(os.cpus().length, Number(process.env.CTN_JOBS) || 8)));
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
   step('building the native addon');
-  run(process.execPath, [cmakeJs, 'build', '--parallel', jobs, '--log-level', 'warn',
-    `--CDBORINGSSL_SOURCE_DIR=${bssl}`]);
+  // Configure every time (a second or two): source directories may have changed since the last
+  // build, and cmake-js's `build` alone would keep the old cache.
+  run(process.execPath, [cmakeJs, 'configure', '--log-level', 'warn', ...cmakeDefs]);
+  run(process.execPath, [cmakeJs, 'build', '--parallel', jobs, '--log-level', 'warn', ...cmakeDefs]);
   const addon = path.join(root, 'build', 'Release', 'cycletls_native.node');
   if (!fs.existsSync(addon)) throw new Error(`build finished but ${addon} is missing`);
 

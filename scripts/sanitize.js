@@ -11,11 +11,16 @@ const root = path.resolve(__dirname, '..');
 const out = path.join(root, 'build-sanitize');
 const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
 
-function boringsslSource() {
+/** A source directory the main build was configured with (build/CMakeCache.txt). */
+function fromMainBuild(name) {
   const cache = path.join(root, 'build', 'CMakeCache.txt');
-  const m = fs.existsSync(cache) && /^BORINGSSL_SOURCE_DIR:\w+=(.*)$/m.exec(fs.readFileSync(cache, 'utf8'));
-  if (m) return m[1];
-  return execFileSync('bash', [path.join(__dirname, 'fetch-boringssl.sh')], { encoding: 'utf8' }).trim().split('\n').pop();
+  const m = fs.existsSync(cache) && new RegExp(`^${name}:\\w+=(.*)$`, 'm').exec(fs.readFileSync(cache, 'utf8'));
+  return m ? m[1] : undefined;
+}
+
+function boringsslSource() {
+  return fromMainBuild('BORINGSSL_SOURCE_DIR') ??
+    execFileSync('bash', [path.join(__dirname, 'fetch-boringssl.sh')], { encoding: 'utf8' }).trim().split('\n').pop();
 }
 
 const libdir = path.join(root, 'build');
@@ -23,6 +28,8 @@ const reuse = fs.existsSync(path.join(libdir, 'libbssl_crypto.a')) && fs.existsS
 const args = ['-S', root, '-B', out, '-DCMAKE_BUILD_TYPE=RelWithDebInfo', '-DCTN_SANITIZE=ON', '-DCTN_BUILD_TESTS=ON',
   `-DBORINGSSL_SOURCE_DIR=${boringsslSource()}`];
 if (reuse) args.push(`-DCTN_BORINGSSL_LIBDIR=${libdir}`);
+const nghttp2 = fromMainBuild('NGHTTP2_SOURCE_DIR');
+if (nghttp2) args.push(`-DNGHTTP2_SOURCE_DIR=${nghttp2}`);
 try {
   execFileSync('ninja', ['--version'], { stdio: 'ignore' });
   args.push('-G', 'Ninja');

@@ -7,6 +7,7 @@ import type { Blob } from 'node:buffer';
 /** Stable error codes, from the engine up. */
 export type ErrorCode =
   | 'ERR_INVALID_OPTION'
+  | 'ERR_UNSUPPORTED_FINGERPRINT'
   | 'ERR_NOT_IMPLEMENTED'
   | 'ERR_DNS'
   | 'ERR_CONNECT_REFUSED'
@@ -61,6 +62,8 @@ export interface TimeoutOptions {
 }
 
 export type ResponseType = 'json' | 'text' | 'arraybuffer' | 'blob' | 'stream';
+/** Browser presets (exact to captures of the real browsers) and their aliases. */
+export type ProfileId = 'chrome_156' | 'firefox_153' | 'chrome' | 'chromium' | 'firefox';
 export type HttpMethod = 'head' | 'get' | 'post' | 'put' | 'delete' | 'trace' | 'options' | 'connect' | 'patch';
 export type HeaderValue = string | number | boolean | ReadonlyArray<string | number | boolean>;
 
@@ -74,18 +77,29 @@ export interface CycleTLSRequestOptions {
   bodyBytes?: string | Buffer | Uint8Array | ArrayBuffer;
   /** Default 'json': parsed JSON, or the raw Buffer when the body is not JSON. */
   responseType?: ResponseType;
-  /** Not implemented yet: rejects with ERR_NOT_IMPLEMENTED. */
+  /**
+   * A browser preset: its ClientHello, HTTP/2 first flight and default headers (see `profiles`).
+   * Default: the newest Chrome ('chrome_156').
+   */
+  profile?: ProfileId;
+  /**
+   * A JA3 string; the ClientHello carries exactly its ciphers, extensions (in order), groups and
+   * point formats. A list with supported_versions (43) offers TLS 1.3. What the stack cannot send
+   * rejects with ERR_UNSUPPORTED_FINGERPRINT naming the element.
+   */
   ja3?: string;
-  /** Not implemented yet: rejects with ERR_NOT_IMPLEMENTED. */
+  /** A JA4_r string (sorted lists, so the hello uses sorted order). Exclusive with `ja3`. */
   ja4r?: string;
-  /** Not implemented yet: rejects with ERR_NOT_IMPLEMENTED. */
+  /** An Akamai HTTP/2 string: `SETTINGS|WINDOW_UPDATE|PRIORITY|pseudo-header order`. */
   http2Fingerprint?: string;
   /** HTTP/3 is not supported: rejects with ERR_NOT_IMPLEMENTED. */
   quicFingerprint?: string;
-  /** `true` is not implemented yet: rejects with ERR_NOT_IMPLEMENTED. */
+  /** No GREASE anywhere in the ClientHello. */
   disableGrease?: boolean;
-  /** Replaces the User-Agent header (default: current Chrome on Linux). */
+  /** Replaces the User-Agent header in place (default: the preset's). */
   userAgent?: string;
+  /** Decode gzip, deflate, br and zstd bodies (default true); false gives the raw bytes. */
+  decompress?: boolean;
   /** SNI (and the name the certificate must match) when it differs from the URL's host. */
   serverName?: string;
   /** Not implemented yet: rejects with ERR_NOT_IMPLEMENTED. */
@@ -97,7 +111,7 @@ export interface CycleTLSRequestOptions {
   maxRedirects?: number;
   /** Lower-case header names, sent first in this order; the rest follow as given. */
   headerOrder?: string[];
-  /** Accepted; headers are always sent as provided. */
+  /** Send exactly `headers` (plus User-Agent), without the preset's default headers. */
   orderAsProvided?: boolean;
   insecureSkipVerify?: boolean;
   forceHTTP1?: boolean;
@@ -244,3 +258,6 @@ declare function initCycleTLS(initOptions?: InitOptions): Promise<CycleTLSClient
 
 export { initCycleTLS };
 export default initCycleTLS;
+
+// The fingerprint echo server: `require('cycletls-native/echo')`.
+export type { EchoServer, EchoServerOptions, EchoResponse, EchoRecord } from './echo';

@@ -6,12 +6,15 @@
 
 #include <openssl/base.h>
 
+#include <algorithm>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "core/engine.h"
+#include "profiles/fingerprint_strings.h"
 #include "tls/tls_context.h"
 
 namespace {
@@ -224,10 +227,25 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
     if (!ReadString(o, "target", spec.target, true)) return type_error("target");
     if (!ReadString(o, "serverName", spec.server_name, false)) return type_error("serverName");
     if (!ReadString(o, "profile", spec.profile, false)) return type_error("profile");
+    ctn::FingerprintInputs fp;
+    if (!ReadString(o, "ja3", fp.ja3, false)) return type_error("ja3");
+    if (!ReadString(o, "ja4r", fp.ja4r, false)) return type_error("ja4r");
+    if (!ReadString(o, "http2Fingerprint", fp.http2_fingerprint, false)) return type_error("http2Fingerprint");
+    if (!ReadBool(o, "disableGrease", fp.disable_grease)) return type_error("disableGrease");
+    std::string why;
+    if (!ResolveProfile(spec, fp, &why)) {
+      Napi::Error err = Napi::Error::New(env, why);
+      err.Set("code", Napi::String::New(env, "ERR_UNSUPPORTED_FINGERPRINT"));
+      err.ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
     if (!ReadBool(o, "tls", spec.tls)) return type_error("tls");
     if (!ReadBool(o, "insecureSkipVerify", spec.insecure_skip_verify)) return type_error("insecureSkipVerify");
     if (!ReadBool(o, "forceHttp1", spec.force_http1)) return type_error("forceHttp1");
     if (!ReadBool(o, "wholeBody", spec.whole_body)) return type_error("wholeBody");
+    if (!ReadBool(o, "decompress", spec.decompress)) return type_error("decompress");
+    Napi::Value cap = o.Get("maxDecodedBytes");
+    if (cap.IsNumber()) spec.max_decoded_bytes = static_cast<uint64_t>(std::max(0.0, cap.As<Napi::Number>().DoubleValue()));
     Napi::Value port = o.Get("port");
     if (!port.IsNumber()) return type_error("port");
     const int64_t p = port.As<Napi::Number>().Int64Value();
@@ -264,6 +282,38 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
     if (in_flight_++ == 0) UpdateRef(env);
     engine_->submit(std::move(spec));
     return env.Undefined();
+  }
+
+  // Picks the preset, or composes (once per distinct input) a profile from fingerprint strings, and
+  // checks that this TLS stack can put it on the wire exactly.
+  bool ResolveProfile(ctn::RequestSpec& spec, const ctn::FingerprintInputs& fp, std::string* why) {
+    const ctn::Profile* base = ctn::find_profile(spec.profile);
+    if (!base) {
+      *why = "unknown profile '" + spec.profile + "'";
+      return false;
+    }
+    if (fp.ja3.empty() && fp.ja4r.empty() && fp.http2_fingerprint.empty() && !fp.disable_grease) {
+      auto checked = checked_presets_.find(base->id);
+      if (checked == checked_presets_.end()) {
+        std::string reason;
+        const bool ok = ctn::check_tls_profile(base->tls, &reason);
+        checked = checked_presets_.emplace(base->id, ok ? "" : base->id + ": " + reason).first;
+      }
+      *why = checked->second;
+      return why->empty();
+    }
+    const std::string key = base->id + "\n" + fp.ja3 + "\n" + fp.ja4r + "\n" + fp.http2_fingerprint +
+                            (fp.disable_grease ? "\n1" : "\n0");
+    auto it = composed_.find(key);
+    if (it == composed_.end()) {
+      auto profile = std::make_shared<ctn::Profile>();
+      if (!ctn::compose_profile(*base, fp, profile.get(), why)) return false;
+      if (!ctn::check_tls_profile(profile->tls, why)) return false;
+      if (composed_.size() >= kMaxComposedProfiles) composed_.clear();  // bound memory, not correctness
+      it = composed_.emplace(key, std::move(profile)).first;
+    }
+    spec.custom_profile = it->second;
+    return true;
   }
 
   Napi::Value Cancel(const Napi::CallbackInfo& info) {
@@ -355,7 +405,26 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
   bool released_ = false;
   bool cleanup_hook_ = false;
   std::vector<Napi::FunctionReference> close_callbacks_;
+  static constexpr size_t kMaxComposedProfiles = 1024;
+  std::map<std::string, std::shared_ptr<const ctn::Profile>> composed_;  // JS thread only
+  std::map<std::string, std::string> checked_presets_;                  // id -> "" or why not
 };
+
+// profileHeaders(id): the preset's default request headers, [name, value, ...] in order.
+Napi::Value ProfileHeaders(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ctn::Profile* p = info.Length() > 0 && info[0].IsString()
+                              ? ctn::find_profile(info[0].As<Napi::String>().Utf8Value())
+                              : nullptr;
+  if (!p) return env.Undefined();
+  Napi::Array out = Napi::Array::New(env, p->headers.size() * 2);
+  uint32_t i = 0;
+  for (const auto& h : p->headers) {
+    out.Set(i++, Napi::String::New(env, h.name));
+    out.Set(i++, Napi::String::New(env, h.value));
+  }
+  return out;
+}
 
 void CallJs(Napi::Env env, Napi::Function callback, NativeEngine* self, void*) {
   // An empty env means the TSFN is being finalized: queued events die with the engine.
@@ -370,7 +439,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   info.Set("boringsslApiVersion", Napi::Number::New(env, BORINGSSL_API_VERSION));
   info.Set("caBundle", Napi::String::New(env, ctn::ca_bundle_path()));
   info.Set("http2", Napi::Boolean::New(env, ctn::http2_available()));
+  info.Set("patchedTlsStack", Napi::Boolean::New(env, ctn::tls_stack_patched()));
+  info.Set("defaultProfile", Napi::String::New(env, ctn::default_profile().id));
+  const auto ids = ctn::profile_ids();
+  Napi::Array profiles = Napi::Array::New(env, ids.size());
+  for (uint32_t i = 0; i < ids.size(); ++i) profiles.Set(i, Napi::String::New(env, ids[i]));
+  info.Set("profiles", profiles);
   exports.Set("info", info);
+  exports.Set("profileHeaders", Napi::Function::New(env, ProfileHeaders, "profileHeaders"));
   return exports;
 }
 

@@ -13,6 +13,9 @@ constexpr size_t kReadBufferSize = 64 * 1024;
 constexpr size_t kBodyFlushBytes = 1024 * 1024;
 // A whole body is reserved up front from its Content-Length, up to this much (it grows past it).
 constexpr int64_t kWholeBodyReserveBytes = 64 * 1024 * 1024;
+// HTTP/2 output is written in slices of about this size, so one large upload does not hold up
+// every other stream's frames for long.
+constexpr size_t kHttp2WriteSlice = 256 * 1024;
 
 bool idempotent(const std::string& method) {
   return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
@@ -24,6 +27,14 @@ bool is_eof(const asio::error_code& ec) {
   // anything was lost.
   return ec == asio::error::eof || ec == asio::ssl::error::stream_truncated ||
          ec == asio::error::connection_reset;
+}
+
+Event body_event(uint64_t id, std::string&& bytes) {
+  Event e;
+  e.kind = Event::Kind::kBody;
+  e.id = id;
+  e.body = std::move(bytes);
+  return e;
 }
 
 }  // namespace
@@ -43,15 +54,24 @@ Connection::~Connection() {
   socket_.close(ignored);
 }
 
+// ---- connecting ----
+
 void Connection::open(std::shared_ptr<Exchange> exchange) {
   exchange_ = std::move(exchange);
   exchange_->connection = shared_from_this();
+  exchange_->reused_connection = false;
   exchange_->stage = Stage::kDns;
   resolver_.async_resolve(key_.host, std::to_string(key_.port),
                           [self = shared_from_this()](const asio::error_code& ec,
                                                       asio::ip::tcp::resolver::results_type r) {
                             self->on_resolve(ec, std::move(r));
                           });
+}
+
+void Connection::add_waiter(std::shared_ptr<Exchange> exchange) {
+  exchange->connection = shared_from_this();
+  exchange->stage = exchange_ ? exchange_->stage : Stage::kConnect;
+  waiters_.push_back(std::move(exchange));
 }
 
 void Connection::on_resolve(const asio::error_code& ec,
@@ -87,6 +107,8 @@ void Connection::on_connect(const asio::error_code& ec) {
   engine_.connection_established(false);
   if (!key_.tls) {
     established_ = true;
+    mode_ = Mode::kHttp1;
+    hand_back_waiters(nullptr);
     write_request();
     return;
   }
@@ -104,6 +126,7 @@ void Connection::on_connect(const asio::error_code& ec) {
     return;
   }
   exchange_->stage = Stage::kTls;
+  for (auto& w : waiters_) w->stage = Stage::kTls;
   tls_->async_handshake(asio::ssl::stream_base::client,
                         [self = shared_from_this()](const asio::error_code& ec) {
                           self->on_handshake(ec);
@@ -121,25 +144,54 @@ void Connection::on_handshake(const asio::error_code& ec) {
   }
   engine_.connection_established(true);
   established_ = true;
+  if (negotiated_alpn(tls_->native_handle()) == "h2") {
+    start_http2();
+    return;
+  }
+  mode_ = Mode::kHttp1;
+  hand_back_waiters(nullptr);
   write_request();
 }
 
+// Waiters hoped for HTTP/2. With an error they share the connection's fate; otherwise they go back
+// to the engine to find (or open) a connection of their own.
+void Connection::hand_back_waiters(const Error* error) {
+  auto waiters = std::move(waiters_);
+  waiters_.clear();
+  for (auto& w : waiters) {
+    w->connection.reset();
+    if (error) {
+      engine_.exchange_failed(w, *error, false);
+    } else {
+      engine_.redispatch(w);
+    }
+  }
+}
+
+// ---- HTTP/1.1 ----
+
 void Connection::run(std::shared_ptr<Exchange> exchange) {
-  asio::error_code ignored;
   idle_timer_.cancel();
   exchange_ = std::move(exchange);
   exchange_->connection = shared_from_this();
+  exchange_->reused_connection = true;
   reused_ = true;
+  // The idle watch read may already hold bytes (Asio reads speculatively): they predate this
+  // request, so it must never see them. Cancel it; a fresh read starts after the request is sent.
+  ++read_generation_;
+  reading_ = false;
+  asio::error_code ignored;
+  socket_.cancel(ignored);
   write_request();
 }
 
 void Connection::write_request() {
   Exchange& ex = *exchange_;
   ex.stage = Stage::kWrite;
+  ex.reset_response();
   parser_.reset(ex.spec.method == "HEAD");
   response_started_ = false;
   response_complete_ = false;
-  pending_body_.clear();
   request_head_.clear();
   std::string why;
   http1::RequestHeadSpec head{ex.spec.method, ex.spec.target, &ex.spec.headers};
@@ -148,15 +200,19 @@ void Connection::write_request() {
     return;
   }
   std::array<asio::const_buffer, 2> buffers{asio::buffer(request_head_), asio::buffer(ex.spec.body)};
+  h1_writing_ = true;
   with_stream([&](auto& stream) {
+    // The handler holds the exchange: the body it writes from lives until the write is over, even
+    // if the server answers (and the exchange completes) before it is all sent.
     asio::async_write(stream, buffers,
-                      [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+                      [self = shared_from_this(), keep = exchange_](const asio::error_code& ec, size_t n) {
                         self->on_write(ec, n);
                       });
   });
 }
 
 void Connection::on_write(const asio::error_code& ec, size_t bytes) {
+  h1_writing_ = false;
   if (closed_ || !exchange_) return;
   engine_.count_io(0, bytes);
   if (ec) {
@@ -171,42 +227,59 @@ void Connection::on_write(const asio::error_code& ec, size_t bytes) {
 
 void Connection::read_more() {
   if (closed_ || reading_) return;
-  if (exchange_ && exchange_->paused) return;
+  if (mode_ != Mode::kHttp2 && exchange_ && exchange_->paused) return;
   reading_ = true;
   with_stream([&](auto& stream) {
     stream.async_read_some(asio::buffer(read_buffer_),
-                           [self = shared_from_this()](const asio::error_code& ec, size_t n) {
-                             self->on_read(ec, n);
-                           });
+                           [self = shared_from_this(), gen = read_generation_](
+                               const asio::error_code& ec, size_t n) { self->on_read(ec, n, gen); });
   });
 }
 
-void Connection::on_read(const asio::error_code& ec, size_t bytes) {
+void Connection::on_read(const asio::error_code& ec, size_t bytes, uint64_t generation) {
+  if (generation != read_generation_) {
+    // The watch read of the idle period: anything it got (bytes nobody asked for, or EOF) means
+    // the server gave up on this connection before the current request reached it.
+    if (!closed_ && ec != asio::error::operation_aborted && exchange_) {
+      fail(Error{ErrorCode::kConnectionClosed, Stage::kWrite,
+                 "the kept-alive connection was no longer usable (the server had sent " +
+                     std::string(ec ? "EOF" : "unsolicited bytes") + ")"},
+           true);
+    }
+    return;
+  }
   reading_ = false;
   if (closed_) return;
+  if (mode_ == Mode::kHttp2) {
+    on_read_http2(ec, bytes);
+    return;
+  }
   if (!exchange_) {
     // Parked: the server closed the idle connection, or sent bytes nobody asked for.
     close();
     return;
   }
+  Exchange& ex = *exchange_;
   if (ec) {
     if (is_eof(ec) && parser_.finish_eof()) {
       // Close-delimited body: on_complete has run.
-      flush_body();
+      if (!ex.decode_error.empty()) {
+        fail(Error{ErrorCode::kProtocol, Stage::kBody, ex.decode_error}, false);
+        return;
+      }
+      flush_body(ex);
       finish_exchange();
       return;
     }
     const bool nothing = !response_started_;
     std::string what = is_eof(ec) ? "the server closed the connection" : ec.message();
     if (nothing) {
-      fail(Error{ErrorCode::kConnectionClosed, exchange_->stage,
-                 what + " before sending a response"},
-           true);
-    } else if (parser_.started() && exchange_->stage == Stage::kBody) {
+      fail(Error{ErrorCode::kConnectionClosed, ex.stage, what + " before sending a response"}, true);
+    } else if (parser_.started() && ex.stage == Stage::kBody) {
       fail(Error{ErrorCode::kBodyTruncated, Stage::kBody, what + " before the body was complete"},
            false);
     } else {
-      fail(Error{ErrorCode::kConnectionClosed, exchange_->stage,
+      fail(Error{ErrorCode::kConnectionClosed, ex.stage,
                  what + " before the response head was complete"},
            false);
     }
@@ -216,19 +289,22 @@ void Connection::on_read(const asio::error_code& ec, size_t bytes) {
   if (bytes > 0) response_started_ = true;
   const size_t used = parser_.feed(std::string_view(read_buffer_.data(), bytes));
   if (parser_.status() == http1::ResponseParser::Status::kError) {
-    fail(Error{ErrorCode::kProtocol, exchange_->stage, "invalid HTTP response: " + parser_.error()},
-         false);
+    fail(Error{ErrorCode::kProtocol, ex.stage, "invalid HTTP response: " + parser_.error()}, false);
     return;
   }
-  if (!response_complete_ && exchange_->spec.whole_body) {
+  if (!ex.decode_error.empty()) {
+    fail(Error{ErrorCode::kProtocol, Stage::kBody, ex.decode_error}, false);
+    return;
+  }
+  if (!response_complete_ && ex.spec.whole_body) {
     read_more();
     return;
   }
-  if (!response_complete_ && pending_body_.size() < kBodyFlushBytes && more_readable_now()) {
+  if (!response_complete_ && ex.pending_body.size() < kBodyFlushBytes && more_readable_now()) {
     read_more();
     return;
   }
-  flush_body();
+  flush_body(ex);
   if (response_complete_) {
     // Bytes after the response on a connection we did not pipeline: do not reuse it.
     if (used < bytes) trailing_garbage_ = true;
@@ -242,7 +318,9 @@ void Connection::finish_exchange() {
   auto ex = std::move(exchange_);
   exchange_.reset();
   ex->connection.reset();
-  const bool reuse = parser_.keep_alive() && !trailing_garbage_;
+  // A response that finished while the request was still being sent (an early 413, say) leaves
+  // the connection mid-request: it cannot carry another one.
+  const bool reuse = parser_.keep_alive() && !trailing_garbage_ && !h1_writing_;
   engine_.exchange_succeeded(ex);
   if (reuse && !closed_) {
     engine_.connection_reusable(shared_from_this());
@@ -251,7 +329,11 @@ void Connection::finish_exchange() {
   }
 }
 
-void Connection::resume() { read_more(); }
+bool Connection::more_readable_now() {
+  if (tls_ && SSL_pending(tls_->native_handle()) > 0) return true;
+  asio::error_code ec;
+  return socket_.available(ec) > 0 && !ec;
+}
 
 void Connection::park(uint64_t idle_timeout_ms) {
   idle_timer_.expires_after(std::chrono::milliseconds(idle_timeout_ms));
@@ -262,12 +344,16 @@ void Connection::park(uint64_t idle_timeout_ms) {
 }
 
 void Connection::on_idle_timeout(const asio::error_code& ec) {
-  if (ec || closed_ || exchange_) return;
+  if (ec || closed_ || exchange_ || !streams_.empty()) return;
+  if (h2_) {
+    h2_->terminate();
+    flush_http2();
+  }
   close();
 }
 
 bool Connection::idle() const {
-  if (exchange_ || !established_ || closed_) return false;
+  if (exchange_ || !established_ || closed_ || mode_ != Mode::kHttp1) return false;
   // The watch read may not have run yet for a FIN that already arrived: ask the kernel.
   char probe;
   const ssize_t n = ::recv(const_cast<asio::ip::tcp::socket&>(socket_).native_handle(), &probe, 1,
@@ -275,9 +361,303 @@ bool Connection::idle() const {
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
+// ---- HTTP/2 ----
+
+void Connection::start_http2() {
+  mode_ = Mode::kHttp2;
+  http2::ClientSession::Options options;
+  options.manual_flow_control = true;  // back-pressure: windows reopen as JS takes the bytes
+  http2::SessionListener& listener = *this;  // a private base: converted here, where it is accessible
+  h2_ = std::make_unique<http2::ClientSession>(exchange_->profile->http2, listener, options);
+  std::string why;
+  if (!h2_->start(&why)) {
+    fail(Error{ErrorCode::kUnsupportedFingerprint, Stage::kTls, "HTTP/2 profile: " + why}, false);
+    return;
+  }
+  auto first = std::move(exchange_);
+  exchange_.reset();
+  auto waiters = std::move(waiters_);
+  waiters_.clear();
+  engine_.http2_ready(shared_from_this());
+  submit_stream(std::move(first));
+  for (auto& w : waiters) {
+    if (w->done) continue;
+    w->reused_connection = true;  // it waited for this connection's handshake instead of its own
+    submit_stream(std::move(w));
+  }
+  read_more();
+}
+
+bool Connection::can_take_stream() const {
+  return mode_ == Mode::kHttp2 && !closed_ && h2_ && h2_->can_submit();
+}
+
+bool Connection::accepts_streams() const {
+  return mode_ == Mode::kHttp2 && !closed_ && h2_ && !h2_->failed() && !h2_->goaway_received();
+}
+
+void Connection::submit_stream(std::shared_ptr<Exchange> ex) {
+  idle_timer_.cancel();
+  ex->connection = shared_from_this();
+  ex->reset_response();
+  ex->stage = Stage::kWrite;
+  const RequestSpec& s = ex->spec;
+  const Header* host = find_header(s.headers, "host");
+  const std::string authority = host ? host->value : key_.host;
+  std::string why;
+  const int32_t id =
+      h2_->submit_request(s.method, key_.tls ? "https" : "http", authority, s.target, s.headers,
+                          s.body, &why);
+  if (id < 0) {
+    ex->connection.reset();
+    engine_.exchange_failed(ex, Error{ErrorCode::kInvalidOption, Stage::kWrite, "invalid request: " + why},
+                            false);
+    return;
+  }
+  ex->stream_id = id;
+  ex->stage = Stage::kHeaders;
+  if (streams_started_++ > 0 && !ex->reused_connection) ex->reused_connection = true;
+  streams_[id] = std::move(ex);
+  flush_http2();
+}
+
+void Connection::flush_http2() {
+  if (closed_ || writing_ || in_session_ > 0 || !h2_) return;
+  write_buffer_.clear();
+  ++in_session_;
+  const bool any = h2_->produce(write_buffer_, kHttp2WriteSlice);
+  --in_session_;
+  if (!any) {
+    if (h2_->failed() || (!h2_->want_read() && !h2_->want_write())) {
+      close(h2_->failed() ? "the HTTP/2 session failed" : "the HTTP/2 session ended");
+    }
+    return;
+  }
+  writing_ = true;
+  with_stream([&](auto& stream) {
+    asio::async_write(stream, asio::buffer(write_buffer_),
+                      [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+                        self->on_write_http2(ec, n);
+                      });
+  });
+}
+
+void Connection::on_write_http2(const asio::error_code& ec, size_t bytes) {
+  writing_ = false;
+  if (closed_) return;
+  engine_.count_io(0, bytes);
+  if (ec) {
+    fail_streams(Error{ErrorCode::kConnectionClosed, Stage::kWrite,
+                       "the connection failed while sending: " + ec.message()},
+                 true);
+    close();
+    return;
+  }
+  flush_http2();
+}
+
+void Connection::on_read_http2(const asio::error_code& ec, size_t bytes) {
+  if (ec) {
+    const std::string what = is_eof(ec) ? "the server closed the connection" : ec.message();
+    fail_streams(Error{ErrorCode::kConnectionClosed, Stage::kHeaders, what}, true);
+    close();
+    return;
+  }
+  engine_.count_io(bytes, 0);
+  std::string why;
+  ++in_session_;
+  auto self = shared_from_this();  // callbacks may drop the engine's references
+  const bool ok = h2_->receive(std::string_view(read_buffer_.data(), bytes), &why);
+  --in_session_;
+  if (!ok) {
+    fail_streams(Error{ErrorCode::kProtocol, Stage::kHeaders, "HTTP/2: " + why}, false);
+    close();
+    return;
+  }
+  // Bursts of body bytes, per stream, once per read.
+  for (auto& [id, ex] : streams_) {
+    if (!ex->decode_error.empty()) {
+      h2_->reset_stream(id);
+      continue;
+    }
+    if (!ex->spec.whole_body) flush_body(*ex);
+  }
+  flush_http2();
+  if (!closed_) read_more();
+}
+
+void Connection::fail_streams(const Error& error, bool retryable_if_unsent) {
+  if (!h2_) return;
+  // The session reports each open stream closed, with which of them never reached the server
+  // (those may be retried elsewhere).
+  connection_error_ = &error;
+  ++in_session_;
+  h2_->close_all_streams(http2::kInternalError);
+  --in_session_;
+  connection_error_ = nullptr;
+  // Anything the session did not report (it should report all) fails here.
+  auto left = std::move(streams_);
+  streams_.clear();
+  for (auto& [id, ex] : left) {
+    ex->connection.reset();
+    engine_.exchange_failed(ex, error, false);
+  }
+  (void)retryable_if_unsent;
+}
+
+void Connection::arm_http2_idle() {
+  if (closed_ || !streams_.empty()) return;
+  idle_timer_.expires_after(std::chrono::milliseconds(engine_.options.idle_timeout_ms));
+  idle_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+    self->on_idle_timeout(ec);
+  });
+}
+
+void Connection::on_head(int32_t stream, ResponseHead&& head) {
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) return;
+  begin_response(*it->second, std::move(head));
+}
+
+void Connection::on_data(int32_t stream, std::string_view bytes) {
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) {
+    h2_->consume(stream, bytes.size());  // a stream we gave up on: keep the connection window open
+    return;
+  }
+  Exchange& ex = *it->second;
+  append_body(ex, bytes);
+  if (ex.paused) {
+    ex.held_bytes += bytes.size();
+  } else {
+    h2_->consume(stream, bytes.size());
+  }
+}
+
+void Connection::on_stream_closed(int32_t stream, const http2::StreamClose& close) {
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) return;
+  auto ex = std::move(it->second);
+  streams_.erase(it);
+  ex->connection.reset();
+  if (close.response_complete && ex->head_seen) {
+    if (ex->decoder && ex->decode_error.empty()) ex->decoder->finish(&ex->decode_error);
+    if (!ex->decode_error.empty()) {
+      engine_.exchange_failed(ex, Error{ErrorCode::kProtocol, Stage::kBody, ex->decode_error}, false);
+    } else {
+      flush_body(*ex);
+      engine_.exchange_succeeded(ex);
+    }
+  } else if (!ex->decode_error.empty()) {
+    engine_.exchange_failed(ex, Error{ErrorCode::kProtocol, Stage::kBody, ex->decode_error}, false);
+  } else if (connection_error_) {
+    Error error = *connection_error_;
+    if (ex->head_seen) error.code = ErrorCode::kBodyTruncated;
+    error.stage = ex->stage;
+    engine_.exchange_failed(ex, std::move(error), close.retryable && !ex->head_seen);
+  } else if (close.retryable) {
+    engine_.exchange_failed(ex, Error{ErrorCode::kConnectionClosed, ex->stage,
+                                      "the server did not process the request (HTTP/2 code " +
+                                          std::to_string(close.error_code) + ")"},
+                            true);
+  } else {
+    const ErrorCode code = ex->head_seen ? ErrorCode::kBodyTruncated : ErrorCode::kProtocol;
+    engine_.exchange_failed(ex, Error{code, ex->stage,
+                                      "the server reset the stream (HTTP/2 code " +
+                                          std::to_string(close.error_code) + ")"},
+                            false);
+  }
+  if (streams_.empty()) arm_http2_idle();
+}
+
+void Connection::on_goaway(int32_t, uint32_t, std::string_view) {
+  // No new streams here; those in flight finish or come back retryable.
+  engine_.http2_unusable(this);
+}
+
+// ---- shared by both protocols ----
+
+void Connection::resume(const std::shared_ptr<Exchange>& ex) {
+  if (mode_ == Mode::kHttp2) {
+    if (ex->held_bytes && h2_) {
+      h2_->consume(ex->stream_id, ex->held_bytes);
+      ex->held_bytes = 0;
+      flush_http2();
+    }
+    return;
+  }
+  // Before the request is sent there is nothing to read yet (on_write starts reading).
+  if (established_ && exchange_ == ex && ex->stage >= Stage::kHeaders) read_more();
+}
+
+void Connection::abandon(const std::shared_ptr<Exchange>& ex) {
+  for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
+    if (*it == ex) {
+      waiters_.erase(it);
+      return;
+    }
+  }
+  if (mode_ == Mode::kHttp2 && ex->stream_id != 0) {
+    if (streams_.erase(ex->stream_id)) {
+      h2_->reset_stream(ex->stream_id);
+      // Bytes held back for this stream still count against the connection window.
+      if (ex->held_bytes) h2_->consume(ex->stream_id, ex->held_bytes);
+      ex->held_bytes = 0;
+      flush_http2();
+      if (streams_.empty()) arm_http2_idle();
+    }
+    return;
+  }
+  if (exchange_ == ex) {
+    exchange_.reset();  // the engine reports this exchange's failure itself
+    close();
+  }
+}
+
+void Connection::begin_response(Exchange& ex, ResponseHead&& head) {
+  ex.stage = Stage::kBody;
+  ex.head_seen = true;
+  if (ex.spec.decompress) {
+    if (const Header* ce = find_header(head.headers, "content-encoding")) {
+      ex.decoder = BodyDecoder::for_encoding(ce->value, ex.spec.max_decoded_bytes);
+    }
+  }
+  Event e;
+  e.kind = Event::Kind::kHead;
+  e.id = ex.spec.id;
+  e.head = std::move(head);
+  e.connection = info(ex);
+  engine_.emit(std::move(e));
+}
+
+void Connection::append_body(Exchange& ex, std::string_view bytes) {
+  if (ex.decoder) {
+    if (ex.decode_error.empty() && !ex.decoder->decode(bytes, ex.pending_body, &ex.decode_error) &&
+        ex.decode_error.empty()) {
+      ex.decode_error = "the body could not be decoded";
+    }
+    return;
+  }
+  if (ex.pending_body.empty()) {
+    // Size the burst buffer once, from what the response says is left (bounded).
+    const int64_t length = mode_ == Mode::kHttp1 ? parser_.content_length() : -1;
+    const int64_t cap = ex.spec.whole_body ? kWholeBodyReserveBytes : static_cast<int64_t>(kBodyFlushBytes);
+    const size_t want = length > 0 ? static_cast<size_t>(std::min<int64_t>(length, cap)) : bytes.size();
+    ex.pending_body.reserve(std::max(want, bytes.size()));
+  }
+  ex.pending_body.append(bytes);
+}
+
+void Connection::flush_body(Exchange& ex) {
+  if (ex.pending_body.empty()) return;
+  engine_.emit(body_event(ex.spec.id, std::move(ex.pending_body)));
+  ex.pending_body.clear();
+}
+
 void Connection::fail(Error error, bool nothing_received) {
   auto ex = std::move(exchange_);
   exchange_.reset();
+  hand_back_waiters(&error);
   close();
   if (!ex) return;
   ex->connection.reset();
@@ -285,21 +665,34 @@ void Connection::fail(Error error, bool nothing_received) {
   engine_.exchange_failed(ex, std::move(error), retryable);
 }
 
-void Connection::close() {
+void Connection::close(const char* why) {
   if (closed_) return;
   closed_ = true;
-  exchange_.reset();
   asio::error_code ignored;
   resolver_.cancel();
   idle_timer_.cancel();
   socket_.close(ignored);
   engine_.connection_closed(this, tcp_open_);
+  auto self = shared_from_this();
+  const Error error{ErrorCode::kConnectionClosed, Stage::kEngine, why};
+  if (auto ex = std::move(exchange_)) {
+    exchange_.reset();
+    ex->connection.reset();
+    engine_.exchange_failed(ex, error, false);
+  }
+  hand_back_waiters(&error);
+  auto streams = std::move(streams_);
+  streams_.clear();
+  for (auto& [id, ex] : streams) {
+    ex->connection.reset();
+    engine_.exchange_failed(ex, error, false);
+  }
 }
 
-ConnectionInfo Connection::info() const {
+ConnectionInfo Connection::info(const Exchange& ex) const {
   ConnectionInfo i;
   i.connection_id = id_;
-  i.reused = reused_;
+  i.reused = ex.reused_connection;
   if (tls_) {
     SSL* ssl = const_cast<asio::ssl::stream<asio::ip::tcp::socket&>&>(*tls_).native_handle();
     i.alpn = negotiated_alpn(ssl);
@@ -309,43 +702,16 @@ ConnectionInfo Connection::info() const {
   return i;
 }
 
-void Connection::on_head(ResponseHead&& head) {
-  exchange_->stage = Stage::kBody;
-  Event e;
-  e.kind = Event::Kind::kHead;
-  e.id = exchange_->spec.id;
-  e.head = std::move(head);
-  e.connection = info();
-  engine_.emit(std::move(e));
-}
+// http1::ResponseListener
 
-bool Connection::more_readable_now() {
-  if (tls_ && SSL_pending(tls_->native_handle()) > 0) return true;
-  asio::error_code ec;
-  return socket_.available(ec) > 0 && !ec;
-}
+void Connection::on_head(ResponseHead&& head) { begin_response(*exchange_, std::move(head)); }
 
-void Connection::flush_body() {
-  if (pending_body_.empty()) return;
-  Event e;
-  e.kind = Event::Kind::kBody;
-  e.id = exchange_->spec.id;
-  e.body = std::move(pending_body_);
-  pending_body_.clear();
-  engine_.emit(std::move(e));
-}
+void Connection::on_body(std::string_view bytes) { append_body(*exchange_, bytes); }
 
-void Connection::on_body(std::string_view bytes) {
-  if (pending_body_.empty()) {
-    // Size the burst buffer once, from what the response says is left (bounded).
-    const int64_t length = parser_.content_length();
-    const int64_t cap = exchange_->spec.whole_body ? kWholeBodyReserveBytes : kBodyFlushBytes;
-    const size_t want = length > 0 ? static_cast<size_t>(std::min<int64_t>(length, cap)) : bytes.size();
-    pending_body_.reserve(std::max(want, bytes.size()));
-  }
-  pending_body_.append(bytes);
+void Connection::on_complete() {
+  response_complete_ = true;
+  Exchange& ex = *exchange_;
+  if (ex.decoder && ex.decode_error.empty()) ex.decoder->finish(&ex.decode_error);
 }
-
-void Connection::on_complete() { response_complete_ = true; }
 
 }  // namespace ctn

@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
+
 #include "core/engine_impl.h"
 
 namespace ctn {
@@ -13,9 +15,15 @@ bool has_body_semantics(const std::string& method) {
 }
 
 std::string host_header_value(const RequestSpec& spec) {
-  std::string host = spec.host.find(':') != std::string::npos ? "[" + spec.host + "]" : spec.host;
+  // IPv6 literals go in brackets (appended piecewise: GCC 12 warns falsely on "[" + s + "]").
+  std::string host;
+  if (spec.host.find(':') != std::string::npos) {
+    host.append("[").append(spec.host).append("]");
+  } else {
+    host = spec.host;
+  }
   const uint16_t default_port = spec.tls ? 443 : 80;
-  if (spec.port != default_port) host += ":" + std::to_string(spec.port);
+  if (spec.port != default_port) host.append(":").append(std::to_string(spec.port));
   return host;
 }
 
@@ -31,6 +39,14 @@ void complete_headers(RequestSpec& spec) {
   }
 }
 
+Event error_event(uint64_t id, Error error) {
+  Event e;
+  e.kind = Event::Kind::kError;
+  e.id = id;
+  e.error = std::move(error);
+  return e;
+}
+
 }  // namespace
 
 // ---- Engine (thread-safe facade) ----
@@ -42,11 +58,8 @@ Engine::~Engine() = default;
 
 void Engine::submit(RequestSpec&& spec) {
   if (impl_->stopping.load()) {
-    Event e;
-    e.kind = Event::Kind::kError;
-    e.id = spec.id;
-    e.error = Error{ErrorCode::kClientClosed, Stage::kQueue, "the engine is shut down"};
-    impl_->sink.deliver(std::move(e));
+    impl_->sink.deliver(
+        error_event(spec.id, {ErrorCode::kClientClosed, Stage::kQueue, "the engine is shut down"}));
     return;
   }
   asio::post(impl_->io, [impl = impl_.get(), s = std::move(spec)]() mutable {
@@ -106,6 +119,13 @@ Engine::Impl::Impl(EngineOptions opts, EventSink& event_sink)
       } catch (...) {
       }
     }
+    // A submit() that raced shutdown() may have posted its start after the stop: run what is
+    // queued once more, so every request still gets its terminal event (ERR_CLIENT_CLOSED).
+    try {
+      io.restart();
+      io.poll();
+    } catch (...) {
+    }
     if (auto cb = std::move(on_stopped)) cb();
   });
 }
@@ -131,27 +151,18 @@ void Engine::Impl::start(RequestSpec&& spec) {
   requests_in_flight++;
   const uint64_t id = ex->spec.id;
   if (stopping.load()) {
-    ex->done = true;
     requests_in_flight--;
-    Event e;
-    e.kind = Event::Kind::kError;
-    e.id = id;
-    e.error = Error{ErrorCode::kClientClosed, Stage::kQueue, "the engine is shut down"};
-    emit(std::move(e));
+    emit(error_event(id, {ErrorCode::kClientClosed, Stage::kQueue, "the engine is shut down"}));
     return;
   }
   if (exchanges_.count(id)) {
     // Ids are unique by construction on the JS side; a duplicate is a bug, never a crossed answer.
     requests_in_flight--;
-    Event e;
-    e.kind = Event::Kind::kError;
-    e.id = id;
-    e.error = Error{ErrorCode::kInternal, Stage::kQueue, "duplicate request id"};
-    emit(std::move(e));
+    emit(error_event(id, {ErrorCode::kInternal, Stage::kQueue, "duplicate request id"}));
     return;
   }
   exchanges_.emplace(id, ex);
-  ex->profile = find_profile(ex->spec.profile);
+  ex->profile = ex->spec.custom_profile ? ex->spec.custom_profile.get() : find_profile(ex->spec.profile);
   if (!ex->profile) {
     exchange_failed(ex, Error{ErrorCode::kInvalidOption, Stage::kQueue,
                               "unknown profile '" + ex->spec.profile + "'"}, false);
@@ -180,15 +191,75 @@ void Engine::Impl::start(RequestSpec&& spec) {
 
 void Engine::Impl::dispatch(const std::shared_ptr<Exchange>& ex) {
   if (!ex->retried) {
+    if (auto conn = take_http2(ex->key)) {
+      connections_reused++;
+      conn->submit_stream(ex);
+      return;
+    }
     if (auto conn = take_idle(ex->key)) {
       connections_reused++;
       conn->run(ex);
       return;
     }
+    // A connection to this origin is being set up and may turn out to be HTTP/2: ride on it
+    // rather than racing it with a second handshake.
+    auto pending = connecting_.find(ex->key);
+    if (pending != connecting_.end()) {
+      if (auto conn = pending->second.lock(); conn && conn->connecting()) {
+        conn->add_waiter(ex);
+        return;
+      }
+      connecting_.erase(pending);
+    }
   }
   auto conn = std::make_shared<Connection>(*this, ex->key, next_connection_id_++);
   open_.emplace(conn.get(), conn);
+  if (ex->key.tls && !ex->key.http1_only && http2_available()) connecting_[ex->key] = conn;
   conn->open(ex);
+}
+
+void Engine::Impl::redispatch(const std::shared_ptr<Exchange>& ex) {
+  if (ex->done) return;
+  ex->stage = Stage::kQueue;
+  dispatch(ex);
+}
+
+// A session with a free stream slot; else the least loaded live session, where the request waits
+// for a slot (as browsers queue on their one session rather than opening more connections).
+std::shared_ptr<Connection> Engine::Impl::take_http2(const PoolKey& key) {
+  auto it = http2_.find(key);
+  if (it == http2_.end()) return nullptr;
+  auto& list = it->second;
+  std::shared_ptr<Connection> least;
+  for (auto c = list.begin(); c != list.end();) {
+    auto conn = c->lock();
+    if (!conn || !conn->accepts_streams()) {
+      c = list.erase(c);
+      continue;
+    }
+    if (conn->can_take_stream()) return conn;
+    if (!least || conn->open_streams() < least->open_streams()) least = conn;
+    ++c;
+  }
+  return least;
+}
+
+void Engine::Impl::http2_ready(const std::shared_ptr<Connection>& conn) {
+  auto pending = connecting_.find(conn->key());
+  if (pending != connecting_.end() && pending->second.lock() == conn) connecting_.erase(pending);
+  http2_[conn->key()].push_back(conn);
+}
+
+void Engine::Impl::http2_unusable(Connection* conn) {
+  auto it = http2_.find(conn->key());
+  if (it == http2_.end()) return;
+  auto& list = it->second;
+  list.erase(std::remove_if(list.begin(), list.end(),
+                            [conn](const std::weak_ptr<Connection>& w) {
+                              auto c = w.lock();
+                              return !c || c.get() == conn;
+                            }),
+             list.end());
 }
 
 std::shared_ptr<Connection> Engine::Impl::take_idle(const PoolKey& key) {
@@ -209,7 +280,8 @@ std::shared_ptr<Connection> Engine::Impl::take_idle(const PoolKey& key) {
 void Engine::Impl::cancel(uint64_t id, Error error) {
   auto it = exchanges_.find(id);
   if (it == exchanges_.end()) return;
-  exchange_failed(it->second, std::move(error), false);
+  auto ex = it->second;  // settle() erases the map entry this would otherwise refer to
+  exchange_failed(ex, std::move(error), false);
 }
 
 void Engine::Impl::set_paused(uint64_t id, bool paused) {
@@ -217,7 +289,7 @@ void Engine::Impl::set_paused(uint64_t id, bool paused) {
   if (it == exchanges_.end()) return;
   auto& ex = it->second;
   ex->paused = paused;
-  if (!paused && ex->connection) ex->connection->resume();
+  if (!paused && ex->connection) ex->connection->resume(ex);
 }
 
 void Engine::Impl::stop_all() {
@@ -233,6 +305,8 @@ void Engine::Impl::stop_all() {
   }
   for (auto& c : conns) c->close();
   idle_.clear();
+  http2_.clear();
+  connecting_.clear();
   connections_idle = 0;
   work_.reset();
   // Handlers of the operations just cancelled run first; then the loop ends.
@@ -244,7 +318,8 @@ void Engine::Impl::emit(Event&& event) { sink.deliver(std::move(event)); }
 void Engine::Impl::exchange_failed(const std::shared_ptr<Exchange>& ex, Error error,
                                    bool retryable) {
   if (ex->done) return;
-  if (auto conn = std::move(ex->connection)) conn->close();
+  if (auto conn = std::move(ex->connection)) conn->abandon(ex);
+  if (ex->done) return;  // defensive: abandoning must not have settled it
   if (retryable && !ex->retried && !stopping.load()) {
     // A kept-alive connection the server had already closed: once, on a fresh connection.
     ex->retried = true;
@@ -253,11 +328,7 @@ void Engine::Impl::exchange_failed(const std::shared_ptr<Exchange>& ex, Error er
     return;
   }
   ex->done = true;
-  Event e;
-  e.kind = Event::Kind::kError;
-  e.id = ex->spec.id;
-  e.error = std::move(error);
-  emit(std::move(e));
+  emit(error_event(ex->spec.id, std::move(error)));
   settle(ex);
 }
 
@@ -272,9 +343,9 @@ void Engine::Impl::exchange_succeeded(const std::shared_ptr<Exchange>& ex) {
 }
 
 void Engine::Impl::settle(const std::shared_ptr<Exchange>& ex) {
-  asio::error_code ignored;
   ex->deadline.cancel();
-  exchanges_.erase(ex->spec.id);
+  const uint64_t id = ex->spec.id;
+  exchanges_.erase(id);
   requests_in_flight--;
 }
 
@@ -298,6 +369,12 @@ void Engine::Impl::connection_reusable(const std::shared_ptr<Connection>& conn) 
 void Engine::Impl::connection_closed(Connection* conn, bool was_open) {
   open_.erase(conn);
   if (was_open) connections_open--;
+  http2_unusable(conn);
+  auto pending = connecting_.find(conn->key());
+  if (pending != connecting_.end()) {
+    auto c = pending->second.lock();
+    if (!c || c.get() == conn) connecting_.erase(pending);
+  }
   auto it = idle_.find(conn->key());
   if (it == idle_.end()) return;
   auto& stack = it->second;

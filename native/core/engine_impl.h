@@ -13,8 +13,10 @@
 #include <asio.hpp>
 #include <asio/ssl.hpp>
 
+#include "core/body_decoder.h"
 #include "core/engine.h"
 #include "http1/response_parser.h"
+#include "http2/session.h"
 #include "profiles/profile.h"
 #include "tls/tls_context.h"
 
@@ -38,55 +40,109 @@ struct PoolKey {
 struct Exchange {
   explicit Exchange(asio::io_context& io) : deadline(io) {}
   RequestSpec spec;
-  const Profile* profile = nullptr;
+  const Profile* profile = nullptr;  // the preset, or spec.custom_profile (which the spec owns)
   PoolKey key;
   asio::steady_timer deadline;
   Stage stage = Stage::kQueue;
   bool done = false;
   bool paused = false;
   bool retried = false;
+  bool reused_connection = false;  // this attempt rides on a connection opened before it
   std::shared_ptr<Connection> connection;
+  // The response in progress (reset for every attempt).
+  bool head_seen = false;
+  std::string pending_body;
+  std::unique_ptr<BodyDecoder> decoder;
+  std::string decode_error;  // set inside parser/session callbacks, acted on after them
+  int32_t stream_id = 0;     // HTTP/2
+  size_t held_bytes = 0;     // HTTP/2: body bytes not yet given back to flow control (paused)
+  void reset_response() {
+    head_seen = false;
+    pending_body.clear();
+    decoder.reset();
+    decode_error.clear();
+    stream_id = 0;
+    held_bytes = 0;
+  }
 };
 
-class Connection : public std::enable_shared_from_this<Connection>, http1::ResponseListener {
+// One socket (TCP, TLS on top for https) carrying HTTP/1.1 exchanges one at a time, or HTTP/2
+// exchanges as concurrent streams, as ALPN decides after the handshake.
+class Connection : public std::enable_shared_from_this<Connection>,
+                   http1::ResponseListener,
+                   http2::SessionListener {
  public:
   Connection(Engine::Impl& engine, PoolKey key, uint64_t id);
   ~Connection() override;
 
   const PoolKey& key() const { return key_; }
   uint64_t id() const { return id_; }
-  // Established, unused, and not closed by the server (checked with the kernel).
+  // HTTP/1.1: established, unused, and not closed by the server (checked with the kernel).
   bool idle() const;
+  // Still resolving, connecting or handshaking.
+  bool connecting() const { return !established_ && !closed_; }
+  // HTTP/2: a new stream would go out at once.
+  bool can_take_stream() const;
+  // HTTP/2: the session still takes streams (queued beyond the server's limit); no GOAWAY.
+  bool accepts_streams() const;
+  size_t open_streams() const { return streams_.size(); }
 
   // Resolves, connects and (for https) handshakes, then runs `exchange` on this connection.
   void open(std::shared_ptr<Exchange> exchange);
-  // Runs `exchange` on this established, idle connection.
+  // While connecting: `exchange` rides on this connection if it turns out to be HTTP/2, and goes
+  // back to the engine otherwise (the cold-origin guard: one handshake for a burst of requests).
+  void add_waiter(std::shared_ptr<Exchange> exchange);
+  // HTTP/1.1: runs `exchange` on this established, idle connection.
   void run(std::shared_ptr<Exchange> exchange);
-  void resume();
+  // HTTP/2: runs `exchange` as a new stream.
+  void submit_stream(std::shared_ptr<Exchange> exchange);
+  void resume(const std::shared_ptr<Exchange>& exchange);
+  // The engine gave up on `exchange` (timeout, cancel): HTTP/1.1 closes the connection, HTTP/2
+  // resets only its stream.
+  void abandon(const std::shared_ptr<Exchange>& exchange);
   // Closes the socket; pending handlers complete with operation_aborted and find nothing to do.
-  void close();
+  // Exchanges still on the connection fail with `why`.
+  void close(const char* why = "the connection was closed");
   // Idle in the pool: any byte or EOF from the server now means the connection is finished.
   void park(uint64_t idle_timeout_ms);
 
  private:
+  enum class Mode { kUnknown, kHttp1, kHttp2 };
   void on_resolve(const asio::error_code& ec, asio::ip::tcp::resolver::results_type results);
   void on_connect(const asio::error_code& ec);
   void on_handshake(const asio::error_code& ec);
   void write_request();
   void on_write(const asio::error_code& ec, size_t bytes);
   void read_more();
-  void on_read(const asio::error_code& ec, size_t bytes);
+  void on_read(const asio::error_code& ec, size_t bytes, uint64_t generation);
   void on_idle_timeout(const asio::error_code& ec);
   void fail(Error error, bool nothing_received);
   void finish_exchange();
-  void flush_body();
+  void flush_body(Exchange& ex);
   bool more_readable_now();
-  ConnectionInfo info() const;
+  ConnectionInfo info(const Exchange& ex) const;
+  void begin_response(Exchange& ex, ResponseHead&& head);
+  void append_body(Exchange& ex, std::string_view bytes);
+  void hand_back_waiters(const Error* error);
+
+  // HTTP/2
+  void start_http2();
+  void on_read_http2(const asio::error_code& ec, size_t bytes);
+  void flush_http2();
+  void on_write_http2(const asio::error_code& ec, size_t bytes);
+  void fail_streams(const Error& error, bool retryable);
+  void arm_http2_idle();
 
   // http1::ResponseListener
   void on_head(ResponseHead&& head) override;
   void on_body(std::string_view bytes) override;
   void on_complete() override;
+
+  // http2::SessionListener
+  void on_head(int32_t stream, ResponseHead&& head) override;
+  void on_data(int32_t stream, std::string_view bytes) override;
+  void on_stream_closed(int32_t stream, const http2::StreamClose& close) override;
+  void on_goaway(int32_t last_stream_id, uint32_t error_code, std::string_view debug) override;
 
   template <class Fn>
   void with_stream(Fn&& fn) {
@@ -105,10 +161,20 @@ class Connection : public std::enable_shared_from_this<Connection>, http1::Respo
   http1::ResponseParser parser_;
   std::string request_head_;
   std::vector<char> read_buffer_;
-  std::string pending_body_;
+  Mode mode_ = Mode::kUnknown;
+  std::vector<std::shared_ptr<Exchange>> waiters_;
+  std::unique_ptr<http2::ClientSession> h2_;
+  std::map<int32_t, std::shared_ptr<Exchange>> streams_;
+  std::string write_buffer_;
+  bool writing_ = false;
+  size_t streams_started_ = 0;
+  int in_session_ = 0;  // depth of receive()/produce() calls: no produce() from their callbacks
+  const Error* connection_error_ = nullptr;  // while failing every stream at once
   bool established_ = false;
   bool reused_ = false;
   bool reading_ = false;
+  bool h1_writing_ = false;
+  uint64_t read_generation_ = 0;  // bumped when an idle connection is reused: its watch read is stale
   bool closed_ = false;
   bool response_started_ = false;
   bool response_complete_ = false;
@@ -133,6 +199,11 @@ class Engine::Impl {
   void exchange_succeeded(const std::shared_ptr<Exchange>& ex);
   void connection_reusable(const std::shared_ptr<Connection>& conn);
   void connection_closed(Connection* conn, bool was_open);
+  // HTTP/2 connections: ready to take streams; no longer (GOAWAY, closing).
+  void http2_ready(const std::shared_ptr<Connection>& conn);
+  void http2_unusable(Connection* conn);
+  // An exchange that waited on a connection which turned out unsuitable goes round again.
+  void redispatch(const std::shared_ptr<Exchange>& ex);
   void connection_established(bool tls);
   void count_io(uint64_t in, uint64_t out);
   TlsContextCache& tls_contexts() { return tls_contexts_; }
@@ -158,6 +229,9 @@ class Engine::Impl {
   TlsContextCache tls_contexts_;
   std::unordered_map<uint64_t, std::shared_ptr<Exchange>> exchanges_;
   std::map<PoolKey, std::vector<std::shared_ptr<Connection>>> idle_;
+  std::map<PoolKey, std::vector<std::weak_ptr<Connection>>> http2_;   // multiplexed connections
+  std::map<PoolKey, std::weak_ptr<Connection>> connecting_;           // cold-origin guard
+  std::shared_ptr<Connection> take_http2(const PoolKey& key);
   std::unordered_map<Connection*, std::weak_ptr<Connection>> open_;
   uint64_t next_connection_id_ = 1;
 };

@@ -5,6 +5,7 @@ namespace ctn {
 std::string_view error_code_name(ErrorCode code) noexcept {
   switch (code) {
     case ErrorCode::kInvalidOption: return "ERR_INVALID_OPTION";
+    case ErrorCode::kUnsupportedFingerprint: return "ERR_UNSUPPORTED_FINGERPRINT";
     case ErrorCode::kDns: return "ERR_DNS";
     case ErrorCode::kConnectRefused: return "ERR_CONNECT_REFUSED";
     case ErrorCode::kConnectTimeout: return "ERR_CONNECT_TIMEOUT";

@@ -9,6 +9,7 @@ namespace ctn {
 
 enum class ErrorCode {
   kInvalidOption,
+  kUnsupportedFingerprint,
   kDns,
   kConnectRefused,
   kConnectTimeout,

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/http_types.h"
+#include "profiles/profile.h"
 
 namespace ctn {
 
@@ -24,11 +25,16 @@ struct RequestSpec {
   std::string server_name;      // SNI override; empty = host (IP literals send no SNI)
   bool insecure_skip_verify = false;
   bool force_http1 = false;
-  std::string profile;          // profile id; empty = default
+  std::string profile;          // preset id; empty = the default preset
+  // A profile composed from fingerprint strings (JA3, JA4_r, Akamai); wins over `profile`.
+  std::shared_ptr<const Profile> custom_profile;
   uint64_t timeout_ms = 0;      // whole exchange: dns, connect, tls, headers and body; 0 = none
   // The caller wants the body only whole (not streamed): deliver it as one event at the end, so
   // nobody has to concatenate pieces.
   bool whole_body = false;
+  // Decode a gzip/deflate/br/zstd Content-Encoding; 0 caps the decoded size at nothing.
+  bool decompress = false;
+  uint64_t max_decoded_bytes = 0;
 };
 
 // Facts about the connection a response came over (for tests, stats and the demo).

@@ -1,39 +1,85 @@
-// A browser's first flight as data. Each field names the wire field it drives. This issue covers the
-// TLS ClientHello knobs that stock BoringSSL exposes; exact per-browser presets build on it.
+// A browser's first flight as data: the TLS ClientHello, the HTTP/2 connection preface and first
+// HEADERS, and the default request headers. Each field names the wire field it drives. Presets,
+// JA3 / JA4_r strings and Akamai HTTP/2 strings all produce this one struct.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "core/http_types.h"
+
 namespace ctn {
 
 struct TlsProfile {
-  uint16_t min_version = 0x0303;  // supported_versions (43): lowest offered (TLS 1.2)
-  uint16_t max_version = 0x0304;  // supported_versions (43): highest offered (TLS 1.3)
-  std::string cipher_list;        // cipher_suites, TLS 1.2 part, in order (BoringSSL syntax)
-  std::vector<uint16_t> groups;   // supported_groups (10); key_share (51) takes the first PQ + classical
-  std::vector<uint16_t> verify_sigalgs;  // signature_algorithms (13)
-  std::vector<std::string> alpn;         // application_layer_protocol_negotiation (16)
-  bool alps = true;                      // application_settings (17613 new / 17513 old) for h2
-  bool alps_new_codepoint = true;
-  std::vector<uint16_t> cert_compression;  // compress_certificate (27): 1 zlib, 2 brotli, 3 zstd
-  bool grease = true;                      // GREASE in ciphers, groups, extensions, versions
-  bool permute_extensions = true;          // Chrome ≥110 shuffles extension order per connection
-  bool ech_grease = true;                  // encrypted_client_hello (65037) GREASE
-  bool ocsp_stapling = true;               // status_request (5)
-  bool signed_cert_timestamps = true;      // signed_certificate_timestamp (18)
-  bool session_tickets = true;             // session_ticket (35)
+  uint16_t min_version = 0x0303;  // supported_versions (43): lowest offered
+  uint16_t max_version = 0x0304;  // supported_versions (43): highest offered
+  // cipher_suites, exact wire order, TLS 1.3 suites included (IANA ids, GREASE excluded: see grease).
+  std::vector<uint16_t> cipher_suites;
+  // Extension order (IANA ids, GREASE excluded). Empty: BoringSSL's own order, or a per-connection
+  // shuffle when permute_extensions is set (Chrome ≥110).
+  std::vector<uint16_t> extension_order;
+  bool permute_extensions = false;
+  std::vector<uint16_t> groups;           // supported_groups (10), in order
+  size_t key_shares = 0;                  // key_share (51): shares for the first N groups; 0 = stock (1 PQ + 1 classical)
+  std::vector<uint8_t> point_formats = {0};         // ec_point_formats (11)
+  std::vector<uint16_t> signature_algorithms;       // signature_algorithms (13), in order
+  std::vector<uint16_t> delegated_credentials;      // delegated_credentials (34); empty = not sent
+  uint16_t record_size_limit = 0;                   // record_size_limit (28); 0 = not sent
+  std::vector<std::string> alpn;                    // application_layer_protocol_negotiation (16)
+  std::vector<std::string> alps;                    // application_settings (17513/17613): protocols with ALPS
+  bool alps_new_codepoint = true;                   // 17613 (Chrome ≥ 131) vs 17513
+  std::vector<uint16_t> cert_compression;           // compress_certificate (27): 1 zlib, 2 brotli, 3 zstd
+  bool grease = false;                    // GREASE in ciphers, groups, extensions, versions, key_share
+  bool grease_signature_algorithms = false;  // a GREASE value first in signature_algorithms (Chrome ≥152)
+  bool ech_grease = false;                // encrypted_client_hello (65037) GREASE
+  bool ocsp_stapling = false;             // status_request (5)
+  bool signed_cert_timestamps = false;    // signed_certificate_timestamp (18)
+  bool session_tickets = true;            // session_ticket (35)
+  bool extended_master_secret = true;     // extended_master_secret (23)
+  bool renegotiation_info = true;         // renegotiation_info (65281)
+  bool psk_key_exchange_modes = true;     // psk_key_exchange_modes (45), TLS 1.3 only
+  std::string trust_anchors;              // trust_anchors (0xca34) payload; empty = not sent
+  bool padding = false;                   // padding (21), when the hello is 256–511 bytes
+};
+
+struct Http2Setting {
+  uint16_t id = 0;     // SETTINGS parameter id (1 header table, 2 push, 3 max streams, 4 window,
+  uint32_t value = 0;  // 5 max frame, 6 max header list, 8 connect protocol, 9 no RFC 7540 priorities)
+};
+
+struct Http2Priority {
+  uint32_t stream_id = 0;   // PRIORITY frames: the stream; for HEADERS priority: unused
+  uint32_t depends_on = 0;
+  uint16_t weight = 16;     // 1..256 (the wire carries weight-1)
+  bool exclusive = false;
+};
+
+struct Http2Profile {
+  std::vector<Http2Setting> settings;          // the first SETTINGS frame, entries in this order
+  uint32_t connection_window_update = 0;       // WINDOW_UPDATE on stream 0 after SETTINGS; 0 = none
+  std::vector<Http2Priority> priority_frames;  // PRIORITY frames after that (old Firefox)
+  bool headers_priority = false;               // HEADERS carry the PRIORITY flag with the spec below
+  Http2Priority headers_priority_spec;
+  uint32_t first_stream_id = 1;                // Firefox ≥ 120 starts at 3 (old Firefox after its PRIORITY tree)
+  std::string pseudo_header_order = "masp";    // :method :authority :scheme :path, as letters
+  uint32_t stream_window_update = 0;           // WINDOW_UPDATE on each new stream after HEADERS; 0 = none
 };
 
 struct Profile {
   std::string id;
   TlsProfile tls;
+  Http2Profile http2;
+  // Default request headers in the browser's order (HTTP/2 spelling: lower case). User headers
+  // override by name, case-insensitively, and keep this order.
+  HeaderList headers;
 };
 
-// The default: Chrome-like, from BoringSSL's stock knobs.
+// The newest Chrome preset: what a request uses with no fingerprint option at all.
 const Profile& default_profile();
-// nullptr when unknown.
+// nullptr when unknown. Accepts preset ids ("chrome_156") and aliases ("chrome").
 const Profile* find_profile(const std::string& id);
+// Every preset id, for documentation and validation.
+std::vector<std::string> profile_ids();
 
 }  // namespace ctn

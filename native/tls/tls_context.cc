@@ -7,6 +7,8 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 
@@ -14,42 +16,37 @@ namespace ctn {
 
 namespace {
 
-// Certificate decompression callbacks (RFC 8879). BoringSSL allocates nothing for us: we produce
-// a CRYPTO_BUFFER of exactly the announced length, or fail the handshake.
-int decompress_brotli(SSL*, CRYPTO_BUFFER** out, size_t uncompressed_len, const uint8_t* in,
-                      size_t in_len) {
+// Certificate decompression (RFC 8879): BoringSSL announces the uncompressed length; we produce a
+// CRYPTO_BUFFER of exactly that length, or fail the handshake.
+template <class Decode>  // bool(uint8_t* out, size_t out_len, const uint8_t* in, size_t in_len)
+int decompress_into(CRYPTO_BUFFER** out, size_t uncompressed_len, const uint8_t* in, size_t in_len,
+                    Decode decode) {
   uint8_t* data = nullptr;
   bssl::UniquePtr<CRYPTO_BUFFER> buf(CRYPTO_BUFFER_alloc(&data, uncompressed_len));
-  if (!buf) return 0;
-  size_t out_len = uncompressed_len;
-  if (BrotliDecoderDecompress(in_len, in, &out_len, data) != BROTLI_DECODER_RESULT_SUCCESS ||
-      out_len != uncompressed_len) {
-    return 0;
-  }
+  if (!buf || !decode(data, uncompressed_len, in, in_len)) return 0;
   *out = buf.release();
   return 1;
 }
 
-int decompress_zlib(SSL*, CRYPTO_BUFFER** out, size_t uncompressed_len, const uint8_t* in,
-                    size_t in_len) {
-  uint8_t* data = nullptr;
-  bssl::UniquePtr<CRYPTO_BUFFER> buf(CRYPTO_BUFFER_alloc(&data, uncompressed_len));
-  if (!buf) return 0;
-  uLongf out_len = uncompressed_len;
-  if (uncompress(data, &out_len, in, in_len) != Z_OK || out_len != uncompressed_len) return 0;
-  *out = buf.release();
-  return 1;
+int decompress_brotli(SSL*, CRYPTO_BUFFER** out, size_t len, const uint8_t* in, size_t in_len) {
+  return decompress_into(out, len, in, in_len, [](uint8_t* d, size_t n, const uint8_t* i, size_t il) {
+    size_t got = n;
+    return BrotliDecoderDecompress(il, i, &got, d) == BROTLI_DECODER_RESULT_SUCCESS && got == n;
+  });
 }
 
-int decompress_zstd(SSL*, CRYPTO_BUFFER** out, size_t uncompressed_len, const uint8_t* in,
-                    size_t in_len) {
-  uint8_t* data = nullptr;
-  bssl::UniquePtr<CRYPTO_BUFFER> buf(CRYPTO_BUFFER_alloc(&data, uncompressed_len));
-  if (!buf) return 0;
-  size_t n = ZSTD_decompress(data, uncompressed_len, in, in_len);
-  if (ZSTD_isError(n) || n != uncompressed_len) return 0;
-  *out = buf.release();
-  return 1;
+int decompress_zlib(SSL*, CRYPTO_BUFFER** out, size_t len, const uint8_t* in, size_t in_len) {
+  return decompress_into(out, len, in, in_len, [](uint8_t* d, size_t n, const uint8_t* i, size_t il) {
+    uLongf got = n;
+    return uncompress(d, &got, i, il) == Z_OK && got == n;
+  });
+}
+
+int decompress_zstd(SSL*, CRYPTO_BUFFER** out, size_t len, const uint8_t* in, size_t in_len) {
+  return decompress_into(out, len, in, in_len, [](uint8_t* d, size_t n, const uint8_t* i, size_t il) {
+    const size_t got = ZSTD_decompress(d, n, i, il);
+    return !ZSTD_isError(got) && got == n;
+  });
 }
 
 std::string find_ca_bundle() {
@@ -98,11 +95,104 @@ std::vector<std::string> offered_alpn(const Profile& profile, const TlsOptions& 
 
 }  // namespace
 
-bool http2_available() { return false; }
+bool http2_available() { return true; }
 
 const std::string& ca_bundle_path() {
   static const std::string path = find_ca_bundle();
   return path;
+}
+
+namespace {
+
+constexpr uint16_t kFfdhe2048 = 0x0100;
+constexpr uint16_t kFfdhe3072 = 0x0101;
+
+bool is_tls13_suite(uint16_t id) { return (id & 0xff00) == 0x1300; }
+
+std::string hex4(uint16_t v) {
+  char buf[8];
+  snprintf(buf, sizeof buf, "0x%04x", v);
+  return buf;
+}
+
+// BoringSSL's own TLS 1.3 order (with AES hardware, as on every x86-64 we run on).
+const std::vector<uint16_t> kStockTls13Order = {0x1301, 0x1302, 0x1303};
+
+// The TLS 1.2 part of the cipher list, as BoringSSL names: every id must be one it implements.
+bool tls12_cipher_list(const std::vector<uint16_t>& ids, std::string* list, std::string* why) {
+  for (uint16_t id : ids) {
+    if (is_tls13_suite(id)) continue;
+    const SSL_CIPHER* c = SSL_get_cipher_by_value(id);
+    if (!c) {
+      *why = "cipher suite " + hex4(id) + " is not implemented by this TLS stack";
+      return false;
+    }
+    if (!list->empty()) list->push_back(':');
+    *list += SSL_CIPHER_get_name(c);
+  }
+  return true;
+}
+
+bool has_duplicates(const std::vector<uint16_t>& v) {
+  for (size_t i = 0; i < v.size(); ++i)
+    for (size_t j = i + 1; j < v.size(); ++j)
+      if (v[i] == v[j]) return true;
+  return false;
+}
+
+}  // namespace
+
+bool tls_stack_patched() {
+#ifdef CTN_BORINGSSL_PATCHES
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool check_tls_profile(const TlsProfile& t, std::string* why) {
+  std::string list;
+  if (!tls12_cipher_list(t.cipher_suites, &list, why)) return false;
+  std::vector<uint16_t> tls13;
+  for (uint16_t id : t.cipher_suites)
+    if (is_tls13_suite(id)) tls13.push_back(id);
+  if (t.max_version >= 0x0304) {
+    std::vector<uint16_t> sorted = tls13;
+    std::sort(sorted.begin(), sorted.end());
+    if (sorted != kStockTls13Order) {
+      *why = "TLS 1.3 offers exactly the suites 0x1301, 0x1302 and 0x1303 here (in any order)";
+      return false;
+    }
+  }
+  if (t.point_formats != std::vector<uint8_t>{0}) {
+    *why = "ec_point_formats other than [0] (uncompressed) cannot be sent";
+    return false;
+  }
+  if (tls_stack_patched()) return true;
+  // Without the patch series only BoringSSL's stock knobs exist: name the first trait that needs more.
+  if (t.max_version >= 0x0304 && tls13 != kStockTls13Order) {
+    *why = "TLS 1.3 cipher order other than 1301,1302,1303 needs the patched TLS stack";
+  } else if (!t.extension_order.empty()) {
+    *why = "an explicit extension order needs the patched TLS stack";
+  } else if (!t.delegated_credentials.empty()) {
+    *why = "delegated_credentials (34) needs the patched TLS stack";
+  } else if (t.record_size_limit != 0) {
+    *why = "record_size_limit (28) needs the patched TLS stack";
+  } else if (t.key_shares != 0) {
+    *why = "a key share count needs the patched TLS stack";
+  } else if (std::count(t.groups.begin(), t.groups.end(), kFfdhe2048) ||
+             std::count(t.groups.begin(), t.groups.end(), kFfdhe3072)) {
+    *why = "ffdhe groups (256, 257) need the patched TLS stack";
+  } else if (t.grease_signature_algorithms) {
+    *why = "GREASE in signature_algorithms needs the patched TLS stack";
+  } else if (has_duplicates(t.signature_algorithms)) {
+    *why = "duplicate signature algorithms need the patched TLS stack";
+  } else if (!t.padding) {
+    *why = "leaving out the padding extension (21) needs the patched TLS stack";
+  } else {
+    return true;
+  }
+  return false;
 }
 
 std::shared_ptr<asio::ssl::context> TlsContextCache::get(const Profile& profile,
@@ -114,24 +204,56 @@ std::shared_ptr<asio::ssl::context> TlsContextCache::get(const Profile& profile,
     *error = Error{ErrorCode::kInternal, Stage::kTls, last_ssl_error(what)};
     return nullptr;
   };
+  const TlsProfile& t = profile.tls;
+  std::string why;
+  if (!check_tls_profile(t, &why)) {
+    *error = Error{ErrorCode::kUnsupportedFingerprint, Stage::kTls, why};
+    return nullptr;
+  }
   bssl::UniquePtr<SSL_CTX> ctx(SSL_CTX_new(TLS_method()));
   if (!ctx) return fail("SSL_CTX_new");
-  const TlsProfile& t = profile.tls;
   if (!SSL_CTX_set_min_proto_version(ctx.get(), t.min_version) ||
       !SSL_CTX_set_max_proto_version(ctx.get(), t.max_version)) {
     return fail("TLS versions");
   }
-  if (!t.cipher_list.empty() && !SSL_CTX_set_strict_cipher_list(ctx.get(), t.cipher_list.c_str())) {
+  std::string list;
+  tls12_cipher_list(t.cipher_suites, &list, &why);
+  if (!list.empty() && !SSL_CTX_set_strict_cipher_list(ctx.get(), list.c_str())) {
     return fail("cipher list");
   }
   if (!t.groups.empty() && !SSL_CTX_set1_group_ids(ctx.get(), t.groups.data(), t.groups.size())) {
     return fail("groups");
   }
-  if (!t.verify_sigalgs.empty() &&
-      !SSL_CTX_set_verify_algorithm_prefs(ctx.get(), t.verify_sigalgs.data(),
-                                          t.verify_sigalgs.size())) {
+  if (!t.signature_algorithms.empty() &&
+      !SSL_CTX_set_verify_algorithm_prefs(ctx.get(), t.signature_algorithms.data(),
+                                          t.signature_algorithms.size())) {
     return fail("signature algorithms");
   }
+#ifdef CTN_BORINGSSL_PATCHES
+  std::vector<uint16_t> tls13;
+  for (uint16_t id : t.cipher_suites)
+    if (is_tls13_suite(id)) tls13.push_back(id);
+  if (!tls13.empty() && !SSL_CTX_set_tls13_cipher_order(ctx.get(), tls13.data(), tls13.size())) {
+    return fail("TLS 1.3 cipher order");
+  }
+  if (!t.extension_order.empty() &&
+      !SSL_CTX_set_extension_order(ctx.get(), t.extension_order.data(), t.extension_order.size())) {
+    return fail("extension order");
+  }
+  if (!t.delegated_credentials.empty() &&
+      !SSL_CTX_set_delegated_credential_sigalgs(ctx.get(), t.delegated_credentials.data(),
+                                                t.delegated_credentials.size())) {
+    return fail("delegated credentials");
+  }
+  if (t.record_size_limit && !SSL_CTX_set_record_size_limit(ctx.get(), t.record_size_limit)) {
+    return fail("record size limit");
+  }
+  if (t.key_shares && !SSL_CTX_set_key_shares_limit(ctx.get(), t.key_shares)) {
+    return fail("key shares");
+  }
+  SSL_CTX_set_grease_signature_algorithms(ctx.get(), t.grease_signature_algorithms ? 1 : 0);
+  SSL_CTX_set_client_padding(ctx.get(), t.padding ? 1 : 0);
+#endif
   for (uint16_t alg : t.cert_compression) {
     auto fn = alg == TLSEXT_cert_compression_brotli ? decompress_brotli
               : alg == TLSEXT_cert_compression_zlib ? decompress_zlib
@@ -187,17 +309,22 @@ bool prepare_connection(SSL* ssl, const Profile& profile, const TlsOptions& opti
     }
   }
   const TlsProfile& t = profile.tls;
-  if (t.alps) {
-    for (const auto& p : offered_alpn(profile, options)) {
-      if (p != "h2") continue;
-      SSL_set_alps_use_new_codepoint(ssl, t.alps_new_codepoint ? 1 : 0);
-      // An empty h2 ALPS payload, as Chrome sends.
-      if (!SSL_add_application_settings(ssl, reinterpret_cast<const uint8_t*>(p.data()), p.size(),
-                                        nullptr, 0)) {
-        *error = Error{ErrorCode::kInternal, Stage::kTls, last_ssl_error("ALPS")};
-        return false;
-      }
+  const auto offered = offered_alpn(profile, options);
+  for (const auto& p : t.alps) {
+    if (std::find(offered.begin(), offered.end(), p) == offered.end()) continue;
+    SSL_set_alps_use_new_codepoint(ssl, t.alps_new_codepoint ? 1 : 0);
+    // An empty ALPS payload, as Chrome sends for h2.
+    if (!SSL_add_application_settings(ssl, reinterpret_cast<const uint8_t*>(p.data()), p.size(),
+                                      nullptr, 0)) {
+      *error = Error{ErrorCode::kInternal, Stage::kTls, last_ssl_error("ALPS")};
+      return false;
     }
+  }
+  if (!t.trust_anchors.empty() &&
+      !SSL_set1_requested_trust_anchors(ssl, reinterpret_cast<const uint8_t*>(t.trust_anchors.data()),
+                                        t.trust_anchors.size())) {
+    *error = Error{ErrorCode::kInternal, Stage::kTls, last_ssl_error("trust anchors")};
+    return false;
   }
   if (t.ech_grease) SSL_set_enable_ech_grease(ssl, 1);
   return true;

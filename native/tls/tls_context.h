@@ -46,6 +46,14 @@ std::string negotiated_alpn(const SSL* ssl);
 std::string negotiated_version(const SSL* ssl);
 std::string negotiated_cipher(const SSL* ssl);
 
+// Whether this build carries our BoringSSL patch series (explicit extension order, delegated
+// credentials, record_size_limit, key share count, ffdhe, TLS 1.3 order, sigalg GREASE, ...).
+bool tls_stack_patched();
+
+// Whether this TLS stack can put `t` on the wire exactly; if not, `why` names the first element
+// that it cannot (never approximated). Thread-safe, cheap: usable before any connection.
+bool check_tls_profile(const TlsProfile& t, std::string* why);
+
 // Whether the offered ALPN list of a profile may contain h2 (the HTTP/2 layer is present).
 bool http2_available();
 

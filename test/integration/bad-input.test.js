@@ -186,16 +186,31 @@ describe('bad-input matrix: every wrong input rejects at once, naming the option
       expectInvalidOption(await settle(() => client[m](server.url('/echo'), { headers: { a: 'x\r\ny' } })), /header "a"/);
     });
 
+  test('fingerprints this TLS stack cannot put on the wire reject with ERR_UNSUPPORTED_FINGERPRINT naming the element', async () => {
+    const cases = [
+      [{ ja3: '771,4865-4866-4867-49195,0-23-65281-10-11-13-43-45-51-22,29-23,0' }, /extension 22/],
+      [{ ja3: '771,4865-4866-4867-49195,0-23-65281-10-11-43-45-51,29-23,0' }, /extension 13/],
+      [{ ja3: '771,4865-4866-4867-153,0-23-65281-10-11-13-43-45-51,29-23,0' }, /0x0099/],
+      [{ ja3: '771,4865-4866-4867-49195,0-23-65281-10-11-13-43-45-51,29-23,1' }, /ec_point_formats/],
+      [{ ja3: '771,4865-49195,0-23-65281-10-11-13-43-45-51,29,0' }, /TLS 1.3 offers exactly/],
+      [{ ja3: '771,4865-4866-4867,0-23-65281-10-11-13-43-45-51,29,0' }, /TLS 1.2 extension/],
+      [{ ja3: '771,4865-4866-4867-49195,0-23-65281-10-11-13-43-45-51,29,0', ja4r: 't13d0101h2_1301_000a_0403' }, /give one/],
+    ];
+    for (const [options, why] of cases) {
+      const outcome = await settle(() => client(server.url('/echo'), options));
+      expect(outcome.error).toBeInstanceOf(initCycleTLS.CycleTLSError);
+      expect(outcome.error.code).toBe('ERR_UNSUPPORTED_FINGERPRINT');
+      expect(outcome.error.message).toMatch(why);
+    }
+    expect((await client(server.url('/echo'))).status).toBe(200);
+  });
+
   test('options that are not implemented yet reject with a CycleTLSError ERR_NOT_IMPLEMENTED', async () => {
     const cases = [
-      { ja3: '771,4865-4867-4866,0-23-65281,29-23-24,0' },
-      { ja4r: 't13d1516h2_002f,0035_0005,000a' },
-      { http2Fingerprint: '1:65536;2:0;4:131072;5:16384|12517377|0|m,p,a,s' },
       // The proxies that killed or hung cycletls (§5.5): all fail clearly, now.
       { proxy: 'ftp://127.0.0.1:1' },
       { proxy: '127.0.0.1:1' },
       { proxy: 'http://127.0.0.1:1' },
-      { disableGrease: true },
       { forceHTTP3: true },
       { protocol: 'websocket' },
       { protocol: 'sse' },

@@ -27,9 +27,9 @@ function pairs(raw) {
 }
 
 describe('request shape', () => {
-  test('headers keep their order and exact casing on the wire', async () => {
+  test('orderAsProvided: exactly the headers given, in order, with their casing', async () => {
     const r = await client.get(server.url('/echo'), {
-      headers: { 'x-lower': 'a', 'X-Mixed-Case': 'b', ACCEPT: 'c', 'sec-ch-ua': '"x"' },
+      headers: { 'x-lower': 'a', 'X-Mixed-Case': 'b', ACCEPT: 'c', 'sec-ch-ua': '"x"' }, orderAsProvided: true,
     });
     expect(r.status).toBe(200);
     const sent = pairs(r.data.rawHeaders);
@@ -41,15 +41,33 @@ describe('request shape', () => {
     const r = await client.get(server.url('/echo'), {
       headers: { 'x-lower': '1', 'X-Mixed-Case': '2', accept: '3', 'Accept-Language': '4', Host: `localhost:${server.port}` },
       headerOrder: ['host', 'accept-language', 'x-lower', 'accept'],
+      orderAsProvided: true,
     });
     expect(pairs(r.data.rawHeaders).map(([n]) => n)).toEqual(['Host', 'Accept-Language', 'x-lower', 'accept', 'X-Mixed-Case', 'User-Agent']);
   });
 
   test('userAgent replaces the user-agent header in place; the default is a current Chrome', async () => {
-    let r = await client.get(server.url('/echo'), { headers: { 'user-agent': 'mine', a: '1' }, userAgent: 'UA/1.0' });
+    let r = await client.get(server.url('/echo'), { headers: { 'user-agent': 'mine', a: '1' }, userAgent: 'UA/1.0', orderAsProvided: true });
     expect(pairs(r.data.rawHeaders).slice(1)).toEqual([['user-agent', 'UA/1.0'], ['a', '1']]);
     r = await client.get(server.url('/echo'));
-    expect(pairs(r.data.rawHeaders).find(([n]) => n === 'User-Agent')[1]).toMatch(/Chrome\/156/);
+    expect(pairs(r.data.rawHeaders).find(([n]) => n.toLowerCase() === 'user-agent')[1]).toMatch(/Chrome\/156/);
+  });
+
+  test('by default the Chrome preset headers go first; given headers override them in place', async () => {
+    const r = await client.get(server.url('/echo'), { headers: { Accept: 'application/json', 'X-Extra': '1' }, userAgent: 'UA/2' });
+    const sent = pairs(r.data.rawHeaders);
+    expect(sent.map(([n]) => n)).toEqual(['Host', 'sec-ch-ua', 'sec-ch-ua-mobile', 'sec-ch-ua-platform',
+      'upgrade-insecure-requests', 'user-agent', 'Accept', 'sec-fetch-site', 'sec-fetch-mode', 'sec-fetch-user',
+      'sec-fetch-dest', 'accept-encoding', 'accept-language', 'priority', 'X-Extra']);
+    expect(sent[6][1]).toBe('application/json');
+    expect(sent[5][1]).toBe('UA/2');
+  });
+
+  test('the Firefox preset brings its own headers', async () => {
+    const r = await client.get(server.url('/echo'), { profile: 'firefox_153' });
+    const sent = pairs(r.data.rawHeaders);
+    expect(sent[1]).toEqual(['user-agent', 'Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0']);
+    expect(sent.map(([n]) => n)).toContain('te');
   });
 
   test('cookies in both cycletls forms become one Cookie header', async () => {

@@ -615,7 +615,7 @@ TEST(ResponseParser, InterimHeadsHaveTheirOwnBudget) {
 
 TEST(ResponseParser, HeaderCountLimit) {
   std::string head = "HTTP/1.1 200 OK\r\n";
-  for (int i = 0; i < 4; ++i) head += "H" + std::to_string(i) + ": v\r\n";
+  for (int i = 0; i < 4; ++i) head.append("H").append(std::to_string(i)).append(": v\r\n");
   {
     Harness h(ParserLimits{1024, 5});
     h.parser.feed(head + "Content-Length: 0\r\n\r\n");

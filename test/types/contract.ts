@@ -31,6 +31,9 @@ async function main(): Promise<void> {
   const cookies: Cookie[] = [{ name: 'a', value: 'b', expires: 'Mon, 02-Jan-2022 15:04:05 EST', sameSite: 'Lax' }];
   await client.get('https://example.test', { cookies, bodyBytes: 'AAEC', headerOrder: ['a'], signal: new AbortController().signal });
   await client.get('https://example.test', { cookies: { a: 'b' } });
+  await client.get('https://example.test', { profile: 'firefox_153', ja3: '771,4865,0-10,29,0', http2Fingerprint: '1:65536|0|0|m,a,s,p', disableGrease: true, decompress: false });
+  // @ts-expect-error an unknown preset
+  await client.get('https://example.test', { profile: 'netscape_4' });
 
   const code: ErrorCode | undefined = r.error?.code;
   const codes: readonly ErrorCode[] = errorCodes;

@@ -568,7 +568,7 @@ describe('normalizeRequest: url', () => {
 });
 
 describe('normalizeRequest: options that are not implemented yet', () => {
-  test.each([['ja3', '771,4865-4867,0-23,29-23,0'], ['ja4r', 't13d1516h2_002f,0035_0005,000a'], ['http2Fingerprint', '1:65536;2:0|12517377|0|m,p,a,s'], ['quicFingerprint', 'x'], ['proxy', 'http://127.0.0.1:8080']])('%s as a non-empty string → ERR_NOT_IMPLEMENTED', (key, value) => {
+  test.each([['quicFingerprint', 'x'], ['proxy', 'http://127.0.0.1:8080']])('%s as a non-empty string → ERR_NOT_IMPLEMENTED', (key, value) => {
     expectNotImplemented(() => norm({ [key]: value }), new RegExp(key));
   });
 
@@ -581,10 +581,43 @@ describe('normalizeRequest: options that are not implemented yet', () => {
     expectInvalid(() => norm({ [key]: 5 }), TypeError, new RegExp(key));
   });
 
-  test('disableGrease: true → ERR_NOT_IMPLEMENTED; false is fine', () => {
-    expectNotImplemented(() => norm({ disableGrease: true }), /disableGrease/);
-    expect(norm({ disableGrease: false }).method).toBe('GET');
+  test('disableGrease is a boolean passed to the engine', () => {
+    expect(norm({ disableGrease: true }).disableGrease).toBe(true);
+    expect(norm({ disableGrease: false }).disableGrease).toBe(false);
     expectInvalid(() => norm({ disableGrease: 'yes' }), TypeError, /disableGrease/);
+  });
+
+  test.each([
+    ['ja3', '771,4865-4867,0-23,29-23,0'],
+    ['ja4r', 't13d1516h2_002f,0035_0005,000a_0403'],
+    ['http2Fingerprint', '1:65536;2:0|12517377|0|m,p,a,s'],
+  ])('%s strings pass through, trimmed', (key, value) => {
+    expect(norm({ [key]: ` ${value} ` })[key]).toBe(value);
+  });
+
+  test.each([
+    ['ja3', '771,4865'],
+    ['ja3', 'chrome'],
+    ['ja4r', 't13d1516h2'],
+    ['http2Fingerprint', '1:65536|x|0|m,a,s,p'],
+    ['http2Fingerprint', '1:65536|0|0|q,a,s,p'],
+  ])('a malformed %s string → RangeError naming the option', (key, value) => {
+    expectInvalid(() => norm({ [key]: value }), RangeError, new RegExp(key));
+  });
+
+  test('profile must name a preset when the catalog is known', () => {
+    const catalog = { has: (id) => id === 'chrome_156', headers: () => [['user-agent', 'UA']] };
+    expect(normalizeRequest(URL_, { profile: 'chrome_156' }, 'get', catalog).profile).toBe('chrome_156');
+    expectInvalid(() => normalizeRequest(URL_, { profile: 'netscape' }, 'get', catalog), RangeError, /profile/);
+    expectInvalid(() => normalizeRequest(URL_, { profile: 5 }, 'get', catalog), TypeError, /profile/);
+  });
+
+  test('preset headers are the base; given headers override by name in place', () => {
+    const catalog = { has: () => true, headers: () => [['accept', 'a/b'], ['user-agent', 'UA'], ['accept-language', 'en']] };
+    const r = normalizeRequest(URL_, { headers: { 'Accept-Language': 'de', 'X-New': '1' } }, 'get', catalog);
+    expect(r.headers).toEqual([['accept', 'a/b'], ['user-agent', 'UA'], ['Accept-Language', 'de'], ['X-New', '1']]);
+    const exact = normalizeRequest(URL_, { headers: { 'X-New': '1' }, orderAsProvided: true }, 'get', catalog);
+    expect(exact.headers.map(([n]) => n)).toEqual(['X-New', 'User-Agent']);
   });
 
   test('forceHTTP3: true → ERR_NOT_IMPLEMENTED; false is fine', () => {

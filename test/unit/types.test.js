@@ -40,3 +40,10 @@ test('no `any` in the public types', () => {
   const dts = fs.readFileSync(path.join(root, 'types', 'index.d.ts'), 'utf8').replace(/\/\/.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '');
   expect(dts).not.toMatch(/\bany\b/);
 });
+
+test('the declared ProfileId values are exactly the presets the addon carries', () => {
+  const dts = fs.readFileSync(path.join(root, 'types', 'index.d.ts'), 'utf8');
+  const declared = [...(/export type ProfileId =([^;]*);/.exec(dts)[1]).matchAll(/'([a-z0-9_]+)'/g)].map((m) => m[1]);
+  const addon = require(path.join(root, 'build', 'Release', 'cycletls_native.node'));
+  expect(declared.sort()).toEqual([...addon.info.profiles].sort());
+});

@@ -1,0 +1,167 @@
+'use strict';
+// Our presets and fingerprint strings against the golden captures of real browsers
+// (shared/fingerprints: Debian's Chromium 156 and Firefox ESR 153), as seen by the shipped echo
+// server: JA4, JA3N, the Akamai HTTP/2 string, HEADERS priority and header order must be equal.
+const fs = require('node:fs');
+const path = require('node:path');
+const initCycleTLS = require('../..');
+const { startEchoServer } = require('../../dist/echo');
+const { uniquePort } = require('../helpers/servers');
+
+const goldenFile = [path.join(__dirname, '..', 'fixtures', 'fingerprints', 'requests.jsonl'),
+  path.resolve(__dirname, '..', '..', '..', 'shared', 'fingerprints', 'requests.jsonl')].find((f) => fs.existsSync(f));
+const golden = fs.readFileSync(goldenFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const byPath = (p) => golden.find((r) => r.path === p);
+
+let echo;
+let client;
+const clients = [];
+beforeAll(async () => {
+  echo = await startEchoServer();
+  client = await initCycleTLS({ port: uniquePort() });
+});
+afterAll(async () => {
+  await client.exit();
+  await Promise.all(clients.map((c) => c.exit()));
+  await echo.close();
+});
+
+// A fresh engine per call: a new connection, so a new ClientHello.
+async function freshClient() {
+  const c = await initCycleTLS({ port: uniquePort() });
+  clients.push(c);
+  return c;
+}
+
+const url = () => `https://localhost:${echo.port}/fp`;
+const opts = (extra) => ({ insecureSkipVerify: true, ...extra });
+const names = (headers) => headers.map(([n]) => n);
+
+describe('chrome_156 (the default) equals Chromium 156', () => {
+  const g = byPath('/chromium-headed') || byPath('/chromium-1');
+  let r;
+  beforeAll(async () => { r = (await client.get(url(), opts())).data; });
+
+  test('JA4 and JA3N', () => {
+    expect(r.tls.ja4).toBe(g.tls.ja4);
+    expect(r.tls.ja3n).toBe(g.tls.ja3n);
+    expect(r.tls.ja3n_hash).toBe(g.tls.ja3n_hash);
+  });
+  test('the Akamai HTTP/2 string and the HEADERS priority', () => {
+    expect(r.http2.akamai_fingerprint).toBe(g.http2.akamai_fingerprint);
+    const frame = (f) => f.frame_type === 'HEADERS';
+    expect(r.http2.sent_frames.find(frame).priority).toEqual(g.http2.sent_frames.find(frame).priority);
+    expect(r.http2.sent_frames.map((f) => f.frame_type).slice(0, 3)).toEqual(['SETTINGS', 'WINDOW_UPDATE', 'HEADERS']);
+  });
+  test('header order (and every value but the path and host)', () => {
+    const ours = r.headers.map(([n, v]) => `${n}: ${v}`);
+    const theirs = g.headers;
+    expect(names(r.headers)).toEqual(theirs.map((h) => h.slice(0, h.indexOf(':', 1))));
+    const differ = ours.filter((h, i) => h !== theirs[i]).map((h) => h.slice(0, h.indexOf(':', 1)));
+    expect(differ).toEqual([':authority', ':path']);
+  });
+  test('signature_algorithms starts with GREASE, as Chrome ≥ 152 sends', () => {
+    expect(r.tls.extensions).toContain('signature_algorithms (13)');
+    expect(r.tls.ja4_r.split('_')[3]).toBe(g.tls.ja4_r.split('_')[3]);
+  });
+});
+
+test('Chrome shuffles its extensions per connection: the JA3 changes, the JA4 does not', async () => {
+  const seen = [];
+  for (let i = 0; i < 4; i++) seen.push((await (await freshClient()).get(url(), opts())).data.tls);
+  expect(new Set(seen.map((t) => t.ja4)).size).toBe(1);
+  expect(new Set(seen.map((t) => t.ja3_hash)).size).toBeGreaterThan(1);
+  expect(new Set(seen.map((t) => t.ja3n_hash)).size).toBe(1);
+});
+
+describe('firefox_153 equals Firefox ESR 153', () => {
+  const g = byPath('/firefox-headed') || byPath('/firefox-1');
+  let r;
+  beforeAll(async () => { r = (await client.get(url(), opts({ profile: 'firefox_153' }))).data; });
+
+  test('JA3 (no shuffling: the full string), JA4 and JA3N', () => {
+    expect(r.tls.ja3).toBe(g.tls.ja3);
+    expect(r.tls.ja3_hash).toBe(g.tls.ja3_hash);
+    expect(r.tls.ja4).toBe(g.tls.ja4);
+    expect(r.tls.ja3n).toBe(g.tls.ja3n);
+  });
+  test('record_size_limit, delegated credentials and three key shares', () => {
+    expect(r.tls.record_size_limit).toBe(16385);
+    expect(r.tls.delegated_credentials).toEqual(g.tls.delegated_credentials);
+    expect(r.tls.key_share.map((k) => k.split(' len')[0])).toEqual(g.tls.key_share.map((k) => k.split(' len')[0]));
+  });
+  test('the Akamai string, stream 3, weight 42 and the stream WINDOW_UPDATE', () => {
+    expect(r.http2.akamai_fingerprint).toBe(g.http2.akamai_fingerprint);
+    const types = r.http2.sent_frames.map((f) => `${f.frame_type}:${f.stream_id}`);
+    expect(types.slice(0, 2)).toEqual(['SETTINGS:0', 'WINDOW_UPDATE:0']);
+    const headers = r.http2.sent_frames.find((f) => f.frame_type === 'HEADERS');
+    expect(headers.stream_id).toBe(3);
+    expect(headers.priority).toEqual({ exclusive: 0, depends_on: 0, weight: 42 });
+    expect(types).toContain('WINDOW_UPDATE:3');
+  });
+  test('header order', () => {
+    expect(names(r.headers)).toEqual(g.headers.map((h) => h.slice(0, h.indexOf(':', 1))));
+  });
+});
+
+describe('JA3 strings come back with the same JA3 hash', () => {
+  const md5 = (s) => require('node:crypto').createHash('md5').update(s).digest('hex');
+  const strings = [
+    ['Chromium 156, connection 1', byPath('/chromium-1').ja3],
+    ['Chromium 156, connection 2', byPath('/chromium-2').ja3],
+    ['Firefox ESR 153', byPath('/firefox-1').ja3],
+    ['Safari 17 (macOS)', '771,4865-4866-4867-49196-49195-52393-49200-49199-52392-49162-49161-49172-49171-157-156-53-47-49160-49170-10,0-23-65281-10-11-16-5-13-18-51-45-43-27-21,29-23-24-25,0'],
+    ['Chrome 120 (old ALPS, no PQ)', '771,4865-4866-4867-49195-49199-49196-49200-52393-52392-49171-49172-156-157-47-53,0-23-65281-10-11-35-16-5-13-18-51-45-43-27-17513,29-23-24,0'],
+    ['Firefox 115 (no PQ, no cert compression)', '771,4865-4867-4866-49195-49199-52393-52392-49196-49200-49162-49161-49171-49172-156-157-47-53,0-23-65281-10-11-35-16-5-34-51-43-13-45-28-65037,29-23-24-25-256-257,0'],
+    ['minimal TLS 1.3 with TLS 1.2 fallback', '771,4865-4866-4867-49195-49199,0-23-65281-10-11-13-16-43-45-51,29-23,0'],
+    ['TLS 1.3 only (no ec_point_formats: an empty last field)', '771,4865-4866-4867,0-10-13-16-43-45-51,29-23,'],
+    ['TLS 1.2 only (Chrome-like)', '771,49195-49199-49196-49200-52393-52392-49171-49172-156-157-47-53,0-23-65281-10-11-35-16-5-13-18,29-23-24,0'],
+    ['TLS 1.2 only, CBC-SHA256 and 3DES', '771,49199-49195-49191-49187-49172-49171-60-47-10,0-23-65281-10-11-13-16,23-24,0'],
+    ['TLS 1.3, P-256 first', '771,4867-4865-4866-49195-49199,0-23-65281-10-11-13-16-43-45-51,23-29,0'],
+  ];
+  test.each(strings)('%s', async (_name, ja3) => {
+    const r = (await (await freshClient()).get(url(), opts({ ja3 }))).data;
+    expect(r.tls.ja3).toBe(ja3);
+    expect(r.tls.ja3_hash).toBe(md5(ja3));
+  });
+
+  test('a JA3 whose extensions include supported_versions negotiates TLS 1.3 (cycletls: 1.2)', async () => {
+    const r = (await (await freshClient()).get(url(), opts({ ja3: strings[2][1] }))).data;
+    expect(r.tls_version).toBe('TLSv1.3');
+  });
+
+  test.each([
+    ['curl 7.88 (OpenSSL: no renegotiation_info extension)', byPath('/curl-default').ja3, /extension 65281 is always sent/],
+    ['Node 20 (OpenSSL)', byPath('/node-https').ja3, /extension 65281 is always sent/],
+    ['TLS 1.3 only, with TLS 1.2 extensions', '771,4865-4866-4867,0-23-65281-10-11-13-16-43-45-51,29-23,0', /extension 11 is a TLS 1.2 extension/],
+    ['an OpenSSL-only DHE suite', '771,4865-4866-4867-158,0-23-65281-10-11-13-16-43-45-51,29-23,0', /0x009e is not implemented/],
+    ['cycletls 2.0.5 default (DHE suites)', '771,4865-4867-4866-49195-49199-52393-52392-49196-49200-49162-49161-49171-49172-51-57-47-53-10,0-23-65281-10-11-35-16-5-51-43-13-45-28-21,29-23-24-25-256-257,0', /0x0033/],
+  ])('%s is refused, naming what cannot be sent', async (_name, ja3, why) => {
+    await expect(client.get(url(), opts({ ja3 }))).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED_FINGERPRINT', message: expect.stringMatching(why) });
+  });
+});
+
+describe('Akamai HTTP/2 strings are reproduced exactly', () => {
+  test.each([
+    ['Chrome', '1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p'],
+    ['Firefox ESR 153', '1:65536;2:0;4:131072;5:16384|12517377|0|m,p,a,s'],
+    ['old Firefox, with PRIORITY frames', '1:65536;4:131072;5:16384|12517377|3:0:0:201,5:0:0:101,7:0:0:1,9:0:7:1,11:0:3:1,13:0:0:241|m,p,a,s'],
+    ['Safari', '2:0;3:100;4:2097152;9:1|10420225|0|m,s,a,p'],
+  ])('%s', async (_name, akamai) => {
+    const r = (await (await freshClient()).get(url(), opts({ http2Fingerprint: akamai }))).data;
+    expect(r.http2.akamai_fingerprint).toBe(akamai);
+  });
+});
+
+test('disableGrease takes GREASE out of the hello', async () => {
+  const r = (await (await freshClient()).get(url(), opts({ disableGrease: true }))).data;
+  expect(r.tls.ciphers.some((c) => /GREASE/.test(c))).toBe(false);
+  expect(r.tls.ja4).toBe(byPath('/chromium-1').tls.ja4); // JA4 ignores GREASE
+});
+
+test('forceHTTP1 offers only http/1.1, so ALPS (an h2 setting) goes too', async () => {
+  const r = (await (await freshClient()).get(url(), opts({ forceHTTP1: true }))).data;
+  expect(r.http_version).toBe('HTTP/1.1');
+  expect(r.tls.ja4.slice(0, 10)).toBe('t13d1516h1');
+  expect(r.tls.alps).toBeNull();
+});
