@@ -1,91 +1,108 @@
 #!/usr/bin/env node
-// `npm run demo`: no internet needed. Starts a local HTTPS server, sends requests through the
-// engine, and prints what the server saw (TLS version, cipher, ALPN, SNI, header order) with timings.
+// `npm run demo`: no internet needed. Starts the package's own fingerprint echo server on
+// 127.0.0.1, sends requests through the engine with the Chrome and Firefox presets and with Node's
+// own clients, and prints what the server saw side by side, with timings.
 'use strict';
-const fs = require('node:fs');
+const http2 = require('node:http2');
 const https = require('node:https');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-const certs = path.join(root, 'test', 'fixtures', 'certs');
-// The engine verifies certificates; trust the demo server's CA (read before the first request).
-process.env.SSL_CERT_FILE = path.join(certs, 'ca.pem');
-
 const initCycleTLS = require(root);
+const { startEchoServer } = require(path.join(root, 'dist', 'echo.js'));
 
-function startServer() {
-  const seen = { connections: 0, handshakes: 0 };
-  const server = https.createServer({
-    key: fs.readFileSync(path.join(certs, 'server-key.pem')),
-    cert: fs.readFileSync(path.join(certs, 'server.pem')),
-    ALPNProtocols: ['http/1.1'],
-  }, (req, res) => {
-    const s = req.socket;
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({
-      tls: s.getProtocol(), cipher: s.getCipher().name, alpn: s.alpnProtocol, sni: s.servername,
-      method: req.method, path: req.url, headerOrder: req.rawHeaders.filter((_, i) => i % 2 === 0),
-      userAgent: req.headers['user-agent'],
-    }));
-  });
-  server.on('connection', () => seen.connections++);
-  server.on('secureConnection', () => seen.handshakes++);
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, seen, port: server.address().port })));
-}
+// What the real browsers sent on this machine kind (test/fixtures/fingerprints): the reference.
+const GOLDEN = {
+  chrome_156: { ja4: 't13d1517h2_8daaf6152771_cb7bf5808d99', akamai: '1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p' },
+  firefox_153: { ja4: 't13d1617h2_86a278354501_3cbfd9057e0d', akamai: '1:65536;2:0;4:131072;5:16384|12517377|0|m,p,a,s' },
+};
 
 const ms = (t0) => `${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(2)} ms`;
+const pad = (s, n) => String(s).padEnd(n);
+
+function nodeHttps(url) {
+  return new Promise((resolve, reject) => {
+    https.get(url, { rejectUnauthorized: false }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString())));
+    }).on('error', reject);
+  });
+}
+
+function nodeHttp2(origin, p) {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(origin, { rejectUnauthorized: false });
+    session.on('error', reject);
+    const req = session.request({ ':path': p });
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => { session.close(); resolve(JSON.parse(Buffer.concat(chunks).toString())); });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function row(label, r) {
+  return `  ${pad(label, 24)} ${pad(r.tls_version, 8)} ${pad(r.tls.ja4, 38)} ${r.http2 ? r.http2.akamai_fingerprint : '(HTTP/1.1: no HTTP/2 frames)'}`;
+}
 
 async function main() {
-  const { server, seen, port } = await startServer();
-  const url = `https://localhost:${port}/demo?q=1`;
-  console.log(`cycletls-native demo — local HTTPS server on 127.0.0.1:${port}\n`);
+  const echo = await startEchoServer();
+  const origin = `https://localhost:${echo.port}`;
+  console.log(`cycletls-native demo: a local fingerprint echo server on 127.0.0.1:${echo.port}\n`);
 
   let t0 = process.hrtime.bigint();
   const client = await initCycleTLS({ port: 9119 });
-  console.log(`initCycleTLS()                      ${ms(t0)}`);
-
+  console.log(`initCycleTLS()                          ${ms(t0)}`);
+  // The echo server's certificate is self-signed: verification would refuse it, as it should.
+  const opts = { insecureSkipVerify: true };
   t0 = process.hrtime.bigint();
-  const first = await client.get(url, {
-    headers: { 'sec-ch-ua': '"Chromium";v="156"', Accept: 'text/html', 'Accept-Language': 'en-US,en;q=0.9' },
-  });
-  console.log(`first request (new TLS connection)  ${ms(t0)}  status ${first.status}`);
+  const chrome = await client.get(`${origin}/demo`, opts);
+  console.log(`first request (new TLS + HTTP/2)        ${ms(t0)}  status ${chrome.status}, ${chrome.protocol}`);
   t0 = process.hrtime.bigint();
-  const second = await client.get(url);
-  console.log(`second request (kept alive)         ${ms(t0)}  reused connection: ${second.connection.reused}`);
+  const again = await client.get(`${origin}/demo`, opts);
+  console.log(`second request (same connection)        ${ms(t0)}  reused: ${again.connection.reused}`);
 
   const n = 2000;
   const inFlight = 50;
-  const all = new Array(n);
+  const results = new Array(n);
   let next = 0;
   t0 = process.hrtime.bigint();
   await Promise.all(Array.from({ length: inFlight }, async () => {
     while (next < n) {
       const i = next++;
-      all[i] = await client.get(`${url}&i=${i}`);
+      results[i] = await client.get(`${origin}/demo?i=${i}`, opts);
     }
   }));
-  const okCount = all.filter((r, i) => r.status === 200 && r.data.path.endsWith(`&i=${i}`)).length;
-  console.log(`${n} requests, ${inFlight} in flight          ${ms(t0)}  ${okCount}/${n} ok, each answer matched its request`);
+  const ok = results.filter((r, i) => r.status === 200 && r.data.path === `/demo?i=${i}`).length;
+  const connections = new Set(results.map((r) => r.connection.id)).size;
+  console.log(`${n} requests, ${inFlight} in flight              ${ms(t0)}  ${ok}/${n} answers matched their request, over ${connections} connection(s)`);
 
-  const d = first.data;
-  console.log('\nWhat the server saw:');
-  console.log(`  TLS version    ${d.tls}`);
-  console.log(`  cipher         ${d.cipher}`);
-  console.log(`  ALPN           ${d.alpn}`);
-  console.log(`  SNI            ${d.sni}`);
-  console.log(`  header order   ${d.headerOrder.join(', ')}`);
-  console.log(`  user-agent     ${d.userAgent}`);
-  console.log(`  connections    ${seen.connections} TCP, ${seen.handshakes} TLS handshakes for ${2 + n} requests`);
-  console.log('\nWhat the client saw:');
-  console.log(`  status ${first.status}, protocol ${first.protocol}, ${first.tls.version} ${first.tls.cipher}`);
-  console.log(`  headers (cycletls shape) ${JSON.stringify(first.headers)}`);
+  const firefox = await client.get(`${origin}/demo`, { ...opts, profile: 'firefox_153' });
+  const nodeH1 = await nodeHttps(`${origin}/demo`);
+  const nodeH2 = await nodeHttp2(origin, '/demo');
 
-  const failed = await client.get(`https://localhost:${port}/`, { serverName: 'wrong.example' });
-  console.log(`\nA certificate for the wrong name: status ${failed.status} (as cycletls), error ${failed.error.code}: ${failed.error.message}`);
+  console.log('\nWhat the server saw (TLS version, JA4, Akamai HTTP/2 string):');
+  console.log(row('cycletls-native chrome', chrome.data));
+  console.log(row('cycletls-native firefox', firefox.data));
+  console.log(row('Node https', nodeH1));
+  console.log(row('Node http2', nodeH2));
+  for (const [name, r] of [['chrome_156', chrome.data], ['firefox_153', firefox.data]]) {
+    const same = r.tls.ja4 === GOLDEN[name].ja4 && r.http2.akamai_fingerprint === GOLDEN[name].akamai;
+    console.log(`  ${name}: JA4 and Akamai string ${same ? 'equal' : 'DIFFER FROM'} the captured real browser`);
+  }
+  console.log('\nHeader order the server saw:');
+  console.log(`  chrome   ${chrome.data.headers.map(([k]) => k).join(', ')}`);
+  console.log(`  firefox  ${firefox.data.headers.map(([k]) => k).join(', ')}`);
+  console.log(`  Node     ${nodeH2.headers.map(([k]) => k).join(', ')}`);
+
+  const failed = await client.get(`${origin}/demo`);
+  console.log(`\nWith verification on, the self-signed certificate is refused: status ${failed.status} (as cycletls), ${failed.error.code}`);
 
   await client.exit();
-  server.close();
-  if (okCount !== n || first.status !== 200) process.exitCode = 1;
+  await echo.close();
+  if (ok !== n || chrome.status !== 200) process.exitCode = 1;
 }
 
 main().catch((err) => {

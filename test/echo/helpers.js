@@ -4,7 +4,8 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const GOLDEN_FILE = path.resolve(__dirname, '..', '..', '..', 'shared', 'fingerprints', 'requests.jsonl');
+// A copy lives in the repository (test/fixtures/fingerprints), so a clone alone runs these tests.
+const GOLDEN_FILE = path.resolve(__dirname, '..', 'fixtures', 'fingerprints', 'requests.jsonl');
 
 /** Every golden record (one JSON object per line). */
 function loadGolden() {

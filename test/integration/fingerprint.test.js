@@ -8,8 +8,7 @@ const initCycleTLS = require('../..');
 const { startEchoServer } = require('../../dist/echo');
 const { uniquePort } = require('../helpers/servers');
 
-const goldenFile = [path.join(__dirname, '..', 'fixtures', 'fingerprints', 'requests.jsonl'),
-  path.resolve(__dirname, '..', '..', '..', 'shared', 'fingerprints', 'requests.jsonl')].find((f) => fs.existsSync(f));
+const goldenFile = path.join(__dirname, '..', 'fixtures', 'fingerprints', 'requests.jsonl');
 const golden = fs.readFileSync(goldenFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 const byPath = (p) => golden.find((r) => r.path === p);
 
