@@ -448,8 +448,7 @@ void Connection::on_write_http2(const asio::error_code& ec, size_t bytes) {
   engine_.count_io(0, bytes);
   if (ec) {
     fail_streams(Error{ErrorCode::kConnectionClosed, Stage::kWrite,
-                       "the connection failed while sending: " + ec.message()},
-                 true);
+                       "the connection failed while sending: " + ec.message()});
     close();
     return;
   }
@@ -459,7 +458,7 @@ void Connection::on_write_http2(const asio::error_code& ec, size_t bytes) {
 void Connection::on_read_http2(const asio::error_code& ec, size_t bytes) {
   if (ec) {
     const std::string what = is_eof(ec) ? "the server closed the connection" : ec.message();
-    fail_streams(Error{ErrorCode::kConnectionClosed, Stage::kHeaders, what}, true);
+    fail_streams(Error{ErrorCode::kConnectionClosed, Stage::kHeaders, what});
     close();
     return;
   }
@@ -470,7 +469,7 @@ void Connection::on_read_http2(const asio::error_code& ec, size_t bytes) {
   const bool ok = h2_->receive(std::string_view(read_buffer_.data(), bytes), &why);
   --in_session_;
   if (!ok) {
-    fail_streams(Error{ErrorCode::kProtocol, Stage::kHeaders, "HTTP/2: " + why}, false);
+    fail_streams(Error{ErrorCode::kProtocol, Stage::kHeaders, "HTTP/2: " + why});
     close();
     return;
   }
@@ -486,7 +485,9 @@ void Connection::on_read_http2(const asio::error_code& ec, size_t bytes) {
   if (!closed_) read_more();
 }
 
-void Connection::fail_streams(const Error& error, bool retryable_if_unsent) {
+// The connection is lost: every stream fails with `error`, except that those the server never saw
+// (as the session knows) are retried elsewhere.
+void Connection::fail_streams(const Error& error) {
   if (!h2_) return;
   // The session reports each open stream closed, with which of them never reached the server
   // (those may be retried elsewhere).
@@ -502,7 +503,6 @@ void Connection::fail_streams(const Error& error, bool retryable_if_unsent) {
     ex->connection.reset();
     engine_.exchange_failed(ex, error, false);
   }
-  (void)retryable_if_unsent;
 }
 
 void Connection::arm_http2_idle() {

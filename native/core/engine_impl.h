@@ -130,7 +130,7 @@ class Connection : public std::enable_shared_from_this<Connection>,
   void on_read_http2(const asio::error_code& ec, size_t bytes);
   void flush_http2();
   void on_write_http2(const asio::error_code& ec, size_t bytes);
-  void fail_streams(const Error& error, bool retryable);
+  void fail_streams(const Error& error);
   void arm_http2_idle();
 
   // http1::ResponseListener
