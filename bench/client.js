@@ -14,18 +14,18 @@ const opt = (name, def) => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? argv[i + 1] : def;
 };
-const w = workloadName === 'probe' ? { path: '/proto', size: 0, concurrency: 1 } : WORKLOADS[workloadName];
+const w = workloadName === 'probe' ? { path: '/proto', bytes: 0, concurrency: 1, size: 'small' } : WORKLOADS[workloadName];
 if (!CLIENTS[clientName] || !w) {
   console.error(`usage: node client.js <${Object.keys(CLIENTS).join('|')}> <${Object.keys(WORKLOADS).join('|')}> --base https://127.0.0.1:PORT`);
   process.exit(2);
 }
 const base = opt('base');
-const N = Number(opt('n', workloadName === 'small' ? 2000 : 200));
+const N = Number(opt('n', w && w.size === 'large' ? 200 : 2000));
 const C = Number(opt('c', w.concurrency));
 const WARMUP = Number(opt('warmup', 2 * C));
 const REQ_TIMEOUT = Number(opt('req-timeout', 30000));
 const url = base + w.path;
-const expected = makeBody(w.size);
+const expected = makeBody(w.bytes);
 
 const viaIpc = typeof process.send === 'function';
 const send = (m) => new Promise((resolve) => process.send(m, resolve));
@@ -50,6 +50,9 @@ async function runPhase(client, n, c, latencies) {
   let next = 0;
   let bad = 0;
   const errors = new Map();
+  // HTTP version the server saw per response (X-Bench-Proto), and what the client reports (if it does)
+  const protos = {};
+  const clientProtocols = {};
   const note = (msg) => { bad++; errors.set(msg, (errors.get(msg) || 0) + 1); };
   async function worker() {
     while (next < n) {
@@ -63,6 +66,10 @@ async function runPhase(client, n, c, latencies) {
         ]);
         const e = check(res);
         if (e) note(e);
+        if (res && res.status === 200) {
+          protos[res.proto || '?'] = (protos[res.proto || '?'] || 0) + 1;
+          if (res.protocol !== undefined) clientProtocols[res.protocol] = (clientProtocols[res.protocol] || 0) + 1;
+        }
       } catch (err) {
         note(`error: ${String((err && err.message) || err).slice(0, 160)}`);
       } finally {
@@ -72,17 +79,23 @@ async function runPhase(client, n, c, latencies) {
     }
   }
   await Promise.all(Array.from({ length: Math.min(c, n) }, worker));
-  return { bad, errors: [...errors].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([m, k]) => `${k}x ${m}`) };
+  return { bad, protos, clientProtocols, errors: [...errors].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([m, k]) => `${k}x ${m}`) };
 }
 
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 
-// `probe`: one request to /proto, where the server answers with the negotiated TLS version/cipher.
+// `probe`: one request to /proto, where the server answers with the negotiated TLS version, cipher,
+// HTTP version and ALPN protocol ("TLSv1.3 TLS_AES_128_GCM_SHA256 HTTP/2.0 alpn=h2"), plus what the
+// client itself reports (cycletls-native: response.protocol).
 async function probe(client) {
   const r = await client.get(url);
   const b = r.body;
-  const text = typeof b === 'string' ? b : Buffer.from(b instanceof ArrayBuffer ? b : b.buffer, b.byteOffset || 0, b.byteLength).toString();
-  const result = { client: clientName, status: r.status, tls: r.status === 200 ? text.trim() : `status ${r.status}: ${text.slice(0, 120)}` };
+  const text = b == null ? '' : typeof b === 'string' ? b : Buffer.from(b instanceof ArrayBuffer ? b : b.buffer, b.byteOffset || 0, b.byteLength).toString();
+  const result = {
+    client: clientName, status: r.status,
+    tls: r.status === 200 ? text.trim().replace(/alpn=$/, 'alpn=(none)') : `status ${r.status}: ${text.slice(0, 120).replace(/\s+/g, ' ')}`,
+    clientProtocol: r.protocol,
+  };
   if (viaIpc) await send({ type: 'probe', result }); else console.log(JSON.stringify(result));
   const closeTimer = setTimeout(() => process.exit(0), 5000);
   try { await client.close(); } catch {}
@@ -111,6 +124,7 @@ async function main() {
     p50Ms: pct(sorted, 50), p99Ms: pct(sorted, 99), maxMs: sorted[sorted.length - 1],
     nodeCpuMs: (cpu.user + cpu.system) / 1000,
     bad: timed.bad, errors: timed.errors, warmupBad: warm.bad, warmupErrors: warm.errors,
+    protos: timed.protos, clientProtocols: timed.clientProtocols, warmupProtos: warm.protos,
   };
   if (viaIpc) { await send({ type: 'done', result }); await waitFor('ack'); } else console.log(JSON.stringify(result, null, 2));
   const closeTimer = setTimeout(() => process.exit(0), 5000);

@@ -1,8 +1,24 @@
 'use strict';
 // One adapter per client under test. Each factory resolves to
-//   { get(url) -> Promise<{ status, body: Uint8Array | ArrayBuffer }>, close() -> Promise }
-// and is only required inside the per-cell child process (bench/client.js).
+//   { get(url) -> Promise<{ status, body: Uint8Array | ArrayBuffer, proto, protocol? }>, close() -> Promise }
+// where `proto` = the server's X-Bench-Proto response header ($server_protocol: the HTTP version the
+// server saw for this request, 'HTTP/1.1' or 'HTTP/2.0') and `protocol` = what the client itself
+// reports, where it does (cycletls-native: the negotiated ALPN). Only required inside the per-cell
+// child process (bench/client.js). No client is configured to prefer or force an HTTP version:
+// each one negotiates by ALPN with its defaults (undici needs allowH2 to offer h2 at all).
 const path = require('node:path');
+
+// A response header's value from any of the clients' header shapes: WHATWG Headers (get),
+// Node-style lower-case objects, cycletls's Go-canonical { 'X-Bench-Proto': ['HTTP/2.0'] }, tuples.
+function header(h, name) {
+  if (!h) return undefined;
+  let v;
+  if (typeof h.get === 'function') v = h.get(name);
+  else if (Array.isArray(h)) { const t = h.find((e) => Array.isArray(e) && String(e[0]).toLowerCase() === name); v = t && t[1]; }
+  else { const k = Object.keys(h).find((x) => x.toLowerCase() === name); v = k === undefined ? undefined : h[k]; }
+  if (Array.isArray(v)) v = v[0];
+  return v == null ? undefined : String(v);
+}
 
 const rndPort = (base, span) => base + Math.floor(Math.random() * span);
 
@@ -13,7 +29,7 @@ function cycleLike(modPath, port, extra = {}) {
     return {
       async get(url) {
         const r = await client(url, { insecureSkipVerify: true, responseType: 'arraybuffer', ...extra }, 'get');
-        return { status: r.status, body: r.data, err: r.status === 200 ? undefined : r.data };
+        return { status: r.status, body: r.data, err: r.status === 200 ? undefined : r.data, proto: header(r.headers, 'x-bench-proto'), protocol: r.protocol };
       },
       close: () => client.exit(),
     };
@@ -25,16 +41,19 @@ const CLIENTS = {
   'cycletls-native': (opts) => cycleLike(path.resolve(__dirname, '..'), rndPort(9300, 400))(opts),
   // cycletls 2.0.5 with its defaults: a new TLS connection per request
   cycletls: (opts) => cycleLike('cycletls', opts.cyclePort)(opts),
-  // cycletls 2.0.5 with enableConnectionReuse (known to fail against HTTP/1.1-only servers)
+  // cycletls 2.0.5 with enableConnectionReuse (known to fail against HTTP/1.1-only servers; works on h2)
   'cycletls-reuse': (opts) => cycleLike('cycletls', opts.cyclePort, { enableConnectionReuse: true })(opts),
 
+  // keep-alive Agent (a pool per origin, connections unlimited); allowH2 lets it take h2 when the
+  // server selects it by ALPN (undici 7 default: false = HTTP/1.1 only); on h2 it multiplexes up to
+  // maxConcurrentStreams (default 100, capped by the server's SETTINGS) streams per connection
   undici: async () => {
     const { Agent, request } = require('undici');
-    const dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
+    const dispatcher = new Agent({ allowH2: true, connect: { rejectUnauthorized: false } });
     return {
       async get(url) {
         const r = await request(url, { dispatcher });
-        return { status: r.statusCode, body: await r.body.arrayBuffer() };
+        return { status: r.statusCode, body: await r.body.arrayBuffer(), proto: header(r.headers, 'x-bench-proto') };
       },
       close: () => dispatcher.close(),
     };
@@ -46,7 +65,7 @@ const CLIENTS = {
     return {
       async get(url) {
         const r = await impit.fetch(url);
-        return { status: r.status, body: await r.arrayBuffer() };
+        return { status: r.status, body: await r.arrayBuffer(), proto: header(r.headers, 'x-bench-proto') };
       },
       close: async () => {},
     };
@@ -59,7 +78,7 @@ const CLIENTS = {
     return {
       async get(url) {
         const r = await session.fetch(url);
-        return { status: r.status, body: await r.arrayBuffer() };
+        return { status: r.status, body: await r.arrayBuffer(), proto: header(r.headers, 'x-bench-proto') };
       },
       close: () => session.close(),
     };

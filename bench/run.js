@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 'use strict';
 // Benchmark driver: `node run.js [--rounds 3] [--n-small 2000] [--n-large 200] [--clients a,b]
-//   [--quick] [--noisy-pct 50] [--server auto|nginx|node] [--install-nginx] [--nginx-workers 1] [--cell-timeout 300] [--warmup-frac 0.5]`
-// Starts the HTTPS target server in its own process (loopback only), then runs every
-// (client, workload) cell in a fresh child process (client.js), interleaved for R rounds,
-// measuring the client's whole process tree from /proc. Writes RESULTS.md and results.json.
+//   [--workloads small,large,h2-small,h2-large] [--quick] [--noisy-pct 50] [--server auto|nginx|node]
+//   [--install-nginx] [--nginx-workers 1] [--cell-timeout 300] [--warmup-frac 0.5] [--keep-work]
+//   [--report-from results.json]`
+// Starts the HTTPS target server in its own process (loopback only; one HTTP/1.1-only port, one
+// h2 port), then runs every (client, workload) cell in a fresh child process (client.js),
+// interleaved for R rounds, measuring the client's whole process tree from /proc.
+// Writes RESULTS.md and results.json.
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -22,7 +25,7 @@ const opt = (name, def) => {
   return i >= 0 && i + 1 < argv.length ? argv[i + 1] : def;
 };
 if (has('help') || has('h')) {
-  console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 7).join('\n'));
+  console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 10).join('\n'));
   process.exit(0);
 }
 const quick = has('quick');
@@ -30,7 +33,7 @@ const cfg = {
   rounds: Number(opt('rounds', quick ? 1 : 3)),
   n: { small: Number(opt('n-small', quick ? 200 : 2000)), large: Number(opt('n-large', quick ? 20 : 200)) },
   clients: opt('clients', DEFAULT_CLIENTS.join(',')).split(',').map((s) => s.trim()).filter(Boolean),
-  workloads: opt('workloads', 'small,large').split(',').map((s) => s.trim()).filter(Boolean),
+  workloads: opt('workloads', Object.keys(WORKLOADS).join(',')).split(',').map((s) => s.trim()).filter(Boolean),
   server: opt('server', 'auto'),
   installNginx: has('install-nginx'),
   nginxWorkers: Number(opt('nginx-workers', 1)),
@@ -44,7 +47,7 @@ for (const w of cfg.workloads) if (!WORKLOADS[w]) { console.error(`unknown workl
 
 const workRoot = path.join(HERE, '.work');
 const outDir = quick ? workRoot : HERE; // smoke runs never overwrite the committed results
-const outMd = path.join(outDir, quick ? 'RESULTS-quick.md' : 'RESULTS.md');
+let outMd = path.join(outDir, quick ? 'RESULTS-quick.md' : 'RESULTS.md');
 const outJson = path.join(outDir, quick ? 'results-quick.json' : 'results.json');
 
 const log = (...a) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
@@ -87,11 +90,15 @@ function killLeftovers(seen) {
 }
 
 let currentChild = null;
-const warmupCount = (wl) => Math.max(2 * WORKLOADS[wl].concurrency, Math.round(cfg.warmupFrac * cfg.n[wl]));
+const nOf = (wl) => cfg.n[WORKLOADS[wl].size]; // small / h2-small: --n-small; large / h2-large: --n-large
+const warmupCount = (wl) => Math.max(2 * WORKLOADS[wl].concurrency, Math.round(cfg.warmupFrac * nOf(wl)));
+const baseOf = (server, kind) => `https://127.0.0.1:${kind === 'h2' ? server.h2Port : server.port}`;
+const SERVER_KINDS = { h1: 'HTTP/1.1-only port', h2: 'h2 port' };
 
-// Which TLS version/cipher each client negotiates with this server (one request, fresh process).
-async function probeTls(server, client) {
-  const args = [client, 'probe', '--base', `https://127.0.0.1:${server.port}`];
+// What each client negotiates with one of the server's ports (one request, fresh process): TLS
+// version/cipher, HTTP version and ALPN as the server saw them, and the client's own report if any.
+async function probeTls(server, client, kind) {
+  const args = [client, 'probe', '--base', baseOf(server, kind)];
   if (client.startsWith('cycletls') && client !== 'cycletls-native') args.push('--cycle-port', String(await freePort()));
   const child = fork(path.join(HERE, 'client.js'), args, { cwd: HERE, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   currentChild = child;
@@ -102,7 +109,7 @@ async function probeTls(server, client) {
   const timer = setInterval(() => { for (const m of proc.tree(child.pid)) seen.set(m.pid, m.starttime); }, 50);
   let result = null;
   child.on('message', (m) => {
-    if (m.type === 'probe') result = m.result.tls;
+    if (m.type === 'probe') result = m.result.tls + (m.result.clientProtocol !== undefined ? ` (client reports protocol ${JSON.stringify(m.result.clientProtocol)})` : '');
     if (m.type === 'fatal') result = `failed: ${m.error.split('\n')[0].slice(0, 200)}`;
   });
   const killer = setTimeout(() => { try { child.kill('SIGKILL'); } catch {} }, 60000);
@@ -116,8 +123,8 @@ async function probeTls(server, client) {
 
 async function runCell(server, client, workload, round) {
   const w = WORKLOADS[workload];
-  const n = cfg.n[workload];
-  const args = [client, workload, '--base', `https://127.0.0.1:${server.port}`, '--n', String(n),
+  const n = nOf(workload);
+  const args = [client, workload, '--base', baseOf(server, w.server), '--n', String(n),
     '--warmup', String(warmupCount(workload))];
   if (client.startsWith('cycletls') && client !== 'cycletls-native') args.push('--cycle-port', String(await freePort()));
 
@@ -215,6 +222,35 @@ async function runCell(server, client, workload, round) {
   return rec;
 }
 
+function sumCounts(list) {
+  const out = {};
+  for (const c of list) for (const [k, v] of Object.entries(c || {})) out[k] = (out[k] || 0) + v;
+  return out;
+}
+// "HTTP/2.0" when every good timed response was served over the workload's expected version,
+// otherwise the counts (e.g. "HTTP/1.1 ×600!") so a client that fell back is visible in the table.
+function protoCell(r) {
+  const want = WORKLOADS[r.workload].proto;
+  const ks = Object.keys(r.protos);
+  if (!ks.length) return '—';
+  if (ks.length === 1 && ks[0] === want) return want.replace('HTTP/2.0', 'h2').replace('HTTP/1.1', 'h1');
+  return ks.map((k) => `${k} ×${r.protos[k]}`).join(', ') + '!';
+}
+
+// per-round "12x message" lists -> one list over all rounds, counts summed, most frequent first
+function mergeErrors(lists, keep = 3) {
+  const m = new Map();
+  for (const l of lists) {
+    for (const e of l || []) {
+      const x = /^(\d+)x ([\s\S]*)$/.exec(e);
+      const [k, raw] = x ? [Number(x[1]), x[2]] : [1, e];
+      const msg = raw.replace(/(\d+\.\d+\.\d+\.\d+):\d+->/g, '$1:*->'); // client's ephemeral port differs per connection
+      m.set(msg, (m.get(msg) || 0) + k);
+    }
+  }
+  return [...m].sort((a, b) => b[1] - a[1]).slice(0, keep).map(([msg, k]) => `${k}x ${msg}`);
+}
+
 function summarize(records) {
   const rows = [];
   for (const workload of cfg.workloads) {
@@ -233,11 +269,13 @@ function summarize(records) {
         peakRssMB: median(ok.map((r) => r.peakRssMB)),
         serverConnections: median(ok.map((r) => r.serverConnections)),
         bad: ok.reduce((s, r) => s + r.bad, 0),
+        protos: sumCounts(ok.map((r) => r.protos)),
+        clientProtocols: sumCounts(ok.map((r) => r.clientProtocols)),
         requests: ok.reduce((s, r) => s + r.n, 0),
         warmupBad: ok.reduce((s, r) => s + (r.warmupBad || 0), 0),
         perRoundReqPerSec: rs.map((r) => (r.ok ? r.reqPerSec : null)),
         failures: rs.filter((r) => !r.ok).map((r) => `round ${r.round}: ${r.error}${r.stderrTail ? ` (${r.stderrTail})` : ''}`),
-        errors: [...new Set(ok.flatMap((r) => r.errors || []))].slice(0, 3),
+        errors: mergeErrors(ok.map((r) => r.errors)),
       };
       rows.push(row);
     }
@@ -274,23 +312,27 @@ function writeReport(meta, rows, records) {
   out.push(`# cycletls-native benchmark results${cfg.quick ? ' (QUICK smoke run — not representative)' : ''}`, '');
   out.push(`Generated by \`bench/run.js\` on ${meta.finishedAt} (started ${meta.startedAt}, took ${(meta.durationMs / 1000).toFixed(0)} s). Command: \`${['node run.js', ...argv].join(' ')}\`.`, '');
   out.push(`- **Machine:** ${m.cpuModel}, ${m.cores} cores, ${m.ramGiB} GiB RAM, ${m.kernel}, Node ${m.node}; load average (1/5/15 min) before ${la(meta.loadBefore)}, after ${la(meta.loadAfter)}.`);
-  out.push(`- **Server:** ${meta.server} on 127.0.0.1 (separate process, same cores as the client), static 1 KiB and 1 MiB files.`);
-  out.push(`- **Clients:** ${Object.entries(meta.versions).filter(([k]) => cfg.clients.some((c) => c.startsWith(k))).map(([k, v]) => `${k} ${v || '(not installed)'}`).join(', ')}.`);
-  out.push(`- **Method:** ${cfg.rounds} interleaved round(s), each cell a fresh process; warm-up ${cfg.workloads.map((wl) => `${warmupCount(wl)} ${wl}`).join(' / ')} requests first (not timed, same concurrency); small = ${cfg.n.small} × 1 KiB GET with 32 in flight, large = ${cfg.n.large} × 1 MiB GET with 8 in flight. Medians over rounds; "bad" = total over all rounds of responses with a wrong status, length or content, or an error. CPU = client process tree during the timed phase only: the Node process via \`process.cpuUsage()\` plus its descendants (e.g. cycletls's Go process, live or reaped) from /proc. RSS = peak of the summed tree RSS sampled every 50 ms over the whole cell. "conns" = TCP/TLS connections the server accepted during the cell (warm-up included).`);
-  out.push(`- **Negotiated TLS** (one probe request per client): ${cfg.clients.map((c) => `${c}: ${meta.tls[c]}`).join('; ')}.`);
+  out.push(`- **Server:** ${meta.server} on 127.0.0.1 (separate process, same cores as the client), static 1 KiB and 1 MiB files, uncompressed (gzip off; the self-check asked with \`accept-encoding: gzip, deflate, br, zstd\` and got no content-encoding). Self-check (Node \`tls\`, offering h2 and http/1.1): the HTTP/1.1 port's ALPN picks ${meta.serverAlpn.h1}, the h2 port's picks ${meta.serverAlpn.h2}.`);
+  out.push(`- **Clients:** ${Object.entries(meta.versions).filter(([k]) => cfg.clients.some((c) => c === k || (k === 'cycletls' && c === 'cycletls-reuse'))).map(([k, v]) => `${k} ${v || '(not installed)'}`).join(', ')}.`);
+  out.push(`- **Method:** ${cfg.rounds} interleaved round(s), each cell a fresh process; warm-up ${cfg.workloads.map((wl) => `${warmupCount(wl)} ${wl}`).join(' / ')} requests first (not timed, same concurrency); small / h2-small = ${cfg.n.small} × 1 KiB GET with 32 in flight, large / h2-large = ${cfg.n.large} × 1 MiB GET with 8 in flight; small / large against the server's HTTP/1.1-only port (ALPN offers only http/1.1), h2-small / h2-large against its h2 port (ALPN h2, http/1.1), every client with its defaults except undici (\`allowH2: true\`, without which it never offers h2). "HTTP" = the HTTP version the server reported (response header from \`$server_protocol\`) for every good timed response (h1 = HTTP/1.1, h2 = HTTP/2.0; anything else is spelled out and marked "!"). Medians over rounds; "bad" = total over all rounds of responses with a wrong status, length or content, or an error. CPU = client process tree during the timed phase only: the Node process via \`process.cpuUsage()\` plus its descendants (e.g. cycletls's Go process, live or reaped) from /proc. RSS = peak of the summed tree RSS sampled every 50 ms over the whole cell. "conns" = TCP/TLS connections the server accepted during the cell (warm-up included).`);
+  const kinds = [...new Set(cfg.workloads.map((wl) => WORKLOADS[wl].server))];
+  for (const kind of kinds) {
+    out.push(`- **Negotiated on the ${SERVER_KINDS[kind]}** (one probe request per client to \`/proto\`; server's view: TLS version, cipher, HTTP version, ALPN): ${cfg.clients.map((c) => `${c}: ${meta.tls[kind][c]}`).join('; ')}.`);
+  }
   const bg = records.filter((r) => r.ok).map((r) => r.backgroundCpuPctOfCore);
   const reruns = records.filter((r) => r.noisyReruns).length;
   out.push(`- **Noise:** CPU used by other processes during the timed phases (kept runs): median ${f(median(bg), 0)} %, max ${f(bg.length ? Math.max(...bg) : NaN, 0)} % of one core; ${reruns} cell(s) were rerun because that exceeded ${cfg.noisyPct} % (the quieter run is kept).`, '');
-  out.push('| workload | client | req/s | p50 ms | p99 ms | CPU ms/req | peak RSS MB | bad responses | conns | rounds ok |');
-  out.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|');
+  out.push('| workload | client | HTTP | req/s | p50 ms | p99 ms | CPU ms/req | peak RSS MB | bad responses | conns | rounds ok |');
+  out.push('|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|');
   for (const r of rows) {
-    const label = r.workload === 'small' ? `small (1 KiB ×${cfg.n.small}, c=32)` : `large (1 MiB ×${cfg.n.large}, c=8)`;
+    const w = WORKLOADS[r.workload];
+    const label = `${r.workload} (${w.bytes >= 2 ** 20 ? `${w.bytes / 2 ** 20} MiB` : `${w.bytes / 1024} KiB`} ×${nOf(r.workload)}, c=${w.concurrency})`;
     if (!r.roundsOk) {
-      out.push(`| ${label} | ${r.client} | FAILED | — | — | — | — | — | — | 0/${r.rounds} |`);
+      out.push(`| ${label} | ${r.client} | — | FAILED | — | — | — | — | — | — | 0/${r.rounds} |`);
       continue;
     }
     const allBad = r.bad >= r.requests;
-    out.push(`| ${label} | ${r.client} | ${f(r.reqPerSec, 0)}${allBad ? ' (all failed)' : ''} | ${f3(r.p50Ms)} | ${f3(r.p99Ms)} | ${f3(r.cpuMsPerReq)} | ${f(r.peakRssMB, 1)} | ${r.bad} / ${r.requests} | ${f(r.serverConnections, 0)} | ${r.roundsOk}/${r.rounds} |`);
+    out.push(`| ${label} | ${r.client} | ${protoCell(r)} | ${f(r.reqPerSec, 0)}${allBad ? ' (all failed)' : ''} | ${f3(r.p50Ms)} | ${f3(r.p99Ms)} | ${f3(r.cpuMsPerReq)} | ${f(r.peakRssMB, 1)} | ${r.bad} / ${r.requests} | ${f(r.serverConnections, 0)} | ${r.roundsOk}/${r.rounds} |`);
   }
   out.push('', '## Ratios (medians)', '', ...ratioLines(rows), '');
   const notes = [];
@@ -298,6 +340,7 @@ function writeReport(meta, rows, records) {
     for (const fl of r.failures) notes.push(`- ${r.workload} / ${r.client}: ${fl}`);
     if (r.bad) notes.push(`- ${r.workload} / ${r.client}: ${r.bad} bad of ${r.requests} (e.g. ${r.errors.join('; ') || 'n/a'})`);
     if (r.warmupBad) notes.push(`- ${r.workload} / ${r.client}: ${r.warmupBad} bad responses during the (untimed) warm-ups`);
+    if (r.roundsOk && protoCell(r).endsWith('!')) notes.push(`- ${r.workload} / ${r.client}: served over ${Object.entries(r.protos).map(([k, v]) => `${k} ×${v}`).join(', ')} (expected ${WORKLOADS[r.workload].proto} only)`);
   }
   if (notes.length) out.push('## Failures and bad responses', '', ...notes, '');
   out.push('## Per-round req/s', '', '| workload | client | ' + Array.from({ length: cfg.rounds }, (_, i) => `round ${i + 1}`).join(' | ') + ' | CPU ms/req: Node process | CPU ms/req: child processes | server CPU ms/req |');
@@ -309,13 +352,29 @@ function writeReport(meta, rows, records) {
   fs.writeFileSync(outMd, out.join('\n'));
 }
 
+// `--report-from results.json`: rewrite the report from stored raw records (no measuring), e.g.
+// after a change to the report format; also refreshes that file's derived `summary`. The report goes
+// next to that file (RESULTS.md / RESULTS-quick.md).
+function reportFrom(file) {
+  const j = JSON.parse(fs.readFileSync(file, 'utf8'));
+  Object.assign(cfg, j.meta.config);
+  argv.splice(0, argv.length, ...j.meta.argv);
+  outMd = path.join(path.dirname(path.resolve(file)), cfg.quick ? 'RESULTS-quick.md' : 'RESULTS.md');
+  const rows = summarize(j.records);
+  j.summary = rows; // derived; meta and records stay as measured
+  fs.writeFileSync(file, JSON.stringify(j, null, 2) + '\n');
+  writeReport(j.meta, rows, j.records);
+  log(`rewrote ${path.relative(process.cwd(), outMd)} from ${file} (${j.records.length} records)`);
+}
+
 async function main() {
+  if (opt('report-from')) return reportFrom(opt('report-from'));
   const startedAt = new Date();
   const loadBefore = os.loadavg();
   fs.mkdirSync(workRoot, { recursive: true, mode: 0o755 });
-  log(`clients: ${cfg.clients.join(', ')}; rounds ${cfg.rounds}; n small ${cfg.n.small}, large ${cfg.n.large}`);
+  log(`clients: ${cfg.clients.join(', ')}; workloads ${cfg.workloads.join(', ')}; rounds ${cfg.rounds}; n small ${cfg.n.small}, large ${cfg.n.large}`);
   const server = await startServer({ workDir: workRoot, prefer: cfg.server, nginxWorkers: cfg.nginxWorkers, installNginx: cfg.installNginx, log });
-  log(`server: ${server.version} on 127.0.0.1:${server.port} (pid ${server.pid})`);
+  log(`server: ${server.version} on 127.0.0.1:${server.port} (HTTP/1.1, ALPN picks ${server.alpn.h1}) and :${server.h2Port} (ALPN picks ${server.alpn.h2}) (pid ${server.pid})`);
   const cleanup = async () => {
     if (currentChild) try { currentChild.kill('SIGKILL'); } catch {}
     await server.stop();
@@ -324,11 +383,13 @@ async function main() {
   for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, async () => { log(`${sig}: stopping`); await cleanup(); process.exit(130); });
 
   const records = [];
-  const tls = {};
+  const tls = { h1: {}, h2: {} };
   try {
-    for (const client of cfg.clients) {
-      tls[client] = await probeTls(server, client);
-      log(`TLS ${client.padEnd(16)} ${tls[client]}`);
+    for (const kind of [...new Set(cfg.workloads.map((wl) => WORKLOADS[wl].server))]) {
+      for (const client of cfg.clients) {
+        tls[kind][client] = await probeTls(server, client, kind);
+        log(`probe ${kind} ${client.padEnd(16)} ${tls[kind][client]}`);
+      }
     }
     for (let round = 1; round <= cfg.rounds; round++) {
       const shift = (round - 1) % cfg.clients.length; // rotate the order so no client always runs first
@@ -346,8 +407,8 @@ async function main() {
           }
           records.push(rec);
           log(rec.ok
-            ? `r${round} ${workload.padEnd(5)} ${client.padEnd(16)} ${f(rec.reqPerSec, 0).padStart(6)} req/s  p50 ${f3(rec.p50Ms)} ms  p99 ${f3(rec.p99Ms)} ms  cpu ${f3(rec.cpuMsPerReq)} ms/req  rss ${f(rec.peakRssMB)} MB  bad ${rec.bad}  conns ${rec.serverConnections}  bg ${f(rec.backgroundCpuPctOfCore, 0)}%`
-            : `r${round} ${workload.padEnd(5)} ${client.padEnd(16)} FAILED: ${rec.error}${rec.stderrTail ? ` — ${rec.stderrTail}` : ''}`);
+            ? `r${round} ${workload.padEnd(8)} ${client.padEnd(16)} ${f(rec.reqPerSec, 0).padStart(6)} req/s  p50 ${f3(rec.p50Ms)} ms  p99 ${f3(rec.p99Ms)} ms  cpu ${f3(rec.cpuMsPerReq)} ms/req  rss ${f(rec.peakRssMB)} MB  bad ${rec.bad}  conns ${rec.serverConnections}  ${Object.entries(rec.protos || {}).map(([k, v]) => `${k}×${v}`).join(',')}  bg ${f(rec.backgroundCpuPctOfCore, 0)}%`
+            : `r${round} ${workload.padEnd(8)} ${client.padEnd(16)} FAILED: ${rec.error}${rec.stderrTail ? ` — ${rec.stderrTail}` : ''}`);
           await sleep(200);
         }
       }
@@ -358,7 +419,7 @@ async function main() {
   const finishedAt = new Date();
   const meta = {
     startedAt: startedAt.toISOString(), finishedAt: finishedAt.toISOString(), durationMs: finishedAt - startedAt,
-    machine: machineInfo(), loadBefore, loadAfter: os.loadavg(), server: server.version, serverKind: server.kind,
+    machine: machineInfo(), loadBefore, loadAfter: os.loadavg(), server: server.version, serverKind: server.kind, serverAlpn: server.alpn,
     versions: versions(), tls, config: cfg, argv,
   };
   const rows = summarize(records);

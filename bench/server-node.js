@@ -1,8 +1,11 @@
 'use strict';
-// Fallback target server (used when nginx is not available): HTTPS, HTTP/1.1 only (no ALPN),
-// keep-alive without a per-socket request limit, static 1 KiB / 1 MiB bodies.
-// Runs in its own process (forked by run.js); counts TLS handshakes ('secureConnection').
+// Fallback target server (used when nginx is not available), in its own process (forked by run.js):
+//   port A: node:https, HTTP/1.1 only (ALPN offers only http/1.1);
+//   port B: node:http2 createSecureServer, h2 + http/1.1 by ALPN (allowHTTP1).
+// Keep-alive without a per-socket request limit, static 1 KiB / 1 MiB bodies, never compressed.
+// Counts TLS handshakes ('secureConnection') over both ports.
 const https = require('node:https');
+const http2 = require('node:http2');
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -15,35 +18,52 @@ let handshakes = 0;
 let connections = 0;
 let requests = 0;
 
-const server = https.createServer({
-  key: fs.readFileSync(path.join(dir, 'key.pem')),
-  cert: fs.readFileSync(path.join(dir, 'cert.pem')),
-  keepAlive: true,
-  keepAliveTimeout: 65000,
-  maxRequestsPerSocket: 0,
-  requestTimeout: 0,
-  headersTimeout: 60000,
-}, (req, res) => {
+function handler(req, res) {
   requests++;
+  const proto = `HTTP/${req.httpVersion}`;
   if (req.url === '/proto') {
-    const text = `${req.socket.getProtocol()} ${req.socket.getCipher().standardName}\n`;
-    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(text) });
+    const s = req.socket;
+    const text = `${s.getProtocol()} ${s.getCipher().standardName} ${proto} alpn=${s.alpnProtocol || ''}\n`;
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(text), 'x-bench-proto': proto });
     res.end(text);
     return;
   }
   const body = files.get(req.url);
   if (!body || (req.method !== 'GET' && req.method !== 'HEAD')) {
-    res.writeHead(404, { 'content-length': 0 });
+    res.writeHead(404, { 'content-length': 0, 'x-bench-proto': proto });
     res.end();
     return;
   }
-  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
+  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length, 'x-bench-proto': proto });
   res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+const tlsOpts = {
+  key: fs.readFileSync(path.join(dir, 'key.pem')),
+  cert: fs.readFileSync(path.join(dir, 'cert.pem')),
+};
+const h1 = https.createServer({
+  ...tlsOpts,
+  ALPNProtocols: ['http/1.1'],
+  keepAlive: true,
+  keepAliveTimeout: 65000,
+  maxRequestsPerSocket: 0,
+  requestTimeout: 0,
+  headersTimeout: 60000,
+}, handler);
+h1.keepAliveTimeout = 65000;
+const h2 = http2.createSecureServer({
+  ...tlsOpts,
+  allowHTTP1: true,
+  settings: { maxConcurrentStreams: 128 },
+}, handler);
+for (const s of [h1, h2]) {
+  s.on('connection', () => { connections++; });
+  s.on('secureConnection', () => { handshakes++; });
+}
+h1.listen(Number(portArg), '127.0.0.1', () => {
+  h2.listen(0, '127.0.0.1', () => process.send({ type: 'listening', port: h1.address().port, h2Port: h2.address().port }));
 });
-server.keepAliveTimeout = 65000;
-server.on('connection', () => { connections++; });
-server.on('secureConnection', () => { handshakes++; });
-server.listen(Number(portArg), '127.0.0.1', () => process.send({ type: 'listening', port: server.address().port }));
 process.on('message', (m) => {
   if (m && m.type === 'stats') process.send({ type: 'stats', id: m.id, handshakes, connections, requests });
 });

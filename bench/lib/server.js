@@ -4,9 +4,11 @@ const fs = require('node:fs');
 const net = require('node:net');
 const http = require('node:http');
 const https = require('node:https');
+const http2 = require('node:http2');
+const tls = require('node:tls');
 const path = require('node:path');
 const { spawn, fork, execFileSync, spawnSync } = require('node:child_process');
-const { makeBody, WORKLOADS } = require('./body');
+const { makeBody, FILES } = require('./body');
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -28,8 +30,8 @@ function prepareDir(workDir) {
   const dir = fs.mkdtempSync(path.join(workDir, 'srv-'));
   fs.chmodSync(dir, 0o755); // nginx workers run as an unprivileged user and must read www/
   fs.mkdirSync(path.join(dir, 'www'), { mode: 0o755 });
-  for (const w of Object.values(WORKLOADS)) {
-    fs.writeFileSync(path.join(dir, 'www', w.path.slice(1)), makeBody(w.size), { mode: 0o644 });
+  for (const f of FILES) {
+    fs.writeFileSync(path.join(dir, 'www', f.path.slice(1)), makeBody(f.bytes), { mode: 0o644 });
   }
   execFileSync('openssl', [
     'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
@@ -57,7 +59,7 @@ async function waitForServer(port, isDead) {
   for (;;) {
     if (isDead()) throw new Error('server process exited during startup');
     try {
-      const r = await getOnce(https, { host: '127.0.0.1', port, path: WORKLOADS.small.path, rejectUnauthorized: false });
+      const r = await getOnce(https, { host: '127.0.0.1', port, path: FILES[0].path, rejectUnauthorized: false });
       if (r.status === 200) return;
     } catch (e) {
       if (Date.now() > deadline) throw e;
@@ -67,17 +69,62 @@ async function waitForServer(port, isDead) {
   }
 }
 
-async function verifyBodies(port) {
-  for (const w of Object.values(WORKLOADS)) {
-    const r = await getOnce(https, { host: '127.0.0.1', port, path: w.path, rejectUnauthorized: false });
-    if (r.status !== 200 || !r.body.equals(makeBody(w.size))) {
-      throw new Error(`server self-check failed for ${w.path}: status ${r.status}, ${r.body.length} bytes`);
+// One GET over HTTP/2 (node:http2, ALPN h2 only).
+function getH2(port, p) {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
+    const fail = (e) => { session.destroy(); reject(e); };
+    session.on('error', fail);
+    session.setTimeout(5000, () => fail(new Error('h2 timeout')));
+    const req = session.request({ ':path': p });
+    let headers = {};
+    const chunks = [];
+    req.on('response', (h) => { headers = h; });
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => { session.close(); resolve({ status: headers[':status'], body: Buffer.concat(chunks), headers, alpn: session.alpnProtocol }); });
+    req.on('error', fail);
+    req.end();
+  });
+}
+
+// Which protocol the server picks by ALPN when offered both h2 and http/1.1.
+function alpnChoice(port) {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: ['h2', 'http/1.1'] }, () => {
+      const p = s.alpnProtocol;
+      s.end();
+      resolve(p || '(none)');
+    });
+    s.on('error', reject);
+  });
+}
+
+// Self-check before any cell: both files byte-exact over HTTP/1.1 on both ports and over HTTP/2 on
+// the h2 port, the h1 port never selects h2 by ALPN, the h2 port does, and nothing is compressed.
+async function verifyBodies(srv) {
+  for (const f of FILES) {
+    const want = makeBody(f.bytes);
+    for (const port of [srv.port, srv.h2Port]) {
+      const r = await getOnce(https, { host: '127.0.0.1', port, path: f.path, rejectUnauthorized: false, headers: { 'accept-encoding': 'gzip, deflate, br, zstd' } });
+      if (r.status !== 200 || !r.body.equals(want) || r.headers['content-encoding'] || r.headers['x-bench-proto'] !== 'HTTP/1.1') {
+        throw new Error(`server self-check failed for ${f.path} on port ${port} (HTTP/1.1): status ${r.status}, ${r.body.length} bytes, encoding ${r.headers['content-encoding']}, proto ${r.headers['x-bench-proto']}`);
+      }
+    }
+    const r = await getH2(srv.h2Port, f.path);
+    if (r.status !== 200 || !r.body.equals(want) || r.headers['content-encoding'] || r.headers['x-bench-proto'] !== 'HTTP/2.0' || r.alpn !== 'h2') {
+      throw new Error(`server self-check failed for ${f.path} over HTTP/2: status ${r.status}, ${r.body.length} bytes, alpn ${r.alpn}, proto ${r.headers['x-bench-proto']}`);
     }
   }
+  const h1 = await alpnChoice(srv.port);
+  const h2 = await alpnChoice(srv.h2Port);
+  if (h1 === 'h2') throw new Error('the HTTP/1.1 port selected h2 by ALPN');
+  if (h2 !== 'h2') throw new Error(`the HTTP/2 port selected ${h2} by ALPN`);
+  srv.alpn = { h1, h2 };
 }
 
 async function startNginx(bin, dir, workers) {
   const port = await freePort();
+  const h2Port = await freePort();
   const statusPort = await freePort();
   for (const d of ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) fs.mkdirSync(path.join(dir, d));
   const conf = `# generated by bench/lib/server.js for one benchmark run
@@ -96,16 +143,31 @@ http {
   scgi_temp_path ${dir}/scgi;
   default_type application/octet-stream;
   sendfile on;
+  gzip off;
+  # keep-alive: also governs HTTP/2 since nginx 1.19.7 (http2_idle_timeout / http2_max_requests /
+  # http2_recv_timeout are obsolete there and replaced by these three)
   keepalive_timeout 65s;
   keepalive_requests 1000000;
+  client_header_timeout 60s;
+  http2_max_concurrent_streams 128;
+  ssl_certificate ${dir}/cert.pem;
+  ssl_certificate_key ${dir}/key.pem;
+  ssl_protocols TLSv1.2 TLSv1.3;
+  # HTTP/1.1 only (ALPN offers only http/1.1)
   server {
     listen 127.0.0.1:${port} ssl;
-    ssl_certificate ${dir}/cert.pem;
-    ssl_certificate_key ${dir}/key.pem;
-    ssl_protocols TLSv1.2 TLSv1.3;
     root ${dir}/www;
+    add_header X-Bench-Proto $server_protocol always;
     location / { }
-    location = /proto { default_type text/plain; return 200 "$ssl_protocol $ssl_cipher\n"; }
+    location = /proto { default_type text/plain; return 200 "$ssl_protocol $ssl_cipher $server_protocol alpn=$ssl_alpn_protocol\n"; }
+  }
+  # HTTP/2 (ALPN h2, http/1.1)
+  server {
+    listen 127.0.0.1:${h2Port} ssl http2;
+    root ${dir}/www;
+    add_header X-Bench-Proto $server_protocol always;
+    location / { }
+    location = /proto { default_type text/plain; return 200 "$ssl_protocol $ssl_cipher $server_protocol alpn=$ssl_alpn_protocol\n"; }
   }
   server {
     listen 127.0.0.1:${statusPort};
@@ -139,8 +201,8 @@ http {
     return m ? Number(m[1]) : NaN;
   };
   return {
-    kind: 'nginx', version: `${version} (${workers} worker${workers > 1 ? 's' : ''}, TLS 1.2/1.3, HTTP/1.1, EC P-256 cert)`,
-    port, pid: child.pid, dir,
+    kind: 'nginx', version: `${version} (${workers} worker${workers > 1 ? 's' : ''}, TLS 1.2/1.3, EC P-256 cert; port A: HTTP/1.1 only, port B: HTTP/2 + HTTP/1.1 by ALPN, http2_max_concurrent_streams 128)`,
+    port, h2Port, pid: child.pid, dir,
     async connections() { return accepts(); },
     connectionsDelta: (a, b) => b - a - 1,
     stop() {
@@ -158,8 +220,8 @@ async function startNodeServer(dir) {
   const child = fork(path.join(__dirname, '..', 'server-node.js'), [dir, '0'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
   let dead = false;
   child.on('exit', () => { dead = true; });
-  const port = await new Promise((resolve, reject) => {
-    child.once('message', (m) => resolve(m.port));
+  const { port, h2Port } = await new Promise((resolve, reject) => {
+    child.once('message', (m) => resolve(m));
     child.once('exit', (code) => reject(new Error(`node server exited (${code})`)));
   });
   await waitForServer(port, () => dead);
@@ -171,8 +233,8 @@ async function startNodeServer(dir) {
     child.send({ type: 'stats', id });
   });
   return {
-    kind: 'node', version: `node ${process.version} https (HTTP/1.1, no ALPN, EC P-256 cert)`,
-    port, pid: child.pid, dir,
+    kind: 'node', version: `node ${process.version} (EC P-256 cert; port A: https, HTTP/1.1 only; port B: http2.createSecureServer, h2 + http/1.1 by ALPN)`,
+    port, h2Port, pid: child.pid, dir,
     async connections() { return (await stats()).handshakes; },
     connectionsDelta: (a, b) => b - a,
     stop() {
@@ -211,7 +273,12 @@ async function startServer({ workDir, prefer = 'auto', nginxWorkers = 1, install
     }
   }
   if (!srv) srv = await startNodeServer(dir);
-  await verifyBodies(srv.port);
+  try {
+    await verifyBodies(srv);
+  } catch (e) {
+    await srv.stop();
+    throw e;
+  }
   return srv;
 }
 
