@@ -63,7 +63,7 @@ export interface TimeoutOptions {
 
 export type ResponseType = 'json' | 'text' | 'arraybuffer' | 'blob' | 'stream';
 /** Browser presets (exact to captures of the real browsers) and their aliases. */
-export type ProfileId = 'chrome_156' | 'firefox_153' | 'chrome' | 'chromium' | 'firefox';
+export type ProfileId = 'chrome_156' | 'firefox_153' | 'safari_26' | 'chrome' | 'chromium' | 'firefox' | 'safari';
 export type HttpMethod = 'head' | 'get' | 'post' | 'put' | 'delete' | 'trace' | 'options' | 'connect' | 'patch';
 export type HeaderValue = string | number | boolean | ReadonlyArray<string | number | boolean>;
 

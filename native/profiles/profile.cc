@@ -1,5 +1,5 @@
-// Browser presets, one table. Every value here is read off the golden captures in
-// shared/fingerprints (Debian's Chromium 156.0.8078.79 and Firefox ESR 153.7.0esr on Linux).
+// Browser presets, one table. Chrome and Firefox are read off the golden captures in
+// test/fixtures/fingerprints (Debian's Chromium 156.0.8078.79 and Firefox ESR 153.7.0esr on Linux).
 #include "profiles/profile.h"
 
 #include <map>
@@ -121,6 +121,50 @@ Profile firefox_153() {
   return p;
 }
 
+// Safari 26 on macOS. Not captured here (no Safari on Linux): the values are public facts, and the
+// tests check the result against the JA4 and Akamai string measured from another Safari emulation.
+Profile safari_26() {
+  Profile p;
+  p.id = "safari_26";
+  TlsProfile& t = p.tls;
+  t.cipher_suites = {0x1302, 0x1303, 0x1301, 0xc02c, 0xc02b, 0xcca9, 0xc030, 0xc02f, 0xcca8, 0xc00a,
+                     0xc009, 0xc014, 0xc013, 0x009d, 0x009c, 0x0035, 0x002f,
+                     0xc008, 0xc012, 0x000a};  // the three 3DES suites last
+  t.extension_order = {0, 23, 65281, 10, 11, 16, 5, 13, 18, 51, 45, 43, 27};
+  t.groups = {0x11ec, 29, 23, 24, 25};
+  // rsa_pss_rsae_sha384 twice: Safari sends the duplicate.
+  t.signature_algorithms = {0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0805,
+                            0x0501, 0x0806, 0x0601, 0x0201};
+  t.alpn = {"h2", "http/1.1"};
+  t.cert_compression = {1};  // zlib
+  t.grease = true;
+  t.ocsp_stapling = true;
+  t.signed_cert_timestamps = true;
+  t.session_tickets = false;  // no session_ticket (35)
+  t.padding = true;           // RFC 7685 padding, when the hello is 256–511 bytes
+
+  Http2Profile& h = p.http2;
+  h.settings = {{2, 0}, {3, 100}, {4, 2097152}, {9, 1}};
+  h.connection_window_update = 10420225;
+  h.headers_priority = false;
+  h.first_stream_id = 1;
+  h.pseudo_header_order = "msap";
+
+  p.headers = {
+      {"accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"},
+      {"sec-fetch-site", "none"},
+      {"accept-encoding", "gzip, deflate, br"},
+      {"sec-fetch-mode", "navigate"},
+      {"user-agent",
+       "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+       "Version/26.0 Safari/605.1.15"},
+      {"accept-language", "en-US,en;q=0.9"},
+      {"sec-fetch-dest", "document"},
+      {"priority", "u=0, i"},
+  };
+  return p;
+}
+
 struct Table {
   std::map<std::string, Profile> presets;
   std::map<std::string, std::string> aliases;
@@ -129,8 +173,9 @@ struct Table {
 const Table& table() {
   static const Table t = [] {
     Table t;
-    for (Profile p : {chrome_156(), firefox_153()}) t.presets.emplace(p.id, std::move(p));
-    t.aliases = {{"chrome", "chrome_156"}, {"chromium", "chrome_156"}, {"firefox", "firefox_153"}};
+    for (Profile p : {chrome_156(), firefox_153(), safari_26()}) t.presets.emplace(p.id, std::move(p));
+    t.aliases = {{"chrome", "chrome_156"}, {"chromium", "chrome_156"}, {"firefox", "firefox_153"},
+                 {"safari", "safari_26"}};
     return t;
   }();
   return t;

@@ -164,3 +164,22 @@ test('forceHTTP1 offers only http/1.1, so ALPS (an h2 setting) goes too', async 
   expect(r.tls.ja4.slice(0, 10)).toBe('t13d1516h1');
   expect(r.tls.alps).toBeNull();
 });
+
+describe('safari_26 (public facts; no Safari runs on Linux to capture)', () => {
+  // The JA4 and Akamai string that wreq-js's safari_26 emulation was measured to send here
+  // (shared notes, peers.md §3): our preset must produce the same.
+  let r;
+  beforeAll(async () => { r = (await (await freshClient()).get(url(), opts({ profile: 'safari' }))).data; });
+  test('JA4, cipher order (TLS 1.3: 1302, 1303, 1301) and the duplicate signature algorithm', () => {
+    expect(r.tls.ja4).toBe('t13d2013h2_a09f3c656075_7f0f34a4126d');
+    expect(r.tls.ja3.split(',')[1]).toBe('4866-4867-4865-49196-49195-52393-49200-49199-52392-49162-49161-49172-49171-157-156-53-47-49160-49170-10');
+    expect(r.tls.ja3.split(',')[2]).toBe('0-23-65281-10-11-16-5-13-18-51-45-43-27');
+  });
+  test('the Akamai string, and no HEADERS priority', () => {
+    expect(r.http2.akamai_fingerprint).toBe('2:0;3:100;4:2097152;9:1|10420225|0|m,s,a,p');
+    expect(r.http2.sent_frames.find((f) => f.frame_type === 'HEADERS').priority).toBeFalsy();
+  });
+  test('pseudo-headers m,s,a,p then Safari\'s headers', () => {
+    expect(names(r.headers).slice(0, 5)).toEqual([':method', ':scheme', ':authority', ':path', 'accept']);
+  });
+});
