@@ -554,12 +554,15 @@ void Connection::on_stream_closed(int32_t stream, const http2::StreamClose& clos
     Error error = *connection_error_;
     if (ex->head_seen) error.code = ErrorCode::kBodyTruncated;
     error.stage = ex->stage;
-    engine_.exchange_failed(ex, std::move(error), close.retryable && !ex->head_seen);
+    if (close.retryable && !ex->head_seen) {
+      engine_.exchange_refused(ex, std::move(error));
+    } else {
+      engine_.exchange_failed(ex, std::move(error), false);
+    }
   } else if (close.retryable) {
-    engine_.exchange_failed(ex, Error{ErrorCode::kConnectionClosed, ex->stage,
+    engine_.exchange_refused(ex, Error{ErrorCode::kConnectionClosed, ex->stage,
                                       "the server did not process the request (HTTP/2 code " +
-                                          std::to_string(close.error_code) + ")"},
-                            true);
+                                          std::to_string(close.error_code) + ")"});
   } else {
     const ErrorCode code = ex->head_seen ? ErrorCode::kBodyTruncated : ErrorCode::kProtocol;
     engine_.exchange_failed(ex, Error{code, ex->stage,

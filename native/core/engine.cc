@@ -332,6 +332,19 @@ void Engine::Impl::exchange_failed(const std::shared_ptr<Exchange>& ex, Error er
   settle(ex);
 }
 
+void Engine::Impl::exchange_refused(const std::shared_ptr<Exchange>& ex, Error error) {
+  constexpr int kMaxRefusals = 5;
+  if (ex->done) return;
+  if (ex->refusals >= kMaxRefusals || stopping.load()) {
+    exchange_failed(ex, std::move(error), false);
+    return;
+  }
+  if (auto conn = std::move(ex->connection)) conn->abandon(ex);
+  ex->refusals++;
+  ex->stage = Stage::kQueue;
+  dispatch(ex);
+}
+
 void Engine::Impl::exchange_succeeded(const std::shared_ptr<Exchange>& ex) {
   if (ex->done) return;
   ex->done = true;

@@ -46,7 +46,8 @@ struct Exchange {
   Stage stage = Stage::kQueue;
   bool done = false;
   bool paused = false;
-  bool retried = false;
+  bool retried = false;   // retried once on a fresh connection (a stale kept-alive one)
+  int refusals = 0;       // HTTP/2 streams the server refused (REFUSED_STREAM, GOAWAY)
   bool reused_connection = false;  // this attempt rides on a connection opened before it
   std::shared_ptr<Connection> connection;
   // The response in progress (reset for every attempt).
@@ -196,6 +197,9 @@ class Engine::Impl {
   // Called by connections.
   void emit(Event&& event);
   void exchange_failed(const std::shared_ptr<Exchange>& ex, Error error, bool retryable);
+  // The server refused an HTTP/2 stream without processing it: it may go to any usable session
+  // (the refusing one included, now that its limits are known), a few times at most.
+  void exchange_refused(const std::shared_ptr<Exchange>& ex, Error error);
   void exchange_succeeded(const std::shared_ptr<Exchange>& ex);
   void connection_reusable(const std::shared_ptr<Connection>& conn);
   void connection_closed(Connection* conn, bool was_open);
