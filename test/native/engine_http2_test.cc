@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine_harness.h"
 #include "core/engine.h"
 #include "core/error.h"
 #include "core/request.h"
@@ -43,15 +44,7 @@ namespace {
 
 using namespace ctn;
 using namespace ctn_test;
-using Kind = Event::Kind;
 
-constexpr auto kWait = 10s;
-
-const bool kEnvironmentReady = [] {
-  ::setenv("SSL_CERT_FILE", (cert_dir() / "ca.pem").c_str(), 1);
-  ::signal(SIGPIPE, SIG_IGN);
-  return true;
-}();
 
 // ---------------------------------------------------------------------------------------------
 // The HTTP/2 server
@@ -480,162 +473,6 @@ Action stall() {
   return a;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Engine side: the event sink and the watchdog (as in engine_test.cc)
-
-std::string kind_name(Kind k) {
-  switch (k) {
-    case Kind::kHead:
-      return "head";
-    case Kind::kBody:
-      return "body";
-    case Kind::kEnd:
-      return "end";
-    case Kind::kError:
-      return "error";
-  }
-  return "?";
-}
-
-struct Record {
-  std::vector<Kind> kinds;
-  bool has_head = false;
-  ResponseHead head;
-  ConnectionInfo connection;
-  std::string body;
-  size_t body_events = 0;
-  bool ended = false;
-  std::optional<Error> error;
-  int terminals = 0;
-  std::vector<std::string> violations;
-
-  bool ok() const { return ended && !error; }
-  ErrorCode code() const { return error ? error->code : ErrorCode::kInternal; }
-  std::string describe() const {
-    std::ostringstream s;
-    s << "events [";
-    for (size_t i = 0; i < kinds.size(); ++i) s << (i ? " " : "") << kind_name(kinds[i]);
-    s << "]";
-    if (has_head) s << " status " << head.status;
-    s << " body " << body.size() << " bytes";
-    if (error) {
-      s << " error " << error_code_name(error->code) << " (" << stage_name(error->stage)
-        << "): " << error->message;
-    }
-    return s.str();
-  }
-};
-
-class Sink : public EventSink {
- public:
-  std::function<void(const Event&)> hook;  // set only while no request is in flight
-
-  void deliver(Event&& e) override {
-    if (hook) hook(e);
-    std::lock_guard<std::mutex> lock(mu_);
-    Record& r = records_[e.id];
-    if (r.terminals > 0) r.violations.push_back("event after the terminal event");
-    switch (e.kind) {
-      case Kind::kHead:
-        if (r.has_head) r.violations.push_back("second head");
-        r.has_head = true;
-        r.head = std::move(e.head);
-        r.connection = std::move(e.connection);
-        break;
-      case Kind::kBody:
-        if (!r.has_head) r.violations.push_back("body before head");
-        if (e.body.empty()) r.violations.push_back("empty body event");
-        r.body += e.body;
-        ++r.body_events;
-        break;
-      case Kind::kEnd:
-        if (!r.has_head) r.violations.push_back("end without head");
-        r.ended = true;
-        ++r.terminals;
-        break;
-      case Kind::kError:
-        r.error = std::move(e.error);
-        ++r.terminals;
-        break;
-    }
-    r.kinds.push_back(e.kind);
-    cv_.notify_all();
-  }
-
-  std::optional<Record> wait_terminal(uint64_t id, std::chrono::milliseconds timeout = kWait) {
-    std::unique_lock<std::mutex> lock(mu_);
-    const bool done = cv_.wait_for(lock, timeout, [&] {
-      auto it = records_.find(id);
-      return it != records_.end() && it->second.terminals > 0;
-    });
-    if (!done) return std::nullopt;
-    return records_[id];
-  }
-  bool wait_record(uint64_t id, const std::function<bool(const Record&)>& pred,
-                   std::chrono::milliseconds timeout = kWait) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] {
-      auto it = records_.find(id);
-      return it != records_.end() && pred(it->second);
-    });
-  }
-  Record snapshot(uint64_t id) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = records_.find(id);
-    return it == records_.end() ? Record{} : it->second;
-  }
-  void expect_consistent() {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [id, r] : records_) {
-      EXPECT_LE(r.terminals, 1) << "request " << id << ": " << r.describe();
-      for (const auto& v : r.violations)
-        ADD_FAILURE() << "request " << id << ": " << v << "; " << r.describe();
-    }
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<uint64_t, Record> records_;
-};
-
-class Watchdog {
- public:
-  void arm(std::chrono::seconds limit) {
-    armed_ = true;
-    thread_ = std::thread([this, limit] {
-      std::unique_lock<std::mutex> lock(mu_);
-      if (!cv_.wait_for(lock, limit, [this] { return !armed_; })) {
-        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-        fprintf(stderr, "\nWATCHDOG: %s.%s still running after %lld s; aborting\n",
-                info ? info->test_suite_name() : "?", info ? info->name() : "?",
-                static_cast<long long>(limit.count()));
-        std::abort();
-      }
-    });
-  }
-  void disarm() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      armed_ = false;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool armed_ = false;
-  std::thread thread_;
-};
-
-#define AWAIT(var, id)                                              \
-  auto var##_opt_ = sink_.wait_terminal(id);                        \
-  ASSERT_TRUE(var##_opt_.has_value())                               \
-      << "no terminal event for request " << (id)                   \
-      << " within 10 s; so far: " << sink_.snapshot(id).describe(); \
-  const Record& var = *var##_opt_
 
 class EngineHttp2Test : public ::testing::Test {
  protected:
@@ -785,7 +622,7 @@ TEST_F(EngineHttp2Test, CancelOneStreamMidBody) {
   engine_->cancel(big);
   AWAIT(b, big);
   ASSERT_TRUE(b.error.has_value()) << b.describe();
-  EXPECT_EQ(b.code(), ErrorCode::kAborted) << b.describe();
+  EXPECT_EQ(b.error_code(), ErrorCode::kAborted) << b.describe();
   EXPECT_LT(b.body.size(), 4u << 20);
   for (size_t i = 0; i < others.size(); ++i) {
     AWAIT(r, others[i]);
@@ -832,7 +669,7 @@ TEST_F(EngineHttp2Test, TimeoutOfOneStream) {
   AWAIT(t, slow);
   EXPECT_GE(Clock::now() - start, 250ms);
   ASSERT_TRUE(t.error.has_value()) << t.describe();
-  EXPECT_EQ(t.code(), ErrorCode::kTimeout) << t.describe();
+  EXPECT_EQ(t.error_code(), ErrorCode::kTimeout) << t.describe();
   const uint64_t after = submit(spec(server, "/after"));
   AWAIT(a, after);
   ASSERT_TRUE(a.ok()) << a.describe();
@@ -908,12 +745,12 @@ TEST_F(EngineHttp2Test, ServerResetsOneStream) {
   for (int i = 0; i < 3; ++i) others.push_back(submit(spec(server, "/ok/" + std::to_string(i))));
   AWAIT(a, rst);
   ASSERT_TRUE(a.error.has_value()) << a.describe();
-  EXPECT_EQ(a.code(), ErrorCode::kProtocol) << a.describe();
+  EXPECT_EQ(a.error_code(), ErrorCode::kProtocol) << a.describe();
   EXPECT_FALSE(a.has_head);
   AWAIT(b, rst_late);
   ASSERT_TRUE(b.error.has_value()) << b.describe();
   EXPECT_TRUE(b.has_head);
-  EXPECT_EQ(b.code(), ErrorCode::kBodyTruncated) << b.describe();
+  EXPECT_EQ(b.error_code(), ErrorCode::kBodyTruncated) << b.describe();
   for (size_t i = 0; i < others.size(); ++i) {
     AWAIT(r, others[i]);
     ASSERT_TRUE(r.ok()) << r.describe();
@@ -940,7 +777,7 @@ TEST_F(EngineHttp2Test, GoawayWithStreamsInFlight) {
       ++ok;
       EXPECT_EQ(r.body, body_for("/g/" + std::to_string(i), 20000));
     } else {
-      EXPECT_TRUE(r.code() == ErrorCode::kConnectionClosed || r.code() == ErrorCode::kProtocol)
+      EXPECT_TRUE(r.error_code() == ErrorCode::kConnectionClosed || r.error_code() == ErrorCode::kProtocol)
           << r.describe();
     }
   }
@@ -966,13 +803,13 @@ TEST_F(EngineHttp2Test, AbruptCloseWithStreamsInFlight) {
   AWAIT(p, partial);
   ASSERT_TRUE(p.error.has_value()) << p.describe();
   EXPECT_TRUE(p.has_head);
-  EXPECT_EQ(p.code(), ErrorCode::kBodyTruncated) << p.describe();
+  EXPECT_EQ(p.error_code(), ErrorCode::kBodyTruncated) << p.describe();
   for (size_t i = 0; i < stalled.size(); ++i) {
     AWAIT(r, stalled[i]);
     if (r.ok()) {
       EXPECT_EQ(r.body, body_for("/s/" + std::to_string(i), 1000));
     } else {
-      EXPECT_TRUE(r.code() == ErrorCode::kConnectionClosed || r.code() == ErrorCode::kBodyTruncated)
+      EXPECT_TRUE(r.error_code() == ErrorCode::kConnectionClosed || r.error_code() == ErrorCode::kBodyTruncated)
           << r.describe();
     }
   }
@@ -1003,7 +840,7 @@ TEST_F(EngineHttp2Test, ShutdownWithStreamsInFlight) {
   for (uint64_t id : ids) {
     AWAIT(r, id);
     ASSERT_TRUE(r.error.has_value()) << r.describe();
-    EXPECT_EQ(r.code(), ErrorCode::kClientClosed) << r.describe();
+    EXPECT_EQ(r.error_code(), ErrorCode::kClientClosed) << r.describe();
   }
   EXPECT_EQ(engine_->stats().requests_in_flight, 0u);
   engine_.reset();
@@ -1022,7 +859,7 @@ TEST_F(EngineHttp2Test, ShutdownWithStreamsInFlight) {
   for (uint64_t id : more) {
     AWAIT(r, id);
     ASSERT_TRUE(r.error.has_value()) << r.describe();
-    EXPECT_EQ(r.code(), ErrorCode::kClientClosed) << r.describe();
+    EXPECT_EQ(r.error_code(), ErrorCode::kClientClosed) << r.describe();
   }
 }
 
@@ -1065,7 +902,7 @@ TEST_F(EngineHttp2Test, ColdOriginWaitersCancelledAndFailed) {
     if (i % 3 == 1) {
       // Cancelled: normally while waiting for the handshake; a fast one may have answered first.
       if (!r.ok()) {
-        EXPECT_EQ(r.code(), ErrorCode::kAborted) << r.describe();
+        EXPECT_EQ(r.error_code(), ErrorCode::kAborted) << r.describe();
       }
     } else {
       ASSERT_TRUE(r.ok()) << r.describe();
@@ -1093,7 +930,7 @@ TEST_F(EngineHttp2Test, ColdOriginWaitersCancelledAndFailed) {
   for (uint64_t id : dead) {
     AWAIT(r, id);
     ASSERT_TRUE(r.error.has_value()) << r.describe();
-    EXPECT_EQ(r.code(), ErrorCode::kConnectRefused) << r.describe();
+    EXPECT_EQ(r.error_code(), ErrorCode::kConnectRefused) << r.describe();
   }
   std::this_thread::sleep_for(50ms);
   for (uint64_t id : dead) EXPECT_EQ(sink_.snapshot(id).terminals, 1);

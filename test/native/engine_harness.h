@@ -1,0 +1,241 @@
+// The engine tests' shared harness: a sink that records every event per request id and checks
+// their grammar, bounded waits, a watchdog against hangs, and the test environment (the test CA,
+// SIGPIPE ignored). Used by engine_test.cc (HTTP/1.1) and engine_http2_test.cc.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/engine.h"
+#include "core/error.h"
+#include "core/request.h"
+#include "test_server.h"
+
+namespace ctn_test {
+
+using namespace std::chrono_literals;
+using ctn::ConnectionInfo;
+using ctn::Error;
+using ctn::ErrorCode;
+using ctn::Event;
+using ctn::EventSink;
+using ctn::ResponseHead;
+using ctn::error_code_name;
+using ctn::stage_name;
+using Kind = Event::Kind;
+
+constexpr auto kWait = 10s;
+
+// Before anything builds a verifying TLS context: trust the test CA only. SIGPIPE would kill the
+// process when the test server writes to a connection the engine has closed.
+inline const bool kEnvironmentReady = [] {
+  ::setenv("SSL_CERT_FILE", (cert_dir() / "ca.pem").c_str(), 1);
+  ::signal(SIGPIPE, SIG_IGN);
+  return true;
+}();
+
+inline std::string kind_name(Kind k) {
+  switch (k) {
+    case Kind::kHead:
+      return "head";
+    case Kind::kBody:
+      return "body";
+    case Kind::kEnd:
+      return "end";
+    case Kind::kError:
+      return "error";
+  }
+  return "?";
+}
+
+// Everything the engine reported for one request id.
+struct Record {
+  std::vector<Kind> kinds;
+  bool has_head = false;
+  ResponseHead head;
+  ConnectionInfo connection;
+  std::string body;
+  size_t body_events = 0;
+  bool ended = false;
+  std::optional<Error> error;
+  int terminals = 0;
+  std::thread::id thread;  // thread of the last event
+  std::vector<std::string> violations;
+
+  bool ok() const { return ended && !error; }
+  std::string code() const { return error ? std::string(error_code_name(error->code)) : ""; }
+  ErrorCode error_code() const { return error ? error->code : ErrorCode::kInternal; }
+  std::string stage() const { return error ? std::string(stage_name(error->stage)) : ""; }
+  std::string describe() const {
+    std::ostringstream s;
+    s << "events [";
+    for (size_t i = 0; i < kinds.size(); ++i) s << (i ? " " : "") << kind_name(kinds[i]);
+    s << "]";
+    if (has_head) s << " status " << head.status;
+    s << " body " << body.size() << " bytes";
+    if (error) s << " error " << code() << " (" << stage() << "): " << error->message;
+    return s.str();
+  }
+};
+
+// Collects events (delivered on the engine's io thread) for the test thread to wait on. Checks the
+// per-id event grammar: head? body* (end | error), nothing after the terminal event.
+class Sink : public EventSink {
+ public:
+  // Runs on the delivering thread before the event is recorded, outside the lock. Set it only
+  // while no request is in flight.
+  std::function<void(const Event&)> hook;
+
+  void deliver(Event&& e) override {
+    if (hook) hook(e);
+    std::lock_guard<std::mutex> lock(mu_);
+    Record& r = records_[e.id];
+    if (r.terminals > 0) r.violations.push_back("event after the terminal event");
+    switch (e.kind) {
+      case Kind::kHead:
+        if (r.has_head) r.violations.push_back("second head");
+        r.has_head = true;
+        r.head = std::move(e.head);
+        r.connection = std::move(e.connection);
+        break;
+      case Kind::kBody:
+        if (!r.has_head) r.violations.push_back("body before head");
+        if (e.body.empty()) r.violations.push_back("empty body event");
+        r.body += e.body;
+        ++r.body_events;
+        break;
+      case Kind::kEnd:
+        if (!r.has_head) r.violations.push_back("end without head");
+        r.ended = true;
+        ++r.terminals;
+        ++terminal_total_;
+        break;
+      case Kind::kError:
+        r.error = std::move(e.error);
+        ++r.terminals;
+        ++terminal_total_;
+        break;
+    }
+    r.kinds.push_back(e.kind);
+    r.thread = std::this_thread::get_id();
+    cv_.notify_all();
+  }
+
+  std::optional<Record> wait_terminal(uint64_t id, std::chrono::milliseconds timeout = kWait) {
+    std::unique_lock<std::mutex> lock(mu_);
+    const bool done = cv_.wait_for(lock, timeout, [&] {
+      auto it = records_.find(id);
+      return it != records_.end() && it->second.terminals > 0;
+    });
+    if (!done) return std::nullopt;
+    return records_[id];
+  }
+
+  // Waits until `pred(record of id)` holds; false on timeout.
+  bool wait_record(uint64_t id, const std::function<bool(const Record&)>& pred,
+                   std::chrono::milliseconds timeout = kWait) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] {
+      auto it = records_.find(id);
+      return it != records_.end() && pred(it->second);
+    });
+  }
+  bool wait_head(uint64_t id) {
+    return wait_record(id, [](const Record& r) { return r.has_head || r.terminals > 0; });
+  }
+  bool wait_body_bytes(uint64_t id, size_t n) {
+    return wait_record(id, [n](const Record& r) { return r.body.size() >= n || r.terminals > 0; });
+  }
+  bool wait_terminal_total(size_t n, std::chrono::milliseconds timeout = kWait) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return terminal_total_ >= n; });
+  }
+
+  size_t event_count(uint64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = records_.find(id);
+    return it == records_.end() ? 0 : it->second.kinds.size();
+  }
+  size_t body_size(uint64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = records_.find(id);
+    return it == records_.end() ? 0 : it->second.body.size();
+  }
+  Record snapshot(uint64_t id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = records_.find(id);
+    return it == records_.end() ? Record{} : it->second;
+  }
+
+  // Every id: at most one terminal event and a well-formed sequence.
+  void expect_consistent() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, r] : records_) {
+      EXPECT_LE(r.terminals, 1) << "request " << id << ": " << r.describe();
+      for (const auto& v : r.violations)
+        ADD_FAILURE() << "request " << id << ": " << v << "; " << r.describe();
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<uint64_t, Record> records_;
+  size_t terminal_total_ = 0;
+};
+
+// Aborts the process when a test runs for longer than `limit` (a hang must not stall CI).
+class Watchdog {
+ public:
+  void arm(std::chrono::seconds limit) {
+    armed_ = true;
+    thread_ = std::thread([this, limit] {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (!cv_.wait_for(lock, limit, [this] { return !armed_; })) {
+        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+        fprintf(stderr, "\nWATCHDOG: %s.%s still running after %lld s; aborting\n",
+                info ? info->test_suite_name() : "?", info ? info->name() : "?",
+                static_cast<long long>(limit.count()));
+        std::abort();
+      }
+    });
+  }
+  void disarm() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      armed_ = false;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool armed_ = false;
+  std::thread thread_;
+};
+
+#define AWAIT(var, id)                                              \
+  auto var##_opt_ = sink_.wait_terminal(id);                        \
+  ASSERT_TRUE(var##_opt_.has_value())                               \
+      << "no terminal event for request " << (id)                   \
+      << " within 10 s; so far: " << sink_.snapshot(id).describe(); \
+  const Record& var = *var##_opt_
+
+}  // namespace ctn_test
