@@ -70,10 +70,34 @@ struct Profile {
   std::string id;
   TlsProfile tls;
   Http2Profile http2;
-  // Default request headers in the browser's order (HTTP/2 spelling: lower case). User headers
-  // override by name, case-insensitively, and keep this order.
+  // Default request headers of a navigation over HTTP/2, in the browser's order (HEADERS after the
+  // pseudo-headers; lower case, as HTTP/2 requires). User headers override by name,
+  // case-insensitively, and keep this order.
   HeaderList headers;
+  // The same navigation over HTTP/1.1 on a TLS connection (https): the header lines in the browser's
+  // order and spelling (Chrome: Title-Case but lower-case client hints), `Connection: keep-alive`
+  // where the browser writes it. Host is left out: the engine writes it first, as browsers do. What
+  // only HTTP/2 carries (Chrome's priority, Firefox's te) is absent. Empty: `headers` is used.
+  HeaderList http1_headers;
+  // HTTP/1.1 over plain http://: without TLS, browsers advertise no br/zstd and leave out what they
+  // send to secure contexts only (sec-ch-*, sec-fetch-*). Empty: `http1_headers` is used.
+  HeaderList http1_plain_headers;
 };
+
+// Which of a profile's default header lists a request starts from.
+enum class HeaderSet {
+  kHttp2,       // https, HTTP/2 (or not known yet: ALPN decides, see http1::respell_preset_headers)
+  kHttp1,       // https on HTTP/1.1
+  kHttp1Plain,  // http:// (always HTTP/1.1)
+};
+
+// The list for `set`, falling back as the fields above describe.
+const HeaderList& profile_headers(const Profile& profile, HeaderSet set);
+
+// The sec-ch-ua value a Chromium-based browser sends: its brands and a GREASE brand, ordered and
+// spelled by Chromium's algorithm seeded with the major version (see profile.cc). `brand` is the
+// product ("Google Chrome", "Microsoft Edge"); empty for plain Chromium, which lists two brands.
+std::string chromium_sec_ch_ua(int major, const std::string& brand);
 
 // The newest Chrome preset: what a request uses with no fingerprint option at all.
 const Profile& default_profile();

@@ -2,6 +2,8 @@
 // Our presets and fingerprint strings against the golden captures of real browsers
 // (shared/fingerprints: Debian's Chromium 156 and Firefox ESR 153), as seen by the shipped echo
 // server: JA4, JA3N, the Akamai HTTP/2 string, HEADERS priority and header order must be equal.
+// Every preset against the values its sources establish (fixtures/fingerprints/presets.json), over
+// HTTP/2, HTTP/1.1 (ALPN's choice and forceHTTP1) and plain http://.
 const fs = require('node:fs');
 const path = require('node:path');
 const initCycleTLS = require('../..');
@@ -179,7 +181,118 @@ describe('safari_26 (public facts; no Safari runs on Linux to capture)', () => {
     expect(r.http2.akamai_fingerprint).toBe('2:0;3:100;4:2097152;9:1|10420225|0|m,s,a,p');
     expect(r.http2.sent_frames.find((f) => f.frame_type === 'HEADERS').priority).toBeFalsy();
   });
-  test('pseudo-headers m,s,a,p then Safari\'s headers', () => {
-    expect(names(r.headers).slice(0, 5)).toEqual([':method', ':scheme', ':authority', ':path', 'accept']);
+  test('pseudo-headers m,s,a,p then Safari\'s headers (Safari 18 and later: sec-fetch-dest first)', () => {
+    expect(names(r.headers).slice(0, 5)).toEqual([':method', ':scheme', ':authority', ':path', 'sec-fetch-dest']);
+  });
+});
+
+// Every preset against the values established for it from its sources (fixture presets.json, which
+// names them per preset; native/profiles/profile.cc says what is unverified).
+const fixture = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'fingerprints', 'presets.json'), 'utf8'));
+const presetIds = Object.keys(fixture.presets);
+const lines = (headers) => headers.map(([n, v]) => `${n}: ${v}`);
+const withHost = (want, host) => want.map((l) => l.replace('{host}', host));
+
+describe.each(presetIds)('preset %s equals its sources', (id) => {
+  const want = fixture.presets[id];
+  let r;
+  beforeAll(async () => { r = (await client.get(url(), opts({ profile: id }))).data; });
+
+  test('JA4, and the full JA3 where the browser keeps its extension order', () => {
+    expect(r.tls.ja4).toBe(want.ja4);
+    if (want.ja3) expect(r.tls.ja3).toBe(want.ja3);
+  });
+  test('the Akamai string and the HEADERS priority', () => {
+    expect(r.http2.akamai_fingerprint).toBe(want.akamai);
+    const headers = r.http2.sent_frames.find((f) => f.frame_type === 'HEADERS');
+    if (want.headers_priority) expect(headers.priority).toEqual(want.headers_priority);
+    else expect(headers.priority).toBeFalsy();
+  });
+  test('the header lines after the pseudo-headers: order, names and values', () => {
+    expect(lines(r.headers).filter((l) => !l.startsWith(':'))).toEqual(want.headers);
+  });
+});
+
+test('aliases name the newest preset of each family', () => {
+  const { loadAddon } = require('../../dist/native');
+  const addon = loadAddon();
+  for (const [alias, target] of Object.entries(fixture.aliases)) {
+    expect(addon.info.profiles).toContain(alias);
+    expect(addon.profileHeaders(alias)).toEqual(addon.profileHeaders(target));
+  }
+  expect(addon.info.profiles).toEqual(expect.arrayContaining(presetIds));
+});
+
+describe('HTTP/1.1: the browser\'s header lines, in its order and spelling', () => {
+  const http = require('node:http');
+  let h1echo;
+  let plain;
+  beforeAll(async () => {
+    h1echo = await startEchoServer({ alpn: ['http/1.1'] });
+    // Plain http:// (the echo server is TLS-only): answers with the raw header lines it received.
+    plain = http.createServer((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(req.rawHeaders));
+    });
+    await new Promise((resolve) => plain.listen(0, '127.0.0.1', resolve));
+  });
+  afterAll(async () => {
+    await h1echo.close();
+    await new Promise((resolve) => plain.close(resolve));
+  });
+  const h1url = () => `https://localhost:${h1echo.port}/fp`;
+  const plainUrl = () => `http://127.0.0.1:${plain.address().port}/`;
+  const pairs = (raw) => raw.reduce((out, v, i) => (i % 2 ? out : [...out, [v, raw[i + 1]]]), []);
+
+  test.each(presetIds)('%s over https when ALPN picks HTTP/1.1 (re-spelled natively)', async (id) => {
+    const r = (await client.get(h1url(), opts({ profile: id }))).data;
+    expect(r.http_version).toBe('HTTP/1.1');
+    expect(lines(r.headers)).toEqual(withHost(fixture.presets[id].http1, `localhost:${h1echo.port}`));
+  });
+
+  test.each(presetIds)('%s with forceHTTP1 (merged onto the HTTP/1.1 list up front)', async (id) => {
+    const r = (await client.get(url(), opts({ profile: id, forceHTTP1: true }))).data;
+    expect(r.http_version).toBe('HTTP/1.1');
+    expect(lines(r.headers)).toEqual(withHost(fixture.presets[id].http1, `localhost:${echo.port}`));
+  });
+
+  test.each(presetIds)('%s over plain http:// (no br/zstd, no secure-context headers)', async (id) => {
+    const raw = (await client.get(plainUrl(), { profile: id })).data;
+    expect(lines(pairs(raw))).toEqual(withHost(fixture.presets[id].http1_plain, `127.0.0.1:${plain.address().port}`));
+  });
+
+  // The caller's headers: a userAgent changes only that value, a header of the caller's keeps its
+  // spelling in the preset's place, an extra one follows; the same on both paths.
+  const custom = { profile: 'chrome_131', userAgent: 'ua/1', headers: { 'ACCEPT-LANGUAGE': 'de', 'X-Extra': '1' } };
+  const customLines = (host) => [
+    ...withHost(fixture.presets.chrome_131.http1, host).map((l) => {
+      if (l.startsWith('User-Agent: ')) return 'User-Agent: ua/1';
+      if (l.startsWith('Accept-Language: ')) return 'ACCEPT-LANGUAGE: de';
+      return l;
+    }),
+    'X-Extra: 1',
+  ];
+  test('caller headers over HTTP/1.1 when ALPN picks it', async () => {
+    const r = (await client.get(h1url(), opts(custom))).data;
+    expect(lines(r.headers)).toEqual(customLines(`localhost:${h1echo.port}`));
+  });
+  test('caller headers over HTTP/1.1 with forceHTTP1', async () => {
+    const r = (await client.get(url(), opts({ ...custom, forceHTTP1: true }))).data;
+    expect(lines(r.headers)).toEqual(customLines(`localhost:${echo.port}`));
+  });
+
+  test('orderAsProvided: exactly the caller\'s headers on HTTP/1.1 too (nothing re-spelled or added)', async () => {
+    const exact = { profile: 'firefox_153', orderAsProvided: true, userAgent: 'ua/2', headers: { accept: 'x/y', 'x-a': '1' } };
+    const want = (host) => [`Host: ${host}`, 'accept: x/y', 'x-a: 1', 'User-Agent: ua/2'];
+    const viaAlpn = (await client.get(h1url(), opts(exact))).data;
+    expect(lines(viaAlpn.headers)).toEqual(want(`localhost:${h1echo.port}`));
+    const forced = (await client.get(url(), opts({ ...exact, forceHTTP1: true }))).data;
+    expect(lines(forced.headers)).toEqual(want(`localhost:${echo.port}`));
+  });
+
+  test('headerOrder is the caller\'s order on HTTP/1.1 too', async () => {
+    const ordered = { profile: 'chrome_131', headerOrder: ['accept-language', 'user-agent'] };
+    const r = (await client.get(h1url(), opts(ordered))).data;
+    expect(names(r.headers).slice(0, 3)).toEqual(['Host', 'accept-language', 'user-agent']);
   });
 });
