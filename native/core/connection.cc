@@ -46,6 +46,7 @@ Connection::Connection(Engine::Impl& engine, PoolKey key, uint64_t id)
       resolver_(engine.io),
       socket_(engine.io),
       idle_timer_(engine.io),
+      ping_timer_(engine.io),
       parser_(*this),
       read_buffer_(kReadBufferSize) {}
 
@@ -54,13 +55,36 @@ Connection::~Connection() {
   socket_.close(ignored);
 }
 
+void Connection::account() {
+  const bool open = tcp_open_ && !closed_;
+  const bool connecting = !established_ && !closed_;
+  const bool idle = established_ && !closed_ &&
+                    (mode_ == Mode::kHttp2 ? streams_.empty() && accepts_streams() : parked_);
+  const size_t streams = closed_ ? 0 : streams_.size();
+  if (idle && !counted_idle_) idle_since_ = SteadyClock::now();
+  engine_.adjust_counts(counters_.get(), int64_t{open} - int64_t{counted_open_},
+                        int64_t{idle} - int64_t{counted_idle_},
+                        int64_t{connecting} - int64_t{counted_connecting_},
+                        static_cast<int64_t>(streams) - static_cast<int64_t>(counted_streams_));
+  counted_open_ = open;
+  counted_idle_ = idle;
+  counted_connecting_ = connecting;
+  counted_streams_ = streams;
+}
+
+void Connection::enter_stage_all(Stage stage) {
+  if (exchange_) engine_.enter_stage(exchange_, stage);
+  for (auto& w : waiters_) engine_.enter_stage(w, stage);
+}
+
 // ---- connecting ----
 
 void Connection::open(std::shared_ptr<Exchange> exchange) {
   exchange_ = std::move(exchange);
   exchange_->connection = shared_from_this();
   exchange_->reused_connection = false;
-  exchange_->stage = Stage::kDns;
+  account();
+  engine_.enter_stage(exchange_, Stage::kDns);
   resolver_.async_resolve(key_.host, std::to_string(key_.port),
                           [self = shared_from_this()](const asio::error_code& ec,
                                                       asio::ip::tcp::resolver::results_type r) {
@@ -70,7 +94,7 @@ void Connection::open(std::shared_ptr<Exchange> exchange) {
 
 void Connection::add_waiter(std::shared_ptr<Exchange> exchange) {
   exchange->connection = shared_from_this();
-  exchange->stage = exchange_ ? exchange_->stage : Stage::kConnect;
+  engine_.enter_stage(exchange, exchange_ ? exchange_->stage : Stage::kConnect);
   waiters_.push_back(std::move(exchange));
 }
 
@@ -83,7 +107,7 @@ void Connection::on_resolve(const asio::error_code& ec,
          false);
     return;
   }
-  exchange_->stage = Stage::kConnect;
+  enter_stage_all(Stage::kConnect);
   asio::async_connect(socket_, results,
                       [self = shared_from_this()](const asio::error_code& ec,
                                                   const asio::ip::tcp::endpoint&) {
@@ -104,14 +128,16 @@ void Connection::on_connect(const asio::error_code& ec) {
   asio::error_code ignored;
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
   tcp_open_ = true;
-  engine_.connection_established(false);
+  engine_.connection_established(false, false);
   if (!key_.tls) {
     established_ = true;
     mode_ = Mode::kHttp1;
+    account();
     hand_back_waiters(nullptr);
     write_request();
     return;
   }
+  account();
   Error error;
   const TlsOptions options{key_.verify, key_.http1_only};
   tls_context_ = engine_.tls_contexts().get(*exchange_->profile, options, &error);
@@ -125,8 +151,11 @@ void Connection::on_connect(const asio::error_code& ec) {
     fail(std::move(error), false);
     return;
   }
-  exchange_->stage = Stage::kTls;
-  for (auto& w : waiters_) w->stage = Stage::kTls;
+  if (TlsSessionCache* sessions = engine_.tls_sessions()) {
+    tls_session_slot_ = TlsSessionCache::Slot{sessions, describe(key_)};
+    sessions->attach(tls_->native_handle(), &tls_session_slot_);
+  }
+  enter_stage_all(Stage::kTls);
   tls_->async_handshake(asio::ssl::stream_base::client,
                         [self = shared_from_this()](const asio::error_code& ec) {
                           self->on_handshake(ec);
@@ -142,13 +171,15 @@ void Connection::on_handshake(const asio::error_code& ec) {
          false);
     return;
   }
-  engine_.connection_established(true);
+  tls_resumed_ = SSL_session_reused(tls_->native_handle()) != 0;
+  engine_.connection_established(true, tls_resumed_);
   established_ = true;
   if (negotiated_alpn(tls_->native_handle()) == "h2") {
     start_http2();
     return;
   }
   mode_ = Mode::kHttp1;
+  account();
   hand_back_waiters(nullptr);
   write_request();
 }
@@ -176,6 +207,8 @@ void Connection::run(std::shared_ptr<Exchange> exchange) {
   exchange_->connection = shared_from_this();
   exchange_->reused_connection = true;
   reused_ = true;
+  parked_ = false;
+  account();
   // The idle watch read may already hold bytes (Asio reads speculatively): they predate this
   // request, so it must never see them. Cancel it; a fresh read starts after the request is sent.
   ++read_generation_;
@@ -187,7 +220,7 @@ void Connection::run(std::shared_ptr<Exchange> exchange) {
 
 void Connection::write_request() {
   Exchange& ex = *exchange_;
-  ex.stage = Stage::kWrite;
+  engine_.enter_stage(exchange_, Stage::kWrite);
   ex.reset_response();
   parser_.reset(ex.spec.method == "HEAD");
   response_started_ = false;
@@ -195,10 +228,16 @@ void Connection::write_request() {
   request_head_.clear();
   std::string why;
   http1::RequestHeadSpec head{ex.spec.method, ex.spec.target, &ex.spec.headers};
+  if (ex.spec.preset_headers) {
+    head.preset_http2 = &ex.profile->headers;
+    head.preset_http1 =
+        &profile_headers(*ex.profile, ex.spec.tls ? HeaderSet::kHttp1 : HeaderSet::kHttp1Plain);
+  }
   if (!http1::write_request_head(head, request_head_, &why)) {
     fail(Error{ErrorCode::kInvalidOption, Stage::kWrite, "invalid request: " + why}, false);
     return;
   }
+  engine_.count_exchange(ex.reused_connection);
   std::array<asio::const_buffer, 2> buffers{asio::buffer(request_head_), asio::buffer(ex.spec.body)};
   h1_writing_ = true;
   with_stream([&](auto& stream) {
@@ -221,7 +260,7 @@ void Connection::on_write(const asio::error_code& ec, size_t bytes) {
          true);
     return;
   }
-  exchange_->stage = Stage::kHeaders;
+  engine_.enter_stage(exchange_, Stage::kHeaders);
   read_more();
 }
 
@@ -336,6 +375,8 @@ bool Connection::more_readable_now() {
 }
 
 void Connection::park(uint64_t idle_timeout_ms) {
+  parked_ = true;
+  account();
   idle_timer_.expires_after(std::chrono::milliseconds(idle_timeout_ms));
   idle_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
     self->on_idle_timeout(ec);
@@ -345,7 +386,13 @@ void Connection::park(uint64_t idle_timeout_ms) {
 
 void Connection::on_idle_timeout(const asio::error_code& ec) {
   if (ec || closed_ || exchange_ || !streams_.empty()) return;
+  retire();
+}
+
+void Connection::retire() {
+  if (closed_) return;
   if (h2_) {
+    // GOAWAY goes out if the socket takes it at once; closing does not wait for it.
     h2_->terminate();
     flush_http2();
   }
@@ -359,6 +406,20 @@ bool Connection::idle() const {
   const ssize_t n = ::recv(const_cast<asio::ip::tcp::socket&>(socket_).native_handle(), &probe, 1,
                            MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+bool Connection::session_idle() const {
+  return established_ && !closed_ && mode_ == Mode::kHttp2 && streams_.empty() && accepts_streams();
+}
+
+bool Connection::peer_closed() const {
+  if (closed_) return true;
+  // Bytes waiting are no verdict (HTTP/2 servers send PINGs, SETTINGS, GOAWAY: the read handler
+  // deals with those); only an end of stream or an error is.
+  char probe;
+  const ssize_t n = ::recv(const_cast<asio::ip::tcp::socket&>(socket_).native_handle(), &probe, 1,
+                           MSG_PEEK | MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
 // ---- HTTP/2 ----
@@ -379,12 +440,17 @@ void Connection::start_http2() {
   auto waiters = std::move(waiters_);
   waiters_.clear();
   engine_.http2_ready(shared_from_this());
+  last_read_at_ = SteadyClock::now();
+  if (engine_.options.ping_interval_ms > 0) {
+    arm_ping(std::chrono::milliseconds(engine_.options.ping_interval_ms));
+  }
   submit_stream(std::move(first));
   for (auto& w : waiters) {
     if (w->done) continue;
     w->reused_connection = true;  // it waited for this connection's handshake instead of its own
     submit_stream(std::move(w));
   }
+  account();
   read_more();
 }
 
@@ -400,7 +466,7 @@ void Connection::submit_stream(std::shared_ptr<Exchange> ex) {
   idle_timer_.cancel();
   ex->connection = shared_from_this();
   ex->reset_response();
-  ex->stage = Stage::kWrite;
+  engine_.enter_stage(ex, Stage::kWrite);
   const RequestSpec& s = ex->spec;
   const Header* host = find_header(s.headers, "host");
   const std::string authority = host ? host->value : key_.host;
@@ -415,9 +481,12 @@ void Connection::submit_stream(std::shared_ptr<Exchange> ex) {
     return;
   }
   ex->stream_id = id;
-  ex->stage = Stage::kHeaders;
   if (streams_started_++ > 0 && !ex->reused_connection) ex->reused_connection = true;
+  engine_.count_exchange(ex->reused_connection);
+  // HTTP/2 sends the request as soon as a stream slot allows: its head is awaited from now on.
+  engine_.enter_stage(ex, Stage::kHeaders);
   streams_[id] = std::move(ex);
+  account();
   flush_http2();
 }
 
@@ -463,6 +532,12 @@ void Connection::on_read_http2(const asio::error_code& ec, size_t bytes) {
     return;
   }
   engine_.count_io(bytes, 0);
+  // Any byte from the server shows the session is alive; the next PING is due an interval on.
+  last_read_at_ = SteadyClock::now();
+  if (ping_outstanding_) {
+    ping_outstanding_ = false;
+    arm_ping(std::chrono::milliseconds(engine_.options.ping_interval_ms));
+  }
   std::string why;
   ++in_session_;
   auto self = shared_from_this();  // callbacks may drop the engine's references
@@ -489,6 +564,7 @@ void Connection::on_read_http2(const asio::error_code& ec, size_t bytes) {
 // (as the session knows) are retried elsewhere.
 void Connection::fail_streams(const Error& error) {
   if (!h2_) return;
+  engine_.http2_unusable(this);
   // The session reports each open stream closed, with which of them never reached the server
   // (those may be retried elsewhere).
   connection_error_ = &error;
@@ -503,14 +579,57 @@ void Connection::fail_streams(const Error& error) {
     ex->connection.reset();
     engine_.exchange_failed(ex, error, false);
   }
+  account();
 }
 
 void Connection::arm_http2_idle() {
+  account();
   if (closed_ || !streams_.empty()) return;
   idle_timer_.expires_after(std::chrono::milliseconds(engine_.options.idle_timeout_ms));
   idle_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
     self->on_idle_timeout(ec);
   });
+}
+
+// Keep-alive: a PING after ping_interval_ms without a byte from the server; no byte (the ACK or
+// anything else) within ping_timeout_ms and the session is dead. One timer serves both waits.
+void Connection::arm_ping(SteadyClock::duration after) {
+  ping_timer_.expires_after(after);
+  ping_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+    self->on_ping_timer(ec);
+  });
+}
+
+void Connection::on_ping_timer(const asio::error_code& ec) {
+  if (ec || closed_ || !h2_) return;
+  const auto now = SteadyClock::now();
+  const auto interval = std::chrono::milliseconds(engine_.options.ping_interval_ms);
+  const auto timeout =
+      std::chrono::milliseconds(std::max<uint64_t>(engine_.options.ping_timeout_ms, 1));
+  if (ping_outstanding_) {
+    if (now - ping_sent_at_ < timeout) {
+      arm_ping(timeout - (now - ping_sent_at_));
+      return;
+    }
+    // Dead: requests it never sent go elsewhere (refused, retryable); the others fail.
+    engine_.count_ping_timeout();
+    auto self = shared_from_this();  // failing the streams may drop the engine's references
+    fail_streams(Error{ErrorCode::kConnectionClosed, Stage::kHeaders,
+                       "the HTTP/2 connection did not answer a PING within " +
+                           std::to_string(engine_.options.ping_timeout_ms) + " ms"});
+    close("the HTTP/2 connection did not answer a PING");
+    return;
+  }
+  const auto quiet = now - last_read_at_;
+  if (quiet < interval) {
+    arm_ping(interval - quiet);
+    return;
+  }
+  h2_->submit_ping();
+  ping_outstanding_ = true;
+  ping_sent_at_ = now;
+  flush_http2();
+  if (!closed_) arm_ping(timeout);
 }
 
 void Connection::on_head(int32_t stream, ResponseHead&& head) {
@@ -557,7 +676,14 @@ void Connection::on_stream_closed(int32_t stream, const http2::StreamClose& clos
     if (close.retryable && !ex->head_seen) {
       engine_.exchange_refused(ex, std::move(error));
     } else {
-      engine_.exchange_failed(ex, std::move(error), false);
+      // As for HTTP/1.1: a request on a connection that had served before, lost before any of
+      // its answer arrived, may have met a connection the server was already closing. Once more,
+      // elsewhere (this session is out of the pool already), when the method allows it.
+      if (!ex->head_seen && ex->reused_connection && idempotent(ex->spec.method)) {
+        engine_.exchange_lost(ex, std::move(error));
+      } else {
+        engine_.exchange_failed(ex, std::move(error), false);
+      }
     }
   } else if (close.retryable) {
     engine_.exchange_refused(ex, Error{ErrorCode::kConnectionClosed, ex->stage,
@@ -570,12 +696,17 @@ void Connection::on_stream_closed(int32_t stream, const http2::StreamClose& clos
                                           std::to_string(close.error_code) + ")"},
                             false);
   }
-  if (streams_.empty()) arm_http2_idle();
+  if (streams_.empty()) {
+    arm_http2_idle();
+  } else {
+    account();
+  }
 }
 
 void Connection::on_goaway(int32_t, uint32_t, std::string_view) {
   // No new streams here; those in flight finish or come back retryable.
   engine_.http2_unusable(this);
+  account();
 }
 
 // ---- shared by both protocols ----
@@ -607,18 +738,30 @@ void Connection::abandon(const std::shared_ptr<Exchange>& ex) {
       if (ex->held_bytes) h2_->consume(ex->stream_id, ex->held_bytes);
       ex->held_bytes = 0;
       flush_http2();
-      if (streams_.empty()) arm_http2_idle();
+      if (streams_.empty()) {
+        arm_http2_idle();
+      } else {
+        account();
+      }
     }
     return;
   }
   if (exchange_ == ex) {
     exchange_.reset();  // the engine reports this exchange's failure itself
+    if (!established_ && !closed_ && !waiters_.empty()) {
+      // Cancelled or timed out while the connection was being set up for others too: the first
+      // waiter takes its place and the handshake goes on.
+      exchange_ = std::move(waiters_.front());
+      waiters_.erase(waiters_.begin());
+      exchange_->reused_connection = false;
+      return;
+    }
     close();
   }
 }
 
 void Connection::begin_response(Exchange& ex, ResponseHead&& head) {
-  ex.stage = Stage::kBody;
+  engine_.enter_stage(ex.shared_from_this(), Stage::kBody);
   ex.head_seen = true;
   if (ex.spec.decompress) {
     if (const Header* ce = find_header(head.headers, "content-encoding")) {
@@ -634,6 +777,7 @@ void Connection::begin_response(Exchange& ex, ResponseHead&& head) {
 }
 
 void Connection::append_body(Exchange& ex, std::string_view bytes) {
+  ex.last_body_at = SteadyClock::now();  // body_idle_timeout_ms counts from the last byte
   if (ex.decoder) {
     if (ex.decode_error.empty() && !ex.decoder->decode(bytes, ex.pending_body, &ex.decode_error) &&
         ex.decode_error.empty()) {
@@ -674,9 +818,11 @@ void Connection::close(const char* why) {
   asio::error_code ignored;
   resolver_.cancel();
   idle_timer_.cancel();
+  ping_timer_.cancel();
   socket_.close(ignored);
-  engine_.connection_closed(this, tcp_open_);
   auto self = shared_from_this();
+  account();
+  engine_.connection_closed(this);
   const Error error{ErrorCode::kConnectionClosed, Stage::kEngine, why};
   if (auto ex = std::move(exchange_)) {
     exchange_.reset();
@@ -690,6 +836,7 @@ void Connection::close(const char* why) {
     ex->connection.reset();
     engine_.exchange_failed(ex, error, false);
   }
+  account();
 }
 
 ConnectionInfo Connection::info(const Exchange& ex) const {
@@ -701,6 +848,7 @@ ConnectionInfo Connection::info(const Exchange& ex) const {
     i.alpn = negotiated_alpn(ssl);
     i.tls_version = negotiated_version(ssl);
     i.cipher = negotiated_cipher(ssl);
+    i.tls_resumed = tls_resumed_;
   }
   return i;
 }

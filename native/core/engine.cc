@@ -1,8 +1,7 @@
 #include "core/engine.h"
 
-#include <sys/socket.h>
-
 #include <algorithm>
+#include <set>
 
 #include "core/engine_impl.h"
 
@@ -47,6 +46,17 @@ Event error_event(uint64_t id, Error error) {
   return e;
 }
 
+const char* phase_name(Phase p) {
+  switch (p) {
+    case Phase::kConnect: return "connect";
+    case Phase::kTls: return "TLS handshake";
+    case Phase::kHeaders: return "headers";
+    case Phase::kBody: return "body idle";
+    case Phase::kNone: break;
+  }
+  return "phase";
+}
+
 }  // namespace
 
 // ---- Engine (thread-safe facade) ----
@@ -57,19 +67,16 @@ Engine::Engine(EngineOptions options, EventSink& sink)
 Engine::~Engine() = default;
 
 void Engine::submit(RequestSpec&& spec) {
-  if (impl_->stopping.load()) {
-    impl_->sink.deliver(
-        error_event(spec.id, {ErrorCode::kClientClosed, Stage::kQueue, "the engine is shut down"}));
-    return;
+  const uint64_t id = spec.id;
+  if (!impl_->accepting.load() || !impl_->post_start(std::move(spec))) {
+    impl_->deliver_error_now(id,
+                             {ErrorCode::kClientClosed, Stage::kQueue, "the engine is shut down"});
   }
-  asio::post(impl_->io, [impl = impl_.get(), s = std::move(spec)]() mutable {
-    impl->start(std::move(s));
-  });
 }
 
 void Engine::cancel(uint64_t id) {
   asio::post(impl_->io, [impl = impl_.get(), id] {
-    impl->cancel(id, Error{ErrorCode::kAborted, Stage::kEngine, "the request was aborted"});
+    impl->cancel(id, ErrorCode::kAborted, "the request was aborted");
   });
 }
 
@@ -77,13 +84,26 @@ void Engine::set_paused(uint64_t id, bool paused) {
   asio::post(impl_->io, [impl = impl_.get(), id, paused] { impl->set_paused(id, paused); });
 }
 
-void Engine::shutdown(std::function<void()> on_stopped) {
-  if (impl_->stopping.exchange(true)) return;
-  asio::post(impl_->io, [impl = impl_.get(), cb = std::move(on_stopped)]() mutable {
-    impl->on_stopped = std::move(cb);
-    impl->stop_all();
+void Engine::set_client_limits(uint64_t client_id, ClientLimits limits) {
+  asio::post(impl_->io, [impl = impl_.get(), client_id, limits] {
+    impl->set_client_limits(client_id, limits);
   });
 }
+
+void Engine::cancel_client(uint64_t client_id) {
+  asio::post(impl_->io, [impl = impl_.get(), client_id] { impl->cancel_client(client_id); });
+}
+
+void Engine::drain(uint64_t grace_ms, std::function<void()> on_done) {
+  impl_->accepting = false;
+  if (!impl_->add_stop_callback(on_done)) {
+    if (on_done) on_done();  // the io thread is gone already
+    return;
+  }
+  asio::post(impl_->io, [impl = impl_.get(), grace_ms] { impl->begin_drain(grace_ms); });
+}
+
+void Engine::shutdown(std::function<void()> on_stopped) { drain(0, std::move(on_stopped)); }
 
 void Engine::join() {
   if (impl_->thread.joinable() && impl_->thread.get_id() != std::this_thread::get_id()) {
@@ -98,18 +118,35 @@ EngineStats Engine::stats() const {
   s.requests_in_flight = i.requests_in_flight.load();
   s.connections_opened = i.connections_opened.load();
   s.tls_handshakes = i.tls_handshakes.load();
-  s.connections_reused = i.connections_reused.load();
   s.connections_open = i.connections_open.load();
   s.connections_idle = i.connections_idle.load();
   s.bytes_in = i.bytes_in.load();
   s.bytes_out = i.bytes_out.load();
+  s.connections_live = i.connections_live.load();
+  s.connections_connecting = i.connections_connecting.load();
+  s.requests_queued = i.requests_queued.load();
+  s.tls_resumed = i.tls_resumed.load();
+  s.exchanges = i.exchanges.load();
+  s.exchanges_reused = i.exchanges_reused.load();
+  s.connections_reused = s.exchanges_reused;
+  s.h2_pings_timed_out = i.h2_pings_timed_out.load();
+  s.connections_swept = i.connections_swept.load();
+  for (size_t k = 0; k < kErrorCodeCount; ++k) s.errors[k] = i.errors[k].load();
   return s;
 }
 
-// ---- Engine::Impl (io thread) ----
+std::vector<OriginStats> Engine::origin_stats() const { return impl_->pool.snapshot(); }
+
+// ---- Engine::Impl: cross-thread parts ----
 
 Engine::Impl::Impl(EngineOptions opts, EventSink& event_sink)
-    : options(opts), sink(event_sink), work_(asio::make_work_guard(io)) {
+    : options(opts),
+      sink(event_sink),
+      pool(options),
+      work_(asio::make_work_guard(io)),
+      tls_sessions_(opts.max_tls_sessions),
+      sweep_timer_(io),
+      drain_timer_(io) {
   thread = std::thread([this] {
     // Handlers never throw by design; should one ever do, the io thread keeps serving.
     for (;;) {
@@ -119,14 +156,27 @@ Engine::Impl::Impl(EngineOptions opts, EventSink& event_sink)
       } catch (...) {
       }
     }
-    // A submit() that raced shutdown() may have posted its start after the stop: run what is
-    // queued once more, so every request still gets its terminal event (ERR_CLIENT_CLOSED).
+    {
+      // From here on nothing is posted any more (post_start answers by itself)...
+      std::lock_guard<std::mutex> lock(stop_mu_);
+      finished_ = true;
+    }
+    // ... and what was posted before runs once more, so every request still gets its terminal
+    // event (ERR_CLIENT_CLOSED).
     try {
       io.restart();
       io.poll();
     } catch (...) {
     }
-    if (auto cb = std::move(on_stopped)) cb();
+    std::vector<std::function<void()>> callbacks;
+    {
+      std::lock_guard<std::mutex> lock(stop_mu_);
+      callbacks = std::move(on_stopped_);
+      on_stopped_.clear();
+    }
+    for (auto& cb : callbacks) {
+      if (cb) cb();
+    }
   });
 }
 
@@ -135,14 +185,38 @@ Engine::Impl::~Impl() {
     if (thread.get_id() == std::this_thread::get_id()) {
       thread.detach();  // cannot join ourselves; the thread is already on its way out
     } else {
-      if (!stopping.exchange(true)) asio::post(io, [this] { stop_all(); });
+      accepting = false;
+      std::function<void()> none;
+      if (add_stop_callback(none)) asio::post(io, [this] { begin_drain(0); });
       thread.join();
     }
   }
   // Every connection and exchange goes before the io_context they belong to.
+  queue_.clear();
   exchanges_.clear();
-  idle_.clear();
+  pool.clear();
 }
+
+bool Engine::Impl::post_start(RequestSpec&& spec) {
+  std::lock_guard<std::mutex> lock(stop_mu_);
+  if (finished_) return false;
+  asio::post(io, [this, s = std::move(spec)]() mutable { start(std::move(s)); });
+  return true;
+}
+
+bool Engine::Impl::add_stop_callback(std::function<void()>& cb) {
+  std::lock_guard<std::mutex> lock(stop_mu_);
+  if (finished_) return false;
+  on_stopped_.push_back(std::move(cb));
+  return true;
+}
+
+void Engine::Impl::deliver_error_now(uint64_t id, Error error) {
+  errors[static_cast<size_t>(error.code)]++;
+  sink.deliver(error_event(id, std::move(error)));
+}
+
+// ---- Engine::Impl: requests (io thread) ----
 
 void Engine::Impl::start(RequestSpec&& spec) {
   auto ex = std::make_shared<Exchange>(io);
@@ -150,7 +224,7 @@ void Engine::Impl::start(RequestSpec&& spec) {
   requests_started++;
   requests_in_flight++;
   const uint64_t id = ex->spec.id;
-  if (stopping.load()) {
+  if (stopped_) {
     requests_in_flight--;
     emit(error_event(id, {ErrorCode::kClientClosed, Stage::kQueue, "the engine is shut down"}));
     return;
@@ -170,118 +244,251 @@ void Engine::Impl::start(RequestSpec&& spec) {
   }
   complete_headers(ex->spec);
   const RequestSpec& s = ex->spec;
-  ex->key = PoolKey{s.tls, s.host, s.port, s.server_name.empty() ? s.host : s.server_name,
+  ex->key = PoolKey{s.tls, s.host, s.port, "", s.server_name.empty() ? s.host : s.server_name,
                     ex->profile->id, !s.insecure_skip_verify, s.force_http1};
   if (s.timeout_ms > 0) {
     ex->deadline.expires_after(std::chrono::milliseconds(s.timeout_ms));
     ex->deadline.async_wait([this, weak = std::weak_ptr<Exchange>(ex)](const asio::error_code& ec) {
       auto ex = weak.lock();
       if (ec || !ex || ex->done) return;
-      const bool connecting = ex->stage == Stage::kDns || ex->stage == Stage::kConnect ||
-                              ex->stage == Stage::kQueue;
-      exchange_failed(ex, Error{connecting ? ErrorCode::kConnectTimeout : ErrorCode::kTimeout,
-                                ex->stage,
-                                "timed out after " + std::to_string(ex->spec.timeout_ms) +
-                                    " ms (" + std::string(stage_name(ex->stage)) + ")"},
-                      false);
+      on_total_deadline(ex);
     });
   }
-  dispatch(ex);
+  const uint64_t cid = ex->spec.client_id;
+  client(cid);
+  // Straight onto a connection when nobody waits and there is room; otherwise through the queue,
+  // whose round-robin decides between clients.
+  const bool room = has_room(cid);
+  if (room && queue_.empty() && dispatch(ex)) {
+    queue_.served(cid);
+    return;
+  }
+  const size_t client_max = client(cid).limits.max_queued;
+  const bool client_full = client_max && queue_.size(cid) >= client_max;
+  const bool all_full = options.max_queued && queue_.size() >= options.max_queued;
+  if (client_full || all_full) {
+    // No room to wait; going at once is still fine when it takes nothing others wait for.
+    if (room && !queue_.empty() && dispatch(ex)) return;
+    const std::string what = client_full ? "this client's max_queued (" + std::to_string(client_max)
+                                         : "max_queued (" + std::to_string(options.max_queued);
+    exchange_failed(ex, Error{ErrorCode::kQueueFull, Stage::kQueue,
+                              "too many requests waiting for a connection: " + what + ")"},
+                    false);
+    return;
+  }
+  const bool others_waiting = !queue_.empty();
+  enqueue(ex, false);
+  if (others_waiting && room) pump();
 }
 
-void Engine::Impl::dispatch(const std::shared_ptr<Exchange>& ex) {
-  if (!ex->retried) {
-    if (auto conn = take_http2(ex->key)) {
-      connections_reused++;
+Engine::Impl::Client& Engine::Impl::client(uint64_t id) {
+  auto [it, inserted] = clients_.try_emplace(id);
+  if (inserted) it->second.limits.max_in_flight = options.max_in_flight_per_client;
+  return it->second;
+}
+
+bool Engine::Impl::has_room(uint64_t client_id) {
+  const Client& c = client(client_id);
+  return c.limits.max_in_flight == 0 || c.in_flight < c.limits.max_in_flight;
+}
+
+void Engine::Impl::forget_client_if_unused(uint64_t id) {
+  auto it = clients_.find(id);
+  if (it == clients_.end()) return;
+  const Client& c = it->second;
+  if (c.in_flight == 0 && !c.own_limits && queue_.size(id) == 0) clients_.erase(it);
+}
+
+void Engine::Impl::admit(const std::shared_ptr<Exchange>& ex) {
+  if (ex->admitted) return;
+  ex->admitted = true;
+  client(ex->spec.client_id).in_flight++;
+}
+
+void Engine::Impl::enqueue(const std::shared_ptr<Exchange>& ex, bool front) {
+  ex->stage = Stage::kQueue;
+  ex->phase = Phase::kNone;
+  ex->phase_timer.cancel();
+  const uint64_t cid = ex->spec.client_id;
+  ex->queued = front ? queue_.push_front(cid, ex) : queue_.push_back(cid, ex);
+  requests_queued++;
+}
+
+bool Engine::Impl::dispatch(const std::shared_ptr<Exchange>& ex) {
+  const PoolKey& key = ex->key;
+  if (!ex->fresh_only) {
+    if (auto conn = pool.take_http2(key)) {
+      admit(ex);
       conn->submit_stream(ex);
-      return;
+      return true;
     }
-    if (auto conn = take_idle(ex->key)) {
-      connections_reused++;
+    if (auto conn = pool.take_idle(key)) {
+      admit(ex);
       conn->run(ex);
-      return;
+      return true;
     }
     // A connection to this origin is being set up and may turn out to be HTTP/2: ride on it
     // rather than racing it with a second handshake.
-    auto pending = connecting_.find(ex->key);
-    if (pending != connecting_.end()) {
-      if (auto conn = pending->second.lock(); conn && conn->connecting()) {
-        conn->add_waiter(ex);
-        return;
-      }
-      connecting_.erase(pending);
+    if (auto conn = pool.connecting(key)) {
+      admit(ex);
+      conn->add_waiter(ex);
+      return true;
     }
   }
-  auto conn = std::make_shared<Connection>(*this, ex->key, next_connection_id_++);
-  open_.emplace(conn.get(), conn);
-  if (ex->key.tls && !ex->key.http1_only && http2_available()) connecting_[ex->key] = conn;
+  if (!pool.may_open(key)) {
+    // At the total limit an idle connection of another identity makes room; at this identity's
+    // own limit the request waits for one of its connections.
+    if (pool.at_origin_limit(key) || !pool.evict_idle(&key) || !pool.may_open(key)) return false;
+  }
+  auto conn = std::make_shared<Connection>(*this, key, next_connection_id_++);
+  conn->set_counters(pool.add(conn));
+  connections_live++;
+  if (key.tls && !key.http1_only && http2_available()) pool.set_connecting(conn);
+  ensure_sweep();
+  admit(ex);
   conn->open(ex);
+  return true;
 }
 
-void Engine::Impl::redispatch(const std::shared_ptr<Exchange>& ex) {
+void Engine::Impl::dispatch_or_requeue(const std::shared_ptr<Exchange>& ex) {
   if (ex->done) return;
+  if (stopped_) {
+    exchange_failed(ex, Error{ErrorCode::kClientClosed, ex->stage, "the client was closed"}, false);
+    return;
+  }
   ex->stage = Stage::kQueue;
-  dispatch(ex);
+  if (!dispatch(ex)) enqueue(ex, true);
 }
 
-// A session with a free stream slot; else the least loaded live session, where the request waits
-// for a slot (as browsers queue on their one session rather than opening more connections).
-std::shared_ptr<Connection> Engine::Impl::take_http2(const PoolKey& key) {
-  auto it = http2_.find(key);
-  if (it == http2_.end()) return nullptr;
-  auto& list = it->second;
-  std::shared_ptr<Connection> least;
-  for (auto c = list.begin(); c != list.end();) {
-    auto conn = c->lock();
-    if (!conn || !conn->accepts_streams()) {
-      c = list.erase(c);
-      continue;
+void Engine::Impl::redispatch(const std::shared_ptr<Exchange>& ex) { dispatch_or_requeue(ex); }
+
+void Engine::Impl::schedule_pump() {
+  if (pump_posted_ || queue_.empty() || stopped_) return;
+  pump_posted_ = true;
+  asio::post(io, [this] { pump(); });
+}
+
+// Starts what can start, one request per client in turn.
+void Engine::Impl::pump() {
+  pump_posted_ = false;
+  if (stopped_) return;
+  // Identities found with nowhere to go (for any connection, and for a fresh one: retries): placing
+  // other requests never makes room for them.
+  std::set<PoolKey> blocked[2];
+  auto eligible = [&](const std::shared_ptr<Exchange>& ex) {
+    if (!ex->admitted && !has_room(ex->spec.client_id)) return false;
+    auto& memo = blocked[ex->fresh_only ? 1 : 0];
+    if (memo.count(ex->key)) return false;
+    if (pool.can_place(ex->key, ex->fresh_only)) return true;
+    memo.insert(ex->key);
+    return false;
+  };
+  while (auto next = queue_.take(eligible)) {
+    std::shared_ptr<Exchange> ex = std::move(*next);
+    ex->queued.reset();
+    requests_queued--;
+    if (!dispatch(ex)) {
+      // Only a stale idle connection can make can_place() too hopeful; now it is gone.
+      enqueue(ex, true);
+      blocked[ex->fresh_only ? 1 : 0].insert(ex->key);
     }
-    if (conn->can_take_stream()) return conn;
-    if (!least || conn->open_streams() < least->open_streams()) least = conn;
-    ++c;
   }
-  return least;
 }
 
-void Engine::Impl::http2_ready(const std::shared_ptr<Connection>& conn) {
-  auto pending = connecting_.find(conn->key());
-  if (pending != connecting_.end() && pending->second.lock() == conn) connecting_.erase(pending);
-  http2_[conn->key()].push_back(conn);
+void Engine::Impl::on_total_deadline(const std::shared_ptr<Exchange>& ex) {
+  const bool connecting = ex->stage == Stage::kDns || ex->stage == Stage::kConnect;
+  const ErrorCode code = connecting ? ErrorCode::kConnectTimeout : ErrorCode::kTimeout;
+  exchange_failed(ex, Error{code, ex->stage,
+                            "timed out after " + std::to_string(ex->spec.timeout_ms) + " ms (" +
+                                std::string(stage_name(ex->stage)) + ")"},
+                  false);
 }
 
-void Engine::Impl::http2_unusable(Connection* conn) {
-  auto it = http2_.find(conn->key());
-  if (it == http2_.end()) return;
-  auto& list = it->second;
-  list.erase(std::remove_if(list.begin(), list.end(),
-                            [conn](const std::weak_ptr<Connection>& w) {
-                              auto c = w.lock();
-                              return !c || c.get() == conn;
-                            }),
-             list.end());
-}
-
-std::shared_ptr<Connection> Engine::Impl::take_idle(const PoolKey& key) {
-  auto it = idle_.find(key);
-  if (it == idle_.end()) return nullptr;
-  auto& stack = it->second;
-  while (!stack.empty()) {
-    auto conn = std::move(stack.back());
-    stack.pop_back();
-    connections_idle--;
-    if (!conn->idle()) continue;
-    return conn;
+void Engine::Impl::enter_stage(const std::shared_ptr<Exchange>& ex, Stage stage) {
+  ex->stage = stage;
+  const RequestSpec& s = ex->spec;
+  switch (stage) {
+    case Stage::kDns:
+    case Stage::kConnect:
+      // One deadline for the lookup and the TCP connect together.
+      if (ex->phase != Phase::kConnect) arm_phase(ex, Phase::kConnect, s.connect_timeout_ms);
+      break;
+    case Stage::kTls:
+      if (ex->phase != Phase::kTls) arm_phase(ex, Phase::kTls, s.tls_timeout_ms);
+      break;
+    case Stage::kHeaders:
+      if (ex->phase != Phase::kHeaders) arm_phase(ex, Phase::kHeaders, s.headers_timeout_ms);
+      break;
+    case Stage::kBody:
+      ex->last_body_at = SteadyClock::now();
+      if (ex->phase != Phase::kBody) arm_phase(ex, Phase::kBody, s.body_idle_timeout_ms);
+      break;
+    default:
+      // Queued or writing the request: no phase deadline (timeout_ms still runs).
+      if (ex->phase != Phase::kNone) {
+        ex->phase = Phase::kNone;
+        ex->phase_timer.cancel();
+      }
+      break;
   }
-  idle_.erase(it);
-  return nullptr;
 }
 
-void Engine::Impl::cancel(uint64_t id, Error error) {
+void Engine::Impl::arm_phase(const std::shared_ptr<Exchange>& ex, Phase phase, uint64_t ms) {
+  ex->phase = phase;
+  ex->phase_timer.cancel();
+  if (ms == 0) return;
+  ex->phase_timer.expires_after(std::chrono::milliseconds(ms));
+  ex->phase_timer.async_wait(
+      [this, weak = std::weak_ptr<Exchange>(ex), phase](const asio::error_code& ec) {
+        auto ex = weak.lock();
+        if (ec || !ex || ex->done || ex->phase != phase) return;
+        on_phase_deadline(ex, phase);
+      });
+}
+
+void Engine::Impl::on_phase_deadline(const std::shared_ptr<Exchange>& ex, Phase phase) {
+  const RequestSpec& s = ex->spec;
+  uint64_t ms = 0;
+  switch (phase) {
+    case Phase::kConnect: ms = s.connect_timeout_ms; break;
+    case Phase::kTls: ms = s.tls_timeout_ms; break;
+    case Phase::kHeaders: ms = s.headers_timeout_ms; break;
+    case Phase::kBody: ms = s.body_idle_timeout_ms; break;
+    case Phase::kNone: return;
+  }
+  const auto limit = std::chrono::milliseconds(ms);
+  if (ex->paused && (phase == Phase::kHeaders || phase == Phase::kBody)) {
+    // The caller holds the response back, not the server: wait a whole period again.
+    arm_phase(ex, phase, ms);
+    return;
+  }
+  if (phase == Phase::kBody) {
+    // Body bytes move the deadline without touching the timer: look how long it has really been.
+    const auto quiet = SteadyClock::now() - ex->last_body_at;
+    if (quiet < limit) {
+      ex->phase_timer.expires_after(limit - quiet);
+      ex->phase_timer.async_wait(
+          [this, weak = std::weak_ptr<Exchange>(ex)](const asio::error_code& ec) {
+            auto ex = weak.lock();
+            if (ec || !ex || ex->done || ex->phase != Phase::kBody) return;
+            on_phase_deadline(ex, Phase::kBody);
+          });
+      return;
+    }
+  }
+  const ErrorCode code =
+      phase == Phase::kConnect ? ErrorCode::kConnectTimeout : ErrorCode::kTimeout;
+  exchange_failed(ex, Error{code, ex->stage,
+                            std::string(phase_name(phase)) + " timeout of " + std::to_string(ms) +
+                                " ms exceeded"},
+                  false);
+}
+
+void Engine::Impl::cancel(uint64_t id, ErrorCode code, const std::string& why) {
   auto it = exchanges_.find(id);
   if (it == exchanges_.end()) return;
   auto ex = it->second;  // settle() erases the map entry this would otherwise refer to
-  exchange_failed(ex, std::move(error), false);
+  exchange_failed(ex, Error{code, ex->stage, why}, false);
 }
 
 void Engine::Impl::set_paused(uint64_t id, bool paused) {
@@ -289,130 +496,238 @@ void Engine::Impl::set_paused(uint64_t id, bool paused) {
   if (it == exchanges_.end()) return;
   auto& ex = it->second;
   ex->paused = paused;
-  if (!paused && ex->connection) ex->connection->resume(ex);
+  if (!paused) {
+    ex->last_body_at = SteadyClock::now();  // the pause was the caller's, not a quiet server
+    if (ex->connection) ex->connection->resume(ex);
+  }
+}
+
+void Engine::Impl::set_client_limits(uint64_t client_id, ClientLimits limits) {
+  Client& c = client(client_id);
+  c.limits = limits;
+  c.own_limits = true;
+  schedule_pump();
+}
+
+void Engine::Impl::cancel_client(uint64_t client_id) {
+  std::vector<std::shared_ptr<Exchange>> mine;
+  for (auto& [id, ex] : exchanges_) {
+    if (ex->spec.client_id == client_id) mine.push_back(ex);
+  }
+  for (auto& ex : mine) {
+    exchange_failed(ex, Error{ErrorCode::kClientClosed, ex->stage, "the client was closed"}, false);
+  }
+  auto it = clients_.find(client_id);
+  if (it != clients_.end()) {
+    it->second.own_limits = false;
+    forget_client_if_unused(client_id);
+  }
+}
+
+// ---- shutdown ----
+
+void Engine::Impl::begin_drain(uint64_t grace_ms) {
+  if (stopped_) return;
+  const auto deadline = SteadyClock::now() + std::chrono::milliseconds(grace_ms);
+  if (draining_ && deadline >= drain_deadline_) return;  // an earlier, shorter drain stands
+  accepting = false;
+  draining_ = true;
+  drain_deadline_ = deadline;
+  if (grace_ms == 0 || exchanges_.empty()) {
+    stop_all();
+    return;
+  }
+  drain_timer_.expires_at(deadline);
+  drain_timer_.async_wait([this](const asio::error_code& ec) {
+    if (!ec) stop_all();
+  });
+}
+
+void Engine::Impl::finish_drain_if_idle() {
+  if (!draining_ || stopped_ || !exchanges_.empty()) return;
+  // Not from inside the connection callback that settled the last exchange: stop_all closes it.
+  asio::post(io, [this] {
+    if (draining_ && !stopped_ && exchanges_.empty()) stop_all();
+  });
 }
 
 void Engine::Impl::stop_all() {
-  stopping = true;
+  if (stopped_) return;
+  stopped_ = true;
+  accepting = false;
+  drain_timer_.cancel();
+  sweep_timer_.cancel();
   std::vector<std::shared_ptr<Exchange>> pending;
   for (auto& [id, ex] : exchanges_) pending.push_back(ex);
   for (auto& ex : pending) {
     exchange_failed(ex, Error{ErrorCode::kClientClosed, ex->stage, "the client was closed"}, false);
   }
-  std::vector<std::shared_ptr<Connection>> conns;
-  for (auto& [ptr, weak] : open_) {
-    if (auto c = weak.lock()) conns.push_back(std::move(c));
-  }
-  for (auto& c : conns) c->close();
-  idle_.clear();
-  http2_.clear();
-  connecting_.clear();
-  connections_idle = 0;
+  for (auto& c : pool.all()) c->close();
+  pool.clear();
+  tls_sessions_.clear();
   work_.reset();
   // Handlers of the operations just cancelled run first; then the loop ends.
   asio::post(io, [this] { io.stop(); });
 }
 
-void Engine::Impl::emit(Event&& event) { sink.deliver(std::move(event)); }
+// ---- results ----
+
+void Engine::Impl::emit(Event&& event) {
+  if (event.kind == Event::Kind::kError) errors[static_cast<size_t>(event.error.code)]++;
+  sink.deliver(std::move(event));
+}
 
 void Engine::Impl::exchange_failed(const std::shared_ptr<Exchange>& ex, Error error,
                                    bool retryable) {
   if (ex->done) return;
   if (auto conn = std::move(ex->connection)) conn->abandon(ex);
   if (ex->done) return;  // defensive: abandoning must not have settled it
-  if (retryable && !ex->retried && !stopping.load()) {
+  if (retryable && !ex->retried && !stopped_) {
     // A kept-alive connection the server had already closed: once, on a fresh connection.
     ex->retried = true;
-    ex->stage = Stage::kQueue;
-    dispatch(ex);
+    ex->fresh_only = true;
+    dispatch_or_requeue(ex);
     return;
   }
   ex->done = true;
-  emit(error_event(ex->spec.id, std::move(error)));
-  settle(ex);
+  // Settled first: whoever sees the event then sees the counts (stats()) that go with it.
+  const auto keep = ex;
+  settle(keep);
+  emit(error_event(keep->spec.id, std::move(error)));
 }
 
 void Engine::Impl::exchange_refused(const std::shared_ptr<Exchange>& ex, Error error) {
   constexpr int kMaxRefusals = 5;
   if (ex->done) return;
-  if (ex->refusals >= kMaxRefusals || stopping.load()) {
+  if (ex->refusals >= kMaxRefusals || stopped_) {
     exchange_failed(ex, std::move(error), false);
     return;
   }
   if (auto conn = std::move(ex->connection)) conn->abandon(ex);
   ex->refusals++;
-  ex->stage = Stage::kQueue;
-  dispatch(ex);
+  dispatch_or_requeue(ex);
+}
+
+void Engine::Impl::exchange_lost(const std::shared_ptr<Exchange>& ex, Error error) {
+  if (ex->done) return;
+  if (ex->retried || stopped_) {
+    exchange_failed(ex, std::move(error), false);
+    return;
+  }
+  if (auto conn = std::move(ex->connection)) conn->abandon(ex);
+  ex->retried = true;
+  dispatch_or_requeue(ex);
 }
 
 void Engine::Impl::exchange_succeeded(const std::shared_ptr<Exchange>& ex) {
   if (ex->done) return;
   ex->done = true;
+  const auto keep = ex;
+  settle(keep);
   Event e;
   e.kind = Event::Kind::kEnd;
-  e.id = ex->spec.id;
+  e.id = keep->spec.id;
   emit(std::move(e));
-  settle(ex);
 }
 
 void Engine::Impl::settle(const std::shared_ptr<Exchange>& ex) {
   ex->deadline.cancel();
-  const uint64_t id = ex->spec.id;
-  exchanges_.erase(id);
+  ex->phase_timer.cancel();
+  ex->phase = Phase::kNone;
+  if (ex->queued) {
+    queue_.erase(*ex->queued);
+    ex->queued.reset();
+    requests_queued--;
+  }
+  const uint64_t cid = ex->spec.client_id;
+  if (ex->admitted) {
+    ex->admitted = false;
+    client(cid).in_flight--;
+    schedule_pump();  // a client slot is free
+  }
+  forget_client_if_unused(cid);
+  exchanges_.erase(ex->spec.id);
   requests_in_flight--;
+  finish_drain_if_idle();
 }
 
+// ---- connections ----
+
 void Engine::Impl::connection_reusable(const std::shared_ptr<Connection>& conn) {
-  if (stopping.load()) {
+  if (stopped_ || !pool.park(conn)) {
     conn->close();
     return;
   }
-  auto& stack = idle_[conn->key()];
-  if (stack.size() >= options.max_idle_per_origin) {
-    auto oldest = std::move(stack.front());
-    stack.erase(stack.begin());
-    connections_idle--;
-    oldest->close();
-  }
-  stack.push_back(conn);
-  connections_idle++;
   conn->park(options.idle_timeout_ms);
+  schedule_pump();
 }
 
-void Engine::Impl::connection_closed(Connection* conn, bool was_open) {
-  open_.erase(conn);
-  if (was_open) connections_open--;
-  http2_unusable(conn);
-  auto pending = connecting_.find(conn->key());
-  if (pending != connecting_.end()) {
-    auto c = pending->second.lock();
-    if (!c || c.get() == conn) connecting_.erase(pending);
-  }
-  auto it = idle_.find(conn->key());
-  if (it == idle_.end()) return;
-  auto& stack = it->second;
-  for (auto s = stack.begin(); s != stack.end(); ++s) {
-    if (s->get() == conn) {
-      stack.erase(s);
-      connections_idle--;
-      break;
-    }
-  }
-  // An emptied stack stays: a caller may hold a reference to it; take_idle() drops empty ones.
+void Engine::Impl::connection_closed(Connection* conn) {
+  connections_live--;
+  pool.remove(conn);
+  schedule_pump();  // room for a new connection
 }
 
-void Engine::Impl::connection_established(bool tls) {
+void Engine::Impl::http2_ready(const std::shared_ptr<Connection>& conn) {
+  pool.http2_ready(conn);
+  schedule_pump();
+}
+
+void Engine::Impl::http2_unusable(Connection* conn) { pool.http2_unusable(conn); }
+
+void Engine::Impl::connection_established(bool tls, bool resumed) {
   if (tls) {
     tls_handshakes++;
+    if (resumed) tls_resumed++;
   } else {
     connections_opened++;
-    connections_open++;
   }
 }
 
 void Engine::Impl::count_io(uint64_t in, uint64_t out) {
   bytes_in += in;
   bytes_out += out;
+}
+
+void Engine::Impl::count_exchange(bool reused) {
+  exchanges++;
+  if (reused) exchanges_reused++;
+}
+
+void Engine::Impl::adjust_counts(OriginCounters* origin, int64_t open, int64_t idle,
+                                 int64_t connecting, int64_t streams) {
+  // Unsigned wrap-around adds a negative delta exactly.
+  auto add = [](std::atomic<uint64_t>& a, int64_t d) {
+    if (d != 0) a.fetch_add(static_cast<uint64_t>(d), std::memory_order_relaxed);
+  };
+  add(connections_open, open);
+  add(connections_idle, idle);
+  add(connections_connecting, connecting);
+  if (origin) {
+    add(origin->open, open);
+    add(origin->idle, idle);
+    add(origin->connecting, connecting);
+    add(origin->h2_streams, streams);
+  }
+}
+
+// ---- stale sweep ----
+
+void Engine::Impl::ensure_sweep() {
+  if (sweep_armed_ || stopped_ || options.sweep_interval_ms == 0) return;
+  sweep_armed_ = true;
+  sweep_timer_.expires_after(std::chrono::milliseconds(options.sweep_interval_ms));
+  sweep_timer_.async_wait([this](const asio::error_code& ec) { on_sweep(ec); });
+}
+
+void Engine::Impl::on_sweep(const asio::error_code& ec) {
+  sweep_armed_ = false;
+  if (ec || stopped_) return;
+  connections_swept += pool.sweep();
+  // The watch reads of parked connections see most closes at once; this catches the rest (a FIN
+  // behind unread bytes, a session whose reader is stalled by back-pressure) and forgets dead
+  // references. Only while there are connections: an idle engine has no timer ticking.
+  if (pool.size() > 0) ensure_sweep();
 }
 
 }  // namespace ctn

@@ -3,8 +3,11 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -17,38 +20,40 @@
 #include "core/engine.h"
 #include "http1/response_parser.h"
 #include "http2/session.h"
+#include "pool/fair_queue.h"
+#include "pool/pool.h"
 #include "profiles/profile.h"
 #include "tls/tls_context.h"
 
 namespace ctn {
 
 class Connection;
+struct Exchange;
 
-// Connection identity: never cookies, user agent, timeouts or redirect policy.
-struct PoolKey {
-  bool tls = true;
-  std::string host;
-  uint16_t port = 0;
-  std::string server_name;
-  std::string profile;
-  bool verify = true;
-  bool http1_only = false;
-  auto tie() const { return std::tie(tls, host, port, server_name, profile, verify, http1_only); }
-  bool operator<(const PoolKey& o) const { return tie() < o.tie(); }
-};
+using SteadyClock = std::chrono::steady_clock;
+using ExchangeQueue = FairQueue<std::shared_ptr<Exchange>>;
 
-struct Exchange {
-  explicit Exchange(asio::io_context& io) : deadline(io) {}
+// The phase a per-phase deadline (RequestSpec::*_timeout_ms) is running for.
+enum class Phase { kNone, kConnect, kTls, kHeaders, kBody };
+
+struct Exchange : std::enable_shared_from_this<Exchange> {
+  explicit Exchange(asio::io_context& io) : deadline(io), phase_timer(io) {}
   RequestSpec spec;
   const Profile* profile = nullptr;  // the preset, or spec.custom_profile (which the spec owns)
   PoolKey key;
-  asio::steady_timer deadline;
+  asio::steady_timer deadline;     // timeout_ms: the whole exchange
+  asio::steady_timer phase_timer;  // the current phase's own deadline
+  Phase phase = Phase::kNone;
+  SteadyClock::time_point last_body_at;  // body_idle_timeout_ms counts from here
   Stage stage = Stage::kQueue;
   bool done = false;
   bool paused = false;
-  bool retried = false;   // retried once on a fresh connection (a stale kept-alive one)
+  bool retried = false;   // retried once already (a stale kept-alive connection, a lost session)
+  bool fresh_only = false;  // the retry must not go to a connection opened before it
   int refusals = 0;       // HTTP/2 streams the server refused (REFUSED_STREAM, GOAWAY)
   bool reused_connection = false;  // this attempt rides on a connection opened before it
+  bool admitted = false;  // counted in its client's requests in flight (from its first dispatch)
+  std::optional<ExchangeQueue::Handle> queued;  // waiting in the engine's queue
   std::shared_ptr<Connection> connection;
   // The response in progress (reset for every attempt).
   bool head_seen = false;
@@ -78,8 +83,18 @@ class Connection : public std::enable_shared_from_this<Connection>,
 
   const PoolKey& key() const { return key_; }
   uint64_t id() const { return id_; }
+  // Called once by the engine right after construction: the pool's live counts for this identity.
+  void set_counters(std::shared_ptr<OriginCounters> counters) { counters_ = std::move(counters); }
   // HTTP/1.1: established, unused, and not closed by the server (checked with the kernel).
   bool idle() const;
+  // HTTP/2: established, no stream, still taking streams.
+  bool session_idle() const;
+  // The server closed the socket (FIN or reset seen by the kernel, not yet by us).
+  bool peer_closed() const;
+  bool is_http2() const { return mode_ == Mode::kHttp2; }
+  bool closed() const { return closed_; }
+  // When the connection last became idle (parked, or its last stream ended).
+  SteadyClock::time_point idle_since() const { return idle_since_; }
   // Still resolving, connecting or handshaking.
   bool connecting() const { return !established_ && !closed_; }
   // HTTP/2: a new stream would go out at once.
@@ -99,11 +114,13 @@ class Connection : public std::enable_shared_from_this<Connection>,
   void submit_stream(std::shared_ptr<Exchange> exchange);
   void resume(const std::shared_ptr<Exchange>& exchange);
   // The engine gave up on `exchange` (timeout, cancel): HTTP/1.1 closes the connection, HTTP/2
-  // resets only its stream.
+  // resets only its stream. While connecting, a waiter takes the exchange's place if there is one.
   void abandon(const std::shared_ptr<Exchange>& exchange);
   // Closes the socket; pending handlers complete with operation_aborted and find nothing to do.
   // Exchanges still on the connection fail with `why`.
   void close(const char* why = "the connection was closed");
+  // HTTP/2: sends GOAWAY (best effort) and closes.
+  void retire();
   // Idle in the pool: any byte or EOF from the server now means the connection is finished.
   void park(uint64_t idle_timeout_ms);
 
@@ -125,6 +142,10 @@ class Connection : public std::enable_shared_from_this<Connection>,
   void begin_response(Exchange& ex, ResponseHead&& head);
   void append_body(Exchange& ex, std::string_view bytes);
   void hand_back_waiters(const Error* error);
+  // Moves the owner and every waiter to `stage` (their phase deadlines follow).
+  void enter_stage_all(Stage stage);
+  // Brings this connection's share of the engine's and the pool's live counts up to date.
+  void account();
 
   // HTTP/2
   void start_http2();
@@ -133,6 +154,8 @@ class Connection : public std::enable_shared_from_this<Connection>,
   void on_write_http2(const asio::error_code& ec, size_t bytes);
   void fail_streams(const Error& error);
   void arm_http2_idle();
+  void arm_ping(SteadyClock::duration after);
+  void on_ping_timer(const asio::error_code& ec);
 
   // http1::ResponseListener
   void on_head(ResponseHead&& head) override;
@@ -156,8 +179,10 @@ class Connection : public std::enable_shared_from_this<Connection>,
   asio::ip::tcp::resolver resolver_;
   asio::ip::tcp::socket socket_;
   std::shared_ptr<asio::ssl::context> tls_context_;
+  TlsSessionCache::Slot tls_session_slot_;
   std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;
   asio::steady_timer idle_timer_;
+  asio::steady_timer ping_timer_;
   std::shared_ptr<Exchange> exchange_;
   http1::ResponseParser parser_;
   std::string request_head_;
@@ -175,12 +200,23 @@ class Connection : public std::enable_shared_from_this<Connection>,
   bool reused_ = false;
   bool reading_ = false;
   bool h1_writing_ = false;
+  bool parked_ = false;
+  bool tls_resumed_ = false;
   uint64_t read_generation_ = 0;  // bumped when an idle connection is reused: its watch read is stale
   bool closed_ = false;
   bool response_started_ = false;
   bool response_complete_ = false;
   bool trailing_garbage_ = false;
   bool tcp_open_ = false;
+  SteadyClock::time_point idle_since_{};
+  // HTTP/2 keep-alive.
+  SteadyClock::time_point last_read_at_{};
+  SteadyClock::time_point ping_sent_at_{};
+  bool ping_outstanding_ = false;
+  // What account() last added to the live counts.
+  std::shared_ptr<OriginCounters> counters_;
+  bool counted_open_ = false, counted_idle_ = false, counted_connecting_ = false;
+  size_t counted_streams_ = 0;
 };
 
 class Engine::Impl {
@@ -188,10 +224,20 @@ class Engine::Impl {
   Impl(EngineOptions options, EventSink& sink);
   ~Impl();
 
+  // Any thread.
+  // Posts `start` unless the io thread has finished; false then (the caller answers the request).
+  bool post_start(RequestSpec&& spec);
+  // Registers a drain callback; false when the io thread has already finished (run it yourself).
+  bool add_stop_callback(std::function<void()>& cb);
+  void deliver_error_now(uint64_t id, Error error);
+
   // io thread only, below.
   void start(RequestSpec&& spec);
-  void cancel(uint64_t id, Error error);
+  void cancel(uint64_t id, ErrorCode code, const std::string& why);
   void set_paused(uint64_t id, bool paused);
+  void set_client_limits(uint64_t client_id, ClientLimits limits);
+  void cancel_client(uint64_t client_id);
+  void begin_drain(uint64_t grace_ms);
   void stop_all();
 
   // Called by connections.
@@ -200,44 +246,92 @@ class Engine::Impl {
   // The server refused an HTTP/2 stream without processing it: it may go to any usable session
   // (the refusing one included, now that its limits are known), a few times at most.
   void exchange_refused(const std::shared_ptr<Exchange>& ex, Error error);
+  // The connection under an idempotent request was lost before its answer began, the connection
+  // already out of the pool: once more on any usable connection, else fails with `error`.
+  void exchange_lost(const std::shared_ptr<Exchange>& ex, Error error);
   void exchange_succeeded(const std::shared_ptr<Exchange>& ex);
   void connection_reusable(const std::shared_ptr<Connection>& conn);
-  void connection_closed(Connection* conn, bool was_open);
+  void connection_closed(Connection* conn);
   // HTTP/2 connections: ready to take streams; no longer (GOAWAY, closing).
   void http2_ready(const std::shared_ptr<Connection>& conn);
   void http2_unusable(Connection* conn);
   // An exchange that waited on a connection which turned out unsuitable goes round again.
   void redispatch(const std::shared_ptr<Exchange>& ex);
-  void connection_established(bool tls);
+  void connection_established(bool tls, bool resumed);
   void count_io(uint64_t in, uint64_t out);
+  void count_exchange(bool reused);
+  void count_ping_timeout() { h2_pings_timed_out++; }
+  // `ex` moves to `stage`; the deadline of the phase it enters starts (or goes on).
+  void enter_stage(const std::shared_ptr<Exchange>& ex, Stage stage);
+  // A live-count change of one connection (deltas may be negative).
+  void adjust_counts(OriginCounters* origin, int64_t open, int64_t idle, int64_t connecting,
+                     int64_t streams);
   TlsContextCache& tls_contexts() { return tls_contexts_; }
+  TlsSessionCache* tls_sessions() { return options.max_tls_sessions ? &tls_sessions_ : nullptr; }
+  // Queued requests may be able to go on: look once the current handler is done.
+  void schedule_pump();
 
   // Declared first: destroyed last, after every object that holds one of its sockets or timers.
   asio::io_context io;
   EngineOptions options;
   EventSink& sink;
   std::thread thread;
-  std::atomic<bool> stopping{false};
-  std::function<void()> on_stopped;
+  std::atomic<bool> accepting{true};  // false once a drain or shutdown began: submits fail
 
   std::atomic<uint64_t> requests_started{0}, requests_in_flight{0}, connections_opened{0},
-      tls_handshakes{0}, connections_reused{0}, connections_open{0}, connections_idle{0},
-      bytes_in{0}, bytes_out{0};
+      tls_handshakes{0}, connections_open{0}, connections_idle{0}, bytes_in{0}, bytes_out{0},
+      connections_live{0}, connections_connecting{0}, requests_queued{0}, tls_resumed{0},
+      exchanges{0}, exchanges_reused{0}, h2_pings_timed_out{0}, connections_swept{0};
+  std::array<std::atomic<uint64_t>, kErrorCodeCount> errors{};
+
+  Pool pool;
 
  private:
-  void dispatch(const std::shared_ptr<Exchange>& ex);
+  struct Client {
+    ClientLimits limits;
+    bool own_limits = false;  // set_client_limits was called
+    size_t in_flight = 0;     // admitted and not settled
+  };
+
+  // Places `ex` on a connection now if it can go anywhere; false (nothing done) if it must wait.
+  bool dispatch(const std::shared_ptr<Exchange>& ex);
+  // For an exchange that had started (a retry, a refused stream, a waiter handed back): dispatch,
+  // or wait at the head of its client's queue.
+  void dispatch_or_requeue(const std::shared_ptr<Exchange>& ex);
+  void enqueue(const std::shared_ptr<Exchange>& ex, bool front);
+  void pump();
   void settle(const std::shared_ptr<Exchange>& ex);
-  std::shared_ptr<Connection> take_idle(const PoolKey& key);
+  void admit(const std::shared_ptr<Exchange>& ex);
+  Client& client(uint64_t id);
+  size_t in_flight_limit(const Client& c) const;
+  bool has_room(uint64_t client_id);
+  void forget_client_if_unused(uint64_t id);
+  void on_total_deadline(const std::shared_ptr<Exchange>& ex);
+  void on_phase_deadline(const std::shared_ptr<Exchange>& ex, Phase phase);
+  void arm_phase(const std::shared_ptr<Exchange>& ex, Phase phase, uint64_t ms);
+  void ensure_sweep();
+  void on_sweep(const asio::error_code& ec);
+  void finish_drain_if_idle();
 
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   TlsContextCache tls_contexts_;
+  TlsSessionCache tls_sessions_;
   std::unordered_map<uint64_t, std::shared_ptr<Exchange>> exchanges_;
-  std::map<PoolKey, std::vector<std::shared_ptr<Connection>>> idle_;
-  std::map<PoolKey, std::vector<std::weak_ptr<Connection>>> http2_;   // multiplexed connections
-  std::map<PoolKey, std::weak_ptr<Connection>> connecting_;           // cold-origin guard
-  std::shared_ptr<Connection> take_http2(const PoolKey& key);
-  std::unordered_map<Connection*, std::weak_ptr<Connection>> open_;
+  ExchangeQueue queue_;
+  std::unordered_map<uint64_t, Client> clients_;
+  asio::steady_timer sweep_timer_;
+  bool sweep_armed_ = false;
+  asio::steady_timer drain_timer_;
+  bool draining_ = false;
+  SteadyClock::time_point drain_deadline_{};
+  bool stopped_ = false;  // stop_all ran: everything fails, nothing new starts
+  bool pump_posted_ = false;
   uint64_t next_connection_id_ = 1;
+
+  // Shutdown hand-over between threads: once the io thread has finished nothing is posted.
+  std::mutex stop_mu_;
+  bool finished_ = false;
+  std::vector<std::function<void()>> on_stopped_;
 };
 
 }  // namespace ctn

@@ -20,6 +20,10 @@ std::string_view error_code_name(ErrorCode code) noexcept {
     case ErrorCode::kAborted: return "ERR_ABORTED";
     case ErrorCode::kClientClosed: return "ERR_CLIENT_CLOSED";
     case ErrorCode::kNotImplemented: return "ERR_NOT_IMPLEMENTED";
+    case ErrorCode::kHostGone: return "ERR_HOST_GONE";
+    case ErrorCode::kPortInUse: return "ERR_PORT_IN_USE";
+    case ErrorCode::kShareSecret: return "ERR_SHARE_SECRET";
+    case ErrorCode::kQueueFull: return "ERR_QUEUE_FULL";
     case ErrorCode::kInternal: return "ERR_INTERNAL";
   }
   return "ERR_INTERNAL";
@@ -35,8 +39,32 @@ std::string_view stage_name(Stage stage) noexcept {
     case Stage::kHeaders: return "headers";
     case Stage::kBody: return "body";
     case Stage::kEngine: return "engine";
+    case Stage::kLink: return "link";
   }
   return "engine";
+}
+
+bool error_code_from_name(std::string_view name, ErrorCode* out) noexcept {
+  // kInternal is last: every code before it is reachable by counting.
+  for (int i = 0; i <= static_cast<int>(ErrorCode::kInternal); ++i) {
+    const auto code = static_cast<ErrorCode>(i);
+    if (error_code_name(code) == name) {
+      *out = code;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool stage_from_name(std::string_view name, Stage* out) noexcept {
+  for (int i = 0; i <= static_cast<int>(Stage::kLink); ++i) {
+    const auto stage = static_cast<Stage>(i);
+    if (stage_name(stage) == name) {
+      *out = stage;
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace ctn

@@ -2,6 +2,7 @@
 // human message. The codes' spellings are part of the public contract (types/index.d.ts).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -24,13 +25,25 @@ enum class ErrorCode {
   kAborted,
   kClientClosed,
   kNotImplemented,
-  kInternal,
+  // Sharing one engine per port across processes (native/share).
+  kHostGone,       // the process hosting the engine went away; retryable
+  kPortInUse,      // the port is held by something that is not our engine, or another user's
+  kShareSecret,    // the per-user secret file is missing, unreadable or unsafe
+  // Upstream pool and lifecycle (native/pool).
+  kQueueFull,      // more requests waiting for a connection or a client slot than max_queued
+  kInternal,       // stays last: it sizes the per-code tables (kErrorCodeCount)
 };
 
-enum class Stage { kQueue, kDns, kConnect, kTls, kWrite, kHeaders, kBody, kEngine };
+// Number of codes, for tables indexed by ErrorCode (EngineStats::errors).
+inline constexpr size_t kErrorCodeCount = static_cast<size_t>(ErrorCode::kInternal) + 1;
+
+enum class Stage { kQueue, kDns, kConnect, kTls, kWrite, kHeaders, kBody, kEngine, kLink };
 
 std::string_view error_code_name(ErrorCode code) noexcept;  // "ERR_DNS", ...
 std::string_view stage_name(Stage stage) noexcept;           // "dns", ...
+// The inverses, for errors that cross the process link by name; false for unknown names.
+bool error_code_from_name(std::string_view name, ErrorCode* out) noexcept;
+bool stage_from_name(std::string_view name, Stage* out) noexcept;
 
 struct Error {
   ErrorCode code = ErrorCode::kInternal;

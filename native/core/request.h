@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/http_types.h"
+#include "profiles/fingerprint_strings.h"
 #include "profiles/profile.h"
 
 namespace ctn {
@@ -28,6 +29,9 @@ struct RequestSpec {
   std::string profile;          // preset id; empty = the default preset
   // A profile composed from fingerprint strings (JA3, JA4_r, Akamai); wins over `profile`.
   std::shared_ptr<const Profile> custom_profile;
+  // `headers` are the profile's HTTP/2 defaults merged with the caller's: should ALPN choose
+  // HTTP/1.1, they are written as the browser writes them there (http1::respell_preset_headers).
+  bool preset_headers = false;
   uint64_t timeout_ms = 0;      // whole exchange: dns, connect, tls, headers and body; 0 = none
   // The caller wants the body only whole (not streamed): deliver it as one event at the end, so
   // nobody has to concatenate pieces.
@@ -35,6 +39,27 @@ struct RequestSpec {
   // Decode a gzip/deflate/br/zstd Content-Encoding; 0 caps the decoded size at nothing.
   bool decompress = false;
   uint64_t max_decoded_bytes = 0;
+
+  // Sharing across processes (native/share).
+  // The strings custom_profile was composed from: a request that crosses the process link carries
+  // these, and the host composes the same profile again.
+  FingerprintInputs fingerprint;
+  // If the process hosting the engine goes away before the response head arrived, run the request
+  // again on the next host (only honoured for idempotent methods).
+  bool retry_on_host_gone = false;
+
+  // Upstream pool and lifecycle (native/pool).
+  // The client (one initCycleTLS instance) this request belongs to: per-client limits, fair
+  // queueing between clients, Engine::cancel_client. 0 = anonymous (a client of its own).
+  uint64_t client_id = 0;
+  // Per-phase deadlines beside timeout_ms (0 = none). Each fails the request with the phase as its
+  // stage: DNS + TCP connect (ERR_CONNECT_TIMEOUT), TLS handshake (ERR_TIMEOUT "tls"), request
+  // written to response head (ERR_TIMEOUT "headers"), and the longest gap between two pieces of
+  // the body (ERR_TIMEOUT "body"; time spent paused by the caller does not count).
+  uint64_t connect_timeout_ms = 0;
+  uint64_t tls_timeout_ms = 0;
+  uint64_t headers_timeout_ms = 0;
+  uint64_t body_idle_timeout_ms = 0;
 };
 
 // Facts about the connection a response came over (for tests, stats and the demo).
@@ -44,16 +69,20 @@ struct ConnectionInfo {
   std::string alpn;         // "http/1.1", "h2" or "" (none negotiated)
   std::string tls_version;  // "TLSv1.3", ... ; empty for plain HTTP
   std::string cipher;       // IANA-style name
+  bool tls_resumed = false; // the TLS handshake resumed a session of an earlier connection
 };
 
 struct Event {
-  enum class Kind { kHead, kBody, kEnd, kError };
+  // kNotice: not about a request (id 0): the shared instance's role changed ("host", "client"),
+  // it could not start ("failed", with error), or something the user should know ("warning").
+  enum class Kind { kHead, kBody, kEnd, kError, kNotice };
   Kind kind = Kind::kEnd;
   uint64_t id = 0;
   ResponseHead head;          // kHead
   ConnectionInfo connection;  // kHead
   std::string body;           // kBody
-  Error error;                // kError
+  Error error;                // kError, kNotice "failed"
+  std::string notice;         // kNotice
 };
 
 // Receives engine events on the io thread; must not block.

@@ -266,7 +266,11 @@ std::shared_ptr<asio::ssl::context> TlsContextCache::get(const Profile& profile,
   SSL_CTX_set_permute_extensions(ctx.get(), t.permute_extensions ? 1 : 0);
   if (t.ocsp_stapling) SSL_CTX_enable_ocsp_stapling(ctx.get());
   if (t.signed_cert_timestamps) SSL_CTX_enable_signed_cert_timestamps(ctx.get());
-  if (!t.session_tickets) SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET);
+  if (!t.session_tickets) {
+    SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET);
+  } else {
+    TlsSessionCache::enable(ctx.get());
+  }
   const std::string alpn = alpn_wire(offered_alpn(profile, options));
   if (!alpn.empty() &&
       SSL_CTX_set_alpn_protos(ctx.get(), reinterpret_cast<const uint8_t*>(alpn.data()),
@@ -288,6 +292,69 @@ std::shared_ptr<asio::ssl::context> TlsContextCache::get(const Profile& profile,
   auto wrapped = std::make_shared<asio::ssl::context>(ctx.release());
   contexts_.emplace(key, wrapped);
   return wrapped;
+}
+
+namespace {
+
+int session_slot_index() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+}  // namespace
+
+void TlsSessionCache::enable(SSL_CTX* ctx) {
+  // No internal cache: sessions live in TlsSessionCache, keyed by connection identity (BoringSSL's
+  // client cache would not know which identity a session belongs to).
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+  SSL_CTX_sess_set_new_cb(ctx, &TlsSessionCache::on_new_session);
+}
+
+void TlsSessionCache::attach(SSL* ssl, Slot* slot) {
+  if (!slot || slot->cache != this || session_slot_index() < 0) return;
+  SSL_set_ex_data(ssl, session_slot_index(), slot);
+  auto it = entries_.find(slot->key);
+  if (it == entries_.end()) return;
+  auto& sessions = it->second.sessions;
+  while (!sessions.empty()) {
+    bssl::UniquePtr<SSL_SESSION> s = std::move(sessions.back());
+    sessions.pop_back();
+    if (!SSL_SESSION_is_resumable(s.get())) continue;
+    SSL_set_session(ssl, s.get());  // takes its own reference
+    // TLS 1.3 tickets are for one connection each (RFC 8446 C.4): reusing one would let an
+    // observer link the connections. TLS 1.2 sessions may go on serving.
+    if (!SSL_SESSION_should_be_single_use(s.get())) sessions.push_back(std::move(s));
+    break;
+  }
+  it->second.stamp = ++clock_;
+  if (sessions.empty()) entries_.erase(it);
+}
+
+int TlsSessionCache::on_new_session(SSL* ssl, SSL_SESSION* session) {
+  auto* slot = static_cast<Slot*>(SSL_get_ex_data(ssl, session_slot_index()));
+  if (!slot || !slot->cache || slot->key.empty()) return 0;
+  slot->cache->store(slot->key, session);
+  return 1;  // the cache owns the reference now
+}
+
+void TlsSessionCache::store(const std::string& key, SSL_SESSION* session) {
+  bssl::UniquePtr<SSL_SESSION> owned(session);
+  if (max_keys_ == 0) return;
+  auto it = entries_.find(key);
+  if (it == entries_.end()) {
+    if (entries_.size() >= max_keys_) {
+      auto oldest = entries_.begin();
+      for (auto e = entries_.begin(); e != entries_.end(); ++e) {
+        if (e->second.stamp < oldest->second.stamp) oldest = e;
+      }
+      entries_.erase(oldest);
+    }
+    it = entries_.emplace(key, Entry{}).first;
+  }
+  auto& sessions = it->second.sessions;
+  if (sessions.size() >= kSessionsPerKey) sessions.erase(sessions.begin());
+  sessions.push_back(std::move(owned));
+  it->second.stamp = ++clock_;
 }
 
 bool prepare_connection(SSL* ssl, const Profile& profile, const TlsOptions& options,

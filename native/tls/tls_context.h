@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include <asio/ssl/context.hpp>
 #include <openssl/ssl.h>
@@ -30,6 +31,46 @@ class TlsContextCache {
 
  private:
   std::map<std::tuple<std::string, bool, bool>, std::shared_ptr<asio::ssl::context>> contexts_;
+};
+
+// Client TLS sessions kept for resumption, one slot per connection identity (the pool key's text):
+// a later connection of the same identity offers the session (a PSK in TLS 1.3, a ticket in TLS
+// 1.2), as a browser does for a second connection to a site. Never shared across identities, so
+// SNI, verification mode and profile always match the session's. Only contexts of profiles with
+// session_tickets store sessions. io thread only.
+class TlsSessionCache {
+ public:
+  // What a connection attaches to its SSL object; must outlive the SSL object's I/O.
+  struct Slot {
+    TlsSessionCache* cache = nullptr;
+    std::string key;
+  };
+
+  explicit TlsSessionCache(size_t max_keys = 1024) : max_keys_(max_keys) {}
+  TlsSessionCache(const TlsSessionCache&) = delete;
+  TlsSessionCache& operator=(const TlsSessionCache&) = delete;
+
+  // Before the handshake: offers a session stored under slot->key (single-use ones are taken out),
+  // and stores the sessions the server issues on this connection under it.
+  void attach(SSL* ssl, Slot* slot);
+  size_t size() const { return entries_.size(); }
+  void clear() { entries_.clear(); }
+
+  // For TlsContextCache: makes a context hand new client sessions to the cache of their Slot.
+  static void enable(SSL_CTX* ctx);
+
+ private:
+  static int on_new_session(SSL* ssl, SSL_SESSION* session);
+  void store(const std::string& key, SSL_SESSION* session);
+
+  struct Entry {
+    std::vector<bssl::UniquePtr<SSL_SESSION>> sessions;  // newest last
+    uint64_t stamp = 0;                                   // for evicting the least recently used
+  };
+  static constexpr size_t kSessionsPerKey = 4;
+  size_t max_keys_;
+  uint64_t clock_ = 0;
+  std::map<std::string, Entry> entries_;
 };
 
 // Applies per-connection settings before the handshake. `server_name` goes into SNI unless it is

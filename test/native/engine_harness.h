@@ -59,6 +59,8 @@ inline std::string kind_name(Kind k) {
       return "end";
     case Kind::kError:
       return "error";
+    case Kind::kNotice:
+      return "notice";
   }
   return "?";
 }
@@ -104,6 +106,11 @@ class Sink : public EventSink {
   void deliver(Event&& e) override {
     if (hook) hook(e);
     std::lock_guard<std::mutex> lock(mu_);
+    if (e.kind == Kind::kNotice) {  // not about a request: the share hub's role changes
+      notices_.push_back(e.notice + (e.error.message.empty() ? "" : ": " + e.error.message));
+      cv_.notify_all();
+      return;
+    }
     Record& r = records_[e.id];
     if (r.terminals > 0) r.violations.push_back("event after the terminal event");
     switch (e.kind) {
@@ -129,6 +136,8 @@ class Sink : public EventSink {
         r.error = std::move(e.error);
         ++r.terminals;
         ++terminal_total_;
+        break;
+      case Kind::kNotice:
         break;
     }
     r.kinds.push_back(e.kind);
@@ -166,6 +175,17 @@ class Sink : public EventSink {
     return cv_.wait_for(lock, timeout, [&] { return terminal_total_ >= n; });
   }
 
+  // Waits for the n-th notice (1-based) and returns it; "" on timeout.
+  std::string wait_notice(size_t n, std::chrono::milliseconds timeout = kWait) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!cv_.wait_for(lock, timeout, [&] { return notices_.size() >= n; })) return "";
+    return notices_[n - 1];
+  }
+  std::vector<std::string> notices() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return notices_;
+  }
+
   size_t event_count(uint64_t id) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = records_.find(id);
@@ -196,6 +216,7 @@ class Sink : public EventSink {
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<uint64_t, Record> records_;
+  std::vector<std::string> notices_;
   size_t terminal_total_ = 0;
 };
 

@@ -1,8 +1,9 @@
-// A small scriptable HTTP/1.1 test server for the engine tests: plain TCP or TLS (BoringSSL used
-// directly) on 127.0.0.1:0, one accept thread plus one blocking thread per accepted connection.
-// Every connection runs the same handler script; the server records connections, completed
-// handshakes, SNI names and the raw bytes of every request it read. stop() (and the destructor)
-// unblocks every thread by shutting the sockets down, so no test can hang on the server.
+// Scriptable test servers for the engine tests. TestServer speaks HTTP/1.1: plain TCP or TLS
+// (BoringSSL used directly) on 127.0.0.1:0, one accept thread plus one blocking thread per accepted
+// connection. Every connection runs the same handler script; the server records connections,
+// completed handshakes (resumed ones apart), SNI names, connections open at once and the raw bytes
+// of every request it read. H2Server (at the end) speaks HTTP/2 over TLS. stop() (and the
+// destructors) unblocks every thread by shutting the sockets down, so no test can hang on a server.
 #pragma once
 
 #include <arpa/inet.h>
@@ -15,6 +16,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <nghttp2/nghttp2.h>
 
 #include <algorithm>
 #include <atomic>
@@ -28,6 +30,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -115,6 +118,9 @@ class ServerConn {
   bool write_slowly(std::string_view bytes, size_t piece, std::chrono::milliseconds gap);
   // Never answers: reads (and discards) until the peer closes or the server stops.
   void stall();
+  // Whether bytes (or EOF) arrive within `d`; false on timeout or stop. Lets a handler close a
+  // kept-alive connection that stays idle, as servers do.
+  bool readable_within(std::chrono::milliseconds d);
   // Sleeps, waking early (false) when the server stops.
   bool sleep_for(std::chrono::milliseconds d);
   // Polls `pred` every 2 ms up to `timeout`; false on timeout or stop.
@@ -220,6 +226,20 @@ class TestServer {
     std::lock_guard<std::mutex> lock(mu_);
     return handshakes_;
   }
+  // Handshakes that resumed a session of an earlier connection.
+  int resumed() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return resumed_;
+  }
+  // Connections being served now, and the most at any one time.
+  int open_now() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return open_now_;
+  }
+  int max_open() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return max_open_;
+  }
   // Connections whose peer (the engine) closed them, as seen by a read.
   int peer_closes() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -302,6 +322,7 @@ class TestServer {
         return;
       }
       const int index = connections_++;
+      max_open_ = std::max(max_open_, ++open_now_);
       open_fds_[fd] = true;
       threads_.emplace_back([this, fd, index] { serve(fd, index); });
     }
@@ -323,6 +344,7 @@ class TestServer {
       }
       std::lock_guard<std::mutex> lock(mu_);
       ++handshakes_;
+      if (SSL_session_reused(ssl)) ++resumed_;
       const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
       server_names_.push_back(sni != nullptr ? sni : "");
     }
@@ -334,6 +356,7 @@ class TestServer {
   // Called by ServerConn::close under no lock.
   void release_fd(int fd) {
     std::lock_guard<std::mutex> lock(mu_);
+    --open_now_;
     open_fds_[fd] = false;
     ::close(fd);
   }
@@ -361,6 +384,9 @@ class TestServer {
   std::map<int, bool> open_fds_;
   int connections_ = 0;
   int handshakes_ = 0;
+  int resumed_ = 0;
+  int open_now_ = 0;
+  int max_open_ = 0;
   int peer_closes_ = 0;
   std::vector<std::string> requests_;
   std::vector<std::string> server_names_;
@@ -465,6 +491,20 @@ inline void ServerConn::stall() {
   while (fill()) buffer_.clear();
 }
 
+inline bool ServerConn::readable_within(std::chrono::milliseconds d) {
+  if (!buffer_.empty() || (ssl_ != nullptr && SSL_pending(ssl_) > 0)) return true;
+  const auto deadline = Clock::now() + d;
+  while (!stopping()) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd_, POLLIN, 0};
+    const int r = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 5)));
+    if (r > 0) return true;
+  }
+  return false;
+}
+
 inline bool ServerConn::sleep_for(std::chrono::milliseconds d) {
   const auto deadline = Clock::now() + d;
   while (Clock::now() < deadline) {
@@ -548,5 +588,426 @@ inline uint16_t refused_port() {
   ::close(fd);
   return ntohs(addr.sin_port);
 }
+
+// ---------------------------------------------------------------------------------------------
+// An HTTP/2 test server: BoringSSL + an nghttp2 server session on 127.0.0.1:0, one accept thread
+// plus one blocking thread per connection (poll() with a short timeout, so stop() is prompt).
+// Every request goes through a handler that says what to do with it: answer (optionally paced, or
+// cut short by an abrupt TCP close or a RST_STREAM after some body bytes), never answer, or reset.
+// It counts handshakes (resumed ones apart), streams, the most streams active at once, RST_STREAMs
+// and PINGs received; it can ignore PINGs and close connections that stay idle.
+
+struct RequestInfo {
+  int conn_index = 0;    // 0 for the first accepted connection
+  int stream_index = 0;  // 0 for the first request on its connection
+  int32_t stream_id = 0;
+  std::string method;
+  std::string path;
+};
+
+struct Action {
+  enum class Kind { kRespond, kStall, kRst };
+  Kind kind = Kind::kRespond;
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  uint32_t rst_code = NGHTTP2_INTERNAL_ERROR;  // kRst, and rst_after
+  size_t pace = 0;         // body bytes per tick (about 10 ms); 0 = as flow control allows
+  size_t close_after = 0;  // > 0: after this many body bytes the TCP connection closes abruptly
+  size_t rst_after = 0;    // > 0: after this many body bytes the stream is reset (rst_code)
+};
+
+using H2Handler = std::function<Action(const RequestInfo&)>;
+
+struct H2ServerOptions {
+  uint32_t max_concurrent_streams = 0;  // 0: no SETTINGS_MAX_CONCURRENT_STREAMS
+  int goaway_after = 0;                 // > 0: on connection 0, GOAWAY after this many streams
+  bool ignore_pings = false;            // never ACK a PING (a peer that stopped answering)
+  int idle_close_ms = 0;                // > 0: close a connection without streams after this long
+  bool idle_goaway = true;              // ... sending GOAWAY first (else the TCP socket just ends)
+};
+
+class H2Server {
+ public:
+  explicit H2Server(H2Handler handler, H2ServerOptions options = {})
+      : handler_(std::move(handler)), options_(options) {
+    ctx_ = SSL_CTX_new(TLS_method());
+    const std::string cert = (cert_dir() / "server.pem").string();
+    const std::string key = (cert_dir() / "server-key.pem").string();
+    if (ctx_ == nullptr || !SSL_CTX_use_certificate_chain_file(ctx_, cert.c_str()) ||
+        !SSL_CTX_use_PrivateKey_file(ctx_, key.c_str(), SSL_FILETYPE_PEM)) {
+      throw std::runtime_error("h2 server: cannot load " + cert);
+    }
+    SSL_CTX_set_min_proto_version(ctx_, TLS1_2_VERSION);
+    SSL_CTX_set_alpn_select_cb(ctx_, &H2Server::select_alpn, nullptr);
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::listen(listen_fd_, 512) != 0) {
+      throw std::runtime_error("h2 server: cannot listen");
+    }
+    socklen_t len = sizeof a;
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    accept_thread_ = std::thread([this] { accept_loop(); });
+  }
+  ~H2Server() {
+    stop();
+    SSL_CTX_free(ctx_);
+  }
+  H2Server(const H2Server&) = delete;
+  H2Server& operator=(const H2Server&) = delete;
+
+  uint16_t port() const { return port_; }
+  int connections() const { return connections_.load(); }  // completed handshakes
+  int streams() const { return streams_.load(); }          // requests received
+  int max_active() const { return max_active_.load(); }    // most concurrent streams on a connection
+  int resets_received() const { return resets_received_.load(); }
+  std::string last_alpn() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_alpn_;
+  }
+
+  int resumed() const { return resumed_.load(); }  // handshakes that resumed a session
+  int pings_received() const { return pings_received_.load(); }
+  int closed_idle() const { return closed_idle_.load(); }  // connections closed for idle_close_ms
+
+  bool wait_for(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 10s) {
+    const auto end = Clock::now() + timeout;
+    while (Clock::now() < end) {
+      if (pred()) return true;
+      std::this_thread::sleep_for(2ms);
+    }
+    return pred();
+  }
+
+  void stop() {
+    if (stopping_.exchange(true)) return;
+    ::shutdown(listen_fd_, SHUT_RDWR);
+    if (accept_thread_.joinable()) accept_thread_.join();
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
+      threads = std::move(conn_threads_);
+    }
+    for (auto& t : threads) t.join();
+    for (int fd : fds_) ::close(fd);
+    fds_.clear();
+    ::close(listen_fd_);
+  }
+
+ private:
+  struct Outgoing {
+    std::string body;
+    size_t offset = 0;
+    size_t pace = 0;
+    size_t sent_this_tick = 0;
+    size_t close_after = 0;
+    size_t rst_after = 0;
+    uint32_t rst_code = 0;
+  };
+  struct Stream {
+    std::string method, path;
+  };
+  struct Conn {
+    H2Server* server = nullptr;
+    nghttp2_session* session = nullptr;
+    int index = 0;
+    int stream_count = 0;
+    int active = 0;
+    bool goaway_sent = false;
+    bool close_now = false;
+    std::map<int32_t, Stream> requests;
+    std::map<int32_t, Outgoing> outgoing;
+    std::set<int32_t> deferred;
+    std::vector<std::pair<int32_t, uint32_t>> pending_rst;
+  };
+
+  static int select_alpn(SSL*, const uint8_t** out, uint8_t* out_len, const uint8_t* in,
+                         unsigned in_len, void*) {
+    unsigned i = 0;
+    while (i < in_len) {
+      const unsigned len = in[i];
+      if (i + 1 + len > in_len) break;
+      if (std::string_view(reinterpret_cast<const char*>(in + i + 1), len) == "h2") {
+        *out = in + i + 1;
+        *out_len = static_cast<uint8_t>(len);
+        return SSL_TLSEXT_ERR_OK;
+      }
+      i += 1 + len;
+    }
+    return SSL_TLSEXT_ERR_NOACK;
+  }
+
+  void accept_loop() {
+    int index = 0;
+    while (!stopping_.load()) {
+      pollfd p{listen_fd_, POLLIN, 0};
+      const int r = ::poll(&p, 1, 20);
+      if (r <= 0) continue;
+      const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) continue;
+      const int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_.load()) {
+        ::close(fd);
+        break;
+      }
+      fds_.push_back(fd);
+      conn_threads_.emplace_back([this, fd, i = index++] { serve(fd, i); });
+    }
+  }
+
+  static nghttp2_nv nv(const std::string& name, const std::string& value) {
+    return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+                      reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                      value.size(), NGHTTP2_NV_FLAG_NONE};
+  }
+
+  static bool write_all(SSL* ssl, const uint8_t* data, size_t n) {
+    while (n > 0) {
+      const int w = SSL_write(ssl, data, static_cast<int>(std::min<size_t>(n, 1 << 20)));
+      if (w <= 0) return false;
+      data += w;
+      n -= static_cast<size_t>(w);
+    }
+    return true;
+  }
+
+  void serve(int fd, int index) {
+    SSL* ssl = SSL_new(ctx_);
+    SSL_set_fd(ssl, fd);
+    if (SSL_accept(ssl) != 1) {
+      SSL_free(ssl);
+      ::shutdown(fd, SHUT_RDWR);
+      return;
+    }
+    {
+      const uint8_t* proto = nullptr;
+      unsigned proto_len = 0;
+      SSL_get0_alpn_selected(ssl, &proto, &proto_len);
+      std::lock_guard<std::mutex> lock(mu_);
+      last_alpn_.assign(reinterpret_cast<const char*>(proto), proto_len);
+    }
+    if (SSL_session_reused(ssl)) resumed_++;
+    connections_++;
+    Conn conn;
+    conn.server = this;
+    conn.index = index;
+    nghttp2_session_callbacks* cbs = nullptr;
+    nghttp2_session_callbacks_new(&cbs);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, &H2Server::on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(cbs, &H2Server::on_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &H2Server::on_frame_recv);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &H2Server::on_close);
+    nghttp2_option* opt = nullptr;
+    nghttp2_option_new(&opt);
+    if (options_.ignore_pings) nghttp2_option_set_no_auto_ping_ack(opt, 1);
+    nghttp2_session_server_new2(&conn.session, cbs, &conn, opt);
+    nghttp2_option_del(opt);
+    nghttp2_session_callbacks_del(cbs);
+    std::vector<nghttp2_settings_entry> settings;
+    if (options_.max_concurrent_streams > 0) {
+      settings.push_back({NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, options_.max_concurrent_streams});
+    }
+    nghttp2_submit_settings(conn.session, NGHTTP2_FLAG_NONE, settings.data(), settings.size());
+
+    std::vector<uint8_t> buf(64 * 1024);
+    auto last_tick = Clock::now();
+    auto busy_at = Clock::now();  // when the connection last had a stream
+    for (;;) {
+      if (stopping_.load()) break;
+      if (conn.active > 0 || !conn.outgoing.empty()) busy_at = Clock::now();
+      if (options_.idle_close_ms > 0 &&
+          Clock::now() - busy_at >= std::chrono::milliseconds(options_.idle_close_ms)) {
+        if (options_.idle_goaway) {
+          nghttp2_submit_goaway(conn.session, NGHTTP2_FLAG_NONE,
+                                nghttp2_session_get_last_proc_stream_id(conn.session),
+                                NGHTTP2_NO_ERROR, nullptr, 0);
+          const uint8_t* data = nullptr;
+          ssize_t n;
+          while ((n = nghttp2_session_mem_send(conn.session, &data)) > 0) {
+            if (!write_all(ssl, data, static_cast<size_t>(n))) break;
+          }
+        }
+        closed_idle_++;
+        break;
+      }
+      // Output first: everything nghttp2 has to say.
+      bool fatal = false;
+      for (;;) {
+        for (auto& [stream, code] : conn.pending_rst) {
+          nghttp2_submit_rst_stream(conn.session, NGHTTP2_FLAG_NONE, stream, code);
+        }
+        conn.pending_rst.clear();
+        const uint8_t* data = nullptr;
+        const ssize_t n = nghttp2_session_mem_send(conn.session, &data);
+        if (n < 0) {
+          fatal = true;
+          break;
+        }
+        if (n == 0 && conn.pending_rst.empty()) break;
+        if (n > 0 && !write_all(ssl, data, static_cast<size_t>(n))) {
+          fatal = true;
+          break;
+        }
+      }
+      if (fatal) break;
+      if (conn.close_now) break;  // abrupt: no close_notify, no GOAWAY
+      if (!nghttp2_session_want_read(conn.session) && !nghttp2_session_want_write(conn.session)) {
+        break;
+      }
+      const auto now = Clock::now();
+      if (now - last_tick >= 10ms) {
+        last_tick = now;
+        for (auto& [id, out] : conn.outgoing) out.sent_this_tick = 0;
+        for (int32_t id : conn.deferred) nghttp2_session_resume_data(conn.session, id);
+        conn.deferred.clear();
+        continue;
+      }
+      if (SSL_pending(ssl) == 0) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, 5) <= 0) continue;
+      }
+      const int n = SSL_read(ssl, buf.data(), static_cast<int>(buf.size()));
+      if (n <= 0) break;
+      if (nghttp2_session_mem_recv(conn.session, buf.data(), static_cast<size_t>(n)) < 0) break;
+    }
+    nghttp2_session_del(conn.session);
+    SSL_free(ssl);  // no SSL_shutdown: the TCP connection just ends
+    ::shutdown(fd, SHUT_RDWR);
+  }
+
+  static Conn& conn_of(void* p) { return *static_cast<Conn*>(p); }
+
+  static int on_begin_headers(nghttp2_session*, const nghttp2_frame* f, void* p) {
+    if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST) {
+      Conn& c = conn_of(p);
+      c.requests[f->hd.stream_id] = Stream{};
+      ++c.active;
+      int prev = c.server->max_active_.load();
+      while (c.active > prev && !c.server->max_active_.compare_exchange_weak(prev, c.active)) {
+      }
+    }
+    return 0;
+  }
+  static int on_header(nghttp2_session*, const nghttp2_frame* f, const uint8_t* name,
+                       size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* p) {
+    Conn& c = conn_of(p);
+    auto it = c.requests.find(f->hd.stream_id);
+    if (it == c.requests.end()) return 0;
+    const std::string_view n(reinterpret_cast<const char*>(name), namelen);
+    const std::string v(reinterpret_cast<const char*>(value), valuelen);
+    if (n == ":path") it->second.path = v;
+    if (n == ":method") it->second.method = v;
+    return 0;
+  }
+  static int on_frame_recv(nghttp2_session* session, const nghttp2_frame* f, void* p) {
+    Conn& c = conn_of(p);
+    if (f->hd.type == NGHTTP2_RST_STREAM) c.server->resets_received_++;
+    if (f->hd.type == NGHTTP2_PING && !(f->hd.flags & NGHTTP2_FLAG_ACK)) {
+      c.server->pings_received_++;
+    }
+    if ((f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) &&
+        (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+      auto it = c.requests.find(f->hd.stream_id);
+      if (it != c.requests.end()) c.server->handle(c, session, f->hd.stream_id, it->second);
+    }
+    return 0;
+  }
+  static int on_close(nghttp2_session*, int32_t stream, uint32_t, void* p) {
+    Conn& c = conn_of(p);
+    if (c.requests.erase(stream)) --c.active;
+    c.outgoing.erase(stream);
+    c.deferred.erase(stream);
+    return 0;
+  }
+  static ssize_t read_body(nghttp2_session*, int32_t stream, uint8_t* buf, size_t length,
+                           uint32_t* flags, nghttp2_data_source*, void* p) {
+    Conn& c = conn_of(p);
+    auto it = c.outgoing.find(stream);
+    if (it == c.outgoing.end()) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    Outgoing& out = it->second;
+    if (out.close_after > 0 && out.offset >= out.close_after) {
+      c.close_now = true;
+      return NGHTTP2_ERR_DEFERRED;
+    }
+    if (out.rst_after > 0 && out.offset >= out.rst_after) {
+      c.pending_rst.emplace_back(stream, out.rst_code);
+      return NGHTTP2_ERR_DEFERRED;
+    }
+    size_t n = std::min(length, out.body.size() - out.offset);
+    if (out.close_after > 0) n = std::min(n, out.close_after - out.offset);
+    if (out.rst_after > 0) n = std::min(n, out.rst_after - out.offset);
+    if (out.pace > 0) {
+      if (out.sent_this_tick >= out.pace) {
+        c.deferred.insert(stream);
+        return NGHTTP2_ERR_DEFERRED;
+      }
+      n = std::min(n, out.pace - out.sent_this_tick);
+    }
+    std::copy_n(out.body.data() + out.offset, n, buf);
+    out.offset += n;
+    out.sent_this_tick += n;
+    if (out.offset == out.body.size() && out.close_after == 0 && out.rst_after == 0) {
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+    }
+    return static_cast<ssize_t>(n);
+  }
+
+  void handle(Conn& c, nghttp2_session* session, int32_t stream, const Stream& req) {
+    if (c.goaway_sent) return;  // above the GOAWAY's last stream id: never processed
+    streams_++;
+    RequestInfo info{c.index, c.stream_count++, stream, req.method, req.path};
+    Action a = handler_(info);
+    if (a.kind == Action::Kind::kStall) {
+      // never answered
+    } else if (a.kind == Action::Kind::kRst) {
+      nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream, a.rst_code);
+    } else {
+      std::vector<std::string> storage;
+      storage.reserve(2 + 2 * a.headers.size());
+      storage.push_back(":status");
+      storage.push_back(std::to_string(a.status));
+      for (auto& [n, v] : a.headers) {
+        storage.push_back(n);
+        storage.push_back(v);
+      }
+      std::vector<nghttp2_nv> nva;
+      for (size_t i = 0; i + 1 < storage.size(); i += 2) nva.push_back(nv(storage[i], storage[i + 1]));
+      const bool has_data = !a.body.empty();
+      c.outgoing[stream] = Outgoing{std::move(a.body), 0, a.pace, 0, a.close_after, a.rst_after,
+                                    a.rst_code};
+      nghttp2_data_provider provider{};
+      provider.read_callback = &H2Server::read_body;
+      nghttp2_submit_response(session, stream, nva.data(), nva.size(),
+                              has_data ? &provider : nullptr);
+    }
+    if (options_.goaway_after > 0 && c.index == 0 && c.stream_count == options_.goaway_after) {
+      nghttp2_submit_goaway(session, NGHTTP2_FLAG_NONE, stream, NGHTTP2_NO_ERROR, nullptr, 0);
+      c.goaway_sent = true;
+    }
+  }
+
+  H2Handler handler_;
+  H2ServerOptions options_;
+  SSL_CTX* ctx_ = nullptr;
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stopping_{false};
+  std::thread accept_thread_;
+  std::mutex mu_;
+  std::vector<int> fds_;
+  std::vector<std::thread> conn_threads_;
+  std::string last_alpn_;
+  std::atomic<int> connections_{0}, streams_{0}, max_active_{0}, resets_received_{0}, resumed_{0},
+      pings_received_{0}, closed_idle_{0};
+};
 
 }  // namespace ctn_test

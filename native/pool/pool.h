@@ -1,0 +1,118 @@
+// The upstream connection pool: connections grouped by identity (PoolKey), the connection limits,
+// idle HTTP/1.1 connections (LIFO), HTTP/2 sessions taking streams, the cold-origin guard (one
+// connection attempt per identity that may turn out HTTP/2), eviction of idle connections to make
+// room, and the live per-identity counts origin_stats() reads. io thread only, except
+// snapshot(), which any thread may call.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "core/engine.h"
+
+namespace ctn {
+
+class Connection;
+
+// Connection identity: never cookies, user agent, timeouts or redirect policy.
+struct PoolKey {
+  bool tls = true;
+  std::string host;
+  uint16_t port = 0;
+  std::string proxy;        // reserved: the proxy URL once proxies exist ("" = direct)
+  std::string server_name;  // SNI (and the name the certificate must match)
+  std::string profile;      // profile id (composed profiles' ids name their fingerprint strings)
+  bool verify = true;
+  bool http1_only = false;  // the ALPN constraint
+  auto tie() const {
+    return std::tie(tls, host, port, proxy, server_name, profile, verify, http1_only);
+  }
+  bool operator<(const PoolKey& o) const { return tie() < o.tie(); }
+  bool operator==(const PoolKey& o) const { return tie() == o.tie(); }
+};
+
+// "https://host:port [profile]", plus " via proxy", " sni=name", " insecure", " http1" when they
+// differ from the defaults, so that distinct keys read differently.
+std::string describe(const PoolKey& key);
+
+// Live counts of one identity; written by its connections on the io thread, read from anywhere.
+struct OriginCounters {
+  std::atomic<uint64_t> open{0}, idle{0}, connecting{0}, h2_streams{0};
+};
+
+class Pool {
+ public:
+  explicit Pool(const EngineOptions& options) : options_(options) {}
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  // A new connection of `key` exists (from before its DNS lookup until close()).
+  std::shared_ptr<OriginCounters> add(const std::shared_ptr<Connection>& conn);
+  // It is closed: forget it everywhere.
+  void remove(Connection* conn);
+
+  // Whether one more connection of `key` fits the per-identity and the total limit.
+  bool may_open(const PoolKey& key) const;
+  bool at_origin_limit(const PoolKey& key) const;
+  // Whether some request of `key` can go somewhere now without waiting, and without side effects:
+  // a session, an idle connection, a connection being set up that may be HTTP/2, room for a new
+  // connection, or an idle connection of another identity to close for room.
+  bool can_place(const PoolKey& key, bool fresh_only) const;
+
+  // A session of `key` with a free stream slot; else, when no other session may open, the least
+  // loaded one (the request waits on it for a slot). nullptr: none, or open another.
+  std::shared_ptr<Connection> take_http2(const PoolKey& key);
+  // The most recently parked idle HTTP/1.1 connection of `key` that is still usable. Stale ones met
+  // on the way are closed.
+  std::shared_ptr<Connection> take_idle(const PoolKey& key);
+  // The cold-origin guard: a connection of `key` being set up that may turn out HTTP/2.
+  std::shared_ptr<Connection> connecting(const PoolKey& key);
+  void set_connecting(const std::shared_ptr<Connection>& conn);
+
+  // HTTP/1.1: parks `conn` as idle (LIFO), closing the oldest idle one beyond max_idle_per_origin.
+  // False when no idle connection may be kept (the caller closes it).
+  bool park(const std::shared_ptr<Connection>& conn);
+  // HTTP/2: `conn` takes streams from now on; or no longer (GOAWAY, closing, dead).
+  void http2_ready(const std::shared_ptr<Connection>& conn);
+  void http2_unusable(Connection* conn);
+
+  // Closes the connection idle the longest (HTTP/1.1 parked, HTTP/2 without streams) of any
+  // identity but `except`, to make room under max_connections. False when there is none.
+  bool evict_idle(const PoolKey* except);
+  // Closes idle connections the server has closed (or sent something unasked on); drops dead
+  // references. Returns how many were closed.
+  size_t sweep();
+  // Every connection not yet closed, for shutdown.
+  std::vector<std::shared_ptr<Connection>> all() const;
+  size_t size() const { return total_; }
+  void clear();
+
+  std::vector<OriginStats> snapshot() const;
+
+ private:
+  struct Origin {
+    size_t connections = 0;  // not yet closed, set up or being set up
+    std::vector<std::shared_ptr<Connection>> idle;  // HTTP/1.1, most recently parked last
+    std::vector<std::weak_ptr<Connection>> http2;   // sessions that take streams
+    std::weak_ptr<Connection> connecting;           // the cold-origin guard
+    std::shared_ptr<OriginCounters> counters = std::make_shared<OriginCounters>();
+  };
+  Origin* find(const PoolKey& key);
+  const Origin* find(const PoolKey& key) const;
+  void prune(std::map<PoolKey, Origin>::iterator it);
+
+  const EngineOptions& options_;
+  std::map<PoolKey, Origin> origins_;  // structure guarded by mu_ (counters are atomics)
+  std::map<Connection*, std::weak_ptr<Connection>> all_;
+  size_t total_ = 0;
+  mutable std::mutex mu_;  // origins_ insertions and erasures vs snapshot()
+};
+
+}  // namespace ctn
