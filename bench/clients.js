@@ -37,8 +37,29 @@ function cycleLike(modPath, port, extra = {}) {
 }
 
 const CLIENTS = {
-  // ours: the project root (package.json "main" = dist/index.js); init port is only an identifier
-  'cycletls-native': (opts) => cycleLike(path.resolve(__dirname, '..'), rndPort(9300, 400))(opts),
+  // ours: the project root (package.json "main" = dist/index.js), the only process on its port
+  'cycletls-native': (opts) => cycleLike(path.resolve(__dirname, '..'), rndPort(10000, 20000))(opts),
+  // ours, as a second process on the port: the engine runs in a host process (a child of this one,
+  // so its CPU is measured too) and every request crosses the process link
+  'cycletls-native-remote': async (opts) => {
+    const { spawn } = require('node:child_process');
+    const port = rndPort(10000, 20000);
+    const host = spawn(process.execPath, [path.join(__dirname, 'lib', 'share-host.js'), String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((resolve, reject) => {
+      let out = '';
+      host.stdout.on('data', (d) => {
+        out += d;
+        if (/READY host/.test(out)) resolve();
+        else if (/FAILED|READY client/.test(out)) reject(new Error(`share host: ${out.trim()}`));
+      });
+      host.on('exit', (code) => reject(new Error(`share host exited (${code}): ${out.trim()}`)));
+    });
+    const c = await cycleLike(path.resolve(__dirname, '..'), port)(opts);
+    return {
+      get: c.get,
+      close: async () => { await c.close(); host.kill('SIGKILL'); },
+    };
+  },
   // cycletls 2.0.5 with its defaults: a new TLS connection per request
   cycletls: (opts) => cycleLike('cycletls', opts.cyclePort)(opts),
   // cycletls 2.0.5 with enableConnectionReuse (known to fail against HTTP/1.1-only servers; works on h2)

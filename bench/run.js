@@ -31,7 +31,8 @@ if (has('help') || has('h')) {
 const quick = has('quick');
 const cfg = {
   rounds: Number(opt('rounds', quick ? 1 : 3)),
-  n: { small: Number(opt('n-small', quick ? 200 : 2000)), large: Number(opt('n-large', quick ? 20 : 200)) },
+  n: { small: Number(opt('n-small', quick ? 200 : 2000)), large: Number(opt('n-large', quick ? 20 : 200)),
+    c10k: Number(opt('n-c10k', quick ? 2000 : 10000)) },
   clients: opt('clients', DEFAULT_CLIENTS.join(',')).split(',').map((s) => s.trim()).filter(Boolean),
   workloads: opt('workloads', Object.keys(WORKLOADS).join(',')).split(',').map((s) => s.trim()).filter(Boolean),
   server: opt('server', 'auto'),
@@ -91,7 +92,7 @@ function killLeftovers(seen) {
 
 let currentChild = null;
 const nOf = (wl) => cfg.n[WORKLOADS[wl].size]; // small / h2-small: --n-small; large / h2-large: --n-large
-const warmupCount = (wl) => Math.max(2 * WORKLOADS[wl].concurrency, Math.round(cfg.warmupFrac * nOf(wl)));
+const warmupCount = (wl) => Math.min(nOf(wl), Math.max(2 * WORKLOADS[wl].concurrency, Math.round(cfg.warmupFrac * nOf(wl))));
 const baseOf = (server, kind) => `https://127.0.0.1:${kind === 'h2' ? server.h2Port : server.port}`;
 const SERVER_KINDS = { h1: 'HTTP/1.1-only port', h2: 'h2 port' };
 
@@ -289,10 +290,10 @@ const f3 = (x) => (Number.isFinite(x) ? (x >= 10 ? x.toFixed(1) : x >= 1 ? x.toF
 function ratioLines(rows) {
   const get = (wl, c) => rows.find((r) => r.workload === wl && r.client === c && r.roundsOk > 0 && r.bad < r.requests);
   const lines = [];
-  const ratio = (label, wl, other, key, better) => {
-    const ours = get(wl, 'cycletls-native');
+  const ratio = (label, wl, other, key, better, mine = 'cycletls-native') => {
+    const ours = get(wl, mine);
     const them = get(wl, other);
-    if (!ours || !them) { lines.push(`- ${wl}: ${label}: n/a (${!ours ? 'cycletls-native' : other} has no valid result)`); return; }
+    if (!ours || !them) { lines.push(`- ${wl}: ${label}: n/a (${!ours ? mine : other} has no valid result)`); return; }
     const x = ours[key] / them[key];
     const word = key === 'reqPerSec' ? (x >= 1 ? 'faster' : 'slower') : (x <= 1 ? 'less CPU' : 'more CPU');
     lines.push(`- ${wl}: ${label}: **${x.toFixed(2)}×** (${f3(ours[key])} vs ${f3(them[key])}; ${word}${better ? '' : ''})`);
@@ -301,6 +302,8 @@ function ratioLines(rows) {
     ratio('cycletls-native / cycletls (defaults) req/s', wl, 'cycletls', 'reqPerSec');
     ratio('cycletls-native / undici CPU ms per request', wl, 'undici', 'cpuMsPerReq');
     ratio('cycletls-native / wreq-js req/s', wl, 'wreq-js', 'reqPerSec');
+    ratio('cycletls-native-remote (via the process link) / cycletls-native (in-process) req/s', wl, 'cycletls-native', 'reqPerSec', false, 'cycletls-native-remote');
+    ratio('cycletls-native-remote / cycletls-native CPU ms per request (both processes)', wl, 'cycletls-native', 'cpuMsPerReq', false, 'cycletls-native-remote');
   }
   return lines;
 }

@@ -18,6 +18,10 @@ export const errorCodes = [
   'ERR_TOO_MANY_REDIRECTS',
   'ERR_ABORTED',
   'ERR_CLIENT_CLOSED',
+  'ERR_HOST_GONE',
+  'ERR_PORT_IN_USE',
+  'ERR_SHARE_SECRET',
+  'ERR_QUEUE_FULL',
   'ERR_INTERNAL',
 ] as const;
 
@@ -25,7 +29,7 @@ export type ErrorCode = (typeof errorCodes)[number];
 
 export type ErrorStage =
   | 'options' | 'queue' | 'dns' | 'connect' | 'tls' | 'write' | 'headers' | 'body' | 'redirect'
-  | 'engine';
+  | 'engine' | 'link';
 
 export class CycleTLSError extends Error {
   readonly code: ErrorCode;
@@ -48,7 +52,7 @@ export class CycleTLSError extends Error {
 
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'ERR_DNS', 'ERR_CONNECT_REFUSED', 'ERR_CONNECT_TIMEOUT', 'ERR_CONNECT', 'ERR_CONNECTION_CLOSED',
-  'ERR_TIMEOUT', 'ERR_BODY_TRUNCATED', 'ERR_PROXY',
+  'ERR_TIMEOUT', 'ERR_BODY_TRUNCATED', 'ERR_PROXY', 'ERR_HOST_GONE',
 ]);
 
 /**

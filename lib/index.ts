@@ -18,7 +18,7 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 type ClientFn = ((url: string, options?: object, method?: string) => Promise<CycleTLSResponseShape>) & Record<string, unknown>;
 
-function toSpec(req: NormalizedRequest, streaming: boolean): NativeRequestSpec {
+function toSpec(req: NormalizedRequest, streaming: boolean, retryOnHostGone: boolean): NativeRequestSpec {
   const { url } = req;
   const tls = url.protocol === 'https:';
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
@@ -35,9 +35,15 @@ function toSpec(req: NormalizedRequest, streaming: boolean): NativeRequestSpec {
     serverName: req.serverName,
     insecureSkipVerify: req.insecureSkipVerify,
     forceHttp1: req.forceHttp1,
+    presetHeaders: req.presetHeaders,
     wholeBody: !streaming,
     decompress: req.decompress,
     timeoutMs: req.timeoutMs,
+    connectTimeoutMs: req.connectTimeoutMs,
+    tlsTimeoutMs: req.tlsTimeoutMs,
+    headersTimeoutMs: req.headersTimeoutMs,
+    bodyIdleTimeoutMs: req.bodyIdleTimeoutMs,
+    retryOnHostGone,
     profile: req.profile,
     ja3: req.ja3,
     ja4r: req.ja4r,
@@ -56,7 +62,7 @@ function metaFrom(head: HeadEvent, requestId: string, finalUrl: string, redirect
     finalUrl,
     protocol: head.alpn || (head.httpVersion === '1.0' ? 'http/1.0' : 'http/1.1'),
     tls: head.tlsVersion ? { version: head.tlsVersion, cipher: head.cipher, alpn: head.alpn } : null,
-    connection: { id: head.connectionId, reused: head.reused },
+    connection: { id: head.connectionId, reused: head.reused, tlsResumed: head.tlsResumed },
     redirects,
   };
 }
@@ -70,7 +76,7 @@ function withMeta(err: CycleTLSError, meta: ResponseMeta | undefined): CycleTLSE
 interface HopResult { head: HeadEvent; body?: Buffer; stream?: Readable; engineId: number }
 
 /** One HTTP exchange. Buffered: resolves at the end. Streaming: resolves at the head. */
-function runHop(instance: SharedInstance, client: ClientState, req: NormalizedRequest, streaming: boolean): Promise<HopResult> {
+function runHop(instance: SharedInstance, client: ClientState, req: NormalizedRequest, streaming: boolean, retryOnHostGone: boolean): Promise<HopResult> {
   return new Promise<HopResult>((resolve, reject) => {
     let head: HeadEvent | undefined;
     let stream: Readable | undefined;
@@ -127,7 +133,7 @@ function runHop(instance: SharedInstance, client: ClientState, req: NormalizedRe
       return;
     }
     try {
-      engineId = instance.submit(client, toSpec(req, streaming), handlers);
+      engineId = instance.submit(client, toSpec(req, streaming, retryOnHostGone), handlers);
     } catch (err) {
       reject(err);
       return;
@@ -145,14 +151,14 @@ function presets(): PresetCatalog {
   const cache = new Map<string, Array<[string, string]>>();
   catalog = {
     has: (id) => ids.has(id),
-    headers: (id) => {
+    headers: (id, set = 'http2') => {
       const key = id || addon.info.defaultProfile;
-      let list = cache.get(key);
+      let list = cache.get(`${key} ${set}`);
       if (!list) {
-        const flat = addon.profileHeaders(key) ?? [];
+        const flat = addon.profileHeaders(key, set) ?? [];
         list = [];
         for (let i = 0; i + 1 < flat.length; i += 2) list.push([flat[i], flat[i + 1]]);
-        cache.set(key, list);
+        cache.set(`${key} ${set}`, list);
       }
       return list;
     },
@@ -200,7 +206,7 @@ async function perform(instance: SharedInstance, client: ClientState, init: Norm
   let redirects = 0;
   try {
     for (;;) {
-      const hop = await runHop(instance, client, current, streaming);
+      const hop = await runHop(instance, client, current, streaming, init.retryOnHostGone);
       const { head } = hop;
       const location = headerValue(head.headers, 'location');
       if (!req.disableRedirect && REDIRECT_STATUSES.has(head.status) && location !== undefined) {
@@ -232,8 +238,9 @@ async function perform(instance: SharedInstance, client: ClientState, init: Norm
 async function initCycleTLS(initOptions?: unknown): Promise<ClientFn> {
   const init = normalizeInit(initOptions);
   loadAddon();
-  const instance = acquireInstance(init.port);
-  const client = instance.addClient();
+  const instance = acquireInstance(init.port, init.share, init.engine);
+  await instance.ready;
+  const client = instance.addClient(init.clientLimits);
   const request = (url: unknown, options?: unknown, method: unknown = 'get'): Promise<CycleTLSResponseShape> =>
     perform(instance, client, init, url, options, method);
   const fn = ((url: string, options?: object, method?: string) => request(url, options, method ?? 'get')) as ClientFn;
@@ -249,7 +256,42 @@ async function initCycleTLS(initOptions?: unknown): Promise<ClientFn> {
     await instance.removeClient(client);
     return undefined;
   };
-  fn.stats = () => ({ clientId: client.id, port: instance.port, role: 'host', requestsPending: client.pending.size, engine: instance.stats() });
+  fn.close = async (options?: unknown): Promise<undefined> => {
+    let graceMs = 0;
+    if (options !== undefined && options !== null) {
+      const g = typeof options === 'object' ? (options as { graceMs?: unknown }).graceMs : options;
+      if (g !== undefined && (typeof g !== 'number' || !Number.isFinite(g) || g < 0)) {
+        throw new CycleTLSError('ERR_INVALID_OPTION', `option "graceMs" must be a non-negative number of milliseconds, got ${String(g)}`, 'options');
+      }
+      graceMs = (g as number | undefined) ?? 0;
+    }
+    await instance.drainClient(client, graceMs);
+    return undefined;
+  };
+  fn.stats = () => {
+    const { share, ...engine } = instance.stats();
+    return {
+      clientId: client.id,
+      port: instance.port,
+      role: share ? (share.role === 'host' || share.role === 'client' ? share.role : share.role === 'electing' ? 'electing' : 'stopped') : 'local',
+      requestsPending: client.pending.size,
+      engine: { ...engine, reuseRatio: engine.exchanges > 0 ? engine.exchangesReused / engine.exchanges : 0 },
+      origins: instance.originStats(),
+      link: share ? {
+        state: share.link,
+        streamsInFlight: share.streamsInFlight,
+        waitingForHost: share.pending,
+        elections: share.elections,
+        reconnects: share.reconnects,
+        retried: share.retried,
+        hostGone: share.hostGone,
+        hostPid: share.hostPid,
+        peersOpen: share.peersOpen,
+        peersAccepted: share.peersAccepted,
+        peersRefused: share.peersRefused,
+      } : null,
+    };
+  };
   fn.clientId = client.id;
   return fn;
 }

@@ -1,10 +1,15 @@
 // One shared native engine per port in this process, reference-counted by live clients. Each client
 // has its own id; each request an engine id unique by construction (a per-engine counter), and
 // events are routed back by that id to exactly the handlers of the request that sent it.
+// Across processes (unless disabled) the native side elects one host per port: this process either
+// hosts the engine or sends its requests to the process that does; `ready` settles once decided.
 import { CycleTLSError, isErrorCode } from './errors';
 import type { ErrorStage } from './errors';
 import { EventType, loadAddon } from './native';
-import type { HeadEvent, NativeEngine, NativeEngineStats, NativeEvent, NativeRequestSpec } from './native';
+import type {
+  HeadEvent, NativeEngine, NativeEngineOptions, NativeEngineStats, NativeEvent, NativeOriginStats, NativeRequestSpec,
+  NativeShareOptions,
+} from './native';
 
 export interface ExchangeHandlers {
   head(event: HeadEvent): void;
@@ -17,17 +22,26 @@ export interface ClientState {
   readonly id: number;
   nextSeq: number;
   closed: boolean;
+  /** close() was called: new requests are refused while the ones in flight finish. */
+  draining?: boolean;
+  /** Called when its last request settles (close() waiting for them). */
+  onIdle?: () => void;
   readonly pending: Set<number>;
 }
 
 const instances = new Map<number, SharedInstance>();
 let nextClientId = 1;
 
-export function acquireInstance(port: number): SharedInstance {
+/** `share` undefined: this process keeps its engine to itself (the port only names it). */
+export function acquireInstance(port: number, share?: NativeShareOptions, engine: NativeEngineOptions = {}): SharedInstance {
   let instance = instances.get(port);
   if (!instance) {
-    instance = new SharedInstance(port);
+    instance = new SharedInstance(port, share, engine);
     instances.set(port, instance);
+    // A port we could not use is not remembered: the next initCycleTLS tries again.
+    instance.ready.catch(() => {
+      if (instances.get(port) === instance) instances.delete(port);
+    });
   }
   return instance;
 }
@@ -39,27 +53,52 @@ export class SharedInstance {
   private readonly clients = new Set<ClientState>();
   private nextRequestId = 1;
   private closed = false;
+  /** Resolves once this process hosts the engine or is connected to the process that does. */
+  readonly ready: Promise<void>;
+  private settleReady?: (err?: CycleTLSError) => void;
+  private role: 'host' | 'client' | 'local' = 'local';
 
-  constructor(port: number) {
+  constructor(port: number, share?: NativeShareOptions, engineOptions: NativeEngineOptions = {}) {
     this.port = port;
     const { NativeEngine: Engine } = loadAddon();
-    this.engine = new Engine((batch) => this.dispatch(batch));
+    if (!share) {
+      this.engine = new Engine((batch) => this.dispatch(batch), engineOptions);
+      this.ready = Promise.resolve();
+      return;
+    }
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.settleReady = (err) => {
+        this.settleReady = undefined;
+        if (err) reject(err); else resolve();
+      };
+    });
+    // Unhandled only if nobody awaits it; initCycleTLS always does.
+    this.ready.catch(() => undefined);
+    this.engine = new Engine((batch) => this.dispatch(batch), { ...engineOptions, share });
   }
 
-  addClient(): ClientState {
+  /** 'host' (this process runs the engine), 'client' (another process does) or 'local' (not shared). */
+  get currentRole(): 'host' | 'client' | 'local' {
+    return this.role;
+  }
+
+  addClient(limits?: { maxInFlight: number; maxQueued: number }): ClientState {
     const client: ClientState = { id: nextClientId++, nextSeq: 1, closed: false, pending: new Set() };
     this.clients.add(client);
+    if (limits) this.engine.setClientLimits(client.id, limits);
     return client;
   }
 
   /** Starts a request; returns its engine id (for cancel/pause). */
   submit(client: ClientState, spec: NativeRequestSpec, handlers: ExchangeHandlers): number {
-    if (client.closed || this.closed) throw new CycleTLSError('ERR_CLIENT_CLOSED', 'the client was closed (exit() was called)', 'queue');
+    if (client.closed || client.draining || this.closed) {
+      throw new CycleTLSError('ERR_CLIENT_CLOSED', 'the client was closed (exit() or close() was called)', 'queue');
+    }
     const id = this.nextRequestId++;
     this.handlers.set(id, { client, handlers });
     client.pending.add(id);
     try {
-      this.engine.request(id, spec);
+      this.engine.request(id, { ...spec, clientId: client.id });
     } catch (err) {
       this.handlers.delete(id);
       client.pending.delete(id);
@@ -81,6 +120,49 @@ export class SharedInstance {
     return { ...this.engine.stats(), clients: this.clients.size };
   }
 
+  originStats(): NativeOriginStats[] {
+    return this.engine.originStats();
+  }
+
+  /**
+   * close({graceMs}) of one client: it takes no new requests; its requests in flight may finish
+   * within the grace period, then whatever is left settles with ERR_CLIENT_CLOSED.
+   */
+  async drainClient(client: ClientState, graceMs: number): Promise<void> {
+    client.draining = true;
+    if (graceMs > 0 && client.pending.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, graceMs);
+        client.onIdle = done;
+        function done(): void { clearTimeout(timer); client.onIdle = undefined; resolve(); }
+      });
+    }
+    await this.removeClient(client);
+  }
+
+  private notice(notice: string, code: string | undefined, message: string | undefined): void {
+    switch (notice) {
+      case 'host':
+      case 'client':
+        this.role = notice;
+        this.settleReady?.();
+        break;
+      case 'failed': {
+        const errorCode = code && isErrorCode(code) ? code : 'ERR_INTERNAL';
+        const err = new CycleTLSError(errorCode, message ?? 'the shared engine could not start', 'link');
+        this.closed = true;
+        this.settleReady?.(err);
+        this.engine.close(() => undefined);
+        break;
+      }
+      case 'warning':
+        // Someone unauthorised knocked on the port, or a client broke the protocol: the user should
+        // hear of it, through Node's own channel (process.on('warning') can route or silence it).
+        process.emitWarning(message ?? 'cycletls-native link warning', { code: 'CYCLETLS_NATIVE_LINK' });
+        break;
+    }
+  }
+
   /** exit() of one client: settles only its own requests, and closes the engine after the last one. */
   removeClient(client: ClientState): Promise<void> {
     if (client.closed) return Promise.resolve();
@@ -94,7 +176,10 @@ export class SharedInstance {
     }
     client.pending.clear();
     this.clients.delete(client);
-    if (this.clients.size > 0) return Promise.resolve();
+    if (this.clients.size > 0) {
+      this.engine.cancelClient(client.id);  // forgets its limits (its requests are settled above)
+      return Promise.resolve();
+    }
     this.closed = true;
     if (instances.get(this.port) === this) instances.delete(this.port);
     return new Promise((resolve) => this.engine.close(resolve));
@@ -102,6 +187,10 @@ export class SharedInstance {
 
   private dispatch(batch: NativeEvent[]): void {
     for (const event of batch) {
+      if (event.type === EventType.Notice) {
+        this.notice(event.notice, event.code, event.message);
+        continue;
+      }
       const entry = this.handlers.get(event.id);
       if (!entry) continue;
       const { handlers, client } = entry;
@@ -113,12 +202,14 @@ export class SharedInstance {
             this.handlers.delete(event.id);
             client.pending.delete(event.id);
             handlers.end();
+            if (client.pending.size === 0) client.onIdle?.();
             break;
           case EventType.Error: {
             this.handlers.delete(event.id);
             client.pending.delete(event.id);
             const code = isErrorCode(event.code) ? event.code : 'ERR_INTERNAL';
             handlers.error(new CycleTLSError(code, event.message, event.stage as ErrorStage));
+            if (client.pending.size === 0) client.onIdle?.();
             break;
           }
         }

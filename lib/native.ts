@@ -1,16 +1,19 @@
 // Loads the addon and describes its (internal) interface. Only this file touches the .node.
 import * as path from 'node:path';
 
-export const enum EventType { Head = 0, Body = 1, End = 2, Error = 3 }
+export const enum EventType { Head = 0, Body = 1, End = 2, Error = 3, Notice = 4 }
 
 export interface HeadEvent {
   id: number; type: EventType.Head; status: number; reason: string; httpVersion: string;
   headers: string[]; alpn: string; tlsVersion: string; cipher: string; connectionId: number; reused: boolean;
+  tlsResumed: boolean;
 }
 export interface BodyEvent { id: number; type: EventType.Body; data: Buffer }
 export interface EndEvent { id: number; type: EventType.End }
 export interface ErrorEvent { id: number; type: EventType.Error; code: string; stage: string; message: string }
-export type NativeEvent = HeadEvent | BodyEvent | EndEvent | ErrorEvent;
+/** Not about a request (id 0): the shared instance became 'host' or 'client', could not start ('failed'), or a 'warning'. */
+export interface NoticeEvent { id: 0; type: EventType.Notice; notice: 'host' | 'client' | 'failed' | 'warning'; code?: string; message?: string }
+export type NativeEvent = HeadEvent | BodyEvent | EndEvent | ErrorEvent | NoticeEvent;
 
 export interface NativeRequestSpec {
   method: string;
@@ -23,6 +26,8 @@ export interface NativeRequestSpec {
   serverName?: string;
   insecureSkipVerify: boolean;
   forceHttp1: boolean;
+  /** The headers are a preset's HTTP/2 defaults merged with the caller's (re-spelled on HTTP/1.1). */
+  presetHeaders?: boolean;
   /** Deliver the body as one buffer at the end (buffered responses), not in bursts. */
   wholeBody: boolean;
   decompress: boolean;
@@ -33,12 +38,44 @@ export interface NativeRequestSpec {
   http2Fingerprint?: string;
   disableGrease?: boolean;
   timeoutMs: number;
+  /** The client (initCycleTLS instance) the request belongs to: its limits and fair share. */
+  clientId?: number;
+  connectTimeoutMs?: number;
+  tlsTimeoutMs?: number;
+  headersTimeoutMs?: number;
+  bodyIdleTimeoutMs?: number;
+  /** Run again on the next host if the hosting process goes away before the head arrived (idempotent methods only). */
+  retryOnHostGone?: boolean;
 }
 
 export interface NativeEngineStats {
   requestsStarted: number; requestsInFlight: number; connectionsOpened: number; tlsHandshakes: number;
   connectionsReused: number; connectionsOpen: number; connectionsIdle: number; bytesIn: number;
   bytesOut: number; closed: boolean;
+  connectionsLive: number; connectionsConnecting: number; requestsQueued: number; tlsResumed: number;
+  exchanges: number; exchangesReused: number; h2PingsTimedOut: number; connectionsSwept: number;
+  /** Terminal errors by code (codes that never happened are absent). */
+  errors: Record<string, number>;
+  share?: NativeShareStats;
+}
+
+export interface NativeOriginStats { key: string; open: number; idle: number; connecting: number; h2Streams: number }
+
+export interface NativeEngineOptions {
+  maxConnectionsPerOrigin?: number; maxConnections?: number; maxInFlightPerClient?: number; maxQueued?: number;
+  maxH2SessionsPerOrigin?: number; maxIdlePerOrigin?: number; idleTimeoutMs?: number; h2PingIntervalMs?: number;
+  h2PingTimeoutMs?: number; maxTlsSessions?: number;
+}
+
+export interface NativeShareStats {
+  role: 'electing' | 'host' | 'client' | 'stopped'; link: 'none' | 'connecting' | 'open' | 'idle' | 'listening';
+  streamsInFlight: number; pending: number; elections: number; linksEstablished: number; reconnects: number;
+  retried: number; hostGone: number; peersOpen: number; peersAccepted: number; peersRefused: number; hostPid: number;
+}
+
+export interface NativeShareOptions {
+  port: number; secretFile?: string; handoverTimeoutMs?: number; handshakeTimeoutMs?: number;
+  pingIntervalMs?: number; pingTimeoutMs?: number; linkIdleTimeoutMs?: number; drainGraceMs?: number;
 }
 
 export interface NativeEngine {
@@ -47,16 +84,23 @@ export interface NativeEngine {
   pause(id: number, paused: boolean): void;
   close(callback: () => void): void;
   stats(): NativeEngineStats;
+  setClientLimits(clientId: number, limits: { maxInFlight: number; maxQueued: number }): void;
+  cancelClient(clientId: number): void;
+  originStats(): NativeOriginStats[];
 }
 
 interface Addon {
-  NativeEngine: new (onEvents: (batch: NativeEvent[]) => void, options?: { idleTimeoutMs?: number; maxIdlePerOrigin?: number }) => NativeEngine;
+  NativeEngine: new (onEvents: (batch: NativeEvent[]) => void,
+    options?: NativeEngineOptions & { share?: NativeShareOptions }) => NativeEngine;
   info: {
     boringssl: boolean; boringsslApiVersion: number; caBundle: string; http2: boolean;
     patchedTlsStack: boolean; defaultProfile: string; profiles: string[];
   };
-  /** A preset's default request headers, [name, value, ...] in order; undefined for unknown ids. */
-  profileHeaders(id: string): string[] | undefined;
+  /**
+   * A preset's default request headers, [name, value, ...] in order; undefined for unknown ids.
+   * `set`: 'http2' (default), 'http1' (https on HTTP/1.1) or 'http1-plain' (http://).
+   */
+  profileHeaders(id: string, set?: 'http2' | 'http1' | 'http1-plain'): string[] | undefined;
 }
 
 let addon: Addon | undefined;

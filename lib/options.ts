@@ -3,6 +3,7 @@
 import { Buffer } from 'node:buffer';
 
 import { CycleTLSError, invalidOption, invalidRange } from './errors';
+import type { NativeEngineOptions, NativeShareOptions } from './native';
 
 export type ResponseType = 'json' | 'text' | 'arraybuffer' | 'blob' | 'stream';
 export const RESPONSE_TYPES: readonly ResponseType[] = ['json', 'text', 'arraybuffer', 'blob', 'stream'];
@@ -21,7 +22,36 @@ export interface NormalizedInit {
   port: number;
   debug: boolean;
   rejectOnError: boolean;
+  /** How the engine is shared with other processes on the port; undefined: not shared. */
+  share?: NativeShareOptions;
+  retryOnHostGone: boolean;
+  /** Pool limits and health of the engine this port's first client creates. */
+  engine: NativeEngineOptions;
+  /** This client's own limits on the engine (undefined: the engine's defaults). */
+  clientLimits?: { maxInFlight: number; maxQueued: number };
 }
+
+// Engine options: [name, min, max]; integers, 0 = unlimited (limits) or off (pings, resumption).
+const ENGINE_OPTIONS: ReadonlyArray<readonly [keyof NativeEngineOptions, number, number]> = [
+  ['maxConnectionsPerOrigin', 0, 1_000_000], ['maxConnections', 0, 1_000_000], ['maxInFlightPerClient', 0, 1_000_000],
+  ['maxQueued', 0, 100_000_000], ['maxH2SessionsPerOrigin', 1, 1000], ['maxIdlePerOrigin', 0, 1_000_000],
+  ['idleTimeoutMs', 0, 86_400_000], ['h2PingIntervalMs', 0, 86_400_000], ['h2PingTimeoutMs', 0, 3_600_000],
+  ['maxTlsSessions', 0, 1_000_000],
+];
+
+function optInteger(o: Dict, key: string, min: number, max: number): number | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number') throw invalidOption(`option "${key}" must be a number, got ${typeName(v)}`);
+  if (!Number.isInteger(v) || v < min || v > max) throw invalidRange(`option "${key}" must be an integer from ${min} to ${max}, got ${v}`);
+  return v;
+}
+
+// Advanced timings of the process link, in milliseconds: [name, min, max].
+const SHARE_TIMINGS: ReadonlyArray<readonly [keyof NativeShareOptions, number, number]> = [
+  ['handoverTimeoutMs', 0, 600_000], ['handshakeTimeoutMs', 50, 60_000], ['pingIntervalMs', 10, 600_000],
+  ['pingTimeoutMs', 50, 3_600_000], ['linkIdleTimeoutMs', 0, 86_400_000], ['drainGraceMs', 0, 600_000],
+];
 
 export interface NormalizedRequest {
   method: string;
@@ -30,6 +60,12 @@ export interface NormalizedRequest {
   body: Buffer | undefined;
   responseType: ResponseType;
   timeoutMs: number;
+  /** Per-phase deadlines (ms; undefined = none): connect (DNS + TCP), TLS handshake, waiting for
+   * the response head, and the longest gap between body bytes. */
+  connectTimeoutMs: number | undefined;
+  tlsTimeoutMs: number | undefined;
+  headersTimeoutMs: number | undefined;
+  bodyIdleTimeoutMs: number | undefined;
   insecureSkipVerify: boolean;
   forceHttp1: boolean;
   serverName: string | undefined;
@@ -41,6 +77,13 @@ export interface NormalizedRequest {
   hasCookies: boolean;
   /** Preset id ('' = the default preset). */
   profile: string;
+  /**
+   * `headers` are the preset's HTTP/2 defaults merged with the caller's (an https request whose
+   * protocol ALPN will choose): should it choose HTTP/1.1, the native writer re-spells them as the
+   * browser writes HTTP/1.1. False when HTTP/1.1 was known in advance (the HTTP/1.1 list was merged),
+   * with orderAsProvided (exact headers) and with headerOrder (the caller's order stands).
+   */
+  presetHeaders: boolean;
   ja3: string | undefined;
   ja4r: string | undefined;
   http2Fingerprint: string | undefined;
@@ -49,10 +92,18 @@ export interface NormalizedRequest {
   decompress: boolean;
 }
 
+/**
+ * Which of a preset's default header lists a request starts from: HTTP/2 (https, protocol chosen by
+ * ALPN), HTTP/1.1 over TLS (https with forceHTTP1), HTTP/1.1 over plain http:// (no br/zstd, no
+ * headers browsers send to secure contexts only). Each is in the browser's order and spelling.
+ */
+export type PresetHeaderSet = 'http2' | 'http1' | 'http1-plain';
+
 /** What the option layer needs to know about presets: their ids and default headers. */
 export interface PresetCatalog {
   has(id: string): boolean;
-  headers(id: string): ReadonlyArray<readonly [string, string]>;
+  /** `set` defaults to 'http2'. */
+  headers(id: string, set?: PresetHeaderSet): ReadonlyArray<readonly [string, string]>;
 }
 
 type Dict = Record<string, unknown>;
@@ -92,7 +143,7 @@ function notImplemented(option: string, issue: string): CycleTLSError {
 }
 
 export function normalizeInit(input: unknown): NormalizedInit {
-  if (input === undefined || input === null) return { port: 9119, debug: false, rejectOnError: false };
+  if (input === undefined || input === null) return normalizeInit({});
   if (!isPlainObject(input)) throw invalidOption(`initCycleTLS options must be an object, got ${typeName(input)}`);
   let port = 9119;
   const p = input.port;
@@ -107,11 +158,41 @@ export function normalizeInit(input: unknown): NormalizedInit {
   }
   optString(input, 'executablePath'); // accepted and ignored: there is no executable
   optBool(input, 'autoExit');
-  return {
+  let share: NativeShareOptions | undefined;
+  if (optBool(input, 'shareAcrossProcesses') ?? true) {
+    share = { port };
+    const secretFile = optString(input, 'secretFile') ?? process.env.CYCLETLS_NATIVE_SECRET_FILE;
+    if (secretFile !== undefined && secretFile !== '') {
+      if (!secretFile.startsWith('/')) throw invalidOption(`option "secretFile" must be an absolute path, got ${JSON.stringify(secretFile)}`);
+      share.secretFile = secretFile;
+    }
+    for (const [name, min, max] of SHARE_TIMINGS) {
+      const v = input[name];
+      if (v === undefined || v === null) continue;
+      if (typeof v !== 'number') throw invalidOption(`option "${name}" must be a number of milliseconds, got ${typeName(v)}`);
+      if (!Number.isInteger(v) || v < min || v > max) throw invalidRange(`option "${name}" must be an integer from ${min} to ${max}, got ${v}`);
+      (share as unknown as Record<string, number>)[name] = v;
+    }
+  }
+  const engine: NativeEngineOptions = {};
+  for (const [name, min, max] of ENGINE_OPTIONS) {
+    const v = optInteger(input, name, min, max);
+    if (v !== undefined) engine[name] = v;
+  }
+  const maxInFlight = optInteger(input, 'maxInFlight', 0, 1_000_000);
+  const maxQueuedPerClient = optInteger(input, 'maxQueuedPerClient', 0, 100_000_000);
+  const out: NormalizedInit = {
     port,
     debug: optBool(input, 'debug') ?? false,
     rejectOnError: optBool(input, 'rejectOnError') ?? false,
+    share,
+    retryOnHostGone: optBool(input, 'retryOnHostGone') ?? true,
+    engine,
   };
+  if (maxInFlight !== undefined || maxQueuedPerClient !== undefined) {
+    out.clientLimits = { maxInFlight: maxInFlight ?? 0, maxQueued: maxQueuedPerClient ?? 0 };
+  }
+  return out;
 }
 
 function headerValue(name: string, v: unknown): string | undefined {
@@ -206,6 +287,17 @@ function normalizeBody(o: Dict): BodyResult {
     throw notImplemented(`body (${ctor ?? 'stream'})`, 'multipart and streamed bodies arrive with issue #6');
   }
   throw invalidOption(`option "body" must be a string, URLSearchParams, Buffer, Uint8Array or ArrayBuffer, got ${typeName(b)}`);
+}
+
+/** A per-phase timeout in seconds (cycletls's unit for `timeout`); undefined/0 = none. In ms. */
+function phaseTimeout(o: Dict, key: string): number | undefined {
+  const v = o[key];
+  if (v === undefined || v === null || v === 0) return undefined;
+  if (typeof v !== 'number') throw invalidOption(`option "${key}" must be a number of seconds, got ${typeName(v)}`);
+  if (!Number.isFinite(v) || v < 0 || v > MAX_TIMEOUT_SECONDS) {
+    throw invalidRange(`option "${key}" must be a number of seconds from 0 to ${MAX_TIMEOUT_SECONDS}, got ${v}`);
+  }
+  return Math.max(1, Math.round(v * 1000));
 }
 
 function normalizeTimeout(v: unknown): number {
@@ -348,10 +440,13 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
   const ja4r = optFingerprint(o, 'ja4r', /^[a-z0-9]{10}_[0-9a-f,]*_[0-9a-f,]*_[0-9a-f,]*$/i, 'a JA4_r string');
   const http2Fingerprint = optFingerprint(o, 'http2Fingerprint', /^[^|]*\|\d+\|[^|]+\|[masp,]+$/, 'an Akamai HTTP/2 string (SETTINGS|WINDOW_UPDATE|PRIORITY|m,a,s,p)');
   const exactHeaders = optBool(o, 'orderAsProvided') ?? false;
+  const forceHttp1 = (optBool(o, 'forceHTTP1') ?? false) || protocol === 'http1';
   let headers = normalizeHeaders(o.headers);
   // With a preset (always, unless orderAsProvided asks for exactly the caller's headers), its
-  // default headers are the base.
-  if (presets && !exactHeaders) headers = overlayHeaders(presets.headers(profile), headers);
+  // default headers are the base: the HTTP/1.1 list when that protocol is certain, else HTTP/2's.
+  const headerSet: PresetHeaderSet = url.protocol === 'http:' ? 'http1-plain' : forceHttp1 ? 'http1' : 'http2';
+  const merged = presets !== undefined && !exactHeaders;
+  if (merged) headers = overlayHeaders(presets.headers(profile, headerSet), headers);
   const userAgent = optString(o, 'userAgent');
   if (userAgent !== undefined && FORBIDDEN_VALUE.test(userAgent)) throw invalidOption('option "userAgent" contains CR, LF or NUL');
   if (userAgent !== undefined && userAgent !== '') setHeader(headers, 'User-Agent', userAgent);
@@ -367,6 +462,7 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
     setHeader(headers, 'Content-Length', String(body?.length ?? 0));
   }
   headers = applyHeaderOrder(headers, o.headerOrder);
+  const presetHeaders = merged && headerSet === 'http2' && (o.headerOrder === undefined || o.headerOrder === null);
 
   let serverName = optString(o, 'serverName');
   if (serverName === '') serverName = undefined;
@@ -395,8 +491,12 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
     body,
     responseType,
     timeoutMs: normalizeTimeout(o.timeout),
+    connectTimeoutMs: phaseTimeout(o, 'connectTimeout'),
+    tlsTimeoutMs: phaseTimeout(o, 'tlsTimeout'),
+    headersTimeoutMs: phaseTimeout(o, 'headersTimeout'),
+    bodyIdleTimeoutMs: phaseTimeout(o, 'bodyIdleTimeout'),
     insecureSkipVerify: optBool(o, 'insecureSkipVerify') ?? false,
-    forceHttp1: (optBool(o, 'forceHTTP1') ?? false) || protocol === 'http1',
+    forceHttp1,
     serverName,
     disableRedirect: optBool(o, 'disableRedirect') ?? false,
     maxRedirects: (maxRedirects as number | undefined) ?? DEFAULT_MAX_REDIRECTS,
@@ -404,6 +504,7 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
     signal: (signal as AbortSignal | undefined) ?? undefined,
     hasCookies: cookie !== undefined,
     profile,
+    presetHeaders,
     ja3,
     ja4r,
     http2Fingerprint,

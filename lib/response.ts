@@ -16,7 +16,7 @@ export interface ResponseMeta {
   finalUrl: string;
   protocol: string;
   tls: { version: string; cipher: string; alpn: string } | null;
-  connection: { id: number; reused: boolean };
+  connection: { id: number; reused: boolean; tlsResumed: boolean };
   redirects: number;
 }
 
@@ -159,7 +159,7 @@ export function errorResponse(err: CycleTLSError, url: string, requestId: string
     httpVersion: meta?.httpVersion ?? '',
     protocol: meta?.protocol ?? '',
     tls: meta?.tls ?? null,
-    connection: meta?.connection ?? { id: 0, reused: false },
+    connection: meta?.connection ?? { id: 0, reused: false, tlsResumed: false },
     redirects: meta?.redirects ?? 0,
     error: err.toJSON(),
     json: async () => ({}),

@@ -23,10 +23,14 @@ export type ErrorCode =
   | 'ERR_TOO_MANY_REDIRECTS'
   | 'ERR_ABORTED'
   | 'ERR_CLIENT_CLOSED'
+  | 'ERR_QUEUE_FULL'
+  | 'ERR_HOST_GONE'
+  | 'ERR_PORT_IN_USE'
+  | 'ERR_SHARE_SECRET'
   | 'ERR_INTERNAL';
 
 export type ErrorStage =
-  | 'options' | 'queue' | 'dns' | 'connect' | 'tls' | 'write' | 'headers' | 'body' | 'redirect' | 'engine';
+  | 'options' | 'queue' | 'dns' | 'connect' | 'tls' | 'write' | 'headers' | 'body' | 'redirect' | 'engine' | 'link';
 
 export declare const errorCodes: readonly ErrorCode[];
 
@@ -62,8 +66,16 @@ export interface TimeoutOptions {
 }
 
 export type ResponseType = 'json' | 'text' | 'arraybuffer' | 'blob' | 'stream';
-/** Browser presets (exact to captures of the real browsers) and their aliases. */
-export type ProfileId = 'chrome_156' | 'firefox_153' | 'safari_26' | 'chrome' | 'chromium' | 'firefox' | 'safari';
+/**
+ * Browser presets and their aliases (each alias names the newest preset of its family). chrome_156 and
+ * firefox_153 are exact to captures of the real browsers; the others to public recordings and facts.
+ */
+export type ProfileId =
+  | 'chrome_156' | 'chrome_150' | 'chrome_149' | 'chrome_133' | 'chrome_131' | 'chrome_130'
+  | 'edge_156' | 'edge_131'
+  | 'firefox_153' | 'firefox_140' | 'firefox_128'
+  | 'safari_26' | 'safari_18' | 'safari_ios_26' | 'safari_ios_18'
+  | 'chrome' | 'chromium' | 'edge' | 'firefox' | 'safari' | 'safari_ios';
 export type HttpMethod = 'head' | 'get' | 'post' | 'put' | 'delete' | 'trace' | 'options' | 'connect' | 'patch';
 export type HeaderValue = string | number | boolean | ReadonlyArray<string | number | boolean>;
 
@@ -106,6 +118,14 @@ export interface CycleTLSRequestOptions {
   proxy?: string;
   /** Seconds for the whole exchange (fractions allowed); 0 or absent means 15. */
   timeout?: number;
+  /** Seconds for DNS + TCP connect (ERR_CONNECT_TIMEOUT); absent or 0: only `timeout` applies. */
+  connectTimeout?: number;
+  /** Seconds for the TLS handshake (ERR_TIMEOUT, stage 'tls'). */
+  tlsTimeout?: number;
+  /** Seconds from the request written to the response head (ERR_TIMEOUT, stage 'headers'). */
+  headersTimeout?: number;
+  /** The longest gap between body bytes, in seconds (ERR_TIMEOUT, stage 'body'); paused streams do not count. */
+  bodyIdleTimeout?: number;
   disableRedirect?: boolean;
   /** Default 10. */
   maxRedirects?: number;
@@ -154,7 +174,8 @@ export interface CycleTLSResponse<T = unknown> {
   /** Negotiated application protocol: 'http/1.1', 'h2', ... */
   protocol: string;
   tls: { version: string; cipher: string; alpn: string } | null;
-  connection: { id: number; reused: boolean };
+  /** tlsResumed: the handshake resumed a TLS session of an earlier connection. */
+  connection: { id: number; reused: boolean; tlsResumed: boolean };
   redirects: number;
   /** Present on failures resolved in cycletls's way (status 408, 495, 502, 421 or 0). */
   error?: { code: ErrorCode; stage: ErrorStage; message: string };
@@ -203,14 +224,75 @@ export interface EngineStats {
   bytesOut: number;
   closed: boolean;
   clients: number;
+  /** Connections not yet closed (being set up, active or idle): what maxConnections bounds. */
+  connectionsLive: number;
+  connectionsConnecting: number;
+  /** Requests waiting for a connection or for their client's turn. */
+  requestsQueued: number;
+  /** TLS handshakes that resumed an earlier session. */
+  tlsResumed: number;
+  /** Requests put on a connection, and those of them on a connection that carried another request. */
+  exchanges: number;
+  exchangesReused: number;
+  /** exchangesReused / exchanges (0 before the first request). */
+  reuseRatio: number;
+  h2PingsTimedOut: number;
+  /** Idle connections found closed by the server and dropped by the periodic sweep. */
+  connectionsSwept: number;
+  /** Terminal errors by code; codes that never happened are absent. */
+  errors: Partial<Record<ErrorCode, number>>;
+}
+
+/** One connection identity's share of the pool. */
+export interface OriginStats {
+  /** "https://host:port [profile]" (+ " sni=…", " insecure", " http1" where they apply). */
+  key: string;
+  open: number;
+  idle: number;
+  connecting: number;
+  /** HTTP/2 streams open or waiting for a stream slot. */
+  h2Streams: number;
+}
+
+/** The process link of an instance shared across processes (see InitOptions.shareAcrossProcesses). */
+export interface LinkStats {
+  /** host: 'listening'; client: 'connecting', 'open', 'idle' (closed after linkIdleTimeoutMs) or 'none'. */
+  state: 'none' | 'connecting' | 'open' | 'idle' | 'listening';
+  /** client: requests on the link now; host: other processes' requests it is serving now. */
+  streamsInFlight: number;
+  /** Requests waiting for a (new) host during a handover. */
+  waitingForHost: number;
+  elections: number;
+  /** Links established after the first one (after a host left, or an idle link closed). */
+  reconnects: number;
+  /** Requests run again on a new host after theirs went away. */
+  retried: number;
+  /** Requests settled with ERR_HOST_GONE. */
+  hostGone: number;
+  /** The process that hosts the engine for this port. */
+  hostPid: number;
+  /** host: client processes connected now, accepted in all, and connections refused. */
+  peersOpen: number;
+  peersAccepted: number;
+  peersRefused: number;
 }
 
 export interface ClientStats {
   clientId: number;
   port: number;
-  role: 'host';
+  /**
+   * 'host': this process runs the engine (and serves other processes on the port); 'client':
+   * another process does; 'electing': a handover is under way; 'local': not shared
+   * (shareAcrossProcesses: false).
+   */
+  role: 'host' | 'client' | 'electing' | 'stopped' | 'local';
   requestsPending: number;
+  /** This process's engine (all zero while it is a client). */
   engine: EngineStats;
+  /** This process's engine's connections per connection identity (empty while it is a client). */
+  origins: OriginStats[];
+  /** null when the instance is not shared across processes. */
+  link: LinkStats | null;
 }
 
 type RequestMethodFn = <O extends CycleTLSRequestOptions = CycleTLSRequestOptions>(
@@ -236,13 +318,70 @@ export interface CycleTLSClient {
   eventSource(url: string, options?: CycleTLSRequestOptions): Promise<CycleTLSSSEResponse>;
   /** Settles this client's own requests with ERR_CLIENT_CLOSED; the last client closes the engine. */
   exit(): Promise<undefined>;
+  /**
+   * Graceful exit(): new requests of this client reject with ERR_CLIENT_CLOSED at once, its requests
+   * in flight may finish within graceMs (default 0), then the rest settle with ERR_CLIENT_CLOSED.
+   * Safe to call twice or concurrently.
+   */
+  close(options?: { graceMs?: number }): Promise<undefined>;
   stats(): ClientStats;
   readonly clientId: number;
 }
 
 export interface InitOptions {
-  /** Identifies the shared engine: clients on the same port share one. Default 9119. */
+  /**
+   * Identifies the shared engine: clients on the same port share one — in this process, and (unless
+   * shareAcrossProcesses is false) across processes: the first process binds 127.0.0.1:port and
+   * hosts the engine, the others send their requests to it over an authenticated link. Default 9119.
+   */
   port?: number;
+  /** Connections per connection identity (scheme, host, port, SNI, profile, verification); 0 = unlimited (default). */
+  maxConnectionsPerOrigin?: number;
+  /** Connections in all; at the limit an idle connection of another identity is closed. 0 = unlimited (default). */
+  maxConnections?: number;
+  /** Requests one client may have on connections at once, for every client without maxInFlight. 0 = unlimited. */
+  maxInFlightPerClient?: number;
+  /** Requests waiting for a connection, all clients together; past it ERR_QUEUE_FULL. Default 10000. */
+  maxQueued?: number;
+  /** HTTP/2 sessions per connection identity (1, like browsers: extra streams wait for a slot). */
+  maxH2SessionsPerOrigin?: number;
+  /** Idle keep-alive connections kept per identity (default 128) and for how long (ms, default 60000). */
+  maxIdlePerOrigin?: number;
+  idleTimeoutMs?: number;
+  /** HTTP/2 PING after this long without a byte from the server (default 30000; 0 = never), answer within h2PingTimeoutMs (10000). */
+  h2PingIntervalMs?: number;
+  h2PingTimeoutMs?: number;
+  /** TLS sessions kept for resumption (default 1024; 0 = no resumption). */
+  maxTlsSessions?: number;
+  /** This client's own limit of requests on connections at once (0 = unlimited). */
+  maxInFlight?: number;
+  /** This client's own bound on waiting requests (0 = only maxQueued). */
+  maxQueuedPerClient?: number;
+  /** Share the engine with other processes of this user on the same port. Default true. */
+  shareAcrossProcesses?: boolean;
+  /**
+   * The per-user secret that authenticates processes to each other (created 0600 when missing).
+   * Default: $CYCLETLS_NATIVE_SECRET_FILE, else ~/.cycletls-native/link-secret.
+   */
+  secretFile?: string;
+  /**
+   * When the hosting process goes away before a response head arrived, run idempotent requests
+   * (GET, HEAD, OPTIONS, TRACE, PUT, DELETE) again on the next host. Default true; otherwise they
+   * settle with ERR_HOST_GONE (retryable).
+   */
+  retryOnHostGone?: boolean;
+  /** How long requests wait for a new host during a handover, ms. Default 5000. */
+  handoverTimeoutMs?: number;
+  /** How fast whoever holds the port must prove it is an engine of this user, ms. Default 500. */
+  handshakeTimeoutMs?: number;
+  /** A client pings its host this often, ms. Default 1000. */
+  pingIntervalMs?: number;
+  /** A host silent for this long is considered gone, ms. Default 3000. */
+  pingTimeoutMs?: number;
+  /** A client's link with nothing in flight closes after this long (it reopens on demand), ms. Default 30000. */
+  linkIdleTimeoutMs?: number;
+  /** A leaving host lets other processes' requests finish for this long, ms. Default 5000. */
+  drainGraceMs?: number;
   debug?: boolean;
   /** Accepted for compatibility (cycletls's WebSocket connect timeout, ms); unused. */
   timeout?: number;

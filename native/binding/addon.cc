@@ -1,7 +1,9 @@
-// The only place that knows Node. One Engine per NativeEngine object; its events reach JS through one
-// typed thread-safe function, batched: the io thread queues events and schedules at most one call at
-// a time, which drains everything queued so far. The TSFN is referenced only while requests are in
-// flight (or a close is pending), so an idle process exits by itself.
+// The only place that knows Node. One Engine per NativeEngine object — or, when the instance shares
+// its port with other processes, one share::Hub (which hosts an Engine or talks to the process that
+// does). Events reach JS through one typed thread-safe function, batched: the io thread queues events
+// and schedules at most one call at a time, which drains everything queued so far. The TSFN is
+// referenced only while requests are in flight, a start or a close is pending, so an idle process
+// exits by itself.
 #include <napi.h>
 
 #include <openssl/base.h>
@@ -10,16 +12,21 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <type_traits>
+#include <utility>
 #include <string>
 #include <vector>
 
 #include "core/engine.h"
+#include "core/profile_resolver.h"
 #include "profiles/fingerprint_strings.h"
+#include "share/hub.h"
 #include "tls/tls_context.h"
 
 namespace {
 
-enum EventType : int { kHead = 0, kBody = 1, kEnd = 2, kError = 3 };
+enum EventType : int { kHead = 0, kBody = 1, kEnd = 2, kError = 3, kNotice = 4 };
 
 class NativeEngine;
 void CallJs(Napi::Env env, Napi::Function callback, NativeEngine* self, void*);
@@ -32,7 +39,10 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
                         InstanceMethod<&NativeEngine::Cancel>("cancel"),
                         InstanceMethod<&NativeEngine::Pause>("pause"),
                         InstanceMethod<&NativeEngine::Close>("close"),
-                        InstanceMethod<&NativeEngine::Stats>("stats")});
+                        InstanceMethod<&NativeEngine::Stats>("stats"),
+                        InstanceMethod<&NativeEngine::SetClientLimits>("setClientLimits"),
+                        InstanceMethod<&NativeEngine::CancelClient>("cancelClient"),
+                        InstanceMethod<&NativeEngine::OriginStats>("originStats")});
   }
 
   explicit NativeEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeEngine>(info) {
@@ -43,12 +53,52 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
       return;
     }
     ctn::EngineOptions options;
+    std::optional<ctn::share::HubOptions> share;
     if (info.Length() > 1 && info[1].IsObject()) {
       Napi::Object o = info[1].As<Napi::Object>();
       Napi::Value v = o.Get("idleTimeoutMs");
       if (v.IsNumber()) options.idle_timeout_ms = v.As<Napi::Number>().Int64Value();
       v = o.Get("maxIdlePerOrigin");
       if (v.IsNumber()) options.max_idle_per_origin = v.As<Napi::Number>().Uint32Value();
+      // Pool limits and health (validated by lib/options.ts; 0 = unlimited / off).
+      auto count = [&](const char* key, auto& out) {
+        Napi::Value x = o.Get(key);
+        if (x.IsNumber() && x.As<Napi::Number>().DoubleValue() >= 0) {
+          out = static_cast<std::remove_reference_t<decltype(out)>>(x.As<Napi::Number>().Int64Value());
+        }
+      };
+      count("maxConnectionsPerOrigin", options.max_connections_per_origin);
+      count("maxConnections", options.max_connections);
+      count("maxInFlightPerClient", options.max_in_flight_per_client);
+      count("maxQueued", options.max_queued);
+      count("maxH2SessionsPerOrigin", options.max_h2_sessions_per_origin);
+      count("h2PingIntervalMs", options.ping_interval_ms);
+      count("h2PingTimeoutMs", options.ping_timeout_ms);
+      count("sweepIntervalMs", options.sweep_interval_ms);
+      count("maxTlsSessions", options.max_tls_sessions);
+      Napi::Value s = o.Get("share");
+      if (s.IsObject()) {
+        Napi::Object so = s.As<Napi::Object>();
+        share.emplace();
+        auto ms = [&](const char* key, uint64_t& out) {
+          Napi::Value x = so.Get(key);
+          if (x.IsNumber() && x.As<Napi::Number>().DoubleValue() >= 0) out = x.As<Napi::Number>().Int64Value();
+        };
+        Napi::Value port = so.Get("port");
+        if (!port.IsNumber() || port.As<Napi::Number>().Int64Value() < 1 || port.As<Napi::Number>().Int64Value() > 65535) {
+          Napi::TypeError::New(env, "NativeEngine: share.port must be 1..65535").ThrowAsJavaScriptException();
+          return;
+        }
+        share->port = static_cast<uint16_t>(port.As<Napi::Number>().Int64Value());
+        Napi::Value secret = so.Get("secretFile");
+        if (secret.IsString()) share->secret_path = secret.As<Napi::String>().Utf8Value();
+        ms("handoverTimeoutMs", share->handover_timeout_ms);
+        ms("handshakeTimeoutMs", share->handshake_timeout_ms);
+        ms("pingIntervalMs", share->ping_interval_ms);
+        ms("pingTimeoutMs", share->ping_timeout_ms);
+        ms("linkIdleTimeoutMs", share->link_idle_timeout_ms);
+        ms("drainGraceMs", share->drain_grace_ms);
+      }
     }
     // The async resource answers hasRef() truthfully, so tools that list live handles (Jest's
     // --detectOpenHandles, why-is-node-running) see an idle engine as not keeping the loop alive.
@@ -66,7 +116,16 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
     napi_add_env_cleanup_hook(env, &NativeEngine::OnEnvCleanup, this);
     cleanup_hook_ = true;
     env_ = env;
-    engine_ = std::make_unique<ctn::Engine>(options, *this);
+    if (share) {
+      share->engine = options;
+      hub_ = std::make_unique<ctn::share::Hub>(std::move(*share), *this);
+      // Until the election is decided, the loop must stay alive to hear about it.
+      starting_ = true;
+      UpdateRef(env);
+      hub_->start();
+    } else {
+      engine_ = std::make_unique<ctn::Engine>(options, *this);
+    }
   }
 
   ~NativeEngine() override {
@@ -98,10 +157,17 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
 
   // Synchronous teardown for env shutdown or GC without close(): no callbacks into JS.
   void StopNow() {
-    if (!engine_) return;
-    engine_->shutdown(nullptr);
-    engine_->join();
-    engine_.reset();
+    if (!engine_ && !hub_) return;
+    if (hub_) {
+      hub_->shutdown(false, nullptr);
+      hub_->join();
+      hub_.reset();
+    }
+    if (engine_) {
+      engine_->shutdown(nullptr);
+      engine_->join();
+      engine_.reset();
+    }
     if (!released_) {
       released_ = true;
       tsfn_.Abort();
@@ -125,6 +191,9 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
         batch.Set(index++, ToJs(env, e));
         if (e.kind == ctn::Event::Kind::kEnd || e.kind == ctn::Event::Kind::kError) {
           if (in_flight_ > 0 && --in_flight_ == 0) UpdateRef(env);
+        } else if (e.kind == ctn::Event::Kind::kNotice && starting_ && e.notice != "warning") {
+          starting_ = false;
+          UpdateRef(env);
         }
       }
       callback.Call({batch});
@@ -134,7 +203,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
         napi_fatal_exception(env, err.Value());
       }
     }
-    if (stopped && engine_) FinishClose(env);
+    if (stopped && (engine_ || hub_)) FinishClose(env);
   }
 
   Napi::Object ToJs(Napi::Env env, ctn::Event& e) {
@@ -159,6 +228,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
         o.Set("cipher", Napi::String::New(env, e.connection.cipher));
         o.Set("connectionId", Napi::Number::New(env, static_cast<double>(e.connection.connection_id)));
         o.Set("reused", Napi::Boolean::New(env, e.connection.reused));
+        o.Set("tlsResumed", Napi::Boolean::New(env, e.connection.tls_resumed));
         break;
       }
       case ctn::Event::Kind::kBody: {
@@ -179,12 +249,20 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
         o.Set("stage", Napi::String::New(env, std::string(ctn::stage_name(e.error.stage))));
         o.Set("message", Napi::String::New(env, e.error.message));
         break;
+      case ctn::Event::Kind::kNotice:
+        o.Set("type", Napi::Number::New(env, kNotice));
+        o.Set("notice", Napi::String::New(env, e.notice));
+        if (!e.error.message.empty()) {
+          o.Set("code", Napi::String::New(env, std::string(ctn::error_code_name(e.error.code))));
+          o.Set("message", Napi::String::New(env, e.error.message));
+        }
+        break;
     }
     return o;
   }
 
   void UpdateRef(Napi::Env env) {
-    const bool want = in_flight_ > 0 || closing_;
+    const bool want = in_flight_ > 0 || closing_ || starting_;
     if (want == referenced_ || released_) return;
     referenced_ = want;
     if (want) tsfn_.Ref(env); else tsfn_.Unref(env);
@@ -214,7 +292,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
       Napi::TypeError::New(env, "NativeEngine.request: invalid " + what).ThrowAsJavaScriptException();
       return env.Undefined();
     };
-    if (!engine_ || closing_) {
+    if ((!engine_ && !hub_) || closing_) {
       Napi::Error::New(env, "NativeEngine.request: the engine is closed").ThrowAsJavaScriptException();
       return env.Undefined();
     }
@@ -232,8 +310,9 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
     if (!ReadString(o, "ja4r", fp.ja4r, false)) return type_error("ja4r");
     if (!ReadString(o, "http2Fingerprint", fp.http2_fingerprint, false)) return type_error("http2Fingerprint");
     if (!ReadBool(o, "disableGrease", fp.disable_grease)) return type_error("disableGrease");
+    spec.fingerprint = std::move(fp);
     std::string why;
-    if (!ResolveProfile(spec, fp, &why)) {
+    if (!resolver_.resolve(spec, &why)) {
       Napi::Error err = Napi::Error::New(env, why);
       err.Set("code", Napi::String::New(env, "ERR_UNSUPPORTED_FINGERPRINT"));
       err.ThrowAsJavaScriptException();
@@ -242,8 +321,10 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
     if (!ReadBool(o, "tls", spec.tls)) return type_error("tls");
     if (!ReadBool(o, "insecureSkipVerify", spec.insecure_skip_verify)) return type_error("insecureSkipVerify");
     if (!ReadBool(o, "forceHttp1", spec.force_http1)) return type_error("forceHttp1");
+    if (!ReadBool(o, "presetHeaders", spec.preset_headers)) return type_error("presetHeaders");
     if (!ReadBool(o, "wholeBody", spec.whole_body)) return type_error("wholeBody");
     if (!ReadBool(o, "decompress", spec.decompress)) return type_error("decompress");
+    if (!ReadBool(o, "retryOnHostGone", spec.retry_on_host_gone)) return type_error("retryOnHostGone");
     Napi::Value cap = o.Get("maxDecodedBytes");
     if (cap.IsNumber()) spec.max_decoded_bytes = static_cast<uint64_t>(std::max(0.0, cap.As<Napi::Number>().DoubleValue()));
     Napi::Value port = o.Get("port");
@@ -251,6 +332,15 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
     const int64_t p = port.As<Napi::Number>().Int64Value();
     if (p < 1 || p > 65535) return type_error("port");
     spec.port = static_cast<uint16_t>(p);
+    for (auto [key, field] : {std::pair{"clientId", &spec.client_id}, std::pair{"connectTimeoutMs", &spec.connect_timeout_ms},
+                              std::pair{"tlsTimeoutMs", &spec.tls_timeout_ms}, std::pair{"headersTimeoutMs", &spec.headers_timeout_ms},
+                              std::pair{"bodyIdleTimeoutMs", &spec.body_idle_timeout_ms}}) {
+      Napi::Value x = o.Get(key);
+      if (x.IsUndefined()) continue;
+      const double d = x.IsNumber() ? x.As<Napi::Number>().DoubleValue() : -1;
+      if (!(d >= 0) || d > 365.0 * 24 * 3600 * 1000) return type_error(key);
+      *field = static_cast<uint64_t>(d);
+    }
     Napi::Value timeout = o.Get("timeoutMs");
     if (timeout.IsNumber()) {
       const double t = timeout.As<Napi::Number>().DoubleValue();
@@ -280,55 +370,67 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
       spec.body.assign(data, ta.ByteLength());  // the one copy: JS memory never crosses threads
     }
     if (in_flight_++ == 0) UpdateRef(env);
-    engine_->submit(std::move(spec));
+    if (hub_) hub_->submit(std::move(spec)); else engine_->submit(std::move(spec));
     return env.Undefined();
   }
 
-  // Picks the preset, or composes (once per distinct input) a profile from fingerprint strings, and
-  // checks that this TLS stack can put it on the wire exactly.
-  bool ResolveProfile(ctn::RequestSpec& spec, const ctn::FingerprintInputs& fp, std::string* why) {
-    const ctn::Profile* base = ctn::find_profile(spec.profile);
-    if (!base) {
-      *why = "unknown profile '" + spec.profile + "'";
-      return false;
-    }
-    if (fp.ja3.empty() && fp.ja4r.empty() && fp.http2_fingerprint.empty() && !fp.disable_grease) {
-      auto checked = checked_presets_.find(base->id);
-      if (checked == checked_presets_.end()) {
-        std::string reason;
-        const bool ok = ctn::check_tls_profile(base->tls, &reason);
-        checked = checked_presets_.emplace(base->id, ok ? "" : base->id + ": " + reason).first;
-      }
-      *why = checked->second;
-      return why->empty();
-    }
-    const std::string key = base->id + "\n" + fp.ja3 + "\n" + fp.ja4r + "\n" + fp.http2_fingerprint +
-                            (fp.disable_grease ? "\n1" : "\n0");
-    auto it = composed_.find(key);
-    if (it == composed_.end()) {
-      auto profile = std::make_shared<ctn::Profile>();
-      if (!ctn::compose_profile(*base, fp, profile.get(), why)) return false;
-      if (!ctn::check_tls_profile(profile->tls, why)) return false;
-      if (composed_.size() >= kMaxComposedProfiles) composed_.clear();  // bound memory, not correctness
-      it = composed_.emplace(key, std::move(profile)).first;
-    }
-    spec.custom_profile = it->second;
-    return true;
-  }
-
   Napi::Value Cancel(const Napi::CallbackInfo& info) {
-    if (engine_ && info.Length() > 0 && info[0].IsNumber()) {
-      engine_->cancel(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()));
+    if (info.Length() > 0 && info[0].IsNumber()) {
+      const auto id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+      if (hub_) hub_->cancel(id); else if (engine_) engine_->cancel(id);
     }
     return info.Env().Undefined();
   }
 
   Napi::Value Pause(const Napi::CallbackInfo& info) {
-    if (engine_ && info.Length() > 1 && info[0].IsNumber() && info[1].IsBoolean()) {
-      engine_->set_paused(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()),
-                          info[1].As<Napi::Boolean>().Value());
+    if (info.Length() > 1 && info[0].IsNumber() && info[1].IsBoolean()) {
+      const auto id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+      const bool paused = info[1].As<Napi::Boolean>().Value();
+      if (hub_) hub_->set_paused(id, paused); else if (engine_) engine_->set_paused(id, paused);
     }
     return info.Env().Undefined();
+  }
+
+  // setClientLimits(clientId, { maxInFlight, maxQueued }): 0 = unlimited.
+  Napi::Value SetClientLimits(const Napi::CallbackInfo& info) {
+    if (info.Length() > 1 && info[0].IsNumber() && info[1].IsObject()) {
+      const auto id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+      Napi::Object o = info[1].As<Napi::Object>();
+      ctn::ClientLimits limits;
+      Napi::Value v = o.Get("maxInFlight");
+      if (v.IsNumber()) limits.max_in_flight = static_cast<size_t>(std::max<int64_t>(0, v.As<Napi::Number>().Int64Value()));
+      v = o.Get("maxQueued");
+      if (v.IsNumber()) limits.max_queued = static_cast<size_t>(std::max<int64_t>(0, v.As<Napi::Number>().Int64Value()));
+      if (hub_) hub_->set_client_limits(id, limits); else if (engine_) engine_->set_client_limits(id, limits);
+    }
+    return info.Env().Undefined();
+  }
+
+  // cancelClient(clientId): every request of that client settles with ERR_CLIENT_CLOSED.
+  Napi::Value CancelClient(const Napi::CallbackInfo& info) {
+    if (info.Length() > 0 && info[0].IsNumber()) {
+      const auto id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+      if (hub_) hub_->cancel_client(id); else if (engine_) engine_->cancel_client(id);
+    }
+    return info.Env().Undefined();
+  }
+
+  // originStats(): [{ key, open, idle, connecting, h2Streams }] for this process's engine.
+  Napi::Value OriginStats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::vector<ctn::OriginStats> list;
+    if (hub_) list = hub_->origin_stats(); else if (engine_) list = engine_->origin_stats();
+    Napi::Array out = Napi::Array::New(env, list.size());
+    for (uint32_t i = 0; i < list.size(); ++i) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("key", Napi::String::New(env, list[i].key));
+      o.Set("open", Napi::Number::New(env, static_cast<double>(list[i].open)));
+      o.Set("idle", Napi::Number::New(env, static_cast<double>(list[i].idle)));
+      o.Set("connecting", Napi::Number::New(env, static_cast<double>(list[i].connecting)));
+      o.Set("h2Streams", Napi::Number::New(env, static_cast<double>(list[i].h2_streams)));
+      out.Set(i, o);
+    }
+    return out;
   }
 
   // close(callback): asynchronous; in-flight requests fail with ERR_CLIENT_CLOSED first.
@@ -337,14 +439,14 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
     if (info.Length() > 0 && info[0].IsFunction()) {
       close_callbacks_.emplace_back(Napi::Persistent(info[0].As<Napi::Function>()));
     }
-    if (!engine_) {
+    if (!engine_ && !hub_) {
       CallCloseCallbacks(env);
       return env.Undefined();
     }
     if (closing_) return env.Undefined();
     closing_ = true;
     UpdateRef(env);
-    engine_->shutdown([this] {
+    auto on_stopped = [this] {
       {
         std::lock_guard<std::mutex> lock(mu_);
         stopped_ = true;
@@ -352,13 +454,22 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
         scheduled_ = true;
       }
       tsfn_.NonBlockingCall();
-    });
+    };
+    // A host hands over gracefully: other processes' requests finish (bounded) before it stops.
+    if (hub_) hub_->shutdown(true, on_stopped); else engine_->shutdown(on_stopped);
     return env.Undefined();
   }
 
   void FinishClose(Napi::Env env) {
-    engine_->join();  // the io thread has already run its last handler
-    engine_.reset();
+    // The threads have already run their last handlers.
+    if (hub_) {
+      hub_->join();
+      hub_.reset();
+    }
+    if (engine_) {
+      engine_->join();
+      engine_.reset();
+    }
     if (!released_) {
       released_ = true;
       tsfn_.Release();
@@ -376,7 +487,9 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
   Napi::Value Stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Object o = Napi::Object::New(env);
-    ctn::EngineStats s = engine_ ? engine_->stats() : ctn::EngineStats{};
+    ctn::share::HubStats hs;
+    if (hub_) hs = hub_->stats();
+    ctn::EngineStats s = engine_ ? engine_->stats() : hs.engine;
     auto num = [&](const char* k, uint64_t v) { o.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
     num("requestsStarted", s.requests_started);
     num("requestsInFlight", s.requests_in_flight);
@@ -387,11 +500,45 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
     num("connectionsIdle", s.connections_idle);
     num("bytesIn", s.bytes_in);
     num("bytesOut", s.bytes_out);
-    o.Set("closed", Napi::Boolean::New(env, !engine_));
+    num("connectionsLive", s.connections_live);
+    num("connectionsConnecting", s.connections_connecting);
+    num("requestsQueued", s.requests_queued);
+    num("tlsResumed", s.tls_resumed);
+    num("exchanges", s.exchanges);
+    num("exchangesReused", s.exchanges_reused);
+    num("h2PingsTimedOut", s.h2_pings_timed_out);
+    num("connectionsSwept", s.connections_swept);
+    Napi::Object errors = Napi::Object::New(env);
+    for (size_t i = 0; i < s.errors.size(); ++i) {
+      if (s.errors[i] == 0) continue;
+      errors.Set(std::string(ctn::error_code_name(static_cast<ctn::ErrorCode>(i))),
+                 Napi::Number::New(env, static_cast<double>(s.errors[i])));
+    }
+    o.Set("errors", errors);
+    o.Set("closed", Napi::Boolean::New(env, !engine_ && !hub_));
+    if (hub_) {
+      Napi::Object sh = Napi::Object::New(env);
+      auto snum = [&](const char* k, uint64_t v) { sh.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
+      sh.Set("role", Napi::String::New(env, hs.role));
+      sh.Set("link", Napi::String::New(env, hs.link));
+      snum("streamsInFlight", hs.streams_in_flight);
+      snum("pending", hs.pending);
+      snum("elections", hs.elections);
+      snum("linksEstablished", hs.links_established);
+      snum("reconnects", hs.reconnects);
+      snum("retried", hs.retried);
+      snum("hostGone", hs.host_gone);
+      snum("peersOpen", hs.peers_open);
+      snum("peersAccepted", hs.peers_accepted);
+      snum("peersRefused", hs.peers_refused);
+      snum("hostPid", hs.host_pid);
+      o.Set("share", sh);
+    }
     return o;
   }
 
   std::unique_ptr<ctn::Engine> engine_;
+  std::unique_ptr<ctn::share::Hub> hub_;
   Napi::ObjectReference resource_;
   Tsfn tsfn_;
   napi_env env_ = nullptr;
@@ -402,24 +549,33 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
   uint64_t in_flight_ = 0;  // JS thread only
   bool referenced_ = false;
   bool closing_ = false;
+  bool starting_ = false;  // a hub's election is not decided yet
   bool released_ = false;
   bool cleanup_hook_ = false;
   std::vector<Napi::FunctionReference> close_callbacks_;
-  static constexpr size_t kMaxComposedProfiles = 1024;
-  std::map<std::string, std::shared_ptr<const ctn::Profile>> composed_;  // JS thread only
-  std::map<std::string, std::string> checked_presets_;                  // id -> "" or why not
+  ctn::ProfileResolver resolver_;  // JS thread only
 };
 
-// profileHeaders(id): the preset's default request headers, [name, value, ...] in order.
+// profileHeaders(id, set?): the preset's default request headers, [name, value, ...] in order.
+// `set` picks the list: 'http2' (the default), 'http1' (https on HTTP/1.1) or 'http1-plain'
+// (http://); undefined for an unknown id or set.
 Napi::Value ProfileHeaders(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const ctn::Profile* p = info.Length() > 0 && info[0].IsString()
                               ? ctn::find_profile(info[0].As<Napi::String>().Utf8Value())
                               : nullptr;
   if (!p) return env.Undefined();
-  Napi::Array out = Napi::Array::New(env, p->headers.size() * 2);
+  ctn::HeaderSet set = ctn::HeaderSet::kHttp2;
+  if (info.Length() > 1 && !info[1].IsUndefined()) {
+    const std::string name = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+    if (name == "http1") set = ctn::HeaderSet::kHttp1;
+    else if (name == "http1-plain") set = ctn::HeaderSet::kHttp1Plain;
+    else if (name != "http2") return env.Undefined();
+  }
+  const ctn::HeaderList& headers = ctn::profile_headers(*p, set);
+  Napi::Array out = Napi::Array::New(env, headers.size() * 2);
   uint32_t i = 0;
-  for (const auto& h : p->headers) {
+  for (const auto& h : headers) {
     out.Set(i++, Napi::String::New(env, h.name));
     out.Set(i++, Napi::String::New(env, h.value));
   }

@@ -190,8 +190,16 @@ async function startRawServer({ tls: useTls = true, onRequest }) {
 }
 
 /** A unique port number per test file, so shared instances of different files never meet. */
+// A port for initCycleTLS: the engine binds 127.0.0.1 on it to share itself with other processes,
+// so it is taken below the kernel's ephemeral range (32768+), where outgoing connections live, and
+// every Jest worker has its own block: two test files never meet on one port by chance (they would
+// share one engine, and its stats).
+const PORT_BLOCK = 1500;
+let portCounter = 0;
 function uniquePort() {
-  return 20000 + (process.pid % 10000) + Math.floor(Math.random() * 30000);
+  const worker = Number(process.env.JEST_WORKER_ID || 1) - 1;
+  const base = 10000 + (worker % 14) * PORT_BLOCK;
+  return base + (portCounter++ % PORT_BLOCK);
 }
 
 module.exports = { startServer, startRawServer, patternBytes, certPair, uniquePort, sha256: (b) => crypto.createHash('sha256').update(b).digest('hex') };

@@ -10,6 +10,28 @@ async function main(): Promise<void> {
   const init: InitOptions = { port: 9119, debug: false, timeout: 20000, executablePath: '', autoExit: true };
   const client: CycleTLSClient = await initCycleTLS(init);
   await cjs.default({ port: 9120 });
+  const shared: InitOptions = {
+    port: 9121, shareAcrossProcesses: true, secretFile: '/tmp/secret', retryOnHostGone: false,
+    handoverTimeoutMs: 5000, handshakeTimeoutMs: 500, pingIntervalMs: 1000, pingTimeoutMs: 3000,
+    linkIdleTimeoutMs: 30000, drainGraceMs: 5000,
+  };
+  const sharedClient = await initCycleTLS(shared);
+  const st = sharedClient.stats();
+  const role: 'host' | 'client' | 'electing' | 'stopped' | 'local' = st.role;
+  const hostPid: number | undefined = st.link?.hostPid;
+  // @ts-expect-error a role that does not exist
+  const wrongRole: 'primary' = st.role;
+  // @ts-expect-error shareAcrossProcesses is a boolean
+  await initCycleTLS({ shareAcrossProcesses: 'yes' });
+  void role; void hostPid; void wrongRole;
+  const limited = await initCycleTLS({ port: 9122, maxConnectionsPerOrigin: 4, maxConnections: 64, maxInFlight: 8, maxQueued: 100 });
+  const ratio: number = limited.stats().engine.reuseRatio;
+  const originKey: string | undefined = limited.stats().origins[0]?.key;
+  const resumed: boolean = (await limited.get('https://example.test', { connectTimeout: 2, tlsTimeout: 2, headersTimeout: 5, bodyIdleTimeout: 5 })).connection.tlsResumed;
+  await limited.close({ graceMs: 1000 });
+  // @ts-expect-error graceMs is a number
+  await limited.close({ graceMs: '1s' });
+  void ratio; void originKey; void resumed;
 
 
   const r = await client('https://example.test', { headers: { a: 'b', n: 1 }, userAgent: 'x', timeout: 1.5 }, 'get');

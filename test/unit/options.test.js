@@ -65,9 +65,10 @@ function deepFreeze(o) {
 
 describe('normalizeInit', () => {
   test('no options → port 9119, debug and rejectOnError off', () => {
-    expect(normalizeInit()).toEqual({ port: 9119, debug: false, rejectOnError: false });
-    expect(normalizeInit(null)).toEqual({ port: 9119, debug: false, rejectOnError: false });
-    expect(normalizeInit({})).toEqual({ port: 9119, debug: false, rejectOnError: false });
+    const defaults = { port: 9119, debug: false, rejectOnError: false, share: { port: 9119 }, retryOnHostGone: true, engine: {} };
+    expect(normalizeInit()).toEqual(defaults);
+    expect(normalizeInit(null)).toEqual(defaults);
+    expect(normalizeInit({})).toEqual(defaults);
   });
 
   test('port 0 and null mean the default 9119 (as cycletls: falsy → default)', () => {
@@ -92,12 +93,27 @@ describe('normalizeInit', () => {
 
   test('executablePath, autoExit and timeout are accepted (and ignored)', () => {
     expect(normalizeInit({ executablePath: '/usr/local/bin/cycletls', autoExit: false, timeout: 20000, port: 4000 }))
-      .toEqual({ port: 4000, debug: false, rejectOnError: false });
+      .toEqual({ port: 4000, debug: false, rejectOnError: false, share: { port: 4000 }, retryOnHostGone: true, engine: {} });
     expect(normalizeInit({ autoExit: true, timeout: 0 }).port).toBe(9119);
   });
 
   test('debug and rejectOnError are read', () => {
-    expect(normalizeInit({ debug: true, rejectOnError: true })).toEqual({ port: 9119, debug: true, rejectOnError: true });
+    expect(normalizeInit({ debug: true, rejectOnError: true })).toMatchObject({ port: 9119, debug: true, rejectOnError: true });
+  });
+
+  test('sharing across processes: on by default, off on request, timings and secret file checked', () => {
+    expect(normalizeInit({ shareAcrossProcesses: false }).share).toBeUndefined();
+    expect(normalizeInit({ retryOnHostGone: false }).retryOnHostGone).toBe(false);
+    expect(normalizeInit({ port: 4100, secretFile: '/tmp/x/secret', handoverTimeoutMs: 100, linkIdleTimeoutMs: 0, drainGraceMs: 10 }).share)
+      .toEqual({ port: 4100, secretFile: '/tmp/x/secret', handoverTimeoutMs: 100, linkIdleTimeoutMs: 0, drainGraceMs: 10 });
+    expectInvalid(() => normalizeInit({ shareAcrossProcesses: 'yes' }), TypeError, /shareAcrossProcesses/);
+    expectInvalid(() => normalizeInit({ retryOnHostGone: 1 }), TypeError, /retryOnHostGone/);
+    expectInvalid(() => normalizeInit({ secretFile: 5 }), TypeError, /secretFile/);
+    expectInvalid(() => normalizeInit({ secretFile: 'relative/secret' }), TypeError, /secretFile/);
+    expectInvalid(() => normalizeInit({ handoverTimeoutMs: '1' }), TypeError, /handoverTimeoutMs/);
+    expectInvalid(() => normalizeInit({ handoverTimeoutMs: -1 }), RangeError, /handoverTimeoutMs/);
+    expectInvalid(() => normalizeInit({ pingIntervalMs: 1.5 }), RangeError, /pingIntervalMs/);
+    expectInvalid(() => normalizeInit({ pingTimeoutMs: 10 }), RangeError, /pingTimeoutMs/);
   });
 
   test('wrongly typed init fields → TypeError naming the field', () => {

@@ -27,7 +27,7 @@ test('the declared public API exists at runtime', async () => {
   expect(mod.default).toBe(mod);
   expect(mod.initCycleTLS).toBe(mod);
   expect(typeof mod.CycleTLSError).toBe('function');
-  const client = await mod({ port: 41999 });
+  const client = await mod({ port: 29999 });
   for (const m of ['head', 'get', 'post', 'put', 'delete', 'trace', 'options', 'connect', 'patch',
     'ws', 'webSocket', 'sse', 'eventSource', 'exit', 'stats']) {
     expect(typeof client[m]).toBe('function');

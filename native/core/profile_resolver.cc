@@ -1,0 +1,39 @@
+#include "core/profile_resolver.h"
+
+#include "profiles/fingerprint_strings.h"
+#include "tls/tls_context.h"
+
+namespace ctn {
+
+bool ProfileResolver::resolve(RequestSpec& spec, std::string* why) {
+  const Profile* base = find_profile(spec.profile);
+  if (!base) {
+    *why = "unknown profile '" + spec.profile + "'";
+    return false;
+  }
+  const FingerprintInputs& fp = spec.fingerprint;
+  if (fp.ja3.empty() && fp.ja4r.empty() && fp.http2_fingerprint.empty() && !fp.disable_grease) {
+    auto checked = checked_presets_.find(base->id);
+    if (checked == checked_presets_.end()) {
+      std::string reason;
+      const bool ok = check_tls_profile(base->tls, &reason);
+      checked = checked_presets_.emplace(base->id, ok ? "" : base->id + ": " + reason).first;
+    }
+    *why = checked->second;
+    return why->empty();
+  }
+  const std::string key = base->id + "\n" + fp.ja3 + "\n" + fp.ja4r + "\n" + fp.http2_fingerprint +
+                          (fp.disable_grease ? "\n1" : "\n0");
+  auto it = composed_.find(key);
+  if (it == composed_.end()) {
+    auto profile = std::make_shared<Profile>();
+    if (!compose_profile(*base, fp, profile.get(), why)) return false;
+    if (!check_tls_profile(profile->tls, why)) return false;
+    if (composed_.size() >= kMaxComposed) composed_.clear();  // bounds memory, not correctness
+    it = composed_.emplace(key, std::move(profile)).first;
+  }
+  spec.custom_profile = it->second;
+  return true;
+}
+
+}  // namespace ctn

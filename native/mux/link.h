@@ -1,0 +1,103 @@
+// One TCP connection of the process link, Beast style: one object per connection, one read and one
+// write in flight at a time. The single reader cuts the byte stream into frames and hands each to
+// the owner, which demultiplexes by stream id. Outgoing frames wait in an outbox: link-level frames
+// first, then one frame per stream in turn, so a large body never holds up the other streams.
+// Everything runs on the owner's io thread.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <asio.hpp>
+
+#include "mux/frame.h"
+
+namespace ctn::mux {
+
+class Link;
+
+class LinkHandler {
+ public:
+  virtual ~LinkHandler() = default;
+  virtual void on_frame(Link& link, Frame&& frame) = 0;
+  // Once per link, after which the handler is never called again for it. `reason` is empty for a
+  // close the owner asked for.
+  virtual void on_link_closed(Link& link, const std::string& reason) = 0;
+  // The outbox drained below its low-water mark: streams holding data may queue more.
+  virtual void on_link_writable(Link& link) = 0;
+};
+
+class Link : public std::enable_shared_from_this<Link> {
+ public:
+  Link(asio::ip::tcp::socket socket, LinkHandler& handler, size_t max_payload = kMaxFramePayload);
+  Link(const Link&) = delete;
+  Link& operator=(const Link&) = delete;
+
+  // Starts the single read loop.
+  void start();
+  // Link-level frames (handshake, ping, goaway, window, cancel): ahead of stream data.
+  void send_control(FrameType type, uint8_t flags, uint64_t stream, std::string_view payload);
+  // Stream frames go round-robin with other streams' frames; order within a stream is kept. The
+  // payload is moved in and written from where it is (a body chunk is never copied again here).
+  void send_stream(FrameType type, uint8_t flags, uint64_t stream, std::string payload);
+  // Closes now (pending output is dropped). Idempotent; the handler hears of it once.
+  void close(const std::string& reason = {});
+  // Closes once everything queued so far has been written (a GOAWAY before leaving).
+  void close_after_flush(const std::string& reason = {});
+
+  bool open() const { return !closed_; }
+  void set_max_payload(size_t max_payload) { decoder_.set_max_payload(max_payload); }
+  // Bytes queued and not yet written: owners stop adding stream data above kHighWater.
+  size_t queued_bytes() const { return queued_bytes_; }
+  bool writable() const { return !closed_ && queued_bytes_ < kHighWater; }
+  uint64_t frames_in() const { return frames_in_; }
+  uint64_t bytes_in() const { return bytes_in_; }
+  uint64_t bytes_out() const { return bytes_out_; }
+  // The decoder has not seen a single byte (the peer said nothing before closing).
+  bool peer_silent() const { return decoder_.untouched(); }
+  uint32_t id() const { return id_; }
+
+  static constexpr size_t kHighWater = 1u << 20;
+  static constexpr size_t kLowWater = 256u << 10;
+
+ private:
+  void on_read(const asio::error_code& ec, size_t n);
+  void start_write();
+  void on_write(const asio::error_code& ec, size_t n);
+  void finish(const std::string& reason);
+
+  asio::ip::tcp::socket socket_;
+  LinkHandler* handler_;
+  FrameDecoder decoder_;
+  std::vector<char> read_buffer_;
+  std::vector<Frame> frames_;
+
+  // A frame waiting to be written: its 14-byte header and its payload, gathered in one write.
+  struct OutFrame {
+    std::string head;
+    std::string payload;
+    size_t size() const { return head.size() + payload.size(); }
+  };
+  static OutFrame make_frame(FrameType type, uint8_t flags, uint64_t stream, std::string payload);
+
+  std::deque<OutFrame> control_;
+  std::unordered_map<uint64_t, std::deque<OutFrame>> stream_out_;
+  std::deque<uint64_t> ready_streams_;  // streams with frames waiting, in turn order
+  std::vector<OutFrame> writing_;       // owns the bytes of the write in flight
+  size_t queued_bytes_ = 0;
+  bool write_in_flight_ = false;
+  bool close_after_flush_ = false;
+  std::string flush_reason_;
+  bool closed_ = false;
+  bool was_above_low_water_ = false;
+  uint64_t frames_in_ = 0;
+  uint64_t bytes_in_ = 0;
+  uint64_t bytes_out_ = 0;
+  uint32_t id_;
+};
+
+}  // namespace ctn::mux

@@ -1,0 +1,73 @@
+// Payloads of the link's frames. Decoders are strict: a payload that does not parse exactly (short,
+// trailing bytes, out-of-range values) is a protocol error that closes the link it came on.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/error.h"
+#include "core/request.h"
+
+namespace ctn::mux {
+
+using Nonce = std::array<uint8_t, 32>;
+using Proof = std::array<uint8_t, 32>;
+
+// Eight bytes that open every HELLO and CHALLENGE: a peer that does not start with them is not ours.
+inline constexpr std::string_view kMagic{"CTNLINK\x01", 8};
+
+struct Hello {
+  uint16_t version = 0;
+  uint32_t pid = 0;
+  Nonce nonce{};
+};
+std::string encode_hello(const Hello& h);
+// False when the payload is not a HELLO of ours at all (no magic); a version mismatch decodes.
+bool decode_hello(std::string_view payload, Hello* h);
+
+struct Challenge {
+  uint16_t version = 0;
+  Nonce nonce{};
+  Proof proof{};  // the host proves it knows the secret, bound to the client's nonce
+};
+std::string encode_challenge(const Challenge& c);
+bool decode_challenge(std::string_view payload, Challenge* c);
+
+std::string encode_auth(const Proof& proof);
+bool decode_auth(std::string_view payload, Proof* proof);
+
+struct Ready {
+  uint32_t stream_window = 0;  // body bytes the host may send per stream before a WINDOW
+  uint32_t host_pid = 0;
+};
+std::string encode_ready(const Ready& r);
+bool decode_ready(std::string_view payload, Ready* r);
+
+// A request without its body (the body follows in REQUEST_BODY frames). The id is the frame's
+// stream; custom_profile is not sent: the host composes it again from `fingerprint`.
+std::string encode_request(const RequestSpec& spec);
+// `body_size`: the size of the body the REQUEST_BODY frames will carry.
+bool decode_request(std::string_view payload, RequestSpec* spec, uint64_t* body_size, std::string* why);
+
+std::string encode_head(const ResponseHead& head, const ConnectionInfo& connection);
+bool decode_head(std::string_view payload, ResponseHead* head, ConnectionInfo* connection);
+
+// Codes and stages travel by name, so the two ends never depend on enum order.
+std::string encode_error(const Error& error);
+bool decode_error(std::string_view payload, Error* error);
+
+struct ClientLimitsMessage {
+  uint32_t max_in_flight = 0;
+  uint32_t max_queued = 0;
+};
+std::string encode_client_limits(const ClientLimitsMessage& m);
+bool decode_client_limits(std::string_view payload, ClientLimitsMessage* m);
+
+std::string encode_u32(uint32_t v);
+bool decode_u32(std::string_view payload, uint32_t* v);
+std::string encode_u64(uint64_t v);
+bool decode_u64(std::string_view payload, uint64_t* v);
+
+}  // namespace ctn::mux

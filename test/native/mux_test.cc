@@ -1,0 +1,263 @@
+// Tests for the process link's framing (native/mux/frame, messages): byte-in/byte-out, split at
+// every byte, fuzzed, and strict about everything a hostile or broken peer might send.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "mux/frame.h"
+#include "mux/messages.h"
+
+namespace {
+
+using namespace ctn;
+using namespace ctn::mux;
+
+std::string sample_stream() {
+  std::string out;
+  append_frame(out, FrameType::kHello, 0, 0, "hello");
+  append_frame(out, FrameType::kRequest, kEndStream, 7, std::string(70000, 'u'));
+  append_frame(out, FrameType::kBody, 0, 0xfedcba9876543210ull, "");
+  append_frame(out, FrameType::kGoaway, 0, 0, "bye");
+  return out;
+}
+
+void expect_sample(const std::vector<Frame>& frames) {
+  ASSERT_EQ(frames.size(), 4u);
+  EXPECT_EQ(frames[0].type, FrameType::kHello);
+  EXPECT_EQ(frames[0].payload, "hello");
+  EXPECT_EQ(frames[1].type, FrameType::kRequest);
+  EXPECT_EQ(frames[1].flags, kEndStream);
+  EXPECT_EQ(frames[1].stream, 7u);
+  EXPECT_EQ(frames[1].payload, std::string(70000, 'u'));
+  EXPECT_EQ(frames[2].stream, 0xfedcba9876543210ull);
+  EXPECT_TRUE(frames[2].payload.empty());
+  EXPECT_EQ(frames[3].payload, "bye");
+}
+
+TEST(MuxFrame, WholeStreamDecodes) {
+  const std::string bytes = sample_stream();
+  FrameDecoder d;
+  std::vector<Frame> frames;
+  ASSERT_TRUE(d.feed(bytes.data(), bytes.size(), frames));
+  expect_sample(frames);
+  EXPECT_EQ(d.buffered(), 0u);
+}
+
+TEST(MuxFrame, SplitAtEveryByte) {
+  const std::string bytes = sample_stream();
+  for (size_t cut = 0; cut <= bytes.size(); cut += (cut < 200 || cut > bytes.size() - 200) ? 1 : 997) {
+    FrameDecoder d;
+    std::vector<Frame> frames;
+    ASSERT_TRUE(d.feed(bytes.data(), cut, frames));
+    ASSERT_TRUE(d.feed(bytes.data() + cut, bytes.size() - cut, frames));
+    expect_sample(frames);
+  }
+}
+
+TEST(MuxFrame, OneByteAtATime) {
+  const std::string bytes = sample_stream();
+  FrameDecoder d;
+  std::vector<Frame> frames;
+  for (char c : bytes) ASSERT_TRUE(d.feed(&c, 1, frames));
+  expect_sample(frames);
+}
+
+TEST(MuxFrame, OversizedFrameIsRefusedFromItsHeader) {
+  FrameDecoder d(1024);
+  std::string bytes = encode_frame(FrameType::kHello, 0, 0, std::string(1025, 'x'));
+  std::vector<Frame> frames;
+  // Refused as soon as the length is known, without buffering the payload.
+  EXPECT_FALSE(d.feed(bytes.data(), 4, frames));
+  EXPECT_NE(d.error().find("exceeds"), std::string::npos) << d.error();
+  // Dead from then on.
+  const std::string ok = encode_frame(FrameType::kPing, 0, 0, "");
+  EXPECT_FALSE(d.feed(ok.data(), ok.size(), frames));
+  EXPECT_TRUE(frames.empty());
+}
+
+TEST(MuxFrame, GarbageIsRefused) {
+  for (std::string garbage : {std::string("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), std::string("\x16\x03\x01\x02\x00", 5),
+                              std::string("\0\0\0\x0a\x00", 5), std::string("\0\0\0\x0a\x63", 5),
+                              std::string("\0\0\0\x03", 4)}) {
+    FrameDecoder d(1024);
+    std::vector<Frame> frames;
+    EXPECT_FALSE(d.feed(garbage.data(), garbage.size(), frames)) << garbage;
+    EXPECT_FALSE(d.error().empty());
+  }
+}
+
+TEST(MuxFrame, FramesBeforeAMalformedOneAreKept) {
+  std::string bytes = encode_frame(FrameType::kPing, 0, 0, "12345678");
+  bytes += std::string("\0\0\0\x0a\xff", 5);
+  FrameDecoder d;
+  std::vector<Frame> frames;
+  EXPECT_FALSE(d.feed(bytes.data(), bytes.size(), frames));
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].type, FrameType::kPing);
+}
+
+TEST(MuxFrame, FuzzNeverCrashesAndNeverOverreads) {
+  std::mt19937 rng(12345);
+  const std::string valid = sample_stream();
+  for (int round = 0; round < 3000; ++round) {
+    std::string bytes = valid.substr(0, rng() % 200);
+    const int flips = 1 + rng() % 8;
+    for (int i = 0; i < flips && !bytes.empty(); ++i) bytes[rng() % bytes.size()] = static_cast<char>(rng());
+    if (rng() % 3 == 0) {
+      bytes.resize(rng() % 64);
+      for (auto& c : bytes) c = static_cast<char>(rng());
+    }
+    FrameDecoder d(4096);
+    std::vector<Frame> frames;
+    size_t pos = 0;
+    while (pos < bytes.size()) {
+      const size_t n = std::min<size_t>(bytes.size() - pos, 1 + rng() % 16);
+      if (!d.feed(bytes.data() + pos, n, frames)) break;
+      pos += n;
+    }
+    for (const auto& f : frames) {
+      EXPECT_LE(f.payload.size(), 4096u);
+      EXPECT_GE(static_cast<int>(f.type), 1);
+      EXPECT_LE(static_cast<int>(f.type), static_cast<int>(kLastFrameType));
+      // Payload decoders must refuse or accept cleanly, never read out of bounds.
+      RequestSpec spec;
+      uint64_t body = 0;
+      std::string why;
+      (void)decode_request(f.payload, &spec, &body, &why);
+      ResponseHead head;
+      ConnectionInfo info;
+      (void)decode_head(f.payload, &head, &info);
+      Error e;
+      (void)decode_error(f.payload, &e);
+      Hello h;
+      (void)decode_hello(f.payload, &h);
+    }
+  }
+}
+
+TEST(MuxMessages, RequestRoundTrip) {
+  RequestSpec s;
+  s.method = "POST";
+  s.tls = true;
+  s.host = "example.test";
+  s.port = 8443;
+  s.target = "/" + std::string(70000, 'q');  // far beyond a 16-bit length
+  s.headers = {{"User-Agent", "x"}, {"sec-ch-ua", "\"A\";v=\"1\""}, {"Empty", ""}};
+  s.body = std::string(100, 'b');
+  s.server_name = "sni.test";
+  s.insecure_skip_verify = true;
+  s.force_http1 = true;
+  s.profile = "firefox_153";
+  s.preset_headers = true;
+  s.fingerprint.ja3 = "771,4865,0-23,29,0";
+  s.fingerprint.ja4r = "t13d_x";
+  s.fingerprint.http2_fingerprint = "1:65536|0|0|m,a,s,p";
+  s.fingerprint.disable_grease = true;
+  s.timeout_ms = 1234;
+  s.whole_body = true;
+  s.decompress = true;
+  s.max_decoded_bytes = 99;
+  s.client_id = 77;
+  s.connect_timeout_ms = 1;
+  s.tls_timeout_ms = 2;
+  s.headers_timeout_ms = 3;
+  s.body_idle_timeout_ms = 4;
+  const std::string payload = encode_request(s);
+  RequestSpec d;
+  uint64_t body = 0;
+  std::string why;
+  ASSERT_TRUE(decode_request(payload, &d, &body, &why)) << why;
+  EXPECT_EQ(body, 100u);
+  EXPECT_TRUE(d.body.empty());
+  EXPECT_EQ(d.method, s.method);
+  EXPECT_EQ(d.host, s.host);
+  EXPECT_EQ(d.port, s.port);
+  EXPECT_EQ(d.target, s.target);
+  ASSERT_EQ(d.headers.size(), 3u);
+  EXPECT_EQ(d.headers[1].name, "sec-ch-ua");
+  EXPECT_EQ(d.headers[2].value, "");
+  EXPECT_EQ(d.server_name, s.server_name);
+  EXPECT_TRUE(d.insecure_skip_verify);
+  EXPECT_TRUE(d.force_http1);
+  EXPECT_EQ(d.profile, s.profile);
+  EXPECT_TRUE(d.preset_headers);
+  EXPECT_EQ(d.fingerprint.ja3, s.fingerprint.ja3);
+  EXPECT_EQ(d.fingerprint.ja4r, s.fingerprint.ja4r);
+  EXPECT_EQ(d.fingerprint.http2_fingerprint, s.fingerprint.http2_fingerprint);
+  EXPECT_TRUE(d.fingerprint.disable_grease);
+  EXPECT_EQ(d.timeout_ms, 1234u);
+  EXPECT_TRUE(d.whole_body);
+  EXPECT_TRUE(d.decompress);
+  EXPECT_EQ(d.max_decoded_bytes, 99u);
+  EXPECT_EQ(d.client_id, 77u);
+  EXPECT_EQ(d.connect_timeout_ms, 1u);
+  EXPECT_EQ(d.tls_timeout_ms, 2u);
+  EXPECT_EQ(d.headers_timeout_ms, 3u);
+  EXPECT_EQ(d.body_idle_timeout_ms, 4u);
+  // Every truncation is refused.
+  for (size_t n = 0; n < payload.size(); n += (n < 64 ? 1 : 4099)) {
+    RequestSpec t;
+    EXPECT_FALSE(decode_request(std::string_view(payload).substr(0, n), &t, &body, &why)) << n;
+  }
+  // Trailing bytes are refused too.
+  EXPECT_FALSE(decode_request(payload + "x", &d, &body, &why));
+}
+
+TEST(MuxMessages, HeadAndErrorRoundTrip) {
+  ResponseHead h;
+  h.status = 207;
+  h.reason = "Multi";
+  h.version_major = 2;
+  h.version_minor = 0;
+  h.headers = {{"set-cookie", "a=1"}, {"set-cookie", "b=2"}};
+  ConnectionInfo c{42, true, "h2", "TLSv1.3", "TLS_AES_128_GCM_SHA256", true};
+  ResponseHead dh;
+  ConnectionInfo dc;
+  ASSERT_TRUE(decode_head(encode_head(h, c), &dh, &dc));
+  EXPECT_EQ(dh.status, 207);
+  EXPECT_EQ(dh.version_major, 2);
+  EXPECT_EQ(dh.headers.size(), 2u);
+  EXPECT_EQ(dc.connection_id, 42u);
+  EXPECT_TRUE(dc.reused);
+  EXPECT_EQ(dc.cipher, "TLS_AES_128_GCM_SHA256");
+  EXPECT_TRUE(dc.tls_resumed);
+
+  Error e{ErrorCode::kTlsCert, Stage::kTls, "bad cert"};
+  Error de;
+  ASSERT_TRUE(decode_error(encode_error(e), &de));
+  EXPECT_EQ(de.code, ErrorCode::kTlsCert);
+  EXPECT_EQ(de.stage, Stage::kTls);
+  EXPECT_EQ(de.message, "bad cert");
+  // An unknown code still settles the request.
+  PayloadWriter w;
+  w.str("ERR_FROM_THE_FUTURE").str("warp").str("m");
+  ASSERT_TRUE(decode_error(w.take(), &de));
+  EXPECT_EQ(de.code, ErrorCode::kInternal);
+}
+
+TEST(MuxMessages, HandshakeRoundTrip) {
+  Hello h;
+  h.version = kProtocolVersion;
+  h.pid = 4242;
+  h.nonce[0] = 1;
+  h.nonce[31] = 2;
+  Hello dh;
+  ASSERT_TRUE(decode_hello(encode_hello(h), &dh));
+  EXPECT_EQ(dh.pid, 4242u);
+  EXPECT_EQ(dh.nonce, h.nonce);
+  // Without our magic it is not a HELLO of ours.
+  std::string wrong = encode_hello(h);
+  wrong[0] = 'X';
+  EXPECT_FALSE(decode_hello(wrong, &dh));
+  Challenge c;
+  c.version = 9;
+  c.proof[5] = 7;
+  Challenge dc;
+  ASSERT_TRUE(decode_challenge(encode_challenge(c), &dc));
+  EXPECT_EQ(dc.version, 9);
+  EXPECT_EQ(dc.proof, c.proof);
+}
+
+}  // namespace

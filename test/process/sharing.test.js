@@ -1,0 +1,280 @@
+'use strict';
+// One engine per port across real processes: election, the authenticated link, mixed loads with
+// every body checked, the host leaving in every way a process can leave, foreign peers, a slow
+// consumer, and a 70 000-byte URL. Every child is bounded (spawn.js kills it at its deadline).
+const fs = require('node:fs');
+const http = require('node:http');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+
+const { childEnv, start, killAll } = require('./spawn');
+const { startServer, uniquePort } = require('../helpers/servers');
+
+const WORKER = path.join(__dirname, '..', 'fixtures', 'scripts', 'share-worker.js');
+
+let upstream;
+let dir;
+let env;
+
+beforeAll(async () => {
+  // Plain HTTP upstream: these tests are about the link, not TLS; large headers allowed for the long URL.
+  upstream = await startServer({ tls: false });
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctn-sharing-'));
+  env = childEnv({ CYCLETLS_NATIVE_SECRET_FILE: path.join(dir, 'link-secret') });
+});
+
+afterAll(async () => {
+  killAll();
+  await upstream.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+let fileSeq = 0;
+const tmpFile = (name) => path.join(dir, `${name}-${++fileSeq}`);
+
+function worker(cfg, { timeoutMs = 60000, extraEnv } = {}) {
+  return start(process.execPath, [WORKER, JSON.stringify({ base: `http://127.0.0.1:${upstream.port}`, ...cfg })],
+    { env: extraEnv ? { ...env, ...extraEnv } : env, timeoutMs });
+}
+
+async function doneOf(w) {
+  const line = await w.waitFor(/^DONE /, 60000);
+  return JSON.parse(line.slice(5));
+}
+
+const roleOf = (line) => line.split(' ')[1];
+
+test('two processes on one port: one hosts, the other is its client; mixed bodies, none crossed', async () => {
+  const port = uniquePort();
+  const holdFile = tmpFile('hold');
+  const cfg = { port, mode: 'load', count: 150, concurrency: 6, largeEvery: 10, largeSize: 1 << 20, holdFile };
+  const a = worker(cfg);
+  expect(roleOf(await a.waitFor(/^READY /))).toBe('host');
+  const b = worker(cfg);
+  expect(roleOf(await b.waitFor(/^READY /))).toBe('client');
+  const [ra, rb] = await Promise.all([doneOf(a), doneOf(b)]);
+  for (const r of [ra, rb]) {
+    expect(r).toMatchObject({ ok: 150, crossed: 0, hung: 0, codes: {} });
+  }
+  expect(rb.link.hostPid).toBe(ra.pid);
+  fs.writeFileSync(holdFile, 'go');
+  await Promise.all([a.done, b.done]);
+});
+
+test('eight processes on one port: mixed large and small bodies, zero crossed or corrupted', async () => {
+  const port = uniquePort();
+  const startFile = tmpFile('start');
+  const holdFile = tmpFile('hold');
+  const cfg = { port, mode: 'load', count: 60, concurrency: 4, largeEvery: 6, largeSize: 3 << 20, startFile, holdFile };
+  const ws = Array.from({ length: 8 }, () => worker(cfg));
+  fs.writeFileSync(startFile, 'go');
+  const roles = await Promise.all(ws.map((w) => w.waitFor(/^READY /).then(roleOf)));
+  expect(roles.filter((r) => r === 'host')).toHaveLength(1);
+  expect(roles.filter((r) => r === 'client')).toHaveLength(7);
+  const results = await Promise.all(ws.map(doneOf));
+  for (const r of results) expect(r).toMatchObject({ ok: 60, crossed: 0, hung: 0, codes: {} });
+  expect(new Set(results.map((r) => r.link.hostPid)).size).toBe(1);
+  fs.writeFileSync(holdFile, 'go');
+  await Promise.all(ws.map((w) => w.done));
+}, 120000);
+
+test('an election race repeated 50 times ends with exactly one host every time', async () => {
+  for (let round = 0; round < 50; round++) {
+    const port = uniquePort();
+    const startFile = tmpFile('race');
+    const holdFile = tmpFile('hold');
+    const cfg = { port, mode: 'load', count: 1, concurrency: 1, startFile, holdFile };
+    const ws = Array.from({ length: 3 }, () => worker(cfg, { timeoutMs: 30000 }));
+    // Every racer is loaded and polling before the gun.
+    await new Promise((r) => setTimeout(r, 150));
+    fs.writeFileSync(startFile, 'go');
+    const roles = await Promise.all(ws.map((w) => w.waitFor(/^READY /, 20000).then(roleOf)));
+    const results = await Promise.all(ws.map(doneOf));
+    fs.writeFileSync(holdFile, 'go');
+    await Promise.all(ws.map((w) => w.done));
+    expect({ round, hosts: roles.filter((r) => r === 'host').length }).toEqual({ round, hosts: 1 });
+    for (const r of results) expect(r).toMatchObject({ ok: 1, crossed: 0, hung: 0 });
+  }
+}, 240000);
+
+// The host leaves while two clients keep four requests each in flight: every request settles,
+// only with ERR_HOST_GONE if at all, and the port is served again within a second.
+describe.each([
+  ['exit()', 'exit'],
+  ['process.exit()', 'process.exit'],
+  ['SIGTERM', 'SIGTERM'],
+  ['SIGKILL', 'SIGKILL'],
+])('the host leaves by %s under load', (_name, how) => {
+  test('every request settles and a new host serves within 1 s', async () => {
+    const port = uniquePort();
+    const actionFile = tmpFile('action');
+    const stopFile = tmpFile('stop');
+    const host = worker({ port, mode: 'host', actionFile });
+    expect(roleOf(await host.waitFor(/^READY /))).toBe('host');
+    const holdFile = tmpFile('hold');
+    const cfg = { port, mode: 'load', concurrency: 4, largeEvery: 8, largeSize: 256 << 10, stopFile, holdFile };
+    const clients = [worker(cfg), worker(cfg)];
+    for (const c of clients) expect(roleOf(await c.waitFor(/^READY /))).toBe('client');
+    await Promise.all(clients.map((c) => c.waitFor(/^PROGRESS /)));
+    const leftAt = Date.now();
+    if (how.startsWith('SIG')) host.child.kill(how); else fs.writeFileSync(actionFile, how);
+    const hostResult = await host.done;
+    // Let the survivors run on the new host for a while.
+    await new Promise((r) => setTimeout(r, 1500));
+    fs.writeFileSync(stopFile, 'stop');
+    const results = await Promise.all(clients.map(doneOf));
+    for (const r of results) {
+      expect(r.hung).toBe(0);
+      expect(r.crossed).toBe(0);
+      for (const code of Object.keys(r.codes)) expect(code).toBe('ERR_HOST_GONE');
+    }
+    // Exactly one survivor hosts now, the other is its client.
+    expect(results.map((r) => r.role).sort()).toEqual(['client', 'host']);
+    // The first request started after the host left and answered: the handover time.
+    const served = results.flatMap((r) => r.okTimes).filter(([s]) => s >= leftAt).map(([, e]) => e);
+    const firstServed = Math.min(...served);
+    const handoverMs = firstServed - leftAt;
+    console.log(`host left by ${how}: first request served ${handoverMs} ms later; errors ${JSON.stringify(results.map((r) => r.codes))}`);
+    expect(handoverMs).toBeLessThan(1000);
+    if (how === 'exit') expect(hostResult.stdout).toMatch(/EXITED/);
+    fs.writeFileSync(holdFile, 'go');
+    await Promise.all(clients.map((c) => c.done));
+  }, 90000);
+});
+
+function connectRaw(port) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => resolve(s));
+    s.on('error', reject);
+  });
+}
+
+function closedByPeer(socket, ms) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    socket.on('data', () => undefined);
+    socket.on('close', () => { clearTimeout(timer); resolve(true); });
+    socket.on('error', () => undefined);
+  });
+}
+
+function frame(type, stream, payload) {
+  const head = Buffer.alloc(14);
+  head.writeUInt32BE(10 + payload.length, 0);
+  head.writeUInt8(type, 4);
+  head.writeUInt8(0, 5);
+  head.writeBigUInt64BE(BigInt(stream), 6);
+  return Buffer.concat([head, payload]);
+}
+
+test('foreign peers are refused (garbage, oversized frame, half-open, wrong secret) and the host keeps serving', async () => {
+  const port = uniquePort();
+  const stopFile = tmpFile('stop');
+  const host = worker({ port, mode: 'host' });
+  expect(roleOf(await host.waitFor(/^READY /))).toBe('host');
+  const client = worker({ port, mode: 'load', concurrency: 2, stopFile });
+  expect(roleOf(await client.waitFor(/^READY /))).toBe('client');
+
+  const garbage = await connectRaw(port);
+  const g = closedByPeer(garbage, 5000);
+  garbage.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  expect(await g).toBe(true);
+
+  const oversized = await connectRaw(port);
+  const o = closedByPeer(oversized, 5000);
+  oversized.write(Buffer.from([0x7f, 0xff, 0xff, 0xff, 0x01, 0x00]));
+  expect(await o).toBe(true);
+
+  // Speaks the protocol, but cannot prove it knows the secret.
+  const liar = await connectRaw(port);
+  const l = closedByPeer(liar, 5000);
+  const hello = Buffer.concat([Buffer.from('CTNLINK\x01', 'latin1'), Buffer.from([0, 1]), Buffer.alloc(4), Buffer.alloc(32, 9)]);
+  liar.write(frame(1, 0, hello));
+  await new Promise((r) => setTimeout(r, 100));
+  liar.write(frame(3, 0, Buffer.alloc(32, 1)));  // AUTH with a made-up proof
+  liar.write(frame(5, 1, Buffer.from('a request it must never run')));
+  expect(await l).toBe(true);
+
+  // Connects and never speaks.
+  const silent = await connectRaw(port);
+  expect(await closedByPeer(silent, 8000)).toBe(true);
+
+  // Another user's secret: refused at initCycleTLS with a clear code.
+  const otherDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctn-other-'));
+  const stranger = worker({ port, mode: 'load', count: 1 }, { extraEnv: { CYCLETLS_NATIVE_SECRET_FILE: path.join(otherDir, 's') } });
+  expect(await stranger.waitFor(/^INITFAILED /)).toMatch(/^INITFAILED ERR_PORT_IN_USE /);
+  await stranger.done;
+  fs.rmSync(otherDir, { recursive: true, force: true });
+
+  fs.writeFileSync(stopFile, 'stop');
+  const r = await doneOf(client);
+  expect(r.ok).toBeGreaterThan(0);
+  expect(r).toMatchObject({ crossed: 0, hung: 0, codes: {} });
+  host.child.kill('SIGKILL');
+  const hr = await host.done;
+  // The host told its user, through Node's own warning channel.
+  expect(hr.stderr).toMatch(/refused a connection/);
+}, 60000);
+
+test('a port held by something else fails fast with ERR_PORT_IN_USE', async () => {
+  const squatter = http.createServer((req, res) => res.end('not an engine'));
+  await new Promise((r) => squatter.listen(0, '127.0.0.1', r));
+  const silent = net.createServer(() => undefined);
+  await new Promise((r) => silent.listen(0, '127.0.0.1', r));
+  try {
+    for (const server of [squatter, silent]) {
+      const w = worker({ port: server.address().port, mode: 'load', count: 1 });
+      const line = await w.waitFor(/^(INITFAILED|READY) /);
+      expect(line).toMatch(/^INITFAILED ERR_PORT_IN_USE .*not a cycletls-native engine/);
+      await w.done;
+    }
+  } finally {
+    squatter.close();
+    silent.close();
+  }
+});
+
+test('a slow consumer does not slow the others', async () => {
+  const port = uniquePort();
+  const stopFile = tmpFile('stop');
+  const host = worker({ port, mode: 'host' });
+  expect(roleOf(await host.waitFor(/^READY /))).toBe('host');
+  // Pauses a 64 MiB response after its first chunk: the link must not stall behind it.
+  const slow = worker({ port, mode: 'slow', largeSize: 64 << 20, stopFile });
+  expect(roleOf(await slow.waitFor(/^READY /))).toBe('client');
+  await slow.waitFor(/^SLOW /);
+  const fast = worker({ port, mode: 'load', count: 200, concurrency: 4, largeEvery: 10, largeSize: 1 << 20 });
+  const r = await doneOf(fast);
+  expect(r).toMatchObject({ ok: 200, crossed: 0, hung: 0, codes: {} });
+  // The slow one is still waiting on its stream: everything above happened beside it.
+  expect(slow.lines.some((l) => l.line.startsWith('DONE'))).toBe(false);
+  fs.writeFileSync(stopFile, 'stop');
+  const s = await doneOf(slow);
+  expect(s).toMatchObject({ ok: 1, bytes: 64 << 20 });
+  host.child.kill('SIGKILL');
+  await host.done;
+}, 90000);
+
+test('a 70 000-byte URL crosses the link', async () => {
+  const big = http.createServer({ maxHeaderSize: 1 << 20 }, (req, res) => {
+    res.setHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify({ url: req.url }));
+  });
+  await new Promise((r) => big.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${big.address().port}`;
+  const port = uniquePort();
+  try {
+    const host = worker({ port, mode: 'host', base });
+    expect(roleOf(await host.waitFor(/^READY /))).toBe('host');
+    const w = worker({ port, mode: 'url', urlLength: 70000, base });
+    expect(roleOf(await w.waitFor(/^READY /))).toBe('client');
+    const r = await doneOf(w);
+    expect(r.ok).toBe(1);
+    expect(r.urlSeen).toBe('/echo?x='.length + 70000);
+    host.child.kill('SIGKILL');
+    await host.done;
+  } finally {
+    big.close();
+  }
+});
