@@ -80,9 +80,9 @@ function run(command, args, options) {
   return start(command, args, options).done;
 }
 
-/** Runs `node <fixture script> ...args`. */
-function runScript(script, args = [], options) {
-  return run(process.execPath, [path.join(SCRIPTS, script), ...args], options);
+/** Runs `node [nodeArgs] <fixture script> ...args`. */
+function runScript(script, args = [], { nodeArgs = [], ...options } = {}) {
+  return run(process.execPath, [...nodeArgs, path.join(SCRIPTS, script), ...args], options);
 }
 
 function killAll() {
