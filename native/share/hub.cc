@@ -117,7 +117,26 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
       engine->submit(std::move(spec));
       return;
     }
-    asio::post(io_, [this, s = std::move(spec)]() mutable { route(std::move(s)); });
+    // Batched like the engine's events: a burst of requests costs one wake-up of the hub's thread.
+    // A cancel or pause posted after a submit still runs after it (the drain was posted first).
+    bool schedule = false;
+    {
+      std::lock_guard<std::mutex> lock(submit_mu_);
+      submit_queue_.push_back(std::move(spec));
+      schedule = !submit_scheduled_;
+      submit_scheduled_ = true;
+    }
+    if (schedule) asio::post(io_, [this] { drain_submits(); });
+  }
+
+  void drain_submits() {
+    std::vector<RequestSpec> batch;
+    {
+      std::lock_guard<std::mutex> lock(submit_mu_);
+      batch.swap(submit_queue_);
+      submit_scheduled_ = false;
+    }
+    for (auto& spec : batch) route(std::move(spec));
   }
 
   void cancel(uint64_t id) {
@@ -1309,6 +1328,9 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
   std::unordered_map<uint64_t, std::pair<Link*, uint64_t>> remote_index_;  // engine id -> (link, stream)
   uint64_t next_remote_ = 0;
   ProfileResolver resolver_;
+  std::mutex submit_mu_;               // this process's requests on their way to the hub's thread
+  std::vector<RequestSpec> submit_queue_;
+  bool submit_scheduled_ = false;
   std::mutex remote_mu_;               // the engine's events for other processes' requests
   std::vector<Event> remote_queue_;
   bool remote_scheduled_ = false;
