@@ -28,7 +28,7 @@ export const errorCodes = [
 export type ErrorCode = (typeof errorCodes)[number];
 
 export type ErrorStage =
-  | 'options' | 'queue' | 'dns' | 'connect' | 'tls' | 'write' | 'headers' | 'body' | 'redirect'
+  | 'options' | 'queue' | 'dns' | 'connect' | 'proxy' | 'tls' | 'write' | 'headers' | 'body' | 'redirect'
   | 'engine' | 'link';
 
 export class CycleTLSError extends Error {

@@ -33,6 +33,7 @@ function toSpec(req: NormalizedRequest, streaming: boolean, retryOnHostGone: boo
     headers,
     body: req.body,
     serverName: req.serverName,
+    proxy: req.proxy,
     insecureSkipVerify: req.insecureSkipVerify,
     forceHttp1: req.forceHttp1,
     presetHeaders: req.presetHeaders,

@@ -24,6 +24,8 @@ export interface NativeRequestSpec {
   headers: string[];
   body?: Uint8Array;
   serverName?: string;
+  /** scheme://[user:password@]host[:port], validated by lib/options.ts. */
+  proxy?: string;
   insecureSkipVerify: boolean;
   forceHttp1: boolean;
   /** The headers are a preset's HTTP/2 defaults merged with the caller's (re-spelled on HTTP/1.1). */

@@ -69,6 +69,8 @@ export interface NormalizedRequest {
   insecureSkipVerify: boolean;
   forceHttp1: boolean;
   serverName: string | undefined;
+  /** The proxy URL in one spelling (scheme://[user:password@]host[:port], credentials percent-encoded). */
+  proxy: string | undefined;
   disableRedirect: boolean;
   maxRedirects: number;
   rejectOnError: boolean | undefined;
@@ -361,8 +363,50 @@ function setHeader(headers: Array<[string, string]>, name: string, value: string
 /** Options that cycletls 2.0.5 accepts and that later issues implement. */
 const NOT_YET: ReadonlyArray<[string, string]> = [
   ['quicFingerprint', 'HTTP/3 is not supported'],
-  ['proxy', 'proxies arrive with issue #6'],
 ];
+
+const PROXY_SCHEMES = ['http:', 'https:', 'socks4:', 'socks4a:', 'socks5:', 'socks5h:'];
+
+/**
+ * The `proxy` option: absent when undefined, null or empty; otherwise a URL with one of the six
+ * schemes, a host, an optional port and optional percent-encoded `user:password@`. Returned in one
+ * spelling for the engine (which parses it again and decodes the credentials). Error messages never
+ * repeat the credentials.
+ */
+function normalizeProxy(o: Dict): string | undefined {
+  const v = optString(o, 'proxy');
+  if (v === undefined || v.trim() === '') return undefined;
+  const raw = v.trim();
+  const shown = raw.replace(/\/\/.*@/, '//…@');
+  const bad = (why: string): TypeError => invalidOption(`option "proxy" ${why}, got ${JSON.stringify(shown)}`);
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(raw)?.[1]?.toLowerCase();
+  if (scheme === undefined) throw bad('must be a URL such as socks5://host:1080 or http://user:pass@host:8080');
+  if (!PROXY_SCHEMES.includes(`${scheme}:`)) throw bad('must use one of the schemes http, https, socks4, socks4a, socks5, socks5h');
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw bad('is not a valid URL');
+  }
+  const host = url.hostname;
+  if (host === '') throw bad('has no host');
+  if (!/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)$/.test(host)) throw bad('has an invalid host');
+  if ((url.pathname !== '' && url.pathname !== '/') || url.search !== '' || url.hash !== '') throw bad('must not have a path, query or fragment');
+  if (url.port === '0') throw bad('has port 0');
+  let user: string;
+  let password: string;
+  try {
+    user = decodeURIComponent(url.username);
+    password = decodeURIComponent(url.password);
+  } catch {
+    throw bad('has malformed percent-encoding in its credentials');
+  }
+  if (scheme.startsWith('socks5') && (Buffer.byteLength(user) > 255 || Buffer.byteLength(password) > 255)) {
+    throw bad('has a user name or password longer than SOCKS5 allows (255 bytes)');
+  }
+  const credentials = url.username !== '' || url.password !== '' ? `${url.username}:${url.password}@` : '';
+  return `${scheme}://${credentials}${host.toLowerCase()}${url.port !== '' ? `:${url.port}` : ''}`;
+}
 
 /** A fingerprint string option: absent when undefined, null or empty. */
 function optFingerprint(o: Dict, key: string, shape: RegExp, what: string): string | undefined {
@@ -411,6 +455,7 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
     if (typeof v !== 'string') throw invalidOption(`option "${key}" must be a string, got ${typeName(v)}`);
     throw notImplemented(key, why);
   }
+  const proxy = normalizeProxy(o);
   if (optBool(o, 'forceHTTP3')) throw notImplemented('forceHTTP3', 'HTTP/3 is not supported');
   const protocol = optString(o, 'protocol');
   if (protocol !== undefined && protocol !== '' && !['http1', 'http2', 'http3', 'websocket', 'sse'].includes(protocol)) {
@@ -498,6 +543,7 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
     insecureSkipVerify: optBool(o, 'insecureSkipVerify') ?? false,
     forceHttp1,
     serverName,
+    proxy,
     disableRedirect: optBool(o, 'disableRedirect') ?? false,
     maxRedirects: (maxRedirects as number | undefined) ?? DEFAULT_MAX_REDIRECTS,
     rejectOnError: optBool(o, 'rejectOnError'),

@@ -30,7 +30,7 @@ export type ErrorCode =
   | 'ERR_INTERNAL';
 
 export type ErrorStage =
-  | 'options' | 'queue' | 'dns' | 'connect' | 'tls' | 'write' | 'headers' | 'body' | 'redirect' | 'engine' | 'link';
+  | 'options' | 'queue' | 'dns' | 'connect' | 'proxy' | 'tls' | 'write' | 'headers' | 'body' | 'redirect' | 'engine' | 'link';
 
 export declare const errorCodes: readonly ErrorCode[];
 
@@ -114,7 +114,16 @@ export interface CycleTLSRequestOptions {
   decompress?: boolean;
   /** SNI (and the name the certificate must match) when it differs from the URL's host. */
   serverName?: string;
-  /** Not implemented yet: rejects with ERR_NOT_IMPLEMENTED. */
+  /**
+   * The proxy for this request: `http://`, `https://` (TLS to the proxy, verified unless
+   * `insecureSkipVerify`), `socks4://`, `socks4a://`, `socks5://` (the target's name is resolved
+   * locally) or `socks5h://` (the proxy resolves it), with optional percent-encoded `user:pass@`.
+   * Default ports: 80, 443, 1080. https targets are tunnelled (CONNECT or SOCKS) and the browser's
+   * TLS handshake runs end to end inside the tunnel; plain-http targets through an http(s) proxy go
+   * as absolute-form requests. A malformed URL rejects this call with ERR_INVALID_OPTION; a failing
+   * proxy gives ERR_PROXY (stage 'dns', 'connect' or 'proxy', with the proxy's reply); `timeout`
+   * covers the proxy too. Connections are never shared between different proxies or credentials.
+   */
   proxy?: string;
   /** Seconds for the whole exchange (fractions allowed); 0 or absent means 15. */
   timeout?: number;

@@ -304,6 +304,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
     if (!ReadString(o, "host", spec.host, true)) return type_error("host");
     if (!ReadString(o, "target", spec.target, true)) return type_error("target");
     if (!ReadString(o, "serverName", spec.server_name, false)) return type_error("serverName");
+    if (!ReadString(o, "proxy", spec.proxy, false)) return type_error("proxy");
     if (!ReadString(o, "profile", spec.profile, false)) return type_error("profile");
     ctn::FingerprintInputs fp;
     if (!ReadString(o, "ja3", fp.ja3, false)) return type_error("ja3");

@@ -48,7 +48,14 @@ Connection::Connection(Engine::Impl& engine, PoolKey key, uint64_t id)
       idle_timer_(engine.io),
       ping_timer_(engine.io),
       parser_(*this),
-      read_buffer_(kReadBufferSize) {}
+      read_buffer_(kReadBufferSize) {
+  if (!key_.proxy.empty()) {
+    // The engine parsed it before it became a pool key: it parses again.
+    proxy::ProxyConfig config;
+    std::string why;
+    if (proxy::parse_proxy_url(key_.proxy, &config, &why)) proxy_ = std::move(config);
+  }
+}
 
 Connection::~Connection() {
   asio::error_code ignored;
@@ -85,7 +92,47 @@ void Connection::open(std::shared_ptr<Exchange> exchange) {
   exchange_->reused_connection = false;
   account();
   engine_.enter_stage(exchange_, Stage::kDns);
-  resolver_.async_resolve(key_.host, std::to_string(key_.port),
+  if (proxy_ && proxy::resolves_locally(proxy_->scheme)) {
+    // socks4 and socks5 send the target's address: the name is looked up here (socks5h and
+    // socks4a leave that to the proxy).
+    asio::error_code not_literal;
+    asio::ip::make_address(key_.host, not_literal);
+    if (not_literal) {
+      resolver_.async_resolve(key_.host, std::to_string(key_.port),
+                              [self = shared_from_this()](const asio::error_code& ec,
+                                                          asio::ip::tcp::resolver::results_type r) {
+                                self->on_resolve_target(ec, std::move(r));
+                              });
+      return;
+    }
+    target_address_ = key_.host;
+  }
+  resolve_dial_host();
+}
+
+void Connection::on_resolve_target(const asio::error_code& ec,
+                                   asio::ip::tcp::resolver::results_type results) {
+  if (closed_ || !exchange_) return;
+  const bool v4_only = proxy_->scheme == proxy::Scheme::kSocks4;
+  for (const auto& entry : results) {
+    if (ec) break;
+    const asio::ip::address a = entry.endpoint().address();
+    if (v4_only && !a.is_v4()) continue;
+    target_address_ = a.to_string();
+    break;
+  }
+  if (target_address_.empty()) {
+    fail(Error{ErrorCode::kDns, Stage::kDns,
+               "DNS lookup of " + key_.host + " failed: " +
+                   (ec ? ec.message() : "no IPv4 address (SOCKS4 carries IPv4 addresses only)")},
+         false);
+    return;
+  }
+  resolve_dial_host();
+}
+
+void Connection::resolve_dial_host() {
+  resolver_.async_resolve(dial_host(), std::to_string(dial_port()),
                           [self = shared_from_this()](const asio::error_code& ec,
                                                       asio::ip::tcp::resolver::results_type r) {
                             self->on_resolve(ec, std::move(r));
@@ -102,9 +149,12 @@ void Connection::on_resolve(const asio::error_code& ec,
                             asio::ip::tcp::resolver::results_type results) {
   if (closed_ || !exchange_) return;
   if (ec) {
-    fail(Error{ErrorCode::kDns, Stage::kDns,
-               "DNS lookup of " + key_.host + " failed: " + ec.message()},
-         false);
+    if (proxy_) {
+      fail_proxy(Stage::kDns, "DNS lookup of the proxy host " + proxy_->host + " failed: " + ec.message());
+    } else {
+      fail(Error{ErrorCode::kDns, Stage::kDns, "DNS lookup of " + key_.host + " failed: " + ec.message()},
+           false);
+    }
     return;
   }
   enter_stage_all(Stage::kConnect);
@@ -118,17 +168,141 @@ void Connection::on_resolve(const asio::error_code& ec,
 void Connection::on_connect(const asio::error_code& ec) {
   if (closed_ || !exchange_) return;
   if (ec) {
+    const std::string what = "connect to " + std::string(proxy_ ? "the proxy " : "") + dial_host() +
+                             ":" + std::to_string(dial_port()) + " failed: " + ec.message();
+    if (proxy_) {
+      fail_proxy(Stage::kConnect, what);
+      return;
+    }
     const bool refused = ec == asio::error::connection_refused;
-    fail(Error{refused ? ErrorCode::kConnectRefused : ErrorCode::kConnect, Stage::kConnect,
-               "connect to " + key_.host + ":" + std::to_string(key_.port) +
-                   " failed: " + ec.message()},
-         false);
+    fail(Error{refused ? ErrorCode::kConnectRefused : ErrorCode::kConnect, Stage::kConnect, what}, false);
     return;
   }
   asio::error_code ignored;
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
   tcp_open_ = true;
   engine_.connection_established(false, false);
+  if (proxy_) {
+    start_proxy();
+    return;
+  }
+  start_target();
+}
+
+// ---- through a proxy ----
+
+void Connection::fail_proxy(Stage stage, const std::string& why) {
+  fail(Error{ErrorCode::kProxy, stage, why + " (proxy " + proxy::redacted_url(*proxy_) + ")"}, false);
+}
+
+void Connection::start_proxy() {
+  account();
+  enter_stage_all(Stage::kProxy);
+  if (proxy_->scheme != proxy::Scheme::kHttps) {
+    start_tunnel();
+    return;
+  }
+  // TLS to the proxy itself: verified as any server is (unless insecureSkipVerify), HTTP/1.1 only.
+  Error error;
+  const TlsOptions options{key_.verify, true};
+  proxy_tls_context_ = engine_.tls_contexts().get(*exchange_->profile, options, &error);
+  if (!proxy_tls_context_) {
+    fail(std::move(error), false);
+    return;
+  }
+  proxy_tls_ = std::make_unique<TlsStream>(socket_, *proxy_tls_context_);
+  if (!prepare_connection(proxy_tls_->native_handle(), *exchange_->profile, options, proxy_->host,
+                          &error)) {
+    fail(std::move(error), false);
+    return;
+  }
+  proxy_tls_->async_handshake(asio::ssl::stream_base::client,
+                              [self = shared_from_this()](const asio::error_code& ec) {
+                                self->on_proxy_tls(ec);
+                              });
+}
+
+void Connection::on_proxy_tls(const asio::error_code& ec) {
+  if (closed_ || !exchange_) return;
+  if (ec) {
+    const bool from_tls = ec.category() == asio::error::get_ssl_category();
+    const Error why = classify_handshake_failure(
+        proxy_tls_->native_handle(), from_tls ? static_cast<uint32_t>(ec.value()) : 0, ec.message());
+    fail_proxy(Stage::kProxy, "the TLS handshake with the proxy failed: " + why.message);
+    return;
+  }
+  start_tunnel();
+}
+
+void Connection::start_tunnel() {
+  if (proxy::is_http_proxy(proxy_->scheme) && !key_.tls) {
+    // Plain HTTP through an HTTP proxy: absolute-form requests, no tunnel (write_request).
+    start_target();
+    return;
+  }
+  tunnel_ = std::make_unique<proxy::Handshake>(
+      *proxy_, target_address_.empty() ? key_.host : target_address_, key_.port);
+  drive_tunnel();
+}
+
+void Connection::drive_tunnel() {
+  switch (tunnel_->status()) {
+    case proxy::Handshake::Status::kSend:
+      with_stream([&](auto& stream) {
+        asio::async_write(stream, asio::buffer(tunnel_->output()),
+                          [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+                            self->engine_.count_io(0, n);
+                            self->on_tunnel_write(ec);
+                          });
+      });
+      return;
+    case proxy::Handshake::Status::kReceive:
+      with_stream([&](auto& stream) {
+        stream.async_read_some(asio::buffer(read_buffer_),
+                               [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+                                 self->on_tunnel_read(ec, n);
+                               });
+      });
+      return;
+    case proxy::Handshake::Status::kDone:
+      tunnel_.reset();
+      start_target();
+      return;
+    case proxy::Handshake::Status::kFailed:
+      fail_proxy(Stage::kProxy, tunnel_->error());
+      return;
+  }
+}
+
+void Connection::on_tunnel_write(const asio::error_code& ec) {
+  if (closed_ || !exchange_) return;
+  if (ec) {
+    fail_proxy(Stage::kProxy, "sending the tunnel request to the proxy failed: " + ec.message());
+    return;
+  }
+  tunnel_->sent();
+  drive_tunnel();
+}
+
+void Connection::on_tunnel_read(const asio::error_code& ec, size_t bytes) {
+  if (closed_ || !exchange_) return;
+  if (ec) {
+    fail_proxy(Stage::kProxy, std::string(is_eof(ec) ? "the proxy closed the connection" : ec.message()) +
+                                  " before the tunnel was open");
+    return;
+  }
+  engine_.count_io(bytes, 0);
+  const size_t used = tunnel_->feed(std::string_view(read_buffer_.data(), bytes));
+  if (used < bytes && tunnel_->status() != proxy::Handshake::Status::kFailed) {
+    // The target speaks only after our first bytes (TLS ClientHello, HTTP request): anything
+    // here came from the proxy, which is not following the protocol.
+    fail_proxy(Stage::kProxy, "the proxy sent more than its reply");
+    return;
+  }
+  drive_tunnel();
+}
+
+void Connection::start_target() {
   if (!key_.tls) {
     established_ = true;
     mode_ = Mode::kHttp1;
@@ -145,36 +319,49 @@ void Connection::on_connect(const asio::error_code& ec) {
     fail(std::move(error), false);
     return;
   }
-  tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *tls_context_);
-  if (!prepare_connection(tls_->native_handle(), *exchange_->profile, options, key_.server_name,
-                          &error)) {
+  // The fingerprinted handshake runs end to end with the target, inside the tunnel when there is
+  // one (the proxy relays its bytes; an https:// proxy's TLS carries them).
+  if (proxy_tls_) {
+    tunnel_tls_ = std::make_unique<TunnelTlsStream>(*proxy_tls_, *tls_context_);
+  } else {
+    tls_ = std::make_unique<TlsStream>(socket_, *tls_context_);
+  }
+  SSL* ssl = target_ssl();
+  if (!prepare_connection(ssl, *exchange_->profile, options, key_.server_name, &error)) {
     fail(std::move(error), false);
     return;
   }
   if (TlsSessionCache* sessions = engine_.tls_sessions()) {
     tls_session_slot_ = TlsSessionCache::Slot{sessions, describe(key_)};
-    sessions->attach(tls_->native_handle(), &tls_session_slot_);
+    sessions->attach(ssl, &tls_session_slot_);
   }
   enter_stage_all(Stage::kTls);
-  tls_->async_handshake(asio::ssl::stream_base::client,
-                        [self = shared_from_this()](const asio::error_code& ec) {
-                          self->on_handshake(ec);
-                        });
+  auto on_done = [self = shared_from_this()](const asio::error_code& ec) { self->on_handshake(ec); };
+  if (tunnel_tls_) {
+    tunnel_tls_->async_handshake(asio::ssl::stream_base::client, std::move(on_done));
+  } else {
+    tls_->async_handshake(asio::ssl::stream_base::client, std::move(on_done));
+  }
+}
+
+SSL* Connection::target_ssl() const {
+  if (tunnel_tls_) return tunnel_tls_->native_handle();
+  return tls_ ? tls_->native_handle() : nullptr;
 }
 
 void Connection::on_handshake(const asio::error_code& ec) {
   if (closed_ || !exchange_) return;
   if (ec) {
     const bool from_tls = ec.category() == asio::error::get_ssl_category();
-    fail(classify_handshake_failure(tls_->native_handle(),
-                                    from_tls ? static_cast<uint32_t>(ec.value()) : 0, ec.message()),
+    fail(classify_handshake_failure(target_ssl(), from_tls ? static_cast<uint32_t>(ec.value()) : 0,
+                                    ec.message()),
          false);
     return;
   }
-  tls_resumed_ = SSL_session_reused(tls_->native_handle()) != 0;
+  tls_resumed_ = SSL_session_reused(target_ssl()) != 0;
   engine_.connection_established(true, tls_resumed_);
   established_ = true;
-  if (negotiated_alpn(tls_->native_handle()) == "h2") {
+  if (negotiated_alpn(target_ssl()) == "h2") {
     start_http2();
     return;
   }
@@ -227,7 +414,16 @@ void Connection::write_request() {
   response_complete_ = false;
   request_head_.clear();
   std::string why;
-  http1::RequestHeadSpec head{ex.spec.method, ex.spec.target, &ex.spec.headers};
+  // Plain HTTP through an HTTP proxy: the request line names the whole URL (absolute-form).
+  const bool absolute_form = proxy_ && proxy::is_http_proxy(proxy_->scheme) && !key_.tls;
+  std::string absolute_target;
+  if (absolute_form) {
+    const bool v6 = key_.host.find(':') != std::string::npos;
+    absolute_target = "http://" + (v6 ? "[" + key_.host + "]" : key_.host) + ":" +
+                      std::to_string(key_.port) + ex.spec.target;
+  }
+  http1::RequestHeadSpec head{ex.spec.method, absolute_form ? absolute_target : ex.spec.target,
+                              &ex.spec.headers};
   if (ex.spec.preset_headers) {
     head.preset_http2 = &ex.profile->headers;
     head.preset_http1 =
@@ -236,6 +432,11 @@ void Connection::write_request() {
   if (!http1::write_request_head(head, request_head_, &why)) {
     fail(Error{ErrorCode::kInvalidOption, Stage::kWrite, "invalid request: " + why}, false);
     return;
+  }
+  if (absolute_form && proxy_->has_credentials && !find_header(ex.spec.headers, "proxy-authorization")) {
+    // Last, before the blank line that ends the head.
+    request_head_.insert(request_head_.size() - 2,
+                         "Proxy-Authorization: " + proxy::basic_credentials(*proxy_) + "\r\n");
   }
   engine_.count_exchange(ex.reused_connection);
   std::array<asio::const_buffer, 2> buffers{asio::buffer(request_head_), asio::buffer(ex.spec.body)};
@@ -369,7 +570,8 @@ void Connection::finish_exchange() {
 }
 
 bool Connection::more_readable_now() {
-  if (tls_ && SSL_pending(tls_->native_handle()) > 0) return true;
+  if (SSL* ssl = target_ssl(); ssl && SSL_pending(ssl) > 0) return true;
+  if (proxy_tls_ && SSL_pending(proxy_tls_->native_handle()) > 0) return true;
   asio::error_code ec;
   return socket_.available(ec) > 0 && !ec;
 }
@@ -843,8 +1045,7 @@ ConnectionInfo Connection::info(const Exchange& ex) const {
   ConnectionInfo i;
   i.connection_id = id_;
   i.reused = ex.reused_connection;
-  if (tls_) {
-    SSL* ssl = const_cast<asio::ssl::stream<asio::ip::tcp::socket&>&>(*tls_).native_handle();
+  if (SSL* ssl = target_ssl()) {
     i.alpn = negotiated_alpn(ssl);
     i.tls_version = negotiated_version(ssl);
     i.cipher = negotiated_cipher(ssl);

@@ -244,7 +244,17 @@ void Engine::Impl::start(RequestSpec&& spec) {
   }
   complete_headers(ex->spec);
   const RequestSpec& s = ex->spec;
-  ex->key = PoolKey{s.tls, s.host, s.port, "", s.server_name.empty() ? s.host : s.server_name,
+  std::string proxy_key;
+  if (!s.proxy.empty()) {
+    proxy::ProxyConfig config;
+    std::string why;
+    if (!proxy::parse_proxy_url(s.proxy, &config, &why)) {
+      exchange_failed(ex, Error{ErrorCode::kInvalidOption, Stage::kQueue, why}, false);
+      return;
+    }
+    proxy_key = proxy::canonical_url(config);
+  }
+  ex->key = PoolKey{s.tls, s.host, s.port, std::move(proxy_key), s.server_name.empty() ? s.host : s.server_name,
                     ex->profile->id, !s.insecure_skip_verify, s.force_http1};
   if (s.timeout_ms > 0) {
     ex->deadline.expires_after(std::chrono::milliseconds(s.timeout_ms));
@@ -410,7 +420,8 @@ void Engine::Impl::enter_stage(const std::shared_ptr<Exchange>& ex, Stage stage)
   switch (stage) {
     case Stage::kDns:
     case Stage::kConnect:
-      // One deadline for the lookup and the TCP connect together.
+    case Stage::kProxy:
+      // One deadline for the lookups, the TCP connect and the proxy's handshake together.
       if (ex->phase != Phase::kConnect) arm_phase(ex, Phase::kConnect, s.connect_timeout_ms);
       break;
     case Stage::kTls:

@@ -23,6 +23,7 @@
 #include "pool/fair_queue.h"
 #include "pool/pool.h"
 #include "profiles/profile.h"
+#include "proxy/proxy.h"
 #include "tls/tls_context.h"
 
 namespace ctn {
@@ -73,7 +74,10 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
 };
 
 // One socket (TCP, TLS on top for https) carrying HTTP/1.1 exchanges one at a time, or HTTP/2
-// exchanges as concurrent streams, as ALPN decides after the handshake.
+// exchanges as concurrent streams, as ALPN decides after the handshake. Through a proxy: TCP to
+// the proxy, TLS to it for an https:// proxy, the tunnel's handshake (CONNECT or SOCKS), then the
+// target's TLS inside the tunnel (layered on the proxy's TLS stream when there is one); plain-HTTP
+// targets through an HTTP proxy skip the tunnel and send absolute-form requests.
 class Connection : public std::enable_shared_from_this<Connection>,
                    http1::ResponseListener,
                    http2::SessionListener {
@@ -126,6 +130,25 @@ class Connection : public std::enable_shared_from_this<Connection>,
 
  private:
   enum class Mode { kUnknown, kHttp1, kHttp2 };
+  using TlsStream = asio::ssl::stream<asio::ip::tcp::socket&>;
+  using TunnelTlsStream = asio::ssl::stream<TlsStream&>;
+  // Where the TCP connection goes: the proxy, or the target itself.
+  const std::string& dial_host() const { return proxy_ ? proxy_->host : key_.host; }
+  uint16_t dial_port() const { return proxy_ ? proxy_->port : key_.port; }
+  void resolve_dial_host();
+  void on_resolve_target(const asio::error_code& ec, asio::ip::tcp::resolver::results_type results);
+  // Proxy stages.
+  void start_proxy();
+  void on_proxy_tls(const asio::error_code& ec);
+  void start_tunnel();
+  void drive_tunnel();
+  void on_tunnel_write(const asio::error_code& ec);
+  void on_tunnel_read(const asio::error_code& ec, size_t bytes);
+  void fail_proxy(Stage stage, const std::string& why);
+  // TCP (and the proxy's tunnel) are up: plain HTTP starts, or the target's TLS handshake.
+  void start_target();
+  // The target's TLS (direct or inside the tunnel), if any.
+  SSL* target_ssl() const;
   void on_resolve(const asio::error_code& ec, asio::ip::tcp::resolver::results_type results);
   void on_connect(const asio::error_code& ec);
   void on_handshake(const asio::error_code& ec);
@@ -168,9 +191,18 @@ class Connection : public std::enable_shared_from_this<Connection>,
   void on_stream_closed(int32_t stream, const http2::StreamClose& close) override;
   void on_goaway(int32_t last_stream_id, uint32_t error_code, std::string_view debug) override;
 
+  // The outermost layer: the target's TLS (in the tunnel or not), else the proxy's TLS, else TCP.
   template <class Fn>
   void with_stream(Fn&& fn) {
-    if (tls_) fn(*tls_); else fn(socket_);
+    if (tunnel_tls_) {
+      fn(*tunnel_tls_);
+    } else if (tls_) {
+      fn(*tls_);
+    } else if (proxy_tls_) {
+      fn(*proxy_tls_);
+    } else {
+      fn(socket_);
+    }
   }
 
   Engine::Impl& engine_;
@@ -180,7 +212,16 @@ class Connection : public std::enable_shared_from_this<Connection>,
   asio::ip::tcp::socket socket_;
   std::shared_ptr<asio::ssl::context> tls_context_;
   TlsSessionCache::Slot tls_session_slot_;
-  std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls_;
+  // Proxy (key_.proxy parsed); the tunnel's handshake while it runs; the target's address for
+  // proxies that take addresses (socks4, socks5), resolved here.
+  std::optional<proxy::ProxyConfig> proxy_;
+  std::unique_ptr<proxy::Handshake> tunnel_;
+  std::string target_address_;
+  std::shared_ptr<asio::ssl::context> proxy_tls_context_;
+  // Declared outer layer first: destroyed inner layer first.
+  std::unique_ptr<TlsStream> proxy_tls_;    // TLS to an https:// proxy
+  std::unique_ptr<TlsStream> tls_;          // the target's TLS, directly on TCP
+  std::unique_ptr<TunnelTlsStream> tunnel_tls_;  // the target's TLS inside the proxy's TLS
   asio::steady_timer idle_timer_;
   asio::steady_timer ping_timer_;
   std::shared_ptr<Exchange> exchange_;

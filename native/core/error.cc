@@ -34,6 +34,7 @@ std::string_view stage_name(Stage stage) noexcept {
     case Stage::kQueue: return "queue";
     case Stage::kDns: return "dns";
     case Stage::kConnect: return "connect";
+    case Stage::kProxy: return "proxy";
     case Stage::kTls: return "tls";
     case Stage::kWrite: return "write";
     case Stage::kHeaders: return "headers";

@@ -37,7 +37,9 @@ enum class ErrorCode {
 // Number of codes, for tables indexed by ErrorCode (EngineStats::errors).
 inline constexpr size_t kErrorCodeCount = static_cast<size_t>(ErrorCode::kInternal) + 1;
 
-enum class Stage { kQueue, kDns, kConnect, kTls, kWrite, kHeaders, kBody, kEngine, kLink };
+// kProxy: TLS to an https:// proxy and the tunnel's handshake (CONNECT, SOCKS), between the TCP
+// connect to the proxy and the target's TLS handshake.
+enum class Stage { kQueue, kDns, kConnect, kProxy, kTls, kWrite, kHeaders, kBody, kEngine, kLink };
 
 std::string_view error_code_name(ErrorCode code) noexcept;  // "ERR_DNS", ...
 std::string_view stage_name(Stage stage) noexcept;           // "dns", ...

@@ -32,7 +32,10 @@ struct RequestSpec {
   // `headers` are the profile's HTTP/2 defaults merged with the caller's: should ALPN choose
   // HTTP/1.1, they are written as the browser writes them there (http1::respell_preset_headers).
   bool preset_headers = false;
-  uint64_t timeout_ms = 0;      // whole exchange: dns, connect, tls, headers and body; 0 = none
+  // The proxy URL ("" = direct): http, https, socks4, socks4a, socks5 or socks5h, with optional
+  // user:password@ (percent-encoded). Validated by the TypeScript layer, parsed again by the engine.
+  std::string proxy;
+  uint64_t timeout_ms = 0;      // whole exchange: dns, connect, proxy, tls, headers and body; 0 = none
   // The caller wants the body only whole (not streamed): deliver it as one event at the end, so
   // nobody has to concatenate pieces.
   bool whole_body = false;

@@ -106,6 +106,7 @@ std::string encode_request(const RequestSpec& s) {
   w.u64(s.timeout_ms).u8(s.whole_body ? 1 : 0).u8(s.decompress ? 1 : 0).u64(s.max_decoded_bytes);
   w.u64(s.client_id).u64(s.connect_timeout_ms).u64(s.tls_timeout_ms).u64(s.headers_timeout_ms);
   w.u64(s.body_idle_timeout_ms);
+  w.str(s.proxy);
   return w.take();
 }
 
@@ -122,7 +123,7 @@ bool decode_request(std::string_view payload, RequestSpec* s, uint64_t* body_siz
                   r.boolean(&s->whole_body) && r.boolean(&s->decompress) &&
                   r.u64(&s->max_decoded_bytes) && r.u64(&s->client_id) && r.u64(&s->connect_timeout_ms) &&
                   r.u64(&s->tls_timeout_ms) && r.u64(&s->headers_timeout_ms) &&
-                  r.u64(&s->body_idle_timeout_ms) && r.at_end();
+                  r.u64(&s->body_idle_timeout_ms) && r.str(&s->proxy) && r.at_end();
   if (!ok) {
     *why = "malformed REQUEST payload";
     return false;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/engine_impl.h"
+#include "proxy/proxy.h"
 
 namespace ctn {
 
@@ -15,7 +16,13 @@ std::string describe(const PoolKey& key) {
   }
   s.append(":").append(std::to_string(key.port));
   s.append(" [").append(key.profile).append("]");
-  if (!key.proxy.empty()) s.append(" via ").append(key.proxy);
+  if (!key.proxy.empty()) {
+    // Never the password: a digest of the credentials tells different ones apart.
+    proxy::ProxyConfig config;
+    std::string why;
+    s.append(" via ").append(proxy::parse_proxy_url(key.proxy, &config, &why) ? proxy::redacted_url(config)
+                                                                              : "(invalid proxy)");
+  }
   if (key.tls && key.server_name != key.host) s.append(" sni=").append(key.server_name);
   if (key.tls && !key.verify) s.append(" insecure");
   if (key.tls && key.http1_only) s.append(" http1");

@@ -26,7 +26,7 @@ struct PoolKey {
   bool tls = true;
   std::string host;
   uint16_t port = 0;
-  std::string proxy;        // reserved: the proxy URL once proxies exist ("" = direct)
+  std::string proxy;        // proxy::canonical_url, credentials included ("" = direct)
   std::string server_name;  // SNI (and the name the certificate must match)
   std::string profile;      // profile id (composed profiles' ids name their fingerprint strings)
   bool verify = true;

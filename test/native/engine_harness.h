@@ -14,16 +14,20 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "core/engine.h"
 #include "core/error.h"
 #include "core/request.h"
+#include "profiles/profile.h"
+#include "tls/tls_context.h"
 #include "test_server.h"
 
 namespace ctn_test {
@@ -48,6 +52,32 @@ inline const bool kEnvironmentReady = [] {
   ::signal(SIGPIPE, SIG_IGN);
   return true;
 }();
+
+// The TLS tests exercise the engine, not fingerprints: they use the default preset when this build
+// can put it on the wire (nullptr), else (stock BoringSSL without the patch series) a small stock
+// profile.
+inline std::shared_ptr<const ctn::Profile> test_tls_profile() {
+  static const std::shared_ptr<const ctn::Profile> profile =
+      []() -> std::shared_ptr<const ctn::Profile> {
+    std::string why;
+    if (ctn::check_tls_profile(ctn::default_profile().tls, &why)) return nullptr;
+    auto p = std::make_shared<ctn::Profile>();
+    p->id = "engine-test-stock";
+    p->tls.cipher_suites = {0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030};
+    p->tls.groups = {29, 23};
+    p->tls.signature_algorithms = {0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501};
+    p->tls.alpn = {"h2", "http/1.1"};
+    if (!ctn::check_tls_profile(p->tls, &why)) ADD_FAILURE() << "test profile: " << why;
+    return p;
+  }();
+  return profile;
+}
+
+// An HTTP/1.1 200 response with a Content-Length.
+inline std::string response(std::string_view body, std::string_view extra_headers = "") {
+  return "HTTP/1.1 200 OK\r\n" + std::string(extra_headers) +
+         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+}
 
 inline std::string kind_name(Kind k) {
   switch (k) {

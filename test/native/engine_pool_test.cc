@@ -90,23 +90,6 @@ TEST(FairQueue, ClientServedPastTheQueueGoesLast) {
 // ---------------------------------------------------------------------------------------------
 // Fixture
 
-// As in engine_test.cc: the default preset when this build can put it on the wire, else a stock
-// one.
-std::shared_ptr<const Profile> test_tls_profile() {
-  static const std::shared_ptr<const Profile> profile = []() -> std::shared_ptr<const Profile> {
-    std::string why;
-    if (check_tls_profile(default_profile().tls, &why)) return nullptr;
-    auto p = std::make_shared<Profile>();
-    p->id = "pool-test-stock";
-    p->tls.cipher_suites = {0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030};
-    p->tls.groups = {29, 23};
-    p->tls.signature_algorithms = {0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501};
-    p->tls.alpn = {"h2", "http/1.1"};
-    return p;
-  }();
-  return profile;
-}
-
 const Profile& used_profile() {
   return test_tls_profile() ? *test_tls_profile() : default_profile();
 }
@@ -118,11 +101,6 @@ bool http2_profile_usable() {
 
 #define REQUIRE_H2()                                                                      \
   if (!http2_profile_usable()) GTEST_SKIP() << "the default profile cannot go on the wire"
-
-std::string response(std::string_view body, std::string_view extra_headers = "") {
-  return "HTTP/1.1 200 OK\r\n" + std::string(extra_headers) +
-         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
-}
 
 // An HTTP/1.1 handler that answers each request (body: its X-Req header) once `gate` is open.
 Handler gated(std::atomic<bool>& gate) {

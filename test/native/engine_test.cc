@@ -38,30 +38,6 @@ namespace {
 using namespace ctn;
 using namespace ctn_test;
 
-
-// The TLS tests exercise the engine, not fingerprints: they use the default preset when this build
-// can put it on the wire, else (stock BoringSSL without the patch series) a small stock profile.
-std::shared_ptr<const Profile> test_tls_profile() {
-  static const std::shared_ptr<const Profile> profile = []() -> std::shared_ptr<const Profile> {
-    std::string why;
-    if (check_tls_profile(default_profile().tls, &why)) return nullptr;
-    auto p = std::make_shared<Profile>();
-    p->id = "engine-test-stock";
-    p->tls.cipher_suites = {0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030};
-    p->tls.groups = {29, 23};
-    p->tls.signature_algorithms = {0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501};
-    p->tls.alpn = {"h2", "http/1.1"};
-    if (!check_tls_profile(p->tls, &why)) ADD_FAILURE() << "test profile: " << why;
-    return p;
-  }();
-  return profile;
-}
-
-std::string response(std::string_view body, std::string_view extra_headers = "") {
-  return "HTTP/1.1 200 OK\r\n" + std::string(extra_headers) +
-         "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
-}
-
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -164,6 +164,7 @@ TEST(MuxMessages, RequestRoundTrip) {
   s.tls_timeout_ms = 2;
   s.headers_timeout_ms = 3;
   s.body_idle_timeout_ms = 4;
+  s.proxy = "socks5h://u%3A:p@proxy.test:1080";
   const std::string payload = encode_request(s);
   RequestSpec d;
   uint64_t body = 0;
@@ -196,6 +197,7 @@ TEST(MuxMessages, RequestRoundTrip) {
   EXPECT_EQ(d.tls_timeout_ms, 2u);
   EXPECT_EQ(d.headers_timeout_ms, 3u);
   EXPECT_EQ(d.body_idle_timeout_ms, 4u);
+  EXPECT_EQ(d.proxy, s.proxy);
   // Every truncation is refused.
   for (size_t n = 0; n < payload.size(); n += (n < 64 ? 1 : 4099)) {
     RequestSpec t;

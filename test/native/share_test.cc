@@ -451,19 +451,6 @@ TEST_F(ShareTest, AnotherUsersSecretIsRefusedAndTheHostKeepsServing) {
   EXPECT_EQ(rec->body, "ok");
 }
 
-int connect_raw(uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 // True when the host closed `fd` within the timeout.
 bool closed_by_peer(int fd, std::chrono::milliseconds timeout) {
   const auto until = std::chrono::steady_clock::now() + timeout;
@@ -485,28 +472,28 @@ TEST_F(ShareTest, ForeignBytesAreDroppedAndTheHostKeepsServing) {
   Member& client = add();
   ASSERT_EQ(client.start(), "client");
 
-  const int garbage = connect_raw(port_);
+  const int garbage = connect_loopback(port_);
   ASSERT_GE(garbage, 0);
   const std::string http = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
   ASSERT_EQ(::send(garbage, http.data(), http.size(), MSG_NOSIGNAL), static_cast<ssize_t>(http.size()));
   EXPECT_TRUE(closed_by_peer(garbage, 3s));
   ::close(garbage);
 
-  const int oversized = connect_raw(port_);
+  const int oversized = connect_loopback(port_);
   const std::string header = std::string("\x7f\xff\xff\xff\x01\x00", 6);
   ::send(oversized, header.data(), header.size(), MSG_NOSIGNAL);
   EXPECT_TRUE(closed_by_peer(oversized, 3s));
   ::close(oversized);
 
   // A REQUEST before authenticating is refused too.
-  const int early = connect_raw(port_);
+  const int early = connect_loopback(port_);
   const std::string req = mux::encode_frame(mux::FrameType::kRequest, mux::kEndStream, 1, "x");
   ::send(early, req.data(), req.size(), MSG_NOSIGNAL);
   EXPECT_TRUE(closed_by_peer(early, 3s));
   ::close(early);
 
   // Half-open: connects, never speaks; closed after the handshake deadline.
-  const int silent = connect_raw(port_);
+  const int silent = connect_loopback(port_);
   EXPECT_TRUE(closed_by_peer(silent, 5s));
   ::close(silent);
 

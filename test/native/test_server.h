@@ -118,6 +118,10 @@ class ServerConn {
   bool write_slowly(std::string_view bytes, size_t piece, std::chrono::milliseconds gap);
   // Never answers: reads (and discards) until the peer closes or the server stops.
   void stall();
+  // Forwards bytes both ways between this connection (after whatever was buffered) and `other`
+  // (a plain socket) until either side closes or the server stops. Non-blocking inside, so a TLS
+  // record that carries no data cannot wedge it. Used by the proxies in proxy_server.h.
+  void relay(int other);
   // Whether bytes (or EOF) arrive within `d`; false on timeout or stop. Lets a handler close a
   // kept-alive connection that stays idle, as servers do.
   bool readable_within(std::chrono::milliseconds d);
@@ -491,6 +495,73 @@ inline void ServerConn::stall() {
   while (fill()) buffer_.clear();
 }
 
+inline void ServerConn::relay(int other) {
+  ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
+  ::fcntl(other, F_SETFL, ::fcntl(other, F_GETFL) | O_NONBLOCK);
+  // Writes all of `bytes` to the client (to_client) or to `other`, waiting for room; false when
+  // that side is gone or the server stops.
+  auto send_all = [&](std::string_view bytes, bool to_client) {
+    while (!bytes.empty()) {
+      ssize_t n;
+      bool want_write = false;
+      if (to_client && ssl_ != nullptr) {
+        n = SSL_write(ssl_, bytes.data(), static_cast<int>(std::min<size_t>(bytes.size(), 1 << 20)));
+        if (n <= 0) {
+          const int e = SSL_get_error(ssl_, static_cast<int>(n));
+          ERR_clear_error();
+          if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ) return false;
+          want_write = true;
+        }
+      } else {
+        n = ::send(to_client ? fd_ : other, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+          want_write = true;
+        } else if (n <= 0) {
+          return false;
+        }
+      }
+      if (want_write) {
+        if (stopping()) return false;
+        pollfd p{to_client ? fd_ : other, POLLOUT, 0};
+        ::poll(&p, 1, 20);
+        continue;
+      }
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  };
+  if (!buffer_.empty() && !send_all(buffer_, false)) return;
+  buffer_.clear();
+  char buf[16384];
+  while (!stopping() && !closed_) {
+    const bool pending = ssl_ != nullptr && SSL_pending(ssl_) > 0;
+    pollfd p[2] = {{fd_, POLLIN, 0}, {other, POLLIN, 0}};
+    if (!pending && ::poll(p, 2, 20) <= 0) continue;
+    if (pending || p[0].revents != 0) {
+      ssize_t n;
+      if (ssl_ != nullptr) {
+        n = SSL_read(ssl_, buf, sizeof buf);
+        if (n <= 0) {
+          const int e = SSL_get_error(ssl_, static_cast<int>(n));
+          ERR_clear_error();
+          if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) return;
+          n = 0;
+        }
+      } else {
+        n = ::recv(fd_, buf, sizeof buf, 0);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return;
+        n = std::max<ssize_t>(n, 0);
+      }
+      if (n > 0 && !send_all(std::string_view(buf, static_cast<size_t>(n)), false)) return;
+    }
+    if (p[1].revents != 0) {
+      const ssize_t n = ::recv(other, buf, sizeof buf, 0);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return;
+      if (n > 0 && !send_all(std::string_view(buf, static_cast<size_t>(n)), true)) return;
+    }
+  }
+}
+
 inline bool ServerConn::readable_within(std::chrono::milliseconds d) {
   if (!buffer_.empty() || (ssl_ != nullptr && SSL_pending(ssl_) > 0)) return true;
   const auto deadline = Clock::now() + d;
@@ -587,6 +658,22 @@ inline uint16_t refused_port() {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   ::close(fd);
   return ntohs(addr.sin_port);
+}
+
+// A socket connected to 127.0.0.1:port, or -1.
+inline int connect_loopback(uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  const int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
 }
 
 // ---------------------------------------------------------------------------------------------

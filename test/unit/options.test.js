@@ -584,7 +584,7 @@ describe('normalizeRequest: url', () => {
 });
 
 describe('normalizeRequest: options that are not implemented yet', () => {
-  test.each([['quicFingerprint', 'x'], ['proxy', 'http://127.0.0.1:8080']])('%s as a non-empty string → ERR_NOT_IMPLEMENTED', (key, value) => {
+  test.each([['quicFingerprint', 'x']])('%s as a non-empty string → ERR_NOT_IMPLEMENTED', (key, value) => {
     expectNotImplemented(() => norm({ [key]: value }), new RegExp(key));
   });
 
@@ -595,6 +595,33 @@ describe('normalizeRequest: options that are not implemented yet', () => {
 
   test.each([['ja3'], ['proxy']])('%s of a wrong type → TypeError', (key) => {
     expectInvalid(() => norm({ [key]: 5 }), TypeError, new RegExp(key));
+  });
+
+  test('proxy URLs: six schemes, default ports kept implicit, credentials kept percent-encoded', () => {
+    expect(norm({ proxy: ' HTTP://127.0.0.1:8080/ ' }).proxy).toBe('http://127.0.0.1:8080');
+    expect(norm({ proxy: 'socks5h://us%40er:p%3Ass@Proxy.Test' }).proxy).toBe('socks5h://us%40er:p%3Ass@proxy.test');
+    expect(norm({ proxy: 'socks4a://[::1]:1080' }).proxy).toBe('socks4a://[::1]:1080');
+    for (const scheme of ['http', 'https', 'socks4', 'socks4a', 'socks5', 'socks5h']) {
+      expect(norm({ proxy: `${scheme}://h:1` }).proxy).toBe(`${scheme}://h:1`);
+    }
+    expect(norm({}).proxy).toBeUndefined();
+  });
+
+  test.each([
+    ['127.0.0.1:8080', /must be a URL/],
+    ['ftp://h:1', /schemes/],
+    ['http://', /valid URL|no host/],
+    ['http://h:0', /port 0/],
+    ['http://h/x', /path/],
+    ['http://h?q', /query/],
+    ['http://u:%zz@h:1', /percent-encoding/],
+    ['socks5://h:1:2', /valid URL|host/],
+  ])('proxy %s → ERR_INVALID_OPTION', (proxy, why) => {
+    expectInvalid(() => norm({ proxy }), TypeError, why);
+  });
+
+  test('a rejected proxy URL never shows its password', () => {
+    expectInvalid(() => norm({ proxy: 'ftp://user:hunter2@h:1' }), TypeError, /^(?!.*hunter2)/);
   });
 
   test('disableGrease is a boolean passed to the engine', () => {
