@@ -10,6 +10,8 @@ import { loadAddon } from './native';
 import { HTTP_METHODS, normalizeInit, normalizeRequest } from './options';
 import type { NormalizedInit, NormalizedRequest, PresetCatalog } from './options';
 import { bufferedResponse, errorResponse, streamResponse } from './response';
+import { openEventSource } from './event-source';
+import type { AdjustRequest } from './event-source';
 import type { CycleTLSResponseShape, ResponseMeta } from './response';
 
 export { CycleTLSError, errorCodes };
@@ -198,8 +200,9 @@ function headerValue(raw: readonly string[], name: string): string | undefined {
 }
 
 async function perform(instance: SharedInstance, client: ClientState, init: NormalizedInit,
-  url: unknown, options: unknown, method: unknown): Promise<CycleTLSResponseShape> {
-  const req = normalizeRequest(url, options, method, presets());
+  url: unknown, options: unknown, method: unknown, adjust?: AdjustRequest): Promise<CycleTLSResponseShape> {
+  const normalized = normalizeRequest(url, options, method, presets());
+  const req = adjust ? adjust(normalized) : normalized;
   const requestId = `${client.id}:${client.nextSeq++}`;
   const rejectOnError = req.rejectOnError ?? init.rejectOnError;
   const streaming = req.responseType === 'stream';
@@ -251,8 +254,9 @@ async function initCycleTLS(initOptions?: unknown): Promise<ClientFn> {
   };
   fn.ws = notYet('ws()');
   fn.webSocket = notYet('webSocket()');
-  fn.sse = notYet('sse()');
-  fn.eventSource = notYet('eventSource()');
+  fn.sse = (url: unknown, options?: unknown) =>
+    openEventSource((u, o, adjust) => perform(instance, client, init, u, o, 'get', adjust), url, options, init.rejectOnError);
+  fn.eventSource = fn.sse;
   fn.exit = async (): Promise<undefined> => {
     await instance.removeClient(client);
     return undefined;

@@ -462,7 +462,8 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
     throw invalidRange(`option "protocol" must be one of http1, http2, http3, websocket, sse; got ${JSON.stringify(protocol)}`);
   }
   if (protocol === 'http3' || protocol === 'websocket' || protocol === 'sse') {
-    throw notImplemented(`protocol "${protocol}"`, protocol === 'http3' ? 'HTTP/3 is not supported' : 'ws()/sse() arrive with issue #6');
+    throw notImplemented(`protocol "${protocol}"`, protocol === 'http3' ? 'HTTP/3 is not supported'
+      : protocol === 'sse' ? 'use sse() or eventSource(), which parse the event stream' : 'ws() arrives with issue #6');
   }
   optBool(o, 'enableConnectionReuse'); // connections are always reused
   optBool(o, 'tls13AutoRetry'); // TLS 1.3 is always offered

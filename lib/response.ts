@@ -43,7 +43,7 @@ export function headersToCycleTLS(raw: readonly string[]): Record<string, string
   return out;
 }
 
-function contentType(raw: readonly string[]): string {
+export function contentType(raw: readonly string[]): string {
   for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i].toLowerCase() === 'content-type') return raw[i + 1];
   return '';
 }
@@ -115,13 +115,16 @@ export function bufferedResponse(meta: ResponseMeta, body: Buffer, responseType:
       // cycletls: the parsed JSON, or the raw Buffer when the body is not JSON.
       try { data = body.length ? JSON.parse(body.toString('utf8')) : body; } catch { data = body; }
   }
+  return { ...metaFields(meta), data, ...bodyMethods(body, meta.rawHeaders) };
+}
+
+/** json/text/arrayBuffer/blob over a whole body. */
+export function bodyMethods(body: Buffer, rawHeaders: readonly string[]): Pick<CycleTLSResponseShape, 'json' | 'text' | 'arrayBuffer' | 'blob'> {
   return {
-    ...metaFields(meta),
-    data,
     json: async () => parseJson(body),
     text: async () => body.toString('utf8'),
     arrayBuffer: async () => toArrayBuffer(body),
-    blob: async () => new Blob([body], { type: contentType(meta.rawHeaders) }),
+    blob: async () => new Blob([body], { type: contentType(rawHeaders) }),
   };
 }
 

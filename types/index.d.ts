@@ -208,16 +208,44 @@ export interface CycleTLSWebSocketResponse extends CycleTLSResponse {
 }
 
 export interface SSEEvent {
+  /** The last event id in force when the event was dispatched (absent while it is empty). */
   id?: string;
+  /** The `event` field, or 'message'. */
   event?: string;
+  /** The `data` lines joined with \n. */
   data: string;
+  /** The reconnection time (ms), when this event's block carried a valid `retry` field. */
   retry?: number;
 }
 
-export interface CycleTLSSSEResponse extends CycleTLSResponse {
+/** sse()'s reconnection: after the stream ends or fails, open it again with Last-Event-ID. */
+export interface SSEReconnectOptions {
+  /** The wait before a reconnection when the server sent no `retry`, ms. Default 3000. */
+  retryMs?: number;
+  /** Consecutive failed reconnections before giving up (the count restarts on success). Default Infinity. */
+  maxRetries?: number;
+}
+
+export interface CycleTLSSSEOptions extends CycleTLSRequestOptions {
+  /** `true` (retryMs 3000, no limit) or the settings. Default: no reconnection. */
+  reconnect?: boolean | SSEReconnectOptions;
+  /** Sent as Last-Event-ID on the first connection (later ones send the last id received). */
+  lastEventId?: string;
+}
+
+/**
+ * The response head of an event stream. `data` is null while it is one (read it with events() or
+ * onEvent(); json()/text()/... reject); for a status other than 200 or a content type other than
+ * text/event-stream it is up to 64 KiB of the body as text, and events() ends at once.
+ */
+export interface CycleTLSSSEResponse extends CycleTLSResponse<string | null> {
+  /** One queue for all calls; pulls: while nothing consumes, the socket is paused. Leaving a for-await loop closes. */
   events(): AsyncIterableIterator<SSEEvent>;
+  /** Each event as parsed (events queued before the first callback are passed to it). */
   onEvent(callback: (event: SSEEvent) => void): void;
+  /** Errors (CycleTLSError); those before the first callback are passed to it. */
   onError(callback: (error: Error) => void): void;
+  /** Stops the stream and any reconnection; resolves once the connection is let go. */
   close(): Promise<void>;
 }
 
@@ -322,9 +350,13 @@ export interface CycleTLSClient {
   /** Not implemented yet: rejects with ERR_NOT_IMPLEMENTED. */
   ws(url: string, options?: CycleTLSRequestOptions): Promise<CycleTLSWebSocketResponse>;
   webSocket(url: string, options?: CycleTLSRequestOptions): Promise<CycleTLSWebSocketResponse>;
-  /** Not implemented yet: rejects with ERR_NOT_IMPLEMENTED. */
-  sse(url: string, options?: CycleTLSRequestOptions): Promise<CycleTLSSSEResponse>;
-  eventSource(url: string, options?: CycleTLSRequestOptions): Promise<CycleTLSSSEResponse>;
+  /**
+   * A GET with Accept: text/event-stream and Cache-Control: no-cache (unless given), resolved on the
+   * response head. Failures resolve as other requests do (or reject under rejectOnError); `timeout`
+   * bounds each phase up to the head, not the stream.
+   */
+  sse(url: string, options?: CycleTLSSSEOptions): Promise<CycleTLSSSEResponse>;
+  eventSource(url: string, options?: CycleTLSSSEOptions): Promise<CycleTLSSSEResponse>;
   /** Settles this client's own requests with ERR_CLIENT_CLOSED; the last client closes the engine. */
   exit(): Promise<undefined>;
   /**

@@ -1,7 +1,7 @@
 // Compiled (never run) by test/unit/types.test.js: the public contract must accept cycletls-style
 // code and reject misuse. Lines marked @ts-expect-error must fail to compile.
 import initCycleTLS, { CycleTLSError, errorCodes } from 'cycletls-native';
-import type { CycleTLSClient, CycleTLSResponse, ErrorCode, InitOptions, Cookie } from 'cycletls-native';
+import type { CycleTLSClient, CycleTLSResponse, ErrorCode, InitOptions, Cookie, CycleTLSSSEResponse, SSEEvent } from 'cycletls-native';
 import type { Readable } from 'node:stream';
 import type { Blob } from 'node:buffer';
 import cjs = require('cycletls-native');
@@ -49,6 +49,26 @@ async function main(): Promise<void> {
   const b: Blob = blob.data;
   const stream = await client.get('https://example.test', { responseType: 'stream' });
   const rd: Readable = stream.data;
+
+  const es: CycleTLSSSEResponse = await client.sse('https://example.test/events', { reconnect: { retryMs: 1000, maxRetries: 5 }, lastEventId: '7', headers: { a: 'b' } });
+  await client.eventSource('https://example.test/events', { reconnect: true, responseType: 'stream', protocol: 'sse' });
+  for await (const ev of es.events()) {
+    const evData: string = ev.data;
+    const evId: string | undefined = ev.id;
+    const evRetry: number | undefined = ev.retry;
+    void [evData, evId, evRetry];
+  }
+  es.onEvent((ev: SSEEvent) => { const t: string | undefined = ev.event; void t; });
+  es.onError((err: Error) => { void err.message; });
+  const esData: string | null = es.data;
+  const esClosed: void = await es.close();
+  // @ts-expect-error reconnect takes a boolean or { retryMs, maxRetries }
+  await client.sse('https://example.test/events', { reconnect: 'yes' });
+  // @ts-expect-error retryMs is a number of milliseconds
+  await client.sse('https://example.test/events', { reconnect: { retryMs: '1s' } });
+  // @ts-expect-error event data is a string
+  es.onEvent((ev) => { const evNum: number = ev.data; void evNum; });
+  void [esData, esClosed];
 
   const cookies: Cookie[] = [{ name: 'a', value: 'b', expires: 'Mon, 02-Jan-2022 15:04:05 EST', sameSite: 'Lax' }];
   await client.get('https://example.test', { cookies, bodyBytes: 'AAEC', headerOrder: ['a'], signal: new AbortController().signal });

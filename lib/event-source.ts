@@ -1,0 +1,389 @@
+// sse() / eventSource(): an EventSource over the engine's streaming response path. The response
+// resolves on the head; events come out of lib/sse.ts's parser, pulled by events() (the socket is
+// paused while nobody consumes: bounded buffering) or pushed to onEvent callbacks. With `reconnect`,
+// an ended or failed stream is opened again after the server's `retry` (or retryMs), sending
+// Last-Event-ID; close() stops everything and clears every timer.
+import { Buffer } from 'node:buffer';
+import { Readable } from 'node:stream';
+
+import { CycleTLSError, invalidOption, invalidRange } from './errors';
+import type { ErrorCode, ErrorStage } from './errors';
+import type { NormalizedRequest } from './options';
+import { bodyMethods, contentType } from './response';
+import type { CycleTLSResponseShape } from './response';
+import { SSEParser } from './sse';
+import type { SSEEvent } from './sse';
+
+export type AdjustRequest = (req: NormalizedRequest) => NormalizedRequest;
+type Perform = (url: unknown, options: Record<string, unknown>, adjust: AdjustRequest) => Promise<CycleTLSResponseShape>;
+
+export interface SSEResponseShape extends CycleTLSResponseShape {
+  events(): AsyncIterableIterator<SSEEvent>;
+  onEvent(callback: (event: SSEEvent) => void): void;
+  onError(callback: (error: Error) => void): void;
+  close(): Promise<void>;
+}
+
+interface Reconnect { retryMs: number; maxRetries: number }
+
+export const DEFAULT_RETRY_MS = 3000;
+/** Parsed events held for a consumer that is not pulling; past it the socket is paused. */
+const QUEUE_LIMIT = 64;
+/** Of a response that is not an event stream, this much body is kept for text()/json(). */
+const ERROR_BODY_LIMIT = 64 * 1024;
+const MAX_RETRY_MS = 24 * 3600 * 1000;
+const DEFAULT_BODY_WAIT_MS = 15000;
+
+function normalizeReconnect(v: unknown): Reconnect | undefined {
+  if (v === undefined || v === null || v === false) return undefined;
+  if (v === true) return { retryMs: DEFAULT_RETRY_MS, maxRetries: Infinity };
+  if (typeof v !== 'object' || Array.isArray(v)) {
+    throw invalidOption('option "reconnect" must be a boolean or an object { retryMs, maxRetries }');
+  }
+  const { retryMs, maxRetries } = v as { retryMs?: unknown; maxRetries?: unknown };
+  if (retryMs !== undefined && (typeof retryMs !== 'number' || !Number.isFinite(retryMs) || retryMs < 0 || retryMs > MAX_RETRY_MS)) {
+    throw invalidRange(`option "reconnect.retryMs" must be a number of milliseconds from 0 to ${MAX_RETRY_MS}, got ${String(retryMs)}`);
+  }
+  if (maxRetries !== undefined && (typeof maxRetries !== 'number' || maxRetries < 0 ||
+      !(Number.isInteger(maxRetries) || maxRetries === Infinity))) {
+    throw invalidRange(`option "reconnect.maxRetries" must be a non-negative integer or Infinity, got ${String(maxRetries)}`);
+  }
+  return { retryMs: (retryMs as number | undefined) ?? DEFAULT_RETRY_MS, maxRetries: (maxRetries as number | undefined) ?? Infinity };
+}
+
+/** Accept and Cache-Control as EventSource sends them, unless the caller set them; Last-Event-ID when known. */
+function sseHeaders(headers: unknown, lastEventId: string): unknown {
+  if (headers !== undefined && headers !== null && (typeof headers !== 'object' || Array.isArray(headers))) return headers;
+  const given = Object.entries((headers ?? {}) as Record<string, unknown>);
+  const names = new Set(given.map(([n]) => n.toLowerCase()));
+  const out: Record<string, unknown> = {};
+  if (!names.has('accept')) out.Accept = 'text/event-stream';
+  if (!names.has('cache-control')) out['Cache-Control'] = 'no-cache';
+  for (const [n, v] of given) if (lastEventId === '' || n.toLowerCase() !== 'last-event-id') out[n] = v;
+  if (lastEventId !== '') out['Last-Event-ID'] = lastEventId;
+  return out;
+}
+
+/**
+ * The stream has no overall deadline: `timeout` bounds each phase up to the response head
+ * (connect, TLS, head) unless the caller set those phases; `bodyIdleTimeout` bounds silence.
+ */
+const adjust: AdjustRequest = (req) => ({
+  ...req,
+  responseType: 'stream',
+  timeoutMs: 0,
+  connectTimeoutMs: req.connectTimeoutMs ?? req.timeoutMs,
+  tlsTimeoutMs: req.tlsTimeoutMs ?? req.timeoutMs,
+  headersTimeoutMs: req.headersTimeoutMs ?? req.timeoutMs,
+});
+
+/** Why a response is not an event stream (EventSource's "fail the connection"), or undefined. */
+function notAnEventStream(res: CycleTLSResponseShape): CycleTLSError | undefined {
+  const type = contentType(res.rawHeaders);
+  const mime = type.split(';')[0].trim().toLowerCase();
+  if (res.status === 200 && mime === 'text/event-stream') return undefined;
+  return new CycleTLSError('ERR_PROTOCOL',
+    `not an event stream: status ${res.status}, content-type ${JSON.stringify(type)} (expected 200 and text/event-stream)`, 'headers');
+}
+
+function fromResolved(error: NonNullable<CycleTLSResponseShape['error']>): CycleTLSError {
+  return new CycleTLSError(error.code as ErrorCode, error.message, error.stage as ErrorStage);
+}
+
+/** At most `limit` bytes of a body, within `ms`; then the stream is let go. */
+function readCapped(stream: Readable, limit: number, ms: number): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (): void => {
+      clearTimeout(timer);
+      stream.off('data', onData).off('end', done);
+      if (!stream.readableEnded) stream.destroy();
+      resolve(Buffer.concat(chunks).subarray(0, limit));
+    };
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size >= limit) done();
+    };
+    const timer = setTimeout(done, ms);
+    stream.on('data', onData).on('end', done).on('error', done);
+  });
+}
+
+function rethrowLater(err: unknown): void {
+  process.nextTick(() => { throw err; });
+}
+
+class EventSession implements AsyncIterableIterator<SSEEvent> {
+  private readonly parser = new SSEParser();
+  private readonly queue: SSEEvent[] = [];
+  private readonly waiters: Array<(r: IteratorResult<SSEEvent>) => void> = [];
+  private readonly listeners: Array<(event: SSEEvent) => void> = [];
+  private readonly errorListeners: Array<(error: Error) => void> = [];
+  private readonly undelivered: Error[] = [];
+  private readonly controller = new AbortController();
+  private iterating = false;
+  private stream: Readable | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private attempts = 0;
+  private done = false;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly perform: Perform, private readonly url: unknown, private readonly options: Record<string, unknown>,
+    private readonly reconnect: Reconnect | undefined, private readonly userSignal: AbortSignal | undefined, lastEventId: string) {
+    if (lastEventId !== '') {
+      this.parser.lastEventId = lastEventId;
+      this.parser.end();
+    }
+    if (userSignal?.aborted) this.controller.abort();
+    userSignal?.addEventListener('abort', this.onUserAbort);
+  }
+
+  private readonly onUserAbort = (): void => { void this.close(); };
+
+  /** One request: the caller's options, EventSource's headers, the streaming path. */
+  request(): Promise<CycleTLSResponseShape> {
+    const options: Record<string, unknown> = {
+      ...this.options,
+      headers: sseHeaders(this.options.headers, this.parser.lastEventId),
+      responseType: 'stream',
+    };
+    if (this.userSignal === undefined || this.userSignal instanceof AbortSignal) options.signal = this.controller.signal;
+    return this.perform(this.url, options, adjust);
+  }
+
+  attach(stream: Readable): void {
+    this.stream = stream;
+    stream.on('readable', this.pump);
+    stream.on('end', () => this.streamEnded(stream, undefined));
+    stream.on('error', (err: Error) => this.streamEnded(stream, err));
+  }
+
+  private wantsQueue(): boolean {
+    return this.iterating || this.listeners.length === 0;
+  }
+
+  /** Reads and parses while someone takes the events (or the queue has room). */
+  private readonly pump = (): void => {
+    for (;;) {
+      const s = this.stream;
+      if (s === undefined || (this.wantsQueue() && this.queue.length >= QUEUE_LIMIT)) return;
+      const chunk = s.read() as Buffer | null;
+      if (chunk === null) return;
+      for (const event of this.parser.push(chunk)) this.deliver(event);
+    }
+  };
+
+  private deliver(event: SSEEvent): void {
+    for (const cb of this.listeners) {
+      try { cb(event); } catch (err) { rethrowLater(err); }
+    }
+    if (!this.wantsQueue()) return;
+    const waiter = this.waiters.shift();
+    if (waiter) waiter({ value: event, done: false });
+    else this.queue.push(event);
+  }
+
+  error(err: Error): void {
+    if (this.errorListeners.length === 0) {
+      this.undelivered.push(err);
+      return;
+    }
+    for (const cb of this.errorListeners) {
+      try { cb(err); } catch (e) { rethrowLater(e); }
+    }
+  }
+
+  private streamEnded(stream: Readable, err: Error | undefined): void {
+    if (stream !== this.stream) return;
+    this.stream = undefined;
+    this.parser.end();
+    if (this.closed) return;
+    if (err) this.error(err);
+    const fatal = err instanceof CycleTLSError && (err.code === 'ERR_ABORTED' || err.code === 'ERR_CLIENT_CLOSED');
+    if (this.reconnect === undefined || fatal) this.finish();
+    else this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    const reconnect = this.reconnect as Reconnect;
+    if (this.attempts >= reconnect.maxRetries) {
+      this.finish();
+      return;
+    }
+    this.attempts++;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.reopen();
+    }, this.parser.retry ?? reconnect.retryMs);
+  }
+
+  private async reopen(): Promise<void> {
+    let res: CycleTLSResponseShape;
+    try {
+      res = await this.request();
+    } catch (err) {
+      if (this.closed) return;
+      this.error(err as Error);
+      const fatal = !(err instanceof CycleTLSError) || err.code === 'ERR_ABORTED' || err.code === 'ERR_CLIENT_CLOSED';
+      if (fatal) this.finish();
+      else this.scheduleReconnect();
+      return;
+    }
+    const stream = res.data instanceof Readable ? res.data : undefined;
+    if (this.closed) {
+      stream?.destroy();
+      return;
+    }
+    if (res.error) {
+      const err = fromResolved(res.error);
+      this.error(err);
+      if (err.code === 'ERR_ABORTED' || err.code === 'ERR_CLIENT_CLOSED') this.finish();
+      else this.scheduleReconnect();
+      return;
+    }
+    const problem = notAnEventStream(res);
+    if (problem || stream === undefined) {
+      stream?.destroy();
+      this.error(problem ?? new CycleTLSError('ERR_INTERNAL', 'no response stream', 'body'));
+      this.finish();
+      return;
+    }
+    this.attempts = 0;
+    this.attach(stream);
+  }
+
+  /** No more events will come: the iterator ends once the queue is drained. */
+  finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.userSignal?.removeEventListener('abort', this.onUserAbort);
+    for (const w of this.waiters.splice(0)) w({ value: undefined, done: true });
+  }
+
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.controller.abort();
+    this.queue.length = 0;
+    this.finish();
+    const s = this.stream;
+    this.stream = undefined;
+    this.closing = s === undefined || s.closed ? Promise.resolve() : new Promise<void>((resolve) => {
+      s.once('close', () => resolve());
+      s.destroy();
+    });
+    return this.closing;
+  }
+
+  events(): AsyncIterableIterator<SSEEvent> {
+    this.iterating = true;
+    return this;
+  }
+
+  onEvent(cb: (event: SSEEvent) => void): void {
+    if (typeof cb !== 'function') throw invalidOption('onEvent() takes a function');
+    this.listeners.push(cb);
+    // Events that arrived before the first callback (and are not an iterator's) go to it now.
+    if (!this.iterating) for (const event of this.queue.splice(0)) this.deliver(event);
+    this.pump();
+  }
+
+  onError(cb: (error: Error) => void): void {
+    if (typeof cb !== 'function') throw invalidOption('onError() takes a function');
+    this.errorListeners.push(cb);
+    for (const err of this.undelivered.splice(0)) {
+      try { cb(err); } catch (e) { rethrowLater(e); }
+    }
+  }
+
+  next(): Promise<IteratorResult<SSEEvent>> {
+    this.iterating = true;
+    const event = this.queue.shift();
+    if (event !== undefined) {
+      this.pump();
+      return Promise.resolve({ value: event, done: false });
+    }
+    if (this.done) return Promise.resolve({ value: undefined, done: true });
+    const p = new Promise<IteratorResult<SSEEvent>>((resolve) => this.waiters.push(resolve));
+    this.pump();
+    return p;
+  }
+
+  /** Leaving a for-await loop early closes the stream. */
+  async return(): Promise<IteratorResult<SSEEvent>> {
+    await this.close();
+    return { value: undefined, done: true };
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<SSEEvent> {
+    return this;
+  }
+}
+
+function liveBodyMethods(): Pick<CycleTLSResponseShape, 'json' | 'text' | 'arrayBuffer' | 'blob'> {
+  const misuse = async (): Promise<never> => {
+    throw new CycleTLSError('ERR_INVALID_OPTION', 'an event stream is read with events() or onEvent(), not as a body', 'options');
+  };
+  return { json: misuse, text: misuse, arrayBuffer: misuse, blob: misuse };
+}
+
+/**
+ * Opens an event stream. Resolves on the response head. A response that is not `200
+ * text/event-stream`, and a failure before the head, resolve (cycletls style: status, headers and
+ * up to 64 KiB of body as `data`) with events() ended and the CycleTLSError passed to onError —
+ * or reject with it under rejectOnError.
+ */
+export async function openEventSource(perform: Perform, url: unknown, options: unknown, initRejectOnError: boolean): Promise<SSEResponseShape> {
+  if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
+    throw invalidOption('request options must be an object');
+  }
+  const { reconnect: rawReconnect, lastEventId: rawLastEventId, ...rest } = (options ?? {}) as Record<string, unknown>;
+  const reconnect = normalizeReconnect(rawReconnect);
+  if (rawLastEventId !== undefined && rawLastEventId !== null && typeof rawLastEventId !== 'string') {
+    throw invalidOption('option "lastEventId" must be a string');
+  }
+  if (rest.protocol === 'sse') delete rest.protocol;
+  const rejectOnError = typeof rest.rejectOnError === 'boolean' ? rest.rejectOnError : initRejectOnError;
+  const userSignal = rest.signal instanceof AbortSignal ? rest.signal : undefined;
+  const session = new EventSession(perform, url, rest, reconnect, userSignal, (rawLastEventId as string | undefined) ?? '');
+
+  let res: CycleTLSResponseShape;
+  try {
+    res = await session.request();
+  } catch (err) {
+    session.finish();
+    throw err;
+  }
+  const methods = {
+    events: () => session.events(),
+    onEvent: (cb: (event: SSEEvent) => void) => session.onEvent(cb),
+    onError: (cb: (error: Error) => void) => session.onError(cb),
+    close: () => session.close(),
+  };
+  if (res.error) {
+    session.error(fromResolved(res.error));
+    session.finish();
+    return { ...res, ...methods };
+  }
+  const stream = res.data instanceof Readable ? res.data : undefined;
+  const problem = notAnEventStream(res) ?? (stream ? undefined : new CycleTLSError('ERR_INTERNAL', 'no response stream', 'body'));
+  if (problem) {
+    session.finish();
+    if (rejectOnError) {
+      stream?.destroy();
+      throw problem;
+    }
+    // The body is read within the request's timeout (the default 15 s when none is given).
+    const ms = typeof rest.timeout === 'number' && rest.timeout > 0 ? Math.min(rest.timeout * 1000, MAX_RETRY_MS) : DEFAULT_BODY_WAIT_MS;
+    const body = stream ? await readCapped(stream, ERROR_BODY_LIMIT, ms) : Buffer.alloc(0);
+    session.error(problem);
+    return { ...res, data: body.toString('utf8'), ...bodyMethods(body, res.rawHeaders), ...methods };
+  }
+  session.attach(stream as Readable);
+  return { ...res, data: null, ...liveBodyMethods(), ...methods };
+}

@@ -1,0 +1,119 @@
+'use strict';
+// Unit tests of the event-stream parser (lib/sse.ts) against the WHATWG rules, every input also
+// fed split at every byte boundary (and byte by byte).
+const { SSEParser } = require('../../dist/sse');
+
+function parseWhole(input) {
+  const p = new SSEParser();
+  return { events: p.push(Buffer.from(input)), parser: p };
+}
+
+/** The events of `input` fed in one piece, in two pieces at every byte, and byte by byte — all equal. */
+function parse(input) {
+  const bytes = Buffer.from(input);
+  const whole = parseWhole(bytes);
+  for (let cut = 0; cut <= bytes.length; cut++) {
+    const p = new SSEParser();
+    const events = [...p.push(bytes.subarray(0, cut)), ...p.push(bytes.subarray(cut))];
+    expect({ cut, events }).toEqual({ cut, events: whole.events });
+    expect(p.lastEventId).toBe(whole.parser.lastEventId);
+    expect(p.retry).toBe(whole.parser.retry);
+  }
+  const p = new SSEParser();
+  const events = [];
+  for (let i = 0; i < bytes.length; i++) events.push(...p.push(bytes.subarray(i, i + 1)));
+  expect(events).toEqual(whole.events);
+  return whole;
+}
+
+test('data lines are joined with \\n; one trailing newline is removed; type defaults to message', () => {
+  expect(parse('data: a\ndata: b\ndata\ndata:  c\n\n').events).toEqual([{ event: 'message', data: 'a\nb\n\n c' }]);
+  expect(parse('data:x\n\ndata: y\n\n').events).toEqual([{ event: 'message', data: 'x' }, { event: 'message', data: 'y' }]);
+});
+
+test('LF, CRLF and CR line endings, mixed, including CR and LF in different chunks', () => {
+  const expected = [{ event: 'message', data: '1' }, { event: 'message', data: '2' }, { event: 'message', data: '3\n4' }];
+  expect(parse('data: 1\r\n\r\ndata: 2\r\rdata: 3\ndata: 4\r\n\n').events).toEqual(expected);
+  // CR then LF is one line end, never an empty line between.
+  expect(parse('data: a\r\ndata: b\r\n\r\n').events).toEqual([{ event: 'message', data: 'a\nb' }]);
+});
+
+test('event names, and the type resets after each dispatch', () => {
+  expect(parse('event: add\ndata: 1\n\ndata: 2\n\nevent:remove\ndata: 3\n\n').events).toEqual([
+    { event: 'add', data: '1' }, { event: 'message', data: '2' }, { event: 'remove', data: '3' },
+  ]);
+});
+
+test('ids: persist across events, an empty id clears, ids with NUL are ignored, set at dispatch', () => {
+  const { events, parser } = parse('id: 1\ndata: a\n\ndata: b\n\nid: x\0y\ndata: c\n\nid\ndata: d\n\nid: 7\n\n');
+  expect(events).toEqual([
+    { event: 'message', data: 'a', id: '1' },
+    { event: 'message', data: 'b', id: '1' },
+    { event: 'message', data: 'c', id: '1' },
+    { event: 'message', data: 'd' },
+  ]);
+  // An id-only block dispatches nothing but still sets the last event id.
+  expect(parser.lastEventId).toBe('7');
+  // An id without the blank line that ends its block is not in force yet.
+  expect(parse('id: 9\ndata: z').parser.lastEventId).toBe('');
+});
+
+test('retry: digits only; sets the reconnection time even in a block without data', () => {
+  let r = parse('retry: 1500\n\n');
+  expect(r.events).toEqual([]);
+  expect(r.parser.retry).toBe(1500);
+  r = parse('retry: 10\ndata: a\n\nretry: 1.5\nretry: -1\nretry: 2x\nretry:\ndata: b\n\n');
+  expect(r.events).toEqual([{ event: 'message', data: 'a', retry: 10 }, { event: 'message', data: 'b' }]);
+  expect(r.parser.retry).toBe(10);
+});
+
+test('comments, unknown fields and fields without a colon', () => {
+  expect(parse(': hello\n:\ndata: a\n: mid\nfoo: bar\ndata\n\n').events).toEqual([{ event: 'message', data: 'a\n' }]);
+  // "data" with no colon is an empty data line; "event" with no colon an empty type (→ message).
+  expect(parse('event\ndata\n\n').events).toEqual([{ event: 'message', data: '' }]);
+  // Only one space after the colon is dropped; field names are case-sensitive.
+  expect(parse('data:   x\nDATA: y\nData: z\n\n').events).toEqual([{ event: 'message', data: '  x' }]);
+});
+
+test('no dispatch with an empty data buffer; event type of such a block does not leak', () => {
+  expect(parse('event: a\n\ndata: x\n\n').events).toEqual([{ event: 'message', data: 'x' }]);
+  expect(parse('\n\n\n').events).toEqual([]);
+});
+
+test('a BOM at the start of the stream is dropped, a second one is not', () => {
+  const bom = '\uFEFF';
+  expect(parse(`${bom}data: a\n\n`).events).toEqual([{ event: 'message', data: 'a' }]);
+  expect(parse(`${bom}${bom}data: a\n\n`).events).toEqual([]); // the field name is "\uFEFFdata"
+  expect(parse(`data: ${bom}a\n\n`).events).toEqual([{ event: 'message', data: `${bom}a` }]);
+});
+
+test('UTF-8 across chunk boundaries; invalid bytes become U+FFFD', () => {
+  expect(parse('data: héllo wörld 日本 😀\n\n').events).toEqual([{ event: 'message', data: 'héllo wörld 日本 😀' }]);
+  const p = new SSEParser();
+  expect(p.push(Buffer.from([0x64, 0x61, 0x74, 0x61, 0x3a, 0xff, 0x0a, 0x0a]))).toEqual([{ event: 'message', data: '\uFFFD' }]);
+});
+
+test('an incomplete event at the end is discarded; end() resets the stream but keeps id and retry', () => {
+  const p = new SSEParser();
+  expect(p.push(Buffer.from('id: 3\nretry: 50\ndata: a\n\nid: 4\ndata: b\ndata: c'))).toEqual([
+    { event: 'message', data: 'a', id: '3', retry: 50 },
+  ]);
+  p.end();
+  expect(p.lastEventId).toBe('3');
+  expect(p.retry).toBe(50);
+  // A new stream: no leftovers of the old one; the BOM is dropped again; a pending CR is gone.
+  expect(p.push(Buffer.from('\uFEFF\ndata: d\n\n'))).toEqual([{ event: 'message', data: 'd', id: '3' }]);
+  p.push(Buffer.from('data: e\r'));
+  p.end();
+  expect(p.push(Buffer.from('\ndata: f\n\n'))).toEqual([{ event: 'message', data: 'f', id: '3' }]);
+});
+
+test('long lines and many events in one chunk', () => {
+  const big = 'x'.repeat(100000);
+  let input = `data: ${big}\n\n`;
+  for (let i = 0; i < 1000; i++) input += `id: ${i}\ndata: ${i}\n\n`;
+  const events = new SSEParser().push(Buffer.from(input));
+  expect(events.length).toBe(1001);
+  expect(events[0].data).toBe(big);
+  expect(events[1000]).toEqual({ event: 'message', data: '999', id: '999' });
+});
