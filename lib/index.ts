@@ -2,12 +2,14 @@
 import { Buffer } from 'node:buffer';
 import { Readable } from 'node:stream';
 
+import { MemoryCookieJar, jarCookieString, jarStore, withJarCookies } from './cookies';
+import type { CookieJarLike } from './cookies';
 import { CycleTLSError, errorCodes } from './errors';
 import { acquireInstance } from './instance';
 import type { ClientState, SharedInstance } from './instance';
 import type { HeadEvent, NativeRequestSpec } from './native';
 import { loadAddon } from './native';
-import { HTTP_METHODS, normalizeInit, normalizeRequest } from './options';
+import { HTTP_METHODS, normalizeInit, normalizeRequest, resolvePendingBody } from './options';
 import type { NormalizedInit, NormalizedRequest, PresetCatalog } from './options';
 import { bufferedResponse, errorResponse, streamResponse } from './response';
 import { openEventSource } from './event-source';
@@ -199,10 +201,19 @@ function headerValue(raw: readonly string[], name: string): string | undefined {
   return undefined;
 }
 
+function headerValues(raw: readonly string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i].toLowerCase() === name) out.push(raw[i + 1]);
+  return out;
+}
+
 async function perform(instance: SharedInstance, client: ClientState, init: NormalizedInit,
   url: unknown, options: unknown, method: unknown, adjust?: AdjustRequest): Promise<CycleTLSResponseShape> {
-  const normalized = normalizeRequest(url, options, method, presets());
+  // Misuse and unreadable bodies (a stream that errors) reject; they are not network outcomes.
+  const normalized = await resolvePendingBody(normalizeRequest(url, options, method, presets()));
   const req = adjust ? adjust(normalized) : normalized;
+  // The caller's jar, else one for this redirect chain only, made when a hop sets a cookie.
+  let jar: CookieJarLike | undefined = req.cookieJar ?? init.cookieJar;
   const requestId = `${client.id}:${client.nextSeq++}`;
   const rejectOnError = req.rejectOnError ?? init.rejectOnError;
   const streaming = req.responseType === 'stream';
@@ -210,8 +221,15 @@ async function perform(instance: SharedInstance, client: ClientState, init: Norm
   let redirects = 0;
   try {
     for (;;) {
-      const hop = await runHop(instance, client, current, streaming, init.retryOnHostGone);
+      const fromJar = jar ? await jarCookieString(jar, current.url.href) : '';
+      const sent = fromJar === '' ? current : { ...current, headers: withJarCookies(current.headers, fromJar) };
+      const hop = await runHop(instance, client, sent, streaming, init.retryOnHostGone);
       const { head } = hop;
+      const setCookies = headerValues(head.headers, 'set-cookie');
+      if (setCookies.length) {
+        jar ??= new MemoryCookieJar();
+        await jarStore(jar, current.url.href, setCookies);
+      }
       const location = headerValue(head.headers, 'location');
       if (!req.disableRedirect && REDIRECT_STATUSES.has(head.status) && location !== undefined) {
         if (redirects >= req.maxRedirects) {

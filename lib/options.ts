@@ -2,6 +2,9 @@
 // is a TypeError naming the option; a wrong value a RangeError; the caller's object is never mutated.
 import { Buffer } from 'node:buffer';
 
+import { pendingBody } from './body';
+import { isCookieJarLike } from './cookies';
+import type { CookieJarLike } from './cookies';
 import { CycleTLSError, invalidOption, invalidRange } from './errors';
 import type { NativeEngineOptions, NativeShareOptions } from './native';
 
@@ -29,6 +32,8 @@ export interface NormalizedInit {
   engine: NativeEngineOptions;
   /** This client's own limits on the engine (undefined: the engine's defaults). */
   clientLimits?: { maxInFlight: number; maxQueued: number };
+  /** The client's default cookie jar (a request's `cookieJar` replaces it). */
+  cookieJar?: CookieJarLike;
 }
 
 // Engine options: [name, min, max]; integers, 0 = unlimited (limits) or off (pings, resumption).
@@ -58,6 +63,13 @@ export interface NormalizedRequest {
   url: URL;
   headers: Array<[string, string]>;
   body: Buffer | undefined;
+  /**
+   * A body read asynchronously (FormData, Blob, form-data, streams, async iterables): `body` is
+   * undefined until resolvePendingBody() read it. Its Content-Type is already among the headers.
+   */
+  pendingBody: (() => Promise<Buffer>) | undefined;
+  /** The jar every hop's Set-Cookie goes into and every hop's cookies come from (undefined: none). */
+  cookieJar: CookieJarLike | undefined;
   responseType: ResponseType;
   timeoutMs: number;
   /** Per-phase deadlines (ms; undefined = none): connect (DNS + TCP), TLS handshake, waiting for
@@ -194,6 +206,8 @@ export function normalizeInit(input: unknown): NormalizedInit {
   if (maxInFlight !== undefined || maxQueuedPerClient !== undefined) {
     out.clientLimits = { maxInFlight: maxInFlight ?? 0, maxQueued: maxQueuedPerClient ?? 0 };
   }
+  const jar = optCookieJar(input);
+  if (jar) out.cookieJar = jar;
   return out;
 }
 
@@ -259,7 +273,17 @@ function normalizeCookies(raw: unknown): string | undefined {
   return pairs.length ? pairs.join('; ') : undefined;
 }
 
-interface BodyResult { body: Buffer | undefined; contentType: string | undefined }
+/** `cookieJar`: anything with getCookieString(url) and setCookie(cookie, url), as tough-cookie's CookieJar. */
+function optCookieJar(o: Dict): CookieJarLike | undefined {
+  const v = o.cookieJar;
+  if (v === undefined || v === null) return undefined;
+  if (!isCookieJarLike(v)) {
+    throw invalidOption(`option "cookieJar" must have getCookieString(url) and setCookie(cookie, url) methods (as tough-cookie's CookieJar), got ${typeName(v)}`);
+  }
+  return v;
+}
+
+interface BodyResult { body: Buffer | undefined; contentType: string | undefined; pending?: () => Promise<Buffer> }
 
 function normalizeBody(o: Dict): BodyResult {
   const bytes = o.bodyBytes;
@@ -283,12 +307,9 @@ function normalizeBody(o: Dict): BodyResult {
   if (b instanceof Uint8Array) return { body: Buffer.from(b.buffer, b.byteOffset, b.byteLength), contentType: undefined };
   if (b instanceof ArrayBuffer) return { body: Buffer.from(b), contentType: undefined };
   if (ArrayBuffer.isView(b)) return { body: Buffer.from(b.buffer, b.byteOffset, b.byteLength), contentType: undefined };
-  const ctor = (b as { constructor?: { name?: string } }).constructor?.name;
-  if (ctor === 'FormData' || ctor === 'Blob' || typeof (b as { pipe?: unknown }).pipe === 'function' ||
-      typeof (b as { getReader?: unknown }).getReader === 'function') {
-    throw notImplemented(`body (${ctor ?? 'stream'})`, 'multipart and streamed bodies arrive with issue #6');
-  }
-  throw invalidOption(`option "body" must be a string, URLSearchParams, Buffer, Uint8Array or ArrayBuffer, got ${typeName(b)}`);
+  const pending = pendingBody(b);
+  if (pending) return { body: undefined, contentType: pending.contentType, pending: pending.read };
+  throw invalidOption(`option "body" must be a string, URLSearchParams, Buffer, Uint8Array, ArrayBuffer, FormData, Blob, a readable stream or an async iterable, got ${typeName(b)}`);
 }
 
 /** A per-phase timeout in seconds (cycletls's unit for `timeout`); undefined/0 = none. In ms. */
@@ -499,7 +520,8 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
   else if (!headers.some(([n]) => n.toLowerCase() === 'user-agent')) headers.push(['User-Agent', DEFAULT_USER_AGENT]);
   const cookie = normalizeCookies(o.cookies);
   if (cookie !== undefined) setHeader(headers, 'Cookie', cookie, '; ');
-  const { body, contentType } = normalizeBody(o);
+  const { body, contentType, pending } = normalizeBody(o);
+  const cookieJar = optCookieJar(o);
   if (contentType && !headers.some(([n]) => n.toLowerCase() === 'content-type')) headers.push(['Content-Type', contentType]);
   // The body decides the framing: a caller's Content-Length keeps its place but gets the true
   // length; Transfer-Encoding (we send whole bodies) would desynchronise the message and goes.
@@ -535,6 +557,8 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
     url,
     headers,
     body,
+    pendingBody: pending,
+    cookieJar,
     responseType,
     timeoutMs: normalizeTimeout(o.timeout),
     connectTimeoutMs: phaseTimeout(o, 'connectTimeout'),
@@ -558,4 +582,16 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
     disableGrease: optBool(o, 'disableGrease') ?? false,
     decompress: optBool(o, 'decompress') ?? true,
   };
+}
+
+/**
+ * Reads a pending body (see NormalizedRequest.pendingBody) and returns the request with it, the
+ * caller's Content-Length (if any) corrected to its length. Other requests come back unchanged.
+ */
+export async function resolvePendingBody(req: NormalizedRequest): Promise<NormalizedRequest> {
+  if (!req.pendingBody) return req;
+  const bytes = await req.pendingBody();
+  const headers = req.headers.slice();
+  if (headers.some(([n]) => n.toLowerCase() === 'content-length')) setHeader(headers, 'Content-Length', String(bytes.length));
+  return { ...req, headers, body: bytes.length ? bytes : undefined, pendingBody: undefined };
 }

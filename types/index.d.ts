@@ -2,6 +2,7 @@
 // cycletls used `any` the types are precise (`data` follows `responseType`; JSON is `unknown`).
 /// <reference types="node" />
 import type { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Blob } from 'node:buffer';
 
 /** Stable error codes, from the engine up. */
@@ -59,6 +60,32 @@ export interface Cookie {
   unparsed?: string | string[];
 }
 
+/**
+ * A cookie jar: tough-cookie's `CookieJar`, or anything with these two methods. Each may return a
+ * promise (or a value); a jar that returns neither is called again with a callback as last argument
+ * (`(err, result) => void`, tough-cookie's callback form). `setCookie` gets `{ ignoreError: true }`
+ * as third argument; a jar that throws or rejects never fails the request.
+ */
+export interface CookieJarLike {
+  getCookieString(url: string, ...rest: never[]): unknown;
+  setCookie(cookie: string, url: string, ...rest: never[]): unknown;
+}
+
+/** A request body read fully before sending (so a streamed upload is buffered in memory first). */
+export type StreamedBody = Readable | AsyncIterable<Uint8Array | string> | WebReadableStream<Uint8Array>;
+
+/** The `form-data` package's FormData, duck-typed: its content type comes from getHeaders(). */
+export interface FormDataPackageLike {
+  getBoundary(): string;
+  getHeaders?(): { [name: string]: string };
+  getBuffer?(): Buffer;
+  pipe?<T extends NodeJS.WritableStream>(destination: T): T;
+}
+
+export type RequestBody =
+  | string | URLSearchParams | Buffer | Uint8Array | ArrayBuffer | ArrayBufferView
+  | FormData | Blob | FormDataPackageLike | StreamedBody;
+
 /** Declared by cycletls 2.0.5 and never used there; kept for source compatibility. */
 export interface TimeoutOptions {
   requestTimeout: number;
@@ -82,9 +109,20 @@ export type HeaderValue = string | number | boolean | ReadonlyArray<string | num
 export interface CycleTLSRequestOptions {
   /** Sent in insertion order with the exact casing given. Numbers and booleans are stringified. */
   headers?: { [name: string]: HeaderValue | undefined };
-  /** Sent as one Cookie header, `a=1; b=2`. */
+  /** Sent as one Cookie header, `a=1; b=2`; over a jar's cookies of the same name. */
   cookies?: Array<Cookie> | { [name: string]: string };
-  body?: string | URLSearchParams | Buffer | Uint8Array | ArrayBuffer;
+  /**
+   * Every response's Set-Cookie (redirect hops included) goes into this jar, and it supplies the
+   * cookies of every hop. Replaces the client's `cookieJar`. Without any jar, cookies set during a
+   * redirect chain are still sent on its later hops.
+   */
+  cookieJar?: CookieJarLike;
+  /**
+   * FormData → multipart/form-data with a random boundary; Blob → its bytes and type; `form-data`
+   * instances → their bytes and content type; streams and async iterables are read fully first.
+   * Content-Length is always the exact length; a Content-Type you set is kept.
+   */
+  body?: RequestBody;
   /** Binary body as base64 text or bytes; takes priority over `body`. */
   bodyBytes?: string | Buffer | Uint8Array | ArrayBuffer;
   /** Default 'json': parsed JSON, or the raw Buffer when the body is not JSON. */
@@ -432,6 +470,8 @@ export interface InitOptions {
   autoExit?: boolean;
   /** Reject failed requests with a CycleTLSError instead of resolving cycletls-style responses. */
   rejectOnError?: boolean;
+  /** The default `cookieJar` of this client's requests. */
+  cookieJar?: CookieJarLike;
 }
 
 declare function initCycleTLS(initOptions?: InitOptions): Promise<CycleTLSClient>;

@@ -81,6 +81,14 @@ async function defaultRoutes(req, res, ctx) {
   }
   if (p === '/text') { res.setHeader('Content-Type', 'text/plain; charset=utf-8'); res.end('héllo wörld'); return; }
   if (p === '/html') { res.setHeader('Content-Type', 'text/html'); res.end('<html>not json</html>'); return; }
+  if (p === '/cookie-redirect') {
+    // /cookie-redirect?set=a%3D1%3B%20Path%3D%2F&to=/echo → 302 to `to` with each `set` as a Set-Cookie
+    res.statusCode = Number(url.searchParams.get('status') || 302);
+    res.setHeader('Set-Cookie', url.searchParams.getAll('set'));
+    res.setHeader('Location', url.searchParams.get('to') || '/echo');
+    res.end();
+    return;
+  }
   if (p === '/set-cookie') { res.setHeader('Set-Cookie', ['c1=v1; Path=/', 'c2=v2; Path=/']); res.end('ok'); return; }
   if (p === '/stall') { ctx.stalled.push(res); return; }
   if (p === '/stall-body') {

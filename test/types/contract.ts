@@ -1,7 +1,11 @@
 // Compiled (never run) by test/unit/types.test.js: the public contract must accept cycletls-style
 // code and reject misuse. Lines marked @ts-expect-error must fail to compile.
 import initCycleTLS, { CycleTLSError, errorCodes } from 'cycletls-native';
-import type { CycleTLSClient, CycleTLSResponse, ErrorCode, InitOptions, Cookie, CycleTLSSSEResponse, SSEEvent } from 'cycletls-native';
+import type {
+  CycleTLSClient, CycleTLSResponse, ErrorCode, InitOptions, Cookie, CookieJarLike, RequestBody, CycleTLSSSEResponse, SSEEvent,
+} from 'cycletls-native';
+import { Readable as NodeReadable } from 'node:stream';
+import { Blob as NodeBlob } from 'node:buffer';
 import type { Readable } from 'node:stream';
 import type { Blob } from 'node:buffer';
 import cjs = require('cycletls-native');
@@ -76,6 +80,29 @@ async function main(): Promise<void> {
   await client.get('https://example.test', { profile: 'firefox_153', ja3: '771,4865,0-10,29,0', http2Fingerprint: '1:65536|0|0|m,a,s,p', disableGrease: true, decompress: false });
   // @ts-expect-error an unknown preset
   await client.get('https://example.test', { profile: 'netscape_4' });
+
+  // A tough-cookie-shaped jar: overloaded promise and callback forms, as tough-cookie declares them.
+  class ToughLikeJar {
+    getCookieString(url: string, options?: { http?: boolean }): Promise<string>;
+    getCookieString(url: string, cb: (err: Error | null, cookies: string) => void): void;
+    getCookieString(url: string, a?: unknown): Promise<string> | void { void url; void a; return Promise.resolve(''); }
+    setCookie(cookie: string | { key: string }, url: string, options?: { ignoreError?: boolean }): Promise<unknown>;
+    setCookie(cookie: string | { key: string }, url: string, options: { ignoreError?: boolean }, cb: (err: Error | null) => void): void;
+    setCookie(cookie: unknown, url: string, ...rest: unknown[]): Promise<unknown> | void { void cookie; void url; void rest; return Promise.resolve(); }
+  }
+  const jar: CookieJarLike = new ToughLikeJar();
+  await initCycleTLS({ port: 9123, cookieJar: jar });
+  await client.get('https://example.test', { cookieJar: new ToughLikeJar(), cookies: { a: 'b' } });
+  // @ts-expect-error a jar needs both methods
+  await client.get('https://example.test', { cookieJar: { getCookieString: (u: string) => u } });
+  const fd = new FormData();
+  fd.append('file', new NodeBlob([new Uint8Array([0, 255])]) as unknown as globalThis.Blob, 'a.bin');
+  async function* chunks(): AsyncGenerator<Uint8Array> { yield new Uint8Array([1]); }
+  const bodies: RequestBody[] = [fd, new NodeBlob(['x']), NodeReadable.from(['x']), chunks(), new URLSearchParams('a=1'),
+    new ArrayBuffer(1), { getBoundary: () => 'b', getBuffer: () => Buffer.alloc(0) }];
+  for (const body of bodies) await client.post('https://example.test', { body });
+  // @ts-expect-error a plain object is no body
+  await client.post('https://example.test', { body: { a: 1 } });
 
   const code: ErrorCode | undefined = r.error?.code;
   const codes: readonly ErrorCode[] = errorCodes;

@@ -479,9 +479,116 @@ describe('normalizeRequest: body', () => {
     expectInvalid(() => norm({ bodyBytes }), TypeError, /option "bodyBytes"/);
   });
 
-  test('a Blob body → ERR_NOT_IMPLEMENTED', () => {
-    const { Blob } = require('node:buffer');
-    expectNotImplemented(() => norm({ body: new Blob(['x']) }), /body/);
+});
+
+describe('normalizeRequest: bodies read asynchronously (FormData, Blob, form-data, streams)', () => {
+  const { Blob } = require('node:buffer');
+  const { Readable } = require('node:stream');
+  const { resolvePendingBody } = require('../../dist/options');
+  const contentTypes = (r) => r.headers.filter(([n]) => n.toLowerCase() === 'content-type');
+
+  test('a Blob: its bytes, its type as content-type (none when it has no type)', async () => {
+    const r = norm({ body: new Blob([Buffer.from([0, 255, 10]), 'x'], { type: 'application/x-thing' }) });
+    expect(r.body).toBeUndefined();
+    expect(typeof r.pendingBody).toBe('function');
+    expect(contentTypes(r)).toEqual([['Content-Type', 'application/x-thing']]);
+    const done = await resolvePendingBody(r);
+    expect([...done.body]).toEqual([0, 255, 10, 0x78]);
+    expect(done.pendingBody).toBeUndefined();
+    expect(contentTypes(norm({ body: new Blob(['x']) }))).toEqual([]);
+  });
+
+  test('WHATWG FormData: multipart with a random WebKit-style boundary, text and file parts', async () => {
+    const fd = new FormData();
+    fd.append('field', 'a\nb "q"');
+    fd.append('file', new Blob([Buffer.from([0, 1, 2, 255])], { type: 'image/png' }), 'pic "1".png');
+    fd.append('anon', new Blob(['zz']));
+    const r = norm({ body: fd }, URL_, 'post');
+    const [[, ct]] = contentTypes(r);
+    const boundary = /^multipart\/form-data; boundary=(----WebKitFormBoundary[A-Za-z0-9]{16})$/.exec(ct)[1];
+    expect(contentTypes(norm({ body: fd }))[0][1]).not.toBe(ct); // random per request
+    const body = (await resolvePendingBody(r)).body;
+    const expected = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="field"\r\n\r\na\r\nb "q"\r\n`),
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="pic %221%22.png"\r\nContent-Type: image/png\r\n\r\n`),
+      Buffer.from([0, 1, 2, 255]),
+      Buffer.from(`\r\n--${boundary}\r\nContent-Disposition: form-data; name="anon"; filename="blob"\r\nContent-Type: application/octet-stream\r\n\r\nzz\r\n`),
+      Buffer.from(`--${boundary}--\r\n`),
+    ]);
+    expect(body.equals(expected)).toBe(true);
+  });
+
+  test('a caller\'s content-type stays; a caller\'s Content-Length gets the true length once read', async () => {
+    const r = norm({ body: Readable.from([Buffer.from('abc'), 'déf']), headers: { 'content-type': 'text/x', 'Content-Length': '1' } });
+    expect(contentTypes(r)).toEqual([['content-type', 'text/x']]);
+    const done = await resolvePendingBody(r);
+    expect(done.body.toString()).toBe('abcdéf');
+    expect(done.headers.find(([n]) => n === 'Content-Length')[1]).toBe(String(Buffer.byteLength('abcdéf')));
+  });
+
+  test('async iterables of Uint8Array, web ReadableStreams and old-style pipe-only streams', async () => {
+    async function* gen() { yield new Uint8Array([1, 2]); yield new Uint8Array([3]).buffer; }
+    expect([...(await resolvePendingBody(norm({ body: gen() }))).body]).toEqual([1, 2, 3]);
+    const web = new ReadableStream({ start(c) { c.enqueue(new Uint8Array([7, 8])); c.close(); } });
+    expect([...(await resolvePendingBody(norm({ body: web }))).body]).toEqual([7, 8]);
+    const { EventEmitter } = require('node:events');
+    const legacy = Object.assign(new EventEmitter(), {
+      pipe(dest) { dest.write(Buffer.from('old')); dest.end(); return dest; },
+    });
+    expect((await resolvePendingBody(norm({ body: legacy }))).body.toString()).toBe('old');
+  });
+
+  test('an empty stream → no body', async () => {
+    expect((await resolvePendingBody(norm({ body: Readable.from([]) }))).body).toBeUndefined();
+  });
+
+  test('a form-data package instance (duck-typed): its headers\' content-type, getBuffer() bytes', async () => {
+    const fake = {
+      getBoundary: () => 'XYZ',
+      getHeaders: () => ({ 'content-type': 'multipart/form-data; boundary=XYZ' }),
+      getBuffer: () => Buffer.from('--XYZ\r\n...--XYZ--\r\n'),
+    };
+    const r = norm({ body: fake });
+    expect(contentTypes(r)).toEqual([['Content-Type', 'multipart/form-data; boundary=XYZ']]);
+    expect((await resolvePendingBody(r)).body.toString()).toBe('--XYZ\r\n...--XYZ--\r\n');
+  });
+
+  test('a form-data instance whose getBuffer() throws (stream parts) is drained as a stream', async () => {
+    const { PassThrough } = require('node:stream');
+    const fake = new PassThrough();
+    fake.getBoundary = () => 'B';
+    fake.getBuffer = () => { throw new TypeError('stream part'); };
+    fake.end(Buffer.from('streamed'));
+    const r = norm({ body: fake });
+    expect(contentTypes(r)).toEqual([['Content-Type', 'multipart/form-data; boundary=B']]);
+    expect((await resolvePendingBody(r)).body.toString()).toBe('streamed');
+  });
+
+  test('a stream that errors rejects with its error; a bad chunk with ERR_INVALID_OPTION', async () => {
+    const failing = new Readable({ read() { this.destroy(new Error('disk gone')); } });
+    await expect(resolvePendingBody(norm({ body: failing }))).rejects.toThrow('disk gone');
+    async function* bad() { yield 42; }
+    await expect(resolvePendingBody(norm({ body: bad() }))).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+  });
+
+  test('bodyBytes still wins over a pending body (nothing is read)', () => {
+    const r = norm({ bodyBytes: Buffer.from('raw'), body: Readable.from(['x']) });
+    expect(r.body.toString()).toBe('raw');
+    expect(r.pendingBody).toBeUndefined();
+  });
+});
+
+describe('normalizeRequest / normalizeInit: cookieJar', () => {
+  const jar = { getCookieString: () => Promise.resolve(''), setCookie: () => Promise.resolve() };
+  test('anything with getCookieString and setCookie is accepted, per request and at init', () => {
+    expect(norm({ cookieJar: jar }).cookieJar).toBe(jar);
+    expect(norm({}).cookieJar).toBeUndefined();
+    expect(normalizeInit({ cookieJar: jar }).cookieJar).toBe(jar);
+    expect(normalizeInit({}).cookieJar).toBeUndefined();
+  });
+  test.each([[5], ['jar'], [{}], [{ getCookieString() {} }], [{ setCookie() {} }]])('cookieJar %p → TypeError naming the option', (cookieJar) => {
+    expectInvalid(() => norm({ cookieJar }), TypeError, /option "cookieJar"/);
+    expectInvalid(() => normalizeInit({ cookieJar }), TypeError, /option "cookieJar"/);
   });
 });
 
