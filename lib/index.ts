@@ -43,6 +43,7 @@ function toSpec(req: NormalizedRequest, streaming: boolean, retryOnHostGone: boo
     presetHeaders: req.presetHeaders,
     wholeBody: !streaming,
     decompress: req.decompress,
+    maxDecodedBytes: req.maxDecompressedBytes,
     timeoutMs: req.timeoutMs,
     connectTimeoutMs: req.connectTimeoutMs,
     tlsTimeoutMs: req.tlsTimeoutMs,

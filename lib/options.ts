@@ -12,6 +12,9 @@ export type ResponseType = 'json' | 'text' | 'arraybuffer' | 'blob' | 'stream';
 export const RESPONSE_TYPES: readonly ResponseType[] = ['json', 'text', 'arraybuffer', 'blob', 'stream'];
 export const HTTP_METHODS = ['head', 'get', 'post', 'put', 'delete', 'trace', 'options', 'connect', 'patch'] as const;
 
+/** The decoded size a compressed body may reach by default (a gzip bomb's 1000:1 stops here). */
+export const DEFAULT_MAX_DECOMPRESSED_BYTES = 1024 * 1024 * 1024;
+
 /** cycletls's own default request timeout, in seconds, when `timeout` is absent or 0. */
 export const DEFAULT_TIMEOUT_SECONDS = 15;
 export const DEFAULT_MAX_REDIRECTS = 10;
@@ -104,6 +107,8 @@ export interface NormalizedRequest {
   disableGrease: boolean;
   /** Decode gzip/deflate/br/zstd bodies (default true). */
   decompress: boolean;
+  /** Decoded bodies larger than this fail with ERR_PROTOCOL (a decompression bomb); bytes. */
+  maxDecompressedBytes: number;
 }
 
 /**
@@ -581,6 +586,7 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
     http2Fingerprint,
     disableGrease: optBool(o, 'disableGrease') ?? false,
     decompress: optBool(o, 'decompress') ?? true,
+    maxDecompressedBytes: optInteger(o, 'maxDecompressedBytes', 1, Number.MAX_SAFE_INTEGER) ?? DEFAULT_MAX_DECOMPRESSED_BYTES,
   };
 }
 

@@ -150,6 +150,8 @@ export interface CycleTLSRequestOptions {
   userAgent?: string;
   /** Decode gzip, deflate, br and zstd bodies (default true); false gives the raw bytes. */
   decompress?: boolean;
+  /** Largest decoded body, in bytes; beyond it the request fails with ERR_PROTOCOL (stage 'body'). Default 1 GiB. */
+  maxDecompressedBytes?: number;
   /** SNI (and the name the certificate must match) when it differs from the URL's host. */
   serverName?: string;
   /**
