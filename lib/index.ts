@@ -42,6 +42,7 @@ function toSpec(req: NormalizedRequest, streaming: boolean, retryOnHostGone: boo
     forceHttp1: req.forceHttp1,
     presetHeaders: req.presetHeaders,
     wholeBody: !streaming,
+    consumerCredit: streaming,
     decompress: req.decompress,
     maxDecodedBytes: req.maxDecompressedBytes,
     timeoutMs: req.timeoutMs,
@@ -87,6 +88,7 @@ function runHop(instance: SharedInstance, client: ClientState, req: NormalizedRe
     let head: HeadEvent | undefined;
     let stream: Readable | undefined;
     let paused = false;
+    let sinceResume = 0;  // bytes received since the engine was last told to go on
     let settled = false;
     const chunks: Buffer[] = [];
     let engineId = 0;
@@ -99,7 +101,8 @@ function runHop(instance: SharedInstance, client: ClientState, req: NormalizedRe
         if (!streaming) return;
         stream = new Readable({
           read(): void {
-            if (paused) { paused = false; instance.pause(engineId, false); }
+            // Every pull tells the engine to go on: it stops by itself after 2 MiB nobody asked for.
+            if (paused || sinceResume > 0) { paused = false; sinceResume = 0; instance.pause(engineId, false); }
           },
           destroy(err, callback): void {
             // Destroying the stream before its end cancels the request.
@@ -112,6 +115,7 @@ function runHop(instance: SharedInstance, client: ClientState, req: NormalizedRe
       },
       body(chunk: Buffer): void {
         if (stream) {
+          sinceResume += chunk.length;
           if (!stream.push(chunk) && !paused) { paused = true; instance.pause(engineId, true); }
         } else {
           chunks.push(chunk);

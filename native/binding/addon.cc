@@ -326,6 +326,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
     if (!ReadBool(o, "wholeBody", spec.whole_body)) return type_error("wholeBody");
     if (!ReadBool(o, "decompress", spec.decompress)) return type_error("decompress");
     if (!ReadBool(o, "retryOnHostGone", spec.retry_on_host_gone)) return type_error("retryOnHostGone");
+    if (!ReadBool(o, "consumerCredit", spec.consumer_credit)) return type_error("consumerCredit");
     Napi::Value cap = o.Get("maxDecodedBytes");
     if (cap.IsNumber()) spec.max_decoded_bytes = static_cast<uint64_t>(std::max(0.0, cap.As<Napi::Number>().DoubleValue()));
     Napi::Value port = o.Get("port");

@@ -508,6 +508,7 @@ void Engine::Impl::set_paused(uint64_t id, bool paused) {
   auto& ex = it->second;
   ex->paused = paused;
   if (!paused) {
+    ex->unacked = 0;
     ex->last_body_at = SteadyClock::now();  // the pause was the caller's, not a quiet server
     if (ex->connection) ex->connection->resume(ex);
   }

@@ -63,6 +63,7 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   std::string decode_error;  // set inside parser/session callbacks, acted on after them
   int32_t stream_id = 0;     // HTTP/2
   size_t held_bytes = 0;     // HTTP/2: body bytes not yet given back to flow control (paused)
+  uint64_t unacked = 0;      // body bytes delivered since the consumer last asked for more
   void reset_response() {
     head_seen = false;
     pending_body.clear();

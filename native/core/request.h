@@ -50,6 +50,11 @@ struct RequestSpec {
   // If the process hosting the engine goes away before the response head arrived, run the request
   // again on the next host (only honoured for idempotent methods).
   bool retry_on_host_gone = false;
+  // The body streams to a consumer that says when it wants more (Engine::set_paused(id, false)):
+  // after kConsumerCreditBytes delivered without such a word the exchange pauses itself, so a slow
+  // consumer bounds what is read ahead, however fast the server and however late the consumer's
+  // own pause arrives. Not sent across the process link (the host's hub paces its own streams).
+  bool consumer_credit = false;
 
   // Upstream pool and lifecycle (native/pool).
   // The client (one initCycleTLS instance) this request belongs to: per-client limits, fair

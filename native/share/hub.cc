@@ -39,6 +39,7 @@ constexpr size_t kMaxPeers = 1024;
 constexpr size_t kMaxHandshaking = 64;
 constexpr size_t kHoldHigh = 1u << 20;       // host: body bytes held for a stream before pausing it
 constexpr size_t kHoldLow = 256u << 10;
+constexpr uint64_t kConsumerCredit = 2u << 20;  // as the engine's read-ahead for such consumers
 constexpr auto kWarningInterval = std::chrono::seconds(5);
 
 bool idempotent(const std::string& method) {
@@ -241,6 +242,7 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
     bool head_seen = false;
     bool paused = false;
     uint64_t owed = 0;          // body bytes consumed but not yet granted back
+    uint64_t unacked = 0;       // consumer_credit: bytes delivered since the consumer asked for more
     std::string whole;          // whole_body: the body gathered here, delivered once at the end
   };
 
@@ -862,7 +864,10 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
           e.body = std::move(f.payload);
           sink_.deliver(std::move(e));
         }
-        if (!s.paused && s.owed >= stream_window_ / 2) grant(it->first, s);
+        if (s.spec.consumer_credit && !s.spec.whole_body) s.unacked += f.payload.size();
+        // A consumer that has not asked for more gets no more window: the host stops after it.
+        const bool starved = s.spec.consumer_credit && !s.spec.whole_body && s.unacked >= kConsumerCredit;
+        if (!s.paused && !starved && s.owed >= stream_window_ / 2) grant(it->first, s);
         return;
       }
       case FrameType::kEnd: {
@@ -1160,7 +1165,10 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
     auto it = streams_.find(id);
     if (it != streams_.end()) {
       it->second.paused = paused;
-      if (!paused) grant(id, it->second);
+      if (!paused) {
+        it->second.unacked = 0;
+        grant(id, it->second);
+      }
       return;
     }
     if (engine_) engine_->set_paused(id, paused);
