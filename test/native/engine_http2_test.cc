@@ -76,16 +76,6 @@ std::string gzip(const std::string& in) {
   return out;
 }
 
-Action respond(std::string body) {
-  Action a;
-  a.body = std::move(body);
-  return a;
-}
-Action stall() {
-  Action a;
-  a.kind = Action::Kind::kStall;
-  return a;
-}
 
 
 class EngineHttp2Test : public ::testing::Test {

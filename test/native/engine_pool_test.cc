@@ -121,17 +121,6 @@ std::string body_for(const std::string& path, size_t n) {
   return s;
 }
 
-Action respond(std::string body) {
-  Action a;
-  a.body = std::move(body);
-  return a;
-}
-
-Action stall() {
-  Action a;
-  a.kind = Action::Kind::kStall;
-  return a;
-}
 
 class PoolTest : public ::testing::Test {
  protected:

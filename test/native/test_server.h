@@ -705,6 +705,18 @@ struct Action {
   size_t rst_after = 0;    // > 0: after this many body bytes the stream is reset (rst_code)
 };
 
+// The two actions most handlers give.
+inline Action respond(std::string body) {
+  Action a;
+  a.body = std::move(body);
+  return a;
+}
+inline Action stall() {
+  Action a;
+  a.kind = Action::Kind::kStall;
+  return a;
+}
+
 using H2Handler = std::function<Action(const RequestInfo&)>;
 
 struct H2ServerOptions {
