@@ -43,15 +43,6 @@ using namespace ctn;
 using namespace ctn_test;
 
 
-// A body derived from the path: `n` bytes of the path repeated, so a crossed answer shows.
-std::string body_for(const std::string& path, size_t n) {
-  std::string s;
-  s.reserve(n);
-  const std::string unit = path + ";";
-  while (s.size() < n) s.append(unit, 0, std::min(unit.size(), n - s.size()));
-  return s;
-}
-
 std::string pattern(size_t n) {
   std::string s(n, '\0');
   uint32_t x = 12345;

@@ -113,13 +113,6 @@ Handler gated(std::atomic<bool>& gate) {
   };
 }
 
-// A body derived from the path, so that a crossed answer shows.
-std::string body_for(const std::string& path, size_t n) {
-  std::string s;
-  const std::string unit = path + ";";
-  while (s.size() < n) s.append(unit, 0, std::min(unit.size(), n - s.size()));
-  return s;
-}
 
 
 class PoolTest : public ::testing::Test {

@@ -705,6 +705,15 @@ struct Action {
   size_t rst_after = 0;    // > 0: after this many body bytes the stream is reset (rst_code)
 };
 
+// A body derived from the path: `n` bytes of the path repeated, so a crossed answer shows.
+inline std::string body_for(const std::string& path, size_t n) {
+  std::string s;
+  s.reserve(n);
+  const std::string unit = path + ";";
+  while (s.size() < n) s.append(unit, 0, std::min(unit.size(), n - s.size()));
+  return s;
+}
+
 // The two actions most handlers give.
 inline Action respond(std::string body) {
   Action a;
