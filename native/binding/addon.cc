@@ -26,7 +26,7 @@
 
 namespace {
 
-enum EventType : int { kHead = 0, kBody = 1, kEnd = 2, kError = 3, kNotice = 4 };
+enum EventType : int { kHead = 0, kBody = 1, kEnd = 2, kError = 3, kNotice = 4, kSent = 5 };
 
 class NativeEngine;
 void CallJs(Napi::Env env, Napi::Function callback, NativeEngine* self, void*);
@@ -38,6 +38,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
                        {InstanceMethod<&NativeEngine::Request>("request"),
                         InstanceMethod<&NativeEngine::Cancel>("cancel"),
                         InstanceMethod<&NativeEngine::Pause>("pause"),
+                        InstanceMethod<&NativeEngine::Write>("write"),
                         InstanceMethod<&NativeEngine::Close>("close"),
                         InstanceMethod<&NativeEngine::Stats>("stats"),
                         InstanceMethod<&NativeEngine::SetClientLimits>("setClientLimits"),
@@ -249,6 +250,10 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
         o.Set("stage", Napi::String::New(env, std::string(ctn::stage_name(e.error.stage))));
         o.Set("message", Napi::String::New(env, e.error.message));
         break;
+      case ctn::Event::Kind::kSent:
+        o.Set("type", Napi::Number::New(env, kSent));
+        o.Set("bytes", Napi::Number::New(env, static_cast<double>(e.sent)));
+        break;
       case ctn::Event::Kind::kNotice:
         o.Set("type", Napi::Number::New(env, kNotice));
         o.Set("notice", Napi::String::New(env, e.notice));
@@ -327,6 +332,8 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
     if (!ReadBool(o, "decompress", spec.decompress)) return type_error("decompress");
     if (!ReadBool(o, "retryOnHostGone", spec.retry_on_host_gone)) return type_error("retryOnHostGone");
     if (!ReadBool(o, "consumerCredit", spec.consumer_credit)) return type_error("consumerCredit");
+    if (!ReadBool(o, "bodyStream", spec.body_stream)) return type_error("bodyStream");
+    if (!ReadBool(o, "upgrade", spec.upgrade)) return type_error("upgrade");
     Napi::Value cap = o.Get("maxDecodedBytes");
     if (cap.IsNumber()) spec.max_decoded_bytes = static_cast<uint64_t>(std::max(0.0, cap.As<Napi::Number>().DoubleValue()));
     Napi::Value port = o.Get("port");
@@ -382,6 +389,26 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
       if (hub_) hub_->cancel(id); else if (engine_) engine_->cancel(id);
     }
     return info.Env().Undefined();
+  }
+
+  // write(id, chunk | null): more of a bodyStream request's body (null: the end), or bytes for an
+  // upgraded connection. The bytes are copied here: JS memory never crosses threads.
+  Napi::Value Write(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsNumber() || !(info[1].IsTypedArray() || info[1].IsNull())) {
+      Napi::TypeError::New(env, "NativeEngine.write: invalid arguments").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    const auto id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+    std::string chunk;
+    const bool end = info[1].IsNull();
+    if (!end) {
+      Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
+      Napi::ArrayBuffer ab = ta.ArrayBuffer();
+      chunk.assign(static_cast<const char*>(ab.Data()) + ta.ByteOffset(), ta.ByteLength());
+    }
+    if (hub_) hub_->write_body(id, std::move(chunk), end); else if (engine_) engine_->write_body(id, std::move(chunk), end);
+    return env.Undefined();
   }
 
   Napi::Value Pause(const Napi::CallbackInfo& info) {

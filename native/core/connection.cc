@@ -1,5 +1,8 @@
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "core/engine_impl.h"
 #include "http1/request_writer.h"
 
@@ -38,6 +41,25 @@ Event body_event(uint64_t id, std::string&& bytes) {
   e.body = std::move(bytes);
   return e;
 }
+
+Event sent_event(uint64_t id, uint64_t bytes) {
+  Event e;
+  e.kind = Event::Kind::kSent;
+  e.id = id;
+  e.sent = bytes;
+  return e;
+}
+
+bool chunked_transfer(const HeaderList& headers) {
+  const Header* te = find_header(headers, "transfer-encoding");
+  if (!te) return false;
+  std::string v = te->value;
+  std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return v.find("chunked") != std::string::npos;
+}
+
+// Pieces taken per streamed-body write: enough to fill a TLS record run, few enough to stay cheap.
+constexpr size_t kUploadPiecesPerWrite = 64;
 
 }  // namespace
 
@@ -441,6 +463,21 @@ void Connection::write_request() {
                          "Proxy-Authorization: " + proxy::basic_credentials(*proxy_) + "\r\n");
   }
   engine_.count_exchange(ex.reused_connection);
+  pipe_ = false;
+  upload_head_written_ = false;
+  upload_done_ = !ex.spec.body_stream;
+  if (ex.spec.body_stream) {
+    // The head goes alone; the body follows piece by piece as the caller writes it (pump_upload).
+    upload_chunked_ = !ex.spec.upgrade && chunked_transfer(ex.spec.headers);
+    h1_writing_ = true;
+    with_stream([&](auto& stream) {
+      asio::async_write(stream, asio::buffer(request_head_),
+                        [self = shared_from_this(), keep = exchange_](const asio::error_code& ec, size_t n) {
+                          self->on_upload_write(ec, n, 0);
+                        });
+    });
+    return;
+  }
   std::array<asio::const_buffer, 2> buffers{asio::buffer(request_head_), asio::buffer(ex.spec.body)};
   h1_writing_ = true;
   with_stream([&](auto& stream) {
@@ -465,6 +502,136 @@ void Connection::on_write(const asio::error_code& ec, size_t bytes) {
   }
   engine_.enter_stage(exchange_, Stage::kHeaders);
   read_more();
+}
+
+void Connection::pump_upload() {
+  if (closed_ || h1_writing_ || !exchange_ || !upload_head_written_) return;
+  if (upload_done_ && !pipe_) return;
+  Exchange& ex = *exchange_;
+  upload_pieces_.clear();
+  uint64_t payload = 0;
+  while (!ex.upload.empty() && upload_pieces_.size() < kUploadPiecesPerWrite) {
+    payload += ex.upload.front().size();
+    upload_pieces_.push_back(std::move(ex.upload.front()));
+    ex.upload.pop_front();
+  }
+  ex.upload_taken += payload;
+  // An upgraded connection has no end of body: its protocol ends it, or the server's EOF.
+  const bool last = !pipe_ && ex.upload_ended && ex.upload.empty();
+  if (payload == 0 && !last) return;
+  upload_frame_.clear();
+  upload_tail_.clear();
+  if (upload_chunked_ && payload > 0) {
+    char line[24];
+    const int n = std::snprintf(line, sizeof line, "%llx\r\n", static_cast<unsigned long long>(payload));
+    upload_frame_.assign(line, static_cast<size_t>(n));
+    upload_tail_ = "\r\n";
+  }
+  if (upload_chunked_ && last) upload_tail_ += "0\r\n\r\n";
+  if (last) upload_done_ = true;
+  if (upload_frame_.empty() && upload_pieces_.empty() && upload_tail_.empty()) {
+    // The end of a body whose length the caller gave: nothing more to write.
+    if (ex.stage == Stage::kWrite) engine_.enter_stage(exchange_, Stage::kHeaders);
+    return;
+  }
+  std::vector<asio::const_buffer> buffers;
+  buffers.reserve(upload_pieces_.size() + 2);
+  if (!upload_frame_.empty()) buffers.push_back(asio::buffer(upload_frame_));
+  for (const auto& piece : upload_pieces_) buffers.push_back(asio::buffer(piece));
+  if (!upload_tail_.empty()) buffers.push_back(asio::buffer(upload_tail_));
+  h1_writing_ = true;
+  with_stream([&](auto& stream) {
+    asio::async_write(stream, buffers,
+                      [self = shared_from_this(), keep = exchange_, payload](const asio::error_code& ec, size_t n) {
+                        self->on_upload_write(ec, n, payload);
+                      });
+  });
+}
+
+void Connection::on_upload_write(const asio::error_code& ec, size_t bytes, uint64_t payload) {
+  h1_writing_ = false;
+  if (closed_) return;
+  engine_.count_io(0, bytes);
+  // The response ended (and took the exchange) while this was being written: the connection is
+  // mid-request and was not kept (finish_exchange looked at h1_writing_ and upload_done_).
+  if (!exchange_) return;
+  if (ec) {
+    fail(Error{ErrorCode::kConnectionClosed, Stage::kWrite,
+               "the connection failed while sending the request: " + ec.message()},
+         !response_started_);
+    return;
+  }
+  upload_pieces_.clear();
+  if (payload > 0) engine_.emit(sent_event(exchange_->spec.id, payload));
+  if (!upload_head_written_) {
+    // The server may answer before the body is complete (an early error, a 101): read from now on.
+    upload_head_written_ = true;
+    read_more();
+  }
+  if (closed_ || !exchange_) return;
+  if (upload_done_ && !pipe_) {
+    if (exchange_->stage == Stage::kWrite) engine_.enter_stage(exchange_, Stage::kHeaders);
+    return;
+  }
+  pump_upload();
+}
+
+// The server agreed to the upgrade: from here on the connection carries the other protocol's bytes
+// both ways, unframed. Deadlines were for the handshake.
+void Connection::begin_pipe(Exchange& ex, std::string_view leftover) {
+  pipe_ = true;
+  response_complete_ = false;
+  ex.deadline.cancel();
+  ex.phase_timer.cancel();
+  ex.phase = Phase::kNone;
+  if (!leftover.empty()) {
+    append_body(ex, leftover);
+    flush_body(ex);
+  }
+  pump_upload();
+  read_more();
+}
+
+void Connection::on_read_pipe(const asio::error_code& ec, size_t bytes) {
+  if (!exchange_) {
+    close();
+    return;
+  }
+  Exchange& ex = *exchange_;
+  if (ec) {
+    flush_body(ex);
+    if (is_eof(ec)) {
+      auto done = std::move(exchange_);
+      exchange_.reset();
+      done->connection.reset();
+      engine_.exchange_succeeded(done);
+      close();
+      return;
+    }
+    fail(Error{ErrorCode::kConnectionClosed, Stage::kBody, "the upgraded connection failed: " + ec.message()},
+         false);
+    return;
+  }
+  engine_.count_io(bytes, 0);
+  append_body(ex, std::string_view(read_buffer_.data(), bytes));
+  if (ex.pending_body.size() < kBodyFlushBytes && more_readable_now()) {
+    read_more();
+    return;
+  }
+  flush_body(ex);
+  read_more();
+}
+
+void Connection::upload_available(const std::shared_ptr<Exchange>& ex) {
+  if (closed_) return;
+  if (mode_ == Mode::kHttp2) {
+    if (ex->stream_id != 0 && streams_.count(ex->stream_id)) {
+      feed_http2_upload(*ex);
+      flush_http2();
+    }
+    return;
+  }
+  if (exchange_ == ex) pump_upload();
 }
 
 void Connection::read_more() {
@@ -494,6 +661,10 @@ void Connection::on_read(const asio::error_code& ec, size_t bytes, uint64_t gene
   if (closed_) return;
   if (mode_ == Mode::kHttp2) {
     on_read_http2(ec, bytes);
+    return;
+  }
+  if (pipe_) {
+    on_read_pipe(ec, bytes);
     return;
   }
   if (!exchange_) {
@@ -534,6 +705,10 @@ void Connection::on_read(const asio::error_code& ec, size_t bytes, uint64_t gene
     fail(Error{ErrorCode::kProtocol, ex.stage, "invalid HTTP response: " + parser_.error()}, false);
     return;
   }
+  if (ex.upgraded && !pipe_) {
+    begin_pipe(ex, std::string_view(read_buffer_.data() + used, bytes - used));
+    return;
+  }
   if (!ex.decode_error.empty()) {
     fail(Error{ErrorCode::kProtocol, Stage::kBody, ex.decode_error}, false);
     return;
@@ -562,7 +737,7 @@ void Connection::finish_exchange() {
   ex->connection.reset();
   // A response that finished while the request was still being sent (an early 413, say) leaves
   // the connection mid-request: it cannot carry another one.
-  const bool reuse = parser_.keep_alive() && !trailing_garbage_ && !h1_writing_;
+  const bool reuse = parser_.keep_alive() && !trailing_garbage_ && !h1_writing_ && upload_done_;
   engine_.exchange_succeeded(ex);
   if (reuse && !closed_) {
     engine_.connection_reusable(shared_from_this());
@@ -677,7 +852,7 @@ void Connection::submit_stream(std::shared_ptr<Exchange> ex) {
   std::string why;
   const int32_t id =
       h2_->submit_request(s.method, key_.tls ? "https" : "http", authority, s.target, s.headers,
-                          s.body, &why);
+                          s.body, &why, s.body_stream);
   if (id < 0) {
     ex->connection.reset();
     engine_.exchange_failed(ex, Error{ErrorCode::kInvalidOption, Stage::kWrite, "invalid request: " + why},
@@ -689,9 +864,43 @@ void Connection::submit_stream(std::shared_ptr<Exchange> ex) {
   engine_.count_exchange(ex->reused_connection);
   // HTTP/2 sends the request as soon as a stream slot allows: its head is awaited from now on.
   engine_.enter_stage(ex, Stage::kHeaders);
+  Exchange& placed = *ex;
   streams_[id] = std::move(ex);
+  feed_http2_upload(placed);
   account();
   flush_http2();
+}
+
+void Connection::feed_http2_upload(Exchange& ex) {
+  if (!h2_ || !ex.spec.body_stream || ex.upload_end_given) return;
+  while (!ex.upload.empty()) {
+    std::string piece = std::move(ex.upload.front());
+    ex.upload.pop_front();
+    ex.upload_taken += piece.size();
+    const bool end = ex.upload_ended && ex.upload.empty();
+    h2_->append_request_body(ex.stream_id, piece, end);
+    if (end) ex.upload_end_given = true;
+  }
+  if (ex.upload_ended && !ex.upload_end_given) {
+    h2_->append_request_body(ex.stream_id, {}, true);
+    ex.upload_end_given = true;
+  }
+}
+
+void Connection::on_request_body_sent(int32_t stream, size_t bytes) {
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) return;
+  it->second->upload_sent_unreported += bytes;
+  http2_sent_pending_ = true;
+}
+
+void Connection::report_http2_sent() {
+  http2_sent_pending_ = false;
+  for (auto& [id, ex] : streams_) {
+    if (ex->upload_sent_unreported == 0) continue;
+    engine_.emit(sent_event(ex->spec.id, ex->upload_sent_unreported));
+    ex->upload_sent_unreported = 0;
+  }
 }
 
 void Connection::flush_http2() {
@@ -700,6 +909,7 @@ void Connection::flush_http2() {
   ++in_session_;
   const bool any = h2_->produce(write_buffer_, kHttp2WriteSlice);
   --in_session_;
+  if (http2_sent_pending_) report_http2_sent();
   if (!any) {
     if (h2_->failed() || (!h2_->want_read() && !h2_->want_write())) {
       close(h2_->failed() ? "the HTTP/2 session failed" : "the HTTP/2 session ended");
@@ -1062,7 +1272,10 @@ ConnectionInfo Connection::info(const Exchange& ex) const {
 
 // http1::ResponseListener
 
-void Connection::on_head(ResponseHead&& head) { begin_response(*exchange_, std::move(head)); }
+void Connection::on_head(ResponseHead&& head) {
+  if (exchange_->spec.upgrade && head.status == 101) exchange_->upgraded = true;
+  begin_response(*exchange_, std::move(head));
+}
 
 void Connection::on_body(std::string_view bytes) { append_body(*exchange_, bytes); }
 

@@ -27,9 +27,17 @@ std::string host_header_value(const RequestSpec& spec) {
 }
 
 // HTTP/1.1 needs Host and a body length; the caller's own headers always win and keep their place.
+// A streamed body of unknown length goes chunked (HTTP/2 drops the field and sends DATA frames).
 void complete_headers(RequestSpec& spec) {
   if (!find_header(spec.headers, "host")) {
     spec.headers.insert(spec.headers.begin(), Header{"Host", host_header_value(spec)});
+  }
+  if (spec.upgrade) return;  // the bytes after the head belong to the protocol upgraded to
+  if (spec.body_stream) {
+    if (!find_header(spec.headers, "content-length") && !find_header(spec.headers, "transfer-encoding")) {
+      spec.headers.push_back(Header{"Transfer-Encoding", "chunked"});
+    }
+    return;
   }
   if (!find_header(spec.headers, "content-length") &&
       !find_header(spec.headers, "transfer-encoding") &&
@@ -77,6 +85,12 @@ void Engine::submit(RequestSpec&& spec) {
 void Engine::cancel(uint64_t id) {
   asio::post(impl_->io, [impl = impl_.get(), id] {
     impl->cancel(id, ErrorCode::kAborted, "the request was aborted");
+  });
+}
+
+void Engine::write_body(uint64_t id, std::string chunk, bool end) {
+  asio::post(impl_->io, [impl = impl_.get(), id, c = std::move(chunk), end]() mutable {
+    impl->write_body(id, std::move(c), end);
   });
 }
 
@@ -242,6 +256,15 @@ void Engine::Impl::start(RequestSpec&& spec) {
                               "unknown profile '" + ex->spec.profile + "'"}, false);
     return;
   }
+  if (ex->spec.upgrade) {
+    // A connection of its own that speaks HTTP/1.1: it will belong to the upgraded protocol.
+    ex->spec.force_http1 = true;
+    ex->spec.body_stream = true;
+    ex->fresh_only = true;
+    ex->spec.whole_body = false;
+    ex->spec.decompress = false;
+  }
+  if (ex->spec.body_stream) ex->spec.body.clear();
   complete_headers(ex->spec);
   const RequestSpec& s = ex->spec;
   std::string proxy_key;
@@ -514,6 +537,16 @@ void Engine::Impl::set_paused(uint64_t id, bool paused) {
   }
 }
 
+void Engine::Impl::write_body(uint64_t id, std::string&& chunk, bool end) {
+  auto it = exchanges_.find(id);
+  if (it == exchanges_.end()) return;
+  auto& ex = it->second;
+  if (!ex->spec.body_stream || ex->upload_ended) return;
+  if (!chunk.empty()) ex->upload.push_back(std::move(chunk));
+  ex->upload_ended = end;
+  if (ex->connection) ex->connection->upload_available(ex);
+}
+
 void Engine::Impl::set_client_limits(uint64_t client_id, ClientLimits limits) {
   Client& c = client(client_id);
   c.limits = limits;
@@ -594,7 +627,7 @@ void Engine::Impl::exchange_failed(const std::shared_ptr<Exchange>& ex, Error er
   if (ex->done) return;
   if (auto conn = std::move(ex->connection)) conn->abandon(ex);
   if (ex->done) return;  // defensive: abandoning must not have settled it
-  if (retryable && !ex->retried && !stopped_) {
+  if (retryable && !ex->retried && !stopped_ && ex->can_resend()) {
     // A kept-alive connection the server had already closed: once, on a fresh connection.
     ex->retried = true;
     ex->fresh_only = true;
@@ -611,7 +644,7 @@ void Engine::Impl::exchange_failed(const std::shared_ptr<Exchange>& ex, Error er
 void Engine::Impl::exchange_refused(const std::shared_ptr<Exchange>& ex, Error error) {
   constexpr int kMaxRefusals = 5;
   if (ex->done) return;
-  if (ex->refusals >= kMaxRefusals || stopped_) {
+  if (ex->refusals >= kMaxRefusals || stopped_ || !ex->can_resend()) {
     exchange_failed(ex, std::move(error), false);
     return;
   }
@@ -622,7 +655,7 @@ void Engine::Impl::exchange_refused(const std::shared_ptr<Exchange>& ex, Error e
 
 void Engine::Impl::exchange_lost(const std::shared_ptr<Exchange>& ex, Error error) {
   if (ex->done) return;
-  if (ex->retried || stopped_) {
+  if (ex->retried || stopped_ || !ex->can_resend()) {
     exchange_failed(ex, std::move(error), false);
     return;
   }

@@ -96,6 +96,10 @@ class Engine {
   // handshaking, waiting for the head or mid-body. HTTP/1.1 closes its connection unless the
   // request never reached it; HTTP/2 resets the stream (CANCEL) and keeps the session.
   void cancel(uint64_t id);
+  // A piece of the body of a request submitted with body_stream (or bytes for an upgraded
+  // connection); `end` after the last. Ignored for other or settled requests. Pieces go out in
+  // order; kSent events tell how many bytes have left, so the caller bounds what it has pending.
+  void write_body(uint64_t id, std::string chunk, bool end);
   // Back-pressure for streamed bodies: a paused exchange stops reading from its socket.
   void set_paused(uint64_t id, bool paused);
   // Limits of one client from now on (queued requests are re-examined).

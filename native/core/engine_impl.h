@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -64,6 +65,16 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   int32_t stream_id = 0;     // HTTP/2
   size_t held_bytes = 0;     // HTTP/2: body bytes not yet given back to flow control (paused)
   uint64_t unacked = 0;      // body bytes delivered since the consumer last asked for more
+  // A streamed request body (spec.body_stream): pieces written by the caller and not yet taken by
+  // the connection, whether the caller has ended it, and how much was taken (once anything was, the
+  // request cannot be sent again: those bytes are gone).
+  std::deque<std::string> upload;
+  bool upload_ended = false;
+  uint64_t upload_taken = 0;
+  uint64_t upload_sent_unreported = 0;  // HTTP/2: taken by flow control, kSent not yet emitted
+  bool upload_end_given = false;        // HTTP/2: the session has the end of the body
+  bool upgraded = false;     // spec.upgrade and the server answered 101: a byte pipe now
+  bool can_resend() const { return !spec.body_stream || upload_taken == 0; }
   void reset_response() {
     head_seen = false;
     pending_body.clear();
@@ -118,6 +129,8 @@ class Connection : public std::enable_shared_from_this<Connection>,
   // HTTP/2: runs `exchange` as a new stream.
   void submit_stream(std::shared_ptr<Exchange> exchange);
   void resume(const std::shared_ptr<Exchange>& exchange);
+  // The caller wrote more of `exchange`'s streamed body (Exchange::upload).
+  void upload_available(const std::shared_ptr<Exchange>& exchange);
   // The engine gave up on `exchange` (timeout, cancel): HTTP/1.1 closes the connection, HTTP/2
   // resets only its stream. While connecting, a waiter takes the exchange's place if there is one.
   void abandon(const std::shared_ptr<Exchange>& exchange);
@@ -158,6 +171,14 @@ class Connection : public std::enable_shared_from_this<Connection>,
   void read_more();
   void on_read(const asio::error_code& ec, size_t bytes, uint64_t generation);
   void on_idle_timeout(const asio::error_code& ec);
+  // HTTP/1.1 streamed body (and an upgraded connection's outgoing bytes): one write at a time.
+  void pump_upload();
+  void on_upload_write(const asio::error_code& ec, size_t bytes, uint64_t payload);
+  void begin_pipe(Exchange& ex, std::string_view leftover);
+  void on_read_pipe(const asio::error_code& ec, size_t bytes);
+  // HTTP/2: hands the caller's pieces to the session; kSent for what flow control took.
+  void feed_http2_upload(Exchange& ex);
+  void report_http2_sent();
   void fail(Error error, bool nothing_received);
   void finish_exchange();
   void flush_body(Exchange& ex);
@@ -190,6 +211,7 @@ class Connection : public std::enable_shared_from_this<Connection>,
   void on_head(int32_t stream, ResponseHead&& head) override;
   void on_data(int32_t stream, std::string_view bytes) override;
   void on_stream_closed(int32_t stream, const http2::StreamClose& close) override;
+  void on_request_body_sent(int32_t stream, size_t bytes) override;
   void on_goaway(int32_t last_stream_id, uint32_t error_code, std::string_view debug) override;
 
   // The outermost layer: the target's TLS (in the tunnel or not), else the proxy's TLS, else TCP.
@@ -228,6 +250,15 @@ class Connection : public std::enable_shared_from_this<Connection>,
   std::shared_ptr<Exchange> exchange_;
   http1::ResponseParser parser_;
   std::string request_head_;
+  // HTTP/1.1 streamed body in progress: the head has gone out; the write in flight; the end too.
+  bool upload_head_written_ = false;
+  bool upload_chunked_ = false;
+  bool upload_done_ = true;        // nothing (more) to send for the current request
+  std::string upload_frame_;       // chunk-size line before the pieces being written
+  std::string upload_tail_;        // CRLF after them, and the last-chunk terminator
+  std::vector<std::string> upload_pieces_;
+  bool pipe_ = false;              // upgraded: raw bytes both ways (Exchange::upgraded)
+  bool http2_sent_pending_ = false;  // some stream has upload_sent_unreported > 0
   std::vector<char> read_buffer_;
   Mode mode_ = Mode::kUnknown;
   std::vector<std::shared_ptr<Exchange>> waiters_;
@@ -277,6 +308,7 @@ class Engine::Impl {
   void start(RequestSpec&& spec);
   void cancel(uint64_t id, ErrorCode code, const std::string& why);
   void set_paused(uint64_t id, bool paused);
+  void write_body(uint64_t id, std::string&& chunk, bool end);
   void set_client_limits(uint64_t client_id, ClientLimits limits);
   void cancel_client(uint64_t client_id);
   void begin_drain(uint64_t grace_ms);

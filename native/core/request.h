@@ -23,6 +23,16 @@ struct RequestSpec {
   std::string target;           // origin-form: "/path?query"
   HeaderList headers;           // exact order and casing; Host/Content-Length added when absent
   std::string body;
+  // The body is not in `body`: it follows after submit through Engine::write_body, as the caller
+  // reads it (a stream being uploaded). Sent as it comes: chunked on HTTP/1.1 unless the headers
+  // give a Content-Length, DATA frames on HTTP/2. Never re-sent once a byte of it went out.
+  bool body_stream = false;
+  // An HTTP/1.1 Upgrade (a WebSocket opening handshake, RFC 6455 §4): on a connection of its own,
+  // never pooled. A 101 answer turns the connection into a two-way byte pipe: what the server sends
+  // arrives as body events, what Engine::write_body gets goes out as it is, the server's EOF ends
+  // the exchange. The deadlines stop at the 101 (they cover the handshake). Any other answer is an
+  // ordinary response. Implies force_http1 and body_stream.
+  bool upgrade = false;
   std::string server_name;      // SNI override; empty = host (IP literals send no SNI)
   bool insecure_skip_verify = false;
   bool force_http1 = false;
@@ -83,7 +93,9 @@ struct ConnectionInfo {
 struct Event {
   // kNotice: not about a request (id 0): the shared instance's role changed ("host", "client"),
   // it could not start ("failed", with error), or something the user should know ("warning").
-  enum class Kind { kHead, kBody, kEnd, kError, kNotice };
+  // kSent: `sent` more bytes of a streamed request body (Engine::write_body) left for the server
+  // (written to the socket, or taken by HTTP/2 flow control): the caller's cue to write more.
+  enum class Kind { kHead, kBody, kEnd, kError, kNotice, kSent };
   Kind kind = Kind::kEnd;
   uint64_t id = 0;
   ResponseHead head;          // kHead
@@ -91,6 +103,7 @@ struct Event {
   std::string body;           // kBody
   Error error;                // kError, kNotice "failed"
   std::string notice;         // kNotice
+  uint64_t sent = 0;          // kSent
 };
 
 // Receives engine events on the io thread; must not block.

@@ -49,6 +49,8 @@ std::string describe(const char* what, int rv) {
 struct ClientSession::Stream {
   std::string body;
   size_t body_offset = 0;
+  bool body_follows = false;      // streamed: more of the body may come (append_request_body)
+  bool body_ended = true;         // streamed: the last piece is in `body`
   bool headers_sent = false;      // on_frame_send saw our HEADERS
   bool priority_checked = false;  // scan_output looked at our HEADERS
   bool remote_ended = false;      // END_STREAM received
@@ -212,12 +214,21 @@ struct ClientSession::Callbacks {
     if (it == self->streams_.end()) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     Stream& s = *it->second;
     const size_t n = std::min(length, s.body.size() - s.body_offset);
+    // A streamed body with nothing buffered: nghttp2 waits until append_request_body resumes it.
+    if (n == 0 && !s.body_ended) return NGHTTP2_ERR_DEFERRED;
     if (n > 0) std::memcpy(buf, s.body.data() + s.body_offset, n);
     s.body_offset += n;
     if (s.body_offset == s.body.size()) {
-      *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+      if (s.body_ended) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
       std::string().swap(s.body);
       s.body_offset = 0;
+    }
+    if (n > 0 && s.body_follows) {
+      try {
+        self->listener_.on_request_body_sent(id, n);
+      } catch (...) {
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+      }
     }
     return static_cast<ssize_t>(n);
   }
@@ -344,7 +355,7 @@ bool ClientSession::start(std::string* error) {
 
 int32_t ClientSession::submit_request(std::string_view method, std::string_view scheme, std::string_view authority,
                                       std::string_view path, const HeaderList& headers, std::string body,
-                                      std::string* error) {
+                                      std::string* error, bool body_follows) {
   auto bad = [&](std::string message) -> int32_t {
     if (error) *error = std::move(message);
     return -1;
@@ -396,8 +407,10 @@ int32_t ClientSession::submit_request(std::string_view method, std::string_view 
       pri = &spec;
     }
     auto record = std::make_unique<Stream>();
-    const bool has_body = !body.empty();
+    const bool has_body = !body.empty() || body_follows;
     record->body = std::move(body);
+    record->body_follows = body_follows;
+    record->body_ended = !body_follows;
     nghttp2_data_provider provider{};
     provider.read_callback = &Callbacks::read_body;
     const int32_t id = nghttp2_submit_request(session_.get(), pri, nva.data(), nva.size(),
@@ -408,6 +421,27 @@ int32_t ClientSession::submit_request(std::string_view method, std::string_view 
   } catch (const std::exception& e) {
     return bad(std::string("HTTP/2 request not submitted: ") + e.what());
   }
+}
+
+bool ClientSession::append_request_body(int32_t stream, std::string_view bytes, bool end) {
+  if (!session_ || failed_) return false;
+  auto it = streams_.find(stream);
+  if (it == streams_.end() || !it->second->body_follows || it->second->body_ended) return false;
+  Stream& s = *it->second;
+  try {
+    if (s.body_offset > 0 && s.body_offset * 2 >= s.body.size()) {
+      s.body.erase(0, s.body_offset);
+      s.body_offset = 0;
+    }
+    s.body.append(bytes);
+  } catch (const std::exception& e) {
+    fail(std::string("HTTP/2 request body not queued: ") + e.what());
+    return false;
+  }
+  s.body_ended = end;
+  // Wakes a DATA item that read_body deferred (an error just means it was not deferred).
+  nghttp2_session_resume_data(session_.get(), stream);
+  return true;
 }
 
 void ClientSession::reset_stream(int32_t stream, uint32_t code) {

@@ -87,6 +87,8 @@ class SessionListener {
   virtual void on_goaway(int32_t last_stream_id, uint32_t error_code, std::string_view debug_data) {
     (void)last_stream_id, (void)error_code, (void)debug_data;
   }
+  // `bytes` of a streamed request body (submit_request with body_follows) went into DATA frames.
+  virtual void on_request_body_sent(int32_t stream, size_t bytes) { (void)stream, (void)bytes; }
   // The server's SETTINGS were applied (remote_max_concurrent_streams() may have changed).
   virtual void on_settings() {}
   // The ACK of a submit_ping() arrived, with the opaque value it returned.
@@ -122,9 +124,14 @@ class ClientSession {
   // than "trailers" are dropped. A non-empty `body` goes out as DATA, the last one with END_STREAM;
   // an empty body puts END_STREAM on the HEADERS. An empty `authority` omits :authority.
   // Beyond can_submit() the request is accepted but waits (in order) for a free stream slot.
+  // `body_follows`: the body is not known yet; it is given piecewise with append_request_body()
+  // and goes out as the server's flow-control windows allow (END_STREAM with the last piece).
   int32_t submit_request(std::string_view method, std::string_view scheme, std::string_view authority,
                          std::string_view path, const HeaderList& headers, std::string body,
-                         std::string* error);
+                         std::string* error, bool body_follows = false);
+  // More of a body_follows request's body; `end` after the last piece. False for unknown streams
+  // or a body already ended.
+  bool append_request_body(int32_t stream, std::string_view bytes, bool end);
 
   // Cancels a stream (RST_STREAM with `code`; a request still waiting is dropped before it is
   // sent). on_stream_closed follows, from the next produce(). Unknown streams are ignored.

@@ -37,6 +37,7 @@ std::string_view frame_type_name(FrameType type) noexcept {
     case FrameType::kPong: return "PONG";
     case FrameType::kGoaway: return "GOAWAY";
     case FrameType::kClientLimits: return "CLIENT_LIMITS";
+    case FrameType::kSent: return "SENT";
   }
   return "UNKNOWN";
 }

@@ -20,7 +20,7 @@
 namespace ctn::mux {
 
 // Bumped whenever a frame or payload layout changes: both ends must speak the same one.
-inline constexpr uint16_t kProtocolVersion = 2;  // 2: REQUEST carries the proxy
+inline constexpr uint16_t kProtocolVersion = 3;  // 2: REQUEST carries the proxy; 3: streamed bodies, SENT
 inline constexpr size_t kFrameHeaderSize = 14;
 inline constexpr size_t kMaxFramePayload = 64u << 20;  // a request head with huge headers still fits
 inline constexpr size_t kBodyChunk = 64u << 10;        // bodies travel in chunks this big, interleaved
@@ -42,8 +42,9 @@ enum class FrameType : uint8_t {
   kPong = 14,       // host → client
   kGoaway = 15,     // either way: no new requests on this link (reason)
   kClientLimits = 16,  // client → host: limits of one client (stream = its id) on the host's engine
+  kSent = 17,       // host → client: this many more bytes of a streamed request body left the host
 };
-inline constexpr uint8_t kLastFrameType = 16;
+inline constexpr uint8_t kLastFrameType = 17;
 
 enum FrameFlags : uint8_t { kEndStream = 1 };
 

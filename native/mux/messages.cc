@@ -107,6 +107,7 @@ std::string encode_request(const RequestSpec& s) {
   w.u64(s.client_id).u64(s.connect_timeout_ms).u64(s.tls_timeout_ms).u64(s.headers_timeout_ms);
   w.u64(s.body_idle_timeout_ms);
   w.str(s.proxy);
+  w.u8(s.body_stream ? 1 : 0).u8(s.upgrade ? 1 : 0);
   return w.take();
 }
 
@@ -123,13 +124,18 @@ bool decode_request(std::string_view payload, RequestSpec* s, uint64_t* body_siz
                   r.boolean(&s->whole_body) && r.boolean(&s->decompress) &&
                   r.u64(&s->max_decoded_bytes) && r.u64(&s->client_id) && r.u64(&s->connect_timeout_ms) &&
                   r.u64(&s->tls_timeout_ms) && r.u64(&s->headers_timeout_ms) &&
-                  r.u64(&s->body_idle_timeout_ms) && r.str(&s->proxy) && r.at_end();
+                  r.u64(&s->body_idle_timeout_ms) && r.str(&s->proxy) && r.boolean(&s->body_stream) &&
+                  r.boolean(&s->upgrade) && r.at_end();
   if (!ok) {
     *why = "malformed REQUEST payload";
     return false;
   }
   if (s->method.empty() || s->host.empty() || s->port == 0) {
     *why = "REQUEST without method, host or port";
+    return false;
+  }
+  if ((s->body_stream || s->upgrade) && body_size != 0) {
+    *why = "REQUEST announces both a body size and a streamed body";
     return false;
   }
   // The body arrives in REQUEST_BODY frames; its announced size lets the host reserve once and

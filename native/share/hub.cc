@@ -148,6 +148,12 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
     asio::post(io_, [this, id, paused] { pause_on_thread(id, paused); });
   }
 
+  void write_body(uint64_t id, std::string chunk, bool end) {
+    // Through the hub's thread even when hosting: a submit still in the hub's queue must reach the
+    // engine before its body does.
+    asio::post(io_, [this, id, c = std::move(chunk), end]() mutable { write_on_thread(id, std::move(c), end); });
+  }
+
   void set_client_limits(uint64_t client_id, ClientLimits limits) {
     // A host takes it the way it takes submits (straight to its engine), so the limits are in
     // place before the client's first request; a client sends it down the link ahead of them.
@@ -240,6 +246,7 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
     Link* link = nullptr;
     bool retryable = false;
     bool head_seen = false;
+    bool upload_ended = false;  // body_stream: the last REQUEST_BODY went out
     bool paused = false;
     uint64_t owed = 0;          // body bytes consumed but not yet granted back
     uint64_t unacked = 0;       // consumer_credit: bytes delivered since the consumer asked for more
@@ -252,6 +259,8 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
     RequestSpec spec;            // until its body is complete and it is submitted
     uint64_t body_expected = 0;
     bool submitted = false;
+    bool streamed = false;       // body_stream: REQUEST_BODY frames go to the engine as they come
+    bool upload_ended = false;
     int64_t credit = 0;
     std::deque<std::string> held;  // body chunks waiting for window or link space
     size_t held_bytes = 0;
@@ -277,6 +286,12 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
   struct Pending {
     RequestSpec spec;
     Clock::time_point deadline;
+  };
+
+  // A streamed body written while its request still waits for a host.
+  struct EarlyUpload {
+    std::deque<std::string> pieces;
+    bool ended = false;
   };
 
   enum class Role { kElecting, kHost, kClient, kStopped };
@@ -549,13 +564,20 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
     auto [it, _] = peer.streams.emplace(f.stream, std::move(s));
     remote_index_[it->second.engine_id] = {peer.link.get(), f.stream};
     ++stat_streams_;
-    if (f.flags & mux::kEndStream) submit_remote(it->second);
+    it->second.streamed = it->second.spec.body_stream;
+    if ((f.flags & mux::kEndStream) || it->second.streamed) submit_remote(it->second);
   }
 
   void remote_body(Peer& peer, Frame&& f) {
     auto it = peer.streams.find(f.stream);
     if (it == peer.streams.end()) return;  // cancelled meanwhile
     RemoteStream& s = it->second;
+    if (s.streamed) {
+      if (s.upload_ended) return protocol_error(peer, "REQUEST_BODY after the body ended");
+      s.upload_ended = (f.flags & mux::kEndStream) != 0;
+      engine_->write_body(s.engine_id, std::move(f.payload), s.upload_ended);
+      return;
+    }
     if (s.submitted) return protocol_error(peer, "REQUEST_BODY after the body ended");
     if (s.spec.body.size() + f.payload.size() > s.body_expected) {
       return protocol_error(peer, "REQUEST_BODY beyond the announced body size");
@@ -622,6 +644,9 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
         s.tail_type = FrameType::kError;
         s.tail_payload = mux::encode_error(e.error);
         pump(peer, it);
+        return;
+      case Event::Kind::kSent:
+        peer.link->send_control(FrameType::kSent, 0, it->first, mux::encode_u64(e.sent));
         return;
       case Event::Kind::kNotice:
         return;
@@ -904,6 +929,18 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
         settle(it);
         return;
       }
+      case FrameType::kSent: {
+        auto it = streams_.find(f.stream);
+        uint64_t n = 0;
+        if (!mux::decode_u64(f.payload, &n)) return host_broke(link, "malformed SENT");
+        if (it == streams_.end()) return;
+        Event e;
+        e.kind = Event::Kind::kSent;
+        e.id = f.stream;
+        e.sent = n;
+        sink_.deliver(std::move(e));
+        return;
+      }
       case FrameType::kPong:
         return;
       case FrameType::kGoaway: {
@@ -955,7 +992,8 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
 
   void send_request(RequestSpec&& spec) {
     const uint64_t id = spec.id;
-    const bool has_body = !spec.body.empty();
+    if (spec.upgrade) spec.body_stream = true;  // as the engine will take it
+    const bool has_body = !spec.body.empty() || spec.body_stream || spec.upgrade;
     link_->send_stream(FrameType::kRequest, has_body ? 0 : mux::kEndStream, id, mux::encode_request(spec));
     for (size_t off = 0; off < spec.body.size(); off += mux::kBodyChunk) {
       const bool last = off + mux::kBodyChunk >= spec.body.size();
@@ -963,7 +1001,8 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
                          spec.body.substr(off, mux::kBodyChunk));
     }
     ClientStream s;
-    s.retryable = spec.retry_on_host_gone && idempotent(spec.method);
+    // A streamed body cannot be sent twice: what left is gone.
+    s.retryable = spec.retry_on_host_gone && idempotent(spec.method) && !spec.body_stream && !spec.upgrade;
     // A request that will never run again does not need its body kept.
     if (!s.retryable) {
       spec.body.clear();
@@ -971,9 +1010,47 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
     }
     s.spec = std::move(spec);
     s.link = link_.get();
-    streams_[id] = std::move(s);
+    auto& placed = streams_[id] = std::move(s);
     stat_streams_ = streams_.size();
     idle_timer_.cancel();
+    if (auto early = early_uploads_.find(id); early != early_uploads_.end()) {
+      EarlyUpload upload = std::move(early->second);
+      early_uploads_.erase(early);
+      for (size_t i = 0; i < upload.pieces.size(); ++i) {
+        send_upload(id, placed, std::move(upload.pieces[i]), upload.ended && i + 1 == upload.pieces.size());
+      }
+      if (upload.ended && upload.pieces.empty()) send_upload(id, placed, {}, true);
+    }
+  }
+
+  void send_upload(uint64_t id, ClientStream& s, std::string&& piece, bool end) {
+    if (s.upload_ended || !s.link || !s.link->open()) return;
+    s.upload_ended = end;
+    if (piece.size() <= mux::kBodyChunk) {
+      s.link->send_stream(FrameType::kRequestBody, end ? mux::kEndStream : 0, id, std::move(piece));
+      return;
+    }
+    for (size_t off = 0; off < piece.size(); off += mux::kBodyChunk) {
+      const bool last = off + mux::kBodyChunk >= piece.size();
+      s.link->send_stream(FrameType::kRequestBody, end && last ? mux::kEndStream : 0, id,
+                          piece.substr(off, mux::kBodyChunk));
+    }
+  }
+
+  void write_on_thread(uint64_t id, std::string&& piece, bool end) {
+    if (auto it = streams_.find(id); it != streams_.end()) {
+      if (it->second.spec.body_stream) send_upload(id, it->second, std::move(piece), end);
+      return;
+    }
+    for (const auto& p : pending_) {
+      if (p.spec.id != id) continue;
+      EarlyUpload& early = early_uploads_[id];
+      if (early.ended) return;
+      if (!piece.empty()) early.pieces.push_back(std::move(piece));
+      early.ended = end;
+      return;
+    }
+    if (engine_) engine_->write_body(id, std::move(piece), end);
   }
 
   void route(RequestSpec&& spec) {
@@ -982,7 +1059,16 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
       return;
     }
     if (role_ == Role::kHost) {
+      const uint64_t id = spec.id;
       engine_->submit(std::move(spec));
+      if (auto early = early_uploads_.find(id); early != early_uploads_.end()) {
+        EarlyUpload upload = std::move(early->second);
+        early_uploads_.erase(early);
+        for (size_t i = 0; i < upload.pieces.size(); ++i) {
+          engine_->write_body(id, std::move(upload.pieces[i]), upload.ended && i + 1 == upload.pieces.size());
+        }
+        if (upload.ended && upload.pieces.empty()) engine_->write_body(id, {}, true);
+      }
       return;
     }
     if (client_phase_ == ClientPhase::kOpen && link_ && link_->open()) {
@@ -1003,6 +1089,7 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
       const auto now = Clock::now();
       while (!pending_.empty() && pending_.front().deadline <= now) {
         ++stat_host_gone_;
+        early_uploads_.erase(pending_.front().spec.id);
         sink_.deliver(error_event(pending_.front().spec.id, ErrorCode::kHostGone, Stage::kLink,
                                   "no engine host became available on port " + std::to_string(options_.port) +
                                       " within " + std::to_string(options_.handover_timeout_ms) + " ms"));
@@ -1015,6 +1102,7 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
 
   void fail_pending(ErrorCode code, const std::string& why) {
     for (auto& p : pending_) {
+      early_uploads_.erase(p.spec.id);
       if (code == ErrorCode::kHostGone) ++stat_host_gone_;
       sink_.deliver(error_event(p.spec.id, code, Stage::kLink, why));
     }
@@ -1152,6 +1240,7 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
     }
     for (auto p = pending_.begin(); p != pending_.end(); ++p) {
       if (p->spec.id == id) {
+        early_uploads_.erase(id);
         sink_.deliver(error_event(id, ErrorCode::kAborted, Stage::kQueue, "the request was aborted"));
         pending_.erase(p);
         stat_pending_ = pending_.size();
@@ -1357,6 +1446,7 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
   const Link* idle_close_ = nullptr;
   std::unordered_map<uint64_t, ClientStream> streams_;
   std::deque<Pending> pending_;
+  std::unordered_map<uint64_t, EarlyUpload> early_uploads_;
   std::map<uint64_t, ClientLimits> client_limits_;  // our clients' limits, for every new host
   asio::steady_timer handshake_timer_, ping_timer_, idle_timer_, pending_timer_, drain_timer_, sweep_timer_;
 
@@ -1376,6 +1466,7 @@ void Hub::start() { impl_->start(); }
 void Hub::submit(RequestSpec&& spec) { impl_->submit(std::move(spec)); }
 void Hub::cancel(uint64_t id) { impl_->cancel(id); }
 void Hub::set_paused(uint64_t id, bool paused) { impl_->set_paused(id, paused); }
+void Hub::write_body(uint64_t id, std::string chunk, bool end) { impl_->write_body(id, std::move(chunk), end); }
 void Hub::shutdown(bool graceful, std::function<void()> on_stopped) {
   impl_->shutdown(graceful, std::move(on_stopped));
 }

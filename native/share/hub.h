@@ -59,6 +59,10 @@ class Hub {
   void submit(RequestSpec&& spec);
   void cancel(uint64_t id);
   void set_paused(uint64_t id, bool paused);
+  // More of a streamed request body (RequestSpec::body_stream); `end` after the last piece. Goes
+  // wherever the request went: this process's engine, or the host's over the link (buffered here
+  // while the request waits for a host). kSent events come back from the engine that sends it.
+  void write_body(uint64_t id, std::string chunk, bool end);
   // One client's limits on whichever engine serves it (this process's, or the host's over the link,
   // sent again to every new host), and its departure.
   void set_client_limits(uint64_t client_id, ClientLimits limits);

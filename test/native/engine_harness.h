@@ -91,6 +91,8 @@ inline std::string kind_name(Kind k) {
       return "error";
     case Kind::kNotice:
       return "notice";
+    case Kind::kSent:
+      return "sent";
   }
   return "?";
 }
@@ -103,6 +105,7 @@ struct Record {
   ConnectionInfo connection;
   std::string body;
   size_t body_events = 0;
+  uint64_t sent = 0;  // kSent: streamed request body bytes reported gone
   bool ended = false;
   std::optional<Error> error;
   int terminals = 0;
@@ -143,6 +146,12 @@ class Sink : public EventSink {
     }
     Record& r = records_[e.id];
     if (r.terminals > 0) r.violations.push_back("event after the terminal event");
+    if (e.kind == Kind::kSent) {  // beside the response's grammar: any time before the terminal
+      if (e.sent == 0) r.violations.push_back("empty sent event");
+      r.sent += e.sent;
+      cv_.notify_all();
+      return;
+    }
     switch (e.kind) {
       case Kind::kHead:
         if (r.has_head) r.violations.push_back("second head");
@@ -168,6 +177,7 @@ class Sink : public EventSink {
         ++terminal_total_;
         break;
       case Kind::kNotice:
+      case Kind::kSent:
         break;
     }
     r.kinds.push_back(e.kind);

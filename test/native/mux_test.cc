@@ -207,6 +207,28 @@ TEST(MuxMessages, RequestRoundTrip) {
   EXPECT_FALSE(decode_request(payload + "x", &d, &body, &why));
 }
 
+// A streamed body (or an upgrade) is announced as such, never with a size as well.
+TEST(MuxMessages, StreamedBodyAndUpgradeFlagsRoundTrip) {
+  RequestSpec s;
+  s.method = "GET";
+  s.host = "example.test";
+  s.port = 443;
+  s.target = "/ws";
+  s.upgrade = true;
+  s.body_stream = true;
+  RequestSpec d;
+  uint64_t body = 7;
+  std::string why;
+  ASSERT_TRUE(decode_request(encode_request(s), &d, &body, &why)) << why;
+  EXPECT_TRUE(d.upgrade);
+  EXPECT_TRUE(d.body_stream);
+  EXPECT_EQ(body, 0u);
+  s.upgrade = false;
+  s.body = "sized";
+  EXPECT_FALSE(decode_request(encode_request(s), &d, &body, &why));
+  EXPECT_NE(why.find("streamed"), std::string::npos) << why;
+}
+
 TEST(MuxMessages, HeadAndErrorRoundTrip) {
   ResponseHead h;
   h.status = 207;

@@ -291,6 +291,59 @@ TEST_F(ShareTest, RequestBodiesCrossTheLinkIntact) {
   EXPECT_EQ(rec->body, "same");
 }
 
+// A streamed body written by a client process reaches the host's upstream whole, and kSent comes
+// back for all of it. An upgraded pipe
+// works through the link both ways.
+TEST_F(ShareTest, StreamedBodiesAndUpgradedPipesCrossTheLink) {
+  std::string upload(700000, '\0');
+  for (size_t i = 0; i < upload.size(); ++i) upload[i] = static_cast<char>(i * 13 + i / 977);
+  TestServer server([&](ServerConn& c) {
+    std::string head;
+    if (!c.read_head(&head)) return;
+    if (head.find("/pipe") != std::string::npos) {
+      if (!c.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n")) return;
+      std::string got, b;
+      while (got.size() < 5 && c.read_exact(1, &b)) got += b;
+      c.write("echo:" + got);
+      c.close();
+      return;
+    }
+    const std::string length = header_value(head, "content-length");
+    std::string body;
+    if (!c.read_exact(std::strtoull(length.c_str(), nullptr, 10), &body)) return;
+    c.write(ok_response(body == upload ? "same" : "different " + std::to_string(body.size())));
+  });
+  Member& host = add();
+  ASSERT_EQ(host.start(), "host");
+  Member& client = add();
+  ASSERT_EQ(client.start(), "client");
+  RequestSpec r = get(server.port(), "/upload", "POST");
+  r.body_stream = true;
+  r.headers = {{"Content-Length", std::to_string(upload.size())}};
+  const uint64_t id = r.id;
+  client.hub->submit(std::move(r));
+  for (size_t off = 0; off < upload.size(); off += 150000) client.hub->write_body(id, upload.substr(off, 150000), false);
+  client.hub->write_body(id, {}, true);
+  auto rec = client.sink.wait_terminal(id);
+  ASSERT_TRUE(rec);
+  EXPECT_TRUE(rec->ok()) << rec->describe();
+  EXPECT_EQ(rec->body, "same");
+  EXPECT_TRUE(client.sink.wait_record(id, [&](const Record& x) { return x.sent == upload.size(); }));
+
+  RequestSpec p = get(server.port(), "/pipe");
+  p.upgrade = true;
+  p.headers = {{"Connection", "Upgrade"}, {"Upgrade", "x"}};
+  const uint64_t pid = p.id;
+  client.hub->submit(std::move(p));
+  ASSERT_TRUE(client.sink.wait_head(pid));
+  client.hub->write_body(pid, "hello", false);
+  auto pr = client.sink.wait_terminal(pid);
+  ASSERT_TRUE(pr);
+  EXPECT_TRUE(pr->ok()) << pr->describe();
+  EXPECT_EQ(pr->head.status, 101);
+  EXPECT_EQ(pr->body, "echo:hello");
+}
+
 TEST_F(ShareTest, CancelOverTheLinkReachesTheHostsEngine) {
   TestServer server([](ServerConn& c) { c.stall(); });
   Member& host = add();

@@ -691,6 +691,7 @@ struct RequestInfo {
   int32_t stream_id = 0;
   std::string method;
   std::string path;
+  std::string body;  // the request body (DATA frames), whole
 };
 
 struct Action {
@@ -821,7 +822,7 @@ class H2Server {
     uint32_t rst_code = 0;
   };
   struct Stream {
-    std::string method, path;
+    std::string method, path, body;
   };
   struct Conn {
     H2Server* server = nullptr;
@@ -915,6 +916,7 @@ class H2Server {
     nghttp2_session_callbacks_set_on_header_callback(cbs, &H2Server::on_header);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, &H2Server::on_frame_recv);
     nghttp2_session_callbacks_set_on_stream_close_callback(cbs, &H2Server::on_close);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, &H2Server::on_data_chunk);
     nghttp2_option* opt = nullptr;
     nghttp2_option_new(&opt);
     if (options_.ignore_pings) nghttp2_option_set_no_auto_ping_ack(opt, 1);
@@ -1030,6 +1032,13 @@ class H2Server {
     }
     return 0;
   }
+  static int on_data_chunk(nghttp2_session*, uint8_t, int32_t stream, const uint8_t* data, size_t len,
+                           void* p) {
+    Conn& c = conn_of(p);
+    auto it = c.requests.find(stream);
+    if (it != c.requests.end()) it->second.body.append(reinterpret_cast<const char*>(data), len);
+    return 0;
+  }
   static int on_close(nghttp2_session*, int32_t stream, uint32_t, void* p) {
     Conn& c = conn_of(p);
     if (c.requests.erase(stream)) --c.active;
@@ -1073,7 +1082,7 @@ class H2Server {
   void handle(Conn& c, nghttp2_session* session, int32_t stream, const Stream& req) {
     if (c.goaway_sent) return;  // above the GOAWAY's last stream id: never processed
     streams_++;
-    RequestInfo info{c.index, c.stream_count++, stream, req.method, req.path};
+    RequestInfo info{c.index, c.stream_count++, stream, req.method, req.path, req.body};
     Action a = handler_(info);
     if (a.kind == Action::Kind::kStall) {
       // never answered
