@@ -1,7 +1,8 @@
 // Request bodies that are read asynchronously: WHATWG FormData (encoded as multipart/form-data),
 // Blob/File, instances of the `form-data` package, Node Readable streams, WHATWG ReadableStreams
-// and async iterables. Each is read fully into one Buffer before the request is sent (the engine
-// sends whole bodies with a Content-Length), so a streamed upload is buffered in memory first.
+// and async iterables. Streams and async iterables are sent as they are read (streamingBody():
+// chunked on HTTP/1.1, DATA frames on HTTP/2) unless the caller asks for them buffered; the others
+// have a size known up front and are read into one Buffer first (sent with a Content-Length).
 import { Buffer } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
@@ -84,7 +85,7 @@ export async function encodeFormData(form: FormDataLike, boundary: string): Prom
   return Buffer.concat(parts);
 }
 
-function chunkBytes(chunk: unknown): Buffer {
+export function chunkBytes(chunk: unknown): Buffer {
   if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
   if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   if (ArrayBuffer.isView(chunk)) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
@@ -131,6 +132,30 @@ function readByPipe(source: { pipe(dest: Writable): unknown; on?(event: string, 
     source.on?.('error', reject);
     source.pipe(sink);
   });
+}
+
+async function* webStreamChunks(stream: { getReader(): ReaderLike }): AsyncGenerator<unknown> {
+  const reader = stream.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    reader.releaseLock?.();
+  }
+}
+
+/**
+ * A body to send as it is read (a stream or an async iterable, not the form-data package, whose
+ * length is known); undefined for anything else. Chunks are not converted yet (chunkBytes()).
+ */
+export function streamingBody(b: unknown): AsyncIterable<unknown> | undefined {
+  if (typeof b !== 'object' || b === null || isFormDataPackage(b)) return undefined;
+  if (typeof (b as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') return b as AsyncIterable<unknown>;
+  if (typeof (b as { getReader?: unknown }).getReader === 'function') return webStreamChunks(b as { getReader(): ReaderLike });
+  return undefined;
 }
 
 /** The bodies read asynchronously; undefined for anything else. */

@@ -13,6 +13,7 @@ import { HTTP_METHODS, normalizeInit, normalizeRequest, resolvePendingBody } fro
 import type { NormalizedInit, NormalizedRequest, PresetCatalog } from './options';
 import { bufferedResponse, errorResponse, streamResponse } from './response';
 import { openEventSource } from './event-source';
+import { UploadPump } from './upload';
 import type { AdjustRequest } from './event-source';
 import type { CycleTLSResponseShape, ResponseMeta } from './response';
 
@@ -51,6 +52,7 @@ function toSpec(req: NormalizedRequest, streaming: boolean, retryOnHostGone: boo
     headersTimeoutMs: req.headersTimeoutMs,
     bodyIdleTimeoutMs: req.bodyIdleTimeoutMs,
     retryOnHostGone,
+    bodyStream: req.bodyStream !== undefined,
     profile: req.profile,
     ja3: req.ja3,
     ja4r: req.ja4r,
@@ -93,7 +95,13 @@ function runHop(instance: SharedInstance, client: ClientState, req: NormalizedRe
     const chunks: Buffer[] = [];
     let engineId = 0;
     const onAbort = (): void => instance.cancel(engineId);
-    const cleanup = (): void => req.signal?.removeEventListener('abort', onAbort);
+    const upload = req.bodyStream
+      ? new UploadPump((chunk) => instance.write(engineId, chunk), () => instance.cancel(engineId))
+      : undefined;
+    const cleanup = (): void => {
+      upload?.stop();
+      req.signal?.removeEventListener('abort', onAbort);
+    };
 
     const handlers = {
       head(event: HeadEvent): void {
@@ -127,15 +135,20 @@ function runHop(instance: SharedInstance, client: ClientState, req: NormalizedRe
         settled = true;
         resolve({ head: head as HeadEvent, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), engineId });
       },
-      error(err: CycleTLSError): void {
+      error(engineError: CycleTLSError): void {
         cleanup();
+        // The upload's own failure (its source threw, or broke its length) is what ended it.
+        const err = upload?.failure ?? engineError;
         if (stream) {
-          stream.destroy(err);
+          stream.destroy(err as Error);
           return;
         }
         if (settled) return;
         settled = true;
-        reject(withMeta(err, head ? metaFrom(head, '', req.url.href, 0) : undefined));
+        reject(err instanceof CycleTLSError ? withMeta(err, head ? metaFrom(head, '', req.url.href, 0) : undefined) : err);
+      },
+      sent(bytes: number): void {
+        upload?.sent(bytes);
       },
     };
     if (req.signal?.aborted) {
@@ -149,6 +162,7 @@ function runHop(instance: SharedInstance, client: ClientState, req: NormalizedRe
       return;
     }
     req.signal?.addEventListener('abort', onAbort, { once: true });
+    if (upload && req.bodyStream) void upload.run(req.bodyStream, req.declaredLength);
   });
 }
 
@@ -176,6 +190,11 @@ function presets(): PresetCatalog {
   return catalog;
 }
 
+/** 301/302 turn POST into GET (as browsers do); 303 turns everything but HEAD into GET. */
+function redirectDropsBody(status: number, method: string): boolean {
+  return (status === 303 && method !== 'HEAD') || ((status === 301 || status === 302) && method === 'POST');
+}
+
 function nextHop(req: NormalizedRequest, status: number, location: string): NormalizedRequest {
   let url: URL;
   try {
@@ -188,8 +207,7 @@ function nextHop(req: NormalizedRequest, status: number, location: string): Norm
   }
   url.hash = '';
   let { method, body, headers } = req;
-  // 301/302 turn POST into GET (as browsers do); 303 turns everything but HEAD into GET.
-  if ((status === 303 && method !== 'HEAD') || ((status === 301 || status === 302) && method === 'POST')) {
+  if (redirectDropsBody(status, method)) {
     method = 'GET';
     body = undefined;
     headers = headers.filter(([n]) => !['content-length', 'content-type', 'transfer-encoding'].includes(n.toLowerCase()));
@@ -198,7 +216,7 @@ function nextHop(req: NormalizedRequest, status: number, location: string): Norm
     // Credentials and a caller's Host override belong to the origin they were meant for.
     headers = headers.filter(([n]) => !['authorization', 'cookie', 'host', 'proxy-authorization'].includes(n.toLowerCase()));
   }
-  return { ...req, url, method, body, headers };
+  return { ...req, url, method, body, bodyStream: undefined, declaredLength: undefined, headers };
 }
 
 function headerValue(raw: readonly string[], name: string): string | undefined {
@@ -236,7 +254,10 @@ async function perform(instance: SharedInstance, client: ClientState, init: Norm
         await jarStore(jar, current.url.href, setCookies);
       }
       const location = headerValue(head.headers, 'location');
-      if (!req.disableRedirect && REDIRECT_STATUSES.has(head.status) && location !== undefined) {
+      // A hop that keeps the body would have to send it again, which a streamed body cannot: the
+      // redirect is then the response.
+      const replayImpossible = current.bodyStream !== undefined && !redirectDropsBody(head.status, current.method);
+      if (!req.disableRedirect && REDIRECT_STATUSES.has(head.status) && location !== undefined && !replayImpossible) {
         if (redirects >= req.maxRedirects) {
           hop.stream?.destroy();
           throw new CycleTLSError('ERR_TOO_MANY_REDIRECTS', `stopped after ${req.maxRedirects} redirects`, 'redirect');

@@ -16,6 +16,8 @@ export interface ExchangeHandlers {
   body(chunk: Buffer): void;
   end(): void;
   error(err: CycleTLSError): void;
+  /** Bytes of a streamed request body that left for the server. */
+  sent?(bytes: number): void;
 }
 
 export interface ClientState {
@@ -116,6 +118,11 @@ export class SharedInstance {
     if (this.handlers.has(id)) this.engine.pause(id, paused);
   }
 
+  /** More of a streamed body (null: its end); ignored once the request settled. */
+  write(id: number, chunk: Uint8Array | null): void {
+    if (this.handlers.has(id)) this.engine.write(id, chunk);
+  }
+
   stats(): NativeEngineStats & { clients: number } {
     return { ...this.engine.stats(), clients: this.clients.size };
   }
@@ -198,6 +205,7 @@ export class SharedInstance {
         switch (event.type) {
           case EventType.Head: handlers.head(event); break;
           case EventType.Body: handlers.body(event.data); break;
+          case EventType.Sent: handlers.sent?.(event.bytes); break;
           case EventType.End:
             this.handlers.delete(event.id);
             client.pending.delete(event.id);

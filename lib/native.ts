@@ -1,7 +1,7 @@
 // Loads the addon and describes its (internal) interface. Only this file touches the .node.
 import * as path from 'node:path';
 
-export const enum EventType { Head = 0, Body = 1, End = 2, Error = 3, Notice = 4 }
+export const enum EventType { Head = 0, Body = 1, End = 2, Error = 3, Notice = 4, Sent = 5 }
 
 export interface HeadEvent {
   id: number; type: EventType.Head; status: number; reason: string; httpVersion: string;
@@ -10,10 +10,12 @@ export interface HeadEvent {
 }
 export interface BodyEvent { id: number; type: EventType.Body; data: Buffer }
 export interface EndEvent { id: number; type: EventType.End }
+/** `bytes` more of a streamed request body (write()) left for the server. */
+export interface SentEvent { id: number; type: EventType.Sent; bytes: number }
 export interface ErrorEvent { id: number; type: EventType.Error; code: string; stage: string; message: string }
 /** Not about a request (id 0): the shared instance became 'host' or 'client', could not start ('failed'), or a 'warning'. */
 export interface NoticeEvent { id: 0; type: EventType.Notice; notice: 'host' | 'client' | 'failed' | 'warning'; code?: string; message?: string }
-export type NativeEvent = HeadEvent | BodyEvent | EndEvent | ErrorEvent | NoticeEvent;
+export type NativeEvent = HeadEvent | BodyEvent | EndEvent | ErrorEvent | NoticeEvent | SentEvent;
 
 export interface NativeRequestSpec {
   method: string;
@@ -50,6 +52,13 @@ export interface NativeRequestSpec {
   consumerCredit?: boolean;
   /** Run again on the next host if the hosting process goes away before the head arrived (idempotent methods only). */
   retryOnHostGone?: boolean;
+  /** The body follows through write() (chunked on HTTP/1.1 without a Content-Length, DATA frames on h2). */
+  bodyStream?: boolean;
+  /**
+   * An HTTP/1.1 Upgrade on a connection of its own: a 101 turns it into a byte pipe (Body events in,
+   * write() out, End when the server closes). Deadlines cover the handshake only.
+   */
+  upgrade?: boolean;
 }
 
 export interface NativeEngineStats {
@@ -86,6 +95,8 @@ export interface NativeEngine {
   request(id: number, spec: NativeRequestSpec): void;
   cancel(id: number): void;
   pause(id: number, paused: boolean): void;
+  /** More of a bodyStream request's body (copied), or null for its end. */
+  write(id: number, chunk: Uint8Array | null): void;
   close(callback: () => void): void;
   stats(): NativeEngineStats;
   setClientLimits(clientId: number, limits: { maxInFlight: number; maxQueued: number }): void;

@@ -2,7 +2,7 @@
 // is a TypeError naming the option; a wrong value a RangeError; the caller's object is never mutated.
 import { Buffer } from 'node:buffer';
 
-import { pendingBody } from './body';
+import { pendingBody, streamingBody } from './body';
 import { isCookieJarLike } from './cookies';
 import type { CookieJarLike } from './cookies';
 import { CycleTLSError, invalidOption, invalidRange } from './errors';
@@ -71,6 +71,13 @@ export interface NormalizedRequest {
    * undefined until resolvePendingBody() read it. Its Content-Type is already among the headers.
    */
   pendingBody: (() => Promise<Buffer>) | undefined;
+  /**
+   * A stream or async iterable sent as it is read (chunked on HTTP/1.1, DATA frames on h2), unless
+   * `bufferBody` asked for it to be read first. Once sent it cannot be sent again.
+   */
+  bodyStream: AsyncIterable<unknown> | undefined;
+  /** The caller's Content-Length for a streamed body: the stream must yield exactly this many bytes. */
+  declaredLength: number | undefined;
   /** The jar every hop's Set-Cookie goes into and every hop's cookies come from (undefined: none). */
   cookieJar: CookieJarLike | undefined;
   responseType: ResponseType;
@@ -288,7 +295,12 @@ function optCookieJar(o: Dict): CookieJarLike | undefined {
   return v;
 }
 
-interface BodyResult { body: Buffer | undefined; contentType: string | undefined; pending?: () => Promise<Buffer> }
+interface BodyResult {
+  body: Buffer | undefined;
+  contentType: string | undefined;
+  pending?: () => Promise<Buffer>;
+  stream?: AsyncIterable<unknown>;
+}
 
 function normalizeBody(o: Dict): BodyResult {
   const bytes = o.bodyBytes;
@@ -312,6 +324,10 @@ function normalizeBody(o: Dict): BodyResult {
   if (b instanceof Uint8Array) return { body: Buffer.from(b.buffer, b.byteOffset, b.byteLength), contentType: undefined };
   if (b instanceof ArrayBuffer) return { body: Buffer.from(b), contentType: undefined };
   if (ArrayBuffer.isView(b)) return { body: Buffer.from(b.buffer, b.byteOffset, b.byteLength), contentType: undefined };
+  if (!optBool(o, 'bufferBody')) {
+    const stream = streamingBody(b);
+    if (stream) return { body: undefined, contentType: undefined, stream };
+  }
   const pending = pendingBody(b);
   if (pending) return { body: undefined, contentType: pending.contentType, pending: pending.read };
   throw invalidOption(`option "body" must be a string, URLSearchParams, Buffer, Uint8Array, ArrayBuffer, FormData, Blob, a readable stream or an async iterable, got ${typeName(b)}`);
@@ -525,13 +541,19 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
   else if (!headers.some(([n]) => n.toLowerCase() === 'user-agent')) headers.push(['User-Agent', DEFAULT_USER_AGENT]);
   const cookie = normalizeCookies(o.cookies);
   if (cookie !== undefined) setHeader(headers, 'Cookie', cookie, '; ');
-  const { body, contentType, pending } = normalizeBody(o);
+  const { body, contentType, pending, stream } = normalizeBody(o);
   const cookieJar = optCookieJar(o);
   if (contentType && !headers.some(([n]) => n.toLowerCase() === 'content-type')) headers.push(['Content-Type', contentType]);
   // The body decides the framing: a caller's Content-Length keeps its place but gets the true
-  // length; Transfer-Encoding (we send whole bodies) would desynchronise the message and goes.
+  // length; Transfer-Encoding is the engine's to set (chunked for a stream of unknown length).
   headers = headers.filter(([n]) => n.toLowerCase() !== 'transfer-encoding');
-  if (headers.some(([n]) => n.toLowerCase() === 'content-length')) {
+  let declaredLength: number | undefined;
+  const lengthHeader = headers.find(([n]) => n.toLowerCase() === 'content-length');
+  if (stream && lengthHeader) {
+    // A stream's length is the caller's word: it goes out as given and the stream is held to it.
+    if (!/^\d{1,15}$/.test(lengthHeader[1].trim())) throw invalidOption(`header "Content-Length" must be a byte count, got ${JSON.stringify(lengthHeader[1])}`);
+    declaredLength = Number(lengthHeader[1].trim());
+  } else if (lengthHeader) {
     setHeader(headers, 'Content-Length', String(body?.length ?? 0));
   }
   headers = applyHeaderOrder(headers, o.headerOrder);
@@ -563,6 +585,8 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
     headers,
     body,
     pendingBody: pending,
+    bodyStream: stream,
+    declaredLength,
     cookieJar,
     responseType,
     timeoutMs: normalizeTimeout(o.timeout),

@@ -119,10 +119,17 @@ export interface CycleTLSRequestOptions {
   cookieJar?: CookieJarLike;
   /**
    * FormData → multipart/form-data with a random boundary; Blob → its bytes and type; `form-data`
-   * instances → their bytes and content type; streams and async iterables are read fully first.
-   * Content-Length is always the exact length; a Content-Type you set is kept.
+   * instances → their bytes and content type; all with their exact Content-Length. Streams (Node
+   * Readable, WHATWG ReadableStream) and async iterables are sent as they are read: chunked on
+   * HTTP/1.1 (or raw under a Content-Length you set, which the stream must then match exactly, else
+   * ERR_INVALID_OPTION), DATA frames on HTTP/2, at most 1 MiB read ahead of what left for the server.
+   * A streamed body cannot be sent twice: a 307/308 redirect (or a 301/302 that keeps the method) is
+   * returned as the response instead of followed. A stream that errors rejects the call with its
+   * error. A Content-Type you set is kept.
    */
   body?: RequestBody;
+  /** Read a stream or async-iterable `body` fully before sending: exact Content-Length, followed on 307/308. Default false. */
+  bufferBody?: boolean;
   /** Binary body as base64 text or bytes; takes priority over `body`. */
   bodyBytes?: string | Buffer | Uint8Array | ArrayBuffer;
   /** Default 'json': parsed JSON, or the raw Buffer when the body is not JSON. */

@@ -5,7 +5,8 @@
 const { Readable } = require('node:stream');
 const { Blob } = require('node:buffer');
 const initCycleTLS = require('../..');
-const { startServer, patternBytes, uniquePort } = require('../helpers/servers');
+const http2 = require('node:http2');
+const { startServer, patternBytes, uniquePort, certPair, sha256 } = require('../helpers/servers');
 
 let server;
 let client;
@@ -126,14 +127,36 @@ describe('multipart/form-data', () => {
 });
 
 describe('streams, async iterables and Blob', () => {
-  test('a Node Readable body is read fully: byte-exact with a content-length', async () => {
+  test('a Node Readable body streams: byte-exact, chunked (its length is unknown)', async () => {
     const bytes = patternBytes(300000, 9);
     const chunks = [];
     for (let i = 0; i < bytes.length; i += 65536) chunks.push(bytes.subarray(i, i + 65536));
     const r = await client.post(server.url('/echo'), { body: Readable.from(chunks) });
     expect(received(r).equals(bytes)).toBe(true);
+    expect(header(r, 'transfer-encoding')).toBe('chunked');
+    expect(header(r, 'content-length')).toBeUndefined();
+  });
+
+  test('bufferBody: the stream is read first and sent with its exact Content-Length', async () => {
+    const bytes = patternBytes(300000, 10);
+    const r = await client.post(server.url('/echo'), { body: Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]), bufferBody: true });
+    expect(received(r).equals(bytes)).toBe(true);
     expect(header(r, 'content-length')).toBe(String(bytes.length));
     expect(header(r, 'transfer-encoding')).toBeUndefined();
+  });
+
+  test("a caller's Content-Length goes out with a streamed body, which is held to it", async () => {
+    const bytes = patternBytes(70000, 11);
+    const r = await client.post(server.url('/echo'), { body: Readable.from([bytes]), headers: { 'Content-Length': String(bytes.length) } });
+    expect(received(r).equals(bytes)).toBe(true);
+    expect(header(r, 'content-length')).toBe(String(bytes.length));
+    expect(header(r, 'transfer-encoding')).toBeUndefined();
+    for (const claimed of [bytes.length + 5, bytes.length - 5]) {
+      const err = await client.post(server.url('/echo'), { body: Readable.from([bytes]), headers: { 'content-length': String(claimed) } }).catch((e) => e);
+      expect(err.code).toBe('ERR_INVALID_OPTION');
+      expect(err.message).toMatch(/Content-Length says/);
+    }
+    expect((await client.get(server.url('/echo'))).status).toBe(200);
   });
 
   test('an async iterable of Uint8Array and strings', async () => {
@@ -142,22 +165,99 @@ describe('streams, async iterables and Blob', () => {
     expect(received(r).equals(Buffer.concat([Buffer.from([0, 255]), Buffer.from('ü'), ALL_BYTES]))).toBe(true);
   });
 
+  test('a WHATWG ReadableStream body streams too', async () => {
+    const bytes = patternBytes(100000, 12);
+    const web = new ReadableStream({ start(c) { c.enqueue(bytes.subarray(0, 50000)); c.enqueue(bytes.subarray(50000)); c.close(); } });
+    const r = await client.post(server.url('/echo'), { body: web });
+    expect(received(r).equals(bytes)).toBe(true);
+  });
+
   test('a Blob: its bytes and its type', async () => {
     const r = await client.post(server.url('/echo'), { body: new Blob([ALL_BYTES], { type: 'image/x-test' }) });
     expect(received(r).equals(ALL_BYTES)).toBe(true);
     expect(header(r, 'content-type')).toBe('image/x-test');
   });
 
-  test('a buffered stream body is sent again on a 307 hop', async () => {
-    const r = await client.post(server.url('/redirect/1?status=307'), { body: Readable.from([Buffer.from('again')]) });
+  test('a buffered stream body is sent again on a 307 hop; a streamed one cannot be: the 307 is the answer', async () => {
+    let r = await client.post(server.url('/redirect/1?status=307'), { body: Readable.from([Buffer.from('again')]), bufferBody: true });
     expect(r.redirects).toBe(1);
     expect(received(r).toString()).toBe('again');
+    r = await client.post(server.url('/redirect/1?status=307'), { body: Readable.from([Buffer.from('once')]) });
+    expect(r.status).toBe(307);
+    expect(r.redirects).toBe(0);
+    // A 303 drops the body anyway: followed.
+    r = await client.post(server.url('/redirect/1?status=303'), { body: Readable.from([Buffer.from('gone')]) });
+    expect(r.status).toBe(200);
+    expect(r.data.method).toBe('GET');
   });
 
   test('a stream that fails rejects the call with its error; the client keeps working', async () => {
     const failing = new Readable({ read() { this.destroy(new Error('source failed')); } });
     await expect(client.post(server.url('/echo'), { body: failing })).rejects.toThrow('source failed');
+    async function* midway() { yield Buffer.alloc(200000, 1); throw new Error('midway failure'); }
+    await expect(client.post(server.url('/echo'), { body: midway() })).rejects.toThrow('midway failure');
     expect((await client.get(server.url('/echo'))).status).toBe(200);
+  });
+
+  test('a large upload to a slow reader: the source is never read far ahead of what the server took', async () => {
+    const total = 64 * 1024 * 1024;
+    let taken = 0;
+    let produced = 0;
+    let maxLead = 0;
+    const slow = await startServer({
+      tls: false,
+      handler: (req, res) => {
+        req.on('data', (c) => {
+          taken += c.length;
+          req.pause();
+          setTimeout(() => req.resume(), 1);
+        });
+        req.on('end', () => res.end(String(taken)));
+      },
+    });
+    try {
+      async function* source() {
+        const piece = Buffer.alloc(64 * 1024, 7);
+        while (produced < total) {
+          produced += piece.length;
+          maxLead = Math.max(maxLead, produced - taken);
+          yield piece;
+        }
+      }
+      const r = await client.put(slow.url('/sink'), { body: source(), responseType: 'text' });
+      expect(r.data).toBe(String(total));
+      // 1 MiB in flight from JS, plus the engine's write and the kernel's socket buffers.
+      expect(maxLead).toBeLessThan(24 * 1024 * 1024);
+    } finally {
+      await slow.close();
+    }
+  }, 60000);
+
+  test('over HTTP/2: a streamed body goes out as DATA frames, byte-exact', async () => {
+    const h2server = http2.createSecureServer({ ...certPair('server') });
+    const sessions = new Set();
+    h2server.on('session', (session) => sessions.add(session));
+    h2server.on('stream', (stream, headers) => {
+      const chunks = [];
+      stream.on('data', (c) => chunks.push(c));
+      stream.on('end', () => {
+        const body = Buffer.concat(chunks);
+        stream.respond({ ':status': 200, 'content-type': 'application/json' });
+        stream.end(JSON.stringify({ length: body.length, sha: sha256(body), te: headers['transfer-encoding'] ?? null, cl: headers['content-length'] ?? null }));
+      });
+    });
+    await new Promise((resolve) => h2server.listen(0, '127.0.0.1', resolve));
+    try {
+      const bytes = patternBytes(5 * 1024 * 1024 + 3, 13);
+      const pieces = [];
+      for (let i = 0; i < bytes.length; i += 100000) pieces.push(bytes.subarray(i, i + 100000));
+      const r = await client.post(`https://localhost:${h2server.address().port}/up`, { body: Readable.from(pieces) });
+      expect(r.protocol).toBe('h2');
+      expect(r.data).toEqual({ length: bytes.length, sha: sha256(bytes), te: null, cl: null });
+    } finally {
+      for (const session of sessions) session.destroy();  // the client keeps its session pooled
+      await new Promise((resolve) => h2server.close(resolve));
+    }
   });
 });
 

@@ -101,6 +101,9 @@ async function main(): Promise<void> {
   const bodies: RequestBody[] = [fd, new NodeBlob(['x']), NodeReadable.from(['x']), chunks(), new URLSearchParams('a=1'),
     new ArrayBuffer(1), { getBoundary: () => 'b', getBuffer: () => Buffer.alloc(0) }];
   for (const body of bodies) await client.post('https://example.test', { body });
+  await client.put('https://example.test', { body: chunks(), bufferBody: true });
+  // @ts-expect-error bufferBody is a boolean
+  await client.put('https://example.test', { body: chunks(), bufferBody: 'yes' });
   // @ts-expect-error a plain object is no body
   await client.post('https://example.test', { body: { a: 1 } });
 
