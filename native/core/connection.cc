@@ -259,8 +259,10 @@ void Connection::on_proxy_tls(const asio::error_code& ec) {
 }
 
 void Connection::start_tunnel() {
-  if (proxy::is_http_proxy(proxy_->scheme) && !key_.tls) {
-    // Plain HTTP through an HTTP proxy: absolute-form requests, no tunnel (write_request).
+  if (proxy::is_http_proxy(proxy_->scheme) && !key_.tls && !(exchange_ && exchange_->spec.upgrade)) {
+    // Plain HTTP through an HTTP proxy: absolute-form requests, no tunnel (write_request). An
+    // upgrade needs the bytes after it to reach the target untouched: it goes through CONNECT.
+    absolute_form_ = true;
     start_target();
     return;
   }
@@ -439,7 +441,7 @@ void Connection::write_request() {
   request_head_.clear();
   std::string why;
   // Plain HTTP through an HTTP proxy: the request line names the whole URL (absolute-form).
-  const bool absolute_form = proxy_ && proxy::is_http_proxy(proxy_->scheme) && !key_.tls;
+  const bool absolute_form = absolute_form_;
   std::string absolute_target;
   if (absolute_form) {
     const bool v6 = key_.host.find(':') != std::string::npos;

@@ -258,6 +258,7 @@ class Connection : public std::enable_shared_from_this<Connection>,
   std::string upload_tail_;        // CRLF after them, and the last-chunk terminator
   std::vector<std::string> upload_pieces_;
   bool pipe_ = false;              // upgraded: raw bytes both ways (Exchange::upgraded)
+  bool absolute_form_ = false;     // plain HTTP through an HTTP proxy without a tunnel
   bool http2_sent_pending_ = false;  // some stream has upload_sent_unreported > 0
   std::vector<char> read_buffer_;
   Mode mode_ = Mode::kUnknown;

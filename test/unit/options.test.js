@@ -519,7 +519,7 @@ describe('normalizeRequest: bodies read asynchronously (FormData, Blob, form-dat
   });
 
   test('a caller\'s content-type stays; a caller\'s Content-Length gets the true length once read', async () => {
-    const r = norm({ body: Readable.from([Buffer.from('abc'), 'déf']), headers: { 'content-type': 'text/x', 'Content-Length': '1' } });
+    const r = norm({ body: Readable.from([Buffer.from('abc'), 'déf']), bufferBody: true, headers: { 'content-type': 'text/x', 'Content-Length': '1' } });
     expect(contentTypes(r)).toEqual([['content-type', 'text/x']]);
     const done = await resolvePendingBody(r);
     expect(done.body.toString()).toBe('abcdéf');
@@ -528,9 +528,9 @@ describe('normalizeRequest: bodies read asynchronously (FormData, Blob, form-dat
 
   test('async iterables of Uint8Array, web ReadableStreams and old-style pipe-only streams', async () => {
     async function* gen() { yield new Uint8Array([1, 2]); yield new Uint8Array([3]).buffer; }
-    expect([...(await resolvePendingBody(norm({ body: gen() }))).body]).toEqual([1, 2, 3]);
+    expect([...(await resolvePendingBody(norm({ body: gen(), bufferBody: true }))).body]).toEqual([1, 2, 3]);
     const web = new ReadableStream({ start(c) { c.enqueue(new Uint8Array([7, 8])); c.close(); } });
-    expect([...(await resolvePendingBody(norm({ body: web }))).body]).toEqual([7, 8]);
+    expect([...(await resolvePendingBody(norm({ body: web, bufferBody: true }))).body]).toEqual([7, 8]);
     const { EventEmitter } = require('node:events');
     const legacy = Object.assign(new EventEmitter(), {
       pipe(dest) { dest.write(Buffer.from('old')); dest.end(); return dest; },
@@ -539,7 +539,7 @@ describe('normalizeRequest: bodies read asynchronously (FormData, Blob, form-dat
   });
 
   test('an empty stream → no body', async () => {
-    expect((await resolvePendingBody(norm({ body: Readable.from([]) }))).body).toBeUndefined();
+    expect((await resolvePendingBody(norm({ body: Readable.from([]), bufferBody: true }))).body).toBeUndefined();
   });
 
   test('a form-data package instance (duck-typed): its headers\' content-type, getBuffer() bytes', async () => {
@@ -564,11 +564,27 @@ describe('normalizeRequest: bodies read asynchronously (FormData, Blob, form-dat
     expect((await resolvePendingBody(r)).body.toString()).toBe('streamed');
   });
 
+  test('without bufferBody, streams and async iterables are sent as read: bodyStream, the caller\'s Content-Length as their declared length', () => {
+    const src = Readable.from(['x']);
+    let r = norm({ body: src });
+    expect(r.bodyStream).toBe(src);
+    expect(r.body).toBeUndefined();
+    expect(r.pendingBody).toBeUndefined();
+    expect(r.declaredLength).toBeUndefined();
+    r = norm({ body: Readable.from(['x']), headers: { 'content-length': ' 12 ', 'Transfer-Encoding': 'gzip' } });
+    expect(r.declaredLength).toBe(12);
+    expect(r.headers.some(([n]) => n.toLowerCase() === 'transfer-encoding')).toBe(false);
+    expect(() => norm({ body: Readable.from(['x']), headers: { 'content-length': 'lots' } })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+    // The form-data package and Blobs keep their known length: read first, not streamed.
+    expect(norm({ body: { getBoundary: () => 'b', getBuffer: () => Buffer.alloc(1) } }).bodyStream).toBeUndefined();
+    expect(norm({ body: new Blob(['ab']) }).bodyStream).toBeUndefined();
+  });
+
   test('a stream that errors rejects with its error; a bad chunk with ERR_INVALID_OPTION', async () => {
     const failing = new Readable({ read() { this.destroy(new Error('disk gone')); } });
-    await expect(resolvePendingBody(norm({ body: failing }))).rejects.toThrow('disk gone');
+    await expect(resolvePendingBody(norm({ body: failing, bufferBody: true }))).rejects.toThrow('disk gone');
     async function* bad() { yield 42; }
-    await expect(resolvePendingBody(norm({ body: bad() }))).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+    await expect(resolvePendingBody(norm({ body: bad(), bufferBody: true }))).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
   });
 
   test('bodyBytes still wins over a pending body (nothing is read)', () => {
