@@ -518,7 +518,12 @@ void Connection::pump_upload() {
     ex.upload.pop_front();
   }
   ex.upload_taken += payload;
-  // An upgraded connection has no end of body: its protocol ends it, or the server's EOF.
+  // An upgraded connection has no end of body: the caller's end closes the connection once what it
+  // wrote has gone out (its protocol said goodbye), and the exchange ends as if by the server.
+  if (pipe_ && payload == 0) {
+    if (ex.upload_ended && ex.upload.empty()) end_pipe();
+    return;
+  }
   const bool last = !pipe_ && ex.upload_ended && ex.upload.empty();
   if (payload == 0 && !last) return;
   upload_frame_.clear();
@@ -594,6 +599,16 @@ void Connection::begin_pipe(Exchange& ex, std::string_view leftover) {
   read_more();
 }
 
+void Connection::end_pipe() {
+  if (!exchange_) return;
+  flush_body(*exchange_);
+  auto done = std::move(exchange_);
+  exchange_.reset();
+  done->connection.reset();
+  engine_.exchange_succeeded(done);
+  close();
+}
+
 void Connection::on_read_pipe(const asio::error_code& ec, size_t bytes) {
   if (!exchange_) {
     close();
@@ -601,15 +616,11 @@ void Connection::on_read_pipe(const asio::error_code& ec, size_t bytes) {
   }
   Exchange& ex = *exchange_;
   if (ec) {
-    flush_body(ex);
     if (is_eof(ec)) {
-      auto done = std::move(exchange_);
-      exchange_.reset();
-      done->connection.reset();
-      engine_.exchange_succeeded(done);
-      close();
+      end_pipe();
       return;
     }
+    flush_body(ex);
     fail(Error{ErrorCode::kConnectionClosed, Stage::kBody, "the upgraded connection failed: " + ec.message()},
          false);
     return;

@@ -176,6 +176,7 @@ class Connection : public std::enable_shared_from_this<Connection>,
   void on_upload_write(const asio::error_code& ec, size_t bytes, uint64_t payload);
   void begin_pipe(Exchange& ex, std::string_view leftover);
   void on_read_pipe(const asio::error_code& ec, size_t bytes);
+  void end_pipe();
   // HTTP/2: hands the caller's pieces to the session; kSent for what flow control took.
   void feed_http2_upload(Exchange& ex);
   void report_http2_sent();

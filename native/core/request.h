@@ -29,8 +29,8 @@ struct RequestSpec {
   bool body_stream = false;
   // An HTTP/1.1 Upgrade (a WebSocket opening handshake, RFC 6455 §4): on a connection of its own,
   // never pooled. A 101 answer turns the connection into a two-way byte pipe: what the server sends
-  // arrives as body events, what Engine::write_body gets goes out as it is, the server's EOF ends
-  // the exchange. The deadlines stop at the 101 (they cover the handshake). Any other answer is an
+  // arrives as body events, what Engine::write_body gets goes out as it is; the server's EOF, or
+  // the caller's end (write_body with end, once what it wrote went out), ends the exchange. The deadlines stop at the 101 (they cover the handshake). Any other answer is an
   // ordinary response. Implies force_http1 and body_stream.
   bool upgrade = false;
   std::string server_name;      // SNI override; empty = host (IP literals send no SNI)

@@ -314,6 +314,30 @@ TEST_F(EngineUploadTest, RefusedUpgradeAndCancelledPipe) {
   EXPECT_TRUE(server.wait_for([&] { return closes.load() == 1; }));
 }
 
+// The caller's end closes the pipe once its last bytes went out; the exchange ends normally.
+TEST_F(EngineUploadTest, CallersEndClosesThePipeAfterItsLastBytes) {
+  std::string got;
+  std::atomic<bool> eof{false};
+  TestServer server([&](ServerConn& c) {
+    std::string head, b;
+    if (!c.read_head(&head)) return;
+    if (!c.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nConnection: Upgrade\r\n\r\n")) return;
+    while (c.read_exact(1, &b)) got += b;
+    eof = true;
+  });
+  RequestSpec s = spec(false, server.port(), "GET", "/bye");
+  s.upgrade = true;
+  const uint64_t id = submit(std::move(s));
+  ASSERT_TRUE(sink_.wait_head(id));
+  engine_->write_body(id, std::string(300'000, 'w'), false);
+  engine_->write_body(id, "goodbye", true);
+  AWAIT(r, id);
+  ASSERT_TRUE(r.ok()) << r.describe();
+  ASSERT_TRUE(server.wait_for([&] { return eof.load(); }));
+  EXPECT_EQ(got.size(), 300'007u);
+  EXPECT_EQ(got.substr(got.size() - 7), "goodbye");
+}
+
 // A paused pipe stops reading: the engine reads ahead a bounded amount for a consumer that does
 // not ask for more (consumer_credit), then resumes when asked.
 TEST_F(EngineUploadTest, PipeHonoursConsumerCredit) {
