@@ -259,9 +259,10 @@ export function encodeFrame(opcode: number, payload: Buffer, opts: EncodeOptions
   const len = payload.length;
   const lenSize = len < 126 ? 0 : len < 0x10000 ? 2 : 8;
   const headerSize = 2 + lenSize + 4;
-  const pad = (4 - (headerSize % 4)) % 4;
-  // A fresh ArrayBuffer (not the shared pool), so that the offset alignment is ours to choose.
-  const frame = Buffer.from(new ArrayBuffer(pad + headerSize + len), pad, headerSize + len);
+  // Small frames come from node's pool (their masking is bytewise anyway); larger ones get an
+  // ArrayBuffer of their own, so that the payload's alignment is ours to choose.
+  const frame = len < 32 ? Buffer.allocUnsafe(headerSize + len)
+    : Buffer.from(new ArrayBuffer(headerSize + len + 3), (4 - (headerSize % 4)) % 4, headerSize + len);
   frame[0] = (opts.fin === false ? 0 : 0x80) | (opts.rsv1 ? 0x40 : 0) | opcode;
   if (lenSize === 0) {
     frame[1] = 0x80 | len;

@@ -35,8 +35,7 @@ class FakeTransport {
 function open(options) {
   const t = new FakeTransport();
   const s = new WebSocketSession(t, options);
-  const events = [];
-  return { t, s, events, feed: (...frames) => s.receive(Buffer.concat(frames)) };
+  return { t, s, feed: (...frames) => s.receive(Buffer.concat(frames)) };
 }
 
 /** Records every callback of a session, in order. */
