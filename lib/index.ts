@@ -14,6 +14,8 @@ import type { NormalizedInit, NormalizedRequest, PresetCatalog } from './options
 import { bufferedResponse, errorResponse, streamResponse } from './response';
 import { openEventSource } from './event-source';
 import { UploadPump } from './upload';
+import { openWebSocket } from './websocket';
+import type { WebSocketContext } from './websocket';
 import type { AdjustRequest } from './event-source';
 import type { CycleTLSResponseShape, ResponseMeta } from './response';
 
@@ -293,11 +295,18 @@ async function initCycleTLS(initOptions?: unknown): Promise<ClientFn> {
     perform(instance, client, init, url, options, method);
   const fn = ((url: string, options?: object, method?: string) => request(url, options, method ?? 'get')) as ClientFn;
   for (const m of HTTP_METHODS) fn[m] = (url: unknown, options?: unknown) => request(url, options, m);
-  const notYet = (what: string) => async (): Promise<never> => {
-    throw new CycleTLSError('ERR_NOT_IMPLEMENTED', `${what} is not implemented yet (issue #6)`, 'options');
+  const wsContext: WebSocketContext = {
+    instance,
+    client,
+    presets: presets(),
+    cookieJar: init.cookieJar,
+    rejectOnError: init.rejectOnError,
+    requestId: () => `${client.id}:${client.nextSeq++}`,
+    toSpec: (req) => toSpec(req, true, false),
+    meta: (head, id, finalUrl) => metaFrom(head, id, finalUrl, 0),
   };
-  fn.ws = notYet('ws()');
-  fn.webSocket = notYet('webSocket()');
+  fn.ws = (url: unknown, options?: unknown) => openWebSocket(wsContext, url, options);
+  fn.webSocket = fn.ws;
   fn.sse = (url: unknown, options?: unknown) =>
     openEventSource((u, o, adjust) => perform(instance, client, init, u, o, 'get', adjust), url, options, init.rejectOnError);
   fn.eventSource = fn.sse;

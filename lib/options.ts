@@ -370,7 +370,7 @@ function normalizeUrl(u: unknown): URL {
     throw invalidOption(`Invalid URL: ${u.length > 200 ? `${u.slice(0, 200)}…` : u}`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    if (url.protocol === 'ws:' || url.protocol === 'wss:') throw notImplemented('WebSocket URLs', 'ws() arrives with issue #6');
+    if (url.protocol === 'ws:' || url.protocol === 'wss:') throw invalidOption(`a ${url.protocol} URL is opened with ws() or webSocket()`);
     throw invalidOption(`url scheme ${url.protocol} is not supported (http: and https: are)`);
   }
   if (url.port === '0') throw invalidRange(`url port must be from 1 to 65535, got 0 (${url.href})`);
@@ -505,7 +505,7 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
   }
   if (protocol === 'http3' || protocol === 'websocket' || protocol === 'sse') {
     throw notImplemented(`protocol "${protocol}"`, protocol === 'http3' ? 'HTTP/3 is not supported'
-      : protocol === 'sse' ? 'use sse() or eventSource(), which parse the event stream' : 'ws() arrives with issue #6');
+      : protocol === 'sse' ? 'use sse() or eventSource(), which parse the event stream' : 'use ws() or webSocket(), which speak the protocol');
   }
   optBool(o, 'enableConnectionReuse'); // connections are always reused
   optBool(o, 'tls13AutoRetry'); // TLS 1.3 is always offered

@@ -89,7 +89,7 @@ export interface CycleTLSResponseShape {
   blob(): Promise<Blob>;
 }
 
-function metaFields(meta: ResponseMeta) {
+export function metaFields(meta: ResponseMeta) {
   return {
     status: meta.status,
     statusText: meta.statusText,

@@ -1,0 +1,331 @@
+// ws()/webSocket(): a WebSocket over the engine's fingerprinted TLS (through the caller's proxy, if
+// any). The engine sends the browser family's upgrade request on an HTTP/1.1 connection of its own
+// and, on a 101, turns the connection into a byte pipe; lib/ws/ speaks the protocol over it.
+import { Buffer } from 'node:buffer';
+
+import { jarCookieString, jarStore, withJarCookies } from './cookies';
+import type { CookieJarLike } from './cookies';
+import { CycleTLSError, invalidOption } from './errors';
+import type { ClientState, SharedInstance } from './instance';
+import type { HeadEvent, NativeRequestSpec } from './native';
+import { normalizeRequest } from './options';
+import type { NormalizedRequest, PresetCatalog } from './options';
+import { bodyMethods, errorResponse, metaFields } from './response';
+import type { CycleTLSResponseShape, ResponseMeta } from './response';
+import { WebSocketSession, createKey, handshakeHeaders, offeredProtocols, verifyHandshake } from './ws';
+import type { BrowserFamily, WsMessage } from './ws';
+
+export interface WebSocketContext {
+  instance: SharedInstance;
+  client: ClientState;
+  presets: PresetCatalog;
+  cookieJar: CookieJarLike | undefined;
+  rejectOnError: boolean;
+  requestId(): string;
+  toSpec(req: NormalizedRequest): NativeRequestSpec;
+  meta(head: HeadEvent, requestId: string, finalUrl: string): ResponseMeta;
+}
+
+export interface WebSocketResponseShape extends CycleTLSResponseShape {
+  send(data: string | Buffer | ArrayBuffer | ArrayBufferView, isBinary?: boolean): Promise<void>;
+  close(code?: number, reason?: string): Promise<void>;
+  ping(data?: Buffer | string): Promise<void>;
+  onMessage(cb: (m: WsMessage) => void): void;
+  onClose(cb: (code: number, reason: string) => void): void;
+  onError(cb: (err: Error) => void): void;
+  onPing(cb: (data: Buffer) => void): void;
+  onPong(cb: (data: Buffer) => void): void;
+  messages(): AsyncIterableIterator<WsMessage>;
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  readonly subprotocol: string;
+  readonly extensions: string;
+}
+
+// Options of ws() beyond a request's; taken out before the rest is validated as a request.
+const WS_ONLY = ['protocols', 'origin', 'perMessageDeflate', 'maxPayload', 'fragmentSize', 'closeTimeoutMs'] as const;
+// What an upgrade request cannot carry or does itself.
+const NOT_FOR_UPGRADE = ['protocol', 'body', 'bodyBytes', 'responseType', 'disableRedirect', 'maxRedirects', 'decompress',
+  'maxDecompressedBytes', 'forceHTTP1', 'bufferBody', 'headers', 'orderAsProvided', 'headerOrder'] as const;
+const ERROR_BODY_LIMIT = 64 * 1024;
+// Body bytes taken from the engine before it is told to go on: it reads at most 2 MiB ahead.
+const CREDIT_STEP = 1024 * 1024;
+// After the session ended the pipe, how long the engine has to flush and close before it is cut.
+const END_GRACE_MS = 2000;
+
+function familyOf(profile: string): BrowserFamily {
+  if (profile.startsWith('firefox')) return 'firefox';
+  if (profile.startsWith('safari')) return 'safari';
+  return 'chrome';
+}
+
+function optNumber(o: Record<string, unknown>, key: string, min: number): number | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw invalidOption(`option "${key}" must be a number ≥ ${min}, got ${String(v)}`);
+  return v;
+}
+
+function presetValue(presets: PresetCatalog, profile: string, name: string): string | undefined {
+  return presets.headers(profile, 'http1').find(([n]) => n.toLowerCase() === name)?.[1];
+}
+
+function liveBodyMethods(): Pick<CycleTLSResponseShape, 'json' | 'text' | 'arrayBuffer' | 'blob'> {
+  const misuse = async (): Promise<never> => {
+    throw new CycleTLSError('ERR_INVALID_OPTION', 'a WebSocket is read with onMessage() or messages(), not as a body', 'options');
+  };
+  return { json: misuse, text: misuse, arrayBuffer: misuse, blob: misuse };
+}
+
+/** The session's API on a response object, its live getters included. */
+function withSession(res: CycleTLSResponseShape, session: WebSocketSession): WebSocketResponseShape {
+  const out = {
+    ...res,
+    send: (data: string | Buffer | ArrayBuffer | ArrayBufferView, isBinary?: boolean) => session.send(data, isBinary),
+    close: (code?: number, reason?: string) => session.close(code, reason),
+    ping: (data?: Buffer | string) => session.ping(data),
+    onMessage: (cb: (m: WsMessage) => void) => session.onMessage(cb),
+    onClose: (cb: (code: number, reason: string) => void) => session.onClose(cb),
+    onError: (cb: (err: Error) => void) => session.onError(cb),
+    onPing: (cb: (data: Buffer) => void) => session.onPing(cb),
+    onPong: (cb: (data: Buffer) => void) => session.onPong(cb),
+    messages: () => session.messages(),
+  };
+  Object.defineProperties(out, {
+    readyState: { get: () => session.readyState, enumerable: true },
+    bufferedAmount: { get: () => session.bufferedAmount, enumerable: true },
+    subprotocol: { get: () => session.protocol, enumerable: true },
+    extensions: { get: () => session.extensions, enumerable: true },
+  });
+  return out as WebSocketResponseShape;
+}
+
+/** A session that never opened: send() rejects, onError/onClose hear why. */
+function deadSession(err: Error): WebSocketSession {
+  const session = new WebSocketSession({ write() {}, writableLength: () => 0, end() {}, pause() {} });
+  session.transportFailed(err);
+  return session;
+}
+
+/**
+ * Opens a WebSocket. Resolves once it is open (the 101 verified). A failure before that — the
+ * network, the TLS handshake, a refused or invalid upgrade — resolves in cycletls's way (status,
+ * headers, up to 64 KiB of a refusal's body as `data`, `error`) with a closed socket whose onError
+ * and onClose(1006) report it, or rejects under rejectOnError.
+ */
+export async function openWebSocket(ctx: WebSocketContext, url: unknown, options: unknown): Promise<WebSocketResponseShape> {
+  if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
+    throw invalidOption('request options must be an object');
+  }
+  const o = { ...(options ?? {}) } as Record<string, unknown>;
+  const rawUrl = o.url !== undefined && o.url !== null ? o.url : url;
+  const href = rawUrl instanceof URL ? rawUrl.href : rawUrl;
+  if (typeof href !== 'string') throw invalidOption(`url must be a string, got ${href === null ? 'null' : typeof href}`);
+  let wsUrl: URL;
+  try {
+    wsUrl = new URL(href);
+  } catch {
+    throw invalidOption(`Invalid URL: ${href.length > 200 ? `${href.slice(0, 200)}…` : href}`);
+  }
+  if (wsUrl.protocol === 'http:' || wsUrl.protocol === 'https:') wsUrl = new URL(`ws${wsUrl.protocol === 'https:' ? 's' : ''}:${href.slice(wsUrl.protocol.length)}`);
+  if (wsUrl.protocol !== 'ws:' && wsUrl.protocol !== 'wss:') throw invalidOption(`a WebSocket URL must be ws:, wss:, http: or https:, got ${wsUrl.protocol}`);
+  wsUrl.hash = '';
+  if (o.protocol !== undefined && o.protocol !== null && o.protocol !== 'websocket') {
+    throw invalidOption(`option "protocol" of ws() can only be "websocket", got ${JSON.stringify(o.protocol)}`);
+  }
+
+  const protocols = o.protocols;
+  if (protocols !== undefined && protocols !== null && (!Array.isArray(protocols) || !protocols.every((p) => typeof p === 'string'))) {
+    throw invalidOption('option "protocols" must be an array of strings');
+  }
+  const origin = o.origin;
+  if (origin !== undefined && origin !== null && typeof origin !== 'string') throw invalidOption('option "origin" must be a string');
+  const perMessageDeflate = o.perMessageDeflate === undefined || o.perMessageDeflate === null ? true : o.perMessageDeflate;
+  if (typeof perMessageDeflate !== 'boolean') throw invalidOption('option "perMessageDeflate" must be a boolean');
+  const sessionOptions = {
+    maxPayload: optNumber(o, 'maxPayload', 1),
+    fragmentSize: optNumber(o, 'fragmentSize', 0),
+    closeTimeoutMs: optNumber(o, 'closeTimeoutMs', 0),
+  };
+  // cycletls sent options.body as the first text message once connected.
+  const firstMessage = typeof o.body === 'string' && o.body !== '' ? o.body : undefined;
+  const rawHeaders = o.headers;
+  const userAgentGiven = (typeof o.userAgent === 'string' && o.userAgent !== '') ||
+    (typeof rawHeaders === 'object' && rawHeaders !== null && Object.keys(rawHeaders).some((n) => n.toLowerCase() === 'user-agent'));
+  for (const key of [...WS_ONLY, ...NOT_FOR_UPGRADE]) delete o[key];
+
+  // Validated as a request (proxy, fingerprint, cookies, timeouts, userAgent…) with the caller's
+  // headers as given: the upgrade's own header list is built below, in the browser's order.
+  const httpUrl = new URL(wsUrl.href.replace(/^ws/, 'http'));
+  const base = normalizeRequest(httpUrl.href, { ...o, headers: rawHeaders, forceHTTP1: true, orderAsProvided: true }, 'get', ctx.presets);
+  const jar = (o.cookieJar as CookieJarLike | undefined) ?? ctx.cookieJar;
+  let extra = base.headers;
+  if (!userAgentGiven) {
+    const presetUa = presetValue(ctx.presets, base.profile, 'user-agent');
+    if (presetUa) extra = extra.map(([n, v]) => (n.toLowerCase() === 'user-agent' ? [n, presetUa] : [n, v]));
+  }
+  if (jar) {
+    const fromJar = await jarCookieString(jar, httpUrl.href);
+    if (fromJar !== '') extra = withJarCookies(extra, fromJar);
+  }
+  const family = familyOf(base.profile);
+  const key = createKey();
+  const offered = offeredProtocols({ protocols: (protocols as string[] | undefined) ?? undefined, extra });
+  const headers = handshakeHeaders(family, wsUrl, {
+    key,
+    origin: (origin as string | undefined) ?? undefined,
+    protocols: offered,
+    perMessageDeflate,
+    acceptLanguage: presetValue(ctx.presets, base.profile, 'accept-language'),
+    extra: extra.filter(([n]) => n.toLowerCase() !== 'sec-websocket-protocol'),
+  });
+  const req: NormalizedRequest = { ...base, headers, body: undefined, bodyStream: undefined, presetHeaders: false, decompress: false };
+  const requestId = ctx.requestId();
+  const rejectOnError = base.rejectOnError ?? ctx.rejectOnError;
+
+  const outcome = await upgrade(ctx, req, key, offered, perMessageDeflate, family, sessionOptions);
+  if ('session' in outcome) {
+    const setCookies = setCookiesOf(outcome.head);
+    if (jar && setCookies.length) await jarStore(jar, httpUrl.href, setCookies).catch(() => undefined);
+    const meta = ctx.meta(outcome.head, requestId, wsUrl.href);
+    if (firstMessage !== undefined) outcome.session.send(firstMessage).catch(() => undefined);
+    return withSession({ ...metaFields(meta), data: null, ...liveBodyMethods() }, outcome.session);
+  }
+  const { error, head, body } = outcome;
+  if (rejectOnError) throw error;
+  if (head) {
+    const meta = ctx.meta(head, requestId, wsUrl.href);
+    const data = body ?? Buffer.alloc(0);
+    return withSession({ ...metaFields(meta), data: data.toString('utf8'), error: error.toJSON(), ...bodyMethods(data, meta.rawHeaders) }, deadSession(error));
+  }
+  return withSession(errorResponse(error, wsUrl.href, requestId), deadSession(error));
+}
+
+function setCookiesOf(head: HeadEvent): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < head.headers.length; i += 2) if (head.headers[i].toLowerCase() === 'set-cookie') out.push(head.headers[i + 1]);
+  return out;
+}
+
+type UpgradeOutcome =
+  | { session: WebSocketSession; head: HeadEvent }
+  | { error: CycleTLSError; head?: HeadEvent; body?: Buffer };
+
+/** Sends the upgrade and, on a valid 101, runs a session over the engine's pipe. */
+function upgrade(ctx: WebSocketContext, req: NormalizedRequest, key: string, offered: string[], perMessageDeflate: boolean,
+  family: BrowserFamily, sessionOptions: { maxPayload?: number; fragmentSize?: number; closeTimeoutMs?: number }): Promise<UpgradeOutcome> {
+  const { instance, client } = ctx;
+  return new Promise<UpgradeOutcome>((resolve) => {
+    let engineId = 0;
+    let session: WebSocketSession | undefined;
+    let refusal: { head: HeadEvent; chunks: Buffer[]; size: number } | undefined;
+    let outstanding = 0;      // written to the engine, not yet reported sent
+    let sinceResume = 0;      // body bytes taken since the engine was last told to go on
+    let readingPaused = false;
+    let ending = false;       // we ended the pipe: the engine's close is expected
+    let endTimer: NodeJS.Timeout | undefined;
+    const signal = req.signal;
+    const onAbort = (): void => instance.cancel(engineId);
+
+    const transport = {
+      write(chunk: Buffer): void {
+        outstanding += chunk.length;
+        instance.write(engineId, chunk);
+      },
+      writableLength: (): number => outstanding,
+      end(): void {
+        if (ending) return;
+        ending = true;
+        instance.write(engineId, null);  // the engine closes once what was written went out
+        endTimer = setTimeout(() => instance.cancel(engineId), END_GRACE_MS);
+        endTimer.unref?.();
+      },
+      pause(paused: boolean): void {
+        readingPaused = paused;
+        if (!paused) {
+          sinceResume = 0;
+          instance.pause(engineId, false);
+        }
+      },
+    };
+    const settleTransport = (): void => {
+      if (endTimer) clearTimeout(endTimer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+
+    const handlers = {
+      head(event: HeadEvent): void {
+        if (event.status !== 101) {
+          refusal = { head: event, chunks: [], size: 0 };
+          return;
+        }
+        let result;
+        try {
+          result = verifyHandshake(event.status, event.headers, { key, protocols: offered, perMessageDeflate, family });
+        } catch (err) {
+          ending = true;
+          instance.cancel(engineId);
+          resolve({ error: err as CycleTLSError, head: event });
+          return;
+        }
+        session = new WebSocketSession(transport, { protocol: result.protocol, extensions: result.extensions, deflate: result.deflate, ...sessionOptions });
+        resolve({ session, head: event });
+      },
+      body(chunk: Buffer): void {
+        if (refusal) {
+          refusal.chunks.push(chunk);
+          refusal.size += chunk.length;
+          // Enough of a refusal to show: the rest is not worth the wait.
+          if (refusal.size >= ERROR_BODY_LIMIT) instance.cancel(engineId);
+          return;
+        }
+        sinceResume += chunk.length;
+        if (!readingPaused && sinceResume >= CREDIT_STEP) {
+          sinceResume = 0;
+          instance.pause(engineId, false);
+        }
+        session?.receive(chunk);
+      },
+      sent(bytes: number): void {
+        outstanding -= bytes;
+        session?.drained();
+      },
+      end(): void {
+        settleTransport();
+        if (refusal) {
+          const body = Buffer.concat(refusal.chunks).subarray(0, ERROR_BODY_LIMIT);
+          resolve({ error: refused(refusal.head.status), head: refusal.head, body });
+          return;
+        }
+        session?.transportEnded();
+      },
+      error(err: CycleTLSError): void {
+        settleTransport();
+        if (refusal) {
+          resolve({ error: refused(refusal.head.status), head: refusal.head, body: Buffer.concat(refusal.chunks).subarray(0, ERROR_BODY_LIMIT) });
+          return;
+        }
+        if (!session) {
+          resolve({ error: err });
+          return;
+        }
+        if (ending) session.transportEnded(); else session.transportFailed(err);
+      },
+    };
+    if (signal?.aborted) {
+      resolve({ error: new CycleTLSError('ERR_ABORTED', 'the WebSocket was aborted', 'queue') });
+      return;
+    }
+    try {
+      engineId = instance.submit(client, { ...ctx.toSpec(req), upgrade: true, bodyStream: true, consumerCredit: true, wholeBody: false, retryOnHostGone: false }, handlers);
+    } catch (err) {
+      resolve({ error: err instanceof CycleTLSError ? err : new CycleTLSError('ERR_INVALID_OPTION', String(err), 'options') });
+      return;
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function refused(status: number): CycleTLSError {
+  return new CycleTLSError('ERR_PROTOCOL', `the server did not switch to the WebSocket protocol: it answered ${status} instead of 101`, 'headers');
+}
