@@ -242,16 +242,58 @@ export interface CycleTLSResponse<T = unknown> {
 }
 
 export interface WebSocketMessage {
+  /** onMessage() and messages() only ever give 'text' (data: string) or 'binary' (data: Buffer). */
   type: 'text' | 'binary' | 'close' | 'ping' | 'pong';
   data: string | Buffer;
 }
 
-export interface CycleTLSWebSocketResponse extends CycleTLSResponse {
-  send(data: string | Buffer, isBinary?: boolean): Promise<void>;
+/** ws()/webSocket(): a request's options (proxy, profile, ja3, headers, cookies, timeout…) and these. */
+export interface CycleTLSWebSocketOptions extends CycleTLSRequestOptions {
+  /** Subprotocols offered (Sec-WebSocket-Protocol); the server's choice is `subprotocol`. */
+  protocols?: string[];
+  /** The Origin header. Default: the target's own origin (https://host for wss:, http:// for ws:). */
+  origin?: string;
+  /** Offer permessage-deflate (RFC 7692), as browsers do. Default true. */
+  perMessageDeflate?: boolean;
+  /** Largest message accepted (before and after inflating), bytes; beyond it the socket closes with 1009. Default 100 MiB. */
+  maxPayload?: number;
+  /** Split outgoing messages into frames of at most this many bytes. Default 0: one frame per message. */
+  fragmentSize?: number;
+  /** After the Close frames were exchanged, how long the server has to close the connection, ms. Default 1000. */
+  closeTimeoutMs?: number;
+}
+
+/**
+ * An open WebSocket (status 101), or — when it could not open — the failure in cycletls's way
+ * (`status`, `headers`, `data`: up to 64 KiB of a refusal's body, `error`) with readyState 3, send()
+ * rejecting and onError/onClose(1006) reporting why. `data` is null on an open socket; json(),
+ * text()... reject there.
+ */
+export interface CycleTLSWebSocketResponse extends CycleTLSResponse<string | null> {
+  /** Strings go as text frames unless isBinary; bytes as binary unless isBinary === false. Resolves once the engine holds under 1 MiB unsent. */
+  send(data: string | Buffer | ArrayBuffer | ArrayBufferView, isBinary?: boolean): Promise<void>;
+  /** The closing handshake (code 1000, 1001–1014 or 3000–4999; reason ≤ 123 bytes); resolves when closed. */
   close(code?: number, reason?: string): Promise<void>;
+  ping(data?: Buffer | string): Promise<void>;
+  /** Messages that arrived before the first callback are passed to it. */
   onMessage(callback: (message: WebSocketMessage) => void): void;
+  /** The server's code and reason; 1005 when it gave none, 1006 when the connection ended without a Close. */
   onClose(callback: (code: number, reason: string) => void): void;
+  /** Protocol violations (CycleTLSError ERR_PROTOCOL) and connection failures; once. */
   onError(callback: (error: Error) => void): void;
+  /** Pings received from now on (each is answered with a pong automatically). */
+  onPing(callback: (data: Buffer) => void): void;
+  onPong(callback: (data: Buffer) => void): void;
+  /** Pull-based: while nothing consumes, the socket is paused. Ends at the close; throws on an abnormal one. */
+  messages(): AsyncIterableIterator<WebSocketMessage>;
+  /** 1 open, 2 closing, 3 closed. */
+  readonly readyState: number;
+  /** Bytes sent but not yet written to the connection. */
+  readonly bufferedAmount: number;
+  /** The subprotocol the server chose ('' for none). */
+  readonly subprotocol: string;
+  /** The server's Sec-WebSocket-Extensions ('' for none). */
+  readonly extensions: string;
 }
 
 export interface SSEEvent {
@@ -395,8 +437,9 @@ export interface CycleTLSClient {
   connect: RequestMethodFn;
   patch: RequestMethodFn;
   /** Not implemented yet: rejects with ERR_NOT_IMPLEMENTED. */
-  ws(url: string, options?: CycleTLSRequestOptions): Promise<CycleTLSWebSocketResponse>;
-  webSocket(url: string, options?: CycleTLSRequestOptions): Promise<CycleTLSWebSocketResponse>;
+  /** ws:, wss: (or http:, https:) URL. A string `body` is sent as the first text message, as cycletls did. */
+  ws(url: string, options?: CycleTLSWebSocketOptions): Promise<CycleTLSWebSocketResponse>;
+  webSocket(url: string, options?: CycleTLSWebSocketOptions): Promise<CycleTLSWebSocketResponse>;
   /**
    * A GET with Accept: text/event-stream and Cache-Control: no-cache (unless given), resolved on the
    * response head. Failures resolve as other requests do (or reject under rejectOnError); `timeout`

@@ -205,7 +205,7 @@ describe('bad-input matrix: every wrong input rejects at once, naming the option
     expect((await client(server.url('/echo'))).status).toBe(200);
   });
 
-  test('options that are not implemented yet reject with a CycleTLSError ERR_NOT_IMPLEMENTED', async () => {
+  test('options that are not implemented reject with a CycleTLSError ERR_NOT_IMPLEMENTED', async () => {
     const cases = [
       { forceHTTP3: true },
       { protocol: 'websocket' },
@@ -217,10 +217,11 @@ describe('bad-input matrix: every wrong input rejects at once, naming the option
       expect(outcome.error).toBeInstanceOf(initCycleTLS.CycleTLSError);
       expect(outcome.error.code).toBe('ERR_NOT_IMPLEMENTED');
     }
-    // sse() works (test/integration/sse.test.js); ws() is the one left.
-    for (const call of [() => client.ws(server.url('/echo'), {}), () => client.webSocket(server.url('/echo'), {})]) {
+    // sse() and ws() work (sse.test.js, websocket.test.js); their misuse rejects at once.
+    for (const call of [() => client.ws('ftp://example.test/', {}), () => client.webSocket(server.url('/echo'), { protocols: 'chat' }),
+      () => client.ws(server.url('/echo'), { perMessageDeflate: 'yes' }), () => client.ws(server.url('/echo'), 'options')]) {
       const outcome = await settle(call);
-      expect(outcome.error.code).toBe('ERR_NOT_IMPLEMENTED');
+      expect(outcome.error.code).toBe('ERR_INVALID_OPTION');
     }
   });
 

@@ -3,6 +3,7 @@
 import initCycleTLS, { CycleTLSError, errorCodes } from 'cycletls-native';
 import type {
   CycleTLSClient, CycleTLSResponse, ErrorCode, InitOptions, Cookie, CookieJarLike, RequestBody, CycleTLSSSEResponse, SSEEvent,
+  CycleTLSWebSocketResponse, CycleTLSWebSocketOptions, WebSocketMessage,
 } from 'cycletls-native';
 import { Readable as NodeReadable } from 'node:stream';
 import { Blob as NodeBlob } from 'node:buffer';
@@ -73,6 +74,30 @@ async function main(): Promise<void> {
   // @ts-expect-error event data is a string
   es.onEvent((ev) => { const evNum: number = ev.data; void evNum; });
   void [esData, esClosed];
+
+  // WebSockets: cycletls's call shape and methods, and ours.
+  const wsOptions: CycleTLSWebSocketOptions = { protocols: ['chat'], origin: 'https://example.test', perMessageDeflate: false,
+    maxPayload: 1 << 20, fragmentSize: 0, closeTimeoutMs: 500, proxy: 'socks5h://127.0.0.1:1080', profile: 'firefox_153' };
+  const sock: CycleTLSWebSocketResponse = await client.ws('wss://example.test/socket', wsOptions);
+  await client.webSocket('wss://example.test/socket', { headers: { 'Sec-WebSocket-Protocol': 'chat' } });
+  await sock.send('text');
+  await sock.send(Buffer.from([1]), true);
+  await sock.ping();
+  sock.onMessage((m: WebSocketMessage) => { const d: string | Buffer = m.data; void d; });
+  sock.onClose((code: number, reason: string) => { void code; void reason; });
+  sock.onError((e: Error) => { void e; });
+  for await (const m of sock.messages()) { const t: WebSocketMessage['type'] = m.type; void t; }
+  const state: number = sock.readyState;
+  const sub: string = sock.subprotocol;
+  const wsData: string | null = sock.data;
+  await sock.close(1000, 'bye');
+  // @ts-expect-error the close code is a number
+  await sock.close('normal');
+  // @ts-expect-error protocols is a list
+  await client.ws('wss://example.test/socket', { protocols: 'chat' });
+  // @ts-expect-error readyState is read-only
+  sock.readyState = 3;
+  void state; void sub; void wsData;
 
   const cookies: Cookie[] = [{ name: 'a', value: 'b', expires: 'Mon, 02-Jan-2022 15:04:05 EST', sameSite: 'Lax' }];
   await client.get('https://example.test', { cookies, bodyBytes: 'AAEC', headerOrder: ['a'], signal: new AbortController().signal });

@@ -701,8 +701,8 @@ describe('normalizeRequest: url', () => {
     expectInvalid(() => norm({ url: 'not a url' }, 'https://arg.test/a'), TypeError, /Invalid URL/);
   });
 
-  test('ws: and wss: URLs → ERR_NOT_IMPLEMENTED', () => {
-    expectNotImplemented(() => norm({}, 'wss://example.test/'), /WebSocket/);
+  test('ws: and wss: URLs are for ws() → ERR_INVALID_OPTION', () => {
+    expect(() => norm({}, 'wss://example.test/')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/ws\(\)/) }));
   });
 });
 
