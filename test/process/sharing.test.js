@@ -278,3 +278,32 @@ test('a 70 000-byte URL crosses the link', async () => {
     big.close();
   }
 });
+
+test('a streamed upload and a WebSocket from a client process run on the host\'s engine', async () => {
+  const { WebSocketServer } = require('ws');
+  const wsServer = http.createServer();
+  const wss = new WebSocketServer({ server: wsServer });
+  const closes = [];
+  wss.on('connection', (socket) => {
+    socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+    socket.on('close', (code, reason) => closes.push({ code, reason: reason.toString() }));
+  });
+  await new Promise((r) => wsServer.listen(0, '127.0.0.1', r));
+  const port = uniquePort();
+  try {
+    const host = worker({ port, mode: 'host' });
+    expect(roleOf(await host.waitFor(/^READY /))).toBe('host');
+    const w = worker({ port, mode: 'stream-ws', uploadSize: 3 * 1024 * 1024 + 5,
+      wsUrl: `ws://127.0.0.1:${wsServer.address().port}/echo` });
+    expect(roleOf(await w.waitFor(/^READY /))).toBe('client');
+    const r = await doneOf(w);
+    expect(r).toMatchObject({ ok: 1, uploadEcho: true, wsEcho: true, wsClose: { code: 1000, reason: 'bye' } });
+    expect(closes).toEqual([{ code: 1000, reason: 'bye' }]);
+    host.child.kill('SIGKILL');
+    await host.done;
+  } finally {
+    for (const c of wss.clients) c.terminate();
+    wss.close();
+    wsServer.close();
+  }
+}, 60000);
