@@ -875,8 +875,9 @@ void Connection::submit_stream(std::shared_ptr<Exchange> ex) {
   ex->stream_id = id;
   if (streams_started_++ > 0 && !ex->reused_connection) ex->reused_connection = true;
   engine_.count_exchange(ex->reused_connection);
-  // HTTP/2 sends the request as soon as a stream slot allows: its head is awaited from now on.
-  engine_.enter_stage(ex, Stage::kHeaders);
+  // HTTP/2 sends the request as soon as a stream slot allows: its head is awaited from now on, or
+  // once a streamed body is complete (on_request_body_sent): the upload is no wait for the head.
+  if (!s.body_stream) engine_.enter_stage(ex, Stage::kHeaders);
   Exchange& placed = *ex;
   streams_[id] = std::move(ex);
   feed_http2_upload(placed);
@@ -900,11 +901,12 @@ void Connection::feed_http2_upload(Exchange& ex) {
   }
 }
 
-void Connection::on_request_body_sent(int32_t stream, size_t bytes) {
+void Connection::on_request_body_sent(int32_t stream, size_t bytes, bool last) {
   auto it = streams_.find(stream);
   if (it == streams_.end()) return;
   it->second->upload_sent_unreported += bytes;
-  http2_sent_pending_ = true;
+  if (bytes > 0) http2_sent_pending_ = true;
+  if (last && it->second->stage == Stage::kWrite) engine_.enter_stage(it->second, Stage::kHeaders);
 }
 
 void Connection::report_http2_sent() {

@@ -223,9 +223,10 @@ struct ClientSession::Callbacks {
       std::string().swap(s.body);
       s.body_offset = 0;
     }
-    if (n > 0 && s.body_follows) {
+    const bool last = (*data_flags & NGHTTP2_DATA_FLAG_EOF) != 0;
+    if ((n > 0 || last) && s.body_follows) {
       try {
-        self->listener_.on_request_body_sent(id, n);
+        self->listener_.on_request_body_sent(id, n, last);
       } catch (...) {
         return NGHTTP2_ERR_CALLBACK_FAILURE;
       }

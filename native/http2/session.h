@@ -87,8 +87,9 @@ class SessionListener {
   virtual void on_goaway(int32_t last_stream_id, uint32_t error_code, std::string_view debug_data) {
     (void)last_stream_id, (void)error_code, (void)debug_data;
   }
-  // `bytes` of a streamed request body (submit_request with body_follows) went into DATA frames.
-  virtual void on_request_body_sent(int32_t stream, size_t bytes) { (void)stream, (void)bytes; }
+  // `bytes` of a streamed request body (submit_request with body_follows) went into DATA frames;
+  // `last`: the frame carrying END_STREAM, the request is complete.
+  virtual void on_request_body_sent(int32_t stream, size_t bytes, bool last) { (void)stream, (void)bytes, (void)last; }
   // The server's SETTINGS were applied (remote_max_concurrent_streams() may have changed).
   virtual void on_settings() {}
   // The ACK of a submit_ping() arrived, with the opaque value it returned.

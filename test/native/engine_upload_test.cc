@@ -237,6 +237,39 @@ TEST_F(EngineUploadTest, StreamedUploadOverHttp2) {
   EXPECT_EQ(r.sent, body.size());
 }
 
+// The headers deadline waits for the end of a streamed body: a slow upload is not a slow server.
+TEST_F(EngineUploadTest, HeadersTimeoutStartsWhenTheStreamedBodyIsComplete) {
+  std::string why;
+  if (!check_tls_profile(default_profile().tls, &why)) GTEST_SKIP() << why;
+  H2Server h2([](const RequestInfo& info) { return respond(std::to_string(info.body.size())); });
+  TestServer h1([&](ServerConn& c) {
+    std::string head, got;
+    while (c.read_head(&head)) {
+      got.clear();
+      if (!read_chunked(c, &got) || !c.write(response(std::to_string(got.size())))) return;
+    }
+  });
+  for (const bool http2 : {false, true}) {
+    SCOPED_TRACE(http2 ? "h2" : "http/1.1");
+    RequestSpec s = http2 ? spec(true, h2.port(), "POST", "/slow") : spec(false, h1.port(), "POST", "/slow");
+    if (http2) {
+      s.host = "localhost";
+      s.custom_profile = nullptr;
+    }
+    s.body_stream = true;
+    s.headers_timeout_ms = 150;
+    const uint64_t id = submit(std::move(s));
+    for (int i = 0; i < 5; ++i) {
+      engine_->write_body(id, std::string(1000, 'u'), false);
+      std::this_thread::sleep_for(100ms);
+    }
+    engine_->write_body(id, {}, true);
+    AWAIT(r, id);
+    ASSERT_TRUE(r.ok()) << r.describe();
+    EXPECT_EQ(r.body, "5000");
+  }
+}
+
 // An upgrade answered 101: the bytes after the head (in the same read) and everything after come
 // as body, writes go out raw, the server's close ends the exchange. Plain and TLS.
 TEST_F(EngineUploadTest, UpgradedConnectionCarriesBytesBothWays) {
