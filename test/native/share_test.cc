@@ -585,6 +585,43 @@ TEST_F(ShareTest, IdleLinkClosesAndReopensOnTheNextRequest) {
   EXPECT_EQ(host.hub->stats().peers_open, 0u);
 }
 
+// A streamed body written while its request waits for the link (idle-closed, reopening) is kept and
+// sent once the request goes out; an empty body that only ends, too.
+TEST_F(ShareTest, StreamedBodyWrittenWhileTheLinkReopensIsKept) {
+  TestServer server([&](ServerConn& c) {
+    std::string head, body;
+    while (c.read_head(&head)) {
+      const std::string length = header_value(head, "content-length");
+      if (!c.read_exact(std::strtoull(length.c_str(), nullptr, 10), &body)) return;
+      if (!c.write(ok_response("<" + body + ">"))) return;
+    }
+  });
+  Member& host = add();
+  ASSERT_EQ(host.start(), "host");
+  HubOptions o = options();
+  o.link_idle_timeout_ms = 30;
+  Member& client = add(o);
+  ASSERT_EQ(client.start(), "client");
+  for (const std::string& payload : {std::string("early pieces"), std::string()}) {
+    for (int i = 0; i < 1000 && std::string(client.hub->stats().link) != "idle"; ++i) std::this_thread::sleep_for(2ms);
+    ASSERT_STREQ(client.hub->stats().link, "idle");
+    RequestSpec r = get(server.port(), "/late", "PUT");
+    r.body_stream = true;
+    r.headers = {{"Content-Length", std::to_string(payload.size())}};
+    const uint64_t id = r.id;
+    client.hub->submit(std::move(r));
+    if (!payload.empty()) {
+      client.hub->write_body(id, payload.substr(0, 5), false);
+      client.hub->write_body(id, payload.substr(5), false);
+    }
+    client.hub->write_body(id, {}, true);
+    auto rec = client.sink.wait_terminal(id);
+    ASSERT_TRUE(rec);
+    EXPECT_TRUE(rec->ok()) << rec->describe();
+    EXPECT_EQ(rec->body, "<" + payload + ">");
+  }
+}
+
 TEST_F(ShareTest, ClientLeavingCancelsOnlyItsOwnRequests) {
   std::atomic<bool> release{false};
   TestServer server(gated(release, "kept", ""));
