@@ -292,6 +292,46 @@ class Watchdog {
   std::thread thread_;
 };
 
+// A request to a loopback server, with the TLS tests' profile (test_tls_profile()).
+inline ctn::RequestSpec loopback_request(uint64_t id, bool tls, std::string host, uint16_t port,
+                                         std::string method = "GET", std::string target = "/") {
+  ctn::RequestSpec r;
+  r.id = id;
+  r.method = std::move(method);
+  r.tls = tls;
+  r.host = std::move(host);
+  r.port = port;
+  r.target = std::move(target);
+  r.custom_profile = test_tls_profile();
+  return r;
+}
+
+// The engine tests' fixture: a watchdog against hangs, a sink that checks the event grammar on
+// teardown, and an engine with default options.
+class EngineFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    watchdog_.arm(std::chrono::seconds(60));
+    engine_ = std::make_unique<ctn::Engine>(ctn::EngineOptions{}, sink_);
+  }
+  void TearDown() override {
+    engine_.reset();  // destructor path: shuts down and joins
+    sink_.hook = nullptr;
+    sink_.expect_consistent();
+    watchdog_.disarm();
+  }
+  uint64_t submit(ctn::RequestSpec s) {
+    const uint64_t id = s.id;
+    engine_->submit(std::move(s));
+    return id;
+  }
+
+  Watchdog watchdog_;
+  Sink sink_;
+  std::unique_ptr<ctn::Engine> engine_;
+  uint64_t next_id_ = 1;
+};
+
 #define AWAIT(var, id)                                              \
   auto var##_opt_ = sink_.wait_terminal(id);                        \
   ASSERT_TRUE(var##_opt_.has_value())                               \

@@ -69,21 +69,14 @@ std::string gzip(const std::string& in) {
 
 
 
-class EngineHttp2Test : public ::testing::Test {
+class EngineHttp2Test : public EngineFixture {
  protected:
   void SetUp() override {
-    watchdog_.arm(60s);
+    EngineFixture::SetUp();
     std::string why;
     if (!check_tls_profile(default_profile().tls, &why)) {
       GTEST_SKIP() << "the default profile cannot go on the wire in this build: " << why;
     }
-    engine_ = std::make_unique<Engine>(EngineOptions{}, sink_);
-  }
-  void TearDown() override {
-    engine_.reset();
-    sink_.hook = nullptr;
-    sink_.expect_consistent();
-    watchdog_.disarm();
   }
 
   RequestSpec spec(const H2Server& s, std::string target) {
@@ -96,16 +89,6 @@ class EngineHttp2Test : public ::testing::Test {
     r.target = std::move(target);
     return r;
   }
-  uint64_t submit(RequestSpec s) {
-    const uint64_t id = s.id;
-    engine_->submit(std::move(s));
-    return id;
-  }
-
-  Watchdog watchdog_;
-  Sink sink_;
-  std::unique_ptr<Engine> engine_;
-  uint64_t next_id_ = 1;
 };
 
 // 1. A GET over h2.

@@ -33,35 +33,13 @@ TestServer tls_target(std::string body = "hello") {
   return TestServer(TestServer::respond_always(response(body)), o);
 }
 
-class ProxyTest : public ::testing::Test {
+class ProxyTest : public EngineFixture {
  protected:
-  void SetUp() override {
-    watchdog_.arm(60s);
-    engine_ = std::make_unique<Engine>(EngineOptions{}, sink_);
-  }
-  void TearDown() override {
-    engine_.reset();
-    sink_.expect_consistent();
-    watchdog_.disarm();
-  }
-
   // A GET of `target` on `server` (host "localhost", so the target's TLS sends SNI) via `proxy`.
   RequestSpec via(const TestServer& server, std::string proxy, std::string target = "/") {
-    RequestSpec r;
-    r.id = next_id_++;
-    r.method = "GET";
-    r.tls = server.tls();
-    r.host = "localhost";
-    r.port = server.port();
-    r.target = std::move(target);
-    r.custom_profile = test_tls_profile();
+    RequestSpec r = loopback_request(next_id_++, server.tls(), "localhost", server.port(), "GET", std::move(target));
     r.proxy = std::move(proxy);
     return r;
-  }
-  uint64_t submit(RequestSpec s) {
-    const uint64_t id = s.id;
-    engine_->submit(std::move(s));
-    return id;
   }
   static std::string url(const char* scheme, uint16_t port, const std::string& userinfo = "",
                          const char* host = "127.0.0.1") {
@@ -80,11 +58,6 @@ class ProxyTest : public ::testing::Test {
       std::this_thread::sleep_for(2ms);
     }
   }
-
-  Sink sink_;
-  std::unique_ptr<Engine> engine_;
-  uint64_t next_id_ = 1;
-  Watchdog watchdog_;
 };
 
 

@@ -62,15 +62,7 @@ class EngineTest : public ::testing::Test {
   }
   RequestSpec spec_for(bool tls, uint16_t port, std::string method = "GET",
                        std::string target = "/") {
-    RequestSpec r;
-    r.id = next_id_++;
-    r.method = std::move(method);
-    r.tls = tls;
-    r.host = "127.0.0.1";
-    r.port = port;
-    r.target = std::move(target);
-    r.custom_profile = test_tls_profile();
-    return r;
+    return loopback_request(next_id_++, tls, "127.0.0.1", port, std::move(method), std::move(target));
   }
   uint64_t submit(RequestSpec s) {
     const uint64_t id = s.id;

@@ -44,46 +44,18 @@ std::string pattern(size_t n, char seed) {
   return s;
 }
 
-class EngineUploadTest : public ::testing::Test {
+class EngineUploadTest : public EngineFixture {
  protected:
-  void SetUp() override {
-    watchdog_.arm(60s);
-    engine_ = std::make_unique<Engine>(EngineOptions{}, sink_);
-  }
-  void TearDown() override {
-    engine_.reset();
-    sink_.hook = nullptr;
-    sink_.expect_consistent();
-    watchdog_.disarm();
-  }
-
   RequestSpec spec(bool tls, uint16_t port, std::string method, std::string target = "/") {
-    RequestSpec r;
-    r.id = next_id_++;
-    r.method = std::move(method);
-    r.tls = tls;
-    r.host = "127.0.0.1";
-    r.port = port;
-    r.target = std::move(target);
-    r.custom_profile = test_tls_profile();
+    RequestSpec r = loopback_request(next_id_++, tls, "127.0.0.1", port, std::move(method), std::move(target));
     r.timeout_ms = 8000;
     return r;
-  }
-  uint64_t submit(RequestSpec s) {
-    const uint64_t id = s.id;
-    engine_->submit(std::move(s));
-    return id;
   }
   // Writes `body` in pieces of `piece` bytes, then the end.
   void write_in_pieces(uint64_t id, const std::string& body, size_t piece) {
     for (size_t off = 0; off < body.size(); off += piece) engine_->write_body(id, body.substr(off, piece), false);
     engine_->write_body(id, {}, true);
   }
-
-  Watchdog watchdog_;
-  Sink sink_;
-  std::unique_ptr<Engine> engine_;
-  uint64_t next_id_ = 1;
 };
 
 // A body of unknown length goes chunked; every byte arrives in order, kSent accounts for all of

@@ -127,6 +127,14 @@ class ShareTest : public ::testing::Test {
     return *members_.back();
   }
   Member& add() { return add(options()); }
+  // A host, then a client of it (both started): the client's requests cross the link.
+  Member& client_of_new_host() {
+    Member& host = add();
+    EXPECT_EQ(host.start(), "host");
+    Member& client = add();
+    EXPECT_EQ(client.start(), "client");
+    return client;
+  }
 
   RequestSpec get(uint16_t server_port, std::string target = "/", std::string method = "GET") {
     RequestSpec r;
@@ -277,10 +285,7 @@ TEST_F(ShareTest, RequestBodiesCrossTheLinkIntact) {
       if (!c.write(ok_response(matched ? "same" : "different"))) return;
     }
   });
-  Member& host = add();
-  ASSERT_EQ(host.start(), "host");
-  Member& client = add();
-  ASSERT_EQ(client.start(), "client");
+  Member& client = client_of_new_host();
   RequestSpec r = get(server.port(), "/upload", "POST");
   r.body = upload;
   r.headers = {{"Content-Type", "application/octet-stream"}};
@@ -292,8 +297,7 @@ TEST_F(ShareTest, RequestBodiesCrossTheLinkIntact) {
 }
 
 // A streamed body written by a client process reaches the host's upstream whole, and kSent comes
-// back for all of it. An upgraded pipe
-// works through the link both ways.
+// back for all of it. An upgraded pipe works through the link both ways.
 TEST_F(ShareTest, StreamedBodiesAndUpgradedPipesCrossTheLink) {
   std::string upload(700000, '\0');
   for (size_t i = 0; i < upload.size(); ++i) upload[i] = static_cast<char>(i * 13 + i / 977);
@@ -313,10 +317,7 @@ TEST_F(ShareTest, StreamedBodiesAndUpgradedPipesCrossTheLink) {
     if (!c.read_exact(std::strtoull(length.c_str(), nullptr, 10), &body)) return;
     c.write(ok_response(body == upload ? "same" : "different " + std::to_string(body.size())));
   });
-  Member& host = add();
-  ASSERT_EQ(host.start(), "host");
-  Member& client = add();
-  ASSERT_EQ(client.start(), "client");
+  Member& client = client_of_new_host();
   RequestSpec r = get(server.port(), "/upload", "POST");
   r.body_stream = true;
   r.headers = {{"Content-Length", std::to_string(upload.size())}};
