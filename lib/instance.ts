@@ -123,6 +123,11 @@ export class SharedInstance {
     if (this.handlers.has(id)) this.engine.write(id, chunk);
   }
 
+  /** A masked WebSocket frame for an upgraded connection (see NativeEngine.writeMasked). */
+  writeMasked(id: number, header: Uint8Array, payload: Uint8Array): void {
+    if (this.handlers.has(id)) this.engine.writeMasked(id, header, payload);
+  }
+
   stats(): NativeEngineStats & { clients: number } {
     return { ...this.engine.stats(), clients: this.clients.size };
   }

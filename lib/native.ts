@@ -97,6 +97,8 @@ export interface NativeEngine {
   pause(id: number, paused: boolean): void;
   /** More of a bodyStream request's body (copied), or null for its end. */
   write(id: number, chunk: Uint8Array | null): void;
+  /** A WebSocket frame: `header` (its last 4 bytes the mask key) then `payload` masked with it, in one copy. */
+  writeMasked(id: number, header: Uint8Array, payload: Uint8Array): void;
   close(callback: () => void): void;
   stats(): NativeEngineStats;
   setClientLimits(clientId: number, limits: { maxInFlight: number; maxQueued: number }): void;

@@ -232,6 +232,10 @@ function upgrade(ctx: WebSocketContext, req: NormalizedRequest, key: string, off
         outstanding += chunk.length;
         instance.write(engineId, chunk);
       },
+      writeMasked(header: Buffer, payload: Buffer): void {
+        outstanding += header.length + payload.length;
+        instance.writeMasked(engineId, header, payload);
+      },
       writableLength: (): number => outstanding,
       end(): void {
         if (ending) return;

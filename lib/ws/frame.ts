@@ -251,34 +251,56 @@ export interface EncodeOptions {
 }
 
 /**
+ * The header of a client frame for a payload of `len` bytes, ending with `mask` (4 bytes), into
+ * `out` at `at`; returns the header's size. */
+function writeHeader(out: Buffer, at: number, opcode: number, len: number, opts: EncodeOptions, mask: Buffer): number {
+  const lenSize = len < 126 ? 0 : len < 0x10000 ? 2 : 8;
+  out[at] = (opts.fin === false ? 0 : 0x80) | (opts.rsv1 ? 0x40 : 0) | opcode;
+  if (lenSize === 0) {
+    out[at + 1] = 0x80 | len;
+  } else if (lenSize === 2) {
+    out[at + 1] = 0x80 | 126;
+    out.writeUInt16BE(len, at + 2);
+  } else {
+    out[at + 1] = 0x80 | 127;
+    out.writeUInt32BE(Math.floor(len / 0x100000000), at + 2);
+    out.writeUInt32BE(len >>> 0, at + 6);
+  }
+  mask.copy(out, at + 2 + lenSize);
+  return 2 + lenSize + 4;
+}
+
+function headerSizeFor(len: number): number {
+  return 2 + (len < 126 ? 0 : len < 0x10000 ? 2 : 8) + 4;
+}
+
+/**
  * One client frame, masked with a fresh key: header, key and masked payload in one Buffer (the
  * caller's payload is left untouched). The payload is placed at a 4-byte aligned offset so that
  * masking runs over 32-bit words.
  */
 export function encodeFrame(opcode: number, payload: Buffer, opts: EncodeOptions = {}): Buffer {
   const len = payload.length;
-  const lenSize = len < 126 ? 0 : len < 0x10000 ? 2 : 8;
-  const headerSize = 2 + lenSize + 4;
+  const headerSize = headerSizeFor(len);
   // Small frames come from node's pool (their masking is bytewise anyway); larger ones get an
   // ArrayBuffer of their own, so that the payload's alignment is ours to choose.
   const frame = len < 32 ? Buffer.allocUnsafe(headerSize + len)
     : Buffer.from(new ArrayBuffer(headerSize + len + 3), (4 - (headerSize % 4)) % 4, headerSize + len);
-  frame[0] = (opts.fin === false ? 0 : 0x80) | (opts.rsv1 ? 0x40 : 0) | opcode;
-  if (lenSize === 0) {
-    frame[1] = 0x80 | len;
-  } else if (lenSize === 2) {
-    frame[1] = 0x80 | 126;
-    frame.writeUInt16BE(len, 2);
-  } else {
-    frame[1] = 0x80 | 127;
-    frame.writeUInt32BE(Math.floor(len / 0x100000000), 2);
-    frame.writeUInt32BE(len >>> 0, 6);
-  }
   const mask = nextMask();
-  mask.copy(frame, headerSize - 4);
+  writeHeader(frame, 0, opcode, len, opts, mask);
   payload.copy(frame, headerSize);
   maskInPlace(frame, headerSize, mask);
   return frame;
+}
+
+/**
+ * Only the header of a client frame, its fresh mask key as the last 4 bytes: for a transport that
+ * masks the payload as it copies it (one pass over the bytes instead of three).
+ */
+export function encodeFrameHeader(opcode: number, len: number, opts: EncodeOptions = {}): Buffer {
+  const header = Buffer.allocUnsafe(headerSizeFor(len));
+  writeHeader(header, 0, opcode, len, opts, nextMask());
+  return header;
 }
 
 /**

@@ -9,7 +9,7 @@ import { PerMessageDeflate } from './deflate';
 import type { DeflateTuning, NegotiatedDeflate } from './deflate';
 import {
   FrameParser, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT, WsProtocolError, closePayload,
-  encodeFrame, isValidCloseCode, parseClosePayload,
+  encodeFrame, encodeFrameHeader, isValidCloseCode, parseClosePayload,
 } from './frame';
 import type { WsFrame } from './frame';
 
@@ -28,6 +28,11 @@ export interface WsTransport {
   end(): void;
   /** Stops (true) or resumes (false) reading from the server. */
   pause(paused: boolean): void;
+  /**
+   * Optional: writes a frame `header` (its last 4 bytes the mask key) followed by `payload` XORed
+   * with that key, masking while copying. Without it, frames are masked here and go to write().
+   */
+  writeMasked?(header: Buffer, payload: Buffer): void;
 }
 
 export interface WsMessage {
@@ -68,6 +73,9 @@ const DEFAULT_CLOSE_TIMEOUT_MS = 1000;
 const DEFAULT_CLOSE_HANDSHAKE_TIMEOUT_MS = 5000;
 const DEFAULT_QUEUE_LIMIT = 64;
 const MAX_CLOSE_REASON = 123;
+// From this payload size a transport's writeMasked() is used: below it, one JS copy is cheaper
+// than a second call across the binding.
+const MASK_IN_TRANSPORT_BYTES = 4096;
 const EMPTY = Buffer.alloc(0);
 
 interface PendingWrite {
@@ -546,13 +554,22 @@ export class WebSocketSession {
   private writeMessage(opcode: number, payload: Buffer, compressed: boolean): void {
     const size = this.fragmentSize;
     if (size === 0 || payload.length <= size) {
-      this.transport.write(encodeFrame(opcode, payload, { rsv1: compressed }));
+      this.writeFrame(opcode, payload, { rsv1: compressed });
       return;
     }
     for (let off = 0; off < payload.length; off += size) {
       const end = Math.min(off + size, payload.length);
-      this.transport.write(encodeFrame(off === 0 ? opcode : OP_CONTINUATION, payload.subarray(off, end),
-        { fin: end === payload.length, rsv1: compressed && off === 0 }));
+      this.writeFrame(off === 0 ? opcode : OP_CONTINUATION, payload.subarray(off, end),
+        { fin: end === payload.length, rsv1: compressed && off === 0 });
+    }
+  }
+
+  private writeFrame(opcode: number, payload: Buffer, opts: { fin?: boolean; rsv1?: boolean }): void {
+    // Large payloads are masked by a transport that can do it while copying them anyway.
+    if (this.transport.writeMasked && payload.length >= MASK_IN_TRANSPORT_BYTES) {
+      this.transport.writeMasked(encodeFrameHeader(opcode, payload.length, opts), payload);
+    } else {
+      this.transport.write(encodeFrame(opcode, payload, opts));
     }
   }
 

@@ -3,7 +3,7 @@
 // also fed split at every byte boundary and byte by byte, a seeded fuzz of random frame sequences
 // in random splits, every violation's close code, and the client frame encoder.
 const {
-  FrameParser, WsProtocolError, encodeFrame, isValidCloseCode, closePayload, parseClosePayload,
+  FrameParser, WsProtocolError, encodeFrame, encodeFrameHeader, isValidCloseCode, closePayload, parseClosePayload,
 } = require('../../dist/ws/frame');
 const { serverFrame, decodeClientFrame } = require('../helpers/ws-frames');
 
@@ -221,6 +221,20 @@ test('fuzz: 3000 random frame sequences in random splits come out equal', () => 
 });
 
 describe('encodeFrame', () => {
+  test('encodeFrameHeader + a payload masked with its last 4 bytes = the same frame (what the native writeMasked does)', () => {
+    for (const n of [0, 125, 126, 4096, 65536, 70001]) {
+      const payload = Buffer.alloc(n);
+      for (let i = 0; i < n; i++) payload[i] = (i * 13 + 5) & 0xff;
+      const header = encodeFrameHeader(2, n, { rsv1: true, fin: false });
+      const key = header.subarray(header.length - 4);
+      const masked = Buffer.from(payload.map((b, i) => b ^ key[i & 3]));
+      const f = decodeClientFrame(Buffer.concat([header, masked]));
+      expect(f.payload.equals(payload)).toBe(true);
+      expect([f.fin, f.rsv1, f.opcode]).toEqual([false, true, 2]);
+      expect(header.length).toBe(n < 126 ? 6 : n < 65536 ? 8 : 14);
+    }
+  });
+
   test('masks every payload, lengths at the 125/126/65535/65536 boundaries', () => {
     for (const n of [0, 1, 3, 4, 5, 31, 32, 33, 125, 126, 127, 1000, 65535, 65536, 100001]) {
       const payload = Buffer.allocUnsafe(n);
