@@ -48,6 +48,7 @@ const WS_ONLY = ['protocols', 'origin', 'perMessageDeflate', 'maxPayload', 'frag
 const NOT_FOR_UPGRADE = ['protocol', 'body', 'bodyBytes', 'responseType', 'disableRedirect', 'maxRedirects', 'decompress',
   'maxDecompressedBytes', 'forceHTTP1', 'bufferBody', 'headers', 'orderAsProvided', 'headerOrder'] as const;
 const ERROR_BODY_LIMIT = 64 * 1024;
+const MISUSE: ReadonlySet<string> = new Set(['ERR_INVALID_OPTION', 'ERR_UNSUPPORTED_FINGERPRINT', 'ERR_NOT_IMPLEMENTED']);
 // Body bytes taken from the engine before it is told to go on: it reads at most 2 MiB ahead.
 const CREDIT_STEP = 1024 * 1024;
 // After the session ended the pipe, how long the engine has to flush and close before it is cut.
@@ -192,7 +193,8 @@ export async function openWebSocket(ctx: WebSocketContext, url: unknown, options
     return withSession({ ...metaFields(meta), data: null, ...liveBodyMethods() }, outcome.session);
   }
   const { error, head, body } = outcome;
-  if (rejectOnError) throw error;
+  // Misuse (an unusable fingerprint, say) always rejects; only network outcomes resolve.
+  if (rejectOnError || MISUSE.has(error.code)) throw error;
   if (head) {
     const meta = ctx.meta(head, requestId, wsUrl.href);
     const data = body ?? Buffer.alloc(0);
