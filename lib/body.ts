@@ -101,18 +101,6 @@ async function readAsyncIterable(source: AsyncIterable<unknown>): Promise<Buffer
 
 interface ReaderLike { read(): Promise<{ done?: boolean; value?: unknown }>; releaseLock?(): void }
 
-async function readWebStream(stream: { getReader(): ReaderLike }): Promise<Buffer> {
-  const reader = stream.getReader();
-  const chunks: Buffer[] = [];
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(Buffer.from(chunkBytes(value)));
-  }
-  reader.releaseLock?.();
-  return Buffer.concat(chunks);
-}
-
 /** For old-style streams (form-data's CombinedStream): pipe into a collector. */
 function readByPipe(source: { pipe(dest: Writable): unknown; on?(event: string, fn: (err: unknown) => void): unknown }): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
@@ -190,7 +178,7 @@ export function pendingBody(b: unknown): PendingBody | undefined {
     return { contentType: undefined, read: () => readAsyncIterable(b as AsyncIterable<unknown>) };
   }
   if (typeof (b as { getReader?: unknown }).getReader === 'function') {
-    return { contentType: undefined, read: () => readWebStream(b as { getReader(): ReaderLike }) };
+    return { contentType: undefined, read: () => readAsyncIterable(webStreamChunks(b as { getReader(): ReaderLike })) };
   }
   if (typeof (b as { pipe?: unknown }).pipe === 'function') {
     return { contentType: undefined, read: () => readByPipe(b as { pipe(dest: Writable): unknown }) };
