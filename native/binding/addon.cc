@@ -17,6 +17,7 @@
 #include <type_traits>
 #include <utility>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/engine.h"
@@ -26,6 +27,11 @@
 #include "tls/tls_context.h"
 
 namespace {
+
+// The bytes a JS typed array views (valid until control returns to JS).
+std::string_view typed_bytes(const Napi::TypedArray& ta) {
+  return std::string_view(static_cast<const char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), ta.ByteLength());
+}
 
 enum EventType : int { kHead = 0, kBody = 1, kEnd = 2, kError = 3, kNotice = 4, kSent = 5 };
 
@@ -375,10 +381,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
     Napi::Value body = o.Get("body");
     if (!body.IsUndefined() && !body.IsNull()) {
       if (!body.IsTypedArray()) return type_error("body");
-      Napi::TypedArray ta = body.As<Napi::TypedArray>();
-      Napi::ArrayBuffer ab = ta.ArrayBuffer();
-      const char* data = static_cast<const char*>(ab.Data()) + ta.ByteOffset();
-      spec.body.assign(data, ta.ByteLength());  // the one copy: JS memory never crosses threads
+      spec.body = typed_bytes(body.As<Napi::TypedArray>());  // the one copy: JS memory never crosses threads
     }
     if (in_flight_++ == 0) UpdateRef(env);
     if (hub_) hub_->submit(std::move(spec)); else engine_->submit(std::move(spec));
@@ -402,14 +405,8 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
       return env.Undefined();
     }
     const auto id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
-    std::string chunk;
     const bool end = info[1].IsNull();
-    if (!end) {
-      Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
-      Napi::ArrayBuffer ab = ta.ArrayBuffer();
-      chunk.assign(static_cast<const char*>(ab.Data()) + ta.ByteOffset(), ta.ByteLength());
-    }
-    if (hub_) hub_->write_body(id, std::move(chunk), end); else if (engine_) engine_->write_body(id, std::move(chunk), end);
+    WriteBody(id, end ? std::string() : std::string(typed_bytes(info[1].As<Napi::TypedArray>())), end);
     return env.Undefined();
   }
 
@@ -423,11 +420,8 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
       return env.Undefined();
     }
     const auto id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
-    auto bytes = [](const Napi::TypedArray& ta) {
-      return std::string_view(static_cast<const char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), ta.ByteLength());
-    };
-    const std::string_view header = bytes(info[1].As<Napi::TypedArray>());
-    const std::string_view payload = bytes(info[2].As<Napi::TypedArray>());
+    const std::string_view header = typed_bytes(info[1].As<Napi::TypedArray>());
+    const std::string_view payload = typed_bytes(info[2].As<Napi::TypedArray>());
     if (header.size() < 6) {
       Napi::TypeError::New(env, "NativeEngine.writeMasked: a frame header has at least 6 bytes").ThrowAsJavaScriptException();
       return env.Undefined();
@@ -449,8 +443,12 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
       std::memcpy(out + i, &word, 8);
     }
     for (; i < payload.size(); ++i) out[i] = static_cast<char>(payload[i] ^ key[i & 3]);
-    if (hub_) hub_->write_body(id, std::move(frame), false); else if (engine_) engine_->write_body(id, std::move(frame), false);
+    WriteBody(id, std::move(frame), false);
     return env.Undefined();
+  }
+
+  void WriteBody(uint64_t id, std::string bytes, bool end) {
+    if (hub_) hub_->write_body(id, std::move(bytes), end); else if (engine_) engine_->write_body(id, std::move(bytes), end);
   }
 
   Napi::Value Pause(const Napi::CallbackInfo& info) {

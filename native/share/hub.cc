@@ -1013,14 +1013,21 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
     auto& placed = streams_[id] = std::move(s);
     stat_streams_ = streams_.size();
     idle_timer_.cancel();
-    if (auto early = early_uploads_.find(id); early != early_uploads_.end()) {
-      EarlyUpload upload = std::move(early->second);
-      early_uploads_.erase(early);
-      for (size_t i = 0; i < upload.pieces.size(); ++i) {
-        send_upload(id, placed, std::move(upload.pieces[i]), upload.ended && i + 1 == upload.pieces.size());
-      }
-      if (upload.ended && upload.pieces.empty()) send_upload(id, placed, {}, true);
+    replay_early_upload(id, [&](std::string&& piece, bool end) { send_upload(id, placed, std::move(piece), end); });
+  }
+
+  // Hands the pieces written while request `id` waited for a host to `write(piece, end)`, in order,
+  // the end with the last one (or alone when there were none).
+  template <class Write>
+  void replay_early_upload(uint64_t id, Write&& write) {
+    auto early = early_uploads_.find(id);
+    if (early == early_uploads_.end()) return;
+    EarlyUpload upload = std::move(early->second);
+    early_uploads_.erase(early);
+    for (size_t i = 0; i < upload.pieces.size(); ++i) {
+      write(std::move(upload.pieces[i]), upload.ended && i + 1 == upload.pieces.size());
     }
+    if (upload.ended && upload.pieces.empty()) write(std::string(), true);
   }
 
   void send_upload(uint64_t id, ClientStream& s, std::string&& piece, bool end) {
@@ -1061,14 +1068,7 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
     if (role_ == Role::kHost) {
       const uint64_t id = spec.id;
       engine_->submit(std::move(spec));
-      if (auto early = early_uploads_.find(id); early != early_uploads_.end()) {
-        EarlyUpload upload = std::move(early->second);
-        early_uploads_.erase(early);
-        for (size_t i = 0; i < upload.pieces.size(); ++i) {
-          engine_->write_body(id, std::move(upload.pieces[i]), upload.ended && i + 1 == upload.pieces.size());
-        }
-        if (upload.ended && upload.pieces.empty()) engine_->write_body(id, {}, true);
-      }
+      replay_early_upload(id, [&](std::string&& piece, bool end) { engine_->write_body(id, std::move(piece), end); });
       return;
     }
     if (client_phase_ == ClientPhase::kOpen && link_ && link_->open()) {
