@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { CycleTLSError, invalidOption, invalidRange } from './errors';
 import type { ErrorCode, ErrorStage } from './errors';
 import type { NormalizedRequest } from './options';
-import { bodyMethods, contentType } from './response';
+import { bodyMethods, contentType, unreadableBodyMethods } from './response';
 import type { CycleTLSResponseShape } from './response';
 import { SSEParser } from './sse';
 import type { SSEEvent } from './sse';
@@ -325,13 +325,6 @@ class EventSession implements AsyncIterableIterator<SSEEvent> {
   }
 }
 
-function liveBodyMethods(): Pick<CycleTLSResponseShape, 'json' | 'text' | 'arrayBuffer' | 'blob'> {
-  const misuse = async (): Promise<never> => {
-    throw new CycleTLSError('ERR_INVALID_OPTION', 'an event stream is read with events() or onEvent(), not as a body', 'options');
-  };
-  return { json: misuse, text: misuse, arrayBuffer: misuse, blob: misuse };
-}
-
 /**
  * Opens an event stream. Resolves on the response head. A response that is not `200
  * text/event-stream`, and a failure before the head, resolve (cycletls style: status, headers and
@@ -385,5 +378,5 @@ export async function openEventSource(perform: Perform, url: unknown, options: u
     return { ...res, data: body.toString('utf8'), ...bodyMethods(body, res.rawHeaders), ...methods };
   }
   session.attach(stream as Readable);
-  return { ...res, data: null, ...liveBodyMethods(), ...methods };
+  return { ...res, data: null, ...unreadableBodyMethods('an event stream is read with events() or onEvent(), not as a body'), ...methods };
 }

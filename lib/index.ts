@@ -11,7 +11,7 @@ import type { HeadEvent, NativeRequestSpec } from './native';
 import { loadAddon } from './native';
 import { HTTP_METHODS, normalizeInit, normalizeRequest, resolvePendingBody } from './options';
 import type { NormalizedInit, NormalizedRequest, PresetCatalog } from './options';
-import { bufferedResponse, errorResponse, streamResponse } from './response';
+import { bufferedResponse, errorResponse, headerValue, headerValues, streamResponse } from './response';
 import { openEventSource } from './event-source';
 import { UploadPump } from './upload';
 import { openWebSocket } from './websocket';
@@ -219,17 +219,6 @@ function nextHop(req: NormalizedRequest, status: number, location: string): Norm
     headers = headers.filter(([n]) => !['authorization', 'cookie', 'host', 'proxy-authorization'].includes(n.toLowerCase()));
   }
   return { ...req, url, method, body, bodyStream: undefined, declaredLength: undefined, headers };
-}
-
-function headerValue(raw: readonly string[], name: string): string | undefined {
-  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i].toLowerCase() === name) return raw[i + 1];
-  return undefined;
-}
-
-function headerValues(raw: readonly string[], name: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i].toLowerCase() === name) out.push(raw[i + 1]);
-  return out;
 }
 
 async function perform(instance: SharedInstance, client: ClientState, init: NormalizedInit,

@@ -43,9 +43,29 @@ export function headersToCycleTLS(raw: readonly string[]): Record<string, string
   return out;
 }
 
+/** The first value of a header in raw [name, value, ...] headers; `name` in lower case. */
+export function headerValue(raw: readonly string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i].toLowerCase() === name) return raw[i + 1];
+  return undefined;
+}
+
+/** Every value of a header in raw [name, value, ...] headers; `name` in lower case. */
+export function headerValues(raw: readonly string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i].toLowerCase() === name) out.push(raw[i + 1]);
+  return out;
+}
+
 export function contentType(raw: readonly string[]): string {
-  for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i].toLowerCase() === 'content-type') return raw[i + 1];
-  return '';
+  return headerValue(raw, 'content-type') ?? '';
+}
+
+/** json()/text()/... of a response whose body is not read as a body (an event stream, a WebSocket). */
+export function unreadableBodyMethods(why: string): Pick<CycleTLSResponseShape, 'json' | 'text' | 'arrayBuffer' | 'blob'> {
+  const misuse = async (): Promise<never> => {
+    throw new CycleTLSError('ERR_INVALID_OPTION', why, 'options');
+  };
+  return { json: misuse, text: misuse, arrayBuffer: misuse, blob: misuse };
 }
 
 function toArrayBuffer(buf: Buffer): ArrayBuffer {

@@ -10,7 +10,7 @@ import type { ClientState, SharedInstance } from './instance';
 import type { HeadEvent, NativeRequestSpec } from './native';
 import { normalizeRequest } from './options';
 import type { NormalizedRequest, PresetCatalog } from './options';
-import { bodyMethods, errorResponse, metaFields } from './response';
+import { bodyMethods, errorResponse, headerValues, metaFields, unreadableBodyMethods } from './response';
 import type { CycleTLSResponseShape, ResponseMeta } from './response';
 import { WebSocketSession, createKey, handshakeHeaders, offeredProtocols, verifyHandshake } from './ws';
 import type { BrowserFamily, WsMessage } from './ws';
@@ -69,13 +69,6 @@ function optNumber(o: Record<string, unknown>, key: string, min: number): number
 
 function presetValue(presets: PresetCatalog, profile: string, name: string): string | undefined {
   return presets.headers(profile, 'http1').find(([n]) => n.toLowerCase() === name)?.[1];
-}
-
-function liveBodyMethods(): Pick<CycleTLSResponseShape, 'json' | 'text' | 'arrayBuffer' | 'blob'> {
-  const misuse = async (): Promise<never> => {
-    throw new CycleTLSError('ERR_INVALID_OPTION', 'a WebSocket is read with onMessage() or messages(), not as a body', 'options');
-  };
-  return { json: misuse, text: misuse, arrayBuffer: misuse, blob: misuse };
 }
 
 /** The session's API on a response object, its live getters included. */
@@ -186,11 +179,11 @@ export async function openWebSocket(ctx: WebSocketContext, url: unknown, options
 
   const outcome = await upgrade(ctx, req, key, offered, perMessageDeflate, family, sessionOptions);
   if ('session' in outcome) {
-    const setCookies = setCookiesOf(outcome.head);
+    const setCookies = headerValues(outcome.head.headers, 'set-cookie');
     if (jar && setCookies.length) await jarStore(jar, httpUrl.href, setCookies).catch(() => undefined);
     const meta = ctx.meta(outcome.head, requestId, wsUrl.href);
     if (firstMessage !== undefined) outcome.session.send(firstMessage).catch(() => undefined);
-    return withSession({ ...metaFields(meta), data: null, ...liveBodyMethods() }, outcome.session);
+    return withSession({ ...metaFields(meta), data: null, ...unreadableBodyMethods('a WebSocket is read with onMessage() or messages(), not as a body') }, outcome.session);
   }
   const { error, head, body } = outcome;
   // Misuse (an unusable fingerprint, say) always rejects; only network outcomes resolve.
@@ -201,12 +194,6 @@ export async function openWebSocket(ctx: WebSocketContext, url: unknown, options
     return withSession({ ...metaFields(meta), data: data.toString('utf8'), error: error.toJSON(), ...bodyMethods(data, meta.rawHeaders) }, deadSession(error));
   }
   return withSession(errorResponse(error, wsUrl.href, requestId), deadSession(error));
-}
-
-function setCookiesOf(head: HeadEvent): string[] {
-  const out: string[] = [];
-  for (let i = 0; i + 1 < head.headers.length; i += 2) if (head.headers[i].toLowerCase() === 'set-cookie') out.push(head.headers[i + 1]);
-  return out;
 }
 
 type UpgradeOutcome =
