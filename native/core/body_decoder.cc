@@ -14,6 +14,8 @@ namespace ctn {
 namespace {
 
 constexpr size_t kChunk = 64 * 1024;
+// RFC 9659 §3 (zstd as a Content-Encoding): windows up to 8 MiB; larger ones may be refused.
+constexpr int kZstdWindowLogMax = 23;
 
 class Capped : public BodyDecoder {
  protected:
@@ -30,12 +32,18 @@ class Capped : public BodyDecoder {
     total_ += produced;
     if (max_output_ && total_ > max_output_) {
       *why = "decoded body exceeds " + std::to_string(max_output_) + " bytes";
+      cap_exceeded_ = true;
       return false;
     }
     return true;
   }
+ public:
+  bool cap_exceeded() const noexcept override { return cap_exceeded_; }
+
+ protected:
   uint64_t max_output_;
   uint64_t total_ = 0;
+  bool cap_exceeded_ = false;
 };
 
 class ZlibDecoder final : public Capped {
@@ -86,12 +94,15 @@ class ZlibDecoder final : public Capped {
   bool run(std::string_view in, std::string& out, std::string* why) {
     z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
     z_.avail_in = static_cast<uInt>(in.size());
-    while (z_.avail_in > 0 && !ended_) {
+    // A full output buffer may hide more output for input already taken in.
+    bool full = false;
+    while ((z_.avail_in > 0 || full) && !ended_) {
       size_t room;
       char* dst = grow(out, &room);
       z_.next_out = reinterpret_cast<Bytef*>(dst);
       z_.avail_out = static_cast<uInt>(room);
       const int rc = inflate(&z_, Z_NO_FLUSH);
+      full = z_.avail_out == 0;
       if (!account(out, room - z_.avail_out, room, why)) return false;
       if (rc == Z_STREAM_END) {
         ended_ = true;
@@ -164,6 +175,8 @@ class ZstdDecoder final : public Capped {
  public:
   explicit ZstdDecoder(uint64_t max_output) : Capped(max_output), stream_(ZSTD_createDStream()) {
     ZSTD_initDStream(stream_);
+    // A frame asking for more fails with "Frame requires too much memory for decoding".
+    ZSTD_DCtx_setParameter(stream_, ZSTD_d_windowLogMax, kZstdWindowLogMax);
   }
   ~ZstdDecoder() override { ZSTD_freeDStream(stream_); }
 

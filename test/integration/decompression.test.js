@@ -7,9 +7,12 @@ const zlib = require('node:zlib');
 const initCycleTLS = require('../..');
 const { startServer, patternBytes, uniquePort } = require('../helpers/servers');
 
-/** A zstd frame (no checksum, 128 KiB window) from blocks: { raw: Buffer } or { rle: byte, size }. */
-function zstdFrame(blocks) {
-  const parts = [Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 7 << 3])];
+/**
+ * A zstd frame (no checksum; a 2^windowLog-byte window, 128 KiB by default) from blocks:
+ * { raw: Buffer } or { rle: byte, size }.
+ */
+function zstdFrame(blocks, windowLog = 17) {
+  const parts = [Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, (windowLog - 10) << 3])];
   blocks.forEach((b, i) => {
     const last = i === blocks.length - 1 ? 1 : 0;
     const type = b.raw ? 0 : 1;
@@ -42,17 +45,22 @@ let server;
 let client;
 let bomb;
 beforeAll(async () => {
-  // 2 GiB of zeros in 16 KiB of zstd RLE blocks, and 256 MiB of zeros in ~256 KiB of gzip.
+  // 2 GiB of zeros in 16 KiB of zstd RLE blocks, 256 MiB of zeros in ~256 KiB of gzip, 128 MiB of
+  // zeros in a few bytes of br. Frames asking for a 16 MiB zstd window (RFC 9659 allows 8 MiB), and
+  // 8 MiB.
   bomb = {
     zstd: zstdFrame(Array.from({ length: 16384 }, () => ({ rle: 0, size: 128 * 1024 }))),
     gzip: zlib.gzipSync(Buffer.alloc(256 * 1024 * 1024), { level: 9 }),
+    br: zlib.brotliCompressSync(Buffer.alloc(128 * 1024 * 1024), { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 5 } }),
+    'zstd-window-24': zstdFrame([{ raw: Buffer.from('hello') }], 24),
+    'zstd-window-23': zstdFrame([{ raw: Buffer.from('hello') }], 23),
   };
   server = await startServer({
     handler: (req, res) => {
       const url = new URL(req.url, 'https://x');
       const name = url.searchParams.get('e');
       if (url.pathname === '/bomb') {
-        res.writeHead(200, { 'Content-Encoding': name, 'Content-Type': 'application/octet-stream' });
+        res.writeHead(200, { 'Content-Encoding': name.split('-')[0], 'Content-Type': 'application/octet-stream' });
         res.end(bomb[name]);
         return;
       }
@@ -83,7 +91,7 @@ test.each(Object.keys(ENCODINGS))('%s with decompress: false comes back exactly 
   expect(r.headers['Content-Encoding']).toEqual([HEADER[name]]);
 });
 
-test.each(['zstd', 'gzip'])('a %s bomb stops at maxDecompressedBytes with ERR_PROTOCOL', async (name) => {
+test.each(['zstd', 'gzip', 'br'])('a %s bomb stops at maxDecompressedBytes with ERR_PROTOCOL', async (name) => {
   const err = await client.get(server.url(`/bomb?e=${name}`), { responseType: 'arraybuffer', maxDecompressedBytes: 8 * 1024 * 1024 })
     .then(() => null, (e) => e);
   expect(err).toMatchObject({ code: 'ERR_PROTOCOL', stage: 'body' });
@@ -96,4 +104,11 @@ test.each(['zstd', 'gzip'])('a %s bomb stops at maxDecompressedBytes with ERR_PR
 test('maxDecompressedBytes is validated', async () => {
   await expect(client.get(server.url('/x?e=gzip'), { maxDecompressedBytes: 0 })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
   await expect(client.get(server.url('/x?e=gzip'), { maxDecompressedBytes: '1' })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+});
+
+test('a zstd frame asking for a window above 8 MiB is ERR_PROTOCOL (RFC 9659); 8 MiB is fine', async () => {
+  const ok = await client.get(server.url('/bomb?e=zstd-window-23'), { responseType: 'text' });
+  expect(ok.data).toBe('hello');
+  const err = await client.get(server.url('/bomb?e=zstd-window-24'), { responseType: 'text' }).then(() => null, (e) => e);
+  expect(err).toMatchObject({ code: 'ERR_PROTOCOL', stage: 'body', message: expect.stringMatching(/zstd/) });
 });

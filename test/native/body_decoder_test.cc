@@ -142,5 +142,59 @@ TEST(BodyDecoder, DecompressionBombsStopAtTheCap) {
   }
 }
 
+// A zstd frame with no content size and the given window log (RFC 8878 §3.1.1.1.2), holding `data`
+// in one raw block: a tiny frame that asks the decoder for a window of 2^window_log bytes.
+std::string zstd_frame_with_window(int window_log, const std::string& data) {
+  std::string f("\x28\xb5\x2f\xfd", 4);
+  f.push_back('\x00');                                   // no checksum, no dictionary, no content size
+  f.push_back(static_cast<char>((window_log - 10) << 3));  // window descriptor: exponent, mantissa 0
+  const uint32_t header = 1u | (0u << 1) | (static_cast<uint32_t>(data.size()) << 3);  // last, raw
+  f.push_back(static_cast<char>(header));
+  f.push_back(static_cast<char>(header >> 8));
+  f.push_back(static_cast<char>(header >> 16));
+  return f + data;
+}
+
+TEST(BodyDecoder, ZstdWindowIsLimitedTo8MiB) {
+  {
+    auto d = BodyDecoder::for_encoding("zstd", 0);
+    std::string out, why;
+    EXPECT_TRUE(d->decode(zstd_frame_with_window(23, "hello"), out, &why) && d->finish(&why)) << why;
+    EXPECT_EQ(out, "hello");
+  }
+  auto d = BodyDecoder::for_encoding("zstd", 0);
+  std::string out, why;
+  EXPECT_FALSE(d->decode(zstd_frame_with_window(24, "hello"), out, &why));
+  EXPECT_NE(why.find("corrupt zstd body"), std::string::npos) << why;
+  EXPECT_FALSE(d->cap_exceeded());
+  EXPECT_TRUE(out.empty());
+}
+
+// The cap is checked as output is produced: fed a few bytes at a time, no call ever holds more
+// than the cap plus one 64 KiB output buffer, and the failure says it was the cap.
+TEST(BodyDecoder, BombsStopAtTheCapFedInSmallPieces) {
+  const std::string zeros(64 * 1024 * 1024, '\0');
+  const uint64_t cap = 1024 * 1024;
+  for (auto& c : cases(zeros)) {
+    auto d = BodyDecoder::for_encoding(c.encoding, cap);
+    std::string out, why;
+    bool failed = false;
+    for (size_t at = 0; at < c.encoded.size() && !failed; at += 16) {
+      failed = !d->decode(std::string_view(c.encoded).substr(at, 16), out, &why);
+      ASSERT_LE(out.size(), cap + 64 * 1024) << c.encoding;
+    }
+    EXPECT_TRUE(failed) << c.encoding;
+    EXPECT_TRUE(d->cap_exceeded()) << c.encoding;
+    EXPECT_NE(why.find("exceeds 1048576 bytes"), std::string::npos) << why;
+  }
+}
+
+TEST(BodyDecoder, CorruptInputIsNotACapOverflow) {
+  auto d = BodyDecoder::for_encoding("gzip", 1024);
+  std::string out, why;
+  EXPECT_FALSE(d->decode(std::string(4096, '\x5a'), out, &why));
+  EXPECT_FALSE(d->cap_exceeded());
+}
+
 }  // namespace
 }  // namespace ctn
