@@ -6,6 +6,8 @@ if(NOT EXISTS "${NGHTTP2_SOURCE_DIR}/lib/includes/nghttp2/nghttp2.h")
   message(FATAL_ERROR "NGHTTP2_SOURCE_DIR (${NGHTTP2_SOURCE_DIR}) has no lib/includes/nghttp2/nghttp2.h; "
                       "run scripts/fetch-nghttp2.sh or set NGHTTP2_SOURCE_DIR")
 endif()
+include("${CMAKE_CURRENT_LIST_DIR}/nghttp2-check.cmake")
+ctn_check_nghttp2_tree("${NGHTTP2_SOURCE_DIR}")
 file(GLOB ctn_nghttp2_sources CONFIGURE_DEPENDS "${NGHTTP2_SOURCE_DIR}/lib/*.c")
 if(NOT ctn_nghttp2_sources)
   message(FATAL_ERROR "NGHTTP2_SOURCE_DIR (${NGHTTP2_SOURCE_DIR}) has no lib/*.c")
