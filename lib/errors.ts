@@ -22,6 +22,7 @@ export const errorCodes = [
   'ERR_PORT_IN_USE',
   'ERR_SHARE_SECRET',
   'ERR_QUEUE_FULL',
+  'ERR_BODY_TOO_LARGE',
   'ERR_INTERNAL',
 ] as const;
 
@@ -58,7 +59,8 @@ const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
 /**
  * The status cycletls 2.0.5 resolves with for a failure of this kind (it never rejects): 408 for
  * timeouts, 495 for certificate errors, 502 for refused connections, 421 for DNS and other dial
- * errors, 0 otherwise.
+ * errors, 0 otherwise. cycletls has no response size limit: ERR_BODY_TOO_LARGE resolves with 413
+ * (Content Too Large), the one status that names the condition and says "do not simply retry".
  */
 export function compatStatus(code: ErrorCode): number {
   switch (code) {
@@ -73,6 +75,8 @@ export function compatStatus(code: ErrorCode): number {
     case 'ERR_DNS':
     case 'ERR_CONNECT':
       return 421;
+    case 'ERR_BODY_TOO_LARGE':
+      return 413;
     default:
       return 0;
   }

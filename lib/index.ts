@@ -9,7 +9,7 @@ import { acquireInstance } from './instance';
 import type { ClientState, SharedInstance } from './instance';
 import type { HeadEvent, NativeRequestSpec } from './native';
 import { loadAddon } from './native';
-import { HTTP_METHODS, normalizeInit, normalizeRequest, resolvePendingBody } from './options';
+import { DEFAULT_MAX_RESPONSE_BYTES, HTTP_METHODS, normalizeInit, normalizeRequest, resolvePendingBody } from './options';
 import type { NormalizedInit, NormalizedRequest, PresetCatalog } from './options';
 import { bufferedResponse, errorResponse, headerValue, headerValues, streamResponse } from './response';
 import { openEventSource } from './event-source';
@@ -48,6 +48,8 @@ function toSpec(req: NormalizedRequest, streaming: boolean, retryOnHostGone: boo
     consumerCredit: streaming,
     decompress: req.decompress,
     maxDecodedBytes: req.maxDecompressedBytes,
+    // Streams are not limited: their reader paces what is read ahead.
+    maxResponseBytes: streaming ? undefined : req.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
     timeoutMs: req.timeoutMs,
     connectTimeoutMs: req.connectTimeoutMs,
     tlsTimeoutMs: req.tlsTimeoutMs,
@@ -225,7 +227,8 @@ async function perform(instance: SharedInstance, client: ClientState, init: Norm
   url: unknown, options: unknown, method: unknown, adjust?: AdjustRequest): Promise<CycleTLSResponseShape> {
   // Misuse and unreadable bodies (a stream that errors) reject; they are not network outcomes.
   const normalized = await resolvePendingBody(normalizeRequest(url, options, method, presets()));
-  const req = adjust ? adjust(normalized) : normalized;
+  const adjusted = adjust ? adjust(normalized) : normalized;
+  const req = adjusted.maxResponseBytes === undefined ? { ...adjusted, maxResponseBytes: init.maxResponseBytes } : adjusted;
   // The caller's jar, else one for this redirect chain only, made when a hop sets a cookie.
   let jar: CookieJarLike | undefined = req.cookieJar ?? init.cookieJar;
   const requestId = `${client.id}:${client.nextSeq++}`;

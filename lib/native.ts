@@ -36,6 +36,8 @@ export interface NativeRequestSpec {
   wholeBody: boolean;
   decompress: boolean;
   maxDecodedBytes?: number;
+  /** A wholeBody response larger than this (decoded) fails with ERR_BODY_TOO_LARGE; absent: no limit. */
+  maxResponseBytes?: number;
   profile?: string;
   ja3?: string;
   ja4r?: string;

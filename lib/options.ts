@@ -15,6 +15,12 @@ export const HTTP_METHODS = ['head', 'get', 'post', 'put', 'delete', 'trace', 'o
 /** The decoded size a compressed body may reach by default (a gzip bomb's 1000:1 stops here). */
 export const DEFAULT_MAX_DECOMPRESSED_BYTES = 1024 * 1024 * 1024;
 
+/**
+ * The largest body a buffered response (any responseType but 'stream') may have by default, counted
+ * after decoding: what lands in memory. Past it the request fails with ERR_BODY_TOO_LARGE.
+ */
+export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024 * 1024;
+
 /** cycletls's own default request timeout, in seconds, when `timeout` is absent or 0. */
 export const DEFAULT_TIMEOUT_SECONDS = 15;
 export const DEFAULT_MAX_REDIRECTS = 10;
@@ -37,6 +43,8 @@ export interface NormalizedInit {
   clientLimits?: { maxInFlight: number; maxQueued: number };
   /** The client's default cookie jar (a request's `cookieJar` replaces it). */
   cookieJar?: CookieJarLike;
+  /** The default of a request's `maxResponseBytes`. */
+  maxResponseBytes: number;
 }
 
 // Engine options: [name, min, max]; integers, 0 = unlimited (limits) or off (pings, resumption).
@@ -116,6 +124,8 @@ export interface NormalizedRequest {
   decompress: boolean;
   /** Decoded bodies larger than this fail with ERR_PROTOCOL (a decompression bomb); bytes. */
   maxDecompressedBytes: number;
+  /** Buffered bodies larger than this (decoded) fail with ERR_BODY_TOO_LARGE; undefined: the client's default. */
+  maxResponseBytes: number | undefined;
 }
 
 /**
@@ -214,6 +224,7 @@ export function normalizeInit(input: unknown): NormalizedInit {
     share,
     retryOnHostGone: optBool(input, 'retryOnHostGone') ?? true,
     engine,
+    maxResponseBytes: optInteger(input, 'maxResponseBytes', 1, Number.MAX_SAFE_INTEGER) ?? DEFAULT_MAX_RESPONSE_BYTES,
   };
   if (maxInFlight !== undefined || maxQueuedPerClient !== undefined) {
     out.clientLimits = { maxInFlight: maxInFlight ?? 0, maxQueued: maxQueuedPerClient ?? 0 };
@@ -611,6 +622,7 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
     disableGrease: optBool(o, 'disableGrease') ?? false,
     decompress: optBool(o, 'decompress') ?? true,
     maxDecompressedBytes: optInteger(o, 'maxDecompressedBytes', 1, Number.MAX_SAFE_INTEGER) ?? DEFAULT_MAX_DECOMPRESSED_BYTES,
+    maxResponseBytes: optInteger(o, 'maxResponseBytes', 1, Number.MAX_SAFE_INTEGER),
   };
 }
 

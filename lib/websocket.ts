@@ -46,7 +46,7 @@ export interface WebSocketResponseShape extends CycleTLSResponseShape {
 const WS_ONLY = ['protocols', 'origin', 'perMessageDeflate', 'maxPayload', 'fragmentSize', 'closeTimeoutMs'] as const;
 // What an upgrade request cannot carry or does itself.
 const NOT_FOR_UPGRADE = ['protocol', 'body', 'bodyBytes', 'responseType', 'disableRedirect', 'maxRedirects', 'decompress',
-  'maxDecompressedBytes', 'forceHTTP1', 'bufferBody', 'headers', 'orderAsProvided', 'headerOrder'] as const;
+  'maxDecompressedBytes', 'maxResponseBytes', 'forceHTTP1', 'bufferBody', 'headers', 'orderAsProvided', 'headerOrder'] as const;
 const ERROR_BODY_LIMIT = 64 * 1024;
 const MISUSE: ReadonlySet<string> = new Set(['ERR_INVALID_OPTION', 'ERR_UNSUPPORTED_FINGERPRINT', 'ERR_NOT_IMPLEMENTED']);
 // Body bytes taken from the engine before it is told to go on: it reads at most 2 MiB ahead.

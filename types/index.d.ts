@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'ERR_ABORTED'
   | 'ERR_CLIENT_CLOSED'
   | 'ERR_QUEUE_FULL'
+  | 'ERR_BODY_TOO_LARGE'
   | 'ERR_HOST_GONE'
   | 'ERR_PORT_IN_USE'
   | 'ERR_SHARE_SECRET'
@@ -159,6 +160,13 @@ export interface CycleTLSRequestOptions {
   decompress?: boolean;
   /** Largest decoded body, in bytes; beyond it the request fails with ERR_PROTOCOL (stage 'body'). Default 1 GiB. */
   maxDecompressedBytes?: number;
+  /**
+   * Largest body of a buffered response (every `responseType` but 'stream'), in bytes after decoding
+   * (what lands in memory); beyond it the request fails with ERR_BODY_TOO_LARGE (stage 'body',
+   * status 413 when it resolves) and the connection is not reused. Streams are not limited.
+   * Default: the client's `maxResponseBytes`, 1 GiB.
+   */
+  maxResponseBytes?: number;
   /** SNI (and the name the certificate must match) when it differs from the URL's host. */
   serverName?: string;
   /**
@@ -486,6 +494,8 @@ export interface InitOptions {
   maxTlsSessions?: number;
   /** This client's own limit of requests on connections at once (0 = unlimited). */
   maxInFlight?: number;
+  /** The default `maxResponseBytes` of this client's requests (bytes; default 1 GiB). */
+  maxResponseBytes?: number;
   /** This client's own bound on waiting requests (0 = only maxQueued). */
   maxQueuedPerClient?: number;
   /** Share the engine with other processes of this user on the same port. Default true. */

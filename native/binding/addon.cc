@@ -344,6 +344,10 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
     if (!ReadBool(o, "upgrade", spec.upgrade)) return type_error("upgrade");
     Napi::Value cap = o.Get("maxDecodedBytes");
     if (cap.IsNumber()) spec.max_decoded_bytes = static_cast<uint64_t>(std::max(0.0, cap.As<Napi::Number>().DoubleValue()));
+    Napi::Value body_cap = o.Get("maxResponseBytes");
+    if (body_cap.IsNumber()) {
+      spec.max_response_bytes = static_cast<uint64_t>(std::max(0.0, body_cap.As<Napi::Number>().DoubleValue()));
+    }
     Napi::Value port = o.Get("port");
     if (!port.IsNumber()) return type_error("port");
     const int64_t p = port.As<Napi::Number>().Int64Value();

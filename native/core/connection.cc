@@ -58,6 +58,11 @@ bool chunked_transfer(const HeaderList& headers) {
   return v.find("chunked") != std::string::npos;
 }
 
+// Why a response body was given up (Exchange::decode_error): undecodable, or too large.
+Error body_failure(const Exchange& ex) {
+  return Error{ex.body_too_large ? ErrorCode::kBodyTooLarge : ErrorCode::kProtocol, Stage::kBody, ex.decode_error};
+}
+
 // Pieces taken per streamed-body write: enough to fill a TLS record run, few enough to stay cheap.
 constexpr size_t kUploadPiecesPerWrite = 64;
 
@@ -690,7 +695,7 @@ void Connection::on_read(const asio::error_code& ec, size_t bytes, uint64_t gene
     if (is_eof(ec) && parser_.finish_eof()) {
       // Close-delimited body: on_complete has run.
       if (!ex.decode_error.empty()) {
-        fail(Error{ErrorCode::kProtocol, Stage::kBody, ex.decode_error}, false);
+        fail(body_failure(ex), false);
         return;
       }
       flush_body(ex);
@@ -723,7 +728,7 @@ void Connection::on_read(const asio::error_code& ec, size_t bytes, uint64_t gene
     return;
   }
   if (!ex.decode_error.empty()) {
-    fail(Error{ErrorCode::kProtocol, Stage::kBody, ex.decode_error}, false);
+    fail(body_failure(ex), false);
     return;
   }
   if (!response_complete_ && ex.spec.whole_body) {
@@ -1088,16 +1093,19 @@ void Connection::on_stream_closed(int32_t stream, const http2::StreamClose& clos
   auto ex = std::move(it->second);
   streams_.erase(it);
   ex->connection.reset();
-  if (close.response_complete && ex->head_seen) {
+  if (!close.reset_reason.empty()) {
+    // We reset the stream: the server passed a limit (header list, interim responses).
+    engine_.exchange_failed(ex, Error{ErrorCode::kProtocol, ex->stage, "HTTP/2: " + close.reset_reason}, false);
+  } else if (close.response_complete && ex->head_seen) {
     if (ex->decoder && ex->decode_error.empty()) ex->decoder->finish(&ex->decode_error);
     if (!ex->decode_error.empty()) {
-      engine_.exchange_failed(ex, Error{ErrorCode::kProtocol, Stage::kBody, ex->decode_error}, false);
+      engine_.exchange_failed(ex, body_failure(*ex), false);
     } else {
       flush_body(*ex);
       engine_.exchange_succeeded(ex);
     }
   } else if (!ex->decode_error.empty()) {
-    engine_.exchange_failed(ex, Error{ErrorCode::kProtocol, Stage::kBody, ex->decode_error}, false);
+    engine_.exchange_failed(ex, body_failure(*ex), false);
   } else if (connection_error_) {
     Error error = *connection_error_;
     if (ex->head_seen) error.code = ErrorCode::kBodyTruncated;
@@ -1194,7 +1202,12 @@ void Connection::begin_response(Exchange& ex, ResponseHead&& head) {
   ex.head_seen = true;
   if (ex.spec.decompress) {
     if (const Header* ce = find_header(head.headers, "content-encoding")) {
-      ex.decoder = BodyDecoder::for_encoding(ce->value, ex.spec.max_decoded_bytes);
+      // A body read whole stops at the smaller cap as it is decoded, not after a chunk's output.
+      uint64_t cap = ex.spec.max_decoded_bytes;
+      const uint64_t whole_cap = ex.spec.whole_body ? ex.spec.max_response_bytes : 0;
+      ex.decoder_capped_by_response = whole_cap != 0 && (cap == 0 || whole_cap < cap);
+      if (ex.decoder_capped_by_response) cap = whole_cap;
+      ex.decoder = BodyDecoder::for_encoding(ce->value, cap);
     }
   }
   Event e;
@@ -1207,13 +1220,29 @@ void Connection::begin_response(Exchange& ex, ResponseHead&& head) {
 
 void Connection::append_body(Exchange& ex, std::string_view bytes) {
   ex.last_body_at = SteadyClock::now();  // body_idle_timeout_ms counts from the last byte
+  if (!ex.decode_error.empty()) return;   // given up: the rest is read only to be dropped
   if (ex.decoder) {
-    if (ex.decode_error.empty() && !ex.decoder->decode(bytes, ex.pending_body, &ex.decode_error) &&
-        ex.decode_error.empty()) {
-      ex.decode_error = "the body could not be decoded";
+    if (!ex.decoder->decode(bytes, ex.pending_body, &ex.decode_error)) {
+      if (ex.decoder_capped_by_response && ex.decoder->cap_exceeded()) {
+        ex.body_too_large = true;
+        ex.decode_error = body_too_large_message(ex.spec.max_response_bytes);
+      } else if (ex.decode_error.empty()) {
+        ex.decode_error = "the body could not be decoded";
+      }
+      std::string().swap(ex.pending_body);
     }
     return;
   }
+  // A body read whole lands in memory: it may not pass max_response_bytes (streams are not
+  // limited: their consumer bounds what is read ahead). Checked before the bytes are copied.
+  if (ex.spec.whole_body && ex.spec.max_response_bytes != 0 &&
+      ex.body_bytes + bytes.size() > ex.spec.max_response_bytes) {
+    ex.body_too_large = true;
+    ex.decode_error = body_too_large_message(ex.spec.max_response_bytes);
+    std::string().swap(ex.pending_body);
+    return;
+  }
+  ex.body_bytes += bytes.size();
   if (ex.pending_body.empty()) {
     // Size the burst buffer once, from what the response says is left (bounded).
     const int64_t length = mode_ == Mode::kHttp1 ? parser_.content_length() : -1;

@@ -61,7 +61,14 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   bool head_seen = false;
   std::string pending_body;
   std::unique_ptr<BodyDecoder> decoder;
-  std::string decode_error;  // set inside parser/session callbacks, acted on after them
+  // Set inside parser/session callbacks, acted on after them: the body cannot be decoded
+  // (ERR_PROTOCOL), or body_too_large: it passed spec.max_response_bytes (ERR_BODY_TOO_LARGE).
+  std::string decode_error;
+  bool body_too_large = false;
+  // The decoder's cap is spec.max_response_bytes (smaller than max_decoded_bytes): its overflow is
+  // the response's, not a decompression bomb's.
+  bool decoder_capped_by_response = false;
+  uint64_t body_bytes = 0;   // decoded body bytes of this response so far
   int32_t stream_id = 0;     // HTTP/2
   size_t held_bytes = 0;     // HTTP/2: body bytes not yet given back to flow control (paused)
   uint64_t unacked = 0;      // body bytes delivered since the consumer last asked for more
@@ -80,6 +87,9 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
     pending_body.clear();
     decoder.reset();
     decode_error.clear();
+    body_too_large = false;
+    decoder_capped_by_response = false;
+    body_bytes = 0;
     stream_id = 0;
     held_bytes = 0;
   }

@@ -24,9 +24,14 @@ std::string_view error_code_name(ErrorCode code) noexcept {
     case ErrorCode::kPortInUse: return "ERR_PORT_IN_USE";
     case ErrorCode::kShareSecret: return "ERR_SHARE_SECRET";
     case ErrorCode::kQueueFull: return "ERR_QUEUE_FULL";
+    case ErrorCode::kBodyTooLarge: return "ERR_BODY_TOO_LARGE";
     case ErrorCode::kInternal: return "ERR_INTERNAL";
   }
   return "ERR_INTERNAL";
+}
+
+std::string body_too_large_message(uint64_t max_response_bytes) {
+  return "the response body exceeds maxResponseBytes (" + std::to_string(max_response_bytes) + " bytes)";
 }
 
 std::string_view stage_name(Stage stage) noexcept {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -31,6 +32,9 @@ enum class ErrorCode {
   kShareSecret,    // the per-user secret file is missing, unreadable or unsafe
   // Upstream pool and lifecycle (native/pool).
   kQueueFull,      // more requests waiting for a connection or a client slot than max_queued
+  // A response read whole (not streamed) passed RequestSpec::max_response_bytes; the connection is
+  // not reused (HTTP/1.1: closed; HTTP/2: the stream is reset).
+  kBodyTooLarge,
   kInternal,       // stays last: it sizes the per-code tables (kErrorCodeCount)
 };
 
@@ -46,6 +50,9 @@ std::string_view stage_name(Stage stage) noexcept;           // "dns", ...
 // The inverses, for errors that cross the process link by name; false for unknown names.
 bool error_code_from_name(std::string_view name, ErrorCode* out) noexcept;
 bool stage_from_name(std::string_view name, Stage* out) noexcept;
+
+// The message of ERR_BODY_TOO_LARGE, the same from the engine and from the process link.
+std::string body_too_large_message(uint64_t max_response_bytes);
 
 struct Error {
   ErrorCode code = ErrorCode::kInternal;

@@ -52,6 +52,9 @@ struct RequestSpec {
   // Decode a gzip/deflate/br/zstd Content-Encoding; 0 caps the decoded size at nothing.
   bool decompress = false;
   uint64_t max_decoded_bytes = 0;
+  // A whole_body response may not exceed this many bytes, counted after decoding (what the body
+  // holds in memory), else ERR_BODY_TOO_LARGE. 0 = no limit. Streamed bodies are not limited.
+  uint64_t max_response_bytes = 0;
 
   // Sharing across processes (native/share).
   // The strings custom_profile was composed from: a request that crosses the process link carries

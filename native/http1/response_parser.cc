@@ -82,6 +82,7 @@ void ResponseParser::reset(bool head_request) {
   content_length_ = -1;
   remaining_ = 0;
   head_bytes_ = 0;
+  interim_ = 0;
   line_.clear();  // keeps its capacity, so a reused parser does not reallocate per message
   line_taken_ = false;
   chunk_cr_seen_ = false;
@@ -299,7 +300,12 @@ bool ResponseParser::choose_body_framing() {
 bool ResponseParser::on_headers_done() {
   const int status = head_.status;
   if (status >= 100 && status < 200 && status != 101) {
-    // Interim responses are invisible to the listener; the final head follows on the wire.
+    // Interim responses are invisible to the listener; the final head follows on the wire. Each
+    // has a budget of its own, so their number is what bounds a server that never ends them.
+    if (++interim_ > limits_.max_interim) {
+      fail("more than " + std::to_string(limits_.max_interim) + " interim (1xx) responses");
+      return false;
+    }
     head_ = ResponseHead{};
     head_bytes_ = 0;
     state_ = State::kStatusLine;

@@ -1,6 +1,6 @@
 // Incremental HTTP/1.x response parser: bytes in, events out. No I/O, no allocation per byte.
 // Handles status line + headers, content-length, chunked (with chunk extensions and trailers),
-// close-delimited bodies, interim 1xx responses (skipped, except 101 which ends the message),
+// close-delimited bodies, interim 1xx responses (skipped, at most ParserLimits::max_interim; 101 ends the message),
 // and bodiless responses (HEAD, 204, 304). Input may be split at any byte boundary.
 #pragma once
 
@@ -27,8 +27,9 @@ class ResponseListener {
 };
 
 struct ParserLimits {
-  size_t max_head_bytes = 256 * 1024;  // status line + all header lines (and trailer lines)
-  size_t max_headers = 512;
+  size_t max_head_bytes = kMaxHeaderSectionBytes;  // status line + all header lines (and trailer lines)
+  size_t max_headers = kMaxHeaderFields;
+  int max_interim = kMaxInterimResponses;  // 1xx heads (not 101) before the final one
 };
 
 class ResponseParser {
@@ -85,6 +86,7 @@ class ResponseParser {
   int64_t content_length_ = -1;
   uint64_t remaining_ = 0;
   size_t head_bytes_ = 0;
+  int interim_ = 0;  // 1xx heads skipped so far
   std::string line_;  // partial line carried between feed() calls
   // line_ holds a line already handed out by take_line(); it is cleared on the next call.
   bool line_taken_ = false;

@@ -17,6 +17,11 @@ constexpr size_t kFrameHeaderLen = 9;
 constexpr uint8_t kFrameHeaders = 0x1;
 constexpr uint8_t kFlagPadded = 0x8;
 constexpr uint8_t kFlagPriority = 0x20;
+// CONTINUATION frames allowed after one HEADERS: a header section within our budget
+// (kMaxHeaderSectionBytes) in frames of the smallest maximum size (16 KiB) needs at most this many.
+// One more and nghttp2 ends the session (a fatal receive() error, the connection's streams fail
+// with ERR_PROTOCOL); cmake/nghttp2.cmake refuses a tree without this limit.
+constexpr size_t kMaxContinuations = kMaxHeaderSectionBytes / 16384;
 
 struct CallbacksDeleter {
   void operator()(nghttp2_session_callbacks* c) const noexcept { nghttp2_session_callbacks_del(c); }
@@ -58,6 +63,14 @@ struct ClientSession::Stream {
   enum class Block { kNone, kHead, kTrailers } block = Block::kNone;
   int status = 0;
   HeaderList fields;
+  // The header budget of the block in progress (see kMaxHeaderSectionBytes), and the interim
+  // heads so far (kMaxInterimResponses).
+  size_t block_bytes = 0;
+  size_t block_fields = 0;
+  int interim_heads = 0;
+  // Non-empty once we reset the stream because the server passed a limit: nothing more of it is
+  // delivered, and StreamClose::reset_reason carries this.
+  std::string refused;
 };
 
 // nghttp2's C callbacks. Each one catches everything: nothing may unwind through C frames.
@@ -80,14 +93,27 @@ struct ClientSession::Callbacks {
     return it == self.streams_.end() ? nullptr : it->second.get();
   }
 
+  // The server passed one of our limits on this stream: RST_STREAM(PROTOCOL_ERROR), drop what was
+  // gathered, ignore the rest of it. The connection and its other streams go on (nghttp2 still
+  // decodes the rest of the header block: HPACK state is per connection).
+  static void refuse(ClientSession& self, int32_t id, Stream& s, std::string why) {
+    if (!s.refused.empty()) return;
+    s.refused = std::move(why);
+    s.block = Stream::Block::kNone;
+    HeaderList().swap(s.fields);
+    nghttp2_submit_rst_stream(self.session_.get(), NGHTTP2_FLAG_NONE, id, NGHTTP2_PROTOCOL_ERROR);
+  }
+
   static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
     return guarded(user_data, [&](ClientSession& self) {
       if (frame->hd.type != NGHTTP2_HEADERS) return 0;
       Stream* s = find(self, frame->hd.stream_id);
-      if (!s) return 0;
+      if (!s || !s->refused.empty()) return 0;
       s->block = s->head_done ? Stream::Block::kTrailers : Stream::Block::kHead;
       s->status = 0;
       s->fields.clear();
+      s->block_bytes = 0;
+      s->block_fields = 0;
       return 0;
     });
   }
@@ -100,9 +126,23 @@ struct ClientSession::Callbacks {
       if (!s || s->block == Stream::Block::kNone) return 0;
       std::string_view n(reinterpret_cast<const char*>(name), namelen);
       std::string_view v(reinterpret_cast<const char*>(value), valuelen);
+      // Counted as the fields arrive: a few bytes of HPACK references can stand for gigabytes of
+      // fields, and nghttp2 does not enforce our SETTINGS_MAX_HEADER_LIST_SIZE.
+      s->block_bytes += namelen + valuelen + 32;
+      if (s->block_bytes > kMaxHeaderSectionBytes) {
+        refuse(self, frame->hd.stream_id, *s,
+               "the response header list exceeds " + std::to_string(kMaxHeaderSectionBytes) +
+                   " bytes (name + value + 32 per field)");
+        return 0;
+      }
       if (!n.empty() && n[0] == ':') {
         // nghttp2's HTTP messaging has already checked :status is 3 digits and the only pseudo-header.
         if (n == ":status" && v.size() == 3) s->status = (v[0] - '0') * 100 + (v[1] - '0') * 10 + (v[2] - '0');
+        return 0;
+      }
+      if (++s->block_fields > kMaxHeaderFields) {
+        refuse(self, frame->hd.stream_id, *s,
+               "the response has more than " + std::to_string(kMaxHeaderFields) + " header fields");
         return 0;
       }
       s->fields.push_back(Header{std::string(n), std::string(v)});
@@ -116,11 +156,17 @@ struct ClientSession::Callbacks {
       switch (frame->hd.type) {
         case NGHTTP2_HEADERS: {
           Stream* s = find(self, id);
-          if (!s) return 0;
+          if (!s || !s->refused.empty()) return 0;
           const auto block = std::exchange(s->block, Stream::Block::kNone);
           if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) s->remote_ended = true;
           if (block == Stream::Block::kHead) {
-            if (s->status >= 100 && s->status < 200) return 0;  // interim response: skipped
+            if (s->status >= 100 && s->status < 200) {  // interim response: skipped
+              if (++s->interim_heads > kMaxInterimResponses) {
+                refuse(self, id, *s,
+                       "more than " + std::to_string(kMaxInterimResponses) + " interim (1xx) responses");
+              }
+              return 0;
+            }
             s->head_done = true;
             ResponseHead head;
             head.status = s->status;
@@ -171,10 +217,12 @@ struct ClientSession::Callbacks {
   static int on_data_chunk_recv(nghttp2_session* session, uint8_t, int32_t id, const uint8_t* data, size_t len,
                                 void* user_data) {
     return guarded(user_data, [&](ClientSession& self) {
-      if (!find(self, id)) {
-        // A stream no longer in our table (close_all_streams() reported it): nobody will give
-        // these bytes back, so the connection window gets them now. (DATA on streams we reset is
-        // dropped and accounted for by nghttp2 itself.)
+      const Stream* s = find(self, id);
+      if (!s || !s->refused.empty()) {
+        // A stream we refused (its RST_STREAM is on its way), or one no longer in our table
+        // (close_all_streams() reported it): nobody will give these bytes back, so the connection
+        // window gets them now. (DATA after our RST_STREAM went out is dropped and accounted for
+        // by nghttp2 itself.)
         if (self.options_.manual_flow_control) nghttp2_session_consume(session, id, len);
         return 0;
       }
@@ -306,6 +354,8 @@ bool ClientSession::start(std::string* error) {
     std::unique_ptr<nghttp2_option, OptionDeleter> opt(raw_opt);
     if (options_.manual_flow_control) nghttp2_option_set_no_auto_window_update(opt.get(), 1);
     nghttp2_option_set_peer_max_concurrent_streams(opt.get(), options_.initial_max_concurrent_streams);
+    // CONTINUATION flood (CVE-2024-28182): set explicitly, not left to the library's default.
+    nghttp2_option_set_max_continuations(opt.get(), kMaxContinuations);
 
     nghttp2_session* raw = nullptr;
     if (int rv = nghttp2_session_client_new2(&raw, cbs.get(), this, opt.get()); rv != 0) {
@@ -586,8 +636,9 @@ void ClientSession::deliver_close(int32_t id, uint32_t error_code) {
   const std::unique_ptr<Stream> s = std::move(it->second);
   streams_.erase(it);
   StreamClose close;
-  close.error_code = error_code;
-  close.response_complete = s->remote_ended;
+  close.error_code = s->refused.empty() ? error_code : kProtocolError;
+  close.reset_reason = std::move(s->refused);
+  close.response_complete = s->remote_ended && close.reset_reason.empty();
   close.retryable = !s->remote_ended && !s->head_done && (error_code == kRefusedStream || !s->headers_sent ||
                                          (goaway_received_ && id > goaway_last_stream_id_));
   listener_.on_stream_closed(id, close);

@@ -23,6 +23,12 @@
 // an exception escaping a listener callback is caught, fails the session (failed() == true) and
 // is reported by the receive()/produce() call it happened in.
 //
+// Limits a server cannot pass (core/http_types.h): each header block (head, 1xx head, trailers) is
+// counted as nghttp2 decodes it, name + value + 32 per field (RFC 7541 §4.1), against
+// kMaxHeaderSectionBytes and kMaxHeaderFields; more than kMaxInterimResponses 1xx heads. Past one,
+// the stream is reset with PROTOCOL_ERROR and reported closed with StreamClose::reset_reason; the
+// other streams go on. More CONTINUATION frames than a block within the budget needs ends the session.
+//
 // Limitations (nghttp2 1.52):
 //   - Once the server has sent SETTINGS_NO_RFC7540_PRIORITIES=1, later HEADERS carry no PRIORITY
 //     flag and no PRIORITY frames are sent (RFC 9218 behaviour). The first flight is unaffected.
@@ -66,6 +72,10 @@ struct StreamClose {
   // The server certainly did not process the request: it may be sent again on another connection
   // (REFUSED_STREAM, a stream above the GOAWAY's last stream id, or HEADERS never handed out).
   bool retryable = false;
+  // Why we reset the stream ourselves, when the server passed one of our limits (a header list
+  // beyond kMaxHeaderSectionBytes or kMaxHeaderFields, more than kMaxInterimResponses 1xx heads);
+  // error_code is then PROTOCOL_ERROR. Empty otherwise.
+  std::string reset_reason;
 };
 
 class SessionListener {

@@ -104,6 +104,7 @@ std::string encode_request(const RequestSpec& s) {
   w.str(s.fingerprint.ja3).str(s.fingerprint.ja4r).str(s.fingerprint.http2_fingerprint);
   w.u8(s.fingerprint.disable_grease ? 1 : 0);
   w.u64(s.timeout_ms).u8(s.whole_body ? 1 : 0).u8(s.decompress ? 1 : 0).u64(s.max_decoded_bytes);
+  w.u64(s.max_response_bytes);
   w.u64(s.client_id).u64(s.connect_timeout_ms).u64(s.tls_timeout_ms).u64(s.headers_timeout_ms);
   w.u64(s.body_idle_timeout_ms);
   w.str(s.proxy);
@@ -122,7 +123,7 @@ bool decode_request(std::string_view payload, RequestSpec* s, uint64_t* body_siz
                   r.str(&s->fingerprint.ja4r) && r.str(&s->fingerprint.http2_fingerprint) &&
                   r.boolean(&s->fingerprint.disable_grease) && r.u64(&s->timeout_ms) &&
                   r.boolean(&s->whole_body) && r.boolean(&s->decompress) &&
-                  r.u64(&s->max_decoded_bytes) && r.u64(&s->client_id) && r.u64(&s->connect_timeout_ms) &&
+                  r.u64(&s->max_decoded_bytes) && r.u64(&s->max_response_bytes) && r.u64(&s->client_id) && r.u64(&s->connect_timeout_ms) &&
                   r.u64(&s->tls_timeout_ms) && r.u64(&s->headers_timeout_ms) &&
                   r.u64(&s->body_idle_timeout_ms) && r.str(&s->proxy) && r.boolean(&s->body_stream) &&
                   r.boolean(&s->upgrade) && r.at_end();

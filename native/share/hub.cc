@@ -869,7 +869,10 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
           if (const Header* cl = find_header(e.head.headers, "content-length")) {
             char* end = nullptr;
             const unsigned long long n = std::strtoull(cl->value.c_str(), &end, 10);
-            if (end && *end == '\0' && n > 0 && n <= (uint64_t{1} << 30)) it->second.whole.reserve(n);
+            const uint64_t limit = it->second.spec.max_response_bytes;
+            if (end && *end == '\0' && n > 0 && n <= (uint64_t{1} << 30) && (limit == 0 || n <= limit)) {
+              it->second.whole.reserve(n);
+            }
           }
         }
         sink_.deliver(std::move(e));
@@ -881,6 +884,14 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
         ClientStream& s = it->second;
         s.owed += f.payload.size();
         if (s.spec.whole_body) {
+          // The engine's maxResponseBytes check, for a body the host streamed to us.
+          if (s.spec.max_response_bytes != 0 && s.whole.size() + f.payload.size() > s.spec.max_response_bytes) {
+            if (s.link && s.link->open()) s.link->send_control(FrameType::kCancel, 0, f.stream, {});
+            sink_.deliver(error_event(f.stream, ErrorCode::kBodyTooLarge, Stage::kBody,
+                                      body_too_large_message(s.spec.max_response_bytes)));
+            settle(it);
+            return;
+          }
           if (s.whole.capacity() == 0) s.whole = std::move(f.payload); else s.whole.append(f.payload);
         } else {
           Event e;

@@ -231,6 +231,76 @@ TEST_F(EngineTest, InterimResponsesAndBodilessResponses) {
   EXPECT_EQ(server.connections(), 1);
 }
 
+TEST_F(EngineTest, SeventeenInterimResponsesAreAProtocolError) {
+  TestServer server([](ServerConn& c) {
+    std::string raw;
+    while (c.read_request(&raw)) {
+      const int interim = raw.find("/seventeen") != std::string::npos ? 17 : 16;
+      std::string wire;
+      for (int i = 0; i < interim; ++i) wire += "HTTP/1.1 100 Continue\r\n\r\n";
+      c.write(wire + response("final"));
+    }
+  });
+  const uint64_t a = submit(spec(server, "GET", "/sixteen"));
+  AWAIT(ra, a);
+  ASSERT_TRUE(ra.ok()) << ra.describe();
+  EXPECT_EQ(ra.body, "final");
+  const uint64_t b = submit(spec(server, "GET", "/seventeen"));
+  AWAIT(rb, b);
+  EXPECT_EQ(rb.code(), "ERR_PROTOCOL") << rb.describe();
+  EXPECT_NE(rb.describe().find("more than 16 interim (1xx) responses"), std::string::npos) << rb.describe();
+}
+
+// maxResponseBytes: a whole body past it fails with ERR_BODY_TOO_LARGE and the connection is closed;
+// at the limit, and streamed, it is delivered.
+TEST_F(EngineTest, WholeBodyOverMaxResponseBytes) {
+  const std::string big(100'000, 'b');
+  TestServer server([&](ServerConn& c) {
+    std::string raw;
+    while (c.read_request(&raw)) {
+      if (raw.find("/chunked") != std::string::npos) {
+        std::string wire = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        for (int i = 0; i < 10; ++i) wire += "2710\r\n" + big.substr(0, 10'000) + "\r\n";
+        if (!c.write(wire + "0\r\n\r\n")) return;
+      } else if (!c.write(response(big))) {
+        return;
+      }
+    }
+  });
+  auto whole = [&](const char* target, uint64_t limit) {
+    RequestSpec s = spec(server, "GET", target);
+    s.whole_body = true;
+    s.max_response_bytes = limit;
+    return submit(std::move(s));
+  };
+  const uint64_t exact = whole("/length", big.size());
+  AWAIT(r_exact, exact);
+  ASSERT_TRUE(r_exact.ok()) << r_exact.describe();
+  EXPECT_EQ(r_exact.body.size(), big.size());
+  EXPECT_EQ(server.connections(), 1);
+  for (const char* target : {"/length", "/chunked"}) {
+    const uint64_t over = whole(target, big.size() - 1);
+    AWAIT(r, over);
+    EXPECT_EQ(r.code(), "ERR_BODY_TOO_LARGE") << target << ": " << r.describe();
+    EXPECT_EQ(r.stage(), "body");
+    EXPECT_NE(r.describe().find("maxResponseBytes (99999 bytes)"), std::string::npos) << r.describe();
+    EXPECT_TRUE(r.body.empty()) << "nothing of a refused whole body is delivered";
+  }
+  // Each refusal closed its connection: the next request needs a new one.
+  const uint64_t after = whole("/length", 0);
+  AWAIT(r_after, after);
+  ASSERT_TRUE(r_after.ok()) << r_after.describe();
+  EXPECT_FALSE(r_after.connection.reused);
+  EXPECT_EQ(server.connections(), 3);
+  // A streamed body is not limited.
+  RequestSpec streamed = spec(server, "GET", "/chunked");
+  streamed.max_response_bytes = 10;
+  const uint64_t st = submit(std::move(streamed));
+  AWAIT(r_stream, st);
+  ASSERT_TRUE(r_stream.ok()) << r_stream.describe();
+  EXPECT_EQ(r_stream.body.size(), big.size());
+}
+
 // ---------------------------------------------------------------------------------------------
 // The request bytes on the wire
 
@@ -1009,7 +1079,7 @@ TEST_F(EngineTest, UnknownProfileIsAnInvalidOption) {
   const uint64_t id = submit(std::move(s));
   AWAIT(r, id);
   EXPECT_EQ(r.code(), "ERR_INVALID_OPTION") << r.describe();
-  EXPECT_NE(r.error->message.find("netscape-navigator-4"), std::string::npos) << r.error->message;
+  EXPECT_NE(r.describe().find("netscape-navigator-4"), std::string::npos) << r.error->message;
   EXPECT_EQ(server.connections(), 0) << "nothing was connected";
   RequestSpec known = spec(server);
   known.custom_profile = nullptr;

@@ -1302,5 +1302,223 @@ TEST(Http2FlowControl, AutomaticModeNeverStalls) {
   EXPECT_TRUE(f.rec.responses[id].close.response_complete);
 }
 
+// ---------------------------------------------------------------------------------------------
+// (d) a hostile server: hand-made frames and HPACK, the limits of native/core/http_types.h
+
+std::string server_frame(uint8_t type, uint8_t flags, int32_t stream, std::string_view payload) {
+  std::string f;
+  f.push_back(static_cast<char>(payload.size() >> 16));
+  f.push_back(static_cast<char>(payload.size() >> 8));
+  f.push_back(static_cast<char>(payload.size()));
+  f.push_back(static_cast<char>(type));
+  f.push_back(static_cast<char>(flags));
+  for (int shift : {24, 16, 8, 0}) f.push_back(static_cast<char>(static_cast<uint32_t>(stream) >> shift));
+  f.append(payload);
+  return f;
+}
+
+// An HPACK integer (RFC 7541 §5.1): `bits` are the pattern above an N-bit prefix.
+std::string hpack_int(uint8_t bits, int prefix, size_t value) {
+  const size_t max = (size_t{1} << prefix) - 1;
+  std::string out;
+  if (value < max) {
+    out.push_back(static_cast<char>(bits | value));
+    return out;
+  }
+  out.push_back(static_cast<char>(bits | max));
+  value -= max;
+  while (value >= 128) {
+    out.push_back(static_cast<char>(0x80 | (value & 0x7f)));
+    value >>= 7;
+  }
+  out.push_back(static_cast<char>(value));
+  return out;
+}
+
+// Literal field (no Huffman): with incremental indexing (0x40, 6-bit prefix) or without (0x00).
+std::string hpack_literal(std::string_view name, std::string_view value, bool index) {
+  std::string out(1, static_cast<char>(index ? 0x40 : 0x00));
+  out += hpack_int(0, 7, name.size());
+  out.append(name);
+  out += hpack_int(0, 7, value.size());
+  out.append(value);
+  return out;
+}
+
+constexpr char kStatus200 = '\x88';        // static table entry 8
+constexpr char kFirstDynamicEntry = '\xbe';  // index 62: the newest dynamic table entry
+
+std::string status_field(int status) {  // literal without indexing, name = static entry 8
+  return hpack_int(0x00, 4, 8) + hpack_int(0, 7, 3) + std::to_string(status);
+}
+
+// A header block in HEADERS + CONTINUATION frames of at most 16384 bytes (the default maximum).
+std::string header_frames(int32_t stream, std::string_view block, bool end_stream) {
+  std::string out;
+  bool first = true;
+  do {
+    const std::string_view piece = block.substr(0, 16384);
+    block.remove_prefix(piece.size());
+    const uint8_t flags = static_cast<uint8_t>((block.empty() ? NGHTTP2_FLAG_END_HEADERS : 0) |
+                                               (first && end_stream ? NGHTTP2_FLAG_END_STREAM : 0));
+    out += server_frame(first ? NGHTTP2_HEADERS : NGHTTP2_CONTINUATION, flags, stream, piece);
+    first = false;
+  } while (!block.empty());
+  return out;
+}
+
+// A client (chrome_like: SETTINGS_HEADER_TABLE_SIZE 65536) with `requests` GETs sent, talking to a
+// server that is nothing but the bytes a test hands to receive().
+struct HostileFixture {
+  Recorder rec;
+  ClientSession client{chrome_like(), rec};
+  std::vector<int32_t> ids;
+  explicit HostileFixture(int requests) {
+    std::string error;
+    EXPECT_TRUE(client.start(&error)) << error;
+    for (int i = 0; i < requests; ++i) {
+      ids.push_back(client.submit_request("GET", "https", "example.test", "/", {}, {}, &error));
+      EXPECT_GT(ids.back(), 0) << error;
+    }
+    std::string out;
+    EXPECT_TRUE(client.produce(out));
+    // The server's SETTINGS, and its ACK of ours: our 64 KiB HPACK table is in force from here.
+    receive(server_frame(NGHTTP2_SETTINGS, 0, 0, {}) + server_frame(NGHTTP2_SETTINGS, NGHTTP2_FLAG_ACK, 0, {}));
+  }
+  void receive(std::string_view bytes) {
+    std::string error;
+    EXPECT_TRUE(client.receive(bytes, &error)) << error;
+  }
+  // What the client writes now, as frames (after the first flight).
+  std::vector<Frame> written() {
+    std::string out;
+    client.produce(out);
+    FlightParser parsed;
+    parsed.feed(std::string(kMagic) + out);
+    return parsed.frames;
+  }
+  static uint32_t reset_code(const std::vector<Frame>& frames, int32_t stream) {
+    for (const auto& f : frames) {
+      if (f.type == NGHTTP2_RST_STREAM && f.stream == stream) return be32(f.payload, 0);
+    }
+    return 0xffffffffu;
+  }
+};
+
+// The block of the issue: a 60 KB dynamic table entry, then one-byte references to it. 18000 of them
+// (a 78 KiB block) decode to about 1 GB of fields; the stream is reset once 256 KiB are counted.
+std::string reference_bomb_block(size_t references) {
+  std::string block = hpack_int(0x20, 5, 65536);  // dynamic table size update: our SETTINGS' maximum
+  block.push_back(kStatus200);
+  block += hpack_literal("x-big", std::string(60000, 'v'), true);
+  block.append(references, kFirstDynamicEntry);
+  return block;
+}
+
+TEST(Http2HostileServer, HpackReferenceBombResetsOnlyItsStream) {
+  HostileFixture f(2);
+  const int32_t bomb = f.ids[0], other = f.ids[1];
+  f.receive(header_frames(bomb, reference_bomb_block(18000), true));
+  const auto frames = f.written();
+  EXPECT_EQ(HostileFixture::reset_code(frames, bomb), kProtocolError);
+  const Response& r = f.rec.responses[bomb];
+  EXPECT_FALSE(r.has_head);
+  ASSERT_TRUE(r.closed);
+  EXPECT_EQ(r.close.error_code, kProtocolError);
+  EXPECT_FALSE(r.close.response_complete);
+  EXPECT_NE(r.close.reset_reason.find("header list exceeds 262144 bytes"), std::string::npos) << r.close.reset_reason;
+  // The connection goes on: the other stream gets its answer (the HPACK table is intact).
+  std::string answer(1, kFirstDynamicEntry);
+  answer.insert(0, 1, kStatus200);
+  f.receive(header_frames(other, answer, true));
+  f.written();
+  const Response& o = f.rec.responses[other];
+  ASSERT_TRUE(o.has_head);
+  EXPECT_EQ(o.head.status, 200);
+  ASSERT_EQ(o.head.headers.size(), 1u);
+  EXPECT_EQ(o.head.headers[0].value.size(), 60000u);
+  EXPECT_TRUE(o.close.response_complete);
+  EXPECT_TRUE(f.client.want_read());
+}
+
+TEST(Http2HostileServer, HeaderListJustUnderTheBudgetIsDelivered) {
+  HostileFixture f(1);
+  // 4 references + the entry itself: 5 x (5 + 60000 + 32) = 300185 > 262144; 3 + 1: 240148 (+ :status 42).
+  f.receive(header_frames(f.ids[0], reference_bomb_block(3), true));
+  f.written();
+  const Response& r = f.rec.responses[f.ids[0]];
+  ASSERT_TRUE(r.has_head);
+  EXPECT_EQ(r.head.headers.size(), 4u);
+  EXPECT_TRUE(r.close.response_complete);
+}
+
+TEST(Http2HostileServer, TooManyFieldsResetTheStream) {
+  HostileFixture f(1);
+  std::string block(1, kStatus200);
+  for (int i = 0; i < 513; ++i) block += hpack_literal("x-a", "1", false);
+  f.receive(header_frames(f.ids[0], block, true));
+  EXPECT_EQ(HostileFixture::reset_code(f.written(), f.ids[0]), kProtocolError);
+  const Response& r = f.rec.responses[f.ids[0]];
+  EXPECT_FALSE(r.has_head);
+  EXPECT_NE(r.close.reset_reason.find("more than 512 header fields"), std::string::npos) << r.close.reset_reason;
+}
+
+TEST(Http2HostileServer, TrailersCountAgainstTheBudget) {
+  HostileFixture f(1);
+  const int32_t id = f.ids[0];
+  f.receive(header_frames(id, reference_bomb_block(0), false));  // the head: one 60 KB field, fine
+  f.receive(server_frame(NGHTTP2_DATA, 0, id, "hi"));
+  f.receive(header_frames(id, std::string(100, kFirstDynamicEntry), true));  // trailers: 6 MB of fields
+  EXPECT_EQ(HostileFixture::reset_code(f.written(), id), kProtocolError);
+  const Response& r = f.rec.responses[id];
+  EXPECT_TRUE(r.has_head);
+  EXPECT_EQ(r.body, "hi");
+  EXPECT_FALSE(r.has_trailers);
+  EXPECT_FALSE(r.close.response_complete);
+  EXPECT_EQ(r.close.error_code, kProtocolError);
+  EXPECT_NE(r.close.reset_reason.find("262144"), std::string::npos);
+}
+
+TEST(Http2HostileServer, SixteenInterimHeadsPassTheSeventeenthResets) {
+  HostileFixture f(2);
+  std::string wire;
+  for (int i = 0; i < 16; ++i) wire += header_frames(f.ids[0], status_field(100), false);
+  wire += header_frames(f.ids[0], std::string(1, kStatus200), true);
+  for (int i = 0; i < 17; ++i) wire += header_frames(f.ids[1], status_field(103), false);
+  f.receive(wire);
+  const auto frames = f.written();
+  const Response& ok = f.rec.responses[f.ids[0]];
+  ASSERT_TRUE(ok.has_head);
+  EXPECT_EQ(ok.head.status, 200);
+  EXPECT_TRUE(ok.close.response_complete);
+  EXPECT_EQ(HostileFixture::reset_code(frames, f.ids[1]), kProtocolError);
+  const Response& bad = f.rec.responses[f.ids[1]];
+  EXPECT_FALSE(bad.has_head);
+  EXPECT_NE(bad.close.reset_reason.find("more than 16 interim"), std::string::npos) << bad.close.reset_reason;
+}
+
+TEST(Http2HostileServer, ContinuationFloodEndsTheSession) {
+  HostileFixture f(1);
+  // HEADERS without END_HEADERS, then CONTINUATION frames that never end the block (CVE-2024-28182):
+  // one more than a block within our header budget can need ends the session.
+  std::string wire = server_frame(NGHTTP2_HEADERS, 0, f.ids[0], std::string(1, kStatus200));
+  for (int i = 0; i < 17; ++i) wire += server_frame(NGHTTP2_CONTINUATION, 0, f.ids[0], {});
+  std::string error;
+  EXPECT_FALSE(f.client.receive(wire, &error));
+  EXPECT_NE(error.find("CONTINUATION"), std::string::npos) << error;
+  EXPECT_FALSE(f.client.want_read());
+}
+
+TEST(Http2HostileServer, SixteenContinuationsAreAccepted) {
+  HostileFixture f(1);
+  std::string wire = server_frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_STREAM, f.ids[0], std::string(1, kStatus200));
+  for (int i = 0; i < 16; ++i) {
+    wire += server_frame(NGHTTP2_CONTINUATION, i == 15 ? NGHTTP2_FLAG_END_HEADERS : 0, f.ids[0], {});
+  }
+  f.receive(wire);
+  f.written();
+  EXPECT_TRUE(f.rec.responses[f.ids[0]].close.response_complete);
+}
+
 }  // namespace
 }  // namespace ctn::http2

@@ -159,6 +159,7 @@ TEST(MuxMessages, RequestRoundTrip) {
   s.whole_body = true;
   s.decompress = true;
   s.max_decoded_bytes = 99;
+  s.max_response_bytes = 123456;
   s.client_id = 77;
   s.connect_timeout_ms = 1;
   s.tls_timeout_ms = 2;
@@ -192,6 +193,7 @@ TEST(MuxMessages, RequestRoundTrip) {
   EXPECT_TRUE(d.whole_body);
   EXPECT_TRUE(d.decompress);
   EXPECT_EQ(d.max_decoded_bytes, 99u);
+  EXPECT_EQ(d.max_response_bytes, 123456u);
   EXPECT_EQ(d.client_id, 77u);
   EXPECT_EQ(d.connect_timeout_ms, 1u);
   EXPECT_EQ(d.tls_timeout_ms, 2u);

@@ -279,6 +279,22 @@ test('a 70 000-byte URL crosses the link', async () => {
   }
 });
 
+test('maxResponseBytes crosses the link and holds for a body the host streams to a client process', async () => {
+  const port = uniquePort();
+  const host = worker({ port, mode: 'host' });
+  expect(roleOf(await host.waitFor(/^READY /))).toBe('host');
+  const over = worker({ port, mode: 'limit', n: 3 * 1024 * 1024, limit: 1024 * 1024 });
+  expect(roleOf(await over.waitFor(/^READY /))).toBe('client');
+  const r = await doneOf(over);
+  expect(r.code).toBe('ERR_BODY_TOO_LARGE');
+  expect(r.message).toMatch(/maxResponseBytes \(1048576 bytes\)/);
+  const at = worker({ port, mode: 'limit', n: 1024 * 1024, limit: 1024 * 1024 });
+  expect(roleOf(await at.waitFor(/^READY /))).toBe('client');
+  expect((await doneOf(at)).bytes).toBe(1024 * 1024);
+  host.child.kill('SIGKILL');
+  await host.done;
+});
+
 test('a streamed upload and a WebSocket from a client process run on the host\'s engine', async () => {
   const { WebSocketServer } = require('ws');
   const wsServer = http.createServer();

@@ -37,6 +37,12 @@ async function main(): Promise<void> {
   // @ts-expect-error graceMs is a number
   await limited.close({ graceMs: '1s' });
   void ratio; void originKey; void resumed;
+  const capped = await initCycleTLS({ port: 9123, maxResponseBytes: 1 << 20 });
+  await capped.get('https://example.test', { maxResponseBytes: 1024 });
+  // @ts-expect-error maxResponseBytes is a number of bytes
+  await capped.get('https://example.test', { maxResponseBytes: '1MB' });
+  const tooLarge: ErrorCode = 'ERR_BODY_TOO_LARGE';
+  void tooLarge;
 
 
   const r = await client('https://example.test', { headers: { a: 'b', n: 1 }, userAgent: 'x', timeout: 1.5 }, 'get');

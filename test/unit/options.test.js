@@ -64,8 +64,13 @@ function deepFreeze(o) {
 }
 
 describe('normalizeInit', () => {
+  test('maxResponseBytes: the client default of buffered bodies, 1 GiB unless given; validated', () => {
+    expect(normalizeInit({ maxResponseBytes: 4096 }).maxResponseBytes).toBe(4096);
+    for (const v of [0, -1, 1.5, Number.MAX_SAFE_INTEGER + 2]) expectInvalid(() => normalizeInit({ maxResponseBytes: v }), RangeError, /maxResponseBytes/);
+    expectInvalid(() => normalizeInit({ maxResponseBytes: '1' }), TypeError, /maxResponseBytes/);
+  });
   test('no options → port 9119, debug and rejectOnError off', () => {
-    const defaults = { port: 9119, debug: false, rejectOnError: false, share: { port: 9119 }, retryOnHostGone: true, engine: {} };
+    const defaults = { port: 9119, debug: false, rejectOnError: false, share: { port: 9119 }, retryOnHostGone: true, engine: {}, maxResponseBytes: 1024 ** 3 };
     expect(normalizeInit()).toEqual(defaults);
     expect(normalizeInit(null)).toEqual(defaults);
     expect(normalizeInit({})).toEqual(defaults);
@@ -93,7 +98,7 @@ describe('normalizeInit', () => {
 
   test('executablePath, autoExit and timeout are accepted (and ignored)', () => {
     expect(normalizeInit({ executablePath: '/usr/local/bin/cycletls', autoExit: false, timeout: 20000, port: 4000 }))
-      .toEqual({ port: 4000, debug: false, rejectOnError: false, share: { port: 4000 }, retryOnHostGone: true, engine: {} });
+      .toEqual({ port: 4000, debug: false, rejectOnError: false, share: { port: 4000 }, retryOnHostGone: true, engine: {}, maxResponseBytes: 1024 ** 3 });
     expect(normalizeInit({ autoExit: true, timeout: 0 }).port).toBe(9119);
   });
 

@@ -97,11 +97,13 @@ describe('compatStatus (the status cycletls resolves failures with)', () => {
     // Documented in lib/errors.ts, as cycletls: proxy failures 502, other dial errors 421.
     ['ERR_PROXY', 502],
     ['ERR_CONNECT', 421],
+    // cycletls has no size limit: a body over maxResponseBytes is "Content Too Large".
+    ['ERR_BODY_TOO_LARGE', 413],
   ])('%s → %i', (code, status) => {
     expect(compatStatus(code)).toBe(status);
   });
 
-  const mapped = new Set(['ERR_TIMEOUT', 'ERR_CONNECT_TIMEOUT', 'ERR_TLS_CERT', 'ERR_CONNECT_REFUSED', 'ERR_DNS', 'ERR_PROXY', 'ERR_CONNECT']);
+  const mapped = new Set(['ERR_TIMEOUT', 'ERR_CONNECT_TIMEOUT', 'ERR_TLS_CERT', 'ERR_CONNECT_REFUSED', 'ERR_DNS', 'ERR_PROXY', 'ERR_CONNECT', 'ERR_BODY_TOO_LARGE']);
   test.each(errorCodes.filter((c) => !mapped.has(c)).map((c) => [c]))('%s → 0', (code) => {
     expect(compatStatus(code)).toBe(0);
   });
