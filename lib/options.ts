@@ -97,7 +97,7 @@ export interface NormalizedRequest {
   maxRedirects: number;
   rejectOnError: boolean | undefined;
   signal: AbortSignal | undefined;
-  /** Whether `cookies`/a Cookie header came from the caller (dropped on cross-host redirects). */
+  /** Whether `cookies`/a Cookie header came from the caller (dropped on cross-origin redirects). */
   hasCookies: boolean;
   /** Preset id ('' = the default preset). */
   profile: string;

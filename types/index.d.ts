@@ -159,7 +159,7 @@ export interface CycleTLSRequestOptions {
   decompress?: boolean;
   /** Largest decoded body, in bytes; beyond it the request fails with ERR_PROTOCOL (stage 'body'). Default 1 GiB. */
   maxDecompressedBytes?: number;
-  /** SNI (and the name the certificate must match) when it differs from the URL's host. */
+  /** SNI (and the name the certificate must match) when it differs from the URL's host; a redirect to another host drops it. */
   serverName?: string;
   /**
    * The proxy for this request: `http://`, `https://` (TLS to the proxy, verified unless
@@ -182,6 +182,10 @@ export interface CycleTLSRequestOptions {
   headersTimeout?: number;
   /** The longest gap between body bytes, in seconds (ERR_TIMEOUT, stage 'body'); paused streams do not count. */
   bodyIdleTimeout?: number;
+  /**
+   * Return 3xx responses as they are. When followed, a hop to another origin (scheme, host or port)
+   * drops Authorization, Proxy-Authorization, the caller's Cookie/cookies and Host.
+   */
   disableRedirect?: boolean;
   /** Default 10. */
   maxRedirects?: number;
