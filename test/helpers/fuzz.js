@@ -14,4 +14,12 @@ function split(bytes, cuts) {
   return pieces;
 }
 
-module.exports = { split };
+/**
+ * fast-check parameters: seeded (a failure names the seed and path to replay it), 2000 cases, or
+ * CTN_FUZZ_RUNS cases for a longer local run (e.g. CTN_FUZZ_RUNS=200000 npx jest test/unit/sse.fuzz).
+ */
+function runs(seed) {
+  return { numRuns: Number(process.env.CTN_FUZZ_RUNS) || 2000, seed, endOnFailure: true };
+}
+
+module.exports = { split, runs };

@@ -4,10 +4,10 @@
 // (and the same last event id and retry) as the bytes pushed whole; well-formed streams, with any
 // mix of line endings, comments and unknown fields, give back exactly the events written.
 const fc = require('fast-check');
-const { split } = require('../helpers/fuzz');
+const { runs, split } = require('../helpers/fuzz');
 const { SSEParser } = require('../../dist/sse');
 
-const RUNS = { numRuns: 2000, seed: 0x55e11, endOnFailure: true };
+const RUNS = runs(0x55e11);
 
 function parse(pieces) {
   const parser = new SSEParser();

@@ -4,10 +4,10 @@
 // WsProtocolError and nothing else; the outcome does not depend on where the bytes were cut; and
 // well-formed server frames come back whole, however they are split.
 const fc = require('fast-check');
-const { split } = require('../helpers/fuzz');
+const { runs, split } = require('../helpers/fuzz');
 const { FrameParser, WsProtocolError } = require('../../dist/ws/frame');
 
-const RUNS = { numRuns: 2000, seed: 0x5eed11, endOnFailure: true };
+const RUNS = runs(0x5eed11);
 
 /** Pushes the pieces; the frames delivered (copied) and the error that stopped the parser, if any. */
 function parse(pieces, options) {
