@@ -9,6 +9,14 @@ import { Writable } from 'node:stream';
 
 import { invalidOption } from './errors';
 
+/**
+ * An ArrayBuffer or a SharedArrayBuffer: both are bytes a body can be (a Buffer over either views its
+ * memory; the binding copies the bytes once, from the view).
+ */
+export function isArrayBufferLike(v: unknown): v is ArrayBuffer | SharedArrayBuffer {
+  return v instanceof ArrayBuffer || (typeof SharedArrayBuffer === 'function' && v instanceof SharedArrayBuffer);
+}
+
 /** A body whose bytes arrive later; its content type (with the boundary) is known at once. */
 export interface PendingBody {
   contentType: string | undefined;
@@ -89,7 +97,7 @@ export function chunkBytes(chunk: unknown): Buffer {
   if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
   if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   if (ArrayBuffer.isView(chunk)) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  if (chunk instanceof ArrayBuffer) return Buffer.from(chunk);
+  if (isArrayBufferLike(chunk)) return Buffer.from(chunk);
   throw invalidOption(`option "body": a stream chunk must be a string, Buffer or Uint8Array, got ${chunk === null ? 'null' : typeof chunk}`);
 }
 

@@ -1,8 +1,8 @@
 // Cookie jars: the caller's (anything shaped like tough-cookie's CookieJar) and, when there is none,
-// a small in-memory jar that lives for one redirect chain, so a cookie set on one hop is sent on the
-// next ones (cycletls lost them: its issue #66). The memory jar is a subset of RFC 6265: host-only
-// and Domain cookies with domain-match, Path with path-match, Secure only over https (and only set
-// from https), Max-Age before Expires, any date format Date.parse reads. No public-suffix list.
+// tough-cookie's own CookieJar for one redirect chain, so a cookie set on one hop is sent on the next
+// ones (cycletls lost them: its issue #66). tough-cookie brings RFC 6265 with the public-suffix list:
+// a `Domain=co.uk` (or any other public suffix) is refused, as browsers refuse it.
+import { CookieJar } from 'tough-cookie';
 
 /**
  * tough-cookie's CookieJar, or anything with the same two methods. Each may return a promise or a
@@ -67,118 +67,34 @@ export async function jarStore(jar: CookieJarLike, url: string, setCookies: read
   }
 }
 
-interface StoredCookie {
-  name: string;
-  value: string;
-  domain: string;
-  hostOnly: boolean;
-  path: string;
-  secure: boolean;
-  /** Epoch ms; Infinity for a session cookie. */
-  expires: number;
-  created: number;
-}
-
-const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
-
-function canonicalHost(url: URL): string {
-  const h = url.hostname.toLowerCase();
-  return h.startsWith('[') ? h.slice(1, -1) : h;
-}
-
-export function domainMatch(host: string, domain: string): boolean {
-  if (host === domain) return true;
-  return host.endsWith(`.${domain}`) && !IPV4.test(host) && !host.includes(':');
-}
-
-export function pathMatch(requestPath: string, cookiePath: string): boolean {
-  if (requestPath === cookiePath) return true;
-  if (!requestPath.startsWith(cookiePath)) return false;
-  return cookiePath.endsWith('/') || requestPath[cookiePath.length] === '/';
-}
-
-function defaultPath(url: URL): string {
-  const p = url.pathname;
-  if (!p.startsWith('/')) return '/';
-  const i = p.lastIndexOf('/');
-  return i <= 0 ? '/' : p.slice(0, i);
-}
-
-/** An RFC 6265 subset in memory; also usable as a `cookieJar` (it has the two methods). */
+/**
+ * The jar of one redirect chain: tough-cookie's CookieJar in memory, public suffixes refused, and
+ * Secure cookies neither set from nor sent to plain http (localhost included: a local http server
+ * is not a secure origin here). Expiry is decided here, against a clock the caller may give (tests):
+ * Max-Age counts from the cookie's creation (tough-cookie would count from its last use).
+ */
 export class MemoryCookieJar implements CookieJarLike {
-  private cookies: StoredCookie[] = [];
-  private seq = 0;
+  private readonly jar = new CookieJar(undefined, { allowSecureOnLocal: false });
 
   /** Parses and stores one Set-Cookie value as received from `url`; false when it is refused. */
   store(setCookie: string, url: string | URL, now = Date.now()): boolean {
-    const u = typeof url === 'string' ? new URL(url) : url;
-    const parts = setCookie.split(';');
-    const pair = parts[0];
-    const eq = pair.indexOf('=');
-    if (eq < 0) return false;
-    const name = pair.slice(0, eq).trim();
-    let value = pair.slice(eq + 1).trim();
-    if (name === '' || /[\s\x00-\x1f\x7f]/.test(name)) return false;
-    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-    if (/[;\x00-\x08\x0a-\x1f\x7f]/.test(value)) return false;
-    const host = canonicalHost(u);
-    let domain: string | undefined;
-    let path: string | undefined;
-    let secure = false;
-    let maxAge: number | undefined;
-    let expires: number | undefined;
-    for (const attr of parts.slice(1)) {
-      const i = attr.indexOf('=');
-      const key = (i < 0 ? attr : attr.slice(0, i)).trim().toLowerCase();
-      const val = i < 0 ? '' : attr.slice(i + 1).trim();
-      if (key === 'domain') {
-        const d = val.replace(/^\./, '').toLowerCase();
-        if (d !== '') domain = d;
-      } else if (key === 'path') {
-        path = val.startsWith('/') ? val : undefined;
-      } else if (key === 'secure') {
-        secure = true;
-      } else if (key === 'max-age') {
-        if (/^-?\d+$/.test(val)) maxAge = Number(val);
-      } else if (key === 'expires') {
-        let t = Date.parse(val);
-        if (Number.isNaN(t)) t = Date.parse(val.replace(/-/g, ' ')); // Wdy, DD-Mon-YYYY ...
-        if (!Number.isNaN(t)) expires = t;
-      }
+    try {
+      return this.jar.setCookieSync(setCookie, String(url), { now: new Date(now) }) !== undefined;
+    } catch {
+      return false;
     }
-    let hostOnly = true;
-    if (domain !== undefined) {
-      if (!domainMatch(host, domain)) return false;
-      // Without a public-suffix list: a dotless Domain only for that very host (e.g. localhost).
-      if (!domain.includes('.') && domain !== host) return false;
-      hostOnly = false;
-    } else {
-      domain = host;
-    }
-    if (secure && u.protocol !== 'https:') return false;
-    let expiry = Infinity;
-    if (maxAge !== undefined) expiry = maxAge <= 0 ? -Infinity : now + maxAge * 1000;
-    else if (expires !== undefined) expiry = expires;
-    const cookiePath = path ?? defaultPath(u);
-    const i = this.cookies.findIndex((c) => c.name === name && c.domain === domain && c.path === cookiePath);
-    const created = i >= 0 ? this.cookies[i].created : this.seq++;
-    if (i >= 0) this.cookies.splice(i, 1);
-    if (expiry <= now) return true; // an expiry in the past deletes
-    this.cookies.push({ name, value, domain, hostOnly, path: cookiePath, secure, expires: expiry, created });
-    return true;
   }
 
   /** The Cookie header for `url`: longer paths first, then older cookies first. */
   cookieString(url: string | URL, now = Date.now()): string {
-    const u = typeof url === 'string' ? new URL(url) : url;
-    const host = canonicalHost(u);
-    const path = u.pathname || '/';
-    this.cookies = this.cookies.filter((c) => c.expires > now);
-    return this.cookies
-      .filter((c) => (c.hostOnly ? host === c.domain : domainMatch(host, c.domain)) && pathMatch(path, c.path) &&
-        (!c.secure || u.protocol === 'https:'))
-      .sort((a, b) => b.path.length - a.path.length || a.created - b.created)
-      .map((c) => `${c.name}=${c.value}`)
+    return this.jar.getCookiesSync(String(url), { expire: false, sort: true })
+      .filter((c) => {
+        const expiry = c.expiryTime(c.creation instanceof Date ? c.creation : undefined);
+        if (expiry === undefined || expiry > now) return true;
+        this.jar.store.removeCookie(c.domain, c.path, c.key, () => {}); // the memory store is synchronous
+        return false;
+      })
+      .map((c) => c.cookieString())
       .join('; ');
   }
 

@@ -217,7 +217,9 @@ class EventSession implements AsyncIterableIterator<SSEEvent> {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.reopen();
-    }, this.parser.retry ?? reconnect.retryMs);
+      // A server's retry is capped like the caller's retryMs: past 2^31-1 ms setTimeout would fire
+      // at once, so `retry: 99999999999` would have turned into a reconnection storm.
+    }, Math.min(this.parser.retry ?? reconnect.retryMs, MAX_RETRY_MS));
   }
 
   private async reopen(): Promise<void> {

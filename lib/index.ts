@@ -216,11 +216,17 @@ function nextHop(req: NormalizedRequest, status: number, location: string): Norm
     body = undefined;
     headers = headers.filter(([n]) => !['content-length', 'content-type', 'transfer-encoding'].includes(n.toLowerCase()));
   }
-  if (url.host !== req.url.host) {
-    // Credentials and a caller's Host override belong to the origin they were meant for.
+  if (url.origin !== req.url.origin) {
+    // Credentials and a caller's Host override belong to the origin they were meant for: scheme,
+    // host and port (as browsers and curl decide), so https → http on one port drops them too.
+    // Proxy-Authorization as well: a scheme change moves the request from the proxy (absolute-form)
+    // into a tunnel, where the header would reach the origin server. The jar's cookies are chosen
+    // again for the new URL.
     headers = headers.filter(([n]) => !['authorization', 'cookie', 'host', 'proxy-authorization'].includes(n.toLowerCase()));
   }
-  return { ...req, url, method, body, bodyStream: undefined, declaredLength: undefined, headers };
+  // The SNI override was given for one host; another host gets its own name.
+  const serverName = url.hostname === req.url.hostname ? req.serverName : undefined;
+  return { ...req, url, method, body, bodyStream: undefined, declaredLength: undefined, headers, serverName };
 }
 
 async function perform(instance: SharedInstance, client: ClientState, init: NormalizedInit,

@@ -2,7 +2,7 @@
 // is a TypeError naming the option; a wrong value a RangeError; the caller's object is never mutated.
 import { Buffer } from 'node:buffer';
 
-import { pendingBody, streamingBody } from './body';
+import { isArrayBufferLike, pendingBody, streamingBody } from './body';
 import { isCookieJarLike } from './cookies';
 import type { CookieJarLike } from './cookies';
 import { CycleTLSError, invalidOption, invalidRange } from './errors';
@@ -105,7 +105,7 @@ export interface NormalizedRequest {
   maxRedirects: number;
   rejectOnError: boolean | undefined;
   signal: AbortSignal | undefined;
-  /** Whether `cookies`/a Cookie header came from the caller (dropped on cross-host redirects). */
+  /** Whether `cookies`/a Cookie header came from the caller (dropped on cross-origin redirects). */
   hasCookies: boolean;
   /** Preset id ('' = the default preset). */
   profile: string;
@@ -316,14 +316,14 @@ interface BodyResult {
 function normalizeBody(o: Dict): BodyResult {
   const bytes = o.bodyBytes;
   const empty = bytes === '' || (bytes instanceof Uint8Array && bytes.byteLength === 0) ||
-    (bytes instanceof ArrayBuffer && bytes.byteLength === 0);
+    (isArrayBufferLike(bytes) && bytes.byteLength === 0);
   if (bytes !== undefined && bytes !== null && !empty) {
     if (typeof bytes === 'string') {
       if (!/^[A-Za-z0-9+/\r\n]*={0,2}\s*$/.test(bytes)) throw invalidOption('option "bodyBytes" must be base64 text or bytes');
       return { body: Buffer.from(bytes, 'base64'), contentType: undefined };
     }
     if (bytes instanceof Uint8Array) return { body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), contentType: undefined };
-    if (bytes instanceof ArrayBuffer) return { body: Buffer.from(bytes), contentType: undefined };
+    if (isArrayBufferLike(bytes)) return { body: Buffer.from(bytes), contentType: undefined };
     throw invalidOption(`option "bodyBytes" must be a base64 string, Buffer, Uint8Array or ArrayBuffer, got ${typeName(bytes)}`);
   }
   const b = o.body;
@@ -333,7 +333,7 @@ function normalizeBody(o: Dict): BodyResult {
     return { body: Buffer.from(b.toString(), 'utf8'), contentType: 'application/x-www-form-urlencoded;charset=UTF-8' };
   }
   if (b instanceof Uint8Array) return { body: Buffer.from(b.buffer, b.byteOffset, b.byteLength), contentType: undefined };
-  if (b instanceof ArrayBuffer) return { body: Buffer.from(b), contentType: undefined };
+  if (isArrayBufferLike(b)) return { body: Buffer.from(b), contentType: undefined };
   if (ArrayBuffer.isView(b)) return { body: Buffer.from(b.buffer, b.byteOffset, b.byteLength), contentType: undefined };
   if (!optBool(o, 'bufferBody')) {
     const stream = streamingBody(b);

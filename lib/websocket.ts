@@ -27,7 +27,7 @@ export interface WebSocketContext {
 }
 
 export interface WebSocketResponseShape extends CycleTLSResponseShape {
-  send(data: string | Buffer | ArrayBuffer | ArrayBufferView, isBinary?: boolean): Promise<void>;
+  send(data: string | Buffer | ArrayBuffer | SharedArrayBuffer | ArrayBufferView, isBinary?: boolean): Promise<void>;
   close(code?: number, reason?: string): Promise<void>;
   ping(data?: Buffer | string): Promise<void>;
   onMessage(cb: (m: WsMessage) => void): void;

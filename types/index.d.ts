@@ -84,7 +84,7 @@ export interface FormDataPackageLike {
 }
 
 export type RequestBody =
-  | string | URLSearchParams | Buffer | Uint8Array | ArrayBuffer | ArrayBufferView
+  | string | URLSearchParams | Buffer | Uint8Array | ArrayBuffer | SharedArrayBuffer | ArrayBufferView
   | FormData | Blob | FormDataPackageLike | StreamedBody;
 
 /** Declared by cycletls 2.0.5 and never used there; kept for source compatibility. */
@@ -132,7 +132,7 @@ export interface CycleTLSRequestOptions {
   /** Read a stream or async-iterable `body` fully before sending: exact Content-Length, followed on 307/308. Default false. */
   bufferBody?: boolean;
   /** Binary body as base64 text or bytes; takes priority over `body`. */
-  bodyBytes?: string | Buffer | Uint8Array | ArrayBuffer;
+  bodyBytes?: string | Buffer | Uint8Array | ArrayBuffer | SharedArrayBuffer;
   /** Default 'json': parsed JSON, or the raw Buffer when the body is not JSON. */
   responseType?: ResponseType;
   /**
@@ -167,7 +167,7 @@ export interface CycleTLSRequestOptions {
    * Default: the client's `maxResponseBytes`, 1 GiB.
    */
   maxResponseBytes?: number;
-  /** SNI (and the name the certificate must match) when it differs from the URL's host. */
+  /** SNI (and the name the certificate must match) when it differs from the URL's host; a redirect to another host drops it. */
   serverName?: string;
   /**
    * The proxy for this request: `http://`, `https://` (TLS to the proxy, verified unless
@@ -190,6 +190,10 @@ export interface CycleTLSRequestOptions {
   headersTimeout?: number;
   /** The longest gap between body bytes, in seconds (ERR_TIMEOUT, stage 'body'); paused streams do not count. */
   bodyIdleTimeout?: number;
+  /**
+   * Return 3xx responses as they are. When followed, a hop to another origin (scheme, host or port)
+   * drops Authorization, Proxy-Authorization, the caller's Cookie/cookies and Host.
+   */
   disableRedirect?: boolean;
   /** Default 10. */
   maxRedirects?: number;
@@ -279,7 +283,7 @@ export interface CycleTLSWebSocketOptions extends CycleTLSRequestOptions {
  */
 export interface CycleTLSWebSocketResponse extends CycleTLSResponse<string | null> {
   /** Strings go as text frames unless isBinary; bytes as binary unless isBinary === false. Resolves once the engine holds under 1 MiB unsent. */
-  send(data: string | Buffer | ArrayBuffer | ArrayBufferView, isBinary?: boolean): Promise<void>;
+  send(data: string | Buffer | ArrayBuffer | SharedArrayBuffer | ArrayBufferView, isBinary?: boolean): Promise<void>;
   /** The closing handshake (code 1000, 1001–1014 or 3000–4999; reason ≤ 123 bytes); resolves when closed. */
   close(code?: number, reason?: string): Promise<void>;
   ping(data?: Buffer | string): Promise<void>;

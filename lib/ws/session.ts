@@ -4,6 +4,7 @@
 import { Buffer, isUtf8 } from 'node:buffer';
 import { TextDecoder } from 'node:util';
 
+import { isArrayBufferLike } from '../body';
 import { CycleTLSError, invalidOption, invalidRange } from '../errors';
 import { PerMessageDeflate } from './deflate';
 import type { DeflateTuning, NegotiatedDeflate } from './deflate';
@@ -275,15 +276,15 @@ export class WebSocketSession {
    * messages are compressed in order, asynchronously: a Buffer must not change until send()
    * resolves. Every message is compressed when permessage-deflate was negotiated, as browsers do.
    */
-  send(data: string | Buffer | ArrayBuffer | ArrayBufferView, isBinary?: boolean): Promise<void> {
+  send(data: string | Buffer | ArrayBuffer | SharedArrayBuffer | ArrayBufferView, isBinary?: boolean): Promise<void> {
     let opcode: number;
     let payload: Buffer;
     if (typeof data === 'string') {
       opcode = isBinary === true ? OP_BINARY : OP_TEXT;
       payload = Buffer.from(data, 'utf8');
-    } else if (Buffer.isBuffer(data) || data instanceof ArrayBuffer || ArrayBuffer.isView(data)) {
+    } else if (Buffer.isBuffer(data) || isArrayBufferLike(data) || ArrayBuffer.isView(data)) {
       payload = Buffer.isBuffer(data) ? data
-        : data instanceof ArrayBuffer ? Buffer.from(data)
+        : isArrayBufferLike(data) ? Buffer.from(data)
           : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
       opcode = isBinary === false ? OP_TEXT : OP_BINARY;
       if (opcode === OP_TEXT && !isUtf8(payload)) return Promise.reject(invalidOption('send(): bytes sent as text must be valid UTF-8'));

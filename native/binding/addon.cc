@@ -28,9 +28,34 @@
 
 namespace {
 
-// The bytes a JS typed array views (valid until control returns to JS).
-std::string_view typed_bytes(const Napi::TypedArray& ta) {
-  return std::string_view(static_cast<const char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset(), ta.ByteLength());
+// Throws `error` to JS unless an exception is already pending there (a getter of the spec threw):
+// node-addon-api aborts the process on a second throw, and the first one is the one to report.
+void throw_unless_pending(Napi::Env env, const Napi::Error& error) {
+  if (!env.IsExceptionPending()) error.ThrowAsJavaScriptException();
+}
+
+// The bytes a JS typed array views (valid until control returns to JS), taken from the view itself:
+// a view on a SharedArrayBuffer has no ArrayBuffer to ask (Napi::ArrayBuffer::Data() fails on one and
+// yields a null pointer), while napi_get_typedarray_info's data pointer is right for both kinds. A
+// SharedArrayBuffer another thread writes to meanwhile gives a snapshot of some of its states (the
+// caller's race), never memory outside the view. Nothing when the view cannot be read: a JS
+// exception is then pending, and the caller must not submit anything.
+std::optional<std::string_view> typed_bytes(const Napi::TypedArray& ta) {
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  napi_status status = napi_get_typedarray_info(ta.Env(), ta, &type, &length, &data, nullptr, nullptr);
+  if (status != napi_ok) {
+    throw_unless_pending(ta.Env(), Napi::Error::New(ta.Env(), "cannot read the bytes of a typed array"));
+    return std::nullopt;
+  }
+  const size_t bytes = length * ta.ElementSize();
+  if (bytes == 0) return std::string_view();
+  if (data == nullptr) {  // not seen with V8; a view with bytes and no memory must not be read
+    throw_unless_pending(ta.Env(), Napi::Error::New(ta.Env(), "a typed array has no memory"));
+    return std::nullopt;
+  }
+  return std::string_view(static_cast<const char*>(data), bytes);
 }
 
 enum EventType : int { kHead = 0, kBody = 1, kEnd = 2, kError = 3, kNotice = 4, kSent = 5 };
@@ -302,7 +327,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
   Napi::Value Request(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto type_error = [&](const std::string& what) {
-      Napi::TypeError::New(env, "NativeEngine.request: invalid " + what).ThrowAsJavaScriptException();
+      throw_unless_pending(env, Napi::TypeError::New(env, "NativeEngine.request: invalid " + what));
       return env.Undefined();
     };
     if ((!engine_ && !hub_) || closing_) {
@@ -329,7 +354,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
     if (!resolver_.resolve(spec, &why)) {
       Napi::Error err = Napi::Error::New(env, why);
       err.Set("code", Napi::String::New(env, "ERR_UNSUPPORTED_FINGERPRINT"));
-      err.ThrowAsJavaScriptException();
+      throw_unless_pending(env, err);
       return env.Undefined();
     }
     if (!ReadBool(o, "tls", spec.tls)) return type_error("tls");
@@ -385,8 +410,13 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
     Napi::Value body = o.Get("body");
     if (!body.IsUndefined() && !body.IsNull()) {
       if (!body.IsTypedArray()) return type_error("body");
-      spec.body = typed_bytes(body.As<Napi::TypedArray>());  // the one copy: JS memory never crosses threads
+      const std::optional<std::string_view> bytes = typed_bytes(body.As<Napi::TypedArray>());
+      if (!bytes) return env.Undefined();
+      spec.body = *bytes;  // the one copy: JS memory never crosses threads
     }
+    // Every read above may have left a JS exception pending (node-addon-api reports failures that
+    // way here, without C++ exceptions): a request that will throw in JS is never submitted.
+    if (env.IsExceptionPending()) return env.Undefined();
     if (in_flight_++ == 0) UpdateRef(env);
     if (hub_) hub_->submit(std::move(spec)); else engine_->submit(std::move(spec));
     return env.Undefined();
@@ -410,7 +440,13 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
     }
     const auto id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
     const bool end = info[1].IsNull();
-    WriteBody(id, end ? std::string() : std::string(typed_bytes(info[1].As<Napi::TypedArray>())), end);
+    std::string chunk;
+    if (!end) {
+      const std::optional<std::string_view> bytes = typed_bytes(info[1].As<Napi::TypedArray>());
+      if (!bytes) return env.Undefined();
+      chunk = *bytes;
+    }
+    WriteBody(id, std::move(chunk), end);
     return env.Undefined();
   }
 
@@ -424,8 +460,12 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
       return env.Undefined();
     }
     const auto id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
-    const std::string_view header = typed_bytes(info[1].As<Napi::TypedArray>());
-    const std::string_view payload = typed_bytes(info[2].As<Napi::TypedArray>());
+    const std::optional<std::string_view> header_bytes = typed_bytes(info[1].As<Napi::TypedArray>());
+    const std::optional<std::string_view> payload_bytes =
+        header_bytes ? typed_bytes(info[2].As<Napi::TypedArray>()) : std::nullopt;
+    if (!header_bytes || !payload_bytes) return env.Undefined();
+    const std::string_view header = *header_bytes;
+    const std::string_view payload = *payload_bytes;
     if (header.size() < 6) {
       Napi::TypeError::New(env, "NativeEngine.writeMasked: a frame header has at least 6 bytes").ThrowAsJavaScriptException();
       return env.Undefined();

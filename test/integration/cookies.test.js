@@ -3,6 +3,7 @@
 // fix of cycletls issue #66) and with a tough-cookie-shaped jar, per request and per client.
 const initCycleTLS = require('../..');
 const { startServer, uniquePort } = require('../helpers/servers');
+const { startSocksServer } = require('../helpers/proxies');
 
 let server;
 let plain;
@@ -185,5 +186,48 @@ describe('with a cookieJar', () => {
 
   test('a cookieJar without the two methods is refused at once', async () => {
     await expect(client.get(server.url('/echo'), { cookieJar: {} })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+  });
+});
+
+describe('the chain\'s jar knows public suffixes (tough-cookie)', () => {
+  // Real names of the public-suffix list, resolved to 127.0.0.1 by a SOCKS5 proxy only (socks5h: the
+  // name goes to the proxy), so a chain can cross www.example.co.uk, shop.example.co.uk, other.co.uk.
+  const NAMES = ['www.example.co.uk', 'shop.example.co.uk', 'other.co.uk', 'user.github.io', 'other.github.io'];
+  let socks;
+  const via = () => ({ proxy: `socks5h://127.0.0.1:${socks.port}`, insecureSkipVerify: true });
+  const at = (srv, name, path) => `${srv === server ? 'https' : 'http'}://${name}:${srv.port}${path}`;
+
+  beforeAll(async () => {
+    socks = await startSocksServer({ hosts: Object.fromEntries(NAMES.map((n) => [n, '127.0.0.1'])) });
+  });
+  afterAll(() => socks.close());
+
+  test('Domain=co.uk is refused; Domain=example.co.uk reaches a sibling host; a host-only cookie does not', async () => {
+    const to = at(plain, 'shop.example.co.uk', '/echo');
+    const r = await client.get(at(plain, 'www.example.co.uk', hop(['psl=1; Domain=co.uk; Path=/', 'dotted=1; Domain=.co.uk; Path=/',
+      'dom=1; Domain=example.co.uk; Path=/', 'host=1; Path=/'], to)), via());
+    expect(r.finalUrl).toBe(to);
+    expect(cookieHeader(r)).toBe('dom=1');
+  });
+
+  test('a public-suffix cookie never reaches another site under that suffix', async () => {
+    for (const [from, to, domain] of [['www.example.co.uk', 'other.co.uk', 'co.uk'], ['user.github.io', 'other.github.io', 'github.io']]) {
+      const r = await client.get(at(plain, from, hop([`psl=1; Domain=${domain}; Path=/`], at(plain, to, '/echo'))), via());
+      expect(r.status).toBe(200);
+      expect(cookieHeader(r)).toBeUndefined();
+    }
+  });
+
+  test('Secure: set over https, not sent over http on the way, sent again over https', async () => {
+    const last = at(server, 'shop.example.co.uk', '/echo');
+    const middle = at(plain, 'shop.example.co.uk', hop([], last));
+    // The http hop's view: no Secure cookie.
+    const plainHop = await client.get(at(server, 'www.example.co.uk', hop(['sec=1; Domain=example.co.uk; Path=/; Secure', 'open=1; Domain=example.co.uk; Path=/'],
+      at(plain, 'shop.example.co.uk', '/echo'))), via());
+    expect(cookieHeader(plainHop)).toBe('open=1');
+    const r = await client.get(at(server, 'www.example.co.uk', hop(['sec=1; Domain=example.co.uk; Path=/; Secure', 'open=1; Domain=example.co.uk; Path=/'], middle)), via());
+    expect(r.finalUrl).toBe(last);
+    expect(r.redirects).toBe(2);
+    expect(cookieHeader(r)).toBe('sec=1; open=1');
   });
 });

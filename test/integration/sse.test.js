@@ -72,6 +72,9 @@ async function handler(req, res) {
       const n = last === undefined ? 1 : Number(last.slice(1)) + 1;
       return writePieces(res, [`retry: 30\nid: e${n}\ndata: event ${n}\n\n`]);
     }
+    case '/huge-retry':
+      // A retry beyond what setTimeout can wait (2^31-1 ms), then the end of the stream.
+      return writePieces(res, ['retry: 99999999999\nid: h\ndata: once\n\n']);
     case '/then-500': {
       if (req.headers['last-event-id'] === undefined) return writePieces(res, ['retry: 10\nid: x\ndata: one\n\n']);
       res.writeHead(500, { 'Content-Type': 'text/plain' });
@@ -200,6 +203,24 @@ test('reconnect: after the server ends the stream, again after `retry` with Last
   expect(reqs.every((s) => s.headers.accept === 'text/event-stream')).toBe(true);
   await delay(100); // closed: no further connection after the loop left
   expect(reconnects - start).toBe(3);
+});
+
+test('reconnect: a server\'s retry beyond what a timer can wait is capped (24 h), not a reconnection storm', async () => {
+  const timers = jest.spyOn(globalThis, 'setTimeout');
+  try {
+    const r = await client.sse(server.url('/huge-retry'), { reconnect: true });
+    const it = r.events();
+    expect((await it.next()).value).toMatchObject({ data: 'once', retry: 99999999999 });
+    // The stream ends; the reconnection is scheduled with the capped delay (before the fix: the raw
+    // value, which Node turns into 1 ms, and the server was hit again at once, over and over).
+    const scheduled = () => timers.mock.calls.find(([, ms]) => typeof ms === 'number' && ms >= 3_600_000);
+    for (let i = 0; i < 500 && !scheduled() && seen.filter((x) => x.path === '/huge-retry').length < 2; i++) await delay(10);
+    expect(scheduled()[1]).toBe(24 * 3600 * 1000);
+    expect(seen.filter((x) => x.path === '/huge-retry')).toHaveLength(1);
+    await it.return();
+  } finally {
+    timers.mockRestore();
+  }
 });
 
 test('reconnect: a non-200 answer to a reconnection ends the stream with onError', async () => {

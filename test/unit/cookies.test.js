@@ -1,7 +1,9 @@
 'use strict';
-// Unit tests of lib/cookies.ts: the per-chain memory jar (an RFC 6265 subset), the adapter for
-// tough-cookie-shaped jars (promise and callback forms) and the merge with explicit cookies.
-const { MemoryCookieJar, jarCookieString, jarStore, withJarCookies, domainMatch, pathMatch } = require('../../dist/cookies');
+// Unit tests of lib/cookies.ts: the per-chain memory jar (tough-cookie's, public-suffix list
+// included), the adapter for tough-cookie-shaped jars (promise and callback forms) and the merge
+// with explicit cookies.
+const { domainMatch, pathMatch } = require('tough-cookie');
+const { MemoryCookieJar, jarCookieString, jarStore, withJarCookies } = require('../../dist/cookies');
 
 const T0 = Date.UTC(2030, 0, 1);
 
@@ -26,6 +28,20 @@ describe('MemoryCookieJar', () => {
     expect(jar.cookieString('https://notexample.test/', T0)).toBe('');
   });
 
+  test('a Domain that is a public suffix is refused; one below it is a domain cookie', () => {
+    const jar = new MemoryCookieJar();
+    expect(jar.store('psl=1; Domain=co.uk', 'https://www.example.co.uk/', T0)).toBe(false);
+    expect(jar.store('psl=1; Domain=.co.uk', 'https://www.example.co.uk/', T0)).toBe(false);
+    expect(jar.store('com=1; Domain=com', 'https://www.example.com/', T0)).toBe(false);
+    expect(jar.store('io=1; Domain=github.io', 'https://user.github.io/', T0)).toBe(false);
+    expect(jar.store('ok=1; Domain=example.co.uk', 'https://www.example.co.uk/', T0)).toBe(true);
+    expect(jar.store('host=1', 'https://www.example.co.uk/', T0)).toBe(true);
+    expect(jar.cookieString('https://shop.example.co.uk/', T0)).toBe('ok=1');
+    expect(jar.cookieString('https://www.example.co.uk/', T0)).toBe('ok=1; host=1');
+    expect(jar.cookieString('https://other.co.uk/', T0)).toBe('');
+    expect(jar.cookieString('https://other.github.io/', T0)).toBe('');
+  });
+
   test('path-match, the default path, longer paths first', () => {
     const jar = new MemoryCookieJar();
     jar.store('root=1; Path=/', 'https://h.test/', T0);
@@ -47,7 +63,7 @@ describe('MemoryCookieJar', () => {
     expect(jar.store('t=1; Secure', 'http://h.test/', T0)).toBe(false);
   });
 
-  test('Max-Age wins over Expires; past expiry deletes; every date format Date.parse reads', () => {
+  test('Max-Age wins over Expires; past expiry deletes; an unreadable date leaves a session cookie', () => {
     const jar = new MemoryCookieJar();
     jar.store('m=1; Max-Age=10; Expires=Thu, 01 Jan 1970 00:00:00 GMT', 'https://h.test/', T0);
     expect(jar.cookieString('https://h.test/', T0 + 9000)).toBe('m=1');
@@ -61,12 +77,12 @@ describe('MemoryCookieJar', () => {
     expect(jar.cookieString('https://h.test/', T0)).toBe('bad=1');
   });
 
-  test('same name, domain and path replaces in place; quoted values are unquoted; junk is refused', () => {
+  test('same name, domain and path replaces in place; quoted values go back quoted (as browsers send them); junk is refused', () => {
     const jar = new MemoryCookieJar();
     jar.store('a=1', 'https://h.test/', T0);
     jar.store('b=2', 'https://h.test/', T0);
     jar.store('a="3"', 'https://h.test/', T0);
-    expect(jar.cookieString('https://h.test/', T0)).toBe('a=3; b=2');
+    expect(jar.cookieString('https://h.test/', T0)).toBe('a="3"; b=2');
     expect(jar.store('novalue', 'https://h.test/', T0)).toBe(false);
     expect(jar.store('=x', 'https://h.test/', T0)).toBe(false);
   });
