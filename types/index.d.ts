@@ -462,8 +462,8 @@ export interface CycleTLSClient {
 export interface InitOptions {
   /**
    * Identifies the shared engine: clients on the same port share one — in this process, and (unless
-   * shareAcrossProcesses is false) across processes: the first process binds 127.0.0.1:port and
-   * hosts the engine, the others send their requests to it over an authenticated link. Default 9119.
+   * shareAcrossProcesses is false) across processes: the first process binds <socketDir>/<port>.sock and
+   * hosts the engine, the others send their requests to it over a Unix-socket link (see socketDir). Default 9119.
    */
   port?: number;
   /** Connections per connection identity (scheme, host, port, SNI, profile, verification); 0 = unlimited (default). */

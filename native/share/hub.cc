@@ -34,7 +34,7 @@ using mux::Link;
 // Requests this process's own clients make carry ids below 2^53 (they come from JS numbers);
 // requests served for other processes get ids with this bit, so one engine holds both.
 constexpr uint64_t kRemoteBit = uint64_t{1} << 62;
-constexpr size_t kPreAuthMaxPayload = 1024;  // HELLO is tiny
+constexpr size_t kPreHelloMaxPayload = 1024;  // HELLO is tiny
 constexpr size_t kHoldHigh = 1u << 20;       // host: body bytes held for a stream before pausing it
 constexpr size_t kHoldLow = 256u << 10;
 constexpr uint64_t kConsumerCredit = 2u << 20;  // as the engine's read-ahead for such consumers
@@ -141,11 +141,15 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
   }
 
   void cancel(uint64_t id) {
-    asio::post(io_, [this, id] { cancel_on_thread(id); });
+    asio::post(io_, [this, id] {
+      contained([&] { cancel_on_thread(id); }, [&](const std::string& why) { fail_own_request(id, why); });
+    });
   }
 
   void set_paused(uint64_t id, bool paused) {
-    asio::post(io_, [this, id, paused] { pause_on_thread(id, paused); });
+    asio::post(io_, [this, id, paused] {
+      contained([&] { pause_on_thread(id, paused); }, [&](const std::string& why) { fail_own_request(id, why); });
+    });
   }
 
   void write_body(uint64_t id, std::string chunk, bool end) {
@@ -420,7 +424,7 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
 
   void on_accepted(LocalSocket socket) {
     auto peer = std::make_unique<Peer>(io_);
-    peer->link = std::make_shared<Link>(std::move(socket), *this, kPreAuthMaxPayload);
+    peer->link = std::make_shared<Link>(std::move(socket), *this, kPreHelloMaxPayload);
     peer->link->set_max_control_bytes(options_.peer_limits.max_control_bytes);
     Link* key = peer->link.get();
     // The kernel says who connected: another user's process is dropped before it can say a word.

@@ -64,7 +64,7 @@ struct HubStats {
   uint64_t retried = 0;            // requests run again after their host went away
   uint64_t host_gone = 0;          // requests settled with ERR_HOST_GONE
   uint64_t peers_open = 0;         // host: client processes connected now
-  uint64_t peers_accepted = 0;     // host: links that authenticated
+  uint64_t peers_accepted = 0;     // host: links of this user that completed the handshake
   uint64_t peers_refused = 0;      // host: connections dropped before or instead of a request
   uint64_t host_pid = 0;           // the process hosting the engine
   EngineStats engine;              // the engine of this process (zero unless it hosts)
