@@ -89,7 +89,7 @@ export interface NativeShareStats {
 }
 
 export interface NativeShareOptions {
-  port: number; secretFile?: string; handoverTimeoutMs?: number; handshakeTimeoutMs?: number;
+  port: number; socketDir?: string; handoverTimeoutMs?: number; handshakeTimeoutMs?: number;
   pingIntervalMs?: number; pingTimeoutMs?: number; linkIdleTimeoutMs?: number; drainGraceMs?: number;
 }
 

@@ -197,10 +197,15 @@ export function normalizeInit(input: unknown): NormalizedInit {
   let share: NativeShareOptions | undefined;
   if (optBool(input, 'shareAcrossProcesses') ?? true) {
     share = { port };
-    const secretFile = optString(input, 'secretFile') ?? process.env.CYCLETLS_NATIVE_SECRET_FILE;
-    if (secretFile !== undefined && secretFile !== '') {
-      if (!secretFile.startsWith('/')) throw invalidOption(`option "secretFile" must be an absolute path, got ${JSON.stringify(secretFile)}`);
-      share.secretFile = secretFile;
+    // Obsolete since the link moved to a Unix socket checked by the kernel: still accepted, so
+    // callers that pass it keep working, and ignored.
+    optString(input, 'secretFile');
+    const socketDir = optString(input, 'socketDir') ?? process.env.CYCLETLS_NATIVE_SOCKET_DIR;
+    if (socketDir !== undefined && socketDir !== '') {
+      if (!socketDir.startsWith('/')) throw invalidOption(`option "socketDir" must be an absolute path, got ${JSON.stringify(socketDir)}`);
+      // A Unix socket address holds 107 bytes: "<dir>/<port>.sock" must fit.
+      if (Buffer.byteLength(socketDir) > 96) throw invalidOption(`option "socketDir" must be at most 96 bytes long (a Unix socket path is limited), got ${Buffer.byteLength(socketDir)}`);
+      share.socketDir = socketDir;
     }
     for (const [name, min, max] of SHARE_TIMINGS) {
       const v = input[name];

@@ -474,8 +474,8 @@ export interface CycleTLSClient {
 export interface InitOptions {
   /**
    * Identifies the shared engine: clients on the same port share one — in this process, and (unless
-   * shareAcrossProcesses is false) across processes: the first process binds 127.0.0.1:port and
-   * hosts the engine, the others send their requests to it over an authenticated link. Default 9119.
+   * shareAcrossProcesses is false) across processes: the first process binds <socketDir>/<port>.sock and
+   * hosts the engine, the others send their requests to it over a Unix-socket link (see socketDir). Default 9119.
    */
   port?: number;
   /** Connections per connection identity (scheme, host, port, SNI, profile, verification); 0 = unlimited (default). */
@@ -505,8 +505,17 @@ export interface InitOptions {
   /** Share the engine with other processes of this user on the same port. Default true. */
   shareAcrossProcesses?: boolean;
   /**
-   * The per-user secret that authenticates processes to each other (created 0600 when missing).
-   * Default: $CYCLETLS_NATIVE_SECRET_FILE, else ~/.cycletls-native/link-secret.
+   * The directory of the Unix sockets that processes of this user share engines through
+   * (`<socketDir>/<port>.sock`). Created 0700 when missing; one that is not a directory of this
+   * user with mode 0700 is refused with ERR_SHARE_SECRET. Absolute, at most 96 bytes.
+   * Default: $CYCLETLS_NATIVE_SOCKET_DIR, else $XDG_RUNTIME_DIR/cycletls-native, else
+   * ~/.cycletls-native/run.
+   */
+  socketDir?: string;
+  /**
+   * Obsolete: processes are now told apart by the kernel (SO_PEERCRED on a Unix socket), not by a
+   * shared secret. Accepted so existing callers keep working, and ignored.
+   * @deprecated
    */
   secretFile?: string;
   /**
@@ -517,7 +526,7 @@ export interface InitOptions {
   retryOnHostGone?: boolean;
   /** How long requests wait for a new host during a handover, ms. Default 5000. */
   handoverTimeoutMs?: number;
-  /** How fast whoever holds the port must prove it is an engine of this user, ms. Default 500. */
+  /** How fast whoever holds the port's socket must answer the link handshake, ms. Default 500. */
   handshakeTimeoutMs?: number;
   /** A client pings its host this often, ms. Default 1000. */
   pingIntervalMs?: number;

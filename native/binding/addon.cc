@@ -124,8 +124,8 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
           return;
         }
         share->port = static_cast<uint16_t>(port.As<Napi::Number>().Int64Value());
-        Napi::Value secret = so.Get("secretFile");
-        if (secret.IsString()) share->secret_path = secret.As<Napi::String>().Utf8Value();
+        Napi::Value socket_dir = so.Get("socketDir");
+        if (socket_dir.IsString()) share->socket_dir = socket_dir.As<Napi::String>().Utf8Value();
         ms("handoverTimeoutMs", share->handover_timeout_ms);
         ms("handshakeTimeoutMs", share->handshake_timeout_ms);
         ms("pingIntervalMs", share->ping_interval_ms);

@@ -29,7 +29,7 @@ enum class ErrorCode {
   // Sharing one engine per port across processes (native/share).
   kHostGone,       // the process hosting the engine went away; retryable
   kPortInUse,      // the port is held by something that is not our engine, or another user's
-  kShareSecret,    // the per-user secret file is missing, unreadable or unsafe
+  kShareSecret,    // the socket directory is unsafe, or the socket is another user's
   // Upstream pool and lifecycle (native/pool).
   kQueueFull,      // more requests waiting for a connection or a client slot than max_queued
   // A response read whole (not streamed) passed RequestSpec::max_response_bytes; the connection is

@@ -12,15 +12,12 @@ constexpr size_t kReadChunk = 256u << 10;
 constexpr size_t kWriteBatch = 512u << 10;
 }  // namespace
 
-Link::Link(asio::ip::tcp::socket socket, LinkHandler& handler, size_t max_payload)
+Link::Link(Socket socket, LinkHandler& handler, size_t max_payload)
     : socket_(std::move(socket)),
       handler_(&handler),
       decoder_(max_payload),
       read_buffer_(kReadChunk),
-      id_(next_link_id.fetch_add(1)) {
-  asio::error_code ignored;
-  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
-}
+      id_(next_link_id.fetch_add(1)) {}
 
 void Link::start() {
   socket_.async_read_some(asio::buffer(read_buffer_),
@@ -65,7 +62,13 @@ Link::OutFrame Link::make_frame(FrameType type, uint8_t flags, uint64_t stream, 
 void Link::send_control(FrameType type, uint8_t flags, uint64_t stream, std::string_view payload) {
   if (closed_ || close_after_flush_) return;
   control_.push_back(make_frame(type, flags, stream, std::string(payload)));
+  control_bytes_ += control_.back().size();
   queued_bytes_ += control_.back().size();
+  if (control_bytes_ > max_control_bytes_) {
+    finish("the peer does not read what it asks for (over " + std::to_string(max_control_bytes_) +
+           " bytes of link-level frames queued)");
+    return;
+  }
   start_write();
 }
 
@@ -87,6 +90,7 @@ void Link::start_write() {
     writing_.push_back(std::move(control_.front()));
     control_.pop_front();
     batch += writing_.back().size();
+    control_bytes_ -= writing_.back().size();
   }
   // Round-robin: one frame from each ready stream per turn.
   while (!ready_streams_.empty() && batch < kWriteBatch) {
@@ -153,9 +157,10 @@ void Link::finish(const std::string& reason) {
   if (closed_) return;
   closed_ = true;
   asio::error_code ignored;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.shutdown(asio::socket_base::shutdown_both, ignored);
   socket_.close(ignored);
   control_.clear();
+  control_bytes_ = 0;
   stream_out_.clear();
   ready_streams_.clear();
   queued_bytes_ = 0;

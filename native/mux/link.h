@@ -1,4 +1,4 @@
-// One TCP connection of the process link, Beast style: one object per connection, one read and one
+// One connection of the process link (a Unix-domain stream socket), Beast style: one object per connection, one read and one
 // write in flight at a time. The single reader cuts the byte stream into frames and hands each to
 // the owner, which demultiplexes by stream id. Outgoing frames wait in an outbox: link-level frames
 // first, then one frame per stream in turn, so a large body never holds up the other streams.
@@ -33,13 +33,17 @@ class LinkHandler {
 
 class Link : public std::enable_shared_from_this<Link> {
  public:
-  Link(asio::ip::tcp::socket socket, LinkHandler& handler, size_t max_payload = kMaxFramePayload);
+  using Socket = asio::local::stream_protocol::socket;
+
+  Link(Socket socket, LinkHandler& handler, size_t max_payload = kMaxFramePayload);
   Link(const Link&) = delete;
   Link& operator=(const Link&) = delete;
 
   // Starts the single read loop.
   void start();
-  // Link-level frames (handshake, ping, goaway, window, cancel): ahead of stream data.
+  // Link-level frames (handshake, ping, goaway, window, cancel): ahead of stream data. A peer that
+  // lets more than max_control_bytes() of them pile up (it sends PINGs but never reads the PONGs)
+  // loses the link: the queue is never allowed to grow without bound.
   void send_control(FrameType type, uint8_t flags, uint64_t stream, std::string_view payload);
   // Stream frames go round-robin with other streams' frames; order within a stream is kept. The
   // payload is moved in and written from where it is (a body chunk is never copied again here).
@@ -51,6 +55,9 @@ class Link : public std::enable_shared_from_this<Link> {
 
   bool open() const { return !closed_; }
   void set_max_payload(size_t max_payload) { decoder_.set_max_payload(max_payload); }
+  void set_max_control_bytes(size_t bytes) { max_control_bytes_ = bytes; }
+  size_t max_control_bytes() const { return max_control_bytes_; }
+  int native_handle() { return socket_.native_handle(); }
   // Bytes queued and not yet written: owners stop adding stream data above kHighWater.
   size_t queued_bytes() const { return queued_bytes_; }
   bool writable() const { return !closed_ && queued_bytes_ < kHighWater; }
@@ -63,6 +70,7 @@ class Link : public std::enable_shared_from_this<Link> {
 
   static constexpr size_t kHighWater = 1u << 20;
   static constexpr size_t kLowWater = 256u << 10;
+  static constexpr size_t kMaxControlBytes = 4u << 20;
 
  private:
   void on_read(const asio::error_code& ec, size_t n);
@@ -70,7 +78,7 @@ class Link : public std::enable_shared_from_this<Link> {
   void on_write(const asio::error_code& ec, size_t n);
   void finish(const std::string& reason);
 
-  asio::ip::tcp::socket socket_;
+  Socket socket_;
   LinkHandler* handler_;
   FrameDecoder decoder_;
   std::vector<char> read_buffer_;
@@ -85,6 +93,8 @@ class Link : public std::enable_shared_from_this<Link> {
   static OutFrame make_frame(FrameType type, uint8_t flags, uint64_t stream, std::string payload);
 
   std::deque<OutFrame> control_;
+  size_t control_bytes_ = 0;  // of control_
+  size_t max_control_bytes_ = kMaxControlBytes;
   std::unordered_map<uint64_t, std::deque<OutFrame>> stream_out_;
   std::deque<uint64_t> ready_streams_;  // streams with frames waiting, in turn order
   std::vector<OutFrame> writing_;       // owns the bytes of the write in flight

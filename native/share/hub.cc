@@ -20,7 +20,7 @@
 #include "mux/frame.h"
 #include "mux/link.h"
 #include "mux/messages.h"
-#include "share/secret.h"
+#include "share/endpoint.h"
 
 namespace ctn::share {
 
@@ -34,9 +34,7 @@ using mux::Link;
 // Requests this process's own clients make carry ids below 2^53 (they come from JS numbers);
 // requests served for other processes get ids with this bit, so one engine holds both.
 constexpr uint64_t kRemoteBit = uint64_t{1} << 62;
-constexpr size_t kPreAuthMaxPayload = 1024;  // HELLO and AUTH are tiny
-constexpr size_t kMaxPeers = 1024;
-constexpr size_t kMaxHandshaking = 64;
+constexpr size_t kPreHelloMaxPayload = 1024;  // HELLO is tiny
 constexpr size_t kHoldHigh = 1u << 20;       // host: body bytes held for a stream before pausing it
 constexpr size_t kHoldLow = 256u << 10;
 constexpr uint64_t kConsumerCredit = 2u << 20;  // as the engine's read-ahead for such consumers
@@ -78,7 +76,8 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
           io_.run();
           break;
         } catch (...) {
-          // Handlers do not throw by design; should one ever do, the hub keeps serving.
+          // Every handler that can throw contains it (contained()); this is the last resort that
+          // keeps the io thread alive should one ever escape.
         }
       }
       if (auto cb = std::move(on_stopped_)) cb();
@@ -102,12 +101,10 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
 
   void start() {
     asio::post(io_, [this] {
-      std::string why;
-      const std::string path = options_.secret_path.empty() ? default_secret_path() : options_.secret_path;
-      if (!load_or_create_secret(path, &secret_, &why)) {
-        sink_.deliver(notice_event("failed", Error{ErrorCode::kShareSecret, Stage::kLink, why}));
-        return;
-      }
+      const std::string dir = options_.socket_dir.empty() ? default_socket_dir() : options_.socket_dir;
+      socket_dir_ = dir;
+      socket_path_ = socket_path(dir, options_.port);
+      lock_path_ = dir + "/" + std::to_string(options_.port) + ".lock";
       elect();
     });
   }
@@ -137,21 +134,31 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
       batch.swap(submit_queue_);
       submit_scheduled_ = false;
     }
-    for (auto& spec : batch) route(std::move(spec));
+    for (auto& spec : batch) {
+      const uint64_t id = spec.id;
+      contained([&] { route(std::move(spec)); }, [&](const std::string& why) { fail_own_request(id, why); });
+    }
   }
 
   void cancel(uint64_t id) {
-    asio::post(io_, [this, id] { cancel_on_thread(id); });
+    asio::post(io_, [this, id] {
+      contained([&] { cancel_on_thread(id); }, [&](const std::string& why) { fail_own_request(id, why); });
+    });
   }
 
   void set_paused(uint64_t id, bool paused) {
-    asio::post(io_, [this, id, paused] { pause_on_thread(id, paused); });
+    asio::post(io_, [this, id, paused] {
+      contained([&] { pause_on_thread(id, paused); }, [&](const std::string& why) { fail_own_request(id, why); });
+    });
   }
 
   void write_body(uint64_t id, std::string chunk, bool end) {
     // Through the hub's thread even when hosting: a submit still in the hub's queue must reach the
     // engine before its body does.
-    asio::post(io_, [this, id, c = std::move(chunk), end]() mutable { write_on_thread(id, std::move(c), end); });
+    asio::post(io_, [this, id, c = std::move(chunk), end]() mutable {
+      contained([&] { write_on_thread(id, std::move(c), end); },
+                [&](const std::string& why) { fail_own_request(id, why); });
+    });
   }
 
   void set_client_limits(uint64_t client_id, ClientLimits limits) {
@@ -273,11 +280,11 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
   struct Peer {
     explicit Peer(asio::io_context& io) : deadline(io) {}
     std::shared_ptr<Link> link;
-    enum class Phase { kHello, kAuth, kOpen, kDraining } phase = Phase::kHello;
-    mux::Nonce client_nonce{};
-    mux::Nonce host_nonce{};
+    enum class Phase { kHello, kOpen, kDraining } phase = Phase::kHello;
     uint32_t pid = 0;
+    uint64_t buffered_body = 0;  // announced bodies of this peer's requests still being gathered
     asio::steady_timer deadline;
+    Clock::time_point accepted;
     Clock::time_point last_frame = Clock::now();
     std::unordered_map<uint64_t, RemoteStream> streams;
     std::set<uint64_t> clients;  // engine client ids (prefixed) this peer used: forgotten with it
@@ -322,25 +329,32 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
 
   void try_bind() {
     if (stopping_now_) return;
-    asio::ip::tcp::acceptor acceptor(io_);
-    const asio::ip::tcp::endpoint endpoint(asio::ip::address_v4::loopback(), options_.port);
-    asio::error_code ec;
-    acceptor.open(endpoint.protocol(), ec);
-    // SO_REUSEADDR lets a new host bind while the old host's connections linger in TIME_WAIT; two
-    // listeners on one address are still impossible, so binding stays an atomic lock.
-    if (!ec) acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
-    if (!ec) acceptor.bind(endpoint, ec);
-    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-    if (!ec) {
-      become_host(std::move(acceptor));
-      return;
+    // Checked on every election, not once: a directory opened to others meanwhile is refused.
+    std::string why;
+    if (!ensure_socket_dir(socket_dir_, &why)) return election_failed(ErrorCode::kShareSecret, why);
+    LocalAcceptor acceptor(io_);
+    BindResult bound = bind_or_find_host(acceptor, socket_path_, lock_path_);
+    switch (bound.outcome) {
+      case BindResult::Outcome::kBound:
+        bound_inode_ = bound.inode;
+        return become_host(std::move(acceptor));
+      case BindResult::Outcome::kLive:
+        return connect_to_host();
+      case BindResult::Outcome::kRefused:
+        return election_failed(ErrorCode::kShareSecret, bound.why);
     }
-    if (ec == asio::error::address_in_use) {
-      connect_to_host();
-      return;
+  }
+
+  uid_t expected_uid() const { return options_.test.expected_peer_uid.value_or(geteuid()); }
+
+  // "" when the process on the other end of `link` is this user's; else why not.
+  std::string foreign_uid(Link& link) const {
+    const std::optional<uid_t> uid = peer_uid(link.native_handle());
+    if (!uid) return "the kernel cannot say which user it belongs to";
+    if (*uid != expected_uid()) {
+      return "it belongs to uid " + std::to_string(*uid) + ", not to this user (uid " + std::to_string(expected_uid()) + ")";
     }
-    election_failed(ErrorCode::kPortInUse, "cannot listen on 127.0.0.1:" + std::to_string(options_.port) +
-                                               ": " + ec.message());
+    return "";
   }
 
   void retry_election(const std::string& why) {
@@ -378,7 +392,7 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
 
   // ---- host ----
 
-  void become_host(asio::ip::tcp::acceptor acceptor) {
+  void become_host(LocalAcceptor acceptor) {
     electing_ = false;
     close_client_link("");
     acceptor_.emplace(std::move(acceptor));
@@ -401,26 +415,34 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
 
   void accept() {
     if (!acceptor_) return;
-    acceptor_->async_accept([this](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+    acceptor_->async_accept([this](const asio::error_code& ec, LocalSocket socket) {
       if (ec == asio::error::operation_aborted || !acceptor_) return;
       if (!ec) on_accepted(std::move(socket));
       accept();
     });
   }
 
-  void on_accepted(asio::ip::tcp::socket socket) {
-    size_t handshaking = 0;
-    for (const auto& [_, p] : peers_) handshaking += p->phase == Peer::Phase::kHello || p->phase == Peer::Phase::kAuth;
-    if (peers_.size() >= kMaxPeers || handshaking >= kMaxHandshaking) {
+  void on_accepted(LocalSocket socket) {
+    auto peer = std::make_unique<Peer>(io_);
+    peer->link = std::make_shared<Link>(std::move(socket), *this, kPreHelloMaxPayload);
+    peer->link->set_max_control_bytes(options_.peer_limits.max_control_bytes);
+    Link* key = peer->link.get();
+    // The kernel says who connected: another user's process is dropped before it can say a word.
+    if (std::string why = foreign_uid(*peer->link); !why.empty()) {
       ++stat_peers_refused_;
-      asio::error_code ignored;
-      socket.close(ignored);
+      warn("refused a connection on " + socket_path_ + ": " + why);
+      peer->link->close("");
       return;
     }
-    auto peer = std::make_unique<Peer>(io_);
-    peer->link = std::make_shared<Link>(std::move(socket), *this, kPreAuthMaxPayload);
-    peer->host_nonce = random_nonce();
-    Link* key = peer->link.get();
+    // Connections are this user's, so none is hostile by design, but one buggy process must not
+    // keep the others out: at the cap, the oldest connection that has not said HELLO makes room.
+    if (peers_.size() >= options_.peer_limits.max_peers && !evict_silent_peer()) {
+      ++stat_peers_refused_;
+      warn("refused a connection on " + socket_path_ + ": " + std::to_string(peers_.size()) +
+           " processes are connected already");
+      peer->link->close("");
+      return;
+    }
     peer->deadline.expires_after(ms(std::max<uint64_t>(2000, options_.handshake_timeout_ms * 4)));
     peer->deadline.async_wait([this, key](const asio::error_code& ec) {
       if (ec) return;
@@ -431,8 +453,23 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
       }
     });
     Peer& p = *peer;
+    p.accepted = Clock::now();
     peers_.emplace(key, std::move(peer));
     p.link->start();
+  }
+
+  bool evict_silent_peer() {
+    Link* oldest = nullptr;
+    Clock::time_point when = Clock::time_point::max();
+    for (const auto& [key, p] : peers_) {
+      if (p->phase == Peer::Phase::kHello && p->accepted < when) {
+        oldest = key;
+        when = p->accepted;
+      }
+    }
+    if (!oldest) return false;
+    refuse(*peers_[oldest], "evicted: it said nothing and the host is at its connection limit");
+    return true;
   }
 
   // host_link_closed counts it, warns and erases the peer.
@@ -455,23 +492,8 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
           peer.link->close_after_flush("protocol version mismatch");
           return;
         }
-        peer.client_nonce = hello.nonce;
+        // The kernel vouched for the peer's user at accept; the HELLO only names the protocol.
         peer.pid = hello.pid;
-        mux::Challenge c;
-        c.version = mux::kProtocolVersion;
-        c.nonce = peer.host_nonce;
-        c.proof = link_proof(secret_, "cycletls-native host", peer.client_nonce, peer.host_nonce);
-        peer.link->send_control(FrameType::kChallenge, 0, 0, mux::encode_challenge(c));
-        peer.phase = Peer::Phase::kAuth;
-        return;
-      }
-      case Peer::Phase::kAuth: {
-        mux::Proof proof{};
-        if (f.type != FrameType::kAuth || !mux::decode_auth(f.payload, &proof) ||
-            !proofs_equal(proof, link_proof(secret_, "cycletls-native client", peer.client_nonce, peer.host_nonce))) {
-          refuse(peer, "link authentication failed (wrong secret, or not a process of this user)");
-          return;
-        }
         peer.phase = stopping_ ? Peer::Phase::kDraining : Peer::Phase::kOpen;
         peer.deadline.cancel();
         peer.link->set_max_payload(mux::kMaxFramePayload);
@@ -506,6 +528,10 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
         return;
       }
       case FrameType::kPing:
+        if (f.payload.size() > options_.peer_limits.max_ping_payload) {
+          return protocol_error(peer, "PING of " + std::to_string(f.payload.size()) + " bytes (at most " +
+                                          std::to_string(options_.peer_limits.max_ping_payload) + ")");
+        }
         peer.link->send_control(FrameType::kPong, 0, 0, f.payload);
         return;
       case FrameType::kClientLimits: {
@@ -543,11 +569,24 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
     if (f.stream == 0 || (f.stream & kRemoteBit) != 0 || peer.streams.count(f.stream)) {
       return protocol_error(peer, "REQUEST on stream " + std::to_string(f.stream) + " (zero, out of range or in use)");
     }
+    const PeerLimits& limits = options_.peer_limits;
+    if (peer.streams.size() >= limits.max_streams) {
+      return protocol_error(peer, "more than " + std::to_string(limits.max_streams) + " requests in flight");
+    }
     RemoteStream s;
     std::string why;
     if (!mux::decode_request(f.payload, &s.spec, &s.body_expected, &why)) return protocol_error(peer, why);
     if ((f.flags & mux::kEndStream) && s.body_expected != 0) {
       return protocol_error(peer, "REQUEST announces a body but ends the stream");
+    }
+    // The body is gathered here before the request is submitted: what a peer may announce is bounded.
+    if (s.body_expected > limits.max_request_body) {
+      return protocol_error(peer, "REQUEST announces a body of " + std::to_string(s.body_expected) +
+                                      " bytes (at most " + std::to_string(limits.max_request_body) + ")");
+    }
+    if (peer.buffered_body + s.body_expected > limits.max_buffered_body) {
+      return protocol_error(peer, "REQUEST bodies being gathered would exceed " +
+                                      std::to_string(limits.max_buffered_body) + " bytes");
     }
     s.engine_id = kRemoteBit | ++next_remote_;
     s.spec.id = s.engine_id;
@@ -565,7 +604,11 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
     remote_index_[it->second.engine_id] = {peer.link.get(), f.stream};
     ++stat_streams_;
     it->second.streamed = it->second.spec.body_stream;
-    if ((f.flags & mux::kEndStream) || it->second.streamed) submit_remote(it->second);
+    if ((f.flags & mux::kEndStream) || it->second.streamed) {
+      submit_remote(it->second);
+    } else {
+      peer.buffered_body += it->second.body_expected;
+    }
   }
 
   void remote_body(Peer& peer, Frame&& f) {
@@ -585,6 +628,7 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
     s.spec.body.append(f.payload);
     if (f.flags & mux::kEndStream) {
       if (s.spec.body.size() != s.body_expected) return protocol_error(peer, "request body shorter than announced");
+      peer.buffered_body -= s.body_expected;
       submit_remote(s);
     }
   }
@@ -602,7 +646,14 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
       batch.swap(remote_queue_);
       remote_scheduled_ = false;
     }
-    for (auto& e : batch) remote_event(std::move(e));
+    for (auto& e : batch) {
+      const uint64_t id = e.id;
+      contained([&] { remote_event(std::move(e)); },
+                [&](const std::string& why) {
+                  auto where = remote_index_.find(id);
+                  if (where != remote_index_.end()) peer_failed(*where->second.first, where->second.second, why);
+                });
+    }
   }
 
   void remote_event(Event&& e) {
@@ -674,6 +725,7 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
   }
 
   void drop_remote(Peer& peer, std::unordered_map<uint64_t, RemoteStream>::iterator it) {
+    if (!it->second.submitted && !it->second.streamed) peer.buffered_body -= it->second.body_expected;
     remote_index_.erase(it->second.engine_id);
     peer.streams.erase(it);
     if (stat_streams_ > 0) --stat_streams_;
@@ -699,10 +751,13 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
         warn("closed the link from process " + std::to_string(peer.pid) + ": " + reason);
       }
     } else if (!stopping_now_) {
-      // Never authenticated: whatever it was, it got nothing.
+      // Never said HELLO: whatever it was, it got nothing. One that connected and left without a
+      // byte is most likely an election probing whether this host is alive: not worth a warning.
       ++stat_peers_refused_;
-      warn("refused a connection on port " + std::to_string(options_.port) + ": " +
-           (reason.empty() ? std::string("closed before authenticating") : reason));
+      if (!(link.peer_silent() && reason == "the peer closed the link")) {
+        warn("refused a connection on " + socket_path_ + ": " +
+             (reason.empty() ? std::string("closed before saying HELLO") : reason));
+      }
     }
     for (auto& [_, s] : peer.streams) {
       if (s.submitted && engine_) engine_->cancel(s.engine_id);
@@ -743,10 +798,9 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
   void connect_to_host() {
     client_phase_ = ClientPhase::kConnecting;
     link_name_ = "connecting";
-    auto socket = std::make_shared<asio::ip::tcp::socket>(io_);
-    const asio::ip::tcp::endpoint endpoint(asio::ip::address_v4::loopback(), options_.port);
+    auto socket = std::make_shared<LocalSocket>(io_);
+    const asio::local::stream_protocol::endpoint endpoint(socket_path_);
     const uint64_t attempt = ++connect_attempt_;
-    challenge_seen_ = false;
     handshake_timer_.expires_after(ms(options_.handshake_timeout_ms));
     handshake_timer_.async_wait([this, attempt, socket](const asio::error_code& ec) {
       if (ec || attempt != connect_attempt_) return;
@@ -773,12 +827,18 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
       }
       link_ = std::make_shared<Link>(std::move(*socket), *this, mux::kMaxFramePayload);
       client_phase_ = ClientPhase::kHandshake;
-      client_nonce_ = random_nonce();
+      // The host must be this user's too, or our requests (cookies, credentials) would go to
+      // whoever put a socket there: checked before a single byte is sent.
+      if (std::string why = foreign_uid(*link_); !why.empty()) {
+        handshake_timer_.cancel();
+        ++connect_attempt_;
+        close_client_link("");
+        return election_failed(ErrorCode::kShareSecret, "refusing the engine host on " + socket_path_ + ": " + why);
+      }
       link_->start();
       mux::Hello hello;
       hello.version = mux::kProtocolVersion;
       hello.pid = static_cast<uint32_t>(getpid());
-      hello.nonce = client_nonce_;
       link_->send_control(FrameType::kHello, 0, 0, mux::encode_hello(hello));
     });
   }
@@ -790,8 +850,8 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
     handshake_timer_.cancel();
     ++connect_attempt_;
     close_client_link("");
-    const std::string message = "port " + std::to_string(options_.port) +
-                                " is held by something that is not a cycletls-native engine of this user: " + why;
+    const std::string message = "port " + std::to_string(options_.port) + " (" + socket_path_ +
+                                ") is held by something that is not a cycletls-native engine of this user: " + why;
     if (!announced_) {
       election_failed(ErrorCode::kPortInUse, message);
     } else {
@@ -800,22 +860,7 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
   }
 
   void client_handshake_frame(Frame&& f) {
-    if (f.type == FrameType::kChallenge) {
-      mux::Challenge c;
-      if (challenge_seen_ || !mux::decode_challenge(f.payload, &c)) return foreign("it does not speak the link protocol");
-      challenge_seen_ = true;
-      if (c.version != mux::kProtocolVersion) {
-        return foreign("it speaks link protocol version " + std::to_string(c.version) + ", this build " +
-                       std::to_string(mux::kProtocolVersion));
-      }
-      if (!proofs_equal(c.proof, link_proof(secret_, "cycletls-native host", client_nonce_, c.nonce))) {
-        return foreign("it failed to prove it knows this user's secret (another user's engine?)");
-      }
-      link_->send_control(FrameType::kAuth, 0, 0,
-                          mux::encode_auth(link_proof(secret_, "cycletls-native client", client_nonce_, c.nonce)));
-      return;
-    }
-    if (f.type == FrameType::kReady && challenge_seen_) {
+    if (f.type == FrameType::kReady) {
       mux::Ready ready;
       if (!mux::decode_ready(f.payload, &ready)) return foreign("malformed READY");
       stream_window_ = ready.stream_window;
@@ -1277,9 +1322,108 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
   // ---- link events ----
 
   void on_frame(Link& link, Frame&& frame) override {
-    auto peer = peers_.find(&link);
-    if (peer != peers_.end()) return host_frame(*peer->second, std::move(frame));
-    client_frame(link, std::move(frame));
+    const int type = static_cast<int>(frame.type);
+    const uint64_t stream = frame.stream;
+    const bool host_side = peers_.count(&link) != 0;
+    contained(
+        [&] {
+          if (options_.test.before_frame) options_.test.before_frame(host_side, type, stream);
+          if (host_side) return host_frame(*peers_.at(&link), std::move(frame));
+          client_frame(link, std::move(frame));
+        },
+        [&](const std::string& why) {
+          if (host_side) return peer_failed(link, stream, why);
+          client_link_failed(link, why);
+        });
+  }
+
+  // ---- faults ----
+  // A handler that throws (std::bad_alloc decoding a frame, anything from an engine call) may have
+  // left its stream half-updated. Containment is by whole link: everything that link carried fails
+  // with ERR_INTERNAL, its state is dropped as on any close, and the other links carry on.
+
+  template <class Work, class OnFailure>
+  static void contained(Work&& work, OnFailure&& on_failure) {
+    try {
+      work();
+    } catch (const std::exception& e) {
+      on_failure(std::string("internal error: ") + e.what());
+    } catch (...) {
+      on_failure("internal error: unknown exception");
+    }
+  }
+
+  // Host side: the peer's requests fail with ERR_INTERNAL (the frames go out before the link
+  // closes), its engine requests are cancelled, and its link closes.
+  void peer_failed(Link& link, uint64_t stream, const std::string& why) {
+    auto it = peers_.find(&link);
+    if (it == peers_.end()) return;  // the handler closed it already
+    Peer& peer = *it->second;
+    std::set<uint64_t> failed;
+    for (auto& [id, s] : peer.streams) {
+      failed.insert(id);
+      if (s.submitted && engine_) engine_->cancel(s.engine_id);
+      remote_index_.erase(s.engine_id);
+    }
+    if (stream != 0 && (stream & kRemoteBit) == 0) failed.insert(stream);
+    stat_streams_ -= std::min<uint64_t>(stat_streams_, peer.streams.size());
+    peer.streams.clear();
+    peer.buffered_body = 0;
+    const std::string payload = mux::encode_error(Error{ErrorCode::kInternal, Stage::kLink, why});
+    for (uint64_t id : failed) peer.link->send_control(FrameType::kError, 0, id, payload);
+    if (peer.phase == Peer::Phase::kOpen) peer.phase = Peer::Phase::kDraining;
+    warn("closed the link from process " + std::to_string(peer.pid) + ": " + why);
+    peer.link->close_after_flush("");
+  }
+
+  // Client side: every request on the link fails with ERR_INTERNAL and the link closes; requests
+  // still waiting for a host elect again.
+  void client_link_failed(Link& link, const std::string& why) {
+    for (auto it = streams_.begin(); it != streams_.end();) {
+      if (it->second.link != &link) {
+        ++it;
+        continue;
+      }
+      if (link.open()) link.send_control(FrameType::kCancel, 0, it->first, {});
+      sink_.deliver(error_event(it->first, ErrorCode::kInternal, Stage::kLink, why));
+      it = streams_.erase(it);
+    }
+    stat_streams_ = streams_.size();
+    if (&link == link_.get()) {
+      close_client_link("");
+      link_name_ = "none";
+      if (electing_) retry_election(why);  // it failed during the handshake
+    } else {
+      auto held = std::find_if(draining_.begin(), draining_.end(),
+                               [&](const std::shared_ptr<Link>& l) { return l.get() == &link; });
+      if (held != draining_.end()) {
+        auto doomed = std::move(*held);
+        draining_.erase(held);
+        quiet_close_ = doomed.get();
+        doomed->close("");
+        quiet_close_ = nullptr;
+      }
+    }
+    if (!pending_.empty()) elect();
+  }
+
+  // One of this process's own requests hit a fault on its way (routing, writing its body).
+  void fail_own_request(uint64_t id, const std::string& why) {
+    early_uploads_.erase(id);
+    if (auto it = streams_.find(id); it != streams_.end()) {
+      if (it->second.link && it->second.link->open()) it->second.link->send_control(FrameType::kCancel, 0, id, {});
+      streams_.erase(it);
+      stat_streams_ = streams_.size();
+    }
+    for (auto p = pending_.begin(); p != pending_.end(); ++p) {
+      if (p->spec.id == id) {
+        pending_.erase(p);
+        stat_pending_ = pending_.size();
+        break;
+      }
+    }
+    if (engine_) engine_->cancel(id);
+    sink_.deliver(error_event(id, ErrorCode::kInternal, Stage::kEngine, why));
   }
 
   void on_link_closed(Link& link, const std::string& reason) override {
@@ -1327,8 +1471,7 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
     idle_timer_.cancel();
     if (acceptor_) {
       // Stop listening first: the port is free for the next host before anyone hears we leave.
-      asio::error_code ignored;
-      acceptor_->close(ignored);
+      release_socket(*acceptor_, socket_path_, lock_path_, bound_inode_);
       acceptor_.reset();
     }
     sweep_timer_.cancel();
@@ -1419,7 +1562,7 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
   bool stopping_now_ = false;
   bool finished_ = false;
 
-  Secret secret_{};
+  std::string socket_dir_, socket_path_, lock_path_;
   Role role_ = Role::kElecting;
   bool electing_ = false;
   bool announced_ = false;
@@ -1429,7 +1572,8 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
   asio::steady_timer election_timer_;
 
   // Host.
-  std::optional<asio::ip::tcp::acceptor> acceptor_;
+  std::optional<LocalAcceptor> acceptor_;
+  ino_t bound_inode_ = 0;
   std::unique_ptr<Engine> engine_;
   std::atomic<Engine*> host_engine_{nullptr};
   std::unordered_map<Link*, std::shared_ptr<Peer>> peers_;
@@ -1447,8 +1591,6 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
   std::shared_ptr<Link> link_;
   std::vector<std::shared_ptr<Link>> draining_;  // hosts that said GOAWAY, finishing our requests
   ClientPhase client_phase_ = ClientPhase::kNone;
-  bool challenge_seen_ = false;
-  mux::Nonce client_nonce_{};
   uint64_t connect_attempt_ = 0;
   uint32_t stream_window_ = 1u << 20;
   uint64_t ping_seq_ = 0;

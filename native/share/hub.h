@@ -1,13 +1,17 @@
 // One engine per port across processes. The hub is what a process's shared instance talks to: it
-// elects a host for the port (binding 127.0.0.1:port is the lock), then either hosts the engine
-// itself — serving its own requests directly and other processes' over authenticated links — or
+// elects a host for the port (binding the Unix socket <socket dir>/<port>.sock is the lock; see
+// endpoint.h), then either hosts the engine itself — serving its own requests directly and other
+// processes' of the same user (the kernel says who: SO_PEERCRED) over links — or
 // sends its requests over one link to the process that hosts. When the host goes away, the hub
 // settles or re-runs what was in flight, elects again and carries on. Knows nothing of Node.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,9 +20,27 @@
 
 namespace ctn::share {
 
+// What one peer process may ask of the host. Each breach closes that peer's link (with a warning
+// saying which limit), and only its link.
+struct PeerLimits {
+  uint64_t max_request_body = uint64_t{1} << 30;   // body bytes one REQUEST may announce (1 GiB)
+  uint64_t max_buffered_body = uint64_t{1} << 30;  // announced bodies of one peer not yet complete
+  size_t max_streams = 65536;                      // requests of one peer in flight at once
+  size_t max_ping_payload = 64;                    // our PINGs carry 8 bytes
+  size_t max_control_bytes = 4u << 20;             // link-level frames queued for a peer that does not read
+  size_t max_peers = 1024;                         // connections at once; silent ones are evicted first
+};
+
+// Test-only hooks; empty in production (one branch on an empty std::function per frame).
+struct HubTestHooks {
+  std::optional<uid_t> expected_peer_uid;  // instead of this process's euid
+  // Called before a frame of `type` on `stream` is handled; may throw, as a handler could.
+  std::function<void(bool host_side, int type, uint64_t stream)> before_frame;
+};
+
 struct HubOptions {
   uint16_t port = 9119;
-  std::string secret_path;               // empty: default_secret_path()
+  std::string socket_dir;                // empty: default_socket_dir()
   EngineOptions engine;                  // for the engine this process hosts, if it does
   uint64_t handover_timeout_ms = 5000;   // requests wait at most this long for a (new) host
   uint64_t handshake_timeout_ms = 500;   // whoever holds the port must prove itself this fast
@@ -27,6 +49,8 @@ struct HubOptions {
   uint64_t link_idle_timeout_ms = 30000; // a client link with nothing in flight closes after this
   uint64_t drain_grace_ms = 5000;        // a leaving host lets remote requests finish this long
   uint32_t stream_window = 1u << 20;     // response bytes in flight per stream before a WINDOW
+  PeerLimits peer_limits;
+  HubTestHooks test;
 };
 
 struct HubStats {
@@ -40,7 +64,7 @@ struct HubStats {
   uint64_t retried = 0;            // requests run again after their host went away
   uint64_t host_gone = 0;          // requests settled with ERR_HOST_GONE
   uint64_t peers_open = 0;         // host: client processes connected now
-  uint64_t peers_accepted = 0;     // host: links that authenticated
+  uint64_t peers_accepted = 0;     // host: links of this user that completed the handshake
   uint64_t peers_refused = 0;      // host: connections dropped before or instead of a request
   uint64_t host_pid = 0;           // the process hosting the engine
   EngineStats engine;              // the engine of this process (zero unless it hosts)
@@ -54,7 +78,7 @@ class Hub {
   Hub& operator=(const Hub&) = delete;
 
   // Elects: the sink hears a kNotice "host" or "client" when ready, or "failed" with the error
-  // (ERR_PORT_IN_USE, ERR_SHARE_SECRET). Later role changes are noticed the same way.
+  // (ERR_PORT_IN_USE, ERR_SHARE_SECRET for an unsafe socket directory or a socket of another user). Later role changes are noticed the same way.
   void start();
   void submit(RequestSpec&& spec);
   void cancel(uint64_t id);

@@ -1,21 +1,25 @@
-// Tests for sharing one engine per port (native/share: secret file, election, the host serving
-// other hubs over authenticated links, failover and handover) with several hubs in one process
+// Tests for sharing one engine per port (native/share: the socket directory and election, the host
+// serving other hubs over Unix-socket links checked by the kernel, failover and handover, the
+// limits and fault containment of the host's peer state machine) with several hubs in one process
 // standing in for several processes: each hub has its own threads and sockets, exactly as it would
-// in its own process. Real sockets on 127.0.0.1, a real upstream server (test_server.h).
+// in its own process. Every test has its own private socket directory. Real sockets, a real
+// upstream server (test_server.h); processes of another user are real children under uid 65534
+// (the tests run as root; they skip otherwise).
 //
 // Every wait is bounded (kWait) and fails the test when hit; a watchdog aborts a hung test.
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
-#include <fstream>
-#include <ctime>
 #include <memory>
 #include <random>
 #include <string>
@@ -23,9 +27,11 @@
 #include <vector>
 
 #include "engine_harness.h"
+#include "hub_peer_driver.h"
 #include "mux/frame.h"
+#include "mux/messages.h"
+#include "share/endpoint.h"
 #include "share/hub.h"
-#include "share/secret.h"
 
 namespace {
 
@@ -35,32 +41,17 @@ using namespace std::chrono_literals;
 using share::Hub;
 using share::HubOptions;
 
+constexpr uid_t kNobody = 65534;
+
 std::string make_private_dir() {
   char tmpl[] = "/tmp/ctn-share-test-XXXXXX";
-  const char* dir = ::mkdtemp(tmpl);
+  const char* dir = ::mkdtemp(tmpl);  // mode 0700
   if (dir == nullptr) throw std::runtime_error("mkdtemp failed");
   return dir;
 }
 
-// A port for a hub: below the kernel's ephemeral range (32768+), where ports of outgoing
-// connections and of every port-0 listener live, so nothing else grabs it between our check and use.
-uint16_t hub_port() {
-  static std::mt19937 rng(static_cast<unsigned>(::getpid()) * 7919u + static_cast<unsigned>(::time(nullptr)));
-  for (;;) {
-    const uint16_t port = static_cast<uint16_t>(10000 + rng() % 22000);
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(port);
-    const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(fd);
-    if (free) return port;
-  }
-}
-
 std::string ok_response(std::string_view body) {
-  return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+  return "HTTP/1.1 200 OK\r\nContent-Length: " + std::string(std::to_string(body.size())) + "\r\n\r\n" + std::string(body);
 }
 
 // A keep-alive server answering `body`; requests whose head contains `gate` (all when empty) wait
@@ -75,9 +66,34 @@ Handler gated(std::atomic<bool>& release, std::string body, std::string gate = "
   };
 }
 
-// One hub with the sink that records what it reports.
+// A listening Unix socket on `path`, or -1. Async-signal-safe (used in forked children too).
+int listen_unix(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  std::memcpy(a.sun_path, path.c_str(), std::min(path.size(), sizeof a.sun_path - 1));
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 16) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// A socket file whose process died (bound, never unlinked): nothing accepts on it any more.
+void leave_stale_socket(const std::string& path) {
+  const int fd = listen_unix(path);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  ASSERT_TRUE(std::filesystem::is_socket(path));
+}
+
+// One hub with the sink that records what it reports (and the code of a "failed" notice).
 struct Member {
-  explicit Member(HubOptions options) : hub(std::make_unique<Hub>(std::move(options), sink)) {}
+  explicit Member(HubOptions options) : hub(std::make_unique<Hub>(std::move(options), sink)) {
+    sink.hook = [this](const Event& e) {
+      if (e.kind == Event::Kind::kNotice && e.notice == "failed") failed_code = e.error.code;
+    };
+  }
   ~Member() {
     if (hub) {
       hub->shutdown(false, nullptr);
@@ -95,6 +111,7 @@ struct Member {
     hub.reset();
   }
   Sink sink;
+  std::atomic<ErrorCode> failed_code{ErrorCode::kInternal};
   std::unique_ptr<Hub> hub;
 };
 
@@ -103,7 +120,6 @@ class ShareTest : public ::testing::Test {
   void SetUp() override {
     watchdog_.arm(90s);
     dir_ = make_private_dir();
-    port_ = hub_port();
   }
   void TearDown() override {
     members_.clear();
@@ -111,10 +127,10 @@ class ShareTest : public ::testing::Test {
     watchdog_.disarm();
   }
 
-  HubOptions options(const std::string& secret_name = "secret") {
+  HubOptions options() {
     HubOptions o;
     o.port = port_;
-    o.secret_path = dir_ + "/" + secret_name;
+    o.socket_dir = dir_;
     o.handover_timeout_ms = 5000;
     o.handshake_timeout_ms = 500;
     o.ping_interval_ms = 100;
@@ -122,6 +138,7 @@ class ShareTest : public ::testing::Test {
     o.drain_grace_ms = 3000;
     return o;
   }
+  std::string sock() const { return share::socket_path(dir_, port_); }
   Member& add(HubOptions o) {
     members_.push_back(std::make_unique<Member>(std::move(o)));
     return *members_.back();
@@ -146,59 +163,149 @@ class ShareTest : public ::testing::Test {
     r.target = std::move(target);
     return r;
   }
+  uint64_t submit(Member& m, uint16_t server_port, std::string target) {
+    RequestSpec r = get(server_port, std::move(target));
+    const uint64_t id = r.id;
+    m.hub->submit(std::move(r));
+    return id;
+  }
+  // Requests `ids` of `m` failed with ERR_INTERNAL saying `what`.
+  void expect_internal(Member& m, std::initializer_list<uint64_t> ids, const std::string& what) {
+    for (uint64_t id : ids) {
+      auto rec = m.sink.wait_terminal(id);
+      ASSERT_TRUE(rec);
+      EXPECT_EQ(rec->code(), "ERR_INTERNAL") << rec->describe();
+      EXPECT_NE(rec->describe().find(what), std::string::npos) << rec->describe();
+    }
+  }
+  void wait_engine_in_flight(Member& host, uint64_t n) {
+    for (int i = 0; i < 1000 && host.hub->stats().engine.requests_in_flight != n; ++i) std::this_thread::sleep_for(2ms);
+    EXPECT_EQ(host.hub->stats().engine.requests_in_flight, n);
+  }
+  // Six hubs started at once, ten times, each time on a fresh port; `stale` leaves a dead host's
+  // socket file there first. Exactly one of them hosts every time.
+  void expect_one_host_of_six(bool stale) {
+    for (int round = 0; round < 10; ++round) {
+      members_.clear();
+      ++port_;
+      if (stale) leave_stale_socket(sock());
+      std::vector<Member*> ms;
+      for (int i = 0; i < 6; ++i) ms.push_back(&add());
+      for (Member* m : ms) m->hub->start();
+      int hosts = 0, clients = 0;
+      for (Member* m : ms) {
+        const std::string n = m->sink.wait_notice(1);
+        hosts += n == "host";
+        clients += n == "client";
+      }
+      EXPECT_EQ(hosts, 1) << "round " << round;
+      EXPECT_EQ(clients, 5) << "round " << round;
+    }
+  }
+  // A request from `m` that must come back with `body`.
+  void expect_served(Member& m, uint16_t server_port, const std::string& body) {
+    RequestSpec r = get(server_port);
+    const uint64_t id = r.id;
+    m.hub->submit(std::move(r));
+    auto rec = m.sink.wait_terminal(id);
+    ASSERT_TRUE(rec);
+    EXPECT_EQ(rec->body, body) << rec->describe();
+  }
 
   Watchdog watchdog_;
   std::string dir_;
-  uint16_t port_ = 0;
+  uint16_t port_ = 9119;  // no TCP any more: every test's directory is its own namespace of ports
   uint64_t next_id_ = 1;
   std::vector<std::unique_ptr<Member>> members_;
 };
 
-TEST(ShareSecret, CreatedPrivateThenReusedAndUnsafeOnesRefused) {
-  const std::string dir = make_private_dir();
-  const std::string path = dir + "/sub/link-secret";
-  share::Secret a{}, b{};
-  std::string why;
-  ASSERT_TRUE(share::load_or_create_secret(path, &a, &why)) << why;
-  struct stat st {};
-  ASSERT_EQ(::stat(path.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0600u);
-  ASSERT_EQ(::stat((dir + "/sub").c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode & 0777, 0700u);
-  ASSERT_TRUE(share::load_or_create_secret(path, &b, &why)) << why;
-  EXPECT_EQ(a, b);
-
-  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
-  EXPECT_FALSE(share::load_or_create_secret(path, &b, &why));
-  EXPECT_NE(why.find("mode must be 0600"), std::string::npos) << why;
-
-  const std::string link = dir + "/sub/symlinked";
-  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
-  ASSERT_EQ(::symlink(path.c_str(), link.c_str()), 0);
-  EXPECT_FALSE(share::load_or_create_secret(link, &b, &why));
-
-  { std::ofstream(dir + "/sub/short") << "abc"; }
-  ::chmod((dir + "/sub/short").c_str(), 0600);
-  EXPECT_FALSE(share::load_or_create_secret(dir + "/sub/short", &b, &why));
-  EXPECT_FALSE(share::load_or_create_secret("relative/path", &b, &why));
-  std::filesystem::remove_all(dir);
+// Runs `child` in a forked process under uid/gid 65534 and returns its pid. The child may only use
+// async-signal-safe calls (the parent has threads); it exits with the code `child` returns.
+pid_t fork_as_nobody(const std::function<int()>& child) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::setgid(kNobody) != 0 || ::setuid(kNobody) != 0) ::_exit(90);
+    ::_exit(child());
+  }
+  return pid;
 }
 
-TEST(ShareSecret, RacingCreatorsAgree) {
-  const std::string dir = make_private_dir();
-  std::vector<share::Secret> seen(16);
-  std::vector<std::thread> threads;
-  std::atomic<int> failures{0};
-  for (size_t i = 0; i < seen.size(); ++i) {
-    threads.emplace_back([&, i] {
-      std::string why;
-      if (!share::load_or_create_secret(dir + "/race", &seen[i], &why)) ++failures;
-    });
+int exit_code(pid_t pid) {
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+TEST(SocketDir, CreatedPrivateAndUnsafeOnesRefusedWithTheReason) {
+  const std::string root = make_private_dir();
+  std::string why;
+  // The default layout creates a missing parent, both 0700.
+  const std::string dir = root + "/home/run";
+  ASSERT_TRUE(share::ensure_socket_dir(dir, &why)) << why;
+  struct stat st {};
+  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_EQ(::stat((root + "/home").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_TRUE(share::ensure_socket_dir(dir, &why)) << why;
+
+  ASSERT_EQ(::chmod(dir.c_str(), 0777), 0);
+  EXPECT_FALSE(share::ensure_socket_dir(dir, &why));
+  EXPECT_NE(why.find(dir + " has mode 0777"), std::string::npos) << why;
+  ASSERT_EQ(::chmod(dir.c_str(), 0750), 0);
+  EXPECT_FALSE(share::ensure_socket_dir(dir, &why));
+  ASSERT_EQ(::chmod(dir.c_str(), 0700), 0);
+
+  const std::string link = root + "/linked";
+  ASSERT_EQ(::symlink(dir.c_str(), link.c_str()), 0);
+  EXPECT_FALSE(share::ensure_socket_dir(link, &why));
+  EXPECT_NE(why.find("symbolic link"), std::string::npos) << why;
+
+  const std::string file = root + "/file";
+  ::close(::open(file.c_str(), O_CREAT | O_WRONLY, 0600));
+  EXPECT_FALSE(share::ensure_socket_dir(file, &why));
+  EXPECT_FALSE(share::ensure_socket_dir("relative/dir", &why));
+
+  if (::geteuid() == 0) {
+    ASSERT_EQ(::chown(dir.c_str(), kNobody, kNobody), 0);
+    EXPECT_FALSE(share::ensure_socket_dir(dir, &why));
+    EXPECT_NE(why.find("belongs to uid 65534"), std::string::npos) << why;
   }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(failures.load(), 0);
-  for (const auto& s : seen) EXPECT_EQ(s, seen[0]);
-  std::filesystem::remove_all(dir);
+  std::filesystem::remove_all(root);
+}
+
+TEST_F(ShareTest, AnUnsafeDirectoryOrAForeignSocketIsRefusedAtInitWithShareSecret) {
+  ASSERT_EQ(::chmod(dir_.c_str(), 0777), 0);
+  Member& open_dir = add();
+  std::string notice = open_dir.start();
+  EXPECT_EQ(notice.rfind("failed: the socket directory " + dir_ + " has mode 0777", 0), 0u) << notice;
+  EXPECT_EQ(open_dir.failed_code.load(), ErrorCode::kShareSecret);
+  ASSERT_EQ(::chmod(dir_.c_str(), 0700), 0);
+
+  // Something that is not a socket where the socket should be: never removed, never used.
+  ::close(::open(sock().c_str(), O_CREAT | O_WRONLY, 0600));
+  Member& not_socket = add();
+  notice = not_socket.start();
+  EXPECT_NE(notice.find(sock() + " exists and is not a socket"), std::string::npos) << notice;
+  EXPECT_EQ(not_socket.failed_code.load(), ErrorCode::kShareSecret);
+  EXPECT_TRUE(std::filesystem::exists(sock()));
+  ::unlink(sock().c_str());
+
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to own files as another user";
+  ASSERT_EQ(::chown(dir_.c_str(), kNobody, kNobody), 0);
+  Member& foreign_dir = add();
+  notice = foreign_dir.start();
+  EXPECT_NE(notice.find("belongs to uid 65534, not to this user"), std::string::npos) << notice;
+  EXPECT_EQ(foreign_dir.failed_code.load(), ErrorCode::kShareSecret);
+  ASSERT_EQ(::chown(dir_.c_str(), 0, 0), 0);
+
+  // A stale socket file of another user: not ours to remove.
+  leave_stale_socket(sock());
+  ASSERT_EQ(::lchown(sock().c_str(), kNobody, kNobody), 0);
+  Member& foreign_socket = add();
+  notice = foreign_socket.start();
+  EXPECT_NE(notice.find(sock() + " is a socket of uid 65534"), std::string::npos) << notice;
+  EXPECT_EQ(foreign_socket.failed_code.load(), ErrorCode::kShareSecret);
 }
 
 TEST_F(ShareTest, FirstHubHostsOthersAreClientsAndRequestsRoundTrip) {
@@ -451,36 +558,69 @@ TEST_F(ShareTest, GracefulHandoverLetsInFlightRequestsFinishOnTheOldHost) {
   EXPECT_TRUE(stopped.load());
 }
 
-TEST_F(ShareTest, ElectionRaceEndsWithExactlyOneHost) {
-  for (int round = 0; round < 10; ++round) {
-    members_.clear();
-    port_ = hub_port();
-    std::vector<Member*> ms;
-    for (int i = 0; i < 6; ++i) ms.push_back(&add());
-    for (Member* m : ms) m->hub->start();
-    int hosts = 0, clients = 0;
-    for (Member* m : ms) {
-      const std::string n = m->sink.wait_notice(1);
-      hosts += n == "host";
-      clients += n == "client";
-    }
-    EXPECT_EQ(hosts, 1) << "round " << round;
-    EXPECT_EQ(clients, 5) << "round " << round;
-  }
+TEST_F(ShareTest, ElectionRaceEndsWithExactlyOneHost) { expect_one_host_of_six(false); }
+
+TEST_F(ShareTest, HubsRacingOverAStaleSocketEndWithExactlyOneHost) { expect_one_host_of_six(true); }
+
+// The lock is what makes replacing a stale socket safe: while another process holds it (probing,
+// unlinking, binding), nobody else touches the socket; once it is released, the stale socket is
+// replaced.
+TEST_F(ShareTest, AStaleSocketIsReplacedOnlyUnderTheLock) {
+  leave_stale_socket(sock());
+  const std::string lock_path = dir_ + "/" + std::to_string(port_) + ".lock";
+  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT, 0600);
+  ASSERT_EQ(::flock(lock_fd, LOCK_EX), 0);
+  Member& m = add();
+  m.hub->start();
+  std::this_thread::sleep_for(100ms);  // it is blocked on the lock: nothing decided, nothing removed
+  EXPECT_TRUE(m.sink.notices().empty());
+  EXPECT_STREQ(m.hub->stats().role, "electing");
+  ::close(lock_fd);
+  EXPECT_EQ(m.sink.wait_notice(1), "host");
+  Member& client = add();
+  EXPECT_EQ(client.start(), "client");
 }
 
-TEST_F(ShareTest, APortHeldByAForeignServerFailsFast) {
-  // Something that answers like an HTTP server.
-  TestServer http(TestServer::respond_always("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"));
-  port_ = http.port();
-  Member& m = add();
-  const std::string notice = m.start();
-  EXPECT_EQ(notice.rfind("failed: port", 0), 0u) << notice;
-  EXPECT_NE(notice.find("not a cycletls-native engine"), std::string::npos) << notice;
+// A listener that is not ours on the socket path (in a directory we own): an HTTP server, a
+// silent one.
+class ForeignUnixServer {
+ public:
+  ForeignUnixServer(const std::string& path, std::string greeting) : greeting_(std::move(greeting)) {
+    fd_ = listen_unix(path);
+    if (fd_ < 0) throw std::runtime_error("cannot listen on " + path);
+    thread_ = std::thread([this] {
+      for (;;) {
+        const int c = ::accept(fd_, nullptr, nullptr);
+        if (c < 0) return;
+        if (!greeting_.empty()) ::send(c, greeting_.data(), greeting_.size(), MSG_NOSIGNAL);
+        conns_.push_back(c);
+      }
+    });
+  }
+  ~ForeignUnixServer() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    thread_.join();
+    for (int c : conns_) ::close(c);
+  }
 
-  // Something that accepts and says nothing.
-  TestServer silent([](ServerConn& c) { c.stall(); });
-  port_ = silent.port();
+ private:
+  int fd_;
+  std::string greeting_;
+  std::thread thread_;
+  std::vector<int> conns_;
+};
+
+TEST_F(ShareTest, ASocketHeldByAForeignServerFailsFast) {
+  {
+    ForeignUnixServer http(sock(), "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    Member& m = add();
+    const std::string notice = m.start();
+    EXPECT_EQ(notice.rfind("failed: port", 0), 0u) << notice;
+    EXPECT_NE(notice.find("not a cycletls-native engine"), std::string::npos) << notice;
+  }
+  ::unlink(sock().c_str());
+  ForeignUnixServer silent(sock(), "");
   Member& s = add();
   const auto started = std::chrono::steady_clock::now();
   const std::string notice2 = s.start();
@@ -488,35 +628,192 @@ TEST_F(ShareTest, APortHeldByAForeignServerFailsFast) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
 }
 
-TEST_F(ShareTest, AnotherUsersSecretIsRefusedAndTheHostKeepsServing) {
+// SO_PEERCRED both ways, with the expected uid injected: a host that expects another user drops
+// our client at accept; a client that expects another user refuses our host before a byte goes.
+TEST_F(ShareTest, BothEndsCheckThePeersUidBeforeAnyRequestCrosses) {
   TestServer server(TestServer::respond_always(ok_response("ok")));
-  Member& host = add();
+  HubOptions picky = options();
+  picky.test.expected_peer_uid = ::geteuid() + 1;
+  Member& host = add(picky);
   ASSERT_EQ(host.start(), "host");
-  Member& stranger = add(options("other-secret"));
-  const std::string notice = stranger.start();
+  Member& client = add();
+  const std::string notice = client.start();
   EXPECT_EQ(notice.rfind("failed: port", 0), 0u) << notice;
-  Member& friend_ = add();
-  ASSERT_EQ(friend_.start(), "client");
-  RequestSpec r = get(server.port());
-  const uint64_t id = r.id;
-  friend_.hub->submit(std::move(r));
-  auto rec = friend_.sink.wait_terminal(id);
-  ASSERT_TRUE(rec);
-  EXPECT_EQ(rec->body, "ok");
+  EXPECT_GE(host.hub->stats().peers_refused, 1u);
+  EXPECT_EQ(host.hub->stats().peers_accepted, 0u);
+  bool warned = false;
+  for (const auto& n : host.sink.notices()) warned |= n.find("it belongs to uid " + std::to_string(::geteuid())) != std::string::npos;
+  EXPECT_TRUE(warned);
+  members_.clear();
+
+  Member& honest = add();
+  ASSERT_EQ(honest.start(), "host");
+  Member& suspicious = add(picky);
+  const std::string refused = suspicious.start();
+  EXPECT_NE(refused.find("refusing the engine host on " + sock() + ": it belongs to uid"), std::string::npos) << refused;
+  EXPECT_EQ(suspicious.failed_code.load(), ErrorCode::kShareSecret);
+  EXPECT_EQ(honest.hub->stats().peers_accepted, 0u);
+  expect_served(honest, server.port(), "ok");
 }
 
-// True when the host closed `fd` within the timeout.
-bool closed_by_peer(int fd, std::chrono::milliseconds timeout) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  char buf[4096];
-  while (std::chrono::steady_clock::now() < until) {
-    timeval tv{0, 20000};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n == 0) return true;
-    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return true;
+// A real process of another user that gets a connection to the host (the directory opened for
+// the test) is dropped at accept, before it can say HELLO, and gets nothing.
+TEST_F(ShareTest, AProcessOfAnotherUserIsDroppedAtAccept) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to run a child as another user";
+  TestServer server(TestServer::respond_always(ok_response("mine")));
+  Member& host = add();
+  ASSERT_EQ(host.start(), "host");
+  // Opened after the election's check (connecting needs write access to the socket file as well):
+  // only the kernel's check remains.
+  ASSERT_EQ(::chmod(dir_.c_str(), 0755), 0);
+  ASSERT_EQ(::chmod(sock().c_str(), 0777), 0);
+  const std::string path = sock();
+  const std::string hello = [] {
+    mux::Hello h;
+    h.version = mux::kProtocolVersion;
+    return mux::encode_frame(mux::FrameType::kHello, 0, 0, mux::encode_hello(h));
+  }();
+  const pid_t child = fork_as_nobody([&] {
+    const int fd = connect_unix(path);
+    if (fd < 0) return 2;
+    ::send(fd, hello.data(), hello.size(), MSG_NOSIGNAL);
+    char buf[256];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);  // READY would be a failure: expect the close
+    return n == 0 || n < 0 ? 0 : 3;
+  });
+  EXPECT_EQ(exit_code(child), 0);
+  ::chmod(dir_.c_str(), 0700);
+  EXPECT_EQ(host.hub->stats().peers_accepted, 0u);
+  EXPECT_GE(host.hub->stats().peers_refused, 1u);
+  Member& client = add();
+  ASSERT_EQ(client.start(), "client");
+  expect_served(client, server.port(), "mine");
+}
+
+// The relay attack on the old TCP link: another user's process sits on the socket our client
+// wants and relays to our real host (connected before it dropped to its own uid). The client
+// sees the relay's uid and refuses it: no request ever crosses, not one byte reaches the relay.
+TEST_F(ShareTest, ARelayOfAnotherUserInFrontOfARealHostNeverCarriesARequest) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to run a child as another user";
+  TestServer server(TestServer::respond_always(ok_response("secret data")));
+  Member& host = add();
+  ASSERT_EQ(host.start(), "host");
+  const std::string host_path = sock();
+  const uint16_t relay_port = port_ + 1;
+  const std::string relay_path = share::socket_path(dir_, relay_port);
+  // The relay's own directory, where it (uid 65534) can create its socket; moved into place after.
+  const std::string relay_dir = make_private_dir();
+  ASSERT_EQ(::chown(relay_dir.c_str(), kNobody, kNobody), 0);
+  const std::string relay_tmp = relay_dir + "/relay.sock";
+  int report[2];
+  ASSERT_EQ(::pipe(report), 0);
+  int ready[2], stop[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  ASSERT_EQ(::pipe(stop), 0);
+  const int upstream = connect_unix(host_path);  // as root, the host's own user
+  ASSERT_GE(upstream, 0);
+  const pid_t relay = fork_as_nobody([&]() -> int {
+    ::close(stop[1]);  // so that the test closing its end reads as "stop"
+    const int lfd = listen_unix(relay_tmp);
+    if (lfd < 0) return 2;
+    ::write(ready[1], "r", 1);
+    // Every connection in turn (an election's liveness probe is one), until the test says stop.
+    uint64_t from_victim = 0;
+    char buf[65536];
+    for (;;) {
+      pollfd l[2] = {{lfd, POLLIN, 0}, {stop[0], POLLIN, 0}};
+      if (::poll(l, 2, 10000) <= 0 || l[1].revents) break;
+      const int victim = ::accept(lfd, nullptr, nullptr);
+      if (victim < 0) return 3;
+      for (;;) {
+        pollfd p[2] = {{victim, POLLIN, 0}, {upstream, POLLIN, 0}};
+        if (::poll(p, 2, 3000) <= 0) break;
+        if (p[0].revents) {
+          const ssize_t n = ::read(victim, buf, sizeof buf);
+          if (n <= 0) break;
+          from_victim += static_cast<uint64_t>(n);
+          ::write(upstream, buf, static_cast<size_t>(n));
+        }
+        if (p[1].revents) {
+          const ssize_t n = ::read(upstream, buf, sizeof buf);
+          if (n <= 0) break;
+          ::write(victim, buf, static_cast<size_t>(n));
+        }
+      }
+      ::close(victim);
+    }
+    ::write(report[1], &from_victim, sizeof from_victim);
+    return 0;
+  });
+  ::close(upstream);
+  ::close(ready[1]);
+  ::close(report[1]);
+  ::close(stop[0]);
+  char r = 0;
+  ASSERT_EQ(::read(ready[0], &r, 1), 1) << "relay exit " << exit_code(relay);
+  ASSERT_EQ(::rename(relay_tmp.c_str(), relay_path.c_str()), 0);
+
+  HubOptions victim_options = options();
+  victim_options.port = relay_port;
+  // The socket file is the relay's: refused before connecting.
+  Member& wary = add(victim_options);
+  const std::string file_refused = wary.start();
+  EXPECT_NE(file_refused.find(relay_path + " is a socket of uid 65534"), std::string::npos) << file_refused;
+  EXPECT_EQ(wary.failed_code.load(), ErrorCode::kShareSecret);
+  // Even a socket file that looks like ours: the kernel says who listens on it.
+  ASSERT_EQ(::lchown(relay_path.c_str(), 0, 0), 0);
+  Member& victim = add(victim_options);
+  const std::string notice = victim.start();
+  EXPECT_NE(notice.find("it belongs to uid 65534, not to this user"), std::string::npos) << notice;
+  EXPECT_EQ(victim.failed_code.load(), ErrorCode::kShareSecret);
+  RequestSpec req = get(server.port(), "/cookie");
+  req.headers = {{"Cookie", "session=victim"}};
+  const uint64_t id = req.id;
+  victim.hub->submit(std::move(req));
+  // It fails, or (once the relay has gone and left a stale socket) runs on the victim's own engine.
+  ASSERT_TRUE(victim.sink.wait_terminal(id));
+  members_.pop_back();
+  ::close(stop[1]);  // the victim leaves; the relay sees its side close
+  EXPECT_EQ(exit_code(relay), 0);
+  uint64_t from_victim = ~uint64_t{0};
+  ASSERT_EQ(::read(report[0], &from_victim, sizeof from_victim), static_cast<ssize_t>(sizeof from_victim));
+  EXPECT_EQ(from_victim, 0u);
+  EXPECT_EQ(host.hub->stats().engine.requests_started, 0u);
+  for (int fd : {report[0], ready[0]}) ::close(fd);
+  std::filesystem::remove_all(relay_dir);
+}
+
+// Processes of this user are trusted by the kernel, so there is no small pool of handshake slots
+// to fill: 200 connections that never say a word do not keep a new process out.
+TEST_F(ShareTest, TwoHundredIdleConnectionsDoNotKeepANewClientOut) {
+  TestServer server(TestServer::respond_always(ok_response("joined")));
+  Member& host = add();
+  ASSERT_EQ(host.start(), "host");
+  std::vector<int> idle;
+  for (int i = 0; i < 200; ++i) {
+    const int fd = connect_unix(sock());
+    ASSERT_GE(fd, 0) << i;
+    idle.push_back(fd);
   }
-  return false;
+  Member& client = add();
+  ASSERT_EQ(client.start(), "client");
+  expect_served(client, server.port(), "joined");
+  for (int fd : idle) ::close(fd);
+}
+
+// At the connection cap, silent connections make room for one that speaks.
+TEST_F(ShareTest, AtThePeerCapTheOldestSilentConnectionIsEvicted) {
+  TestServer server(TestServer::respond_always(ok_response("room")));
+  HubOptions o = options();
+  o.peer_limits.max_peers = 8;
+  Member& host = add(o);
+  ASSERT_EQ(host.start(), "host");
+  std::vector<std::unique_ptr<RawPeer>> idle;
+  for (int i = 0; i < 8; ++i) idle.push_back(std::make_unique<RawPeer>(sock()));
+  Member& client = add();
+  ASSERT_EQ(client.start(), "client");
+  expect_served(client, server.port(), "room");
+  EXPECT_TRUE(idle.front()->closed_by_host(3s));
 }
 
 TEST_F(ShareTest, ForeignBytesAreDroppedAndTheHostKeepsServing) {
@@ -526,41 +823,232 @@ TEST_F(ShareTest, ForeignBytesAreDroppedAndTheHostKeepsServing) {
   Member& client = add();
   ASSERT_EQ(client.start(), "client");
 
-  const int garbage = connect_loopback(port_);
-  ASSERT_GE(garbage, 0);
-  const std::string http = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-  ASSERT_EQ(::send(garbage, http.data(), http.size(), MSG_NOSIGNAL), static_cast<ssize_t>(http.size()));
-  EXPECT_TRUE(closed_by_peer(garbage, 3s));
-  ::close(garbage);
+  RawPeer garbage(sock());
+  ASSERT_TRUE(garbage.send_raw("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_TRUE(garbage.closed_by_host(3s));
 
-  const int oversized = connect_loopback(port_);
-  const std::string header = std::string("\x7f\xff\xff\xff\x01\x00", 6);
-  ::send(oversized, header.data(), header.size(), MSG_NOSIGNAL);
-  EXPECT_TRUE(closed_by_peer(oversized, 3s));
-  ::close(oversized);
+  RawPeer oversized(sock());
+  oversized.send_raw(std::string("\x7f\xff\xff\xff\x01\x00", 6));
+  EXPECT_TRUE(oversized.closed_by_host(3s));
 
-  // A REQUEST before authenticating is refused too.
-  const int early = connect_loopback(port_);
-  const std::string req = mux::encode_frame(mux::FrameType::kRequest, mux::kEndStream, 1, "x");
-  ::send(early, req.data(), req.size(), MSG_NOSIGNAL);
-  EXPECT_TRUE(closed_by_peer(early, 3s));
-  ::close(early);
+  // A REQUEST before HELLO is refused too.
+  RawPeer early(sock());
+  early.send(mux::FrameType::kRequest, mux::kEndStream, 1, "x");
+  EXPECT_TRUE(early.closed_by_host(3s));
 
   // Half-open: connects, never speaks; closed after the handshake deadline.
-  const int silent = connect_loopback(port_);
-  EXPECT_TRUE(closed_by_peer(silent, 5s));
-  ::close(silent);
+  RawPeer silent(sock());
+  EXPECT_TRUE(silent.closed_by_host(5s));
 
   EXPECT_GE(host.hub->stats().peers_refused, 4u);
-  RequestSpec r = get(server.port());
-  const uint64_t id = r.id;
-  client.hub->submit(std::move(r));
-  auto rec = client.sink.wait_terminal(id);
-  ASSERT_TRUE(rec);
-  EXPECT_EQ(rec->body, "still here");
+  expect_served(client, server.port(), "still here");
   bool warned = false;
   for (const auto& n : host.sink.notices()) warned |= n.rfind("warning: refused a connection", 0) == 0;
   EXPECT_TRUE(warned);
+}
+
+// ---- what one peer may ask of the host: each breach closes that peer's link only ----
+
+class PeerLimitsTest : public ShareTest {
+ protected:
+  // A host with `limits`, a well-behaved client of it, and a raw peer that has said HELLO.
+  void start(share::PeerLimits limits) {
+    server_ = std::make_unique<TestServer>(TestServer::respond_always(ok_response("unaffected")));
+    HubOptions o = options();
+    o.peer_limits = limits;
+    host_ = &add(o);
+    ASSERT_EQ(host_->start(), "host");
+    client_ = &add();
+    ASSERT_EQ(client_->start(), "client");
+    peer_ = std::make_unique<RawPeer>(sock());
+    ASSERT_TRUE(peer_->handshake());
+  }
+  std::string request(uint64_t body_size) {
+    RequestSpec r = get(server_->port());
+    r.body.assign(std::min<uint64_t>(body_size, 1), 'x');
+    std::string p = mux::encode_request(r);
+    if (body_size > 1) {  // patch the announced size (the u64 before server_name, profile, ...)
+      const std::string zero = mux::encode_request(get(server_->port()));
+      size_t at = 0;
+      while (zero[at] == p[at]) ++at;
+      for (int i = 0; i < 8; ++i) p[at - 7 + i] = static_cast<char>((body_size >> (8 * (7 - i))) & 0xff);
+    }
+    return p;
+  }
+  // The raw peer was closed with a warning naming `what`, and the client was not affected.
+  void expect_only_the_peer_closed(const std::string& what) {
+    EXPECT_TRUE(peer_->closed_by_host(5s));
+    bool warned = false;
+    for (int i = 0; i < 500 && !warned; ++i) {
+      for (const auto& n : host_->sink.notices()) warned |= n.find(what) != std::string::npos;
+      if (!warned) std::this_thread::sleep_for(2ms);
+    }
+    EXPECT_TRUE(warned) << what;
+    expect_served(*client_, server_->port(), "unaffected");
+    EXPECT_STREQ(client_->hub->stats().link, "open");
+  }
+
+  std::unique_ptr<TestServer> server_;
+  Member* host_ = nullptr;
+  Member* client_ = nullptr;
+  std::unique_ptr<RawPeer> peer_;
+};
+
+TEST_F(PeerLimitsTest, AnAnnouncedBodyOverTheCapClosesThatPeer) {
+  share::PeerLimits limits;
+  limits.max_request_body = 1000;
+  start(limits);
+  peer_->send(mux::FrameType::kRequest, 0, 1, request(uint64_t{1} << 40));
+  expect_only_the_peer_closed("REQUEST announces a body of 1099511627776 bytes (at most 1000)");
+}
+
+TEST_F(PeerLimitsTest, BodiesBeingGatheredOverThePeersCapCloseThatPeer) {
+  share::PeerLimits limits;
+  limits.max_request_body = 1000;
+  limits.max_buffered_body = 2500;
+  start(limits);
+  for (uint64_t stream = 1; stream <= 3; ++stream) peer_->send(mux::FrameType::kRequest, 0, stream, request(1000));
+  expect_only_the_peer_closed("REQUEST bodies being gathered would exceed 2500 bytes");
+}
+
+TEST_F(PeerLimitsTest, AnOversizedPingClosesThatPeer) {
+  start({});
+  peer_->send(mux::FrameType::kPing, 0, 0, std::string(65, 'p'));
+  expect_only_the_peer_closed("PING of 65 bytes (at most 64)");
+}
+
+TEST_F(PeerLimitsTest, TooManyStreamsCloseThatPeer) {
+  share::PeerLimits limits;
+  limits.max_streams = 16;
+  start(limits);
+  // Requests whose bodies never come stay in flight.
+  for (uint64_t stream = 1; stream <= 17; ++stream) peer_->send(mux::FrameType::kRequest, 0, stream, request(10));
+  expect_only_the_peer_closed("more than 16 requests in flight");
+}
+
+TEST_F(PeerLimitsTest, APeerThatPingsButNeverReadsIsClosedAtTheControlQueueCap) {
+  share::PeerLimits limits;
+  limits.max_control_bytes = 64u << 10;
+  start(limits);
+  // PONGs pile up once the socket buffers are full; the queue stops at the cap.
+  const std::string ping = mux::encode_frame(mux::FrameType::kPing, 0, 0, std::string(64, 'p'));
+  std::string burst;
+  for (int i = 0; i < 1000; ++i) burst += ping;
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  bool closed = false;
+  while (!closed && std::chrono::steady_clock::now() < until) {
+    pollfd p{peer_->fd(), POLLOUT, 0};
+    if (::poll(&p, 1, 50) > 0 && (p.revents & (POLLERR | POLLHUP))) closed = true;
+    if (!closed && (p.revents & POLLOUT) && ::send(peer_->fd(), burst.data(), burst.size(), MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
+        errno != EAGAIN) {
+      closed = true;
+    }
+    for (const auto& n : host_->sink.notices()) closed |= n.find("does not read") != std::string::npos;
+  }
+  EXPECT_TRUE(closed);
+  expect_only_the_peer_closed("over 65536 bytes of link-level frames queued");
+}
+
+// ---- frame-sequence fuzzing, deterministic: the host keeps serving another peer ----
+
+TEST(HubPeerFuzz, SeededFrameSequencesLeaveTheHostServingOthers) {
+  Watchdog watchdog;
+  watchdog.arm(240s);
+  HubPeerDriver driver;
+  std::mt19937 rng(20261206);
+  // Seeds: a handful of meaningful scripts, then random mutations of them.
+  auto rec = [](uint8_t op, uint8_t stream, std::string data) {
+    std::string r;
+    r += static_cast<char>(op);
+    r += static_cast<char>(stream);
+    r += static_cast<char>(data.size() & 0xff);
+    r += static_cast<char>(data.size() >> 8);
+    return r + data;
+  };
+  const uint8_t kWellFormed = 0x40, kEnd = 0x20;
+  std::vector<std::string> seeds = {
+      std::string(1, '\0') + rec(5 | kWellFormed | kEnd, 1, std::string(3, '\0')),                       // GET
+      std::string(1, '\0') + rec(5 | kWellFormed, 1, "\x00\x00\x10") + rec(6 | kEnd, 1, std::string(16, 'b')),
+      std::string(1, '\0') + rec(5 | kWellFormed, 2, "\x01") + rec(6, 2, "abc") + rec(11, 2, ""),     // stream + cancel
+      std::string(1, '\0') + rec(12 | kWellFormed, 1, "\xff\xff\xff\xff") + rec(13 | kWellFormed, 0, "\x01"),
+      std::string(1, '\0') + rec(16 | kWellFormed, 3, "\x01\x02") + rec(15, 0, "bye"),
+      std::string(1, '\1') + rec(5 | kWellFormed, 1, "") + rec(1 | kWellFormed, 0, "\x01"),            // no HELLO first
+      std::string(1, '\0') + rec(5 | kWellFormed, 1, "\x02\x7f") + rec(0x80, 0, "\x00\x00\x00\x01\x02"),
+  };
+  const int kRuns = 3000;
+  for (int run = 0; run < kRuns; ++run) {
+    std::string input = seeds[run % seeds.size()];
+    const int mutations = static_cast<int>(rng() % 6);
+    for (int m = 0; m < mutations && !input.empty(); ++m) {
+      switch (rng() % 4) {
+        case 0: input[rng() % input.size()] = static_cast<char>(rng()); break;                 // flip a byte
+        case 1: input.insert(rng() % input.size(), 1, static_cast<char>(rng())); break;         // insert
+        case 2: input.erase(rng() % input.size(), 1); break;                                    // delete
+        case 3: input += seeds[rng() % seeds.size()].substr(1); break;                           // splice
+      }
+    }
+    driver.play(reinterpret_cast<const uint8_t*>(input.data()), input.size());
+    if (run % 100 == 0 || run == kRuns - 1) {
+      ASSERT_TRUE(driver.well_behaved_peer_is_served()) << "after run " << run;
+    }
+  }
+  EXPECT_STREQ(driver.hub().stats().role, "host");
+  watchdog.disarm();
+}
+
+// ---- faults inside a handler: the affected streams fail with ERR_INTERNAL, nothing hangs ----
+
+TEST_F(ShareTest, AHostHandlerThatThrowsFailsThatPeersStreamsWithInternalAndKeepsServing) {
+  std::atomic<bool> release{false};
+  TestServer server(gated(release, "fine"));
+  HubOptions o = options();
+  std::atomic<uint64_t> poison{0};
+  o.test.before_frame = [&poison](bool host_side, int type, uint64_t stream) {
+    if (host_side && type == static_cast<int>(mux::FrameType::kRequest) && stream == poison.load()) throw std::bad_alloc();
+  };
+  Member& host = add(o);
+  ASSERT_EQ(host.start(), "host");
+  Member& victim = add();
+  ASSERT_EQ(victim.start(), "client");
+  Member& bystander = add();
+  ASSERT_EQ(bystander.start(), "client");
+  const uint64_t running_id = submit(victim, server.port(), "/slow");  // in flight when the fault hits
+  const uint64_t other_id = submit(bystander, server.port(), "/slow");
+  wait_engine_in_flight(host, 2);
+  poison = next_id_;
+  const uint64_t doomed_id = submit(victim, server.port(), "/doomed");
+  expect_internal(victim, {doomed_id, running_id}, "std::bad_alloc");
+  // The victim's engine request was cancelled with it; the bystander's still runs and completes.
+  wait_engine_in_flight(host, 1);
+  release = true;
+  auto rec = bystander.sink.wait_terminal(other_id);
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->body, "fine");
+  poison = 0;
+  expect_served(victim, server.port(), "fine");  // the victim links again
+  victim.sink.expect_consistent();
+  bystander.sink.expect_consistent();
+}
+
+TEST_F(ShareTest, AClientHandlerThatThrowsFailsItsStreamsWithInternalAndLinksAgain) {
+  std::atomic<bool> release{false};
+  TestServer server(gated(release, "fine"));
+  Member& host = add();
+  ASSERT_EQ(host.start(), "host");
+  HubOptions o = options();
+  std::atomic<bool> armed{true};
+  o.test.before_frame = [&armed](bool host_side, int type, uint64_t) {
+    if (!host_side && type == static_cast<int>(mux::FrameType::kHead) && armed.exchange(false)) throw std::runtime_error("injected");
+  };
+  Member& client = add(o);
+  ASSERT_EQ(client.start(), "client");
+  const uint64_t waiting_id = submit(client, server.port(), "/slow");
+  const uint64_t fast_id = submit(client, server.port(), "/fast");
+  expect_internal(client, {fast_id, waiting_id}, "injected");
+  wait_engine_in_flight(host, 0);
+  release = true;
+  expect_served(client, server.port(), "fine");
+  client.sink.expect_consistent();
 }
 
 TEST_F(ShareTest, IdleLinkClosesAndReopensOnTheNextRequest) {

@@ -1,7 +1,9 @@
 'use strict';
-// One engine per port across real processes: election, the authenticated link, mixed loads with
-// every body checked, the host leaving in every way a process can leave, foreign peers, a slow
-// consumer, and a 70 000-byte URL. Every child is bounded (spawn.js kills it at its deadline).
+// One engine per port across real processes: election (over a stale socket too), the Unix-socket
+// link and its kernel-checked peers (a real process of another user), mixed loads with every body
+// checked, the host leaving in every way a process can leave, foreign peers, a slow consumer whose
+// memory stays flat in both processes, and a 70 000-byte URL. Every child is bounded (spawn.js kills
+// it at its deadline). Every run has its own private socket directory.
 const fs = require('node:fs');
 const http = require('node:http');
 const net = require('node:net');
@@ -15,19 +17,24 @@ const WORKER = path.join(__dirname, '..', 'fixtures', 'scripts', 'share-worker.j
 
 let upstream;
 let dir;
+let socketDir;
 let env;
 
 beforeAll(async () => {
   // Plain HTTP upstream: these tests are about the link, not TLS; large headers allowed for the long URL.
   upstream = await startServer({ tls: false });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctn-sharing-'));
-  env = childEnv({ CYCLETLS_NATIVE_SECRET_FILE: path.join(dir, 'link-secret') });
+  socketDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctn-sock-'));  // 0700
+  env = childEnv({ CYCLETLS_NATIVE_SOCKET_DIR: socketDir });
 });
+
+const socketOf = (port) => path.join(socketDir, `${port}.sock`);
 
 afterAll(async () => {
   killAll();
   await upstream.close();
   fs.rmSync(dir, { recursive: true, force: true });
+  fs.rmSync(socketDir, { recursive: true, force: true });
 });
 
 let fileSeq = 0;
@@ -79,9 +86,22 @@ test('eight processes on one port: mixed large and small bodies, zero crossed or
   await Promise.all(ws.map((w) => w.done));
 }, 120000);
 
-test('an election race repeated 50 times ends with exactly one host every time', async () => {
-  for (let round = 0; round < 50; round++) {
+// A host killed with SIGKILL leaves its socket file behind: nothing accepts on it any more.
+async function leaveStaleSocket(port) {
+  const dead = start(process.execPath, ['-e',
+    `require('net').createServer().listen(${JSON.stringify(socketOf(port))}, () => process.kill(process.pid, 'SIGKILL'))`],
+  { env, timeoutMs: 10000 });
+  await dead.done;
+  expect(fs.lstatSync(socketOf(port)).isSocket()).toBe(true);
+}
+
+test.each([
+  ['a free port', 50, false],
+  ['a stale socket left by a killed host', 20, true],
+])('an election race over %s, repeated, ends with exactly one host every time', async (_name, rounds, stale) => {
+  for (let round = 0; round < rounds; round++) {
     const port = uniquePort();
+    if (stale) await leaveStaleSocket(port);
     const startFile = tmpFile('race');
     const holdFile = tmpFile('hold');
     const cfg = { port, mode: 'load', count: 1, concurrency: 1, startFile, holdFile };
@@ -97,6 +117,52 @@ test('an election race repeated 50 times ends with exactly one host every time',
     for (const r of results) expect(r).toMatchObject({ ok: 1, crossed: 0, hung: 0 });
   }
 }, 240000);
+
+test('200 idle connections to the socket do not keep a new client process out', async () => {
+  const port = uniquePort();
+  const host = worker({ port, mode: 'host' });
+  expect(roleOf(await host.waitFor(/^READY /))).toBe('host');
+  const idle = await Promise.all(Array.from({ length: 200 }, () => connectRaw(port)));
+  try {
+    const w = worker({ port, mode: 'load', count: 20, concurrency: 4 });
+    expect(roleOf(await w.waitFor(/^READY /))).toBe('client');
+    expect(await doneOf(w)).toMatchObject({ ok: 20, crossed: 0, hung: 0, codes: {} });
+  } finally {
+    for (const s of idle) s.destroy();
+    host.child.kill('SIGKILL');
+    await host.done;
+  }
+}, 60000);
+
+const runningAsRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+(runningAsRoot ? test : test.skip)('a process of another user cannot use our socket directory: ERR_SHARE_SECRET, and the host never hears of it', async () => {
+  const port = uniquePort();
+  const host = worker({ port, mode: 'host' });
+  expect(roleOf(await host.waitFor(/^READY /))).toBe('host');
+  // uid 65534 pointed at our directory: it may not enter it, and it says so before anything else.
+  const stranger = start(process.execPath, [WORKER, JSON.stringify({ base: `http://127.0.0.1:${upstream.port}`, port, mode: 'load', count: 1 })],
+    { env: { ...env, HOME: '/nonexistent' }, timeoutMs: 30000, uid: 65534, gid: 65534 });
+  const line = await stranger.waitFor(/^(INITFAILED|READY) /, 20000);
+  expect(line).toMatch(new RegExp(`^INITFAILED ERR_SHARE_SECRET .*${socketDir}.* belongs to uid 0, not to this user \\(uid 65534\\)`));
+  await stranger.done;
+  host.child.kill('SIGKILL');
+  const hr = await host.done;
+  expect(hr.stderr).not.toMatch(/refused a connection/);
+}, 60000);
+
+test('an unsafe socket directory is refused at initCycleTLS with ERR_SHARE_SECRET naming it', async () => {
+  const open = fs.mkdtempSync(path.join(os.tmpdir(), 'ctn-open-'));
+  fs.chmodSync(open, 0o777);
+  try {
+    const w = start(process.execPath, [WORKER, JSON.stringify({ base: `http://127.0.0.1:${upstream.port}`, port: uniquePort(), mode: 'load', count: 1 })],
+      { env: { ...env, CYCLETLS_NATIVE_SOCKET_DIR: open }, timeoutMs: 30000 });
+    expect(await w.waitFor(/^(INITFAILED|READY) /)).toMatch(new RegExp(`^INITFAILED ERR_SHARE_SECRET "the socket directory ${open} has mode 0777; it must be 0700`));
+    await w.done;
+  } finally {
+    fs.rmSync(open, { recursive: true, force: true });
+  }
+});
 
 // The host leaves while two clients keep four requests each in flight: every request settles,
 // only with ERR_HOST_GONE if at all, and the port is served again within a second.
@@ -145,7 +211,7 @@ describe.each([
 
 function connectRaw(port) {
   return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => resolve(s));
+    const s = net.connect(socketOf(port), () => resolve(s));
     s.on('error', reject);
   });
 }
@@ -168,7 +234,7 @@ function frame(type, stream, payload) {
   return Buffer.concat([head, payload]);
 }
 
-test('foreign peers are refused (garbage, oversized frame, half-open, wrong secret) and the host keeps serving', async () => {
+test('foreign peers are refused (garbage, oversized frame, half-open, old protocol) and the host keeps serving', async () => {
   const port = uniquePort();
   const stopFile = tmpFile('stop');
   const host = worker({ port, mode: 'host' });
@@ -186,26 +252,17 @@ test('foreign peers are refused (garbage, oversized frame, half-open, wrong secr
   oversized.write(Buffer.from([0x7f, 0xff, 0xff, 0xff, 0x01, 0x00]));
   expect(await o).toBe(true);
 
-  // Speaks the protocol, but cannot prove it knows the secret.
-  const liar = await connectRaw(port);
-  const l = closedByPeer(liar, 5000);
-  const hello = Buffer.concat([Buffer.from('CTNLINK\x01', 'latin1'), Buffer.from([0, 1]), Buffer.alloc(4), Buffer.alloc(32, 9)]);
-  liar.write(frame(1, 0, hello));
-  await new Promise((r) => setTimeout(r, 100));
-  liar.write(frame(3, 0, Buffer.alloc(32, 1)));  // AUTH with a made-up proof
-  liar.write(frame(5, 1, Buffer.from('a request it must never run')));
+  // Speaks an older link protocol: told which version is required, closed, never served.
+  const old = await connectRaw(port);
+  const l = closedByPeer(old, 5000);
+  const hello = Buffer.concat([Buffer.from('CTNLINK\x01', 'latin1'), Buffer.from([0, 3]), Buffer.alloc(4), Buffer.alloc(32, 9)]);
+  old.write(frame(1, 0, hello));
+  old.write(frame(5, 1, Buffer.from('a request it must never run')));
   expect(await l).toBe(true);
 
   // Connects and never speaks.
   const silent = await connectRaw(port);
   expect(await closedByPeer(silent, 8000)).toBe(true);
-
-  // Another user's secret: refused at initCycleTLS with a clear code.
-  const otherDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctn-other-'));
-  const stranger = worker({ port, mode: 'load', count: 1 }, { extraEnv: { CYCLETLS_NATIVE_SECRET_FILE: path.join(otherDir, 's') } });
-  expect(await stranger.waitFor(/^INITFAILED /)).toMatch(/^INITFAILED ERR_PORT_IN_USE /);
-  await stranger.done;
-  fs.rmSync(otherDir, { recursive: true, force: true });
 
   fs.writeFileSync(stopFile, 'stop');
   const r = await doneOf(client);
@@ -217,14 +274,16 @@ test('foreign peers are refused (garbage, oversized frame, half-open, wrong secr
   expect(hr.stderr).toMatch(/refused a connection/);
 }, 60000);
 
-test('a port held by something else fails fast with ERR_PORT_IN_USE', async () => {
+test('a port\'s socket held by something else fails fast with ERR_PORT_IN_USE', async () => {
   const squatter = http.createServer((req, res) => res.end('not an engine'));
-  await new Promise((r) => squatter.listen(0, '127.0.0.1', r));
+  const squatterPort = uniquePort();
+  await new Promise((r) => squatter.listen(socketOf(squatterPort), r));
   const silent = net.createServer(() => undefined);
-  await new Promise((r) => silent.listen(0, '127.0.0.1', r));
+  const silentPort = uniquePort();
+  await new Promise((r) => silent.listen(socketOf(silentPort), r));
   try {
-    for (const server of [squatter, silent]) {
-      const w = worker({ port: server.address().port, mode: 'load', count: 1 });
+    for (const port of [squatterPort, silentPort]) {
+      const w = worker({ port, mode: 'load', count: 1 });
       const line = await w.waitFor(/^(INITFAILED|READY) /);
       expect(line).toMatch(/^INITFAILED ERR_PORT_IN_USE .*not a cycletls-native engine/);
       await w.done;
@@ -252,6 +311,40 @@ test('a slow consumer does not slow the others', async () => {
   fs.writeFileSync(stopFile, 'stop');
   const s = await doneOf(slow);
   expect(s).toMatchObject({ ok: 1, bytes: 64 << 20 });
+  host.child.kill('SIGKILL');
+  await host.done;
+}, 90000);
+
+// Resident memory of a process, bytes.
+function rssOf(pid) {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m[1]) * 1024;
+}
+
+test('a paused stream read in another process keeps both processes\' memory flat', async () => {
+  const port = uniquePort();
+  const stopFile = tmpFile('stop');
+  const host = worker({ port, mode: 'host' });
+  expect(roleOf(await host.waitFor(/^READY /))).toBe('host');
+  // 256 MiB offered by the server; the reader pauses after its first chunk.
+  const slow = worker({ port, mode: 'slow', largeSize: 256 << 20, stopFile });
+  expect(roleOf(await slow.waitFor(/^READY /))).toBe('client');
+  await slow.waitFor(/^SLOW /);
+  const before = { host: rssOf(host.child.pid), reader: rssOf(slow.child.pid) };
+  const peak = { ...before };
+  // The server keeps offering data all along: whatever windows and buffers allow would pile up here.
+  for (let i = 0; i < 30; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    peak.host = Math.max(peak.host, rssOf(host.child.pid));
+    peak.reader = Math.max(peak.reader, rssOf(slow.child.pid));
+  }
+  const growthMiB = { host: (peak.host - before.host) / 2 ** 20, reader: (peak.reader - before.reader) / 2 ** 20 };
+  console.log(`paused stream across processes: RSS growth host ${growthMiB.host.toFixed(1)} MiB, reader ${growthMiB.reader.toFixed(1)} MiB`);
+  // Windows of a few MiB are what may be in flight; a leak would be a sizeable part of 256 MiB.
+  expect(growthMiB.host).toBeLessThan(24);
+  expect(growthMiB.reader).toBeLessThan(24);
+  fs.writeFileSync(stopFile, 'stop');
+  expect(await doneOf(slow)).toMatchObject({ ok: 1, bytes: 256 << 20 });
   host.child.kill('SIGKILL');
   await host.done;
 }, 90000);

@@ -19,13 +19,13 @@ function childEnv(extra = {}) {
 }
 
 /**
- * Starts a child. Returns { child, done, lines, waitFor(re, ms) }:
+ * Starts a child (as another user when uid/gid are given). Returns { child, done, lines, waitFor(re, ms) }:
  *  done resolves to { code, signal, stdout, stderr, timedOut, elapsedMs, exitedAt };
  *  waitFor resolves with the first stdout line matching re (or rejects after ms).
  */
-function start(command, args, { env, cwd = ROOT, timeoutMs = 20000 } = {}) {
+function start(command, args, { env, cwd = ROOT, timeoutMs = 20000, uid, gid } = {}) {
   const startedAt = Date.now();
-  const child = spawn(command, args, { cwd, env: env || childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { cwd, env: env || childEnv(), stdio: ['ignore', 'pipe', 'pipe'], uid, gid });
   live.add(child);
   let stdout = '';
   let stderr = '';

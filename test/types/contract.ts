@@ -17,6 +17,7 @@ async function main(): Promise<void> {
   await cjs.default({ port: 9120 });
   const shared: InitOptions = {
     port: 9121, shareAcrossProcesses: true, secretFile: '/tmp/secret', retryOnHostGone: false,
+    socketDir: process.env.CYCLETLS_NATIVE_SOCKET_DIR,
     handoverTimeoutMs: 5000, handshakeTimeoutMs: 500, pingIntervalMs: 1000, pingTimeoutMs: 3000,
     linkIdleTimeoutMs: 30000, drainGraceMs: 5000,
   };

@@ -106,15 +106,27 @@ describe('normalizeInit', () => {
     expect(normalizeInit({ debug: true, rejectOnError: true })).toMatchObject({ port: 9119, debug: true, rejectOnError: true });
   });
 
-  test('sharing across processes: on by default, off on request, timings and secret file checked', () => {
+  test('sharing across processes: on by default, off on request, timings and socket directory checked', () => {
     expect(normalizeInit({ shareAcrossProcesses: false }).share).toBeUndefined();
     expect(normalizeInit({ retryOnHostGone: false }).retryOnHostGone).toBe(false);
-    expect(normalizeInit({ port: 4100, secretFile: '/tmp/x/secret', handoverTimeoutMs: 100, linkIdleTimeoutMs: 0, drainGraceMs: 10 }).share)
-      .toEqual({ port: 4100, secretFile: '/tmp/x/secret', handoverTimeoutMs: 100, linkIdleTimeoutMs: 0, drainGraceMs: 10 });
+    expect(normalizeInit({ port: 4100, socketDir: '/tmp/x/run', handoverTimeoutMs: 100, linkIdleTimeoutMs: 0, drainGraceMs: 10 }).share)
+      .toEqual({ port: 4100, socketDir: '/tmp/x/run', handoverTimeoutMs: 100, linkIdleTimeoutMs: 0, drainGraceMs: 10 });
+    const saved = process.env.CYCLETLS_NATIVE_SOCKET_DIR;
+    try {
+      process.env.CYCLETLS_NATIVE_SOCKET_DIR = '/tmp/from-env';
+      expect(normalizeInit({}).share).toEqual({ port: 9119, socketDir: '/tmp/from-env' });
+      expect(normalizeInit({ socketDir: '/tmp/option-wins' }).share).toEqual({ port: 9119, socketDir: '/tmp/option-wins' });
+    } finally {
+      if (saved === undefined) delete process.env.CYCLETLS_NATIVE_SOCKET_DIR; else process.env.CYCLETLS_NATIVE_SOCKET_DIR = saved;
+    }
+    // secretFile is obsolete: accepted (when a string) and ignored.
+    expect(normalizeInit({ port: 4100, secretFile: '/tmp/x/secret' }).share).toEqual({ port: 4100 });
     expectInvalid(() => normalizeInit({ shareAcrossProcesses: 'yes' }), TypeError, /shareAcrossProcesses/);
     expectInvalid(() => normalizeInit({ retryOnHostGone: 1 }), TypeError, /retryOnHostGone/);
     expectInvalid(() => normalizeInit({ secretFile: 5 }), TypeError, /secretFile/);
-    expectInvalid(() => normalizeInit({ secretFile: 'relative/secret' }), TypeError, /secretFile/);
+    expectInvalid(() => normalizeInit({ socketDir: 5 }), TypeError, /socketDir/);
+    expectInvalid(() => normalizeInit({ socketDir: 'relative/run' }), TypeError, /socketDir/);
+    expectInvalid(() => normalizeInit({ socketDir: '/' + 'd'.repeat(100) }), TypeError, /socketDir.*96 bytes/);
     expectInvalid(() => normalizeInit({ handoverTimeoutMs: '1' }), TypeError, /handoverTimeoutMs/);
     expectInvalid(() => normalizeInit({ handoverTimeoutMs: -1 }), RangeError, /handoverTimeoutMs/);
     expectInvalid(() => normalizeInit({ pingIntervalMs: 1.5 }), RangeError, /pingIntervalMs/);
