@@ -3,6 +3,9 @@
 # As root it runs apt-get itself; otherwise it fails with the one command to run.
 set -euo pipefail
 pkgs=(libasio-dev libbrotli-dev zlib1g-dev libzstd-dev libgtest-dev dpkg-dev xz-utils ca-certificates openssl)
+# In a clone (the npm package has no test/): clang and its libFuzzer runtime for the fuzz targets
+# (npm run fuzz, and briefly in npm test).
+[ -d "$(dirname "$0")/../test/fuzz" ] && pkgs+=(clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -51,6 +51,19 @@ if (!process.env.CTN_SKIP_SANITIZE) {
   }
 }
 
+// Fuzzing, briefly: each libFuzzer target (test/fuzz/) runs a few seconds from its seed corpus;
+// a crash fails it. One test per target. Needs clang with libFuzzer (scripts/install-deps.sh).
+if (!process.env.CTN_SKIP_FUZZ) {
+  log('fuzz targets (libFuzzer + ASan + UBSan, clang)');
+  const r = spawnSync(process.execPath, [path.join(__dirname, 'fuzz.js'), '--seconds', process.env.CTN_FUZZ_SECONDS || '10'],
+    { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  process.stdout.write(r.stdout ?? '');
+  const m = /^fuzz: (\d+) passed, (\d+) failed$/m.exec(r.stdout ?? '');
+  counts.passed += m ? Number(m[1]) : 0;
+  counts.failed += m ? Number(m[2]) : 1;
+  ok = r.status === 0 && ok;
+}
+
 log('jest');
 const report = path.join(root, 'build', 'jest-report.json');
 const jestOk = run(process.execPath, [require.resolve('jest/bin/jest', { paths: [root] }), '--json', `--outputFile=${report}`,
