@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `npm test`: works from a clean clone. Installs and builds when needed, runs the native tests
-// (plain, then under ASan/UBSan), then the Jest suites, and ends with one summary line.
+// (plain, then under ASan/UBSan), the Jest integration suites against the sanitized addon, then the
+// Jest suites, and ends with one summary line.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -51,6 +52,32 @@ if (!process.env.CTN_SKIP_SANITIZE) {
   }
 }
 
+/** Adds a Jest --json report's counts to the summary; true when it failed something (a missing report counts as one failure). */
+function countJest(report) {
+  try {
+    const r = JSON.parse(fs.readFileSync(report, 'utf8'));
+    const failed = r.numFailedTests + (r.numRuntimeErrorTestSuites || 0);
+    counts.passed += r.numPassedTests;
+    counts.failed += failed;
+    return failed > 0;
+  } catch {
+    counts.failed++;
+    return true;
+  }
+}
+
+// The Jest integration suites against the addon of build-sanitize/, node running with the ASan and
+// UBSan runtimes (scripts/asan-jest.js): a sanitizer report fails the stage even when Jest passed.
+if (!process.env.CTN_SKIP_SANITIZE) {
+  log('jest integration suites against the addon under AddressSanitizer + UndefinedBehaviorSanitizer');
+  const asanReport = path.join(root, 'build', 'asan-jest-report.json');
+  fs.rmSync(asanReport, { force: true });
+  const asanOk = run(process.execPath, [path.join(__dirname, 'asan-jest.js'), '--json', `--outputFile=${asanReport}`]);
+  const jestFailed = countJest(asanReport);
+  if (!asanOk && !jestFailed) counts.failed++; // sanitizer reports only
+  ok = asanOk && ok;
+}
+
 // Fuzzing, briefly: each libFuzzer target (test/fuzz/) runs a few seconds from its seed corpus;
 // a crash fails it. One test per target. Needs clang with libFuzzer (scripts/install-deps.sh).
 if (!process.env.CTN_SKIP_FUZZ) {
@@ -69,12 +96,6 @@ const report = path.join(root, 'build', 'jest-report.json');
 const jestOk = run(process.execPath, [require.resolve('jest/bin/jest', { paths: [root] }), '--json', `--outputFile=${report}`,
   ...process.argv.slice(2)]);
 ok = jestOk && ok;
-try {
-  const r = JSON.parse(fs.readFileSync(report, 'utf8'));
-  counts.passed += r.numPassedTests;
-  counts.failed += r.numFailedTests + (r.numRuntimeErrorTestSuites || 0);
-} catch {
-  counts.failed++;
-}
+countJest(report);
 process.stdout.write(`\ntests: ${counts.passed} passed, ${counts.failed} failed\n`);
 process.exit(ok && counts.failed === 0 ? 0 : 1);
