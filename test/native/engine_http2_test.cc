@@ -112,6 +112,30 @@ TEST_F(EngineHttp2Test, GetOverHttp2) {
   EXPECT_EQ(r.kinds.back(), Kind::kEnd);
 }
 
+// maxResponseBytes on HTTP/2: a whole body past it fails with ERR_BODY_TOO_LARGE and only its stream
+// is given up (reset while it still runs); the session serves the next request.
+TEST_F(EngineHttp2Test, WholeBodyOverMaxResponseBytesLeavesTheSessionAlone) {
+  H2Server server([](const RequestInfo& r) { return respond(body_for(r.path, 200'000)); });
+  RequestSpec big = spec(server, "/big");
+  big.whole_body = true;
+  big.max_response_bytes = 199'999;
+  const uint64_t id = submit(std::move(big));
+  AWAIT(r, id);
+  EXPECT_EQ(r.code(), "ERR_BODY_TOO_LARGE") << r.describe();
+  EXPECT_EQ(r.stage(), "body");
+  EXPECT_TRUE(r.body.empty());
+  // (Whether a RST_STREAM goes out depends on whether the whole body arrived before the check.)
+  RequestSpec exact = spec(server, "/big");
+  exact.whole_body = true;
+  exact.max_response_bytes = 200'000;
+  const uint64_t next = submit(std::move(exact));
+  AWAIT(rn, next);
+  ASSERT_TRUE(rn.ok()) << rn.describe();
+  EXPECT_EQ(rn.body.size(), 200'000u);
+  EXPECT_TRUE(rn.connection.reused);
+  EXPECT_EQ(server.connections(), 1);
+}
+
 // 2. 100 concurrent requests on a session whose server allows 10 streams at a time.
 TEST_F(EngineHttp2Test, HundredConcurrentRequestsQueueOnOneSession) {
   H2ServerOptions options;
