@@ -127,4 +127,9 @@ function main() {
   process.exit(failed ? 1 : 0);
 }
 
-main();
+try {
+  main();
+} catch (e) {
+  log(`error: ${e.message}`);
+  process.exit(1);
+}
