@@ -99,7 +99,7 @@ function notAnEventStream(res: CycleTLSResponseShape): CycleTLSError | undefined
 const ENDS_RECONNECTION: ReadonlySet<string> = new Set<ErrorCode>(['ERR_ABORTED', 'ERR_CLIENT_CLOSED', 'ERR_BODY_TOO_LARGE']);
 
 function endsReconnection(err: unknown): boolean {
-  return !(err instanceof CycleTLSError) || ENDS_RECONNECTION.has(err.code);
+  return err instanceof CycleTLSError && ENDS_RECONNECTION.has(err.code);
 }
 
 function fromResolved(error: NonNullable<CycleTLSResponseShape['error']>): CycleTLSError {
@@ -244,7 +244,7 @@ class EventSession implements AsyncIterableIterator<SSEEvent> {
     this.parser.end();
     if (this.closed) return;
     if (err) this.error(err);
-    if (this.reconnect === undefined || (err !== undefined && endsReconnection(err))) this.finish();
+    if (this.reconnect === undefined || endsReconnection(err)) this.finish();
     else this.scheduleReconnect();
   }
 
@@ -270,7 +270,8 @@ class EventSession implements AsyncIterableIterator<SSEEvent> {
     } catch (err) {
       if (this.closed) return;
       this.error(err as Error);
-      if (endsReconnection(err)) this.finish();
+      // Misuse (not a CycleTLSError) would fail the same way again.
+      if (!(err instanceof CycleTLSError) || endsReconnection(err)) this.finish();
       else this.scheduleReconnect();
       return;
     }
