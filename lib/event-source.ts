@@ -2,12 +2,15 @@
 // resolves on the head; events come out of lib/sse.ts's parser, pulled by events() (the socket is
 // paused while nobody consumes: bounded buffering) or pushed to onEvent callbacks. With `reconnect`,
 // an ended or failed stream is opened again after the server's `retry` (or retryMs), sending
-// Last-Event-ID; close() stops everything and clears every timer.
+// Last-Event-ID; close() stops everything and clears every timer. What one stream holds is bounded:
+// the parser's pending line and event by maxEventBytes (past it: ERR_BODY_TOO_LARGE, the request is
+// cancelled and there is no reconnection), the queue by QUEUE_LIMIT events and maxEventBytes chars.
 import { Buffer } from 'node:buffer';
 import { Readable } from 'node:stream';
 
 import { CycleTLSError, invalidOption, invalidRange } from './errors';
 import type { ErrorCode, ErrorStage } from './errors';
+import { normalizeMaxEventBytes } from './options';
 import type { NormalizedRequest } from './options';
 import { bodyMethods, contentType, unreadableBodyMethods } from './response';
 import type { CycleTLSResponseShape } from './response';
@@ -27,7 +30,10 @@ export interface SSEResponseShape extends CycleTLSResponseShape {
 interface Reconnect { retryMs: number; maxRetries: number }
 
 export const DEFAULT_RETRY_MS = 3000;
-/** Parsed events held for a consumer that is not pulling; past it the socket is paused. */
+/**
+ * Parsed events held for a consumer that is not pulling; past it (or past maxEventBytes characters
+ * of queued data) the socket is paused.
+ */
 const QUEUE_LIMIT = 64;
 /** Of a response that is not an event stream, this much body is kept for text()/json(). */
 const ERROR_BODY_LIMIT = 64 * 1024;
@@ -86,6 +92,16 @@ function notAnEventStream(res: CycleTLSResponseShape): CycleTLSError | undefined
     `not an event stream: status ${res.status}, content-type ${JSON.stringify(type)} (expected 200 and text/event-stream)`, 'headers');
 }
 
+/**
+ * Errors after which a reconnecting reader stops instead of opening the stream again: the caller's
+ * own (abort, close), and an event past maxEventBytes (a server that sent one will send it again).
+ */
+const ENDS_RECONNECTION: ReadonlySet<string> = new Set<ErrorCode>(['ERR_ABORTED', 'ERR_CLIENT_CLOSED', 'ERR_BODY_TOO_LARGE']);
+
+function endsReconnection(err: unknown): boolean {
+  return err instanceof CycleTLSError && ENDS_RECONNECTION.has(err.code);
+}
+
 function fromResolved(error: NonNullable<CycleTLSResponseShape['error']>): CycleTLSError {
   return new CycleTLSError(error.code as ErrorCode, error.message, error.stage as ErrorStage);
 }
@@ -116,8 +132,10 @@ function rethrowLater(err: unknown): void {
 }
 
 class EventSession implements AsyncIterableIterator<SSEEvent> {
-  private readonly parser = new SSEParser();
+  private readonly parser: SSEParser;
   private readonly queue: SSEEvent[] = [];
+  /** The data characters of the queued events. */
+  private queuedChars = 0;
   private readonly waiters: Array<(r: IteratorResult<SSEEvent>) => void> = [];
   private readonly listeners: Array<(event: SSEEvent) => void> = [];
   private readonly errorListeners: Array<(error: Error) => void> = [];
@@ -132,7 +150,9 @@ class EventSession implements AsyncIterableIterator<SSEEvent> {
   private closing: Promise<void> | undefined;
 
   constructor(private readonly perform: Perform, private readonly url: unknown, private readonly options: Record<string, unknown>,
-    private readonly reconnect: Reconnect | undefined, private readonly userSignal: AbortSignal | undefined, lastEventId: string) {
+    private readonly reconnect: Reconnect | undefined, private readonly userSignal: AbortSignal | undefined, lastEventId: string,
+    private readonly maxEventBytes: number) {
+    this.parser = new SSEParser(maxEventBytes);
     if (lastEventId !== '') {
       this.parser.lastEventId = lastEventId;
       this.parser.end();
@@ -165,14 +185,33 @@ class EventSession implements AsyncIterableIterator<SSEEvent> {
     return this.iterating || this.listeners.length === 0;
   }
 
-  /** Reads and parses while someone takes the events (or the queue has room). */
+  private queueFull(): boolean {
+    return this.wantsQueue() && (this.queue.length >= QUEUE_LIMIT || this.queuedChars >= this.maxEventBytes);
+  }
+
+  private takeQueued(): SSEEvent | undefined {
+    const event = this.queue.shift();
+    if (event !== undefined) this.queuedChars -= event.data.length;
+    return event;
+  }
+
+  /**
+   * Reads and parses while someone takes the events (or the queue has room). An event past
+   * maxEventBytes cancels the request (destroying the stream does) and ends the session.
+   */
   private readonly pump = (): void => {
     for (;;) {
       const s = this.stream;
-      if (s === undefined || (this.wantsQueue() && this.queue.length >= QUEUE_LIMIT)) return;
+      if (s === undefined || this.queueFull()) return;
       const chunk = s.read() as Buffer | null;
       if (chunk === null) return;
       for (const event of this.parser.push(chunk)) this.deliver(event);
+      const failure = this.parser.failure;
+      if (failure) {
+        s.destroy();
+        this.streamEnded(s, failure);
+        return;
+      }
     }
   };
 
@@ -183,7 +222,10 @@ class EventSession implements AsyncIterableIterator<SSEEvent> {
     if (!this.wantsQueue()) return;
     const waiter = this.waiters.shift();
     if (waiter) waiter({ value: event, done: false });
-    else this.queue.push(event);
+    else {
+      this.queue.push(event);
+      this.queuedChars += event.data.length;
+    }
   }
 
   error(err: Error): void {
@@ -202,8 +244,7 @@ class EventSession implements AsyncIterableIterator<SSEEvent> {
     this.parser.end();
     if (this.closed) return;
     if (err) this.error(err);
-    const fatal = err instanceof CycleTLSError && (err.code === 'ERR_ABORTED' || err.code === 'ERR_CLIENT_CLOSED');
-    if (this.reconnect === undefined || fatal) this.finish();
+    if (this.reconnect === undefined || endsReconnection(err)) this.finish();
     else this.scheduleReconnect();
   }
 
@@ -229,8 +270,8 @@ class EventSession implements AsyncIterableIterator<SSEEvent> {
     } catch (err) {
       if (this.closed) return;
       this.error(err as Error);
-      const fatal = !(err instanceof CycleTLSError) || err.code === 'ERR_ABORTED' || err.code === 'ERR_CLIENT_CLOSED';
-      if (fatal) this.finish();
+      // Misuse (not a CycleTLSError) would fail the same way again.
+      if (!(err instanceof CycleTLSError) || endsReconnection(err)) this.finish();
       else this.scheduleReconnect();
       return;
     }
@@ -242,7 +283,7 @@ class EventSession implements AsyncIterableIterator<SSEEvent> {
     if (res.error) {
       const err = fromResolved(res.error);
       this.error(err);
-      if (err.code === 'ERR_ABORTED' || err.code === 'ERR_CLIENT_CLOSED') this.finish();
+      if (endsReconnection(err)) this.finish();
       else this.scheduleReconnect();
       return;
     }
@@ -272,6 +313,7 @@ class EventSession implements AsyncIterableIterator<SSEEvent> {
     this.timer = undefined;
     this.controller.abort();
     this.queue.length = 0;
+    this.queuedChars = 0;
     this.finish();
     const s = this.stream;
     this.stream = undefined;
@@ -291,7 +333,11 @@ class EventSession implements AsyncIterableIterator<SSEEvent> {
     if (typeof cb !== 'function') throw invalidOption('onEvent() takes a function');
     this.listeners.push(cb);
     // Events that arrived before the first callback (and are not an iterator's) go to it now.
-    if (!this.iterating) for (const event of this.queue.splice(0)) this.deliver(event);
+    if (!this.iterating) {
+      const queued = this.queue.splice(0);
+      this.queuedChars = 0;
+      for (const event of queued) this.deliver(event);
+    }
     this.pump();
   }
 
@@ -305,7 +351,7 @@ class EventSession implements AsyncIterableIterator<SSEEvent> {
 
   next(): Promise<IteratorResult<SSEEvent>> {
     this.iterating = true;
-    const event = this.queue.shift();
+    const event = this.takeQueued();
     if (event !== undefined) {
       this.pump();
       return Promise.resolve({ value: event, done: false });
@@ -333,19 +379,22 @@ class EventSession implements AsyncIterableIterator<SSEEvent> {
  * up to 64 KiB of body as `data`) with events() ended and the CycleTLSError passed to onError —
  * or reject with it under rejectOnError.
  */
-export async function openEventSource(perform: Perform, url: unknown, options: unknown, initRejectOnError: boolean): Promise<SSEResponseShape> {
+export async function openEventSource(perform: Perform, url: unknown, options: unknown,
+  init: { rejectOnError: boolean; maxEventBytes: number }): Promise<SSEResponseShape> {
   if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
     throw invalidOption('request options must be an object');
   }
-  const { reconnect: rawReconnect, lastEventId: rawLastEventId, ...rest } = (options ?? {}) as Record<string, unknown>;
+  const { reconnect: rawReconnect, lastEventId: rawLastEventId, maxEventBytes: rawMaxEventBytes, ...rest } = (options ?? {}) as Record<string, unknown>;
   const reconnect = normalizeReconnect(rawReconnect);
+  const maxEventBytes = normalizeMaxEventBytes(rawMaxEventBytes) ?? init.maxEventBytes;
   if (rawLastEventId !== undefined && rawLastEventId !== null && typeof rawLastEventId !== 'string') {
     throw invalidOption('option "lastEventId" must be a string');
   }
   if (rest.protocol === 'sse') delete rest.protocol;
-  const rejectOnError = typeof rest.rejectOnError === 'boolean' ? rest.rejectOnError : initRejectOnError;
+  const rejectOnError = typeof rest.rejectOnError === 'boolean' ? rest.rejectOnError : init.rejectOnError;
   const userSignal = rest.signal instanceof AbortSignal ? rest.signal : undefined;
-  const session = new EventSession(perform, url, rest, reconnect, userSignal, (rawLastEventId as string | undefined) ?? '');
+  const session = new EventSession(perform, url, rest, reconnect, userSignal, (rawLastEventId as string | undefined) ?? '',
+    maxEventBytes);
 
   let res: CycleTLSResponseShape;
   try {

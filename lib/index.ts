@@ -306,7 +306,7 @@ async function initCycleTLS(initOptions?: unknown): Promise<ClientFn> {
   fn.ws = (url: unknown, options?: unknown) => openWebSocket(wsContext, url, options);
   fn.webSocket = fn.ws;
   fn.sse = (url: unknown, options?: unknown) =>
-    openEventSource((u, o, adjust) => perform(instance, client, init, u, o, 'get', adjust), url, options, init.rejectOnError);
+    openEventSource((u, o, adjust) => perform(instance, client, init, u, o, 'get', adjust), url, options, init);
   fn.eventSource = fn.sse;
   fn.exit = async (): Promise<undefined> => {
     await instance.removeClient(client);

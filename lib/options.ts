@@ -7,6 +7,7 @@ import { isCookieJarLike } from './cookies';
 import type { CookieJarLike } from './cookies';
 import { CycleTLSError, invalidOption, invalidRange } from './errors';
 import type { NativeEngineOptions, NativeShareOptions } from './native';
+import { DEFAULT_MAX_EVENT_BYTES } from './sse';
 
 export type ResponseType = 'json' | 'text' | 'arraybuffer' | 'blob' | 'stream';
 export const RESPONSE_TYPES: readonly ResponseType[] = ['json', 'text', 'arraybuffer', 'blob', 'stream'];
@@ -45,6 +46,8 @@ export interface NormalizedInit {
   cookieJar?: CookieJarLike;
   /** The default of a request's `maxResponseBytes`. */
   maxResponseBytes: number;
+  /** The default of sse()'s `maxEventBytes`. */
+  maxEventBytes: number;
 }
 
 // Engine options: [name, min, max]; integers, 0 = unlimited (limits) or off (pings, resumption).
@@ -230,6 +233,7 @@ export function normalizeInit(input: unknown): NormalizedInit {
     retryOnHostGone: optBool(input, 'retryOnHostGone') ?? true,
     engine,
     maxResponseBytes: optInteger(input, 'maxResponseBytes', 1, Number.MAX_SAFE_INTEGER) ?? DEFAULT_MAX_RESPONSE_BYTES,
+    maxEventBytes: normalizeMaxEventBytes(input.maxEventBytes) ?? DEFAULT_MAX_EVENT_BYTES,
   };
   if (maxInFlight !== undefined || maxQueuedPerClient !== undefined) {
     out.clientLimits = { maxInFlight: maxInFlight ?? 0, maxQueued: maxQueuedPerClient ?? 0 };
@@ -629,6 +633,14 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
     maxDecompressedBytes: optInteger(o, 'maxDecompressedBytes', 1, Number.MAX_SAFE_INTEGER) ?? DEFAULT_MAX_DECOMPRESSED_BYTES,
     maxResponseBytes: optInteger(o, 'maxResponseBytes', 1, Number.MAX_SAFE_INTEGER),
   };
+}
+
+/**
+ * sse()'s `maxEventBytes` (also an init option, the client's default), validated like
+ * maxResponseBytes: an integer of bytes from 1; undefined when absent.
+ */
+export function normalizeMaxEventBytes(value: unknown): number | undefined {
+  return optInteger({ maxEventBytes: value }, 'maxEventBytes', 1, Number.MAX_SAFE_INTEGER);
 }
 
 /**

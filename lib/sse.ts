@@ -2,6 +2,14 @@
 // bytes in, events out. UTF-8 is decoded across chunk boundaries (invalid bytes become U+FFFD, one
 // BOM at the start of the stream is dropped); lines end with CRLF, LF or CR, also when the CR and
 // the LF arrive in different chunks.
+//
+// What a server can make it hold is bounded (maxEventBytes): the line being read plus the event
+// being gathered (its data, type and id), counted in UTF-8 bytes as they arrive. A line that never
+// ends or an event that is never dispatched stops there with ERR_BODY_TOO_LARGE instead of growing
+// until the process runs out of memory.
+import { Buffer } from 'node:buffer';
+
+import { CycleTLSError } from './errors';
 
 export interface SSEEvent {
   /** The last event id in force when the event was dispatched (absent while it is empty). */
@@ -16,6 +24,18 @@ export interface SSEEvent {
 const LF = 10;
 const CR = 13;
 
+/**
+ * The default of maxEventBytes: 16 MiB. Real events are a few KiB (even ones carrying a whole JSON
+ * document stay far below a MiB), while a process only gets into memory trouble at hundreds of MiB;
+ * sse()'s queue of undelivered events is bounded by the same figure, so one stream holds a few times
+ * this at most.
+ */
+export const DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024;
+
+function utf8Length(s: string): number {
+  return Buffer.byteLength(s, 'utf8');
+}
+
 export class SSEParser {
   /** The last event id: set by `id` fields at dispatch, kept across events and reconnections. */
   lastEventId = '';
@@ -29,9 +49,33 @@ export class SSEParser {
   private eventType = '';
   private idBuffer = '';
   private blockRetry: number | undefined;
+  // UTF-8 sizes of what is held: the pending line, and the pending event's data, type and id.
+  private lineBytes = 0;
+  private dataBytes = 0;
+  private typeBytes = 0;
+  private idBytes = 0;
+  private failed: CycleTLSError | undefined;
 
-  /** Parses a chunk; returns the events it completed. */
+  /** @param maxEventBytes the most the pending line and event may hold together (UTF-8 bytes). */
+  constructor(private readonly maxEventBytes: number = DEFAULT_MAX_EVENT_BYTES) {}
+
+  /** What the pending line and the pending event hold now, in UTF-8 bytes (at most maxEventBytes). */
+  get heldBytes(): number {
+    return this.lineBytes + this.eventBytes();
+  }
+
+  /** The ERR_BODY_TOO_LARGE that stopped this parser, if one did. */
+  get failure(): CycleTLSError | undefined {
+    return this.failed;
+  }
+
+  /**
+   * Parses a chunk; returns the events it completed. When the pending line and event would pass
+   * maxEventBytes, parsing stops: what was held is dropped, `failure` is set (ERR_BODY_TOO_LARGE)
+   * and the events completed before it in this chunk are returned; a later push() throws it.
+   */
   push(chunk: Uint8Array): SSEEvent[] {
+    if (this.failed) throw this.failed;
     const out: SSEEvent[] = [];
     this.feed(this.decoder.decode(chunk, { stream: true }), out);
     return out;
@@ -49,6 +93,31 @@ export class SSEParser {
     this.eventType = '';
     this.idBuffer = this.lastEventId;
     this.blockRetry = undefined;
+    this.lineBytes = 0;
+    this.dataBytes = 0;
+    this.typeBytes = 0;
+    this.idBytes = 0;
+    this.failed = undefined;
+  }
+
+  private eventBytes(): number {
+    return this.dataBytes + this.typeBytes + this.idBytes;
+  }
+
+  /** Whether `more` bytes of line still fit; if not, the parser fails and lets go of what it held. */
+  private fits(more: number): boolean {
+    const held = this.lineBytes + more + this.eventBytes();
+    if (held <= this.maxEventBytes) return true;
+    this.failed = new CycleTLSError('ERR_BODY_TOO_LARGE',
+      `an event-stream line and event passed maxEventBytes (${this.maxEventBytes} bytes) before the event ended`, 'body');
+    const lastEventId = this.lastEventId;
+    const retry = this.retry;
+    const failed = this.failed;
+    this.end();
+    this.failed = failed;
+    this.lastEventId = lastEventId;
+    this.retry = retry;
+    return false;
   }
 
   private feed(text: string, out: SSEEvent[]): void {
@@ -66,11 +135,18 @@ export class SSEParser {
         j++;
       }
       if (j === n) {
-        this.line += text.slice(i);
+        const rest = text.slice(i);
+        const size = utf8Length(rest);
+        if (!this.fits(size)) return;
+        this.line += rest;
+        this.lineBytes += size;
         return;
       }
-      const line = this.line + text.slice(i, j);
+      const piece = text.slice(i, j);
+      if (!this.fits(utf8Length(piece))) return;
+      const line = this.line + piece;
       this.line = '';
+      this.lineBytes = 0;
       this.processLine(line, out);
       if (text.charCodeAt(j) === CR) {
         if (j + 1 === n) this.afterCR = true;
@@ -95,9 +171,20 @@ export class SSEParser {
       if (value.charCodeAt(0) === 32 /* space */) value = value.slice(1);
     }
     switch (field) {
-      case 'event': this.eventType = value; break;
-      case 'data': this.data += `${value}\n`; break;
-      case 'id': if (!value.includes('\0')) this.idBuffer = value; break;
+      case 'event':
+        this.eventType = value;
+        this.typeBytes = utf8Length(value);
+        break;
+      case 'data':
+        this.data += `${value}\n`;
+        this.dataBytes += utf8Length(value) + 1;
+        break;
+      case 'id':
+        if (!value.includes('\0')) {
+          this.idBuffer = value;
+          this.idBytes = utf8Length(value);
+        }
+        break;
       case 'retry':
         if (/^[0-9]+$/.test(value)) {
           this.retry = Number(value);
@@ -112,6 +199,9 @@ export class SSEParser {
     this.lastEventId = this.idBuffer;
     const retry = this.blockRetry;
     this.blockRetry = undefined;
+    this.dataBytes = 0;
+    this.typeBytes = 0;
+    this.idBytes = 0;
     if (this.data === '') {
       this.eventType = '';
       return;

@@ -332,6 +332,14 @@ export interface CycleTLSSSEOptions extends CycleTLSRequestOptions {
   reconnect?: boolean | SSEReconnectOptions;
   /** Sent as Last-Event-ID on the first connection (later ones send the last id received). */
   lastEventId?: string;
+  /**
+   * The most an event may hold while it is read, in bytes (UTF-8): the line being read (field name
+   * included) plus the event's data (each line with its newline), type and id gathered so far,
+   * counted as they arrive. Past it (a line or an event that never ends) the stream fails with
+   * ERR_BODY_TOO_LARGE (stage 'body') to onError, the request is cancelled and there is no
+   * reconnection (the server would send it again). Default: the client's `maxEventBytes`, 16 MiB.
+   */
+  maxEventBytes?: number;
 }
 
 /**
@@ -500,6 +508,8 @@ export interface InitOptions {
   maxInFlight?: number;
   /** The default `maxResponseBytes` of this client's requests (bytes; default 1 GiB). */
   maxResponseBytes?: number;
+  /** The default `maxEventBytes` of this client's sse() streams (bytes; default 16 MiB). */
+  maxEventBytes?: number;
   /** This client's own bound on waiting requests (0 = only maxQueued). */
   maxQueuedPerClient?: number;
   /** Share the engine with other processes of this user on the same port. Default true. */

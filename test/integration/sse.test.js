@@ -97,6 +97,26 @@ async function handler(req, res) {
       }
       return res.end();
     }
+    case '/endless-line': {
+      // One line that never ends (at most 256 MiB, so a client without a limit finishes too).
+      res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+      res.write('retry: 0\ndata: ');
+      const piece = Buffer.alloc(64 * 1024, 'x');
+      for (let sent = 0; sent < 256 * 1024 * 1024 && !res.destroyed; sent += piece.length) {
+        if (!res.write(piece)) await new Promise((resolve) => res.once('drain', resolve));
+      }
+      return res.end();
+    }
+    case '/endless-event': {
+      // Data lines without the blank line that would end the event (at most 64 MiB of them).
+      res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+      res.write('retry: 0\nid: e1\ndata: before\n\n');
+      const lines = `data: ${'y'.repeat(1000)}\n`.repeat(64);
+      for (let sent = 0; sent < 64 * 1024 * 1024 && !res.destroyed; sent += lines.length) {
+        if (!res.write(lines)) await new Promise((resolve) => res.once('drain', resolve));
+      }
+      return res.end();
+    }
     default:
       res.statusCode = 404;
       return res.end();
@@ -114,6 +134,24 @@ afterAll(async () => {
   await server.close();
   await plain.close();
 });
+
+/** The largest RSS seen while `work` runs (sampled every 10 ms). */
+async function peakRss(work) {
+  let peak = process.memoryUsage.rss();
+  const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage.rss()); }, 10);
+  try {
+    const result = await work();
+    return { result, peak: Math.max(peak, process.memoryUsage.rss()) };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+const connections = (path) => seen.filter((r) => r.path === path).length;
+
+async function until(condition) {
+  while (!condition()) await delay(10);
+}
 
 async function collect(iterable) {
   const out = [];
@@ -320,4 +358,68 @@ test('an aborted signal closes the stream', async () => {
   let done = false;
   for (let i = 0; i < 10 && !done; i++) done = (await it.next()).done;
   expect(done).toBe(true);
+});
+
+describe('maxEventBytes: a hostile server cannot grow the client\'s memory', () => {
+  test('an endless line: ERR_BODY_TOO_LARGE at the default 16 MiB, RSS bounded, the request cancelled, no reconnection', async () => {
+    global.gc?.();
+    const before = process.memoryUsage.rss();
+    const { result: r, peak } = await peakRss(async () => {
+      const res = await client.sse(plain.url('/endless-line'), { reconnect: { retryMs: 0 } });
+      const errors = [];
+      res.onError((e) => errors.push(e));
+      const events = await collect(res.events());
+      return { events, errors };
+    });
+    expect(r.events).toEqual([]);
+    expect(r.errors).toHaveLength(1);
+    expect(r.errors[0]).toBeInstanceOf(CycleTLSError);
+    expect(r.errors[0]).toMatchObject({ code: 'ERR_BODY_TOO_LARGE', stage: 'body' });
+    expect(r.errors[0].message).toMatch(/maxEventBytes \(16777216 bytes\)/);
+    // The request was cancelled: the server sees its connection go before it finished writing.
+    await until(() => closed.get('/endless-line') === 1);
+    // 16 MiB of line (held as a string of pieces) and read-ahead; without the limit 256 MiB arrive.
+    if (!process.env.CTN_ASAN_JEST) expect(peak - before).toBeLessThan(128 * 1024 * 1024);
+    // The server's retry is 0 and the caller asked to reconnect: the stream was still not opened again.
+    await delay(200);
+    expect(connections('/endless-line')).toBe(1);
+  });
+
+  test('an endless event of short data lines: the events before it arrive, then ERR_BODY_TOO_LARGE; no reconnection', async () => {
+    const r = await client.sse(server.url('/endless-event'), { maxEventBytes: 1024 * 1024, reconnect: { retryMs: 0, maxRetries: 5 } });
+    const errors = [];
+    r.onError((e) => errors.push(e));
+    expect(await collect(r.events())).toEqual([{ event: 'message', id: 'e1', data: 'before', retry: 0 }]);
+    expect(errors.map((e) => e.code)).toEqual(['ERR_BODY_TOO_LARGE']);
+    expect(errors[0].message).toMatch(/maxEventBytes \(1048576 bytes\)/);
+    await until(() => closed.get('/endless-event') === 1);
+    await delay(200);
+    expect(connections('/endless-event')).toBe(1);
+  });
+
+  test('the client\'s default applies; a request\'s maxEventBytes wins; a stream under the limit works', async () => {
+    const small = await initCycleTLS({ port: uniquePort(), maxEventBytes: 64 * 1024 });
+    try {
+      const r = await small.sse(plain.url('/endless-line'));
+      const errors = [];
+      r.onError((e) => errors.push(e));
+      expect(await collect(r.events())).toEqual([]);
+      expect(errors[0].message).toMatch(/maxEventBytes \(65536 bytes\)/);
+      // The longest line of /events is 53 bytes; its events are all there with a limit of 64.
+      const ok = await small.sse(plain.url('/events'), { maxEventBytes: 64 });
+      expect(clean(await collect(ok.events()))).toEqual(EXPECTED);
+      const flooded = await small.sse(plain.url('/flood'));
+      let n = 0;
+      for await (const e of flooded.events()) n += e.data.length === 1017 ? 1 : 0;
+      expect(n).toBe(32 * 1024);
+    } finally {
+      await small.exit();
+    }
+  });
+
+  test('maxEventBytes is checked like maxResponseBytes', async () => {
+    for (const v of [0, -1, 1.5]) await expect(client.sse(plain.url('/events'), { maxEventBytes: v })).rejects.toBeInstanceOf(RangeError);
+    await expect(client.sse(plain.url('/events'), { maxEventBytes: '1MB' })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', message: /maxEventBytes/ });
+    await expect(initCycleTLS({ port: uniquePort(), maxEventBytes: 0 })).rejects.toBeInstanceOf(RangeError);
+  });
 });

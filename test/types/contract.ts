@@ -78,6 +78,12 @@ async function main(): Promise<void> {
   await client.sse('https://example.test/events', { reconnect: 'yes' });
   // @ts-expect-error retryMs is a number of milliseconds
   await client.sse('https://example.test/events', { reconnect: { retryMs: '1s' } });
+  const eventCapped = await initCycleTLS({ port: 9124, maxEventBytes: 1 << 20 });
+  await eventCapped.sse('https://example.test/events', { maxEventBytes: 64 * 1024, reconnect: true });
+  // @ts-expect-error maxEventBytes is a number of bytes
+  await eventCapped.sse('https://example.test/events', { maxEventBytes: '1MB' });
+  // @ts-expect-error maxEventBytes is an sse() option, not a plain request's
+  await eventCapped.get('https://example.test', { maxEventBytes: 1024 });
   // @ts-expect-error event data is a string
   es.onEvent((ev) => { const evNum: number = ev.data; void evNum; });
   void [esData, esClosed];

@@ -9,6 +9,7 @@ const {
   DEFAULT_USER_AGENT,
   DEFAULT_TIMEOUT_SECONDS,
   DEFAULT_MAX_REDIRECTS,
+  normalizeMaxEventBytes,
 } = require('../../dist/options');
 const { CycleTLSError } = require('../../dist/errors');
 
@@ -69,8 +70,17 @@ describe('normalizeInit', () => {
     for (const v of [0, -1, 1.5, Number.MAX_SAFE_INTEGER + 2]) expectInvalid(() => normalizeInit({ maxResponseBytes: v }), RangeError, /maxResponseBytes/);
     expectInvalid(() => normalizeInit({ maxResponseBytes: '1' }), TypeError, /maxResponseBytes/);
   });
+  test('maxEventBytes: the client default of sse() events, 16 MiB unless given; validated like maxResponseBytes', () => {
+    expect(normalizeInit({ maxEventBytes: 4096 }).maxEventBytes).toBe(4096);
+    expect(normalizeInit({}).maxEventBytes).toBe(16 * 1024 * 1024);
+    for (const v of [0, -1, 1.5, Number.MAX_SAFE_INTEGER + 2]) expectInvalid(() => normalizeInit({ maxEventBytes: v }), RangeError, /maxEventBytes/);
+    expectInvalid(() => normalizeInit({ maxEventBytes: '1' }), TypeError, /maxEventBytes/);
+    expect(normalizeMaxEventBytes(undefined)).toBeUndefined();
+    expect(normalizeMaxEventBytes(1)).toBe(1);
+    expectInvalid(() => normalizeMaxEventBytes(0), RangeError, /maxEventBytes/);
+  });
   test('no options → port 9119, debug and rejectOnError off', () => {
-    const defaults = { port: 9119, debug: false, rejectOnError: false, share: { port: 9119 }, retryOnHostGone: true, engine: {}, maxResponseBytes: 1024 ** 3 };
+    const defaults = { port: 9119, debug: false, rejectOnError: false, share: { port: 9119 }, retryOnHostGone: true, engine: {}, maxResponseBytes: 1024 ** 3, maxEventBytes: 16 * 1024 ** 2 };
     expect(normalizeInit()).toEqual(defaults);
     expect(normalizeInit(null)).toEqual(defaults);
     expect(normalizeInit({})).toEqual(defaults);
@@ -98,7 +108,7 @@ describe('normalizeInit', () => {
 
   test('executablePath, autoExit and timeout are accepted (and ignored)', () => {
     expect(normalizeInit({ executablePath: '/usr/local/bin/cycletls', autoExit: false, timeout: 20000, port: 4000 }))
-      .toEqual({ port: 4000, debug: false, rejectOnError: false, share: { port: 4000 }, retryOnHostGone: true, engine: {}, maxResponseBytes: 1024 ** 3 });
+      .toEqual({ port: 4000, debug: false, rejectOnError: false, share: { port: 4000 }, retryOnHostGone: true, engine: {}, maxResponseBytes: 1024 ** 3, maxEventBytes: 16 * 1024 ** 2 });
     expect(normalizeInit({ autoExit: true, timeout: 0 }).port).toBe(9119);
   });
 

@@ -80,3 +80,45 @@ describe('SSEParser under fuzzing', () => {
     }), RUNS);
   });
 });
+
+describe('SSEParser under fuzzing, with a small maxEventBytes', () => {
+  /** Parses with a limit; stops at a failure. The most held, by the parser's count and by its strings. */
+  function parseLimited(pieces, limit) {
+    const parser = new SSEParser(limit);
+    const events = [];
+    let overLimit = 0;
+    for (const p of pieces) {
+      events.push(...parser.push(p));
+      // What its strings really hold (the private fields, read as JS sees them): never more than the
+      // limit plus this chunk; the kept last event id is at most one line.
+      const held = Buffer.byteLength(parser.line) + Buffer.byteLength(parser.data) + Buffer.byteLength(parser.eventType);
+      overLimit = Math.max(overLimit, held - limit - p.length, parser.heldBytes - limit, Buffer.byteLength(parser.idBuffer) - limit);
+      if (parser.failure) break;
+    }
+    return { events, code: parser.failure?.code, overLimit };
+  }
+
+  const bigger = fc.oneof(anyBytes, fc.array(anyBytes, { maxLength: 8 }).map((a) => Buffer.concat(a)));
+
+  test('never holds more than the limit (+ one chunk); the same outcome however split; events a prefix of the unlimited ones', () => {
+    fc.assert(fc.property(bigger, fc.integer({ min: 1, max: 64 }), fc.array(fc.nat(), { maxLength: 15 }), (bytes, limit, cuts) => {
+      const whole = parseLimited([bytes], limit);
+      const pieces = parseLimited(split(bytes, cuts), limit);
+      expect(whole.overLimit).toBeLessThanOrEqual(0);
+      expect(pieces.overLimit).toBeLessThanOrEqual(0);
+      expect({ events: pieces.events, code: pieces.code }).toEqual({ events: whole.events, code: whole.code });
+      const unlimited = parse([bytes]).events;
+      expect(unlimited.slice(0, whole.events.length)).toEqual(whole.events);
+      if (whole.code === undefined) expect(whole.events).toEqual(unlimited);
+      else expect(whole.code).toBe('ERR_BODY_TOO_LARGE');
+    }), RUNS);
+  });
+
+  test('a limit as large as the input never fails', () => {
+    fc.assert(fc.property(bigger, fc.array(fc.nat(), { maxLength: 15 }), (bytes, cuts) => {
+      const r = parseLimited(split(bytes, cuts), Math.max(1, bytes.length * 3));
+      expect(r.code).toBeUndefined();
+      expect(r.events).toEqual(parse([bytes]).events);
+    }), RUNS);
+  });
+});

@@ -1,7 +1,7 @@
 'use strict';
 // Unit tests of the event-stream parser (lib/sse.ts) against the WHATWG rules, every input also
 // fed split at every byte boundary (and byte by byte).
-const { SSEParser } = require('../../dist/sse');
+const { SSEParser, DEFAULT_MAX_EVENT_BYTES } = require('../../dist/sse');
 
 function parseWhole(input) {
   const p = new SSEParser();
@@ -116,4 +116,98 @@ test('long lines and many events in one chunk', () => {
   expect(events.length).toBe(1001);
   expect(events[0].data).toBe(big);
   expect(events[1000]).toEqual({ event: 'message', data: '999', id: '999' });
+});
+
+describe('maxEventBytes: what a server can make the parser hold', () => {
+  /** Feeds `input` in pieces of `size` bytes with the given limit; the events, the failure and the most held. */
+  function limited(input, limit, size = Infinity) {
+    const bytes = Buffer.from(input);
+    const p = new SSEParser(limit);
+    const events = [];
+    let maxHeld = 0;
+    for (let i = 0; i < bytes.length && !p.failure; i += size) {
+      events.push(...p.push(bytes.subarray(i, Math.min(bytes.length, i + size))));
+      maxHeld = Math.max(maxHeld, p.heldBytes);
+    }
+    return { events, failure: p.failure, maxHeld, parser: p };
+  }
+
+  /** The same outcome whole, cut at every byte, and byte by byte. */
+  function limitedEverySplit(input, limit) {
+    const whole = limited(input, limit);
+    const bytes = Buffer.from(input);
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const p = new SSEParser(limit);
+      const events = p.push(bytes.subarray(0, cut));
+      if (!p.failure) events.push(...p.push(bytes.subarray(cut)));
+      expect({ cut, events, code: p.failure?.code }).toEqual({ cut, events: whole.events, code: whole.failure?.code });
+    }
+    const bytewise = limited(input, limit, 1);
+    expect(bytewise.events).toEqual(whole.events);
+    expect(bytewise.failure?.code).toBe(whole.failure?.code);
+    return whole;
+  }
+
+  test('the default is 16 MiB', () => {
+    expect(DEFAULT_MAX_EVENT_BYTES).toBe(16 * 1024 * 1024);
+  });
+
+  test('an endless line stops at the limit with ERR_BODY_TOO_LARGE, holding no more than the limit', () => {
+    const p = new SSEParser(1000);
+    expect(p.push(Buffer.from('data: '))).toEqual([]);
+    let pushes = 0;
+    while (!p.failure && pushes < 1000) {
+      p.push(Buffer.alloc(64, 'x'));
+      expect(p.heldBytes).toBeLessThanOrEqual(1000);
+      pushes++;
+    }
+    expect(pushes).toBe(16); // 6 + 15 * 64 = 966 fit; one more chunk would be 1030
+    expect(p.failure).toMatchObject({ name: 'CycleTLSError', code: 'ERR_BODY_TOO_LARGE', stage: 'body' });
+    expect(p.failure.message).toMatch(/maxEventBytes/);
+    expect(p.failure.message).toMatch(/1000 bytes/);
+    expect(p.heldBytes).toBe(0); // what it held is let go
+    expect(() => p.push(Buffer.from('\n\n'))).toThrow(p.failure); // the stream is over
+  });
+
+  test('an endless event of short data lines (never a blank line) stops the same way', () => {
+    const r = limited('data: x\n'.repeat(10000), 4096, 100);
+    expect(r.events).toEqual([]);
+    expect(r.failure.code).toBe('ERR_BODY_TOO_LARGE');
+    expect(r.maxHeld).toBeLessThanOrEqual(4096);
+    // Events end, so a long stream of events under the limit is fine.
+    const ok = limited('data: x\n\n'.repeat(10000), 16, 100);
+    expect(ok.failure).toBeUndefined();
+    expect(ok.events).toHaveLength(10000);
+  });
+
+  test('the pending line, data (with its newlines), event type and id count; exactly at the limit passes, one byte over fails', () => {
+    // One line of 16 bytes ("data:" and 11 x): fits a limit of 16, not of 15.
+    const line = `data:${'x'.repeat(11)}\n\n`;
+    expect(limitedEverySplit(line, 16)).toMatchObject({ events: [{ event: 'message', data: 'x'.repeat(11) }], failure: undefined });
+    expect(limitedEverySplit(line, 15).failure.code).toBe('ERR_BODY_TOO_LARGE');
+    // Held data "a\nb\n" (4) + the line "data:c" (6) = 10.
+    expect(limitedEverySplit('data:a\ndata:b\ndata:c\n\n', 10).events).toEqual([{ event: 'message', data: 'a\nb\nc' }]);
+    expect(limitedEverySplit('data:a\ndata:b\ndata:c\n\n', 9).failure.code).toBe('ERR_BODY_TOO_LARGE');
+    // The type "t" (1) and id "i" (1) are held with the event: 2 + "data:c" (6) = 8.
+    expect(limitedEverySplit('event:t\nid:i\ndata:c\n\n', 8).events).toEqual([{ event: 't', id: 'i', data: 'c' }]);
+    expect(limitedEverySplit('event:t\nid:i\ndata:c\n\n', 7).failure.code).toBe('ERR_BODY_TOO_LARGE');
+    // Counted in UTF-8 bytes: "data:" + é (2 bytes) twice = 9, however the é bytes are split.
+    expect(limitedEverySplit('data:éé\n\n', 9).events).toEqual([{ event: 'message', data: 'éé' }]);
+    expect(limitedEverySplit('data:éé\n\n', 8).failure.code).toBe('ERR_BODY_TOO_LARGE');
+  });
+
+  test('comments and unknown fields are not kept, but a line is held while it is read', () => {
+    expect(limitedEverySplit(`${':comment\n'.repeat(50)}x-unknown: 12345\ndata: a\n\n`, 16).events).toEqual([{ event: 'message', data: 'a' }]);
+    expect(limitedEverySplit(`:${'c'.repeat(20)}\ndata: a\n\n`, 16).failure.code).toBe('ERR_BODY_TOO_LARGE');
+  });
+
+  test('events completed before the limit in the same chunk are returned; end() starts a fresh stream', () => {
+    const p = new SSEParser(32);
+    expect(p.push(Buffer.from(`id: 7\ndata: one\n\ndata: ${'x'.repeat(40)}`))).toEqual([{ event: 'message', data: 'one', id: '7' }]);
+    expect(p.failure.code).toBe('ERR_BODY_TOO_LARGE');
+    p.end();
+    expect(p.failure).toBeUndefined();
+    expect(p.lastEventId).toBe('7');
+    expect(p.push(Buffer.from('data: two\n\n'))).toEqual([{ event: 'message', data: 'two', id: '7' }]);
+  });
 });
