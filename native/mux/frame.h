@@ -28,9 +28,9 @@ inline constexpr size_t kMaxFramePayload = 64u << 20;  // a request head with hu
 inline constexpr size_t kBodyChunk = 64u << 10;        // bodies travel in chunks this big, interleaved
 
 enum class FrameType : uint8_t {
-  kHello = 1,       // client → host: magic, version, pid, client nonce
-  kChallenge = 2,   // host → client: magic, version, host nonce, host proof
-  kAuth = 3,        // client → host: client proof
+  kHello = 1,       // client → host: magic, version, pid, 32 reserved bytes
+  kChallenge = 2,   // link v3 only (secret-based authentication): never sent, refused if received
+  kAuth = 3,        // link v3 only
   kReady = 4,       // host → client: the link is open; initial per-stream window
   kRequest = 5,     // client → host: a request (everything but its body)
   kRequestBody = 6, // client → host: a piece of the request body; kEndStream on the last

@@ -49,38 +49,13 @@ bool get_headers(PayloadReader& r, HeaderList* headers) {
 std::string encode_hello(const Hello& h) {
   PayloadWriter w;
   w.raw(kMagic).u16(h.version).u32(h.pid);
-  put_bytes(w, h.nonce);
+  put_bytes(w, h.reserved);
   return w.take();
 }
 
 bool decode_hello(std::string_view payload, Hello* h) {
   PayloadReader r(payload);
-  return get_magic(r) && r.u16(&h->version) && r.u32(&h->pid) && get_bytes(r, &h->nonce) && r.at_end();
-}
-
-std::string encode_challenge(const Challenge& c) {
-  PayloadWriter w;
-  w.raw(kMagic).u16(c.version);
-  put_bytes(w, c.nonce);
-  put_bytes(w, c.proof);
-  return w.take();
-}
-
-bool decode_challenge(std::string_view payload, Challenge* c) {
-  PayloadReader r(payload);
-  return get_magic(r) && r.u16(&c->version) && get_bytes(r, &c->nonce) && get_bytes(r, &c->proof) &&
-         r.at_end();
-}
-
-std::string encode_auth(const Proof& proof) {
-  PayloadWriter w;
-  put_bytes(w, proof);
-  return w.take();
-}
-
-bool decode_auth(std::string_view payload, Proof* proof) {
-  PayloadReader r(payload);
-  return get_bytes(r, proof) && r.at_end();
+  return get_magic(r) && r.u16(&h->version) && r.u32(&h->pid) && get_bytes(r, &h->reserved) && r.at_end();
 }
 
 std::string encode_ready(const Ready& ready) {

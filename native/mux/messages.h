@@ -12,31 +12,21 @@
 
 namespace ctn::mux {
 
+// Link v3 authenticated with nonces and proofs; from v4 the kernel vouches for the peer's user
+// (SO_PEERCRED on a Unix socket). HELLO keeps the 32 bytes, sent as zeros and ignored.
 using Nonce = std::array<uint8_t, 32>;
-using Proof = std::array<uint8_t, 32>;
 
-// Eight bytes that open every HELLO and CHALLENGE: a peer that does not start with them is not ours.
+// Eight bytes that open every HELLO: a peer that does not start with them is not ours.
 inline constexpr std::string_view kMagic{"CTNLINK\x01", 8};
 
 struct Hello {
   uint16_t version = 0;
   uint32_t pid = 0;
-  Nonce nonce{};
+  Nonce reserved{};
 };
 std::string encode_hello(const Hello& h);
 // False when the payload is not a HELLO of ours at all (no magic); a version mismatch decodes.
 bool decode_hello(std::string_view payload, Hello* h);
-
-struct Challenge {
-  uint16_t version = 0;
-  Nonce nonce{};
-  Proof proof{};  // the host proves it knows the secret, bound to the client's nonce
-};
-std::string encode_challenge(const Challenge& c);
-bool decode_challenge(std::string_view payload, Challenge* c);
-
-std::string encode_auth(const Proof& proof);
-bool decode_auth(std::string_view payload, Proof* proof);
 
 struct Ready {
   uint32_t stream_window = 0;  // body bytes the host may send per stream before a WINDOW
