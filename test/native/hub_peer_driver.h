@@ -203,7 +203,7 @@ class HubPeerDriver {
     r.tls = false;
     r.host = "127.0.0.1";
     r.port = closed_port_;
-    r.target = "/";
+    r.target.assign(1, '/');  // not `= "/"`: GCC 12 warns wrongly there (-Wrestrict, PR 105329)
     r.body_stream = body_stream;
     r.body.assign(body_stream ? 0 : std::min<uint64_t>(body_size, 1), 'x');
     return r;
