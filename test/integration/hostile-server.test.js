@@ -5,6 +5,7 @@
 // (1xx) responses on HTTP/2 and HTTP/1.1. Real TLS servers on 127.0.0.1 writing raw bytes.
 const initCycleTLS = require('../..');
 const { startRawServer, uniquePort } = require('../helpers/servers');
+const { peakRss } = require('../helpers/memory');
 const {
   startHostileH2, frame, literal, status, STATUS_200, NEWEST_ENTRY, tableSize, headerFrames, T, F,
 } = require('../helpers/hostile-h2');
@@ -14,18 +15,6 @@ function referenceBomb(refs) {
   return Buffer.concat([tableSize(65536), STATUS_200, literal('x-big', Buffer.alloc(60000, 'v'), true), Buffer.alloc(refs, NEWEST_ENTRY)]);
 }
 
-/** The largest RSS seen while `work` runs (sampled every 10 ms, the engine runs on its own thread). */
-async function peakRss(work) {
-  let peak = process.memoryUsage.rss();
-  const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage.rss()); }, 10);
-  try {
-    const result = await work();
-    peak = Math.max(peak, process.memoryUsage.rss());
-    return { result, peak };
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 let server;
 let client;

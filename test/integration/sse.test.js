@@ -3,6 +3,7 @@
 const initCycleTLS = require('../..');
 const { CycleTLSError } = require('../..');
 const { startServer, uniquePort } = require('../helpers/servers');
+const { peakRss } = require('../helpers/memory');
 
 const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -135,17 +136,6 @@ afterAll(async () => {
   await plain.close();
 });
 
-/** The largest RSS seen while `work` runs (sampled every 10 ms). */
-async function peakRss(work) {
-  let peak = process.memoryUsage.rss();
-  const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage.rss()); }, 10);
-  try {
-    const result = await work();
-    return { result, peak: Math.max(peak, process.memoryUsage.rss()) };
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 const connections = (path) => seen.filter((r) => r.path === path).length;
 
