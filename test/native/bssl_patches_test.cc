@@ -1128,6 +1128,7 @@ TEST(BsslPatches, OmittedExtensionsAreLeftOut) {
   HandshakeResult r = Handshake(ctx.get(), server_ctx.get());
   ASSERT_TRUE(r.ok) << r.errors;
   EXPECT_EQ(0xc02f, SSL_CIPHER_get_protocol_id(SSL_get_current_cipher(r.client.get())));
+  EXPECT_EQ(1, SSL_get_secure_renegotiation_support(r.client.get()));  // the server's RI was taken
 }
 
 TEST(BsslPatches, PointFormatsAsGiven) {

@@ -123,6 +123,18 @@ TEST(Ja3, ExtensionsTheStackAlwaysSendsCanBeLeftOut) {
   EXPECT_EQ(t.omitted_extensions, (std::vector<uint16_t>{10, 13}));
 }
 
+TEST(Ja4r, SuitesAndExtensionsTheStackLacksAreAdvertised) {
+  TlsProfile t = find_profile("chrome_156")->tls;
+  std::string why;
+  ASSERT_TRUE(parse_ja4r("t13d0708h2_0033,0039,1301,1304,c02b,c02f,ccaa_000a,000b,000d,0016,002b,002d,0031,0033_0403,0804",
+                         &t, &why))
+      << why;
+  EXPECT_EQ(t.cipher_suites, (std::vector<uint16_t>{0x33, 0x39, 0x1301, 0x1304, 0xc02b, 0xc02f, 0xccaa}));
+  EXPECT_EQ(t.opaque_extensions, (std::vector<uint16_t>{22, 49}));
+  EXPECT_EQ(t.omitted_extensions, (std::vector<uint16_t>{23, 65281}));
+  EXPECT_TRUE(check_tls_profile(t, &why)) << why;
+}
+
 TEST(Ja4r, ChromiumStringGivesSortedHello) {
   TlsProfile t = find_profile("chrome_156")->tls;
   std::string why;
