@@ -142,8 +142,10 @@ export interface CycleTLSRequestOptions {
   profile?: ProfileId;
   /**
    * A JA3 string; the ClientHello carries exactly its ciphers, extensions (in order), groups and
-   * point formats. A list with supported_versions (43) offers TLS 1.3. What the stack cannot send
-   * rejects with ERR_UNSUPPORTED_FINGERPRINT naming the element.
+   * point formats, including suites and extensions the stack cannot negotiate (advertised only: a
+   * server that picks one fails with ERR_TLS_HANDSHAKE naming it). A list with supported_versions (43)
+   * offers TLS 1.3. The few elements that cannot be sent (e.g. early_data 42) reject with
+   * ERR_UNSUPPORTED_FINGERPRINT naming the element.
    */
   ja3?: string;
   /** A JA4_r string (sorted lists, so the hello uses sorted order). Exclusive with `ja3`. */
