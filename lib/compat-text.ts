@@ -310,11 +310,8 @@ export function cycletlsErrorText(err: CycleTLSError, req: FailedRequest): strin
       // Go's "EOF" (summary empty). A reset reads "read: connection reset by peer" in Go; the
       // engine reports both as the server closing the connection, so both read as EOF here.
       return `-> \n${hop}EOF`;
-    case 'ERR_PROTOCOL':
-      // Go's wording of a malformed response differs in each case; ours stands in its place.
-      return `-> \n${hop}${err.message}`;
-    case 'ERR_TOO_MANY_REDIRECTS':
-      // Our message is Go's: "stopped after 10 redirects".
+    case 'ERR_PROTOCOL': // Go words each malformed response its own way: ours stands in its place
+    case 'ERR_TOO_MANY_REDIRECTS': // ours is Go's: "stopped after 10 redirects"
       return `-> \n${hop}${err.message}`;
     case 'ERR_PROXY': {
       const [summary, cause] = proxyCause(err, proxyUrl, target);
