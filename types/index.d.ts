@@ -137,7 +137,8 @@ export interface CycleTLSRequestOptions {
   responseType?: ResponseType;
   /**
    * A browser preset: its ClientHello, HTTP/2 first flight and default headers (see `profiles`).
-   * Default: the newest Chrome ('chrome_156').
+   * Default: the newest Chrome ('chrome_156'); with `ja3`/`ja4r` and no `http2Fingerprint`, the
+   * user-agent rule picks it (see `ja3`). An explicit profile always wins over the rule.
    */
   profile?: ProfileId;
   /**
@@ -146,17 +147,29 @@ export interface CycleTLSRequestOptions {
    * server that picks one fails with ERR_TLS_HANDSHAKE naming it). A list with supported_versions (43)
    * offers TLS 1.3. The few elements that cannot be sent (e.g. early_data 42) reject with
    * ERR_UNSUPPORTED_FINGERPRINT naming the element.
+   *
+   * The user-agent rule (cycletls's): without `profile` and `http2Fingerprint`, the rest of the first
+   * flight follows the User-Agent's browser family. Firefox (mentions Firefox, not Chrome): the newest
+   * Firefox preset's HTTP/2 frames, pseudo-header order and headers, no added GREASE. Chrome and any
+   * other: the newest Chrome preset's, and GREASE in the hello even when the string lists none (the
+   * JA3 hash is unchanged; `disableGrease` prevents it).
    */
   ja3?: string;
-  /** A JA4_r string (sorted lists, so the hello uses sorted order). Exclusive with `ja3`. */
+  /**
+   * A JA4_r string (sorted lists, so the hello uses sorted order). Exclusive with `ja3`. Without
+   * `profile`, the user-agent rule (see `ja3`) picks the preset of the rest of the first flight.
+   */
   ja4r?: string;
-  /** An Akamai HTTP/2 string: `SETTINGS|WINDOW_UPDATE|PRIORITY|pseudo-header order`. */
+  /** An Akamai HTTP/2 string: `SETTINGS|WINDOW_UPDATE|PRIORITY|pseudo-header order`. Turns off the user-agent rule. */
   http2Fingerprint?: string;
   /** HTTP/3 is not supported: rejects with ERR_NOT_IMPLEMENTED. */
   quicFingerprint?: string;
-  /** No GREASE anywhere in the ClientHello. */
+  /** No GREASE anywhere in the ClientHello (not even what the user-agent rule adds). */
   disableGrease?: boolean;
-  /** Replaces the User-Agent header in place (default: the preset's). */
+  /**
+   * Replaces the User-Agent header in place (default: the preset's). With `ja3`/`ja4r` and no
+   * `profile`, its browser family also picks the preset (the user-agent rule, see `ja3`).
+   */
   userAgent?: string;
   /** Decode gzip, deflate, br and zstd bodies (default true); false gives the raw bytes. */
   decompress?: boolean;
@@ -236,7 +249,11 @@ export interface CycleTLSResponse<T = unknown> {
   headers: { [name: string]: string[] };
   /** Names and values as received, in wire order: [name, value, name, value, ...]. */
   rawHeaders: string[];
-  /** Per responseType: parsed JSON (or the Buffer when the body is not JSON), string, ArrayBuffer, Blob or Readable. */
+  /**
+   * Per responseType: parsed JSON (or the Buffer when the body is not JSON), string, ArrayBuffer, Blob or Readable.
+   * On a failure resolved in cycletls's way (see `error`): cycletls 2.0.5's text, e.g.
+   * `Request timeout: deadline exceeded-> \nGet "<url>": …` or `Request returned a Syscall Error: …`.
+   */
   data: T;
   finalUrl: string;
   requestId: string;
@@ -247,7 +264,10 @@ export interface CycleTLSResponse<T = unknown> {
   /** tlsResumed: the handshake resumed a TLS session of an earlier connection. */
   connection: { id: number; reused: boolean; tlsResumed: boolean };
   redirects: number;
-  /** Present on failures resolved in cycletls's way (status 408, 495, 502, 421 or 0). */
+  /**
+   * Present on failures resolved in cycletls's way (status 408, 495, 502, 421, 413 or 0): the stable code,
+   * the stage and the engine's own message (`data` holds cycletls's text).
+   */
   error?: { code: ErrorCode; stage: ErrorStage; message: string };
   json<J = unknown>(): Promise<J>;
   text(): Promise<string>;
