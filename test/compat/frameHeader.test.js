@@ -24,6 +24,9 @@ test('Chrome: the JA3 as given, the user agent, Chrome\'s SETTINGS and WINDOW_UP
   const result = await response.json();
   expect(result.tls.ja3).toEqual(CHROME_ALPS_JA3);
   expect(result.user_agent).toEqual(UA);
+  // differs on purpose: TLS 1.3 is offered for a JA3 that lists supported_versions (43); cycletls offered only TLS 1.2
+  // for a "771," string.
+  expect(result.tls.negotiated.protocol).toBe('TLSv1.3');
   // differs on purpose: Chrome's SETTINGS as Chrome sends them since 106 (ENABLE_PUSH 0, no MAX_CONCURRENT_STREAMS or
   // MAX_FRAME_SIZE); cycletls's test expected an older Chrome's 1000 / 16384.
   expect(peetFrame(result.http2.sent_frames[0])).toMatchObject({

@@ -36,10 +36,12 @@ test('every request of the tour returns 200', async () => {
   ];
   const cycleTLS = await initCycleTLS({ port: 9612 });
   for (const request of requests) {
-    const response = await cycleTLS(request.url, {
-      body: request.body, ja3: request.ja3, userAgent: request.userAgent, headers: request.headers, cookies: request.cookies,
-    }, request.method);
+    const options = { body: request.body, ja3: request.ja3, userAgent: request.userAgent, headers: request.headers, cookies: request.cookies };
+    const given = { ...options };
+    const response = await cycleTLS(request.url, options, request.method);
     expect(response.status).toBe(200);
+    // differs on purpose: the options object is left as given (cycletls filled in its defaults).
+    expect(options).toEqual(given);
   }
   await cycleTLS.exit();
 });

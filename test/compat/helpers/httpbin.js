@@ -230,6 +230,20 @@ async function route(req, res, base, ctx) {
     }
     return res.end();
   }
+  if (p === '/drip') { // numbytes '*' bytes spread over `duration` seconds (scaled by timeScale)
+    const numbytes = Math.min(Number(url.searchParams.get('numbytes') || 10), 10 * 1024 * 1024);
+    const duration = Number(url.searchParams.get('duration') || 2) * ctx.timeScale * 1000;
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': numbytes });
+    let sent = 0;
+    const step = () => {
+      if (res.destroyed) return;
+      res.write('*');
+      if (++sent >= numbytes) return res.end();
+      return ctx.timers.add(setTimeout(step, duration / numbytes));
+    };
+    step();
+    return undefined;
+  }
   if (p === '/response-headers') {
     const dict = argsDict(url.searchParams);
     return sendJson(res, { 'Content-Type': 'application/json', ...dict }, 200, dict);
@@ -240,10 +254,11 @@ async function route(req, res, base, ctx) {
 
 /**
  * Starts the stand-in on 127.0.0.1:0. tls: true → HTTPS with h2 and http/1.1 (h1Only: http/1.1 only); false → HTTP.
- * url(path) uses the name `localhost`, which the test CA's certificate covers.
+ * url(path) uses the name `localhost`, which the test CA's certificate covers. timeScale shortens /drip's duration
+ * (0.1: ten times faster); /delay/N keeps its seconds, a timeout against it is the client's.
  */
-async function startHttpbin({ tls = true, h1Only = false } = {}) {
-  const ctx = { timers: new Set(), sockets: new Set() };
+async function startHttpbin({ tls = true, h1Only = false, timeScale = 1 } = {}) {
+  const ctx = { timers: new Set(), sockets: new Set(), timeScale };
   let base = 'http://localhost';
   const onRequest = (req, res) => {
     route(req, res, base, ctx).catch((err) => {

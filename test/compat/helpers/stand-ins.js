@@ -4,6 +4,7 @@
 // listens on. Plus the fingerprint strings and user agents cycletls's suite uses (public facts about browsers).
 'use strict';
 const http = require('node:http');
+const https = require('node:https');
 const net = require('node:net');
 const { WebSocketServer } = require('ws');
 const initCycleTLS = require('../../..');
@@ -66,24 +67,27 @@ async function startStallingServer({ delayMs = 2000 } = {}) {
   };
 }
 
-/** An SSE server: /events writes three `message` events 20 ms apart, then ends. */
+/** /events: three `message` events 20 ms apart, then the end; anything else 404. */
+function sseHandler(req, res) {
+  if (req.url !== '/events') {
+    res.writeHead(404);
+    res.end();
+    return;
+  }
+  res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
+  let n = 0;
+  const next = () => {
+    n++;
+    res.write(`event: message\nid: ${n}\ndata: Event ${n}\n\n`);
+    if (n < 3) setTimeout(next, 20);
+    else res.end();
+  };
+  next();
+}
+
+/** An SSE server over plain HTTP (sseHandler). */
 async function startSseServer() {
-  const server = http.createServer((req, res) => {
-    if (req.url !== '/events') {
-      res.writeHead(404);
-      res.end();
-      return;
-    }
-    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
-    let n = 0;
-    const next = () => {
-      n++;
-      res.write(`event: message\nid: ${n}\ndata: Event ${n}\n\n`);
-      if (n < 3) setTimeout(next, 20);
-      else res.end();
-    };
-    next();
-  });
+  const server = http.createServer(sseHandler);
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address();
   return { port, url: (p = '/events') => `http://localhost:${port}${p}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
@@ -107,6 +111,36 @@ async function startWsEchoServer() {
     close: () => new Promise((resolve) => {
       for (const c of wss.clients) c.terminate();
       wss.close(() => httpServer.close(() => resolve()));
+    }),
+  };
+}
+
+/**
+ * One HTTPS server (test CA certificate, h1) for the README's live examples: WebSocket echo on any path (it accepts
+ * the subprotocol 'echo-protocol'), the SSE stream of startSseServer at /events, and at any other path a text line
+ * naming the SNI and the Host header it was reached with.
+ */
+async function startLiveServer() {
+  const server = https.createServer(certPair('server'), (req, res) => {
+    if (req.url === '/events') return sseHandler(req, res);
+    res.writeHead(200, { 'Content-Type': 'text/plain' });
+    return res.end(`sni=${req.socket.servername || ''} host=${req.headers.host}`);
+  });
+  const wss = new WebSocketServer({ server, handleProtocols: (set) => (set.has('echo-protocol') ? 'echo-protocol' : false) });
+  const upgrades = [];
+  wss.on('connection', (socket, req) => {
+    upgrades.push({ url: req.url, host: req.headers.host, sni: req.socket.servername });
+    socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary }));
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  return {
+    port,
+    upgrades,
+    close: () => new Promise((resolve) => {
+      for (const c of wss.clients) c.terminate();
+      wss.close(() => server.close(() => resolve()));
+      server.closeAllConnections();
     }),
   };
 }
@@ -139,5 +173,5 @@ async function drain(stream) {
 
 module.exports = {
   FIREFOX_87_JA3, FIREFOX_87_UA, CHROME_PADDING_JA3, CHROME_ALPS_JA3, FIREFOX_JA3,
-  startEcho, startBadCertServer, startStallingServer, startSseServer, startWsEchoServer, closedPort, withCycleTLS, drain,
+  startEcho, startBadCertServer, startStallingServer, startSseServer, startWsEchoServer, startLiveServer, closedPort, withCycleTLS, drain,
 };
