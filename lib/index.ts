@@ -279,7 +279,8 @@ async function perform(instance: SharedInstance, client: ClientState, init: Norm
     if (!(err instanceof CycleTLSError) || rejectOnError || err.code === 'ERR_NOT_IMPLEMENTED' ||
         err.code === 'ERR_INVALID_OPTION' || err.code === 'ERR_UNSUPPORTED_FINGERPRINT') throw err;
     const meta = (err as CycleTLSError & { responseMeta?: ResponseMeta }).responseMeta;
-    return errorResponse(err, current.url.href, requestId, meta ? { ...meta, requestId, redirects } : undefined);
+    const failed = { method: current.method, url: current.url.href, proxy: current.proxy };
+    return errorResponse(err, failed, requestId, meta ? { ...meta, requestId, redirects } : undefined);
   }
 }
 

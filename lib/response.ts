@@ -4,6 +4,8 @@
 import { Blob, Buffer } from 'node:buffer';
 import type { Readable } from 'node:stream';
 
+import { cycletlsErrorText } from './compat-text';
+import type { FailedRequest } from './compat-text';
 import { CycleTLSError, compatStatus } from './errors';
 import type { ResponseType } from './options';
 
@@ -168,16 +170,20 @@ export function streamResponse(meta: ResponseMeta, stream: Readable): CycleTLSRe
   };
 }
 
-/** cycletls resolves failures as responses with a synthetic status; the code rides along in `error`. */
-export function errorResponse(err: CycleTLSError, url: string, requestId: string, meta?: ResponseMeta): CycleTLSResponseShape {
-  const message = err.message;
+/**
+ * cycletls resolves failures as responses with a synthetic status, and `data`/`text()` in
+ * cycletls's words (see compat-text.ts); the stable code and the engine's own message ride along
+ * in `error`.
+ */
+export function errorResponse(err: CycleTLSError, req: FailedRequest, requestId: string, meta?: ResponseMeta): CycleTLSResponseShape {
+  const message = cycletlsErrorText(err, req);
   return {
     status: compatStatus(err.code),
     statusText: '',
     headers: meta ? headersToCycleTLS(meta.rawHeaders) : {},
     rawHeaders: meta?.rawHeaders ?? [],
     data: message,
-    finalUrl: meta?.finalUrl ?? url,
+    finalUrl: meta?.finalUrl ?? req.url,
     requestId,
     httpVersion: meta?.httpVersion ?? '',
     protocol: meta?.protocol ?? '',

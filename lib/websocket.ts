@@ -193,7 +193,7 @@ export async function openWebSocket(ctx: WebSocketContext, url: unknown, options
     const data = body ?? Buffer.alloc(0);
     return withSession({ ...metaFields(meta), data: data.toString('utf8'), error: error.toJSON(), ...bodyMethods(data, meta.rawHeaders) }, deadSession(error));
   }
-  return withSession(errorResponse(error, wsUrl.href, requestId), deadSession(error));
+  return withSession(errorResponse(error, { method: 'GET', url: wsUrl.href, proxy: req.proxy }, requestId), deadSession(error));
 }
 
 type UpgradeOutcome =

@@ -234,7 +234,11 @@ export interface CycleTLSResponse<T = unknown> {
   headers: { [name: string]: string[] };
   /** Names and values as received, in wire order: [name, value, name, value, ...]. */
   rawHeaders: string[];
-  /** Per responseType: parsed JSON (or the Buffer when the body is not JSON), string, ArrayBuffer, Blob or Readable. */
+  /**
+   * Per responseType: parsed JSON (or the Buffer when the body is not JSON), string, ArrayBuffer, Blob or Readable.
+   * On a failure resolved in cycletls's way (see `error`): cycletls 2.0.5's text, e.g.
+   * `Request timeout: deadline exceeded-> \nGet "<url>": …` or `Request returned a Syscall Error: …`.
+   */
   data: T;
   finalUrl: string;
   requestId: string;
@@ -245,7 +249,10 @@ export interface CycleTLSResponse<T = unknown> {
   /** tlsResumed: the handshake resumed a TLS session of an earlier connection. */
   connection: { id: number; reused: boolean; tlsResumed: boolean };
   redirects: number;
-  /** Present on failures resolved in cycletls's way (status 408, 495, 502, 421 or 0). */
+  /**
+   * Present on failures resolved in cycletls's way (status 408, 495, 502, 421, 413 or 0): the stable code,
+   * the stage and the engine's own message (`data` holds cycletls's text).
+   */
   error?: { code: ErrorCode; stage: ErrorStage; message: string };
   json<J = unknown>(): Promise<J>;
   text(): Promise<string>;

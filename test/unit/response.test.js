@@ -257,11 +257,11 @@ describe('bufferedResponse: methods', () => {
 });
 
 describe('errorResponse (failures resolved the cycletls way)', () => {
-  test('shape: synthetic status, data = message, error {code, stage, message}, no headers', async () => {
+  test('shape: synthetic status, data in cycletls\'s words, error {code, stage, message}, no headers', async () => {
     const err = new CycleTLSError('ERR_TIMEOUT', 'timed out after 100 ms (headers)', 'headers');
-    const r = errorResponse(err, 'https://example.test/slow', '7:3');
+    const r = errorResponse(err, { method: 'GET', url: 'https://example.test/slow' }, '7:3');
     expect(r.status).toBe(408);
-    expect(r.data).toBe('timed out after 100 ms (headers)');
+    expect(r.data).toBe('Request timeout: deadline exceeded-> \nGet "https://example.test/slow": net/http: request canceled (Client.Timeout exceeded while awaiting headers)');
     expect(r.error).toEqual({ code: 'ERR_TIMEOUT', stage: 'headers', message: 'timed out after 100 ms (headers)' });
     expect(r.headers).toEqual({});
     expect(r.rawHeaders).toEqual([]);
@@ -273,34 +273,36 @@ describe('errorResponse (failures resolved the cycletls way)', () => {
   });
 
   test('json() resolves {} (cycletls), text() the message, arrayBuffer() empty, blob() a text blob', async () => {
-    const r = errorResponse(new CycleTLSError('ERR_CONNECT_REFUSED', 'connection refused', 'connect'), 'https://x.test/', '1:1');
+    const r = errorResponse(new CycleTLSError('ERR_CONNECT_REFUSED', 'connect to x.test:443 failed: Connection refused', 'connect'), { method: 'GET', url: 'https://x.test/' }, '1:1');
     expect(r.status).toBe(502);
     await expect(r.json()).resolves.toEqual({});
     await expect(r.json()).resolves.toEqual({});
-    expect(await r.text()).toBe('connection refused');
+    const refused = 'Get "https://x.test/": dial tcp x.test:443: connect: connection refused';
+    expect(await r.text()).toBe(`Request returned a Syscall Error: ${refused}-> \n${refused}`);
+    expect(r.error.message).toBe('connect to x.test:443 failed: Connection refused');
     const ab = await r.arrayBuffer();
     expect(ab).toBeInstanceOf(ArrayBuffer);
     expect(ab.byteLength).toBe(0);
     const blob = await r.blob();
     expect(blob.type).toBe('text/plain');
-    expect(await blob.text()).toBe('connection refused');
+    expect(await blob.text()).toBe(r.data);
   });
 
   test.each([
     ['ERR_TLS_CERT', 495], ['ERR_DNS', 421], ['ERR_CONNECT_TIMEOUT', 408], ['ERR_PROTOCOL', 0], ['ERR_ABORTED', 0], ['ERR_INTERNAL', 0],
   ])('%s → status %i', (code, status) => {
-    expect(errorResponse(new CycleTLSError(code, 'm'), 'https://x.test/', '1:1').status).toBe(status);
+    expect(errorResponse(new CycleTLSError(code, 'm'), { method: 'GET', url: 'https://x.test/' }, '1:1').status).toBe(status);
   });
 
   test('an error after the head keeps the real headers and metadata', () => {
     const m = meta(['content-type', 'text/plain', 'content-length', '100']);
-    const r = errorResponse(new CycleTLSError('ERR_TIMEOUT', 'timed out (body)', 'body'), 'https://example.test/start', '2:5', m);
+    const r = errorResponse(new CycleTLSError('ERR_TIMEOUT', 'timed out (body)', 'body'), { method: 'GET', url: 'https://example.test/start' }, '2:5', m);
     expect(r.status).toBe(408);
     expect(r.headers).toEqual({ 'Content-Type': ['text/plain'], 'Content-Length': ['100'] });
     expect(r.rawHeaders).toEqual(['content-type', 'text/plain', 'content-length', '100']);
     expect(r.finalUrl).toBe('https://example.test/final');
     expect(r.requestId).toBe('2:5');
-    expect(r.data).toBe('timed out (body)');
+    expect(r.data).toBe('Request timeout: deadline exceeded'); // cycletls: the summary alone after the head
     expect(r.error).toEqual({ code: 'ERR_TIMEOUT', stage: 'body', message: 'timed out (body)' });
   });
 });
