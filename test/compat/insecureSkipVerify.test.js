@@ -20,10 +20,9 @@ afterAll(async () => {
 test('an expired certificate: 495 and a certificate error', async () => {
   const response = await cycleTLS(expired.url('/'), { body: '', ja3, userAgent, insecureSkipVerify: false }, 'get');
   expect(response.status).toBe(495);
-  const text = await response.text();
-  expect(text).toContain('Request returned a Syscall Error');
-  // differs on purpose: the reason is ours; cycletls's was Go's ("x509: certificate has expired or is not yet valid").
-  expect(text).toMatch(/certificate has expired/);
+  expect(await response.text()).toContain(
+    'uTlsConn.Handshake() error: tls: failed to verify certificate: x509: certificate has expired or is not yet valid',
+  );
 });
 
 test('an expired certificate with insecureSkipVerify: 200', async () => {
