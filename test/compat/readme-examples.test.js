@@ -23,7 +23,7 @@ function findReadme() {
     process.env.CYCLETLS_README,
     path.join(ROOT, 'bench', 'node_modules', 'cycletls', 'README.md'),
     path.join(ROOT, 'node_modules', 'cycletls', 'README.md'),
-    ...[2, 3].map((up) => path.resolve(ROOT, ...Array(up).fill('..'), 'ref', 'node_modules', 'cycletls', 'README.md')),
+    ...[1, 2, 3].map((up) => path.resolve(ROOT, ...Array(up).fill('..'), 'ref', 'node_modules', 'cycletls', 'README.md')),
   ].filter(Boolean);
   for (const file of candidates) {
     if (!fs.existsSync(file)) continue;
@@ -123,6 +123,14 @@ function localize(code, port) {
   return out.replace(/initCycleTLS\(\)/g, `initCycleTLS({ port: ${port} })`);
 }
 
+/** Runs the thunks with at most `width` of them in flight. */
+async function inBatches(width, thunks) {
+  const queue = [...thunks];
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (queue.length) await queue.shift()();
+  }));
+}
+
 function run(code, file) {
   const full = path.join(workDir, file);
   fs.writeFileSync(full, code);
@@ -157,8 +165,8 @@ describeReadme(`cycletls 2.0.5 README examples (${README})`, () => {
     fs.mkdirSync(path.join(base, 'node_modules'));
     fs.symlinkSync(ROOT, path.join(base, 'node_modules', 'cycletls'), 'dir');
 
-    // All examples at once, each in its own process with its own engine port: the slowest (a 2 s timeout) sets the pace.
-    await Promise.all(EXAMPLES.map(async (example, i) => {
+    // Six at a time, each in its own process with its own engine port: the slowest (a 2 s timeout) sets the pace.
+    await inBatches(6, EXAMPLES.map((example, i) => async () => {
       const matches = PROGRAMS.filter((b) => example.find(b.code));
       if (matches.length !== 1) return;
       const source = localize(matches[0].code, FIRST_PORT + i);
