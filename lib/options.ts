@@ -6,6 +6,7 @@ import { isArrayBufferLike, pendingBody, streamingBody } from './body';
 import { isCookieJarLike } from './cookies';
 import type { CookieJarLike } from './cookies';
 import { CycleTLSError, invalidOption, invalidRange } from './errors';
+import { isGrease } from './fingerprint/names';
 import type { NativeEngineOptions, NativeShareOptions } from './native';
 import { DEFAULT_MAX_EVENT_BYTES } from './sse';
 
@@ -478,6 +479,34 @@ function optFingerprint(o: Dict, key: string, shape: RegExp, what: string): stri
   return v.trim();
 }
 
+/** The alias of the newest Firefox preset (the native preset table resolves it). */
+const NEWEST_FIREFOX = 'firefox';
+
+/**
+ * The browser family cycletls 2.0.5 reads from a User-Agent (observed): one that mentions Chrome is
+ * Chrome's, else one that mentions Firefox (any case) is Firefox's, and everything else is Chrome's.
+ */
+export function userAgentFamily(userAgent: string): 'chrome' | 'firefox' {
+  return !/chrome/i.test(userAgent) && /firefox/i.test(userAgent) ? 'firefox' : 'chrome';
+}
+
+/** A GREASE value (0x0a0a), as a JA3 string writes it. */
+const JA3_GREASE = '2570';
+
+/**
+ * The JA3 string with Chrome's GREASE: when its extensions list no GREASE value, one is put first,
+ * where Chrome sends it. JA3 leaves GREASE values out of the fingerprint, so the string still
+ * describes the same JA3 (the same hash); the engine reads a GREASE value among the extensions as
+ * "GREASE this hello" (ciphers, groups, extensions, versions and key shares, as Chrome does).
+ */
+export function withGrease(ja3: string): string {
+  const fields = ja3.split(',');
+  const extensions = fields[2] === '' ? [] : fields[2].split('-');
+  if (extensions.some((e) => isGrease(Number(e)))) return ja3;
+  fields[2] = [JA3_GREASE, ...extensions].join('-');
+  return fields.join(',');
+}
+
 /**
  * The preset's headers in its order, with the caller's headers overriding by name (case-insensitive,
  * in the preset's place, with the caller's spelling); the caller's other headers follow.
@@ -540,23 +569,31 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
     responseType = rt as ResponseType;
   }
 
-  const profile = optString(o, 'profile') ?? '';
+  let profile = optString(o, 'profile') ?? '';
   if (profile !== '' && presets && !presets.has(profile)) {
     throw invalidRange(`option "profile" names no preset: ${JSON.stringify(profile)}`);
   }
-  const ja3 = optFingerprint(o, 'ja3', /^\d+,[\d-]*,[\d-]*,[\d-]*,[\d-]*$/, 'a JA3 string (version,ciphers,extensions,groups,formats)');
+  let ja3 = optFingerprint(o, 'ja3', /^\d+,[\d-]*,[\d-]*,[\d-]*,[\d-]*$/, 'a JA3 string (version,ciphers,extensions,groups,formats)');
   const ja4r = optFingerprint(o, 'ja4r', /^[a-z0-9]{10}_[0-9a-f,]*_[0-9a-f,]*_[0-9a-f,]*$/i, 'a JA4_r string');
   const http2Fingerprint = optFingerprint(o, 'http2Fingerprint', /^[^|]*\|\d+\|[^|]+\|[masp,]+$/, 'an Akamai HTTP/2 string (SETTINGS|WINDOW_UPDATE|PRIORITY|m,a,s,p)');
+  const disableGrease = optBool(o, 'disableGrease') ?? false;
   const exactHeaders = optBool(o, 'orderAsProvided') ?? false;
   const forceHttp1 = (optBool(o, 'forceHTTP1') ?? false) || protocol === 'http1';
   let headers = normalizeHeaders(o.headers);
+  const userAgent = optString(o, 'userAgent');
+  if (userAgent !== undefined && FORBIDDEN_VALUE.test(userAgent)) throw invalidOption('option "userAgent" contains CR, LF or NUL');
+  if (profile === '' && http2Fingerprint === undefined && (ja3 !== undefined || ja4r !== undefined)) {
+    // cycletls's user-agent rule: a ClientHello string without a preset takes the rest of its first
+    // flight (HTTP/2 framing, header order, GREASE) from the browser family of the User-Agent sent.
+    const sent = userAgent || headers.find(([n]) => n.toLowerCase() === 'user-agent')?.[1] || DEFAULT_USER_AGENT;
+    if (userAgentFamily(sent) === 'firefox') profile = NEWEST_FIREFOX;
+    else if (ja3 !== undefined && !disableGrease) ja3 = withGrease(ja3);
+  }
   // With a preset (always, unless orderAsProvided asks for exactly the caller's headers), its
   // default headers are the base: the HTTP/1.1 list when that protocol is certain, else HTTP/2's.
   const headerSet: PresetHeaderSet = url.protocol === 'http:' ? 'http1-plain' : forceHttp1 ? 'http1' : 'http2';
   const merged = presets !== undefined && !exactHeaders;
   if (merged) headers = overlayHeaders(presets.headers(profile, headerSet), headers);
-  const userAgent = optString(o, 'userAgent');
-  if (userAgent !== undefined && FORBIDDEN_VALUE.test(userAgent)) throw invalidOption('option "userAgent" contains CR, LF or NUL');
   if (userAgent !== undefined && userAgent !== '') setHeader(headers, 'User-Agent', userAgent);
   else if (!headers.some(([n]) => n.toLowerCase() === 'user-agent')) headers.push(['User-Agent', DEFAULT_USER_AGENT]);
   const cookie = normalizeCookies(o.cookies);
@@ -628,7 +665,7 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
     ja3,
     ja4r,
     http2Fingerprint,
-    disableGrease: optBool(o, 'disableGrease') ?? false,
+    disableGrease,
     decompress: optBool(o, 'decompress') ?? true,
     maxDecompressedBytes: optInteger(o, 'maxDecompressedBytes', 1, Number.MAX_SAFE_INTEGER) ?? DEFAULT_MAX_DECOMPRESSED_BYTES,
     maxResponseBytes: optInteger(o, 'maxResponseBytes', 1, Number.MAX_SAFE_INTEGER),

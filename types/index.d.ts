@@ -137,24 +137,37 @@ export interface CycleTLSRequestOptions {
   responseType?: ResponseType;
   /**
    * A browser preset: its ClientHello, HTTP/2 first flight and default headers (see `profiles`).
-   * Default: the newest Chrome ('chrome_156').
+   * Default: the newest Chrome ('chrome_156'); with `ja3`/`ja4r` and no `http2Fingerprint`, the
+   * user-agent rule picks it (see `ja3`). An explicit profile always wins over the rule.
    */
   profile?: ProfileId;
   /**
    * A JA3 string; the ClientHello carries exactly its ciphers, extensions (in order), groups and
    * point formats. A list with supported_versions (43) offers TLS 1.3. What the stack cannot send
    * rejects with ERR_UNSUPPORTED_FINGERPRINT naming the element.
+   *
+   * The user-agent rule (cycletls's): without `profile` and `http2Fingerprint`, the rest of the first
+   * flight follows the User-Agent's browser family. Firefox (mentions Firefox, not Chrome): the newest
+   * Firefox preset's HTTP/2 frames, pseudo-header order and headers, no added GREASE. Chrome and any
+   * other: the newest Chrome preset's, and GREASE in the hello even when the string lists none (the
+   * JA3 hash is unchanged; `disableGrease` prevents it).
    */
   ja3?: string;
-  /** A JA4_r string (sorted lists, so the hello uses sorted order). Exclusive with `ja3`. */
+  /**
+   * A JA4_r string (sorted lists, so the hello uses sorted order). Exclusive with `ja3`. Without
+   * `profile`, the user-agent rule (see `ja3`) picks the preset of the rest of the first flight.
+   */
   ja4r?: string;
-  /** An Akamai HTTP/2 string: `SETTINGS|WINDOW_UPDATE|PRIORITY|pseudo-header order`. */
+  /** An Akamai HTTP/2 string: `SETTINGS|WINDOW_UPDATE|PRIORITY|pseudo-header order`. Turns off the user-agent rule. */
   http2Fingerprint?: string;
   /** HTTP/3 is not supported: rejects with ERR_NOT_IMPLEMENTED. */
   quicFingerprint?: string;
-  /** No GREASE anywhere in the ClientHello. */
+  /** No GREASE anywhere in the ClientHello (not even what the user-agent rule adds). */
   disableGrease?: boolean;
-  /** Replaces the User-Agent header in place (default: the preset's). */
+  /**
+   * Replaces the User-Agent header in place (default: the preset's). With `ja3`/`ja4r` and no
+   * `profile`, its browser family also picks the preset (the user-agent rule, see `ja3`).
+   */
   userAgent?: string;
   /** Decode gzip, deflate, br and zstd bodies (default true); false gives the raw bytes. */
   decompress?: boolean;

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
-#include <functional>
 #include <set>
 #include <vector>
 
@@ -55,17 +54,30 @@ std::string name_ext(uint32_t id) {
   return buf;
 }
 
-// Extensions this stack can emit, and how each maps onto the profile. Unknown ones are refused.
-struct ExtensionSupport {
-  bool known;
-  std::function<void(TlsProfile&)> enable;
-};
-
-const std::set<uint32_t>& emitted_always() {
-  // Sent by BoringSSL whenever it sends a hello of the matching version; a string that omits them
-  // cannot be reproduced.
-  static const std::set<uint32_t> s = {10, 11, 13, 23, 65281};
+// Extensions BoringSSL implements and this stack drives from the profile.
+const std::set<uint32_t>& driven_extensions() {
+  static const std::set<uint32_t> s = {0,  5,  10, 11, 13, 16, 18, 21, 23, 27, 28, 34, 35, 41,
+                                       43, 45, 51, 17513, 17613, 0xca34, 65037, 65281};
   return s;
+}
+
+// Extensions BoringSSL implements but only with state a fingerprint string cannot give (a session,
+// a key, a QUIC or DTLS connection, a second hello): they cannot be put on the wire as written.
+// Every other id the stack does not implement is sent as an opaque, advertised-only extension.
+const char* unsendable_extension(uint32_t id) {
+  switch (id) {
+    case 14: return "use_srtp (14) is DTLS only";
+    case 19: case 20: return "raw public key certificate types (19, 20) are not supported";
+    case 42: return "early_data (42) needs a resumed session with 0-RTT";
+    case 44: return "cookie (44) only answers a HelloRetryRequest";
+    case 47: return "certificate_authorities (47) needs a CA list";
+    case 57: case 0xffa5: return "quic_transport_parameters is QUIC only";
+    case 4832: return "server padding (4832) is not supported";
+    case 13172: return "next_protocol_negotiation (13172) is not supported";
+    case 30031: case 30032: return "channel_id needs a channel key";
+    case 0x8a3b: return "pake (35387) needs a password";
+    default: return nullptr;
+  }
 }
 
 bool apply_extensions(const std::vector<uint32_t>& exts, TlsProfile* t, std::string* why) {
@@ -117,6 +129,8 @@ bool apply_extensions(const std::vector<uint32_t>& exts, TlsProfile* t, std::str
     *why = "a TLS 1.3 hello always carries key_share (51) and psk_key_exchange_modes (45)";
     return false;
   }
+  // What BoringSSL sends in every hello of the offered versions, unless told to leave it out.
+  std::vector<uint32_t> always_sent = {10, 11, 13, 23, 65281};
   if (!tls12_suites && tls13) {
     // TLS 1.3 only: the stack then sends none of the TLS 1.2 extensions.
     t->min_version = 0x0304;
@@ -126,27 +140,19 @@ bool apply_extensions(const std::vector<uint32_t>& exts, TlsProfile* t, std::str
         return false;
       }
     }
-    for (uint32_t e : {10u, 13u}) {
-      if (!present.count(e)) {
-        *why = name_ext(e) + " is always sent by this TLS stack and cannot be left out";
-        return false;
-      }
-    }
-  } else {
-    for (uint32_t e : emitted_always()) {
-      if (!present.count(e)) {
-        *why = name_ext(e) + " is always sent by this TLS stack and cannot be left out";
-        return false;
-      }
-    }
+    always_sent = {10, 13};
   }
-  static const std::set<uint32_t> supported = {0,  5,  10, 11, 13, 16, 18, 21, 23, 27, 28, 34, 35, 41,
-                                               43, 45, 51, 17513, 17613, 0xca34, 65037, 65281};
+  t->omitted_extensions.clear();
+  for (uint32_t e : always_sent)
+    if (!present.count(e)) t->omitted_extensions.push_back(static_cast<uint16_t>(e));
+  t->opaque_extensions.clear();
   for (uint32_t e : order) {
-    if (!supported.count(e)) {
-      *why = name_ext(e) + " cannot be produced by this TLS stack";
+    if (driven_extensions().count(e)) continue;
+    if (const char* reason = unsendable_extension(e)) {
+      *why = reason;
       return false;
     }
+    t->opaque_extensions.push_back(static_cast<uint16_t>(e));
   }
   t->padding = present.count(21);
   t->grease = any_grease;

@@ -41,6 +41,12 @@ struct TlsProfile {
   bool psk_key_exchange_modes = true;     // psk_key_exchange_modes (45), TLS 1.3 only
   std::string trust_anchors;              // trust_anchors (0xca34) payload; empty = not sent
   bool padding = false;                   // padding (21), when the hello is 256–511 bytes
+  // Extensions the stack does not implement, sent anyway (advertised only) at their place in
+  // extension_order: 22, 49 and 17 empty, 50 with signature_algorithms, any other id empty. A
+  // server that answers one fails the handshake.
+  std::vector<uint16_t> opaque_extensions;
+  // Extensions BoringSSL always sends that this hello leaves out (10, 11, 13, 23, 65281).
+  std::vector<uint16_t> omitted_extensions;
 };
 
 struct Http2Setting {

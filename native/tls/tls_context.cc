@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 
 namespace ctn {
 
@@ -118,19 +119,123 @@ std::string hex4(uint16_t v) {
 // BoringSSL's own TLS 1.3 order (with AES hardware, as on every x86-64 we run on).
 const std::vector<uint16_t> kStockTls13Order = {0x1301, 0x1302, 0x1303};
 
-// The TLS 1.2 part of the cipher list, as BoringSSL names: every id must be one it implements.
+// A TLS 1.2 suite BoringSSL can negotiate (the rest of a wire list is advertised only).
+bool negotiable_tls12_suite(uint16_t id) {
+  const SSL_CIPHER* c = SSL_get_cipher_by_value(id);
+  return c && !is_tls13_suite(id) && SSL_CIPHER_get_max_version(c) >= TLS1_2_VERSION;
+}
+
+// The TLS 1.2 part of the cipher list, as BoringSSL names. With the patched stack, ids it does
+// not implement are left out here (they are advertised through the wire list); without it, they
+// are refused.
 bool tls12_cipher_list(const std::vector<uint16_t>& ids, std::string* list, std::string* why) {
   for (uint16_t id : ids) {
     if (is_tls13_suite(id)) continue;
-    const SSL_CIPHER* c = SSL_get_cipher_by_value(id);
-    if (!c) {
+    if (!negotiable_tls12_suite(id)) {
+      if (tls_stack_patched()) continue;
       *why = "cipher suite " + hex4(id) + " is not implemented by this TLS stack";
       return false;
     }
     if (!list->empty()) list->push_back(':');
-    *list += SSL_CIPHER_get_name(c);
+    *list += SSL_CIPHER_get_name(SSL_get_cipher_by_value(id));
   }
   return true;
+}
+
+// IANA names of suites BoringSSL lacks that common clients (OpenSSL, NSS, uTLS) offer, so that an
+// error can say which one a server chose.
+const char* advertised_only_suite_name(uint16_t id) {
+  static const std::map<uint16_t, const char*> names = {
+      {0x0004, "TLS_RSA_WITH_RC4_128_MD5"},
+      {0x0005, "TLS_RSA_WITH_RC4_128_SHA"},
+      {0x0016, "TLS_DHE_RSA_WITH_3DES_EDE_CBC_SHA"},
+      {0x0032, "TLS_DHE_DSS_WITH_AES_128_CBC_SHA"},
+      {0x0033, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA"},
+      {0x0038, "TLS_DHE_DSS_WITH_AES_256_CBC_SHA"},
+      {0x0039, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA"},
+      {0x0040, "TLS_DHE_DSS_WITH_AES_128_CBC_SHA256"},
+      {0x0041, "TLS_RSA_WITH_CAMELLIA_128_CBC_SHA"},
+      {0x0045, "TLS_DHE_RSA_WITH_CAMELLIA_128_CBC_SHA"},
+      {0x0067, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256"},
+      {0x006a, "TLS_DHE_DSS_WITH_AES_256_CBC_SHA256"},
+      {0x006b, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256"},
+      {0x0084, "TLS_RSA_WITH_CAMELLIA_256_CBC_SHA"},
+      {0x0088, "TLS_DHE_RSA_WITH_CAMELLIA_256_CBC_SHA"},
+      {0x009e, "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256"},
+      {0x009f, "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384"},
+      {0x00a2, "TLS_DHE_DSS_WITH_AES_128_GCM_SHA256"},
+      {0x00a3, "TLS_DHE_DSS_WITH_AES_256_GCM_SHA384"},
+      {0x00ff, "TLS_EMPTY_RENEGOTIATION_INFO_SCSV"},
+      {0x1304, "TLS_AES_128_CCM_SHA256"},
+      {0x1305, "TLS_AES_128_CCM_8_SHA256"},
+      {0x5600, "TLS_FALLBACK_SCSV"},
+      {0xc007, "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA"},
+      {0xc011, "TLS_ECDHE_RSA_WITH_RC4_128_SHA"},
+      {0xc050, "TLS_RSA_WITH_ARIA_128_GCM_SHA256"},
+      {0xc051, "TLS_RSA_WITH_ARIA_256_GCM_SHA384"},
+      {0xc052, "TLS_DHE_RSA_WITH_ARIA_128_GCM_SHA256"},
+      {0xc053, "TLS_DHE_RSA_WITH_ARIA_256_GCM_SHA384"},
+      {0xc056, "TLS_DHE_DSS_WITH_ARIA_128_GCM_SHA256"},
+      {0xc057, "TLS_DHE_DSS_WITH_ARIA_256_GCM_SHA384"},
+      {0xc05c, "TLS_ECDHE_ECDSA_WITH_ARIA_128_GCM_SHA256"},
+      {0xc05d, "TLS_ECDHE_ECDSA_WITH_ARIA_256_GCM_SHA384"},
+      {0xc060, "TLS_ECDHE_RSA_WITH_ARIA_128_GCM_SHA256"},
+      {0xc061, "TLS_ECDHE_RSA_WITH_ARIA_256_GCM_SHA384"},
+      {0xc09c, "TLS_RSA_WITH_AES_128_CCM"},
+      {0xc09d, "TLS_RSA_WITH_AES_256_CCM"},
+      {0xc09e, "TLS_DHE_RSA_WITH_AES_128_CCM"},
+      {0xc09f, "TLS_DHE_RSA_WITH_AES_256_CCM"},
+      {0xc0a0, "TLS_RSA_WITH_AES_128_CCM_8"},
+      {0xc0a1, "TLS_RSA_WITH_AES_256_CCM_8"},
+      {0xc0a2, "TLS_DHE_RSA_WITH_AES_128_CCM_8"},
+      {0xc0a3, "TLS_DHE_RSA_WITH_AES_256_CCM_8"},
+      {0xc0ac, "TLS_ECDHE_ECDSA_WITH_AES_128_CCM"},
+      {0xc0ad, "TLS_ECDHE_ECDSA_WITH_AES_256_CCM"},
+      {0xc0ae, "TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8"},
+      {0xc0af, "TLS_ECDHE_ECDSA_WITH_AES_256_CCM_8"},
+      {0xccaa, "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256"},
+  };
+  auto it = names.find(id);
+  return it == names.end() ? nullptr : it->second;
+}
+
+std::string cipher_suite_label(uint16_t id) {
+  const char* name = advertised_only_suite_name(id);
+  if (!name) {
+    const SSL_CIPHER* c = SSL_get_cipher_by_value(id);
+    name = c ? SSL_CIPHER_standard_name(c) : nullptr;
+  }
+  return name ? hex4(id) + " (" + name + ")" : hex4(id);
+}
+
+std::string opaque_extension_label(uint16_t id) {
+  const char* name = id == 17   ? "status_request_v2"
+                     : id == 22 ? "encrypt_then_mac"
+                     : id == 49 ? "post_handshake_auth"
+                     : id == 50 ? "signature_algorithms_cert"
+                                : nullptr;
+  return std::to_string(id) + (name ? std::string(" (") + name + ")" : "");
+}
+
+// BoringSSL's own signature_algorithms list, for signature_algorithms_cert when a profile has none.
+const std::vector<uint16_t> kStockVerifySigalgs = {0x0403, 0x0804, 0x0401, 0x0503,
+                                                   0x0805, 0x0501, 0x0806, 0x0601};
+
+// The body of an extension sent without an implementation. signature_algorithms_cert (50)
+// repeats signature_algorithms, as OpenSSL and uTLS do; every other one (encrypt_then_mac 22,
+// post_handshake_auth 49, status_request_v2 17, unknown ids) is empty, as uTLS sends them.
+std::string opaque_extension_body(uint16_t id, const TlsProfile& t) {
+  std::string body;
+  if (id != 50) return body;
+  const auto& algs = t.signature_algorithms.empty() ? kStockVerifySigalgs : t.signature_algorithms;
+  const size_t len = algs.size() * 2;
+  body.push_back(static_cast<char>(len >> 8));
+  body.push_back(static_cast<char>(len & 0xff));
+  for (uint16_t a : algs) {
+    body.push_back(static_cast<char>(a >> 8));
+    body.push_back(static_cast<char>(a & 0xff));
+  }
+  return body;
 }
 
 bool has_duplicates(const std::vector<uint16_t>& v) {
@@ -153,6 +258,9 @@ bool tls_stack_patched() {
 bool check_tls_profile(const TlsProfile& t, std::string* why) {
   std::string list;
   if (!tls12_cipher_list(t.cipher_suites, &list, why)) return false;
+  // The patch series puts any cipher list, point formats and extension set on the wire
+  // (advertising what it cannot run); what a string can still not express is refused when parsed.
+  if (tls_stack_patched()) return true;
   std::vector<uint16_t> tls13;
   for (uint16_t id : t.cipher_suites)
     if (is_tls13_suite(id)) tls13.push_back(id);
@@ -168,7 +276,6 @@ bool check_tls_profile(const TlsProfile& t, std::string* why) {
     *why = "ec_point_formats other than [0] (uncompressed) cannot be sent";
     return false;
   }
-  if (tls_stack_patched()) return true;
   // Without the patch series only BoringSSL's stock knobs exist: name the first trait that needs more.
   if (t.max_version >= 0x0304 && tls13 != kStockTls13Order) {
     *why = "TLS 1.3 cipher order other than 1301,1302,1303 needs the patched TLS stack";
@@ -189,6 +296,11 @@ bool check_tls_profile(const TlsProfile& t, std::string* why) {
     *why = "duplicate signature algorithms need the patched TLS stack";
   } else if (!t.padding) {
     *why = "leaving out the padding extension (21) needs the patched TLS stack";
+  } else if (!t.opaque_extensions.empty()) {
+    *why = "extension " + std::to_string(t.opaque_extensions[0]) + " needs the patched TLS stack";
+  } else if (!t.omitted_extensions.empty()) {
+    *why = "leaving out extension " + std::to_string(t.omitted_extensions[0]) +
+           " needs the patched TLS stack";
   } else {
     return true;
   }
@@ -233,7 +345,12 @@ std::shared_ptr<asio::ssl::context> TlsContextCache::get(const Profile& profile,
   std::vector<uint16_t> tls13;
   for (uint16_t id : t.cipher_suites)
     if (is_tls13_suite(id)) tls13.push_back(id);
-  if (!tls13.empty() && !SSL_CTX_set_tls13_cipher_order(ctx.get(), tls13.data(), tls13.size())) {
+  std::vector<uint16_t> tls13_sorted = tls13;
+  std::sort(tls13_sorted.begin(), tls13_sorted.end());
+  // A subset or other ids go on the wire through the wire list below; the order call takes only
+  // a permutation of the three suites.
+  if (tls13_sorted == kStockTls13Order &&
+      !SSL_CTX_set_tls13_cipher_order(ctx.get(), tls13.data(), tls13.size())) {
     return fail("TLS 1.3 cipher order");
   }
   if (!t.extension_order.empty() &&
@@ -253,6 +370,28 @@ std::shared_ptr<asio::ssl::context> TlsContextCache::get(const Profile& profile,
   }
   SSL_CTX_set_grease_signature_algorithms(ctx.get(), t.grease_signature_algorithms ? 1 : 0);
   SSL_CTX_set_client_padding(ctx.get(), t.padding ? 1 : 0);
+  // The exact cipher list on the wire: suites the stack lacks (DHE, CCM, SCSVs, TLS 1.3 ids
+  // beyond the three) are advertised only, and a server that picks one fails the handshake.
+  if (!t.cipher_suites.empty() &&
+      !SSL_CTX_set_client_cipher_wire_list(ctx.get(), t.cipher_suites.data(), t.cipher_suites.size())) {
+    return fail("cipher wire list");
+  }
+  for (uint16_t id : t.opaque_extensions) {
+    const std::string body = opaque_extension_body(id, t);
+    if (!SSL_CTX_add_client_opaque_extension(ctx.get(), id, reinterpret_cast<const uint8_t*>(body.data()),
+                                             body.size())) {
+      return fail("advertised-only extension");
+    }
+  }
+  if (!t.omitted_extensions.empty() &&
+      !SSL_CTX_set_client_omitted_extensions(ctx.get(), t.omitted_extensions.data(),
+                                             t.omitted_extensions.size())) {
+    return fail("omitted extensions");
+  }
+  if (t.point_formats != std::vector<uint8_t>{0} &&
+      !SSL_CTX_set_client_ec_point_formats(ctx.get(), t.point_formats.data(), t.point_formats.size())) {
+    return fail("point formats");
+  }
 #endif
   for (uint16_t alg : t.cert_compression) {
     auto fn = alg == TLSEXT_cert_compression_brotli ? decompress_brotli
@@ -408,6 +547,21 @@ Error classify_handshake_failure(SSL* ssl, uint32_t packed_error, const std::str
                  std::string("certificate verification failed: ") +
                      X509_verify_cert_error_string(SSL_get_verify_result(ssl))};
   }
+#ifdef CTN_BORINGSSL_PATCHES
+  // The server picked something this client only advertises (see the patch series' 0011).
+  if (const uint16_t suite = SSL_get_advertised_only_cipher(ssl)) {
+    ERR_clear_error();
+    return Error{ErrorCode::kTlsHandshake, Stage::kTls,
+                 "TLS handshake failed: the server chose cipher suite " + cipher_suite_label(suite) +
+                     ", which this client advertises but cannot negotiate"};
+  }
+  if (uint16_t ext = 0; SSL_get_advertised_only_extension(ssl, &ext)) {
+    ERR_clear_error();
+    return Error{ErrorCode::kTlsHandshake, Stage::kTls,
+                 "TLS handshake failed: the server answered with extension " + opaque_extension_label(ext) +
+                     ", which this client advertises but cannot run"};
+  }
+#endif
   if (e != 0) {
     char buf[256];
     ERR_error_string_n(e, buf, sizeof buf);

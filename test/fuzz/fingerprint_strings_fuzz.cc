@@ -1,7 +1,7 @@
 // JA3, JA4_r and Akamai HTTP/2 strings (native/profiles/fingerprint_strings): each parser alone,
 // and compose_profile over a preset with all three. A profile the composer accepts must also pass
-// the TLS stack's own check or be refused by it with a reason, and an HTTP/2 session must start
-// from it or refuse it with a reason: never crash on it.
+// the TLS stack's own check (and configure a TLS context) or be refused by it with a reason, and an
+// HTTP/2 session must start from it or refuse it with a reason: never crash on it.
 //
 // Input: one control byte, then the string(s).
 //   bits 0-1  0 JA3, 1 JA4_r, 2 Akamai, 3 compose: "ja3\nja4r\nakamai" (missing parts empty)
@@ -34,7 +34,15 @@ std::string_view next_line(std::string_view& text) {
 
 void use(const ctn::Profile& profile) {
   std::string why;
-  if (!ctn::check_tls_profile(profile.tls, &why) && why.empty()) __builtin_trap();
+  if (ctn::check_tls_profile(profile.tls, &why)) {
+    // A profile the check accepts configures a context (advertised-only suites, opaque and omitted
+    // extensions, point formats included), or fails with a message.
+    ctn::TlsContextCache contexts;
+    ctn::Error error;
+    if (!contexts.get(profile, ctn::TlsOptions{.verify = false}, &error) && error.message.empty()) __builtin_trap();
+  } else if (why.empty()) {
+    __builtin_trap();
+  }
   NoListener listener;
   ctn::http2::ClientSession session(profile.http2, listener);
   why.clear();

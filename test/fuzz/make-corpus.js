@@ -207,6 +207,15 @@ presetIds.forEach((id, i) => {
 });
 fp['akamai-priority-frames'] = b(2, '1:65536;4:131072;5:16384|12517377|3:0:0:201,5:0:0:101,7:0:0:1,9:0:7:1,11:0:3:1,13:0:0:241|m,p,a,s');
 fp['ja4r-minimal'] = b(1, 't13d0101h2_1301_000a_0403');
+// Other stacks' JA3 strings (cycletls's default and suite strings: DHE suites, advertised only).
+require(path.join(root, 'test/fixtures/fingerprints/foreign-ja3.js')).filter((f) => f.name.startsWith('cycletls'))
+  .forEach((f, i) => { fp[`ja3-cycletls-${i}`] = b(0, f.ja3); });
+// Advertised-only shapes: unknown and unimplemented extensions, left-out extensions, a TLS 1.3 subset
+// with CCM ids, point formats beyond 0, groups without a key exchange; and a string still refused.
+fp['ja3-advertised-only'] = b(0, '771,4866-4869-49195-51-255,0-16-22-49-50-17-12345-43-45-51-21,29-30-258,0-1-2');
+fp['ja3-tls13-only-omitted'] = b(0, '771,4867-4868,0-16-43-45-51,29,');
+fp['ja4r-advertised-only'] = b(1, 't13d0707h2_0033,0039,1301,1304,c02b,c02f,ccaa_000a,000b,000d,0016,002b,002d,0031_0403,0804');
+fp['ja3-refused-early-data'] = b(0, '771,4865-49195,0-10-11-13-23-42-43-45-51-65281,29,0');
 write('fingerprint_strings', fp);
 
 // ---- body decoders: codings (outer | inner << 3), read size, then the body ----

@@ -131,12 +131,10 @@ describe('JA3 strings come back with the same JA3 hash', () => {
     expect(r.tls_version).toBe('TLSv1.3');
   });
 
+  // What can be sent but not negotiated (DHE, curl's and Node's strings) is in advertised-only.test.js.
   test.each([
-    ['curl 7.88 (OpenSSL: no renegotiation_info extension)', byPath('/curl-default').ja3, /extension 65281 is always sent/],
-    ['Node 20 (OpenSSL)', byPath('/node-https').ja3, /extension 65281 is always sent/],
     ['TLS 1.3 only, with TLS 1.2 extensions', '771,4865-4866-4867,0-23-65281-10-11-13-16-43-45-51,29-23,0', /extension 11 is a TLS 1.2 extension/],
-    ['an OpenSSL-only DHE suite', '771,4865-4866-4867-158,0-23-65281-10-11-13-16-43-45-51,29-23,0', /0x009e is not implemented/],
-    ['cycletls 2.0.5 default (DHE suites)', '771,4865-4867-4866-49195-49199-52393-52392-49196-49200-49162-49161-49171-49172-51-57-47-53-10,0-23-65281-10-11-35-16-5-51-43-13-45-28-21,29-23-24-25-256-257,0', /0x0033/],
+    ['early_data without a session', '771,4865-4866-4867-49195,0-23-65281-10-11-13-16-43-45-51-42,29-23,0', /early_data \(42\)/],
   ])('%s is refused, naming what cannot be sent', async (_name, ja3, why) => {
     await expect(client.get(url(), opts({ ja3 }))).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED_FINGERPRINT', message: expect.stringMatching(why) });
   });

@@ -297,7 +297,7 @@ describe('failures', () => {
     await expect(client.ws(servers.wss.url(), { headers: { Upgrade: 'h2c' } })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
     await expect(client.ws(servers.wss.url(), { protocols: ['bad protocol'] })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
     // A JA3 this stack cannot send is misuse: it rejects, as for any request.
-    await expect(client.ws(servers.wss.url(), { ja3: '771,4865-4866-4867-49195,0-23-65281-10-11-13-43-45-51-22,29-23,0' })).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED_FINGERPRINT' });
+    await expect(client.ws(servers.wss.url(), { ja3: '771,4865-4866-4867-49195,0-23-65281-10-11-13-43-45-51-42,29-23,0' })).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED_FINGERPRINT' });
     await expect(client.get(servers.wss.url())).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
     await expect(client.get(servers.wss.url().replace('wss', 'https'), { protocol: 'websocket' })).rejects.toMatchObject({ code: 'ERR_NOT_IMPLEMENTED' });
   });

@@ -470,8 +470,12 @@ TEST(BsslPatches, FfdheGroupsAdvertisedOnly) {
   auto shares = KeyShares(hello.Find(TLSEXT_TYPE_key_share));
   ASSERT_EQ(1u, shares.size());
   EXPECT_EQ(29, shares[0].first);
-  // Other unknown groups are still refused; ffdhe alone cannot make a key share.
-  const Ids bad = {SSL_GROUP_X25519, 0x0102};
+  // Other groups BoringSSL lacks (ffdhe4096, x448) are advertised only too (0011); zero is
+  // refused; ffdhe alone cannot make a key share.
+  const Ids more = {SSL_GROUP_X25519, 0x0102, 30};
+  ASSERT_TRUE(SSL_CTX_set1_group_ids(ctx.get(), more.data(), more.size()));
+  EXPECT_EQ(more, U16List(HelloFrom(ctx.get()).Find(TLSEXT_TYPE_supported_groups)));
+  const Ids bad = {SSL_GROUP_X25519, 0};
   EXPECT_FALSE(SSL_CTX_set1_group_ids(ctx.get(), bad.data(), bad.size()));
   ERR_clear_error();
   const Ids only_ffdhe = {SSL_GROUP_FFDHE2048};
@@ -932,6 +936,211 @@ TEST(BsslPatches, LegacySuitesNegotiateOrFailCleanly) {
     }
     ERR_clear_error();
   }
+}
+
+// --- 0011: advertised-only ciphers, extensions, omissions and point formats -------------------
+
+// cycletls's default JA3 cipher list: TLS 1.3 in Firefox's order, then DHE suites BoringSSL lacks.
+const Ids kCycletlsCiphers = {0x1301, 0x1303, 0x1302, 0xc02b, 0xc02f, 0xcca9, 0xcca8, 0xc02c, 0xc030,
+                              0xc00a, 0xc009, 0xc013, 0xc014, 0x0033, 0x0039, 0x002f, 0x0035, 0x000a};
+
+TEST(BsslPatches, CipherWireListIsSentExactly) {
+  auto ctx = NewClientCtx();
+  const Ids wire = {0x1302, 0x1304, 0xc02f, 0x0033, 0x0039, 0x00ff, 0xc0ac, 0x1305};
+  ASSERT_TRUE(SSL_CTX_set_client_cipher_wire_list(ctx.get(), wire.data(), wire.size()));
+  SSL_CTX_set_grease_enabled(ctx.get(), 1);
+  ClientHello hello = HelloFrom(ctx.get());
+  ASSERT_FALSE(hello.ciphers.empty());
+  EXPECT_TRUE(IsGrease(hello.ciphers[0]));
+  EXPECT_EQ(wire, Ids(hello.ciphers.begin() + 1, hello.ciphers.end()));
+  // The same list whatever the versions offered (uTLS writes TLS 1.3 ids in TLS 1.2 hellos too).
+  ASSERT_TRUE(SSL_CTX_set_max_proto_version(ctx.get(), TLS1_2_VERSION));
+  SSL_CTX_set_grease_enabled(ctx.get(), 0);
+  EXPECT_EQ(wire, HelloFrom(ctx.get()).ciphers);
+  ASSERT_TRUE(SSL_CTX_set_client_cipher_wire_list(ctx.get(), nullptr, 0));
+  const Ids stock = HelloFrom(ctx.get()).ciphers;
+  EXPECT_EQ(0, std::count(stock.begin(), stock.end(), 0x0033));
+}
+
+TEST(BsslPatches, CipherWireListHandshakesPickARealSuite) {
+  auto client_ctx = NewClientCtx();
+  ASSERT_TRUE(SSL_CTX_set_client_cipher_wire_list(client_ctx.get(), kCycletlsCiphers.data(),
+                                                  kCycletlsCiphers.size()));
+  for (bool ecdsa : {false, true}) {
+    for (uint16_t max : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+      SCOPED_TRACE(std::to_string(ecdsa) + " " + std::to_string(max));
+      auto server_ctx = NewServerCtx(ecdsa);
+      ASSERT_TRUE(SSL_CTX_set_max_proto_version(server_ctx.get(), max));
+      HandshakeResult r = Handshake(client_ctx.get(), server_ctx.get());
+      ASSERT_TRUE(r.ok) << r.errors;
+      EXPECT_EQ(max, SSL_version(r.client.get()));
+      EXPECT_EQ(0, SSL_get_advertised_only_cipher(r.client.get()));
+    }
+  }
+  // A subset of the TLS 1.3 suites: the server takes the one offered.
+  const Ids subset = {0x1304, 0x1303, 0xc02f};
+  ASSERT_TRUE(SSL_CTX_set_client_cipher_wire_list(client_ctx.get(), subset.data(), subset.size()));
+  auto server_ctx = NewServerCtx(false);
+  HandshakeResult r = Handshake(client_ctx.get(), server_ctx.get());
+  ASSERT_TRUE(r.ok) << r.errors;
+  EXPECT_EQ(0x1303, SSL_CIPHER_get_protocol_id(SSL_get_current_cipher(r.client.get())));
+}
+
+// Writes `body` to the client as a ServerHello record and lets it process it.
+int FeedServerHello(Client& c, const Bytes& body) {
+  Bytes record = {22, 3, 3, uint8_t((body.size() + 4) >> 8), uint8_t((body.size() + 4) & 0xff), 2, 0,
+                  uint8_t(body.size() >> 8), uint8_t(body.size() & 0xff)};
+  record.insert(record.end(), body.begin(), body.end());
+  BIO_write(c.rbio, record.data(), int(record.size()));
+  return SSL_do_handshake(c.ssl.get());
+}
+
+// A ServerHello choosing `cipher`, echoing `session_id`, with the given raw extensions block.
+Bytes ServerHello(uint16_t cipher, const Bytes& session_id, const Bytes& extensions) {
+  Bytes b = {3, 3};
+  for (int i = 0; i < 32; i++) b.push_back(uint8_t(i + 1));
+  b.push_back(uint8_t(session_id.size()));
+  b.insert(b.end(), session_id.begin(), session_id.end());
+  b.push_back(uint8_t(cipher >> 8));
+  b.push_back(uint8_t(cipher & 0xff));
+  b.push_back(0);
+  b.push_back(uint8_t(extensions.size() >> 8));
+  b.push_back(uint8_t(extensions.size() & 0xff));
+  b.insert(b.end(), extensions.begin(), extensions.end());
+  return b;
+}
+
+struct ServerChoiceOutcome {
+  uint32_t reason = 0;
+  uint16_t advertised_only_cipher = 0;
+  int has_extension = 0;
+  uint16_t extension = 0;
+  std::string errors;
+};
+
+ServerChoiceOutcome ServerChooses(SSL_CTX* ctx, uint16_t cipher, bool tls13, const Bytes& extra_extensions = {}) {
+  Client c = NewMemoryClient(ctx, false);
+  EXPECT_EQ(-1, SSL_do_handshake(c.ssl.get()));
+  std::optional<ClientHello> hello = ParseClientHello(Drain(c.wbio));
+  EXPECT_TRUE(hello.has_value());
+  Bytes exts = extra_extensions;
+  if (tls13) {
+    // supported_versions = TLS 1.3 and an x25519 key share.
+    const Bytes v13 = {0, 43, 0, 2, 3, 4, 0, 51, 0, 36, 0, 29, 0, 32};
+    exts.insert(exts.end(), v13.begin(), v13.end());
+    exts.insert(exts.end(), 32, 9);
+  }
+  ServerChoiceOutcome out;
+  EXPECT_EQ(-1, FeedServerHello(c, ServerHello(cipher, tls13 ? hello->session_id : Bytes{}, exts)));
+  out.reason = ERR_GET_REASON(ERR_peek_error());
+  out.advertised_only_cipher = SSL_get_advertised_only_cipher(c.ssl.get());
+  out.has_extension = SSL_get_advertised_only_extension(c.ssl.get(), &out.extension);
+  out.errors = ErrorString();
+  return out;
+}
+
+TEST(BsslPatches, ServerChoosingAnAdvertisedOnlySuiteFails) {
+  auto ctx = NewClientCtx();
+  const Ids wire = {0x1302, 0x1304, 0xc02f, 0x0033};
+  ASSERT_TRUE(SSL_CTX_set_client_cipher_wire_list(ctx.get(), wire.data(), wire.size()));
+  ServerChoiceOutcome dhe = ServerChooses(ctx.get(), 0x0033, false);
+  EXPECT_EQ(uint32_t(SSL_R_CIPHER_OR_HASH_UNAVAILABLE), dhe.reason) << dhe.errors;
+  EXPECT_EQ(0x0033, dhe.advertised_only_cipher);
+  EXPECT_NE(std::string::npos, dhe.errors.find("cipher suite 0x0033 is advertised only")) << dhe.errors;
+  ServerChoiceOutcome ccm = ServerChooses(ctx.get(), 0x1304, true);
+  EXPECT_EQ(uint32_t(SSL_R_CIPHER_OR_HASH_UNAVAILABLE), ccm.reason) << ccm.errors;
+  EXPECT_EQ(0x1304, ccm.advertised_only_cipher);
+  // A suite that was not offered at all (0x1301 here, outside the subset) stays a protocol error.
+  ServerChoiceOutcome unlisted = ServerChooses(ctx.get(), 0x1301, true);
+  EXPECT_EQ(uint32_t(SSL_R_WRONG_CIPHER_RETURNED), unlisted.reason) << unlisted.errors;
+  EXPECT_EQ(0, unlisted.advertised_only_cipher);
+  ServerChoiceOutcome unlisted12 = ServerChooses(ctx.get(), 0xc030, false);
+  EXPECT_EQ(uint32_t(SSL_R_WRONG_CIPHER_RETURNED), unlisted12.reason) << unlisted12.errors;
+}
+
+TEST(BsslPatches, OpaqueExtensionsAreSentAtTheirPlaces) {
+  auto ctx = NewClientCtx();
+  const Ids order = {22, 0, 23, 65281, 10, 11, 35, 16, 49, 13, 43, 45, 51, 50, 17};
+  ASSERT_TRUE(SSL_CTX_set_extension_order(ctx.get(), order.data(), order.size()));
+  const Bytes sigalgs_cert = {0, 4, 4, 3, 8, 4};
+  const Bytes unknown = {0xab};
+  ASSERT_TRUE(SSL_CTX_add_client_opaque_extension(ctx.get(), 22, nullptr, 0));
+  ASSERT_TRUE(SSL_CTX_add_client_opaque_extension(ctx.get(), 49, nullptr, 0));
+  ASSERT_TRUE(SSL_CTX_add_client_opaque_extension(ctx.get(), 50, sigalgs_cert.data(), sigalgs_cert.size()));
+  ASSERT_TRUE(SSL_CTX_add_client_opaque_extension(ctx.get(), 17, nullptr, 0));
+  ASSERT_TRUE(SSL_CTX_add_client_opaque_extension(ctx.get(), 0x1234, unknown.data(), unknown.size()));
+  // Implemented ones, padding, pre_shared_key and duplicates are refused.
+  for (uint16_t refused : {10, 21, 41, 42, 22}) {
+    EXPECT_FALSE(SSL_CTX_add_client_opaque_extension(ctx.get(), refused, nullptr, 0)) << refused;
+  }
+  ERR_clear_error();
+  SSL_CTX_set_client_padding(ctx.get(), 0);
+  SSL_CTX_set_grease_enabled(ctx.get(), 1);
+  ClientHello hello = HelloFrom(ctx.get());
+  // ALPN (16) is not configured: skipped; 0x1234 is not listed: after the others, before GREASE.
+  EXPECT_EQ((Ids{22, 0, 23, 65281, 10, 11, 35, 49, 13, 43, 45, 51, 50, 17, 0x1234}),
+            WithoutGrease(hello.ExtensionTypes()));
+  EXPECT_TRUE(IsGrease(hello.extensions.front().type));
+  EXPECT_TRUE(IsGrease(hello.extensions.back().type));
+  EXPECT_EQ(Bytes{}, *hello.Find(22));
+  EXPECT_EQ(sigalgs_cert, *hello.Find(50));
+  EXPECT_EQ(unknown, *hello.Find(0x1234));
+
+  // A BoringSSL server ignores them; both versions complete.
+  for (uint16_t max : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+    auto server_ctx = NewServerCtx(false);
+    ASSERT_TRUE(SSL_CTX_set_max_proto_version(server_ctx.get(), max));
+    HandshakeResult r = Handshake(ctx.get(), server_ctx.get());
+    ASSERT_TRUE(r.ok) << r.errors;
+  }
+}
+
+TEST(BsslPatches, ServerAnsweringAnOpaqueExtensionFails) {
+  auto ctx = NewClientCtx();
+  ASSERT_TRUE(SSL_CTX_add_client_opaque_extension(ctx.get(), 22, nullptr, 0));
+  ServerChoiceOutcome etm = ServerChooses(ctx.get(), 0xc02f, false, Bytes{0, 22, 0, 0});
+  EXPECT_EQ(uint32_t(SSL_R_UNEXPECTED_EXTENSION), etm.reason) << etm.errors;
+  EXPECT_EQ(1, etm.has_extension);
+  EXPECT_EQ(22, etm.extension);
+  // An extension never sent is refused as before, and not reported as advertised.
+  ServerChoiceOutcome other = ServerChooses(ctx.get(), 0xc02f, false, Bytes{0x12, 0x34, 0, 0});
+  EXPECT_EQ(uint32_t(SSL_R_UNEXPECTED_EXTENSION), other.reason) << other.errors;
+  EXPECT_EQ(0, other.has_extension);
+}
+
+TEST(BsslPatches, OmittedExtensionsAreLeftOut) {
+  auto ctx = NewClientCtx();
+  const Ids omitted = {10, 11, 13, 23, 65281};
+  ASSERT_TRUE(SSL_CTX_set_client_omitted_extensions(ctx.get(), omitted.data(), omitted.size()));
+  const Ids bad = {51};
+  EXPECT_FALSE(SSL_CTX_set_client_omitted_extensions(ctx.get(), bad.data(), bad.size()));
+  ERR_clear_error();
+  ASSERT_TRUE(SSL_CTX_set_max_proto_version(ctx.get(), TLS1_2_VERSION));
+  EXPECT_EQ((Ids{0, 35}), HelloFrom(ctx.get()).ExtensionTypes());
+  // The renegotiation SCSV makes the server answer with renegotiation_info: still accepted. (A
+  // BoringSSL server offers no ECDHE without supported_groups: keep that one here.)
+  const Ids omitted_but_groups = {11, 13, 23, 65281};
+  ASSERT_TRUE(SSL_CTX_set_client_omitted_extensions(ctx.get(), omitted_but_groups.data(),
+                                                    omitted_but_groups.size()));
+  const Ids wire = {0xc02f, 0x00ff};
+  ASSERT_TRUE(SSL_CTX_set_client_cipher_wire_list(ctx.get(), wire.data(), wire.size()));
+  auto server_ctx = NewServerCtx(false);
+  HandshakeResult r = Handshake(ctx.get(), server_ctx.get());
+  ASSERT_TRUE(r.ok) << r.errors;
+  EXPECT_EQ(0xc02f, SSL_CIPHER_get_protocol_id(SSL_get_current_cipher(r.client.get())));
+}
+
+TEST(BsslPatches, PointFormatsAsGiven) {
+  auto ctx = NewClientCtx();
+  const Bytes formats = {0, 1, 2};
+  ASSERT_TRUE(SSL_CTX_set_client_ec_point_formats(ctx.get(), formats.data(), formats.size()));
+  EXPECT_EQ((Bytes{3, 0, 1, 2}), *HelloFrom(ctx.get()).Find(TLSEXT_TYPE_ec_point_formats));
+  ASSERT_TRUE(SSL_CTX_set_max_proto_version(ctx.get(), TLS1_2_VERSION));
+  auto server_ctx = NewServerCtx(true);
+  HandshakeResult r = Handshake(ctx.get(), server_ctx.get());
+  ASSERT_TRUE(r.ok) << r.errors;
+  ASSERT_TRUE(SSL_CTX_set_client_ec_point_formats(ctx.get(), nullptr, 0));
+  EXPECT_EQ((Bytes{1, 0}), *HelloFrom(ctx.get()).Find(TLSEXT_TYPE_ec_point_formats));
 }
 
 }  // namespace

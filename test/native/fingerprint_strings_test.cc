@@ -1,6 +1,8 @@
 // JA3, JA4_r and Akamai strings into Profiles: exact fields, and named refusals.
 #include "profiles/fingerprint_strings.h"
 
+#include "tls/tls_context.h"
+
 #include <gtest/gtest.h>
 
 namespace ctn {
@@ -63,13 +65,62 @@ TEST(Ja3, RefusalsNameTheElement) {
   EXPECT_NE(why.find("5 comma-separated"), std::string::npos);
   EXPECT_FALSE(parse_ja3("771,4865-x,0,29,0", &t, &why));
   EXPECT_NE(why.find("'x'"), std::string::npos);
-  EXPECT_FALSE(parse_ja3("771,4865-49195,0-23-65281-10-11-13-43-45-51-22,29,0", &t, &why));
-  EXPECT_NE(why.find("extension 22"), std::string::npos);
-  EXPECT_FALSE(parse_ja3("771,4865-49195,0-23-65281-10-11-43-45-51,29,0", &t, &why));  // no 13
-  EXPECT_NE(why.find("extension 13"), std::string::npos);
+  EXPECT_FALSE(parse_ja3("771,4865-49195,0-23-65281-10-11-13-43-45-51-42,29,0", &t, &why));
+  EXPECT_NE(why.find("early_data (42)"), std::string::npos) << why;
+  EXPECT_FALSE(parse_ja3("771,4865-49195,0-23-65281-10-11-13-43-45-51-57,29,0", &t, &why));
+  EXPECT_NE(why.find("QUIC only"), std::string::npos) << why;
+  EXPECT_FALSE(parse_ja3("771,4865-49195,0-23-65281-10-11-13-43-51,29,0", &t, &why));  // no 45
+  EXPECT_NE(why.find("psk_key_exchange_modes"), std::string::npos) << why;
   EXPECT_FALSE(parse_ja3("771,4865,0-0-23,29,0", &t, &why));
   EXPECT_NE(why.find("twice"), std::string::npos);
   EXPECT_FALSE(parse_ja3("999,4865,0,29,0", &t, &why));
+}
+
+// cycletls 2.0.5's default JA3 (its README and its tests): DHE suites 0x0033 and 0x0039 go on the
+// wire, advertised only.
+constexpr const char* kCycletlsDefaultJa3 =
+    "771,4865-4867-4866-49195-49199-52393-52392-49196-49200-49162-49161-49171-49172-51-57-47-53-10,"
+    "0-23-65281-10-11-35-16-5-51-43-13-45-28-21,29-23-24-25-256-257,0";
+
+TEST(Ja3, SuitesTheStackLacksAreAdvertised) {
+  TlsProfile t = find_profile("chrome_156")->tls;
+  std::string why;
+  ASSERT_TRUE(parse_ja3(kCycletlsDefaultJa3, &t, &why)) << why;
+  EXPECT_EQ(t.cipher_suites[13], 0x0033);
+  EXPECT_EQ(t.cipher_suites[14], 0x0039);
+  EXPECT_TRUE(t.opaque_extensions.empty());
+  EXPECT_TRUE(t.omitted_extensions.empty());
+  EXPECT_TRUE(t.padding);
+  EXPECT_TRUE(check_tls_profile(t, &why)) << why;
+  // TLS 1.3: a subset, another order, and ids beyond the three (CCM).
+  ASSERT_TRUE(parse_ja3("771,4866-4869-4868-49195,0-23-65281-10-11-13-43-45-51,29,0", &t, &why)) << why;
+  EXPECT_EQ(t.cipher_suites, (std::vector<uint16_t>{0x1302, 0x1305, 0x1304, 0xc02b}));
+  EXPECT_TRUE(check_tls_profile(t, &why)) << why;
+}
+
+TEST(Ja3, UnimplementedExtensionsAreSentOpaque) {
+  TlsProfile t = find_profile("chrome_156")->tls;
+  std::string why;
+  ASSERT_TRUE(parse_ja3("771,4865-49195-255,0-11-10-35-16-22-23-49-13-43-45-50-51-17-12345-21,29-23-30-258,0-1-2",
+                        &t, &why))
+      << why;
+  EXPECT_EQ(t.opaque_extensions, (std::vector<uint16_t>{22, 49, 50, 17, 12345}));
+  EXPECT_EQ(t.extension_order, (std::vector<uint16_t>{0, 11, 10, 35, 16, 22, 23, 49, 13, 43, 45, 50, 51, 17, 12345, 21}));
+  EXPECT_EQ(t.point_formats, (std::vector<uint8_t>{0, 1, 2}));
+  EXPECT_EQ(t.omitted_extensions, (std::vector<uint16_t>{65281}));  // OpenSSL relies on the SCSV
+  EXPECT_EQ(t.groups, (std::vector<uint16_t>{29, 23, 30, 258}));
+  EXPECT_TRUE(check_tls_profile(t, &why)) << why;
+}
+
+TEST(Ja3, ExtensionsTheStackAlwaysSendsCanBeLeftOut) {
+  TlsProfile t = find_profile("chrome_156")->tls;
+  std::string why;
+  ASSERT_TRUE(parse_ja3("771,49195-49199,0-35-16,,", &t, &why)) << why;
+  EXPECT_EQ(t.omitted_extensions, (std::vector<uint16_t>{10, 11, 13, 23, 65281}));
+  EXPECT_EQ(t.max_version, 0x0303);
+  // A TLS 1.3-only hello may leave out supported_groups and signature_algorithms.
+  ASSERT_TRUE(parse_ja3("771,4865-4866-4867,0-16-43-45-51,29,", &t, &why)) << why;
+  EXPECT_EQ(t.omitted_extensions, (std::vector<uint16_t>{10, 13}));
 }
 
 TEST(Ja4r, ChromiumStringGivesSortedHello) {

@@ -785,7 +785,68 @@ describe('normalizeRequest: options that are not implemented yet', () => {
     ['ja4r', 't13d1516h2_002f,0035_0005,000a_0403'],
     ['http2Fingerprint', '1:65536;2:0|12517377|0|m,p,a,s'],
   ])('%s strings pass through, trimmed', (key, value) => {
-    expect(norm({ [key]: ` ${value} ` })[key]).toBe(value);
+    // A named preset: the user-agent rule (below) leaves the strings alone.
+    expect(norm({ [key]: ` ${value} `, profile: 'chrome_156' })[key]).toBe(value);
+  });
+
+  describe('cycletls\'s user-agent rule (ja3/ja4r without a preset)', () => {
+    const JA3 = '771,4865-4867,0-23-65281,29-23,0';
+    const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0';
+    const { userAgentFamily, withGrease } = require('../../dist/options');
+
+    test.each([
+      [FIREFOX, 'firefox'],
+      ['Mozilla/5.0 (X11; rv:153.0) Gecko/20100101 firefox/153.0', 'firefox'],
+      [DEFAULT_USER_AGENT, 'chrome'],
+      ['Mozilla/5.0 (Macintosh) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15', 'chrome'],
+      ['Mozilla/5.0 (iPhone) AppleWebKit/605.1.15 (KHTML, like Gecko) FxiOS/140.0 Mobile/15E148 Safari/605.1.15', 'chrome'],
+      ['Mozilla/5.0 Firefox/153.0 Chrome/1', 'chrome'],
+      ['curl/8.0', 'chrome'],
+    ])('%s → %s', (ua, family) => {
+      expect(userAgentFamily(ua)).toBe(family);
+    });
+
+    test('withGrease puts one GREASE value first among the extensions, unless one is there', () => {
+      expect(withGrease(JA3)).toBe('771,4865-4867,2570-0-23-65281,29-23,0');
+      expect(withGrease('771,4865-4867,0-56026-23,29-23,0')).toBe('771,4865-4867,0-56026-23,29-23,0');
+      expect(withGrease('771,4865,,29,')).toBe('771,4865,2570,29,');
+    });
+
+    test('a Firefox user agent picks the newest Firefox preset and leaves the JA3 alone', () => {
+      const r = norm({ ja3: JA3, userAgent: FIREFOX });
+      expect(r.profile).toBe('firefox');
+      expect(r.ja3).toBe(JA3);
+      // A User-Agent header counts as much as the option.
+      expect(norm({ ja3: JA3, headers: { 'user-agent': FIREFOX } }).profile).toBe('firefox');
+      expect(norm({ ja4r: 't13d1516h2_002f,0035_0005,000a_0403', userAgent: FIREFOX }).profile).toBe('firefox');
+    });
+
+    test('Chrome and every other user agent (and none) keep the default preset and GREASE the JA3', () => {
+      for (const extra of [{}, { userAgent: DEFAULT_USER_AGENT }, { userAgent: 'curl/8.0' }]) {
+        const r = norm({ ja3: JA3, ...extra });
+        expect(r.profile).toBe('');
+        expect(r.ja3).toBe('771,4865-4867,2570-0-23-65281,29-23,0');
+      }
+      expect(norm({ ja3: JA3, disableGrease: true }).ja3).toBe(JA3);
+    });
+
+    test('the headers are the chosen preset\'s', () => {
+      const catalog = { has: () => true, headers: (id) => (id === 'firefox' ? [['user-agent', 'FF'], ['te', 'trailers']] : [['sec-ch-ua', 'x'], ['user-agent', 'CH']]) };
+      const r = normalizeRequest(URL_, { ja3: JA3, userAgent: FIREFOX }, 'get', catalog);
+      expect(r.headers).toEqual([['user-agent', FIREFOX], ['te', 'trailers']]);
+    });
+
+    test('an explicit profile or http2Fingerprint always wins', () => {
+      expect(norm({ ja3: JA3, userAgent: FIREFOX, profile: 'chrome_156' })).toMatchObject({ profile: 'chrome_156', ja3: JA3 });
+      expect(norm({ ja3: JA3, profile: 'firefox_140' })).toMatchObject({ profile: 'firefox_140', ja3: JA3 });
+      const h2 = '1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p';
+      expect(norm({ ja3: JA3, userAgent: FIREFOX, http2Fingerprint: h2 })).toMatchObject({ profile: '', ja3: JA3 });
+      expect(norm({ ja3: JA3, http2Fingerprint: h2 })).toMatchObject({ profile: '', ja3: JA3 });
+    });
+
+    test('without ja3/ja4r nothing changes', () => {
+      expect(norm({ userAgent: FIREFOX }).profile).toBe('');
+    });
   });
 
   test.each([
