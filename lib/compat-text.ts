@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 
+import { compatStatus } from './errors';
 import type { CycleTLSError } from './errors';
 
 /** What the text is made of besides the error itself: the failing hop's request. */
@@ -266,6 +267,21 @@ function parseUrl(s: string | undefined): URL | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The status cycletls 2.0.5 resolves a failure with. By code (compatStatus), except for proxies,
+ * where Go's parseError reads more from the text: a refused CONNECT carries "StatusCode:<n>" and
+ * resolves with the proxy's own status (407, 403, …), and a SOCKS5 proxy refusing the credentials
+ * is a dial error (421), not a refused connection.
+ */
+export function cycletlsStatus(err: CycleTLSError): number {
+  if (err.code === 'ERR_PROXY') {
+    const refused = /refused CONNECT \S+: HTTP\/\d(?:\.\d)? (\d{3})/.exec(err.message);
+    if (refused) return Number(refused[1]);
+    if (/rejected the user name and password/.test(err.message)) return 421;
+  }
+  return compatStatus(err.code);
 }
 
 /**

@@ -58,8 +58,8 @@ const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
 
 /**
  * The status cycletls 2.0.5 resolves with for a failure of this kind (it never rejects): 408 for
- * timeouts, 495 for certificate errors, 502 for refused connections, 421 for DNS and other dial
- * errors, 0 otherwise. cycletls has no response size limit: ERR_BODY_TOO_LARGE resolves with 413
+ * timeouts, 495 for certificate and other handshake errors, 502 for refused connections, 421 for
+ * DNS and other dial errors, 0 otherwise (compat-text.ts refines it for proxies from the message). cycletls has no response size limit: ERR_BODY_TOO_LARGE resolves with 413
  * (Content Too Large), the one status that names the condition and says "do not simply retry".
  */
 export function compatStatus(code: ErrorCode): number {
@@ -68,6 +68,7 @@ export function compatStatus(code: ErrorCode): number {
     case 'ERR_CONNECT_TIMEOUT':
       return 408;
     case 'ERR_TLS_CERT':
+    case 'ERR_TLS_HANDSHAKE':
       return 495;
     case 'ERR_CONNECT_REFUSED':
     case 'ERR_PROXY':

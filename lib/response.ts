@@ -4,9 +4,9 @@
 import { Blob, Buffer } from 'node:buffer';
 import type { Readable } from 'node:stream';
 
-import { cycletlsErrorText } from './compat-text';
+import { cycletlsErrorText, cycletlsStatus } from './compat-text';
 import type { FailedRequest } from './compat-text';
-import { CycleTLSError, compatStatus } from './errors';
+import { CycleTLSError } from './errors';
 import type { ResponseType } from './options';
 
 export interface ResponseMeta {
@@ -178,7 +178,7 @@ export function streamResponse(meta: ResponseMeta, stream: Readable): CycleTLSRe
 export function errorResponse(err: CycleTLSError, req: FailedRequest, requestId: string, meta?: ResponseMeta): CycleTLSResponseShape {
   const message = cycletlsErrorText(err, req);
   return {
-    status: compatStatus(err.code),
+    status: cycletlsStatus(err),
     statusText: '',
     headers: meta ? headersToCycleTLS(meta.rawHeaders) : {},
     rawHeaders: meta?.rawHeaders ?? [],

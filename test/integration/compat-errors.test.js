@@ -96,6 +96,7 @@ test('handshake failures: an alert from the server, a peer that does not speak T
   picky.on('tlsClientError', () => {});
   const pickyUrl = `https://localhost:${await listen(picky)}/`;
   const r = await client.get(pickyUrl);
+  expect(r.status).toBe(495); // cycletls resolves every failed handshake with 495, as a certificate failure
   const alert = `Get "${pickyUrl}": uTlsConn.Handshake() error: remote error: tls: handshake failure`;
   expect(await dataOf(r)).toBe(`${SYSCALL}${alert}-> \n${alert}`);
   expect(r.error).toMatchObject({ code: 'ERR_TLS_HANDSHAKE', stage: 'tls' });
@@ -103,7 +104,9 @@ test('handshake failures: an alert from the server, a peer that does not speak T
   const liar = net.createServer((s) => { s.on('error', () => {}); s.resume(); s.end('HTTP/1.1 400 Bad Request\r\n\r\n'); });
   const liarUrl = `https://127.0.0.1:${await listen(liar)}/`;
   const notTls = `Get "${liarUrl}": uTlsConn.Handshake() error: tls: first record does not look like a TLS handshake`;
-  expect(await dataOf(await client.get(liarUrl))).toBe(`${SYSCALL}${notTls}-> \n${notTls}`);
+  const liarResponse = await client.get(liarUrl);
+  expect(liarResponse.status).toBe(495);
+  expect(await dataOf(liarResponse)).toBe(`${SYSCALL}${notTls}-> \n${notTls}`);
 });
 
 describe('408 timeouts', () => {
@@ -181,7 +184,7 @@ describe('502 proxies', () => {
     closers.push(() => proxy.close());
     const url = target.url('/echo');
     const r = await client.get(url, { proxy: proxy.url() });
-    expect(r.status).toBe(502); // cycletls: 407, the proxy's status; ours stays 502 (ERR_PROXY)
+    expect(r.status).toBe(407); // as cycletls: the proxy's own status (Go's parseError reads "StatusCode:407")
     const detail = `Get "${url}": Proxy responded with non 200 code: 407 Proxy Authentication Required StatusCode:407`;
     expect(await dataOf(r)).toBe(`${SYSCALL}${detail}-> \n${detail}`);
     expect(r.error).toMatchObject({ code: 'ERR_PROXY', stage: 'proxy' });
@@ -192,6 +195,7 @@ describe('502 proxies', () => {
     closers.push(() => socks.close());
     const url = target.url('/echo');
     const r = await client.get(url, { proxy: `socks5://x:y@127.0.0.1:${socks.port}` });
+    expect(r.status).toBe(421); // as cycletls: a dial error, not a refused connection
     const cause = `socks connect tcp 127.0.0.1:${socks.port}->localhost:${target.port}: username/password authentication failed`;
     expect(await dataOf(r)).toBe(`${SYSCALL}${cause}-> \nGet "${url}": ${cause}`);
   });

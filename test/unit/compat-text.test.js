@@ -1,7 +1,7 @@
 'use strict';
 // Unit tests of cycletls's error texts (lib/compat-text.ts): each engine error, with the message the
 // engine really gives, becomes the text cycletls 2.0.5 was seen to give for the same failure.
-const { cycletlsErrorText } = require('../../dist/compat-text');
+const { cycletlsErrorText, cycletlsStatus } = require('../../dist/compat-text');
 const { CycleTLSError } = require('../../dist/errors');
 
 const SYSCALL = 'Request returned a Syscall Error: ';
@@ -138,6 +138,15 @@ describe('proxies', () => {
     const msg = `the proxy refused CONNECT localhost:8: HTTP/1.1 ${line}${hint} (proxy http://127.0.0.1:3)`;
     expect(text('ERR_PROXY', 'proxy', msg, { url, proxy: 'http://127.0.0.1:3' }))
       .toBe(syscall(`Get "${url}": Proxy responded with non 200 code: ${line} StatusCode:${line.slice(0, 3)}`));
+  });
+
+  test.each([
+    ['the proxy refused CONNECT localhost:8: HTTP/1.1 407 Proxy Authentication Required (proxy http://127.0.0.1:3)', 407],
+    ['the proxy refused CONNECT localhost:8: HTTP/1.0 403 Forbidden (proxy http://127.0.0.1:3)', 403],
+    ['the SOCKS5 proxy rejected the user name and password (status 0x01) (proxy socks5://x:#1@127.0.0.1:5)', 421],
+    ['the SOCKS5 proxy could not connect to 127.0.0.1:1: code 5 (connection refused) (proxy socks5://127.0.0.1:5)', 502],
+  ])('the status of a proxy failure, as Go\'s parseError reads it: %s → %i', (message, status) => {
+    expect(cycletlsStatus(new CycleTLSError('ERR_PROXY', message, 'proxy'))).toBe(status);
   });
 
   test('SOCKS5: bad credentials, and the target refused by the proxy', () => {

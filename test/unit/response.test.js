@@ -92,6 +92,7 @@ describe('compatStatus (the status cycletls resolves failures with)', () => {
     ['ERR_TIMEOUT', 408],
     ['ERR_CONNECT_TIMEOUT', 408],
     ['ERR_TLS_CERT', 495],
+    ['ERR_TLS_HANDSHAKE', 495],
     ['ERR_CONNECT_REFUSED', 502],
     ['ERR_DNS', 421],
     // Documented in lib/errors.ts, as cycletls: proxy failures 502, other dial errors 421.
@@ -103,7 +104,7 @@ describe('compatStatus (the status cycletls resolves failures with)', () => {
     expect(compatStatus(code)).toBe(status);
   });
 
-  const mapped = new Set(['ERR_TIMEOUT', 'ERR_CONNECT_TIMEOUT', 'ERR_TLS_CERT', 'ERR_CONNECT_REFUSED', 'ERR_DNS', 'ERR_PROXY', 'ERR_CONNECT', 'ERR_BODY_TOO_LARGE']);
+  const mapped = new Set(['ERR_TIMEOUT', 'ERR_CONNECT_TIMEOUT', 'ERR_TLS_CERT', 'ERR_TLS_HANDSHAKE', 'ERR_CONNECT_REFUSED', 'ERR_DNS', 'ERR_PROXY', 'ERR_CONNECT', 'ERR_BODY_TOO_LARGE']);
   test.each(errorCodes.filter((c) => !mapped.has(c)).map((c) => [c]))('%s → 0', (code) => {
     expect(compatStatus(code)).toBe(0);
   });
@@ -289,7 +290,7 @@ describe('errorResponse (failures resolved the cycletls way)', () => {
   });
 
   test.each([
-    ['ERR_TLS_CERT', 495], ['ERR_DNS', 421], ['ERR_CONNECT_TIMEOUT', 408], ['ERR_PROTOCOL', 0], ['ERR_ABORTED', 0], ['ERR_INTERNAL', 0],
+    ['ERR_TLS_CERT', 495], ['ERR_TLS_HANDSHAKE', 495], ['ERR_DNS', 421], ['ERR_CONNECT_TIMEOUT', 408], ['ERR_PROTOCOL', 0], ['ERR_ABORTED', 0], ['ERR_INTERNAL', 0],
   ])('%s → status %i', (code, status) => {
     expect(errorResponse(new CycleTLSError(code, 'm'), { method: 'GET', url: 'https://x.test/' }, '1:1').status).toBe(status);
   });
