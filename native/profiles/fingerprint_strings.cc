@@ -233,6 +233,18 @@ bool parse_ja4r(std::string_view ja4r, TlsProfile* t, std::string* why) {
     *why = "JA4_r ALPN '" + std::string(alpn) + "'";
     return false;
   }
+  // JA4_r leaves SNI (0000) and ALPN (0010) out of its list, since the first part says them; some
+  // tools (and cycletls's README) list them anyway. Listed once, they must agree with the first part.
+  for (const uint32_t listed : {0u, 16u}) {
+    auto it = std::find(exts.begin(), exts.end(), listed);
+    if (it == exts.end()) continue;
+    if (listed == 0 ? !sni : t->alpn.empty()) {
+      *why = name_ext(listed) + " is listed but the first part says " +
+             (listed == 0 ? "no SNI ('i')" : "no ALPN ('00')");
+      return false;
+    }
+    exts.erase(it);
+  }
   if (sni) exts.insert(exts.begin(), 0);
   if (!t->alpn.empty()) exts.push_back(16);
   std::sort(exts.begin(), exts.end());

@@ -154,6 +154,32 @@ TEST(Ja4r, ChromiumStringGivesSortedHello) {
   EXPECT_EQ(t.alpn, (std::vector<std::string>{"h2", "http/1.1"}));
 }
 
+// cycletls's README lists SNI (0000) in its JA4_r, which the canonical form leaves out: accepted
+// when the first part agrees, and the hello is the canonical string's.
+TEST(Ja4r, ListedSniAndAlpnAgreeingWithTheFirstPartAreAccepted) {
+  const std::string listed =
+      "t13d1516h2_002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9_"
+      "0000,0005,000a,000b,000d,0010,0012,0017,001b,0023,002b,002d,0033,44cd,fe0d,ff01_"
+      "0403,0804,0401,0503,0805,0501,0806,0601";
+  const std::string canonical =
+      "t13d1516h2_002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9_"
+      "0005,000a,000b,000d,0012,0017,001b,0023,002b,002d,0033,44cd,fe0d,ff01_"
+      "0403,0804,0401,0503,0805,0501,0806,0601";
+  TlsProfile a = find_profile("chrome_156")->tls, b = a;
+  std::string why;
+  ASSERT_TRUE(parse_ja4r(listed, &a, &why)) << why;
+  ASSERT_TRUE(parse_ja4r(canonical, &b, &why)) << why;
+  EXPECT_EQ(a.extension_order, b.extension_order);
+  EXPECT_EQ(a.cipher_suites, b.cipher_suites);
+
+  TlsProfile t = find_profile("chrome_156")->tls;
+  EXPECT_FALSE(parse_ja4r("t13i1516h2_002f_0000,000a_0403", &t, &why));  // 'i': no SNI
+  EXPECT_NE(why.find("extension 0"), std::string::npos) << why;
+  EXPECT_FALSE(parse_ja4r("t13d151600_002f_0010,000a_0403", &t, &why));  // '00': no ALPN
+  EXPECT_NE(why.find("extension 16"), std::string::npos) << why;
+  EXPECT_FALSE(parse_ja4r("t13d1516h2_002f_0000,0000,000a_0403", &t, &why));  // twice
+}
+
 TEST(Akamai, ChromeFirefoxSafariAndOldFirefox) {
   Http2Profile h;
   std::string why;
