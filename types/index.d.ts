@@ -143,8 +143,10 @@ export interface CycleTLSRequestOptions {
   profile?: ProfileId;
   /**
    * A JA3 string; the ClientHello carries exactly its ciphers, extensions (in order), groups and
-   * point formats. A list with supported_versions (43) offers TLS 1.3. What the stack cannot send
-   * rejects with ERR_UNSUPPORTED_FINGERPRINT naming the element.
+   * point formats, including suites and extensions the stack cannot negotiate (advertised only: a
+   * server that picks one fails with ERR_TLS_HANDSHAKE naming it). A list with supported_versions (43)
+   * offers TLS 1.3. The few elements that cannot be sent (e.g. early_data 42) reject with
+   * ERR_UNSUPPORTED_FINGERPRINT naming the element.
    *
    * The user-agent rule (cycletls's): without `profile` and `http2Fingerprint`, the rest of the first
    * flight follows the User-Agent's browser family. Firefox (mentions Firefox, not Chrome): the newest

@@ -131,15 +131,11 @@ bool apply_extensions(const std::vector<uint32_t>& exts, TlsProfile* t, std::str
   }
   // What BoringSSL sends in every hello of the offered versions, unless told to leave it out.
   std::vector<uint32_t> always_sent = {10, 11, 13, 23, 65281};
-  if (!tls12_suites && tls13) {
-    // TLS 1.3 only: the stack then sends none of the TLS 1.2 extensions.
+  if (!tls12_suites && tls13 && !present.count(11) && !present.count(23) && !present.count(65281)) {
+    // TLS 1.3 only: the stack then sends none of the TLS 1.2 extensions. A TLS 1.3-suite-only string
+    // that lists some keeps TLS 1.2 in supported_versions, so that they are written; with no TLS 1.2
+    // suite on the wire a TLS 1.2 server still cannot pick that version.
     t->min_version = 0x0304;
-    for (uint32_t e : {11u, 23u, 65281u}) {
-      if (present.count(e)) {
-        *why = name_ext(e) + " is a TLS 1.2 extension, which a TLS 1.3-only hello (no TLS 1.2 cipher suites) does not send here";
-        return false;
-      }
-    }
     always_sent = {10, 13};
   }
   t->omitted_extensions.clear();

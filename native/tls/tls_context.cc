@@ -217,7 +217,8 @@ std::string opaque_extension_label(uint16_t id) {
   return std::to_string(id) + (name ? std::string(" (") + name + ")" : "");
 }
 
-// BoringSSL's own signature_algorithms list, for signature_algorithms_cert when a profile has none.
+// BoringSSL's default verify list (SHA-1 left out), for signature_algorithms_cert when a profile has
+// no signature_algorithms of its own.
 const std::vector<uint16_t> kStockVerifySigalgs = {0x0403, 0x0804, 0x0401, 0x0503,
                                                    0x0805, 0x0501, 0x0806, 0x0601};
 

@@ -214,7 +214,7 @@ require(path.join(root, 'test/fixtures/fingerprints/foreign-ja3.js')).filter((f)
 // with CCM ids, point formats beyond 0, groups without a key exchange; and a string still refused.
 fp['ja3-advertised-only'] = b(0, '771,4866-4869-49195-51-255,0-16-22-49-50-17-12345-43-45-51-21,29-30-258,0-1-2');
 fp['ja3-tls13-only-omitted'] = b(0, '771,4867-4868,0-16-43-45-51,29,');
-fp['ja4r-advertised-only'] = b(1, 't13d0707h2_0033,0039,1301,1304,c02b,c02f,ccaa_000a,000b,000d,0016,002b,002d,0031_0403,0804');
+fp['ja4r-advertised-only'] = b(1, 't13d0708h2_0033,0039,1301,1304,c02b,c02f,ccaa_000a,000b,000d,0016,002b,002d,0031,0033_0403,0804');
 fp['ja3-refused-early-data'] = b(0, '771,4865-49195,0-10-11-13-23-42-43-45-51-65281,29,0');
 write('fingerprint_strings', fp);
 

@@ -106,6 +106,13 @@ describe('the echo server sees exactly the configured JA3', () => {
   });
 });
 
+test('TLS 1.3 suites only, with TLS 1.2 extensions and an unknown one: sent as written', async () => {
+  const ja3 = '771,4865-4866-4867,0-23-65281-10-11-13-16-43-45-51-12345,29-23,0';
+  const r = await client.get(`https://localhost:${echo.port}/fp`, { ja3, insecureSkipVerify: true });
+  expect(r.data.tls.ja3).toBe(ja3);
+  expect(r.data.tls_version).toBe('TLSv1.3');
+});
+
 describe('each completes against common server configurations', () => {
   const cases = [];
   for (const server of ['openssl s_server (OpenSSL defaults)', 'Node https (Node defaults)', 'TLS 1.2 only (Node, RSA)']) {

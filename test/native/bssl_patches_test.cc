@@ -977,6 +977,17 @@ TEST(BsslPatches, CipherWireListHandshakesPickARealSuite) {
       EXPECT_EQ(0, SSL_get_advertised_only_cipher(r.client.get()));
     }
   }
+  // After a HelloRetryRequest the second hello carries the same list, and the suite is checked again.
+  {
+    const Ids groups = {SSL_GROUP_X25519, SSL_GROUP_SECP384R1};
+    ASSERT_TRUE(SSL_CTX_set1_group_ids(client_ctx.get(), groups.data(), groups.size()));
+    auto server_ctx = NewServerCtx(false);
+    const Ids server_groups = {SSL_GROUP_SECP384R1};
+    ASSERT_TRUE(SSL_CTX_set1_group_ids(server_ctx.get(), server_groups.data(), server_groups.size()));
+    HandshakeResult r = Handshake(client_ctx.get(), server_ctx.get());
+    ASSERT_TRUE(r.ok) << r.errors;
+    EXPECT_EQ(1, SSL_used_hello_retry_request(r.client.get()));
+  }
   // A subset of the TLS 1.3 suites: the server takes the one offered.
   const Ids subset = {0x1304, 0x1303, 0xc02f};
   ASSERT_TRUE(SSL_CTX_set_client_cipher_wire_list(client_ctx.get(), subset.data(), subset.size()));
@@ -1128,6 +1139,7 @@ TEST(BsslPatches, OmittedExtensionsAreLeftOut) {
   HandshakeResult r = Handshake(ctx.get(), server_ctx.get());
   ASSERT_TRUE(r.ok) << r.errors;
   EXPECT_EQ(0xc02f, SSL_CIPHER_get_protocol_id(SSL_get_current_cipher(r.client.get())));
+  EXPECT_EQ(1, SSL_get_secure_renegotiation_support(r.client.get()));  // the server's RI was taken
 }
 
 TEST(BsslPatches, PointFormatsAsGiven) {

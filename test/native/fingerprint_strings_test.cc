@@ -37,8 +37,11 @@ TEST(Ja3, Tls13OnlyStringsSendNoTls12Extensions) {
   std::string why;
   ASSERT_TRUE(parse_ja3("771,4865-4866-4867,0-10-13-16-43-45-51,29-23,", &t, &why)) << why;
   EXPECT_EQ(t.min_version, 0x0304);
-  EXPECT_FALSE(parse_ja3("771,4865-4866-4867,0-23-10-13-43-45-51,29-23,", &t, &why));
-  EXPECT_NE(why.find("extension 23 is a TLS 1.2 extension"), std::string::npos) << why;
+  // Listing a TLS 1.2 extension keeps TLS 1.2 in supported_versions, so that it is written; the
+  // other TLS 1.2 extensions are left out.
+  ASSERT_TRUE(parse_ja3("771,4865-4866-4867,0-23-10-13-43-45-51,29-23,", &t, &why)) << why;
+  EXPECT_EQ(t.min_version, 0x0303);
+  EXPECT_EQ(t.omitted_extensions, (std::vector<uint16_t>{11, 65281}));
   EXPECT_FALSE(parse_ja3("771,4865-4866-4867,0-10-13-43-45-51,29-23,0", &t, &why));
   EXPECT_NE(why.find("extension 11"), std::string::npos) << why;
 }
@@ -121,6 +124,18 @@ TEST(Ja3, ExtensionsTheStackAlwaysSendsCanBeLeftOut) {
   // A TLS 1.3-only hello may leave out supported_groups and signature_algorithms.
   ASSERT_TRUE(parse_ja3("771,4865-4866-4867,0-16-43-45-51,29,", &t, &why)) << why;
   EXPECT_EQ(t.omitted_extensions, (std::vector<uint16_t>{10, 13}));
+}
+
+TEST(Ja4r, SuitesAndExtensionsTheStackLacksAreAdvertised) {
+  TlsProfile t = find_profile("chrome_156")->tls;
+  std::string why;
+  ASSERT_TRUE(parse_ja4r("t13d0708h2_0033,0039,1301,1304,c02b,c02f,ccaa_000a,000b,000d,0016,002b,002d,0031,0033_0403,0804",
+                         &t, &why))
+      << why;
+  EXPECT_EQ(t.cipher_suites, (std::vector<uint16_t>{0x33, 0x39, 0x1301, 0x1304, 0xc02b, 0xc02f, 0xccaa}));
+  EXPECT_EQ(t.opaque_extensions, (std::vector<uint16_t>{22, 49}));
+  EXPECT_EQ(t.omitted_extensions, (std::vector<uint16_t>{23, 65281}));
+  EXPECT_TRUE(check_tls_profile(t, &why)) << why;
 }
 
 TEST(Ja4r, ChromiumStringGivesSortedHello) {
