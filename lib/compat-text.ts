@@ -6,10 +6,11 @@
 // exceeded" (timeouts) or empty (the server closed the connection). A failure after the response
 // head (a stalled or truncated body) is the summary alone. Callers match on these texts, so they
 // are reproduced exactly wherever we know the facts Go prints; where Go prints something the
-// engine cannot know (the DNS server that answered, the local port of a connection, the names a
-// certificate is valid for), the closest true text stands in and the comment says so. Each shape
+// engine cannot know (the DNS server that answered, the local port of a connection), the closest
+// true text stands in and the comment says so. Each shape
 // below was observed with cycletls 2.0.5 against local servers.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 
 import type { CycleTLSError } from './errors';
 
@@ -80,6 +81,11 @@ function syscallText(reason: string): string {
 function connectReason(message: string): string {
   const m = /failed: (.*?)(?: \(proxy [^)]*\))?$/.exec(message);
   return syscallText(m?.[1] ?? 'connection failed');
+}
+
+/** The address the engine tried first, when its message names one after the host name. */
+function dialedAddress(message: string): string | undefined {
+  return /^connect to (?:the proxy )?\S+ \((\S+)\) failed: /.exec(message)?.[1];
 }
 
 /** Go's names of TLS alerts ("remote error: tls: handshake failure"), by BoringSSL's reason name. */
@@ -155,18 +161,23 @@ function certificateCause(message: string, url: URL): string {
   const facts = /\(([^()]*)\)\s*$/.exec(reason)?.[1] ?? '';
   if (/expired|not yet valid/i.test(reason)) {
     // Go: "current time <now> is after <notAfter>" (or "is before <notBefore>"). The bound is
-    // printed when the engine names it; otherwise only what we know, the current time.
-    const bound = /(?:not after|not before|valid until|valid from) (\S+)/i.exec(facts)?.[1];
+    // printed when the engine names it ("not after <time>"); otherwise only the current time.
+    const bound = /^not (?:after|before) (\S+)$/.exec(facts)?.[1];
     const side = /not yet valid/i.test(reason) ? 'before' : 'after';
     return `x509: certificate has expired or is not yet valid: current time ${goTime(new Date())}${bound ? ` is ${side} ${bound}` : ''}`;
   }
   if (/self[- ]signed|issuer|unable to verify|untrusted/i.test(reason)) return 'x509: certificate signed by unknown authority';
   if (/mismatch/i.test(reason)) {
-    // Go: "certificate is valid for <the certificate's names>, not <host>". The names are printed
-    // when the engine gives them ("valid for a, b"); otherwise the host alone.
-    const names = /valid for (.+)$/i.exec(facts)?.[1];
+    // Go: "certificate is valid for <its DNS names (or, for an IP host, its IP addresses)>, not
+    // <host>", from the names the engine lists ("certificate names: DNS:a, IP:1.2.3.4").
     const host = url.hostname.replace(/^\[|\]$/g, '');
-    return names ? `x509: certificate is valid for ${names}, not ${host}` : `x509: certificate is not valid for ${host}`;
+    const listed = /^certificate names: (.*)$/.exec(facts)?.[1];
+    if (listed === undefined) return `x509: certificate is not valid for ${host}`;
+    const ipHost = isIP(host) !== 0;
+    const names = listed.split(', ').filter((n) => n.startsWith(ipHost ? 'IP:' : 'DNS:')).map((n) => n.replace(/^(?:IP|DNS):/, ''));
+    if (ipHost && names.length === 0) return `x509: cannot validate certificate for ${host} because it doesn't contain any IP SANs`;
+    if (names.length === 0) return `x509: certificate is not valid for any names, but wanted to match ${host}`;
+    return `x509: certificate is valid for ${names.join(', ')}, not ${host}`;
   }
   return `x509: ${reason.replace(/\s*\([^()]*\)\s*$/, '')}`;
 }
@@ -200,7 +211,7 @@ function proxyCause(err: CycleTLSError, proxyUrl: URL | undefined, target: strin
     const lookup = `lookup ${host} on ${dnsServer()}: no such host`;
     return [lookup, `dial tcp: ${lookup}`];
   }
-  if (err.stage === 'connect') return [undefined, socks(`dial tcp ${proxy}: connect: ${connectReason(message)}`)];
+  if (err.stage === 'connect') return [undefined, socks(`dial tcp ${dialedAddress(message) ?? proxy}: connect: ${connectReason(message)}`)];
   const status = /refused CONNECT \S+: HTTP\/\d(?:\.\d)? (\d{3})(?: ([^(]*?))?\s*(?:\(|$)/.exec(message);
   if (status) {
     const line = status[2] ? `${status[1]} ${status[2]}` : status[1];
@@ -288,9 +299,9 @@ export function cycletlsErrorText(err: CycleTLSError, req: FailedRequest): strin
     }
     case 'ERR_CONNECT_REFUSED':
     case 'ERR_CONNECT':
-      // Go prints the address it dialed: for a host name, the IP it resolved to. The engine names
-      // the host it dialed, so a name stays a name here ("dial tcp localhost:8443").
-      return syscall(`dial tcp ${target}: connect: ${connectReason(err.message)}`);
+      // Go prints the address it dialed: for a host name, the one it resolved to, which the
+      // engine's message gives after the name ("connect to localhost:8443 (127.0.0.1:8443) failed").
+      return syscall(`dial tcp ${dialedAddress(err.message) ?? target}: connect: ${connectReason(err.message)}`);
     case 'ERR_TLS_CERT':
       return syscall(`uTlsConn.Handshake() error: tls: failed to verify certificate: ${certificateCause(err.message, url)}`);
     case 'ERR_TLS_HANDSHAKE':
@@ -299,11 +310,8 @@ export function cycletlsErrorText(err: CycleTLSError, req: FailedRequest): strin
       // Go's "EOF" (summary empty). A reset reads "read: connection reset by peer" in Go; the
       // engine reports both as the server closing the connection, so both read as EOF here.
       return `-> \n${hop}EOF`;
-    case 'ERR_PROTOCOL':
-      // Go's wording of a malformed response differs in each case; ours stands in its place.
-      return `-> \n${hop}${err.message}`;
-    case 'ERR_TOO_MANY_REDIRECTS':
-      // Our message is Go's: "stopped after 10 redirects".
+    case 'ERR_PROTOCOL': // Go words each malformed response its own way: ours stands in its place
+    case 'ERR_TOO_MANY_REDIRECTS': // ours is Go's: "stopped after 10 redirects"
       return `-> \n${hop}${err.message}`;
     case 'ERR_PROXY': {
       const [summary, cause] = proxyCause(err, proxyUrl, target);

@@ -187,7 +187,17 @@ void Connection::on_resolve(const asio::error_code& ec,
     return;
   }
   enter_stage_all(Stage::kConnect);
-  asio::async_connect(socket_, results,
+  first_dialed_.clear();
+  // The condition runs before each attempt, while the operation (and its handler's `self`) lives.
+  auto note_attempt = [this](const asio::error_code&, const asio::ip::tcp::endpoint& next) {
+    if (first_dialed_.empty()) {
+      const std::string address = next.address().to_string();
+      const std::string host = next.address().is_v6() ? "[" + address + "]" : address;
+      first_dialed_ = host + ":" + std::to_string(next.port());
+    }
+    return true;
+  };
+  asio::async_connect(socket_, results, note_attempt,
                       [self = shared_from_this()](const asio::error_code& ec,
                                                   const asio::ip::tcp::endpoint&) {
                         self->on_connect(ec);
@@ -197,8 +207,12 @@ void Connection::on_resolve(const asio::error_code& ec,
 void Connection::on_connect(const asio::error_code& ec) {
   if (closed_ || !exchange_) return;
   if (ec) {
-    const std::string what = "connect to " + std::string(proxy_ ? "the proxy " : "") + dial_host() +
-                             ":" + std::to_string(dial_port()) + " failed: " + ec.message();
+    // A host name is followed by the address tried: "connect to localhost:8443 (127.0.0.1:8443)".
+    const std::string named = dial_host() + ":" + std::to_string(dial_port());
+    const bool literal = first_dialed_.empty() || first_dialed_ == named ||
+                         first_dialed_ == "[" + dial_host() + "]:" + std::to_string(dial_port());
+    const std::string what = "connect to " + std::string(proxy_ ? "the proxy " : "") + named +
+                             (literal ? "" : " (" + first_dialed_ + ")") + " failed: " + ec.message();
     if (proxy_) {
       fail_proxy(Stage::kConnect, what);
       return;

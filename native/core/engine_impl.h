@@ -252,6 +252,9 @@ class Connection : public std::enable_shared_from_this<Connection>,
   std::unique_ptr<proxy::Handshake> tunnel_;
   std::string target_address_;
   std::shared_ptr<asio::ssl::context> proxy_tls_context_;
+  // The first address the TCP connect tried ("127.0.0.1:443", "[::1]:443"): a failed connect names
+  // it, as Go's dialer (and so cycletls's error text) does.
+  std::string first_dialed_;
   // Declared outer layer first: destroyed inner layer first.
   std::unique_ptr<TlsStream> proxy_tls_;    // TLS to an https:// proxy
   std::unique_ptr<TlsStream> tls_;          // the target's TLS, directly on TCP

@@ -13,6 +13,8 @@
 #include <fstream>
 #include <map>
 
+#include "tls/certificate_facts.h"
+
 namespace ctn {
 
 namespace {
@@ -544,9 +546,10 @@ Error classify_handshake_failure(SSL* ssl, uint32_t packed_error, const std::str
   // (it reports an "invalid call" when verification never ran, e.g. the peer does not speak TLS).
   if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
     ERR_clear_error();
+    const long result = SSL_get_verify_result(ssl);
     return Error{ErrorCode::kTlsCert, Stage::kTls,
-                 std::string("certificate verification failed: ") +
-                     X509_verify_cert_error_string(SSL_get_verify_result(ssl))};
+                 std::string("certificate verification failed: ") + X509_verify_cert_error_string(result) +
+                     certificate_facts(ssl, result)};
   }
 #ifdef CTN_BORINGSSL_PATCHES
   // The server picked something this client only advertises (see the patch series' 0011).

@@ -1027,6 +1027,56 @@ INSTANTIATE_TEST_SUITE_P(
         CertCase{"expired.pem", "expired-key.pem", "localhost", "", true, ""},
         CertCase{"wronghost.pem", "wronghost-key.pem", "127.0.0.1", "", true, ""}));
 
+// The certificate's own facts ride in the message: what other clients print (Go: "current time …
+// is after <notAfter>", "certificate is valid for <names>, not <host>") and callers match on.
+TEST_F(EngineTest, CertificateFailuresNameTheCertificatesFacts) {
+  struct Case {
+    const char* cert;
+    const char* key;
+    const char* server_name;
+    const char* suffix;
+  };
+  for (const Case& c : {Case{"expired.pem", "expired-key.pem", "", " (not after 2021-01-01T00:00:00Z)"},
+                        Case{"wronghost.pem", "wronghost-key.pem", "",
+                             " (certificate names: DNS:wrong.example)"},
+                        Case{"server.pem", "server-key.pem", "other.example",
+                             " (certificate names: DNS:localhost, IP:127.0.0.1, IP:::1)"},
+                        Case{"self-signed.pem", "self-signed-key.pem", "", ""}}) {
+    TestServer server(TestServer::respond_always(response("x")),
+                      ServerOptions{.tls = true, .cert = c.cert, .key = c.key});
+    RequestSpec s = spec(server);
+    s.host = "localhost";
+    s.server_name = c.server_name;
+    const uint64_t id = submit(std::move(s));
+    AWAIT(r, id);
+    ASSERT_EQ(r.code(), "ERR_TLS_CERT") << r.describe();
+    const std::string& message = r.error->message;
+    const std::string suffix = c.suffix;
+    if (suffix.empty()) {
+      EXPECT_EQ(message.find('('), std::string::npos) << message;
+    } else {
+      const bool ends_with_suffix = message.size() > suffix.size() &&
+                                    message.compare(message.size() - suffix.size(), suffix.size(), suffix) == 0;
+      EXPECT_TRUE(ends_with_suffix) << c.cert << ": " << message;
+    }
+  }
+}
+
+// A host name that is refused names the address tried, as Go's dialer does.
+TEST_F(EngineTest, RefusedHostNameNamesTheAddressTried) {
+  const uint16_t port = refused_port();
+  RequestSpec s = spec_for(false, port);
+  s.host = "localhost";
+  const uint64_t id = submit(std::move(s));
+  AWAIT(r, id);
+  ASSERT_EQ(r.code(), "ERR_CONNECT_REFUSED") << r.describe();
+  const std::string p = std::to_string(port);
+  const std::string& message = r.error->message;
+  EXPECT_TRUE(message.rfind("connect to localhost:" + p + " (127.0.0.1:" + p + ") failed: ", 0) == 0 ||
+              message.rfind("connect to localhost:" + p + " ([::1]:" + p + ") failed: ", 0) == 0)
+      << message;
+}
+
 TEST_F(EngineTest, DefaultProfileOverTlsWorksOrIsRefusedCleanly) {
   TestServer server(TestServer::respond_always(response("default")), ServerOptions{.tls = true});
   RequestSpec s = spec(server);

@@ -19,6 +19,13 @@ describe('connecting', () => {
       .toBe(syscall('Patch "https://[::1]/": dial tcp [::1]:443: connect: connection refused'));
   });
 
+  test('a host name: Go prints the address it dialed, which the engine names after the host', () => {
+    expect(text('ERR_CONNECT_REFUSED', 'connect', 'connect to localhost:41 (127.0.0.1:41) failed: Connection refused', { url: 'https://localhost:41/' }))
+      .toBe(syscall('Get "https://localhost:41/": dial tcp 127.0.0.1:41: connect: connection refused'));
+    expect(text('ERR_CONNECT_REFUSED', 'connect', 'connect to localhost:41 ([::1]:41) failed: Connection refused', { url: 'https://localhost:41/' }))
+      .toBe(syscall('Get "https://localhost:41/": dial tcp [::1]:41: connect: connection refused'));
+  });
+
   test('another connect error: the system\'s reason in Go\'s spelling', () => {
     expect(text('ERR_CONNECT', 'connect', 'connect to 10.0.0.1:80 failed: Network is unreachable', { url: 'http://10.0.0.1/' }))
       .toBe(syscall('Get "http://10.0.0.1/": dial tcp 10.0.0.1:80: connect: network is unreachable'));
@@ -85,10 +92,20 @@ describe('TLS', () => {
     expect(t).toMatch(/x509: certificate has expired or is not yet valid: current time \S+Z is after 2021-01-01T00:00:00Z$/);
   });
 
-  test('a name mismatch names the host (and the certificate\'s names when the engine gives them)', () => {
+  test('a name mismatch: Go lists the certificate\'s DNS names (an IP host: its IP addresses)', () => {
+    const names = '(certificate names: DNS:wrong.example, DNS:*.wrong.example, IP:10.0.0.1)';
+    expect(text('ERR_TLS_CERT', 'tls', `certificate verification failed: Hostname mismatch ${names}`, { url }))
+      .toBe(verify('certificate is valid for wrong.example, *.wrong.example, not localhost'));
+    const ipUrl = 'https://127.0.0.1:4/echo';
+    const ipVerify = (why) => syscall(`Get "${ipUrl}": uTlsConn.Handshake() error: tls: failed to verify certificate: x509: ${why}`);
+    expect(text('ERR_TLS_CERT', 'tls', `certificate verification failed: IP address mismatch ${names}`, { url: ipUrl }))
+      .toBe(ipVerify('certificate is valid for 10.0.0.1, not 127.0.0.1'));
+    expect(text('ERR_TLS_CERT', 'tls', 'certificate verification failed: IP address mismatch (certificate names: DNS:a.test)', { url: ipUrl }))
+      .toBe(ipVerify('cannot validate certificate for 127.0.0.1 because it doesn\'t contain any IP SANs'));
+    expect(text('ERR_TLS_CERT', 'tls', 'certificate verification failed: Hostname mismatch (certificate names: none)', { url }))
+      .toBe(verify('certificate is not valid for any names, but wanted to match localhost'));
+    // Without the engine's list: the host alone.
     expect(text('ERR_TLS_CERT', 'tls', 'certificate verification failed: Hostname mismatch', { url })).toBe(verify('certificate is not valid for localhost'));
-    expect(text('ERR_TLS_CERT', 'tls', 'certificate verification failed: Hostname mismatch (valid for wrong.example)', { url }))
-      .toBe(verify('certificate is valid for wrong.example, not localhost'));
   });
 
   test('handshake failures: an alert as Go names it, a peer that is not TLS, a peer that hangs up', () => {
