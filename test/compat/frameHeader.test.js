@@ -2,11 +2,10 @@
 // Mirrors cycletls 2.0.5 tests/frameHeader.test.ts: 2 of its 2 tests (the JA3 a client sends exactly, and the
 // HTTP/2 SETTINGS and WINDOW_UPDATE frames that follow a Chrome or a Firefox user agent when only `ja3` and
 // `userAgent` are given), against our fingerprint echo (tls.peet.ws's fields: tls.ja3, user_agent, http2.sent_frames).
+const { compatSuite } = require('./helpers/suite');
 const { startEcho, CHROME_ALPS_JA3, FIREFOX_JA3, withCycleTLS } = require('./helpers/stand-ins');
 
-let echo;
-beforeAll(async () => { echo = await startEcho(); });
-afterAll(() => echo.close());
+const env = compatSuite({ echo: startEcho });
 
 /** A sent frame as tls.peet.ws lists it: frame_type, length, settings as "NAME = value". */
 function peetFrame(frame) {
@@ -20,7 +19,7 @@ const withClient = (fn) => withCycleTLS({ port: 9608 }, fn);
 
 test('Chrome: the JA3 as given, the user agent, Chrome\'s SETTINGS and WINDOW_UPDATE', () => withClient(async (cycleTLS) => {
   const UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/117.0.0.0 Safari/537.36';
-  const response = await cycleTLS(echo.url(), { body: '', ja3: CHROME_ALPS_JA3, userAgent: UA });
+  const response = await cycleTLS(env.echo.url(), { body: '', ja3: CHROME_ALPS_JA3, userAgent: UA });
   const result = await response.json();
   expect(result.tls.ja3).toEqual(CHROME_ALPS_JA3);
   expect(result.user_agent).toEqual(UA);
@@ -39,7 +38,7 @@ test('Chrome: the JA3 as given, the user agent, Chrome\'s SETTINGS and WINDOW_UP
 
 test('Firefox: the JA3 as given, Firefox\'s SETTINGS and WINDOW_UPDATE', () => withClient(async (cycleTLS) => {
   const UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:101.0) Gecko/20100101 Firefox/101.0';
-  const response = await cycleTLS.get(echo.url(), { body: '', ja3: FIREFOX_JA3, userAgent: UA });
+  const response = await cycleTLS.get(env.echo.url(), { body: '', ja3: FIREFOX_JA3, userAgent: UA });
   const result = await response.json();
   expect(typeof result).toBe('object');
   expect(result.tls.ja3).toEqual(FIREFOX_JA3);

@@ -1,18 +1,17 @@
 'use strict';
 // Mirrors cycletls 2.0.5 tests/ja4-fingerprint.test.js: 5 of its 5 tests (JA4_r strings of Firefox, Chrome, Chrome
 // 138 and 139 and a TLS 1.2 client reproduced exactly, as tls.peet.ws reports tls.ja4_r), against our fingerprint echo.
+const { compatSuite } = require('./helpers/suite');
 const { startEcho, withCycleTLS } = require('./helpers/stand-ins');
 
 const CHROME_JA4R = 't13d1516h2_002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9_0005,000a,000b,000d,0012,0017,001b,0023,002b,002d,0033,44cd,fe0d,ff01_0403,0804,0401,0503,0805,0501,0806,0601';
 
-let echo;
-beforeAll(async () => { echo = await startEcho(); });
-afterAll(() => echo.close());
+const env = compatSuite({ echo: startEcho });
 
 const withClient = (fn) => withCycleTLS({ port: 9613 }, fn);
 
 async function ja4rSeen(cycleTLS, ja4r, userAgent) {
-  const response = await cycleTLS.get(echo.url(), { ja4r, disableGrease: false, userAgent });
+  const response = await cycleTLS.get(env.echo.url(), { ja4r, disableGrease: false, userAgent });
   expect(response.status).toBe(200);
   const result = await response.json();
   expect(result.tls).toBeDefined();
@@ -47,7 +46,7 @@ test('TLS 1.2 JA4_r exact match', () => withClient(async (cycleTLS) => {
   const lists = '002f,0035,009c,009d,c013,c014,c02b,c02c,c02f,c030,cca8,cca9_0005,000a,000b,000d,0017,0023,ff01_0403,0804,0401,0503,0805,0501,0806,0601,0201';
   // differs on purpose: cycletls's string "t12d128h2_…" is not a JA4_r (the counts are two digits each: 12 suites,
   // 9 extensions with SNI and ALPN) and is refused; cycletls ignored the counts.
-  await expect(cycleTLS.get(echo.url(), { ja4r: `t12d128h2_${lists}`, userAgent })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+  await expect(cycleTLS.get(env.echo.url(), { ja4r: `t12d128h2_${lists}`, userAgent })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
   const seen = await ja4rSeen(cycleTLS, `t12d1209h2_${lists}`, userAgent);
   expect(seen).toMatch(/^t12d1209h2/);
   expect(seen).toBe(`t12d1209h2_${lists}`);

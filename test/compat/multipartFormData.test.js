@@ -4,25 +4,16 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const FormData = require('form-data');
-const initCycleTLS = require('../..');
+const { compatSuite } = require('./helpers/suite');
 const { startHttpbin } = require('./helpers/httpbin');
 
-let httpbin;
-let cycleTLS;
-beforeAll(async () => {
-  httpbin = await startHttpbin({ tls: false });
-  cycleTLS = await initCycleTLS({ port: 9614 });
-});
-afterAll(async () => {
-  await cycleTLS.exit();
-  await httpbin.close();
-});
+const env = compatSuite({ httpbin: () => startHttpbin({ tls: false }) }, { client: { port: 9614 } });
 
 test('text fields arrive as the form', async () => {
   const formData = new FormData();
   formData.append('key1', 'value1');
   formData.append('key2', 'value2');
-  const response = await cycleTLS(httpbin.url('/post'), { body: formData }, 'post');
+  const response = await env.cycleTLS(env.httpbin.url('/post'), { body: formData }, 'post');
   expect(response.status).toBe(200);
   const body = typeof response.data === 'string' ? JSON.parse(response.data) : response.data;
   expect(body.form).toEqual({ key1: 'value1', key2: 'value2' });
@@ -31,7 +22,7 @@ test('text fields arrive as the form', async () => {
 test('a file read from disk arrives among the files', async () => {
   const formData = new FormData();
   formData.append('file', fs.createReadStream(path.join(__dirname, 'fixtures', 'upload.txt')));
-  const response = await cycleTLS(httpbin.url('/post'), { body: formData, headers: formData.getHeaders() }, 'post');
+  const response = await env.cycleTLS(env.httpbin.url('/post'), { body: formData, headers: formData.getHeaders() }, 'post');
   expect(response.status).toBe(200);
   const body = typeof response.data === 'string' ? JSON.parse(response.data) : response.data;
   expect(body.files).toBeDefined();

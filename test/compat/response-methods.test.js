@@ -3,22 +3,13 @@
 // blob() on buffered responses: results, errors, repeat calls, agreement with `data` and with each other), against
 // the local httpbin stand-in.
 const { Blob } = require('node:buffer');
-const initCycleTLS = require('../..');
+const { compatSuite } = require('./helpers/suite');
 const { startHttpbin } = require('./helpers/httpbin');
 const { FIREFOX_87_JA3: ja3, FIREFOX_87_UA: userAgent } = require('./helpers/stand-ins');
 
-let httpbin;
-let cycleTLS;
-beforeAll(async () => {
-  httpbin = await startHttpbin();
-  cycleTLS = await initCycleTLS({ port: 9618 });
-});
-afterAll(async () => {
-  await cycleTLS.exit();
-  await httpbin.close();
-});
+const env = compatSuite({ httpbin: () => startHttpbin() }, { client: { port: 9618 } });
 
-const get = (path, extra = {}) => cycleTLS(httpbin.url(path), { ja3, userAgent, ...extra });
+const get = (path, extra = {}) => env.cycleTLS(env.httpbin.url(path), { ja3, userAgent, ...extra });
 /** ArrayBuffer of any realm (Jest's sandbox has its own ArrayBuffer global). */
 const isArrayBuffer = (v) => Object.prototype.toString.call(v) === '[object ArrayBuffer]';
 

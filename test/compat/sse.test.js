@@ -1,19 +1,10 @@
 'use strict';
 // Mirrors cycletls 2.0.5 tests/sse.test.ts: 2 of its 2 tests (an event stream read by a plain GET, as text and as a
 // `responseType: 'stream'`), against a local SSE server that sends three events and ends.
-const initCycleTLS = require('../..');
+const { compatSuite } = require('./helpers/suite');
 const { startSseServer, drain, FIREFOX_87_JA3: ja3, FIREFOX_87_UA: userAgent } = require('./helpers/stand-ins');
 
-let server;
-let cycleTLS;
-beforeAll(async () => {
-  server = await startSseServer();
-  cycleTLS = await initCycleTLS({ port: 9622 });
-});
-afterAll(async () => {
-  await cycleTLS.exit();
-  await server.close();
-});
+const env = compatSuite({ server: startSseServer }, { client: { port: 9622 } });
 
 function parseEvents(text) {
   const events = [];
@@ -31,7 +22,7 @@ function parseEvents(text) {
 }
 
 test('a plain GET reads the whole event stream', async () => {
-  const response = await cycleTLS.get(server.url(), { ja3, userAgent, headers: { Accept: 'text/event-stream' } });
+  const response = await env.cycleTLS.get(env.server.url(), { ja3, userAgent, headers: { Accept: 'text/event-stream' } });
   expect(response.status).toBe(200);
   const contentType = response.headers['content-type'] || response.headers['Content-Type'];
   expect(contentType).toBeDefined();
@@ -43,7 +34,7 @@ test('a plain GET reads the whole event stream', async () => {
 });
 
 test('responseType stream yields the event stream\'s text', async () => {
-  const response = await cycleTLS.get(server.url(), { ja3, userAgent, headers: { Accept: 'text/event-stream' }, responseType: 'stream' });
+  const response = await env.cycleTLS.get(env.server.url(), { ja3, userAgent, headers: { Accept: 'text/event-stream' }, responseType: 'stream' });
   expect(response.status).toBe(200);
   const text = (await drain(response.data)).toString();
   expect(text.length).toBeGreaterThan(0);

@@ -2,22 +2,13 @@
 // Mirrors cycletls 2.0.5 tests/streaming.test.js: 7 of its 7 tests (responseType 'stream' over httpbin's /stream/N:
 // Buffer chunks, line counts, event order, methods present, a 404 stream; json and default responseTypes beside it),
 // against the local httpbin stand-in.
-const initCycleTLS = require('../..');
+const { compatSuite } = require('./helpers/suite');
 const { startHttpbin } = require('./helpers/httpbin');
 const { FIREFOX_87_JA3: ja3, FIREFOX_87_UA: userAgent } = require('./helpers/stand-ins');
 
-let httpbin;
-let cycleTLS;
-beforeAll(async () => {
-  httpbin = await startHttpbin();
-  cycleTLS = await initCycleTLS({ port: 9623 });
-});
-afterAll(async () => {
-  await cycleTLS.exit();
-  await httpbin.close();
-});
+const env = compatSuite({ httpbin: () => startHttpbin() }, { client: { port: 9623 } });
 
-const stream = (path) => cycleTLS(httpbin.url(path), { responseType: 'stream', ja3, userAgent });
+const stream = (path) => env.cycleTLS(env.httpbin.url(path), { responseType: 'stream', ja3, userAgent });
 
 /** Collects a response stream: its chunks and the order of 'data' / 'end' events. */
 function collect(readable) {
@@ -40,7 +31,7 @@ describe("responseType: 'stream'", () => {
     const { chunks, text } = await collect(response.data);
     expect(chunks.length).toBeGreaterThan(0);
     for (const c of chunks) expect(Buffer.isBuffer(c)).toBe(true);
-    expect(text).toContain(httpbin.url('/stream/3'));
+    expect(text).toContain(env.httpbin.url('/stream/3'));
     const lines = text.trim().split('\n');
     expect(lines.length).toBe(3);
     for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
@@ -70,7 +61,7 @@ describe("responseType: 'stream'", () => {
 
 describe('buffered responseTypes beside it', () => {
   test("responseType 'json': data is the object, json() agrees", async () => {
-    const response = await cycleTLS(httpbin.url('/json'), { responseType: 'json', ja3, userAgent });
+    const response = await env.cycleTLS(env.httpbin.url('/json'), { responseType: 'json', ja3, userAgent });
     expect(response.status).toBe(200);
     expect(typeof response.data).toBe('object');
     expect(response.data).toHaveProperty('slideshow');
@@ -78,7 +69,7 @@ describe('buffered responseTypes beside it', () => {
   });
 
   test('default responseType: data is the object', async () => {
-    const response = await cycleTLS(httpbin.url('/json'), { ja3, userAgent });
+    const response = await env.cycleTLS(env.httpbin.url('/json'), { ja3, userAgent });
     expect(response.status).toBe(200);
     expect(typeof response.data).toBe('object');
     expect(response.data).toHaveProperty('slideshow');
