@@ -61,7 +61,9 @@ test.each([
     stream.resume();
   });
   expect(received).toBe(TOTAL);
-  expect(process.memoryUsage().rss - rss0).toBeLessThan(160 * 1024 * 1024);
+  // Under AddressSanitizer (npm run test:asan) freed memory waits in its quarantine (up to 256 MiB), so RSS
+  // says nothing there; the read-ahead bounds above still hold.
+  if (!process.env.CTN_ASAN_JEST) expect(process.memoryUsage().rss - rss0).toBeLessThan(160 * 1024 * 1024);
   await c.exit();
   if (host) {
     host.child.kill('SIGKILL');
