@@ -13,6 +13,9 @@
 #include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
+// Optional: a target that keeps threads for the whole run (hub_peer) stops them here, before
+// static destruction.
+extern "C" void CtnFuzzTeardown() __attribute__((weak));
 
 namespace {
 
@@ -48,6 +51,7 @@ int main(int argc, char** argv) {
       ++replayed;
     }
   }
+  if (CtnFuzzTeardown) CtnFuzzTeardown();
   std::printf("%zu inputs replayed\n", replayed);
   return replayed > 0 ? 0 : 1;
 }
