@@ -26,11 +26,21 @@ function patternBytes(n, seed = 1) {
 }
 
 function readBody(req) {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
   });
+}
+
+/** A TCP port on 127.0.0.1 with nothing listening (bound, then released): connecting to it is refused. */
+async function closedPort() {
+  const s = net.createServer();
+  await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const { port } = s.address();
+  await new Promise((resolve) => s.close(resolve));
+  return port;
 }
 
 async function defaultRoutes(req, res, ctx) {
@@ -210,4 +220,4 @@ function uniquePort() {
   return base + (portCounter++ % PORT_BLOCK);
 }
 
-module.exports = { startServer, startRawServer, patternBytes, certPair, uniquePort, sha256: (b) => crypto.createHash('sha256').update(b).digest('hex') };
+module.exports = { startServer, startRawServer, patternBytes, certPair, uniquePort, closedPort, readBody, sha256: (b) => crypto.createHash('sha256').update(b).digest('hex') };

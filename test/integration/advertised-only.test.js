@@ -13,7 +13,7 @@ const os = require('node:os');
 const path = require('node:path');
 const initCycleTLS = require('../..');
 const { startEchoServer } = require('../../dist/echo');
-const { certPair, uniquePort } = require('../helpers/servers');
+const { certPair, uniquePort, closedPort } = require('../helpers/servers');
 const foreign = require('../fixtures/fingerprints/foreign-ja3');
 
 const md5 = (s) => crypto.createHash('md5').update(s).digest('hex');
@@ -42,14 +42,6 @@ async function startNodeHttps(options) {
   return `https://localhost:${server.address().port}/`;
 }
 
-async function freePort() {
-  const probe = net.createServer();
-  await new Promise((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address();
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
 function canConnect(port) {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
@@ -61,7 +53,7 @@ function canConnect(port) {
 // `-www` answers every request with a status page. `extra` adds options (e.g. a cipher list).
 async function startOpensslServer(extra = []) {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
+    const port = await closedPort();
     const child = spawn('openssl', ['s_server', '-accept', `127.0.0.1:${port}`, '-cert', rsa.certFile, '-key', rsa.keyFile,
       '-www', '-quiet', ...extra], { stdio: ['pipe', 'ignore', 'ignore'] });
     let exited = false;

@@ -5,7 +5,7 @@
 const net = require('node:net');
 const tls = require('node:tls');
 const initCycleTLS = require('../..');
-const { startServer, startRawServer, certPair, uniquePort } = require('../helpers/servers');
+const { startServer, startRawServer, certPair, uniquePort, closedPort } = require('../helpers/servers');
 const { startHttpProxy, startSocksServer, startBlackHole } = require('../helpers/proxies');
 
 const SYSCALL = 'Request returned a Syscall Error: ';
@@ -19,12 +19,6 @@ async function listen(server) {
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   closers.push(() => new Promise((r) => server.close(r)));
   return server.address().port;
-}
-function closedPort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
 }
 
 beforeAll(async () => {

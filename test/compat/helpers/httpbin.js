@@ -8,7 +8,7 @@ const http = require('node:http');
 const http2 = require('node:http2');
 const path = require('node:path');
 const zlib = require('node:zlib');
-const { certPair, patternBytes } = require('../../helpers/servers');
+const { certPair, patternBytes, readBody } = require('../../helpers/servers');
 
 const IMAGE_DIR = path.join(__dirname, '..', 'fixtures', 'images');
 const IMAGE_TYPES = { jpeg: 'image/jpeg', png: 'image/png', svg: 'image/svg+xml', webp: 'image/webp' };
@@ -124,15 +124,6 @@ function requestDict(req, body, url, origin) {
   let json = null;
   try { json = JSON.parse(body.toString('utf8')); } catch { /* not JSON: null, as httpbin */ }
   return { args: argsDict(url.searchParams), data, files, form, headers: headerDict(req), json, origin, url: url.href };
-}
-
-function readBody(req) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 function sendJson(res, value, status = 200, extra = {}) {

@@ -5,11 +5,10 @@
 'use strict';
 const http = require('node:http');
 const https = require('node:https');
-const net = require('node:net');
 const { WebSocketServer } = require('ws');
 const initCycleTLS = require('../../..');
 const { startEchoServer } = require('../../../dist/echo');
-const { startServer, certPair } = require('../../helpers/servers');
+const { startServer, certPair, closedPort } = require('../../helpers/servers');
 
 /** Firefox 87: cycletls's README JA3 and default in most of its tests (lists the DHE suites 0x33 and 0x39). */
 const FIREFOX_87_JA3 = '771,4865-4867-4866-49195-49199-52393-52392-49196-49200-49162-49161-49171-49172-51-57-47-53-10,0-23-65281-10-11-35-16-5-51-43-13-45-28-21,29-23-24-25-256-257,0';
@@ -143,15 +142,6 @@ async function startLiveServer() {
       server.closeAllConnections();
     }),
   };
-}
-
-/** A TCP port on 127.0.0.1 with nothing listening (bound, then released). */
-async function closedPort() {
-  const s = net.createServer();
-  await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address();
-  await new Promise((resolve) => s.close(resolve));
-  return port;
 }
 
 /** Runs fn with a fresh client of `initCycleTLS(init)` and always exits it (a fresh client per test, as cycletls's tests did). */
