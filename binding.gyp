@@ -1,5 +1,5 @@
 # A thin shim so that tools expecting node-gyp end up in the one real build description
-# (CMakeLists.txt, driven by scripts/build.js through cmake-js).
+# (CMakeLists.txt, driven by scripts/build.js).
 {
   "targets": [
     {

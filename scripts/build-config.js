@@ -6,9 +6,11 @@
 'use strict';
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
+const pkg = require('../package.json');
 const sanitizeDir = path.join(root, 'build-sanitize');
 
 /** A cache entry the main build was configured with (build/CMakeCache.txt). */
@@ -33,15 +35,68 @@ function boringsslLibdir() {
   return [path.join(root, 'build'), process.env.CTN_BORINGSSL_LIBDIR, fromMainBuild('CTN_BORINGSSL_LIBDIR')].find(has);
 }
 
+/** The cache outside the repository shared by every build script (as in fetch-boringssl.sh). */
+function cacheDir(...parts) {
+  const base = process.env.CYCLETLS_NATIVE_CACHE ||
+    path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'cycletls-native');
+  return path.join(base, ...parts);
+}
+
 /**
- * Configures build-sanitize/. The CMAKE_JS_* variables (what cmake-js would pass) give it the addon
- * target too; on Linux the Node-API headers are all the addon needs from them.
+ * The addon's include directories: node-api-headers' include/ and node-addon-api's directory (both
+ * header-only). A clone has them as devDependencies; the published package has none of them (a
+ * prebuilt install needs no build tooling), so a source build there installs the versions package.json
+ * names into the cache first, with the npm that runs the install.
  */
+function nodeApiIncludeDirs() {
+  const names = ['node-api-headers', 'node-addon-api'];
+  const find = (paths) => {
+    try {
+      return [path.join(path.dirname(require.resolve('node-api-headers/package.json', { paths })), 'include'),
+        path.dirname(require.resolve('node-addon-api/napi.h', { paths }))];
+    } catch { return undefined; }
+  };
+  const local = find([root]);
+  if (local) return local;
+  const specs = names.map((n) => `${n}@${pkg.devDependencies[n]}`);
+  const prefix = cacheDir('build-tools', specs.join('+').replace(/[^\w.@+-]/g, '_'));
+  let found = find([prefix]);
+  if (found) return found;
+  process.stderr.write(`[cycletls-native] source build: installing ${specs.join(' ')} (headers only) into ${prefix}\n`);
+  fs.mkdirSync(prefix, { recursive: true });
+  const npmCli = process.env.npm_execpath;
+  const [cmd, args] = npmCli && /\.[cm]?js$/.test(npmCli) ? [process.execPath, [npmCli]] : ['npm', []];
+  execFileSync(cmd, [...args, 'install', '--no-save', '--no-package-lock', '--ignore-scripts', '--no-audit', '--no-fund',
+    '--prefix', prefix, ...specs], { stdio: ['ignore', 'ignore', 'inherit'] });
+  found = find([prefix]);
+  if (!found) throw new Error(`could not install ${specs.join(' ')} for the source build`);
+  return found;
+}
+
+/**
+ * The third-party trees a build compiles, fetched and cached when needed (progress on stderr): the
+ * BoringSSL tree with our patch series applied (scripts/fetch-boringssl.sh, prepare-boringssl.sh)
+ * and the nghttp2 tree (scripts/fetch-nghttp2.sh). Both honour BORINGSSL_SOURCE_DIR /
+ * NGHTTP2_SOURCE_DIR.
+ */
+function sourceTrees() {
+  const lastLine = (script, ...args) => execFileSync('bash', [path.join(__dirname, script), ...args], {
+    cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8',
+  }).trim().split('\n').pop();
+  const step = (msg) => process.stderr.write(`[cycletls-native] ${msg}\n`);
+  step('locating BoringSSL source');
+  const boringssl = lastLine('prepare-boringssl.sh', lastLine('fetch-boringssl.sh'));
+  step(`BoringSSL: ${boringssl}`);
+  step('locating nghttp2 source');
+  const nghttp2 = lastLine('fetch-nghttp2.sh');
+  step(`nghttp2: ${nghttp2}`);
+  return { boringssl, nghttp2 };
+}
+
+/** Configures build-sanitize/, the addon target included. */
 function configureSanitizeBuild() {
   const args = ['-S', root, '-B', sanitizeDir, '-DCMAKE_BUILD_TYPE=RelWithDebInfo', '-DCTN_SANITIZE=ON', '-DCTN_BUILD_TESTS=ON',
-    `-DBORINGSSL_SOURCE_DIR=${boringsslSource()}`,
-    `-DCMAKE_JS_VERSION=${require('cmake-js/package.json').version}`,
-    `-DCMAKE_JS_INC=${require('node-api-headers').include_dir}`, '-DCMAKE_JS_SRC=', '-DCMAKE_JS_LIB='];
+    `-DBORINGSSL_SOURCE_DIR=${boringsslSource()}`, `-DCTN_NODE_API_INCLUDE_DIRS=${nodeApiIncludeDirs().join(';')}`];
   const libdir = boringsslLibdir();
   if (libdir) args.push(`-DCTN_BORINGSSL_LIBDIR=${libdir}`);
   const nghttp2 = fromMainBuild('NGHTTP2_SOURCE_DIR');
@@ -54,4 +109,4 @@ function configureSanitizeBuild() {
   return sanitizeDir;
 }
 
-module.exports = { root, configureSanitizeBuild };
+module.exports = { root, cacheDir, nodeApiIncludeDirs, sourceTrees, configureSanitizeBuild };

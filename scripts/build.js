@@ -1,54 +1,64 @@
 #!/usr/bin/env node
-// `npm install` / `npm run build`: system packages (when missing), BoringSSL source (fetched once and
-// cached outside the repository), the native build through cmake-js, then the TypeScript layer.
+// The source build (`npm run build`; `npm install` in a clone, or a forced/fallback source build of the
+// installed package through scripts/install.js): system packages (when missing), BoringSSL source
+// (fetched once and cached outside the repository), the native build with CMake, then the TypeScript
+// layer (a clone only: the package ships dist/).
 'use strict';
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
+const { nodeApiIncludeDirs, sourceTrees } = require('./build-config');
+
 const root = path.resolve(__dirname, '..');
 const step = (msg) => process.stderr.write(`[cycletls-native] ${msg}\n`);
 const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts });
 
+/** The tools of PATH that are missing among `names` (each entry: alternatives separated by '|'). */
+function missingTools(names) {
+  const dirs = (process.env.PATH || '').split(path.delimiter).filter(Boolean);
+  const found = (name) => dirs.some((dir) => {
+    try { fs.accessSync(path.join(dir, name), fs.constants.X_OK); return true; } catch { return false; }
+  });
+  return names.filter((alternatives) => !alternatives.split('|').some(found));
+}
+
+const NEEDS = 'a source build needs Linux, bash, cmake >= 3.18, make and a C++20 compiler (g++ >= 10 or clang++ >= 13); ' +
+  'on Debian or Ubuntu, as root, this script installs the rest (see "Building from source" in the README)';
+
 function main() {
   const started = Date.now();
   if (process.platform !== 'linux') {
-    throw new Error('cycletls-native builds on Linux only for now');
+    throw new Error(`no source build for ${process.platform}-${process.arch} yet: ${NEEDS}`);
   }
+  let missing = missingTools(['bash']);
+  if (missing.length) throw new Error(`missing on PATH: ${missing.join(', ')}; ${NEEDS}`);
   if (!process.env.CTN_SKIP_SYSTEM_DEPS) run('bash', [path.join(__dirname, 'install-deps.sh')]);
+  missing = missingTools(['cmake', 'make|ninja', 'c++|g++|clang++']);
+  if (missing.length) throw new Error(`missing on PATH: ${missing.join(', ')}; ${NEEDS}`);
 
-  step('locating BoringSSL source');
-  const bssl = execFileSync('bash', [path.join(__dirname, 'fetch-boringssl.sh')], {
-    cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8',
-  }).trim().split('\n').pop();
-  const bsslTree = execFileSync('bash', [path.join(__dirname, 'prepare-boringssl.sh'), bssl], {
-    cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8',
-  }).trim().split('\n').pop();
-  step(`BoringSSL: ${bsslTree}`);
-  const cmakeDefs = [`--CDBORINGSSL_SOURCE_DIR=${bsslTree}`];
-  const nghttp2Script = path.join(__dirname, 'fetch-nghttp2.sh');
-  if (fs.existsSync(nghttp2Script)) {
-    step('locating nghttp2 source');
-    const ng = execFileSync('bash', [nghttp2Script], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' })
-      .trim().split('\n').pop();
-    step(`nghttp2: ${ng}`);
-    cmakeDefs.push(`--CDNGHTTP2_SOURCE_DIR=${ng}`);
-  }
+  const trees = sourceTrees();
+  const cmakeDefs = [`-DBORINGSSL_SOURCE_DIR=${trees.boringssl}`, `-DNGHTTP2_SOURCE_DIR=${trees.nghttp2}`];
 
   const jobs = String(Math.max(1, Math.min(os.cpus().length, Number(process.env.CTN_JOBS) || 8)));
-  const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
+  cmakeDefs.push(`-DCTN_NODE_API_INCLUDE_DIRS=${nodeApiIncludeDirs().join(';')}`);
+  // A user's source build of the package compiles the addon only (no native tests, no GoogleTest).
+  if (!fs.existsSync(path.join(root, 'test'))) cmakeDefs.push('-DCTN_BUILD_TESTS=OFF');
+  const out = path.join(root, 'build');
   step('building the native addon');
-  // Configure every time (a second or two): source directories may have changed since the last
-  // build, and cmake-js's `build` alone would keep the old cache.
-  run(process.execPath, [cmakeJs, 'configure', '--log-level', 'warn', ...cmakeDefs]);
-  run(process.execPath, [cmakeJs, 'build', '--parallel', jobs, '--log-level', 'warn', ...cmakeDefs]);
-  const addon = path.join(root, 'build', 'Release', 'cycletls_native.node');
+  // Configure every time (a second or two): source directories may have changed since the last build.
+  run('cmake', ['-S', root, '-B', out, '-DCMAKE_BUILD_TYPE=Release', `-DCMAKE_LIBRARY_OUTPUT_DIRECTORY=${path.join(out, 'Release')}`,
+    ...cmakeDefs], { stdio: ['ignore', 'ignore', 'inherit'] });
+  run('cmake', ['--build', out, '--parallel', jobs]);
+  const addon = path.join(out, 'Release', 'cycletls_native.node');
   if (!fs.existsSync(addon)) throw new Error(`build finished but ${addon} is missing`);
 
-  step('compiling the TypeScript layer');
-  run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json']);
-  run(process.execPath, [path.join(__dirname, 'write-esm-entry.js')]);
+  if (fs.existsSync(path.join(root, 'lib'))) {
+    step('compiling the TypeScript layer');
+    run(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json']);
+    run(process.execPath, [path.join(__dirname, 'write-esm-entry.js')]);
+  }
   step(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian -dev packages the native build needs, when they are missing.
-# As root it runs apt-get itself; otherwise it fails with the one command to run.
+# Installs the Debian packages a source build needs, when they are missing. Only a source build runs
+# it (scripts/build.js): a prebuilt install never does. As root it runs apt-get itself; otherwise it
+# fails with the one command to run.
 set -euo pipefail
-pkgs=(libasio-dev libbrotli-dev zlib1g-dev libzstd-dev libgtest-dev dpkg-dev xz-utils ca-certificates openssl)
-# In a clone (the npm package has no test/): clang and its libFuzzer runtime for the fuzz targets
-# (npm run fuzz, and briefly in npm test).
+pkgs=(g++ cmake make libasio-dev libbrotli-dev zlib1g-dev libzstd-dev dpkg-dev xz-utils ca-certificates openssl)
+# In a clone (the npm package has no test/): GoogleTest for the native tests, clang and its libFuzzer
+# runtime for the fuzz targets (npm run fuzz, and briefly in npm test). A user's build needs none.
+[ -d "$(dirname "$0")/../test/native" ] && pkgs+=(libgtest-dev)
 [ -d "$(dirname "$0")/../test/fuzz" ] && pkgs+=(clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
