@@ -52,6 +52,13 @@ function runtimeDependencyDirs() {
   return dirs;
 }
 
+/** Bytes of the files under `dir` (0 when it does not exist). */
+function treeBytes(dir) {
+  if (!fs.existsSync(dir)) return 0;
+  return fs.readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile()).reduce((sum, e) => sum + fs.statSync(path.join(e.parentPath ?? e.path, e.name)).size, 0);
+}
+
 let work;
 let toolDir;
 let tarballs;
@@ -142,7 +149,10 @@ describe('installed from the packed tarball with only node and npm on PATH', () 
   beforeAll(() => {
     project = emptyProject('app');
     install = npmIn(project, ['install', '--offline', '--no-audit', '--no-fund', ...tarballs]);
-    console.log(`npm install (prebuilt, offline, no tools) took ${install.seconds.toFixed(1)} s`);
+    const modules = path.join(project, 'node_modules');
+    const packages = fs.existsSync(modules) ? fs.readdirSync(modules).filter((n) => !n.startsWith('.')).length : 0;
+    console.log(`npm install (prebuilt, offline, no tools) took ${install.seconds.toFixed(1)} s: `
+      + `${packages} packages, ${(treeBytes(modules) / 1e6).toFixed(1)} MB in node_modules`);
   }, TIMEOUT);
 
   test('the install succeeds without compiling anything or pulling build tooling', () => {
