@@ -236,7 +236,10 @@ export function runtimeProblem(facts: RuntimeFacts): string | undefined {
 
 /** Why this platform's prebuilt cannot be loaded here, checked before requiring it; undefined: worth trying. */
 export function prebuiltProblem(root: string = packageRoot): string | undefined {
-  if (!fs.existsSync(prebuiltPath(root))) return `no prebuilt binary for ${platformTag()} in this package`;
+  if (!fs.existsSync(prebuiltPath(root))) {
+    const shipped = fs.existsSync(path.join(root, 'prebuilds')) ? fs.readdirSync(path.join(root, 'prebuilds')).sort() : [];
+    return `no prebuilt binary for ${platformTag()} in this package (it has: ${shipped.join(', ') || 'none'})`;
+  }
   return runtimeProblem(runtimeFacts());
 }
 
@@ -276,7 +279,9 @@ export function loadAddon(): Addon {
       binding = { path: file, source, platform: platformTag(), napiVersion: runtimeNapiVersion() };
       return addon;
     } catch (err) {
-      tried.push(`${file}: ${String((err as Error)?.message ?? err).split('\n')[0]}`);
+      // dlopen's message starts with the path again: "<file>: invalid ELF header".
+      const reason = String((err as Error)?.message ?? err).split('\n')[0].replace(`${file}: `, '');
+      tried.push(`${file}: ${reason}`);
     }
   }
   throw unavailable(tried);

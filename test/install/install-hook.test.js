@@ -38,7 +38,7 @@ test('no prebuilt for this platform and no build tools: exit 1 naming the platfo
   const r = installHook({});
   expect(r.status).toBe(1);
   expect(r.stderr).toContain(`cycletls-native: cannot install on ${hostTag} (Node.js ${process.version}):`);
-  expect(r.stderr).toContain(`  - prebuilt binary: no prebuilt binary for ${hostTag} in this package`);
+  expect(r.stderr).toContain(`  - prebuilt binary: no prebuilt binary for ${hostTag} in this package (it has: none)`);
   expect(r.stderr).toContain(`  - ${SOURCE_NEEDS}`);
   expect(r.stderr).toContain('CYCLETLS_NATIVE_BUILD_FROM_SOURCE=1 npm install cycletls-native');
   expect(r.built).toBe(false);

@@ -67,7 +67,7 @@ test('with no binary at all the error names the platform, Node.js and N-API vers
   expect(error.message).toContain(`no native addon loads on ${hostTag} (Node.js ${process.version}, N-API ${napi})`);
   expect(error.message).toContain(`- ${pkg.file('build/Release')}: not built (no source build)`);
   expect(error.message).toContain(`- ${pkg.file('build/Debug')}: not built (no source build)`);
-  expect(error.message).toContain(`- ${pkg.file(`prebuilds/${hostTag}`)}: no prebuilt binary for ${hostTag} in this package`);
+  expect(error.message).toContain(`- ${pkg.file(`prebuilds/${hostTag}`)}: no prebuilt binary for ${hostTag} in this package (it has: none)`);
   expect(error.message).toContain('CYCLETLS_NATIVE_BUILD_FROM_SOURCE=1 npm install cycletls-native');
   expect(error.message).toContain('npm rebuild cycletls-native --build-from-source');
   expect(error.message).toContain('linux-x64-gnu or linux-arm64-gnu');
@@ -80,11 +80,17 @@ test('initCycleTLS() rejects with the same ERR_NATIVE_UNAVAILABLE (no crash, no 
   expect({ status: r.status, stdout: r.stdout, stderr: r.stderr }).toEqual({ status: 0, stdout: 'ERR_NATIVE_UNAVAILABLE', stderr: '' });
 });
 
+test('a package without this platform\'s prebuilt names the platforms it has', () => {
+  const pkg = layout({ 'prebuilds/linux-ia32-gnu': 'addon', 'prebuilds/linux-riscv64-gnu': 'addon' });
+  const { error } = load(pkg);
+  expect(error.message).toContain(`no prebuilt binary for ${hostTag} in this package (it has: linux-ia32-gnu, linux-riscv64-gnu)`);
+});
+
 test('a binary that does not load is reported with the reason; a broken source build falls through to the prebuilt', () => {
   const broken = layout({ [`prebuilds/${hostTag}`]: 'not an ELF file' });
   const { error } = load(broken);
   expect(error.code).toBe('ERR_NATIVE_UNAVAILABLE');
-  expect(error.message).toMatch(new RegExp(`- ${escaped(broken.file(`prebuilds/${hostTag}`))}: .*(invalid ELF header|file too short)`));
+  expect(error.message).toMatch(new RegExp(`\\n {2}- ${escaped(broken.file(`prebuilds/${hostTag}`))}: (invalid ELF header|file too short)\\n`));
   const fallsThrough = layout({ 'build/Release': 'not an ELF file', [`prebuilds/${hostTag}`]: 'addon' });
   expect(load(fallsThrough).binding).toMatchObject({ source: 'prebuilt' });
 });
