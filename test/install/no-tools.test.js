@@ -162,6 +162,7 @@ describe('installed from the packed tarball with only node and npm on PATH', () 
     expect(fs.existsSync(path.join(pkg, 'build'))).toBe(false);
     const installed = fs.readdirSync(path.join(project, 'node_modules')).filter((n) => !n.startsWith('.'));
     expect(installed.sort()).toEqual(['cycletls-native', ...dependencyNames].sort());
+    for (const tooling of ['cmake-js', 'node-addon-api', 'node-api-headers', 'node-gyp']) expect(installed).not.toContain(tooling);
   });
 
   test('it loads the prebuilt binary and makes HTTPS requests over HTTP/1.1 and HTTP/2 with the Chrome preset', () => {
