@@ -56,7 +56,7 @@ function main() {
   const missing = missingBuildTools();
   if (buildFromSourceRequested()) {
     if (missing.length === 0) return sourceBuild();
-    say(`a source build was asked for (CYCLETLS_NATIVE_BUILD_FROM_SOURCE=1 or --build-from-source), but it needs: ${missing.join('; ')}.`);
+    say(`a source build was asked for (CYCLETLS_NATIVE_BUILD_FROM_SOURCE=1 or --build-from-source), but this machine lacks: ${missing.join('; ')}.`);
     say('Install them (Debian/Ubuntu: apt-get install g++ cmake make), or install without the flag to use a prebuilt binary.');
     process.exit(1);
   }
@@ -80,7 +80,7 @@ function main() {
   process.stderr.write([
     `cycletls-native: cannot install on ${tag} (Node.js ${process.version}):`,
     `  - prebuilt binary: ${problem}`,
-    `  - source build: needs ${missing.join('; ')}`,
+    `  - source build: this machine lacks ${missing.join('; ')}`,
     ...native.remedies(),
     '',
   ].join('\n'));

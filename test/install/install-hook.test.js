@@ -27,7 +27,7 @@ function installHook(binaries, env = {}) {
   return { status: r.status, stderr: r.stderr, built: fs.existsSync(path.join(pkg.dir, 'build')) };
 }
 
-const SOURCE_NEEDS = 'source build: needs bash; cmake; one of c++, g++, clang++; one of make, ninja';
+const SOURCE_LACKS = 'source build: this machine lacks bash; cmake; one of c++, g++, clang++; one of make, ninja';
 
 test('a prebuilt that loads here: exit 0 with no build', () => {
   expect(installHook({ [`prebuilds/${hostTag}`]: 'addon' }))
@@ -39,7 +39,7 @@ test('no prebuilt for this platform and no build tools: exit 1 naming the platfo
   expect(r.status).toBe(1);
   expect(r.stderr).toContain(`cycletls-native: cannot install on ${hostTag} (Node.js ${process.version}):`);
   expect(r.stderr).toContain(`  - prebuilt binary: no prebuilt binary for ${hostTag} in this package (it has: none)`);
-  expect(r.stderr).toContain(`  - ${SOURCE_NEEDS}`);
+  expect(r.stderr).toContain(`  - ${SOURCE_LACKS}`);
   expect(r.stderr).toContain('CYCLETLS_NATIVE_BUILD_FROM_SOURCE=1 npm install cycletls-native');
   expect(r.built).toBe(false);
 });
@@ -48,7 +48,7 @@ test('a prebuilt that does not load (checked in a child node) is not accepted', 
   const r = installHook({ [`prebuilds/${hostTag}`]: 'not an ELF file' });
   expect(r.status).toBe(1);
   expect(r.stderr).toMatch(/ {2}- prebuilt binary: it does not load: .*(invalid ELF header|file too short)/);
-  expect(r.stderr).toContain(SOURCE_NEEDS);
+  expect(r.stderr).toContain(SOURCE_LACKS);
 });
 
 test.each([
@@ -58,6 +58,6 @@ test.each([
   const r = installHook({ [`prebuilds/${hostTag}`]: 'addon' }, env);
   expect(r.status).toBe(1);
   expect(r.stderr).toContain('a source build was asked for (CYCLETLS_NATIVE_BUILD_FROM_SOURCE=1 or --build-from-source), '
-    + 'but it needs: bash; cmake; one of c++, g++, clang++; one of make, ninja.');
+    + 'but this machine lacks: bash; cmake; one of c++, g++, clang++; one of make, ninja.');
   expect(r.built).toBe(false);
 });
