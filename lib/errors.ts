@@ -23,6 +23,8 @@ export const errorCodes = [
   'ERR_SHARE_SECRET',
   'ERR_QUEUE_FULL',
   'ERR_BODY_TOO_LARGE',
+  // No native addon loads on this platform (lib/native.ts): the message lists what was tried.
+  'ERR_NATIVE_UNAVAILABLE',
   'ERR_INTERNAL',
 ] as const;
 

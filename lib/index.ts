@@ -8,7 +8,7 @@ import { CycleTLSError, errorCodes } from './errors';
 import { acquireInstance } from './instance';
 import type { ClientState, SharedInstance } from './instance';
 import type { HeadEvent, NativeRequestSpec } from './native';
-import { loadAddon } from './native';
+import { loadAddon, nativeBinding } from './native';
 import { DEFAULT_MAX_RESPONSE_BYTES, HTTP_METHODS, normalizeInit, normalizeRequest, resolvePendingBody } from './options';
 import type { NormalizedInit, NormalizedRequest, PresetCatalog } from './options';
 import { bufferedResponse, errorResponse, headerValue, headerValues, streamResponse } from './response';
@@ -19,7 +19,7 @@ import type { WebSocketContext } from './websocket';
 import type { AdjustRequest } from './event-source';
 import type { CycleTLSResponseShape, ResponseMeta } from './response';
 
-export { CycleTLSError, errorCodes };
+export { CycleTLSError, errorCodes, nativeBinding };
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
@@ -359,6 +359,7 @@ const exported = Object.assign(initCycleTLS, {
   initCycleTLS,
   CycleTLSError,
   errorCodes,
+  nativeBinding,
   __esModule: true as const,
 });
 export default initCycleTLS;

@@ -1,5 +1,8 @@
 // Loads the addon and describes its (internal) interface. Only this file touches the .node.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+
+import { CycleTLSError } from './errors';
 
 export const enum EventType { Head = 0, Body = 1, End = 2, Error = 3, Notice = 4, Sent = 5 }
 
@@ -122,25 +125,193 @@ interface Addon {
   profileHeaders(id: string, set?: 'http2' | 'http1' | 'http1-plain'): string[] | undefined;
 }
 
-let addon: Addon | undefined;
+/** Where the loaded addon came from: CYCLETLS_NATIVE_ADDON, a source build (build/), or prebuilds/. */
+export type BindingSource = 'env' | 'source' | 'prebuilt';
 
-export function loadAddon(): Addon {
-  if (addon) return addon;
-  const root = path.resolve(__dirname, '..');
-  const candidates = [
-    process.env.CYCLETLS_NATIVE_ADDON,
-    path.join(root, 'build', 'Release', 'cycletls_native.node'),
-    path.join(root, 'build', 'Debug', 'cycletls_native.node'),
-  ].filter((p): p is string => !!p);
-  let lastError: unknown;
-  for (const file of candidates) {
+export interface NativeBinding {
+  /** Absolute path of the loaded .node file. */
+  path: string;
+  source: BindingSource;
+  /** This machine's platform tag: `linux-x64-gnu`, `linux-arm64-musl`, `darwin-arm64`, `win32-x64`... */
+  platform: string;
+  /** The N-API version this Node.js offers (the addon needs NAPI_VERSION_FLOOR or later). */
+  napiVersion: number;
+}
+
+/** The addon is compiled with NAPI_VERSION=8 (CMakeLists.txt): an older runtime cannot load it. */
+export const NAPI_VERSION_FLOOR = 8;
+/** The prebuilt linux-*-gnu binaries are linked in a Debian 11 root: glibc 2.31 is the oldest they run on. */
+export const GLIBC_FLOOR = '2.31';
+const ADDON_FILE = 'cycletls_native.node';
+
+/** The package's root directory (dist/ and lib/ sit one level below it). */
+export const packageRoot = path.resolve(__dirname, '..');
+
+interface ReportHeader { glibcVersionRuntime?: string }
+interface Report { header?: ReportHeader; sharedObjects?: string[] }
+
+let runtimeLibc: { libc: 'gnu' | 'musl'; glibc?: string } | undefined;
+
+/**
+ * The C library of this Linux system: glibc announces itself in the process report; musl does not,
+ * and shows up as the loader among the shared objects (ld-musl-*) or in /usr/bin/ldd. Unknown: gnu.
+ */
+function linuxLibc(): { libc: 'gnu' | 'musl'; glibc?: string } {
+  if (runtimeLibc) return runtimeLibc;
+  const report = process.report as (NodeJS.ProcessReport & { excludeNetwork?: boolean }) | undefined;
+  let parsed: Report | undefined;
+  if (report) {
+    // The report enumerates network interfaces unless told not to, which can stall on DNS.
+    const excluded = report.excludeNetwork;
+    report.excludeNetwork = true;
     try {
-      addon = require(file) as Addon;
-      return addon;
-    } catch (err) {
-      lastError = err;
-      if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') break;
+      parsed = report.getReport() as Report;
+    } catch {
+      parsed = undefined;
+    } finally {
+      report.excludeNetwork = excluded;
     }
   }
-  throw new Error(`cycletls-native: the native addon could not be loaded (run "npm install" or "npm run build"): ${String((lastError as Error)?.message ?? lastError)}`);
+  const glibc = parsed?.header?.glibcVersionRuntime;
+  if (glibc) return (runtimeLibc = { libc: 'gnu', glibc });
+  const musl = (parsed?.sharedObjects ?? []).some((so) => /(^|\/)(ld-musl-|libc\.musl-)/.test(so)) ||
+    readText('/usr/bin/ldd').includes('musl');
+  return (runtimeLibc = { libc: musl ? 'musl' : 'gnu' });
+}
+
+function readText(file: string): string {
+  try {
+    return fs.readFileSync(file, 'latin1');
+  } catch {
+    return '';
+  }
+}
+
+/** This machine's prebuilt tag: `<platform>-<arch>` and, on Linux, `-gnu` or `-musl`. */
+export function platformTag(): string {
+  const base = `${process.platform}-${process.arch}`;
+  return process.platform === 'linux' ? `${base}-${linuxLibc().libc}` : base;
+}
+
+/** The N-API version of this Node.js (0 when it does not say). */
+export function runtimeNapiVersion(): number {
+  return Number(process.versions.napi) || 0;
+}
+
+/** Where this platform's prebuilt addon sits in the package (whether or not it exists). */
+export function prebuiltPath(root: string = packageRoot): string {
+  return path.join(root, 'prebuilds', platformTag(), ADDON_FILE);
+}
+
+/** Whether dotted version `version` is older than `floor`, numerically (2.4 < 2.31). */
+export function olderVersion(version: string, floor: string): boolean {
+  const [a, b] = [version, floor].map((v) => v.split('.').map((n) => Number(n) || 0));
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) < (b[i] ?? 0);
+  }
+  return false;
+}
+
+/** What decides whether a prebuilt binary can run here. */
+export interface RuntimeFacts { napi: number; node: string; libc?: 'gnu' | 'musl'; glibc?: string }
+
+export function runtimeFacts(): RuntimeFacts {
+  const facts: RuntimeFacts = { napi: runtimeNapiVersion(), node: process.version };
+  return process.platform === 'linux' ? { ...facts, ...linuxLibc() } : facts;
+}
+
+/**
+ * Why a prebuilt binary cannot run on `facts`: the runtime offers too old an N-API, or (gnu) the
+ * glibc is older than the one the binary was linked against. Undefined when it can.
+ */
+export function runtimeProblem(facts: RuntimeFacts): string | undefined {
+  if (facts.napi < NAPI_VERSION_FLOOR) {
+    return `needs N-API ${NAPI_VERSION_FLOOR} or later; Node.js ${facts.node} offers N-API ${facts.napi || 'unknown'}`;
+  }
+  if (facts.libc === 'gnu' && facts.glibc && olderVersion(facts.glibc, GLIBC_FLOOR)) {
+    return `needs glibc ${GLIBC_FLOOR} or later; this system has glibc ${facts.glibc}`;
+  }
+  return undefined;
+}
+
+/** Why this platform's prebuilt cannot be loaded here, checked before requiring it; undefined: worth trying. */
+export function prebuiltProblem(root: string = packageRoot): string | undefined {
+  if (!fs.existsSync(prebuiltPath(root))) {
+    const shipped = fs.existsSync(path.join(root, 'prebuilds')) ? fs.readdirSync(path.join(root, 'prebuilds')).sort() : [];
+    return `no prebuilt binary for ${platformTag()} in this package (it has: ${shipped.join(', ') || 'none'})`;
+  }
+  return runtimeProblem(runtimeFacts());
+}
+
+let addon: Addon | undefined;
+let binding: NativeBinding | undefined;
+
+interface Candidate { file: string; source: BindingSource }
+
+/**
+ * The binaries worth trying, in order, and why the others were passed over. CYCLETLS_NATIVE_ADDON,
+ * when set, is the only one (an explicit choice must not fall back silently to another binary);
+ * otherwise a source build (build/, present only after building from source) comes before the
+ * prebuilt for this platform.
+ */
+function candidates(root: string, skipped: string[]): Candidate[] {
+  const explicit = process.env.CYCLETLS_NATIVE_ADDON;
+  if (explicit) return [{ file: path.resolve(explicit), source: 'env' }];
+  const found: Candidate[] = [];
+  for (const config of ['Release', 'Debug']) {
+    const file = path.join(root, 'build', config, ADDON_FILE);
+    if (fs.existsSync(file)) found.push({ file, source: 'source' });
+    else skipped.push(`${file}: not built (no source build)`);
+  }
+  const problem = prebuiltProblem(root);
+  if (problem) skipped.push(`${prebuiltPath(root)}: ${problem}`);
+  else found.push({ file: prebuiltPath(root), source: 'prebuilt' });
+  return found;
+}
+
+/** Loads the addon once: the first candidate that loads wins; none: ERR_NATIVE_UNAVAILABLE. */
+export function loadAddon(): Addon {
+  if (addon) return addon;
+  const tried: string[] = [];
+  for (const { file, source } of candidates(packageRoot, tried)) {
+    try {
+      addon = require(file) as Addon;
+      binding = { path: file, source, platform: platformTag(), napiVersion: runtimeNapiVersion() };
+      return addon;
+    } catch (err) {
+      // dlopen's message starts with the path again: "<file>: invalid ELF header".
+      const reason = String((err as Error)?.message ?? err).split('\n')[0].replace(`${file}: `, '');
+      tried.push(`${file}: ${reason}`);
+    }
+  }
+  throw unavailable(tried);
+}
+
+/** Which binary loadAddon() loaded (loading it first). */
+export function nativeBinding(): NativeBinding {
+  loadAddon();
+  return { ...(binding as NativeBinding) };
+}
+
+/** What a user can do when no binary loads: shared by this error and the install hook (scripts/install.js). */
+export function remedies(): string[] {
+  return [
+    'What to do:',
+    '  - build it from source: CYCLETLS_NATIVE_BUILD_FROM_SOURCE=1 npm install cycletls-native',
+    '    (or `npm rebuild cycletls-native --build-from-source`); it needs Linux, a C++20 compiler, cmake,',
+    '    make or ninja, bash, and the Debian -dev packages of scripts/install-deps.sh (run as root once)',
+    '    or, on another Linux, an existing BoringSSL tree in BORINGSSL_SOURCE_DIR;',
+    '  - or point CYCLETLS_NATIVE_ADDON at a cycletls_native.node built for this platform;',
+    '  - or use a platform with a prebuilt binary: linux-x64-gnu or linux-arm64-gnu (glibc 2.31 or later).',
+  ];
+}
+
+function unavailable(tried: string[]): CycleTLSError {
+  const message = [
+    `cycletls-native: no native addon loads on ${platformTag()} (Node.js ${process.version}, N-API ${runtimeNapiVersion() || 'unknown'}).`,
+    'Tried:',
+    ...tried.map((line) => `  - ${line}`),
+    ...remedies(),
+  ].join('\n');
+  return new CycleTLSError('ERR_NATIVE_UNAVAILABLE', message, 'engine');
 }

@@ -11,5 +11,6 @@ fs.writeFileSync(out, [
   'export const initCycleTLS = cjs.initCycleTLS;',
   'export const CycleTLSError = cjs.CycleTLSError;',
   'export const errorCodes = cjs.errorCodes;',
+  'export const nativeBinding = cjs.nativeBinding;',
   '',
 ].join('\n'));

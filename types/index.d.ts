@@ -29,6 +29,7 @@ export type ErrorCode =
   | 'ERR_HOST_GONE'
   | 'ERR_PORT_IN_USE'
   | 'ERR_SHARE_SECRET'
+  | 'ERR_NATIVE_UNAVAILABLE'
   | 'ERR_INTERNAL';
 
 export type ErrorStage =
@@ -581,6 +582,33 @@ export interface InitOptions {
   cookieJar?: CookieJarLike;
 }
 
+/** Where the loaded native addon came from. */
+export type NativeBindingSource = 'env' | 'source' | 'prebuilt';
+
+/** Which native addon this process loaded: see `nativeBinding()`. */
+export interface NativeBinding {
+  /** Absolute path of the loaded `cycletls_native.node`. */
+  path: string;
+  /**
+   * 'env': the file CYCLETLS_NATIVE_ADDON names; 'source': a source build (`build/Release` or
+   * `build/Debug`, made by `CYCLETLS_NATIVE_BUILD_FROM_SOURCE=1 npm install` or in a clone);
+   * 'prebuilt': the package's `prebuilds/<platform>/cycletls_native.node`.
+   */
+  source: NativeBindingSource;
+  /** This machine's platform tag, the name of its `prebuilds/` folder: 'linux-x64-gnu', 'linux-arm64-musl', 'darwin-arm64'... */
+  platform: string;
+  /** The N-API version this Node.js offers (the addon needs 8 or later). */
+  napiVersion: number;
+}
+
+/**
+ * Loads the native addon if not yet loaded and says which binary it is. When none loads, throws a
+ * CycleTLSError with code ERR_NATIVE_UNAVAILABLE whose message names the platform tag, every binary
+ * tried and why it failed, and how to build one from source.
+ */
+export declare function nativeBinding(): NativeBinding;
+
+/** Rejects with ERR_NATIVE_UNAVAILABLE when no native addon loads on this machine (see `nativeBinding()`). */
 declare function initCycleTLS(initOptions?: InitOptions): Promise<CycleTLSClient>;
 
 export { initCycleTLS };

@@ -1,9 +1,9 @@
 // Compiled (never run) by test/unit/types.test.js: the public contract must accept cycletls-style
 // code and reject misuse. Lines marked @ts-expect-error must fail to compile.
-import initCycleTLS, { CycleTLSError, errorCodes } from 'cycletls-native';
+import initCycleTLS, { CycleTLSError, errorCodes, nativeBinding } from 'cycletls-native';
 import type {
   CycleTLSClient, CycleTLSResponse, ErrorCode, InitOptions, Cookie, CookieJarLike, RequestBody, CycleTLSSSEResponse, SSEEvent,
-  CycleTLSWebSocketResponse, CycleTLSWebSocketOptions, WebSocketMessage,
+  CycleTLSWebSocketResponse, CycleTLSWebSocketOptions, WebSocketMessage, NativeBinding, NativeBindingSource,
 } from 'cycletls-native';
 import { Readable as NodeReadable } from 'node:stream';
 import { Blob as NodeBlob } from 'node:buffer';
@@ -147,6 +147,14 @@ async function main(): Promise<void> {
 
   const code: ErrorCode | undefined = r.error?.code;
   const codes: readonly ErrorCode[] = errorCodes;
+  const unavailable: ErrorCode = 'ERR_NATIVE_UNAVAILABLE';
+  const binding: NativeBinding = nativeBinding();
+  const bindingFields: [string, NativeBindingSource, string, number] = [binding.path, binding.source, binding.platform, binding.napiVersion];
+  const sameBinding: NativeBinding = cjs.nativeBinding();
+  // @ts-expect-error the source is 'env', 'source' or 'prebuilt'
+  const wrongSource: NativeBinding['source'] = 'npm';
+  // @ts-expect-error nativeBinding takes no arguments
+  nativeBinding('linux-x64-gnu');
   const e = new CycleTLSError('ERR_TIMEOUT', 'x');
   const retry: boolean = e.retryable;
   const done: undefined = await client.exit();
