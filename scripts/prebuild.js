@@ -14,11 +14,11 @@
 // Needs root (chroot) on a Debian x86-64 host; installs mmdebstrap when missing.
 'use strict';
 const { execFileSync } = require('node:child_process');
-const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { root, cacheDir, nodeApiIncludeDirs, sourceTrees } = require('./build-config');
+const { debianRoot } = require('./debian-roots');
 const { checkPortable, PORTABLE_GLIBC } = require('./elf-check');
 
 const log = (msg) => process.stderr.write(`[prebuild] ${msg}\n`);
@@ -50,59 +50,10 @@ function parseArgs(argv) {
   return opts;
 }
 
-/** The URIs of this machine's Debian archive (the stanzas serving its own release), read at run time. */
-function debianArchiveUris() {
-  const codename = /^VERSION_CODENAME=(.*)$/m.exec(fs.readFileSync('/etc/os-release', 'utf8'))?.[1]?.replace(/"/g, '');
-  const uris = new Set();
-  const dir = '/etc/apt/sources.list.d';
-  const files = fs.existsSync(dir) ? fs.readdirSync(dir).map((f) => path.join(dir, f)) : [];
-  for (const file of ['/etc/apt/sources.list', ...files]) {
-    if (!fs.existsSync(file)) continue;
-    const text = fs.readFileSync(file, 'utf8');
-    if (file.endsWith('.sources')) {
-      for (const stanza of text.split(/\n\s*\n/)) {
-        const field = (n) => new RegExp(`^${n}:\\s*(.*)$`, 'mi').exec(stanza)?.[1]?.trim() ?? '';
-        if (!/\bdeb\b/.test(field('Types')) || !field('Suites').split(/\s+/).includes(codename)) continue;
-        for (const uri of field('URIs').split(/\s+/).filter(Boolean)) uris.add(uri);
-      }
-    } else if (file.endsWith('.list') || file === '/etc/apt/sources.list') {
-      for (const line of text.split('\n')) {
-        const m = /^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)/.exec(line);
-        if (m && m[2] === codename) uris.add(m[1]);
-      }
-    }
-  }
-  if (!uris.size) throw new Error(`no Debian archive serving "${codename}" found in /etc/apt: cannot make the ${BUILD_ROOT.suite} build root`);
-  return [...uris];
-}
-
-function ensureHostTools(tools) {
-  const missing = tools.filter(([bin]) => !fs.existsSync(`/usr/bin/${bin}`)).map(([, pkg]) => pkg);
-  if (!missing.length) return;
-  log(`installing ${missing.join(' ')}`);
-  try { run('apt-get', ['update', '-qq'], { stdio: ['ignore', 'ignore', 'inherit'] }); } catch { /* an unreachable third-party repository must not stop it */ }
-  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], {
-    stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-  });
-}
-
 /** The Debian 11 build root (made once, then reused from the cache); its path. */
 function buildRoot() {
-  const key = crypto.createHash('sha256').update(JSON.stringify(BUILD_ROOT)).digest('hex').slice(0, 12);
-  const dir = cacheDir('roots', `${BUILD_ROOT.suite}-${key}`);
-  if (fs.existsSync(path.join(dir, '.complete'))) return dir;
-  const uris = debianArchiveUris();
-  const sources = uris.flatMap((uri) => [`deb ${uri} ${BUILD_ROOT.suite} main`, `deb ${uri} ${BUILD_ROOT.suite}-updates main`]);
-  const partial = `${dir}.partial`;
-  fs.rmSync(partial, { recursive: true, force: true });
-  fs.mkdirSync(path.dirname(dir), { recursive: true });
-  log(`making the ${BUILD_ROOT.suite} build root (once): ${dir}`);
-  run('mmdebstrap', ['--variant=apt', '--architectures=amd64,arm64', '--quiet', `--include=${BUILD_ROOT.packages.join(',')}`,
-    BUILD_ROOT.suite, partial, ...sources], { stdio: ['ignore', 'ignore', 'inherit'] });
-  fs.writeFileSync(path.join(partial, '.complete'), `${new Date().toISOString()}\n`);
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.renameSync(partial, dir);
-  return dir;
+  return debianRoot({ name: BUILD_ROOT.suite, suite: BUILD_ROOT.suite, variant: 'apt', architectures: ['amd64', 'arm64'],
+    packages: BUILD_ROOT.packages, updates: true });
 }
 
 /**
@@ -167,7 +118,6 @@ function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (process.platform !== 'linux' || process.arch !== 'x64') throw new Error('prebuild runs on a Debian x86-64 host');
   if (process.getuid() !== 0) throw new Error('prebuild needs root (it runs the build in a chroot)');
-  ensureHostTools([['mmdebstrap', 'mmdebstrap']]);
   const trees = sourceTrees();
   const rootDir = buildRoot();
   const staged = stageSources(rootDir, trees);

@@ -6,58 +6,18 @@
 // dependencies come as tarballs packed from this repository's node_modules (a registry's cache is
 // keyed by its address, so it cannot serve an install pointed elsewhere). Needs this architecture's
 // prebuilt binary (`npm run prebuilds`).
-const { execFileSync, spawnSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { closedPort } = require('../helpers/servers');
+const { which, treeBytes, packWithDependencies } = require('../helpers/pack');
 
 const root = path.resolve(__dirname, '..', '..');
 const tag = `linux-${process.arch}-gnu`;
 const prebuilt = path.join(root, 'prebuilds', tag, 'cycletls_native.node');
 const certDir = path.join(root, 'test', 'fixtures', 'certs');
 const TIMEOUT = 180000;
-
-/** The absolute path of `name` on this process's PATH. */
-function which(name) {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    const file = path.join(dir, name);
-    try {
-      fs.accessSync(file, fs.constants.X_OK);
-      return file;
-    } catch { /* next */ }
-  }
-  throw new Error(`${name} is not on PATH`);
-}
-
-/** The package directories of the runtime dependency closure, as installed in this repository. */
-function runtimeDependencyDirs() {
-  const dirs = new Map();
-  const visit = (fromDir) => {
-    const { dependencies = {} } = JSON.parse(fs.readFileSync(path.join(fromDir, 'package.json'), 'utf8'));
-    for (const name of Object.keys(dependencies)) {
-      let dir = fromDir;
-      while (!fs.existsSync(path.join(dir, 'node_modules', name, 'package.json'))) {
-        if (dir === path.dirname(dir)) throw new Error(`dependency ${name} of ${fromDir} is not installed`);
-        dir = path.dirname(dir);
-      }
-      const found = path.join(dir, 'node_modules', name);
-      if (!dirs.has(name)) {
-        dirs.set(name, found);
-        visit(found);
-      }
-    }
-  };
-  visit(root);
-  return dirs;
-}
-
-/** Bytes of the files under `dir` (0 when it does not exist). */
-function treeBytes(dir) {
-  if (!fs.existsSync(dir)) return 0;
-  return fs.readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((e) => e.isFile()).reduce((sum, e) => sum + fs.statSync(path.join(e.parentPath ?? e.path, e.name)).size, 0);
-}
 
 let work;
 let toolDir;
@@ -93,13 +53,7 @@ beforeAll(async () => {
   if (path.basename(sh) === 'bash') throw new Error('/bin/sh is bash here: this test needs a PATH without bash');
   fs.symlinkSync(sh, path.join(toolDir, 'sh'));
 
-  const packed = path.join(work, 'packed');
-  fs.mkdirSync(packed);
-  const pack = (dirs) => JSON.parse(execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', packed, ...dirs],
-    { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })).map((p) => path.join(packed, p.filename));
-  const deps = runtimeDependencyDirs();
-  dependencyNames = [...deps.keys()];
-  tarballs = [...pack([root]), ...pack([...deps.values()])];
+  ({ tarballs, dependencyNames } = packWithDependencies(path.join(work, 'packed')));
 
   const home = path.join(work, 'home');
   fs.mkdirSync(home);

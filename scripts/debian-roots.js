@@ -1,0 +1,96 @@
+// Debian file trees for the maintainer builds, made with mmdebstrap from this machine's own Debian
+// archive (its URIs read from /etc/apt at run time, never written down) and cached outside the
+// repository: the Debian 11 build root of scripts/prebuild.js, and the arm64 node of the arm64
+// smoke test (run under qemu-user). Each is made once, in a .partial folder renamed when complete.
+'use strict';
+const { execFileSync } = require('node:child_process');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+const { cacheDir } = require('./build-config');
+
+const log = (msg) => process.stderr.write(`[debian-roots] ${msg}\n`);
+
+function osRelease(field) {
+  return new RegExp(`^${field}=(.*)$`, 'm').exec(fs.readFileSync('/etc/os-release', 'utf8'))?.[1]?.replace(/"/g, '');
+}
+
+/** The URIs of this machine's Debian archive: the apt sources that serve its own release. */
+function debianArchiveUris() {
+  const codename = osRelease('VERSION_CODENAME');
+  const uris = new Set();
+  const dir = '/etc/apt/sources.list.d';
+  const files = ['/etc/apt/sources.list', ...(fs.existsSync(dir) ? fs.readdirSync(dir).map((f) => path.join(dir, f)) : [])];
+  for (const file of files) {
+    if (!fs.existsSync(file)) continue;
+    const text = fs.readFileSync(file, 'utf8');
+    if (file.endsWith('.sources')) {
+      for (const stanza of text.split(/\n\s*\n/)) {
+        const field = (n) => new RegExp(`^${n}:\\s*(.*)$`, 'mi').exec(stanza)?.[1]?.trim() ?? '';
+        if (!field('Types').split(/\s+/).includes('deb') || !field('Suites').split(/\s+/).includes(codename)) continue;
+        for (const uri of field('URIs').split(/\s+/).filter(Boolean)) uris.add(uri);
+      }
+    } else if (file.endsWith('.list')) {
+      for (const line of text.split('\n')) {
+        const m = /^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)/.exec(line);
+        if (m && m[2] === codename) uris.add(m[1]);
+      }
+    }
+  }
+  if (!uris.size) throw new Error(`no apt source serving this machine's release ("${codename}") in /etc/apt`);
+  return [...uris];
+}
+
+/** Installs the Debian packages of `tools` ([binary, package] pairs) whose binary is missing (root). */
+function ensureHostTools(tools) {
+  const missing = tools.filter(([bin]) => !fs.existsSync(`/usr/bin/${bin}`)).map(([, pkg]) => pkg);
+  if (!missing.length) return;
+  if (process.getuid?.() !== 0) throw new Error(`missing ${missing.join(', ')}: run as root: apt-get install ${missing.join(' ')}`);
+  log(`installing ${missing.join(' ')}`);
+  const quiet = { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } };
+  try { execFileSync('apt-get', ['update', '-qq'], quiet); } catch { /* an unreachable third-party repository must not stop it */ }
+  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], quiet);
+}
+
+/**
+ * A cached Debian tree; its path. `suite` defaults to this machine's release; `variant` is
+ * mmdebstrap's ('apt': a build root to chroot into; 'extract': packages unpacked, nothing run, for
+ * a foreign architecture); `updates` adds the suite's -updates.
+ */
+function debianRoot({ name, suite = osRelease('VERSION_CODENAME'), variant, architectures, packages, updates = false }) {
+  const spec = { suite, variant, architectures, packages, updates };
+  const key = crypto.createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 12);
+  const dir = cacheDir('roots', `${name}-${key}`);
+  if (fs.existsSync(path.join(dir, '.complete'))) return dir;
+  ensureHostTools([['mmdebstrap', 'mmdebstrap']]);
+  const sources = debianArchiveUris().flatMap((uri) => [`deb ${uri} ${suite} main`, ...(updates ? [`deb ${uri} ${suite}-updates main`] : [])]);
+  const partial = `${dir}.partial`;
+  fs.rmSync(partial, { recursive: true, force: true });
+  fs.mkdirSync(path.dirname(dir), { recursive: true });
+  log(`making ${dir} (${suite}, ${architectures.join('+')}, once)`);
+  execFileSync('mmdebstrap', [`--variant=${variant}`, `--architectures=${architectures.join(',')}`, '--quiet',
+    `--include=${packages.join(',')}`, suite, partial, ...sources], { stdio: ['ignore', 'ignore', 'inherit'] });
+  fs.writeFileSync(path.join(partial, '.complete'), `${new Date().toISOString()}\n`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.renameSync(partial, dir);
+  return dir;
+}
+
+/**
+ * An arm64 node from this machine's Debian release, to run under qemu-user: { run(args, opts) }
+ * where run spawns `node args...` under qemu-aarch64-static (spawnSync's result).
+ */
+function arm64Node() {
+  ensureHostTools([['qemu-aarch64-static', 'qemu-user-static'], ['mmdebstrap', 'mmdebstrap']]);
+  const sysroot = debianRoot({ name: 'nodejs-arm64', variant: 'extract', architectures: ['arm64'], packages: ['nodejs'] });
+  const { spawnSync } = require('node:child_process');
+  // No ld.so.cache in an unpacked tree: the loader is told where Debian's multiarch libraries are.
+  const qemuArgs = ['-L', sysroot, '-E', 'LD_LIBRARY_PATH=/usr/lib/aarch64-linux-gnu:/lib/aarch64-linux-gnu'];
+  return {
+    sysroot,
+    run: (args, opts = {}) => spawnSync('/usr/bin/qemu-aarch64-static', [...qemuArgs, path.join(sysroot, 'usr', 'bin', 'node'), ...args],
+      { encoding: 'utf8', ...opts }),
+  };
+}
+
+module.exports = { debianArchiveUris, ensureHostTools, debianRoot, arm64Node };
