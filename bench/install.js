@@ -321,6 +321,7 @@ function writeReport(meta, rows, records) {
   out.push(`- **Packages:** ${rows.map((r) => `${r.package} ${meta.specs[r.package].label}`).join(', ')}.`);
   out.push('- **Binaries:** the `.node` each package installs on linux-x64-gnu (and linux-arm64-gnu), taken from the tarball npm downloads for that platform: for cycletls-native `prebuilds/<platform>/cycletls_native.node` inside its one package tarball, for impit and wreq-js the `.node` inside their per-platform package (`npm pack <platform package>@<version>`). "gzip" = that file alone compressed with zlib at its default level 6 (as `gzip -6`; what npm tarballs use), the same for all; "download" = the whole tarball that carries it on that platform (ours carries every platform; theirs only one, next to a small main package).');
   out.push(`- **Install:** \`npm install --no-audit --no-fund <spec>\` into a fresh empty project (a package.json only), wall time of the npm process; ${cfg.rounds} interleaved round(s) (package order rotated per round), medians (min–max). **warm** = a cache dir of this bench (\`--cache\`) primed by one untimed install of each package before the rounds; npm's own freshness rules still apply to package metadata (it may revalidate with the registry). **cold** = a new empty \`--cache\` dir for every install, so every tarball and all metadata come from the registry (for cycletls-native its dependencies; the package itself is the local tarball). Timing includes the package's install scripts, if any. The network is the machine's own: cold times depend on it.`);
+  out.push('- **Units:** MB = 10^6 bytes, s = seconds.');
   out.push('- **node_modules:** `du -sb` of the project\'s node_modules (apparent sizes of files, directories and symlinks; hard links once) and, in results-install.json, the allocated blocks (`du -s`); packages = folders under any node_modules holding a package.json. **Load check:** after every install, `node -e` in the project runs each package\'s smallest real use (cycletls-native: start and `exit()` an engine; impit: `new Impit()`; wreq-js: open and close a session) and then requires a `.node` from the project\'s node_modules to be mapped into the process.');
   if (meta.tarball) {
     const t = meta.tarball;
@@ -392,8 +393,12 @@ async function main() {
     tarball = ourTarball();
     const ourPkg = JSON.parse(fs.readFileSync(path.join(extract(tarball.file, path.join(WORK, 'extract', OURS)), 'package.json'), 'utf8'));
     let git = '';
-    try { git = `, git ${execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()}`; } catch {}
-    specs[OURS] = { spec: tarball.file, label: `${ourPkg.version} (local tarball ${path.basename(tarball.file)}, ${tarball.packedBy}${git})` };
+    try {
+      const gitOut = (args) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+      const dirty = gitOut(['status', '--porcelain', '--untracked-files=no']) ? ', with uncommitted changes' : '';
+      git = `, packed from git ${gitOut(['rev-parse', '--short', 'HEAD'])}${dirty}`;
+    } catch {}
+    specs[OURS] = { spec: tarball.file, label: `${ourPkg.version} (local tarball ${path.basename(tarball.file)}, ${tarball.packedBy}${tarball.packedBy === 'npm pack' ? git : ''})` };
     meta0.tarball = tarballContents(tarball.file, path.join(WORK, 'extract', OURS, 'package'));
     const lifecycle = ['preinstall', 'install', 'postinstall'].filter((s) => ourPkg.scripts && ourPkg.scripts[s]);
     if (lifecycle.length) notes.push(`cycletls-native's package.json has install-time scripts (${lifecycle.map((s) => `${s}: \`${ourPkg.scripts[s]}\``).join('; ')}); their time is part of its install time.`);
