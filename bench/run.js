@@ -13,21 +13,13 @@ const os = require('node:os');
 const path = require('node:path');
 const { fork, execFileSync } = require('node:child_process');
 const proc = require('./lib/proc');
+const { cli, median } = require('./lib/cli');
 const { WORKLOADS } = require('./lib/body');
 const { startServer, freePort } = require('./lib/server');
 const { DEFAULT_CLIENTS, CLIENTS } = require('./clients');
 
 const HERE = __dirname;
-const argv = process.argv.slice(2);
-const has = (f) => argv.includes(`--${f}`);
-const opt = (name, def) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : def;
-};
-if (has('help') || has('h')) {
-  console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(2, 10).join('\n'));
-  process.exit(0);
-}
+const { argv, has, opt } = cli(__filename, 8);
 const quick = has('quick');
 const cfg = {
   rounds: Number(opt('rounds', quick ? 1 : 3)),
@@ -52,12 +44,6 @@ let outMd = path.join(outDir, quick ? 'RESULTS-quick.md' : 'RESULTS.md');
 const outJson = path.join(outDir, quick ? 'results-quick.json' : 'results.json');
 
 const log = (...a) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
-const median = (xs) => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (!s.length) return NaN;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function machineInfo() {

@@ -13,13 +13,10 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { fork, execFileSync } = require('node:child_process');
+const { cli, median } = require('./lib/cli');
 
 const HERE = __dirname;
-const argv = process.argv.slice(2);
-const opt = (name, def) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : def;
-};
+const { argv, opt } = cli(__filename);
 const WORKLOADS = {
   'ws-small': { size: 64, binary: false, window: 16, count: () => Number(process.env.WS_BENCH_SMALL || opt('small', 20000)) },
   'ws-large': { size: 256 * 1024, binary: true, window: 4, count: () => Number(process.env.WS_BENCH_LARGE || opt('large', 1000)) },
@@ -169,13 +166,6 @@ async function main() {
   fs.rmSync(dir, { recursive: true, force: true });
   fs.writeFileSync(path.join(HERE, 'results-ws.json'), `${JSON.stringify({ date: new Date().toISOString(), cpus: os.cpus().length, node: process.version, records }, null, 1)}\n`);
   fs.writeFileSync(path.join(HERE, 'RESULTS-ws.md'), report(records, rounds));
-}
-
-function median(xs) {
-  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  if (!s.length) return NaN;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 function report(records, rounds) {
