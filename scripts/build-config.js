@@ -5,6 +5,7 @@
 // source directories and the BoringSSL archives (instead of compiling BoringSSL a second time).
 'use strict';
 const { execFileSync } = require('node:child_process');
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -93,6 +94,25 @@ function sourceTrees() {
   return { boringssl, nghttp2 };
 }
 
+/**
+ * A digest of everything a prebuilt binary is compiled from that lives in this repository (the
+ * build description, the native sources, our BoringSSL patches, the BoringSSL pin): what
+ * prebuilds/<tag>/manifest.json records and `npm pack` (scripts/prepack.js) compares.
+ */
+function sourcesDigest() {
+  const hash = crypto.createHash('sha256');
+  const add = (rel) => {
+    const abs = path.join(root, rel);
+    if (fs.statSync(abs).isDirectory()) {
+      for (const name of fs.readdirSync(abs).sort()) add(path.join(rel, name));
+    } else {
+      hash.update(`${rel}\0`).update(fs.readFileSync(abs)).update('\0');
+    }
+  };
+  for (const rel of ['CMakeLists.txt', 'cmake', 'native', path.join('scripts', 'boringssl.pin')]) add(rel);
+  return hash.digest('hex');
+}
+
 /** Configures build-sanitize/, the addon target included. */
 function configureSanitizeBuild() {
   const args = ['-S', root, '-B', sanitizeDir, '-DCMAKE_BUILD_TYPE=RelWithDebInfo', '-DCTN_SANITIZE=ON', '-DCTN_BUILD_TESTS=ON',
@@ -109,4 +129,4 @@ function configureSanitizeBuild() {
   return sanitizeDir;
 }
 
-module.exports = { root, cacheDir, nodeApiIncludeDirs, sourceTrees, configureSanitizeBuild };
+module.exports = { root, cacheDir, nodeApiIncludeDirs, sourceTrees, sourcesDigest, configureSanitizeBuild };

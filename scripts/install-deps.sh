@@ -8,6 +8,9 @@ pkgs=(g++ cmake make libasio-dev libbrotli-dev zlib1g-dev libzstd-dev dpkg-dev x
 # runtime for the fuzz targets (npm run fuzz, and briefly in npm test). A user's build needs none.
 [ -d "$(dirname "$0")/../test/native" ] && pkgs+=(libgtest-dev)
 [ -d "$(dirname "$0")/../test/fuzz" ] && pkgs+=(clang libclang-rt-14-dev)
+# In a clone: the prebuilt binaries' Debian 11 build root (scripts/prebuild.js) and the arm64 smoke
+# test's emulator (test/install).
+[ -d "$(dirname "$0")/../test/install" ] && pkgs+=(mmdebstrap qemu-user-static)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

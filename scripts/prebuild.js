@@ -1,6 +1,9 @@
 #!/usr/bin/env node
-// `npm run prebuild [-- --arch x64,arm64] [--jobs N] [--no-check]`: the portable binaries the
-// published package carries, prebuilds/linux-<arch>-gnu/cycletls_native.node.
+// `npm run prebuilds [-- --arch x64,arm64] [--jobs N] [--no-check] [--no-smoke]`: the portable
+// binaries the published package carries, prebuilds/linux-<arch>-gnu/cycletls_native.node, then
+// (unless --no-smoke) the tests that run them: test/install (the no-tools install of the packed
+// package on this machine, the ELF checks, the arm64 smoke test under qemu-user). (Not `prebuild`:
+// npm would run a script of that name before every `npm run build`.)
 //
 // Portable means: built against Debian 11's glibc 2.31 (so it loads on Debian 11, Ubuntu 20.04,
 // RHEL 9 and later), libstdc++ and libgcc linked in, BoringSSL, nghttp2 and the compression
@@ -17,7 +20,7 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { root, cacheDir, nodeApiIncludeDirs, sourceTrees } = require('./build-config');
+const { root, nodeApiIncludeDirs, sourceTrees, sourcesDigest } = require('./build-config');
 const { debianRoot } = require('./debian-roots');
 const { checkPortable, PORTABLE_GLIBC } = require('./elf-check');
 
@@ -37,14 +40,15 @@ const ARCHES = {
 };
 
 function parseArgs(argv) {
-  const opts = { arches: ['x64', 'arm64'], jobs: Math.max(1, os.cpus().length), check: true };
+  const opts = { arches: ['x64', 'arm64'], jobs: Math.max(1, os.cpus().length), check: true, smoke: true };
   for (let i = 0; i < argv.length; i++) {
     const [name, inline] = argv[i].split('=', 2);
     const value = () => inline ?? argv[++i];
     if (name === '--arch') opts.arches = value().split(',').map((a) => a.trim()).filter(Boolean);
     else if (name === '--jobs') opts.jobs = Number(value());
     else if (name === '--no-check') opts.check = false;
-    else throw new Error(`unknown argument ${argv[i]} (usage: prebuild.js [--arch x64,arm64] [--jobs N] [--no-check])`);
+    else if (name === '--no-smoke') opts.smoke = false;
+    else throw new Error(`unknown argument ${argv[i]} (usage: prebuild.js [--arch x64,arm64] [--jobs N] [--no-check] [--no-smoke])`);
   }
   for (const a of opts.arches) if (!ARCHES[a]) throw new Error(`unknown --arch ${a} (known: ${Object.keys(ARCHES).join(', ')})`);
   return opts;
@@ -120,6 +124,7 @@ function main() {
   if (process.getuid() !== 0) throw new Error('prebuild needs root (it runs the build in a chroot)');
   const trees = sourceTrees();
   const rootDir = buildRoot();
+  const digest = sourcesDigest();
   const staged = stageSources(rootDir, trees);
   for (const arch of opts.arches) {
     const file = buildArch(rootDir, staged, arch, opts.jobs);
@@ -130,8 +135,18 @@ function main() {
       if (report.problems.length) throw new Error(`${path.relative(root, file)} is not portable:\n  ${report.problems.join('\n  ')}`);
       log(`${arch}: portable (newest glibc version needed ${report.newestGlibc}, floor ${PORTABLE_GLIBC}; needs ${report.needed.join(', ')})`);
     }
+    // What it was built from, for `npm pack` (scripts/prepack.js) to refuse a stale binary.
+    fs.writeFileSync(path.join(path.dirname(file), 'manifest.json'), `${JSON.stringify({
+      platform: `linux-${arch}-gnu`, napiVersion: 8, glibcFloor: PORTABLE_GLIBC, sources: digest,
+      boringssl: path.basename(trees.boringssl), nghttp2: path.basename(trees.nghttp2), builtAt: new Date().toISOString(),
+    }, null, 2)}\n`);
   }
-  log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  log(`built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  if (opts.smoke) {
+    const jest = require.resolve('jest/bin/jest', { paths: [root] });
+    log('running test/install against them');
+    run(process.execPath, [jest, 'test/install'], { cwd: root });
+  }
 }
 
 try {

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm test`: works from a clean clone. Installs and builds when needed, runs the native tests
-// (plain, then under ASan/UBSan), the Jest integration suites against the sanitized addon, then the
-// Jest suites, and ends with one summary line.
+// (plain, then under ASan/UBSan), the Jest integration suites against the sanitized addon, the fuzz
+// targets briefly, builds the prebuilt binaries, then runs the Jest suites (test/install among them:
+// the no-tools install and the arm64 smoke test), and ends with one summary line.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -89,6 +90,18 @@ if (!process.env.CTN_SKIP_FUZZ) {
   counts.passed += m ? Number(m[1]) : 0;
   counts.failed += m ? Number(m[2]) : 1;
   ok = r.status === 0 && ok;
+}
+
+// The prebuilt binaries the package would publish (scripts/prebuild.js: Debian 11 build root, both
+// architectures, each checked by scripts/elf-check.js); test/install then installs the packed package
+// with no tools and runs the arm64 one under qemu-user. Incremental after the first run.
+if (!process.env.CTN_SKIP_PREBUILDS) {
+  log('prebuilt binaries (linux-x64-gnu, linux-arm64-gnu)');
+  if (!run(process.execPath, [path.join(__dirname, 'prebuild.js'), '--no-smoke'])) {
+    log('the prebuilt binaries could not be built');
+    counts.failed++;
+    ok = false;
+  }
 }
 
 log('jest');
