@@ -76,6 +76,26 @@ function debianRoot({ name, suite = osRelease('VERSION_CODENAME'), variant, arch
   return dir;
 }
 
+/** The Debian release whose C library is the prebuilt binaries' floor, and what its build root holds. */
+const BUILD_ROOT = {
+  suite: 'bullseye',
+  packages: ['g++', 'make', 'cmake', 'libbrotli-dev', 'zlib1g-dev', 'libzstd-dev',
+    'g++-aarch64-linux-gnu', 'libc6-dev-arm64-cross', 'libbrotli-dev:arm64', 'zlib1g-dev:arm64', 'libzstd-dev:arm64'],
+};
+
+/**
+ * The Debian 11 build root of scripts/prebuild.js (glibc 2.31, g++ 10 and its aarch64 cross
+ * compiler); test/install also runs node in it, to load the x64 prebuilt on the floor's glibc.
+ */
+function buildRoot() {
+  const dir = debianRoot({ name: BUILD_ROOT.suite, suite: BUILD_ROOT.suite, variant: 'apt', architectures: ['amd64', 'arm64'],
+    packages: BUILD_ROOT.packages, updates: true });
+  // mmdebstrap writes no /etc/hosts: without one, "localhost" does not resolve inside.
+  const hosts = path.join(dir, 'etc', 'hosts');
+  if (!fs.existsSync(hosts)) fs.writeFileSync(hosts, '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n');
+  return dir;
+}
+
 /**
  * An arm64 node from this machine's Debian release, to run under qemu-user: { run(args, opts) }
  * where run spawns `node args...` under qemu-aarch64-static (spawnSync's result).
@@ -93,4 +113,4 @@ function arm64Node() {
   };
 }
 
-module.exports = { debianArchiveUris, ensureHostTools, debianRoot, arm64Node };
+module.exports = { debianArchiveUris, ensureHostTools, debianRoot, buildRoot, arm64Node };

@@ -21,18 +21,11 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { root, nodeApiIncludeDirs, sourceTrees, sourcesDigest } = require('./build-config');
-const { debianRoot } = require('./debian-roots');
+const { buildRoot } = require('./debian-roots');
 const { checkPortable, PORTABLE_GLIBC } = require('./elf-check');
 
 const log = (msg) => process.stderr.write(`[prebuild] ${msg}\n`);
 const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: 'inherit', ...opts });
-
-/** The Debian release whose C library is the floor, and what its build root holds. */
-const BUILD_ROOT = {
-  suite: 'bullseye',
-  packages: ['g++', 'make', 'cmake', 'libbrotli-dev', 'zlib1g-dev', 'libzstd-dev',
-    'g++-aarch64-linux-gnu', 'libc6-dev-arm64-cross', 'libbrotli-dev:arm64', 'zlib1g-dev:arm64', 'libzstd-dev:arm64'],
-};
 
 const ARCHES = {
   x64: { debian: 'amd64', triplet: 'x86_64-linux-gnu', toolchain: undefined },
@@ -52,12 +45,6 @@ function parseArgs(argv) {
   }
   for (const a of opts.arches) if (!ARCHES[a]) throw new Error(`unknown --arch ${a} (known: ${Object.keys(ARCHES).join(', ')})`);
   return opts;
-}
-
-/** The Debian 11 build root (made once, then reused from the cache); its path. */
-function buildRoot() {
-  return debianRoot({ name: BUILD_ROOT.suite, suite: BUILD_ROOT.suite, variant: 'apt', architectures: ['amd64', 'arm64'],
-    packages: BUILD_ROOT.packages, updates: true });
 }
 
 /**

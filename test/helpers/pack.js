@@ -59,4 +59,44 @@ function packWithDependencies(dest) {
   return { tarballs: [...pack([root]), ...pack([...deps.values()])], dependencyNames: [...deps.keys()] };
 }
 
-module.exports = { root, which, treeBytes, runtimeDependencyDirs, packWithDependencies };
+/**
+ * An empty project `dir` with the packed package installed offline by this machine's npm (registry
+ * on a dead port, a fresh cache; `--ignore-scripts`: the install hook is another test's subject,
+ * and the node that will run the project may not be this one).
+ */
+function installPackedProject(dir, tarballs, deadPort) {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+  execFileSync('npm', ['install', '--offline', '--ignore-scripts', '--no-audit', '--no-fund', ...tarballs], {
+    cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], timeout: 300000,
+    env: { ...process.env, npm_config_cache: path.join(dir, '.npm-cache'), npm_config_registry: `http://127.0.0.1:${deadPort}/` },
+  });
+}
+
+/**
+ * A program for a project with the package installed: the package's echo server and a client in one
+ * process, one HTTPS request over HTTP/2 and one over HTTP/1.1 (forceHTTP1) with the default Chrome
+ * preset; prints JSON { arch, node, glibc, binding, h2, h1 } (each: status, httpVersion, ja4, akamai).
+ */
+const SMOKE_PROGRAM = `
+const initCycleTLS = require('cycletls-native');
+const { startEchoServer } = require('cycletls-native/echo');
+(async () => {
+  const echo = await startEchoServer({ port: 0 });
+  const client = await initCycleTLS({ port: 20000 + (process.pid % 10000), shareAcrossProcesses: false });
+  const url = 'https://localhost:' + echo.port + '/fp';
+  const ask = async (extra) => {
+    const r = await client.get(url, { insecureSkipVerify: true, ...extra });
+    const d = r.data;
+    return { status: r.status, httpVersion: r.httpVersion, ja4: d.tls.ja4, akamai: d.http2 ? d.http2.akamai_fingerprint : null };
+  };
+  const glibc = process.report.getReport().header.glibcVersionRuntime;
+  const out = { arch: process.arch, node: process.version, glibc, binding: initCycleTLS.nativeBinding(),
+    h2: await ask({}), h1: await ask({ forceHTTP1: true }) };
+  await client.exit();
+  await echo.close();
+  process.stdout.write(JSON.stringify(out));
+})().catch((err) => { console.error(err); process.exit(1); });
+`;
+
+module.exports = { root, which, treeBytes, runtimeDependencyDirs, packWithDependencies, installPackedProject, SMOKE_PROGRAM };

@@ -11,7 +11,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { arm64Node } = require('../../scripts/debian-roots');
 const { closedPort } = require('../helpers/servers');
-const { packWithDependencies } = require('../helpers/pack');
+const { packWithDependencies, installPackedProject, SMOKE_PROGRAM: SMOKE } = require('../helpers/pack');
 
 const root = path.resolve(__dirname, '..', '..');
 const prebuilt = path.join(root, 'prebuilds', 'linux-arm64-gnu', 'cycletls_native.node');
@@ -19,26 +19,6 @@ const golden = fs.readFileSync(path.join(root, 'test', 'fixtures', 'fingerprints
   .trim().split('\n').map((l) => JSON.parse(l));
 const chromium = golden.find((r) => r.path === '/chromium-headed') || golden.find((r) => r.path === '/chromium-1');
 const TIMEOUT = 300000;
-
-const SMOKE = `
-const initCycleTLS = require('cycletls-native');
-const { startEchoServer } = require('cycletls-native/echo');
-(async () => {
-  const echo = await startEchoServer({ port: 0 });
-  const client = await initCycleTLS({ port: 20000 + (process.pid % 10000), shareAcrossProcesses: false });
-  const url = 'https://localhost:' + echo.port + '/fp';
-  const ask = async (extra) => {
-    const r = await client.get(url, { insecureSkipVerify: true, ...extra });
-    const d = r.data;
-    return { status: r.status, httpVersion: r.httpVersion, ja4: d.tls.ja4, akamai: d.http2 ? d.http2.akamai_fingerprint : null };
-  };
-  const out = { arch: process.arch, node: process.version, binding: initCycleTLS.nativeBinding(),
-    h2: await ask({}), h1: await ask({ forceHTTP1: true }) };
-  await client.exit();
-  await echo.close();
-  process.stdout.write(JSON.stringify(out));
-})().catch((err) => { console.error(err); process.exit(1); });
-`;
 
 let work;
 let out;
@@ -48,15 +28,8 @@ beforeAll(async () => {
   const node = arm64Node();
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'ctn-arm64-'));
   const project = path.join(work, 'app');
-  fs.mkdirSync(project);
-  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
-  const { tarballs } = packWithDependencies(path.join(work, 'packed'));
   // The host's npm places the files; no install script runs (it would run on this x86-64 node).
-  const install = spawnSync('npm', ['install', '--offline', '--ignore-scripts', '--no-audit', '--no-fund', ...tarballs], {
-    cwd: project, encoding: 'utf8', timeout: TIMEOUT,
-    env: { ...process.env, npm_config_cache: path.join(work, 'npm-cache'), npm_config_registry: `http://127.0.0.1:${await closedPort()}/` },
-  });
-  if (install.status !== 0) throw new Error(`npm install failed: ${install.stderr}`);
+  installPackedProject(project, packWithDependencies(path.join(work, 'packed')).tarballs, await closedPort());
   const started = Date.now();
   const r = node.run(['-e', SMOKE], { cwd: project, timeout: TIMEOUT, env: { PATH: '/usr/bin:/bin', HOME: work } });
   console.log(`arm64 smoke under qemu-user took ${((Date.now() - started) / 1000).toFixed(1)} s`);
