@@ -10,13 +10,13 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { arm64Node } = require('../../scripts/debian-roots');
+const { loadGolden } = require('../echo/helpers');
 const { closedPort } = require('../helpers/servers');
 const { packWithDependencies, installPackedProject, SMOKE_PROGRAM: SMOKE } = require('../helpers/pack');
 
 const root = path.resolve(__dirname, '..', '..');
 const prebuilt = path.join(root, 'prebuilds', 'linux-arm64-gnu', 'cycletls_native.node');
-const golden = fs.readFileSync(path.join(root, 'test', 'fixtures', 'fingerprints', 'requests.jsonl'), 'utf8')
-  .trim().split('\n').map((l) => JSON.parse(l));
+const golden = loadGolden();
 const chromium = golden.find((r) => r.path === '/chromium-headed') || golden.find((r) => r.path === '/chromium-1');
 const TIMEOUT = 300000;
 

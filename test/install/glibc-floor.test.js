@@ -8,13 +8,13 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { buildRoot } = require('../../scripts/debian-roots');
+const { loadGolden } = require('../echo/helpers');
 const { closedPort } = require('../helpers/servers');
 const { packWithDependencies, installPackedProject, SMOKE_PROGRAM } = require('../helpers/pack');
 
 const repo = path.resolve(__dirname, '..', '..');
 const prebuilt = path.join(repo, 'prebuilds', 'linux-x64-gnu', 'cycletls_native.node');
-const golden = fs.readFileSync(path.join(repo, 'test', 'fixtures', 'fingerprints', 'requests.jsonl'), 'utf8')
-  .trim().split('\n').map((l) => JSON.parse(l));
+const golden = loadGolden();
 const chromium = golden.find((r) => r.path === '/chromium-headed') || golden.find((r) => r.path === '/chromium-1');
 const TIMEOUT = 300000;
 
