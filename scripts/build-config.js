@@ -36,6 +36,27 @@ function boringsslLibdir() {
   return [path.join(root, 'build'), process.env.CTN_BORINGSSL_LIBDIR, fromMainBuild('CTN_BORINGSSL_LIBDIR')].find(has);
 }
 
+/**
+ * The tools of a source build that are not on PATH: `groups` lists alternatives ([['bash'],
+ * ['make', 'ninja']]); each missing group is described ('bash', 'one of make, ninja').
+ */
+function missingTools(groups) {
+  const dirs = (process.env.PATH ?? '').split(path.delimiter);
+  const onPath = (name) => dirs.some((dir) => {
+    try {
+      fs.accessSync(path.join(dir || '.', name), fs.constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  return groups.filter((names) => !names.some(onPath))
+    .map((names) => (names.length === 1 ? names[0] : `one of ${names.join(', ')}`));
+}
+
+/** What scripts/build.js runs, beside node: all but bash can come from install-deps.sh on Debian. */
+const BUILD_TOOLS = [['bash'], ['cmake'], ['c++', 'g++', 'clang++'], ['make', 'ninja']];
+
 /** The cache outside the repository shared by every build script (as in fetch-boringssl.sh). */
 function cacheDir(...parts) {
   const base = process.env.CYCLETLS_NATIVE_CACHE ||
@@ -129,4 +150,4 @@ function configureSanitizeBuild() {
   return sanitizeDir;
 }
 
-module.exports = { root, cacheDir, nodeApiIncludeDirs, sourceTrees, sourcesDigest, configureSanitizeBuild };
+module.exports = { root, missingTools, BUILD_TOOLS, cacheDir, nodeApiIncludeDirs, sourceTrees, sourcesDigest, configureSanitizeBuild };

@@ -9,33 +9,24 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const { nodeApiIncludeDirs, sourceTrees } = require('./build-config');
+const { BUILD_TOOLS, missingTools, nodeApiIncludeDirs, sourceTrees } = require('./build-config');
 
 const root = path.resolve(__dirname, '..');
 const step = (msg) => process.stderr.write(`[cycletls-native] ${msg}\n`);
 const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts });
 
-/** The tools of PATH that are missing among `names` (each entry: alternatives separated by '|'). */
-function missingTools(names) {
-  const dirs = (process.env.PATH || '').split(path.delimiter).filter(Boolean);
-  const found = (name) => dirs.some((dir) => {
-    try { fs.accessSync(path.join(dir, name), fs.constants.X_OK); return true; } catch { return false; }
-  });
-  return names.filter((alternatives) => !alternatives.split('|').some(found));
-}
-
 const NEEDS = 'a source build needs Linux, bash, cmake >= 3.18, make and a C++20 compiler (g++ >= 10 or clang++ >= 13); ' +
-  'on Debian or Ubuntu, as root, this script installs the rest (see "Building from source" in the README)';
+  'on Debian or Ubuntu, as root, this script installs the rest (README: Install; other Linux: docs/platforms.md)';
 
 function main() {
   const started = Date.now();
   if (process.platform !== 'linux') {
     throw new Error(`no source build for ${process.platform}-${process.arch} yet: ${NEEDS}`);
   }
-  let missing = missingTools(['bash']);
+  let missing = missingTools(BUILD_TOOLS.slice(0, 1));
   if (missing.length) throw new Error(`missing on PATH: ${missing.join(', ')}; ${NEEDS}`);
   if (!process.env.CTN_SKIP_SYSTEM_DEPS) run('bash', [path.join(__dirname, 'install-deps.sh')]);
-  missing = missingTools(['cmake', 'make|ninja', 'c++|g++|clang++']);
+  missing = missingTools(BUILD_TOOLS);
   if (missing.length) throw new Error(`missing on PATH: ${missing.join(', ')}; ${NEEDS}`);
 
   const trees = sourceTrees();

@@ -8,6 +8,7 @@
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const { BUILD_TOOLS, missingTools } = require('./build-config');
 
 const root = path.resolve(__dirname, '..');
 const say = (msg) => process.stderr.write(`[cycletls-native] ${msg}\n`);
@@ -22,23 +23,10 @@ function buildFromSourceRequested() {
   return process.env.CYCLETLS_NATIVE_BUILD_FROM_SOURCE === '1' || npmFlag === 'true' || npmFlag === 'cycletls-native';
 }
 
-function onPath(name) {
-  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
-    try {
-      fs.accessSync(path.join(dir || '.', name), fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
 /** What the source build (scripts/build.js) needs and this machine lacks; empty when it can run. */
 function missingBuildTools() {
   if (process.platform !== 'linux') return ['Linux (the source build runs on Linux only for now)'];
-  const needs = [['bash'], ['cmake'], ['c++', 'g++', 'clang++'], ['make', 'ninja']];
-  return needs.filter((names) => !names.some(onPath))
-    .map((names) => (names.length === 1 ? names[0] : `one of ${names.join(', ')}`));
+  return missingTools(BUILD_TOOLS);
 }
 
 /** Why the prebuilt for this platform does not load here; undefined when it does (checked in a child node). */
