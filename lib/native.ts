@@ -64,6 +64,11 @@ export interface NativeRequestSpec {
    * write() out, End when the server closes). Deadlines cover the handshake only.
    */
   upgrade?: boolean;
+  /**
+   * With upgrade: Firefox's way. The profile's ALPN; HTTP/2 with RFC 8441 -> an extended CONNECT
+   * stream (`:protocol websocket`, a 200 opens the pipe); HTTP/2 without -> a new http/1.1-only connection.
+   */
+  websocketOverHttp2?: boolean;
 }
 
 export interface NativeEngineStats {

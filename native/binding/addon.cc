@@ -367,6 +367,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
     if (!ReadBool(o, "consumerCredit", spec.consumer_credit)) return type_error("consumerCredit");
     if (!ReadBool(o, "bodyStream", spec.body_stream)) return type_error("bodyStream");
     if (!ReadBool(o, "upgrade", spec.upgrade)) return type_error("upgrade");
+    if (!ReadBool(o, "websocketOverHttp2", spec.websocket_over_http2)) return type_error("websocketOverHttp2");
     Napi::Value cap = o.Get("maxDecodedBytes");
     if (cap.IsNumber()) spec.max_decoded_bytes = static_cast<uint64_t>(std::max(0.0, cap.As<Napi::Number>().DoubleValue()));
     Napi::Value body_cap = o.Get("maxResponseBytes");

@@ -45,4 +45,20 @@ function decodeClientFrame(buf) {
   return { fin: (b0 & 0x80) !== 0, rsv1: (b0 & 0x40) !== 0, opcode: b0 & 0x0f, mask: Buffer.from(mask), payload, lenForm: b1 & 0x7f };
 }
 
-module.exports = { serverFrame, decodeClientFrame };
+/**
+ * Reads `socket` up to the end of an HTTP/1.1 head (CRLF CRLF), then stops listening and calls
+ * onHead(head, rest): the head's bytes (the blank line included) and what came after them.
+ */
+function readHead(socket, onHead) {
+  let buf = Buffer.alloc(0);
+  const onData = (chunk) => {
+    buf = Buffer.concat([buf, chunk]);
+    const end = buf.indexOf('\r\n\r\n');
+    if (end < 0) return;
+    socket.off('data', onData);
+    onHead(buf.subarray(0, end + 4), buf.subarray(end + 4));
+  };
+  socket.on('data', onData);
+}
+
+module.exports = { serverFrame, decodeClientFrame, readHead };
