@@ -1236,6 +1236,18 @@ void Connection::on_stream_closed(int32_t stream, const http2::StreamClose& clos
   }
 }
 
+// An extended CONNECT WebSocket whose server ended its side: as the server's FIN on an upgraded
+// HTTP/1.1 connection (RFC 8441 §5: END_STREAM stands for the TCP close), it is over. Our side ends
+// after what the caller already wrote; later writes are dropped (write_body after the end).
+void Connection::on_remote_end(int32_t stream) {
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) return;
+  Exchange& ex = *it->second;
+  if (!ex.upgraded || ex.upload_ended) return;
+  ex.upload_ended = true;
+  feed_http2_upload(ex);
+}
+
 void Connection::on_goaway(int32_t, uint32_t, std::string_view) {
   // No new streams here; those in flight finish or come back retryable.
   engine_.http2_unusable(this);

@@ -233,6 +233,7 @@ class Connection : public std::enable_shared_from_this<Connection>,
   void on_stream_closed(int32_t stream, const http2::StreamClose& close) override;
   void on_request_body_sent(int32_t stream, size_t bytes, bool last) override;
   void on_goaway(int32_t last_stream_id, uint32_t error_code, std::string_view debug) override;
+  void on_remote_end(int32_t stream) override;
 
   // The outermost layer: the target's TLS (in the tunnel or not), else the proxy's TLS, else TCP.
   template <class Fn>

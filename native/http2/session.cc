@@ -180,11 +180,15 @@ struct ClientSession::Callbacks {
             s->fields = HeaderList{};
             self.listener_.on_trailers(id, std::move(trailers));
           }
+          if (s->remote_ended) self.listener_.on_remote_end(id);
           return 0;
         }
         case NGHTTP2_DATA:
           if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
-            if (Stream* s = find(self, id)) s->remote_ended = true;
+            if (Stream* s = find(self, id)) {
+              s->remote_ended = true;
+              self.listener_.on_remote_end(id);
+            }
           }
           return 0;
         case NGHTTP2_SETTINGS:

@@ -92,6 +92,9 @@ class SessionListener {
   // The stream is gone; no further events for it. Called exactly once for every stream id
   // submit_request() returned (the destructor reports nothing: call close_all_streams() first).
   virtual void on_stream_closed(int32_t stream, const StreamClose& close) = 0;
+  // The server's END_STREAM arrived (after on_head/on_data/on_trailers of that frame): its side of
+  // the stream is done; ours may still be sending. on_stream_closed follows once both sides are.
+  virtual void on_remote_end(int32_t stream) { (void)stream; }
   // The server sent GOAWAY. Streams above last_stream_id are then closed with REFUSED_STREAM
   // (retryable); those at or below it may still complete. No new request can be submitted.
   virtual void on_goaway(int32_t last_stream_id, uint32_t error_code, std::string_view debug_data) {

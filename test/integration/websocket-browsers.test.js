@@ -46,13 +46,28 @@ async function startListener(mode) {
   });
   const h2 = http2.createServer(mode === 'h2-connect' ? { settings: { enableConnectProtocol: true } } : {});
   h2.on('stream', (stream, headers, _flags, rawHeaders) => {
+    if (headers[':method'] === 'GET') {
+      stream.respond({ ':status': 200 });
+      stream.end('page');
+      return;
+    }
     if (headers[':method'] !== 'CONNECT' || headers[':protocol'] !== 'websocket') {
       stream.respond({ ':status': 404 });
       stream.end();
       return;
     }
     connects.push({ rawHeaders });
+    if (headers[':path'].startsWith('/refuse')) {
+      stream.respond({ ':status': 403, 'content-type': 'text/plain' });
+      stream.end('not here');
+      return;
+    }
     stream.respond({ ':status': 200 });  // no permessage-deflate: the frames arrive as sent
+    if (headers[':path'].startsWith('/reset')) {
+      stream.on('error', () => {});
+      stream.on('data', () => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
+      return;
+    }
     echoFrames(stream);
   });
   const front = tls.createServer({
@@ -276,6 +291,64 @@ describe('Firefox presets open a WebSocket as Firefox ESR 153', () => {
     expect(retry.extensions).not.toContain(0x0023);
     expect(retry.extensions).not.toContain(0x001b);
     expect(retry.ja4).toBe(FIREFOX_RETRY_JA4);
+  });
+});
+
+describe('Firefox over HTTP/2: sharing, closing, failures, bounds', () => {
+  test('a page request and the WebSocket share one h2 connection; the closing handshake ends the stream', async () => {
+    const l = listeners.connect;
+    const before = l.hellos.length;
+    const page = await client.get(`https://localhost:${l.port}/page`, { profile: 'firefox_153' });
+    expect(page.status).toBe(200);
+    const ws = await client.ws(l.url('/ws?t=ff-share'), { profile: 'firefox_153' });
+    expect(ws.connection.id).toBe(page.connection.id);
+    const closed = new Promise((resolve) => ws.onClose((code) => resolve(code)));
+    await ws.close(1000, 'bye');
+    expect(await closed).toBe(1000);
+    expect(ws.readyState).toBe(3);
+    expect(l.hellos.length - before).toBeLessThanOrEqual(1);
+  });
+
+  test('a refused extended CONNECT resolves with its status and body, as a refused upgrade does', async () => {
+    const ws = await client.ws(listeners.connect.url('/refuse'), { profile: 'firefox_153' });
+    expect(ws.status).toBe(403);
+    expect(ws.data).toBe('not here');
+    expect(ws.error).toMatchObject({ code: 'ERR_PROTOCOL' });
+    expect(ws.error.message).toMatch(/answered 403 instead of 200/);
+    expect(ws.readyState).toBe(3);
+    await expect(ws.send('x')).rejects.toBeDefined();
+  });
+
+  test('a stream the server resets after the 200 closes the socket with 1006', async () => {
+    const ws = await client.ws(listeners.connect.url('/reset'), { profile: 'firefox_153' });
+    expect(ws.status).toBe(200);
+    const closed = new Promise((resolve) => ws.onClose((code) => resolve(code)));
+    ws.onError(() => {});
+    await ws.send('trigger').catch(() => undefined);
+    expect(await closed).toBe(1006);
+  });
+
+  test('an h2 server that never sends SETTINGS: the wait is bounded by the timeout, and an abort ends it', async () => {
+    // TLS with ALPN h2 that reads everything and answers nothing.
+    const silent = tls.createServer({ ...certPair('server'), ALPNProtocols: ['h2'] }, (socket) => {
+      socket.on('data', () => {});
+      socket.on('error', () => {});
+    });
+    await new Promise((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const url = `wss://localhost:${silent.address().port}/ws`;
+    try {
+      // The handshake is done well before this: what times out is the wait for the server's SETTINGS.
+      const timedOut = await client.ws(url, { profile: 'firefox_153', timeout: 1 });  // seconds, as cycletls's
+      expect(timedOut.error).toMatchObject({ code: 'ERR_TIMEOUT', stage: 'headers' });
+      expect(timedOut.readyState).toBe(3);
+      const controller = new AbortController();
+      const pending = client.ws(url, { profile: 'firefox_153', signal: controller.signal });
+      setTimeout(() => controller.abort(), 50);
+      const aborted = await pending;
+      expect(aborted.error).toMatchObject({ code: 'ERR_ABORTED' });
+    } finally {
+      silent.close();
+    }
   });
 });
 
