@@ -358,7 +358,7 @@ void Connection::start_target() {
   }
   account();
   Error error;
-  const TlsOptions options{key_.verify, key_.http1_only};
+  const TlsOptions options{key_.verify, key_.http1_only, key_.http1_retry};
   tls_context_ = engine_.tls_contexts().get(*exchange_->profile, options, &error);
   if (!tls_context_) {
     fail(std::move(error), false);
@@ -377,7 +377,7 @@ void Connection::start_target() {
     return;
   }
   if (TlsSessionCache* sessions = engine_.tls_sessions()) {
-    tls_session_slot_ = TlsSessionCache::Slot{sessions, describe(key_)};
+    tls_session_slot_ = TlsSessionCache::Slot{sessions, tls_session_key(key_)};
     sessions->attach(ssl, &tls_session_slot_);
   }
   enter_stage_all(Stage::kTls);

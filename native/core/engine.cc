@@ -264,6 +264,7 @@ void Engine::Impl::start(RequestSpec&& spec) {
     ex->spec.whole_body = false;
     ex->spec.decompress = false;
   }
+  if (ex->spec.http1_retry_hello) ex->spec.force_http1 = true;
   if (ex->spec.body_stream) ex->spec.body.clear();
   complete_headers(ex->spec);
   const RequestSpec& s = ex->spec;
@@ -278,7 +279,7 @@ void Engine::Impl::start(RequestSpec&& spec) {
     proxy_key = proxy::canonical_url(config);
   }
   ex->key = PoolKey{s.tls, s.host, s.port, std::move(proxy_key), s.server_name.empty() ? s.host : s.server_name,
-                    ex->profile->id, !s.insecure_skip_verify, s.force_http1};
+                    ex->profile->id, !s.insecure_skip_verify, s.force_http1, s.http1_retry_hello};
   if (s.timeout_ms > 0) {
     ex->deadline.expires_after(std::chrono::milliseconds(s.timeout_ms));
     ex->deadline.async_wait([this, weak = std::weak_ptr<Exchange>(ex)](const asio::error_code& ec) {
