@@ -33,6 +33,9 @@ export interface NativeRequestSpec {
   proxy?: string;
   insecureSkipVerify: boolean;
   forceHttp1: boolean;
+  /** The hello of a WebSocket's http/1.1-only reconnect after an h2 server without RFC 8441
+   * (implies forceHttp1; Firefox presets drop compress_certificate); a separate connection identity. */
+  http1RetryHello?: boolean;
   /** The headers are a preset's HTTP/2 defaults merged with the caller's (re-spelled on HTTP/1.1). */
   presetHeaders?: boolean;
   /** Deliver the body as one buffer at the end (buffered responses), not in bursts. */

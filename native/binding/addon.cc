@@ -360,6 +360,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
     if (!ReadBool(o, "tls", spec.tls)) return type_error("tls");
     if (!ReadBool(o, "insecureSkipVerify", spec.insecure_skip_verify)) return type_error("insecureSkipVerify");
     if (!ReadBool(o, "forceHttp1", spec.force_http1)) return type_error("forceHttp1");
+    if (!ReadBool(o, "http1RetryHello", spec.http1_retry_hello)) return type_error("http1RetryHello");
     if (!ReadBool(o, "presetHeaders", spec.preset_headers)) return type_error("presetHeaders");
     if (!ReadBool(o, "wholeBody", spec.whole_body)) return type_error("wholeBody");
     if (!ReadBool(o, "decompress", spec.decompress)) return type_error("decompress");

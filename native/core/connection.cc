@@ -358,7 +358,7 @@ void Connection::start_target() {
   }
   account();
   Error error;
-  const TlsOptions options{key_.verify, key_.http1_only};
+  const TlsOptions options{key_.verify, key_.http1_only, key_.http1_retry};
   tls_context_ = engine_.tls_contexts().get(*exchange_->profile, options, &error);
   if (!tls_context_) {
     fail(std::move(error), false);
@@ -377,11 +377,7 @@ void Connection::start_target() {
     return;
   }
   if (TlsSessionCache* sessions = engine_.tls_sessions()) {
-    // Sessions are kept per TLS peer whatever the ALPN offer: Firefox's http/1.1-only reconnect
-    // (RequestSpec::websocket_over_http2) resumes the session of the h2 connection before it.
-    PoolKey peer = key_;
-    peer.http1_only = false;
-    tls_session_slot_ = TlsSessionCache::Slot{sessions, describe(peer)};
+    tls_session_slot_ = TlsSessionCache::Slot{sessions, tls_session_key(key_)};
     sessions->attach(ssl, &tls_session_slot_);
   }
   enter_stage_all(Stage::kTls);

@@ -256,6 +256,7 @@ void Engine::Impl::start(RequestSpec&& spec) {
                               "unknown profile '" + ex->spec.profile + "'"}, false);
     return;
   }
+  if (ex->spec.http1_retry_hello) ex->spec.force_http1 = true;
   if (ex->spec.upgrade) {
     ex->spec.body_stream = true;
     ex->spec.whole_body = false;
@@ -282,7 +283,7 @@ void Engine::Impl::start(RequestSpec&& spec) {
     proxy_key = proxy::canonical_url(config);
   }
   ex->key = PoolKey{s.tls, s.host, s.port, std::move(proxy_key), s.server_name.empty() ? s.host : s.server_name,
-                    ex->profile->id, !s.insecure_skip_verify, s.force_http1};
+                    ex->profile->id, !s.insecure_skip_verify, s.force_http1, s.http1_retry_hello};
   if (s.timeout_ms > 0) {
     ex->deadline.expires_after(std::chrono::milliseconds(s.timeout_ms));
     ex->deadline.async_wait([this, weak = std::weak_ptr<Exchange>(ex)](const asio::error_code& ec) {
@@ -405,7 +406,9 @@ void Engine::Impl::retry_websocket_over_http1(const std::shared_ptr<Exchange>& e
   if (auto conn = std::move(ex->connection)) conn->abandon(ex);
   ex->spec.websocket_over_http2 = false;
   ex->spec.force_http1 = true;
+  ex->spec.http1_retry_hello = true;  // the profile's reconnect hello (Firefox: no compress_certificate)
   ex->key.http1_only = true;
+  ex->key.http1_retry = true;
   ex->fresh_only = true;
   dispatch_or_requeue(ex);
 }

@@ -46,6 +46,11 @@ struct RequestSpec {
   std::string server_name;      // SNI override; empty = host (IP literals send no SNI)
   bool insecure_skip_verify = false;
   bool force_http1 = false;
+  // The ClientHello of a browser's reconnect with http/1.1 only after an HTTP/2 server could not
+  // carry a WebSocket (no RFC 8441): force_http1 plus the profile's differences for that hello
+  // (TlsOptions::http1_retry; Firefox leaves out compress_certificate). Implies force_http1; part
+  // of the connection's identity.
+  bool http1_retry_hello = false;
   std::string profile;          // preset id; empty = the default preset
   // A profile composed from fingerprint strings (JA3, JA4_r, Akamai); wins over `profile`.
   std::shared_ptr<const Profile> custom_profile;

@@ -277,19 +277,27 @@ describe('Firefox presets open a WebSocket as Firefox ESR 153', () => {
     expect(l.connects).toHaveLength(0);
   });
 
-  // Needs the TLS side of issue 14 (branch tlsfid: Firefox's resumed hello without 0x0023, and the
-  // retry variant without 0x001b); passes once that is merged.
-  test('[needs tlsfid] the reconnect\'s ClientHello is Firefox\'s retry hello (no 0x0023, no 0x001b)', async () => {
+  // The TLS side of issue 14 (branch tlsfid, merged here): Firefox's resumed hello has no
+  // session_ticket (0x0023), and the reconnect's hello no compress_certificate (0x001b).
+  test("the reconnect's ClientHello is Firefox's retry hello: resumed, no 0x0023, no 0x001b", async () => {
     const l = listeners.noconnect;
     const before = l.hellos.length;
-    const ws = await client.ws(l.url('/echo?t=ff-retry-ja4'), { profile: 'firefox_153' });
-    await ws.close();
+    // A client of its own: a fresh first attempt (as in the capture) whose session the retry resumes.
+    const fresh = await initCycleTLS({ port: uniquePort() });
+    try {
+      const ws = await fresh.ws(l.url('/echo?t=ff-retry-ja4'), { profile: 'firefox_153' });
+      await ws.close();
+    } finally {
+      await fresh.exit();
+    }
     const later = l.hellos.slice(before);
     expect(later.map((h) => h.alpn)).toEqual([['h2', 'http/1.1'], ['http/1.1']]);
+    expect(later[0].ja4).toBe(FIREFOX_JA4);
     const retry = later[1];
     expect(retry.negotiated.resumed).toBe(true);
     expect(retry.extensions).not.toContain(0x0023);
     expect(retry.extensions).not.toContain(0x001b);
+    expect(retry.extensions).toContain(0x0029);
     expect(retry.ja4).toBe(FIREFOX_RETRY_JA4);
   });
 });
