@@ -61,4 +61,35 @@ function readHead(socket, onHead) {
   socket.on('data', onData);
 }
 
-module.exports = { serverFrame, decodeClientFrame, readHead };
+/**
+ * A WebSocket echo on a byte stream (an RFC 8441 HTTP/2 stream): client frames in (masked), the same
+ * frames out (unmasked); after a Close, the stream ends.
+ */
+function echoClientFrames(stream) {
+  let buf = Buffer.alloc(0);
+  stream.on('data', (chunk) => {
+    buf = Buffer.concat([buf, chunk]);
+    for (;;) {
+      if (buf.length < 2) return;
+      let len = buf[1] & 0x7f;
+      let off = 2;
+      if (len === 126) {
+        if (buf.length < 4) return;
+        len = buf.readUInt16BE(2);
+        off = 4;
+      } else if (len === 127) {
+        if (buf.length < 10) return;
+        len = Number(buf.readBigUInt64BE(2));
+        off = 10;
+      }
+      if (buf.length < off + 4 + len) return;
+      const frame = decodeClientFrame(buf.subarray(0, off + 4 + len));
+      buf = buf.subarray(off + 4 + len);
+      stream.write(serverFrame(frame.opcode, frame.payload, { fin: frame.fin }));
+      if (frame.opcode === 8) stream.end();
+    }
+  });
+  stream.on('error', () => {});
+}
+
+module.exports = { serverFrame, decodeClientFrame, readHead, echoClientFrames };

@@ -18,7 +18,7 @@ const initCycleTLS = require('../..');
 const { parseClientHello, scanClientHello } = require('../../dist/fingerprint/clienthello');
 const { computeJa } = require('../../dist/fingerprint/ja');
 const { certPair, uniquePort } = require('../helpers/servers');
-const { serverFrame, decodeClientFrame, readHead } = require('../helpers/ws-frames');
+const { echoClientFrames, readHead } = require('../helpers/ws-frames');
 
 // A copy of ../shared/fingerprints/websocket (pcap and key log left out), so a clone alone runs these tests.
 const CAPTURES = path.join(__dirname, '../fixtures/fingerprints/websocket');
@@ -68,7 +68,7 @@ async function startListener(mode) {
       stream.on('data', () => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
       return;
     }
-    echoFrames(stream);
+    echoClientFrames(stream);
   });
   const front = tls.createServer({
     ...certPair('server'),
@@ -121,34 +121,6 @@ async function startListener(mode) {
       tcp.close(() => resolve());
     }),
   };
-}
-
-/** A WebSocket echo on an HTTP/2 stream: client frames in (masked), the same frames out (unmasked). */
-function echoFrames(stream) {
-  let buf = Buffer.alloc(0);
-  stream.on('data', (chunk) => {
-    buf = Buffer.concat([buf, chunk]);
-    for (;;) {
-      if (buf.length < 2) return;
-      let len = buf[1] & 0x7f;
-      let off = 2;
-      if (len === 126) {
-        if (buf.length < 4) return;
-        len = buf.readUInt16BE(2);
-        off = 4;
-      } else if (len === 127) {
-        if (buf.length < 10) return;
-        len = Number(buf.readBigUInt64BE(2));
-        off = 10;
-      }
-      if (buf.length < off + 4 + len) return;
-      const frame = decodeClientFrame(buf.subarray(0, off + 4 + len));
-      buf = buf.subarray(off + 4 + len);
-      stream.write(serverFrame(frame.opcode, frame.payload, { fin: frame.fin }));
-      if (frame.opcode === 8) stream.end();
-    }
-  });
-  stream.on('error', () => {});
 }
 
 function nextMessage(ws) {
