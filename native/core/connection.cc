@@ -932,11 +932,12 @@ void Connection::place_websocket(std::shared_ptr<Exchange> ex) {
   }
   ex->connection.reset();
   engine_.retry_websocket_over_http1(ex);
-  if (streams_.empty() && awaiting_settings_.empty()) {
-    // Firefox drops the connection that could not carry its WebSocket; so do we, unless it is
-    // busy with other streams. Not from inside a session call: after the current handler.
+  if (streams_started_ == 0 && awaiting_settings_.empty()) {
+    // Firefox drops the connection it opened for its WebSocket when that cannot carry it; so do
+    // we, unless it has carried other streams since. Not from inside a session call: after the
+    // current handler.
     asio::post(socket_.get_executor(), [self = shared_from_this()] {
-      if (self->streams_.empty() && self->awaiting_settings_.empty()) self->retire();
+      if (self->streams_started_ == 0 && self->awaiting_settings_.empty()) self->retire();
     });
   }
 }

@@ -75,7 +75,9 @@ async function startListener(mode) {
     ALPNCallback: ({ protocols }) => (mode !== 'h1' && protocols.includes('h2') ? 'h2' : 'http/1.1'),
   });
   front.on('secureConnection', (socket) => {
-    hellos[hellos.length - 1].negotiated = { alpn: socket.alpnProtocol, resumed: socket.isSessionReused() };
+    const hello = hellos[hellos.length - 1];
+    hello.negotiated = { alpn: socket.alpnProtocol, resumed: socket.isSessionReused() };
+    socket.on('close', () => { hello.closed = true; });
     if (socket.alpnProtocol === 'h2') {
       h2.emit('connection', socket);
       return;
@@ -247,6 +249,9 @@ describe('Firefox presets open a WebSocket as Firefox ESR 153', () => {
     // The reconnect resumes the first connection's session, as Firefox's does.
     expect(l.hellos[1].negotiated.resumed).toBe(true);
     expect(l.connects).toHaveLength(0);
+    // The h2 connection that could not carry it is closed by the client (not left idle in the pool).
+    for (let i = 0; i < 200 && !l.hellos[0].closed; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(l.hellos[0].closed).toBe(true);
   });
 
   // The TLS side of issue 14 (branch tlsfid, merged here): Firefox's resumed hello has no
