@@ -54,7 +54,7 @@ export interface EchoServer {
 }
 
 export interface EchoTlsInfo extends JaFingerprints, ClientHelloSummary {
-  negotiated: { protocol: string | null; cipher: string | null; alpn: string | null };
+  negotiated: { protocol: string | null; cipher: string | null; alpn: string | null; resumed: boolean };
 }
 
 export interface EchoHttp2Info extends H2Fingerprint {
@@ -319,6 +319,7 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
       protocol: tlsSocket.getProtocol() ?? null,
       cipher: cipher ? (cipher.standardName ?? cipher.name) : null,
       alpn: typeof tlsSocket.alpnProtocol === 'string' ? tlsSocket.alpnProtocol : null,
+      resumed: tlsSocket.isSessionReused(),
     };
     tlsSocket.once('close', () => {
       if (state.requests === 0) {
@@ -387,7 +388,7 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
         tls: {
           ...computeJa(hello),
           ...summarizeClientHello(hello),
-          negotiated: { protocol: null, cipher: null, alpn: null },
+          negotiated: { protocol: null, cipher: null, alpn: null, resumed: false },
         },
         requests: 0,
         h2: null,

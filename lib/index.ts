@@ -43,6 +43,7 @@ function toSpec(req: NormalizedRequest, streaming: boolean, retryOnHostGone: boo
     proxy: req.proxy,
     insecureSkipVerify: req.insecureSkipVerify,
     forceHttp1: req.forceHttp1,
+    http1RetryHello: req.http1RetryHello === true ? true : undefined,
     presetHeaders: req.presetHeaders,
     wholeBody: !streaming,
     consumerCredit: streaming,

@@ -33,6 +33,9 @@ export interface NativeRequestSpec {
   proxy?: string;
   insecureSkipVerify: boolean;
   forceHttp1: boolean;
+  /** The hello of a WebSocket's http/1.1-only reconnect after an h2 server without RFC 8441
+   * (implies forceHttp1; Firefox presets drop compress_certificate); a separate connection identity. */
+  http1RetryHello?: boolean;
   /** The headers are a preset's HTTP/2 defaults merged with the caller's (re-spelled on HTTP/1.1). */
   presetHeaders?: boolean;
   /** Deliver the body as one buffer at the end (buffered responses), not in bursts. */
@@ -64,6 +67,11 @@ export interface NativeRequestSpec {
    * write() out, End when the server closes). Deadlines cover the handshake only.
    */
   upgrade?: boolean;
+  /**
+   * With upgrade: Firefox's way. The profile's ALPN; HTTP/2 with RFC 8441 -> an extended CONNECT
+   * stream (`:protocol websocket`, a 200 opens the pipe); HTTP/2 without -> a new http/1.1-only connection.
+   */
+  websocketOverHttp2?: boolean;
 }
 
 export interface NativeEngineStats {

@@ -102,6 +102,10 @@ export interface NormalizedRequest {
   bodyIdleTimeoutMs: number | undefined;
   insecureSkipVerify: boolean;
   forceHttp1: boolean;
+  /** Internal (never a user option; set by the WebSocket layer): the ClientHello of a browser's
+   * reconnect with http/1.1 only after an HTTP/2 server could not carry a WebSocket (no RFC 8441).
+   * Implies forceHttp1; Firefox presets also leave out compress_certificate there. */
+  http1RetryHello?: boolean;
   serverName: string | undefined;
   /** The proxy URL in one spelling (scheme://[user:password@]host[:port], credentials percent-encoded). */
   proxy: string | undefined;

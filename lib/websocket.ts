@@ -1,6 +1,9 @@
 // ws()/webSocket(): a WebSocket over the engine's fingerprinted TLS (through the caller's proxy, if
 // any). The engine sends the browser family's upgrade request on an HTTP/1.1 connection of its own
 // and, on a 101, turns the connection into a byte pipe; lib/ws/ speaks the protocol over it.
+// Firefox presets go as Firefox does (RequestSpec::websocket_over_http2): its normal ALPN offer; an
+// HTTP/2 server with RFC 8441 gets an extended CONNECT stream whose DATA is the pipe (a 200 opens
+// it); one without gets a new HTTP/1.1-only connection.
 import { Buffer } from 'node:buffer';
 
 import { jarCookieString, jarStore, withJarCookies } from './cookies';
@@ -173,7 +176,9 @@ export async function openWebSocket(ctx: WebSocketContext, url: unknown, options
     acceptLanguage: presetValue(ctx.presets, base.profile, 'accept-language'),
     extra: extra.filter(([n]) => n.toLowerCase() !== 'sec-websocket-protocol'),
   });
-  const req: NormalizedRequest = { ...base, headers, body: undefined, bodyStream: undefined, presetHeaders: false, decompress: false };
+  // Firefox lets ALPN decide (the engine falls back to HTTP/1.1 itself); the others ask for HTTP/1.1.
+  const req: NormalizedRequest = { ...base, headers, body: undefined, bodyStream: undefined, presetHeaders: false, decompress: false,
+    forceHttp1: family !== 'firefox' };
   const requestId = ctx.requestId();
   const rejectOnError = base.rejectOnError ?? ctx.rejectOnError;
 
@@ -207,7 +212,7 @@ function upgrade(ctx: WebSocketContext, req: NormalizedRequest, key: string, off
   return new Promise<UpgradeOutcome>((resolve) => {
     let engineId = 0;
     let session: WebSocketSession | undefined;
-    let refusal: { head: HeadEvent; chunks: Buffer[]; size: number } | undefined;
+    let refusal: { head: HeadEvent; chunks: Buffer[]; size: number; expected: number } | undefined;
     let outstanding = 0;      // written to the engine, not yet reported sent
     let sinceResume = 0;      // body bytes taken since the engine was last told to go on
     let readingPaused = false;
@@ -248,13 +253,16 @@ function upgrade(ctx: WebSocketContext, req: NormalizedRequest, key: string, off
 
     const handlers = {
       head(event: HeadEvent): void {
-        if (event.status !== 101) {
-          refusal = { head: event, chunks: [], size: 0 };
+        // Firefox presets may get an HTTP/2 extended CONNECT stream (RFC 8441): a 200 opens it.
+        const overHttp2 = event.alpn === 'h2';
+        const expected = overHttp2 ? 200 : 101;
+        if (event.status !== expected) {
+          refusal = { head: event, chunks: [], size: 0, expected };
           return;
         }
         let result;
         try {
-          result = verifyHandshake(event.status, event.headers, { key, protocols: offered, perMessageDeflate, family });
+          result = verifyHandshake(event.status, event.headers, { key, protocols: offered, perMessageDeflate, family, overHttp2 });
         } catch (err) {
           ending = true;
           instance.cancel(engineId);
@@ -287,7 +295,7 @@ function upgrade(ctx: WebSocketContext, req: NormalizedRequest, key: string, off
         settleTransport();
         if (refusal) {
           const body = Buffer.concat(refusal.chunks).subarray(0, ERROR_BODY_LIMIT);
-          resolve({ error: refused(refusal.head.status), head: refusal.head, body });
+          resolve({ error: refused(refusal.head.status, refusal.expected), head: refusal.head, body });
           return;
         }
         session?.transportEnded();
@@ -295,7 +303,7 @@ function upgrade(ctx: WebSocketContext, req: NormalizedRequest, key: string, off
       error(err: CycleTLSError): void {
         settleTransport();
         if (refusal) {
-          resolve({ error: refused(refusal.head.status), head: refusal.head, body: Buffer.concat(refusal.chunks).subarray(0, ERROR_BODY_LIMIT) });
+          resolve({ error: refused(refusal.head.status, refusal.expected), head: refusal.head, body: Buffer.concat(refusal.chunks).subarray(0, ERROR_BODY_LIMIT) });
           return;
         }
         if (!session) {
@@ -310,7 +318,10 @@ function upgrade(ctx: WebSocketContext, req: NormalizedRequest, key: string, off
       return;
     }
     try {
-      engineId = instance.submit(client, { ...ctx.toSpec(req), upgrade: true, bodyStream: true, consumerCredit: true, wholeBody: false, retryOnHostGone: false }, handlers);
+      // Firefox opens its WebSockets with its normal ALPN offer (h2, http/1.1) and runs them over
+      // HTTP/2 when the server allows RFC 8441; Chrome and Safari offer http/1.1 only.
+      engineId = instance.submit(client, { ...ctx.toSpec(req), upgrade: true, websocketOverHttp2: family === 'firefox',
+        bodyStream: true, consumerCredit: true, wholeBody: false, retryOnHostGone: false }, handlers);
     } catch (err) {
       resolve({ error: err instanceof CycleTLSError ? err : new CycleTLSError('ERR_INVALID_OPTION', String(err), 'options') });
       return;
@@ -319,6 +330,6 @@ function upgrade(ctx: WebSocketContext, req: NormalizedRequest, key: string, off
   });
 }
 
-function refused(status: number): CycleTLSError {
-  return new CycleTLSError('ERR_PROTOCOL', `the server did not switch to the WebSocket protocol: it answered ${status} instead of 101`, 'headers');
+function refused(status: number, expected: number): CycleTLSError {
+  return new CycleTLSError('ERR_PROTOCOL', `the server did not switch to the WebSocket protocol: it answered ${status} instead of ${expected}`, 'headers');
 }

@@ -54,6 +54,25 @@ export interface AlpsInfo {
   protocols: string[];
 }
 
+/** The outer encrypted_client_hello extension (RFC 9849 §5). An observer cannot tell GREASE from real ECH. */
+export interface EchSummary {
+  /** The whole extension_data: equals `ech_length`. */
+  length: number;
+  /** HPKE KDF (1 = HKDF-SHA256) and AEAD (1 = AES-128-GCM, 3 = ChaCha20-Poly1305). */
+  kdf_id: number;
+  aead_id: number;
+  config_id: number;
+  /** Length of the encapsulated key (32 for X25519). */
+  enc_length: number;
+  payload_length: number;
+}
+
+export interface PreSharedKeySummary {
+  /** Per identity: the ticket's length and the obfuscated ticket age sent with it. */
+  identities: { identity_length: number; obfuscated_ticket_age: number }[];
+  binder_lengths: number[];
+}
+
 /** The parsed ClientHello, in the shape of the golden captures (names such as "x25519 (29)", "TLS 1.3"). */
 export interface ClientHelloSummary {
   record_version: string | null;
@@ -81,7 +100,16 @@ export interface ClientHelloSummary {
   alps: AlpsInfo | null;
   record_size_limit: number | null;
   delegated_credentials: string[];
+  /** Length of the encrypted_client_hello (65037) extension data (real or GREASE ECH); null when absent. */
   ech_length: number | null;
+  /** Its outer fields (HPKE suite, config id, enc and payload lengths); null when absent. */
+  ech: EchSummary | null;
+  /** The hello offers pre_shared_key (41): it tries to resume a session (or uses an external PSK). */
+  resumption: boolean;
+  /** The pre_shared_key offer; null when absent. */
+  pre_shared_key: PreSharedKeySummary | null;
+  /** early_data (42) is offered (0-RTT). */
+  early_data: boolean;
   padding_length: number | null;
   trust_anchors_length: number | null;
   compression_methods: number[];
@@ -89,8 +117,8 @@ export interface ClientHelloSummary {
 }
 
 export interface EchoTlsInfo extends JaFingerprints, ClientHelloSummary {
-  /** What the handshake settled on. */
-  negotiated: { protocol: string | null; cipher: string | null; alpn: string | null };
+  /** What the handshake settled on; `resumed`: this server accepted the offered session (see `resumption`). */
+  negotiated: { protocol: string | null; cipher: string | null; alpn: string | null; resumed: boolean };
 }
 
 export interface H2Setting {

@@ -286,7 +286,10 @@ export interface WebSocketMessage {
 export interface CycleTLSWebSocketOptions extends CycleTLSRequestOptions {
   /** Subprotocols offered (Sec-WebSocket-Protocol); the server's choice is `subprotocol`. */
   protocols?: string[];
-  /** The Origin header. Default: the target's own origin (https://host for wss:, http:// for ws:). */
+  /**
+   * The Origin header. Default: the target's own origin (https://host for wss:, http:// for ws:). Firefox
+   * presets derive Sec-Fetch-Site from it (and send Sec-Fetch-Storage-Access: none when it is cross-site or 'null').
+   */
   origin?: string;
   /** Offer permessage-deflate (RFC 7692), as browsers do. Default true. */
   perMessageDeflate?: boolean;
@@ -299,7 +302,8 @@ export interface CycleTLSWebSocketOptions extends CycleTLSRequestOptions {
 }
 
 /**
- * An open WebSocket (status 101), or — when it could not open — the failure in cycletls's way
+ * An open WebSocket (status 101; 200 when a Firefox preset ran it over HTTP/2, RFC 8441, `tls.alpn` 'h2'),
+ * or — when it could not open — the failure in cycletls's way
  * (`status`, `headers`, `data`: up to 64 KiB of a refusal's body, `error`) with readyState 3, send()
  * rejecting and onError/onClose(1006) reporting why. `data` is null on an open socket; json(),
  * text()... reject there.

@@ -62,6 +62,25 @@ export interface AlpsInfo {
   protocols: string[];
 }
 
+/** The outer encrypted_client_hello (RFC 9849 §5): real or GREASE, which an observer cannot tell apart. */
+export interface EchOuterInfo {
+  /** ECHClientHelloType: 0 outer, 1 inner. */
+  type: number;
+  kdfId: number;
+  aeadId: number;
+  configId: number;
+  /** Length of `enc` (32 for X25519). */
+  encLength: number;
+  /** Length of the (encrypted or GREASE) payload. */
+  payloadLength: number;
+}
+
+/** The pre_shared_key offer (RFC 8446 §4.2.11): a resumption when the identity is a session ticket. */
+export interface PreSharedKeyInfo {
+  identities: { length: number; obfuscatedTicketAge: number }[];
+  binderLengths: number[];
+}
+
 export interface ClientHello {
   /** The bytes the hello was parsed from, trimmed to the records (or message) that carry it. */
   raw: Buffer;
@@ -92,6 +111,12 @@ export interface ClientHello {
   delegatedCredentials: number[];
   /** Length of the encrypted_client_hello (65037) extension data, null when absent. */
   echLength: number | null;
+  /** Its fields when it is the outer form; null when absent (or the inner form). */
+  ech: EchOuterInfo | null;
+  /** pre_shared_key (41), null when absent: its presence makes the hello a resumption attempt. */
+  preSharedKey: PreSharedKeyInfo | null;
+  /** early_data (42) is offered. */
+  earlyData: boolean;
   /** Length of the padding (21) extension data, null when absent. */
   paddingLength: number | null;
   pskModes: number[];
@@ -220,6 +245,12 @@ class Reader {
     this.pos += 2;
     return v;
   }
+  u32(): number {
+    this.need(4);
+    const v = this.buf.readUInt32BE(this.pos);
+    this.pos += 4;
+    return v;
+  }
   u24(): number {
     this.need(3);
     const v = this.buf.readUIntBE(this.pos, 3);
@@ -301,6 +332,9 @@ function parseMessage(message: Buffer, raw: Buffer, recordVersion: number | null
     recordSizeLimit: null,
     delegatedCredentials: [],
     echLength: null,
+    ech: null,
+    preSharedKey: null,
+    earlyData: false,
     paddingLength: null,
     pskModes: [],
     trustAnchorsLength: null,
@@ -392,8 +426,34 @@ function readExtension(hello: ClientHello, ext: TlsExtension): void {
     case 35:
       hello.sessionTicketLength = ext.length;
       break;
-    case 65037:
+    case 65037: {
       hello.echLength = ext.length;
+      const type = r.u8();
+      if (type !== 0) break; // the inner form carries nothing else
+      const kdfId = r.u16();
+      const aeadId = r.u16();
+      const configId = r.u8();
+      const encLength = r.vector(2, 'enc').remaining;
+      const payloadLength = r.vector(2, 'payload').remaining;
+      r.end();
+      hello.ech = { type, kdfId, aeadId, configId, encLength, payloadLength };
+      break;
+    }
+    case 41: { // pre_shared_key: OfferedPsks
+      const identities = r.vector(2, 'identities');
+      const binders = r.vector(2, 'binders');
+      r.end();
+      const psk: PreSharedKeyInfo = { identities: [], binderLengths: [] };
+      while (identities.remaining > 0) {
+        const length = identities.vector(2, 'identity').remaining;
+        psk.identities.push({ length, obfuscatedTicketAge: identities.u32() });
+      }
+      while (binders.remaining > 0) psk.binderLengths.push(binders.vector(1, 'binder').remaining);
+      hello.preSharedKey = psk;
+      break;
+    }
+    case 42:
+      hello.earlyData = true;
       break;
     case 51764:
       hello.trustAnchorsLength = ext.length;
@@ -445,10 +505,25 @@ export interface ClientHelloSummary {
   record_size_limit: number | null;
   delegated_credentials: string[];
   ech_length: number | null;
+  ech: EchSummary | null;
+  resumption: boolean;
+  pre_shared_key: { identities: { identity_length: number; obfuscated_ticket_age: number }[]; binder_lengths: number[] } | null;
+  early_data: boolean;
   padding_length: number | null;
   trust_anchors_length: number | null;
   compression_methods: number[];
   parse_errors: string[];
+}
+
+/** The outer encrypted_client_hello as the echo server reports it. */
+export interface EchSummary {
+  /** The whole extension_data (what `ech_length` says). */
+  length: number;
+  kdf_id: number;
+  aead_id: number;
+  config_id: number;
+  enc_length: number;
+  payload_length: number;
 }
 
 export function summarizeClientHello(hello: ClientHello): ClientHelloSummary {
@@ -482,6 +557,20 @@ export function summarizeClientHello(hello: ClientHello): ClientHelloSummary {
     record_size_limit: hello.recordSizeLimit,
     delegated_credentials: hello.delegatedCredentials.map(signatureAlgorithmName),
     ech_length: hello.echLength,
+    ech: hello.ech === null || hello.echLength === null ? null : {
+      length: hello.echLength,
+      kdf_id: hello.ech.kdfId,
+      aead_id: hello.ech.aeadId,
+      config_id: hello.ech.configId,
+      enc_length: hello.ech.encLength,
+      payload_length: hello.ech.payloadLength,
+    },
+    resumption: hello.preSharedKey !== null,
+    pre_shared_key: hello.preSharedKey === null ? null : {
+      identities: hello.preSharedKey.identities.map((i) => ({ identity_length: i.length, obfuscated_ticket_age: i.obfuscatedTicketAge })),
+      binder_lengths: hello.preSharedKey.binderLengths,
+    },
+    early_data: hello.earlyData,
     padding_length: hello.paddingLength,
     trust_anchors_length: hello.trustAnchorsLength,
     compression_methods: hello.compressionMethods,

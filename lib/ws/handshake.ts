@@ -12,11 +12,11 @@
 //   Chrome sends no Accept, no Sec-Fetch-* and no client hints on a WebSocket upgrade. Where custom
 //   headers go is unverifiable (a page cannot set any): they are put where Chrome puts the cookies.
 // - Firefox: raw headers in zeromq/jszmq#18 (Firefox 84: Sec-WebSocket-Protocol between Origin and
-//   Sec-WebSocket-Extensions, DNT after Sec-WebSocket-Key, Cookie after Connection), GoToSocial's
-//   WebSocket docs (Firefox 99, with Sec-Fetch-Dest: websocket), and Firefox 118 and 146 captures in
-//   public code with `Sec-Fetch-Dest: empty` (what current Firefox sends, and what the Fetch
-//   standard's WebSocket request, which has no destination, gives). `Connection: keep-alive,
-//   Upgrade` per SeasideSt/Seaside#1492 and many server bug reports.
+//   Sec-WebSocket-Extensions, DNT after Sec-WebSocket-Key, Cookie after Connection). The order,
+//   spelling and values are checked byte for byte against Firefox ESR 153 captured on this machine
+//   (../shared/fingerprints/websocket: `Connection: Upgrade`, `Sec-Fetch-Storage-Access: none` after
+//   Sec-WebSocket-Key for a cross-site or `null` origin; over HTTP/2 (RFC 8441) the same list less
+//   Host, Sec-WebSocket-Key, Connection and Upgrade, lower-cased, which the engine derives).
 // - Safari: NOT established. Old WebKit source (WebSocketHandshake.cpp) is no longer what Safari
 //   uses (since Safari 15 the NSURLSession WebSocket, with standard permessage-deflate), and no
 //   capture of it was found. Chrome's order is used, with Safari's Accept-Encoding.
@@ -121,9 +121,12 @@ function chromeSlots(url: URL, o: HandshakeOptions, origin: string, protocols: s
 }
 
 function firefoxSlots(url: URL, o: HandshakeOptions, origin: string, protocols: string | undefined): Slot[] {
+  const site = fetchSite(origin, url);
   const fetchMetadata: Slot[] = trustworthy(url)
-    ? [['Sec-Fetch-Dest', 'empty'], ['Sec-Fetch-Mode', 'websocket'], ['Sec-Fetch-Site', fetchSite(origin, url)]]
+    ? [['Sec-Fetch-Dest', 'empty'], ['Sec-Fetch-Mode', 'websocket'], ['Sec-Fetch-Site', site]]
     : [];
+  // Firefox says a cross-site socket (an `Origin: null` data: page included) has no storage access.
+  const storageAccess = trustworthy(url) && site === 'cross-site' ? 'none' : undefined;
   return [
     ['Host', url.host],
     ['User-Agent', o.userAgent],
@@ -135,9 +138,10 @@ function firefoxSlots(url: URL, o: HandshakeOptions, origin: string, protocols: 
     ['Sec-WebSocket-Protocol', protocols],
     ['Sec-WebSocket-Extensions', o.perMessageDeflate ? deflateOffer(false) : undefined],
     ['Sec-WebSocket-Key', o.key],
+    ['Sec-Fetch-Storage-Access', storageAccess],
     // Where Firefox's own optional headers (DNT, Sec-GPC) appear in captures.
     [EXTRA, undefined],
-    ['Connection', 'keep-alive, Upgrade'],
+    ['Connection', 'Upgrade'],
     ['Cookie', undefined],
     ...fetchMetadata,
     ['Pragma', 'no-cache'],
@@ -218,6 +222,8 @@ export interface VerifyOptions {
   perMessageDeflate: boolean;
   /** The family whose request was sent: Firefox's offer has no client_max_window_bits. Default chrome. */
   family?: BrowserFamily;
+  /** The answer to an HTTP/2 extended CONNECT (RFC 8441 §5): 200, no Upgrade, Connection or Sec-WebSocket-Accept. */
+  overHttp2?: boolean;
 }
 
 export interface HandshakeResult {
@@ -236,7 +242,11 @@ export interface HandshakeResult {
  * fail that case, which is left to the caller.
  */
 export function verifyHandshake(status: number, rawHeaders: string[], opts: VerifyOptions): HandshakeResult {
-  if (status !== 101) throw handshakeFailure(`expected status 101 Switching Protocols, got ${status}`);
+  if (opts.overHttp2) {
+    if (status !== 200) throw handshakeFailure(`expected status 200 to the extended CONNECT, got ${status}`);
+  } else if (status !== 101) {
+    throw handshakeFailure(`expected status 101 Switching Protocols, got ${status}`);
+  }
   const headers = new Map<string, string[]>();
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const name = rawHeaders[i].toLowerCase();
@@ -244,6 +254,12 @@ export function verifyHandshake(status: number, rawHeaders: string[], opts: Veri
     if (list) list.push(rawHeaders[i + 1]);
     else headers.set(name, [rawHeaders[i + 1]]);
   }
+  if (!opts.overHttp2) verifyUpgradeAnswer(headers, opts.key);
+  return negotiated(headers, opts);
+}
+
+/** RFC 6455 §4.1's checks of a 101: Upgrade, Connection, Sec-WebSocket-Accept. */
+function verifyUpgradeAnswer(headers: Map<string, string[]>, key: string): void {
   const upgrade = headers.get('upgrade');
   if (!upgrade || upgrade.length !== 1 || upgrade[0].trim().toLowerCase() !== 'websocket') {
     throw handshakeFailure(`Upgrade must be "websocket", got ${upgrade ? JSON.stringify(upgrade.join(', ')) : 'none'}`);
@@ -254,9 +270,13 @@ export function verifyHandshake(status: number, rawHeaders: string[], opts: Veri
   }
   const accept = headers.get('sec-websocket-accept');
   if (!accept) throw handshakeFailure('no Sec-WebSocket-Accept');
-  if (accept.length !== 1 || accept[0].trim() !== acceptFor(opts.key)) {
+  if (accept.length !== 1 || accept[0].trim() !== acceptFor(key)) {
     throw handshakeFailure(`wrong Sec-WebSocket-Accept ${JSON.stringify(accept.join(', '))}`);
   }
+}
+
+/** The subprotocol and extensions the server chose, checked against the offer. */
+function negotiated(headers: Map<string, string[]>, opts: VerifyOptions): HandshakeResult {
   let protocol = '';
   const chosen = headers.get('sec-websocket-protocol');
   if (chosen) {

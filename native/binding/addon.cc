@@ -360,6 +360,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
     if (!ReadBool(o, "tls", spec.tls)) return type_error("tls");
     if (!ReadBool(o, "insecureSkipVerify", spec.insecure_skip_verify)) return type_error("insecureSkipVerify");
     if (!ReadBool(o, "forceHttp1", spec.force_http1)) return type_error("forceHttp1");
+    if (!ReadBool(o, "http1RetryHello", spec.http1_retry_hello)) return type_error("http1RetryHello");
     if (!ReadBool(o, "presetHeaders", spec.preset_headers)) return type_error("presetHeaders");
     if (!ReadBool(o, "wholeBody", spec.whole_body)) return type_error("wholeBody");
     if (!ReadBool(o, "decompress", spec.decompress)) return type_error("decompress");
@@ -367,6 +368,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
     if (!ReadBool(o, "consumerCredit", spec.consumer_credit)) return type_error("consumerCredit");
     if (!ReadBool(o, "bodyStream", spec.body_stream)) return type_error("bodyStream");
     if (!ReadBool(o, "upgrade", spec.upgrade)) return type_error("upgrade");
+    if (!ReadBool(o, "websocketOverHttp2", spec.websocket_over_http2)) return type_error("websocketOverHttp2");
     Napi::Value cap = o.Get("maxDecodedBytes");
     if (cap.IsNumber()) spec.max_decoded_bytes = static_cast<uint64_t>(std::max(0.0, cap.As<Napi::Number>().DoubleValue()));
     Napi::Value body_cap = o.Get("maxResponseBytes");

@@ -358,7 +358,7 @@ void Connection::start_target() {
   }
   account();
   Error error;
-  const TlsOptions options{key_.verify, key_.http1_only};
+  const TlsOptions options{key_.verify, key_.http1_only, key_.http1_retry};
   tls_context_ = engine_.tls_contexts().get(*exchange_->profile, options, &error);
   if (!tls_context_) {
     fail(std::move(error), false);
@@ -377,7 +377,7 @@ void Connection::start_target() {
     return;
   }
   if (TlsSessionCache* sessions = engine_.tls_sessions()) {
-    tls_session_slot_ = TlsSessionCache::Slot{sessions, describe(key_)};
+    tls_session_slot_ = TlsSessionCache::Slot{sessions, tls_session_key(key_)};
     sessions->attach(ssl, &tls_session_slot_);
   }
   enter_stage_all(Stage::kTls);
@@ -820,7 +820,8 @@ bool Connection::idle() const {
 }
 
 bool Connection::session_idle() const {
-  return established_ && !closed_ && mode_ == Mode::kHttp2 && streams_.empty() && accepts_streams();
+  return established_ && !closed_ && mode_ == Mode::kHttp2 && streams_.empty() && awaiting_settings_.empty() &&
+         accepts_streams();
 }
 
 bool Connection::peer_closed() const {
@@ -874,6 +875,16 @@ bool Connection::accepts_streams() const {
 }
 
 void Connection::submit_stream(std::shared_ptr<Exchange> ex) {
+  if (ex->spec.upgrade) {
+    place_websocket(std::move(ex));
+    return;
+  }
+  const RequestSpec& s = ex->spec;
+  open_stream(std::move(ex), s.method, s.headers, s.body, {});
+}
+
+void Connection::open_stream(std::shared_ptr<Exchange> ex, std::string_view method, const HeaderList& headers,
+                             std::string body, std::string_view extended_protocol) {
   idle_timer_.cancel();
   ex->connection = shared_from_this();
   ex->reset_response();
@@ -882,9 +893,8 @@ void Connection::submit_stream(std::shared_ptr<Exchange> ex) {
   const Header* host = find_header(s.headers, "host");
   const std::string authority = host ? host->value : key_.host;
   std::string why;
-  const int32_t id =
-      h2_->submit_request(s.method, key_.tls ? "https" : "http", authority, s.target, s.headers,
-                          s.body, &why, s.body_stream);
+  const int32_t id = h2_->submit_request(method, key_.tls ? "https" : "http", authority, s.target, headers,
+                                         std::move(body), &why, s.body_stream, extended_protocol);
   if (id < 0) {
     ex->connection.reset();
     engine_.exchange_failed(ex, Error{ErrorCode::kInvalidOption, Stage::kWrite, "invalid request: " + why},
@@ -896,12 +906,69 @@ void Connection::submit_stream(std::shared_ptr<Exchange> ex) {
   engine_.count_exchange(ex->reused_connection);
   // HTTP/2 sends the request as soon as a stream slot allows: its head is awaited from now on, or
   // once a streamed body is complete (on_request_body_sent): the upload is no wait for the head.
-  if (!s.body_stream) engine_.enter_stage(ex, Stage::kHeaders);
+  // An extended CONNECT stays open both ways: its 200 is awaited at once.
+  if (!s.body_stream || !extended_protocol.empty()) engine_.enter_stage(ex, Stage::kHeaders);
   Exchange& placed = *ex;
   streams_[id] = std::move(ex);
   feed_http2_upload(placed);
   account();
   flush_http2();
+}
+
+// Firefox decides on the server's first SETTINGS: RFC 8441 allowed -> a stream of this connection;
+// not allowed -> a connection of its own with HTTP/1.1. Until they arrive the exchange waits here,
+// under its headers deadline (and timeout_ms).
+void Connection::place_websocket(std::shared_ptr<Exchange> ex) {
+  idle_timer_.cancel();
+  ex->connection = shared_from_this();
+  if (!h2_->remote_settings_received()) {
+    engine_.enter_stage(ex, Stage::kHeaders);
+    awaiting_settings_.push_back(std::move(ex));
+    return;
+  }
+  if (h2_->remote_allows_extended_connect()) {
+    submit_extended_connect(std::move(ex));
+    return;
+  }
+  ex->connection.reset();
+  engine_.retry_websocket_over_http1(ex);
+  if (streams_started_ == 0 && awaiting_settings_.empty()) {
+    // Firefox drops the connection it opened for its WebSocket when that cannot carry it; so do
+    // we, unless it has carried other streams since. Not from inside a session call: after the
+    // current handler.
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      if (self->streams_started_ == 0 && self->awaiting_settings_.empty()) self->retire();
+    });
+  }
+}
+
+void Connection::on_first_settings() {
+  auto waiting = std::move(awaiting_settings_);
+  awaiting_settings_.clear();
+  for (auto& ex : waiting) {
+    if (ex->done) continue;
+    place_websocket(std::move(ex));
+  }
+}
+
+// RFC 8441 §4/§5: CONNECT with :protocol websocket, no Sec-WebSocket-Key (nor Host, Connection,
+// Upgrade: the session drops those); the rest of the list as Firefox orders it. A 200 opens it.
+void Connection::submit_extended_connect(std::shared_ptr<Exchange> ex) {
+  HeaderList headers;
+  headers.reserve(ex->spec.headers.size());
+  for (const Header& h : ex->spec.headers) {
+    if (!iequals(h.name, "sec-websocket-key")) headers.push_back(h);
+  }
+  open_stream(std::move(ex), "CONNECT", headers, {}, "websocket");
+}
+
+void Connection::fail_awaiting_settings(const Error& error) {
+  auto waiting = std::move(awaiting_settings_);
+  awaiting_settings_.clear();
+  for (auto& ex : waiting) {
+    ex->connection.reset();
+    engine_.exchange_failed(ex, error, false);
+  }
 }
 
 void Connection::feed_http2_upload(Exchange& ex) {
@@ -1004,6 +1071,7 @@ void Connection::on_read_http2(const asio::error_code& ec, size_t bytes) {
     }
     if (!ex->spec.whole_body) flush_body(*ex);
   }
+  if (!awaiting_settings_.empty() && h2_->remote_settings_received()) on_first_settings();
   flush_http2();
   if (!closed_) read_more();
 }
@@ -1015,6 +1083,7 @@ void Connection::fail_streams(const Error& error) {
   engine_.http2_unusable(this);
   // The session reports each open stream closed, with which of them never reached the server
   // (those may be retried elsewhere).
+  fail_awaiting_settings(error);
   connection_error_ = &error;
   ++in_session_;
   h2_->close_all_streams(http2::kInternalError);
@@ -1083,7 +1152,17 @@ void Connection::on_ping_timer(const asio::error_code& ec) {
 void Connection::on_head(int32_t stream, ResponseHead&& head) {
   auto it = streams_.find(stream);
   if (it == streams_.end()) return;
-  begin_response(*it->second, std::move(head));
+  Exchange& ex = *it->second;
+  const bool opened = ex.spec.upgrade && head.status == 200;
+  begin_response(ex, std::move(head));
+  if (opened) {
+    // The extended CONNECT succeeded: the stream is the WebSocket's byte pipe now (as after a
+    // 101 on HTTP/1.1); the deadlines were for the handshake.
+    ex.upgraded = true;
+    ex.deadline.cancel();
+    ex.phase_timer.cancel();
+    ex.phase = Phase::kNone;
+  }
 }
 
 void Connection::on_data(int32_t stream, std::string_view bytes) {
@@ -1154,6 +1233,18 @@ void Connection::on_stream_closed(int32_t stream, const http2::StreamClose& clos
   }
 }
 
+// An extended CONNECT WebSocket whose server ended its side: as the server's FIN on an upgraded
+// HTTP/1.1 connection (RFC 8441 §5: END_STREAM stands for the TCP close), it is over. Our side ends
+// after what the caller already wrote; later writes are dropped (write_body after the end).
+void Connection::on_remote_end(int32_t stream) {
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) return;
+  Exchange& ex = *it->second;
+  if (!ex.upgraded || ex.upload_ended) return;
+  ex.upload_ended = true;
+  feed_http2_upload(ex);
+}
+
 void Connection::on_goaway(int32_t, uint32_t, std::string_view) {
   // No new streams here; those in flight finish or come back retryable.
   engine_.http2_unusable(this);
@@ -1179,6 +1270,13 @@ void Connection::abandon(const std::shared_ptr<Exchange>& ex) {
   for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
     if (*it == ex) {
       waiters_.erase(it);
+      return;
+    }
+  }
+  for (auto it = awaiting_settings_.begin(); it != awaiting_settings_.end(); ++it) {
+    if (*it == ex) {
+      awaiting_settings_.erase(it);
+      if (streams_.empty() && awaiting_settings_.empty()) arm_http2_idle();
       return;
     }
   }
@@ -1306,6 +1404,7 @@ void Connection::close(const char* why) {
     engine_.exchange_failed(ex, error, false);
   }
   hand_back_waiters(&error);
+  fail_awaiting_settings(error);
   auto streams = std::move(streams_);
   streams_.clear();
   for (auto& [id, ex] : streams) {

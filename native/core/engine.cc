@@ -256,13 +256,18 @@ void Engine::Impl::start(RequestSpec&& spec) {
                               "unknown profile '" + ex->spec.profile + "'"}, false);
     return;
   }
+  if (ex->spec.http1_retry_hello) ex->spec.force_http1 = true;
   if (ex->spec.upgrade) {
-    // A connection of its own that speaks HTTP/1.1: it will belong to the upgraded protocol.
-    ex->spec.force_http1 = true;
     ex->spec.body_stream = true;
-    ex->fresh_only = true;
     ex->spec.whole_body = false;
     ex->spec.decompress = false;
+    if (!ex->spec.websocket_over_http2 || ex->spec.force_http1) {
+      // A connection of its own that speaks HTTP/1.1: it will belong to the upgraded protocol.
+      ex->spec.websocket_over_http2 = false;
+      ex->spec.force_http1 = true;
+      ex->fresh_only = true;
+    }
+    // Otherwise the profile's ALPN decides (dispatch keeps it off idle HTTP/1.1 connections).
   }
   if (ex->spec.body_stream) ex->spec.body.clear();
   complete_headers(ex->spec);
@@ -278,7 +283,7 @@ void Engine::Impl::start(RequestSpec&& spec) {
     proxy_key = proxy::canonical_url(config);
   }
   ex->key = PoolKey{s.tls, s.host, s.port, std::move(proxy_key), s.server_name.empty() ? s.host : s.server_name,
-                    ex->profile->id, !s.insecure_skip_verify, s.force_http1};
+                    ex->profile->id, !s.insecure_skip_verify, s.force_http1, s.http1_retry_hello};
   if (s.timeout_ms > 0) {
     ex->deadline.expires_after(std::chrono::milliseconds(s.timeout_ms));
     ex->deadline.async_wait([this, weak = std::weak_ptr<Exchange>(ex)](const asio::error_code& ec) {
@@ -355,7 +360,8 @@ bool Engine::Impl::dispatch(const std::shared_ptr<Exchange>& ex) {
       conn->submit_stream(ex);
       return true;
     }
-    if (auto conn = pool.take_idle(key)) {
+    // An upgrade takes its HTTP/1.1 connection over for good: never one kept alive for others.
+    if (auto conn = ex->spec.upgrade ? nullptr : pool.take_idle(key)) {
       admit(ex);
       conn->run(ex);
       return true;
@@ -394,6 +400,18 @@ void Engine::Impl::dispatch_or_requeue(const std::shared_ptr<Exchange>& ex) {
 }
 
 void Engine::Impl::redispatch(const std::shared_ptr<Exchange>& ex) { dispatch_or_requeue(ex); }
+
+void Engine::Impl::retry_websocket_over_http1(const std::shared_ptr<Exchange>& ex) {
+  if (ex->done) return;
+  if (auto conn = std::move(ex->connection)) conn->abandon(ex);
+  ex->spec.websocket_over_http2 = false;
+  ex->spec.force_http1 = true;
+  ex->spec.http1_retry_hello = true;  // the profile's reconnect hello (Firefox: no compress_certificate)
+  ex->key.http1_only = true;
+  ex->key.http1_retry = true;
+  ex->fresh_only = true;
+  dispatch_or_requeue(ex);
+}
 
 void Engine::Impl::schedule_pump() {
   if (pump_posted_ || queue_.empty() || stopped_) return;

@@ -189,6 +189,15 @@ class Connection : public std::enable_shared_from_this<Connection>,
   void end_pipe();
   // HTTP/2: hands the caller's pieces to the session; kSent for what flow control took.
   void feed_http2_upload(Exchange& ex);
+  // HTTP/2: `ex` as a new stream with this method, header list, body and (extended CONNECT) :protocol.
+  void open_stream(std::shared_ptr<Exchange> ex, std::string_view method, const HeaderList& headers,
+                   std::string body, std::string_view extended_protocol);
+  // HTTP/2 WebSocket (RFC 8441, RequestSpec::websocket_over_http2): waits for the server's first
+  // SETTINGS, then an extended CONNECT stream, or back to the engine for an HTTP/1.1 connection.
+  void place_websocket(std::shared_ptr<Exchange> ex);
+  void on_first_settings();
+  void submit_extended_connect(std::shared_ptr<Exchange> ex);
+  void fail_awaiting_settings(const Error& error);
   void report_http2_sent();
   void fail(Error error, bool nothing_received);
   void finish_exchange();
@@ -224,6 +233,7 @@ class Connection : public std::enable_shared_from_this<Connection>,
   void on_stream_closed(int32_t stream, const http2::StreamClose& close) override;
   void on_request_body_sent(int32_t stream, size_t bytes, bool last) override;
   void on_goaway(int32_t last_stream_id, uint32_t error_code, std::string_view debug) override;
+  void on_remote_end(int32_t stream) override;
 
   // The outermost layer: the target's TLS (in the tunnel or not), else the proxy's TLS, else TCP.
   template <class Fn>
@@ -279,6 +289,8 @@ class Connection : public std::enable_shared_from_this<Connection>,
   std::vector<std::shared_ptr<Exchange>> waiters_;
   std::unique_ptr<http2::ClientSession> h2_;
   std::map<int32_t, std::shared_ptr<Exchange>> streams_;
+  // WebSockets that came before the server's first SETTINGS (whether it allows RFC 8441 is unknown).
+  std::vector<std::shared_ptr<Exchange>> awaiting_settings_;
   std::string write_buffer_;
   bool writing_ = false;
   size_t streams_started_ = 0;
@@ -346,6 +358,9 @@ class Engine::Impl {
   void http2_unusable(Connection* conn);
   // An exchange that waited on a connection which turned out unsuitable goes round again.
   void redispatch(const std::shared_ptr<Exchange>& ex);
+  // A WebSocket met an HTTP/2 server without RFC 8441: again on a new connection offering
+  // http/1.1 only (Firefox's reconnect), as an HTTP/1.1 upgrade.
+  void retry_websocket_over_http1(const std::shared_ptr<Exchange>& ex);
   void connection_established(bool tls, bool resumed);
   void count_io(uint64_t in, uint64_t out);
   void count_exchange(bool reused);

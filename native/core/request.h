@@ -31,11 +31,26 @@ struct RequestSpec {
   // never pooled. A 101 answer turns the connection into a two-way byte pipe: what the server sends
   // arrives as body events, what Engine::write_body gets goes out as it is; the server's EOF, or
   // the caller's end (write_body with end, once what it wrote went out), ends the exchange. The deadlines stop at the 101 (they cover the handshake). Any other answer is an
-  // ordinary response. Implies force_http1 and body_stream.
+  // ordinary response. Implies force_http1 and body_stream (unless websocket_over_http2).
   bool upgrade = false;
+  // With upgrade, a WebSocket opened as Firefox opens it: the profile's own ALPN offer, and a pooled
+  // HTTP/2 connection may carry it. What the server picks decides, once its first SETTINGS are in:
+  //   http/1.1                              -> the HTTP/1.1 upgrade above, on that connection;
+  //   h2 with SETTINGS_ENABLE_CONNECT_PROTOCOL -> an extended CONNECT stream (RFC 8441): `headers`
+  //     without Host, Connection, Upgrade and Sec-WebSocket-Key, `:protocol websocket`; a 200 turns
+  //     the stream into the byte pipe (DATA both ways), the caller's end sends END_STREAM;
+  //   h2 without it                         -> again on a new connection offering http/1.1 only
+  //     (the HTTP/1.1 upgrade), as Firefox reconnects; the h2 connection is dropped if it carries
+  //     nothing else.
+  bool websocket_over_http2 = false;
   std::string server_name;      // SNI override; empty = host (IP literals send no SNI)
   bool insecure_skip_verify = false;
   bool force_http1 = false;
+  // The ClientHello of a browser's reconnect with http/1.1 only after an HTTP/2 server could not
+  // carry a WebSocket (no RFC 8441): force_http1 plus the profile's differences for that hello
+  // (TlsOptions::http1_retry; Firefox leaves out compress_certificate). Implies force_http1; part
+  // of the connection's identity.
+  bool http1_retry_hello = false;
   std::string profile;          // preset id; empty = the default preset
   // A profile composed from fingerprint strings (JA3, JA4_r, Akamai); wins over `profile`.
   std::shared_ptr<const Profile> custom_profile;

@@ -180,15 +180,22 @@ struct ClientSession::Callbacks {
             s->fields = HeaderList{};
             self.listener_.on_trailers(id, std::move(trailers));
           }
+          if (s->remote_ended) self.listener_.on_remote_end(id);
           return 0;
         }
         case NGHTTP2_DATA:
           if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
-            if (Stream* s = find(self, id)) s->remote_ended = true;
+            if (Stream* s = find(self, id)) {
+              s->remote_ended = true;
+              self.listener_.on_remote_end(id);
+            }
           }
           return 0;
         case NGHTTP2_SETTINGS:
-          if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) self.listener_.on_settings();
+          if (!(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+            self.remote_settings_received_ = true;
+            self.listener_.on_settings();
+          }
           return 0;
         case NGHTTP2_PING:
           if (frame->hd.flags & NGHTTP2_FLAG_ACK) {
@@ -406,7 +413,8 @@ bool ClientSession::start(std::string* error) {
 
 int32_t ClientSession::submit_request(std::string_view method, std::string_view scheme, std::string_view authority,
                                       std::string_view path, const HeaderList& headers, std::string body,
-                                      std::string* error, bool body_follows) {
+                                      std::string* error, bool body_follows,
+                                      std::string_view extended_protocol) {
   auto bad = [&](std::string message) -> int32_t {
     if (error) *error = std::move(message);
     return -1;
@@ -420,7 +428,7 @@ int32_t ClientSession::submit_request(std::string_view method, std::string_view 
     if (method.empty() || path.empty() || scheme.empty()) return bad(":method, :scheme and :path must not be empty");
 
     std::vector<nghttp2_nv> nva;
-    nva.reserve(4 + headers.size());
+    nva.reserve(5 + headers.size());
     for (char c : profile_.pseudo_header_order) {
       switch (c) {
         case 'm': nva.push_back(make_nv(":method", method)); break;
@@ -431,6 +439,10 @@ int32_t ClientSession::submit_request(std::string_view method, std::string_view 
         case 'p': nva.push_back(make_nv(":path", path)); break;
         default: break;
       }
+    }
+    if (!extended_protocol.empty()) {
+      if (!remote_allows_extended_connect()) return bad("the server does not allow extended CONNECT (RFC 8441)");
+      nva.push_back(make_nv(":protocol", extended_protocol));
     }
     std::vector<std::string> names;  // lower-cased names; reserved: make_nv keeps pointers into them
     names.reserve(headers.size());
@@ -647,6 +659,11 @@ void ClientSession::deliver_close(int32_t id, uint32_t error_code) {
 size_t ClientSession::remote_max_concurrent_streams() const {
   if (!session_) return options_.initial_max_concurrent_streams;
   return nghttp2_session_get_remote_settings(session_.get(), NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+}
+
+bool ClientSession::remote_allows_extended_connect() const {
+  return session_ && remote_settings_received_ &&
+         nghttp2_session_get_remote_settings(session_.get(), NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL) == 1;
 }
 
 bool ClientSession::can_submit() const {

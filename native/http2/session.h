@@ -92,6 +92,9 @@ class SessionListener {
   // The stream is gone; no further events for it. Called exactly once for every stream id
   // submit_request() returned (the destructor reports nothing: call close_all_streams() first).
   virtual void on_stream_closed(int32_t stream, const StreamClose& close) = 0;
+  // The server's END_STREAM arrived (after on_head/on_data/on_trailers of that frame): its side of
+  // the stream is done; ours may still be sending. on_stream_closed follows once both sides are.
+  virtual void on_remote_end(int32_t stream) { (void)stream; }
   // The server sent GOAWAY. Streams above last_stream_id are then closed with REFUSED_STREAM
   // (retryable); those at or below it may still complete. No new request can be submitted.
   virtual void on_goaway(int32_t last_stream_id, uint32_t error_code, std::string_view debug_data) {
@@ -137,9 +140,13 @@ class ClientSession {
   // Beyond can_submit() the request is accepted but waits (in order) for a free stream slot.
   // `body_follows`: the body is not known yet; it is given piecewise with append_request_body()
   // and goes out as the server's flow-control windows allow (END_STREAM with the last piece).
+  // `extended_protocol`: an extended CONNECT (RFC 8441 §4): a `:protocol` pseudo-header with this
+  // value follows the profile's pseudo-headers (Firefox's order: m, p, a, s, then :protocol). Only
+  // after the server's SETTINGS allowed it (remote_allows_extended_connect()).
   int32_t submit_request(std::string_view method, std::string_view scheme, std::string_view authority,
                          std::string_view path, const HeaderList& headers, std::string body,
-                         std::string* error, bool body_follows = false);
+                         std::string* error, bool body_follows = false,
+                         std::string_view extended_protocol = {});
   // More of a body_follows request's body; `end` after the last piece. False for unknown streams
   // or a body already ended.
   bool append_request_body(int32_t stream, std::string_view bytes, bool end);
@@ -174,6 +181,10 @@ class ClientSession {
   // last stream id). The session accepts no more requests.
   void close_all_streams(uint32_t error_code);
 
+  // The server's first SETTINGS frame arrived (its parameters, not defaults, are known).
+  bool remote_settings_received() const noexcept { return remote_settings_received_; }
+  // The server sent SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 8441 §3): extended CONNECT allowed.
+  bool remote_allows_extended_connect() const;
   // The server's MAX_CONCURRENT_STREAMS (Options::initial_max_concurrent_streams until its SETTINGS).
   size_t remote_max_concurrent_streams() const;
   // Streams submitted and not yet closed (requests waiting for a slot included).
@@ -210,6 +221,7 @@ class ClientSession {
   bool closed_ = false;  // close_all_streams() or terminate()
   bool in_io_ = false;  // inside receive() or produce()
   bool goaway_received_ = false;
+  bool remote_settings_received_ = false;
   int32_t goaway_last_stream_id_ = std::numeric_limits<int32_t>::max();
   bool patch_default_priority_ = false;
   uint64_t next_ping_ = 1;

@@ -83,7 +83,8 @@ std::string encode_request(const RequestSpec& s) {
   w.u64(s.client_id).u64(s.connect_timeout_ms).u64(s.tls_timeout_ms).u64(s.headers_timeout_ms);
   w.u64(s.body_idle_timeout_ms);
   w.str(s.proxy);
-  w.u8(s.body_stream ? 1 : 0).u8(s.upgrade ? 1 : 0);
+  w.u8(s.body_stream ? 1 : 0).u8(s.upgrade ? 1 : 0).u8(s.http1_retry_hello ? 1 : 0);
+  w.u8(s.websocket_over_http2 ? 1 : 0);
   return w.take();
 }
 
@@ -101,7 +102,8 @@ bool decode_request(std::string_view payload, RequestSpec* s, uint64_t* body_siz
                   r.u64(&s->max_decoded_bytes) && r.u64(&s->max_response_bytes) && r.u64(&s->client_id) && r.u64(&s->connect_timeout_ms) &&
                   r.u64(&s->tls_timeout_ms) && r.u64(&s->headers_timeout_ms) &&
                   r.u64(&s->body_idle_timeout_ms) && r.str(&s->proxy) && r.boolean(&s->body_stream) &&
-                  r.boolean(&s->upgrade) && r.at_end();
+                  r.boolean(&s->upgrade) && r.boolean(&s->http1_retry_hello) &&
+                  r.boolean(&s->websocket_over_http2) && r.at_end();
   if (!ok) {
     *why = "malformed REQUEST payload";
     return false;

@@ -26,7 +26,15 @@ std::string describe(const PoolKey& key) {
   if (key.tls && key.server_name != key.host) s.append(" sni=").append(key.server_name);
   if (key.tls && !key.verify) s.append(" insecure");
   if (key.tls && key.http1_only) s.append(" http1");
+  if (key.tls && key.http1_retry) s.append(" http1-retry");
   return s;
+}
+
+std::string tls_session_key(const PoolKey& key) {
+  PoolKey any_alpn = key;
+  any_alpn.http1_only = false;
+  any_alpn.http1_retry = false;
+  return describe(any_alpn);
 }
 
 Pool::Origin* Pool::find(const PoolKey& key) {

@@ -31,16 +31,22 @@ struct PoolKey {
   std::string profile;      // profile id (composed profiles' ids name their fingerprint strings)
   bool verify = true;
   bool http1_only = false;  // the ALPN constraint
+  bool http1_retry = false;  // the hello of a WebSocket's http/1.1-only reconnect (TlsOptions::http1_retry)
   auto tie() const {
-    return std::tie(tls, host, port, proxy, server_name, profile, verify, http1_only);
+    return std::tie(tls, host, port, proxy, server_name, profile, verify, http1_only, http1_retry);
   }
   bool operator<(const PoolKey& o) const { return tie() < o.tie(); }
   bool operator==(const PoolKey& o) const { return tie() == o.tie(); }
 };
 
-// "https://host:port [profile]", plus " via proxy", " sni=name", " insecure", " http1" when they
-// differ from the defaults, so that distinct keys read differently.
+// "https://host:port [profile]", plus " via proxy", " sni=name", " insecure", " http1",
+// " http1-retry" when they differ from the defaults, so that distinct keys read differently.
 std::string describe(const PoolKey& key);
+
+// The key under which a connection's TLS sessions are kept: its identity without the ALPN variant
+// (a browser resumes a site's session whatever protocols the new connection offers: Firefox's
+// WebSocket reconnect with http/1.1 only resumes the session of the HTTP/2 connection before it).
+std::string tls_session_key(const PoolKey& key);
 
 // Live counts of one identity; written by its connections on the io thread, read from anywhere.
 struct OriginCounters {

@@ -299,7 +299,12 @@ TlsProfile firefox_tls(bool with_ecdsa_cbc_sha) {
   t.record_size_limit = 16385;
   t.alpn = {"h2", "http/1.1"};
   t.cert_compression = {1, 2, 3};  // zlib, brotli, zstd
+  // Its WebSocket reconnect with http/1.1 only (after an h2 server without RFC 8441) has no
+  // compress_certificate: the capture's t13d1616h1_86a278354501_e6d2851837fd.
+  t.http1_retry_drops_cert_compression = true;
   t.ech_grease = true;
+  t.ech_grease_nss = true;  // 281 bytes fresh, 601 resumed in the captures
+  t.session_ticket_when_resuming_tls13 = false;  // resumed: t13d1617h2_86a278354501_e6dcd7ae0a9e
   t.ocsp_stapling = true;
   t.signed_cert_timestamps = true;
   return t;

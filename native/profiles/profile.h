@@ -33,6 +33,16 @@ struct TlsProfile {
   bool grease = false;                    // GREASE in ciphers, groups, extensions, versions, key_share
   bool grease_signature_algorithms = false;  // a GREASE value first in signature_algorithms (Chrome ≥152)
   bool ech_grease = false;                // encrypted_client_hello (65037) GREASE
+  // How that GREASE is shaped. false: BoringSSL's (Chrome's) — AES-128-GCM, a payload of
+  // 144/176/208/240 bytes drawn per connection (extension 186–282 bytes). true: NSS's (Firefox's) —
+  // AES-128-GCM or ChaCha20-Poly1305 drawn per connection, and a payload as long as the inner hello
+  // NSS would encrypt: this hello's compressible extensions, the server name padded to 100 bytes,
+  // the pre_shared_key when resuming, rounded up to 31 modulo 32 (NSS before Firefox 155), plus the
+  // 16-byte tag. For ESR 153 against a 240-byte ticket: 281 bytes fresh, 601 resumed.
+  bool ech_grease_nss = false;
+  // session_ticket (35) beside pre_shared_key when a TLS 1.3 session is offered. Chrome keeps it;
+  // Firefox (NSS) leaves it out.
+  bool session_ticket_when_resuming_tls13 = true;
   bool ocsp_stapling = false;             // status_request (5)
   bool signed_cert_timestamps = false;    // signed_certificate_timestamp (18)
   bool session_tickets = true;            // session_ticket (35)
@@ -41,6 +51,9 @@ struct TlsProfile {
   bool psk_key_exchange_modes = true;     // psk_key_exchange_modes (45), TLS 1.3 only
   std::string trust_anchors;              // trust_anchors (0xca34) payload; empty = not sent
   bool padding = false;                   // padding (21), when the hello is 256–511 bytes
+  // The reconnect with ALPN http/1.1 only after an HTTP/2 server could not carry a WebSocket
+  // (TlsOptions::http1_retry) also leaves out compress_certificate (27), as Firefox's does.
+  bool http1_retry_drops_cert_compression = false;
   // Extensions the stack does not implement, sent anyway (advertised only) at their place in
   // extension_order: 22, 49 and 17 empty, 50 with signature_algorithms, any other id empty. A
   // server that answers one fails the handshake.

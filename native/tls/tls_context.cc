@@ -90,7 +90,7 @@ std::string alpn_wire(const std::vector<std::string>& protocols) {
 std::vector<std::string> offered_alpn(const Profile& profile, const TlsOptions& options) {
   std::vector<std::string> out;
   for (const auto& p : profile.tls.alpn) {
-    if (p == "h2" && (options.http1_only || !http2_available())) continue;
+    if (p == "h2" && (options.http1_only || options.http1_retry || !http2_available())) continue;
     out.push_back(p);
   }
   return out;
@@ -241,6 +241,33 @@ std::string opaque_extension_body(uint16_t id, const TlsProfile& t) {
   return body;
 }
 
+// NSS's GREASE ECH payload (tls13_MaybeGreaseEch) is as long as the EncodedClientHelloInner it
+// would encrypt. This is that length without the server name and pre_shared_key (which BoringSSL
+// adds per connection, see patch 0012): version, random and an empty session id; the cipher suites
+// and compression methods; the extensions' length; the inner encrypted_client_hello; the inner
+// supported_versions (TLS 1.3, and GREASE when the hello has it); and ech_outer_extensions naming
+// every other extension the hello sends, except those NSS leaves out of a TLS 1.3 inner hello
+// (ec_point_formats, extended_master_secret, session_ticket, renegotiation_info).
+size_t nss_inner_hello_fixed_length(const TlsProfile& t, size_t offered_alpn, bool cert_compression) {
+  const size_t grease = t.grease ? 1 : 0;
+  size_t compressed = 3;  // supported_groups, signature_algorithms, key_share
+  compressed += offered_alpn > 0;
+  compressed += t.ocsp_stapling + t.signed_cert_timestamps + t.psk_key_exchange_modes;
+  compressed += cert_compression;
+  compressed += t.record_size_limit != 0;
+  compressed += !t.delegated_credentials.empty();
+  compressed += !t.trust_anchors.empty();
+  compressed += t.opaque_extensions.size();
+  compressed += 2 * grease;  // the two GREASE extensions
+  for (uint16_t id : t.omitted_extensions) compressed -= (id == 10 || id == 13);
+  size_t length = 2 + 32 + 1;                              // version, random, legacy_session_id
+  length += 2 + 2 * (t.cipher_suites.size() + grease) + 2;  // cipher_suites, compression methods
+  length += 2 + 5;                                          // extensions length, inner ECH
+  length += 4 + 1 + 2 + 2 * grease;                         // supported_versions
+  length += 4 + 1 + 2 * compressed;                         // ech_outer_extensions
+  return length;
+}
+
 bool has_duplicates(const std::vector<uint16_t>& v) {
   for (size_t i = 0; i < v.size(); ++i)
     for (size_t j = i + 1; j < v.size(); ++j)
@@ -304,6 +331,10 @@ bool check_tls_profile(const TlsProfile& t, std::string* why) {
   } else if (!t.omitted_extensions.empty()) {
     *why = "leaving out extension " + std::to_string(t.omitted_extensions[0]) +
            " needs the patched TLS stack";
+  } else if (t.ech_grease && t.ech_grease_nss) {
+    *why = "NSS's ECH GREASE sizes need the patched TLS stack";
+  } else if (!t.session_ticket_when_resuming_tls13) {
+    *why = "resuming TLS 1.3 without session_ticket (35) needs the patched TLS stack";
   } else {
     return true;
   }
@@ -312,7 +343,7 @@ bool check_tls_profile(const TlsProfile& t, std::string* why) {
 
 std::shared_ptr<asio::ssl::context> TlsContextCache::get(const Profile& profile,
                                                          const TlsOptions& options, Error* error) {
-  auto key = std::make_tuple(profile.id, options.verify, options.http1_only);
+  auto key = std::make_tuple(profile.id, options.verify, options.http1_only, options.http1_retry);
   if (auto it = contexts_.find(key); it != contexts_.end()) return it->second;
 
   auto fail = [&](const char* what) -> std::shared_ptr<asio::ssl::context> {
@@ -344,6 +375,7 @@ std::shared_ptr<asio::ssl::context> TlsContextCache::get(const Profile& profile,
                                           t.signature_algorithms.size())) {
     return fail("signature algorithms");
   }
+  const bool drop_cert_compression = options.http1_retry && t.http1_retry_drops_cert_compression;
 #ifdef CTN_BORINGSSL_PATCHES
   std::vector<uint16_t> tls13;
   for (uint16_t id : t.cipher_suites)
@@ -395,8 +427,19 @@ std::shared_ptr<asio::ssl::context> TlsContextCache::get(const Profile& profile,
       !SSL_CTX_set_client_ec_point_formats(ctx.get(), t.point_formats.data(), t.point_formats.size())) {
     return fail("point formats");
   }
+  // NSS names the server padded to security.tls.ech.grease_size (100) and, before Firefox 155,
+  // rounds the inner hello to 31 modulo 32.
+  constexpr uint16_t kNssEchNameTarget = 100;
+  if (t.ech_grease && t.ech_grease_nss) {
+    const size_t fixed = nss_inner_hello_fixed_length(t, offered_alpn(profile, options).size(),
+                                                      !drop_cert_compression && !t.cert_compression.empty());
+    if (!SSL_CTX_set_ech_grease_nss_sizing(ctx.get(), static_cast<uint16_t>(fixed), kNssEchNameTarget, 32, 31)) {
+      return fail("ECH GREASE sizing");
+    }
+  }
+  SSL_CTX_set_omit_session_ticket_on_tls13_resumption(ctx.get(), t.session_ticket_when_resuming_tls13 ? 0 : 1);
 #endif
-  for (uint16_t alg : t.cert_compression) {
+  for (uint16_t alg : drop_cert_compression ? std::vector<uint16_t>{} : t.cert_compression) {
     auto fn = alg == TLSEXT_cert_compression_brotli ? decompress_brotli
               : alg == TLSEXT_cert_compression_zlib ? decompress_zlib
                                                     : decompress_zstd;

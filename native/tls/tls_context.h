@@ -19,7 +19,11 @@ namespace ctn {
 
 struct TlsOptions {
   bool verify = true;       // verify the chain against the system CA bundle and the host name
-  bool http1_only = false;  // offer only http/1.1 in ALPN
+  bool http1_only = false;  // offer only http/1.1 in ALPN (and so no ALPS: Chrome's WebSocket hello)
+  // The hello a browser sends when it reconnects with http/1.1 only because an HTTP/2 server could
+  // not carry a WebSocket (no RFC 8441): http1_only plus what the profile's
+  // TlsProfile::http1_retry_drops_cert_compression says (Firefox drops compress_certificate).
+  bool http1_retry = false;
 };
 
 // Caches one context per (profile, options): building one parses the whole CA bundle.
@@ -30,7 +34,7 @@ class TlsContextCache {
                                           Error* error);
 
  private:
-  std::map<std::tuple<std::string, bool, bool>, std::shared_ptr<asio::ssl::context>> contexts_;
+  std::map<std::tuple<std::string, bool, bool, bool>, std::shared_ptr<asio::ssl::context>> contexts_;
 };
 
 // Client TLS sessions kept for resumption, one slot per connection identity (the pool key's text):

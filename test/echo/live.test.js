@@ -114,7 +114,7 @@ describe('echo server with Node clients', () => {
     expect(json.path).toBe('/node-https');
     expect(json.sni).toBe('fp.test');
     expect(json.alpn).toEqual([]);
-    expect(json.tls.negotiated).toEqual({ protocol: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384', alpn: null });
+    expect(json.tls.negotiated).toEqual({ protocol: 'TLSv1.3', cipher: 'TLS_AES_256_GCM_SHA384', alpn: null, resumed: false });
     expect(json.headers).toEqual([['Host', `fp.test:${server.port}`], ['Connection', 'keep-alive']]);
     expect(json.http1.headers).toEqual(g.http1.headers.map((h) => h.replace(':8443', `:${server.port}`)));
     expect(json.user_agent).toBeNull();

@@ -45,4 +45,51 @@ function decodeClientFrame(buf) {
   return { fin: (b0 & 0x80) !== 0, rsv1: (b0 & 0x40) !== 0, opcode: b0 & 0x0f, mask: Buffer.from(mask), payload, lenForm: b1 & 0x7f };
 }
 
-module.exports = { serverFrame, decodeClientFrame };
+/**
+ * Reads `socket` up to the end of an HTTP/1.1 head (CRLF CRLF), then stops listening and calls
+ * onHead(head, rest): the head's bytes (the blank line included) and what came after them.
+ */
+function readHead(socket, onHead) {
+  let buf = Buffer.alloc(0);
+  const onData = (chunk) => {
+    buf = Buffer.concat([buf, chunk]);
+    const end = buf.indexOf('\r\n\r\n');
+    if (end < 0) return;
+    socket.off('data', onData);
+    onHead(buf.subarray(0, end + 4), buf.subarray(end + 4));
+  };
+  socket.on('data', onData);
+}
+
+/**
+ * A WebSocket echo on a byte stream (an RFC 8441 HTTP/2 stream): client frames in (masked), the same
+ * frames out (unmasked); after a Close, the stream ends.
+ */
+function echoClientFrames(stream) {
+  let buf = Buffer.alloc(0);
+  stream.on('data', (chunk) => {
+    buf = Buffer.concat([buf, chunk]);
+    for (;;) {
+      if (buf.length < 2) return;
+      let len = buf[1] & 0x7f;
+      let off = 2;
+      if (len === 126) {
+        if (buf.length < 4) return;
+        len = buf.readUInt16BE(2);
+        off = 4;
+      } else if (len === 127) {
+        if (buf.length < 10) return;
+        len = Number(buf.readBigUInt64BE(2));
+        off = 10;
+      }
+      if (buf.length < off + 4 + len) return;
+      const frame = decodeClientFrame(buf.subarray(0, off + 4 + len));
+      buf = buf.subarray(off + 4 + len);
+      stream.write(serverFrame(frame.opcode, frame.payload, { fin: frame.fin }));
+      if (frame.opcode === 8) stream.end();
+    }
+  });
+  stream.on('error', () => {});
+}
+
+module.exports = { serverFrame, decodeClientFrame, readHead, echoClientFrames };

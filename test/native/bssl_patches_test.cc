@@ -24,6 +24,7 @@ TEST(BsslPatches, SeriesApplied) {
 #include <openssl/ec_key.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hpke.h>
 #include <openssl/mem.h>
 #include <openssl/nid.h>
 #include <openssl/rsa.h>
@@ -1153,6 +1154,105 @@ TEST(BsslPatches, PointFormatsAsGiven) {
   ASSERT_TRUE(r.ok) << r.errors;
   ASSERT_TRUE(SSL_CTX_set_client_ec_point_formats(ctx.get(), nullptr, 0));
   EXPECT_EQ((Bytes{1, 0}), *HelloFrom(ctx.get()).Find(TLSEXT_TYPE_ec_point_formats));
+}
+
+
+// The outer encrypted_client_hello's fields: {kdf, aead, enc length, payload length}.
+std::vector<size_t> EchFields(const ClientHello& hello) {
+  const Bytes* ech = hello.Find(TLSEXT_TYPE_encrypted_client_hello);
+  if (!ech || ech->size() < 10 || (*ech)[0] != 0) return {};
+  const size_t enc = size_t((*ech)[6]) << 8 | (*ech)[7];
+  if (ech->size() < 10 + enc) return {};
+  const size_t payload = size_t((*ech)[8 + enc]) << 8 | (*ech)[9 + enc];
+  return {size_t((*ech)[1]) << 8 | (*ech)[2], size_t((*ech)[3]) << 8 | (*ech)[4], enc, payload};
+}
+
+// NSS's inner-hello length for Firefox ESR 153's hello without the name and PSK (what the engine
+// computes from the profile): 35 + 34 (16 suites) + 2 + 2 + 5 + 7 + 25 (10 outer extensions).
+constexpr uint16_t kFirefoxNssFixed = 110;
+
+TEST(BsslPatches, EchGreaseNssSizing) {
+  auto ctx = NewClientCtx();
+  ConfigureFirefox(ctx.get());
+  EXPECT_FALSE(SSL_CTX_set_ech_grease_nss_sizing(ctx.get(), kFirefoxNssFixed, 100, 0, 0));
+  EXPECT_FALSE(SSL_CTX_set_ech_grease_nss_sizing(ctx.get(), kFirefoxNssFixed, 100, 32, 32));
+  ASSERT_TRUE(SSL_CTX_set_ech_grease_nss_sizing(ctx.get(), kFirefoxNssFixed, 100, 32, 31));
+  std::set<size_t> aeads;
+  for (int i = 0; i < 16; i++) {
+    // "example.com" (11): 110 + 9 + 11 + 89 = 219, rounded to 223, plus the tag: Firefox's 239.
+    const std::vector<size_t> ech = EchFields(HelloFrom(ctx.get(), /*ech_grease=*/true));
+    ASSERT_EQ(4u, ech.size());
+    EXPECT_EQ(EVP_HPKE_HKDF_SHA256, ech[0]);
+    EXPECT_EQ(32u, ech[2]);
+    EXPECT_EQ(239u, ech[3]);
+    aeads.insert(ech[1]);
+  }
+  EXPECT_EQ((std::set<size_t>{EVP_HPKE_AES_128_GCM, EVP_HPKE_CHACHA20_POLY1305}), aeads);
+  // Zero restores BoringSSL's own sizes.
+  ASSERT_TRUE(SSL_CTX_set_ech_grease_nss_sizing(ctx.get(), 0, 0, 1, 0));
+  const size_t stock = EchFields(HelloFrom(ctx.get(), true))[3];
+  EXPECT_TRUE(stock == 144 || stock == 176 || stock == 208 || stock == 240) << stock;
+}
+
+bssl::UniquePtr<SSL_SESSION>& LastTicket() {
+  static bssl::UniquePtr<SSL_SESSION> session;
+  return session;
+}
+
+int KeepTicket(SSL*, SSL_SESSION* session) {
+  LastTicket().reset(session);
+  return 1;
+}
+
+// A TLS 1.3 session from a full handshake of a client of ctx (which gets a new-session callback).
+bssl::UniquePtr<SSL_SESSION> Tls13Session(SSL_CTX* ctx) {
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL);
+  SSL_CTX_sess_set_new_cb(ctx, KeepTicket);
+  LastTicket().reset();
+  auto server_ctx = NewServerCtx(false);
+  HandshakeResult r = Handshake(ctx, server_ctx.get());
+  EXPECT_TRUE(r.ok) << r.errors;
+  return std::move(LastTicket());
+}
+
+// The ClientHello of a client of ctx that offers `session`.
+ClientHello ResumingHelloFrom(SSL_CTX* ctx, SSL_SESSION* session, bool ech_grease) {
+  Client c = NewMemoryClient(ctx, ech_grease);
+  EXPECT_TRUE(SSL_set_session(c.ssl.get(), session));
+  const int ret = SSL_do_handshake(c.ssl.get());
+  EXPECT_EQ(SSL_ERROR_WANT_READ, SSL_get_error(c.ssl.get(), ret)) << ErrorString();
+  std::optional<ClientHello> hello = ParseClientHello(Drain(c.wbio));
+  EXPECT_TRUE(hello.has_value());
+  return hello.value_or(ClientHello{});
+}
+
+TEST(BsslPatches, ResumingTls13WithoutSessionTicket) {
+  auto ctx = NewClientCtx();
+  ConfigureFirefox(ctx.get());
+  ASSERT_TRUE(SSL_CTX_set_ech_grease_nss_sizing(ctx.get(), kFirefoxNssFixed, 100, 32, 31));
+  bssl::UniquePtr<SSL_SESSION> session = Tls13Session(ctx.get());
+  ASSERT_TRUE(session);
+  ASSERT_EQ(TLS1_3_VERSION, SSL_SESSION_get_protocol_version(session.get()));
+  // Stock: session_ticket stays beside pre_shared_key (Chrome's resumed hello).
+  ClientHello stock = ResumingHelloFrom(ctx.get(), session.get(), true);
+  Ids stock_types = stock.ExtensionTypes();
+  ASSERT_FALSE(stock_types.empty());
+  EXPECT_EQ(TLSEXT_TYPE_pre_shared_key, stock_types.back());
+  EXPECT_NE(nullptr, stock.Find(TLSEXT_TYPE_session_ticket));
+  // With the option: no session_ticket, pre_shared_key still last (Firefox's resumed hello).
+  ASSERT_TRUE(SSL_CTX_set_omit_session_ticket_on_tls13_resumption(ctx.get(), 1));
+  ClientHello nss = ResumingHelloFrom(ctx.get(), session.get(), true);
+  Ids want = kFirefoxExtensionOrder;
+  want.erase(std::find(want.begin(), want.end(), TLSEXT_TYPE_session_ticket));
+  want.push_back(TLSEXT_TYPE_pre_shared_key);
+  EXPECT_EQ(want, nss.ExtensionTypes());
+  // The GREASE ECH payload grows by the pre_shared_key extension, then is rounded as on a fresh hello.
+  const size_t psk = 4 + nss.Find(TLSEXT_TYPE_pre_shared_key)->size();
+  size_t inner = 219 + psk;
+  inner += (31 + 32 - inner % 32) % 32;
+  EXPECT_EQ(inner + 16, EchFields(nss)[3]);
+  // A fresh hello of the same context keeps session_ticket.
+  EXPECT_NE(nullptr, HelloFrom(ctx.get()).Find(TLSEXT_TYPE_session_ticket));
 }
 
 }  // namespace

@@ -844,6 +844,42 @@ TEST(Http2RoundTrip, GetWithHeaderOrderAndConnectionHeadersDropped) {
   EXPECT_FALSE(f.client.want_write());
 }
 
+// RFC 8441: :protocol goes out only once the server's SETTINGS allowed it, after the profile's
+// pseudo-headers (Firefox ESR 153's capture: :method, :path, :authority, :scheme, :protocol).
+TEST(Http2ExtendedConnect, OnlyAfterTheServerAllowsItInFirefoxsOrder) {
+  Fixture f(firefox_esr_like(), {{NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1}});
+  std::string error;
+  EXPECT_FALSE(f.client.remote_settings_received());
+  EXPECT_FALSE(f.client.remote_allows_extended_connect());
+  EXPECT_EQ(f.client.submit_request("CONNECT", "https", "example.test", "/ws", {}, {}, &error, true, "websocket"), -1);
+  EXPECT_NE(error.find("RFC 8441"), std::string::npos) << error;
+  f.run();
+  EXPECT_TRUE(f.client.remote_settings_received());
+  ASSERT_TRUE(f.client.remote_allows_extended_connect());
+  const int32_t id = f.client.submit_request("CONNECT", "https", "example.test", "/ws?x=1",
+                                             {{"User-Agent", "ff"}, {"Sec-WebSocket-Version", "13"}}, {}, &error,
+                                             true, "websocket");
+  ASSERT_GT(id, 0) << error;
+  ASSERT_TRUE(f.client.append_request_body(id, "frame bytes", false));
+  f.run();
+  ASSERT_EQ(f.server.requests.count(id), 1u);
+  EXPECT_EQ(lines(f.server.requests[id].fields),
+            (std::vector<std::string>{":method: CONNECT", ":path: /ws?x=1", ":authority: example.test",
+                                      ":scheme: https", ":protocol: websocket", "user-agent: ff",
+                                      "sec-websocket-version: 13"}));
+  EXPECT_EQ(f.server.requests[id].body, "frame bytes");
+  EXPECT_FALSE(f.server.requests[id].ended);  // the stream stays open both ways
+}
+
+TEST(Http2ExtendedConnect, NotAllowedWithoutTheSetting) {
+  Fixture f(firefox_esr_like(), {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 100}});
+  f.run();
+  EXPECT_TRUE(f.client.remote_settings_received());
+  EXPECT_FALSE(f.client.remote_allows_extended_connect());
+  std::string error;
+  EXPECT_EQ(f.client.submit_request("CONNECT", "https", "example.test", "/ws", {}, {}, &error, true, "websocket"), -1);
+}
+
 TEST(Http2RoundTrip, PostWithBodyLargerThanTheInitialWindow) {
   Fixture f(chrome_like(), {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 100}});
   const std::string body = pattern(300000);  // > 65535: needs the server's WINDOW_UPDATEs

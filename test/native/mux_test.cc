@@ -149,6 +149,7 @@ TEST(MuxMessages, RequestRoundTrip) {
   s.server_name = "sni.test";
   s.insecure_skip_verify = true;
   s.force_http1 = true;
+  s.http1_retry_hello = true;
   s.profile = "firefox_153";
   s.preset_headers = true;
   s.fingerprint.ja3 = "771,4865,0-23,29,0";
@@ -183,6 +184,7 @@ TEST(MuxMessages, RequestRoundTrip) {
   EXPECT_EQ(d.server_name, s.server_name);
   EXPECT_TRUE(d.insecure_skip_verify);
   EXPECT_TRUE(d.force_http1);
+  EXPECT_TRUE(d.http1_retry_hello);
   EXPECT_EQ(d.profile, s.profile);
   EXPECT_TRUE(d.preset_headers);
   EXPECT_EQ(d.fingerprint.ja3, s.fingerprint.ja3);

@@ -418,3 +418,32 @@ test('a streamed upload and a WebSocket from a client process run on the host\'s
     wsServer.close();
   }
 }, 60000);
+
+test('a Firefox WebSocket from a client process runs over the host\'s HTTP/2 (RFC 8441) connection', async () => {
+  const http2 = require('node:http2');
+  const { certPair } = require('../helpers/servers');
+  const { echoClientFrames } = require('../helpers/ws-frames');
+  const connects = [];
+  const server = http2.createSecureServer({ ...certPair('server'), settings: { enableConnectProtocol: true } });
+  server.on('stream', (stream, headers) => {
+    connects.push(headers[':protocol']);
+    stream.respond({ ':status': 200 });
+    echoClientFrames(stream);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const port = uniquePort();
+  try {
+    const host = worker({ port, mode: 'host' });
+    expect(roleOf(await host.waitFor(/^READY /))).toBe('host');
+    const w = worker({ port, mode: 'stream-ws', uploadSize: 1000,
+      wsUrl: `wss://localhost:${server.address().port}/echo`, wsOptions: { profile: 'firefox_153', insecureSkipVerify: true } });
+    expect(roleOf(await w.waitFor(/^READY /))).toBe('client');
+    const r = await doneOf(w);
+    expect(r).toMatchObject({ ok: 1, wsStatus: 200, wsAlpn: 'h2', wsEcho: true, wsClose: { code: 1000, reason: 'bye' } });
+    expect(connects).toEqual(['websocket']);
+    host.child.kill('SIGKILL');
+    await host.done;
+  } finally {
+    server.close();
+  }
+}, 60000);

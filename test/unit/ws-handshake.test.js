@@ -97,7 +97,7 @@ describe('handshakeHeaders', () => {
       ['Sec-WebSocket-Extensions', 'permessage-deflate'],
       ['Sec-WebSocket-Key', KEY],
       ['DNT', '1'],
-      ['Connection', 'keep-alive, Upgrade'],
+      ['Connection', 'Upgrade'],
       ['Cookie', 's=1'],
       ['Sec-Fetch-Dest', 'empty'],
       ['Sec-Fetch-Mode', 'websocket'],
@@ -122,6 +122,19 @@ describe('handshakeHeaders', () => {
     expect(site('ws://example.com/')).toBeUndefined();
     expect(site('ws://localhost:3000/')).toBe('same-origin');
     expect(site('ws://127.0.0.1:3000/')).toBe('same-origin');
+  });
+
+  test('firefox: Sec-Fetch-Storage-Access: none after the key for a cross-site or null origin only (ESR 153 capture)', () => {
+    const list = (origin, u = 'wss://api.example.com/') => handshakeHeaders('firefox', new URL(u), base({ origin }));
+    const storage = (h) => h.find(([n]) => n === 'Sec-Fetch-Storage-Access')?.[1];
+    expect(storage(list('https://other.org'))).toBe('none');
+    expect(storage(list('null'))).toBe('none');
+    expect(storage(list('https://www.example.com'))).toBeUndefined();
+    expect(storage(list('https://api.example.com'))).toBeUndefined();
+    expect(storage(list('https://other.org', 'ws://example.com/'))).toBeUndefined();  // no fetch metadata there
+    const n = names(list('null'));
+    expect(n.slice(n.indexOf('Sec-WebSocket-Key'), n.indexOf('Sec-WebSocket-Key') + 3))
+      .toEqual(['Sec-WebSocket-Key', 'Sec-Fetch-Storage-Access', 'Connection']);
   });
 
   test("safari: Chrome's order (Safari's own is unverified), Safari's Accept-Encoding", () => {
@@ -182,6 +195,15 @@ describe('verifyHandshake', () => {
 
   test('a plain 101', () => {
     expect(verify(101, ok())).toEqual({ protocol: '', extensions: '' });
+  });
+
+  test('over HTTP/2 (RFC 8441): a 200 without Upgrade, Connection or Sec-WebSocket-Accept; the offer still checked', () => {
+    expect(verify(200, [], { overHttp2: true })).toEqual({ protocol: '', extensions: '' });
+    expect(verify(200, ['sec-websocket-protocol', 'chat'], { overHttp2: true, protocols: ['chat'] }))
+      .toEqual({ protocol: 'chat', extensions: '' });
+    failure(101, ok(), { overHttp2: true }, /expected status 200 to the extended CONNECT, got 101/);
+    failure(200, ['sec-websocket-protocol', 'x'], { overHttp2: true }, /none was offered/);
+    failure(200, [], {}, /expected status 101/);
   });
 
   test('names in any case, "WebSocket", Connection as a list, a chosen subprotocol', () => {

@@ -6,6 +6,7 @@ const net = require('node:net');
 const { WebSocketServer } = require('ws');
 const { createKey, handshakeHeaders, verifyHandshake } = require('../../dist/ws/handshake');
 const { WebSocketSession } = require('../../dist/ws/session');
+const { readHead } = require('../helpers/ws-frames');
 
 /** An echo server; "close-please" makes it close with 1000. */
 function startServer(perMessageDeflate) {
@@ -37,13 +38,8 @@ function connect(port, family, sessionOptions = {}, perMessageDeflate = true) {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
     const stats = { written: 0 };
-    let head = Buffer.alloc(0);
-    const onHead = (chunk) => {
-      head = Buffer.concat([head, chunk]);
-      const end = head.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      socket.off('data', onHead);
-      const lines = head.subarray(0, end).toString('latin1').split('\r\n');
+    readHead(socket, (head, rest) => {
+      const lines = head.toString('latin1').trimEnd().split('\r\n');
       const status = Number(lines[0].split(' ')[1]);
       const raw = lines.slice(1).flatMap((l) => {
         const i = l.indexOf(':');
@@ -70,11 +66,9 @@ function connect(port, family, sessionOptions = {}, perMessageDeflate = true) {
       socket.on('end', () => session.transportEnded());
       socket.on('error', (err) => session.transportFailed(err));
       socket.on('drain', () => session.drained());
-      const rest = head.subarray(end + 4);
       if (rest.length > 0) session.receive(rest);
       resolve({ session, result, socket, stats });
-    };
-    socket.on('data', onHead);
+    });
     socket.on('connect', () => {
       socket.write(`GET ${url.pathname}${url.search} HTTP/1.1\r\n${headers.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`);
     });
