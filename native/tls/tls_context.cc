@@ -248,10 +248,10 @@ std::string opaque_extension_body(uint16_t id, const TlsProfile& t) {
 // supported_versions (TLS 1.3, and GREASE when the hello has it); and ech_outer_extensions naming
 // every other extension the hello sends, except those NSS leaves out of a TLS 1.3 inner hello
 // (ec_point_formats, extended_master_secret, session_ticket, renegotiation_info).
-size_t nss_inner_hello_fixed_length(const TlsProfile& t, size_t offered_alpn, bool cert_compression) {
+size_t nss_inner_hello_fixed_length(const TlsProfile& t, size_t alpn_protocols, bool cert_compression) {
   const size_t grease = t.grease ? 1 : 0;
   size_t compressed = 3;  // supported_groups, signature_algorithms, key_share
-  compressed += offered_alpn > 0;
+  compressed += alpn_protocols > 0;
   compressed += t.ocsp_stapling + t.signed_cert_timestamps + t.psk_key_exchange_modes;
   compressed += cert_compression;
   compressed += t.record_size_limit != 0;

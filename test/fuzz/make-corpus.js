@@ -117,7 +117,7 @@ const request = (o = {}) => {
     .str('').u8(0).u8(0).str('chrome_156').u8(1)
     .str(o.ja3 ?? '').str('').str('').u8(0)
     .u64(30000).u8(1).u8(1).u64(1 << 30).u64(7).u64(0).u64(0).u64(0).u64(0)
-    .str(o.proxy ?? '').u8(o.stream ? 1 : 0).u8(0);
+    .str(o.proxy ?? '').u8(o.stream ? 1 : 0).u8(0).u8(o.retry ? 1 : 0);
   return w.bytes;
 };
 const headPayload = new W().u16(200).str('OK').u8(2).u8(0).headers([['content-type', 'text/html'], ['set-cookie', 'a=1']])

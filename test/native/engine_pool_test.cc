@@ -881,6 +881,21 @@ TEST_F(PoolTest, TlsSessionResumptionPerIdentity) {
   EXPECT_EQ(server.resumed(), 2);
   EXPECT_EQ(stats().tls_resumed, 2u);
   EXPECT_EQ(stats().tls_handshakes, 6u);
+  // The ALPN variants (forceHTTP1, the WebSocket retry hello) are identities of their own for the
+  // pool, but share the TLS sessions: a browser resumes a site's session whatever the new
+  // connection offers (Firefox's http/1.1-only WebSocket retry resumes its h2 connection's).
+  for (const bool retry : {false, true}) {
+    RequestSpec s = h1(server);
+    s.host = "localhost";
+    s.force_http1 = !retry;
+    s.http1_retry_hello = retry;
+    const uint64_t id = submit(std::move(s));
+    AWAIT(r, id);
+    ASSERT_TRUE(r.ok()) << r.describe();
+    EXPECT_TRUE(r.connection.tls_resumed) << (retry ? "retry hello" : "forceHTTP1");
+    EXPECT_EQ(r.connection.alpn, "http/1.1");
+  }
+  EXPECT_EQ(stats().tls_resumed, 4u);
 }
 
 TEST_F(PoolTest, IdleTimeoutAndSweepCloseIdleConnections) {
