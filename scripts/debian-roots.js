@@ -15,28 +15,15 @@ function osRelease(field) {
   return new RegExp(`^${field}=(.*)$`, 'm').exec(fs.readFileSync('/etc/os-release', 'utf8'))?.[1]?.replace(/"/g, '');
 }
 
-/** The URIs of this machine's Debian archive: the apt sources that serve its own release. */
+/**
+ * The URIs of this machine's Debian archive: of the apt sources scripts/apt-sources.sh reads off
+ * /etc/apt (the one parser of it), those whose suites include this release itself (not -security).
+ */
 function debianArchiveUris() {
   const codename = osRelease('VERSION_CODENAME');
-  const uris = new Set();
-  const dir = '/etc/apt/sources.list.d';
-  const files = ['/etc/apt/sources.list', ...(fs.existsSync(dir) ? fs.readdirSync(dir).map((f) => path.join(dir, f)) : [])];
-  for (const file of files) {
-    if (!fs.existsSync(file)) continue;
-    const text = fs.readFileSync(file, 'utf8');
-    if (file.endsWith('.sources')) {
-      for (const stanza of text.split(/\n\s*\n/)) {
-        const field = (n) => new RegExp(`^${n}:\\s*(.*)$`, 'mi').exec(stanza)?.[1]?.trim() ?? '';
-        if (!field('Types').split(/\s+/).includes('deb') || !field('Suites').split(/\s+/).includes(codename)) continue;
-        for (const uri of field('URIs').split(/\s+/).filter(Boolean)) uris.add(uri);
-      }
-    } else if (file.endsWith('.list')) {
-      for (const line of text.split('\n')) {
-        const m = /^\s*deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+(\S+)/.exec(line);
-        if (m && m[2] === codename) uris.add(m[1]);
-      }
-    }
-  }
+  const stanzas = execFileSync('bash', [path.join(__dirname, 'apt-sources.sh')], { encoding: 'utf8' }).split(/\n\s*\n/);
+  const field = (stanza, name) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(stanza)?.[1]?.trim().split(/\s+/) ?? [];
+  const uris = new Set(stanzas.filter((st) => field(st, 'Suites').includes(codename)).flatMap((st) => field(st, 'URIs')));
   if (!uris.size) throw new Error(`no apt source serving this machine's release ("${codename}") in /etc/apt`);
   return [...uris];
 }
