@@ -39,6 +39,12 @@ function cycleLike(modPath, port, extra = {}) {
 const CLIENTS = {
   // ours: the project root (package.json "main" = dist/index.js), the only process on its port
   'cycletls-native': (opts) => cycleLike(path.resolve(__dirname, '..'), rndPort(10000, 20000))(opts),
+  // ours, another checkout (CTN_BENCH_BASELINE=/path/to/checkout, built): a before/after comparison of a
+  // change in one run. Not among the default clients.
+  'cycletls-native-baseline': (opts) => {
+    if (!process.env.CTN_BENCH_BASELINE) throw new Error('cycletls-native-baseline needs CTN_BENCH_BASELINE=<checkout>');
+    return cycleLike(path.resolve(process.env.CTN_BENCH_BASELINE), rndPort(10000, 20000))(opts);
+  },
   // ours, as a second process on the port: the engine runs in a host process (a child of this one,
   // so its CPU is measured too) and every request crosses the process link
   'cycletls-native-remote': async (opts) => {
@@ -106,4 +112,4 @@ const CLIENTS = {
   },
 };
 
-module.exports = { CLIENTS, DEFAULT_CLIENTS: Object.keys(CLIENTS) };
+module.exports = { CLIENTS, DEFAULT_CLIENTS: Object.keys(CLIENTS).filter((c) => c !== 'cycletls-native-baseline') };

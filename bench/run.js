@@ -35,7 +35,7 @@ const cfg = {
   warmupFrac: Number(opt('warmup-frac', 0.5)), // warm-up = max(2 × concurrency, frac × N), untimed
   quick,
 };
-for (const c of cfg.clients) if (!CLIENTS[c]) { console.error(`unknown client ${c}; known: ${DEFAULT_CLIENTS.join(', ')}`); process.exit(2); }
+for (const c of cfg.clients) if (!CLIENTS[c]) { console.error(`unknown client ${c}; known: ${Object.keys(CLIENTS).join(', ')}`); process.exit(2); }
 for (const w of cfg.workloads) if (!WORKLOADS[w]) { console.error(`unknown workload ${w}`); process.exit(2); }
 
 const workRoot = path.join(HERE, '.work');
@@ -62,6 +62,13 @@ function versions() {
   try {
     v['cycletls-native'] += ` (git ${execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: path.join(HERE, '..'), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()}, working tree may differ)`;
   } catch {}
+  if (process.env.CTN_BENCH_BASELINE) {
+    const base = path.resolve(process.env.CTN_BENCH_BASELINE);
+    v['cycletls-native-baseline'] = pj(path.join(base, 'package.json'));
+    try {
+      v['cycletls-native-baseline'] += ` (git ${execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: base, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()})`;
+    } catch {}
+  }
   for (const p of ['cycletls', 'undici', 'impit', 'wreq-js']) v[p] = pj(path.join(HERE, 'node_modules', p, 'package.json'));
   return v;
 }
