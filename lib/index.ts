@@ -12,11 +12,11 @@ import { loadAddon, nativeBinding } from './native';
 import { DEFAULT_MAX_RESPONSE_BYTES, HTTP_METHODS, normalizeInit, normalizeRequest, resolvePendingBody } from './options';
 import type { NormalizedInit, NormalizedRequest, PresetCatalog } from './options';
 import { bufferedResponse, errorResponse, headerValue, headerValues, streamResponse } from './response';
-import { openEventSource } from './event-source';
+import { openEventSource } from './open-event-source';
 import { UploadPump } from './upload';
-import { openWebSocket } from './websocket';
-import type { WebSocketContext } from './websocket';
-import type { AdjustRequest } from './event-source';
+import { openWebSocket } from './open-websocket';
+import type { WebSocketContext } from './open-websocket';
+import type { AdjustRequest } from './open-event-source';
 import type { CycleTLSResponseShape, ResponseMeta } from './response';
 
 export { CycleTLSError, errorCodes, nativeBinding };

@@ -6,9 +6,9 @@ import { isArrayBufferLike, pendingBody, streamingBody } from './body';
 import { isCookieJarLike } from './cookies';
 import type { CookieJarLike } from './cookies';
 import { CycleTLSError, invalidOption, invalidRange } from './errors';
-import { isGrease } from './fingerprint/names';
+import { isGrease } from './echo/names';
 import type { NativeEngineOptions, NativeShareOptions } from './native';
-import { DEFAULT_MAX_EVENT_BYTES } from './sse';
+import { DEFAULT_MAX_EVENT_BYTES } from './sse-parser';
 
 export type ResponseType = 'json' | 'text' | 'arraybuffer' | 'blob' | 'stream';
 export const RESPONSE_TYPES: readonly ResponseType[] = ['json', 'text', 'arraybuffer', 'blob', 'stream'];

@@ -1,5 +1,5 @@
 // sse() / eventSource(): an EventSource over the engine's streaming response path. The response
-// resolves on the head; events come out of lib/sse.ts's parser, pulled by events() (the socket is
+// resolves on the head; events come out of lib/sse-parser.ts's parser, pulled by events() (the socket is
 // paused while nobody consumes: bounded buffering) or pushed to onEvent callbacks. With `reconnect`,
 // an ended or failed stream is opened again after the server's `retry` (or retryMs), sending
 // Last-Event-ID; close() stops everything and clears every timer. What one stream holds is bounded:
@@ -14,8 +14,8 @@ import { normalizeMaxEventBytes } from './options';
 import type { NormalizedRequest } from './options';
 import { bodyMethods, contentType, unreadableBodyMethods } from './response';
 import type { CycleTLSResponseShape } from './response';
-import { SSEParser } from './sse';
-import type { SSEEvent } from './sse';
+import { SSEParser } from './sse-parser';
+import type { SSEEvent } from './sse-parser';
 
 export type AdjustRequest = (req: NormalizedRequest) => NormalizedRequest;
 type Perform = (url: unknown, options: Record<string, unknown>, adjust: AdjustRequest) => Promise<CycleTLSResponseShape>;

@@ -1,6 +1,6 @@
 // ws()/webSocket(): a WebSocket over the engine's fingerprinted TLS (through the caller's proxy, if
 // any). The engine sends the browser family's upgrade request on an HTTP/1.1 connection of its own
-// and, on a 101, turns the connection into a byte pipe; lib/ws/ speaks the protocol over it.
+// and, on a 101, turns the connection into a byte pipe; lib/ws-protocol/ speaks the protocol over it.
 // Firefox presets go as Firefox does (RequestSpec::websocket_over_http2): its normal ALPN offer; an
 // HTTP/2 server with RFC 8441 gets an extended CONNECT stream whose DATA is the pipe (a 200 opens
 // it); one without gets a new HTTP/1.1-only connection.
@@ -15,8 +15,8 @@ import { normalizeRequest } from './options';
 import type { NormalizedRequest, PresetCatalog } from './options';
 import { bodyMethods, errorResponse, headerValues, metaFields, unreadableBodyMethods } from './response';
 import type { CycleTLSResponseShape, ResponseMeta } from './response';
-import { WebSocketSession, createKey, handshakeHeaders, offeredProtocols, verifyHandshake } from './ws';
-import type { BrowserFamily, WsMessage } from './ws';
+import { WebSocketSession, createKey, handshakeHeaders, offeredProtocols, verifyHandshake } from './ws-protocol';
+import type { BrowserFamily, WsMessage } from './ws-protocol';
 
 export interface WebSocketContext {
   instance: SharedInstance;
