@@ -2,15 +2,16 @@
 import { Buffer } from 'node:buffer';
 import { Readable } from 'node:stream';
 
-import { MemoryCookieJar, jarCookieString, jarStore, withJarCookies } from './cookies';
+import { MemoryCookieJar, jarCookieString, jarStore } from './cookies';
 import type { CookieJarLike } from './cookies';
 import { CycleTLSError, errorCodes } from './errors';
+import { presetCatalog, redirectHeaders, withJarCookies } from './headers';
 import { acquireInstance } from './instance';
 import type { ClientState, SharedInstance } from './instance';
 import type { HeadEvent, NativeRequestSpec } from './native';
 import { loadAddon, nativeBinding } from './native';
 import { DEFAULT_MAX_RESPONSE_BYTES, HTTP_METHODS, normalizeInit, normalizeRequest, resolvePendingBody } from './options';
-import type { NormalizedInit, NormalizedRequest, PresetCatalog } from './options';
+import type { NormalizedInit, NormalizedRequest } from './options';
 import { bufferedResponse, errorResponse, headerValue, headerValues, streamResponse } from './response';
 import { openEventSource } from './open-event-source';
 import { UploadPump } from './upload';
@@ -171,30 +172,6 @@ function runHop(instance: SharedInstance, client: ClientState, req: NormalizedRe
   });
 }
 
-let catalog: PresetCatalog | undefined;
-/** The presets the addon carries, with their default headers (read once, then cached). */
-function presets(): PresetCatalog {
-  if (catalog) return catalog;
-  const addon = loadAddon();
-  const ids = new Set(addon.info.profiles);
-  const cache = new Map<string, Array<[string, string]>>();
-  catalog = {
-    has: (id) => ids.has(id),
-    headers: (id, set = 'http2') => {
-      const key = id || addon.info.defaultProfile;
-      let list = cache.get(`${key} ${set}`);
-      if (!list) {
-        const flat = addon.profileHeaders(key, set) ?? [];
-        list = [];
-        for (let i = 0; i + 1 < flat.length; i += 2) list.push([flat[i], flat[i + 1]]);
-        cache.set(`${key} ${set}`, list);
-      }
-      return list;
-    },
-  };
-  return catalog;
-}
-
 /** 301/302 turn POST into GET (as browsers do); 303 turns everything but HEAD into GET. */
 function redirectDropsBody(status: number, method: string): boolean {
   return (status === 303 && method !== 'HEAD') || ((status === 301 || status === 302) && method === 'POST');
@@ -211,20 +188,10 @@ function nextHop(req: NormalizedRequest, status: number, location: string): Norm
     throw new CycleTLSError('ERR_PROTOCOL', `cannot follow a redirect to ${url.protocol}`, 'redirect');
   }
   url.hash = '';
-  let { method, body, headers } = req;
-  if (redirectDropsBody(status, method)) {
-    method = 'GET';
-    body = undefined;
-    headers = headers.filter(([n]) => !['content-length', 'content-type', 'transfer-encoding'].includes(n.toLowerCase()));
-  }
-  if (url.origin !== req.url.origin) {
-    // Credentials and a caller's Host override belong to the origin they were meant for: scheme,
-    // host and port (as browsers and curl decide), so https → http on one port drops them too.
-    // Proxy-Authorization as well: a scheme change moves the request from the proxy (absolute-form)
-    // into a tunnel, where the header would reach the origin server. The jar's cookies are chosen
-    // again for the new URL.
-    headers = headers.filter(([n]) => !['authorization', 'cookie', 'host', 'proxy-authorization'].includes(n.toLowerCase()));
-  }
+  const dropsBody = redirectDropsBody(status, req.method);
+  const method = dropsBody ? 'GET' : req.method;
+  const body = dropsBody ? undefined : req.body;
+  const headers = redirectHeaders(req.headers, dropsBody, url.origin !== req.url.origin);
   // The SNI override was given for one host; another host gets its own name.
   const serverName = url.hostname === req.url.hostname ? req.serverName : undefined;
   return { ...req, url, method, body, bodyStream: undefined, declaredLength: undefined, headers, serverName };
@@ -233,7 +200,7 @@ function nextHop(req: NormalizedRequest, status: number, location: string): Norm
 async function perform(instance: SharedInstance, client: ClientState, init: NormalizedInit,
   url: unknown, options: unknown, method: unknown, adjust?: AdjustRequest): Promise<CycleTLSResponseShape> {
   // Misuse and unreadable bodies (a stream that errors) reject; they are not network outcomes.
-  const normalized = await resolvePendingBody(normalizeRequest(url, options, method, presets()));
+  const normalized = await resolvePendingBody(normalizeRequest(url, options, method, presetCatalog()));
   const adjusted = adjust ? adjust(normalized) : normalized;
   const req = adjusted.maxResponseBytes === undefined ? { ...adjusted, maxResponseBytes: init.maxResponseBytes } : adjusted;
   // The caller's jar, else one for this redirect chain only, made when a hop sets a cookie.
@@ -298,7 +265,7 @@ async function initCycleTLS(initOptions?: unknown): Promise<ClientFn> {
   const wsContext: WebSocketContext = {
     instance,
     client,
-    presets: presets(),
+    presets: presetCatalog(),
     cookieJar: init.cookieJar,
     rejectOnError: init.rejectOnError,
     requestId: () => `${client.id}:${client.nextSeq++}`,

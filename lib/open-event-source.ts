@@ -10,6 +10,7 @@ import { Readable } from 'node:stream';
 
 import { CycleTLSError, invalidOption, invalidRange } from './errors';
 import type { ErrorCode, ErrorStage } from './errors';
+import { eventStreamHeaders } from './headers';
 import { normalizeMaxEventBytes } from './options';
 import type { NormalizedRequest } from './options';
 import { bodyMethods, contentType, unreadableBodyMethods } from './response';
@@ -55,19 +56,6 @@ function normalizeReconnect(v: unknown): Reconnect | undefined {
     throw invalidRange(`option "reconnect.maxRetries" must be a non-negative integer or Infinity, got ${String(maxRetries)}`);
   }
   return { retryMs: (retryMs as number | undefined) ?? DEFAULT_RETRY_MS, maxRetries: (maxRetries as number | undefined) ?? Infinity };
-}
-
-/** Accept and Cache-Control as EventSource sends them, unless the caller set them; Last-Event-ID when known. */
-function sseHeaders(headers: unknown, lastEventId: string): unknown {
-  if (headers !== undefined && headers !== null && (typeof headers !== 'object' || Array.isArray(headers))) return headers;
-  const given = Object.entries((headers ?? {}) as Record<string, unknown>);
-  const names = new Set(given.map(([n]) => n.toLowerCase()));
-  const out: Record<string, unknown> = {};
-  if (!names.has('accept')) out.Accept = 'text/event-stream';
-  if (!names.has('cache-control')) out['Cache-Control'] = 'no-cache';
-  for (const [n, v] of given) if (lastEventId === '' || n.toLowerCase() !== 'last-event-id') out[n] = v;
-  if (lastEventId !== '') out['Last-Event-ID'] = lastEventId;
-  return out;
 }
 
 /**
@@ -167,7 +155,7 @@ class EventSession implements AsyncIterableIterator<SSEEvent> {
   request(): Promise<CycleTLSResponseShape> {
     const options: Record<string, unknown> = {
       ...this.options,
-      headers: sseHeaders(this.options.headers, this.parser.lastEventId),
+      headers: eventStreamHeaders(this.options.headers, this.parser.lastEventId),
       responseType: 'stream',
     };
     if (this.userSignal === undefined || this.userSignal instanceof AbortSignal) options.signal = this.controller.signal;

@@ -6,9 +6,10 @@
 // it); one without gets a new HTTP/1.1-only connection.
 import { Buffer } from 'node:buffer';
 
-import { jarCookieString, jarStore, withJarCookies } from './cookies';
+import { jarCookieString, jarStore } from './cookies';
 import type { CookieJarLike } from './cookies';
 import { CycleTLSError, invalidOption } from './errors';
+import { presetValue, withJarCookies, withPresetUserAgent } from './headers';
 import type { ClientState, SharedInstance } from './instance';
 import type { HeadEvent, NativeRequestSpec } from './native';
 import { normalizeRequest } from './options';
@@ -68,10 +69,6 @@ function optNumber(o: Record<string, unknown>, key: string, min: number): number
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw invalidOption(`option "${key}" must be a number ≥ ${min}, got ${String(v)}`);
   return v;
-}
-
-function presetValue(presets: PresetCatalog, profile: string, name: string): string | undefined {
-  return presets.headers(profile, 'http1').find(([n]) => n.toLowerCase() === name)?.[1];
 }
 
 /** The session's API on a response object, its live getters included. */
@@ -156,11 +153,7 @@ export async function openWebSocket(ctx: WebSocketContext, url: unknown, options
   const httpUrl = new URL(wsUrl.href.replace(/^ws/, 'http'));
   const base = normalizeRequest(httpUrl.href, { ...o, headers: rawHeaders, forceHTTP1: true, orderAsProvided: true }, 'get', ctx.presets);
   const jar = (o.cookieJar as CookieJarLike | undefined) ?? ctx.cookieJar;
-  let extra = base.headers;
-  if (!userAgentGiven) {
-    const presetUa = presetValue(ctx.presets, base.profile, 'user-agent');
-    if (presetUa) extra = extra.map(([n, v]) => (n.toLowerCase() === 'user-agent' ? [n, presetUa] : [n, v]));
-  }
+  let extra = userAgentGiven ? base.headers : withPresetUserAgent(base.headers, ctx.presets, base.profile);
   if (jar) {
     const fromJar = await jarCookieString(jar, httpUrl.href);
     if (fromJar !== '') extra = withJarCookies(extra, fromJar);
