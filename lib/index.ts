@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { MemoryCookieJar, jarCookieString, jarStore } from './cookies';
 import type { CookieJarLike } from './cookies';
 import { CycleTLSError, errorCodes } from './errors';
+import { settleFailure, withMeta } from './failure';
 import { presetCatalog, redirectHeaders, withJarCookies } from './headers';
 import { acquireInstance } from './instance';
 import type { ClientState, SharedInstance } from './instance';
@@ -12,7 +13,7 @@ import type { HeadEvent, NativeRequestSpec } from './native';
 import { loadAddon, nativeBinding } from './native';
 import { DEFAULT_MAX_RESPONSE_BYTES, HTTP_METHODS, normalizeInit, normalizeRequest, resolvePendingBody } from './options';
 import type { NormalizedInit, NormalizedRequest } from './options';
-import { bufferedResponse, errorResponse, headerValue, headerValues, streamResponse } from './response';
+import { bufferedResponse, headerValue, headerValues, streamResponse } from './response';
 import { openEventSource } from './open-event-source';
 import { UploadPump } from './upload';
 import { openWebSocket } from './open-websocket';
@@ -80,12 +81,6 @@ function metaFrom(head: HeadEvent, requestId: string, finalUrl: string, redirect
     connection: { id: head.connectionId, reused: head.reused, tlsResumed: head.tlsResumed },
     redirects,
   };
-}
-
-/** An error that happened after the head arrived keeps the head, for the compat response. */
-function withMeta(err: CycleTLSError, meta: ResponseMeta | undefined): CycleTLSError {
-  if (meta) Object.defineProperty(err, 'responseMeta', { value: meta, enumerable: false });
-  return err;
 }
 
 interface HopResult { head: HeadEvent; body?: Buffer; stream?: Readable; engineId: number }
@@ -243,12 +238,8 @@ async function perform(instance: SharedInstance, client: ClientState, init: Norm
       return bufferedResponse(meta, hop.body as Buffer, req.responseType);
     }
   } catch (err) {
-    // Misuse (bad options, unimplemented features) always rejects; only network outcomes resolve.
-    if (!(err instanceof CycleTLSError) || rejectOnError || err.code === 'ERR_NOT_IMPLEMENTED' ||
-        err.code === 'ERR_INVALID_OPTION' || err.code === 'ERR_UNSUPPORTED_FINGERPRINT') throw err;
-    const meta = (err as CycleTLSError & { responseMeta?: ResponseMeta }).responseMeta;
-    const failed = { method: current.method, url: current.url.href, proxy: current.proxy };
-    return errorResponse(err, failed, requestId, meta ? { ...meta, requestId, redirects } : undefined);
+    return settleFailure(err, rejectOnError, { method: current.method, url: current.url.href, proxy: current.proxy }, requestId,
+      { requestId, redirects });
   }
 }
 

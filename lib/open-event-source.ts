@@ -9,7 +9,8 @@ import { Buffer } from 'node:buffer';
 import { Readable } from 'node:stream';
 
 import { CycleTLSError, invalidOption, invalidRange } from './errors';
-import type { ErrorCode, ErrorStage } from './errors';
+import type { ErrorCode } from './errors';
+import { fromResolved, rejects } from './failure';
 import { eventStreamHeaders } from './headers';
 import { normalizeMaxEventBytes } from './options';
 import type { NormalizedRequest } from './options';
@@ -88,10 +89,6 @@ const ENDS_RECONNECTION: ReadonlySet<string> = new Set<ErrorCode>(['ERR_ABORTED'
 
 function endsReconnection(err: unknown): boolean {
   return err instanceof CycleTLSError && ENDS_RECONNECTION.has(err.code);
-}
-
-function fromResolved(error: NonNullable<CycleTLSResponseShape['error']>): CycleTLSError {
-  return new CycleTLSError(error.code as ErrorCode, error.message, error.stage as ErrorStage);
 }
 
 /** At most `limit` bytes of a body, within `ms`; then the stream is let go. */
@@ -406,7 +403,7 @@ export async function openEventSource(perform: Perform, url: unknown, options: u
   const problem = notAnEventStream(res) ?? (stream ? undefined : new CycleTLSError('ERR_INTERNAL', 'no response stream', 'body'));
   if (problem) {
     session.finish();
-    if (rejectOnError) {
+    if (rejects(problem, rejectOnError)) {
       stream?.destroy();
       throw problem;
     }

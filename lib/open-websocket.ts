@@ -9,12 +9,13 @@ import { Buffer } from 'node:buffer';
 import { jarCookieString, jarStore } from './cookies';
 import type { CookieJarLike } from './cookies';
 import { CycleTLSError, invalidOption } from './errors';
+import { refusalResponse, rejects, settleFailure } from './failure';
 import { presetValue, withJarCookies, withPresetUserAgent } from './headers';
 import type { ClientState, SharedInstance } from './instance';
 import type { HeadEvent, NativeRequestSpec } from './native';
 import { normalizeRequest } from './options';
 import type { NormalizedRequest, PresetCatalog } from './options';
-import { bodyMethods, errorResponse, headerValues, metaFields, unreadableBodyMethods } from './response';
+import { headerValues, metaFields, unreadableBodyMethods } from './response';
 import type { CycleTLSResponseShape, ResponseMeta } from './response';
 import { WebSocketSession, createKey, handshakeHeaders, offeredProtocols, verifyHandshake } from './ws-protocol';
 import type { BrowserFamily, WsMessage } from './ws-protocol';
@@ -52,7 +53,6 @@ const WS_ONLY = ['protocols', 'origin', 'perMessageDeflate', 'maxPayload', 'frag
 const NOT_FOR_UPGRADE = ['protocol', 'body', 'bodyBytes', 'responseType', 'disableRedirect', 'maxRedirects', 'decompress',
   'maxDecompressedBytes', 'maxResponseBytes', 'forceHTTP1', 'bufferBody', 'headers', 'orderAsProvided', 'headerOrder'] as const;
 const ERROR_BODY_LIMIT = 64 * 1024;
-const MISUSE: ReadonlySet<string> = new Set(['ERR_INVALID_OPTION', 'ERR_UNSUPPORTED_FINGERPRINT', 'ERR_NOT_IMPLEMENTED']);
 // Body bytes taken from the engine before it is told to go on: it reads at most 2 MiB ahead.
 const CREDIT_STEP = 1024 * 1024;
 // After the session ended the pipe, how long the engine has to flush and close before it is cut.
@@ -184,14 +184,10 @@ export async function openWebSocket(ctx: WebSocketContext, url: unknown, options
     return withSession({ ...metaFields(meta), data: null, ...unreadableBodyMethods('a WebSocket is read with onMessage() or messages(), not as a body') }, outcome.session);
   }
   const { error, head, body } = outcome;
-  // Misuse (an unusable fingerprint, say) always rejects; only network outcomes resolve.
-  if (rejectOnError || MISUSE.has(error.code)) throw error;
-  if (head) {
-    const meta = ctx.meta(head, requestId, wsUrl.href);
-    const data = body ?? Buffer.alloc(0);
-    return withSession({ ...metaFields(meta), data: data.toString('utf8'), error: error.toJSON(), ...bodyMethods(data, meta.rawHeaders) }, deadSession(error));
+  if (head && !rejects(error, rejectOnError)) {
+    return withSession(refusalResponse(error, ctx.meta(head, requestId, wsUrl.href), body ?? Buffer.alloc(0)), deadSession(error));
   }
-  return withSession(errorResponse(error, { method: 'GET', url: wsUrl.href, proxy: req.proxy }, requestId), deadSession(error));
+  return withSession(settleFailure(error, rejectOnError, { method: 'GET', url: wsUrl.href, proxy: req.proxy }, requestId), deadSession(error));
 }
 
 type UpgradeOutcome =
