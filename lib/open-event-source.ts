@@ -13,13 +13,12 @@ import type { ErrorCode } from './errors';
 import { fromResolved, rejects } from './failure';
 import { eventStreamHeaders } from './headers';
 import { normalizeMaxEventBytes } from './options';
-import type { NormalizedRequest } from './options';
+import type { AdjustRequest } from './request';
 import { bodyMethods, contentType, unreadableBodyMethods } from './response';
 import type { CycleTLSResponseShape } from './response';
 import { SSEParser } from './sse-parser';
 import type { SSEEvent } from './sse-parser';
 
-export type AdjustRequest = (req: NormalizedRequest) => NormalizedRequest;
 type Perform = (url: unknown, options: Record<string, unknown>, adjust: AdjustRequest) => Promise<CycleTLSResponseShape>;
 
 export interface SSEResponseShape extends CycleTLSResponseShape {
