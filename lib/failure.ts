@@ -72,10 +72,11 @@ export function errorResponse(err: CycleTLSError, req: FailedRequest, requestId:
 }
 
 /**
- * A server's refusal (a WebSocket upgrade answered with another status): its own status, headers
- * and the first bytes of its body as `data`, with the error alongside.
+ * A server's refusal settled (a WebSocket upgrade answered with another status): throws it when it
+ * rejects, else its own status, headers and the first bytes of its body as `data`, the error alongside.
  */
-export function refusalResponse(err: CycleTLSError, meta: ResponseMeta, body: Buffer): CycleTLSResponseShape {
+export function settleRefusal(err: CycleTLSError, rejectOnError: boolean, meta: ResponseMeta, body: Buffer): CycleTLSResponseShape {
+  if (rejects(err, rejectOnError)) throw err;
   return { ...metaFields(meta), data: body.toString('utf8'), error: err.toJSON(), ...bodyMethods(body, meta.rawHeaders) };
 }
 

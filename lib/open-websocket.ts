@@ -9,7 +9,7 @@ import { Buffer } from 'node:buffer';
 import type { CookieJarLike } from './cookies';
 import { CycleTLSError, invalidOption } from './errors';
 import { CookieLoop, Exchange, responseMeta, toSpec } from './exchange';
-import { refusalResponse, rejects, settleFailure } from './failure';
+import { settleFailure, settleRefusal } from './failure';
 import { presetCatalog, presetValue, withPresetUserAgent } from './headers';
 import type { ClientState, SharedInstance } from './instance';
 import type { HeadEvent } from './native';
@@ -176,8 +176,8 @@ export async function openWebSocket(ctx: WebSocketContext, url: unknown, options
     return withSession({ ...metaFields(meta), data: null, ...unreadableBodyMethods('a WebSocket is read with onMessage() or messages(), not as a body') }, outcome.session);
   }
   const { error, head, body } = outcome;
-  if (head && !rejects(error, rejectOnError)) {
-    return withSession(refusalResponse(error, responseMeta(head, requestId, wsUrl.href, 0), body ?? Buffer.alloc(0)), deadSession(error));
+  if (head) {
+    return withSession(settleRefusal(error, rejectOnError, responseMeta(head, requestId, wsUrl.href, 0), body ?? Buffer.alloc(0)), deadSession(error));
   }
   return withSession(settleFailure(error, rejectOnError, { method: 'GET', url: wsUrl.href, proxy: req.proxy }, requestId), deadSession(error));
 }

@@ -4,7 +4,7 @@
 const { Buffer } = require('node:buffer');
 
 const { CycleTLSError } = require('../../dist/errors');
-const { fromResolved, refusalResponse, rejects, settleFailure, withMeta } = require('../../dist/failure');
+const { fromResolved, rejects, settleFailure, settleRefusal, withMeta } = require('../../dist/failure');
 
 const REQ = { method: 'GET', url: 'https://example.test/x' };
 const HEAD = {
@@ -43,9 +43,10 @@ test('a failure after the head resolves with that head, the request\'s id and it
   expect(res.error.code).toBe('ERR_BODY_TRUNCATED');
 });
 
-test('a refusal resolves with the server\'s own status and body, the error alongside', async () => {
+test('a refusal resolves with the server\'s own status and body, the error alongside (or rejects)', async () => {
   const err = new CycleTLSError('ERR_PROTOCOL', 'not switched', 'headers');
-  const res = refusalResponse(err, { ...HEAD, status: 403 }, Buffer.from('go away'));
+  expect(() => settleRefusal(err, true, { ...HEAD, status: 403 }, Buffer.from('go away'))).toThrow(err);
+  const res = settleRefusal(err, false, { ...HEAD, status: 403 }, Buffer.from('go away'));
   expect(res.status).toBe(403);
   expect(res.data).toBe('go away');
   expect(await res.text()).toBe('go away');
