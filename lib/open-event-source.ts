@@ -1,5 +1,5 @@
 // sse() / eventSource(): an EventSource over the engine's streaming response path. The response
-// resolves on the head; events come out of lib/sse-parser.ts's parser, pulled by events() (the socket is
+// resolves on the head; events come out of lib/sse-parser.ts, pulled by events() (the socket is
 // paused while nobody consumes: bounded buffering) or pushed to onEvent callbacks. With `reconnect`,
 // an ended or failed stream is opened again after the server's `retry` (or retryMs), sending
 // Last-Event-ID; close() stops everything and clears every timer. What one stream holds is bounded:
