@@ -106,34 +106,3 @@ export class MemoryCookieJar implements CookieJarLike {
     return Promise.resolve(this.store(cookie, url));
   }
 }
-
-/** The names in a Cookie header value. */
-function cookieNames(header: string): Set<string> {
-  const names = new Set<string>();
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    const name = (eq < 0 ? part : part.slice(0, eq)).trim();
-    if (name !== '') names.add(name);
-  }
-  return names;
-}
-
-/**
- * The headers of one hop with the jar's cookies added: the explicit Cookie header (from `cookies`
- * or `headers`) keeps its place and wins by name; the jar's other cookies follow it.
- */
-export function withJarCookies(headers: Array<[string, string]>, jarCookies: string): Array<[string, string]> {
-  if (jarCookies === '') return headers;
-  const i = headers.findIndex(([n]) => n.toLowerCase() === 'cookie');
-  if (i < 0) return [...headers, ['Cookie', jarCookies]];
-  const explicit = cookieNames(headers[i][1]);
-  const extra = jarCookies.split(';').map((p) => p.trim()).filter((p) => {
-    if (p === '') return false;
-    const eq = p.indexOf('=');
-    return !explicit.has((eq < 0 ? p : p.slice(0, eq)).trim());
-  });
-  if (extra.length === 0) return headers;
-  const out = headers.slice();
-  out[i] = [headers[i][0], headers[i][1] === '' ? extra.join('; ') : `${headers[i][1]}; ${extra.join('; ')}`];
-  return out;
-}

@@ -13,14 +13,14 @@ import * as net from 'node:net';
 import { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 
-import { parseClientHello, scanClientHello, summarizeClientHello } from './fingerprint/clienthello';
-import type { AlpsInfo, ClientHello, ClientHelloSummary } from './fingerprint/clienthello';
-import { ECHO_CERT_PEM, ECHO_KEY_PEM } from './fingerprint/echo-cert';
-import { H2FrameParser } from './fingerprint/h2';
-import type { H2Fingerprint } from './fingerprint/h2';
-import type { HeaderField } from './fingerprint/hpack';
-import { computeJa } from './fingerprint/ja';
-import type { JaFingerprints } from './fingerprint/ja';
+import { parseClientHello, scanClientHello, summarizeClientHello } from './echo/clienthello';
+import type { AlpsInfo, ClientHello, ClientHelloSummary } from './echo/clienthello';
+import { ECHO_CERT_PEM, ECHO_KEY_PEM } from './echo/cert';
+import { H2FrameParser } from './echo/h2';
+import type { H2Fingerprint } from './echo/h2';
+import type { HeaderField } from './echo/hpack';
+import { computeJa } from './echo/ja';
+import type { JaFingerprints } from './echo/ja';
 
 export { ECHO_CERT_PEM, ECHO_KEY_PEM };
 export type { AlpsInfo, ClientHelloSummary, H2Fingerprint, HeaderField, JaFingerprints };

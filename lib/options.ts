@@ -6,9 +6,10 @@ import { isArrayBufferLike, pendingBody, streamingBody } from './body';
 import { isCookieJarLike } from './cookies';
 import type { CookieJarLike } from './cookies';
 import { CycleTLSError, invalidOption, invalidRange } from './errors';
-import { isGrease } from './fingerprint/names';
+import { DEFAULT_USER_AGENT, composeHeaders, withBodyLength } from './headers';
+import { isGrease } from './echo/names';
 import type { NativeEngineOptions, NativeShareOptions } from './native';
-import { DEFAULT_MAX_EVENT_BYTES } from './sse';
+import { DEFAULT_MAX_EVENT_BYTES } from './sse-parser';
 
 export type ResponseType = 'json' | 'text' | 'arraybuffer' | 'blob' | 'stream';
 export const RESPONSE_TYPES: readonly ResponseType[] = ['json', 'text', 'arraybuffer', 'blob', 'stream'];
@@ -28,9 +29,7 @@ export const DEFAULT_TIMEOUT_SECONDS = 15;
 export const DEFAULT_MAX_REDIRECTS = 10;
 /** A year: longer deadlines are almost certainly unit mistakes (and overflow timer arithmetic). */
 export const MAX_TIMEOUT_SECONDS = 365 * 24 * 3600;
-/** The newest Chrome on Linux, as Chromium 156 sends it. */
-export const DEFAULT_USER_AGENT =
-  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36';
+export { DEFAULT_USER_AGENT };
 
 export interface NormalizedInit {
   port: number;
@@ -403,28 +402,13 @@ function normalizeUrl(u: unknown): URL {
   return url;
 }
 
-function applyHeaderOrder(headers: Array<[string, string]>, order: unknown): Array<[string, string]> {
-  if (order === undefined || order === null) return headers;
+/** `headerOrder`: header names, put first in this order (lib/headers.ts applies it). */
+function normalizeHeaderOrder(order: unknown): string[] | undefined {
+  if (order === undefined || order === null) return undefined;
   if (!Array.isArray(order) || !order.every((n) => typeof n === 'string')) {
     throw invalidOption(`option "headerOrder" must be an array of strings, got ${typeName(order)}`);
   }
-  const rank = new Map<string, number>();
-  order.forEach((n: string, i) => { if (!rank.has(n.toLowerCase())) rank.set(n.toLowerCase(), i); });
-  const listed = headers.filter(([n]) => rank.has(n.toLowerCase()));
-  listed.sort((a, b) => (rank.get(a[0].toLowerCase()) ?? 0) - (rank.get(b[0].toLowerCase()) ?? 0));
-  return [...listed, ...headers.filter(([n]) => !rank.has(n.toLowerCase()))];
-}
-
-/** Sets `name` at the position of its first occurrence (keeping that spelling); later duplicates go. */
-function setHeader(headers: Array<[string, string]>, name: string, value: string, merge?: string): void {
-  const lower = name.toLowerCase();
-  const i = headers.findIndex(([n]) => n.toLowerCase() === lower);
-  if (i < 0) {
-    headers.push([name, value]);
-    return;
-  }
-  headers[i] = [headers[i][0], merge !== undefined ? `${headers[i][1]}${merge}${value}` : value];
-  for (let j = headers.length - 1; j > i; j--) if (headers[j][0].toLowerCase() === lower) headers.splice(j, 1);
+  return order;
 }
 
 /** Options that cycletls 2.0.5 accepts and that later issues implement. */
@@ -511,26 +495,6 @@ export function withGrease(ja3: string): string {
   return fields.join(',');
 }
 
-/**
- * The preset's headers in its order, with the caller's headers overriding by name (case-insensitive,
- * in the preset's place, with the caller's spelling); the caller's other headers follow.
- */
-function overlayHeaders(preset: ReadonlyArray<readonly [string, string]>, user: Array<[string, string]>): Array<[string, string]> {
-  const out: Array<[string, string]> = preset.map(([n, v]) => [n, v]);
-  const replaced = new Set<number>();
-  for (const [name, value] of user) {
-    const lower = name.toLowerCase();
-    const i = out.findIndex(([n], idx) => !replaced.has(idx) && idx < preset.length && n.toLowerCase() === lower);
-    if (i >= 0) {
-      out[i] = [name, value];
-      replaced.add(i);
-    } else {
-      out.push([name, value]);
-    }
-  }
-  return out;
-}
-
 export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg: unknown, presets?: PresetCatalog): NormalizedRequest {
   if (optionsArg !== undefined && optionsArg !== null && !isPlainObject(optionsArg)) {
     throw invalidOption(`request options must be an object, got ${typeName(optionsArg)}`);
@@ -583,13 +547,13 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
   const disableGrease = optBool(o, 'disableGrease') ?? false;
   const exactHeaders = optBool(o, 'orderAsProvided') ?? false;
   const forceHttp1 = (optBool(o, 'forceHTTP1') ?? false) || protocol === 'http1';
-  let headers = normalizeHeaders(o.headers);
+  const callerHeaders = normalizeHeaders(o.headers);
   const userAgent = optString(o, 'userAgent');
   if (userAgent !== undefined && FORBIDDEN_VALUE.test(userAgent)) throw invalidOption('option "userAgent" contains CR, LF or NUL');
   if (profile === '' && http2Fingerprint === undefined && (ja3 !== undefined || ja4r !== undefined)) {
     // cycletls's user-agent rule: a ClientHello string without a preset takes the rest of its first
     // flight (HTTP/2 framing, header order, GREASE) from the browser family of the User-Agent sent.
-    const sent = userAgent || headers.find(([n]) => n.toLowerCase() === 'user-agent')?.[1] || DEFAULT_USER_AGENT;
+    const sent = userAgent || callerHeaders.find(([n]) => n.toLowerCase() === 'user-agent')?.[1] || DEFAULT_USER_AGENT;
     if (userAgentFamily(sent) === 'firefox') profile = NEWEST_FIREFOX;
     else if (ja3 !== undefined && !disableGrease) ja3 = withGrease(ja3);
   }
@@ -597,27 +561,13 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
   // default headers are the base: the HTTP/1.1 list when that protocol is certain, else HTTP/2's.
   const headerSet: PresetHeaderSet = url.protocol === 'http:' ? 'http1-plain' : forceHttp1 ? 'http1' : 'http2';
   const merged = presets !== undefined && !exactHeaders;
-  if (merged) headers = overlayHeaders(presets.headers(profile, headerSet), headers);
-  if (userAgent !== undefined && userAgent !== '') setHeader(headers, 'User-Agent', userAgent);
-  else if (!headers.some(([n]) => n.toLowerCase() === 'user-agent')) headers.push(['User-Agent', DEFAULT_USER_AGENT]);
   const cookie = normalizeCookies(o.cookies);
-  if (cookie !== undefined) setHeader(headers, 'Cookie', cookie, '; ');
   const { body, contentType, pending, stream } = normalizeBody(o);
   const cookieJar = optCookieJar(o);
-  if (contentType && !headers.some(([n]) => n.toLowerCase() === 'content-type')) headers.push(['Content-Type', contentType]);
-  // The body decides the framing: a caller's Content-Length keeps its place but gets the true
-  // length; Transfer-Encoding is the engine's to set (chunked for a stream of unknown length).
-  headers = headers.filter(([n]) => n.toLowerCase() !== 'transfer-encoding');
-  let declaredLength: number | undefined;
-  const lengthHeader = headers.find(([n]) => n.toLowerCase() === 'content-length');
-  if (stream && lengthHeader) {
-    // A stream's length is the caller's word: it goes out as given and the stream is held to it.
-    if (!/^\d{1,15}$/.test(lengthHeader[1].trim())) throw invalidOption(`header "Content-Length" must be a byte count, got ${JSON.stringify(lengthHeader[1])}`);
-    declaredLength = Number(lengthHeader[1].trim());
-  } else if (lengthHeader) {
-    setHeader(headers, 'Content-Length', String(body?.length ?? 0));
-  }
-  headers = applyHeaderOrder(headers, o.headerOrder);
+  const { headers, declaredLength } = composeHeaders({
+    caller: callerHeaders, preset: merged ? presets.headers(profile, headerSet) : undefined, userAgent, cookie, contentType,
+    body, streamed: stream !== undefined, order: normalizeHeaderOrder(o.headerOrder),
+  });
   const presetHeaders = merged && headerSet === 'http2' && (o.headerOrder === undefined || o.headerOrder === null);
 
   let serverName = optString(o, 'serverName');
@@ -691,7 +641,5 @@ export function normalizeMaxEventBytes(value: unknown): number | undefined {
 export async function resolvePendingBody(req: NormalizedRequest): Promise<NormalizedRequest> {
   if (!req.pendingBody) return req;
   const bytes = await req.pendingBody();
-  const headers = req.headers.slice();
-  if (headers.some(([n]) => n.toLowerCase() === 'content-length')) setHeader(headers, 'Content-Length', String(bytes.length));
-  return { ...req, headers, body: bytes.length ? bytes : undefined, pendingBody: undefined };
+  return { ...req, headers: withBodyLength(req.headers, bytes.length), body: bytes.length ? bytes : undefined, pendingBody: undefined };
 }

@@ -4,8 +4,6 @@
 import { Blob, Buffer } from 'node:buffer';
 import type { Readable } from 'node:stream';
 
-import { cycletlsErrorText, cycletlsStatus } from './compat-text';
-import type { FailedRequest } from './compat-text';
 import { CycleTLSError } from './errors';
 import type { ResponseType } from './options';
 
@@ -167,33 +165,5 @@ export function streamResponse(meta: ResponseMeta, stream: Readable): CycleTLSRe
     text: async () => (await collect()).toString('utf8'),
     arrayBuffer: async () => toArrayBuffer(await collect()),
     blob: async () => new Blob([await collect()], { type: contentType(meta.rawHeaders) }),
-  };
-}
-
-/**
- * cycletls resolves failures as responses with a synthetic status, and `data`/`text()` in
- * cycletls's words (see compat-text.ts); the stable code and the engine's own message ride along
- * in `error`.
- */
-export function errorResponse(err: CycleTLSError, req: FailedRequest, requestId: string, meta?: ResponseMeta): CycleTLSResponseShape {
-  const message = cycletlsErrorText(err, req);
-  return {
-    status: cycletlsStatus(err),
-    statusText: '',
-    headers: meta ? headersToCycleTLS(meta.rawHeaders) : {},
-    rawHeaders: meta?.rawHeaders ?? [],
-    data: message,
-    finalUrl: meta?.finalUrl ?? req.url,
-    requestId,
-    httpVersion: meta?.httpVersion ?? '',
-    protocol: meta?.protocol ?? '',
-    tls: meta?.tls ?? null,
-    connection: meta?.connection ?? { id: 0, reused: false, tlsResumed: false },
-    redirects: meta?.redirects ?? 0,
-    error: err.toJSON(),
-    json: async () => ({}),
-    text: async () => message,
-    arrayBuffer: async () => new ArrayBuffer(0),
-    blob: async () => new Blob([message], { type: 'text/plain' }),
   };
 }

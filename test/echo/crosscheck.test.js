@@ -5,8 +5,8 @@
 const { PassThrough } = require('node:stream');
 const lib = require('read-tls-client-hello');
 
-const { parseClientHello } = require('../../dist/fingerprint/clienthello');
-const { computeJa } = require('../../dist/fingerprint/ja');
+const { parseClientHello } = require('../../dist/echo/clienthello');
+const { computeJa } = require('../../dist/echo/ja');
 const { loadGolden, labelOf, buildClientHello, ext } = require('./helpers');
 
 /** The library reads from a stream and puts the bytes back; give it a stream that stays open. */

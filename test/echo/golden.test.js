@@ -1,8 +1,8 @@
 'use strict';
 // The golden captures (test/fixtures/fingerprints/requests.jsonl: real Chromium, Firefox, curl and Node ClientHellos) are
 // the oracle: for every record, our parser and JA3/JA3N/JA4 code must reproduce what was stored.
-const { parseClientHello, scanClientHello, summarizeClientHello, ClientHelloError } = require('../../dist/fingerprint/clienthello');
-const { computeJa, ja4Alpn } = require('../../dist/fingerprint/ja');
+const { parseClientHello, scanClientHello, summarizeClientHello, ClientHelloError } = require('../../dist/echo/clienthello');
+const { computeJa, ja4Alpn } = require('../../dist/echo/ja');
 const { loadGolden, labelOf, refragment, buildClientHello, ext } = require('./helpers');
 
 const golden = loadGolden().filter((r) => r.client_hello_hex);

@@ -3,7 +3,7 @@
 // them back as bytes (headers as literal HPACK) and check that parsing gives the stored Akamai string, hash and frames.
 const { createHash } = require('node:crypto');
 
-const { H2FrameParser, akamaiString, parseH2FirstFlight } = require('../../dist/fingerprint/h2');
+const { H2FrameParser, akamaiString, parseH2FirstFlight } = require('../../dist/echo/h2');
 const { loadGolden, labelOf, PREFACE, frame, hpackLiteral, hpackInt, splitHeaderLines, encodeSentFrames } = require('./helpers');
 
 const h2Records = loadGolden().filter((r) => r.http2 && r.http2.sent_frames);

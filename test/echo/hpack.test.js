@@ -1,7 +1,7 @@
 'use strict';
 // HPACK decoder against RFC 7541 Appendix C (every example: integers, single representations, three requests and
 // three responses with and without Huffman coding, including dynamic-table contents and sizes after each block).
-const { HpackDecoder, HpackError, huffmanDecode, decodeInteger, HUFFMAN_CODES, STATIC_TABLE } = require('../../dist/fingerprint/hpack');
+const { HpackDecoder, HpackError, huffmanDecode, decodeInteger, HUFFMAN_CODES, STATIC_TABLE } = require('../../dist/echo/hpack');
 
 const hex = (s) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 /** Dynamic table as [name, value] newest first, plus its size. */

@@ -122,8 +122,8 @@ describe('echo server with Node clients', () => {
     expect(json.request_on_connection).toBe(1);
     expect(json.ip).toMatch(/^127\.0\.0\.1:\d+$/);
     // the raw ClientHello comes back too, and re-parses to the same fingerprint
-    const { parseClientHello } = require('../../dist/fingerprint/clienthello');
-    const { computeJa } = require('../../dist/fingerprint/ja');
+    const { parseClientHello } = require('../../dist/echo/clienthello');
+    const { computeJa } = require('../../dist/echo/ja');
     expect(computeJa(parseClientHello(Buffer.from(json.client_hello_hex, 'hex'))).ja4).toBe(json.ja4);
   });
 

@@ -9,7 +9,7 @@ const https = require('node:https');
 const path = require('node:path');
 
 const { startEchoServer, ECHO_CERT_PEM } = require('../../dist/echo');
-const { parseClientHello, summarizeClientHello } = require('../../dist/fingerprint/clienthello');
+const { parseClientHello, summarizeClientHello } = require('../../dist/echo/clienthello');
 
 const captures = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'fingerprints', 'resumed.json'), 'utf8')).records;
 const summaryOf = (tag) => summarizeClientHello(parseClientHello(Buffer.from(captures.find((r) => r.tag === tag).client_hello_hex, 'hex')));

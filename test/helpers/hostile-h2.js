@@ -6,7 +6,7 @@
 'use strict';
 const tls = require('node:tls');
 const { certPair } = require('./servers');
-const { HpackDecoder } = require('../../dist/fingerprint/hpack');
+const { HpackDecoder } = require('../../dist/echo/hpack');
 // The frame writer and HPACK integer of the echo suites: hpackInt(value, prefixBits, highBits).
 const { PREFACE, frame, hpackInt } = require('../echo/helpers');
 

@@ -10,8 +10,8 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { startEchoServer } = require('../../dist/echo');
 const { loadAddon } = require('../../dist/native');
-const { parseClientHello, summarizeClientHello } = require('../../dist/fingerprint/clienthello');
-const { computeJa } = require('../../dist/fingerprint/ja');
+const { parseClientHello, summarizeClientHello } = require('../../dist/echo/clienthello');
+const { computeJa } = require('../../dist/echo/ja');
 
 const fixtureDir = path.join(__dirname, '..', 'fixtures', 'fingerprints');
 const captures = JSON.parse(fs.readFileSync(path.join(fixtureDir, 'resumed.json'), 'utf8')).records;

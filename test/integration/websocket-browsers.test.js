@@ -6,7 +6,7 @@
 //      extended CONNECT stream;
 //   C. h2 without it (Node's http2), and the `ws` package for the http/1.1 reconnect.
 // One TLS front end serves all three: it records each connection's ClientHello (the repo's own
-// parser, lib/fingerprint) before handing the socket on by the negotiated ALPN.
+// parser, lib/echo/) before handing the socket on by the negotiated ALPN.
 const fs = require('node:fs');
 const path = require('node:path');
 const net = require('node:net');
@@ -15,8 +15,8 @@ const http = require('node:http');
 const http2 = require('node:http2');
 const { WebSocketServer } = require('ws');
 const initCycleTLS = require('../..');
-const { parseClientHello, scanClientHello } = require('../../dist/fingerprint/clienthello');
-const { computeJa } = require('../../dist/fingerprint/ja');
+const { parseClientHello, scanClientHello } = require('../../dist/echo/clienthello');
+const { computeJa } = require('../../dist/echo/ja');
 const { certPair, uniquePort } = require('../helpers/servers');
 const { echoClientFrames, readHead } = require('../helpers/ws-frames');
 

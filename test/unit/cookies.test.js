@@ -3,7 +3,8 @@
 // included), the adapter for tough-cookie-shaped jars (promise and callback forms) and the merge
 // with explicit cookies.
 const { domainMatch, pathMatch } = require('tough-cookie');
-const { MemoryCookieJar, jarCookieString, jarStore, withJarCookies } = require('../../dist/cookies');
+const { MemoryCookieJar, jarCookieString, jarStore } = require('../../dist/cookies');
+const { withJarCookies } = require('../../dist/headers');
 
 const T0 = Date.UTC(2030, 0, 1);
 

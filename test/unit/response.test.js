@@ -2,7 +2,8 @@
 // Unit tests of the cycletls-shaped response (lib/response.ts) and the status mapping (lib/errors.ts).
 const { Blob, Buffer } = require('node:buffer');
 
-const { canonicalHeaderName, headersToCycleTLS, bufferedResponse, errorResponse } = require('../../dist/response');
+const { canonicalHeaderName, headersToCycleTLS, bufferedResponse } = require('../../dist/response');
+const { errorResponse } = require('../../dist/failure');
 const { CycleTLSError, compatStatus, errorCodes, isErrorCode } = require('../../dist/errors');
 
 function meta(rawHeaders = ['Content-Type', 'application/json'], extra = {}) {

@@ -1,11 +1,11 @@
 'use strict';
-// Property-based fuzzing (fast-check, seeded and bounded) of the event-stream parser (lib/sse.ts),
+// Property-based fuzzing (fast-check, seeded and bounded) of the event-stream parser (lib/sse-parser.ts),
 // which reads what a server sends: any bytes, cut anywhere, never throw and give the same events
 // (and the same last event id and retry) as the bytes pushed whole; well-formed streams, with any
 // mix of line endings, comments and unknown fields, give back exactly the events written.
 const fc = require('fast-check');
 const { runs, split } = require('../helpers/fuzz');
-const { SSEParser } = require('../../dist/sse');
+const { SSEParser } = require('../../dist/sse-parser');
 
 const RUNS = runs(0x55e11);
 

@@ -1,7 +1,7 @@
 'use strict';
-// Unit tests of the event-stream parser (lib/sse.ts) against the WHATWG rules, every input also
+// Unit tests of the event-stream parser (lib/sse-parser.ts) against the WHATWG rules, every input also
 // fed split at every byte boundary (and byte by byte).
-const { SSEParser, DEFAULT_MAX_EVENT_BYTES } = require('../../dist/sse');
+const { SSEParser, DEFAULT_MAX_EVENT_BYTES } = require('../../dist/sse-parser');
 
 function parseWhole(input) {
   const p = new SSEParser();

@@ -1,9 +1,9 @@
 'use strict';
-// Unit tests of permessage-deflate (lib/ws/deflate.ts): round trips against node's zlib playing the
+// Unit tests of permessage-deflate (lib/ws-protocol/deflate.ts): round trips against node's zlib playing the
 // server (context takeover on and off, window bits), the 00 00 ff ff tail, a decompression bomb,
 // ordering, close(), and the negotiation rules of RFC 7692 §7.1.
 const zlib = require('node:zlib');
-const { PerMessageDeflate, deflateOffer, parseDeflateResponse } = require('../../dist/ws/deflate');
+const { PerMessageDeflate, deflateOffer, parseDeflateResponse } = require('../../dist/ws-protocol/deflate');
 const { CycleTLSError } = require('../../dist/errors');
 
 const TAIL = Buffer.from([0, 0, 0xff, 0xff]);

@@ -1,11 +1,11 @@
 'use strict';
 // Property-based fuzzing (fast-check, seeded and bounded) of the WebSocket frame parser
-// (lib/ws/frame.ts), which reads what a server sends: any bytes, cut anywhere, give frames or a
+// (lib/ws-protocol/frame.ts), which reads what a server sends: any bytes, cut anywhere, give frames or a
 // WsProtocolError and nothing else; the outcome does not depend on where the bytes were cut; and
 // well-formed server frames come back whole, however they are split.
 const fc = require('fast-check');
 const { runs, split } = require('../helpers/fuzz');
-const { FrameParser, WsProtocolError } = require('../../dist/ws/frame');
+const { FrameParser, WsProtocolError } = require('../../dist/ws-protocol/frame');
 
 const RUNS = runs(0x5eed11);
 

@@ -1,10 +1,10 @@
 'use strict';
-// Unit tests of the WebSocket framing (lib/ws/frame.ts): the parser of server frames, every input
+// Unit tests of the WebSocket framing (lib/ws-protocol/frame.ts): the parser of server frames, every input
 // also fed split at every byte boundary and byte by byte, a seeded fuzz of random frame sequences
 // in random splits, every violation's close code, and the client frame encoder.
 const {
   FrameParser, WsProtocolError, encodeFrame, encodeFrameHeader, isValidCloseCode, closePayload, parseClosePayload,
-} = require('../../dist/ws/frame');
+} = require('../../dist/ws-protocol/frame');
 const { serverFrame, decodeClientFrame } = require('../helpers/ws-frames');
 
 const plain = (f) => ({ fin: f.fin, rsv1: f.rsv1, opcode: f.opcode, payload: f.payload.toString('hex') });

@@ -1,7 +1,7 @@
 'use strict';
-// Unit tests of the opening handshake (lib/ws/handshake.ts): the key and accept values, the header
+// Unit tests of the opening handshake (lib/ws-protocol/handshake.ts): the key and accept values, the header
 // list per browser family (order, spelling, the caller's headers), and the checks of the 101.
-const { createKey, acceptFor, handshakeHeaders, offeredProtocols, verifyHandshake } = require('../../dist/ws/handshake');
+const { createKey, acceptFor, handshakeHeaders, offeredProtocols, verifyHandshake } = require('../../dist/ws-protocol/handshake');
 const { CycleTLSError } = require('../../dist/errors');
 
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';

@@ -4,8 +4,8 @@
 // verifyHandshake, and WebSocketSession runs over it. Loopback only.
 const net = require('node:net');
 const { WebSocketServer } = require('ws');
-const { createKey, handshakeHeaders, verifyHandshake } = require('../../dist/ws/handshake');
-const { WebSocketSession } = require('../../dist/ws/session');
+const { createKey, handshakeHeaders, verifyHandshake } = require('../../dist/ws-protocol/handshake');
+const { WebSocketSession } = require('../../dist/ws-protocol/session');
 const { readHead } = require('../helpers/ws-frames');
 
 /** An echo server; "close-please" makes it close with 1000. */

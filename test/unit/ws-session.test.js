@@ -1,9 +1,9 @@
 'use strict';
-// Unit tests of the WebSocket session (lib/ws/session.ts) over an in-memory transport that records
+// Unit tests of the WebSocket session (lib/ws-protocol/session.ts) over an in-memory transport that records
 // what the client writes and lets the test play the server's frames.
 const zlib = require('node:zlib');
-const { WebSocketSession } = require('../../dist/ws/session');
-const { closePayload } = require('../../dist/ws/frame');
+const { WebSocketSession } = require('../../dist/ws-protocol/session');
+const { closePayload } = require('../../dist/ws-protocol/frame');
 const { CycleTLSError } = require('../../dist/errors');
 const { serverFrame, decodeClientFrame } = require('../helpers/ws-frames');
 

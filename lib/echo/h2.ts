@@ -1,3 +1,4 @@
+// Part of the fingerprint echo server (lib/echo.ts): it parses what a client sent; the client never imports it.
 // Observer of a client's HTTP/2 byte stream (RFC 9113): the connection preface, then frames. It records the first
 // flight (SETTINGS, WINDOW_UPDATE, PRIORITY, the first HEADERS and its priority), decodes every request header block
 // with its own HPACK context (so header order is exactly as sent), and builds the Akamai HTTP/2 fingerprint:

@@ -1,5 +1,5 @@
 // sse() / eventSource(): an EventSource over the engine's streaming response path. The response
-// resolves on the head; events come out of lib/sse.ts's parser, pulled by events() (the socket is
+// resolves on the head; events come out of lib/sse-parser.ts, pulled by events() (the socket is
 // paused while nobody consumes: bounded buffering) or pushed to onEvent callbacks. With `reconnect`,
 // an ended or failed stream is opened again after the server's `retry` (or retryMs), sending
 // Last-Event-ID; close() stops everything and clears every timer. What one stream holds is bounded:
@@ -9,15 +9,16 @@ import { Buffer } from 'node:buffer';
 import { Readable } from 'node:stream';
 
 import { CycleTLSError, invalidOption, invalidRange } from './errors';
-import type { ErrorCode, ErrorStage } from './errors';
+import type { ErrorCode } from './errors';
+import { fromResolved, rejects } from './failure';
+import { eventStreamHeaders } from './headers';
 import { normalizeMaxEventBytes } from './options';
-import type { NormalizedRequest } from './options';
+import type { AdjustRequest } from './request';
 import { bodyMethods, contentType, unreadableBodyMethods } from './response';
 import type { CycleTLSResponseShape } from './response';
-import { SSEParser } from './sse';
-import type { SSEEvent } from './sse';
+import { SSEParser } from './sse-parser';
+import type { SSEEvent } from './sse-parser';
 
-export type AdjustRequest = (req: NormalizedRequest) => NormalizedRequest;
 type Perform = (url: unknown, options: Record<string, unknown>, adjust: AdjustRequest) => Promise<CycleTLSResponseShape>;
 
 export interface SSEResponseShape extends CycleTLSResponseShape {
@@ -57,19 +58,6 @@ function normalizeReconnect(v: unknown): Reconnect | undefined {
   return { retryMs: (retryMs as number | undefined) ?? DEFAULT_RETRY_MS, maxRetries: (maxRetries as number | undefined) ?? Infinity };
 }
 
-/** Accept and Cache-Control as EventSource sends them, unless the caller set them; Last-Event-ID when known. */
-function sseHeaders(headers: unknown, lastEventId: string): unknown {
-  if (headers !== undefined && headers !== null && (typeof headers !== 'object' || Array.isArray(headers))) return headers;
-  const given = Object.entries((headers ?? {}) as Record<string, unknown>);
-  const names = new Set(given.map(([n]) => n.toLowerCase()));
-  const out: Record<string, unknown> = {};
-  if (!names.has('accept')) out.Accept = 'text/event-stream';
-  if (!names.has('cache-control')) out['Cache-Control'] = 'no-cache';
-  for (const [n, v] of given) if (lastEventId === '' || n.toLowerCase() !== 'last-event-id') out[n] = v;
-  if (lastEventId !== '') out['Last-Event-ID'] = lastEventId;
-  return out;
-}
-
 /**
  * The stream has no overall deadline: `timeout` bounds each phase up to the response head
  * (connect, TLS, head) unless the caller set those phases; `bodyIdleTimeout` bounds silence.
@@ -100,10 +88,6 @@ const ENDS_RECONNECTION: ReadonlySet<string> = new Set<ErrorCode>(['ERR_ABORTED'
 
 function endsReconnection(err: unknown): boolean {
   return err instanceof CycleTLSError && ENDS_RECONNECTION.has(err.code);
-}
-
-function fromResolved(error: NonNullable<CycleTLSResponseShape['error']>): CycleTLSError {
-  return new CycleTLSError(error.code as ErrorCode, error.message, error.stage as ErrorStage);
 }
 
 /** At most `limit` bytes of a body, within `ms`; then the stream is let go. */
@@ -167,7 +151,7 @@ class EventSession implements AsyncIterableIterator<SSEEvent> {
   request(): Promise<CycleTLSResponseShape> {
     const options: Record<string, unknown> = {
       ...this.options,
-      headers: sseHeaders(this.options.headers, this.parser.lastEventId),
+      headers: eventStreamHeaders(this.options.headers, this.parser.lastEventId),
       responseType: 'stream',
     };
     if (this.userSignal === undefined || this.userSignal instanceof AbortSignal) options.signal = this.controller.signal;
@@ -418,7 +402,7 @@ export async function openEventSource(perform: Perform, url: unknown, options: u
   const problem = notAnEventStream(res) ?? (stream ? undefined : new CycleTLSError('ERR_INTERNAL', 'no response stream', 'body'));
   if (problem) {
     session.finish();
-    if (rejectOnError) {
+    if (rejects(problem, rejectOnError)) {
       stream?.destroy();
       throw problem;
     }

@@ -1,3 +1,4 @@
+// Part of the fingerprint echo server (lib/echo.ts): it parses what a client sent; the client never imports it.
 // JA3 / JA3N (Salesforce's JA3: fields of the ClientHello in decimal, md5) and JA4 with its raw and original-order
 // forms (FoxIO's JA4 specification, TLS over TCP), computed from a parsed ClientHello.
 import { createHash } from 'node:crypto';

@@ -1,3 +1,4 @@
+// The event-stream protocol half of sse(): lib/open-event-source.ts is the public API that runs it.
 // The event-stream parser of the WHATWG HTML standard (§9.2.6 "Interpreting an event stream"):
 // bytes in, events out. UTF-8 is decoded across chunk boundaries (invalid bytes become U+FFFD, one
 // BOM at the start of the stream is dropped); lines end with CRLF, LF or CR, also when the CR and

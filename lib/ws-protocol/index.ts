@@ -1,5 +1,5 @@
 // The WebSocket protocol (RFC 6455, RFC 7692), transport-agnostic: what ws()/webSocket() wire to
-// the engine's upgraded connection.
+// the engine's upgraded connection (lib/open-websocket.ts holds the public ws()).
 export {
   FrameParser, WsProtocolError, encodeFrame, isValidCloseCode, closePayload, parseClosePayload,
   OP_CONTINUATION, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG,

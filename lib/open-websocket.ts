@@ -1,32 +1,32 @@
 // ws()/webSocket(): a WebSocket over the engine's fingerprinted TLS (through the caller's proxy, if
 // any). The engine sends the browser family's upgrade request on an HTTP/1.1 connection of its own
-// and, on a 101, turns the connection into a byte pipe; lib/ws/ speaks the protocol over it.
+// and, on a 101, turns the connection into a byte pipe; lib/ws-protocol/ speaks the protocol over it.
 // Firefox presets go as Firefox does (RequestSpec::websocket_over_http2): its normal ALPN offer; an
 // HTTP/2 server with RFC 8441 gets an extended CONNECT stream whose DATA is the pipe (a 200 opens
 // it); one without gets a new HTTP/1.1-only connection.
 import { Buffer } from 'node:buffer';
 
-import { jarCookieString, jarStore, withJarCookies } from './cookies';
 import type { CookieJarLike } from './cookies';
 import { CycleTLSError, invalidOption } from './errors';
+import { CookieLoop, Exchange, responseMeta, toSpec } from './exchange';
+import { settleFailure, settleRefusal } from './failure';
+import { presetCatalog, presetValue, withPresetUserAgent } from './headers';
 import type { ClientState, SharedInstance } from './instance';
-import type { HeadEvent, NativeRequestSpec } from './native';
+import type { HeadEvent } from './native';
 import { normalizeRequest } from './options';
-import type { NormalizedRequest, PresetCatalog } from './options';
-import { bodyMethods, errorResponse, headerValues, metaFields, unreadableBodyMethods } from './response';
-import type { CycleTLSResponseShape, ResponseMeta } from './response';
-import { WebSocketSession, createKey, handshakeHeaders, offeredProtocols, verifyHandshake } from './ws';
-import type { BrowserFamily, WsMessage } from './ws';
+import type { NormalizedRequest } from './options';
+import { metaFields, unreadableBodyMethods } from './response';
+import type { CycleTLSResponseShape } from './response';
+import { WebSocketSession, createKey, handshakeHeaders, offeredProtocols, verifyHandshake } from './ws-protocol';
+import type { BrowserFamily, WsMessage } from './ws-protocol';
 
+/** What ws() takes from the client it belongs to. */
 export interface WebSocketContext {
   instance: SharedInstance;
   client: ClientState;
-  presets: PresetCatalog;
   cookieJar: CookieJarLike | undefined;
   rejectOnError: boolean;
   requestId(): string;
-  toSpec(req: NormalizedRequest): NativeRequestSpec;
-  meta(head: HeadEvent, requestId: string, finalUrl: string): ResponseMeta;
 }
 
 export interface WebSocketResponseShape extends CycleTLSResponseShape {
@@ -51,9 +51,6 @@ const WS_ONLY = ['protocols', 'origin', 'perMessageDeflate', 'maxPayload', 'frag
 const NOT_FOR_UPGRADE = ['protocol', 'body', 'bodyBytes', 'responseType', 'disableRedirect', 'maxRedirects', 'decompress',
   'maxDecompressedBytes', 'maxResponseBytes', 'forceHTTP1', 'bufferBody', 'headers', 'orderAsProvided', 'headerOrder'] as const;
 const ERROR_BODY_LIMIT = 64 * 1024;
-const MISUSE: ReadonlySet<string> = new Set(['ERR_INVALID_OPTION', 'ERR_UNSUPPORTED_FINGERPRINT', 'ERR_NOT_IMPLEMENTED']);
-// Body bytes taken from the engine before it is told to go on: it reads at most 2 MiB ahead.
-const CREDIT_STEP = 1024 * 1024;
 // After the session ended the pipe, how long the engine has to flush and close before it is cut.
 const END_GRACE_MS = 2000;
 
@@ -68,10 +65,6 @@ function optNumber(o: Record<string, unknown>, key: string, min: number): number
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw invalidOption(`option "${key}" must be a number ≥ ${min}, got ${String(v)}`);
   return v;
-}
-
-function presetValue(presets: PresetCatalog, profile: string, name: string): string | undefined {
-  return presets.headers(profile, 'http1').find(([n]) => n.toLowerCase() === name)?.[1];
 }
 
 /** The session's API on a response object, its live getters included. */
@@ -154,17 +147,10 @@ export async function openWebSocket(ctx: WebSocketContext, url: unknown, options
   // Validated as a request (proxy, fingerprint, cookies, timeouts, userAgent…) with the caller's
   // headers as given: the upgrade's own header list is built below, in the browser's order.
   const httpUrl = new URL(wsUrl.href.replace(/^ws/, 'http'));
-  const base = normalizeRequest(httpUrl.href, { ...o, headers: rawHeaders, forceHTTP1: true, orderAsProvided: true }, 'get', ctx.presets);
-  const jar = (o.cookieJar as CookieJarLike | undefined) ?? ctx.cookieJar;
-  let extra = base.headers;
-  if (!userAgentGiven) {
-    const presetUa = presetValue(ctx.presets, base.profile, 'user-agent');
-    if (presetUa) extra = extra.map(([n, v]) => (n.toLowerCase() === 'user-agent' ? [n, presetUa] : [n, v]));
-  }
-  if (jar) {
-    const fromJar = await jarCookieString(jar, httpUrl.href);
-    if (fromJar !== '') extra = withJarCookies(extra, fromJar);
-  }
+  const presets = presetCatalog();
+  const base = normalizeRequest(httpUrl.href, { ...o, headers: rawHeaders, forceHTTP1: true, orderAsProvided: true }, 'get', presets);
+  const cookies = new CookieLoop((o.cookieJar as CookieJarLike | undefined) ?? ctx.cookieJar, false);
+  const extra = await cookies.headersFor(httpUrl.href, userAgentGiven ? base.headers : withPresetUserAgent(base.headers, presets, base.profile));
   const family = familyOf(base.profile);
   const key = createKey();
   const offered = offeredProtocols({ protocols: (protocols as string[] | undefined) ?? undefined, extra });
@@ -173,7 +159,7 @@ export async function openWebSocket(ctx: WebSocketContext, url: unknown, options
     origin: (origin as string | undefined) ?? undefined,
     protocols: offered,
     perMessageDeflate,
-    acceptLanguage: presetValue(ctx.presets, base.profile, 'accept-language'),
+    acceptLanguage: presetValue(presets, base.profile, 'accept-language'),
     extra: extra.filter(([n]) => n.toLowerCase() !== 'sec-websocket-protocol'),
   });
   // Firefox lets ALPN decide (the engine falls back to HTTP/1.1 itself); the others ask for HTTP/1.1.
@@ -184,21 +170,16 @@ export async function openWebSocket(ctx: WebSocketContext, url: unknown, options
 
   const outcome = await upgrade(ctx, req, key, offered, perMessageDeflate, family, sessionOptions);
   if ('session' in outcome) {
-    const setCookies = headerValues(outcome.head.headers, 'set-cookie');
-    if (jar && setCookies.length) await jarStore(jar, httpUrl.href, setCookies).catch(() => undefined);
-    const meta = ctx.meta(outcome.head, requestId, wsUrl.href);
+    await cookies.store(httpUrl.href, outcome.head.headers);
+    const meta = responseMeta(outcome.head, requestId, wsUrl.href, 0);
     if (firstMessage !== undefined) outcome.session.send(firstMessage).catch(() => undefined);
     return withSession({ ...metaFields(meta), data: null, ...unreadableBodyMethods('a WebSocket is read with onMessage() or messages(), not as a body') }, outcome.session);
   }
   const { error, head, body } = outcome;
-  // Misuse (an unusable fingerprint, say) always rejects; only network outcomes resolve.
-  if (rejectOnError || MISUSE.has(error.code)) throw error;
   if (head) {
-    const meta = ctx.meta(head, requestId, wsUrl.href);
-    const data = body ?? Buffer.alloc(0);
-    return withSession({ ...metaFields(meta), data: data.toString('utf8'), error: error.toJSON(), ...bodyMethods(data, meta.rawHeaders) }, deadSession(error));
+    return withSession(settleRefusal(error, rejectOnError, responseMeta(head, requestId, wsUrl.href, 0), body ?? Buffer.alloc(0)), deadSession(error));
   }
-  return withSession(errorResponse(error, { method: 'GET', url: wsUrl.href, proxy: req.proxy }, requestId), deadSession(error));
+  return withSession(settleFailure(error, rejectOnError, { method: 'GET', url: wsUrl.href, proxy: req.proxy }, requestId), deadSession(error));
 }
 
 type UpgradeOutcome =
@@ -208,50 +189,40 @@ type UpgradeOutcome =
 /** Sends the upgrade and, on a valid 101, runs a session over the engine's pipe. */
 function upgrade(ctx: WebSocketContext, req: NormalizedRequest, key: string, offered: string[], perMessageDeflate: boolean,
   family: BrowserFamily, sessionOptions: { maxPayload?: number; fragmentSize?: number; closeTimeoutMs?: number }): Promise<UpgradeOutcome> {
-  const { instance, client } = ctx;
   return new Promise<UpgradeOutcome>((resolve) => {
-    let engineId = 0;
+    const exchange = new Exchange(ctx.instance, ctx.client, req);
     let session: WebSocketSession | undefined;
     let refusal: { head: HeadEvent; chunks: Buffer[]; size: number; expected: number } | undefined;
     let outstanding = 0;      // written to the engine, not yet reported sent
-    let sinceResume = 0;      // body bytes taken since the engine was last told to go on
-    let readingPaused = false;
     let ending = false;       // we ended the pipe: the engine's close is expected
     let endTimer: NodeJS.Timeout | undefined;
-    const signal = req.signal;
-    const onAbort = (): void => instance.cancel(engineId);
 
     const transport = {
       write(chunk: Buffer): void {
         outstanding += chunk.length;
-        instance.write(engineId, chunk);
+        exchange.write(chunk);
       },
       writeMasked(header: Buffer, payload: Buffer): void {
         outstanding += header.length + payload.length;
-        instance.writeMasked(engineId, header, payload);
+        exchange.writeMasked(header, payload);
       },
       writableLength: (): number => outstanding,
       end(): void {
         if (ending) return;
         ending = true;
-        instance.write(engineId, null);  // the engine closes once what was written went out
-        endTimer = setTimeout(() => instance.cancel(engineId), END_GRACE_MS);
+        exchange.write(null);  // the engine closes once what was written went out
+        endTimer = setTimeout(() => exchange.cancel(), END_GRACE_MS);
         endTimer.unref?.();
       },
+      // The session's reader is behind: stop telling the engine to go on (it stops within its credit).
       pause(paused: boolean): void {
-        readingPaused = paused;
-        if (!paused) {
-          sinceResume = 0;
-          instance.pause(engineId, false);
-        }
+        if (paused) exchange.hold(false); else exchange.want();
       },
     };
-    const settleTransport = (): void => {
-      if (endTimer) clearTimeout(endTimer);
-      signal?.removeEventListener('abort', onAbort);
-    };
+    const refusedOutcome = (r: NonNullable<typeof refusal>): UpgradeOutcome =>
+      ({ error: refused(r.head.status, r.expected), head: r.head, body: Buffer.concat(r.chunks).subarray(0, ERROR_BODY_LIMIT) });
 
-    const handlers = {
+    const events = {
       head(event: HeadEvent): void {
         // Firefox presets may get an HTTP/2 extended CONNECT stream (RFC 8441): a 200 opens it.
         const overHttp2 = event.alpn === 'h2';
@@ -265,7 +236,7 @@ function upgrade(ctx: WebSocketContext, req: NormalizedRequest, key: string, off
           result = verifyHandshake(event.status, event.headers, { key, protocols: offered, perMessageDeflate, family, overHttp2 });
         } catch (err) {
           ending = true;
-          instance.cancel(engineId);
+          exchange.cancel();
           resolve({ error: err as CycleTLSError, head: event });
           return;
         }
@@ -277,14 +248,10 @@ function upgrade(ctx: WebSocketContext, req: NormalizedRequest, key: string, off
           refusal.chunks.push(chunk);
           refusal.size += chunk.length;
           // Enough of a refusal to show: the rest is not worth the wait.
-          if (refusal.size >= ERROR_BODY_LIMIT) instance.cancel(engineId);
+          if (refusal.size >= ERROR_BODY_LIMIT) exchange.cancel();
           return;
         }
-        sinceResume += chunk.length;
-        if (!readingPaused && sinceResume >= CREDIT_STEP) {
-          sinceResume = 0;
-          instance.pause(engineId, false);
-        }
+        exchange.tookAndTopUp(chunk.length);
         session?.receive(chunk);
       },
       sent(bytes: number): void {
@@ -292,41 +259,34 @@ function upgrade(ctx: WebSocketContext, req: NormalizedRequest, key: string, off
         session?.drained();
       },
       end(): void {
-        settleTransport();
+        if (endTimer) clearTimeout(endTimer);
         if (refusal) {
-          const body = Buffer.concat(refusal.chunks).subarray(0, ERROR_BODY_LIMIT);
-          resolve({ error: refused(refusal.head.status, refusal.expected), head: refusal.head, body });
+          resolve(refusedOutcome(refusal));
           return;
         }
         session?.transportEnded();
       },
-      error(err: CycleTLSError): void {
-        settleTransport();
+      failed(err: unknown): void {
+        if (endTimer) clearTimeout(endTimer);
         if (refusal) {
-          resolve({ error: refused(refusal.head.status, refusal.expected), head: refusal.head, body: Buffer.concat(refusal.chunks).subarray(0, ERROR_BODY_LIMIT) });
+          resolve(refusedOutcome(refusal));
           return;
         }
         if (!session) {
-          resolve({ error: err });
+          resolve({ error: err as CycleTLSError });
           return;
         }
-        if (ending) session.transportEnded(); else session.transportFailed(err);
+        if (ending) session.transportEnded(); else session.transportFailed(err as CycleTLSError);
       },
     };
-    if (signal?.aborted) {
-      resolve({ error: new CycleTLSError('ERR_ABORTED', 'the WebSocket was aborted', 'queue') });
-      return;
-    }
     try {
       // Firefox opens its WebSockets with its normal ALPN offer (h2, http/1.1) and runs them over
       // HTTP/2 when the server allows RFC 8441; Chrome and Safari offer http/1.1 only.
-      engineId = instance.submit(client, { ...ctx.toSpec(req), upgrade: true, websocketOverHttp2: family === 'firefox',
-        bodyStream: true, consumerCredit: true, wholeBody: false, retryOnHostGone: false }, handlers);
+      exchange.start({ ...toSpec(req, true, false), upgrade: true, websocketOverHttp2: family === 'firefox',
+        bodyStream: true, consumerCredit: true, wholeBody: false, retryOnHostGone: false }, events, 'the WebSocket was aborted');
     } catch (err) {
       resolve({ error: err instanceof CycleTLSError ? err : new CycleTLSError('ERR_INVALID_OPTION', String(err), 'options') });
-      return;
     }
-    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 

@@ -1,3 +1,4 @@
+// Part of the fingerprint echo server (lib/echo.ts): it parses what a client sent; the client never imports it.
 // HPACK decoder (RFC 7541): integer and string literals, static and dynamic tables, Huffman decoding.
 // Decoding only: the echo server reads what a client sent, in the order it was sent.
 

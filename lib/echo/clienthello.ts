@@ -1,3 +1,4 @@
+// Part of the fingerprint echo server (lib/echo.ts): it parses what a client sent; the client never imports it.
 // TLS ClientHello parser (RFC 8446 §4.1.2, RFC 5246 §7.4.1.2), from raw bytes as they came off the wire: one or more
 // TLS records of content type 22 (handshake), or a bare handshake message. It knows nothing of sockets.
 import {

@@ -1,3 +1,4 @@
+// Part of the fingerprint echo server (lib/echo.ts): it parses what a client sent; the client never imports it.
 // A self-signed certificate for the echo server's default identity (test use only: the private key is public).
 // EC P-256, SHA-256; subjectAltName DNS:localhost, DNS:*.localhost, DNS:fp.test, IP:127.0.0.1, IP:::1;
 // valid 2025-01-01 .. 2125-01-01; serverAuth. Made once with a short script (Python cryptography's CertificateBuilder).

@@ -1,3 +1,5 @@
+// Part of the fingerprint echo server (lib/echo.ts), which labels what a client sent with these names; the
+// client (lib/options.ts) borrows isGrease only.
 // Human-readable names of TLS code points, as printed in the golden captures
 // (../shared/fingerprints/requests.jsonl): IANA names, with BoringSSL's names where IANA has none.
 // Only used to label values; fingerprints are always computed from the numbers.

@@ -1,0 +1,208 @@
+// The one driver of an exchange with the engine, for every kind of request: a buffered or streamed
+// HTTP response (lib/request.ts; sse() rides on its streamed form) and a WebSocket's upgraded pipe
+// (lib/open-websocket.ts). It owns what they share: the spec sent, submitting it, the caller's abort
+// signal, a streamed upload, the read-ahead credit and the cookie jar across the hops.
+import type { Buffer } from 'node:buffer';
+
+import { MemoryCookieJar, jarCookieString, jarStore } from './cookies';
+import type { CookieJarLike } from './cookies';
+import { CycleTLSError } from './errors';
+import { withJarCookies } from './headers';
+import type { HeaderList } from './headers';
+import type { ClientState, ExchangeHandlers, SharedInstance } from './instance';
+import type { HeadEvent, NativeRequestSpec } from './native';
+import { DEFAULT_MAX_RESPONSE_BYTES } from './options';
+import type { NormalizedRequest } from './options';
+import { headerValues } from './response';
+import type { ResponseMeta } from './response';
+import { UploadPump } from './upload';
+
+/** The spec the engine runs, from a validated request (`streaming`: the body is read as a stream). */
+export function toSpec(req: NormalizedRequest, streaming: boolean, retryOnHostGone: boolean): NativeRequestSpec {
+  const { url } = req;
+  const tls = url.protocol === 'https:';
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const headers: string[] = [];
+  for (const [n, v] of req.headers) headers.push(n, v);
+  return {
+    method: req.method,
+    tls,
+    host,
+    port: url.port ? Number(url.port) : tls ? 443 : 80,
+    target: `${url.pathname || '/'}${url.search}`,
+    headers,
+    body: req.body,
+    serverName: req.serverName,
+    proxy: req.proxy,
+    insecureSkipVerify: req.insecureSkipVerify,
+    forceHttp1: req.forceHttp1,
+    http1RetryHello: req.http1RetryHello === true ? true : undefined,
+    presetHeaders: req.presetHeaders,
+    wholeBody: !streaming,
+    consumerCredit: streaming,
+    decompress: req.decompress,
+    maxDecodedBytes: req.maxDecompressedBytes,
+    // Streams are not limited: their reader paces what is read ahead.
+    maxResponseBytes: streaming ? undefined : req.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+    timeoutMs: req.timeoutMs,
+    connectTimeoutMs: req.connectTimeoutMs,
+    tlsTimeoutMs: req.tlsTimeoutMs,
+    headersTimeoutMs: req.headersTimeoutMs,
+    bodyIdleTimeoutMs: req.bodyIdleTimeoutMs,
+    retryOnHostGone,
+    bodyStream: req.bodyStream !== undefined,
+    profile: req.profile,
+    ja3: req.ja3,
+    ja4r: req.ja4r,
+    http2Fingerprint: req.http2Fingerprint,
+    disableGrease: req.disableGrease,
+  };
+}
+
+/** What a response says about itself, from its head. */
+export function responseMeta(head: HeadEvent, requestId: string, finalUrl: string, redirects: number): ResponseMeta {
+  return {
+    requestId,
+    status: head.status,
+    statusText: head.reason,
+    httpVersion: head.httpVersion,
+    rawHeaders: head.headers,
+    finalUrl,
+    protocol: head.alpn || (head.httpVersion === '1.0' ? 'http/1.0' : 'http/1.1'),
+    tls: head.tlsVersion ? { version: head.tlsVersion, cipher: head.cipher, alpn: head.alpn } : null,
+    connection: { id: head.connectionId, reused: head.reused, tlsResumed: head.tlsResumed },
+    redirects,
+  };
+}
+
+/** Half the engine's read-ahead (2 MiB past the last go-on): a pushed consumer tops it up this often. */
+const GO_ON_STEP = 1024 * 1024;
+
+/** What an exchange's owner hears. `failed` gets the upload's own failure when that ended it. */
+export interface ExchangeEvents {
+  head(event: HeadEvent): void;
+  body(chunk: Buffer): void;
+  end(): void;
+  failed(err: unknown): void;
+  sent?(bytes: number): void;
+}
+
+/**
+ * One request in the engine. Reading is paced by credit: the engine reads at most 2 MiB past the
+ * last go-on, so a consumer says when it wants more (want()) and, when it has too much, either
+ * stops the engine at once (hold(true)) or just stops asking (hold(false): the engine stops by
+ * itself once its credit is spent).
+ */
+export class Exchange {
+  private id = 0;
+  private readonly upload: UploadPump | undefined;
+  private readonly onAbort = (): void => this.cancel();
+  /** Body bytes taken since the engine was last told to go on. */
+  private sinceGoOn = 0;
+  private held = false;
+
+  constructor(private readonly instance: SharedInstance, private readonly client: ClientState, private readonly req: NormalizedRequest) {
+    this.upload = req.bodyStream ? new UploadPump((chunk) => this.write(chunk), () => this.cancel()) : undefined;
+  }
+
+  /**
+   * Submits `spec`. Throws ERR_ABORTED (with `abortMessage`) when the caller's signal already
+   * fired, and what the engine refuses at submission.
+   */
+  start(spec: NativeRequestSpec, events: ExchangeEvents, abortMessage: string): void {
+    const { signal } = this.req;
+    if (signal?.aborted) throw new CycleTLSError('ERR_ABORTED', abortMessage, 'queue');
+    const handlers: ExchangeHandlers = {
+      head: (event) => events.head(event),
+      body: (chunk) => events.body(chunk),
+      end: () => {
+        this.settle();
+        events.end();
+      },
+      error: (err) => {
+        this.settle();
+        events.failed(this.upload?.failure ?? err);
+      },
+      sent: (bytes) => {
+        this.upload?.sent(bytes);
+        events.sent?.(bytes);
+      },
+    };
+    this.id = this.instance.submit(this.client, spec, handlers);
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+    if (this.upload && this.req.bodyStream) void this.upload.run(this.req.bodyStream, this.req.declaredLength);
+  }
+
+  /** The engine ended or failed the exchange: stop the upload and stop listening to the signal. */
+  private settle(): void {
+    this.upload?.stop();
+    this.req.signal?.removeEventListener('abort', this.onAbort);
+  }
+
+  cancel(): void {
+    this.instance.cancel(this.id);
+  }
+
+  /** Bytes for the server; null ends what is sent (the engine closes a pipe once it went out). */
+  write(chunk: Uint8Array | null): void {
+    this.instance.write(this.id, chunk);
+  }
+
+  /** A WebSocket frame whose payload the engine masks as it copies it. */
+  writeMasked(header: Uint8Array, payload: Uint8Array): void {
+    this.instance.writeMasked(this.id, header, payload);
+  }
+
+  /** `bytes` of body were taken by a consumer that pulls (it calls want() when it wants more). */
+  took(bytes: number): void {
+    this.sinceGoOn += bytes;
+  }
+
+  /**
+   * `bytes` of body were pushed to a consumer that does not pull (a WebSocket session): the engine
+   * is told to go on every GO_ON_STEP bytes, before its credit runs out, unless the consumer holds.
+   */
+  tookAndTopUp(bytes: number): void {
+    this.sinceGoOn += bytes;
+    if (!this.held && this.sinceGoOn >= GO_ON_STEP) this.goOn();
+  }
+
+  /** The consumer has enough: stop the engine now (`stopNow`), or just stop telling it to go on. */
+  hold(stopNow: boolean): void {
+    if (this.held) return;
+    this.held = true;
+    if (stopNow) this.instance.pause(this.id, true);
+  }
+
+  /** The consumer wants more: the engine goes on if it was held or has read on credit since. */
+  want(): void {
+    if (this.held || this.sinceGoOn > 0) this.goOn();
+  }
+
+  private goOn(): void {
+    this.held = false;
+    this.sinceGoOn = 0;
+    this.instance.pause(this.id, false);
+  }
+}
+
+/**
+ * The cookies of one exchange's hops: the caller's jar, or (with `ownJarOnSet`) one made for this
+ * redirect chain only when a hop sets a cookie.
+ */
+export class CookieLoop {
+  constructor(private jar: CookieJarLike | undefined, private readonly ownJarOnSet: boolean) {}
+
+  /** The hop's headers with the jar's cookies for `url`. */
+  async headersFor(url: string, headers: HeaderList): Promise<HeaderList> {
+    return this.jar ? withJarCookies(headers, await jarCookieString(this.jar, url)) : headers;
+  }
+
+  /** Stores the Set-Cookie values of a response from `url` (never fails). */
+  async store(url: string, rawHeaders: readonly string[]): Promise<void> {
+    const setCookies = headerValues(rawHeaders, 'set-cookie');
+    if (setCookies.length === 0) return;
+    if (!this.jar && this.ownJarOnSet) this.jar = new MemoryCookieJar();
+    if (this.jar) await jarStore(this.jar, url, setCookies);
+  }
+}

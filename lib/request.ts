@@ -1,0 +1,148 @@
+// A request as cycletls made it: validated, sent hop by hop through redirects with the jar's
+// cookies, and settled as a buffered or streamed response, or as a failure (lib/failure.ts).
+import { Buffer } from 'node:buffer';
+import { Readable } from 'node:stream';
+
+import { CycleTLSError } from './errors';
+import { CookieLoop, Exchange, responseMeta, toSpec } from './exchange';
+import { settleFailure, withMeta } from './failure';
+import { presetCatalog, redirectHeaders } from './headers';
+import type { ClientState, SharedInstance } from './instance';
+import type { HeadEvent } from './native';
+import { normalizeRequest, resolvePendingBody } from './options';
+import type { NormalizedInit, NormalizedRequest } from './options';
+import { bufferedResponse, headerValue, streamResponse } from './response';
+import type { CycleTLSResponseShape } from './response';
+
+/** A change sse() makes to a request once it is validated (streaming, its deadlines). */
+export type AdjustRequest = (req: NormalizedRequest) => NormalizedRequest;
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+interface HopResult { head: HeadEvent; body?: Buffer; stream?: Readable }
+
+/** One HTTP exchange. Buffered: resolves at the end. Streaming: resolves at the head. */
+function runHop(instance: SharedInstance, client: ClientState, req: NormalizedRequest, streaming: boolean, retryOnHostGone: boolean): Promise<HopResult> {
+  return new Promise<HopResult>((resolve, reject) => {
+    const exchange = new Exchange(instance, client, req);
+    let head: HeadEvent | undefined;
+    let stream: Readable | undefined;
+    let settled = false;
+    const chunks: Buffer[] = [];
+    const events = {
+      head(event: HeadEvent): void {
+        head = event;
+        if (!streaming) return;
+        stream = new Readable({
+          // Every pull tells the engine to go on: it stops by itself after 2 MiB nobody asked for.
+          read: () => exchange.want(),
+          destroy(err, callback): void {
+            // Destroying the stream before its end cancels the request.
+            if (!stream?.readableEnded) exchange.cancel();
+            callback(err);
+          },
+        });
+        settled = true;
+        resolve({ head: event, stream });
+      },
+      body(chunk: Buffer): void {
+        if (stream) {
+          exchange.took(chunk.length);
+          if (!stream.push(chunk)) exchange.hold(true);
+        } else {
+          chunks.push(chunk);
+        }
+      },
+      end(): void {
+        if (stream) { stream.push(null); return; }
+        settled = true;
+        resolve({ head: head as HeadEvent, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks) });
+      },
+      failed(err: unknown): void {
+        if (stream) {
+          stream.destroy(err as Error);
+          return;
+        }
+        if (settled) return;
+        settled = true;
+        reject(err instanceof CycleTLSError ? withMeta(err, head ? responseMeta(head, '', req.url.href, 0) : undefined) : err);
+      },
+    };
+    try {
+      exchange.start(toSpec(req, streaming, retryOnHostGone), events, 'the request was aborted');
+    } catch (err) {
+      reject(err);
+    }
+  });
+}
+
+/** 301/302 turn POST into GET (as browsers do); 303 turns everything but HEAD into GET. */
+function redirectDropsBody(status: number, method: string): boolean {
+  return (status === 303 && method !== 'HEAD') || ((status === 301 || status === 302) && method === 'POST');
+}
+
+function nextHop(req: NormalizedRequest, status: number, location: string): NormalizedRequest {
+  let url: URL;
+  try {
+    url = new URL(location, req.url);
+  } catch {
+    throw new CycleTLSError('ERR_PROTOCOL', `invalid redirect location ${JSON.stringify(location)}`, 'redirect');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new CycleTLSError('ERR_PROTOCOL', `cannot follow a redirect to ${url.protocol}`, 'redirect');
+  }
+  url.hash = '';
+  const dropsBody = redirectDropsBody(status, req.method);
+  const method = dropsBody ? 'GET' : req.method;
+  const body = dropsBody ? undefined : req.body;
+  const headers = redirectHeaders(req.headers, dropsBody, url.origin !== req.url.origin);
+  // The SNI override was given for one host; another host gets its own name.
+  const serverName = url.hostname === req.url.hostname ? req.serverName : undefined;
+  return { ...req, url, method, body, bodyStream: undefined, declaredLength: undefined, headers, serverName };
+}
+
+/** A client's request: resolves with the response (or, cycletls style, with a failure's). */
+export async function perform(instance: SharedInstance, client: ClientState, init: NormalizedInit,
+  url: unknown, options: unknown, method: unknown, adjust?: AdjustRequest): Promise<CycleTLSResponseShape> {
+  // Misuse and unreadable bodies (a stream that errors) reject; they are not network outcomes.
+  const normalized = await resolvePendingBody(normalizeRequest(url, options, method, presetCatalog()));
+  const adjusted = adjust ? adjust(normalized) : normalized;
+  const req = adjusted.maxResponseBytes === undefined ? { ...adjusted, maxResponseBytes: init.maxResponseBytes } : adjusted;
+  // The caller's jar, else one for this redirect chain only, made when a hop sets a cookie.
+  const cookies = new CookieLoop(req.cookieJar ?? init.cookieJar, true);
+  const requestId = `${client.id}:${client.nextSeq++}`;
+  const streaming = req.responseType === 'stream';
+  let current = req;
+  let redirects = 0;
+  try {
+    for (;;) {
+      const sent = { ...current, headers: await cookies.headersFor(current.url.href, current.headers) };
+      const hop = await runHop(instance, client, sent, streaming, init.retryOnHostGone);
+      const { head } = hop;
+      await cookies.store(current.url.href, head.headers);
+      const location = headerValue(head.headers, 'location');
+      // A hop that keeps the body would have to send it again, which a streamed body cannot: the
+      // redirect is then the response.
+      const replayImpossible = current.bodyStream !== undefined && !redirectDropsBody(head.status, current.method);
+      if (!req.disableRedirect && REDIRECT_STATUSES.has(head.status) && location !== undefined && !replayImpossible) {
+        if (redirects >= req.maxRedirects) {
+          hop.stream?.destroy();
+          throw new CycleTLSError('ERR_TOO_MANY_REDIRECTS', `stopped after ${req.maxRedirects} redirects`, 'redirect');
+        }
+        if (hop.stream) {
+          // Drain the redirect's body so its connection can be reused; its errors are moot.
+          hop.stream.on('error', () => {}).resume();
+        }
+        current = nextHop(current, head.status, location);
+        redirects++;
+        continue;
+      }
+      const meta = responseMeta(head, requestId, current.url.href, redirects);
+      if (hop.stream) return streamResponse(meta, hop.stream);
+      return bufferedResponse(meta, hop.body as Buffer, req.responseType);
+    }
+  } catch (err) {
+    return settleFailure(err, req.rejectOnError ?? init.rejectOnError,
+      { method: current.method, url: current.url.href, proxy: current.proxy }, requestId, { requestId, redirects });
+  }
+}
