@@ -40,6 +40,7 @@ RequestSpec request(uint64_t id, std::string method = "GET") {
 class FailoverTest : public ::testing::Test {
  protected:
   void make(uint64_t handover_timeout_ms = 5000) {
+    failover_.reset();  // its timer belongs to the old context's io_context: gone first
     hub_ = std::make_unique<HubContext>(options(handover_timeout_ms), sink_);
     failover_ = std::make_unique<Failover>(*hub_);
   }
