@@ -154,6 +154,15 @@ std::optional<uid_t> peer_uid(int fd) {
   return cred.uid;
 }
 
+std::string foreign_uid(int fd, uid_t expected) {
+  const std::optional<uid_t> uid = peer_uid(fd);
+  if (!uid) return "the kernel cannot say which user it belongs to";
+  if (*uid != expected) {
+    return "it belongs to uid " + std::to_string(*uid) + ", not to this user (uid " + std::to_string(expected) + ")";
+  }
+  return "";
+}
+
 BindResult bind_or_find_host(LocalAcceptor& acceptor, const std::string& path, const std::string& lock_path) {
   BindResult result;
   if (path.size() >= sizeof(sockaddr_un{}.sun_path)) {

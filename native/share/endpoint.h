@@ -37,6 +37,9 @@ std::string socket_path(const std::string& dir, uint16_t port);
 // at connect/listen time), or nothing when the kernel cannot tell.
 std::optional<uid_t> peer_uid(int fd);
 
+// "" when the process on the other end of `fd` belongs to user `expected`; else why not.
+std::string foreign_uid(int fd, uid_t expected);
+
 // What an election attempt found.
 struct BindResult {
   enum class Outcome {
