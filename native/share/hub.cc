@@ -37,7 +37,6 @@ constexpr uint64_t kRemoteBit = uint64_t{1} << 62;
 constexpr size_t kPreHelloMaxPayload = 1024;  // HELLO is tiny
 constexpr size_t kHoldHigh = 1u << 20;       // host: body bytes held for a stream before pausing it
 constexpr size_t kHoldLow = 256u << 10;
-constexpr uint64_t kConsumerCredit = 2u << 20;  // as the engine's read-ahead for such consumers
 constexpr auto kWarningInterval = std::chrono::seconds(5);
 
 bool idempotent(const std::string& method) {
@@ -947,7 +946,7 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
         }
         if (s.spec.consumer_credit && !s.spec.whole_body) s.unacked += f.payload.size();
         // A consumer that has not asked for more gets no more window: the host stops after it.
-        const bool starved = s.spec.consumer_credit && !s.spec.whole_body && s.unacked >= kConsumerCredit;
+        const bool starved = s.spec.consumer_credit && !s.spec.whole_body && s.unacked >= kConsumerCreditBytes;
         if (!s.paused && !starved && s.owed >= stream_window_ / 2) grant(it->first, s);
         return;
       }
