@@ -10,6 +10,7 @@ import { jarCookieString, jarStore, withJarCookies } from './cookies';
 import type { CookieJarLike } from './cookies';
 import { CycleTLSError, invalidOption } from './errors';
 import type { ClientState, SharedInstance } from './instance';
+import { nativeConstants } from './native';
 import type { HeadEvent, NativeRequestSpec } from './native';
 import { normalizeRequest } from './options';
 import type { NormalizedRequest, PresetCatalog } from './options';
@@ -52,8 +53,11 @@ const NOT_FOR_UPGRADE = ['protocol', 'body', 'bodyBytes', 'responseType', 'disab
   'maxDecompressedBytes', 'maxResponseBytes', 'forceHTTP1', 'bufferBody', 'headers', 'orderAsProvided', 'headerOrder'] as const;
 const ERROR_BODY_LIMIT = 64 * 1024;
 const MISUSE: ReadonlySet<string> = new Set(['ERR_INVALID_OPTION', 'ERR_UNSUPPORTED_FINGERPRINT', 'ERR_NOT_IMPLEMENTED']);
-// Body bytes taken from the engine before it is told to go on: it reads at most 2 MiB ahead.
-const CREDIT_STEP = 1024 * 1024;
+// Body bytes taken from the engine before it is told to go on: half of what it reads ahead of us
+// (constants().consumerCreditBytes), so it never stalls while we keep up.
+function creditStep(): number {
+  return nativeConstants().consumerCreditBytes / 2;
+}
 // After the session ended the pipe, how long the engine has to flush and close before it is cut.
 const END_GRACE_MS = 2000;
 
@@ -281,7 +285,7 @@ function upgrade(ctx: WebSocketContext, req: NormalizedRequest, key: string, off
           return;
         }
         sinceResume += chunk.length;
-        if (!readingPaused && sinceResume >= CREDIT_STEP) {
+        if (!readingPaused && sinceResume >= creditStep()) {
           sinceResume = 0;
           instance.pause(engineId, false);
         }

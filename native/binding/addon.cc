@@ -2,14 +2,20 @@
 // binding, the work in a Node-free library). What it exports:
 //   NativeEngine          native_engine.h: one engine (or hub) per shared instance
 //   info, profileHeaders  facts about the build and the browser presets
+//   constants             values lib/ must agree on with the engine, defined once in C++
+//   requestFields         core/request_fields.h, the request schema, for lib's schema test
 #include <napi.h>
 
 #include <openssl/base.h>
 
 #include <string>
 
+#include "binding/marshal.h"
 #include "binding/native_engine.h"
+#include "core/engine.h"
+#include "core/request_fields.h"
 #include "profiles/fingerprint_strings.h"
+#include "share/hub.h"
 #include "tls/tls_context.h"
 
 namespace {
@@ -55,10 +61,23 @@ Napi::Object BuildInfo(Napi::Env env) {
   return info;
 }
 
+// lib/native.ts's NativeConstants.
+Napi::Object Constants(Napi::Env env) {
+  Napi::Object c = Napi::Object::New(env);
+  auto num = [&](const char* name, uint64_t v) { c.Set(name, Napi::Number::New(env, static_cast<double>(v))); };
+  num("consumerCreditBytes", ctn::kConsumerCreditBytes);
+  num("maxTimeoutMs", ctn::kMaxTimeoutMs);
+  num("defaultSharePort", ctn::share::HubOptions{}.port);
+  c.Freeze();
+  return c;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeEngine", ctn::binding::NativeEngine::Define(env));
   exports.Set("info", BuildInfo(env));
   exports.Set("profileHeaders", Napi::Function::New(env, ProfileHeaders, "profileHeaders"));
+  exports.Set("constants", Constants(env));
+  exports.Set("requestFields", ctn::binding::request_fields_to_js(env));
   return exports;
 }
 
