@@ -87,11 +87,15 @@ export interface NativeEngineStats {
 
 export interface NativeOriginStats { key: string; open: number; idle: number; connecting: number; h2Streams: number }
 
+/** The engine's pool options (native/core/engine_option_fields.h, whose ranges are engineOptions). */
 export interface NativeEngineOptions {
   maxConnectionsPerOrigin?: number; maxConnections?: number; maxInFlightPerClient?: number; maxQueued?: number;
   maxH2SessionsPerOrigin?: number; maxIdlePerOrigin?: number; idleTimeoutMs?: number; h2PingIntervalMs?: number;
   h2PingTimeoutMs?: number; maxTlsSessions?: number;
 }
+
+/** One engine option and the integers it accepts. */
+export interface NativeEngineOptionRange { name: keyof NativeEngineOptions; min: number; max: number }
 
 export interface NativeShareStats {
   role: 'electing' | 'host' | 'client' | 'stopped'; link: 'none' | 'connecting' | 'open' | 'idle' | 'listening';
@@ -154,6 +158,7 @@ interface Addon {
   profileHeaders(id: string, set?: 'http2' | 'http1' | 'http1-plain'): string[] | undefined;
   constants: Readonly<NativeConstants>;
   requestFields: NativeRequestField[];
+  engineOptions: NativeEngineOptionRange[];
 }
 
 /** Where the loaded addon came from: CYCLETLS_NATIVE_ADDON, a source build (build/), or prebuilds/. */
@@ -321,6 +326,11 @@ export function loadAddon(): Addon {
 /** The engine's constants (loading the addon first). */
 export function nativeConstants(): Readonly<NativeConstants> {
   return loadAddon().constants;
+}
+
+/** The engine's options and their ranges (loading the addon first). */
+export function nativeEngineOptions(): readonly NativeEngineOptionRange[] {
+  return loadAddon().engineOptions;
 }
 
 /** Which binary loadAddon() loaded (loading it first). */

@@ -7,7 +7,7 @@ import { isCookieJarLike } from './cookies';
 import type { CookieJarLike } from './cookies';
 import { CycleTLSError, invalidOption, invalidRange } from './errors';
 import { isGrease } from './fingerprint/names';
-import { nativeConstants } from './native';
+import { nativeConstants, nativeEngineOptions } from './native';
 import type { NativeEngineOptions, NativeShareOptions } from './native';
 import { DEFAULT_MAX_EVENT_BYTES } from './sse';
 
@@ -54,13 +54,6 @@ export interface NormalizedInit {
   maxEventBytes: number;
 }
 
-// Engine options: [name, min, max]; integers, 0 = unlimited (limits) or off (pings, resumption).
-const ENGINE_OPTIONS: ReadonlyArray<readonly [keyof NativeEngineOptions, number, number]> = [
-  ['maxConnectionsPerOrigin', 0, 1_000_000], ['maxConnections', 0, 1_000_000], ['maxInFlightPerClient', 0, 1_000_000],
-  ['maxQueued', 0, 100_000_000], ['maxH2SessionsPerOrigin', 1, 1000], ['maxIdlePerOrigin', 0, 1_000_000],
-  ['idleTimeoutMs', 0, 86_400_000], ['h2PingIntervalMs', 0, 86_400_000], ['h2PingTimeoutMs', 0, 3_600_000],
-  ['maxTlsSessions', 0, 1_000_000],
-];
 
 function optInteger(o: Dict, key: string, min: number, max: number): number | undefined {
   const v = o[key];
@@ -192,7 +185,7 @@ function notImplemented(option: string, issue: string): CycleTLSError {
 export function normalizeInit(input: unknown): NormalizedInit {
   if (input === undefined || input === null) return normalizeInit({});
   if (!isPlainObject(input)) throw invalidOption(`initCycleTLS options must be an object, got ${typeName(input)}`);
-  // Absent: the engine's default, read once every option is known good (it loads the addon).
+  // Absent: the engine's default (below).
   let port: number | undefined;
   const p = input.port;
   if (p !== undefined && p !== null && p !== 0) {
@@ -227,11 +220,6 @@ export function normalizeInit(input: unknown): NormalizedInit {
       (share as unknown as Record<string, number>)[name] = v;
     }
   }
-  const engine: NativeEngineOptions = {};
-  for (const [name, min, max] of ENGINE_OPTIONS) {
-    const v = optInteger(input, name, min, max);
-    if (v !== undefined) engine[name] = v;
-  }
   const maxInFlight = optInteger(input, 'maxInFlight', 0, 1_000_000);
   const maxQueuedPerClient = optInteger(input, 'maxQueuedPerClient', 0, 100_000_000);
   const debug = optBool(input, 'debug') ?? false;
@@ -240,6 +228,14 @@ export function normalizeInit(input: unknown): NormalizedInit {
   const maxResponseBytes = optInteger(input, 'maxResponseBytes', 1, Number.MAX_SAFE_INTEGER) ?? DEFAULT_MAX_RESPONSE_BYTES;
   const maxEventBytes = normalizeMaxEventBytes(input.maxEventBytes) ?? DEFAULT_MAX_EVENT_BYTES;
   const jar = optCookieJar(input);
+  // What the engine defines (the addon is loaded from here on, once the rest is known good): the
+  // pool options' ranges (native/core/engine_option_fields.h; integers, 0 = unlimited or off) and
+  // the default port.
+  const engine: NativeEngineOptions = {};
+  for (const { name, min, max } of nativeEngineOptions()) {
+    const v = optInteger(input, name, min, max);
+    if (v !== undefined) engine[name] = v;
+  }
   port ??= nativeConstants().defaultSharePort;
   const out: NormalizedInit = {
     port,

@@ -4,6 +4,7 @@
 //   info, profileHeaders  facts about the build and the browser presets
 //   constants             values lib/ must agree on with the engine, defined once in C++
 //   requestFields         core/request_fields.h, the request schema, for lib's schema test
+//   engineOptions         core/engine_option_fields.h, the pool options and their ranges
 #include <napi.h>
 
 #include <openssl/base.h>
@@ -78,6 +79,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("profileHeaders", Napi::Function::New(env, ProfileHeaders, "profileHeaders"));
   exports.Set("constants", Constants(env));
   exports.Set("requestFields", ctn::binding::request_fields_to_js(env));
+  exports.Set("engineOptions", ctn::binding::engine_options_to_js(env));
   return exports;
 }
 

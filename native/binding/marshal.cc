@@ -5,6 +5,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "core/engine_option_fields.h"
 #include "core/request_fields.h"
 
 namespace ctn::binding {
@@ -108,31 +109,24 @@ bool read_request_spec(Napi::Object js, RequestSpec* spec) {
 
 bool read_engine_options(Napi::Object o, EngineOptions* options, std::optional<share::HubOptions>* share) {
   Napi::Env env = o.Env();
-  // Pool limits and health (ranges validated by lib/options.ts; 0 = unlimited / off).
-  auto count = [&](const char* key, auto& out) {
-    if (std::optional<uint64_t> n = whole_number(o.Get(key), kMaxSafeInteger)) {
+  // Pool limits and health, by the names of core/engine_option_fields.h (ranges validated by
+  // lib/options.ts against that table's; 0 = unlimited / off). A value that is not a whole number
+  // leaves the default.
+  auto count = [&](std::string_view key, auto& out) {
+    if (std::optional<uint64_t> n = whole_number(o.Get(std::string(key)), kMaxSafeInteger)) {
       out = static_cast<std::remove_reference_t<decltype(out)>>(*n);
     }
   };
-  count("idleTimeoutMs", options->idle_timeout_ms);
-  count("maxIdlePerOrigin", options->max_idle_per_origin);
-  count("maxConnectionsPerOrigin", options->max_connections_per_origin);
-  count("maxConnections", options->max_connections);
-  count("maxInFlightPerClient", options->max_in_flight_per_client);
-  count("maxQueued", options->max_queued);
-  count("maxH2SessionsPerOrigin", options->max_h2_sessions_per_origin);
-  count("h2PingIntervalMs", options->ping_interval_ms);
-  count("h2PingTimeoutMs", options->ping_timeout_ms);
-  count("sweepIntervalMs", options->sweep_interval_ms);
-  count("maxTlsSessions", options->max_tls_sessions);
+  visit_engine_options(*options, [&](const EngineOptionField& field, auto& member) { count(field.name, member); });
+  count("sweepIntervalMs", options->sweep_interval_ms);  // not a user option: tests of the pool
   Napi::Value s = o.Get("share");
   if (!s.IsObject()) return !env.IsExceptionPending();
   Napi::Object so = s.As<Napi::Object>();
   share->emplace();
   share::HubOptions& hub = **share;
   const std::optional<uint64_t> port = whole_number(so.Get("port"), 65535);
-  if (!port || *port == 0) {
-    throw_unless_pending(env, Napi::TypeError::New(env, "NativeEngine: share.port must be 1..65535"));
+  if (!port) {
+    throw_unless_pending(env, Napi::TypeError::New(env, "NativeEngine: share.port must be a port number"));
     return false;
   }
   hub.port = static_cast<uint16_t>(*port);
@@ -283,6 +277,20 @@ Napi::Array origin_stats_to_js(Napi::Env env, const std::vector<OriginStats>& li
     o.Set("h2Streams", Napi::Number::New(env, static_cast<double>(list[i].h2_streams)));
     out.Set(i, o);
   }
+  return out;
+}
+
+Napi::Array engine_options_to_js(Napi::Env env) {
+  Napi::Array out = Napi::Array::New(env);
+  const EngineOptions unused;
+  uint32_t i = 0;
+  visit_engine_options(unused, [&](const EngineOptionField& field, const auto&) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", js_string(env, field.name));
+    o.Set("min", Napi::Number::New(env, static_cast<double>(field.min)));
+    o.Set("max", Napi::Number::New(env, static_cast<double>(field.max)));
+    out.Set(i++, o);
+  });
   return out;
 }
 

@@ -41,7 +41,10 @@ Napi::Object event_to_js(Napi::Env env, Event& event);
 Napi::Object stats_to_js(Napi::Env env, const EngineStats& stats, const share::HubStats* share, bool closed);
 Napi::Array origin_stats_to_js(Napi::Env env, const std::vector<OriginStats>& list);
 
-// [{ name, kind, required, onLink }] of core/request_fields.h, for lib's schema test.
+// [{ name, min, max }] of core/engine_option_fields.h: lib/options.ts validates by it.
+Napi::Array engine_options_to_js(Napi::Env env);
+
+// [{ name, kind, required, onLink, max? }] of core/request_fields.h, for lib's schema test.
 Napi::Array request_fields_to_js(Napi::Env env);
 
 }  // namespace ctn::binding

@@ -9,13 +9,13 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '..', '..');
 const native = require('../../dist/native');
 
-/** NativeRequestSpec's members as declared: name -> { type, optional }. */
-function declaredSpec() {
+/** An interface's members as lib/native.ts declares them: name -> { type, optional }. */
+function declared(name) {
   const source = fs.readFileSync(path.join(root, 'lib', 'native.ts'), 'utf8');
-  const body = /export interface NativeRequestSpec \{([\s\S]*?)\n\}/.exec(source)[1];
+  const body = new RegExp(`export interface ${name} \\{([\\s\\S]*?)\\n?\\}`).exec(source)[1];
   const withoutComments = body.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
   const members = new Map();
-  for (const m of withoutComments.matchAll(/^\s*(\w+)(\??):\s*([^;]+);/gm)) {
+  for (const m of withoutComments.matchAll(/(?<=^|;)\s*(\w+)(\??):\s*([^;]+);/gm)) {
     members.set(m[1], { type: m[3].trim(), optional: m[2] === '?' });
   }
   return members;
@@ -34,14 +34,22 @@ test('the addon describes every field with a known kind, once', () => {
 });
 
 test('NativeRequestSpec declares exactly the fields of the table, each with its kind\'s type', () => {
-  const declared = declaredSpec();
-  expect([...declared.keys()].sort()).toEqual(fields.map((f) => f.name).sort());
+  const spec = declared('NativeRequestSpec');
+  expect([...spec.keys()].sort()).toEqual(fields.map((f) => f.name).sort());
   for (const f of fields) {
-    const member = declared.get(f.name);
+    const member = spec.get(f.name);
     expect({ name: f.name, type: member.type }).toEqual({ name: f.name, type: TS_TYPE[f.kind] });
     // What the engine cannot do without, the TS type cannot leave out.
     if (f.required) expect({ name: f.name, optional: member.optional }).toEqual({ name: f.name, optional: false });
   }
+});
+
+test('NativeEngineOptions declares exactly the engine\'s options, each a number, with ranges', () => {
+  const options = native.nativeEngineOptions();
+  const members = declared('NativeEngineOptions');
+  expect([...members.keys()].sort()).toEqual(options.map((o) => o.name).sort());
+  for (const [name, m] of members) expect({ name, type: m.type, optional: m.optional }).toEqual({ name, type: 'number', optional: true });
+  for (const o of options) expect(Number.isInteger(o.min) && Number.isInteger(o.max) && o.min <= o.max).toBe(true);
 });
 
 test('constants(): the values lib/ shares with the engine', () => {
