@@ -114,7 +114,7 @@ function runHop(instance: SharedInstance, client: ClientState, req: NormalizedRe
         if (!streaming) return;
         stream = new Readable({
           read(): void {
-            // Every pull tells the engine to go on: it stops by itself after constants().consumerCreditBytes nobody asked for.
+            // Every pull tells the engine to go on: it stops itself after consumerCreditBytes unasked for.
             if (paused || sinceResume > 0) { paused = false; sinceResume = 0; instance.pause(engineId, false); }
           },
           destroy(err, callback): void {

@@ -56,7 +56,7 @@ export interface NativeRequestSpec {
   tlsTimeoutMs?: number;
   headersTimeoutMs?: number;
   bodyIdleTimeoutMs?: number;
-  /** Streamed to a consumer that resumes the request when it wants more: the engine reads ahead at most NativeConstants.consumerCreditBytes. */
+  /** Streamed to a consumer that resumes the request when it wants more: the engine reads ahead at most consumerCreditBytes. */
   consumerCredit?: boolean;
   /** Run again on the next host if the hosting process goes away before the head arrived (idempotent methods only). */
   retryOnHostGone?: boolean;

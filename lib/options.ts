@@ -54,7 +54,6 @@ export interface NormalizedInit {
   maxEventBytes: number;
 }
 
-
 function optInteger(o: Dict, key: string, min: number, max: number): number | undefined {
   const v = o[key];
   if (v === undefined || v === null) return undefined;
