@@ -10,6 +10,7 @@ import { CycleTLSError } from './errors';
 import { withJarCookies } from './headers';
 import type { HeaderList } from './headers';
 import type { ClientState, ExchangeHandlers, SharedInstance } from './instance';
+import { nativeConstants } from './native';
 import type { HeadEvent, NativeRequestSpec } from './native';
 import { DEFAULT_MAX_RESPONSE_BYTES } from './options';
 import type { NormalizedRequest } from './options';
@@ -75,8 +76,13 @@ export function responseMeta(head: HeadEvent, requestId: string, finalUrl: strin
   };
 }
 
-/** Half the engine's read-ahead (2 MiB past the last go-on): a pushed consumer tops it up this often. */
-const GO_ON_STEP = 1024 * 1024;
+/**
+ * Half the engine's read-ahead (constants().consumerCreditBytes past the last go-on): a pushed
+ * consumer tops it up this often, so the engine never stalls while the consumer keeps up.
+ */
+function goOnStep(): number {
+  return nativeConstants().consumerCreditBytes / 2;
+}
 
 /** What an exchange's owner hears. `failed` gets the upload's own failure when that ended it. */
 export interface ExchangeEvents {
@@ -88,7 +94,7 @@ export interface ExchangeEvents {
 }
 
 /**
- * One request in the engine. Reading is paced by credit: the engine reads at most 2 MiB past the
+ * One request in the engine. Reading is paced by credit: the engine reads at most consumerCreditBytes past the
  * last go-on, so a consumer says when it wants more (want()) and, when it has too much, either
  * stops the engine at once (hold(true)) or just stops asking (hold(false): the engine stops by
  * itself once its credit is spent).
@@ -160,11 +166,11 @@ export class Exchange {
 
   /**
    * `bytes` of body were pushed to a consumer that does not pull (a WebSocket session): the engine
-   * is told to go on every GO_ON_STEP bytes, before its credit runs out, unless the consumer holds.
+   * is told to go on every goOnStep() bytes, before its credit runs out, unless the consumer holds.
    */
   tookAndTopUp(bytes: number): void {
     this.sinceGoOn += bytes;
-    if (!this.held && this.sinceGoOn >= GO_ON_STEP) this.goOn();
+    if (!this.held && this.sinceGoOn >= goOnStep()) this.goOn();
   }
 
   /** The consumer has enough: stop the engine now (`stopNow`), or just stop telling it to go on. */

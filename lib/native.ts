@@ -56,7 +56,7 @@ export interface NativeRequestSpec {
   tlsTimeoutMs?: number;
   headersTimeoutMs?: number;
   bodyIdleTimeoutMs?: number;
-  /** Streamed to a consumer that resumes the request when it wants more: the engine reads ahead at most 2 MiB. */
+  /** Streamed to a consumer that resumes the request when it wants more: the engine reads ahead at most consumerCreditBytes. */
   consumerCredit?: boolean;
   /** Run again on the next host if the hosting process goes away before the head arrived (idempotent methods only). */
   retryOnHostGone?: boolean;
@@ -87,11 +87,15 @@ export interface NativeEngineStats {
 
 export interface NativeOriginStats { key: string; open: number; idle: number; connecting: number; h2Streams: number }
 
+/** The engine's pool options (native/core/engine_option_fields.h, whose ranges are engineOptions). */
 export interface NativeEngineOptions {
   maxConnectionsPerOrigin?: number; maxConnections?: number; maxInFlightPerClient?: number; maxQueued?: number;
   maxH2SessionsPerOrigin?: number; maxIdlePerOrigin?: number; idleTimeoutMs?: number; h2PingIntervalMs?: number;
   h2PingTimeoutMs?: number; maxTlsSessions?: number;
 }
+
+/** One engine option and the integers it accepts. */
+export interface NativeEngineOptionRange { name: keyof NativeEngineOptions; min: number; max: number }
 
 export interface NativeShareStats {
   role: 'electing' | 'host' | 'client' | 'stopped'; link: 'none' | 'connecting' | 'open' | 'idle' | 'listening';
@@ -119,6 +123,27 @@ export interface NativeEngine {
   originStats(): NativeOriginStats[];
 }
 
+/** Values lib/ and the engine must agree on, defined once in C++ (native/binding/addon.cc says where). */
+export interface NativeConstants {
+  /** What a consumerCredit request reads ahead of its consumer before it pauses itself (2 MiB). */
+  consumerCreditBytes: number;
+  /** The longest deadline a request may carry, in milliseconds (a year). */
+  maxTimeoutMs: number;
+  /** The port a shared engine uses when initCycleTLS is given none (9119). */
+  defaultSharePort: number;
+}
+
+/** One field of the request schema (native/core/request_fields.h): a key of NativeRequestSpec. */
+export interface NativeRequestField {
+  name: keyof NativeRequestSpec;
+  kind: 'string' | 'boolean' | 'port' | 'count' | 'headers' | 'bytes';
+  required: boolean;
+  /** Carried to the hosting process over the link (else that process decides it). */
+  onLink: boolean;
+  /** count: the largest value the engine takes. */
+  max?: number;
+}
+
 interface Addon {
   NativeEngine: new (onEvents: (batch: NativeEvent[]) => void,
     options?: NativeEngineOptions & { share?: NativeShareOptions }) => NativeEngine;
@@ -131,6 +156,9 @@ interface Addon {
    * `set`: 'http2' (default), 'http1' (https on HTTP/1.1) or 'http1-plain' (http://).
    */
   profileHeaders(id: string, set?: 'http2' | 'http1' | 'http1-plain'): string[] | undefined;
+  constants: Readonly<NativeConstants>;
+  requestFields: NativeRequestField[];
+  engineOptions: NativeEngineOptionRange[];
 }
 
 /** Where the loaded addon came from: CYCLETLS_NATIVE_ADDON, a source build (build/), or prebuilds/. */
@@ -293,6 +321,16 @@ export function loadAddon(): Addon {
     }
   }
   throw unavailable(tried);
+}
+
+/** The engine's constants (loading the addon first). */
+export function nativeConstants(): Readonly<NativeConstants> {
+  return loadAddon().constants;
+}
+
+/** The engine's options and their ranges (loading the addon first). */
+export function nativeEngineOptions(): readonly NativeEngineOptionRange[] {
+  return loadAddon().engineOptions;
 }
 
 /** Which binary loadAddon() loaded (loading it first). */

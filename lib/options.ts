@@ -8,6 +8,7 @@ import type { CookieJarLike } from './cookies';
 import { CycleTLSError, invalidOption, invalidRange } from './errors';
 import { DEFAULT_USER_AGENT, composeHeaders, withBodyLength } from './headers';
 import { isGrease } from './echo/names';
+import { nativeConstants, nativeEngineOptions } from './native';
 import type { NativeEngineOptions, NativeShareOptions } from './native';
 import { DEFAULT_MAX_EVENT_BYTES } from './sse-parser';
 
@@ -27,8 +28,10 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024 * 1024;
 /** cycletls's own default request timeout, in seconds, when `timeout` is absent or 0. */
 export const DEFAULT_TIMEOUT_SECONDS = 15;
 export const DEFAULT_MAX_REDIRECTS = 10;
-/** A year: longer deadlines are almost certainly unit mistakes (and overflow timer arithmetic). */
-export const MAX_TIMEOUT_SECONDS = 365 * 24 * 3600;
+/** A year (the engine's bound): longer deadlines are almost certainly unit mistakes (and overflow timer arithmetic). */
+export function maxTimeoutSeconds(): number {
+  return nativeConstants().maxTimeoutMs / 1000;
+}
 export { DEFAULT_USER_AGENT };
 
 export interface NormalizedInit {
@@ -49,14 +52,6 @@ export interface NormalizedInit {
   /** The default of sse()'s `maxEventBytes`. */
   maxEventBytes: number;
 }
-
-// Engine options: [name, min, max]; integers, 0 = unlimited (limits) or off (pings, resumption).
-const ENGINE_OPTIONS: ReadonlyArray<readonly [keyof NativeEngineOptions, number, number]> = [
-  ['maxConnectionsPerOrigin', 0, 1_000_000], ['maxConnections', 0, 1_000_000], ['maxInFlightPerClient', 0, 1_000_000],
-  ['maxQueued', 0, 100_000_000], ['maxH2SessionsPerOrigin', 1, 1000], ['maxIdlePerOrigin', 0, 1_000_000],
-  ['idleTimeoutMs', 0, 86_400_000], ['h2PingIntervalMs', 0, 86_400_000], ['h2PingTimeoutMs', 0, 3_600_000],
-  ['maxTlsSessions', 0, 1_000_000],
-];
 
 function optInteger(o: Dict, key: string, min: number, max: number): number | undefined {
   const v = o[key];
@@ -188,7 +183,8 @@ function notImplemented(option: string, issue: string): CycleTLSError {
 export function normalizeInit(input: unknown): NormalizedInit {
   if (input === undefined || input === null) return normalizeInit({});
   if (!isPlainObject(input)) throw invalidOption(`initCycleTLS options must be an object, got ${typeName(input)}`);
-  let port = 9119;
+  // Absent: the engine's default (below).
+  let port: number | undefined;
   const p = input.port;
   if (p !== undefined && p !== null && p !== 0) {
     if (typeof p !== 'number') throw invalidOption(`option "port" must be a number, got ${typeName(p)}`);
@@ -201,9 +197,9 @@ export function normalizeInit(input: unknown): NormalizedInit {
   }
   optString(input, 'executablePath'); // accepted and ignored: there is no executable
   optBool(input, 'autoExit');
-  let share: NativeShareOptions | undefined;
+  let share: Omit<NativeShareOptions, 'port'> | undefined;
   if (optBool(input, 'shareAcrossProcesses') ?? true) {
-    share = { port };
+    share = {};
     // Obsolete since the link moved to a Unix socket checked by the kernel: still accepted, so
     // callers that pass it keep working, and ignored.
     optString(input, 'secretFile');
@@ -222,27 +218,36 @@ export function normalizeInit(input: unknown): NormalizedInit {
       (share as unknown as Record<string, number>)[name] = v;
     }
   }
+  const maxInFlight = optInteger(input, 'maxInFlight', 0, 1_000_000);
+  const maxQueuedPerClient = optInteger(input, 'maxQueuedPerClient', 0, 100_000_000);
+  const debug = optBool(input, 'debug') ?? false;
+  const rejectOnError = optBool(input, 'rejectOnError') ?? false;
+  const retryOnHostGone = optBool(input, 'retryOnHostGone') ?? true;
+  const maxResponseBytes = optInteger(input, 'maxResponseBytes', 1, Number.MAX_SAFE_INTEGER) ?? DEFAULT_MAX_RESPONSE_BYTES;
+  const maxEventBytes = normalizeMaxEventBytes(input.maxEventBytes) ?? DEFAULT_MAX_EVENT_BYTES;
+  const jar = optCookieJar(input);
+  // What the engine defines (the addon is loaded from here on, once the rest is known good): the
+  // pool options' ranges (native/core/engine_option_fields.h; integers, 0 = unlimited or off) and
+  // the default port.
   const engine: NativeEngineOptions = {};
-  for (const [name, min, max] of ENGINE_OPTIONS) {
+  for (const { name, min, max } of nativeEngineOptions()) {
     const v = optInteger(input, name, min, max);
     if (v !== undefined) engine[name] = v;
   }
-  const maxInFlight = optInteger(input, 'maxInFlight', 0, 1_000_000);
-  const maxQueuedPerClient = optInteger(input, 'maxQueuedPerClient', 0, 100_000_000);
+  port ??= nativeConstants().defaultSharePort;
   const out: NormalizedInit = {
     port,
-    debug: optBool(input, 'debug') ?? false,
-    rejectOnError: optBool(input, 'rejectOnError') ?? false,
-    share,
-    retryOnHostGone: optBool(input, 'retryOnHostGone') ?? true,
+    debug,
+    rejectOnError,
+    share: share && { port, ...share },
+    retryOnHostGone,
     engine,
-    maxResponseBytes: optInteger(input, 'maxResponseBytes', 1, Number.MAX_SAFE_INTEGER) ?? DEFAULT_MAX_RESPONSE_BYTES,
-    maxEventBytes: normalizeMaxEventBytes(input.maxEventBytes) ?? DEFAULT_MAX_EVENT_BYTES,
+    maxResponseBytes,
+    maxEventBytes,
   };
   if (maxInFlight !== undefined || maxQueuedPerClient !== undefined) {
     out.clientLimits = { maxInFlight: maxInFlight ?? 0, maxQueued: maxQueuedPerClient ?? 0 };
   }
-  const jar = optCookieJar(input);
   if (jar) out.cookieJar = jar;
   return out;
 }
@@ -362,8 +367,8 @@ function phaseTimeout(o: Dict, key: string): number | undefined {
   const v = o[key];
   if (v === undefined || v === null || v === 0) return undefined;
   if (typeof v !== 'number') throw invalidOption(`option "${key}" must be a number of seconds, got ${typeName(v)}`);
-  if (!Number.isFinite(v) || v < 0 || v > MAX_TIMEOUT_SECONDS) {
-    throw invalidRange(`option "${key}" must be a number of seconds from 0 to ${MAX_TIMEOUT_SECONDS}, got ${v}`);
+  if (!Number.isFinite(v) || v < 0 || v > maxTimeoutSeconds()) {
+    throw invalidRange(`option "${key}" must be a number of seconds from 0 to ${maxTimeoutSeconds()}, got ${v}`);
   }
   return Math.max(1, Math.round(v * 1000));
 }
@@ -371,8 +376,8 @@ function phaseTimeout(o: Dict, key: string): number | undefined {
 function normalizeTimeout(v: unknown): number {
   if (v === undefined || v === null || v === 0) return DEFAULT_TIMEOUT_SECONDS * 1000;
   if (typeof v !== 'number') throw invalidOption(`option "timeout" must be a number of seconds, got ${typeName(v)}`);
-  if (!Number.isFinite(v) || v < 0 || v > MAX_TIMEOUT_SECONDS) {
-    throw invalidRange(`option "timeout" must be a number of seconds from 0 to ${MAX_TIMEOUT_SECONDS}, got ${v}`);
+  if (!Number.isFinite(v) || v < 0 || v > maxTimeoutSeconds()) {
+    throw invalidRange(`option "timeout" must be a number of seconds from 0 to ${maxTimeoutSeconds()}, got ${v}`);
   }
   return Math.max(1, Math.round(v * 1000));
 }

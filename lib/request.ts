@@ -34,7 +34,7 @@ function runHop(instance: SharedInstance, client: ClientState, req: NormalizedRe
         head = event;
         if (!streaming) return;
         stream = new Readable({
-          // Every pull tells the engine to go on: it stops by itself after 2 MiB nobody asked for.
+          // Every pull tells the engine to go on: it stops itself after consumerCreditBytes unasked for.
           read: () => exchange.want(),
           destroy(err, callback): void {
             // Destroying the stream before its end cancels the request.

@@ -14,8 +14,6 @@ constexpr size_t kReadBufferSize = 64 * 1024;
 // Body bytes are handed to JS in bursts: everything readable right now, up to this much. One event
 // per TLS record (16 KiB) would cost an allocation, a JS object and a later concat each.
 constexpr size_t kBodyFlushBytes = 1024 * 1024;
-// Read-ahead for a consumer that has not asked for more (RequestSpec::consumer_credit).
-constexpr uint64_t kConsumerCreditBytes = 2 * 1024 * 1024;
 // A whole body is reserved up front from its Content-Length, up to this much (it grows past it).
 constexpr int64_t kWholeBodyReserveBytes = 64 * 1024 * 1024;
 // HTTP/2 output is written in slices of about this size, so one large upload does not hold up

@@ -6,11 +6,13 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <utility>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/request.h"
+#include "core/request_target.h"
 
 namespace ctn {
 
@@ -42,12 +44,6 @@ struct EngineOptions {
   // TLS sessions kept for resumption (one slot per connection identity; profiles without
   // session_tickets never resume). 0 = no resumption.
   size_t max_tls_sessions = 1024;
-};
-
-// Limits of one client (one initCycleTLS instance sharing the engine); 0 = unlimited.
-struct ClientLimits {
-  size_t max_in_flight = 0;  // requests on connections at once
-  size_t max_queued = 0;     // requests of this client waiting (EngineOptions::max_queued too)
 };
 
 struct EngineStats {
@@ -84,29 +80,30 @@ struct OriginStats {
   uint64_t h2_streams = 0;  // HTTP/2 streams open (those waiting for a stream slot included)
 };
 
-class Engine {
+// One of the two RequestTargets (ClientLimits is declared there), the one that does the work.
+class Engine final : public RequestTarget {
  public:
   Engine(EngineOptions options, EventSink& sink);
   ~Engine();  // shuts down and joins if still running; never call on the io thread
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  void submit(RequestSpec&& spec);
+  void submit(RequestSpec&& spec) override;
   // Fails the request with ERR_ABORTED (stage: where it was), wherever it is: queued, connecting,
   // handshaking, waiting for the head or mid-body. HTTP/1.1 closes its connection unless the
   // request never reached it; HTTP/2 resets the stream (CANCEL) and keeps the session.
-  void cancel(uint64_t id);
+  void cancel(uint64_t id) override;
   // A piece of the body of a request submitted with body_stream (or bytes for an upgraded
   // connection); `end` after the last. Ignored for other or settled requests. Pieces go out in
   // order; kSent events tell how many bytes have left, so the caller bounds what it has pending.
-  void write_body(uint64_t id, std::string chunk, bool end);
+  void write_body(uint64_t id, std::string chunk, bool end) override;
   // Back-pressure for streamed bodies: a paused exchange stops reading from its socket.
-  void set_paused(uint64_t id, bool paused);
+  void set_paused(uint64_t id, bool paused) override;
   // Limits of one client from now on (queued requests are re-examined).
-  void set_client_limits(uint64_t client_id, ClientLimits limits);
+  void set_client_limits(uint64_t client_id, ClientLimits limits) override;
   // Fails every request of the client (queued or on a connection) with ERR_CLIENT_CLOSED and
   // forgets its limits: for a client that exits while others share the engine.
-  void cancel_client(uint64_t client_id);
+  void cancel_client(uint64_t client_id) override;
   // Graceful shutdown: new submits fail with ERR_CLIENT_CLOSED at once; requests already submitted
   // (queued ones included) go on for up to grace_ms, then the rest fail with ERR_CLIENT_CLOSED;
   // then every socket and timer is closed and the io thread ends. `on_done` runs on the io thread
@@ -115,12 +112,15 @@ class Engine {
   void drain(uint64_t grace_ms, std::function<void()> on_done);
   // drain(0, on_stopped): every exchange in flight fails with ERR_CLIENT_CLOSED now.
   void shutdown(std::function<void()> on_stopped);
+  // RequestTarget's: the same as shutdown(on_stopped), whether graceful or not.
+  void shutdown(bool graceful, std::function<void()> on_stopped) override { shutdown(std::move(on_stopped)); }
   // Waits for the io thread to end (after shutdown). Not from the io thread.
-  void join();
+  void join() override;
   // Lock-free counters: cheap from any thread.
   EngineStats stats() const;
+  EngineStats engine_stats() const override { return stats(); }
   // Per connection identity with any connection now, in key order. Takes a short lock.
-  std::vector<OriginStats> origin_stats() const;
+  std::vector<OriginStats> origin_stats() const override;
 
   class Impl;
 

@@ -1,7 +1,9 @@
 #include "mux/messages.h"
 
 #include <algorithm>
+#include <type_traits>
 
+#include "core/request_fields.h"
 #include "mux/frame.h"
 
 namespace ctn::mux {
@@ -69,41 +71,61 @@ bool decode_ready(std::string_view payload, Ready* ready) {
   return r.u32(&ready->stream_window) && r.u32(&ready->host_pid) && r.at_end();
 }
 
-std::string encode_request(const RequestSpec& s) {
+std::string encode_request(const RequestSpec& spec) {
   PayloadWriter w;
-  w.str(s.method).u8(s.tls ? 1 : 0).str(s.host).u16(s.port).str(s.target);
-  put_headers(w, s.headers);
-  w.u64(s.body.size());
-  w.str(s.server_name).u8(s.insecure_skip_verify ? 1 : 0).u8(s.force_http1 ? 1 : 0).str(s.profile);
-  w.u8(s.preset_headers ? 1 : 0);
-  w.str(s.fingerprint.ja3).str(s.fingerprint.ja4r).str(s.fingerprint.http2_fingerprint);
-  w.u8(s.fingerprint.disable_grease ? 1 : 0);
-  w.u64(s.timeout_ms).u8(s.whole_body ? 1 : 0).u8(s.decompress ? 1 : 0).u64(s.max_decoded_bytes);
-  w.u64(s.max_response_bytes);
-  w.u64(s.client_id).u64(s.connect_timeout_ms).u64(s.tls_timeout_ms).u64(s.headers_timeout_ms);
-  w.u64(s.body_idle_timeout_ms);
-  w.str(s.proxy);
-  w.u8(s.body_stream ? 1 : 0).u8(s.upgrade ? 1 : 0).u8(s.http1_retry_hello ? 1 : 0);
-  w.u8(s.websocket_over_http2 ? 1 : 0);
+  visit_request_fields(spec, [&](const RequestField& field, const auto& member) {
+    using T = std::remove_cvref_t<decltype(member)>;
+    if (!field.on_link) return;
+    if constexpr (std::is_same_v<T, bool>) {
+      w.u8(member ? 1 : 0);
+    } else if constexpr (std::is_same_v<T, uint16_t>) {
+      w.u16(member);
+    } else if constexpr (std::is_same_v<T, uint64_t>) {
+      w.u64(member);
+    } else if constexpr (std::is_same_v<T, HeaderList>) {
+      put_headers(w, member);
+    } else if (field.kind == FieldKind::kBody) {
+      w.u64(member.size());
+    } else {
+      w.str(member);
+    }
+  });
   return w.take();
 }
 
 bool decode_request(std::string_view payload, RequestSpec* s, uint64_t* body_size_out, std::string* why) {
   PayloadReader r(payload);
   uint64_t body_size = 0;
-  const bool ok = r.str(&s->method) && r.boolean(&s->tls) && r.str(&s->host) && r.u16(&s->port) &&
-                  r.str(&s->target) && get_headers(r, &s->headers) && r.u64(&body_size) &&
-                  r.str(&s->server_name) && r.boolean(&s->insecure_skip_verify) &&
-                  r.boolean(&s->force_http1) && r.str(&s->profile) && r.boolean(&s->preset_headers) &&
-                  r.str(&s->fingerprint.ja3) &&
-                  r.str(&s->fingerprint.ja4r) && r.str(&s->fingerprint.http2_fingerprint) &&
-                  r.boolean(&s->fingerprint.disable_grease) && r.u64(&s->timeout_ms) &&
-                  r.boolean(&s->whole_body) && r.boolean(&s->decompress) &&
-                  r.u64(&s->max_decoded_bytes) && r.u64(&s->max_response_bytes) && r.u64(&s->client_id) && r.u64(&s->connect_timeout_ms) &&
-                  r.u64(&s->tls_timeout_ms) && r.u64(&s->headers_timeout_ms) &&
-                  r.u64(&s->body_idle_timeout_ms) && r.str(&s->proxy) && r.boolean(&s->body_stream) &&
-                  r.boolean(&s->upgrade) && r.boolean(&s->http1_retry_hello) &&
-                  r.boolean(&s->websocket_over_http2) && r.at_end();
+  bool ok = true;
+  std::string_view out_of_range;
+  // Numbers are bounded as the binding bounds lib's: a deadline beyond a year would overflow the
+  // engine's clock arithmetic, whoever sent it.
+  visit_request_fields(*s, [&](const RequestField& field, auto& member) {
+    using T = std::remove_cvref_t<decltype(member)>;
+    if (!ok || !field.on_link) return;
+    if constexpr (std::is_same_v<T, bool>) {
+      ok = r.boolean(&member);
+    } else if constexpr (std::is_same_v<T, uint16_t>) {
+      ok = r.u16(&member);
+    } else if constexpr (std::is_same_v<T, uint64_t>) {
+      ok = r.u64(&member);
+      if (ok && member > field.max) {
+        out_of_range = field.name;
+        ok = false;
+      }
+    } else if constexpr (std::is_same_v<T, HeaderList>) {
+      ok = get_headers(r, &member);
+    } else if (field.kind == FieldKind::kBody) {
+      ok = r.u64(&body_size);
+    } else {
+      ok = r.str(&member);
+    }
+  });
+  ok = ok && r.at_end();
+  if (!out_of_range.empty()) {
+    *why = "REQUEST " + std::string(out_of_range) + " out of range";
+    return false;
+  }
   if (!ok) {
     *why = "malformed REQUEST payload";
     return false;

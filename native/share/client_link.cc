@@ -17,7 +17,6 @@ using mux::Frame;
 using mux::FrameType;
 using mux::Link;
 
-constexpr uint64_t kConsumerCredit = 2u << 20;  // as the engine's read-ahead for such consumers
 
 }  // namespace
 
@@ -301,7 +300,7 @@ void ClientLink::on_body(Frame&& f) {
   }
   if (s.spec.consumer_credit && !s.spec.whole_body) s.unacked += f.payload.size();
   // A consumer that has not asked for more gets no more window: the host stops after it.
-  const bool starved = s.spec.consumer_credit && !s.spec.whole_body && s.unacked >= kConsumerCredit;
+  const bool starved = s.spec.consumer_credit && !s.spec.whole_body && s.unacked >= kConsumerCreditBytes;
   if (!s.paused && !starved && s.owed >= stream_window_ / 2) grant(it->first, s);
 }
 

@@ -17,6 +17,7 @@
 
 #include "core/engine.h"
 #include "core/request.h"
+#include "core/request_target.h"
 
 namespace ctn::share {
 
@@ -70,7 +71,7 @@ struct HubStats {
   EngineStats engine;              // the engine of this process (zero unless it hosts)
 };
 
-class Hub {
+class Hub final : public RequestTarget {
  public:
   Hub(HubOptions options, EventSink& sink);
   ~Hub();  // stops at once if still running; never call on the hub's thread
@@ -80,25 +81,26 @@ class Hub {
   // Elects: the sink hears a kNotice "host" or "client" when ready, or "failed" with the error
   // (ERR_PORT_IN_USE, ERR_SHARE_SECRET for an unsafe socket directory or a socket of another user). Later role changes are noticed the same way.
   void start();
-  void submit(RequestSpec&& spec);
-  void cancel(uint64_t id);
-  void set_paused(uint64_t id, bool paused);
+  void submit(RequestSpec&& spec) override;
+  void cancel(uint64_t id) override;
+  void set_paused(uint64_t id, bool paused) override;
   // More of a streamed request body (RequestSpec::body_stream); `end` after the last piece. Goes
   // wherever the request went: this process's engine, or the host's over the link (buffered here
   // while the request waits for a host). kSent events come back from the engine that sends it.
-  void write_body(uint64_t id, std::string chunk, bool end);
+  void write_body(uint64_t id, std::string chunk, bool end) override;
   // One client's limits on whichever engine serves it (this process's, or the host's over the link,
   // sent again to every new host), and its departure.
-  void set_client_limits(uint64_t client_id, ClientLimits limits);
-  void cancel_client(uint64_t client_id);
+  void set_client_limits(uint64_t client_id, ClientLimits limits) override;
+  void cancel_client(uint64_t client_id) override;
   // graceful: a host hands over (stops listening, tells its clients, lets their requests finish
   // within drain_grace_ms); a client says goodbye. Not graceful: everything closes now (the
   // process is going away). `on_stopped` runs on an internal thread as the very last act.
-  void shutdown(bool graceful, std::function<void()> on_stopped);
-  void join();  // after shutdown; not from the hub's thread
+  void shutdown(bool graceful, std::function<void()> on_stopped) override;
+  void join() override;  // after shutdown; not from the hub's thread
   HubStats stats() const;
+  EngineStats engine_stats() const override { return stats().engine; }
   // The pool of this process's engine (empty unless it hosts).
-  std::vector<OriginStats> origin_stats() const;
+  std::vector<OriginStats> origin_stats() const override;
 
   class Impl;
 
