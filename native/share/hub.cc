@@ -19,8 +19,8 @@
 #include "core/profile_resolver.h"
 #include "mux/frame.h"
 #include "mux/link.h"
-#include "mux/messages.h"
 #include "share/endpoint.h"
+#include "share/messages.h"
 
 namespace ctn::share {
 
