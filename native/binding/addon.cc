@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "core/engine.h"
-#include "core/profile_resolver.h"
 #include "profiles/fingerprint_strings.h"
+#include "profiles/profile_resolver.h"
 #include "share/hub.h"
 #include "tls/tls_context.h"
 
@@ -351,7 +351,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
     if (!ReadBool(o, "disableGrease", fp.disable_grease)) return type_error("disableGrease");
     spec.fingerprint = std::move(fp);
     std::string why;
-    if (!resolver_.resolve(spec, &why)) {
+    if (!resolver_.resolve(spec.profile, spec.fingerprint, &spec.custom_profile, &why)) {
       Napi::Error err = Napi::Error::New(env, why);
       err.Set("code", Napi::String::New(env, "ERR_UNSUPPORTED_FINGERPRINT"));
       throw_unless_pending(env, err);
@@ -668,7 +668,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine>, public ctn::EventSin
   bool released_ = false;
   bool cleanup_hook_ = false;
   std::vector<Napi::FunctionReference> close_callbacks_;
-  ctn::ProfileResolver resolver_;  // JS thread only
+  ctn::ProfileResolver resolver_{ctn::check_tls_profile};  // JS thread only
 };
 
 // profileHeaders(id, set?): the preset's default request headers, [name, value, ...] in order.

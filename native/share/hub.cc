@@ -16,11 +16,12 @@
 
 #include <asio.hpp>
 
-#include "core/profile_resolver.h"
 #include "mux/frame.h"
 #include "mux/link.h"
+#include "profiles/profile_resolver.h"
 #include "share/endpoint.h"
 #include "share/messages.h"
+#include "tls/tls_context.h"
 
 namespace ctn::share {
 
@@ -595,7 +596,7 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
     s.credit = options_.stream_window;
     // The client gathers a whole body itself; streaming it here keeps the host's memory flat.
     s.spec.whole_body = false;
-    if (!resolver_.resolve(s.spec, &why)) {
+    if (!resolver_.resolve(s.spec.profile, s.spec.fingerprint, &s.spec.custom_profile, &why)) {
       peer.link->send_stream(FrameType::kError, 0, f.stream,
                              mux::encode_error(Error{ErrorCode::kUnsupportedFingerprint, Stage::kQueue, why}));
       return;
@@ -1579,7 +1580,7 @@ class Hub::Impl : public mux::LinkHandler, public EventSink {
   std::unordered_map<Link*, std::shared_ptr<Peer>> peers_;
   std::unordered_map<uint64_t, std::pair<Link*, uint64_t>> remote_index_;  // engine id -> (link, stream)
   uint64_t next_remote_ = 0;
-  ProfileResolver resolver_;
+  ProfileResolver resolver_{check_tls_profile};
   std::mutex submit_mu_;               // this process's requests on their way to the hub's thread
   std::vector<RequestSpec> submit_queue_;
   bool submit_scheduled_ = false;
