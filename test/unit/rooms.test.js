@@ -8,17 +8,16 @@ const path = require('node:path');
 const root = path.join(__dirname, '..', '..');
 const nativeDir = path.join(root, 'native');
 
-/** room -> the rooms its arrows name, from the table under "## Rooms and their arrows". */
+/** room -> the rooms its arrows name, from the table under "## Arrows" (| room | arrows to |). */
 function readArrows() {
   const text = fs.readFileSync(path.join(nativeDir, 'README.md'), 'utf8');
-  const section = text.split(/^## /m).find((s) => s.startsWith('Rooms and their arrows'));
-  if (!section) throw new Error('native/README.md has no "## Rooms and their arrows" section');
+  const section = text.split(/^## /m).find((s) => s.startsWith('Arrows\n'));
+  if (!section) throw new Error('native/README.md has no "## Arrows" section');
   const arrows = new Map();
   for (const line of section.split('\n')) {
     const cells = line.split('|').slice(1, -1).map((c) => c.trim());
-    if (cells.length < 3 || cells[0] === 'room' || /^-+$/.test(cells[0])) continue;
-    const to = cells[2] === '-' ? [] : cells[2].split(',').map((r) => r.trim());
-    arrows.set(cells[0], to);
+    if (cells.length !== 2 || cells[0] === 'room' || /^-+$/.test(cells[0])) continue;
+    arrows.set(cells[0], cells[1] === '-' ? [] : cells[1].split(',').map((r) => r.trim()));
   }
   return arrows;
 }
@@ -71,7 +70,10 @@ function cmakeLinks(rooms) {
   }
   // The addon links the binding's rooms.
   const addon = /target_link_libraries\(\s*cycletls_native\s+PRIVATE\s+([^)]*)\)/.exec(text);
-  if (addon) links.set('binding', new Set(addon[1].split(/\s+/).filter(Boolean).map((w) => w.replace(/^ctn_/, ''))));
+  if (addon) {
+    const words = addon[1].split(/\s+/).filter(Boolean);
+    links.set('binding', new Set(words.map((w) => w.replace(/^ctn_/, ''))));
+  }
   return links;
 }
 
@@ -79,10 +81,13 @@ const arrows = readArrows();
 const rooms = new Set(arrows.keys());
 
 test('the table names every folder of native/ and nothing else, arrows only to rooms', () => {
-  const folders = fs.readdirSync(nativeDir).filter((f) => fs.statSync(path.join(nativeDir, f)).isDirectory());
+  const folders = fs.readdirSync(nativeDir)
+    .filter((f) => fs.statSync(path.join(nativeDir, f)).isDirectory());
   expect([...rooms].sort()).toEqual(folders.sort());
   for (const [room, to] of arrows) {
-    for (const r of to) expect({ room, arrow: r, known: rooms.has(r) }).toEqual({ room, arrow: r, known: true });
+    for (const r of to) {
+      expect({ room, arrow: r, known: rooms.has(r) }).toEqual({ room, arrow: r, known: true });
+    }
   }
 });
 
@@ -90,7 +95,8 @@ test('the arrows have no cycle', () => {
   for (const [room, to] of arrows) {
     for (const next of to) {
       // A cycle through room would bring it back from one of its arrows.
-      expect({ room, via: next, cycle: reach(arrows, next).has(room) }).toEqual({ room, via: next, cycle: false });
+      const cycle = reach(arrows, next).has(room);
+      expect({ room, via: next, cycle }).toEqual({ room, via: next, cycle: false });
     }
   }
 });
@@ -116,7 +122,9 @@ test('each arrow is used by an include of its room', () => {
   const used = new Map([...rooms].map((r) => [r, new Set()]));
   for (const [file, included] of quotedIncludes()) used.get(file.split('/')[0]).add(included.split('/')[0]);
   for (const [room, to] of arrows) {
-    for (const r of to) expect({ room, arrow: r, used: used.get(room).has(r) }).toEqual({ room, arrow: r, used: true });
+    for (const r of to) {
+      expect({ room, arrow: r, used: used.get(room).has(r) }).toEqual({ room, arrow: r, used: true });
+    }
   }
 });
 
