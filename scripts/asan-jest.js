@@ -3,7 +3,7 @@
 // AddressSanitizer + UndefinedBehaviorSanitizer, so a binding bug (a bad read of JS memory, a
 // use-after-free between the io thread and the JS thread) is reported where it happens instead of
 // as a crash or silently wrong bytes. The addon comes from build-sanitize/ (scripts/build-config.js:
-// the sanitized ctn_core the native tests use, BoringSSL's archives reused); lib/native.ts loads it
+// the sanitized rooms (ctn_native) the native tests use, BoringSSL's archives reused); lib/native.ts loads it
 // through CYCLETLS_NATIVE_ADDON; node runs with the sanitizer runtimes preloaded (node itself is not
 // instrumented, so they must come first). Every sanitizer report is written to
 // build-sanitize/asan-jest-reports/ and fails the run.

@@ -1,4 +1,4 @@
-// The sanitizer build, build-sanitize/: ctn_core, the native tests and the addon compiled with
+// The sanitizer build, build-sanitize/: the rooms (ctn_native), the native tests and the addon compiled with
 // AddressSanitizer + UndefinedBehaviorSanitizer. scripts/sanitize.js runs the native tests from it,
 // scripts/asan-jest.js the Jest integration suites against its addon; both configure it here, the
 // same way, so neither recompiles what the other built. It takes from the main build in build/ its

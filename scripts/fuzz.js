@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run fuzz [-- --seconds N] [target...]`: builds the libFuzzer targets of test/fuzz/ with clang
-// (build-fuzz/: ctn_core with ASan + UBSan + coverage, BoringSSL reused from build/), then runs each
+// (build-fuzz/: the rooms (ctn_native) with ASan + UBSan + coverage, BoringSSL reused from build/), then runs each
 // target for N seconds (default 60), one after another. New corpus entries go to
 // build-fuzz/corpus/<target>/ (the committed seeds in test/fuzz/corpus/ are only read), crashes to
 // build-fuzz/crashes/<target>/. Prints per target: executions, coverage (cov/ft from libFuzzer's

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds ctn_core, the native tests and the addon with AddressSanitizer + UndefinedBehaviorSanitizer
+// Builds the rooms (ctn_native), the native tests and the addon with AddressSanitizer + UndefinedBehaviorSanitizer
 // in build-sanitize/ (reusing the BoringSSL archives of build/) and runs the native tests with ctest.
 // The addon is for scripts/asan-jest.js.
 'use strict';

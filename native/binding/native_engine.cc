@@ -113,7 +113,7 @@ Napi::Value NativeEngine::Request(const Napi::CallbackInfo& info) {
   spec.id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
   if (!read_request_spec(info[1].As<Napi::Object>(), &spec)) return env.Undefined();
   std::string why;
-  if (!resolver_.resolve(spec, &why)) {
+  if (!resolver_.resolve(spec.profile, spec.fingerprint, &spec.custom_profile, &why)) {
     Napi::Error err = Napi::Error::New(env, why);
     err.Set("code", Napi::String::New(env, "ERR_UNSUPPORTED_FINGERPRINT"));
     throw_unless_pending(env, err);

@@ -9,9 +9,10 @@
 #include <vector>
 
 #include "binding/event_pump.h"
-#include "core/profile_resolver.h"
 #include "core/request_target.h"
+#include "profiles/profile_resolver.h"
 #include "share/hub.h"
+#include "tls/tls_context.h"
 
 namespace ctn::binding {
 
@@ -50,7 +51,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
   bool closing_ = false;
   bool cleanup_hook_ = false;
   std::vector<Napi::FunctionReference> close_callbacks_;
-  ProfileResolver resolver_;  // JS thread only
+  ProfileResolver resolver_{check_tls_profile};  // JS thread only
 };
 
 }  // namespace ctn::binding

@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "core/http_types.h"
+#include "common/http_types.h"
 
 namespace ctn {
 

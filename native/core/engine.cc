@@ -156,7 +156,7 @@ std::vector<OriginStats> Engine::origin_stats() const { return impl_->pool.snaps
 Engine::Impl::Impl(EngineOptions opts, EventSink& event_sink)
     : options(opts),
       sink(event_sink),
-      pool(options),
+      pool(options.pool_limits()),
       work_(asio::make_work_guard(io)),
       tls_sessions_(opts.max_tls_sessions),
       sweep_timer_(io),

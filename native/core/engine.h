@@ -13,6 +13,7 @@
 
 #include "core/request.h"
 #include "core/request_target.h"
+#include "pool/pool.h"
 
 namespace ctn {
 
@@ -44,6 +45,11 @@ struct EngineOptions {
   // TLS sessions kept for resumption (one slot per connection identity; profiles without
   // session_tickets never resume). 0 = no resumption.
   size_t max_tls_sessions = 1024;
+
+  // What the pool (pool/) enforces of these.
+  PoolLimits pool_limits() const {
+    return {max_idle_per_origin, max_connections_per_origin, max_connections, max_h2_sessions_per_origin};
+  }
 };
 
 struct EngineStats {
@@ -69,15 +75,6 @@ struct EngineStats {
   uint64_t h2_pings_timed_out = 0;      // HTTP/2 sessions closed for an unanswered PING
   uint64_t connections_swept = 0;       // idle connections found closed by the server and dropped
   std::array<uint64_t, kErrorCodeCount> errors{};  // terminal error events by ErrorCode
-};
-
-// One connection identity's share of the pool now.
-struct OriginStats {
-  std::string key;  // "https://host:port [profile]" (+ " sni=..", " insecure", " http1")
-  uint64_t open = 0;        // connections, set up or being set up
-  uint64_t idle = 0;
-  uint64_t connecting = 0;
-  uint64_t h2_streams = 0;  // HTTP/2 streams open (those waiting for a stream slot included)
 };
 
 // One of the two RequestTargets (ClientLimits is declared there), the one that does the work.

@@ -101,33 +101,34 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
 // target's TLS inside the tunnel (layered on the proxy's TLS stream when there is one); plain-HTTP
 // targets through an HTTP proxy skip the tunnel and send absolute-form requests.
 class Connection : public std::enable_shared_from_this<Connection>,
+                   public PooledConnection,
                    http1::ResponseListener,
                    http2::SessionListener {
  public:
   Connection(Engine::Impl& engine, PoolKey key, uint64_t id);
   ~Connection() override;
 
-  const PoolKey& key() const { return key_; }
+  const PoolKey& key() const override { return key_; }
   uint64_t id() const { return id_; }
   // Called once by the engine right after construction: the pool's live counts for this identity.
   void set_counters(std::shared_ptr<OriginCounters> counters) { counters_ = std::move(counters); }
   // HTTP/1.1: established, unused, and not closed by the server (checked with the kernel).
-  bool idle() const;
+  bool idle() const override;
   // HTTP/2: established, no stream, still taking streams.
-  bool session_idle() const;
+  bool session_idle() const override;
   // The server closed the socket (FIN or reset seen by the kernel, not yet by us).
-  bool peer_closed() const;
-  bool is_http2() const { return mode_ == Mode::kHttp2; }
+  bool peer_closed() const override;
+  bool is_http2() const override { return mode_ == Mode::kHttp2; }
   bool closed() const { return closed_; }
   // When the connection last became idle (parked, or its last stream ended).
-  SteadyClock::time_point idle_since() const { return idle_since_; }
+  SteadyClock::time_point idle_since() const override { return idle_since_; }
   // Still resolving, connecting or handshaking.
-  bool connecting() const { return !established_ && !closed_; }
+  bool connecting() const override { return !established_ && !closed_; }
   // HTTP/2: a new stream would go out at once.
-  bool can_take_stream() const;
+  bool can_take_stream() const override;
   // HTTP/2: the session still takes streams (queued beyond the server's limit); no GOAWAY.
-  bool accepts_streams() const;
-  size_t open_streams() const { return streams_.size(); }
+  bool accepts_streams() const override;
+  size_t open_streams() const override { return streams_.size(); }
 
   // Resolves, connects and (for https) handshakes, then runs `exchange` on this connection.
   void open(std::shared_ptr<Exchange> exchange);
@@ -146,9 +147,9 @@ class Connection : public std::enable_shared_from_this<Connection>,
   void abandon(const std::shared_ptr<Exchange>& exchange);
   // Closes the socket; pending handlers complete with operation_aborted and find nothing to do.
   // Exchanges still on the connection fail with `why`.
-  void close(const char* why = "the connection was closed");
+  void close(const char* why = "the connection was closed") override;
   // HTTP/2: sends GOAWAY (best effort) and closes.
-  void retire();
+  void retire() override;
   // Idle in the pool: any byte or EOF from the server now means the connection is finished.
   void park(uint64_t idle_timeout_ms);
 
@@ -388,7 +389,7 @@ class Engine::Impl {
       exchanges{0}, exchanges_reused{0}, h2_pings_timed_out{0}, connections_swept{0};
   std::array<std::atomic<uint64_t>, kErrorCodeCount> errors{};
 
-  Pool pool;
+  PoolOf<Connection> pool;
 
  private:
   struct Client {

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
-#include "core/http_types.h"
+#include "common/error.h"
+#include "common/http_types.h"
 #include "profiles/fingerprint_strings.h"
 #include "profiles/profile.h"
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/http_types.h"
+#include "common/http_types.h"
 
 namespace ctn::http1 {
 

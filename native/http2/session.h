@@ -23,7 +23,7 @@
 // an exception escaping a listener callback is caught, fails the session (failed() == true) and
 // is reported by the receive()/produce() call it happened in.
 //
-// Limits a server cannot pass (core/http_types.h): each header block (head, 1xx head, trailers) is
+// Limits a server cannot pass (common/http_types.h): each header block (head, 1xx head, trailers) is
 // counted as nghttp2 decodes it, name + value + 32 per field (RFC 7541 §4.1), against
 // kMaxHeaderSectionBytes and kMaxHeaderFields; more than kMaxInterimResponses 1xx heads. Past one,
 // the stream is reset with PROTOCOL_ERROR and reported closed with StreamClose::reset_reason; the
@@ -45,7 +45,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/http_types.h"
+#include "common/http_types.h"
 #include "profiles/profile.h"
 
 struct nghttp2_session;

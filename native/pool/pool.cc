@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "core/engine_impl.h"
 #include "proxy/proxy.h"
 
 namespace ctn {
@@ -47,7 +46,7 @@ const Pool::Origin* Pool::find(const PoolKey& key) const {
   return it == origins_.end() ? nullptr : &it->second;
 }
 
-std::shared_ptr<OriginCounters> Pool::add(const std::shared_ptr<Connection>& conn) {
+std::shared_ptr<OriginCounters> Pool::add(const std::shared_ptr<PooledConnection>& conn) {
   std::map<PoolKey, Origin>::iterator it;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -59,14 +58,14 @@ std::shared_ptr<OriginCounters> Pool::add(const std::shared_ptr<Connection>& con
   return it->second.counters;
 }
 
-void Pool::remove(Connection* conn) {
+void Pool::remove(PooledConnection* conn) {
   if (all_.erase(conn) == 0) return;
   total_--;
   auto it = origins_.find(conn->key());
   if (it == origins_.end()) return;
   Origin& o = it->second;
   o.connections--;
-  auto same = [conn](const std::shared_ptr<Connection>& c) { return c.get() == conn; };
+  auto same = [conn](const std::shared_ptr<PooledConnection>& c) { return c.get() == conn; };
   o.idle.erase(std::remove_if(o.idle.begin(), o.idle.end(), same), o.idle.end());
   http2_unusable(conn);
   if (auto c = o.connecting.lock(); !c || c.get() == conn) o.connecting.reset();
@@ -83,14 +82,14 @@ void Pool::prune(std::map<PoolKey, Origin>::iterator it) {
 }
 
 bool Pool::at_origin_limit(const PoolKey& key) const {
-  if (options_.max_connections_per_origin == 0) return false;
+  if (limits_.max_connections_per_origin == 0) return false;
   const Origin* o = find(key);
-  return o && o->connections >= options_.max_connections_per_origin;
+  return o && o->connections >= limits_.max_connections_per_origin;
 }
 
 bool Pool::may_open(const PoolKey& key) const {
   if (at_origin_limit(key)) return false;
-  return options_.max_connections == 0 || total_ < options_.max_connections;
+  return limits_.max_connections == 0 || total_ < limits_.max_connections;
 }
 
 bool Pool::can_place(const PoolKey& key, bool fresh_only) const {
@@ -115,12 +114,12 @@ bool Pool::can_place(const PoolKey& key, bool fresh_only) const {
   return false;
 }
 
-std::shared_ptr<Connection> Pool::take_http2(const PoolKey& key) {
+std::shared_ptr<PooledConnection> Pool::take_http2(const PoolKey& key) {
   Origin* o = find(key);
   if (!o) return nullptr;
   auto& list = o->http2;
-  std::shared_ptr<Connection> free, least;
-  std::vector<std::shared_ptr<Connection>> dead;
+  std::shared_ptr<PooledConnection> free, least;
+  std::vector<std::shared_ptr<PooledConnection>> dead;
   size_t live = 0;
   for (auto c = list.begin(); c != list.end();) {
     auto conn = c->lock();
@@ -144,7 +143,7 @@ std::shared_ptr<Connection> Pool::take_http2(const PoolKey& key) {
   }
   // Every session is full: open another one when allowed, else wait on the least loaded.
   // (A session being set up counts as the other one: the request rides on it.)
-  if (!free && least && live < std::max<size_t>(options_.max_h2_sessions_per_origin, 1)) {
+  if (!free && least && live < std::max<size_t>(limits_.max_h2_sessions_per_origin, 1)) {
     auto pending = o->connecting.lock();
     if (may_open(key) || (pending && pending->connecting())) least.reset();
   }
@@ -153,12 +152,12 @@ std::shared_ptr<Connection> Pool::take_http2(const PoolKey& key) {
   return free ? free : least;
 }
 
-std::shared_ptr<Connection> Pool::take_idle(const PoolKey& key) {
+std::shared_ptr<PooledConnection> Pool::take_idle(const PoolKey& key) {
   Origin* o = find(key);
   if (!o) return nullptr;
   auto& stack = o->idle;
-  std::shared_ptr<Connection> found;
-  std::vector<std::shared_ptr<Connection>> stale;
+  std::shared_ptr<PooledConnection> found;
+  std::vector<std::shared_ptr<PooledConnection>> stale;
   while (!stack.empty()) {
     auto conn = std::move(stack.back());
     stack.pop_back();
@@ -174,7 +173,7 @@ std::shared_ptr<Connection> Pool::take_idle(const PoolKey& key) {
   return found;
 }
 
-std::shared_ptr<Connection> Pool::connecting(const PoolKey& key) {
+std::shared_ptr<PooledConnection> Pool::connecting(const PoolKey& key) {
   Origin* o = find(key);
   if (!o) return nullptr;
   auto conn = o->connecting.lock();
@@ -183,16 +182,16 @@ std::shared_ptr<Connection> Pool::connecting(const PoolKey& key) {
   return nullptr;
 }
 
-void Pool::set_connecting(const std::shared_ptr<Connection>& conn) {
+void Pool::set_connecting(const std::shared_ptr<PooledConnection>& conn) {
   if (Origin* o = find(conn->key())) o->connecting = conn;
 }
 
-bool Pool::park(const std::shared_ptr<Connection>& conn) {
+bool Pool::park(const std::shared_ptr<PooledConnection>& conn) {
   Origin* o = find(conn->key());
-  if (!o || options_.max_idle_per_origin == 0) return false;
+  if (!o || limits_.max_idle_per_origin == 0) return false;
   auto& stack = o->idle;
-  std::vector<std::shared_ptr<Connection>> extra;
-  while (!stack.empty() && stack.size() >= options_.max_idle_per_origin) {
+  std::vector<std::shared_ptr<PooledConnection>> extra;
+  while (!stack.empty() && stack.size() >= limits_.max_idle_per_origin) {
     extra.push_back(std::move(stack.front()));
     stack.erase(stack.begin());
   }
@@ -201,19 +200,19 @@ bool Pool::park(const std::shared_ptr<Connection>& conn) {
   return true;
 }
 
-void Pool::http2_ready(const std::shared_ptr<Connection>& conn) {
+void Pool::http2_ready(const std::shared_ptr<PooledConnection>& conn) {
   Origin* o = find(conn->key());
   if (!o) return;
   if (auto c = o->connecting.lock(); !c || c == conn) o->connecting.reset();
   o->http2.push_back(conn);
 }
 
-void Pool::http2_unusable(Connection* conn) {
+void Pool::http2_unusable(PooledConnection* conn) {
   Origin* o = find(conn->key());
   if (!o) return;
   auto& list = o->http2;
   list.erase(std::remove_if(list.begin(), list.end(),
-                            [conn](const std::weak_ptr<Connection>& w) {
+                            [conn](const std::weak_ptr<PooledConnection>& w) {
                               auto c = w.lock();
                               return !c || c.get() == conn;
                             }),
@@ -221,7 +220,7 @@ void Pool::http2_unusable(Connection* conn) {
 }
 
 bool Pool::evict_idle(const PoolKey* except) {
-  std::shared_ptr<Connection> victim;
+  std::shared_ptr<PooledConnection> victim;
   for (auto& [key, o] : origins_) {
     if (except && key == *except) continue;
     for (auto& c : o.idle) {
@@ -242,7 +241,7 @@ bool Pool::evict_idle(const PoolKey* except) {
 }
 
 size_t Pool::sweep() {
-  std::vector<std::shared_ptr<Connection>> stale;
+  std::vector<std::shared_ptr<PooledConnection>> stale;
   for (auto it = origins_.begin(); it != origins_.end();) {
     Origin& o = it->second;
     for (auto& c : o.idle) {
@@ -266,8 +265,8 @@ size_t Pool::sweep() {
   return stale.size();
 }
 
-std::vector<std::shared_ptr<Connection>> Pool::all() const {
-  std::vector<std::shared_ptr<Connection>> out;
+std::vector<std::shared_ptr<PooledConnection>> Pool::all() const {
+  std::vector<std::shared_ptr<PooledConnection>> out;
   out.reserve(all_.size());
   for (auto& [ptr, weak] : all_) {
     if (auto c = weak.lock()) out.push_back(std::move(c));

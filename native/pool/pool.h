@@ -3,10 +3,13 @@
 // connection attempt per identity that may turn out HTTP/2), eviction of idle connections to make
 // room, and the live per-identity counts origin_stats() reads. io thread only, except
 // snapshot(), which any thread may call.
+// The pool sits below the connections: it sees them only as PooledConnection (what it asks of
+// one), so it is built and tested without an engine or a socket (test/native/pool_test.cc).
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -15,11 +18,7 @@
 #include <tuple>
 #include <vector>
 
-#include "core/engine.h"
-
 namespace ctn {
-
-class Connection;
 
 // Connection identity: never cookies, user agent, timeouts or redirect policy.
 struct PoolKey {
@@ -48,21 +47,67 @@ std::string describe(const PoolKey& key);
 // WebSocket reconnect with http/1.1 only resumes the session of the HTTP/2 connection before it).
 std::string tls_session_key(const PoolKey& key);
 
+// The pool's limits; 0 = unlimited. The defaults and the meaning of each are EngineOptions'
+// (core/engine.h), which hands these to its pool.
+struct PoolLimits {
+  size_t max_idle_per_origin = 0;
+  size_t max_connections_per_origin = 0;
+  size_t max_connections = 0;
+  size_t max_h2_sessions_per_origin = 0;  // 0 counts as 1
+};
+
 // Live counts of one identity; written by its connections on the io thread, read from anywhere.
 struct OriginCounters {
   std::atomic<uint64_t> open{0}, idle{0}, connecting{0}, h2_streams{0};
 };
 
+// One connection identity's share of the pool now.
+struct OriginStats {
+  std::string key;  // "https://host:port [profile]" (+ " sni=..", " insecure", " http1")
+  uint64_t open = 0;        // connections, set up or being set up
+  uint64_t idle = 0;
+  uint64_t connecting = 0;
+  uint64_t h2_streams = 0;  // HTTP/2 streams open (those waiting for a stream slot included)
+};
+
+// What the pool asks of a connection. A connection tells the pool of its own changes (park,
+// http2_ready, remove on close); close() and retire() may call back into the pool.
+class PooledConnection {
+ public:
+  virtual ~PooledConnection() = default;
+  virtual const PoolKey& key() const = 0;
+  // HTTP/1.1: established, unused, and not closed by the server.
+  virtual bool idle() const = 0;
+  // HTTP/2: established, no stream, still taking streams.
+  virtual bool session_idle() const = 0;
+  // The server closed the socket (seen by the kernel, not yet by the connection).
+  virtual bool peer_closed() const = 0;
+  virtual bool is_http2() const = 0;
+  // When the connection last became idle (parked, or its last stream ended).
+  virtual std::chrono::steady_clock::time_point idle_since() const = 0;
+  // Still resolving, connecting or handshaking.
+  virtual bool connecting() const = 0;
+  // HTTP/2: a new stream would go out at once.
+  virtual bool can_take_stream() const = 0;
+  // HTTP/2: the session still takes streams (queued beyond the server's limit); no GOAWAY.
+  virtual bool accepts_streams() const = 0;
+  virtual size_t open_streams() const = 0;
+  // Closes the connection; exchanges still on it fail with `why`.
+  virtual void close(const char* why) = 0;
+  // HTTP/2: sends GOAWAY (best effort) and closes.
+  virtual void retire() = 0;
+};
+
 class Pool {
  public:
-  explicit Pool(const EngineOptions& options) : options_(options) {}
+  explicit Pool(PoolLimits limits) : limits_(limits) {}
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
 
   // A new connection of `key` exists (from before its DNS lookup until close()).
-  std::shared_ptr<OriginCounters> add(const std::shared_ptr<Connection>& conn);
+  std::shared_ptr<OriginCounters> add(const std::shared_ptr<PooledConnection>& conn);
   // It is closed: forget it everywhere.
-  void remove(Connection* conn);
+  void remove(PooledConnection* conn);
 
   // Whether one more connection of `key` fits the per-identity and the total limit.
   bool may_open(const PoolKey& key) const;
@@ -74,20 +119,20 @@ class Pool {
 
   // A session of `key` with a free stream slot; else, when no other session may open, the least
   // loaded one (the request waits on it for a slot). nullptr: none, or open another.
-  std::shared_ptr<Connection> take_http2(const PoolKey& key);
+  std::shared_ptr<PooledConnection> take_http2(const PoolKey& key);
   // The most recently parked idle HTTP/1.1 connection of `key` that is still usable. Stale ones met
   // on the way are closed.
-  std::shared_ptr<Connection> take_idle(const PoolKey& key);
+  std::shared_ptr<PooledConnection> take_idle(const PoolKey& key);
   // The cold-origin guard: a connection of `key` being set up that may turn out HTTP/2.
-  std::shared_ptr<Connection> connecting(const PoolKey& key);
-  void set_connecting(const std::shared_ptr<Connection>& conn);
+  std::shared_ptr<PooledConnection> connecting(const PoolKey& key);
+  void set_connecting(const std::shared_ptr<PooledConnection>& conn);
 
   // HTTP/1.1: parks `conn` as idle (LIFO), closing the oldest idle one beyond max_idle_per_origin.
   // False when no idle connection may be kept (the caller closes it).
-  bool park(const std::shared_ptr<Connection>& conn);
+  bool park(const std::shared_ptr<PooledConnection>& conn);
   // HTTP/2: `conn` takes streams from now on; or no longer (GOAWAY, closing, dead).
-  void http2_ready(const std::shared_ptr<Connection>& conn);
-  void http2_unusable(Connection* conn);
+  void http2_ready(const std::shared_ptr<PooledConnection>& conn);
+  void http2_unusable(PooledConnection* conn);
 
   // Closes the connection idle the longest (HTTP/1.1 parked, HTTP/2 without streams) of any
   // identity but `except`, to make room under max_connections. False when there is none.
@@ -96,7 +141,7 @@ class Pool {
   // references. Returns how many were closed.
   size_t sweep();
   // Every connection not yet closed, for shutdown.
-  std::vector<std::shared_ptr<Connection>> all() const;
+  std::vector<std::shared_ptr<PooledConnection>> all() const;
   size_t size() const { return total_; }
   void clear();
 
@@ -105,20 +150,41 @@ class Pool {
  private:
   struct Origin {
     size_t connections = 0;  // not yet closed, set up or being set up
-    std::vector<std::shared_ptr<Connection>> idle;  // HTTP/1.1, most recently parked last
-    std::vector<std::weak_ptr<Connection>> http2;   // sessions that take streams
-    std::weak_ptr<Connection> connecting;           // the cold-origin guard
+    std::vector<std::shared_ptr<PooledConnection>> idle;  // HTTP/1.1, most recently parked last
+    std::vector<std::weak_ptr<PooledConnection>> http2;   // sessions that take streams
+    std::weak_ptr<PooledConnection> connecting;           // the cold-origin guard
     std::shared_ptr<OriginCounters> counters = std::make_shared<OriginCounters>();
   };
   Origin* find(const PoolKey& key);
   const Origin* find(const PoolKey& key) const;
   void prune(std::map<PoolKey, Origin>::iterator it);
 
-  const EngineOptions& options_;
+  const PoolLimits limits_;
   std::map<PoolKey, Origin> origins_;  // structure guarded by mu_ (counters are atomics)
-  std::map<Connection*, std::weak_ptr<Connection>> all_;
+  std::map<PooledConnection*, std::weak_ptr<PooledConnection>> all_;
   size_t total_ = 0;
   mutable std::mutex mu_;  // origins_ insertions and erasures vs snapshot()
+};
+
+// The pool of one connection type: the same pool, handing back that type (only `Conn`s are added).
+template <class Conn>
+class PoolOf : public Pool {
+ public:
+  using Pool::Pool;
+  std::shared_ptr<OriginCounters> add(const std::shared_ptr<Conn>& conn) { return Pool::add(conn); }
+  std::shared_ptr<Conn> take_http2(const PoolKey& key) { return typed(Pool::take_http2(key)); }
+  std::shared_ptr<Conn> take_idle(const PoolKey& key) { return typed(Pool::take_idle(key)); }
+  std::shared_ptr<Conn> connecting(const PoolKey& key) { return typed(Pool::connecting(key)); }
+  std::vector<std::shared_ptr<Conn>> all() const {
+    std::vector<std::shared_ptr<Conn>> out;
+    for (auto& conn : Pool::all()) out.push_back(typed(std::move(conn)));
+    return out;
+  }
+
+ private:
+  static std::shared_ptr<Conn> typed(std::shared_ptr<PooledConnection> conn) {
+    return std::static_pointer_cast<Conn>(std::move(conn));
+  }
 };
 
 }  // namespace ctn

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "core/http_types.h"
+#include "common/http_types.h"
 
 namespace ctn {
 

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "mux/messages.h"
+#include "share/messages.h"
 #include "share/endpoint.h"
 #include "share/failover.h"
 

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "mux/messages.h"
+#include "share/messages.h"
 
 namespace ctn::share {
 
@@ -234,7 +234,7 @@ void HostServer::on_request(Peer& peer, Frame&& f) {
   s.credit = hub_.options.stream_window;
   // The client gathers a whole body itself; streaming it here keeps the host's memory flat.
   s.spec.whole_body = false;
-  if (!resolver_.resolve(s.spec, &why)) {
+  if (!resolver_.resolve(s.spec.profile, s.spec.fingerprint, &s.spec.custom_profile, &why)) {
     peer.link->send_stream(FrameType::kError, 0, f.stream,
                            mux::encode_error(Error{ErrorCode::kUnsupportedFingerprint, Stage::kQueue, why}));
     return;

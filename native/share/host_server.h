@@ -23,10 +23,11 @@
 #include <asio.hpp>
 
 #include "core/engine.h"
-#include "core/profile_resolver.h"
 #include "mux/link.h"
+#include "profiles/profile_resolver.h"
 #include "share/endpoint.h"
 #include "share/hub_context.h"
+#include "tls/tls_context.h"
 
 namespace ctn::share {
 
@@ -121,7 +122,7 @@ class HostServer : public mux::LinkHandler {
   std::unordered_map<mux::Link*, std::shared_ptr<Peer>> peers_;
   std::unordered_map<uint64_t, std::pair<mux::Link*, uint64_t>> remote_index_;  // engine id -> (link, stream)
   uint64_t next_remote_ = 0;
-  ProfileResolver resolver_;
+  ProfileResolver resolver_{check_tls_profile};
   Handoff<Event> engine_events_;  // the engine's events for peers' requests, on their way to the hub's thread
   asio::steady_timer sweep_timer_, drain_timer_;
 };

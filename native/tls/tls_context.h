@@ -12,7 +12,7 @@
 #include <asio/ssl/context.hpp>
 #include <openssl/ssl.h>
 
-#include "core/error.h"
+#include "common/error.h"
 #include "profiles/profile.h"
 
 namespace ctn {

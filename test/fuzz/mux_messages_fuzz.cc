@@ -1,4 +1,4 @@
-// Every payload decoder of the link (native/mux/messages) fed a peer's bytes. Strict decoders make
+// Every payload decoder of the link (native/share/messages) fed a peer's bytes. Strict decoders make
 // a promise the fuzzer checks: a payload that decodes re-encodes to exactly the same bytes (for the
 // messages whose encoding is canonical), and decodes again after re-encoding (all of them).
 //
@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "fuzz_input.h"
-#include "mux/messages.h"
+#include "share/messages.h"
 
 namespace {
 

@@ -31,7 +31,7 @@
 
 #include "engine_harness.h"
 #include "core/engine.h"
-#include "core/error.h"
+#include "common/error.h"
 #include "core/request.h"
 #include "profiles/profile.h"
 #include "tls/tls_context.h"

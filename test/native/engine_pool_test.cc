@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "core/engine.h"
-#include "core/error.h"
+#include "common/error.h"
 #include "core/request.h"
 #include "engine_harness.h"
 #include "pool/fair_queue.h"

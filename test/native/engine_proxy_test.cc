@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "core/engine.h"
-#include "core/error.h"
+#include "common/error.h"
 #include "core/request.h"
 #include "engine_harness.h"
 #include "proxy_server.h"

@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "core/engine.h"
-#include "core/error.h"
+#include "common/error.h"
 #include "core/request.h"
 #include "profiles/profile.h"
 #include "tls/tls_context.h"

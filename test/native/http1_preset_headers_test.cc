@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "core/http_types.h"
+#include "common/http_types.h"
 #include "http1/request_writer.h"
 #include "profiles/profile.h"
 

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/http_types.h"
+#include "common/http_types.h"
 #include "http1/request_writer.h"
 #include "http1/response_parser.h"
 

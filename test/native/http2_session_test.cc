@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/http_types.h"
+#include "common/http_types.h"
 #include "http2/session.h"
 #include "profiles/profile.h"
 
@@ -1339,7 +1339,7 @@ TEST(Http2FlowControl, AutomaticModeNeverStalls) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// (d) a hostile server: hand-made frames and HPACK, the limits of native/core/http_types.h
+// (d) a hostile server: hand-made frames and HPACK, the limits of native/common/http_types.h
 
 std::string server_frame(uint8_t type, uint8_t flags, int32_t stream, std::string_view payload) {
   std::string f;

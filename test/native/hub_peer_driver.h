@@ -29,7 +29,7 @@
 
 #include "core/engine.h"
 #include "mux/frame.h"
-#include "mux/messages.h"
+#include "share/messages.h"
 #include "share/endpoint.h"
 #include "share/hub.h"
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "mux/frame.h"
-#include "mux/messages.h"
+#include "share/messages.h"
 
 namespace {
 

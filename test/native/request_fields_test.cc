@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "core/request_fields.h"
-#include "mux/messages.h"
+#include "share/messages.h"
 
 namespace {
 

@@ -16,7 +16,7 @@
 #include "engine_harness.h"
 #include "share_harness.h"
 #include "mux/link.h"
-#include "mux/messages.h"
+#include "share/messages.h"
 #include "share/client_link.h"
 #include "share/endpoint.h"
 #include "share/hub_context.h"

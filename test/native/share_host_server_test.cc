@@ -19,7 +19,7 @@
 
 #include "engine_harness.h"
 #include "hub_peer_driver.h"
-#include "mux/messages.h"
+#include "share/messages.h"
 #include "share/endpoint.h"
 #include "share/host_server.h"
 #include "share/hub_context.h"

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/error.h"
+#include "common/error.h"
 #include "core/request.h"
 
 namespace ctn::mux {

@@ -1,4 +1,4 @@
-#include "core/http_types.h"
+#include "common/http_types.h"
 
 namespace ctn {
 

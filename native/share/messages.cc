@@ -1,4 +1,4 @@
-#include "mux/messages.h"
+#include "share/messages.h"
 
 #include <algorithm>
 #include <type_traits>

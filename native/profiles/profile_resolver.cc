@@ -1,22 +1,19 @@
-#include "core/profile_resolver.h"
-
-#include "profiles/fingerprint_strings.h"
-#include "tls/tls_context.h"
+#include "profiles/profile_resolver.h"
 
 namespace ctn {
 
-bool ProfileResolver::resolve(RequestSpec& spec, std::string* why) {
-  const Profile* base = find_profile(spec.profile);
+bool ProfileResolver::resolve(const std::string& profile_id, const FingerprintInputs& fp,
+                              std::shared_ptr<const Profile>* custom, std::string* why) {
+  const Profile* base = find_profile(profile_id);
   if (!base) {
-    *why = "unknown profile '" + spec.profile + "'";
+    *why = "unknown profile '" + profile_id + "'";
     return false;
   }
-  const FingerprintInputs& fp = spec.fingerprint;
   if (fp.ja3.empty() && fp.ja4r.empty() && fp.http2_fingerprint.empty() && !fp.disable_grease) {
     auto checked = checked_presets_.find(base->id);
     if (checked == checked_presets_.end()) {
       std::string reason;
-      const bool ok = check_tls_profile(base->tls, &reason);
+      const bool ok = check_tls_(base->tls, &reason);
       checked = checked_presets_.emplace(base->id, ok ? "" : base->id + ": " + reason).first;
     }
     *why = checked->second;
@@ -28,11 +25,11 @@ bool ProfileResolver::resolve(RequestSpec& spec, std::string* why) {
   if (it == composed_.end()) {
     auto profile = std::make_shared<Profile>();
     if (!compose_profile(*base, fp, profile.get(), why)) return false;
-    if (!check_tls_profile(profile->tls, why)) return false;
+    if (!check_tls_(profile->tls, why)) return false;
     if (composed_.size() >= kMaxComposed) composed_.clear();  // bounds memory, not correctness
     it = composed_.emplace(key, std::move(profile)).first;
   }
-  spec.custom_profile = it->second;
+  *custom = it->second;
   return true;
 }
 

@@ -1,4 +1,4 @@
-#include "core/error.h"
+#include "common/error.h"
 
 namespace ctn {
 
