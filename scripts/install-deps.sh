@@ -4,9 +4,10 @@
 # fails with the one command to run.
 set -euo pipefail
 pkgs=(g++ cmake make libasio-dev libbrotli-dev zlib1g-dev libzstd-dev dpkg-dev xz-utils ca-certificates openssl)
-# In a clone (the npm package has no test/): GoogleTest for the native tests, clang and its libFuzzer
-# runtime for the fuzz targets (npm run fuzz, and briefly in npm test). A user's build needs none.
-[ -d "$(dirname "$0")/../test/native" ] && pkgs+=(libgtest-dev)
+# In a clone (the npm package has no test/): GoogleTest for the native tests, clang-format for the
+# layout check (npm run format:check, in npm test), clang and its libFuzzer runtime for the fuzz
+# targets (npm run fuzz, and briefly in npm test). A user's build needs none.
+[ -d "$(dirname "$0")/../test/native" ] && pkgs+=(libgtest-dev clang-format)
 [ -d "$(dirname "$0")/../test/fuzz" ] && pkgs+=(clang libclang-rt-14-dev)
 # In a clone: the prebuilt binaries' Debian 11 build root (scripts/prebuild.js) and the arm64 smoke
 # test's emulator (test/install).
