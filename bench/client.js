@@ -14,9 +14,14 @@ const opt = (name, def) => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? argv[i + 1] : def;
 };
-const w = workloadName === 'probe' ? { path: '/proto', bytes: 0, concurrency: 1, size: 'small' } : WORKLOADS[workloadName];
+const w =
+  workloadName === 'probe'
+    ? { path: '/proto', bytes: 0, concurrency: 1, size: 'small' }
+    : WORKLOADS[workloadName];
 if (!CLIENTS[clientName] || !w) {
-  console.error(`usage: node client.js <${Object.keys(CLIENTS).join('|')}> <${Object.keys(WORKLOADS).join('|')}> --base https://127.0.0.1:PORT`);
+  console.error(
+    `usage: node client.js <${Object.keys(CLIENTS).join('|')}> <${Object.keys(WORKLOADS).join('|')}> --base https://127.0.0.1:PORT`,
+  );
   process.exit(2);
 }
 const base = opt('base');
@@ -29,14 +34,23 @@ const expected = makeBody(w.bytes);
 
 const viaIpc = typeof process.send === 'function';
 const send = (m) => new Promise((resolve) => process.send(m, resolve));
-const waitFor = (type) => new Promise((resolve) => {
-  const on = (m) => { if (m && m.type === type) { process.off('message', on); resolve(m); } };
-  process.on('message', on);
-});
+const waitFor = (type) =>
+  new Promise((resolve) => {
+    const on = (m) => {
+      if (m && m.type === type) {
+        process.off('message', on);
+        resolve(m);
+      }
+    };
+    process.on('message', on);
+  });
 
 function check(res) {
   if (!res || res.status !== 200) {
-    const detail = res && res.err !== undefined ? String(res.err instanceof ArrayBuffer ? Buffer.from(res.err) : res.err).slice(0, 160) : '';
+    const detail =
+      res && res.err !== undefined
+        ? String(res.err instanceof ArrayBuffer ? Buffer.from(res.err) : res.err).slice(0, 160)
+        : '';
     return `status ${res ? res.status : '?'}${detail ? ': ' + detail.replace(/\s+/g, ' ') : ''}`;
   }
   const b = res.body;
@@ -53,7 +67,10 @@ async function runPhase(client, n, c, latencies) {
   // HTTP version the server saw per response (X-Bench-Proto), and what the client reports (if it does)
   const protos = {};
   const clientProtocols = {};
-  const note = (msg) => { bad++; errors.set(msg, (errors.get(msg) || 0) + 1); };
+  const note = (msg) => {
+    bad++;
+    errors.set(msg, (errors.get(msg) || 0) + 1);
+  };
   async function worker() {
     while (next < n) {
       const i = next++;
@@ -62,13 +79,16 @@ async function runPhase(client, n, c, latencies) {
       try {
         const res = await Promise.race([
           client.get(url),
-          new Promise((_, rej) => { timer = setTimeout(() => rej(new Error(`no answer in ${REQ_TIMEOUT} ms`)), REQ_TIMEOUT); }),
+          new Promise((_, rej) => {
+            timer = setTimeout(() => rej(new Error(`no answer in ${REQ_TIMEOUT} ms`)), REQ_TIMEOUT);
+          }),
         ]);
         const e = check(res);
         if (e) note(e);
         if (res && res.status === 200) {
           protos[res.proto || '?'] = (protos[res.proto || '?'] || 0) + 1;
-          if (res.protocol !== undefined) clientProtocols[res.protocol] = (clientProtocols[res.protocol] || 0) + 1;
+          if (res.protocol !== undefined)
+            clientProtocols[res.protocol] = (clientProtocols[res.protocol] || 0) + 1;
         }
       } catch (err) {
         note(`error: ${String((err && err.message) || err).slice(0, 160)}`);
@@ -79,10 +99,19 @@ async function runPhase(client, n, c, latencies) {
     }
   }
   await Promise.all(Array.from({ length: Math.min(c, n) }, worker));
-  return { bad, protos, clientProtocols, errors: [...errors].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([m, k]) => `${k}x ${m}`) };
+  return {
+    bad,
+    protos,
+    clientProtocols,
+    errors: [...errors]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 5)
+      .map(([m, k]) => `${k}x ${m}`),
+  };
 }
 
-const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+const pct = (sorted, p) =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 
 // `probe`: one request to /proto, where the server answers with the negotiated TLS version, cipher,
 // HTTP version and ALPN protocol ("TLSv1.3 TLS_AES_128_GCM_SHA256 HTTP/2.0 alpn=h2"), plus what the
@@ -90,15 +119,27 @@ const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.c
 async function probe(client) {
   const r = await client.get(url);
   const b = r.body;
-  const text = b == null ? '' : typeof b === 'string' ? b : Buffer.from(b instanceof ArrayBuffer ? b : b.buffer, b.byteOffset || 0, b.byteLength).toString();
+  const text =
+    b == null
+      ? ''
+      : typeof b === 'string'
+        ? b
+        : Buffer.from(b instanceof ArrayBuffer ? b : b.buffer, b.byteOffset || 0, b.byteLength).toString();
   const result = {
-    client: clientName, status: r.status,
-    tls: r.status === 200 ? text.trim().replace(/alpn=$/, 'alpn=(none)') : `status ${r.status}: ${text.slice(0, 120).replace(/\s+/g, ' ')}`,
+    client: clientName,
+    status: r.status,
+    tls:
+      r.status === 200
+        ? text.trim().replace(/alpn=$/, 'alpn=(none)')
+        : `status ${r.status}: ${text.slice(0, 120).replace(/\s+/g, ' ')}`,
     clientProtocol: r.protocol,
   };
-  if (viaIpc) await send({ type: 'probe', result }); else console.log(JSON.stringify(result));
+  if (viaIpc) await send({ type: 'probe', result });
+  else console.log(JSON.stringify(result));
   const closeTimer = setTimeout(() => process.exit(0), 5000);
-  try { await client.close(); } catch {}
+  try {
+    await client.close();
+  } catch {}
   clearTimeout(closeTimer);
   process.exit(0);
 }
@@ -109,7 +150,10 @@ async function main() {
   const initMs = performance.now() - tInit;
   if (workloadName === 'probe') return probe(client);
   const warm = await runPhase(client, WARMUP, C, null);
-  if (viaIpc) { await send({ type: 'ready', initMs }); await waitFor('go'); }
+  if (viaIpc) {
+    await send({ type: 'ready', initMs });
+    await waitFor('go');
+  }
 
   const lat = new Float64Array(N);
   const cpu0 = process.cpuUsage();
@@ -119,16 +163,34 @@ async function main() {
   const cpu = process.cpuUsage(cpu0);
   const sorted = Array.from(lat).sort((a, b) => a - b);
   const result = {
-    client: clientName, workload: workloadName, n: N, concurrency: C, warmup: WARMUP,
-    initMs, wallMs, reqPerSec: (N * 1000) / wallMs,
-    p50Ms: pct(sorted, 50), p99Ms: pct(sorted, 99), maxMs: sorted[sorted.length - 1],
+    client: clientName,
+    workload: workloadName,
+    n: N,
+    concurrency: C,
+    warmup: WARMUP,
+    initMs,
+    wallMs,
+    reqPerSec: (N * 1000) / wallMs,
+    p50Ms: pct(sorted, 50),
+    p99Ms: pct(sorted, 99),
+    maxMs: sorted[sorted.length - 1],
     nodeCpuMs: (cpu.user + cpu.system) / 1000,
-    bad: timed.bad, errors: timed.errors, warmupBad: warm.bad, warmupErrors: warm.errors,
-    protos: timed.protos, clientProtocols: timed.clientProtocols, warmupProtos: warm.protos,
+    bad: timed.bad,
+    errors: timed.errors,
+    warmupBad: warm.bad,
+    warmupErrors: warm.errors,
+    protos: timed.protos,
+    clientProtocols: timed.clientProtocols,
+    warmupProtos: warm.protos,
   };
-  if (viaIpc) { await send({ type: 'done', result }); await waitFor('ack'); } else console.log(JSON.stringify(result, null, 2));
+  if (viaIpc) {
+    await send({ type: 'done', result });
+    await waitFor('ack');
+  } else console.log(JSON.stringify(result, null, 2));
   const closeTimer = setTimeout(() => process.exit(0), 5000);
-  try { await client.close(); } catch {}
+  try {
+    await client.close();
+  } catch {}
   clearTimeout(closeTimer);
   process.exit(0);
 }

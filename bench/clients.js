@@ -14,8 +14,13 @@ function header(h, name) {
   if (!h) return undefined;
   let v;
   if (typeof h.get === 'function') v = h.get(name);
-  else if (Array.isArray(h)) { const t = h.find((e) => Array.isArray(e) && String(e[0]).toLowerCase() === name); v = t && t[1]; }
-  else { const k = Object.keys(h).find((x) => x.toLowerCase() === name); v = k === undefined ? undefined : h[k]; }
+  else if (Array.isArray(h)) {
+    const t = h.find((e) => Array.isArray(e) && String(e[0]).toLowerCase() === name);
+    v = t && t[1];
+  } else {
+    const k = Object.keys(h).find((x) => x.toLowerCase() === name);
+    v = k === undefined ? undefined : h[k];
+  }
   if (Array.isArray(v)) v = v[0];
   return v == null ? undefined : String(v);
 }
@@ -28,8 +33,18 @@ function cycleLike(modPath, port, extra = {}) {
     const client = await initCycleTLS({ port });
     return {
       async get(url) {
-        const r = await client(url, { insecureSkipVerify: true, responseType: 'arraybuffer', ...extra }, 'get');
-        return { status: r.status, body: r.data, err: r.status === 200 ? undefined : r.data, proto: header(r.headers, 'x-bench-proto'), protocol: r.protocol };
+        const r = await client(
+          url,
+          { insecureSkipVerify: true, responseType: 'arraybuffer', ...extra },
+          'get',
+        );
+        return {
+          status: r.status,
+          body: r.data,
+          err: r.status === 200 ? undefined : r.data,
+          proto: header(r.headers, 'x-bench-proto'),
+          protocol: r.protocol,
+        };
       },
       close: () => client.exit(),
     };
@@ -42,7 +57,8 @@ const CLIENTS = {
   // ours, another checkout (CTN_BENCH_BASELINE=/path/to/checkout, built): a before/after comparison of a
   // change in one run. Not among the default clients.
   'cycletls-native-baseline': (opts) => {
-    if (!process.env.CTN_BENCH_BASELINE) throw new Error('cycletls-native-baseline needs CTN_BENCH_BASELINE=<checkout>');
+    if (!process.env.CTN_BENCH_BASELINE)
+      throw new Error('cycletls-native-baseline needs CTN_BENCH_BASELINE=<checkout>');
     return cycleLike(path.resolve(process.env.CTN_BENCH_BASELINE), rndPort(10000, 20000))(opts);
   },
   // ours, as a second process on the port: the engine runs in a host process (a child of this one,
@@ -50,7 +66,9 @@ const CLIENTS = {
   'cycletls-native-remote': async (opts) => {
     const { spawn } = require('node:child_process');
     const port = rndPort(10000, 20000);
-    const host = spawn(process.execPath, [path.join(__dirname, 'lib', 'share-host.js'), String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const host = spawn(process.execPath, [path.join(__dirname, 'lib', 'share-host.js'), String(port)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     await new Promise((resolve, reject) => {
       let out = '';
       host.stdout.on('data', (d) => {
@@ -63,7 +81,10 @@ const CLIENTS = {
     const c = await cycleLike(path.resolve(__dirname, '..'), port)(opts);
     return {
       get: c.get,
-      close: async () => { await c.close(); host.kill('SIGKILL'); },
+      close: async () => {
+        await c.close();
+        host.kill('SIGKILL');
+      },
     };
   },
   // cycletls 2.0.5 with its defaults: a new TLS connection per request
@@ -80,7 +101,11 @@ const CLIENTS = {
     return {
       async get(url) {
         const r = await request(url, { dispatcher });
-        return { status: r.statusCode, body: await r.body.arrayBuffer(), proto: header(r.headers, 'x-bench-proto') };
+        return {
+          status: r.statusCode,
+          body: await r.body.arrayBuffer(),
+          proto: header(r.headers, 'x-bench-proto'),
+        };
       },
       close: () => dispatcher.close(),
     };
@@ -112,4 +137,7 @@ const CLIENTS = {
   },
 };
 
-module.exports = { CLIENTS, DEFAULT_CLIENTS: Object.keys(CLIENTS).filter((c) => c !== 'cycletls-native-baseline') };
+module.exports = {
+  CLIENTS,
+  DEFAULT_CLIENTS: Object.keys(CLIENTS).filter((c) => c !== 'cycletls-native-baseline'),
+};

@@ -24,7 +24,11 @@ function handler(req, res) {
   if (req.url === '/proto') {
     const s = req.socket;
     const text = `${s.getProtocol()} ${s.getCipher().standardName} ${proto} alpn=${s.alpnProtocol || ''}\n`;
-    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(text), 'x-bench-proto': proto });
+    res.writeHead(200, {
+      'content-type': 'text/plain',
+      'content-length': Buffer.byteLength(text),
+      'x-bench-proto': proto,
+    });
     res.end(text);
     return;
   }
@@ -34,7 +38,11 @@ function handler(req, res) {
     res.end();
     return;
   }
-  res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length, 'x-bench-proto': proto });
+  res.writeHead(200, {
+    'content-type': 'application/octet-stream',
+    'content-length': body.length,
+    'x-bench-proto': proto,
+  });
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
@@ -42,27 +50,39 @@ const tlsOpts = {
   key: fs.readFileSync(path.join(dir, 'key.pem')),
   cert: fs.readFileSync(path.join(dir, 'cert.pem')),
 };
-const h1 = https.createServer({
-  ...tlsOpts,
-  ALPNProtocols: ['http/1.1'],
-  keepAlive: true,
-  keepAliveTimeout: 65000,
-  maxRequestsPerSocket: 0,
-  requestTimeout: 0,
-  headersTimeout: 60000,
-}, handler);
+const h1 = https.createServer(
+  {
+    ...tlsOpts,
+    ALPNProtocols: ['http/1.1'],
+    keepAlive: true,
+    keepAliveTimeout: 65000,
+    maxRequestsPerSocket: 0,
+    requestTimeout: 0,
+    headersTimeout: 60000,
+  },
+  handler,
+);
 h1.keepAliveTimeout = 65000;
-const h2 = http2.createSecureServer({
-  ...tlsOpts,
-  allowHTTP1: true,
-  settings: { maxConcurrentStreams: 128 },
-}, handler);
+const h2 = http2.createSecureServer(
+  {
+    ...tlsOpts,
+    allowHTTP1: true,
+    settings: { maxConcurrentStreams: 128 },
+  },
+  handler,
+);
 for (const s of [h1, h2]) {
-  s.on('connection', () => { connections++; });
-  s.on('secureConnection', () => { handshakes++; });
+  s.on('connection', () => {
+    connections++;
+  });
+  s.on('secureConnection', () => {
+    handshakes++;
+  });
 }
 h1.listen(Number(portArg), '127.0.0.1', () => {
-  h2.listen(0, '127.0.0.1', () => process.send({ type: 'listening', port: h1.address().port, h2Port: h2.address().port }));
+  h2.listen(0, '127.0.0.1', () =>
+    process.send({ type: 'listening', port: h1.address().port, h2Port: h2.address().port }),
+  );
 });
 process.on('message', (m) => {
   if (m && m.type === 'stats') process.send({ type: 'stats', id: m.id, handshakes, connections, requests });

@@ -41,7 +41,8 @@ function parseArgs(argv) {
       case '--port': {
         const v = takeValue();
         const n = Number(v);
-        if (!/^\d+$/.test(v) || n > 65535) fail(`--port must be an integer 0..65535, got ${JSON.stringify(v)}`);
+        if (!/^\d+$/.test(v) || n > 65535)
+          fail(`--port must be an integer 0..65535, got ${JSON.stringify(v)}`);
         opts.port = n;
         break;
       }
@@ -55,7 +56,10 @@ function parseArgs(argv) {
         opts.keyFile = takeValue();
         break;
       case '--alpn':
-        opts.alpn = takeValue().split(',').map((s) => s.trim()).filter(Boolean);
+        opts.alpn = takeValue()
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
         if (opts.alpn.length === 0) fail('--alpn needs at least one protocol');
         break;
       case '--log':
@@ -75,7 +79,9 @@ async function main() {
   try {
     echo = require(path.join(__dirname, '..', 'dist', 'echo.js'));
   } catch (err) {
-    process.stderr.write(`cycletls-native-echo: dist/echo.js is missing; build first (npm run build:ts)\n${err.message}\n`);
+    process.stderr.write(
+      `cycletls-native-echo: dist/echo.js is missing; build first (npm run build:ts)\n${err.message}\n`,
+    );
     process.exit(1);
   }
   const server = await echo.startEchoServer({

@@ -14,7 +14,9 @@ import { invalidOption } from './errors';
  * memory; the binding copies the bytes once, from the view).
  */
 export function isArrayBufferLike(v: unknown): v is ArrayBuffer | SharedArrayBuffer {
-  return v instanceof ArrayBuffer || (typeof SharedArrayBuffer === 'function' && v instanceof SharedArrayBuffer);
+  return (
+    v instanceof ArrayBuffer || (typeof SharedArrayBuffer === 'function' && v instanceof SharedArrayBuffer)
+  );
 }
 
 /** A body whose bytes arrive later; its content type (with the boundary) is known at once. */
@@ -52,13 +54,18 @@ function isBlobLike(v: unknown): v is BlobLike {
 }
 
 function isFormData(v: object): v is FormDataLike {
-  return tag(v) === 'FormData' && typeof (v as FormDataLike).entries === 'function' &&
-    typeof (v as { getBoundary?: unknown }).getBoundary !== 'function';
+  return (
+    tag(v) === 'FormData' &&
+    typeof (v as FormDataLike).entries === 'function' &&
+    typeof (v as { getBoundary?: unknown }).getBoundary !== 'function'
+  );
 }
 
 function isFormDataPackage(v: object): v is FormDataPackageLike {
   const f = v as FormDataPackageLike;
-  return typeof f.getBoundary === 'function' && (typeof f.getBuffer === 'function' || typeof f.pipe === 'function');
+  return (
+    typeof f.getBoundary === 'function' && (typeof f.getBuffer === 'function' || typeof f.pipe === 'function')
+  );
 }
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
@@ -84,7 +91,12 @@ export async function encodeFormData(form: FormDataLike, boundary: string): Prom
       parts.push(Buffer.from(`${head}\r\n\r\n${normalizeLinefeeds(value)}\r\n`, 'utf8'));
     } else {
       const filename = escapeName(typeof value.name === 'string' ? value.name : 'blob');
-      parts.push(Buffer.from(`${head}; filename="${filename}"\r\nContent-Type: ${value.type || 'application/octet-stream'}\r\n\r\n`, 'utf8'));
+      parts.push(
+        Buffer.from(
+          `${head}; filename="${filename}"\r\nContent-Type: ${value.type || 'application/octet-stream'}\r\n\r\n`,
+          'utf8',
+        ),
+      );
       parts.push(Buffer.from(await value.arrayBuffer()));
       parts.push(Buffer.from('\r\n'));
     }
@@ -98,7 +110,9 @@ export function chunkBytes(chunk: unknown): Buffer {
   if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   if (ArrayBuffer.isView(chunk)) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   if (isArrayBufferLike(chunk)) return Buffer.from(chunk);
-  throw invalidOption(`option "body": a stream chunk must be a string, Buffer or Uint8Array, got ${chunk === null ? 'null' : typeof chunk}`);
+  throw invalidOption(
+    `option "body": a stream chunk must be a string, Buffer or Uint8Array, got ${chunk === null ? 'null' : typeof chunk}`,
+  );
 }
 
 async function readAsyncIterable(source: AsyncIterable<unknown>): Promise<Buffer> {
@@ -107,10 +121,16 @@ async function readAsyncIterable(source: AsyncIterable<unknown>): Promise<Buffer
   return Buffer.concat(chunks);
 }
 
-interface ReaderLike { read(): Promise<{ done?: boolean; value?: unknown }>; releaseLock?(): void }
+interface ReaderLike {
+  read(): Promise<{ done?: boolean; value?: unknown }>;
+  releaseLock?(): void;
+}
 
 /** For old-style streams (form-data's CombinedStream): pipe into a collector. */
-function readByPipe(source: { pipe(dest: Writable): unknown; on?(event: string, fn: (err: unknown) => void): unknown }): Promise<Buffer> {
+function readByPipe(source: {
+  pipe(dest: Writable): unknown;
+  on?(event: string, fn: (err: unknown) => void): unknown;
+}): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     const sink = new Writable({
@@ -149,8 +169,10 @@ async function* webStreamChunks(stream: { getReader(): ReaderLike }): AsyncGener
  */
 export function streamingBody(b: unknown): AsyncIterable<unknown> | undefined {
   if (typeof b !== 'object' || b === null || isFormDataPackage(b)) return undefined;
-  if (typeof (b as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') return b as AsyncIterable<unknown>;
-  if (typeof (b as { getReader?: unknown }).getReader === 'function') return webStreamChunks(b as { getReader(): ReaderLike });
+  if (typeof (b as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function')
+    return b as AsyncIterable<unknown>;
+  if (typeof (b as { getReader?: unknown }).getReader === 'function')
+    return webStreamChunks(b as { getReader(): ReaderLike });
   return undefined;
 }
 
@@ -177,7 +199,10 @@ export function pendingBody(b: unknown): PendingBody | undefined {
   }
   if (isFormData(b)) {
     const boundary = multipartBoundary();
-    return { contentType: `multipart/form-data; boundary=${boundary}`, read: () => encodeFormData(b, boundary) };
+    return {
+      contentType: `multipart/form-data; boundary=${boundary}`,
+      read: () => encodeFormData(b, boundary),
+    };
   }
   if (isBlobLike(b)) {
     return { contentType: b.type || undefined, read: async () => Buffer.from(await b.arrayBuffer()) };
@@ -186,7 +211,10 @@ export function pendingBody(b: unknown): PendingBody | undefined {
     return { contentType: undefined, read: () => readAsyncIterable(b as AsyncIterable<unknown>) };
   }
   if (typeof (b as { getReader?: unknown }).getReader === 'function') {
-    return { contentType: undefined, read: () => readAsyncIterable(webStreamChunks(b as { getReader(): ReaderLike })) };
+    return {
+      contentType: undefined,
+      read: () => readAsyncIterable(webStreamChunks(b as { getReader(): ReaderLike })),
+    };
   }
   if (typeof (b as { pipe?: unknown }).pipe === 'function') {
     return { contentType: undefined, read: () => readByPipe(b as { pipe(dest: Writable): unknown }) };

@@ -10,7 +10,8 @@ import { HTTP_METHODS, normalizeInit } from './options';
 import { perform } from './request';
 import type { CycleTLSResponseShape } from './response';
 
-type ClientFn = ((url: string, options?: object, method?: string) => Promise<CycleTLSResponseShape>) & Record<string, unknown>;
+type ClientFn = ((url: string, options?: object, method?: string) => Promise<CycleTLSResponseShape>) &
+  Record<string, unknown>;
 
 export async function initCycleTLS(initOptions?: unknown): Promise<ClientFn> {
   const init = normalizeInit(initOptions);
@@ -18,9 +19,13 @@ export async function initCycleTLS(initOptions?: unknown): Promise<ClientFn> {
   const instance = acquireInstance(init.port, init.share, init.engine);
   await instance.ready;
   const client = instance.addClient(init.clientLimits);
-  const request = (url: unknown, options?: unknown, method: unknown = 'get'): Promise<CycleTLSResponseShape> =>
-    perform(instance, client, init, url, options, method);
-  const fn = ((url: string, options?: object, method?: string) => request(url, options, method ?? 'get')) as ClientFn;
+  const request = (
+    url: unknown,
+    options?: unknown,
+    method: unknown = 'get',
+  ): Promise<CycleTLSResponseShape> => perform(instance, client, init, url, options, method);
+  const fn = ((url: string, options?: object, method?: string) =>
+    request(url, options, method ?? 'get')) as ClientFn;
   for (const m of HTTP_METHODS) fn[m] = (url: unknown, options?: unknown) => request(url, options, m);
   const wsContext: WebSocketContext = {
     instance,
@@ -32,7 +37,12 @@ export async function initCycleTLS(initOptions?: unknown): Promise<ClientFn> {
   fn.ws = (url: unknown, options?: unknown) => openWebSocket(wsContext, url, options);
   fn.webSocket = fn.ws;
   fn.sse = (url: unknown, options?: unknown) =>
-    openEventSource((u, o, adjust) => perform(instance, client, init, u, o, 'get', adjust), url, options, init);
+    openEventSource(
+      (u, o, adjust) => perform(instance, client, init, u, o, 'get', adjust),
+      url,
+      options,
+      init,
+    );
   fn.eventSource = fn.sse;
   fn.exit = async (): Promise<undefined> => {
     await instance.removeClient(client);
@@ -43,7 +53,11 @@ export async function initCycleTLS(initOptions?: unknown): Promise<ClientFn> {
     if (options !== undefined && options !== null) {
       const g = typeof options === 'object' ? (options as { graceMs?: unknown }).graceMs : options;
       if (g !== undefined && (typeof g !== 'number' || !Number.isFinite(g) || g < 0)) {
-        throw new CycleTLSError('ERR_INVALID_OPTION', `option "graceMs" must be a non-negative number of milliseconds, got ${String(g)}`, 'options');
+        throw new CycleTLSError(
+          'ERR_INVALID_OPTION',
+          `option "graceMs" must be a non-negative number of milliseconds, got ${String(g)}`,
+          'options',
+        );
       }
       graceMs = (g as number | undefined) ?? 0;
     }
@@ -55,23 +69,31 @@ export async function initCycleTLS(initOptions?: unknown): Promise<ClientFn> {
     return {
       clientId: client.id,
       port: instance.port,
-      role: share ? (share.role === 'host' || share.role === 'client' ? share.role : share.role === 'electing' ? 'electing' : 'stopped') : 'local',
+      role: share
+        ? share.role === 'host' || share.role === 'client'
+          ? share.role
+          : share.role === 'electing'
+            ? 'electing'
+            : 'stopped'
+        : 'local',
       requestsPending: client.pending.size,
       engine: { ...engine, reuseRatio: engine.exchanges > 0 ? engine.exchangesReused / engine.exchanges : 0 },
       origins: instance.originStats(),
-      link: share ? {
-        state: share.link,
-        streamsInFlight: share.streamsInFlight,
-        waitingForHost: share.pending,
-        elections: share.elections,
-        reconnects: share.reconnects,
-        retried: share.retried,
-        hostGone: share.hostGone,
-        hostPid: share.hostPid,
-        peersOpen: share.peersOpen,
-        peersAccepted: share.peersAccepted,
-        peersRefused: share.peersRefused,
-      } : null,
+      link: share
+        ? {
+            state: share.link,
+            streamsInFlight: share.streamsInFlight,
+            waitingForHost: share.pending,
+            elections: share.elections,
+            reconnects: share.reconnects,
+            retried: share.retried,
+            hostGone: share.hostGone,
+            hostPid: share.hostPid,
+            peersOpen: share.peersOpen,
+            peersAccepted: share.peersAccepted,
+            peersRefused: share.peersRefused,
+          }
+        : null,
     };
   };
   fn.clientId = client.id;

@@ -45,9 +45,12 @@ function hostPort(url: URL, defaultPort: number): string {
 
 function schemePort(scheme: string): number {
   switch (scheme) {
-    case 'https:': return 443;
-    case 'http:': return 80;
-    default: return 1080; // socks4, socks4a, socks5, socks5h
+    case 'https:':
+      return 443;
+    case 'http:':
+      return 80;
+    default:
+      return 1080; // socks4, socks4a, socks5, socks5h
   }
 }
 
@@ -136,10 +139,13 @@ const ALERTS: Record<string, string> = {
 function handshakeCause(message: string): string {
   const reason = /:([A-Z0-9_]+)\s*$/.exec(message)?.[1];
   if (reason === undefined) {
-    return /end of file|stream truncated|closed|reset/i.test(message) ? 'EOF' : `tls: ${message.replace(/^TLS handshake failed: /, '')}`;
+    return /end of file|stream truncated|closed|reset/i.test(message)
+      ? 'EOF'
+      : `tls: ${message.replace(/^TLS handshake failed: /, '')}`;
   }
   const alert = /^(?:SSLV3|TLSV1|TLSV1_3)_ALERT_(.+)$/.exec(reason)?.[1];
-  if (alert !== undefined) return `remote error: tls: ${ALERTS[alert] ?? alert.toLowerCase().replace(/_/g, ' ')}`;
+  if (alert !== undefined)
+    return `remote error: tls: ${ALERTS[alert] ?? alert.toLowerCase().replace(/_/g, ' ')}`;
   if (reason === 'WRONG_VERSION_NUMBER' || reason === 'HTTP_REQUEST' || reason === 'HTTPS_PROXY_REQUEST') {
     return 'tls: first record does not look like a TLS handshake';
   }
@@ -167,7 +173,8 @@ function certificateCause(message: string, url: URL): string {
     const side = /not yet valid/i.test(reason) ? 'before' : 'after';
     return `x509: certificate has expired or is not yet valid: current time ${goTime(new Date())}${bound ? ` is ${side} ${bound}` : ''}`;
   }
-  if (/self[- ]signed|issuer|unable to verify|untrusted/i.test(reason)) return 'x509: certificate signed by unknown authority';
+  if (/self[- ]signed|issuer|unable to verify|untrusted/i.test(reason))
+    return 'x509: certificate signed by unknown authority';
   if (/mismatch/i.test(reason)) {
     // Go: "certificate is valid for <its DNS names (or, for an IP host, its IP addresses)>, not
     // <host>", from the names the engine lists ("certificate names: DNS:a, IP:1.2.3.4").
@@ -175,9 +182,14 @@ function certificateCause(message: string, url: URL): string {
     const listed = /^certificate names: (.*)$/.exec(facts)?.[1];
     if (listed === undefined) return `x509: certificate is not valid for ${host}`;
     const ipHost = isIP(host) !== 0;
-    const names = listed.split(', ').filter((n) => n.startsWith(ipHost ? 'IP:' : 'DNS:')).map((n) => n.replace(/^(?:IP|DNS):/, ''));
-    if (ipHost && names.length === 0) return `x509: cannot validate certificate for ${host} because it doesn't contain any IP SANs`;
-    if (names.length === 0) return `x509: certificate is not valid for any names, but wanted to match ${host}`;
+    const names = listed
+      .split(', ')
+      .filter((n) => n.startsWith(ipHost ? 'IP:' : 'DNS:'))
+      .map((n) => n.replace(/^(?:IP|DNS):/, ''));
+    if (ipHost && names.length === 0)
+      return `x509: cannot validate certificate for ${host} because it doesn't contain any IP SANs`;
+    if (names.length === 0)
+      return `x509: certificate is not valid for any names, but wanted to match ${host}`;
     return `x509: certificate is valid for ${names.join(', ')}, not ${host}`;
   }
   return `x509: ${reason.replace(/\s*\([^()]*\)\s*$/, '')}`;
@@ -201,18 +213,27 @@ const SOCKS5_REPLIES: Record<number, string> = {
  * SOCKS5 client wraps everything in "socks connect tcp <proxy>-><target>: …".
  * Returns [summary cause, detail cause]; the summary is undefined when it is the detail.
  */
-function proxyCause(err: CycleTLSError, proxyUrl: URL | undefined, target: string): [string | undefined, string] {
+function proxyCause(
+  err: CycleTLSError,
+  proxyUrl: URL | undefined,
+  target: string,
+): [string | undefined, string] {
   const message = err.message.replace(/ \(proxy [^)]*\)$/, '');
   const scheme = proxyUrl?.protocol ?? 'http:';
   const proxy = proxyUrl ? hostPort(proxyUrl, schemePort(scheme)) : '';
   const socks5 = scheme.startsWith('socks5');
-  const socks = (cause: string): string => (socks5 ? `socks connect tcp ${proxy}->${target}: ${cause}` : cause);
+  const socks = (cause: string): string =>
+    socks5 ? `socks connect tcp ${proxy}->${target}: ${cause}` : cause;
   if (err.stage === 'dns') {
     const host = /proxy host (\S+) failed/.exec(message)?.[1] ?? proxyUrl?.hostname ?? '';
     const lookup = `lookup ${host} on ${dnsServer()}: no such host`;
     return [lookup, `dial tcp: ${lookup}`];
   }
-  if (err.stage === 'connect') return [undefined, socks(`dial tcp ${dialedAddress(message) ?? proxy}: connect: ${connectReason(message)}`)];
+  if (err.stage === 'connect')
+    return [
+      undefined,
+      socks(`dial tcp ${dialedAddress(message) ?? proxy}: connect: ${connectReason(message)}`),
+    ];
   const status = /refused CONNECT \S+: HTTP\/\d(?:\.\d)? (\d{3})(?: ([^(]*?))?\s*(?:\(|$)/.exec(message);
   if (status) {
     const line = status[2] ? `${status[1]} ${status[2]}` : status[1];
@@ -249,10 +270,12 @@ function timeoutCause(err: CycleTLSError, url: URL, proxyUrl: URL | undefined, t
     // Go also prints the local end of the connection ("read tcp <local>-><proxy>"), which we do
     // not know: the proxy's address alone is Go's spelling without a source address.
     if (dialing) return `socks connect tcp ${proxy}->${target}: dial tcp ${proxy}: i/o timeout`;
-    if (stage === 'proxy') return `socks connect tcp ${proxy}->${target}: read tcp ${proxy}: i/o timeout ${CLIENT_TIMEOUT}`;
+    if (stage === 'proxy')
+      return `socks connect tcp ${proxy}->${target}: read tcp ${proxy}: i/o timeout ${CLIENT_TIMEOUT}`;
   }
   if (dialing) {
-    if (!proxyUrl && url.protocol === 'http:') return `net/http: request canceled while waiting for connection ${CLIENT_TIMEOUT}`;
+    if (!proxyUrl && url.protocol === 'http:')
+      return `net/http: request canceled while waiting for connection ${CLIENT_TIMEOUT}`;
     const addr = proxyUrl ? hostPort(proxyUrl, schemePort(proxyUrl.protocol)) : target;
     return `dial tcp ${addr}: i/o timeout ${CLIENT_TIMEOUT}`;
   }
@@ -297,7 +320,8 @@ export function cycletlsErrorText(err: CycleTLSError, req: FailedRequest): strin
   const both = (summary: string, cause: string): string => `${summary}-> \n${hop}${cause}`;
   const syscall = (cause: string): string => both(`${SYSCALL}${hop}${cause}`, cause);
   // After the head, cycletls sends its summary alone: the timeout's, or nothing.
-  if (err.stage === 'body' && err.code !== 'ERR_BODY_TOO_LARGE') return err.code === 'ERR_TIMEOUT' ? TIMEOUT : '';
+  if (err.stage === 'body' && err.code !== 'ERR_BODY_TOO_LARGE')
+    return err.code === 'ERR_TIMEOUT' ? TIMEOUT : '';
   switch (err.code) {
     case 'ERR_TIMEOUT':
     case 'ERR_CONNECT_TIMEOUT':
@@ -317,9 +341,13 @@ export function cycletlsErrorText(err: CycleTLSError, req: FailedRequest): strin
     case 'ERR_CONNECT':
       // Go prints the address it dialed: for a host name, the one it resolved to, which the
       // engine's message gives after the name ("connect to localhost:8443 (127.0.0.1:8443) failed").
-      return syscall(`dial tcp ${dialedAddress(err.message) ?? target}: connect: ${connectReason(err.message)}`);
+      return syscall(
+        `dial tcp ${dialedAddress(err.message) ?? target}: connect: ${connectReason(err.message)}`,
+      );
     case 'ERR_TLS_CERT':
-      return syscall(`uTlsConn.Handshake() error: tls: failed to verify certificate: ${certificateCause(err.message, url)}`);
+      return syscall(
+        `uTlsConn.Handshake() error: tls: failed to verify certificate: ${certificateCause(err.message, url)}`,
+      );
     case 'ERR_TLS_HANDSHAKE':
       return syscall(`uTlsConn.Handshake() error: ${handshakeCause(err.message)}`);
     case 'ERR_CONNECTION_CLOSED':

@@ -14,20 +14,31 @@ export interface CookieJarLike {
 }
 
 export function isCookieJarLike(v: unknown): v is CookieJarLike {
-  return typeof v === 'object' && v !== null &&
+  return (
+    typeof v === 'object' &&
+    v !== null &&
     typeof (v as { getCookieString?: unknown }).getCookieString === 'function' &&
-    typeof (v as { setCookie?: unknown }).setCookie === 'function';
+    typeof (v as { setCookie?: unknown }).setCookie === 'function'
+  );
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return (typeof v === 'object' || typeof v === 'function') && v !== null && typeof (v as { then?: unknown }).then === 'function';
+  return (
+    (typeof v === 'object' || typeof v === 'function') &&
+    v !== null &&
+    typeof (v as { then?: unknown }).then === 'function'
+  );
 }
 
 /**
  * Calls a jar method in its promise form; when that neither returns a promise nor a value (or throws
  * synchronously), calls it again in its callback form (tough-cookie 2.x style).
  */
-function callJar(jar: CookieJarLike, method: 'getCookieString' | 'setCookie', args: unknown[]): Promise<unknown> {
+function callJar(
+  jar: CookieJarLike,
+  method: 'getCookieString' | 'setCookie',
+  args: unknown[],
+): Promise<unknown> {
   const fn = jar[method] as (...a: unknown[]) => unknown;
   let first: unknown;
   try {
@@ -57,7 +68,11 @@ export async function jarCookieString(jar: CookieJarLike, url: string): Promise<
 }
 
 /** Stores every Set-Cookie value; a cookie the jar refuses is skipped (never fails the request). */
-export async function jarStore(jar: CookieJarLike, url: string, setCookies: readonly string[]): Promise<void> {
+export async function jarStore(
+  jar: CookieJarLike,
+  url: string,
+  setCookies: readonly string[],
+): Promise<void> {
   for (const c of setCookies) {
     try {
       await callJar(jar, 'setCookie', [c, url, { ignoreError: true }]);
@@ -87,7 +102,8 @@ export class MemoryCookieJar implements CookieJarLike {
 
   /** The Cookie header for `url`: longer paths first, then older cookies first. */
   cookieString(url: string | URL, now = Date.now()): string {
-    return this.jar.getCookiesSync(String(url), { expire: false, sort: true })
+    return this.jar
+      .getCookiesSync(String(url), { expire: false, sort: true })
       .filter((c) => {
         const expiry = c.expiryTime(c.creation instanceof Date ? c.creation : undefined);
         if (expiry === undefined || expiry > now) return true;

@@ -142,7 +142,10 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
   const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
   const idleTimeoutMs = options.idleTimeoutMs ?? 120_000;
   const onRecord = options.onRecord;
-  const secureContext = tls.createSecureContext({ key: options.key ?? ECHO_KEY_PEM, cert: options.cert ?? ECHO_CERT_PEM });
+  const secureContext = tls.createSecureContext({
+    key: options.key ?? ECHO_KEY_PEM,
+    cert: options.cert ?? ECHO_CERT_PEM,
+  });
 
   const rawSockets = new Set<net.Socket>();
   const tlsSockets = new Set<tls.TLSSocket>();
@@ -166,7 +169,9 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
   const h1Server = http.createServer((req, res) => {
     const state = h1States.get(req.socket);
     let bodyLength = 0;
-    req.on('data', (chunk: Buffer) => { bodyLength += chunk.length; });
+    req.on('data', (chunk: Buffer) => {
+      bodyLength += chunk.length;
+    });
     req.on('error', () => undefined);
     req.on('end', () => {
       if (!state) {
@@ -203,50 +208,66 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
     session.on('close', () => sessions.delete(session));
     session.on('error', () => undefined);
   });
-  h2Server.on('stream', (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders?: string[]) => {
-    const state = h2States.get(stream.session as http2.ServerHttp2Session);
-    let bodyLength = 0;
-    stream.on('data', (chunk: Buffer) => { bodyLength += chunk.length; });
-    stream.on('error', () => undefined);
-    stream.on('end', () => {
-      if (stream.destroyed || stream.closed) return;
-      if (!state || !state.h2) {
-        stream.respond({ ':status': 500 });
-        stream.end();
-        return;
-      }
-      const streamId = stream.id;
-      const fingerprint = state.h2.fingerprint(streamId);
-      const ours = streamId === undefined ? undefined : state.h2.takeHeaders(streamId);
-      const nodes = Array.isArray(rawHeaders) ? pairs(rawHeaders) : null;
-      const fields = ours ?? nodes ?? [];
-      const method = String(headers[':method'] ?? '');
-      const record = buildResponse(state, {
-        httpVersion: 'HTTP/2',
-        method,
-        path: String(headers[':path'] ?? ''),
-        headers: fields,
-        bodyLength,
+  h2Server.on(
+    'stream',
+    (
+      stream: http2.ServerHttp2Stream,
+      headers: http2.IncomingHttpHeaders,
+      _flags: number,
+      rawHeaders?: string[],
+    ) => {
+      const state = h2States.get(stream.session as http2.ServerHttp2Session);
+      let bodyLength = 0;
+      stream.on('data', (chunk: Buffer) => {
+        bodyLength += chunk.length;
       });
-      record.http2 = {
-        ...fingerprint,
-        node_raw_headers_agree: ours && nodes ? JSON.stringify(ours) === JSON.stringify(nodes) : null,
-      };
-      const body = JSON.stringify(record, null, 2);
-      stream.respond({
-        ':status': 200,
-        'content-type': 'application/json; charset=utf-8',
-        'content-length': Buffer.byteLength(body),
-        'cache-control': 'no-store',
+      stream.on('error', () => undefined);
+      stream.on('end', () => {
+        if (stream.destroyed || stream.closed) return;
+        if (!state || !state.h2) {
+          stream.respond({ ':status': 500 });
+          stream.end();
+          return;
+        }
+        const streamId = stream.id;
+        const fingerprint = state.h2.fingerprint(streamId);
+        const ours = streamId === undefined ? undefined : state.h2.takeHeaders(streamId);
+        const nodes = Array.isArray(rawHeaders) ? pairs(rawHeaders) : null;
+        const fields = ours ?? nodes ?? [];
+        const method = String(headers[':method'] ?? '');
+        const record = buildResponse(state, {
+          httpVersion: 'HTTP/2',
+          method,
+          path: String(headers[':path'] ?? ''),
+          headers: fields,
+          bodyLength,
+        });
+        record.http2 = {
+          ...fingerprint,
+          node_raw_headers_agree: ours && nodes ? JSON.stringify(ours) === JSON.stringify(nodes) : null,
+        };
+        const body = JSON.stringify(record, null, 2);
+        stream.respond({
+          ':status': 200,
+          'content-type': 'application/json; charset=utf-8',
+          'content-length': Buffer.byteLength(body),
+          'cache-control': 'no-store',
+        });
+        stream.end(method === 'HEAD' ? undefined : body);
+        emit(record);
       });
-      stream.end(method === 'HEAD' ? undefined : body);
-      emit(record);
-    });
-  });
+    },
+  );
 
   function buildResponse(
     state: ConnState,
-    req: { httpVersion: 'HTTP/2' | 'HTTP/1.1'; method: string; path: string; headers: HeaderField[]; bodyLength: number },
+    req: {
+      httpVersion: 'HTTP/2' | 'HTTP/1.1';
+      method: string;
+      path: string;
+      headers: HeaderField[];
+      bodyLength: number;
+    },
   ): EchoResponse {
     state.requests++;
     const t = state.tls;
@@ -366,7 +387,9 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
       if (scan.status === 'invalid') {
         if (looksLikePlainHttp(buffered)) {
           const msg = 'This is a TLS-only fingerprint echo server: use https://\n';
-          socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: ${msg.length}\r\nConnection: close\r\n\r\n${msg}`);
+          socket.end(
+            `HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: ${msg.length}\r\nConnection: close\r\n\r\n${msg}`,
+          );
         } else {
           socket.destroy();
         }
@@ -422,13 +445,19 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
     });
   });
   const address = netServer.address() as net.AddressInfo;
-  const urlHost = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
+  const urlHost =
+    host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
 
   return {
     port: address.port,
     host,
     url(path = '/', hostname?: string): string {
-      const h = hostname === undefined ? urlHost : hostname.includes(':') && !hostname.startsWith('[') ? `[${hostname}]` : hostname;
+      const h =
+        hostname === undefined
+          ? urlHost
+          : hostname.includes(':') && !hostname.startsWith('[')
+            ? `[${hostname}]`
+            : hostname;
       return `https://${h}:${address.port}${path.startsWith('/') ? path : `/${path}`}`;
     },
     close(): Promise<void> {

@@ -31,8 +31,18 @@ export const errorCodes = [
 export type ErrorCode = (typeof errorCodes)[number];
 
 export type ErrorStage =
-  | 'options' | 'queue' | 'dns' | 'connect' | 'proxy' | 'tls' | 'write' | 'headers' | 'body' | 'redirect'
-  | 'engine' | 'link';
+  | 'options'
+  | 'queue'
+  | 'dns'
+  | 'connect'
+  | 'proxy'
+  | 'tls'
+  | 'write'
+  | 'headers'
+  | 'body'
+  | 'redirect'
+  | 'engine'
+  | 'link';
 
 export class CycleTLSError extends Error {
   readonly code: ErrorCode;
@@ -54,8 +64,15 @@ export class CycleTLSError extends Error {
 }
 
 const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'ERR_DNS', 'ERR_CONNECT_REFUSED', 'ERR_CONNECT_TIMEOUT', 'ERR_CONNECT', 'ERR_CONNECTION_CLOSED',
-  'ERR_TIMEOUT', 'ERR_BODY_TRUNCATED', 'ERR_PROXY', 'ERR_HOST_GONE',
+  'ERR_DNS',
+  'ERR_CONNECT_REFUSED',
+  'ERR_CONNECT_TIMEOUT',
+  'ERR_CONNECT',
+  'ERR_CONNECTION_CLOSED',
+  'ERR_TIMEOUT',
+  'ERR_BODY_TRUNCATED',
+  'ERR_PROXY',
+  'ERR_HOST_GONE',
 ]);
 
 /**

@@ -19,7 +19,11 @@ import type { ResponseMeta } from './response';
 import { UploadPump } from './upload';
 
 /** The spec the engine runs, from a validated request (`streaming`: the body is read as a stream). */
-export function toSpec(req: NormalizedRequest, streaming: boolean, retryOnHostGone: boolean): NativeRequestSpec {
+export function toSpec(
+  req: NormalizedRequest,
+  streaming: boolean,
+  retryOnHostGone: boolean,
+): NativeRequestSpec {
   const { url } = req;
   const tls = url.protocol === 'https:';
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
@@ -44,7 +48,7 @@ export function toSpec(req: NormalizedRequest, streaming: boolean, retryOnHostGo
     decompress: req.decompress,
     maxDecodedBytes: req.maxDecompressedBytes,
     // Streams are not limited: their reader paces what is read ahead.
-    maxResponseBytes: streaming ? undefined : req.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+    maxResponseBytes: streaming ? undefined : (req.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES),
     timeoutMs: req.timeoutMs,
     connectTimeoutMs: req.connectTimeoutMs,
     tlsTimeoutMs: req.tlsTimeoutMs,
@@ -61,7 +65,12 @@ export function toSpec(req: NormalizedRequest, streaming: boolean, retryOnHostGo
 }
 
 /** What a response says about itself, from its head. */
-export function responseMeta(head: HeadEvent, requestId: string, finalUrl: string, redirects: number): ResponseMeta {
+export function responseMeta(
+  head: HeadEvent,
+  requestId: string,
+  finalUrl: string,
+  redirects: number,
+): ResponseMeta {
   return {
     requestId,
     status: head.status,
@@ -107,8 +116,17 @@ export class Exchange {
   private sinceGoOn = 0;
   private held = false;
 
-  constructor(private readonly instance: SharedInstance, private readonly client: ClientState, private readonly req: NormalizedRequest) {
-    this.upload = req.bodyStream ? new UploadPump((chunk) => this.write(chunk), () => this.cancel()) : undefined;
+  constructor(
+    private readonly instance: SharedInstance,
+    private readonly client: ClientState,
+    private readonly req: NormalizedRequest,
+  ) {
+    this.upload = req.bodyStream
+      ? new UploadPump(
+          (chunk) => this.write(chunk),
+          () => this.cancel(),
+        )
+      : undefined;
   }
 
   /**
@@ -136,7 +154,8 @@ export class Exchange {
     };
     this.id = this.instance.submit(this.client, spec, handlers);
     signal?.addEventListener('abort', this.onAbort, { once: true });
-    if (this.upload && this.req.bodyStream) void this.upload.run(this.req.bodyStream, this.req.declaredLength);
+    if (this.upload && this.req.bodyStream)
+      void this.upload.run(this.req.bodyStream, this.req.declaredLength);
   }
 
   /** The engine ended or failed the exchange: stop the upload and stop listening to the signal. */
@@ -197,7 +216,10 @@ export class Exchange {
  * redirect chain only when a hop sets a cookie.
  */
 export class CookieLoop {
-  constructor(private jar: CookieJarLike | undefined, private readonly ownJarOnSet: boolean) {}
+  constructor(
+    private jar: CookieJarLike | undefined,
+    private readonly ownJarOnSet: boolean,
+  ) {}
 
   /** The hop's headers with the jar's cookies for `url`. */
   async headersFor(url: string, headers: HeaderList): Promise<HeaderList> {

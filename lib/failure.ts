@@ -15,7 +15,11 @@ import type { ErrorCode, ErrorStage } from './errors';
 import { bodyMethods, headersToCycleTLS, metaFields } from './response';
 import type { CycleTLSResponseShape, ErrorInfo, ResponseMeta } from './response';
 
-const MISUSE: ReadonlySet<string> = new Set<ErrorCode>(['ERR_INVALID_OPTION', 'ERR_UNSUPPORTED_FINGERPRINT', 'ERR_NOT_IMPLEMENTED']);
+const MISUSE: ReadonlySet<string> = new Set<ErrorCode>([
+  'ERR_INVALID_OPTION',
+  'ERR_UNSUPPORTED_FINGERPRINT',
+  'ERR_NOT_IMPLEMENTED',
+]);
 
 /** Whether a failure rejects (misuse, or the caller asked for rejections) instead of resolving. */
 export function rejects(err: unknown, rejectOnError: boolean): boolean {
@@ -36,8 +40,13 @@ function metaOf(err: CycleTLSError): ResponseMeta | undefined {
  * A failed request settled: throws it when it rejects, else the cycletls response. `meta`: what
  * the response says about itself (requestId, redirects), over the head the error may carry.
  */
-export function settleFailure(err: unknown, rejectOnError: boolean, req: FailedRequest, requestId: string,
-  meta?: Pick<ResponseMeta, 'requestId' | 'redirects'>): CycleTLSResponseShape {
+export function settleFailure(
+  err: unknown,
+  rejectOnError: boolean,
+  req: FailedRequest,
+  requestId: string,
+  meta?: Pick<ResponseMeta, 'requestId' | 'redirects'>,
+): CycleTLSResponseShape {
   if (rejects(err, rejectOnError)) throw err;
   const failure = err as CycleTLSError;
   const head = metaOf(failure);
@@ -48,7 +57,12 @@ export function settleFailure(err: unknown, rejectOnError: boolean, req: FailedR
  * The response of a failure in cycletls's shape: its status (408, 495, 502, 421, 413 or 0, or a
  * refusing proxy's), `data`/`text()` in cycletls's words, and the head when one arrived.
  */
-export function errorResponse(err: CycleTLSError, req: FailedRequest, requestId: string, meta?: ResponseMeta): CycleTLSResponseShape {
+export function errorResponse(
+  err: CycleTLSError,
+  req: FailedRequest,
+  requestId: string,
+  meta?: ResponseMeta,
+): CycleTLSResponseShape {
   const message = cycletlsErrorText(err, req);
   return {
     status: cycletlsStatus(err),
@@ -75,9 +89,19 @@ export function errorResponse(err: CycleTLSError, req: FailedRequest, requestId:
  * A server's refusal settled (a WebSocket upgrade answered with another status): throws it when it
  * rejects, else its own status, headers and the first bytes of its body as `data`, the error alongside.
  */
-export function settleRefusal(err: CycleTLSError, rejectOnError: boolean, meta: ResponseMeta, body: Buffer): CycleTLSResponseShape {
+export function settleRefusal(
+  err: CycleTLSError,
+  rejectOnError: boolean,
+  meta: ResponseMeta,
+  body: Buffer,
+): CycleTLSResponseShape {
   if (rejects(err, rejectOnError)) throw err;
-  return { ...metaFields(meta), data: body.toString('utf8'), error: err.toJSON(), ...bodyMethods(body, meta.rawHeaders) };
+  return {
+    ...metaFields(meta),
+    data: body.toString('utf8'),
+    error: err.toJSON(),
+    ...bodyMethods(body, meta.rawHeaders),
+  };
 }
 
 /** A resolved response's `error` as the CycleTLSError it was. */

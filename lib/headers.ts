@@ -68,7 +68,9 @@ function overlayHeaders(preset: ReadonlyArray<readonly [string, string]>, user: 
   const replaced = new Set<number>();
   for (const [name, value] of user) {
     const lower = name.toLowerCase();
-    const i = out.findIndex(([n], idx) => !replaced.has(idx) && idx < preset.length && n.toLowerCase() === lower);
+    const i = out.findIndex(
+      ([n], idx) => !replaced.has(idx) && idx < preset.length && n.toLowerCase() === lower,
+    );
     if (i >= 0) {
       out[i] = [name, value];
       replaced.add(i);
@@ -88,14 +90,17 @@ function setHeader(headers: HeaderList, name: string, value: string, merge?: str
     return;
   }
   headers[i] = [headers[i][0], merge !== undefined ? `${headers[i][1]}${merge}${value}` : value];
-  for (let j = headers.length - 1; j > i; j--) if (headers[j][0].toLowerCase() === lower) headers.splice(j, 1);
+  for (let j = headers.length - 1; j > i; j--)
+    if (headers[j][0].toLowerCase() === lower) headers.splice(j, 1);
 }
 
 /** The headers `order` names first, in its order (case-insensitive); the others after them, as they were. */
 function applyHeaderOrder(headers: HeaderList, order: readonly string[] | undefined): HeaderList {
   if (order === undefined) return headers;
   const rank = new Map<string, number>();
-  order.forEach((n, i) => { if (!rank.has(n.toLowerCase())) rank.set(n.toLowerCase(), i); });
+  order.forEach((n, i) => {
+    if (!rank.has(n.toLowerCase())) rank.set(n.toLowerCase(), i);
+  });
   const listed = headers.filter(([n]) => rank.has(n.toLowerCase()));
   listed.sort((a, b) => (rank.get(a[0].toLowerCase()) ?? 0) - (rank.get(b[0].toLowerCase()) ?? 0));
   return [...listed, ...headers.filter(([n]) => !rank.has(n.toLowerCase()))];
@@ -122,9 +127,13 @@ export interface HeaderParts {
  * A request's headers before the hop-dependent part (the jar's cookies), and a streamed body's
  * declared length (the caller's Content-Length, which the stream is held to).
  */
-export function composeHeaders(parts: HeaderParts): { headers: HeaderList; declaredLength: number | undefined } {
+export function composeHeaders(parts: HeaderParts): {
+  headers: HeaderList;
+  declaredLength: number | undefined;
+} {
   let headers = parts.preset ? overlayHeaders(parts.preset, parts.caller) : parts.caller;
-  if (parts.userAgent !== undefined && parts.userAgent !== '') setHeader(headers, 'User-Agent', parts.userAgent);
+  if (parts.userAgent !== undefined && parts.userAgent !== '')
+    setHeader(headers, 'User-Agent', parts.userAgent);
   else if (!has(headers, 'user-agent')) headers.push(['User-Agent', DEFAULT_USER_AGENT]);
   if (parts.cookie !== undefined) setHeader(headers, 'Cookie', parts.cookie, '; ');
   if (parts.contentType && !has(headers, 'content-type')) headers.push(['Content-Type', parts.contentType]);
@@ -135,7 +144,10 @@ export function composeHeaders(parts: HeaderParts): { headers: HeaderList; decla
   const lengthHeader = headers.find(([n]) => n.toLowerCase() === 'content-length');
   if (parts.streamed && lengthHeader) {
     // A stream's length is the caller's word: it goes out as given and the stream is held to it.
-    if (!/^\d{1,15}$/.test(lengthHeader[1].trim())) throw invalidOption(`header "Content-Length" must be a byte count, got ${JSON.stringify(lengthHeader[1])}`);
+    if (!/^\d{1,15}$/.test(lengthHeader[1].trim()))
+      throw invalidOption(
+        `header "Content-Length" must be a byte count, got ${JSON.stringify(lengthHeader[1])}`,
+      );
     declaredLength = Number(lengthHeader[1].trim());
   } else if (lengthHeader) {
     setHeader(headers, 'Content-Length', String(parts.body?.length ?? 0));
@@ -154,15 +166,25 @@ export function withBodyLength(headers: HeaderList, length: number): HeaderList 
  * A redirect hop's headers: without the body's headers when the method turned into GET, and without
  * credentials, cookies and a Host override when the origin changed.
  */
-export function redirectHeaders(headers: HeaderList, bodyDropped: boolean, originChanged: boolean): HeaderList {
+export function redirectHeaders(
+  headers: HeaderList,
+  bodyDropped: boolean,
+  originChanged: boolean,
+): HeaderList {
   let out = headers;
-  if (bodyDropped) out = out.filter(([n]) => !['content-length', 'content-type', 'transfer-encoding'].includes(n.toLowerCase()));
+  if (bodyDropped)
+    out = out.filter(
+      ([n]) => !['content-length', 'content-type', 'transfer-encoding'].includes(n.toLowerCase()),
+    );
   // Credentials and a caller's Host override belong to the origin they were meant for: scheme,
   // host and port (as browsers and curl decide), so https → http on one port drops them too.
   // Proxy-Authorization as well: a scheme change moves the request from the proxy (absolute-form)
   // into a tunnel, where the header would reach the origin server. The jar's cookies are chosen
   // again for the new URL.
-  if (originChanged) out = out.filter(([n]) => !['authorization', 'cookie', 'host', 'proxy-authorization'].includes(n.toLowerCase()));
+  if (originChanged)
+    out = out.filter(
+      ([n]) => !['authorization', 'cookie', 'host', 'proxy-authorization'].includes(n.toLowerCase()),
+    );
   return out;
 }
 
@@ -186,11 +208,14 @@ export function withJarCookies(headers: HeaderList, jarCookies: string): HeaderL
   const i = headers.findIndex(([n]) => n.toLowerCase() === 'cookie');
   if (i < 0) return [...headers, ['Cookie', jarCookies]];
   const explicit = cookieNames(headers[i][1]);
-  const extra = jarCookies.split(';').map((p) => p.trim()).filter((p) => {
-    if (p === '') return false;
-    const eq = p.indexOf('=');
-    return !explicit.has((eq < 0 ? p : p.slice(0, eq)).trim());
-  });
+  const extra = jarCookies
+    .split(';')
+    .map((p) => p.trim())
+    .filter((p) => {
+      if (p === '') return false;
+      const eq = p.indexOf('=');
+      return !explicit.has((eq < 0 ? p : p.slice(0, eq)).trim());
+    });
   if (extra.length === 0) return headers;
   const out = headers.slice();
   out[i] = [headers[i][0], headers[i][1] === '' ? extra.join('; ') : `${headers[i][1]}; ${extra.join('; ')}`];
@@ -199,7 +224,8 @@ export function withJarCookies(headers: HeaderList, jarCookies: string): HeaderL
 
 /** Accept and Cache-Control as EventSource sends them, unless the caller set them; Last-Event-ID when known. */
 export function eventStreamHeaders(headers: unknown, lastEventId: string): unknown {
-  if (headers !== undefined && headers !== null && (typeof headers !== 'object' || Array.isArray(headers))) return headers;
+  if (headers !== undefined && headers !== null && (typeof headers !== 'object' || Array.isArray(headers)))
+    return headers;
   const given = Object.entries((headers ?? {}) as Record<string, unknown>);
   const names = new Set(given.map(([n]) => n.toLowerCase()));
   const out: Record<string, unknown> = {};
@@ -211,9 +237,15 @@ export function eventStreamHeaders(headers: unknown, lastEventId: string): unkno
 }
 
 /** The caller's headers with the preset's User-Agent in place of theirs (a WebSocket not given one). */
-export function withPresetUserAgent(headers: HeaderList, presets: PresetCatalog, profile: string): HeaderList {
+export function withPresetUserAgent(
+  headers: HeaderList,
+  presets: PresetCatalog,
+  profile: string,
+): HeaderList {
   const presetUa = presetValue(presets, profile, 'user-agent');
-  return presetUa ? headers.map(([n, v]) => (n.toLowerCase() === 'user-agent' ? [n, presetUa] : [n, v])) : headers;
+  return presetUa
+    ? headers.map(([n, v]) => (n.toLowerCase() === 'user-agent' ? [n, presetUa] : [n, v]))
+    : headers;
 }
 
 export type { PresetCatalog, PresetHeaderSet };

@@ -7,7 +7,13 @@ import { CycleTLSError, isErrorCode } from './errors';
 import type { ErrorStage } from './errors';
 import { EventType, loadAddon } from './native';
 import type {
-  HeadEvent, NativeEngine, NativeEngineOptions, NativeEngineStats, NativeEvent, NativeOriginStats, NativeRequestSpec,
+  HeadEvent,
+  NativeEngine,
+  NativeEngineOptions,
+  NativeEngineStats,
+  NativeEvent,
+  NativeOriginStats,
+  NativeRequestSpec,
   NativeShareOptions,
 } from './native';
 
@@ -35,7 +41,11 @@ const instances = new Map<number, SharedInstance>();
 let nextClientId = 1;
 
 /** `share` undefined: this process keeps its engine to itself (the port only names it). */
-export function acquireInstance(port: number, share?: NativeShareOptions, engine: NativeEngineOptions = {}): SharedInstance {
+export function acquireInstance(
+  port: number,
+  share?: NativeShareOptions,
+  engine: NativeEngineOptions = {},
+): SharedInstance {
   let instance = instances.get(port);
   if (!instance) {
     instance = new SharedInstance(port, share, engine);
@@ -71,7 +81,8 @@ export class SharedInstance {
     this.ready = new Promise<void>((resolve, reject) => {
       this.settleReady = (err) => {
         this.settleReady = undefined;
-        if (err) reject(err); else resolve();
+        if (err) reject(err);
+        else resolve();
       };
     });
     // Unhandled only if nobody awaits it; initCycleTLS always does.
@@ -94,7 +105,11 @@ export class SharedInstance {
   /** Starts a request; returns its engine id (for cancel/pause). */
   submit(client: ClientState, spec: NativeRequestSpec, handlers: ExchangeHandlers): number {
     if (client.closed || client.draining || this.closed) {
-      throw new CycleTLSError('ERR_CLIENT_CLOSED', 'the client was closed (exit() or close() was called)', 'queue');
+      throw new CycleTLSError(
+        'ERR_CLIENT_CLOSED',
+        'the client was closed (exit() or close() was called)',
+        'queue',
+      );
     }
     const id = this.nextRequestId++;
     this.handlers.set(id, { client, handlers });
@@ -105,7 +120,11 @@ export class SharedInstance {
       this.handlers.delete(id);
       client.pending.delete(id);
       const unsupported = (err as { code?: unknown }).code === 'ERR_UNSUPPORTED_FINGERPRINT';
-      throw new CycleTLSError(unsupported ? 'ERR_UNSUPPORTED_FINGERPRINT' : 'ERR_INVALID_OPTION', (err as Error).message, 'options');
+      throw new CycleTLSError(
+        unsupported ? 'ERR_UNSUPPORTED_FINGERPRINT' : 'ERR_INVALID_OPTION',
+        (err as Error).message,
+        'options',
+      );
     }
     return id;
   }
@@ -146,7 +165,11 @@ export class SharedInstance {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, graceMs);
         client.onIdle = done;
-        function done(): void { clearTimeout(timer); client.onIdle = undefined; resolve(); }
+        function done(): void {
+          clearTimeout(timer);
+          client.onIdle = undefined;
+          resolve();
+        }
       });
     }
     await this.removeClient(client);
@@ -189,7 +212,7 @@ export class SharedInstance {
     client.pending.clear();
     this.clients.delete(client);
     if (this.clients.size > 0) {
-      this.engine.cancelClient(client.id);  // forgets its limits (its requests are settled above)
+      this.engine.cancelClient(client.id); // forgets its limits (its requests are settled above)
       return Promise.resolve();
     }
     this.closed = true;
@@ -208,9 +231,15 @@ export class SharedInstance {
       const { handlers, client } = entry;
       try {
         switch (event.type) {
-          case EventType.Head: handlers.head(event); break;
-          case EventType.Body: handlers.body(event.data); break;
-          case EventType.Sent: handlers.sent?.(event.bytes); break;
+          case EventType.Head:
+            handlers.head(event);
+            break;
+          case EventType.Body:
+            handlers.body(event.data);
+            break;
+          case EventType.Sent:
+            handlers.sent?.(event.bytes);
+            break;
           case EventType.End:
             this.handlers.delete(event.id);
             client.pending.delete(event.id);

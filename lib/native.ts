@@ -4,20 +4,59 @@ import * as path from 'node:path';
 
 import { CycleTLSError } from './errors';
 
-export const enum EventType { Head = 0, Body = 1, End = 2, Error = 3, Notice = 4, Sent = 5 }
+export const enum EventType {
+  Head = 0,
+  Body = 1,
+  End = 2,
+  Error = 3,
+  Notice = 4,
+  Sent = 5,
+}
 
 export interface HeadEvent {
-  id: number; type: EventType.Head; status: number; reason: string; httpVersion: string;
-  headers: string[]; alpn: string; tlsVersion: string; cipher: string; connectionId: number; reused: boolean;
+  id: number;
+  type: EventType.Head;
+  status: number;
+  reason: string;
+  httpVersion: string;
+  headers: string[];
+  alpn: string;
+  tlsVersion: string;
+  cipher: string;
+  connectionId: number;
+  reused: boolean;
   tlsResumed: boolean;
 }
-export interface BodyEvent { id: number; type: EventType.Body; data: Buffer }
-export interface EndEvent { id: number; type: EventType.End }
+export interface BodyEvent {
+  id: number;
+  type: EventType.Body;
+  data: Buffer;
+}
+export interface EndEvent {
+  id: number;
+  type: EventType.End;
+}
 /** `bytes` more of a streamed request body (write()) left for the server. */
-export interface SentEvent { id: number; type: EventType.Sent; bytes: number }
-export interface ErrorEvent { id: number; type: EventType.Error; code: string; stage: string; message: string }
+export interface SentEvent {
+  id: number;
+  type: EventType.Sent;
+  bytes: number;
+}
+export interface ErrorEvent {
+  id: number;
+  type: EventType.Error;
+  code: string;
+  stage: string;
+  message: string;
+}
 /** Not about a request (id 0): the shared instance became 'host' or 'client', could not start ('failed'), or a 'warning'. */
-export interface NoticeEvent { id: 0; type: EventType.Notice; notice: 'host' | 'client' | 'failed' | 'warning'; code?: string; message?: string }
+export interface NoticeEvent {
+  id: 0;
+  type: EventType.Notice;
+  notice: 'host' | 'client' | 'failed' | 'warning';
+  code?: string;
+  message?: string;
+}
 export type NativeEvent = HeadEvent | BodyEvent | EndEvent | ErrorEvent | NoticeEvent | SentEvent;
 
 export interface NativeRequestSpec {
@@ -75,37 +114,83 @@ export interface NativeRequestSpec {
 }
 
 export interface NativeEngineStats {
-  requestsStarted: number; requestsInFlight: number; connectionsOpened: number; tlsHandshakes: number;
-  connectionsReused: number; connectionsOpen: number; connectionsIdle: number; bytesIn: number;
-  bytesOut: number; closed: boolean;
-  connectionsLive: number; connectionsConnecting: number; requestsQueued: number; tlsResumed: number;
-  exchanges: number; exchangesReused: number; h2PingsTimedOut: number; connectionsSwept: number;
+  requestsStarted: number;
+  requestsInFlight: number;
+  connectionsOpened: number;
+  tlsHandshakes: number;
+  connectionsReused: number;
+  connectionsOpen: number;
+  connectionsIdle: number;
+  bytesIn: number;
+  bytesOut: number;
+  closed: boolean;
+  connectionsLive: number;
+  connectionsConnecting: number;
+  requestsQueued: number;
+  tlsResumed: number;
+  exchanges: number;
+  exchangesReused: number;
+  h2PingsTimedOut: number;
+  connectionsSwept: number;
   /** Terminal errors by code (codes that never happened are absent). */
   errors: Record<string, number>;
   share?: NativeShareStats;
 }
 
-export interface NativeOriginStats { key: string; open: number; idle: number; connecting: number; h2Streams: number }
+export interface NativeOriginStats {
+  key: string;
+  open: number;
+  idle: number;
+  connecting: number;
+  h2Streams: number;
+}
 
 /** The engine's pool options (native/core/engine_option_fields.h, whose ranges are engineOptions). */
 export interface NativeEngineOptions {
-  maxConnectionsPerOrigin?: number; maxConnections?: number; maxInFlightPerClient?: number; maxQueued?: number;
-  maxH2SessionsPerOrigin?: number; maxIdlePerOrigin?: number; idleTimeoutMs?: number; h2PingIntervalMs?: number;
-  h2PingTimeoutMs?: number; maxTlsSessions?: number;
+  maxConnectionsPerOrigin?: number;
+  maxConnections?: number;
+  maxInFlightPerClient?: number;
+  maxQueued?: number;
+  maxH2SessionsPerOrigin?: number;
+  maxIdlePerOrigin?: number;
+  idleTimeoutMs?: number;
+  h2PingIntervalMs?: number;
+  h2PingTimeoutMs?: number;
+  maxTlsSessions?: number;
 }
 
 /** One engine option and the integers it accepts. */
-export interface NativeEngineOptionRange { name: keyof NativeEngineOptions; min: number; max: number }
+export interface NativeEngineOptionRange {
+  name: keyof NativeEngineOptions;
+  min: number;
+  max: number;
+}
 
 export interface NativeShareStats {
-  role: 'electing' | 'host' | 'client' | 'stopped'; link: 'none' | 'connecting' | 'open' | 'idle' | 'listening';
-  streamsInFlight: number; pending: number; elections: number; linksEstablished: number; reconnects: number;
-  retried: number; hostGone: number; peersOpen: number; peersAccepted: number; peersRefused: number; hostPid: number;
+  role: 'electing' | 'host' | 'client' | 'stopped';
+  link: 'none' | 'connecting' | 'open' | 'idle' | 'listening';
+  streamsInFlight: number;
+  pending: number;
+  elections: number;
+  linksEstablished: number;
+  reconnects: number;
+  retried: number;
+  hostGone: number;
+  peersOpen: number;
+  peersAccepted: number;
+  peersRefused: number;
+  hostPid: number;
 }
 
 export interface NativeShareOptions {
-  port: number; socketDir?: string; handoverTimeoutMs?: number; handshakeTimeoutMs?: number;
-  pingIntervalMs?: number; pingTimeoutMs?: number; linkIdleTimeoutMs?: number; drainGraceMs?: number;
+  port: number;
+  socketDir?: string;
+  handoverTimeoutMs?: number;
+  handshakeTimeoutMs?: number;
+  pingIntervalMs?: number;
+  pingTimeoutMs?: number;
+  linkIdleTimeoutMs?: number;
+  drainGraceMs?: number;
 }
 
 export interface NativeEngine {
@@ -145,11 +230,18 @@ export interface NativeRequestField {
 }
 
 interface Addon {
-  NativeEngine: new (onEvents: (batch: NativeEvent[]) => void,
-    options?: NativeEngineOptions & { share?: NativeShareOptions }) => NativeEngine;
+  NativeEngine: new (
+    onEvents: (batch: NativeEvent[]) => void,
+    options?: NativeEngineOptions & { share?: NativeShareOptions },
+  ) => NativeEngine;
   info: {
-    boringssl: boolean; boringsslApiVersion: number; caBundle: string; http2: boolean;
-    patchedTlsStack: boolean; defaultProfile: string; profiles: string[];
+    boringssl: boolean;
+    boringsslApiVersion: number;
+    caBundle: string;
+    http2: boolean;
+    patchedTlsStack: boolean;
+    defaultProfile: string;
+    profiles: string[];
   };
   /**
    * A preset's default request headers, [name, value, ...] in order; undefined for unknown ids.
@@ -183,8 +275,13 @@ const ADDON_FILE = 'cycletls_native.node';
 /** The package's root directory (dist/ and lib/ sit one level below it). */
 export const packageRoot = path.resolve(__dirname, '..');
 
-interface ReportHeader { glibcVersionRuntime?: string }
-interface Report { header?: ReportHeader; sharedObjects?: string[] }
+interface ReportHeader {
+  glibcVersionRuntime?: string;
+}
+interface Report {
+  header?: ReportHeader;
+  sharedObjects?: string[];
+}
 
 let runtimeLibc: { libc: 'gnu' | 'musl'; glibc?: string } | undefined;
 
@@ -210,7 +307,8 @@ function linuxLibc(): { libc: 'gnu' | 'musl'; glibc?: string } {
   }
   const glibc = parsed?.header?.glibcVersionRuntime;
   if (glibc) return (runtimeLibc = { libc: 'gnu', glibc });
-  const musl = (parsed?.sharedObjects ?? []).some((so) => /(^|\/)(ld-musl-|libc\.musl-)/.test(so)) ||
+  const musl =
+    (parsed?.sharedObjects ?? []).some((so) => /(^|\/)(ld-musl-|libc\.musl-)/.test(so)) ||
     readText('/usr/bin/ldd').includes('musl');
   return (runtimeLibc = { libc: musl ? 'musl' : 'gnu' });
 }
@@ -249,7 +347,12 @@ export function olderVersion(version: string, floor: string): boolean {
 }
 
 /** What decides whether a prebuilt binary can run here. */
-export interface RuntimeFacts { napi: number; node: string; libc?: 'gnu' | 'musl'; glibc?: string }
+export interface RuntimeFacts {
+  napi: number;
+  node: string;
+  libc?: 'gnu' | 'musl';
+  glibc?: string;
+}
 
 export function runtimeFacts(): RuntimeFacts {
   const facts: RuntimeFacts = { napi: runtimeNapiVersion(), node: process.version };
@@ -273,7 +376,9 @@ export function runtimeProblem(facts: RuntimeFacts): string | undefined {
 /** Why this platform's prebuilt cannot be loaded here, checked before requiring it; undefined: worth trying. */
 export function prebuiltProblem(root: string = packageRoot): string | undefined {
   if (!fs.existsSync(prebuiltPath(root))) {
-    const shipped = fs.existsSync(path.join(root, 'prebuilds')) ? fs.readdirSync(path.join(root, 'prebuilds')).sort() : [];
+    const shipped = fs.existsSync(path.join(root, 'prebuilds'))
+      ? fs.readdirSync(path.join(root, 'prebuilds')).sort()
+      : [];
     return `no prebuilt binary for ${platformTag()} in this package (it has: ${shipped.join(', ') || 'none'})`;
   }
   return runtimeProblem(runtimeFacts());
@@ -282,7 +387,10 @@ export function prebuiltProblem(root: string = packageRoot): string | undefined 
 let addon: Addon | undefined;
 let binding: NativeBinding | undefined;
 
-interface Candidate { file: string; source: BindingSource }
+interface Candidate {
+  file: string;
+  source: BindingSource;
+}
 
 /**
  * The binaries worth trying, in order, and why the others were passed over. CYCLETLS_NATIVE_ADDON,
@@ -316,7 +424,9 @@ export function loadAddon(): Addon {
       return addon;
     } catch (err) {
       // dlopen's message starts with the path again: "<file>: invalid ELF header".
-      const reason = String((err as Error)?.message ?? err).split('\n')[0].replace(`${file}: `, '');
+      const reason = String((err as Error)?.message ?? err)
+        .split('\n')[0]
+        .replace(`${file}: `, '');
       tried.push(`${file}: ${reason}`);
     }
   }

@@ -19,7 +19,11 @@ import type { CycleTLSResponseShape } from './response';
 import { SSEParser } from './sse-parser';
 import type { SSEEvent } from './sse-parser';
 
-type Perform = (url: unknown, options: Record<string, unknown>, adjust: AdjustRequest) => Promise<CycleTLSResponseShape>;
+type Perform = (
+  url: unknown,
+  options: Record<string, unknown>,
+  adjust: AdjustRequest,
+) => Promise<CycleTLSResponseShape>;
 
 export interface SSEResponseShape extends CycleTLSResponseShape {
   events(): AsyncIterableIterator<SSEEvent>;
@@ -28,7 +32,10 @@ export interface SSEResponseShape extends CycleTLSResponseShape {
   close(): Promise<void>;
 }
 
-interface Reconnect { retryMs: number; maxRetries: number }
+interface Reconnect {
+  retryMs: number;
+  maxRetries: number;
+}
 
 export const DEFAULT_RETRY_MS = 3000;
 /**
@@ -48,14 +55,28 @@ function normalizeReconnect(v: unknown): Reconnect | undefined {
     throw invalidOption('option "reconnect" must be a boolean or an object { retryMs, maxRetries }');
   }
   const { retryMs, maxRetries } = v as { retryMs?: unknown; maxRetries?: unknown };
-  if (retryMs !== undefined && (typeof retryMs !== 'number' || !Number.isFinite(retryMs) || retryMs < 0 || retryMs > MAX_RETRY_MS)) {
-    throw invalidRange(`option "reconnect.retryMs" must be a number of milliseconds from 0 to ${MAX_RETRY_MS}, got ${String(retryMs)}`);
+  if (
+    retryMs !== undefined &&
+    (typeof retryMs !== 'number' || !Number.isFinite(retryMs) || retryMs < 0 || retryMs > MAX_RETRY_MS)
+  ) {
+    throw invalidRange(
+      `option "reconnect.retryMs" must be a number of milliseconds from 0 to ${MAX_RETRY_MS}, got ${String(retryMs)}`,
+    );
   }
-  if (maxRetries !== undefined && (typeof maxRetries !== 'number' || maxRetries < 0 ||
-      !(Number.isInteger(maxRetries) || maxRetries === Infinity))) {
-    throw invalidRange(`option "reconnect.maxRetries" must be a non-negative integer or Infinity, got ${String(maxRetries)}`);
+  if (
+    maxRetries !== undefined &&
+    (typeof maxRetries !== 'number' ||
+      maxRetries < 0 ||
+      !(Number.isInteger(maxRetries) || maxRetries === Infinity))
+  ) {
+    throw invalidRange(
+      `option "reconnect.maxRetries" must be a non-negative integer or Infinity, got ${String(maxRetries)}`,
+    );
   }
-  return { retryMs: (retryMs as number | undefined) ?? DEFAULT_RETRY_MS, maxRetries: (maxRetries as number | undefined) ?? Infinity };
+  return {
+    retryMs: (retryMs as number | undefined) ?? DEFAULT_RETRY_MS,
+    maxRetries: (maxRetries as number | undefined) ?? Infinity,
+  };
 }
 
 /**
@@ -76,15 +97,22 @@ function notAnEventStream(res: CycleTLSResponseShape): CycleTLSError | undefined
   const type = contentType(res.rawHeaders);
   const mime = type.split(';')[0].trim().toLowerCase();
   if (res.status === 200 && mime === 'text/event-stream') return undefined;
-  return new CycleTLSError('ERR_PROTOCOL',
-    `not an event stream: status ${res.status}, content-type ${JSON.stringify(type)} (expected 200 and text/event-stream)`, 'headers');
+  return new CycleTLSError(
+    'ERR_PROTOCOL',
+    `not an event stream: status ${res.status}, content-type ${JSON.stringify(type)} (expected 200 and text/event-stream)`,
+    'headers',
+  );
 }
 
 /**
  * Errors after which a reconnecting reader stops instead of opening the stream again: the caller's
  * own (abort, close), and an event past maxEventBytes (a server that sent one will send it again).
  */
-const ENDS_RECONNECTION: ReadonlySet<string> = new Set<ErrorCode>(['ERR_ABORTED', 'ERR_CLIENT_CLOSED', 'ERR_BODY_TOO_LARGE']);
+const ENDS_RECONNECTION: ReadonlySet<string> = new Set<ErrorCode>([
+  'ERR_ABORTED',
+  'ERR_CLIENT_CLOSED',
+  'ERR_BODY_TOO_LARGE',
+]);
 
 function endsReconnection(err: unknown): boolean {
   return err instanceof CycleTLSError && ENDS_RECONNECTION.has(err.code);
@@ -112,7 +140,9 @@ function readCapped(stream: Readable, limit: number, ms: number): Promise<Buffer
 }
 
 function rethrowLater(err: unknown): void {
-  process.nextTick(() => { throw err; });
+  process.nextTick(() => {
+    throw err;
+  });
 }
 
 class EventSession implements AsyncIterableIterator<SSEEvent> {
@@ -133,9 +163,15 @@ class EventSession implements AsyncIterableIterator<SSEEvent> {
   private closed = false;
   private closing: Promise<void> | undefined;
 
-  constructor(private readonly perform: Perform, private readonly url: unknown, private readonly options: Record<string, unknown>,
-    private readonly reconnect: Reconnect | undefined, private readonly userSignal: AbortSignal | undefined, lastEventId: string,
-    private readonly maxEventBytes: number) {
+  constructor(
+    private readonly perform: Perform,
+    private readonly url: unknown,
+    private readonly options: Record<string, unknown>,
+    private readonly reconnect: Reconnect | undefined,
+    private readonly userSignal: AbortSignal | undefined,
+    lastEventId: string,
+    private readonly maxEventBytes: number,
+  ) {
     this.parser = new SSEParser(maxEventBytes);
     if (lastEventId !== '') {
       this.parser.lastEventId = lastEventId;
@@ -145,7 +181,9 @@ class EventSession implements AsyncIterableIterator<SSEEvent> {
     userSignal?.addEventListener('abort', this.onUserAbort);
   }
 
-  private readonly onUserAbort = (): void => { void this.close(); };
+  private readonly onUserAbort = (): void => {
+    void this.close();
+  };
 
   /** One request: the caller's options, EventSource's headers, the streaming path. */
   request(): Promise<CycleTLSResponseShape> {
@@ -154,7 +192,8 @@ class EventSession implements AsyncIterableIterator<SSEEvent> {
       headers: eventStreamHeaders(this.options.headers, this.parser.lastEventId),
       responseType: 'stream',
     };
-    if (this.userSignal === undefined || this.userSignal instanceof AbortSignal) options.signal = this.controller.signal;
+    if (this.userSignal === undefined || this.userSignal instanceof AbortSignal)
+      options.signal = this.controller.signal;
     return this.perform(this.url, options, adjust);
   }
 
@@ -201,7 +240,11 @@ class EventSession implements AsyncIterableIterator<SSEEvent> {
 
   private deliver(event: SSEEvent): void {
     for (const cb of this.listeners) {
-      try { cb(event); } catch (err) { rethrowLater(err); }
+      try {
+        cb(event);
+      } catch (err) {
+        rethrowLater(err);
+      }
     }
     if (!this.wantsQueue()) return;
     const waiter = this.waiters.shift();
@@ -218,7 +261,11 @@ class EventSession implements AsyncIterableIterator<SSEEvent> {
       return;
     }
     for (const cb of this.errorListeners) {
-      try { cb(err); } catch (e) { rethrowLater(e); }
+      try {
+        cb(err);
+      } catch (e) {
+        rethrowLater(e);
+      }
     }
   }
 
@@ -239,12 +286,15 @@ class EventSession implements AsyncIterableIterator<SSEEvent> {
       return;
     }
     this.attempts++;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.reopen();
-      // A server's retry is capped like the caller's retryMs: past 2^31-1 ms setTimeout would fire
-      // at once, so `retry: 99999999999` would have turned into a reconnection storm.
-    }, Math.min(this.parser.retry ?? reconnect.retryMs, MAX_RETRY_MS));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        void this.reopen();
+        // A server's retry is capped like the caller's retryMs: past 2^31-1 ms setTimeout would fire
+        // at once, so `retry: 99999999999` would have turned into a reconnection storm.
+      },
+      Math.min(this.parser.retry ?? reconnect.retryMs, MAX_RETRY_MS),
+    );
   }
 
   private async reopen(): Promise<void> {
@@ -301,10 +351,13 @@ class EventSession implements AsyncIterableIterator<SSEEvent> {
     this.finish();
     const s = this.stream;
     this.stream = undefined;
-    this.closing = s === undefined || s.closed ? Promise.resolve() : new Promise<void>((resolve) => {
-      s.once('close', () => resolve());
-      s.destroy();
-    });
+    this.closing =
+      s === undefined || s.closed
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            s.once('close', () => resolve());
+            s.destroy();
+          });
     return this.closing;
   }
 
@@ -329,7 +382,11 @@ class EventSession implements AsyncIterableIterator<SSEEvent> {
     if (typeof cb !== 'function') throw invalidOption('onError() takes a function');
     this.errorListeners.push(cb);
     for (const err of this.undelivered.splice(0)) {
-      try { cb(err); } catch (e) { rethrowLater(e); }
+      try {
+        cb(err);
+      } catch (e) {
+        rethrowLater(e);
+      }
     }
   }
 
@@ -363,12 +420,21 @@ class EventSession implements AsyncIterableIterator<SSEEvent> {
  * up to 64 KiB of body as `data`) with events() ended and the CycleTLSError passed to onError —
  * or reject with it under rejectOnError.
  */
-export async function openEventSource(perform: Perform, url: unknown, options: unknown,
-  init: { rejectOnError: boolean; maxEventBytes: number }): Promise<SSEResponseShape> {
+export async function openEventSource(
+  perform: Perform,
+  url: unknown,
+  options: unknown,
+  init: { rejectOnError: boolean; maxEventBytes: number },
+): Promise<SSEResponseShape> {
   if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
     throw invalidOption('request options must be an object');
   }
-  const { reconnect: rawReconnect, lastEventId: rawLastEventId, maxEventBytes: rawMaxEventBytes, ...rest } = (options ?? {}) as Record<string, unknown>;
+  const {
+    reconnect: rawReconnect,
+    lastEventId: rawLastEventId,
+    maxEventBytes: rawMaxEventBytes,
+    ...rest
+  } = (options ?? {}) as Record<string, unknown>;
   const reconnect = normalizeReconnect(rawReconnect);
   const maxEventBytes = normalizeMaxEventBytes(rawMaxEventBytes) ?? init.maxEventBytes;
   if (rawLastEventId !== undefined && rawLastEventId !== null && typeof rawLastEventId !== 'string') {
@@ -377,8 +443,15 @@ export async function openEventSource(perform: Perform, url: unknown, options: u
   if (rest.protocol === 'sse') delete rest.protocol;
   const rejectOnError = typeof rest.rejectOnError === 'boolean' ? rest.rejectOnError : init.rejectOnError;
   const userSignal = rest.signal instanceof AbortSignal ? rest.signal : undefined;
-  const session = new EventSession(perform, url, rest, reconnect, userSignal, (rawLastEventId as string | undefined) ?? '',
-    maxEventBytes);
+  const session = new EventSession(
+    perform,
+    url,
+    rest,
+    reconnect,
+    userSignal,
+    (rawLastEventId as string | undefined) ?? '',
+    maxEventBytes,
+  );
 
   let res: CycleTLSResponseShape;
   try {
@@ -399,7 +472,9 @@ export async function openEventSource(perform: Perform, url: unknown, options: u
     return { ...res, ...methods };
   }
   const stream = res.data instanceof Readable ? res.data : undefined;
-  const problem = notAnEventStream(res) ?? (stream ? undefined : new CycleTLSError('ERR_INTERNAL', 'no response stream', 'body'));
+  const problem =
+    notAnEventStream(res) ??
+    (stream ? undefined : new CycleTLSError('ERR_INTERNAL', 'no response stream', 'body'));
   if (problem) {
     session.finish();
     if (rejects(problem, rejectOnError)) {
@@ -407,11 +482,19 @@ export async function openEventSource(perform: Perform, url: unknown, options: u
       throw problem;
     }
     // The body is read within the request's timeout (the default 15 s when none is given).
-    const ms = typeof rest.timeout === 'number' && rest.timeout > 0 ? Math.min(rest.timeout * 1000, MAX_RETRY_MS) : DEFAULT_BODY_WAIT_MS;
+    const ms =
+      typeof rest.timeout === 'number' && rest.timeout > 0
+        ? Math.min(rest.timeout * 1000, MAX_RETRY_MS)
+        : DEFAULT_BODY_WAIT_MS;
     const body = stream ? await readCapped(stream, ERROR_BODY_LIMIT, ms) : Buffer.alloc(0);
     session.error(problem);
     return { ...res, data: body.toString('utf8'), ...bodyMethods(body, res.rawHeaders), ...methods };
   }
   session.attach(stream as Readable);
-  return { ...res, data: null, ...unreadableBodyMethods('an event stream is read with events() or onEvent(), not as a body'), ...methods };
+  return {
+    ...res,
+    data: null,
+    ...unreadableBodyMethods('an event stream is read with events() or onEvent(), not as a body'),
+    ...methods,
+  };
 }

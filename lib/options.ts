@@ -14,7 +14,17 @@ import { DEFAULT_MAX_EVENT_BYTES } from './sse-parser';
 
 export type ResponseType = 'json' | 'text' | 'arraybuffer' | 'blob' | 'stream';
 export const RESPONSE_TYPES: readonly ResponseType[] = ['json', 'text', 'arraybuffer', 'blob', 'stream'];
-export const HTTP_METHODS = ['head', 'get', 'post', 'put', 'delete', 'trace', 'options', 'connect', 'patch'] as const;
+export const HTTP_METHODS = [
+  'head',
+  'get',
+  'post',
+  'put',
+  'delete',
+  'trace',
+  'options',
+  'connect',
+  'patch',
+] as const;
 
 /** The decoded size a compressed body may reach by default (a gzip bomb's 1000:1 stops here). */
 export const DEFAULT_MAX_DECOMPRESSED_BYTES = 1024 * 1024 * 1024;
@@ -57,14 +67,19 @@ function optInteger(o: Dict, key: string, min: number, max: number): number | un
   const v = o[key];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number') throw invalidOption(`option "${key}" must be a number, got ${typeName(v)}`);
-  if (!Number.isInteger(v) || v < min || v > max) throw invalidRange(`option "${key}" must be an integer from ${min} to ${max}, got ${v}`);
+  if (!Number.isInteger(v) || v < min || v > max)
+    throw invalidRange(`option "${key}" must be an integer from ${min} to ${max}, got ${v}`);
   return v;
 }
 
 // Advanced timings of the process link, in milliseconds: [name, min, max].
 const SHARE_TIMINGS: ReadonlyArray<readonly [keyof NativeShareOptions, number, number]> = [
-  ['handoverTimeoutMs', 0, 600_000], ['handshakeTimeoutMs', 50, 60_000], ['pingIntervalMs', 10, 600_000],
-  ['pingTimeoutMs', 50, 3_600_000], ['linkIdleTimeoutMs', 0, 86_400_000], ['drainGraceMs', 0, 600_000],
+  ['handoverTimeoutMs', 0, 600_000],
+  ['handshakeTimeoutMs', 50, 60_000],
+  ['pingIntervalMs', 10, 600_000],
+  ['pingTimeoutMs', 50, 3_600_000],
+  ['linkIdleTimeoutMs', 0, 86_400_000],
+  ['drainGraceMs', 0, 600_000],
 ];
 
 export interface NormalizedRequest {
@@ -177,18 +192,24 @@ function optString(o: Dict, key: string): string | undefined {
 }
 
 function notImplemented(option: string, issue: string): CycleTLSError {
-  return new CycleTLSError('ERR_NOT_IMPLEMENTED', `option "${option}" is not implemented yet (${issue})`, 'options');
+  return new CycleTLSError(
+    'ERR_NOT_IMPLEMENTED',
+    `option "${option}" is not implemented yet (${issue})`,
+    'options',
+  );
 }
 
 export function normalizeInit(input: unknown): NormalizedInit {
   if (input === undefined || input === null) return normalizeInit({});
-  if (!isPlainObject(input)) throw invalidOption(`initCycleTLS options must be an object, got ${typeName(input)}`);
+  if (!isPlainObject(input))
+    throw invalidOption(`initCycleTLS options must be an object, got ${typeName(input)}`);
   // Absent: the engine's default (below).
   let port: number | undefined;
   const p = input.port;
   if (p !== undefined && p !== null && p !== 0) {
     if (typeof p !== 'number') throw invalidOption(`option "port" must be a number, got ${typeName(p)}`);
-    if (!Number.isInteger(p) || p < 1 || p > 65535) throw invalidRange(`option "port" must be an integer from 1 to 65535, got ${p}`);
+    if (!Number.isInteger(p) || p < 1 || p > 65535)
+      throw invalidRange(`option "port" must be an integer from 1 to 65535, got ${p}`);
     port = p;
   }
   const t = input.timeout;
@@ -205,16 +226,22 @@ export function normalizeInit(input: unknown): NormalizedInit {
     optString(input, 'secretFile');
     const socketDir = optString(input, 'socketDir') ?? process.env.CYCLETLS_NATIVE_SOCKET_DIR;
     if (socketDir !== undefined && socketDir !== '') {
-      if (!socketDir.startsWith('/')) throw invalidOption(`option "socketDir" must be an absolute path, got ${JSON.stringify(socketDir)}`);
+      if (!socketDir.startsWith('/'))
+        throw invalidOption(`option "socketDir" must be an absolute path, got ${JSON.stringify(socketDir)}`);
       // A Unix socket address holds 107 bytes: "<dir>/<port>.sock" must fit.
-      if (Buffer.byteLength(socketDir) > 96) throw invalidOption(`option "socketDir" must be at most 96 bytes long (a Unix socket path is limited), got ${Buffer.byteLength(socketDir)}`);
+      if (Buffer.byteLength(socketDir) > 96)
+        throw invalidOption(
+          `option "socketDir" must be at most 96 bytes long (a Unix socket path is limited), got ${Buffer.byteLength(socketDir)}`,
+        );
       share.socketDir = socketDir;
     }
     for (const [name, min, max] of SHARE_TIMINGS) {
       const v = input[name];
       if (v === undefined || v === null) continue;
-      if (typeof v !== 'number') throw invalidOption(`option "${name}" must be a number of milliseconds, got ${typeName(v)}`);
-      if (!Number.isInteger(v) || v < min || v > max) throw invalidRange(`option "${name}" must be an integer from ${min} to ${max}, got ${v}`);
+      if (typeof v !== 'number')
+        throw invalidOption(`option "${name}" must be a number of milliseconds, got ${typeName(v)}`);
+      if (!Number.isInteger(v) || v < min || v > max)
+        throw invalidRange(`option "${name}" must be an integer from ${min} to ${max}, got ${v}`);
       (share as unknown as Record<string, number>)[name] = v;
     }
   }
@@ -223,7 +250,8 @@ export function normalizeInit(input: unknown): NormalizedInit {
   const debug = optBool(input, 'debug') ?? false;
   const rejectOnError = optBool(input, 'rejectOnError') ?? false;
   const retryOnHostGone = optBool(input, 'retryOnHostGone') ?? true;
-  const maxResponseBytes = optInteger(input, 'maxResponseBytes', 1, Number.MAX_SAFE_INTEGER) ?? DEFAULT_MAX_RESPONSE_BYTES;
+  const maxResponseBytes =
+    optInteger(input, 'maxResponseBytes', 1, Number.MAX_SAFE_INTEGER) ?? DEFAULT_MAX_RESPONSE_BYTES;
   const maxEventBytes = normalizeMaxEventBytes(input.maxEventBytes) ?? DEFAULT_MAX_EVENT_BYTES;
   const jar = optCookieJar(input);
   // What the engine defines (the addon is loaded from here on, once the rest is known good): the
@@ -267,7 +295,8 @@ function normalizeHeaders(raw: unknown): Array<[string, string]> {
   if (!isPlainObject(raw)) throw invalidOption(`option "headers" must be an object, got ${typeName(raw)}`);
   const out: Array<[string, string]> = [];
   for (const [name, v] of Object.entries(raw)) {
-    if (!TOKEN.test(name)) throw invalidOption(`header name ${JSON.stringify(name)} is not a valid HTTP token`);
+    if (!TOKEN.test(name))
+      throw invalidOption(`header name ${JSON.stringify(name)} is not a valid HTTP token`);
     if (Array.isArray(v)) {
       for (const item of v) {
         const s = headerValue(name, item);
@@ -292,7 +321,8 @@ function cookiePair(name: unknown, value: unknown, where: string): string {
   else if (typeof value === 'number' || typeof value === 'boolean') v = String(value);
   else if (value === undefined || value === null) v = '';
   else throw invalidOption(`${where}: cookie "${name}" value must be a string, got ${typeName(value)}`);
-  if (COOKIE_VALUE_FORBIDDEN.test(v)) throw invalidOption(`${where}: cookie "${name}" value contains ';', CR, LF or NUL`);
+  if (COOKIE_VALUE_FORBIDDEN.test(v))
+    throw invalidOption(`${where}: cookie "${name}" value contains ';', CR, LF or NUL`);
   return `${name}=${v}`;
 }
 
@@ -301,7 +331,8 @@ function normalizeCookies(raw: unknown): string | undefined {
   const pairs: string[] = [];
   if (Array.isArray(raw)) {
     raw.forEach((c, i) => {
-      if (!isPlainObject(c)) throw invalidOption(`option "cookies[${i}]" must be an object, got ${typeName(c)}`);
+      if (!isPlainObject(c))
+        throw invalidOption(`option "cookies[${i}]" must be an object, got ${typeName(c)}`);
       // Attributes (path, domain, expires in any format, maxAge, secure, httpOnly, sameSite) are
       // tolerated: they matter to a cookie jar, not to the Cookie header of this request.
       pairs.push(cookiePair(c.name, c.value, `option "cookies[${i}]"`));
@@ -319,7 +350,9 @@ function optCookieJar(o: Dict): CookieJarLike | undefined {
   const v = o.cookieJar;
   if (v === undefined || v === null) return undefined;
   if (!isCookieJarLike(v)) {
-    throw invalidOption(`option "cookieJar" must have getCookieString(url) and setCookie(cookie, url) methods (as tough-cookie's CookieJar), got ${typeName(v)}`);
+    throw invalidOption(
+      `option "cookieJar" must have getCookieString(url) and setCookie(cookie, url) methods (as tough-cookie's CookieJar), got ${typeName(v)}`,
+    );
   }
   return v;
 }
@@ -333,51 +366,71 @@ interface BodyResult {
 
 function normalizeBody(o: Dict): BodyResult {
   const bytes = o.bodyBytes;
-  const empty = bytes === '' || (bytes instanceof Uint8Array && bytes.byteLength === 0) ||
+  const empty =
+    bytes === '' ||
+    (bytes instanceof Uint8Array && bytes.byteLength === 0) ||
     (isArrayBufferLike(bytes) && bytes.byteLength === 0);
   if (bytes !== undefined && bytes !== null && !empty) {
     if (typeof bytes === 'string') {
-      if (!/^[A-Za-z0-9+/\r\n]*={0,2}\s*$/.test(bytes)) throw invalidOption('option "bodyBytes" must be base64 text or bytes');
+      if (!/^[A-Za-z0-9+/\r\n]*={0,2}\s*$/.test(bytes))
+        throw invalidOption('option "bodyBytes" must be base64 text or bytes');
       return { body: Buffer.from(bytes, 'base64'), contentType: undefined };
     }
-    if (bytes instanceof Uint8Array) return { body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), contentType: undefined };
+    if (bytes instanceof Uint8Array)
+      return { body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), contentType: undefined };
     if (isArrayBufferLike(bytes)) return { body: Buffer.from(bytes), contentType: undefined };
-    throw invalidOption(`option "bodyBytes" must be a base64 string, Buffer, Uint8Array or ArrayBuffer, got ${typeName(bytes)}`);
+    throw invalidOption(
+      `option "bodyBytes" must be a base64 string, Buffer, Uint8Array or ArrayBuffer, got ${typeName(bytes)}`,
+    );
   }
   const b = o.body;
   if (b === undefined || b === null) return { body: undefined, contentType: undefined };
-  if (typeof b === 'string') return { body: b.length ? Buffer.from(b, 'utf8') : undefined, contentType: undefined };
+  if (typeof b === 'string')
+    return { body: b.length ? Buffer.from(b, 'utf8') : undefined, contentType: undefined };
   if (b instanceof URLSearchParams) {
-    return { body: Buffer.from(b.toString(), 'utf8'), contentType: 'application/x-www-form-urlencoded;charset=UTF-8' };
+    return {
+      body: Buffer.from(b.toString(), 'utf8'),
+      contentType: 'application/x-www-form-urlencoded;charset=UTF-8',
+    };
   }
-  if (b instanceof Uint8Array) return { body: Buffer.from(b.buffer, b.byteOffset, b.byteLength), contentType: undefined };
+  if (b instanceof Uint8Array)
+    return { body: Buffer.from(b.buffer, b.byteOffset, b.byteLength), contentType: undefined };
   if (isArrayBufferLike(b)) return { body: Buffer.from(b), contentType: undefined };
-  if (ArrayBuffer.isView(b)) return { body: Buffer.from(b.buffer, b.byteOffset, b.byteLength), contentType: undefined };
+  if (ArrayBuffer.isView(b))
+    return { body: Buffer.from(b.buffer, b.byteOffset, b.byteLength), contentType: undefined };
   if (!optBool(o, 'bufferBody')) {
     const stream = streamingBody(b);
     if (stream) return { body: undefined, contentType: undefined, stream };
   }
   const pending = pendingBody(b);
   if (pending) return { body: undefined, contentType: pending.contentType, pending: pending.read };
-  throw invalidOption(`option "body" must be a string, URLSearchParams, Buffer, Uint8Array, ArrayBuffer, FormData, Blob, a readable stream or an async iterable, got ${typeName(b)}`);
+  throw invalidOption(
+    `option "body" must be a string, URLSearchParams, Buffer, Uint8Array, ArrayBuffer, FormData, Blob, a readable stream or an async iterable, got ${typeName(b)}`,
+  );
 }
 
 /** A per-phase timeout in seconds (cycletls's unit for `timeout`); undefined/0 = none. In ms. */
 function phaseTimeout(o: Dict, key: string): number | undefined {
   const v = o[key];
   if (v === undefined || v === null || v === 0) return undefined;
-  if (typeof v !== 'number') throw invalidOption(`option "${key}" must be a number of seconds, got ${typeName(v)}`);
+  if (typeof v !== 'number')
+    throw invalidOption(`option "${key}" must be a number of seconds, got ${typeName(v)}`);
   if (!Number.isFinite(v) || v < 0 || v > maxTimeoutSeconds()) {
-    throw invalidRange(`option "${key}" must be a number of seconds from 0 to ${maxTimeoutSeconds()}, got ${v}`);
+    throw invalidRange(
+      `option "${key}" must be a number of seconds from 0 to ${maxTimeoutSeconds()}, got ${v}`,
+    );
   }
   return Math.max(1, Math.round(v * 1000));
 }
 
 function normalizeTimeout(v: unknown): number {
   if (v === undefined || v === null || v === 0) return DEFAULT_TIMEOUT_SECONDS * 1000;
-  if (typeof v !== 'number') throw invalidOption(`option "timeout" must be a number of seconds, got ${typeName(v)}`);
+  if (typeof v !== 'number')
+    throw invalidOption(`option "timeout" must be a number of seconds, got ${typeName(v)}`);
   if (!Number.isFinite(v) || v < 0 || v > maxTimeoutSeconds()) {
-    throw invalidRange(`option "timeout" must be a number of seconds from 0 to ${maxTimeoutSeconds()}, got ${v}`);
+    throw invalidRange(
+      `option "timeout" must be a number of seconds from 0 to ${maxTimeoutSeconds()}, got ${v}`,
+    );
   }
   return Math.max(1, Math.round(v * 1000));
 }
@@ -399,7 +452,8 @@ function normalizeUrl(u: unknown): URL {
     throw invalidOption(`Invalid URL: ${u.length > 200 ? `${u.slice(0, 200)}…` : u}`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    if (url.protocol === 'ws:' || url.protocol === 'wss:') throw invalidOption(`a ${url.protocol} URL is opened with ws() or webSocket()`);
+    if (url.protocol === 'ws:' || url.protocol === 'wss:')
+      throw invalidOption(`a ${url.protocol} URL is opened with ws() or webSocket()`);
     throw invalidOption(`url scheme ${url.protocol} is not supported (http: and https: are)`);
   }
   if (url.port === '0') throw invalidRange(`url port must be from 1 to 65535, got 0 (${url.href})`);
@@ -417,9 +471,7 @@ function normalizeHeaderOrder(order: unknown): string[] | undefined {
 }
 
 /** Options that cycletls 2.0.5 accepts and that later issues implement. */
-const NOT_YET: ReadonlyArray<[string, string]> = [
-  ['quicFingerprint', 'HTTP/3 is not supported'],
-];
+const NOT_YET: ReadonlyArray<[string, string]> = [['quicFingerprint', 'HTTP/3 is not supported']];
 
 const PROXY_SCHEMES = ['http:', 'https:', 'socks4:', 'socks4a:', 'socks5:', 'socks5h:'];
 
@@ -434,10 +486,13 @@ function normalizeProxy(o: Dict): string | undefined {
   if (v === undefined || v.trim() === '') return undefined;
   const raw = v.trim();
   const shown = raw.replace(/\/\/.*@/, '//…@');
-  const bad = (why: string): TypeError => invalidOption(`option "proxy" ${why}, got ${JSON.stringify(shown)}`);
+  const bad = (why: string): TypeError =>
+    invalidOption(`option "proxy" ${why}, got ${JSON.stringify(shown)}`);
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(raw)?.[1]?.toLowerCase();
-  if (scheme === undefined) throw bad('must be a URL such as socks5://host:1080 or http://user:pass@host:8080');
-  if (!PROXY_SCHEMES.includes(`${scheme}:`)) throw bad('must use one of the schemes http, https, socks4, socks4a, socks5, socks5h');
+  if (scheme === undefined)
+    throw bad('must be a URL such as socks5://host:1080 or http://user:pass@host:8080');
+  if (!PROXY_SCHEMES.includes(`${scheme}:`))
+    throw bad('must use one of the schemes http, https, socks4, socks4a, socks5, socks5h');
   let url: URL;
   try {
     url = new URL(raw);
@@ -447,7 +502,8 @@ function normalizeProxy(o: Dict): string | undefined {
   const host = url.hostname;
   if (host === '') throw bad('has no host');
   if (!/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)$/.test(host)) throw bad('has an invalid host');
-  if ((url.pathname !== '' && url.pathname !== '/') || url.search !== '' || url.hash !== '') throw bad('must not have a path, query or fragment');
+  if ((url.pathname !== '' && url.pathname !== '/') || url.search !== '' || url.hash !== '')
+    throw bad('must not have a path, query or fragment');
   if (url.port === '0') throw bad('has port 0');
   let user: string;
   let password: string;
@@ -468,7 +524,10 @@ function normalizeProxy(o: Dict): string | undefined {
 function optFingerprint(o: Dict, key: string, shape: RegExp, what: string): string | undefined {
   const v = optString(o, key);
   if (v === undefined || v.trim() === '') return undefined;
-  if (!shape.test(v.trim())) throw invalidRange(`option "${key}" must be ${what}, got ${JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v)}`);
+  if (!shape.test(v.trim()))
+    throw invalidRange(
+      `option "${key}" must be ${what}, got ${JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v)}`,
+    );
   return v.trim();
 }
 
@@ -500,7 +559,12 @@ export function withGrease(ja3: string): string {
   return fields.join(',');
 }
 
-export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg: unknown, presets?: PresetCatalog): NormalizedRequest {
+export function normalizeRequest(
+  urlArg: unknown,
+  optionsArg: unknown,
+  methodArg: unknown,
+  presets?: PresetCatalog,
+): NormalizedRequest {
   if (optionsArg !== undefined && optionsArg !== null && !isPlainObject(optionsArg)) {
     throw invalidOption(`request options must be an object, got ${typeName(optionsArg)}`);
   }
@@ -510,7 +574,8 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
   // cycletls sends {url, ...options, method}: the method argument (which the client's functions
   // always pass, 'get' by default) wins over options.method.
   const optionMethod = o.method !== undefined && o.method !== null ? normalizeMethod(o.method) : undefined;
-  const method = methodArg !== undefined && methodArg !== null ? normalizeMethod(methodArg) : optionMethod ?? 'GET';
+  const method =
+    methodArg !== undefined && methodArg !== null ? normalizeMethod(methodArg) : (optionMethod ?? 'GET');
   if (method === 'CONNECT') throw notImplemented('method CONNECT', 'tunnels are not a request method here');
 
   for (const [key, why] of NOT_YET) {
@@ -522,12 +587,24 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
   const proxy = normalizeProxy(o);
   if (optBool(o, 'forceHTTP3')) throw notImplemented('forceHTTP3', 'HTTP/3 is not supported');
   const protocol = optString(o, 'protocol');
-  if (protocol !== undefined && protocol !== '' && !['http1', 'http2', 'http3', 'websocket', 'sse'].includes(protocol)) {
-    throw invalidRange(`option "protocol" must be one of http1, http2, http3, websocket, sse; got ${JSON.stringify(protocol)}`);
+  if (
+    protocol !== undefined &&
+    protocol !== '' &&
+    !['http1', 'http2', 'http3', 'websocket', 'sse'].includes(protocol)
+  ) {
+    throw invalidRange(
+      `option "protocol" must be one of http1, http2, http3, websocket, sse; got ${JSON.stringify(protocol)}`,
+    );
   }
   if (protocol === 'http3' || protocol === 'websocket' || protocol === 'sse') {
-    throw notImplemented(`protocol "${protocol}"`, protocol === 'http3' ? 'HTTP/3 is not supported'
-      : protocol === 'sse' ? 'use sse() or eventSource(), which parse the event stream' : 'use ws() or webSocket(), which speak the protocol');
+    throw notImplemented(
+      `protocol "${protocol}"`,
+      protocol === 'http3'
+        ? 'HTTP/3 is not supported'
+        : protocol === 'sse'
+          ? 'use sse() or eventSource(), which parse the event stream'
+          : 'use ws() or webSocket(), which speak the protocol',
+    );
   }
   optBool(o, 'enableConnectionReuse'); // connections are always reused
   optBool(o, 'tls13AutoRetry'); // TLS 1.3 is always offered
@@ -535,9 +612,12 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
   const rt = o.responseType;
   let responseType: ResponseType = 'json';
   if (rt !== undefined && rt !== null) {
-    if (typeof rt !== 'string') throw invalidOption(`option "responseType" must be a string, got ${typeName(rt)}`);
+    if (typeof rt !== 'string')
+      throw invalidOption(`option "responseType" must be a string, got ${typeName(rt)}`);
     if (!(RESPONSE_TYPES as readonly string[]).includes(rt)) {
-      throw invalidRange(`option "responseType" must be one of ${RESPONSE_TYPES.join(', ')}; got ${JSON.stringify(rt)}`);
+      throw invalidRange(
+        `option "responseType" must be one of ${RESPONSE_TYPES.join(', ')}; got ${JSON.stringify(rt)}`,
+      );
     }
     responseType = rt as ResponseType;
   }
@@ -546,53 +626,91 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
   if (profile !== '' && presets && !presets.has(profile)) {
     throw invalidRange(`option "profile" names no preset: ${JSON.stringify(profile)}`);
   }
-  let ja3 = optFingerprint(o, 'ja3', /^\d+,[\d-]*,[\d-]*,[\d-]*,[\d-]*$/, 'a JA3 string (version,ciphers,extensions,groups,formats)');
-  const ja4r = optFingerprint(o, 'ja4r', /^[a-z0-9]{10}_[0-9a-f,]*_[0-9a-f,]*_[0-9a-f,]*$/i, 'a JA4_r string');
-  const http2Fingerprint = optFingerprint(o, 'http2Fingerprint', /^[^|]*\|\d+\|[^|]+\|[masp,]+$/, 'an Akamai HTTP/2 string (SETTINGS|WINDOW_UPDATE|PRIORITY|m,a,s,p)');
+  let ja3 = optFingerprint(
+    o,
+    'ja3',
+    /^\d+,[\d-]*,[\d-]*,[\d-]*,[\d-]*$/,
+    'a JA3 string (version,ciphers,extensions,groups,formats)',
+  );
+  const ja4r = optFingerprint(
+    o,
+    'ja4r',
+    /^[a-z0-9]{10}_[0-9a-f,]*_[0-9a-f,]*_[0-9a-f,]*$/i,
+    'a JA4_r string',
+  );
+  const http2Fingerprint = optFingerprint(
+    o,
+    'http2Fingerprint',
+    /^[^|]*\|\d+\|[^|]+\|[masp,]+$/,
+    'an Akamai HTTP/2 string (SETTINGS|WINDOW_UPDATE|PRIORITY|m,a,s,p)',
+  );
   const disableGrease = optBool(o, 'disableGrease') ?? false;
   const exactHeaders = optBool(o, 'orderAsProvided') ?? false;
   const forceHttp1 = (optBool(o, 'forceHTTP1') ?? false) || protocol === 'http1';
   const callerHeaders = normalizeHeaders(o.headers);
   const userAgent = optString(o, 'userAgent');
-  if (userAgent !== undefined && FORBIDDEN_VALUE.test(userAgent)) throw invalidOption('option "userAgent" contains CR, LF or NUL');
+  if (userAgent !== undefined && FORBIDDEN_VALUE.test(userAgent))
+    throw invalidOption('option "userAgent" contains CR, LF or NUL');
   if (profile === '' && http2Fingerprint === undefined && (ja3 !== undefined || ja4r !== undefined)) {
     // cycletls's user-agent rule: a ClientHello string without a preset takes the rest of its first
     // flight (HTTP/2 framing, header order, GREASE) from the browser family of the User-Agent sent.
-    const sent = userAgent || callerHeaders.find(([n]) => n.toLowerCase() === 'user-agent')?.[1] || DEFAULT_USER_AGENT;
+    const sent =
+      userAgent || callerHeaders.find(([n]) => n.toLowerCase() === 'user-agent')?.[1] || DEFAULT_USER_AGENT;
     if (userAgentFamily(sent) === 'firefox') profile = NEWEST_FIREFOX;
     else if (ja3 !== undefined && !disableGrease) ja3 = withGrease(ja3);
   }
   // With a preset (always, unless orderAsProvided asks for exactly the caller's headers), its
   // default headers are the base: the HTTP/1.1 list when that protocol is certain, else HTTP/2's.
-  const headerSet: PresetHeaderSet = url.protocol === 'http:' ? 'http1-plain' : forceHttp1 ? 'http1' : 'http2';
+  const headerSet: PresetHeaderSet =
+    url.protocol === 'http:' ? 'http1-plain' : forceHttp1 ? 'http1' : 'http2';
   const merged = presets !== undefined && !exactHeaders;
   const cookie = normalizeCookies(o.cookies);
   const { body, contentType, pending, stream } = normalizeBody(o);
   const cookieJar = optCookieJar(o);
   const { headers, declaredLength } = composeHeaders({
-    caller: callerHeaders, preset: merged ? presets.headers(profile, headerSet) : undefined, userAgent, cookie, contentType,
-    body, streamed: stream !== undefined, order: normalizeHeaderOrder(o.headerOrder),
+    caller: callerHeaders,
+    preset: merged ? presets.headers(profile, headerSet) : undefined,
+    userAgent,
+    cookie,
+    contentType,
+    body,
+    streamed: stream !== undefined,
+    order: normalizeHeaderOrder(o.headerOrder),
   });
-  const presetHeaders = merged && headerSet === 'http2' && (o.headerOrder === undefined || o.headerOrder === null);
+  const presetHeaders =
+    merged && headerSet === 'http2' && (o.headerOrder === undefined || o.headerOrder === null);
 
   let serverName = optString(o, 'serverName');
   if (serverName === '') serverName = undefined;
-  if (serverName !== undefined && (!/^[A-Za-z0-9.\-_:]+$/.test(serverName) || serverName.length > 253 ||
-      serverName.split('.').some((label) => label.length > 63))) {
+  if (
+    serverName !== undefined &&
+    (!/^[A-Za-z0-9.\-_:]+$/.test(serverName) ||
+      serverName.length > 253 ||
+      serverName.split('.').some((label) => label.length > 63))
+  ) {
     throw invalidRange(`option "serverName" must be a host name, got ${JSON.stringify(serverName)}`);
   }
 
   const signal = o.signal;
-  if (signal !== undefined && signal !== null &&
-      (typeof signal !== 'object' || typeof (signal as AbortSignal).addEventListener !== 'function' ||
-       typeof (signal as AbortSignal).aborted !== 'boolean')) {
+  if (
+    signal !== undefined &&
+    signal !== null &&
+    (typeof signal !== 'object' ||
+      typeof (signal as AbortSignal).addEventListener !== 'function' ||
+      typeof (signal as AbortSignal).aborted !== 'boolean')
+  ) {
     throw invalidOption(`option "signal" must be an AbortSignal, got ${typeName(signal)}`);
   }
 
   const maxRedirects = o.maxRedirects;
-  if (maxRedirects !== undefined && maxRedirects !== null &&
-      (typeof maxRedirects !== 'number' || !Number.isInteger(maxRedirects) || maxRedirects < 0)) {
-    throw invalidOption(`option "maxRedirects" must be a non-negative integer, got ${typeName(maxRedirects)}`);
+  if (
+    maxRedirects !== undefined &&
+    maxRedirects !== null &&
+    (typeof maxRedirects !== 'number' || !Number.isInteger(maxRedirects) || maxRedirects < 0)
+  ) {
+    throw invalidOption(
+      `option "maxRedirects" must be a non-negative integer, got ${typeName(maxRedirects)}`,
+    );
   }
 
   return {
@@ -626,7 +744,8 @@ export function normalizeRequest(urlArg: unknown, optionsArg: unknown, methodArg
     http2Fingerprint,
     disableGrease,
     decompress: optBool(o, 'decompress') ?? true,
-    maxDecompressedBytes: optInteger(o, 'maxDecompressedBytes', 1, Number.MAX_SAFE_INTEGER) ?? DEFAULT_MAX_DECOMPRESSED_BYTES,
+    maxDecompressedBytes:
+      optInteger(o, 'maxDecompressedBytes', 1, Number.MAX_SAFE_INTEGER) ?? DEFAULT_MAX_DECOMPRESSED_BYTES,
     maxResponseBytes: optInteger(o, 'maxResponseBytes', 1, Number.MAX_SAFE_INTEGER),
   };
 }
@@ -646,5 +765,10 @@ export function normalizeMaxEventBytes(value: unknown): number | undefined {
 export async function resolvePendingBody(req: NormalizedRequest): Promise<NormalizedRequest> {
   if (!req.pendingBody) return req;
   const bytes = await req.pendingBody();
-  return { ...req, headers: withBodyLength(req.headers, bytes.length), body: bytes.length ? bytes : undefined, pendingBody: undefined };
+  return {
+    ...req,
+    headers: withBodyLength(req.headers, bytes.length),
+    body: bytes.length ? bytes : undefined,
+    pendingBody: undefined,
+  };
 }

@@ -19,10 +19,20 @@ export type AdjustRequest = (req: NormalizedRequest) => NormalizedRequest;
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
-interface HopResult { head: HeadEvent; body?: Buffer; stream?: Readable }
+interface HopResult {
+  head: HeadEvent;
+  body?: Buffer;
+  stream?: Readable;
+}
 
 /** One HTTP exchange. Buffered: resolves at the end. Streaming: resolves at the head. */
-function runHop(instance: SharedInstance, client: ClientState, req: NormalizedRequest, streaming: boolean, retryOnHostGone: boolean): Promise<HopResult> {
+function runHop(
+  instance: SharedInstance,
+  client: ClientState,
+  req: NormalizedRequest,
+  streaming: boolean,
+  retryOnHostGone: boolean,
+): Promise<HopResult> {
   return new Promise<HopResult>((resolve, reject) => {
     const exchange = new Exchange(instance, client, req);
     let head: HeadEvent | undefined;
@@ -54,7 +64,10 @@ function runHop(instance: SharedInstance, client: ClientState, req: NormalizedRe
         }
       },
       end(): void {
-        if (stream) { stream.push(null); return; }
+        if (stream) {
+          stream.push(null);
+          return;
+        }
         settled = true;
         resolve({ head: head as HeadEvent, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks) });
       },
@@ -65,7 +78,11 @@ function runHop(instance: SharedInstance, client: ClientState, req: NormalizedRe
         }
         if (settled) return;
         settled = true;
-        reject(err instanceof CycleTLSError ? withMeta(err, head ? responseMeta(head, '', req.url.href, 0) : undefined) : err);
+        reject(
+          err instanceof CycleTLSError
+            ? withMeta(err, head ? responseMeta(head, '', req.url.href, 0) : undefined)
+            : err,
+        );
       },
     };
     try {
@@ -86,7 +103,11 @@ function nextHop(req: NormalizedRequest, status: number, location: string): Norm
   try {
     url = new URL(location, req.url);
   } catch {
-    throw new CycleTLSError('ERR_PROTOCOL', `invalid redirect location ${JSON.stringify(location)}`, 'redirect');
+    throw new CycleTLSError(
+      'ERR_PROTOCOL',
+      `invalid redirect location ${JSON.stringify(location)}`,
+      'redirect',
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new CycleTLSError('ERR_PROTOCOL', `cannot follow a redirect to ${url.protocol}`, 'redirect');
@@ -102,12 +123,22 @@ function nextHop(req: NormalizedRequest, status: number, location: string): Norm
 }
 
 /** A client's request: resolves with the response (or, cycletls style, with a failure's). */
-export async function perform(instance: SharedInstance, client: ClientState, init: NormalizedInit,
-  url: unknown, options: unknown, method: unknown, adjust?: AdjustRequest): Promise<CycleTLSResponseShape> {
+export async function perform(
+  instance: SharedInstance,
+  client: ClientState,
+  init: NormalizedInit,
+  url: unknown,
+  options: unknown,
+  method: unknown,
+  adjust?: AdjustRequest,
+): Promise<CycleTLSResponseShape> {
   // Misuse and unreadable bodies (a stream that errors) reject; they are not network outcomes.
   const normalized = await resolvePendingBody(normalizeRequest(url, options, method, presetCatalog()));
   const adjusted = adjust ? adjust(normalized) : normalized;
-  const req = adjusted.maxResponseBytes === undefined ? { ...adjusted, maxResponseBytes: init.maxResponseBytes } : adjusted;
+  const req =
+    adjusted.maxResponseBytes === undefined
+      ? { ...adjusted, maxResponseBytes: init.maxResponseBytes }
+      : adjusted;
   // The caller's jar, else one for this redirect chain only, made when a hop sets a cookie.
   const cookies = new CookieLoop(req.cookieJar ?? init.cookieJar, true);
   const requestId = `${client.id}:${client.nextSeq++}`;
@@ -123,11 +154,21 @@ export async function perform(instance: SharedInstance, client: ClientState, ini
       const location = headerValue(head.headers, 'location');
       // A hop that keeps the body would have to send it again, which a streamed body cannot: the
       // redirect is then the response.
-      const replayImpossible = current.bodyStream !== undefined && !redirectDropsBody(head.status, current.method);
-      if (!req.disableRedirect && REDIRECT_STATUSES.has(head.status) && location !== undefined && !replayImpossible) {
+      const replayImpossible =
+        current.bodyStream !== undefined && !redirectDropsBody(head.status, current.method);
+      if (
+        !req.disableRedirect &&
+        REDIRECT_STATUSES.has(head.status) &&
+        location !== undefined &&
+        !replayImpossible
+      ) {
         if (redirects >= req.maxRedirects) {
           hop.stream?.destroy();
-          throw new CycleTLSError('ERR_TOO_MANY_REDIRECTS', `stopped after ${req.maxRedirects} redirects`, 'redirect');
+          throw new CycleTLSError(
+            'ERR_TOO_MANY_REDIRECTS',
+            `stopped after ${req.maxRedirects} redirects`,
+            'redirect',
+          );
         }
         if (hop.stream) {
           // Drain the redirect's body so its connection can be reused; its errors are moot.
@@ -142,7 +183,12 @@ export async function perform(instance: SharedInstance, client: ClientState, ini
       return bufferedResponse(meta, hop.body as Buffer, req.responseType);
     }
   } catch (err) {
-    return settleFailure(err, req.rejectOnError ?? init.rejectOnError,
-      { method: current.method, url: current.url.href, proxy: current.proxy }, requestId, { requestId, redirects });
+    return settleFailure(
+      err,
+      req.rejectOnError ?? init.rejectOnError,
+      { method: current.method, url: current.url.href, proxy: current.proxy },
+      requestId,
+      { requestId, redirects },
+    );
   }
 }

@@ -20,7 +20,11 @@ export interface ResponseMeta {
   redirects: number;
 }
 
-export interface ErrorInfo { code: string; stage: string; message: string }
+export interface ErrorInfo {
+  code: string;
+  stage: string;
+  message: string;
+}
 
 /** Go's CanonicalMIMEHeaderKey, which cycletls users' code indexes by (e.g. headers['Content-Type']). */
 export function canonicalHeaderName(name: string): string {
@@ -61,7 +65,9 @@ export function contentType(raw: readonly string[]): string {
 }
 
 /** json()/text()/... of a response whose body is not read as a body (an event stream, a WebSocket). */
-export function unreadableBodyMethods(why: string): Pick<CycleTLSResponseShape, 'json' | 'text' | 'arrayBuffer' | 'blob'> {
+export function unreadableBodyMethods(
+  why: string,
+): Pick<CycleTLSResponseShape, 'json' | 'text' | 'arrayBuffer' | 'blob'> {
   const misuse = async (): Promise<never> => {
     throw new CycleTLSError('ERR_INVALID_OPTION', why, 'options');
   };
@@ -125,21 +131,38 @@ export function metaFields(meta: ResponseMeta) {
   };
 }
 
-export function bufferedResponse(meta: ResponseMeta, body: Buffer, responseType: ResponseType): CycleTLSResponseShape {
+export function bufferedResponse(
+  meta: ResponseMeta,
+  body: Buffer,
+  responseType: ResponseType,
+): CycleTLSResponseShape {
   let data: unknown;
   switch (responseType) {
-    case 'text': data = body.toString('utf8'); break;
-    case 'arraybuffer': data = ownedArrayBuffer(body); break;
-    case 'blob': data = new Blob([body], { type: contentType(meta.rawHeaders) }); break;
+    case 'text':
+      data = body.toString('utf8');
+      break;
+    case 'arraybuffer':
+      data = ownedArrayBuffer(body);
+      break;
+    case 'blob':
+      data = new Blob([body], { type: contentType(meta.rawHeaders) });
+      break;
     default:
       // cycletls: the parsed JSON, or the raw Buffer when the body is not JSON.
-      try { data = body.length ? JSON.parse(body.toString('utf8')) : body; } catch { data = body; }
+      try {
+        data = body.length ? JSON.parse(body.toString('utf8')) : body;
+      } catch {
+        data = body;
+      }
   }
   return { ...metaFields(meta), data, ...bodyMethods(body, meta.rawHeaders) };
 }
 
 /** json/text/arrayBuffer/blob over a whole body. */
-export function bodyMethods(body: Buffer, rawHeaders: readonly string[]): Pick<CycleTLSResponseShape, 'json' | 'text' | 'arrayBuffer' | 'blob'> {
+export function bodyMethods(
+  body: Buffer,
+  rawHeaders: readonly string[],
+): Pick<CycleTLSResponseShape, 'json' | 'text' | 'arrayBuffer' | 'blob'> {
   return {
     json: async () => parseJson(body),
     text: async () => body.toString('utf8'),

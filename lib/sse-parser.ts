@@ -109,8 +109,11 @@ export class SSEParser {
   private fits(more: number): boolean {
     const held = this.lineBytes + more + this.eventBytes();
     if (held <= this.maxEventBytes) return true;
-    this.failed = new CycleTLSError('ERR_BODY_TOO_LARGE',
-      `an event-stream line and event passed maxEventBytes (${this.maxEventBytes} bytes) before the event ended`, 'body');
+    this.failed = new CycleTLSError(
+      'ERR_BODY_TOO_LARGE',
+      `an event-stream line and event passed maxEventBytes (${this.maxEventBytes} bytes) before the event ended`,
+      'body',
+    );
     const lastEventId = this.lastEventId;
     const retry = this.retry;
     const failed = this.failed;
@@ -192,7 +195,8 @@ export class SSEParser {
           this.blockRetry = this.retry;
         }
         break;
-      default: break; // unknown fields are ignored
+      default:
+        break; // unknown fields are ignored
     }
   }
 

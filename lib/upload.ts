@@ -39,19 +39,23 @@ export class UploadPump {
     let total = 0;
     try {
       for await (const chunk of source) {
-        if (this.stopped) break;  // leaving the loop lets a Node stream go (return() destroys it)
+        if (this.stopped) break; // leaving the loop lets a Node stream go (return() destroys it)
         const bytes = chunkBytes(chunk);
         if (bytes.length === 0) continue;
         total += bytes.length;
-        if (declaredLength !== undefined && total > declaredLength) throw lengthError(`more than ${declaredLength}`, declaredLength);
+        if (declaredLength !== undefined && total > declaredLength)
+          throw lengthError(`more than ${declaredLength}`, declaredLength);
         this.write(bytes);
         this.outstanding += bytes.length;
         while (this.outstanding > HIGH_WATER && !this.stopped) {
-          await new Promise<void>((resolve) => { this.wake = resolve; });
+          await new Promise<void>((resolve) => {
+            this.wake = resolve;
+          });
         }
       }
       if (this.stopped) return;
-      if (declaredLength !== undefined && total !== declaredLength) throw lengthError(`only ${total}`, declaredLength);
+      if (declaredLength !== undefined && total !== declaredLength)
+        throw lengthError(`only ${total}`, declaredLength);
       this.write(null);
     } catch (err) {
       if (this.stopped) return;
@@ -62,5 +66,9 @@ export class UploadPump {
 }
 
 function lengthError(yielded: string, declared: number): CycleTLSError {
-  return new CycleTLSError('ERR_INVALID_OPTION', `the body stream yielded ${yielded} bytes, but its Content-Length says ${declared}`, 'write');
+  return new CycleTLSError(
+    'ERR_INVALID_OPTION',
+    `the body stream yielded ${yielded} bytes, but its Content-Length says ${declared}`,
+    'write',
+  );
 }

@@ -23,7 +23,10 @@ const log = (msg) => process.stderr.write(`[test:asan] ${msg}\n`);
 function build() {
   const out = configureSanitizeBuild();
   const jobs = String(Math.max(1, Math.min(os.cpus().length, Number(process.env.CTN_JOBS) || 8)));
-  execFileSync('cmake', ['--build', out, '--target', 'cycletls_native', '--parallel', jobs], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('cmake', ['--build', out, '--target', 'cycletls_native', '--parallel', jobs], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const addon = path.join(out, 'cycletls_native.node');
   if (!fs.existsSync(addon)) throw new Error(`the sanitizer build finished but ${addon} is missing`);
   return { out, addon };
@@ -35,7 +38,8 @@ function runtimes(out) {
   const compiler = /^CMAKE_CXX_COMPILER:\w+=(.*)$/m.exec(cache)?.[1] || 'c++';
   return ['libasan.so', 'libubsan.so'].map((lib) => {
     const file = execFileSync(compiler, [`-print-file-name=${lib}`], { encoding: 'utf8' }).trim();
-    if (!path.isAbsolute(file) || !fs.existsSync(file)) throw new Error(`${compiler} has no ${lib} (install the compiler's sanitizer runtime)`);
+    if (!path.isAbsolute(file) || !fs.existsSync(file))
+      throw new Error(`${compiler} has no ${lib} (install the compiler's sanitizer runtime)`);
     return file;
   });
 }
@@ -60,7 +64,9 @@ function main() {
     // Tests that measure RSS skip that bound: ASan's quarantine holds freed memory on purpose.
     CTN_ASAN_JEST: '1',
     LD_PRELOAD: [...runtimes(out), process.env.LD_PRELOAD].filter(Boolean).join(' '),
-    NODE_OPTIONS: [process.env.NODE_OPTIONS, noTrapHandler ? '--disable-wasm-trap-handler' : ''].filter(Boolean).join(' '),
+    NODE_OPTIONS: [process.env.NODE_OPTIONS, noTrapHandler ? '--disable-wasm-trap-handler' : '']
+      .filter(Boolean)
+      .join(' '),
     // Leaks: node frees little of what it holds at exit, so every run would "leak". Any other error
     // ends the process at once (its test fails) and is written to the reports directory.
     ASAN_OPTIONS: `detect_leaks=0:halt_on_error=1:abort_on_error=1:allow_user_segv_handler=0:log_path=${path.join(reports, 'asan')}`,
@@ -68,8 +74,11 @@ function main() {
   };
   const suites = (process.env.CTN_ASAN_SUITES || 'test/integration').split(/\s+/).filter(Boolean);
   const jestStarted = Date.now();
-  const r = spawnSync(process.execPath, [require.resolve('jest/bin/jest', { paths: [root] }), ...suites, ...process.argv.slice(2)],
-    { cwd: root, env, stdio: 'inherit' });
+  const r = spawnSync(
+    process.execPath,
+    [require.resolve('jest/bin/jest', { paths: [root] }), ...suites, ...process.argv.slice(2)],
+    { cwd: root, env, stdio: 'inherit' },
+  );
   log(`jest under the sanitizers took ${((Date.now() - jestStarted) / 1000).toFixed(0)} s`);
   const found = fs.readdirSync(reports);
   for (const f of found) {

@@ -17,13 +17,19 @@ const sanitizeDir = path.join(root, 'build-sanitize');
 /** A cache entry the main build was configured with (build/CMakeCache.txt). */
 function fromMainBuild(name) {
   const cache = path.join(root, 'build', 'CMakeCache.txt');
-  const m = fs.existsSync(cache) && new RegExp(`^${name}:\\w+=(.*)$`, 'm').exec(fs.readFileSync(cache, 'utf8'));
+  const m =
+    fs.existsSync(cache) && new RegExp(`^${name}:\\w+=(.*)$`, 'm').exec(fs.readFileSync(cache, 'utf8'));
   return m ? m[1] : undefined;
 }
 
 function boringsslSource() {
-  return fromMainBuild('BORINGSSL_SOURCE_DIR') ??
-    execFileSync('bash', [path.join(__dirname, 'fetch-boringssl.sh')], { encoding: 'utf8' }).trim().split('\n').pop();
+  return (
+    fromMainBuild('BORINGSSL_SOURCE_DIR') ??
+    execFileSync('bash', [path.join(__dirname, 'fetch-boringssl.sh')], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .pop()
+  );
 }
 
 /**
@@ -32,8 +38,15 @@ function boringsslSource() {
  * undefined when none has them (the sanitizer build then compiles BoringSSL itself).
  */
 function boringsslLibdir() {
-  const has = (dir) => dir && fs.existsSync(path.join(dir, 'libbssl_crypto.a')) && fs.existsSync(path.join(dir, 'libbssl_ssl.a'));
-  return [path.join(root, 'build'), process.env.CTN_BORINGSSL_LIBDIR, fromMainBuild('CTN_BORINGSSL_LIBDIR')].find(has);
+  const has = (dir) =>
+    dir &&
+    fs.existsSync(path.join(dir, 'libbssl_crypto.a')) &&
+    fs.existsSync(path.join(dir, 'libbssl_ssl.a'));
+  return [
+    path.join(root, 'build'),
+    process.env.CTN_BORINGSSL_LIBDIR,
+    fromMainBuild('CTN_BORINGSSL_LIBDIR'),
+  ].find(has);
 }
 
 /**
@@ -42,15 +55,17 @@ function boringsslLibdir() {
  */
 function missingTools(groups) {
   const dirs = (process.env.PATH ?? '').split(path.delimiter);
-  const onPath = (name) => dirs.some((dir) => {
-    try {
-      fs.accessSync(path.join(dir || '.', name), fs.constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  return groups.filter((names) => !names.some(onPath))
+  const onPath = (name) =>
+    dirs.some((dir) => {
+      try {
+        fs.accessSync(path.join(dir || '.', name), fs.constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  return groups
+    .filter((names) => !names.some(onPath))
     .map((names) => (names.length === 1 ? names[0] : `one of ${names.join(', ')}`));
 }
 
@@ -59,7 +74,8 @@ const BUILD_TOOLS = [['bash'], ['cmake'], ['c++', 'g++', 'clang++'], ['make', 'n
 
 /** The cache outside the repository shared by every build script (as in fetch-boringssl.sh). */
 function cacheDir(...parts) {
-  const base = process.env.CYCLETLS_NATIVE_CACHE ||
+  const base =
+    process.env.CYCLETLS_NATIVE_CACHE ||
     path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'cycletls-native');
   return path.join(base, ...parts);
 }
@@ -74,9 +90,13 @@ function nodeApiIncludeDirs() {
   const names = ['node-api-headers', 'node-addon-api'];
   const find = (paths) => {
     try {
-      return [path.join(path.dirname(require.resolve('node-api-headers/package.json', { paths })), 'include'),
-        path.dirname(require.resolve('node-addon-api/napi.h', { paths }))];
-    } catch { return undefined; }
+      return [
+        path.join(path.dirname(require.resolve('node-api-headers/package.json', { paths })), 'include'),
+        path.dirname(require.resolve('node-addon-api/napi.h', { paths })),
+      ];
+    } catch {
+      return undefined;
+    }
   };
   const local = find([root]);
   if (local) return local;
@@ -84,12 +104,28 @@ function nodeApiIncludeDirs() {
   const prefix = cacheDir('build-tools', specs.join('+').replace(/[^\w.@+-]/g, '_'));
   let found = find([prefix]);
   if (found) return found;
-  process.stderr.write(`[cycletls-native] source build: installing ${specs.join(' ')} (headers only) into ${prefix}\n`);
+  process.stderr.write(
+    `[cycletls-native] source build: installing ${specs.join(' ')} (headers only) into ${prefix}\n`,
+  );
   fs.mkdirSync(prefix, { recursive: true });
   const npmCli = process.env.npm_execpath;
   const [cmd, args] = npmCli && /\.[cm]?js$/.test(npmCli) ? [process.execPath, [npmCli]] : ['npm', []];
-  execFileSync(cmd, [...args, 'install', '--no-save', '--no-package-lock', '--ignore-scripts', '--no-audit', '--no-fund',
-    '--prefix', prefix, ...specs], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(
+    cmd,
+    [
+      ...args,
+      'install',
+      '--no-save',
+      '--no-package-lock',
+      '--ignore-scripts',
+      '--no-audit',
+      '--no-fund',
+      '--prefix',
+      prefix,
+      ...specs,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   found = find([prefix]);
   if (!found) throw new Error(`could not install ${specs.join(' ')} for the source build`);
   return found;
@@ -102,9 +138,15 @@ function nodeApiIncludeDirs() {
  * NGHTTP2_SOURCE_DIR.
  */
 function sourceTrees() {
-  const lastLine = (script, ...args) => execFileSync('bash', [path.join(__dirname, script), ...args], {
-    cwd: root, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8',
-  }).trim().split('\n').pop();
+  const lastLine = (script, ...args) =>
+    execFileSync('bash', [path.join(__dirname, script), ...args], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      encoding: 'utf8',
+    })
+      .trim()
+      .split('\n')
+      .pop();
   const step = (msg) => process.stderr.write(`[cycletls-native] ${msg}\n`);
   step('locating BoringSSL source');
   const boringssl = lastLine('prepare-boringssl.sh', lastLine('fetch-boringssl.sh'));
@@ -136,8 +178,17 @@ function sourcesDigest() {
 
 /** Configures build-sanitize/, the addon target included. */
 function configureSanitizeBuild() {
-  const args = ['-S', root, '-B', sanitizeDir, '-DCMAKE_BUILD_TYPE=RelWithDebInfo', '-DCTN_SANITIZE=ON', '-DCTN_BUILD_TESTS=ON',
-    `-DBORINGSSL_SOURCE_DIR=${boringsslSource()}`, `-DCTN_NODE_API_INCLUDE_DIRS=${nodeApiIncludeDirs().join(';')}`];
+  const args = [
+    '-S',
+    root,
+    '-B',
+    sanitizeDir,
+    '-DCMAKE_BUILD_TYPE=RelWithDebInfo',
+    '-DCTN_SANITIZE=ON',
+    '-DCTN_BUILD_TESTS=ON',
+    `-DBORINGSSL_SOURCE_DIR=${boringsslSource()}`,
+    `-DCTN_NODE_API_INCLUDE_DIRS=${nodeApiIncludeDirs().join(';')}`,
+  ];
   const libdir = boringsslLibdir();
   if (libdir) args.push(`-DCTN_BORINGSSL_LIBDIR=${libdir}`);
   const nghttp2 = fromMainBuild('NGHTTP2_SOURCE_DIR');
@@ -145,9 +196,20 @@ function configureSanitizeBuild() {
   try {
     execFileSync('ninja', ['--version'], { stdio: 'ignore' });
     args.push('-G', 'Ninja');
-  } catch { /* make it is */ }
+  } catch {
+    /* make it is */
+  }
   execFileSync('cmake', args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
   return sanitizeDir;
 }
 
-module.exports = { root, missingTools, BUILD_TOOLS, cacheDir, nodeApiIncludeDirs, sourceTrees, sourcesDigest, configureSanitizeBuild };
+module.exports = {
+  root,
+  missingTools,
+  BUILD_TOOLS,
+  cacheDir,
+  nodeApiIncludeDirs,
+  sourceTrees,
+  sourcesDigest,
+  configureSanitizeBuild,
+};

@@ -15,7 +15,8 @@ const root = path.resolve(__dirname, '..');
 const step = (msg) => process.stderr.write(`[cycletls-native] ${msg}\n`);
 const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts });
 
-const NEEDS = 'a source build needs Linux, bash, cmake >= 3.18, make and a C++20 compiler (g++ >= 10 or clang++ >= 13); ' +
+const NEEDS =
+  'a source build needs Linux, bash, cmake >= 3.18, make and a C++20 compiler (g++ >= 10 or clang++ >= 13); ' +
   'on Debian or Ubuntu, as root, this script installs the rest (README: Install; other Linux: docs/platforms.md)';
 
 function main() {
@@ -39,8 +40,19 @@ function main() {
   const out = path.join(root, 'build');
   step('building the native addon');
   // Configure every time (a second or two): source directories may have changed since the last build.
-  run('cmake', ['-S', root, '-B', out, '-DCMAKE_BUILD_TYPE=Release', `-DCMAKE_LIBRARY_OUTPUT_DIRECTORY=${path.join(out, 'Release')}`,
-    ...cmakeDefs], { stdio: ['ignore', 'ignore', 'inherit'] });
+  run(
+    'cmake',
+    [
+      '-S',
+      root,
+      '-B',
+      out,
+      '-DCMAKE_BUILD_TYPE=Release',
+      `-DCMAKE_LIBRARY_OUTPUT_DIRECTORY=${path.join(out, 'Release')}`,
+      ...cmakeDefs,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   run('cmake', ['--build', out, '--parallel', jobs]);
   const addon = path.join(out, 'Release', 'cycletls_native.node');
   if (!fs.existsSync(addon)) throw new Error(`build finished but ${addon} is missing`);

@@ -12,7 +12,9 @@ const { cacheDir } = require('./build-config');
 const log = (msg) => process.stderr.write(`[debian-roots] ${msg}\n`);
 
 function osRelease(field) {
-  return new RegExp(`^${field}=(.*)$`, 'm').exec(fs.readFileSync('/etc/os-release', 'utf8'))?.[1]?.replace(/"/g, '');
+  return new RegExp(`^${field}=(.*)$`, 'm')
+    .exec(fs.readFileSync('/etc/os-release', 'utf8'))?.[1]
+    ?.replace(/"/g, '');
 }
 
 /**
@@ -21,9 +23,14 @@ function osRelease(field) {
  */
 function debianArchiveUris() {
   const codename = osRelease('VERSION_CODENAME');
-  const stanzas = execFileSync('bash', [path.join(__dirname, 'apt-sources.sh')], { encoding: 'utf8' }).split(/\n\s*\n/);
-  const field = (stanza, name) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(stanza)?.[1]?.trim().split(/\s+/) ?? [];
-  const uris = new Set(stanzas.filter((st) => field(st, 'Suites').includes(codename)).flatMap((st) => field(st, 'URIs')));
+  const stanzas = execFileSync('bash', [path.join(__dirname, 'apt-sources.sh')], { encoding: 'utf8' }).split(
+    /\n\s*\n/,
+  );
+  const field = (stanza, name) =>
+    new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(stanza)?.[1]?.trim().split(/\s+/) ?? [];
+  const uris = new Set(
+    stanzas.filter((st) => field(st, 'Suites').includes(codename)).flatMap((st) => field(st, 'URIs')),
+  );
   if (!uris.size) throw new Error(`no apt source serving this machine's release ("${codename}") in /etc/apt`);
   return [...uris];
 }
@@ -32,10 +39,18 @@ function debianArchiveUris() {
 function ensureHostTools(tools) {
   const missing = tools.filter(([bin]) => !fs.existsSync(`/usr/bin/${bin}`)).map(([, pkg]) => pkg);
   if (!missing.length) return;
-  if (process.getuid?.() !== 0) throw new Error(`missing ${missing.join(', ')}: run as root: apt-get install ${missing.join(' ')}`);
+  if (process.getuid?.() !== 0)
+    throw new Error(`missing ${missing.join(', ')}: run as root: apt-get install ${missing.join(' ')}`);
   log(`installing ${missing.join(' ')}`);
-  const quiet = { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } };
-  try { execFileSync('apt-get', ['update', '-qq'], quiet); } catch { /* an unreachable third-party repository must not stop it */ }
+  const quiet = {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  };
+  try {
+    execFileSync('apt-get', ['update', '-qq'], quiet);
+  } catch {
+    /* an unreachable third-party repository must not stop it */
+  }
   execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], quiet);
 }
 
@@ -44,19 +59,40 @@ function ensureHostTools(tools) {
  * mmdebstrap's ('apt': a build root to chroot into; 'extract': packages unpacked, nothing run, for
  * a foreign architecture); `updates` adds the suite's -updates.
  */
-function debianRoot({ name, suite = osRelease('VERSION_CODENAME'), variant, architectures, packages, updates = false }) {
+function debianRoot({
+  name,
+  suite = osRelease('VERSION_CODENAME'),
+  variant,
+  architectures,
+  packages,
+  updates = false,
+}) {
   const spec = { suite, variant, architectures, packages, updates };
   const key = crypto.createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 12);
   const dir = cacheDir('roots', `${name}-${key}`);
   if (fs.existsSync(path.join(dir, '.complete'))) return dir;
   ensureHostTools([['mmdebstrap', 'mmdebstrap']]);
-  const sources = debianArchiveUris().flatMap((uri) => [`deb ${uri} ${suite} main`, ...(updates ? [`deb ${uri} ${suite}-updates main`] : [])]);
+  const sources = debianArchiveUris().flatMap((uri) => [
+    `deb ${uri} ${suite} main`,
+    ...(updates ? [`deb ${uri} ${suite}-updates main`] : []),
+  ]);
   const partial = `${dir}.partial`;
   fs.rmSync(partial, { recursive: true, force: true });
   fs.mkdirSync(path.dirname(dir), { recursive: true });
   log(`making ${dir} (${suite}, ${architectures.join('+')}, once)`);
-  execFileSync('mmdebstrap', [`--variant=${variant}`, `--architectures=${architectures.join(',')}`, '--quiet',
-    `--include=${packages.join(',')}`, suite, partial, ...sources], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(
+    'mmdebstrap',
+    [
+      `--variant=${variant}`,
+      `--architectures=${architectures.join(',')}`,
+      '--quiet',
+      `--include=${packages.join(',')}`,
+      suite,
+      partial,
+      ...sources,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   fs.writeFileSync(path.join(partial, '.complete'), `${new Date().toISOString()}\n`);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.renameSync(partial, dir);
@@ -66,8 +102,19 @@ function debianRoot({ name, suite = osRelease('VERSION_CODENAME'), variant, arch
 /** The Debian release whose C library is the prebuilt binaries' floor, and what its build root holds. */
 const BUILD_ROOT = {
   suite: 'bullseye',
-  packages: ['g++', 'make', 'cmake', 'libbrotli-dev', 'zlib1g-dev', 'libzstd-dev',
-    'g++-aarch64-linux-gnu', 'libc6-dev-arm64-cross', 'libbrotli-dev:arm64', 'zlib1g-dev:arm64', 'libzstd-dev:arm64'],
+  packages: [
+    'g++',
+    'make',
+    'cmake',
+    'libbrotli-dev',
+    'zlib1g-dev',
+    'libzstd-dev',
+    'g++-aarch64-linux-gnu',
+    'libc6-dev-arm64-cross',
+    'libbrotli-dev:arm64',
+    'zlib1g-dev:arm64',
+    'libzstd-dev:arm64',
+  ],
 };
 
 /**
@@ -75,11 +122,18 @@ const BUILD_ROOT = {
  * compiler); test/install also runs node in it, to load the x64 prebuilt on the floor's glibc.
  */
 function buildRoot() {
-  const dir = debianRoot({ name: BUILD_ROOT.suite, suite: BUILD_ROOT.suite, variant: 'apt', architectures: ['amd64', 'arm64'],
-    packages: BUILD_ROOT.packages, updates: true });
+  const dir = debianRoot({
+    name: BUILD_ROOT.suite,
+    suite: BUILD_ROOT.suite,
+    variant: 'apt',
+    architectures: ['amd64', 'arm64'],
+    packages: BUILD_ROOT.packages,
+    updates: true,
+  });
   // mmdebstrap writes no /etc/hosts: without one, "localhost" does not resolve inside.
   const hosts = path.join(dir, 'etc', 'hosts');
-  if (!fs.existsSync(hosts)) fs.writeFileSync(hosts, '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n');
+  if (!fs.existsSync(hosts))
+    fs.writeFileSync(hosts, '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n');
   return dir;
 }
 
@@ -88,15 +142,27 @@ function buildRoot() {
  * where run spawns `node args...` under qemu-aarch64-static (spawnSync's result).
  */
 function arm64Node() {
-  ensureHostTools([['qemu-aarch64-static', 'qemu-user-static'], ['mmdebstrap', 'mmdebstrap']]);
-  const sysroot = debianRoot({ name: 'nodejs-arm64', variant: 'extract', architectures: ['arm64'], packages: ['nodejs'] });
+  ensureHostTools([
+    ['qemu-aarch64-static', 'qemu-user-static'],
+    ['mmdebstrap', 'mmdebstrap'],
+  ]);
+  const sysroot = debianRoot({
+    name: 'nodejs-arm64',
+    variant: 'extract',
+    architectures: ['arm64'],
+    packages: ['nodejs'],
+  });
   const { spawnSync } = require('node:child_process');
   // No ld.so.cache in an unpacked tree: the loader is told where Debian's multiarch libraries are.
   const qemuArgs = ['-L', sysroot, '-E', 'LD_LIBRARY_PATH=/usr/lib/aarch64-linux-gnu:/lib/aarch64-linux-gnu'];
   return {
     sysroot,
-    run: (args, opts = {}) => spawnSync('/usr/bin/qemu-aarch64-static', [...qemuArgs, path.join(sysroot, 'usr', 'bin', 'node'), ...args],
-      { encoding: 'utf8', ...opts }),
+    run: (args, opts = {}) =>
+      spawnSync(
+        '/usr/bin/qemu-aarch64-static',
+        [...qemuArgs, path.join(sysroot, 'usr', 'bin', 'node'), ...args],
+        { encoding: 'utf8', ...opts },
+      ),
   };
 }
 

@@ -13,8 +13,14 @@ const { startEchoServer } = require(path.join(root, 'dist', 'echo.js'));
 
 // What the real browsers sent on this machine kind (test/fixtures/fingerprints): the reference.
 const GOLDEN = {
-  chrome_156: { ja4: 't13d1517h2_8daaf6152771_cb7bf5808d99', akamai: '1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p' },
-  firefox_153: { ja4: 't13d1617h2_86a278354501_3cbfd9057e0d', akamai: '1:65536;2:0;4:131072;5:16384|12517377|0|m,p,a,s' },
+  chrome_156: {
+    ja4: 't13d1517h2_8daaf6152771_cb7bf5808d99',
+    akamai: '1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p',
+  },
+  firefox_153: {
+    ja4: 't13d1617h2_86a278354501_3cbfd9057e0d',
+    akamai: '1:65536;2:0;4:131072;5:16384|12517377|0|m,p,a,s',
+  },
 };
 
 const ms = (t0) => `${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(2)} ms`;
@@ -22,11 +28,13 @@ const pad = (s, n) => String(s).padEnd(n);
 
 function nodeHttps(url) {
   return new Promise((resolve, reject) => {
-    https.get(url, { rejectUnauthorized: false }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString())));
-    }).on('error', reject);
+    https
+      .get(url, { rejectUnauthorized: false }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve(JSON.parse(Buffer.concat(chunks).toString())));
+      })
+      .on('error', reject);
   });
 }
 
@@ -37,7 +45,10 @@ function nodeHttp2(origin, p) {
     const req = session.request({ ':path': p });
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
-    req.on('end', () => { session.close(); resolve(JSON.parse(Buffer.concat(chunks).toString())); });
+    req.on('end', () => {
+      session.close();
+      resolve(JSON.parse(Buffer.concat(chunks).toString()));
+    });
     req.on('error', reject);
     req.end();
   });
@@ -59,7 +70,9 @@ async function main() {
   const opts = { insecureSkipVerify: true };
   t0 = process.hrtime.bigint();
   const chrome = await client.get(`${origin}/demo`, opts);
-  console.log(`first request (new TLS + HTTP/2)        ${ms(t0)}  status ${chrome.status}, ${chrome.protocol}`);
+  console.log(
+    `first request (new TLS + HTTP/2)        ${ms(t0)}  status ${chrome.status}, ${chrome.protocol}`,
+  );
   t0 = process.hrtime.bigint();
   const again = await client.get(`${origin}/demo`, opts);
   console.log(`second request (same connection)        ${ms(t0)}  reused: ${again.connection.reused}`);
@@ -69,15 +82,19 @@ async function main() {
   const results = new Array(n);
   let next = 0;
   t0 = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: inFlight }, async () => {
-    while (next < n) {
-      const i = next++;
-      results[i] = await client.get(`${origin}/demo?i=${i}`, opts);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < n) {
+        const i = next++;
+        results[i] = await client.get(`${origin}/demo?i=${i}`, opts);
+      }
+    }),
+  );
   const ok = results.filter((r, i) => r.status === 200 && r.data.path === `/demo?i=${i}`).length;
   const connections = new Set(results.map((r) => r.connection.id)).size;
-  console.log(`${n} requests, ${inFlight} in flight              ${ms(t0)}  ${ok}/${n} answers matched their request, over ${connections} connection(s)`);
+  console.log(
+    `${n} requests, ${inFlight} in flight              ${ms(t0)}  ${ok}/${n} answers matched their request, over ${connections} connection(s)`,
+  );
 
   const firefox = await client.get(`${origin}/demo`, { ...opts, profile: 'firefox_153' });
   const nodeH1 = await nodeHttps(`${origin}/demo`);
@@ -88,9 +105,14 @@ async function main() {
   console.log(row('cycletls-native firefox', firefox.data));
   console.log(row('Node https', nodeH1));
   console.log(row('Node http2', nodeH2));
-  for (const [name, r] of [['chrome_156', chrome.data], ['firefox_153', firefox.data]]) {
+  for (const [name, r] of [
+    ['chrome_156', chrome.data],
+    ['firefox_153', firefox.data],
+  ]) {
     const same = r.tls.ja4 === GOLDEN[name].ja4 && r.http2.akamai_fingerprint === GOLDEN[name].akamai;
-    console.log(`  ${name}: JA4 and Akamai string ${same ? 'equal' : 'DIFFER FROM'} the captured real browser`);
+    console.log(
+      `  ${name}: JA4 and Akamai string ${same ? 'equal' : 'DIFFER FROM'} the captured real browser`,
+    );
   }
   console.log('\nHeader order the server saw:');
   console.log(`  chrome   ${chrome.data.headers.map(([k]) => k).join(', ')}`);
@@ -98,7 +120,9 @@ async function main() {
   console.log(`  Node     ${nodeH2.headers.map(([k]) => k).join(', ')}`);
 
   const failed = await client.get(`${origin}/demo`);
-  console.log(`\nWith verification on, the self-signed certificate is refused: status ${failed.status} (as cycletls), ${failed.error.code}`);
+  console.log(
+    `\nWith verification on, the self-signed certificate is refused: status ${failed.status} (as cycletls), ${failed.error.code}`,
+  );
 
   await client.exit();
   await echo.close();

@@ -14,8 +14,22 @@ const PORTABLE_GLIBC = '2.31';
 
 /** Libraries a portable .node may need: glibc's own, nothing else. */
 const ALLOWED_NEEDED = {
-  'x86_64-linux-gnu': ['libc.so.6', 'libm.so.6', 'libpthread.so.0', 'libdl.so.2', 'librt.so.1', 'ld-linux-x86-64.so.2'],
-  'aarch64-linux-gnu': ['libc.so.6', 'libm.so.6', 'libpthread.so.0', 'libdl.so.2', 'librt.so.1', 'ld-linux-aarch64.so.1'],
+  'x86_64-linux-gnu': [
+    'libc.so.6',
+    'libm.so.6',
+    'libpthread.so.0',
+    'libdl.so.2',
+    'librt.so.1',
+    'ld-linux-x86-64.so.2',
+  ],
+  'aarch64-linux-gnu': [
+    'libc.so.6',
+    'libm.so.6',
+    'libpthread.so.0',
+    'libdl.so.2',
+    'librt.so.1',
+    'ld-linux-aarch64.so.1',
+  ],
 };
 
 /** What the linker's version script lets out (native/binding/exports.map). */
@@ -38,7 +52,10 @@ function compareVersions(a, b) {
  * imports: [{ name, version }], exports: [name] }.
  */
 function readDynamic(file) {
-  const text = execFileSync('readelf', ['-W', '-h', '-d', '-V', '--dyn-syms', file], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const text = execFileSync('readelf', ['-W', '-h', '-d', '-V', '--dyn-syms', file], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
   const machine = /^\s*Machine:\s*(.*)$/m.exec(text)?.[1]?.trim() ?? '';
   const needed = [...text.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]);
   const versionNeeds = [];
@@ -46,7 +63,10 @@ function readDynamic(file) {
   let current = '';
   for (const line of needsSection.split('\n')) {
     const fileMatch = /File: (\S+)/.exec(line);
-    if (fileMatch) { current = fileMatch[1]; continue; }
+    if (fileMatch) {
+      current = fileMatch[1];
+      continue;
+    }
     const nameMatch = /Name: (\S+)/.exec(line);
     if (nameMatch) versionNeeds.push({ file: current, version: nameMatch[1] });
   }
@@ -76,7 +96,9 @@ function checkPortable(file, triplet = 'x86_64-linux-gnu') {
     problems.push(`built for "${facts.machine}", expected ${ELF_MACHINE[triplet]} (${triplet})`);
   }
   const allowed = ALLOWED_NEEDED[triplet] ?? [];
-  for (const lib of facts.needed) if (!allowed.includes(lib)) problems.push(`needs ${lib} (only the C library's own are allowed: ${allowed.join(', ')})`);
+  for (const lib of facts.needed)
+    if (!allowed.includes(lib))
+      problems.push(`needs ${lib} (only the C library's own are allowed: ${allowed.join(', ')})`);
   let newestGlibc = '0';
   for (const { file: lib, version } of facts.versionNeeds) {
     if (!allowed.includes(lib)) continue; // the library itself is already the problem
@@ -89,15 +111,25 @@ function checkPortable(file, triplet = 'x86_64-linux-gnu') {
     if (compareVersions(m[1], newestGlibc) > 0) newestGlibc = m[1];
     if (compareVersions(m[1], PORTABLE_GLIBC) > 0) {
       const users = facts.imports.filter((s) => s.version === version).map((s) => s.name);
-      problems.push(`needs ${version} of ${lib} (newer than ${PORTABLE_GLIBC}) for ${users.join(', ') || '?'}`);
+      problems.push(
+        `needs ${version} of ${lib} (newer than ${PORTABLE_GLIBC}) for ${users.join(', ') || '?'}`,
+      );
     }
   }
   for (const name of facts.exports) if (!ALLOWED_EXPORTS.includes(name)) problems.push(`exports ${name}`);
-  for (const name of ALLOWED_EXPORTS.slice(0, 1)) if (!facts.exports.includes(name)) problems.push(`does not export ${name}`);
+  for (const name of ALLOWED_EXPORTS.slice(0, 1))
+    if (!facts.exports.includes(name)) problems.push(`does not export ${name}`);
   return { problems, newestGlibc, ...facts };
 }
 
-module.exports = { PORTABLE_GLIBC, ALLOWED_NEEDED, ALLOWED_EXPORTS, readDynamic, checkPortable, compareVersions };
+module.exports = {
+  PORTABLE_GLIBC,
+  ALLOWED_NEEDED,
+  ALLOWED_EXPORTS,
+  readDynamic,
+  checkPortable,
+  compareVersions,
+};
 
 if (require.main === module) {
   const [file, triplet] = process.argv.slice(2);

@@ -20,7 +20,9 @@ const fail = (msg) => {
 function tracked(...patterns) {
   const r = spawnSync('git', ['ls-files', '-z', '--', ...patterns], { cwd: root, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`git ls-files failed: ${r.stderr}`);
-  return r.stdout.split('\0').filter((f) => f && !f.startsWith('test/fixtures/') && fs.existsSync(path.join(root, f)));
+  return r.stdout
+    .split('\0')
+    .filter((f) => f && !f.startsWith('test/fixtures/') && fs.existsSync(path.join(root, f)));
 }
 
 const cxx = tracked('*.cc', '*.h');
@@ -28,18 +30,24 @@ const clang = spawnSync('clang-format', [...(check ? ['--dry-run', '-Werror'] : 
   cwd: root,
   encoding: 'utf8',
 });
-if (clang.error) fail(`clang-format is not installed (scripts/install-deps.sh installs it): ${clang.error.message}`);
+if (clang.error)
+  fail(`clang-format is not installed (scripts/install-deps.sh installs it): ${clang.error.message}`);
 else if (clang.status !== 0) {
   process.stderr.write(clang.stderr.split('\n').slice(0, 40).join('\n') + '\n');
   fail(`C++ files differ from .clang-format's layout: run \`npm run format\``);
 }
 
 const prettier = path.join(root, 'node_modules', 'prettier', 'bin', 'prettier.cjs');
-const pr = spawnSync(process.execPath, [prettier, check ? '--check' : '--write', '--log-level', 'warn', '.'], {
-  cwd: root,
-  stdio: 'inherit',
-});
-if (pr.status !== 0) fail(`TypeScript/JavaScript files differ from prettier's layout: run \`npm run format\``);
+const pr = spawnSync(
+  process.execPath,
+  [prettier, check ? '--check' : '--write', '--log-level', 'warn', '.'],
+  {
+    cwd: root,
+    stdio: 'inherit',
+  },
+);
+if (pr.status !== 0)
+  fail(`TypeScript/JavaScript files differ from prettier's layout: run \`npm run format\``);
 
 let long = 0;
 for (const file of tracked('native/*', 'lib/*', 'types/*')) {
@@ -54,4 +62,7 @@ for (const file of tracked('native/*', 'lib/*', 'types/*')) {
     });
 }
 if (long) fail(`${long} line(s) of native/, lib/ or types/ are longer than ${WIDTH} characters`);
-if (!process.exitCode) process.stdout.write(`format: ${check ? 'checked' : 'formatted'} ${cxx.length} C++ files and the TS/JS tree\n`);
+if (!process.exitCode)
+  process.stdout.write(
+    `format: ${check ? 'checked' : 'formatted'} ${cxx.length} C++ files and the TS/JS tree\n`,
+  );

@@ -19,8 +19,16 @@ const log = (msg) => process.stdout.write(`[fuzz] ${msg}\n`);
 
 // Longest input per target: room for its realistic messages (a head with many headers, a few
 // frames, a compressed body), small enough that the fuzzer spends its time on structure.
-const maxLen = { http1_response: 8192, http2_session: 16384, mux_frame: 4096, mux_messages: 2048, proxy_reply: 1024,
-  fingerprint_strings: 2048, body_decoder: 8192, hub_peer: 16384 };
+const maxLen = {
+  http1_response: 8192,
+  http2_session: 16384,
+  mux_frame: 4096,
+  mux_messages: 2048,
+  proxy_reply: 1024,
+  fingerprint_strings: 2048,
+  body_decoder: 8192,
+  hub_peer: 16384,
+};
 
 function parseArgs(argv) {
   const opts = { seconds: 60, targets: [] };
@@ -36,7 +44,8 @@ function parseArgs(argv) {
 /** A value the main build was configured with (build/CMakeCache.txt). */
 function fromMainBuild(name) {
   const cache = path.join(root, 'build', 'CMakeCache.txt');
-  const m = fs.existsSync(cache) && new RegExp(`^${name}:\\w+=(.*)$`, 'm').exec(fs.readFileSync(cache, 'utf8'));
+  const m =
+    fs.existsSync(cache) && new RegExp(`^${name}:\\w+=(.*)$`, 'm').exec(fs.readFileSync(cache, 'utf8'));
   return m ? m[1] : undefined;
 }
 
@@ -48,12 +57,25 @@ function build() {
   if (!boringssl || !nghttp2) throw new Error('build/ is not configured: run `npm run build` first');
   // -O1 with line tables only: what libFuzzer's documentation suggests, and about half the compile
   // time of -O2 -g (the build is most of the fuzz stage of npm test).
-  const args = ['-S', root, '-B', out, '-DCMAKE_BUILD_TYPE=RelWithDebInfo', '-DCTN_FUZZ=ON', '-DCTN_BUILD_TESTS=OFF',
-    '-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only -DNDEBUG', '-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O2 -DNDEBUG',
-    `-DBORINGSSL_SOURCE_DIR=${boringssl}`, `-DNGHTTP2_SOURCE_DIR=${nghttp2}`];
+  const args = [
+    '-S',
+    root,
+    '-B',
+    out,
+    '-DCMAKE_BUILD_TYPE=RelWithDebInfo',
+    '-DCTN_FUZZ=ON',
+    '-DCTN_BUILD_TESTS=OFF',
+    '-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only -DNDEBUG',
+    '-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O2 -DNDEBUG',
+    `-DBORINGSSL_SOURCE_DIR=${boringssl}`,
+    `-DNGHTTP2_SOURCE_DIR=${nghttp2}`,
+  ];
   // BoringSSL stays uninstrumented: the archives of the main (gcc) build link into clang's objects.
   const libdir = fromMainBuild('CTN_BORINGSSL_LIBDIR') || path.join(root, 'build');
-  if (fs.existsSync(path.join(libdir, 'libbssl_crypto.a')) && fs.existsSync(path.join(libdir, 'libbssl_ssl.a'))) {
+  if (
+    fs.existsSync(path.join(libdir, 'libbssl_crypto.a')) &&
+    fs.existsSync(path.join(libdir, 'libbssl_ssl.a'))
+  ) {
     args.push(`-DCTN_BORINGSSL_LIBDIR=${libdir}`);
   }
   if (spawnSync('ninja', ['--version'], { stdio: 'ignore' }).status === 0) args.push('-G', 'Ninja');
@@ -79,22 +101,43 @@ function fuzz(target, seconds) {
   fs.mkdirSync(corpus, { recursive: true });
   fs.mkdirSync(crashes, { recursive: true });
   const crashesBefore = count(crashes);
-  const inputs = [corpus, path.join(fuzzDir, 'corpus', target), path.join(fuzzDir, 'regressions', target)]
-    .filter((dir) => fs.existsSync(dir));
+  const inputs = [
+    corpus,
+    path.join(fuzzDir, 'corpus', target),
+    path.join(fuzzDir, 'regressions', target),
+  ].filter((dir) => fs.existsSync(dir));
   const started = Date.now();
-  const r = spawnSync(path.join(out, `${target}_fuzz`), [`-max_total_time=${seconds}`, `-max_len=${maxLen[target] ?? 4096}`,
-    '-timeout=10', '-rss_limit_mb=2048', '-print_final_stats=1', `-artifact_prefix=${crashes}${path.sep}`, ...inputs], {
-    cwd: root, encoding: 'utf8', maxBuffer: 256 << 20,
-    env: { ...process.env, UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1' },
-  });
+  const r = spawnSync(
+    path.join(out, `${target}_fuzz`),
+    [
+      `-max_total_time=${seconds}`,
+      `-max_len=${maxLen[target] ?? 4096}`,
+      '-timeout=10',
+      '-rss_limit_mb=2048',
+      '-print_final_stats=1',
+      `-artifact_prefix=${crashes}${path.sep}`,
+      ...inputs,
+    ],
+    {
+      cwd: root,
+      encoding: 'utf8',
+      maxBuffer: 256 << 20,
+      env: { ...process.env, UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1' },
+    },
+  );
   const err = r.stderr ?? '';
   const done = [...err.matchAll(/^#(\d+)\s+\w+\s+cov: (\d+) ft: (\d+) corp: (\d+)\//gm)].pop();
   const stat = /stat::number_of_executed_units: (\d+)/.exec(err);
   const figures = {
-    target, seconds: Math.round((Date.now() - started) / 1000),
+    target,
+    seconds: Math.round((Date.now() - started) / 1000),
     execs: stat ? Number(stat[1]) : done ? Number(done[1]) : 0,
-    cov: done ? Number(done[2]) : 0, ft: done ? Number(done[3]) : 0, corpus: count(corpus),
-    crashes: count(crashes) - crashesBefore, status: r.status, signal: r.signal,
+    cov: done ? Number(done[2]) : 0,
+    ft: done ? Number(done[3]) : 0,
+    corpus: count(corpus),
+    crashes: count(crashes) - crashesBefore,
+    status: r.status,
+    signal: r.signal,
   };
   if (r.status !== 0) {
     // The sanitizer's report, for the log: from its first line to the artifact line.
@@ -106,22 +149,31 @@ function fuzz(target, seconds) {
 
 function main() {
   const opts = parseArgs(process.argv.slice(2));
-  const all = fs.readdirSync(fuzzDir).filter((f) => f.endsWith('_fuzz.cc')).map((f) => f.slice(0, -'_fuzz.cc'.length)).sort();
+  const all = fs
+    .readdirSync(fuzzDir)
+    .filter((f) => f.endsWith('_fuzz.cc'))
+    .map((f) => f.slice(0, -'_fuzz.cc'.length))
+    .sort();
   const unknown = opts.targets.filter((t) => !all.includes(t));
-  if (unknown.length) throw new Error(`unknown fuzz target(s): ${unknown.join(', ')} (there are: ${all.join(', ')})`);
+  if (unknown.length)
+    throw new Error(`unknown fuzz target(s): ${unknown.join(', ')} (there are: ${all.join(', ')})`);
   const targets = opts.targets.length ? opts.targets : all;
   const t0 = Date.now();
   log('building build-fuzz/ (clang, libFuzzer + ASan + UBSan)');
   build();
   log(`built in ${Math.round((Date.now() - t0) / 1000)} s; ${opts.seconds} s per target`);
-  let passed = 0, failed = 0;
+  let passed = 0,
+    failed = 0;
   for (const target of targets) {
     const f = fuzz(target, opts.seconds);
     const ok = f.status === 0 && f.crashes === 0 && f.execs > 0;
-    if (ok) passed++; else failed++;
-    log(`${ok ? 'ok  ' : 'FAIL'} ${target}: ${f.seconds} s, ${f.execs} execs, cov ${f.cov} ft ${f.ft}, ` +
-      `corpus ${f.corpus}, crashes ${f.crashes}${f.status !== 0 ? ` (exit ${f.status ?? f.signal})` : ''}` +
-      `${f.crashes ? ` -> build-fuzz/crashes/${target}/` : ''}`);
+    if (ok) passed++;
+    else failed++;
+    log(
+      `${ok ? 'ok  ' : 'FAIL'} ${target}: ${f.seconds} s, ${f.execs} execs, cov ${f.cov} ft ${f.ft}, ` +
+        `corpus ${f.corpus}, crashes ${f.crashes}${f.status !== 0 ? ` (exit ${f.status ?? f.signal})` : ''}` +
+        `${f.crashes ? ` -> build-fuzz/crashes/${target}/` : ''}`,
+    );
   }
   process.stdout.write(`fuzz: ${passed} passed, ${failed} failed\n`);
   process.exit(failed ? 1 : 0);

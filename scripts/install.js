@@ -20,7 +20,11 @@ function sourceBuild() {
 
 function buildFromSourceRequested() {
   const npmFlag = String(process.env.npm_config_build_from_source ?? '').toLowerCase();
-  return process.env.CYCLETLS_NATIVE_BUILD_FROM_SOURCE === '1' || npmFlag === 'true' || npmFlag === 'cycletls-native';
+  return (
+    process.env.CYCLETLS_NATIVE_BUILD_FROM_SOURCE === '1' ||
+    npmFlag === 'true' ||
+    npmFlag === 'cycletls-native'
+  );
 }
 
 /** What the source build (scripts/build.js) needs and this machine lacks; empty when it can run. */
@@ -33,9 +37,13 @@ function missingBuildTools() {
 function prebuiltProblem(native) {
   const problem = native.prebuiltProblem(root);
   if (problem) return problem;
-  const r = spawnSync(process.execPath, ['-e', 'require(process.argv[1])', native.prebuiltPath(root)], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['-e', 'require(process.argv[1])', native.prebuiltPath(root)], {
+    encoding: 'utf8',
+  });
   if (r.status === 0) return undefined;
-  const reason = (r.stderr ?? '').split('\n').find((line) => /error/i.test(line)) ?? `node exited with ${r.status ?? r.signal}`;
+  const reason =
+    (r.stderr ?? '').split('\n').find((line) => /error/i.test(line)) ??
+    `node exited with ${r.status ?? r.signal}`;
   return `it does not load: ${reason.trim()}`;
 }
 
@@ -44,8 +52,12 @@ function main() {
   const missing = missingBuildTools();
   if (buildFromSourceRequested()) {
     if (missing.length === 0) return sourceBuild();
-    say(`a source build was asked for (CYCLETLS_NATIVE_BUILD_FROM_SOURCE=1 or --build-from-source), but this machine lacks: ${missing.join('; ')}.`);
-    say('Install them (Debian/Ubuntu: apt-get install g++ cmake make), or install without the flag to use a prebuilt binary.');
+    say(
+      `a source build was asked for (CYCLETLS_NATIVE_BUILD_FROM_SOURCE=1 or --build-from-source), but this machine lacks: ${missing.join('; ')}.`,
+    );
+    say(
+      'Install them (Debian/Ubuntu: apt-get install g++ cmake make), or install without the flag to use a prebuilt binary.',
+    );
     process.exit(1);
   }
   let native;
@@ -65,13 +77,15 @@ function main() {
     say(`no usable prebuilt binary for ${tag} (${problem}): building from source`);
     return sourceBuild();
   }
-  process.stderr.write([
-    `cycletls-native: cannot install on ${tag} (Node.js ${process.version}):`,
-    `  - prebuilt binary: ${problem}`,
-    `  - source build: this machine lacks ${missing.join('; ')}`,
-    ...native.remedies(),
-    '',
-  ].join('\n'));
+  process.stderr.write(
+    [
+      `cycletls-native: cannot install on ${tag} (Node.js ${process.version}):`,
+      `  - prebuilt binary: ${problem}`,
+      `  - source build: this machine lacks ${missing.join('; ')}`,
+      ...native.remedies(),
+      '',
+    ].join('\n'),
+  );
   process.exit(1);
 }
 

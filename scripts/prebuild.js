@@ -37,13 +37,21 @@ function parseArgs(argv) {
   for (let i = 0; i < argv.length; i++) {
     const [name, inline] = argv[i].split('=', 2);
     const value = () => inline ?? argv[++i];
-    if (name === '--arch') opts.arches = value().split(',').map((a) => a.trim()).filter(Boolean);
+    if (name === '--arch')
+      opts.arches = value()
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean);
     else if (name === '--jobs') opts.jobs = Number(value());
     else if (name === '--no-check') opts.check = false;
     else if (name === '--no-smoke') opts.smoke = false;
-    else throw new Error(`unknown argument ${argv[i]} (usage: prebuild.js [--arch x64,arm64] [--jobs N] [--no-check] [--no-smoke])`);
+    else
+      throw new Error(
+        `unknown argument ${argv[i]} (usage: prebuild.js [--arch x64,arm64] [--jobs N] [--no-check] [--no-smoke])`,
+      );
   }
-  for (const a of opts.arches) if (!ARCHES[a]) throw new Error(`unknown --arch ${a} (known: ${Object.keys(ARCHES).join(', ')})`);
+  for (const a of opts.arches)
+    if (!ARCHES[a]) throw new Error(`unknown --arch ${a} (known: ${Object.keys(ARCHES).join(', ')})`);
   return opts;
 }
 
@@ -62,7 +70,8 @@ function stageSources(rootDir, trees) {
   const work = path.join(rootDir, 'work');
   const src = path.join(work, 'src');
   fs.mkdirSync(src, { recursive: true });
-  for (const entry of ['CMakeLists.txt', 'cmake', 'native']) mirror(path.join(root, entry), path.join(src, entry));
+  for (const entry of ['CMakeLists.txt', 'cmake', 'native'])
+    mirror(path.join(root, entry), path.join(src, entry));
   const [napiHeaders, addonApi] = nodeApiIncludeDirs();
   mirror(trees.boringssl, path.join(work, 'boringssl'));
   mirror(trees.nghttp2, path.join(work, 'nghttp2'));
@@ -71,8 +80,13 @@ function stageSources(rootDir, trees) {
   // Asio is header-only and architecture-independent: the host's libasio-dev (newer than Debian 11's).
   mirror('/usr/include/asio', path.join(work, 'asio', 'asio'));
   fs.copyFileSync('/usr/include/asio.hpp', path.join(work, 'asio', 'asio.hpp'));
-  return { src: '/work/src', boringssl: '/work/boringssl', nghttp2: '/work/nghttp2',
-    napi: '/work/node-api-headers;/work/node-addon-api', asio: '/work/asio' };
+  return {
+    src: '/work/src',
+    boringssl: '/work/boringssl',
+    nghttp2: '/work/nghttp2',
+    napi: '/work/node-api-headers;/work/node-addon-api',
+    asio: '/work/asio',
+  };
 }
 
 function inRoot(rootDir, args) {
@@ -87,11 +101,25 @@ function buildArch(rootDir, staged, arch, jobs) {
   const out = `/work/out/${arch}`;
   // Static archives named by path: a find_library search could pick the other architecture's.
   const lib = (name) => `/usr/lib/${triplet}/${name}`;
-  const args = ['cmake', '-S', staged.src, '-B', out, '-DCMAKE_BUILD_TYPE=Release', '-DCTN_PORTABLE=ON', '-DCTN_BUILD_TESTS=OFF',
-    `-DBORINGSSL_SOURCE_DIR=${staged.boringssl}`, `-DNGHTTP2_SOURCE_DIR=${staged.nghttp2}`,
-    `-DCTN_NODE_API_INCLUDE_DIRS=${staged.napi}`, `-DCTN_ASIO_INCLUDE=${staged.asio}`,
-    `-DCTN_BROTLIDEC=${lib('libbrotlidec.a')}`, `-DCTN_BROTLIENC=${lib('libbrotlienc.a')}`,
-    `-DCTN_BROTLICOMMON=${lib('libbrotlicommon.a')}`, `-DCTN_ZLIB=${lib('libz.a')}`, `-DCTN_ZSTD=${lib('libzstd.a')}`];
+  const args = [
+    'cmake',
+    '-S',
+    staged.src,
+    '-B',
+    out,
+    '-DCMAKE_BUILD_TYPE=Release',
+    '-DCTN_PORTABLE=ON',
+    '-DCTN_BUILD_TESTS=OFF',
+    `-DBORINGSSL_SOURCE_DIR=${staged.boringssl}`,
+    `-DNGHTTP2_SOURCE_DIR=${staged.nghttp2}`,
+    `-DCTN_NODE_API_INCLUDE_DIRS=${staged.napi}`,
+    `-DCTN_ASIO_INCLUDE=${staged.asio}`,
+    `-DCTN_BROTLIDEC=${lib('libbrotlidec.a')}`,
+    `-DCTN_BROTLIENC=${lib('libbrotlienc.a')}`,
+    `-DCTN_BROTLICOMMON=${lib('libbrotlicommon.a')}`,
+    `-DCTN_ZLIB=${lib('libz.a')}`,
+    `-DCTN_ZSTD=${lib('libzstd.a')}`,
+  ];
   if (toolchain) args.push(`-DCMAKE_TOOLCHAIN_FILE=${staged.src}/${toolchain}`);
   log(`${arch}: configuring`);
   inRoot(rootDir, args);
@@ -107,7 +135,8 @@ function buildArch(rootDir, staged, arch, jobs) {
 function main() {
   const started = Date.now();
   const opts = parseArgs(process.argv.slice(2));
-  if (process.platform !== 'linux' || process.arch !== 'x64') throw new Error('prebuild runs on a Debian x86-64 host');
+  if (process.platform !== 'linux' || process.arch !== 'x64')
+    throw new Error('prebuild runs on a Debian x86-64 host');
   if (process.getuid() !== 0) throw new Error('prebuild needs root (it runs the build in a chroot)');
   const trees = sourceTrees();
   const rootDir = buildRoot();
@@ -119,14 +148,29 @@ function main() {
     log(`${arch}: ${path.relative(root, file)} (${(size / 1048576).toFixed(1)} MiB)`);
     if (opts.check) {
       const report = checkPortable(file, ARCHES[arch].triplet);
-      if (report.problems.length) throw new Error(`${path.relative(root, file)} is not portable:\n  ${report.problems.join('\n  ')}`);
-      log(`${arch}: portable (newest glibc version needed ${report.newestGlibc}, floor ${PORTABLE_GLIBC}; needs ${report.needed.join(', ')})`);
+      if (report.problems.length)
+        throw new Error(`${path.relative(root, file)} is not portable:\n  ${report.problems.join('\n  ')}`);
+      log(
+        `${arch}: portable (newest glibc version needed ${report.newestGlibc}, floor ${PORTABLE_GLIBC}; needs ${report.needed.join(', ')})`,
+      );
     }
     // What it was built from, for `npm pack` (scripts/prepack.js) to refuse a stale binary.
-    fs.writeFileSync(path.join(path.dirname(file), 'manifest.json'), `${JSON.stringify({
-      platform: `linux-${arch}-gnu`, napiVersion: 8, glibcFloor: PORTABLE_GLIBC, sources: digest,
-      boringssl: path.basename(trees.boringssl), nghttp2: path.basename(trees.nghttp2), builtAt: new Date().toISOString(),
-    }, null, 2)}\n`);
+    fs.writeFileSync(
+      path.join(path.dirname(file), 'manifest.json'),
+      `${JSON.stringify(
+        {
+          platform: `linux-${arch}-gnu`,
+          napiVersion: 8,
+          glibcFloor: PORTABLE_GLIBC,
+          sources: digest,
+          boringssl: path.basename(trees.boringssl),
+          nghttp2: path.basename(trees.nghttp2),
+          builtAt: new Date().toISOString(),
+        },
+        null,
+        2,
+      )}\n`,
+    );
   }
   log(`built in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   if (opts.smoke) {

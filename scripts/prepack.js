@@ -24,12 +24,15 @@ for (const tag of PLATFORMS) {
     problems.push(`prebuilds/${tag}/manifest.json is missing or unreadable`);
     continue;
   }
-  if (manifest.sources !== digest) problems.push(`prebuilds/${tag} was built from other sources (${manifest.builtAt})`);
+  if (manifest.sources !== digest)
+    problems.push(`prebuilds/${tag} was built from other sources (${manifest.builtAt})`);
 }
 if (!fs.existsSync(path.join(root, 'dist', 'index.js'))) problems.push('dist/ is not built');
 if (problems.length) {
-  process.stderr.write(`[prepack] refusing to pack:\n  ${problems.join('\n  ')}\n`
-    + '[prepack] run `npm run build` and `npm run prebuilds` (root, Debian x86-64) first\n');
+  process.stderr.write(
+    `[prepack] refusing to pack:\n  ${problems.join('\n  ')}\n` +
+      '[prepack] run `npm run build` and `npm run prebuilds` (root, Debian x86-64) first\n',
+  );
   process.exit(1);
 }
 process.stderr.write(`[prepack] prebuilt binaries for ${PLATFORMS.join(', ')} match the sources\n`);

@@ -18,9 +18,11 @@ function run(cmd, args, opts = {}) {
 const counts = { passed: 0, failed: 0 };
 let ok = true;
 
-if (!fs.existsSync(path.join(root, 'node_modules', 'jest')) ||
-    !fs.existsSync(path.join(root, 'build', 'Release', 'cycletls_native.node')) ||
-    !fs.existsSync(path.join(root, 'dist', 'index.js'))) {
+if (
+  !fs.existsSync(path.join(root, 'node_modules', 'jest')) ||
+  !fs.existsSync(path.join(root, 'build', 'Release', 'cycletls_native.node')) ||
+  !fs.existsSync(path.join(root, 'dist', 'index.js'))
+) {
   log('not built yet: running npm install');
   if (!run('npm', ['install', '--no-audit', '--no-fund'])) process.exit(1);
 }
@@ -44,7 +46,9 @@ log('native tests');
 ok = ctest(path.join(root, 'build'), 'native') && ok;
 if (!process.env.CTN_SKIP_SANITIZE) {
   log('native tests under AddressSanitizer + UndefinedBehaviorSanitizer');
-  if (run(process.execPath, [path.join(__dirname, 'sanitize.js')], { stdio: ['ignore', 'ignore', 'inherit'] })) {
+  if (
+    run(process.execPath, [path.join(__dirname, 'sanitize.js')], { stdio: ['ignore', 'ignore', 'inherit'] })
+  ) {
     ok = ctest(path.join(root, 'build-sanitize'), 'sanitize') && ok;
   } else {
     log('the sanitizer build failed');
@@ -73,7 +77,11 @@ if (!process.env.CTN_SKIP_SANITIZE) {
   log('jest integration suites against the addon under AddressSanitizer + UndefinedBehaviorSanitizer');
   const asanReport = path.join(root, 'build', 'asan-jest-report.json');
   fs.rmSync(asanReport, { force: true });
-  const asanOk = run(process.execPath, [path.join(__dirname, 'asan-jest.js'), '--json', `--outputFile=${asanReport}`]);
+  const asanOk = run(process.execPath, [
+    path.join(__dirname, 'asan-jest.js'),
+    '--json',
+    `--outputFile=${asanReport}`,
+  ]);
   const jestFailed = countJest(asanReport);
   if (!asanOk && !jestFailed) counts.failed++; // sanitizer reports only
   ok = asanOk && ok;
@@ -83,8 +91,11 @@ if (!process.env.CTN_SKIP_SANITIZE) {
 // a crash fails it. One test per target. Needs clang with libFuzzer (scripts/install-deps.sh).
 if (!process.env.CTN_SKIP_FUZZ) {
   log('fuzz targets (libFuzzer + ASan + UBSan, clang)');
-  const r = spawnSync(process.execPath, [path.join(__dirname, 'fuzz.js'), '--seconds', process.env.CTN_FUZZ_SECONDS || '10'],
-    { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const r = spawnSync(
+    process.execPath,
+    [path.join(__dirname, 'fuzz.js'), '--seconds', process.env.CTN_FUZZ_SECONDS || '10'],
+    { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   process.stdout.write(r.stdout ?? '');
   const m = /^fuzz: (\d+) passed, (\d+) failed$/m.exec(r.stdout ?? '');
   counts.passed += m ? Number(m[1]) : 0;
@@ -106,8 +117,12 @@ if (!process.env.CTN_SKIP_PREBUILDS) {
 
 log('jest');
 const report = path.join(root, 'build', 'jest-report.json');
-const jestOk = run(process.execPath, [require.resolve('jest/bin/jest', { paths: [root] }), '--json', `--outputFile=${report}`,
-  ...process.argv.slice(2)]);
+const jestOk = run(process.execPath, [
+  require.resolve('jest/bin/jest', { paths: [root] }),
+  '--json',
+  `--outputFile=${report}`,
+  ...process.argv.slice(2),
+]);
 ok = jestOk && ok;
 countJest(report);
 process.stdout.write(`\ntests: ${counts.passed} passed, ${counts.failed} failed\n`);

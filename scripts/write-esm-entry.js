@@ -5,12 +5,15 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const out = path.resolve(__dirname, '..', 'dist', 'index.mjs');
-fs.writeFileSync(out, [
-  "import cjs from './index.js';",
-  'export default cjs;',
-  'export const initCycleTLS = cjs.initCycleTLS;',
-  'export const CycleTLSError = cjs.CycleTLSError;',
-  'export const errorCodes = cjs.errorCodes;',
-  'export const nativeBinding = cjs.nativeBinding;',
-  '',
-].join('\n'));
+fs.writeFileSync(
+  out,
+  [
+    "import cjs from './index.js';",
+    'export default cjs;',
+    'export const initCycleTLS = cjs.initCycleTLS;',
+    'export const CycleTLSError = cjs.CycleTLSError;',
+    'export const errorCodes = cjs.errorCodes;',
+    'export const nativeBinding = cjs.nativeBinding;',
+    '',
+  ].join('\n'),
+);

@@ -33,7 +33,18 @@ export type ErrorCode =
   | 'ERR_INTERNAL';
 
 export type ErrorStage =
-  | 'options' | 'queue' | 'dns' | 'connect' | 'proxy' | 'tls' | 'write' | 'headers' | 'body' | 'redirect' | 'engine' | 'link';
+  | 'options'
+  | 'queue'
+  | 'dns'
+  | 'connect'
+  | 'proxy'
+  | 'tls'
+  | 'write'
+  | 'headers'
+  | 'body'
+  | 'redirect'
+  | 'engine'
+  | 'link';
 
 export declare const errorCodes: readonly ErrorCode[];
 
@@ -85,8 +96,17 @@ export interface FormDataPackageLike {
 }
 
 export type RequestBody =
-  | string | URLSearchParams | Buffer | Uint8Array | ArrayBuffer | SharedArrayBuffer | ArrayBufferView
-  | FormData | Blob | FormDataPackageLike | StreamedBody;
+  | string
+  | URLSearchParams
+  | Buffer
+  | Uint8Array
+  | ArrayBuffer
+  | SharedArrayBuffer
+  | ArrayBufferView
+  | FormData
+  | Blob
+  | FormDataPackageLike
+  | StreamedBody;
 
 /** Declared by cycletls 2.0.5 and never used there; kept for source compatibility. */
 export interface TimeoutOptions {
@@ -100,12 +120,29 @@ export type ResponseType = 'json' | 'text' | 'arraybuffer' | 'blob' | 'stream';
  * firefox_153 are exact to captures of the real browsers; the others to public recordings and facts.
  */
 export type ProfileId =
-  | 'chrome_156' | 'chrome_150' | 'chrome_149' | 'chrome_133' | 'chrome_131' | 'chrome_130'
-  | 'edge_156' | 'edge_131'
-  | 'firefox_153' | 'firefox_140' | 'firefox_128'
-  | 'safari_26' | 'safari_18' | 'safari_ios_26' | 'safari_ios_18'
-  | 'chrome' | 'chromium' | 'edge' | 'firefox' | 'safari' | 'safari_ios';
-export type HttpMethod = 'head' | 'get' | 'post' | 'put' | 'delete' | 'trace' | 'options' | 'connect' | 'patch';
+  | 'chrome_156'
+  | 'chrome_150'
+  | 'chrome_149'
+  | 'chrome_133'
+  | 'chrome_131'
+  | 'chrome_130'
+  | 'edge_156'
+  | 'edge_131'
+  | 'firefox_153'
+  | 'firefox_140'
+  | 'firefox_128'
+  | 'safari_26'
+  | 'safari_18'
+  | 'safari_ios_26'
+  | 'safari_ios_18'
+  | 'chrome'
+  | 'chromium'
+  | 'edge'
+  | 'firefox'
+  | 'safari'
+  | 'safari_ios';
+export type HttpMethod =
+  'head' | 'get' | 'post' | 'put' | 'delete' | 'trace' | 'options' | 'connect' | 'patch';
 export type HeaderValue = string | number | boolean | ReadonlyArray<string | number | boolean>;
 
 export interface CycleTLSRequestOptions {
@@ -236,12 +273,15 @@ export interface CycleTLSRequestOptions {
 }
 
 /** What `data` holds for a given request's options. JSON is `unknown`: narrow or cast it. */
-export type ResponseData<O> =
-  O extends { responseType: 'text' } ? string
-  : O extends { responseType: 'arraybuffer' } ? ArrayBuffer
-  : O extends { responseType: 'blob' } ? Blob
-  : O extends { responseType: 'stream' } ? Readable
-  : unknown;
+export type ResponseData<O> = O extends { responseType: 'text' }
+  ? string
+  : O extends { responseType: 'arraybuffer' }
+    ? ArrayBuffer
+    : O extends { responseType: 'blob' }
+      ? Blob
+      : O extends { responseType: 'stream' }
+        ? Readable
+        : unknown;
 
 export interface CycleTLSResponse<T = unknown> {
   status: number;
@@ -310,7 +350,10 @@ export interface CycleTLSWebSocketOptions extends CycleTLSRequestOptions {
  */
 export interface CycleTLSWebSocketResponse extends CycleTLSResponse<string | null> {
   /** Strings go as text frames unless isBinary; bytes as binary unless isBinary === false. Resolves once the engine holds under 1 MiB unsent. */
-  send(data: string | Buffer | ArrayBuffer | SharedArrayBuffer | ArrayBufferView, isBinary?: boolean): Promise<void>;
+  send(
+    data: string | Buffer | ArrayBuffer | SharedArrayBuffer | ArrayBufferView,
+    isBinary?: boolean,
+  ): Promise<void>;
   /** The closing handshake (code 1000, 1001–1014 or 3000–4999; reason ≤ 123 bytes); resolves when closed. */
   close(code?: number, reason?: string): Promise<void>;
   ping(data?: Buffer | string): Promise<void>;
@@ -469,11 +512,16 @@ export interface ClientStats {
 }
 
 type RequestMethodFn = <O extends CycleTLSRequestOptions = CycleTLSRequestOptions>(
-  url: string, options?: O) => Promise<CycleTLSResponse<ResponseData<O>>>;
+  url: string,
+  options?: O,
+) => Promise<CycleTLSResponse<ResponseData<O>>>;
 
 export interface CycleTLSClient {
   <O extends CycleTLSRequestOptions = CycleTLSRequestOptions>(
-    url: string, options?: O, method?: HttpMethod | Uppercase<HttpMethod>): Promise<CycleTLSResponse<ResponseData<O>>>;
+    url: string,
+    options?: O,
+    method?: HttpMethod | Uppercase<HttpMethod>,
+  ): Promise<CycleTLSResponse<ResponseData<O>>>;
   head: RequestMethodFn;
   get: RequestMethodFn;
   post: RequestMethodFn;

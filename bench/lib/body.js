@@ -16,13 +16,43 @@ function makeBody(size) {
 // --n-large; 'c10k': --n-c10k). `proto`: the protocol the server is expected to report ($server_protocol).
 const WORKLOADS = {
   small: { path: '/small.txt', bytes: 1024, concurrency: 32, server: 'h1', size: 'small', proto: 'HTTP/1.1' },
-  large: { path: '/large.txt', bytes: 1024 * 1024, concurrency: 8, server: 'h1', size: 'large', proto: 'HTTP/1.1' },
-  'h2-small': { path: '/small.txt', bytes: 1024, concurrency: 32, server: 'h2', size: 'small', proto: 'HTTP/2.0' },
-  'h2-large': { path: '/large.txt', bytes: 1024 * 1024, concurrency: 8, server: 'h2', size: 'large', proto: 'HTTP/2.0' },
+  large: {
+    path: '/large.txt',
+    bytes: 1024 * 1024,
+    concurrency: 8,
+    server: 'h1',
+    size: 'large',
+    proto: 'HTTP/1.1',
+  },
+  'h2-small': {
+    path: '/small.txt',
+    bytes: 1024,
+    concurrency: 32,
+    server: 'h2',
+    size: 'small',
+    proto: 'HTTP/2.0',
+  },
+  'h2-large': {
+    path: '/large.txt',
+    bytes: 1024 * 1024,
+    concurrency: 8,
+    server: 'h2',
+    size: 'large',
+    proto: 'HTTP/2.0',
+  },
   // 10 000 requests all issued at once (--n-c10k): queueing, limits and memory under a burst
-  'h2-c10k': { path: '/small.txt', bytes: 1024, concurrency: 10000, server: 'h2', size: 'c10k', proto: 'HTTP/2.0' },
+  'h2-c10k': {
+    path: '/small.txt',
+    bytes: 1024,
+    concurrency: 10000,
+    server: 'h2',
+    size: 'c10k',
+    proto: 'HTTP/2.0',
+  },
 };
 // the static files served (one per distinct path)
-const FILES = [...new Map(Object.values(WORKLOADS).map((w) => [w.path, w.bytes])).entries()].map(([p, bytes]) => ({ path: p, bytes }));
+const FILES = [...new Map(Object.values(WORKLOADS).map((w) => [w.path, w.bytes])).entries()].map(
+  ([p, bytes]) => ({ path: p, bytes }),
+);
 
 module.exports = { makeBody, WORKLOADS, FILES };

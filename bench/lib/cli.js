@@ -11,7 +11,13 @@ function cli(file, helpLines) {
     return i >= 0 && i + 1 < argv.length ? argv[i + 1] : def;
   };
   if (helpLines && (has('help') || has('h'))) {
-    console.log(fs.readFileSync(file, 'utf8').split('\n').slice(2, 2 + helpLines).join('\n'));
+    console.log(
+      fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .slice(2, 2 + helpLines)
+        .join('\n'),
+    );
     process.exit(0);
   }
   return { argv, has, opt };

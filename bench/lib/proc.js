@@ -5,13 +5,21 @@ const { execFileSync } = require('node:child_process');
 
 let CLK_TCK = 100;
 let PAGE = 4096;
-try { CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100; } catch {}
-try { PAGE = Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim()) || 4096; } catch {}
+try {
+  CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+} catch {}
+try {
+  PAGE = Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim()) || 4096;
+} catch {}
 
 // Fields of /proc/<pid>/stat after the ")" that closes comm (which may contain spaces).
 function readStat(pid) {
   let s;
-  try { s = fs.readFileSync(`/proc/${pid}/stat`, 'latin1'); } catch { return null; }
+  try {
+    s = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return null;
+  }
   const close = s.lastIndexOf(')');
   const f = s.slice(close + 2).split(' ');
   return {
@@ -81,4 +89,14 @@ function systemBusyTicks() {
 
 const ticksToMs = (t) => (t * 1000) / CLK_TCK;
 
-module.exports = { CLK_TCK, PAGE, readStat, allStats, tree, treeCpuTicks, treeRssBytes, systemBusyTicks, ticksToMs };
+module.exports = {
+  CLK_TCK,
+  PAGE,
+  readStat,
+  allStats,
+  tree,
+  treeCpuTicks,
+  treeRssBytes,
+  systemBusyTicks,
+  ticksToMs,
+};

@@ -15,7 +15,10 @@ function freePort() {
     const s = net.createServer();
     s.unref();
     s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
   });
 }
 
@@ -33,11 +36,29 @@ function prepareDir(workDir) {
   for (const f of FILES) {
     fs.writeFileSync(path.join(dir, 'www', f.path.slice(1)), makeBody(f.bytes), { mode: 0o644 });
   }
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '2',
-    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      path.join(dir, 'key.pem'),
+      '-out',
+      path.join(dir, 'cert.pem'),
+      '-days',
+      '2',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   return dir;
 }
 
@@ -46,7 +67,9 @@ function getOnce(mod, opts) {
     const req = mod.get({ agent: false, timeout: 5000, ...opts }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks), headers: res.headers }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode, body: Buffer.concat(chunks), headers: res.headers }),
+      );
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
@@ -59,7 +82,12 @@ async function waitForServer(port, isDead) {
   for (;;) {
     if (isDead()) throw new Error('server process exited during startup');
     try {
-      const r = await getOnce(https, { host: '127.0.0.1', port, path: FILES[0].path, rejectUnauthorized: false });
+      const r = await getOnce(https, {
+        host: '127.0.0.1',
+        port,
+        path: FILES[0].path,
+        rejectUnauthorized: false,
+      });
       if (r.status === 200) return;
     } catch (e) {
       if (Date.now() > deadline) throw e;
@@ -73,15 +101,28 @@ async function waitForServer(port, isDead) {
 function getH2(port, p) {
   return new Promise((resolve, reject) => {
     const session = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
-    const fail = (e) => { session.destroy(); reject(e); };
+    const fail = (e) => {
+      session.destroy();
+      reject(e);
+    };
     session.on('error', fail);
     session.setTimeout(5000, () => fail(new Error('h2 timeout')));
     const req = session.request({ ':path': p });
     let headers = {};
     const chunks = [];
-    req.on('response', (h) => { headers = h; });
+    req.on('response', (h) => {
+      headers = h;
+    });
     req.on('data', (c) => chunks.push(c));
-    req.on('end', () => { session.close(); resolve({ status: headers[':status'], body: Buffer.concat(chunks), headers, alpn: session.alpnProtocol }); });
+    req.on('end', () => {
+      session.close();
+      resolve({
+        status: headers[':status'],
+        body: Buffer.concat(chunks),
+        headers,
+        alpn: session.alpnProtocol,
+      });
+    });
     req.on('error', fail);
     req.end();
   });
@@ -90,11 +131,14 @@ function getH2(port, p) {
 // Which protocol the server picks by ALPN when offered both h2 and http/1.1.
 function alpnChoice(port) {
   return new Promise((resolve, reject) => {
-    const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: ['h2', 'http/1.1'] }, () => {
-      const p = s.alpnProtocol;
-      s.end();
-      resolve(p || '(none)');
-    });
+    const s = tls.connect(
+      { host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: ['h2', 'http/1.1'] },
+      () => {
+        const p = s.alpnProtocol;
+        s.end();
+        resolve(p || '(none)');
+      },
+    );
     s.on('error', reject);
   });
 }
@@ -105,14 +149,35 @@ async function verifyBodies(srv) {
   for (const f of FILES) {
     const want = makeBody(f.bytes);
     for (const port of [srv.port, srv.h2Port]) {
-      const r = await getOnce(https, { host: '127.0.0.1', port, path: f.path, rejectUnauthorized: false, headers: { 'accept-encoding': 'gzip, deflate, br, zstd' } });
-      if (r.status !== 200 || !r.body.equals(want) || r.headers['content-encoding'] || r.headers['x-bench-proto'] !== 'HTTP/1.1') {
-        throw new Error(`server self-check failed for ${f.path} on port ${port} (HTTP/1.1): status ${r.status}, ${r.body.length} bytes, encoding ${r.headers['content-encoding']}, proto ${r.headers['x-bench-proto']}`);
+      const r = await getOnce(https, {
+        host: '127.0.0.1',
+        port,
+        path: f.path,
+        rejectUnauthorized: false,
+        headers: { 'accept-encoding': 'gzip, deflate, br, zstd' },
+      });
+      if (
+        r.status !== 200 ||
+        !r.body.equals(want) ||
+        r.headers['content-encoding'] ||
+        r.headers['x-bench-proto'] !== 'HTTP/1.1'
+      ) {
+        throw new Error(
+          `server self-check failed for ${f.path} on port ${port} (HTTP/1.1): status ${r.status}, ${r.body.length} bytes, encoding ${r.headers['content-encoding']}, proto ${r.headers['x-bench-proto']}`,
+        );
       }
     }
     const r = await getH2(srv.h2Port, f.path);
-    if (r.status !== 200 || !r.body.equals(want) || r.headers['content-encoding'] || r.headers['x-bench-proto'] !== 'HTTP/2.0' || r.alpn !== 'h2') {
-      throw new Error(`server self-check failed for ${f.path} over HTTP/2: status ${r.status}, ${r.body.length} bytes, alpn ${r.alpn}, proto ${r.headers['x-bench-proto']}`);
+    if (
+      r.status !== 200 ||
+      !r.body.equals(want) ||
+      r.headers['content-encoding'] ||
+      r.headers['x-bench-proto'] !== 'HTTP/2.0' ||
+      r.alpn !== 'h2'
+    ) {
+      throw new Error(
+        `server self-check failed for ${f.path} over HTTP/2: status ${r.status}, ${r.body.length} bytes, alpn ${r.alpn}, proto ${r.headers['x-bench-proto']}`,
+      );
     }
   }
   const h1 = await alpnChoice(srv.port);
@@ -177,22 +242,34 @@ http {
 `;
   const confPath = path.join(dir, 'nginx.conf');
   fs.writeFileSync(confPath, conf);
-  const t = spawnSync(bin, ['-t', '-p', dir + '/', '-e', path.join(dir, 'error.log'), '-c', confPath], { encoding: 'utf8' });
+  const t = spawnSync(bin, ['-t', '-p', dir + '/', '-e', path.join(dir, 'error.log'), '-c', confPath], {
+    encoding: 'utf8',
+  });
   if (t.status !== 0) throw new Error(`nginx -t failed: ${(t.stderr || '').trim()}`);
-  const child = spawn(bin, ['-p', dir + '/', '-e', path.join(dir, 'error.log'), '-c', confPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(bin, ['-p', dir + '/', '-e', path.join(dir, 'error.log'), '-c', confPath], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
-  child.stderr.on('data', (d) => { stderr += d; });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
   let dead = false;
-  child.on('exit', () => { dead = true; });
+  child.on('exit', () => {
+    dead = true;
+  });
   try {
     await waitForServer(port, () => dead);
   } catch (e) {
     child.kill('SIGKILL');
     let log = '';
-    try { log = fs.readFileSync(path.join(dir, 'error.log'), 'utf8'); } catch {}
+    try {
+      log = fs.readFileSync(path.join(dir, 'error.log'), 'utf8');
+    } catch {}
     throw new Error(`nginx did not start: ${e.message} ${stderr} ${log}`.trim());
   }
-  const version = (spawnSync(bin, ['-v'], { encoding: 'utf8' }).stderr || '').trim().replace(/^nginx version: /, '');
+  const version = (spawnSync(bin, ['-v'], { encoding: 'utf8' }).stderr || '')
+    .trim()
+    .replace(/^nginx version: /, '');
   // stub_status "accepts" counts TCP connections accepted (each HTTPS connection = one TLS handshake);
   // it includes the connection of the status request itself, hence the "- 1" in a delta.
   const accepts = async () => {
@@ -201,54 +278,86 @@ http {
     return m ? Number(m[1]) : NaN;
   };
   return {
-    kind: 'nginx', version: `${version} (${workers} worker${workers > 1 ? 's' : ''}, TLS 1.2/1.3, EC P-256 cert; port A: HTTP/1.1 only, port B: HTTP/2 + HTTP/1.1 by ALPN, http2_max_concurrent_streams 128)`,
-    port, h2Port, pid: child.pid, dir,
-    async connections() { return accepts(); },
+    kind: 'nginx',
+    version: `${version} (${workers} worker${workers > 1 ? 's' : ''}, TLS 1.2/1.3, EC P-256 cert; port A: HTTP/1.1 only, port B: HTTP/2 + HTTP/1.1 by ALPN, http2_max_concurrent_streams 128)`,
+    port,
+    h2Port,
+    pid: child.pid,
+    dir,
+    async connections() {
+      return accepts();
+    },
     connectionsDelta: (a, b) => b - a - 1,
     stop() {
       return new Promise((resolve) => {
         if (dead) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGQUIT');
-        setTimeout(() => { if (!dead) child.kill('SIGKILL'); }, 5000).unref();
+        setTimeout(() => {
+          if (!dead) child.kill('SIGKILL');
+        }, 5000).unref();
       });
     },
   };
 }
 
 async function startNodeServer(dir) {
-  const child = fork(path.join(__dirname, '..', 'server-node.js'), [dir, '0'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  const child = fork(path.join(__dirname, '..', 'server-node.js'), [dir, '0'], {
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
   let dead = false;
-  child.on('exit', () => { dead = true; });
+  child.on('exit', () => {
+    dead = true;
+  });
   const { port, h2Port } = await new Promise((resolve, reject) => {
     child.once('message', (m) => resolve(m));
     child.once('exit', (code) => reject(new Error(`node server exited (${code})`)));
   });
   await waitForServer(port, () => dead);
   let seq = 0;
-  const stats = () => new Promise((resolve) => {
-    const id = ++seq;
-    const on = (m) => { if (m.type === 'stats' && m.id === id) { child.off('message', on); resolve(m); } };
-    child.on('message', on);
-    child.send({ type: 'stats', id });
-  });
+  const stats = () =>
+    new Promise((resolve) => {
+      const id = ++seq;
+      const on = (m) => {
+        if (m.type === 'stats' && m.id === id) {
+          child.off('message', on);
+          resolve(m);
+        }
+      };
+      child.on('message', on);
+      child.send({ type: 'stats', id });
+    });
   return {
-    kind: 'node', version: `node ${process.version} (EC P-256 cert; port A: https, HTTP/1.1 only; port B: http2.createSecureServer, h2 + http/1.1 by ALPN)`,
-    port, h2Port, pid: child.pid, dir,
-    async connections() { return (await stats()).handshakes; },
+    kind: 'node',
+    version: `node ${process.version} (EC P-256 cert; port A: https, HTTP/1.1 only; port B: http2.createSecureServer, h2 + http/1.1 by ALPN)`,
+    port,
+    h2Port,
+    pid: child.pid,
+    dir,
+    async connections() {
+      return (await stats()).handshakes;
+    },
     connectionsDelta: (a, b) => b - a,
     stop() {
       return new Promise((resolve) => {
         if (dead) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
-        setTimeout(() => { if (!dead) child.kill('SIGKILL'); }, 5000).unref();
+        setTimeout(() => {
+          if (!dead) child.kill('SIGKILL');
+        }, 5000).unref();
       });
     },
   };
 }
 
-async function startServer({ workDir, prefer = 'auto', nginxWorkers = 1, installNginx = false, log = () => {} }) {
+async function startServer({
+  workDir,
+  prefer = 'auto',
+  nginxWorkers = 1,
+  installNginx = false,
+  log = () => {},
+}) {
   const dir = prepareDir(workDir);
   let srv;
   if (prefer !== 'node') {
@@ -256,7 +365,10 @@ async function startServer({ workDir, prefer = 'auto', nginxWorkers = 1, install
     // the only non-loopback action of the bench, so opt-in (--install-nginx): Debian's apt mirror
     if (!bin && installNginx && process.getuid && process.getuid() === 0) {
       log('nginx not found; trying `apt-get install -y nginx` (Debian mirror)');
-      spawnSync('apt-get', ['install', '-y', 'nginx'], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+      spawnSync('apt-get', ['install', '-y', 'nginx'], {
+        stdio: 'ignore',
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      });
       bin = which('nginx') || (fs.existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : null);
     }
     if (bin) {
@@ -269,7 +381,9 @@ async function startServer({ workDir, prefer = 'auto', nginxWorkers = 1, install
     } else if (prefer === 'nginx') {
       throw new Error('nginx not available');
     } else {
-      log('nginx not available (install it with `apt-get install -y nginx`, or pass --install-nginx); using the Node https server');
+      log(
+        'nginx not available (install it with `apt-get install -y nginx`, or pass --install-nginx); using the Node https server',
+      );
     }
   }
   if (!srv) srv = await startNodeServer(dir);

@@ -5,10 +5,13 @@
 const path = require('node:path');
 const initCycleTLS = require(path.resolve(__dirname, '..', '..'));
 
-initCycleTLS({ port: Number(process.argv[2]) }).then((client) => {
-  console.log(`READY ${client.stats().role}`);
-  setInterval(() => undefined, 1 << 30);
-}, (err) => {
-  console.log(`FAILED ${err.code} ${err.message}`);
-  process.exit(1);
-});
+initCycleTLS({ port: Number(process.argv[2]) }).then(
+  (client) => {
+    console.log(`READY ${client.stats().role}`);
+    setInterval(() => undefined, 1 << 30);
+  },
+  (err) => {
+    console.log(`FAILED ${err.code} ${err.message}`);
+    process.exit(1);
+  },
+);

@@ -132,7 +132,11 @@ export interface ClientHello {
 /** Result of looking at the first bytes of a connection: is the whole ClientHello there yet? */
 export type ClientHelloScan =
   | { status: 'incomplete' }
-  | { status: 'complete'; /** bytes of the records that carry the ClientHello */ length: number; records: number }
+  | {
+      status: 'complete';
+      /** bytes of the records that carry the ClientHello */ length: number;
+      records: number;
+    }
   | { status: 'invalid'; code: ClientHelloErrorCode; reason: string };
 
 /**
@@ -151,11 +155,23 @@ export function scanClientHello(buf: Uint8Array, maxBytes = MAX_CLIENT_HELLO_BYT
     const recLen = (buf[offset + 3] << 8) | buf[offset + 4];
     if (type !== CONTENT_HANDSHAKE) {
       return records === 0
-        ? { status: 'invalid', code: 'ERR_NOT_TLS', reason: `first byte 0x${hex2(type)} is not a TLS handshake record` }
-        : { status: 'invalid', code: 'ERR_MALFORMED', reason: `record ${records + 1} has content type ${type} inside the ClientHello` };
+        ? {
+            status: 'invalid',
+            code: 'ERR_NOT_TLS',
+            reason: `first byte 0x${hex2(type)} is not a TLS handshake record`,
+          }
+        : {
+            status: 'invalid',
+            code: 'ERR_MALFORMED',
+            reason: `record ${records + 1} has content type ${type} inside the ClientHello`,
+          };
     }
     if (major !== 3) {
-      return { status: 'invalid', code: 'ERR_NOT_TLS', reason: `record version 0x${hex2(major)}${hex2(buf[offset + 2])} is not TLS` };
+      return {
+        status: 'invalid',
+        code: 'ERR_NOT_TLS',
+        reason: `record version 0x${hex2(major)}${hex2(buf[offset + 2])} is not TLS`,
+      };
     }
     if (recLen === 0 || recLen > MAX_RECORD_PAYLOAD) {
       return { status: 'invalid', code: 'ERR_MALFORMED', reason: `record length ${recLen}` };
@@ -168,7 +184,11 @@ export function scanClientHello(buf: Uint8Array, maxBytes = MAX_CLIENT_HELLO_BYT
     records++;
     if (needed < 0 && head.length === HANDSHAKE_HEADER) {
       if (head[0] !== HANDSHAKE_CLIENT_HELLO) {
-        return { status: 'invalid', code: 'ERR_NOT_TLS', reason: `handshake type ${head[0]} is not ClientHello` };
+        return {
+          status: 'invalid',
+          code: 'ERR_NOT_TLS',
+          reason: `handshake type ${head[0]} is not ClientHello`,
+        };
       }
       needed = HANDSHAKE_HEADER + ((head[1] << 16) | (head[2] << 8) | head[3]);
       if (needed > maxBytes) {
@@ -178,11 +198,19 @@ export function scanClientHello(buf: Uint8Array, maxBytes = MAX_CLIENT_HELLO_BYT
     if (needed >= 0 && collected >= needed) return { status: 'complete', length: offset, records };
   }
   if (offset > maxBytes || buf.length > maxBytes + RECORD_HEADER * 8) {
-    return { status: 'invalid', code: 'ERR_TOO_LARGE', reason: `more than ${maxBytes} bytes without a complete ClientHello` };
+    return {
+      status: 'invalid',
+      code: 'ERR_TOO_LARGE',
+      reason: `more than ${maxBytes} bytes without a complete ClientHello`,
+    };
   }
   // A partial header can still be judged: reject non-TLS early so a plain-HTTP client gets an answer quickly.
   if (offset < buf.length && buf[offset] !== CONTENT_HANDSHAKE) {
-    return { status: 'invalid', code: records === 0 ? 'ERR_NOT_TLS' : 'ERR_MALFORMED', reason: `byte 0x${hex2(buf[offset])} does not start a handshake record` };
+    return {
+      status: 'invalid',
+      code: records === 0 ? 'ERR_NOT_TLS' : 'ERR_MALFORMED',
+      reason: `byte 0x${hex2(buf[offset])} does not start a handshake record`,
+    };
   }
   return { status: 'incomplete' };
 }
@@ -200,15 +228,21 @@ export function parseClientHello(input: Uint8Array): ClientHello {
   let recordVersion: number | null = null;
   let recordCount = 0;
   if (bytes[0] === HANDSHAKE_CLIENT_HELLO) {
-    if (bytes.length < HANDSHAKE_HEADER) throw new ClientHelloError('ERR_INCOMPLETE', 'truncated handshake header');
+    if (bytes.length < HANDSHAKE_HEADER)
+      throw new ClientHelloError('ERR_INCOMPLETE', 'truncated handshake header');
     const len = HANDSHAKE_HEADER + bytes.readUIntBE(1, 3);
-    if (bytes.length < len) throw new ClientHelloError('ERR_INCOMPLETE', `handshake message needs ${len} bytes, have ${bytes.length}`);
+    if (bytes.length < len)
+      throw new ClientHelloError(
+        'ERR_INCOMPLETE',
+        `handshake message needs ${len} bytes, have ${bytes.length}`,
+      );
     message = bytes.subarray(0, len);
     raw = message;
   } else {
     const scan = scanClientHello(bytes);
     if (scan.status === 'invalid') throw new ClientHelloError(scan.code, scan.reason);
-    if (scan.status === 'incomplete') throw new ClientHelloError('ERR_INCOMPLETE', 'the ClientHello is not complete');
+    if (scan.status === 'incomplete')
+      throw new ClientHelloError('ERR_INCOMPLETE', 'the ClientHello is not complete');
     raw = bytes.subarray(0, scan.length);
     recordVersion = bytes.readUInt16BE(1);
     recordCount = scan.records;
@@ -227,13 +261,19 @@ export function parseClientHello(input: Uint8Array): ClientHello {
 /** Bounds-checked big-endian reader over one vector; every overrun is a ClientHelloError. */
 class Reader {
   private pos = 0;
-  constructor(private readonly buf: Buffer, private readonly what: string) {}
+  constructor(
+    private readonly buf: Buffer,
+    private readonly what: string,
+  ) {}
   get remaining(): number {
     return this.buf.length - this.pos;
   }
   private need(n: number): void {
     if (this.pos + n > this.buf.length) {
-      throw new ClientHelloError('ERR_MALFORMED', `${this.what}: needs ${n} more bytes at offset ${this.pos}, has ${this.remaining}`);
+      throw new ClientHelloError(
+        'ERR_MALFORMED',
+        `${this.what}: needs ${n} more bytes at offset ${this.pos}, has ${this.remaining}`,
+      );
     }
   }
   u8(): number {
@@ -274,7 +314,8 @@ class Reader {
     return this.bytes(this.remaining);
   }
   u16List(): number[] {
-    if (this.remaining % 2 !== 0) throw new ClientHelloError('ERR_MALFORMED', `${this.what}: odd length ${this.remaining}`);
+    if (this.remaining % 2 !== 0)
+      throw new ClientHelloError('ERR_MALFORMED', `${this.what}: odd length ${this.remaining}`);
     const out: number[] = [];
     while (this.remaining > 0) out.push(this.u16());
     return out;
@@ -285,14 +326,21 @@ class Reader {
     return out;
   }
   end(): void {
-    if (this.remaining !== 0) throw new ClientHelloError('ERR_MALFORMED', `${this.what}: ${this.remaining} trailing bytes`);
+    if (this.remaining !== 0)
+      throw new ClientHelloError('ERR_MALFORMED', `${this.what}: ${this.remaining} trailing bytes`);
   }
 }
 
-function parseMessage(message: Buffer, raw: Buffer, recordVersion: number | null, recordCount: number): ClientHello {
+function parseMessage(
+  message: Buffer,
+  raw: Buffer,
+  recordVersion: number | null,
+  recordCount: number,
+): ClientHello {
   const top = new Reader(message, 'handshake');
   const type = top.u8();
-  if (type !== HANDSHAKE_CLIENT_HELLO) throw new ClientHelloError('ERR_NOT_TLS', `handshake type ${type} is not ClientHello`);
+  if (type !== HANDSHAKE_CLIENT_HELLO)
+    throw new ClientHelloError('ERR_NOT_TLS', `handshake type ${type} is not ClientHello`);
   const body = new Reader(top.bytes(top.u24()), 'ClientHello');
   const legacyVersion = body.u16();
   const random = body.bytes(32);
@@ -305,7 +353,13 @@ function parseMessage(message: Buffer, raw: Buffer, recordVersion: number | null
     while (extReader.remaining > 0) {
       const id = extReader.u16();
       const data = extReader.vector(2, `extension ${id}`).rest();
-      extensions.push({ id, name: extensionName(id), grease: isGrease(id), length: data.length, data: Buffer.from(data) });
+      extensions.push({
+        id,
+        name: extensionName(id),
+        grease: isGrease(id),
+        length: data.length,
+        data: Buffer.from(data),
+      });
     }
   }
   body.end();
@@ -356,7 +410,8 @@ function parseMessage(message: Buffer, raw: Buffer, recordVersion: number | null
 function readExtension(hello: ClientHello, ext: TlsExtension): void {
   const r = new Reader(ext.data, ext.name);
   switch (ext.id) {
-    case 0: { // server_name: ServerNameList
+    case 0: {
+      // server_name: ServerNameList
       const list = r.vector(2, 'server_name_list');
       r.end();
       while (list.remaining > 0) {
@@ -374,7 +429,8 @@ function readExtension(hello: ClientHello, ext: TlsExtension): void {
     case 17613: // ALPS: ProtocolNameList of the protocols with application settings
       if (hello.alps === null) hello.alps = { codepoint: ext.id, protocols: readProtocolList(r) };
       break;
-    case 43: { // supported_versions (ClientHello form)
+    case 43: {
+      // supported_versions (ClientHello form)
       hello.supportedVersions = r.vector(1, 'versions').u16List();
       r.end();
       break;
@@ -395,7 +451,8 @@ function readExtension(hello: ClientHello, ext: TlsExtension): void {
       hello.signatureAlgorithmsCert = r.vector(2, 'supported_signature_algorithms').u16List();
       r.end();
       break;
-    case 51: { // key_share: KeyShareClientHello
+    case 51: {
+      // key_share: KeyShareClientHello
       const list = r.vector(2, 'client_shares');
       r.end();
       while (list.remaining > 0) {
@@ -440,7 +497,8 @@ function readExtension(hello: ClientHello, ext: TlsExtension): void {
       hello.ech = { type, kdfId, aeadId, configId, encLength, payloadLength };
       break;
     }
-    case 41: { // pre_shared_key: OfferedPsks
+    case 41: {
+      // pre_shared_key: OfferedPsks
       const identities = r.vector(2, 'identities');
       const binders = r.vector(2, 'binders');
       r.end();
@@ -508,7 +566,10 @@ export interface ClientHelloSummary {
   ech_length: number | null;
   ech: EchSummary | null;
   resumption: boolean;
-  pre_shared_key: { identities: { identity_length: number; obfuscated_ticket_age: number }[]; binder_lengths: number[] } | null;
+  pre_shared_key: {
+    identities: { identity_length: number; obfuscated_ticket_age: number }[];
+    binder_lengths: number[];
+  } | null;
   early_data: boolean;
   padding_length: number | null;
   trust_anchors_length: number | null;
@@ -558,19 +619,28 @@ export function summarizeClientHello(hello: ClientHello): ClientHelloSummary {
     record_size_limit: hello.recordSizeLimit,
     delegated_credentials: hello.delegatedCredentials.map(signatureAlgorithmName),
     ech_length: hello.echLength,
-    ech: hello.ech === null || hello.echLength === null ? null : {
-      length: hello.echLength,
-      kdf_id: hello.ech.kdfId,
-      aead_id: hello.ech.aeadId,
-      config_id: hello.ech.configId,
-      enc_length: hello.ech.encLength,
-      payload_length: hello.ech.payloadLength,
-    },
+    ech:
+      hello.ech === null || hello.echLength === null
+        ? null
+        : {
+            length: hello.echLength,
+            kdf_id: hello.ech.kdfId,
+            aead_id: hello.ech.aeadId,
+            config_id: hello.ech.configId,
+            enc_length: hello.ech.encLength,
+            payload_length: hello.ech.payloadLength,
+          },
     resumption: hello.preSharedKey !== null,
-    pre_shared_key: hello.preSharedKey === null ? null : {
-      identities: hello.preSharedKey.identities.map((i) => ({ identity_length: i.length, obfuscated_ticket_age: i.obfuscatedTicketAge })),
-      binder_lengths: hello.preSharedKey.binderLengths,
-    },
+    pre_shared_key:
+      hello.preSharedKey === null
+        ? null
+        : {
+            identities: hello.preSharedKey.identities.map((i) => ({
+              identity_length: i.length,
+              obfuscated_ticket_age: i.obfuscatedTicketAge,
+            })),
+            binder_lengths: hello.preSharedKey.binderLengths,
+          },
     early_data: hello.earlyData,
     padding_length: hello.paddingLength,
     trust_anchors_length: hello.trustAnchorsLength,

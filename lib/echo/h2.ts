@@ -10,7 +10,16 @@ import { HeaderField, HpackDecoder } from './hpack';
 export const CONNECTION_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
 export const FRAME_TYPES: ReadonlyArray<string> = [
-  'DATA', 'HEADERS', 'PRIORITY', 'RST_STREAM', 'SETTINGS', 'PUSH_PROMISE', 'PING', 'GOAWAY', 'WINDOW_UPDATE', 'CONTINUATION',
+  'DATA',
+  'HEADERS',
+  'PRIORITY',
+  'RST_STREAM',
+  'SETTINGS',
+  'PUSH_PROMISE',
+  'PING',
+  'GOAWAY',
+  'WINDOW_UPDATE',
+  'CONTINUATION',
 ];
 
 export const SETTINGS_NAMES: ReadonlyMap<number, string> = new Map<number, string>([
@@ -137,7 +146,8 @@ function flagNames(type: number, flags: number): string[] {
   if ((type === TYPE_DATA || type === TYPE_HEADERS) && flags & FLAG_END_STREAM) out.push('END_STREAM');
   if ((type === TYPE_DATA || type === TYPE_HEADERS || type === 5) && flags & FLAG_PADDED) out.push('PADDED');
   if (type === TYPE_HEADERS && flags & FLAG_PRIORITY) out.push('PRIORITY');
-  if ((type === TYPE_HEADERS || type === TYPE_CONTINUATION || type === 5) && flags & FLAG_END_HEADERS) out.push('END_HEADERS');
+  if ((type === TYPE_HEADERS || type === TYPE_CONTINUATION || type === 5) && flags & FLAG_END_HEADERS)
+    out.push('END_HEADERS');
   return out;
 }
 
@@ -190,7 +200,8 @@ export class H2FrameParser {
       this.stop(err instanceof Error ? err.message : String(err));
     }
     // Never keep a reference into a caller's large chunk longer than needed.
-    if (this.buf.length > 0 && this.buf.buffer.byteLength > this.buf.length * 4) this.buf = Buffer.from(this.buf);
+    if (this.buf.length > 0 && this.buf.buffer.byteLength > this.buf.length * 4)
+      this.buf = Buffer.from(this.buf);
   }
 
   /** The decoded request header block of a stream, in wire order (HEADERS + CONTINUATION). */
@@ -209,8 +220,10 @@ export class H2FrameParser {
   /** The connection's fingerprint; with `streamId`, `stream_id` and `request_headers_frame` describe that request. */
   fingerprint(streamId?: number): H2Fingerprint {
     const first = this.firstHeaders;
-    const firstInfo = first ? { stream_id: first.stream_id, flags: first.flags, priority: first.priority } : null;
-    const requestInfo = streamId === undefined ? firstInfo : this.requestFrames.get(streamId) ?? null;
+    const firstInfo = first
+      ? { stream_id: first.stream_id, flags: first.flags, priority: first.priority }
+      : null;
+    const requestInfo = streamId === undefined ? firstInfo : (this.requestFrames.get(streamId) ?? null);
     const pseudo = first?.headers ? first.headers.filter(([n]) => n.startsWith(':')).map(([n]) => n) : [];
     const akamai = akamaiString(this.settings ?? [], this.windowUpdate, this.priorityFrames, pseudo);
     return {
@@ -258,7 +271,8 @@ export class H2FrameParser {
         this.buf = this.buf.subarray(FRAME_HEADER + n);
         continue;
       }
-      if (length > MAX_BUFFERED_FRAME) throw new Error(`${FRAME_TYPES[type] ?? `frame type ${type}`} of ${length} bytes`);
+      if (length > MAX_BUFFERED_FRAME)
+        throw new Error(`${FRAME_TYPES[type] ?? `frame type ${type}`} of ${length} bytes`);
       if (this.buf.length < FRAME_HEADER + length) return;
       const payload = this.buf.subarray(FRAME_HEADER, FRAME_HEADER + length);
       this.buf = this.buf.subarray(FRAME_HEADER + length);
@@ -278,14 +292,19 @@ export class H2FrameParser {
       length: payload.length,
       flags: flagNames(type, flags),
     };
-    if (this.pending && type !== TYPE_CONTINUATION) throw new Error(`${frame.frame_type} frame inside a header block`);
+    if (this.pending && type !== TYPE_CONTINUATION)
+      throw new Error(`${frame.frame_type} frame inside a header block`);
     switch (type) {
       case TYPE_SETTINGS: {
         if (payload.length % 6 !== 0) throw new Error(`SETTINGS payload of ${payload.length} bytes`);
         const entries: H2Setting[] = [];
         for (let off = 0; off < payload.length; off += 6) {
           const id = payload.readUInt16BE(off);
-          entries.push({ id, name: SETTINGS_NAMES.get(id) ?? `UNKNOWN_${id}`, value: payload.readUInt32BE(off + 2) });
+          entries.push({
+            id,
+            name: SETTINGS_NAMES.get(id) ?? `UNKNOWN_${id}`,
+            value: payload.readUInt32BE(off + 2),
+          });
         }
         frame.settings = entries;
         if (!(flags & FLAG_ACK) && this.settings === null) this.settings = entries;
@@ -308,7 +327,8 @@ export class H2FrameParser {
         if (payload.length !== 5) throw new Error(`PRIORITY payload of ${payload.length} bytes`);
         const priority = readPriority(payload, 0);
         frame.priority = priority;
-        if (this.firstHeaders === null && this.priorityFrames.length < 256) this.priorityFrames.push({ stream_id: streamId, ...priority });
+        if (this.firstHeaders === null && this.priorityFrames.length < 256)
+          this.priorityFrames.push({ stream_id: streamId, ...priority });
         this.record(frame);
         break;
       }
@@ -339,12 +359,18 @@ export class H2FrameParser {
             if (oldest !== undefined) this.requestFrames.delete(oldest);
           }
         }
-        this.pending = { streamId, frame, fragments: [Buffer.from(payload.subarray(off, end))], bytes: end - off };
+        this.pending = {
+          streamId,
+          frame,
+          fragments: [Buffer.from(payload.subarray(off, end))],
+          bytes: end - off,
+        };
         if (flags & FLAG_END_HEADERS) this.finishBlock();
         break;
       }
       case TYPE_CONTINUATION: {
-        if (!this.pending || this.pending.streamId !== streamId) throw new Error('CONTINUATION without a header block');
+        if (!this.pending || this.pending.streamId !== streamId)
+          throw new Error('CONTINUATION without a header block');
         this.record(frame);
         this.pending.fragments.push(Buffer.from(payload));
         this.pending.bytes += payload.length;
@@ -363,7 +389,11 @@ export class H2FrameParser {
     this.pending = null;
     const fields = this.hpack.decode(p.fragments.length === 1 ? p.fragments[0] : Buffer.concat(p.fragments));
     p.frame.headers = fields.map(([n, v]) => `${n}: ${v}`);
-    if (this.firstHeaders && this.firstHeaders.stream_id === p.streamId && this.firstHeaders.headers === null) {
+    if (
+      this.firstHeaders &&
+      this.firstHeaders.stream_id === p.streamId &&
+      this.firstHeaders.headers === null
+    ) {
       this.firstHeaders.headers = fields;
     }
     // A second HEADERS on a stream carries trailers: keep the request's own header list.
@@ -385,10 +415,14 @@ export function akamaiString(
 ): string {
   const s = settings.map((e) => `${e.id}:${e.value}`).join(';');
   const wu = windowUpdate === null ? '00' : String(windowUpdate);
-  const p = priorityFrames.length === 0
-    ? '0'
-    : priorityFrames.map((f) => `${f.stream_id}:${f.exclusive}:${f.depends_on}:${f.weight}`).join(',');
-  const ps = pseudoHeaders.map((n) => PSEUDO_LETTERS.get(n)).filter((x): x is string => x !== undefined).join(',');
+  const p =
+    priorityFrames.length === 0
+      ? '0'
+      : priorityFrames.map((f) => `${f.stream_id}:${f.exclusive}:${f.depends_on}:${f.weight}`).join(',');
+  const ps = pseudoHeaders
+    .map((n) => PSEUDO_LETTERS.get(n))
+    .filter((x): x is string => x !== undefined)
+    .join(',');
   return `${s}|${wu}|${p}|${ps}`;
 }
 

@@ -67,16 +67,26 @@ export function ja4Version(hello: ClientHello): string {
   const hasExtension = hello.extensions.some((e) => e.id === 43);
   const v = hasExtension && offered.length > 0 ? Math.max(...offered) : hello.legacyVersion;
   switch (v) {
-    case 0x0304: return '13';
-    case 0x0303: return '12';
-    case 0x0302: return '11';
-    case 0x0301: return '10';
-    case 0x0300: return 's3';
-    case 0x0002: return 's2';
-    case 0xfeff: return 'd1';
-    case 0xfefd: return 'd2';
-    case 0xfefc: return 'd3';
-    default: return '00';
+    case 0x0304:
+      return '13';
+    case 0x0303:
+      return '12';
+    case 0x0302:
+      return '11';
+    case 0x0301:
+      return '10';
+    case 0x0300:
+      return 's3';
+    case 0x0002:
+      return 's2';
+    case 0xfeff:
+      return 'd1';
+    case 0xfefd:
+      return 'd2';
+    case 0xfefc:
+      return 'd3';
+    default:
+      return '00';
   }
 }
 

@@ -6,7 +6,7 @@
 
 /** GREASE values (RFC 8701): 0x?a?a with both bytes equal. */
 export function isGrease(value: number): boolean {
-  return (value & 0x0f0f) === 0x0a0a && (value >> 8) === (value & 0xff);
+  return (value & 0x0f0f) === 0x0a0a && value >> 8 === (value & 0xff);
 }
 
 function hex4(value: number): string {
@@ -215,16 +215,26 @@ export const CERT_COMPRESSION_NAMES: ReadonlyMap<number, string> = new Map<numbe
 export function versionName(version: number): string {
   if (isGrease(version)) return `GREASE (0x${hex4(version)})`;
   switch (version) {
-    case 0x0002: return 'SSL 2.0';
-    case 0x0300: return 'SSL 3.0';
-    case 0x0301: return 'TLS 1.0';
-    case 0x0302: return 'TLS 1.1';
-    case 0x0303: return 'TLS 1.2';
-    case 0x0304: return 'TLS 1.3';
-    case 0xfeff: return 'DTLS 1.0';
-    case 0xfefd: return 'DTLS 1.2';
-    case 0xfefc: return 'DTLS 1.3';
-    default: return `0x${hex4(version)}`;
+    case 0x0002:
+      return 'SSL 2.0';
+    case 0x0300:
+      return 'SSL 3.0';
+    case 0x0301:
+      return 'TLS 1.0';
+    case 0x0302:
+      return 'TLS 1.1';
+    case 0x0303:
+      return 'TLS 1.2';
+    case 0x0304:
+      return 'TLS 1.3';
+    case 0xfeff:
+      return 'DTLS 1.0';
+    case 0xfefd:
+      return 'DTLS 1.2';
+    case 0xfefc:
+      return 'DTLS 1.3';
+    default:
+      return `0x${hex4(version)}`;
   }
 }
 

@@ -48,12 +48,16 @@ function splitOutsideQuotes(s: string, sep: string): string[] {
       start = i + 1;
     }
   }
-  if (quoted) throw handshakeFailure(`unterminated quoted string in Sec-WebSocket-Extensions: ${JSON.stringify(s)}`);
+  if (quoted)
+    throw handshakeFailure(`unterminated quoted string in Sec-WebSocket-Extensions: ${JSON.stringify(s)}`);
   out.push(s.slice(start));
   return out;
 }
 
-interface ExtensionElement { name: string; params: Array<[string, string | undefined]> }
+interface ExtensionElement {
+  name: string;
+  params: Array<[string, string | undefined]>;
+}
 
 /**
  * The extension list of RFC 6455 §9.1: `name *(; param[=value])`, comma-separated. A quoted value
@@ -88,7 +92,9 @@ export function parseExtensionList(value: string): ExtensionElement[] {
 function windowBits(name: string, v: string | undefined): number {
   // §7.1.2: a decimal integer from 8 to 15 without a leading zero.
   if (v === undefined || !/^(8|9|1[0-5])$/.test(v)) {
-    throw handshakeFailure(`permessage-deflate parameter ${name} needs a value from 8 to 15, got ${v === undefined ? 'none' : JSON.stringify(v)}`);
+    throw handshakeFailure(
+      `permessage-deflate parameter ${name} needs a value from 8 to 15, got ${v === undefined ? 'none' : JSON.stringify(v)}`,
+    );
   }
   return Number(v);
 }
@@ -100,16 +106,25 @@ function windowBits(name: string, v: string | undefined): number {
  * 8–15, and client_max_window_bits when we did not offer it fail the handshake. Undefined when the
  * server declined compression (no extension at all).
  */
-export function parseDeflateResponse(value: string, offeredClientMaxWindowBits: boolean): NegotiatedDeflate | undefined {
+export function parseDeflateResponse(
+  value: string,
+  offeredClientMaxWindowBits: boolean,
+): NegotiatedDeflate | undefined {
   const elements = parseExtensionList(value);
   if (elements.length === 0) return undefined;
   if (elements.length > 1) {
-    throw handshakeFailure(`the server accepted more extensions than the one offered: ${JSON.stringify(value)}`);
+    throw handshakeFailure(
+      `the server accepted more extensions than the one offered: ${JSON.stringify(value)}`,
+    );
   }
   const [{ name, params }] = elements;
-  if (name.toLowerCase() !== 'permessage-deflate') throw handshakeFailure(`the server accepted extension "${name}", which was not offered`);
+  if (name.toLowerCase() !== 'permessage-deflate')
+    throw handshakeFailure(`the server accepted extension "${name}", which was not offered`);
   const out: NegotiatedDeflate = {
-    serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15,
+    serverNoContextTakeover: false,
+    clientNoContextTakeover: false,
+    serverMaxWindowBits: 15,
+    clientMaxWindowBits: 15,
   };
   const seen = new Set<string>();
   for (const [key, v] of params) {
@@ -127,7 +142,8 @@ export function parseDeflateResponse(value: string, offeredClientMaxWindowBits: 
         out.serverMaxWindowBits = windowBits(key, v);
         break;
       case 'client_max_window_bits':
-        if (!offeredClientMaxWindowBits) throw handshakeFailure('the server sent client_max_window_bits, which was not offered');
+        if (!offeredClientMaxWindowBits)
+          throw handshakeFailure('the server sent client_max_window_bits, which was not offered');
         out.clientMaxWindowBits = windowBits(key, v);
         break;
       default:
@@ -155,7 +171,9 @@ class SerialQueue {
   }
 }
 
-function noop(): void { /* a settled promise's handler */ }
+function noop(): void {
+  /* a settled promise's handler */
+}
 
 function closedError(): CycleTLSError {
   return new CycleTLSError('ERR_CONNECTION_CLOSED', 'the WebSocket connection is closed', 'body');
@@ -195,9 +213,11 @@ export class PerMessageDeflate {
       // zlib refuses an 8-bit window for raw deflate, and node turns 8 into 9 the same way: 9 is
       // safe for a peer that allows only 8, because zlib's deflate never reaches back further than
       // its window minus 262 bytes (MIN_LOOKAHEAD), i.e. 250 bytes with a 512-byte window.
-      const stream = this.deflater ??= zlib.createDeflateRaw({
-        windowBits: Math.max(9, this.params.clientMaxWindowBits), level: this.tuning.level, memLevel: this.tuning.memLevel,
-      });
+      const stream = (this.deflater ??= zlib.createDeflateRaw({
+        windowBits: Math.max(9, this.params.clientMaxWindowBits),
+        level: this.tuning.level,
+        memLevel: this.tuning.memLevel,
+      }));
       let out = await this.process(stream, [data], Infinity);
       if (this.params.clientNoContextTakeover) stream.reset();
       if (out.length >= 4 && out.subarray(out.length - 4).equals(TAIL)) out = out.subarray(0, out.length - 4);
@@ -214,7 +234,7 @@ export class PerMessageDeflate {
     return this.decompressQueue.run(async () => {
       if (this.closed) throw closedError();
       // Any window up to 15 bits inflates what a peer limited to fewer bits produced.
-      const stream = this.inflater ??= zlib.createInflateRaw({ windowBits: 15 });
+      const stream = (this.inflater ??= zlib.createInflateRaw({ windowBits: 15 }));
       const out = await this.process(stream, [data, TAIL], maxBytes);
       if (this.params.serverNoContextTakeover) stream.reset();
       return out;
@@ -260,13 +280,18 @@ export class PerMessageDeflate {
       const onEnd = (): void => settle(undefined, true);
       const onData = (chunk: Buffer): void => {
         size += chunk.length;
-        if (size > maxBytes) settle(new WsProtocolError(1009, `decompressed message larger than the limit of ${maxBytes} bytes`));
+        if (size > maxBytes)
+          settle(
+            new WsProtocolError(1009, `decompressed message larger than the limit of ${maxBytes} bytes`),
+          );
         else chunks.push(chunk);
       };
       const onError = (err: Error): void => {
-        settle(stream instanceof zlib.InflateRaw
-          ? new WsProtocolError(1007, `invalid compressed data: ${err.message}`)
-          : new WsProtocolError(1011, `compression failed: ${err.message}`));
+        settle(
+          stream instanceof zlib.InflateRaw
+            ? new WsProtocolError(1007, `invalid compressed data: ${err.message}`)
+            : new WsProtocolError(1011, `compression failed: ${err.message}`),
+        );
       };
       this.inFlight.add(settle);
       stream.on('data', onData);

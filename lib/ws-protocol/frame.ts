@@ -42,7 +42,10 @@ export interface FrameParserOptions {
   perMessageDeflate?: boolean;
 }
 
-const enum State { Header, Payload }
+const enum State {
+  Header,
+  Payload,
+}
 
 function isControl(opcode: number): boolean {
   return (opcode & 0x8) !== 0;
@@ -119,7 +122,12 @@ export class FrameParser {
       throw new WsProtocolError(1002, `reserved opcode ${opcode}`);
     }
     if (rsv1 && !(this.deflate && (opcode === OP_TEXT || opcode === OP_BINARY))) {
-      throw new WsProtocolError(1002, this.deflate ? 'RSV1 set on a frame that does not start a data message' : 'RSV1 set but no extension was negotiated');
+      throw new WsProtocolError(
+        1002,
+        this.deflate
+          ? 'RSV1 set on a frame that does not start a data message'
+          : 'RSV1 set but no extension was negotiated',
+      );
     }
     if ((b1 & 0x80) !== 0) throw new WsProtocolError(1002, 'a server must not mask its frames');
     let length = b1 & 0x7f;
@@ -137,7 +145,8 @@ export class FrameParser {
         length = ext.readUInt16BE(2);
       } else {
         const hi = ext.readUInt32BE(2);
-        if (hi >= 0x80000000) throw new WsProtocolError(1002, '64-bit payload length with the most significant bit set');
+        if (hi >= 0x80000000)
+          throw new WsProtocolError(1002, '64-bit payload length with the most significant bit set');
         // Past 2^53 a length is not exact in a number, and far beyond any limit anyway.
         if (hi > 0x1fffff) throw new WsProtocolError(1009, 'frame payload length beyond 2^53 bytes');
         length = hi * 0x100000000 + ext.readUInt32BE(6);
@@ -145,7 +154,8 @@ export class FrameParser {
     }
     if (!isControl(opcode)) {
       if (opcode === OP_CONTINUATION) {
-        if (!this.fragmented) throw new WsProtocolError(1002, 'continuation frame without a message to continue');
+        if (!this.fragmented)
+          throw new WsProtocolError(1002, 'continuation frame without a message to continue');
       } else {
         if (this.fragmented) throw new WsProtocolError(1002, 'new data message inside a fragmented one');
         this.messageBytes = 0;
@@ -253,7 +263,14 @@ export interface EncodeOptions {
 /**
  * The header of a client frame for a payload of `len` bytes, ending with `mask` (4 bytes), into
  * `out` at `at`; returns the header's size. */
-function writeHeader(out: Buffer, at: number, opcode: number, len: number, opts: EncodeOptions, mask: Buffer): number {
+function writeHeader(
+  out: Buffer,
+  at: number,
+  opcode: number,
+  len: number,
+  opts: EncodeOptions,
+  mask: Buffer,
+): number {
   const lenSize = len < 126 ? 0 : len < 0x10000 ? 2 : 8;
   out[at] = (opts.fin === false ? 0 : 0x80) | (opts.rsv1 ? 0x40 : 0) | opcode;
   if (lenSize === 0) {
@@ -284,8 +301,10 @@ export function encodeFrame(opcode: number, payload: Buffer, opts: EncodeOptions
   const headerSize = headerSizeFor(len);
   // Small frames come from node's pool (their masking is bytewise anyway); larger ones get an
   // ArrayBuffer of their own, so that the payload's alignment is ours to choose.
-  const frame = len < 32 ? Buffer.allocUnsafe(headerSize + len)
-    : Buffer.from(new ArrayBuffer(headerSize + len + 3), (4 - (headerSize % 4)) % 4, headerSize + len);
+  const frame =
+    len < 32
+      ? Buffer.allocUnsafe(headerSize + len)
+      : Buffer.from(new ArrayBuffer(headerSize + len + 3), (4 - (headerSize % 4)) % 4, headerSize + len);
   const mask = nextMask();
   writeHeader(frame, 0, opcode, len, opts, mask);
   payload.copy(frame, headerSize);

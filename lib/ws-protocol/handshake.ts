@@ -37,7 +37,9 @@ export function createKey(): string {
 
 /** The Sec-WebSocket-Accept the server must answer `key` with. */
 export function acceptFor(key: string): string {
-  return createHash('sha1').update(key + GUID).digest('base64');
+  return createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
 }
 
 export interface HandshakeOptions {
@@ -58,7 +60,13 @@ type Slot = [name: string, value: string | undefined];
 const EXTRA = '\0extra';
 
 /** Headers the protocol owns: a caller's value would break the handshake or the framing. */
-const OWNED = new Set(['upgrade', 'connection', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions']);
+const OWNED = new Set([
+  'upgrade',
+  'connection',
+  'sec-websocket-key',
+  'sec-websocket-version',
+  'sec-websocket-extensions',
+]);
 
 const FORBIDDEN_VALUE = /[\r\n\0]/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -71,7 +79,10 @@ function defaultOrigin(url: URL): string {
 function approximateSite(host: string): string {
   if (/^[\d.]+$/.test(host) || host.includes(':')) return host;
   const labels = host.split('.');
-  const n = labels.length >= 3 && labels[labels.length - 1].length === 2 && labels[labels.length - 2].length <= 3 ? 3 : 2;
+  const n =
+    labels.length >= 3 && labels[labels.length - 1].length === 2 && labels[labels.length - 2].length <= 3
+      ? 3
+      : 2;
   return labels.slice(-n).join('.');
 }
 
@@ -89,17 +100,29 @@ function fetchSite(origin: string, url: URL): string {
   }
   const target = new URL(defaultOrigin(url));
   if (o.origin === target.origin) return 'same-origin';
-  if (o.protocol === target.protocol && approximateSite(o.hostname) === approximateSite(target.hostname)) return 'same-site';
+  if (o.protocol === target.protocol && approximateSite(o.hostname) === approximateSite(target.hostname))
+    return 'same-site';
   return 'cross-site';
 }
 
 /** Firefox sends Sec-Fetch-* only to potentially trustworthy origins: TLS, or the local host. */
 function trustworthy(url: URL): boolean {
-  return url.protocol === 'wss:' || url.hostname === 'localhost' || url.hostname.endsWith('.localhost') ||
-    /^127\./.test(url.hostname) || url.hostname === '[::1]';
+  return (
+    url.protocol === 'wss:' ||
+    url.hostname === 'localhost' ||
+    url.hostname.endsWith('.localhost') ||
+    /^127\./.test(url.hostname) ||
+    url.hostname === '[::1]'
+  );
 }
 
-function chromeSlots(url: URL, o: HandshakeOptions, origin: string, protocols: string | undefined, safari: boolean): Slot[] {
+function chromeSlots(
+  url: URL,
+  o: HandshakeOptions,
+  origin: string,
+  protocols: string | undefined,
+  safari: boolean,
+): Slot[] {
   return [
     ['Host', url.host],
     ['Connection', 'Upgrade'],
@@ -123,7 +146,11 @@ function chromeSlots(url: URL, o: HandshakeOptions, origin: string, protocols: s
 function firefoxSlots(url: URL, o: HandshakeOptions, origin: string, protocols: string | undefined): Slot[] {
   const site = fetchSite(origin, url);
   const fetchMetadata: Slot[] = trustworthy(url)
-    ? [['Sec-Fetch-Dest', 'empty'], ['Sec-Fetch-Mode', 'websocket'], ['Sec-Fetch-Site', site]]
+    ? [
+        ['Sec-Fetch-Dest', 'empty'],
+        ['Sec-Fetch-Mode', 'websocket'],
+        ['Sec-Fetch-Site', site],
+      ]
     : [];
   // Firefox says a cross-site socket (an `Origin: null` data: page included) has no storage access.
   const storageAccess = trustworthy(url) && site === 'cross-site' ? 'none' : undefined;
@@ -166,7 +193,8 @@ export function offeredProtocols(opts: Pick<HandshakeOptions, 'protocols' | 'ext
   }
   const out = given.length > 0 ? given : fromHeaders;
   for (const p of out) {
-    if (typeof p !== 'string' || !TOKEN.test(p)) throw invalidOption(`invalid WebSocket subprotocol ${JSON.stringify(p)}`);
+    if (typeof p !== 'string' || !TOKEN.test(p))
+      throw invalidOption(`invalid WebSocket subprotocol ${JSON.stringify(p)}`);
   }
   if (new Set(out).size !== out.length) throw invalidOption('duplicate WebSocket subprotocol');
   return out;
@@ -181,19 +209,26 @@ export function offeredProtocols(opts: Pick<HandshakeOptions, 'protocols' | 'ext
  * Upgrade, Connection and the Sec-WebSocket-Key/-Version/-Extensions headers belong to the protocol:
  * a caller's value for one of them is an error (perMessageDeflate and protocols set them).
  */
-export function handshakeHeaders(family: BrowserFamily, url: URL, opts: HandshakeOptions): Array<[string, string]> {
-  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw invalidOption(`a WebSocket URL must be ws: or wss:, got ${url.protocol}`);
+export function handshakeHeaders(
+  family: BrowserFamily,
+  url: URL,
+  opts: HandshakeOptions,
+): Array<[string, string]> {
+  if (url.protocol !== 'ws:' && url.protocol !== 'wss:')
+    throw invalidOption(`a WebSocket URL must be ws: or wss:, got ${url.protocol}`);
   const protocols = offeredProtocols(opts);
   const protocolValue = protocols.length > 0 ? protocols.join(', ') : undefined;
   const origin = opts.origin ?? defaultOrigin(url);
-  const slots = family === 'firefox'
-    ? firefoxSlots(url, opts, origin, protocolValue)
-    : chromeSlots(url, opts, origin, protocolValue, family === 'safari');
+  const slots =
+    family === 'firefox'
+      ? firefoxSlots(url, opts, origin, protocolValue)
+      : chromeSlots(url, opts, origin, protocolValue, family === 'safari');
   const index = new Map(slots.map(([name], i) => [name.toLowerCase(), i]));
   const extras: Array<[string, string]> = [];
   const given = new Set<string>();
   for (const [name, value] of opts.extra) {
-    if (!TOKEN.test(name)) throw invalidOption(`header name ${JSON.stringify(name)} is not a valid HTTP token`);
+    if (!TOKEN.test(name))
+      throw invalidOption(`header name ${JSON.stringify(name)} is not a valid HTTP token`);
     if (FORBIDDEN_VALUE.test(value)) throw invalidOption(`header "${name}" contains CR, LF or NUL`);
     const lower = name.toLowerCase();
     if (OWNED.has(lower)) throw invalidOption(`header "${name}" is set by the WebSocket handshake itself`);
@@ -262,11 +297,15 @@ export function verifyHandshake(status: number, rawHeaders: string[], opts: Veri
 function verifyUpgradeAnswer(headers: Map<string, string[]>, key: string): void {
   const upgrade = headers.get('upgrade');
   if (!upgrade || upgrade.length !== 1 || upgrade[0].trim().toLowerCase() !== 'websocket') {
-    throw handshakeFailure(`Upgrade must be "websocket", got ${upgrade ? JSON.stringify(upgrade.join(', ')) : 'none'}`);
+    throw handshakeFailure(
+      `Upgrade must be "websocket", got ${upgrade ? JSON.stringify(upgrade.join(', ')) : 'none'}`,
+    );
   }
   const connection = headers.get('connection') ?? [];
   if (!connection.flatMap((v) => v.split(',')).some((t) => t.trim().toLowerCase() === 'upgrade')) {
-    throw handshakeFailure(`Connection must contain "upgrade", got ${connection.length ? JSON.stringify(connection.join(', ')) : 'none'}`);
+    throw handshakeFailure(
+      `Connection must contain "upgrade", got ${connection.length ? JSON.stringify(connection.join(', ')) : 'none'}`,
+    );
   }
   const accept = headers.get('sec-websocket-accept');
   if (!accept) throw handshakeFailure('no Sec-WebSocket-Accept');
@@ -284,15 +323,20 @@ function negotiated(headers: Map<string, string[]>, opts: VerifyOptions): Handsh
     if (chosen.length !== 1) throw handshakeFailure('more than one Sec-WebSocket-Protocol');
     protocol = chosen[0].trim();
     if (!offered.includes(protocol)) {
-      throw handshakeFailure(offered.length === 0
-        ? `the server chose subprotocol ${JSON.stringify(protocol)}, but none was offered`
-        : `the server chose subprotocol ${JSON.stringify(protocol)}, which was not offered`);
+      throw handshakeFailure(
+        offered.length === 0
+          ? `the server chose subprotocol ${JSON.stringify(protocol)}, but none was offered`
+          : `the server chose subprotocol ${JSON.stringify(protocol)}, which was not offered`,
+      );
     }
   }
   const extensions = (headers.get('sec-websocket-extensions') ?? []).join(', ');
   let deflate: NegotiatedDeflate | undefined;
   if (extensions.trim() !== '') {
-    if (!opts.perMessageDeflate) throw handshakeFailure(`the server accepted extensions that were not offered: ${JSON.stringify(extensions)}`);
+    if (!opts.perMessageDeflate)
+      throw handshakeFailure(
+        `the server accepted extensions that were not offered: ${JSON.stringify(extensions)}`,
+      );
     deflate = parseDeflateResponse(extensions, (opts.family ?? 'chrome') !== 'firefox');
   }
   const out: HandshakeResult = { protocol, extensions };

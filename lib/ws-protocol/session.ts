@@ -9,8 +9,19 @@ import { CycleTLSError, invalidOption, invalidRange } from '../errors';
 import { PerMessageDeflate } from './deflate';
 import type { DeflateTuning, NegotiatedDeflate } from './deflate';
 import {
-  FrameParser, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT, WsProtocolError, closePayload,
-  encodeFrame, encodeFrameHeader, isValidCloseCode, parseClosePayload,
+  FrameParser,
+  OP_BINARY,
+  OP_CLOSE,
+  OP_CONTINUATION,
+  OP_PING,
+  OP_PONG,
+  OP_TEXT,
+  WsProtocolError,
+  closePayload,
+  encodeFrame,
+  encodeFrameHeader,
+  isValidCloseCode,
+  parseClosePayload,
 } from './frame';
 import type { WsFrame } from './frame';
 
@@ -91,15 +102,22 @@ interface Waiter {
   reject: (err: Error) => void;
 }
 
-interface Outcome { code: number; reason: string; error: Error | undefined }
+interface Outcome {
+  code: number;
+  reason: string;
+  error: Error | undefined;
+}
 
 function rethrowLater(err: unknown): void {
-  process.nextTick(() => { throw err; });
+  process.nextTick(() => {
+    throw err;
+  });
 }
 
 function option(name: string, v: number | undefined, fallback: number, min: number): number {
   if (v === undefined) return fallback;
-  if (typeof v !== 'number' || Number.isNaN(v) || v < min) throw invalidRange(`option "${name}" must be a number ≥ ${min}, got ${String(v)}`);
+  if (typeof v !== 'number' || Number.isNaN(v) || v < min)
+    throw invalidRange(`option "${name}" must be a number ≥ ${min}, got ${String(v)}`);
   return v;
 }
 
@@ -111,7 +129,11 @@ function fitReason(reason: string): string {
 }
 
 function closedError(what: string): CycleTLSError {
-  return new CycleTLSError('ERR_CONNECTION_CLOSED', `the WebSocket connection closed before ${what}`, 'write');
+  return new CycleTLSError(
+    'ERR_CONNECTION_CLOSED',
+    `the WebSocket connection closed before ${what}`,
+    'write',
+  );
 }
 
 function decodeUtf8(decoder: TextDecoder, bytes: Buffer, stream: boolean): string {
@@ -189,13 +211,26 @@ export class WebSocketSession {
     this.highWaterMark = option('highWaterMark', options.highWaterMark, DEFAULT_HIGH_WATER_MARK, 1);
     this.fragmentSize = option('fragmentSize', options.fragmentSize, 0, 0);
     this.closeTimeoutMs = option('closeTimeoutMs', options.closeTimeoutMs, DEFAULT_CLOSE_TIMEOUT_MS, 0);
-    this.closeHandshakeTimeoutMs = option('closeHandshakeTimeoutMs', options.closeHandshakeTimeoutMs, DEFAULT_CLOSE_HANDSHAKE_TIMEOUT_MS, 0);
+    this.closeHandshakeTimeoutMs = option(
+      'closeHandshakeTimeoutMs',
+      options.closeHandshakeTimeoutMs,
+      DEFAULT_CLOSE_HANDSHAKE_TIMEOUT_MS,
+      0,
+    );
     this.queueLimit = option('queueLimit', options.queueLimit, DEFAULT_QUEUE_LIMIT, 1);
     this.protocolValue = options.protocol ?? '';
     this.extensionsValue = options.extensions ?? '';
-    this.deflate = options.deflate ? new PerMessageDeflate(options.deflate, options.deflateTuning) : undefined;
-    this.parser = new FrameParser({ onFrame: (f) => this.onFrame(f), maxPayload: this.maxPayload, perMessageDeflate: this.deflate !== undefined });
-    this.closed = new Promise((resolve) => { this.resolveClosed = resolve; });
+    this.deflate = options.deflate
+      ? new PerMessageDeflate(options.deflate, options.deflateTuning)
+      : undefined;
+    this.parser = new FrameParser({
+      onFrame: (f) => this.onFrame(f),
+      maxPayload: this.maxPayload,
+      perMessageDeflate: this.deflate !== undefined,
+    });
+    this.closed = new Promise((resolve) => {
+      this.resolveClosed = resolve;
+    });
   }
 
   /** 0 CONNECTING (never: a session starts open), 1 OPEN, 2 CLOSING, 3 CLOSED — as WHATWG's WebSocket. */
@@ -244,7 +279,13 @@ export class WebSocketSession {
       // We asked to close and the server hung up without answering: abnormal, but what was asked.
       this.finish(1006, '', undefined);
     } else {
-      this.abnormal(new CycleTLSError('ERR_CONNECTION_CLOSED', 'the server closed the connection without a Close frame', 'body'));
+      this.abnormal(
+        new CycleTLSError(
+          'ERR_CONNECTION_CLOSED',
+          'the server closed the connection without a Close frame',
+          'body',
+        ),
+      );
     }
   }
 
@@ -252,7 +293,8 @@ export class WebSocketSession {
   transportFailed(err: Error): void {
     if (this.state === CLOSED) return;
     this.ended = true;
-    if (this.closeReceived && this.closeSent) this.finish(this.closeReceived.code, this.closeReceived.reason, undefined);
+    if (this.closeReceived && this.closeSent)
+      this.finish(this.closeReceived.code, this.closeReceived.reason, undefined);
     else this.abnormal(err);
   }
 
@@ -276,18 +318,24 @@ export class WebSocketSession {
    * messages are compressed in order, asynchronously: a Buffer must not change until send()
    * resolves. Every message is compressed when permessage-deflate was negotiated, as browsers do.
    */
-  send(data: string | Buffer | ArrayBuffer | SharedArrayBuffer | ArrayBufferView, isBinary?: boolean): Promise<void> {
+  send(
+    data: string | Buffer | ArrayBuffer | SharedArrayBuffer | ArrayBufferView,
+    isBinary?: boolean,
+  ): Promise<void> {
     let opcode: number;
     let payload: Buffer;
     if (typeof data === 'string') {
       opcode = isBinary === true ? OP_BINARY : OP_TEXT;
       payload = Buffer.from(data, 'utf8');
     } else if (Buffer.isBuffer(data) || isArrayBufferLike(data) || ArrayBuffer.isView(data)) {
-      payload = Buffer.isBuffer(data) ? data
-        : isArrayBufferLike(data) ? Buffer.from(data)
+      payload = Buffer.isBuffer(data)
+        ? data
+        : isArrayBufferLike(data)
+          ? Buffer.from(data)
           : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
       opcode = isBinary === false ? OP_TEXT : OP_BINARY;
-      if (opcode === OP_TEXT && !isUtf8(payload)) return Promise.reject(invalidOption('send(): bytes sent as text must be valid UTF-8'));
+      if (opcode === OP_TEXT && !isUtf8(payload))
+        return Promise.reject(invalidOption('send(): bytes sent as text must be valid UTF-8'));
     } else {
       return Promise.reject(invalidOption('send() takes a string, Buffer, ArrayBuffer or ArrayBufferView'));
     }
@@ -307,23 +355,26 @@ export class WebSocketSession {
         this.outboundCount--;
         this.outboundBytes -= payload.length;
       };
-      this.outboundTail = deflate.compress(payload).then((compressed) => {
-        done();
-        if (!this.pending.has(entry)) return;
-        if (this.closeSent || this.state === CLOSED) {
+      this.outboundTail = deflate.compress(payload).then(
+        (compressed) => {
+          done();
+          if (!this.pending.has(entry)) return;
+          if (this.closeSent || this.state === CLOSED) {
+            this.pending.delete(entry);
+            entry.reject(closedError('the message was sent'));
+            return;
+          }
+          this.writeMessage(opcode, compressed, true);
+          this.written(entry);
+        },
+        (err: unknown) => {
+          done();
+          if (!this.pending.has(entry)) return;
           this.pending.delete(entry);
-          entry.reject(closedError('the message was sent'));
-          return;
-        }
-        this.writeMessage(opcode, compressed, true);
-        this.written(entry);
-      }, (err: unknown) => {
-        done();
-        if (!this.pending.has(entry)) return;
-        this.pending.delete(entry);
-        entry.reject(err as Error);
-        this.fail(err);
-      });
+          entry.reject(err as Error);
+          this.fail(err);
+        },
+      );
     });
   }
 
@@ -331,7 +382,8 @@ export class WebSocketSession {
   ping(data?: Buffer | string): Promise<void> {
     const payload = data === undefined ? EMPTY : typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     if (!Buffer.isBuffer(payload)) return Promise.reject(invalidOption('ping() takes a Buffer or a string'));
-    if (payload.length > 125) return Promise.reject(invalidRange(`a ping payload is at most 125 bytes, got ${payload.length}`));
+    if (payload.length > 125)
+      return Promise.reject(invalidRange(`a ping payload is at most 125 bytes, got ${payload.length}`));
     if (this.state !== OPEN) return Promise.reject(this.notOpen('ping'));
     return new Promise<void>((resolve, reject) => {
       const entry: PendingWrite = { resolve, reject, written: false };
@@ -349,7 +401,9 @@ export class WebSocketSession {
    */
   close(code = 1000, reason = ''): Promise<void> {
     if (typeof code !== 'number' || !isValidCloseCode(code)) {
-      return Promise.reject(invalidRange(`close code must be 1000, 1001–1003, 1007–1014 or 3000–4999, got ${String(code)}`));
+      return Promise.reject(
+        invalidRange(`close code must be 1000, 1001–1003, 1007–1014 or 3000–4999, got ${String(code)}`),
+      );
     }
     if (typeof reason !== 'string') return Promise.reject(invalidOption('close reason must be a string'));
     if (Buffer.byteLength(reason, 'utf8') > MAX_CLOSE_REASON) {
@@ -474,27 +528,33 @@ export class WebSocketSession {
     }
     const opcode = this.msgOpcode;
     this.inflating = true;
-    (this.deflate as PerMessageDeflate).decompress(bytes, this.maxPayload).then((inflated) => {
-      this.inflating = false;
-      if (this.state === CLOSED) return;
-      try {
-        this.deliver(opcode === OP_TEXT
-          ? { type: 'text', data: decodeUtf8(this.decoder, inflated, false) }
-          : { type: 'binary', data: inflated });
-        while (!this.inflating && this.backlog.length > 0 && this.state !== CLOSED) this.handleFrame(this.backlog.shift() as WsFrame);
-      } catch (err) {
+    (this.deflate as PerMessageDeflate).decompress(bytes, this.maxPayload).then(
+      (inflated) => {
+        this.inflating = false;
+        if (this.state === CLOSED) return;
+        try {
+          this.deliver(
+            opcode === OP_TEXT
+              ? { type: 'text', data: decodeUtf8(this.decoder, inflated, false) }
+              : { type: 'binary', data: inflated },
+          );
+          while (!this.inflating && this.backlog.length > 0 && this.state !== CLOSED)
+            this.handleFrame(this.backlog.shift() as WsFrame);
+        } catch (err) {
+          this.fail(err);
+          return;
+        }
+        this.updatePause();
+        if (!this.inflating && this.eofPending) {
+          this.eofPending = false;
+          this.transportEnded();
+        }
+      },
+      (err: unknown) => {
+        this.inflating = false;
         this.fail(err);
-        return;
-      }
-      this.updatePause();
-      if (!this.inflating && this.eofPending) {
-        this.eofPending = false;
-        this.transportEnded();
-      }
-    }, (err: unknown) => {
-      this.inflating = false;
-      this.fail(err);
-    });
+      },
+    );
   }
 
   private onServerClose(payload: Buffer): void {
@@ -560,8 +620,10 @@ export class WebSocketSession {
     }
     for (let off = 0; off < payload.length; off += size) {
       const end = Math.min(off + size, payload.length);
-      this.writeFrame(off === 0 ? opcode : OP_CONTINUATION, payload.subarray(off, end),
-        { fin: end === payload.length, rsv1: compressed && off === 0 });
+      this.writeFrame(off === 0 ? opcode : OP_CONTINUATION, payload.subarray(off, end), {
+        fin: end === payload.length,
+        rsv1: compressed && off === 0,
+      });
     }
   }
 
@@ -591,7 +653,11 @@ export class WebSocketSession {
   }
 
   private notOpen(what: string): CycleTLSError {
-    return new CycleTLSError('ERR_INVALID_OPTION', `cannot ${what}: the WebSocket is ${this.state === CLOSING ? 'closing' : 'closed'}`, 'write');
+    return new CycleTLSError(
+      'ERR_INVALID_OPTION',
+      `cannot ${what}: the WebSocket is ${this.state === CLOSING ? 'closing' : 'closed'}`,
+      'write',
+    );
   }
 
   // ---- closing ----
@@ -608,11 +674,20 @@ export class WebSocketSession {
   /** Fails the connection (RFC 6455 §7.1.7): our Close with the error's code, onError, then the end. */
   private fail(err: unknown): void {
     if (this.state === CLOSED) return;
-    const wsErr = err instanceof WsProtocolError ? err : new WsProtocolError(1011, `internal error: ${(err as Error)?.message ?? String(err)}`);
+    const wsErr =
+      err instanceof WsProtocolError
+        ? err
+        : new WsProtocolError(1011, `internal error: ${(err as Error)?.message ?? String(err)}`);
     const reason = fitReason(wsErr.message);
     this.sendClose(wsErr.closeCode, reason);
-    const error = err instanceof CycleTLSError ? err
-      : new CycleTLSError(wsErr.closeCode === 1011 ? 'ERR_INTERNAL' : 'ERR_PROTOCOL', wsErr.message, 'body');
+    const error =
+      err instanceof CycleTLSError
+        ? err
+        : new CycleTLSError(
+            wsErr.closeCode === 1011 ? 'ERR_INTERNAL' : 'ERR_PROTOCOL',
+            wsErr.message,
+            'body',
+          );
     this.emitError(error);
     this.finish(wsErr.closeCode, reason, error);
   }

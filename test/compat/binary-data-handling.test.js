@@ -10,7 +10,10 @@ const md5 = (b) => crypto.createHash('md5').update(b).digest('hex');
 const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex');
 
 // As in cycletls's file: a fresh client per test.
-const env = compatSuite({ httpbin: () => startHttpbin() }, { client: { port: 9601 }, freshClientPerTest: true });
+const env = compatSuite(
+  { httpbin: () => startHttpbin() },
+  { client: { port: 9601 }, freshClientPerTest: true },
+);
 
 /** What httpbin echoed as `data`, back to bytes the way cycletls's test reads it. */
 async function echoedBytes(response) {
@@ -19,12 +22,20 @@ async function echoedBytes(response) {
 }
 
 test('a binary string body with bytes that are not UTF-8 comes back intact', async () => {
-  const bytes = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x80, 0x81, 0x82, 0x83, 0x00, 0x01, 0x02, 0x03, 0xfe, 0xff, 0xc0, 0xc1, 0xef, 0xbf, 0xbd, 0xf0, 0x90, 0x8d]);
-  const response = await env.cycleTLS(env.httpbin.url('/post'), {
-    body: bytes.toString('binary'),
-    headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': bytes.length.toString() },
-    ja3, userAgent,
-  }, 'POST');
+  const bytes = Buffer.from([
+    0xff, 0xd8, 0xff, 0xe0, 0x80, 0x81, 0x82, 0x83, 0x00, 0x01, 0x02, 0x03, 0xfe, 0xff, 0xc0, 0xc1, 0xef,
+    0xbf, 0xbd, 0xf0, 0x90, 0x8d,
+  ]);
+  const response = await env.cycleTLS(
+    env.httpbin.url('/post'),
+    {
+      body: bytes.toString('binary'),
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': bytes.length.toString() },
+      ja3,
+      userAgent,
+    },
+    'POST',
+  );
   expect(response.status).toBe(200);
   expect(md5(await echoedBytes(response))).toBe(md5(bytes));
 });
@@ -40,7 +51,11 @@ test('a JPEG downloads intact through arrayBuffer()', async () => {
 
 test('an image uploaded as a binary string, then a JPEG downloaded', async () => {
   const image = imageBytes('jpeg');
-  const upload = await env.cycleTLS(env.httpbin.url('/post'), { body: image.toString('binary'), headers: { 'Content-Type': 'image/jpeg' }, ja3, userAgent }, 'POST');
+  const upload = await env.cycleTLS(
+    env.httpbin.url('/post'),
+    { body: image.toString('binary'), headers: { 'Content-Type': 'image/jpeg' }, ja3, userAgent },
+    'POST',
+  );
   expect(upload.status).toBe(200);
   const download = await env.cycleTLS(env.httpbin.url('/image/jpeg'), { ja3, userAgent });
   expect(download.status).toBe(200);
@@ -50,14 +65,27 @@ test('an image uploaded as a binary string, then a JPEG downloaded', async () =>
 });
 
 test('binary and JSON uploads on the same client both work', async () => {
-  const binary = await env.cycleTLS(env.httpbin.url('/post'), {
-    body: Buffer.from([0xff, 0x00, 0x01, 0x02, 0x80, 0x81, 0xfe, 0xff]).toString('binary'),
-    headers: { 'Content-Type': 'application/octet-stream' }, ja3, userAgent,
-  }, 'POST');
+  const binary = await env.cycleTLS(
+    env.httpbin.url('/post'),
+    {
+      body: Buffer.from([0xff, 0x00, 0x01, 0x02, 0x80, 0x81, 0xfe, 0xff]).toString('binary'),
+      headers: { 'Content-Type': 'application/octet-stream' },
+      ja3,
+      userAgent,
+    },
+    'POST',
+  );
   expect(binary.status).toBe(200);
-  const text = await env.cycleTLS(env.httpbin.url('/post'), {
-    body: JSON.stringify({ message: 'Hello, world!', binary: true }), headers: { 'Content-Type': 'application/json' }, ja3, userAgent,
-  }, 'POST');
+  const text = await env.cycleTLS(
+    env.httpbin.url('/post'),
+    {
+      body: JSON.stringify({ message: 'Hello, world!', binary: true }),
+      headers: { 'Content-Type': 'application/json' },
+      ja3,
+      userAgent,
+    },
+    'POST',
+  );
   expect(text.status).toBe(200);
   const echoed = JSON.parse(await text.text());
   expect(echoed.json).toEqual({ message: 'Hello, world!', binary: true });
@@ -67,11 +95,16 @@ test('binary and JSON uploads on the same client both work', async () => {
 test('an 8 KB binary body is not corrupted', async () => {
   const pattern = Buffer.from([0xff, 0x00, 0x80, 0x81, 0xc0, 0xc1, 0xfe, 0xff]);
   const large = Buffer.concat(Array(1000).fill(pattern));
-  const response = await env.cycleTLS(env.httpbin.url('/post'), {
-    body: large.toString('binary'),
-    headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': large.length.toString() },
-    ja3, userAgent,
-  }, 'POST');
+  const response = await env.cycleTLS(
+    env.httpbin.url('/post'),
+    {
+      body: large.toString('binary'),
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': large.length.toString() },
+      ja3,
+      userAgent,
+    },
+    'POST',
+  );
   expect(response.status).toBe(200);
   const got = await echoedBytes(response);
   expect(md5(got)).toBe(md5(large));
@@ -80,7 +113,11 @@ test('an 8 KB binary body is not corrupted', async () => {
 
 test('all 256 byte values survive', async () => {
   const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
-  const response = await env.cycleTLS(env.httpbin.url('/post'), { body: all.toString('binary'), headers: { 'Content-Type': 'application/octet-stream' }, ja3, userAgent }, 'POST');
+  const response = await env.cycleTLS(
+    env.httpbin.url('/post'),
+    { body: all.toString('binary'), headers: { 'Content-Type': 'application/octet-stream' }, ja3, userAgent },
+    'POST',
+  );
   expect(response.status).toBe(200);
   const got = await echoedBytes(response);
   expect(sha256(got)).toBe(sha256(all));
@@ -98,7 +135,16 @@ test('arrayBuffer() of a PNG starts with the PNG signature', async () => {
 });
 
 test('an empty binary body arrives as empty data', async () => {
-  const response = await env.cycleTLS(env.httpbin.url('/post'), { body: Buffer.alloc(0).toString('binary'), headers: { 'Content-Type': 'application/octet-stream' }, ja3, userAgent }, 'POST');
+  const response = await env.cycleTLS(
+    env.httpbin.url('/post'),
+    {
+      body: Buffer.alloc(0).toString('binary'),
+      headers: { 'Content-Type': 'application/octet-stream' },
+      ja3,
+      userAgent,
+    },
+    'POST',
+  );
   expect(response.status).toBe(200);
   expect(JSON.parse(await response.text()).data).toBe('');
 });

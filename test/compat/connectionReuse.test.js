@@ -5,19 +5,24 @@ const { compatSuite } = require('./helpers/suite');
 const { startServer } = require('../helpers/servers');
 const { CHROME_ALPS_JA3 } = require('./helpers/stand-ins');
 
-const env = compatSuite({
-  server: () => startServer({
-    handler: (req, res) => {
-      res.writeHead(200, { 'Content-Type': 'text/plain' });
-      res.end(req.url === '/handshake-count' ? String(env.server.stats.handshakes) : 'OK');
-    },
-  }),
-}, { client: { port: 9602 } });
+const env = compatSuite(
+  {
+    server: () =>
+      startServer({
+        handler: (req, res) => {
+          res.writeHead(200, { 'Content-Type': 'text/plain' });
+          res.end(req.url === '/handshake-count' ? String(env.server.stats.handshakes) : 'OK');
+        },
+      }),
+  },
+  { client: { port: 9602 } },
+);
 
 test('three requests to the same host need at most two TLS handshakes', async () => {
   const options = {
     ja3: CHROME_ALPS_JA3,
-    userAgent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/101.0.4951.54 Safari/537.36',
+    userAgent:
+      'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/101.0.4951.54 Safari/537.36',
     insecureSkipVerify: true,
   };
   const url = env.server.origin;

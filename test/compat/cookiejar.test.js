@@ -20,17 +20,25 @@ test('cookies set by redirects, kept in a jar and sent back by hand', async () =
   const first = await env.cycleTLS.get(env.httpbin.url('/cookies'));
   expect(first.data.cookies?.length).toBe(undefined);
 
-  const second = await env.cycleTLS.get(env.httpbin.url('/cookies/set?freeform=test'), { disableRedirect: true });
+  const second = await env.cycleTLS.get(env.httpbin.url('/cookies/set?freeform=test'), {
+    disableRedirect: true,
+  });
   expect(second.status).toEqual(302);
   await processCookies(second, env.httpbin.url('/cookies/set?freeform=test'), jar);
 
-  const third = await env.cycleTLS.get(env.httpbin.url('/cookies'), { headers: { cookie: await jar.getCookieString(env.httpbin.url('/cookies')) } });
+  const third = await env.cycleTLS.get(env.httpbin.url('/cookies'), {
+    headers: { cookie: await jar.getCookieString(env.httpbin.url('/cookies')) },
+  });
   expect((await third.json())?.cookies?.freeform).not.toEqual(null);
 
-  const fourth = await env.cycleTLS.get(env.httpbin.url('/cookies/set?a=1&b=2&c=3'), { disableRedirect: true });
+  const fourth = await env.cycleTLS.get(env.httpbin.url('/cookies/set?a=1&b=2&c=3'), {
+    disableRedirect: true,
+  });
   expect(fourth.status).toEqual(302);
   await processCookies(fourth, env.httpbin.url('/cookies/set?freeform=test'), jar);
 
-  const fifth = await env.cycleTLS.get(env.httpbin.url('/cookies'), { headers: { cookie: await jar.getCookieString(env.httpbin.url('/cookies')) } });
+  const fifth = await env.cycleTLS.get(env.httpbin.url('/cookies'), {
+    headers: { cookie: await jar.getCookieString(env.httpbin.url('/cookies')) },
+  });
   expect((await fifth.json())?.cookies).toEqual({ a: '1', b: '2', c: '3', freeform: 'test' });
 });

@@ -5,12 +5,17 @@ const { compatSuite } = require('./helpers/suite');
 const { startHttpbin } = require('./helpers/httpbin');
 const { CHROME_PADDING_JA3: ja3 } = require('./helpers/stand-ins');
 
-const userAgent = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/83.0.4103.106 Safari/537.36';
+const userAgent =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/83.0.4103.106 Safari/537.36';
 
 const env = compatSuite({ httpbin: () => startHttpbin() }, { client: { port: 9606 } });
 
 test('brotli, deflate and gzip bodies', async () => {
-  for (const [route, flag] of [['/brotli', 'brotli'], ['/deflate', 'deflated'], ['/gzip', 'gzipped']]) {
+  for (const [route, flag] of [
+    ['/brotli', 'brotli'],
+    ['/deflate', 'deflated'],
+    ['/gzip', 'gzipped'],
+  ]) {
     const response = await env.cycleTLS(env.httpbin.url(route), { ja3, userAgent }, 'get');
     expect(response.status).toBe(200);
     // differs on purpose: bodies are decoded by default (cycletls 2.0.5 handed back the compressed bytes as a Buffer).
@@ -21,6 +26,8 @@ test('brotli, deflate and gzip bodies', async () => {
     // cycletls's raw bytes, on request.
     const raw = await env.cycleTLS(env.httpbin.url(route), { ja3, userAgent, decompress: false }, 'get');
     expect(Buffer.isBuffer(raw.data)).toBe(true);
-    expect(raw.headers['Content-Encoding']).toEqual([{ '/brotli': 'br', '/deflate': 'deflate', '/gzip': 'gzip' }[route]]);
+    expect(raw.headers['Content-Encoding']).toEqual([
+      { '/brotli': 'br', '/deflate': 'deflate', '/gzip': 'gzip' }[route],
+    ]);
   }
 });

@@ -4,7 +4,8 @@
 const { compatSuite } = require('./helpers/suite');
 const { startEcho, CHROME_PADDING_JA3: ja3 } = require('./helpers/stand-ins');
 
-const userAgent = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/83.0.4103.106 Safari/537.36';
+const userAgent =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/83.0.4103.106 Safari/537.36';
 
 const env = compatSuite({ echo: startEcho }, { client: { port: 9607 } });
 

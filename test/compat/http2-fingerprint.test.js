@@ -9,7 +9,8 @@ const { startEcho } = require('./helpers/stand-ins');
 const FIREFOX_H2 = '1:65536;2:0;4:131072;5:16384|12517377|0|m,p,a,s';
 const FIREFOX_UA = 'Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:141.0) Gecko/20100101 Firefox/141.0';
 const CHROME_H2 = '1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p';
-const CHROME_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/138.0.0.0 Safari/537.36';
+const CHROME_UA =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/138.0.0.0 Safari/537.36';
 
 const env = compatSuite({ peet: startEcho, scrapfly: startEcho }, { client: { port: 9609 } });
 

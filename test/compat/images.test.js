@@ -12,7 +12,9 @@ const { FIREFOX_87_JA3: ja3, FIREFOX_87_UA: userAgent } = require('./helpers/sta
 const KINDS = ['jpeg', 'png', 'svg', 'webp'];
 const env = compatSuite({ httpbin: () => startHttpbin({ tls: false }) });
 let outDir;
-beforeAll(() => { outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'compat-images-')); });
+beforeAll(() => {
+  outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'compat-images-'));
+});
 afterAll(() => fs.rmSync(outDir, { recursive: true, force: true }));
 
 test('every image type downloads and is written to a file', async () => {

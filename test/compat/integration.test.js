@@ -6,11 +6,17 @@ const { compatSuite } = require('./helpers/suite');
 const { startHttpbin } = require('./helpers/httpbin');
 const { CHROME_PADDING_JA3: ja3 } = require('./helpers/stand-ins');
 
-const userAgent = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/78.0.3904.97 Safari/537.36';
+const userAgent =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/78.0.3904.97 Safari/537.36';
 
-const env = compatSuite({
-  secure: () => startHttpbin(), plain: () => startHttpbin({ tls: false }), exampleCom: () => startHttpbin(),
-}, { client: { port: 9612 } });
+const env = compatSuite(
+  {
+    secure: () => startHttpbin(),
+    plain: () => startHttpbin({ tls: false }),
+    exampleCom: () => startHttpbin(),
+  },
+  { client: { port: 9612 } },
+);
 
 test('every request of the tour returns 200', async () => {
   const requests = [
@@ -33,7 +39,13 @@ test('every request of the tour returns 200', async () => {
     { url: env.exampleCom.url('/') },
   ];
   for (const request of requests) {
-    const options = { body: request.body, ja3: request.ja3, userAgent: request.userAgent, headers: request.headers, cookies: request.cookies };
+    const options = {
+      body: request.body,
+      ja3: request.ja3,
+      userAgent: request.userAgent,
+      headers: request.headers,
+      cookies: request.cookies,
+    };
     const given = { ...options };
     const response = await env.cycleTLS(request.url, options, request.method);
     expect(response.status).toBe(200);

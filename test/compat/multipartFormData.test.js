@@ -22,7 +22,11 @@ test('text fields arrive as the form', async () => {
 test('a file read from disk arrives among the files', async () => {
   const formData = new FormData();
   formData.append('file', fs.createReadStream(path.join(__dirname, 'fixtures', 'upload.txt')));
-  const response = await env.cycleTLS(env.httpbin.url('/post'), { body: formData, headers: formData.getHeaders() }, 'post');
+  const response = await env.cycleTLS(
+    env.httpbin.url('/post'),
+    { body: formData, headers: formData.getHeaders() },
+    'post',
+  );
   expect(response.status).toBe(200);
   const body = typeof response.data === 'string' ? JSON.parse(response.data) : response.data;
   expect(body.files).toBeDefined();

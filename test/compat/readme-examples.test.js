@@ -56,30 +56,65 @@ const PROGRAMS = BLOCKS.filter((b) => b.code.includes('initCycleTLS(') && /\(asy
  * with what it must do here. `repair`: the README typo fixes for the four stream examples.
  */
 const EXAMPLES = [
-  { name: 'basic request through an authenticated proxy', find: (c) => c.includes('ja3er.com/json') && c.includes('proxy:') },
+  {
+    name: 'basic request through an authenticated proxy',
+    find: (c) => c.includes('ja3er.com/json') && c.includes('proxy:'),
+  },
   { name: 'JA4_r', find: (c) => c.includes('ja4r:') && !c.includes('http2Fingerprint') },
-  { name: 'HTTP/2 fingerprint with a JA3', find: (c) => c.includes('http2Fingerprint') && c.includes('ja3:') },
-  { name: 'JA4_r with an HTTP/2 fingerprint', find: (c) => c.includes('http2Fingerprint') && c.includes('ja4r:') },
+  {
+    name: 'HTTP/2 fingerprint with a JA3',
+    find: (c) => c.includes('http2Fingerprint') && c.includes('ja3:'),
+  },
+  {
+    name: 'JA4_r with an HTTP/2 fingerprint',
+    find: (c) => c.includes('http2Fingerprint') && c.includes('ja4r:'),
+  },
   { name: 'streaming /stream/3', find: (c) => c.includes('/stream/3'), syntaxError: true },
   { name: 'streaming /drip', find: (c) => c.includes('/drip'), syntaxError: true },
   { name: 'gzip, decompressed', find: (c) => c.includes('/gzip') },
   { name: 'timeout 2 s against /delay/10', find: (c) => c.includes('/delay/10') },
   { name: 'HTTP, SOCKS5 and SOCKS5h proxies', find: (c) => c.includes('socks5h://') },
   { name: 'multiple requests at once', find: (c) => c.includes('requestDict') },
-  { name: 'cookies as an object', find: (c) => c.includes('cookie1: "value1"') && !c.includes('complexCookies') },
+  {
+    name: 'cookies as an object',
+    find: (c) => c.includes('cookie1: "value1"') && !c.includes('complexCookies'),
+  },
   { name: 'cookies as an array', find: (c) => c.includes('complexCookies') },
   { name: 'tough-cookie jar by hand', find: (c) => c.includes('tough-cookie') },
-  { name: 'multipart form fields', find: (c) => c.includes("require('form-data')") && !c.includes('createReadStream') },
+  {
+    name: 'multipart form fields',
+    find: (c) => c.includes("require('form-data')") && !c.includes('createReadStream'),
+  },
   { name: 'multipart file upload', find: (c) => c.includes('createReadStream') },
   { name: 'URL-encoded form', find: (c) => c.includes('new URLSearchParams()') },
-  { name: 'images and a video with arrayBuffer()', find: (c) => c.includes('arrayBuffer()') && c.includes('SampleVideo') },
-  { name: 'a large video streamed to a file', find: (c) => c.includes('createWriteStream'), syntaxError: true },
+  {
+    name: 'images and a video with arrayBuffer()',
+    find: (c) => c.includes('arrayBuffer()') && c.includes('SampleVideo'),
+  },
+  {
+    name: 'a large video streamed to a file',
+    find: (c) => c.includes('createWriteStream'),
+    syntaxError: true,
+  },
   { name: 'WebSocket with a subprotocol', find: (c) => c.includes('echo.websocket.org') },
   { name: 'sse() read as text', find: (c) => c.includes('cycleTLS.sse(') && c.includes('.text()') },
-  { name: 'SSE through a stream', find: (c) => c.includes('/events') && c.includes("responseType: 'stream'"), syntaxError: true },
-  { name: 'SNI override with a Host header', find: (c) => c.includes("serverName: 'front.example'") && c.includes('resp.text()') },
-  { name: 'WebSocket with SNI override (ESM)', find: (c) => c.includes('cycleTLS.ws(') && c.includes('front.example') },
-  { name: 'SSE with SNI override (ESM)', find: (c) => c.includes('cycleTLS.sse(') && c.includes('front.example') },
+  {
+    name: 'SSE through a stream',
+    find: (c) => c.includes('/events') && c.includes("responseType: 'stream'"),
+    syntaxError: true,
+  },
+  {
+    name: 'SNI override with a Host header',
+    find: (c) => c.includes("serverName: 'front.example'") && c.includes('resp.text()'),
+  },
+  {
+    name: 'WebSocket with SNI override (ESM)',
+    find: (c) => c.includes('cycleTLS.ws(') && c.includes('front.example'),
+  },
+  {
+    name: 'SSE with SNI override (ESM)',
+    find: (c) => c.includes('cycleTLS.sse(') && c.includes('front.example'),
+  },
   { name: 'forceHTTP1', find: (c) => c.includes('forceHTTP1: true') },
   { name: 'forceHTTP3', find: (c) => c.includes('forceHTTP3: true') && c.includes('google') },
 ];
@@ -97,7 +132,10 @@ function urlMap() {
     ['https://httpbin.org', httpbin.origin],
     ['http://httpbin.org', plainHttpbin.origin],
     ['http://username:password@hostname.com:443', `http://username:password@127.0.0.1:${httpProxy.port}`],
-    ['http://username:password@proxy.example.com:8080', `http://username:password@127.0.0.1:${httpProxy.port}`],
+    [
+      'http://username:password@proxy.example.com:8080',
+      `http://username:password@127.0.0.1:${httpProxy.port}`,
+    ],
     ['socks5://proxy.example.com:1080', `socks5://127.0.0.1:${socks.port}`],
     ['socks5h://proxy.example.com:1080', `socks5h://127.0.0.1:${socks.port}`],
     ['https://sample-videos.com/zip/10/mp4/SampleVideo_360x240_1mb.mp4', httpbin.url('/bytes/1048576')],
@@ -112,7 +150,9 @@ function urlMap() {
 
 /** The README's typos that keep four stream examples from parsing: awaits in plain callbacks, a broken '\n'. */
 function repairTypos(code) {
-  return code.replace(/await cycleTLS\.exit\(\);/g, 'cycleTLS.exit();').replace(/split\('\n'\)/g, "split('\\n')");
+  return code
+    .replace(/await cycleTLS\.exit\(\);/g, 'cycleTLS.exit();')
+    .replace(/split\('\n'\)/g, "split('\\n')");
 }
 
 function localize(code, port) {
@@ -124,20 +164,27 @@ function localize(code, port) {
 /** Runs the thunks with at most `width` of them in flight. */
 async function inBatches(width, thunks) {
   const queue = [...thunks];
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (queue.length) await queue.shift()();
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (queue.length) await queue.shift()();
+    }),
+  );
 }
 
 function run(code, file) {
   const full = path.join(workDir, file);
   fs.writeFileSync(full, code);
   return new Promise((resolve) => {
-    execFile(process.execPath, [full], {
-      cwd: workDir,
-      timeout: 30000,
-      env: { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules') },
-    }, (err, stdout, stderr) => resolve({ code: err ? (err.code ?? 'killed') : 0, stdout, stderr }));
+    execFile(
+      process.execPath,
+      [full],
+      {
+        cwd: workDir,
+        timeout: 30000,
+        env: { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules') },
+      },
+      (err, stdout, stderr) => resolve({ code: err ? (err.code ?? 'killed') : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -146,7 +193,7 @@ const results = new Map(); // name → { asPrinted, repaired }
 // cycletls 2.0.5 is a dev dependency (for this README only; its binary never runs): a missing README is a failed
 // install, not a reason to skip.
 if (!README) {
-  test('cycletls 2.0.5\'s README is installed (a dev dependency)', () => {
+  test("cycletls 2.0.5's README is installed (a dev dependency)", () => {
     throw new Error('no cycletls 2.0.5 README found: run npm install (or set CYCLETLS_README)');
   });
 }
@@ -154,9 +201,20 @@ const describeReadme = README ? describe : describe.skip;
 
 describeReadme(`cycletls 2.0.5 README examples (${README})`, () => {
   beforeAll(async () => {
-    [services.httpbin, services.plainHttpbin, services.echo, services.live, services.httpProxy, services.socks] = await Promise.all([
-      startHttpbin({ timeScale: 0.1 }), startHttpbin({ tls: false }), startEcho(), startLiveServer(),
-      startHttpProxy({ auth: { user: 'username', pass: 'password' } }), startSocksServer(),
+    [
+      services.httpbin,
+      services.plainHttpbin,
+      services.echo,
+      services.live,
+      services.httpProxy,
+      services.socks,
+    ] = await Promise.all([
+      startHttpbin({ timeScale: 0.1 }),
+      startHttpbin({ tls: false }),
+      startEcho(),
+      startLiveServer(),
+      startHttpProxy({ auth: { user: 'username', pass: 'password' } }),
+      startSocksServer(),
     ]);
     // The examples' files: ./images and ./videos to write into, ../go.mod to upload, node_modules/cycletls = us.
     const base = fs.mkdtempSync(path.join(os.tmpdir(), 'compat-readme-'));
@@ -167,15 +225,19 @@ describeReadme(`cycletls 2.0.5 README examples (${README})`, () => {
     fs.symlinkSync(ROOT, path.join(base, 'node_modules', 'cycletls'), 'dir');
 
     // Six at a time, each in its own process with its own engine port: the slowest (a 2 s timeout) sets the pace.
-    await inBatches(6, EXAMPLES.map((example, i) => async () => {
-      const matches = PROGRAMS.filter((b) => example.find(b.code));
-      if (matches.length !== 1) return;
-      const source = localize(matches[0].code, FIRST_PORT + i);
-      const ext = /^import /m.test(source) ? 'mjs' : 'js';
-      const result = { line: matches[0].line, asPrinted: await run(source, `example-${i}.${ext}`) };
-      if (example.syntaxError) result.repaired = await run(repairTypos(source), `example-${i}-repaired.${ext}`);
-      results.set(example.name, result);
-    }));
+    await inBatches(
+      6,
+      EXAMPLES.map((example, i) => async () => {
+        const matches = PROGRAMS.filter((b) => example.find(b.code));
+        if (matches.length !== 1) return;
+        const source = localize(matches[0].code, FIRST_PORT + i);
+        const ext = /^import /m.test(source) ? 'mjs' : 'js';
+        const result = { line: matches[0].line, asPrinted: await run(source, `example-${i}.${ext}`) };
+        if (example.syntaxError)
+          result.repaired = await run(repairTypos(source), `example-${i}-repaired.${ext}`);
+        results.set(example.name, result);
+      }),
+    );
   }, 60000);
 
   afterAll(async () => {
@@ -184,7 +246,8 @@ describeReadme(`cycletls 2.0.5 README examples (${README})`, () => {
   });
 
   test('every program of the README is one of the examples below, each found once', () => {
-    for (const example of EXAMPLES) expect([example.name, PROGRAMS.filter((b) => example.find(b.code)).length]).toEqual([example.name, 1]);
+    for (const example of EXAMPLES)
+      expect([example.name, PROGRAMS.filter((b) => example.find(b.code)).length]).toEqual([example.name, 1]);
     expect(PROGRAMS.length).toBe(EXAMPLES.length);
   });
 
@@ -203,8 +266,9 @@ describeReadme(`cycletls 2.0.5 README examples (${README})`, () => {
 
   // The README's JA4_r lists SNI (0000) among the extensions, which the canonical JA4_r leaves to its first part;
   // cycletls dropped it and sent the rest, and so do we (the first part says 'd').
-  const README_JA4R_CANONICAL = 't13d1516h2_002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9_'
-    + '0005,000a,000b,000d,0012,0017,001b,0023,002b,002d,0033,44cd,fe0d,ff01_0403,0804,0401,0503,0805,0501,0806,0601';
+  const README_JA4R_CANONICAL =
+    't13d1516h2_002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9_' +
+    '0005,000a,000b,000d,0012,0017,001b,0023,002b,002d,0033,44cd,fe0d,ff01_0403,0804,0401,0503,0805,0501,0806,0601';
 
   test('JA4_r (the README string lists SNI 0000): the echo sees that JA4_r, SNI in the first part', () => {
     const out = ok('JA4_r');
@@ -213,7 +277,9 @@ describeReadme(`cycletls 2.0.5 README examples (${README})`, () => {
   });
 
   test('HTTP/2 fingerprint with a JA3: the echo reports the Akamai string given', () => {
-    expect(ok('HTTP/2 fingerprint with a JA3')).toContain('HTTP/2 Fingerprint: 1:65536;2:0;4:131072;5:16384|12517377|0|m,p,a,s');
+    expect(ok('HTTP/2 fingerprint with a JA3')).toContain(
+      'HTTP/2 Fingerprint: 1:65536;2:0;4:131072;5:16384|12517377|0|m,p,a,s',
+    );
   });
 
   test('JA4_r with an HTTP/2 fingerprint (the same README JA4_r): both reach the echo', () => {
@@ -223,7 +289,12 @@ describeReadme(`cycletls 2.0.5 README examples (${README})`, () => {
     expect(out).toContain('HTTP/2: 1:65536;2:0;4:131072;5:16384|12517377|0|m,p,a,s');
   });
 
-  test.each(['streaming /stream/3', 'streaming /drip', 'a large video streamed to a file', 'SSE through a stream'])('%s: a syntax error as printed; runs once its typos are repaired', (name) => {
+  test.each([
+    'streaming /stream/3',
+    'streaming /drip',
+    'a large video streamed to a file',
+    'SSE through a stream',
+  ])('%s: a syntax error as printed; runs once its typos are repaired', (name) => {
     const r = results.get(name);
     expect(r.asPrinted.code).not.toBe(0);
     expect(r.asPrinted.stderr).toContain('SyntaxError');
@@ -231,11 +302,17 @@ describeReadme(`cycletls 2.0.5 README examples (${README})`, () => {
   });
 
   test('the stream examples, repaired, print what they received', () => {
-    expect(results.get('streaming /stream/3').repaired.stdout).toMatch(/Received chunk: \{"url":"https:\/\/localhost:\d+\/stream\/3"[\s\S]*stream done/);
+    expect(results.get('streaming /stream/3').repaired.stdout).toMatch(
+      /Received chunk: \{"url":"https:\/\/localhost:\d+\/stream\/3"[\s\S]*stream done/,
+    );
     expect(results.get('streaming /drip').repaired.stdout).toContain('Total received: 100 bytes');
-    expect(results.get('a large video streamed to a file').repaired.stdout).toContain('Stream complete. Total size: 5242880 bytes');
+    expect(results.get('a large video streamed to a file').repaired.stdout).toContain(
+      'Stream complete. Total size: 5242880 bytes',
+    );
     expect(fs.statSync(path.join(workDir, 'videos', 'large_video.mp4')).size).toBe(5242880);
-    expect(results.get('SSE through a stream').repaired.stdout).toMatch(/Event type: message\nEvent data: Event 1[\s\S]*SSE stream ended/);
+    expect(results.get('SSE through a stream').repaired.stdout).toMatch(
+      /Event type: message\nEvent data: Event 1[\s\S]*SSE stream ended/,
+    );
   });
 
   test('gzip: printed decompressed', () => {
@@ -257,14 +334,21 @@ describeReadme(`cycletls 2.0.5 README examples (${README})`, () => {
 
   test('multiple requests at once: every URL printed with its answer', () => {
     const out = ok('multiple requests at once');
-    expect(out).toMatch(new RegExp(`${services.httpbin.origin}/user-agent \\{\\s+'user-agent': 'Mozilla/5\\.0 \\(X11; Ubuntu; Linux x86_64; rv:87\\.0\\) Gecko/20100101 Firefox/87\\.0'`));
+    expect(out).toMatch(
+      new RegExp(
+        `${services.httpbin.origin}/user-agent \\{\\s+'user-agent': 'Mozilla/5\\.0 \\(X11; Ubuntu; Linux x86_64; rv:87\\.0\\) Gecko/20100101 Firefox/87\\.0'`,
+      ),
+    );
     expect(out).toContain("json: { field: 'POST-VAL' }");
     expect(out).toContain("cookies: { example1: 'aaaaaaa' }");
   });
 
-  test.each(['cookies as an object', 'cookies as an array'])('%s: the expected output of the README', (name) => {
-    expect(ok(name)).toContain("{ cookies: { cookie1: 'value1', cookie2: 'value2' } }");
-  });
+  test.each(['cookies as an object', 'cookies as an array'])(
+    '%s: the expected output of the README',
+    (name) => {
+      expect(ok(name)).toContain("{ cookies: { cookie1: 'value1', cookie2: 'value2' } }");
+    },
+  );
 
   test('tough-cookie jar by hand: the expected output of the README', () => {
     expect(ok('tough-cookie jar by hand')).toContain("{ cookies: { freeform: 'test' } }");
@@ -275,7 +359,9 @@ describeReadme(`cycletls 2.0.5 README examples (${README})`, () => {
   });
 
   test('multipart file upload: the file arrives', () => {
-    expect(ok('multipart file upload')).toContain("file: 'module example.com/uploaded-by-the-readme-example\\n'");
+    expect(ok('multipart file upload')).toContain(
+      "file: 'module example.com/uploaded-by-the-readme-example\\n'",
+    );
   });
 
   test('URL-encoded form (a URLSearchParams body)', () => {
@@ -285,14 +371,18 @@ describeReadme(`cycletls 2.0.5 README examples (${README})`, () => {
   test('images and a video: the written files are the served bytes', () => {
     expect(ok('images and a video with arrayBuffer()')).toContain('Video downloaded');
     for (const kind of ['jpeg', 'png', 'webp']) {
-      expect(fs.readFileSync(path.join(workDir, 'images', `output.${kind}`)).equals(imageBytes(kind))).toBe(true);
+      expect(fs.readFileSync(path.join(workDir, 'images', `output.${kind}`)).equals(imageBytes(kind))).toBe(
+        true,
+      );
     }
     expect(fs.statSync(path.join(workDir, 'videos', 'sample_video.mp4')).size).toBe(1048576);
   });
 
   test('WebSocket: upgraded (101) with the subprotocol asked for', () => {
     expect(ok('WebSocket with a subprotocol')).toContain('WebSocket upgrade successful');
-    expect(results.get('WebSocket with a subprotocol').asPrinted.stdout).toMatch(/'Sec-WebSocket-Protocol': \[ 'echo-protocol' \]/i);
+    expect(results.get('WebSocket with a subprotocol').asPrinted.stdout).toMatch(
+      /'Sec-WebSocket-Protocol': \[ 'echo-protocol' \]/i,
+    );
   });
 
   test('sse() read as text: refused, naming the ways to read events', () => {
@@ -310,7 +400,9 @@ describeReadme(`cycletls 2.0.5 README examples (${README})`, () => {
 
   test('WebSocket with SNI override (ESM), closed at once', () => {
     ok('WebSocket with SNI override (ESM)');
-    expect(services.live.upgrades).toEqual(expect.arrayContaining([{ url: '/socket', host: 'real.example', sni: 'front.example' }]));
+    expect(services.live.upgrades).toEqual(
+      expect.arrayContaining([{ url: '/socket', host: 'real.example', sni: 'front.example' }]),
+    );
   });
 
   test('SSE with SNI override (ESM), closed at once', () => {

@@ -7,6 +7,10 @@ const { startEcho, FIREFOX_87_JA3, FIREFOX_87_UA } = require('./helpers/stand-in
 const env = compatSuite({ echo: startEcho }, { client: { port: 9620 } });
 
 test('the README JA3 and user agent get a 200', async () => {
-  const response = env.cycleTLS.get(env.echo.url('/api/clean'), { body: '', ja3: FIREFOX_87_JA3, userAgent: FIREFOX_87_UA });
+  const response = env.cycleTLS.get(env.echo.url('/api/clean'), {
+    body: '',
+    ja3: FIREFOX_87_JA3,
+    userAgent: FIREFOX_87_UA,
+  });
   await response.then((out) => expect(out.status).toBe(200));
 });

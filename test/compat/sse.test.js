@@ -2,7 +2,12 @@
 // Mirrors cycletls 2.0.5 tests/sse.test.ts: 2 of its 2 tests (an event stream read by a plain GET, as text and as a
 // `responseType: 'stream'`), against a local SSE server that sends three events and ends.
 const { compatSuite } = require('./helpers/suite');
-const { startSseServer, drain, FIREFOX_87_JA3: ja3, FIREFOX_87_UA: userAgent } = require('./helpers/stand-ins');
+const {
+  startSseServer,
+  drain,
+  FIREFOX_87_JA3: ja3,
+  FIREFOX_87_UA: userAgent,
+} = require('./helpers/stand-ins');
 
 const env = compatSuite({ server: startSseServer }, { client: { port: 9622 } });
 
@@ -22,7 +27,11 @@ function parseEvents(text) {
 }
 
 test('a plain GET reads the whole event stream', async () => {
-  const response = await env.cycleTLS.get(env.server.url(), { ja3, userAgent, headers: { Accept: 'text/event-stream' } });
+  const response = await env.cycleTLS.get(env.server.url(), {
+    ja3,
+    userAgent,
+    headers: { Accept: 'text/event-stream' },
+  });
   expect(response.status).toBe(200);
   const contentType = response.headers['content-type'] || response.headers['Content-Type'];
   expect(contentType).toBeDefined();
@@ -33,8 +42,13 @@ test('a plain GET reads the whole event stream', async () => {
   expect(events[0].data).toContain('Event');
 });
 
-test('responseType stream yields the event stream\'s text', async () => {
-  const response = await env.cycleTLS.get(env.server.url(), { ja3, userAgent, headers: { Accept: 'text/event-stream' }, responseType: 'stream' });
+test("responseType stream yields the event stream's text", async () => {
+  const response = await env.cycleTLS.get(env.server.url(), {
+    ja3,
+    userAgent,
+    headers: { Accept: 'text/event-stream' },
+    responseType: 'stream',
+  });
   expect(response.status).toBe(200);
   const text = (await drain(response.data)).toString();
   expect(text.length).toBeGreaterThan(0);

@@ -15,8 +15,14 @@ function collect(readable) {
   return new Promise((resolve, reject) => {
     const chunks = [];
     const events = [];
-    readable.on('data', (chunk) => { chunks.push(chunk); events.push('data'); });
-    readable.on('end', () => { events.push('end'); resolve({ chunks, events, text: Buffer.concat(chunks).toString() }); });
+    readable.on('data', (chunk) => {
+      chunks.push(chunk);
+      events.push('data');
+    });
+    readable.on('end', () => {
+      events.push('end');
+      resolve({ chunks, events, text: Buffer.concat(chunks).toString() });
+    });
     readable.on('error', reject);
   });
 }

@@ -10,8 +10,13 @@ test('URL-encoded form data arrives as the form', async () => {
   const params = new URLSearchParams();
   params.append('key1', 'value1');
   params.append('key2', 'value2');
-  const response = await env.cycleTLS(env.httpbin.url('/post'), {
-    body: params.toString(), headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-  }, 'post');
+  const response = await env.cycleTLS(
+    env.httpbin.url('/post'),
+    {
+      body: params.toString(),
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    },
+    'post',
+  );
   expect((await response.json()).form).toEqual({ key1: 'value1', key2: 'value2' });
 });

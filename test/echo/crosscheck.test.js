@@ -36,7 +36,10 @@ function compareParsed(ours, theirs) {
   if (has(13)) expect(ours.signatureAlgorithms).toEqual(data(13).algorithms);
   if (has(43)) expect(ours.supportedVersions).toEqual(data(43).versions);
   if (has(45)) expect(ours.pskModes).toEqual(data(45).modes);
-  if (has(51)) expect(ours.keyShares.map((k) => [k.group, k.length])).toEqual(data(51).entries.map((e) => [e.group, e.keyExchangeLength]));
+  if (has(51))
+    expect(ours.keyShares.map((k) => [k.group, k.length])).toEqual(
+      data(51).entries.map((e) => [e.group, e.keyExchangeLength]),
+    );
   if (has(27)) expect(ours.certCompression).toEqual(data(27).algorithms);
   if (has(28)) expect(ours.recordSizeLimit).toBe(data(28).recordSizeLimit);
   if (has(21)) expect(ours.paddingLength).toBe(data(21).paddingLength);
@@ -44,27 +47,86 @@ function compareParsed(ours, theirs) {
 
 const golden = loadGolden().filter((r) => r.client_hello_hex);
 
-describe.each(golden.map((r) => [labelOf(r), r]))('read-tls-client-hello agrees on golden %s', (_label, rec) => {
-  test('JA3 hash, JA4 and the parsed fields', async () => {
-    const bytes = Buffer.from(rec.client_hello_hex, 'hex');
-    const ours = parseClientHello(bytes);
-    const theirs = await libParse(bytes);
-    const ja = computeJa(ours);
-    expect(ja.ja3_hash).toBe(lib.calculateJa3(theirs));
-    expect(ja.ja4).toBe(lib.calculateJa4(theirs));
-    compareParsed(ours, theirs);
-  });
-});
+describe.each(golden.map((r) => [labelOf(r), r]))(
+  'read-tls-client-hello agrees on golden %s',
+  (_label, rec) => {
+    test('JA3 hash, JA4 and the parsed fields', async () => {
+      const bytes = Buffer.from(rec.client_hello_hex, 'hex');
+      const ours = parseClientHello(bytes);
+      const theirs = await libParse(bytes);
+      const ja = computeJa(ours);
+      expect(ja.ja3_hash).toBe(lib.calculateJa3(theirs));
+      expect(ja.ja4).toBe(lib.calculateJa4(theirs));
+      compareParsed(ours, theirs);
+    });
+  },
+);
 
 describe('read-tls-client-hello agrees on synthetic ClientHellos', () => {
   const cases = [
-    ['TLS 1.3, SNI, h2', { ciphers: [0x1301, 0x1302, 0xc02b], extensions: [ext.sni('a.test'), ext.alpn(['h2', 'http/1.1']), ext.supportedVersions([0x0304, 0x0303]), ext.sigalgs([0x0403, 0x0804]), ext.groups([29, 23]), ext.keyShare([[29, 32]])] }],
+    [
+      'TLS 1.3, SNI, h2',
+      {
+        ciphers: [0x1301, 0x1302, 0xc02b],
+        extensions: [
+          ext.sni('a.test'),
+          ext.alpn(['h2', 'http/1.1']),
+          ext.supportedVersions([0x0304, 0x0303]),
+          ext.sigalgs([0x0403, 0x0804]),
+          ext.groups([29, 23]),
+          ext.keyShare([[29, 32]]),
+        ],
+      },
+    ],
     ['TLS 1.2 only, one extension', { ciphers: [0xc02f, 0x009c], extensions: [ext.raw(23)] }],
-    ['GREASE everywhere', { ciphers: [0x0a0a, 0x1301], extensions: [ext.raw(0x1a1a), ext.groups([0x2a2a, 29]), ext.sigalgs([0x3a3a, 0x0403]), ext.supportedVersions([0x4a4a, 0x0304]), ext.raw(0x5a5a, [0])] }],
-    ['http/1.1 first, padding, point formats', { ciphers: [0x1301], extensions: [ext.alpn(['http/1.1']), ext.pointFormats([0, 1, 2]), ext.raw(21, Buffer.alloc(50)), ext.supportedVersions([0x0304])] }],
-    ['single-character ALPN, no SNI', { ciphers: [0x1301], extensions: [ext.alpn(['x']), ext.supportedVersions([0x0304])] }],
-    ['compress_certificate and record_size_limit', { ciphers: [0x1301], extensions: [ext.raw(27, [4, 0, 2, 0, 3]), ext.raw(28, [0x40, 0x01]), ext.supportedVersions([0x0304])] }],
-    ['TLS 1.0 legacy version', { legacyVersion: 0x0301, ciphers: [0x002f, 0x0035], extensions: [ext.sni('old.test'), ext.raw(65281, [0])] }],
+    [
+      'GREASE everywhere',
+      {
+        ciphers: [0x0a0a, 0x1301],
+        extensions: [
+          ext.raw(0x1a1a),
+          ext.groups([0x2a2a, 29]),
+          ext.sigalgs([0x3a3a, 0x0403]),
+          ext.supportedVersions([0x4a4a, 0x0304]),
+          ext.raw(0x5a5a, [0]),
+        ],
+      },
+    ],
+    [
+      'http/1.1 first, padding, point formats',
+      {
+        ciphers: [0x1301],
+        extensions: [
+          ext.alpn(['http/1.1']),
+          ext.pointFormats([0, 1, 2]),
+          ext.raw(21, Buffer.alloc(50)),
+          ext.supportedVersions([0x0304]),
+        ],
+      },
+    ],
+    [
+      'single-character ALPN, no SNI',
+      { ciphers: [0x1301], extensions: [ext.alpn(['x']), ext.supportedVersions([0x0304])] },
+    ],
+    [
+      'compress_certificate and record_size_limit',
+      {
+        ciphers: [0x1301],
+        extensions: [
+          ext.raw(27, [4, 0, 2, 0, 3]),
+          ext.raw(28, [0x40, 0x01]),
+          ext.supportedVersions([0x0304]),
+        ],
+      },
+    ],
+    [
+      'TLS 1.0 legacy version',
+      {
+        legacyVersion: 0x0301,
+        ciphers: [0x002f, 0x0035],
+        extensions: [ext.sni('old.test'), ext.raw(65281, [0])],
+      },
+    ],
   ];
   test.each(cases)('%s', async (_name, spec) => {
     const bytes = buildClientHello(spec);
@@ -93,7 +155,10 @@ describe('where read-tls-client-hello departs from the FoxIO JA4 specification (
     expect(theirs.slice(8, 10)).not.toBe('3b');
   });
   test('cipher count above 99 is capped at 99', async () => {
-    const { ours, theirs } = await both({ ciphers: Array.from({ length: 101 }, (_, i) => 0x0100 + i), extensions: [ext.raw(23)] });
+    const { ours, theirs } = await both({
+      ciphers: Array.from({ length: 101 }, (_, i) => 0x0100 + i),
+      extensions: [ext.raw(23)],
+    });
     expect(ours.slice(4, 6)).toBe('99');
     expect(theirs.slice(4, 7)).toBe('101');
   });

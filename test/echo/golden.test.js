@@ -1,7 +1,12 @@
 'use strict';
 // The golden captures (test/fixtures/fingerprints/requests.jsonl: real Chromium, Firefox, curl and Node ClientHellos) are
 // the oracle: for every record, our parser and JA3/JA3N/JA4 code must reproduce what was stored.
-const { parseClientHello, scanClientHello, summarizeClientHello, ClientHelloError } = require('../../dist/echo/clienthello');
+const {
+  parseClientHello,
+  scanClientHello,
+  summarizeClientHello,
+  ClientHelloError,
+} = require('../../dist/echo/clienthello');
 const { computeJa, ja4Alpn } = require('../../dist/echo/ja');
 const { loadGolden, labelOf, refragment, buildClientHello, ext } = require('./helpers');
 
@@ -9,16 +14,45 @@ const golden = loadGolden().filter((r) => r.client_hello_hex);
 const JA_FIELDS = ['ja3', 'ja3_hash', 'ja3n', 'ja3n_hash', 'ja4', 'ja4_r', 'ja4_o', 'ja4_ro'];
 // Parsed fields stored with each capture that our summary also produces.
 const SUMMARY_FIELDS = [
-  'record_version', 'client_hello_version', 'supported_versions', 'client_hello_length', 'client_hello_records',
-  'session_id_length', 'ciphers', 'extensions', 'extension_ids', 'extension_lengths', 'small_unparsed_extension_data',
-  'curves', 'key_share', 'ec_point_formats', 'signature_algorithms', 'alpn', 'sni', 'psk_key_exchange_modes',
-  'cert_compression', 'alps', 'record_size_limit', 'delegated_credentials', 'ech_length', 'padding_length', 'parse_errors',
+  'record_version',
+  'client_hello_version',
+  'supported_versions',
+  'client_hello_length',
+  'client_hello_records',
+  'session_id_length',
+  'ciphers',
+  'extensions',
+  'extension_ids',
+  'extension_lengths',
+  'small_unparsed_extension_data',
+  'curves',
+  'key_share',
+  'ec_point_formats',
+  'signature_algorithms',
+  'alpn',
+  'sni',
+  'psk_key_exchange_modes',
+  'cert_compression',
+  'alps',
+  'record_size_limit',
+  'delegated_credentials',
+  'ech_length',
+  'padding_length',
+  'parse_errors',
 ];
 
 test('the golden file has the captures this suite relies on', () => {
   expect(golden.length).toBeGreaterThanOrEqual(25);
   const paths = new Set(golden.map((r) => r.path));
-  for (const p of ['/chromium-1', '/firefox-1', '/curl-default', '/node-https', '/node-http2', '/chromium-ip-literal']) expect(paths).toContain(p);
+  for (const p of [
+    '/chromium-1',
+    '/firefox-1',
+    '/curl-default',
+    '/node-https',
+    '/node-http2',
+    '/chromium-ip-literal',
+  ])
+    expect(paths).toContain(p);
 });
 
 describe.each(golden.map((r) => [labelOf(r), r]))('golden %s', (_label, rec) => {
@@ -35,7 +69,8 @@ describe.each(golden.map((r) => [labelOf(r), r]))('golden %s', (_label, rec) => 
 
   test('the parsed ClientHello matches the stored fields', () => {
     const summary = summarizeClientHello(hello);
-    for (const k of SUMMARY_FIELDS) expect({ field: k, value: summary[k] }).toEqual({ field: k, value: rec.tls[k] });
+    for (const k of SUMMARY_FIELDS)
+      expect({ field: k, value: summary[k] }).toEqual({ field: k, value: rec.tls[k] });
   });
 
   test('structured fields are consistent with the raw extension list', () => {
@@ -45,8 +80,12 @@ describe.each(golden.map((r) => [labelOf(r), r]))('golden %s', (_label, rec) => 
     const ids = hello.extensions.map((e) => e.id);
     expect(ids).toEqual(rec.tls.extension_ids);
     expect(hello.extensions.filter((e) => e.grease).every((e) => (e.id & 0x0f0f) === 0x0a0a)).toBe(true);
-    expect(hello.ciphers.filter((c) => c.grease).length).toBe(rec.tls.ciphers.filter((c) => c.startsWith('GREASE')).length);
-    expect(hello.trustAnchorsLength).toBe(ids.includes(0xca34) ? rec.tls.extension_lengths[ids.indexOf(0xca34)] : null);
+    expect(hello.ciphers.filter((c) => c.grease).length).toBe(
+      rec.tls.ciphers.filter((c) => c.startsWith('GREASE')).length,
+    );
+    expect(hello.trustAnchorsLength).toBe(
+      ids.includes(0xca34) ? rec.tls.extension_lengths[ids.indexOf(0xca34)] : null,
+    );
     expect(hello.sessionTicketLength).toBe(ids.includes(35) ? 0 : null);
   });
 
@@ -57,7 +96,11 @@ describe.each(golden.map((r) => [labelOf(r), r]))('golden %s', (_label, rec) => 
       const h = parseClientHello(cut);
       expect(h.recordCount).toBe(Math.ceil(hello.length / size));
       expect(computeJa(h)).toEqual(computeJa(hello));
-      expect(scanClientHello(cut)).toEqual({ status: 'complete', length: cut.length, records: h.recordCount });
+      expect(scanClientHello(cut)).toEqual({
+        status: 'complete',
+        length: cut.length,
+        records: h.recordCount,
+      });
     }
   });
 
@@ -69,14 +112,20 @@ describe.each(golden.map((r) => [labelOf(r), r]))('golden %s', (_label, rec) => 
     }
     expect(scanClientHello(raw)).toEqual({ status: 'complete', length: raw.length, records: 1 });
     // trailing bytes (the client's next flight) are not part of the hello
-    expect(scanClientHello(Buffer.concat([raw, Buffer.from([0x14, 3, 3, 0, 1, 1])]))).toEqual({ status: 'complete', length: raw.length, records: 1 });
+    expect(scanClientHello(Buffer.concat([raw, Buffer.from([0x14, 3, 3, 0, 1, 1])]))).toEqual({
+      status: 'complete',
+      length: raw.length,
+      records: 1,
+    });
   });
 });
 
 describe('stated facts of the captures (fingerprints/README.md)', () => {
   const byPath = (p) => golden.find((r) => r.path === p);
   test('Chromium: JA4 and JA3N are stable across connections, JA3 is not', () => {
-    const chromium = golden.filter((r) => computeJa(parseClientHello(Buffer.from(r.client_hello_hex, 'hex'))).ja4.startsWith('t13d1517h2'));
+    const chromium = golden.filter((r) =>
+      computeJa(parseClientHello(Buffer.from(r.client_hello_hex, 'hex'))).ja4.startsWith('t13d1517h2'),
+    );
     expect(chromium.length).toBeGreaterThanOrEqual(8);
     const jas = chromium.map((r) => computeJa(parseClientHello(Buffer.from(r.client_hello_hex, 'hex'))));
     expect(new Set(jas.map((j) => j.ja4))).toEqual(new Set(['t13d1517h2_8daaf6152771_cb7bf5808d99']));
@@ -84,13 +133,19 @@ describe('stated facts of the captures (fingerprints/README.md)', () => {
     expect(new Set(jas.map((j) => j.ja3_hash)).size).toBeGreaterThan(4);
   });
   test('Chromium on an IP literal sends no SNI: JA4 "i", one extension fewer', () => {
-    const ja = computeJa(parseClientHello(Buffer.from(byPath('/chromium-ip-literal').client_hello_hex, 'hex')));
+    const ja = computeJa(
+      parseClientHello(Buffer.from(byPath('/chromium-ip-literal').client_hello_hex, 'hex')),
+    );
     expect(ja.ja4).toBe('t13i1516h2_8daaf6152771_cb7bf5808d99');
     expect(ja.ja3n_hash).toBe('3a1fa25737348931cccd305b3d0dfdc6');
   });
   test('Node https.get offers no ALPN ("00"), http2.connect offers h2', () => {
-    expect(computeJa(parseClientHello(Buffer.from(byPath('/node-https').client_hello_hex, 'hex'))).ja4).toBe('t13d591000_a33745022dd6_1f22a2ca17c4');
-    expect(computeJa(parseClientHello(Buffer.from(byPath('/node-http2').client_hello_hex, 'hex'))).ja4).toBe('t13d5911h2_a33745022dd6_1f22a2ca17c4');
+    expect(computeJa(parseClientHello(Buffer.from(byPath('/node-https').client_hello_hex, 'hex'))).ja4).toBe(
+      't13d591000_a33745022dd6_1f22a2ca17c4',
+    );
+    expect(computeJa(parseClientHello(Buffer.from(byPath('/node-http2').client_hello_hex, 'hex'))).ja4).toBe(
+      't13d5911h2_a33745022dd6_1f22a2ca17c4',
+    );
   });
   test('Chromium: GREASE, ALPS h2 under 17613, trust anchors 186 bytes, ECH GREASE, ML-KEM key share', () => {
     const h = parseClientHello(Buffer.from(byPath('/chromium-1').client_hello_hex, 'hex'));
@@ -99,7 +154,10 @@ describe('stated facts of the captures (fingerprints/README.md)', () => {
     expect(h.alps).toEqual({ codepoint: 17613, protocols: ['h2'] });
     expect(h.trustAnchorsLength).toBe(186);
     expect([186, 218, 250, 282]).toContain(h.echLength);
-    expect(h.keyShares.map((k) => [k.group, k.length]).slice(1)).toEqual([[4588, 1216], [29, 32]]);
+    expect(h.keyShares.map((k) => [k.group, k.length]).slice(1)).toEqual([
+      [4588, 1216],
+      [29, 32],
+    ]);
     expect(h.paddingLength).toBeNull();
   });
   test('Firefox: record_size_limit 16385, delegated credentials, three key shares, no GREASE', () => {
@@ -120,7 +178,8 @@ describe('stated facts of the captures (fingerprints/README.md)', () => {
 });
 
 describe('JA4 edge cases from the FoxIO specification', () => {
-  const base = (extensions, opts = {}) => parseClientHello(buildClientHello({ ciphers: [0x1301, 0x1302], extensions, ...opts }));
+  const base = (extensions, opts = {}) =>
+    parseClientHello(buildClientHello({ ciphers: [0x1301, 0x1302], extensions, ...opts }));
   test.each([
     [['h2'], 'h2'],
     [['http/1.1'], 'h1'],
@@ -151,7 +210,9 @@ describe('JA4 edge cases from the FoxIO specification', () => {
     const none = computeJa(base([]));
     expect(none.ja4).toBe('t12i020000_62ed6f6ca7ad_000000000000');
     expect(none.ja4_r).toBe('t12i020000_1301,1302_');
-    const noCiphers = computeJa(parseClientHello(buildClientHello({ ciphers: [], extensions: [ext.raw(23)] })));
+    const noCiphers = computeJa(
+      parseClientHello(buildClientHello({ ciphers: [], extensions: [ext.raw(23)] })),
+    );
     expect(noCiphers.ja4.split('_')[1]).toBe('000000000000');
   });
   test('SNI and ALPN are counted but left out of the sorted extension hash; JA4_o keeps them in wire order', () => {
@@ -162,7 +223,14 @@ describe('JA4 edge cases from the FoxIO specification', () => {
   });
   test('counts are capped at 99 and GREASE is ignored everywhere', () => {
     const ciphers = Array.from({ length: 120 }, (_, i) => 0x0100 + i).concat([0x0a0a]);
-    const ja = computeJa(parseClientHello(buildClientHello({ ciphers, extensions: [ext.raw(0x1a1a), ext.groups([0x2a2a, 29]), ext.sigalgs([0x3a3a, 0x0403])] })));
+    const ja = computeJa(
+      parseClientHello(
+        buildClientHello({
+          ciphers,
+          extensions: [ext.raw(0x1a1a), ext.groups([0x2a2a, 29]), ext.sigalgs([0x3a3a, 0x0403])],
+        }),
+      ),
+    );
     expect(ja.ja4.slice(0, 10)).toBe('t12i990200');
     expect(ja.ja3.split(',')[2]).toBe('10-13');
     expect(ja.ja3.split(',')[3]).toBe('29');
@@ -195,15 +263,23 @@ describe('malformed input', () => {
     expect(() => parseClientHello(bad)).toThrow(expect.objectContaining({ code: 'ERR_MALFORMED' }));
   });
   test('a malformed extension body is reported in parse_errors, the rest still parses', () => {
-    const h = parseClientHello(buildClientHello({ extensions: [ext.raw(10, [0, 5, 0]), ext.sni('ok.test')] }));
+    const h = parseClientHello(
+      buildClientHello({ extensions: [ext.raw(10, [0, 5, 0]), ext.sni('ok.test')] }),
+    );
     expect(h.sni).toBe('ok.test');
     expect(h.parseErrors.length).toBe(1);
     expect(h.parseErrors[0]).toMatch(/^supported_groups \(10\)/);
     expect(computeJa(h).ja3).toBe('771,4865,10-0,,');
   });
   test('scanClientHello rejects records that are too large, and hellos over the size limit', () => {
-    expect(scanClientHello(Buffer.from([22, 3, 1, 0xff, 0xff]))).toMatchObject({ status: 'invalid', code: 'ERR_MALFORMED' });
-    expect(scanClientHello(Buffer.from([22, 3, 1, 0, 4, 1, 0x10, 0, 0]), 4096)).toMatchObject({ status: 'invalid', code: 'ERR_TOO_LARGE' });
+    expect(scanClientHello(Buffer.from([22, 3, 1, 0xff, 0xff]))).toMatchObject({
+      status: 'invalid',
+      code: 'ERR_MALFORMED',
+    });
+    expect(scanClientHello(Buffer.from([22, 3, 1, 0, 4, 1, 0x10, 0, 0]), 4096)).toMatchObject({
+      status: 'invalid',
+      code: 'ERR_TOO_LARGE',
+    });
   });
   test('a bare handshake message (no record header) parses too', () => {
     const h = parseClientHello(good.subarray(5));

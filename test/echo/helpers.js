@@ -9,12 +9,18 @@ const GOLDEN_FILE = path.resolve(__dirname, '..', 'fixtures', 'fingerprints', 'r
 
 /** Every golden record (one JSON object per line). */
 function loadGolden() {
-  return fs.readFileSync(GOLDEN_FILE, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+  return fs
+    .readFileSync(GOLDEN_FILE, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l));
 }
 
 /** A short label for test names: path, or "connection N" for connections without a request. */
 function labelOf(rec) {
-  return rec.path ? `${rec.path} (connection ${rec.connection})` : `connection ${rec.connection} (no request)`;
+  return rec.path
+    ? `${rec.path} (connection ${rec.connection})`
+    : `connection ${rec.connection} (no request)`;
 }
 
 function u16(n) {
@@ -36,7 +42,14 @@ function u16List(values) {
  * Builds a ClientHello wrapped in one TLS record. `extensions` is a list of [id, Buffer data] in wire order; helpers
  * below make the common ones.
  */
-function buildClientHello({ legacyVersion = 0x0303, ciphers = [0x1301], sessionId = Buffer.alloc(32, 7), compression = [0], extensions = [], recordVersion = 0x0301 } = {}) {
+function buildClientHello({
+  legacyVersion = 0x0303,
+  ciphers = [0x1301],
+  sessionId = Buffer.alloc(32, 7),
+  compression = [0],
+  extensions = [],
+  recordVersion = 0x0301,
+} = {}) {
   const extBytes = Buffer.concat(extensions.map(([id, data]) => Buffer.concat([u16(id), vec(2, data)])));
   const body = Buffer.concat([
     u16(legacyVersion),
@@ -46,18 +59,32 @@ function buildClientHello({ legacyVersion = 0x0303, ciphers = [0x1301], sessionI
     vec(1, Buffer.from(compression)),
     extensions.length ? vec(2, extBytes) : Buffer.alloc(0),
   ]);
-  const msg = Buffer.concat([Buffer.from([1]), (() => { const b = Buffer.alloc(3); b.writeUIntBE(body.length, 0, 3); return b; })(), body]);
+  const msg = Buffer.concat([
+    Buffer.from([1]),
+    (() => {
+      const b = Buffer.alloc(3);
+      b.writeUIntBE(body.length, 0, 3);
+      return b;
+    })(),
+    body,
+  ]);
   return Buffer.concat([Buffer.from([22]), u16(recordVersion), vec(2, msg)]);
 }
 
 const ext = {
   sni: (name) => [0, vec(2, Buffer.concat([Buffer.from([0]), vec(2, Buffer.from(name))]))],
-  alpn: (protocols) => [16, vec(2, Buffer.concat(protocols.map((p) => vec(1, Buffer.isBuffer(p) ? p : Buffer.from(p, 'latin1')))))],
+  alpn: (protocols) => [
+    16,
+    vec(2, Buffer.concat(protocols.map((p) => vec(1, Buffer.isBuffer(p) ? p : Buffer.from(p, 'latin1'))))),
+  ],
   supportedVersions: (versions) => [43, vec(1, u16List(versions))],
   groups: (groups) => [10, vec(2, u16List(groups))],
   pointFormats: (formats) => [11, vec(1, Buffer.from(formats))],
   sigalgs: (algs) => [13, vec(2, u16List(algs))],
-  keyShare: (shares) => [51, vec(2, Buffer.concat(shares.map(([g, len]) => Buffer.concat([u16(g), vec(2, Buffer.alloc(len, 1))]))))],
+  keyShare: (shares) => [
+    51,
+    vec(2, Buffer.concat(shares.map(([g, len]) => Buffer.concat([u16(g), vec(2, Buffer.alloc(len, 1))])))),
+  ],
   raw: (id, data = Buffer.alloc(0)) => [id, Buffer.from(data)],
 };
 
@@ -108,11 +135,13 @@ function hpackInt(value, prefixBits, firstByteHigh) {
 
 /** HPACK block of literal-without-indexing fields with literal names, no Huffman: decodable by any decoder. */
 function hpackLiteral(fields) {
-  return Buffer.concat(fields.flatMap(([n, v]) => {
-    const name = Buffer.from(n, 'latin1');
-    const value = Buffer.from(v, 'latin1');
-    return [Buffer.from([0x00]), hpackInt(name.length, 7, 0), name, hpackInt(value.length, 7, 0), value];
-  }));
+  return Buffer.concat(
+    fields.flatMap(([n, v]) => {
+      const name = Buffer.from(n, 'latin1');
+      const value = Buffer.from(v, 'latin1');
+      return [Buffer.from([0x00]), hpackInt(name.length, 7, 0), name, hpackInt(value.length, 7, 0), value];
+    }),
+  );
 }
 
 /** "name: value" lines (golden format) to [name, value]; pseudo-header names keep their leading colon. */
@@ -130,7 +159,14 @@ function encodeSentFrames(sentFrames) {
     const flagBits = (names, map) => names.reduce((acc, n) => acc | (map[n] || 0), 0);
     switch (f.frame_type) {
       case 'SETTINGS': {
-        const payload = Buffer.concat((f.settings || []).map((s) => { const b = Buffer.alloc(6); b.writeUInt16BE(s.id, 0); b.writeUInt32BE(s.value, 2); return b; }));
+        const payload = Buffer.concat(
+          (f.settings || []).map((s) => {
+            const b = Buffer.alloc(6);
+            b.writeUInt16BE(s.id, 0);
+            b.writeUInt32BE(s.value, 2);
+            return b;
+          }),
+        );
         out.push(frame(4, flagBits(f.flags, { ACK: 1 }), f.stream_id, payload));
         break;
       }

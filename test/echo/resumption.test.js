@@ -11,14 +11,26 @@ const path = require('node:path');
 const { startEchoServer, ECHO_CERT_PEM } = require('../../dist/echo');
 const { parseClientHello, summarizeClientHello } = require('../../dist/echo/clienthello');
 
-const captures = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'fingerprints', 'resumed.json'), 'utf8')).records;
-const summaryOf = (tag) => summarizeClientHello(parseClientHello(Buffer.from(captures.find((r) => r.tag === tag).client_hello_hex, 'hex')));
+const captures = JSON.parse(
+  fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'fingerprints', 'resumed.json'), 'utf8'),
+).records;
+const summaryOf = (tag) =>
+  summarizeClientHello(
+    parseClientHello(Buffer.from(captures.find((r) => r.tag === tag).client_hello_hex, 'hex')),
+  );
 
 describe('the captured hellos, as the echo server reports them', () => {
   test('Firefox fresh: a 281-byte ECH GREASE (HKDF-SHA256, 32-byte enc, 239-byte payload), no resumption', () => {
     const s = summaryOf('firefox-1-1');
     expect(s.ech_length).toBe(281);
-    expect(s.ech).toEqual({ length: 281, kdf_id: 1, aead_id: s.ech.aead_id, config_id: s.ech.config_id, enc_length: 32, payload_length: 239 });
+    expect(s.ech).toEqual({
+      length: 281,
+      kdf_id: 1,
+      aead_id: s.ech.aead_id,
+      config_id: s.ech.config_id,
+      enc_length: 32,
+      payload_length: 239,
+    });
     expect([1, 3]).toContain(s.ech.aead_id);
     expect(s.resumption).toBe(false);
     expect(s.pre_shared_key).toBeNull();
@@ -29,7 +41,9 @@ describe('the captured hellos, as the echo server reports them', () => {
     const s = summaryOf('firefox-1-2');
     expect(s.ech).toMatchObject({ length: 601, kdf_id: 1, enc_length: 32, payload_length: 559 });
     expect(s.resumption).toBe(true);
-    expect(s.pre_shared_key.identities).toEqual([{ identity_length: 240, obfuscated_ticket_age: expect.any(Number) }]);
+    expect(s.pre_shared_key.identities).toEqual([
+      { identity_length: 240, obfuscated_ticket_age: expect.any(Number) },
+    ]);
     expect(s.pre_shared_key.identities[0].obfuscated_ticket_age).toBeGreaterThan(0);
     expect(s.pre_shared_key.binder_lengths).toEqual([48]);
     expect(s.early_data).toBe(false);
@@ -43,27 +57,46 @@ describe('the captured hellos, as the echo server reports them', () => {
   });
 });
 
-describe('live: Node\'s TLS client against the echo server', () => {
+describe("live: Node's TLS client against the echo server", () => {
   let echo;
-  beforeAll(async () => { echo = await startEchoServer({ alpn: ['http/1.1'] }); });
-  afterAll(async () => { await echo.close(); });
+  beforeAll(async () => {
+    echo = await startEchoServer({ alpn: ['http/1.1'] });
+  });
+  afterAll(async () => {
+    await echo.close();
+  });
 
   /** One request on a new connection, offering `session` when given; the answer and the new session. */
   function get(session) {
     return new Promise((resolve, reject) => {
       let newSession = null;
-      const req = https.request({
-        host: '127.0.0.1', port: echo.port, servername: 'localhost', path: '/', ca: ECHO_CERT_PEM,
-        agent: false, session, headers: { connection: 'close' },
-      }, (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => {
-          // TLS 1.3 tickets may arrive after the response: give the socket a moment to close.
-          setImmediate(() => resolve({ body: JSON.parse(Buffer.concat(chunks).toString('utf8')), session: newSession }));
-        });
-      });
-      req.on('socket', (s) => s.on('session', (sess) => { newSession = sess; }));
+      const req = https.request(
+        {
+          host: '127.0.0.1',
+          port: echo.port,
+          servername: 'localhost',
+          path: '/',
+          ca: ECHO_CERT_PEM,
+          agent: false,
+          session,
+          headers: { connection: 'close' },
+        },
+        (res) => {
+          const chunks = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () => {
+            // TLS 1.3 tickets may arrive after the response: give the socket a moment to close.
+            setImmediate(() =>
+              resolve({ body: JSON.parse(Buffer.concat(chunks).toString('utf8')), session: newSession }),
+            );
+          });
+        },
+      );
+      req.on('socket', (s) =>
+        s.on('session', (sess) => {
+          newSession = sess;
+        }),
+      );
       req.on('error', reject);
       req.end();
     });

@@ -10,13 +10,18 @@ const fixtures = path.join(root, 'test', 'fixtures', 'echo');
 
 test('echo.d.ts and lib/echo.ts agree (tsc --noEmit on contract.ts, strict)', () => {
   const tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
-  const r = spawnSync(process.execPath, [tsc, '-p', path.join(fixtures, 'tsconfig.json')], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [tsc, '-p', path.join(fixtures, 'tsconfig.json')], {
+    encoding: 'utf8',
+  });
   expect(r.stdout + r.stderr).toBe('');
   expect(r.status).toBe(0);
 }, 60000);
 
 test('no `any` in the proposed declarations', () => {
-  const dts = fs.readFileSync(path.join(root, 'types', 'echo.d.ts'), 'utf8').replace(/\/\/.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '');
+  const dts = fs
+    .readFileSync(path.join(root, 'types', 'echo.d.ts'), 'utf8')
+    .replace(/\/\/.*$/gm, '')
+    .replace(/\/\*[\s\S]*?\*\//g, '');
   expect(dts).not.toMatch(/\bany\b/);
 });
 
@@ -25,8 +30,16 @@ test('the declared runtime exports exist in dist/echo.js', () => {
   expect(typeof mod.startEchoServer).toBe('function');
   expect(mod.ECHO_CERT_PEM).toMatch(/^-----BEGIN CERTIFICATE-----/);
   expect(mod.ECHO_KEY_PEM).toMatch(/^-----BEGIN PRIVATE KEY-----/);
-  const declared = [...fs.readFileSync(path.join(root, 'types', 'echo.d.ts'), 'utf8').matchAll(/export declare (?:function|const) (\w+)/g)].map((m) => m[1]);
-  expect(declared.sort()).toEqual(Object.keys(mod).filter((k) => k !== '__esModule').sort());
+  const declared = [
+    ...fs
+      .readFileSync(path.join(root, 'types', 'echo.d.ts'), 'utf8')
+      .matchAll(/export declare (?:function|const) (\w+)/g),
+  ].map((m) => m[1]);
+  expect(declared.sort()).toEqual(
+    Object.keys(mod)
+      .filter((k) => k !== '__esModule')
+      .sort(),
+  );
 });
 
 test('the built-in certificate is valid for the names the tests use, for decades', () => {

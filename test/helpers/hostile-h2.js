@@ -17,7 +17,13 @@ const F = { END_STREAM: 0x1, ACK: 0x1, END_HEADERS: 0x4, PADDED: 0x8, PRIORITY: 
 function literal(name, value, index = false) {
   const n = Buffer.from(name, 'latin1');
   const v = Buffer.isBuffer(value) ? value : Buffer.from(value, 'latin1');
-  return Buffer.concat([Buffer.from([index ? 0x40 : 0x00]), hpackInt(n.length, 7, 0), n, hpackInt(v.length, 7, 0), v]);
+  return Buffer.concat([
+    Buffer.from([index ? 0x40 : 0x00]),
+    hpackInt(n.length, 7, 0),
+    n,
+    hpackInt(v.length, 7, 0),
+    v,
+  ]);
 }
 
 /** :status as a literal with the static table's name (entry 8), any code. */
@@ -54,7 +60,9 @@ async function startHostileH2({ onRequest }) {
     let block = null; // { stream, parts }
     const conn = {
       socket,
-      write: (bytes) => { if (!socket.destroyed) socket.write(bytes); },
+      write: (bytes) => {
+        if (!socket.destroyed) socket.write(bytes);
+      },
       /** Frames the client sent, by type name, for assertions (RST_STREAM codes by stream). */
       resets: new Map(),
     };
@@ -80,13 +88,16 @@ async function startHostileH2({ onRequest }) {
         if (type === T.RST_STREAM) conn.resets.set(stream, payload.readUInt32BE(0));
         if (type === T.HEADERS) {
           let pad = 0;
-          if (flags & F.PADDED) { pad = payload[0]; payload = payload.subarray(1); }
+          if (flags & F.PADDED) {
+            pad = payload[0];
+            payload = payload.subarray(1);
+          }
           if (flags & F.PRIORITY) payload = payload.subarray(5);
           block = { stream, parts: [payload.subarray(0, payload.length - pad)] };
         } else if (type === T.CONTINUATION && block) {
           block.parts.push(payload);
         }
-        if ((type === T.HEADERS || type === T.CONTINUATION) && (flags & F.END_HEADERS) && block) {
+        if ((type === T.HEADERS || type === T.CONTINUATION) && flags & F.END_HEADERS && block) {
           const fields = decoder.decode(Buffer.concat(block.parts));
           const s = block.stream;
           block = null;
@@ -107,4 +118,16 @@ async function startHostileH2({ onRequest }) {
   };
 }
 
-module.exports = { startHostileH2, frame, hpackInt, literal, status, STATUS_200, NEWEST_ENTRY, tableSize, headerFrames, T, F };
+module.exports = {
+  startHostileH2,
+  frame,
+  hpackInt,
+  literal,
+  status,
+  STATUS_200,
+  NEWEST_ENTRY,
+  tableSize,
+  headerFrames,
+  T,
+  F,
+};

@@ -5,7 +5,9 @@
 /** The largest RSS of this process while `work` runs (sampled every 10 ms; the engine runs on its own thread). */
 async function peakRss(work) {
   let peak = process.memoryUsage.rss();
-  const timer = setInterval(() => { peak = Math.max(peak, process.memoryUsage.rss()); }, 10);
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage.rss());
+  }, 10);
   try {
     const result = await work();
     return { result, peak: Math.max(peak, process.memoryUsage.rss()) };

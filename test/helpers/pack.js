@@ -16,7 +16,9 @@ function which(name) {
     try {
       fs.accessSync(file, fs.constants.X_OK);
       return file;
-    } catch { /* next */ }
+    } catch {
+      /* next */
+    }
   }
   throw new Error(`${name} is not on PATH`);
 }
@@ -46,15 +48,23 @@ function runtimeDependencyDirs() {
 /** Bytes of the files under `dir` (0 when it does not exist). */
 function treeBytes(dir) {
   if (!fs.existsSync(dir)) return 0;
-  return fs.readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((e) => e.isFile()).reduce((sum, e) => sum + fs.statSync(path.join(e.parentPath ?? e.path, e.name)).size, 0);
+  return fs
+    .readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile())
+    .reduce((sum, e) => sum + fs.statSync(path.join(e.parentPath ?? e.path, e.name)).size, 0);
 }
 
 /** Packs the repository and its runtime dependencies into `dest`: { tarballs (ours first), dependencyNames }. */
 function packWithDependencies(dest) {
   fs.mkdirSync(dest, { recursive: true });
-  const pack = (dirs) => JSON.parse(execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dest, ...dirs],
-    { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })).map((p) => path.join(dest, p.filename));
+  const pack = (dirs) =>
+    JSON.parse(
+      execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dest, ...dirs], {
+        cwd: root,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    ).map((p) => path.join(dest, p.filename));
   const deps = runtimeDependencyDirs();
   return { tarballs: [...pack([root]), ...pack([...deps.values()])], dependencyNames: [...deps.keys()] };
 }
@@ -66,10 +76,19 @@ function packWithDependencies(dest) {
  */
 function installPackedProject(dir, tarballs, deadPort) {
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+  fs.writeFileSync(
+    path.join(dir, 'package.json'),
+    JSON.stringify({ name: 'app', version: '1.0.0', private: true }),
+  );
   execFileSync('npm', ['install', '--offline', '--ignore-scripts', '--no-audit', '--no-fund', ...tarballs], {
-    cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], timeout: 300000,
-    env: { ...process.env, npm_config_cache: path.join(dir, '.npm-cache'), npm_config_registry: `http://127.0.0.1:${deadPort}/` },
+    cwd: dir,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    timeout: 300000,
+    env: {
+      ...process.env,
+      npm_config_cache: path.join(dir, '.npm-cache'),
+      npm_config_registry: `http://127.0.0.1:${deadPort}/`,
+    },
   });
 }
 
@@ -99,4 +118,12 @@ const { startEchoServer } = require('cycletls-native/echo');
 })().catch((err) => { console.error(err); process.exit(1); });
 `;
 
-module.exports = { root, which, treeBytes, runtimeDependencyDirs, packWithDependencies, installPackedProject, SMOKE_PROGRAM };
+module.exports = {
+  root,
+  which,
+  treeBytes,
+  runtimeDependencyDirs,
+  packWithDependencies,
+  installPackedProject,
+  SMOKE_PROGRAM,
+};

@@ -27,7 +27,11 @@ function packageCopy(binaries = {}) {
     if (content === 'addon') fs.copyFileSync(builtAddon, file);
     else fs.writeFileSync(file, content);
   }
-  return { dir, file: (where) => path.join(dir, where, 'cycletls_native.node'), remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+  return {
+    dir,
+    file: (where) => path.join(dir, where, 'cycletls_native.node'),
+    remove: () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 module.exports = { packageCopy, hostTag };

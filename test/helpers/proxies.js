@@ -64,14 +64,23 @@ async function startHttpProxy({ tls: useTls = false, auth } = {}) {
       const authorization = /\r\nproxy-authorization:\s*([^\r\n]*)/i.exec(head)?.[1];
       log.push({ method, target, authorization, head });
       if (expected && authorization !== expected) {
-        socket.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="test"\r\nContent-Length: 0\r\n\r\n');
+        socket.end(
+          'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="test"\r\nContent-Length: 0\r\n\r\n',
+        );
         return;
       }
       const fail = () => socket.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n');
       if (method === 'CONNECT') {
         const i = target.lastIndexOf(':');
         const host = target.slice(0, i).replace(/^\[|\]$/g, '');
-        relay(socket, host, Number(target.slice(i + 1)), () => socket.write('HTTP/1.1 200 Connection established\r\n\r\n'), fail, rest);
+        relay(
+          socket,
+          host,
+          Number(target.slice(i + 1)),
+          () => socket.write('HTTP/1.1 200 Connection established\r\n\r\n'),
+          fail,
+          rest,
+        );
         return;
       }
       // Absolute-form: relay the request as it came (Node's HTTP server accepts absolute-form).
@@ -83,7 +92,12 @@ async function startHttpProxy({ tls: useTls = false, auth } = {}) {
   const server = useTls ? tls.createServer({ ...certPair('server') }, onSocket) : net.createServer(onSocket);
   const t = track(server);
   const port = await t.listen();
-  return { port, log, url: (cred = '') => `${useTls ? 'https' : 'http'}://${cred}${useTls ? 'localhost' : '127.0.0.1'}:${port}`, close: t.close };
+  return {
+    port,
+    log,
+    url: (cred = '') => `${useTls ? 'https' : 'http'}://${cred}${useTls ? 'localhost' : '127.0.0.1'}:${port}`,
+    close: t.close,
+  };
 }
 
 /**
@@ -110,7 +124,14 @@ async function startSocksServer({ auth, hosts = {} } = {}) {
       socket.removeListener('data', onData);
       socket.pause();
       const rest = buf;
-      relay(socket, resolve(host), port, () => reply(true), () => reply(false), rest);
+      relay(
+        socket,
+        resolve(host),
+        port,
+        () => reply(true),
+        () => reply(false),
+        rest,
+      );
     };
     const onData = (d) => {
       buf = Buffer.concat([buf, d]);
@@ -166,9 +187,16 @@ async function startSocksServer({ auth, hosts = {} } = {}) {
           take(4 + alen + 2);
           let host;
           let type;
-          if (atyp === 1) { host = [...a].join('.'); type = 'ipv4'; }
-          else if (atyp === 4) { host = a.toString('hex').match(/.{4}/g).join(':'); type = 'ipv6'; }
-          else { host = a.subarray(1).toString(); type = 'name'; }
+          if (atyp === 1) {
+            host = [...a].join('.');
+            type = 'ipv4';
+          } else if (atyp === 4) {
+            host = a.toString('hex').match(/.{4}/g).join(':');
+            type = 'ipv6';
+          } else {
+            host = a.subarray(1).toString();
+            type = 'name';
+          }
           const reply = (ok) => socket.write(Buffer.from([5, ok ? 0 : 5, 0, 1, 127, 0, 0, 1, 0, 0]));
           return connect('5', type, host, port, reply);
         } else {

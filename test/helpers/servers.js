@@ -11,7 +11,10 @@ const crypto = require('node:crypto');
 
 const certDir = path.join(__dirname, '..', 'fixtures', 'certs');
 function certPair(name) {
-  return { key: fs.readFileSync(path.join(certDir, `${name}-key.pem`)), cert: fs.readFileSync(path.join(certDir, `${name}.pem`)) };
+  return {
+    key: fs.readFileSync(path.join(certDir, `${name}-key.pem`)),
+    cert: fs.readFileSync(path.join(certDir, `${name}.pem`)),
+  };
 }
 
 /** Deterministic pseudo-random bytes, so a test can check a body without keeping a copy. */
@@ -19,7 +22,11 @@ function patternBytes(n, seed = 1) {
   const out = Buffer.allocUnsafe(n);
   let x = seed >>> 0 || 1;
   for (let i = 0; i < n; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
     out[i] = x & 0xff;
   }
   return out;
@@ -50,16 +57,25 @@ async function defaultRoutes(req, res, ctx) {
   if (p === '/echo' || p === '/' || p.startsWith('/echo/')) {
     const sock = req.socket;
     res.setHeader('Content-Type', 'application/json');
-    res.end(JSON.stringify({
-      method: req.method,
-      url: req.url,
-      httpVersion: req.httpVersion,
-      rawHeaders: req.rawHeaders,
-      body: body.toString('base64'),
-      bodyLength: body.length,
-      connection: sock.__id,
-      tls: sock.encrypted ? { protocol: sock.getProtocol(), cipher: sock.getCipher().name, alpn: sock.alpnProtocol, servername: sock.servername || null } : null,
-    }));
+    res.end(
+      JSON.stringify({
+        method: req.method,
+        url: req.url,
+        httpVersion: req.httpVersion,
+        rawHeaders: req.rawHeaders,
+        body: body.toString('base64'),
+        bodyLength: body.length,
+        connection: sock.__id,
+        tls: sock.encrypted
+          ? {
+              protocol: sock.getProtocol(),
+              cipher: sock.getCipher().name,
+              alpn: sock.alpnProtocol,
+              servername: sock.servername || null,
+            }
+          : null,
+      }),
+    );
     return;
   }
   if (p.startsWith('/status/')) {
@@ -89,8 +105,16 @@ async function defaultRoutes(req, res, ctx) {
     res.end(patternBytes(n, seed));
     return;
   }
-  if (p === '/text') { res.setHeader('Content-Type', 'text/plain; charset=utf-8'); res.end('héllo wörld'); return; }
-  if (p === '/html') { res.setHeader('Content-Type', 'text/html'); res.end('<html>not json</html>'); return; }
+  if (p === '/text') {
+    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    res.end('héllo wörld');
+    return;
+  }
+  if (p === '/html') {
+    res.setHeader('Content-Type', 'text/html');
+    res.end('<html>not json</html>');
+    return;
+  }
   if (p === '/cookie-redirect') {
     // /cookie-redirect?set=a%3D1%3B%20Path%3D%2F&to=/echo → 302 to `to` with each `set` as a Set-Cookie
     res.statusCode = Number(url.searchParams.get('status') || 302);
@@ -99,8 +123,15 @@ async function defaultRoutes(req, res, ctx) {
     res.end();
     return;
   }
-  if (p === '/set-cookie') { res.setHeader('Set-Cookie', ['c1=v1; Path=/', 'c2=v2; Path=/']); res.end('ok'); return; }
-  if (p === '/stall') { ctx.stalled.push(res); return; }
+  if (p === '/set-cookie') {
+    res.setHeader('Set-Cookie', ['c1=v1; Path=/', 'c2=v2; Path=/']);
+    res.end('ok');
+    return;
+  }
+  if (p === '/stall') {
+    ctx.stalled.push(res);
+    return;
+  }
   if (p === '/stall-body') {
     res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': '100' });
     res.write('partial');
@@ -154,7 +185,9 @@ async function startServer({ tls: useTls = true, cert = 'server', handler, keepA
     origin: `${scheme}://localhost:${port}`,
     url: (p = '/echo') => `${scheme}://localhost:${port}${p}`,
     /** Closes every idle keep-alive connection (as servers do after their timeout). */
-    dropConnections() { for (const s of ctx.sockets) s.destroy(); },
+    dropConnections() {
+      for (const s of ctx.sockets) s.destroy();
+    },
     close() {
       for (const res of ctx.stalled) res.destroy();
       for (const s of ctx.sockets) s.destroy();
@@ -192,7 +225,9 @@ async function startRawServer({ tls: useTls = true, onRequest }) {
       }
     });
   };
-  const server = useTls ? tls.createServer({ ...certPair('server'), ALPNProtocols: ['http/1.1'] }, onSocket) : net.createServer(onSocket);
+  const server = useTls
+    ? tls.createServer({ ...certPair('server'), ALPNProtocols: ['http/1.1'] }, onSocket)
+    : net.createServer(onSocket);
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = server.address().port;
   const scheme = useTls ? 'https' : 'http';
@@ -220,4 +255,13 @@ function uniquePort() {
   return base + (portCounter++ % PORT_BLOCK);
 }
 
-module.exports = { startServer, startRawServer, patternBytes, certPair, uniquePort, closedPort, readBody, sha256: (b) => crypto.createHash('sha256').update(b).digest('hex') };
+module.exports = {
+  startServer,
+  startRawServer,
+  patternBytes,
+  certPair,
+  uniquePort,
+  closedPort,
+  readBody,
+  sha256: (b) => crypto.createHash('sha256').update(b).digest('hex'),
+};

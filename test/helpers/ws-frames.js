@@ -3,7 +3,11 @@
 // against itself), and client frames taken apart.
 
 /** A server frame as the RFC lays it out; `len` forces a length form (7, 16 or 64 bits), `mask` a masking key. */
-function serverFrame(opcode, payload = Buffer.alloc(0), { fin = true, rsv1 = false, rsv2 = false, rsv3 = false, len, mask } = {}) {
+function serverFrame(
+  opcode,
+  payload = Buffer.alloc(0),
+  { fin = true, rsv1 = false, rsv2 = false, rsv3 = false, len, mask } = {},
+) {
   const n = payload.length;
   const form = len ?? (n < 126 ? 7 : n < 65536 ? 16 : 64);
   const head = [(fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | (rsv2 ? 0x20 : 0) | (rsv3 ? 0x10 : 0) | opcode];
@@ -42,7 +46,14 @@ function decodeClientFrame(buf) {
   const masked = buf.subarray(off + 4);
   if (masked.length !== len) throw new Error(`frame length ${masked.length}, header says ${len}`);
   const payload = Buffer.from(masked.map((b, i) => b ^ mask[i % 4]));
-  return { fin: (b0 & 0x80) !== 0, rsv1: (b0 & 0x40) !== 0, opcode: b0 & 0x0f, mask: Buffer.from(mask), payload, lenForm: b1 & 0x7f };
+  return {
+    fin: (b0 & 0x80) !== 0,
+    rsv1: (b0 & 0x40) !== 0,
+    opcode: b0 & 0x0f,
+    mask: Buffer.from(mask),
+    payload,
+    lenForm: b1 & 0x7f,
+  };
 }
 
 /**

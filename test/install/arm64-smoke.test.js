@@ -17,8 +17,11 @@ const { packWithDependencies, installPackedProject, SMOKE_PROGRAM: SMOKE } = req
 const root = path.resolve(__dirname, '..', '..');
 const prebuilt = path.join(root, 'prebuilds', 'linux-arm64-gnu', 'cycletls_native.node');
 const golden = loadGolden();
-const chromium = golden.find((r) => r.path === '/chromium-headed') || golden.find((r) => r.path === '/chromium-1');
-const chromiumResumedH1 = require('../fixtures/fingerprints/resumed.json').records.find((r) => r.tag === 'chromium-1-2');
+const chromium =
+  golden.find((r) => r.path === '/chromium-headed') || golden.find((r) => r.path === '/chromium-1');
+const chromiumResumedH1 = require('../fixtures/fingerprints/resumed.json').records.find(
+  (r) => r.tag === 'chromium-1-2',
+);
 const TIMEOUT = 300000;
 
 let work;
@@ -32,14 +35,24 @@ beforeAll(async () => {
   // The host's npm places the files; no install script runs (it would run on this x86-64 node).
   installPackedProject(project, packWithDependencies(path.join(work, 'packed')).tarballs, await closedPort());
   const started = Date.now();
-  const r = node.run(['-e', SMOKE], { cwd: project, timeout: TIMEOUT, env: { PATH: '/usr/bin:/bin', HOME: work } });
+  const r = node.run(['-e', SMOKE], {
+    cwd: project,
+    timeout: TIMEOUT,
+    env: { PATH: '/usr/bin:/bin', HOME: work },
+  });
   console.log(`arm64 smoke under qemu-user took ${((Date.now() - started) / 1000).toFixed(1)} s`);
   if (r.status !== 0) throw new Error(`the arm64 node failed (${r.status ?? r.signal}): ${r.stderr}`);
   out = JSON.parse(r.stdout);
   // The same program on this x86-64 node (the linux-x64-gnu prebuilt of the same package): the two
   // architectures must send the same bytes.
-  const host = spawnSync(process.execPath, ['-e', SMOKE], { cwd: project, encoding: 'utf8', timeout: TIMEOUT, env: { PATH: process.env.PATH, HOME: work } });
-  if (host.status !== 0) throw new Error(`the x86-64 node failed (${host.status ?? host.signal}): ${host.stderr}`);
+  const host = spawnSync(process.execPath, ['-e', SMOKE], {
+    cwd: project,
+    encoding: 'utf8',
+    timeout: TIMEOUT,
+    env: { PATH: process.env.PATH, HOME: work },
+  });
+  if (host.status !== 0)
+    throw new Error(`the x86-64 node failed (${host.status ?? host.signal}): ${host.stderr}`);
   x64 = JSON.parse(host.stdout);
 }, TIMEOUT);
 
@@ -50,14 +63,21 @@ afterAll(() => {
 test('an arm64 node loads the linux-arm64-gnu prebuilt from the installed package', () => {
   expect(out.arch).toBe('arm64');
   expect(out.binding).toMatchObject({ source: 'prebuilt', platform: 'linux-arm64-gnu' });
-  expect(out.binding.path).toMatch(/node_modules\/cycletls-native\/prebuilds\/linux-arm64-gnu\/cycletls_native\.node$/);
+  expect(out.binding.path).toMatch(
+    /node_modules\/cycletls-native\/prebuilds\/linux-arm64-gnu\/cycletls_native\.node$/,
+  );
 });
 
 test('HTTPS over HTTP/2 with the Chrome preset: JA4 and Akamai string equal Chromium 156', () => {
-  expect(out.h2).toEqual({ status: 200, httpVersion: '2.0', ja4: chromium.tls.ja4, akamai: chromium.http2.akamai_fingerprint });
+  expect(out.h2).toEqual({
+    status: 200,
+    httpVersion: '2.0',
+    ja4: chromium.tls.ja4,
+    akamai: chromium.http2.akamai_fingerprint,
+  });
 });
 
-test('HTTPS over HTTP/1.1 (forceHTTP1): Chromium\'s resumed http/1.1-only hello', () => {
+test("HTTPS over HTTP/1.1 (forceHTTP1): Chromium's resumed http/1.1-only hello", () => {
   expect(out.h1.status).toBe(200);
   expect(out.h1.httpVersion).toBe('1.1');
   // Second on the same client, it resumes the first one's session: Chromium's resumed http/1.1-only hello.

@@ -15,8 +15,11 @@ const { packWithDependencies, installPackedProject, SMOKE_PROGRAM } = require('.
 const repo = path.resolve(__dirname, '..', '..');
 const prebuilt = path.join(repo, 'prebuilds', 'linux-x64-gnu', 'cycletls_native.node');
 const golden = loadGolden();
-const chromium = golden.find((r) => r.path === '/chromium-headed') || golden.find((r) => r.path === '/chromium-1');
-const chromiumResumedH1 = require('../fixtures/fingerprints/resumed.json').records.find((r) => r.tag === 'chromium-1-2');
+const chromium =
+  golden.find((r) => r.path === '/chromium-headed') || golden.find((r) => r.path === '/chromium-1');
+const chromiumResumedH1 = require('../fixtures/fingerprints/resumed.json').records.find(
+  (r) => r.tag === 'chromium-1-2',
+);
 const TIMEOUT = 300000;
 
 let work;
@@ -32,10 +35,17 @@ beforeAll(async () => {
   const project = path.join(work, 'app');
   installPackedProject(project, packWithDependencies(path.join(work, 'packed')).tarballs, await closedPort());
   fs.writeFileSync(path.join(project, 'smoke.js'), SMOKE_PROGRAM);
-  const r = spawnSync('/usr/sbin/chroot', [root, inRoot(path.join(work, 'node')), inRoot(path.join(project, 'smoke.js'))], {
-    encoding: 'utf8', timeout: TIMEOUT, env: { PATH: '/usr/bin:/bin', HOME: '/tmp' },
-  });
-  if (r.status !== 0) throw new Error(`node in the Debian 11 root failed (${r.error ?? r.status ?? r.signal}): ${r.stderr}`);
+  const r = spawnSync(
+    '/usr/sbin/chroot',
+    [root, inRoot(path.join(work, 'node')), inRoot(path.join(project, 'smoke.js'))],
+    {
+      encoding: 'utf8',
+      timeout: TIMEOUT,
+      env: { PATH: '/usr/bin:/bin', HOME: '/tmp' },
+    },
+  );
+  if (r.status !== 0)
+    throw new Error(`node in the Debian 11 root failed (${r.error ?? r.status ?? r.signal}): ${r.stderr}`);
   out = JSON.parse(r.stdout);
 }, TIMEOUT);
 
@@ -48,8 +58,13 @@ test('node on glibc 2.31 loads the linux-x64-gnu prebuilt from the installed pac
   expect(out.binding).toMatchObject({ source: 'prebuilt', platform: 'linux-x64-gnu' });
 });
 
-test('HTTPS over HTTP/2 and HTTP/1.1 with the Chrome preset works there, with Chromium 156\'s fingerprints', () => {
-  expect(out.h2).toEqual({ status: 200, httpVersion: '2.0', ja4: chromium.tls.ja4, akamai: chromium.http2.akamai_fingerprint });
+test("HTTPS over HTTP/2 and HTTP/1.1 with the Chrome preset works there, with Chromium 156's fingerprints", () => {
+  expect(out.h2).toEqual({
+    status: 200,
+    httpVersion: '2.0',
+    ja4: chromium.tls.ja4,
+    akamai: chromium.http2.akamai_fingerprint,
+  });
   expect(out.h1).toMatchObject({ status: 200, httpVersion: '1.1', akamai: null });
   // Second on the same client, it resumes the first one's session: Chromium's resumed http/1.1-only hello.
   expect(out.h1.ja4).toBe(chromiumResumedH1.ja4);

@@ -22,23 +22,32 @@ function installHook(binaries, env = {}) {
   const pkg = packageCopy(binaries);
   copies.push(pkg);
   const r = spawnSync(path.join(toolDir, 'node'), [path.join('scripts', 'install.js')], {
-    cwd: pkg.dir, env: { PATH: toolDir, HOME: os.tmpdir(), ...env }, encoding: 'utf8', timeout: 60000,
+    cwd: pkg.dir,
+    env: { PATH: toolDir, HOME: os.tmpdir(), ...env },
+    encoding: 'utf8',
+    timeout: 60000,
   });
   return { status: r.status, stderr: r.stderr, built: fs.existsSync(path.join(pkg.dir, 'build')) };
 }
 
-const SOURCE_LACKS = 'source build: this machine lacks bash; cmake; one of c++, g++, clang++; one of make, ninja';
+const SOURCE_LACKS =
+  'source build: this machine lacks bash; cmake; one of c++, g++, clang++; one of make, ninja';
 
 test('a prebuilt that loads here: exit 0 with no build', () => {
-  expect(installHook({ [`prebuilds/${hostTag}`]: 'addon' }))
-    .toEqual({ status: 0, stderr: `[cycletls-native] using the prebuilt binary for ${hostTag}\n`, built: false });
+  expect(installHook({ [`prebuilds/${hostTag}`]: 'addon' })).toEqual({
+    status: 0,
+    stderr: `[cycletls-native] using the prebuilt binary for ${hostTag}\n`,
+    built: false,
+  });
 });
 
 test('no prebuilt for this platform and no build tools: exit 1 naming the platform, both reasons and what to do', () => {
   const r = installHook({});
   expect(r.status).toBe(1);
   expect(r.stderr).toContain(`cycletls-native: cannot install on ${hostTag} (Node.js ${process.version}):`);
-  expect(r.stderr).toContain(`  - prebuilt binary: no prebuilt binary for ${hostTag} in this package (it has: none)`);
+  expect(r.stderr).toContain(
+    `  - prebuilt binary: no prebuilt binary for ${hostTag} in this package (it has: none)`,
+  );
   expect(r.stderr).toContain(`  - ${SOURCE_LACKS}`);
   expect(r.stderr).toContain('CYCLETLS_NATIVE_BUILD_FROM_SOURCE=1 npm install cycletls-native');
   expect(r.built).toBe(false);
@@ -57,7 +66,9 @@ test.each([
 ])('%s skips a working prebuilt and fails at once without the tools, naming them', (_, env) => {
   const r = installHook({ [`prebuilds/${hostTag}`]: 'addon' }, env);
   expect(r.status).toBe(1);
-  expect(r.stderr).toContain('a source build was asked for (CYCLETLS_NATIVE_BUILD_FROM_SOURCE=1 or --build-from-source), '
-    + 'but this machine lacks: bash; cmake; one of c++, g++, clang++; one of make, ninja.');
+  expect(r.stderr).toContain(
+    'a source build was asked for (CYCLETLS_NATIVE_BUILD_FROM_SOURCE=1 or --build-from-source), ' +
+      'but this machine lacks: bash; cmake; one of c++, g++, clang++; one of make, ninja.',
+  );
   expect(r.built).toBe(false);
 });

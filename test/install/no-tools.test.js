@@ -28,7 +28,10 @@ let baseEnv;
 function npmIn(project, args, extraEnv = {}) {
   const started = Date.now();
   const r = spawnSync(path.join(toolDir, 'npm'), args, {
-    cwd: project, env: { ...baseEnv, ...extraEnv }, encoding: 'utf8', timeout: TIMEOUT,
+    cwd: project,
+    env: { ...baseEnv, ...extraEnv },
+    encoding: 'utf8',
+    timeout: TIMEOUT,
   });
   return { ...r, seconds: (Date.now() - started) / 1000, output: `${r.stdout}\n${r.stderr}` };
 }
@@ -42,7 +45,9 @@ function emptyProject(name) {
 
 beforeAll(async () => {
   if (!fs.existsSync(prebuilt)) {
-    throw new Error(`${prebuilt} is missing: run \`npm run prebuilds\` first (this test installs the prebuilt package)`);
+    throw new Error(
+      `${prebuilt} is missing: run \`npm run prebuilds\` first (this test installs the prebuilt package)`,
+    );
   }
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'ctn-no-tools-'));
   toolDir = path.join(work, 'bin');
@@ -50,7 +55,8 @@ beforeAll(async () => {
   for (const tool of ['npm', 'npx']) fs.symlinkSync(fs.realpathSync(which(tool)), path.join(toolDir, tool));
   fs.symlinkSync(process.execPath, path.join(toolDir, 'node'));
   const sh = fs.realpathSync('/bin/sh');
-  if (path.basename(sh) === 'bash') throw new Error('/bin/sh is bash here: this test needs a PATH without bash');
+  if (path.basename(sh) === 'bash')
+    throw new Error('/bin/sh is bash here: this test needs a PATH without bash');
   fs.symlinkSync(sh, path.join(toolDir, 'sh'));
 
   ({ tarballs, dependencyNames } = packWithDependencies(path.join(work, 'packed')));
@@ -60,7 +66,9 @@ beforeAll(async () => {
   // Nothing from this process's environment: no npm_config_* of a surrounding `npm test`, no
   // CYCLETLS_NATIVE_ADDON, no compiler on PATH.
   baseEnv = {
-    PATH: toolDir, HOME: home, TMPDIR: work,
+    PATH: toolDir,
+    HOME: home,
+    TMPDIR: work,
     npm_config_cache: path.join(work, 'npm-cache'),
     npm_config_registry: `http://127.0.0.1:${await closedPort()}/`,
     npm_config_update_notifier: 'false',
@@ -104,51 +112,84 @@ describe('installed from the packed tarball with only node and npm on PATH', () 
     project = emptyProject('app');
     install = npmIn(project, ['install', '--offline', '--no-audit', '--no-fund', ...tarballs]);
     const modules = path.join(project, 'node_modules');
-    const packages = fs.existsSync(modules) ? fs.readdirSync(modules).filter((n) => !n.startsWith('.')).length : 0;
-    console.log(`npm install (prebuilt, offline, no tools) took ${install.seconds.toFixed(1)} s: `
-      + `${packages} packages, ${(treeBytes(modules) / 1e6).toFixed(1)} MB in node_modules`);
+    const packages = fs.existsSync(modules)
+      ? fs.readdirSync(modules).filter((n) => !n.startsWith('.')).length
+      : 0;
+    console.log(
+      `npm install (prebuilt, offline, no tools) took ${install.seconds.toFixed(1)} s: ` +
+        `${packages} packages, ${(treeBytes(modules) / 1e6).toFixed(1)} MB in node_modules`,
+    );
   }, TIMEOUT);
 
   test('the install succeeds without compiling anything or pulling build tooling', () => {
-    expect({ status: install.status, output: install.output }).toEqual({ status: 0, output: expect.any(String) });
+    expect({ status: install.status, output: install.output }).toEqual({
+      status: 0,
+      output: expect.any(String),
+    });
     const pkg = path.join(project, 'node_modules', 'cycletls-native');
     expect(fs.existsSync(path.join(pkg, 'prebuilds', tag, 'cycletls_native.node'))).toBe(true);
     expect(fs.existsSync(path.join(pkg, 'build'))).toBe(false);
     const installed = fs.readdirSync(path.join(project, 'node_modules')).filter((n) => !n.startsWith('.'));
     expect(installed.sort()).toEqual(['cycletls-native', ...dependencyNames].sort());
-    for (const tooling of ['cmake-js', 'node-addon-api', 'node-api-headers', 'node-gyp']) expect(installed).not.toContain(tooling);
+    for (const tooling of ['cmake-js', 'node-addon-api', 'node-api-headers', 'node-gyp'])
+      expect(installed).not.toContain(tooling);
   });
 
   test('it loads the prebuilt binary and makes HTTPS requests over HTTP/1.1 and HTTP/2 with the Chrome preset', () => {
     const r = spawnSync(path.join(toolDir, 'node'), ['-e', SMOKE], {
-      cwd: project, encoding: 'utf8', timeout: 60000,
+      cwd: project,
+      encoding: 'utf8',
+      timeout: 60000,
       env: { ...baseEnv, SSL_CERT_FILE: path.join(certDir, 'ca.pem'), CERT_DIR: certDir },
     });
     expect(r.stderr).toBe('');
     const out = JSON.parse(r.stdout);
     expect(out.binding).toEqual({
-      path: fs.realpathSync(path.join(project, 'node_modules', 'cycletls-native', 'prebuilds', tag, 'cycletls_native.node')),
-      source: 'prebuilt', platform: tag, napiVersion: Number(process.versions.napi),
+      path: fs.realpathSync(
+        path.join(project, 'node_modules', 'cycletls-native', 'prebuilds', tag, 'cycletls_native.node'),
+      ),
+      source: 'prebuilt',
+      platform: tag,
+      napiVersion: Number(process.versions.napi),
     });
-    expect(out.h1).toEqual({ status: 200, httpVersion: '1.1', body: JSON.stringify({ httpVersion: '1.1', path: '/h1' }) });
-    expect(out.h2).toEqual({ status: 200, httpVersion: '2.0', body: JSON.stringify({ httpVersion: '2.0', path: '/h2' }) });
+    expect(out.h1).toEqual({
+      status: 200,
+      httpVersion: '1.1',
+      body: JSON.stringify({ httpVersion: '1.1', path: '/h1' }),
+    });
+    expect(out.h2).toEqual({
+      status: 200,
+      httpVersion: '2.0',
+      body: JSON.stringify({ httpVersion: '2.0', path: '/h2' }),
+    });
   });
 
   test('npx cycletls-native-echo --help prints the usage', () => {
     const r = spawnSync(path.join(toolDir, 'npx'), ['--offline', 'cycletls-native-echo', '--help'], {
-      cwd: project, env: baseEnv, encoding: 'utf8', timeout: 60000,
+      cwd: project,
+      env: baseEnv,
+      encoding: 'utf8',
+      timeout: 60000,
     });
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^usage: cycletls-native-echo /);
   });
 });
 
-test('a forced source build without tools fails at once, naming what is missing', () => {
-  const project = emptyProject('forced');
-  const r = npmIn(project, ['install', '--offline', '--no-audit', '--no-fund', ...tarballs], { CYCLETLS_NATIVE_BUILD_FROM_SOURCE: '1' });
-  console.log(`npm install with CYCLETLS_NATIVE_BUILD_FROM_SOURCE=1 and no tools failed in ${r.seconds.toFixed(1)} s`);
-  expect(r.status).not.toBe(0);
-  expect(r.output).toContain('a source build was asked for');
-  for (const tool of ['bash', 'cmake', 'g++', 'make']) expect(r.output).toContain(tool);
-  expect(fs.existsSync(path.join(project, 'node_modules', 'cycletls-native', 'build'))).toBe(false);
-}, TIMEOUT);
+test(
+  'a forced source build without tools fails at once, naming what is missing',
+  () => {
+    const project = emptyProject('forced');
+    const r = npmIn(project, ['install', '--offline', '--no-audit', '--no-fund', ...tarballs], {
+      CYCLETLS_NATIVE_BUILD_FROM_SOURCE: '1',
+    });
+    console.log(
+      `npm install with CYCLETLS_NATIVE_BUILD_FROM_SOURCE=1 and no tools failed in ${r.seconds.toFixed(1)} s`,
+    );
+    expect(r.status).not.toBe(0);
+    expect(r.output).toContain('a source build was asked for');
+    for (const tool of ['bash', 'cmake', 'g++', 'make']) expect(r.output).toContain(tool);
+    expect(fs.existsSync(path.join(project, 'node_modules', 'cycletls-native', 'build'))).toBe(false);
+  },
+  TIMEOUT,
+);

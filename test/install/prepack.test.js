@@ -24,7 +24,8 @@ function prebuilt(tag, manifest) {
   fs.writeFileSync(path.join(d, 'cycletls_native.node'), 'stand-in');
   if (manifest) fs.writeFileSync(path.join(d, 'manifest.json'), JSON.stringify(manifest));
 }
-const prepack = () => spawnSync(process.execPath, [path.join(dir, 'scripts', 'prepack.js')], { encoding: 'utf8' });
+const prepack = () =>
+  spawnSync(process.execPath, [path.join(dir, 'scripts', 'prepack.js')], { encoding: 'utf8' });
 
 test('both binaries built from these sources: packs', () => {
   const sources = sourcesDigest();

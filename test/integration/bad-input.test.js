@@ -13,8 +13,11 @@ const GUARD_MS = 10_000;
 
 // Jest runs this file in a sandbox whose `process` is a copy of the worker's, and Jest 30 listens
 // for unhandled rejections on the real one: the spy below watches both.
-const jestStateSymbol = Object.getOwnPropertySymbols(globalThis).find((s) => s.description === 'JEST_STATE_SYMBOL');
-const realProcess = (jestStateSymbol && globalThis[jestStateSymbol] && globalThis[jestStateSymbol].parentProcess) || process;
+const jestStateSymbol = Object.getOwnPropertySymbols(globalThis).find(
+  (s) => s.description === 'JEST_STATE_SYMBOL',
+);
+const realProcess =
+  (jestStateSymbol && globalThis[jestStateSymbol] && globalThis[jestStateSymbol].parentProcess) || process;
 
 let server;
 let client;
@@ -54,9 +57,16 @@ async function settle(call) {
   const guard = new Promise((resolve) => {
     timer = setTimeout(() => resolve({ hung: true }), GUARD_MS);
   });
-  const outcome = await Promise.race([promise.then((value) => ({ value }), (error) => ({ error })), guard]);
+  const outcome = await Promise.race([
+    promise.then(
+      (value) => ({ value }),
+      (error) => ({ error }),
+    ),
+    guard,
+  ]);
   clearTimeout(timer);
-  if (outcome.hung) throw new Error(`the call neither resolved nor rejected within ${GUARD_MS} ms (it hangs)`);
+  if (outcome.hung)
+    throw new Error(`the call neither resolved nor rejected within ${GUARD_MS} ms (it hangs)`);
   return outcome;
 }
 
@@ -67,7 +77,9 @@ function describeValue(v) {
 function expectInvalidOption(outcome, namePattern) {
   if (!outcome.error) {
     const v = outcome.value;
-    throw new Error(`expected a rejection, got a response: status ${v && v.status}, error ${describeValue(v && v.error)}`);
+    throw new Error(
+      `expected a rejection, got a response: status ${v && v.status}, error ${describeValue(v && v.error)}`,
+    );
   }
   const err = outcome.error;
   expect(err instanceof TypeError || err instanceof RangeError).toBe(true);
@@ -78,11 +90,38 @@ function expectInvalidOption(outcome, namePattern) {
 // [option, pattern the message must match, [values...]]: each value is tried as options[option].
 const OPTION_MATRIX = [
   ['headers', /option "headers"/, [5, 'x', [], true, [['a', 'b']], new Map([['a', 'b']])]],
-  ['headers', /header "a"/, [{ a: {} }, { a: null }, { a: [{}] }, { a: 'x\r\ny' }, { a: 'x\ny' }, { a: 'x\0y' }, { a: Symbol('s') }, { a: () => 1 }]],
+  [
+    'headers',
+    /header "a"/,
+    [
+      { a: {} },
+      { a: null },
+      { a: [{}] },
+      { a: 'x\r\ny' },
+      { a: 'x\ny' },
+      { a: 'x\0y' },
+      { a: Symbol('s') },
+      { a: () => 1 },
+    ],
+  ],
   ['headers', /header name/, [{ 'bad name': 'v' }, { '': 'v' }, { 'a:b': 'v' }, { 'x\r\ny': 'v' }]],
   ['cookies', /option "cookies"/, ['a=b', 5, true, { a: {} }, { a: 'x;y' }, { 'bad name': '1' }]],
-  ['cookies', /option "cookies\[\d\]"/, [[5], ['a=b'], [null], [{}], [{ name: 'a', value: {} }], [{ name: 'a', value: 'x;y' }],
-    [{ name: 'a', value: 'x\r\ny' }], [{ name: '', value: 'x' }], [{ name: 'bad name', value: 'x' }], [{ name: 'ok', value: '1' }, { value: '2' }]]],
+  [
+    'cookies',
+    /option "cookies\[\d\]"/,
+    [
+      [5],
+      ['a=b'],
+      [null],
+      [{}],
+      [{ name: 'a', value: {} }],
+      [{ name: 'a', value: 'x;y' }],
+      [{ name: 'a', value: 'x\r\ny' }],
+      [{ name: '', value: 'x' }],
+      [{ name: 'bad name', value: 'x' }],
+      [{ name: 'ok', value: '1' }, { value: '2' }],
+    ],
+  ],
   ['body', /option "body"/, [5, {}, true, Symbol('s'), [1, 2], new Date(0), () => {}]],
   ['bodyBytes', /option "bodyBytes"/, [5, '***not base64***', {}, true, [1, 2]]],
   ['responseType', /option "responseType"/, ['xml', 5, '', 'JSON', {}]],
@@ -112,7 +151,8 @@ const OPTION_MATRIX = [
 
 const OPTION_CASES = [];
 for (const [option, pattern, values] of OPTION_MATRIX) {
-  for (const value of values) OPTION_CASES.push([`${option}: ${describeValue(value)}`, option, value, pattern]);
+  for (const value of values)
+    OPTION_CASES.push([`${option}: ${describeValue(value)}`, option, value, pattern]);
 }
 
 describe('bad-input matrix: every wrong input rejects at once, naming the option', () => {
@@ -136,7 +176,12 @@ describe('bad-input matrix: every wrong input rejects at once, naming the option
   });
 
   test.each([
-    ['5', 5], ['"x"', 'x'], ['[]', []], ['true', true], ['[{}]', [{}]], ['a Map', new Map()],
+    ['5', 5],
+    ['"x"', 'x'],
+    ['[]', []],
+    ['true', true],
+    ['[{}]', [{}]],
+    ['a Map', new Map()],
   ])('the options argument itself: %s → TypeError', async (_label, options) => {
     const outcome = await settle(() => client(server.url('/echo'), options));
     expectInvalidOption(outcome, /options must be an object/);
@@ -144,8 +189,13 @@ describe('bad-input matrix: every wrong input rejects at once, naming the option
   });
 
   test.each([
-    ['5', 5], ['"not a url"', 'not a url'], ['"ftp://x"', 'ftp://x'], ['null', null], ['undefined', undefined],
-    ['{}', {}], ['Symbol', Symbol('u')],
+    ['5', 5],
+    ['"not a url"', 'not a url'],
+    ['"ftp://x"', 'ftp://x'],
+    ['null', null],
+    ['undefined', undefined],
+    ['{}', {}],
+    ['Symbol', Symbol('u')],
   ])('the url argument: %s → TypeError naming the url', async (_label, url) => {
     const outcome = await settle(() => client(url, {}));
     expectInvalidOption(outcome, /url/i);
@@ -163,7 +213,10 @@ describe('bad-input matrix: every wrong input rejects at once, naming the option
   });
 
   test.each([
-    ['5', 5], ['"BAD METHOD"', 'BAD METHOD'], ['"GET /x HTTP/1.1\\r\\n"', 'GET /x HTTP/1.1\r\n'], ['{}', {}],
+    ['5', 5],
+    ['"BAD METHOD"', 'BAD METHOD'],
+    ['"GET /x HTTP/1.1\\r\\n"', 'GET /x HTTP/1.1\r\n'],
+    ['{}', {}],
   ])('the method argument: %s → TypeError naming the method', async (_label, method) => {
     const outcome = await settle(() => client(server.url('/echo'), {}, method));
     expectInvalidOption(outcome, /method/);
@@ -180,19 +233,39 @@ describe('bad-input matrix: every wrong input rejects at once, naming the option
   });
 
   test.each(['get', 'post', 'put', 'patch', 'delete', 'head', 'options', 'trace'])(
-    'the named method client.%s rejects bad options the same way', async (m) => {
+    'the named method client.%s rejects bad options the same way',
+    async (m) => {
       expectInvalidOption(await settle(() => client[m](server.url('/echo'), 5)), /options must be an object/);
-      expectInvalidOption(await settle(() => client[m](server.url('/echo'), { timeout: '5' })), /option "timeout"/);
-      expectInvalidOption(await settle(() => client[m](server.url('/echo'), { headers: { a: 'x\r\ny' } })), /header "a"/);
-    });
+      expectInvalidOption(
+        await settle(() => client[m](server.url('/echo'), { timeout: '5' })),
+        /option "timeout"/,
+      );
+      expectInvalidOption(
+        await settle(() => client[m](server.url('/echo'), { headers: { a: 'x\r\ny' } })),
+        /header "a"/,
+      );
+    },
+  );
 
   test('fingerprints this TLS stack cannot put on the wire reject with ERR_UNSUPPORTED_FINGERPRINT naming the element', async () => {
     const cases = [
       [{ ja3: '771,4865-4866-4867-49195,0-23-65281-10-11-13-43-45-51-42,29-23,0' }, /early_data \(42\)/],
-      [{ ja3: '771,4865-4866-4867-49195,0-23-65281-10-11-13-43-45-51-57,29-23,0' }, /quic_transport_parameters/],
-      [{ ja3: '771,4865-4866-4867-49195,0-23-65281-10-11-13-43-51,29-23,0' }, /psk_key_exchange_modes \(45\)/],
+      [
+        { ja3: '771,4865-4866-4867-49195,0-23-65281-10-11-13-43-45-51-57,29-23,0' },
+        /quic_transport_parameters/,
+      ],
+      [
+        { ja3: '771,4865-4866-4867-49195,0-23-65281-10-11-13-43-51,29-23,0' },
+        /psk_key_exchange_modes \(45\)/,
+      ],
       [{ ja3: '771,4865-4866-4867,0-23-65281-10-13-43-45-51,29,0' }, /ec_point_formats/],
-      [{ ja3: '771,4865-4866-4867-49195,0-23-65281-10-11-13-43-45-51,29,0', ja4r: 't13d0101h2_1301_000a_0403' }, /give one/],
+      [
+        {
+          ja3: '771,4865-4866-4867-49195,0-23-65281-10-11-13-43-45-51,29,0',
+          ja4r: 't13d0101h2_1301_000a_0403',
+        },
+        /give one/,
+      ],
     ];
     for (const [options, why] of cases) {
       const outcome = await settle(() => client(server.url('/echo'), options));
@@ -216,8 +289,12 @@ describe('bad-input matrix: every wrong input rejects at once, naming the option
       expect(outcome.error.code).toBe('ERR_NOT_IMPLEMENTED');
     }
     // sse() and ws() work (sse.test.js, websocket.test.js); their misuse rejects at once.
-    for (const call of [() => client.ws('ftp://example.test/', {}), () => client.webSocket(server.url('/echo'), { protocols: 'chat' }),
-      () => client.ws(server.url('/echo'), { perMessageDeflate: 'yes' }), () => client.ws(server.url('/echo'), 'options')]) {
+    for (const call of [
+      () => client.ws('ftp://example.test/', {}),
+      () => client.webSocket(server.url('/echo'), { protocols: 'chat' }),
+      () => client.ws(server.url('/echo'), { perMessageDeflate: 'yes' }),
+      () => client.ws(server.url('/echo'), 'options'),
+    ]) {
       const outcome = await settle(call);
       expect(outcome.error.code).toBe('ERR_INVALID_OPTION');
     }
@@ -236,7 +313,8 @@ describe('bad-input matrix: every wrong input rejects at once, naming the option
 
   test('the whole matrix at once, concurrently, still rejects every case', async () => {
     const outcomes = await Promise.all(
-      OPTION_CASES.map(([, option, value]) => settle(() => client(server.url('/echo'), { [option]: value }))));
+      OPTION_CASES.map(([, option, value]) => settle(() => client(server.url('/echo'), { [option]: value }))),
+    );
     outcomes.forEach((o, i) => expectInvalidOption(o, OPTION_CASES[i][3]));
   });
 
@@ -251,9 +329,17 @@ describe('framing headers given by the caller cannot desync the request', () => 
   // invalid option or be replaced by the real framing (cycletls/Go computes it); it must not make
   // the server wait for bytes that never come. timeout: 3 keeps a failure short.
   test('a Content-Length header that contradicts the body', async () => {
-    const outcome = await settle(() => client(server.url('/echo'), o({
-      method: 'POST', headers: { 'Content-Length': '5' }, body: 'abc', timeout: 3,
-    })));
+    const outcome = await settle(() =>
+      client(
+        server.url('/echo'),
+        o({
+          method: 'POST',
+          headers: { 'Content-Length': '5' },
+          body: 'abc',
+          timeout: 3,
+        }),
+      ),
+    );
     if (outcome.error) {
       expectInvalidOption(outcome, /content-length/i);
     } else {
@@ -265,9 +351,17 @@ describe('framing headers given by the caller cannot desync the request', () => 
   });
 
   test('a Transfer-Encoding: chunked header with a plain body', async () => {
-    const outcome = await settle(() => client(server.url('/echo'), o({
-      method: 'POST', headers: { 'Transfer-Encoding': 'chunked' }, body: 'abc', timeout: 3,
-    })));
+    const outcome = await settle(() =>
+      client(
+        server.url('/echo'),
+        o({
+          method: 'POST',
+          headers: { 'Transfer-Encoding': 'chunked' },
+          body: 'abc',
+          timeout: 3,
+        }),
+      ),
+    );
     if (outcome.error) {
       expectInvalidOption(outcome, /transfer-encoding/i);
     } else {
@@ -290,7 +384,8 @@ describe('inputs that poisoned cycletls and are valid here simply work', () => {
   function header(echo, name) {
     const raw = echo.rawHeaders;
     const out = [];
-    for (let i = 0; i + 1 < raw.length; i += 2) if (raw[i].toLowerCase() === name.toLowerCase()) out.push(raw[i + 1]);
+    for (let i = 0; i + 1 < raw.length; i += 2)
+      if (raw[i].toLowerCase() === name.toLowerCase()) out.push(raw[i + 1]);
     return out;
   }
 
@@ -304,7 +399,9 @@ describe('inputs that poisoned cycletls and are valid here simply work', () => {
   });
 
   test('header values as numbers and booleans', async () => {
-    const r = await ok(() => client(server.url('/echo'), o({ headers: { 'X-Num': 1, 'X-Float': 2.5, 'X-Bool': true } })));
+    const r = await ok(() =>
+      client(server.url('/echo'), o({ headers: { 'X-Num': 1, 'X-Float': 2.5, 'X-Bool': true } })),
+    );
     expect(header(r.data, 'X-Num')).toEqual(['1']);
     expect(header(r.data, 'X-Float')).toEqual(['2.5']);
     expect(header(r.data, 'X-Bool')).toEqual(['true']);
@@ -354,13 +451,23 @@ describe('inputs that poisoned cycletls and are valid here simply work', () => {
     const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length);
     const r2 = await ok(() => client.post(server.url('/echo'), o({ body: ab })));
     expect(r2.data.body).toBe(bytes.toString('base64'));
-    const r3 = await ok(() => client.post(server.url('/echo'), o({ bodyBytes: bytes.toString('base64'), body: 'ignored' })));
+    const r3 = await ok(() =>
+      client.post(server.url('/echo'), o({ bodyBytes: bytes.toString('base64'), body: 'ignored' })),
+    );
     expect(r3.data.body).toBe(bytes.toString('base64'));
   });
 
   test("cookies with the README's attributes (expires RFC 1123 string, sameSite 'Lax', unparsed string)", async () => {
     const cookies = [
-      { name: 'a', value: '1', expires: 'Mon, 02-Jan-2022 15:04:05 EST', path: '/', domain: 'localhost', secure: true, httpOnly: true },
+      {
+        name: 'a',
+        value: '1',
+        expires: 'Mon, 02-Jan-2022 15:04:05 EST',
+        path: '/',
+        domain: 'localhost',
+        secure: true,
+        httpOnly: true,
+      },
       { name: 'b', value: '2', sameSite: 'Lax' },
       { name: 'c', value: '3', unparsed: 'a=b', maxAge: 10 },
     ];
@@ -369,7 +476,9 @@ describe('inputs that poisoned cycletls and are valid here simply work', () => {
   });
 
   test('object-form cookies are merged with a Cookie header', async () => {
-    const r = await ok(() => client(server.url('/echo'), o({ headers: { Cookie: 'z=0' }, cookies: { a: '1', b: '2' } })));
+    const r = await ok(() =>
+      client(server.url('/echo'), o({ headers: { Cookie: 'z=0' }, cookies: { a: '1', b: '2' } })),
+    );
     expect(header(r.data, 'cookie')).toEqual(['z=0; a=1; b=2']);
   });
 
@@ -382,11 +491,16 @@ describe('inputs that poisoned cycletls and are valid here simply work', () => {
   });
 
   test('an unknown extra option key is ignored', async () => {
-    const r = await ok(() => client(server.url('/echo'), o({ notAnOption: { deep: [1, 2] }, _hostKey: 'x', headers: { 'X-A': 'b' } })));
+    const r = await ok(() =>
+      client(
+        server.url('/echo'),
+        o({ notAnOption: { deep: [1, 2] }, _hostKey: 'x', headers: { 'X-A': 'b' } }),
+      ),
+    );
     expect(header(r.data, 'X-A')).toEqual(['b']);
   });
 
-  test("an empty method means GET, a lower-case one is upper-cased", async () => {
+  test('an empty method means GET, a lower-case one is upper-cased', async () => {
     expect((await ok(() => client(server.url('/echo'), o(), ''))).data.method).toBe('GET');
     expect((await ok(() => client(server.url('/echo'), o(), 'patch'))).data.method).toBe('PATCH');
   });
@@ -400,7 +514,10 @@ describe('inputs that poisoned cycletls and are valid here simply work', () => {
     const copy = JSON.parse(JSON.stringify(options));
     await ok(() => client(server.url('/echo'), o(options)));
     expect(options).toEqual(copy);
-    const frozen = Object.freeze({ headers: Object.freeze({ 'X-A': '1' }), cookies: Object.freeze({ a: '1' }) });
+    const frozen = Object.freeze({
+      headers: Object.freeze({ 'X-A': '1' }),
+      cookies: Object.freeze({ a: '1' }),
+    });
     await ok(() => client(server.url('/echo'), o(frozen)));
   });
 });

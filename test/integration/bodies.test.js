@@ -81,7 +81,9 @@ describe('multipart/form-data', () => {
     expect(ct).toMatch(/^multipart\/form-data; boundary=----WebKitFormBoundary[A-Za-z0-9]{16}$/);
     const parts = parseMultipart(body, ct);
     expect(parts.map((p) => [p.name, p.filename, p.contentType])).toEqual([
-      ['title', undefined, undefined], ['file', 'all-bytes.bin', 'application/octet-stream']]);
+      ['title', undefined, undefined],
+      ['file', 'all-bytes.bin', 'application/octet-stream'],
+    ]);
     expect(parts[0].data.toString('utf8')).toBe('héllo wörld');
     expect(parts[1].data.equals(ALL_BYTES)).toBe(true);
   });
@@ -96,24 +98,35 @@ describe('multipart/form-data', () => {
     const r = await client.put(server.url('/echo'), { body: fd });
     const parts = parseMultipart(received(r), header(r, 'content-type'));
     expect(parts.map((p) => [p.name, p.filename, p.contentType])).toEqual([
-      ['a', undefined, undefined], ['json', 'blob', 'application/json'], ['big', 'big.dat', 'application/octet-stream'], ['a', undefined, undefined]]);
+      ['a', undefined, undefined],
+      ['json', 'blob', 'application/json'],
+      ['big', 'big.dat', 'application/octet-stream'],
+      ['a', undefined, undefined],
+    ]);
     expect(parts[1].data.toString()).toBe('{"x":1}');
     expect(parts[2].data.equals(big)).toBe(true);
     expect(parts[3].data.toString()).toBe('2');
   });
 
-  test('a caller\'s content-type is kept as given', async () => {
+  test("a caller's content-type is kept as given", async () => {
     const fd = new FormData();
     fd.append('a', '1');
-    const r = await client.post(server.url('/echo'), { body: fd, headers: { 'Content-Type': 'multipart/form-data; boundary=mine' } });
+    const r = await client.post(server.url('/echo'), {
+      body: fd,
+      headers: { 'Content-Type': 'multipart/form-data; boundary=mine' },
+    });
     expect(header(r, 'content-type')).toBe('multipart/form-data; boundary=mine');
   });
 
   test('a form-data package instance (duck-typed: getBoundary, getHeaders, getBuffer)', async () => {
     const boundary = '--------------------------123456789012345678901234';
     const payload = Buffer.concat([
-      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="f"; filename="x.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`),
-      ALL_BYTES, Buffer.from(`\r\n--${boundary}--\r\n`)]);
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="f"; filename="x.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+      ),
+      ALL_BYTES,
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]);
     const form = {
       getBoundary: () => boundary,
       getHeaders: (extra) => ({ ...extra, 'content-type': `multipart/form-data; boundary=${boundary}` }),
@@ -139,7 +152,10 @@ describe('streams, async iterables and Blob', () => {
 
   test('bufferBody: the stream is read first and sent with its exact Content-Length', async () => {
     const bytes = patternBytes(300000, 10);
-    const r = await client.post(server.url('/echo'), { body: Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]), bufferBody: true });
+    const r = await client.post(server.url('/echo'), {
+      body: Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]),
+      bufferBody: true,
+    });
     expect(received(r).equals(bytes)).toBe(true);
     expect(header(r, 'content-length')).toBe(String(bytes.length));
     expect(header(r, 'transfer-encoding')).toBeUndefined();
@@ -147,12 +163,20 @@ describe('streams, async iterables and Blob', () => {
 
   test("a caller's Content-Length goes out with a streamed body, which is held to it", async () => {
     const bytes = patternBytes(70000, 11);
-    const r = await client.post(server.url('/echo'), { body: Readable.from([bytes]), headers: { 'Content-Length': String(bytes.length) } });
+    const r = await client.post(server.url('/echo'), {
+      body: Readable.from([bytes]),
+      headers: { 'Content-Length': String(bytes.length) },
+    });
     expect(received(r).equals(bytes)).toBe(true);
     expect(header(r, 'content-length')).toBe(String(bytes.length));
     expect(header(r, 'transfer-encoding')).toBeUndefined();
     for (const claimed of [bytes.length + 5, bytes.length - 5]) {
-      const err = await client.post(server.url('/echo'), { body: Readable.from([bytes]), headers: { 'content-length': String(claimed) } }).catch((e) => e);
+      const err = await client
+        .post(server.url('/echo'), {
+          body: Readable.from([bytes]),
+          headers: { 'content-length': String(claimed) },
+        })
+        .catch((e) => e);
       expect(err.code).toBe('ERR_INVALID_OPTION');
       expect(err.message).toMatch(/Content-Length says/);
     }
@@ -160,41 +184,69 @@ describe('streams, async iterables and Blob', () => {
   });
 
   test('an async iterable of Uint8Array and strings', async () => {
-    async function* gen() { yield new Uint8Array([0, 255]); yield 'ü'; yield ALL_BYTES; }
+    async function* gen() {
+      yield new Uint8Array([0, 255]);
+      yield 'ü';
+      yield ALL_BYTES;
+    }
     const r = await client.post(server.url('/echo'), { body: gen() });
-    expect(received(r).equals(Buffer.concat([Buffer.from([0, 255]), Buffer.from('ü'), ALL_BYTES]))).toBe(true);
+    expect(received(r).equals(Buffer.concat([Buffer.from([0, 255]), Buffer.from('ü'), ALL_BYTES]))).toBe(
+      true,
+    );
   });
 
   test('a WHATWG ReadableStream body streams too', async () => {
     const bytes = patternBytes(100000, 12);
-    const web = new ReadableStream({ start(c) { c.enqueue(bytes.subarray(0, 50000)); c.enqueue(bytes.subarray(50000)); c.close(); } });
+    const web = new ReadableStream({
+      start(c) {
+        c.enqueue(bytes.subarray(0, 50000));
+        c.enqueue(bytes.subarray(50000));
+        c.close();
+      },
+    });
     const r = await client.post(server.url('/echo'), { body: web });
     expect(received(r).equals(bytes)).toBe(true);
   });
 
   test('a Blob: its bytes and its type', async () => {
-    const r = await client.post(server.url('/echo'), { body: new Blob([ALL_BYTES], { type: 'image/x-test' }) });
+    const r = await client.post(server.url('/echo'), {
+      body: new Blob([ALL_BYTES], { type: 'image/x-test' }),
+    });
     expect(received(r).equals(ALL_BYTES)).toBe(true);
     expect(header(r, 'content-type')).toBe('image/x-test');
   });
 
   test('a buffered stream body is sent again on a 307 hop; a streamed one cannot be: the 307 is the answer', async () => {
-    let r = await client.post(server.url('/redirect/1?status=307'), { body: Readable.from([Buffer.from('again')]), bufferBody: true });
+    let r = await client.post(server.url('/redirect/1?status=307'), {
+      body: Readable.from([Buffer.from('again')]),
+      bufferBody: true,
+    });
     expect(r.redirects).toBe(1);
     expect(received(r).toString()).toBe('again');
-    r = await client.post(server.url('/redirect/1?status=307'), { body: Readable.from([Buffer.from('once')]) });
+    r = await client.post(server.url('/redirect/1?status=307'), {
+      body: Readable.from([Buffer.from('once')]),
+    });
     expect(r.status).toBe(307);
     expect(r.redirects).toBe(0);
     // A 303 drops the body anyway: followed.
-    r = await client.post(server.url('/redirect/1?status=303'), { body: Readable.from([Buffer.from('gone')]) });
+    r = await client.post(server.url('/redirect/1?status=303'), {
+      body: Readable.from([Buffer.from('gone')]),
+    });
     expect(r.status).toBe(200);
     expect(r.data.method).toBe('GET');
   });
 
   test('a stream that fails rejects the call with its error; the client keeps working', async () => {
-    const failing = new Readable({ read() { this.destroy(new Error('source failed')); } });
+    const failing = new Readable({
+      read() {
+        this.destroy(new Error('source failed'));
+      },
+    });
     await expect(client.post(server.url('/echo'), { body: failing })).rejects.toThrow('source failed');
-    async function* midway() { yield Buffer.alloc(200000, 1); throw new Error('midway failure'); }
+    async function* midway() {
+      yield Buffer.alloc(200000, 1);
+      throw new Error('midway failure');
+    }
     await expect(client.post(server.url('/echo'), { body: midway() })).rejects.toThrow('midway failure');
     expect((await client.get(server.url('/echo'))).status).toBe(200);
   });
@@ -243,7 +295,14 @@ describe('streams, async iterables and Blob', () => {
       stream.on('end', () => {
         const body = Buffer.concat(chunks);
         stream.respond({ ':status': 200, 'content-type': 'application/json' });
-        stream.end(JSON.stringify({ length: body.length, sha: sha256(body), te: headers['transfer-encoding'] ?? null, cl: headers['content-length'] ?? null }));
+        stream.end(
+          JSON.stringify({
+            length: body.length,
+            sha: sha256(body),
+            te: headers['transfer-encoding'] ?? null,
+            cl: headers['content-length'] ?? null,
+          }),
+        );
       });
     });
     await new Promise((resolve) => h2server.listen(0, '127.0.0.1', resolve));
@@ -251,11 +310,13 @@ describe('streams, async iterables and Blob', () => {
       const bytes = patternBytes(5 * 1024 * 1024 + 3, 13);
       const pieces = [];
       for (let i = 0; i < bytes.length; i += 100000) pieces.push(bytes.subarray(i, i + 100000));
-      const r = await client.post(`https://localhost:${h2server.address().port}/up`, { body: Readable.from(pieces) });
+      const r = await client.post(`https://localhost:${h2server.address().port}/up`, {
+        body: Readable.from(pieces),
+      });
       expect(r.protocol).toBe('h2');
       expect(r.data).toEqual({ length: bytes.length, sha: sha256(bytes), te: null, cl: null });
     } finally {
-      for (const session of sessions) session.destroy();  // the client keeps its session pooled
+      for (const session of sessions) session.destroy(); // the client keeps its session pooled
       await new Promise((resolve) => h2server.close(resolve));
     }
   });

@@ -35,7 +35,7 @@ async function dataOf(r) {
   return r.data;
 }
 
-test('502 refused: Go\'s dial error in the summary and the detail; error keeps our code and message', async () => {
+test("502 refused: Go's dial error in the summary and the detail; error keeps our code and message", async () => {
   const port = await closedPort();
   const url = `https://127.0.0.1:${port}/`;
   const r = await client.post(url, { body: 'x' });
@@ -49,15 +49,19 @@ test('502 refused: Go\'s dial error in the summary and the detail; error keeps o
 test('421 DNS: "lookup <host> on <server>: no such host"', async () => {
   const r = await client.get('https://no-such-host.invalid/x');
   expect(r.status).toBe(421);
-  expect(await dataOf(r)).toMatch(/^Request returned a Syscall Error: lookup no-such-host\.invalid on \S+:53: no such host-> \nGet "https:\/\/no-such-host\.invalid\/x": dial tcp: lookup no-such-host\.invalid on \S+:53: no such host$/);
+  expect(await dataOf(r)).toMatch(
+    /^Request returned a Syscall Error: lookup no-such-host\.invalid on \S+:53: no such host-> \nGet "https:\/\/no-such-host\.invalid\/x": dial tcp: lookup no-such-host\.invalid on \S+:53: no such host$/,
+  );
   expect(r.error).toMatchObject({ code: 'ERR_DNS', stage: 'dns' });
 });
 
-test('502 refused by name: Go\'s text names the address dialed; our message names both', async () => {
+test("502 refused by name: Go's text names the address dialed; our message names both", async () => {
   const port = await closedPort();
   const url = `https://localhost:${port}/`;
   const r = await client.get(url);
-  expect(r.error.message).toMatch(new RegExp(`^connect to localhost:${port} \\((127\\.0\\.0\\.1|\\[::1\\]):${port}\\) failed: `));
+  expect(r.error.message).toMatch(
+    new RegExp(`^connect to localhost:${port} \\((127\\.0\\.0\\.1|\\[::1\\]):${port}\\) failed: `),
+  );
   const address = /\((\S+)\)/.exec(r.error.message)[1];
   const detail = `Get "${url}": dial tcp ${address}: connect: connection refused`;
   expect(await dataOf(r)).toBe(`${SYSCALL}${detail}-> \n${detail}`);
@@ -65,9 +69,17 @@ test('502 refused by name: Go\'s text names the address dialed; our message name
 
 describe('495 certificates', () => {
   test.each([
-    ['expired', /^x509: certificate has expired or is not yet valid: current time \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ is after 2021-01-01T00:00:00Z$/, '(not after 2021-01-01T00:00:00Z)'],
+    [
+      'expired',
+      /^x509: certificate has expired or is not yet valid: current time \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ is after 2021-01-01T00:00:00Z$/,
+      '(not after 2021-01-01T00:00:00Z)',
+    ],
     ['self-signed', /^x509: certificate signed by unknown authority$/, 'self signed certificate'],
-    ['wronghost', /^x509: certificate is valid for wrong\.example, not localhost$/, '(certificate names: DNS:wrong.example)'],
+    [
+      'wronghost',
+      /^x509: certificate is valid for wrong\.example, not localhost$/,
+      '(certificate names: DNS:wrong.example)',
+    ],
   ])('%s', async (cert, why, ours) => {
     const server = await startServer({ cert });
     closers.push(() => server.close());
@@ -86,7 +98,11 @@ describe('495 certificates', () => {
 });
 
 test('handshake failures: an alert from the server, a peer that does not speak TLS', async () => {
-  const picky = tls.createServer({ ...certPair('server'), maxVersion: 'TLSv1.2', ciphers: 'ECDHE-ECDSA-AES256-SHA384' });
+  const picky = tls.createServer({
+    ...certPair('server'),
+    maxVersion: 'TLSv1.2',
+    ciphers: 'ECDHE-ECDSA-AES256-SHA384',
+  });
   picky.on('tlsClientError', () => {});
   const pickyUrl = `https://localhost:${await listen(picky)}/`;
   const r = await client.get(pickyUrl);
@@ -95,7 +111,11 @@ test('handshake failures: an alert from the server, a peer that does not speak T
   expect(await dataOf(r)).toBe(`${SYSCALL}${alert}-> \n${alert}`);
   expect(r.error).toMatchObject({ code: 'ERR_TLS_HANDSHAKE', stage: 'tls' });
 
-  const liar = net.createServer((s) => { s.on('error', () => {}); s.resume(); s.end('HTTP/1.1 400 Bad Request\r\n\r\n'); });
+  const liar = net.createServer((s) => {
+    s.on('error', () => {});
+    s.resume();
+    s.end('HTTP/1.1 400 Bad Request\r\n\r\n');
+  });
   const liarUrl = `https://127.0.0.1:${await listen(liar)}/`;
   const notTls = `Get "${liarUrl}": uTlsConn.Handshake() error: tls: first record does not look like a TLS handshake`;
   const liarResponse = await client.get(liarUrl);
@@ -114,7 +134,9 @@ describe('408 timeouts', () => {
     const url = server.url('/stall');
     const r = await client.get(url, { timeout: 0.3 });
     expect(r.status).toBe(408);
-    expect(await dataOf(r)).toBe(`${TIMEOUT}-> \nGet "${url}": net/http: request canceled (Client.Timeout exceeded while awaiting headers)`);
+    expect(await dataOf(r)).toBe(
+      `${TIMEOUT}-> \nGet "${url}": net/http: request canceled (Client.Timeout exceeded while awaiting headers)`,
+    );
     expect(r.error).toMatchObject({ code: 'ERR_TIMEOUT', stage: 'headers' });
   });
 
@@ -131,20 +153,31 @@ describe('408 timeouts', () => {
     const url = server.url('/echo');
     const r = await client.get(url, { timeout: 0.3, proxy: `socks5://127.0.0.1:${hole.port}` });
     expect(r.status).toBe(408);
-    expect(await dataOf(r)).toBe(`${TIMEOUT}-> \nGet "${url}": socks connect tcp 127.0.0.1:${hole.port}->localhost:${server.port}: read tcp 127.0.0.1:${hole.port}: i/o timeout (Client.Timeout exceeded while awaiting headers)`);
+    expect(await dataOf(r)).toBe(
+      `${TIMEOUT}-> \nGet "${url}": socks connect tcp 127.0.0.1:${hole.port}->localhost:${server.port}: read tcp 127.0.0.1:${hole.port}: i/o timeout (Client.Timeout exceeded while awaiting headers)`,
+    );
     expect(r.error).toMatchObject({ code: 'ERR_TIMEOUT', stage: 'proxy' });
   });
 });
 
-test('status 0: the server hangs up before answering (Go\'s EOF), or in the middle of the body (empty)', async () => {
-  const closer = net.createServer((s) => { s.on('error', () => {}); s.once('data', () => s.end()); });
+test("status 0: the server hangs up before answering (Go's EOF), or in the middle of the body (empty)", async () => {
+  const closer = net.createServer((s) => {
+    s.on('error', () => {});
+    s.once('data', () => s.end());
+  });
   const url = `http://127.0.0.1:${await listen(closer)}/`;
   const r = await client.get(url);
   expect(r.status).toBe(0);
   expect(await dataOf(r)).toBe(`-> \nGet "${url}": EOF`);
   expect(r.error).toMatchObject({ code: 'ERR_CONNECTION_CLOSED' });
 
-  const cut = await startRawServer({ tls: false, onRequest: (s) => { s.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial'); setTimeout(() => s.destroy(), 20); } });
+  const cut = await startRawServer({
+    tls: false,
+    onRequest: (s) => {
+      s.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial');
+      setTimeout(() => s.destroy(), 20);
+    },
+  });
   closers.push(() => cut.close());
   const mid = await client.get(cut.url('/'));
   expect(mid.status).toBe(0);
@@ -197,6 +230,10 @@ describe('502 proxies', () => {
 
 test('rejectOnError keeps our message: the code and stage say what happened', async () => {
   const port = await closedPort();
-  await expect(client.get(`https://127.0.0.1:${port}/`, { rejectOnError: true }))
-    .rejects.toMatchObject({ code: 'ERR_CONNECT_REFUSED', message: expect.stringMatching(new RegExp(`^connect to 127\\.0\\.0\\.1:${port} failed: ${lit('Connection refused')}`)) });
+  await expect(client.get(`https://127.0.0.1:${port}/`, { rejectOnError: true })).rejects.toMatchObject({
+    code: 'ERR_CONNECT_REFUSED',
+    message: expect.stringMatching(
+      new RegExp(`^connect to 127\\.0\\.0\\.1:${port} failed: ${lit('Connection refused')}`),
+    ),
+  });
 });

@@ -12,7 +12,12 @@ beforeAll(async () => {
       req.on('data', (c) => chunks.push(c));
       req.on('end', () => {
         const seq = req.headers['x-seq'];
-        const body = JSON.stringify({ seq, url: req.url, echo: Buffer.concat(chunks).toString(), pad: 'x'.repeat(Number(seq) % 3000) });
+        const body = JSON.stringify({
+          seq,
+          url: req.url,
+          echo: Buffer.concat(chunks).toString(),
+          pad: 'x'.repeat(Number(seq) % 3000),
+        });
         // Vary timing so responses complete out of order.
         setTimeout(() => res.end(body), Number(seq) % 7);
       });
@@ -24,19 +29,29 @@ afterAll(() => server.close());
 async function pool(n, inFlight, fn) {
   let next = 0;
   const results = new Array(n);
-  await Promise.all(Array.from({ length: inFlight }, async () => {
-    while (next < n) {
-      const i = next++;
-      results[i] = await fn(i);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < n) {
+        const i = next++;
+        results[i] = await fn(i);
+      }
+    }),
+  );
   return results;
 }
 
 test('2000 requests with 64 in flight, each body unique: zero crossed responses', async () => {
   const client = await initCycleTLS({ port: uniquePort() });
-  const results = await pool(2000, 64, (i) => client.post(server.url('/same'), { headers: { 'x-seq': String(i) }, body: `body-${i}` }));
-  const crossed = results.filter((r, i) => r.status !== 200 || r.data.seq !== String(i) || r.data.echo !== `body-${i}` || r.data.pad.length !== i % 3000);
+  const results = await pool(2000, 64, (i) =>
+    client.post(server.url('/same'), { headers: { 'x-seq': String(i) }, body: `body-${i}` }),
+  );
+  const crossed = results.filter(
+    (r, i) =>
+      r.status !== 200 ||
+      r.data.seq !== String(i) ||
+      r.data.echo !== `body-${i}` ||
+      r.data.pad.length !== i % 3000,
+  );
   expect(crossed).toHaveLength(0);
   const ids = new Set(results.map((r) => r.requestId));
   expect(ids.size).toBe(2000);

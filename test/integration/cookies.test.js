@@ -41,7 +41,11 @@ function hop(set, to = '/echo') {
  * argument is a function. Keeps name=value per host (attributes ignored), which is all these tests need.
  */
 class FakeToughJar {
-  constructor({ callbackOnly = false } = {}) { this.byHost = new Map(); this.calls = []; this.callbackOnly = callbackOnly; }
+  constructor({ callbackOnly = false } = {}) {
+    this.byHost = new Map();
+    this.calls = [];
+    this.callbackOnly = callbackOnly;
+  }
   _get(url) {
     const m = this.byHost.get(new URL(url).hostname);
     return m ? [...m].map(([n, v]) => `${n}=${v}`).join('; ') : '';
@@ -50,7 +54,10 @@ class FakeToughJar {
     this.calls.push({ cookie, url, options });
     const [pair] = cookie.split(';');
     const eq = pair.indexOf('=');
-    if (eq <= 0) { if (options && options.ignoreError) return undefined; throw new Error(`bad cookie ${cookie}`); }
+    if (eq <= 0) {
+      if (options && options.ignoreError) return undefined;
+      throw new Error(`bad cookie ${cookie}`);
+    }
     const host = new URL(url).hostname;
     if (!this.byHost.has(host)) this.byHost.set(host, new Map());
     this.byHost.get(host).set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
@@ -70,10 +77,20 @@ class FakeToughJar {
     const options = rest[0];
     if (!cb) {
       if (this.callbackOnly) throw new TypeError('callback required');
-      return new Promise((resolve, reject) => { try { resolve(this._set(cookie, url, options)); } catch (e) { reject(e); } });
+      return new Promise((resolve, reject) => {
+        try {
+          resolve(this._set(cookie, url, options));
+        } catch (e) {
+          reject(e);
+        }
+      });
     }
     let err = null;
-    try { this._set(cookie, url, options); } catch (e) { err = e; }
+    try {
+      this._set(cookie, url, options);
+    } catch (e) {
+      err = e;
+    }
     setImmediate(() => cb(err));
     return undefined;
   }
@@ -96,14 +113,16 @@ describe('without a jar', () => {
     expect(cookieHeader(r)).toBe('a=1; b=replaced; c=3');
   });
 
-  test('the chain\'s jar ends with the chain: the next request sends nothing', async () => {
+  test("the chain's jar ends with the chain: the next request sends nothing", async () => {
     await client.get(server.url(hop(['once=1; Path=/'])));
     const r = await client.get(server.url('/echo'));
     expect(cookieHeader(r)).toBeUndefined();
   });
 
   test('explicit cookies win by name and keep their header; the jar adds the others', async () => {
-    const r = await client.get(server.url(hop(['a=fromServer; Path=/', 'b=2; Path=/'])), { cookies: { a: 'mine' } });
+    const r = await client.get(server.url(hop(['a=fromServer; Path=/', 'b=2; Path=/'])), {
+      cookies: { a: 'mine' },
+    });
     expect(cookieHeader(r)).toBe('a=mine; b=2');
   });
 
@@ -112,7 +131,9 @@ describe('without a jar', () => {
     // back to http://localhost (same host, plain http: no Secure cookie).
     const back = `http://localhost:${plain.port}/echo`;
     const via = `http://127.0.0.1:${plain.port}${hop(['ip=1; Path=/'], back)}`;
-    const r = await client.get(server.url(hop(['host=1; Path=/', 'sec=1; Path=/; Secure', 'other=1; Path=/elsewhere'], via)));
+    const r = await client.get(
+      server.url(hop(['host=1; Path=/', 'sec=1; Path=/; Secure', 'other=1; Path=/elsewhere'], via)),
+    );
     expect(r.finalUrl).toBe(back);
     expect(r.redirects).toBe(2);
     expect(cookieHeader(r)).toBe('host=1');
@@ -122,7 +143,7 @@ describe('without a jar', () => {
 
   test('a streamed response gets its cookies too', async () => {
     const r = await client.get(server.url(hop(['st=1; Path=/'])), { responseType: 'stream' });
-    const body = JSON.parse((await r.text()));
+    const body = JSON.parse(await r.text());
     const raw = body.rawHeaders;
     expect(raw[raw.findIndex((n, i) => i % 2 === 0 && n === 'Cookie') + 1]).toBe('st=1');
   });
@@ -133,21 +154,23 @@ describe('with a cookieJar', () => {
     const jar = new FakeToughJar();
     const r = await client.get(server.url(hop(['j1=v1; Path=/'])), { cookieJar: jar });
     expect(cookieHeader(r)).toBe('j1=v1');
-    expect(jar.calls).toEqual([{ cookie: 'j1=v1; Path=/', url: server.url(hop(['j1=v1; Path=/'])), options: { ignoreError: true } }]);
+    expect(jar.calls).toEqual([
+      { cookie: 'j1=v1; Path=/', url: server.url(hop(['j1=v1; Path=/'])), options: { ignoreError: true } },
+    ]);
     const again = await client.get(server.url('/echo'), { cookieJar: jar });
     expect(cookieHeader(again)).toBe('j1=v1');
     const without = await client.get(server.url('/echo'));
     expect(cookieHeader(without)).toBeUndefined();
   });
 
-  test('every response\'s Set-Cookie goes in, also without redirects and with disableRedirect', async () => {
+  test("every response's Set-Cookie goes in, also without redirects and with disableRedirect", async () => {
     const jar = new FakeToughJar();
     await client.get(server.url('/set-cookie'), { cookieJar: jar });
     await client.get(server.url(hop(['dr=1'])), { cookieJar: jar, disableRedirect: true });
     expect(jar._get(server.url('/'))).toBe('c1=v1; c2=v2; dr=1');
   });
 
-  test('explicit cookies win by name over the jar\'s', async () => {
+  test("explicit cookies win by name over the jar's", async () => {
     const jar = new FakeToughJar();
     await jar.setCookie('a=jar', server.url('/'));
     await jar.setCookie('b=jar', server.url('/'));
@@ -171,7 +194,7 @@ describe('with a cookieJar', () => {
     expect(cookieHeader(r)).toBeUndefined();
   });
 
-  test('the client\'s jar (init option) is the default; a request\'s jar replaces it', async () => {
+  test("the client's jar (init option) is the default; a request's jar replaces it", async () => {
     const shared = new FakeToughJar();
     const c = await initCycleTLS({ port: uniquePort(), cookieJar: shared });
     try {
@@ -185,14 +208,22 @@ describe('with a cookieJar', () => {
   });
 
   test('a cookieJar without the two methods is refused at once', async () => {
-    await expect(client.get(server.url('/echo'), { cookieJar: {} })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+    await expect(client.get(server.url('/echo'), { cookieJar: {} })).rejects.toMatchObject({
+      code: 'ERR_INVALID_OPTION',
+    });
   });
 });
 
-describe('the chain\'s jar knows public suffixes (tough-cookie)', () => {
+describe("the chain's jar knows public suffixes (tough-cookie)", () => {
   // Real names of the public-suffix list, resolved to 127.0.0.1 by a SOCKS5 proxy only (socks5h: the
   // name goes to the proxy), so a chain can cross www.example.co.uk, shop.example.co.uk, other.co.uk.
-  const NAMES = ['www.example.co.uk', 'shop.example.co.uk', 'other.co.uk', 'user.github.io', 'other.github.io'];
+  const NAMES = [
+    'www.example.co.uk',
+    'shop.example.co.uk',
+    'other.co.uk',
+    'user.github.io',
+    'other.github.io',
+  ];
   let socks;
   const via = () => ({ proxy: `socks5h://127.0.0.1:${socks.port}`, insecureSkipVerify: true });
   const at = (srv, name, path) => `${srv === server ? 'https' : 'http'}://${name}:${srv.port}${path}`;
@@ -204,15 +235,35 @@ describe('the chain\'s jar knows public suffixes (tough-cookie)', () => {
 
   test('Domain=co.uk is refused; Domain=example.co.uk reaches a sibling host; a host-only cookie does not', async () => {
     const to = at(plain, 'shop.example.co.uk', '/echo');
-    const r = await client.get(at(plain, 'www.example.co.uk', hop(['psl=1; Domain=co.uk; Path=/', 'dotted=1; Domain=.co.uk; Path=/',
-      'dom=1; Domain=example.co.uk; Path=/', 'host=1; Path=/'], to)), via());
+    const r = await client.get(
+      at(
+        plain,
+        'www.example.co.uk',
+        hop(
+          [
+            'psl=1; Domain=co.uk; Path=/',
+            'dotted=1; Domain=.co.uk; Path=/',
+            'dom=1; Domain=example.co.uk; Path=/',
+            'host=1; Path=/',
+          ],
+          to,
+        ),
+      ),
+      via(),
+    );
     expect(r.finalUrl).toBe(to);
     expect(cookieHeader(r)).toBe('dom=1');
   });
 
   test('a public-suffix cookie never reaches another site under that suffix', async () => {
-    for (const [from, to, domain] of [['www.example.co.uk', 'other.co.uk', 'co.uk'], ['user.github.io', 'other.github.io', 'github.io']]) {
-      const r = await client.get(at(plain, from, hop([`psl=1; Domain=${domain}; Path=/`], at(plain, to, '/echo'))), via());
+    for (const [from, to, domain] of [
+      ['www.example.co.uk', 'other.co.uk', 'co.uk'],
+      ['user.github.io', 'other.github.io', 'github.io'],
+    ]) {
+      const r = await client.get(
+        at(plain, from, hop([`psl=1; Domain=${domain}; Path=/`], at(plain, to, '/echo'))),
+        via(),
+      );
       expect(r.status).toBe(200);
       expect(cookieHeader(r)).toBeUndefined();
     }
@@ -222,10 +273,26 @@ describe('the chain\'s jar knows public suffixes (tough-cookie)', () => {
     const last = at(server, 'shop.example.co.uk', '/echo');
     const middle = at(plain, 'shop.example.co.uk', hop([], last));
     // The http hop's view: no Secure cookie.
-    const plainHop = await client.get(at(server, 'www.example.co.uk', hop(['sec=1; Domain=example.co.uk; Path=/; Secure', 'open=1; Domain=example.co.uk; Path=/'],
-      at(plain, 'shop.example.co.uk', '/echo'))), via());
+    const plainHop = await client.get(
+      at(
+        server,
+        'www.example.co.uk',
+        hop(
+          ['sec=1; Domain=example.co.uk; Path=/; Secure', 'open=1; Domain=example.co.uk; Path=/'],
+          at(plain, 'shop.example.co.uk', '/echo'),
+        ),
+      ),
+      via(),
+    );
     expect(cookieHeader(plainHop)).toBe('open=1');
-    const r = await client.get(at(server, 'www.example.co.uk', hop(['sec=1; Domain=example.co.uk; Path=/; Secure', 'open=1; Domain=example.co.uk; Path=/'], middle)), via());
+    const r = await client.get(
+      at(
+        server,
+        'www.example.co.uk',
+        hop(['sec=1; Domain=example.co.uk; Path=/; Secure', 'open=1; Domain=example.co.uk; Path=/'], middle),
+      ),
+      via(),
+    );
     expect(r.finalUrl).toBe(last);
     expect(r.redirects).toBe(2);
     expect(cookieHeader(r)).toBe('sec=1; open=1');

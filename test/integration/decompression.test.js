@@ -27,7 +27,8 @@ function zstdFrame(blocks, windowLog = 17) {
 /** Raw blocks of at most 128 KiB. */
 function zstdRaw(data) {
   const blocks = [];
-  for (let off = 0; off < data.length; off += 128 * 1024) blocks.push({ raw: data.subarray(off, off + 128 * 1024) });
+  for (let off = 0; off < data.length; off += 128 * 1024)
+    blocks.push({ raw: data.subarray(off, off + 128 * 1024) });
   return zstdFrame(blocks);
 }
 
@@ -51,7 +52,9 @@ beforeAll(async () => {
   bomb = {
     zstd: zstdFrame(Array.from({ length: 16384 }, () => ({ rle: 0, size: 128 * 1024 }))),
     gzip: zlib.gzipSync(Buffer.alloc(256 * 1024 * 1024), { level: 9 }),
-    br: zlib.brotliCompressSync(Buffer.alloc(128 * 1024 * 1024), { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 5 } }),
+    br: zlib.brotliCompressSync(Buffer.alloc(128 * 1024 * 1024), {
+      params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 5 },
+    }),
     'zstd-window-24': zstdFrame([{ raw: Buffer.from('hello') }], 24),
     'zstd-window-23': zstdFrame([{ raw: Buffer.from('hello') }], 23),
   };
@@ -60,7 +63,10 @@ beforeAll(async () => {
       const url = new URL(req.url, 'https://x');
       const name = url.searchParams.get('e');
       if (url.pathname === '/bomb') {
-        res.writeHead(200, { 'Content-Encoding': name.split('-')[0], 'Content-Type': 'application/octet-stream' });
+        res.writeHead(200, {
+          'Content-Encoding': name.split('-')[0],
+          'Content-Type': 'application/octet-stream',
+        });
         res.end(bomb[name]);
         return;
       }
@@ -86,29 +92,49 @@ test.each(Object.keys(ENCODINGS))('%s is decoded byte for byte, whole and stream
 });
 
 test.each(Object.keys(ENCODINGS))('%s with decompress: false comes back exactly as sent', async (name) => {
-  const r = await client.get(server.url(`/x?e=${encodeURIComponent(name)}`), { responseType: 'arraybuffer', decompress: false });
+  const r = await client.get(server.url(`/x?e=${encodeURIComponent(name)}`), {
+    responseType: 'arraybuffer',
+    decompress: false,
+  });
   expect(Buffer.from(r.data).equals(ENCODINGS[name]())).toBe(true);
   expect(r.headers['Content-Encoding']).toEqual([HEADER[name]]);
 });
 
-test.each(['zstd', 'gzip', 'br'])('a %s bomb stops at maxDecompressedBytes with ERR_PROTOCOL', async (name) => {
-  const err = await client.get(server.url(`/bomb?e=${name}`), { responseType: 'arraybuffer', maxDecompressedBytes: 8 * 1024 * 1024 })
-    .then(() => null, (e) => e);
-  expect(err).toMatchObject({ code: 'ERR_PROTOCOL', stage: 'body' });
-  expect(err.message).toMatch(/exceeds/);
-  // The engine is fine afterwards.
-  const r = await client.get(server.url('/x?e=gzip'), { responseType: 'arraybuffer' });
-  expect(Buffer.from(r.data).equals(payload)).toBe(true);
-});
+test.each(['zstd', 'gzip', 'br'])(
+  'a %s bomb stops at maxDecompressedBytes with ERR_PROTOCOL',
+  async (name) => {
+    const err = await client
+      .get(server.url(`/bomb?e=${name}`), {
+        responseType: 'arraybuffer',
+        maxDecompressedBytes: 8 * 1024 * 1024,
+      })
+      .then(
+        () => null,
+        (e) => e,
+      );
+    expect(err).toMatchObject({ code: 'ERR_PROTOCOL', stage: 'body' });
+    expect(err.message).toMatch(/exceeds/);
+    // The engine is fine afterwards.
+    const r = await client.get(server.url('/x?e=gzip'), { responseType: 'arraybuffer' });
+    expect(Buffer.from(r.data).equals(payload)).toBe(true);
+  },
+);
 
 test('maxDecompressedBytes is validated', async () => {
-  await expect(client.get(server.url('/x?e=gzip'), { maxDecompressedBytes: 0 })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
-  await expect(client.get(server.url('/x?e=gzip'), { maxDecompressedBytes: '1' })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+  await expect(client.get(server.url('/x?e=gzip'), { maxDecompressedBytes: 0 })).rejects.toMatchObject({
+    code: 'ERR_INVALID_OPTION',
+  });
+  await expect(client.get(server.url('/x?e=gzip'), { maxDecompressedBytes: '1' })).rejects.toMatchObject({
+    code: 'ERR_INVALID_OPTION',
+  });
 });
 
 test('a zstd frame asking for a window above 8 MiB is ERR_PROTOCOL (RFC 9659); 8 MiB is fine', async () => {
   const ok = await client.get(server.url('/bomb?e=zstd-window-23'), { responseType: 'text' });
   expect(ok.data).toBe('hello');
-  const err = await client.get(server.url('/bomb?e=zstd-window-24'), { responseType: 'text' }).then(() => null, (e) => e);
+  const err = await client.get(server.url('/bomb?e=zstd-window-24'), { responseType: 'text' }).then(
+    () => null,
+    (e) => e,
+  );
   expect(err).toMatchObject({ code: 'ERR_PROTOCOL', stage: 'body', message: expect.stringMatching(/zstd/) });
 });

@@ -11,7 +11,11 @@ const { startEchoServer } = require('../../dist/echo');
 const { uniquePort } = require('../helpers/servers');
 
 const goldenFile = path.join(__dirname, '..', 'fixtures', 'fingerprints', 'requests.jsonl');
-const golden = fs.readFileSync(goldenFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const golden = fs
+  .readFileSync(goldenFile, 'utf8')
+  .trim()
+  .split('\n')
+  .map((l) => JSON.parse(l));
 const byPath = (p) => golden.find((r) => r.path === p);
 
 let echo;
@@ -41,7 +45,9 @@ const names = (headers) => headers.map(([n]) => n);
 describe('chrome_156 (the default) equals Chromium 156', () => {
   const g = byPath('/chromium-headed') || byPath('/chromium-1');
   let r;
-  beforeAll(async () => { r = (await client.get(url(), opts())).data; });
+  beforeAll(async () => {
+    r = (await client.get(url(), opts())).data;
+  });
 
   test('JA4 and JA3N', () => {
     expect(r.tls.ja4).toBe(g.tls.ja4);
@@ -52,7 +58,11 @@ describe('chrome_156 (the default) equals Chromium 156', () => {
     expect(r.http2.akamai_fingerprint).toBe(g.http2.akamai_fingerprint);
     const frame = (f) => f.frame_type === 'HEADERS';
     expect(r.http2.sent_frames.find(frame).priority).toEqual(g.http2.sent_frames.find(frame).priority);
-    expect(r.http2.sent_frames.map((f) => f.frame_type).slice(0, 3)).toEqual(['SETTINGS', 'WINDOW_UPDATE', 'HEADERS']);
+    expect(r.http2.sent_frames.map((f) => f.frame_type).slice(0, 3)).toEqual([
+      'SETTINGS',
+      'WINDOW_UPDATE',
+      'HEADERS',
+    ]);
   });
   test('header order (and every value but the path and host)', () => {
     const ours = r.headers.map(([n, v]) => `${n}: ${v}`);
@@ -78,7 +88,9 @@ test('Chrome shuffles its extensions per connection: the JA3 changes, the JA4 do
 describe('firefox_153 equals Firefox ESR 153', () => {
   const g = byPath('/firefox-headed') || byPath('/firefox-1');
   let r;
-  beforeAll(async () => { r = (await client.get(url(), opts({ profile: 'firefox_153' }))).data; });
+  beforeAll(async () => {
+    r = (await client.get(url(), opts({ profile: 'firefox_153' }))).data;
+  });
 
   test('JA3 (no shuffling: the full string), JA4 and JA3N', () => {
     expect(r.tls.ja3).toBe(g.tls.ja3);
@@ -89,7 +101,9 @@ describe('firefox_153 equals Firefox ESR 153', () => {
   test('record_size_limit, delegated credentials and three key shares', () => {
     expect(r.tls.record_size_limit).toBe(16385);
     expect(r.tls.delegated_credentials).toEqual(g.tls.delegated_credentials);
-    expect(r.tls.key_share.map((k) => k.split(' len')[0])).toEqual(g.tls.key_share.map((k) => k.split(' len')[0]));
+    expect(r.tls.key_share.map((k) => k.split(' len')[0])).toEqual(
+      g.tls.key_share.map((k) => k.split(' len')[0]),
+    );
   });
   test('the Akamai string, stream 3, weight 42 and the stream WINDOW_UPDATE', () => {
     expect(r.http2.akamai_fingerprint).toBe(g.http2.akamai_fingerprint);
@@ -111,13 +125,34 @@ describe('JA3 strings come back with the same JA3 hash', () => {
     ['Chromium 156, connection 1', byPath('/chromium-1').ja3],
     ['Chromium 156, connection 2', byPath('/chromium-2').ja3],
     ['Firefox ESR 153', byPath('/firefox-1').ja3],
-    ['Safari 17 (macOS)', '771,4865-4866-4867-49196-49195-52393-49200-49199-52392-49162-49161-49172-49171-157-156-53-47-49160-49170-10,0-23-65281-10-11-16-5-13-18-51-45-43-27-21,29-23-24-25,0'],
-    ['Chrome 120 (old ALPS, no PQ)', '771,4865-4866-4867-49195-49199-49196-49200-52393-52392-49171-49172-156-157-47-53,0-23-65281-10-11-35-16-5-13-18-51-45-43-27-17513,29-23-24,0'],
-    ['Firefox 115 (no PQ, no cert compression)', '771,4865-4867-4866-49195-49199-52393-52392-49196-49200-49162-49161-49171-49172-156-157-47-53,0-23-65281-10-11-35-16-5-34-51-43-13-45-28-65037,29-23-24-25-256-257,0'],
-    ['minimal TLS 1.3 with TLS 1.2 fallback', '771,4865-4866-4867-49195-49199,0-23-65281-10-11-13-16-43-45-51,29-23,0'],
-    ['TLS 1.3 only (no ec_point_formats: an empty last field)', '771,4865-4866-4867,0-10-13-16-43-45-51,29-23,'],
-    ['TLS 1.2 only (Chrome-like)', '771,49195-49199-49196-49200-52393-52392-49171-49172-156-157-47-53,0-23-65281-10-11-35-16-5-13-18,29-23-24,0'],
-    ['TLS 1.2 only, CBC-SHA256 and 3DES', '771,49199-49195-49191-49187-49172-49171-60-47-10,0-23-65281-10-11-13-16,23-24,0'],
+    [
+      'Safari 17 (macOS)',
+      '771,4865-4866-4867-49196-49195-52393-49200-49199-52392-49162-49161-49172-49171-157-156-53-47-49160-49170-10,0-23-65281-10-11-16-5-13-18-51-45-43-27-21,29-23-24-25,0',
+    ],
+    [
+      'Chrome 120 (old ALPS, no PQ)',
+      '771,4865-4866-4867-49195-49199-49196-49200-52393-52392-49171-49172-156-157-47-53,0-23-65281-10-11-35-16-5-13-18-51-45-43-27-17513,29-23-24,0',
+    ],
+    [
+      'Firefox 115 (no PQ, no cert compression)',
+      '771,4865-4867-4866-49195-49199-52393-52392-49196-49200-49162-49161-49171-49172-156-157-47-53,0-23-65281-10-11-35-16-5-34-51-43-13-45-28-65037,29-23-24-25-256-257,0',
+    ],
+    [
+      'minimal TLS 1.3 with TLS 1.2 fallback',
+      '771,4865-4866-4867-49195-49199,0-23-65281-10-11-13-16-43-45-51,29-23,0',
+    ],
+    [
+      'TLS 1.3 only (no ec_point_formats: an empty last field)',
+      '771,4865-4866-4867,0-10-13-16-43-45-51,29-23,',
+    ],
+    [
+      'TLS 1.2 only (Chrome-like)',
+      '771,49195-49199-49196-49200-52393-52392-49171-49172-156-157-47-53,0-23-65281-10-11-35-16-5-13-18,29-23-24,0',
+    ],
+    [
+      'TLS 1.2 only, CBC-SHA256 and 3DES',
+      '771,49199-49195-49191-49187-49172-49171-60-47-10,0-23-65281-10-11-13-16,23-24,0',
+    ],
     ['TLS 1.3, P-256 first', '771,4867-4865-4866-49195-49199,0-23-65281-10-11-13-16-43-45-51,23-29,0'],
   ];
   test.each(strings)('%s', async (_name, ja3) => {
@@ -133,10 +168,21 @@ describe('JA3 strings come back with the same JA3 hash', () => {
 
   // What can be sent but not negotiated (DHE, curl's and Node's strings) is in advertised-only.test.js.
   test.each([
-    ['point formats without ec_point_formats', '771,4865-4866-4867,0-23-65281-10-13-16-43-45-51,29-23,0', /ec_point_formats \(extension 11\) is not/],
-    ['early_data without a session', '771,4865-4866-4867-49195,0-23-65281-10-11-13-16-43-45-51-42,29-23,0', /early_data \(42\)/],
+    [
+      'point formats without ec_point_formats',
+      '771,4865-4866-4867,0-23-65281-10-13-16-43-45-51,29-23,0',
+      /ec_point_formats \(extension 11\) is not/,
+    ],
+    [
+      'early_data without a session',
+      '771,4865-4866-4867-49195,0-23-65281-10-11-13-16-43-45-51-42,29-23,0',
+      /early_data \(42\)/,
+    ],
   ])('%s is refused, naming what cannot be sent', async (_name, ja3, why) => {
-    await expect(client.get(url(), opts({ ja3 }))).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED_FINGERPRINT', message: expect.stringMatching(why) });
+    await expect(client.get(url(), opts({ ja3 }))).rejects.toMatchObject({
+      code: 'ERR_UNSUPPORTED_FINGERPRINT',
+      message: expect.stringMatching(why),
+    });
   });
 });
 
@@ -144,7 +190,10 @@ describe('Akamai HTTP/2 strings are reproduced exactly', () => {
   test.each([
     ['Chrome', '1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p'],
     ['Firefox ESR 153', '1:65536;2:0;4:131072;5:16384|12517377|0|m,p,a,s'],
-    ['old Firefox, with PRIORITY frames', '1:65536;4:131072;5:16384|12517377|3:0:0:201,5:0:0:101,7:0:0:1,9:0:7:1,11:0:3:1,13:0:0:241|m,p,a,s'],
+    [
+      'old Firefox, with PRIORITY frames',
+      '1:65536;4:131072;5:16384|12517377|3:0:0:201,5:0:0:101,7:0:0:1,9:0:7:1,11:0:3:1,13:0:0:241|m,p,a,s',
+    ],
     ['Safari', '2:0;3:100;4:2097152;9:1|10420225|0|m,s,a,p'],
   ])('%s', async (_name, akamai) => {
     const r = (await (await freshClient()).get(url(), opts({ http2Fingerprint: akamai }))).data;
@@ -169,24 +218,36 @@ describe('safari_26 (public facts; no Safari runs on Linux to capture)', () => {
   // The JA4 and Akamai string that wreq-js's safari_26 emulation was measured to send here
   // (shared notes, peers.md §3): our preset must produce the same.
   let r;
-  beforeAll(async () => { r = (await (await freshClient()).get(url(), opts({ profile: 'safari' }))).data; });
+  beforeAll(async () => {
+    r = (await (await freshClient()).get(url(), opts({ profile: 'safari' }))).data;
+  });
   test('JA4, cipher order (TLS 1.3: 1302, 1303, 1301) and the duplicate signature algorithm', () => {
     expect(r.tls.ja4).toBe('t13d2013h2_a09f3c656075_7f0f34a4126d');
-    expect(r.tls.ja3.split(',')[1]).toBe('4866-4867-4865-49196-49195-52393-49200-49199-52392-49162-49161-49172-49171-157-156-53-47-49160-49170-10');
+    expect(r.tls.ja3.split(',')[1]).toBe(
+      '4866-4867-4865-49196-49195-52393-49200-49199-52392-49162-49161-49172-49171-157-156-53-47-49160-49170-10',
+    );
     expect(r.tls.ja3.split(',')[2]).toBe('0-23-65281-10-11-16-5-13-18-51-45-43-27');
   });
   test('the Akamai string, and no HEADERS priority', () => {
     expect(r.http2.akamai_fingerprint).toBe('2:0;3:100;4:2097152;9:1|10420225|0|m,s,a,p');
     expect(r.http2.sent_frames.find((f) => f.frame_type === 'HEADERS').priority).toBeFalsy();
   });
-  test('pseudo-headers m,s,a,p then Safari\'s headers (Safari 18 and later: sec-fetch-dest first)', () => {
-    expect(names(r.headers).slice(0, 5)).toEqual([':method', ':scheme', ':authority', ':path', 'sec-fetch-dest']);
+  test("pseudo-headers m,s,a,p then Safari's headers (Safari 18 and later: sec-fetch-dest first)", () => {
+    expect(names(r.headers).slice(0, 5)).toEqual([
+      ':method',
+      ':scheme',
+      ':authority',
+      ':path',
+      'sec-fetch-dest',
+    ]);
   });
 });
 
 // Every preset against the values established for it from its sources (fixture presets.json, which
 // names them per preset; native/profiles/profile.cc says what is unverified).
-const fixture = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'fingerprints', 'presets.json'), 'utf8'));
+const fixture = JSON.parse(
+  fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'fingerprints', 'presets.json'), 'utf8'),
+);
 const presetIds = Object.keys(fixture.presets);
 const lines = (headers) => headers.map(([n, v]) => `${n}: ${v}`);
 const withHost = (want, host) => want.map((l) => l.replace('{host}', host));
@@ -194,7 +255,9 @@ const withHost = (want, host) => want.map((l) => l.replace('{host}', host));
 describe.each(presetIds)('preset %s equals its sources', (id) => {
   const want = fixture.presets[id];
   let r;
-  beforeAll(async () => { r = (await client.get(url(), opts({ profile: id }))).data; });
+  beforeAll(async () => {
+    r = (await client.get(url(), opts({ profile: id }))).data;
+  });
 
   test('JA4, and the full JA3 where the browser keeps its extension order', () => {
     expect(r.tls.ja4).toBe(want.ja4);
@@ -221,7 +284,7 @@ test('aliases name the newest preset of each family', () => {
   expect(addon.info.profiles).toEqual(expect.arrayContaining(presetIds));
 });
 
-describe('HTTP/1.1: the browser\'s header lines, in its order and spelling', () => {
+describe("HTTP/1.1: the browser's header lines, in its order and spelling", () => {
   const http = require('node:http');
   let h1echo;
   let plain;
@@ -256,12 +319,18 @@ describe('HTTP/1.1: the browser\'s header lines, in its order and spelling', () 
 
   test.each(presetIds)('%s over plain http:// (no br/zstd, no secure-context headers)', async (id) => {
     const raw = (await client.get(plainUrl(), { profile: id })).data;
-    expect(lines(pairs(raw))).toEqual(withHost(fixture.presets[id].http1_plain, `127.0.0.1:${plain.address().port}`));
+    expect(lines(pairs(raw))).toEqual(
+      withHost(fixture.presets[id].http1_plain, `127.0.0.1:${plain.address().port}`),
+    );
   });
 
   // The caller's headers: a userAgent changes only that value, a header of the caller's keeps its
   // spelling in the preset's place, an extra one follows; the same on both paths.
-  const custom = { profile: 'chrome_131', userAgent: 'ua/1', headers: { 'ACCEPT-LANGUAGE': 'de', 'X-Extra': '1' } };
+  const custom = {
+    profile: 'chrome_131',
+    userAgent: 'ua/1',
+    headers: { 'ACCEPT-LANGUAGE': 'de', 'X-Extra': '1' },
+  };
   const customLines = (host) => [
     ...withHost(fixture.presets.chrome_131.http1, host).map((l) => {
       if (l.startsWith('User-Agent: ')) return 'User-Agent: ua/1';
@@ -279,8 +348,13 @@ describe('HTTP/1.1: the browser\'s header lines, in its order and spelling', () 
     expect(lines(r.headers)).toEqual(customLines(`localhost:${echo.port}`));
   });
 
-  test('orderAsProvided: exactly the caller\'s headers on HTTP/1.1 too (nothing re-spelled or added)', async () => {
-    const exact = { profile: 'firefox_153', orderAsProvided: true, userAgent: 'ua/2', headers: { accept: 'x/y', 'x-a': '1' } };
+  test("orderAsProvided: exactly the caller's headers on HTTP/1.1 too (nothing re-spelled or added)", async () => {
+    const exact = {
+      profile: 'firefox_153',
+      orderAsProvided: true,
+      userAgent: 'ua/2',
+      headers: { accept: 'x/y', 'x-a': '1' },
+    };
     const want = (host) => [`Host: ${host}`, 'accept: x/y', 'x-a: 1', 'User-Agent: ua/2'];
     const viaAlpn = (await client.get(h1url(), opts(exact))).data;
     expect(lines(viaAlpn.headers)).toEqual(want(`localhost:${h1echo.port}`));
@@ -288,7 +362,7 @@ describe('HTTP/1.1: the browser\'s header lines, in its order and spelling', () 
     expect(lines(forced.headers)).toEqual(want(`localhost:${echo.port}`));
   });
 
-  test('headerOrder is the caller\'s order on HTTP/1.1 too', async () => {
+  test("headerOrder is the caller's order on HTTP/1.1 too", async () => {
     const ordered = { profile: 'chrome_131', headerOrder: ['accept-language', 'user-agent'] };
     const r = (await client.get(h1url(), opts(ordered))).data;
     expect(names(r.headers).slice(0, 3)).toEqual(['Host', 'accept-language', 'user-agent']);

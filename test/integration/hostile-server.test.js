@@ -7,14 +7,27 @@ const initCycleTLS = require('../..');
 const { startRawServer, uniquePort } = require('../helpers/servers');
 const { peakRss } = require('../helpers/memory');
 const {
-  startHostileH2, frame, literal, status, STATUS_200, NEWEST_ENTRY, tableSize, headerFrames, T, F,
+  startHostileH2,
+  frame,
+  literal,
+  status,
+  STATUS_200,
+  NEWEST_ENTRY,
+  tableSize,
+  headerFrames,
+  T,
+  F,
 } = require('../helpers/hostile-h2');
 
 /** The issue's block: table size 64 KiB (our SETTINGS' maximum), a 60 KB entry, `refs` references. */
 function referenceBomb(refs) {
-  return Buffer.concat([tableSize(65536), STATUS_200, literal('x-big', Buffer.alloc(60000, 'v'), true), Buffer.alloc(refs, NEWEST_ENTRY)]);
+  return Buffer.concat([
+    tableSize(65536),
+    STATUS_200,
+    literal('x-big', Buffer.alloc(60000, 'v'), true),
+    Buffer.alloc(refs, NEWEST_ENTRY),
+  ]);
 }
-
 
 let server;
 let client;
@@ -42,7 +55,9 @@ beforeAll(async () => {
         const flood = Buffer.concat(Array.from({ length: 64 }, () => frame(T.CONTINUATION, 0, stream)));
         const pump = () => {
           if (conn.socket.destroyed) return;
-          while (conn.socket.write(flood)) { if (conn.socket.writableLength > 1 << 20) break; }
+          while (conn.socket.write(flood)) {
+            if (conn.socket.writableLength > 1 << 20) break;
+          }
           setImmediate(pump);
         };
         pump();
@@ -66,7 +81,10 @@ test('an HPACK reference bomb resets its stream with ERR_PROTOCOL; RSS stays fla
     for (let i = 0; i < 3; i++) {
       // A good request beside the bomb, on the same connection.
       const [bomb, fine] = await Promise.all([
-        client.get(server.url('/bomb'), { responseType: 'text' }).then(() => null, (e) => e),
+        client.get(server.url('/bomb'), { responseType: 'text' }).then(
+          () => null,
+          (e) => e,
+        ),
         client.get(server.url('/fine'), { responseType: 'text' }),
       ]);
       expect(fine.status).toBe(200);
@@ -88,7 +106,11 @@ test('an HPACK reference bomb resets its stream with ERR_PROTOCOL; RSS stays fla
 test('trailers count against the header budget', async () => {
   const before = process.memoryUsage.rss();
   const { result: err, peak } = await peakRss(() =>
-    client.get(server.url('/trailer-bomb'), { responseType: 'text' }).then(() => null, (e) => e));
+    client.get(server.url('/trailer-bomb'), { responseType: 'text' }).then(
+      () => null,
+      (e) => e,
+    ),
+  );
   expect(err).toMatchObject({ code: 'ERR_PROTOCOL', stage: 'body' });
   expect(err.message).toMatch(/262144/);
   expect(peak - before).toBeLessThan(64 * 1024 * 1024);
@@ -96,7 +118,8 @@ test('trailers count against the header budget', async () => {
 
 test('more than 512 header fields is ERR_PROTOCOL', async () => {
   await expect(client.get(server.url('/many-fields'))).rejects.toMatchObject({
-    code: 'ERR_PROTOCOL', message: expect.stringMatching(/more than 512 header fields/),
+    code: 'ERR_PROTOCOL',
+    message: expect.stringMatching(/more than 512 header fields/),
   });
 });
 
@@ -105,14 +128,19 @@ test('HTTP/2: 16 interim responses pass, the 17th is ERR_PROTOCOL', async () => 
   expect(ok.status).toBe(200);
   expect(ok.data).toBe('final');
   await expect(client.get(server.url('/interim/17'))).rejects.toMatchObject({
-    code: 'ERR_PROTOCOL', message: expect.stringMatching(/more than 16 interim \(1xx\) responses/),
+    code: 'ERR_PROTOCOL',
+    message: expect.stringMatching(/more than 16 interim \(1xx\) responses/),
   });
 });
 
 test('an endless CONTINUATION run is ERR_PROTOCOL, not a hang or memory growth', async () => {
   const before = process.memoryUsage.rss();
   const { result: err, peak } = await peakRss(() =>
-    client.get(server.url('/continuation-flood'), { responseType: 'text', timeout: 30 }).then(() => null, (e) => e));
+    client.get(server.url('/continuation-flood'), { responseType: 'text', timeout: 30 }).then(
+      () => null,
+      (e) => e,
+    ),
+  );
   expect(err).toMatchObject({ code: 'ERR_PROTOCOL' });
   expect(err.message).toMatch(/CONTINUATION/);
   expect(peak - before).toBeLessThan(64 * 1024 * 1024);
@@ -122,14 +150,17 @@ test('HTTP/1.1: 16 interim responses pass, the 17th is ERR_PROTOCOL', async () =
   const raw = await startRawServer({
     onRequest(socket, head) {
       const n = Number(/GET \/interim\/(\d+)/.exec(head)[1]);
-      socket.write('HTTP/1.1 100 Continue\r\n\r\n'.repeat(n) + 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal');
+      socket.write(
+        'HTTP/1.1 100 Continue\r\n\r\n'.repeat(n) + 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfinal',
+      );
     },
   });
   try {
     const ok = await client.get(raw.url('/interim/16'), { responseType: 'text' });
     expect(ok.data).toBe('final');
     await expect(client.get(raw.url('/interim/17'))).rejects.toMatchObject({
-      code: 'ERR_PROTOCOL', message: expect.stringMatching(/more than 16 interim \(1xx\) responses/),
+      code: 'ERR_PROTOCOL',
+      message: expect.stringMatching(/more than 16 interim \(1xx\) responses/),
     });
   } finally {
     await raw.close();

@@ -7,7 +7,11 @@ const { certPair, patternBytes, uniquePort } = require('../helpers/servers');
 
 function startH2({ maxConcurrentStreams = 100, onStream } = {}) {
   const stats = { sessions: 0, streams: 0, seen: [] };
-  const server = http2.createSecureServer({ ...certPair('server'), allowHTTP1: true, settings: { maxConcurrentStreams } });
+  const server = http2.createSecureServer({
+    ...certPair('server'),
+    allowHTTP1: true,
+    settings: { maxConcurrentStreams },
+  });
   server.on('session', () => stats.sessions++);
   server.on('stream', (stream, headers, flags, rawHeaders) => {
     stats.streams++;
@@ -24,24 +28,49 @@ function startH2({ maxConcurrentStreams = 100, onStream } = {}) {
         return;
       }
       if (url.pathname === '/slow') {
-        setTimeout(() => { if (!stream.destroyed) { stream.respond({ ':status': 200 }); stream.end('slow'); } }, Number(url.searchParams.get('ms') || 200));
+        setTimeout(
+          () => {
+            if (!stream.destroyed) {
+              stream.respond({ ':status': 200 });
+              stream.end('slow');
+            }
+          },
+          Number(url.searchParams.get('ms') || 200),
+        );
         return;
       }
       stream.respond({ ':status': 200, 'content-type': 'application/json', 'x-multi': ['a', 'b'] });
-      stream.end(JSON.stringify({ method: headers[':method'], path: headers[':path'], rawHeaders, body: Buffer.concat(chunks).toString('base64') }));
+      stream.end(
+        JSON.stringify({
+          method: headers[':method'],
+          path: headers[':path'],
+          rawHeaders,
+          body: Buffer.concat(chunks).toString('base64'),
+        }),
+      );
     });
   });
-  server.on('request', (req, res) => { if (req.httpVersion === '1.1') res.end(JSON.stringify({ h1: true })); });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
-    const { port } = server.address();
-    resolve({
-      stats, server, port,
-      url: (p = '/') => `https://localhost:${port}${p}`,
-      close: () => new Promise((r) => { server.close(() => r()); for (const s of sessionsOf(server)) s.destroy(); }),
-    });
-  }));
+  server.on('request', (req, res) => {
+    if (req.httpVersion === '1.1') res.end(JSON.stringify({ h1: true }));
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      resolve({
+        stats,
+        server,
+        port,
+        url: (p = '/') => `https://localhost:${port}${p}`,
+        close: () =>
+          new Promise((r) => {
+            server.close(() => r());
+            for (const s of sessionsOf(server)) s.destroy();
+          }),
+      });
+    }),
+  );
 }
-const sessionsOf = (server) => server._sessions ? [...server._sessions] : [];
+const sessionsOf = (server) => (server._sessions ? [...server._sessions] : []);
 
 let h2;
 let client;
@@ -49,7 +78,10 @@ beforeAll(async () => {
   h2 = await startH2({ maxConcurrentStreams: 10 });
   // Track sessions to destroy them at the end.
   h2.server._sessions = new Set();
-  h2.server.on('session', (s) => { h2.server._sessions.add(s); s.on('close', () => h2.server._sessions.delete(s)); });
+  h2.server.on('session', (s) => {
+    h2.server._sessions.add(s);
+    s.on('close', () => h2.server._sessions.delete(s));
+  });
   client = await initCycleTLS({ port: uniquePort() });
 });
 afterAll(async () => {
@@ -70,7 +102,12 @@ test('Chrome preset: pseudo-headers m,a,s,p then its headers in order, lower cas
   const r = await client.get(h2.url('/echo'), { headers: { 'X-Extra': '1' } });
   const names = r.data.rawHeaders.filter((_, i) => i % 2 === 0);
   expect(names.slice(0, 4)).toEqual([':method', ':authority', ':scheme', ':path']);
-  expect(names.slice(4, 8)).toEqual(['sec-ch-ua', 'sec-ch-ua-mobile', 'sec-ch-ua-platform', 'upgrade-insecure-requests']);
+  expect(names.slice(4, 8)).toEqual([
+    'sec-ch-ua',
+    'sec-ch-ua-mobile',
+    'sec-ch-ua-platform',
+    'upgrade-insecure-requests',
+  ]);
   expect(names).toContain('x-extra');
   expect(names.indexOf('x-extra')).toBe(names.length - 1);
 });
@@ -119,9 +156,14 @@ test('a slow stream reader holds back only its own stream (flow control)', async
   // While the big stream is paused, other requests on the same session complete.
   const others = await Promise.all(Array.from({ length: 5 }, () => client.get(h2.url('/echo'))));
   expect(others.every((o) => o.status === 200 && o.connection.id === r.connection.id)).toBe(true);
-  r.data.on('data', (c) => { received += c.length; });
+  r.data.on('data', (c) => {
+    received += c.length;
+  });
   r.data.resume();
-  await new Promise((res, rej) => { r.data.on('end', res); r.data.on('error', rej); });
+  await new Promise((res, rej) => {
+    r.data.on('end', res);
+    r.data.on('error', rej);
+  });
   expect(received).toBe(8000000);
 });
 
@@ -138,10 +180,15 @@ test('aborting one stream keeps the session for the others', async () => {
 });
 
 test('a stream the server resets fails alone', async () => {
-  const s = await startH2({ onStream: (stream, headers) => {
-    if (headers[':path'] === '/reset') { stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR); return true; }
-    return false;
-  } });
+  const s = await startH2({
+    onStream: (stream, headers) => {
+      if (headers[':path'] === '/reset') {
+        stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+        return true;
+      }
+      return false;
+    },
+  });
   const c = await initCycleTLS({ port: uniquePort() });
   const [bad, good] = await Promise.all([c.get(s.url('/reset')), c.get(s.url('/echo'))]);
   expect(bad.error.code).toBe('ERR_PROTOCOL');

@@ -46,7 +46,9 @@ test('HTTP/1.1: sequential requests ride one kept-alive connection (reuse ratio 
 test('maxConnectionsPerOrigin bounds the connections; the rest wait and succeed', async () => {
   const client = await initCycleTLS({ port: uniquePort(), maxConnectionsPerOrigin: 2 });
   const before = server.stats.connections;
-  const rs = await Promise.all(Array.from({ length: 20 }, () => client.get(server.url('/delay?ms=20'), opts())));
+  const rs = await Promise.all(
+    Array.from({ length: 20 }, () => client.get(server.url('/delay?ms=20'), opts())),
+  );
   expect(rs.every((r) => r.status === 200)).toBe(true);
   expect(server.stats.connections - before).toBeLessThanOrEqual(2);
   const origins = client.stats().origins;
@@ -75,7 +77,9 @@ test('per-client limits: one busy client cannot starve another; the queue is fai
 test('maxInFlight: a client with a limit of 1 runs its requests one at a time', async () => {
   const client = await initCycleTLS({ port: uniquePort(), maxInFlight: 1 });
   const before = server.stats.connections;
-  const rs = await Promise.all(Array.from({ length: 8 }, () => client.get(server.url('/delay?ms=10'), opts())));
+  const rs = await Promise.all(
+    Array.from({ length: 8 }, () => client.get(server.url('/delay?ms=10'), opts())),
+  );
   expect(rs.every((r) => r.status === 200)).toBe(true);
   expect(server.stats.connections - before).toBe(1);
   await client.exit();
@@ -86,7 +90,9 @@ test('maxQueued: past the bound requests fail at once with ERR_QUEUE_FULL', asyn
   // The origin's connection exists: what cannot go on it waits in the (bounded) queue. (Requests
   // that arrive while an origin's first connection is being set up wait on that attempt instead.)
   await client.get(server.url('/echo'), opts());
-  const results = await Promise.all(Array.from({ length: 10 }, () => codeOf(client.get(server.url('/delay?ms=50'), opts()))));
+  const results = await Promise.all(
+    Array.from({ length: 10 }, () => codeOf(client.get(server.url('/delay?ms=50'), opts()))),
+  );
   expect(results.filter((r) => r === 'ok').length).toBeGreaterThanOrEqual(4);
   expect(results.filter((r) => r.startsWith('ERR_QUEUE_FULL')).length).toBeGreaterThan(0);
   expect(results.every((r) => r === 'ok' || r === 'ERR_QUEUE_FULL/queue')).toBe(true);
@@ -114,7 +120,7 @@ test('close({graceMs}) lets requests in flight finish, refuses new ones, then ca
   expect((await quick).status).toBe(200);
   expect(await stuck).toMatch(/^ERR_CLIENT_CLOSED\//);
   await closing;
-  await expect(client.close()).resolves.toBeUndefined();  // twice is fine
+  await expect(client.close()).resolves.toBeUndefined(); // twice is fine
   await expect(client.exit()).resolves.toBeUndefined();
 });
 
@@ -124,11 +130,22 @@ test('abort in every phase settles promptly with ERR_ABORTED and leaves the engi
   const mute = net.createServer(() => undefined);
   await new Promise((r) => mute.listen(0, '127.0.0.1', r));
   const phases = {
-    before: (signal) => { const c = new AbortController(); c.abort(); return client.get(server.url('/echo'), opts({ signal: c.signal })); },
+    before: (signal) => {
+      const c = new AbortController();
+      c.abort();
+      return client.get(server.url('/echo'), opts({ signal: c.signal }));
+    },
     tls: (signal) => client.get(`https://127.0.0.1:${mute.address().port}/`, opts({ signal })),
     headers: (signal) => client.get(server.url('/stall'), opts({ signal })),
-    body: (signal) => client.get(server.url('/stall-body'), opts({ signal, responseType: 'stream' }))
-      .then((r) => new Promise((resolve, reject) => { r.data.on('data', () => undefined); r.data.on('error', reject); r.data.on('end', resolve); })),
+    body: (signal) =>
+      client.get(server.url('/stall-body'), opts({ signal, responseType: 'stream' })).then(
+        (r) =>
+          new Promise((resolve, reject) => {
+            r.data.on('data', () => undefined);
+            r.data.on('error', reject);
+            r.data.on('end', resolve);
+          }),
+      ),
   };
   for (const [phase, start] of Object.entries(phases)) {
     const c = new AbortController();
@@ -146,9 +163,15 @@ test('per-phase timeouts name their phase', async () => {
   const client = await initCycleTLS({ port: uniquePort() });
   const mute = net.createServer(() => undefined);
   await new Promise((r) => mute.listen(0, '127.0.0.1', r));
-  expect(await codeOf(client.get(`https://127.0.0.1:${mute.address().port}/`, opts({ tlsTimeout: 0.2 })))).toBe('ERR_TIMEOUT/tls');
-  expect(await codeOf(client.get(server.url('/stall'), opts({ headersTimeout: 0.2 })))).toBe('ERR_TIMEOUT/headers');
-  expect(await codeOf(client.get(server.url('/stall-body'), opts({ bodyIdleTimeout: 0.2 })))).toBe('ERR_TIMEOUT/body');
+  expect(
+    await codeOf(client.get(`https://127.0.0.1:${mute.address().port}/`, opts({ tlsTimeout: 0.2 }))),
+  ).toBe('ERR_TIMEOUT/tls');
+  expect(await codeOf(client.get(server.url('/stall'), opts({ headersTimeout: 0.2 })))).toBe(
+    'ERR_TIMEOUT/headers',
+  );
+  expect(await codeOf(client.get(server.url('/stall-body'), opts({ bodyIdleTimeout: 0.2 })))).toBe(
+    'ERR_TIMEOUT/body',
+  );
   mute.close();
   const s = client.stats().engine;
   expect(s.errors.ERR_TIMEOUT).toBe(3);
@@ -160,14 +183,31 @@ test('stats: documented fields, per-origin view', async () => {
   const stalled = codeOf(client.get(server.url('/stall'), opts()));
   await new Promise((r) => setTimeout(r, 50));
   const s = client.stats();
-  for (const k of ['requestsStarted', 'requestsInFlight', 'requestsQueued', 'connectionsOpen', 'connectionsIdle',
-    'connectionsConnecting', 'connectionsLive', 'tlsHandshakes', 'tlsResumed', 'exchanges', 'exchangesReused',
-    'reuseRatio', 'bytesIn', 'bytesOut', 'errors']) {
+  for (const k of [
+    'requestsStarted',
+    'requestsInFlight',
+    'requestsQueued',
+    'connectionsOpen',
+    'connectionsIdle',
+    'connectionsConnecting',
+    'connectionsLive',
+    'tlsHandshakes',
+    'tlsResumed',
+    'exchanges',
+    'exchangesReused',
+    'reuseRatio',
+    'bytesIn',
+    'bytesOut',
+    'errors',
+  ]) {
     expect(s.engine).toHaveProperty(k);
   }
   expect(s.engine.requestsInFlight).toBe(1);
   expect(s.origins).toHaveLength(1);
-  expect(s.origins[0]).toMatchObject({ key: expect.stringContaining(`https://localhost:${server.port}`), open: 1 });
+  expect(s.origins[0]).toMatchObject({
+    key: expect.stringContaining(`https://localhost:${server.port}`),
+    open: 1,
+  });
   await client.exit();
   expect(await stalled).toMatch(/^ERR_CLIENT_CLOSED\//);
 });
@@ -175,13 +215,18 @@ test('stats: documented fields, per-origin view', async () => {
 // Measured in a process of its own, started with --expose-gc, so RSS is read after a full GC (the
 // test runner's heap would otherwise hide or fake growth).
 test('20 000 requests: no file descriptor or memory growth', async () => {
-  const result = await runScript('long-run.js', [server.url('/bytes?n=2048'), '5000', '20000'],
-    { env: childEnv({ PORT: String(uniquePort()) }), timeoutMs: 110000, nodeArgs: ['--expose-gc'] });
+  const result = await runScript('long-run.js', [server.url('/bytes?n=2048'), '5000', '20000'], {
+    env: childEnv({ PORT: String(uniquePort()) }),
+    timeoutMs: 110000,
+    nodeArgs: ['--expose-gc'],
+  });
   const line = result.stdout.trim().split('\n').pop();
   const r = JSON.parse(line);
   const mib = (b) => (b / 2 ** 20).toFixed(1);
-  console.log(`20 000 requests: fds ${r.before.fds} -> ${r.after.fds}, RSS ${mib(r.before.rss)} -> ${mib(r.after.rss)} MiB, ` +
-    `reuse ratio ${r.reuseRatio.toFixed(4)} (${r.opened} connections for ${r.exchanges} requests)`);
+  console.log(
+    `20 000 requests: fds ${r.before.fds} -> ${r.after.fds}, RSS ${mib(r.before.rss)} -> ${mib(r.after.rss)} MiB, ` +
+      `reuse ratio ${r.reuseRatio.toFixed(4)} (${r.opened} connections for ${r.exchanges} requests)`,
+  );
   expect(r.after.fds - r.before.fds).toBeLessThanOrEqual(2);
   // Under AddressSanitizer (npm run test:asan) freed memory waits in its quarantine (up to 256 MiB)
   // on purpose, to catch uses after free: RSS says nothing about growth there.

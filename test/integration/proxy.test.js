@@ -48,7 +48,7 @@ describe('HTTP proxies', () => {
     expect(entry).toMatchObject({ method: 'GET', target: `http://localhost:${http.port}/echo?x=1` });
   });
 
-  test('an https:// proxy: TLS to the proxy, CONNECT inside it, the target\'s TLS inside that', async () => {
+  test("an https:// proxy: TLS to the proxy, CONNECT inside it, the target's TLS inside that", async () => {
     const r = await client.get(https.url('/echo'), { proxy: proxies.https.url() });
     expect(r.status).toBe(200);
     expect(r.data.tls.servername).toBe('localhost');
@@ -67,7 +67,7 @@ describe('HTTP proxies', () => {
     expect(last(proxies.httpAuth.log)).toMatchObject({ method: 'GET', authorization: expected });
   });
 
-  test('refused credentials → ERR_PROXY with the proxy\'s status line', async () => {
+  test("refused credentials → ERR_PROXY with the proxy's status line", async () => {
     for (const cred of ['', 'us%40er:wrong@']) {
       const r = await client.get(https.url('/echo'), { proxy: proxies.httpAuth.url(cred) });
       expect(r.status).toBe(407); // the proxy's own status, as cycletls resolves it
@@ -116,10 +116,14 @@ describe('SOCKS proxies', () => {
   });
 
   test('SOCKS5 username/password: accepted, refused, and required', async () => {
-    const ok = await client.get(https.url('/echo'), { proxy: proxies.socksAuth.url('socks5h', 'alice:s3cret@') });
+    const ok = await client.get(https.url('/echo'), {
+      proxy: proxies.socksAuth.url('socks5h', 'alice:s3cret@'),
+    });
     expect(ok.status).toBe(200);
     expect(last(proxies.socksAuth.log)).toMatchObject({ user: 'alice' });
-    const wrong = await client.get(https.url('/echo'), { proxy: proxies.socksAuth.url('socks5', 'alice:nope@') });
+    const wrong = await client.get(https.url('/echo'), {
+      proxy: proxies.socksAuth.url('socks5', 'alice:nope@'),
+    });
     expect(wrong.error).toMatchObject({ code: 'ERR_PROXY', stage: 'proxy' });
     expect(wrong.error.message).toMatch(/rejected the user name and password/);
     const none = await client.get(https.url('/echo'), { proxy: proxies.socksAuth.url('socks5') });
@@ -127,7 +131,7 @@ describe('SOCKS proxies', () => {
     expect(none.error.message).toMatch(/requires authentication/);
   });
 
-  test('the proxy failing to reach the target → ERR_PROXY with the SOCKS code\'s meaning', async () => {
+  test("the proxy failing to reach the target → ERR_PROXY with the SOCKS code's meaning", async () => {
     const r = await client.get('https://127.0.0.1:1/', { proxy: proxies.socks.url('socks5') });
     expect(r.error.code).toBe('ERR_PROXY');
     expect(r.error.message).toMatch(/connection refused/);
@@ -138,13 +142,19 @@ describe('SOCKS proxies', () => {
 });
 
 describe('failures and timeouts', () => {
-  test.each(['http', 'https', 'socks4', 'socks5h'])('a %s proxy that never answers: the timeout covers the proxy stage', async (scheme) => {
-    const started = Date.now();
-    const r = await client.get(https.url('/echo'), { proxy: `${scheme}://127.0.0.1:${proxies.blackHole.port}`, timeout: 1 });
-    expect(Date.now() - started).toBeLessThan(5000);
-    expect(r.error.code).toBe('ERR_TIMEOUT');
-    expect(r.error.stage).toBe('proxy');
-  });
+  test.each(['http', 'https', 'socks4', 'socks5h'])(
+    'a %s proxy that never answers: the timeout covers the proxy stage',
+    async (scheme) => {
+      const started = Date.now();
+      const r = await client.get(https.url('/echo'), {
+        proxy: `${scheme}://127.0.0.1:${proxies.blackHole.port}`,
+        timeout: 1,
+      });
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(r.error.code).toBe('ERR_TIMEOUT');
+      expect(r.error.stage).toBe('proxy');
+    },
+  );
 
   test('a proxy port nobody listens on → ERR_PROXY at connect', async () => {
     const r = await client.get(https.url('/echo'), { proxy: 'http://127.0.0.1:1' });
@@ -153,11 +163,22 @@ describe('failures and timeouts', () => {
   });
 
   test('a malformed proxy URL rejects that call only, with ERR_INVALID_OPTION', async () => {
-    for (const proxy of ['127.0.0.1:8080', 'ftp://127.0.0.1:1', 'http://', 'socks5://h:0', 'http://h/path',
-      'http://u:%zz@h:1', 'socks5://h:99999']) {
-      await expect(client.get(https.url('/echo'), { proxy })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+    for (const proxy of [
+      '127.0.0.1:8080',
+      'ftp://127.0.0.1:1',
+      'http://',
+      'socks5://h:0',
+      'http://h/path',
+      'http://u:%zz@h:1',
+      'socks5://h:99999',
+    ]) {
+      await expect(client.get(https.url('/echo'), { proxy })).rejects.toMatchObject({
+        code: 'ERR_INVALID_OPTION',
+      });
     }
-    await expect(client.get(https.url('/echo'), { proxy: 'http://user:topsecret@/' })).rejects.toThrow(/^(?!.*topsecret)/);
+    await expect(client.get(https.url('/echo'), { proxy: 'http://user:topsecret@/' })).rejects.toThrow(
+      /^(?!.*topsecret)/,
+    );
     expect((await client.get(https.url('/echo'), { proxy: proxies.http.url() })).status).toBe(200);
   });
 });

@@ -24,11 +24,13 @@ function routes(req, res) {
     return;
   }
   res.setHeader('Content-Type', 'application/json');
-  res.end(JSON.stringify({
-    scheme: req.socket.encrypted ? 'https' : 'http',
-    headers: req.headers,
-    servername: req.socket.encrypted ? req.socket.servername || null : null,
-  }));
+  res.end(
+    JSON.stringify({
+      scheme: req.socket.encrypted ? 'https' : 'http',
+      headers: req.headers,
+      servername: req.socket.encrypted ? req.socket.servername || null : null,
+    }),
+  );
 }
 
 /**
@@ -36,7 +38,8 @@ function routes(req, res) {
  * (0x16) from a plain request, and the connection is relayed to the matching server.
  */
 async function startDualServer() {
-  const listen = (server) => new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
+  const listen = (server) =>
+    new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
   const tlsServer = https.createServer(certPair('server'), routes);
   const plainServer = http.createServer(routes);
   const inner = { tls: await listen(tlsServer), plain: await listen(plainServer) };
@@ -61,31 +64,47 @@ async function startDualServer() {
   return {
     port,
     url: (scheme, host, p) => `${scheme}://${host}:${port}${p}`,
-    close: () => new Promise((resolve) => {
-      for (const s of sockets) s.destroy();
-      tlsServer.close();
-      plainServer.close();
-      front.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        tlsServer.close();
+        plainServer.close();
+        front.close(() => resolve());
+      }),
   };
 }
 
-const CREDENTIALS = { Authorization: 'Bearer secret-token', Cookie: 'session=caller-cookie', 'Proxy-Authorization': 'Basic cHJveHk6cGFzcw==' };
+const CREDENTIALS = {
+  Authorization: 'Bearer secret-token',
+  Cookie: 'session=caller-cookie',
+  'Proxy-Authorization': 'Basic cHJveHk6cGFzcw==',
+};
 
 /** Follows one redirect from `from` to `to` carrying the caller's credentials; the final hop's view. */
 async function hop(from, to, options = {}) {
-  const r = await client.get(`${from}/to?url=${encodeURIComponent(`${to}/echo`)}`, { headers: { ...CREDENTIALS }, ...options });
+  const r = await client.get(`${from}/to?url=${encodeURIComponent(`${to}/echo`)}`, {
+    headers: { ...CREDENTIALS },
+    ...options,
+  });
   expect(r.status).toBe(200);
   expect(r.redirects).toBe(1);
   return r.data;
 }
 
 function carried(view) {
-  return { authorization: view.headers.authorization, cookie: view.headers.cookie, proxyAuthorization: view.headers['proxy-authorization'] };
+  return {
+    authorization: view.headers.authorization,
+    cookie: view.headers.cookie,
+    proxyAuthorization: view.headers['proxy-authorization'],
+  };
 }
 
 const DROPPED = { authorization: undefined, cookie: undefined, proxyAuthorization: undefined };
-const KEPT = { authorization: CREDENTIALS.Authorization, cookie: CREDENTIALS.Cookie, proxyAuthorization: CREDENTIALS['Proxy-Authorization'] };
+const KEPT = {
+  authorization: CREDENTIALS.Authorization,
+  cookie: CREDENTIALS.Cookie,
+  proxyAuthorization: CREDENTIALS['Proxy-Authorization'],
+};
 
 beforeAll(async () => {
   dual = await startDualServer();
@@ -132,11 +151,17 @@ describe('credentials follow a redirect only within one origin (scheme, host, po
     expect(carried(view)).toEqual(DROPPED);
   });
 
-  test('the cookies option is the caller\'s Cookie too: dropped across origins, kept within one', async () => {
+  test("the cookies option is the caller's Cookie too: dropped across origins, kept within one", async () => {
     const cookies = { chosen: 'by-caller' };
-    let r = await client.get(`${dual.url('https', 'localhost', '/to')}?url=${encodeURIComponent(dual.url('http', 'localhost', '/echo'))}`, { cookies });
+    let r = await client.get(
+      `${dual.url('https', 'localhost', '/to')}?url=${encodeURIComponent(dual.url('http', 'localhost', '/echo'))}`,
+      { cookies },
+    );
     expect(r.data.headers.cookie).toBeUndefined();
-    r = await client.get(`${dual.url('https', 'localhost', '/to')}?url=${encodeURIComponent(dual.url('https', 'localhost', '/echo'))}`, { cookies });
+    r = await client.get(
+      `${dual.url('https', 'localhost', '/to')}?url=${encodeURIComponent(dual.url('https', 'localhost', '/echo'))}`,
+      { cookies },
+    );
     expect(r.data.headers.cookie).toBe('chosen=by-caller');
   });
 });
@@ -145,11 +170,16 @@ describe('serverName (the SNI override) stays with its host', () => {
   const options = { serverName: 'sni-override.test', insecureSkipVerify: true };
 
   test('a redirect on the same host keeps it, even to another port', async () => {
-    expect((await hop(dual.url('https', 'localhost', ''), dual.url('https', 'localhost', ''), options)).servername).toBe('sni-override.test');
-    expect((await hop(dual.url('https', 'localhost', ''), other.url('https', 'localhost', ''), options)).servername).toBe('sni-override.test');
+    expect(
+      (await hop(dual.url('https', 'localhost', ''), dual.url('https', 'localhost', ''), options)).servername,
+    ).toBe('sni-override.test');
+    expect(
+      (await hop(dual.url('https', 'localhost', ''), other.url('https', 'localhost', ''), options))
+        .servername,
+    ).toBe('sni-override.test');
   });
 
-  test('a redirect to another host sends that host\'s own name', async () => {
+  test("a redirect to another host sends that host's own name", async () => {
     const view = await hop(dual.url('https', '127.0.0.1', ''), other.url('https', 'localhost', ''), options);
     expect(view.servername).toBe('localhost');
   });

@@ -29,37 +29,84 @@ function pairs(raw) {
 describe('request shape', () => {
   test('orderAsProvided: exactly the headers given, in order, with their casing', async () => {
     const r = await client.get(server.url('/echo'), {
-      headers: { 'x-lower': 'a', 'X-Mixed-Case': 'b', ACCEPT: 'c', 'sec-ch-ua': '"x"' }, orderAsProvided: true,
+      headers: { 'x-lower': 'a', 'X-Mixed-Case': 'b', ACCEPT: 'c', 'sec-ch-ua': '"x"' },
+      orderAsProvided: true,
     });
     expect(r.status).toBe(200);
     const sent = pairs(r.data.rawHeaders);
-    expect(sent.map(([n]) => n)).toEqual(['Host', 'x-lower', 'X-Mixed-Case', 'ACCEPT', 'sec-ch-ua', 'User-Agent']);
+    expect(sent.map(([n]) => n)).toEqual([
+      'Host',
+      'x-lower',
+      'X-Mixed-Case',
+      'ACCEPT',
+      'sec-ch-ua',
+      'User-Agent',
+    ]);
     expect(sent[0][1]).toBe(`localhost:${server.port}`);
   });
 
   test('headerOrder puts the listed headers first, the rest after in their order', async () => {
     const r = await client.get(server.url('/echo'), {
-      headers: { 'x-lower': '1', 'X-Mixed-Case': '2', accept: '3', 'Accept-Language': '4', Host: `localhost:${server.port}` },
+      headers: {
+        'x-lower': '1',
+        'X-Mixed-Case': '2',
+        accept: '3',
+        'Accept-Language': '4',
+        Host: `localhost:${server.port}`,
+      },
       headerOrder: ['host', 'accept-language', 'x-lower', 'accept'],
       orderAsProvided: true,
     });
-    expect(pairs(r.data.rawHeaders).map(([n]) => n)).toEqual(['Host', 'Accept-Language', 'x-lower', 'accept', 'X-Mixed-Case', 'User-Agent']);
+    expect(pairs(r.data.rawHeaders).map(([n]) => n)).toEqual([
+      'Host',
+      'Accept-Language',
+      'x-lower',
+      'accept',
+      'X-Mixed-Case',
+      'User-Agent',
+    ]);
   });
 
   test('userAgent replaces the user-agent header in place; the default is a current Chrome', async () => {
-    let r = await client.get(server.url('/echo'), { headers: { 'user-agent': 'mine', a: '1' }, userAgent: 'UA/1.0', orderAsProvided: true });
-    expect(pairs(r.data.rawHeaders).slice(1)).toEqual([['user-agent', 'UA/1.0'], ['a', '1']]);
+    let r = await client.get(server.url('/echo'), {
+      headers: { 'user-agent': 'mine', a: '1' },
+      userAgent: 'UA/1.0',
+      orderAsProvided: true,
+    });
+    expect(pairs(r.data.rawHeaders).slice(1)).toEqual([
+      ['user-agent', 'UA/1.0'],
+      ['a', '1'],
+    ]);
     r = await client.get(server.url('/echo'));
-    expect(pairs(r.data.rawHeaders).find(([n]) => n.toLowerCase() === 'user-agent')[1]).toMatch(/Chrome\/156/);
+    expect(pairs(r.data.rawHeaders).find(([n]) => n.toLowerCase() === 'user-agent')[1]).toMatch(
+      /Chrome\/156/,
+    );
   });
 
   test('by default the Chrome preset headers go first; given headers override them in place', async () => {
     // An https server that speaks HTTP/1.1 only: Chrome's HTTP/1.1 lines (Connection, Title-Case names).
-    const r = await client.get(server.url('/echo'), { headers: { Accept: 'application/json', 'X-Extra': '1' }, userAgent: 'UA/2' });
+    const r = await client.get(server.url('/echo'), {
+      headers: { Accept: 'application/json', 'X-Extra': '1' },
+      userAgent: 'UA/2',
+    });
     const sent = pairs(r.data.rawHeaders);
-    expect(sent.map(([n]) => n)).toEqual(['Host', 'Connection', 'sec-ch-ua', 'sec-ch-ua-mobile', 'sec-ch-ua-platform',
-      'Upgrade-Insecure-Requests', 'User-Agent', 'Accept', 'Sec-Fetch-Site', 'Sec-Fetch-Mode', 'Sec-Fetch-User',
-      'Sec-Fetch-Dest', 'Accept-Encoding', 'Accept-Language', 'X-Extra']);
+    expect(sent.map(([n]) => n)).toEqual([
+      'Host',
+      'Connection',
+      'sec-ch-ua',
+      'sec-ch-ua-mobile',
+      'sec-ch-ua-platform',
+      'Upgrade-Insecure-Requests',
+      'User-Agent',
+      'Accept',
+      'Sec-Fetch-Site',
+      'Sec-Fetch-Mode',
+      'Sec-Fetch-User',
+      'Sec-Fetch-Dest',
+      'Accept-Encoding',
+      'Accept-Language',
+      'X-Extra',
+    ]);
     expect(sent[7][1]).toBe('application/json');
     expect(sent[6][1]).toBe('UA/2');
   });
@@ -67,7 +114,10 @@ describe('request shape', () => {
   test('the Firefox preset brings its own headers', async () => {
     const r = await client.get(server.url('/echo'), { profile: 'firefox_153' });
     const sent = pairs(r.data.rawHeaders);
-    expect(sent[1]).toEqual(['User-Agent', 'Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0']);
+    expect(sent[1]).toEqual([
+      'User-Agent',
+      'Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0',
+    ]);
     expect(sent.map(([n]) => n)).toContain('Connection');
     expect(sent.map(([n]) => n)).not.toContain('te'); // HTTP/2 only
   });
@@ -76,15 +126,26 @@ describe('request shape', () => {
     let r = await client.get(server.url('/echo'), { cookies: { a: '1', b: '2' } });
     expect(pairs(r.data.rawHeaders).find(([n]) => n === 'Cookie')[1]).toBe('a=1; b=2');
     r = await client.get(server.url('/echo'), {
-      cookies: [{ name: 'x', value: 'y', expires: 'Mon, 02-Jan-2022 15:04:05 EST', sameSite: 'Lax' }, { name: 'z', value: '' }],
+      cookies: [
+        { name: 'x', value: 'y', expires: 'Mon, 02-Jan-2022 15:04:05 EST', sameSite: 'Lax' },
+        { name: 'z', value: '' },
+      ],
     });
     expect(pairs(r.data.rawHeaders).find(([n]) => n === 'Cookie')[1]).toBe('x=y; z=');
   });
 
   test.each([
     ['string', 'hello wörld', Buffer.from('hello wörld')],
-    ['Buffer with every byte value', Buffer.from(Array.from({ length: 256 }, (_, i) => i)), Buffer.from(Array.from({ length: 256 }, (_, i) => i))],
-    ['Uint8Array view with an offset', new Uint8Array(Buffer.from('xxpayloadyy')).subarray(2, 9), Buffer.from('payload')],
+    [
+      'Buffer with every byte value',
+      Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
+      Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
+    ],
+    [
+      'Uint8Array view with an offset',
+      new Uint8Array(Buffer.from('xxpayloadyy')).subarray(2, 9),
+      Buffer.from('payload'),
+    ],
     ['URLSearchParams', new URLSearchParams({ a: '1', b: 'two words' }), Buffer.from('a=1&b=two+words')],
   ])('body as %s arrives byte-exact with a content-length', async (_name, body, expected) => {
     const r = await client.post(server.url('/echo'), { body });
@@ -94,9 +155,16 @@ describe('request shape', () => {
 
   test('URLSearchParams adds a form content-type only when none is given', async () => {
     let r = await client.post(server.url('/echo'), { body: new URLSearchParams({ a: '1' }) });
-    expect(pairs(r.data.rawHeaders).find(([n]) => n.toLowerCase() === 'content-type')[1]).toMatch(/x-www-form-urlencoded/);
-    r = await client.post(server.url('/echo'), { body: new URLSearchParams({ a: '1' }), headers: { 'content-type': 'text/x' } });
-    expect(pairs(r.data.rawHeaders).filter(([n]) => n.toLowerCase() === 'content-type')).toEqual([['content-type', 'text/x']]);
+    expect(pairs(r.data.rawHeaders).find(([n]) => n.toLowerCase() === 'content-type')[1]).toMatch(
+      /x-www-form-urlencoded/,
+    );
+    r = await client.post(server.url('/echo'), {
+      body: new URLSearchParams({ a: '1' }),
+      headers: { 'content-type': 'text/x' },
+    });
+    expect(pairs(r.data.rawHeaders).filter(([n]) => n.toLowerCase() === 'content-type')).toEqual([
+      ['content-type', 'text/x'],
+    ]);
   });
 
   test('bodyBytes (base64) wins over body', async () => {
@@ -220,7 +288,8 @@ describe('redirects', () => {
   test('cross-origin redirects drop cookies and authorization; https → http works', async () => {
     const to = plain.url('/echo');
     const r = await client.get(server.url(`/redirect-to?url=${encodeURIComponent(to)}`), {
-      headers: { Authorization: 'secret', 'X-Keep': '1' }, cookies: { s: '1' },
+      headers: { Authorization: 'secret', 'X-Keep': '1' },
+      cookies: { s: '1' },
     });
     expect(r.finalUrl).toBe(to);
     const names = pairs(r.data.rawHeaders).map(([n]) => n.toLowerCase());
@@ -232,8 +301,9 @@ describe('redirects', () => {
   test('a redirect loop stops with ERR_TOO_MANY_REDIRECTS', async () => {
     const r = await client.get(server.url('/redirect/50'), { maxRedirects: 5 });
     expect(r.error.code).toBe('ERR_TOO_MANY_REDIRECTS');
-    await expect(client.get(server.url('/redirect/50'), { maxRedirects: 5, rejectOnError: true }))
-      .rejects.toMatchObject({ code: 'ERR_TOO_MANY_REDIRECTS' });
+    await expect(
+      client.get(server.url('/redirect/50'), { maxRedirects: 5, rejectOnError: true }),
+    ).rejects.toMatchObject({ code: 'ERR_TOO_MANY_REDIRECTS' });
   });
 });
 
@@ -269,7 +339,10 @@ describe('connections', () => {
   });
 
   test('insecureSkipVerify, serverName and forceHTTP1', async () => {
-    const r = await client.get(`https://127.0.0.1:${server.port}/echo`, { serverName: 'localhost', forceHTTP1: true });
+    const r = await client.get(`https://127.0.0.1:${server.port}/echo`, {
+      serverName: 'localhost',
+      forceHTTP1: true,
+    });
     expect(r.status).toBe(200);
     expect(r.data.tls.servername).toBe('localhost');
     expect(r.data.tls.alpn).toBe('http/1.1');

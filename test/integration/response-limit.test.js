@@ -53,28 +53,39 @@ afterAll(async () => {
 });
 
 const h2url = (p) => `https://localhost:${h2port}${p}`;
-const tooLarge = { code: 'ERR_BODY_TOO_LARGE', stage: 'body', message: expect.stringMatching(/maxResponseBytes \(307199 bytes\)/) };
+const tooLarge = {
+  code: 'ERR_BODY_TOO_LARGE',
+  stage: 'body',
+  message: expect.stringMatching(/maxResponseBytes \(307199 bytes\)/),
+};
 
 test.each([
   ['HTTP/1.1 Content-Length', () => h1.url('/length')],
   ['HTTP/1.1 chunked', () => h1.url('/chunked')],
   ['HTTP/2', () => h2url('/big')],
 ])('%s: one byte over the limit is ERR_BODY_TOO_LARGE; at the limit the body is whole', async (_, url) => {
-  await expect(client.get(url(), { responseType: 'arraybuffer', maxResponseBytes: SIZE - 1 })).rejects.toMatchObject(tooLarge);
+  await expect(
+    client.get(url(), { responseType: 'arraybuffer', maxResponseBytes: SIZE - 1 }),
+  ).rejects.toMatchObject(tooLarge);
   const r = await client.get(url(), { responseType: 'arraybuffer', maxResponseBytes: SIZE });
   expect(Buffer.from(r.data).equals(body)).toBe(true);
 });
 
 test('HTTP/1.1: the connection of a refused body is closed, not reused', async () => {
   const warm = await client.get(h1.url('/small'), { responseType: 'text' });
-  await expect(client.get(h1.url('/length'), { responseType: 'text', maxResponseBytes: 1000 })).rejects.toMatchObject({ code: 'ERR_BODY_TOO_LARGE' });
+  await expect(
+    client.get(h1.url('/length'), { responseType: 'text', maxResponseBytes: 1000 }),
+  ).rejects.toMatchObject({ code: 'ERR_BODY_TOO_LARGE' });
   const next = await client.get(h1.url('/small'), { responseType: 'text' });
   expect(next.connection.id).not.toBe(warm.connection.id);
 });
 
 test('HTTP/2: the other streams of the connection are unaffected', async () => {
   const [big, small] = await Promise.all([
-    client.get(h2url('/big'), { responseType: 'arraybuffer', maxResponseBytes: 1000 }).then(() => null, (e) => e),
+    client.get(h2url('/big'), { responseType: 'arraybuffer', maxResponseBytes: 1000 }).then(
+      () => null,
+      (e) => e,
+    ),
     client.get(h2url('/small'), { responseType: 'text' }),
   ]);
   expect(big).toMatchObject({ code: 'ERR_BODY_TOO_LARGE' });
@@ -83,12 +94,17 @@ test('HTTP/2: the other streams of the connection are unaffected', async () => {
 
 test('decoded bytes count: a gzip body small on the wire is refused by its decoded size', async () => {
   expect(gzipped.length).toBeLessThan(4096);
-  await expect(client.get(h1.url('/gzip'), { responseType: 'arraybuffer', maxResponseBytes: SIZE - 1 })).rejects.toMatchObject(tooLarge);
+  await expect(
+    client.get(h1.url('/gzip'), { responseType: 'arraybuffer', maxResponseBytes: SIZE - 1 }),
+  ).rejects.toMatchObject(tooLarge);
   const r = await client.get(h1.url('/gzip'), { responseType: 'arraybuffer', maxResponseBytes: SIZE });
   expect(Buffer.from(r.data).equals(text)).toBe(true);
 });
 
-test.each([['HTTP/1.1', () => h1.url('/chunked')], ['HTTP/2', () => h2url('/big')]])('%s: a stream is not limited', async (_, url) => {
+test.each([
+  ['HTTP/1.1', () => h1.url('/chunked')],
+  ['HTTP/2', () => h2url('/big')],
+])('%s: a stream is not limited', async (_, url) => {
   const r = await client.get(url(), { responseType: 'stream', maxResponseBytes: 1000 });
   const chunks = [];
   for await (const c of r.data) chunks.push(c);
@@ -98,7 +114,9 @@ test.each([['HTTP/1.1', () => h1.url('/chunked')], ['HTTP/2', () => h2url('/big'
 test('the initCycleTLS option is the default; a request option overrides it', async () => {
   const limited = await initCycleTLS({ port: uniquePort(), rejectOnError: true, maxResponseBytes: 1000 });
   try {
-    await expect(limited.get(h1.url('/length'), { responseType: 'arraybuffer' })).rejects.toMatchObject({ code: 'ERR_BODY_TOO_LARGE' });
+    await expect(limited.get(h1.url('/length'), { responseType: 'arraybuffer' })).rejects.toMatchObject({
+      code: 'ERR_BODY_TOO_LARGE',
+    });
     const r = await limited.get(h1.url('/length'), { responseType: 'arraybuffer', maxResponseBytes: SIZE });
     expect(r.data.byteLength).toBe(SIZE);
   } finally {
@@ -107,14 +125,22 @@ test('the initCycleTLS option is the default; a request option overrides it', as
 });
 
 test('without rejectOnError the failure resolves with status 413 and the code', async () => {
-  const r = await client.get(h1.url('/length'), { responseType: 'text', maxResponseBytes: 1000, rejectOnError: false });
+  const r = await client.get(h1.url('/length'), {
+    responseType: 'text',
+    maxResponseBytes: 1000,
+    rejectOnError: false,
+  });
   expect(r.status).toBe(413);
   expect(r.error).toMatchObject({ code: 'ERR_BODY_TOO_LARGE', stage: 'body' });
 });
 
 test('maxResponseBytes is validated', async () => {
   for (const bad of [0, -1, 1.5, '1', Number.MAX_SAFE_INTEGER + 2]) {
-    await expect(client.get(h1.url('/small'), { maxResponseBytes: bad })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+    await expect(client.get(h1.url('/small'), { maxResponseBytes: bad })).rejects.toMatchObject({
+      code: 'ERR_INVALID_OPTION',
+    });
   }
-  await expect(initCycleTLS({ port: uniquePort(), maxResponseBytes: 0 })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+  await expect(initCycleTLS({ port: uniquePort(), maxResponseBytes: 0 })).rejects.toMatchObject({
+    code: 'ERR_INVALID_OPTION',
+  });
 });

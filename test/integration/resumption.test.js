@@ -16,7 +16,10 @@ const { computeJa } = require('../../dist/echo/ja');
 const fixtureDir = path.join(__dirname, '..', 'fixtures', 'fingerprints');
 const captures = JSON.parse(fs.readFileSync(path.join(fixtureDir, 'resumed.json'), 'utf8')).records;
 const capture = (tag) => captures.find((r) => r.tag === tag);
-const navigation = fs.readFileSync(path.join(fixtureDir, 'requests.jsonl'), 'utf8').trim().split('\n')
+const navigation = fs
+  .readFileSync(path.join(fixtureDir, 'requests.jsonl'), 'utf8')
+  .trim()
+  .split('\n')
   .map((l) => JSON.parse(l));
 const presets = JSON.parse(fs.readFileSync(path.join(fixtureDir, 'presets.json'), 'utf8')).presets;
 
@@ -79,15 +82,24 @@ afterAll(async () => {
 function newEngine({ sessions = true } = {}) {
   const { NativeEngine } = loadAddon();
   const waiting = new Map();
-  const engine = new NativeEngine((batch) => {
-    for (const e of batch) {
-      const w = waiting.get(e.id);
-      if (!w) continue;
-      if (e.type === 1) w.chunks.push(e.data);
-      if (e.type === 2) { waiting.delete(e.id); w.resolve(JSON.parse(Buffer.concat(w.chunks).toString('utf8'))); }
-      if (e.type === 3) { waiting.delete(e.id); w.reject(Object.assign(new Error(e.message), { code: e.code })); }
-    }
-  }, sessions ? {} : { maxTlsSessions: 0 });
+  const engine = new NativeEngine(
+    (batch) => {
+      for (const e of batch) {
+        const w = waiting.get(e.id);
+        if (!w) continue;
+        if (e.type === 1) w.chunks.push(e.data);
+        if (e.type === 2) {
+          waiting.delete(e.id);
+          w.resolve(JSON.parse(Buffer.concat(w.chunks).toString('utf8')));
+        }
+        if (e.type === 3) {
+          waiting.delete(e.id);
+          w.reject(Object.assign(new Error(e.message), { code: e.code }));
+        }
+      }
+    },
+    sessions ? {} : { maxTlsSessions: 0 },
+  );
   engines.push(engine);
   let next = 1;
   return {
@@ -96,9 +108,19 @@ function newEngine({ sessions = true } = {}) {
       return new Promise((resolve, reject) => {
         waiting.set(id, { chunks: [], resolve, reject });
         engine.request(id, {
-          method: 'GET', tls: true, host: 'localhost', port: echo.port, target: `/${profile}`,
-          headers: ['Connection', 'close'], insecureSkipVerify: true, forceHttp1: false, wholeBody: true,
-          decompress: false, timeoutMs: 10_000, profile, ...extra,
+          method: 'GET',
+          tls: true,
+          host: 'localhost',
+          port: echo.port,
+          target: `/${profile}`,
+          headers: ['Connection', 'close'],
+          insecureSkipVerify: true,
+          forceHttp1: false,
+          wholeBody: true,
+          decompress: false,
+          timeoutMs: 10_000,
+          profile,
+          ...extra,
         });
       });
     },
@@ -111,20 +133,26 @@ describe('encrypted_client_hello GREASE, per preset, on fresh connections', () =
   const firefox = ids.filter((id) => id.startsWith('firefox_'));
   const safari = ids.filter((id) => id.startsWith('safari_'));
 
-  test.each(chromium)('%s: BoringSSL\'s (Chrome\'s) sizes, drawn per connection', async (id) => {
+  test.each(chromium)("%s: BoringSSL's (Chrome's) sizes, drawn per connection", async (id) => {
     const client = newEngine({ sessions: false });
     const lengths = new Set();
-    for (let i = 0; i < 12; i++) {  // four sizes: 12 draws alike are 1 in 4 million
+    for (let i = 0; i < 12; i++) {
+      // four sizes: 12 draws alike are 1 in 4 million
       const { tls } = await client.get(id);
       expect(tls.resumption).toBe(false);
       expect([186, 218, 250, 282]).toContain(tls.ech_length);
-      expect(tls.ech).toMatchObject({ kdf_id: 1, aead_id: 1, enc_length: 32, payload_length: tls.ech_length - 42 });
+      expect(tls.ech).toMatchObject({
+        kdf_id: 1,
+        aead_id: 1,
+        enc_length: 32,
+        payload_length: tls.ech_length - 42,
+      });
       lengths.add(tls.ech_length);
     }
     expect(lengths.size).toBeGreaterThan(1);
   });
 
-  test.each(firefox)('%s: NSS\'s size, the same on every fresh connection', async (id) => {
+  test.each(firefox)("%s: NSS's size, the same on every fresh connection", async (id) => {
     const client = newEngine({ sessions: false });
     const aeads = new Set();
     for (let i = 0; i < 16; i++) {
@@ -154,7 +182,7 @@ describe('encrypted_client_hello GREASE, per preset, on fresh connections', () =
   });
 });
 
-describe('resumed hellos equal the browsers\'', () => {
+describe("resumed hellos equal the browsers'", () => {
   /** A fresh connection and then a resumed one of the same engine. */
   async function pair(profile, extra = {}) {
     const client = newEngine();
@@ -165,8 +193,8 @@ describe('resumed hellos equal the browsers\'', () => {
   const checkPsk = (tls) => {
     expect(tls.resumption).toBe(true);
     expect(tls.negotiated.resumed).toBe(true);
-    expect(tls.early_data).toBe(false);  // no 0-RTT over TCP
-    expect(tls.psk_key_exchange_modes).toEqual([1]);  // psk_dhe_ke
+    expect(tls.early_data).toBe(false); // no 0-RTT over TCP
+    expect(tls.psk_key_exchange_modes).toEqual([1]); // psk_dhe_ke
     expect(tls.pre_shared_key.identities).toHaveLength(1);
     expect(tls.pre_shared_key.identities[0].identity_length).toBeGreaterThan(0);
     expect(typeof tls.pre_shared_key.identities[0].obfuscated_ticket_age).toBe('number');
@@ -176,7 +204,13 @@ describe('resumed hellos equal the browsers\'', () => {
   };
 
   test('the captures themselves: what the rules below are read from', () => {
-    for (const tag of ['chromium-1-2', 'chromium-same-1', 'firefox-1-2', 'firefox-localhost-2', 'firefox-h2nocp-1']) {
+    for (const tag of [
+      'chromium-1-2',
+      'chromium-same-1',
+      'firefox-1-2',
+      'firefox-localhost-2',
+      'firefox-h2nocp-1',
+    ]) {
       const g = describeCapture(tag);
       expect(g.ja4).toBe(capture(tag).ja4);
       expect(g.ja3n_hash).toBe(capture(tag).ja3n_hash);
@@ -201,7 +235,7 @@ describe('resumed hellos equal the browsers\'', () => {
     expect(resumed.ja4).toBe('t13d1617h2_86a278354501_e6dcd7ae0a9e');
     expect(resumed.ja4).toBe(g.ja4);
     expect(resumed.ja3n_hash).toBe('c312d66254ef4d76d1395d74ba07816d');
-    expect(resumed.ja3).toBe(g.ja3);  // NSS keeps its order: the full JA3 too
+    expect(resumed.ja3).toBe(g.ja3); // NSS keeps its order: the full JA3 too
     expect(order(resumed)).toEqual(order(g));
     expect(resumed.ech.payload_length).toBe(nssPayloadLength(resumed));
     // NSS's size follows the pre_shared_key (the server's ticket and suite): with the capture's
@@ -219,7 +253,7 @@ describe('resumed hellos equal the browsers\'', () => {
     const real = (ids) => ids.filter((id) => !GREASE(id)).sort((x, y) => x - y);
     expect(real(resumed.extension_ids)).toEqual(real([...fresh.extension_ids, PSK]));
     expect(order(resumed)[0]).toBe('G');
-    expect(order(resumed).slice(-2)).toEqual(['G', PSK]);  // as in every Chromium capture
+    expect(order(resumed).slice(-2)).toEqual(['G', PSK]); // as in every Chromium capture
     // JA4 of Chromium's navigation hello with 0029 added (its resumed WebSocket hello shows the rule).
     const [a, ciphers, exts, sigalgs] = nav.tls.ja4_r.split('_');
     const withPsk = [...exts.split(','), '0029'].sort().join(',');
@@ -242,10 +276,10 @@ describe('resumed hellos equal the browsers\'', () => {
     expect(resumed.alps).toBeNull();
   });
 
-  test('firefox_153 WebSocket reconnect (http1RetryHello): resumes the h2 connection\'s session, no 0023, no 001b', async () => {
+  test("firefox_153 WebSocket reconnect (http1RetryHello): resumes the h2 connection's session, no 0023, no 001b", async () => {
     const g = describeCapture('firefox-h2nocp-1');
     const client = newEngine();
-    const first = (await client.get('firefox_153')).tls;  // offers h2, as Firefox's WebSocket does
+    const first = (await client.get('firefox_153')).tls; // offers h2, as Firefox's WebSocket does
     expect(first.alpn).toEqual(['h2', 'http/1.1']);
     const retry = (await client.get('firefox_153', { http1RetryHello: true })).tls;
     checkPsk(retry);

@@ -28,26 +28,37 @@ function startBodyEcho() {
       res.end(Buffer.concat(chunks));
     });
   });
-  return new Promise((resolve) => h.listen(0, '127.0.0.1', () => resolve({
-    stats,
-    url: (p = '/') => `https://localhost:${h.address().port}${p}`,
-    close: () => new Promise((r) => { h.close(() => r()); h.closeAllConnections?.(); }),
-  })));
+  return new Promise((resolve) =>
+    h.listen(0, '127.0.0.1', () =>
+      resolve({
+        stats,
+        url: (p = '/') => `https://localhost:${h.address().port}${p}`,
+        close: () =>
+          new Promise((r) => {
+            h.close(() => r());
+            h.closeAllConnections?.();
+          }),
+      }),
+    ),
+  );
 }
 
 async function startWsEcho() {
   const h = https.createServer(certPair('server'));
   const wss = new WebSocketServer({ server: h, perMessageDeflate: false });
-  wss.on('connection', (socket) => socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary })));
+  wss.on('connection', (socket) =>
+    socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary })),
+  );
   await new Promise((resolve) => h.listen(0, '127.0.0.1', resolve));
   return {
     url: () => `wss://localhost:${h.address().port}/`,
-    close: () => new Promise((resolve) => {
-      for (const c of wss.clients) c.terminate();
-      wss.close();
-      h.closeAllConnections?.();
-      h.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close();
+        h.closeAllConnections?.();
+        h.close(() => resolve());
+      }),
   };
 }
 
@@ -83,16 +94,26 @@ afterAll(async () => {
   await Promise.all([server?.close(), wsServer?.close()]);
 });
 
-describe.each([['HTTP/2', {}, '2.0'], ['HTTP/1.1', { forceHTTP1: true }, '1.1']])('%s request bodies', (_name, extra, version) => {
-  test.each(CASES)('%s of %i bytes on a SharedArrayBuffer arrives byte-exact, in one request', async (kind, size) => {
-    const bytes = patternBytes(size, size + 1);
-    const before = server.stats.requests;
-    const r = await client.post(server.url('/'), { ...extra, body: sharedView(kind, bytes), responseType: 'arraybuffer' });
-    expect(r.status).toBe(200);
-    expect([].concat(r.headers['x-http-version'] ?? r.headers['X-Http-Version'])[0]).toBe(version);
-    expect(Buffer.compare(Buffer.from(r.data), bytes)).toBe(0);
-    expect(server.stats.requests).toBe(before + 1);
-  });
+describe.each([
+  ['HTTP/2', {}, '2.0'],
+  ['HTTP/1.1', { forceHTTP1: true }, '1.1'],
+])('%s request bodies', (_name, extra, version) => {
+  test.each(CASES)(
+    '%s of %i bytes on a SharedArrayBuffer arrives byte-exact, in one request',
+    async (kind, size) => {
+      const bytes = patternBytes(size, size + 1);
+      const before = server.stats.requests;
+      const r = await client.post(server.url('/'), {
+        ...extra,
+        body: sharedView(kind, bytes),
+        responseType: 'arraybuffer',
+      });
+      expect(r.status).toBe(200);
+      expect([].concat(r.headers['x-http-version'] ?? r.headers['X-Http-Version'])[0]).toBe(version);
+      expect(Buffer.compare(Buffer.from(r.data), bytes)).toBe(0);
+      expect(server.stats.requests).toBe(before + 1);
+    },
+  );
   test('a streamed body of SharedArrayBuffer chunks (write() in the binding) arrives byte-exact', async () => {
     const pieces = SIZES.map((size, i) => patternBytes(size, i + 11));
     async function* source() {
@@ -110,10 +131,12 @@ describe('WebSocket messages', () => {
     expect(ws.status).toBe(101);
     const expected = [];
     const got = [];
-    const all = new Promise((resolve) => ws.onMessage((m) => {
-      got.push(m);
-      if (got.length === CASES.length) resolve();
-    }));
+    const all = new Promise((resolve) =>
+      ws.onMessage((m) => {
+        got.push(m);
+        if (got.length === CASES.length) resolve();
+      }),
+    );
     for (const [kind, size] of CASES) {
       const bytes = patternBytes(size, size + 7);
       expected.push(bytes);
@@ -131,8 +154,14 @@ describe('WebSocket messages', () => {
 describe('a call that rejects never sends', () => {
   test('a fingerprint the engine refuses rejects, and the server never hears of it', async () => {
     const before = server.stats.requests;
-    await expect(client.post(server.url('/'), { body: sharedView('Uint8Array', patternBytes(64, 1)), ja3: '771,4865,0,29,0,1' }))
-      .rejects.toMatchObject({ code: expect.stringMatching(/^ERR_(UNSUPPORTED_FINGERPRINT|INVALID_OPTION)$/) });
+    await expect(
+      client.post(server.url('/'), {
+        body: sharedView('Uint8Array', patternBytes(64, 1)),
+        ja3: '771,4865,0,29,0,1',
+      }),
+    ).rejects.toMatchObject({
+      code: expect.stringMatching(/^ERR_(UNSUPPORTED_FINGERPRINT|INVALID_OPTION)$/),
+    });
     // The next request on the same client goes through and is the only one the server saw.
     const r = await client.post(server.url('/'), { body: 'after', responseType: 'text' });
     expect(r.data).toBe('after');
@@ -148,11 +177,24 @@ describe('a call that rejects never sends', () => {
     const before = server.stats.requests;
     const { port } = new URL(server.url());
     const spec = () => ({
-      method: 'POST', tls: true, host: 'localhost', port: Number(port), target: '/', headers: ['content-length', '16'],
-      body: Buffer.from('0123456789abcdef'), insecureSkipVerify: true, forceHttp1: true,
-      wholeBody: true, decompress: false, timeoutMs: 5000,
+      method: 'POST',
+      tls: true,
+      host: 'localhost',
+      port: Number(port),
+      target: '/',
+      headers: ['content-length', '16'],
+      body: Buffer.from('0123456789abcdef'),
+      insecureSkipVerify: true,
+      forceHttp1: true,
+      wholeBody: true,
+      decompress: false,
+      timeoutMs: 5000,
     });
-    const throwing = Object.defineProperty(spec(), 'maxDecodedBytes', { get() { throw new Error('a getter that throws'); } });
+    const throwing = Object.defineProperty(spec(), 'maxDecodedBytes', {
+      get() {
+        throw new Error('a getter that throws');
+      },
+    });
     expect(() => engine.request(1, throwing)).toThrow('a getter that throws');
     // A request that does go out afterwards proves the engine is alive and that the server counts.
     engine.request(2, spec());

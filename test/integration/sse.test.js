@@ -33,10 +33,15 @@ const STREAM = [
   'event: greeting\nid: 1\ndata: hello\n\n',
   'data: line one\ndata: line two\ndata:\ndata:  indented\n\n',
   // Split mid-line and mid-field.
-  'da', 'ta: spl', 'it\r', '\n\r\n',
+  'da',
+  'ta: spl',
+  'it\r',
+  '\n\r\n',
   // Split in the middle of multi-byte UTF-8 characters (é is C3 A9, 😀 is F0 9F 98 80).
-  Buffer.from('data: caf\xc3', 'latin1'), Buffer.from('\xa9 ', 'latin1'),
-  Buffer.from([0xf0, 0x9f]), Buffer.from([0x98, 0x80, 0x0a, 0x0a]),
+  Buffer.from('data: caf\xc3', 'latin1'),
+  Buffer.from('\xa9 ', 'latin1'),
+  Buffer.from([0xf0, 0x9f]),
+  Buffer.from([0x98, 0x80, 0x0a, 0x0a]),
   'id: 2\nevent: bye\ndata: last\r\rdata: never dispatched',
 ];
 const EXPECTED = [
@@ -54,9 +59,12 @@ function clean(events) {
 async function handler(req, res) {
   const url = new URL(req.url, 'http://x');
   seen.push({ path: url.pathname, headers: req.headers });
-  res.on('close', () => { if (!res.writableFinished) closed.set(url.pathname, (closed.get(url.pathname) || 0) + 1); });
+  res.on('close', () => {
+    if (!res.writableFinished) closed.set(url.pathname, (closed.get(url.pathname) || 0) + 1);
+  });
   switch (url.pathname) {
-    case '/events': return writePieces(res, STREAM);
+    case '/events':
+      return writePieces(res, STREAM);
     case '/endless': {
       res.writeHead(200, { 'Content-Type': 'text/event-stream' });
       for (let i = 0; !res.destroyed; i++) {
@@ -77,7 +85,8 @@ async function handler(req, res) {
       // A retry beyond what setTimeout can wait (2^31-1 ms), then the end of the stream.
       return writePieces(res, ['retry: 99999999999\nid: h\ndata: once\n\n']);
     case '/then-500': {
-      if (req.headers['last-event-id'] === undefined) return writePieces(res, ['retry: 10\nid: x\ndata: one\n\n']);
+      if (req.headers['last-event-id'] === undefined)
+        return writePieces(res, ['retry: 10\nid: x\ndata: one\n\n']);
       res.writeHead(500, { 'Content-Type': 'text/plain' });
       return res.end('gone');
     }
@@ -136,7 +145,6 @@ afterAll(async () => {
   await plain.close();
 });
 
-
 const connections = (path) => seen.filter((r) => r.path === path).length;
 
 async function until(condition) {
@@ -149,7 +157,10 @@ async function collect(iterable) {
   return out;
 }
 
-describe.each([['https', () => server], ['http', () => plain]])('%s', (_name, srv) => {
+describe.each([
+  ['https', () => server],
+  ['http', () => plain],
+])('%s', (_name, srv) => {
   test('events(): multi-line data, ids, event names, comments, CR/CRLF, split writes mid-line and mid-UTF-8', async () => {
     const r = await client.sse(srv().url('/events'));
     expect(r.status).toBe(200);
@@ -166,8 +177,11 @@ describe.each([['https', () => server], ['http', () => plain]])('%s', (_name, sr
   });
 });
 
-test('onEvent pushes the same events; eventSource is sse; a caller\'s Accept wins', async () => {
-  const r = await client.eventSource(plain.url('/events'), { headers: { accept: 'text/event-stream, */*' }, lastEventId: '0' });
+test("onEvent pushes the same events; eventSource is sse; a caller's Accept wins", async () => {
+  const r = await client.eventSource(plain.url('/events'), {
+    headers: { accept: 'text/event-stream, */*' },
+    lastEventId: '0',
+  });
   const events = [];
   const ended = new Promise((resolve) => {
     r.onEvent((e) => {
@@ -183,7 +197,7 @@ test('onEvent pushes the same events; eventSource is sse; a caller\'s Accept win
   await r.close();
 });
 
-test('retry sets the event\'s retry field for the block that carried it', async () => {
+test("retry sets the event's retry field for the block that carried it", async () => {
   const r = await client.sse(plain.url('/reconnect'));
   const events = await collect(r.events());
   expect(events).toEqual([{ event: 'message', id: 'e1', data: 'event 1', retry: 30 }]);
@@ -225,7 +239,11 @@ test('reconnect: after the server ends the stream, again after `retry` with Last
     got.push(e);
     if (got.length === 3) break; // closes
   }
-  expect(got.map((e) => [e.id, e.data])).toEqual([['e1', 'event 1'], ['e2', 'event 2'], ['e3', 'event 3']]);
+  expect(got.map((e) => [e.id, e.data])).toEqual([
+    ['e1', 'event 1'],
+    ['e2', 'event 2'],
+    ['e3', 'event 3'],
+  ]);
   const reqs = seen.filter((s) => s.path === '/reconnect').slice(-3);
   expect(reqs.map((s) => s.headers['last-event-id'])).toEqual([undefined, 'e1', 'e2']);
   expect(reqs.every((s) => s.headers.accept === 'text/event-stream')).toBe(true);
@@ -233,7 +251,7 @@ test('reconnect: after the server ends the stream, again after `retry` with Last
   expect(reconnects - start).toBe(3);
 });
 
-test('reconnect: a server\'s retry beyond what a timer can wait is capped (24 h), not a reconnection storm', async () => {
+test("reconnect: a server's retry beyond what a timer can wait is capped (24 h), not a reconnection storm", async () => {
   const timers = jest.spyOn(globalThis, 'setTimeout');
   try {
     const r = await client.sse(server.url('/huge-retry'), { reconnect: true });
@@ -242,7 +260,8 @@ test('reconnect: a server\'s retry beyond what a timer can wait is capped (24 h)
     // The stream ends; the reconnection is scheduled with the capped delay (before the fix: the raw
     // value, which Node turns into 1 ms, and the server was hit again at once, over and over).
     const scheduled = () => timers.mock.calls.find(([, ms]) => typeof ms === 'number' && ms >= 3_600_000);
-    for (let i = 0; i < 500 && !scheduled() && seen.filter((x) => x.path === '/huge-retry').length < 2; i++) await delay(10);
+    for (let i = 0; i < 500 && !scheduled() && seen.filter((x) => x.path === '/huge-retry').length < 2; i++)
+      await delay(10);
     expect(scheduled()[1]).toBe(24 * 3600 * 1000);
     expect(seen.filter((x) => x.path === '/huge-retry')).toHaveLength(1);
     await it.return();
@@ -287,7 +306,9 @@ test('a failure before the head resolves cycletls-style (502), is not retried, a
   r.onError((e) => errors.push(e));
   expect(await collect(r.events())).toEqual([]);
   expect(errors.map((e) => e.code)).toEqual(['ERR_CONNECT_REFUSED']);
-  await expect(client.sse(url, { rejectOnError: true })).rejects.toMatchObject({ code: 'ERR_CONNECT_REFUSED' });
+  await expect(client.sse(url, { rejectOnError: true })).rejects.toMatchObject({
+    code: 'ERR_CONNECT_REFUSED',
+  });
 });
 
 test('a 500 resolves with status, headers and body; events() ends at once; onError gets a CycleTLSError', async () => {
@@ -313,7 +334,9 @@ test('a 200 that is not text/event-stream fails the same way; rejectOnError reje
   r.onError((e) => errors.push(e));
   expect(await collect(r.events())).toEqual([]);
   expect(errors[0].message).toMatch(/text\/plain/);
-  await expect(client.sse(server.url('/500'), { rejectOnError: true })).rejects.toMatchObject({ code: 'ERR_PROTOCOL' });
+  await expect(client.sse(server.url('/500'), { rejectOnError: true })).rejects.toMatchObject({
+    code: 'ERR_PROTOCOL',
+  });
 });
 
 test('back-pressure: with nobody consuming, the server is held back; everything arrives once consumed', async () => {
@@ -329,10 +352,17 @@ test('back-pressure: with nobody consuming, the server is held back; everything 
 });
 
 test('options are checked; a plain request with protocol "sse" points to sse()', async () => {
-  await expect(client.sse(plain.url('/events'), { reconnect: 'yes' })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
-  await expect(client.sse(plain.url('/events'), { reconnect: { retryMs: -1 } })).rejects.toBeInstanceOf(RangeError);
+  await expect(client.sse(plain.url('/events'), { reconnect: 'yes' })).rejects.toMatchObject({
+    code: 'ERR_INVALID_OPTION',
+  });
+  await expect(client.sse(plain.url('/events'), { reconnect: { retryMs: -1 } })).rejects.toBeInstanceOf(
+    RangeError,
+  );
   await expect(client.sse(plain.url('/events'), { lastEventId: 5 })).rejects.toBeInstanceOf(TypeError);
-  await expect(client.get(plain.url('/events'), { protocol: 'sse' })).rejects.toMatchObject({ code: 'ERR_NOT_IMPLEMENTED', message: /sse\(\)/ });
+  await expect(client.get(plain.url('/events'), { protocol: 'sse' })).rejects.toMatchObject({
+    code: 'ERR_NOT_IMPLEMENTED',
+    message: /sse\(\)/,
+  });
   // cycletls's own call shape: protocol 'sse' and responseType 'stream' are accepted by sse().
   const r = await client.sse(plain.url('/events'), { protocol: 'sse', responseType: 'stream' });
   expect((await collect(r.events())).length).toBe(EXPECTED.length);
@@ -350,7 +380,7 @@ test('an aborted signal closes the stream', async () => {
   expect(done).toBe(true);
 });
 
-describe('maxEventBytes: a hostile server cannot grow the client\'s memory', () => {
+describe("maxEventBytes: a hostile server cannot grow the client's memory", () => {
   test('an endless line: ERR_BODY_TOO_LARGE at the default 16 MiB, RSS bounded, the request cancelled, no reconnection', async () => {
     global.gc?.();
     const before = process.memoryUsage.rss();
@@ -376,7 +406,10 @@ describe('maxEventBytes: a hostile server cannot grow the client\'s memory', () 
   });
 
   test('an endless event of short data lines: the events before it arrive, then ERR_BODY_TOO_LARGE; no reconnection', async () => {
-    const r = await client.sse(server.url('/endless-event'), { maxEventBytes: 1024 * 1024, reconnect: { retryMs: 0, maxRetries: 5 } });
+    const r = await client.sse(server.url('/endless-event'), {
+      maxEventBytes: 1024 * 1024,
+      reconnect: { retryMs: 0, maxRetries: 5 },
+    });
     const errors = [];
     r.onError((e) => errors.push(e));
     expect(await collect(r.events())).toEqual([{ event: 'message', id: 'e1', data: 'before', retry: 0 }]);
@@ -387,7 +420,7 @@ describe('maxEventBytes: a hostile server cannot grow the client\'s memory', () 
     expect(connections('/endless-event')).toBe(1);
   });
 
-  test('the client\'s default applies; a request\'s maxEventBytes wins; a stream under the limit works', async () => {
+  test("the client's default applies; a request's maxEventBytes wins; a stream under the limit works", async () => {
     const small = await initCycleTLS({ port: uniquePort(), maxEventBytes: 64 * 1024 });
     try {
       const r = await small.sse(plain.url('/endless-line'));
@@ -408,8 +441,12 @@ describe('maxEventBytes: a hostile server cannot grow the client\'s memory', () 
   });
 
   test('maxEventBytes is checked like maxResponseBytes', async () => {
-    for (const v of [0, -1, 1.5]) await expect(client.sse(plain.url('/events'), { maxEventBytes: v })).rejects.toBeInstanceOf(RangeError);
-    await expect(client.sse(plain.url('/events'), { maxEventBytes: '1MB' })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', message: /maxEventBytes/ });
+    for (const v of [0, -1, 1.5])
+      await expect(client.sse(plain.url('/events'), { maxEventBytes: v })).rejects.toBeInstanceOf(RangeError);
+    await expect(client.sse(plain.url('/events'), { maxEventBytes: '1MB' })).rejects.toMatchObject({
+      code: 'ERR_INVALID_OPTION',
+      message: /maxEventBytes/,
+    });
     await expect(initCycleTLS({ port: uniquePort(), maxEventBytes: 0 })).rejects.toBeInstanceOf(RangeError);
   });
 });

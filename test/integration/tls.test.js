@@ -8,7 +8,8 @@ let client;
 const servers = {};
 beforeAll(async () => {
   client = await initCycleTLS({ port: uniquePort() });
-  for (const cert of ['server', 'expired', 'wronghost', 'self-signed']) servers[cert] = await startServer({ cert });
+  for (const cert of ['server', 'expired', 'wronghost', 'self-signed'])
+    servers[cert] = await startServer({ cert });
 });
 afterAll(async () => {
   await client.exit();
@@ -50,8 +51,11 @@ test('a refused port → 502 ERR_CONNECT_REFUSED', async () => {
   const r = await client.get(`https://127.0.0.1:${port}/`);
   expect(r.status).toBe(502);
   expect(r.error).toMatchObject({ code: 'ERR_CONNECT_REFUSED', stage: 'connect' });
-  await expect(client.get(`https://127.0.0.1:${port}/`, { rejectOnError: true }))
-    .rejects.toMatchObject({ name: 'CycleTLSError', code: 'ERR_CONNECT_REFUSED', retryable: true });
+  await expect(client.get(`https://127.0.0.1:${port}/`, { rejectOnError: true })).rejects.toMatchObject({
+    name: 'CycleTLSError',
+    code: 'ERR_CONNECT_REFUSED',
+    retryable: true,
+  });
 });
 
 test('a plain-TCP peer that never speaks TLS times out in the tls stage', async () => {
@@ -68,7 +72,10 @@ test('a plain-TCP peer that never speaks TLS times out in the tls stage', async 
 });
 
 test('a peer that speaks something else than TLS → ERR_TLS_HANDSHAKE', async () => {
-  const liar = net.createServer((s) => { s.resume(); s.end('HTTP/1.1 400 Bad Request\r\n\r\n'); });
+  const liar = net.createServer((s) => {
+    s.resume();
+    s.end('HTTP/1.1 400 Bad Request\r\n\r\n');
+  });
   await new Promise((r) => liar.listen(0, '127.0.0.1', r));
   const r = await client.get(`https://127.0.0.1:${liar.address().port}/`);
   expect(r.error.code).toBe('ERR_TLS_HANDSHAKE');

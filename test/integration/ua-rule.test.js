@@ -9,10 +9,13 @@ const { startEchoServer } = require('../../dist/echo');
 const { uniquePort } = require('../helpers/servers');
 
 const FIREFOX_UA = 'Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0';
-const CHROME_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36';
+const CHROME_UA =
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36';
 // Chrome 120's JA3 (no GREASE listed, as JA3 strings usually are).
-const JA3 = '771,4865-4866-4867-49195-49199-49196-49200-52393-52392-49171-49172-156-157-47-53,0-23-65281-10-11-35-16-5-13-18-51-45-43-27-17513,29-23-24,0';
-const JA4R = 't13d1516h2_002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9_0005,000a,000b,000d,0012,0017,001b,0023,002b,002d,0033,44cd,fe0d,ff01_0403,0804,0401,0503,0805,0501,0806,0601';
+const JA3 =
+  '771,4865-4866-4867-49195-49199-49196-49200-52393-52392-49171-49172-156-157-47-53,0-23-65281-10-11-35-16-5-13-18-51-45-43-27-17513,29-23-24,0';
+const JA4R =
+  't13d1516h2_002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9_0005,000a,000b,000d,0012,0017,001b,0023,002b,002d,0033,44cd,fe0d,ff01_0403,0804,0401,0503,0805,0501,0806,0601';
 
 let echo;
 const clients = [];
@@ -38,7 +41,8 @@ async function get(options) {
 const pseudo = (r) => r.headers.filter(([n]) => n.startsWith(':')).map(([n]) => n);
 const regular = (r) => r.headers.filter(([n]) => !n.startsWith(':')).map(([n]) => n);
 const headersFrame = (r) => r.http2.sent_frames.find((f) => f.frame_type === 'HEADERS');
-const greased = (r) => r.tls.ciphers.some((c) => /GREASE/.test(c)) || r.tls.extensions.some((e) => /GREASE/.test(e));
+const greased = (r) =>
+  r.tls.ciphers.some((c) => /GREASE/.test(c)) || r.tls.extensions.some((e) => /GREASE/.test(e));
 const md5 = (s) => crypto.createHash('md5').update(s).digest('hex');
 
 /** The HTTP/2 first flight and header order of `r` equal those of preset `id`. */
@@ -56,7 +60,7 @@ test('the presets compared against differ where the rule matters', () => {
   expect(pseudo(presets.firefox_153)).toEqual([':method', ':path', ':authority', ':scheme']);
 });
 
-test('ja3 + a Firefox user agent: Firefox\'s HTTP/2 first flight and headers, no GREASE, the JA3 as given', async () => {
+test("ja3 + a Firefox user agent: Firefox's HTTP/2 first flight and headers, no GREASE, the JA3 as given", async () => {
   const r = await get({ ja3: JA3, userAgent: FIREFOX_UA });
   expectFirstFlightOf(r, 'firefox_153');
   expect(greased(r)).toBe(false);
@@ -65,7 +69,7 @@ test('ja3 + a Firefox user agent: Firefox\'s HTTP/2 first flight and headers, no
   expect(r.user_agent).toBe(FIREFOX_UA);
 });
 
-test('ja3 + a Chrome user agent: Chrome\'s first flight, GREASE added, the JA3 (and its hash) as given', async () => {
+test("ja3 + a Chrome user agent: Chrome's first flight, GREASE added, the JA3 (and its hash) as given", async () => {
   const r = await get({ ja3: JA3, userAgent: CHROME_UA });
   expectFirstFlightOf(r, 'chrome_156');
   expect(greased(r)).toBe(true);
@@ -74,7 +78,7 @@ test('ja3 + a Chrome user agent: Chrome\'s first flight, GREASE added, the JA3 (
   expect(r.tls.ja3_hash).toBe(md5(JA3));
 });
 
-test('ja3 and no user agent: the default (Chrome) user agent, so Chrome\'s rule; disableGrease still removes GREASE', async () => {
+test("ja3 and no user agent: the default (Chrome) user agent, so Chrome's rule; disableGrease still removes GREASE", async () => {
   const r = await get({ ja3: JA3 });
   expect(r.http2.akamai_fingerprint).toBe(presets.chrome_156.http2.akamai_fingerprint);
   expect(greased(r)).toBe(true);
@@ -105,7 +109,7 @@ test('an http2Fingerprint wins over the user agent', async () => {
   expect(r.tls.ja3).toBe(JA3);
 });
 
-test('ja4r + a user agent: Firefox\'s or Chrome\'s first flight; the JA4_r as given', async () => {
+test("ja4r + a user agent: Firefox's or Chrome's first flight; the JA4_r as given", async () => {
   const firefox = await get({ ja4r: JA4R, userAgent: FIREFOX_UA });
   expectFirstFlightOf(firefox, 'firefox_153');
   expect(greased(firefox)).toBe(false);

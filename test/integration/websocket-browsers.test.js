@@ -22,7 +22,12 @@ const { echoClientFrames, readHead } = require('../helpers/ws-frames');
 
 // A copy of ../shared/fingerprints/websocket (pcap and key log left out), so a clone alone runs these tests.
 const CAPTURES = path.join(__dirname, '../fixtures/fingerprints/websocket');
-const capture = (file) => fs.readFileSync(path.join(CAPTURES, file), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+const capture = (file) =>
+  fs
+    .readFileSync(path.join(CAPTURES, file), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
 
 const FIREFOX_JA4 = 't13d1617h2_86a278354501_3cbfd9057e0d';
 // Firefox's reconnect after an h2 server without RFC 8441: http/1.1 only, resumed, no 0x0023/0x001b.
@@ -34,9 +39,9 @@ const CHROME_WS_JA4 = 't13d1516h1_8daaf6152771_5b37b36a67c0';
  * 'h2-noconnect' (picks h2 when offered; http/1.1 connections go to the `ws` server).
  */
 async function startListener(mode) {
-  const hellos = [];      // per TCP connection: { ja4, alpn, extensions, negotiated }
-  const upgrades = [];    // HTTP/1.1 upgrade requests: { url, rawHeaders, head }
-  const connects = [];    // HTTP/2 extended CONNECTs: { rawHeaders }
+  const hellos = []; // per TCP connection: { ja4, alpn, extensions, negotiated }
+  const upgrades = []; // HTTP/1.1 upgrade requests: { url, rawHeaders, head }
+  const connects = []; // HTTP/2 extended CONNECTs: { rawHeaders }
   const h1 = http.createServer();
   const rawHeads = new Map();
   const wss = new WebSocketServer({ server: h1, perMessageDeflate: true });
@@ -62,7 +67,7 @@ async function startListener(mode) {
       stream.end('not here');
       return;
     }
-    stream.respond({ ':status': 200 });  // no permessage-deflate: the frames arrive as sent
+    stream.respond({ ':status': 200 }); // no permessage-deflate: the frames arrive as sent
     if (headers[':path'].startsWith('/reset')) {
       stream.on('error', () => {});
       stream.on('data', () => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
@@ -77,7 +82,9 @@ async function startListener(mode) {
   front.on('secureConnection', (socket) => {
     const hello = hellos[hellos.length - 1];
     hello.negotiated = { alpn: socket.alpnProtocol, resumed: socket.isSessionReused() };
-    socket.on('close', () => { hello.closed = true; });
+    socket.on('close', () => {
+      hello.closed = true;
+    });
     if (socket.alpnProtocol === 'h2') {
       h2.emit('connection', socket);
       return;
@@ -103,7 +110,11 @@ async function startListener(mode) {
       socket.pause();
       if (scan.status === 'complete') {
         const hello = parseClientHello(buf.subarray(0, scan.length));
-        hellos.push({ ja4: computeJa(hello).ja4, alpn: hello.alpn, extensions: hello.extensions.map((e) => e.id) });
+        hellos.push({
+          ja4: computeJa(hello).ja4,
+          alpn: hello.alpn,
+          extensions: hello.extensions.map((e) => e.id),
+        });
       }
       socket.unshift(buf);
       front.emit('connection', socket);
@@ -113,15 +124,19 @@ async function startListener(mode) {
   await new Promise((resolve) => tcp.listen(0, '127.0.0.1', resolve));
   const { port } = tcp.address();
   return {
-    port, hellos, upgrades, connects,
+    port,
+    hellos,
+    upgrades,
+    connects,
     url: (p) => `wss://localhost:${port}${p}`,
-    close: () => new Promise((resolve) => {
-      for (const c of wss.clients) c.terminate();
-      wss.close();
-      h2.close();
-      h1.closeAllConnections?.();
-      tcp.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close();
+        h2.close();
+        h1.closeAllConnections?.();
+        tcp.close(() => resolve());
+      }),
   };
 }
 
@@ -139,7 +154,8 @@ const names = (raw) => raw.filter((_, i) => i % 2 === 0);
 
 /** A captured request head with Host's port, the key and the path made comparable. */
 function normalizeHead(head) {
-  return head.toString('latin1')
+  return head
+    .toString('latin1')
     .replace(/^GET \S+ /, 'GET /PATH ')
     .replace(/\r\nHost: [^\r]+/, '\r\nHost: HOST')
     .replace(/\r\nSec-WebSocket-Key: [^\r]+/, '\r\nSec-WebSocket-Key: KEY')
@@ -164,7 +180,10 @@ afterAll(async () => {
 describe('Firefox presets open a WebSocket as Firefox ESR 153', () => {
   test('the first attempt uses the navigation hello (h2, http/1.1); a server picking http/1.1 gets the upgrade', async () => {
     const l = listeners.h1;
-    const ws = await client.ws(l.url('/echo?t=ff-h1'), { profile: 'firefox_153', origin: `https://localhost:${l.port}` });
+    const ws = await client.ws(l.url('/echo?t=ff-h1'), {
+      profile: 'firefox_153',
+      origin: `https://localhost:${l.port}`,
+    });
     expect(ws.status).toBe(101);
     expect(ws.tls.alpn).toBe('http/1.1');
     expect(await echoOnce(ws, 'hello over h1')).toBe('hello over h1');
@@ -175,45 +194,68 @@ describe('Firefox presets open a WebSocket as Firefox ESR 153', () => {
 
   test("the upgrade request is Firefox's, byte for byte (but key, host and origin) against the capture", async () => {
     const l = listeners.h1;
-    const ws = await client.ws(l.url('/echo?t=ff-bytes'), { profile: 'firefox_153', origin: 'https://localhost:1', cookies: { wsfp: '1' } });
+    const ws = await client.ws(l.url('/echo?t=ff-bytes'), {
+      profile: 'firefox_153',
+      origin: 'https://localhost:1',
+      cookies: { wsfp: '1' },
+    });
     await ws.close();
     const up = l.upgrades.find((u) => u.url === '/echo?t=ff-bytes');
     // Firefox's same-site page with a cookie, from the capture (its origin is another port of the same host).
-    const golden = capture('requests.jsonl').find((r) => r.type === 'websocket_upgrade' && /Firefox/.test(r.user_agent) &&
-      r.header_names.includes('Cookie') && !r.header_names.includes('Sec-Fetch-Storage-Access'));
+    const golden = capture('requests.jsonl').find(
+      (r) =>
+        r.type === 'websocket_upgrade' &&
+        /Firefox/.test(r.user_agent) &&
+        r.header_names.includes('Cookie') &&
+        !r.header_names.includes('Sec-Fetch-Storage-Access'),
+    );
     const goldenHead = Buffer.from(golden.raw_head_hex, 'hex');
     expect(normalizeHead(up.head)).toBe(normalizeHead(goldenHead));
     const value = (n) => up.rawHeaders[up.rawHeaders.indexOf(n) + 1];
     expect(value('Connection')).toBe('Upgrade');
-    expect(value('Sec-Fetch-Site')).toBe('same-site');  // another port of the same host, as in the capture
+    expect(value('Sec-Fetch-Site')).toBe('same-site'); // another port of the same host, as in the capture
   });
 
   test('Sec-Fetch-Site and Sec-Fetch-Storage-Access: none for a cross-site or null origin, as captured', async () => {
     const l = listeners.h1;
-    for (const [tag, origin, site] of [['xs', 'https://fp.example', 'cross-site'], ['null', 'null', 'cross-site']]) {
+    for (const [tag, origin, site] of [
+      ['xs', 'https://fp.example', 'cross-site'],
+      ['null', 'null', 'cross-site'],
+    ]) {
       const ws = await client.ws(l.url(`/echo?t=ff-${tag}`), { profile: 'firefox_153', origin });
       await ws.close();
       const up = l.upgrades.find((u) => u.url === `/echo?t=ff-${tag}`);
       const value = (n) => up.rawHeaders[up.rawHeaders.indexOf(n) + 1];
       expect(value('Sec-Fetch-Site')).toBe(site);
       expect(value('Sec-Fetch-Storage-Access')).toBe('none');
-      const golden = capture('requests.jsonl').find((r) => r.type === 'websocket_upgrade' && /Firefox/.test(r.user_agent) &&
-        r.header_names.includes('Sec-Fetch-Storage-Access') && !r.header_names.includes('Cookie'));
+      const golden = capture('requests.jsonl').find(
+        (r) =>
+          r.type === 'websocket_upgrade' &&
+          /Firefox/.test(r.user_agent) &&
+          r.header_names.includes('Sec-Fetch-Storage-Access') &&
+          !r.header_names.includes('Cookie'),
+      );
       expect(names(up.rawHeaders)).toEqual(golden.header_names);
     }
   });
 
-  test('an h2 server with RFC 8441: the WebSocket runs over an extended CONNECT stream, in Firefox\'s header order', async () => {
+  test("an h2 server with RFC 8441: the WebSocket runs over an extended CONNECT stream, in Firefox's header order", async () => {
     const l = listeners.connect;
     // Another port of the same host: same-site, as the capture's page.
-    const ws = await client.ws(l.url('/ws?t=ff-h2'), { profile: 'firefox_153', origin: 'https://localhost:1' });
+    const ws = await client.ws(l.url('/ws?t=ff-h2'), {
+      profile: 'firefox_153',
+      origin: 'https://localhost:1',
+    });
     expect(ws.status).toBe(200);
     expect(ws.tls.alpn).toBe('h2');
     expect(await echoOnce(ws, 'hello over h2')).toBe('hello over h2');
     const big = 'x'.repeat(100000);
     expect(await echoOnce(ws, big)).toBe(big);
     // A second socket to the same origin shares the h2 connection, as Firefox's did.
-    const ws2 = await client.ws(l.url('/ws?t=ff-h2-2'), { profile: 'firefox_153', origin: 'https://localhost:1' });
+    const ws2 = await client.ws(l.url('/ws?t=ff-h2-2'), {
+      profile: 'firefox_153',
+      origin: 'https://localhost:1',
+    });
     expect(await echoOnce(ws2, 'second')).toBe('second');
     expect(ws2.connection.id).toBe(ws.connection.id);
     expect(ws2.connection.reused).toBe(true);
@@ -229,13 +271,26 @@ describe('Firefox presets open a WebSocket as Firefox ESR 153', () => {
     expect(value(':method')).toBe('CONNECT');
     expect(value(':protocol')).toBe('websocket');
     expect(value(':path')).toBe('/ws?t=ff-h2');
-    for (const n of ['accept', 'accept-language', 'accept-encoding', 'sec-websocket-version', 'sec-websocket-extensions',
-      'sec-fetch-dest', 'sec-fetch-mode', 'sec-fetch-site', 'pragma', 'cache-control']) {
-      expect([n, value(n)]).toEqual([n, golden.headers.find((h) => h.startsWith(`${n}: `)).slice(n.length + 2)]);
+    for (const n of [
+      'accept',
+      'accept-language',
+      'accept-encoding',
+      'sec-websocket-version',
+      'sec-websocket-extensions',
+      'sec-fetch-dest',
+      'sec-fetch-mode',
+      'sec-fetch-site',
+      'pragma',
+      'cache-control',
+    ]) {
+      expect([n, value(n)]).toEqual([
+        n,
+        golden.headers.find((h) => h.startsWith(`${n}: `)).slice(n.length + 2),
+      ]);
     }
   });
 
-  test('an h2 server without RFC 8441: the connection is dropped and Firefox\'s http/1.1-only reconnect upgrades', async () => {
+  test("an h2 server without RFC 8441: the connection is dropped and Firefox's http/1.1-only reconnect upgrades", async () => {
     const l = listeners.noconnect;
     const ws = await client.ws(l.url('/echo?t=ff-retry'), { profile: 'firefox_153' });
     expect(ws.status).toBe(101);
@@ -323,7 +378,7 @@ describe('Firefox over HTTP/2: sharing, closing, failures, bounds', () => {
     const url = `wss://localhost:${silent.address().port}/ws`;
     try {
       // The handshake is done well before this: what times out is the wait for the server's SETTINGS.
-      const timedOut = await client.ws(url, { profile: 'firefox_153', timeout: 1 });  // seconds, as cycletls's
+      const timedOut = await client.ws(url, { profile: 'firefox_153', timeout: 1 }); // seconds, as cycletls's
       expect(timedOut.error).toMatchObject({ code: 'ERR_TIMEOUT', stage: 'headers' });
       expect(timedOut.readyState).toBe(3);
       const controller = new AbortController();
@@ -338,24 +393,33 @@ describe('Firefox over HTTP/2: sharing, closing, failures, bounds', () => {
 });
 
 describe('Chrome presets keep what matched', () => {
-  test.each([['h1'], ['connect'], ['noconnect']])('listener %s: the http/1.1-only hello, one connection, the exact header list', async (which) => {
-    const l = listeners[which];
-    const before = l.hellos.length;
-    const tag = `/echo?t=chrome-${which}`;
-    const ws = await client.ws(l.url(tag), { cookies: { wsfp: '1' } });
-    expect(ws.status).toBe(101);
-    expect(ws.tls.alpn).toBe('http/1.1');
-    expect(await echoOnce(ws, 'chrome')).toBe('chrome');
-    await ws.close();
-    const hellos = l.hellos.slice(before);
-    expect(hellos).toHaveLength(1);
-    expect(hellos[0].alpn).toEqual(['http/1.1']);
-    if (!hellos[0].extensions.includes(0x0029)) expect(hellos[0].ja4).toBe(CHROME_WS_JA4);
-    const up = l.upgrades.find((u) => u.url === tag);
-    const golden = capture('requests.jsonl').find((r) => r.type === 'websocket_upgrade' && /Chrome/.test(r.user_agent) &&
-      r.header_names.includes('Cookie'));
-    expect(names(up.rawHeaders)).toEqual(golden.header_names);
-    expect(normalizeHead(up.head)).toBe(normalizeHead(Buffer.from(golden.raw_head_hex, 'hex'))
-      .replace(/User-Agent: [^\r]+/, `User-Agent: ${up.rawHeaders[up.rawHeaders.indexOf('User-Agent') + 1]}`));
-  });
+  test.each([['h1'], ['connect'], ['noconnect']])(
+    'listener %s: the http/1.1-only hello, one connection, the exact header list',
+    async (which) => {
+      const l = listeners[which];
+      const before = l.hellos.length;
+      const tag = `/echo?t=chrome-${which}`;
+      const ws = await client.ws(l.url(tag), { cookies: { wsfp: '1' } });
+      expect(ws.status).toBe(101);
+      expect(ws.tls.alpn).toBe('http/1.1');
+      expect(await echoOnce(ws, 'chrome')).toBe('chrome');
+      await ws.close();
+      const hellos = l.hellos.slice(before);
+      expect(hellos).toHaveLength(1);
+      expect(hellos[0].alpn).toEqual(['http/1.1']);
+      if (!hellos[0].extensions.includes(0x0029)) expect(hellos[0].ja4).toBe(CHROME_WS_JA4);
+      const up = l.upgrades.find((u) => u.url === tag);
+      const golden = capture('requests.jsonl').find(
+        (r) =>
+          r.type === 'websocket_upgrade' && /Chrome/.test(r.user_agent) && r.header_names.includes('Cookie'),
+      );
+      expect(names(up.rawHeaders)).toEqual(golden.header_names);
+      expect(normalizeHead(up.head)).toBe(
+        normalizeHead(Buffer.from(golden.raw_head_hex, 'hex')).replace(
+          /User-Agent: [^\r]+/,
+          `User-Agent: ${up.rawHeaders[up.rawHeaders.indexOf('User-Agent') + 1]}`,
+        ),
+      );
+    },
+  );
 });

@@ -53,14 +53,19 @@ async function startWsServer({ tls = true, perMessageDeflate = true } = {}) {
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address();
   return {
-    port, upgrades, closes, pongs, wss,
+    port,
+    upgrades,
+    closes,
+    pongs,
+    wss,
     url: (p = '/echo') => `${tls ? 'wss' : 'ws'}://localhost:${port}${p}`,
-    close: () => new Promise((resolve) => {
-      for (const c of wss.clients) c.terminate();
-      wss.close();
-      server.closeAllConnections?.();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close();
+        server.closeAllConnections?.();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -96,7 +101,10 @@ function closed(ws) {
 const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 
 describe('echo and the close handshake', () => {
-  test.each([['wss', 'wss'], ['ws', 'ws']])('%s: binary and text echo byte-exact, then a normal close', async (_name, which) => {
+  test.each([
+    ['wss', 'wss'],
+    ['ws', 'ws'],
+  ])('%s: binary and text echo byte-exact, then a normal close', async (_name, which) => {
     const server = servers[which];
     const ws = await client.ws(server.url('/echo'), {});
     expect(ws.status).toBe(101);
@@ -199,14 +207,30 @@ describe('protocol features', () => {
 
 describe('fingerprint and headers', () => {
   test("the upgrade goes over HTTP/1.1 with the preset's WebSocket headers in Chrome's order", async () => {
-    const ws = await client.ws(servers.wss.url('/echo?h=chrome'), { headers: { 'X-Extra': '1' }, cookies: { sid: 'abc' } });
+    const ws = await client.ws(servers.wss.url('/echo?h=chrome'), {
+      headers: { 'X-Extra': '1' },
+      cookies: { sid: 'abc' },
+    });
     expect(ws.tls.alpn).toBe('http/1.1');
     expect(ws.protocol).toBe('http/1.1');
     const up = servers.wss.upgrades.find((u) => u.url === '/echo?h=chrome');
     const names = up.rawHeaders.filter((_, i) => i % 2 === 0);
-    expect(names).toEqual(['Host', 'Connection', 'Pragma', 'Cache-Control', 'User-Agent', 'Upgrade', 'Origin',
-      'Sec-WebSocket-Version', 'Accept-Encoding', 'Accept-Language', 'Cookie', 'X-Extra', 'Sec-WebSocket-Key',
-      'Sec-WebSocket-Extensions']);
+    expect(names).toEqual([
+      'Host',
+      'Connection',
+      'Pragma',
+      'Cache-Control',
+      'User-Agent',
+      'Upgrade',
+      'Origin',
+      'Sec-WebSocket-Version',
+      'Accept-Encoding',
+      'Accept-Language',
+      'Cookie',
+      'X-Extra',
+      'Sec-WebSocket-Key',
+      'Sec-WebSocket-Extensions',
+    ]);
     const value = (n) => up.rawHeaders[up.rawHeaders.indexOf(n) + 1];
     expect(value('User-Agent')).toMatch(/Chrome\/156/);
     expect(value('Origin')).toBe(`https://localhost:${servers.wss.port}`);
@@ -234,7 +258,9 @@ describe('through proxies', () => {
     await ws.send(ALL_BYTES);
     expect(Buffer.compare((await got)[0].data, ALL_BYTES)).toBe(0);
     await ws.close();
-    expect(proxies.http.log.some((e) => e.method === 'CONNECT' && e.target === `localhost:${servers.wss.port}`)).toBe(true);
+    expect(
+      proxies.http.log.some((e) => e.method === 'CONNECT' && e.target === `localhost:${servers.wss.port}`),
+    ).toBe(true);
   });
 
   test('plain ws through an HTTP proxy is tunnelled too (the frames must reach the server untouched)', async () => {
@@ -243,7 +269,9 @@ describe('through proxies', () => {
     await ws.send('through');
     expect((await got)[0].data).toBe('through');
     await ws.close();
-    expect(proxies.http.log.some((e) => e.method === 'CONNECT' && e.target === `localhost:${servers.ws.port}`)).toBe(true);
+    expect(
+      proxies.http.log.some((e) => e.method === 'CONNECT' && e.target === `localhost:${servers.ws.port}`),
+    ).toBe(true);
   });
 
   test('wss through SOCKS5', async () => {
@@ -265,19 +293,24 @@ describe('failures', () => {
     expect((await errored).code).toBe('ERR_PROTOCOL');
     expect(await closed(ws)).toEqual({ code: 1006, reason: '' });
     await expect(ws.send('x')).rejects.toBeDefined();
-    await expect(client.ws(servers.wss.url('/refuse'), { rejectOnError: true })).rejects.toMatchObject({ code: 'ERR_PROTOCOL' });
+    await expect(client.ws(servers.wss.url('/refuse'), { rejectOnError: true })).rejects.toMatchObject({
+      code: 'ERR_PROTOCOL',
+    });
   });
 
   test('an ordinary HTTP answer, and a 101 with a wrong Sec-WebSocket-Accept, are refusals', async () => {
     const plain = await startServer();
     const raw = await startRawServer({
-      onRequest: (socket) => socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: bm90IHRoZSByaWdodCBvbmU=\r\n\r\n'),
+      onRequest: (socket) =>
+        socket.write(
+          'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: bm90IHRoZSByaWdodCBvbmU=\r\n\r\n',
+        ),
     });
     try {
       let ws = await client.ws(plain.url('/echo').replace('https', 'wss'), {});
       expect(ws.status).toBe(200);
       expect(ws.error.code).toBe('ERR_PROTOCOL');
-      expect(JSON.parse(ws.data).method).toBe('GET');  // up to 64 KiB of the body, as text
+      expect(JSON.parse(ws.data).method).toBe('GET'); // up to 64 KiB of the body, as text
       ws = await client.ws(raw.url('/').replace('https', 'wss'), {});
       expect(ws.status).toBe(101);
       expect(ws.error.code).toBe('ERR_PROTOCOL');
@@ -294,12 +327,22 @@ describe('failures', () => {
     expect(ws.status).toBe(502);
     expect(ws.error.code).toBe('ERR_CONNECT_REFUSED');
     await expect(client.ws('ftp://x/', {})).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
-    await expect(client.ws(servers.wss.url(), { headers: { Upgrade: 'h2c' } })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
-    await expect(client.ws(servers.wss.url(), { protocols: ['bad protocol'] })).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+    await expect(client.ws(servers.wss.url(), { headers: { Upgrade: 'h2c' } })).rejects.toMatchObject({
+      code: 'ERR_INVALID_OPTION',
+    });
+    await expect(client.ws(servers.wss.url(), { protocols: ['bad protocol'] })).rejects.toMatchObject({
+      code: 'ERR_INVALID_OPTION',
+    });
     // A JA3 this stack cannot send is misuse: it rejects, as for any request.
-    await expect(client.ws(servers.wss.url(), { ja3: '771,4865-4866-4867-49195,0-23-65281-10-11-13-43-45-51-42,29-23,0' })).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED_FINGERPRINT' });
+    await expect(
+      client.ws(servers.wss.url(), {
+        ja3: '771,4865-4866-4867-49195,0-23-65281-10-11-13-43-45-51-42,29-23,0',
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED_FINGERPRINT' });
     await expect(client.get(servers.wss.url())).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
-    await expect(client.get(servers.wss.url().replace('wss', 'https'), { protocol: 'websocket' })).rejects.toMatchObject({ code: 'ERR_NOT_IMPLEMENTED' });
+    await expect(
+      client.get(servers.wss.url().replace('wss', 'https'), { protocol: 'websocket' }),
+    ).rejects.toMatchObject({ code: 'ERR_NOT_IMPLEMENTED' });
   });
 });
 

@@ -12,7 +12,13 @@ const { ROOT, start, childEnv, killAll, describe: show } = require('./spawn');
 const PROJECT = path.join(ROOT, 'test', 'fixtures', 'jest-project');
 const JEST_BIN = path.join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js');
 const GUARD_MS = 50000;
-const BAD_OUTPUT = [/open handle/i, /Jest did not exit/i, /failed to exit gracefully/i, /Jest has detected/i, /force exited/i];
+const BAD_OUTPUT = [
+  /open handle/i,
+  /Jest did not exit/i,
+  /failed to exit gracefully/i,
+  /Jest has detected/i,
+  /force exited/i,
+];
 
 let server;
 const tmpDirs = [];
@@ -22,8 +28,18 @@ async function runProject(modeArgs) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cycletls-native-jest-project-'));
   tmpDirs.push(tmp);
   const report = path.join(tmp, 'report.ndjson');
-  const args = [JEST_BIN, '--config', path.join(PROJECT, 'jest.config.js'), '--rootDir', PROJECT,
-    '--cacheDirectory', path.join(tmp, 'cache'), '--ci', '--no-watchman', ...modeArgs];
+  const args = [
+    JEST_BIN,
+    '--config',
+    path.join(PROJECT, 'jest.config.js'),
+    '--rootDir',
+    PROJECT,
+    '--cacheDirectory',
+    path.join(tmp, 'cache'),
+    '--ci',
+    '--no-watchman',
+    ...modeArgs,
+  ];
   const child = start(process.execPath, args, {
     cwd: PROJECT,
     timeoutMs: GUARD_MS,
@@ -39,7 +55,11 @@ async function runProject(modeArgs) {
   result.pid = child.child.pid;
   result.output = `${result.stdout}\n${result.stderr}`;
   result.report = fs.existsSync(report)
-    ? fs.readFileSync(report, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
+    ? fs
+        .readFileSync(report, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
     : [];
   return result;
 }
@@ -69,14 +89,16 @@ describe.each([
 ])('jest %s', (_label, key) => {
   test('exits by itself (no --forceExit) within the guard, with code 0', () => {
     const r = runs[key];
-    if (r.timedOut || r.code !== 0 || r.signal) throw new Error(`the fixture project's Jest did not pass and exit: ${show(r)}`);
+    if (r.timedOut || r.code !== 0 || r.signal)
+      throw new Error(`the fixture project's Jest did not pass and exit: ${show(r)}`);
   });
 
   test('all 3 suites and 9 tests passed', () => {
     const r = runs[key];
     expect(r.output).toMatch(/Test Suites:\s+3 passed, 3 total/);
     expect(r.output).toMatch(/Tests:\s+9 passed, 9 total/);
-    for (const file of ['one.test.js', 'two.test.js', 'fake-timers.test.js']) expect(r.output).toMatch(new RegExp(`PASS\\s+__tests__/${file.replace('.', '\\.')}`));
+    for (const file of ['one.test.js', 'two.test.js', 'fake-timers.test.js'])
+      expect(r.output).toMatch(new RegExp(`PASS\\s+__tests__/${file.replace('.', '\\.')}`));
   });
 
   test('reports no open handle and no worker that failed to exit', () => {

@@ -6,7 +6,16 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { startServer } = require('../helpers/servers');
-const { ROOT, start, runScript, run, killAll, describe: show, assertExitedCleanly, childEnv } = require('./spawn');
+const {
+  ROOT,
+  start,
+  runScript,
+  run,
+  killAll,
+  describe: show,
+  assertExitedCleanly,
+  childEnv,
+} = require('./spawn');
 
 let server;
 beforeAll(async () => {
@@ -98,19 +107,22 @@ describe('signals', () => {
     ['SIGTERM', false],
     ['SIGTERM', true],
     ['SIGINT', true],
-  ])('a process with a pending interval dies by %s (default behaviour), request in flight: %s', async (signal, stalled) => {
-    const args = [path.join(ROOT, 'test', 'fixtures', 'scripts', 'signal-target.js'), server.url('/echo')];
-    if (stalled) args.push(server.url('/stall'));
-    const child = start(process.execPath, args, { timeoutMs: 15000 });
-    await child.waitFor(/^READY$/, 10000);
-    child.child.kill(signal);
-    const r = await child.done;
-    expect(r.timedOut).toBe(false);
-    expect(r.code).toBe(null);
-    expect(r.signal).toBe(signal);
-    expect(r.stdout).toMatch(/^STATUS 200$/m);
-    expect(r.stdout).not.toMatch(/STALL SETTLED/);
-  });
+  ])(
+    'a process with a pending interval dies by %s (default behaviour), request in flight: %s',
+    async (signal, stalled) => {
+      const args = [path.join(ROOT, 'test', 'fixtures', 'scripts', 'signal-target.js'), server.url('/echo')];
+      if (stalled) args.push(server.url('/stall'));
+      const child = start(process.execPath, args, { timeoutMs: 15000 });
+      await child.waitFor(/^READY$/, 10000);
+      child.child.kill(signal);
+      const r = await child.done;
+      expect(r.timedOut).toBe(false);
+      expect(r.code).toBe(null);
+      expect(r.signal).toBe(signal);
+      expect(r.stdout).toMatch(/^STATUS 200$/m);
+      expect(r.stdout).not.toMatch(/STALL SETTLED/);
+    },
+  );
 });
 
 describe('entry points', () => {
@@ -143,7 +155,10 @@ describe('entry points', () => {
       dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cycletls-native-esm-'));
       fs.mkdirSync(path.join(dir, 'node_modules'));
       fs.symlinkSync(ROOT, path.join(dir, 'node_modules', 'cycletls-native'), 'dir');
-      fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'esm-app', private: true, type: 'module' }));
+      fs.writeFileSync(
+        path.join(dir, 'package.json'),
+        JSON.stringify({ name: 'esm-app', private: true, type: 'module' }),
+      );
     });
     afterAll(() => {
       if (dir) fs.rmSync(dir, { recursive: true, force: true });
@@ -176,8 +191,10 @@ describe('entry points', () => {
     });
 
     test('node --input-type=module -e "import initCycleTLS from ..." (package self-reference)', async () => {
-      const r = await run(process.execPath, ['--input-type=module', '-e', program(server.url('/echo'))],
-        { cwd: ROOT, timeoutMs: 15000 });
+      const r = await run(process.execPath, ['--input-type=module', '-e', program(server.url('/echo'))], {
+        cwd: ROOT,
+        timeoutMs: 15000,
+      });
       assertExitedCleanly(r);
       expect(JSON.parse(r.stdout)).toEqual({ same: true, status: 200, status2: 200, error: true });
     });
@@ -192,7 +209,11 @@ describe('entry points', () => {
         const r = await c.get(${JSON.stringify(server.url('/echo'))});
         await c.exit();
         console.log(JSON.stringify({ same: initCycleTLS === named && named === cjs, status: r.status }));`;
-      const r = await run(process.execPath, ['--input-type=module', '-e', code], { cwd: os.tmpdir(), env: childEnv(), timeoutMs: 15000 });
+      const r = await run(process.execPath, ['--input-type=module', '-e', code], {
+        cwd: os.tmpdir(),
+        env: childEnv(),
+        timeoutMs: 15000,
+      });
       assertExitedCleanly(r);
       expect(JSON.parse(r.stdout)).toEqual({ same: true, status: 200 });
     });

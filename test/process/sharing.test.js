@@ -24,7 +24,7 @@ beforeAll(async () => {
   // Plain HTTP upstream: these tests are about the link, not TLS; large headers allowed for the long URL.
   upstream = await startServer({ tls: false });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctn-sharing-'));
-  socketDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctn-sock-'));  // 0700
+  socketDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctn-sock-')); // 0700
   env = childEnv({ CYCLETLS_NATIVE_SOCKET_DIR: socketDir });
 });
 
@@ -41,8 +41,11 @@ let fileSeq = 0;
 const tmpFile = (name) => path.join(dir, `${name}-${++fileSeq}`);
 
 function worker(cfg, { timeoutMs = 60000, extraEnv } = {}) {
-  return start(process.execPath, [WORKER, JSON.stringify({ base: `http://127.0.0.1:${upstream.port}`, ...cfg })],
-    { env: extraEnv ? { ...env, ...extraEnv } : env, timeoutMs });
+  return start(
+    process.execPath,
+    [WORKER, JSON.stringify({ base: `http://127.0.0.1:${upstream.port}`, ...cfg })],
+    { env: extraEnv ? { ...env, ...extraEnv } : env, timeoutMs },
+  );
 }
 
 async function doneOf(w) {
@@ -55,7 +58,15 @@ const roleOf = (line) => line.split(' ')[1];
 test('two processes on one port: one hosts, the other is its client; mixed bodies, none crossed', async () => {
   const port = uniquePort();
   const holdFile = tmpFile('hold');
-  const cfg = { port, mode: 'load', count: 150, concurrency: 6, largeEvery: 10, largeSize: 1 << 20, holdFile };
+  const cfg = {
+    port,
+    mode: 'load',
+    count: 150,
+    concurrency: 6,
+    largeEvery: 10,
+    largeSize: 1 << 20,
+    holdFile,
+  };
   const a = worker(cfg);
   expect(roleOf(await a.waitFor(/^READY /))).toBe('host');
   const b = worker(cfg);
@@ -73,7 +84,16 @@ test('eight processes on one port: mixed large and small bodies, zero crossed or
   const port = uniquePort();
   const startFile = tmpFile('start');
   const holdFile = tmpFile('hold');
-  const cfg = { port, mode: 'load', count: 60, concurrency: 4, largeEvery: 6, largeSize: 3 << 20, startFile, holdFile };
+  const cfg = {
+    port,
+    mode: 'load',
+    count: 60,
+    concurrency: 4,
+    largeEvery: 6,
+    largeSize: 3 << 20,
+    startFile,
+    holdFile,
+  };
   const ws = Array.from({ length: 8 }, () => worker(cfg));
   fs.writeFileSync(startFile, 'go');
   const roles = await Promise.all(ws.map((w) => w.waitFor(/^READY /).then(roleOf)));
@@ -88,9 +108,14 @@ test('eight processes on one port: mixed large and small bodies, zero crossed or
 
 // A host killed with SIGKILL leaves its socket file behind: nothing accepts on it any more.
 async function leaveStaleSocket(port) {
-  const dead = start(process.execPath, ['-e',
-    `require('net').createServer().listen(${JSON.stringify(socketOf(port))}, () => process.kill(process.pid, 'SIGKILL'))`],
-  { env, timeoutMs: 10000 });
+  const dead = start(
+    process.execPath,
+    [
+      '-e',
+      `require('net').createServer().listen(${JSON.stringify(socketOf(port))}, () => process.kill(process.pid, 'SIGKILL'))`,
+    ],
+    { env, timeoutMs: 10000 },
+  );
   await dead.done;
   expect(fs.lstatSync(socketOf(port)).isSocket()).toBe(true);
 }
@@ -98,25 +123,29 @@ async function leaveStaleSocket(port) {
 test.each([
   ['a free port', 50, false],
   ['a stale socket left by a killed host', 20, true],
-])('an election race over %s, repeated, ends with exactly one host every time', async (_name, rounds, stale) => {
-  for (let round = 0; round < rounds; round++) {
-    const port = uniquePort();
-    if (stale) await leaveStaleSocket(port);
-    const startFile = tmpFile('race');
-    const holdFile = tmpFile('hold');
-    const cfg = { port, mode: 'load', count: 1, concurrency: 1, startFile, holdFile };
-    const ws = Array.from({ length: 3 }, () => worker(cfg, { timeoutMs: 30000 }));
-    // Every racer is loaded and polling before the gun.
-    await new Promise((r) => setTimeout(r, 150));
-    fs.writeFileSync(startFile, 'go');
-    const roles = await Promise.all(ws.map((w) => w.waitFor(/^READY /, 20000).then(roleOf)));
-    const results = await Promise.all(ws.map(doneOf));
-    fs.writeFileSync(holdFile, 'go');
-    await Promise.all(ws.map((w) => w.done));
-    expect({ round, hosts: roles.filter((r) => r === 'host').length }).toEqual({ round, hosts: 1 });
-    for (const r of results) expect(r).toMatchObject({ ok: 1, crossed: 0, hung: 0 });
-  }
-}, 240000);
+])(
+  'an election race over %s, repeated, ends with exactly one host every time',
+  async (_name, rounds, stale) => {
+    for (let round = 0; round < rounds; round++) {
+      const port = uniquePort();
+      if (stale) await leaveStaleSocket(port);
+      const startFile = tmpFile('race');
+      const holdFile = tmpFile('hold');
+      const cfg = { port, mode: 'load', count: 1, concurrency: 1, startFile, holdFile };
+      const ws = Array.from({ length: 3 }, () => worker(cfg, { timeoutMs: 30000 }));
+      // Every racer is loaded and polling before the gun.
+      await new Promise((r) => setTimeout(r, 150));
+      fs.writeFileSync(startFile, 'go');
+      const roles = await Promise.all(ws.map((w) => w.waitFor(/^READY /, 20000).then(roleOf)));
+      const results = await Promise.all(ws.map(doneOf));
+      fs.writeFileSync(holdFile, 'go');
+      await Promise.all(ws.map((w) => w.done));
+      expect({ round, hosts: roles.filter((r) => r === 'host').length }).toEqual({ round, hosts: 1 });
+      for (const r of results) expect(r).toMatchObject({ ok: 1, crossed: 0, hung: 0 });
+    }
+  },
+  240000,
+);
 
 test('200 idle connections to the socket do not keep a new client process out', async () => {
   const port = uniquePort();
@@ -136,28 +165,52 @@ test('200 idle connections to the socket do not keep a new client process out', 
 
 const runningAsRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
-(runningAsRoot ? test : test.skip)('a process of another user cannot use our socket directory: ERR_SHARE_SECRET, and the host never hears of it', async () => {
-  const port = uniquePort();
-  const host = worker({ port, mode: 'host' });
-  expect(roleOf(await host.waitFor(/^READY /))).toBe('host');
-  // uid 65534 pointed at our directory: it may not enter it, and it says so before anything else.
-  const stranger = start(process.execPath, [WORKER, JSON.stringify({ base: `http://127.0.0.1:${upstream.port}`, port, mode: 'load', count: 1 })],
-    { env: { ...env, HOME: '/nonexistent' }, timeoutMs: 30000, uid: 65534, gid: 65534 });
-  const line = await stranger.waitFor(/^(INITFAILED|READY) /, 20000);
-  expect(line).toMatch(new RegExp(`^INITFAILED ERR_SHARE_SECRET .*${socketDir}.* belongs to uid 0, not to this user \\(uid 65534\\)`));
-  await stranger.done;
-  host.child.kill('SIGKILL');
-  const hr = await host.done;
-  expect(hr.stderr).not.toMatch(/refused a connection/);
-}, 60000);
+(runningAsRoot ? test : test.skip)(
+  'a process of another user cannot use our socket directory: ERR_SHARE_SECRET, and the host never hears of it',
+  async () => {
+    const port = uniquePort();
+    const host = worker({ port, mode: 'host' });
+    expect(roleOf(await host.waitFor(/^READY /))).toBe('host');
+    // uid 65534 pointed at our directory: it may not enter it, and it says so before anything else.
+    const stranger = start(
+      process.execPath,
+      [WORKER, JSON.stringify({ base: `http://127.0.0.1:${upstream.port}`, port, mode: 'load', count: 1 })],
+      { env: { ...env, HOME: '/nonexistent' }, timeoutMs: 30000, uid: 65534, gid: 65534 },
+    );
+    const line = await stranger.waitFor(/^(INITFAILED|READY) /, 20000);
+    expect(line).toMatch(
+      new RegExp(
+        `^INITFAILED ERR_SHARE_SECRET .*${socketDir}.* belongs to uid 0, not to this user \\(uid 65534\\)`,
+      ),
+    );
+    await stranger.done;
+    host.child.kill('SIGKILL');
+    const hr = await host.done;
+    expect(hr.stderr).not.toMatch(/refused a connection/);
+  },
+  60000,
+);
 
 test('an unsafe socket directory is refused at initCycleTLS with ERR_SHARE_SECRET naming it', async () => {
   const open = fs.mkdtempSync(path.join(os.tmpdir(), 'ctn-open-'));
   fs.chmodSync(open, 0o777);
   try {
-    const w = start(process.execPath, [WORKER, JSON.stringify({ base: `http://127.0.0.1:${upstream.port}`, port: uniquePort(), mode: 'load', count: 1 })],
-      { env: { ...env, CYCLETLS_NATIVE_SOCKET_DIR: open }, timeoutMs: 30000 });
-    expect(await w.waitFor(/^(INITFAILED|READY) /)).toMatch(new RegExp(`^INITFAILED ERR_SHARE_SECRET "the socket directory ${open} has mode 0777; it must be 0700`));
+    const w = start(
+      process.execPath,
+      [
+        WORKER,
+        JSON.stringify({
+          base: `http://127.0.0.1:${upstream.port}`,
+          port: uniquePort(),
+          mode: 'load',
+          count: 1,
+        }),
+      ],
+      { env: { ...env, CYCLETLS_NATIVE_SOCKET_DIR: open }, timeoutMs: 30000 },
+    );
+    expect(await w.waitFor(/^(INITFAILED|READY) /)).toMatch(
+      new RegExp(`^INITFAILED ERR_SHARE_SECRET "the socket directory ${open} has mode 0777; it must be 0700`),
+    );
     await w.done;
   } finally {
     fs.rmSync(open, { recursive: true, force: true });
@@ -179,12 +232,21 @@ describe.each([
     const host = worker({ port, mode: 'host', actionFile });
     expect(roleOf(await host.waitFor(/^READY /))).toBe('host');
     const holdFile = tmpFile('hold');
-    const cfg = { port, mode: 'load', concurrency: 4, largeEvery: 8, largeSize: 256 << 10, stopFile, holdFile };
+    const cfg = {
+      port,
+      mode: 'load',
+      concurrency: 4,
+      largeEvery: 8,
+      largeSize: 256 << 10,
+      stopFile,
+      holdFile,
+    };
     const clients = [worker(cfg), worker(cfg)];
     for (const c of clients) expect(roleOf(await c.waitFor(/^READY /))).toBe('client');
     await Promise.all(clients.map((c) => c.waitFor(/^PROGRESS /)));
     const leftAt = Date.now();
-    if (how.startsWith('SIG')) host.child.kill(how); else fs.writeFileSync(actionFile, how);
+    if (how.startsWith('SIG')) host.child.kill(how);
+    else fs.writeFileSync(actionFile, how);
     const hostResult = await host.done;
     // Let the survivors run on the new host for a while.
     await new Promise((r) => setTimeout(r, 1500));
@@ -198,10 +260,15 @@ describe.each([
     // Exactly one survivor hosts now, the other is its client.
     expect(results.map((r) => r.role).sort()).toEqual(['client', 'host']);
     // The first request started after the host left and answered: the handover time.
-    const served = results.flatMap((r) => r.okTimes).filter(([s]) => s >= leftAt).map(([, e]) => e);
+    const served = results
+      .flatMap((r) => r.okTimes)
+      .filter(([s]) => s >= leftAt)
+      .map(([, e]) => e);
     const firstServed = Math.min(...served);
     const handoverMs = firstServed - leftAt;
-    console.log(`host left by ${how}: first request served ${handoverMs} ms later; errors ${JSON.stringify(results.map((r) => r.codes))}`);
+    console.log(
+      `host left by ${how}: first request served ${handoverMs} ms later; errors ${JSON.stringify(results.map((r) => r.codes))}`,
+    );
     expect(handoverMs).toBeLessThan(1000);
     if (how === 'exit') expect(hostResult.stdout).toMatch(/EXITED/);
     fs.writeFileSync(holdFile, 'go');
@@ -220,7 +287,10 @@ function closedByPeer(socket, ms) {
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(false), ms);
     socket.on('data', () => undefined);
-    socket.on('close', () => { clearTimeout(timer); resolve(true); });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
     socket.on('error', () => undefined);
   });
 }
@@ -255,7 +325,12 @@ test('foreign peers are refused (garbage, oversized frame, half-open, old protoc
   // Speaks an older link protocol: told which version is required, closed, never served.
   const old = await connectRaw(port);
   const l = closedByPeer(old, 5000);
-  const hello = Buffer.concat([Buffer.from('CTNLINK\x01', 'latin1'), Buffer.from([0, 3]), Buffer.alloc(4), Buffer.alloc(32, 9)]);
+  const hello = Buffer.concat([
+    Buffer.from('CTNLINK\x01', 'latin1'),
+    Buffer.from([0, 3]),
+    Buffer.alloc(4),
+    Buffer.alloc(32, 9),
+  ]);
   old.write(frame(1, 0, hello));
   old.write(frame(5, 1, Buffer.from('a request it must never run')));
   expect(await l).toBe(true);
@@ -274,7 +349,7 @@ test('foreign peers are refused (garbage, oversized frame, half-open, old protoc
   expect(hr.stderr).toMatch(/refused a connection/);
 }, 60000);
 
-test('a port\'s socket held by something else fails fast with ERR_PORT_IN_USE', async () => {
+test("a port's socket held by something else fails fast with ERR_PORT_IN_USE", async () => {
   const squatter = http.createServer((req, res) => res.end('not an engine'));
   const squatterPort = uniquePort();
   await new Promise((r) => squatter.listen(socketOf(squatterPort), r));
@@ -321,7 +396,7 @@ function rssOf(pid) {
   return Number(m[1]) * 1024;
 }
 
-test('a paused stream read in another process keeps both processes\' memory flat', async () => {
+test("a paused stream read in another process keeps both processes' memory flat", async () => {
   const port = uniquePort();
   const stopFile = tmpFile('stop');
   const host = worker({ port, mode: 'host' });
@@ -338,8 +413,13 @@ test('a paused stream read in another process keeps both processes\' memory flat
     peak.host = Math.max(peak.host, rssOf(host.child.pid));
     peak.reader = Math.max(peak.reader, rssOf(slow.child.pid));
   }
-  const growthMiB = { host: (peak.host - before.host) / 2 ** 20, reader: (peak.reader - before.reader) / 2 ** 20 };
-  console.log(`paused stream across processes: RSS growth host ${growthMiB.host.toFixed(1)} MiB, reader ${growthMiB.reader.toFixed(1)} MiB`);
+  const growthMiB = {
+    host: (peak.host - before.host) / 2 ** 20,
+    reader: (peak.reader - before.reader) / 2 ** 20,
+  };
+  console.log(
+    `paused stream across processes: RSS growth host ${growthMiB.host.toFixed(1)} MiB, reader ${growthMiB.reader.toFixed(1)} MiB`,
+  );
   // Windows of a few MiB are what may be in flight; a leak would be a sizeable part of 256 MiB.
   expect(growthMiB.host).toBeLessThan(24);
   expect(growthMiB.reader).toBeLessThan(24);
@@ -388,7 +468,7 @@ test('maxResponseBytes crosses the link and holds for a body the host streams to
   await host.done;
 });
 
-test('a streamed upload and a WebSocket from a client process run on the host\'s engine', async () => {
+test("a streamed upload and a WebSocket from a client process run on the host's engine", async () => {
   const { WebSocketServer } = require('ws');
   const wsServer = http.createServer();
   const wss = new WebSocketServer({ server: wsServer });
@@ -402,11 +482,20 @@ test('a streamed upload and a WebSocket from a client process run on the host\'s
   try {
     const host = worker({ port, mode: 'host' });
     expect(roleOf(await host.waitFor(/^READY /))).toBe('host');
-    const w = worker({ port, mode: 'stream-ws', uploadSize: 3 * 1024 * 1024 + 5,
-      wsUrl: `ws://127.0.0.1:${wsServer.address().port}/echo` });
+    const w = worker({
+      port,
+      mode: 'stream-ws',
+      uploadSize: 3 * 1024 * 1024 + 5,
+      wsUrl: `ws://127.0.0.1:${wsServer.address().port}/echo`,
+    });
     expect(roleOf(await w.waitFor(/^READY /))).toBe('client');
     const r = await doneOf(w);
-    expect(r).toMatchObject({ ok: 1, uploadEcho: true, wsEcho: true, wsClose: { code: 1000, reason: 'bye' } });
+    expect(r).toMatchObject({
+      ok: 1,
+      uploadEcho: true,
+      wsEcho: true,
+      wsClose: { code: 1000, reason: 'bye' },
+    });
     // The server hears the close once the connection is down, which may be just after the client.
     for (let i = 0; i < 300 && closes.length === 0; i++) await new Promise((res) => setTimeout(res, 10));
     expect(closes).toEqual([{ code: 1000, reason: 'bye' }]);
@@ -419,12 +508,15 @@ test('a streamed upload and a WebSocket from a client process run on the host\'s
   }
 }, 60000);
 
-test('a Firefox WebSocket from a client process runs over the host\'s HTTP/2 (RFC 8441) connection', async () => {
+test("a Firefox WebSocket from a client process runs over the host's HTTP/2 (RFC 8441) connection", async () => {
   const http2 = require('node:http2');
   const { certPair } = require('../helpers/servers');
   const { echoClientFrames } = require('../helpers/ws-frames');
   const connects = [];
-  const server = http2.createSecureServer({ ...certPair('server'), settings: { enableConnectProtocol: true } });
+  const server = http2.createSecureServer({
+    ...certPair('server'),
+    settings: { enableConnectProtocol: true },
+  });
   server.on('stream', (stream, headers) => {
     connects.push(headers[':protocol']);
     stream.respond({ ':status': 200 });
@@ -435,11 +527,22 @@ test('a Firefox WebSocket from a client process runs over the host\'s HTTP/2 (RF
   try {
     const host = worker({ port, mode: 'host' });
     expect(roleOf(await host.waitFor(/^READY /))).toBe('host');
-    const w = worker({ port, mode: 'stream-ws', uploadSize: 1000,
-      wsUrl: `wss://localhost:${server.address().port}/echo`, wsOptions: { profile: 'firefox_153', insecureSkipVerify: true } });
+    const w = worker({
+      port,
+      mode: 'stream-ws',
+      uploadSize: 1000,
+      wsUrl: `wss://localhost:${server.address().port}/echo`,
+      wsOptions: { profile: 'firefox_153', insecureSkipVerify: true },
+    });
     expect(roleOf(await w.waitFor(/^READY /))).toBe('client');
     const r = await doneOf(w);
-    expect(r).toMatchObject({ ok: 1, wsStatus: 200, wsAlpn: 'h2', wsEcho: true, wsClose: { code: 1000, reason: 'bye' } });
+    expect(r).toMatchObject({
+      ok: 1,
+      wsStatus: 200,
+      wsAlpn: 'h2',
+      wsEcho: true,
+      wsClose: { code: 1000, reason: 'bye' },
+    });
     expect(connects).toEqual(['websocket']);
     host.child.kill('SIGKILL');
     await host.done;

@@ -25,7 +25,13 @@ function childEnv(extra = {}) {
  */
 function start(command, args, { env, cwd = ROOT, timeoutMs = 20000, uid, gid } = {}) {
   const startedAt = Date.now();
-  const child = spawn(command, args, { cwd, env: env || childEnv(), stdio: ['ignore', 'pipe', 'pipe'], uid, gid });
+  const child = spawn(command, args, {
+    cwd,
+    env: env || childEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    uid,
+    gid,
+  });
   live.add(child);
   let stdout = '';
   let stderr = '';
@@ -43,20 +49,38 @@ function start(command, args, { env, cwd = ROOT, timeoutMs = 20000, uid, gid } =
       pending = pending.slice(nl + 1);
       lines.push({ line, at: Date.now() });
       for (const w of [...waiters]) {
-        if (w.re.test(line)) { waiters.splice(waiters.indexOf(w), 1); clearTimeout(w.timer); w.resolve(line); }
+        if (w.re.test(line)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          clearTimeout(w.timer);
+          w.resolve(line);
+        }
       }
     }
   });
-  child.stderr.on('data', (d) => { stderr += d; });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
   let timedOut = false;
-  const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutMs);
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, timeoutMs);
   const done = new Promise((resolve) => {
-    child.on('error', (err) => { stderr += `\n[spawn error] ${err.message}`; });
+    child.on('error', (err) => {
+      stderr += `\n[spawn error] ${err.message}`;
+    });
     child.on('close', (code, signal) => {
       const exitedAt = Date.now();
       clearTimeout(timer);
       live.delete(child);
-      for (const w of waiters.splice(0)) { clearTimeout(w.timer); w.reject(new Error(`child exited (code ${code}, signal ${signal}) before printing ${w.re}\nstdout:\n${stdout}\nstderr:\n${stderr}`)); }
+      for (const w of waiters.splice(0)) {
+        clearTimeout(w.timer);
+        w.reject(
+          new Error(
+            `child exited (code ${code}, signal ${signal}) before printing ${w.re}\nstdout:\n${stdout}\nstderr:\n${stderr}`,
+          ),
+        );
+      }
       resolve({ code, signal, stdout, stderr, timedOut, elapsedMs: exitedAt - startedAt, exitedAt, lines });
     });
   });
@@ -67,7 +91,9 @@ function start(command, args, { env, cwd = ROOT, timeoutMs = 20000, uid, gid } =
       const w = { re, resolve, reject };
       w.timer = setTimeout(() => {
         waiters.splice(waiters.indexOf(w), 1);
-        reject(new Error(`no stdout line matching ${re} within ${ms} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+        reject(
+          new Error(`no stdout line matching ${re} within ${ms} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`),
+        );
       }, ms);
       waiters.push(w);
     });
@@ -92,8 +118,10 @@ function killAll() {
 
 /** A readable account of a finished child, for failure messages. */
 function describe(result) {
-  return `code=${result.code} signal=${result.signal} timedOut=${result.timedOut} elapsed=${result.elapsedMs}ms\n` +
-    `--- stdout ---\n${result.stdout}\n--- stderr ---\n${result.stderr}`;
+  return (
+    `code=${result.code} signal=${result.signal} timedOut=${result.timedOut} elapsed=${result.elapsedMs}ms\n` +
+    `--- stdout ---\n${result.stdout}\n--- stderr ---\n${result.stderr}`
+  );
 }
 
 /** expect()-friendly: asserts with the child's output in the message. */
@@ -103,4 +131,15 @@ function assertExitedCleanly(result) {
   }
 }
 
-module.exports = { ROOT, CA_FILE, SCRIPTS, childEnv, start, run, runScript, killAll, describe, assertExitedCleanly };
+module.exports = {
+  ROOT,
+  CA_FILE,
+  SCRIPTS,
+  childEnv,
+  start,
+  run,
+  runScript,
+  killAll,
+  describe,
+  assertExitedCleanly,
+};

@@ -2,8 +2,20 @@
 // code and reject misuse. Lines marked @ts-expect-error must fail to compile.
 import initCycleTLS, { CycleTLSError, errorCodes, nativeBinding } from 'cycletls-native';
 import type {
-  CycleTLSClient, CycleTLSResponse, ErrorCode, InitOptions, Cookie, CookieJarLike, RequestBody, CycleTLSSSEResponse, SSEEvent,
-  CycleTLSWebSocketResponse, CycleTLSWebSocketOptions, WebSocketMessage, NativeBinding, NativeBindingSource,
+  CycleTLSClient,
+  CycleTLSResponse,
+  ErrorCode,
+  InitOptions,
+  Cookie,
+  CookieJarLike,
+  RequestBody,
+  CycleTLSSSEResponse,
+  SSEEvent,
+  CycleTLSWebSocketResponse,
+  CycleTLSWebSocketOptions,
+  WebSocketMessage,
+  NativeBinding,
+  NativeBindingSource,
 } from 'cycletls-native';
 import { Readable as NodeReadable } from 'node:stream';
 import { Blob as NodeBlob } from 'node:buffer';
@@ -16,10 +28,17 @@ async function main(): Promise<void> {
   const client: CycleTLSClient = await initCycleTLS(init);
   await cjs.default({ port: 9120 });
   const shared: InitOptions = {
-    port: 9121, shareAcrossProcesses: true, secretFile: '/tmp/secret', retryOnHostGone: false,
+    port: 9121,
+    shareAcrossProcesses: true,
+    secretFile: '/tmp/secret',
+    retryOnHostGone: false,
     socketDir: process.env.CYCLETLS_NATIVE_SOCKET_DIR,
-    handoverTimeoutMs: 5000, handshakeTimeoutMs: 500, pingIntervalMs: 1000, pingTimeoutMs: 3000,
-    linkIdleTimeoutMs: 30000, drainGraceMs: 5000,
+    handoverTimeoutMs: 5000,
+    handshakeTimeoutMs: 500,
+    pingIntervalMs: 1000,
+    pingTimeoutMs: 3000,
+    linkIdleTimeoutMs: 30000,
+    drainGraceMs: 5000,
   };
   const sharedClient = await initCycleTLS(shared);
   const st = sharedClient.stats();
@@ -29,15 +48,32 @@ async function main(): Promise<void> {
   const wrongRole: 'primary' = st.role;
   // @ts-expect-error shareAcrossProcesses is a boolean
   await initCycleTLS({ shareAcrossProcesses: 'yes' });
-  void role; void hostPid; void wrongRole;
-  const limited = await initCycleTLS({ port: 9122, maxConnectionsPerOrigin: 4, maxConnections: 64, maxInFlight: 8, maxQueued: 100 });
+  void role;
+  void hostPid;
+  void wrongRole;
+  const limited = await initCycleTLS({
+    port: 9122,
+    maxConnectionsPerOrigin: 4,
+    maxConnections: 64,
+    maxInFlight: 8,
+    maxQueued: 100,
+  });
   const ratio: number = limited.stats().engine.reuseRatio;
   const originKey: string | undefined = limited.stats().origins[0]?.key;
-  const resumed: boolean = (await limited.get('https://example.test', { connectTimeout: 2, tlsTimeout: 2, headersTimeout: 5, bodyIdleTimeout: 5 })).connection.tlsResumed;
+  const resumed: boolean = (
+    await limited.get('https://example.test', {
+      connectTimeout: 2,
+      tlsTimeout: 2,
+      headersTimeout: 5,
+      bodyIdleTimeout: 5,
+    })
+  ).connection.tlsResumed;
   await limited.close({ graceMs: 1000 });
   // @ts-expect-error graceMs is a number
   await limited.close({ graceMs: '1s' });
-  void ratio; void originKey; void resumed;
+  void ratio;
+  void originKey;
+  void resumed;
   const capped = await initCycleTLS({ port: 9123, maxResponseBytes: 1 << 20 });
   await capped.get('https://example.test', { maxResponseBytes: 1024 });
   // @ts-expect-error maxResponseBytes is a number of bytes
@@ -45,8 +81,11 @@ async function main(): Promise<void> {
   const tooLarge: ErrorCode = 'ERR_BODY_TOO_LARGE';
   void tooLarge;
 
-
-  const r = await client('https://example.test', { headers: { a: 'b', n: 1 }, userAgent: 'x', timeout: 1.5 }, 'get');
+  const r = await client(
+    'https://example.test',
+    { headers: { a: 'b', n: 1 }, userAgent: 'x', timeout: 1.5 },
+    'get',
+  );
   const status: number = r.status;
   const values: string[] = r.headers['Content-Type'];
   const data: unknown = r.data;
@@ -55,23 +94,39 @@ async function main(): Promise<void> {
 
   const text = await client.get('https://example.test', { responseType: 'text' });
   const s: string = text.data;
-  const ab = await client.post('https://example.test', { responseType: 'arraybuffer', body: Buffer.from('x') });
+  const ab = await client.post('https://example.test', {
+    responseType: 'arraybuffer',
+    body: Buffer.from('x'),
+  });
   const buf: ArrayBuffer = ab.data;
   const blob = await client.put('https://example.test', { responseType: 'blob' });
   const b: Blob = blob.data;
   const stream = await client.get('https://example.test', { responseType: 'stream' });
   const rd: Readable = stream.data;
 
-  const es: CycleTLSSSEResponse = await client.sse('https://example.test/events', { reconnect: { retryMs: 1000, maxRetries: 5 }, lastEventId: '7', headers: { a: 'b' } });
-  await client.eventSource('https://example.test/events', { reconnect: true, responseType: 'stream', protocol: 'sse' });
+  const es: CycleTLSSSEResponse = await client.sse('https://example.test/events', {
+    reconnect: { retryMs: 1000, maxRetries: 5 },
+    lastEventId: '7',
+    headers: { a: 'b' },
+  });
+  await client.eventSource('https://example.test/events', {
+    reconnect: true,
+    responseType: 'stream',
+    protocol: 'sse',
+  });
   for await (const ev of es.events()) {
     const evData: string = ev.data;
     const evId: string | undefined = ev.id;
     const evRetry: number | undefined = ev.retry;
     void [evData, evId, evRetry];
   }
-  es.onEvent((ev: SSEEvent) => { const t: string | undefined = ev.event; void t; });
-  es.onError((err: Error) => { void err.message; });
+  es.onEvent((ev: SSEEvent) => {
+    const t: string | undefined = ev.event;
+    void t;
+  });
+  es.onError((err: Error) => {
+    void err.message;
+  });
   const esData: string | null = es.data;
   const esClosed: void = await es.close();
   // @ts-expect-error reconnect takes a boolean or { retryMs, maxRetries }
@@ -84,22 +139,44 @@ async function main(): Promise<void> {
   await eventCapped.sse('https://example.test/events', { maxEventBytes: '1MB' });
   // @ts-expect-error maxEventBytes is an sse() option, not a plain request's
   await eventCapped.get('https://example.test', { maxEventBytes: 1024 });
-  // @ts-expect-error event data is a string
-  es.onEvent((ev) => { const evNum: number = ev.data; void evNum; });
+  es.onEvent((ev) => {
+    // @ts-expect-error event data is a string
+    const evNum: number = ev.data;
+    void evNum;
+  });
   void [esData, esClosed];
 
   // WebSockets: cycletls's call shape and methods, and ours.
-  const wsOptions: CycleTLSWebSocketOptions = { protocols: ['chat'], origin: 'https://example.test', perMessageDeflate: false,
-    maxPayload: 1 << 20, fragmentSize: 0, closeTimeoutMs: 500, proxy: 'socks5h://127.0.0.1:1080', profile: 'firefox_153' };
+  const wsOptions: CycleTLSWebSocketOptions = {
+    protocols: ['chat'],
+    origin: 'https://example.test',
+    perMessageDeflate: false,
+    maxPayload: 1 << 20,
+    fragmentSize: 0,
+    closeTimeoutMs: 500,
+    proxy: 'socks5h://127.0.0.1:1080',
+    profile: 'firefox_153',
+  };
   const sock: CycleTLSWebSocketResponse = await client.ws('wss://example.test/socket', wsOptions);
   await client.webSocket('wss://example.test/socket', { headers: { 'Sec-WebSocket-Protocol': 'chat' } });
   await sock.send('text');
   await sock.send(Buffer.from([1]), true);
   await sock.ping();
-  sock.onMessage((m: WebSocketMessage) => { const d: string | Buffer = m.data; void d; });
-  sock.onClose((code: number, reason: string) => { void code; void reason; });
-  sock.onError((e: Error) => { void e; });
-  for await (const m of sock.messages()) { const t: WebSocketMessage['type'] = m.type; void t; }
+  sock.onMessage((m: WebSocketMessage) => {
+    const d: string | Buffer = m.data;
+    void d;
+  });
+  sock.onClose((code: number, reason: string) => {
+    void code;
+    void reason;
+  });
+  sock.onError((e: Error) => {
+    void e;
+  });
+  for await (const m of sock.messages()) {
+    const t: WebSocketMessage['type'] = m.type;
+    void t;
+  }
   const state: number = sock.readyState;
   const sub: string = sock.subprotocol;
   const wsData: string | null = sock.data;
@@ -110,12 +187,27 @@ async function main(): Promise<void> {
   await client.ws('wss://example.test/socket', { protocols: 'chat' });
   // @ts-expect-error readyState is read-only
   sock.readyState = 3;
-  void state; void sub; void wsData;
+  void state;
+  void sub;
+  void wsData;
 
-  const cookies: Cookie[] = [{ name: 'a', value: 'b', expires: 'Mon, 02-Jan-2022 15:04:05 EST', sameSite: 'Lax' }];
-  await client.get('https://example.test', { cookies, bodyBytes: 'AAEC', headerOrder: ['a'], signal: new AbortController().signal });
+  const cookies: Cookie[] = [
+    { name: 'a', value: 'b', expires: 'Mon, 02-Jan-2022 15:04:05 EST', sameSite: 'Lax' },
+  ];
+  await client.get('https://example.test', {
+    cookies,
+    bodyBytes: 'AAEC',
+    headerOrder: ['a'],
+    signal: new AbortController().signal,
+  });
   await client.get('https://example.test', { cookies: { a: 'b' } });
-  await client.get('https://example.test', { profile: 'firefox_153', ja3: '771,4865,0-10,29,0', http2Fingerprint: '1:65536|0|0|m,a,s,p', disableGrease: true, decompress: false });
+  await client.get('https://example.test', {
+    profile: 'firefox_153',
+    ja3: '771,4865,0-10,29,0',
+    http2Fingerprint: '1:65536|0|0|m,a,s,p',
+    disableGrease: true,
+    decompress: false,
+  });
   // @ts-expect-error an unknown preset
   await client.get('https://example.test', { profile: 'netscape_4' });
 
@@ -123,10 +215,28 @@ async function main(): Promise<void> {
   class ToughLikeJar {
     getCookieString(url: string, options?: { http?: boolean }): Promise<string>;
     getCookieString(url: string, cb: (err: Error | null, cookies: string) => void): void;
-    getCookieString(url: string, a?: unknown): Promise<string> | void { void url; void a; return Promise.resolve(''); }
-    setCookie(cookie: string | { key: string }, url: string, options?: { ignoreError?: boolean }): Promise<unknown>;
-    setCookie(cookie: string | { key: string }, url: string, options: { ignoreError?: boolean }, cb: (err: Error | null) => void): void;
-    setCookie(cookie: unknown, url: string, ...rest: unknown[]): Promise<unknown> | void { void cookie; void url; void rest; return Promise.resolve(); }
+    getCookieString(url: string, a?: unknown): Promise<string> | void {
+      void url;
+      void a;
+      return Promise.resolve('');
+    }
+    setCookie(
+      cookie: string | { key: string },
+      url: string,
+      options?: { ignoreError?: boolean },
+    ): Promise<unknown>;
+    setCookie(
+      cookie: string | { key: string },
+      url: string,
+      options: { ignoreError?: boolean },
+      cb: (err: Error | null) => void,
+    ): void;
+    setCookie(cookie: unknown, url: string, ...rest: unknown[]): Promise<unknown> | void {
+      void cookie;
+      void url;
+      void rest;
+      return Promise.resolve();
+    }
   }
   const jar: CookieJarLike = new ToughLikeJar();
   await initCycleTLS({ port: 9123, cookieJar: jar });
@@ -135,9 +245,18 @@ async function main(): Promise<void> {
   await client.get('https://example.test', { cookieJar: { getCookieString: (u: string) => u } });
   const fd = new FormData();
   fd.append('file', new NodeBlob([new Uint8Array([0, 255])]) as unknown as globalThis.Blob, 'a.bin');
-  async function* chunks(): AsyncGenerator<Uint8Array> { yield new Uint8Array([1]); }
-  const bodies: RequestBody[] = [fd, new NodeBlob(['x']), NodeReadable.from(['x']), chunks(), new URLSearchParams('a=1'),
-    new ArrayBuffer(1), { getBoundary: () => 'b', getBuffer: () => Buffer.alloc(0) }];
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    yield new Uint8Array([1]);
+  }
+  const bodies: RequestBody[] = [
+    fd,
+    new NodeBlob(['x']),
+    NodeReadable.from(['x']),
+    chunks(),
+    new URLSearchParams('a=1'),
+    new ArrayBuffer(1),
+    { getBoundary: () => 'b', getBuffer: () => Buffer.alloc(0) },
+  ];
   for (const body of bodies) await client.post('https://example.test', { body });
   await client.put('https://example.test', { body: chunks(), bufferBody: true });
   // @ts-expect-error bufferBody is a boolean
@@ -149,7 +268,12 @@ async function main(): Promise<void> {
   const codes: readonly ErrorCode[] = errorCodes;
   const unavailable: ErrorCode = 'ERR_NATIVE_UNAVAILABLE';
   const binding: NativeBinding = nativeBinding();
-  const bindingFields: [string, NativeBindingSource, string, number] = [binding.path, binding.source, binding.platform, binding.napiVersion];
+  const bindingFields: [string, NativeBindingSource, string, number] = [
+    binding.path,
+    binding.source,
+    binding.platform,
+    binding.napiVersion,
+  ];
   const sameBinding: NativeBinding = cjs.nativeBinding();
   // @ts-expect-error the source is 'env', 'source' or 'prebuilt'
   const wrongSource: NativeBinding['source'] = 'npm';

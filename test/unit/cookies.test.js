@@ -100,18 +100,30 @@ describe('tough-cookie-shaped jars', () => {
     const seen = [];
     const jar = {
       getCookieString: async (url) => `u=${new URL(url).pathname}`,
-      setCookie: async (c, url, opts) => { seen.push([c, url, opts]); },
+      setCookie: async (c, url, opts) => {
+        seen.push([c, url, opts]);
+      },
     };
     expect(await jarCookieString(jar, 'https://h.test/p')).toBe('u=/p');
     await jarStore(jar, 'https://h.test/p', ['a=1', 'b=2']);
-    expect(seen).toEqual([['a=1', 'https://h.test/p', { ignoreError: true }], ['b=2', 'https://h.test/p', { ignoreError: true }]]);
+    expect(seen).toEqual([
+      ['a=1', 'https://h.test/p', { ignoreError: true }],
+      ['b=2', 'https://h.test/p', { ignoreError: true }],
+    ]);
   });
 
   test('callback form (no promise returned) is used as a fallback', async () => {
     const store = [];
     const jar = {
-      getCookieString(url, cb) { if (typeof cb !== 'function') return undefined; setImmediate(() => cb(null, store.join('; '))); },
-      setCookie(c, url, opts, cb) { if (typeof cb !== 'function') throw new TypeError('cb required'); store.push(c); setImmediate(() => cb(null)); },
+      getCookieString(url, cb) {
+        if (typeof cb !== 'function') return undefined;
+        setImmediate(() => cb(null, store.join('; ')));
+      },
+      setCookie(c, url, opts, cb) {
+        if (typeof cb !== 'function') throw new TypeError('cb required');
+        store.push(c);
+        setImmediate(() => cb(null));
+      },
     };
     await jarStore(jar, 'https://h.test/', ['a=1']);
     expect(await jarCookieString(jar, 'https://h.test/')).toBe('a=1');
@@ -129,11 +141,20 @@ describe('tough-cookie-shaped jars', () => {
 
 describe('withJarCookies', () => {
   test('no Cookie header: one is added at the end', () => {
-    expect(withJarCookies([['a', '1']], 'j=1; k=2')).toEqual([['a', '1'], ['Cookie', 'j=1; k=2']]);
+    expect(withJarCookies([['a', '1']], 'j=1; k=2')).toEqual([
+      ['a', '1'],
+      ['Cookie', 'j=1; k=2'],
+    ]);
   });
-  test('explicit cookies win by name, keep their header, name and place; the jar\'s others follow', () => {
-    const h = [['cookie', 'j=mine; x=1'], ['b', '2']];
-    expect(withJarCookies(h, 'j=jar; k=2')).toEqual([['cookie', 'j=mine; x=1; k=2'], ['b', '2']]);
+  test("explicit cookies win by name, keep their header, name and place; the jar's others follow", () => {
+    const h = [
+      ['cookie', 'j=mine; x=1'],
+      ['b', '2'],
+    ];
+    expect(withJarCookies(h, 'j=jar; k=2')).toEqual([
+      ['cookie', 'j=mine; x=1; k=2'],
+      ['b', '2'],
+    ]);
     expect(h[0][1]).toBe('j=mine; x=1');
     expect(withJarCookies(h, 'j=jar')).toBe(h);
     expect(withJarCookies(h, '')).toBe(h);

@@ -8,8 +8,15 @@ const { fromResolved, rejects, settleFailure, settleRefusal, withMeta } = requir
 
 const REQ = { method: 'GET', url: 'https://example.test/x' };
 const HEAD = {
-  requestId: '', status: 200, statusText: 'OK', httpVersion: '1.1', rawHeaders: ['content-type', 'text/plain'],
-  finalUrl: 'https://example.test/x', protocol: 'http/1.1', tls: null, connection: { id: 2, reused: false, tlsResumed: false },
+  requestId: '',
+  status: 200,
+  statusText: 'OK',
+  httpVersion: '1.1',
+  rawHeaders: ['content-type', 'text/plain'],
+  finalUrl: 'https://example.test/x',
+  protocol: 'http/1.1',
+  tls: null,
+  connection: { id: 2, reused: false, tlsResumed: false },
   redirects: 0,
 };
 
@@ -23,7 +30,7 @@ test('misuse and anything not a CycleTLSError reject; network failures resolve u
   expect(rejects(timeout, true)).toBe(true);
 });
 
-test('settleFailure throws what rejects and resolves the rest in cycletls\'s shape', () => {
+test("settleFailure throws what rejects and resolves the rest in cycletls's shape", () => {
   const misuse = new CycleTLSError('ERR_INVALID_OPTION', 'no', 'options');
   expect(() => settleFailure(misuse, false, REQ, '1:1')).toThrow(misuse);
   const res = settleFailure(new CycleTLSError('ERR_TIMEOUT', 'slow', 'headers'), false, REQ, '1:1');
@@ -33,7 +40,7 @@ test('settleFailure throws what rejects and resolves the rest in cycletls\'s sha
   expect(res.requestId).toBe('1:1');
 });
 
-test('a failure after the head resolves with that head, the request\'s id and its redirects', () => {
+test("a failure after the head resolves with that head, the request's id and its redirects", () => {
   const err = withMeta(new CycleTLSError('ERR_BODY_TRUNCATED', 'cut', 'body'), HEAD);
   const res = settleFailure(err, false, REQ, '1:2', { requestId: '1:2', redirects: 3 });
   expect(res.rawHeaders).toEqual(HEAD.rawHeaders);
@@ -43,7 +50,7 @@ test('a failure after the head resolves with that head, the request\'s id and it
   expect(res.error.code).toBe('ERR_BODY_TRUNCATED');
 });
 
-test('a refusal resolves with the server\'s own status and body, the error alongside (or rejects)', async () => {
+test("a refusal resolves with the server's own status and body, the error alongside (or rejects)", async () => {
   const err = new CycleTLSError('ERR_PROTOCOL', 'not switched', 'headers');
   expect(() => settleRefusal(err, true, { ...HEAD, status: 403 }, Buffer.from('go away'))).toThrow(err);
   const res = settleRefusal(err, false, { ...HEAD, status: 403 }, Buffer.from('go away'));

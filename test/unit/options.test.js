@@ -57,7 +57,13 @@ function expectNotImplemented(fn, pattern) {
 }
 
 function deepFreeze(o) {
-  if (o && typeof o === 'object' && !Object.isFrozen(o) && !ArrayBuffer.isView(o) && !(o instanceof ArrayBuffer)) {
+  if (
+    o &&
+    typeof o === 'object' &&
+    !Object.isFrozen(o) &&
+    !ArrayBuffer.isView(o) &&
+    !(o instanceof ArrayBuffer)
+  ) {
     Object.freeze(o);
     for (const v of Object.values(o)) deepFreeze(v);
   }
@@ -67,20 +73,31 @@ function deepFreeze(o) {
 describe('normalizeInit', () => {
   test('maxResponseBytes: the client default of buffered bodies, 1 GiB unless given; validated', () => {
     expect(normalizeInit({ maxResponseBytes: 4096 }).maxResponseBytes).toBe(4096);
-    for (const v of [0, -1, 1.5, Number.MAX_SAFE_INTEGER + 2]) expectInvalid(() => normalizeInit({ maxResponseBytes: v }), RangeError, /maxResponseBytes/);
+    for (const v of [0, -1, 1.5, Number.MAX_SAFE_INTEGER + 2])
+      expectInvalid(() => normalizeInit({ maxResponseBytes: v }), RangeError, /maxResponseBytes/);
     expectInvalid(() => normalizeInit({ maxResponseBytes: '1' }), TypeError, /maxResponseBytes/);
   });
   test('maxEventBytes: the client default of sse() events, 16 MiB unless given; validated like maxResponseBytes', () => {
     expect(normalizeInit({ maxEventBytes: 4096 }).maxEventBytes).toBe(4096);
     expect(normalizeInit({}).maxEventBytes).toBe(16 * 1024 * 1024);
-    for (const v of [0, -1, 1.5, Number.MAX_SAFE_INTEGER + 2]) expectInvalid(() => normalizeInit({ maxEventBytes: v }), RangeError, /maxEventBytes/);
+    for (const v of [0, -1, 1.5, Number.MAX_SAFE_INTEGER + 2])
+      expectInvalid(() => normalizeInit({ maxEventBytes: v }), RangeError, /maxEventBytes/);
     expectInvalid(() => normalizeInit({ maxEventBytes: '1' }), TypeError, /maxEventBytes/);
     expect(normalizeMaxEventBytes(undefined)).toBeUndefined();
     expect(normalizeMaxEventBytes(1)).toBe(1);
     expectInvalid(() => normalizeMaxEventBytes(0), RangeError, /maxEventBytes/);
   });
   test('no options → port 9119, debug and rejectOnError off', () => {
-    const defaults = { port: 9119, debug: false, rejectOnError: false, share: { port: 9119 }, retryOnHostGone: true, engine: {}, maxResponseBytes: 1024 ** 3, maxEventBytes: 16 * 1024 ** 2 };
+    const defaults = {
+      port: 9119,
+      debug: false,
+      rejectOnError: false,
+      share: { port: 9119 },
+      retryOnHostGone: true,
+      engine: {},
+      maxResponseBytes: 1024 ** 3,
+      maxEventBytes: 16 * 1024 ** 2,
+    };
     expect(normalizeInit()).toEqual(defaults);
     expect(normalizeInit(null)).toEqual(defaults);
     expect(normalizeInit({})).toEqual(defaults);
@@ -98,36 +115,78 @@ describe('normalizeInit', () => {
     expect(normalizeInit({ port: 65535 }).port).toBe(65535);
   });
 
-  test.each([1.5, -1, 65536, 100000, NaN, Infinity, -Infinity])('port %p → RangeError ERR_INVALID_OPTION', (port) => {
-    expectInvalid(() => normalizeInit({ port }), RangeError, /port/);
-  });
+  test.each([1.5, -1, 65536, 100000, NaN, Infinity, -Infinity])(
+    'port %p → RangeError ERR_INVALID_OPTION',
+    (port) => {
+      expectInvalid(() => normalizeInit({ port }), RangeError, /port/);
+    },
+  );
 
-  test.each(['9119', '', true, {}, [], 10n])('port %p (not a number) → TypeError ERR_INVALID_OPTION', (port) => {
-    expectInvalid(() => normalizeInit({ port }), TypeError, /port/);
-  });
+  test.each(['9119', '', true, {}, [], 10n])(
+    'port %p (not a number) → TypeError ERR_INVALID_OPTION',
+    (port) => {
+      expectInvalid(() => normalizeInit({ port }), TypeError, /port/);
+    },
+  );
 
   test('executablePath, autoExit and timeout are accepted (and ignored)', () => {
-    expect(normalizeInit({ executablePath: '/usr/local/bin/cycletls', autoExit: false, timeout: 20000, port: 4000 }))
-      .toEqual({ port: 4000, debug: false, rejectOnError: false, share: { port: 4000 }, retryOnHostGone: true, engine: {}, maxResponseBytes: 1024 ** 3, maxEventBytes: 16 * 1024 ** 2 });
+    expect(
+      normalizeInit({
+        executablePath: '/usr/local/bin/cycletls',
+        autoExit: false,
+        timeout: 20000,
+        port: 4000,
+      }),
+    ).toEqual({
+      port: 4000,
+      debug: false,
+      rejectOnError: false,
+      share: { port: 4000 },
+      retryOnHostGone: true,
+      engine: {},
+      maxResponseBytes: 1024 ** 3,
+      maxEventBytes: 16 * 1024 ** 2,
+    });
     expect(normalizeInit({ autoExit: true, timeout: 0 }).port).toBe(9119);
   });
 
   test('debug and rejectOnError are read', () => {
-    expect(normalizeInit({ debug: true, rejectOnError: true })).toMatchObject({ port: 9119, debug: true, rejectOnError: true });
+    expect(normalizeInit({ debug: true, rejectOnError: true })).toMatchObject({
+      port: 9119,
+      debug: true,
+      rejectOnError: true,
+    });
   });
 
   test('sharing across processes: on by default, off on request, timings and socket directory checked', () => {
     expect(normalizeInit({ shareAcrossProcesses: false }).share).toBeUndefined();
     expect(normalizeInit({ retryOnHostGone: false }).retryOnHostGone).toBe(false);
-    expect(normalizeInit({ port: 4100, socketDir: '/tmp/x/run', handoverTimeoutMs: 100, linkIdleTimeoutMs: 0, drainGraceMs: 10 }).share)
-      .toEqual({ port: 4100, socketDir: '/tmp/x/run', handoverTimeoutMs: 100, linkIdleTimeoutMs: 0, drainGraceMs: 10 });
+    expect(
+      normalizeInit({
+        port: 4100,
+        socketDir: '/tmp/x/run',
+        handoverTimeoutMs: 100,
+        linkIdleTimeoutMs: 0,
+        drainGraceMs: 10,
+      }).share,
+    ).toEqual({
+      port: 4100,
+      socketDir: '/tmp/x/run',
+      handoverTimeoutMs: 100,
+      linkIdleTimeoutMs: 0,
+      drainGraceMs: 10,
+    });
     const saved = process.env.CYCLETLS_NATIVE_SOCKET_DIR;
     try {
       process.env.CYCLETLS_NATIVE_SOCKET_DIR = '/tmp/from-env';
       expect(normalizeInit({}).share).toEqual({ port: 9119, socketDir: '/tmp/from-env' });
-      expect(normalizeInit({ socketDir: '/tmp/option-wins' }).share).toEqual({ port: 9119, socketDir: '/tmp/option-wins' });
+      expect(normalizeInit({ socketDir: '/tmp/option-wins' }).share).toEqual({
+        port: 9119,
+        socketDir: '/tmp/option-wins',
+      });
     } finally {
-      if (saved === undefined) delete process.env.CYCLETLS_NATIVE_SOCKET_DIR; else process.env.CYCLETLS_NATIVE_SOCKET_DIR = saved;
+      if (saved === undefined) delete process.env.CYCLETLS_NATIVE_SOCKET_DIR;
+      else process.env.CYCLETLS_NATIVE_SOCKET_DIR = saved;
     }
     // secretFile is obsolete: accepted (when a string) and ignored.
     expect(normalizeInit({ port: 4100, secretFile: '/tmp/x/secret' }).share).toEqual({ port: 4100 });
@@ -136,7 +195,11 @@ describe('normalizeInit', () => {
     expectInvalid(() => normalizeInit({ secretFile: 5 }), TypeError, /secretFile/);
     expectInvalid(() => normalizeInit({ socketDir: 5 }), TypeError, /socketDir/);
     expectInvalid(() => normalizeInit({ socketDir: 'relative/run' }), TypeError, /socketDir/);
-    expectInvalid(() => normalizeInit({ socketDir: '/' + 'd'.repeat(100) }), TypeError, /socketDir.*96 bytes/);
+    expectInvalid(
+      () => normalizeInit({ socketDir: '/' + 'd'.repeat(100) }),
+      TypeError,
+      /socketDir.*96 bytes/,
+    );
     expectInvalid(() => normalizeInit({ handoverTimeoutMs: '1' }), TypeError, /handoverTimeoutMs/);
     expectInvalid(() => normalizeInit({ handoverTimeoutMs: -1 }), RangeError, /handoverTimeoutMs/);
     expectInvalid(() => normalizeInit({ pingIntervalMs: 1.5 }), RangeError, /pingIntervalMs/);
@@ -186,7 +249,13 @@ describe('normalizeRequest: headers', () => {
   });
 
   test('order and casing are preserved exactly', () => {
-    const headers = { 'x-lower': 'a', 'X-Mixed-Case': 'b', ACCEPT: 'c', 'Accept-Language': 'd', 'x-LAST': 'e' };
+    const headers = {
+      'x-lower': 'a',
+      'X-Mixed-Case': 'b',
+      ACCEPT: 'c',
+      'Accept-Language': 'd',
+      'x-LAST': 'e',
+    };
     expect(headersOf({ headers })).toEqual([
       ['x-lower', 'a'],
       ['X-Mixed-Case', 'b'],
@@ -198,58 +267,72 @@ describe('normalizeRequest: headers', () => {
   });
 
   test('numbers, booleans (and bigints) are stringified', () => {
-    const h = headersOf({ headers: { 'X-Num': 1, 'X-Float': 1.5, 'X-Zero': 0, 'X-True': true, 'X-False': false, 'X-Big': 12n } });
+    const h = headersOf({
+      headers: { 'X-Num': 1, 'X-Float': 1.5, 'X-Zero': 0, 'X-True': true, 'X-False': false, 'X-Big': 12n },
+    });
     expect(h.slice(0, 6)).toEqual([
-      ['X-Num', '1'], ['X-Float', '1.5'], ['X-Zero', '0'], ['X-True', 'true'], ['X-False', 'false'], ['X-Big', '12'],
+      ['X-Num', '1'],
+      ['X-Float', '1.5'],
+      ['X-Zero', '0'],
+      ['X-True', 'true'],
+      ['X-False', 'false'],
+      ['X-Big', '12'],
     ]);
   });
 
   test('array values become repeated headers, in order, in place', () => {
     const h = headersOf({ headers: { a: '1', 'X-Multi': ['x', 2, true], b: '3' } });
-    expect(h.slice(0, 5)).toEqual([['a', '1'], ['X-Multi', 'x'], ['X-Multi', '2'], ['X-Multi', 'true'], ['b', '3']]);
+    expect(h.slice(0, 5)).toEqual([
+      ['a', '1'],
+      ['X-Multi', 'x'],
+      ['X-Multi', '2'],
+      ['X-Multi', 'true'],
+      ['b', '3'],
+    ]);
     // An empty array sends nothing.
     expect(headerNames({ headers: { e: [] } })).toEqual(['User-Agent']);
   });
 
   test('undefined values (and undefined array items) are skipped', () => {
-    expect(headersOf({ headers: { a: undefined, b: 'x', c: [undefined, 'y'] } }).slice(0, 2)).toEqual([['b', 'x'], ['c', 'y']]);
+    expect(headersOf({ headers: { a: undefined, b: 'x', c: [undefined, 'y'] } }).slice(0, 2)).toEqual([
+      ['b', 'x'],
+      ['c', 'y'],
+    ]);
   });
 
   test('an empty string value is sent as an empty header', () => {
     expect(headersOf({ headers: { 'X-Empty': '' } })[0]).toEqual(['X-Empty', '']);
   });
 
-  test.each([
-    ['bad name'],
-    ['a:b'],
-    ['bad\r\nname'],
-    ['x(y)'],
-    [''],
-    ['héader'],
-  ])('invalid header name %j → TypeError naming it', (name) => {
-    const err = expectInvalid(() => norm({ headers: { [name]: 'v' } }), TypeError, /header name/);
-    expect(err.message).toContain(JSON.stringify(name));
-  });
+  test.each([['bad name'], ['a:b'], ['bad\r\nname'], ['x(y)'], [''], ['héader']])(
+    'invalid header name %j → TypeError naming it',
+    (name) => {
+      const err = expectInvalid(() => norm({ headers: { [name]: 'v' } }), TypeError, /header name/);
+      expect(err.message).toContain(JSON.stringify(name));
+    },
+  );
 
-  test.each([
-    ['a\r\nb'],
-    ['a\nb'],
-    ['a\rb'],
-    ['a\0b'],
-  ])('header value %j with CR/LF/NUL → TypeError naming the header', (value) => {
-    expectInvalid(() => norm({ headers: { 'X-Evil': value } }), TypeError, /header "X-Evil"/);
-    expectInvalid(() => norm({ headers: { 'X-Evil': ['ok', value] } }), TypeError, /header "X-Evil"/);
-  });
+  test.each([['a\r\nb'], ['a\nb'], ['a\rb'], ['a\0b']])(
+    'header value %j with CR/LF/NUL → TypeError naming the header',
+    (value) => {
+      expectInvalid(() => norm({ headers: { 'X-Evil': value } }), TypeError, /header "X-Evil"/);
+      expectInvalid(() => norm({ headers: { 'X-Evil': ['ok', value] } }), TypeError, /header "X-Evil"/);
+    },
+  );
 
-  test.each([
-    [{}], [null], [[{}]], [Symbol('s')], [() => 1], [new Date(0)],
-  ])('header value %p of a wrong type → TypeError naming the header', (value) => {
-    expectInvalid(() => norm({ headers: { 'X-Bad': value } }), TypeError, /header "X-Bad"/);
-  });
+  test.each([[{}], [null], [[{}]], [Symbol('s')], [() => 1], [new Date(0)]])(
+    'header value %p of a wrong type → TypeError naming the header',
+    (value) => {
+      expectInvalid(() => norm({ headers: { 'X-Bad': value } }), TypeError, /header "X-Bad"/);
+    },
+  );
 
-  test.each([[5], ['x'], [[]], [[['a', 'b']]], [true], [new Map([['a', 'b']])]])('headers %p (not a plain object) → TypeError', (headers) => {
-    expectInvalid(() => norm({ headers }), TypeError, /option "headers"/);
-  });
+  test.each([[5], ['x'], [[]], [[['a', 'b']]], [true], [new Map([['a', 'b']])]])(
+    'headers %p (not a plain object) → TypeError',
+    (headers) => {
+      expectInvalid(() => norm({ headers }), TypeError, /option "headers"/);
+    },
+  );
 
   test('headers null or undefined → none (only the default User-Agent)', () => {
     expect(headerNames({ headers: null })).toEqual(['User-Agent']);
@@ -266,12 +349,19 @@ describe('normalizeRequest: headers', () => {
 describe('normalizeRequest: userAgent', () => {
   test('replaces an existing user-agent header in place, case-insensitively, keeping its casing and position', () => {
     const h = headersOf({ headers: { a: '1', 'uSeR-aGeNt': 'old', b: '2' }, userAgent: 'MyAgent/1.0' });
-    expect(h).toEqual([['a', '1'], ['uSeR-aGeNt', 'MyAgent/1.0'], ['b', '2']]);
+    expect(h).toEqual([
+      ['a', '1'],
+      ['uSeR-aGeNt', 'MyAgent/1.0'],
+      ['b', '2'],
+    ]);
   });
 
   test('is appended after the given headers when there is no user-agent header', () => {
-    expect(headersOf({ headers: { a: '1', b: '2' }, userAgent: 'MyAgent/1.0' }))
-      .toEqual([['a', '1'], ['b', '2'], ['User-Agent', 'MyAgent/1.0']]);
+    expect(headersOf({ headers: { a: '1', b: '2' }, userAgent: 'MyAgent/1.0' })).toEqual([
+      ['a', '1'],
+      ['b', '2'],
+      ['User-Agent', 'MyAgent/1.0'],
+    ]);
   });
 
   test('a user-agent header without userAgent is kept as given, with no default added', () => {
@@ -285,8 +375,12 @@ describe('normalizeRequest: userAgent', () => {
 
   test('replaces every user-agent header: exactly one User-Agent is sent', () => {
     const uas = (options) => headersOf(options).filter(([n]) => n.toLowerCase() === 'user-agent');
-    expect(uas({ headers: { 'User-Agent': ['a', 'b'] }, userAgent: 'MyAgent/1.0' })).toEqual([['User-Agent', 'MyAgent/1.0']]);
-    expect(uas({ headers: { 'user-agent': 'a', 'User-Agent': 'b' }, userAgent: 'MyAgent/1.0' })).toEqual([['user-agent', 'MyAgent/1.0']]);
+    expect(uas({ headers: { 'User-Agent': ['a', 'b'] }, userAgent: 'MyAgent/1.0' })).toEqual([
+      ['User-Agent', 'MyAgent/1.0'],
+    ]);
+    expect(uas({ headers: { 'user-agent': 'a', 'User-Agent': 'b' }, userAgent: 'MyAgent/1.0' })).toEqual([
+      ['user-agent', 'MyAgent/1.0'],
+    ]);
   });
 
   test('a wrong userAgent → TypeError naming the option', () => {
@@ -300,7 +394,12 @@ describe('normalizeRequest: cookies', () => {
   const cookieHeaders = (options) => headersOf(options).filter(([n]) => n.toLowerCase() === 'cookie');
 
   test('array form → one Cookie header "a=1; b=2"', () => {
-    const r = norm({ cookies: [{ name: 'a', value: '1' }, { name: 'b', value: '2' }] });
+    const r = norm({
+      cookies: [
+        { name: 'a', value: '1' },
+        { name: 'b', value: '2' },
+      ],
+    });
     expect(r.headers.filter(([n]) => n === 'Cookie')).toEqual([['Cookie', 'a=1; b=2']]);
     expect(r.hasCookies).toBe(true);
   });
@@ -311,7 +410,11 @@ describe('normalizeRequest: cookies', () => {
 
   test('merged with an existing Cookie header (any casing), keeping its name and position', () => {
     const h = headersOf({ headers: { x: '1', cookie: 'z=0', y: '2' }, cookies: { a: '1', b: '2' } });
-    expect(h.slice(0, 3)).toEqual([['x', '1'], ['cookie', 'z=0; a=1; b=2'], ['y', '2']]);
+    expect(h.slice(0, 3)).toEqual([
+      ['x', '1'],
+      ['cookie', 'z=0; a=1; b=2'],
+      ['y', '2'],
+    ]);
     expect(h.filter(([n]) => n.toLowerCase() === 'cookie')).toHaveLength(1);
   });
 
@@ -321,8 +424,16 @@ describe('normalizeRequest: cookies', () => {
   });
 
   test('numbers and booleans are stringified, null/undefined values are empty', () => {
-    expect(cookieHeaders({ cookies: [{ name: 'n', value: 5 }, { name: 't', value: true }, { name: 'e', value: null }, { name: 'u' }] }))
-      .toEqual([['Cookie', 'n=5; t=true; e=; u=']]);
+    expect(
+      cookieHeaders({
+        cookies: [
+          { name: 'n', value: 5 },
+          { name: 't', value: true },
+          { name: 'e', value: null },
+          { name: 'u' },
+        ],
+      }),
+    ).toEqual([['Cookie', 'n=5; t=true; e=; u=']]);
   });
 
   test('empty cookie lists send no Cookie header', () => {
@@ -365,7 +476,13 @@ describe('normalizeRequest: cookies', () => {
     [[{ name: '', value: 'x' }], /option "cookies\[0\]"/],
     [[{ name: 'bad name', value: 'x' }], /option "cookies\[0\]"/],
     [[{ name: 5, value: 'x' }], /option "cookies\[0\]"/],
-    [[{ name: 'ok', value: '1' }, { name: 'a', value: {} }], /option "cookies\[1\]".*"a"/],
+    [
+      [
+        { name: 'ok', value: '1' },
+        { name: 'a', value: {} },
+      ],
+      /option "cookies\[1\]".*"a"/,
+    ],
     [[{ name: 'a', value: 'x;y' }], /option "cookies\[0\]".*"a"/],
     [[{ name: 'a', value: 'x\r\ny' }], /option "cookies\[0\]".*"a"/],
     [{ a: {} }, /option "cookies".*"a"/],
@@ -380,32 +497,54 @@ describe('normalizeRequest: headerOrder', () => {
   const headers = { 'x-lower': '1', 'X-Mixed-Case': '2', accept: '3', 'Accept-Language': '4' };
 
   test('listed headers first, in listed order; the rest after, in their original order', () => {
-    expect(headerNames({ headers, headerOrder: ['accept-language', 'x-lower'] }))
-      .toEqual(['Accept-Language', 'x-lower', 'X-Mixed-Case', 'accept', 'User-Agent']);
+    expect(headerNames({ headers, headerOrder: ['accept-language', 'x-lower'] })).toEqual([
+      'Accept-Language',
+      'x-lower',
+      'X-Mixed-Case',
+      'accept',
+      'User-Agent',
+    ]);
   });
 
   test('matching is case-insensitive and keeps the given casing of each header', () => {
-    expect(headerNames({ headers, headerOrder: ['ACCEPT-LANGUAGE', 'X-LOWER', 'Accept', 'x-mixed-case'] }))
-      .toEqual(['Accept-Language', 'x-lower', 'accept', 'X-Mixed-Case', 'User-Agent']);
+    expect(
+      headerNames({ headers, headerOrder: ['ACCEPT-LANGUAGE', 'X-LOWER', 'Accept', 'x-mixed-case'] }),
+    ).toEqual(['Accept-Language', 'x-lower', 'accept', 'X-Mixed-Case', 'User-Agent']);
   });
 
   test('applies to the User-Agent and Cookie headers the options add', () => {
-    expect(headerNames({ headers, cookies: { a: '1' }, headerOrder: ['cookie', 'user-agent', 'accept'] }))
-      .toEqual(['Cookie', 'User-Agent', 'accept', 'x-lower', 'X-Mixed-Case', 'Accept-Language']);
+    expect(
+      headerNames({ headers, cookies: { a: '1' }, headerOrder: ['cookie', 'user-agent', 'accept'] }),
+    ).toEqual(['Cookie', 'User-Agent', 'accept', 'x-lower', 'X-Mixed-Case', 'Accept-Language']);
   });
 
   test('names not present are ignored; repeated headers stay together in their order', () => {
     const h = headersOf({ headers: { a: '1', m: ['x', 'y'], b: '2' }, headerOrder: ['nope', 'm', 'b', 'm'] });
-    expect(h).toEqual([['m', 'x'], ['m', 'y'], ['b', '2'], ['a', '1'], ['User-Agent', DEFAULT_USER_AGENT]]);
+    expect(h).toEqual([
+      ['m', 'x'],
+      ['m', 'y'],
+      ['b', '2'],
+      ['a', '1'],
+      ['User-Agent', DEFAULT_USER_AGENT],
+    ]);
   });
 
   test('an empty headerOrder changes nothing', () => {
-    expect(headerNames({ headers, headerOrder: [] })).toEqual(['x-lower', 'X-Mixed-Case', 'accept', 'Accept-Language', 'User-Agent']);
+    expect(headerNames({ headers, headerOrder: [] })).toEqual([
+      'x-lower',
+      'X-Mixed-Case',
+      'accept',
+      'Accept-Language',
+      'User-Agent',
+    ]);
   });
 
-  test.each([['a'], [[1]], [['a', 2]], [{ 0: 'a' }], [5]])('headerOrder %p → TypeError naming the option', (headerOrder) => {
-    expectInvalid(() => norm({ headers, headerOrder }), TypeError, /headerOrder/);
-  });
+  test.each([['a'], [[1]], [['a', 2]], [{ 0: 'a' }], [5]])(
+    'headerOrder %p → TypeError naming the option',
+    (headerOrder) => {
+      expectInvalid(() => norm({ headers, headerOrder }), TypeError, /headerOrder/);
+    },
+  );
 });
 
 describe('normalizeRequest: body', () => {
@@ -425,13 +564,16 @@ describe('normalizeRequest: body', () => {
   test('URLSearchParams → form encoding, content-type added when absent', () => {
     const r = norm({ body: new URLSearchParams({ a: '1', b: 'x y&z' }) });
     expect(r.body.toString()).toBe('a=1&b=x+y%26z');
-    expect(r.headers.filter(([n]) => n.toLowerCase() === 'content-type'))
-      .toEqual([['Content-Type', 'application/x-www-form-urlencoded;charset=UTF-8']]);
+    expect(r.headers.filter(([n]) => n.toLowerCase() === 'content-type')).toEqual([
+      ['Content-Type', 'application/x-www-form-urlencoded;charset=UTF-8'],
+    ]);
   });
 
   test('URLSearchParams does not replace a content-type given in any casing', () => {
     const r = norm({ headers: { 'content-TYPE': 'text/custom' }, body: new URLSearchParams({ a: '1' }) });
-    expect(r.headers.filter(([n]) => n.toLowerCase() === 'content-type')).toEqual([['content-TYPE', 'text/custom']]);
+    expect(r.headers.filter(([n]) => n.toLowerCase() === 'content-type')).toEqual([
+      ['content-TYPE', 'text/custom'],
+    ]);
   });
 
   test('Buffer → the same bytes', () => {
@@ -498,14 +640,19 @@ describe('normalizeRequest: body', () => {
     expect(norm({ bodyBytes: Buffer.alloc(0), body: 'text' }).body.toString()).toBe('text');
   });
 
-  test.each([[5], [{}], [true], [Symbol('s')], [[1, 2]], [new Date(0)], [() => {}]])('body %p → TypeError naming the option', (body) => {
-    expectInvalid(() => norm({ body }), TypeError, /option "body"/);
-  });
+  test.each([[5], [{}], [true], [Symbol('s')], [[1, 2]], [new Date(0)], [() => {}]])(
+    'body %p → TypeError naming the option',
+    (body) => {
+      expectInvalid(() => norm({ body }), TypeError, /option "body"/);
+    },
+  );
 
-  test.each([[5], ['***not base64***'], ['abc$'], [{}], [true], [[1, 2]]])('bodyBytes %p → TypeError naming the option', (bodyBytes) => {
-    expectInvalid(() => norm({ bodyBytes }), TypeError, /option "bodyBytes"/);
-  });
-
+  test.each([[5], ['***not base64***'], ['abc$'], [{}], [true], [[1, 2]]])(
+    'bodyBytes %p → TypeError naming the option',
+    (bodyBytes) => {
+      expectInvalid(() => norm({ bodyBytes }), TypeError, /option "bodyBytes"/);
+    },
+  );
 });
 
 describe('normalizeRequest: bodies read asynchronously (FormData, Blob, form-data, streams)', () => {
@@ -537,16 +684,24 @@ describe('normalizeRequest: bodies read asynchronously (FormData, Blob, form-dat
     const body = (await resolvePendingBody(r)).body;
     const expected = Buffer.concat([
       Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="field"\r\n\r\na\r\nb "q"\r\n`),
-      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="pic %221%22.png"\r\nContent-Type: image/png\r\n\r\n`),
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="pic %221%22.png"\r\nContent-Type: image/png\r\n\r\n`,
+      ),
       Buffer.from([0, 1, 2, 255]),
-      Buffer.from(`\r\n--${boundary}\r\nContent-Disposition: form-data; name="anon"; filename="blob"\r\nContent-Type: application/octet-stream\r\n\r\nzz\r\n`),
+      Buffer.from(
+        `\r\n--${boundary}\r\nContent-Disposition: form-data; name="anon"; filename="blob"\r\nContent-Type: application/octet-stream\r\n\r\nzz\r\n`,
+      ),
       Buffer.from(`--${boundary}--\r\n`),
     ]);
     expect(body.equals(expected)).toBe(true);
   });
 
-  test('a caller\'s content-type stays; a caller\'s Content-Length gets the true length once read', async () => {
-    const r = norm({ body: Readable.from([Buffer.from('abc'), 'déf']), bufferBody: true, headers: { 'content-type': 'text/x', 'Content-Length': '1' } });
+  test("a caller's content-type stays; a caller's Content-Length gets the true length once read", async () => {
+    const r = norm({
+      body: Readable.from([Buffer.from('abc'), 'déf']),
+      bufferBody: true,
+      headers: { 'content-type': 'text/x', 'Content-Length': '1' },
+    });
     expect(contentTypes(r)).toEqual([['content-type', 'text/x']]);
     const done = await resolvePendingBody(r);
     expect(done.body.toString()).toBe('abcdéf');
@@ -554,22 +709,36 @@ describe('normalizeRequest: bodies read asynchronously (FormData, Blob, form-dat
   });
 
   test('async iterables of Uint8Array, web ReadableStreams and old-style pipe-only streams', async () => {
-    async function* gen() { yield new Uint8Array([1, 2]); yield new Uint8Array([3]).buffer; }
+    async function* gen() {
+      yield new Uint8Array([1, 2]);
+      yield new Uint8Array([3]).buffer;
+    }
     expect([...(await resolvePendingBody(norm({ body: gen(), bufferBody: true }))).body]).toEqual([1, 2, 3]);
-    const web = new ReadableStream({ start(c) { c.enqueue(new Uint8Array([7, 8])); c.close(); } });
+    const web = new ReadableStream({
+      start(c) {
+        c.enqueue(new Uint8Array([7, 8]));
+        c.close();
+      },
+    });
     expect([...(await resolvePendingBody(norm({ body: web, bufferBody: true }))).body]).toEqual([7, 8]);
     const { EventEmitter } = require('node:events');
     const legacy = Object.assign(new EventEmitter(), {
-      pipe(dest) { dest.write(Buffer.from('old')); dest.end(); return dest; },
+      pipe(dest) {
+        dest.write(Buffer.from('old'));
+        dest.end();
+        return dest;
+      },
     });
     expect((await resolvePendingBody(norm({ body: legacy }))).body.toString()).toBe('old');
   });
 
   test('an empty stream → no body', async () => {
-    expect((await resolvePendingBody(norm({ body: Readable.from([]), bufferBody: true }))).body).toBeUndefined();
+    expect(
+      (await resolvePendingBody(norm({ body: Readable.from([]), bufferBody: true }))).body,
+    ).toBeUndefined();
   });
 
-  test('a form-data package instance (duck-typed): its headers\' content-type, getBuffer() bytes', async () => {
+  test("a form-data package instance (duck-typed): its headers' content-type, getBuffer() bytes", async () => {
     const fake = {
       getBoundary: () => 'XYZ',
       getHeaders: () => ({ 'content-type': 'multipart/form-data; boundary=XYZ' }),
@@ -584,34 +753,51 @@ describe('normalizeRequest: bodies read asynchronously (FormData, Blob, form-dat
     const { PassThrough } = require('node:stream');
     const fake = new PassThrough();
     fake.getBoundary = () => 'B';
-    fake.getBuffer = () => { throw new TypeError('stream part'); };
+    fake.getBuffer = () => {
+      throw new TypeError('stream part');
+    };
     fake.end(Buffer.from('streamed'));
     const r = norm({ body: fake });
     expect(contentTypes(r)).toEqual([['Content-Type', 'multipart/form-data; boundary=B']]);
     expect((await resolvePendingBody(r)).body.toString()).toBe('streamed');
   });
 
-  test('without bufferBody, streams and async iterables are sent as read: bodyStream, the caller\'s Content-Length as their declared length', () => {
+  test("without bufferBody, streams and async iterables are sent as read: bodyStream, the caller's Content-Length as their declared length", () => {
     const src = Readable.from(['x']);
     let r = norm({ body: src });
     expect(r.bodyStream).toBe(src);
     expect(r.body).toBeUndefined();
     expect(r.pendingBody).toBeUndefined();
     expect(r.declaredLength).toBeUndefined();
-    r = norm({ body: Readable.from(['x']), headers: { 'content-length': ' 12 ', 'Transfer-Encoding': 'gzip' } });
+    r = norm({
+      body: Readable.from(['x']),
+      headers: { 'content-length': ' 12 ', 'Transfer-Encoding': 'gzip' },
+    });
     expect(r.declaredLength).toBe(12);
     expect(r.headers.some(([n]) => n.toLowerCase() === 'transfer-encoding')).toBe(false);
-    expect(() => norm({ body: Readable.from(['x']), headers: { 'content-length': 'lots' } })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION' }));
+    expect(() => norm({ body: Readable.from(['x']), headers: { 'content-length': 'lots' } })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION' }),
+    );
     // The form-data package and Blobs keep their known length: read first, not streamed.
-    expect(norm({ body: { getBoundary: () => 'b', getBuffer: () => Buffer.alloc(1) } }).bodyStream).toBeUndefined();
+    expect(
+      norm({ body: { getBoundary: () => 'b', getBuffer: () => Buffer.alloc(1) } }).bodyStream,
+    ).toBeUndefined();
     expect(norm({ body: new Blob(['ab']) }).bodyStream).toBeUndefined();
   });
 
   test('a stream that errors rejects with its error; a bad chunk with ERR_INVALID_OPTION', async () => {
-    const failing = new Readable({ read() { this.destroy(new Error('disk gone')); } });
+    const failing = new Readable({
+      read() {
+        this.destroy(new Error('disk gone'));
+      },
+    });
     await expect(resolvePendingBody(norm({ body: failing, bufferBody: true }))).rejects.toThrow('disk gone');
-    async function* bad() { yield 42; }
-    await expect(resolvePendingBody(norm({ body: bad(), bufferBody: true }))).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+    async function* bad() {
+      yield 42;
+    }
+    await expect(resolvePendingBody(norm({ body: bad(), bufferBody: true }))).rejects.toMatchObject({
+      code: 'ERR_INVALID_OPTION',
+    });
   });
 
   test('bodyBytes still wins over a pending body (nothing is read)', () => {
@@ -629,10 +815,13 @@ describe('normalizeRequest / normalizeInit: cookieJar', () => {
     expect(normalizeInit({ cookieJar: jar }).cookieJar).toBe(jar);
     expect(normalizeInit({}).cookieJar).toBeUndefined();
   });
-  test.each([[5], ['jar'], [{}], [{ getCookieString() {} }], [{ setCookie() {} }]])('cookieJar %p → TypeError naming the option', (cookieJar) => {
-    expectInvalid(() => norm({ cookieJar }), TypeError, /option "cookieJar"/);
-    expectInvalid(() => normalizeInit({ cookieJar }), TypeError, /option "cookieJar"/);
-  });
+  test.each([[5], ['jar'], [{}], [{ getCookieString() {} }], [{ setCookie() {} }]])(
+    'cookieJar %p → TypeError naming the option',
+    (cookieJar) => {
+      expectInvalid(() => norm({ cookieJar }), TypeError, /option "cookieJar"/);
+      expectInvalid(() => normalizeInit({ cookieJar }), TypeError, /option "cookieJar"/);
+    },
+  );
 });
 
 describe('normalizeRequest: timeout', () => {
@@ -654,19 +843,32 @@ describe('normalizeRequest: timeout', () => {
     expect(norm({ timeout: 0.00001 }).timeoutMs).toBe(1);
   });
 
-  test.each([[-1], [-0.5], [NaN], [Infinity], [-Infinity]])('timeout %p → RangeError naming the option', (timeout) => {
-    expectInvalid(() => norm({ timeout }), RangeError, /option "timeout"/);
-  });
+  test.each([[-1], [-0.5], [NaN], [Infinity], [-Infinity]])(
+    'timeout %p → RangeError naming the option',
+    (timeout) => {
+      expectInvalid(() => norm({ timeout }), RangeError, /option "timeout"/);
+    },
+  );
 
-  test.each([['5'], [''], [{}], [true], [[5]]])('timeout %p (not a number) → TypeError naming the option', (timeout) => {
-    expectInvalid(() => norm({ timeout }), TypeError, /option "timeout"/);
-  });
+  test.each([['5'], [''], [{}], [true], [[5]]])(
+    'timeout %p (not a number) → TypeError naming the option',
+    (timeout) => {
+      expectInvalid(() => norm({ timeout }), TypeError, /option "timeout"/);
+    },
+  );
 });
 
 describe('normalizeRequest: method', () => {
   test.each([
-    ['get', 'GET'], ['post', 'POST'], ['Put', 'PUT'], ['DELETE', 'DELETE'], ['patch', 'PATCH'],
-    ['head', 'HEAD'], ['options', 'OPTIONS'], ['trace', 'TRACE'], ['purge', 'PURGE'],
+    ['get', 'GET'],
+    ['post', 'POST'],
+    ['Put', 'PUT'],
+    ['DELETE', 'DELETE'],
+    ['patch', 'PATCH'],
+    ['head', 'HEAD'],
+    ['options', 'OPTIONS'],
+    ['trace', 'TRACE'],
+    ['purge', 'PURGE'],
   ])('method %p → %p', (m, expected) => {
     expect(normalizeRequest(URL_, {}, m).method).toBe(expected);
     expect(normalizeRequest(URL_, { method: m }, undefined).method).toBe(expected);
@@ -698,17 +900,26 @@ describe('normalizeRequest: url', () => {
     expect(norm({}, new URL('https://example.test/x')).url.href).toBe('https://example.test/x');
   });
 
-  test.each([['not a url'], [''], ['example.test/path'], ['https://']])('invalid URL %p → TypeError "Invalid URL"', (url) => {
-    expectInvalid(() => norm({}, url), TypeError, /Invalid URL/);
-  });
+  test.each([['not a url'], [''], ['example.test/path'], ['https://']])(
+    'invalid URL %p → TypeError "Invalid URL"',
+    (url) => {
+      expectInvalid(() => norm({}, url), TypeError, /Invalid URL/);
+    },
+  );
 
-  test.each([['ftp://example.test/'], ['file:///etc/passwd'], ['data:text/plain,x'], ['mailto:a@b.c']])('unsupported scheme %p → TypeError', (url) => {
-    expectInvalid(() => norm({}, url), TypeError, /url scheme/);
-  });
+  test.each([['ftp://example.test/'], ['file:///etc/passwd'], ['data:text/plain,x'], ['mailto:a@b.c']])(
+    'unsupported scheme %p → TypeError',
+    (url) => {
+      expectInvalid(() => norm({}, url), TypeError, /url scheme/);
+    },
+  );
 
-  test.each([[5], [null], [undefined], [{}], [['https://example.test/']]])('url %p (not a string) → TypeError naming the url', (url) => {
-    expectInvalid(() => normalizeRequest(url, {}, 'get'), TypeError, /url/);
-  });
+  test.each([[5], [null], [undefined], [{}], [['https://example.test/']]])(
+    'url %p (not a string) → TypeError naming the url',
+    (url) => {
+      expectInvalid(() => normalizeRequest(url, {}, 'get'), TypeError, /url/);
+    },
+  );
 
   test('a URL with port 0 → ERR_INVALID_OPTION naming the url (the engine cannot connect to it)', () => {
     const err = thrown(() => norm({}, 'https://example.test:0/'));
@@ -723,13 +934,17 @@ describe('normalizeRequest: url', () => {
   });
 
   test('options.url overrides the url argument, as in cycletls', () => {
-    expect(norm({ url: 'https://override.test/o' }, 'https://arg.test/a').url.href).toBe('https://override.test/o');
+    expect(norm({ url: 'https://override.test/o' }, 'https://arg.test/a').url.href).toBe(
+      'https://override.test/o',
+    );
     expect(norm({ url: null }, 'https://arg.test/a').url.href).toBe('https://arg.test/a');
     expectInvalid(() => norm({ url: 'not a url' }, 'https://arg.test/a'), TypeError, /Invalid URL/);
   });
 
   test('ws: and wss: URLs are for ws() → ERR_INVALID_OPTION', () => {
-    expect(() => norm({}, 'wss://example.test/')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/ws\(\)/) }));
+    expect(() => norm({}, 'wss://example.test/')).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/ws\(\)/) }),
+    );
   });
 });
 
@@ -738,10 +953,13 @@ describe('normalizeRequest: options that are not implemented yet', () => {
     expectNotImplemented(() => norm({ [key]: value }), new RegExp(key));
   });
 
-  test.each([['ja3'], ['ja4r'], ['http2Fingerprint'], ['proxy']])('%s as an empty string (or null) is treated as absent', (key) => {
-    expect(norm({ [key]: '' }).method).toBe('GET');
-    expect(norm({ [key]: null }).method).toBe('GET');
-  });
+  test.each([['ja3'], ['ja4r'], ['http2Fingerprint'], ['proxy']])(
+    '%s as an empty string (or null) is treated as absent',
+    (key) => {
+      expect(norm({ [key]: '' }).method).toBe('GET');
+      expect(norm({ [key]: null }).method).toBe('GET');
+    },
+  );
 
   test.each([['ja3'], ['proxy']])('%s of a wrong type → TypeError', (key) => {
     expectInvalid(() => norm({ [key]: 5 }), TypeError, new RegExp(key));
@@ -749,7 +967,9 @@ describe('normalizeRequest: options that are not implemented yet', () => {
 
   test('proxy URLs: six schemes, default ports kept implicit, credentials kept percent-encoded', () => {
     expect(norm({ proxy: ' HTTP://127.0.0.1:8080/ ' }).proxy).toBe('http://127.0.0.1:8080');
-    expect(norm({ proxy: 'socks5h://us%40er:p%3Ass@Proxy.Test' }).proxy).toBe('socks5h://us%40er:p%3Ass@proxy.test');
+    expect(norm({ proxy: 'socks5h://us%40er:p%3Ass@Proxy.Test' }).proxy).toBe(
+      'socks5h://us%40er:p%3Ass@proxy.test',
+    );
     expect(norm({ proxy: 'socks4a://[::1]:1080' }).proxy).toBe('socks4a://[::1]:1080');
     for (const scheme of ['http', 'https', 'socks4', 'socks4a', 'socks5', 'socks5h']) {
       expect(norm({ proxy: `${scheme}://h:1` }).proxy).toBe(`${scheme}://h:1`);
@@ -789,7 +1009,7 @@ describe('normalizeRequest: options that are not implemented yet', () => {
     expect(norm({ [key]: ` ${value} `, profile: 'chrome_156' })[key]).toBe(value);
   });
 
-  describe('cycletls\'s user-agent rule (ja3/ja4r without a preset)', () => {
+  describe("cycletls's user-agent rule (ja3/ja4r without a preset)", () => {
     const JA3 = '771,4865-4867,0-23-65281,29-23,0';
     const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0';
     const { userAgentFamily, withGrease } = require('../../dist/options');
@@ -798,8 +1018,14 @@ describe('normalizeRequest: options that are not implemented yet', () => {
       [FIREFOX, 'firefox'],
       ['Mozilla/5.0 (X11; rv:153.0) Gecko/20100101 firefox/153.0', 'firefox'],
       [DEFAULT_USER_AGENT, 'chrome'],
-      ['Mozilla/5.0 (Macintosh) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15', 'chrome'],
-      ['Mozilla/5.0 (iPhone) AppleWebKit/605.1.15 (KHTML, like Gecko) FxiOS/140.0 Mobile/15E148 Safari/605.1.15', 'chrome'],
+      [
+        'Mozilla/5.0 (Macintosh) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15',
+        'chrome',
+      ],
+      [
+        'Mozilla/5.0 (iPhone) AppleWebKit/605.1.15 (KHTML, like Gecko) FxiOS/140.0 Mobile/15E148 Safari/605.1.15',
+        'chrome',
+      ],
       ['Mozilla/5.0 Firefox/153.0 Chrome/1', 'chrome'],
       ['curl/8.0', 'chrome'],
     ])('%s → %s', (ua, family) => {
@@ -818,7 +1044,9 @@ describe('normalizeRequest: options that are not implemented yet', () => {
       expect(r.ja3).toBe(JA3);
       // A User-Agent header counts as much as the option.
       expect(norm({ ja3: JA3, headers: { 'user-agent': FIREFOX } }).profile).toBe('firefox');
-      expect(norm({ ja4r: 't13d1516h2_002f,0035_0005,000a_0403', userAgent: FIREFOX }).profile).toBe('firefox');
+      expect(norm({ ja4r: 't13d1516h2_002f,0035_0005,000a_0403', userAgent: FIREFOX }).profile).toBe(
+        'firefox',
+      );
     });
 
     test('Chrome and every other user agent (and none) keep the default preset and GREASE the JA3', () => {
@@ -830,17 +1058,38 @@ describe('normalizeRequest: options that are not implemented yet', () => {
       expect(norm({ ja3: JA3, disableGrease: true }).ja3).toBe(JA3);
     });
 
-    test('the headers are the chosen preset\'s', () => {
-      const catalog = { has: () => true, headers: (id) => (id === 'firefox' ? [['user-agent', 'FF'], ['te', 'trailers']] : [['sec-ch-ua', 'x'], ['user-agent', 'CH']]) };
+    test("the headers are the chosen preset's", () => {
+      const catalog = {
+        has: () => true,
+        headers: (id) =>
+          id === 'firefox'
+            ? [
+                ['user-agent', 'FF'],
+                ['te', 'trailers'],
+              ]
+            : [
+                ['sec-ch-ua', 'x'],
+                ['user-agent', 'CH'],
+              ],
+      };
       const r = normalizeRequest(URL_, { ja3: JA3, userAgent: FIREFOX }, 'get', catalog);
-      expect(r.headers).toEqual([['user-agent', FIREFOX], ['te', 'trailers']]);
+      expect(r.headers).toEqual([
+        ['user-agent', FIREFOX],
+        ['te', 'trailers'],
+      ]);
     });
 
     test('an explicit profile or http2Fingerprint always wins', () => {
-      expect(norm({ ja3: JA3, userAgent: FIREFOX, profile: 'chrome_156' })).toMatchObject({ profile: 'chrome_156', ja3: JA3 });
+      expect(norm({ ja3: JA3, userAgent: FIREFOX, profile: 'chrome_156' })).toMatchObject({
+        profile: 'chrome_156',
+        ja3: JA3,
+      });
       expect(norm({ ja3: JA3, profile: 'firefox_140' })).toMatchObject({ profile: 'firefox_140', ja3: JA3 });
       const h2 = '1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p';
-      expect(norm({ ja3: JA3, userAgent: FIREFOX, http2Fingerprint: h2 })).toMatchObject({ profile: '', ja3: JA3 });
+      expect(norm({ ja3: JA3, userAgent: FIREFOX, http2Fingerprint: h2 })).toMatchObject({
+        profile: '',
+        ja3: JA3,
+      });
       expect(norm({ ja3: JA3, http2Fingerprint: h2 })).toMatchObject({ profile: '', ja3: JA3 });
     });
 
@@ -862,15 +1111,36 @@ describe('normalizeRequest: options that are not implemented yet', () => {
   test('profile must name a preset when the catalog is known', () => {
     const catalog = { has: (id) => id === 'chrome_156', headers: () => [['user-agent', 'UA']] };
     expect(normalizeRequest(URL_, { profile: 'chrome_156' }, 'get', catalog).profile).toBe('chrome_156');
-    expectInvalid(() => normalizeRequest(URL_, { profile: 'netscape' }, 'get', catalog), RangeError, /profile/);
+    expectInvalid(
+      () => normalizeRequest(URL_, { profile: 'netscape' }, 'get', catalog),
+      RangeError,
+      /profile/,
+    );
     expectInvalid(() => normalizeRequest(URL_, { profile: 5 }, 'get', catalog), TypeError, /profile/);
   });
 
   test('preset headers are the base; given headers override by name in place', () => {
-    const catalog = { has: () => true, headers: () => [['accept', 'a/b'], ['user-agent', 'UA'], ['accept-language', 'en']] };
+    const catalog = {
+      has: () => true,
+      headers: () => [
+        ['accept', 'a/b'],
+        ['user-agent', 'UA'],
+        ['accept-language', 'en'],
+      ],
+    };
     const r = normalizeRequest(URL_, { headers: { 'Accept-Language': 'de', 'X-New': '1' } }, 'get', catalog);
-    expect(r.headers).toEqual([['accept', 'a/b'], ['user-agent', 'UA'], ['Accept-Language', 'de'], ['X-New', '1']]);
-    const exact = normalizeRequest(URL_, { headers: { 'X-New': '1' }, orderAsProvided: true }, 'get', catalog);
+    expect(r.headers).toEqual([
+      ['accept', 'a/b'],
+      ['user-agent', 'UA'],
+      ['Accept-Language', 'de'],
+      ['X-New', '1'],
+    ]);
+    const exact = normalizeRequest(
+      URL_,
+      { headers: { 'X-New': '1' }, orderAsProvided: true },
+      'get',
+      catalog,
+    );
     expect(exact.headers.map(([n]) => n)).toEqual(['X-New', 'User-Agent']);
   });
 
@@ -896,15 +1166,20 @@ describe('normalizeRequest: options that are not implemented yet', () => {
   });
 
   test('accepted no-op flags: orderAsProvided, enableConnectionReuse, tls13AutoRetry', () => {
-    expect(norm({ orderAsProvided: true, enableConnectionReuse: true, tls13AutoRetry: true }).method).toBe('GET');
+    expect(norm({ orderAsProvided: true, enableConnectionReuse: true, tls13AutoRetry: true }).method).toBe(
+      'GET',
+    );
     expectInvalid(() => norm({ enableConnectionReuse: 'yes' }), TypeError, /enableConnectionReuse/);
   });
 });
 
 describe('normalizeRequest: other options', () => {
-  test.each([['json'], ['text'], ['arraybuffer'], ['blob'], ['stream']])('responseType %p is accepted', (responseType) => {
-    expect(norm({ responseType }).responseType).toBe(responseType);
-  });
+  test.each([['json'], ['text'], ['arraybuffer'], ['blob'], ['stream']])(
+    'responseType %p is accepted',
+    (responseType) => {
+      expect(norm({ responseType }).responseType).toBe(responseType);
+    },
+  );
 
   test('responseType: unknown value → RangeError, non-string → TypeError, null → json', () => {
     expectInvalid(() => norm({ responseType: 'xml' }), RangeError, /responseType/);
@@ -914,8 +1189,18 @@ describe('normalizeRequest: other options', () => {
   });
 
   test('boolean options are read; non-booleans → TypeError naming the option', () => {
-    const r = norm({ insecureSkipVerify: true, forceHTTP1: true, disableRedirect: true, rejectOnError: true });
-    expect(r).toMatchObject({ insecureSkipVerify: true, forceHttp1: true, disableRedirect: true, rejectOnError: true });
+    const r = norm({
+      insecureSkipVerify: true,
+      forceHTTP1: true,
+      disableRedirect: true,
+      rejectOnError: true,
+    });
+    expect(r).toMatchObject({
+      insecureSkipVerify: true,
+      forceHttp1: true,
+      disableRedirect: true,
+      rejectOnError: true,
+    });
     expect(norm({}).rejectOnError).toBeUndefined();
     for (const key of ['insecureSkipVerify', 'forceHTTP1', 'disableRedirect', 'rejectOnError']) {
       expectInvalid(() => norm({ [key]: 'yes' }), TypeError, new RegExp(key));
@@ -954,9 +1239,12 @@ describe('normalizeRequest: other options', () => {
     expect(norm({ somethingElse: { deep: true }, _hostKey: 'x' }).method).toBe('GET');
   });
 
-  test.each([[5], ['x'], [[]], [true], [new Map()]])('options %p (not a plain object) → TypeError', (options) => {
-    expectInvalid(() => norm(options), TypeError, /options must be an object/);
-  });
+  test.each([[5], ['x'], [[]], [true], [new Map()]])(
+    'options %p (not a plain object) → TypeError',
+    (options) => {
+      expectInvalid(() => norm(options), TypeError, /options must be an object/);
+    },
+  );
 });
 
 describe("the caller's options object is never mutated", () => {
@@ -1005,7 +1293,11 @@ describe("the caller's options object is never mutated", () => {
   test('array-form cookies, URLSearchParams body and bodyBytes are left untouched', () => {
     const params = new URLSearchParams({ a: '1' });
     const bytes = Buffer.from([1, 2, 3]);
-    const opts = { cookies: [{ name: 'a', value: '1', expires: 'Mon, 02-Jan-2022 15:04:05 EST', sameSite: 'Lax' }], body: params, bodyBytes: bytes };
+    const opts = {
+      cookies: [{ name: 'a', value: '1', expires: 'Mon, 02-Jan-2022 15:04:05 EST', sameSite: 'Lax' }],
+      body: params,
+      bodyBytes: bytes,
+    };
     const copy = { cookies: [{ ...opts.cookies[0] }], body: params, bodyBytes: bytes };
     deepFreeze(opts.cookies);
     normalizeRequest(URL_, opts, 'post');

@@ -22,7 +22,14 @@ function declared(name) {
 }
 
 // The TS type each kind of field is declared with.
-const TS_TYPE = { string: 'string', boolean: 'boolean', port: 'number', count: 'number', headers: 'string[]', bytes: 'Uint8Array' };
+const TS_TYPE = {
+  string: 'string',
+  boolean: 'boolean',
+  port: 'number',
+  count: 'number',
+  headers: 'string[]',
+  bytes: 'Uint8Array',
+};
 
 const fields = native.loadAddon().requestFields;
 
@@ -30,30 +37,42 @@ test('the addon describes every field with a known kind, once', () => {
   expect(fields.length).toBeGreaterThan(20);
   expect(new Set(fields.map((f) => f.name)).size).toBe(fields.length);
   for (const f of fields) expect(Object.keys(TS_TYPE)).toContain(f.kind);
-  expect(fields.filter((f) => f.required).map((f) => f.name).sort()).toEqual(['host', 'method', 'port', 'target']);
+  expect(
+    fields
+      .filter((f) => f.required)
+      .map((f) => f.name)
+      .sort(),
+  ).toEqual(['host', 'method', 'port', 'target']);
 });
 
-test('NativeRequestSpec declares exactly the fields of the table, each with its kind\'s type', () => {
+test("NativeRequestSpec declares exactly the fields of the table, each with its kind's type", () => {
   const spec = declared('NativeRequestSpec');
   expect([...spec.keys()].sort()).toEqual(fields.map((f) => f.name).sort());
   for (const f of fields) {
     const member = spec.get(f.name);
     expect({ name: f.name, type: member.type }).toEqual({ name: f.name, type: TS_TYPE[f.kind] });
     // What the engine cannot do without, the TS type cannot leave out.
-    if (f.required) expect({ name: f.name, optional: member.optional }).toEqual({ name: f.name, optional: false });
+    if (f.required)
+      expect({ name: f.name, optional: member.optional }).toEqual({ name: f.name, optional: false });
   }
 });
 
-test('NativeEngineOptions declares exactly the engine\'s options, each a number, with ranges', () => {
+test("NativeEngineOptions declares exactly the engine's options, each a number, with ranges", () => {
   const options = native.nativeEngineOptions();
   const members = declared('NativeEngineOptions');
   expect([...members.keys()].sort()).toEqual(options.map((o) => o.name).sort());
-  for (const [name, m] of members) expect({ name, type: m.type, optional: m.optional }).toEqual({ name, type: 'number', optional: true });
-  for (const o of options) expect(Number.isInteger(o.min) && Number.isInteger(o.max) && o.min <= o.max).toBe(true);
+  for (const [name, m] of members)
+    expect({ name, type: m.type, optional: m.optional }).toEqual({ name, type: 'number', optional: true });
+  for (const o of options)
+    expect(Number.isInteger(o.min) && Number.isInteger(o.max) && o.min <= o.max).toBe(true);
 });
 
 test('constants(): the values lib/ shares with the engine', () => {
-  expect(native.nativeConstants()).toEqual({ consumerCreditBytes: 2 * 1024 * 1024, maxTimeoutMs: 365 * 24 * 3600 * 1000, defaultSharePort: 9119 });
+  expect(native.nativeConstants()).toEqual({
+    consumerCreditBytes: 2 * 1024 * 1024,
+    maxTimeoutMs: 365 * 24 * 3600 * 1000,
+    defaultSharePort: 9119,
+  });
   expect(Object.isFrozen(native.nativeConstants())).toBe(true);
 });
 
@@ -90,11 +109,25 @@ describe('what lib/ sends', () => {
     const initCycleTLS = require(root);
     const client = await initCycleTLS({ shareAcrossProcesses: false });
     try {
-      const r = await client(url, {
-        body: 'x'.repeat(10), headers: { 'x-a': '1' }, timeout: 5, connectTimeout: 2, tlsTimeout: 2, headersTimeout: 2,
-        bodyIdleTimeout: 2, forceHTTP1: true, insecureSkipVerify: true, serverName: 'sni.test', decompress: true,
-        maxResponseBytes: 1 << 20, responseType: 'text',
-      }, 'post');
+      const r = await client(
+        url,
+        {
+          body: 'x'.repeat(10),
+          headers: { 'x-a': '1' },
+          timeout: 5,
+          connectTimeout: 2,
+          tlsTimeout: 2,
+          headersTimeout: 2,
+          bodyIdleTimeout: 2,
+          forceHTTP1: true,
+          insecureSkipVerify: true,
+          serverName: 'sni.test',
+          decompress: true,
+          maxResponseBytes: 1 << 20,
+          responseType: 'text',
+        },
+        'post',
+      );
       expect(r.status).toBe(200);
     } finally {
       await client.exit();
@@ -106,9 +139,12 @@ describe('what lib/ sends', () => {
         expect({ key, known: byName.has(key) }).toEqual({ key, known: true });
         if (value === undefined) continue;
         const { kind } = byName.get(key);
-        const ok = kind === 'headers' ? Array.isArray(value) && value.every((v) => typeof v === 'string')
-          : kind === 'bytes' ? value instanceof Uint8Array
-            : typeof value === TS_TYPE[kind];
+        const ok =
+          kind === 'headers'
+            ? Array.isArray(value) && value.every((v) => typeof v === 'string')
+            : kind === 'bytes'
+              ? value instanceof Uint8Array
+              : typeof value === TS_TYPE[kind];
         expect({ key, kind, ok }).toEqual({ key, kind, ok: true });
       }
       for (const f of fields.filter((x) => x.required)) expect(spec[f.name]).not.toBeUndefined();

@@ -49,27 +49,35 @@ describe('canonicalHeaderName (Go CanonicalMIMEHeaderKey)', () => {
     expect(canonicalHeaderName(input)).toBe(expected);
   });
 
-  test.each([
-    ['bad name'],
-    ['x-bad name'],
-    ['a:b'],
-    ['héader'],
-    ['x(y)'],
-    ['tab\tname'],
-    [''],
-  ])('a name with invalid token characters is returned unchanged: %j', (input) => {
-    expect(canonicalHeaderName(input)).toBe(input);
-  });
+  test.each([['bad name'], ['x-bad name'], ['a:b'], ['héader'], ['x(y)'], ['tab\tname'], ['']])(
+    'a name with invalid token characters is returned unchanged: %j',
+    (input) => {
+      expect(canonicalHeaderName(input)).toBe(input);
+    },
+  );
 });
 
 describe('headersToCycleTLS', () => {
   test('canonical names, every value an array of strings', () => {
-    expect(headersToCycleTLS(['content-type', 'application/json', 'x-one', '1']))
-      .toEqual({ 'Content-Type': ['application/json'], 'X-One': ['1'] });
+    expect(headersToCycleTLS(['content-type', 'application/json', 'x-one', '1'])).toEqual({
+      'Content-Type': ['application/json'],
+      'X-One': ['1'],
+    });
   });
 
   test('repeated names (in any casing) are grouped into one array, in wire order', () => {
-    const raw = ['Set-Cookie', 'c1=v1; Path=/', 'x-multi', 'a', 'set-cookie', 'c2=v2; Path=/', 'X-MULTI', 'b', 'SET-COOKIE', 'c3=v3'];
+    const raw = [
+      'Set-Cookie',
+      'c1=v1; Path=/',
+      'x-multi',
+      'a',
+      'set-cookie',
+      'c2=v2; Path=/',
+      'X-MULTI',
+      'b',
+      'SET-COOKIE',
+      'c3=v3',
+    ];
     const h = headersToCycleTLS(raw);
     expect(h).toEqual({ 'Set-Cookie': ['c1=v1; Path=/', 'c2=v2; Path=/', 'c3=v3'], 'X-Multi': ['a', 'b'] });
     expect(Object.keys(h)).toEqual(['Set-Cookie', 'X-Multi']);
@@ -105,7 +113,17 @@ describe('compatStatus (the status cycletls resolves failures with)', () => {
     expect(compatStatus(code)).toBe(status);
   });
 
-  const mapped = new Set(['ERR_TIMEOUT', 'ERR_CONNECT_TIMEOUT', 'ERR_TLS_CERT', 'ERR_TLS_HANDSHAKE', 'ERR_CONNECT_REFUSED', 'ERR_DNS', 'ERR_PROXY', 'ERR_CONNECT', 'ERR_BODY_TOO_LARGE']);
+  const mapped = new Set([
+    'ERR_TIMEOUT',
+    'ERR_CONNECT_TIMEOUT',
+    'ERR_TLS_CERT',
+    'ERR_TLS_HANDSHAKE',
+    'ERR_CONNECT_REFUSED',
+    'ERR_DNS',
+    'ERR_PROXY',
+    'ERR_CONNECT',
+    'ERR_BODY_TOO_LARGE',
+  ]);
   test.each(errorCodes.filter((c) => !mapped.has(c)).map((c) => [c]))('%s → 0', (code) => {
     expect(compatStatus(code)).toBe(0);
   });
@@ -156,7 +174,10 @@ describe('bufferedResponse: response shape', () => {
 
 describe('bufferedResponse: data per responseType', () => {
   test('json (default): parsed JSON', () => {
-    expect(bufferedResponse(meta(), Buffer.from('{"a":[1,2],"b":"é"}'), 'json').data).toEqual({ a: [1, 2], b: 'é' });
+    expect(bufferedResponse(meta(), Buffer.from('{"a":[1,2],"b":"é"}'), 'json').data).toEqual({
+      a: [1, 2],
+      b: 'é',
+    });
     expect(bufferedResponse(meta(), Buffer.from('42'), 'json').data).toBe(42);
     expect(bufferedResponse(meta(), Buffer.from('null'), 'json').data).toBeNull();
   });
@@ -203,7 +224,11 @@ describe('bufferedResponse: data per responseType', () => {
   });
 
   test('blob: a Blob with the response content-type (any header casing)', async () => {
-    const r = bufferedResponse(meta(['content-TYPE', 'text/plain; charset=utf-8']), Buffer.from('héllo'), 'blob');
+    const r = bufferedResponse(
+      meta(['content-TYPE', 'text/plain; charset=utf-8']),
+      Buffer.from('héllo'),
+      'blob',
+    );
     expect(r.data).toBeInstanceOf(Blob);
     expect(r.data.type).toBe('text/plain; charset=utf-8');
     expect(r.data.size).toBe(Buffer.byteLength('héllo'));
@@ -224,7 +249,11 @@ describe('bufferedResponse: methods', () => {
   });
 
   test("json() rejects with 'Failed to parse response as JSON' for non-JSON, repeatedly", async () => {
-    const r = bufferedResponse(meta(['Content-Type', 'text/html']), Buffer.from('<html>not json</html>'), 'json');
+    const r = bufferedResponse(
+      meta(['Content-Type', 'text/html']),
+      Buffer.from('<html>not json</html>'),
+      'json',
+    );
     await expect(r.json()).rejects.toThrow(/^Failed to parse response as JSON/);
     await expect(r.json()).rejects.toThrow(/^Failed to parse response as JSON/);
     // The other methods still work after a failed json().
@@ -259,12 +288,18 @@ describe('bufferedResponse: methods', () => {
 });
 
 describe('errorResponse (failures resolved the cycletls way)', () => {
-  test('shape: synthetic status, data in cycletls\'s words, error {code, stage, message}, no headers', async () => {
+  test("shape: synthetic status, data in cycletls's words, error {code, stage, message}, no headers", async () => {
     const err = new CycleTLSError('ERR_TIMEOUT', 'timed out after 100 ms (headers)', 'headers');
     const r = errorResponse(err, { method: 'GET', url: 'https://example.test/slow' }, '7:3');
     expect(r.status).toBe(408);
-    expect(r.data).toBe('Request timeout: deadline exceeded-> \nGet "https://example.test/slow": net/http: request canceled (Client.Timeout exceeded while awaiting headers)');
-    expect(r.error).toEqual({ code: 'ERR_TIMEOUT', stage: 'headers', message: 'timed out after 100 ms (headers)' });
+    expect(r.data).toBe(
+      'Request timeout: deadline exceeded-> \nGet "https://example.test/slow": net/http: request canceled (Client.Timeout exceeded while awaiting headers)',
+    );
+    expect(r.error).toEqual({
+      code: 'ERR_TIMEOUT',
+      stage: 'headers',
+      message: 'timed out after 100 ms (headers)',
+    });
     expect(r.headers).toEqual({});
     expect(r.rawHeaders).toEqual([]);
     expect(r.finalUrl).toBe('https://example.test/slow');
@@ -275,7 +310,11 @@ describe('errorResponse (failures resolved the cycletls way)', () => {
   });
 
   test('json() resolves {} (cycletls), text() the message, arrayBuffer() empty, blob() a text blob', async () => {
-    const r = errorResponse(new CycleTLSError('ERR_CONNECT_REFUSED', 'connect to x.test:443 failed: Connection refused', 'connect'), { method: 'GET', url: 'https://x.test/' }, '1:1');
+    const r = errorResponse(
+      new CycleTLSError('ERR_CONNECT_REFUSED', 'connect to x.test:443 failed: Connection refused', 'connect'),
+      { method: 'GET', url: 'https://x.test/' },
+      '1:1',
+    );
     expect(r.status).toBe(502);
     await expect(r.json()).resolves.toEqual({});
     await expect(r.json()).resolves.toEqual({});
@@ -291,14 +330,27 @@ describe('errorResponse (failures resolved the cycletls way)', () => {
   });
 
   test.each([
-    ['ERR_TLS_CERT', 495], ['ERR_TLS_HANDSHAKE', 495], ['ERR_DNS', 421], ['ERR_CONNECT_TIMEOUT', 408], ['ERR_PROTOCOL', 0], ['ERR_ABORTED', 0], ['ERR_INTERNAL', 0],
+    ['ERR_TLS_CERT', 495],
+    ['ERR_TLS_HANDSHAKE', 495],
+    ['ERR_DNS', 421],
+    ['ERR_CONNECT_TIMEOUT', 408],
+    ['ERR_PROTOCOL', 0],
+    ['ERR_ABORTED', 0],
+    ['ERR_INTERNAL', 0],
   ])('%s → status %i', (code, status) => {
-    expect(errorResponse(new CycleTLSError(code, 'm'), { method: 'GET', url: 'https://x.test/' }, '1:1').status).toBe(status);
+    expect(
+      errorResponse(new CycleTLSError(code, 'm'), { method: 'GET', url: 'https://x.test/' }, '1:1').status,
+    ).toBe(status);
   });
 
   test('an error after the head keeps the real headers and metadata', () => {
     const m = meta(['content-type', 'text/plain', 'content-length', '100']);
-    const r = errorResponse(new CycleTLSError('ERR_TIMEOUT', 'timed out (body)', 'body'), { method: 'GET', url: 'https://example.test/start' }, '2:5', m);
+    const r = errorResponse(
+      new CycleTLSError('ERR_TIMEOUT', 'timed out (body)', 'body'),
+      { method: 'GET', url: 'https://example.test/start' },
+      '2:5',
+      m,
+    );
     expect(r.status).toBe(408);
     expect(r.headers).toEqual({ 'Content-Type': ['text/plain'], 'Content-Length': ['100'] });
     expect(r.rawHeaders).toEqual(['content-type', 'text/plain', 'content-length', '100']);

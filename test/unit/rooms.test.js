@@ -15,7 +15,10 @@ function readArrows() {
   if (!section) throw new Error('native/README.md has no "## Arrows" section');
   const arrows = new Map();
   for (const line of section.split('\n')) {
-    const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+    const cells = line
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.trim());
     if (cells.length !== 2 || cells[0] === 'room' || /^-+$/.test(cells[0])) continue;
     arrows.set(cells[0], cells[1] === '-' ? [] : cells[1].split(',').map((r) => r.trim()));
   }
@@ -81,8 +84,7 @@ const arrows = readArrows();
 const rooms = new Set(arrows.keys());
 
 test('the table names every folder of native/ and nothing else, arrows only to rooms', () => {
-  const folders = fs.readdirSync(nativeDir)
-    .filter((f) => fs.statSync(path.join(nativeDir, f)).isDirectory());
+  const folders = fs.readdirSync(nativeDir).filter((f) => fs.statSync(path.join(nativeDir, f)).isDirectory());
   expect([...rooms].sort()).toEqual(folders.sort());
   for (const [room, to] of arrows) {
     for (const r of to) {

@@ -17,20 +17,51 @@ function parse(pieces) {
 }
 
 /** Bytes that look like an event stream often: field names, colons, spaces, CR, LF, digits, UTF-8 and junk. */
-const streamish = fc.array(fc.oneof(
-  fc.constantFrom('data', 'event', 'id', 'retry', ':', ' ', '\r', '\n', '\r\n', '\n\n', '0', '42', '\0', '\uFEFF', 'é', '😀'),
-  fc.string({ maxLength: 6 }),
-).map((s) => Buffer.from(s, 'utf8')), { maxLength: 60 })
-  .chain((parts) => fc.uint8Array({ maxLength: 8 }).map((junk) => Buffer.concat([...parts, Buffer.from(junk)])));
+const streamish = fc
+  .array(
+    fc
+      .oneof(
+        fc.constantFrom(
+          'data',
+          'event',
+          'id',
+          'retry',
+          ':',
+          ' ',
+          '\r',
+          '\n',
+          '\r\n',
+          '\n\n',
+          '0',
+          '42',
+          '\0',
+          '\uFEFF',
+          'é',
+          '😀',
+        ),
+        fc.string({ maxLength: 6 }),
+      )
+      .map((s) => Buffer.from(s, 'utf8')),
+    { maxLength: 60 },
+  )
+  .chain((parts) =>
+    fc.uint8Array({ maxLength: 8 }).map((junk) => Buffer.concat([...parts, Buffer.from(junk)])),
+  );
 
-const anyBytes = fc.oneof(fc.uint8Array({ maxLength: 400 }).map((a) => Buffer.from(a)), streamish);
+const anyBytes = fc.oneof(
+  fc.uint8Array({ maxLength: 400 }).map((a) => Buffer.from(a)),
+  streamish,
+);
 
 /** Text without CR, LF or NUL (NUL would void an id), in whole code points (no lone surrogates). */
 const lineText = fc.string({ unit: 'grapheme', maxLength: 12 }).map((s) => s.replace(/[\r\n\0]/g, ''));
 
 const eventArb = fc.record({
   data: fc.array(lineText, { minLength: 1, maxLength: 4 }),
-  event: fc.option(lineText.filter((s) => s !== ''), { nil: undefined }),
+  event: fc.option(
+    lineText.filter((s) => s !== ''),
+    { nil: undefined },
+  ),
   id: fc.option(lineText, { nil: undefined }),
   retry: fc.option(fc.nat({ max: 1e9 }), { nil: undefined }),
   comment: fc.option(lineText, { nil: undefined }),
@@ -52,32 +83,43 @@ function encodeEvent(e) {
 
 describe('SSEParser under fuzzing', () => {
   test('any bytes, cut anywhere: no throw, and the same events, id and retry as whole', () => {
-    fc.assert(fc.property(anyBytes, fc.array(fc.nat(), { maxLength: 15 }), (bytes, cuts) => {
-      const whole = parse([bytes]);
-      expect(parse(split(bytes, cuts))).toEqual(whole);
-      expect(parse([...bytes].map((b) => Buffer.from([b])))).toEqual(whole);
-    }), RUNS);
+    fc.assert(
+      fc.property(anyBytes, fc.array(fc.nat(), { maxLength: 15 }), (bytes, cuts) => {
+        const whole = parse([bytes]);
+        expect(parse(split(bytes, cuts))).toEqual(whole);
+        expect(parse([...bytes].map((b) => Buffer.from([b])))).toEqual(whole);
+      }),
+      RUNS,
+    );
   });
 
   test('well-formed streams round-trip whole, however they are split', () => {
-    fc.assert(fc.property(fc.array(eventArb, { maxLength: 10 }), fc.boolean(), fc.array(fc.nat(), { maxLength: 20 }), (events, bom, cuts) => {
-      const text = (bom ? '\uFEFF' : '') + events.map(encodeEvent).join('');
-      const bytes = Buffer.from(text, 'utf8');
-      let lastId = '';
-      let retry;
-      const expected = events.map((e) => {
-        if (e.id !== undefined) lastId = e.id;
-        if (e.retry !== undefined) retry = e.retry;
-        const out = { data: e.data.join('\n'), event: e.event ?? 'message' };
-        if (lastId !== '') out.id = lastId;
-        if (e.retry !== undefined) out.retry = e.retry;
-        return out;
-      });
-      const got = parse(split(bytes, cuts));
-      expect(got.events).toEqual(expected);
-      expect(got.lastEventId).toBe(lastId);
-      expect(got.retry).toBe(retry);
-    }), RUNS);
+    fc.assert(
+      fc.property(
+        fc.array(eventArb, { maxLength: 10 }),
+        fc.boolean(),
+        fc.array(fc.nat(), { maxLength: 20 }),
+        (events, bom, cuts) => {
+          const text = (bom ? '\uFEFF' : '') + events.map(encodeEvent).join('');
+          const bytes = Buffer.from(text, 'utf8');
+          let lastId = '';
+          let retry;
+          const expected = events.map((e) => {
+            if (e.id !== undefined) lastId = e.id;
+            if (e.retry !== undefined) retry = e.retry;
+            const out = { data: e.data.join('\n'), event: e.event ?? 'message' };
+            if (lastId !== '') out.id = lastId;
+            if (e.retry !== undefined) out.retry = e.retry;
+            return out;
+          });
+          const got = parse(split(bytes, cuts));
+          expect(got.events).toEqual(expected);
+          expect(got.lastEventId).toBe(lastId);
+          expect(got.retry).toBe(retry);
+        },
+      ),
+      RUNS,
+    );
   });
 });
 
@@ -91,34 +133,57 @@ describe('SSEParser under fuzzing, with a small maxEventBytes', () => {
       events.push(...parser.push(p));
       // What its strings really hold (the private fields, read as JS sees them): never more than the
       // limit plus this chunk; the kept last event id is at most one line.
-      const held = Buffer.byteLength(parser.line) + Buffer.byteLength(parser.data) + Buffer.byteLength(parser.eventType);
-      overLimit = Math.max(overLimit, held - limit - p.length, parser.heldBytes - limit, Buffer.byteLength(parser.idBuffer) - limit);
+      const held =
+        Buffer.byteLength(parser.line) + Buffer.byteLength(parser.data) + Buffer.byteLength(parser.eventType);
+      overLimit = Math.max(
+        overLimit,
+        held - limit - p.length,
+        parser.heldBytes - limit,
+        Buffer.byteLength(parser.idBuffer) - limit,
+      );
       if (parser.failure) break;
     }
     return { events, code: parser.failure?.code, overLimit };
   }
 
-  const bigger = fc.oneof(anyBytes, fc.array(anyBytes, { maxLength: 8 }).map((a) => Buffer.concat(a)));
+  const bigger = fc.oneof(
+    anyBytes,
+    fc.array(anyBytes, { maxLength: 8 }).map((a) => Buffer.concat(a)),
+  );
 
   test('never holds more than the limit (+ one chunk); the same outcome however split; events a prefix of the unlimited ones', () => {
-    fc.assert(fc.property(bigger, fc.integer({ min: 1, max: 64 }), fc.array(fc.nat(), { maxLength: 15 }), (bytes, limit, cuts) => {
-      const whole = parseLimited([bytes], limit);
-      const pieces = parseLimited(split(bytes, cuts), limit);
-      expect(whole.overLimit).toBeLessThanOrEqual(0);
-      expect(pieces.overLimit).toBeLessThanOrEqual(0);
-      expect({ events: pieces.events, code: pieces.code }).toEqual({ events: whole.events, code: whole.code });
-      const unlimited = parse([bytes]).events;
-      expect(unlimited.slice(0, whole.events.length)).toEqual(whole.events);
-      if (whole.code === undefined) expect(whole.events).toEqual(unlimited);
-      else expect(whole.code).toBe('ERR_BODY_TOO_LARGE');
-    }), RUNS);
+    fc.assert(
+      fc.property(
+        bigger,
+        fc.integer({ min: 1, max: 64 }),
+        fc.array(fc.nat(), { maxLength: 15 }),
+        (bytes, limit, cuts) => {
+          const whole = parseLimited([bytes], limit);
+          const pieces = parseLimited(split(bytes, cuts), limit);
+          expect(whole.overLimit).toBeLessThanOrEqual(0);
+          expect(pieces.overLimit).toBeLessThanOrEqual(0);
+          expect({ events: pieces.events, code: pieces.code }).toEqual({
+            events: whole.events,
+            code: whole.code,
+          });
+          const unlimited = parse([bytes]).events;
+          expect(unlimited.slice(0, whole.events.length)).toEqual(whole.events);
+          if (whole.code === undefined) expect(whole.events).toEqual(unlimited);
+          else expect(whole.code).toBe('ERR_BODY_TOO_LARGE');
+        },
+      ),
+      RUNS,
+    );
   });
 
   test('a limit as large as the input never fails', () => {
-    fc.assert(fc.property(bigger, fc.array(fc.nat(), { maxLength: 15 }), (bytes, cuts) => {
-      const r = parseLimited(split(bytes, cuts), Math.max(1, bytes.length * 3));
-      expect(r.code).toBeUndefined();
-      expect(r.events).toEqual(parse([bytes]).events);
-    }), RUNS);
+    fc.assert(
+      fc.property(bigger, fc.array(fc.nat(), { maxLength: 15 }), (bytes, cuts) => {
+        const r = parseLimited(split(bytes, cuts), Math.max(1, bytes.length * 3));
+        expect(r.code).toBeUndefined();
+        expect(r.events).toEqual(parse([bytes]).events);
+      }),
+      RUNS,
+    );
   });
 });

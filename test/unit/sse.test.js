@@ -27,12 +27,21 @@ function parse(input) {
 }
 
 test('data lines are joined with \\n; one trailing newline is removed; type defaults to message', () => {
-  expect(parse('data: a\ndata: b\ndata\ndata:  c\n\n').events).toEqual([{ event: 'message', data: 'a\nb\n\n c' }]);
-  expect(parse('data:x\n\ndata: y\n\n').events).toEqual([{ event: 'message', data: 'x' }, { event: 'message', data: 'y' }]);
+  expect(parse('data: a\ndata: b\ndata\ndata:  c\n\n').events).toEqual([
+    { event: 'message', data: 'a\nb\n\n c' },
+  ]);
+  expect(parse('data:x\n\ndata: y\n\n').events).toEqual([
+    { event: 'message', data: 'x' },
+    { event: 'message', data: 'y' },
+  ]);
 });
 
 test('LF, CRLF and CR line endings, mixed, including CR and LF in different chunks', () => {
-  const expected = [{ event: 'message', data: '1' }, { event: 'message', data: '2' }, { event: 'message', data: '3\n4' }];
+  const expected = [
+    { event: 'message', data: '1' },
+    { event: 'message', data: '2' },
+    { event: 'message', data: '3\n4' },
+  ];
   expect(parse('data: 1\r\n\r\ndata: 2\r\rdata: 3\ndata: 4\r\n\n').events).toEqual(expected);
   // CR then LF is one line end, never an empty line between.
   expect(parse('data: a\r\ndata: b\r\n\r\n').events).toEqual([{ event: 'message', data: 'a\nb' }]);
@@ -40,12 +49,16 @@ test('LF, CRLF and CR line endings, mixed, including CR and LF in different chun
 
 test('event names, and the type resets after each dispatch', () => {
   expect(parse('event: add\ndata: 1\n\ndata: 2\n\nevent:remove\ndata: 3\n\n').events).toEqual([
-    { event: 'add', data: '1' }, { event: 'message', data: '2' }, { event: 'remove', data: '3' },
+    { event: 'add', data: '1' },
+    { event: 'message', data: '2' },
+    { event: 'remove', data: '3' },
   ]);
 });
 
 test('ids: persist across events, an empty id clears, ids with NUL are ignored, set at dispatch', () => {
-  const { events, parser } = parse('id: 1\ndata: a\n\ndata: b\n\nid: x\0y\ndata: c\n\nid\ndata: d\n\nid: 7\n\n');
+  const { events, parser } = parse(
+    'id: 1\ndata: a\n\ndata: b\n\nid: x\0y\ndata: c\n\nid\ndata: d\n\nid: 7\n\n',
+  );
   expect(events).toEqual([
     { event: 'message', data: 'a', id: '1' },
     { event: 'message', data: 'b', id: '1' },
@@ -63,12 +76,17 @@ test('retry: digits only; sets the reconnection time even in a block without dat
   expect(r.events).toEqual([]);
   expect(r.parser.retry).toBe(1500);
   r = parse('retry: 10\ndata: a\n\nretry: 1.5\nretry: -1\nretry: 2x\nretry:\ndata: b\n\n');
-  expect(r.events).toEqual([{ event: 'message', data: 'a', retry: 10 }, { event: 'message', data: 'b' }]);
+  expect(r.events).toEqual([
+    { event: 'message', data: 'a', retry: 10 },
+    { event: 'message', data: 'b' },
+  ]);
   expect(r.parser.retry).toBe(10);
 });
 
 test('comments, unknown fields and fields without a colon', () => {
-  expect(parse(': hello\n:\ndata: a\n: mid\nfoo: bar\ndata\n\n').events).toEqual([{ event: 'message', data: 'a\n' }]);
+  expect(parse(': hello\n:\ndata: a\n: mid\nfoo: bar\ndata\n\n').events).toEqual([
+    { event: 'message', data: 'a\n' },
+  ]);
   // "data" with no colon is an empty data line; "event" with no colon an empty type (→ message).
   expect(parse('event\ndata\n\n').events).toEqual([{ event: 'message', data: '' }]);
   // Only one space after the colon is dropped; field names are case-sensitive.
@@ -88,9 +106,13 @@ test('a BOM at the start of the stream is dropped, a second one is not', () => {
 });
 
 test('UTF-8 across chunk boundaries; invalid bytes become U+FFFD', () => {
-  expect(parse('data: héllo wörld 日本 😀\n\n').events).toEqual([{ event: 'message', data: 'héllo wörld 日本 😀' }]);
+  expect(parse('data: héllo wörld 日本 😀\n\n').events).toEqual([
+    { event: 'message', data: 'héllo wörld 日本 😀' },
+  ]);
   const p = new SSEParser();
-  expect(p.push(Buffer.from([0x64, 0x61, 0x74, 0x61, 0x3a, 0xff, 0x0a, 0x0a]))).toEqual([{ event: 'message', data: '\uFFFD' }]);
+  expect(p.push(Buffer.from([0x64, 0x61, 0x74, 0x61, 0x3a, 0xff, 0x0a, 0x0a]))).toEqual([
+    { event: 'message', data: '\uFFFD' },
+  ]);
 });
 
 test('an incomplete event at the end is discarded; end() resets the stream but keeps id and retry', () => {
@@ -140,7 +162,11 @@ describe('maxEventBytes: what a server can make the parser hold', () => {
       const p = new SSEParser(limit);
       const events = p.push(bytes.subarray(0, cut));
       if (!p.failure) events.push(...p.push(bytes.subarray(cut)));
-      expect({ cut, events, code: p.failure?.code }).toEqual({ cut, events: whole.events, code: whole.failure?.code });
+      expect({ cut, events, code: p.failure?.code }).toEqual({
+        cut,
+        events: whole.events,
+        code: whole.failure?.code,
+      });
     }
     const bytewise = limited(input, limit, 1);
     expect(bytewise.events).toEqual(whole.events);
@@ -183,13 +209,20 @@ describe('maxEventBytes: what a server can make the parser hold', () => {
   test('the pending line, data (with its newlines), event type and id count; exactly at the limit passes, one byte over fails', () => {
     // One line of 16 bytes ("data:" and 11 x): fits a limit of 16, not of 15.
     const line = `data:${'x'.repeat(11)}\n\n`;
-    expect(limitedEverySplit(line, 16)).toMatchObject({ events: [{ event: 'message', data: 'x'.repeat(11) }], failure: undefined });
+    expect(limitedEverySplit(line, 16)).toMatchObject({
+      events: [{ event: 'message', data: 'x'.repeat(11) }],
+      failure: undefined,
+    });
     expect(limitedEverySplit(line, 15).failure.code).toBe('ERR_BODY_TOO_LARGE');
     // Held data "a\nb\n" (4) + the line "data:c" (6) = 10.
-    expect(limitedEverySplit('data:a\ndata:b\ndata:c\n\n', 10).events).toEqual([{ event: 'message', data: 'a\nb\nc' }]);
+    expect(limitedEverySplit('data:a\ndata:b\ndata:c\n\n', 10).events).toEqual([
+      { event: 'message', data: 'a\nb\nc' },
+    ]);
     expect(limitedEverySplit('data:a\ndata:b\ndata:c\n\n', 9).failure.code).toBe('ERR_BODY_TOO_LARGE');
     // The type "t" (1) and id "i" (1) are held with the event: 2 + "data:c" (6) = 8.
-    expect(limitedEverySplit('event:t\nid:i\ndata:c\n\n', 8).events).toEqual([{ event: 't', id: 'i', data: 'c' }]);
+    expect(limitedEverySplit('event:t\nid:i\ndata:c\n\n', 8).events).toEqual([
+      { event: 't', id: 'i', data: 'c' },
+    ]);
     expect(limitedEverySplit('event:t\nid:i\ndata:c\n\n', 7).failure.code).toBe('ERR_BODY_TOO_LARGE');
     // Counted in UTF-8 bytes: "data:" + é (2 bytes) twice = 9, however the é bytes are split.
     expect(limitedEverySplit('data:éé\n\n', 9).events).toEqual([{ event: 'message', data: 'éé' }]);
@@ -197,13 +230,17 @@ describe('maxEventBytes: what a server can make the parser hold', () => {
   });
 
   test('comments and unknown fields are not kept, but a line is held while it is read', () => {
-    expect(limitedEverySplit(`${':comment\n'.repeat(50)}x-unknown: 12345\ndata: a\n\n`, 16).events).toEqual([{ event: 'message', data: 'a' }]);
+    expect(limitedEverySplit(`${':comment\n'.repeat(50)}x-unknown: 12345\ndata: a\n\n`, 16).events).toEqual([
+      { event: 'message', data: 'a' },
+    ]);
     expect(limitedEverySplit(`:${'c'.repeat(20)}\ndata: a\n\n`, 16).failure.code).toBe('ERR_BODY_TOO_LARGE');
   });
 
   test('events completed before the limit in the same chunk are returned; end() starts a fresh stream', () => {
     const p = new SSEParser(32);
-    expect(p.push(Buffer.from(`id: 7\ndata: one\n\ndata: ${'x'.repeat(40)}`))).toEqual([{ event: 'message', data: 'one', id: '7' }]);
+    expect(p.push(Buffer.from(`id: 7\ndata: one\n\ndata: ${'x'.repeat(40)}`))).toEqual([
+      { event: 'message', data: 'one', id: '7' },
+    ]);
     expect(p.failure.code).toBe('ERR_BODY_TOO_LARGE');
     p.end();
     expect(p.failure).toBeUndefined();

@@ -9,7 +9,9 @@ const root = path.resolve(__dirname, '..', '..');
 
 test('test/types/contract.ts compiles under strict mode (and every expected error is an error)', () => {
   const tsc = require.resolve('typescript/bin/tsc', { paths: [root] });
-  const r = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'test', 'types', 'tsconfig.json')], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'test', 'types', 'tsconfig.json')], {
+    encoding: 'utf8',
+  });
   expect(r.stdout + r.stderr).toBe('');
   expect(r.status).toBe(0);
 }, 60000);
@@ -28,8 +30,23 @@ test('the declared public API exists at runtime', async () => {
   expect(mod.initCycleTLS).toBe(mod);
   expect(typeof mod.CycleTLSError).toBe('function');
   const client = await mod({ port: 29999 });
-  for (const m of ['head', 'get', 'post', 'put', 'delete', 'trace', 'options', 'connect', 'patch',
-    'ws', 'webSocket', 'sse', 'eventSource', 'exit', 'stats']) {
+  for (const m of [
+    'head',
+    'get',
+    'post',
+    'put',
+    'delete',
+    'trace',
+    'options',
+    'connect',
+    'patch',
+    'ws',
+    'webSocket',
+    'sse',
+    'eventSource',
+    'exit',
+    'stats',
+  ]) {
     expect(typeof client[m]).toBe('function');
   }
   expect(typeof client.clientId).toBe('number');
@@ -37,13 +54,18 @@ test('the declared public API exists at runtime', async () => {
 });
 
 test('no `any` in the public types', () => {
-  const dts = fs.readFileSync(path.join(root, 'types', 'index.d.ts'), 'utf8').replace(/\/\/.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '');
+  const dts = fs
+    .readFileSync(path.join(root, 'types', 'index.d.ts'), 'utf8')
+    .replace(/\/\/.*$/gm, '')
+    .replace(/\/\*[\s\S]*?\*\//g, '');
   expect(dts).not.toMatch(/\bany\b/);
 });
 
 test('the declared ProfileId values are exactly the presets the addon carries', () => {
   const dts = fs.readFileSync(path.join(root, 'types', 'index.d.ts'), 'utf8');
-  const declared = [...(/export type ProfileId =([^;]*);/.exec(dts)[1]).matchAll(/'([a-z0-9_]+)'/g)].map((m) => m[1]);
+  const declared = [.../export type ProfileId =([^;]*);/.exec(dts)[1].matchAll(/'([a-z0-9_]+)'/g)].map(
+    (m) => m[1],
+  );
   const addon = require(path.join(root, 'build', 'Release', 'cycletls_native.node'));
   expect(declared.sort()).toEqual([...addon.info.profiles].sort());
 });

@@ -10,7 +10,11 @@ const TAIL = Buffer.from([0, 0, 0xff, 0xff]);
 const SYNC = { finishFlush: zlib.constants.Z_SYNC_FLUSH };
 
 const params = (over = {}) => ({
-  serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15, ...over,
+  serverNoContextTakeover: false,
+  clientNoContextTakeover: false,
+  serverMaxWindowBits: 15,
+  clientMaxWindowBits: 15,
+  ...over,
 });
 
 /** Text that compresses, with repeats further back than 256 bytes (so small windows matter). */
@@ -28,18 +32,19 @@ function sample(seed, n = 3000) {
 /** The server's side of compression: one deflate-raw stream, sync-flushed per message, tail stripped. */
 function serverDeflater({ windowBits = 15, noContextTakeover = false } = {}) {
   const stream = zlib.createDeflateRaw({ windowBits });
-  return (message) => new Promise((resolve) => {
-    const out = [];
-    const onData = (c) => out.push(c);
-    stream.on('data', onData);
-    stream.write(message);
-    stream.flush(zlib.constants.Z_SYNC_FLUSH, () => {
-      stream.off('data', onData);
-      if (noContextTakeover) stream.reset();
-      const all = Buffer.concat(out);
-      resolve(all.subarray(0, all.length - 4));
+  return (message) =>
+    new Promise((resolve) => {
+      const out = [];
+      const onData = (c) => out.push(c);
+      stream.on('data', onData);
+      stream.write(message);
+      stream.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+        stream.off('data', onData);
+        if (noContextTakeover) stream.reset();
+        const all = Buffer.concat(out);
+        resolve(all.subarray(0, all.length - 4));
+      });
     });
-  });
 }
 
 describe('compress (client → server)', () => {
@@ -65,22 +70,27 @@ describe('compress (client → server)', () => {
     pmd.close();
   });
 
-  test.each([8, 9, 10, 12, 15])('client_max_window_bits=%i: the server inflates with that window', async (bits) => {
-    const pmd = new PerMessageDeflate(params({ clientMaxWindowBits: bits }));
-    const inputs = [sample(bits, 20000), sample(bits + 1, 20000)];
-    const wire = [];
-    for (const m of inputs) wire.push(await pmd.compress(m), TAIL);
-    // 8 bits: we compress with zlib's 9 (it refuses 8); its distances still fit a 256-byte window.
-    // A small output chunk makes zlib's inflate really keep to its window (else it reads back
-    // through its output buffer and never notices a distance too far back).
-    const server = zlib.inflateRawSync(Buffer.concat(wire), { ...SYNC, windowBits: bits, chunkSize: 64 });
-    expect(server.equals(Buffer.concat(inputs))).toBe(true);
-    pmd.close();
-  });
+  test.each([8, 9, 10, 12, 15])(
+    'client_max_window_bits=%i: the server inflates with that window',
+    async (bits) => {
+      const pmd = new PerMessageDeflate(params({ clientMaxWindowBits: bits }));
+      const inputs = [sample(bits, 20000), sample(bits + 1, 20000)];
+      const wire = [];
+      for (const m of inputs) wire.push(await pmd.compress(m), TAIL);
+      // 8 bits: we compress with zlib's 9 (it refuses 8); its distances still fit a 256-byte window.
+      // A small output chunk makes zlib's inflate really keep to its window (else it reads back
+      // through its output buffer and never notices a distance too far back).
+      const server = zlib.inflateRawSync(Buffer.concat(wire), { ...SYNC, windowBits: bits, chunkSize: 64 });
+      expect(server.equals(Buffer.concat(inputs))).toBe(true);
+      pmd.close();
+    },
+  );
 
   test('the window check above is real: a 15-bit stream does not inflate with 8 bits', () => {
     const r = sample(5, 20000);
-    expect(() => zlib.inflateRawSync(zlib.deflateRawSync(r), { windowBits: 8, chunkSize: 64 })).toThrow(/too far back/);
+    expect(() => zlib.inflateRawSync(zlib.deflateRawSync(r), { windowBits: 8, chunkSize: 64 })).toThrow(
+      /too far back/,
+    );
   });
 
   test('an empty message is the single octet 0x00 (RFC 7692 §7.2.3.6)', async () => {
@@ -130,7 +140,9 @@ describe('decompress (server → client)', () => {
 
   test('a message ending in a final block (BFINAL) is complete; the next starts a fresh context', async () => {
     const pmd = new PerMessageDeflate(params());
-    expect((await pmd.decompress(zlib.deflateRawSync(Buffer.from('final block')), 100)).toString()).toBe('final block');
+    expect((await pmd.decompress(zlib.deflateRawSync(Buffer.from('final block')), 100)).toString()).toBe(
+      'final block',
+    );
     const fresh = serverDeflater();
     expect((await pmd.decompress(await fresh(Buffer.from('after')), 100)).toString()).toBe('after');
     pmd.close();
@@ -143,7 +155,9 @@ describe('decompress (server → client)', () => {
   });
 
   test('a bomb (10 MiB of zeros) stops at maxBytes with 1009, without inflating it all', async () => {
-    const bomb = zlib.deflateRawSync(Buffer.alloc(10 * 1024 * 1024), { finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4);
+    const bomb = zlib
+      .deflateRawSync(Buffer.alloc(10 * 1024 * 1024), { finishFlush: zlib.constants.Z_SYNC_FLUSH })
+      .subarray(0, -4);
     expect(bomb.length).toBeLessThan(20 * 1024);
     // Counts what every inflate-raw stream produces (node's zlib exports cannot be spied on).
     let produced = 0;
@@ -156,7 +170,10 @@ describe('decompress (server → client)', () => {
     try {
       const pmd = new PerMessageDeflate(params());
       const limit = 1024 * 1024;
-      await expect(pmd.decompress(bomb, limit)).rejects.toMatchObject({ name: 'WsProtocolError', closeCode: 1009 });
+      await expect(pmd.decompress(bomb, limit)).rejects.toMatchObject({
+        name: 'WsProtocolError',
+        closeCode: 1009,
+      });
       await new Promise((r) => setTimeout(r, 50)); // anything zlib still had in flight
       expect(produced).toBeGreaterThan(limit);
       expect(produced).toBeLessThanOrEqual(limit + 64 * 1024);
@@ -170,7 +187,9 @@ describe('decompress (server → client)', () => {
 
   test('data that does not inflate is a 1007', async () => {
     const pmd = new PerMessageDeflate(params());
-    await expect(pmd.decompress(Buffer.from('definitely not deflate'), 1000)).rejects.toMatchObject({ closeCode: 1007 });
+    await expect(pmd.decompress(Buffer.from('definitely not deflate'), 1000)).rejects.toMatchObject({
+      closeCode: 1007,
+    });
     pmd.close();
   });
 });
@@ -181,7 +200,11 @@ test('close(): operations in flight and later reject; no unhandled rejection', a
   process.on('unhandledRejection', onUnhandled);
   try {
     const pmd = new PerMessageDeflate(params());
-    const inFlight = [pmd.compress(sample(1, 200000)), pmd.compress(sample(2)), pmd.decompress(Buffer.from([0]), 10)];
+    const inFlight = [
+      pmd.compress(sample(1, 200000)),
+      pmd.compress(sample(2)),
+      pmd.decompress(Buffer.from([0]), 10),
+    ];
     pmd.close();
     pmd.close();
     for (const p of inFlight) await expect(p).rejects.toMatchObject({ code: 'ERR_CONNECTION_CLOSED' });
@@ -202,12 +225,23 @@ describe('negotiation (RFC 7692 §7.1)', () => {
 
   test.each([
     ['permessage-deflate', true, params()],
-    ['permessage-deflate; server_no_context_takeover; client_no_context_takeover', false,
-      params({ serverNoContextTakeover: true, clientNoContextTakeover: true })],
+    [
+      'permessage-deflate; server_no_context_takeover; client_no_context_takeover',
+      false,
+      params({ serverNoContextTakeover: true, clientNoContextTakeover: true }),
+    ],
     ['permessage-deflate; server_max_window_bits=10', false, params({ serverMaxWindowBits: 10 })],
     ['permessage-deflate; client_max_window_bits=8', true, params({ clientMaxWindowBits: 8 })],
-    ['permessage-deflate;client_max_window_bits="12" ; server_max_window_bits=15', true, params({ clientMaxWindowBits: 12 })],
-    ['  Permessage-Deflate ;  Server_No_Context_Takeover  ', false, params({ serverNoContextTakeover: true })],
+    [
+      'permessage-deflate;client_max_window_bits="12" ; server_max_window_bits=15',
+      true,
+      params({ clientMaxWindowBits: 12 }),
+    ],
+    [
+      '  Permessage-Deflate ;  Server_No_Context_Takeover  ',
+      false,
+      params({ serverNoContextTakeover: true }),
+    ],
     ['permessage-deflate, ', false, params()],
   ])('accepts %j', (value, offered, expected) => {
     expect(parseDeflateResponse(value, offered)).toEqual(expected);

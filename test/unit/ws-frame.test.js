@@ -3,7 +3,13 @@
 // also fed split at every byte boundary and byte by byte, a seeded fuzz of random frame sequences
 // in random splits, every violation's close code, and the client frame encoder.
 const {
-  FrameParser, WsProtocolError, encodeFrame, encodeFrameHeader, isValidCloseCode, closePayload, parseClosePayload,
+  FrameParser,
+  WsProtocolError,
+  encodeFrame,
+  encodeFrameHeader,
+  isValidCloseCode,
+  closePayload,
+  parseClosePayload,
 } = require('../../dist/ws-protocol/frame');
 const { serverFrame, decodeClientFrame } = require('../helpers/ws-frames');
 
@@ -59,33 +65,64 @@ describe('FrameParser', () => {
   });
 
   test('lengths in a longer form than needed are accepted', () => {
-    const r = parse(Buffer.concat([serverFrame(1, Buffer.from('hi'), { len: 16 }), serverFrame(1, Buffer.from('yo'), { len: 64 })]));
+    const r = parse(
+      Buffer.concat([
+        serverFrame(1, Buffer.from('hi'), { len: 16 }),
+        serverFrame(1, Buffer.from('yo'), { len: 64 }),
+      ]),
+    );
     expect(r.frames.map((f) => Buffer.from(f.payload, 'hex').toString())).toEqual(['hi', 'yo']);
   });
 
   test('empty payloads and control frames: ping, pong, close', () => {
     const bytes = Buffer.concat([
-      serverFrame(1), serverFrame(9), serverFrame(10, Buffer.from('pong!')), serverFrame(9, Buffer.alloc(125, 7)),
-      serverFrame(8, closePayload(1000, 'bye')), serverFrame(2),
+      serverFrame(1),
+      serverFrame(9),
+      serverFrame(10, Buffer.from('pong!')),
+      serverFrame(9, Buffer.alloc(125, 7)),
+      serverFrame(8, closePayload(1000, 'bye')),
+      serverFrame(2),
     ]);
     const r = parse(bytes);
     expect(r.error).toBeUndefined();
-    expect(r.frames.map((f) => [f.opcode, f.payload.length / 2])).toEqual([[1, 0], [9, 0], [10, 5], [9, 125], [8, 5], [2, 0]]);
+    expect(r.frames.map((f) => [f.opcode, f.payload.length / 2])).toEqual([
+      [1, 0],
+      [9, 0],
+      [10, 5],
+      [9, 125],
+      [8, 5],
+      [2, 0],
+    ]);
   });
 
   test('a fragmented message with control frames in between', () => {
     const bytes = Buffer.concat([
-      serverFrame(1, Buffer.from('He'), { fin: false }), serverFrame(9, Buffer.from('p')),
-      serverFrame(0, Buffer.from('ll'), { fin: false }), serverFrame(10), serverFrame(0, Buffer.from('o')),
-      serverFrame(2, Buffer.from([1]), { fin: false }), serverFrame(0, Buffer.alloc(0)),
+      serverFrame(1, Buffer.from('He'), { fin: false }),
+      serverFrame(9, Buffer.from('p')),
+      serverFrame(0, Buffer.from('ll'), { fin: false }),
+      serverFrame(10),
+      serverFrame(0, Buffer.from('o')),
+      serverFrame(2, Buffer.from([1]), { fin: false }),
+      serverFrame(0, Buffer.alloc(0)),
     ]);
     const r = parse(bytes);
     expect(r.error).toBeUndefined();
-    expect(r.frames.map((f) => [f.fin, f.opcode])).toEqual([[false, 1], [true, 9], [false, 0], [true, 10], [true, 0], [false, 2], [true, 0]]);
+    expect(r.frames.map((f) => [f.fin, f.opcode])).toEqual([
+      [false, 1],
+      [true, 9],
+      [false, 0],
+      [true, 10],
+      [true, 0],
+      [false, 2],
+      [true, 0],
+    ]);
   });
 
   test('RSV1 on the first frame of a message with permessage-deflate', () => {
-    const bytes = Buffer.concat([serverFrame(1, Buffer.from([1, 2]), { rsv1: true, fin: false }), serverFrame(0, Buffer.from([3]))]);
+    const bytes = Buffer.concat([
+      serverFrame(1, Buffer.from([1, 2]), { rsv1: true, fin: false }),
+      serverFrame(0, Buffer.from([3])),
+    ]);
     const r = parse(bytes, { perMessageDeflate: true });
     expect(r.error).toBeUndefined();
     expect(r.frames.map((f) => f.rsv1)).toEqual([true, false]);
@@ -94,7 +131,11 @@ describe('FrameParser', () => {
   test('payloads are views of the input when a frame lies in one chunk', () => {
     const bytes = serverFrame(2, Buffer.from('abcdef'));
     let got;
-    new FrameParser({ onFrame: (f) => { got = f.payload; } }).push(bytes);
+    new FrameParser({
+      onFrame: (f) => {
+        got = f.payload;
+      },
+    }).push(bytes);
     expect(got.buffer).toBe(bytes.buffer);
     expect(got.toString()).toBe('abcdef');
   });
@@ -106,8 +147,15 @@ describe('FrameParser', () => {
     expectViolation(serverFrame(1, Buffer.from('x'), { rsv2: true }), 1002, { perMessageDeflate: true });
     expectViolation(serverFrame(1, Buffer.from('x'), { rsv3: true }), 1002, { perMessageDeflate: true });
     // RSV1 on a continuation or a control frame, even with permessage-deflate.
-    expectViolation(Buffer.concat([serverFrame(1, Buffer.from('a'), { fin: false, rsv1: true }), serverFrame(0, Buffer.from('b'), { rsv1: true })]),
-      1002, { perMessageDeflate: true }, 1);
+    expectViolation(
+      Buffer.concat([
+        serverFrame(1, Buffer.from('a'), { fin: false, rsv1: true }),
+        serverFrame(0, Buffer.from('b'), { rsv1: true }),
+      ]),
+      1002,
+      { perMessageDeflate: true },
+      1,
+    );
     expectViolation(serverFrame(9, Buffer.alloc(0), { rsv1: true }), 1002, { perMessageDeflate: true });
     // Control frames: FIN required, payload ≤ 125.
     expectViolation(serverFrame(9, Buffer.from('p'), { fin: false }), 1002);
@@ -119,7 +167,12 @@ describe('FrameParser', () => {
     expectViolation(huge, 1002);
     // Continuation rules.
     expectViolation(serverFrame(0, Buffer.from('x')), 1002);
-    expectViolation(Buffer.concat([serverFrame(1, Buffer.from('a'), { fin: false }), serverFrame(2, Buffer.from('b'))]), 1002, {}, 1);
+    expectViolation(
+      Buffer.concat([serverFrame(1, Buffer.from('a'), { fin: false }), serverFrame(2, Buffer.from('b'))]),
+      1002,
+      {},
+      1,
+    );
   });
 
   test('maxPayload: the declared length is checked before any of it is buffered (1009)', () => {
@@ -135,11 +188,17 @@ describe('FrameParser', () => {
     expect(run([far]).error.closeCode).toBe(1009);
     // Fragments count together; control frames do not.
     const frags = Buffer.concat([
-      serverFrame(1, Buffer.alloc(60), { fin: false }), serverFrame(9, Buffer.alloc(100)), serverFrame(0, Buffer.alloc(41)),
+      serverFrame(1, Buffer.alloc(60), { fin: false }),
+      serverFrame(9, Buffer.alloc(100)),
+      serverFrame(0, Buffer.alloc(41)),
     ]);
     expectViolation(frags, 1009, { maxPayload: 100 }, 2);
     // The count restarts with each message.
-    expect(parse(Buffer.concat([serverFrame(2, Buffer.alloc(100)), serverFrame(2, Buffer.alloc(100))]), { maxPayload: 100 }).error).toBeUndefined();
+    expect(
+      parse(Buffer.concat([serverFrame(2, Buffer.alloc(100)), serverFrame(2, Buffer.alloc(100))]), {
+        maxPayload: 100,
+      }).error,
+    ).toBeUndefined();
   });
 
   test('after a violation the parser stays failed', () => {
@@ -149,7 +208,9 @@ describe('FrameParser', () => {
   });
 
   test('frames before a violation in the same chunk are delivered first', () => {
-    const r = run([Buffer.concat([serverFrame(1, Buffer.from('a')), serverFrame(2, Buffer.from('b')), serverFrame(3)])]);
+    const r = run([
+      Buffer.concat([serverFrame(1, Buffer.from('a')), serverFrame(2, Buffer.from('b')), serverFrame(3)]),
+    ]);
     expect(r.frames).toHaveLength(2);
     expect(r.error.closeCode).toBe(1002);
   });
@@ -198,7 +259,10 @@ test('fuzz: 3000 random frame sequences in random splits come out equal', () => 
       if (rand() < 0.3) control();
       const fragments = rand() < 0.3 ? 2 + int(3) : 1;
       for (let f = 0; f < fragments; f++) {
-        add(f === 0 ? 1 + int(2) : 0, bytesOf(size()), { fin: f === fragments - 1, rsv1: f === 0 && rand() < 0.3 });
+        add(f === 0 ? 1 + int(2) : 0, bytesOf(size()), {
+          fin: f === fragments - 1,
+          rsv1: f === 0 && rand() < 0.3,
+        });
         if (f < fragments - 1 && rand() < 0.3) control();
       }
     }
@@ -210,10 +274,12 @@ test('fuzz: 3000 random frame sequences in random splits come out equal', () => 
       parser.push(all.subarray(at, at + step));
       at += step;
     }
-    const same = got.length === expected.length && got.every((f, i) => {
-      const e = expected[i];
-      return f.fin === e.fin && f.rsv1 === e.rsv1 && f.opcode === e.opcode && f.payload.equals(e.payload);
-    });
+    const same =
+      got.length === expected.length &&
+      got.every((f, i) => {
+        const e = expected[i];
+        return f.fin === e.fin && f.rsv1 === e.rsv1 && f.opcode === e.opcode && f.payload.equals(e.payload);
+      });
     if (!same) throw new Error(`fuzz iteration ${iter} differs`);
     frames += got.length;
   }
@@ -269,7 +335,8 @@ describe('encodeFrame', () => {
 
   test('a fresh masking key for each frame', () => {
     const keys = new Set();
-    for (let i = 0; i < 5000; i++) keys.add(decodeClientFrame(encodeFrame(1, Buffer.from('x'))).mask.toString('hex'));
+    for (let i = 0; i < 5000; i++)
+      keys.add(decodeClientFrame(encodeFrame(1, Buffer.from('x'))).mask.toString('hex'));
     // 4-byte random keys: collisions among 5000 are possible but a handful at most.
     expect(keys.size).toBeGreaterThan(4990);
   });
@@ -277,16 +344,26 @@ describe('encodeFrame', () => {
 
 describe('close payloads', () => {
   test('valid codes', () => {
-    for (const c of [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4000, 4999]) expect(isValidCloseCode(c)).toBe(true);
-    for (const c of [0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 1000.5, NaN]) expect(isValidCloseCode(c)).toBe(false);
+    for (const c of [
+      1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4000, 4999,
+    ])
+      expect(isValidCloseCode(c)).toBe(true);
+    for (const c of [0, 999, 1004, 1005, 1006, 1015, 1016, 2000, 2999, 5000, 1000.5, NaN])
+      expect(isValidCloseCode(c)).toBe(false);
   });
 
   test('round trip, empty, 1-byte, bad code, bad UTF-8', () => {
     expect(parseClosePayload(closePayload(4001, 'ciao ✓'))).toEqual({ code: 4001, reason: 'ciao ✓' });
     expect(parseClosePayload(Buffer.alloc(0))).toEqual({ code: 1005, reason: '' });
     expect(() => parseClosePayload(Buffer.from([3]))).toThrow(expect.objectContaining({ closeCode: 1002 }));
-    expect(() => parseClosePayload(closePayload(1005, ''))).toThrow(expect.objectContaining({ closeCode: 1002 }));
-    expect(() => parseClosePayload(closePayload(999, ''))).toThrow(expect.objectContaining({ closeCode: 1002 }));
-    expect(() => parseClosePayload(Buffer.concat([closePayload(1000, ''), Buffer.from([0xc3, 0x28])]))).toThrow(expect.objectContaining({ closeCode: 1007 }));
+    expect(() => parseClosePayload(closePayload(1005, ''))).toThrow(
+      expect.objectContaining({ closeCode: 1002 }),
+    );
+    expect(() => parseClosePayload(closePayload(999, ''))).toThrow(
+      expect.objectContaining({ closeCode: 1002 }),
+    );
+    expect(() =>
+      parseClosePayload(Buffer.concat([closePayload(1000, ''), Buffer.from([0xc3, 0x28])])),
+    ).toThrow(expect.objectContaining({ closeCode: 1007 }));
   });
 });

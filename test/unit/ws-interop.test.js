@@ -34,7 +34,12 @@ function stopServer(wss) {
 function connect(port, family, sessionOptions = {}, perMessageDeflate = true) {
   const url = new URL(`ws://127.0.0.1:${port}/echo?x=1`);
   const key = createKey();
-  const headers = handshakeHeaders(family, url, { key, perMessageDeflate, userAgent: 'interop-test', extra: [['X-Test', '1']] });
+  const headers = handshakeHeaders(family, url, {
+    key,
+    perMessageDeflate,
+    userAgent: 'interop-test',
+    extra: [['X-Test', '1']],
+  });
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
     const stats = { written: 0 };
@@ -53,15 +58,18 @@ function connect(port, family, sessionOptions = {}, perMessageDeflate = true) {
         reject(err);
         return;
       }
-      const session = new WebSocketSession({
-        write: (b) => {
-          stats.written += b.length;
-          socket.write(b);
+      const session = new WebSocketSession(
+        {
+          write: (b) => {
+            stats.written += b.length;
+            socket.write(b);
+          },
+          writableLength: () => socket.writableLength,
+          end: () => socket.end(),
+          pause: (p) => (p ? socket.pause() : socket.resume()),
         },
-        writableLength: () => socket.writableLength,
-        end: () => socket.end(),
-        pause: (p) => (p ? socket.pause() : socket.resume()),
-      }, { ...result, ...sessionOptions });
+        { ...result, ...sessionOptions },
+      );
       socket.on('data', (c) => session.receive(c));
       socket.on('end', () => session.transportEnded());
       socket.on('error', (err) => session.transportFailed(err));
@@ -70,7 +78,9 @@ function connect(port, family, sessionOptions = {}, perMessageDeflate = true) {
       resolve({ session, result, socket, stats });
     });
     socket.on('connect', () => {
-      socket.write(`GET ${url.pathname}${url.search} HTTP/1.1\r\n${headers.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`);
+      socket.write(
+        `GET ${url.pathname}${url.search} HTTP/1.1\r\n${headers.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`,
+      );
     });
     socket.once('error', reject);
   });
@@ -92,20 +102,37 @@ for (let i = 0; i < big.length; i++) big[i] = (i * 7919) % 251;
 
 describe.each([
   ['permessage-deflate (ws defaults, threshold 0)', { threshold: 0 }],
-  ['no context takeover, server 10 / client 9 window bits', {
-    threshold: 0, clientNoContextTakeover: true, serverNoContextTakeover: true, serverMaxWindowBits: 10, clientMaxWindowBits: 9,
-  }],
+  [
+    'no context takeover, server 10 / client 9 window bits',
+    {
+      threshold: 0,
+      clientNoContextTakeover: true,
+      serverNoContextTakeover: true,
+      serverMaxWindowBits: 10,
+      clientMaxWindowBits: 9,
+    },
+  ],
   ['no compression', false],
 ])('against ws: %s', (_name, serverDeflate) => {
   let server;
-  beforeAll(async () => { server = await startServer(serverDeflate); });
+  beforeAll(async () => {
+    server = await startServer(serverDeflate);
+  });
   afterAll(() => stopServer(server.wss));
 
   test('echo of text, binary, a 1 MiB message and fragmented sends; close 1000 from the client', async () => {
     const { session, result, stats } = await connect(server.port, 'chrome', { fragmentSize: 16 * 1024 });
     expect(Boolean(result.deflate)).toBe(serverDeflate !== false);
-    if (serverDeflate && serverDeflate.clientMaxWindowBits) expect(result.deflate.clientMaxWindowBits).toBe(9);
-    const got = await echo(session, [['hello ✓'], [Buffer.from([0, 1, 2, 255])], [big], ['x'.repeat(100000)], [''], ['text as bytes', true]]);
+    if (serverDeflate && serverDeflate.clientMaxWindowBits)
+      expect(result.deflate.clientMaxWindowBits).toBe(9);
+    const got = await echo(session, [
+      ['hello ✓'],
+      [Buffer.from([0, 1, 2, 255])],
+      [big],
+      ['x'.repeat(100000)],
+      [''],
+      ['text as bytes', true],
+    ]);
     expect(got[0]).toEqual({ type: 'text', data: 'hello ✓' });
     expect(got[1]).toEqual({ type: 'binary', data: Buffer.from([0, 1, 2, 255]) });
     expect(got[2].type).toBe('binary');

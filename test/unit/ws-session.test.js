@@ -8,7 +8,12 @@ const { CycleTLSError } = require('../../dist/errors');
 const { serverFrame, decodeClientFrame } = require('../helpers/ws-frames');
 
 const TAIL = Buffer.from([0, 0, 0xff, 0xff]);
-const DEFLATE = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };
+const DEFLATE = {
+  serverNoContextTakeover: false,
+  clientNoContextTakeover: false,
+  serverMaxWindowBits: 15,
+  clientMaxWindowBits: 15,
+};
 
 class FakeTransport {
   constructor() {
@@ -18,18 +23,30 @@ class FakeTransport {
     this.buffered = 0;
   }
 
-  write(chunk) { this.writes.push(chunk); }
+  write(chunk) {
+    this.writes.push(chunk);
+  }
 
-  writableLength() { return this.buffered; }
+  writableLength() {
+    return this.buffered;
+  }
 
-  end() { this.ended++; }
+  end() {
+    this.ended++;
+  }
 
-  pause(p) { this.pauses.push(p); }
+  pause(p) {
+    this.pauses.push(p);
+  }
 
   /** What the client sent, one frame per write, unmasked. */
-  frames() { return this.writes.map(decodeClientFrame); }
+  frames() {
+    return this.writes.map(decodeClientFrame);
+  }
 
-  last() { return decodeClientFrame(this.writes[this.writes.length - 1]); }
+  last() {
+    return decodeClientFrame(this.writes[this.writes.length - 1]);
+  }
 }
 
 function open(options) {
@@ -41,7 +58,9 @@ function open(options) {
 /** Records every callback of a session, in order. */
 function record(s) {
   const log = [];
-  s.onMessage((m) => log.push(['message', m.type, Buffer.isBuffer(m.data) ? m.data.toString('hex') : m.data]));
+  s.onMessage((m) =>
+    log.push(['message', m.type, Buffer.isBuffer(m.data) ? m.data.toString('hex') : m.data]),
+  );
   s.onClose((code, reason) => log.push(['close', code, reason]));
   s.onError((err) => log.push(['error', err.code, err.message]));
   s.onPing((d) => log.push(['ping', d.toString()]));
@@ -52,7 +71,11 @@ function record(s) {
 const text = (s, opts) => serverFrame(1, Buffer.from(s), opts);
 const close = (code, reason = '') => serverFrame(8, closePayload(code, reason));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const closeFrame = (f) => ({ opcode: f.opcode, code: f.payload.length ? f.payload.readUInt16BE(0) : undefined, reason: f.payload.subarray(2).toString() });
+const closeFrame = (f) => ({
+  opcode: f.opcode,
+  code: f.payload.length ? f.payload.readUInt16BE(0) : undefined,
+  reason: f.payload.subarray(2).toString(),
+});
 
 const unhandled = [];
 const onUnhandled = (reason) => unhandled.push(reason);
@@ -85,7 +108,9 @@ describe('sending', () => {
 
   test('bad input rejects with ERR_INVALID_OPTION and sends nothing', async () => {
     const { t, s } = open();
-    await expect(s.send(Buffer.from([0xc3, 0x28]), false)).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
+    await expect(s.send(Buffer.from([0xc3, 0x28]), false)).rejects.toMatchObject({
+      code: 'ERR_INVALID_OPTION',
+    });
     await expect(s.send(42)).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
     await expect(s.ping(Buffer.alloc(126))).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION' });
     expect(t.writes).toHaveLength(0);
@@ -96,7 +121,10 @@ describe('sending', () => {
     await s.send('0123456789');
     await s.send('abc');
     expect(t.frames().map((f) => [f.opcode, f.fin, f.payload.toString()])).toEqual([
-      [1, false, '0123'], [0, false, '4567'], [0, true, '89'], [1, true, 'abc'],
+      [1, false, '0123'],
+      [0, false, '4567'],
+      [0, true, '89'],
+      [1, true, 'abc'],
     ]);
   });
 
@@ -104,7 +132,9 @@ describe('sending', () => {
     const { t, s } = open({ highWaterMark: 100 });
     t.buffered = 150;
     let done = false;
-    const p = s.send('x').then(() => { done = true; });
+    const p = s.send('x').then(() => {
+      done = true;
+    });
     await sleep(5);
     expect(done).toBe(false);
     expect(t.writes).toHaveLength(1); // handed over at once, only the promise waits
@@ -135,14 +165,20 @@ describe('receiving', () => {
     const log = record(s);
     feed(text('one'), serverFrame(2, Buffer.from([0xca, 0xfe])));
     feed(
-      text('frag', { fin: false }), serverFrame(9, Buffer.from('p1')),
-      serverFrame(0, Buffer.from('men'), { fin: false }), serverFrame(0, Buffer.from('ted')),
+      text('frag', { fin: false }),
+      serverFrame(9, Buffer.from('p1')),
+      serverFrame(0, Buffer.from('men'), { fin: false }),
+      serverFrame(0, Buffer.from('ted')),
     );
     // Split mid-character: the UTF-8 decoding spans fragments.
     const euro = Buffer.from('€');
     feed(serverFrame(1, euro.subarray(0, 1), { fin: false }), serverFrame(0, euro.subarray(1)));
     expect(log).toEqual([
-      ['message', 'text', 'one'], ['message', 'binary', 'cafe'], ['ping', 'p1'], ['message', 'text', 'fragmented'], ['message', 'text', '€'],
+      ['message', 'text', 'one'],
+      ['message', 'binary', 'cafe'],
+      ['ping', 'p1'],
+      ['message', 'text', 'fragmented'],
+      ['message', 'text', '€'],
     ]);
     expect(t.frames().map((f) => [f.opcode, f.payload.toString()])).toEqual([[10, 'p1']]);
   });
@@ -186,12 +222,15 @@ describe('receiving', () => {
       const log = record(s);
       feed(bytes);
       expect(closeFrame(t.last())).toMatchObject({ opcode: 8, code: 1002 });
-      expect(log.filter((e) => e[0] !== 'message').map((e) => e.slice(0, 2))).toEqual([['error', 'ERR_PROTOCOL'], ['close', 1002]]);
+      expect(log.filter((e) => e[0] !== 'message').map((e) => e.slice(0, 2))).toEqual([
+        ['error', 'ERR_PROTOCOL'],
+        ['close', 1002],
+      ]);
       expect(t.ended).toBe(1);
     }
   });
 
-  test('frames after the server\'s Close are ignored', () => {
+  test("frames after the server's Close are ignored", () => {
     const { s, feed } = open();
     const log = record(s);
     feed(close(1000), text('late'));
@@ -201,7 +240,7 @@ describe('receiving', () => {
 });
 
 describe('closing', () => {
-  test('initiated by the client: Close, the server\'s Close, then the server ends the connection', async () => {
+  test("initiated by the client: Close, the server's Close, then the server ends the connection", async () => {
     const { t, s, feed } = open();
     const log = record(s);
     const closed = s.close(4000, 'bye');
@@ -215,8 +254,14 @@ describe('closing', () => {
     await closed;
     expect(s.readyState).toBe(3);
     expect(t.ended).toBe(0);
-    expect(log).toEqual([['message', 'text', 'still delivered'], ['close', 4000, 'ok']]);
-    await expect(s.send('x')).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/closed/) });
+    expect(log).toEqual([
+      ['message', 'text', 'still delivered'],
+      ['close', 4000, 'ok'],
+    ]);
+    await expect(s.send('x')).rejects.toMatchObject({
+      code: 'ERR_INVALID_OPTION',
+      message: expect.stringMatching(/closed/),
+    });
     await expect(s.close()).resolves.toBeUndefined();
   });
 
@@ -246,7 +291,10 @@ describe('closing', () => {
     feed(close(1001, 'going away'));
     expect(closeFrame(t.last())).toEqual({ opcode: 8, code: 1001, reason: '' });
     expect(s.readyState).toBe(2);
-    await expect(s.send('x')).rejects.toMatchObject({ code: 'ERR_INVALID_OPTION', message: expect.stringMatching(/closing/) });
+    await expect(s.send('x')).rejects.toMatchObject({
+      code: 'ERR_INVALID_OPTION',
+      message: expect.stringMatching(/closing/),
+    });
     s.transportEnded();
     expect(log).toEqual([['close', 1001, 'going away']]);
     await s.close();
@@ -262,13 +310,20 @@ describe('closing', () => {
   });
 
   test('invalid Close payloads: 1 byte or a bad code → 1002, a bad reason → 1007', () => {
-    for (const [payload, code] of [[Buffer.from([3]), 1002], [closePayload(1006, ''), 1002], [closePayload(2999, ''), 1002],
-      [Buffer.concat([closePayload(1000, ''), Buffer.from([0xff])]), 1007]]) {
+    for (const [payload, code] of [
+      [Buffer.from([3]), 1002],
+      [closePayload(1006, ''), 1002],
+      [closePayload(2999, ''), 1002],
+      [Buffer.concat([closePayload(1000, ''), Buffer.from([0xff])]), 1007],
+    ]) {
       const { t, s, feed } = open();
       const log = record(s);
       feed(serverFrame(8, payload));
       expect(closeFrame(t.last()).code).toBe(code);
-      expect(log.map((e) => e.slice(0, 2))).toEqual([['error', 'ERR_PROTOCOL'], ['close', code]]);
+      expect(log.map((e) => e.slice(0, 2))).toEqual([
+        ['error', 'ERR_PROTOCOL'],
+        ['close', code],
+      ]);
     }
   });
 
@@ -276,7 +331,10 @@ describe('closing', () => {
     const { s } = open();
     const log = record(s);
     s.transportEnded();
-    expect(log.map((e) => e.slice(0, 2))).toEqual([['error', 'ERR_CONNECTION_CLOSED'], ['close', 1006]]);
+    expect(log.map((e) => e.slice(0, 2))).toEqual([
+      ['error', 'ERR_CONNECTION_CLOSED'],
+      ['close', 1006],
+    ]);
   });
 
   test('transport failure: onError gets it, 1006; after a complete close exchange a failure is no error', () => {
@@ -284,7 +342,10 @@ describe('closing', () => {
     const logA = record(a.s);
     const err = new CycleTLSError('ERR_CONNECTION_CLOSED', 'reset', 'body');
     a.s.transportFailed(err);
-    expect(logA).toEqual([['error', 'ERR_CONNECTION_CLOSED', 'reset'], ['close', 1006, '']]);
+    expect(logA).toEqual([
+      ['error', 'ERR_CONNECTION_CLOSED', 'reset'],
+      ['close', 1006, ''],
+    ]);
     const b = open();
     const logB = record(b.s);
     void b.s.close();
@@ -310,7 +371,10 @@ describe('closing', () => {
     const { s, feed } = open();
     feed(serverFrame(5));
     const log = record(s);
-    expect(log.map((e) => e.slice(0, 2))).toEqual([['close', 1002], ['error', 'ERR_PROTOCOL']]);
+    expect(log.map((e) => e.slice(0, 2))).toEqual([
+      ['close', 1002],
+      ['error', 'ERR_PROTOCOL'],
+    ]);
   });
 
   test('pending sends: taken as sent after a clean close, rejected after an abnormal one', async () => {
@@ -397,7 +461,7 @@ describe('messages()', () => {
     expect(s.readyState).toBe(3);
   });
 
-  test('close() resumes reading so that the server\'s Close can arrive', () => {
+  test("close() resumes reading so that the server's Close can arrive", () => {
     const { t, s, feed } = open({ queueLimit: 1 });
     s.messages();
     feed(text('a'));
@@ -410,7 +474,10 @@ describe('messages()', () => {
 });
 
 describe('with permessage-deflate', () => {
-  const serverInflate = (frames) => zlib.inflateRawSync(Buffer.concat(frames.flatMap((f) => [f.payload, TAIL])), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+  const serverInflate = (frames) =>
+    zlib.inflateRawSync(Buffer.concat(frames.flatMap((f) => [f.payload, TAIL])), {
+      finishFlush: zlib.constants.Z_SYNC_FLUSH,
+    });
 
   test('messages go out compressed (RSV1 on the first frame), in order, fragmented too', async () => {
     const { t, s } = open({ deflate: DEFLATE, fragmentSize: 8 });
@@ -427,20 +494,34 @@ describe('with permessage-deflate', () => {
     }
     expect(messages.map((m) => m.opcode)).toEqual([1, 2, 1]);
     const inflated = serverInflate(messages.map((m) => ({ payload: Buffer.concat(m.parts) })));
-    expect(inflated.equals(Buffer.concat([Buffer.from('hello hello hello hello'), Buffer.alloc(100, 7)]))).toBe(true);
+    expect(
+      inflated.equals(Buffer.concat([Buffer.from('hello hello hello hello'), Buffer.alloc(100, 7)])),
+    ).toBe(true);
   });
 
   test('compressed messages come in inflated; control frames are answered while one is inflating', async () => {
     const { t, s, feed } = open({ deflate: DEFLATE });
     const log = record(s);
-    const c1 = zlib.deflateRawSync(Buffer.from('squeezed text'), { finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4);
-    const c2 = zlib.deflateRawSync(Buffer.alloc(1000, 1), { finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4);
-    feed(serverFrame(1, c1.subarray(0, 3), { rsv1: true, fin: false }), serverFrame(0, c1.subarray(3)),
-      serverFrame(2, c2, { rsv1: true }), text('plain'), serverFrame(9, Buffer.from('p')));
+    const c1 = zlib
+      .deflateRawSync(Buffer.from('squeezed text'), { finishFlush: zlib.constants.Z_SYNC_FLUSH })
+      .subarray(0, -4);
+    const c2 = zlib
+      .deflateRawSync(Buffer.alloc(1000, 1), { finishFlush: zlib.constants.Z_SYNC_FLUSH })
+      .subarray(0, -4);
+    feed(
+      serverFrame(1, c1.subarray(0, 3), { rsv1: true, fin: false }),
+      serverFrame(0, c1.subarray(3)),
+      serverFrame(2, c2, { rsv1: true }),
+      text('plain'),
+      serverFrame(9, Buffer.from('p')),
+    );
     expect(t.frames().map((f) => f.opcode)).toEqual([10]);
     await sleep(20);
     expect(log).toEqual([
-      ['ping', 'p'], ['message', 'text', 'squeezed text'], ['message', 'binary', Buffer.alloc(1000, 1).toString('hex')], ['message', 'text', 'plain'],
+      ['ping', 'p'],
+      ['message', 'text', 'squeezed text'],
+      ['message', 'binary', Buffer.alloc(1000, 1).toString('hex')],
+      ['message', 'text', 'plain'],
     ]);
   });
 
@@ -450,22 +531,33 @@ describe('with permessage-deflate', () => {
     big.feed(serverFrame(2, zlib.deflateRawSync(Buffer.alloc(5000)), { rsv1: true }));
     await sleep(20);
     expect(closeFrame(big.t.last()).code).toBe(1009);
-    expect(logBig.map((e) => e.slice(0, 2))).toEqual([['error', 'ERR_PROTOCOL'], ['close', 1009]]);
+    expect(logBig.map((e) => e.slice(0, 2))).toEqual([
+      ['error', 'ERR_PROTOCOL'],
+      ['close', 1009],
+    ]);
     const bad = open({ deflate: DEFLATE });
     const logBad = record(bad.s);
     bad.feed(serverFrame(1, zlib.deflateRawSync(Buffer.from([0xff, 0xfe])), { rsv1: true }));
     await sleep(20);
-    expect(logBad.map((e) => e.slice(0, 2))).toEqual([['error', 'ERR_PROTOCOL'], ['close', 1007]]);
+    expect(logBad.map((e) => e.slice(0, 2))).toEqual([
+      ['error', 'ERR_PROTOCOL'],
+      ['close', 1007],
+    ]);
   });
 
   test('a compressed message, the Close and the EOF at once: the message, then a clean close', async () => {
     const { s, feed } = open({ deflate: DEFLATE });
     const log = record(s);
-    const c = zlib.deflateRawSync(Buffer.from('last'), { finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4);
+    const c = zlib
+      .deflateRawSync(Buffer.from('last'), { finishFlush: zlib.constants.Z_SYNC_FLUSH })
+      .subarray(0, -4);
     feed(serverFrame(1, c, { rsv1: true }), close(1000, 'done'));
     s.transportEnded();
     await s.close();
-    expect(log).toEqual([['message', 'text', 'last'], ['close', 1000, 'done']]);
+    expect(log).toEqual([
+      ['message', 'text', 'last'],
+      ['close', 1000, 'done'],
+    ]);
   });
 
   test('RSV1 without negotiated deflate is a 1002', () => {
@@ -501,7 +593,12 @@ describe('with permessage-deflate', () => {
 
 test('the accessors', () => {
   const { s } = open({ protocol: 'chat', extensions: 'permessage-deflate' });
-  expect([s.readyState, s.protocol, s.extensions, s.bufferedAmount]).toEqual([1, 'chat', 'permessage-deflate', 0]);
+  expect([s.readyState, s.protocol, s.extensions, s.bufferedAmount]).toEqual([
+    1,
+    'chat',
+    'permessage-deflate',
+    0,
+  ]);
   s.transportEnded();
 });
 
@@ -518,7 +615,9 @@ test('a throwing callback does not break the session: its error is rethrown on t
   });
   try {
     const got = [];
-    s.onMessage(() => { throw new Error('user bug'); });
+    s.onMessage(() => {
+      throw new Error('user bug');
+    });
     s.onMessage((m) => got.push(m.data));
     feed(text('a'), text('b'));
     expect(got).toEqual(['a', 'b']);

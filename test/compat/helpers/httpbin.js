@@ -24,14 +24,19 @@ const SLIDESHOW = {
     date: 'date of publication',
     slides: [
       { title: 'Wake up to WonderWidgets!', type: 'all' },
-      { items: ['Why <em>WonderWidgets</em> are great', 'Who <em>buys</em> WonderWidgets'], title: 'Overview', type: 'all' },
+      {
+        items: ['Why <em>WonderWidgets</em> are great', 'Who <em>buys</em> WonderWidgets'],
+        title: 'Overview',
+        type: 'all',
+      },
     ],
     title: 'Sample Slide Show',
   },
 };
 
-const HTML_PAGE = '<!DOCTYPE html>\n<html>\n  <head>\n  </head>\n  <body>\n      <h1>Herman Melville - Moby-Dick</h1>\n'
-  + '      <div>\n        <p>Call me Ishmael.</p>\n      </div>\n  </body>\n</html>';
+const HTML_PAGE =
+  '<!DOCTYPE html>\n<html>\n  <head>\n  </head>\n  <body>\n      <h1>Herman Melville - Moby-Dick</h1>\n' +
+  '      <div>\n        <p>Call me Ishmael.</p>\n      </div>\n  </body>\n</html>';
 
 const ROBOTS = 'User-agent: *\nDisallow: /deny\n';
 
@@ -45,7 +50,11 @@ function headerDict(req) {
       if (name !== ':authority') continue;
       name = 'host';
     }
-    const title = name.toLowerCase().split('-').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('-');
+    const title = name
+      .toLowerCase()
+      .split('-')
+      .map((w) => w.charAt(0).toUpperCase() + w.slice(1))
+      .join('-');
     out[title] = title in out ? `${out[title]},${raw[i + 1]}` : raw[i + 1];
   }
   return out;
@@ -122,19 +131,39 @@ function requestDict(req, body, url, origin) {
     data = '';
   }
   let json = null;
-  try { json = JSON.parse(body.toString('utf8')); } catch { /* not JSON: null, as httpbin */ }
-  return { args: argsDict(url.searchParams), data, files, form, headers: headerDict(req), json, origin, url: url.href };
+  try {
+    json = JSON.parse(body.toString('utf8'));
+  } catch {
+    /* not JSON: null, as httpbin */
+  }
+  return {
+    args: argsDict(url.searchParams),
+    data,
+    files,
+    form,
+    headers: headerDict(req),
+    json,
+    origin,
+    url: url.href,
+  };
 }
 
 function sendJson(res, value, status = 200, extra = {}) {
   const body = Buffer.from(`${JSON.stringify(value, null, 2)}\n`);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': body.length, 'Access-Control-Allow-Origin': '*', ...extra });
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': body.length,
+    'Access-Control-Allow-Origin': '*',
+    ...extra,
+  });
   res.end(body);
 }
 
 function redirect(res, location, status = 302) {
   res.writeHead(status, { Location: location, 'Content-Type': 'text/html; charset=utf-8' });
-  res.end(`<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 3.2 Final//EN">\n<title>Redirecting...</title>\n<p>Redirecting to ${location}</p>`);
+  res.end(
+    `<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 3.2 Final//EN">\n<title>Redirecting...</title>\n<p>Redirecting to ${location}</p>`,
+  );
 }
 
 async function route(req, res, base, ctx) {
@@ -146,7 +175,12 @@ async function route(req, res, base, ctx) {
   const segments = p.split('/').filter(Boolean);
 
   if (p === '/get' && (method === 'GET' || method === 'HEAD')) {
-    return sendJson(res, { args: argsDict(url.searchParams), headers: headerDict(req), origin, url: url.href });
+    return sendJson(res, {
+      args: argsDict(url.searchParams),
+      headers: headerDict(req),
+      origin,
+      url: url.href,
+    });
   }
   if (['/post', '/put', '/patch', '/delete'].includes(p)) {
     if (method !== p.slice(1).toUpperCase()) return sendJson(res, { error: 'method not allowed' }, 405);
@@ -162,9 +196,12 @@ async function route(req, res, base, ctx) {
     res.setHeader('Set-Cookie', cookies);
     return redirect(res, '/cookies');
   }
-  if (p === '/') { // example.com's role: a small HTML page at the root
+  if (p === '/') {
+    // example.com's role: a small HTML page at the root
     res.writeHead(200, { 'Content-Type': 'text/html; charset=UTF-8' });
-    return res.end('<!doctype html>\n<html><head><title>Example Domain</title></head><body><h1>Example Domain</h1></body></html>');
+    return res.end(
+      '<!doctype html>\n<html><head><title>Example Domain</title></head><body><h1>Example Domain</h1></body></html>',
+    );
   }
   if (p === '/html') {
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
@@ -177,24 +214,51 @@ async function route(req, res, base, ctx) {
   }
   if (p === '/gzip' || p === '/deflate' || p === '/brotli') {
     const flag = { '/gzip': 'gzipped', '/deflate': 'deflated', '/brotli': 'brotli' }[p];
-    const json = Buffer.from(JSON.stringify({ [flag]: true, headers: headerDict(req), method, origin }, null, 2));
-    const [encoding, encoded] = p === '/gzip' ? ['gzip', zlib.gzipSync(json)]
-      : p === '/deflate' ? ['deflate', zlib.deflateSync(json)] : ['br', zlib.brotliCompressSync(json)];
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Encoding': encoding, 'Content-Length': encoded.length });
+    const json = Buffer.from(
+      JSON.stringify({ [flag]: true, headers: headerDict(req), method, origin }, null, 2),
+    );
+    const [encoding, encoded] =
+      p === '/gzip'
+        ? ['gzip', zlib.gzipSync(json)]
+        : p === '/deflate'
+          ? ['deflate', zlib.deflateSync(json)]
+          : ['br', zlib.brotliCompressSync(json)];
+    res.writeHead(200, {
+      'Content-Type': 'application/json',
+      'Content-Encoding': encoding,
+      'Content-Length': encoded.length,
+    });
     return res.end(encoded);
   }
   if (segments[0] === 'delay') {
     const seconds = Math.min(Number(segments[1]) || 0, 10);
-    const timer = setTimeout(() => sendJson(res, { args: argsDict(url.searchParams), data: asText(body), headers: headerDict(req), origin, url: url.href }), seconds * 1000);
+    const timer = setTimeout(
+      () =>
+        sendJson(res, {
+          args: argsDict(url.searchParams),
+          data: asText(body),
+          headers: headerDict(req),
+          origin,
+          url: url.href,
+        }),
+      seconds * 1000,
+    );
     ctx.timers.add(timer);
     return undefined;
   }
   if (segments[0] === 'status') {
     const status = Number(segments[1]);
-    res.writeHead(status, status === 204 || status === 304 ? {} : { 'Content-Type': 'text/html; charset=utf-8' });
+    res.writeHead(
+      status,
+      status === 204 || status === 304 ? {} : { 'Content-Type': 'text/html; charset=utf-8' },
+    );
     return res.end();
   }
-  if (segments[0] === 'redirect' || segments[0] === 'relative-redirect' || segments[0] === 'absolute-redirect') {
+  if (
+    segments[0] === 'redirect' ||
+    segments[0] === 'relative-redirect' ||
+    segments[0] === 'absolute-redirect'
+  ) {
     const n = Number(segments[1]);
     const absolute = segments[0] === 'absolute-redirect' || url.searchParams.get('absolute') === 'true';
     const next = n > 1 ? `/${absolute ? 'absolute' : 'relative'}-redirect/${n - 1}` : '/get';
@@ -217,11 +281,14 @@ async function route(req, res, base, ctx) {
     const n = Math.min(Number(segments[1]), 100);
     res.writeHead(200, { 'Content-Type': 'application/json' });
     for (let id = 0; id < n; id++) {
-      res.write(`${JSON.stringify({ url: url.href, args: argsDict(url.searchParams), headers: headerDict(req), origin, id })}\n`);
+      res.write(
+        `${JSON.stringify({ url: url.href, args: argsDict(url.searchParams), headers: headerDict(req), origin, id })}\n`,
+      );
     }
     return res.end();
   }
-  if (p === '/drip') { // numbytes '*' bytes spread over `duration` seconds (scaled by timeScale)
+  if (p === '/drip') {
+    // numbytes '*' bytes spread over `duration` seconds (scaled by timeScale)
     const numbytes = Math.min(Number(url.searchParams.get('numbytes') || 10), 10 * 1024 * 1024);
     const duration = Number(url.searchParams.get('duration') || 2) * ctx.timeScale * 1000;
     res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': numbytes });
@@ -258,7 +325,10 @@ async function startHttpbin({ tls = true, h1Only = false, timeScale = 1 } = {}) 
     });
   };
   const server = tls
-    ? http2.createSecureServer({ ...certPair('server'), allowHTTP1: true, ...(h1Only ? { ALPNProtocols: ['http/1.1'] } : {}) }, onRequest)
+    ? http2.createSecureServer(
+        { ...certPair('server'), allowHTTP1: true, ...(h1Only ? { ALPNProtocols: ['http/1.1'] } : {}) },
+        onRequest,
+      )
     : http.createServer(onRequest);
   server.on('connection', (s) => {
     ctx.sockets.add(s);

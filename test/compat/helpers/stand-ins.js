@@ -11,14 +11,18 @@ const { startEchoServer } = require('../../../dist/echo');
 const { startServer, certPair, closedPort } = require('../../helpers/servers');
 
 /** Firefox 87: cycletls's README JA3 and default in most of its tests (lists the DHE suites 0x33 and 0x39). */
-const FIREFOX_87_JA3 = '771,4865-4867-4866-49195-49199-52393-52392-49196-49200-49162-49161-49171-49172-51-57-47-53-10,0-23-65281-10-11-35-16-5-51-43-13-45-28-21,29-23-24-25-256-257,0';
+const FIREFOX_87_JA3 =
+  '771,4865-4867-4866-49195-49199-52393-52392-49196-49200-49162-49161-49171-49172-51-57-47-53-10,0-23-65281-10-11-35-16-5-51-43-13-45-28-21,29-23-24-25-256-257,0';
 const FIREFOX_87_UA = 'Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:87.0) Gecko/20100101 Firefox/87.0';
 /** A Chrome-like JA3 with padding (21), used by cycletls's encoding, forceHTTP1, integration and timeout tests. */
-const CHROME_PADDING_JA3 = '771,4865-4866-4867-49195-49199-49196-49200-52393-52392-49171-49172-156-157-47-53,0-23-65281-10-11-35-16-5-13-18-51-45-43-27-21,29-23-24,0';
+const CHROME_PADDING_JA3 =
+  '771,4865-4866-4867-49195-49199-49196-49200-52393-52392-49171-49172-156-157-47-53,0-23-65281-10-11-35-16-5-13-18-51-45-43-27-21,29-23-24,0';
 /** Chrome with ALPS under its old code point (17513), used by cycletls's frameHeader, connectionReuse and SNI tests. */
-const CHROME_ALPS_JA3 = '771,4865-4866-4867-49195-49199-49196-49200-52393-52392-49171-49172-156-157-47-53,0-23-65281-10-11-35-16-5-13-18-51-45-43-27-17513,29-23-24,0';
+const CHROME_ALPS_JA3 =
+  '771,4865-4866-4867-49195-49199-49196-49200-52393-52392-49171-49172-156-157-47-53,0-23-65281-10-11-35-16-5-13-18-51-45-43-27-17513,29-23-24,0';
 /** Firefox without the DHE suites (cycletls's frameHeader Firefox test). */
-const FIREFOX_JA3 = '771,4865-4867-4866-49195-49199-52393-52392-49196-49200-49162-49161-49171-49172-156-157-47-53-10,0-23-65281-10-11-35-16-5-51-43-13-45-28-21,29-23-24-25-256-257,0';
+const FIREFOX_JA3 =
+  '771,4865-4867-4866-49195-49199-52393-52392-49196-49200-49162-49161-49171-49172-156-157-47-53-10,0-23-65281-10-11-35-16-5-51-43-13-45-28-21,29-23-24-25-256-257,0';
 
 /** The fingerprint echo on 127.0.0.1, reached as https://localhost:PORT (the name the test CA's certificate holds). */
 async function startEcho() {
@@ -73,7 +77,11 @@ function sseHandler(req, res) {
     res.end();
     return;
   }
-  res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
+  res.writeHead(200, {
+    'Content-Type': 'text/event-stream',
+    'Cache-Control': 'no-cache',
+    Connection: 'keep-alive',
+  });
   let n = 0;
   const next = () => {
     n++;
@@ -89,7 +97,11 @@ async function startSseServer() {
   const server = http.createServer(sseHandler);
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address();
-  return { port, url: (p = '/events') => `http://localhost:${port}${p}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    port,
+    url: (p = '/events') => `http://localhost:${port}${p}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 /** A WebSocket echo server over plain HTTP (a plain GET gets the `ws` package's 426). */
@@ -99,7 +111,9 @@ async function startWsEchoServer() {
     res.end('Upgrade Required');
   });
   const wss = new WebSocketServer({ server: httpServer });
-  wss.on('connection', (socket) => socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary })));
+  wss.on('connection', (socket) =>
+    socket.on('message', (data, isBinary) => socket.send(data, { binary: isBinary })),
+  );
   await new Promise((resolve) => httpServer.listen(0, '127.0.0.1', resolve));
   const { port } = httpServer.address();
   return {
@@ -107,10 +121,11 @@ async function startWsEchoServer() {
     httpServer,
     wss,
     url: (p = '/') => `ws://localhost:${port}${p}`,
-    close: () => new Promise((resolve) => {
-      for (const c of wss.clients) c.terminate();
-      wss.close(() => httpServer.close(() => resolve()));
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close(() => httpServer.close(() => resolve()));
+      }),
   };
 }
 
@@ -125,7 +140,10 @@ async function startLiveServer() {
     res.writeHead(200, { 'Content-Type': 'text/plain' });
     return res.end(`sni=${req.socket.servername || ''} host=${req.headers.host}`);
   });
-  const wss = new WebSocketServer({ server, handleProtocols: (set) => (set.has('echo-protocol') ? 'echo-protocol' : false) });
+  const wss = new WebSocketServer({
+    server,
+    handleProtocols: (set) => (set.has('echo-protocol') ? 'echo-protocol' : false),
+  });
   const upgrades = [];
   wss.on('connection', (socket, req) => {
     upgrades.push({ url: req.url, host: req.headers.host, sni: req.socket.servername });
@@ -136,11 +154,12 @@ async function startLiveServer() {
   return {
     port,
     upgrades,
-    close: () => new Promise((resolve) => {
-      for (const c of wss.clients) c.terminate();
-      wss.close(() => server.close(() => resolve()));
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const c of wss.clients) c.terminate();
+        wss.close(() => server.close(() => resolve()));
+        server.closeAllConnections();
+      }),
   };
 }
 
@@ -162,6 +181,18 @@ async function drain(stream) {
 }
 
 module.exports = {
-  FIREFOX_87_JA3, FIREFOX_87_UA, CHROME_PADDING_JA3, CHROME_ALPS_JA3, FIREFOX_JA3,
-  startEcho, startBadCertServer, startStallingServer, startSseServer, startWsEchoServer, startLiveServer, closedPort, withCycleTLS, drain,
+  FIREFOX_87_JA3,
+  FIREFOX_87_UA,
+  CHROME_PADDING_JA3,
+  CHROME_ALPS_JA3,
+  FIREFOX_JA3,
+  startEcho,
+  startBadCertServer,
+  startStallingServer,
+  startSseServer,
+  startWsEchoServer,
+  startLiveServer,
+  closedPort,
+  withCycleTLS,
+  drain,
 };

@@ -14,7 +14,9 @@ function compatSuite(standIns, { client, freshClientPerTest = false } = {}) {
   const suite = {};
   beforeAll(async () => {
     const started = await Promise.all(names.map((name) => standIns[name]()));
-    names.forEach((name, i) => { suite[name] = started[i]; });
+    names.forEach((name, i) => {
+      suite[name] = started[i];
+    });
     if (client && !freshClientPerTest) suite.cycleTLS = await initCycleTLS(client);
   });
   afterAll(async () => {
@@ -22,7 +24,9 @@ function compatSuite(standIns, { client, freshClientPerTest = false } = {}) {
     await Promise.all(names.filter((name) => suite[name]).map((name) => suite[name].close()));
   });
   if (client && freshClientPerTest) {
-    beforeEach(async () => { suite.cycleTLS = await initCycleTLS(client); });
+    beforeEach(async () => {
+      suite.cycleTLS = await initCycleTLS(client);
+    });
     afterEach(() => suite.cycleTLS.exit());
   }
   return suite;
