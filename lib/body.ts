@@ -86,17 +86,14 @@ const normalizeLinefeeds = (s: string): string => s.replace(/\r?\n|\r/g, '\r\n')
 export async function encodeFormData(form: FormDataLike, boundary: string): Promise<Buffer> {
   const parts: Buffer[] = [];
   for (const [name, value] of form.entries()) {
-    const head = `--${boundary}\r\nContent-Disposition: form-data; name="${escapeName(normalizeLinefeeds(name))}"`;
+    const fieldName = escapeName(normalizeLinefeeds(name));
+    const head = `--${boundary}\r\nContent-Disposition: form-data; name="${fieldName}"`;
     if (typeof value === 'string') {
       parts.push(Buffer.from(`${head}\r\n\r\n${normalizeLinefeeds(value)}\r\n`, 'utf8'));
     } else {
       const filename = escapeName(typeof value.name === 'string' ? value.name : 'blob');
-      parts.push(
-        Buffer.from(
-          `${head}; filename="${filename}"\r\nContent-Type: ${value.type || 'application/octet-stream'}\r\n\r\n`,
-          'utf8',
-        ),
-      );
+      const type = value.type || 'application/octet-stream';
+      parts.push(Buffer.from(`${head}; filename="${filename}"\r\nContent-Type: ${type}\r\n\r\n`, 'utf8'));
       parts.push(Buffer.from(await value.arrayBuffer()));
       parts.push(Buffer.from('\r\n'));
     }
@@ -110,14 +107,14 @@ export function chunkBytes(chunk: unknown): Buffer {
   if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   if (ArrayBuffer.isView(chunk)) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   if (isArrayBufferLike(chunk)) return Buffer.from(chunk);
-  throw invalidOption(
-    `option "body": a stream chunk must be a string, Buffer or Uint8Array, got ${chunk === null ? 'null' : typeof chunk}`,
-  );
+  const got = chunk === null ? 'null' : typeof chunk;
+  throw invalidOption(`option "body": a stream chunk must be a string, Buffer or Uint8Array, got ${got}`);
 }
 
 async function readAsyncIterable(source: AsyncIterable<unknown>): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of source) chunks.push(Buffer.from(chunkBytes(chunk))); // copied: producers may reuse
+  // Copied: producers may reuse their buffers.
+  for await (const chunk of source) chunks.push(Buffer.from(chunkBytes(chunk)));
   return Buffer.concat(chunks);
 }
 

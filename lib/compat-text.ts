@@ -171,7 +171,8 @@ function certificateCause(message: string, url: URL): string {
     // printed when the engine names it ("not after <time>"); otherwise only the current time.
     const bound = /^not (?:after|before) (\S+)$/.exec(facts)?.[1];
     const side = /not yet valid/i.test(reason) ? 'before' : 'after';
-    return `x509: certificate has expired or is not yet valid: current time ${goTime(new Date())}${bound ? ` is ${side} ${bound}` : ''}`;
+    const when = `current time ${goTime(new Date())}${bound ? ` is ${side} ${bound}` : ''}`;
+    return `x509: certificate has expired or is not yet valid: ${when}`;
   }
   if (/self[- ]signed|issuer|unable to verify|untrusted/i.test(reason))
     return 'x509: certificate signed by unknown authority';
@@ -346,7 +347,8 @@ export function cycletlsErrorText(err: CycleTLSError, req: FailedRequest): strin
       );
     case 'ERR_TLS_CERT':
       return syscall(
-        `uTlsConn.Handshake() error: tls: failed to verify certificate: ${certificateCause(err.message, url)}`,
+        'uTlsConn.Handshake() error: tls: failed to verify certificate: ' +
+          certificateCause(err.message, url),
       );
     case 'ERR_TLS_HANDSHAKE':
       return syscall(`uTlsConn.Handshake() error: ${handshakeCause(err.message)}`);

@@ -1,12 +1,14 @@
-// Fingerprint echo server: a local HTTPS server (h2 and http/1.1) that answers every request with what the client's
-// first flight looked like: the raw ClientHello (JA3/JA3N/JA4 and the parsed fields), the HTTP/2 SETTINGS,
-// WINDOW_UPDATE, PRIORITY and HEADERS frames (Akamai fingerprint), and the request headers in wire order.
+// Fingerprint echo server: a local HTTPS server (h2 and http/1.1) that answers every request with what the
+// client's first flight looked like: the raw ClientHello (JA3/JA3N/JA4 and the parsed fields), the HTTP/2
+// SETTINGS, WINDOW_UPDATE, PRIORITY and HEADERS frames (Akamai fingerprint), and the request headers in wire
+// order.
 //
-// How the bytes are seen: a plain TCP server reads the first record(s) until the ClientHello is complete, keeps a
-// copy, puts the bytes back (socket.unshift) and only then wraps the socket in a TLSSocket, so node:tls reads the
-// very same bytes. For h2 the decrypted client stream is teed: every chunk goes to our frame parser (with its own
-// HPACK decoder) and then into a Duplex that node:http2 serves. For http/1.1, node:http's rawHeaders keep order and
-// case. Nothing here touches the network beyond the address it listens on.
+// How the bytes are seen: a plain TCP server reads the first record(s) until the ClientHello is complete,
+// keeps a copy, puts the bytes back (socket.unshift) and only then wraps the socket in a TLSSocket, so
+// node:tls reads the very same bytes. For h2 the decrypted client stream is teed: every chunk goes to our
+// frame parser (with its own HPACK decoder) and then into a Duplex that node:http2 serves. For http/1.1,
+// node:http's rawHeaders keep order and case. Nothing here touches the network beyond the address it listens
+// on.
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
@@ -47,7 +49,9 @@ export interface EchoServerOptions {
 export interface EchoServer {
   readonly port: number;
   readonly host: string;
-  /** https URL of this server, e.g. url('/x') → 'https://127.0.0.1:PORT/x'. `hostname` replaces the host part. */
+  /**
+   * https URL of this server, e.g. url('/x') → 'https://127.0.0.1:PORT/x'. `hostname` replaces the host part.
+   */
   url(path?: string, hostname?: string): string;
   /** Stops listening, destroys every open connection, resolves when the listener is closed. */
   close(): Promise<void>;
@@ -388,7 +392,8 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
         if (looksLikePlainHttp(buffered)) {
           const msg = 'This is a TLS-only fingerprint echo server: use https://\n';
           socket.end(
-            `HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: ${msg.length}\r\nConnection: close\r\n\r\n${msg}`,
+            'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n' +
+              `Content-Length: ${msg.length}\r\nConnection: close\r\n\r\n${msg}`,
           );
         } else {
           socket.destroy();

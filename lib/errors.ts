@@ -76,10 +76,11 @@ const RETRYABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
 ]);
 
 /**
- * The status cycletls 2.0.5 resolves with for a failure of this kind (it never rejects): 408 for
- * timeouts, 495 for certificate and other handshake errors, 502 for refused connections, 421 for
- * DNS and other dial errors, 0 otherwise (compat-text.ts refines it for proxies from the message). cycletls has no response size limit: ERR_BODY_TOO_LARGE resolves with 413
- * (Content Too Large), the one status that names the condition and says "do not simply retry".
+ * The status cycletls 2.0.5 resolves with for a failure of this kind (it never rejects): 408 for timeouts,
+ * 495 for certificate and other handshake errors, 502 for refused connections, 421 for DNS and other dial
+ * errors, 0 otherwise (compat-text.ts refines it for proxies from the message). cycletls has no response size
+ * limit: ERR_BODY_TOO_LARGE resolves with 413 (Content Too Large), the one status that names the condition
+ * and says "do not simply retry".
  */
 export function compatStatus(code: ErrorCode): number {
   switch (code) {

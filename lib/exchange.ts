@@ -103,10 +103,10 @@ export interface ExchangeEvents {
 }
 
 /**
- * One request in the engine. Reading is paced by credit: the engine reads at most consumerCreditBytes past the
- * last go-on, so a consumer says when it wants more (want()) and, when it has too much, either
- * stops the engine at once (hold(true)) or just stops asking (hold(false): the engine stops by
- * itself once its credit is spent).
+ * One request in the engine. Reading is paced by credit: the engine reads at most consumerCreditBytes past
+ * the last go-on, so a consumer says when it wants more (want()) and, when it has too much, either stops the
+ * engine at once (hold(true)) or just stops asking (hold(false): the engine stops by itself once its credit
+ * is spent).
  */
 export class Exchange {
   private id = 0;

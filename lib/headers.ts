@@ -222,7 +222,9 @@ export function withJarCookies(headers: HeaderList, jarCookies: string): HeaderL
   return out;
 }
 
-/** Accept and Cache-Control as EventSource sends them, unless the caller set them; Last-Event-ID when known. */
+/**
+ * Accept and Cache-Control as EventSource sends them, unless the caller set them; Last-Event-ID when known.
+ */
 export function eventStreamHeaders(headers: unknown, lastEventId: string): unknown {
   if (headers !== undefined && headers !== null && (typeof headers !== 'object' || Array.isArray(headers)))
     return headers;

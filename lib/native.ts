@@ -49,7 +49,10 @@ export interface ErrorEvent {
   stage: string;
   message: string;
 }
-/** Not about a request (id 0): the shared instance became 'host' or 'client', could not start ('failed'), or a 'warning'. */
+/**
+ * Not about a request (id 0): the shared instance became 'host' or 'client', could not start ('failed'), or a
+ * 'warning'.
+ */
 export interface NoticeEvent {
   id: 0;
   type: EventType.Notice;
@@ -95,9 +98,15 @@ export interface NativeRequestSpec {
   tlsTimeoutMs?: number;
   headersTimeoutMs?: number;
   bodyIdleTimeoutMs?: number;
-  /** Streamed to a consumer that resumes the request when it wants more: the engine reads ahead at most consumerCreditBytes. */
+  /**
+   * Streamed to a consumer that resumes the request when it wants more: the engine reads ahead at most
+   * consumerCreditBytes.
+   */
   consumerCredit?: boolean;
-  /** Run again on the next host if the hosting process goes away before the head arrived (idempotent methods only). */
+  /**
+   * Run again on the next host if the hosting process goes away before the head arrived (idempotent methods
+   * only).
+   */
   retryOnHostGone?: boolean;
   /** The body follows through write() (chunked on HTTP/1.1 without a Content-Length, DATA frames on h2). */
   bodyStream?: boolean;
@@ -199,7 +208,9 @@ export interface NativeEngine {
   pause(id: number, paused: boolean): void;
   /** More of a bodyStream request's body (copied), or null for its end. */
   write(id: number, chunk: Uint8Array | null): void;
-  /** A WebSocket frame: `header` (its last 4 bytes the mask key) then `payload` masked with it, in one copy. */
+  /**
+   * A WebSocket frame: `header` (its last 4 bytes the mask key) then `payload` masked with it, in one copy.
+   */
   writeMasked(id: number, header: Uint8Array, payload: Uint8Array): void;
   close(callback: () => void): void;
   stats(): NativeEngineStats;
@@ -365,7 +376,8 @@ export function runtimeFacts(): RuntimeFacts {
  */
 export function runtimeProblem(facts: RuntimeFacts): string | undefined {
   if (facts.napi < NAPI_VERSION_FLOOR) {
-    return `needs N-API ${NAPI_VERSION_FLOOR} or later; Node.js ${facts.node} offers N-API ${facts.napi || 'unknown'}`;
+    const offered = facts.napi || 'unknown';
+    return `needs N-API ${NAPI_VERSION_FLOOR} or later; Node.js ${facts.node} offers N-API ${offered}`;
   }
   if (facts.libc === 'gnu' && facts.glibc && olderVersion(facts.glibc, GLIBC_FLOOR)) {
     return `needs glibc ${GLIBC_FLOOR} or later; this system has glibc ${facts.glibc}`;
@@ -373,13 +385,16 @@ export function runtimeProblem(facts: RuntimeFacts): string | undefined {
   return undefined;
 }
 
-/** Why this platform's prebuilt cannot be loaded here, checked before requiring it; undefined: worth trying. */
+/**
+ * Why this platform's prebuilt cannot be loaded here, checked before requiring it; undefined: worth trying.
+ */
 export function prebuiltProblem(root: string = packageRoot): string | undefined {
   if (!fs.existsSync(prebuiltPath(root))) {
     const shipped = fs.existsSync(path.join(root, 'prebuilds'))
       ? fs.readdirSync(path.join(root, 'prebuilds')).sort()
       : [];
-    return `no prebuilt binary for ${platformTag()} in this package (it has: ${shipped.join(', ') || 'none'})`;
+    const has = shipped.join(', ') || 'none';
+    return `no prebuilt binary for ${platformTag()} in this package (it has: ${has})`;
   }
   return runtimeProblem(runtimeFacts());
 }
@@ -449,7 +464,9 @@ export function nativeBinding(): NativeBinding {
   return { ...(binding as NativeBinding) };
 }
 
-/** What a user can do when no binary loads: shared by this error and the install hook (scripts/install.js). */
+/**
+ * What a user can do when no binary loads: shared by this error and the install hook (scripts/install.js).
+ */
 export function remedies(): string[] {
   return [
     'What to do:',
@@ -463,8 +480,9 @@ export function remedies(): string[] {
 }
 
 function unavailable(tried: string[]): CycleTLSError {
+  const runtime = `Node.js ${process.version}, N-API ${runtimeNapiVersion() || 'unknown'}`;
   const message = [
-    `cycletls-native: no native addon loads on ${platformTag()} (Node.js ${process.version}, N-API ${runtimeNapiVersion() || 'unknown'}).`,
+    `cycletls-native: no native addon loads on ${platformTag()} (${runtime}).`,
     'Tried:',
     ...tried.map((line) => `  - ${line}`),
     ...remedies(),

@@ -60,7 +60,8 @@ function normalizeReconnect(v: unknown): Reconnect | undefined {
     (typeof retryMs !== 'number' || !Number.isFinite(retryMs) || retryMs < 0 || retryMs > MAX_RETRY_MS)
   ) {
     throw invalidRange(
-      `option "reconnect.retryMs" must be a number of milliseconds from 0 to ${MAX_RETRY_MS}, got ${String(retryMs)}`,
+      `option "reconnect.retryMs" must be a number of milliseconds from 0 to ${MAX_RETRY_MS}, ` +
+        `got ${String(retryMs)}`,
     );
   }
   if (
@@ -99,7 +100,8 @@ function notAnEventStream(res: CycleTLSResponseShape): CycleTLSError | undefined
   if (res.status === 200 && mime === 'text/event-stream') return undefined;
   return new CycleTLSError(
     'ERR_PROTOCOL',
-    `not an event stream: status ${res.status}, content-type ${JSON.stringify(type)} (expected 200 and text/event-stream)`,
+    `not an event stream: status ${res.status}, content-type ${JSON.stringify(type)} ` +
+      '(expected 200 and text/event-stream)',
     'headers',
   );
 }

@@ -38,7 +38,10 @@ export const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024 * 1024;
 /** cycletls's own default request timeout, in seconds, when `timeout` is absent or 0. */
 export const DEFAULT_TIMEOUT_SECONDS = 15;
 export const DEFAULT_MAX_REDIRECTS = 10;
-/** A year (the engine's bound): longer deadlines are almost certainly unit mistakes (and overflow timer arithmetic). */
+/**
+ * A year (the engine's bound): longer deadlines are almost certainly unit mistakes (and overflow timer
+ * arithmetic).
+ */
 export function maxTimeoutSeconds(): number {
   return nativeConstants().maxTimeoutMs / 1000;
 }
@@ -141,7 +144,9 @@ export interface NormalizedRequest {
   decompress: boolean;
   /** Decoded bodies larger than this fail with ERR_PROTOCOL (a decompression bomb); bytes. */
   maxDecompressedBytes: number;
-  /** Buffered bodies larger than this (decoded) fail with ERR_BODY_TOO_LARGE; undefined: the client's default. */
+  /**
+   * Buffered bodies larger than this (decoded) fail with ERR_BODY_TOO_LARGE; undefined: the client's default.
+   */
   maxResponseBytes: number | undefined;
 }
 
@@ -231,7 +236,8 @@ export function normalizeInit(input: unknown): NormalizedInit {
       // A Unix socket address holds 107 bytes: "<dir>/<port>.sock" must fit.
       if (Buffer.byteLength(socketDir) > 96)
         throw invalidOption(
-          `option "socketDir" must be at most 96 bytes long (a Unix socket path is limited), got ${Buffer.byteLength(socketDir)}`,
+          'option "socketDir" must be at most 96 bytes long (a Unix socket path is limited), ' +
+            `got ${Buffer.byteLength(socketDir)}`,
         );
       share.socketDir = socketDir;
     }
@@ -345,13 +351,16 @@ function normalizeCookies(raw: unknown): string | undefined {
   return pairs.length ? pairs.join('; ') : undefined;
 }
 
-/** `cookieJar`: anything with getCookieString(url) and setCookie(cookie, url), as tough-cookie's CookieJar. */
+/**
+ * `cookieJar`: anything with getCookieString(url) and setCookie(cookie, url), as tough-cookie's CookieJar.
+ */
 function optCookieJar(o: Dict): CookieJarLike | undefined {
   const v = o.cookieJar;
   if (v === undefined || v === null) return undefined;
   if (!isCookieJarLike(v)) {
     throw invalidOption(
-      `option "cookieJar" must have getCookieString(url) and setCookie(cookie, url) methods (as tough-cookie's CookieJar), got ${typeName(v)}`,
+      'option "cookieJar" must have getCookieString(url) and setCookie(cookie, url) methods ' +
+        `(as tough-cookie's CookieJar), got ${typeName(v)}`,
     );
   }
   return v;
@@ -405,7 +414,8 @@ function normalizeBody(o: Dict): BodyResult {
   const pending = pendingBody(b);
   if (pending) return { body: undefined, contentType: pending.contentType, pending: pending.read };
   throw invalidOption(
-    `option "body" must be a string, URLSearchParams, Buffer, Uint8Array, ArrayBuffer, FormData, Blob, a readable stream or an async iterable, got ${typeName(b)}`,
+    'option "body" must be a string, URLSearchParams, Buffer, Uint8Array, ArrayBuffer, FormData, Blob, ' +
+      `a readable stream or an async iterable, got ${typeName(b)}`,
   );
 }
 

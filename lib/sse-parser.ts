@@ -111,7 +111,8 @@ export class SSEParser {
     if (held <= this.maxEventBytes) return true;
     this.failed = new CycleTLSError(
       'ERR_BODY_TOO_LARGE',
-      `an event-stream line and event passed maxEventBytes (${this.maxEventBytes} bytes) before the event ended`,
+      `an event-stream line and event passed maxEventBytes (${this.maxEventBytes} bytes) ` +
+        'before the event ended',
       'body',
     );
     const lastEventId = this.lastEventId;

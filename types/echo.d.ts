@@ -1,6 +1,7 @@
 // Proposed public declarations of `cycletls-native/echo` (to be copied to types/echo.d.ts; package.json
-// "exports"["./echo"].types points at it). Hand-written and self-contained; test/echo/types.test.js checks that it
-// compiles under strict mode, has no `any`, and is mutually assignable with the implementation in lib/echo.ts.
+// "exports"["./echo"].types points at it). Hand-written and self-contained; test/echo/types.test.js checks
+// that it compiles under strict mode, has no `any`, and is mutually assignable with the implementation in
+// lib/echo.ts.
 
 /// <reference types="node" />
 
@@ -14,7 +15,10 @@ export interface EchoServerOptions {
   host?: string;
   /** PEM private key; default: the built-in self-signed key (ECHO_KEY_PEM). */
   key?: string | Buffer;
-  /** PEM certificate (chain); default: the built-in self-signed certificate for localhost, 127.0.0.1, ::1, fp.test. */
+  /**
+   * PEM certificate (chain); default: the built-in self-signed certificate for localhost, 127.0.0.1, ::1,
+   * fp.test.
+   */
   cert?: string | Buffer;
   /** ALPN protocols the server accepts, in preference order. Default ['h2', 'http/1.1']. */
   alpn?: string[];
@@ -29,7 +33,9 @@ export interface EchoServerOptions {
 export interface EchoServer {
   readonly port: number;
   readonly host: string;
-  /** https URL of this server, e.g. url('/x') → 'https://127.0.0.1:PORT/x'; `hostname` replaces the host part. */
+  /**
+   * https URL of this server, e.g. url('/x') → 'https://127.0.0.1:PORT/x'; `hostname` replaces the host part.
+   */
   url(path?: string, hostname?: string): string;
   /** Stops listening, destroys every open connection, resolves when the listener is closed. */
   close(): Promise<void>;
@@ -117,7 +123,9 @@ export interface ClientHelloSummary {
 }
 
 export interface EchoTlsInfo extends JaFingerprints, ClientHelloSummary {
-  /** What the handshake settled on; `resumed`: this server accepted the offered session (see `resumption`). */
+  /**
+   * What the handshake settled on; `resumed`: this server accepted the offered session (see `resumption`).
+   */
   negotiated: { protocol: string | null; cipher: string | null; alpn: string | null; resumed: boolean };
 }
 
@@ -162,7 +170,10 @@ export interface H2WindowUpdate {
 }
 
 export interface EchoHttp2Info {
-  /** `SETTINGS|WINDOW_UPDATE|PRIORITY|PSEUDO_HEADER_ORDER`, e.g. "1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p". */
+  /**
+   * `SETTINGS|WINDOW_UPDATE|PRIORITY|PSEUDO_HEADER_ORDER`, e.g.
+   * "1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p".
+   */
   akamai_fingerprint: string;
   akamai_fingerprint_hash: string;
   settings: H2Setting[];

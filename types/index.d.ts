@@ -167,7 +167,10 @@ export interface CycleTLSRequestOptions {
    * error. A Content-Type you set is kept.
    */
   body?: RequestBody;
-  /** Read a stream or async-iterable `body` fully before sending: exact Content-Length, followed on 307/308. Default false. */
+  /**
+   * Read a stream or async-iterable `body` fully before sending: exact Content-Length, followed on 307/308.
+   * Default false.
+   */
   bufferBody?: boolean;
   /** Binary body as base64 text or bytes; takes priority over `body`. */
   bodyBytes?: string | Buffer | Uint8Array | ArrayBuffer | SharedArrayBuffer;
@@ -198,7 +201,10 @@ export interface CycleTLSRequestOptions {
    * `profile`, the user-agent rule (see `ja3`) picks the preset of the rest of the first flight.
    */
   ja4r?: string;
-  /** An Akamai HTTP/2 string: `SETTINGS|WINDOW_UPDATE|PRIORITY|pseudo-header order`. Turns off the user-agent rule. */
+  /**
+   * An Akamai HTTP/2 string: `SETTINGS|WINDOW_UPDATE|PRIORITY|pseudo-header order`. Turns off the user-agent
+   * rule.
+   */
   http2Fingerprint?: string;
   /** HTTP/3 is not supported: rejects with ERR_NOT_IMPLEMENTED. */
   quicFingerprint?: string;
@@ -211,7 +217,10 @@ export interface CycleTLSRequestOptions {
   userAgent?: string;
   /** Decode gzip, deflate, br and zstd bodies (default true); false gives the raw bytes. */
   decompress?: boolean;
-  /** Largest decoded body, in bytes; beyond it the request fails with ERR_PROTOCOL (stage 'body'). Default 1 GiB. */
+  /**
+   * Largest decoded body, in bytes; beyond it the request fails with ERR_PROTOCOL (stage 'body'). Default 1
+   * GiB.
+   */
   maxDecompressedBytes?: number;
   /**
    * Largest body of a buffered response (every `responseType` but 'stream'), in bytes after decoding
@@ -220,7 +229,10 @@ export interface CycleTLSRequestOptions {
    * Default: the client's `maxResponseBytes`, 1 GiB.
    */
   maxResponseBytes?: number;
-  /** SNI (and the name the certificate must match) when it differs from the URL's host; a redirect to another host drops it. */
+  /**
+   * SNI (and the name the certificate must match) when it differs from the URL's host; a redirect to another
+   * host drops it.
+   */
   serverName?: string;
   /**
    * The proxy for this request: `http://`, `https://` (TLS to the proxy, verified unless
@@ -241,7 +253,9 @@ export interface CycleTLSRequestOptions {
   tlsTimeout?: number;
   /** Seconds from the request written to the response head (ERR_TIMEOUT, stage 'headers'). */
   headersTimeout?: number;
-  /** The longest gap between body bytes, in seconds (ERR_TIMEOUT, stage 'body'); paused streams do not count. */
+  /**
+   * The longest gap between body bytes, in seconds (ERR_TIMEOUT, stage 'body'); paused streams do not count.
+   */
   bodyIdleTimeout?: number;
   /**
    * Return 3xx responses as they are. When followed, a hop to another origin (scheme, host or port)
@@ -291,9 +305,9 @@ export interface CycleTLSResponse<T = unknown> {
   /** Names and values as received, in wire order: [name, value, name, value, ...]. */
   rawHeaders: string[];
   /**
-   * Per responseType: parsed JSON (or the Buffer when the body is not JSON), string, ArrayBuffer, Blob or Readable.
-   * On a failure resolved in cycletls's way (see `error`): cycletls 2.0.5's text, e.g.
-   * `Request timeout: deadline exceeded-> \nGet "<url>": …` or `Request returned a Syscall Error: …`.
+   * Per responseType: parsed JSON (or the Buffer when the body is not JSON), string, ArrayBuffer, Blob or
+   * Readable. On a failure resolved in cycletls's way (see `error`): cycletls 2.0.5's text, e.g. `Request
+   * timeout: deadline exceeded-> \nGet "<url>": …` or `Request returned a Syscall Error: …`.
    */
   data: T;
   finalUrl: string;
@@ -328,16 +342,22 @@ export interface CycleTLSWebSocketOptions extends CycleTLSRequestOptions {
   protocols?: string[];
   /**
    * The Origin header. Default: the target's own origin (https://host for wss:, http:// for ws:). Firefox
-   * presets derive Sec-Fetch-Site from it (and send Sec-Fetch-Storage-Access: none when it is cross-site or 'null').
+   * presets derive Sec-Fetch-Site from it (and send Sec-Fetch-Storage-Access: none when it is cross-site or
+   * 'null').
    */
   origin?: string;
   /** Offer permessage-deflate (RFC 7692), as browsers do. Default true. */
   perMessageDeflate?: boolean;
-  /** Largest message accepted (before and after inflating), bytes; beyond it the socket closes with 1009. Default 100 MiB. */
+  /**
+   * Largest message accepted (before and after inflating), bytes; beyond it the socket closes with 1009.
+   * Default 100 MiB.
+   */
   maxPayload?: number;
   /** Split outgoing messages into frames of at most this many bytes. Default 0: one frame per message. */
   fragmentSize?: number;
-  /** After the Close frames were exchanged, how long the server has to close the connection, ms. Default 1000. */
+  /**
+   * After the Close frames were exchanged, how long the server has to close the connection, ms. Default 1000.
+   */
   closeTimeoutMs?: number;
 }
 
@@ -349,7 +369,10 @@ export interface CycleTLSWebSocketOptions extends CycleTLSRequestOptions {
  * text()... reject there.
  */
 export interface CycleTLSWebSocketResponse extends CycleTLSResponse<string | null> {
-  /** Strings go as text frames unless isBinary; bytes as binary unless isBinary === false. Resolves once the engine holds under 1 MiB unsent. */
+  /**
+   * Strings go as text frames unless isBinary; bytes as binary unless isBinary === false. Resolves once the
+   * engine holds under 1 MiB unsent.
+   */
   send(
     data: string | Buffer | ArrayBuffer | SharedArrayBuffer | ArrayBufferView,
     isBinary?: boolean,
@@ -366,7 +389,9 @@ export interface CycleTLSWebSocketResponse extends CycleTLSResponse<string | nul
   /** Pings received from now on (each is answered with a pong automatically). */
   onPing(callback: (data: Buffer) => void): void;
   onPong(callback: (data: Buffer) => void): void;
-  /** Pull-based: while nothing consumes, the socket is paused. Ends at the close; throws on an abnormal one. */
+  /**
+   * Pull-based: while nothing consumes, the socket is paused. Ends at the close; throws on an abnormal one.
+   */
   messages(): AsyncIterableIterator<WebSocketMessage>;
   /** 1 open, 2 closing, 3 closed. */
   readonly readyState: number;
@@ -418,7 +443,10 @@ export interface CycleTLSSSEOptions extends CycleTLSRequestOptions {
  * text/event-stream it is up to 64 KiB of the body as text, and events() ends at once.
  */
 export interface CycleTLSSSEResponse extends CycleTLSResponse<string | null> {
-  /** One queue for all calls; pulls: while nothing consumes, the socket is paused. Leaving a for-await loop closes. */
+  /**
+   * One queue for all calls; pulls: while nothing consumes, the socket is paused. Leaving a for-await loop
+   * closes.
+   */
   events(): AsyncIterableIterator<SSEEvent>;
   /** Each event as parsed (events queued before the first callback are passed to it). */
   onEvent(callback: (event: SSEEvent) => void): void;
@@ -558,14 +586,23 @@ export interface InitOptions {
   /**
    * Identifies the shared engine: clients on the same port share one — in this process, and (unless
    * shareAcrossProcesses is false) across processes: the first process binds <socketDir>/<port>.sock and
-   * hosts the engine, the others send their requests to it over a Unix-socket link (see socketDir). Default 9119.
+   * hosts the engine, the others send their requests to it over a Unix-socket link (see socketDir). Default
+   * 9119.
    */
   port?: number;
-  /** Connections per connection identity (scheme, host, port, SNI, profile, verification); 0 = unlimited (default). */
+  /**
+   * Connections per connection identity (scheme, host, port, SNI, profile, verification); 0 = unlimited
+   * (default).
+   */
   maxConnectionsPerOrigin?: number;
-  /** Connections in all; at the limit an idle connection of another identity is closed. 0 = unlimited (default). */
+  /**
+   * Connections in all; at the limit an idle connection of another identity is closed. 0 = unlimited
+   * (default).
+   */
   maxConnections?: number;
-  /** Requests one client may have on connections at once, for every client without maxInFlight. 0 = unlimited. */
+  /**
+   * Requests one client may have on connections at once, for every client without maxInFlight. 0 = unlimited.
+   */
   maxInFlightPerClient?: number;
   /** Requests waiting for a connection, all clients together; past it ERR_QUEUE_FULL. Default 10000. */
   maxQueued?: number;
@@ -574,7 +611,10 @@ export interface InitOptions {
   /** Idle keep-alive connections kept per identity (default 128) and for how long (ms, default 60000). */
   maxIdlePerOrigin?: number;
   idleTimeoutMs?: number;
-  /** HTTP/2 PING after this long without a byte from the server (default 30000; 0 = never), answer within h2PingTimeoutMs (10000). */
+  /**
+   * HTTP/2 PING after this long without a byte from the server (default 30000; 0 = never), answer within
+   * h2PingTimeoutMs (10000).
+   */
   h2PingIntervalMs?: number;
   h2PingTimeoutMs?: number;
   /** TLS sessions kept for resumption (default 1024; 0 = no resumption). */
@@ -617,7 +657,9 @@ export interface InitOptions {
   pingIntervalMs?: number;
   /** A host silent for this long is considered gone, ms. Default 3000. */
   pingTimeoutMs?: number;
-  /** A client's link with nothing in flight closes after this long (it reopens on demand), ms. Default 30000. */
+  /**
+   * A client's link with nothing in flight closes after this long (it reopens on demand), ms. Default 30000.
+   */
   linkIdleTimeoutMs?: number;
   /** A leaving host lets other processes' requests finish for this long, ms. Default 5000. */
   drainGraceMs?: number;
@@ -647,7 +689,10 @@ export interface NativeBinding {
    * 'prebuilt': the package's `prebuilds/<platform>/cycletls_native.node`.
    */
   source: NativeBindingSource;
-  /** This machine's platform tag, the name of its `prebuilds/` folder: 'linux-x64-gnu', 'linux-arm64-musl', 'darwin-arm64'... */
+  /**
+   * This machine's platform tag, the name of its `prebuilds/` folder: 'linux-x64-gnu', 'linux-arm64-musl',
+   * 'darwin-arm64'...
+   */
   platform: string;
   /** The N-API version this Node.js offers (the addon needs 8 or later). */
   napiVersion: number;

@@ -1,8 +1,8 @@
-// Part of the fingerprint echo server (lib/echo.ts): it parses what a client sent; the client never imports it.
-// A self-signed certificate for the echo server's default identity (test use only: the private key is public).
-// EC P-256, SHA-256; subjectAltName DNS:localhost, DNS:*.localhost, DNS:fp.test, IP:127.0.0.1, IP:::1;
-// valid 2025-01-01 .. 2125-01-01; serverAuth. Made once with a short script (Python cryptography's CertificateBuilder).
-// A client that wants to verify the server passes ECHO_CERT_PEM as its CA.
+// Part of the fingerprint echo server (lib/echo.ts): it parses what a client sent; the client never imports
+// it. A self-signed certificate for the echo server's default identity (test use only: the private key is
+// public). EC P-256, SHA-256; subjectAltName DNS:localhost, DNS:*.localhost, DNS:fp.test, IP:127.0.0.1,
+// IP:::1; valid 2025-01-01 .. 2125-01-01; serverAuth. Made once with a short script (Python cryptography's
+// CertificateBuilder). A client that wants to verify the server passes ECHO_CERT_PEM as its CA.
 
 export const ECHO_CERT_PEM: string = `-----BEGIN CERTIFICATE-----
 MIIB4TCCAYegAwIBAgIUJLpNCdTf9s+R+GveDIohMbu7Y+UwCgYIKoZIzj0EAwIw

@@ -1,6 +1,7 @@
-// Part of the fingerprint echo server (lib/echo.ts): it parses what a client sent; the client never imports it.
-// TLS ClientHello parser (RFC 8446 §4.1.2, RFC 5246 §7.4.1.2), from raw bytes as they came off the wire: one or more
-// TLS records of content type 22 (handshake), or a bare handshake message. It knows nothing of sockets.
+// Part of the fingerprint echo server (lib/echo.ts): it parses what a client sent; the client never imports
+// it. TLS ClientHello parser (RFC 8446 §4.1.2, RFC 5246 §7.4.1.2), from raw bytes as they came off the wire:
+// one or more TLS records of content type 22 (handshake), or a bare handshake message. It knows nothing of
+// sockets.
 import {
   certCompressionName,
   cipherName,
@@ -17,7 +18,10 @@ const RECORD_HEADER = 5;
 const HANDSHAKE_HEADER = 4;
 const CONTENT_HANDSHAKE = 22;
 const HANDSHAKE_CLIENT_HELLO = 1;
-/** A TLSPlaintext fragment is at most 2^14 bytes; allow the TLSCompressed/Ciphertext slack that some stacks accept. */
+/**
+ * A TLSPlaintext fragment is at most 2^14 bytes; allow the TLSCompressed/Ciphertext slack that some stacks
+ * accept.
+ */
 const MAX_RECORD_PAYLOAD = 16384 + 2048;
 /** The largest ClientHello we read (real ones are a few KiB, even with post-quantum key shares). */
 export const MAX_CLIENT_HELLO_BYTES = 64 * 1024;
@@ -89,7 +93,10 @@ export interface ClientHello {
   recordVersion: number | null;
   /** Number of TLS records the ClientHello spans (0 for a bare handshake message). */
   recordCount: number;
-  /** Handshake message length including its 4-byte header (what a packet capture calls the ClientHello length). */
+  /**
+   * Handshake message length including its 4-byte header (what a packet capture calls the ClientHello
+   * length).
+   */
   length: number;
   legacyVersion: number;
   random: Buffer;
@@ -140,8 +147,9 @@ export type ClientHelloScan =
   | { status: 'invalid'; code: ClientHelloErrorCode; reason: string };
 
 /**
- * Looks at the bytes read so far from a connection and says whether they hold a complete ClientHello (possibly
- * spread over several records), how many bytes those records take, or that this is not a TLS ClientHello.
+ * Looks at the bytes read so far from a connection and says whether they hold a complete ClientHello
+ * (possibly spread over several records), how many bytes those records take, or that this is not a TLS
+ * ClientHello.
  */
 export function scanClientHello(buf: Uint8Array, maxBytes = MAX_CLIENT_HELLO_BYTES): ClientHelloScan {
   let offset = 0;

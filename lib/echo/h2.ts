@@ -1,8 +1,8 @@
-// Part of the fingerprint echo server (lib/echo.ts): it parses what a client sent; the client never imports it.
-// Observer of a client's HTTP/2 byte stream (RFC 9113): the connection preface, then frames. It records the first
-// flight (SETTINGS, WINDOW_UPDATE, PRIORITY, the first HEADERS and its priority), decodes every request header block
-// with its own HPACK context (so header order is exactly as sent), and builds the Akamai HTTP/2 fingerprint:
-// `SETTINGS|WINDOW_UPDATE|PRIORITY|PSEUDO_HEADER_ORDER`.
+// Part of the fingerprint echo server (lib/echo.ts): it parses what a client sent; the client never imports
+// it. Observer of a client's HTTP/2 byte stream (RFC 9113): the connection preface, then frames. It records
+// the first flight (SETTINGS, WINDOW_UPDATE, PRIORITY, the first HEADERS and its priority), decodes every
+// request header block with its own HPACK context (so header order is exactly as sent), and builds the Akamai
+// HTTP/2 fingerprint: `SETTINGS|WINDOW_UPDATE|PRIORITY|PSEUDO_HEADER_ORDER`.
 import { createHash } from 'node:crypto';
 
 import { HeaderField, HpackDecoder } from './hpack';
@@ -108,7 +108,9 @@ export interface H2Fingerprint {
   pseudo_header_order: string[];
   /** WINDOW_UPDATEs on streams other than 0 (first few). */
   stream_window_updates: H2WindowUpdate[];
-  /** The stream asked about (golden field name: the request's stream); without one, the first HEADERS' stream. */
+  /**
+   * The stream asked about (golden field name: the request's stream); without one, the first HEADERS' stream.
+   */
   stream_id: number | null;
   /** The first frames, in order. */
   sent_frames: H2Frame[];
@@ -119,7 +121,9 @@ export interface H2Fingerprint {
 export interface H2ParserOptions {
   /** How many frames `sent_frames` keeps. Default 32. */
   maxRecordedFrames?: number;
-  /** The SETTINGS_HEADER_TABLE_SIZE the server side advertised (limit for the HPACK decoder). Default 4096. */
+  /**
+   * The SETTINGS_HEADER_TABLE_SIZE the server side advertised (limit for the HPACK decoder). Default 4096.
+   */
   headerTableSize?: number;
 }
 
@@ -209,7 +213,10 @@ export class H2FrameParser {
     return this.requestHeaders.get(streamId);
   }
 
-  /** Like headersOf, and forgets them (the echo server calls this once per answered stream, after fingerprint()). */
+  /**
+   * Like headersOf, and forgets them (the echo server calls this once per answered stream, after
+   * fingerprint()).
+   */
   takeHeaders(streamId: number): HeaderField[] | undefined {
     const h = this.requestHeaders.get(streamId);
     this.requestHeaders.delete(streamId);
@@ -217,7 +224,10 @@ export class H2FrameParser {
     return h;
   }
 
-  /** The connection's fingerprint; with `streamId`, `stream_id` and `request_headers_frame` describe that request. */
+  /**
+   * The connection's fingerprint; with `streamId`, `stream_id` and `request_headers_frame` describe that
+   * request.
+   */
   fingerprint(streamId?: number): H2Fingerprint {
     const first = this.firstHeaders;
     const firstInfo = first

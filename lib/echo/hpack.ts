@@ -1,5 +1,5 @@
-// Part of the fingerprint echo server (lib/echo.ts): it parses what a client sent; the client never imports it.
-// HPACK decoder (RFC 7541): integer and string literals, static and dynamic tables, Huffman decoding.
+// Part of the fingerprint echo server (lib/echo.ts): it parses what a client sent; the client never imports
+// it. HPACK decoder (RFC 7541): integer and string literals, static and dynamic tables, Huffman decoding.
 // Decoding only: the echo server reads what a client sent, in the order it was sent.
 
 export class HpackError extends Error {
@@ -110,7 +110,10 @@ export const HUFFMAN_CODES: ReadonlyArray<readonly [number, number]> = (() => {
   return out;
 })();
 
-/** Binary decoding trie: node n has children at TRIE[2n] (bit 0) and TRIE[2n+1] (bit 1); a leaf is -(symbol + 1). */
+/**
+ * Binary decoding trie: node n has children at TRIE[2n] (bit 0) and TRIE[2n+1] (bit 1); a leaf is -(symbol +
+ * 1).
+ */
 const TRIE: Int32Array = (() => {
   const children: number[] = [0, 0];
   let nodes = 1;
@@ -133,7 +136,10 @@ const TRIE: Int32Array = (() => {
   return Int32Array.from(children);
 })();
 
-/** Decodes a Huffman-coded string literal (RFC 7541 §5.2): padding must be the EOS prefix and shorter than 8 bits. */
+/**
+ * Decodes a Huffman-coded string literal (RFC 7541 §5.2): padding must be the EOS prefix and shorter than 8
+ * bits.
+ */
 export function huffmanDecode(input: Uint8Array): Buffer {
   const out: number[] = [];
   let node = 0;

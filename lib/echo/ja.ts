@@ -1,6 +1,6 @@
-// Part of the fingerprint echo server (lib/echo.ts): it parses what a client sent; the client never imports it.
-// JA3 / JA3N (Salesforce's JA3: fields of the ClientHello in decimal, md5) and JA4 with its raw and original-order
-// forms (FoxIO's JA4 specification, TLS over TCP), computed from a parsed ClientHello.
+// Part of the fingerprint echo server (lib/echo.ts): it parses what a client sent; the client never imports
+// it. JA3 / JA3N (Salesforce's JA3: fields of the ClientHello in decimal, md5) and JA4 with its raw and
+// original-order forms (FoxIO's JA4 specification, TLS over TCP), computed from a parsed ClientHello.
 import { createHash } from 'node:crypto';
 
 import type { ClientHello } from './clienthello';
@@ -94,7 +94,10 @@ function isAlnum(b: number): boolean {
   return (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a);
 }
 
-/** First and last character of the first ALPN value; "00" without one; hex nibbles when either end is not alphanumeric. */
+/**
+ * First and last character of the first ALPN value; "00" without one; hex nibbles when either end is not
+ * alphanumeric.
+ */
 export function ja4Alpn(hello: ClientHello): string {
   const first = hello.alpn[0];
   if (first === undefined || first.length === 0) return '00';
@@ -148,7 +151,8 @@ const EMPTY_HASH = '000000000000';
 
 export function ja4(hello: ClientHello): string {
   const p = ja4Parts(hello);
-  return `${p.a}_${p.hasCiphers ? sha256_12(p.ciphersSorted) : EMPTY_HASH}_${p.hasSortedExtensions ? sha256_12(p.extsSorted) : EMPTY_HASH}`;
+  const ciphers = p.hasCiphers ? sha256_12(p.ciphersSorted) : EMPTY_HASH;
+  return `${p.a}_${ciphers}_${p.hasSortedExtensions ? sha256_12(p.extsSorted) : EMPTY_HASH}`;
 }
 
 export function ja4r(hello: ClientHello): string {
@@ -158,7 +162,8 @@ export function ja4r(hello: ClientHello): string {
 
 export function ja4o(hello: ClientHello): string {
   const p = ja4Parts(hello);
-  return `${p.a}_${p.hasCiphers ? sha256_12(p.ciphersWire) : EMPTY_HASH}_${p.hasWireExtensions ? sha256_12(p.extsWire) : EMPTY_HASH}`;
+  const ciphers = p.hasCiphers ? sha256_12(p.ciphersWire) : EMPTY_HASH;
+  return `${p.a}_${ciphers}_${p.hasWireExtensions ? sha256_12(p.extsWire) : EMPTY_HASH}`;
 }
 
 export function ja4ro(hello: ClientHello): string {

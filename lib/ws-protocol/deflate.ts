@@ -93,7 +93,8 @@ function windowBits(name: string, v: string | undefined): number {
   // §7.1.2: a decimal integer from 8 to 15 without a leading zero.
   if (v === undefined || !/^(8|9|1[0-5])$/.test(v)) {
     throw handshakeFailure(
-      `permessage-deflate parameter ${name} needs a value from 8 to 15, got ${v === undefined ? 'none' : JSON.stringify(v)}`,
+      `permessage-deflate parameter ${name} needs a value from 8 to 15, ` +
+        `got ${v === undefined ? 'none' : JSON.stringify(v)}`,
     );
   }
   return Number(v);

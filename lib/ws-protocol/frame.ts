@@ -237,7 +237,10 @@ function nextMask(): Buffer {
   return mask;
 }
 
-/** XORs data[from..] with the 4-byte mask, in place; `from` must be 4-byte aligned in data's ArrayBuffer for the fast path. */
+/**
+ * XORs data[from..] with the 4-byte mask, in place; `from` must be 4-byte aligned in data's ArrayBuffer for
+ * the fast path.
+ */
 function maskInPlace(data: Buffer, from: number, mask: Buffer): void {
   const n = data.length - from;
   let i = 0;

@@ -54,7 +54,9 @@ export interface HandshakeOptions {
   extra: Array<[string, string]>;
 }
 
-/** A header of a family's list: its spelling, and its value (undefined: not sent unless the caller gives one). */
+/**
+ * A header of a family's list: its spelling, and its value (undefined: not sent unless the caller gives one).
+ */
 type Slot = [name: string, value: string | undefined];
 /** Where the caller's unknown headers go. */
 const EXTRA = '\0extra';
@@ -75,7 +77,10 @@ function defaultOrigin(url: URL): string {
   return `${url.protocol === 'wss:' ? 'https:' : 'http:'}//${url.host}`;
 }
 
-/** The last two labels, or three under a two-letter country code's short second level (co.uk, com.au); an IP is its own site. */
+/**
+ * The last two labels, or three under a two-letter country code's short second level (co.uk, com.au); an IP
+ * is its own site.
+ */
 function approximateSite(host: string): string {
   if (/^[\d.]+$/.test(host) || host.includes(':')) return host;
   const labels = host.split('.');
@@ -257,7 +262,10 @@ export interface VerifyOptions {
   perMessageDeflate: boolean;
   /** The family whose request was sent: Firefox's offer has no client_max_window_bits. Default chrome. */
   family?: BrowserFamily;
-  /** The answer to an HTTP/2 extended CONNECT (RFC 8441 §5): 200, no Upgrade, Connection or Sec-WebSocket-Accept. */
+  /**
+   * The answer to an HTTP/2 extended CONNECT (RFC 8441 §5): 200, no Upgrade, Connection or
+   * Sec-WebSocket-Accept.
+   */
   overHttp2?: boolean;
 }
 
@@ -304,7 +312,8 @@ function verifyUpgradeAnswer(headers: Map<string, string[]>, key: string): void 
   const connection = headers.get('connection') ?? [];
   if (!connection.flatMap((v) => v.split(',')).some((t) => t.trim().toLowerCase() === 'upgrade')) {
     throw handshakeFailure(
-      `Connection must contain "upgrade", got ${connection.length ? JSON.stringify(connection.join(', ')) : 'none'}`,
+      'Connection must contain "upgrade", ' +
+        `got ${connection.length ? JSON.stringify(connection.join(', ')) : 'none'}`,
     );
   }
   const accept = headers.get('sec-websocket-accept');

@@ -36,7 +36,9 @@ export interface WsTransport {
   write(chunk: Buffer): void;
   /** Bytes written but not yet sent (for bufferedAmount and back-pressure). */
   writableLength(): number;
-  /** Closes the connection now, after flushing what was written (after the close handshake, or on failure). */
+  /**
+   * Closes the connection now, after flushing what was written (after the close handshake, or on failure).
+   */
   end(): void;
   /** Stops (true) or resumes (false) reading from the server. */
   pause(paused: boolean): void;
@@ -60,13 +62,20 @@ export interface WebSocketSessionOptions {
   /** permessage-deflate parameters, when negotiated (verifyHandshake's `deflate`). */
   deflate?: NegotiatedDeflate;
   deflateTuning?: DeflateTuning;
-  /** Largest message accepted, before and after inflating, bytes; more is closed with 1009. Default 100 MiB. */
+  /**
+   * Largest message accepted, before and after inflating, bytes; more is closed with 1009. Default 100 MiB.
+   */
   maxPayload?: number;
   /** send() and ping() resolve once the transport holds less than this, bytes. Default 1 MiB. */
   highWaterMark?: number;
-  /** Splits outgoing messages into frames of at most this many payload bytes; 0 (default) sends one frame each. */
+  /**
+   * Splits outgoing messages into frames of at most this many payload bytes; 0 (default) sends one frame
+   * each.
+   */
   fragmentSize?: number;
-  /** After the Close frames were exchanged, how long the server has to close the connection, ms. Default 1000. */
+  /**
+   * After the Close frames were exchanged, how long the server has to close the connection, ms. Default 1000.
+   */
   closeTimeoutMs?: number;
   /** After our Close, how long the server has to answer with its own, ms. Default 5000. */
   closeHandshakeTimeoutMs?: number;
@@ -238,7 +247,10 @@ export class WebSocketSession {
     return this.state;
   }
 
-  /** Bytes of messages sent but not yet on the wire: waiting for compression (uncompressed size) or in the transport. */
+  /**
+   * Bytes of messages sent but not yet on the wire: waiting for compression (uncompressed size) or in the
+   * transport.
+   */
   get bufferedAmount(): number {
     return this.outboundBytes + this.transport.writableLength();
   }
@@ -289,7 +301,9 @@ export class WebSocketSession {
     }
   }
 
-  /** The connection failed. After a complete close handshake that is no failure (e.g. a reset right after). */
+  /**
+   * The connection failed. After a complete close handshake that is no failure (e.g. a reset right after).
+   */
   transportFailed(err: Error): void {
     if (this.state === CLOSED) return;
     this.ended = true;
