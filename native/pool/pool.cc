@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/connection.h"
 #include "core/engine_impl.h"
 #include "proxy/proxy.h"
 
