@@ -54,17 +54,6 @@ Event error_event(uint64_t id, Error error) {
   return e;
 }
 
-const char* phase_name(Phase p) {
-  switch (p) {
-    case Phase::kConnect: return "connect";
-    case Phase::kTls: return "TLS handshake";
-    case Phase::kHeaders: return "headers";
-    case Phase::kBody: return "body idle";
-    case Phase::kNone: break;
-  }
-  return "phase";
-}
-
 }  // namespace
 
 // ---- Engine (thread-safe facade) ----
@@ -284,14 +273,7 @@ void Engine::Impl::start(RequestSpec&& spec) {
   }
   ex->key = PoolKey{s.tls, s.host, s.port, std::move(proxy_key), s.server_name.empty() ? s.host : s.server_name,
                     ex->profile->id, !s.insecure_skip_verify, s.force_http1, s.http1_retry_hello};
-  if (s.timeout_ms > 0) {
-    ex->deadline.expires_after(std::chrono::milliseconds(s.timeout_ms));
-    ex->deadline.async_wait([this, weak = std::weak_ptr<Exchange>(ex)](const asio::error_code& ec) {
-      auto ex = weak.lock();
-      if (ec || !ex || ex->done) return;
-      on_total_deadline(ex);
-    });
-  }
+  deadlines_.start_total(ex);
   const uint64_t cid = ex->spec.client_id;
   client(cid);
   // Straight onto a connection when nobody waits and there is room; otherwise through the queue,
@@ -345,8 +327,7 @@ void Engine::Impl::admit(const std::shared_ptr<Exchange>& ex) {
 
 void Engine::Impl::enqueue(const std::shared_ptr<Exchange>& ex, bool front) {
   ex->stage = Stage::kQueue;
-  ex->phase = Phase::kNone;
-  ex->phase_timer.cancel();
+  Deadlines::clear_phase(*ex);
   const uint64_t cid = ex->spec.client_id;
   ex->queued = front ? queue_.push_front(cid, ex) : queue_.push_back(cid, ex);
   requests_queued++;
@@ -446,94 +427,12 @@ void Engine::Impl::pump() {
   }
 }
 
-void Engine::Impl::on_total_deadline(const std::shared_ptr<Exchange>& ex) {
-  const bool connecting = ex->stage == Stage::kDns || ex->stage == Stage::kConnect;
-  const ErrorCode code = connecting ? ErrorCode::kConnectTimeout : ErrorCode::kTimeout;
-  exchange_failed(ex, Error{code, ex->stage,
-                            "timed out after " + std::to_string(ex->spec.timeout_ms) + " ms (" +
-                                std::string(stage_name(ex->stage)) + ")"},
-                  false);
-}
-
 void Engine::Impl::enter_stage(const std::shared_ptr<Exchange>& ex, Stage stage) {
-  ex->stage = stage;
-  const RequestSpec& s = ex->spec;
-  switch (stage) {
-    case Stage::kDns:
-    case Stage::kConnect:
-    case Stage::kProxy:
-      // One deadline for the lookups, the TCP connect and the proxy's handshake together.
-      if (ex->phase != Phase::kConnect) arm_phase(ex, Phase::kConnect, s.connect_timeout_ms);
-      break;
-    case Stage::kTls:
-      if (ex->phase != Phase::kTls) arm_phase(ex, Phase::kTls, s.tls_timeout_ms);
-      break;
-    case Stage::kHeaders:
-      if (ex->phase != Phase::kHeaders) arm_phase(ex, Phase::kHeaders, s.headers_timeout_ms);
-      break;
-    case Stage::kBody:
-      ex->last_body_at = SteadyClock::now();
-      if (ex->phase != Phase::kBody) arm_phase(ex, Phase::kBody, s.body_idle_timeout_ms);
-      break;
-    default:
-      // Queued or writing the request: no phase deadline (timeout_ms still runs).
-      if (ex->phase != Phase::kNone) {
-        ex->phase = Phase::kNone;
-        ex->phase_timer.cancel();
-      }
-      break;
-  }
+  deadlines_.enter_stage(ex, stage);
 }
 
-void Engine::Impl::arm_phase(const std::shared_ptr<Exchange>& ex, Phase phase, uint64_t ms) {
-  ex->phase = phase;
-  ex->phase_timer.cancel();
-  if (ms == 0) return;
-  ex->phase_timer.expires_after(std::chrono::milliseconds(ms));
-  ex->phase_timer.async_wait(
-      [this, weak = std::weak_ptr<Exchange>(ex), phase](const asio::error_code& ec) {
-        auto ex = weak.lock();
-        if (ec || !ex || ex->done || ex->phase != phase) return;
-        on_phase_deadline(ex, phase);
-      });
-}
-
-void Engine::Impl::on_phase_deadline(const std::shared_ptr<Exchange>& ex, Phase phase) {
-  const RequestSpec& s = ex->spec;
-  uint64_t ms = 0;
-  switch (phase) {
-    case Phase::kConnect: ms = s.connect_timeout_ms; break;
-    case Phase::kTls: ms = s.tls_timeout_ms; break;
-    case Phase::kHeaders: ms = s.headers_timeout_ms; break;
-    case Phase::kBody: ms = s.body_idle_timeout_ms; break;
-    case Phase::kNone: return;
-  }
-  const auto limit = std::chrono::milliseconds(ms);
-  if (ex->paused && (phase == Phase::kHeaders || phase == Phase::kBody)) {
-    // The caller holds the response back, not the server: wait a whole period again.
-    arm_phase(ex, phase, ms);
-    return;
-  }
-  if (phase == Phase::kBody) {
-    // Body bytes move the deadline without touching the timer: look how long it has really been.
-    const auto quiet = SteadyClock::now() - ex->last_body_at;
-    if (quiet < limit) {
-      ex->phase_timer.expires_after(limit - quiet);
-      ex->phase_timer.async_wait(
-          [this, weak = std::weak_ptr<Exchange>(ex)](const asio::error_code& ec) {
-            auto ex = weak.lock();
-            if (ec || !ex || ex->done || ex->phase != Phase::kBody) return;
-            on_phase_deadline(ex, Phase::kBody);
-          });
-      return;
-    }
-  }
-  const ErrorCode code =
-      phase == Phase::kConnect ? ErrorCode::kConnectTimeout : ErrorCode::kTimeout;
-  exchange_failed(ex, Error{code, ex->stage,
-                            std::string(phase_name(phase)) + " timeout of " + std::to_string(ms) +
-                                " ms exceeded"},
-                  false);
+void Engine::Impl::deadline_passed(const std::shared_ptr<Exchange>& ex, Error error) {
+  exchange_failed(ex, std::move(error), false);
 }
 
 void Engine::Impl::cancel(uint64_t id, ErrorCode code, const std::string& why) {
@@ -694,9 +593,7 @@ void Engine::Impl::exchange_succeeded(const std::shared_ptr<Exchange>& ex) {
 }
 
 void Engine::Impl::settle(const std::shared_ptr<Exchange>& ex) {
-  ex->deadline.cancel();
-  ex->phase_timer.cancel();
-  ex->phase = Phase::kNone;
+  Deadlines::cancel(*ex);
   if (ex->queued) {
     queue_.erase(*ex->queued);
     ex->queued.reset();

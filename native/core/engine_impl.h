@@ -14,6 +14,7 @@
 #include <asio.hpp>
 
 #include "core/connection.h"
+#include "core/deadlines.h"
 #include "core/engine.h"
 #include "core/exchange.h"
 #include "pool/pool.h"
@@ -21,7 +22,7 @@
 
 namespace ctn {
 
-class Engine::Impl : public EventSink {
+class Engine::Impl : public EventSink, DeadlineListener {
  public:
   Impl(EngineOptions options, EventSink& sink);
   ~Impl();
@@ -114,9 +115,8 @@ class Engine::Impl : public EventSink {
   size_t in_flight_limit(const Client& c) const;
   bool has_room(uint64_t client_id);
   void forget_client_if_unused(uint64_t id);
-  void on_total_deadline(const std::shared_ptr<Exchange>& ex);
-  void on_phase_deadline(const std::shared_ptr<Exchange>& ex, Phase phase);
-  void arm_phase(const std::shared_ptr<Exchange>& ex, Phase phase, uint64_t ms);
+  // DeadlineListener: the exchange fails.
+  void deadline_passed(const std::shared_ptr<Exchange>& ex, Error error) override;
   void ensure_sweep();
   void on_sweep(const asio::error_code& ec);
   void finish_drain_if_idle();
@@ -124,6 +124,7 @@ class Engine::Impl : public EventSink {
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   TlsContextCache tls_contexts_;
   TlsSessionCache tls_sessions_;
+  Deadlines deadlines_{*this};
   std::unordered_map<uint64_t, std::shared_ptr<Exchange>> exchanges_;
   ExchangeQueue queue_;
   std::unordered_map<uint64_t, Client> clients_;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "core/deadlines.h"
 #include "core/engine_impl.h"
 #include "http1/request_writer.h"
 
@@ -239,9 +240,7 @@ void Http1Channel::on_upload_write(const asio::error_code& ec, size_t bytes, uin
 void Http1Channel::begin_pipe(Exchange& ex, std::string_view leftover) {
   pipe_ = true;
   response_complete_ = false;
-  ex.deadline.cancel();
-  ex.phase_timer.cancel();
-  ex.phase = Phase::kNone;
+  Deadlines::cancel(ex);
   if (!leftover.empty()) {
     host_.sink().append(ex, leftover, parser_.content_length());
     host_.sink().flush(ex);

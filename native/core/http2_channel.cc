@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "core/deadlines.h"
 #include "core/engine_impl.h"
 
 namespace ctn {
@@ -400,9 +401,7 @@ void Http2Channel::on_head(int32_t stream, ResponseHead&& head) {
     // The extended CONNECT succeeded: the stream is the WebSocket's byte pipe now (as after a
     // 101 on HTTP/1.1); the deadlines were for the handshake.
     ex.upgraded = true;
-    ex.deadline.cancel();
-    ex.phase_timer.cancel();
-    ex.phase = Phase::kNone;
+    Deadlines::cancel(ex);
   }
 }
 
