@@ -8,6 +8,8 @@
 
 #include <chrono>
 #include <memory>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace ctn {
@@ -90,24 +92,21 @@ TEST_F(DeadlinesTest, WritingTheRequestRunsNoPhaseDeadline) {
 }
 
 TEST_F(DeadlinesTest, TheWholeExchangeTimeoutNamesItsStage) {
-  auto connecting = exchange();
-  connecting->spec.timeout_ms = 1;
-  connecting->stage = Stage::kDns;
-  deadlines.start_total(connecting);
-  run_until_reported();
-  ASSERT_EQ(listener.errors.size(), 1u);
-  EXPECT_EQ(listener.errors[0].code, ErrorCode::kConnectTimeout);
-  EXPECT_EQ(listener.errors[0].message, "timed out after 1 ms (" + std::string(stage_name(Stage::kDns)) + ")");
-
-  listener.errors.clear();
-  auto reading = exchange();
-  reading->spec.timeout_ms = 1;
-  reading->stage = Stage::kBody;
-  deadlines.start_total(reading);
-  run_until_reported();
-  ASSERT_EQ(listener.errors.size(), 1u);
-  EXPECT_EQ(listener.errors[0].code, ErrorCode::kTimeout);
-  EXPECT_EQ(listener.errors[0].stage, Stage::kBody);
+  // While connecting it is a connect timeout; later a plain timeout.
+  const std::pair<Stage, ErrorCode> cases[] = {{Stage::kDns, ErrorCode::kConnectTimeout},
+                                               {Stage::kBody, ErrorCode::kTimeout}};
+  for (const auto& [stage, code] : cases) {
+    listener.errors.clear();
+    auto ex = exchange();
+    ex->spec.timeout_ms = 1;
+    ex->stage = stage;
+    deadlines.start_total(ex);
+    run_until_reported();
+    ASSERT_EQ(listener.errors.size(), 1u);
+    EXPECT_EQ(listener.errors[0].code, code);
+    EXPECT_EQ(listener.errors[0].stage, stage);
+    EXPECT_EQ(listener.errors[0].message, "timed out after 1 ms (" + std::string(stage_name(stage)) + ")");
+  }
 }
 
 TEST_F(DeadlinesTest, APausedExchangeWaitsAnotherPeriodUntilItResumes) {
