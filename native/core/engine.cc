@@ -195,7 +195,7 @@ Engine::Impl::~Impl() {
     }
   }
   // Every connection and exchange goes before the io_context they belong to.
-  queue_.clear();
+  admission_.clear();
   exchanges_.clear();
   pool.clear();
 }
@@ -275,82 +275,44 @@ void Engine::Impl::start(RequestSpec&& spec) {
                     ex->profile->id, !s.insecure_skip_verify, s.force_http1, s.http1_retry_hello};
   deadlines_.start_total(ex);
   const uint64_t cid = ex->spec.client_id;
-  client(cid);
   // Straight onto a connection when nobody waits and there is room; otherwise through the queue,
   // whose round-robin decides between clients.
-  const bool room = has_room(cid);
-  if (room && queue_.empty() && dispatch(ex)) {
-    queue_.served(cid);
+  const bool room = admission_.has_room(cid);
+  if (room && admission_.nobody_waiting() && dispatch(ex)) {
+    admission_.served(cid);
     return;
   }
-  const size_t client_max = client(cid).limits.max_queued;
-  const bool client_full = client_max && queue_.size(cid) >= client_max;
-  const bool all_full = options.max_queued && queue_.size() >= options.max_queued;
-  if (client_full || all_full) {
+  if (auto full = admission_.queue_full(cid)) {
     // No room to wait; going at once is still fine when it takes nothing others wait for.
-    if (room && !queue_.empty() && dispatch(ex)) return;
-    const std::string what = client_full ? "this client's max_queued (" + std::to_string(client_max)
-                                         : "max_queued (" + std::to_string(options.max_queued);
+    if (room && !admission_.nobody_waiting() && dispatch(ex)) return;
     exchange_failed(ex, Error{ErrorCode::kQueueFull, Stage::kQueue,
-                              "too many requests waiting for a connection: " + what + ")"},
+                              "too many requests waiting for a connection: " + *full},
                     false);
     return;
   }
-  const bool others_waiting = !queue_.empty();
-  enqueue(ex, false);
+  const bool others_waiting = !admission_.nobody_waiting();
+  admission_.enqueue(ex, false);
   if (others_waiting && room) pump();
-}
-
-Engine::Impl::Client& Engine::Impl::client(uint64_t id) {
-  auto [it, inserted] = clients_.try_emplace(id);
-  if (inserted) it->second.limits.max_in_flight = options.max_in_flight_per_client;
-  return it->second;
-}
-
-bool Engine::Impl::has_room(uint64_t client_id) {
-  const Client& c = client(client_id);
-  return c.limits.max_in_flight == 0 || c.in_flight < c.limits.max_in_flight;
-}
-
-void Engine::Impl::forget_client_if_unused(uint64_t id) {
-  auto it = clients_.find(id);
-  if (it == clients_.end()) return;
-  const Client& c = it->second;
-  if (c.in_flight == 0 && !c.own_limits && queue_.size(id) == 0) clients_.erase(it);
-}
-
-void Engine::Impl::admit(const std::shared_ptr<Exchange>& ex) {
-  if (ex->admitted) return;
-  ex->admitted = true;
-  client(ex->spec.client_id).in_flight++;
-}
-
-void Engine::Impl::enqueue(const std::shared_ptr<Exchange>& ex, bool front) {
-  ex->stage = Stage::kQueue;
-  Deadlines::clear_phase(*ex);
-  const uint64_t cid = ex->spec.client_id;
-  ex->queued = front ? queue_.push_front(cid, ex) : queue_.push_back(cid, ex);
-  requests_queued++;
 }
 
 bool Engine::Impl::dispatch(const std::shared_ptr<Exchange>& ex) {
   const PoolKey& key = ex->key;
   if (!ex->fresh_only) {
     if (auto conn = pool.take_http2(key)) {
-      admit(ex);
+      admission_.admit(*ex);
       conn->submit_stream(ex);
       return true;
     }
     // An upgrade takes its HTTP/1.1 connection over for good: never one kept alive for others.
     if (auto conn = ex->spec.upgrade ? nullptr : pool.take_idle(key)) {
-      admit(ex);
+      admission_.admit(*ex);
       conn->run(ex);
       return true;
     }
     // A connection to this origin is being set up and may turn out to be HTTP/2: ride on it
     // rather than racing it with a second handshake.
     if (auto conn = pool.connecting(key)) {
-      admit(ex);
+      admission_.admit(*ex);
       conn->add_waiter(ex);
       return true;
     }
@@ -365,7 +327,7 @@ bool Engine::Impl::dispatch(const std::shared_ptr<Exchange>& ex) {
   connections_live++;
   if (key.tls && !key.http1_only && http2_available()) pool.set_connecting(conn);
   ensure_sweep();
-  admit(ex);
+  admission_.admit(*ex);
   conn->open(ex);
   return true;
 }
@@ -377,7 +339,7 @@ void Engine::Impl::dispatch_or_requeue(const std::shared_ptr<Exchange>& ex) {
     return;
   }
   ex->stage = Stage::kQueue;
-  if (!dispatch(ex)) enqueue(ex, true);
+  if (!dispatch(ex)) admission_.enqueue(ex, true);
 }
 
 void Engine::Impl::redispatch(const std::shared_ptr<Exchange>& ex) { dispatch_or_requeue(ex); }
@@ -395,7 +357,7 @@ void Engine::Impl::retry_websocket_over_http1(const std::shared_ptr<Exchange>& e
 }
 
 void Engine::Impl::schedule_pump() {
-  if (pump_posted_ || queue_.empty() || stopped_) return;
+  if (pump_posted_ || admission_.nobody_waiting() || stopped_) return;
   pump_posted_ = true;
   asio::post(io, [this] { pump(); });
 }
@@ -408,20 +370,17 @@ void Engine::Impl::pump() {
   // other requests never makes room for them.
   std::set<PoolKey> blocked[2];
   auto eligible = [&](const std::shared_ptr<Exchange>& ex) {
-    if (!ex->admitted && !has_room(ex->spec.client_id)) return false;
+    if (!ex->admitted && !admission_.has_room(ex->spec.client_id)) return false;
     auto& memo = blocked[ex->fresh_only ? 1 : 0];
     if (memo.count(ex->key)) return false;
     if (pool.can_place(ex->key, ex->fresh_only)) return true;
     memo.insert(ex->key);
     return false;
   };
-  while (auto next = queue_.take(eligible)) {
-    std::shared_ptr<Exchange> ex = std::move(*next);
-    ex->queued.reset();
-    requests_queued--;
+  while (auto ex = admission_.take(eligible)) {
     if (!dispatch(ex)) {
       // Only a stale idle connection can make can_place() too hopeful; now it is gone.
-      enqueue(ex, true);
+      admission_.enqueue(ex, true);
       blocked[ex->fresh_only ? 1 : 0].insert(ex->key);
     }
   }
@@ -465,9 +424,7 @@ void Engine::Impl::write_body(uint64_t id, std::string&& chunk, bool end) {
 }
 
 void Engine::Impl::set_client_limits(uint64_t client_id, ClientLimits limits) {
-  Client& c = client(client_id);
-  c.limits = limits;
-  c.own_limits = true;
+  admission_.set_limits(client_id, limits);
   schedule_pump();
 }
 
@@ -479,11 +436,7 @@ void Engine::Impl::cancel_client(uint64_t client_id) {
   for (auto& ex : mine) {
     exchange_failed(ex, Error{ErrorCode::kClientClosed, ex->stage, "the client was closed"}, false);
   }
-  auto it = clients_.find(client_id);
-  if (it != clients_.end()) {
-    it->second.own_limits = false;
-    forget_client_if_unused(client_id);
-  }
+  admission_.drop_limits(client_id);
 }
 
 // ---- shutdown ----
@@ -594,18 +547,7 @@ void Engine::Impl::exchange_succeeded(const std::shared_ptr<Exchange>& ex) {
 
 void Engine::Impl::settle(const std::shared_ptr<Exchange>& ex) {
   Deadlines::cancel(*ex);
-  if (ex->queued) {
-    queue_.erase(*ex->queued);
-    ex->queued.reset();
-    requests_queued--;
-  }
-  const uint64_t cid = ex->spec.client_id;
-  if (ex->admitted) {
-    ex->admitted = false;
-    client(cid).in_flight--;
-    schedule_pump();  // a client slot is free
-  }
-  forget_client_if_unused(cid);
+  if (admission_.release(*ex)) schedule_pump();  // a client slot is free
   exchanges_.erase(ex->spec.id);
   requests_in_flight--;
   finish_drain_if_idle();

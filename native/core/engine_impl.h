@@ -13,6 +13,7 @@
 
 #include <asio.hpp>
 
+#include "core/admission.h"
 #include "core/connection.h"
 #include "core/deadlines.h"
 #include "core/engine.h"
@@ -96,25 +97,13 @@ class Engine::Impl : public EventSink, DeadlineListener {
   Pool pool;
 
  private:
-  struct Client {
-    ClientLimits limits;
-    bool own_limits = false;  // set_client_limits was called
-    size_t in_flight = 0;     // admitted and not settled
-  };
-
   // Places `ex` on a connection now if it can go anywhere; false (nothing done) if it must wait.
   bool dispatch(const std::shared_ptr<Exchange>& ex);
   // For an exchange that had started (a retry, a refused stream, a waiter handed back): dispatch,
   // or wait at the head of its client's queue.
   void dispatch_or_requeue(const std::shared_ptr<Exchange>& ex);
-  void enqueue(const std::shared_ptr<Exchange>& ex, bool front);
   void pump();
   void settle(const std::shared_ptr<Exchange>& ex);
-  void admit(const std::shared_ptr<Exchange>& ex);
-  Client& client(uint64_t id);
-  size_t in_flight_limit(const Client& c) const;
-  bool has_room(uint64_t client_id);
-  void forget_client_if_unused(uint64_t id);
   // DeadlineListener: the exchange fails.
   void deadline_passed(const std::shared_ptr<Exchange>& ex, Error error) override;
   void ensure_sweep();
@@ -126,8 +115,7 @@ class Engine::Impl : public EventSink, DeadlineListener {
   TlsSessionCache tls_sessions_;
   Deadlines deadlines_{*this};
   std::unordered_map<uint64_t, std::shared_ptr<Exchange>> exchanges_;
-  ExchangeQueue queue_;
-  std::unordered_map<uint64_t, Client> clients_;
+  Admission admission_{options, requests_queued};
   asio::steady_timer sweep_timer_;
   bool sweep_armed_ = false;
   asio::steady_timer drain_timer_;
