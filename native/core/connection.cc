@@ -26,10 +26,10 @@ void Connection::account() {
                     (h2_ ? h2_->open_streams() == 0 && h2_->accepts_streams() : parked_);
   const size_t streams = closed_ || !h2_ ? 0 : h2_->open_streams();
   if (idle && !counted_idle_) idle_since_ = SteadyClock::now();
-  engine_.adjust_counts(counters_.get(), int64_t{open} - int64_t{counted_open_},
-                        int64_t{idle} - int64_t{counted_idle_},
-                        int64_t{connecting} - int64_t{counted_connecting_},
-                        static_cast<int64_t>(streams) - static_cast<int64_t>(counted_streams_));
+  engine_.counters.adjust(counters_.get(), int64_t{open} - int64_t{counted_open_},
+                          int64_t{idle} - int64_t{counted_idle_},
+                          int64_t{connecting} - int64_t{counted_connecting_},
+                          static_cast<int64_t>(streams) - static_cast<int64_t>(counted_streams_));
   counted_open_ = open;
   counted_idle_ = idle;
   counted_connecting_ = connecting;
@@ -58,16 +58,16 @@ void Connection::dial_stage(Stage stage) { enter_stage_all(stage); }
 
 void Connection::dial_tcp_connected() {
   tcp_open_ = true;
-  engine_.connection_established(false, false);
+  engine_.counters.connection_established(false, false);
   account();
 }
 
-void Connection::dial_io(uint64_t in, uint64_t out) { engine_.count_io(in, out); }
+void Connection::dial_io(uint64_t in, uint64_t out) { engine_.counters.count_io(in, out); }
 
 void Connection::dial_failed(Error error) { fail(std::move(error)); }
 
 void Connection::dialled(bool http2) {
-  if (key_.tls) engine_.connection_established(true, dialler_.tls_resumed());
+  if (key_.tls) engine_.counters.connection_established(true, dialler_.tls_resumed());
   established_ = true;
   if (http2) {
     ChannelHost& host = *this;  // a private base: converted here, where it is accessible

@@ -114,29 +114,7 @@ void Engine::join() {
   }
 }
 
-EngineStats Engine::stats() const {
-  const Impl& i = *impl_;
-  EngineStats s;
-  s.requests_started = i.requests_started.load();
-  s.requests_in_flight = i.requests_in_flight.load();
-  s.connections_opened = i.connections_opened.load();
-  s.tls_handshakes = i.tls_handshakes.load();
-  s.connections_open = i.connections_open.load();
-  s.connections_idle = i.connections_idle.load();
-  s.bytes_in = i.bytes_in.load();
-  s.bytes_out = i.bytes_out.load();
-  s.connections_live = i.connections_live.load();
-  s.connections_connecting = i.connections_connecting.load();
-  s.requests_queued = i.requests_queued.load();
-  s.tls_resumed = i.tls_resumed.load();
-  s.exchanges = i.exchanges.load();
-  s.exchanges_reused = i.exchanges_reused.load();
-  s.connections_reused = s.exchanges_reused;
-  s.h2_pings_timed_out = i.h2_pings_timed_out.load();
-  s.connections_swept = i.connections_swept.load();
-  for (size_t k = 0; k < kErrorCodeCount; ++k) s.errors[k] = i.errors[k].load();
-  return s;
-}
+EngineStats Engine::stats() const { return impl_->counters.snapshot(); }
 
 std::vector<OriginStats> Engine::origin_stats() const { return impl_->pool.snapshot(); }
 
@@ -215,7 +193,7 @@ bool Engine::Impl::add_stop_callback(std::function<void()>& cb) {
 }
 
 void Engine::Impl::deliver_error_now(uint64_t id, Error error) {
-  errors[static_cast<size_t>(error.code)]++;
+  counters.count_error(error.code);
   sink.deliver(error_event(id, std::move(error)));
 }
 
@@ -224,17 +202,17 @@ void Engine::Impl::deliver_error_now(uint64_t id, Error error) {
 void Engine::Impl::start(RequestSpec&& spec) {
   auto ex = std::make_shared<Exchange>(io);
   ex->spec = std::move(spec);
-  requests_started++;
-  requests_in_flight++;
+  counters.requests_started++;
+  counters.requests_in_flight++;
   const uint64_t id = ex->spec.id;
   if (stopped_) {
-    requests_in_flight--;
+    counters.requests_in_flight--;
     emit(error_event(id, {ErrorCode::kClientClosed, Stage::kQueue, "the engine is shut down"}));
     return;
   }
   if (exchanges_.count(id)) {
     // Ids are unique by construction on the JS side; a duplicate is a bug, never a crossed answer.
-    requests_in_flight--;
+    counters.requests_in_flight--;
     emit(error_event(id, {ErrorCode::kInternal, Stage::kQueue, "duplicate request id"}));
     return;
   }
@@ -324,7 +302,7 @@ bool Engine::Impl::dispatch(const std::shared_ptr<Exchange>& ex) {
   }
   auto conn = std::make_shared<Connection>(*this, key, next_connection_id_++);
   conn->set_counters(pool.add(conn));
-  connections_live++;
+  counters.connections_live++;
   if (key.tls && !key.http1_only && http2_available()) pool.set_connecting(conn);
   ensure_sweep();
   admission_.admit(*ex);
@@ -488,7 +466,7 @@ void Engine::Impl::stop_all() {
 // ---- results ----
 
 void Engine::Impl::emit(Event&& event) {
-  if (event.kind == Event::Kind::kError) errors[static_cast<size_t>(event.error.code)]++;
+  if (event.kind == Event::Kind::kError) counters.count_error(event.error.code);
   sink.deliver(std::move(event));
 }
 
@@ -549,7 +527,7 @@ void Engine::Impl::settle(const std::shared_ptr<Exchange>& ex) {
   Deadlines::cancel(*ex);
   if (admission_.release(*ex)) schedule_pump();  // a client slot is free
   exchanges_.erase(ex->spec.id);
-  requests_in_flight--;
+  counters.requests_in_flight--;
   finish_drain_if_idle();
 }
 
@@ -565,7 +543,7 @@ void Engine::Impl::connection_reusable(const std::shared_ptr<Connection>& conn) 
 }
 
 void Engine::Impl::connection_closed(Connection* conn) {
-  connections_live--;
+  counters.connections_live--;
   pool.remove(conn);
   schedule_pump();  // room for a new connection
 }
@@ -576,42 +554,6 @@ void Engine::Impl::http2_ready(const std::shared_ptr<Connection>& conn) {
 }
 
 void Engine::Impl::http2_unusable(Connection* conn) { pool.http2_unusable(conn); }
-
-void Engine::Impl::connection_established(bool tls, bool resumed) {
-  if (tls) {
-    tls_handshakes++;
-    if (resumed) tls_resumed++;
-  } else {
-    connections_opened++;
-  }
-}
-
-void Engine::Impl::count_io(uint64_t in, uint64_t out) {
-  bytes_in += in;
-  bytes_out += out;
-}
-
-void Engine::Impl::count_exchange(bool reused) {
-  exchanges++;
-  if (reused) exchanges_reused++;
-}
-
-void Engine::Impl::adjust_counts(OriginCounters* origin, int64_t open, int64_t idle,
-                                 int64_t connecting, int64_t streams) {
-  // Unsigned wrap-around adds a negative delta exactly.
-  auto add = [](std::atomic<uint64_t>& a, int64_t d) {
-    if (d != 0) a.fetch_add(static_cast<uint64_t>(d), std::memory_order_relaxed);
-  };
-  add(connections_open, open);
-  add(connections_idle, idle);
-  add(connections_connecting, connecting);
-  if (origin) {
-    add(origin->open, open);
-    add(origin->idle, idle);
-    add(origin->connecting, connecting);
-    add(origin->h2_streams, streams);
-  }
-}
 
 // ---- stale sweep ----
 
@@ -625,7 +567,7 @@ void Engine::Impl::ensure_sweep() {
 void Engine::Impl::on_sweep(const asio::error_code& ec) {
   sweep_armed_ = false;
   if (ec || stopped_) return;
-  connections_swept += pool.sweep();
+  counters.connections_swept += pool.sweep();
   // The watch reads of parked connections see most closes at once; this catches the rest (a FIN
   // behind unread bytes, a session whose reader is stalled by back-pressure) and forgets dead
   // references. Only while there are connections: an idle engine has no timer ticking.

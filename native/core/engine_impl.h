@@ -16,6 +16,7 @@
 #include "core/admission.h"
 #include "core/connection.h"
 #include "core/deadlines.h"
+#include "core/engine_counters.h"
 #include "core/engine.h"
 #include "core/exchange.h"
 #include "pool/pool.h"
@@ -67,15 +68,8 @@ class Engine::Impl : public EventSink, DeadlineListener {
   // A WebSocket met an HTTP/2 server without RFC 8441: again on a new connection offering
   // http/1.1 only (Firefox's reconnect), as an HTTP/1.1 upgrade.
   void retry_websocket_over_http1(const std::shared_ptr<Exchange>& ex);
-  void connection_established(bool tls, bool resumed);
-  void count_io(uint64_t in, uint64_t out);
-  void count_exchange(bool reused);
-  void count_ping_timeout() { h2_pings_timed_out++; }
   // `ex` moves to `stage`; the deadline of the phase it enters starts (or goes on).
   void enter_stage(const std::shared_ptr<Exchange>& ex, Stage stage);
-  // A live-count change of one connection (deltas may be negative).
-  void adjust_counts(OriginCounters* origin, int64_t open, int64_t idle, int64_t connecting,
-                     int64_t streams);
   TlsContextCache& tls_contexts() { return tls_contexts_; }
   TlsSessionCache* tls_sessions() { return options.max_tls_sessions ? &tls_sessions_ : nullptr; }
   // Queued requests may be able to go on: look once the current handler is done.
@@ -88,11 +82,7 @@ class Engine::Impl : public EventSink, DeadlineListener {
   std::thread thread;
   std::atomic<bool> accepting{true};  // false once a drain or shutdown began: submits fail
 
-  std::atomic<uint64_t> requests_started{0}, requests_in_flight{0}, connections_opened{0},
-      tls_handshakes{0}, connections_open{0}, connections_idle{0}, bytes_in{0}, bytes_out{0},
-      connections_live{0}, connections_connecting{0}, requests_queued{0}, tls_resumed{0},
-      exchanges{0}, exchanges_reused{0}, h2_pings_timed_out{0}, connections_swept{0};
-  std::array<std::atomic<uint64_t>, kErrorCodeCount> errors{};
+  EngineCounters counters;
 
   Pool pool;
 
@@ -115,7 +105,7 @@ class Engine::Impl : public EventSink, DeadlineListener {
   TlsSessionCache tls_sessions_;
   Deadlines deadlines_{*this};
   std::unordered_map<uint64_t, std::shared_ptr<Exchange>> exchanges_;
-  Admission admission_{options, requests_queued};
+  Admission admission_{options, counters.requests_queued};
   asio::steady_timer sweep_timer_;
   bool sweep_armed_ = false;
   asio::steady_timer drain_timer_;

@@ -116,7 +116,7 @@ void Http1Channel::write_request() {
     request_head_.insert(request_head_.size() - 2,
                          "Proxy-Authorization: " + proxy::basic_credentials(*absolute_form_proxy_) + "\r\n");
   }
-  engine_.count_exchange(ex.reused_connection);
+  engine_.counters.count_exchange(ex.reused_connection);
   pipe_ = false;
   upload_head_written_ = false;
   upload_done_ = !ex.spec.body_stream;
@@ -147,7 +147,7 @@ void Http1Channel::write_request() {
 void Http1Channel::on_write(const asio::error_code& ec, size_t bytes) {
   writing_ = false;
   if (host_.closed() || !exchange_) return;
-  engine_.count_io(0, bytes);
+  engine_.counters.count_io(0, bytes);
   if (ec) {
     fail(Error{ErrorCode::kConnectionClosed, Stage::kWrite,
                "the connection failed while sending the request: " + ec.message()},
@@ -210,7 +210,7 @@ void Http1Channel::pump_upload() {
 void Http1Channel::on_upload_write(const asio::error_code& ec, size_t bytes, uint64_t payload) {
   writing_ = false;
   if (host_.closed()) return;
-  engine_.count_io(0, bytes);
+  engine_.counters.count_io(0, bytes);
   // The response ended (and took the exchange) while this was being written: the connection is
   // mid-request and was not kept (finish_exchange looked at writing_ and upload_done_).
   if (!exchange_) return;
@@ -275,7 +275,7 @@ void Http1Channel::on_read_pipe(const asio::error_code& ec, size_t bytes) {
          false);
     return;
   }
-  engine_.count_io(bytes, 0);
+  engine_.counters.count_io(bytes, 0);
   host_.sink().append(ex, std::string_view(host_.transport().read_buffer().data(), bytes), parser_.content_length());
   if (ResponseSink::pending(ex) < kBodyFlushBytes && host_.transport().more_readable_now()) {
     read();
@@ -345,7 +345,7 @@ void Http1Channel::on_read(const asio::error_code& ec, size_t bytes, uint64_t ge
     }
     return;
   }
-  engine_.count_io(bytes, 0);
+  engine_.counters.count_io(bytes, 0);
   if (bytes > 0) response_started_ = true;
   const size_t used = parser_.feed(std::string_view(host_.transport().read_buffer().data(), bytes));
   if (parser_.status() == http1::ResponseParser::Status::kError) {

@@ -154,7 +154,7 @@ void Http2Channel::open_stream(std::shared_ptr<Exchange> ex, std::string_view me
   }
   ex->stream_id = id;
   if (streams_started_++ > 0 && !ex->reused_connection) ex->reused_connection = true;
-  engine_.count_exchange(ex->reused_connection);
+  engine_.counters.count_exchange(ex->reused_connection);
   // HTTP/2 sends the request as soon as a stream slot allows: its head is awaited from now on, or
   // once a streamed body is complete (on_request_body_sent): the upload is no wait for the head.
   // An extended CONNECT stays open both ways: its 200 is awaited at once.
@@ -280,7 +280,7 @@ void Http2Channel::flush() {
 void Http2Channel::on_write(const asio::error_code& ec, size_t bytes) {
   writing_ = false;
   if (host_.closed()) return;
-  engine_.count_io(0, bytes);
+  engine_.counters.count_io(0, bytes);
   if (ec) {
     fail_streams(Error{ErrorCode::kConnectionClosed, Stage::kWrite,
                        "the connection failed while sending: " + ec.message()});
@@ -297,7 +297,7 @@ void Http2Channel::on_read(const asio::error_code& ec, size_t bytes) {
     host_.close();
     return;
   }
-  engine_.count_io(bytes, 0);
+  engine_.counters.count_io(bytes, 0);
   // Any byte from the server shows the session is alive; the next PING is due an interval on.
   last_read_at_ = SteadyClock::now();
   if (ping_outstanding_) {
@@ -371,7 +371,7 @@ void Http2Channel::on_ping_timer(const asio::error_code& ec) {
       return;
     }
     // Dead: requests it never sent go elsewhere (refused, retryable); the others fail.
-    engine_.count_ping_timeout();
+    engine_.counters.count_ping_timeout();
     auto self = host_.self();  // failing the streams may drop the engine's references
     fail_streams(Error{ErrorCode::kConnectionClosed, Stage::kHeaders,
                        "the HTTP/2 connection did not answer a PING within " +
