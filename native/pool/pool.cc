@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "core/connection.h"
-#include "core/engine_impl.h"
 #include "proxy/proxy.h"
 
 namespace ctn {
