@@ -13,6 +13,11 @@
 
 namespace ctn {
 
+// What a RequestSpec::consumer_credit exchange reads ahead of its consumer before it pauses itself:
+// the engine's, and the hub's for a stream of another process. lib/ reads it from the addon
+// (constants().consumerCreditBytes) to pace how often it says "go on".
+inline constexpr uint64_t kConsumerCreditBytes = uint64_t{2} << 20;
+
 // One HTTP exchange, already validated and normalised by the TypeScript layer.
 struct RequestSpec {
   uint64_t id = 0;              // unique per engine, chosen by the caller

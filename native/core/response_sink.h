@@ -15,8 +15,6 @@ namespace ctn {
 // Body bytes are handed to JS in bursts: everything readable right now, up to this much. One event
 // per TLS record (16 KiB) would cost an allocation, a JS object and a later concat each.
 inline constexpr size_t kBodyFlushBytes = 1024 * 1024;
-// Read-ahead for a consumer that has not asked for more (RequestSpec::consumer_credit).
-inline constexpr uint64_t kConsumerCreditBytes = 2 * 1024 * 1024;
 // A whole body is reserved up front from its Content-Length, up to this much (it grows past it).
 inline constexpr int64_t kWholeBodyReserveBytes = 64 * 1024 * 1024;
 
@@ -33,7 +31,7 @@ class ResponseSink {
   // The body ended as the framing says: a decoder checks the encoded stream was complete.
   void finish(Exchange& ex);
   // Hands the gathered bytes on as one body event. A streamed body whose consumer asked for credit
-  // pauses (Exchange::paused) once kConsumerCreditBytes went out unacknowledged.
+  // pauses (Exchange::paused) once kConsumerCreditBytes (request.h) went out unacknowledged.
   void flush(Exchange& ex);
 
   // The body cannot be decoded (ERR_PROTOCOL) or passed max_response_bytes (ERR_BODY_TOO_LARGE).
