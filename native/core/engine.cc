@@ -54,17 +54,6 @@ Event error_event(uint64_t id, Error error) {
   return e;
 }
 
-const char* phase_name(Phase p) {
-  switch (p) {
-    case Phase::kConnect: return "connect";
-    case Phase::kTls: return "TLS handshake";
-    case Phase::kHeaders: return "headers";
-    case Phase::kBody: return "body idle";
-    case Phase::kNone: break;
-  }
-  return "phase";
-}
-
 }  // namespace
 
 // ---- Engine (thread-safe facade) ----
@@ -125,29 +114,7 @@ void Engine::join() {
   }
 }
 
-EngineStats Engine::stats() const {
-  const Impl& i = *impl_;
-  EngineStats s;
-  s.requests_started = i.requests_started.load();
-  s.requests_in_flight = i.requests_in_flight.load();
-  s.connections_opened = i.connections_opened.load();
-  s.tls_handshakes = i.tls_handshakes.load();
-  s.connections_open = i.connections_open.load();
-  s.connections_idle = i.connections_idle.load();
-  s.bytes_in = i.bytes_in.load();
-  s.bytes_out = i.bytes_out.load();
-  s.connections_live = i.connections_live.load();
-  s.connections_connecting = i.connections_connecting.load();
-  s.requests_queued = i.requests_queued.load();
-  s.tls_resumed = i.tls_resumed.load();
-  s.exchanges = i.exchanges.load();
-  s.exchanges_reused = i.exchanges_reused.load();
-  s.connections_reused = s.exchanges_reused;
-  s.h2_pings_timed_out = i.h2_pings_timed_out.load();
-  s.connections_swept = i.connections_swept.load();
-  for (size_t k = 0; k < kErrorCodeCount; ++k) s.errors[k] = i.errors[k].load();
-  return s;
-}
+EngineStats Engine::stats() const { return impl_->counters.snapshot(); }
 
 std::vector<OriginStats> Engine::origin_stats() const { return impl_->pool.snapshot(); }
 
@@ -206,7 +173,7 @@ Engine::Impl::~Impl() {
     }
   }
   // Every connection and exchange goes before the io_context they belong to.
-  queue_.clear();
+  admission_.clear();
   exchanges_.clear();
   pool.clear();
 }
@@ -226,7 +193,7 @@ bool Engine::Impl::add_stop_callback(std::function<void()>& cb) {
 }
 
 void Engine::Impl::deliver_error_now(uint64_t id, Error error) {
-  errors[static_cast<size_t>(error.code)]++;
+  counters.count_error(error.code);
   sink.deliver(error_event(id, std::move(error)));
 }
 
@@ -235,17 +202,17 @@ void Engine::Impl::deliver_error_now(uint64_t id, Error error) {
 void Engine::Impl::start(RequestSpec&& spec) {
   auto ex = std::make_shared<Exchange>(io);
   ex->spec = std::move(spec);
-  requests_started++;
-  requests_in_flight++;
+  counters.requests_started++;
+  counters.requests_in_flight++;
   const uint64_t id = ex->spec.id;
   if (stopped_) {
-    requests_in_flight--;
+    counters.requests_in_flight--;
     emit(error_event(id, {ErrorCode::kClientClosed, Stage::kQueue, "the engine is shut down"}));
     return;
   }
   if (exchanges_.count(id)) {
     // Ids are unique by construction on the JS side; a duplicate is a bug, never a crossed answer.
-    requests_in_flight--;
+    counters.requests_in_flight--;
     emit(error_event(id, {ErrorCode::kInternal, Stage::kQueue, "duplicate request id"}));
     return;
   }
@@ -284,92 +251,46 @@ void Engine::Impl::start(RequestSpec&& spec) {
   }
   ex->key = PoolKey{s.tls, s.host, s.port, std::move(proxy_key), s.server_name.empty() ? s.host : s.server_name,
                     ex->profile->id, !s.insecure_skip_verify, s.force_http1, s.http1_retry_hello};
-  if (s.timeout_ms > 0) {
-    ex->deadline.expires_after(std::chrono::milliseconds(s.timeout_ms));
-    ex->deadline.async_wait([this, weak = std::weak_ptr<Exchange>(ex)](const asio::error_code& ec) {
-      auto ex = weak.lock();
-      if (ec || !ex || ex->done) return;
-      on_total_deadline(ex);
-    });
-  }
+  deadlines_.start_total(ex);
   const uint64_t cid = ex->spec.client_id;
-  client(cid);
   // Straight onto a connection when nobody waits and there is room; otherwise through the queue,
   // whose round-robin decides between clients.
-  const bool room = has_room(cid);
-  if (room && queue_.empty() && dispatch(ex)) {
-    queue_.served(cid);
+  const bool room = admission_.has_room(cid);
+  if (room && admission_.nobody_waiting() && dispatch(ex)) {
+    admission_.served(cid);
     return;
   }
-  const size_t client_max = client(cid).limits.max_queued;
-  const bool client_full = client_max && queue_.size(cid) >= client_max;
-  const bool all_full = options.max_queued && queue_.size() >= options.max_queued;
-  if (client_full || all_full) {
+  if (auto full = admission_.queue_full(cid)) {
     // No room to wait; going at once is still fine when it takes nothing others wait for.
-    if (room && !queue_.empty() && dispatch(ex)) return;
-    const std::string what = client_full ? "this client's max_queued (" + std::to_string(client_max)
-                                         : "max_queued (" + std::to_string(options.max_queued);
+    if (room && !admission_.nobody_waiting() && dispatch(ex)) return;
     exchange_failed(ex, Error{ErrorCode::kQueueFull, Stage::kQueue,
-                              "too many requests waiting for a connection: " + what + ")"},
+                              "too many requests waiting for a connection: " + *full},
                     false);
     return;
   }
-  const bool others_waiting = !queue_.empty();
-  enqueue(ex, false);
+  const bool others_waiting = !admission_.nobody_waiting();
+  admission_.enqueue(ex, false);
   if (others_waiting && room) pump();
-}
-
-Engine::Impl::Client& Engine::Impl::client(uint64_t id) {
-  auto [it, inserted] = clients_.try_emplace(id);
-  if (inserted) it->second.limits.max_in_flight = options.max_in_flight_per_client;
-  return it->second;
-}
-
-bool Engine::Impl::has_room(uint64_t client_id) {
-  const Client& c = client(client_id);
-  return c.limits.max_in_flight == 0 || c.in_flight < c.limits.max_in_flight;
-}
-
-void Engine::Impl::forget_client_if_unused(uint64_t id) {
-  auto it = clients_.find(id);
-  if (it == clients_.end()) return;
-  const Client& c = it->second;
-  if (c.in_flight == 0 && !c.own_limits && queue_.size(id) == 0) clients_.erase(it);
-}
-
-void Engine::Impl::admit(const std::shared_ptr<Exchange>& ex) {
-  if (ex->admitted) return;
-  ex->admitted = true;
-  client(ex->spec.client_id).in_flight++;
-}
-
-void Engine::Impl::enqueue(const std::shared_ptr<Exchange>& ex, bool front) {
-  ex->stage = Stage::kQueue;
-  ex->phase = Phase::kNone;
-  ex->phase_timer.cancel();
-  const uint64_t cid = ex->spec.client_id;
-  ex->queued = front ? queue_.push_front(cid, ex) : queue_.push_back(cid, ex);
-  requests_queued++;
 }
 
 bool Engine::Impl::dispatch(const std::shared_ptr<Exchange>& ex) {
   const PoolKey& key = ex->key;
   if (!ex->fresh_only) {
     if (auto conn = pool.take_http2(key)) {
-      admit(ex);
+      admission_.admit(*ex);
       conn->submit_stream(ex);
       return true;
     }
     // An upgrade takes its HTTP/1.1 connection over for good: never one kept alive for others.
     if (auto conn = ex->spec.upgrade ? nullptr : pool.take_idle(key)) {
-      admit(ex);
+      admission_.admit(*ex);
       conn->run(ex);
       return true;
     }
     // A connection to this origin is being set up and may turn out to be HTTP/2: ride on it
     // rather than racing it with a second handshake.
     if (auto conn = pool.connecting(key)) {
-      admit(ex);
+      admission_.admit(*ex);
       conn->add_waiter(ex);
       return true;
     }
@@ -381,10 +302,10 @@ bool Engine::Impl::dispatch(const std::shared_ptr<Exchange>& ex) {
   }
   auto conn = std::make_shared<Connection>(*this, key, next_connection_id_++);
   conn->set_counters(pool.add(conn));
-  connections_live++;
+  counters.connections_live++;
   if (key.tls && !key.http1_only && http2_available()) pool.set_connecting(conn);
   ensure_sweep();
-  admit(ex);
+  admission_.admit(*ex);
   conn->open(ex);
   return true;
 }
@@ -396,7 +317,7 @@ void Engine::Impl::dispatch_or_requeue(const std::shared_ptr<Exchange>& ex) {
     return;
   }
   ex->stage = Stage::kQueue;
-  if (!dispatch(ex)) enqueue(ex, true);
+  if (!dispatch(ex)) admission_.enqueue(ex, true);
 }
 
 void Engine::Impl::redispatch(const std::shared_ptr<Exchange>& ex) { dispatch_or_requeue(ex); }
@@ -414,7 +335,7 @@ void Engine::Impl::retry_websocket_over_http1(const std::shared_ptr<Exchange>& e
 }
 
 void Engine::Impl::schedule_pump() {
-  if (pump_posted_ || queue_.empty() || stopped_) return;
+  if (pump_posted_ || admission_.nobody_waiting() || stopped_) return;
   pump_posted_ = true;
   asio::post(io, [this] { pump(); });
 }
@@ -427,113 +348,28 @@ void Engine::Impl::pump() {
   // other requests never makes room for them.
   std::set<PoolKey> blocked[2];
   auto eligible = [&](const std::shared_ptr<Exchange>& ex) {
-    if (!ex->admitted && !has_room(ex->spec.client_id)) return false;
+    if (!ex->admitted && !admission_.has_room(ex->spec.client_id)) return false;
     auto& memo = blocked[ex->fresh_only ? 1 : 0];
     if (memo.count(ex->key)) return false;
     if (pool.can_place(ex->key, ex->fresh_only)) return true;
     memo.insert(ex->key);
     return false;
   };
-  while (auto next = queue_.take(eligible)) {
-    std::shared_ptr<Exchange> ex = std::move(*next);
-    ex->queued.reset();
-    requests_queued--;
+  while (auto ex = admission_.take(eligible)) {
     if (!dispatch(ex)) {
       // Only a stale idle connection can make can_place() too hopeful; now it is gone.
-      enqueue(ex, true);
+      admission_.enqueue(ex, true);
       blocked[ex->fresh_only ? 1 : 0].insert(ex->key);
     }
   }
 }
 
-void Engine::Impl::on_total_deadline(const std::shared_ptr<Exchange>& ex) {
-  const bool connecting = ex->stage == Stage::kDns || ex->stage == Stage::kConnect;
-  const ErrorCode code = connecting ? ErrorCode::kConnectTimeout : ErrorCode::kTimeout;
-  exchange_failed(ex, Error{code, ex->stage,
-                            "timed out after " + std::to_string(ex->spec.timeout_ms) + " ms (" +
-                                std::string(stage_name(ex->stage)) + ")"},
-                  false);
-}
-
 void Engine::Impl::enter_stage(const std::shared_ptr<Exchange>& ex, Stage stage) {
-  ex->stage = stage;
-  const RequestSpec& s = ex->spec;
-  switch (stage) {
-    case Stage::kDns:
-    case Stage::kConnect:
-    case Stage::kProxy:
-      // One deadline for the lookups, the TCP connect and the proxy's handshake together.
-      if (ex->phase != Phase::kConnect) arm_phase(ex, Phase::kConnect, s.connect_timeout_ms);
-      break;
-    case Stage::kTls:
-      if (ex->phase != Phase::kTls) arm_phase(ex, Phase::kTls, s.tls_timeout_ms);
-      break;
-    case Stage::kHeaders:
-      if (ex->phase != Phase::kHeaders) arm_phase(ex, Phase::kHeaders, s.headers_timeout_ms);
-      break;
-    case Stage::kBody:
-      ex->last_body_at = SteadyClock::now();
-      if (ex->phase != Phase::kBody) arm_phase(ex, Phase::kBody, s.body_idle_timeout_ms);
-      break;
-    default:
-      // Queued or writing the request: no phase deadline (timeout_ms still runs).
-      if (ex->phase != Phase::kNone) {
-        ex->phase = Phase::kNone;
-        ex->phase_timer.cancel();
-      }
-      break;
-  }
+  deadlines_.enter_stage(ex, stage);
 }
 
-void Engine::Impl::arm_phase(const std::shared_ptr<Exchange>& ex, Phase phase, uint64_t ms) {
-  ex->phase = phase;
-  ex->phase_timer.cancel();
-  if (ms == 0) return;
-  ex->phase_timer.expires_after(std::chrono::milliseconds(ms));
-  ex->phase_timer.async_wait(
-      [this, weak = std::weak_ptr<Exchange>(ex), phase](const asio::error_code& ec) {
-        auto ex = weak.lock();
-        if (ec || !ex || ex->done || ex->phase != phase) return;
-        on_phase_deadline(ex, phase);
-      });
-}
-
-void Engine::Impl::on_phase_deadline(const std::shared_ptr<Exchange>& ex, Phase phase) {
-  const RequestSpec& s = ex->spec;
-  uint64_t ms = 0;
-  switch (phase) {
-    case Phase::kConnect: ms = s.connect_timeout_ms; break;
-    case Phase::kTls: ms = s.tls_timeout_ms; break;
-    case Phase::kHeaders: ms = s.headers_timeout_ms; break;
-    case Phase::kBody: ms = s.body_idle_timeout_ms; break;
-    case Phase::kNone: return;
-  }
-  const auto limit = std::chrono::milliseconds(ms);
-  if (ex->paused && (phase == Phase::kHeaders || phase == Phase::kBody)) {
-    // The caller holds the response back, not the server: wait a whole period again.
-    arm_phase(ex, phase, ms);
-    return;
-  }
-  if (phase == Phase::kBody) {
-    // Body bytes move the deadline without touching the timer: look how long it has really been.
-    const auto quiet = SteadyClock::now() - ex->last_body_at;
-    if (quiet < limit) {
-      ex->phase_timer.expires_after(limit - quiet);
-      ex->phase_timer.async_wait(
-          [this, weak = std::weak_ptr<Exchange>(ex)](const asio::error_code& ec) {
-            auto ex = weak.lock();
-            if (ec || !ex || ex->done || ex->phase != Phase::kBody) return;
-            on_phase_deadline(ex, Phase::kBody);
-          });
-      return;
-    }
-  }
-  const ErrorCode code =
-      phase == Phase::kConnect ? ErrorCode::kConnectTimeout : ErrorCode::kTimeout;
-  exchange_failed(ex, Error{code, ex->stage,
-                            std::string(phase_name(phase)) + " timeout of " + std::to_string(ms) +
-                                " ms exceeded"},
-                  false);
+void Engine::Impl::deadline_passed(const std::shared_ptr<Exchange>& ex, Error error) {
+  exchange_failed(ex, std::move(error), false);
 }
 
 void Engine::Impl::cancel(uint64_t id, ErrorCode code, const std::string& why) {
@@ -566,9 +402,7 @@ void Engine::Impl::write_body(uint64_t id, std::string&& chunk, bool end) {
 }
 
 void Engine::Impl::set_client_limits(uint64_t client_id, ClientLimits limits) {
-  Client& c = client(client_id);
-  c.limits = limits;
-  c.own_limits = true;
+  admission_.set_limits(client_id, limits);
   schedule_pump();
 }
 
@@ -580,11 +414,7 @@ void Engine::Impl::cancel_client(uint64_t client_id) {
   for (auto& ex : mine) {
     exchange_failed(ex, Error{ErrorCode::kClientClosed, ex->stage, "the client was closed"}, false);
   }
-  auto it = clients_.find(client_id);
-  if (it != clients_.end()) {
-    it->second.own_limits = false;
-    forget_client_if_unused(client_id);
-  }
+  admission_.drop_limits(client_id);
 }
 
 // ---- shutdown ----
@@ -636,7 +466,7 @@ void Engine::Impl::stop_all() {
 // ---- results ----
 
 void Engine::Impl::emit(Event&& event) {
-  if (event.kind == Event::Kind::kError) errors[static_cast<size_t>(event.error.code)]++;
+  if (event.kind == Event::Kind::kError) counters.count_error(event.error.code);
   sink.deliver(std::move(event));
 }
 
@@ -694,23 +524,10 @@ void Engine::Impl::exchange_succeeded(const std::shared_ptr<Exchange>& ex) {
 }
 
 void Engine::Impl::settle(const std::shared_ptr<Exchange>& ex) {
-  ex->deadline.cancel();
-  ex->phase_timer.cancel();
-  ex->phase = Phase::kNone;
-  if (ex->queued) {
-    queue_.erase(*ex->queued);
-    ex->queued.reset();
-    requests_queued--;
-  }
-  const uint64_t cid = ex->spec.client_id;
-  if (ex->admitted) {
-    ex->admitted = false;
-    client(cid).in_flight--;
-    schedule_pump();  // a client slot is free
-  }
-  forget_client_if_unused(cid);
+  Deadlines::cancel(*ex);
+  if (admission_.release(*ex)) schedule_pump();  // a client slot is free
   exchanges_.erase(ex->spec.id);
-  requests_in_flight--;
+  counters.requests_in_flight--;
   finish_drain_if_idle();
 }
 
@@ -726,7 +543,7 @@ void Engine::Impl::connection_reusable(const std::shared_ptr<Connection>& conn) 
 }
 
 void Engine::Impl::connection_closed(Connection* conn) {
-  connections_live--;
+  counters.connections_live--;
   pool.remove(conn);
   schedule_pump();  // room for a new connection
 }
@@ -737,42 +554,6 @@ void Engine::Impl::http2_ready(const std::shared_ptr<Connection>& conn) {
 }
 
 void Engine::Impl::http2_unusable(Connection* conn) { pool.http2_unusable(conn); }
-
-void Engine::Impl::connection_established(bool tls, bool resumed) {
-  if (tls) {
-    tls_handshakes++;
-    if (resumed) tls_resumed++;
-  } else {
-    connections_opened++;
-  }
-}
-
-void Engine::Impl::count_io(uint64_t in, uint64_t out) {
-  bytes_in += in;
-  bytes_out += out;
-}
-
-void Engine::Impl::count_exchange(bool reused) {
-  exchanges++;
-  if (reused) exchanges_reused++;
-}
-
-void Engine::Impl::adjust_counts(OriginCounters* origin, int64_t open, int64_t idle,
-                                 int64_t connecting, int64_t streams) {
-  // Unsigned wrap-around adds a negative delta exactly.
-  auto add = [](std::atomic<uint64_t>& a, int64_t d) {
-    if (d != 0) a.fetch_add(static_cast<uint64_t>(d), std::memory_order_relaxed);
-  };
-  add(connections_open, open);
-  add(connections_idle, idle);
-  add(connections_connecting, connecting);
-  if (origin) {
-    add(origin->open, open);
-    add(origin->idle, idle);
-    add(origin->connecting, connecting);
-    add(origin->h2_streams, streams);
-  }
-}
 
 // ---- stale sweep ----
 
@@ -786,7 +567,7 @@ void Engine::Impl::ensure_sweep() {
 void Engine::Impl::on_sweep(const asio::error_code& ec) {
   sweep_armed_ = false;
   if (ec || stopped_) return;
-  connections_swept += pool.sweep();
+  counters.connections_swept += pool.sweep();
   // The watch reads of parked connections see most closes at once; this catches the rest (a FIN
   // behind unread bytes, a session whose reader is stalled by back-pressure) and forgets dead
   // references. Only while there are connections: an idle engine has no timer ticking.

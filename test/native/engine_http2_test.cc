@@ -1,5 +1,5 @@
-// Tests for the engine's HTTP/2 glue (Connection::start_http2 / submit_stream / flush_http2 /
-// on_read_http2 / fail_streams / on_stream_closed / abandon / resume, Engine::Impl::take_http2 /
+// Tests for the engine's HTTP/2 glue (Connection::dialled / submit_stream, Http2Channel::flush /
+// on_read / fail_streams / on_stream_closed / abandon / resume, Engine::Impl::take_http2 /
 // http2_ready and the cold-origin guard) end to end against an in-process HTTP/2 server over TLS,
 // so that they run under ASan/UBSan.
 //

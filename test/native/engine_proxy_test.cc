@@ -1,4 +1,4 @@
-// Requests through proxies end to end (native/core/connection.cc's proxy stages, native/proxy's
+// Requests through proxies end to end (native/core/dialler.cc's proxy stages, native/proxy's
 // handshakes): HTTP CONNECT (plain and https://, with and without credentials), absolute-form for
 // plain HTTP through an HTTP proxy, SOCKS4/4a/5/5h (with username/password), a proxy that never
 // answers, cancel during the proxy handshake, and the pool's reuse and separation by proxy. The

@@ -1,0 +1,97 @@
+// The dialler: the stages that turn a pool key into a connected stream (Beast style, one handler
+// per stage). DNS (the target's name first for proxies that take addresses), TCP connect, through a
+// proxy TLS to an https:// proxy and the tunnel's handshake (CONNECT or SOCKS), then the target's
+// TLS (inside the tunnel when there is one). It builds the layers on a Transport and tells its
+// listener each stage (the engine runs the per-stage deadlines from those), each failure, and the
+// end: the stream is ready and ALPN chose HTTP/2 or HTTP/1.1.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <asio.hpp>
+
+#include "core/exchange.h"
+#include "core/transport.h"
+#include "pool/pool.h"
+#include "proxy/proxy.h"
+#include "tls/tls_context.h"
+
+namespace ctn {
+
+class DialListener {
+ public:
+  virtual ~DialListener() = default;
+  // The exchange the connection is being set up for now (it may change: an abandoned exchange's
+  // waiter takes its place), or nullptr once nobody wants the connection: the next stage stops.
+  virtual const Exchange* dial_for() const = 0;
+  // A stage begins (Stage::kConnect, kProxy, kTls).
+  virtual void dial_stage(Stage stage) = 0;
+  virtual void dial_tcp_connected() = 0;
+  virtual void dial_io(uint64_t in, uint64_t out) = 0;
+  virtual void dial_failed(Error error) = 0;
+  // The stream is ready for requests: HTTP/2 when the target's ALPN chose h2.
+  virtual void dialled(bool http2) = 0;
+};
+
+class Dialler {
+ public:
+  // `sessions`: the TLS session cache, or nullptr (no resumption).
+  Dialler(asio::io_context& io, const PoolKey& key, Transport& transport, TlsContextCache& tls_contexts,
+          TlsSessionCache* sessions, DialListener& listener);
+
+  // Starts with DNS. `owner` is kept alive by every pending stage handler.
+  void start(std::weak_ptr<void> owner);
+  // Stops a pending lookup (the other stages end when the transport closes).
+  void cancel() { resolver_.cancel(); }
+
+  // The proxy (from the key), if any.
+  const proxy::ProxyConfig* proxy() const { return proxy_ ? &*proxy_ : nullptr; }
+  // Plain HTTP through an HTTP proxy without a tunnel: requests name the whole URL.
+  bool absolute_form() const { return absolute_form_; }
+  // The target's TLS handshake resumed an earlier session.
+  bool tls_resumed() const { return tls_resumed_; }
+
+ private:
+  // Where the TCP connection goes: the proxy, or the target itself.
+  const std::string& dial_host() const { return proxy_ ? proxy_->host : key_.host; }
+  uint16_t dial_port() const { return proxy_ ? proxy_->port : key_.port; }
+  std::shared_ptr<void> keep() const { return owner_.lock(); }
+  bool wanted() const { return listener_.dial_for() != nullptr; }
+
+  void on_resolve_target(const asio::error_code& ec, asio::ip::tcp::resolver::results_type results);
+  void resolve_dial_host();
+  void on_resolve(const asio::error_code& ec, asio::ip::tcp::resolver::results_type results);
+  void on_connect(const asio::error_code& ec);
+  void start_proxy();
+  void on_proxy_tls(const asio::error_code& ec);
+  void start_tunnel();
+  void drive_tunnel();
+  void on_tunnel_write(const asio::error_code& ec);
+  void on_tunnel_read(const asio::error_code& ec, size_t bytes);
+  void start_target();
+  void on_handshake(const asio::error_code& ec);
+  void fail_proxy(Stage stage, const std::string& why);
+
+  const PoolKey& key_;
+  Transport& transport_;
+  TlsContextCache& tls_contexts_;
+  TlsSessionCache* sessions_;
+  DialListener& listener_;
+  std::weak_ptr<void> owner_;
+  asio::ip::tcp::resolver resolver_;
+  // Proxy (key_.proxy parsed); the tunnel's handshake while it runs; the target's address for
+  // proxies that take addresses (socks4, socks5), resolved here.
+  std::optional<proxy::ProxyConfig> proxy_;
+  std::unique_ptr<proxy::Handshake> tunnel_;
+  std::string target_address_;
+  // The first address the TCP connect tried ("127.0.0.1:443", "[::1]:443"): a failed connect names
+  // it, as Go's dialer (and so cycletls's error text) does.
+  std::string first_dialed_;
+  bool absolute_form_ = false;
+  bool tls_resumed_ = false;
+};
+
+}  // namespace ctn
