@@ -33,9 +33,12 @@ Napi::Value ProfileHeaders(const Napi::CallbackInfo& info) {
   ctn::HeaderSet set = ctn::HeaderSet::kHttp2;
   if (info.Length() > 1 && !info[1].IsUndefined()) {
     const std::string name = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
-    if (name == "http1") set = ctn::HeaderSet::kHttp1;
-    else if (name == "http1-plain") set = ctn::HeaderSet::kHttp1Plain;
-    else if (name != "http2") return env.Undefined();
+    if (name == "http1")
+      set = ctn::HeaderSet::kHttp1;
+    else if (name == "http1-plain")
+      set = ctn::HeaderSet::kHttp1Plain;
+    else if (name != "http2")
+      return env.Undefined();
   }
   const ctn::HeaderList& headers = ctn::profile_headers(*p, set);
   Napi::Array out = Napi::Array::New(env, headers.size() * 2);
@@ -65,7 +68,9 @@ Napi::Object BuildInfo(Napi::Env env) {
 // lib/native.ts's NativeConstants.
 Napi::Object Constants(Napi::Env env) {
   Napi::Object c = Napi::Object::New(env);
-  auto num = [&](const char* name, uint64_t v) { c.Set(name, Napi::Number::New(env, static_cast<double>(v))); };
+  auto num = [&](const char* name, uint64_t v) {
+    c.Set(name, Napi::Number::New(env, static_cast<double>(v)));
+  };
   num("consumerCreditBytes", ctn::kConsumerCreditBytes);
   num("maxTimeoutMs", ctn::kMaxTimeoutMs);
   num("defaultSharePort", ctn::share::HubOptions{}.port);

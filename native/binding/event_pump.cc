@@ -13,11 +13,15 @@ EventPump::EventPump(Napi::Env env, Napi::Function on_events, std::function<void
   // hasRef reads the resource's own field: it may be called after this object is gone.
   Napi::Object resource = Napi::Object::New(env);
   resource.Set("referenced", false);
-  resource.Set("hasRef", Napi::Function::New(env, [](const Napi::CallbackInfo& cb) -> Napi::Value {
-    Napi::Value self = cb.This();
-    if (!self.IsObject()) return Napi::Boolean::New(cb.Env(), false);
-    return Napi::Boolean::New(cb.Env(), self.As<Napi::Object>().Get("referenced").ToBoolean());
-  }, "hasRef"));
+  resource.Set("hasRef", Napi::Function::New(
+                             env,
+                             [](const Napi::CallbackInfo& cb) -> Napi::Value {
+                               Napi::Value self = cb.This();
+                               if (!self.IsObject()) return Napi::Boolean::New(cb.Env(), false);
+                               return Napi::Boolean::New(
+                                   cb.Env(), self.As<Napi::Object>().Get("referenced").ToBoolean());
+                             },
+                             "hasRef"));
   resource_ = Napi::Persistent(resource);
   tsfn_ = Tsfn::New(env, on_events, resource, "cycletls-native events", 0, 1, this);
   tsfn_.Unref(env);
@@ -107,7 +111,10 @@ void EventPump::update_ref(Napi::Env env) {
   const bool want = in_flight_ > 0 || closing_ || starting_;
   if (want == referenced_ || released_) return;
   referenced_ = want;
-  if (want) tsfn_.Ref(env); else tsfn_.Unref(env);
+  if (want)
+    tsfn_.Ref(env);
+  else
+    tsfn_.Unref(env);
   resource_.Value().Set("referenced", want);
 }
 

@@ -100,7 +100,8 @@ bool read_request_spec(Napi::Object js, RequestSpec* spec) {
     if (!ok) bad_field = field.name;
   });
   if (!bad_field.empty()) {
-    throw_unless_pending(env, Napi::TypeError::New(env, "NativeEngine.request: invalid " + std::string(bad_field)));
+    throw_unless_pending(
+        env, Napi::TypeError::New(env, "NativeEngine.request: invalid " + std::string(bad_field)));
   }
   // Every read above may have left a JS exception pending (node-addon-api reports failures that
   // way here, without C++ exceptions): a request that will throw in JS is never submitted.
@@ -117,7 +118,8 @@ bool read_engine_options(Napi::Object o, EngineOptions* options, std::optional<s
       out = static_cast<std::remove_reference_t<decltype(out)>>(*n);
     }
   };
-  visit_engine_options(*options, [&](const EngineOptionField& field, auto& member) { count(field.name, member); });
+  visit_engine_options(*options,
+                       [&](const EngineOptionField& field, auto& member) { count(field.name, member); });
   count("sweepIntervalMs", options->sweep_interval_ms);  // not a user option: tests of the pool
   Napi::Value s = o.Get("share");
   if (!s.IsObject()) return !env.IsExceptionPending();
@@ -147,7 +149,8 @@ bool read_engine_options(Napi::Object o, EngineOptions* options, std::optional<s
 
 ClientLimits read_client_limits(Napi::Object o) {
   ClientLimits limits;
-  if (std::optional<uint64_t> n = whole_number(o.Get("maxInFlight"), kMaxSafeInteger)) limits.max_in_flight = *n;
+  if (std::optional<uint64_t> n = whole_number(o.Get("maxInFlight"), kMaxSafeInteger))
+    limits.max_in_flight = *n;
   if (std::optional<uint64_t> n = whole_number(o.Get("maxQueued"), kMaxSafeInteger)) limits.max_queued = *n;
   return limits;
 }
@@ -157,7 +160,9 @@ namespace {
 // The `type` of an event object: lib/native.ts's EventType.
 enum EventType : int { kHead = 0, kBody = 1, kEnd = 2, kError = 3, kNotice = 4, kSent = 5 };
 
-Napi::String js_string(Napi::Env env, std::string_view s) { return Napi::String::New(env, s.data(), s.size()); }
+Napi::String js_string(Napi::Env env, std::string_view s) {
+  return Napi::String::New(env, s.data(), s.size());
+}
 
 }  // namespace
 
@@ -170,7 +175,7 @@ Napi::Object event_to_js(Napi::Env env, Event& e) {
       o.Set("status", Napi::Number::New(env, e.head.status));
       o.Set("reason", Napi::String::New(env, e.head.reason));
       o.Set("httpVersion", Napi::String::New(env, std::to_string(e.head.version_major) + "." +
-                                                     std::to_string(e.head.version_minor)));
+                                                      std::to_string(e.head.version_minor)));
       Napi::Array headers = Napi::Array::New(env, e.head.headers.size() * 2);
       uint32_t i = 0;
       for (const auto& h : e.head.headers) {
@@ -190,8 +195,9 @@ Napi::Object event_to_js(Napi::Env env, Event& e) {
       o.Set("type", Napi::Number::New(env, kBody));
       // Handed over without a second copy: the Buffer owns the bytes the engine read.
       auto* owned = new std::string(std::move(e.body));
-      o.Set("data", Napi::Buffer<char>::New(env, owned->data(), owned->size(),
-                                            [](Napi::Env, char*, std::string* s) { delete s; }, owned));
+      o.Set("data", Napi::Buffer<char>::New(
+                        env, owned->data(), owned->size(), [](Napi::Env, char*, std::string* s) { delete s; },
+                        owned));
       break;
     }
     case Event::Kind::kEnd:
@@ -221,7 +227,9 @@ Napi::Object event_to_js(Napi::Env env, Event& e) {
 
 Napi::Object stats_to_js(Napi::Env env, const EngineStats& s, const share::HubStats* hs, bool closed) {
   Napi::Object o = Napi::Object::New(env);
-  auto num = [&](Napi::Object& to, const char* k, uint64_t v) { to.Set(k, Napi::Number::New(env, static_cast<double>(v))); };
+  auto num = [&](Napi::Object& to, const char* k, uint64_t v) {
+    to.Set(k, Napi::Number::New(env, static_cast<double>(v)));
+  };
   num(o, "requestsStarted", s.requests_started);
   num(o, "requestsInFlight", s.requests_in_flight);
   num(o, "connectionsOpened", s.connections_opened);

@@ -22,28 +22,28 @@ std::optional<uint64_t> id_argument(const Napi::CallbackInfo& info) {
 }  // namespace
 
 Napi::Function NativeEngine::Define(Napi::Env env) {
-  return DefineClass(env, "NativeEngine",
-                     {InstanceMethod<&NativeEngine::Request>("request"),
-                      InstanceMethod<&NativeEngine::Cancel>("cancel"),
-                      InstanceMethod<&NativeEngine::Pause>("pause"),
-                      InstanceMethod<&NativeEngine::Write>("write"),
-                      InstanceMethod<&NativeEngine::WriteMasked>("writeMasked"),
-                      InstanceMethod<&NativeEngine::Close>("close"),
-                      InstanceMethod<&NativeEngine::Stats>("stats"),
-                      InstanceMethod<&NativeEngine::SetClientLimits>("setClientLimits"),
-                      InstanceMethod<&NativeEngine::CancelClient>("cancelClient"),
-                      InstanceMethod<&NativeEngine::OriginStats>("originStats")});
+  return DefineClass(
+      env, "NativeEngine",
+      {InstanceMethod<&NativeEngine::Request>("request"), InstanceMethod<&NativeEngine::Cancel>("cancel"),
+       InstanceMethod<&NativeEngine::Pause>("pause"), InstanceMethod<&NativeEngine::Write>("write"),
+       InstanceMethod<&NativeEngine::WriteMasked>("writeMasked"),
+       InstanceMethod<&NativeEngine::Close>("close"), InstanceMethod<&NativeEngine::Stats>("stats"),
+       InstanceMethod<&NativeEngine::SetClientLimits>("setClientLimits"),
+       InstanceMethod<&NativeEngine::CancelClient>("cancelClient"),
+       InstanceMethod<&NativeEngine::OriginStats>("originStats")});
 }
 
 NativeEngine::NativeEngine(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeEngine>(info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsFunction()) {
-    Napi::TypeError::New(env, "NativeEngine(onEvents): onEvents must be a function").ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, "NativeEngine(onEvents): onEvents must be a function")
+        .ThrowAsJavaScriptException();
     return;
   }
   EngineOptions options;
   std::optional<share::HubOptions> share;
-  if (info.Length() > 1 && info[1].IsObject() && !read_engine_options(info[1].As<Napi::Object>(), &options, &share)) {
+  if (info.Length() > 1 && info[1].IsObject() &&
+      !read_engine_options(info[1].As<Napi::Object>(), &options, &share)) {
     return;
   }
   pump_ = std::make_unique<EventPump>(env, info[0].As<Napi::Function>(), [this](Napi::Env) {
@@ -158,11 +158,13 @@ Napi::Value NativeEngine::WriteMasked(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   const std::optional<std::string_view> header = typed_bytes(info[1].As<Napi::TypedArray>());
-  const std::optional<std::string_view> payload = header ? typed_bytes(info[2].As<Napi::TypedArray>()) : std::nullopt;
+  const std::optional<std::string_view> payload =
+      header ? typed_bytes(info[2].As<Napi::TypedArray>()) : std::nullopt;
   if (!header || !payload) return env.Undefined();
   std::optional<std::string> frame = masked_frame(*header, *payload);
   if (!frame) {
-    Napi::TypeError::New(env, "NativeEngine.writeMasked: a frame header has at least 6 bytes").ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, "NativeEngine.writeMasked: a frame header has at least 6 bytes")
+        .ThrowAsJavaScriptException();
     return env.Undefined();
   }
   if (target_) target_->write_body(*id, std::move(*frame), false);

@@ -27,15 +27,15 @@ enum class ErrorCode {
   kClientClosed,
   kNotImplemented,
   // Sharing one engine per port across processes (native/share).
-  kHostGone,       // the process hosting the engine went away; retryable
-  kPortInUse,      // the port is held by something that is not our engine, or another user's
-  kShareSecret,    // the socket directory is unsafe, or the socket is another user's
+  kHostGone,     // the process hosting the engine went away; retryable
+  kPortInUse,    // the port is held by something that is not our engine, or another user's
+  kShareSecret,  // the socket directory is unsafe, or the socket is another user's
   // Upstream pool and lifecycle (native/pool).
-  kQueueFull,      // more requests waiting for a connection or a client slot than max_queued
+  kQueueFull,  // more requests waiting for a connection or a client slot than max_queued
   // A response read whole (not streamed) passed RequestSpec::max_response_bytes; the connection is
   // not reused (HTTP/1.1: closed; HTTP/2: the stream is reset).
   kBodyTooLarge,
-  kInternal,       // stays last: it sizes the per-code tables (kErrorCodeCount)
+  kInternal,  // stays last: it sizes the per-code tables (kErrorCodeCount)
 };
 
 // Number of codes, for tables indexed by ErrorCode (EngineStats::errors).
@@ -46,7 +46,7 @@ inline constexpr size_t kErrorCodeCount = static_cast<size_t>(ErrorCode::kIntern
 enum class Stage { kQueue, kDns, kConnect, kProxy, kTls, kWrite, kHeaders, kBody, kEngine, kLink };
 
 std::string_view error_code_name(ErrorCode code) noexcept;  // "ERR_DNS", ...
-std::string_view stage_name(Stage stage) noexcept;           // "dns", ...
+std::string_view stage_name(Stage stage) noexcept;          // "dns", ...
 // The inverses, for errors that cross the process link by name; false for unknown names.
 bool error_code_from_name(std::string_view name, ErrorCode* out) noexcept;
 bool stage_from_name(std::string_view name, Stage* out) noexcept;

@@ -37,6 +37,7 @@ class Capped : public BodyDecoder {
     }
     return true;
   }
+
  public:
   bool cap_exceeded() const noexcept override { return cap_exceeded_; }
 
@@ -107,7 +108,8 @@ class ZlibDecoder final : public Capped {
       if (rc == Z_STREAM_END) {
         ended_ = true;
       } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
-        *why = std::string("corrupt ") + (gzip_ ? "gzip" : "deflate") + " body" + (z_.msg ? std::string(": ") + z_.msg : "");
+        *why = std::string("corrupt ") + (gzip_ ? "gzip" : "deflate") + " body" +
+               (z_.msg ? std::string(": ") + z_.msg : "");
         return false;
       } else if (rc == Z_BUF_ERROR && z_.avail_out != 0) {
         break;  // needs more input
@@ -141,11 +143,11 @@ class BrotliDecoder final : public Capped {
       char* dst = grow(out, &room);
       size_t avail_out = room;
       uint8_t* next_out = reinterpret_cast<uint8_t*>(dst);
-      const auto rc = BrotliDecoderDecompressStream(state_, &avail_in, &next_in, &avail_out, &next_out, nullptr);
+      const auto rc =
+          BrotliDecoderDecompressStream(state_, &avail_in, &next_in, &avail_out, &next_out, nullptr);
       if (!account(out, room - avail_out, room, why)) return false;
       if (rc == BROTLI_DECODER_RESULT_ERROR) {
-        *why = std::string("corrupt br body: ") +
-               BrotliDecoderErrorString(BrotliDecoderGetErrorCode(state_));
+        *why = std::string("corrupt br body: ") + BrotliDecoderErrorString(BrotliDecoderGetErrorCode(state_));
         return false;
       }
       if (rc == BROTLI_DECODER_RESULT_SUCCESS) {
@@ -222,7 +224,8 @@ std::string_view trim(std::string_view s) {
 
 std::unique_ptr<BodyDecoder> BodyDecoder::for_encoding(std::string_view encoding, uint64_t max_output) {
   encoding = trim(encoding);
-  if (iequals(encoding, "gzip") || iequals(encoding, "x-gzip")) return std::make_unique<ZlibDecoder>(true, max_output);
+  if (iequals(encoding, "gzip") || iequals(encoding, "x-gzip"))
+    return std::make_unique<ZlibDecoder>(true, max_output);
   if (iequals(encoding, "deflate")) return std::make_unique<ZlibDecoder>(false, max_output);
   if (iequals(encoding, "br")) return std::make_unique<BrotliDecoder>(max_output);
   if (iequals(encoding, "zstd")) return std::make_unique<ZstdDecoder>(max_output);

@@ -22,8 +22,8 @@ size_t Connection::open_streams() const { return h2_ ? h2_->open_streams() : 0; 
 void Connection::account() {
   const bool open = tcp_open_ && !closed_;
   const bool connecting = !established_ && !closed_;
-  const bool idle = established_ && !closed_ &&
-                    (h2_ ? h2_->open_streams() == 0 && h2_->accepts_streams() : parked_);
+  const bool idle =
+      established_ && !closed_ && (h2_ ? h2_->open_streams() == 0 && h2_->accepts_streams() : parked_);
   const size_t streams = closed_ || !h2_ ? 0 : h2_->open_streams();
   if (idle && !counted_idle_) idle_since_ = SteadyClock::now();
   engine_.counters.adjust(counters_.get(), int64_t{open} - int64_t{counted_open_},
@@ -137,9 +137,8 @@ void Connection::park(uint64_t idle_timeout_ms) {
   parked_ = true;
   account();
   idle_timer_.expires_after(std::chrono::milliseconds(idle_timeout_ms));
-  idle_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
-    self->on_idle_timeout(ec);
-  });
+  idle_timer_.async_wait(
+      [self = shared_from_this()](const asio::error_code& ec) { self->on_idle_timeout(ec); });
   h1_->watch();
 }
 
@@ -176,13 +175,9 @@ bool Connection::peer_closed() const {
 
 // ---- HTTP/2 ----
 
-bool Connection::can_take_stream() const {
-  return h2_ && !closed_ && h2_->can_take_stream();
-}
+bool Connection::can_take_stream() const { return h2_ && !closed_ && h2_->can_take_stream(); }
 
-bool Connection::accepts_streams() const {
-  return h2_ && !closed_ && h2_->accepts_streams();
-}
+bool Connection::accepts_streams() const { return h2_ && !closed_ && h2_->accepts_streams(); }
 
 void Connection::submit_stream(std::shared_ptr<Exchange> ex) { h2_->submit(std::move(ex)); }
 
@@ -192,9 +187,8 @@ void Connection::became_idle() {
   account();
   if (closed_ || (h2_ && h2_->open_streams() > 0)) return;
   idle_timer_.expires_after(std::chrono::milliseconds(engine_.options.idle_timeout_ms));
-  idle_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
-    self->on_idle_timeout(ec);
-  });
+  idle_timer_.async_wait(
+      [self = shared_from_this()](const asio::error_code& ec) { self->on_idle_timeout(ec); });
 }
 
 void Connection::became_busy() { idle_timer_.cancel(); }

@@ -9,11 +9,16 @@ namespace {
 
 const char* phase_name(Phase p) {
   switch (p) {
-    case Phase::kConnect: return "connect";
-    case Phase::kTls: return "TLS handshake";
-    case Phase::kHeaders: return "headers";
-    case Phase::kBody: return "body idle";
-    case Phase::kNone: break;
+    case Phase::kConnect:
+      return "connect";
+    case Phase::kTls:
+      return "TLS handshake";
+    case Phase::kHeaders:
+      return "headers";
+    case Phase::kBody:
+      return "body idle";
+    case Phase::kNone:
+      break;
   }
   return "phase";
 }
@@ -81,23 +86,31 @@ void Deadlines::arm_phase(const std::shared_ptr<Exchange>& ex, Phase phase, uint
   ex->phase_timer.cancel();
   if (ms == 0) return;
   ex->phase_timer.expires_after(std::chrono::milliseconds(ms));
-  ex->phase_timer.async_wait(
-      [this, weak = std::weak_ptr<Exchange>(ex), phase](const asio::error_code& ec) {
-        auto ex = weak.lock();
-        if (ec || !ex || ex->done || ex->phase != phase) return;
-        on_phase_deadline(ex, phase);
-      });
+  ex->phase_timer.async_wait([this, weak = std::weak_ptr<Exchange>(ex), phase](const asio::error_code& ec) {
+    auto ex = weak.lock();
+    if (ec || !ex || ex->done || ex->phase != phase) return;
+    on_phase_deadline(ex, phase);
+  });
 }
 
 void Deadlines::on_phase_deadline(const std::shared_ptr<Exchange>& ex, Phase phase) {
   const RequestSpec& s = ex->spec;
   uint64_t ms = 0;
   switch (phase) {
-    case Phase::kConnect: ms = s.connect_timeout_ms; break;
-    case Phase::kTls: ms = s.tls_timeout_ms; break;
-    case Phase::kHeaders: ms = s.headers_timeout_ms; break;
-    case Phase::kBody: ms = s.body_idle_timeout_ms; break;
-    case Phase::kNone: return;
+    case Phase::kConnect:
+      ms = s.connect_timeout_ms;
+      break;
+    case Phase::kTls:
+      ms = s.tls_timeout_ms;
+      break;
+    case Phase::kHeaders:
+      ms = s.headers_timeout_ms;
+      break;
+    case Phase::kBody:
+      ms = s.body_idle_timeout_ms;
+      break;
+    case Phase::kNone:
+      return;
   }
   const auto limit = std::chrono::milliseconds(ms);
   if (ex->paused && (phase == Phase::kHeaders || phase == Phase::kBody)) {
@@ -110,18 +123,18 @@ void Deadlines::on_phase_deadline(const std::shared_ptr<Exchange>& ex, Phase pha
     const auto quiet = SteadyClock::now() - ex->last_body_at;
     if (quiet < limit) {
       ex->phase_timer.expires_after(limit - quiet);
-      ex->phase_timer.async_wait(
-          [this, weak = std::weak_ptr<Exchange>(ex)](const asio::error_code& ec) {
-            auto ex = weak.lock();
-            if (ec || !ex || ex->done || ex->phase != Phase::kBody) return;
-            on_phase_deadline(ex, Phase::kBody);
-          });
+      ex->phase_timer.async_wait([this, weak = std::weak_ptr<Exchange>(ex)](const asio::error_code& ec) {
+        auto ex = weak.lock();
+        if (ec || !ex || ex->done || ex->phase != Phase::kBody) return;
+        on_phase_deadline(ex, Phase::kBody);
+      });
       return;
     }
   }
   const ErrorCode code = phase == Phase::kConnect ? ErrorCode::kConnectTimeout : ErrorCode::kTimeout;
   listener_.deadline_passed(
-      ex, Error{code, ex->stage, std::string(phase_name(phase)) + " timeout of " + std::to_string(ms) + " ms exceeded"});
+      ex, Error{code, ex->stage,
+                std::string(phase_name(phase)) + " timeout of " + std::to_string(ms) + " ms exceeded"});
 }
 
 }  // namespace ctn

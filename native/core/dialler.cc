@@ -30,11 +30,11 @@ void Dialler::start(std::weak_ptr<void> owner) {
     asio::error_code not_literal;
     asio::ip::make_address(key_.host, not_literal);
     if (not_literal) {
-      resolver_.async_resolve(key_.host, std::to_string(key_.port),
-                              [this, keep = keep()](const asio::error_code& ec,
-                                                    asio::ip::tcp::resolver::results_type r) {
-                                on_resolve_target(ec, std::move(r));
-                              });
+      resolver_.async_resolve(
+          key_.host, std::to_string(key_.port),
+          [this, keep = keep()](const asio::error_code& ec, asio::ip::tcp::resolver::results_type r) {
+            on_resolve_target(ec, std::move(r));
+          });
       return;
     }
     target_address_ = key_.host;
@@ -42,8 +42,7 @@ void Dialler::start(std::weak_ptr<void> owner) {
   resolve_dial_host();
 }
 
-void Dialler::on_resolve_target(const asio::error_code& ec,
-                                asio::ip::tcp::resolver::results_type results) {
+void Dialler::on_resolve_target(const asio::error_code& ec, asio::ip::tcp::resolver::results_type results) {
   if (!wanted()) return;
   const bool v4_only = proxy_->scheme == proxy::Scheme::kSocks4;
   for (const auto& entry : results) {
@@ -54,20 +53,21 @@ void Dialler::on_resolve_target(const asio::error_code& ec,
     break;
   }
   if (target_address_.empty()) {
-    listener_.dial_failed(Error{ErrorCode::kDns, Stage::kDns,
-                                "DNS lookup of " + key_.host + " failed: " +
-                                    (ec ? ec.message() : "no IPv4 address (SOCKS4 carries IPv4 addresses only)")});
+    listener_.dial_failed(Error{
+        ErrorCode::kDns, Stage::kDns,
+        "DNS lookup of " + key_.host +
+            " failed: " + (ec ? ec.message() : "no IPv4 address (SOCKS4 carries IPv4 addresses only)")});
     return;
   }
   resolve_dial_host();
 }
 
 void Dialler::resolve_dial_host() {
-  resolver_.async_resolve(dial_host(), std::to_string(dial_port()),
-                          [this, keep = keep()](const asio::error_code& ec,
-                                                asio::ip::tcp::resolver::results_type r) {
-                            on_resolve(ec, std::move(r));
-                          });
+  resolver_.async_resolve(
+      dial_host(), std::to_string(dial_port()),
+      [this, keep = keep()](const asio::error_code& ec, asio::ip::tcp::resolver::results_type r) {
+        on_resolve(ec, std::move(r));
+      });
 }
 
 void Dialler::on_resolve(const asio::error_code& ec, asio::ip::tcp::resolver::results_type results) {
@@ -92,10 +92,9 @@ void Dialler::on_resolve(const asio::error_code& ec, asio::ip::tcp::resolver::re
     }
     return true;
   };
-  asio::async_connect(transport_.socket(), results, note_attempt,
-                      [this, keep = keep()](const asio::error_code& ec, const asio::ip::tcp::endpoint&) {
-                        on_connect(ec);
-                      });
+  asio::async_connect(
+      transport_.socket(), results, note_attempt,
+      [this, keep = keep()](const asio::error_code& ec, const asio::ip::tcp::endpoint&) { on_connect(ec); });
 }
 
 void Dialler::on_connect(const asio::error_code& ec) {
@@ -112,7 +111,8 @@ void Dialler::on_connect(const asio::error_code& ec) {
       return;
     }
     const bool refused = ec == asio::error::connection_refused;
-    listener_.dial_failed(Error{refused ? ErrorCode::kConnectRefused : ErrorCode::kConnect, Stage::kConnect, what});
+    listener_.dial_failed(
+        Error{refused ? ErrorCode::kConnectRefused : ErrorCode::kConnect, Stage::kConnect, what});
     return;
   }
   asio::error_code ignored;
@@ -128,7 +128,8 @@ void Dialler::on_connect(const asio::error_code& ec) {
 // ---- through a proxy ----
 
 void Dialler::fail_proxy(Stage stage, const std::string& why) {
-  listener_.dial_failed(Error{ErrorCode::kProxy, stage, why + " (proxy " + proxy::redacted_url(*proxy_) + ")"});
+  listener_.dial_failed(
+      Error{ErrorCode::kProxy, stage, why + " (proxy " + proxy::redacted_url(*proxy_) + ")"});
 }
 
 void Dialler::start_proxy() {
@@ -159,8 +160,9 @@ void Dialler::on_proxy_tls(const asio::error_code& ec) {
   if (!wanted()) return;
   if (ec) {
     const bool from_tls = ec.category() == asio::error::get_ssl_category();
-    const Error why = classify_handshake_failure(transport_.proxy_tls()->native_handle(),
-                                                 from_tls ? static_cast<uint32_t>(ec.value()) : 0, ec.message());
+    const Error why =
+        classify_handshake_failure(transport_.proxy_tls()->native_handle(),
+                                   from_tls ? static_cast<uint32_t>(ec.value()) : 0, ec.message());
     fail_proxy(Stage::kProxy, "the TLS handshake with the proxy failed: " + why.message);
     return;
   }
@@ -194,10 +196,9 @@ void Dialler::drive_tunnel() {
       return;
     case proxy::Handshake::Status::kReceive:
       transport_.with_stream([&](auto& stream) {
-        stream.async_read_some(asio::buffer(transport_.read_buffer()),
-                               [this, keep = keep()](const asio::error_code& ec, size_t n) {
-                                 on_tunnel_read(ec, n);
-                               });
+        stream.async_read_some(
+            asio::buffer(transport_.read_buffer()),
+            [this, keep = keep()](const asio::error_code& ec, size_t n) { on_tunnel_read(ec, n); });
       });
       return;
     case proxy::Handshake::Status::kDone:
@@ -223,8 +224,8 @@ void Dialler::on_tunnel_write(const asio::error_code& ec) {
 void Dialler::on_tunnel_read(const asio::error_code& ec, size_t bytes) {
   if (!wanted()) return;
   if (ec) {
-    fail_proxy(Stage::kProxy,
-               std::string(is_eof(ec) ? "the proxy closed the connection" : ec.message()) + " before the tunnel was open");
+    fail_proxy(Stage::kProxy, std::string(is_eof(ec) ? "the proxy closed the connection" : ec.message()) +
+                                  " before the tunnel was open");
     return;
   }
   listener_.dial_io(bytes, 0);

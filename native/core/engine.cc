@@ -39,8 +39,7 @@ void complete_headers(RequestSpec& spec) {
     }
     return;
   }
-  if (!find_header(spec.headers, "content-length") &&
-      !find_header(spec.headers, "transfer-encoding") &&
+  if (!find_header(spec.headers, "content-length") && !find_header(spec.headers, "transfer-encoding") &&
       (!spec.body.empty() || has_body_semantics(spec.method))) {
     spec.headers.push_back(Header{"Content-Length", std::to_string(spec.body.size())});
   }
@@ -58,23 +57,20 @@ Event error_event(uint64_t id, Error error) {
 
 // ---- Engine (thread-safe facade) ----
 
-Engine::Engine(EngineOptions options, EventSink& sink)
-    : impl_(std::make_unique<Impl>(options, sink)) {}
+Engine::Engine(EngineOptions options, EventSink& sink) : impl_(std::make_unique<Impl>(options, sink)) {}
 
 Engine::~Engine() = default;
 
 void Engine::submit(RequestSpec&& spec) {
   const uint64_t id = spec.id;
   if (!impl_->accepting.load() || !impl_->post_start(std::move(spec))) {
-    impl_->deliver_error_now(id,
-                             {ErrorCode::kClientClosed, Stage::kQueue, "the engine is shut down"});
+    impl_->deliver_error_now(id, {ErrorCode::kClientClosed, Stage::kQueue, "the engine is shut down"});
   }
 }
 
 void Engine::cancel(uint64_t id) {
-  asio::post(impl_->io, [impl = impl_.get(), id] {
-    impl->cancel(id, ErrorCode::kAborted, "the request was aborted");
-  });
+  asio::post(impl_->io,
+             [impl = impl_.get(), id] { impl->cancel(id, ErrorCode::kAborted, "the request was aborted"); });
 }
 
 void Engine::write_body(uint64_t id, std::string chunk, bool end) {
@@ -88,9 +84,8 @@ void Engine::set_paused(uint64_t id, bool paused) {
 }
 
 void Engine::set_client_limits(uint64_t client_id, ClientLimits limits) {
-  asio::post(impl_->io, [impl = impl_.get(), client_id, limits] {
-    impl->set_client_limits(client_id, limits);
-  });
+  asio::post(impl_->io,
+             [impl = impl_.get(), client_id, limits] { impl->set_client_limits(client_id, limits); });
 }
 
 void Engine::cancel_client(uint64_t client_id) {
@@ -219,8 +214,9 @@ void Engine::Impl::start(RequestSpec&& spec) {
   exchanges_.emplace(id, ex);
   ex->profile = ex->spec.custom_profile ? ex->spec.custom_profile.get() : find_profile(ex->spec.profile);
   if (!ex->profile) {
-    exchange_failed(ex, Error{ErrorCode::kInvalidOption, Stage::kQueue,
-                              "unknown profile '" + ex->spec.profile + "'"}, false);
+    exchange_failed(
+        ex, Error{ErrorCode::kInvalidOption, Stage::kQueue, "unknown profile '" + ex->spec.profile + "'"},
+        false);
     return;
   }
   if (ex->spec.http1_retry_hello) ex->spec.force_http1 = true;
@@ -249,8 +245,15 @@ void Engine::Impl::start(RequestSpec&& spec) {
     }
     proxy_key = proxy::canonical_url(config);
   }
-  ex->key = PoolKey{s.tls, s.host, s.port, std::move(proxy_key), s.server_name.empty() ? s.host : s.server_name,
-                    ex->profile->id, !s.insecure_skip_verify, s.force_http1, s.http1_retry_hello};
+  ex->key = PoolKey{s.tls,
+                    s.host,
+                    s.port,
+                    std::move(proxy_key),
+                    s.server_name.empty() ? s.host : s.server_name,
+                    ex->profile->id,
+                    !s.insecure_skip_verify,
+                    s.force_http1,
+                    s.http1_retry_hello};
   deadlines_.start_total(ex);
   const uint64_t cid = ex->spec.client_id;
   // Straight onto a connection when nobody waits and there is room; otherwise through the queue,
@@ -263,9 +266,10 @@ void Engine::Impl::start(RequestSpec&& spec) {
   if (auto full = admission_.queue_full(cid)) {
     // No room to wait; going at once is still fine when it takes nothing others wait for.
     if (room && !admission_.nobody_waiting() && dispatch(ex)) return;
-    exchange_failed(ex, Error{ErrorCode::kQueueFull, Stage::kQueue,
-                              "too many requests waiting for a connection: " + *full},
-                    false);
+    exchange_failed(
+        ex,
+        Error{ErrorCode::kQueueFull, Stage::kQueue, "too many requests waiting for a connection: " + *full},
+        false);
     return;
   }
   const bool others_waiting = !admission_.nobody_waiting();
@@ -470,8 +474,7 @@ void Engine::Impl::emit(Event&& event) {
   sink.deliver(std::move(event));
 }
 
-void Engine::Impl::exchange_failed(const std::shared_ptr<Exchange>& ex, Error error,
-                                   bool retryable) {
+void Engine::Impl::exchange_failed(const std::shared_ptr<Exchange>& ex, Error error, bool retryable) {
   if (ex->done) return;
   if (auto conn = std::move(ex->connection)) conn->abandon(ex);
   if (ex->done) return;  // defensive: abandoning must not have settled it

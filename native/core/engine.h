@@ -6,9 +6,9 @@
 #include <array>
 #include <cstdint>
 #include <functional>
-#include <utility>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/request.h"
@@ -19,8 +19,8 @@ namespace ctn {
 
 // Every limit: 0 = unlimited.
 struct EngineOptions {
-  size_t max_idle_per_origin = 128;    // idle keep-alive connections kept per connection identity
-  uint64_t idle_timeout_ms = 60'000;   // an idle connection is closed after this long
+  size_t max_idle_per_origin = 128;   // idle keep-alive connections kept per connection identity
+  uint64_t idle_timeout_ms = 60'000;  // an idle connection is closed after this long
   // Connections (open or being set up) per connection identity (pool key), and in all. A request
   // that would need one more waits in the queue; at the total limit an idle connection of another
   // identity is closed to make room.
@@ -54,12 +54,12 @@ struct EngineOptions {
 
 struct EngineStats {
   uint64_t requests_started = 0;
-  uint64_t requests_in_flight = 0;   // submitted, no terminal event yet (the queued ones included)
-  uint64_t connections_opened = 0;   // TCP connections established
-  uint64_t tls_handshakes = 0;       // completed handshakes
-  uint64_t connections_reused = 0;   // = exchanges_reused (its older name)
-  uint64_t connections_open = 0;     // TCP connected now (active + idle, TLS handshakes included)
-  uint64_t connections_idle = 0;     // usable and unused: parked HTTP/1.1, HTTP/2 with no stream
+  uint64_t requests_in_flight = 0;  // submitted, no terminal event yet (the queued ones included)
+  uint64_t connections_opened = 0;  // TCP connections established
+  uint64_t tls_handshakes = 0;      // completed handshakes
+  uint64_t connections_reused = 0;  // = exchanges_reused (its older name)
+  uint64_t connections_open = 0;    // TCP connected now (active + idle, TLS handshakes included)
+  uint64_t connections_idle = 0;    // usable and unused: parked HTTP/1.1, HTTP/2 with no stream
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
   // Pool and lifecycle.
@@ -72,8 +72,8 @@ struct EngineStats {
   // of them on a connection that had carried, or was carrying, another request.
   uint64_t exchanges = 0;
   uint64_t exchanges_reused = 0;
-  uint64_t h2_pings_timed_out = 0;      // HTTP/2 sessions closed for an unanswered PING
-  uint64_t connections_swept = 0;       // idle connections found closed by the server and dropped
+  uint64_t h2_pings_timed_out = 0;                 // HTTP/2 sessions closed for an unanswered PING
+  uint64_t connections_swept = 0;                  // idle connections found closed by the server and dropped
   std::array<uint64_t, kErrorCodeCount> errors{};  // terminal error events by ErrorCode
 };
 

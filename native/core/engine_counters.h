@@ -12,10 +12,10 @@
 namespace ctn {
 
 struct EngineCounters {
-  std::atomic<uint64_t> requests_started{0}, requests_in_flight{0}, connections_opened{0},
-      tls_handshakes{0}, connections_open{0}, connections_idle{0}, bytes_in{0}, bytes_out{0},
-      connections_live{0}, connections_connecting{0}, requests_queued{0}, tls_resumed{0},
-      exchanges{0}, exchanges_reused{0}, h2_pings_timed_out{0}, connections_swept{0};
+  std::atomic<uint64_t> requests_started{0}, requests_in_flight{0}, connections_opened{0}, tls_handshakes{0},
+      connections_open{0}, connections_idle{0}, bytes_in{0}, bytes_out{0}, connections_live{0},
+      connections_connecting{0}, requests_queued{0}, tls_resumed{0}, exchanges{0}, exchanges_reused{0},
+      h2_pings_timed_out{0}, connections_swept{0};
   std::array<std::atomic<uint64_t>, kErrorCodeCount> errors{};
 
   // A TCP connection (tls false) or a TLS handshake (resumed or not) completed.

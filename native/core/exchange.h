@@ -39,11 +39,11 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   Stage stage = Stage::kQueue;
   bool done = false;
   bool paused = false;
-  bool retried = false;   // retried once already (a stale kept-alive connection, a lost session)
-  bool fresh_only = false;  // the retry must not go to a connection opened before it
-  int refusals = 0;       // HTTP/2 streams the server refused (REFUSED_STREAM, GOAWAY)
+  bool retried = false;            // retried once already (a stale kept-alive connection, a lost session)
+  bool fresh_only = false;         // the retry must not go to a connection opened before it
+  int refusals = 0;                // HTTP/2 streams the server refused (REFUSED_STREAM, GOAWAY)
   bool reused_connection = false;  // this attempt rides on a connection opened before it
-  bool admitted = false;  // counted in its client's requests in flight (from its first dispatch)
+  bool admitted = false;           // counted in its client's requests in flight (from its first dispatch)
   std::optional<ExchangeQueue::Handle> queued;  // waiting in the engine's queue
   std::shared_ptr<Connection> connection;
   // The response in progress (reset for every attempt).
@@ -57,10 +57,10 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   // The decoder's cap is spec.max_response_bytes (smaller than max_decoded_bytes): its overflow is
   // the response's, not a decompression bomb's.
   bool decoder_capped_by_response = false;
-  uint64_t body_bytes = 0;   // decoded body bytes of this response so far
-  int32_t stream_id = 0;     // HTTP/2
-  size_t held_bytes = 0;     // HTTP/2: body bytes not yet given back to flow control (paused)
-  uint64_t unacked = 0;      // body bytes delivered since the consumer last asked for more
+  uint64_t body_bytes = 0;  // decoded body bytes of this response so far
+  int32_t stream_id = 0;    // HTTP/2
+  size_t held_bytes = 0;    // HTTP/2: body bytes not yet given back to flow control (paused)
+  uint64_t unacked = 0;     // body bytes delivered since the consumer last asked for more
   // A streamed request body (spec.body_stream): pieces written by the caller and not yet taken by
   // the connection, whether the caller has ended it, and how much was taken (once anything was, the
   // request cannot be sent again: those bytes are gone).
@@ -69,7 +69,7 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   uint64_t upload_taken = 0;
   uint64_t upload_sent_unreported = 0;  // HTTP/2: taken by flow control, kSent not yet emitted
   bool upload_end_given = false;        // HTTP/2: the session has the end of the body
-  bool upgraded = false;     // spec.upgrade and the server answered 101: a byte pipe now
+  bool upgraded = false;                // spec.upgrade and the server answered 101: a byte pipe now
   bool can_resend() const { return !spec.body_stream || upload_taken == 0; }
   void reset_response() {
     head_seen = false;

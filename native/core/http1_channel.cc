@@ -18,7 +18,8 @@ bool chunked_transfer(const HeaderList& headers) {
   const Header* te = find_header(headers, "transfer-encoding");
   if (!te) return false;
   std::string v = te->value;
-  std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(v.begin(), v.end(), v.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return v.find("chunked") != std::string::npos;
 }
 
@@ -111,7 +112,8 @@ void Http1Channel::write_request() {
     fail(Error{ErrorCode::kInvalidOption, Stage::kWrite, "invalid request: " + why}, false);
     return;
   }
-  if (absolute_form && absolute_form_proxy_->has_credentials && !find_header(ex.spec.headers, "proxy-authorization")) {
+  if (absolute_form && absolute_form_proxy_->has_credentials &&
+      !find_header(ex.spec.headers, "proxy-authorization")) {
     // Last, before the blank line that ends the head.
     request_head_.insert(request_head_.size() - 2,
                          "Proxy-Authorization: " + proxy::basic_credentials(*absolute_form_proxy_) + "\r\n");
@@ -201,9 +203,8 @@ void Http1Channel::pump_upload() {
   writing_ = true;
   host_.transport().with_stream([&](auto& stream) {
     asio::async_write(stream, buffers,
-                      [this, owner = host_.self(), keep = exchange_, payload](const asio::error_code& ec, size_t n) {
-                        on_upload_write(ec, n, payload);
-                      });
+                      [this, owner = host_.self(), keep = exchange_, payload](
+                          const asio::error_code& ec, size_t n) { on_upload_write(ec, n, payload); });
   });
 }
 
@@ -276,7 +277,8 @@ void Http1Channel::on_read_pipe(const asio::error_code& ec, size_t bytes) {
     return;
   }
   engine_.counters.count_io(bytes, 0);
-  host_.sink().append(ex, std::string_view(host_.transport().read_buffer().data(), bytes), parser_.content_length());
+  host_.sink().append(ex, std::string_view(host_.transport().read_buffer().data(), bytes),
+                      parser_.content_length());
   if (ResponseSink::pending(ex) < kBodyFlushBytes && host_.transport().more_readable_now()) {
     read();
     return;
@@ -336,11 +338,9 @@ void Http1Channel::on_read(const asio::error_code& ec, size_t bytes, uint64_t ge
     if (nothing) {
       fail(Error{ErrorCode::kConnectionClosed, ex.stage, what + " before sending a response"}, true);
     } else if (parser_.started() && ex.stage == Stage::kBody) {
-      fail(Error{ErrorCode::kBodyTruncated, Stage::kBody, what + " before the body was complete"},
-           false);
+      fail(Error{ErrorCode::kBodyTruncated, Stage::kBody, what + " before the body was complete"}, false);
     } else {
-      fail(Error{ErrorCode::kConnectionClosed, ex.stage,
-                 what + " before the response head was complete"},
+      fail(Error{ErrorCode::kConnectionClosed, ex.stage, what + " before the response head was complete"},
            false);
     }
     return;
@@ -364,7 +364,8 @@ void Http1Channel::on_read(const asio::error_code& ec, size_t bytes, uint64_t ge
     read();
     return;
   }
-  if (!response_complete_ && ResponseSink::pending(ex) < kBodyFlushBytes && host_.transport().more_readable_now()) {
+  if (!response_complete_ && ResponseSink::pending(ex) < kBodyFlushBytes &&
+      host_.transport().more_readable_now()) {
     read();
     return;
   }

@@ -74,12 +74,12 @@ class Http1Channel : http1::ResponseListener {
   // Streamed body in progress: the head has gone out; the write in flight; the end too.
   bool upload_head_written_ = false;
   bool upload_chunked_ = false;
-  bool upload_done_ = true;        // nothing (more) to send for the current request
-  std::string upload_frame_;       // chunk-size line before the pieces being written
-  std::string upload_tail_;        // CRLF after them, and the last-chunk terminator
+  bool upload_done_ = true;   // nothing (more) to send for the current request
+  std::string upload_frame_;  // chunk-size line before the pieces being written
+  std::string upload_tail_;   // CRLF after them, and the last-chunk terminator
   std::vector<std::string> upload_pieces_;
-  bool pipe_ = false;              // upgraded: raw bytes both ways (Exchange::upgraded)
-  bool reused_ = false;            // has carried an exchange before the current one
+  bool pipe_ = false;    // upgraded: raw bytes both ways (Exchange::upgraded)
+  bool reused_ = false;  // has carried an exchange before the current one
   bool reading_ = false;
   bool writing_ = false;
   uint64_t read_generation_ = 0;  // bumped when an idle connection is reused: its watch read is stale

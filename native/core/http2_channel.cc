@@ -21,7 +21,7 @@ Http2Channel::Http2Channel(ChannelHost& host)
 
 bool Http2Channel::start(const Profile& profile, Error* error) {
   http2::ClientSession::Options options;
-  options.manual_flow_control = true;  // back-pressure: windows reopen as JS takes the bytes
+  options.manual_flow_control = true;        // back-pressure: windows reopen as JS takes the bytes
   http2::SessionListener& listener = *this;  // a private base: converted here, where it is accessible
   session_ = std::make_unique<http2::ClientSession>(profile.http2, listener, options);
   std::string why;
@@ -134,8 +134,9 @@ void Http2Channel::submit(std::shared_ptr<Exchange> ex) {
   open_stream(std::move(ex), s.method, s.headers, s.body, {});
 }
 
-void Http2Channel::open_stream(std::shared_ptr<Exchange> ex, std::string_view method, const HeaderList& headers,
-                             std::string body, std::string_view extended_protocol) {
+void Http2Channel::open_stream(std::shared_ptr<Exchange> ex, std::string_view method,
+                               const HeaderList& headers, std::string body,
+                               std::string_view extended_protocol) {
   host_.became_busy();
   ex->connection = host_.self();
   ex->reset_response();
@@ -144,8 +145,9 @@ void Http2Channel::open_stream(std::shared_ptr<Exchange> ex, std::string_view me
   const Header* host_header = find_header(s.headers, "host");
   const std::string authority = host_header ? host_header->value : host_.pool_key().host;
   std::string why;
-  const int32_t id = session_->submit_request(method, host_.pool_key().tls ? "https" : "http", authority, s.target, headers,
-                                         std::move(body), &why, s.body_stream, extended_protocol);
+  const int32_t id =
+      session_->submit_request(method, host_.pool_key().tls ? "https" : "http", authority, s.target, headers,
+                               std::move(body), &why, s.body_stream, extended_protocol);
   if (id < 0) {
     ex->connection.reset();
     engine_.exchange_failed(ex, Error{ErrorCode::kInvalidOption, Stage::kWrite, "invalid request: " + why},
@@ -271,9 +273,7 @@ void Http2Channel::flush() {
   writing_ = true;
   host_.transport().with_stream([&](auto& stream) {
     asio::async_write(stream, asio::buffer(write_buffer_),
-                      [this, keep = host_.self()](const asio::error_code& ec, size_t n) {
-                        on_write(ec, n);
-                      });
+                      [this, keep = host_.self()](const asio::error_code& ec, size_t n) { on_write(ec, n); });
   });
 }
 
@@ -354,17 +354,14 @@ void Http2Channel::fail_streams(const Error& error) {
 // anything else) within ping_timeout_ms and the session is dead. One timer serves both waits.
 void Http2Channel::arm_ping(SteadyClock::duration after) {
   ping_timer_.expires_after(after);
-  ping_timer_.async_wait([this, keep = host_.self()](const asio::error_code& ec) {
-    on_ping_timer(ec);
-  });
+  ping_timer_.async_wait([this, keep = host_.self()](const asio::error_code& ec) { on_ping_timer(ec); });
 }
 
 void Http2Channel::on_ping_timer(const asio::error_code& ec) {
   if (ec || host_.closed() || !session_) return;
   const auto now = SteadyClock::now();
   const auto interval = std::chrono::milliseconds(engine_.options.ping_interval_ms);
-  const auto timeout =
-      std::chrono::milliseconds(std::max<uint64_t>(engine_.options.ping_timeout_ms, 1));
+  const auto timeout = std::chrono::milliseconds(std::max<uint64_t>(engine_.options.ping_timeout_ms, 1));
   if (ping_outstanding_) {
     if (now - ping_sent_at_ < timeout) {
       arm_ping(timeout - (now - ping_sent_at_));
@@ -428,7 +425,8 @@ void Http2Channel::on_stream_closed(int32_t stream, const http2::StreamClose& cl
   ex->connection.reset();
   if (!close.reset_reason.empty()) {
     // We reset the stream: the server passed a limit (header list, interim responses).
-    engine_.exchange_failed(ex, Error{ErrorCode::kProtocol, ex->stage, "HTTP/2: " + close.reset_reason}, false);
+    engine_.exchange_failed(ex, Error{ErrorCode::kProtocol, ex->stage, "HTTP/2: " + close.reset_reason},
+                            false);
   } else if (close.response_complete && ex->head_seen) {
     host_.sink().finish(*ex);
     if (ResponseSink::failed(*ex)) {
@@ -457,14 +455,15 @@ void Http2Channel::on_stream_closed(int32_t stream, const http2::StreamClose& cl
     }
   } else if (close.retryable) {
     engine_.exchange_refused(ex, Error{ErrorCode::kConnectionClosed, ex->stage,
-                                      "the server did not process the request (HTTP/2 code " +
-                                          std::to_string(close.error_code) + ")"});
+                                       "the server did not process the request (HTTP/2 code " +
+                                           std::to_string(close.error_code) + ")"});
   } else {
     const ErrorCode code = ex->head_seen ? ErrorCode::kBodyTruncated : ErrorCode::kProtocol;
-    engine_.exchange_failed(ex, Error{code, ex->stage,
-                                      "the server reset the stream (HTTP/2 code " +
-                                          std::to_string(close.error_code) + ")"},
-                            false);
+    engine_.exchange_failed(
+        ex,
+        Error{code, ex->stage,
+              "the server reset the stream (HTTP/2 code " + std::to_string(close.error_code) + ")"},
+        false);
   }
   stream_count_changed();
 }

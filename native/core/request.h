@@ -20,13 +20,13 @@ inline constexpr uint64_t kConsumerCreditBytes = uint64_t{2} << 20;
 
 // One HTTP exchange, already validated and normalised by the TypeScript layer.
 struct RequestSpec {
-  uint64_t id = 0;              // unique per engine, chosen by the caller
-  std::string method;           // upper-case token, e.g. "GET"
-  bool tls = true;              // https vs http
-  std::string host;             // URL host without brackets (IPv6 literal allowed)
+  uint64_t id = 0;     // unique per engine, chosen by the caller
+  std::string method;  // upper-case token, e.g. "GET"
+  bool tls = true;     // https vs http
+  std::string host;    // URL host without brackets (IPv6 literal allowed)
   uint16_t port = 443;
-  std::string target;           // origin-form: "/path?query"
-  HeaderList headers;           // exact order and casing; Host/Content-Length added when absent
+  std::string target;  // origin-form: "/path?query"
+  HeaderList headers;  // exact order and casing; Host/Content-Length added when absent
   std::string body;
   // The body is not in `body`: it follows after submit through Engine::write_body, as the caller
   // reads it (a stream being uploaded). Sent as it comes: chunked on HTTP/1.1 unless the headers
@@ -35,8 +35,9 @@ struct RequestSpec {
   // An HTTP/1.1 Upgrade (a WebSocket opening handshake, RFC 6455 §4): on a connection of its own,
   // never pooled. A 101 answer turns the connection into a two-way byte pipe: what the server sends
   // arrives as body events, what Engine::write_body gets goes out as it is; the server's EOF, or
-  // the caller's end (write_body with end, once what it wrote went out), ends the exchange. The deadlines stop at the 101 (they cover the handshake). Any other answer is an
-  // ordinary response. Implies force_http1 and body_stream (unless websocket_over_http2).
+  // the caller's end (write_body with end, once what it wrote went out), ends the exchange. The deadlines
+  // stop at the 101 (they cover the handshake). Any other answer is an ordinary response. Implies force_http1
+  // and body_stream (unless websocket_over_http2).
   bool upgrade = false;
   // With upgrade, a WebSocket opened as Firefox opens it: the profile's own ALPN offer, and a pooled
   // HTTP/2 connection may carry it. What the server picks decides, once its first SETTINGS are in:
@@ -48,7 +49,7 @@ struct RequestSpec {
   //     (the HTTP/1.1 upgrade), as Firefox reconnects; the h2 connection is dropped if it carries
   //     nothing else.
   bool websocket_over_http2 = false;
-  std::string server_name;      // SNI override; empty = host (IP literals send no SNI)
+  std::string server_name;  // SNI override; empty = host (IP literals send no SNI)
   bool insecure_skip_verify = false;
   bool force_http1 = false;
   // The ClientHello of a browser's reconnect with http/1.1 only after an HTTP/2 server could not
@@ -56,7 +57,7 @@ struct RequestSpec {
   // (TlsOptions::http1_retry; Firefox leaves out compress_certificate). Implies force_http1; part
   // of the connection's identity.
   bool http1_retry_hello = false;
-  std::string profile;          // preset id; empty = the default preset
+  std::string profile;  // preset id; empty = the default preset
   // A profile composed from fingerprint strings (JA3, JA4_r, Akamai); wins over `profile`.
   std::shared_ptr<const Profile> custom_profile;
   // `headers` are the profile's HTTP/2 defaults merged with the caller's: should ALPN choose
@@ -65,7 +66,7 @@ struct RequestSpec {
   // The proxy URL ("" = direct): http, https, socks4, socks4a, socks5 or socks5h, with optional
   // user:password@ (percent-encoded). Validated by the TypeScript layer, parsed again by the engine.
   std::string proxy;
-  uint64_t timeout_ms = 0;      // whole exchange: dns, connect, proxy, tls, headers and body; 0 = none
+  uint64_t timeout_ms = 0;  // whole exchange: dns, connect, proxy, tls, headers and body; 0 = none
   // The caller wants the body only whole (not streamed): deliver it as one event at the end, so
   // nobody has to concatenate pieces.
   bool whole_body = false;
@@ -107,10 +108,10 @@ struct RequestSpec {
 struct ConnectionInfo {
   uint64_t connection_id = 0;
   bool reused = false;
-  std::string alpn;         // "http/1.1", "h2" or "" (none negotiated)
-  std::string tls_version;  // "TLSv1.3", ... ; empty for plain HTTP
-  std::string cipher;       // IANA-style name
-  bool tls_resumed = false; // the TLS handshake resumed a session of an earlier connection
+  std::string alpn;          // "http/1.1", "h2" or "" (none negotiated)
+  std::string tls_version;   // "TLSv1.3", ... ; empty for plain HTTP
+  std::string cipher;        // IANA-style name
+  bool tls_resumed = false;  // the TLS handshake resumed a session of an earlier connection
 };
 
 struct Event {

@@ -32,8 +32,8 @@ enum class FieldKind : uint8_t {
 struct RequestField {
   std::string_view name;  // the key in lib's NativeRequestSpec
   FieldKind kind;
-  bool required = false;  // the binding refuses a spec without it
-  bool on_link = true;    // carried by the link's REQUEST; if not, the host's hub decides it
+  bool required = false;           // the binding refuses a spec without it
+  bool on_link = true;             // carried by the link's REQUEST; if not, the host's hub decides it
   uint64_t max = kMaxSafeInteger;  // kCount: the largest value (the link refuses more)
 };
 
@@ -67,10 +67,13 @@ void visit_request_fields(Spec& s, Visit&& visit) {
   visit(RequestField{.name = "maxDecodedBytes", .kind = K::kCount}, s.max_decoded_bytes);
   visit(RequestField{.name = "maxResponseBytes", .kind = K::kCount}, s.max_response_bytes);
   visit(RequestField{.name = "clientId", .kind = K::kCount}, s.client_id);
-  visit(RequestField{.name = "connectTimeoutMs", .kind = K::kCount, .max = kMaxTimeoutMs}, s.connect_timeout_ms);
+  visit(RequestField{.name = "connectTimeoutMs", .kind = K::kCount, .max = kMaxTimeoutMs},
+        s.connect_timeout_ms);
   visit(RequestField{.name = "tlsTimeoutMs", .kind = K::kCount, .max = kMaxTimeoutMs}, s.tls_timeout_ms);
-  visit(RequestField{.name = "headersTimeoutMs", .kind = K::kCount, .max = kMaxTimeoutMs}, s.headers_timeout_ms);
-  visit(RequestField{.name = "bodyIdleTimeoutMs", .kind = K::kCount, .max = kMaxTimeoutMs}, s.body_idle_timeout_ms);
+  visit(RequestField{.name = "headersTimeoutMs", .kind = K::kCount, .max = kMaxTimeoutMs},
+        s.headers_timeout_ms);
+  visit(RequestField{.name = "bodyIdleTimeoutMs", .kind = K::kCount, .max = kMaxTimeoutMs},
+        s.body_idle_timeout_ms);
   visit(RequestField{.name = "proxy", .kind = K::kString}, s.proxy);
   visit(RequestField{.name = "bodyStream", .kind = K::kBool}, s.body_stream);
   visit(RequestField{.name = "upgrade", .kind = K::kBool}, s.upgrade);
@@ -85,12 +88,18 @@ void visit_request_fields(Spec& s, Visit&& visit) {
 // The kind's name as the addon exports it (requestFields()): what lib's test compares with TS types.
 inline std::string_view field_kind_name(FieldKind kind) {
   switch (kind) {
-    case FieldKind::kString: return "string";
-    case FieldKind::kBool: return "boolean";
-    case FieldKind::kPort: return "port";
-    case FieldKind::kCount: return "count";
-    case FieldKind::kHeaders: return "headers";
-    case FieldKind::kBody: return "bytes";
+    case FieldKind::kString:
+      return "string";
+    case FieldKind::kBool:
+      return "boolean";
+    case FieldKind::kPort:
+      return "port";
+    case FieldKind::kCount:
+      return "count";
+    case FieldKind::kHeaders:
+      return "headers";
+    case FieldKind::kBody:
+      return "bytes";
   }
   return "unknown";
 }

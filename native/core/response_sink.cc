@@ -27,7 +27,7 @@ void ResponseSink::begin(Exchange& ex, ResponseHead&& head, ConnectionInfo conne
 
 void ResponseSink::append(Exchange& ex, std::string_view bytes, int64_t content_length) {
   ex.last_body_at = SteadyClock::now();  // body_idle_timeout_ms counts from the last byte
-  if (!ex.decode_error.empty()) return;   // given up: the rest is read only to be dropped
+  if (!ex.decode_error.empty()) return;  // given up: the rest is read only to be dropped
   if (ex.decoder) {
     if (!ex.decoder->decode(bytes, ex.pending_body, &ex.decode_error)) {
       if (ex.decoder_capped_by_response && ex.decoder->cap_exceeded()) {

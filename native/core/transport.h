@@ -122,9 +122,9 @@ class Transport {
   std::shared_ptr<asio::ssl::context> proxy_tls_context_;
   std::shared_ptr<asio::ssl::context> tls_context_;
   TlsSessionCache::Slot tls_session_slot_;
-  std::unique_ptr<TlsStream> proxy_tls_;          // TLS to an https:// proxy
-  std::unique_ptr<TlsStream> tls_;                // the target's TLS, directly on TCP
-  std::unique_ptr<TunnelTlsStream> tunnel_tls_;   // the target's TLS inside the proxy's TLS
+  std::unique_ptr<TlsStream> proxy_tls_;         // TLS to an https:// proxy
+  std::unique_ptr<TlsStream> tls_;               // the target's TLS, directly on TCP
+  std::unique_ptr<TunnelTlsStream> tunnel_tls_;  // the target's TLS inside the proxy's TLS
   std::vector<char> read_buffer_;
 };
 

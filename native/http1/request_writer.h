@@ -11,8 +11,8 @@
 namespace ctn::http1 {
 
 struct RequestHeadSpec {
-  std::string_view method;  // e.g. "GET"
-  std::string_view target;  // origin-form "/path?q" (or absolute-form for plain-HTTP proxies)
+  std::string_view method;              // e.g. "GET"
+  std::string_view target;              // origin-form "/path?q" (or absolute-form for plain-HTTP proxies)
   const HeaderList* headers = nullptr;  // written in order, byte-exact
   // Set when `headers` are a browser preset's HTTP/2 defaults merged with the caller's (an https
   // request whose protocol ALPN chose): the preset's HTTP/2 and HTTP/1.1 lists. The head is then

@@ -315,8 +315,8 @@ bool ResponseParser::on_headers_done() {
   if (head_.version_minor >= 1) {
     keep_alive_ = !has_connection_token(head_.headers, "close");
   } else {
-    keep_alive_ = has_connection_token(head_.headers, "keep-alive") &&
-                  !has_connection_token(head_.headers, "close");
+    keep_alive_ =
+        has_connection_token(head_.headers, "keep-alive") && !has_connection_token(head_.headers, "close");
   }
 
   if (status == 101) {

@@ -1,7 +1,7 @@
 // Incremental HTTP/1.x response parser: bytes in, events out. No I/O, no allocation per byte.
 // Handles status line + headers, content-length, chunked (with chunk extensions and trailers),
-// close-delimited bodies, interim 1xx responses (skipped, at most ParserLimits::max_interim; 101 ends the message),
-// and bodiless responses (HEAD, 204, 304). Input may be split at any byte boundary.
+// close-delimited bodies, interim 1xx responses (skipped, at most ParserLimits::max_interim; 101 ends the
+// message), and bodiless responses (HEAD, 204, 304). Input may be split at any byte boundary.
 #pragma once
 
 #include <cstddef>
@@ -64,8 +64,16 @@ class ResponseParser {
 
  private:
   enum class State {
-    kStatusLine, kHeaderLine, kBodyLength, kBodyClose, kChunkSize, kChunkData, kChunkDataEnd,
-    kTrailerLine, kDone, kError,
+    kStatusLine,
+    kHeaderLine,
+    kBodyLength,
+    kBodyClose,
+    kChunkSize,
+    kChunkData,
+    kChunkDataEnd,
+    kTrailerLine,
+    kDone,
+    kError,
   };
   size_t fail(std::string message);
   bool take_line(std::string_view bytes, size_t& pos, std::string_view& line);
@@ -86,7 +94,7 @@ class ResponseParser {
   int64_t content_length_ = -1;
   uint64_t remaining_ = 0;
   size_t head_bytes_ = 0;
-  int interim_ = 0;  // 1xx heads skipped so far
+  int interim_ = 0;   // 1xx heads skipped so far
   std::string line_;  // partial line carried between feed() calls
   // line_ holds a line already handed out by take_line(); it is cleared on the next call.
   bool line_taken_ = false;

@@ -45,9 +45,7 @@ nghttp2_nv make_nv(std::string_view name, std::string_view value) noexcept {
                     NGHTTP2_NV_FLAG_NONE};
 }
 
-std::string describe(const char* what, int rv) {
-  return std::string(what) + ": " + nghttp2_strerror(rv);
-}
+std::string describe(const char* what, int rv) { return std::string(what) + ": " + nghttp2_strerror(rv); }
 
 }  // namespace
 
@@ -137,7 +135,8 @@ struct ClientSession::Callbacks {
       }
       if (!n.empty() && n[0] == ':') {
         // nghttp2's HTTP messaging has already checked :status is 3 digits and the only pseudo-header.
-        if (n == ":status" && v.size() == 3) s->status = (v[0] - '0') * 100 + (v[1] - '0') * 10 + (v[2] - '0');
+        if (n == ":status" && v.size() == 3)
+          s->status = (v[0] - '0') * 100 + (v[1] - '0') * 10 + (v[2] - '0');
         return 0;
       }
       if (++s->block_fields > kMaxHeaderFields) {
@@ -207,13 +206,14 @@ struct ClientSession::Callbacks {
         case NGHTTP2_GOAWAY:
           self.goaway_received_ = true;
           self.goaway_last_stream_id_ = frame->goaway.last_stream_id;
-          self.listener_.on_goaway(
-              frame->goaway.last_stream_id, frame->goaway.error_code,
-              std::string_view(reinterpret_cast<const char*>(frame->goaway.opaque_data), frame->goaway.opaque_data_len));
+          self.listener_.on_goaway(frame->goaway.last_stream_id, frame->goaway.error_code,
+                                   std::string_view(reinterpret_cast<const char*>(frame->goaway.opaque_data),
+                                                    frame->goaway.opaque_data_len));
           return 0;
         case NGHTTP2_PUSH_PROMISE:
           // Browsers that still announce push get none from us: cancel the promised stream.
-          nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->push_promise.promised_stream_id, NGHTTP2_CANCEL);
+          nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->push_promise.promised_stream_id,
+                                    NGHTTP2_CANCEL);
           return 0;
         default:
           return 0;
@@ -221,8 +221,8 @@ struct ClientSession::Callbacks {
     });
   }
 
-  static int on_data_chunk_recv(nghttp2_session* session, uint8_t, int32_t id, const uint8_t* data, size_t len,
-                                void* user_data) {
+  static int on_data_chunk_recv(nghttp2_session* session, uint8_t, int32_t id, const uint8_t* data,
+                                size_t len, void* user_data) {
     return guarded(user_data, [&](ClientSession& self) {
       const Stream* s = find(self, id);
       if (!s || !s->refused.empty()) {
@@ -319,8 +319,8 @@ bool ClientSession::start(std::string* error) {
     std::string order = profile_.pseudo_header_order;
     std::sort(order.begin(), order.end());
     if (order != "amps") {
-      return bad("pseudo_header_order must be a permutation of \"masp\", got \"" + profile_.pseudo_header_order +
-                 "\"");
+      return bad("pseudo_header_order must be a permutation of \"masp\", got \"" +
+                 profile_.pseudo_header_order + "\"");
     }
     const uint32_t first = profile_.first_stream_id;
     if (first == 0 || first % 2 == 0 || first > 0x7fffffffu) {
@@ -334,8 +334,7 @@ bool ClientSession::start(std::string* error) {
       }
     }
     const auto& hp = profile_.headers_priority_spec;
-    if (profile_.headers_priority &&
-        (hp.weight < 1 || hp.weight > 256 || hp.depends_on > 0x7fffffffu)) {
+    if (profile_.headers_priority && (hp.weight < 1 || hp.weight > 256 || hp.depends_on > 0x7fffffffu)) {
       return bad("headers_priority_spec must have a weight of 1..256 and a stream id below 2^31");
     }
     if (profile_.connection_window_update > 0x7fffffffu - 65535u) {
@@ -346,7 +345,8 @@ bool ClientSession::start(std::string* error) {
     }
 
     nghttp2_session_callbacks* raw_cbs = nullptr;
-    if (int rv = nghttp2_session_callbacks_new(&raw_cbs); rv != 0) return bad(describe("nghttp2 callbacks", rv));
+    if (int rv = nghttp2_session_callbacks_new(&raw_cbs); rv != 0)
+      return bad(describe("nghttp2 callbacks", rv));
     std::unique_ptr<nghttp2_session_callbacks, CallbacksDeleter> cbs(raw_cbs);
     nghttp2_session_callbacks_set_on_begin_headers_callback(cbs.get(), &Callbacks::on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(cbs.get(), &Callbacks::on_header);
@@ -393,7 +393,8 @@ bool ClientSession::start(std::string* error) {
     for (const auto& p : profile_.priority_frames) {
       nghttp2_priority_spec spec;
       nghttp2_priority_spec_init(&spec, static_cast<int32_t>(p.depends_on), p.weight, p.exclusive ? 1 : 0);
-      if (int rv = nghttp2_submit_priority(session_.get(), NGHTTP2_FLAG_NONE, static_cast<int32_t>(p.stream_id), &spec);
+      if (int rv = nghttp2_submit_priority(session_.get(), NGHTTP2_FLAG_NONE,
+                                           static_cast<int32_t>(p.stream_id), &spec);
           rv != 0) {
         return undo(describe("PRIORITY frame rejected", rv));
       }
@@ -401,8 +402,8 @@ bool ClientSession::start(std::string* error) {
     if (int rv = nghttp2_session_set_next_stream_id(session_.get(), static_cast<int32_t>(first)); rv != 0) {
       return undo(describe("first_stream_id rejected", rv));
     }
-    patch_default_priority_ = profile_.headers_priority && hp.depends_on == 0 && hp.weight == NGHTTP2_DEFAULT_WEIGHT &&
-                              !hp.exclusive;
+    patch_default_priority_ = profile_.headers_priority && hp.depends_on == 0 &&
+                              hp.weight == NGHTTP2_DEFAULT_WEIGHT && !hp.exclusive;
     started_ = true;
     return true;
   } catch (const std::exception& e) {
@@ -411,10 +412,10 @@ bool ClientSession::start(std::string* error) {
   }
 }
 
-int32_t ClientSession::submit_request(std::string_view method, std::string_view scheme, std::string_view authority,
-                                      std::string_view path, const HeaderList& headers, std::string body,
-                                      std::string* error, bool body_follows,
-                                      std::string_view extended_protocol) {
+int32_t ClientSession::submit_request(std::string_view method, std::string_view scheme,
+                                      std::string_view authority, std::string_view path,
+                                      const HeaderList& headers, std::string body, std::string* error,
+                                      bool body_follows, std::string_view extended_protocol) {
   auto bad = [&](std::string message) -> int32_t {
     if (error) *error = std::move(message);
     return -1;
@@ -424,24 +425,34 @@ int32_t ClientSession::submit_request(std::string_view method, std::string_view 
     if (failed_) return bad("HTTP/2 session failed: " + error_);
     if (closed_) return bad("HTTP/2 session is closed");
     if (goaway_received_) return bad("HTTP/2 server sent GOAWAY: no new streams");
-    if (!nghttp2_session_check_request_allowed(session_.get())) return bad("HTTP/2 session accepts no new streams");
-    if (method.empty() || path.empty() || scheme.empty()) return bad(":method, :scheme and :path must not be empty");
+    if (!nghttp2_session_check_request_allowed(session_.get()))
+      return bad("HTTP/2 session accepts no new streams");
+    if (method.empty() || path.empty() || scheme.empty())
+      return bad(":method, :scheme and :path must not be empty");
 
     std::vector<nghttp2_nv> nva;
     nva.reserve(5 + headers.size());
     for (char c : profile_.pseudo_header_order) {
       switch (c) {
-        case 'm': nva.push_back(make_nv(":method", method)); break;
+        case 'm':
+          nva.push_back(make_nv(":method", method));
+          break;
         case 'a':
           if (!authority.empty()) nva.push_back(make_nv(":authority", authority));
           break;
-        case 's': nva.push_back(make_nv(":scheme", scheme)); break;
-        case 'p': nva.push_back(make_nv(":path", path)); break;
-        default: break;
+        case 's':
+          nva.push_back(make_nv(":scheme", scheme));
+          break;
+        case 'p':
+          nva.push_back(make_nv(":path", path));
+          break;
+        default:
+          break;
       }
     }
     if (!extended_protocol.empty()) {
-      if (!remote_allows_extended_connect()) return bad("the server does not allow extended CONNECT (RFC 8441)");
+      if (!remote_allows_extended_connect())
+        return bad("the server does not allow extended CONNECT (RFC 8441)");
       nva.push_back(make_nv(":protocol", extended_protocol));
     }
     std::vector<std::string> names;  // lower-cased names; reserved: make_nv keeps pointers into them
@@ -525,8 +536,10 @@ bool ClientSession::receive(std::string_view bytes, std::string* error) {
     const ssize_t n = nghttp2_session_mem_recv(session_.get(), reinterpret_cast<const uint8_t*>(bytes.data()),
                                                bytes.size());
     if (n < 0) {
-      std::string message = !callback_error_.empty() ? callback_error_ : describe("HTTP/2 receive failed", static_cast<int>(n));
-      if (callback_error_.empty() && !last_library_message_.empty()) message += " (" + last_library_message_ + ")";
+      std::string message =
+          !callback_error_.empty() ? callback_error_ : describe("HTTP/2 receive failed", static_cast<int>(n));
+      if (callback_error_.empty() && !last_library_message_.empty())
+        message += " (" + last_library_message_ + ")";
       fail(std::move(message));
       break;
     }
@@ -547,7 +560,8 @@ bool ClientSession::produce(std::string& out, size_t limit) {
       const uint8_t* data = nullptr;
       const ssize_t n = nghttp2_session_mem_send(session_.get(), &data);
       if (n < 0) {
-        fail(!callback_error_.empty() ? callback_error_ : describe("HTTP/2 send failed", static_cast<int>(n)));
+        fail(!callback_error_.empty() ? callback_error_
+                                      : describe("HTTP/2 send failed", static_cast<int>(n)));
         break;
       }
       if (n == 0) break;
@@ -583,7 +597,8 @@ void ClientSession::scan_output(std::string& out, size_t from) {
     const uint8_t type = out_hdr_[3];
     const uint8_t flags = out_hdr_[4];
     const int32_t id = static_cast<int32_t>(((uint32_t{out_hdr_[5]} << 24) | (uint32_t{out_hdr_[6]} << 16) |
-                                             (uint32_t{out_hdr_[7]} << 8) | out_hdr_[8]) & 0x7fffffffu);
+                                             (uint32_t{out_hdr_[7]} << 8) | out_hdr_[8]) &
+                                            0x7fffffffu);
     out_skip_ = length;
     if (type != kFrameHeaders) continue;
     auto it = streams_.find(id);
@@ -597,8 +612,9 @@ void ClientSession::scan_output(std::string& out, size_t from) {
     }
     const auto& hp = profile_.headers_priority_spec;  // the default: dependency 0, weight 16, not exclusive
     const uint32_t dep = hp.depends_on | (hp.exclusive ? 0x80000000u : 0u);
-    const char priority[5] = {static_cast<char>(dep >> 24), static_cast<char>(dep >> 16), static_cast<char>(dep >> 8),
-                              static_cast<char>(dep), static_cast<char>(hp.weight - 1)};
+    const char priority[5] = {static_cast<char>(dep >> 24), static_cast<char>(dep >> 16),
+                              static_cast<char>(dep >> 8), static_cast<char>(dep),
+                              static_cast<char>(hp.weight - 1)};
     out.insert(i, priority, sizeof priority);
     const size_t new_length = length + 5;
     out[header_at] = static_cast<char>(new_length >> 16);
@@ -651,8 +667,9 @@ void ClientSession::deliver_close(int32_t id, uint32_t error_code) {
   close.error_code = s->refused.empty() ? error_code : kProtocolError;
   close.reset_reason = std::move(s->refused);
   close.response_complete = s->remote_ended && close.reset_reason.empty();
-  close.retryable = !s->remote_ended && !s->head_done && (error_code == kRefusedStream || !s->headers_sent ||
-                                         (goaway_received_ && id > goaway_last_stream_id_));
+  close.retryable =
+      !s->remote_ended && !s->head_done &&
+      (error_code == kRefusedStream || !s->headers_sent || (goaway_received_ && id > goaway_last_stream_id_));
   listener_.on_stream_closed(id, close);
 }
 
@@ -668,7 +685,8 @@ bool ClientSession::remote_allows_extended_connect() const {
 
 bool ClientSession::can_submit() const {
   return session_ && started_ && !failed_ && !closed_ && !goaway_received_ &&
-         nghttp2_session_check_request_allowed(session_.get()) && open_streams() < remote_max_concurrent_streams();
+         nghttp2_session_check_request_allowed(session_.get()) &&
+         open_streams() < remote_max_concurrent_streams();
 }
 
 bool ClientSession::want_read() const {

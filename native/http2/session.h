@@ -102,7 +102,9 @@ class SessionListener {
   }
   // `bytes` of a streamed request body (submit_request with body_follows) went into DATA frames;
   // `last`: the frame carrying END_STREAM, the request is complete.
-  virtual void on_request_body_sent(int32_t stream, size_t bytes, bool last) { (void)stream, (void)bytes, (void)last; }
+  virtual void on_request_body_sent(int32_t stream, size_t bytes, bool last) {
+    (void)stream, (void)bytes, (void)last;
+  }
   // The server's SETTINGS were applied (remote_max_concurrent_streams() may have changed).
   virtual void on_settings() {}
   // The ACK of a submit_ping() arrived, with the opaque value it returned.
@@ -219,15 +221,15 @@ class ClientSession {
   bool started_ = false;
   bool failed_ = false;
   bool closed_ = false;  // close_all_streams() or terminate()
-  bool in_io_ = false;  // inside receive() or produce()
+  bool in_io_ = false;   // inside receive() or produce()
   bool goaway_received_ = false;
   bool remote_settings_received_ = false;
   int32_t goaway_last_stream_id_ = std::numeric_limits<int32_t>::max();
   bool patch_default_priority_ = false;
   uint64_t next_ping_ = 1;
   std::string error_;
-  std::string callback_error_;         // what a throwing listener callback said
-  std::string last_library_message_;   // nghttp2's last error_callback2 message
+  std::string callback_error_;        // what a throwing listener callback said
+  std::string last_library_message_;  // nghttp2's last error_callback2 message
   // Output scanner (see scan_output): where the next frame header starts.
   size_t out_skip_ = 24;  // the client magic, then each frame's payload
   unsigned char out_hdr_[9] = {};

@@ -21,23 +21,40 @@ uint64_t get_be(const char* p, int bytes) {
 
 std::string_view frame_type_name(FrameType type) noexcept {
   switch (type) {
-    case FrameType::kHello: return "HELLO";
-    case FrameType::kChallenge: return "CHALLENGE";
-    case FrameType::kAuth: return "AUTH";
-    case FrameType::kReady: return "READY";
-    case FrameType::kRequest: return "REQUEST";
-    case FrameType::kRequestBody: return "REQUEST_BODY";
-    case FrameType::kHead: return "HEAD";
-    case FrameType::kBody: return "BODY";
-    case FrameType::kEnd: return "END";
-    case FrameType::kError: return "ERROR";
-    case FrameType::kCancel: return "CANCEL";
-    case FrameType::kWindow: return "WINDOW";
-    case FrameType::kPing: return "PING";
-    case FrameType::kPong: return "PONG";
-    case FrameType::kGoaway: return "GOAWAY";
-    case FrameType::kClientLimits: return "CLIENT_LIMITS";
-    case FrameType::kSent: return "SENT";
+    case FrameType::kHello:
+      return "HELLO";
+    case FrameType::kChallenge:
+      return "CHALLENGE";
+    case FrameType::kAuth:
+      return "AUTH";
+    case FrameType::kReady:
+      return "READY";
+    case FrameType::kRequest:
+      return "REQUEST";
+    case FrameType::kRequestBody:
+      return "REQUEST_BODY";
+    case FrameType::kHead:
+      return "HEAD";
+    case FrameType::kBody:
+      return "BODY";
+    case FrameType::kEnd:
+      return "END";
+    case FrameType::kError:
+      return "ERROR";
+    case FrameType::kCancel:
+      return "CANCEL";
+    case FrameType::kWindow:
+      return "WINDOW";
+    case FrameType::kPing:
+      return "PING";
+    case FrameType::kPong:
+      return "PONG";
+    case FrameType::kGoaway:
+      return "GOAWAY";
+    case FrameType::kClientLimits:
+      return "CLIENT_LIMITS";
+    case FrameType::kSent:
+      return "SENT";
   }
   return "UNKNOWN";
 }
@@ -121,16 +138,31 @@ bool FrameDecoder::feed(const char* data, size_t size, std::vector<Frame>& out) 
   return true;
 }
 
-PayloadWriter& PayloadWriter::u8(uint8_t v) { put_be(out_, v, 1); return *this; }
-PayloadWriter& PayloadWriter::u16(uint16_t v) { put_be(out_, v, 2); return *this; }
-PayloadWriter& PayloadWriter::u32(uint32_t v) { put_be(out_, v, 4); return *this; }
-PayloadWriter& PayloadWriter::u64(uint64_t v) { put_be(out_, v, 8); return *this; }
+PayloadWriter& PayloadWriter::u8(uint8_t v) {
+  put_be(out_, v, 1);
+  return *this;
+}
+PayloadWriter& PayloadWriter::u16(uint16_t v) {
+  put_be(out_, v, 2);
+  return *this;
+}
+PayloadWriter& PayloadWriter::u32(uint32_t v) {
+  put_be(out_, v, 4);
+  return *this;
+}
+PayloadWriter& PayloadWriter::u64(uint64_t v) {
+  put_be(out_, v, 8);
+  return *this;
+}
 PayloadWriter& PayloadWriter::str(std::string_view s) {
   put_be(out_, s.size(), 4);
   out_.append(s);
   return *this;
 }
-PayloadWriter& PayloadWriter::raw(std::string_view s) { out_.append(s); return *this; }
+PayloadWriter& PayloadWriter::raw(std::string_view s) {
+  out_.append(s);
+  return *this;
+}
 
 bool PayloadReader::u8(uint8_t* v) {
   if (in_.size() - pos_ < 1) return false;

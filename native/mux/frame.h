@@ -28,23 +28,23 @@ inline constexpr size_t kMaxFramePayload = 64u << 20;  // a request head with hu
 inline constexpr size_t kBodyChunk = 64u << 10;        // bodies travel in chunks this big, interleaved
 
 enum class FrameType : uint8_t {
-  kHello = 1,       // client → host: magic, version, pid, 32 reserved bytes
-  kChallenge = 2,   // link v3 only (secret-based authentication): never sent, refused if received
-  kAuth = 3,        // link v3 only
-  kReady = 4,       // host → client: the link is open; initial per-stream window
-  kRequest = 5,     // client → host: a request (everything but its body)
-  kRequestBody = 6, // client → host: a piece of the request body; kEndStream on the last
-  kHead = 7,        // host → client: status, headers, connection facts
-  kBody = 8,        // host → client: a piece of the response body (counts against the window)
-  kEnd = 9,         // host → client: the response is complete
-  kError = 10,      // host → client: the request failed (code, stage, message)
-  kCancel = 11,     // client → host: stop this request
-  kWindow = 12,     // client → host: the client consumed this many more body bytes of a stream
-  kPing = 13,       // client → host
-  kPong = 14,       // host → client
-  kGoaway = 15,     // either way: no new requests on this link (reason)
+  kHello = 1,          // client → host: magic, version, pid, 32 reserved bytes
+  kChallenge = 2,      // link v3 only (secret-based authentication): never sent, refused if received
+  kAuth = 3,           // link v3 only
+  kReady = 4,          // host → client: the link is open; initial per-stream window
+  kRequest = 5,        // client → host: a request (everything but its body)
+  kRequestBody = 6,    // client → host: a piece of the request body; kEndStream on the last
+  kHead = 7,           // host → client: status, headers, connection facts
+  kBody = 8,           // host → client: a piece of the response body (counts against the window)
+  kEnd = 9,            // host → client: the response is complete
+  kError = 10,         // host → client: the request failed (code, stage, message)
+  kCancel = 11,        // client → host: stop this request
+  kWindow = 12,        // client → host: the client consumed this many more body bytes of a stream
+  kPing = 13,          // client → host
+  kPong = 14,          // host → client
+  kGoaway = 15,        // either way: no new requests on this link (reason)
   kClientLimits = 16,  // client → host: limits of one client (stream = its id) on the host's engine
-  kSent = 17,       // host → client: this many more bytes of a streamed request body left the host
+  kSent = 17,          // host → client: this many more bytes of a streamed request body left the host
 };
 inline constexpr uint8_t kLastFrameType = 17;
 
@@ -60,8 +60,7 @@ struct Frame {
 };
 
 // Appends one encoded frame to `out`.
-void append_frame(std::string& out, FrameType type, uint8_t flags, uint64_t stream,
-                  std::string_view payload);
+void append_frame(std::string& out, FrameType type, uint8_t flags, uint64_t stream, std::string_view payload);
 std::string encode_frame(FrameType type, uint8_t flags, uint64_t stream, std::string_view payload);
 
 // Cuts a byte stream into frames. Payload bytes are copied once, from the input straight into the

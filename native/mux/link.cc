@@ -20,10 +20,9 @@ Link::Link(Socket socket, LinkHandler& handler, size_t max_payload)
       id_(next_link_id.fetch_add(1)) {}
 
 void Link::start() {
-  socket_.async_read_some(asio::buffer(read_buffer_),
-                          [self = shared_from_this()](const asio::error_code& ec, size_t n) {
-                            self->on_read(ec, n);
-                          });
+  socket_.async_read_some(
+      asio::buffer(read_buffer_),
+      [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->on_read(ec, n); });
 }
 
 void Link::on_read(const asio::error_code& ec, size_t n) {
@@ -118,10 +117,9 @@ void Link::start_write() {
   }
   write_in_flight_ = true;
   if (queued_bytes_ >= kLowWater) was_above_low_water_ = true;
-  asio::async_write(socket_, buffers,
-                    [self = shared_from_this()](const asio::error_code& ec, size_t n) {
-                      self->on_write(ec, n);
-                    });
+  asio::async_write(socket_, buffers, [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+    self->on_write(ec, n);
+  });
 }
 
 void Link::on_write(const asio::error_code& ec, size_t n) {

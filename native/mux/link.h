@@ -1,6 +1,6 @@
-// One connection of the process link (a Unix-domain stream socket), Beast style: one object per connection, one read and one
-// write in flight at a time. The single reader cuts the byte stream into frames and hands each to
-// the owner, which demultiplexes by stream id. Outgoing frames wait in an outbox: link-level frames
+// One connection of the process link (a Unix-domain stream socket), Beast style: one object per connection,
+// one read and one write in flight at a time. The single reader cuts the byte stream into frames and hands
+// each to the owner, which demultiplexes by stream id. Outgoing frames wait in an outbox: link-level frames
 // first, then one frame per stream in turn, so a large body never holds up the other streams.
 // Everything runs on the owner's io thread.
 #pragma once

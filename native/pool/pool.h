@@ -29,7 +29,7 @@ struct PoolKey {
   std::string server_name;  // SNI (and the name the certificate must match)
   std::string profile;      // profile id (composed profiles' ids name their fingerprint strings)
   bool verify = true;
-  bool http1_only = false;  // the ALPN constraint
+  bool http1_only = false;   // the ALPN constraint
   bool http1_retry = false;  // the hello of a WebSocket's http/1.1-only reconnect (TlsOptions::http1_retry)
   auto tie() const {
     return std::tie(tls, host, port, proxy, server_name, profile, verify, http1_only, http1_retry);
@@ -63,8 +63,8 @@ struct OriginCounters {
 
 // One connection identity's share of the pool now.
 struct OriginStats {
-  std::string key;  // "https://host:port [profile]" (+ " sni=..", " insecure", " http1")
-  uint64_t open = 0;        // connections, set up or being set up
+  std::string key;    // "https://host:port [profile]" (+ " sni=..", " insecure", " http1")
+  uint64_t open = 0;  // connections, set up or being set up
   uint64_t idle = 0;
   uint64_t connecting = 0;
   uint64_t h2_streams = 0;  // HTTP/2 streams open (those waiting for a stream slot included)
@@ -149,7 +149,7 @@ class Pool {
 
  private:
   struct Origin {
-    size_t connections = 0;  // not yet closed, set up or being set up
+    size_t connections = 0;                               // not yet closed, set up or being set up
     std::vector<std::shared_ptr<PooledConnection>> idle;  // HTTP/1.1, most recently parked last
     std::vector<std::weak_ptr<PooledConnection>> http2;   // sessions that take streams
     std::weak_ptr<PooledConnection> connecting;           // the cold-origin guard

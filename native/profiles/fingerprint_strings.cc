@@ -56,8 +56,8 @@ std::string name_ext(uint32_t id) {
 
 // Extensions BoringSSL implements and this stack drives from the profile.
 const std::set<uint32_t>& driven_extensions() {
-  static const std::set<uint32_t> s = {0,  5,  10, 11, 13, 16, 18, 21, 23, 27, 28, 34, 35, 41,
-                                       43, 45, 51, 17513, 17613, 0xca34, 65037, 65281};
+  static const std::set<uint32_t> s = {0,  5,  10, 11, 13, 16, 18,    21,    23,     27,    28,
+                                       34, 35, 41, 43, 45, 51, 17513, 17613, 0xca34, 65037, 65281};
   return s;
 }
 
@@ -66,17 +66,31 @@ const std::set<uint32_t>& driven_extensions() {
 // Every other id the stack does not implement is sent as an opaque, advertised-only extension.
 const char* unsendable_extension(uint32_t id) {
   switch (id) {
-    case 14: return "use_srtp (14) is DTLS only";
-    case 19: case 20: return "raw public key certificate types (19, 20) are not supported";
-    case 42: return "early_data (42) needs a resumed session with 0-RTT";
-    case 44: return "cookie (44) only answers a HelloRetryRequest";
-    case 47: return "certificate_authorities (47) needs a CA list";
-    case 57: case 0xffa5: return "quic_transport_parameters is QUIC only";
-    case 4832: return "server padding (4832) is not supported";
-    case 13172: return "next_protocol_negotiation (13172) is not supported";
-    case 30031: case 30032: return "channel_id needs a channel key";
-    case 0x8a3b: return "pake (35387) needs a password";
-    default: return nullptr;
+    case 14:
+      return "use_srtp (14) is DTLS only";
+    case 19:
+    case 20:
+      return "raw public key certificate types (19, 20) are not supported";
+    case 42:
+      return "early_data (42) needs a resumed session with 0-RTT";
+    case 44:
+      return "cookie (44) only answers a HelloRetryRequest";
+    case 47:
+      return "certificate_authorities (47) needs a CA list";
+    case 57:
+    case 0xffa5:
+      return "quic_transport_parameters is QUIC only";
+    case 4832:
+      return "server padding (4832) is not supported";
+    case 13172:
+      return "next_protocol_negotiation (13172) is not supported";
+    case 30031:
+    case 30032:
+      return "channel_id needs a channel key";
+    case 0x8a3b:
+      return "pake (35387) needs a password";
+    default:
+      return nullptr;
   }
 }
 
@@ -112,13 +126,20 @@ bool apply_extensions(const std::vector<uint32_t>& exts, TlsProfile* t, std::str
     t->alps_new_codepoint = present.count(17613);
     if (t->alps.empty()) t->alps = {"h2"};
   }
-  if (!present.count(27)) t->cert_compression.clear();
-  else if (t->cert_compression.empty()) t->cert_compression = {2};
-  if (!present.count(28)) t->record_size_limit = 0;
-  else if (!t->record_size_limit) t->record_size_limit = 16385;
-  if (!present.count(34)) t->delegated_credentials.clear();
-  else if (t->delegated_credentials.empty()) t->delegated_credentials = {0x0403, 0x0503, 0x0603, 0x0203};
-  if (!present.count(0xca34)) t->trust_anchors.clear();
+  if (!present.count(27))
+    t->cert_compression.clear();
+  else if (t->cert_compression.empty())
+    t->cert_compression = {2};
+  if (!present.count(28))
+    t->record_size_limit = 0;
+  else if (!t->record_size_limit)
+    t->record_size_limit = 16385;
+  if (!present.count(34))
+    t->delegated_credentials.clear();
+  else if (t->delegated_credentials.empty())
+    t->delegated_credentials = {0x0403, 0x0503, 0x0603, 0x0203};
+  if (!present.count(0xca34))
+    t->trust_anchors.clear();
   else if (t->trust_anchors.empty()) {
     *why = "trust_anchors (51764) needs its payload: use a preset that carries it";
     return false;
@@ -192,8 +213,10 @@ bool parse_ja3(std::string_view ja3, TlsProfile* t, std::string* why) {
     return false;
   }
   // Without extension 11 nothing is sent; the stack's fixed [0] stands for "as this stack sends".
-  if (point_formats_sent) t->point_formats.assign(formats.begin(), formats.end());
-  else t->point_formats = {0};
+  if (point_formats_sent)
+    t->point_formats.assign(formats.begin(), formats.end());
+  else
+    t->point_formats = {0};
   // A TLS 1.3-only stack offering only 1.2 ciphers, and the reverse, are caught by the stack check.
   return true;
 }
@@ -210,8 +233,10 @@ bool parse_ja4r(std::string_view ja4r, TlsProfile* t, std::string* why) {
     return false;
   }
   const std::string_view ver = a.substr(1, 2);
-  if (ver == "13") t->max_version = 0x0304;
-  else if (ver == "12") t->max_version = 0x0303;
+  if (ver == "13")
+    t->max_version = 0x0304;
+  else if (ver == "12")
+    t->max_version = 0x0303;
   else {
     *why = "JA4_r TLS version '" + std::string(ver) + "'";
     return false;
@@ -226,9 +251,12 @@ bool parse_ja4r(std::string_view ja4r, TlsProfile* t, std::string* why) {
   }
   // JA4_r lists sorted values: the wire order is lost, and the sorted order is what we send.
   t->cipher_suites.assign(ciphers.begin(), ciphers.end());
-  if (alpn == "h2") t->alpn = {"h2", "http/1.1"};
-  else if (alpn == "h1") t->alpn = {"http/1.1"};
-  else if (alpn == "00") t->alpn.clear();
+  if (alpn == "h2")
+    t->alpn = {"h2", "http/1.1"};
+  else if (alpn == "h1")
+    t->alpn = {"http/1.1"};
+  else if (alpn == "00")
+    t->alpn.clear();
   else {
     *why = "JA4_r ALPN '" + std::string(alpn) + "'";
     return false;
@@ -258,7 +286,8 @@ bool parse_ja4r(std::string_view ja4r, TlsProfile* t, std::string* why) {
 bool parse_akamai(std::string_view akamai, Http2Profile* h, std::string* why) {
   auto parts = split(akamai, '|');
   if (parts.size() != 4) {
-    *why = "an Akamai HTTP/2 string has 4 '|'-separated parts (SETTINGS|WINDOW_UPDATE|PRIORITY|pseudo-headers)";
+    *why =
+        "an Akamai HTTP/2 string has 4 '|'-separated parts (SETTINGS|WINDOW_UPDATE|PRIORITY|pseudo-headers)";
     return false;
   }
   h->settings.clear();

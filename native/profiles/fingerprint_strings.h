@@ -11,9 +11,9 @@
 namespace ctn {
 
 struct FingerprintInputs {
-  std::string ja3;               // "771,4865-4866-...,0-23-65281-...,29-23-24,0"
-  std::string ja4r;              // "t13d1517h2_002f,0035,..._0005,000a,..._0403,0804,..."
-  std::string http2_fingerprint; // Akamai: "1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p"
+  std::string ja3;                // "771,4865-4866-...,0-23-65281-...,29-23-24,0"
+  std::string ja4r;               // "t13d1517h2_002f,0035,..._0005,000a,..._0403,0804,..."
+  std::string http2_fingerprint;  // Akamai: "1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p"
   bool disable_grease = false;
 };
 

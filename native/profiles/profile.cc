@@ -127,12 +127,9 @@ void set_chromium_headers(Profile& p, const ChromiumNavigation& n) {
       {"Accept-Language", "en-US,en;q=0.9"},
   };
   p.http1_plain_headers = {
-      {"Connection", "keep-alive"},
-      {"Upgrade-Insecure-Requests", "1"},
-      {"User-Agent", n.user_agent},
-      {"Accept", n.accept},
-      {"Accept-Encoding", "gzip, deflate"},
-      {"Accept-Language", "en-US,en;q=0.9"},
+      {"Connection", "keep-alive"},         {"Upgrade-Insecure-Requests", "1"},
+      {"User-Agent", n.user_agent},         {"Accept", n.accept},
+      {"Accept-Encoding", "gzip, deflate"}, {"Accept-Language", "en-US,en;q=0.9"},
   };
 }
 
@@ -164,7 +161,7 @@ Profile chrome_156() {
   TlsProfile& t = p.tls;
   t.signature_algorithms.insert(t.signature_algorithms.begin(),
                                 {0x0904, 0x0905, 0x0906});  // ML-DSA-44/65/87 first
-  t.grease_signature_algorithms = true;  // and a GREASE value before them
+  t.grease_signature_algorithms = true;                     // and a GREASE value before them
   t.trust_anchors = from_hex(kChrome156TrustAnchorsHex);
   p.http2 = chromium_http2();
   set_chromium_headers(p, {156, "", "\"Linux\"",
@@ -181,8 +178,8 @@ Profile chrome_156() {
 Profile edge_156() {
   Profile p = chrome_156();
   p.id = "edge_156";
-  set_chromium_headers(p, {156, "Microsoft Edge", "\"Windows\"", windows_chrome_ua(156, " Edg/156.0.0.0"),
-                           kChrome156Accept});
+  set_chromium_headers(
+      p, {156, "Microsoft Edge", "\"Windows\"", windows_chrome_ua(156, " Edg/156.0.0.0"), kChrome156Accept});
   return p;
 }
 
@@ -243,8 +240,8 @@ Profile chrome_131() {
 Profile edge_131() {
   Profile p = chrome_131();
   p.id = "edge_131";
-  set_chromium_headers(p, {131, "Microsoft Edge", "\"Windows\"", windows_chrome_ua(131, " Edg/131.0.0.0"),
-                           kChromeAccept});
+  set_chromium_headers(
+      p, {131, "Microsoft Edge", "\"Windows\"", windows_chrome_ua(131, " Edg/131.0.0.0"), kChromeAccept});
   return p;
 }
 
@@ -303,7 +300,7 @@ TlsProfile firefox_tls(bool with_ecdsa_cbc_sha) {
   // compress_certificate: the capture's t13d1616h1_86a278354501_e6d2851837fd.
   t.http1_retry_drops_cert_compression = true;
   t.ech_grease = true;
-  t.ech_grease_nss = true;  // 281 bytes fresh, 601 resumed in the captures
+  t.ech_grease_nss = true;                       // 281 bytes fresh, 601 resumed in the captures
   t.session_ticket_when_resuming_tls13 = false;  // resumed: t13d1617h2_86a278354501_e6dcd7ae0a9e
   t.ocsp_stapling = true;
   t.signed_cert_timestamps = true;
@@ -417,14 +414,13 @@ Profile firefox_128() {
 // compression, no session ticket, RFC 7685 padding when the hello is 256–511 bytes.
 TlsProfile safari_tls() {
   TlsProfile t;
-  t.cipher_suites = {0x1301, 0x1302, 0x1303, 0xc02c, 0xc02b, 0xcca9, 0xc030, 0xc02f, 0xcca8, 0xc00a,
-                     0xc009, 0xc014, 0xc013, 0x009d, 0x009c, 0x0035, 0x002f,
-                     0xc008, 0xc012, 0x000a};  // the three 3DES suites last
+  t.cipher_suites = {
+      0x1301, 0x1302, 0x1303, 0xc02c, 0xc02b, 0xcca9, 0xc030, 0xc02f, 0xcca8, 0xc00a, 0xc009,
+      0xc014, 0xc013, 0x009d, 0x009c, 0x0035, 0x002f, 0xc008, 0xc012, 0x000a};  // the three 3DES suites last
   t.extension_order = {0, 23, 65281, 10, 11, 16, 5, 13, 18, 51, 45, 43, 27};
   t.groups = {29, 23, 24, 25};
   // rsa_pss_rsae_sha384 twice: Safari sends the duplicate.
-  t.signature_algorithms = {0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0805,
-                            0x0501, 0x0806, 0x0601, 0x0201};
+  t.signature_algorithms = {0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0805, 0x0501, 0x0806, 0x0601, 0x0201};
   t.alpn = {"h2", "http/1.1"};
   t.cert_compression = {1};  // zlib
   t.grease = true;
@@ -456,24 +452,16 @@ Http2Profile safari_http2() {
 // Metadata specification requires; unverified for WebKit).
 void set_safari_headers(Profile& p, const std::string& user_agent) {
   p.headers = {
-      {"sec-fetch-dest", "document"},
-      {"user-agent", user_agent},
-      {"accept", kShortAccept},
-      {"sec-fetch-site", "none"},
-      {"sec-fetch-mode", "navigate"},
-      {"accept-language", "en-US,en;q=0.9"},
-      {"priority", "u=0, i"},
-      {"accept-encoding", "gzip, deflate, br"},
+      {"sec-fetch-dest", "document"}, {"user-agent", user_agent},
+      {"accept", kShortAccept},       {"sec-fetch-site", "none"},
+      {"sec-fetch-mode", "navigate"}, {"accept-language", "en-US,en;q=0.9"},
+      {"priority", "u=0, i"},         {"accept-encoding", "gzip, deflate, br"},
   };
   p.http1_headers = {
-      {"Sec-Fetch-Site", "none"},
-      {"Connection", "keep-alive"},
-      {"Sec-Fetch-Mode", "navigate"},
-      {"Accept", kShortAccept},
-      {"User-Agent", user_agent},
-      {"Accept-Language", "en-US,en;q=0.9"},
-      {"Sec-Fetch-Dest", "document"},
-      {"Accept-Encoding", "gzip, deflate, br"},
+      {"Sec-Fetch-Site", "none"},     {"Connection", "keep-alive"},
+      {"Sec-Fetch-Mode", "navigate"}, {"Accept", kShortAccept},
+      {"User-Agent", user_agent},     {"Accept-Language", "en-US,en;q=0.9"},
+      {"Sec-Fetch-Dest", "document"}, {"Accept-Encoding", "gzip, deflate, br"},
   };
   p.http1_plain_headers = {
       {"Connection", "keep-alive"},
@@ -542,8 +530,9 @@ Profile safari_18() {
 Profile safari_ios_18() {
   Profile p = safari_18();
   p.id = "safari_ios_18";
-  set_safari_headers(p, "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 "
-                        "(KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1");
+  set_safari_headers(p,
+                     "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 "
+                     "(KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1");
   return p;
 }
 
@@ -561,8 +550,8 @@ const Table& table() {
       t.presets.emplace(p.id, std::move(p));
     }
     // Each alias names the newest preset of its family.
-    t.aliases = {{"chrome", "chrome_156"}, {"chromium", "chrome_156"}, {"edge", "edge_156"},
-                 {"firefox", "firefox_153"}, {"safari", "safari_26"}, {"safari_ios", "safari_ios_26"}};
+    t.aliases = {{"chrome", "chrome_156"},   {"chromium", "chrome_156"}, {"edge", "edge_156"},
+                 {"firefox", "firefox_153"}, {"safari", "safari_26"},    {"safari_ios", "safari_ios_26"}};
     return t;
   }();
   return t;

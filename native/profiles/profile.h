@@ -20,19 +20,19 @@ struct TlsProfile {
   // shuffle when permute_extensions is set (Chrome ≥110).
   std::vector<uint16_t> extension_order;
   bool permute_extensions = false;
-  std::vector<uint16_t> groups;           // supported_groups (10), in order
-  size_t key_shares = 0;                  // key_share (51): shares for the first N groups; 0 = stock (1 PQ + 1 classical)
-  std::vector<uint8_t> point_formats = {0};         // ec_point_formats (11)
-  std::vector<uint16_t> signature_algorithms;       // signature_algorithms (13), in order
-  std::vector<uint16_t> delegated_credentials;      // delegated_credentials (34); empty = not sent
-  uint16_t record_size_limit = 0;                   // record_size_limit (28); 0 = not sent
-  std::vector<std::string> alpn;                    // application_layer_protocol_negotiation (16)
-  std::vector<std::string> alps;                    // application_settings (17513/17613): protocols with ALPS
-  bool alps_new_codepoint = true;                   // 17613 (Chrome ≥ 131) vs 17513
-  std::vector<uint16_t> cert_compression;           // compress_certificate (27): 1 zlib, 2 brotli, 3 zstd
-  bool grease = false;                    // GREASE in ciphers, groups, extensions, versions, key_share
+  std::vector<uint16_t> groups;  // supported_groups (10), in order
+  size_t key_shares = 0;  // key_share (51): shares for the first N groups; 0 = stock (1 PQ + 1 classical)
+  std::vector<uint8_t> point_formats = {0};     // ec_point_formats (11)
+  std::vector<uint16_t> signature_algorithms;   // signature_algorithms (13), in order
+  std::vector<uint16_t> delegated_credentials;  // delegated_credentials (34); empty = not sent
+  uint16_t record_size_limit = 0;               // record_size_limit (28); 0 = not sent
+  std::vector<std::string> alpn;                // application_layer_protocol_negotiation (16)
+  std::vector<std::string> alps;                // application_settings (17513/17613): protocols with ALPS
+  bool alps_new_codepoint = true;               // 17613 (Chrome ≥ 131) vs 17513
+  std::vector<uint16_t> cert_compression;       // compress_certificate (27): 1 zlib, 2 brotli, 3 zstd
+  bool grease = false;                          // GREASE in ciphers, groups, extensions, versions, key_share
   bool grease_signature_algorithms = false;  // a GREASE value first in signature_algorithms (Chrome ≥152)
-  bool ech_grease = false;                // encrypted_client_hello (65037) GREASE
+  bool ech_grease = false;                   // encrypted_client_hello (65037) GREASE
   // How that GREASE is shaped. false: BoringSSL's (Chrome's) — AES-128-GCM, a payload of
   // 144/176/208/240 bytes drawn per connection (extension 186–282 bytes). true: NSS's (Firefox's) —
   // AES-128-GCM or ChaCha20-Poly1305 drawn per connection, and a payload as long as the inner hello
@@ -43,14 +43,14 @@ struct TlsProfile {
   // session_ticket (35) beside pre_shared_key when a TLS 1.3 session is offered. Chrome keeps it;
   // Firefox (NSS) leaves it out.
   bool session_ticket_when_resuming_tls13 = true;
-  bool ocsp_stapling = false;             // status_request (5)
-  bool signed_cert_timestamps = false;    // signed_certificate_timestamp (18)
-  bool session_tickets = true;            // session_ticket (35)
-  bool extended_master_secret = true;     // extended_master_secret (23)
-  bool renegotiation_info = true;         // renegotiation_info (65281)
-  bool psk_key_exchange_modes = true;     // psk_key_exchange_modes (45), TLS 1.3 only
-  std::string trust_anchors;              // trust_anchors (0xca34) payload; empty = not sent
-  bool padding = false;                   // padding (21), when the hello is 256–511 bytes
+  bool ocsp_stapling = false;           // status_request (5)
+  bool signed_cert_timestamps = false;  // signed_certificate_timestamp (18)
+  bool session_tickets = true;          // session_ticket (35)
+  bool extended_master_secret = true;   // extended_master_secret (23)
+  bool renegotiation_info = true;       // renegotiation_info (65281)
+  bool psk_key_exchange_modes = true;   // psk_key_exchange_modes (45), TLS 1.3 only
+  std::string trust_anchors;            // trust_anchors (0xca34) payload; empty = not sent
+  bool padding = false;                 // padding (21), when the hello is 256–511 bytes
   // The reconnect with ALPN http/1.1 only after an HTTP/2 server could not carry a WebSocket
   // (TlsOptions::http1_retry) also leaves out compress_certificate (27), as Firefox's does.
   bool http1_retry_drops_cert_compression = false;
@@ -68,9 +68,9 @@ struct Http2Setting {
 };
 
 struct Http2Priority {
-  uint32_t stream_id = 0;   // PRIORITY frames: the stream; for HEADERS priority: unused
+  uint32_t stream_id = 0;  // PRIORITY frames: the stream; for HEADERS priority: unused
   uint32_t depends_on = 0;
-  uint16_t weight = 16;     // 1..256 (the wire carries weight-1)
+  uint16_t weight = 16;  // 1..256 (the wire carries weight-1)
   bool exclusive = false;
 };
 
@@ -80,9 +80,9 @@ struct Http2Profile {
   std::vector<Http2Priority> priority_frames;  // PRIORITY frames after that (old Firefox)
   bool headers_priority = false;               // HEADERS carry the PRIORITY flag with the spec below
   Http2Priority headers_priority_spec;
-  uint32_t first_stream_id = 1;                // Firefox ≥ 120 starts at 3 (old Firefox after its PRIORITY tree)
-  std::string pseudo_header_order = "masp";    // :method :authority :scheme :path, as letters
-  uint32_t stream_window_update = 0;           // WINDOW_UPDATE on each new stream after HEADERS; 0 = none
+  uint32_t first_stream_id = 1;  // Firefox ≥ 120 starts at 3 (old Firefox after its PRIORITY tree)
+  std::string pseudo_header_order = "masp";  // :method :authority :scheme :path, as letters
+  uint32_t stream_window_update = 0;         // WINDOW_UPDATE on each new stream after HEADERS; 0 = none
 };
 
 struct Profile {

@@ -113,14 +113,15 @@ bool parse_proxy_url(std::string_view url, ProxyConfig* out, std::string* why) {
   p.scheme = known->second;
   std::string_view rest = url.substr(sep + 3);
   if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
-  if (rest.find_first_of("/?#") != std::string_view::npos) return reject("a proxy URL has no path, query or fragment");
+  if (rest.find_first_of("/?#") != std::string_view::npos)
+    return reject("a proxy URL has no path, query or fragment");
   const size_t at = rest.rfind('@');
   if (at != std::string_view::npos) {
     const std::string_view userinfo = rest.substr(0, at);
     const size_t colon = userinfo.find(':');
-    if (!percent_decode(userinfo.substr(0, colon), &p.username)) return reject("bad percent-encoding in the user name");
-    if (colon != std::string_view::npos &&
-        !percent_decode(userinfo.substr(colon + 1), &p.password)) {
+    if (!percent_decode(userinfo.substr(0, colon), &p.username))
+      return reject("bad percent-encoding in the user name");
+    if (colon != std::string_view::npos && !percent_decode(userinfo.substr(colon + 1), &p.password)) {
       return reject("bad percent-encoding in the password");
     }
     p.has_credentials = true;
@@ -143,7 +144,8 @@ bool parse_proxy_url(std::string_view url, ProxyConfig* out, std::string* why) {
     p.host = std::string(rest.substr(0, colon));
     has_port = colon != std::string_view::npos;
     if (has_port) port = rest.substr(colon + 1);
-    if (!std::all_of(p.host.begin(), p.host.end(), valid_host_char)) return reject("bad host '" + p.host + "'");
+    if (!std::all_of(p.host.begin(), p.host.end(), valid_host_char))
+      return reject("bad host '" + p.host + "'");
     p.host = lower(p.host);
   }
   if (p.host.empty()) return reject("no host");
@@ -204,25 +206,38 @@ std::string basic_credentials(const ProxyConfig& p) {
 
 std::string_view socks5_reply_meaning(uint8_t code) noexcept {
   switch (code) {
-    case 0: return "succeeded";
-    case 1: return "general SOCKS server failure";
-    case 2: return "connection not allowed by ruleset";
-    case 3: return "network unreachable";
-    case 4: return "host unreachable";
-    case 5: return "connection refused";
-    case 6: return "TTL expired";
-    case 7: return "command not supported";
-    case 8: return "address type not supported";
+    case 0:
+      return "succeeded";
+    case 1:
+      return "general SOCKS server failure";
+    case 2:
+      return "connection not allowed by ruleset";
+    case 3:
+      return "network unreachable";
+    case 4:
+      return "host unreachable";
+    case 5:
+      return "connection refused";
+    case 6:
+      return "TTL expired";
+    case 7:
+      return "command not supported";
+    case 8:
+      return "address type not supported";
   }
   return "unknown reply code";
 }
 
 std::string_view socks4_reply_meaning(uint8_t code) noexcept {
   switch (code) {
-    case 90: return "request granted";
-    case 91: return "request rejected or failed";
-    case 92: return "rejected: the proxy cannot reach the client's identd";
-    case 93: return "rejected: the user id does not match identd's";
+    case 90:
+      return "request granted";
+    case 91:
+      return "request rejected or failed";
+    case 92:
+      return "rejected: the proxy cannot reach the client's identd";
+    case 93:
+      return "rejected: the user id does not match identd's";
   }
   return "unknown reply code";
 }
@@ -265,7 +280,7 @@ Handshake::Handshake(const ProxyConfig& proxy, std::string target_host, uint16_t
     case Scheme::kSocks5h: {
       // No authentication, or username/password when we have credentials.
       std::string greeting = proxy_.has_credentials ? std::string{'\x05', '\x02', '\x00', '\x02'}
-                                                     : std::string{'\x05', '\x01', '\x00'};
+                                                    : std::string{'\x05', '\x01', '\x00'};
       send(Step::kSocks5Method, std::move(greeting));
       return;
     }
@@ -296,11 +311,21 @@ size_t Handshake::feed(std::string_view bytes) {
   buffer_.append(bytes);
   size_t used = 0;
   switch (step_) {
-    case Step::kHttpReply: used = on_http_reply(); break;
-    case Step::kSocks4Reply: used = on_socks4_reply(); break;
-    case Step::kSocks5Method: used = on_socks5_method(); break;
-    case Step::kSocks5Auth: used = on_socks5_auth(); break;
-    case Step::kSocks5Reply: used = on_socks5_reply(); break;
+    case Step::kHttpReply:
+      used = on_http_reply();
+      break;
+    case Step::kSocks4Reply:
+      used = on_socks4_reply();
+      break;
+    case Step::kSocks5Method:
+      used = on_socks5_method();
+      break;
+    case Step::kSocks5Auth:
+      used = on_socks5_auth();
+      break;
+    case Step::kSocks5Reply:
+      used = on_socks5_reply();
+      break;
   }
   if (used == 0 && status_ == Status::kReceive) return bytes.size();  // all kept for later
   buffer_.clear();
@@ -384,8 +409,8 @@ size_t Handshake::on_socks5_method() {
 size_t Handshake::on_socks5_auth() {
   if (buffer_.size() < 2) return 0;
   if (byte_at(buffer_, 1) != 0) {
-    fail("the SOCKS5 proxy rejected the user name and password (status " +
-         hex_byte(byte_at(buffer_, 1)) + ")");
+    fail("the SOCKS5 proxy rejected the user name and password (status " + hex_byte(byte_at(buffer_, 1)) +
+         ")");
   } else {
     send_socks5_connect();
   }
@@ -430,9 +455,15 @@ size_t Handshake::on_socks5_reply() {
   }
   size_t address = 0;
   switch (byte_at(buffer_, 3)) {
-    case 1: address = 4; break;
-    case 4: address = 16; break;
-    case 3: address = 1 + size_t{byte_at(buffer_, 4)}; break;
+    case 1:
+      address = 4;
+      break;
+    case 4:
+      address = 16;
+      break;
+    case 3:
+      address = 1 + size_t{byte_at(buffer_, 4)};
+      break;
     default:
       fail("the SOCKS5 proxy's reply has address type " + hex_byte(byte_at(buffer_, 3)));
       return buffer_.size();

@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <cstdlib>
 
-#include "share/messages.h"
 #include "share/endpoint.h"
 #include "share/failover.h"
+#include "share/messages.h"
 
 namespace ctn::share {
 
@@ -16,7 +16,6 @@ namespace {
 using mux::Frame;
 using mux::FrameType;
 using mux::Link;
-
 
 }  // namespace
 
@@ -53,8 +52,8 @@ void ClientLink::connect(const std::string& socket_path) {
 
 void ClientLink::on_connected(const asio::error_code& ec, const std::shared_ptr<Link::Socket>& socket) {
   if (ec == asio::error::operation_aborted) {
-    owner_.host_not_ours("connecting to it took longer than " + std::to_string(hub_.options.handshake_timeout_ms) +
-                         " ms");
+    owner_.host_not_ours("connecting to it took longer than " +
+                         std::to_string(hub_.options.handshake_timeout_ms) + " ms");
     return;
   }
   if (ec) {
@@ -136,7 +135,8 @@ void ClientLink::send_request(RequestSpec&& spec) {
   link_->send_stream(FrameType::kRequest, has_body ? 0 : mux::kEndStream, id, mux::encode_request(spec));
   for (size_t off = 0; off < spec.body.size(); off += mux::kBodyChunk) {
     const bool last = off + mux::kBodyChunk >= spec.body.size();
-    link_->send_stream(FrameType::kRequestBody, last ? mux::kEndStream : 0, id, spec.body.substr(off, mux::kBodyChunk));
+    link_->send_stream(FrameType::kRequestBody, last ? mux::kEndStream : 0, id,
+                       spec.body.substr(off, mux::kBodyChunk));
   }
   Stream s;
   s.retryable = may_run_again(spec);
@@ -187,7 +187,8 @@ void ClientLink::send_upload(uint64_t id, Stream& s, std::string&& piece, bool e
 bool ClientLink::cancel(uint64_t id) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return false;
-  if (it->second.link && it->second.link->open()) it->second.link->send_control(FrameType::kCancel, 0, id, {});
+  if (it->second.link && it->second.link->open())
+    it->second.link->send_control(FrameType::kCancel, 0, id, {});
   hub_.sink.deliver(error_event(id, ErrorCode::kAborted, Stage::kEngine, "the request was aborted"));
   settle(it);
   return true;
@@ -207,7 +208,8 @@ bool ClientLink::set_paused(uint64_t id, bool paused) {
 void ClientLink::forget(uint64_t id) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return;
-  if (it->second.link && it->second.link->open()) it->second.link->send_control(FrameType::kCancel, 0, id, {});
+  if (it->second.link && it->second.link->open())
+    it->second.link->send_control(FrameType::kCancel, 0, id, {});
   streams_.erase(it);
   hub_.counters.streams = streams_.size();
 }
@@ -218,7 +220,8 @@ void ClientLink::on_frame(Link& link, Frame&& frame) {
   const uint64_t stream = frame.stream;
   contained(
       [&] {
-        if (hub_.options.test.before_frame) hub_.options.test.before_frame(false, static_cast<int>(frame.type), stream);
+        if (hub_.options.test.before_frame)
+          hub_.options.test.before_frame(false, static_cast<int>(frame.type), stream);
         if (&link == link_.get()) last_heard_ = Clock::now();
         if (&link == link_.get() && phase_ == Phase::kHandshake) return on_handshake_frame(std::move(frame));
         on_stream_frame(link, std::move(frame));
@@ -228,10 +231,14 @@ void ClientLink::on_frame(Link& link, Frame&& frame) {
 
 void ClientLink::on_stream_frame(Link& link, Frame&& f) {
   switch (f.type) {
-    case FrameType::kHead: return on_head(link, std::move(f));
-    case FrameType::kBody: return on_body(std::move(f));
-    case FrameType::kEnd: return on_end(std::move(f));
-    case FrameType::kError: return on_error(link, std::move(f));
+    case FrameType::kHead:
+      return on_head(link, std::move(f));
+    case FrameType::kBody:
+      return on_body(std::move(f));
+    case FrameType::kEnd:
+      return on_end(std::move(f));
+    case FrameType::kError:
+      return on_error(link, std::move(f));
     case FrameType::kSent: {
       auto it = streams_.find(f.stream);
       uint64_t n = 0;
@@ -290,7 +297,10 @@ void ClientLink::on_body(Frame&& f) {
       settle(it);
       return;
     }
-    if (s.whole.capacity() == 0) s.whole = std::move(f.payload); else s.whole.append(f.payload);
+    if (s.whole.capacity() == 0)
+      s.whole = std::move(f.payload);
+    else
+      s.whole.append(f.payload);
   } else {
     Event e;
     e.kind = Event::Kind::kBody;
@@ -513,7 +523,10 @@ void ClientLink::leave(bool graceful) {
     link_->send_control(FrameType::kGoaway, 0, 0, mux::PayloadWriter().str("the client is leaving").take());
     auto link = std::move(link_);
     quiet_close_ = link.get();
-    if (graceful) link->close_after_flush(""); else link->close("");
+    if (graceful)
+      link->close_after_flush("");
+    else
+      link->close("");
   }
   close_draining();
   ping_timer_.cancel();

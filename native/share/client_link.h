@@ -90,15 +90,15 @@ class ClientLink : public mux::LinkHandler {
  private:
   // A request this process sent over a link, until it settles.
   struct Stream {
-    RequestSpec spec;           // kept whole while it may still be re-run elsewhere
+    RequestSpec spec;  // kept whole while it may still be re-run elsewhere
     mux::Link* link = nullptr;
     bool retryable = false;
     bool head_seen = false;
     bool upload_ended = false;  // body_stream: the last REQUEST_BODY went out
     bool paused = false;
-    uint64_t owed = 0;          // body bytes consumed but not yet granted back
-    uint64_t unacked = 0;       // consumer_credit: bytes delivered since the consumer asked for more
-    std::string whole;          // whole_body: the body gathered here, delivered once at the end
+    uint64_t owed = 0;     // body bytes consumed but not yet granted back
+    uint64_t unacked = 0;  // consumer_credit: bytes delivered since the consumer asked for more
+    std::string whole;     // whole_body: the body gathered here, delivered once at the end
   };
   using StreamMap = std::unordered_map<uint64_t, Stream>;
   enum class Phase { kNone, kConnecting, kHandshake, kOpen };

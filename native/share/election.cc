@@ -4,7 +4,8 @@
 
 namespace ctn::share {
 
-Election::Election(HubContext& hub, Listener& listener) : hub_(hub), listener_(listener), backoff_timer_(hub.io) {}
+Election::Election(HubContext& hub, Listener& listener)
+    : hub_(hub), listener_(listener), backoff_timer_(hub.io) {}
 
 void Election::locate(const std::string& dir) {
   socket_dir_ = dir.empty() ? default_socket_dir() : dir;
@@ -44,8 +45,9 @@ void Election::retry(const std::string& why) {
   const auto backoff = ms(std::min<uint64_t>(100, uint64_t{5} << std::min(attempts_, 5)));
   ++attempts_;
   if (Clock::now() + backoff > deadline_) {
-    fail(ErrorCode::kHostGone, "no engine host became available on port " + std::to_string(hub_.options.port) +
-                                   " within " + std::to_string(hub_.options.handover_timeout_ms) + " ms (" + why + ")");
+    fail(ErrorCode::kHostGone, "no engine host became available on port " +
+                                   std::to_string(hub_.options.port) + " within " +
+                                   std::to_string(hub_.options.handover_timeout_ms) + " ms (" + why + ")");
     return;
   }
   backoff_timer_.expires_after(backoff);

@@ -54,8 +54,8 @@ bool check_private_dir(const std::string& dir, std::string* why) {
     return false;
   }
   if (st.st_uid != geteuid()) {
-    *why = "the socket directory " + dir + " belongs to uid " + std::to_string(st.st_uid) + ", not to this user (uid " +
-           std::to_string(geteuid()) + ")";
+    *why = "the socket directory " + dir + " belongs to uid " + std::to_string(st.st_uid) +
+           ", not to this user (uid " + std::to_string(geteuid()) + ")";
     return false;
   }
   if ((st.st_mode & 077) != 0) {
@@ -145,7 +145,9 @@ bool ensure_socket_dir(const std::string& dir, std::string* why) {
   return check_private_dir(dir, why);
 }
 
-std::string socket_path(const std::string& dir, uint16_t port) { return dir + "/" + std::to_string(port) + ".sock"; }
+std::string socket_path(const std::string& dir, uint16_t port) {
+  return dir + "/" + std::to_string(port) + ".sock";
+}
 
 std::optional<uid_t> peer_uid(int fd) {
   ucred cred{};
@@ -158,7 +160,8 @@ std::string foreign_uid(int fd, uid_t expected) {
   const std::optional<uid_t> uid = peer_uid(fd);
   if (!uid) return "the kernel cannot say which user it belongs to";
   if (*uid != expected) {
-    return "it belongs to uid " + std::to_string(*uid) + ", not to this user (uid " + std::to_string(expected) + ")";
+    return "it belongs to uid " + std::to_string(*uid) + ", not to this user (uid " +
+           std::to_string(expected) + ")";
   }
   return "";
 }
@@ -197,9 +200,10 @@ BindResult bind_or_find_host(LocalAcceptor& acceptor, const std::string& path, c
     struct stat st {};
     if (lstat(path.c_str(), &st) != 0) continue;  // gone meanwhile
     if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid()) {
-      result.why = path + (S_ISSOCK(st.st_mode) ? " is a socket of uid " + std::to_string(st.st_uid) +
-                                                      ", not of this user (uid " + std::to_string(geteuid()) + ")"
-                                                : std::string(" exists and is not a socket"));
+      result.why =
+          path + (S_ISSOCK(st.st_mode) ? " is a socket of uid " + std::to_string(st.st_uid) +
+                                             ", not of this user (uid " + std::to_string(geteuid()) + ")"
+                                       : std::string(" exists and is not a socket"));
       return result;
     }
     switch (probe(path, &result.why)) {
@@ -223,7 +227,8 @@ BindResult bind_or_find_host(LocalAcceptor& acceptor, const std::string& path, c
   return result;
 }
 
-void release_socket(LocalAcceptor& acceptor, const std::string& path, const std::string& lock_path, ino_t inode) {
+void release_socket(LocalAcceptor& acceptor, const std::string& path, const std::string& lock_path,
+                    ino_t inode) {
   FileLock lock(lock_path);
   struct stat st {};
   if (inode != 0 && lstat(path.c_str(), &st) == 0 && st.st_ino == inode && S_ISSOCK(st.st_mode)) {

@@ -43,9 +43,9 @@ std::string foreign_uid(int fd, uid_t expected);
 // What an election attempt found.
 struct BindResult {
   enum class Outcome {
-    kBound,     // `acceptor` listens on the socket path: this process hosts
-    kLive,      // a live host listens there: connect to it
-    kRefused,   // the path is unsafe or unusable (`why`): ERR_SHARE_SECRET
+    kBound,    // `acceptor` listens on the socket path: this process hosts
+    kLive,     // a live host listens there: connect to it
+    kRefused,  // the path is unsafe or unusable (`why`): ERR_SHARE_SECRET
   } outcome = Outcome::kRefused;
   std::string why;
   ino_t inode = 0;  // kBound: the socket file this process created (removed only if still ours)
@@ -58,6 +58,7 @@ BindResult bind_or_find_host(LocalAcceptor& acceptor, const std::string& path, c
 
 // Removes the socket file a host created, under the same flock, only if it is still that file
 // (inode), then closes the acceptor: the name is free before anyone can find it refused.
-void release_socket(LocalAcceptor& acceptor, const std::string& path, const std::string& lock_path, ino_t inode);
+void release_socket(LocalAcceptor& acceptor, const std::string& path, const std::string& lock_path,
+                    ino_t inode);
 
 }  // namespace ctn::share

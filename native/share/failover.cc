@@ -5,8 +5,8 @@ namespace ctn::share {
 namespace {
 
 bool idempotent(const std::string& method) {
-  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
-         method == "PUT" || method == "DELETE";
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" || method == "PUT" ||
+         method == "DELETE";
 }
 
 }  // namespace
@@ -89,8 +89,9 @@ void Failover::on_deadline(const asio::error_code& ec) {
     ++hub_.counters.host_gone;
     early_uploads_.erase(waiting_.front().spec.id);
     hub_.sink.deliver(error_event(waiting_.front().spec.id, ErrorCode::kHostGone, Stage::kLink,
-                                  "no engine host became available on port " + std::to_string(hub_.options.port) +
-                                      " within " + std::to_string(hub_.options.handover_timeout_ms) + " ms"));
+                                  "no engine host became available on port " +
+                                      std::to_string(hub_.options.port) + " within " +
+                                      std::to_string(hub_.options.handover_timeout_ms) + " ms"));
     waiting_.pop_front();
   }
   hub_.counters.pending = waiting_.size();

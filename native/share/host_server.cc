@@ -101,7 +101,8 @@ void HostServer::schedule_sweep() {
   sweep_timer_.async_wait([this](const asio::error_code& ec) {
     if (ec || !serving_) return;
     // A client that stopped pinging (stopped, or its machine froze) is gone: free its streams.
-    const auto limit = ms(std::max<uint64_t>(hub_.options.ping_timeout_ms * 3, hub_.options.ping_interval_ms * 5));
+    const auto limit =
+        ms(std::max<uint64_t>(hub_.options.ping_timeout_ms * 3, hub_.options.ping_interval_ms * 5));
     std::vector<Link*> dead;
     for (auto& [key, p] : peers_) {
       if (p->phase == Peer::Phase::kOpen && Clock::now() - p->last_frame > limit) dead.push_back(key);
@@ -122,7 +123,8 @@ void HostServer::on_frame(Link& link, Frame&& frame) {
   if (peer == peers_.end()) return;
   contained(
       [&] {
-        if (hub_.options.test.before_frame) hub_.options.test.before_frame(true, static_cast<int>(frame.type), stream);
+        if (hub_.options.test.before_frame)
+          hub_.options.test.before_frame(true, static_cast<int>(frame.type), stream);
         on_peer_frame(*peer->second, std::move(frame));
       },
       [&](const std::string& why) { on_peer_failed(link, stream, why); });
@@ -132,8 +134,10 @@ void HostServer::on_peer_frame(Peer& peer, Frame&& f) {
   peer.last_frame = Clock::now();
   if (peer.phase == Peer::Phase::kHello) return on_hello(peer, std::move(f));
   switch (f.type) {
-    case FrameType::kRequest: return on_request(peer, std::move(f));
-    case FrameType::kRequestBody: return on_request_body(peer, std::move(f));
+    case FrameType::kRequest:
+      return on_request(peer, std::move(f));
+    case FrameType::kRequestBody:
+      return on_request_body(peer, std::move(f));
     case FrameType::kCancel: {
       auto it = peer.streams.find(f.stream);
       if (it == peer.streams.end()) return;  // settled meanwhile
@@ -201,8 +205,9 @@ void HostServer::on_hello(Peer& peer, Frame&& f) {
 void HostServer::on_request(Peer& peer, Frame&& f) {
   if (peer.phase == Peer::Phase::kDraining) {
     // Sent before it saw our GOAWAY: refuse it in a way the client re-runs elsewhere.
-    peer.link->send_stream(FrameType::kError, 0, f.stream,
-                           mux::encode_error(Error{ErrorCode::kHostGone, Stage::kLink, "the host is handing over"}));
+    peer.link->send_stream(
+        FrameType::kError, 0, f.stream,
+        mux::encode_error(Error{ErrorCode::kHostGone, Stage::kLink, "the host is handing over"}));
     return;
   }
   if (f.stream == 0 || (f.stream & kRemoteBit) != 0 || peer.streams.count(f.stream)) {
@@ -220,12 +225,12 @@ void HostServer::on_request(Peer& peer, Frame&& f) {
   }
   // The body is gathered here before the request is submitted: what a peer may announce is bounded.
   if (s.body_expected > limits.max_request_body) {
-    return refuse(peer, "REQUEST announces a body of " + std::to_string(s.body_expected) + " bytes (at most " +
-                            std::to_string(limits.max_request_body) + ")");
+    return refuse(peer, "REQUEST announces a body of " + std::to_string(s.body_expected) +
+                            " bytes (at most " + std::to_string(limits.max_request_body) + ")");
   }
   if (peer.buffered_body + s.body_expected > limits.max_buffered_body) {
-    return refuse(peer, "REQUEST bodies being gathered would exceed " + std::to_string(limits.max_buffered_body) +
-                            " bytes");
+    return refuse(peer, "REQUEST bodies being gathered would exceed " +
+                            std::to_string(limits.max_buffered_body) + " bytes");
   }
   s.engine_id = kRemoteBit | ++next_remote_;
   s.spec.id = s.engine_id;
@@ -304,7 +309,8 @@ void HostServer::drain_engine_events() {
     contained([&] { on_engine_event(std::move(e)); },
               [&](const std::string& why) {
                 auto where = remote_index_.find(id);
-                if (where != remote_index_.end()) on_peer_failed(*where->second.first, where->second.second, why);
+                if (where != remote_index_.end())
+                  on_peer_failed(*where->second.first, where->second.second, why);
               });
   }
 }
@@ -360,7 +366,8 @@ void HostServer::on_engine_event(Event&& e) {
 // Moves a stream's held body onto the link as far as its window and the link's space allow.
 void HostServer::pump(Peer& peer, StreamMap::iterator it) {
   RemoteStream& s = it->second;
-  while (!s.held.empty() && peer.link->writable() && s.credit >= static_cast<int64_t>(s.held.front().size())) {
+  while (!s.held.empty() && peer.link->writable() &&
+         s.credit >= static_cast<int64_t>(s.held.front().size())) {
     s.credit -= static_cast<int64_t>(s.held.front().size());
     s.held_bytes -= s.held.front().size();
     peer.link->send_stream(FrameType::kBody, 0, it->first, std::move(s.held.front()));

@@ -60,16 +60,16 @@ class HostServer : public mux::LinkHandler {
   // A request a peer sent us, served by our engine.
   struct RemoteStream {
     uint64_t engine_id = 0;
-    RequestSpec spec;            // until its body is complete and it is submitted
+    RequestSpec spec;  // until its body is complete and it is submitted
     uint64_t body_expected = 0;
     bool submitted = false;
-    bool streamed = false;       // body_stream: REQUEST_BODY frames go to the engine as they come
+    bool streamed = false;  // body_stream: REQUEST_BODY frames go to the engine as they come
     bool upload_ended = false;
     int64_t credit = 0;
     std::deque<std::string> held;  // body chunks waiting for window or link space
     size_t held_bytes = 0;
     bool engine_paused = false;
-    bool has_tail = false;       // END or ERROR, sent once the held body is out
+    bool has_tail = false;  // END or ERROR, sent once the held body is out
     mux::FrameType tail_type = mux::FrameType::kEnd;
     std::string tail_payload;
   };

@@ -23,8 +23,12 @@ namespace ctn::share {
 class Hub::Impl : public EventSink, private Election::Listener, private ClientLink::Owner {
  public:
   Impl(HubOptions options, EventSink& sink)
-      : hub_(std::move(options), sink), work_(asio::make_work_guard(hub_.io)), waiting_(hub_),
-        election_(hub_, *this), link_(hub_, *this), host_(hub_, [this] { finish_stop(); }) {
+      : hub_(std::move(options), sink),
+        work_(asio::make_work_guard(hub_.io)),
+        waiting_(hub_),
+        election_(hub_, *this),
+        link_(hub_, *this),
+        host_(hub_, [this] { finish_stop(); }) {
     thread_ = std::thread([this] {
       for (;;) {
         try {
@@ -177,10 +181,20 @@ class Hub::Impl : public EventSink, private Election::Listener, private ClientLi
   void set_role(Role role) {
     role_ = role;
     switch (role) {
-      case Role::kElecting: hub_.counters.role = "electing"; break;
-      case Role::kHost: hub_.counters.role = "host"; hub_.counters.link = "listening"; break;
-      case Role::kClient: hub_.counters.role = "client"; break;
-      case Role::kStopped: hub_.counters.role = "stopped"; hub_.counters.link = "none"; break;
+      case Role::kElecting:
+        hub_.counters.role = "electing";
+        break;
+      case Role::kHost:
+        hub_.counters.role = "host";
+        hub_.counters.link = "listening";
+        break;
+      case Role::kClient:
+        hub_.counters.role = "client";
+        break;
+      case Role::kStopped:
+        hub_.counters.role = "stopped";
+        hub_.counters.link = "none";
+        break;
     }
   }
 
@@ -209,15 +223,15 @@ class Hub::Impl : public EventSink, private Election::Listener, private ClientLi
   // Where one of this process's requests runs now.
   void route(RequestSpec&& spec) {
     if (hub_.stopping) {
-      hub_.sink.deliver(error_event(spec.id, ErrorCode::kClientClosed, Stage::kQueue, "the client was closed"));
+      hub_.sink.deliver(
+          error_event(spec.id, ErrorCode::kClientClosed, Stage::kQueue, "the client was closed"));
       return;
     }
     const uint64_t id = spec.id;
     if (role_ == Role::kHost) {
       engine_->submit(std::move(spec));
-      waiting_.replay_upload(id, [&](std::string&& piece, bool end) {
-        engine_->write_body(id, std::move(piece), end);
-      });
+      waiting_.replay_upload(
+          id, [&](std::string&& piece, bool end) { engine_->write_body(id, std::move(piece), end); });
       return;
     }
     if (link_.open()) {
@@ -231,9 +245,8 @@ class Hub::Impl : public EventSink, private Election::Listener, private ClientLi
   void send(RequestSpec&& spec) {
     const uint64_t id = spec.id;
     link_.send_request(std::move(spec));
-    waiting_.replay_upload(id, [&](std::string&& piece, bool end) {
-      link_.send_early_upload(id, std::move(piece), end);
-    });
+    waiting_.replay_upload(
+        id, [&](std::string&& piece, bool end) { link_.send_early_upload(id, std::move(piece), end); });
   }
 
   // One of this process's own requests hit a fault on its way (routing, writing its body).
@@ -301,8 +314,9 @@ class Hub::Impl : public EventSink, private Election::Listener, private ClientLi
   // still starting or already leaving, so it is tried again until the handover deadline.
   void host_not_ours(const std::string& why) override {
     link_.abandon();
-    const std::string message = "port " + std::to_string(hub_.options.port) + " (" + election_.socket_path() +
-                                ") is held by something that is not a cycletls-native engine of this user: " + why;
+    const std::string message =
+        "port " + std::to_string(hub_.options.port) + " (" + election_.socket_path() +
+        ") is held by something that is not a cycletls-native engine of this user: " + why;
     if (!announced_) {
       election_.fail(ErrorCode::kPortInUse, message);
     } else {
@@ -314,7 +328,8 @@ class Hub::Impl : public EventSink, private Election::Listener, private ClientLi
   void host_unavailable(const std::string& why) override { election_.retry(why); }
 
   void host_closed_in_handshake(bool silent, const std::string& reason) override {
-    if (silent && election_.forgive_silent_close()) return election_.retry("the port's owner closed without a word");
+    if (silent && election_.forgive_silent_close())
+      return election_.retry("the port's owner closed without a word");
     host_not_ours(reason.empty() ? "it closed the connection during the handshake" : reason);
   }
 
@@ -396,11 +411,15 @@ void Hub::start() { impl_->start(); }
 void Hub::submit(RequestSpec&& spec) { impl_->submit(std::move(spec)); }
 void Hub::cancel(uint64_t id) { impl_->cancel(id); }
 void Hub::set_paused(uint64_t id, bool paused) { impl_->set_paused(id, paused); }
-void Hub::write_body(uint64_t id, std::string chunk, bool end) { impl_->write_body(id, std::move(chunk), end); }
+void Hub::write_body(uint64_t id, std::string chunk, bool end) {
+  impl_->write_body(id, std::move(chunk), end);
+}
 void Hub::shutdown(bool graceful, std::function<void()> on_stopped) {
   impl_->shutdown(graceful, std::move(on_stopped));
 }
-void Hub::set_client_limits(uint64_t client_id, ClientLimits limits) { impl_->set_client_limits(client_id, limits); }
+void Hub::set_client_limits(uint64_t client_id, ClientLimits limits) {
+  impl_->set_client_limits(client_id, limits);
+}
 void Hub::cancel_client(uint64_t client_id) { impl_->cancel_client(client_id); }
 std::vector<OriginStats> Hub::origin_stats() const { return impl_->origin_stats(); }
 void Hub::join() { impl_->join(); }

@@ -41,15 +41,15 @@ struct HubTestHooks {
 
 struct HubOptions {
   uint16_t port = 9119;
-  std::string socket_dir;                // empty: default_socket_dir()
-  EngineOptions engine;                  // for the engine this process hosts, if it does
-  uint64_t handover_timeout_ms = 5000;   // requests wait at most this long for a (new) host
-  uint64_t handshake_timeout_ms = 500;   // whoever holds the port must prove itself this fast
-  uint64_t ping_interval_ms = 1000;      // a client pings its host this often
-  uint64_t ping_timeout_ms = 3000;       // nothing heard from the host for this long: it is gone
-  uint64_t link_idle_timeout_ms = 30000; // a client link with nothing in flight closes after this
-  uint64_t drain_grace_ms = 5000;        // a leaving host lets remote requests finish this long
-  uint32_t stream_window = 1u << 20;     // response bytes in flight per stream before a WINDOW
+  std::string socket_dir;                 // empty: default_socket_dir()
+  EngineOptions engine;                   // for the engine this process hosts, if it does
+  uint64_t handover_timeout_ms = 5000;    // requests wait at most this long for a (new) host
+  uint64_t handshake_timeout_ms = 500;    // whoever holds the port must prove itself this fast
+  uint64_t ping_interval_ms = 1000;       // a client pings its host this often
+  uint64_t ping_timeout_ms = 3000;        // nothing heard from the host for this long: it is gone
+  uint64_t link_idle_timeout_ms = 30000;  // a client link with nothing in flight closes after this
+  uint64_t drain_grace_ms = 5000;         // a leaving host lets remote requests finish this long
+  uint32_t stream_window = 1u << 20;      // response bytes in flight per stream before a WINDOW
   PeerLimits peer_limits;
   HubTestHooks test;
 };
@@ -79,7 +79,8 @@ class Hub final : public RequestTarget {
   Hub& operator=(const Hub&) = delete;
 
   // Elects: the sink hears a kNotice "host" or "client" when ready, or "failed" with the error
-  // (ERR_PORT_IN_USE, ERR_SHARE_SECRET for an unsafe socket directory or a socket of another user). Later role changes are noticed the same way.
+  // (ERR_PORT_IN_USE, ERR_SHARE_SECRET for an unsafe socket directory or a socket of another user). Later
+  // role changes are noticed the same way.
   void start();
   void submit(RequestSpec&& spec) override;
   void cancel(uint64_t id) override;

@@ -56,9 +56,8 @@ std::string find_ca_bundle() {
   // BoringSSL has no notion of a system trust store: find the distribution's bundle ourselves.
   if (const char* env = std::getenv("SSL_CERT_FILE"); env && *env) return env;
   for (const char* candidate :
-       {"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
-        "/etc/ssl/ca-bundle.pem", "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-        "/etc/ssl/cert.pem"}) {
+       {"/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/ca-bundle.pem",
+        "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", "/etc/ssl/cert.pem"}) {
     if (std::ifstream(candidate).good()) return candidate;
   }
   return "";
@@ -260,7 +259,7 @@ size_t nss_inner_hello_fixed_length(const TlsProfile& t, size_t alpn_protocols, 
   compressed += t.opaque_extensions.size();
   compressed += 2 * grease;  // the two GREASE extensions
   for (uint16_t id : t.omitted_extensions) compressed -= (id == 10 || id == 13);
-  size_t length = 2 + 32 + 1;                              // version, random, legacy_session_id
+  size_t length = 2 + 32 + 1;                               // version, random, legacy_session_id
   length += 2 + 2 * (t.cipher_suites.size() + grease) + 2;  // cipher_suites, compression methods
   length += 2 + 5;                                          // extensions length, inner ECH
   length += 4 + 1 + 2 + 2 * grease;                         // supported_versions
@@ -329,8 +328,8 @@ bool check_tls_profile(const TlsProfile& t, std::string* why) {
   } else if (!t.opaque_extensions.empty()) {
     *why = "extension " + std::to_string(t.opaque_extensions[0]) + " needs the patched TLS stack";
   } else if (!t.omitted_extensions.empty()) {
-    *why = "leaving out extension " + std::to_string(t.omitted_extensions[0]) +
-           " needs the patched TLS stack";
+    *why =
+        "leaving out extension " + std::to_string(t.omitted_extensions[0]) + " needs the patched TLS stack";
   } else if (t.ech_grease && t.ech_grease_nss) {
     *why = "NSS's ECH GREASE sizes need the patched TLS stack";
   } else if (!t.session_ticket_when_resuming_tls13) {
@@ -341,8 +340,8 @@ bool check_tls_profile(const TlsProfile& t, std::string* why) {
   return false;
 }
 
-std::shared_ptr<asio::ssl::context> TlsContextCache::get(const Profile& profile,
-                                                         const TlsOptions& options, Error* error) {
+std::shared_ptr<asio::ssl::context> TlsContextCache::get(const Profile& profile, const TlsOptions& options,
+                                                         Error* error) {
   auto key = std::make_tuple(profile.id, options.verify, options.http1_only, options.http1_retry);
   if (auto it = contexts_.find(key); it != contexts_.end()) return it->second;
 
@@ -433,11 +432,13 @@ std::shared_ptr<asio::ssl::context> TlsContextCache::get(const Profile& profile,
   if (t.ech_grease && t.ech_grease_nss) {
     const size_t fixed = nss_inner_hello_fixed_length(t, offered_alpn(profile, options).size(),
                                                       !drop_cert_compression && !t.cert_compression.empty());
-    if (!SSL_CTX_set_ech_grease_nss_sizing(ctx.get(), static_cast<uint16_t>(fixed), kNssEchNameTarget, 32, 31)) {
+    if (!SSL_CTX_set_ech_grease_nss_sizing(ctx.get(), static_cast<uint16_t>(fixed), kNssEchNameTarget, 32,
+                                           31)) {
       return fail("ECH GREASE sizing");
     }
   }
-  SSL_CTX_set_omit_session_ticket_on_tls13_resumption(ctx.get(), t.session_ticket_when_resuming_tls13 ? 0 : 1);
+  SSL_CTX_set_omit_session_ticket_on_tls13_resumption(ctx.get(),
+                                                      t.session_ticket_when_resuming_tls13 ? 0 : 1);
 #endif
   for (uint16_t alg : drop_cert_compression ? std::vector<uint16_t>{} : t.cert_compression) {
     auto fn = alg == TLSEXT_cert_compression_brotli ? decompress_brotli
@@ -458,8 +459,7 @@ std::shared_ptr<asio::ssl::context> TlsContextCache::get(const Profile& profile,
   }
   const std::string alpn = alpn_wire(offered_alpn(profile, options));
   if (!alpn.empty() &&
-      SSL_CTX_set_alpn_protos(ctx.get(), reinterpret_cast<const uint8_t*>(alpn.data()),
-                              alpn.size()) != 0) {
+      SSL_CTX_set_alpn_protos(ctx.get(), reinterpret_cast<const uint8_t*>(alpn.data()), alpn.size()) != 0) {
     return fail("ALPN");
   }
   if (options.verify) {
@@ -566,8 +566,8 @@ bool prepare_connection(SSL* ssl, const Profile& profile, const TlsOptions& opti
     if (std::find(offered.begin(), offered.end(), p) == offered.end()) continue;
     SSL_set_alps_use_new_codepoint(ssl, t.alps_new_codepoint ? 1 : 0);
     // An empty ALPS payload, as Chrome sends for h2.
-    if (!SSL_add_application_settings(ssl, reinterpret_cast<const uint8_t*>(p.data()), p.size(),
-                                      nullptr, 0)) {
+    if (!SSL_add_application_settings(ssl, reinterpret_cast<const uint8_t*>(p.data()), p.size(), nullptr,
+                                      0)) {
       *error = Error{ErrorCode::kInternal, Stage::kTls, last_ssl_error("ALPS")};
       return false;
     }

@@ -9,8 +9,8 @@
 #include <tuple>
 #include <vector>
 
-#include <asio/ssl/context.hpp>
 #include <openssl/ssl.h>
+#include <asio/ssl/context.hpp>
 
 #include "common/error.h"
 #include "profiles/profile.h"
@@ -30,8 +30,7 @@ struct TlsOptions {
 // Used only from the engine's io thread.
 class TlsContextCache {
  public:
-  std::shared_ptr<asio::ssl::context> get(const Profile& profile, const TlsOptions& options,
-                                          Error* error);
+  std::shared_ptr<asio::ssl::context> get(const Profile& profile, const TlsOptions& options, Error* error);
 
  private:
   std::map<std::tuple<std::string, bool, bool, bool>, std::shared_ptr<asio::ssl::context>> contexts_;
@@ -69,7 +68,7 @@ class TlsSessionCache {
 
   struct Entry {
     std::vector<bssl::UniquePtr<SSL_SESSION>> sessions;  // newest last
-    uint64_t stamp = 0;                                   // for evicting the least recently used
+    uint64_t stamp = 0;                                  // for evicting the least recently used
   };
   static constexpr size_t kSessionsPerKey = 4;
   size_t max_keys_;

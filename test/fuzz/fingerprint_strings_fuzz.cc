@@ -39,7 +39,8 @@ void use(const ctn::Profile& profile) {
     // extensions, point formats included), or fails with a message.
     ctn::TlsContextCache contexts;
     ctn::Error error;
-    if (!contexts.get(profile, ctn::TlsOptions{.verify = false}, &error) && error.message.empty()) __builtin_trap();
+    if (!contexts.get(profile, ctn::TlsOptions{.verify = false}, &error) && error.message.empty())
+      __builtin_trap();
   } else if (why.empty()) {
     __builtin_trap();
   }
@@ -64,9 +65,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string why;
   bool ok = false;
   switch (control & 3) {
-    case 0: ok = ctn::parse_ja3(text, &profile.tls, &why); break;
-    case 1: ok = ctn::parse_ja4r(text, &profile.tls, &why); break;
-    case 2: ok = ctn::parse_akamai(text, &profile.http2, &why); break;
+    case 0:
+      ok = ctn::parse_ja3(text, &profile.tls, &why);
+      break;
+    case 1:
+      ok = ctn::parse_ja4r(text, &profile.tls, &why);
+      break;
+    case 2:
+      ok = ctn::parse_akamai(text, &profile.http2, &why);
+      break;
     default: {
       ctn::FingerprintInputs in;
       in.ja3 = next_line(text);

@@ -62,13 +62,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t selector = input.control();
   const std::string_view payload = input.rest();
   switch (selector % 10) {
-    case 0: return round_trip<Hello>(payload, decode_hello, encode_hello), 0;
-    case 3: return round_trip<Ready>(payload, decode_ready, encode_ready), 0;
-    case 4: return request(payload), 0;
-    case 5: return head(payload), 0;
-    case 6: return error(payload), 0;
-    case 7: return round_trip<ClientLimitsMessage>(payload, decode_client_limits, encode_client_limits), 0;
-    case 8: return round_trip<uint32_t>(payload, decode_u32, encode_u32), 0;
-    default: return round_trip<uint64_t>(payload, decode_u64, encode_u64), 0;
+    case 0:
+      return round_trip<Hello>(payload, decode_hello, encode_hello), 0;
+    case 3:
+      return round_trip<Ready>(payload, decode_ready, encode_ready), 0;
+    case 4:
+      return request(payload), 0;
+    case 5:
+      return head(payload), 0;
+    case 6:
+      return error(payload), 0;
+    case 7:
+      return round_trip<ClientLimitsMessage>(payload, decode_client_limits, encode_client_limits), 0;
+    case 8:
+      return round_trip<uint32_t>(payload, decode_u32, encode_u32), 0;
+    default:
+      return round_trip<uint64_t>(payload, decode_u64, encode_u64), 0;
   }
 }

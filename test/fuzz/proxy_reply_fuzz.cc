@@ -29,15 +29,16 @@ void url(std::string_view text) {
   }
   const std::string canonical = ctn::proxy::canonical_url(config);
   ProxyConfig again;
-  if (!ctn::proxy::parse_proxy_url(canonical, &again, &why) || ctn::proxy::canonical_url(again) != canonical) {
+  if (!ctn::proxy::parse_proxy_url(canonical, &again, &why) ||
+      ctn::proxy::canonical_url(again) != canonical) {
     __builtin_trap();
   }
   (void)ctn::proxy::redacted_url(config);
 }
 
 ProxyConfig config_for(uint8_t mode) {
-  static constexpr Scheme kSchemes[] = {Scheme::kHttp,   Scheme::kHttps,  Scheme::kSocks4,
-                                        Scheme::kSocks4a, Scheme::kSocks5, Scheme::kSocks5, Scheme::kSocks5h};
+  static constexpr Scheme kSchemes[] = {Scheme::kHttp,   Scheme::kHttps,  Scheme::kSocks4, Scheme::kSocks4a,
+                                        Scheme::kSocks5, Scheme::kSocks5, Scheme::kSocks5h};
   ProxyConfig config;
   config.scheme = kSchemes[mode];
   config.host = "127.0.0.1";

@@ -24,7 +24,8 @@ class AdmissionTest : public ::testing::Test {
   // Takes every waiting request (all eligible), in the order served.
   std::vector<uint64_t> take_all(Admission& a) {
     std::vector<uint64_t> ids;
-    while (auto ex = a.take([](const std::shared_ptr<Exchange>&) { return true; })) ids.push_back(ex->spec.id);
+    while (auto ex = a.take([](const std::shared_ptr<Exchange>&) { return true; }))
+      ids.push_back(ex->spec.id);
     return ids;
   }
 

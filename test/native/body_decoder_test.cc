@@ -55,13 +55,14 @@ struct Case {
 };
 
 std::vector<Case> cases(const std::string& plain) {
-  return {{"gzip", zlib_encode(plain, 16 + 15)}, {"x-gzip", zlib_encode(plain, 16 + 15)},
-          {"deflate", zlib_encode(plain, 15)},   {"deflate", zlib_encode(plain, -15)},
-          {"br", brotli_encode(plain)},          {"zstd", zstd_encode(plain)},
+  return {{"gzip", zlib_encode(plain, 16 + 15)},  {"x-gzip", zlib_encode(plain, 16 + 15)},
+          {"deflate", zlib_encode(plain, 15)},    {"deflate", zlib_encode(plain, -15)},
+          {"br", brotli_encode(plain)},           {"zstd", zstd_encode(plain)},
           {" GZIP ", zlib_encode(plain, 16 + 15)}};
 }
 
-std::string decode_in_pieces(const char* encoding, const std::string& in, size_t split, bool* ok, std::string* why) {
+std::string decode_in_pieces(const char* encoding, const std::string& in, size_t split, bool* ok,
+                             std::string* why) {
   auto d = BodyDecoder::for_encoding(encoding, 0);
   std::string out;
   *ok = d && d->decode(std::string_view(in).substr(0, split), out, why) &&
@@ -85,7 +86,8 @@ TEST(BodyDecoder, SplitAtEveryByte) {
     for (size_t split = 0; split <= c.encoded.size(); ++split) {
       bool ok;
       std::string why;
-      ASSERT_EQ(decode_in_pieces(c.encoding, c.encoded, split, &ok, &why), plain) << c.encoding << " @" << split;
+      ASSERT_EQ(decode_in_pieces(c.encoding, c.encoded, split, &ok, &why), plain)
+          << c.encoding << " @" << split;
       ASSERT_TRUE(ok) << c.encoding << " @" << split << ": " << why;
     }
   }
@@ -96,7 +98,8 @@ TEST(BodyDecoder, OneByteAtATime) {
   for (const auto& c : cases(plain)) {
     auto d = BodyDecoder::for_encoding(c.encoding, 0);
     std::string out, why;
-    for (char ch : c.encoded) ASSERT_TRUE(d->decode(std::string_view(&ch, 1), out, &why)) << c.encoding << why;
+    for (char ch : c.encoded)
+      ASSERT_TRUE(d->decode(std::string_view(&ch, 1), out, &why)) << c.encoding << why;
     EXPECT_TRUE(d->finish(&why)) << c.encoding;
     EXPECT_EQ(out, plain) << c.encoding;
   }
@@ -146,7 +149,7 @@ TEST(BodyDecoder, DecompressionBombsStopAtTheCap) {
 // in one raw block: a tiny frame that asks the decoder for a window of 2^window_log bytes.
 std::string zstd_frame_with_window(int window_log, const std::string& data) {
   std::string f("\x28\xb5\x2f\xfd", 4);
-  f.push_back('\x00');                                   // no checksum, no dictionary, no content size
+  f.push_back('\x00');                                     // no checksum, no dictionary, no content size
   f.push_back(static_cast<char>((window_log - 10) << 3));  // window descriptor: exponent, mantissa 0
   const uint32_t header = 1u | (0u << 1) | (static_cast<uint32_t>(data.size()) << 3);  // last, raw
   f.push_back(static_cast<char>(header));

@@ -80,17 +80,15 @@ std::optional<ClientHello> ParseClientHello(const Bytes& wire) {
   uint16_t record_version;
   CBS_init(&cbs, wire.data(), wire.size());
   if (!CBS_get_u8(&cbs, &type) || type != 22 || !CBS_get_u16(&cbs, &record_version) ||
-      !CBS_get_u16_length_prefixed(&cbs, &record) || CBS_len(&cbs) != 0 ||
-      !CBS_get_u8(&record, &msg_type) || msg_type != 1 ||
-      !CBS_get_u24_length_prefixed(&record, &body) || CBS_len(&record) != 0) {
+      !CBS_get_u16_length_prefixed(&cbs, &record) || CBS_len(&cbs) != 0 || !CBS_get_u8(&record, &msg_type) ||
+      msg_type != 1 || !CBS_get_u24_length_prefixed(&record, &body) || CBS_len(&record) != 0) {
     return std::nullopt;
   }
   ClientHello hello;
   if (!CBS_get_u16(&body, &hello.legacy_version) || !CBS_get_bytes(&body, &random, 32) ||
-      !CBS_get_u8_length_prefixed(&body, &session_id) ||
-      !CBS_get_u16_length_prefixed(&body, &ciphers) ||
-      !CBS_get_u8_length_prefixed(&body, &compression) ||
-      !CBS_get_u16_length_prefixed(&body, &exts) || CBS_len(&body) != 0) {
+      !CBS_get_u8_length_prefixed(&body, &session_id) || !CBS_get_u16_length_prefixed(&body, &ciphers) ||
+      !CBS_get_u8_length_prefixed(&body, &compression) || !CBS_get_u16_length_prefixed(&body, &exts) ||
+      CBS_len(&body) != 0) {
     return std::nullopt;
   }
   hello.session_id.assign(CBS_data(&session_id), CBS_data(&session_id) + CBS_len(&session_id));
@@ -126,8 +124,8 @@ Ids U16List(const Bytes* data) {
 }
 
 // key_share: (group, key length) pairs.
-std::vector<std::pair<uint16_t, size_t>> KeyShares(const Bytes* data) {
-  std::vector<std::pair<uint16_t, size_t>> out;
+std::vector<std::pair<uint16_t, size_t> > KeyShares(const Bytes* data) {
+  std::vector<std::pair<uint16_t, size_t> > out;
   if (data == nullptr) return out;
   CBS cbs, list;
   CBS_init(&cbs, data->data(), data->size());
@@ -196,9 +194,8 @@ std::string ErrorString() {
 
 int NoDecompress(SSL*, CRYPTO_BUFFER**, size_t, const uint8_t*, size_t) { return 0; }
 
-const Ids kFirefoxExtensionOrder = {0,  23, 65281, 10, 11, 35, 16, 5,    34,
-                                    18, 51, 43,    13, 45, 28, 27, 65037};
-const Ids kFirefoxGroups = {SSL_GROUP_X25519_MLKEM768, SSL_GROUP_X25519, SSL_GROUP_SECP256R1,
+const Ids kFirefoxExtensionOrder = {0, 23, 65281, 10, 11, 35, 16, 5, 34, 18, 51, 43, 13, 45, 28, 27, 65037};
+const Ids kFirefoxGroups = {SSL_GROUP_X25519_MLKEM768, SSL_GROUP_X25519,    SSL_GROUP_SECP256R1,
                             SSL_GROUP_SECP384R1,       SSL_GROUP_SECP521R1, SSL_GROUP_FFDHE2048,
                             SSL_GROUP_FFDHE3072};
 const Ids kFirefoxSigalgs = {0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806,
@@ -229,8 +226,7 @@ const Ids kSafariTls12Ciphers = {0xc02c, 0xc02b, 0xcca9, 0xc030, 0xc02f, 0xcca8,
 const Ids kSafariTls13Order = {0x1302, 0x1303, 0x1301};
 const Ids kSafariSigalgs = {0x0403, 0x0804, 0x0401, 0x0503, 0x0203, 0x0805,
                             0x0805, 0x0501, 0x0806, 0x0601, 0x0201};
-const Ids kSafariGroups = {SSL_GROUP_X25519, SSL_GROUP_SECP256R1, SSL_GROUP_SECP384R1,
-                           SSL_GROUP_SECP521R1};
+const Ids kSafariGroups = {SSL_GROUP_X25519, SSL_GROUP_SECP256R1, SSL_GROUP_SECP384R1, SSL_GROUP_SECP521R1};
 
 const Ids kChromeSigalgs = {0x0904, 0x0905, 0x0906, 0x0403, 0x0804, 0x0401,
                             0x0503, 0x0805, 0x0501, 0x0806, 0x0601};
@@ -255,10 +251,9 @@ void ConfigureFirefox(SSL_CTX* ctx) {
   for (uint16_t alg : {1, 2, 3}) {
     ASSERT_TRUE(SSL_CTX_add_cert_compression_alg(ctx, alg, nullptr, NoDecompress));
   }
-  ASSERT_TRUE(SSL_CTX_set_extension_order(ctx, kFirefoxExtensionOrder.data(),
-                                          kFirefoxExtensionOrder.size()));
-  ASSERT_TRUE(SSL_CTX_set_delegated_credential_sigalgs(
-      ctx, kFirefoxDelegatedCredentialSigalgs.data(), kFirefoxDelegatedCredentialSigalgs.size()));
+  ASSERT_TRUE(SSL_CTX_set_extension_order(ctx, kFirefoxExtensionOrder.data(), kFirefoxExtensionOrder.size()));
+  ASSERT_TRUE(SSL_CTX_set_delegated_credential_sigalgs(ctx, kFirefoxDelegatedCredentialSigalgs.data(),
+                                                       kFirefoxDelegatedCredentialSigalgs.size()));
   ASSERT_TRUE(SSL_CTX_set_record_size_limit(ctx, 0x4001));
   ASSERT_TRUE(SSL_CTX_set_key_shares_limit(ctx, 3));
   ASSERT_TRUE(SSL_CTX_set_tls13_cipher_order(ctx, kFirefoxTls13Order.data(), kFirefoxTls13Order.size()));
@@ -328,12 +323,10 @@ TEST(BsslPatches, StockHelloWithoutNewApis) {
   Ids expected13 = EVP_has_aes_hardware() ? Ids{0x1301, 0x1302, 0x1303} : Ids{0x1303, 0x1301, 0x1302};
   EXPECT_EQ(expected13, tls13);
   Ids tls12(hello.ciphers.begin() + 3, hello.ciphers.end());
-  Ids expected12 =
-      EVP_has_aes_hardware()
-          ? Ids{0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc009, 0xc013, 0xc00a, 0xc014,
-                0x009c, 0x009d, 0x002f, 0x0035}
-          : Ids{0xcca9, 0xcca8, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xc009, 0xc013, 0xc00a, 0xc014,
-                0x009c, 0x009d, 0x002f, 0x0035};
+  Ids expected12 = EVP_has_aes_hardware() ? Ids{0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc009,
+                                                0xc013, 0xc00a, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035}
+                                          : Ids{0xcca9, 0xcca8, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xc009,
+                                                0xc013, 0xc00a, 0xc014, 0x009c, 0x009d, 0x002f, 0x0035};
   EXPECT_EQ(expected12, tls12);
 
   // GREASE on, still without the new APIs: GREASE first and last, stock order between, no GREASE
@@ -362,7 +355,7 @@ TEST(BsslPatches, FirefoxHelloMatchesGoldenJa3) {
   ASSERT_NE(nullptr, hello.Find(TLSEXT_TYPE_record_size_limit));
   EXPECT_EQ((Bytes{0x40, 0x01}), *hello.Find(TLSEXT_TYPE_record_size_limit));
   // Three key shares, in group order; the ffdhe groups get none.
-  EXPECT_EQ((std::vector<std::pair<uint16_t, size_t>>{{4588, 1216}, {29, 32}, {23, 65}}),
+  EXPECT_EQ((std::vector<std::pair<uint16_t, size_t> >{{4588, 1216}, {29, 32}, {23, 65}}),
             KeyShares(hello.Find(TLSEXT_TYPE_key_share)));
   EXPECT_EQ(kFirefoxGroups, U16List(hello.Find(TLSEXT_TYPE_supported_groups)));
   // TLS 1.3 suites 1301, 1303, 1302.
@@ -443,9 +436,9 @@ TEST(BsslPatches, RecordSizeLimit) {
 TEST(BsslPatches, KeySharesLimit) {
   auto ctx = NewClientCtx();
   const Ids groups = {SSL_GROUP_FFDHE2048, SSL_GROUP_X25519_MLKEM768, SSL_GROUP_FFDHE3072,
-                      SSL_GROUP_X25519, SSL_GROUP_SECP256R1, SSL_GROUP_SECP384R1};
+                      SSL_GROUP_X25519,    SSL_GROUP_SECP256R1,       SSL_GROUP_SECP384R1};
   ASSERT_TRUE(SSL_CTX_set1_group_ids(ctx.get(), groups.data(), groups.size()));
-  using Shares = std::vector<std::pair<uint16_t, size_t>>;
+  using Shares = std::vector<std::pair<uint16_t, size_t> >;
   // Stock selection (0): the first group and the first of the other kind, ffdhe skipped.
   EXPECT_EQ((Shares{{4588, 1216}, {29, 32}}), KeyShares(HelloFrom(ctx.get()).Find(51)));
   ASSERT_TRUE(SSL_CTX_set_key_shares_limit(ctx.get(), 1));
@@ -624,8 +617,10 @@ int HelloRetryRequestFor(SSL_CTX* ctx, uint16_t group, Client& c) {
   EXPECT_EQ(SSL_ERROR_WANT_READ, SSL_get_error(c.ssl.get(), ret));
   std::optional<ClientHello> hello = ParseClientHello(Drain(c.wbio));
   EXPECT_TRUE(hello.has_value());
-  Bytes exts = {0x00, 0x2b, 0x00, 0x02, 0x03, 0x04,  // supported_versions: TLS 1.3
-                0x00, 0x33, 0x00, 0x02, uint8_t(group >> 8), uint8_t(group)};
+  Bytes exts = {0x00,          0x2b, 0x00, 0x02, 0x03,
+                0x04,  // supported_versions: TLS 1.3
+                0x00,          0x33, 0x00, 0x02, uint8_t(group >> 8),
+                uint8_t(group)};
   Bytes rec = Record(2, ServerHelloBody(kHrrRandom, hello ? hello->session_id : Bytes(), 0x1301, exts));
   BIO_write(c.rbio, rec.data(), int(rec.size()));
   return SSL_do_handshake(c.ssl.get());
@@ -674,8 +669,9 @@ TEST(BsslPatches, ServerRecordSizeLimitIsParsed) {
     SSL_do_handshake(c.ssl.get());
     Drain(c.wbio);
     // A TLS 1.2 ServerHello with renegotiation_info, extended_master_secret and record_size_limit.
-    Bytes exts = {0xff, 0x01, 0x00, 0x01, 0x00, 0x00, 0x17, 0x00, 0x00,
-                  0x00, 0x1c, 0x00, 0x02, uint8_t(limit >> 8), uint8_t(limit)};
+    Bytes exts = {0xff,          0x01, 0x00, 0x01, 0x00, 0x00, 0x17,
+                  0x00,          0x00, 0x00, 0x1c, 0x00, 0x02, uint8_t(limit >> 8),
+                  uint8_t(limit)};
     Bytes rec = Record(2, ServerHelloBody(random, session_id, 0xc02f, exts));
     BIO_write(c.rbio, rec.data(), int(rec.size()));
     int ret = SSL_do_handshake(c.ssl.get());
@@ -695,7 +691,8 @@ TEST(BsslPatches, ServerRecordSizeLimitIsParsed) {
 bssl::UniquePtr<EVP_PKEY> NewRsaKey() {
   bssl::UniquePtr<RSA> rsa(RSA_new());
   bssl::UniquePtr<BIGNUM> e(BN_new());
-  if (!rsa || !e || !BN_set_word(e.get(), RSA_F4) || !RSA_generate_key_ex(rsa.get(), 2048, e.get(), nullptr)) {
+  if (!rsa || !e || !BN_set_word(e.get(), RSA_F4) ||
+      !RSA_generate_key_ex(rsa.get(), 2048, e.get(), nullptr)) {
     return nullptr;
   }
   bssl::UniquePtr<EVP_PKEY> key(EVP_PKEY_new());
@@ -721,8 +718,8 @@ bssl::UniquePtr<X509> SelfSigned(EVP_PKEY* key) {
   }
   X509_NAME* name = X509_get_subject_name(cert.get());
   static const char kCn[] = "example.com";
-  if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const uint8_t*>(kCn),
-                                  -1, -1, 0) ||
+  if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const uint8_t*>(kCn), -1, -1,
+                                  0) ||
       !X509_set_issuer_name(cert.get(), name) || !X509_set_pubkey(cert.get(), key) ||
       !X509_sign(cert.get(), key, EVP_sha256())) {
     return nullptr;
@@ -809,7 +806,8 @@ HandshakeResult Handshake(SSL_CTX* client_ctx, SSL_CTX* server_ctx, bool ech_gre
   // Application data, both directions (a few records' worth, to exercise the record layer).
   std::string big(40000, 'x');
   for (size_t i = 0; i < big.size(); i++) big[i] = char('a' + i % 26);
-  for (auto [from, to] : {std::pair{r.client.get(), r.server.get()}, std::pair{r.server.get(), r.client.get()}}) {
+  for (auto [from, to] :
+       {std::pair{r.client.get(), r.server.get()}, std::pair{r.server.get(), r.client.get()}}) {
     size_t written = 0, got = 0;
     std::string received;
     for (int i = 0; i < 100 && got < big.size(); i++) {
@@ -860,10 +858,10 @@ TEST(BsslPatches, FullHandshakeWithAllApis) {
     uint16_t expected_group;
     bool expect_hrr;
   };
-  for (const Case& c : {Case{"pq", {SSL_GROUP_X25519_MLKEM768, SSL_GROUP_X25519}, 4588, false},
-                        Case{"x25519", {SSL_GROUP_X25519}, 29, false},
-                        Case{"third share", {SSL_GROUP_SECP256R1}, 23, false},
-                        Case{"hrr", {SSL_GROUP_FFDHE2048, SSL_GROUP_SECP384R1}, 24, true}}) {
+  for (const Case& c :
+       {Case{"pq", {SSL_GROUP_X25519_MLKEM768, SSL_GROUP_X25519}, 4588, false},
+        Case{"x25519", {SSL_GROUP_X25519}, 29, false}, Case{"third share", {SSL_GROUP_SECP256R1}, 23, false},
+        Case{"hrr", {SSL_GROUP_FFDHE2048, SSL_GROUP_SECP384R1}, 24, true}}) {
     SCOPED_TRACE(c.name);
     auto server_ctx = NewServerCtx(/*ecdsa=*/false);
     ASSERT_TRUE(SSL_CTX_set1_group_ids(server_ctx.get(), c.server_groups.data(), c.server_groups.size()));
@@ -879,7 +877,8 @@ TEST(BsslPatches, SafariLegacyListServerPicksModernSuite) {
   auto client_ctx = NewClientCtx();
   ASSERT_TRUE(SSL_CTX_set_strict_cipher_list(client_ctx.get(), kSafariCiphers));
   ASSERT_TRUE(SSL_CTX_set_tls13_cipher_order(client_ctx.get(), kSafariTls13Order.data(), 3));
-  ASSERT_TRUE(SSL_CTX_set_verify_algorithm_prefs(client_ctx.get(), kSafariSigalgs.data(), kSafariSigalgs.size()));
+  ASSERT_TRUE(
+      SSL_CTX_set_verify_algorithm_prefs(client_ctx.get(), kSafariSigalgs.data(), kSafariSigalgs.size()));
   ASSERT_TRUE(SSL_CTX_set1_group_ids(client_ctx.get(), kSafariGroups.data(), kSafariGroups.size()));
   SSL_CTX_set_grease_enabled(client_ctx.get(), 1);
 
@@ -904,7 +903,8 @@ TEST(BsslPatches, SafariLegacyListServerPicksModernSuite) {
 TEST(BsslPatches, LegacySuitesNegotiateOrFailCleanly) {
   auto client_ctx = NewClientCtx();
   ASSERT_TRUE(SSL_CTX_set_strict_cipher_list(client_ctx.get(), kSafariCiphers));
-  ASSERT_TRUE(SSL_CTX_set_verify_algorithm_prefs(client_ctx.get(), kSafariSigalgs.data(), kSafariSigalgs.size()));
+  ASSERT_TRUE(
+      SSL_CTX_set_verify_algorithm_prefs(client_ctx.get(), kSafariSigalgs.data(), kSafariSigalgs.size()));
   ASSERT_TRUE(SSL_CTX_set1_group_ids(client_ctx.get(), kSafariGroups.data(), kSafariGroups.size()));
 
   struct Case {
@@ -913,15 +913,13 @@ TEST(BsslPatches, LegacySuitesNegotiateOrFailCleanly) {
     bool ecdsa;
     bool negotiable;
   };
-  for (const Case& c : {Case{"ECDHE-ECDSA-DES-CBC3-SHA", 0xc008, true, true},
-                        Case{"ECDHE-RSA-DES-CBC3-SHA", 0xc012, false, true},
-                        Case{"DES-CBC3-SHA", 0x000a, false, true},
-                        Case{"ECDHE-ECDSA-AES128-SHA256", 0xc023, true, true},
-                        Case{"ECDHE-RSA-AES128-SHA256", 0xc027, false, true},
-                        Case{"AES128-SHA256", 0x003c, false, true},
-                        Case{"AES256-SHA256", 0x003d, false, true},
-                        Case{"ECDHE-ECDSA-AES256-SHA384", 0xc024, true, false},
-                        Case{"ECDHE-RSA-AES256-SHA384", 0xc028, false, false}}) {
+  for (const Case& c :
+       {Case{"ECDHE-ECDSA-DES-CBC3-SHA", 0xc008, true, true},
+        Case{"ECDHE-RSA-DES-CBC3-SHA", 0xc012, false, true}, Case{"DES-CBC3-SHA", 0x000a, false, true},
+        Case{"ECDHE-ECDSA-AES128-SHA256", 0xc023, true, true},
+        Case{"ECDHE-RSA-AES128-SHA256", 0xc027, false, true}, Case{"AES128-SHA256", 0x003c, false, true},
+        Case{"AES256-SHA256", 0x003d, false, true}, Case{"ECDHE-ECDSA-AES256-SHA384", 0xc024, true, false},
+        Case{"ECDHE-RSA-AES256-SHA384", 0xc028, false, false}}) {
     SCOPED_TRACE(c.name);
     auto server_ctx = NewServerCtx(c.ecdsa);
     ASSERT_TRUE(SSL_CTX_set_max_proto_version(server_ctx.get(), TLS1_2_VERSION));
@@ -1000,8 +998,15 @@ TEST(BsslPatches, CipherWireListHandshakesPickARealSuite) {
 
 // Writes `body` to the client as a ServerHello record and lets it process it.
 int FeedServerHello(Client& c, const Bytes& body) {
-  Bytes record = {22, 3, 3, uint8_t((body.size() + 4) >> 8), uint8_t((body.size() + 4) & 0xff), 2, 0,
-                  uint8_t(body.size() >> 8), uint8_t(body.size() & 0xff)};
+  Bytes record = {22,
+                  3,
+                  3,
+                  uint8_t((body.size() + 4) >> 8),
+                  uint8_t((body.size() + 4) & 0xff),
+                  2,
+                  0,
+                  uint8_t(body.size() >> 8),
+                  uint8_t(body.size() & 0xff)};
   record.insert(record.end(), body.begin(), body.end());
   BIO_write(c.rbio, record.data(), int(record.size()));
   return SSL_do_handshake(c.ssl.get());
@@ -1030,7 +1035,8 @@ struct ServerChoiceOutcome {
   std::string errors;
 };
 
-ServerChoiceOutcome ServerChooses(SSL_CTX* ctx, uint16_t cipher, bool tls13, const Bytes& extra_extensions = {}) {
+ServerChoiceOutcome ServerChooses(SSL_CTX* ctx, uint16_t cipher, bool tls13,
+                                  const Bytes& extra_extensions = {}) {
   Client c = NewMemoryClient(ctx, false);
   EXPECT_EQ(-1, SSL_do_handshake(c.ssl.get()));
   std::optional<ClientHello> hello = ParseClientHello(Drain(c.wbio));
@@ -1132,8 +1138,8 @@ TEST(BsslPatches, OmittedExtensionsAreLeftOut) {
   // The renegotiation SCSV makes the server answer with renegotiation_info: still accepted. (A
   // BoringSSL server offers no ECDHE without supported_groups: keep that one here.)
   const Ids omitted_but_groups = {11, 13, 23, 65281};
-  ASSERT_TRUE(SSL_CTX_set_client_omitted_extensions(ctx.get(), omitted_but_groups.data(),
-                                                    omitted_but_groups.size()));
+  ASSERT_TRUE(
+      SSL_CTX_set_client_omitted_extensions(ctx.get(), omitted_but_groups.data(), omitted_but_groups.size()));
   const Ids wire = {0xc02f, 0x00ff};
   ASSERT_TRUE(SSL_CTX_set_client_cipher_wire_list(ctx.get(), wire.data(), wire.size()));
   auto server_ctx = NewServerCtx(false);
@@ -1155,7 +1161,6 @@ TEST(BsslPatches, PointFormatsAsGiven) {
   ASSERT_TRUE(SSL_CTX_set_client_ec_point_formats(ctx.get(), nullptr, 0));
   EXPECT_EQ((Bytes{1, 0}), *HelloFrom(ctx.get()).Find(TLSEXT_TYPE_ec_point_formats));
 }
-
 
 // The outer encrypted_client_hello's fields: {kdf, aead, enc length, payload length}.
 std::vector<size_t> EchFields(const ClientHello& hello) {

@@ -64,7 +64,8 @@ TEST_F(DeadlinesTest, TlsHeadersAndBodyIdleAreTimeouts) {
   };
   const Case cases[] = {
       {Stage::kTls, &RequestSpec::tls_timeout_ms, Phase::kTls, "TLS handshake timeout of 1 ms exceeded"},
-      {Stage::kHeaders, &RequestSpec::headers_timeout_ms, Phase::kHeaders, "headers timeout of 1 ms exceeded"},
+      {Stage::kHeaders, &RequestSpec::headers_timeout_ms, Phase::kHeaders,
+       "headers timeout of 1 ms exceeded"},
       {Stage::kBody, &RequestSpec::body_idle_timeout_ms, Phase::kBody, "body idle timeout of 1 ms exceeded"},
   };
   for (const Case& c : cases) {

@@ -189,7 +189,8 @@ TEST_F(DiallerTest, AProxyThatRefusesTheTunnelFailsAtTheProxyStage) {
   ASSERT_TRUE(listener.failed);
   EXPECT_EQ(listener.error.code, ErrorCode::kProxy);
   EXPECT_EQ(listener.error.stage, Stage::kProxy);
-  EXPECT_NE(listener.error.message.find("(proxy http://127.0.0.1:"), std::string::npos) << listener.error.message;
+  EXPECT_NE(listener.error.message.find("(proxy http://127.0.0.1:"), std::string::npos)
+      << listener.error.message;
 }
 
 TEST_F(DiallerTest, ADialNobodyWantsStopsAtTheNextStage) {

@@ -10,7 +10,7 @@ namespace {
 TEST(EngineCounters, LiveCountsMoveBothWaysHereAndInTheOrigin) {
   EngineCounters c;
   OriginCounters origin;
-  c.adjust(&origin, 1, 0, 1, 0);  // connecting
+  c.adjust(&origin, 1, 0, 1, 0);   // connecting
   c.adjust(&origin, 0, 1, -1, 0);  // established, idle
   c.adjust(&origin, 0, -1, 0, 3);  // three streams
   EngineStats s = c.snapshot();

@@ -23,23 +23,23 @@
 #include <thread>
 #include <vector>
 
-#include "core/engine.h"
 #include "common/error.h"
+#include "core/engine.h"
 #include "core/request.h"
 #include "profiles/profile.h"
-#include "tls/tls_context.h"
 #include "test_server.h"
+#include "tls/tls_context.h"
 
 namespace ctn_test {
 
 using namespace std::chrono_literals;
 using ctn::ConnectionInfo;
 using ctn::Error;
+using ctn::error_code_name;
 using ctn::ErrorCode;
 using ctn::Event;
 using ctn::EventSink;
 using ctn::ResponseHead;
-using ctn::error_code_name;
 using ctn::stage_name;
 using Kind = Event::Kind;
 
@@ -57,8 +57,7 @@ inline const bool kEnvironmentReady = [] {
 // can put it on the wire (nullptr), else (stock BoringSSL without the patch series) a small stock
 // profile.
 inline std::shared_ptr<const ctn::Profile> test_tls_profile() {
-  static const std::shared_ptr<const ctn::Profile> profile =
-      []() -> std::shared_ptr<const ctn::Profile> {
+  static const std::shared_ptr<const ctn::Profile> profile = []() -> std::shared_ptr<const ctn::Profile> {
     std::string why;
     if (ctn::check_tls_profile(ctn::default_profile().tls, &why)) return nullptr;
     auto p = std::make_shared<ctn::Profile>();
@@ -332,11 +331,10 @@ class EngineFixture : public ::testing::Test {
   uint64_t next_id_ = 1;
 };
 
-#define AWAIT(var, id)                                              \
-  auto var##_opt_ = sink_.wait_terminal(id);                        \
-  ASSERT_TRUE(var##_opt_.has_value())                               \
-      << "no terminal event for request " << (id)                   \
-      << " within 10 s; so far: " << sink_.snapshot(id).describe(); \
+#define AWAIT(var, id)                                                                              \
+  auto var##_opt_ = sink_.wait_terminal(id);                                                        \
+  ASSERT_TRUE(var##_opt_.has_value()) << "no terminal event for request " << (id)                   \
+                                      << " within 10 s; so far: " << sink_.snapshot(id).describe(); \
   const Record& var = *var##_opt_
 
 }  // namespace ctn_test

@@ -29,19 +29,18 @@
 #include <thread>
 #include <vector>
 
-#include "engine_harness.h"
-#include "core/engine.h"
 #include "common/error.h"
+#include "core/engine.h"
 #include "core/request.h"
+#include "engine_harness.h"
 #include "profiles/profile.h"
-#include "tls/tls_context.h"
 #include "test_server.h"
+#include "tls/tls_context.h"
 
 namespace {
 
 using namespace ctn;
 using namespace ctn_test;
-
 
 std::string pattern(size_t n) {
   std::string s(n, '\0');
@@ -66,8 +65,6 @@ std::string gzip(const std::string& in) {
   deflateEnd(&z);
   return out;
 }
-
-
 
 class EngineHttp2Test : public EngineFixture {
  protected:
@@ -215,8 +212,9 @@ TEST_F(EngineHttp2Test, CancelOneStreamMidBody) {
   const uint64_t big = submit(spec(server, "/big"));
   std::vector<uint64_t> others;
   for (int i = 0; i < 5; ++i) others.push_back(submit(spec(server, "/small/" + std::to_string(i))));
-  ASSERT_TRUE(sink_.wait_record(big, [](const Record& r) { return r.body.size() >= 32 * 1024 || r.terminals; }))
-      << sink_.snapshot(big).describe();
+  ASSERT_TRUE(sink_.wait_record(big, [](const Record& r) {
+    return r.body.size() >= 32 * 1024 || r.terminals;
+  })) << sink_.snapshot(big).describe();
   engine_->cancel(big);
   AWAIT(b, big);
   ASSERT_TRUE(b.error.has_value()) << b.describe();
@@ -361,11 +359,13 @@ TEST_F(EngineHttp2Test, ServerResetsOneStream) {
 TEST_F(EngineHttp2Test, GoawayWithStreamsInFlight) {
   H2ServerOptions options;
   options.goaway_after = 3;
-  H2Server server([](const RequestInfo& r) {
-    Action a = respond(body_for(r.path, 20000));
-    if (r.conn_index == 0) a.pace = 4096;  // the first three are still going when GOAWAY lands
-    return a;
-  }, options);
+  H2Server server(
+      [](const RequestInfo& r) {
+        Action a = respond(body_for(r.path, 20000));
+        if (r.conn_index == 0) a.pace = 4096;  // the first three are still going when GOAWAY lands
+        return a;
+      },
+      options);
   std::vector<uint64_t> ids;
   for (int i = 0; i < 10; ++i) ids.push_back(submit(spec(server, "/g/" + std::to_string(i))));
   int ok = 0;
@@ -407,7 +407,8 @@ TEST_F(EngineHttp2Test, AbruptCloseWithStreamsInFlight) {
     if (r.ok()) {
       EXPECT_EQ(r.body, body_for("/s/" + std::to_string(i), 1000));
     } else {
-      EXPECT_TRUE(r.error_code() == ErrorCode::kConnectionClosed || r.error_code() == ErrorCode::kBodyTruncated)
+      EXPECT_TRUE(r.error_code() == ErrorCode::kConnectionClosed ||
+                  r.error_code() == ErrorCode::kBodyTruncated)
           << r.describe();
     }
   }
@@ -535,4 +536,3 @@ TEST_F(EngineHttp2Test, ColdOriginWaitersCancelledAndFailed) {
 }
 
 }  // namespace
-

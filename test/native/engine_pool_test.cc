@@ -18,8 +18,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/engine.h"
 #include "common/error.h"
+#include "core/engine.h"
 #include "core/request.h"
 #include "engine_harness.h"
 #include "pool/fair_queue.h"
@@ -90,16 +90,14 @@ TEST(FairQueue, ClientServedPastTheQueueGoesLast) {
 // ---------------------------------------------------------------------------------------------
 // Fixture
 
-const Profile& used_profile() {
-  return test_tls_profile() ? *test_tls_profile() : default_profile();
-}
+const Profile& used_profile() { return test_tls_profile() ? *test_tls_profile() : default_profile(); }
 
 bool http2_profile_usable() {
   std::string why;
   return check_tls_profile(default_profile().tls, &why);
 }
 
-#define REQUIRE_H2()                                                                      \
+#define REQUIRE_H2() \
   if (!http2_profile_usable()) GTEST_SKIP() << "the default profile cannot go on the wire"
 
 // An HTTP/1.1 handler that answers each request (body: its X-Req header) once `gate` is open.
@@ -112,8 +110,6 @@ Handler gated(std::atomic<bool>& gate) {
     }
   };
 }
-
-
 
 class PoolTest : public ::testing::Test {
  protected:
@@ -242,8 +238,8 @@ TEST_F(PoolTest, Http2ReuseRatioAndOriginStats) {
   EXPECT_EQ(s.connections_idle, 1u) << "an HTTP/2 session without streams is idle";
   const auto origins = engine_->origin_stats();
   ASSERT_EQ(origins.size(), 1u);
-  EXPECT_EQ(origins[0].key, "https://localhost:" + std::to_string(server.port()) + " [" +
-                                default_profile().id + "]");
+  EXPECT_EQ(origins[0].key,
+            "https://localhost:" + std::to_string(server.port()) + " [" + default_profile().id + "]");
   EXPECT_EQ(origins[0].open, 1u);
   EXPECT_EQ(origins[0].idle, 1u);
   EXPECT_EQ(origins[0].h2_streams, 0u);
@@ -573,8 +569,8 @@ TEST_F(PoolTest, PerClientQueueBound) {
   TestServer server(gated(gate));
   const uint64_t a = submit(h1(server, "/", 9));  // on the connection
   ASSERT_TRUE(server.wait_requests(1));
-  const uint64_t b = submit(h1(server, "/", 9));  // queued
-  const uint64_t c = submit(h1(server, "/", 9));  // over this client's bound
+  const uint64_t b = submit(h1(server, "/", 9));   // queued
+  const uint64_t c = submit(h1(server, "/", 9));   // over this client's bound
   const uint64_t d = submit(h1(server, "/", 10));  // another client still queues
   AWAIT(rc, c);
   EXPECT_EQ(rc.code(), "ERR_QUEUE_FULL") << rc.describe();
@@ -794,9 +790,8 @@ TEST_F(PoolTest, Http2PingTimeoutClosesAnIdleDeadSession) {
     AWAIT(w, warm);
     ASSERT_TRUE(w.ok()) << w.describe();
   }
-  ASSERT_TRUE(wait_stats([](const EngineStats& s) {
-    return s.h2_pings_timed_out == 1 && s.connections_live == 0;
-  }));
+  ASSERT_TRUE(
+      wait_stats([](const EngineStats& s) { return s.h2_pings_timed_out == 1 && s.connections_live == 0; }));
   const uint64_t next = submit(h2(server, "/next"));
   AWAIT(r, next);
   EXPECT_TRUE(r.ok()) << r.describe();
@@ -1104,9 +1099,8 @@ TEST_F(PoolTest, CancelInEveryPhase) {
   EXPECT_TRUE(silent.wait_peer_closes(1, 5s));
   EXPECT_TRUE(no_head.wait_peer_closes(1, 5s));
   EXPECT_TRUE(mid_body.wait_peer_closes(1, 5s)) << "an HTTP/1.1 connection mid-body is closed";
-  ASSERT_TRUE(wait_stats([](const EngineStats& st) {
-    return st.requests_in_flight == 0 && st.connections_live == 0;
-  }));
+  ASSERT_TRUE(wait_stats(
+      [](const EngineStats& st) { return st.requests_in_flight == 0 && st.connections_live == 0; }));
   EXPECT_EQ(errors(ErrorCode::kAborted), listener.full() ? 4u : 3u);
 }
 

@@ -14,8 +14,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/engine.h"
 #include "common/error.h"
+#include "core/engine.h"
 #include "core/request.h"
 #include "engine_harness.h"
 #include "proxy_server.h"
@@ -37,7 +37,8 @@ class ProxyTest : public EngineFixture {
  protected:
   // A GET of `target` on `server` (host "localhost", so the target's TLS sends SNI) via `proxy`.
   RequestSpec via(const TestServer& server, std::string proxy, std::string target = "/") {
-    RequestSpec r = loopback_request(next_id_++, server.tls(), "localhost", server.port(), "GET", std::move(target));
+    RequestSpec r =
+        loopback_request(next_id_++, server.tls(), "localhost", server.port(), "GET", std::move(target));
     r.proxy = std::move(proxy);
     return r;
   }
@@ -60,7 +61,6 @@ class ProxyTest : public EngineFixture {
   }
 };
 
-
 // ---------------------------------------------------------------------------------------------
 // HTTP proxies
 
@@ -79,8 +79,7 @@ TEST_F(ProxyTest, ConnectTunnelCarriesTheTargetsTls) {
   EXPECT_EQ(target.server_names(), std::vector<std::string>{"localhost"});
   ASSERT_EQ(target.request_count(), 1u);
   EXPECT_EQ(target.requests()[0].rfind("GET /x HTTP/1.1\r\n", 0), 0u) << target.requests()[0];
-  EXPECT_EQ(header_value(target.requests()[0], "host"),
-            "localhost:" + std::to_string(target.port()));
+  EXPECT_EQ(header_value(target.requests()[0], "host"), "localhost:" + std::to_string(target.port()));
 }
 
 TEST_F(ProxyTest, HttpsProxyCarriesTlsInsideTls) {
@@ -140,8 +139,7 @@ TEST_F(ProxyTest, RefusedCredentialsFailWithTheStatus) {
     EXPECT_EQ(r.stage(), "proxy") << r.describe();
     ASSERT_TRUE(r.error);
     EXPECT_NE(r.error->message.find("407"), std::string::npos) << r.error->message;
-    EXPECT_EQ(r.error->message.find("wrong"), std::string::npos) << "password leaked: "
-                                                                  << r.error->message;
+    EXPECT_EQ(r.error->message.find("wrong"), std::string::npos) << "password leaked: " << r.error->message;
   }
   EXPECT_EQ(target.connections(), 0);
   ASSERT_TRUE(wait_quiet());

@@ -14,24 +14,24 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <filesystem>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "core/engine.h"
 #include "common/error.h"
+#include "core/engine.h"
 #include "core/request.h"
-#include "profiles/profile.h"
-#include "tls/tls_context.h"
 #include "engine_harness.h"
+#include "profiles/profile.h"
 #include "test_server.h"
+#include "tls/tls_context.h"
 
 namespace {
 
@@ -60,8 +60,7 @@ class EngineTest : public ::testing::Test {
   RequestSpec spec(const TestServer& s, std::string method = "GET", std::string target = "/") {
     return spec_for(s.tls(), s.port(), std::move(method), std::move(target));
   }
-  RequestSpec spec_for(bool tls, uint16_t port, std::string method = "GET",
-                       std::string target = "/") {
+  RequestSpec spec_for(bool tls, uint16_t port, std::string method = "GET", std::string target = "/") {
     return loopback_request(next_id_++, tls, "127.0.0.1", port, std::move(method), std::move(target));
   }
   uint64_t submit(RequestSpec s) {
@@ -88,8 +87,7 @@ class EngineTest : public ::testing::Test {
   // A request that got ERR_ABORTED stays silent afterwards, even when cancelled again.
   void expect_aborted_once(uint64_t id) {
     auto r = sink_.wait_terminal(id);
-    ASSERT_TRUE(r.has_value()) << "no terminal event after cancel; "
-                               << sink_.snapshot(id).describe();
+    ASSERT_TRUE(r.has_value()) << "no terminal event after cancel; " << sink_.snapshot(id).describe();
     EXPECT_EQ(r->code(), "ERR_ABORTED") << r->describe();
     EXPECT_EQ(r->terminals, 1);
     const size_t events = sink_.event_count(id);
@@ -110,8 +108,7 @@ class EngineTest : public ::testing::Test {
 // Basic exchanges
 
 TEST_F(EngineTest, PlainGetDeliversHeadBodyEnd) {
-  const std::string resp =
-      "HTTP/1.1 200 OK\r\nX-Second: b\r\nx-first: a\r\nContent-Length: 5\r\n\r\nhello";
+  const std::string resp = "HTTP/1.1 200 OK\r\nX-Second: b\r\nx-first: a\r\nContent-Length: 5\r\n\r\nhello";
   TestServer server(TestServer::respond_always(resp));
   const uint64_t id = submit(spec(server, "GET", "/hello"));
   AWAIT(r, id);
@@ -182,8 +179,8 @@ TEST_F(EngineTest, TlsGetByHostNameSendsSni) {
   ASSERT_EQ(server.server_names().size(), 1u);
   EXPECT_EQ(server.server_names()[0], "localhost");
   ASSERT_EQ(server.request_count(), 1u);
-  EXPECT_EQ(server.requests()[0].find(
-                "GET / HTTP/1.1\r\nHost: localhost:" + std::to_string(server.port()) + "\r\n"),
+  EXPECT_EQ(server.requests()[0].find("GET / HTTP/1.1\r\nHost: localhost:" + std::to_string(server.port()) +
+                                      "\r\n"),
             0u)
       << server.requests()[0];
 }
@@ -334,11 +331,7 @@ TEST_F(EngineTest, RequestBytesOnTheWireAreExact) {
            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 7\r\n\r\nhello=1"},
       // ... and for an empty POST / PUT.
       {"POST", "/empty", {}, "", "POST /empty HTTP/1.1\r\n" + host + "Content-Length: 0\r\n\r\n"},
-      {"PUT",
-       "/p",
-       {{"a", "b"}},
-       "",
-       "PUT /p HTTP/1.1\r\n" + host + "a: b\r\nContent-Length: 0\r\n\r\n"},
+      {"PUT", "/p", {{"a", "b"}}, "", "PUT /p HTTP/1.1\r\n" + host + "a: b\r\nContent-Length: 0\r\n\r\n"},
       // Not for a GET or DELETE without a body.
       {"DELETE", "/d", {}, "", "DELETE /d HTTP/1.1\r\n" + host + "\r\n"},
       // The caller's Host keeps its casing and place; no second Host.
@@ -376,16 +369,15 @@ TEST_F(EngineTest, HostHeaderOverTlsUsesServerPortAndBracketsNothingForIpv4) {
   AWAIT(r, id);
   ASSERT_TRUE(r.ok()) << r.describe();
   ASSERT_EQ(server.request_count(), 1u);
-  EXPECT_EQ(server.requests()[0],
-            "GET /x HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(server.port()) +
-                "\r\nAccept: text/html\r\n\r\n");
+  EXPECT_EQ(server.requests()[0], "GET /x HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(server.port()) +
+                                      "\r\nAccept: text/html\r\n\r\n");
 }
 
 TEST_F(EngineTest, HostHeaderForAnIpv6LiteralIsBracketed) {
   std::unique_ptr<TestServer> server;
   try {
-    server = std::make_unique<TestServer>(TestServer::respond_always(response("v6")),
-                                          ServerOptions{.ipv6 = true});
+    server =
+        std::make_unique<TestServer>(TestServer::respond_always(response("v6")), ServerOptions{.ipv6 = true});
   } catch (const std::exception&) {
     GTEST_SKIP() << "no IPv6 loopback";
   }
@@ -552,8 +544,7 @@ TEST_F(EngineTest, UnsolicitedBytesOnAnIdleConnectionAreNeverTakenAsTheNextRespo
   ASSERT_TRUE(ra.ok()) << ra.describe();
   AWAIT(rd, a_id + 1);
   EXPECT_TRUE(rd.ok()) << rd.describe();
-  EXPECT_NE(rd.body, "WRONG")
-      << "a response nobody asked for was delivered as this request's response";
+  EXPECT_NE(rd.body, "WRONG") << "a response nobody asked for was delivered as this request's response";
   EXPECT_EQ(rd.body, "RIGHT");
   ASSERT_TRUE(wait_quiet());
 }
@@ -565,8 +556,8 @@ TEST_F(EngineTest, IdleTimeoutClosesPooledConnections) {
   AWAIT(r, id);
   ASSERT_TRUE(r.ok()) << r.describe();
   ASSERT_TRUE(server.wait_peer_closes(1, 5s)) << "the idle connection was not closed";
-  ASSERT_TRUE(wait_stats(
-      [](const EngineStats& s) { return s.connections_open == 0 && s.connections_idle == 0; }));
+  ASSERT_TRUE(
+      wait_stats([](const EngineStats& s) { return s.connections_open == 0 && s.connections_idle == 0; }));
 }
 
 TEST_F(EngineTest, MaxIdlePerOriginBoundsThePool) {
@@ -588,8 +579,8 @@ TEST_F(EngineTest, MaxIdlePerOriginBoundsThePool) {
   }
   EXPECT_EQ(server.connections(), 3);
   ASSERT_TRUE(server.wait_peer_closes(2, 5s));
-  ASSERT_TRUE(wait_stats(
-      [](const EngineStats& s) { return s.connections_open == 1 && s.connections_idle == 1; }));
+  ASSERT_TRUE(
+      wait_stats([](const EngineStats& s) { return s.connections_open == 1 && s.connections_idle == 1; }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -900,8 +891,7 @@ TEST_F(EngineTest, PauseStopsEventsAndResumeDeliversTheRest) {
   std::atomic<size_t> written{0};
   TestServer server([&](ServerConn& c) {
     if (!c.read_request()) return;
-    if (!c.write("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kTotal) + "\r\n\r\n"))
-      return;
+    if (!c.write("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kTotal) + "\r\n\r\n")) return;
     if (!c.write(std::string_view(body).substr(0, kFirst))) return;
     written = kFirst;
     if (!c.wait_until([&] { return release.load(); })) return;
@@ -926,8 +916,7 @@ TEST_F(EngineTest, PauseStopsEventsAndResumeDeliversTheRest) {
   EXPECT_EQ(sink_.event_count(id), events) << "events while paused";
   EXPECT_EQ(sink_.body_size(id), bytes);
   EXPECT_LT(bytes, kTotal);
-  EXPECT_LT(written.load(), kTotal)
-      << "the paused engine stopped reading, so the server is blocked";
+  EXPECT_LT(written.load(), kTotal) << "the paused engine stopped reading, so the server is blocked";
   EXPECT_EQ(written.load(), server_written);
   engine_->set_paused(id, false);
   AWAIT(r, id);
@@ -1016,8 +1005,7 @@ INSTANTIATE_TEST_SUITE_P(
         CertCase{"server.pem", "server-key.pem", "127.0.0.1", "", false, ""},
         CertCase{"server.pem", "server-key.pem", "localhost", "", false, ""},
         CertCase{"server.pem", "server-key.pem", "127.0.0.1", "localhost", false, ""},
-        CertCase{"server.pem", "server-key.pem", "127.0.0.1", "wrong.example", false,
-                 "ERR_TLS_CERT"},
+        CertCase{"server.pem", "server-key.pem", "127.0.0.1", "wrong.example", false, "ERR_TLS_CERT"},
         CertCase{"expired.pem", "expired-key.pem", "localhost", "", false, "ERR_TLS_CERT"},
         CertCase{"expired.pem", "expired-key.pem", "127.0.0.1", "", false, "ERR_TLS_CERT"},
         CertCase{"wronghost.pem", "wronghost-key.pem", "localhost", "", false, "ERR_TLS_CERT"},
@@ -1036,12 +1024,12 @@ TEST_F(EngineTest, CertificateFailuresNameTheCertificatesFacts) {
     const char* server_name;
     const char* suffix;
   };
-  for (const Case& c : {Case{"expired.pem", "expired-key.pem", "", " (not after 2021-01-01T00:00:00Z)"},
-                        Case{"wronghost.pem", "wronghost-key.pem", "",
-                             " (certificate names: DNS:wrong.example)"},
-                        Case{"server.pem", "server-key.pem", "other.example",
-                             " (certificate names: DNS:localhost, IP:127.0.0.1, IP:::1)"},
-                        Case{"self-signed.pem", "self-signed-key.pem", "", ""}}) {
+  for (const Case& c :
+       {Case{"expired.pem", "expired-key.pem", "", " (not after 2021-01-01T00:00:00Z)"},
+        Case{"wronghost.pem", "wronghost-key.pem", "", " (certificate names: DNS:wrong.example)"},
+        Case{"server.pem", "server-key.pem", "other.example",
+             " (certificate names: DNS:localhost, IP:127.0.0.1, IP:::1)"},
+        Case{"self-signed.pem", "self-signed-key.pem", "", ""}}) {
     TestServer server(TestServer::respond_always(response("x")),
                       ServerOptions{.tls = true, .cert = c.cert, .key = c.key});
     RequestSpec s = spec(server);
@@ -1055,8 +1043,9 @@ TEST_F(EngineTest, CertificateFailuresNameTheCertificatesFacts) {
     if (suffix.empty()) {
       EXPECT_EQ(message.find('('), std::string::npos) << message;
     } else {
-      const bool ends_with_suffix = message.size() > suffix.size() &&
-                                    message.compare(message.size() - suffix.size(), suffix.size(), suffix) == 0;
+      const bool ends_with_suffix =
+          message.size() > suffix.size() &&
+          message.compare(message.size() - suffix.size(), suffix.size(), suffix) == 0;
       EXPECT_TRUE(ends_with_suffix) << c.cert << ": " << message;
     }
   }
@@ -1114,8 +1103,8 @@ TEST_F(EngineTest, RefusedPortIsConnectRefused) {
     EXPECT_EQ(r.code(), "ERR_CONNECT_REFUSED") << r.describe();
     EXPECT_EQ(r.stage(), "connect");
   }
-  ASSERT_TRUE(wait_stats(
-      [](const EngineStats& s) { return s.requests_in_flight == 0 && s.connections_open == 0; }));
+  ASSERT_TRUE(
+      wait_stats([](const EngineStats& s) { return s.requests_in_flight == 0 && s.connections_open == 0; }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1216,8 +1205,7 @@ class EngineShutdownTest : public EngineTest {
     engine_->set_paused(paused, true);
     ASSERT_TRUE(wait_stats([](const EngineStats& s) { return s.connections_opened >= 5; }));
     std::this_thread::sleep_for(30ms);
-    for (uint64_t id : ids_)
-      EXPECT_EQ(sink_.snapshot(id).terminals, 0) << sink_.snapshot(id).describe();
+    for (uint64_t id : ids_) EXPECT_EQ(sink_.snapshot(id).terminals, 0) << sink_.snapshot(id).describe();
   }
 
   // Every in-flight request got exactly one ERR_CLIENT_CLOSED; every socket was closed.

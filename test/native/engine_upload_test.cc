@@ -47,13 +47,15 @@ std::string pattern(size_t n, char seed) {
 class EngineUploadTest : public EngineFixture {
  protected:
   RequestSpec spec(bool tls, uint16_t port, std::string method, std::string target = "/") {
-    RequestSpec r = loopback_request(next_id_++, tls, "127.0.0.1", port, std::move(method), std::move(target));
+    RequestSpec r =
+        loopback_request(next_id_++, tls, "127.0.0.1", port, std::move(method), std::move(target));
     r.timeout_ms = 8000;
     return r;
   }
   // Writes `body` in pieces of `piece` bytes, then the end.
   void write_in_pieces(uint64_t id, const std::string& body, size_t piece) {
-    for (size_t off = 0; off < body.size(); off += piece) engine_->write_body(id, body.substr(off, piece), false);
+    for (size_t off = 0; off < body.size(); off += piece)
+      engine_->write_body(id, body.substr(off, piece), false);
     engine_->write_body(id, {}, true);
   }
 };
@@ -201,7 +203,8 @@ TEST_F(EngineUploadTest, StreamedUploadOverHttp2) {
   AWAIT(rg, get);
   ASSERT_TRUE(rg.ok()) << rg.describe();
   EXPECT_EQ(rg.connection.alpn, "h2");
-  for (size_t off = 1000; off < body.size(); off += 300'000) engine_->write_body(id, body.substr(off, 300'000), false);
+  for (size_t off = 1000; off < body.size(); off += 300'000)
+    engine_->write_body(id, body.substr(off, 300'000), false);
   engine_->write_body(id, {}, true);
   AWAIT(r, id);
   ASSERT_TRUE(r.ok()) << r.describe();
@@ -251,7 +254,9 @@ TEST_F(EngineUploadTest, UpgradedConnectionCarriesBytesBothWays) {
     TestServer server(
         [&](ServerConn& c) {
           if (!c.read_head(&seen_head)) return;
-          if (!c.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\nhello|")) return;
+          if (!c.write(
+                  "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\nhello|"))
+            return;
           std::string got;
           // Echo until "bye", then close.
           while (got.find("bye") == std::string::npos) {
@@ -368,7 +373,8 @@ TEST_F(EngineUploadTest, PipeHonoursConsumerCredit) {
   while (!sink_.snapshot(id).ended) {
     engine_->set_paused(id, false);
     std::this_thread::sleep_for(5ms);
-    ASSERT_TRUE(sink_.snapshot(id).terminals == 0 || sink_.snapshot(id).ended) << sink_.snapshot(id).describe();
+    ASSERT_TRUE(sink_.snapshot(id).terminals == 0 || sink_.snapshot(id).ended)
+        << sink_.snapshot(id).describe();
   }
   EXPECT_EQ(sink_.snapshot(id).body.size(), kTotal);
 }

@@ -16,12 +16,14 @@ TEST(Ja3, FirefoxStringGivesItsExactHello) {
   TlsProfile t = find_profile("chrome_156")->tls;
   std::string why;
   ASSERT_TRUE(parse_ja3(kFirefox153Ja3, &t, &why)) << why;
-  EXPECT_EQ(t.cipher_suites, (std::vector<uint16_t>{0x1301, 0x1303, 0x1302, 0xc02b, 0xc02f, 0xcca9, 0xcca8,
-                                                    0xc02c, 0xc030, 0xc00a, 0xc013, 0xc014, 0x9c, 0x9d, 0x2f, 0x35}));
-  EXPECT_EQ(t.extension_order, (std::vector<uint16_t>{0, 23, 65281, 10, 11, 35, 16, 5, 34, 18, 51, 43, 13, 45, 28,
-                                                      27, 65037}));
+  EXPECT_EQ(t.cipher_suites,
+            (std::vector<uint16_t>{0x1301, 0x1303, 0x1302, 0xc02b, 0xc02f, 0xcca9, 0xcca8, 0xc02c, 0xc030,
+                                   0xc00a, 0xc013, 0xc014, 0x9c, 0x9d, 0x2f, 0x35}));
+  EXPECT_EQ(t.extension_order,
+            (std::vector<uint16_t>{0, 23, 65281, 10, 11, 35, 16, 5, 34, 18, 51, 43, 13, 45, 28, 27, 65037}));
   EXPECT_EQ(t.groups, (std::vector<uint16_t>{4588, 29, 23, 24, 25, 256, 257}));
-  EXPECT_EQ(t.max_version, 0x0304);  // supported_versions present: TLS 1.3 offered (cycletls offered 1.2 only)
+  EXPECT_EQ(t.max_version,
+            0x0304);  // supported_versions present: TLS 1.3 offered (cycletls offered 1.2 only)
   EXPECT_FALSE(t.grease);
   EXPECT_FALSE(t.grease_signature_algorithms);
   EXPECT_FALSE(t.permute_extensions);
@@ -56,7 +58,9 @@ TEST(Ja3, Tls12OnlyStringOffersTls12Only) {
 TEST(Ja3, GreaseValuesTurnGreaseOn) {
   TlsProfile t = find_profile("firefox_153")->tls;
   std::string why;
-  ASSERT_TRUE(parse_ja3("771,2570-4865-4866-49195,2570-0-23-65281-10-11-13-16-43-45-51-2570,2570-29-23,0", &t, &why)) << why;
+  ASSERT_TRUE(
+      parse_ja3("771,2570-4865-4866-49195,2570-0-23-65281-10-11-13-16-43-45-51-2570,2570-29-23,0", &t, &why))
+      << why;
   EXPECT_TRUE(t.grease);
   EXPECT_EQ(t.cipher_suites, (std::vector<uint16_t>{0x1301, 0x1302, 0xc02b}));
 }
@@ -104,11 +108,12 @@ TEST(Ja3, SuitesTheStackLacksAreAdvertised) {
 TEST(Ja3, UnimplementedExtensionsAreSentOpaque) {
   TlsProfile t = find_profile("chrome_156")->tls;
   std::string why;
-  ASSERT_TRUE(parse_ja3("771,4865-49195-255,0-11-10-35-16-22-23-49-13-43-45-50-51-17-12345-21,29-23-30-258,0-1-2",
-                        &t, &why))
+  ASSERT_TRUE(parse_ja3(
+      "771,4865-49195-255,0-11-10-35-16-22-23-49-13-43-45-50-51-17-12345-21,29-23-30-258,0-1-2", &t, &why))
       << why;
   EXPECT_EQ(t.opaque_extensions, (std::vector<uint16_t>{22, 49, 50, 17, 12345}));
-  EXPECT_EQ(t.extension_order, (std::vector<uint16_t>{0, 11, 10, 35, 16, 22, 23, 49, 13, 43, 45, 50, 51, 17, 12345, 21}));
+  EXPECT_EQ(t.extension_order,
+            (std::vector<uint16_t>{0, 11, 10, 35, 16, 22, 23, 49, 13, 43, 45, 50, 51, 17, 12345, 21}));
   EXPECT_EQ(t.point_formats, (std::vector<uint8_t>{0, 1, 2}));
   EXPECT_EQ(t.omitted_extensions, (std::vector<uint16_t>{65281}));  // OpenSSL relies on the SCSV
   EXPECT_EQ(t.groups, (std::vector<uint16_t>{29, 23, 30, 258}));
@@ -129,8 +134,9 @@ TEST(Ja3, ExtensionsTheStackAlwaysSendsCanBeLeftOut) {
 TEST(Ja4r, SuitesAndExtensionsTheStackLacksAreAdvertised) {
   TlsProfile t = find_profile("chrome_156")->tls;
   std::string why;
-  ASSERT_TRUE(parse_ja4r("t13d0708h2_0033,0039,1301,1304,c02b,c02f,ccaa_000a,000b,000d,0016,002b,002d,0031,0033_0403,0804",
-                         &t, &why))
+  ASSERT_TRUE(parse_ja4r(
+      "t13d0708h2_0033,0039,1301,1304,c02b,c02f,ccaa_000a,000b,000d,0016,002b,002d,0031,0033_0403,0804", &t,
+      &why))
       << why;
   EXPECT_EQ(t.cipher_suites, (std::vector<uint16_t>{0x33, 0x39, 0x1301, 0x1304, 0xc02b, 0xc02f, 0xccaa}));
   EXPECT_EQ(t.opaque_extensions, (std::vector<uint16_t>{22, 49}));
@@ -141,10 +147,11 @@ TEST(Ja4r, SuitesAndExtensionsTheStackLacksAreAdvertised) {
 TEST(Ja4r, ChromiumStringGivesSortedHello) {
   TlsProfile t = find_profile("chrome_156")->tls;
   std::string why;
-  ASSERT_TRUE(parse_ja4r("t13d1517h2_002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9_"
-                         "0005,000a,000b,000d,0012,0017,001b,0023,002b,002d,0033,44cd,ca34,fe0d,ff01_"
-                         "0904,0905,0906,0403,0804,0401,0503,0805,0501,0806,0601",
-                         &t, &why))
+  ASSERT_TRUE(
+      parse_ja4r("t13d1517h2_002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9_"
+                 "0005,000a,000b,000d,0012,0017,001b,0023,002b,002d,0033,44cd,ca34,fe0d,ff01_"
+                 "0904,0905,0906,0403,0804,0401,0503,0805,0501,0806,0601",
+                 &t, &why))
       << why;
   EXPECT_EQ(t.cipher_suites.front(), 0x002f);
   EXPECT_EQ(t.extension_order.front(), 0);  // 'd': SNI
@@ -200,8 +207,9 @@ TEST(Akamai, ChromeFirefoxSafariAndOldFirefox) {
   EXPECT_FALSE(h.headers_priority);
   EXPECT_EQ(h.settings[3].id, 9);
 
-  ASSERT_TRUE(parse_akamai("1:65536;4:131072;5:16384|12517377|3:0:0:201,5:0:0:101,7:0:0:1,9:0:7:1,11:0:3:1,13:0:0:241|m,p,a,s",
-                           &h, &why))
+  ASSERT_TRUE(parse_akamai(
+      "1:65536;4:131072;5:16384|12517377|3:0:0:201,5:0:0:101,7:0:0:1,9:0:7:1,11:0:3:1,13:0:0:241|m,p,a,s", &h,
+      &why))
       << why;
   ASSERT_EQ(h.priority_frames.size(), 6u);
   EXPECT_EQ(h.priority_frames[3].depends_on, 7u);

@@ -62,12 +62,13 @@ TEST(PresetHeadersOnHttp1, ChromeDefaultsBecomeChromesHttp1Request) {
 TEST(PresetHeadersOnHttp1, EveryPresetMatchesMergingOntoItsHttp1List) {
   // The same user headers merged onto the HTTP/2 list and re-spelled, or merged onto the HTTP/1.1
   // list directly (what lib/options.ts does when HTTP/1.1 is known in advance), give one request.
-  const HeaderList user = {{"User-Agent", "custom/1.0"}, {"Accept-Language", "de"}, {"X-Trace", "1"},
-                           {"Cookie", "a=b"}};
+  const HeaderList user = {
+      {"User-Agent", "custom/1.0"}, {"Accept-Language", "de"}, {"X-Trace", "1"}, {"Cookie", "a=b"}};
   for (const auto& id : profile_ids()) {
     SCOPED_TRACE(id);
     const Profile& p = *find_profile(id);
-    const HeaderList got = respell_preset_headers(with_host(overlay(p.headers, user)), p.headers, p.http1_headers);
+    const HeaderList got =
+        respell_preset_headers(with_host(overlay(p.headers, user)), p.headers, p.http1_headers);
     EXPECT_EQ(lines(got), lines(with_host(overlay(p.http1_headers, user))));
   }
 }
@@ -131,8 +132,10 @@ TEST(PresetHeadersOnHttp1, WriterAppliesItOnlyWhenAsked) {
   spec.preset_http2 = &firefox().headers;
   spec.preset_http1 = &firefox().http1_headers;
   ASSERT_TRUE(write_request_head(spec, respelled, &why)) << why;
-  EXPECT_EQ(respelled.rfind("GET / HTTP/1.1\r\nHost: example.com\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:153.0)", 0),
-            0u)
+  EXPECT_EQ(
+      respelled.rfind(
+          "GET / HTTP/1.1\r\nHost: example.com\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:153.0)", 0),
+      0u)
       << respelled;
   EXPECT_NE(respelled.find("\r\nAccept-Encoding: gzip, deflate, br, zstd\r\nConnection: keep-alive\r\n"
                            "Upgrade-Insecure-Requests: 1\r\n"),

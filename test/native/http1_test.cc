@@ -91,8 +91,7 @@ struct RunOptions {
 
 // Feeds `input` in pieces cut at `cuts` (ascending offsets) and returns a canonical description of
 // everything observable. Stops feeding once the parser is complete or failed, like a caller would.
-std::string Drive(std::string_view input, const std::vector<size_t>& cuts,
-                  const RunOptions& options = {}) {
+std::string Drive(std::string_view input, const std::vector<size_t>& cuts, const RunOptions& options = {}) {
   Recorder rec;
   ResponseParser parser(rec, options.limits);
   parser.reset(options.head_request);
@@ -129,11 +128,9 @@ std::string Drive(std::string_view input, const std::vector<size_t>& cuts,
   std::string d;
   for (const auto& e : rec.events) d += e + ",";
   if (rec.head_calls > 0) {
-    d += " status=" + std::to_string(rec.head.status) +
-         " v=" + std::to_string(rec.head.version_major) + "." +
+    d += " status=" + std::to_string(rec.head.status) + " v=" + std::to_string(rec.head.version_major) + "." +
          std::to_string(rec.head.version_minor) + " reason=" + Escape(rec.head.reason) +
-         " headers=" + DescribeHeaders(rec.head.headers) +
-         " cl=" + std::to_string(parser.content_length());
+         " headers=" + DescribeHeaders(rec.head.headers) + " cl=" + std::to_string(parser.content_length());
   }
   d += " body=" + Escape(rec.body);
   d += " trailers=" + DescribeHeaders(rec.trailers);
@@ -317,8 +314,8 @@ TEST(ResponseParser, TransferEncodingOverridesContentLength) {
 
 TEST(ResponseParser, TransferEncodingFinalCodingDecides) {
   const std::string chunked_body = "3\r\nabc\r\n0\r\n\r\n";
-  for (const char* te : {"gzip, chunked", "CHUNKED", "gzip\r\nTransfer-Encoding: chunked",
-                         "chunked;q=1", "gzip,,chunked, "}) {
+  for (const char* te :
+       {"gzip, chunked", "CHUNKED", "gzip\r\nTransfer-Encoding: chunked", "chunked;q=1", "gzip,,chunked, "}) {
     Harness h;
     const std::string in =
         std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: ") + te + "\r\n\r\n" + chunked_body;
@@ -581,8 +578,7 @@ TEST(ResponseParser, HeadByteLimitIsExact) {
     Harness h(ParserLimits{head.size() - 1, 512});
     h.parser.feed(head);
     EXPECT_EQ(h.parser.status(), Status::kError);
-    EXPECT_EQ(h.parser.error(),
-              "header section exceeds " + std::to_string(head.size() - 1) + " bytes");
+    EXPECT_EQ(h.parser.error(), "header section exceeds " + std::to_string(head.size() - 1) + " bytes");
   }
   {
     // Byte by byte must hit the same limit at the same place.
@@ -698,8 +694,7 @@ TEST(ResponseParser, KeepAliveRules) {
 
 TEST(ResponseParser, StopsAtMessageEnd) {
   const std::string first = "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc";
-  const std::string second =
-      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nxy\r\n0\r\n\r\n";
+  const std::string second = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nxy\r\n0\r\n\r\n";
   const std::string third = "HTTP/1.1 204 No Content\r\n\r\n";
   const std::string all = first + second + third + "HTTP/1.1";
   Harness h;
@@ -775,10 +770,8 @@ TEST(ResponseParser, FinishEofInEveryState) {
       {"status line only", "HTTP/1.1 200 OK\r\n", false, false, false},
       {"partial header", "HTTP/1.1 200 OK\r\nContent-", false, false, false},
       {"after interim only", "HTTP/1.1 100 Continue\r\n\r\n", false, false, false},
-      {"content-length body short", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", false, false,
-       false},
-      {"content-length body none", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", false, false,
-       false},
+      {"content-length body short", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", false, false, false},
+      {"content-length body none", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", false, false, false},
       {"chunk size line", chunked + "5", false, false, false},
       {"chunk data", chunked + "5\r\nab", false, false, false},
       {"chunk data end", chunked + "2\r\nab\r", false, false, false},
@@ -844,9 +837,8 @@ std::vector<SplitCase> SplitCorpus() {
                "4;a=b\r\nwiki\r\n5 ;x\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\n"
                "Expires: never\r\nX-Sum: 42\r\n\r\n",
                {}});
-  c.push_back({"chunked bare LF",
-               "HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n3\nabc\nA\n0123456789\n0\n\n",
-               {}});
+  c.push_back(
+      {"chunked bare LF", "HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n3\nabc\nA\n0123456789\n0\n\n", {}});
   c.push_back({"interim then final",
                "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
                "HTTP/1.1 201 Created\r\nLocation: /x\r\nContent-Length: 2\r\n\r\nok",
@@ -855,11 +847,9 @@ std::vector<SplitCase> SplitCorpus() {
                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n\x00\x00\x12\x04junk"s,
                {}});
   c.push_back({"204 + pipelined", "HTTP/1.1 204\r\nDate: x\r\n\r\nHTTP/1.1 200 OK\r\n", {}});
-  c.push_back(
-      {"HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n", RunOptions{true, false, {}}});
+  c.push_back({"HEAD", "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n", RunOptions{true, false, {}}});
   c.push_back({"304", "HTTP/1.1 304 Not Modified\r\nETag: \"abc\"\r\n\r\n", {}});
-  c.push_back({"http/1.0 close-delimited",
-               "HTTP/1.0 200 OK\r\nServer: old\r\n\r\nbody until the end",
+  c.push_back({"http/1.0 close-delimited", "HTTP/1.0 200 OK\r\nServer: old\r\n\r\nbody until the end",
                RunOptions{false, true, {}}});
   c.push_back({"chunked + pipelined",
                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n"
@@ -868,8 +858,7 @@ std::vector<SplitCase> SplitCorpus() {
   c.push_back({"content-length + pipelined",
                "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabcdef",
                {}});
-  c.push_back({"truncated chunked at eof",
-               "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+  c.push_back({"truncated chunked at eof", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
                RunOptions{false, true, {}}});
   c.push_back({"error mid-body",
                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n3\r\nabcX\r\n",
@@ -877,8 +866,7 @@ std::vector<SplitCase> SplitCorpus() {
   c.push_back({"error conflicting length",
                "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
                {}});
-  c.push_back({"error head limit",
-               "HTTP/1.1 200 OK\r\nX-Long: " + std::string(80, 'v') + "\r\n\r\n",
+  c.push_back({"error head limit", "HTTP/1.1 200 OK\r\nX-Long: " + std::string(80, 'v') + "\r\n\r\n",
                RunOptions{false, false, ParserLimits{64, 8}}});
   c.push_back({"error trailer limit",
                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nA: 1\r\nB: 2\r\n\r\n",
@@ -892,8 +880,7 @@ TEST(ResponseParser, SplitAtEveryPositionMatchesSingleFeed) {
     for (size_t i = 0; i <= c.input.size(); ++i) {
       ASSERT_EQ(Drive(c.input, {i}, c.options), whole) << c.name << " split at " << i;
     }
-    ASSERT_EQ(Drive(c.input, EveryByte(c.input.size()), c.options), whole)
-        << c.name << " byte at a time";
+    ASSERT_EQ(Drive(c.input, EveryByte(c.input.size()), c.options), whole) << c.name << " byte at a time";
   }
 }
 
@@ -906,8 +893,7 @@ TEST(ResponseParser, SplitCorpusExpectedOutcomes) {
     }
     return std::string("missing case");
   };
-  EXPECT_NE(outcome("content-length").find("body=hello world trailers= ok consumed=76"),
-            std::string::npos)
+  EXPECT_NE(outcome("content-length").find("body=hello world trailers= ok consumed=76"), std::string::npos)
       << outcome("content-length");
   EXPECT_NE(outcome("chunked+ext+trailers")
                 .find("body=wikipedia in\\r\\n\\r\\nchunks. trailers=[Expires=never][X-Sum=42]"),
@@ -920,13 +906,10 @@ TEST(ResponseParser, SplitCorpusExpectedOutcomes) {
   EXPECT_NE(outcome("http/1.0 close-delimited").find("body=body until the end"), std::string::npos);
   EXPECT_NE(outcome("http/1.0 close-delimited").find("close eof=true"), std::string::npos);
   EXPECT_NE(outcome("truncated chunked at eof").find("eof=false"), std::string::npos);
-  EXPECT_NE(outcome("error mid-body").find("body=abcabc trailers= error=missing CRLF"),
-            std::string::npos)
+  EXPECT_NE(outcome("error mid-body").find("body=abcabc trailers= error=missing CRLF"), std::string::npos)
       << outcome("error mid-body");
-  EXPECT_NE(outcome("error head limit").find("error=header section exceeds 64 bytes"),
-            std::string::npos);
-  EXPECT_NE(outcome("error trailer limit").find("error=too many header fields (max 1)"),
-            std::string::npos);
+  EXPECT_NE(outcome("error head limit").find("error=header section exceeds 64 bytes"), std::string::npos);
+  EXPECT_NE(outcome("error trailer limit").find("error=too many header fields (max 1)"), std::string::npos);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1077,8 +1060,8 @@ TEST(RequestWriter, RejectsBadHeaderNames) {
 }
 
 TEST(RequestWriter, RejectsBadHeaderValues) {
-  for (std::string value : {std::string("a\r\nInjected: 1"), std::string("a\rb"),
-                            std::string("a\nb"), std::string("a\0b", 3)}) {
+  for (std::string value :
+       {std::string("a\r\nInjected: 1"), std::string("a\rb"), std::string("a\nb"), std::string("a\0b", 3)}) {
     ExpectRejected("GET", "/", {{"X-Val", value}}, "invalid value for header X-Val");
   }
 }

@@ -88,10 +88,18 @@ Http2Profile plain() {
 }
 
 HeaderList browser_headers() {
-  return {{"User-Agent", "Mozilla/5.0 test"}, {"Accept", "text/html"}, {"Connection", "keep-alive"},
-          {"Host", "fp.test"},               {"Accept-Encoding", "gzip, br"}, {"Keep-Alive", "timeout=5"},
-          {"Proxy-Connection", "x"},         {"Transfer-Encoding", "chunked"}, {"Upgrade", "h2c"},
-          {"TE", "gzip"},                    {"X-Custom-Header", "MixedCase Value"}, {"accept-language", "en"}};
+  return {{"User-Agent", "Mozilla/5.0 test"},
+          {"Accept", "text/html"},
+          {"Connection", "keep-alive"},
+          {"Host", "fp.test"},
+          {"Accept-Encoding", "gzip, br"},
+          {"Keep-Alive", "timeout=5"},
+          {"Proxy-Connection", "x"},
+          {"Transfer-Encoding", "chunked"},
+          {"Upgrade", "h2c"},
+          {"TE", "gzip"},
+          {"X-Custom-Header", "MixedCase Value"},
+          {"accept-language", "en"}};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -119,7 +127,8 @@ struct PrioritySpec {
 
 PrioritySpec read_priority(std::string_view p) {
   const uint32_t dep = be32(p, 0);
-  return PrioritySpec{(dep & 0x80000000u) != 0, dep & 0x7fffffffu, static_cast<unsigned>(static_cast<uint8_t>(p[4])) + 1};
+  return PrioritySpec{(dep & 0x80000000u) != 0, dep & 0x7fffffffu,
+                      static_cast<unsigned>(static_cast<uint8_t>(p[4])) + 1};
 }
 
 class Hpack {
@@ -178,8 +187,8 @@ class FlightParser {
       magic_done_ = true;
     }
     while (buf_.size() >= 9) {
-      const size_t len = (size_t{static_cast<uint8_t>(buf_[0])} << 16) | (size_t{static_cast<uint8_t>(buf_[1])} << 8) |
-                         static_cast<uint8_t>(buf_[2]);
+      const size_t len = (size_t{static_cast<uint8_t>(buf_[0])} << 16) |
+                         (size_t{static_cast<uint8_t>(buf_[1])} << 8) | static_cast<uint8_t>(buf_[2]);
       if (buf_.size() < 9 + len) return;
       Frame f;
       f.type = static_cast<uint8_t>(buf_[3]);
@@ -193,8 +202,8 @@ class FlightParser {
   }
 
   std::vector<std::string> summary() const {
-    static const char* names[] = {"DATA",   "HEADERS", "PRIORITY", "RST_STREAM",   "SETTINGS",
-                                  "PUSH_PROMISE", "PING", "GOAWAY", "WINDOW_UPDATE", "CONTINUATION"};
+    static const char* names[] = {"DATA",         "HEADERS", "PRIORITY", "RST_STREAM",    "SETTINGS",
+                                  "PUSH_PROMISE", "PING",    "GOAWAY",   "WINDOW_UPDATE", "CONTINUATION"};
     std::vector<std::string> out;
     for (const auto& f : frames) {
       std::string s = f.type < 10 ? names[f.type] : "TYPE" + std::to_string(f.type);
@@ -222,18 +231,20 @@ class FlightParser {
     std::string settings, wu = "00", priority, pseudo;
     if (const Frame* s = first(NGHTTP2_SETTINGS)) {
       for (size_t i = 0; i + 6 <= s->payload.size(); i += 6) {
-        const unsigned id = (unsigned{static_cast<uint8_t>(s->payload[i])} << 8) | static_cast<uint8_t>(s->payload[i + 1]);
+        const unsigned id =
+            (unsigned{static_cast<uint8_t>(s->payload[i])} << 8) | static_cast<uint8_t>(s->payload[i + 1]);
         if (!settings.empty()) settings += ";";
         settings += std::to_string(id) + ":" + std::to_string(be32(s->payload, i + 2));
       }
     }
-    if (const Frame* w = first(NGHTTP2_WINDOW_UPDATE, 0)) wu = std::to_string(be32(w->payload, 0) & 0x7fffffffu);
+    if (const Frame* w = first(NGHTTP2_WINDOW_UPDATE, 0))
+      wu = std::to_string(be32(w->payload, 0) & 0x7fffffffu);
     for (const auto& f : frames) {
       if (f.type != NGHTTP2_PRIORITY) continue;
       const PrioritySpec p = read_priority(f.payload);
       if (!priority.empty()) priority += ",";
-      priority += std::to_string(f.stream) + ":" + (p.exclusive ? "1" : "0") + ":" + std::to_string(p.depends_on) +
-                  ":" + std::to_string(p.weight);
+      priority += std::to_string(f.stream) + ":" + (p.exclusive ? "1" : "0") + ":" +
+                  std::to_string(p.depends_on) + ":" + std::to_string(p.weight);
     }
     if (priority.empty()) priority = "0";
     if (!blocks.empty()) {
@@ -389,7 +400,8 @@ class TestServer {
   nghttp2_session* session() { return session_; }
 
   void feed(std::string_view bytes) {
-    const ssize_t rv = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    const ssize_t rv =
+        nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
     ASSERT_EQ(rv, static_cast<ssize_t>(bytes.size())) << nghttp2_strerror(static_cast<int>(rv));
   }
   std::string drain() {
@@ -415,7 +427,8 @@ class TestServer {
     outgoing_[stream] = Outgoing{std::move(reply.body), 0, std::move(reply.trailers)};
     nghttp2_data_provider provider{};
     provider.read_callback = &TestServer::read;
-    ASSERT_EQ(nghttp2_submit_response(session_, stream, nva.data(), nva.size(), has_data ? &provider : nullptr), 0);
+    ASSERT_EQ(
+        nghttp2_submit_response(session_, stream, nva.data(), nva.size(), has_data ? &provider : nullptr), 0);
   }
   void interim(int32_t stream, int status) {
     const std::string s = std::to_string(status);
@@ -426,13 +439,17 @@ class TestServer {
   // opens the promised stream only then).
   int32_t push(int32_t stream, const std::string& path, Reply reply) {
     const std::string method = "GET", scheme = "https", authority = "example.test";
-    nghttp2_nv nva[] = {nv(":method", method), nv(":path", path), nv(":scheme", scheme), nv(":authority", authority)};
-    const int32_t promised = nghttp2_submit_push_promise(session_, NGHTTP2_FLAG_NONE, stream, nva, 4, nullptr);
+    nghttp2_nv nva[] = {nv(":method", method), nv(":path", path), nv(":scheme", scheme),
+                        nv(":authority", authority)};
+    const int32_t promised =
+        nghttp2_submit_push_promise(session_, NGHTTP2_FLAG_NONE, stream, nva, 4, nullptr);
     EXPECT_GT(promised, 0) << nghttp2_strerror(promised);
     if (promised > 0) pushes_[promised] = std::move(reply);
     return promised;
   }
-  void rst(int32_t stream, uint32_t code) { nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream, code); }
+  void rst(int32_t stream, uint32_t code) {
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream, code);
+  }
   void goaway(int32_t last_stream_id, uint32_t code) {
     ASSERT_EQ(nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, last_stream_id, code,
                                     reinterpret_cast<const uint8_t*>("bye"), 3),
@@ -481,7 +498,8 @@ class TestServer {
     auto& s = self(p);
     if (f->hd.type == NGHTTP2_RST_STREAM) s.rst_received[f->hd.stream_id] = f->rst_stream.error_code;
     if (f->hd.type == NGHTTP2_PING && !(f->hd.flags & NGHTTP2_FLAG_ACK)) ++s.pings;
-    if ((f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) && (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+    if ((f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) &&
+        (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
       auto it = s.requests.find(f->hd.stream_id);
       if (it != s.requests.end()) {
         it->second.ended = true;
@@ -524,7 +542,8 @@ class TestServer {
         *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
         std::vector<nghttp2_nv> nva;
         for (const auto& h : out.trailers) nva.push_back(nv(h.name, h.value));
-        if (nghttp2_submit_trailer(session, stream, nva.data(), nva.size()) != 0) return NGHTTP2_ERR_CALLBACK_FAILURE;
+        if (nghttp2_submit_trailer(session, stream, nva.data(), nva.size()) != 0)
+          return NGHTTP2_ERR_CALLBACK_FAILURE;
       }
     }
     return static_cast<ssize_t>(n);
@@ -602,7 +621,8 @@ TEST(Http2FirstFlight, ChromeLike) {
   const FirstFlight ff = capture(chrome_like());
   EXPECT_EQ(ff.stream, 1);
   EXPECT_EQ(ff.parsed.akamai(), "1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p");
-  EXPECT_EQ(ff.parsed.summary(), (std::vector<std::string>{"SETTINGS", "WINDOW_UPDATE(0,+15663105)", "HEADERS(1)"}));
+  EXPECT_EQ(ff.parsed.summary(),
+            (std::vector<std::string>{"SETTINGS", "WINDOW_UPDATE(0,+15663105)", "HEADERS(1)"}));
   const Frame* h = ff.parsed.first(NGHTTP2_HEADERS);
   ASSERT_NE(h, nullptr);
   EXPECT_EQ(h->flags, NGHTTP2_FLAG_END_STREAM | NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_PRIORITY);
@@ -614,18 +634,18 @@ TEST(Http2FirstFlight, ChromeLike) {
   // connection-specific fields, host and te other than "trailers" dropped.
   ASSERT_EQ(ff.parsed.blocks.size(), 1u);
   EXPECT_EQ(lines(ff.parsed.blocks[0].second),
-            (std::vector<std::string>{":method: GET", ":authority: fp.test:8443", ":scheme: https", ":path: /chromium-1",
-                                      "user-agent: Mozilla/5.0 test", "accept: text/html",
-                                      "accept-encoding: gzip, br", "x-custom-header: MixedCase Value",
-                                      "accept-language: en"}));
+            (std::vector<std::string>{":method: GET", ":authority: fp.test:8443", ":scheme: https",
+                                      ":path: /chromium-1", "user-agent: Mozilla/5.0 test",
+                                      "accept: text/html", "accept-encoding: gzip, br",
+                                      "x-custom-header: MixedCase Value", "accept-language: en"}));
 }
 
 TEST(Http2FirstFlight, FirefoxEsrLike) {
   const FirstFlight ff = capture(firefox_esr_like());
   EXPECT_EQ(ff.stream, 3);
   EXPECT_EQ(ff.parsed.akamai(), "1:65536;2:0;4:131072;5:16384|12517377|0|m,p,a,s");
-  EXPECT_EQ(ff.parsed.summary(), (std::vector<std::string>{"SETTINGS", "WINDOW_UPDATE(0,+12517377)", "HEADERS(3)",
-                                                           "WINDOW_UPDATE(3,+12451840)"}));
+  EXPECT_EQ(ff.parsed.summary(), (std::vector<std::string>{"SETTINGS", "WINDOW_UPDATE(0,+12517377)",
+                                                           "HEADERS(3)", "WINDOW_UPDATE(3,+12451840)"}));
   const Frame* h = ff.parsed.first(NGHTTP2_HEADERS);
   ASSERT_NE(h, nullptr);
   EXPECT_EQ(h->flags, NGHTTP2_FLAG_END_STREAM | NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_PRIORITY);
@@ -638,11 +658,13 @@ TEST(Http2FirstFlight, FirefoxEsrLike) {
 TEST(Http2FirstFlight, OldFirefoxWithPriorityFrames) {
   const FirstFlight ff = capture(old_firefox_like());
   EXPECT_EQ(ff.stream, 15);
-  EXPECT_EQ(ff.parsed.akamai(),
-            "1:65536;4:131072;5:16384|12517377|3:0:0:201,5:0:0:101,7:0:0:1,9:0:7:1,11:0:3:1,13:0:0:241|m,p,a,s");
+  EXPECT_EQ(
+      ff.parsed.akamai(),
+      "1:65536;4:131072;5:16384|12517377|3:0:0:201,5:0:0:101,7:0:0:1,9:0:7:1,11:0:3:1,13:0:0:241|m,p,a,s");
   EXPECT_EQ(ff.parsed.summary(),
             (std::vector<std::string>{"SETTINGS", "WINDOW_UPDATE(0,+12517377)", "PRIORITY(3)", "PRIORITY(5)",
-                                      "PRIORITY(7)", "PRIORITY(9)", "PRIORITY(11)", "PRIORITY(13)", "HEADERS(15)"}));
+                                      "PRIORITY(7)", "PRIORITY(9)", "PRIORITY(11)", "PRIORITY(13)",
+                                      "HEADERS(15)"}));
   const Frame* h = ff.parsed.first(NGHTTP2_HEADERS);
   ASSERT_NE(h, nullptr);
   EXPECT_TRUE(h->flags & NGHTTP2_FLAG_PRIORITY);
@@ -656,7 +678,8 @@ TEST(Http2FirstFlight, SafariLikeWithoutPriority) {
   const FirstFlight ff = capture(safari_like());
   EXPECT_EQ(ff.stream, 1);
   EXPECT_EQ(ff.parsed.akamai(), "2:0;3:100;4:2097152;9:1|10420225|0|m,s,a,p");
-  EXPECT_EQ(ff.parsed.summary(), (std::vector<std::string>{"SETTINGS", "WINDOW_UPDATE(0,+10420225)", "HEADERS(1)"}));
+  EXPECT_EQ(ff.parsed.summary(),
+            (std::vector<std::string>{"SETTINGS", "WINDOW_UPDATE(0,+10420225)", "HEADERS(1)"}));
   const Frame* h = ff.parsed.first(NGHTTP2_HEADERS);
   ASSERT_NE(h, nullptr);
   EXPECT_EQ(h->flags, NGHTTP2_FLAG_END_STREAM | NGHTTP2_FLAG_END_HEADERS);
@@ -705,7 +728,8 @@ TEST(Http2FirstFlight, DefaultValuedHeadersPriorityStillCarriesTheFlag) {
   }
   ASSERT_EQ(parsed.blocks.size(), 2u);
   EXPECT_EQ(lines(parsed.blocks[1].second),
-            (std::vector<std::string>{":method: GET", ":authority: h", ":scheme: https", ":path: /b", "accept: */*"}));
+            (std::vector<std::string>{":method: GET", ":authority: h", ":scheme: https", ":path: /b",
+                                      "accept: */*"}));
 }
 
 TEST(Http2FirstFlight, LaterStreamsKeepTheProfile) {
@@ -720,9 +744,9 @@ TEST(Http2FirstFlight, LaterStreamsKeepTheProfile) {
   ASSERT_TRUE(client.produce(out));
   FlightParser parsed;
   parsed.feed(out);
-  EXPECT_EQ(parsed.summary(), (std::vector<std::string>{"SETTINGS", "WINDOW_UPDATE(0,+12517377)", "HEADERS(3)",
-                                                        "WINDOW_UPDATE(3,+12451840)", "HEADERS(5)",
-                                                        "WINDOW_UPDATE(5,+12451840)"}));
+  EXPECT_EQ(parsed.summary(), (std::vector<std::string>{"SETTINGS", "WINDOW_UPDATE(0,+12517377)",
+                                                        "HEADERS(3)", "WINDOW_UPDATE(3,+12451840)",
+                                                        "HEADERS(5)", "WINDOW_UPDATE(5,+12451840)"}));
 }
 
 TEST(Http2FirstFlight, StartRejectsBadProfiles) {
@@ -821,8 +845,8 @@ TEST(Http2RoundTrip, GetWithHeaderOrderAndConnectionHeadersDropped) {
   f.run();
   ASSERT_EQ(f.server.requests.count(id), 1u);
   EXPECT_EQ(lines(f.server.requests[id].fields),
-            (std::vector<std::string>{":method: GET", ":authority: example.test", ":scheme: https", ":path: /hello",
-                                      "user-agent: Mozilla/5.0 test", "accept: text/html",
+            (std::vector<std::string>{":method: GET", ":authority: example.test", ":scheme: https",
+                                      ":path: /hello", "user-agent: Mozilla/5.0 test", "accept: text/html",
                                       "accept-encoding: gzip, br", "x-custom-header: MixedCase Value",
                                       "accept-language: en"}));
   const Response& r = f.rec.responses[id];
@@ -831,7 +855,8 @@ TEST(Http2RoundTrip, GetWithHeaderOrderAndConnectionHeadersDropped) {
   EXPECT_EQ(r.head.version_major, 2);
   EXPECT_EQ(r.head.version_minor, 0);
   EXPECT_EQ(r.head.reason, "");
-  EXPECT_EQ(lines(r.head.headers), (std::vector<std::string>{"content-type: text/plain", "x-b: 2", "x-a: 1"}));
+  EXPECT_EQ(lines(r.head.headers),
+            (std::vector<std::string>{"content-type: text/plain", "x-b: 2", "x-a: 1"}));
   EXPECT_EQ(r.body, "hello world");
   EXPECT_EQ(r.events, (std::vector<std::string>{"head", "data", "closed"}));
   EXPECT_EQ(r.close.error_code, 0u);
@@ -851,14 +876,16 @@ TEST(Http2ExtendedConnect, OnlyAfterTheServerAllowsItInFirefoxsOrder) {
   std::string error;
   EXPECT_FALSE(f.client.remote_settings_received());
   EXPECT_FALSE(f.client.remote_allows_extended_connect());
-  EXPECT_EQ(f.client.submit_request("CONNECT", "https", "example.test", "/ws", {}, {}, &error, true, "websocket"), -1);
+  EXPECT_EQ(
+      f.client.submit_request("CONNECT", "https", "example.test", "/ws", {}, {}, &error, true, "websocket"),
+      -1);
   EXPECT_NE(error.find("RFC 8441"), std::string::npos) << error;
   f.run();
   EXPECT_TRUE(f.client.remote_settings_received());
   ASSERT_TRUE(f.client.remote_allows_extended_connect());
   const int32_t id = f.client.submit_request("CONNECT", "https", "example.test", "/ws?x=1",
-                                             {{"User-Agent", "ff"}, {"Sec-WebSocket-Version", "13"}}, {}, &error,
-                                             true, "websocket");
+                                             {{"User-Agent", "ff"}, {"Sec-WebSocket-Version", "13"}}, {},
+                                             &error, true, "websocket");
   ASSERT_GT(id, 0) << error;
   ASSERT_TRUE(f.client.append_request_body(id, "frame bytes", false));
   f.run();
@@ -877,26 +904,29 @@ TEST(Http2ExtendedConnect, NotAllowedWithoutTheSetting) {
   EXPECT_TRUE(f.client.remote_settings_received());
   EXPECT_FALSE(f.client.remote_allows_extended_connect());
   std::string error;
-  EXPECT_EQ(f.client.submit_request("CONNECT", "https", "example.test", "/ws", {}, {}, &error, true, "websocket"), -1);
+  EXPECT_EQ(
+      f.client.submit_request("CONNECT", "https", "example.test", "/ws", {}, {}, &error, true, "websocket"),
+      -1);
 }
 
 TEST(Http2RoundTrip, PostWithBodyLargerThanTheInitialWindow) {
   Fixture f(chrome_like(), {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 100}});
   const std::string body = pattern(300000);  // > 65535: needs the server's WINDOW_UPDATEs
   std::string error;
-  const int32_t id = f.client.submit_request("POST", "https", "example.test", "/echo",
-                                             {{"Content-Type", "application/octet-stream"},
-                                              {"Content-Length", std::to_string(body.size())}},
-                                             body, &error);
+  const int32_t id = f.client.submit_request(
+      "POST", "https", "example.test", "/echo",
+      {{"Content-Type", "application/octet-stream"}, {"Content-Length", std::to_string(body.size())}}, body,
+      &error);
   ASSERT_GT(id, 0) << error;
   f.run();
   const ServerRequest& req = f.server.requests[id];
   EXPECT_TRUE(req.ended);
   EXPECT_EQ(req.body.size(), body.size());
   EXPECT_TRUE(req.body == body);
-  EXPECT_EQ(lines(req.fields), (std::vector<std::string>{":method: POST", ":authority: example.test", ":scheme: https",
-                                                         ":path: /echo", "content-type: application/octet-stream",
-                                                         "content-length: 300000"}));
+  EXPECT_EQ(
+      lines(req.fields),
+      (std::vector<std::string>{":method: POST", ":authority: example.test", ":scheme: https", ":path: /echo",
+                                "content-type: application/octet-stream", "content-length: 300000"}));
   const Response& r = f.rec.responses[id];
   EXPECT_EQ(r.head.status, 201);
   EXPECT_EQ(lines(r.head.headers), (std::vector<std::string>{"x-echo-length: 300000"}));
@@ -906,10 +936,12 @@ TEST(Http2RoundTrip, PostWithBodyLargerThanTheInitialWindow) {
 }
 
 TEST(Http2RoundTrip, PostBodyWithEveryProfile) {
-  for (const Http2Profile& p : {chrome_like(), firefox_esr_like(), old_firefox_like(), safari_like(), plain()}) {
+  for (const Http2Profile& p :
+       {chrome_like(), firefox_esr_like(), old_firefox_like(), safari_like(), plain()}) {
     Fixture f(p, {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 100}});
     std::string error;
-    const int32_t id = f.client.submit_request("POST", "https", "example.test", "/echo", {}, "ping-pong", &error);
+    const int32_t id =
+        f.client.submit_request("POST", "https", "example.test", "/echo", {}, "ping-pong", &error);
     ASSERT_GT(id, 0) << error;
     EXPECT_EQ(static_cast<uint32_t>(id), p.first_stream_id);
     f.run();
@@ -996,8 +1028,8 @@ TEST(Http2RoundTrip, InitialMaxConcurrentStreamsUntilTheServersSettings) {
   ASSERT_TRUE(f.client.produce(out));
   FlightParser parsed;
   parsed.feed(out);
-  EXPECT_EQ(parsed.summary(), (std::vector<std::string>{"SETTINGS", "WINDOW_UPDATE(0,+15663105)", "HEADERS(1)",
-                                                        "HEADERS(3)", "HEADERS(5)"}));
+  EXPECT_EQ(parsed.summary(), (std::vector<std::string>{"SETTINGS", "WINDOW_UPDATE(0,+15663105)",
+                                                        "HEADERS(1)", "HEADERS(3)", "HEADERS(5)"}));
   f.server.feed(out);
   f.run();  // the server's SETTINGS raise the limit: the fourth request goes out
   EXPECT_EQ(f.client.remote_max_concurrent_streams(), 10u);
@@ -1381,7 +1413,7 @@ std::string hpack_literal(std::string_view name, std::string_view value, bool in
   return out;
 }
 
-constexpr char kStatus200 = '\x88';        // static table entry 8
+constexpr char kStatus200 = '\x88';          // static table entry 8
 constexpr char kFirstDynamicEntry = '\xbe';  // index 62: the newest dynamic table entry
 
 std::string status_field(int status) {  // literal without indexing, name = static entry 8
@@ -1419,7 +1451,8 @@ struct HostileFixture {
     std::string out;
     EXPECT_TRUE(client.produce(out));
     // The server's SETTINGS, and its ACK of ours: our 64 KiB HPACK table is in force from here.
-    receive(server_frame(NGHTTP2_SETTINGS, 0, 0, {}) + server_frame(NGHTTP2_SETTINGS, NGHTTP2_FLAG_ACK, 0, {}));
+    receive(server_frame(NGHTTP2_SETTINGS, 0, 0, {}) +
+            server_frame(NGHTTP2_SETTINGS, NGHTTP2_FLAG_ACK, 0, {}));
   }
   void receive(std::string_view bytes) {
     std::string error;
@@ -1462,7 +1495,8 @@ TEST(Http2HostileServer, HpackReferenceBombResetsOnlyItsStream) {
   ASSERT_TRUE(r.closed);
   EXPECT_EQ(r.close.error_code, kProtocolError);
   EXPECT_FALSE(r.close.response_complete);
-  EXPECT_NE(r.close.reset_reason.find("header list exceeds 262144 bytes"), std::string::npos) << r.close.reset_reason;
+  EXPECT_NE(r.close.reset_reason.find("header list exceeds 262144 bytes"), std::string::npos)
+      << r.close.reset_reason;
   // The connection goes on: the other stream gets its answer (the HPACK table is intact).
   std::string answer(1, kFirstDynamicEntry);
   answer.insert(0, 1, kStatus200);
@@ -1496,7 +1530,8 @@ TEST(Http2HostileServer, TooManyFieldsResetTheStream) {
   EXPECT_EQ(HostileFixture::reset_code(f.written(), f.ids[0]), kProtocolError);
   const Response& r = f.rec.responses[f.ids[0]];
   EXPECT_FALSE(r.has_head);
-  EXPECT_NE(r.close.reset_reason.find("more than 512 header fields"), std::string::npos) << r.close.reset_reason;
+  EXPECT_NE(r.close.reset_reason.find("more than 512 header fields"), std::string::npos)
+      << r.close.reset_reason;
 }
 
 TEST(Http2HostileServer, TrailersCountAgainstTheBudget) {
@@ -1547,7 +1582,8 @@ TEST(Http2HostileServer, ContinuationFloodEndsTheSession) {
 
 TEST(Http2HostileServer, SixteenContinuationsAreAccepted) {
   HostileFixture f(1);
-  std::string wire = server_frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_STREAM, f.ids[0], std::string(1, kStatus200));
+  std::string wire =
+      server_frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_STREAM, f.ids[0], std::string(1, kStatus200));
   for (int i = 0; i < 16; ++i) {
     wire += server_frame(NGHTTP2_CONTINUATION, i == 15 ? NGHTTP2_FLAG_END_HEADERS : 0, f.ids[0], {});
   }

@@ -29,9 +29,9 @@
 
 #include "core/engine.h"
 #include "mux/frame.h"
-#include "share/messages.h"
 #include "share/endpoint.h"
 #include "share/hub.h"
+#include "share/messages.h"
 
 namespace ctn_test {
 
@@ -86,7 +86,8 @@ class RawPeer {
   std::optional<ctn::mux::Frame> next_frame(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
     const auto until = std::chrono::steady_clock::now() + timeout;
     while (frames_.empty()) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
       if (left.count() <= 0) return std::nullopt;
       pollfd p{fd_, POLLIN, 0};
       if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
@@ -102,10 +103,12 @@ class RawPeer {
     return f;
   }
   // The first frame of `type` (others skipped), or nothing.
-  std::optional<ctn::mux::Frame> wait_for(ctn::mux::FrameType type, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  std::optional<ctn::mux::Frame> wait_for(ctn::mux::FrameType type,
+                                          std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
     const auto until = std::chrono::steady_clock::now() + timeout;
     for (;;) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
       if (left.count() <= 0) return std::nullopt;
       auto f = next_frame(left);
       if (!f) return std::nullopt;
@@ -211,7 +214,8 @@ class HubPeerDriver {
   std::string request_payload(bool body_stream, uint64_t body_size) const {
     std::string p = ctn::mux::encode_request(request_template(body_stream, body_size));
     if (!body_stream) {
-      for (int i = 0; i < 8; ++i) p[body_size_offset_ + i] = static_cast<char>((body_size >> (8 * (7 - i))) & 0xff);
+      for (int i = 0; i < 8; ++i)
+        p[body_size_offset_ + i] = static_cast<char>((body_size >> (8 * (7 - i))) & 0xff);
     }
     return p;
   }
@@ -221,7 +225,7 @@ class HubPeerDriver {
     RawPeer peer(path_);
     if (!peer.connected()) ::abort();
     const bool hello_first = size == 0 || (data[0] & 1) == 0;  // usually a proper HELLO first
-    if (hello_first && !peer.handshake()) return;               // refused: fine, the host decides
+    if (hello_first && !peer.handshake()) return;              // refused: fine, the host decides
     std::string out;
     size_t pos = size > 0 ? 1 : 0;
     while (pos + 4 <= size) {
@@ -249,11 +253,13 @@ class HubPeerDriver {
     if (!peer.send(ctn::mux::FrameType::kPing, 0, 0, ctn::mux::encode_u64(42))) return false;
     auto pong = peer.wait_for(ctn::mux::FrameType::kPong);
     if (!pong || pong->payload != ctn::mux::encode_u64(42)) return false;
-    if (!peer.send(ctn::mux::FrameType::kRequest, ctn::mux::kEndStream, 5, request_payload(false, 0))) return false;
+    if (!peer.send(ctn::mux::FrameType::kRequest, ctn::mux::kEndStream, 5, request_payload(false, 0)))
+      return false;
     for (;;) {
       auto f = peer.next_frame();
       if (!f) return false;
-      if (f->stream == 5 && (f->type == ctn::mux::FrameType::kError || f->type == ctn::mux::FrameType::kEnd)) return true;
+      if (f->stream == 5 && (f->type == ctn::mux::FrameType::kError || f->type == ctn::mux::FrameType::kEnd))
+        return true;
     }
   }
 
@@ -277,13 +283,16 @@ class HubPeerDriver {
       switch (type) {
         case FrameType::kRequest:
           // A body of up to 64 KiB, or now and then an announced size far beyond any cap.
-          payload = request_payload((byte(0) & 1) != 0, (byte(0) & 2) ? (byte(1) << 56) : (byte(1) << 8 | byte(2)));
+          payload =
+              request_payload((byte(0) & 1) != 0, (byte(0) & 2) ? (byte(1) << 56) : (byte(1) << 8 | byte(2)));
           break;
         case FrameType::kWindow:
-          payload = ctn::mux::encode_u32(static_cast<uint32_t>(byte(0) << 24 | byte(1) << 16 | byte(2) << 8 | byte(3)));
+          payload = ctn::mux::encode_u32(
+              static_cast<uint32_t>(byte(0) << 24 | byte(1) << 16 | byte(2) << 8 | byte(3)));
           break;
         case FrameType::kClientLimits:
-          payload = ctn::mux::encode_client_limits({static_cast<uint32_t>(byte(0)), static_cast<uint32_t>(byte(1))});
+          payload = ctn::mux::encode_client_limits(
+              {static_cast<uint32_t>(byte(0)), static_cast<uint32_t>(byte(1))});
           break;
         case FrameType::kPing:
           payload = ctn::mux::encode_u64(byte(0));

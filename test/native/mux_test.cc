@@ -78,9 +78,9 @@ TEST(MuxFrame, OversizedFrameIsRefusedFromItsHeader) {
 }
 
 TEST(MuxFrame, GarbageIsRefused) {
-  for (std::string garbage : {std::string("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), std::string("\x16\x03\x01\x02\x00", 5),
-                              std::string("\0\0\0\x0a\x00", 5), std::string("\0\0\0\x0a\x63", 5),
-                              std::string("\0\0\0\x03", 4)}) {
+  for (std::string garbage :
+       {std::string("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), std::string("\x16\x03\x01\x02\x00", 5),
+        std::string("\0\0\0\x0a\x00", 5), std::string("\0\0\0\x0a\x63", 5), std::string("\0\0\0\x03", 4)}) {
     FrameDecoder d(1024);
     std::vector<Frame> frames;
     EXPECT_FALSE(d.feed(garbage.data(), garbage.size(), frames)) << garbage;

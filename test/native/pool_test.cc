@@ -15,9 +15,9 @@ namespace {
 
 using ctn::OriginStats;
 using ctn::Pool;
+using ctn::PooledConnection;
 using ctn::PoolKey;
 using ctn::PoolLimits;
-using ctn::PooledConnection;
 using TimePoint = std::chrono::steady_clock::time_point;
 
 PoolKey key_of(const std::string& host, bool http1_only = false) {

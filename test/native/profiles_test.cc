@@ -31,10 +31,10 @@ TEST(Presets, EveryPresetPassesTheStackCheck) {
 }
 
 TEST(Presets, TheTableHoldsTheseIdsAndAliases) {
-  const std::set<std::string> want = {
-      "chrome_130", "chrome_131", "chrome_133", "chrome_149", "chrome_150", "chrome_156", "edge_131",
-      "edge_156", "firefox_128",
-      "firefox_140", "firefox_153", "safari_18", "safari_26", "safari_ios_18", "safari_ios_26"};
+  const std::set<std::string> want = {"chrome_130",  "chrome_131",    "chrome_133",   "chrome_149",
+                                      "chrome_150",  "chrome_156",    "edge_131",     "edge_156",
+                                      "firefox_128", "firefox_140",   "firefox_153",  "safari_18",
+                                      "safari_26",   "safari_ios_18", "safari_ios_26"};
   const auto ids = preset_ids();
   EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()), want);
   EXPECT_EQ(find_profile("chrome")->id, "chrome_156");

@@ -17,8 +17,8 @@
 namespace ctn_test {
 
 struct ProxyOptions {
-  bool tls = false;      // an https:// proxy
-  std::string user;      // non-empty: credentials are required
+  bool tls = false;  // an https:// proxy
+  std::string user;  // non-empty: credentials are required
   std::string password;
 };
 
@@ -72,8 +72,7 @@ class HttpProxy : public ProxyBase {
  private:
   static uint16_t port_of(const std::string& authority) {
     const size_t colon = authority.rfind(':');
-    return colon == std::string::npos ? 80
-                                      : static_cast<uint16_t>(std::stoi(authority.substr(colon + 1)));
+    return colon == std::string::npos ? 80 : static_cast<uint16_t>(std::stoi(authority.substr(colon + 1)));
   }
 
   void serve(ServerConn& c) {
@@ -92,8 +91,9 @@ class HttpProxy : public ProxyBase {
       encoded.resize(EVP_EncodeBlock(reinterpret_cast<uint8_t*>(encoded.data()),
                                      reinterpret_cast<const uint8_t*>(pair.data()), pair.size()));
       if (auth != "Basic " + encoded) {
-        c.write("HTTP/1.1 407 Proxy Authentication Required\r\n"
-                "Proxy-Authenticate: Basic realm=\"test\"\r\nContent-Length: 0\r\n\r\n");
+        c.write(
+            "HTTP/1.1 407 Proxy Authentication Required\r\n"
+            "Proxy-Authenticate: Basic realm=\"test\"\r\nContent-Length: 0\r\n\r\n");
         return;
       }
     }

@@ -30,8 +30,8 @@ struct Step {
 
 // Runs the script with each reply cut at `split` (when inside it): the handshake must end in the
 // same state whatever the cut. Returns the final status; `error` gets error().
-Status run(const ProxyConfig& proxy, const std::string& host, uint16_t port,
-           const std::vector<Step>& script, size_t split, std::string* error = nullptr) {
+Status run(const ProxyConfig& proxy, const std::string& host, uint16_t port, const std::vector<Step>& script,
+           size_t split, std::string* error = nullptr) {
   Handshake h(proxy, host, port);
   for (const Step& step : script) {
     if (h.status() != Status::kSend) break;
@@ -111,10 +111,10 @@ TEST(ProxyUrl, RedactedHidesThePasswordButTellsCredentialsApart) {
 }
 
 TEST(ProxyUrl, MalformedOnesAreRefusedWithAReason) {
-  for (const std::string& bad : std::vector<std::string>{"", "127.0.0.1:8080", "ftp://h:1", "http://", "http://:8080", "http://h:0",
-                          "http://h:65536", "http://h:x", "http://h:", "http://h/path", "http://h?q",
-                          "http://[::1", "http://[nothex]:1", "http://h%zz:1", "http://u:%zz@h:1",
-                          "http://h h:1", "socks5://" + std::string(1, '\0') + "h:1"}) {
+  for (const std::string& bad : std::vector<std::string>{
+           "", "127.0.0.1:8080", "ftp://h:1", "http://", "http://:8080", "http://h:0", "http://h:65536",
+           "http://h:x", "http://h:", "http://h/path", "http://h?q", "http://[::1", "http://[nothex]:1",
+           "http://h%zz:1", "http://u:%zz@h:1", "http://h h:1", "socks5://" + std::string(1, '\0') + "h:1"}) {
     ProxyConfig p;
     std::string why;
     EXPECT_FALSE(parse_proxy_url(bad, &p, &why)) << bad;
@@ -126,15 +126,15 @@ TEST(ProxyUrl, MalformedOnesAreRefusedWithAReason) {
 }
 
 TEST(ProxyUrl, BasicCredentials) {
-  EXPECT_EQ(basic_credentials(parse("http://Aladdin:open%20sesame@h:1")), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+  EXPECT_EQ(basic_credentials(parse("http://Aladdin:open%20sesame@h:1")),
+            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
 }
 
 // ---- HTTP CONNECT ----
 
 TEST(ConnectHandshake, OpensOnA2xxReplySplitAnywhere) {
-  const std::vector<Step> script = {
-      {"CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n",
-       "HTTP/1.1 200 Connection established\r\nProxy-Agent: test\r\n\r\n"}};
+  const std::vector<Step> script = {{"CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n",
+                                     "HTTP/1.1 200 Connection established\r\nProxy-Agent: test\r\n\r\n"}};
   expect_every_split(parse("http://p:1"), "example.test", 443, script, Status::kDone);
 }
 
@@ -146,9 +146,9 @@ TEST(ConnectHandshake, SendsCredentialsAndBracketsIPv6) {
 }
 
 TEST(ConnectHandshake, RefusalsCarryTheStatusLine) {
-  const std::vector<Step> denied = {
-      {"CONNECT t:443 HTTP/1.1\r\nHost: t:443\r\n\r\n",
-       "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\nContent-Length: 0\r\n\r\n"}};
+  const std::vector<Step> denied = {{"CONNECT t:443 HTTP/1.1\r\nHost: t:443\r\n\r\n",
+                                     "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: "
+                                     "Basic\r\nContent-Length: 0\r\n\r\n"}};
   expect_every_split(parse("http://p:1"), "t", 443, denied, Status::kFailed,
                      "HTTP/1.1 407 Proxy Authentication Required (the proxy wants credentials");
   const std::vector<Step> bad_gateway = {
@@ -178,7 +178,8 @@ TEST(ConnectHandshake, AnEndlessReplyFails) {
 // ---- SOCKS4 / SOCKS4a ----
 
 TEST(Socks4Handshake, ConnectsToAnIPv4AddressWithTheUserId) {
-  const std::vector<Step> script = {{"\x04\x01\x01\xbb\x7f\x00\x00\x01user\0"s, "\x00\x5a\x00\x00\x00\x00\x00\x00"s}};
+  const std::vector<Step> script = {
+      {"\x04\x01\x01\xbb\x7f\x00\x00\x01user\0"s, "\x00\x5a\x00\x00\x00\x00\x00\x00"s}};
   expect_every_split(parse("socks4://user@p:1"), "127.0.0.1", 443, script, Status::kDone);
 }
 
@@ -186,12 +187,14 @@ TEST(Socks4Handshake, NamesNeedSocks4a) {
   std::string error;
   EXPECT_EQ(run(parse("socks4://p:1"), "example.test", 443, {}, 0, &error), Status::kFailed);
   EXPECT_NE(error.find("IPv4"), std::string::npos);
-  const std::vector<Step> script = {{"\x04\x01\x00\x50\x00\x00\x00\x01\0example.test\0"s, "\x00\x5a\x00\x00\x00\x00\x00\x00"s}};
+  const std::vector<Step> script = {
+      {"\x04\x01\x00\x50\x00\x00\x00\x01\0example.test\0"s, "\x00\x5a\x00\x00\x00\x00\x00\x00"s}};
   expect_every_split(parse("socks4a://p:1"), "example.test", 80, script, Status::kDone);
 }
 
 TEST(Socks4Handshake, RejectionsCarryTheCode) {
-  const std::vector<Step> script = {{"\x04\x01\x00\x50\x0a\x00\x00\x01\0"s, "\x00\x5b\x00\x00\x00\x00\x00\x00"s}};
+  const std::vector<Step> script = {
+      {"\x04\x01\x00\x50\x0a\x00\x00\x01\0"s, "\x00\x5b\x00\x00\x00\x00\x00\x00"s}};
   expect_every_split(parse("socks4://p:1"), "10.0.0.1", 80, script, Status::kFailed,
                      "code 91 (request rejected or failed)");
 }
@@ -199,9 +202,10 @@ TEST(Socks4Handshake, RejectionsCarryTheCode) {
 // ---- SOCKS5 ----
 
 TEST(Socks5Handshake, NoAuthThenAName) {
-  const std::vector<Step> script = {
-      {"\x05\x01\x00"s, "\x05\x00"s},
-      {"\x05\x01\x00\x03\x0c" "example.test\x01\xbb"s, "\x05\x00\x00\x01\x7f\x00\x00\x01\x04\x38"s}};
+  const std::vector<Step> script = {{"\x05\x01\x00"s, "\x05\x00"s},
+                                    {"\x05\x01\x00\x03\x0c"
+                                     "example.test\x01\xbb"s,
+                                     "\x05\x00\x00\x01\x7f\x00\x00\x01\x04\x38"s}};
   expect_every_split(parse("socks5h://p:1"), "example.test", 443, script, Status::kDone);
 }
 
@@ -210,10 +214,9 @@ TEST(Socks5Handshake, AddressesGoAsAddresses) {
       {"\x05\x01\x00"s, "\x05\x00"s},
       {"\x05\x01\x00\x01\x7f\x00\x00\x01\x00\x50"s, "\x05\x00\x00\x03\x04host\x00\x50"s}};
   expect_every_split(parse("socks5://p:1"), "127.0.0.1", 80, v4, Status::kDone);
-  const std::vector<Step> v6 = {
-      {"\x05\x01\x00"s, "\x05\x00"s},
-      {"\x05\x01\x00\x04"s + std::string(15, '\0') + "\x01\x00\x50"s,
-       "\x05\x00\x00\x04"s + std::string(16, '\0') + "\x00\x50"s}};
+  const std::vector<Step> v6 = {{"\x05\x01\x00"s, "\x05\x00"s},
+                                {"\x05\x01\x00\x04"s + std::string(15, '\0') + "\x01\x00\x50"s,
+                                 "\x05\x00\x00\x04"s + std::string(16, '\0') + "\x00\x50"s}};
   expect_every_split(parse("socks5://p:1"), "::1", 80, v6, Status::kDone);
 }
 
@@ -241,8 +244,8 @@ TEST(Socks5Handshake, ConnectFailuresCarryTheMeaning) {
 }
 
 TEST(Socks5Handshake, NotASocksServer) {
-  expect_every_split(parse("socks5://p:1"), "h", 80, {{"\x05\x01\x00"s, "HTTP/1.1 400 Bad"s}}, Status::kFailed,
-                     "version 0x48");
+  expect_every_split(parse("socks5://p:1"), "h", 80, {{"\x05\x01\x00"s, "HTTP/1.1 400 Bad"s}},
+                     Status::kFailed, "version 0x48");
 }
 
 }  // namespace

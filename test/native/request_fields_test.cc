@@ -64,11 +64,21 @@ TEST(RequestFields, NamesAreUniqueAndKindsMatchTheirMembers) {
     EXPECT_TRUE(names.insert(std::string(field.name)).second) << field.name;
     switch (field.kind) {
       case FieldKind::kString:
-      case FieldKind::kBody: EXPECT_TRUE((std::is_same_v<T, std::string>)) << field.name; break;
-      case FieldKind::kBool: EXPECT_TRUE((std::is_same_v<T, bool>)) << field.name; break;
-      case FieldKind::kPort: EXPECT_TRUE((std::is_same_v<T, uint16_t>)) << field.name; break;
-      case FieldKind::kCount: EXPECT_TRUE((std::is_same_v<T, uint64_t>)) << field.name; break;
-      case FieldKind::kHeaders: EXPECT_TRUE((std::is_same_v<T, HeaderList>)) << field.name; break;
+      case FieldKind::kBody:
+        EXPECT_TRUE((std::is_same_v<T, std::string>)) << field.name;
+        break;
+      case FieldKind::kBool:
+        EXPECT_TRUE((std::is_same_v<T, bool>)) << field.name;
+        break;
+      case FieldKind::kPort:
+        EXPECT_TRUE((std::is_same_v<T, uint16_t>)) << field.name;
+        break;
+      case FieldKind::kCount:
+        EXPECT_TRUE((std::is_same_v<T, uint64_t>)) << field.name;
+        break;
+      case FieldKind::kHeaders:
+        EXPECT_TRUE((std::is_same_v<T, HeaderList>)) << field.name;
+        break;
     }
     EXPECT_NE(field_kind_name(field.kind), "unknown");
   });

@@ -14,12 +14,12 @@
 #include <vector>
 
 #include "engine_harness.h"
-#include "share_harness.h"
 #include "mux/link.h"
-#include "share/messages.h"
 #include "share/client_link.h"
 #include "share/endpoint.h"
 #include "share/hub_context.h"
+#include "share/messages.h"
+#include "share_harness.h"
 
 namespace {
 
@@ -186,13 +186,16 @@ TEST_F(ClientLinkTest, HandshakeThenARequestComesBackAsItsEvents) {
 
 TEST_F(ClientLinkTest, WhenTheHostGoesOnlyUnansweredRetryableRequestsRunAgain) {
   open();
-  send(request(1, "GET", true));    // may run again, no answer yet
-  send(request(2, "POST", true));   // not idempotent
-  send(request(3, "GET", true));    // answered in part: its head came
+  send(request(1, "GET", true));   // may run again, no answer yet
+  send(request(2, "POST", true));  // not idempotent
+  send(request(3, "GET", true));   // answered in part: its head came
   ResponseHead head;
   head.status = 200;
   host_->link->send_stream(FrameType::kHead, 0, 3, mux::encode_head(head, ConnectionInfo{}));
-  ASSERT_TRUE(run_until([&] { return sink_.wait_record(3, [](const Record& r) { return r.has_head; }, 0ms); }));
+  ASSERT_TRUE(run_until([&] {
+    return sink_.wait_record(
+        3, [](const Record& r) { return r.has_head; }, 0ms);
+  }));
   host_->link->close("");
   ASSERT_TRUE(run_until([&] { return owner_.lost == 1; }));
   EXPECT_EQ(owner_.reruns, std::vector<uint64_t>{1});
@@ -200,7 +203,8 @@ TEST_F(ClientLinkTest, WhenTheHostGoesOnlyUnansweredRetryableRequestsRunAgain) {
     auto rec = sink_.wait_terminal(id, 0ms);
     ASSERT_TRUE(rec) << id;
     EXPECT_EQ(rec->code(), "ERR_HOST_GONE") << rec->describe();
-    EXPECT_NE(rec->describe().find("the process hosting the engine on port 9119 went away"), std::string::npos);
+    EXPECT_NE(rec->describe().find("the process hosting the engine on port 9119 went away"),
+              std::string::npos);
   }
   EXPECT_EQ(hub_->counters.host_gone.load(), 2u);
   EXPECT_EQ(hub_->counters.streams.load(), 0u);
@@ -210,8 +214,9 @@ TEST_F(ClientLinkTest, WhenTheHostGoesOnlyUnansweredRetryableRequestsRunAgain) {
 TEST_F(ClientLinkTest, AnErrorHostGoneBeforeTheHeadRunsTheRequestAgain) {
   open();
   send(request(1));
-  host_->link->send_stream(FrameType::kError, 0, 1,
-                           mux::encode_error(Error{ErrorCode::kHostGone, Stage::kLink, "the host is handing over"}));
+  host_->link->send_stream(
+      FrameType::kError, 0, 1,
+      mux::encode_error(Error{ErrorCode::kHostGone, Stage::kLink, "the host is handing over"}));
   ASSERT_TRUE(run_until([&] { return !owner_.reruns.empty(); }));
   EXPECT_EQ(owner_.reruns, std::vector<uint64_t>{1});
   EXPECT_FALSE(sink_.wait_terminal(1, 0ms));
@@ -237,7 +242,8 @@ TEST_F(ClientLinkTest, AHostOfAnotherUserIsRefusedBeforeItHearsAWord) {
   o.test.expected_peer_uid = ::geteuid() + 1;
   start(o);
   ASSERT_TRUE(run_until([&] { return !owner_.refused.empty(); }));
-  EXPECT_NE(owner_.refused[0].find("refusing the engine host on " + path_ + ": it belongs to uid"), std::string::npos)
+  EXPECT_NE(owner_.refused[0].find("refusing the engine host on " + path_ + ": it belongs to uid"),
+            std::string::npos)
       << owner_.refused[0];
   ASSERT_TRUE(run_until([&] { return host_->closed; }));
   EXPECT_TRUE(host_->frames.empty());

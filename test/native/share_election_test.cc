@@ -12,9 +12,9 @@
 #include <string>
 
 #include "engine_harness.h"
-#include "share_harness.h"
 #include "share/election.h"
 #include "share/hub_context.h"
+#include "share_harness.h"
 
 namespace {
 

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "engine_harness.h"
-#include "share_harness.h"
 #include "share/failover.h"
 #include "share/hub_context.h"
+#include "share_harness.h"
 
 namespace {
 
@@ -66,7 +66,8 @@ TEST_F(FailoverTest, WaitingRequestsSettleWithHostGoneAtTheirDeadlineInOrder) {
     auto rec = sink_.wait_terminal(id, 0ms);
     ASSERT_TRUE(rec);
     EXPECT_EQ(rec->code(), "ERR_HOST_GONE") << rec->describe();
-    EXPECT_NE(rec->describe().find("no engine host became available on port 4242 within 30 ms"), std::string::npos)
+    EXPECT_NE(rec->describe().find("no engine host became available on port 4242 within 30 ms"),
+              std::string::npos)
         << rec->describe();
   }
   EXPECT_EQ(hub_->counters.host_gone.load(), 2u);
@@ -99,8 +100,10 @@ TEST_F(FailoverTest, PiecesWrittenWhileWaitingReplayInOrderWithTheEndOnTheLast) 
   failover_->take_all();
 
   std::vector<std::pair<std::string, bool>> seven, eight;
-  failover_->replay_upload(7, [&](std::string&& piece, bool end) { seven.emplace_back(std::move(piece), end); });
-  failover_->replay_upload(8, [&](std::string&& piece, bool end) { eight.emplace_back(std::move(piece), end); });
+  failover_->replay_upload(7,
+                           [&](std::string&& piece, bool end) { seven.emplace_back(std::move(piece), end); });
+  failover_->replay_upload(8,
+                           [&](std::string&& piece, bool end) { eight.emplace_back(std::move(piece), end); });
   EXPECT_EQ(seven, (std::vector<std::pair<std::string, bool>>{{"ab", false}, {"cd", true}}));
   EXPECT_EQ(eight, (std::vector<std::pair<std::string, bool>>{{"", true}}));
   // Replayed once: the pieces are gone.

@@ -19,10 +19,10 @@
 
 #include "engine_harness.h"
 #include "hub_peer_driver.h"
-#include "share/messages.h"
 #include "share/endpoint.h"
 #include "share/host_server.h"
 #include "share/hub_context.h"
+#include "share/messages.h"
 
 namespace {
 

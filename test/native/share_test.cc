@@ -29,9 +29,9 @@
 #include "engine_harness.h"
 #include "hub_peer_driver.h"
 #include "mux/frame.h"
-#include "share/messages.h"
 #include "share/endpoint.h"
 #include "share/hub.h"
+#include "share/messages.h"
 
 namespace {
 
@@ -51,7 +51,8 @@ std::string make_private_dir() {
 }
 
 std::string ok_response(std::string_view body) {
-  return "HTTP/1.1 200 OK\r\nContent-Length: " + std::string(std::to_string(body.size())) + "\r\n\r\n" + std::string(body);
+  return "HTTP/1.1 200 OK\r\nContent-Length: " + std::string(std::to_string(body.size())) + "\r\n\r\n" +
+         std::string(body);
 }
 
 // A keep-alive server answering `body`; requests whose head contains `gate` (all when empty) wait
@@ -60,7 +61,9 @@ Handler gated(std::atomic<bool>& release, std::string body, std::string gate = "
   return [&release, body = std::move(body), gate = std::move(gate)](ServerConn& c) {
     std::string raw;
     while (c.read_request(&raw)) {
-      if ((gate.empty() || raw.find(gate) != std::string::npos) && !c.wait_until([&] { return release.load(); })) return;
+      if ((gate.empty() || raw.find(gate) != std::string::npos) &&
+          !c.wait_until([&] { return release.load(); }))
+        return;
       if (!c.write(ok_response(body))) return;
     }
   };
@@ -179,7 +182,8 @@ class ShareTest : public ::testing::Test {
     }
   }
   void wait_engine_in_flight(Member& host, uint64_t n) {
-    for (int i = 0; i < 1000 && host.hub->stats().engine.requests_in_flight != n; ++i) std::this_thread::sleep_for(2ms);
+    for (int i = 0; i < 1000 && host.hub->stats().engine.requests_in_flight != n; ++i)
+      std::this_thread::sleep_for(2ms);
     EXPECT_EQ(host.hub->stats().engine.requests_in_flight, n);
   }
   // Six hubs started at once, ten times, each time on a fresh port; `stale` leaves a dead host's
@@ -430,7 +434,8 @@ TEST_F(ShareTest, StreamedBodiesAndUpgradedPipesCrossTheLink) {
   r.headers = {{"Content-Length", std::to_string(upload.size())}};
   const uint64_t id = r.id;
   client.hub->submit(std::move(r));
-  for (size_t off = 0; off < upload.size(); off += 150000) client.hub->write_body(id, upload.substr(off, 150000), false);
+  for (size_t off = 0; off < upload.size(); off += 150000)
+    client.hub->write_body(id, upload.substr(off, 150000), false);
   client.hub->write_body(id, {}, true);
   auto rec = client.sink.wait_terminal(id);
   ASSERT_TRUE(rec);
@@ -462,13 +467,15 @@ TEST_F(ShareTest, CancelOverTheLinkReachesTheHostsEngine) {
   const uint64_t id = r.id;
   client.hub->submit(std::move(r));
   // Wait until the host's engine has it in flight, then cancel from the client.
-  for (int i = 0; i < 500 && host.hub->stats().engine.requests_in_flight == 0; ++i) std::this_thread::sleep_for(2ms);
+  for (int i = 0; i < 500 && host.hub->stats().engine.requests_in_flight == 0; ++i)
+    std::this_thread::sleep_for(2ms);
   ASSERT_EQ(host.hub->stats().engine.requests_in_flight, 1u);
   client.hub->cancel(id);
   auto rec = client.sink.wait_terminal(id);
   ASSERT_TRUE(rec);
   EXPECT_EQ(rec->error->code, ErrorCode::kAborted);
-  for (int i = 0; i < 500 && host.hub->stats().engine.requests_in_flight != 0; ++i) std::this_thread::sleep_for(2ms);
+  for (int i = 0; i < 500 && host.hub->stats().engine.requests_in_flight != 0; ++i)
+    std::this_thread::sleep_for(2ms);
   EXPECT_EQ(host.hub->stats().engine.requests_in_flight, 0u);
 }
 
@@ -491,7 +498,8 @@ TEST_F(ShareTest, HostCrashRetriesIdempotentRequestsAndANewHostTakesOver) {
   b.hub->submit(std::move(retryable));
   b.hub->submit(std::move(not_allowed));
   b.hub->submit(std::move(post));
-  for (int i = 0; i < 1000 && host->hub->stats().engine.requests_in_flight < 3; ++i) std::this_thread::sleep_for(2ms);
+  for (int i = 0; i < 1000 && host->hub->stats().engine.requests_in_flight < 3; ++i)
+    std::this_thread::sleep_for(2ms);
   ASSERT_EQ(host->hub->stats().engine.requests_in_flight, 3u);
 
   host->crash();
@@ -510,7 +518,8 @@ TEST_F(ShareTest, HostCrashRetriesIdempotentRequestsAndANewHostTakesOver) {
   for (int i = 0; i < 1000; ++i) {
     const std::string rb = b.hub->stats().role, rc = c.hub->stats().role;
     if ((rb == "host" && rc == "client" && std::string(c.hub->stats().link) == "open") ||
-        (rc == "host" && rb == "client" && std::string(b.hub->stats().link) == "open")) break;
+        (rc == "host" && rb == "client" && std::string(b.hub->stats().link) == "open"))
+      break;
     std::this_thread::sleep_for(2ms);
   }
   const std::string rb = b.hub->stats().role, rc = c.hub->stats().role;
@@ -537,7 +546,8 @@ TEST_F(ShareTest, GracefulHandoverLetsInFlightRequestsFinishOnTheOldHost) {
   RequestSpec slow = get(server.port(), "/slow", "POST");  // not retryable: must finish where it runs
   const uint64_t slow_id = slow.id;
   b.hub->submit(std::move(slow));
-  for (int i = 0; i < 1000 && host.hub->stats().engine.requests_in_flight < 1; ++i) std::this_thread::sleep_for(2ms);
+  for (int i = 0; i < 1000 && host.hub->stats().engine.requests_in_flight < 1; ++i)
+    std::this_thread::sleep_for(2ms);
 
   std::atomic<bool> stopped{false};
   host.hub->shutdown(true, [&] { stopped = true; });
@@ -642,7 +652,8 @@ TEST_F(ShareTest, BothEndsCheckThePeersUidBeforeAnyRequestCrosses) {
   EXPECT_GE(host.hub->stats().peers_refused, 1u);
   EXPECT_EQ(host.hub->stats().peers_accepted, 0u);
   bool warned = false;
-  for (const auto& n : host.sink.notices()) warned |= n.find("it belongs to uid " + std::to_string(::geteuid())) != std::string::npos;
+  for (const auto& n : host.sink.notices())
+    warned |= n.find("it belongs to uid " + std::to_string(::geteuid())) != std::string::npos;
   EXPECT_TRUE(warned);
   members_.clear();
 
@@ -650,7 +661,8 @@ TEST_F(ShareTest, BothEndsCheckThePeersUidBeforeAnyRequestCrosses) {
   ASSERT_EQ(honest.start(), "host");
   Member& suspicious = add(picky);
   const std::string refused = suspicious.start();
-  EXPECT_NE(refused.find("refusing the engine host on " + sock() + ": it belongs to uid"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("refusing the engine host on " + sock() + ": it belongs to uid"), std::string::npos)
+      << refused;
   EXPECT_EQ(suspicious.failed_code.load(), ErrorCode::kShareSecret);
   EXPECT_EQ(honest.hub->stats().peers_accepted, 0u);
   expect_served(honest, server.port(), "ok");
@@ -907,7 +919,8 @@ TEST_F(PeerLimitsTest, BodiesBeingGatheredOverThePeersCapCloseThatPeer) {
   limits.max_request_body = 1000;
   limits.max_buffered_body = 2500;
   start(limits);
-  for (uint64_t stream = 1; stream <= 3; ++stream) peer_->send(mux::FrameType::kRequest, 0, stream, request(1000));
+  for (uint64_t stream = 1; stream <= 3; ++stream)
+    peer_->send(mux::FrameType::kRequest, 0, stream, request(1000));
   expect_only_the_peer_closed("REQUEST bodies being gathered would exceed 2500 bytes");
 }
 
@@ -922,7 +935,8 @@ TEST_F(PeerLimitsTest, TooManyStreamsCloseThatPeer) {
   limits.max_streams = 16;
   start(limits);
   // Requests whose bodies never come stay in flight.
-  for (uint64_t stream = 1; stream <= 17; ++stream) peer_->send(mux::FrameType::kRequest, 0, stream, request(10));
+  for (uint64_t stream = 1; stream <= 17; ++stream)
+    peer_->send(mux::FrameType::kRequest, 0, stream, request(10));
   expect_only_the_peer_closed("more than 16 requests in flight");
 }
 
@@ -939,8 +953,8 @@ TEST_F(PeerLimitsTest, APeerThatPingsButNeverReadsIsClosedAtTheControlQueueCap) 
   while (!closed && std::chrono::steady_clock::now() < until) {
     pollfd p{peer_->fd(), POLLOUT, 0};
     if (::poll(&p, 1, 50) > 0 && (p.revents & (POLLERR | POLLHUP))) closed = true;
-    if (!closed && (p.revents & POLLOUT) && ::send(peer_->fd(), burst.data(), burst.size(), MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
-        errno != EAGAIN) {
+    if (!closed && (p.revents & POLLOUT) &&
+        ::send(peer_->fd(), burst.data(), burst.size(), MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN) {
       closed = true;
     }
     for (const auto& n : host_->sink.notices()) closed |= n.find("does not read") != std::string::npos;
@@ -967,12 +981,13 @@ TEST(HubPeerFuzz, SeededFrameSequencesLeaveTheHostServingOthers) {
   };
   const uint8_t kWellFormed = 0x40, kEnd = 0x20;
   std::vector<std::string> seeds = {
-      std::string(1, '\0') + rec(5 | kWellFormed | kEnd, 1, std::string(3, '\0')),                       // GET
+      std::string(1, '\0') + rec(5 | kWellFormed | kEnd, 1, std::string(3, '\0')),  // GET
       std::string(1, '\0') + rec(5 | kWellFormed, 1, "\x00\x00\x10") + rec(6 | kEnd, 1, std::string(16, 'b')),
-      std::string(1, '\0') + rec(5 | kWellFormed, 2, "\x01") + rec(6, 2, "abc") + rec(11, 2, ""),     // stream + cancel
+      std::string(1, '\0') + rec(5 | kWellFormed, 2, "\x01") + rec(6, 2, "abc") +
+          rec(11, 2, ""),  // stream + cancel
       std::string(1, '\0') + rec(12 | kWellFormed, 1, "\xff\xff\xff\xff") + rec(13 | kWellFormed, 0, "\x01"),
       std::string(1, '\0') + rec(16 | kWellFormed, 3, "\x01\x02") + rec(15, 0, "bye"),
-      std::string(1, '\1') + rec(5 | kWellFormed, 1, "") + rec(1 | kWellFormed, 0, "\x01"),            // no HELLO first
+      std::string(1, '\1') + rec(5 | kWellFormed, 1, "") + rec(1 | kWellFormed, 0, "\x01"),  // no HELLO first
       std::string(1, '\0') + rec(5 | kWellFormed, 1, "\x02\x7f") + rec(0x80, 0, "\x00\x00\x00\x01\x02"),
   };
   const int kRuns = 3000;
@@ -981,10 +996,18 @@ TEST(HubPeerFuzz, SeededFrameSequencesLeaveTheHostServingOthers) {
     const int mutations = static_cast<int>(rng() % 6);
     for (int m = 0; m < mutations && !input.empty(); ++m) {
       switch (rng() % 4) {
-        case 0: input[rng() % input.size()] = static_cast<char>(rng()); break;                 // flip a byte
-        case 1: input.insert(rng() % input.size(), 1, static_cast<char>(rng())); break;         // insert
-        case 2: input.erase(rng() % input.size(), 1); break;                                    // delete
-        case 3: input += seeds[rng() % seeds.size()].substr(1); break;                           // splice
+        case 0:
+          input[rng() % input.size()] = static_cast<char>(rng());
+          break;  // flip a byte
+        case 1:
+          input.insert(rng() % input.size(), 1, static_cast<char>(rng()));
+          break;  // insert
+        case 2:
+          input.erase(rng() % input.size(), 1);
+          break;  // delete
+        case 3:
+          input += seeds[rng() % seeds.size()].substr(1);
+          break;  // splice
       }
     }
     driver.play(reinterpret_cast<const uint8_t*>(input.data()), input.size());
@@ -1004,7 +1027,8 @@ TEST_F(ShareTest, AHostHandlerThatThrowsFailsThatPeersStreamsWithInternalAndKeep
   HubOptions o = options();
   std::atomic<uint64_t> poison{0};
   o.test.before_frame = [&poison](bool host_side, int type, uint64_t stream) {
-    if (host_side && type == static_cast<int>(mux::FrameType::kRequest) && stream == poison.load()) throw std::bad_alloc();
+    if (host_side && type == static_cast<int>(mux::FrameType::kRequest) && stream == poison.load())
+      throw std::bad_alloc();
   };
   Member& host = add(o);
   ASSERT_EQ(host.start(), "host");
@@ -1038,7 +1062,8 @@ TEST_F(ShareTest, AClientHandlerThatThrowsFailsItsStreamsWithInternalAndLinksAga
   HubOptions o = options();
   std::atomic<bool> armed{true};
   o.test.before_frame = [&armed](bool host_side, int type, uint64_t) {
-    if (!host_side && type == static_cast<int>(mux::FrameType::kHead) && armed.exchange(false)) throw std::runtime_error("injected");
+    if (!host_side && type == static_cast<int>(mux::FrameType::kHead) && armed.exchange(false))
+      throw std::runtime_error("injected");
   };
   Member& client = add(o);
   ASSERT_EQ(client.start(), "client");
@@ -1066,7 +1091,8 @@ TEST_F(ShareTest, IdleLinkClosesAndReopensOnTheNextRequest) {
     auto rec = client.sink.wait_terminal(id);
     ASSERT_TRUE(rec);
     EXPECT_EQ(rec->body, "again");
-    for (int i = 0; i < 1000 && std::string(client.hub->stats().link) != "idle"; ++i) std::this_thread::sleep_for(2ms);
+    for (int i = 0; i < 1000 && std::string(client.hub->stats().link) != "idle"; ++i)
+      std::this_thread::sleep_for(2ms);
     EXPECT_STREQ(client.hub->stats().link, "idle");
   }
   EXPECT_GE(client.hub->stats().links_established, 3u);
@@ -1092,7 +1118,8 @@ TEST_F(ShareTest, StreamedBodyWrittenWhileTheLinkReopensIsKept) {
   Member& client = add(o);
   ASSERT_EQ(client.start(), "client");
   for (const std::string& payload : {std::string("early pieces"), std::string()}) {
-    for (int i = 0; i < 1000 && std::string(client.hub->stats().link) != "idle"; ++i) std::this_thread::sleep_for(2ms);
+    for (int i = 0; i < 1000 && std::string(client.hub->stats().link) != "idle"; ++i)
+      std::this_thread::sleep_for(2ms);
     ASSERT_STREQ(client.hub->stats().link, "idle");
     RequestSpec r = get(server.port(), "/late", "PUT");
     r.body_stream = true;
@@ -1124,10 +1151,12 @@ TEST_F(ShareTest, ClientLeavingCancelsOnlyItsOwnRequests) {
   const uint64_t ida = ra.id, idb = rb.id;
   a.hub->submit(std::move(ra));
   b.hub->submit(std::move(rb));
-  for (int i = 0; i < 1000 && host.hub->stats().engine.requests_in_flight < 2; ++i) std::this_thread::sleep_for(2ms);
+  for (int i = 0; i < 1000 && host.hub->stats().engine.requests_in_flight < 2; ++i)
+    std::this_thread::sleep_for(2ms);
   ASSERT_EQ(host.hub->stats().engine.requests_in_flight, 2u);
   a.crash();  // the client process dies
-  for (int i = 0; i < 1000 && host.hub->stats().engine.requests_in_flight != 1; ++i) std::this_thread::sleep_for(2ms);
+  for (int i = 0; i < 1000 && host.hub->stats().engine.requests_in_flight != 1; ++i)
+    std::this_thread::sleep_for(2ms);
   EXPECT_EQ(host.hub->stats().engine.requests_in_flight, 1u);
   release = true;
   auto rec = b.sink.wait_terminal(idb);

@@ -14,9 +14,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <nghttp2/nghttp2.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <nghttp2/nghttp2.h>
 
 #include <algorithm>
 #include <atomic>
@@ -30,9 +30,9 @@
 #include <filesystem>
 #include <functional>
 #include <map>
-#include <set>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -45,8 +45,8 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 inline std::filesystem::path cert_dir() {
-  return std::filesystem::weakly_canonical(std::filesystem::path(__FILE__).parent_path() / ".." /
-                                           "fixtures" / "certs");
+  return std::filesystem::weakly_canonical(std::filesystem::path(__FILE__).parent_path() / ".." / "fixtures" /
+                                           "certs");
 }
 
 // Case-insensitive lookup of a header value in a raw request head ("" when absent).
@@ -294,8 +294,8 @@ class TestServer {
  private:
   friend class ServerConn;
 
-  static int select_alpn(SSL*, const uint8_t** out, uint8_t* out_len, const uint8_t* in,
-                         unsigned in_len, void*) {
+  static int select_alpn(SSL*, const uint8_t** out, uint8_t* out_len, const uint8_t* in, unsigned in_len,
+                         void*) {
     static constexpr std::string_view kWant = "http/1.1";
     unsigned i = 0;
     while (i < in_len) {
@@ -480,8 +480,7 @@ inline bool ServerConn::write(std::string_view bytes) {
   return true;
 }
 
-inline bool ServerConn::write_slowly(std::string_view bytes, size_t piece,
-                                     std::chrono::milliseconds gap) {
+inline bool ServerConn::write_slowly(std::string_view bytes, size_t piece, std::chrono::milliseconds gap) {
   while (!bytes.empty()) {
     const size_t n = std::min(piece, bytes.size());
     if (!write(bytes.substr(0, n))) return false;
@@ -567,8 +566,7 @@ inline bool ServerConn::readable_within(std::chrono::milliseconds d) {
   if (!buffer_.empty() || (ssl_ != nullptr && SSL_pending(ssl_) > 0)) return true;
   const auto deadline = Clock::now() + d;
   while (!stopping()) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) return false;
     pollfd p{fd_, POLLIN, 0};
     const int r = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), 5)));
@@ -586,8 +584,7 @@ inline bool ServerConn::sleep_for(std::chrono::milliseconds d) {
   return !stopping();
 }
 
-inline bool ServerConn::wait_until(const std::function<bool()>& pred,
-                                   std::chrono::milliseconds timeout) {
+inline bool ServerConn::wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   while (!pred()) {
     if (stopping() || Clock::now() >= deadline) return false;
@@ -612,8 +609,7 @@ class HangingListener {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::listen(fd_, 0) != 0) {
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd_, 0) != 0) {
       throw std::runtime_error("hanging listener: cannot listen");
     }
     socklen_t len = sizeof addr;
@@ -838,8 +834,8 @@ class H2Server {
     std::vector<std::pair<int32_t, uint32_t>> pending_rst;
   };
 
-  static int select_alpn(SSL*, const uint8_t** out, uint8_t* out_len, const uint8_t* in,
-                         unsigned in_len, void*) {
+  static int select_alpn(SSL*, const uint8_t** out, uint8_t* out_len, const uint8_t* in, unsigned in_len,
+                         void*) {
     unsigned i = 0;
     while (i < in_len) {
       const unsigned len = in[i];
@@ -876,8 +872,8 @@ class H2Server {
 
   static nghttp2_nv nv(const std::string& name, const std::string& value) {
     return nghttp2_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-                      reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                      value.size(), NGHTTP2_NV_FLAG_NONE};
+                      reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
+                      NGHTTP2_NV_FLAG_NONE};
   }
 
   static bool write_all(SSL* ssl, const uint8_t* data, size_t n) {
@@ -939,8 +935,8 @@ class H2Server {
           Clock::now() - busy_at >= std::chrono::milliseconds(options_.idle_close_ms)) {
         if (options_.idle_goaway) {
           nghttp2_submit_goaway(conn.session, NGHTTP2_FLAG_NONE,
-                                nghttp2_session_get_last_proc_stream_id(conn.session),
-                                NGHTTP2_NO_ERROR, nullptr, 0);
+                                nghttp2_session_get_last_proc_stream_id(conn.session), NGHTTP2_NO_ERROR,
+                                nullptr, 0);
           const uint8_t* data = nullptr;
           ssize_t n;
           while ((n = nghttp2_session_mem_send(conn.session, &data)) > 0) {
@@ -1008,8 +1004,8 @@ class H2Server {
     }
     return 0;
   }
-  static int on_header(nghttp2_session*, const nghttp2_frame* f, const uint8_t* name,
-                       size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* p) {
+  static int on_header(nghttp2_session*, const nghttp2_frame* f, const uint8_t* name, size_t namelen,
+                       const uint8_t* value, size_t valuelen, uint8_t, void* p) {
     Conn& c = conn_of(p);
     auto it = c.requests.find(f->hd.stream_id);
     if (it == c.requests.end()) return 0;
@@ -1046,8 +1042,8 @@ class H2Server {
     c.deferred.erase(stream);
     return 0;
   }
-  static ssize_t read_body(nghttp2_session*, int32_t stream, uint8_t* buf, size_t length,
-                           uint32_t* flags, nghttp2_data_source*, void* p) {
+  static ssize_t read_body(nghttp2_session*, int32_t stream, uint8_t* buf, size_t length, uint32_t* flags,
+                           nghttp2_data_source*, void* p) {
     Conn& c = conn_of(p);
     auto it = c.outgoing.find(stream);
     if (it == c.outgoing.end()) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -1100,12 +1096,10 @@ class H2Server {
       std::vector<nghttp2_nv> nva;
       for (size_t i = 0; i + 1 < storage.size(); i += 2) nva.push_back(nv(storage[i], storage[i + 1]));
       const bool has_data = !a.body.empty();
-      c.outgoing[stream] = Outgoing{std::move(a.body), 0, a.pace, 0, a.close_after, a.rst_after,
-                                    a.rst_code};
+      c.outgoing[stream] = Outgoing{std::move(a.body), 0, a.pace, 0, a.close_after, a.rst_after, a.rst_code};
       nghttp2_data_provider provider{};
       provider.read_callback = &H2Server::read_body;
-      nghttp2_submit_response(session, stream, nva.data(), nva.size(),
-                              has_data ? &provider : nullptr);
+      nghttp2_submit_response(session, stream, nva.data(), nva.size(), has_data ? &provider : nullptr);
     }
     if (options_.goaway_after > 0 && c.index == 0 && c.stream_count == options_.goaway_after) {
       nghttp2_submit_goaway(session, NGHTTP2_FLAG_NONE, stream, NGHTTP2_NO_ERROR, nullptr, 0);
