@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: works from a clean clone. Installs and builds when needed, runs the native tests
+// `npm test`: works from a clean clone. Installs and builds when needed, checks the layout, runs the native tests
 // (plain, then under ASan/UBSan), the Jest integration suites against the sanitized addon, the fuzz
 // targets briefly, builds the prebuilt binaries, then runs the Jest suites (test/install among them:
 // the no-tools install and the arm64 smoke test), and ends with one summary line.
@@ -40,6 +40,15 @@ function ctest(dir, label) {
   counts.passed += Number(m[3]) - Number(m[2]);
   counts.failed += Number(m[2]);
   return r.status === 0;
+}
+
+// The layout first: cheap, and a file out of layout is a finding like any other (scripts/format.js).
+log('layout (npm run format:check)');
+if (run(process.execPath, [path.join(__dirname, 'format.js'), '--check'])) {
+  counts.passed++;
+} else {
+  counts.failed++;
+  ok = false;
 }
 
 log('native tests');
