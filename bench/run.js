@@ -57,8 +57,11 @@ for (const w of cfg.workloads)
 
 const workRoot = path.join(HERE, '.work');
 const outDir = quick ? workRoot : HERE; // smoke runs never overwrite the committed results
-let outMd = path.join(outDir, quick ? 'RESULTS-quick.md' : 'RESULTS.md');
-const outJson = path.join(outDir, quick ? 'results-quick.json' : 'results.json');
+// --out NAME: RESULTS-NAME.md / results-NAME.json, for a run that must not replace the main results
+// (a before/after comparison of one change, say).
+const outName = opt('out', quick ? 'quick' : '');
+let outMd = path.join(outDir, outName ? `RESULTS-${outName}.md` : 'RESULTS.md');
+const outJson = path.join(outDir, outName ? `results-${outName}.json` : 'results.json');
 
 const log = (...a) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
