@@ -147,7 +147,10 @@ export async function perform(
   let redirects = 0;
   try {
     for (;;) {
-      const sent = { ...current, headers: await cookies.headersFor(current.url.href, current.headers) };
+      // Without a jar the hop goes as it is: no copy of the request per hop.
+      const sent = cookies.hasJar
+        ? { ...current, headers: await cookies.headersFor(current.url.href, current.headers) }
+        : current;
       const hop = await runHop(instance, client, sent, streaming, init.retryOnHostGone);
       const { head } = hop;
       await cookies.store(current.url.href, head.headers);
