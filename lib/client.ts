@@ -6,7 +6,8 @@ import { loadAddon } from './native';
 import { openEventSource } from './open-event-source';
 import { openWebSocket } from './open-websocket';
 import type { WebSocketContext } from './open-websocket';
-import { HTTP_METHODS, normalizeInit } from './options';
+import { normalizeInit } from './init-options';
+import { HTTP_METHODS } from './options';
 import { perform } from './request';
 import type { CycleTLSResponseShape } from './response';
 

@@ -12,7 +12,7 @@ import { CycleTLSError, invalidOption, invalidRange } from './errors';
 import type { ErrorCode } from './errors';
 import { fromResolved, rejects } from './failure';
 import { eventStreamHeaders } from './headers';
-import { normalizeMaxEventBytes } from './options';
+import { normalizeMaxEventBytes } from './option-checks';
 import type { AdjustRequest } from './request';
 import { bodyMethods, contentType, unreadableBodyMethods } from './response';
 import type { CycleTLSResponseShape } from './response';

@@ -1,16 +1,24 @@
-// Validation and normalisation of every option, before anything reaches native code. A wrong type
-// is a TypeError naming the option; a wrong value a RangeError; the caller's object is never mutated.
+// Validation and normalisation of a request's options (lib/init-options.ts does initCycleTLS's),
+// before anything reaches native code. A wrong type is a TypeError naming the option; a wrong value
+// a RangeError; the caller's object is never mutated.
 import { Buffer } from 'node:buffer';
 
 import { isArrayBufferLike, pendingBody, streamingBody } from './body';
-import { isCookieJarLike } from './cookies';
 import type { CookieJarLike } from './cookies';
-import { CycleTLSError, invalidOption, invalidRange } from './errors';
-import { DEFAULT_USER_AGENT, composeHeaders, withBodyLength } from './headers';
 import { isGrease } from './echo/names';
-import { nativeConstants, nativeEngineOptions } from './native';
-import type { NativeEngineOptions, NativeShareOptions } from './native';
-import { DEFAULT_MAX_EVENT_BYTES } from './sse-parser';
+import { invalidOption, invalidRange } from './errors';
+import { DEFAULT_USER_AGENT, composeHeaders, withBodyLength } from './headers';
+import { nativeConstants } from './native';
+import {
+  isPlainObject,
+  notImplemented,
+  optBool,
+  optCookieJar,
+  optInteger,
+  optString,
+  typeName,
+} from './option-checks';
+import type { Dict } from './option-checks';
 
 export type ResponseType = 'json' | 'text' | 'arraybuffer' | 'blob' | 'stream';
 export const RESPONSE_TYPES: readonly ResponseType[] = ['json', 'text', 'arraybuffer', 'blob', 'stream'];
@@ -46,44 +54,6 @@ export function maxTimeoutSeconds(): number {
   return nativeConstants().maxTimeoutMs / 1000;
 }
 export { DEFAULT_USER_AGENT };
-
-export interface NormalizedInit {
-  port: number;
-  debug: boolean;
-  rejectOnError: boolean;
-  /** How the engine is shared with other processes on the port; undefined: not shared. */
-  share?: NativeShareOptions;
-  retryOnHostGone: boolean;
-  /** Pool limits and health of the engine this port's first client creates. */
-  engine: NativeEngineOptions;
-  /** This client's own limits on the engine (undefined: the engine's defaults). */
-  clientLimits?: { maxInFlight: number; maxQueued: number };
-  /** The client's default cookie jar (a request's `cookieJar` replaces it). */
-  cookieJar?: CookieJarLike;
-  /** The default of a request's `maxResponseBytes`. */
-  maxResponseBytes: number;
-  /** The default of sse()'s `maxEventBytes`. */
-  maxEventBytes: number;
-}
-
-function optInteger(o: Dict, key: string, min: number, max: number): number | undefined {
-  const v = o[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number') throw invalidOption(`option "${key}" must be a number, got ${typeName(v)}`);
-  if (!Number.isInteger(v) || v < min || v > max)
-    throw invalidRange(`option "${key}" must be an integer from ${min} to ${max}, got ${v}`);
-  return v;
-}
-
-// Advanced timings of the process link, in milliseconds: [name, min, max].
-const SHARE_TIMINGS: ReadonlyArray<readonly [keyof NativeShareOptions, number, number]> = [
-  ['handoverTimeoutMs', 0, 600_000],
-  ['handshakeTimeoutMs', 50, 60_000],
-  ['pingIntervalMs', 10, 600_000],
-  ['pingTimeoutMs', 50, 3_600_000],
-  ['linkIdleTimeoutMs', 0, 86_400_000],
-  ['drainGraceMs', 0, 600_000],
-];
 
 export interface NormalizedRequest {
   method: string;
@@ -164,127 +134,8 @@ export interface PresetCatalog {
   headers(id: string, set?: PresetHeaderSet): ReadonlyArray<readonly [string, string]>;
 }
 
-type Dict = Record<string, unknown>;
-
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FORBIDDEN_VALUE = /[\r\n\0]/;
-
-function typeName(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (Buffer.isBuffer(v)) return 'a Buffer';
-  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
-}
-
-function isPlainObject(v: unknown): v is Dict {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
-  const proto = Object.getPrototypeOf(v);
-  return proto === null || proto === Object.prototype || Object.getPrototypeOf(proto) === null;
-}
-
-function optBool(o: Dict, key: string): boolean | undefined {
-  const v = o[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'boolean') throw invalidOption(`option "${key}" must be a boolean, got ${typeName(v)}`);
-  return v;
-}
-
-function optString(o: Dict, key: string): string | undefined {
-  const v = o[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') throw invalidOption(`option "${key}" must be a string, got ${typeName(v)}`);
-  return v;
-}
-
-function notImplemented(option: string, issue: string): CycleTLSError {
-  return new CycleTLSError(
-    'ERR_NOT_IMPLEMENTED',
-    `option "${option}" is not implemented yet (${issue})`,
-    'options',
-  );
-}
-
-export function normalizeInit(input: unknown): NormalizedInit {
-  if (input === undefined || input === null) return normalizeInit({});
-  if (!isPlainObject(input))
-    throw invalidOption(`initCycleTLS options must be an object, got ${typeName(input)}`);
-  // Absent: the engine's default (below).
-  let port: number | undefined;
-  const p = input.port;
-  if (p !== undefined && p !== null && p !== 0) {
-    if (typeof p !== 'number') throw invalidOption(`option "port" must be a number, got ${typeName(p)}`);
-    if (!Number.isInteger(p) || p < 1 || p > 65535)
-      throw invalidRange(`option "port" must be an integer from 1 to 65535, got ${p}`);
-    port = p;
-  }
-  const t = input.timeout;
-  if (t !== undefined && t !== null && (typeof t !== 'number' || !Number.isFinite(t) || t < 0)) {
-    throw invalidOption(`option "timeout" must be a non-negative number of milliseconds, got ${typeName(t)}`);
-  }
-  optString(input, 'executablePath'); // accepted and ignored: there is no executable
-  optBool(input, 'autoExit');
-  let share: Omit<NativeShareOptions, 'port'> | undefined;
-  if (optBool(input, 'shareAcrossProcesses') ?? true) {
-    share = {};
-    // Obsolete since the link moved to a Unix socket checked by the kernel: still accepted, so
-    // callers that pass it keep working, and ignored.
-    optString(input, 'secretFile');
-    const socketDir = optString(input, 'socketDir') ?? process.env.CYCLETLS_NATIVE_SOCKET_DIR;
-    if (socketDir !== undefined && socketDir !== '') {
-      if (!socketDir.startsWith('/'))
-        throw invalidOption(`option "socketDir" must be an absolute path, got ${JSON.stringify(socketDir)}`);
-      // A Unix socket address holds 107 bytes: "<dir>/<port>.sock" must fit.
-      if (Buffer.byteLength(socketDir) > 96)
-        throw invalidOption(
-          'option "socketDir" must be at most 96 bytes long (a Unix socket path is limited), ' +
-            `got ${Buffer.byteLength(socketDir)}`,
-        );
-      share.socketDir = socketDir;
-    }
-    for (const [name, min, max] of SHARE_TIMINGS) {
-      const v = input[name];
-      if (v === undefined || v === null) continue;
-      if (typeof v !== 'number')
-        throw invalidOption(`option "${name}" must be a number of milliseconds, got ${typeName(v)}`);
-      if (!Number.isInteger(v) || v < min || v > max)
-        throw invalidRange(`option "${name}" must be an integer from ${min} to ${max}, got ${v}`);
-      (share as unknown as Record<string, number>)[name] = v;
-    }
-  }
-  const maxInFlight = optInteger(input, 'maxInFlight', 0, 1_000_000);
-  const maxQueuedPerClient = optInteger(input, 'maxQueuedPerClient', 0, 100_000_000);
-  const debug = optBool(input, 'debug') ?? false;
-  const rejectOnError = optBool(input, 'rejectOnError') ?? false;
-  const retryOnHostGone = optBool(input, 'retryOnHostGone') ?? true;
-  const maxResponseBytes =
-    optInteger(input, 'maxResponseBytes', 1, Number.MAX_SAFE_INTEGER) ?? DEFAULT_MAX_RESPONSE_BYTES;
-  const maxEventBytes = normalizeMaxEventBytes(input.maxEventBytes) ?? DEFAULT_MAX_EVENT_BYTES;
-  const jar = optCookieJar(input);
-  // What the engine defines (the addon is loaded from here on, once the rest is known good): the
-  // pool options' ranges (native/core/engine_option_fields.h; integers, 0 = unlimited or off) and
-  // the default port.
-  const engine: NativeEngineOptions = {};
-  for (const { name, min, max } of nativeEngineOptions()) {
-    const v = optInteger(input, name, min, max);
-    if (v !== undefined) engine[name] = v;
-  }
-  port ??= nativeConstants().defaultSharePort;
-  const out: NormalizedInit = {
-    port,
-    debug,
-    rejectOnError,
-    share: share && { port, ...share },
-    retryOnHostGone,
-    engine,
-    maxResponseBytes,
-    maxEventBytes,
-  };
-  if (maxInFlight !== undefined || maxQueuedPerClient !== undefined) {
-    out.clientLimits = { maxInFlight: maxInFlight ?? 0, maxQueued: maxQueuedPerClient ?? 0 };
-  }
-  if (jar) out.cookieJar = jar;
-  return out;
-}
 
 function headerValue(name: string, v: unknown): string | undefined {
   if (v === undefined) return undefined;
@@ -349,21 +200,6 @@ function normalizeCookies(raw: unknown): string | undefined {
     throw invalidOption(`option "cookies" must be an array or an object, got ${typeName(raw)}`);
   }
   return pairs.length ? pairs.join('; ') : undefined;
-}
-
-/**
- * `cookieJar`: anything with getCookieString(url) and setCookie(cookie, url), as tough-cookie's CookieJar.
- */
-function optCookieJar(o: Dict): CookieJarLike | undefined {
-  const v = o.cookieJar;
-  if (v === undefined || v === null) return undefined;
-  if (!isCookieJarLike(v)) {
-    throw invalidOption(
-      'option "cookieJar" must have getCookieString(url) and setCookie(cookie, url) methods ' +
-        `(as tough-cookie's CookieJar), got ${typeName(v)}`,
-    );
-  }
-  return v;
 }
 
 interface BodyResult {
@@ -758,14 +594,6 @@ export function normalizeRequest(
       optInteger(o, 'maxDecompressedBytes', 1, Number.MAX_SAFE_INTEGER) ?? DEFAULT_MAX_DECOMPRESSED_BYTES,
     maxResponseBytes: optInteger(o, 'maxResponseBytes', 1, Number.MAX_SAFE_INTEGER),
   };
-}
-
-/**
- * sse()'s `maxEventBytes` (also an init option, the client's default), validated like
- * maxResponseBytes: an integer of bytes from 1; undefined when absent.
- */
-export function normalizeMaxEventBytes(value: unknown): number | undefined {
-  return optInteger({ maxEventBytes: value }, 'maxEventBytes', 1, Number.MAX_SAFE_INTEGER);
 }
 
 /**

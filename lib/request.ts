@@ -9,8 +9,9 @@ import { settleFailure, withMeta } from './failure';
 import { presetCatalog, redirectHeaders } from './headers';
 import type { ClientState, SharedInstance } from './instance';
 import type { HeadEvent } from './native';
+import type { NormalizedInit } from './init-options';
 import { normalizeRequest, resolvePendingBody } from './options';
-import type { NormalizedInit, NormalizedRequest } from './options';
+import type { NormalizedRequest } from './options';
 import { bufferedResponse, headerValue, streamResponse } from './response';
 import type { CycleTLSResponseShape } from './response';
 

@@ -1,16 +1,17 @@
 'use strict';
-// Unit tests of option validation and normalisation (lib/options.ts), no server, no native code.
+// Unit tests of option validation and normalisation (lib/options.ts, lib/init-options.ts,
+// lib/option-checks.ts), no server, no native code.
 const { Buffer } = require('node:buffer');
 const util = require('node:util');
 
 const {
-  normalizeInit,
   normalizeRequest,
   DEFAULT_USER_AGENT,
   DEFAULT_TIMEOUT_SECONDS,
   DEFAULT_MAX_REDIRECTS,
-  normalizeMaxEventBytes,
 } = require('../../dist/options');
+const { normalizeInit } = require('../../dist/init-options');
+const { normalizeMaxEventBytes } = require('../../dist/option-checks');
 const { CycleTLSError } = require('../../dist/errors');
 
 const URL_ = 'https://example.test/path?q=1';
