@@ -3,6 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { CycleTLSError } from './errors';
+import { decodeEvents, specPacker } from './native-wire';
+import type { RawEngineClass } from './native-wire';
 
 export const enum EventType {
   Head = 0,
@@ -428,13 +430,30 @@ function candidates(root: string, skipped: string[]): Candidate[] {
   return found;
 }
 
+type RawAddon = Omit<Addon, 'NativeEngine'> & { NativeEngine: RawEngineClass };
+
+/** The addon with its NativeEngine speaking objects: specs packed, event batches decoded (native-wire.ts). */
+function wired(raw: RawAddon): Addon {
+  const pack = specPacker(raw.requestFields);
+  class NativeEngineOfObjects extends raw.NativeEngine {
+    constructor(onEvents: (batch: NativeEvent[]) => void, options?: object) {
+      super((flat) => onEvents(decodeEvents(flat)), options);
+    }
+    request(id: number, spec: NativeRequestSpec): void {
+      const { values, text, body } = pack(spec);
+      this.requestPacked(id, values, text, body);
+    }
+  }
+  return { ...raw, NativeEngine: NativeEngineOfObjects as unknown as Addon['NativeEngine'] };
+}
+
 /** Loads the addon once: the first candidate that loads wins; none: ERR_NATIVE_UNAVAILABLE. */
 export function loadAddon(): Addon {
   if (addon) return addon;
   const tried: string[] = [];
   for (const { file, source } of candidates(packageRoot, tried)) {
     try {
-      addon = require(file) as Addon;
+      addon = wired(require(file) as RawAddon);
       binding = { path: file, source, platform: platformTag(), napiVersion: runtimeNapiVersion() };
       return addon;
     } catch (err) {

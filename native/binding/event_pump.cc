@@ -86,10 +86,7 @@ void EventPump::drain(Napi::Env env, Napi::Function callback) {
   }
   Napi::HandleScope scope(env);
   if (!events.empty()) {
-    Napi::Array batch = Napi::Array::New(env, events.size());
-    uint32_t index = 0;
     for (auto& e : events) {
-      batch.Set(index++, event_to_js(env, e));
       if (e.kind == Event::Kind::kEnd || e.kind == Event::Kind::kError) {
         if (in_flight_ > 0 && --in_flight_ == 0) update_ref(env);
       } else if (e.kind == Event::Kind::kNotice && starting_ && e.notice != "warning") {
@@ -97,7 +94,7 @@ void EventPump::drain(Napi::Env env, Napi::Function callback) {
         update_ref(env);
       }
     }
-    callback.Call({batch});
+    callback.Call({events_to_js(env, events)});
     if (env.IsExceptionPending()) {
       // The JS side never throws from its event handler; if it ever does, surface it.
       Napi::Error err = env.GetAndClearPendingException();

@@ -1,6 +1,7 @@
 #include "binding/marshal.h"
 
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -49,62 +50,117 @@ std::optional<uint64_t> whole_number(Napi::Value v, uint64_t max) {
   return static_cast<uint64_t>(d);
 }
 
-bool read_headers(Napi::Value v, HeaderList* out) {
-  if (!v.IsArray()) return false;
-  Napi::Array list = v.As<Napi::Array>();
-  const uint32_t n = list.Length();
-  if (n % 2 != 0) return false;
-  out->reserve(n / 2);
-  for (uint32_t i = 0; i < n; i += 2) {
-    Napi::Value name = list.Get(i), value = list.Get(i + 1);
-    if (!name.IsString() || !value.IsString()) return false;
-    out->push_back({name.As<Napi::String>().Utf8Value(), value.As<Napi::String>().Utf8Value()});
+}  // namespace
+
+namespace {
+
+// The packed spec's text, cut at its NULs into exactly `count` parts (none: the text is empty).
+// False when the count differs: a NUL inside a value (lib refuses those) can never shift one
+// value into the next field.
+bool split_parts(std::string_view text, size_t count, std::vector<std::string_view>* parts) {
+  parts->clear();
+  if (count == 0) return text.empty();
+  parts->reserve(count);
+  size_t from = 0;
+  for (;;) {
+    const size_t nul = text.find('\0', from);
+    if (nul == std::string_view::npos) break;
+    if (parts->size() + 1 == count) return false;
+    parts->push_back(text.substr(from, nul - from));
+    from = nul + 1;
   }
-  return true;
+  parts->push_back(text.substr(from));
+  return parts->size() == count;
 }
 
 }  // namespace
 
-bool read_request_spec(Napi::Object js, RequestSpec* spec) {
-  Napi::Env env = js.Env();
+bool read_packed_spec(Napi::Value values_js, Napi::Value text_js, Napi::Value body_js, RequestSpec* spec) {
+  Napi::Env env = values_js.Env();
+  auto invalid = [&](std::string_view what) {
+    throw_unless_pending(env,
+                         Napi::TypeError::New(env, "NativeEngine.request: invalid " + std::string(what)));
+    return false;
+  };
+  if (!values_js.IsTypedArray() || values_js.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    return invalid("packed values");
+  }
+  const std::optional<std::string_view> raw = typed_bytes(values_js.As<Napi::TypedArray>());
+  if (!raw) return false;
+  const size_t slots = raw->size() / sizeof(double);
+  if (!text_js.IsString()) return invalid("packed text");
+  const std::string text = text_js.As<Napi::String>().Utf8Value();
+  if (env.IsExceptionPending()) return false;
+
+  // Pass 1: every slot's kind and the number of text parts the slots announce.
+  auto slot = [&](size_t i) {
+    double d;
+    std::memcpy(&d, raw->data() + i * sizeof(double), sizeof d);
+    return d;
+  };
   std::string_view bad_field;
+  size_t index = 0, parts_expected = 0;
+  visit_request_fields(*spec, [&](const RequestField& field, auto&) {
+    const size_t i = index++;
+    if (!bad_field.empty()) return;
+    if (i >= slots) {
+      bad_field = field.name;
+      return;
+    }
+    const double d = slot(i);
+    if (std::isnan(d)) return;
+    if (field.kind == FieldKind::kString) parts_expected += 1;
+    if (field.kind == FieldKind::kHeaders) {
+      // The count of header strings; the parts bound it (each is at least empty, with a NUL).
+      if (!(d >= 0) || d > static_cast<double>(text.size() + 1) || std::fmod(d, 2) != 0) {
+        bad_field = field.name;
+        return;
+      }
+      parts_expected += static_cast<size_t>(d);
+    }
+  });
+  if (!bad_field.empty()) return invalid(bad_field);
+  std::vector<std::string_view> parts;
+  if (!split_parts(text, parts_expected, &parts)) return invalid("packed text");
+
+  // Pass 2: the values.
+  size_t next_part = 0;
+  index = 0;
   visit_request_fields(*spec, [&](const RequestField& field, auto& member) {
     using T = std::remove_cvref_t<decltype(member)>;
-    // A getter that threw leaves an exception pending: nothing more is read.
-    if (!bad_field.empty() || env.IsExceptionPending()) return;
-    Napi::Value v = js.Get(std::string(field.name));
-    if (env.IsExceptionPending()) return;
-    if (v.IsUndefined() || (field.kind == FieldKind::kBody && v.IsNull())) {
+    const double d = slot(index++);
+    if (!bad_field.empty()) return;
+    if (std::isnan(d)) {
       if (field.required) bad_field = field.name;
       return;
     }
     bool ok = false;
     if constexpr (std::is_same_v<T, bool>) {
-      if ((ok = v.IsBoolean())) member = v.As<Napi::Boolean>().Value();
+      if ((ok = d == 0 || d == 1)) member = d == 1;
     } else if constexpr (std::is_same_v<T, uint16_t> || std::is_same_v<T, uint64_t>) {
       const uint64_t max = field.kind == FieldKind::kPort ? 65535 : field.max;
-      const std::optional<uint64_t> n = whole_number(v, max);
-      if ((ok = n.has_value())) member = static_cast<T>(*n);
+      if ((ok = d >= 0 && d <= static_cast<double>(max))) member = static_cast<T>(d);
     } else if constexpr (std::is_same_v<T, HeaderList>) {
-      ok = read_headers(v, &member);
+      const size_t n = static_cast<size_t>(d);
+      member.reserve(n / 2);
+      for (size_t k = 0; k < n; k += 2, next_part += 2) {
+        member.push_back({std::string(parts[next_part]), std::string(parts[next_part + 1])});
+      }
+      ok = true;
     } else if (field.kind == FieldKind::kBody) {
-      if (v.IsTypedArray()) {
-        const std::optional<std::string_view> bytes = typed_bytes(v.As<Napi::TypedArray>());
+      if (body_js.IsTypedArray()) {
+        const std::optional<std::string_view> bytes = typed_bytes(body_js.As<Napi::TypedArray>());
         if (!bytes) return;  // an exception is pending
         member = *bytes;     // the one copy: JS memory never crosses threads
         ok = true;
       }
     } else {
-      if ((ok = v.IsString())) member = v.As<Napi::String>().Utf8Value();
+      member = parts[next_part++];
+      ok = true;
     }
     if (!ok) bad_field = field.name;
   });
-  if (!bad_field.empty()) {
-    throw_unless_pending(
-        env, Napi::TypeError::New(env, "NativeEngine.request: invalid " + std::string(bad_field)));
-  }
-  // Every read above may have left a JS exception pending (node-addon-api reports failures that
-  // way here, without C++ exceptions): a request that will throw in JS is never submitted.
+  if (!bad_field.empty()) return invalid(bad_field);
   return !env.IsExceptionPending();
 }
 
@@ -164,65 +220,96 @@ Napi::String js_string(Napi::Env env, std::string_view s) {
   return Napi::String::New(env, s.data(), s.size());
 }
 
-}  // namespace
+// Bodies below this size are copied into a plain Buffer; larger ones are handed over with a
+// finalizer (an external buffer's weak callback costs more than copying a few KiB).
+constexpr size_t kCopyBodyBelow = 64 * 1024;
 
-Napi::Object event_to_js(Napi::Env env, Event& e) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("id", Napi::Number::New(env, static_cast<double>(e.id)));
+// An ASCII-only text the engine made (a code, a stage, a TLS parameter): no UTF-8 decoding.
+Napi::Value ascii(Napi::Env env, std::string_view s) {
+  napi_value v;
+  napi_create_string_latin1(env, s.data(), s.size(), &v);
+  return Napi::Value(env, v);
+}
+
+void append_event(Napi::Env env, Napi::Array& out, uint32_t& at, Event& e) {
+  auto put = [&](napi_value v) { out.Set(at++, v); };
+  auto number = [&](double v) -> napi_value { return Napi::Number::New(env, v); };
+  auto text = [&](const std::string& v) -> napi_value { return Napi::String::New(env, v); };
   switch (e.kind) {
     case Event::Kind::kHead: {
-      o.Set("type", Napi::Number::New(env, kHead));
-      o.Set("status", Napi::Number::New(env, e.head.status));
-      o.Set("reason", Napi::String::New(env, e.head.reason));
-      o.Set("httpVersion", Napi::String::New(env, std::to_string(e.head.version_major) + "." +
-                                                      std::to_string(e.head.version_minor)));
+      put(number(kHead));
+      put(number(static_cast<double>(e.id)));
+      put(number(e.head.status));
+      put(text(e.head.reason));
+      const std::string version =
+          std::to_string(e.head.version_major) + "." + std::to_string(e.head.version_minor);
+      put(ascii(env, version));
       Napi::Array headers = Napi::Array::New(env, e.head.headers.size() * 2);
       uint32_t i = 0;
       for (const auto& h : e.head.headers) {
         headers.Set(i++, Napi::String::New(env, h.name));
         headers.Set(i++, Napi::String::New(env, h.value));
       }
-      o.Set("headers", headers);
-      o.Set("alpn", Napi::String::New(env, e.connection.alpn));
-      o.Set("tlsVersion", Napi::String::New(env, e.connection.tls_version));
-      o.Set("cipher", Napi::String::New(env, e.connection.cipher));
-      o.Set("connectionId", Napi::Number::New(env, static_cast<double>(e.connection.connection_id)));
-      o.Set("reused", Napi::Boolean::New(env, e.connection.reused));
-      o.Set("tlsResumed", Napi::Boolean::New(env, e.connection.tls_resumed));
-      break;
+      put(headers);
+      put(ascii(env, e.connection.alpn));
+      put(ascii(env, e.connection.tls_version));
+      put(ascii(env, e.connection.cipher));
+      put(number(static_cast<double>(e.connection.connection_id)));
+      put(Napi::Boolean::New(env, e.connection.reused));
+      put(Napi::Boolean::New(env, e.connection.tls_resumed));
+      return;
     }
     case Event::Kind::kBody: {
-      o.Set("type", Napi::Number::New(env, kBody));
+      put(number(kBody));
+      put(number(static_cast<double>(e.id)));
+      if (e.body.size() < kCopyBodyBelow) {
+        put(Napi::Buffer<char>::Copy(env, e.body.data(), e.body.size()));
+        return;
+      }
       // Handed over without a second copy: the Buffer owns the bytes the engine read.
       auto* owned = new std::string(std::move(e.body));
-      o.Set("data", Napi::Buffer<char>::New(
-                        env, owned->data(), owned->size(), [](Napi::Env, char*, std::string* s) { delete s; },
-                        owned));
-      break;
+      put(Napi::Buffer<char>::New(
+          env, owned->data(), owned->size(), [](Napi::Env, char*, std::string* s) { delete s; }, owned));
+      return;
     }
     case Event::Kind::kEnd:
-      o.Set("type", Napi::Number::New(env, kEnd));
-      break;
+      put(number(kEnd));
+      put(number(static_cast<double>(e.id)));
+      return;
     case Event::Kind::kError:
-      o.Set("type", Napi::Number::New(env, kError));
-      o.Set("code", js_string(env, error_code_name(e.error.code)));
-      o.Set("stage", js_string(env, stage_name(e.error.stage)));
-      o.Set("message", Napi::String::New(env, e.error.message));
-      break;
+      put(number(kError));
+      put(number(static_cast<double>(e.id)));
+      put(ascii(env, error_code_name(e.error.code)));
+      put(ascii(env, stage_name(e.error.stage)));
+      put(text(e.error.message));
+      return;
     case Event::Kind::kSent:
-      o.Set("type", Napi::Number::New(env, kSent));
-      o.Set("bytes", Napi::Number::New(env, static_cast<double>(e.sent)));
-      break;
+      put(number(kSent));
+      put(number(static_cast<double>(e.id)));
+      put(number(static_cast<double>(e.sent)));
+      return;
     case Event::Kind::kNotice:
-      o.Set("type", Napi::Number::New(env, kNotice));
-      o.Set("notice", Napi::String::New(env, e.notice));
-      if (!e.error.message.empty()) {
-        o.Set("code", js_string(env, error_code_name(e.error.code)));
-        o.Set("message", Napi::String::New(env, e.error.message));
+      put(number(kNotice));
+      put(number(static_cast<double>(e.id)));
+      put(text(e.notice));
+      if (e.error.message.empty()) {
+        put(env.Undefined());
+        put(env.Undefined());
+      } else {
+        put(ascii(env, error_code_name(e.error.code)));
+        put(text(e.error.message));
       }
-      break;
+      return;
   }
-  return o;
+}
+
+}  // namespace
+
+Napi::Array events_to_js(Napi::Env env, std::vector<Event>& events) {
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t at = 0;
+  for (Event& e : events) append_event(env, out, at, e);
+  return out;
 }
 
 Napi::Object stats_to_js(Napi::Env env, const EngineStats& s, const share::HubStats* hs, bool closed) {

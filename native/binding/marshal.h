@@ -23,19 +23,23 @@ void throw_unless_pending(Napi::Env env, const Napi::Error& error);
 // be read: a JS exception is then pending, and the caller must not go on.
 std::optional<std::string_view> typed_bytes(const Napi::TypedArray& ta);
 
-// request()'s spec, read by the field table (core/request_fields.h). False with a JS TypeError
-// pending ("NativeEngine.request: invalid <field>") when a field has the wrong type, or with
-// whatever exception a getter of the spec threw.
-bool read_request_spec(Napi::Object js, RequestSpec* spec);
+// request()'s spec as lib/native.ts packs it (packSpec): `values`, a Float64Array with one slot per
+// field of the table (core/request_fields.h), in its order: NaN = absent, booleans 0/1, numbers as
+// they are, 1 for a string, the count of header strings for the headers; `text`, the strings
+// (fields in order, then the header strings) joined by NUL; `body`, the body's typed array or
+// undefined. One string and one typed array cross instead of one property per field (that was
+// most of request()'s cost). False with a JS TypeError pending ("NativeEngine.request: invalid
+// <field>") when a slot does not fit its field or the text does not hold the strings announced.
+bool read_packed_spec(Napi::Value values, Napi::Value text, Napi::Value body, RequestSpec* spec);
 
-// The NativeEngine constructor's options; `share` is set when they ask for a shared engine. False
-// with a JS exception pending when they cannot be used.
 bool read_engine_options(Napi::Object js, EngineOptions* engine, std::optional<share::HubOptions>* share);
 
 ClientLimits read_client_limits(Napi::Object js);
 
-// Moves the event's body into the Buffer it returns (no second copy).
-Napi::Object event_to_js(Napi::Env env, Event& event);
+// A batch of events as one flat array, each event [type, id, ...its fields] (lib/native.ts's
+// decodeEvents reads it back): array elements cost far less than a JS object's named properties
+// made through Node-API. Bodies move into their Buffers (no second copy of large ones).
+Napi::Array events_to_js(Napi::Env env, std::vector<Event>& events);
 
 // `share`: the hub's own counters when requests go through one.
 Napi::Object stats_to_js(Napi::Env env, const EngineStats& stats, const share::HubStats* share, bool closed);

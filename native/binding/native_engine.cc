@@ -24,8 +24,9 @@ std::optional<uint64_t> id_argument(const Napi::CallbackInfo& info) {
 Napi::Function NativeEngine::Define(Napi::Env env) {
   return DefineClass(
       env, "NativeEngine",
-      {InstanceMethod<&NativeEngine::Request>("request"), InstanceMethod<&NativeEngine::Cancel>("cancel"),
-       InstanceMethod<&NativeEngine::Pause>("pause"), InstanceMethod<&NativeEngine::Write>("write"),
+      {InstanceMethod<&NativeEngine::Request>("requestPacked"),
+       InstanceMethod<&NativeEngine::Cancel>("cancel"), InstanceMethod<&NativeEngine::Pause>("pause"),
+       InstanceMethod<&NativeEngine::Write>("write"),
        InstanceMethod<&NativeEngine::WriteMasked>("writeMasked"),
        InstanceMethod<&NativeEngine::Close>("close"), InstanceMethod<&NativeEngine::Stats>("stats"),
        InstanceMethod<&NativeEngine::SetClientLimits>("setClientLimits"),
@@ -98,20 +99,21 @@ void NativeEngine::CallCloseCallbacks() {
   for (auto& cb : callbacks) cb.Call({});
 }
 
-// request(id: number, spec: object): the spec was validated by lib/; here its types are checked.
+// requestPacked(id, values, text, body): the spec packed by lib/native-wire.ts (read_packed_spec),
+// validated by lib/; here its types are checked. lib/native.ts wraps it as request(id, spec).
 Napi::Value NativeEngine::Request(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!target_ || closing_) {
     Napi::Error::New(env, "NativeEngine.request: the engine is closed").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsObject()) {
+  if (info.Length() < 3 || !info[0].IsNumber()) {
     throw_unless_pending(env, Napi::TypeError::New(env, "NativeEngine.request: invalid arguments"));
     return env.Undefined();
   }
   RequestSpec spec;
   spec.id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
-  if (!read_request_spec(info[1].As<Napi::Object>(), &spec)) return env.Undefined();
+  if (!read_packed_spec(info[1], info[2], info[3], &spec)) return env.Undefined();
   std::string why;
   if (!resolver_.resolve(spec.profile, spec.fingerprint, &spec.custom_profile, &why)) {
     Napi::Error err = Napi::Error::New(env, why);

@@ -243,17 +243,22 @@ void Http2Channel::feed_upload(Exchange& ex) {
 void Http2Channel::on_request_body_sent(int32_t stream, size_t bytes, bool last) {
   auto it = streams_.find(stream);
   if (it == streams_.end()) return;
-  it->second->upload_sent_unreported += bytes;
-  if (bytes > 0) sent_pending_ = true;
+  if (bytes > 0) {
+    if (it->second->upload_sent_unreported == 0) sent_unreported_.push_back(stream);
+    it->second->upload_sent_unreported += bytes;
+  }
   if (last && it->second->stage == Stage::kWrite) engine_.enter_stage(it->second, Stage::kHeaders);
 }
 
 void Http2Channel::report_sent() {
-  sent_pending_ = false;
-  for (auto& [id, ex] : streams_) {
-    if (ex->upload_sent_unreported == 0) continue;
-    engine_.emit(sent_event(ex->spec.id, ex->upload_sent_unreported));
-    ex->upload_sent_unreported = 0;
+  auto ids = std::move(sent_unreported_);
+  sent_unreported_.clear();
+  for (int32_t id : ids) {
+    auto it = streams_.find(id);
+    if (it == streams_.end() || it->second->upload_sent_unreported == 0) continue;
+    Exchange& ex = *it->second;
+    engine_.emit(sent_event(ex.spec.id, ex.upload_sent_unreported));
+    ex.upload_sent_unreported = 0;
   }
 }
 
@@ -263,7 +268,7 @@ void Http2Channel::flush() {
   ++in_session_;
   const bool any = session_->produce(write_buffer_, kHttp2WriteSlice);
   --in_session_;
-  if (sent_pending_) report_sent();
+  if (!sent_unreported_.empty()) report_sent();
   if (!any) {
     if (session_->failed() || (!session_->want_read() && !session_->want_write())) {
       host_.close(session_->failed() ? "the HTTP/2 session failed" : "the HTTP/2 session ended");
@@ -314,17 +319,28 @@ void Http2Channel::on_read(const asio::error_code& ec, size_t bytes) {
     host_.close();
     return;
   }
-  // Bursts of body bytes, per stream, once per read.
-  for (auto& [id, ex] : streams_) {
-    if (ResponseSink::failed(*ex)) {
-      session_->reset_stream(id);
-      continue;
-    }
-    if (!ex->spec.whole_body) host_.sink().flush(*ex);
-  }
+  flush_touched();
   if (!awaiting_settings_.empty() && session_->remote_settings_received()) on_first_settings();
   flush();
   if (!host_.closed()) read();
+}
+
+// Bursts of body bytes, per stream, once per read.
+void Http2Channel::flush_touched() {
+  if (touched_.empty()) return;
+  std::sort(touched_.begin(), touched_.end());
+  touched_.erase(std::unique(touched_.begin(), touched_.end()), touched_.end());
+  for (int32_t id : touched_) {
+    auto it = streams_.find(id);
+    if (it == streams_.end()) continue;  // closed in the same read: settled already
+    Exchange& ex = *it->second;
+    if (ResponseSink::failed(ex)) {
+      session_->reset_stream(id);
+      continue;
+    }
+    if (!ex.spec.whole_body) host_.sink().flush(ex);
+  }
+  touched_.clear();
 }
 
 // The connection is lost: every stream fails with `error`, except that those the server never saw
@@ -394,6 +410,7 @@ void Http2Channel::on_head(int32_t stream, ResponseHead&& head) {
   Exchange& ex = *it->second;
   const bool opened = ex.spec.upgrade && head.status == 200;
   host_.begin_response(ex, std::move(head));
+  touched_.push_back(stream);
   if (opened) {
     // The extended CONNECT succeeded: the stream is the WebSocket's byte pipe now (as after a
     // 101 on HTTP/1.1); the deadlines were for the handshake.
@@ -410,6 +427,7 @@ void Http2Channel::on_data(int32_t stream, std::string_view bytes) {
   }
   Exchange& ex = *it->second;
   host_.sink().append(ex, bytes);
+  touched_.push_back(stream);
   if (ex.paused) {
     ex.held_bytes += bytes.size();
   } else {

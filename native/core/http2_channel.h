@@ -73,6 +73,9 @@ class Http2Channel : http2::SessionListener {
   // saw (as the session knows) are retried elsewhere.
   void fail_streams(const Error& error);
   void stream_count_changed();
+  // After a read: body bytes of the streams it touched go to the sink (a stream whose sink failed
+  // is reset instead).
+  void flush_touched();
   void arm_ping(SteadyClock::duration after);
   void on_ping_timer(const asio::error_code& ec);
 
@@ -88,12 +91,16 @@ class Http2Channel : http2::SessionListener {
   Engine::Impl& engine_;
   std::unique_ptr<http2::ClientSession> session_;
   std::map<int32_t, std::shared_ptr<Exchange>> streams_;
+  // Streams that got body bytes (or a failed sink) in the current read, and streams with upload
+  // bytes sent and not yet reported: only these are visited after a read or a write, never every
+  // stream (thousands may wait on one session for a slot).
+  std::vector<int32_t> touched_;
+  std::vector<int32_t> sent_unreported_;
   // WebSockets that came before the server's first SETTINGS (whether it allows RFC 8441 is unknown).
   std::vector<std::shared_ptr<Exchange>> awaiting_settings_;
   std::string write_buffer_;
   bool writing_ = false;
   bool reading_ = false;
-  bool sent_pending_ = false;  // some stream has upload_sent_unreported > 0
   size_t streams_started_ = 0;
   int in_session_ = 0;  // depth of receive()/produce() calls: no produce() from their callbacks
   const Error* connection_error_ = nullptr;  // while failing every stream at once

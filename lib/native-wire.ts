@@ -1,0 +1,151 @@
+// How a request spec goes into the addon and a batch of events comes out of it
+// (native/binding/marshal.h): packed, not as objects. Reading some thirty named properties through
+// Node-API per request, and writing a dozen per event, cost more than the rest of the request's
+// way through the engine; a Float64Array, one NUL-joined string and one flat array per batch cross
+// in a handful of calls. Only native.ts uses this: it hands lib the NativeEngine below, whose
+// request(id, spec) and onEvents(batch) keep the object shapes native.ts describes.
+import type { NativeEvent, NativeRequestField, NativeRequestSpec } from './native';
+import { EventType } from './native';
+
+/** The class the addon exports: requestPacked() takes a packed spec; onEvents gets flat batches. */
+export interface RawEngineClass {
+  new (onEvents: (flat: unknown[]) => void, options?: object): RawEngine;
+}
+interface RawEngine {
+  requestPacked(id: number, values: Float64Array, text: string, body: Uint8Array | undefined): void;
+}
+
+interface Packed {
+  values: Float64Array;
+  text: string;
+  body: Uint8Array | undefined;
+}
+
+function invalid(name: string): TypeError {
+  return new TypeError(`NativeEngine.request: invalid ${name}`);
+}
+
+/**
+ * packSpec(spec): one slot per field of the schema in its order (NaN: absent; booleans 0/1;
+ * numbers as they are; 1 for a string; the count of header strings), and the strings of the string
+ * fields and of the headers, in field order, joined by NUL (which no value may hold: lib refuses
+ * it in every one, and the addon refuses a text whose parts do not add up). The result is reused:
+ * the addon copies it before request() returns.
+ */
+export function specPacker(fields: readonly NativeRequestField[]): (spec: NativeRequestSpec) => Packed {
+  const names = fields.map((f) => f.name);
+  const kinds = fields.map((f) => f.kind);
+  const packed: Packed = { values: new Float64Array(fields.length), text: '', body: undefined };
+  const parts: string[] = [];
+  const text = (name: string, v: unknown): void => {
+    if (typeof v !== 'string' || v.includes('\0')) throw invalid(name);
+    parts.push(v);
+  };
+  return (spec) => {
+    const { values } = packed;
+    const source = spec as unknown as Record<string, unknown>;
+    parts.length = 0;
+    packed.body = undefined;
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i];
+      const v = source[name];
+      if (v === undefined || (v === null && kinds[i] === 'bytes')) {
+        values[i] = NaN;
+        continue;
+      }
+      switch (kinds[i]) {
+        case 'string':
+          text(name, v);
+          values[i] = 1;
+          break;
+        case 'boolean':
+          if (typeof v !== 'boolean') throw invalid(name);
+          values[i] = v ? 1 : 0;
+          break;
+        case 'port':
+        case 'count':
+          if (typeof v !== 'number' || Number.isNaN(v)) throw invalid(name);
+          values[i] = v;
+          break;
+        case 'headers':
+          if (!Array.isArray(v) || v.length % 2 !== 0) throw invalid(name);
+          for (const s of v) text(name, s);
+          values[i] = v.length;
+          break;
+        case 'bytes':
+          if (!ArrayBuffer.isView(v) || v instanceof DataView) throw invalid(name);
+          packed.body = v as Uint8Array;
+          values[i] = 1;
+          break;
+      }
+    }
+    packed.text = parts.join('\0');
+    return packed;
+  };
+}
+
+/** A flat batch, each event [type, id, ...its fields] (native/binding/marshal.cc), as event objects. */
+export function decodeEvents(flat: unknown[]): NativeEvent[] {
+  const out: NativeEvent[] = [];
+  let i = 0;
+  while (i < flat.length) {
+    const id = flat[i + 1] as number;
+    switch (flat[i] as EventType) {
+      case EventType.Head:
+        out.push({
+          id,
+          type: EventType.Head,
+          status: flat[i + 2] as number,
+          reason: flat[i + 3] as string,
+          httpVersion: flat[i + 4] as string,
+          headers: flat[i + 5] as string[],
+          alpn: flat[i + 6] as string,
+          tlsVersion: flat[i + 7] as string,
+          cipher: flat[i + 8] as string,
+          connectionId: flat[i + 9] as number,
+          reused: flat[i + 10] as boolean,
+          tlsResumed: flat[i + 11] as boolean,
+        });
+        i += 12;
+        break;
+      case EventType.Body:
+        out.push({ id, type: EventType.Body, data: flat[i + 2] as Buffer });
+        i += 3;
+        break;
+      case EventType.End:
+        out.push({ id, type: EventType.End });
+        i += 2;
+        break;
+      case EventType.Error:
+        out.push({
+          id,
+          type: EventType.Error,
+          code: flat[i + 2] as string,
+          stage: flat[i + 3] as string,
+          message: flat[i + 4] as string,
+        });
+        i += 5;
+        break;
+      case EventType.Sent:
+        out.push({ id, type: EventType.Sent, bytes: flat[i + 2] as number });
+        i += 3;
+        break;
+      case EventType.Notice: {
+        const code = flat[i + 3] as string | undefined;
+        const message = flat[i + 4] as string | undefined;
+        out.push({
+          id: 0,
+          type: EventType.Notice,
+          notice: flat[i + 2] as 'host' | 'client' | 'failed' | 'warning',
+          ...(code === undefined ? {} : { code }),
+          ...(message === undefined ? {} : { message }),
+        });
+        i += 5;
+        break;
+      }
+      default:
+        throw new Error(`cycletls-native: unknown event type ${String(flat[i])} from the addon`);
+    }
+  }
+  return out;
+}

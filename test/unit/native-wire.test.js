@@ -1,0 +1,256 @@
+'use strict';
+// The crossing into and out of the addon (lib/native-wire.ts, native/binding/marshal.cc): a spec
+// goes in packed (a Float64Array of slots and one NUL-joined text), events come out as one flat
+// array per batch. These tests send real requests to a real local server through the packed form,
+// and hold the addon's checks of a packed spec that lib never sends (a caller of the binding is
+// not trusted to pack right).
+const http = require('node:http');
+
+const native = require('../../dist/native');
+const { decodeEvents, specPacker } = require('../../dist/native-wire');
+
+const addon = native.loadAddon();
+let server;
+let port;
+const engines = [];
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json');
+      res.setHeader('x-empty', '');
+      res.end(
+        JSON.stringify({
+          method: req.method,
+          url: req.url,
+          raw: req.rawHeaders,
+          body: Buffer.concat(chunks).toString('utf8'),
+        }),
+      );
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = server.address().port;
+});
+
+afterAll(async () => {
+  await Promise.all(engines.map((e) => new Promise((resolve) => e.close(resolve))));
+  await new Promise((resolve) => server.close(resolve));
+});
+
+/** An engine of our own; send(spec) resolves with every event of that request, in order. */
+function newEngine() {
+  const waiting = new Map();
+  const engine = new addon.NativeEngine((batch) => {
+    for (const e of batch) {
+      const w = waiting.get(e.id);
+      if (!w) continue;
+      w.events.push(e);
+      if (e.type === 2 || e.type === 3) {
+        waiting.delete(e.id);
+        w.resolve(w.events);
+      }
+    }
+  }, {});
+  engines.push(engine);
+  let next = 1;
+  return {
+    engine,
+    send(spec) {
+      const id = next++;
+      return new Promise((resolve) => {
+        waiting.set(id, { events: [], resolve });
+        engine.request(id, spec);
+      });
+    },
+  };
+}
+
+const base = () => ({
+  method: 'POST',
+  tls: false,
+  host: '127.0.0.1',
+  port,
+  target: '/path?q=1&r=%00',
+  headers: [],
+  wholeBody: true,
+  decompress: false,
+  timeoutMs: 10_000,
+});
+
+test('a packed spec arrives whole: empty and non-ASCII header values, the body, the target', async () => {
+  const { send } = newEngine();
+  const events = await send({
+    ...base(),
+    headers: ['x-empty', '', 'x-utf8', 'héllo wörld', 'x-last', 'v', 'content-length', '4'],
+    body: Buffer.from('body'),
+  });
+  expect(events.map((e) => e.type)).toEqual([0, 1, 2]);
+  const [head, body] = events;
+  expect(head).toMatchObject({ status: 200, httpVersion: '1.1', reason: 'OK', alpn: '', reused: false });
+  expect(head.headers).toEqual(expect.arrayContaining(['x-empty', '']));
+  const seen = JSON.parse(body.data.toString('utf8'));
+  expect(seen.method).toBe('POST');
+  expect(seen.url).toBe('/path?q=1&r=%00');
+  expect(seen.body).toBe('body');
+  const raw = seen.raw;
+  const at = raw.indexOf('x-empty');
+  expect(raw.slice(at, at + 6)).toEqual([
+    'x-empty',
+    '',
+    'x-utf8',
+    Buffer.from('héllo wörld').toString('latin1'),
+    'x-last',
+    'v',
+  ]);
+});
+
+test('a NUL in any string of a spec is refused before it is packed', () => {
+  const { engine } = newEngine();
+  expect(() => engine.request(100, { ...base(), headers: ['x-a', 'a\0b'] })).toThrow(
+    'NativeEngine.request: invalid headers',
+  );
+  expect(() => engine.request(101, { ...base(), target: '/\0' })).toThrow(
+    'NativeEngine.request: invalid target',
+  );
+  expect(() => engine.request(102, { ...base(), headers: ['x-a'] })).toThrow(
+    'NativeEngine.request: invalid headers',
+  );
+  expect(() => engine.request(103, { ...base(), tls: 1 })).toThrow('NativeEngine.request: invalid tls');
+  expect(() => engine.request(104, { ...base(), port: NaN })).toThrow('NativeEngine.request: invalid port');
+  expect(() => engine.request(105, { ...base(), body: 'text' })).toThrow(
+    'NativeEngine.request: invalid body',
+  );
+});
+
+describe('the addon checks a packed spec itself', () => {
+  const fields = addon.requestFields;
+  const pack = specPacker(fields);
+  const packed = (spec) => {
+    const p = pack(spec);
+    return { values: Float64Array.from(p.values), text: p.text, body: p.body };
+  };
+  const slot = (name) => fields.findIndex((f) => f.name === name);
+
+  test('a text with a part too many or too few', () => {
+    const { engine } = newEngine();
+    const p = packed(base());
+    expect(() => engine.requestPacked(1, p.values, p.text + '\0extra', undefined)).toThrow(
+      'NativeEngine.request: invalid packed text',
+    );
+    const parts = p.text.split('\0');
+    expect(() => engine.requestPacked(2, p.values, parts.slice(1).join('\0'), undefined)).toThrow(
+      'NativeEngine.request: invalid packed text',
+    );
+    // Header strings announced that the text does not hold.
+    const v = Float64Array.from(p.values);
+    v[slot('headers')] = 4;
+    expect(() => engine.requestPacked(3, v, p.text, undefined)).toThrow(
+      'NativeEngine.request: invalid packed text',
+    );
+  });
+
+  test('slots that do not fit their field', () => {
+    const { engine } = newEngine();
+    const p = packed(base());
+    const bad = (name, value) => {
+      const v = Float64Array.from(p.values);
+      v[slot(name)] = value;
+      return () => engine.requestPacked(1, v, p.text, undefined);
+    };
+    expect(bad('headers', 3)).toThrow('NativeEngine.request: invalid headers'); // odd
+    expect(bad('headers', -2)).toThrow('NativeEngine.request: invalid headers');
+    expect(bad('headers', 1e9)).toThrow('NativeEngine.request: invalid headers'); // more than the text holds
+    expect(bad('tls', 2)).toThrow('NativeEngine.request: invalid tls');
+    expect(bad('port', 70000)).toThrow('NativeEngine.request: invalid port');
+    expect(bad('timeoutMs', -1)).toThrow('NativeEngine.request: invalid timeoutMs');
+    expect(bad('timeoutMs', Infinity)).toThrow('NativeEngine.request: invalid timeoutMs');
+    const noMethod = Float64Array.from(p.values);
+    noMethod[slot('method')] = NaN; // required, absent (and its part gone from the text)
+    expect(() =>
+      engine.requestPacked(1, noMethod, p.text.split('\0').slice(1).join('\0'), undefined),
+    ).toThrow('NativeEngine.request: invalid method');
+    expect(bad('body', 1)).toThrow('NativeEngine.request: invalid body'); // announced, not given
+    expect(() => engine.requestPacked(1, new Float64Array(3), '', undefined)).toThrow(
+      'NativeEngine.request: invalid',
+    );
+    expect(() => engine.requestPacked(1, new Float32Array(fields.length), p.text, undefined)).toThrow(
+      'NativeEngine.request: invalid packed values',
+    );
+    expect(() => engine.requestPacked(1, p.values, 42, undefined)).toThrow(
+      'NativeEngine.request: invalid packed text',
+    );
+  });
+
+  test('a correct packed spec still goes through after refused ones', async () => {
+    const { send } = newEngine();
+    const events = await send(base());
+    expect(events.map((e) => e.type)).toEqual([0, 1, 2]);
+  });
+});
+
+test('decodeEvents reads every kind of event from a flat batch', () => {
+  const data = Buffer.from('x');
+  const flat = [
+    0,
+    1,
+    200,
+    'OK',
+    '2.0',
+    ['a', 'b'],
+    'h2',
+    'TLSv1.3',
+    'TLS_AES_128_GCM_SHA256',
+    7,
+    true,
+    false,
+    1,
+    1,
+    data,
+    5,
+    1,
+    10,
+    2,
+    1,
+    3,
+    2,
+    'ERR_TIMEOUT',
+    'headers',
+    'too slow',
+    4,
+    0,
+    'host',
+    undefined,
+    undefined,
+    4,
+    0,
+    'failed',
+    'ERR_LINK',
+    'no',
+  ];
+  expect(decodeEvents(flat)).toEqual([
+    {
+      id: 1,
+      type: 0,
+      status: 200,
+      reason: 'OK',
+      httpVersion: '2.0',
+      headers: ['a', 'b'],
+      alpn: 'h2',
+      tlsVersion: 'TLSv1.3',
+      cipher: 'TLS_AES_128_GCM_SHA256',
+      connectionId: 7,
+      reused: true,
+      tlsResumed: false,
+    },
+    { id: 1, type: 1, data },
+    { id: 1, type: 5, bytes: 10 },
+    { id: 1, type: 2 },
+    { id: 2, type: 3, code: 'ERR_TIMEOUT', stage: 'headers', message: 'too slow' },
+    { id: 0, type: 4, notice: 'host' },
+    { id: 0, type: 4, notice: 'failed', code: 'ERR_LINK', message: 'no' },
+  ]);
+  expect(() => decodeEvents([9, 1])).toThrow('unknown event type 9');
+});
