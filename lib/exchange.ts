@@ -246,6 +246,15 @@ export class CookieLoop {
   }
 
   /** Stores the Set-Cookie values of a response from `url` (never fails). */
+  /** Whether store() has anything to do: a Set-Cookie header (found without allocating). */
+  mayStore(rawHeaders: readonly string[]): boolean {
+    for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+      const name = rawHeaders[i];
+      if (name.length === 10 && name.toLowerCase() === 'set-cookie') return true;
+    }
+    return false;
+  }
+
   async store(url: string, rawHeaders: readonly string[]): Promise<void> {
     const setCookies = headerValues(rawHeaders, 'set-cookie');
     if (setCookies.length === 0) return;

@@ -134,7 +134,8 @@ export async function perform(
   adjust?: AdjustRequest,
 ): Promise<CycleTLSResponseShape> {
   // Misuse and unreadable bodies (a stream that errors) reject; they are not network outcomes.
-  const normalized = await resolvePendingBody(normalizeRequest(url, options, method, presetCatalog()));
+  const validated = normalizeRequest(url, options, method, presetCatalog());
+  const normalized = validated.pendingBody ? await resolvePendingBody(validated) : validated;
   const adjusted = adjust ? adjust(normalized) : normalized;
   const req =
     adjusted.maxResponseBytes === undefined
@@ -154,7 +155,7 @@ export async function perform(
         : current;
       const hop = await runHop(instance, client, sent, streaming, init.retryOnHostGone);
       const { head } = hop;
-      await cookies.store(current.url.href, head.headers);
+      if (cookies.mayStore(head.headers)) await cookies.store(current.url.href, head.headers);
       const location = headerValue(head.headers, 'location');
       // A hop that keeps the body would have to send it again, which a streamed body cannot: the
       // redirect is then the response.

@@ -155,7 +155,34 @@ export function bufferedResponse(
         data = body;
       }
   }
-  return { ...metaFields(meta), data, ...bodyMethods(body, meta.rawHeaders) };
+  // One object literal (no spreads), and cycletls's header map made on first read: most callers
+  // read `data` and perhaps one header. The accessor is an own enumerable property, so keys,
+  // spreads and JSON see `headers` as before; assigning it replaces it.
+  const { rawHeaders } = meta;
+  let headers: Record<string, string[]> | undefined;
+  return {
+    status: meta.status,
+    statusText: meta.statusText,
+    get headers(): Record<string, string[]> {
+      return (headers ??= headersToCycleTLS(rawHeaders));
+    },
+    set headers(value: Record<string, string[]>) {
+      headers = value;
+    },
+    rawHeaders,
+    finalUrl: meta.finalUrl,
+    requestId: meta.requestId,
+    httpVersion: meta.httpVersion,
+    protocol: meta.protocol,
+    tls: meta.tls,
+    connection: meta.connection,
+    redirects: meta.redirects,
+    data,
+    json: async () => parseJson(body),
+    text: async () => body.toString('utf8'),
+    arrayBuffer: async () => toArrayBuffer(body),
+    blob: async () => new Blob([body], { type: contentType(rawHeaders) }),
+  };
 }
 
 /** json/text/arrayBuffer/blob over a whole body. */

@@ -176,8 +176,20 @@ Engine::Impl::~Impl() {
 bool Engine::Impl::post_start(RequestSpec&& spec) {
   std::lock_guard<std::mutex> lock(stop_mu_);
   if (finished_) return false;
-  asio::post(io, [this, s = std::move(spec)]() mutable { start(std::move(s)); });
+  // Posted once per batch: whatever comes after this request (cancel, write_body) is posted after
+  // the handler that starts it.
+  if (incoming_.empty()) asio::post(io, [this] { start_incoming(); });
+  incoming_.push_back(std::move(spec));
   return true;
+}
+
+void Engine::Impl::start_incoming() {
+  std::vector<RequestSpec> batch;
+  {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    batch.swap(incoming_);
+  }
+  for (RequestSpec& spec : batch) start(std::move(spec));
 }
 
 bool Engine::Impl::add_stop_callback(std::function<void()>& cb) {

@@ -30,13 +30,16 @@ class Engine::Impl : public EventSink, DeadlineListener {
   ~Impl();
 
   // Any thread.
-  // Posts `start` unless the io thread has finished; false then (the caller answers the request).
+  // Queues `spec` for start_incoming() unless the io thread has finished; false then (the caller
+  // answers the request).
   bool post_start(RequestSpec&& spec);
   // Registers a drain callback; false when the io thread has already finished (run it yourself).
   bool add_stop_callback(std::function<void()>& cb);
   void deliver_error_now(uint64_t id, Error error);
 
   // io thread only, below.
+  // Starts every request post_start() queued, in order.
+  void start_incoming();
   void start(RequestSpec&& spec);
   void cancel(uint64_t id, ErrorCode code, const std::string& why);
   void set_paused(uint64_t id, bool paused);
@@ -119,6 +122,9 @@ class Engine::Impl : public EventSink, DeadlineListener {
   std::mutex stop_mu_;
   bool finished_ = false;
   std::vector<std::function<void()>> on_stopped_;
+  // Requests submitted and not yet started, guarded by stop_mu_: one post starts every request
+  // that came meanwhile (a burst from the JS thread wakes the io thread once, not per request).
+  std::vector<RequestSpec> incoming_;
 };
 
 }  // namespace ctn

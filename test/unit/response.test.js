@@ -170,6 +170,26 @@ describe('bufferedResponse: response shape', () => {
     expect(r.error).toBeUndefined();
     for (const m2 of ['json', 'text', 'arrayBuffer', 'blob']) expect(typeof r[m2]).toBe('function');
   });
+
+  test('headers, made on first read, behave as a plain own property', () => {
+    const r = bufferedResponse(meta(['set-cookie', 'a=1', 'Set-Cookie', 'b=2']), Buffer.from('{}'), 'json');
+    // cycletls's own keys, in its order, among ours.
+    const keys = Object.keys(r);
+    expect(keys.filter((k) => ['status', 'headers', 'finalUrl', 'data', 'json'].includes(k))).toEqual([
+      'status',
+      'headers',
+      'finalUrl',
+      'data',
+      'json',
+    ]);
+    expect(r.headers).toBe(r.headers); // the same map on every read
+    expect(JSON.parse(JSON.stringify(r)).headers).toEqual({ 'Set-Cookie': ['a=1', 'b=2'] });
+    expect({ ...r }.headers).toEqual({ 'Set-Cookie': ['a=1', 'b=2'] });
+    r.headers['X-Added'] = ['1'];
+    expect(r.headers['X-Added']).toEqual(['1']);
+    r.headers = { Only: ['this'] };
+    expect(r.headers).toEqual({ Only: ['this'] });
+  });
 });
 
 describe('bufferedResponse: data per responseType', () => {
