@@ -159,6 +159,7 @@ export function bufferedResponse(
   // read `data` and perhaps one header. The accessor is an own enumerable property, so keys,
   // spreads and JSON see `headers` as before; assigning it replaces it.
   const { rawHeaders } = meta;
+  const methods = bodyMethods(body, rawHeaders);
   let headers: Record<string, string[]> | undefined;
   return {
     status: meta.status,
@@ -178,10 +179,10 @@ export function bufferedResponse(
     connection: meta.connection,
     redirects: meta.redirects,
     data,
-    json: async () => parseJson(body),
-    text: async () => body.toString('utf8'),
-    arrayBuffer: async () => toArrayBuffer(body),
-    blob: async () => new Blob([body], { type: contentType(rawHeaders) }),
+    json: methods.json,
+    text: methods.text,
+    arrayBuffer: methods.arrayBuffer,
+    blob: methods.blob,
   };
 }
 
