@@ -84,6 +84,12 @@ export function specPacker(fields: readonly NativeRequestField[]): (spec: Native
   };
 }
 
+/** A head's headers: "name\0value\0..." (or, when one holds a NUL, the list itself). */
+function headerList(h: string | string[]): string[] {
+  if (typeof h !== 'string') return h;
+  return h === '' ? [] : h.split('\0');
+}
+
 /** A flat batch, each event [type, id, ...its fields] (native/binding/marshal.cc), as event objects. */
 export function decodeEvents(flat: unknown[]): NativeEvent[] {
   const out: NativeEvent[] = [];
@@ -98,7 +104,7 @@ export function decodeEvents(flat: unknown[]): NativeEvent[] {
           status: flat[i + 2] as number,
           reason: flat[i + 3] as string,
           httpVersion: flat[i + 4] as string,
-          headers: flat[i + 5] as string[],
+          headers: headerList(flat[i + 5] as string | string[]),
           alpn: flat[i + 6] as string,
           tlsVersion: flat[i + 7] as string,
           cipher: flat[i + 8] as string,

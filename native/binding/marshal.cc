@@ -231,6 +231,35 @@ Napi::Value ascii(Napi::Env env, std::string_view s) {
   return Napi::Value(env, v);
 }
 
+// A head's headers as one NUL-joined string ("name\0value\0..."; lib splits it): one string made
+// instead of two per header. A header holding a NUL (a server may send one in HTTP/1.1) would shift
+// the pairs: such a list goes as the array [name, value, ...] instead.
+Napi::Value headers_to_js(Napi::Env env, const HeaderList& headers) {
+  size_t size = 0;
+  bool has_nul = false;
+  for (const auto& h : headers) {
+    size += h.name.size() + h.value.size() + 2;
+    has_nul = has_nul || h.name.find('\0') != std::string::npos || h.value.find('\0') != std::string::npos;
+  }
+  if (has_nul) {
+    Napi::Array list = Napi::Array::New(env, headers.size() * 2);
+    uint32_t i = 0;
+    for (const auto& h : headers) {
+      list.Set(i++, Napi::String::New(env, h.name));
+      list.Set(i++, Napi::String::New(env, h.value));
+    }
+    return list;
+  }
+  std::string joined;
+  joined.reserve(size);
+  for (const auto& h : headers) {
+    if (!joined.empty()) joined.push_back('\0');
+    joined.append(h.name).push_back('\0');
+    joined.append(h.value);
+  }
+  return Napi::String::New(env, joined);
+}
+
 void append_event(Napi::Env env, Napi::Array& out, uint32_t& at, Event& e) {
   auto put = [&](napi_value v) { out.Set(at++, v); };
   auto number = [&](double v) -> napi_value { return Napi::Number::New(env, v); };
@@ -244,13 +273,7 @@ void append_event(Napi::Env env, Napi::Array& out, uint32_t& at, Event& e) {
       const std::string version =
           std::to_string(e.head.version_major) + "." + std::to_string(e.head.version_minor);
       put(ascii(env, version));
-      Napi::Array headers = Napi::Array::New(env, e.head.headers.size() * 2);
-      uint32_t i = 0;
-      for (const auto& h : e.head.headers) {
-        headers.Set(i++, Napi::String::New(env, h.name));
-        headers.Set(i++, Napi::String::New(env, h.value));
-      }
-      put(headers);
+      put(headers_to_js(env, e.head.headers));
       put(ascii(env, e.connection.alpn));
       put(ascii(env, e.connection.tls_version));
       put(ascii(env, e.connection.cipher));

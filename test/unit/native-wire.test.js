@@ -254,3 +254,18 @@ test('decodeEvents reads every kind of event from a flat batch', () => {
   ]);
   expect(() => decodeEvents([9, 1])).toThrow('unknown event type 9');
 });
+
+test("a head's headers come NUL-joined (or as a list) and decode to [name, value, ...]", () => {
+  const head = (headers) =>
+    decodeEvents([0, 1, 200, 'OK', '1.1', headers, '', '', '', 1, false, false])[0].headers;
+  expect(head('content-type\0text/plain\0x-empty\0\0x-last\0v')).toEqual([
+    'content-type',
+    'text/plain',
+    'x-empty',
+    '',
+    'x-last',
+    'v',
+  ]);
+  expect(head('')).toEqual([]);
+  expect(head(['x-nul', 'a\0b'])).toEqual(['x-nul', 'a\0b']);
+});
