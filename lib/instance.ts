@@ -115,7 +115,9 @@ export class SharedInstance {
     this.handlers.set(id, { client, handlers });
     client.pending.add(id);
     try {
-      this.engine.request(id, { ...spec, clientId: client.id });
+      // The spec is the exchange's own (toSpec made it): tagged in place, not copied.
+      spec.clientId = client.id;
+      this.engine.request(id, spec);
     } catch (err) {
       this.handlers.delete(id);
       client.pending.delete(id);

@@ -31,57 +31,58 @@ function invalid(name: string): TypeError {
  * fields and of the headers, in field order, joined by NUL (which no value may hold: lib refuses
  * it in every one, and the addon refuses a text whose parts do not add up). The result is reused:
  * the addon copies it before request() returns.
+ *
+ * The packer is generated from the table once: a loop over field names read with `spec[name]`
+ * made every read a megamorphic lookup; `spec.method` and so on are plain property loads.
  */
 export function specPacker(fields: readonly NativeRequestField[]): (spec: NativeRequestSpec) => Packed {
-  const names = fields.map((f) => f.name);
-  const kinds = fields.map((f) => f.kind);
-  const packed: Packed = { values: new Float64Array(fields.length), text: '', body: undefined };
-  const parts: string[] = [];
-  const text = (name: string, v: unknown): void => {
-    if (typeof v !== 'string' || v.includes('\0')) throw invalid(name);
-    parts.push(v);
-  };
-  return (spec) => {
-    const { values } = packed;
-    const source = spec as unknown as Record<string, unknown>;
-    parts.length = 0;
-    packed.body = undefined;
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i];
-      const v = source[name];
-      if (v === undefined || (v === null && kinds[i] === 'bytes')) {
-        values[i] = NaN;
-        continue;
-      }
-      switch (kinds[i]) {
-        case 'string':
-          text(name, v);
-          values[i] = 1;
-          break;
-        case 'boolean':
-          if (typeof v !== 'boolean') throw invalid(name);
-          values[i] = v ? 1 : 0;
-          break;
-        case 'port':
-        case 'count':
-          if (typeof v !== 'number' || Number.isNaN(v)) throw invalid(name);
-          values[i] = v;
-          break;
-        case 'headers':
-          if (!Array.isArray(v) || v.length % 2 !== 0) throw invalid(name);
-          for (const s of v) text(name, s);
-          values[i] = v.length;
-          break;
-        case 'bytes':
-          if (!ArrayBuffer.isView(v) || v instanceof DataView) throw invalid(name);
-          packed.body = v as Uint8Array;
-          values[i] = 1;
-          break;
-      }
+  const lines: string[] = [];
+  fields.forEach((f, i) => {
+    // The names come from the addon's own table; anything but an identifier is refused here.
+    if (!/^[A-Za-z][A-Za-z0-9]*$/.test(f.name)) throw new Error(`cycletls-native: bad field name ${f.name}`);
+    const v = `spec.${f.name}`;
+    const bad = `invalid(${JSON.stringify(f.name)})`;
+    const absent = f.kind === 'bytes' ? `(x = ${v}) === undefined || x === null` : `(x = ${v}) === undefined`;
+    let set: string;
+    switch (f.kind) {
+      case 'string':
+        set = `if (typeof x !== 'string' || x.includes('\\0')) throw ${bad}; parts.push(x); values[${i}] = 1;`;
+        break;
+      case 'boolean':
+        set = `if (typeof x !== 'boolean') throw ${bad}; values[${i}] = x ? 1 : 0;`;
+        break;
+      case 'port':
+      case 'count':
+        set = `if (typeof x !== 'number' || x !== x) throw ${bad}; values[${i}] = x;`;
+        break;
+      case 'headers':
+        set =
+          `if (!Array.isArray(x) || x.length % 2 !== 0) throw ${bad};` +
+          `for (const h of x) { if (typeof h !== 'string' || h.includes('\\0')) throw ${bad}; parts.push(h); }` +
+          `values[${i}] = x.length;`;
+        break;
+      case 'bytes':
+        set = `if (!ArrayBuffer.isView(x) || x instanceof DataView) throw ${bad}; packed.body = x; values[${i}] = 1;`;
+        break;
+      default:
+        throw new Error(`cycletls-native: unknown field kind ${String(f.kind)}`);
     }
-    packed.text = parts.join('\0');
-    return packed;
-  };
+    lines.push(`if (${absent}) values[${i}] = NaN; else { ${set} }`);
+  });
+  const packed: Packed = { values: new Float64Array(fields.length), text: '', body: undefined };
+  const body = [
+    'const values = packed.values; const parts = []; let x;',
+    'packed.body = undefined;',
+    ...lines,
+    "packed.text = parts.join('\\0');",
+    'return packed;',
+  ].join('\n');
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  const make = new Function('packed', 'invalid', `return function packSpec(spec) {\n${body}\n};`) as (
+    packed: Packed,
+    invalid: (name: string) => TypeError,
+  ) => (spec: NativeRequestSpec) => Packed;
+  return make(packed, invalid);
 }
 
 /** A head's headers: "name\0value\0..." (or, when one holds a NUL, the list itself). */
