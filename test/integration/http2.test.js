@@ -130,6 +130,54 @@ test('100 requests with 10 streams allowed: all correct, one session', async () 
   await s.close();
 });
 
+test('200 streamed responses on one session, 10 streams at a time: every stream gets its own bytes', async () => {
+  // After each read only the streams it touched are flushed (not every stream on the session):
+  // each stream's body must still come in bursts as reads bring it, whole, in order, and nowhere
+  // else. The engine itself, to count its body events.
+  const s = await startH2({ maxConcurrentStreams: 10 });
+  const { NativeEngine } = require('../../dist/native').loadAddon();
+  const got = new Map();
+  let resolveAll;
+  const all = new Promise((resolve) => (resolveAll = resolve));
+  let left = 200;
+  const engine = new NativeEngine((batch) => {
+    for (const e of batch) {
+      const g = got.get(e.id);
+      if (e.type === 1) g.chunks.push(e.data);
+      if (e.type === 3) g.error = e.message;
+      if ((e.type === 2 || e.type === 3) && --left === 0) resolveAll();
+    }
+  }, {});
+  const { port } = new URL(s.url('/'));
+  const sizes = Array.from({ length: 200 }, (_, i) => 150000 + i * 997);
+  sizes.forEach((n, i) => {
+    got.set(i + 1, { chunks: [] });
+    engine.request(i + 1, {
+      method: 'GET',
+      tls: true,
+      host: '127.0.0.1',
+      port: Number(port),
+      target: `/bytes?n=${n}`,
+      headers: [],
+      insecureSkipVerify: true,
+      wholeBody: false,
+      decompress: false,
+      timeoutMs: 30000,
+    });
+  });
+  await all;
+  await new Promise((resolve) => engine.close(resolve));
+  sizes.forEach((n, i) => {
+    const g = got.get(i + 1);
+    expect(g.error).toBeUndefined();
+    expect(Buffer.concat(g.chunks).equals(patternBytes(n, 5))).toBe(true);
+  });
+  // Bytes are handed on as reads bring them, not only when a stream ends.
+  expect([...got.values()].filter((g) => g.chunks.length > 1).length).toBeGreaterThan(150);
+  expect(s.stats.sessions).toBe(1);
+  await s.close();
+});
+
 test('cold origin: 50 simultaneous requests share one handshake', async () => {
   const s = await startH2({ maxConcurrentStreams: 100 });
   const c = await initCycleTLS({ port: uniquePort() });
