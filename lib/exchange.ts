@@ -18,17 +18,30 @@ import { headerValues } from './response';
 import type { ResponseMeta } from './response';
 import { UploadPump } from './upload';
 
+const flatLists = new WeakMap<HeaderList, string[]>();
+
+/** [name, value, ...]; for a shared frozen list (headers.ts presetOnly) made once. */
+function flatHeaders(list: HeaderList): string[] {
+  const frozen = Object.isFrozen(list);
+  let flat = frozen ? flatLists.get(list) : undefined;
+  if (flat) return flat;
+  flat = [];
+  for (const [n, v] of list) flat.push(n, v);
+  if (frozen) flatLists.set(list, Object.freeze(flat) as string[]);
+  return flat;
+}
+
 /** The spec the engine runs, from a validated request (`streaming`: the body is read as a stream). */
 export function toSpec(
   req: NormalizedRequest,
   streaming: boolean,
   retryOnHostGone: boolean,
+  maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES,
 ): NativeRequestSpec {
   const { url } = req;
   const tls = url.protocol === 'https:';
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  const headers: string[] = [];
-  for (const [n, v] of req.headers) headers.push(n, v);
+  const headers = flatHeaders(req.headers);
   return {
     method: req.method,
     tls,
@@ -48,7 +61,7 @@ export function toSpec(
     decompress: req.decompress,
     maxDecodedBytes: req.maxDecompressedBytes,
     // Streams are not limited: their reader paces what is read ahead.
-    maxResponseBytes: streaming ? undefined : (req.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES),
+    maxResponseBytes: streaming ? undefined : (req.maxResponseBytes ?? maxResponseBytes),
     timeoutMs: req.timeoutMs,
     connectTimeoutMs: req.connectTimeoutMs,
     tlsTimeoutMs: req.tlsTimeoutMs,
@@ -245,7 +258,6 @@ export class CookieLoop {
     return this.jar !== undefined;
   }
 
-  /** Stores the Set-Cookie values of a response from `url` (never fails). */
   /** Whether store() has anything to do: a Set-Cookie header (found without allocating). */
   mayStore(rawHeaders: readonly string[]): boolean {
     for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
@@ -255,6 +267,7 @@ export class CookieLoop {
     return false;
   }
 
+  /** Stores the Set-Cookie values of a response from `url` (never fails). */
   async store(url: string, rawHeaders: readonly string[]): Promise<void> {
     const setCookies = headerValues(rawHeaders, 'set-cookie');
     if (setCookies.length === 0) return;

@@ -123,6 +123,25 @@ export interface HeaderParts {
   order: readonly string[] | undefined;
 }
 
+const presetOnlyLists = new WeakMap<ReadonlyArray<readonly [string, string]>, HeaderList>();
+
+/**
+ * What composeHeaders makes of a preset when the caller adds nothing (most requests): the preset's
+ * list with the default User-Agent if it has none, made once per preset list and frozen (every
+ * later step copies a list before it changes it).
+ */
+function presetOnly(preset: ReadonlyArray<readonly [string, string]>): HeaderList {
+  let list = presetOnlyLists.get(preset);
+  if (!list) {
+    const headers: HeaderList = preset.map(([n, v]) => Object.freeze([n, v]) as [string, string]);
+    if (!has(headers, 'user-agent'))
+      headers.push(Object.freeze(['User-Agent', DEFAULT_USER_AGENT]) as [string, string]);
+    list = Object.freeze(headers.filter(([n]) => n.toLowerCase() !== 'transfer-encoding')) as HeaderList;
+    presetOnlyLists.set(preset, list);
+  }
+  return list;
+}
+
 /**
  * A request's headers before the hop-dependent part (the jar's cookies), and a streamed body's
  * declared length (the caller's Content-Length, which the stream is held to).
@@ -131,6 +150,16 @@ export function composeHeaders(parts: HeaderParts): {
   headers: HeaderList;
   declaredLength: number | undefined;
 } {
+  if (
+    parts.preset &&
+    parts.caller.length === 0 &&
+    (parts.userAgent === undefined || parts.userAgent === '') &&
+    parts.cookie === undefined &&
+    !parts.contentType &&
+    parts.order === undefined
+  ) {
+    return { headers: presetOnly(parts.preset), declaredLength: undefined };
+  }
   let headers = parts.preset ? overlayHeaders(parts.preset, parts.caller) : parts.caller;
   if (parts.userAgent !== undefined && parts.userAgent !== '')
     setHeader(headers, 'User-Agent', parts.userAgent);

@@ -32,7 +32,7 @@ function runHop(
   client: ClientState,
   req: NormalizedRequest,
   streaming: boolean,
-  retryOnHostGone: boolean,
+  init: NormalizedInit,
 ): Promise<HopResult> {
   return new Promise<HopResult>((resolve, reject) => {
     const exchange = new Exchange(instance, client, req);
@@ -87,7 +87,11 @@ function runHop(
       },
     };
     try {
-      exchange.start(toSpec(req, streaming, retryOnHostGone), events, 'the request was aborted');
+      exchange.start(
+        toSpec(req, streaming, init.retryOnHostGone, init.maxResponseBytes),
+        events,
+        'the request was aborted',
+      );
     } catch (err) {
       reject(err);
     }
@@ -137,10 +141,8 @@ export async function perform(
   const validated = normalizeRequest(url, options, method, presetCatalog());
   const normalized = validated.pendingBody ? await resolvePendingBody(validated) : validated;
   const adjusted = adjust ? adjust(normalized) : normalized;
-  const req =
-    adjusted.maxResponseBytes === undefined
-      ? { ...adjusted, maxResponseBytes: init.maxResponseBytes }
-      : adjusted;
+  // The client's maxResponseBytes applies where the request sets none (toSpec), without a copy.
+  const req = adjusted;
   // The caller's jar, else one for this redirect chain only, made when a hop sets a cookie.
   const cookies = new CookieLoop(req.cookieJar ?? init.cookieJar, true);
   const requestId = `${client.id}:${client.nextSeq++}`;
@@ -153,7 +155,7 @@ export async function perform(
       const sent = cookies.hasJar
         ? { ...current, headers: await cookies.headersFor(current.url.href, current.headers) }
         : current;
-      const hop = await runHop(instance, client, sent, streaming, init.retryOnHostGone);
+      const hop = await runHop(instance, client, sent, streaming, init);
       const { head } = hop;
       if (cookies.mayStore(head.headers)) await cookies.store(current.url.href, head.headers);
       const location = headerValue(head.headers, 'location');
