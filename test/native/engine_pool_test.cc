@@ -346,6 +346,33 @@ TEST_F(PoolTest, ColdOriginFiftyRequestsShareOneHandshake) {
   EXPECT_EQ(s.exchanges_reused, 49u) << "all but the first rode on another's handshake";
 }
 
+// An origin known to answer HTTP/1.1 gets no cold-origin guard: a burst to a server that closes
+// after each response opens its connections side by side, none waiting for another's handshake.
+TEST_F(PoolTest, ABurstToAnHttp1OriginThatClosesHandshakesInParallel) {
+  std::atomic<bool> gate{false};
+  TestServer server(
+      [](ServerConn& c) {
+        if (c.read_request()) c.write(response("bye", "Connection: close\r\n"));
+      },
+      ServerOptions{.tls = true, .handshake_gate = &gate});
+  const uint64_t first = submit(h1(server));
+  AWAIT(r, first);
+  ASSERT_TRUE(r.ok()) << r.describe();
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 4; ++i) ids.push_back(submit(h1(server)));
+  // The four connections are accepted while every handshake is held: nobody waits for another.
+  const auto deadline = Clock::now() + kWait;
+  while (server.connections() < 5 && Clock::now() < deadline) std::this_thread::sleep_for(2ms);
+  EXPECT_EQ(server.connections(), 5);
+  gate = true;
+  for (uint64_t id : ids) {
+    AWAIT(each, id);
+    ASSERT_TRUE(each.ok()) << each.describe();
+    EXPECT_EQ(each.body, "bye");
+  }
+  EXPECT_EQ(stats().exchanges_reused, 0u);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Limits and the queue
 
