@@ -511,8 +511,11 @@ void TlsSessionCache::attach(SSL* ssl, Slot* slot) {
     if (!SSL_SESSION_should_be_single_use(s.get())) sessions.push_back(std::move(s));
     break;
   }
-  it->second.stamp = ++clock_;
-  if (sessions.empty()) entries_.erase(it);
+  if (sessions.empty()) {
+    erase(it);
+  } else {
+    touch(it->second);
+  }
 }
 
 int TlsSessionCache::on_new_session(SSL* ssl, SSL_SESSION* session) {
@@ -527,19 +530,15 @@ void TlsSessionCache::store(const std::string& key, SSL_SESSION* session) {
   if (max_keys_ == 0) return;
   auto it = entries_.find(key);
   if (it == entries_.end()) {
-    if (entries_.size() >= max_keys_) {
-      auto oldest = entries_.begin();
-      for (auto e = entries_.begin(); e != entries_.end(); ++e) {
-        if (e->second.stamp < oldest->second.stamp) oldest = e;
-      }
-      entries_.erase(oldest);
-    }
+    if (entries_.size() >= max_keys_) erase(entries_.find(recency_.front()));
     it = entries_.emplace(key, Entry{}).first;
+    it->second.recency = recency_.insert(recency_.end(), key);
+  } else {
+    touch(it->second);
   }
   auto& sessions = it->second.sessions;
   if (sessions.size() >= kSessionsPerKey) sessions.erase(sessions.begin());
   sessions.push_back(std::move(owned));
-  it->second.stamp = ++clock_;
 }
 
 bool prepare_connection(SSL* ssl, const Profile& profile, const TlsOptions& options,
