@@ -58,9 +58,11 @@ class TlsSessionCache {
   // and stores the sessions the server issues on this connection under it.
   void attach(SSL* ssl, Slot* slot);
   // Keeps `session` (the cache takes the reference) as the newest of `key`'s, making `key` the most
-  // recently used; beyond max_keys, the least recently used key goes.
+  // recently used; beyond max_keys, or beyond kSessionsPerKeyOnAverage * max_keys sessions in all,
+  // the least recently used keys go.
   void store(const std::string& key, SSL_SESSION* session);
   size_t size() const { return entries_.size(); }
+  size_t total_sessions() const { return total_sessions_; }
   // How many sessions `key` holds.
   size_t sessions(const std::string& key) const {
     auto it = entries_.find(key);
@@ -69,7 +71,15 @@ class TlsSessionCache {
   void clear() {
     entries_.clear();
     recency_.clear();
+    total_sessions_ = 0;
   }
+
+  // An identity keeps up to kSessionsPerKey sessions: connections opened side by side (a burst to
+  // a server that closes after each response) each need one of their own, since a TLS 1.3 ticket
+  // serves one connection (servers issue two per handshake). The memory bound stays the same as
+  // kSessionsPerKeyOnAverage per key.
+  static constexpr size_t kSessionsPerKey = 16;
+  static constexpr size_t kSessionsPerKeyOnAverage = 4;
 
   // For TlsContextCache: makes a context hand new client sessions to the cache of their Slot.
   static void enable(SSL_CTX* ctx);
@@ -83,11 +93,12 @@ class TlsSessionCache {
   };
   void touch(Entry& entry) { recency_.splice(recency_.end(), recency_, entry.recency); }
   void erase(std::map<std::string, Entry>::iterator it) {
+    total_sessions_ -= it->second.sessions.size();
     recency_.erase(it->second.recency);
     entries_.erase(it);
   }
-  static constexpr size_t kSessionsPerKey = 4;
   size_t max_keys_;
+  size_t total_sessions_ = 0;
   std::map<std::string, Entry> entries_;
   // The keys, least recently used first: eviction takes the front in O(1) (a connection to a new
   // host, every time once the cache is full, must not scan every key).

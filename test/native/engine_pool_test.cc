@@ -373,6 +373,38 @@ TEST_F(PoolTest, ABurstToAnHttp1OriginThatClosesHandshakesInParallel) {
   EXPECT_EQ(stats().exchanges_reused, 0u);
 }
 
+// A burst of connections side by side to an identity that has resumed before: each one resumes
+// (TLS 1.3 tickets are single-use; the server issues two per handshake and the cache keeps up to
+// 16 per identity, so eight sequential connections leave enough for eight at once).
+TEST_F(PoolTest, ABurstOfNewConnectionsEachResumesItsOwnSession) {
+  std::atomic<bool> gate{true};
+  TestServer server(
+      [](ServerConn& c) {
+        if (c.read_request()) c.write(response("once", "Connection: close\r\n"));
+        c.close();
+      },
+      ServerOptions{.tls = true, .handshake_gate = &gate});
+  for (int i = 0; i < 8; ++i) {
+    const uint64_t id = submit(h1(server));
+    AWAIT(r, id);
+    ASSERT_TRUE(r.ok()) << r.describe();
+  }
+  ASSERT_EQ(server.resumed(), 7);
+  gate = false;  // the burst's connections all start before any of them gets a new ticket
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 8; ++i) ids.push_back(submit(h1(server)));
+  const auto deadline = Clock::now() + kWait;
+  while (server.connections() < 16 && Clock::now() < deadline) std::this_thread::sleep_for(2ms);
+  ASSERT_EQ(server.connections(), 16);
+  gate = true;
+  for (uint64_t id : ids) {
+    AWAIT(r, id);
+    ASSERT_TRUE(r.ok()) << r.describe();
+    EXPECT_TRUE(r.connection.tls_resumed);
+  }
+  EXPECT_EQ(server.resumed(), 15);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Limits and the queue
 

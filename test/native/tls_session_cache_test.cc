@@ -1,5 +1,5 @@
 // The TLS session cache alone (native/tls): which identities keep their sessions as it fills (the
-// least recently used goes, in O(1)), and a bounded number of sessions per identity. Sessions are
+// least recently used goes, in O(1)), and the bounds per identity and in all. Sessions are
 // BoringSSL objects made here; resumption on the wire is engine_pool_test.cc's.
 #include <gtest/gtest.h>
 
@@ -47,10 +47,33 @@ TEST_F(SessionCacheTest, ManyIdentitiesKeepOnlyTheNewest) {
   for (int i = 9900; i < 10000; ++i) EXPECT_EQ(cache.sessions("host" + std::to_string(i)), 1u) << i;
 }
 
-TEST_F(SessionCacheTest, AnIdentityKeepsItsNewestFourSessions) {
+// Connections opened side by side each need a session of their own (TLS 1.3 tickets are single-use).
+TEST_F(SessionCacheTest, AnIdentityKeepsItsNewestSixteenSessions) {
   TlsSessionCache cache;
-  for (int i = 0; i < 6; ++i) cache.store("a", new_session());
-  EXPECT_EQ(cache.sessions("a"), 4u);
+  for (int i = 0; i < 20; ++i) cache.store("a", new_session());
+  EXPECT_EQ(cache.sessions("a"), TlsSessionCache::kSessionsPerKey);
+  EXPECT_EQ(cache.sessions("a"), 16u);
+  EXPECT_EQ(cache.total_sessions(), 16u);
+}
+
+// Sessions in all stay within four per key on average: the least recently used keys go first,
+// and a key alone over the bound drops its oldest.
+TEST_F(SessionCacheTest, SessionsInAllStayWithinFourPerKeyOnAverage) {
+  TlsSessionCache cache(3);  // 12 sessions in all
+  for (int i = 0; i < 5; ++i) cache.store("a", new_session());
+  for (int i = 0; i < 5; ++i) cache.store("b", new_session());
+  EXPECT_EQ(cache.total_sessions(), 10u);
+  for (int i = 0; i < 3; ++i) cache.store("c", new_session());
+  EXPECT_EQ(cache.sessions("a"), 0u) << "the least recently used key went";
+  EXPECT_EQ(cache.sessions("b"), 5u);
+  EXPECT_EQ(cache.sessions("c"), 3u);
+  EXPECT_EQ(cache.total_sessions(), 8u);
+  for (int i = 0; i < 16; ++i) cache.store("c", new_session());
+  EXPECT_EQ(cache.sessions("b"), 0u);
+  EXPECT_EQ(cache.sessions("c"), 12u) << "alone over the bound: its oldest went";
+  EXPECT_EQ(cache.total_sessions(), 12u);
+  cache.clear();
+  EXPECT_EQ(cache.total_sessions(), 0u);
 }
 
 TEST_F(SessionCacheTest, ACacheOfNoKeysKeepsNothing) {
