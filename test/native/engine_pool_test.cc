@@ -178,6 +178,17 @@ class PoolTest : public ::testing::Test {
     });
   }
   uint64_t errors(ErrorCode code) { return stats().errors[static_cast<size_t>(code)]; }
+  // Submits `n` requests to `server` (whose handshakes after its first connection wait for `gate`),
+  // waits (bounded) until the server has accepted a connection for each, then opens the gate.
+  std::vector<uint64_t> burst_behind_gate(const TestServer& server, int n, std::atomic<bool>& gate) {
+    const int before = server.connections();
+    std::vector<uint64_t> ids;
+    for (int i = 0; i < n; ++i) ids.push_back(submit(h1(server)));
+    const auto deadline = Clock::now() + kWait;
+    while (server.connections() < before + n && Clock::now() < deadline) std::this_thread::sleep_for(2ms);
+    gate = true;
+    return ids;
+  }
 
   Sink sink_;
   std::unique_ptr<Engine> engine_;
@@ -358,13 +369,9 @@ TEST_F(PoolTest, ABurstToAnHttp1OriginThatClosesHandshakesInParallel) {
   const uint64_t first = submit(h1(server));
   AWAIT(r, first);
   ASSERT_TRUE(r.ok()) << r.describe();
-  std::vector<uint64_t> ids;
-  for (int i = 0; i < 4; ++i) ids.push_back(submit(h1(server)));
   // The four connections are accepted while every handshake is held: nobody waits for another.
-  const auto deadline = Clock::now() + kWait;
-  while (server.connections() < 5 && Clock::now() < deadline) std::this_thread::sleep_for(2ms);
+  const std::vector<uint64_t> ids = burst_behind_gate(server, 4, gate);
   EXPECT_EQ(server.connections(), 5);
-  gate = true;
   for (uint64_t id : ids) {
     AWAIT(each, id);
     ASSERT_TRUE(each.ok()) << each.describe();
@@ -391,12 +398,8 @@ TEST_F(PoolTest, ABurstOfNewConnectionsEachResumesItsOwnSession) {
   }
   ASSERT_EQ(server.resumed(), 7);
   gate = false;  // the burst's connections all start before any of them gets a new ticket
-  std::vector<uint64_t> ids;
-  for (int i = 0; i < 8; ++i) ids.push_back(submit(h1(server)));
-  const auto deadline = Clock::now() + kWait;
-  while (server.connections() < 16 && Clock::now() < deadline) std::this_thread::sleep_for(2ms);
+  const std::vector<uint64_t> ids = burst_behind_gate(server, 8, gate);
   ASSERT_EQ(server.connections(), 16);
-  gate = true;
   for (uint64_t id : ids) {
     AWAIT(r, id);
     ASSERT_TRUE(r.ok()) << r.describe();
