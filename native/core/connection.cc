@@ -69,6 +69,7 @@ void Connection::dial_failed(Error error) { fail(std::move(error)); }
 void Connection::dialled(bool http2) {
   if (key_.tls) engine_.counters.connection_established(true, dialler_.tls_resumed());
   established_ = true;
+  engine_.pool.note_protocol(key_, http2);
   if (http2) {
     ChannelHost& host = *this;  // a private base: converted here, where it is accessible
     h2_ = std::make_unique<Http2Channel>(host);

@@ -63,6 +63,15 @@ void Dialler::on_resolve_target(const asio::error_code& ec, asio::ip::tcp::resol
 }
 
 void Dialler::resolve_dial_host() {
+  // An IP literal needs no lookup: the connect starts at once, without the round trip through the
+  // resolver's thread (two thread hops per connection for getaddrinfo to parse the literal).
+  asio::error_code not_literal;
+  const asio::ip::address literal = asio::ip::make_address(dial_host(), not_literal);
+  if (!not_literal) {
+    if (!wanted()) return;
+    connect(Endpoints{asio::ip::tcp::endpoint(literal, dial_port())});
+    return;
+  }
   resolver_.async_resolve(
       dial_host(), std::to_string(dial_port()),
       [this, keep = keep()](const asio::error_code& ec, asio::ip::tcp::resolver::results_type r) {
@@ -81,6 +90,13 @@ void Dialler::on_resolve(const asio::error_code& ec, asio::ip::tcp::resolver::re
     }
     return;
   }
+  Endpoints endpoints;
+  endpoints.reserve(results.size());
+  for (const auto& entry : results) endpoints.push_back(entry.endpoint());
+  connect(std::move(endpoints));
+}
+
+void Dialler::connect(Endpoints endpoints) {
   listener_.dial_stage(Stage::kConnect);
   first_dialed_.clear();
   // The condition runs before each attempt, while the operation (and its handler's `keep`) lives.
@@ -93,7 +109,7 @@ void Dialler::on_resolve(const asio::error_code& ec, asio::ip::tcp::resolver::re
     return true;
   };
   asio::async_connect(
-      transport_.socket(), results, note_attempt,
+      transport_.socket(), std::move(endpoints), note_attempt,
       [this, keep = keep()](const asio::error_code& ec, const asio::ip::tcp::endpoint&) { on_connect(ec); });
 }
 

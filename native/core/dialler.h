@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <asio.hpp>
 
@@ -64,6 +65,9 @@ class Dialler {
   void on_resolve_target(const asio::error_code& ec, asio::ip::tcp::resolver::results_type results);
   void resolve_dial_host();
   void on_resolve(const asio::error_code& ec, asio::ip::tcp::resolver::results_type results);
+  // The addresses to try, in order (the first that accepts wins).
+  using Endpoints = std::vector<asio::ip::tcp::endpoint>;
+  void connect(Endpoints endpoints);
   void on_connect(const asio::error_code& ec);
   void start_proxy();
   void on_proxy_tls(const asio::error_code& ec);

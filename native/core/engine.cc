@@ -319,7 +319,7 @@ bool Engine::Impl::dispatch(const std::shared_ptr<Exchange>& ex) {
   auto conn = std::make_shared<Connection>(*this, key, next_connection_id_++);
   conn->set_counters(pool.add(conn));
   counters.connections_live++;
-  if (key.tls && !key.http1_only && http2_available()) pool.set_connecting(conn);
+  if (key.tls && !key.http1_only && http2_available() && pool.may_be_http2(key)) pool.set_connecting(conn);
   ensure_sweep();
   admission_.admit(*ex);
   conn->open(ex);

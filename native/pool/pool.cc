@@ -186,6 +186,22 @@ void Pool::set_connecting(const std::shared_ptr<PooledConnection>& conn) {
   if (Origin* o = find(conn->key())) o->connecting = conn;
 }
 
+void Pool::note_protocol(const PoolKey& key, bool http2) {
+  auto known = http1_origins_.find(key);
+  if (http2) {
+    if (known == http1_origins_.end()) return;
+    http1_order_.erase(known->second);
+    http1_origins_.erase(known);
+    return;
+  }
+  if (known != http1_origins_.end()) return;
+  if (http1_origins_.size() >= kRememberedHttp1Origins) {
+    http1_origins_.erase(http1_order_.front());
+    http1_order_.pop_front();
+  }
+  http1_origins_.emplace(key, http1_order_.insert(http1_order_.end(), key));
+}
+
 bool Pool::park(const std::shared_ptr<PooledConnection>& conn) {
   Origin* o = find(conn->key());
   if (!o || limits_.max_idle_per_origin == 0) return false;

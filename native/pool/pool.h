@@ -1,6 +1,7 @@
 // The upstream connection pool: connections grouped by identity (PoolKey), the connection limits,
 // idle HTTP/1.1 connections (LIFO), HTTP/2 sessions taking streams, the cold-origin guard (one
-// connection attempt per identity that may turn out HTTP/2), eviction of idle connections to make
+// connection attempt per identity that may turn out HTTP/2, which identities known to answer
+// HTTP/1.1 go without), eviction of idle connections to make
 // room, and the live per-identity counts origin_stats() reads. io thread only, except
 // snapshot(), which any thread may call.
 // The pool sits below the connections: it sees them only as PooledConnection (what it asks of
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -126,6 +128,15 @@ class Pool {
   // The cold-origin guard: a connection of `key` being set up that may turn out HTTP/2.
   std::shared_ptr<PooledConnection> connecting(const PoolKey& key);
   void set_connecting(const std::shared_ptr<PooledConnection>& conn);
+  // What ALPN chose on a connection of `key`. An identity whose server answered HTTP/1.1 gets no
+  // cold-origin guard: a burst of requests to a server that closes after each response (or to a
+  // fresh HTTP/1.1 origin) would otherwise wait for one handshake after another, none of which
+  // they can share. Kept for the last kRememberedHttp1Origins such identities, beyond their
+  // connections' life (an HTTP/1.1 server that closes leaves none behind).
+  void note_protocol(const PoolKey& key, bool http2);
+  // Whether a new connection of `key` may turn out HTTP/2: unknown, or HTTP/2 the last time.
+  bool may_be_http2(const PoolKey& key) const { return http1_origins_.count(key) == 0; }
+  static constexpr size_t kRememberedHttp1Origins = 4096;
 
   // HTTP/1.1: parks `conn` as idle (LIFO), closing the oldest idle one beyond max_idle_per_origin.
   // False when no idle connection may be kept (the caller closes it).
@@ -162,6 +173,9 @@ class Pool {
   const PoolLimits limits_;
   std::map<PoolKey, Origin> origins_;  // structure guarded by mu_ (counters are atomics)
   std::map<PooledConnection*, std::weak_ptr<PooledConnection>> all_;
+  // Identities whose last connection chose HTTP/1.1, and the order they were learned (oldest first).
+  std::list<PoolKey> http1_order_;
+  std::map<PoolKey, std::list<PoolKey>::iterator> http1_origins_;
   size_t total_ = 0;
   mutable std::mutex mu_;  // origins_ insertions and erasures vs snapshot()
 };

@@ -504,15 +504,25 @@ void TlsSessionCache::attach(SSL* ssl, Slot* slot) {
   while (!sessions.empty()) {
     bssl::UniquePtr<SSL_SESSION> s = std::move(sessions.back());
     sessions.pop_back();
-    if (!SSL_SESSION_is_resumable(s.get())) continue;
+    if (!SSL_SESSION_is_resumable(s.get())) {
+      --total_sessions_;
+      continue;
+    }
     SSL_set_session(ssl, s.get());  // takes its own reference
     // TLS 1.3 tickets are for one connection each (RFC 8446 C.4): reusing one would let an
     // observer link the connections. TLS 1.2 sessions may go on serving.
-    if (!SSL_SESSION_should_be_single_use(s.get())) sessions.push_back(std::move(s));
+    if (!SSL_SESSION_should_be_single_use(s.get())) {
+      sessions.push_back(std::move(s));
+    } else {
+      --total_sessions_;
+    }
     break;
   }
-  it->second.stamp = ++clock_;
-  if (sessions.empty()) entries_.erase(it);
+  if (sessions.empty()) {
+    erase(it);
+  } else {
+    touch(it->second);
+  }
 }
 
 int TlsSessionCache::on_new_session(SSL* ssl, SSL_SESSION* session) {
@@ -527,19 +537,29 @@ void TlsSessionCache::store(const std::string& key, SSL_SESSION* session) {
   if (max_keys_ == 0) return;
   auto it = entries_.find(key);
   if (it == entries_.end()) {
-    if (entries_.size() >= max_keys_) {
-      auto oldest = entries_.begin();
-      for (auto e = entries_.begin(); e != entries_.end(); ++e) {
-        if (e->second.stamp < oldest->second.stamp) oldest = e;
-      }
-      entries_.erase(oldest);
-    }
+    if (entries_.size() >= max_keys_) erase(entries_.find(recency_.front()));
     it = entries_.emplace(key, Entry{}).first;
+    it->second.recency = recency_.insert(recency_.end(), key);
+  } else {
+    touch(it->second);
   }
   auto& sessions = it->second.sessions;
-  if (sessions.size() >= kSessionsPerKey) sessions.erase(sessions.begin());
+  if (sessions.size() >= kSessionsPerKey) {
+    sessions.erase(sessions.begin());
+    --total_sessions_;
+  }
   sessions.push_back(std::move(owned));
-  it->second.stamp = ++clock_;
+  ++total_sessions_;
+  // Over the bound in all: the least recently used keys go (this one last: it drops its oldest).
+  while (total_sessions_ > kSessionsPerKeyOnAverage * max_keys_) {
+    auto oldest = entries_.find(recency_.front());
+    if (oldest != it) {
+      erase(oldest);
+      continue;
+    }
+    sessions.erase(sessions.begin());
+    --total_sessions_;
+  }
 }
 
 bool prepare_connection(SSL* ssl, const Profile& profile, const TlsOptions& options,

@@ -2,6 +2,7 @@
 // ALPS, ECH GREASE) that BoringSSL takes on the SSL object.
 #pragma once
 
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -56,24 +57,52 @@ class TlsSessionCache {
   // Before the handshake: offers a session stored under slot->key (single-use ones are taken out),
   // and stores the sessions the server issues on this connection under it.
   void attach(SSL* ssl, Slot* slot);
+  // Keeps `session` (the cache takes the reference) as the newest of `key`'s, making `key` the most
+  // recently used; beyond max_keys, or beyond kSessionsPerKeyOnAverage * max_keys sessions in all,
+  // the least recently used keys go.
+  void store(const std::string& key, SSL_SESSION* session);
   size_t size() const { return entries_.size(); }
-  void clear() { entries_.clear(); }
+  size_t total_sessions() const { return total_sessions_; }
+  // How many sessions `key` holds.
+  size_t sessions(const std::string& key) const {
+    auto it = entries_.find(key);
+    return it == entries_.end() ? 0 : it->second.sessions.size();
+  }
+  void clear() {
+    entries_.clear();
+    recency_.clear();
+    total_sessions_ = 0;
+  }
+
+  // An identity keeps up to kSessionsPerKey sessions: connections opened side by side (a burst to
+  // a server that closes after each response) each need one of their own, since a TLS 1.3 ticket
+  // serves one connection (servers issue two per handshake). The memory bound stays the same as
+  // kSessionsPerKeyOnAverage per key.
+  static constexpr size_t kSessionsPerKey = 16;
+  static constexpr size_t kSessionsPerKeyOnAverage = 4;
 
   // For TlsContextCache: makes a context hand new client sessions to the cache of their Slot.
   static void enable(SSL_CTX* ctx);
 
  private:
   static int on_new_session(SSL* ssl, SSL_SESSION* session);
-  void store(const std::string& key, SSL_SESSION* session);
 
   struct Entry {
     std::vector<bssl::UniquePtr<SSL_SESSION>> sessions;  // newest last
-    uint64_t stamp = 0;                                  // for evicting the least recently used
+    std::list<std::string>::iterator recency;            // its place in recency_
   };
-  static constexpr size_t kSessionsPerKey = 4;
+  void touch(Entry& entry) { recency_.splice(recency_.end(), recency_, entry.recency); }
+  void erase(std::map<std::string, Entry>::iterator it) {
+    total_sessions_ -= it->second.sessions.size();
+    recency_.erase(it->second.recency);
+    entries_.erase(it);
+  }
   size_t max_keys_;
-  uint64_t clock_ = 0;
+  size_t total_sessions_ = 0;
   std::map<std::string, Entry> entries_;
+  // The keys, least recently used first: eviction takes the front in O(1) (a connection to a new
+  // host, every time once the cache is full, must not scan every key).
+  std::list<std::string> recency_;
 };
 
 // Applies per-connection settings before the handshake. `server_name` goes into SNI unless it is

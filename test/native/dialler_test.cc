@@ -133,6 +133,31 @@ TEST_F(DiallerTest, TlsHandshakeLeavesTheTargetsTlsOnTheTransport) {
   EXPECT_FALSE(dialler->tls_resumed());
 }
 
+// An IP literal is not looked up: the connect starts within start(), with no resolver round trip
+// (a name's connect starts only once its lookup has come back through the io_context).
+TEST_F(DiallerTest, AnIpLiteralConnectsWithoutALookup) {
+  TestServer server(TestServer::respond_always(response("x")));
+  for (const char* host : {"127.0.0.1", "localhost"}) {
+    SCOPED_TRACE(host);
+    listener.stages.clear();
+    listener.done = false;
+    PoolKey key = key_for(false, server.port());
+    key.host = host;
+    auto owner = std::make_shared<int>(0);
+    transport = std::make_unique<Transport>(io);
+    dialler = std::make_unique<Dialler>(io, key, *transport, contexts, nullptr, listener);
+    dialler->start(owner);
+    const bool literal = key.host == "127.0.0.1";
+    EXPECT_EQ(listener.stages, literal ? std::vector<Stage>{Stage::kConnect} : std::vector<Stage>{});
+    io.restart();
+    const auto deadline = std::chrono::steady_clock::now() + kWait;
+    while (!listener.finished() && std::chrono::steady_clock::now() < deadline) io.run_one_for(50ms);
+    ASSERT_TRUE(listener.done) << listener.error.message;
+    EXPECT_EQ(listener.stages, std::vector<Stage>{Stage::kConnect});
+    transport->close();
+  }
+}
+
 TEST_F(DiallerTest, ARefusedConnectFailsAtTheConnectStageNamingTheAddress) {
   const uint16_t port = closed_port();
   dial(key_for(false, port));

@@ -178,6 +178,17 @@ class PoolTest : public ::testing::Test {
     });
   }
   uint64_t errors(ErrorCode code) { return stats().errors[static_cast<size_t>(code)]; }
+  // Submits `n` requests to `server` (whose handshakes after its first connection wait for `gate`),
+  // waits (bounded) until the server has accepted a connection for each, then opens the gate.
+  std::vector<uint64_t> burst_behind_gate(const TestServer& server, int n, std::atomic<bool>& gate) {
+    const int before = server.connections();
+    std::vector<uint64_t> ids;
+    for (int i = 0; i < n; ++i) ids.push_back(submit(h1(server)));
+    const auto deadline = Clock::now() + kWait;
+    while (server.connections() < before + n && Clock::now() < deadline) std::this_thread::sleep_for(2ms);
+    gate = true;
+    return ids;
+  }
 
   Sink sink_;
   std::unique_ptr<Engine> engine_;
@@ -344,6 +355,57 @@ TEST_F(PoolTest, ColdOriginFiftyRequestsShareOneHandshake) {
   EXPECT_EQ(s.connections_opened, 1u);
   EXPECT_EQ(s.exchanges, 50u);
   EXPECT_EQ(s.exchanges_reused, 49u) << "all but the first rode on another's handshake";
+}
+
+// An origin known to answer HTTP/1.1 gets no cold-origin guard: a burst to a server that closes
+// after each response opens its connections side by side, none waiting for another's handshake.
+TEST_F(PoolTest, ABurstToAnHttp1OriginThatClosesHandshakesInParallel) {
+  std::atomic<bool> gate{false};
+  TestServer server(
+      [](ServerConn& c) {
+        if (c.read_request()) c.write(response("bye", "Connection: close\r\n"));
+      },
+      ServerOptions{.tls = true, .handshake_gate = &gate});
+  const uint64_t first = submit(h1(server));
+  AWAIT(r, first);
+  ASSERT_TRUE(r.ok()) << r.describe();
+  // The four connections are accepted while every handshake is held: nobody waits for another.
+  const std::vector<uint64_t> ids = burst_behind_gate(server, 4, gate);
+  EXPECT_EQ(server.connections(), 5);
+  for (uint64_t id : ids) {
+    AWAIT(each, id);
+    ASSERT_TRUE(each.ok()) << each.describe();
+    EXPECT_EQ(each.body, "bye");
+  }
+  EXPECT_EQ(stats().exchanges_reused, 0u);
+}
+
+// A burst of connections side by side to an identity that has resumed before: each one resumes
+// (TLS 1.3 tickets are single-use; the server issues two per handshake and the cache keeps up to
+// 16 per identity, so eight sequential connections leave enough for eight at once).
+TEST_F(PoolTest, ABurstOfNewConnectionsEachResumesItsOwnSession) {
+  std::atomic<bool> gate{true};
+  TestServer server(
+      [](ServerConn& c) {
+        if (c.read_request()) c.write(response("once", "Connection: close\r\n"));
+        c.close();
+      },
+      ServerOptions{.tls = true, .handshake_gate = &gate});
+  for (int i = 0; i < 8; ++i) {
+    const uint64_t id = submit(h1(server));
+    AWAIT(r, id);
+    ASSERT_TRUE(r.ok()) << r.describe();
+  }
+  ASSERT_EQ(server.resumed(), 7);
+  gate = false;  // the burst's connections all start before any of them gets a new ticket
+  const std::vector<uint64_t> ids = burst_behind_gate(server, 8, gate);
+  ASSERT_EQ(server.connections(), 16);
+  for (uint64_t id : ids) {
+    AWAIT(r, id);
+    ASSERT_TRUE(r.ok()) << r.describe();
+    EXPECT_TRUE(r.connection.tls_resumed);
+  }
+  EXPECT_EQ(server.resumed(), 15);
 }
 
 // ---------------------------------------------------------------------------------------------

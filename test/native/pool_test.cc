@@ -264,6 +264,35 @@ TEST_F(PoolAlone, ColdOriginGuard) {
   EXPECT_EQ(pool_->connecting(key), nullptr);
 }
 
+// An identity whose server answered HTTP/1.1 is remembered past its connections (a server that closes
+// after each response leaves none), forgotten when it answers HTTP/2, and only the newest
+// kRememberedHttp1Origins identities are kept.
+TEST_F(PoolAlone, IdentitiesKnownToAnswerHttp1GoWithoutTheColdOriginGuard) {
+  make_pool({});
+  const PoolKey key = key_of("a.test");
+  EXPECT_TRUE(pool_->may_be_http2(key)) << "unknown: may be HTTP/2";
+  auto conn = open(key);
+  pool_->note_protocol(key, false);
+  conn->close("done");
+  EXPECT_FALSE(pool_->may_be_http2(key)) << "remembered after its last connection closed";
+  EXPECT_TRUE(pool_->may_be_http2(key_of("b.test")));
+  PoolKey http1_only = key;
+  http1_only.http1_only = true;
+  EXPECT_TRUE(pool_->may_be_http2(http1_only)) << "another identity";
+  pool_->note_protocol(key, true);
+  EXPECT_TRUE(pool_->may_be_http2(key)) << "the server now answers HTTP/2";
+
+  pool_->note_protocol(key, false);
+  for (size_t i = 0; i < Pool::kRememberedHttp1Origins; ++i) {
+    pool_->note_protocol(key_of("h" + std::to_string(i) + ".test"), false);
+    pool_->note_protocol(key_of("h" + std::to_string(i) + ".test"), false);  // known already: no change
+  }
+  EXPECT_TRUE(pool_->may_be_http2(key)) << "the oldest is forgotten";
+  EXPECT_FALSE(pool_->may_be_http2(key_of("h1.test")));
+  EXPECT_FALSE(
+      pool_->may_be_http2(key_of("h" + std::to_string(Pool::kRememberedHttp1Origins - 1) + ".test")));
+}
+
 TEST_F(PoolAlone, SweepClosesWhatTheServerClosed) {
   make_pool({.max_idle_per_origin = 8});
   const PoolKey a = key_of("a.test"), b = key_of("b.test");

@@ -86,6 +86,8 @@ struct ServerOptions {
   int backlog = 512;
   bool ipv6 = false;           // listen on [::1] instead of 127.0.0.1
   int handshake_delay_ms = 0;  // TLS: wait this long after accepting before the handshake
+  // TLS: connections after the first wait for this to become true before the handshake.
+  const std::atomic<bool>* handshake_gate = nullptr;
 };
 
 class TestServer;
@@ -335,6 +337,9 @@ class TestServer {
   void serve(int fd, int index) {
     SSL* ssl = nullptr;
     if (options_.tls) {
+      if (options_.handshake_gate != nullptr && index > 0) {
+        while (!stopping_.load() && !options_.handshake_gate->load()) std::this_thread::sleep_for(2ms);
+      }
       if (options_.handshake_delay_ms > 0) {
         const auto until = Clock::now() + std::chrono::milliseconds(options_.handshake_delay_ms);
         while (!stopping_.load() && Clock::now() < until) std::this_thread::sleep_for(2ms);
