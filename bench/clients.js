@@ -25,12 +25,18 @@ function header(h, name) {
   return v == null ? undefined : String(v);
 }
 
+// Clients the bench does not send through a proxy (the proxy-* workloads skip them, saying why).
+const NO_PROXY = {
+  undici: 'not configured here (undici needs a ProxyAgent, CONNECT only)',
+};
+
 const rndPort = (base, span) => base + Math.floor(Math.random() * span);
 
 function cycleLike(modPath, port, extra = {}) {
-  return async () => {
+  return async (opts = {}) => {
     const initCycleTLS = require(modPath);
     const client = await initCycleTLS({ port });
+    if (opts.proxy) extra = { ...extra, proxy: opts.proxy }; // per request, as cycletls takes it
     return {
       async get(url) {
         const r = await client(
@@ -95,7 +101,8 @@ const CLIENTS = {
   // keep-alive Agent (a pool per origin, connections unlimited); allowH2 lets it take h2 when the
   // server selects it by ALPN (undici 7 default: false = HTTP/1.1 only); on h2 it multiplexes up to
   // maxConcurrentStreams (default 100, capped by the server's SETTINGS) streams per connection
-  undici: async () => {
+  undici: async (opts) => {
+    if (opts.proxy) throw new Error(NO_PROXY.undici);
     const { Agent, request } = require('undici');
     const dispatcher = new Agent({ allowH2: true, connect: { rejectUnauthorized: false } });
     return {
@@ -111,9 +118,13 @@ const CLIENTS = {
     };
   },
 
-  impit: async () => {
+  impit: async (opts) => {
     const { Impit } = require('impit');
-    const impit = new Impit({ ignoreTlsErrors: true, browser: 'chrome' });
+    const impit = new Impit({
+      ignoreTlsErrors: true,
+      browser: 'chrome',
+      ...(opts.proxy ? { proxyUrl: opts.proxy } : {}),
+    });
     return {
       async get(url) {
         const r = await impit.fetch(url);
@@ -124,9 +135,13 @@ const CLIENTS = {
   },
 
   // a Session keeps wreq's connection pool (standalone fetch() opens a connection per call)
-  'wreq-js': async () => {
+  'wreq-js': async (opts) => {
     const { createSession } = require('wreq-js');
-    const session = await createSession({ browser: 'chrome', insecure: true });
+    const session = await createSession({
+      browser: 'chrome',
+      insecure: true,
+      ...(opts.proxy ? { proxy: opts.proxy } : {}),
+    });
     return {
       async get(url) {
         const r = await session.fetch(url);
@@ -139,5 +154,6 @@ const CLIENTS = {
 
 module.exports = {
   CLIENTS,
+  NO_PROXY,
   DEFAULT_CLIENTS: Object.keys(CLIENTS).filter((c) => c !== 'cycletls-native-baseline'),
 };
