@@ -68,6 +68,7 @@ async function runPhase(client, n, c, latencies) {
   // HTTP version the server saw per response (X-Bench-Proto), and what the client reports (if it does)
   const protos = {};
   const clientProtocols = {};
+  const resumed = {}; // X-Bench-Resumed: 'r' (resumed TLS session) / '.' (full handshake)
   const note = (msg) => {
     bad++;
     errors.set(msg, (errors.get(msg) || 0) + 1);
@@ -88,6 +89,7 @@ async function runPhase(client, n, c, latencies) {
         if (e) note(e);
         if (res && res.status === 200) {
           protos[res.proto || '?'] = (protos[res.proto || '?'] || 0) + 1;
+          if (res.resumed !== undefined) resumed[res.resumed] = (resumed[res.resumed] || 0) + 1;
           if (res.protocol !== undefined)
             clientProtocols[res.protocol] = (clientProtocols[res.protocol] || 0) + 1;
         }
@@ -104,6 +106,7 @@ async function runPhase(client, n, c, latencies) {
     bad,
     protos,
     clientProtocols,
+    resumed,
     errors: [...errors]
       .sort((a, b) => b[1] - a[1])
       .slice(0, 5)
@@ -185,6 +188,7 @@ async function main() {
     warmupErrors: warm.errors,
     protos: timed.protos,
     clientProtocols: timed.clientProtocols,
+    resumed: timed.resumed,
     warmupProtos: warm.protos,
   };
   if (viaIpc) {

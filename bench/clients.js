@@ -3,7 +3,8 @@
 //   { get(url) -> Promise<{ status, body: Uint8Array | ArrayBuffer, proto, protocol? }>, close() -> Promise }
 // where `proto` = the server's X-Bench-Proto response header ($server_protocol: the HTTP version the
 // server saw for this request, 'HTTP/1.1' or 'HTTP/2.0') and `protocol` = what the client itself
-// reports, where it does (cycletls-native: the negotiated ALPN). Only required inside the per-cell
+// reports, where it does (cycletls-native: the negotiated ALPN); `resumed` = X-Bench-Resumed
+// ($ssl_session_reused: 'r' when the connection's TLS session was resumed, '.' when not). Only required inside the per-cell
 // child process (bench/client.js). No client is configured to prefer or force an HTTP version:
 // each one negotiates by ALPN with its defaults (undici needs allowH2 to offer h2 at all).
 const path = require('node:path');
@@ -30,6 +31,14 @@ const NO_PROXY = {
   undici: 'not configured here (undici needs a ProxyAgent, CONNECT only)',
 };
 
+// A fetch()-style response (WHATWG Headers) in the shape client.js reads.
+const withHeaders = (r, body) => ({
+  status: r.status,
+  body,
+  proto: header(r.headers, 'x-bench-proto'),
+  resumed: header(r.headers, 'x-bench-resumed'),
+});
+
 const rndPort = (base, span) => base + Math.floor(Math.random() * span);
 
 function cycleLike(modPath, port, extra = {}) {
@@ -49,6 +58,7 @@ function cycleLike(modPath, port, extra = {}) {
           body: r.data,
           err: r.status === 200 ? undefined : r.data,
           proto: header(r.headers, 'x-bench-proto'),
+          resumed: header(r.headers, 'x-bench-resumed'),
           protocol: r.protocol,
         };
       },
@@ -112,6 +122,7 @@ const CLIENTS = {
           status: r.statusCode,
           body: await r.body.arrayBuffer(),
           proto: header(r.headers, 'x-bench-proto'),
+          resumed: header(r.headers, 'x-bench-resumed'),
         };
       },
       close: () => dispatcher.close(),
@@ -128,7 +139,7 @@ const CLIENTS = {
     return {
       async get(url) {
         const r = await impit.fetch(url);
-        return { status: r.status, body: await r.arrayBuffer(), proto: header(r.headers, 'x-bench-proto') };
+        return withHeaders(r, await r.arrayBuffer());
       },
       close: async () => {},
     };
@@ -145,7 +156,7 @@ const CLIENTS = {
     return {
       async get(url) {
         const r = await session.fetch(url);
-        return { status: r.status, body: await r.arrayBuffer(), proto: header(r.headers, 'x-bench-proto') };
+        return withHeaders(r, await r.arrayBuffer());
       },
       close: () => session.close(),
     };

@@ -533,6 +533,7 @@ function summarize(records) {
         bad: ok.reduce((s, r) => s + r.bad, 0),
         protos: sumCounts(ok.map((r) => r.protos)),
         clientProtocols: sumCounts(ok.map((r) => r.clientProtocols)),
+        resumed: sumCounts(ok.map((r) => r.resumed)),
         requests: ok.reduce((s, r) => s + r.n, 0),
         warmupBad: ok.reduce((s, r) => s + (r.warmupBad || 0), 0),
         perRoundReqPerSec: rs.filter((r) => !r.skipped).map((r) => (r.ok ? r.reqPerSec : null)),
@@ -560,16 +561,23 @@ const valid = (rows, wl, c) =>
   rows.find((r) => r.workload === wl && r.client === c && r.roundsOk > 0 && r.bad < r.requests);
 const selected = (wl, ...clients) =>
   cfg.workloads.includes(wl) && clients.every((c) => cfg.clients.includes(c));
+const isSkipped = (rows, wl, c) => rows.some((x) => x.workload === wl && x.client === c && x.skipped);
 const why = (rows, wl, c) => {
   const r = rows.find((x) => x.workload === wl && x.client === c);
   return r && r.skipped ? `${c} skipped: ${r.skipped}` : `${c} has no valid result`;
 };
 
+// ", 40 % resumed": the share of good timed responses whose TLS session was resumed (X-Bench-Resumed)
+function resumedNote(r) {
+  const all = (r.resumed.r || 0) + (r.resumed['.'] || 0);
+  return all ? `, ${Math.round((100 * (r.resumed.r || 0)) / all)} % resumed` : '';
+}
+
 function ratioLines(rows) {
   const lines = [];
   // ours[key] / other[key] on one workload (lines for clients not in the run are left out)
   const ratio = (label, wl, other, key, mine = OURS) => {
-    if (!selected(wl, mine, other)) return;
+    if (!selected(wl, mine, other) || isSkipped(rows, wl, mine) || isSkipped(rows, wl, other)) return;
     const ours = valid(rows, wl, mine);
     const them = valid(rows, wl, other);
     if (!ours || !them) {
@@ -609,7 +617,7 @@ function ratioLines(rows) {
       const base = valid(rows, 'h2-small', OURS);
       if (ours && base)
         lines.push(
-          `- ${wl}: ${OURS} CPU ms per request / h2-small's (32 in flight): **${(ours.cpuMsPerReq / base.cpuMsPerReq).toFixed(2)}×** (${f3(ours.cpuMsPerReq)} vs ${f3(base.cpuMsPerReq)})`,
+          `- ${wl}: ${OURS} CPU ms per request / h2-small's (32 in flight): **${(ours.cpuMsPerReq / base.cpuMsPerReq).toFixed(2)}×** (${f3(ours.cpuMsPerReq)} vs ${f3(base.cpuMsPerReq)}; ${nOf(wl)} vs ${nOf('h2-small')} requests)`,
         );
     }
     if (w.server === 'h1cold' || w.server === 'h2cold') {
@@ -618,7 +626,8 @@ function ratioLines(rows) {
         .map((c) => valid(rows, wl, c))
         .filter(Boolean)
         .map(
-          (r) => `${r.client} ${f(r.connsPerSec, 0)} (${f(r.timedConnections, 0)} for ${nOf(wl)} requests)`,
+          (r) =>
+            `${r.client} ${f(r.connsPerSec, 0)} (${f(r.timedConnections, 0)} for ${nOf(wl)} requests${resumedNote(r)})`,
         );
       if (each.length) lines.push(`- ${wl}: new connections/s in the timed phase: ${each.join(', ')}`);
     }
