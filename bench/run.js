@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 'use strict';
-// Benchmark driver: `node run.js [--rounds 3] [--n-small 2000] [--n-large 200] [--n-sweep 10000]
+// Benchmark driver: `node run.js [--rounds 3] [--n-small 2000] [--n-large 200] [--n-sweep 5000]
 //   [--n-c10k 10000] [--n-c50k 50000] [--n-cold 1000] [--n-long 200000] [--clients a,b]
 //   [--workloads small,large,...] [--issue16] [--quick] [--noisy-pct 50] [--server auto|nginx|node]
 //   [--install-nginx] [--install-h2load] [--nginx-workers 1] [--cell-timeout 300] [--warmup-frac 0.5]
@@ -38,7 +38,7 @@ const cfg = {
     small: Number(opt('n-small', quick ? 200 : 2000)),
     large: Number(opt('n-large', quick ? 20 : 200)),
     c10k: Number(opt('n-c10k', quick ? 2000 : 10000)),
-    sweep: Number(opt('n-sweep', quick ? 2000 : 10000)), // h2-c100, h2-c1k
+    sweep: Number(opt('n-sweep', quick ? 2000 : 5000)), // h2-c100, h2-c1k
     c50k: Number(opt('n-c50k', 50000)), // fewer would never have 50 000 in flight
     cold: Number(opt('n-cold', quick ? 200 : 1000)),
     long: Number(opt('n-long', quick ? 20000 : 200000)),
