@@ -668,90 +668,85 @@ function ratioLines(rows) {
   return lines;
 }
 
-// Issue #16's targets, each with the measured figure from this run: met / not met / n/a.
+// Issue #16's targets, each with the measured figure from this run: met / not met / n/a (with why:
+// a workload or client not in this run, a skipped or failed cell).
 function targetRows(rows) {
   const out = [];
   const add = (target, wl, measured, met) =>
     out.push(
       `| ${target} | ${wl} | ${measured} | ${met === undefined ? 'n/a' : met ? 'met' : '**not met**'} |`,
     );
-  const vs = (wl, other, key, min, label) => {
-    if (!selected(wl, OURS, other)) return;
-    const a = valid(rows, wl, OURS);
-    const b = valid(rows, wl, other);
-    if (!a || !b) return add(label, wl, `n/a (${why(rows, wl, !a ? OURS : other)})`, undefined);
+  // null when every workload and client is in the run, else what is missing
+  const absent = (wls, clients) => {
+    const miss = [
+      ...wls.filter((w) => !cfg.workloads.includes(w)),
+      ...clients.filter((c) => !cfg.clients.includes(c)),
+    ];
+    return miss.length ? `n/a (not in this run: ${miss.join(', ')})` : null;
+  };
+  // ours / other (or mine / other) on key, met when ≥ min (or ≤ max)
+  const compare = (label, wl, other, key, { min, max, mine = OURS, base = wl, unit = '' }) => {
+    const gone = absent([...new Set([wl, base])], [mine, other]);
+    if (gone) return add(label, wl, gone, undefined);
+    const a = valid(rows, wl, mine);
+    const b = valid(rows, base, other);
+    if (!a || !b)
+      return add(label, wl, `n/a (${!a ? why(rows, wl, mine) : why(rows, base, other)})`, undefined);
     const x = a[key] / b[key];
-    add(label, wl, `${x.toFixed(2)}× (${f3(a[key])} vs ${f3(b[key])})`, x >= min);
+    const met = min !== undefined ? x >= min : x <= max;
+    add(label, wl, `${x.toFixed(2)}× (${f3(a[key])} vs ${f3(b[key])}${unit})`, met);
   };
   const cpu = (wl, max, perMib, label) => {
-    if (!selected(wl, OURS)) return;
+    const gone = absent([wl], [OURS]);
+    if (gone) return add(label, wl, gone, undefined);
     const a = valid(rows, wl, OURS);
     if (!a) return add(label, wl, `n/a (${why(rows, wl, OURS)})`, undefined);
     const x = perMib ? perMiB(wl, a.cpuMsPerReq) : a.cpuMsPerReq;
     add(label, wl, `${f3(x)} ms`, x <= max);
   };
   for (const wl of ['small', 'h2-small']) {
-    vs(wl, 'wreq-js', 'reqPerSec', 1.3, '≥ 1.3× wreq-js req/s');
+    compare('≥ 1.3× wreq-js req/s', wl, 'wreq-js', 'reqPerSec', { min: 1.3 });
     cpu(wl, 0.06, false, '≤ 0.06 ms client CPU per request');
   }
-  vs('h2-c10k', 'wreq-js', 'reqPerSec', 1.3, '≥ 1.3× wreq-js req/s');
-  for (const wl of cfg.workloads.filter((x) => WORKLOADS[x].sweep)) {
-    if (!selected(wl, OURS) || !cfg.workloads.includes('h2-small')) continue;
-    const a = valid(rows, wl, OURS);
-    const base = valid(rows, 'h2-small', OURS);
-    const label = 'CPU per request ≤ 1.3× the 32-in-flight figure (h2-small)';
-    if (!a || !base) add(label, wl, `n/a (${why(rows, !a ? wl : 'h2-small', OURS)})`, undefined);
-    else {
-      const x = a.cpuMsPerReq / base.cpuMsPerReq;
-      add(label, wl, `${x.toFixed(2)}× (${f3(a.cpuMsPerReq)} vs ${f3(base.cpuMsPerReq)} ms)`, x <= 1.3);
-    }
-  }
-  for (const wl of ['cold-h1', 'cold-h2']) vs(wl, 'wreq-js', 'reqPerSec', 1.2, '≥ 1.2× wreq-js req/s');
+  compare('≥ 1.3× wreq-js req/s', 'h2-c10k', 'wreq-js', 'reqPerSec', { min: 1.3 });
+  for (const wl of Object.keys(WORKLOADS).filter((x) => WORKLOADS[x].sweep))
+    compare('CPU per request ≤ 1.3× the 32-in-flight figure (h2-small)', wl, OURS, 'cpuMsPerReq', {
+      max: 1.3,
+      base: 'h2-small',
+      unit: ' ms',
+    });
+  for (const wl of ['cold-h1', 'cold-h2'])
+    compare('≥ 1.2× wreq-js req/s', wl, 'wreq-js', 'reqPerSec', { min: 1.2 });
   for (const wl of ['large', 'h2-large']) {
-    vs(wl, H2LOAD, 'mibPerSec', 0.95, '≥ 0.95× h2load bytes/s');
+    compare('≥ 0.95× h2load bytes/s', wl, H2LOAD, 'mibPerSec', { min: 0.95, unit: ' MiB/s' });
     cpu(wl, 0.8, true, '≤ 0.8 ms client CPU per MiB');
   }
-  for (const wl of ['small', 'h2-small', 'large', 'h2-large']) {
-    if (!selected(wl, OURS, 'cycletls-native-remote')) continue;
-    const a = valid(rows, wl, 'cycletls-native-remote');
-    const b = valid(rows, wl, OURS);
-    const label = 'cross-process ≥ 0.9× in-process req/s';
-    if (!a || !b) add(label, wl, 'n/a', undefined);
-    else {
-      const x = a.reqPerSec / b.reqPerSec;
-      add(label, wl, `${x.toFixed(2)}× (${f(a.reqPerSec, 0)} vs ${f(b.reqPerSec, 0)})`, x >= 0.9);
-    }
-  }
-  for (const wl of cfg.workloads) {
-    if (!selected(wl, OURS, 'wreq-js')) continue;
-    const a = valid(rows, wl, OURS);
-    const b = valid(rows, wl, 'wreq-js');
-    const label = 'peak RSS ≤ 1.10× wreq-js';
-    if (!a || !b) add(label, wl, `n/a (${why(rows, wl, !a ? OURS : 'wreq-js')})`, undefined);
-    else {
-      const x = a.peakRssMB / b.peakRssMB;
-      add(label, wl, `${x.toFixed(2)}× (${f(a.peakRssMB)} vs ${f(b.peakRssMB)} MB)`, x <= 1.1);
-    }
-  }
-  for (const wl of cfg.workloads.filter((x) => WORKLOADS[x].size === 'long')) {
-    if (!selected(wl, OURS)) continue;
-    const a = valid(rows, wl, OURS);
+  for (const wl of ['small', 'h2-small', 'large', 'h2-large'])
+    compare('cross-process (cycletls-native-remote) ≥ 0.9× in-process req/s', wl, OURS, 'reqPerSec', {
+      min: 0.9,
+      mine: 'cycletls-native-remote',
+    });
+  for (const wl of cfg.workloads)
+    compare('peak RSS ≤ 1.10× wreq-js', wl, 'wreq-js', 'peakRssMB', { max: 1.1, unit: ' MB' });
+  {
     const label = 'flat over the long run: end RSS ≤ 1.10× start, end fds ≤ start fds';
-    if (!a) add(label, wl, `n/a (${why(rows, wl, OURS)})`, undefined);
+    const gone = absent(['long'], [OURS]);
+    const a = !gone && valid(rows, 'long', OURS);
+    if (gone || !a) add(label, 'long', gone || `n/a (${why(rows, 'long', OURS)})`, undefined);
     else
       add(
         label,
-        wl,
+        'long',
         `RSS ${f(a.rssStartMB)} → ${f(a.rssEndMB)} MB, fds ${f(a.fdsStart, 0)} → ${f(a.fdsEnd, 0)}`,
         a.rssEndMB <= 1.1 * a.rssStartMB && a.fdsEnd <= a.fdsStart,
       );
   }
-  for (const wl of cfg.workloads.filter((x) => WORKLOADS[x].proxy)) {
-    if (!selected(wl, OURS) || !cfg.workloads.includes('h2-small')) continue;
-    const a = valid(rows, wl, OURS);
-    const d = valid(rows, 'h2-small', OURS);
+  for (const wl of ['proxy-connect', 'proxy-socks5']) {
     const label = "no target: through the proxy vs direct (h2-small), and the proxy process's own CPU";
-    if (!a || !d) add(label, wl, 'n/a', undefined);
+    const gone = absent([wl, 'h2-small'], [OURS]);
+    const a = !gone && valid(rows, wl, OURS);
+    const d = !gone && valid(rows, 'h2-small', OURS);
+    if (gone || !a || !d) add(label, wl, gone || 'n/a (no valid result)', undefined);
     else
       out.push(
         `| ${label} | ${wl} | ${(a.reqPerSec / d.reqPerSec).toFixed(2)}× req/s (${f(a.reqPerSec, 0)} vs ${f(d.reqPerSec, 0)}); client CPU ${f3(a.cpuMsPerReq)} vs ${f3(d.cpuMsPerReq)} ms/req; proxy CPU ${f3(a.proxyCpuMsPerReq)} ms/req | report |`,
