@@ -259,7 +259,7 @@ ${serveFiles}
   # every response (keepalive_timeout 0). HTTP/2: GOAWAY (last stream = the first) as soon as the
   # first request's HEADERS arrive (keepalive_requests 1); streams a client had already sent on that
   # connection are refused and none of the clients retries them, so the requests are spread over
-  # ${COLD_H2_ORIGINS} listeners (origins) round-robin: a client never has two requests on one of them at once,
+  # ${COLD_H2_ORIGINS} listeners (origins) round-robin: with 16 in flight a client comes back to one only 64 requests later,
   # and the GOAWAY is there before its next request to that origin
   server {
     listen 127.0.0.1:${h1ColdPort} ssl;
