@@ -1,6 +1,7 @@
 'use strict';
-// One benchmark cell in a fresh process:  node client.js <client> <workload> --base URL [--n N]
-//   [--warmup W] [--cycle-port P] [--req-timeout MS]
+// One benchmark cell in a fresh process:  node client.js <client> <workload> --base URL[,URL...] [--n N]
+//   [--warmup W] [--c C] [--proxy URL] [--cycle-port P] [--req-timeout MS]
+// Several --base URLs (comma-separated) take the requests in turn (cold-h2: one origin per listener).
 // Forked by run.js (IPC). Protocol: child -> {type:'ready'} after init + warm-up; parent samples the
 // process tree's CPU and replies {type:'go'}; child runs the timed phase and sends {type:'done', ...};
 // parent samples again and replies {type:'ack'}; child closes the client and exits.
@@ -29,7 +30,7 @@ const N = Number(opt('n', w && w.size === 'large' ? 200 : 2000));
 const C = Number(opt('c', w.concurrency));
 const WARMUP = Number(opt('warmup', 2 * C));
 const REQ_TIMEOUT = Number(opt('req-timeout', 30000));
-const url = base + w.path;
+const urls = base.split(',').map((b) => b + w.path);
 const expected = makeBody(w.bytes);
 
 const viaIpc = typeof process.send === 'function';
@@ -67,6 +68,7 @@ async function runPhase(client, n, c, latencies) {
   // HTTP version the server saw per response (X-Bench-Proto), and what the client reports (if it does)
   const protos = {};
   const clientProtocols = {};
+  const resumed = {}; // X-Bench-Resumed: 'r' (resumed TLS session) / '.' (full handshake)
   const note = (msg) => {
     bad++;
     errors.set(msg, (errors.get(msg) || 0) + 1);
@@ -78,7 +80,7 @@ async function runPhase(client, n, c, latencies) {
       let timer;
       try {
         const res = await Promise.race([
-          client.get(url),
+          client.get(urls[i % urls.length]),
           new Promise((_, rej) => {
             timer = setTimeout(() => rej(new Error(`no answer in ${REQ_TIMEOUT} ms`)), REQ_TIMEOUT);
           }),
@@ -87,6 +89,7 @@ async function runPhase(client, n, c, latencies) {
         if (e) note(e);
         if (res && res.status === 200) {
           protos[res.proto || '?'] = (protos[res.proto || '?'] || 0) + 1;
+          if (res.resumed !== undefined) resumed[res.resumed] = (resumed[res.resumed] || 0) + 1;
           if (res.protocol !== undefined)
             clientProtocols[res.protocol] = (clientProtocols[res.protocol] || 0) + 1;
         }
@@ -103,6 +106,7 @@ async function runPhase(client, n, c, latencies) {
     bad,
     protos,
     clientProtocols,
+    resumed,
     errors: [...errors]
       .sort((a, b) => b[1] - a[1])
       .slice(0, 5)
@@ -117,7 +121,7 @@ const pct = (sorted, p) =>
 // HTTP version and ALPN protocol ("TLSv1.3 TLS_AES_128_GCM_SHA256 HTTP/2.0 alpn=h2"), plus what the
 // client itself reports (cycletls-native: response.protocol).
 async function probe(client) {
-  const r = await client.get(url);
+  const r = await client.get(urls[0]);
   const b = r.body;
   const text =
     b == null
@@ -146,7 +150,10 @@ async function probe(client) {
 
 async function main() {
   const tInit = performance.now();
-  const client = await CLIENTS[clientName]({ cyclePort: Number(opt('cycle-port', 0)) || 9119 });
+  const client = await CLIENTS[clientName]({
+    cyclePort: Number(opt('cycle-port', 0)) || 9119,
+    proxy: opt('proxy'),
+  });
   const initMs = performance.now() - tInit;
   if (workloadName === 'probe') return probe(client);
   const warm = await runPhase(client, WARMUP, C, null);
@@ -181,6 +188,7 @@ async function main() {
     warmupErrors: warm.errors,
     protos: timed.protos,
     clientProtocols: timed.clientProtocols,
+    resumed: timed.resumed,
     warmupProtos: warm.protos,
   };
   if (viaIpc) {

@@ -3,7 +3,8 @@
 //   { get(url) -> Promise<{ status, body: Uint8Array | ArrayBuffer, proto, protocol? }>, close() -> Promise }
 // where `proto` = the server's X-Bench-Proto response header ($server_protocol: the HTTP version the
 // server saw for this request, 'HTTP/1.1' or 'HTTP/2.0') and `protocol` = what the client itself
-// reports, where it does (cycletls-native: the negotiated ALPN). Only required inside the per-cell
+// reports, where it does (cycletls-native: the negotiated ALPN); `resumed` = X-Bench-Resumed
+// ($ssl_session_reused: 'r' when the connection's TLS session was resumed, '.' when not). Only required inside the per-cell
 // child process (bench/client.js). No client is configured to prefer or force an HTTP version:
 // each one negotiates by ALPN with its defaults (undici needs allowH2 to offer h2 at all).
 const path = require('node:path');
@@ -25,12 +26,26 @@ function header(h, name) {
   return v == null ? undefined : String(v);
 }
 
+// Clients the bench does not send through a proxy (the proxy-* workloads skip them, saying why).
+const NO_PROXY = {
+  undici: 'not configured here (undici needs a ProxyAgent, CONNECT only)',
+};
+
+// A fetch()-style response (WHATWG Headers) in the shape client.js reads.
+const withHeaders = (r, body) => ({
+  status: r.status,
+  body,
+  proto: header(r.headers, 'x-bench-proto'),
+  resumed: header(r.headers, 'x-bench-resumed'),
+});
+
 const rndPort = (base, span) => base + Math.floor(Math.random() * span);
 
 function cycleLike(modPath, port, extra = {}) {
-  return async () => {
+  return async (opts = {}) => {
     const initCycleTLS = require(modPath);
     const client = await initCycleTLS({ port });
+    if (opts.proxy) extra = { ...extra, proxy: opts.proxy }; // per request, as cycletls takes it
     return {
       async get(url) {
         const r = await client(
@@ -43,6 +58,7 @@ function cycleLike(modPath, port, extra = {}) {
           body: r.data,
           err: r.status === 200 ? undefined : r.data,
           proto: header(r.headers, 'x-bench-proto'),
+          resumed: header(r.headers, 'x-bench-resumed'),
           protocol: r.protocol,
         };
       },
@@ -95,7 +111,8 @@ const CLIENTS = {
   // keep-alive Agent (a pool per origin, connections unlimited); allowH2 lets it take h2 when the
   // server selects it by ALPN (undici 7 default: false = HTTP/1.1 only); on h2 it multiplexes up to
   // maxConcurrentStreams (default 100, capped by the server's SETTINGS) streams per connection
-  undici: async () => {
+  undici: async (opts) => {
+    if (opts.proxy) throw new Error(NO_PROXY.undici);
     const { Agent, request } = require('undici');
     const dispatcher = new Agent({ allowH2: true, connect: { rejectUnauthorized: false } });
     return {
@@ -105,32 +122,41 @@ const CLIENTS = {
           status: r.statusCode,
           body: await r.body.arrayBuffer(),
           proto: header(r.headers, 'x-bench-proto'),
+          resumed: header(r.headers, 'x-bench-resumed'),
         };
       },
       close: () => dispatcher.close(),
     };
   },
 
-  impit: async () => {
+  impit: async (opts) => {
     const { Impit } = require('impit');
-    const impit = new Impit({ ignoreTlsErrors: true, browser: 'chrome' });
+    const impit = new Impit({
+      ignoreTlsErrors: true,
+      browser: 'chrome',
+      ...(opts.proxy ? { proxyUrl: opts.proxy } : {}),
+    });
     return {
       async get(url) {
         const r = await impit.fetch(url);
-        return { status: r.status, body: await r.arrayBuffer(), proto: header(r.headers, 'x-bench-proto') };
+        return withHeaders(r, await r.arrayBuffer());
       },
       close: async () => {},
     };
   },
 
   // a Session keeps wreq's connection pool (standalone fetch() opens a connection per call)
-  'wreq-js': async () => {
+  'wreq-js': async (opts) => {
     const { createSession } = require('wreq-js');
-    const session = await createSession({ browser: 'chrome', insecure: true });
+    const session = await createSession({
+      browser: 'chrome',
+      insecure: true,
+      ...(opts.proxy ? { proxy: opts.proxy } : {}),
+    });
     return {
       async get(url) {
         const r = await session.fetch(url);
-        return { status: r.status, body: await r.arrayBuffer(), proto: header(r.headers, 'x-bench-proto') };
+        return withHeaders(r, await r.arrayBuffer());
       },
       close: () => session.close(),
     };
@@ -139,5 +165,6 @@ const CLIENTS = {
 
 module.exports = {
   CLIENTS,
+  NO_PROXY,
   DEFAULT_CLIENTS: Object.keys(CLIENTS).filter((c) => c !== 'cycletls-native-baseline'),
 };

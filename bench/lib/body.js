@@ -12,42 +12,59 @@ function makeBody(size) {
 }
 
 // `server`: which listener of the target server the workload uses — 'h1' offers only http/1.1 in
-// ALPN, 'h2' offers h2 and http/1.1. `size` ('small'|'large') selects the request count (--n-small /
-// --n-large; 'c10k': --n-c10k). `proto`: the protocol the server is expected to report ($server_protocol).
+// ALPN, 'h2' offers h2 and http/1.1; 'h1cold' / 'h2cold' close the connection after every request
+// (see lib/server.js). `size` selects the request count (the `--n-<size>` flag, e.g. --n-small).
+// `proto`: the protocol the server is expected to report ($server_protocol). `optIn`: not in the
+// default set (heavy; `--workloads` or `--issue16` selects it). `proxy`: through the local proxy of
+// that kind (own process). `clients` / `skip`: which clients run it (others get a "skipped" cell
+// that says why). `warmup`: a fixed warm-up count instead of the default rule. `sweep`: a row of the
+// concurrency sweep (CPU per request compared with h2-small's).
+const small = { path: '/small.txt', bytes: 1024 };
+const large = { path: '/large.txt', bytes: 1024 * 1024 };
+const H1 = { server: 'h1', proto: 'HTTP/1.1' };
+const H2 = { server: 'h2', proto: 'HTTP/2.0' };
+// cycletls 2.0.5 fails most requests at 10 000 in flight already (a connection per request; see
+// h2-c10k), undici too (TLS sockets disconnected): at 50 000 they would only burn the cell timeout
+const NOT_AT_50K = 'fails most requests at 10 000 in flight already (h2-c10k)';
+// cycletls 2.0.5 is slow here (~600 req/s with a connection per request, ~2 000 with reuse): rows of
+// 10 000 requests at 100 and 1 000 in flight would add minutes per round; its h2-c10k row stays
+const CONN_PER_REQUEST = 'slow on 10 000 requests (cycletls 2.0.5): its h2-c10k row shows the burst';
+const notCycletls = { cycletls: CONN_PER_REQUEST, 'cycletls-reuse': CONN_PER_REQUEST };
 const WORKLOADS = {
-  small: { path: '/small.txt', bytes: 1024, concurrency: 32, server: 'h1', size: 'small', proto: 'HTTP/1.1' },
-  large: {
-    path: '/large.txt',
-    bytes: 1024 * 1024,
-    concurrency: 8,
-    server: 'h1',
-    size: 'large',
-    proto: 'HTTP/1.1',
+  small: { ...small, ...H1, concurrency: 32, size: 'small' },
+  large: { ...large, ...H1, concurrency: 8, size: 'large' },
+  'h2-small': { ...small, ...H2, concurrency: 32, size: 'small' },
+  'h2-large': { ...large, ...H2, concurrency: 8, size: 'large' },
+  // the concurrency sweep: all issued at once, queueing, limits and memory under a burst (nginx
+  // allows 128 streams per connection: the rest wait in the client)
+  'h2-c100': { ...small, ...H2, concurrency: 100, size: 'sweep', sweep: true, skip: notCycletls },
+  'h2-c1k': { ...small, ...H2, concurrency: 1000, size: 'sweep', sweep: true, skip: notCycletls },
+  'h2-c10k': { ...small, ...H2, concurrency: 10000, size: 'c10k', sweep: true },
+  'h2-c50k': {
+    ...small,
+    ...H2,
+    concurrency: 50000,
+    size: 'c50k',
+    sweep: true,
+    optIn: true,
+    skip: { cycletls: NOT_AT_50K, 'cycletls-reuse': NOT_AT_50K, undici: NOT_AT_50K },
   },
-  'h2-small': {
-    path: '/small.txt',
-    bytes: 1024,
+  // a new TLS connection per request (the server closes after each response), 16 in flight
+  'cold-h1': { ...small, server: 'h1cold', proto: 'HTTP/1.1', concurrency: 16, size: 'cold' },
+  'cold-h2': { ...small, server: 'h2cold', proto: 'HTTP/2.0', concurrency: 16, size: 'cold' },
+  // through a local proxy in its own process, to the h2 port: compare with h2-small (direct)
+  'proxy-connect': { ...small, ...H2, concurrency: 32, size: 'small', proxy: 'connect' },
+  'proxy-socks5': { ...small, ...H2, concurrency: 32, size: 'small', proxy: 'socks5' },
+  // memory and descriptors over a long run: RSS and open fds at the start and end of the timed phase
+  long: {
+    ...small,
+    ...H2,
     concurrency: 32,
-    server: 'h2',
-    size: 'small',
-    proto: 'HTTP/2.0',
-  },
-  'h2-large': {
-    path: '/large.txt',
-    bytes: 1024 * 1024,
-    concurrency: 8,
-    server: 'h2',
-    size: 'large',
-    proto: 'HTTP/2.0',
-  },
-  // 10 000 requests all issued at once (--n-c10k): queueing, limits and memory under a burst
-  'h2-c10k': {
-    path: '/small.txt',
-    bytes: 1024,
-    concurrency: 10000,
-    server: 'h2',
-    size: 'c10k',
-    proto: 'HTTP/2.0',
+    size: 'long',
+    warmup: 2000,
+    optIn: true,
+    clients: ['cycletls-native', 'cycletls-native-remote', 'cycletls-native-baseline', 'wreq-js'],
+    clientsWhy: 'the long run is for ours and wreq-js',
   },
 };
 // the static files served (one per distinct path)
