@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mux/frame.h"
+#include "mux/link.h"
 #include "share/messages.h"
 
 namespace {
@@ -215,6 +216,63 @@ TEST(MuxFrame, AClaimedBufferGrowsInPlaceAndComesBackWithTheFrame) {
   EXPECT_EQ(frames[1].type, FrameType::kEnd);
   EXPECT_EQ(frames[1].payload_start, 0u);
   EXPECT_EQ(asked.size(), 2u);
+}
+
+// Two links over a real socket pair on one io_context: what one queues, the other's handler gets.
+class Recorder : public LinkHandler {
+ public:
+  void on_frame(Link&, Frame&& f) override { frames.push_back(std::move(f)); }
+  void on_link_closed(Link&, const std::string&) override { closed = true; }
+  void on_link_writable(Link&) override {}
+  std::vector<Frame> frames;
+  bool closed = false;
+};
+
+// Slices of one shared body leave as frames of exactly those bytes, in order within each stream,
+// the body outliving its owner's reference until written; frames of other streams go in turn.
+TEST(MuxLink, SlicesOfASharedBodyCrossByteExact) {
+  asio::io_context io;
+  Link::Socket a(io), b(io);
+  asio::local::connect_pair(a, b);
+  Recorder sender_side, receiver;
+  auto sender = std::make_shared<Link>(std::move(a), sender_side);
+  auto reader = std::make_shared<Link>(std::move(b), receiver);
+  reader->start();
+  auto body = std::make_shared<const std::string>([] {
+    std::string s(300000, '\0');
+    for (size_t i = 0; i < s.size(); ++i) s[i] = static_cast<char>(i * 7 + (i >> 11));
+    return s;
+  }());
+  std::weak_ptr<const std::string> watch = body;
+  for (size_t at = 0; at < body->size(); at += kBodyChunk) {
+    sender->send_stream_slice(FrameType::kBody, 0, 1, body, at, kBodyChunk);  // the last one is cut short
+  }
+  sender->send_stream_slice(FrameType::kBody, 0, 2, body, 10, 100);
+  sender->send_stream_slice(FrameType::kBody, kEndStream, 1, body, 299990, 1000);  // clipped to the body
+  body.reset();
+  for (int spins = 0; spins < 10000 && (receiver.frames.size() < 7 || !watch.expired()); ++spins)
+    io.run_one();
+  ASSERT_EQ(receiver.frames.size(), 7u);
+  std::string stream1;
+  for (const Frame& f : receiver.frames) {
+    if (f.stream == 1 && f.flags == 0) {
+      EXPECT_LE(f.payload.size(), kBodyChunk);
+      stream1 += f.payload;
+    }
+  }
+  const std::string whole = [] {
+    std::string s(300000, '\0');
+    for (size_t i = 0; i < s.size(); ++i) s[i] = static_cast<char>(i * 7 + (i >> 11));
+    return s;
+  }();
+  EXPECT_TRUE(stream1 == whole);
+  EXPECT_EQ(receiver.frames[1].stream, 2u);  // in turn with stream 1's frames
+  EXPECT_EQ(receiver.frames[1].payload, whole.substr(10, 100));
+  EXPECT_EQ(receiver.frames[6].flags, kEndStream);
+  EXPECT_EQ(receiver.frames[6].payload, whole.substr(299990));
+  EXPECT_TRUE(watch.expired());  // written, then let go (nothing else holds it)
+  sender->close();
+  reader->close();
 }
 
 TEST(MuxMessages, RequestRoundTrip) {
