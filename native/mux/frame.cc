@@ -90,16 +90,56 @@ bool FrameDecoder::start_frame() {
   current_.flags = static_cast<uint8_t>(header_[5]);
   current_.stream = get_be(header_ + 6, 8);
   payload_size_ = length - (kFrameHeaderSize - 4);
+  payload_fill_ = 0;
   current_.payload.clear();
-  current_.payload.reserve(payload_size_);
+  if (claim_) current_.payload = claim_(current_.type, current_.stream, payload_size_);
+  current_.payload_start = current_.payload.size();
+  // A claimed buffer grows as its owner sized it (or geometrically), a fresh one once.
+  if (current_.payload_start == 0) current_.payload.reserve(payload_size_);
   in_payload_ = true;
   return true;
 }
 
+void FrameDecoder::finish_frame_if_complete(std::vector<Frame>& out) {
+  if (!in_payload_ || payload_fill_ != payload_size_) return;
+  out.push_back(std::move(current_));
+  current_ = Frame{};
+  payload_fill_ = 0;
+  in_payload_ = false;
+}
+
+std::span<char> FrameDecoder::payload_space(size_t max) {
+  const size_t n = std::min(max, payload_remaining());
+  if (n == 0) return {};
+  // Grown only by what is about to be read: a peer announcing a big frame gets memory as its
+  // bytes arrive, not before.
+  const size_t at = current_.payload_start + payload_fill_;
+  current_.payload.resize(at + n);
+  return {current_.payload.data() + at, n};
+}
+
+void FrameDecoder::commit(size_t n, std::vector<Frame>& out) {
+  if (!in_payload_) return;
+  n = std::min(n, payload_remaining());
+  payload_fill_ += n;
+  touched_ = touched_ || n > 0;
+  current_.payload.resize(current_.payload_start + payload_fill_);  // drops room left unwritten
+  finish_frame_if_complete(out);
+}
+
 bool FrameDecoder::feed(const char* data, size_t size, std::vector<Frame>& out) {
+  do {
+    if (!feed_until_frame(&data, &size, out)) return false;
+  } while (size > 0);
+  return true;
+}
+
+bool FrameDecoder::feed_until_frame(const char** data_in, size_t* size_in, std::vector<Frame>& out) {
   if (!error_.empty()) return false;
+  const char*& data = *data_in;
+  size_t& size = *size_in;
   if (size > 0) touched_ = true;
-  while (size > 0 || (in_payload_ && current_.payload.size() == payload_size_)) {
+  while (size > 0 || (in_payload_ && payload_fill_ == payload_size_)) {
     if (!in_payload_) {
       const size_t take = std::min(size, kFrameHeaderSize - header_fill_);
       std::memcpy(header_ + header_fill_, data, take);
@@ -125,14 +165,15 @@ bool FrameDecoder::feed(const char* data, size_t size, std::vector<Frame>& out) 
       header_fill_ = 0;
       if (!start_frame()) return false;
     }
-    const size_t take = std::min(size, payload_size_ - current_.payload.size());
+    const size_t take = std::min(size, payload_remaining());
+    current_.payload.resize(current_.payload_start + payload_fill_);  // a no-op unless space went unused
     current_.payload.append(data, take);
+    payload_fill_ += take;
     data += take;
     size -= take;
-    if (current_.payload.size() == payload_size_) {
-      out.push_back(std::move(current_));
-      current_ = Frame{};
-      in_payload_ = false;
+    if (payload_fill_ == payload_size_) {
+      finish_frame_if_complete(out);
+      return true;
     }
   }
   return true;

@@ -13,6 +13,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,15 +59,25 @@ struct Frame {
   uint8_t flags = 0;
   uint64_t stream = 0;
   std::string payload;
+  // Bytes at the front of `payload` that are not this frame's: the buffer a PayloadClaim handed
+  // the decoder already held them (a body being gathered). 0 for an unclaimed frame.
+  size_t payload_start = 0;
+  size_t payload_size() const { return payload.size() - payload_start; }
 };
+
+// Asked once per frame, when its header is complete: a buffer the payload is appended to instead
+// of a fresh one (empty: a fresh one). A body gathered whole grows in place, with no copy from
+// frame to body; the frame returns the buffer with payload_start set.
+using PayloadClaim = std::function<std::string(FrameType type, uint64_t stream, size_t payload_size)>;
 
 // Appends one encoded frame to `out`.
 void append_frame(std::string& out, FrameType type, uint8_t flags, uint64_t stream, std::string_view payload);
 std::string encode_frame(FrameType type, uint8_t flags, uint64_t stream, std::string_view payload);
 
 // Cuts a byte stream into frames. Payload bytes are copied once, from the input straight into the
-// frame being assembled (no intermediate buffer). After a malformed frame the decoder refuses
-// everything else: a link that lost framing cannot be trusted again.
+// frame being assembled (no intermediate buffer), or not at all: a reader may put them straight
+// into the payload being filled (payload_space, commit). After a malformed frame the decoder
+// refuses everything else: a link that lost framing cannot be trusted again.
 class FrameDecoder {
  public:
   explicit FrameDecoder(size_t max_payload = kMaxFramePayload) : max_payload_(max_payload) {}
@@ -73,23 +85,39 @@ class FrameDecoder {
   // Consumes `size` bytes; complete frames are appended to `out`. False on a malformed frame
   // (unknown type, a length outside the limits); `error()` says which.
   bool feed(const char* data, size_t size, std::vector<Frame>& out);
+  // As feed, but stops once a frame is complete: *data and *size are advanced past what was
+  // consumed. A reader that hands each frame on before the next one's header is read keeps the
+  // claims in order (a body's buffer is with its owner again before the next frame claims it).
+  bool feed_until_frame(const char** data, size_t* size, std::vector<Frame>& out);
+  // Payload bytes still missing from the frame being filled (0 between frames).
+  size_t payload_remaining() const { return in_payload_ ? payload_size_ - payload_fill_ : 0; }
+  // Room for up to `max` more payload bytes of the frame being filled, at their final place; the
+  // caller writes there and says how many with commit() before anything else is fed.
+  std::span<char> payload_space(size_t max);
+  // `n` bytes (at most the size of the last payload_space) were written there; a frame they
+  // complete is appended to `out`.
+  void commit(size_t n, std::vector<Frame>& out);
+  void set_claim(PayloadClaim claim) { claim_ = std::move(claim); }
   const std::string& error() const { return error_; }
   // Before a peer has proven itself it may send only tiny frames; afterwards, big ones.
   void set_max_payload(size_t max_payload) { max_payload_ = max_payload; }
   // Bytes of a frame not yet complete.
-  size_t buffered() const { return header_fill_ + current_.payload.size(); }
+  size_t buffered() const { return header_fill_ + payload_fill_; }
   // Nothing consumed yet (to tell "closed before saying anything" from "closed mid-frame").
   bool untouched() const { return !touched_; }
 
  private:
   bool start_frame();
+  void finish_frame_if_complete(std::vector<Frame>& out);
 
   size_t max_payload_;
   char header_[kFrameHeaderSize] = {};
   size_t header_fill_ = 0;
   bool in_payload_ = false;  // header complete, payload of payload_size_ bytes being filled
   size_t payload_size_ = 0;
+  size_t payload_fill_ = 0;  // of payload_size_, after current_.payload_start bytes
   Frame current_;
+  PayloadClaim claim_;
   std::string error_;
   bool touched_ = false;
 };

@@ -1,13 +1,19 @@
 #include "mux/link.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <cstdint>
 
 namespace ctn::mux {
 
 namespace {
 std::atomic<uint32_t> next_link_id{1};
 constexpr size_t kReadChunk = 256u << 10;
+// A payload with at least this much still to come is read straight into place, together with at
+// most the next frame's header (so that frame's payload can go straight into place too).
+constexpr size_t kDirectReadMin = 16u << 10;
+constexpr size_t kDirectReadMax = 1u << 20;  // the payload grows by at most this much per read
 // One write gathers at most this much, so control frames queued meanwhile wait only briefly.
 constexpr size_t kWriteBatch = 512u << 10;
 }  // namespace
@@ -17,50 +23,80 @@ Link::Link(Socket socket, LinkHandler& handler, size_t max_payload)
       handler_(&handler),
       decoder_(max_payload),
       read_buffer_(kReadChunk),
-      id_(next_link_id.fetch_add(1)) {}
-
-void Link::start() {
-  socket_.async_read_some(
-      asio::buffer(read_buffer_),
-      [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->on_read(ec, n); });
+      id_(next_link_id.fetch_add(1)) {
+  decoder_.set_claim([this](FrameType type, uint64_t stream, size_t size) {
+    return handler_ ? handler_->claim_payload(type, stream, size) : std::string();
+  });
 }
 
-void Link::on_read(const asio::error_code& ec, size_t n) {
+void Link::start() {
+  if (decoder_.payload_remaining() >= kDirectReadMin) {
+    const std::span<char> space = decoder_.payload_space(kDirectReadMax);
+    const std::array<asio::mutable_buffer, 2> buffers{asio::buffer(space.data(), space.size()),
+                                                      asio::buffer(read_buffer_.data(), kFrameHeaderSize)};
+    socket_.async_read_some(
+        buffers, [self = shared_from_this(), direct = space.size()](const asio::error_code& ec, size_t n) {
+          self->on_read(ec, n, direct);
+        });
+    return;
+  }
+  socket_.async_read_some(
+      asio::buffer(read_buffer_),
+      [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->on_read(ec, n, 0); });
+}
+
+void Link::on_read(const asio::error_code& ec, size_t n, size_t direct) {
   if (closed_) return;
   if (ec) {
     finish(ec == asio::error::eof ? "the peer closed the link" : "link read failed: " + ec.message());
     return;
   }
   bytes_in_ += n;
-  frames_.clear();
-  const bool ok = decoder_.feed(read_buffer_.data(), n, frames_);
-  // Frames decoded before a malformed one are still delivered: they were well-formed and in order.
-  for (auto& f : frames_) {
-    if (closed_) return;
-    ++frames_in_;
-    handler_->on_frame(*this, std::move(f));
+  const size_t in_place = std::min(n, direct);
+  if (direct > 0) {
+    frames_.clear();
+    decoder_.commit(in_place, frames_);
+    if (!deliver_frames()) return;
   }
-  if (closed_) return;
-  if (!ok) {
-    finish("malformed frame: " + decoder_.error());
-    return;
+  // One frame at a time: each is with its handler before the next one's header asks it for a
+  // buffer (claim_payload).
+  const char* data = read_buffer_.data();
+  size_t left = n - in_place;
+  while (left > 0) {
+    frames_.clear();
+    const bool ok = decoder_.feed_until_frame(&data, &left, frames_);
+    // Frames decoded before a malformed one are still delivered: they were well-formed and in order.
+    if (!deliver_frames()) return;
+    if (!ok) {
+      finish("malformed frame: " + decoder_.error());
+      return;
+    }
   }
   start();
 }
 
-Link::OutFrame Link::make_frame(FrameType type, uint8_t flags, uint64_t stream, std::string payload) {
+bool Link::deliver_frames() {
+  for (auto& f : frames_) {
+    if (closed_) return false;
+    ++frames_in_;
+    handler_->on_frame(*this, std::move(f));
+  }
+  return !closed_;
+}
+
+Link::OutFrame Link::make_frame(FrameType type, uint8_t flags, uint64_t stream, size_t payload_size) {
   OutFrame f;
   append_frame(f.head, type, flags, stream, {});
   // append_frame wrote a length for an empty payload: patch in the real one.
-  const uint64_t length = kFrameHeaderSize - 4 + payload.size();
+  const uint64_t length = kFrameHeaderSize - 4 + payload_size;
   for (int i = 0; i < 4; ++i) f.head[i] = static_cast<char>((length >> (8 * (3 - i))) & 0xff);
-  f.payload = std::move(payload);
   return f;
 }
 
 void Link::send_control(FrameType type, uint8_t flags, uint64_t stream, std::string_view payload) {
   if (closed_ || close_after_flush_) return;
-  control_.push_back(make_frame(type, flags, stream, std::string(payload)));
+  control_.push_back(make_frame(type, flags, stream, payload.size()));
+  control_.back().payload.assign(payload);
   control_bytes_ += control_.back().size();
   queued_bytes_ += control_.back().size();
   if (control_bytes_ > max_control_bytes_) {
@@ -68,16 +104,43 @@ void Link::send_control(FrameType type, uint8_t flags, uint64_t stream, std::str
            " bytes of link-level frames queued)");
     return;
   }
-  start_write();
+  schedule_write();
 }
 
 void Link::send_stream(FrameType type, uint8_t flags, uint64_t stream, std::string payload) {
   if (closed_ || close_after_flush_) return;
+  OutFrame f = make_frame(type, flags, stream, payload.size());
+  f.payload = std::move(payload);
+  queue_stream(stream, std::move(f));
+}
+
+void Link::send_stream_slice(FrameType type, uint8_t flags, uint64_t stream,
+                             std::shared_ptr<const std::string> body, size_t offset, size_t length) {
+  if (closed_ || close_after_flush_) return;
+  offset = std::min(offset, body->size());
+  length = std::min(length, body->size() - offset);
+  OutFrame f = make_frame(type, flags, stream, length);
+  f.shared = std::move(body);
+  f.offset = offset;
+  f.length = length;
+  queue_stream(stream, std::move(f));
+}
+
+void Link::queue_stream(uint64_t stream, OutFrame&& frame) {
   auto& queue = stream_out_[stream];
   if (queue.empty()) ready_streams_.push_back(stream);
-  queue.push_back(make_frame(type, flags, stream, std::move(payload)));
-  queued_bytes_ += queue.back().size();
-  start_write();
+  queued_bytes_ += frame.size();
+  queue.push_back(std::move(frame));
+  schedule_write();
+}
+
+void Link::schedule_write() {
+  if (write_in_flight_ || write_scheduled_ || closed_) return;
+  write_scheduled_ = true;
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    self->write_scheduled_ = false;
+    self->start_write();
+  });
 }
 
 void Link::start_write() {
@@ -113,7 +176,8 @@ void Link::start_write() {
   buffers.reserve(writing_.size() * 2);
   for (const auto& w : writing_) {
     buffers.emplace_back(asio::buffer(w.head));
-    if (!w.payload.empty()) buffers.emplace_back(asio::buffer(w.payload));
+    if (const std::string_view bytes = w.bytes(); !bytes.empty())
+      buffers.emplace_back(asio::buffer(bytes.data(), bytes.size()));
   }
   write_in_flight_ = true;
   if (queued_bytes_ >= kLowWater) was_above_low_water_ = true;

@@ -1,8 +1,10 @@
 // One connection of the process link (a Unix-domain stream socket), Beast style: one object per connection,
 // one read and one write in flight at a time. The single reader cuts the byte stream into frames and hands
-// each to the owner, which demultiplexes by stream id. Outgoing frames wait in an outbox: link-level frames
-// first, then one frame per stream in turn, so a large body never holds up the other streams.
-// Everything runs on the owner's io thread.
+// each to the owner, which demultiplexes by stream id; a large payload is read straight into the buffer
+// it ends in (the owner may name it: claim_payload). Outgoing frames wait in an outbox: link-level frames
+// first, then one frame per stream in turn, so a large body never holds up the other streams; what is
+// queued within one turn of the io loop leaves in one gathered write. Everything runs on the owner's io
+// thread.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +31,9 @@ class LinkHandler {
   virtual void on_link_closed(Link& link, const std::string& reason) = 0;
   // The outbox drained below its low-water mark: streams holding data may queue more.
   virtual void on_link_writable(Link& link) = 0;
+  // A buffer the payload of the frame whose header just arrived is appended to (PayloadClaim);
+  // empty: a fresh one.
+  virtual std::string claim_payload(FrameType, uint64_t /*stream*/, size_t /*payload_size*/) { return {}; }
 };
 
 class Link : public std::enable_shared_from_this<Link> {
@@ -48,6 +53,10 @@ class Link : public std::enable_shared_from_this<Link> {
   // Stream frames go round-robin with other streams' frames; order within a stream is kept. The
   // payload is moved in and written from where it is (a body chunk is never copied again here).
   void send_stream(FrameType type, uint8_t flags, uint64_t stream, std::string payload);
+  // A stream frame carrying bytes [offset, offset + length) of `body`, written from where they are:
+  // a body the engine read in one piece leaves in several frames without being cut up.
+  void send_stream_slice(FrameType type, uint8_t flags, uint64_t stream,
+                         std::shared_ptr<const std::string> body, size_t offset, size_t length);
   // Closes now (pending output is dropped). Idempotent; the handler hears of it once.
   void close(const std::string& reason = {});
   // Closes once everything queued so far has been written (a GOAWAY before leaving).
@@ -73,7 +82,11 @@ class Link : public std::enable_shared_from_this<Link> {
   static constexpr size_t kMaxControlBytes = 4u << 20;
 
  private:
-  void on_read(const asio::error_code& ec, size_t n);
+  void on_read(const asio::error_code& ec, size_t n, size_t direct);
+  // Hands frames_ to the handler; false once the link closed meanwhile.
+  bool deliver_frames();
+  // Writes what is queued once the current handler is done, so its frames share one write.
+  void schedule_write();
   void start_write();
   void on_write(const asio::error_code& ec, size_t n);
   void finish(const std::string& reason);
@@ -84,13 +97,20 @@ class Link : public std::enable_shared_from_this<Link> {
   std::vector<char> read_buffer_;
   std::vector<Frame> frames_;
 
-  // A frame waiting to be written: its 14-byte header and its payload, gathered in one write.
+  // A frame waiting to be written: its 14-byte header and its payload (its own, or a slice of a
+  // shared body), gathered in one write.
   struct OutFrame {
     std::string head;
     std::string payload;
-    size_t size() const { return head.size() + payload.size(); }
+    std::shared_ptr<const std::string> shared;
+    size_t offset = 0, length = 0;  // of *shared
+    std::string_view bytes() const {
+      return shared ? std::string_view(*shared).substr(offset, length) : std::string_view(payload);
+    }
+    size_t size() const { return head.size() + (shared ? length : payload.size()); }
   };
-  static OutFrame make_frame(FrameType type, uint8_t flags, uint64_t stream, std::string payload);
+  static OutFrame make_frame(FrameType type, uint8_t flags, uint64_t stream, size_t payload_size);
+  void queue_stream(uint64_t stream, OutFrame&& frame);
 
   std::deque<OutFrame> control_;
   size_t control_bytes_ = 0;  // of control_
@@ -100,6 +120,7 @@ class Link : public std::enable_shared_from_this<Link> {
   std::vector<OutFrame> writing_;       // owns the bytes of the write in flight
   size_t queued_bytes_ = 0;
   bool write_in_flight_ = false;
+  bool write_scheduled_ = false;
   bool close_after_flush_ = false;
   std::string flush_reason_;
   bool closed_ = false;

@@ -269,7 +269,9 @@ void ClientLink::on_head(Link& link, Frame&& f) {
   if (!mux::decode_head(f.payload, &e.head, &e.connection)) return host_broke(link, "malformed HEAD");
   it->second.head_seen = true;
   const RequestSpec& spec = it->second.spec;
-  if (spec.whole_body && !spec.decompress) {
+  // A body the host decodes may grow past its content-length; one it passes on as it came may not.
+  const bool decoded = spec.decompress && find_header(e.head.headers, "content-encoding");
+  if (spec.whole_body && !decoded) {
     // Gathering a whole body: one allocation of the announced size instead of doubling.
     if (const Header* cl = find_header(e.head.headers, "content-length")) {
       char* end = nullptr;
@@ -283,12 +285,28 @@ void ClientLink::on_head(Link& link, Frame&& f) {
   hub_.sink.deliver(std::move(e));
 }
 
+std::string ClientLink::claim_payload(FrameType type, uint64_t stream, size_t payload_size) {
+  if (type != FrameType::kBody) return {};
+  auto it = streams_.find(stream);
+  if (it == streams_.end() || !it->second.spec.whole_body) return {};
+  Stream& s = it->second;
+  // Over the limit: left to on_body, which refuses it before a byte is stored.
+  const uint64_t limit = s.spec.max_response_bytes;
+  if (limit != 0 && s.whole.size() + payload_size > limit) return {};
+  // The first frame lands in the buffer on_head sized from content-length (payload_start 0: on_body
+  // takes it as the body); later ones after what came before (payload_start > 0).
+  return std::move(s.whole);
+}
+
 void ClientLink::on_body(Frame&& f) {
   auto it = streams_.find(f.stream);
   if (it == streams_.end()) return;
   Stream& s = it->second;
-  s.owed += f.payload.size();
-  if (s.spec.whole_body) {
+  s.owed += f.payload_size();
+  if (f.payload_start > 0) {
+    // The frame was read onto the body gathered so far (claim_payload): it comes back whole.
+    s.whole = std::move(f.payload);
+  } else if (s.spec.whole_body) {
     // The engine's maxResponseBytes check, for a body the host streamed to us.
     if (s.spec.max_response_bytes != 0 && s.whole.size() + f.payload.size() > s.spec.max_response_bytes) {
       if (s.link && s.link->open()) s.link->send_control(FrameType::kCancel, 0, f.stream, {});
@@ -297,7 +315,8 @@ void ClientLink::on_body(Frame&& f) {
       settle(it);
       return;
     }
-    if (s.whole.capacity() == 0)
+    // The first piece: in the buffer on_head sized, lent to the decoder and back (claim_payload).
+    if (s.whole.empty())
       s.whole = std::move(f.payload);
     else
       s.whole.append(f.payload);
@@ -308,7 +327,7 @@ void ClientLink::on_body(Frame&& f) {
     e.body = std::move(f.payload);
     hub_.sink.deliver(std::move(e));
   }
-  if (s.spec.consumer_credit && !s.spec.whole_body) s.unacked += f.payload.size();
+  if (s.spec.consumer_credit && !s.spec.whole_body) s.unacked += f.payload_size();
   // A consumer that has not asked for more gets no more window: the host stops after it.
   const bool starved = s.spec.consumer_credit && !s.spec.whole_body && s.unacked >= kConsumerCreditBytes;
   if (!s.paused && !starved && s.owed >= stream_window_ / 2) grant(it->first, s);

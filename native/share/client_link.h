@@ -86,6 +86,8 @@ class ClientLink : public mux::LinkHandler {
   void on_frame(mux::Link& link, mux::Frame&& frame) override;
   void on_link_closed(mux::Link& link, const std::string& reason) override;
   void on_link_writable(mux::Link&) override {}
+  // A body gathered whole: each BODY frame is read straight onto the end of it.
+  std::string claim_payload(mux::FrameType type, uint64_t stream, size_t payload_size) override;
 
  private:
   // A request this process sent over a link, until it settles.
@@ -99,6 +101,7 @@ class ClientLink : public mux::LinkHandler {
     uint64_t owed = 0;     // body bytes consumed but not yet granted back
     uint64_t unacked = 0;  // consumer_credit: bytes delivered since the consumer asked for more
     std::string whole;     // whole_body: the body gathered here, delivered once at the end
+                           // (lent to the link's decoder while a BODY frame is read onto it)
   };
   using StreamMap = std::unordered_map<uint64_t, Stream>;
   enum class Phase { kNone, kConnecting, kHandshake, kOpen };

@@ -329,14 +329,9 @@ void HostServer::on_engine_event(Event&& e) {
       peer.link->send_stream(FrameType::kHead, 0, it->first, mux::encode_head(e.head, e.connection));
       return;
     case Event::Kind::kBody: {
+      if (e.body.empty()) return;
       s.held_bytes += e.body.size();
-      if (e.body.size() <= mux::kBodyChunk) {
-        s.held.push_back(std::move(e.body));  // the engine's bytes go out as they are
-      } else {
-        for (size_t off = 0; off < e.body.size(); off += mux::kBodyChunk) {
-          s.held.push_back(e.body.substr(off, mux::kBodyChunk));
-        }
-      }
+      s.held.push_back({std::make_shared<const std::string>(std::move(e.body))});  // never copied here
       if (!s.engine_paused && s.held_bytes > kHoldHigh) {
         s.engine_paused = true;
         engine_->set_paused(s.engine_id, true);
@@ -367,11 +362,14 @@ void HostServer::on_engine_event(Event&& e) {
 void HostServer::pump(Peer& peer, StreamMap::iterator it) {
   RemoteStream& s = it->second;
   while (!s.held.empty() && peer.link->writable() &&
-         s.credit >= static_cast<int64_t>(s.held.front().size())) {
-    s.credit -= static_cast<int64_t>(s.held.front().size());
-    s.held_bytes -= s.held.front().size();
-    peer.link->send_stream(FrameType::kBody, 0, it->first, std::move(s.held.front()));
-    s.held.pop_front();
+         s.credit >= static_cast<int64_t>(s.held.front().next_frame())) {
+    RemoteStream::Held& front = s.held.front();
+    const size_t n = front.next_frame();
+    s.credit -= static_cast<int64_t>(n);
+    s.held_bytes -= n;
+    peer.link->send_stream_slice(FrameType::kBody, 0, it->first, front.body, front.sent, n);
+    front.sent += n;
+    if (front.sent == front.body->size()) s.held.pop_front();
   }
   if (s.engine_paused && s.held_bytes < kHoldLow) {
     s.engine_paused = false;

@@ -10,6 +10,7 @@
 
 #include <sys/types.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -66,7 +67,14 @@ class HostServer : public mux::LinkHandler {
     bool streamed = false;  // body_stream: REQUEST_BODY frames go to the engine as they come
     bool upload_ended = false;
     int64_t credit = 0;
-    std::deque<std::string> held;  // body chunks waiting for window or link space
+    // Body bytes the engine read, waiting for window or link space: each leaves in frames of at
+    // most kBodyChunk cut out of the engine's buffer where it is.
+    struct Held {
+      std::shared_ptr<const std::string> body;
+      size_t sent = 0;  // of *body
+      size_t next_frame() const { return std::min(mux::kBodyChunk, body->size() - sent); }
+    };
+    std::deque<Held> held;
     size_t held_bytes = 0;
     bool engine_paused = false;
     bool has_tail = false;  // END or ERROR, sent once the held body is out

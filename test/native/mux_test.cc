@@ -2,11 +2,14 @@
 // every byte, fuzzed, and strict about everything a hostile or broken peer might send.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "mux/frame.h"
+#include "mux/link.h"
 #include "share/messages.h"
 
 namespace {
@@ -135,6 +138,141 @@ TEST(MuxFrame, FuzzNeverCrashesAndNeverOverreads) {
       (void)decode_hello(f.payload, &h);
     }
   }
+}
+
+// A reader puts big payloads straight into place (payload_space + commit) and small ones through
+// feed(): any mix, cut anywhere, gives the same frames.
+TEST(MuxFrame, PayloadReadInPlaceMixedWithFeedAtEverySplit) {
+  const std::string bytes = sample_stream();
+  for (size_t cut = 0; cut <= bytes.size(); cut += (cut < 200 || cut > bytes.size() - 200) ? 1 : 997) {
+    FrameDecoder d;
+    std::vector<Frame> frames;
+    size_t at = 0;
+    bool in_place = false;
+    while (at < bytes.size()) {
+      const size_t piece = std::min(bytes.size() - at, at < cut ? cut - at : bytes.size() - at);
+      if (in_place && d.payload_remaining() > 0) {
+        const std::span<char> space = d.payload_space(piece);
+        ASSERT_LE(space.size(), d.payload_remaining());
+        std::memcpy(space.data(), bytes.data() + at, space.size());
+        d.commit(space.size(), frames);
+        at += space.size();
+      } else {
+        ASSERT_TRUE(d.feed(bytes.data() + at, piece, frames));
+        at += piece;
+      }
+      in_place = !in_place;
+    }
+    expect_sample(frames);
+    EXPECT_EQ(d.buffered(), 0u);
+  }
+}
+
+TEST(MuxFrame, RoomLeftUnwrittenIsDroppedAndNothingBeyondThePayloadIsOffered) {
+  const std::string bytes = encode_frame(FrameType::kBody, 0, 9, std::string(100, 'b'));
+  FrameDecoder d;
+  std::vector<Frame> frames;
+  ASSERT_TRUE(d.feed(bytes.data(), kFrameHeaderSize + 10, frames));
+  EXPECT_EQ(d.payload_remaining(), 90u);
+  std::span<char> space = d.payload_space(1000);
+  ASSERT_EQ(space.size(), 90u);  // never more than the frame still needs
+  std::memcpy(space.data(), bytes.data() + kFrameHeaderSize + 10, 5);
+  d.commit(5, frames);  // a short read: the other 85 bytes of room are not payload
+  EXPECT_EQ(d.buffered(), 15u);
+  ASSERT_TRUE(d.feed(bytes.data() + kFrameHeaderSize + 15, 85, frames));
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(frames[0].payload, std::string(100, 'b'));
+  EXPECT_TRUE(d.payload_space(10).empty());  // between frames there is nowhere to read to
+}
+
+// A claimed buffer gets the payload appended where it is: no copy from frame to body.
+TEST(MuxFrame, AClaimedBufferGrowsInPlaceAndComesBackWithTheFrame) {
+  std::string gathered = "head-";
+  gathered.reserve(1000);
+  const char* const where = gathered.data();
+  std::string bytes = encode_frame(FrameType::kBody, 0, 5, std::string(300, 'x'));
+  bytes += encode_frame(FrameType::kEnd, 0, 5, "");
+  FrameDecoder d;
+  std::vector<std::pair<FrameType, uint64_t>> asked;
+  d.set_claim([&](FrameType type, uint64_t stream, size_t size) {
+    asked.emplace_back(type, stream);
+    EXPECT_EQ(size, type == FrameType::kBody ? 300u : 0u);
+    return type == FrameType::kBody ? std::move(gathered) : std::string();
+  });
+  std::vector<Frame> frames;
+  const char* data = bytes.data();
+  size_t left = bytes.size();
+  // One frame at a time: the END's header is not read (nor claimed) before the BODY is handed on.
+  ASSERT_TRUE(d.feed_until_frame(&data, &left, frames));
+  ASSERT_EQ(frames.size(), 1u);
+  EXPECT_EQ(asked.size(), 1u);
+  EXPECT_EQ(left, kFrameHeaderSize);
+  EXPECT_EQ(frames[0].payload_start, 5u);
+  EXPECT_EQ(frames[0].payload_size(), 300u);
+  EXPECT_EQ(frames[0].payload, "head-" + std::string(300, 'x'));
+  EXPECT_EQ(frames[0].payload.data(), where);
+  ASSERT_TRUE(d.feed_until_frame(&data, &left, frames));
+  ASSERT_EQ(frames.size(), 2u);
+  EXPECT_EQ(frames[1].type, FrameType::kEnd);
+  EXPECT_EQ(frames[1].payload_start, 0u);
+  EXPECT_EQ(asked.size(), 2u);
+}
+
+// Two links over a real socket pair on one io_context: what one queues, the other's handler gets.
+class Recorder : public LinkHandler {
+ public:
+  void on_frame(Link&, Frame&& f) override { frames.push_back(std::move(f)); }
+  void on_link_closed(Link&, const std::string&) override { closed = true; }
+  void on_link_writable(Link&) override {}
+  std::vector<Frame> frames;
+  bool closed = false;
+};
+
+// Slices of one shared body leave as frames of exactly those bytes, in order within each stream,
+// the body outliving its owner's reference until written; frames of other streams go in turn.
+TEST(MuxLink, SlicesOfASharedBodyCrossByteExact) {
+  asio::io_context io;
+  Link::Socket a(io), b(io);
+  asio::local::connect_pair(a, b);
+  Recorder sender_side, receiver;
+  auto sender = std::make_shared<Link>(std::move(a), sender_side);
+  auto reader = std::make_shared<Link>(std::move(b), receiver);
+  reader->start();
+  auto body = std::make_shared<const std::string>([] {
+    std::string s(300000, '\0');
+    for (size_t i = 0; i < s.size(); ++i) s[i] = static_cast<char>(i * 7 + (i >> 11));
+    return s;
+  }());
+  std::weak_ptr<const std::string> watch = body;
+  for (size_t at = 0; at < body->size(); at += kBodyChunk) {
+    sender->send_stream_slice(FrameType::kBody, 0, 1, body, at, kBodyChunk);  // the last one is cut short
+  }
+  sender->send_stream_slice(FrameType::kBody, 0, 2, body, 10, 100);
+  sender->send_stream_slice(FrameType::kBody, kEndStream, 1, body, 299990, 1000);  // clipped to the body
+  body.reset();
+  for (int spins = 0; spins < 10000 && (receiver.frames.size() < 7 || !watch.expired()); ++spins)
+    io.run_one();
+  ASSERT_EQ(receiver.frames.size(), 7u);
+  std::string stream1;
+  for (const Frame& f : receiver.frames) {
+    if (f.stream == 1 && f.flags == 0) {
+      EXPECT_LE(f.payload.size(), kBodyChunk);
+      stream1 += f.payload;
+    }
+  }
+  const std::string whole = [] {
+    std::string s(300000, '\0');
+    for (size_t i = 0; i < s.size(); ++i) s[i] = static_cast<char>(i * 7 + (i >> 11));
+    return s;
+  }();
+  EXPECT_TRUE(stream1 == whole);
+  EXPECT_EQ(receiver.frames[1].stream, 2u);  // in turn with stream 1's frames
+  EXPECT_EQ(receiver.frames[1].payload, whole.substr(10, 100));
+  EXPECT_EQ(receiver.frames[6].flags, kEndStream);
+  EXPECT_EQ(receiver.frames[6].payload, whole.substr(299990));
+  EXPECT_TRUE(watch.expired());  // written, then let go (nothing else holds it)
+  sender->close();
+  reader->close();
 }
 
 TEST(MuxMessages, RequestRoundTrip) {

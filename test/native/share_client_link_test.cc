@@ -237,6 +237,71 @@ TEST_F(ClientLinkTest, GoawayKeepsTheLinkUntilItsRequestsSettleThenClosesIt) {
   EXPECT_EQ(owner_.lost, 0);  // it left as it said: no failover
 }
 
+// A body gathered whole is read frame by frame onto the end of what came before (claim_payload):
+// frames big (read in place) and tiny (many in one read), back to back or interleaved with another
+// stream's, queued in one go, give each stream exactly its bytes in one event; one with and one
+// without a content-length to size it by. A third goes over max_response_bytes after several frames.
+TEST_F(ClientLinkTest, WholeBodiesGatheredFromInterleavedFramesAreByteExact) {
+  open();
+  RequestSpec sized = request(1);
+  sized.whole_body = true;
+  sized.decompress = false;
+  RequestSpec unsized = request(2);
+  unsized.whole_body = true;
+  RequestSpec capped = request(3);
+  capped.whole_body = true;
+  capped.max_response_bytes = 500000;
+  send(std::move(sized));
+  send(std::move(unsized));
+  send(std::move(capped));
+  // Big ones straddle the reader's 256 KiB reads, so their rest is read in place.
+  const std::vector<size_t> sizes = {3, 20000, 300000, 1, 1, 300000, 17, 65536, 5, 30000, 16384, 2};
+  std::string expected[4];
+  uint32_t seed = 7;
+  auto piece = [&](size_t n) {
+    std::string p(n, '\0');
+    for (auto& c : p) c = static_cast<char>(seed = seed * 1103515245u + 12345u);
+    return p;
+  };
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    for (uint64_t id : {1, 2, 3}) expected[id] += piece(sizes[i] + id);
+  }
+  ResponseHead head;
+  head.status = 200;
+  head.headers.push_back({"content-length", std::to_string(expected[1].size())});
+  host_->link->send_stream(FrameType::kHead, 0, 1, mux::encode_head(head, ConnectionInfo{}));
+  head.headers.clear();
+  for (uint64_t id : {2, 3}) host_->link->send_stream(FrameType::kHead, 0, id, mux::encode_head(head, {}));
+  size_t at[4] = {};
+  auto body_frame = [&](uint64_t id, size_t i) {
+    host_->link->send_stream(FrameType::kBody, 0, id, expected[id].substr(at[id], sizes[i] + id));
+    at[id] += sizes[i] + id;
+  };
+  // Stream 1 alone: its frames back to back, each claiming what the ones before it brought.
+  for (size_t i = 0; i < sizes.size(); ++i) body_frame(1, i);
+  host_->link->send_stream(FrameType::kEnd, 0, 1, {});
+  ASSERT_TRUE(run_until([&] { return sink_.wait_terminal(1, 0ms).has_value(); }));
+  // Then 2's and 3's interleaved (the link takes one frame of each stream in turn).
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    for (uint64_t id : {2, 3}) body_frame(id, i);
+  }
+  for (uint64_t id : {2, 3}) host_->link->send_stream(FrameType::kEnd, 0, id, {});
+  for (uint64_t id : {2, 3}) {
+    ASSERT_TRUE(run_until([&] { return sink_.wait_terminal(id, 0ms).has_value(); })) << id;
+  }
+  for (uint64_t id : {1, 2}) {
+    auto rec = sink_.wait_terminal(id, 0ms);
+    EXPECT_TRUE(rec->ended) << rec->describe();
+    EXPECT_EQ(rec->body_events, 1u);
+    EXPECT_EQ(rec->body.size(), expected[id].size());
+    EXPECT_TRUE(rec->body == expected[id]) << "stream " << id << " differs";
+  }
+  auto rec = sink_.wait_terminal(3, 0ms);
+  EXPECT_EQ(rec->code(), "ERR_BODY_TOO_LARGE") << rec->describe();
+  EXPECT_TRUE(rec->body.empty());
+  EXPECT_EQ(hub_->counters.streams.load(), 0u);
+}
+
 TEST_F(ClientLinkTest, AHostOfAnotherUserIsRefusedBeforeItHearsAWord) {
   share::HubOptions o = options();
   o.test.expected_peer_uid = ::geteuid() + 1;
