@@ -504,10 +504,17 @@ void Engine::Impl::exchange_failed(const std::shared_ptr<Exchange>& ex, Error er
   emit(error_event(keep->spec.id, std::move(error)));
 }
 
-void Engine::Impl::exchange_refused(const std::shared_ptr<Exchange>& ex, Error error) {
+void Engine::Impl::exchange_refused(const std::shared_ptr<Exchange>& ex, Error error, bool session_served) {
+  // A session that refuses without having served anything is a server that will not take the
+  // request: a few tries. One that served other streams first (a server closing each connection
+  // after N requests: GOAWAY, the rest refused) makes progress with every connection: the request
+  // goes again until its turn comes, bounded all the same.
   constexpr int kMaxRefusals = 5;
+  constexpr int kMaxRefusalsWithProgress = 1000;
   if (ex->done) return;
-  if (ex->refusals >= kMaxRefusals || stopped_ || !ex->can_resend()) {
+  if (!session_served) ex->refusals_without_progress++;
+  if (ex->refusals_without_progress > kMaxRefusals || ex->refusals >= kMaxRefusalsWithProgress || stopped_ ||
+      !ex->can_resend()) {
     exchange_failed(ex, std::move(error), false);
     return;
   }

@@ -56,7 +56,8 @@ class Engine::Impl : public EventSink, DeadlineListener {
   void exchange_failed(const std::shared_ptr<Exchange>& ex, Error error, bool retryable);
   // The server refused an HTTP/2 stream without processing it: it may go to any usable session
   // (the refusing one included, now that its limits are known), a few times at most.
-  void exchange_refused(const std::shared_ptr<Exchange>& ex, Error error);
+  // `session_served`: the refusing session had completed other streams (progress).
+  void exchange_refused(const std::shared_ptr<Exchange>& ex, Error error, bool session_served);
   // The connection under an idempotent request was lost before its answer began, the connection
   // already out of the pool: once more on any usable connection, else fails with `error`.
   void exchange_lost(const std::shared_ptr<Exchange>& ex, Error error);

@@ -39,11 +39,12 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   Stage stage = Stage::kQueue;
   bool done = false;
   bool paused = false;
-  bool retried = false;            // retried once already (a stale kept-alive connection, a lost session)
-  bool fresh_only = false;         // the retry must not go to a connection opened before it
-  int refusals = 0;                // HTTP/2 streams the server refused (REFUSED_STREAM, GOAWAY)
-  bool reused_connection = false;  // this attempt rides on a connection opened before it
-  bool admitted = false;           // counted in its client's requests in flight (from its first dispatch)
+  bool retried = false;               // retried once already (a stale kept-alive connection, a lost session)
+  bool fresh_only = false;            // the retry must not go to a connection opened before it
+  int refusals = 0;                   // HTTP/2 streams the server refused (REFUSED_STREAM, GOAWAY)
+  int refusals_without_progress = 0;  // ... by sessions that had served no other stream
+  bool reused_connection = false;     // this attempt rides on a connection opened before it
+  bool admitted = false;              // counted in its client's requests in flight (from its first dispatch)
   std::optional<ExchangeQueue::Handle> queued;  // waiting in the engine's queue
   std::shared_ptr<Connection> connection;
   // The response in progress (reset for every attempt).

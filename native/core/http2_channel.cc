@@ -451,6 +451,7 @@ void Http2Channel::on_stream_closed(int32_t stream, const http2::StreamClose& cl
       engine_.exchange_failed(ex, ResponseSink::failure(*ex), false);
     } else {
       host_.sink().flush(*ex);
+      ++streams_served_;
       engine_.exchange_succeeded(ex);
     }
   } else if (ResponseSink::failed(*ex)) {
@@ -460,7 +461,7 @@ void Http2Channel::on_stream_closed(int32_t stream, const http2::StreamClose& cl
     if (ex->head_seen) error.code = ErrorCode::kBodyTruncated;
     error.stage = ex->stage;
     if (close.retryable && !ex->head_seen) {
-      engine_.exchange_refused(ex, std::move(error));
+      engine_.exchange_refused(ex, std::move(error), made_progress());
     } else {
       // As for HTTP/1.1: a request on a connection that had served before, lost before any of
       // its answer arrived, may have met a connection the server was already closing. Once more,
@@ -472,9 +473,11 @@ void Http2Channel::on_stream_closed(int32_t stream, const http2::StreamClose& cl
       }
     }
   } else if (close.retryable) {
-    engine_.exchange_refused(ex, Error{ErrorCode::kConnectionClosed, ex->stage,
-                                       "the server did not process the request (HTTP/2 code " +
-                                           std::to_string(close.error_code) + ")"});
+    engine_.exchange_refused(ex,
+                             Error{ErrorCode::kConnectionClosed, ex->stage,
+                                   "the server did not process the request (HTTP/2 code " +
+                                       std::to_string(close.error_code) + ")"},
+                             made_progress());
   } else {
     const ErrorCode code = ex->head_seen ? ErrorCode::kBodyTruncated : ErrorCode::kProtocol;
     engine_.exchange_failed(
@@ -498,7 +501,9 @@ void Http2Channel::on_remote_end(int32_t stream) {
   feed_upload(ex);
 }
 
-void Http2Channel::on_goaway(int32_t, uint32_t, std::string_view) {
+void Http2Channel::on_goaway(int32_t last_stream_id, uint32_t, std::string_view) {
+  // The server processes our streams up to this one: the session is serving, not refusing.
+  if (last_stream_id > 0) goaway_serves_some_ = true;
   // No new streams here; those in flight finish or come back retryable.
   host_.unusable();
   host_.account();

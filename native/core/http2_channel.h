@@ -102,6 +102,11 @@ class Http2Channel : http2::SessionListener {
   bool writing_ = false;
   bool reading_ = false;
   size_t streams_started_ = 0;
+  // Refusals by a session that served other streams (or whose GOAWAY keeps some of ours) are
+  // progress: a server closing each connection after N requests (Engine::Impl::exchange_refused).
+  size_t streams_served_ = 0;
+  bool goaway_serves_some_ = false;
+  bool made_progress() const { return streams_served_ > 0 || goaway_serves_some_; }
   int in_session_ = 0;  // depth of receive()/produce() calls: no produce() from their callbacks
   const Error* connection_error_ = nullptr;  // while failing every stream at once
   // Keep-alive.

@@ -178,6 +178,34 @@ test('200 streamed responses on one session, 10 streams at a time: every stream 
   await s.close();
 });
 
+test('a server that serves one stream per connection (GOAWAY, the rest refused): 16 at once all succeed', async () => {
+  // nginx with keepalive_requests 1 does this: every connection answers its first stream and
+  // refuses the others with GOAWAY. Each new connection serves one more, so every refused request
+  // goes again until its turn comes (a refusal by a session that served nothing still counts
+  // against the few tries such a request gets).
+  const s = await startH2({
+    onStream: (stream, headers) => {
+      const session = stream.session;
+      if (session.served) return false;
+      session.served = true;
+      session.goaway(0, stream.id);
+      stream.on('close', () => session.close());
+      return false;
+    },
+  });
+  const c = await initCycleTLS({ port: uniquePort() });
+  try {
+    const rs = await Promise.all(Array.from({ length: 16 }, (_, i) => c.get(s.url(`/echo?i=${i}`))));
+    rs.forEach((r, i) =>
+      expect({ status: r.status, path: r.data.path }).toEqual({ status: 200, path: `/echo?i=${i}` }),
+    );
+    expect(s.stats.sessions).toBeGreaterThanOrEqual(16);
+  } finally {
+    await c.exit();
+    await s.close();
+  }
+});
+
 test('cold origin: 50 simultaneous requests share one handshake', async () => {
   const s = await startH2({ maxConcurrentStreams: 100 });
   const c = await initCycleTLS({ port: uniquePort() });
