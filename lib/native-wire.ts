@@ -46,7 +46,9 @@ export function specPacker(fields: readonly NativeRequestField[]): (spec: Native
     let set: string;
     switch (f.kind) {
       case 'string':
-        set = `if (typeof x !== 'string' || x.includes('\\0')) throw ${bad}; parts.push(x); values[${i}] = 1;`;
+        set =
+          `if (typeof x !== 'string' || x.includes('\\0')) throw ${bad};` +
+          `parts.push(x); values[${i}] = 1;`;
         break;
       case 'boolean':
         set = `if (typeof x !== 'boolean') throw ${bad}; values[${i}] = x ? 1 : 0;`;
@@ -58,11 +60,16 @@ export function specPacker(fields: readonly NativeRequestField[]): (spec: Native
       case 'headers':
         set =
           `if (!Array.isArray(x) || x.length % 2 !== 0) throw ${bad};` +
-          `for (const h of x) { if (typeof h !== 'string' || h.includes('\\0')) throw ${bad}; parts.push(h); }` +
+          `for (const h of x) {` +
+          `  if (typeof h !== 'string' || h.includes('\\0')) throw ${bad};` +
+          `  parts.push(h);` +
+          `}` +
           `values[${i}] = x.length;`;
         break;
       case 'bytes':
-        set = `if (!ArrayBuffer.isView(x) || x instanceof DataView) throw ${bad}; packed.body = x; values[${i}] = 1;`;
+        set =
+          `if (!ArrayBuffer.isView(x) || x instanceof DataView) throw ${bad};` +
+          `packed.body = x; values[${i}] = 1;`;
         break;
       default:
         throw new Error(`cycletls-native: unknown field kind ${String(f.kind)}`);
