@@ -121,9 +121,11 @@ export class SharedInstance {
     } catch (err) {
       this.handlers.delete(id);
       client.pending.delete(id);
-      const unsupported = (err as { code?: unknown }).code === 'ERR_UNSUPPORTED_FINGERPRINT';
+      // The addon's coded refusals keep their code (a fingerprint it cannot build; ERR_INTERNAL: a
+      // packed spec lib should never have sent); its TypeErrors are a spec's bad field.
+      const code = (err as { code?: unknown }).code;
       throw new CycleTLSError(
-        unsupported ? 'ERR_UNSUPPORTED_FINGERPRINT' : 'ERR_INVALID_OPTION',
+        code === 'ERR_UNSUPPORTED_FINGERPRINT' || code === 'ERR_INTERNAL' ? code : 'ERR_INVALID_OPTION',
         (err as Error).message,
         'options',
       );

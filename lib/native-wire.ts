@@ -13,6 +13,8 @@ export interface RawEngineClass {
 }
 interface RawEngine {
   requestPacked(id: number, values: Float64Array, text: string, body: Uint8Array | undefined): void;
+  /** The id a packed spec names this [name, value, ...] list by; 0: the engine keeps no more lists. */
+  registerHeaders(flat: readonly string[]): number;
 }
 
 interface Packed {
@@ -26,16 +28,23 @@ function invalid(name: string): TypeError {
 }
 
 /**
- * packSpec(spec): one slot per field of the schema in its order (NaN: absent; booleans 0/1;
- * numbers as they are; 1 for a string; the count of header strings), and the strings of the string
- * fields and of the headers, in field order, joined by NUL (which no value may hold: lib refuses
- * it in every one, and the addon refuses a text whose parts do not add up). The result is reused:
- * the addon copies it before request() returns.
+ * packSpec(spec, headerListId): one slot per field of the schema in its order (NaN: absent;
+ * booleans 0/1; numbers as they are; 1 for a string; the count of header strings), then one slot
+ * for `headerListId`: a list the engine registered (registerHeaders) that stands for
+ * `spec.headers`, whose strings then stay out of the text (0: none, the headers go inline). The
+ * strings of the string fields and of inline headers, in field order, are joined by NUL (which no
+ * value may hold: lib refuses it in every one, and the addon refuses a text whose parts do not add
+ * up). The result is reused: the addon copies it before request() returns.
  *
  * The packer is generated from the table once: a loop over field names read with `spec[name]`
- * made every read a megamorphic lookup; `spec.method` and so on are plain property loads.
+ * made every read a megamorphic lookup; `spec.method` and so on are plain property loads. It
+ * allocates nothing but the joined text: one parts array is reused (its length changes only when
+ * the number of strings does), and the headers are read by index (for...of allocated an iterator
+ * result per header string).
  */
-export function specPacker(fields: readonly NativeRequestField[]): (spec: NativeRequestSpec) => Packed {
+export function specPacker(
+  fields: readonly NativeRequestField[],
+): (spec: NativeRequestSpec, headerListId: number) => Packed {
   const lines: string[] = [];
   fields.forEach((f, i) => {
     // The names come from the addon's own table; anything but an identifier is refused here.
@@ -48,7 +57,7 @@ export function specPacker(fields: readonly NativeRequestField[]): (spec: Native
       case 'string':
         set =
           `if (typeof x !== 'string' || x.includes('\\0')) throw ${bad};` +
-          `parts.push(x); values[${i}] = 1;`;
+          `parts[n++] = x; values[${i}] = 1;`;
         break;
       case 'boolean':
         set = `if (typeof x !== 'boolean') throw ${bad}; values[${i}] = x ? 1 : 0;`;
@@ -60,11 +69,14 @@ export function specPacker(fields: readonly NativeRequestField[]): (spec: Native
       case 'headers':
         set =
           `if (!Array.isArray(x) || x.length % 2 !== 0) throw ${bad};` +
-          `for (const h of x) {` +
-          `  if (typeof h !== 'string' || h.includes('\\0')) throw ${bad};` +
-          `  parts.push(h);` +
-          `}` +
-          `values[${i}] = x.length;`;
+          `if (headerListId > 0) { values[${i}] = NaN; } else {` +
+          `  for (let k = 0; k < x.length; k++) {` +
+          `    const h = x[k];` +
+          `    if (typeof h !== 'string' || h.includes('\\0')) throw ${bad};` +
+          `    parts[n++] = h;` +
+          `  }` +
+          `  values[${i}] = x.length;` +
+          `}`;
         break;
       case 'bytes':
         set =
@@ -76,20 +88,29 @@ export function specPacker(fields: readonly NativeRequestField[]): (spec: Native
     }
     lines.push(`if (${absent}) values[${i}] = NaN; else { ${set} }`);
   });
-  const packed: Packed = { values: new Float64Array(fields.length), text: '', body: undefined };
+  const packed: Packed = { values: new Float64Array(fields.length + 1), text: '', body: undefined };
   const body = [
-    'const values = packed.values; const parts = []; let x;',
+    'const values = packed.values; let x; let n = 0;',
     'packed.body = undefined;',
     ...lines,
+    `values[${fields.length}] = headerListId > 0 ? headerListId : NaN;`,
+    // An earlier spec with more strings left some past `n`: cut them off.
+    'if (parts.length !== n) parts.length = n;',
     "packed.text = parts.join('\\0');",
     'return packed;',
   ].join('\n');
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  const make = new Function('packed', 'invalid', `return function packSpec(spec) {\n${body}\n};`) as (
+  const make = new Function(
+    'packed',
+    'parts',
+    'invalid',
+    `return function packSpec(spec, headerListId) {\n${body}\n};`,
+  ) as (
     packed: Packed,
+    parts: string[],
     invalid: (name: string) => TypeError,
-  ) => (spec: NativeRequestSpec) => Packed;
-  return make(packed, invalid);
+  ) => (spec: NativeRequestSpec, headerListId: number) => Packed;
+  return make(packed, [], invalid);
 }
 
 /** A head's headers: "name\0value\0..." (or, when one holds a NUL, the list itself). */

@@ -432,16 +432,41 @@ function candidates(root: string, skipped: string[]): Candidate[] {
 
 type RawAddon = Omit<Addon, 'NativeEngine'> & { NativeEngine: RawEngineClass };
 
-/** The addon with its NativeEngine speaking objects: specs packed, event batches decoded (native-wire.ts). */
+/**
+ * The addon with its NativeEngine speaking objects: specs packed, event batches decoded (native-wire.ts).
+ * A frozen header list (a preset's, shared by every request that adds no header: headers.ts
+ * presetOnly, flattened once by exchange.ts) is registered with the engine the first time it is
+ * sent and named by its id after that: its strings cross once per engine, not with every request.
+ */
 function wired(raw: RawAddon): Addon {
   const pack = specPacker(raw.requestFields);
   class NativeEngineOfObjects extends raw.NativeEngine {
+    /** This engine's ids of the frozen lists it registered (0: it kept no more; sent inline). */
+    private readonly headerListIds = new WeakMap<readonly string[], number>();
+
     constructor(onEvents: (batch: NativeEvent[]) => void, options?: object) {
       super((flat) => onEvents(decodeEvents(flat)), options);
     }
+
     request(id: number, spec: NativeRequestSpec): void {
-      const { values, text, body } = pack(spec);
+      const { values, text, body } = pack(spec, this.headerListId(spec.headers));
       this.requestPacked(id, values, text, body);
+    }
+
+    private headerListId(headers: readonly string[]): number {
+      if (!Object.isFrozen(headers) || !Array.isArray(headers) || headers.length === 0) return 0;
+      let listId = this.headerListIds.get(headers);
+      if (listId === undefined) {
+        // A list the engine refuses (an odd count, a non-string, a NUL) is sent inline, where
+        // packSpec names the field it found wrong.
+        try {
+          listId = this.registerHeaders(headers);
+        } catch {
+          listId = 0;
+        }
+        this.headerListIds.set(headers, listId);
+      }
+      return listId;
     }
   }
   return { ...raw, NativeEngine: NativeEngineOfObjects as unknown as Addon['NativeEngine'] };

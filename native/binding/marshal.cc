@@ -40,19 +40,19 @@ std::optional<std::string_view> typed_bytes(const Napi::TypedArray& ta) {
 
 namespace {
 
-// A JS number as an integer of 0..max; nothing for anything else (a negative number, NaN, more
-// than the field holds), which the caller reports as a TypeError: a double outside the target
-// type is undefined behaviour to convert, whatever lib/ promised.
-std::optional<uint64_t> whole_number(Napi::Value v, uint64_t max) {
-  if (!v.IsNumber()) return std::nullopt;
-  const double d = v.As<Napi::Number>().DoubleValue();
+// A number as an integer of 0..max; nothing for anything else (a negative number, NaN, more than
+// the field holds), which the caller reports as a TypeError: a double outside the target type is
+// undefined behaviour to convert, whatever lib/ promised. Fractions are dropped.
+std::optional<uint64_t> whole_number(double d, uint64_t max) {
   if (!(d >= 0) || d > static_cast<double>(max)) return std::nullopt;
   return static_cast<uint64_t>(d);
 }
 
-}  // namespace
-
-namespace {
+// The same for a JS value: nothing unless it is a number.
+std::optional<uint64_t> whole_number(Napi::Value v, uint64_t max) {
+  if (!v.IsNumber()) return std::nullopt;
+  return whole_number(v.As<Napi::Number>().DoubleValue(), max);
+}
 
 // The packed spec's text, cut at its NULs into exactly `count` parts (none: the text is empty).
 // False when the count differs: a NUL inside a value (lib refuses those) can never shift one
@@ -75,7 +75,42 @@ bool split_parts(std::string_view text, size_t count, std::vector<std::string_vi
 
 }  // namespace
 
-bool read_packed_spec(Napi::Value values_js, Napi::Value text_js, Napi::Value body_js, RequestSpec* spec) {
+uint32_t HeaderListRegistry::add(HeaderList list) {
+  if (lists_.size() >= kMaxLists) return 0;
+  lists_.push_back(std::move(list));
+  return static_cast<uint32_t>(lists_.size());
+}
+
+const HeaderList* HeaderListRegistry::find(uint64_t id) const {
+  return id >= 1 && id <= lists_.size() ? &lists_[id - 1] : nullptr;
+}
+
+bool read_header_list(Napi::Value flat_js, HeaderList* list) {
+  Napi::Env env = flat_js.Env();
+  auto invalid = [&] {
+    throw_unless_pending(env, Napi::TypeError::New(env, "NativeEngine.registerHeaders: invalid headers"));
+    return false;
+  };
+  if (!flat_js.IsArray()) return invalid();
+  Napi::Array flat = flat_js.As<Napi::Array>();
+  const uint32_t n = flat.Length();
+  if (n % 2 != 0) return invalid();
+  list->reserve(n / 2);
+  for (uint32_t i = 0; i < n; i += 2) {
+    Napi::Value name = flat.Get(i);
+    Napi::Value value = env.IsExceptionPending() ? Napi::Value() : flat.Get(i + 1);
+    if (env.IsExceptionPending() || !name.IsString() || !value.IsString()) return invalid();
+    list->push_back({name.As<Napi::String>().Utf8Value(), value.As<Napi::String>().Utf8Value()});
+    // The rule of a packed spec's text, where a NUL would shift one value into the next: a list
+    // holds the same strings whichever way it comes.
+    const Header& h = list->back();
+    if (h.name.find('\0') != std::string::npos || h.value.find('\0') != std::string::npos) return invalid();
+  }
+  return true;
+}
+
+bool read_packed_spec(Napi::Value values_js, Napi::Value text_js, Napi::Value body_js,
+                      const HeaderListRegistry& registry, RequestSpec* spec) {
   Napi::Env env = values_js.Env();
   auto invalid = [&](std::string_view what) {
     throw_unless_pending(env,
@@ -99,9 +134,10 @@ bool read_packed_spec(Napi::Value values_js, Napi::Value text_js, Napi::Value bo
     return d;
   };
   std::string_view bad_field;
-  size_t index = 0, parts_expected = 0;
+  size_t index = 0, parts_expected = 0, headers_slot = 0;
   visit_request_fields(*spec, [&](const RequestField& field, auto&) {
     const size_t i = index++;
+    if (field.kind == FieldKind::kHeaders) headers_slot = i;
     if (!bad_field.empty()) return;
     if (i >= slots) {
       bad_field = field.name;
@@ -112,14 +148,31 @@ bool read_packed_spec(Napi::Value values_js, Napi::Value text_js, Napi::Value bo
     if (field.kind == FieldKind::kString) parts_expected += 1;
     if (field.kind == FieldKind::kHeaders) {
       // The count of header strings; the parts bound it (each is at least empty, with a NUL).
-      if (!(d >= 0) || d > static_cast<double>(text.size() + 1) || std::fmod(d, 2) != 0) {
+      const std::optional<uint64_t> count = whole_number(d, text.size() + 1);
+      if (!count || *count % 2 != 0 || static_cast<double>(*count) != d) {
         bad_field = field.name;
         return;
       }
-      parts_expected += static_cast<size_t>(d);
+      parts_expected += *count;
     }
   });
   if (!bad_field.empty()) return invalid(bad_field);
+  // The slot after the fields, when there is one: the id of a registered header list (NaN: none),
+  // which stands for the headers field (then absent: the headers come from one place only).
+  const HeaderList* registered = nullptr;
+  if (const size_t id_slot = index; slots > id_slot && !std::isnan(slot(id_slot))) {
+    const std::optional<uint64_t> id = whole_number(slot(id_slot), kMaxSafeInteger);
+    if (id && static_cast<double>(*id) == slot(id_slot)) registered = registry.find(*id);
+    if (!registered) {
+      // Only a bug of lib's (or a caller of the binding's own) sends an id this engine never gave.
+      Napi::Error err =
+          Napi::Error::New(env, "NativeEngine.request: the header list id names no registered list");
+      err.Set("code", Napi::String::New(env, "ERR_INTERNAL"));
+      throw_unless_pending(env, err);
+      return false;
+    }
+    if (!std::isnan(slot(headers_slot))) return invalid("headers");
+  }
   std::vector<std::string_view> parts;
   if (!split_parts(text, parts_expected, &parts)) return invalid("packed text");
 
@@ -138,8 +191,8 @@ bool read_packed_spec(Napi::Value values_js, Napi::Value text_js, Napi::Value bo
     if constexpr (std::is_same_v<T, bool>) {
       if ((ok = d == 0 || d == 1)) member = d == 1;
     } else if constexpr (std::is_same_v<T, uint16_t> || std::is_same_v<T, uint64_t>) {
-      const uint64_t max = field.kind == FieldKind::kPort ? 65535 : field.max;
-      if ((ok = d >= 0 && d <= static_cast<double>(max))) member = static_cast<T>(d);
+      const std::optional<uint64_t> n = whole_number(d, field.kind == FieldKind::kPort ? 65535 : field.max);
+      if ((ok = n.has_value())) member = static_cast<T>(*n);
     } else if constexpr (std::is_same_v<T, HeaderList>) {
       const size_t n = static_cast<size_t>(d);
       member.reserve(n / 2);
@@ -161,6 +214,7 @@ bool read_packed_spec(Napi::Value values_js, Napi::Value text_js, Napi::Value bo
     if (!ok) bad_field = field.name;
   });
   if (!bad_field.empty()) return invalid(bad_field);
+  if (registered) spec->headers = *registered;
   return !env.IsExceptionPending();
 }
 

@@ -23,14 +23,38 @@ void throw_unless_pending(Napi::Env env, const Napi::Error& error);
 // be read: a JS exception is then pending, and the caller must not go on.
 std::optional<std::string_view> typed_bytes(const Napi::TypedArray& ta);
 
+// Header lists JS registered once (registerHeaders) and names by id in a packed spec: a preset's
+// composed list (lib/headers.ts presetOnly, shared by most requests) crosses once per engine instead
+// of as ~1 KB of text with every request. One per NativeEngine; JS thread only. Bounded: lib only
+// registers its frozen lists (a few per preset); past kMaxLists it packs a list inline instead.
+class HeaderListRegistry {
+ public:
+  static constexpr size_t kMaxLists = 1024;
+  // The id of `list`, 1 and up, or 0 when the registry is full.
+  uint32_t add(HeaderList list);
+  // The list registered as `id`; null for an id this registry never gave.
+  const HeaderList* find(uint64_t id) const;
+
+ private:
+  std::vector<HeaderList> lists_;
+};
+
+// registerHeaders()'s list, [name, value, ...] strings without NUL. False with a JS TypeError
+// pending ("NativeEngine.registerHeaders: invalid headers") for anything else.
+bool read_header_list(Napi::Value flat, HeaderList* list);
+
 // request()'s spec as lib/native.ts packs it (packSpec): `values`, a Float64Array with one slot per
 // field of the table (core/request_fields.h), in its order: NaN = absent, booleans 0/1, numbers as
-// they are, 1 for a string, the count of header strings for the headers; `text`, the strings
-// (fields in order, then the header strings) joined by NUL; `body`, the body's typed array or
-// undefined. One string and one typed array cross instead of one property per field (that was
-// most of request()'s cost). False with a JS TypeError pending ("NativeEngine.request: invalid
-// <field>") when a slot does not fit its field or the text does not hold the strings announced.
-bool read_packed_spec(Napi::Value values, Napi::Value text, Napi::Value body, RequestSpec* spec);
+// they are, 1 for a string, the count of header strings for the headers; then, optionally, one more
+// slot: the id of a list in `registry` that stands for the headers (whose slot is then NaN), NaN for
+// none. `text`, the strings (fields in order, then the header strings) joined by NUL; `body`, the
+// body's typed array or undefined. One string and one typed array cross instead of one property
+// per field (that was most of request()'s cost). False with a JS TypeError pending
+// ("NativeEngine.request: invalid <field>") when a slot does not fit its field or the text does not
+// hold the strings announced, and with an Error coded ERR_INTERNAL pending when the id names no
+// registered list.
+bool read_packed_spec(Napi::Value values, Napi::Value text, Napi::Value body,
+                      const HeaderListRegistry& registry, RequestSpec* spec);
 
 bool read_engine_options(Napi::Object js, EngineOptions* engine, std::optional<share::HubOptions>* share);
 

@@ -25,6 +25,7 @@ Napi::Function NativeEngine::Define(Napi::Env env) {
   return DefineClass(
       env, "NativeEngine",
       {InstanceMethod<&NativeEngine::Request>("requestPacked"),
+       InstanceMethod<&NativeEngine::RegisterHeaders>("registerHeaders"),
        InstanceMethod<&NativeEngine::Cancel>("cancel"), InstanceMethod<&NativeEngine::Pause>("pause"),
        InstanceMethod<&NativeEngine::Write>("write"),
        InstanceMethod<&NativeEngine::WriteMasked>("writeMasked"),
@@ -113,7 +114,7 @@ Napi::Value NativeEngine::Request(const Napi::CallbackInfo& info) {
   }
   RequestSpec spec;
   spec.id = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
-  if (!read_packed_spec(info[1], info[2], info[3], &spec)) return env.Undefined();
+  if (!read_packed_spec(info[1], info[2], info[3], header_lists_, &spec)) return env.Undefined();
   std::string why;
   if (!resolver_.resolve(spec.profile, spec.fingerprint, &spec.custom_profile, &why)) {
     Napi::Error err = Napi::Error::New(env, why);
@@ -124,6 +125,15 @@ Napi::Value NativeEngine::Request(const Napi::CallbackInfo& info) {
   pump_->request_started(env);
   target_->submit(std::move(spec));
   return env.Undefined();
+}
+
+// registerHeaders([name, value, ...]): the id a packed spec names this list by (lib/native.ts does so
+// for its frozen preset lists), or 0 when this engine holds as many lists as it keeps.
+Napi::Value NativeEngine::RegisterHeaders(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  HeaderList list;
+  if (!read_header_list(info.Length() > 0 ? info[0] : env.Undefined(), &list)) return env.Undefined();
+  return Napi::Number::New(env, header_lists_.add(std::move(list)));
 }
 
 Napi::Value NativeEngine::Cancel(const Napi::CallbackInfo& info) {

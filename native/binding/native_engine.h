@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "binding/event_pump.h"
+#include "binding/marshal.h"
 #include "core/request_target.h"
 #include "profiles/profile_resolver.h"
 #include "share/hub.h"
@@ -33,6 +34,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
   void CallCloseCallbacks();
 
   Napi::Value Request(const Napi::CallbackInfo& info);
+  Napi::Value RegisterHeaders(const Napi::CallbackInfo& info);
   Napi::Value Cancel(const Napi::CallbackInfo& info);
   Napi::Value Write(const Napi::CallbackInfo& info);
   Napi::Value WriteMasked(const Napi::CallbackInfo& info);
@@ -52,6 +54,7 @@ class NativeEngine : public Napi::ObjectWrap<NativeEngine> {
   bool cleanup_hook_ = false;
   std::vector<Napi::FunctionReference> close_callbacks_;
   ProfileResolver resolver_{check_tls_profile};  // JS thread only
+  HeaderListRegistry header_lists_;              // JS thread only
 };
 
 }  // namespace ctn::binding

@@ -65,6 +65,14 @@ function newEngine() {
         engine.request(id, spec);
       });
     },
+    /** The same with a spec packed by the test itself (requestPacked, the addon's own method). */
+    sendPacked(values, text) {
+      const id = next++;
+      return new Promise((resolve) => {
+        waiting.set(id, { events: [], resolve });
+        engine.requestPacked(id, values, text, undefined);
+      });
+    },
   };
 }
 
@@ -161,6 +169,7 @@ describe('the addon checks a packed spec itself', () => {
       return () => engine.requestPacked(1, v, p.text, undefined);
     };
     expect(bad('headers', 3)).toThrow('NativeEngine.request: invalid headers'); // odd
+    expect(bad('headers', 2.5)).toThrow('NativeEngine.request: invalid headers'); // not whole
     expect(bad('headers', -2)).toThrow('NativeEngine.request: invalid headers');
     expect(bad('headers', 1e9)).toThrow('NativeEngine.request: invalid headers'); // more than the text holds
     expect(bad('tls', 2)).toThrow('NativeEngine.request: invalid tls');
@@ -268,4 +277,112 @@ test("a head's headers come NUL-joined (or as a list) and decode to [name, value
   ]);
   expect(head('')).toEqual([]);
   expect(head(['x-nul', 'a\0b'])).toEqual(['x-nul', 'a\0b']);
+});
+
+describe('a header list registered once and named by id', () => {
+  const fields = addon.requestFields;
+  const pack = specPacker(fields);
+  const idSlot = fields.length; // the slot after the fields
+  const headersSlot = fields.findIndex((f) => f.name === 'headers');
+  const list = ['X-Second', 'b', 'x-first', 'A', 'x-empty', '', 'X-Utf8', 'héllo', 'ACCEPT', '*/*'];
+
+  const rawSent = (events) => {
+    expect(events.map((e) => e.type)).toEqual([0, 1, 2]);
+    return JSON.parse(events[1].data.toString('utf8')).raw;
+  };
+  const sentHeaders = (raw) => {
+    // What the server saw, without what the engine adds (Host, Content-Length).
+    const out = [];
+    for (let i = 0; i < raw.length; i += 2)
+      if (!['host', 'content-length'].includes(raw[i].toLowerCase())) out.push(raw[i], raw[i + 1]);
+    return out;
+  };
+  const latin1 = (l) => l.map((s) => Buffer.from(s).toString('latin1'));
+
+  test('goes out exactly as registered: order, case and values', async () => {
+    const { engine, sendPacked } = newEngine();
+    const id = engine.registerHeaders(list);
+    expect(id).toBeGreaterThan(0);
+    const p = pack({ ...base(), method: 'GET', headers: [] }, id);
+    expect(p.values[headersSlot]).toBeNaN();
+    expect(p.values[idSlot]).toBe(id);
+    expect(p.text.split('\0')).toEqual(['GET', '127.0.0.1', '/path?q=1&r=%00']); // no header strings
+    const events = await sendPacked(Float64Array.from(p.values), p.text);
+    expect(sentHeaders(rawSent(events))).toEqual(latin1(list));
+  });
+
+  test('lib registers a frozen list once per engine and sends the same bytes as inline', async () => {
+    const { engine, send } = newEngine();
+    let registered = 0;
+    const register = engine.registerHeaders;
+    // The addon's methods are read-only on its prototype: an own property shadows it.
+    Object.defineProperty(engine, 'registerHeaders', {
+      value(flat) {
+        registered++;
+        return register.call(this, flat);
+      },
+    });
+    const frozen = Object.freeze([...list]);
+    const first = sentHeaders(rawSent(await send({ ...base(), headers: frozen })));
+    const second = sentHeaders(rawSent(await send({ ...base(), headers: frozen })));
+    const inline = sentHeaders(rawSent(await send({ ...base(), headers: [...list] })));
+    expect(registered).toBe(1);
+    expect(first).toEqual(latin1(list));
+    expect(second).toEqual(first);
+    expect(inline).toEqual(first);
+  });
+
+  test('an id the engine never gave is refused with ERR_INTERNAL, never used', () => {
+    const { engine } = newEngine();
+    const id = engine.registerHeaders(['x-a', '1']);
+    const p = pack(base(), 0);
+    const withId = (value, headers = NaN) => {
+      const v = Float64Array.from(p.values);
+      v[idSlot] = value;
+      v[headersSlot] = headers;
+      return () => engine.requestPacked(1, v, p.text, undefined);
+    };
+    for (const stale of [id + 1, 0, -1, id + 0.5, Infinity, 2 ** 60]) {
+      let err;
+      try {
+        withId(stale)();
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({
+        code: 'ERR_INTERNAL',
+        message: 'NativeEngine.request: the header list id names no registered list',
+      });
+    }
+    // Another engine's id names nothing here.
+    const { engine: other } = newEngine();
+    expect(() => other.requestPacked(1, withIdValues(p.values, id), p.text, undefined)).toThrow(
+      'names no registered list',
+    );
+    // Headers from two places at once.
+    expect(withId(id, 0)).toThrow('NativeEngine.request: invalid headers');
+    function withIdValues(values, value) {
+      const v = Float64Array.from(values);
+      v[idSlot] = value;
+      v[headersSlot] = NaN;
+      return v;
+    }
+  });
+
+  test('registerHeaders refuses what is not a list of strings without NUL', () => {
+    const { engine } = newEngine();
+    for (const bad of [undefined, 'x-a', ['x-a'], ['x-a', 1], [{}, 'v'], ['x-a', 'a\0b'], ['x\0', 'v']])
+      expect(() => engine.registerHeaders(bad)).toThrow('NativeEngine.registerHeaders: invalid headers');
+    expect(engine.registerHeaders([])).toBeGreaterThan(0);
+  });
+
+  test('a full registry gives 0, and lib then sends the list inline', async () => {
+    const { engine, send } = newEngine();
+    let last = 0;
+    for (let i = 0; i < 1024; i++) last = engine.registerHeaders(['x-n', String(i)]);
+    expect(last).toBe(1024);
+    expect(engine.registerHeaders(['x-n', 'more'])).toBe(0);
+    const frozen = Object.freeze([...list]);
+    expect(sentHeaders(rawSent(await send({ ...base(), headers: frozen })))).toEqual(latin1(list));
+  });
 });
