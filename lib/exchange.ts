@@ -238,6 +238,15 @@ export class Exchange implements ExchangeHandlers {
   }
 }
 
+/** Whether a CookieLoop's store() has anything to do: a Set-Cookie header (found without allocating). */
+export function mayStoreCookies(rawHeaders: readonly string[]): boolean {
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i];
+    if (name.length === 10 && name.toLowerCase() === 'set-cookie') return true;
+  }
+  return false;
+}
+
 /**
  * The cookies of one exchange's hops: the caller's jar, or (with `ownJarOnSet`) one made for this
  * redirect chain only when a hop sets a cookie.
@@ -256,15 +265,6 @@ export class CookieLoop {
   /** Whether a hop's headers may change (a jar is there). */
   get hasJar(): boolean {
     return this.jar !== undefined;
-  }
-
-  /** Whether store() has anything to do: a Set-Cookie header (found without allocating). */
-  mayStore(rawHeaders: readonly string[]): boolean {
-    for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-      const name = rawHeaders[i];
-      if (name.length === 10 && name.toLowerCase() === 'set-cookie') return true;
-    }
-    return false;
   }
 
   /** Stores the Set-Cookie values of a response from `url` (never fails). */

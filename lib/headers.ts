@@ -123,33 +123,36 @@ export interface HeaderParts {
   order: readonly string[] | undefined;
 }
 
-const presetOnlyLists = new WeakMap<ReadonlyArray<readonly [string, string]>, HeaderList>();
+interface ComposedHeaders {
+  headers: HeaderList;
+  declaredLength: number | undefined;
+}
+
+const presetOnlyLists = new WeakMap<ReadonlyArray<readonly [string, string]>, Readonly<ComposedHeaders>>();
 
 /**
  * What composeHeaders makes of a preset when the caller adds nothing (most requests): the preset's
  * list with the default User-Agent if it has none, made once per preset list and frozen (every
- * later step copies a list before it changes it).
+ * later step copies a list before it changes it), in a result made once too.
  */
-function presetOnly(preset: ReadonlyArray<readonly [string, string]>): HeaderList {
-  let list = presetOnlyLists.get(preset);
-  if (!list) {
+function presetOnly(preset: ReadonlyArray<readonly [string, string]>): Readonly<ComposedHeaders> {
+  let composed = presetOnlyLists.get(preset);
+  if (!composed) {
     const headers: HeaderList = preset.map(([n, v]) => Object.freeze([n, v]) as [string, string]);
     if (!has(headers, 'user-agent'))
       headers.push(Object.freeze(['User-Agent', DEFAULT_USER_AGENT]) as [string, string]);
-    list = Object.freeze(headers.filter(([n]) => n.toLowerCase() !== 'transfer-encoding')) as HeaderList;
-    presetOnlyLists.set(preset, list);
+    const list = Object.freeze(headers.filter(([n]) => n.toLowerCase() !== 'transfer-encoding'));
+    composed = Object.freeze({ headers: list as HeaderList, declaredLength: undefined });
+    presetOnlyLists.set(preset, composed);
   }
-  return list;
+  return composed;
 }
 
 /**
  * A request's headers before the hop-dependent part (the jar's cookies), and a streamed body's
  * declared length (the caller's Content-Length, which the stream is held to).
  */
-export function composeHeaders(parts: HeaderParts): {
-  headers: HeaderList;
-  declaredLength: number | undefined;
-} {
+export function composeHeaders(parts: HeaderParts): Readonly<ComposedHeaders> {
   if (
     parts.preset &&
     parts.caller.length === 0 &&
@@ -158,7 +161,7 @@ export function composeHeaders(parts: HeaderParts): {
     !parts.contentType &&
     parts.order === undefined
   ) {
-    return { headers: presetOnly(parts.preset), declaredLength: undefined };
+    return presetOnly(parts.preset);
   }
   let headers = parts.preset ? overlayHeaders(parts.preset, parts.caller) : parts.caller;
   if (parts.userAgent !== undefined && parts.userAgent !== '')

@@ -209,6 +209,9 @@ interface BodyResult {
   stream?: AsyncIterable<unknown>;
 }
 
+/** What most requests have (read only: the caller destructures it). */
+const NO_BODY: Readonly<BodyResult> = Object.freeze({ body: undefined, contentType: undefined });
+
 function normalizeBody(o: Dict): BodyResult {
   const bytes = o.bodyBytes;
   const empty =
@@ -229,7 +232,7 @@ function normalizeBody(o: Dict): BodyResult {
     );
   }
   const b = o.body;
-  if (b === undefined || b === null) return { body: undefined, contentType: undefined };
+  if (b === undefined || b === null) return NO_BODY;
   if (typeof b === 'string')
     return { body: b.length ? Buffer.from(b, 'utf8') : undefined, contentType: undefined };
   if (b instanceof URLSearchParams) {

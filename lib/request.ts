@@ -4,7 +4,8 @@ import { Buffer } from 'node:buffer';
 import { Readable } from 'node:stream';
 
 import { CycleTLSError } from './errors';
-import { CookieLoop, Exchange, responseMeta, toSpec } from './exchange';
+import { CookieLoop, Exchange, mayStoreCookies, responseMeta, toSpec } from './exchange';
+import type { ExchangeEvents } from './exchange';
 import { settleFailure, withMeta } from './failure';
 import { presetCatalog, redirectHeaders } from './headers';
 import type { ClientState, SharedInstance } from './instance';
@@ -26,6 +27,98 @@ interface HopResult {
   stream?: Readable;
 }
 
+type Settle = (hop: HopResult) => void;
+type Fail = (err: unknown) => void;
+
+/**
+ * A buffered hop's events (most requests): the body gathered, the promise settled at the end. One
+ * object with its methods on the prototype, where a hop used to make an events object of closures.
+ */
+class BufferedHop implements ExchangeEvents {
+  private headEvent: HeadEvent | undefined;
+  private readonly chunks: Buffer[] = [];
+  private settled = false;
+
+  constructor(
+    private readonly req: NormalizedRequest,
+    private readonly resolve: Settle,
+    private readonly reject: Fail,
+  ) {}
+
+  head(event: HeadEvent): void {
+    this.headEvent = event;
+  }
+
+  body(chunk: Buffer): void {
+    this.chunks.push(chunk);
+  }
+
+  end(): void {
+    this.settled = true;
+    const { chunks } = this;
+    this.resolve({
+      head: this.headEvent as HeadEvent,
+      body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks),
+    });
+  }
+
+  failed(err: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    const head = this.headEvent;
+    this.reject(
+      err instanceof CycleTLSError
+        ? withMeta(err, head ? responseMeta(head, '', this.req.url.href, 0) : undefined)
+        : err,
+    );
+  }
+}
+
+/** A streamed hop's events: resolves at the head with a Readable the body is pushed into. */
+function streamedHop(
+  exchange: Exchange,
+  req: NormalizedRequest,
+  resolve: Settle,
+  reject: Fail,
+): ExchangeEvents {
+  let head: HeadEvent | undefined;
+  let stream: Readable | undefined;
+  return {
+    head(event: HeadEvent): void {
+      head = event;
+      stream = new Readable({
+        // Every pull tells the engine to go on: it stops itself after consumerCreditBytes unasked for.
+        read: () => exchange.want(),
+        destroy(err, callback): void {
+          // Destroying the stream before its end cancels the request.
+          if (!stream?.readableEnded) exchange.cancel();
+          callback(err);
+        },
+      });
+      resolve({ head: event, stream });
+    },
+    body(chunk: Buffer): void {
+      if (!stream) return;
+      exchange.took(chunk.length);
+      if (!stream.push(chunk)) exchange.hold(true);
+    },
+    end(): void {
+      stream?.push(null);
+    },
+    failed(err: unknown): void {
+      if (stream) {
+        stream.destroy(err as Error);
+        return;
+      }
+      reject(
+        err instanceof CycleTLSError
+          ? withMeta(err, head ? responseMeta(head, '', req.url.href, 0) : undefined)
+          : err,
+      );
+    },
+  };
+}
+
 /** One HTTP exchange. Buffered: resolves at the end. Streaming: resolves at the head. */
 function runHop(
   instance: SharedInstance,
@@ -36,56 +129,9 @@ function runHop(
 ): Promise<HopResult> {
   return new Promise<HopResult>((resolve, reject) => {
     const exchange = new Exchange(instance, client, req);
-    let head: HeadEvent | undefined;
-    let stream: Readable | undefined;
-    let settled = false;
-    const chunks: Buffer[] = [];
-    const events = {
-      head(event: HeadEvent): void {
-        head = event;
-        if (!streaming) return;
-        stream = new Readable({
-          // Every pull tells the engine to go on: it stops itself after consumerCreditBytes unasked for.
-          read: () => exchange.want(),
-          destroy(err, callback): void {
-            // Destroying the stream before its end cancels the request.
-            if (!stream?.readableEnded) exchange.cancel();
-            callback(err);
-          },
-        });
-        settled = true;
-        resolve({ head: event, stream });
-      },
-      body(chunk: Buffer): void {
-        if (stream) {
-          exchange.took(chunk.length);
-          if (!stream.push(chunk)) exchange.hold(true);
-        } else {
-          chunks.push(chunk);
-        }
-      },
-      end(): void {
-        if (stream) {
-          stream.push(null);
-          return;
-        }
-        settled = true;
-        resolve({ head: head as HeadEvent, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks) });
-      },
-      failed(err: unknown): void {
-        if (stream) {
-          stream.destroy(err as Error);
-          return;
-        }
-        if (settled) return;
-        settled = true;
-        reject(
-          err instanceof CycleTLSError
-            ? withMeta(err, head ? responseMeta(head, '', req.url.href, 0) : undefined)
-            : err,
-        );
-      },
-    };
+    const events = streaming
+      ? streamedHop(exchange, req, resolve, reject)
+      : new BufferedHop(req, resolve, reject);
     try {
       exchange.start(
         toSpec(req, streaming, init.retryOnHostGone, init.maxResponseBytes),
@@ -143,8 +189,10 @@ export async function perform(
   const adjusted = adjust ? adjust(normalized) : normalized;
   // The client's maxResponseBytes applies where the request sets none (toSpec), without a copy.
   const req = adjusted;
-  // The caller's jar, else one for this redirect chain only, made when a hop sets a cookie.
-  const cookies = new CookieLoop(req.cookieJar ?? init.cookieJar, true);
+  // The caller's jar, else one for this redirect chain only, made when a hop sets a cookie (most
+  // requests have neither: no loop is made for them).
+  const jar = req.cookieJar ?? init.cookieJar;
+  let cookies = jar ? new CookieLoop(jar, true) : undefined;
   const requestId = `${client.id}:${client.nextSeq++}`;
   const streaming = req.responseType === 'stream';
   let current = req;
@@ -152,12 +200,15 @@ export async function perform(
   try {
     for (;;) {
       // Without a jar the hop goes as it is: no copy of the request per hop.
-      const sent = cookies.hasJar
+      const sent = cookies?.hasJar
         ? { ...current, headers: await cookies.headersFor(current.url.href, current.headers) }
         : current;
       const hop = await runHop(instance, client, sent, streaming, init);
       const { head } = hop;
-      if (cookies.mayStore(head.headers)) await cookies.store(current.url.href, head.headers);
+      if (mayStoreCookies(head.headers)) {
+        cookies ??= new CookieLoop(undefined, true);
+        await cookies.store(current.url.href, head.headers);
+      }
       const location = headerValue(head.headers, 'location');
       // A hop that keeps the body would have to send it again, which a streamed body cannot: the
       // redirect is then the response.
