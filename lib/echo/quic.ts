@@ -270,15 +270,39 @@ function readLongHeader(d: Buffer, start: number): HeaderResult {
   return { ok: true, header };
 }
 
-/** The type, DCID and version of a datagram's first packet when it has a long header; else null. */
+interface LongHeaderIdentity {
+  type: QuicPacketType;
+  version: number;
+  dcid: Buffer;
+  /** Null when the datagram ends before the SCID. */
+  scid: Buffer | null;
+}
+
+/** The fields of a long header up to the DCID (and the SCID when present), without the rest. */
+function readIdentity(d: Buffer): LongHeaderIdentity | null {
+  if (d.length < 6 || (d[0] & 0xc0) !== 0xc0) return null;
+  const dcidLength = d[5];
+  if (dcidLength > MAX_CID_LENGTH || d.length < 6 + dcidLength) return null;
+  const at = 6 + dcidLength;
+  const scidLength = at < d.length ? d[at] : -1;
+  const hasScid = scidLength >= 0 && scidLength <= MAX_CID_LENGTH && d.length >= at + 1 + scidLength;
+  return {
+    type: LONG_TYPES[(d[0] >> 4) & 0x03],
+    version: d.readUInt32BE(1),
+    dcid: d.subarray(6, at),
+    scid: hasScid ? d.subarray(at + 1, at + 1 + scidLength) : null,
+  };
+}
+
+/**
+ * The type, DCID and version of a datagram's first packet when it starts with a long header; else null. Only
+ * the fields up to the DCID must be there, so a truncated Initial still gets a view that says what is wrong.
+ */
 export function peekLongHeader(
   datagram: Uint8Array,
 ): { type: QuicPacketType; dcid: string; version: number } | null {
-  const d = Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength);
-  if (d.length === 0 || (d[0] & 0x80) === 0) return null;
-  const r = readLongHeader(d, 0);
-  if (!r.ok) return null;
-  return { type: r.header.type, dcid: r.header.dcid.toString('hex'), version: r.header.version };
+  const id = readIdentity(Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength));
+  return id ? { type: id.type, dcid: id.dcid.toString('hex'), version: id.version } : null;
 }
 
 // ---- CRYPTO reassembly ----
@@ -382,17 +406,17 @@ export class QuicInitialDecoder {
   /** `firstDatagram` should start with an Initial (see peekLongHeader); `client` is "ip:port". */
   constructor(firstDatagram: Uint8Array, client = '', time: Date = new Date()) {
     const d = Buffer.from(firstDatagram.buffer, firstDatagram.byteOffset, firstDatagram.byteLength);
-    const r = d.length > 0 && (d[0] & 0x80) !== 0 ? readLongHeader(d, 0) : null;
-    const h = r && r.ok ? r.header : null;
+    const id = readIdentity(d);
+    const full = id ? readLongHeader(d, 0) : null;
     this.v = {
       time: time.toISOString(),
       client,
-      version: h ? `0x${h.version.toString(16).padStart(8, '0')}` : '',
-      dcid: h ? h.dcid.toString('hex') : '',
-      dcid_length: h ? h.dcid.length : 0,
-      scid: h ? h.scid.toString('hex') : '',
-      scid_length: h ? h.scid.length : 0,
-      token_length: h ? h.tokenLength : 0,
+      version: id ? `0x${id.version.toString(16).padStart(8, '0')}` : '',
+      dcid: id ? id.dcid.toString('hex') : '',
+      dcid_length: id ? id.dcid.length : 0,
+      scid: id?.scid ? id.scid.toString('hex') : '',
+      scid_length: id?.scid ? id.scid.length : 0,
+      token_length: full?.ok ? full.header.tokenLength : 0,
       first_packet_number: null,
       datagrams: [],
       datagram_sizes: [],
@@ -412,15 +436,16 @@ export class QuicInitialDecoder {
       later_datagrams: 0,
       errors: [],
     };
-    this.keys = h && h.version === QUIC_V1 ? deriveClientInitialKeys(h.dcid) : null;
-    // A long header that does not parse is reported by push() below, like in any later datagram.
-    if (!r)
+    this.keys = id && id.version === QUIC_V1 ? deriveClientInitialKeys(id.dcid) : null;
+    // A long header that does not parse past its DCID is reported by push() below, as in any datagram.
+    if (d.length === 0 || (d[0] & 0x80) === 0) {
       this.error({
         code: 'ERR_QUIC_MALFORMED',
         message: 'the first datagram does not start with a long header',
       });
-    else if (h && !this.keys)
+    } else if (id && !this.keys) {
       this.error({ code: 'ERR_QUIC_UNSUPPORTED_VERSION', message: `version ${this.v.version}` });
+    }
     this.push(d);
   }
 
