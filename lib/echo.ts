@@ -526,7 +526,13 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
     if (!quicViews) return;
     const client =
       rinfo.family === 'IPv6' ? `[${rinfo.address}]:${rinfo.port}` : `${rinfo.address}:${rinfo.port}`;
-    const completed = quicViews.handle(msg, client);
+    let completed: EchoQuicView | null = null;
+    try {
+      completed = quicViews.handle(msg, client);
+    } catch {
+      // The decoder turns bad bytes into coded errors; should a bug still throw, the server keeps running.
+      return;
+    }
     if (completed && options.onQuicView) {
       try {
         options.onQuicView(completed);
