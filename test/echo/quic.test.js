@@ -241,8 +241,42 @@ describe.each(connections.map((c) => [label(c), c]))('%s', (_label, c) => {
     });
   });
 
+  test('ClientHello details the README lists per browser', () => {
+    const ids = view.tls.extension_ids;
+    if (browser === 'chromium') {
+      expect(ids).toHaveLength(12);
+      expect([186, 218, 250, 282]).toContain(view.tls.ech_length);
+      expect(view.tls.session_id_length).toBe(0);
+      expect(view.tls.alps).toEqual({ codepoint: 17613, protocols: ['h3'] });
+      expect(view.tls.ciphers.concat(view.tls.curves).some((n) => n.startsWith('GREASE'))).toBe(false);
+    } else {
+      // Shuffled per connection, but quic_transport_parameters and ECH last (pre_shared_key after them).
+      const tail = browser === 'firefox' ? [57, 65037] : [57, 65037, 41];
+      expect(ids.slice(-tail.length)).toEqual(tail);
+      expect(view.tls.client_hello_length).toBe(browser === 'firefox' ? 1882 : 2286);
+    }
+  });
+
   test('transport parameters: the order of the capture, the README values and varint widths', () => {
     expect(view.transport_parameter_order).toEqual(c.summary.transport_parameter_order);
+    // Field by field as the independent decoder read them.
+    expect(
+      view.transport_parameters.map((p) => [
+        p.id,
+        p.id_varint_length,
+        p.length,
+        p.value_hex,
+        p.value_varint_length,
+      ]),
+    ).toEqual(
+      c.decoded.transport_parameters.map((p) => [
+        p.id,
+        p.id_varint_len,
+        p.length,
+        p.value_hex,
+        p.value_varint_len ?? null,
+      ]),
+    );
     const params = view.transport_parameters;
     expect(params.every((p) => p.error === null)).toBe(true);
     const byName = (n) => params.filter((p) => p.name === n);
