@@ -11,6 +11,7 @@ const path = require('node:path');
 
 const { startEchoServer, ECHO_CERT_PEM } = require('../../dist/echo');
 const { withTimeout, interruptAndWait } = require('./helpers');
+const { expectBrowserQuicView } = require('./quic-browsers');
 const { loadQuicConnections, browserOf } = require('./quic-helpers');
 
 const connections = loadQuicConnections();
@@ -111,6 +112,10 @@ describe('echo server with quic: true', () => {
       client_hello_hex: chromium.clientHelloHex,
       errors: [],
     });
+    // The whole README check, on the view as served over HTTPS.
+    expectBrowserQuicView(json.quic_views[2], 'chromium');
+    expectBrowserQuicView(json.quic_views[1], 'firefox');
+    expectBrowserQuicView(json.quic_views[0], 'firefox-resumed');
     expect(json.quic_views[1]).toMatchObject({
       padding: 'trailing_zeros',
       datagram_sizes: [1252, 1252],
