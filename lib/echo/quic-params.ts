@@ -62,6 +62,8 @@ const PARAMETERS: ReadonlyMap<bigint, readonly [string, ValueKind]> = new Map<bi
   [0x10n, ['retry_source_connection_id', 'bytes']],
   // RFC 9368 (compatible version negotiation)
   [0x11n, ['version_information', 'versions']],
+  // its draft code point, still sent by older stacks (ngtcp2 0.12)
+  [0xff73dbn, ['version_information_draft', 'versions']],
   // RFC 9221 (unreliable datagrams)
   [0x20n, ['max_datagram_frame_size', 'integer']],
   // RFC 9287 (greasing the QUIC bit)

@@ -389,6 +389,16 @@ describe('hostile datagrams end as coded errors', () => {
       error: expect.stringContaining('runs past the end'),
     });
     expect(parseTransportParameters(Buffer.from('01', 'hex')).error).toMatch(/truncated/);
+    const draft = parseTransportParameters(Buffer.from('80ff73db080000000100000001', 'hex'));
+    expect(draft.parameters[0]).toMatchObject({
+      id: '0xff73db',
+      id_varint_length: 4,
+      name: 'version_information_draft',
+      versions: {
+        chosen: { version: '0x00000001', grease: false },
+        others: [{ version: '0x00000001', grease: false }],
+      },
+    });
     const r = parseTransportParameters(Buffer.from('0102010211030000010c01ff', 'hex'));
     expect(r.parameters.map((p) => [p.name, p.error !== null])).toEqual([
       ['max_idle_timeout', true],
