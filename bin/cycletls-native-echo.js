@@ -1,19 +1,23 @@
 #!/usr/bin/env node
 // cycletls-native-echo: a local HTTPS fingerprint echo server (h2 + http/1.1). Every request is answered with JSON:
 // JA3/JA3N/JA4 of the ClientHello, the parsed ClientHello, the HTTP/2 first flight and Akamai fingerprint, and the
-// request headers in wire order. Runs until SIGINT/SIGTERM.
+// request headers in wire order. With --quic it also reads QUIC Initials on UDP (same port) and serves their QUIC
+// fingerprint at /quic (it does not answer over UDP: no HTTP/3 yet). Runs until SIGINT/SIGTERM.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
 
-const USAGE = `usage: cycletls-native-echo [--port N] [--host H] [--cert FILE --key FILE] [--alpn h2,http/1.1] [--log]
+const USAGE = `usage: cycletls-native-echo [--port N] [--host H] [--cert FILE --key FILE] [--alpn h2,http/1.1] [--quic] [--log]
 
-  --port N      TCP port (default 8443; 0 picks a free one)
+  --port N      TCP port, and UDP port with --quic (default 8443; 0 picks a free one)
   --host H      address to listen on (default 127.0.0.1)
   --cert FILE   PEM certificate (default: built-in self-signed cert for localhost, 127.0.0.1, ::1, fp.test)
   --key FILE    PEM private key for --cert
   --alpn LIST   comma-separated ALPN protocols the server accepts (default h2,http/1.1)
-  --log         print one JSON line per request (and per connection without a request) on stdout
+  --quic        also listen on UDP (same port) and record each QUIC client's Initial packets: QUIC JA4,
+                transport parameters, datagram layout, at /quic and /quic/<dcid> (no HTTP/3 answer yet)
+  --log         print one JSON line per request (and per connection without a request, and with --quic
+                per QUIC view as {"quic": view}) on stdout
 `;
 
 function fail(message) {
@@ -22,7 +26,7 @@ function fail(message) {
 }
 
 function parseArgs(argv) {
-  const opts = { port: 8443, host: '127.0.0.1', log: false };
+  const opts = { port: 8443, host: '127.0.0.1', log: false, quic: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const eq = arg.indexOf('=');
@@ -65,6 +69,9 @@ function parseArgs(argv) {
       case '--log':
         opts.log = true;
         break;
+      case '--quic':
+        opts.quic = true;
+        break;
       default:
         fail(`unknown argument ${JSON.stringify(arg)}`);
     }
@@ -91,6 +98,8 @@ async function main() {
     key: opts.keyFile ? fs.readFileSync(opts.keyFile) : undefined,
     alpn: opts.alpn,
     onRecord: opts.log ? (record) => process.stdout.write(`${JSON.stringify(record)}\n`) : undefined,
+    quic: opts.quic,
+    onQuicView: opts.log ? (view) => process.stdout.write(`${JSON.stringify({ quic: view })}\n`) : undefined,
   });
   process.stdout.write(`${server.url('/')}\n`);
   let stopping = false;

@@ -9,6 +9,11 @@
 // frame parser (with its own HPACK decoder) and then into a Duplex that node:http2 serves. For http/1.1,
 // node:http's rawHeaders keep order and case. Nothing here touches the network beyond the address it listens
 // on.
+//
+// With `quic: true` a UDP socket on the same port number reads QUIC Initial packets (lib/echo/quic.ts) and
+// keeps one QUIC view per client connection, served as JSON at /quic and /quic/<dcid> over the TCP side. It
+// never answers over UDP: completing a QUIC handshake (and so serving HTTP/3) is not done yet.
+import * as dgram from 'node:dgram';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import * as net from 'node:net';
@@ -23,9 +28,23 @@ import type { H2Fingerprint } from './echo/h2';
 import type { HeaderField } from './echo/hpack';
 import { computeJa } from './echo/ja';
 import type { JaFingerprints } from './echo/ja';
+import { QuicViewTable } from './echo/quic';
+import type { QuicView } from './echo/quic';
 
 export { ECHO_CERT_PEM, ECHO_KEY_PEM };
 export type { AlpsInfo, ClientHelloSummary, H2Fingerprint, HeaderField, JaFingerprints };
+export type {
+  QuicCryptoFragment,
+  QuicDatagramInfo,
+  QuicDecodeError,
+  QuicDecodeErrorCode,
+  QuicPacketInfo,
+  QuicTlsInfo,
+  QuicTransportParameter,
+  QuicVersionEntry,
+} from './echo/quic';
+/** What a client's QUIC first flight looked like (one per connection, keyed by its first DCID). */
+export type EchoQuicView = QuicView;
 
 export interface EchoServerOptions {
   /** TCP port; 0 (default) picks a free one. */
@@ -44,6 +63,18 @@ export interface EchoServerOptions {
   handshakeTimeoutMs?: number;
   /** An established connection with no traffic for this long is closed. Default 120000 ms; 0 disables. */
   idleTimeoutMs?: number;
+  /**
+   * Also listen on UDP, same port number, and record each QUIC client's Initial packets (QUIC JA4, transport
+   * parameters, datagram layout), served at /quic and /quic/<dcid>. The server never answers over UDP (no
+   * HTTP/3 yet). Default false.
+   */
+  quic?: boolean;
+  /** QUIC views kept (the oldest is dropped first). Default 128. */
+  quicMaxViews?: number;
+  /** A QUIC view is dropped this long after its first datagram. Default 300000 ms. */
+  quicViewTtlMs?: number;
+  /** Called with each QUIC view once its ClientHello is complete. */
+  onQuicView?: (view: EchoQuicView) => void;
 }
 
 export interface EchoServer {
@@ -53,6 +84,8 @@ export interface EchoServer {
    * https URL of this server, e.g. url('/x') → 'https://127.0.0.1:PORT/x'. `hostname` replaces the host part.
    */
   url(path?: string, hostname?: string): string;
+  /** The QUIC views kept, newest first (empty without `quic: true`). */
+  quicViews(): EchoQuicView[];
   /** Stops listening, destroys every open connection, resolves when the listener is closed. */
   close(): Promise<void>;
 }
@@ -136,6 +169,19 @@ function findHeader(headers: HeaderField[], name: string): string | null {
   return hit ? hit[1] : null;
 }
 
+/** The UDP port has the TCP port's number; with port 0 the pair is retried when that UDP port is taken. */
+const QUIC_PORT_ATTEMPTS = 8;
+
+function bindUdp(socket: dgram.Socket, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(port, host, () => {
+      socket.removeListener('error', reject);
+      resolve();
+    });
+  });
+}
+
 function looksLikePlainHttp(buf: Buffer): boolean {
   return /^[A-Z]{3,10} /.test(buf.subarray(0, 12).toString('latin1'));
 }
@@ -146,6 +192,9 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
   const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
   const idleTimeoutMs = options.idleTimeoutMs ?? 120_000;
   const onRecord = options.onRecord;
+  const quicViews = options.quic
+    ? new QuicViewTable(options.quicMaxViews ?? 128, options.quicViewTtlMs ?? 300_000)
+    : null;
   const secureContext = tls.createSecureContext({
     key: options.key ?? ECHO_KEY_PEM,
     cert: options.cert ?? ECHO_CERT_PEM,
@@ -169,6 +218,18 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
     }
   };
 
+  /** GET /quic (every view, newest first) and /quic/<dcid> (one view) when QUIC is on; else null. */
+  const quicAnswer = (path: string): { status: number; body: string } | null => {
+    if (!quicViews) return null;
+    const m = /^\/quic(?:\/([0-9a-fA-F]*))?\/?(?:\?.*)?$/.exec(path);
+    if (!m) return null;
+    if (!m[1]) return { status: 200, body: JSON.stringify({ quic_views: quicViews.list() }, null, 2) };
+    const view = quicViews.get(m[1]);
+    return view
+      ? { status: 200, body: JSON.stringify(view, null, 2) }
+      : { status: 404, body: JSON.stringify({ error: `no QUIC view for DCID ${m[1]}` }) };
+  };
+
   // HTTP/1.1: node:http on the TLSSocket.
   const h1Server = http.createServer((req, res) => {
     const state = h1States.get(req.socket);
@@ -181,6 +242,16 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
       if (!state) {
         res.statusCode = 500;
         res.end('{"error":"unknown connection"}');
+        return;
+      }
+      const quic = quicAnswer(req.url ?? '');
+      if (quic) {
+        res.writeHead(quic.status, {
+          'Content-Type': 'application/json; charset=utf-8',
+          'Content-Length': Buffer.byteLength(quic.body),
+          'Cache-Control': 'no-store',
+        });
+        res.end(req.method === 'HEAD' ? undefined : quic.body);
         return;
       }
       const headers = pairs(req.rawHeaders);
@@ -231,6 +302,17 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
         if (!state || !state.h2) {
           stream.respond({ ':status': 500 });
           stream.end();
+          return;
+        }
+        const quic = quicAnswer(String(headers[':path'] ?? ''));
+        if (quic) {
+          stream.respond({
+            ':status': quic.status,
+            'content-type': 'application/json; charset=utf-8',
+            'content-length': Buffer.byteLength(quic.body),
+            'cache-control': 'no-store',
+          });
+          stream.end(headers[':method'] === 'HEAD' ? undefined : quic.body);
           return;
         }
         const streamId = stream.id;
@@ -440,15 +522,59 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
     socket.on('data', onData);
   }
 
+  const onDatagram = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+    if (!quicViews) return;
+    const client =
+      rinfo.family === 'IPv6' ? `[${rinfo.address}]:${rinfo.port}` : `${rinfo.address}:${rinfo.port}`;
+    let completed: EchoQuicView | null = null;
+    try {
+      completed = quicViews.handle(msg, client);
+    } catch {
+      // The decoder turns bad bytes into coded errors; should a bug still throw, the server keeps running.
+      return;
+    }
+    if (completed && options.onQuicView) {
+      try {
+        options.onQuicView(completed);
+      } catch {
+        // a throwing observer must not take the server down
+      }
+    }
+  };
+
   // No Nagle: a response's HEADERS and DATA go out at once (else a delayed ACK adds ~40 ms).
-  const netServer = net.createServer({ noDelay: true }, onConnection);
-  await new Promise<void>((resolve, reject) => {
-    netServer.once('error', reject);
-    netServer.listen(options.port ?? 0, host, () => {
-      netServer.removeListener('error', reject);
-      resolve();
+  let netServer!: net.Server;
+  let udpSocket: dgram.Socket | null = null;
+  const requestedPort = options.port ?? 0;
+  for (let attempt = 1; ; attempt++) {
+    const server = net.createServer({ noDelay: true }, onConnection);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(requestedPort, host, () => {
+        server.removeListener('error', reject);
+        resolve();
+      });
     });
-  });
+    if (!quicViews) {
+      netServer = server;
+      break;
+    }
+    const tcpPort = (server.address() as net.AddressInfo).port;
+    const udp = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4' });
+    try {
+      await bindUdp(udp, tcpPort, host);
+    } catch (err) {
+      udp.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (requestedPort !== 0 || attempt >= QUIC_PORT_ATTEMPTS) throw err;
+      continue;
+    }
+    udp.on('message', onDatagram);
+    udp.on('error', () => undefined);
+    netServer = server;
+    udpSocket = udp;
+    break;
+  }
   const address = netServer.address() as net.AddressInfo;
   const urlHost =
     host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
@@ -465,8 +591,15 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
             : hostname;
       return `https://${h}:${address.port}${path.startsWith('/') ? path : `/${path}`}`;
     },
+    quicViews(): EchoQuicView[] {
+      return quicViews ? quicViews.list() : [];
+    },
     close(): Promise<void> {
       closing = true;
+      if (udpSocket) {
+        udpSocket.close();
+        udpSocket = null;
+      }
       return new Promise<void>((resolve) => {
         netServer.close(() => resolve());
         for (const s of sessions) s.destroy();

@@ -28,6 +28,18 @@ export interface EchoServerOptions {
   handshakeTimeoutMs?: number;
   /** An established connection with no traffic for this long is closed. Default 120000 ms; 0 disables. */
   idleTimeoutMs?: number;
+  /**
+   * Also listen on UDP, same port number, and record each QUIC client's Initial packets (QUIC JA4, transport
+   * parameters, datagram layout), served at /quic and /quic/<dcid>. The server never answers over UDP (no
+   * HTTP/3 yet). Default false.
+   */
+  quic?: boolean;
+  /** QUIC views kept (the oldest is dropped first). Default 128. */
+  quicMaxViews?: number;
+  /** A QUIC view is dropped this long after its first datagram. Default 300000 ms. */
+  quicViewTtlMs?: number;
+  /** Called with each QUIC view once its ClientHello is complete. */
+  onQuicView?: (view: EchoQuicView) => void;
 }
 
 export interface EchoServer {
@@ -37,6 +49,8 @@ export interface EchoServer {
    * https URL of this server, e.g. url('/x') → 'https://127.0.0.1:PORT/x'; `hostname` replaces the host part.
    */
   url(path?: string, hostname?: string): string;
+  /** The QUIC views kept, newest first (empty without `quic: true`). */
+  quicViews(): EchoQuicView[];
   /** Stops listening, destroys every open connection, resolves when the listener is closed. */
   close(): Promise<void>;
 }
@@ -232,7 +246,151 @@ export interface EchoConnectionRecord {
 
 export type EchoRecord = EchoResponse | EchoConnectionRecord;
 
-/** Starts a local HTTPS fingerprint echo server (h2 + http/1.1). */
+/** Stable codes of what the QUIC view could not decode (each is an entry in `errors`, never a throw). */
+export type QuicDecodeErrorCode =
+  /** The datagram or packet ends before its header or its Length says. */
+  | 'ERR_QUIC_TRUNCATED'
+  /** A header field is impossible (fixed bit 0, connection ID longer than 20, reserved bits set). */
+  | 'ERR_QUIC_MALFORMED'
+  /** A version other than QUIC v1: its Initial keys are not derived. */
+  | 'ERR_QUIC_UNSUPPORTED_VERSION'
+  /** An Initial does not authenticate with the keys of the connection's first DCID. */
+  | 'ERR_QUIC_DECRYPT'
+  /** A frame that cannot be read or is not allowed in an Initial packet. */
+  | 'ERR_QUIC_FRAME'
+  /** More frames (2048), CRYPTO fragments (512) or first-flight datagrams (16) than the view keeps. */
+  | 'ERR_QUIC_TOO_MANY'
+  /** A CRYPTO frame beyond the largest ClientHello read (64 KiB). */
+  | 'ERR_QUIC_CRYPTO_RANGE'
+  /** Two CRYPTO frames disagree on the bytes at the same offset. */
+  | 'ERR_QUIC_CRYPTO_CONFLICT'
+  /** The reassembled CRYPTO stream is not a well-formed ClientHello. */
+  | 'ERR_QUIC_CLIENT_HELLO'
+  /** quic_transport_parameters is missing or does not decode. */
+  | 'ERR_QUIC_TRANSPORT_PARAMETERS';
+
+export interface QuicDecodeError {
+  code: QuicDecodeErrorCode;
+  message: string;
+}
+
+export interface QuicVersionEntry {
+  /** `0x…`, 8 hex digits. */
+  version: string;
+  /** A reserved 0x?a?a?a?a version. */
+  grease: boolean;
+}
+
+/** One quic_transport_parameters entry, in wire order. */
+export interface QuicTransportParameter {
+  /** The id as `0x…` hex, e.g. "0x1" or "0x1aad101465b756e3". */
+  id: string;
+  /** Bytes the id's varint took (1, 2, 4 or 8). */
+  id_varint_length: number;
+  /** Registered name; 'GREASE' for a reserved 31·N+27 id; 'unknown' otherwise. */
+  name: string;
+  /** A reserved 31·N+27 id without a registered meaning (0xff02de1a, min_ack_delay, is both). */
+  grease: boolean;
+  /** Length of the value field. */
+  length: number;
+  value_hex: string;
+  /** Integer parameters: the value (a decimal string when above 2^53); else null. */
+  value: number | string | null;
+  /** Integer parameters: bytes its varint took; else null. */
+  value_varint_length: number | null;
+  /** version_information: the chosen version and the others, in wire order; else null. */
+  versions: { chosen: QuicVersionEntry; others: QuicVersionEntry[] } | null;
+  /** google_connection_options: the 4-character tags (e.g. "ORIG"); else null. */
+  tags: string[] | null;
+  /** Why the value does not decode as its kind says; null when it does. */
+  error: string | null;
+}
+
+export type QuicPacketType = 'Initial' | '0-RTT' | 'Handshake' | 'Retry' | 'short' | 'unknown';
+
+export interface QuicPacketInfo {
+  type: QuicPacketType;
+  /** Bytes this packet takes in the datagram. */
+  length: number;
+  version: string | null;
+  dcid_length: number | null;
+  scid_length: number | null;
+  /** Initial only: the token's length. */
+  token_length: number | null;
+  /** Initial, decrypted: the full packet number and how many bytes encoded it. */
+  packet_number: number | null;
+  packet_number_length: number | null;
+  payload_length: number | null;
+  decrypted: boolean;
+  /** The frames in order: "CRYPTO(off=46,len=1)", "PING", "PADDING(58)", "ACK(largest=0,…)". */
+  frames: string[];
+  /** Bytes of PADDING frames inside this packet. */
+  padding_bytes: number;
+}
+
+export interface QuicDatagramInfo {
+  /** UDP payload length. */
+  size: number;
+  packets: QuicPacketInfo[];
+  /** Bytes after the last packet (Firefox fills its datagrams with zeros after the Initial). */
+  trailing_bytes: number;
+  trailing_all_zero: boolean;
+}
+
+export interface QuicCryptoFragment {
+  packet_number: number;
+  offset: number;
+  length: number;
+}
+
+/** JA3/JA3N/JA4 (`q…`) and the parsed ClientHello, as in the TCP record's `tls` field. */
+export type QuicTlsInfo = JaFingerprints & ClientHelloSummary;
+
+/** What a client's QUIC first flight looked like: one per connection, keyed by its first DCID. */
+export interface EchoQuicView {
+  /** When the first datagram arrived. */
+  time: string;
+  /** Client address and port, e.g. "127.0.0.1:54458". */
+  client: string;
+  /** "0x00000001" for QUIC v1. */
+  version: string;
+  /** The client's first Destination Connection ID (hex): it keys the view and the Initial keys. */
+  dcid: string;
+  dcid_length: number;
+  scid: string;
+  scid_length: number;
+  token_length: number;
+  /** Packet number of the first Initial. */
+  first_packet_number: number | null;
+  /** The datagrams up to the one that completed the ClientHello (at most 16). */
+  datagrams: QuicDatagramInfo[];
+  datagram_sizes: number[];
+  /** PADDING frames inside the packets, zero bytes after them, both, or none. */
+  padding: 'frames' | 'trailing_zeros' | 'frames_and_trailing_zeros' | 'none';
+  padding_frame_bytes: number;
+  trailing_zero_bytes: number;
+  ping_count: number;
+  /** The CRYPTO frames in arrival order. */
+  crypto_fragments: QuicCryptoFragment[];
+  /** The ClientHello was fully reassembled. */
+  complete: boolean;
+  client_hello_length: number | null;
+  /** The reassembled ClientHello handshake message (hex); null until complete. */
+  client_hello_hex: string | null;
+  /** QUIC JA4, e.g. "q13d0312h3_55b375c5d22e_178839b6cec1"; null until complete. */
+  ja4: string | null;
+  ja3n_hash: string | null;
+  tls: QuicTlsInfo | null;
+  /** quic_transport_parameters in wire order. */
+  transport_parameters: QuicTransportParameter[];
+  /** Their ids in wire order, e.g. ["0x1", "0x4", …]. */
+  transport_parameter_order: string[];
+  /** Datagrams for this DCID after the ClientHello was complete, counted only. */
+  later_datagrams: number;
+  errors: QuicDecodeError[];
+}
+
+/** Starts a local HTTPS fingerprint echo server (h2 + http/1.1; with `quic: true` also the QUIC view). */
 export declare function startEchoServer(options?: EchoServerOptions): Promise<EchoServer>;
 
 /** The built-in self-signed certificate (PEM); pass it as `ca` to verify the server. */

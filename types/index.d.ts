@@ -712,4 +712,4 @@ export { initCycleTLS };
 export default initCycleTLS;
 
 // The fingerprint echo server: `require('cycletls-native/echo')`.
-export type { EchoServer, EchoServerOptions, EchoResponse, EchoRecord } from './echo';
+export type { EchoServer, EchoServerOptions, EchoResponse, EchoRecord, EchoQuicView } from './echo';

@@ -1,6 +1,7 @@
 // Part of the fingerprint echo server (lib/echo.ts): it parses what a client sent; the client never imports
 // it. JA3 / JA3N (Salesforce's JA3: fields of the ClientHello in decimal, md5) and JA4 with its raw and
-// original-order forms (FoxIO's JA4 specification, TLS over TCP), computed from a parsed ClientHello.
+// original-order forms (FoxIO's JA4 specification: `t` for TLS over TCP, `q` for QUIC), computed from a
+// parsed ClientHello.
 import { createHash } from 'node:crypto';
 
 import type { ClientHello } from './clienthello';
@@ -126,12 +127,16 @@ interface Ja4Parts {
   hasWireExtensions: boolean;
 }
 
-function ja4Parts(hello: ClientHello): Ja4Parts {
+/** JA4's first character: `t` for TLS over TCP, `q` for a ClientHello carried in QUIC CRYPTO frames. */
+export type Ja4Transport = 't' | 'q';
+
+function ja4Parts(hello: ClientHello, transport: Ja4Transport): Ja4Parts {
   const ciphers = noGrease(hello.ciphers.map((c) => c.id));
   const exts = noGrease(hello.extensions.map((e) => e.id));
   const sigs = noGrease(hello.signatureAlgorithms).map(hex4).join(',');
   const sni = hello.extensions.some((e) => e.id === SNI) ? 'd' : 'i';
-  const a = `t${ja4Version(hello)}${sni}${count2(ciphers.length)}${count2(exts.length)}${ja4Alpn(hello)}`;
+  const counts = `${count2(ciphers.length)}${count2(exts.length)}`;
+  const a = `${transport}${ja4Version(hello)}${sni}${counts}${ja4Alpn(hello)}`;
   const sortedHex = (list: number[]): string => list.map(hex4).sort().join(',');
   const sortedExts = exts.filter((e) => e !== SNI && e !== ALPN);
   const withSigs = (list: string): string => (sigs.length > 0 ? `${list}_${sigs}` : list);
@@ -149,29 +154,29 @@ function ja4Parts(hello: ClientHello): Ja4Parts {
 
 const EMPTY_HASH = '000000000000';
 
-export function ja4(hello: ClientHello): string {
-  const p = ja4Parts(hello);
+export function ja4(hello: ClientHello, transport: Ja4Transport = 't'): string {
+  const p = ja4Parts(hello, transport);
   const ciphers = p.hasCiphers ? sha256_12(p.ciphersSorted) : EMPTY_HASH;
   return `${p.a}_${ciphers}_${p.hasSortedExtensions ? sha256_12(p.extsSorted) : EMPTY_HASH}`;
 }
 
-export function ja4r(hello: ClientHello): string {
-  const p = ja4Parts(hello);
+export function ja4r(hello: ClientHello, transport: Ja4Transport = 't'): string {
+  const p = ja4Parts(hello, transport);
   return `${p.a}_${p.ciphersSorted}_${p.extsSorted}`;
 }
 
-export function ja4o(hello: ClientHello): string {
-  const p = ja4Parts(hello);
+export function ja4o(hello: ClientHello, transport: Ja4Transport = 't'): string {
+  const p = ja4Parts(hello, transport);
   const ciphers = p.hasCiphers ? sha256_12(p.ciphersWire) : EMPTY_HASH;
   return `${p.a}_${ciphers}_${p.hasWireExtensions ? sha256_12(p.extsWire) : EMPTY_HASH}`;
 }
 
-export function ja4ro(hello: ClientHello): string {
-  const p = ja4Parts(hello);
+export function ja4ro(hello: ClientHello, transport: Ja4Transport = 't'): string {
+  const p = ja4Parts(hello, transport);
   return `${p.a}_${p.ciphersWire}_${p.extsWire}`;
 }
 
-export function computeJa(hello: ClientHello): JaFingerprints {
+export function computeJa(hello: ClientHello, transport: Ja4Transport = 't'): JaFingerprints {
   const j3 = ja3(hello);
   const j3n = ja3n(hello);
   return {
@@ -179,9 +184,9 @@ export function computeJa(hello: ClientHello): JaFingerprints {
     ja3_hash: md5(j3),
     ja3n: j3n,
     ja3n_hash: md5(j3n),
-    ja4: ja4(hello),
-    ja4_r: ja4r(hello),
-    ja4_o: ja4o(hello),
-    ja4_ro: ja4ro(hello),
+    ja4: ja4(hello, transport),
+    ja4_r: ja4r(hello, transport),
+    ja4_o: ja4o(hello, transport),
+    ja4_ro: ja4ro(hello, transport),
   };
 }

@@ -203,7 +203,32 @@ function encodeSentFrames(sentFrames) {
   return Buffer.concat(out);
 }
 
+/** Rejects with "<what>: no answer in <ms> ms" when `promise` takes longer (a hang becomes a failure). */
+function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms);
+    }),
+  ]);
+}
+
+/** Sends SIGINT to a child process; resolves with its exit code. */
+function interruptAndWait(child) {
+  return withTimeout(
+    new Promise((resolve) => {
+      child.once('exit', (c) => resolve(c));
+      child.kill('SIGINT');
+    }),
+    10000,
+    'child exit on SIGINT',
+  );
+}
+
 module.exports = {
+  withTimeout,
+  interruptAndWait,
   loadGolden,
   labelOf,
   buildClientHello,

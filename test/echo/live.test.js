@@ -11,7 +11,7 @@ const { Duplex } = require('node:stream');
 const tls = require('node:tls');
 
 const { startEchoServer, ECHO_CERT_PEM } = require('../../dist/echo');
-const { loadGolden } = require('./helpers');
+const { loadGolden, withTimeout, interruptAndWait } = require('./helpers');
 
 const golden = loadGolden();
 const goldenOf = (p) => golden.find((r) => r.path === p);
@@ -23,16 +23,6 @@ function lookup(_hostname, options, callback) {
   const cb = typeof options === 'function' ? options : callback;
   if (options && options.all) cb(null, [{ address: '127.0.0.1', family: 4 }]);
   else cb(null, '127.0.0.1', 4);
-}
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms);
-    }),
-  ]);
 }
 
 function readAll(stream) {
@@ -544,14 +534,7 @@ describe('lifecycle', () => {
       const { json } = await h1Request(port, agent, '/cli');
       agent.destroy();
       expect(json.path).toBe('/cli');
-      const code = await withTimeout(
-        new Promise((resolve) => {
-          child.once('exit', (c) => resolve(c));
-          child.kill('SIGINT');
-        }),
-        10000,
-        'CLI exit',
-      );
+      const code = await interruptAndWait(child);
       expect(code).toBe(0);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
