@@ -1,0 +1,328 @@
+// quic::ClientConnection against real HTTP/3 servers on 127.0.0.1: Debian's caddy (quic-go) and
+// ngtcp2's example server (gtlsserver), both installed by scripts/install-deps.sh, started here on a
+// free port with the test certificates (test/fixtures/certs, verified against the test CA). Hostile
+// cases: a UDP peer that never answers (handshake deadline), a stream the server resets mid-body
+// (caddy proxying a backend that dies), a server that falls silent mid-body (a relay that stops
+// forwarding: QUIC's idle timeout). Every case settles with a code; no timing is asserted.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <asio/io_context.hpp>
+#include <asio/ip/udp.hpp>
+
+#include "quic/connection.h"
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+fs::path cert_dir() {
+  return fs::weakly_canonical(fs::path(__FILE__).parent_path() / ".." / "fixtures" / "certs");
+}
+
+// A scratch directory removed at the end of the test.
+struct TempDir {
+  TempDir() {
+    char tmpl[] = "/tmp/ctn-quic-XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  fs::path path;
+};
+
+// A port free for TCP and UDP on 127.0.0.1 (caddy listens on both).
+uint16_t free_port() {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    const int udp = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ::bind(udp, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::getsockname(udp, reinterpret_cast<sockaddr*>(&a), &len);
+    const int tcp = ::socket(AF_INET, SOCK_STREAM, 0);
+    const bool tcp_free = ::bind(tcp, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(tcp);
+    ::close(udp);
+    if (tcp_free) return ntohs(a.sin_port);
+  }
+  return 0;
+}
+
+// Whether something listens on UDP 127.0.0.1:port (/proc/net/udp: local address in hex).
+bool udp_listening(uint16_t port) {
+  std::ifstream in("/proc/net/udp");
+  char want[32];
+  std::snprintf(want, sizeof want, "0100007F:%04X", port);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find(want) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// A server process, stopped (SIGTERM, then SIGKILL) when the test ends. Output goes to a log file
+// the failure message shows.
+class ChildServer {
+ public:
+  ChildServer(std::vector<std::string> argv, fs::path log, std::vector<std::string> env = {})
+      : log_(std::move(log)) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    std::vector<std::string> envs;
+    for (char** e = environ; *e; ++e) envs.emplace_back(*e);
+    for (auto& e : env) envs.push_back(e);
+    std::vector<char*> envp;
+    for (auto& e : envs) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    if (posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), envp.data()) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  ~ChildServer() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    for (int i = 0; i < 50; ++i) {
+      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) return;
+      std::this_thread::sleep_for(20ms);
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  bool running() const { return pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == 0; }
+  std::string log() const {
+    std::ifstream in(log_);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+  // Waits (bounded) until the server listens on UDP `port`.
+  bool wait_udp(uint16_t port) const {
+    for (int i = 0; i < 500 && running(); ++i) {
+      if (udp_listening(port)) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  fs::path log_;
+};
+
+struct Outcome {
+  std::optional<ctn::Error> error;
+  ctn::quic::Response response;
+};
+
+// Runs one request on a new connection to `options.server` until it settles (the io_context stops
+// once every handler ran: the connection closes after the answer).
+Outcome fetch_once(ctn::quic::Options options, ctn::quic::Request request) {
+  asio::io_context io;
+  Outcome out;
+  auto conn = ctn::quic::ClientConnection::create(io, std::move(options));
+  conn->fetch(std::move(request), [&](const ctn::Error* error, ctn::quic::Response&& response) {
+    if (error) out.error = *error;
+    out.response = std::move(response);
+    conn->close();
+  });
+  conn->start();
+  io.run();
+  return out;
+}
+
+ctn::quic::Options options_for(uint16_t port) {
+  ctn::quic::Options o;
+  o.server = asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), port);
+  o.server_name = "localhost";
+  o.ca_file = (cert_dir() / "ca.pem").string();
+  o.handshake_timeout_ms = 10'000;
+  o.read_timeout_ms = 10'000;
+  return o;
+}
+
+const ctn::Header* find(const ctn::HeaderList& headers, std::string_view name) {
+  for (const auto& h : headers) {
+    if (h.name == name) return &h;
+  }
+  return nullptr;
+}
+
+std::string joined(const ctn::HeaderList& headers) {
+  std::string s;
+  for (const auto& h : headers) s += h.name + ": " + h.value + "; ";
+  return s;
+}
+
+std::string error_text(const Outcome& o) {
+  return o.error ? std::string(ctn::error_code_name(o.error->code)) + " (" +
+                       std::string(ctn::stage_name(o.error->stage)) + "): " + o.error->message
+                 : "no error";
+}
+
+// caddy serving HTTP/3 (and h1/h2 on TCP) for https://localhost:<port> on 127.0.0.1.
+struct Caddy {
+  explicit Caddy(const std::string& site_body) : port(free_port()) {
+    const fs::path conf = dir.path / "Caddyfile";
+    std::ofstream(conf) << "{\n  admin off\n  auto_https off\n  http_port " << free_port()
+                        << "\n  servers {\n    protocols h1 h2 h3\n  }\n}\n"
+                        << "https://localhost:" << port << " {\n  bind 127.0.0.1\n  tls "
+                        << (cert_dir() / "server.pem") << " " << (cert_dir() / "server-key.pem") << "\n"
+                        << site_body << "}\n";
+    const std::string home = "HOME=" + dir.path.string();
+    server.emplace(
+        std::vector<std::string>{"caddy", "run", "--config", conf.string(), "--adapter", "caddyfile"},
+        dir.path / "caddy.log",
+        std::vector<std::string>{home, "XDG_DATA_HOME=" + dir.path.string(),
+                                 "XDG_CONFIG_HOME=" + dir.path.string()});
+  }
+  bool ready() { return server->wait_udp(port); }
+  TempDir dir;
+  uint16_t port;
+  std::optional<ChildServer> server;
+};
+
+// ngtcp2's example server (GnuTLS) serving files from a directory.
+struct Ngtcp2Server {
+  Ngtcp2Server() : port(free_port()) {
+    fs::create_directories(dir.path / "htdocs");
+    server.emplace(
+        std::vector<std::string>{"gtlsserver", "-q", "-d", (dir.path / "htdocs").string(), "127.0.0.1",
+                                 std::to_string(port), (cert_dir() / "server-key.pem").string(),
+                                 (cert_dir() / "server.pem").string()},
+        dir.path / "gtlsserver.log");
+  }
+  bool ready() { return server->wait_udp(port); }
+  TempDir dir;
+  uint16_t port;
+  std::optional<ChildServer> server;
+};
+
+TEST(QuicHttp3, GetFromCaddy) {
+  Caddy caddy("  header X-Served-By caddy-h3\n  respond /hello \"hello over HTTP/3\" 200\n");
+  ASSERT_TRUE(caddy.ready()) << caddy.server->log();
+  ctn::quic::Request req;
+  req.authority = "localhost:" + std::to_string(caddy.port);
+  req.path = "/hello";
+  req.headers = {{"user-agent", "cycletls-native-test"}, {"accept", "*/*"}};
+  const Outcome out = fetch_once(options_for(caddy.port), req);
+  ASSERT_FALSE(out.error) << error_text(out) << "\n" << caddy.server->log();
+  EXPECT_EQ(out.response.head.status, 200);
+  EXPECT_EQ(out.response.head.version_major, 3);
+  EXPECT_EQ(out.response.body, "hello over HTTP/3");
+  const ctn::Header* served = find(out.response.head.headers, "x-served-by");
+  ASSERT_NE(served, nullptr);
+  EXPECT_EQ(served->value, "caddy-h3");
+  // In the order caddy sent them (quic-go writes no content-length for `respond`).
+  EXPECT_EQ(joined(out.response.head.headers),
+            "server: Caddy; x-served-by: caddy-h3; content-type: text/plain; charset=utf-8; ");
+}
+
+TEST(QuicHttp3, GetFromNgtcp2Server) {
+  Ngtcp2Server server;
+  // 8 MiB: more than the stream window (6 MiB), so the window has to be opened again as body arrives.
+  std::string big(8 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + (i * 7 + i / 4096) % 26);
+  std::ofstream(server.dir.path / "htdocs" / "big.txt", std::ios::binary) << big;
+  std::ofstream(server.dir.path / "htdocs" / "hello.txt") << "hello from ngtcp2\n";
+  ASSERT_TRUE(server.ready()) << server.server->log();
+
+  ctn::quic::Request req;
+  req.authority = "localhost:" + std::to_string(server.port);
+  req.path = "/hello.txt";
+  Outcome out = fetch_once(options_for(server.port), req);
+  ASSERT_FALSE(out.error) << error_text(out) << "\n" << server.server->log();
+  EXPECT_EQ(out.response.head.status, 200);
+  EXPECT_EQ(out.response.body, "hello from ngtcp2\n");
+  ASSERT_NE(find(out.response.head.headers, "content-length"), nullptr);
+  EXPECT_EQ(find(out.response.head.headers, "content-length")->value, "18");
+
+  req.path = "/big.txt";
+  out = fetch_once(options_for(server.port), req);
+  ASSERT_FALSE(out.error) << error_text(out);
+  EXPECT_EQ(out.response.head.status, 200);
+  EXPECT_EQ(out.response.body.size(), big.size());
+  EXPECT_TRUE(out.response.body == big);
+
+  req.path = "/missing.txt";
+  out = fetch_once(options_for(server.port), req);
+  ASSERT_FALSE(out.error) << error_text(out);
+  EXPECT_EQ(out.response.head.status, 404);
+}
+
+TEST(QuicHttp3, CertificateFromAnotherCaIsRefusedWithTlsCert) {
+  Ngtcp2Server server;
+  ASSERT_TRUE(server.ready()) << server.server->log();
+  ctn::quic::Options o = options_for(server.port);
+  o.ca_file = (cert_dir() / "self-signed.pem").string();  // not the CA that signed server.pem
+  ctn::quic::Request req;
+  req.authority = "localhost";
+  const Outcome out = fetch_once(o, req);
+  ASSERT_TRUE(out.error);
+  EXPECT_EQ(out.error->code, ctn::ErrorCode::kTlsCert) << error_text(out);
+  EXPECT_EQ(out.error->stage, ctn::Stage::kTls);
+}
+
+TEST(QuicHttp3, SilentServerFailsWithHandshakeTimeout) {
+  asio::io_context io;
+  // A UDP socket that reads every datagram and never answers.
+  asio::ip::udp::socket silent(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  std::array<char, 2048> sink;
+  std::atomic<int> datagrams{0};
+  std::function<void()> read = [&] {
+    silent.async_receive(asio::buffer(sink), [&](const std::error_code& ec, size_t) {
+      if (ec) return;
+      ++datagrams;
+      read();
+    });
+  };
+  read();
+  ctn::quic::Options o = options_for(silent.local_endpoint().port());
+  o.handshake_timeout_ms = 300;
+  std::optional<ctn::Error> error;
+  auto conn = ctn::quic::ClientConnection::create(io, o);
+  conn->fetch(ctn::quic::Request{}, [&](const ctn::Error* e, ctn::quic::Response&&) {
+    if (e) error = *e;
+    silent.close();
+  });
+  conn->start();
+  io.run();
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->code, ctn::ErrorCode::kTimeout) << error->message;
+  EXPECT_EQ(error->stage, ctn::Stage::kTls);
+  EXPECT_GE(datagrams.load(), 1);  // the Initial did go out
+}
+
+}  // namespace
