@@ -43,8 +43,7 @@ struct ClientSession::Request {
   bool head_delivered = false;
   bool complete = false;  // the server's FIN after a complete response
   bool closed = false;
-  std::string reset_reason;  // a limit passed: the stream is to be reset
-  bool reset_asked = false;
+  std::string reset_reason;  // a limit passed or a malformed response: the stream is to be reset
 };
 
 // nghttp3's C callbacks, each forwarding to the session (conn_user_data). An exception from the
@@ -249,20 +248,31 @@ bool ClientSession::receive(int64_t stream, std::string_view bytes, bool fin, st
   const nghttp3_ssize n = nghttp3_conn_read_stream(
       conn_.get(), stream, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), fin ? 1 : 0);
   if (!callback_error_.empty()) return fail(std::move(callback_error_), kInternalError, error);
+  auto it = requests_.find(stream);
   if (n < 0) {
     const int rv = static_cast<int>(n);
-    return fail(std::string("HTTP/3: ") + nghttp3_strerror(rv), nghttp3_err_infer_quic_app_error_code(rv),
-                error);
+    // A malformed response (a bad header, a body longer or shorter than its content-length) is that
+    // stream's error, not the connection's: it is reset, the other requests go on.
+    if (nghttp3_err_is_fatal(rv) || it == requests_.end()) {
+      return fail(nghttp3_strerror(rv), nghttp3_err_infer_quic_app_error_code(rv), error);
+    }
+    if (it->second->reset_reason.empty()) {
+      it->second->reset_reason = std::string("malformed HTTP/3 response (") + nghttp3_strerror(rv) + ")";
+    }
+    give_up(stream, nghttp3_err_infer_quic_app_error_code(rv));
+    return true;
   }
   // Frame headers and QPACK bytes nghttp3 consumed itself (data it delivered was credited in recv_data).
   if (n > 0) listener_.on_consumed(stream, static_cast<size_t>(n));
-  auto it = requests_.find(stream);
-  if (it != requests_.end() && !it->second->reset_reason.empty() && !it->second->reset_asked) {
-    it->second->reset_asked = true;
-    nghttp3_conn_shutdown_stream_read(conn_.get(), stream);
-    listener_.on_reset_wanted(stream, kExcessiveLoad);
-  }
+  if (it != requests_.end() && !it->second->reset_reason.empty()) give_up(stream, kExcessiveLoad);
   return true;
+}
+
+void ClientSession::give_up(int64_t stream, uint64_t code) {
+  nghttp3_conn_shutdown_stream_read(conn_.get(), stream);
+  // Reported at once: the QUIC stream closes only when the server acknowledges the reset.
+  report_closed(stream, code);
+  listener_.on_reset_wanted(stream, code);
 }
 
 bool ClientSession::stream_closed(int64_t stream, uint64_t app_error_code, std::string* error) {

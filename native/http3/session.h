@@ -16,8 +16,9 @@
 // from returns false with the message).
 //
 // Limits a server cannot pass (common/http_types.h): a header block above kMaxHeaderSectionBytes
-// (name + value + 32 per field) or kMaxHeaderFields fails that stream (on_stream_closed with
-// reset_reason; the QUIC layer resets it), the other streams go on.
+// (name + value + 32 per field) or kMaxHeaderFields, and a malformed response (nghttp3's checks:
+// bad fields, a body that disagrees with its content-length), fail that stream only
+// (on_stream_closed with reset_reason, then on_reset_wanted); the other streams go on.
 //
 // Not yet browser-shaped (docs/quic-gap.md): SETTINGS are nghttp3 0.8.0's (no GREASE, its order),
 // pseudo-headers go in m, s, a, p order, QPACK has no dynamic table, no PRIORITY_UPDATE.
@@ -132,6 +133,8 @@ class ClientSession {
     void operator()(nghttp3_conn* c) const noexcept;
   };
   bool fail(std::string message, uint64_t code, std::string* error);
+  // Stops reading `stream`, reports it closed with its reset_reason and asks for the reset.
+  void give_up(int64_t stream, uint64_t code);
   // Reports a request's stream closed to the listener (once) and forgets it.
   void report_closed(int64_t stream, uint64_t code);
 
