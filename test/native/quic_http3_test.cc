@@ -18,6 +18,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -307,10 +308,20 @@ TEST(QuicHttp3, SilentServerFailsWithHandshakeTimeout) {
   asio::ip::udp::socket silent(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   std::array<char, 2048> sink;
   std::atomic<int> datagrams{0};
+  // CTN_QUIC_FIRST_FLIGHT_DUMP=<file>: the datagrams received, one hex line each (how docs/quic-gap.md
+  // measured what this stack sends).
+  const char* dump_path = std::getenv("CTN_QUIC_FIRST_FLIGHT_DUMP");
+  std::ofstream dump;
+  if (dump_path) dump.open(dump_path);
   std::function<void()> read = [&] {
-    silent.async_receive(asio::buffer(sink), [&](const std::error_code& ec, size_t) {
+    silent.async_receive(asio::buffer(sink), [&](const std::error_code& ec, size_t n) {
       if (ec) return;
       ++datagrams;
+      if (dump.is_open()) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        for (size_t i = 0; i < n; ++i) dump << kHex[(sink[i] >> 4) & 0xf] << kHex[sink[i] & 0xf];
+        dump << "\n";
+      }
       read();
     });
   };
