@@ -14,6 +14,7 @@
 #include <exception>
 #include <map>
 
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 
 #include "http3/session.h"
@@ -161,6 +162,7 @@ class Connection final : public ClientConnection,
     callbacks.stream_reset = &on_stream_reset;
     callbacks.stream_stop_sending = &on_stream_stop_sending;
     callbacks.extend_max_stream_data = &on_extend_max_stream_data;
+    callbacks.extend_max_local_streams_bidi = &on_extend_max_streams_bidi;
     callbacks.rand = &random_bytes;
     callbacks.get_new_connection_id = &new_connection_id;
 
@@ -287,6 +289,14 @@ class Connection final : public ClientConnection,
     });
   }
 
+  // The server's MAX_STREAMS lets more requests out: those waiting go once this packet is processed.
+  static int on_extend_max_streams_bidi(ngtcp2_conn*, uint64_t, void* user) {
+    return guarded(user, [](Connection& c) {
+      if (c.established_ && !c.waiting_.empty()) c.post_send_waiting();
+      return 0;
+    });
+  }
+
   static void random_bytes(uint8_t* dest, size_t len, const ngtcp2_rand_ctx*) { RAND_bytes(dest, len); }
 
   static int new_connection_id(ngtcp2_conn*, ngtcp2_cid* cid, uint8_t* token, size_t len, void*) {
@@ -313,12 +323,17 @@ class Connection final : public ClientConnection,
       http3_failure_ = std::move(message);
       return NGTCP2_ERR_CALLBACK_FAILURE;
     }
-    // Requests go out after the packet that carried the handshake is processed (from flush()).
+    // Requests go out after the packet that carried the handshake is processed.
+    post_send_waiting();
+    return 0;
+  }
+
+  // Opens streams for waiting requests from the io loop, not from inside ngtcp2's packet processing.
+  void post_send_waiting() {
     asio::post(socket_.get_executor(), [self = shared_from_this()] {
       self->send_waiting();
       self->flush();
     });
-    return 0;
   }
 
   void on_handshake_deadline() {

@@ -217,13 +217,14 @@ struct Caddy {
 
 // ngtcp2's example server (GnuTLS) serving files from a directory.
 struct Ngtcp2Server {
-  Ngtcp2Server() : port(free_port()) {
+  // `options`: gtlsserver options before the positional arguments.
+  explicit Ngtcp2Server(std::vector<std::string> options = {}) : port(free_port()) {
     fs::create_directories(dir.path / "htdocs");
-    server.emplace(
-        std::vector<std::string>{"gtlsserver", "-q", "-d", (dir.path / "htdocs").string(), "127.0.0.1",
-                                 std::to_string(port), (cert_dir() / "server-key.pem").string(),
-                                 (cert_dir() / "server.pem").string()},
-        dir.path / "gtlsserver.log");
+    std::vector<std::string> argv{"gtlsserver", "-q", "-d", (dir.path / "htdocs").string()};
+    argv.insert(argv.end(), options.begin(), options.end());
+    argv.insert(argv.end(), {"127.0.0.1", std::to_string(port), (cert_dir() / "server-key.pem").string(),
+                             (cert_dir() / "server.pem").string()});
+    server.emplace(argv, dir.path / "gtlsserver.log");
   }
   bool ready() { return server->wait_udp(port); }
   TempDir dir;
@@ -287,6 +288,37 @@ TEST(QuicHttp3, GetFromNgtcp2Server) {
   out = fetch_once(options_for(server.port), req);
   ASSERT_FALSE(out.error) << error_text(out);
   EXPECT_EQ(out.response.head.status, 404);
+}
+
+// More requests than the server lets us open streams at once: the rest wait for its MAX_STREAMS and
+// then go out on the same connection.
+TEST(QuicHttp3, RequestsBeyondTheServersStreamLimitWaitForMaxStreams) {
+  Ngtcp2Server server({"--max-streams-bidi=3"});
+  for (int i = 0; i < 10; ++i) {
+    std::ofstream(server.dir.path / "htdocs" / ("f" + std::to_string(i))) << "file " << i;
+  }
+  ASSERT_TRUE(server.ready()) << server.server->log();
+  asio::io_context io;
+  auto conn = ctn::quic::ClientConnection::create(io, options_for(server.port));
+  std::vector<Outcome> outcomes(10);
+  int settled = 0;
+  for (int i = 0; i < 10; ++i) {
+    ctn::quic::Request req;
+    req.authority = "localhost:" + std::to_string(server.port);
+    req.path = "/f" + std::to_string(i);
+    conn->fetch(req, [&, i](const ctn::Error* e, ctn::quic::Response&& r) {
+      if (e) outcomes[i].error = *e;
+      outcomes[i].response = std::move(r);
+      if (++settled == 10) conn->close();
+    });
+  }
+  conn->start();
+  io.run();
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_FALSE(outcomes[i].error) << i << ": " << error_text(outcomes[i]);
+    EXPECT_EQ(outcomes[i].response.head.status, 200);
+    EXPECT_EQ(outcomes[i].response.body, "file " + std::to_string(i));
+  }
 }
 
 TEST(QuicHttp3, CertificateFromAnotherCaIsRefusedWithTlsCert) {
