@@ -252,9 +252,18 @@ bool ClientSession::receive(int64_t stream, std::string_view bytes, bool fin, st
   if (n < 0) {
     const int rv = static_cast<int>(n);
     // A malformed response (a bad header, a body longer or shorter than its content-length) is that
-    // stream's error, not the connection's: it is reset, the other requests go on.
-    if (nghttp3_err_is_fatal(rv) || it == requests_.end()) {
-      return fail(nghttp3_strerror(rv), nghttp3_err_infer_quic_app_error_code(rv), error);
+    // stream's error: it is reset, the other requests go on. Every other error is the connection's;
+    // a QPACK failure among them (nghttp3 0.8.0 marks its decoder unusable after any, a header
+    // section beyond max_field_section_size included).
+    const bool stream_error =
+        rv == NGHTTP3_ERR_MALFORMED_HTTP_HEADER || rv == NGHTTP3_ERR_MALFORMED_HTTP_MESSAGING;
+    if (!stream_error || it == requests_.end()) {
+      std::string why = nghttp3_strerror(rv);
+      if (rv == NGHTTP3_ERR_QPACK_HEADER_TOO_LARGE) {
+        why = "a response header section passed the limit (" + std::to_string(kMaxHeaderSectionBytes) +
+              " bytes; " + why + ")";
+      }
+      return fail(std::move(why), nghttp3_err_infer_quic_app_error_code(rv), error);
     }
     if (it->second->reset_reason.empty()) {
       it->second->reset_reason = std::string("malformed HTTP/3 response (") + nghttp3_strerror(rv) + ")";

@@ -15,10 +15,13 @@
 // the session. Nothing throws: an exception from a listener fails the session (the call it came
 // from returns false with the message).
 //
-// Limits a server cannot pass (common/http_types.h): a header block above kMaxHeaderSectionBytes
-// (name + value + 32 per field) or kMaxHeaderFields, and a malformed response (nghttp3's checks:
-// bad fields, a body that disagrees with its content-length), fail that stream only
-// (on_stream_closed with reset_reason, then on_reset_wanted); the other streams go on.
+// Limits a server cannot pass (common/http_types.h): kMaxHeaderSectionBytes is announced as
+// SETTINGS_MAX_FIELD_SECTION_SIZE and nghttp3 enforces it while decoding; a section beyond it is a
+// QPACK error, which in nghttp3 0.8.0 leaves the decoder unusable, so it fails the session (the QUIC
+// layer closes the connection). kMaxHeaderFields (and the byte count, name + value + 32 per field)
+// are counted here and fail that stream only, as does a malformed response (nghttp3's checks: bad
+// fields, a body that disagrees with its content-length): on_stream_closed with reset_reason, then
+// on_reset_wanted; the other streams go on.
 //
 // Not yet browser-shaped (docs/quic-gap.md): SETTINGS are nghttp3 0.8.0's (no GREASE, its order),
 // pseudo-headers go in m, s, a, p order, QPACK has no dynamic table, no PRIORITY_UPDATE.

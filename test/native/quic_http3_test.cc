@@ -455,6 +455,23 @@ TEST(QuicHttp3, UpstreamDyingMidBodyFailsThatStreamOnly) {
   EXPECT_EQ(hello.response.body, "still here");
 }
 
+// A response head beyond kMaxHeaderSectionBytes (a 300 000-byte field) fails the request with
+// ERR_PROTOCOL before any head is delivered. nghttp3 0.8.0's QPACK decoder is unusable after that, so
+// the connection closes (H3 error code inferred by nghttp3); requests still open fail with it.
+TEST(QuicHttp3, HugeResponseHeadFailsWithProtocolError) {
+  Caddy caddy("  header X-Huge " + std::string(300'000, 'h') + "\n  respond \"never seen\" 200\n");
+  ASSERT_TRUE(caddy.ready()) << caddy.server->log();
+  ctn::quic::Request req;
+  req.authority = "localhost:" + std::to_string(caddy.port);
+  req.path = "/huge";
+  const Outcome out = fetch_once(options_for(caddy.port), req);
+  ASSERT_TRUE(out.error) << "status " << out.response.head.status;
+  EXPECT_EQ(out.error->code, ctn::ErrorCode::kProtocol) << error_text(out);
+  EXPECT_EQ(out.error->stage, ctn::Stage::kHeaders);
+  EXPECT_NE(out.error->message.find("passed the limit"), std::string::npos) << out.error->message;
+  EXPECT_EQ(out.response.head.status, 0);
+}
+
 // A UDP relay between the client and a server that forwards both ways until `budget` bytes came
 // from the server, then drops everything: the server has fallen silent mid-response.
 class SilencingRelay {
