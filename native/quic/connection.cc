@@ -25,8 +25,8 @@ namespace {
 
 constexpr size_t kMaxDatagram = 65'536;
 // One packet at a time: ngtcp2 sizes every packet to the path's payload size (1200 bytes until
-// PMTUD raises it), so a buffer of the largest payload ngtcp2 may choose is enough.
-constexpr size_t kPacketBuffer = 1'500;
+// PMTUD raises it, or Options::datagram_size), at most ngtcp2's default ceiling of 1452 bytes.
+constexpr size_t kPacketBuffer = 1'452;
 constexpr uint64_t kStreamWindow = 6 * 1024 * 1024;
 constexpr uint64_t kConnectionWindow = 15 * 1024 * 1024;
 
@@ -123,6 +123,11 @@ class Connection final : public ClientConnection,
     }
     local_ = local;
     remote_ = options_.server;
+    if (options_.datagram_size && (options_.datagram_size < 1200 || options_.datagram_size > kPacketBuffer)) {
+      *error = Error{ErrorCode::kInvalidOption, Stage::kConnect,
+                     "QUIC datagram_size must be 1200.." + std::to_string(kPacketBuffer)};
+      return false;
+    }
     if (!open_tls(error)) return false;
 
     ngtcp2_cid dcid, scid;
@@ -135,6 +140,10 @@ class Connection final : public ClientConnection,
     settings.initial_ts = now_ns();
     // Our own timer reports the handshake deadline with a code; ngtcp2's would only close.
     settings.handshake_timeout = UINT64_MAX;
+    if (options_.datagram_size) {
+      settings.max_tx_udp_payload_size = options_.datagram_size;
+      settings.no_tx_udp_payload_size_shaping = 1;  // no 1200-byte cap before path MTU discovery
+    }
     ngtcp2_transport_params params;
     ngtcp2_transport_params_default(&params);
     params.initial_max_streams_uni = 3;  // the server's control and QPACK streams
