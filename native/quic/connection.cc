@@ -205,6 +205,7 @@ class Connection final : public ClientConnection,
         return false;
       }
     }
+    if (options_.shape_client_hello && !options_.shape_client_hello(ctx_.get(), error)) return false;
     ssl_.reset(SSL_new(ctx_.get()));
     if (!ssl_) {
       *error = Error{ErrorCode::kInternal, Stage::kTls, "QUIC: SSL_new failed"};

@@ -20,8 +20,9 @@
 //   c->start();   // before or after fetch(); requests wait for the handshake
 //   c->close();   // fails what is still open with ERR_ABORTED, sends CONNECTION_CLOSE
 //
-// Not yet browser-exact: the Initial, the transport parameters and the ClientHello are ngtcp2's and
-// BoringSSL's defaults (docs/quic-gap.md says field by field what differs from Chrome and Firefox).
+// Not yet browser-exact: the Initial and the transport parameters are ngtcp2's, and the ClientHello
+// is BoringSSL's unless Options::shape_client_hello shapes it (docs/quic-gap.md says field by field
+// what differs from Chrome and Firefox).
 #pragma once
 
 #include <cstdint>
@@ -29,6 +30,7 @@
 #include <memory>
 #include <string>
 
+#include <openssl/base.h>
 #include <asio/io_context.hpp>
 #include <asio/ip/udp.hpp>
 
@@ -49,6 +51,11 @@ struct Options {
   uint32_t handshake_timeout_ms = 10'000;
   uint32_t idle_timeout_ms = 30'000;
   uint32_t read_timeout_ms = 30'000;
+  // Shapes the QUIC ClientHello: called once on this connection's own SSL_CTX, after ngtcp2 set its
+  // QUIC callbacks and before the SSL object exists (groups, key shares, extension order, GREASE,
+  // ALPS, certificate compression: what native/tls does for a profile over TCP). False with *error
+  // fails the connection with that error. Empty: BoringSSL's defaults (docs/quic-gap.md).
+  std::function<bool(SSL_CTX* ctx, Error* error)> shape_client_hello;
 };
 
 struct Request {

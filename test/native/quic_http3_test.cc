@@ -32,6 +32,8 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/udp.hpp>
 
+#include <openssl/ssl.h>
+
 #include "quic/connection.h"
 
 extern char** environ;
@@ -174,6 +176,46 @@ ctn::quic::Options options_for(uint16_t port) {
   return o;
 }
 
+// The supported_groups of a ClientHello handshake message, as "11ec,001d,..." ("" when absent).
+std::string client_hello_groups(std::string_view hello) {
+  const auto u8 = [&](size_t at) { return at < hello.size() ? static_cast<uint8_t>(hello[at]) : 0; };
+  const auto u16 = [&](size_t at) { return static_cast<size_t>(u8(at) << 8 | u8(at + 1)); };
+  size_t p = 4 + 2 + 32;  // handshake header, legacy_version, random
+  p += 1 + u8(p);         // session id
+  p += 2 + u16(p);        // cipher suites
+  p += 1 + u8(p);         // compression methods
+  const size_t end = p + 2 + u16(p);
+  for (p += 2; p + 4 <= end && p + 4 <= hello.size(); p += 4 + u16(p + 2)) {
+    if (u16(p) != 10) continue;
+    std::string out;
+    char hex[8];
+    for (size_t g = p + 6; g + 1 < p + 4 + u16(p + 2); g += 2) {
+      std::snprintf(hex, sizeof hex, "%s%04zx", out.empty() ? "" : ",", u16(g));
+      out += hex;
+    }
+    return out;
+  }
+  return "";
+}
+
+// A shaping hook that sets Chrome's QUIC groups (X25519MLKEM768, x25519, P-256, P-384) and captures
+// the ClientHello BoringSSL writes (on its way into the CRYPTO frames) into *hello.
+std::function<bool(SSL_CTX*, ctn::Error*)> chrome_quic_groups(std::string* hello) {
+  return [hello](SSL_CTX* ctx, ctn::Error*) {
+    static constexpr uint16_t kGroups[] = {SSL_GROUP_X25519_MLKEM768, SSL_GROUP_X25519, SSL_GROUP_SECP256R1,
+                                           SSL_GROUP_SECP384R1};
+    SSL_CTX_set_msg_callback_arg(ctx, hello);
+    SSL_CTX_set_msg_callback(
+        ctx, [](int write_p, int, int content_type, const void* buf, size_t len, SSL*, void* arg) {
+          const auto* bytes = static_cast<const char*>(buf);
+          if (write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 && bytes[0] == SSL3_MT_CLIENT_HELLO) {
+            static_cast<std::string*>(arg)->assign(bytes, len);
+          }
+        });
+    return SSL_CTX_set1_group_ids(ctx, kGroups, std::size(kGroups)) == 1;
+  };
+}
+
 const ctn::Header* find(const ctn::HeaderList& headers, std::string_view name) {
   for (const auto& h : headers) {
     if (h.name == name) return &h;
@@ -241,7 +283,10 @@ TEST(QuicHttp3, GetFromCaddy) {
   req.headers = {{"user-agent", "cycletls-native-test"}, {"accept", "*/*"}};
   ctn::quic::Options o = options_for(caddy.port);
   o.datagram_size = 1250;  // Chrome's datagrams: the whole exchange works with them
+  std::string hello;
+  o.shape_client_hello = chrome_quic_groups(&hello);
   const Outcome out = fetch_once(o, req);
+  EXPECT_EQ(client_hello_groups(hello), "11ec,001d,0017,0018");
   ASSERT_FALSE(out.error) << error_text(out) << "\n" << caddy.server->log();
   EXPECT_EQ(out.response.head.status, 200);
   EXPECT_EQ(out.response.head.version_major, 3);
@@ -365,6 +410,9 @@ TEST(QuicHttp3, SilentServerFailsWithHandshakeTimeout) {
   ctn::quic::Options o = options_for(silent.local_endpoint().port());
   o.handshake_timeout_ms = 300;
   o.datagram_size = 1250;  // Chrome's size: the padded Initial fills it
+  // With an X25519MLKEM768 key share the hello (~1.4 kB) takes two Initials, as a browser's does.
+  std::string hello;
+  o.shape_client_hello = chrome_quic_groups(&hello);
   std::optional<ctn::Error> error;
   auto conn = ctn::quic::ClientConnection::create(io, o);
   conn->fetch(ctn::quic::Request{}, [&](const ctn::Error* e, ctn::quic::Response&&) {
@@ -376,8 +424,10 @@ TEST(QuicHttp3, SilentServerFailsWithHandshakeTimeout) {
   ASSERT_TRUE(error);
   EXPECT_EQ(error->code, ctn::ErrorCode::kTimeout) << error->message;
   EXPECT_EQ(error->stage, ctn::Stage::kTls);
-  ASSERT_GE(datagrams.load(), 1);  // the Initial did go out
+  ASSERT_GE(datagrams.load(), 2);  // the first flight did go out
   EXPECT_EQ(sizes[0], 1250u);
+  EXPECT_EQ(sizes[1], 1250u);
+  EXPECT_EQ(client_hello_groups(hello), "11ec,001d,0017,0018");
 }
 
 // An HTTP/1.1 backend on 127.0.0.1 that answers every request with a head promising
