@@ -215,9 +215,22 @@ class Connection final : public ClientConnection,
     SSL_set_connect_state(ssl_.get());
     static constexpr uint8_t kAlpnH3[] = {2, 'h', '3'};
     SSL_set_alpn_protos(ssl_.get(), kAlpnH3, sizeof kAlpnH3);
-    if (!options_.server_name.empty()) {
-      SSL_set_tlsext_host_name(ssl_.get(), options_.server_name.c_str());
-      if (options_.verify) SSL_set1_host(ssl_.get(), options_.server_name.c_str());
+    if (options_.server_name.empty()) return true;
+    // As over TCP (native/tls prepare_connection): no SNI for an IP literal, whose certificate must
+    // then name the address.
+    std::error_code not_ip;
+    asio::ip::make_address(options_.server_name, not_ip);
+    const std::string& name = options_.server_name;
+    if (not_ip) SSL_set_tlsext_host_name(ssl_.get(), name.c_str());
+    if (options_.verify) {
+      X509_VERIFY_PARAM* param = SSL_get0_param(ssl_.get());
+      X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      const int ok = not_ip ? X509_VERIFY_PARAM_set1_host(param, name.data(), name.size())
+                            : X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
+      if (!ok) {
+        *error = Error{ErrorCode::kInvalidOption, Stage::kTls, "QUIC: cannot check the name " + name};
+        return false;
+      }
     }
     return true;
   }

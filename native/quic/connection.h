@@ -14,6 +14,9 @@
 // The server closing the connection (CONNECTION_CLOSE) or resetting a stream fails the requests it
 // cuts with ERR_CONNECTION_CLOSED or ERR_PROTOCOL (no head yet) / ERR_BODY_TRUNCATED (mid-body).
 //
+// Lifetime: the connection keeps itself alive (its pending handlers hold it) until close(), a
+// failure or the idle timeout; dropping the last outside reference does not end it.
+//
 // Usage (on the io_context's thread):
 //   auto c = quic::ClientConnection::create(io, options);
 //   c->fetch(request, [](const ctn::Error* err, quic::Response&& res) { ... });   // any number
@@ -41,7 +44,9 @@ namespace ctn::quic {
 
 struct Options {
   asio::ip::udp::endpoint server;
-  std::string server_name;  // SNI and the certificate's name; empty: no SNI, no name check
+  // SNI and the name the certificate must carry; an IP literal is sent without SNI and checked
+  // against the certificate's IP addresses. Empty: no SNI, no name check.
+  std::string server_name;
   // Certificate checks: verify against ca_file (PEM) or the system store when empty; off: none.
   bool verify = true;
   std::string ca_file;

@@ -381,6 +381,27 @@ TEST(QuicHttp3, CertificateFromAnotherCaIsRefusedWithTlsCert) {
   EXPECT_EQ(out.error->stage, ctn::Stage::kTls);
 }
 
+// An IP literal as the server name: no SNI, and the certificate must name the address (server.pem
+// carries IP:127.0.0.1 but not 127.0.0.2).
+TEST(QuicHttp3, IpLiteralServerNameIsCheckedAgainstTheCertificatesAddresses) {
+  Ngtcp2Server server;
+  std::ofstream(server.dir.path / "htdocs" / "ip.txt") << "by address";
+  ASSERT_TRUE(server.ready()) << server.server->log();
+  ctn::quic::Request req;
+  req.authority = "127.0.0.1:" + std::to_string(server.port);
+  req.path = "/ip.txt";
+  ctn::quic::Options o = options_for(server.port);
+  o.server_name = "127.0.0.1";
+  Outcome out = fetch_once(o, req);
+  ASSERT_FALSE(out.error) << error_text(out);
+  EXPECT_EQ(out.response.body, "by address");
+
+  o.server_name = "127.0.0.2";
+  out = fetch_once(o, req);
+  ASSERT_TRUE(out.error);
+  EXPECT_EQ(out.error->code, ctn::ErrorCode::kTlsCert) << error_text(out);
+}
+
 TEST(QuicHttp3, SilentServerFailsWithHandshakeTimeout) {
   asio::io_context io;
   // A UDP socket that reads every datagram and never answers.
