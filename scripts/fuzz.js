@@ -44,8 +44,8 @@ function parseArgs(argv) {
 }
 
 function build() {
-  // The sources (patched BoringSSL, nghttp2) the main build was configured with: their headers must
-  // match the archives reused below.
+  // The sources (patched BoringSSL, nghttp2, ngtcp2, nghttp3) the main build was configured with:
+  // their headers must match the archives reused below.
   const boringssl = fromMainBuild('BORINGSSL_SOURCE_DIR');
   const debian = debianSourceDefs((lib) => fromMainBuild(`${lib.toUpperCase()}_SOURCE_DIR`));
   if (!boringssl || debian.length !== DEBIAN_LIBRARIES.length)
