@@ -134,8 +134,8 @@ function nodeApiIncludeDirs() {
 /**
  * The third-party trees a build compiles, fetched and cached when needed (progress on stderr): the
  * BoringSSL tree with our patch series applied (scripts/fetch-boringssl.sh, prepare-boringssl.sh)
- * and the nghttp2 tree (scripts/fetch-nghttp2.sh). Both honour BORINGSSL_SOURCE_DIR /
- * NGHTTP2_SOURCE_DIR.
+ * and the nghttp2, ngtcp2 and nghttp3 trees (scripts/fetch-debian-source.sh). Each honours its
+ * <LIBRARY>_SOURCE_DIR (BORINGSSL_SOURCE_DIR, NGHTTP2_SOURCE_DIR, NGTCP2_SOURCE_DIR, NGHTTP3_SOURCE_DIR).
  */
 function sourceTrees() {
   const lastLine = (script, ...args) =>
@@ -151,10 +151,23 @@ function sourceTrees() {
   step('locating BoringSSL source');
   const boringssl = lastLine('prepare-boringssl.sh', lastLine('fetch-boringssl.sh'));
   step(`BoringSSL: ${boringssl}`);
-  step('locating nghttp2 source');
-  const nghttp2 = lastLine('fetch-nghttp2.sh');
-  step(`nghttp2: ${nghttp2}`);
-  return { boringssl, nghttp2 };
+  const debian = {};
+  for (const lib of DEBIAN_LIBRARIES) {
+    step(`locating ${lib} source`);
+    debian[lib] = lastLine('fetch-debian-source.sh', lib);
+    step(`${lib}: ${debian[lib]}`);
+  }
+  return { boringssl, ...debian };
+}
+
+/** The C libraries built from Debian's source packages (scripts/fetch-debian-source.sh, cmake/<lib>.cmake). */
+const DEBIAN_LIBRARIES = ['nghttp2', 'ngtcp2', 'nghttp3'];
+
+/** -D<LIB>_SOURCE_DIR=<dir> for each of DEBIAN_LIBRARIES found in `dirOf` (a function of the name). */
+function debianSourceDefs(dirOf) {
+  return DEBIAN_LIBRARIES.map((lib) => [lib, dirOf(lib)])
+    .filter(([, dir]) => dir)
+    .map(([lib, dir]) => `-D${lib.toUpperCase()}_SOURCE_DIR=${dir}`);
 }
 
 /**
@@ -191,8 +204,7 @@ function configureSanitizeBuild() {
   ];
   const libdir = boringsslLibdir();
   if (libdir) args.push(`-DCTN_BORINGSSL_LIBDIR=${libdir}`);
-  const nghttp2 = fromMainBuild('NGHTTP2_SOURCE_DIR');
-  if (nghttp2) args.push(`-DNGHTTP2_SOURCE_DIR=${nghttp2}`);
+  args.push(...debianSourceDefs((lib) => fromMainBuild(`${lib.toUpperCase()}_SOURCE_DIR`)));
   try {
     execFileSync('ninja', ['--version'], { stdio: 'ignore' });
     args.push('-G', 'Ninja');
@@ -210,6 +222,9 @@ module.exports = {
   cacheDir,
   nodeApiIncludeDirs,
   sourceTrees,
+  DEBIAN_LIBRARIES,
+  debianSourceDefs,
+  fromMainBuild,
   sourcesDigest,
   configureSanitizeBuild,
 };

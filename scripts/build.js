@@ -9,7 +9,13 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const { BUILD_TOOLS, missingTools, nodeApiIncludeDirs, sourceTrees } = require('./build-config');
+const {
+  BUILD_TOOLS,
+  debianSourceDefs,
+  missingTools,
+  nodeApiIncludeDirs,
+  sourceTrees,
+} = require('./build-config');
 
 const root = path.resolve(__dirname, '..');
 const step = (msg) => process.stderr.write(`[cycletls-native] ${msg}\n`);
@@ -31,7 +37,7 @@ function main() {
   if (missing.length) throw new Error(`missing on PATH: ${missing.join(', ')}; ${NEEDS}`);
 
   const trees = sourceTrees();
-  const cmakeDefs = [`-DBORINGSSL_SOURCE_DIR=${trees.boringssl}`, `-DNGHTTP2_SOURCE_DIR=${trees.nghttp2}`];
+  const cmakeDefs = [`-DBORINGSSL_SOURCE_DIR=${trees.boringssl}`, ...debianSourceDefs((lib) => trees[lib])];
 
   const jobs = String(Math.max(1, Math.min(os.cpus().length, Number(process.env.CTN_JOBS) || 8)));
   cmakeDefs.push(`-DCTN_NODE_API_INCLUDE_DIRS=${nodeApiIncludeDirs().join(';')}`);

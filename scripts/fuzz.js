@@ -12,6 +12,8 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
+const { DEBIAN_LIBRARIES, debianSourceDefs, fromMainBuild } = require('./build-config');
+
 const root = path.resolve(__dirname, '..');
 const out = path.join(root, 'build-fuzz');
 const fuzzDir = path.join(root, 'test', 'fuzz');
@@ -41,20 +43,13 @@ function parseArgs(argv) {
   return opts;
 }
 
-/** A value the main build was configured with (build/CMakeCache.txt). */
-function fromMainBuild(name) {
-  const cache = path.join(root, 'build', 'CMakeCache.txt');
-  const m =
-    fs.existsSync(cache) && new RegExp(`^${name}:\\w+=(.*)$`, 'm').exec(fs.readFileSync(cache, 'utf8'));
-  return m ? m[1] : undefined;
-}
-
 function build() {
-  // The sources (patched BoringSSL, nghttp2) the main build was configured with: their headers must
-  // match the archives reused below.
+  // The sources (patched BoringSSL, nghttp2, ngtcp2, nghttp3) the main build was configured with:
+  // their headers must match the archives reused below.
   const boringssl = fromMainBuild('BORINGSSL_SOURCE_DIR');
-  const nghttp2 = fromMainBuild('NGHTTP2_SOURCE_DIR');
-  if (!boringssl || !nghttp2) throw new Error('build/ is not configured: run `npm run build` first');
+  const debian = debianSourceDefs((lib) => fromMainBuild(`${lib.toUpperCase()}_SOURCE_DIR`));
+  if (!boringssl || debian.length !== DEBIAN_LIBRARIES.length)
+    throw new Error('build/ is not configured: run `npm run build` first');
   // -O1 with line tables only: what libFuzzer's documentation suggests, and about half the compile
   // time of -O2 -g (the build is most of the fuzz stage of npm test).
   const args = [
@@ -68,7 +63,7 @@ function build() {
     '-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only -DNDEBUG',
     '-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O2 -DNDEBUG',
     `-DBORINGSSL_SOURCE_DIR=${boringssl}`,
-    `-DNGHTTP2_SOURCE_DIR=${nghttp2}`,
+    ...debian,
   ];
   // BoringSSL stays uninstrumented: the archives of the main (gcc) build link into clang's objects.
   const libdir = fromMainBuild('CTN_BORINGSSL_LIBDIR') || path.join(root, 'build');

@@ -8,6 +8,9 @@ pkgs=(g++ cmake make libasio-dev libbrotli-dev zlib1g-dev libzstd-dev dpkg-dev x
 # layout check (npm run format:check, in npm test), clang and its libFuzzer runtime for the fuzz
 # targets (npm run fuzz, and briefly in npm test). A user's build needs none.
 [ -d "$(dirname "$0")/../test/native" ] && pkgs+=(libgtest-dev clang-format)
+# In a clone: the HTTP/3 servers the QUIC tests talk to (test/native/quic_*): caddy (quic-go) and
+# ngtcp2's own example server (gtlsserver).
+[ -d "$(dirname "$0")/../test/native" ] && pkgs+=(caddy ngtcp2-server)
 [ -d "$(dirname "$0")/../test/fuzz" ] && pkgs+=(clang libclang-rt-14-dev)
 # In a clone: the prebuilt binaries' Debian 11 build root (scripts/prebuild.js) and the arm64 smoke
 # test's emulator (test/install).

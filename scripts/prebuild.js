@@ -20,7 +20,14 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { root, nodeApiIncludeDirs, sourceTrees, sourcesDigest } = require('./build-config');
+const {
+  root,
+  DEBIAN_LIBRARIES,
+  debianSourceDefs,
+  nodeApiIncludeDirs,
+  sourceTrees,
+  sourcesDigest,
+} = require('./build-config');
 const { buildRoot } = require('./debian-roots');
 const { checkPortable, PORTABLE_GLIBC } = require('./elf-check');
 
@@ -74,7 +81,7 @@ function stageSources(rootDir, trees) {
     mirror(path.join(root, entry), path.join(src, entry));
   const [napiHeaders, addonApi] = nodeApiIncludeDirs();
   mirror(trees.boringssl, path.join(work, 'boringssl'));
-  mirror(trees.nghttp2, path.join(work, 'nghttp2'));
+  for (const lib of DEBIAN_LIBRARIES) mirror(trees[lib], path.join(work, lib));
   mirror(napiHeaders, path.join(work, 'node-api-headers'));
   mirror(addonApi, path.join(work, 'node-addon-api'));
   // Asio is header-only and architecture-independent: the host's libasio-dev (newer than Debian 11's).
@@ -83,7 +90,7 @@ function stageSources(rootDir, trees) {
   return {
     src: '/work/src',
     boringssl: '/work/boringssl',
-    nghttp2: '/work/nghttp2',
+    ...Object.fromEntries(DEBIAN_LIBRARIES.map((lib) => [lib, `/work/${lib}`])),
     napi: '/work/node-api-headers;/work/node-addon-api',
     asio: '/work/asio',
   };
@@ -111,7 +118,7 @@ function buildArch(rootDir, staged, arch, jobs) {
     '-DCTN_PORTABLE=ON',
     '-DCTN_BUILD_TESTS=OFF',
     `-DBORINGSSL_SOURCE_DIR=${staged.boringssl}`,
-    `-DNGHTTP2_SOURCE_DIR=${staged.nghttp2}`,
+    ...debianSourceDefs((lib) => staged[lib]),
     `-DCTN_NODE_API_INCLUDE_DIRS=${staged.napi}`,
     `-DCTN_ASIO_INCLUDE=${staged.asio}`,
     `-DCTN_BROTLIDEC=${lib('libbrotlidec.a')}`,
@@ -164,7 +171,7 @@ function main() {
           glibcFloor: PORTABLE_GLIBC,
           sources: digest,
           boringssl: path.basename(trees.boringssl),
-          nghttp2: path.basename(trees.nghttp2),
+          ...Object.fromEntries(DEBIAN_LIBRARIES.map((lib) => [lib, path.basename(trees[lib])])),
           builtAt: new Date().toISOString(),
         },
         null,

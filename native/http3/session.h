@@ -1,0 +1,154 @@
+// HTTP/3 client session over nghttp3: stream bytes in, stream bytes out, events to a listener. No
+// I/O and no QUIC: the QUIC connection (native/quic) opens the streams, hands every stream's bytes
+// to receive() and sends what next_output() returns, reporting back how much went out (sent()),
+// what the peer acknowledged (acked()) and which streams closed (stream_closed()).
+//
+// Usage:
+//   ClientSession s(listener);
+//   s.start(control_id, qpack_encoder_id, qpack_decoder_id, &err);   // three local uni streams
+//   int64_t id = <a new bidi stream>;  s.submit_request(id, "GET", "https", host, "/", headers, &err);
+//   while (auto out = s.next_output()) { <write out->data to stream out->stream>; s.sent(id, n); }
+//   s.receive(stream, bytes, fin, &err);   // every STREAM frame's payload, in order
+//
+// Threading and re-entrancy: one thread. Listener callbacks run inside receive() and
+// stream_closed(); they may call any method but receive() and stream_closed(), and must not destroy
+// the session. Nothing throws: an exception from a listener fails the session (the call it came
+// from returns false with the message).
+//
+// Limits a server cannot pass (common/http_types.h): kMaxHeaderSectionBytes is announced as
+// SETTINGS_MAX_FIELD_SECTION_SIZE and nghttp3 enforces it while decoding; a section beyond it is a
+// QPACK error, which in nghttp3 0.8.0 leaves the decoder unusable, so it fails the session (the QUIC
+// layer closes the connection). kMaxHeaderFields (and the byte count, name + value + 32 per field)
+// are counted here and fail that stream only, as does a malformed response (nghttp3's checks: bad
+// fields, a body that disagrees with its content-length): on_stream_closed with reset_reason, then
+// on_reset_wanted; the other streams go on.
+//
+// Not yet browser-shaped (docs/quic-gap.md): SETTINGS are nghttp3 0.8.0's (no GREASE, its order),
+// pseudo-headers go in m, s, a, p order, QPACK has no dynamic table, no PRIORITY_UPDATE.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "common/http_types.h"
+
+struct nghttp3_conn;
+
+namespace ctn::http3 {
+
+// HTTP/3 error codes (RFC 9114 §8.1) the connection uses.
+inline constexpr uint64_t kNoError = 0x100;
+inline constexpr uint64_t kGeneralProtocolError = 0x101;
+inline constexpr uint64_t kInternalError = 0x102;
+inline constexpr uint64_t kRequestCancelled = 0x10c;
+inline constexpr uint64_t kExcessiveLoad = 0x107;
+
+// How a request stream ended.
+struct StreamClose {
+  // 0 when the stream ended normally; else the QUIC application error code (the server's
+  // RESET_STREAM / STOP_SENDING, or ours).
+  uint64_t error_code = 0;
+  // The server's FIN arrived after a complete response (head and whole body).
+  bool response_complete = false;
+  // Why the session gave up on the stream itself (a limit passed); empty otherwise.
+  std::string reset_reason;
+};
+
+class SessionListener {
+ public:
+  virtual ~SessionListener() = default;
+  // The final response head (1xx heads are skipped): version 3.0, headers in order, pseudo-headers
+  // removed, names as received.
+  virtual void on_head(int64_t stream, ResponseHead&& head) = 0;
+  // A slice of the body, valid during the call only.
+  virtual void on_data(int64_t stream, std::string_view bytes) = 0;
+  // The stream is over; exactly once per submitted request.
+  virtual void on_stream_closed(int64_t stream, const StreamClose& close) = 0;
+  // `n` bytes of a stream's payload were consumed by HTTP/3 and may be credited back to the peer's
+  // flow-control window (QUIC's extend_max_stream_offset / extend_max_offset).
+  virtual void on_consumed(int64_t stream, size_t n) = 0;
+  // The session wants stream `stream` reset in both directions with `code` (a limit passed).
+  virtual void on_reset_wanted(int64_t stream, uint64_t code) { (void)stream, (void)code; }
+};
+
+// One write the QUIC layer should make: `data` (one or more slices) on `stream`, with FIN after it
+// when `fin`. The slices stay valid until the next call into the session.
+struct Output {
+  int64_t stream = -1;
+  bool fin = false;
+  std::span<const std::string_view> data;
+  size_t size() const noexcept;
+};
+
+class ClientSession {
+ public:
+  explicit ClientSession(SessionListener& listener);
+  ~ClientSession();
+  ClientSession(const ClientSession&) = delete;
+  ClientSession& operator=(const ClientSession&) = delete;
+
+  // Creates the nghttp3 client and binds its control and QPACK streams (ids of local
+  // unidirectional streams the QUIC connection opened). Call once; false with *error on failure.
+  bool start(int64_t control_stream, int64_t qpack_encoder_stream, int64_t qpack_decoder_stream,
+             std::string* error);
+
+  // A request without a body on `stream` (a new local bidirectional stream): HEADERS with FIN.
+  // `headers` are the regular fields in the caller's order (names lower-cased, connection-specific
+  // ones dropped). False with *error when nghttp3 refuses.
+  bool submit_request(int64_t stream, std::string_view method, std::string_view scheme,
+                      std::string_view authority, std::string_view path, const HeaderList& headers,
+                      std::string* error);
+
+  // The next stream bytes to send, if any (empty `data` with fin: a bare FIN).
+  std::optional<Output> next_output();
+  // `n` bytes of the last Output of `stream` went into QUIC packets (n may be less than its size:
+  // the rest comes back from next_output()). FIN counts once all data was taken.
+  bool sent(int64_t stream, size_t n);
+  // The QUIC layer cannot take more of `stream` now (flow control) / can again.
+  void block(int64_t stream);
+  void unblock(int64_t stream);
+  // The peer acknowledged `n` more bytes of `stream` (nghttp3 frees them).
+  bool acked(int64_t stream, uint64_t n);
+
+  // Bytes of `stream` received (in order); `fin`: the last ones. False with *error when the
+  // session cannot go on (a connection error: the QUIC layer closes with error_code()).
+  bool receive(int64_t stream, std::string_view bytes, bool fin, std::string* error);
+  // QUIC closed `stream` (app_error_code 0 for a clean close). Reports on_stream_closed for
+  // requests. False with *error on a critical stream.
+  bool stream_closed(int64_t stream, uint64_t app_error_code, std::string* error);
+  // The peer reset the receiving side of `stream`.
+  void stream_reset(int64_t stream);
+
+  // The HTTP/3 error code to close the connection with after a failure.
+  uint64_t error_code() const noexcept { return error_code_; }
+  bool failed() const noexcept { return failed_; }
+
+ private:
+  struct Request;
+  struct Callbacks;
+  struct ConnDeleter {
+    void operator()(nghttp3_conn* c) const noexcept;
+  };
+  bool fail(std::string message, uint64_t code, std::string* error);
+  // Stops reading `stream`, reports it closed with its reset_reason and asks for the reset.
+  void give_up(int64_t stream, uint64_t code);
+  // Reports a request's stream closed to the listener (once) and forgets it.
+  void report_closed(int64_t stream, uint64_t code);
+
+  SessionListener& listener_;
+  std::unique_ptr<nghttp3_conn, ConnDeleter> conn_;
+  std::map<int64_t, std::unique_ptr<Request>> requests_;
+  static constexpr size_t kMaxSlices = 16;
+  std::string_view out_slices_[kMaxSlices];
+  uint64_t error_code_ = kNoError;
+  bool failed_ = false;
+  std::string callback_error_;
+};
+
+}  // namespace ctn::http3

@@ -1,0 +1,692 @@
+#include "quic/connection.h"
+
+#include <ngtcp2/ngtcp2.h>
+#include <ngtcp2/ngtcp2_crypto.h>
+#include <ngtcp2/ngtcp2_crypto_boringssl.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <map>
+
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+
+#include "http3/session.h"
+
+namespace ctn::quic {
+
+namespace {
+
+constexpr size_t kMaxDatagram = 65'536;
+// One packet at a time: ngtcp2 sizes every packet to the path's payload size (1200 bytes until
+// PMTUD raises it, or Options::datagram_size), at most ngtcp2's default ceiling of 1452 bytes.
+constexpr size_t kPacketBuffer = 1'452;
+constexpr uint64_t kStreamWindow = 6 * 1024 * 1024;
+constexpr uint64_t kConnectionWindow = 15 * 1024 * 1024;
+
+ngtcp2_tstamp now_ns() {
+  return static_cast<ngtcp2_tstamp>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count());
+}
+
+struct SslCtxDeleter {
+  void operator()(SSL_CTX* c) const noexcept { SSL_CTX_free(c); }
+};
+struct SslDeleter {
+  void operator()(SSL* s) const noexcept { SSL_free(s); }
+};
+struct ConnDeleter {
+  void operator()(ngtcp2_conn* c) const noexcept { ngtcp2_conn_del(c); }
+};
+
+// TLS alerts that mean the certificate was refused (RFC 8446 §6.2), as the TCP path reports them.
+bool certificate_alert(uint8_t alert) {
+  return alert == SSL_AD_BAD_CERTIFICATE || alert == SSL_AD_UNSUPPORTED_CERTIFICATE ||
+         alert == SSL_AD_CERTIFICATE_REVOKED || alert == SSL_AD_CERTIFICATE_EXPIRED ||
+         alert == SSL_AD_CERTIFICATE_UNKNOWN || alert == SSL_AD_UNKNOWN_CA;
+}
+
+class Connection final : public ClientConnection,
+                         public std::enable_shared_from_this<Connection>,
+                         private http3::SessionListener {
+ public:
+  Connection(asio::io_context& io, Options options)
+      : options_(std::move(options)), socket_(io), expiry_timer_(io), handshake_timer_(io), session_(*this) {
+    conn_ref_.get_conn = [](ngtcp2_crypto_conn_ref* ref) {
+      return static_cast<Connection*>(ref->user_data)->conn_.get();
+    };
+    conn_ref_.user_data = this;
+  }
+
+  void start() override {
+    if (started_) return;
+    started_ = true;
+    if (Error e; !open(&e)) return fail_connection(std::move(e));
+    handshake_timer_.expires_after(std::chrono::milliseconds(options_.handshake_timeout_ms));
+    handshake_timer_.async_wait([self = shared_from_this()](const std::error_code& ec) {
+      if (!ec) self->on_handshake_deadline();
+    });
+    read_next_datagram();
+    flush();
+  }
+
+  void fetch(Request request, ResponseHandler done) override {
+    auto p = std::make_unique<Pending>(io(), std::move(request), std::move(done));
+    if (closed_) return settle(*p, &closed_error_);
+    waiting_.push_back(std::move(p));
+    if (established_) send_waiting();
+  }
+
+  void close() override {
+    if (closed_) return;
+    write_connection_close(http3::kNoError, "closed by the client");
+    fail_connection(
+        Error{ErrorCode::kAborted, Stage::kEngine, "the QUIC connection was closed by the client"});
+  }
+
+  bool established() const override { return established_; }
+
+ private:
+  // A request from fetch() to its settlement.
+  struct Pending {
+    Pending(asio::io_context& io, Request r, ResponseHandler d)
+        : request(std::move(r)), done(std::move(d)), read_timer(io) {}
+    Request request;
+    ResponseHandler done;
+    Response response;
+    bool head_seen = false;
+    asio::steady_timer read_timer;  // the read deadline: head, then between body bytes
+  };
+
+  asio::io_context& io() { return static_cast<asio::io_context&>(socket_.get_executor().context()); }
+
+  // ---- start: the socket, TLS and the ngtcp2 connection ----
+
+  bool open(Error* error) {
+    std::error_code ec;
+    socket_.open(options_.server.protocol(), ec);
+    if (!ec) socket_.non_blocking(true, ec);
+    if (!ec) socket_.connect(options_.server, ec);  // the kernel drops datagrams from anyone else
+    asio::ip::udp::endpoint local;
+    if (!ec) local = socket_.local_endpoint(ec);
+    if (ec) {
+      *error =
+          Error{ErrorCode::kConnect, Stage::kConnect, "QUIC: cannot open the UDP socket: " + ec.message()};
+      return false;
+    }
+    local_ = local;
+    remote_ = options_.server;
+    if (options_.datagram_size && (options_.datagram_size < 1200 || options_.datagram_size > kPacketBuffer)) {
+      *error = Error{ErrorCode::kInvalidOption, Stage::kConnect,
+                     "QUIC datagram_size must be 1200.." + std::to_string(kPacketBuffer)};
+      return false;
+    }
+    if (!open_tls(error)) return false;
+
+    ngtcp2_cid dcid, scid;
+    dcid.datalen = 18;  // ngtcp2's example client's lengths (the browsers' are in docs/quic-gap.md)
+    scid.datalen = 17;
+    RAND_bytes(dcid.data, dcid.datalen);
+    RAND_bytes(scid.data, scid.datalen);
+    ngtcp2_settings settings;
+    ngtcp2_settings_default(&settings);
+    settings.initial_ts = now_ns();
+    // Our own timer reports the handshake deadline with a code; ngtcp2's would only close.
+    settings.handshake_timeout = UINT64_MAX;
+    if (options_.datagram_size) {
+      settings.max_tx_udp_payload_size = options_.datagram_size;
+      settings.no_tx_udp_payload_size_shaping = 1;  // no 1200-byte cap before path MTU discovery
+    }
+    ngtcp2_transport_params params;
+    ngtcp2_transport_params_default(&params);
+    params.initial_max_streams_uni = 3;  // the server's control and QPACK streams
+    params.initial_max_stream_data_bidi_local = kStreamWindow;
+    params.initial_max_stream_data_uni = kStreamWindow;
+    params.initial_max_data = kConnectionWindow;
+    params.max_idle_timeout = uint64_t{options_.idle_timeout_ms} * NGTCP2_MILLISECONDS;
+
+    ngtcp2_callbacks callbacks{};
+    callbacks.client_initial = ngtcp2_crypto_client_initial_cb;
+    callbacks.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
+    callbacks.encrypt = ngtcp2_crypto_encrypt_cb;
+    callbacks.decrypt = ngtcp2_crypto_decrypt_cb;
+    callbacks.hp_mask = ngtcp2_crypto_hp_mask_cb;
+    callbacks.recv_retry = ngtcp2_crypto_recv_retry_cb;
+    callbacks.update_key = ngtcp2_crypto_update_key_cb;
+    callbacks.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
+    callbacks.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
+    callbacks.get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
+    callbacks.version_negotiation = ngtcp2_crypto_version_negotiation_cb;
+    callbacks.handshake_completed = &on_handshake_completed;
+    callbacks.recv_stream_data = &on_stream_data;
+    callbacks.acked_stream_data_offset = &on_stream_data_acked;
+    callbacks.stream_close = &on_stream_close;
+    callbacks.stream_reset = &on_stream_reset;
+    callbacks.stream_stop_sending = &on_stream_stop_sending;
+    callbacks.extend_max_stream_data = &on_extend_max_stream_data;
+    callbacks.extend_max_local_streams_bidi = &on_extend_max_streams_bidi;
+    callbacks.rand = &random_bytes;
+    callbacks.get_new_connection_id = &new_connection_id;
+
+    ngtcp2_conn* conn = nullptr;
+    const ngtcp2_path path = current_path();
+    const int rv = ngtcp2_conn_client_new(&conn, &dcid, &scid, &path, NGTCP2_PROTO_VER_V1, &callbacks,
+                                          &settings, &params, nullptr, this);
+    if (rv != 0) {
+      *error = Error{ErrorCode::kInternal, Stage::kConnect,
+                     std::string("ngtcp2_conn_client_new: ") + ngtcp2_strerror(rv)};
+      return false;
+    }
+    conn_.reset(conn);
+    ngtcp2_conn_set_tls_native_handle(conn, ssl_.get());
+    return true;
+  }
+
+  bool open_tls(Error* error) {
+    ctx_.reset(SSL_CTX_new(TLS_client_method()));
+    if (!ctx_ || ngtcp2_crypto_boringssl_configure_client_context(ctx_.get()) != 0) {
+      *error = Error{ErrorCode::kInternal, Stage::kTls, "QUIC: cannot set up the TLS context"};
+      return false;
+    }
+    if (options_.verify) {
+      SSL_CTX_set_verify(ctx_.get(), SSL_VERIFY_PEER, nullptr);
+      const bool loaded = options_.ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx_.get()) == 1
+                                                   : SSL_CTX_load_verify_locations(
+                                                         ctx_.get(), options_.ca_file.c_str(), nullptr) == 1;
+      if (!loaded) {
+        *error = Error{ErrorCode::kInvalidOption, Stage::kTls, "QUIC: cannot load the CA certificates"};
+        return false;
+      }
+    }
+    if (options_.shape_client_hello && !options_.shape_client_hello(ctx_.get(), error)) return false;
+    ssl_.reset(SSL_new(ctx_.get()));
+    if (!ssl_) {
+      *error = Error{ErrorCode::kInternal, Stage::kTls, "QUIC: SSL_new failed"};
+      return false;
+    }
+    SSL_set_app_data(ssl_.get(), &conn_ref_);
+    SSL_set_connect_state(ssl_.get());
+    static constexpr uint8_t kAlpnH3[] = {2, 'h', '3'};
+    SSL_set_alpn_protos(ssl_.get(), kAlpnH3, sizeof kAlpnH3);
+    if (options_.server_name.empty()) return true;
+    // As over TCP (native/tls prepare_connection): no SNI for an IP literal, whose certificate must
+    // then name the address.
+    std::error_code not_ip;
+    asio::ip::make_address(options_.server_name, not_ip);
+    const std::string& name = options_.server_name;
+    if (not_ip) SSL_set_tlsext_host_name(ssl_.get(), name.c_str());
+    if (options_.verify) {
+      X509_VERIFY_PARAM* param = SSL_get0_param(ssl_.get());
+      X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      const int ok = not_ip ? X509_VERIFY_PARAM_set1_host(param, name.data(), name.size())
+                            : X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str());
+      if (!ok) {
+        *error = Error{ErrorCode::kInvalidOption, Stage::kTls, "QUIC: cannot check the name " + name};
+        return false;
+      }
+    }
+    return true;
+  }
+
+  ngtcp2_path current_path() {
+    return ngtcp2_path{{const_cast<sockaddr*>(local_.data()), static_cast<ngtcp2_socklen>(local_.size())},
+                       {const_cast<sockaddr*>(remote_.data()), static_cast<ngtcp2_socklen>(remote_.size())},
+                       nullptr};
+  }
+
+  // ---- ngtcp2 callbacks (C): each forwards to the connection, catching what a handler throws ----
+
+  static Connection& of(void* user) { return *static_cast<Connection*>(user); }
+
+  template <typename F>
+  static int guarded(void* user, F&& f) {
+    try {
+      return f(of(user));
+    } catch (const std::exception& e) {
+      of(user).callback_error_ = e.what();
+    } catch (...) {
+      of(user).callback_error_ = "unknown exception in a QUIC handler";
+    }
+    return NGTCP2_ERR_CALLBACK_FAILURE;
+  }
+
+  static int on_handshake_completed(ngtcp2_conn*, void* user) {
+    return guarded(user, [](Connection& c) { return c.on_handshake_done(); });
+  }
+
+  static int on_stream_data(ngtcp2_conn*, uint32_t flags, int64_t stream, uint64_t, const uint8_t* data,
+                            size_t len, void* user, void*) {
+    return guarded(user, [&](Connection& c) {
+      std::string message;
+      if (!c.session_.receive(stream, {reinterpret_cast<const char*>(data), len},
+                              (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0, &message)) {
+        c.http3_failure_ = std::move(message);
+        return NGTCP2_ERR_CALLBACK_FAILURE;
+      }
+      return 0;
+    });
+  }
+
+  static int on_stream_data_acked(ngtcp2_conn*, int64_t stream, uint64_t, uint64_t len, void* user, void*) {
+    return guarded(
+        user, [&](Connection& c) { return c.session_.acked(stream, len) ? 0 : NGTCP2_ERR_CALLBACK_FAILURE; });
+  }
+
+  static int on_stream_close(ngtcp2_conn*, uint32_t flags, int64_t stream, uint64_t code, void* user, void*) {
+    return guarded(user, [&](Connection& c) {
+      if (!(flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET)) code = http3::kNoError;
+      std::string message;
+      if (!c.session_.stream_closed(stream, code, &message)) {
+        c.http3_failure_ = std::move(message);
+        return NGTCP2_ERR_CALLBACK_FAILURE;
+      }
+      return 0;
+    });
+  }
+
+  static int on_stream_reset(ngtcp2_conn*, int64_t stream, uint64_t, uint64_t, void* user, void*) {
+    return guarded(user, [&](Connection& c) {
+      c.session_.stream_reset(stream);
+      return 0;
+    });
+  }
+
+  static int on_stream_stop_sending(ngtcp2_conn*, int64_t stream, uint64_t, void* user, void*) {
+    return guarded(user, [&](Connection& c) {
+      c.session_.stream_reset(stream);
+      return 0;
+    });
+  }
+
+  static int on_extend_max_stream_data(ngtcp2_conn*, int64_t stream, uint64_t, void* user, void*) {
+    return guarded(user, [&](Connection& c) {
+      c.session_.unblock(stream);
+      return 0;
+    });
+  }
+
+  // The server's MAX_STREAMS lets more requests out: those waiting go once this packet is processed.
+  static int on_extend_max_streams_bidi(ngtcp2_conn*, uint64_t, void* user) {
+    return guarded(user, [](Connection& c) {
+      if (c.established_ && !c.waiting_.empty()) c.post_send_waiting();
+      return 0;
+    });
+  }
+
+  static void random_bytes(uint8_t* dest, size_t len, const ngtcp2_rand_ctx*) { RAND_bytes(dest, len); }
+
+  static int new_connection_id(ngtcp2_conn*, ngtcp2_cid* cid, uint8_t* token, size_t len, void*) {
+    cid->datalen = len;
+    RAND_bytes(cid->data, len);
+    RAND_bytes(token, NGTCP2_STATELESS_RESET_TOKENLEN);
+    return 0;
+  }
+
+  // ---- stage: handshake ----
+
+  int on_handshake_done() {
+    established_ = true;
+    handshake_timer_.cancel();
+    int64_t control = -1, encoder = -1, decoder = -1;
+    if (ngtcp2_conn_open_uni_stream(conn_.get(), &control, nullptr) != 0 ||
+        ngtcp2_conn_open_uni_stream(conn_.get(), &encoder, nullptr) != 0 ||
+        ngtcp2_conn_open_uni_stream(conn_.get(), &decoder, nullptr) != 0) {
+      http3_failure_ = "the server allows too few unidirectional streams for HTTP/3";
+      return NGTCP2_ERR_CALLBACK_FAILURE;
+    }
+    std::string message;
+    if (!session_.start(control, encoder, decoder, &message)) {
+      http3_failure_ = std::move(message);
+      return NGTCP2_ERR_CALLBACK_FAILURE;
+    }
+    // Requests go out after the packet that carried the handshake is processed.
+    post_send_waiting();
+    return 0;
+  }
+
+  // Opens streams for waiting requests from the io loop, not from inside ngtcp2's packet processing.
+  void post_send_waiting() {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      self->send_waiting();
+      self->flush();
+    });
+  }
+
+  void on_handshake_deadline() {
+    if (closed_ || established_) return;
+    fail_connection(
+        Error{ErrorCode::kTimeout, Stage::kTls,
+              "QUIC handshake timed out after " + std::to_string(options_.handshake_timeout_ms) + " ms"});
+  }
+
+  // ---- stage: requests ----
+
+  void send_waiting() {
+    while (!closed_ && !waiting_.empty()) {
+      int64_t stream = -1;
+      const int rv = ngtcp2_conn_open_bidi_stream(conn_.get(), &stream, nullptr);
+      if (rv == NGTCP2_ERR_STREAM_ID_BLOCKED) return;  // more once the server raises MAX_STREAMS
+      std::unique_ptr<Pending> p = std::move(waiting_.front());
+      waiting_.pop_front();
+      std::string message;
+      const Request& r = p->request;
+      if (rv != 0 ||
+          !session_.submit_request(stream, r.method, "https", r.authority, r.path, r.headers, &message)) {
+        Error e{ErrorCode::kProtocol, Stage::kWrite, rv != 0 ? ngtcp2_strerror(rv) : message};
+        settle(*p, &e);
+        continue;
+      }
+      arm_read_deadline(stream, *p, Stage::kHeaders);
+      open_[stream] = std::move(p);
+    }
+  }
+
+  void arm_read_deadline(int64_t stream, Pending& p, Stage stage) {
+    p.read_timer.expires_after(std::chrono::milliseconds(options_.read_timeout_ms));
+    p.read_timer.async_wait([self = shared_from_this(), stream, stage](const std::error_code& ec) {
+      if (!ec) self->on_read_deadline(stream, stage);
+    });
+  }
+
+  void on_read_deadline(int64_t stream, Stage stage) {
+    auto it = open_.find(stream);
+    if (it == open_.end()) return;
+    std::unique_ptr<Pending> p = std::move(it->second);
+    open_.erase(it);
+    ngtcp2_conn_shutdown_stream(conn_.get(), stream, http3::kRequestCancelled);
+    Error e{ErrorCode::kTimeout, stage,
+            std::string("no response ") + (stage == Stage::kHeaders ? "head" : "body bytes") + " for " +
+                std::to_string(options_.read_timeout_ms) + " ms over QUIC"};
+    settle(*p, &e);
+    flush();
+  }
+
+  // http3::SessionListener
+  void on_head(int64_t stream, ResponseHead&& head) override {
+    auto it = open_.find(stream);
+    if (it == open_.end()) return;
+    it->second->head_seen = true;
+    it->second->response.head = std::move(head);
+    arm_read_deadline(stream, *it->second, Stage::kBody);
+  }
+
+  void on_data(int64_t stream, std::string_view bytes) override {
+    auto it = open_.find(stream);
+    if (it == open_.end()) return;
+    it->second->response.body.append(bytes);
+    arm_read_deadline(stream, *it->second, Stage::kBody);
+  }
+
+  void on_stream_closed(int64_t stream, const http3::StreamClose& close) override {
+    auto it = open_.find(stream);
+    if (it == open_.end()) return;
+    std::unique_ptr<Pending> p = std::move(it->second);
+    open_.erase(it);
+    if (close.response_complete) return settle(*p, nullptr);
+    const bool mid_body = p->head_seen;
+    std::string why = !close.reset_reason.empty() ? close.reset_reason
+                      : close.error_code != 0
+                          ? "the server reset the stream (HTTP/3 error 0x" + hex(close.error_code) + ")"
+                          : "the stream ended before a complete response";
+    Error e{mid_body ? ErrorCode::kBodyTruncated : ErrorCode::kProtocol,
+            mid_body ? Stage::kBody : Stage::kHeaders, std::move(why)};
+    settle(*p, &e);
+  }
+
+  void on_consumed(int64_t stream, size_t n) override {
+    ngtcp2_conn_extend_max_stream_offset(conn_.get(), stream, n);
+    ngtcp2_conn_extend_max_offset(conn_.get(), n);
+  }
+
+  void on_reset_wanted(int64_t stream, uint64_t code) override {
+    ngtcp2_conn_shutdown_stream(conn_.get(), stream, code);
+  }
+
+  static std::string hex(uint64_t v) {
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(v));
+    return buf;
+  }
+
+  // ---- I/O: datagrams in ----
+
+  void read_next_datagram() {
+    socket_.async_receive(
+        asio::buffer(rx_),
+        [self = shared_from_this()](const std::error_code& ec, size_t n) { self->on_datagram(ec, n); });
+  }
+
+  void on_datagram(const std::error_code& ec, size_t n) {
+    if (closed_) return;
+    if (ec) {
+      // ICMP port unreachable shows as connection_refused on a connected UDP socket: the server is
+      // not there; the handshake deadline (or idle timeout) reports it. Other errors end the connection.
+      if (ec == asio::error::connection_refused) return read_next_datagram();
+      if (ec == asio::error::operation_aborted) return;
+      return fail_connection(Error{ErrorCode::kConnectionClosed, stage(), "QUIC socket: " + ec.message()});
+    }
+    const ngtcp2_path path = current_path();
+    ngtcp2_pkt_info pi{};
+    const int rv = ngtcp2_conn_read_pkt(conn_.get(), &path, &pi, rx_.data(), n, now_ns());
+    if (rv != 0) return on_read_error(rv);
+    read_next_datagram();
+    flush();
+  }
+
+  void on_read_error(int rv) {
+    if (rv == NGTCP2_ERR_DRAINING || rv == NGTCP2_ERR_CLOSING) {
+      // The server sent CONNECTION_CLOSE.
+      ngtcp2_connection_close_error cc{};
+      ngtcp2_conn_get_connection_close_error(conn_.get(), &cc);
+      std::string why = "the server closed the QUIC connection (error 0x" + hex(cc.error_code) + ")";
+      if (cc.reasonlen) why += ": " + std::string(reinterpret_cast<const char*>(cc.reason), cc.reasonlen);
+      return fail_connection(Error{ErrorCode::kConnectionClosed, stage(), std::move(why)});
+    }
+    if (rv == NGTCP2_ERR_CRYPTO) {
+      const uint8_t alert = ngtcp2_conn_get_tls_alert(conn_.get());
+      const long verify = SSL_get_verify_result(ssl_.get());
+      const bool cert = certificate_alert(alert) || verify != X509_V_OK;
+      std::string why = "QUIC TLS handshake failed";
+      if (verify != X509_V_OK)
+        why += ": " + std::string(X509_verify_cert_error_string(verify));
+      else if (alert)
+        why += std::string(": alert ") + SSL_alert_desc_string_long(alert);
+      write_connection_close_tls(alert);
+      return fail_connection(
+          Error{cert ? ErrorCode::kTlsCert : ErrorCode::kTlsHandshake, Stage::kTls, std::move(why)});
+    }
+    std::string why = !http3_failure_.empty()    ? "HTTP/3: " + http3_failure_
+                      : !callback_error_.empty() ? callback_error_
+                                                 : std::string("QUIC: ") + ngtcp2_strerror(rv);
+    if (!http3_failure_.empty())
+      write_connection_close(session_.error_code(), why);
+    else
+      write_connection_close_liberr(rv);
+    fail_connection(Error{ErrorCode::kProtocol, stage(), std::move(why)});
+  }
+
+  // ---- I/O: datagrams out ----
+
+  // Writes every packet ngtcp2 and the HTTP/3 session have ready, then re-arms the expiry timer.
+  void flush() {
+    if (closed_ || !conn_) return;
+    std::array<uint8_t, kPacketBuffer> packet;
+    const size_t max_size = std::min(kPacketBuffer, ngtcp2_conn_get_max_tx_udp_payload_size(conn_.get()));
+    for (;;) {
+      std::optional<http3::Output> out = established_ ? session_.next_output() : std::nullopt;
+      std::array<ngtcp2_vec, 16> vec{};
+      size_t veccnt = 0;
+      int64_t stream = -1;
+      uint32_t flags = NGTCP2_WRITE_STREAM_FLAG_MORE;
+      if (out) {
+        stream = out->stream;
+        for (const std::string_view d : out->data) {
+          vec[veccnt++] = ngtcp2_vec{reinterpret_cast<uint8_t*>(const_cast<char*>(d.data())), d.size()};
+        }
+        if (out->fin) flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
+      }
+      ngtcp2_ssize accepted = -1;
+      ngtcp2_path_storage ps;
+      ngtcp2_path_storage_zero(&ps);
+      ngtcp2_pkt_info pi{};
+      const ngtcp2_ssize n =
+          ngtcp2_conn_writev_stream(conn_.get(), &ps.path, &pi, packet.data(), max_size, &accepted, flags,
+                                    stream, vec.data(), veccnt, now_ns());
+      if (n < 0) {
+        if (n == NGTCP2_ERR_WRITE_MORE) {
+          session_.sent(stream, static_cast<size_t>(accepted));
+          continue;
+        }
+        if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED || n == NGTCP2_ERR_STREAM_SHUT_WR) {
+          session_.block(stream);
+          continue;
+        }
+        std::string why = std::string("QUIC write: ") + ngtcp2_strerror(static_cast<int>(n));
+        write_connection_close_liberr(static_cast<int>(n));
+        return fail_connection(Error{ErrorCode::kProtocol, stage(), std::move(why)});
+      }
+      if (accepted >= 0 && stream >= 0) session_.sent(stream, static_cast<size_t>(accepted));
+      if (session_.failed()) {
+        write_connection_close(session_.error_code(), "HTTP/3 failure");
+        return fail_connection(Error{ErrorCode::kProtocol, stage(), "HTTP/3 output failed"});
+      }
+      if (n == 0) break;
+      send_datagram(packet.data(), static_cast<size_t>(n));
+    }
+    arm_expiry();
+  }
+
+  // A datagram the kernel cannot take now is dropped: QUIC's loss recovery sends it again.
+  void send_datagram(const uint8_t* data, size_t n) {
+    std::error_code ec;
+    socket_.send(asio::buffer(data, n), 0, ec);
+  }
+
+  void arm_expiry() {
+    const ngtcp2_tstamp expiry = ngtcp2_conn_get_expiry(conn_.get());
+    if (expiry == UINT64_MAX) return;
+    const ngtcp2_tstamp now = now_ns();
+    const auto wait = std::chrono::nanoseconds(expiry > now ? expiry - now : 0);
+    expiry_timer_.expires_after(wait);
+    expiry_timer_.async_wait([self = shared_from_this()](const std::error_code& ec) {
+      if (!ec) self->on_expiry();
+    });
+  }
+
+  // Loss detection, ACK delay and the idle timeout.
+  void on_expiry() {
+    if (closed_) return;
+    const int rv = ngtcp2_conn_handle_expiry(conn_.get(), now_ns());
+    if (rv == NGTCP2_ERR_IDLE_CLOSE) {
+      return fail_connection(
+          Error{ErrorCode::kConnectionClosed, stage(),
+                "the QUIC connection was idle for " + std::to_string(options_.idle_timeout_ms) + " ms"});
+    }
+    if (rv != 0) {
+      write_connection_close_liberr(rv);
+      return fail_connection(
+          Error{ErrorCode::kProtocol, stage(), std::string("QUIC: ") + ngtcp2_strerror(rv)});
+    }
+    flush();
+  }
+
+  // ---- closing ----
+
+  void write_connection_close(uint64_t app_code, std::string_view reason) {
+    ngtcp2_connection_close_error cc;
+    ngtcp2_connection_close_error_set_application_error(
+        &cc, app_code, reinterpret_cast<const uint8_t*>(reason.data()), reason.size());
+    send_connection_close(cc);
+  }
+  void write_connection_close_liberr(int rv) {
+    ngtcp2_connection_close_error cc;
+    ngtcp2_connection_close_error_set_transport_error_liberr(&cc, rv, nullptr, 0);
+    send_connection_close(cc);
+  }
+  void write_connection_close_tls(uint8_t alert) {
+    ngtcp2_connection_close_error cc;
+    ngtcp2_connection_close_error_set_transport_error_tls_alert(&cc, alert, nullptr, 0);
+    send_connection_close(cc);
+  }
+  void send_connection_close(const ngtcp2_connection_close_error& cc) {
+    if (!conn_ || closed_ || !socket_.is_open()) return;
+    std::array<uint8_t, kPacketBuffer> packet;
+    ngtcp2_path_storage ps;
+    ngtcp2_path_storage_zero(&ps);
+    ngtcp2_pkt_info pi{};
+    const ngtcp2_ssize n = ngtcp2_conn_write_connection_close(conn_.get(), &ps.path, &pi, packet.data(),
+                                                              packet.size(), &cc, now_ns());
+    if (n > 0) send_datagram(packet.data(), static_cast<size_t>(n));
+  }
+
+  // The stage requests are in, for errors that hit the connection as a whole.
+  Stage stage() const { return established_ ? Stage::kHeaders : Stage::kTls; }
+
+  // Every request still open or waiting fails; a request whose head arrived fails as truncated.
+  void fail_connection(Error error) {
+    if (closed_) return;
+    closed_ = true;
+    closed_error_ = error;
+    std::error_code ignored;
+    expiry_timer_.cancel();
+    handshake_timer_.cancel();
+    socket_.close(ignored);
+    std::map<int64_t, std::unique_ptr<Pending>> open = std::move(open_);
+    std::deque<std::unique_ptr<Pending>> waiting = std::move(waiting_);
+    for (auto& [id, p] : open) {
+      Error e = error;
+      if (p->head_seen && (e.code == ErrorCode::kConnectionClosed || e.code == ErrorCode::kProtocol)) {
+        e.code = ErrorCode::kBodyTruncated;
+        e.stage = Stage::kBody;
+      }
+      settle(*p, &e);
+    }
+    for (auto& p : waiting) settle(*p, &error);
+  }
+
+  void settle(Pending& p, const Error* error) {
+    p.read_timer.cancel();
+    ResponseHandler done = std::move(p.done);
+    if (!done) return;
+    try {
+      done(error, std::move(p.response));
+    } catch (...) {
+      // A handler that throws must not unwind through Asio; the request is settled either way.
+    }
+  }
+
+  Options options_;
+  asio::ip::udp::socket socket_;
+  asio::steady_timer expiry_timer_;
+  asio::steady_timer handshake_timer_;
+  asio::ip::udp::endpoint local_, remote_;
+  std::unique_ptr<SSL_CTX, SslCtxDeleter> ctx_;
+  std::unique_ptr<SSL, SslDeleter> ssl_;
+  std::unique_ptr<ngtcp2_conn, ConnDeleter> conn_;
+  ngtcp2_crypto_conn_ref conn_ref_{};
+  http3::ClientSession session_;
+  std::array<uint8_t, kMaxDatagram> rx_{};
+  std::deque<std::unique_ptr<Pending>> waiting_;
+  std::map<int64_t, std::unique_ptr<Pending>> open_;
+  std::string http3_failure_;
+  std::string callback_error_;
+  Error closed_error_;
+  bool started_ = false;
+  bool established_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace
+
+std::shared_ptr<ClientConnection> ClientConnection::create(asio::io_context& io, Options options) {
+  return std::make_shared<Connection>(io, std::move(options));
+}
+
+}  // namespace ctn::quic

@@ -1,0 +1,626 @@
+// quic::ClientConnection against real HTTP/3 servers on 127.0.0.1: Debian's caddy (quic-go) and
+// ngtcp2's example server (gtlsserver), both installed by scripts/install-deps.sh, started here on a
+// free port with the test certificates (test/fixtures/certs, verified against the test CA). Hostile
+// cases: a UDP peer that never answers (handshake deadline), a stream the server resets mid-body
+// (caddy proxying a backend that dies), a server that falls silent mid-body (a relay that stops
+// forwarding: QUIC's idle timeout). Every case settles with a code; no timing is asserted.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <asio/io_context.hpp>
+#include <asio/ip/udp.hpp>
+
+#include <openssl/ssl.h>
+
+#include "quic/connection.h"
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+fs::path cert_dir() {
+  return fs::weakly_canonical(fs::path(__FILE__).parent_path() / ".." / "fixtures" / "certs");
+}
+
+// A scratch directory removed at the end of the test.
+struct TempDir {
+  TempDir() {
+    char tmpl[] = "/tmp/ctn-quic-XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  fs::path path;
+};
+
+// A port free for TCP and UDP on 127.0.0.1 (caddy listens on both).
+uint16_t free_port() {
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    const int udp = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ::bind(udp, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::getsockname(udp, reinterpret_cast<sockaddr*>(&a), &len);
+    const int tcp = ::socket(AF_INET, SOCK_STREAM, 0);
+    const bool tcp_free = ::bind(tcp, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(tcp);
+    ::close(udp);
+    if (tcp_free) return ntohs(a.sin_port);
+  }
+  return 0;
+}
+
+// Whether something listens on UDP 127.0.0.1:port (/proc/net/udp: local address in hex).
+bool udp_listening(uint16_t port) {
+  std::ifstream in("/proc/net/udp");
+  char want[32];
+  std::snprintf(want, sizeof want, "0100007F:%04X", port);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find(want) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// A server process, stopped (SIGTERM, then SIGKILL) when the test ends. Output goes to a log file
+// the failure message shows.
+class ChildServer {
+ public:
+  ChildServer(std::vector<std::string> argv, fs::path log, std::vector<std::string> env = {})
+      : log_(std::move(log)) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    std::vector<std::string> envs;
+    for (char** e = environ; *e; ++e) envs.emplace_back(*e);
+    for (auto& e : env) envs.push_back(e);
+    std::vector<char*> envp;
+    for (auto& e : envs) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    if (posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), envp.data()) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  ~ChildServer() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    for (int i = 0; i < 50; ++i) {
+      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) return;
+      std::this_thread::sleep_for(20ms);
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  bool running() const { return pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == 0; }
+  std::string log() const {
+    std::ifstream in(log_);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+  // Waits (bounded) until the server listens on UDP `port`.
+  bool wait_udp(uint16_t port) const {
+    for (int i = 0; i < 500 && running(); ++i) {
+      if (udp_listening(port)) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  fs::path log_;
+};
+
+struct Outcome {
+  std::optional<ctn::Error> error;
+  ctn::quic::Response response;
+};
+
+// Runs one request on a new connection to `options.server` until it settles (the io_context stops
+// once every handler ran: the connection closes after the answer).
+Outcome fetch_once(ctn::quic::Options options, ctn::quic::Request request) {
+  asio::io_context io;
+  Outcome out;
+  auto conn = ctn::quic::ClientConnection::create(io, std::move(options));
+  conn->fetch(std::move(request), [&](const ctn::Error* error, ctn::quic::Response&& response) {
+    if (error) out.error = *error;
+    out.response = std::move(response);
+    conn->close();
+  });
+  conn->start();
+  io.run();
+  return out;
+}
+
+ctn::quic::Options options_for(uint16_t port) {
+  ctn::quic::Options o;
+  o.server = asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), port);
+  o.server_name = "localhost";
+  o.ca_file = (cert_dir() / "ca.pem").string();
+  o.handshake_timeout_ms = 10'000;
+  o.read_timeout_ms = 10'000;
+  return o;
+}
+
+// The supported_groups of a ClientHello handshake message, as "11ec,001d,..." ("" when absent).
+std::string client_hello_groups(std::string_view hello) {
+  const auto u8 = [&](size_t at) { return at < hello.size() ? static_cast<uint8_t>(hello[at]) : 0; };
+  const auto u16 = [&](size_t at) { return static_cast<size_t>(u8(at) << 8 | u8(at + 1)); };
+  size_t p = 4 + 2 + 32;  // handshake header, legacy_version, random
+  p += 1 + u8(p);         // session id
+  p += 2 + u16(p);        // cipher suites
+  p += 1 + u8(p);         // compression methods
+  const size_t end = p + 2 + u16(p);
+  for (p += 2; p + 4 <= end && p + 4 <= hello.size(); p += 4 + u16(p + 2)) {
+    if (u16(p) != 10) continue;
+    std::string out;
+    char hex[8];
+    for (size_t g = p + 6; g + 1 < p + 4 + u16(p + 2); g += 2) {
+      std::snprintf(hex, sizeof hex, "%s%04zx", out.empty() ? "" : ",", u16(g));
+      out += hex;
+    }
+    return out;
+  }
+  return "";
+}
+
+// A shaping hook that sets Chrome's QUIC groups (X25519MLKEM768, x25519, P-256, P-384) and captures
+// the ClientHello BoringSSL writes (on its way into the CRYPTO frames) into *hello.
+std::function<bool(SSL_CTX*, ctn::Error*)> chrome_quic_groups(std::string* hello) {
+  return [hello](SSL_CTX* ctx, ctn::Error*) {
+    static constexpr uint16_t kGroups[] = {SSL_GROUP_X25519_MLKEM768, SSL_GROUP_X25519, SSL_GROUP_SECP256R1,
+                                           SSL_GROUP_SECP384R1};
+    SSL_CTX_set_msg_callback_arg(ctx, hello);
+    SSL_CTX_set_msg_callback(
+        ctx, [](int write_p, int, int content_type, const void* buf, size_t len, SSL*, void* arg) {
+          const auto* bytes = static_cast<const char*>(buf);
+          if (write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 && bytes[0] == SSL3_MT_CLIENT_HELLO) {
+            static_cast<std::string*>(arg)->assign(bytes, len);
+          }
+        });
+    return SSL_CTX_set1_group_ids(ctx, kGroups, std::size(kGroups)) == 1;
+  };
+}
+
+const ctn::Header* find(const ctn::HeaderList& headers, std::string_view name) {
+  for (const auto& h : headers) {
+    if (h.name == name) return &h;
+  }
+  return nullptr;
+}
+
+std::string joined(const ctn::HeaderList& headers) {
+  std::string s;
+  for (const auto& h : headers) s += h.name + ": " + h.value + "; ";
+  return s;
+}
+
+std::string error_text(const Outcome& o) {
+  return o.error ? std::string(ctn::error_code_name(o.error->code)) + " (" +
+                       std::string(ctn::stage_name(o.error->stage)) + "): " + o.error->message
+                 : "no error";
+}
+
+// caddy serving HTTP/3 (and h1/h2 on TCP) for https://localhost:<port> on 127.0.0.1.
+struct Caddy {
+  explicit Caddy(const std::string& site_body) : port(free_port()) {
+    const fs::path conf = dir.path / "Caddyfile";
+    std::ofstream(conf) << "{\n  admin off\n  auto_https off\n  http_port " << free_port()
+                        << "\n  servers {\n    protocols h1 h2 h3\n  }\n}\n"
+                        << "https://localhost:" << port << " {\n  bind 127.0.0.1\n  tls "
+                        << (cert_dir() / "server.pem") << " " << (cert_dir() / "server-key.pem") << "\n"
+                        << site_body << "}\n";
+    const std::string home = "HOME=" + dir.path.string();
+    server.emplace(
+        std::vector<std::string>{"caddy", "run", "--config", conf.string(), "--adapter", "caddyfile"},
+        dir.path / "caddy.log",
+        std::vector<std::string>{home, "XDG_DATA_HOME=" + dir.path.string(),
+                                 "XDG_CONFIG_HOME=" + dir.path.string()});
+  }
+  bool ready() { return server->wait_udp(port); }
+  TempDir dir;
+  uint16_t port;
+  std::optional<ChildServer> server;
+};
+
+// ngtcp2's example server (GnuTLS) serving files from a directory.
+struct Ngtcp2Server {
+  // `options`: gtlsserver options before the positional arguments.
+  explicit Ngtcp2Server(std::vector<std::string> options = {}) : port(free_port()) {
+    fs::create_directories(dir.path / "htdocs");
+    std::vector<std::string> argv{"gtlsserver", "-q", "-d", (dir.path / "htdocs").string()};
+    argv.insert(argv.end(), options.begin(), options.end());
+    argv.insert(argv.end(), {"127.0.0.1", std::to_string(port), (cert_dir() / "server-key.pem").string(),
+                             (cert_dir() / "server.pem").string()});
+    server.emplace(argv, dir.path / "gtlsserver.log");
+  }
+  bool ready() { return server->wait_udp(port); }
+  TempDir dir;
+  uint16_t port;
+  std::optional<ChildServer> server;
+};
+
+TEST(QuicHttp3, GetFromCaddy) {
+  Caddy caddy("  header X-Served-By caddy-h3\n  respond /hello \"hello over HTTP/3\" 200\n");
+  ASSERT_TRUE(caddy.ready()) << caddy.server->log();
+  ctn::quic::Request req;
+  req.authority = "localhost:" + std::to_string(caddy.port);
+  req.path = "/hello";
+  req.headers = {{"user-agent", "cycletls-native-test"}, {"accept", "*/*"}};
+  ctn::quic::Options o = options_for(caddy.port);
+  o.datagram_size = 1250;  // Chrome's datagrams: the whole exchange works with them
+  std::string hello;
+  o.shape_client_hello = chrome_quic_groups(&hello);
+  const Outcome out = fetch_once(o, req);
+  EXPECT_EQ(client_hello_groups(hello), "11ec,001d,0017,0018");
+  ASSERT_FALSE(out.error) << error_text(out) << "\n" << caddy.server->log();
+  EXPECT_EQ(out.response.head.status, 200);
+  EXPECT_EQ(out.response.head.version_major, 3);
+  EXPECT_EQ(out.response.body, "hello over HTTP/3");
+  const ctn::Header* served = find(out.response.head.headers, "x-served-by");
+  ASSERT_NE(served, nullptr);
+  EXPECT_EQ(served->value, "caddy-h3");
+  // Go writes its header map in no fixed order, and quic-go no content-length for `respond`.
+  const auto value = [&](std::string_view name) {
+    const ctn::Header* h = find(out.response.head.headers, name);
+    return h ? h->value : "<absent>";
+  };
+  EXPECT_EQ(value("server"), "Caddy") << joined(out.response.head.headers);
+  EXPECT_EQ(value("x-served-by"), "caddy-h3");
+  EXPECT_EQ(value("content-type"), "text/plain; charset=utf-8");
+  EXPECT_EQ(out.response.head.headers.size(), 3u);
+}
+
+TEST(QuicHttp3, GetFromNgtcp2Server) {
+  Ngtcp2Server server;
+  // 8 MiB: more than the stream window (6 MiB), so the window has to be opened again as body arrives.
+  std::string big(8 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + (i * 7 + i / 4096) % 26);
+  std::ofstream(server.dir.path / "htdocs" / "big.txt", std::ios::binary) << big;
+  std::ofstream(server.dir.path / "htdocs" / "hello.txt") << "hello from ngtcp2\n";
+  ASSERT_TRUE(server.ready()) << server.server->log();
+
+  ctn::quic::Request req;
+  req.authority = "localhost:" + std::to_string(server.port);
+  req.path = "/hello.txt";
+  Outcome out = fetch_once(options_for(server.port), req);
+  ASSERT_FALSE(out.error) << error_text(out) << "\n" << server.server->log();
+  EXPECT_EQ(out.response.head.status, 200);
+  EXPECT_EQ(out.response.body, "hello from ngtcp2\n");
+  ASSERT_NE(find(out.response.head.headers, "content-length"), nullptr);
+  EXPECT_EQ(find(out.response.head.headers, "content-length")->value, "18");
+
+  req.path = "/big.txt";
+  out = fetch_once(options_for(server.port), req);
+  ASSERT_FALSE(out.error) << error_text(out);
+  EXPECT_EQ(out.response.head.status, 200);
+  EXPECT_EQ(out.response.body.size(), big.size());
+  EXPECT_TRUE(out.response.body == big);
+
+  req.path = "/missing.txt";
+  out = fetch_once(options_for(server.port), req);
+  ASSERT_FALSE(out.error) << error_text(out);
+  EXPECT_EQ(out.response.head.status, 404);
+}
+
+// More requests than the server lets us open streams at once: the rest wait for its MAX_STREAMS and
+// then go out on the same connection.
+TEST(QuicHttp3, RequestsBeyondTheServersStreamLimitWaitForMaxStreams) {
+  Ngtcp2Server server({"--max-streams-bidi=3"});
+  for (int i = 0; i < 10; ++i) {
+    std::ofstream(server.dir.path / "htdocs" / ("f" + std::to_string(i))) << "file " << i;
+  }
+  ASSERT_TRUE(server.ready()) << server.server->log();
+  asio::io_context io;
+  auto conn = ctn::quic::ClientConnection::create(io, options_for(server.port));
+  std::vector<Outcome> outcomes(10);
+  int settled = 0;
+  for (int i = 0; i < 10; ++i) {
+    ctn::quic::Request req;
+    req.authority = "localhost:" + std::to_string(server.port);
+    req.path = "/f" + std::to_string(i);
+    conn->fetch(req, [&, i](const ctn::Error* e, ctn::quic::Response&& r) {
+      if (e) outcomes[i].error = *e;
+      outcomes[i].response = std::move(r);
+      if (++settled == 10) conn->close();
+    });
+  }
+  conn->start();
+  io.run();
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_FALSE(outcomes[i].error) << i << ": " << error_text(outcomes[i]);
+    EXPECT_EQ(outcomes[i].response.head.status, 200);
+    EXPECT_EQ(outcomes[i].response.body, "file " + std::to_string(i));
+  }
+}
+
+TEST(QuicHttp3, CertificateFromAnotherCaIsRefusedWithTlsCert) {
+  Ngtcp2Server server;
+  ASSERT_TRUE(server.ready()) << server.server->log();
+  ctn::quic::Options o = options_for(server.port);
+  o.ca_file = (cert_dir() / "self-signed.pem").string();  // not the CA that signed server.pem
+  ctn::quic::Request req;
+  req.authority = "localhost";
+  const Outcome out = fetch_once(o, req);
+  ASSERT_TRUE(out.error);
+  EXPECT_EQ(out.error->code, ctn::ErrorCode::kTlsCert) << error_text(out);
+  EXPECT_EQ(out.error->stage, ctn::Stage::kTls);
+}
+
+// An IP literal as the server name: no SNI, and the certificate must name the address (server.pem
+// carries IP:127.0.0.1 but not 127.0.0.2).
+TEST(QuicHttp3, IpLiteralServerNameIsCheckedAgainstTheCertificatesAddresses) {
+  Ngtcp2Server server;
+  std::ofstream(server.dir.path / "htdocs" / "ip.txt") << "by address";
+  ASSERT_TRUE(server.ready()) << server.server->log();
+  ctn::quic::Request req;
+  req.authority = "127.0.0.1:" + std::to_string(server.port);
+  req.path = "/ip.txt";
+  ctn::quic::Options o = options_for(server.port);
+  o.server_name = "127.0.0.1";
+  Outcome out = fetch_once(o, req);
+  ASSERT_FALSE(out.error) << error_text(out);
+  EXPECT_EQ(out.response.body, "by address");
+
+  o.server_name = "127.0.0.2";
+  out = fetch_once(o, req);
+  ASSERT_TRUE(out.error);
+  EXPECT_EQ(out.error->code, ctn::ErrorCode::kTlsCert) << error_text(out);
+}
+
+TEST(QuicHttp3, SilentServerFailsWithHandshakeTimeout) {
+  asio::io_context io;
+  // A UDP socket that reads every datagram and never answers.
+  asio::ip::udp::socket silent(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  std::array<char, 2048> sink;
+  std::atomic<int> datagrams{0};
+  std::vector<size_t> sizes;
+  // CTN_QUIC_FIRST_FLIGHT_DUMP=<file>: the datagrams received, one hex line each (how docs/quic-gap.md
+  // measured what this stack sends).
+  const char* dump_path = std::getenv("CTN_QUIC_FIRST_FLIGHT_DUMP");
+  std::ofstream dump;
+  if (dump_path) dump.open(dump_path);
+  std::function<void()> read = [&] {
+    silent.async_receive(asio::buffer(sink), [&](const std::error_code& ec, size_t n) {
+      if (ec) return;
+      ++datagrams;
+      sizes.push_back(n);
+      if (dump.is_open()) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        for (size_t i = 0; i < n; ++i) dump << kHex[(sink[i] >> 4) & 0xf] << kHex[sink[i] & 0xf];
+        dump << "\n";
+      }
+      read();
+    });
+  };
+  read();
+  ctn::quic::Options o = options_for(silent.local_endpoint().port());
+  o.handshake_timeout_ms = 300;
+  o.datagram_size = 1250;  // Chrome's size: the padded Initial fills it
+  // With an X25519MLKEM768 key share the hello (~1.4 kB) takes two Initials, as a browser's does.
+  std::string hello;
+  o.shape_client_hello = chrome_quic_groups(&hello);
+  std::optional<ctn::Error> error;
+  auto conn = ctn::quic::ClientConnection::create(io, o);
+  conn->fetch(ctn::quic::Request{}, [&](const ctn::Error* e, ctn::quic::Response&&) {
+    if (e) error = *e;
+    silent.close();
+  });
+  conn->start();
+  io.run();
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->code, ctn::ErrorCode::kTimeout) << error->message;
+  EXPECT_EQ(error->stage, ctn::Stage::kTls);
+  ASSERT_GE(datagrams.load(), 2);  // the first flight did go out
+  EXPECT_EQ(sizes[0], 1250u);
+  EXPECT_EQ(sizes[1], 1250u);
+  EXPECT_EQ(client_hello_groups(hello), "11ec,001d,0017,0018");
+}
+
+// An HTTP/1.1 backend on 127.0.0.1 that answers every request with a head promising
+// `promised` body bytes, sends `sent` of them and closes: what a crashing upstream looks like.
+class DyingBackend {
+ public:
+  DyingBackend(size_t promised, size_t sent) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(listener_, 8);
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+    thread_ = std::thread([this, promised, sent] {
+      for (;;) {
+        const int fd = ::accept(listener_, nullptr, nullptr);
+        if (fd < 0) return;
+        std::string request;
+        char buf[4096];
+        while (request.find("\r\n\r\n") == std::string::npos) {
+          const ssize_t n = ::read(fd, buf, sizeof buf);
+          if (n <= 0) break;
+          request.append(buf, static_cast<size_t>(n));
+        }
+        const std::string out =
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(promised) +
+            "\r\n\r\n" + std::string(sent, 'x');
+        for (size_t off = 0; off < out.size();) {
+          const ssize_t n = ::write(fd, out.data() + off, out.size() - off);
+          if (n <= 0) break;
+          off += static_cast<size_t>(n);
+        }
+        ::close(fd);
+      }
+    });
+  }
+  ~DyingBackend() {
+    ::shutdown(listener_, SHUT_RDWR);
+    ::close(listener_);
+    thread_.join();
+  }
+  uint16_t port = 0;
+
+ private:
+  int listener_ = -1;
+  std::thread thread_;
+};
+
+// caddy (quic-go) ends the stream when its upstream dies: the body falls short of its content-length.
+// That request fails; another one on the same connection is unaffected.
+TEST(QuicHttp3, UpstreamDyingMidBodyFailsThatStreamOnly) {
+  DyingBackend backend(1'000'000, 200'000);
+  Caddy caddy("  handle /dies {\n    reverse_proxy 127.0.0.1:" + std::to_string(backend.port) +
+              " {\n      flush_interval -1\n    }\n  }\n  respond /hello \"still here\" 200\n");
+  ASSERT_TRUE(caddy.ready()) << caddy.server->log();
+  asio::io_context io;
+  auto conn = ctn::quic::ClientConnection::create(io, options_for(caddy.port));
+  Outcome dies, hello;
+  auto request = [&](const char* path, Outcome& into, std::function<void()> then) {
+    ctn::quic::Request req;
+    req.authority = "localhost:" + std::to_string(caddy.port);
+    req.path = path;
+    conn->fetch(req, [&into, then](const ctn::Error* e, ctn::quic::Response&& r) {
+      if (e) into.error = *e;
+      into.response = std::move(r);
+      then();
+    });
+  };
+  // /hello goes out only after /dies failed: the connection must still be usable then.
+  request("/dies", dies, [&] { request("/hello", hello, [&] { conn->close(); }); });
+  conn->start();
+  io.run();
+  ASSERT_TRUE(dies.error) << "body " << dies.response.body.size() << " bytes";
+  EXPECT_EQ(dies.error->code, ctn::ErrorCode::kBodyTruncated) << error_text(dies);
+  EXPECT_EQ(dies.error->stage, ctn::Stage::kBody);
+  ASSERT_FALSE(hello.error) << error_text(hello);
+  EXPECT_EQ(hello.response.head.status, 200);
+  EXPECT_EQ(hello.response.body, "still here");
+}
+
+// A response head beyond kMaxHeaderSectionBytes (a 300 000-byte field) fails the request with
+// ERR_PROTOCOL before any head is delivered. nghttp3 0.8.0's QPACK decoder is unusable after that, so
+// the connection closes (H3 error code inferred by nghttp3); requests still open fail with it.
+TEST(QuicHttp3, HugeResponseHeadFailsWithProtocolError) {
+  Caddy caddy("  header X-Huge " + std::string(300'000, 'h') + "\n  respond \"never seen\" 200\n");
+  ASSERT_TRUE(caddy.ready()) << caddy.server->log();
+  ctn::quic::Request req;
+  req.authority = "localhost:" + std::to_string(caddy.port);
+  req.path = "/huge";
+  const Outcome out = fetch_once(options_for(caddy.port), req);
+  ASSERT_TRUE(out.error) << "status " << out.response.head.status;
+  EXPECT_EQ(out.error->code, ctn::ErrorCode::kProtocol) << error_text(out);
+  EXPECT_EQ(out.error->stage, ctn::Stage::kHeaders);
+  EXPECT_NE(out.error->message.find("passed the limit"), std::string::npos) << out.error->message;
+  EXPECT_EQ(out.response.head.status, 0);
+}
+
+// A UDP relay between the client and a server that forwards both ways until `budget` bytes came
+// from the server, then drops everything: the server has fallen silent mid-response.
+class SilencingRelay {
+ public:
+  SilencingRelay(asio::io_context& io, asio::ip::udp::endpoint server, size_t budget)
+      : client_side_(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
+        server_side_(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
+        server_(server),
+        budget_(budget) {
+    from_client();
+    from_server();
+  }
+  uint16_t port() const { return client_side_.local_endpoint().port(); }
+  void close() {
+    client_side_.close();
+    server_side_.close();
+  }
+  bool silenced() const { return forwarded_ >= budget_; }
+
+ private:
+  void from_client() {
+    client_side_.async_receive_from(asio::buffer(up_), client_, [this](const std::error_code& ec, size_t n) {
+      if (ec) return;
+      std::error_code ignored;
+      if (!silenced()) server_side_.send_to(asio::buffer(up_.data(), n), server_, 0, ignored);
+      from_client();
+    });
+  }
+  void from_server() {
+    server_side_.async_receive(asio::buffer(down_), [this](const std::error_code& ec, size_t n) {
+      if (ec) return;
+      std::error_code ignored;
+      if (!silenced()) {
+        forwarded_ += n;
+        client_side_.send_to(asio::buffer(down_.data(), n), client_, 0, ignored);
+      }
+      from_server();
+    });
+  }
+  asio::ip::udp::socket client_side_, server_side_;
+  asio::ip::udp::endpoint server_, client_;
+  std::array<char, 65536> up_, down_;
+  size_t budget_;
+  size_t forwarded_ = 0;
+};
+
+TEST(QuicHttp3, ServerSilentMidBodyFailsWithBodyTruncated) {
+  Ngtcp2Server server;
+  std::ofstream(server.dir.path / "htdocs" / "big.bin", std::ios::binary) << std::string(8 << 20, 'z');
+  ASSERT_TRUE(server.ready()) << server.server->log();
+  asio::io_context io;
+  SilencingRelay relay(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), server.port),
+                       256 * 1024);
+  ctn::quic::Options o = options_for(relay.port());
+  o.idle_timeout_ms = 400;  // QUIC's idle timeout ends the silent connection
+  std::optional<ctn::Error> error;
+  size_t body = 0;
+  auto conn = ctn::quic::ClientConnection::create(io, o);
+  ctn::quic::Request req;
+  req.authority = "localhost:" + std::to_string(server.port);
+  req.path = "/big.bin";
+  conn->fetch(req, [&](const ctn::Error* e, ctn::quic::Response&& r) {
+    if (e) error = *e;
+    body = r.body.size();
+    relay.close();
+  });
+  conn->start();
+  io.run();
+  ASSERT_TRUE(error) << body;
+  EXPECT_TRUE(relay.silenced());
+  EXPECT_EQ(error->code, ctn::ErrorCode::kBodyTruncated) << error->message;
+  EXPECT_EQ(error->stage, ctn::Stage::kBody);
+}
+
+}  // namespace
