@@ -316,7 +316,8 @@ bool Http1Channel::read_into_body() {
       host_.sink().body_space(*exchange_, static_cast<size_t>(std::min<uint64_t>(framed, most)), framed);
   if (space.empty()) return false;
   transport.with_stream([&](auto& stream) {
-    // The handler holds the exchange: the read writes into its body until it completes.
+    // The handler holds the exchange: the read writes into its body until it completes. An
+    // exchange no longer here was given up (its body is never delivered): nothing to commit.
     stream.async_read_some(asio::buffer(space.data(), space.size()),
                            [this, owner = host_.self(), keep = exchange_, gen = read_generation_,
                             reserved = space.size()](const asio::error_code& ec, size_t n) {

@@ -99,6 +99,9 @@ void ResponseSink::append(Exchange& ex, std::string_view bytes) {
 std::span<char> ResponseSink::body_space(Exchange& ex, size_t want, uint64_t framed_left) {
   if (want == 0 || ex.decoder || !ex.decode_error.empty() || over_limit(ex, framed_left)) return {};
   reserve_burst(ex, want);
+  // A buffer sized for the burst is filled before it grows (growing would copy all of it).
+  const size_t room = ex.pending_body.capacity() - ex.pending_body.size();
+  if (room > 0) want = std::min(want, room);
   // resize() zero-fills the `want` bytes just before the read writes them: they are in cache then,
   // and a fresh page is faulted in once, by the fill.
   const size_t at = ex.pending_body.size();

@@ -239,6 +239,25 @@ TEST_F(ResponseSinkTest, TheHeadsContentLengthSizesTheBodyOnce) {
   EXPECT_EQ(ResponseSink::pending(ex), kFrame * kFrames);
 }
 
+// A streamed body's burst buffer (one kBodyFlushBytes burst of a longer Content-Length) is filled to
+// the byte by direct reads of any size before anything would grow (and copy) it.
+TEST_F(ResponseSinkTest, BodySpaceFillsTheBurstBufferBeforeGrowingIt) {
+  sink.begin(ex, head_with({{"Content-Length", std::to_string(3 * kBodyFlushBytes)}}), {});
+  std::span<char> space = sink.body_space(ex, 16'000, 3 * kBodyFlushBytes);
+  ASSERT_FALSE(space.empty());
+  const char* buffer = ex.pending_body.data();
+  const size_t capacity = ex.pending_body.capacity();
+  EXPECT_GE(capacity, kBodyFlushBytes);
+  sink.commit(ex, space.size(), space.size());
+  while (ResponseSink::pending(ex) < capacity) {
+    space = sink.body_space(ex, 16'000, 3 * kBodyFlushBytes - ex.body_bytes);
+    ASSERT_FALSE(space.empty());
+    sink.commit(ex, space.size(), space.size());
+  }
+  EXPECT_EQ(ex.pending_body.data(), buffer);
+  EXPECT_EQ(ResponseSink::pending(ex), capacity);
+}
+
 // A hostile Content-Length reserves no more than the request's limits allow: max_response_bytes
 // for a whole body, kWholeBodyReserveBytes without one, one burst for a streamed body. The bytes
 // themselves still meet the same checks (ERR_BODY_TOO_LARGE past the cap).
