@@ -49,6 +49,7 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   std::shared_ptr<Connection> connection;
   // The response in progress (reset for every attempt).
   bool head_seen = false;
+  int64_t content_length = -1;  // the head's Content-Length (-1: none): sizes the body's buffer
   std::string pending_body;
   std::unique_ptr<BodyDecoder> decoder;
   // Set inside parser/session callbacks, acted on after them: the body cannot be decoded
@@ -74,6 +75,7 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   bool can_resend() const { return !spec.body_stream || upload_taken == 0; }
   void reset_response() {
     head_seen = false;
+    content_length = -1;
     pending_body.clear();
     decoder.reset();
     decode_error.clear();

@@ -26,6 +26,11 @@ bool chunked_transfer(const HeaderList& headers) {
 // Pieces taken per streamed-body write: enough to fill a TLS record run, few enough to stay cheap.
 constexpr size_t kUploadPiecesPerWrite = 64;
 
+// A direct read (straight into the body) asks for what one read returns: a TLS record's plaintext
+// through TLS, the read buffer's size on plain TCP. The body grows by that much before the read and
+// shrinks back to what came, so asking for more than arrives only costs filling it.
+constexpr size_t kTlsRecordPlaintextBytes = 16 * 1024;
+
 }  // namespace
 
 Http1Channel::Http1Channel(ChannelHost& host, const proxy::ProxyConfig* absolute_form_proxy)
@@ -243,7 +248,7 @@ void Http1Channel::begin_pipe(Exchange& ex, std::string_view leftover) {
   response_complete_ = false;
   Deadlines::cancel(ex);
   if (!leftover.empty()) {
-    host_.sink().append(ex, leftover, parser_.content_length());
+    host_.sink().append(ex, leftover);
     host_.sink().flush(ex);
   }
   pump_upload();
@@ -277,8 +282,7 @@ void Http1Channel::on_read_pipe(const asio::error_code& ec, size_t bytes) {
     return;
   }
   engine_.counters.count_io(bytes, 0);
-  host_.sink().append(ex, std::string_view(host_.transport().read_buffer().data(), bytes),
-                      parser_.content_length());
+  host_.sink().append(ex, std::string_view(host_.transport().read_buffer().data(), bytes));
   if (ResponseSink::pending(ex) < kBodyFlushBytes && host_.transport().more_readable_now()) {
     read();
     return;
@@ -291,14 +295,40 @@ void Http1Channel::read() {
   if (host_.closed() || reading_) return;
   if (exchange_ && exchange_->paused) return;
   reading_ = true;
+  if (read_into_body()) return;
   host_.transport().with_stream([&](auto& stream) {
     stream.async_read_some(asio::buffer(host_.transport().read_buffer()),
                            [this, owner = host_.self(), gen = read_generation_](
-                               const asio::error_code& ec, size_t n) { on_read(ec, n, gen); });
+                               const asio::error_code& ec, size_t n) { on_read(ec, n, gen, 0); });
   });
 }
 
-void Http1Channel::on_read(const asio::error_code& ec, size_t bytes, uint64_t generation) {
+// Where the framing says the next bytes are body as sent (a Content-Length body, a chunk's data)
+// and nothing decodes them, the socket read goes straight into the body: one copy fewer.
+bool Http1Channel::read_into_body() {
+  if (!exchange_ || pipe_) return false;
+  const uint64_t framed = parser_.framed_body_left();
+  if (framed == 0) return false;
+  Transport& transport = host_.transport();
+  const bool tls = transport.target_ssl() != nullptr || transport.proxy_tls() != nullptr;
+  const size_t most = tls ? kTlsRecordPlaintextBytes : transport.read_buffer().size();
+  const std::span<char> space =
+      host_.sink().body_space(*exchange_, static_cast<size_t>(std::min<uint64_t>(framed, most)), framed);
+  if (space.empty()) return false;
+  transport.with_stream([&](auto& stream) {
+    // The handler holds the exchange: the read writes into its body until it completes. An
+    // exchange no longer here was given up (its body is never delivered): nothing to commit.
+    stream.async_read_some(asio::buffer(space.data(), space.size()),
+                           [this, owner = host_.self(), keep = exchange_, gen = read_generation_,
+                            reserved = space.size()](const asio::error_code& ec, size_t n) {
+                             if (keep == exchange_) host_.sink().commit(*keep, reserved, ec ? 0 : n);
+                             on_read(ec, n, gen, reserved);
+                           });
+  });
+  return true;
+}
+
+void Http1Channel::on_read(const asio::error_code& ec, size_t bytes, uint64_t generation, size_t direct) {
   if (generation != read_generation_) {
     // The watch read of the idle period: anything it got (bytes nobody asked for, or EOF) means
     // the server gave up on this connection before the current request reached it.
@@ -347,7 +377,12 @@ void Http1Channel::on_read(const asio::error_code& ec, size_t bytes, uint64_t ge
   }
   engine_.counters.count_io(bytes, 0);
   if (bytes > 0) response_started_ = true;
-  const size_t used = parser_.feed(std::string_view(host_.transport().read_buffer().data(), bytes));
+  size_t used = bytes;
+  if (direct != 0) {
+    parser_.skip_body(bytes);  // read_into_body: they are in the body already
+  } else {
+    used = parser_.feed(std::string_view(host_.transport().read_buffer().data(), bytes));
+  }
   if (parser_.status() == http1::ResponseParser::Status::kError) {
     fail(Error{ErrorCode::kProtocol, ex.stage, "invalid HTTP response: " + parser_.error()}, false);
     return;
@@ -399,9 +434,7 @@ void Http1Channel::on_head(ResponseHead&& head) {
   host_.begin_response(*exchange_, std::move(head));
 }
 
-void Http1Channel::on_body(std::string_view bytes) {
-  host_.sink().append(*exchange_, bytes, parser_.content_length());
-}
+void Http1Channel::on_body(std::string_view bytes) { host_.sink().append(*exchange_, bytes); }
 
 void Http1Channel::on_complete() {
   response_complete_ = true;

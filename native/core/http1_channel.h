@@ -48,7 +48,11 @@ class Http1Channel : http1::ResponseListener {
   void write_request();
   void on_write(const asio::error_code& ec, size_t bytes);
   void read();
-  void on_read(const asio::error_code& ec, size_t bytes, uint64_t generation);
+  // Starts a read straight into the exchange's body when the framing allows; false otherwise.
+  bool read_into_body();
+  // `direct`: the bytes were read into the body by read_into_body (that many were reserved), not
+  // into the transport's read buffer.
+  void on_read(const asio::error_code& ec, size_t bytes, uint64_t generation, size_t direct);
   // Streamed body (and an upgraded connection's outgoing bytes): one write at a time.
   void pump_upload();
   void on_upload_write(const asio::error_code& ec, size_t bytes, uint64_t payload);

@@ -359,6 +359,28 @@ bool ResponseParser::parse_chunk_size(std::string_view line) {
   return true;
 }
 
+uint64_t ResponseParser::framed_body_left() const noexcept {
+  return state_ == State::kBodyLength || state_ == State::kChunkData ? remaining_ : 0;
+}
+
+void ResponseParser::body_placed(size_t n) {
+  remaining_ -= n;
+  if (remaining_ != 0) return;
+  if (state_ == State::kChunkData) {
+    state_ = State::kChunkDataEnd;
+    chunk_cr_seen_ = false;
+  } else {
+    state_ = State::kDone;
+    listener_.on_complete();
+  }
+}
+
+void ResponseParser::skip_body(size_t n) {
+  const uint64_t left = framed_body_left();
+  if (n == 0 || left == 0) return;
+  body_placed(static_cast<size_t>(std::min<uint64_t>(n, left)));
+}
+
 size_t ResponseParser::feed(std::string_view bytes) {
   if (state_ == State::kDone || state_ == State::kError) return 0;
   if (!bytes.empty()) started_ = true;
@@ -387,16 +409,13 @@ size_t ResponseParser::feed(std::string_view bytes) {
         }
         break;
 
-      case State::kBodyLength: {
+      case State::kBodyLength:
+      case State::kChunkData: {
         const size_t n = static_cast<size_t>(std::min<uint64_t>(remaining_, bytes.size() - pos));
         listener_.on_body(bytes.substr(pos, n));
         pos += n;
-        remaining_ -= n;
-        if (remaining_ == 0) {
-          state_ = State::kDone;
-          listener_.on_complete();
-          return pos;
-        }
+        body_placed(n);
+        if (state_ == State::kDone) return pos;
         break;
       }
 
@@ -415,18 +434,6 @@ size_t ResponseParser::feed(std::string_view bytes) {
           state_ = State::kChunkData;
         }
         break;
-
-      case State::kChunkData: {
-        const size_t n = static_cast<size_t>(std::min<uint64_t>(remaining_, bytes.size() - pos));
-        listener_.on_body(bytes.substr(pos, n));
-        pos += n;
-        remaining_ -= n;
-        if (remaining_ == 0) {
-          state_ = State::kChunkDataEnd;
-          chunk_cr_seen_ = false;
-        }
-        break;
-      }
 
       case State::kChunkDataEnd: {
         // Checked byte by byte rather than via take_line so garbage is refused at once instead of

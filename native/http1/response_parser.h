@@ -61,6 +61,14 @@ class ResponseParser {
   bool keep_alive() const noexcept { return keep_alive_; }
   // After on_head: the body length when known from content-length, else -1.
   int64_t content_length() const noexcept { return content_length_; }
+  // Body bytes the framing still promises in one stretch: what is left of a Content-Length body, or
+  // of the current chunk's data; 0 elsewhere (head, chunk-size lines, close-delimited body, done).
+  // The caller may read that many straight into the body and report them with skip_body.
+  uint64_t framed_body_left() const noexcept;
+  // `n` body bytes (at most framed_body_left()) were placed by the caller without passing through
+  // feed(): the parser moves on as if it had handed them to on_body (on_complete at the end of a
+  // Content-Length body).
+  void skip_body(size_t n);
 
  private:
   enum class State {
@@ -82,6 +90,8 @@ class ResponseParser {
   bool on_headers_done();
   bool parse_chunk_size(std::string_view line);
   bool choose_body_framing();
+  // `n` bytes of the current Content-Length body or chunk's data were consumed.
+  void body_placed(size_t n);
 
   ResponseListener& listener_;
   ParserLimits limits_;

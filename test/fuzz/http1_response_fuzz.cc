@@ -6,6 +6,9 @@
 //   bits 0-3  read size: 0 = everything at once, else pieces of that many bytes
 //   bit 4     the request was HEAD (every response bodiless)
 //   bit 5     tight limits (1 KiB head, 8 headers) so the limit paths are reached quickly
+//   bit 6     the caller places framed body bytes itself (skip_body), as the HTTP/1.1 channel's
+//             reads straight into the body do
+#include <algorithm>
 #include <cstdint>
 #include <string_view>
 
@@ -28,6 +31,11 @@ class CheckingListener : public ctn::http1::ResponseListener {
   void on_trailers(ctn::HeaderList&& trailers) override {
     if (!has_head_ || complete_) __builtin_trap();
   }
+  // Body bytes the caller placed without feeding them (skip_body).
+  void placed(size_t n) {
+    if (!has_head_ || complete_ || n == 0) __builtin_trap();
+    body_bytes_ += n;
+  }
   void on_complete() override {
     if (complete_) __builtin_trap();
     complete_ = true;
@@ -48,6 +56,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ctn::fuzz::FuzzInput input(data, size);
   const uint8_t control = input.control();
   const bool head_request = control & 0x10;
+  const bool place_body = control & 0x40;
   ctn::http1::ParserLimits limits;
   if (control & 0x20) limits = ctn::http1::ParserLimits{1024, 8};
 
@@ -58,12 +67,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ctn::fuzz::in_pieces(input.rest(), control & 0x0f, [&](std::string_view piece) {
     // A keep-alive connection: what one response leaves over starts the next one.
     while (!piece.empty()) {
-      const size_t used = parser.feed(piece);
+      const uint64_t framed = place_body ? parser.framed_body_left() : 0;
+      size_t used;
+      if (framed > 0) {
+        used = static_cast<size_t>(std::min<uint64_t>(framed, piece.size()));
+        listener.placed(used);
+        parser.skip_body(used);
+      } else {
+        used = parser.feed(piece);
+      }
       if (used > piece.size()) __builtin_trap();
       if (parser.status() == ctn::http1::ResponseParser::Status::kError) return !(failed = true);
       if (!parser.complete()) {
-        if (used != piece.size()) __builtin_trap();  // an incomplete message takes everything
-        return true;
+        if (used == piece.size()) return true;
+        if (framed == 0) __builtin_trap();  // an incomplete message takes everything fed
+        piece.remove_prefix(used);          // framing follows the placed bytes
+        continue;
       }
       if (parser.content_length() >= 0 && listener.body_bytes() > uint64_t(parser.content_length())) {
         __builtin_trap();

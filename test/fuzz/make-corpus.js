@@ -25,7 +25,8 @@ function write(target, seeds) {
   for (const [name, bytes] of Object.entries(seeds)) fs.writeFileSync(path.join(dir, name), bytes);
 }
 
-// ---- HTTP/1 responses: control byte (read size | 0x10 HEAD | 0x20 tight limits), then bytes ----
+// ---- HTTP/1 responses: control byte (read size | 0x10 HEAD | 0x20 tight limits | 0x40 body placed
+// by the caller), then bytes ----
 const ok5 = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello';
 const chunked =
   'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n' +
@@ -67,6 +68,9 @@ write('http1_response', {
   'conflicting-lengths': b(0, 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!'),
   'obs-fold': b(0, 'HTTP/1.1 200 OK\r\nX-Long: a\r\n b\r\nContent-Length: 0\r\n\r\n'),
   'huge-chunk-size': b(0, 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n'),
+  'placed-pipelined-split-3': b(0x43, ok5, chunked, ok5),
+  'placed-chunked-whole': b(0x40, chunked),
+  'placed-short-length': b(0x41, 'HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc'),
 });
 
 // ---- HTTP/2 server byte streams: control bytes (options, read size), then frames ----

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -681,6 +682,114 @@ TEST_F(EngineTest, TruncatedChunkedBodyIsAnError) {
   AWAIT(r, id);
   EXPECT_EQ(r.code(), "ERR_BODY_TRUNCATED") << r.describe();
   EXPECT_EQ(r.stage(), "body");
+}
+
+// Content-Length bodies and chunks' data are read from TLS straight into the body: every byte lands
+// where it belongs whatever the TLS records (written here in pieces that cut heads, chunk-size
+// lines and bodies anywhere), and the next response on the kept-alive connection is parsed from
+// the first byte after the body.
+TEST_F(EngineTest, BodiesReadStraightFromTlsAreExactAcrossRecords) {
+  std::string body(300'001, '\0');
+  for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 7 % 251);
+  std::string chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  size_t at = 0;
+  for (const size_t size : std::vector<size_t>{1, 16'384, 3, 16'385, 100'000, 167'228}) {
+    char line[24];
+    std::snprintf(line, sizeof line, "%zx\r\n", size);
+    chunked += line + body.substr(at, size) + "\r\n";
+    at += size;
+  }
+  ASSERT_EQ(at, body.size());
+  chunked += "0\r\n\r\n";
+  const std::string length = response(body);
+  TestServer server(
+      [&](ServerConn& c) {
+        std::string raw;
+        while (c.read_request(&raw)) {
+          const std::string& wire = raw.find("/chunked") != std::string::npos ? chunked : length;
+          const size_t piece = raw.find("/odd") != std::string::npos ? 7'919 : 65'536;
+          if (!c.write_slowly(wire, piece, 0ms)) return;
+        }
+      },
+      ServerOptions{.tls = true});
+  for (const char* target : {"/length", "/chunked", "/length/odd", "/chunked/odd"}) {
+    for (const bool whole : {true, false}) {
+      RequestSpec s = spec(server, "GET", target);
+      s.whole_body = whole;
+      const uint64_t id = submit(std::move(s));
+      AWAIT(r, id);
+      ASSERT_TRUE(r.ok()) << target << ": " << r.describe();
+      EXPECT_TRUE(r.body == body) << target << (whole ? " whole" : " streamed") << ": " << r.describe();
+      if (whole) {
+        EXPECT_EQ(r.body_events, 1u);
+      }
+    }
+  }
+  EXPECT_EQ(server.connections(), 1) << "every response ended exactly where its framing said";
+}
+
+// Short bodies read straight from TLS end as before: the server closing early is ERR_BODY_TRUNCATED
+// (whole or streamed, Content-Length or chunked), and a streamed body delivers an exact prefix.
+TEST_F(EngineTest, ShortBodiesReadStraightFromTlsAreTruncated) {
+  std::string body(50'000, '\0');
+  for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 13 % 253);
+  TestServer server(
+      [&](ServerConn& c) {
+        std::string raw;
+        if (!c.read_request(&raw)) return;
+        if (raw.find("/chunked") != std::string::npos) {
+          c.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n186a0\r\n" + body);
+        } else {
+          c.write("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + body);
+        }
+        c.sleep_for(20ms);
+        if (c.index() % 2 == 0) c.close_notify();
+        c.close();
+      },
+      ServerOptions{.tls = true});
+  for (const char* target : {"/length", "/chunked"}) {
+    for (const bool whole : {true, false}) {
+      RequestSpec s = spec(server, "GET", target);
+      s.whole_body = whole;
+      const uint64_t id = submit(std::move(s));
+      AWAIT(r, id);
+      EXPECT_EQ(r.code(), "ERR_BODY_TRUNCATED") << target << ": " << r.describe();
+      EXPECT_EQ(r.stage(), "body");
+      if (whole) {
+        EXPECT_TRUE(r.body.empty()) << "nothing of a failed whole body is delivered";
+      }
+      EXPECT_EQ(body.rfind(r.body, 0), 0u) << "a prefix of what was sent";
+    }
+  }
+}
+
+// A Content-Length far past anything sent or allowed: no giant reservation (the sink's test checks
+// the buffer's size), and the bytes meet the same checks as ever: past max_response_bytes it is
+// ERR_BODY_TOO_LARGE, else the close before the promised end is ERR_BODY_TRUNCATED.
+TEST_F(EngineTest, AHostileContentLengthMeetsTheUsualLimits) {
+  const std::string sent(200'000, 'h');
+  TestServer server(
+      [&](ServerConn& c) {
+        if (!c.read_request()) return;
+        c.write("HTTP/1.1 200 OK\r\nContent-Length: 9000000000000000000\r\n\r\n" + sent);
+        c.sleep_for(20ms);
+        c.close();
+      },
+      ServerOptions{.tls = true});
+  RequestSpec capped = spec(server);
+  capped.whole_body = true;
+  capped.max_response_bytes = 100'000;
+  const uint64_t a = submit(std::move(capped));
+  AWAIT(ra, a);
+  EXPECT_EQ(ra.code(), "ERR_BODY_TOO_LARGE") << ra.describe();
+  for (const bool whole : {true, false}) {
+    RequestSpec s = spec(server);
+    s.whole_body = whole;
+    const uint64_t id = submit(std::move(s));
+    AWAIT(r, id);
+    EXPECT_EQ(r.code(), "ERR_BODY_TRUNCATED") << r.describe();
+    EXPECT_EQ(sent.rfind(r.body, 0), 0u) << "a prefix of what was sent";
+  }
 }
 
 TEST_F(EngineTest, ConnectionClosedBeforeOrDuringTheHead) {

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <iterator>
 #include <optional>
 #include <random>
@@ -263,6 +265,108 @@ TEST(ResponseParser, ChunkedBody) {
   EXPECT_EQ(h.parser.content_length(), -1);
   EXPECT_TRUE(h.parser.keep_alive());
   EXPECT_EQ(h.rec.events, (std::vector<std::string>{"head", "body", "complete"}));
+}
+
+// A caller that places framed body bytes itself (the HTTP/1.1 channel reads them straight into the
+// body) and feeds everything else: at most `place` bytes per skip_body, `piece` per feed().
+struct Placed {
+  std::string body;
+  size_t consumed = 0;
+  bool complete = false;
+  bool keep_alive = false;
+  HeaderList trailers;
+};
+Placed DrivePlacing(std::string_view input, size_t place, size_t piece) {
+  Harness h;
+  Placed out;
+  size_t pos = 0;
+  while (pos < input.size() && !h.parser.complete() && h.parser.status() == Status::kOk) {
+    if (const uint64_t left = h.parser.framed_body_left(); left > 0) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>({left, place, input.size() - pos}));
+      h.rec.body.append(input.substr(pos, n));
+      h.parser.skip_body(n);
+      pos += n;
+      continue;
+    }
+    const size_t n = h.parser.feed(input.substr(pos, std::min(piece, input.size() - pos)));
+    pos += n;
+    if (n == 0) break;
+  }
+  EXPECT_EQ(h.parser.status(), Status::kOk) << h.parser.error();
+  EXPECT_LE(h.rec.complete_calls, 1);
+  out.body = h.rec.body;
+  out.consumed = pos;
+  out.complete = h.parser.complete();
+  out.keep_alive = h.parser.keep_alive();
+  out.trailers = h.rec.trailers;
+  return out;
+}
+
+TEST(ResponseParser, FramedBodyBytesPlacedByTheCallerMatchOneFeed) {
+  std::string body(40'000, '\0');
+  for (size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 7 % 251);
+  const std::string next = "HTTP/1.1 204 No Content\r\n\r\n";  // pipelined: never consumed
+  std::string chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+  size_t at = 0;
+  for (const size_t size : std::vector<size_t>{1, 16'384, 3, 16'385, 7'227}) {
+    char line[32];
+    std::snprintf(line, sizeof line, size == 3 ? "%zx;ext=1\r\n" : "%zX\r\n", size);
+    chunked += line + body.substr(at, size) + "\r\n";
+    at += size;
+  }
+  chunked += "0\r\nX-Trailer: t\r\n\r\n";
+  const std::string length =
+      "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  for (const std::string& message : {length, chunked}) {
+    const std::string input = message + next;
+    Harness whole;
+    const size_t whole_consumed = whole.parser.feed(input);
+    ASSERT_TRUE(whole.parser.complete());
+    ASSERT_EQ(whole.rec.body, body);
+    for (const size_t place : std::vector<size_t>{1, 2, 7, 16'384, 100'000}) {
+      for (const size_t piece : std::vector<size_t>{1, 5, 4'096, 1'000'000}) {
+        const Placed p = DrivePlacing(input, place, piece);
+        EXPECT_TRUE(p.complete) << "place " << place << " piece " << piece;
+        EXPECT_TRUE(p.body == body) << "place " << place << " piece " << piece;
+        EXPECT_EQ(p.consumed, whole_consumed) << "place " << place << " piece " << piece;
+        EXPECT_EQ(p.keep_alive, whole.parser.keep_alive());
+        EXPECT_EQ(DescribeHeaders(p.trailers), DescribeHeaders(whole.rec.trailers));
+      }
+    }
+  }
+}
+
+TEST(ResponseParser, FramedBodyLeftIsOnlyBodyTheFramingPromises) {
+  Harness h;
+  EXPECT_EQ(h.parser.framed_body_left(), 0u);
+  h.parser.feed("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab");
+  EXPECT_EQ(h.parser.framed_body_left(), 8u);
+  h.parser.skip_body(100);  // never past the framing
+  EXPECT_TRUE(h.parser.complete());
+  EXPECT_EQ(h.rec.complete_calls, 1);
+  EXPECT_EQ(h.parser.framed_body_left(), 0u);
+  h.parser.skip_body(5);  // nothing promised: no effect
+  EXPECT_EQ(h.rec.complete_calls, 1);
+
+  Harness c;
+  c.parser.feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r");
+  EXPECT_EQ(c.parser.framed_body_left(), 0u) << "inside a chunk-size line";
+  c.parser.skip_body(3);
+  c.parser.feed("\n");
+  EXPECT_EQ(c.parser.framed_body_left(), 4u);
+  c.parser.skip_body(4);
+  EXPECT_EQ(c.parser.framed_body_left(), 0u) << "the CRLF after the data is framing";
+  EXPECT_FALSE(c.parser.complete());
+  EXPECT_EQ(c.parser.feed("\r\n0\r\n\r\n"), 7u);
+  EXPECT_TRUE(c.parser.complete());
+
+  Harness e;
+  e.parser.feed("HTTP/1.1 200 OK\r\n\r\nclose-delimited");
+  EXPECT_EQ(e.parser.framed_body_left(), 0u);
+  Harness t;
+  t.parser.feed("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+  t.parser.skip_body(2);
+  EXPECT_FALSE(t.parser.finish_eof()) << "a placed but short body is still cut short";
 }
 
 TEST(ResponseParser, ChunkExtensionsIgnored) {

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <cstring>
+#include <span>
 #include <vector>
 
 namespace ctn {
@@ -175,6 +177,116 @@ TEST_F(ResponseSinkTest, WithoutCreditOrWhenReadWholeItNeverPauses) {
   sink.append(whole, chunk);
   sink.flush(whole);
   EXPECT_FALSE(whole.paused);
+}
+
+// A direct read: the bytes are read into room at the end of the body; what did not come is given
+// back, and the body is exactly what was placed.
+TEST_F(ResponseSinkTest, BodySpaceTakesBytesReadStraightIntoTheBody) {
+  sink.begin(ex, head_with({{"Content-Length", "10"}}), {});
+  EXPECT_EQ(ex.content_length, 10);
+  sink.append(ex, "ab");
+  std::span<char> space = sink.body_space(ex, 8, 8);
+  ASSERT_EQ(space.size(), 8u);
+  std::memcpy(space.data(), "cde", 3);
+  sink.commit(ex, space.size(), 3);
+  EXPECT_EQ(ResponseSink::pending(ex), 5u);
+  EXPECT_EQ(ex.body_bytes, 5u);
+  space = sink.body_space(ex, 5, 5);
+  ASSERT_EQ(space.size(), 5u);
+  sink.commit(ex, space.size(), 0);  // the read failed: nothing placed
+  space = sink.body_space(ex, 5, 5);
+  std::memcpy(space.data(), "fghij", 5);
+  sink.commit(ex, space.size(), 5);
+  sink.flush(ex);
+  ASSERT_EQ(events.events.size(), 2u);
+  EXPECT_EQ(events.events[1].body, "abcdefghij");
+  EXPECT_EQ(ex.body_bytes, 10u);
+}
+
+// Bytes that need work go through append: a decoder, a failed body, or a whole body whose framing
+// promises more than max_response_bytes (append then reports it, as without direct reads).
+TEST_F(ResponseSinkTest, BodySpaceIsRefusedWhereAppendMustSeeTheBytes) {
+  ex.spec.decompress = true;
+  sink.begin(ex, head_with({{"Content-Encoding", "gzip"}}), {});
+  EXPECT_TRUE(sink.body_space(ex, 100, 100).empty());
+
+  Exchange capped{io};
+  capped.spec.whole_body = true;
+  capped.spec.max_response_bytes = 100;
+  sink.begin(capped, head_with({{"Content-Length", "101"}}), {});
+  const std::span<char> fits = sink.body_space(capped, 50, 100);  // 100 promised, 100 allowed
+  EXPECT_EQ(fits.size(), 50u);
+  sink.commit(capped, fits.size(), 0);
+  EXPECT_TRUE(sink.body_space(capped, 50, 101).empty());
+  sink.append(capped, std::string(101, 'x'));
+  EXPECT_TRUE(ResponseSink::failed(capped));
+  EXPECT_EQ(ResponseSink::failure(capped).code, ErrorCode::kBodyTooLarge);
+  EXPECT_TRUE(sink.body_space(capped, 1, 1).empty()) << "given up: the rest is dropped";
+}
+
+// The body's buffer is sized once from the head's Content-Length (HTTP/2 gives the sink no other
+// hint): 64 DATA frames of 16 KiB fill one buffer that never moves.
+TEST_F(ResponseSinkTest, TheHeadsContentLengthSizesTheBodyOnce) {
+  ex.spec.whole_body = true;
+  constexpr size_t kFrame = 16 * 1024, kFrames = 64;
+  sink.begin(ex, head_with({{"content-length", std::to_string(kFrame * kFrames)}}), {});
+  const std::string frame(kFrame, 'd');
+  sink.append(ex, frame);
+  EXPECT_GE(ex.pending_body.capacity(), kFrame * kFrames);
+  const char* buffer = ex.pending_body.data();
+  for (size_t i = 1; i < kFrames; ++i) sink.append(ex, frame);
+  EXPECT_EQ(ex.pending_body.data(), buffer) << "reallocated (and copied) while it filled";
+  EXPECT_EQ(ResponseSink::pending(ex), kFrame * kFrames);
+}
+
+// A streamed body's burst buffer (one kBodyFlushBytes burst of a longer Content-Length) is filled to
+// the byte by direct reads of any size before anything would grow (and copy) it.
+TEST_F(ResponseSinkTest, BodySpaceFillsTheBurstBufferBeforeGrowingIt) {
+  sink.begin(ex, head_with({{"Content-Length", std::to_string(3 * kBodyFlushBytes)}}), {});
+  std::span<char> space = sink.body_space(ex, 16'000, 3 * kBodyFlushBytes);
+  ASSERT_FALSE(space.empty());
+  const char* buffer = ex.pending_body.data();
+  const size_t capacity = ex.pending_body.capacity();
+  EXPECT_GE(capacity, kBodyFlushBytes);
+  sink.commit(ex, space.size(), space.size());
+  while (ResponseSink::pending(ex) < capacity) {
+    space = sink.body_space(ex, 16'000, 3 * kBodyFlushBytes - ex.body_bytes);
+    ASSERT_FALSE(space.empty());
+    sink.commit(ex, space.size(), space.size());
+  }
+  EXPECT_EQ(ex.pending_body.data(), buffer);
+  EXPECT_EQ(ResponseSink::pending(ex), capacity);
+}
+
+// A hostile Content-Length reserves no more than the request's limits allow: max_response_bytes
+// for a whole body, kWholeBodyReserveBytes without one, one burst for a streamed body. The bytes
+// themselves still meet the same checks (ERR_BODY_TOO_LARGE past the cap).
+TEST_F(ResponseSinkTest, AHostileContentLengthReservesOnlyWhatTheLimitsAllow) {
+  const std::string huge = "4000000000000000000";
+  Exchange capped{io};
+  capped.spec.whole_body = true;
+  capped.spec.max_response_bytes = 4096;
+  sink.begin(capped, head_with({{"Content-Length", huge}}), {});
+  sink.append(capped, "abc");
+  EXPECT_LE(capped.pending_body.capacity(), 4096u + 64u);
+  EXPECT_TRUE(sink.body_space(capped, 1000, 4'000'000'000'000'000'000ull).empty());
+  sink.append(capped, std::string(4094, 'x'));
+  EXPECT_EQ(ResponseSink::failure(capped).code, ErrorCode::kBodyTooLarge);
+
+  Exchange unlimited{io};
+  unlimited.spec.whole_body = true;
+  sink.begin(unlimited, head_with({{"Content-Length", huge}}), {});
+  sink.append(unlimited, "abc");
+  EXPECT_LE(unlimited.pending_body.capacity(), static_cast<size_t>(kWholeBodyReserveBytes) + 64u);
+
+  Exchange streamed{io};
+  sink.begin(streamed, head_with({{"Content-Length", huge}}), {});
+  sink.append(streamed, "abc");
+  EXPECT_LE(streamed.pending_body.capacity(), kBodyFlushBytes + 64u);
+
+  Exchange garbage{io};
+  sink.begin(garbage, head_with({{"Content-Length", "99999999999999999999999"}}), {});
+  EXPECT_EQ(garbage.content_length, -1) << "not a number this sizes anything by";
 }
 
 }  // namespace
