@@ -43,6 +43,8 @@ afterAll(async () => {
 
 /** An engine of our own; send(spec) resolves with every event of that request, in order. */
 function newEngine() {
+  // events: one step each (unfold); events.crossed: as they crossed from the addon.
+  const awaiting = (resolve) => ({ events: Object.assign([], { crossed: [] }), resolve });
   const waiting = new Map();
   const engine = new addon.NativeEngine((batch) => {
     for (const e of batch) waiting.get(e.id)?.events.crossed.push(e);
@@ -63,8 +65,7 @@ function newEngine() {
     send(spec) {
       const id = next++;
       return new Promise((resolve) => {
-        // events: one step each (unfold); events.crossed: as they crossed from the addon.
-        waiting.set(id, { events: Object.assign([], { crossed: [] }), resolve });
+        waiting.set(id, awaiting(resolve));
         engine.request(id, spec);
       });
     },
@@ -72,7 +73,7 @@ function newEngine() {
     sendPacked(values, text) {
       const id = next++;
       return new Promise((resolve) => {
-        waiting.set(id, { events: [], resolve });
+        waiting.set(id, awaiting(resolve));
         engine.requestPacked(id, values, text, undefined);
       });
     },
