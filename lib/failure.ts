@@ -12,7 +12,7 @@ import { cycletlsErrorText, cycletlsStatus } from './compat-text';
 import type { FailedRequest } from './compat-text';
 import { CycleTLSError } from './errors';
 import type { ErrorCode, ErrorStage } from './errors';
-import { bodyMethods, headersToCycleTLS, metaFields } from './response';
+import { headersToCycleTLS, metaFields } from './response';
 import type { CycleTLSResponseShape, ErrorInfo, ResponseMeta } from './response';
 
 const MISUSE: ReadonlySet<string> = new Set<ErrorCode>([
@@ -96,12 +96,7 @@ export function settleRefusal(
   body: Buffer,
 ): CycleTLSResponseShape {
   if (rejects(err, rejectOnError)) throw err;
-  return {
-    ...metaFields(meta),
-    data: body.toString('utf8'),
-    error: err.toJSON(),
-    ...bodyMethods(body, meta.rawHeaders),
-  };
+  return { ...metaFields(meta, body.toString('utf8'), body), error: err.toJSON() };
 }
 
 /** A resolved response's `error` as the CycleTLSError it was. */

@@ -58,6 +58,11 @@ export function acquireInstance(
   return instance;
 }
 
+/** A user's stream listener threw inside our dispatch: surfaced without losing the rest of the batch. */
+function surface(err: unknown): void {
+  void Promise.reject(err);
+}
+
 export class SharedInstance {
   readonly port: number;
   private readonly engine: NativeEngine;
@@ -232,12 +237,29 @@ export class SharedInstance {
       }
       const entry = this.handlers.get(event.id);
       if (!entry) continue;
-      const { handlers, client } = entry;
+      const { handlers } = entry;
       try {
         switch (event.type) {
-          case EventType.Head:
-            handlers.head(event);
+          case EventType.Head: {
+            // The body and the end that came with the head (a buffered response is mostly all three),
+            // each step as if it were an event of its own.
+            const { data, ended } = event;
+            event.data = undefined; // the head may be kept longer than its first bytes
+            try {
+              handlers.head(event);
+            } catch (err) {
+              surface(err);
+            }
+            if (data !== undefined) {
+              try {
+                handlers.body(data);
+              } catch (err) {
+                surface(err);
+              }
+            }
+            if (ended) this.ended(event.id, entry);
             break;
+          }
           case EventType.Body:
             handlers.body(event.data);
             break;
@@ -245,24 +267,28 @@ export class SharedInstance {
             handlers.sent?.(event.bytes);
             break;
           case EventType.End:
-            this.handlers.delete(event.id);
-            client.pending.delete(event.id);
-            handlers.end();
-            if (client.pending.size === 0) client.onIdle?.();
+            this.ended(event.id, entry);
             break;
           case EventType.Error: {
             this.handlers.delete(event.id);
-            client.pending.delete(event.id);
+            entry.client.pending.delete(event.id);
             const code = isErrorCode(event.code) ? event.code : 'ERR_INTERNAL';
             handlers.error(new CycleTLSError(code, event.message, event.stage as ErrorStage));
-            if (client.pending.size === 0) client.onIdle?.();
+            if (entry.client.pending.size === 0) entry.client.onIdle?.();
             break;
           }
         }
       } catch (err) {
-        // A user's stream listener threw inside our dispatch: surface it without losing the batch.
-        void Promise.reject(err);
+        surface(err);
       }
     }
+  }
+
+  private ended(id: number, entry: { client: ClientState; handlers: ExchangeHandlers }): void {
+    const { client } = entry;
+    this.handlers.delete(id);
+    client.pending.delete(id);
+    entry.handlers.end();
+    if (client.pending.size === 0) client.onIdle?.();
   }
 }

@@ -140,8 +140,10 @@ export function decodeEvents(flat: unknown[]): NativeEvent[] {
           connectionId: flat[i + 9] as number,
           reused: flat[i + 10] as boolean,
           tlsResumed: flat[i + 11] as boolean,
+          data: flat[i + 12] as Buffer | undefined,
+          ended: flat[i + 13] as boolean,
         });
-        i += 12;
+        i += 14;
         break;
       case EventType.Body:
         out.push({ id, type: EventType.Body, data: flat[i + 2] as Buffer });

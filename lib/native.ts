@@ -28,6 +28,12 @@ export interface HeadEvent {
   connectionId: number;
   reused: boolean;
   tlsResumed: boolean;
+  /**
+   * What arrived with the head (native/core/event_queue.h): the first body bytes, and whether the
+   * response ended there too. A small buffered response is mostly one head event that ended.
+   */
+  data: Buffer | undefined;
+  ended: boolean;
 }
 export interface BodyEvent {
   id: number;

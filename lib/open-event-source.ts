@@ -490,7 +490,7 @@ export async function openEventSource(
         : DEFAULT_BODY_WAIT_MS;
     const body = stream ? await readCapped(stream, ERROR_BODY_LIMIT, ms) : Buffer.alloc(0);
     session.error(problem);
-    return { ...res, data: body.toString('utf8'), ...bodyMethods(body, res.rawHeaders), ...methods };
+    return { ...res, data: body.toString('utf8'), ...bodyMethods(body), ...methods };
   }
   session.attach(stream as Readable);
   return {

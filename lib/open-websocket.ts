@@ -15,7 +15,7 @@ import type { ClientState, SharedInstance } from './instance';
 import type { HeadEvent } from './native';
 import { normalizeRequest } from './options';
 import type { NormalizedRequest } from './options';
-import { metaFields, unreadableBodyMethods } from './response';
+import { unreadableResponse } from './response';
 import type { CycleTLSResponseShape } from './response';
 import {
   WebSocketSession,
@@ -240,11 +240,7 @@ export async function openWebSocket(
     const meta = responseMeta(outcome.head, requestId, wsUrl.href, 0);
     if (firstMessage !== undefined) outcome.session.send(firstMessage).catch(() => undefined);
     return withSession(
-      {
-        ...metaFields(meta),
-        data: null,
-        ...unreadableBodyMethods('a WebSocket is read with onMessage() or messages(), not as a body'),
-      },
+      unreadableResponse(meta, 'a WebSocket is read with onMessage() or messages(), not as a body'),
       outcome.session,
     );
   }

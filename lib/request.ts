@@ -36,7 +36,8 @@ type Fail = (err: unknown) => void;
  */
 class BufferedHop implements ExchangeEvents {
   private headEvent: HeadEvent | undefined;
-  private readonly chunks: Buffer[] = [];
+  /** The body: its one burst (a buffered response mostly has one), or every burst once there are more. */
+  private bursts: Buffer | Buffer[] | undefined;
   private settled = false;
 
   constructor(
@@ -50,16 +51,18 @@ class BufferedHop implements ExchangeEvents {
   }
 
   body(chunk: Buffer): void {
-    this.chunks.push(chunk);
+    const { bursts } = this;
+    if (bursts === undefined) this.bursts = chunk;
+    else if (Buffer.isBuffer(bursts)) this.bursts = [bursts, chunk];
+    else bursts.push(chunk);
   }
 
   end(): void {
     this.settled = true;
-    const { chunks } = this;
-    this.resolve({
-      head: this.headEvent as HeadEvent,
-      body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks),
-    });
+    const { bursts } = this;
+    const body =
+      bursts === undefined ? Buffer.alloc(0) : Buffer.isBuffer(bursts) ? bursts : Buffer.concat(bursts);
+    this.resolve({ head: this.headEvent as HeadEvent, body });
   }
 
   failed(err: unknown): void {
@@ -209,17 +212,14 @@ export async function perform(
         cookies ??= new CookieLoop(undefined, true);
         await cookies.store(current.url.href, head.headers);
       }
-      const location = headerValue(head.headers, 'location');
+      // Only a redirect's Location matters (looked up for those alone).
+      const redirect = REDIRECT_STATUSES.has(head.status);
+      const location = redirect ? headerValue(head.headers, 'location') : undefined;
       // A hop that keeps the body would have to send it again, which a streamed body cannot: the
       // redirect is then the response.
       const replayImpossible =
         current.bodyStream !== undefined && !redirectDropsBody(head.status, current.method);
-      if (
-        !req.disableRedirect &&
-        REDIRECT_STATUSES.has(head.status) &&
-        location !== undefined &&
-        !replayImpossible
-      ) {
+      if (!req.disableRedirect && redirect && location !== undefined && !replayImpossible) {
         if (redirects >= req.maxRedirects) {
           hop.stream?.destroy();
           throw new CycleTLSError(

@@ -324,6 +324,10 @@ export interface CycleTLSResponse<T = unknown> {
    * the stage and the engine's own message (`data` holds cycletls's text).
    */
   error?: { code: ErrorCode; stage: ErrorStage; message: string };
+  /**
+   * The body methods read the response they are called on (`res.json()`, or a spread copy's): called
+   * off it (`const { json } = res; json()`) they reject with a TypeError.
+   */
   json<J = unknown>(): Promise<J>;
   text(): Promise<string>;
   arrayBuffer(): Promise<ArrayBuffer>;

@@ -31,7 +31,7 @@ void EventPump::deliver(Event&& event) {
   bool schedule = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    queue_.push_back(std::move(event));
+    queue_.push(std::move(event));
     schedule = !scheduled_;
     scheduled_ = true;
   }
@@ -80,14 +80,14 @@ void EventPump::drain(Napi::Env env, Napi::Function callback) {
   bool stopped;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    events.swap(queue_);
+    events = queue_.take();
     scheduled_ = false;
     stopped = stopped_;
   }
   Napi::HandleScope scope(env);
   if (!events.empty()) {
     for (auto& e : events) {
-      if (e.kind == Event::Kind::kEnd || e.kind == Event::Kind::kError) {
+      if (e.kind == Event::Kind::kEnd || e.kind == Event::Kind::kError || e.ended) {
         if (in_flight_ > 0 && --in_flight_ == 0) update_ref(env);
       } else if (e.kind == Event::Kind::kNotice && starting_ && e.notice != "warning") {
         starting_ = false;

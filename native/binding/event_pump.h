@@ -10,6 +10,7 @@
 #include <mutex>
 #include <vector>
 
+#include "core/event_queue.h"
 #include "core/request.h"
 
 namespace ctn::binding {
@@ -51,8 +52,8 @@ class EventPump final : public EventSink {
   std::function<void(Napi::Env)> on_stopped_;
   Napi::ObjectReference resource_;
   Tsfn tsfn_;
-  std::mutex mu_;  // guards queue_, scheduled_, stopped_
-  std::vector<Event> queue_;
+  std::mutex mu_;     // guards queue_, scheduled_, stopped_
+  EventQueue queue_;  // a buffered response's head, body and end merge into one event there
   bool scheduled_ = false;
   bool stopped_ = false;
   // JS thread only.

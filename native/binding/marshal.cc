@@ -314,6 +314,14 @@ Napi::Value headers_to_js(Napi::Env env, const HeaderList& headers) {
   return Napi::String::New(env, joined);
 }
 
+napi_value body_to_js(Napi::Env env, std::string& body) {
+  if (body.size() < kCopyBodyBelow) return Napi::Buffer<char>::Copy(env, body.data(), body.size());
+  // Handed over without a second copy: the Buffer owns the bytes the engine read.
+  auto* owned = new std::string(std::move(body));
+  return Napi::Buffer<char>::New(
+      env, owned->data(), owned->size(), [](Napi::Env, char*, std::string* s) { delete s; }, owned);
+}
+
 void append_event(Napi::Env env, Napi::Array& out, uint32_t& at, Event& e) {
   auto put = [&](napi_value v) { out.Set(at++, v); };
   auto number = [&](double v) -> napi_value { return Napi::Number::New(env, v); };
@@ -334,21 +342,16 @@ void append_event(Napi::Env env, Napi::Array& out, uint32_t& at, Event& e) {
       put(number(static_cast<double>(e.connection.connection_id)));
       put(Napi::Boolean::New(env, e.connection.reused));
       put(Napi::Boolean::New(env, e.connection.tls_resumed));
+      // What joined the head in the queue (core/event_queue.h): its first body bytes, and its end.
+      put(e.body.empty() ? env.Undefined() : body_to_js(env, e.body));
+      put(Napi::Boolean::New(env, e.ended));
       return;
     }
-    case Event::Kind::kBody: {
+    case Event::Kind::kBody:
       put(number(kBody));
       put(number(static_cast<double>(e.id)));
-      if (e.body.size() < kCopyBodyBelow) {
-        put(Napi::Buffer<char>::Copy(env, e.body.data(), e.body.size()));
-        return;
-      }
-      // Handed over without a second copy: the Buffer owns the bytes the engine read.
-      auto* owned = new std::string(std::move(e.body));
-      put(Napi::Buffer<char>::New(
-          env, owned->data(), owned->size(), [](Napi::Env, char*, std::string* s) { delete s; }, owned));
+      put(body_to_js(env, e.body));
       return;
-    }
     case Event::Kind::kEnd:
       put(number(kEnd));
       put(number(static_cast<double>(e.id)));

@@ -61,9 +61,9 @@ bool read_engine_options(Napi::Object js, EngineOptions* engine, std::optional<s
 ClientLimits read_client_limits(Napi::Object js);
 
 // A batch of events as one flat array, each event [type, id, ...its fields] (lib/native-wire.ts's
-// decodeEvents reads it back; a head's headers as one NUL-joined string): array elements cost far less than a
-// JS object's named properties made through Node-API. Bodies move into their Buffers (no second copy of large
-// ones).
+// decodeEvents reads it back; a head's headers as one NUL-joined string, and after its fields the body and
+// the end that joined it in the queue, core/event_queue.h): array elements cost far less than a JS object's
+// named properties made through Node-API. Bodies move into their Buffers (no second copy of large ones).
 Napi::Array events_to_js(Napi::Env env, std::vector<Event>& events);
 
 // `share`: the hub's own counters when requests go through one.

@@ -124,7 +124,8 @@ struct Event {
   uint64_t id = 0;
   ResponseHead head;          // kHead
   ConnectionInfo connection;  // kHead
-  std::string body;           // kBody
+  std::string body;           // kBody; kHead: the first body bytes, when EventQueue merged them in
+  bool ended = false;         // kHead: the response's end was merged in too (EventQueue)
   Error error;                // kError, kNotice "failed"
   std::string notice;         // kNotice
   uint64_t sent = 0;          // kSent

@@ -4,6 +4,7 @@
 const http2 = require('node:http2');
 const initCycleTLS = require('../..');
 const { certPair, patternBytes, uniquePort } = require('../helpers/servers');
+const { unfold } = require('../helpers/events');
 
 function startH2({ maxConcurrentStreams = 100, onStream } = {}) {
   const stats = { sessions: 0, streams: 0, seen: [] };
@@ -141,7 +142,7 @@ test('200 streamed responses on one session, 10 streams at a time: every stream 
   const all = new Promise((resolve) => (resolveAll = resolve));
   let left = 200;
   const engine = new NativeEngine((batch) => {
-    for (const e of batch) {
+    for (const e of unfold(batch)) {
       const g = got.get(e.id);
       if (e.type === 1) g.chunks.push(e.data);
       if (e.type === 3) g.error = e.message;

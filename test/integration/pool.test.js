@@ -225,11 +225,13 @@ test('20 000 requests: no file descriptor or memory growth', async () => {
   const mib = (b) => (b / 2 ** 20).toFixed(1);
   console.log(
     `20 000 requests: fds ${r.before.fds} -> ${r.after.fds}, RSS ${mib(r.before.rss)} -> ${mib(r.after.rss)} MiB, ` +
-      `reuse ratio ${r.reuseRatio.toFixed(4)} (${r.opened} connections for ${r.exchanges} requests)`,
+      `young generation ${mib(r.before.young)} -> ${mib(r.after.young)} MiB, reuse ratio ${r.reuseRatio.toFixed(4)} (${r.opened} connections for ${r.exchanges} requests)`,
   );
   expect(r.after.fds - r.before.fds).toBeLessThanOrEqual(2);
   // Under AddressSanitizer (npm run test:asan) freed memory waits in its quarantine (up to 256 MiB)
   // on purpose, to catch uses after free: RSS says nothing about growth there.
-  if (!process.env.CTN_ASAN_JEST) expect(r.after.rss - r.before.rss).toBeLessThan(24 * 2 ** 20);
+  // The young generation's own growth (long-run.js) is V8 sizing its nursery, not a leak.
+  const youngGrowth = r.after.young - r.before.young;
+  if (!process.env.CTN_ASAN_JEST) expect(r.after.rss - r.before.rss - youngGrowth).toBeLessThan(24 * 2 ** 20);
   expect(r.reuseRatio).toBeGreaterThan(0.99);
 }, 120000);

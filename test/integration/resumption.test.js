@@ -12,6 +12,7 @@ const { startEchoServer } = require('../../dist/echo');
 const { loadAddon } = require('../../dist/native');
 const { parseClientHello, summarizeClientHello } = require('../../dist/echo/clienthello');
 const { computeJa } = require('../../dist/echo/ja');
+const { unfold } = require('../helpers/events');
 
 const fixtureDir = path.join(__dirname, '..', 'fixtures', 'fingerprints');
 const captures = JSON.parse(fs.readFileSync(path.join(fixtureDir, 'resumed.json'), 'utf8')).records;
@@ -84,7 +85,7 @@ function newEngine({ sessions = true } = {}) {
   const waiting = new Map();
   const engine = new NativeEngine(
     (batch) => {
-      for (const e of batch) {
+      for (const e of unfold(batch)) {
         const w = waiting.get(e.id);
         if (!w) continue;
         if (e.type === 1) w.chunks.push(e.data);

@@ -10,6 +10,7 @@ const { WebSocketServer } = require('ws');
 
 const initCycleTLS = require('../..');
 const { certPair, patternBytes, uniquePort } = require('../helpers/servers');
+const { unfold } = require('../helpers/events');
 
 let client;
 let server;
@@ -173,7 +174,7 @@ describe('a call that rejects never sends', () => {
     // throw to JS and must not have reached the engine (it once did both).
     const { NativeEngine } = require('../../dist/native').loadAddon();
     const events = [];
-    const engine = new NativeEngine((batch) => events.push(...batch), {});
+    const engine = new NativeEngine((batch) => events.push(...unfold(batch)), {});
     const before = server.stats.requests;
     const { port } = new URL(server.url());
     const spec = () => ({

@@ -2,7 +2,17 @@
 // Unit tests of the cycletls-shaped response (lib/response.ts) and the status mapping (lib/errors.ts).
 const { Blob, Buffer } = require('node:buffer');
 
-const { canonicalHeaderName, headersToCycleTLS, bufferedResponse } = require('../../dist/response');
+const { Readable } = require('node:stream');
+
+const {
+  canonicalHeaderName,
+  canonicalNamesKept,
+  headersToCycleTLS,
+  bufferedResponse,
+  streamResponse,
+  unreadableResponse,
+  bodyMethods,
+} = require('../../dist/response');
 const { errorResponse } = require('../../dist/failure');
 const { CycleTLSError, compatStatus, errorCodes, isErrorCode } = require('../../dist/errors');
 
@@ -57,6 +67,18 @@ describe('canonicalHeaderName (Go CanonicalMIMEHeaderKey)', () => {
   );
 });
 
+describe('canonicalHeaderName keeps the spellings it made, up to a bound', () => {
+  test('a name asked again gets the same spelling; invented names past the bound are still spelled', () => {
+    expect(canonicalHeaderName('x-kept-name')).toBe('X-Kept-Name');
+    expect(canonicalHeaderName('x-kept-name')).toBe('X-Kept-Name');
+    for (let i = 0; i < 5000; i++) canonicalHeaderName(`x-invented-${i}`);
+    expect(canonicalNamesKept()).toBeLessThanOrEqual(1024);
+    expect(canonicalHeaderName('x-invented-4999')).toBe('X-Invented-4999');
+    expect(canonicalHeaderName('x-never-seen-before')).toBe('X-Never-Seen-Before');
+    expect(canonicalHeaderName('x-kept-name')).toBe('X-Kept-Name');
+  });
+});
+
 describe('headersToCycleTLS', () => {
   test('canonical names, every value an array of strings', () => {
     expect(headersToCycleTLS(['content-type', 'application/json', 'x-one', '1'])).toEqual({
@@ -87,6 +109,13 @@ describe('headersToCycleTLS', () => {
     expect(headersToCycleTLS([])).toEqual({});
     expect(headersToCycleTLS(['x-empty', ''])).toEqual({ 'X-Empty': [''] });
     expect(headersToCycleTLS(['a', '1', 'dangling'])).toEqual({ A: ['1'] });
+  });
+
+  test('a __proto__ header is an own key like any other (it was a TypeError)', () => {
+    const h = headersToCycleTLS(['__proto__', 'x', 'a', '1', '__proto__', 'y']);
+    expect(Object.keys(h)).toEqual(['__proto__', 'A']);
+    expect(Object.getOwnPropertyDescriptor(h, '__proto__').value).toEqual(['x', 'y']);
+    expect(Object.getPrototypeOf(h)).toBe(Object.prototype);
   });
 
   test('the input array is not modified', () => {
@@ -171,7 +200,7 @@ describe('bufferedResponse: response shape', () => {
     for (const m2 of ['json', 'text', 'arrayBuffer', 'blob']) expect(typeof r[m2]).toBe('function');
   });
 
-  test('headers, made on first read, behave as a plain own property', () => {
+  test('headers are a plain own property', () => {
     const r = bufferedResponse(meta(['set-cookie', 'a=1', 'Set-Cookie', 'b=2']), Buffer.from('{}'), 'json');
     // cycletls's own keys, in its order, among ours.
     const keys = Object.keys(r);
@@ -304,6 +333,87 @@ describe('bufferedResponse: methods', () => {
       expect(await (await r.blob()).text()).toBe('{"k":"v"}');
       expect(await r.json()).toEqual({ k: 'v' });
     }
+  });
+});
+
+describe('body methods are shared, not made per response', () => {
+  const keys = (r) => Object.keys(r);
+
+  test('every response has the same four functions; each reads its own body', async () => {
+    const a = bufferedResponse(meta(), Buffer.from('{"a":1}'), 'json');
+    const b = bufferedResponse(meta(), Buffer.from('{"b":2}'), 'text');
+    for (const m of ['json', 'text', 'arrayBuffer', 'blob']) expect(a[m]).toBe(b[m]);
+    await expect(a.json()).resolves.toEqual({ a: 1 });
+    await expect(b.json()).resolves.toEqual({ b: 2 });
+    expect(Buffer.from(await b.arrayBuffer()).toString()).toBe('{"b":2}');
+  });
+
+  test('a spread or Object.assign copy keeps working methods and the same keys', async () => {
+    const r = bufferedResponse(meta(), Buffer.from('copied'), 'text');
+    const spread = { ...r };
+    const assigned = Object.assign({}, r);
+    await expect(spread.text()).resolves.toBe('copied');
+    await expect(assigned.text()).resolves.toBe('copied');
+    expect(keys(spread)).toEqual(keys(r));
+    expect(JSON.stringify(spread)).toBe(JSON.stringify(r));
+  });
+
+  test('the body holder is invisible to keys, for-in and JSON', () => {
+    const r = bufferedResponse(meta(), Buffer.from('{}'), 'json');
+    expect(keys(r)).toEqual([
+      'status',
+      'statusText',
+      'headers',
+      'rawHeaders',
+      'finalUrl',
+      'requestId',
+      'httpVersion',
+      'protocol',
+      'tls',
+      'connection',
+      'redirects',
+      'data',
+      'json',
+      'text',
+      'arrayBuffer',
+      'blob',
+    ]);
+    const forIn = [];
+    for (const k in r) forIn.push(k);
+    expect(forIn).toEqual(keys(r));
+    expect(Object.keys(JSON.parse(JSON.stringify(r)))).toEqual(keys(r).slice(0, 12));
+  });
+
+  test('a method called off its response rejects with a TypeError that says how to call it', async () => {
+    const { json } = bufferedResponse(meta(), Buffer.from('{}'), 'json');
+    await expect(json()).rejects.toThrow(TypeError);
+    await expect(json()).rejects.toThrow('response.json()');
+  });
+
+  test('a streamed response: same keys and order, headers made on read, the stream collected once', async () => {
+    const stream = Readable.from([Buffer.from('{"x"'), Buffer.from(':1}')]);
+    const r = streamResponse(meta(['x-a', '1', 'X-A', '2']), stream);
+    expect(keys(r)).toEqual(keys(bufferedResponse(meta(), Buffer.from('{}'), 'json')));
+    expect(r.data).toBe(stream);
+    expect(r.headers).toEqual({ 'X-A': ['1', '2'] });
+    expect(r.headers).toBe(r.headers);
+    await expect(r.json()).resolves.toEqual({ x: 1 });
+    await expect(r.text()).resolves.toBe('{"x":1}');
+    expect(await r.blob()).toBeInstanceOf(Blob);
+  });
+
+  test('an unreadable response (a WebSocket, an event stream) rejects its body methods with ERR_INVALID_OPTION', async () => {
+    const r = unreadableResponse(meta(), 'read it with onMessage()');
+    expect(r.data).toBeNull();
+    await expect(r.text()).rejects.toMatchObject({
+      code: 'ERR_INVALID_OPTION',
+      message: 'read it with onMessage()',
+    });
+  });
+
+  test('bodyMethods over a response replaces what the methods read', async () => {
+    const r = { ...unreadableResponse(meta(), 'no'), ...bodyMethods(Buffer.from('now readable')) };
+    await expect(r.text()).resolves.toBe('now readable');
   });
 });
 
