@@ -86,6 +86,7 @@ std::vector<AltSvcEndpoint> AltSvcStore::lookup(const AltSvcKey& key) {
   }
   origin_recency_.splice(origin_recency_.begin(), origin_recency_, it->second.recency);
   for (const Alternative& a : alternatives) {
+    if (!alt_svc_port_allowed(key.origin.port, a.endpoint.port)) continue;
     auto broken = broken_.find({key, a.endpoint});
     if (broken == broken_.end() || broken->second.until <= now) usable.push_back(a.endpoint);
   }

@@ -47,7 +47,8 @@ bool alt_svc_applies(const PoolKey& key);
 // alternative port of 1024 or above (a user of a shared host must not take over its origin).
 bool alt_svc_port_allowed(uint16_t origin_port, uint16_t alternative_port);
 
-// A usable alternative: where to send QUIC (the host resolved: never "").
+// A usable alternative: where to send QUIC (the host resolved: never ""). The TLS name stays the
+// origin's: the certificate must still be valid for the origin (RFC 7838 §2.1).
 struct AltSvcEndpoint {
   std::string host;
   uint16_t port = 0;
@@ -84,8 +85,9 @@ class AltSvcStore {
   // The response's Alt-Svc field lines (values), parsed and recorded. Nothing when there are none.
   void record_fields(const AltSvcKey& key, const std::vector<std::string_view>& lines);
 
-  // `key`'s h3 alternatives now: unexpired and not broken, most preferred first. Expired ones are
-  // dropped on the way; a lookup makes the origin the most recently used.
+  // `key`'s h3 alternatives now: unexpired, not broken and on a port alt_svc_port_allowed, most
+  // preferred first. Expired ones are dropped on the way; a lookup makes the origin the most
+  // recently used.
   std::vector<AltSvcEndpoint> lookup(const AltSvcKey& key);
   // The ALPN ids the origin's last kept Alt-Svc offered, in order, distinct (diagnostics).
   std::vector<std::string> offered(const AltSvcKey& key) const;

@@ -154,7 +154,8 @@ TEST(AltSvcParse, BoundsOnHostileValues) {
 
 // --- the store ---
 
-PoolKey origin(const std::string& host, uint16_t port = 443) {
+// On a port of 1024 or above, so that every alternative port is allowed (alt_svc_port_allowed).
+PoolKey origin(const std::string& host, uint16_t port = 8000) {
   PoolKey key;
   key.host = host;
   key.port = port;
@@ -231,6 +232,15 @@ TEST(AltSvcStore, ClearAndReplacementAndInvalidHeaders) {
   EXPECT_EQ(store.lookup(key), endpoints({{"example.com", 1}, {"example.com", 2}}));
 }
 
+TEST(AltSvcStore, AnOriginBelow1024DoesNotMoveAbove) {
+  TestClock clock;
+  AltSvcStore store({}, clock.fn());
+  const AltSvcKey key = ctn::alt_svc_key(origin("example.com", 443));
+  store.record(key, alt_svc_parse(R"(h3=":8443", h3=":443", h3="alt.example.com:1023")"));
+  EXPECT_EQ(store.lookup(key), endpoints({{"example.com", 443}, {"alt.example.com", 1023}}));
+  EXPECT_EQ(store.size(), 1u);
+}
+
 TEST(AltSvcStore, PerOriginBoundAndDuplicates) {
   TestClock clock;
   AltSvcStore store({}, clock.fn());
@@ -287,7 +297,7 @@ TEST(AltSvcStore, IdentitiesDoNotMix) {
   PoolKey via_socks = base;
   via_socks.proxy = "socks5://127.0.0.1:1080";
   PoolKey other_port = base;
-  other_port.port = 8443;
+  other_port.port = 9000;
   PoolKey http1_only = base;  // the ALPN variant is the same identity here
   http1_only.http1_only = true;
 
