@@ -30,6 +30,7 @@ const maxLen = {
   fingerprint_strings: 2048,
   body_decoder: 8192,
   hub_peer: 16384,
+  alt_svc: 8192,
 };
 
 function parseArgs(argv) {

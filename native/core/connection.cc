@@ -262,6 +262,7 @@ void Connection::close(const char* why) {
 }
 
 void Connection::begin_response(Exchange& ex, ResponseHead&& head) {
+  engine_.learn_alternatives(key_, head.headers);
   engine_.enter_stage(ex.shared_from_this(), Stage::kBody);
   sink_.begin(ex, std::move(head), info(ex));
 }

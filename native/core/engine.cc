@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <string_view>
 
 #include "core/engine_impl.h"
 
@@ -109,7 +110,11 @@ void Engine::join() {
   }
 }
 
-EngineStats Engine::stats() const { return impl_->counters.snapshot(); }
+EngineStats Engine::stats() const {
+  EngineStats stats = impl_->counters.snapshot();
+  stats.alt_svc_origins = impl_->alt_svc.size();
+  return stats;
+}
 
 std::vector<OriginStats> Engine::origin_stats() const { return impl_->pool.snapshot(); }
 
@@ -554,6 +559,15 @@ void Engine::Impl::settle(const std::shared_ptr<Exchange>& ex) {
 }
 
 // ---- connections ----
+
+void Engine::Impl::learn_alternatives(const PoolKey& key, const HeaderList& headers) {
+  std::vector<std::string_view> lines;
+  for (const Header& h : headers) {
+    if (iequals(h.name, "alt-svc")) lines.push_back(h.value);
+  }
+  if (lines.empty() || !alt_svc_applies(key)) return;
+  alt_svc.record_fields(alt_svc_key(key), lines);
+}
 
 void Engine::Impl::connection_reusable(const std::shared_ptr<Connection>& conn) {
   if (stopped_ || !pool.park(conn)) {

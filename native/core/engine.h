@@ -72,8 +72,11 @@ struct EngineStats {
   // of them on a connection that had carried, or was carrying, another request.
   uint64_t exchanges = 0;
   uint64_t exchanges_reused = 0;
-  uint64_t h2_pings_timed_out = 0;                 // HTTP/2 sessions closed for an unanswered PING
-  uint64_t connections_swept = 0;                  // idle connections found closed by the server and dropped
+  uint64_t h2_pings_timed_out = 0;  // HTTP/2 sessions closed for an unanswered PING
+  uint64_t connections_swept = 0;   // idle connections found closed by the server and dropped
+  // Origins whose HTTP/3 alternatives (Alt-Svc) are remembered now. Native only: the JS stats gain
+  // it with the http3 option that consults them.
+  uint64_t alt_svc_origins = 0;
   std::array<uint64_t, kErrorCodeCount> errors{};  // terminal error events by ErrorCode
 };
 

@@ -19,6 +19,7 @@
 #include "core/engine.h"
 #include "core/engine_counters.h"
 #include "core/exchange.h"
+#include "pool/alt_svc_store.h"
 #include "pool/pool.h"
 #include "tls/tls_context.h"
 
@@ -78,6 +79,9 @@ class Engine::Impl : public EventSink, DeadlineListener {
   TlsSessionCache* tls_sessions() { return options.max_tls_sessions ? &tls_sessions_ : nullptr; }
   // Queued requests may be able to go on: look once the current handler is done.
   void schedule_pump();
+  // A response head arrived on a connection of `key`: its Alt-Svc fields, if any, update what
+  // alt_svc remembers of the origin's HTTP/3 alternatives (for the QUIC race to consult).
+  void learn_alternatives(const PoolKey& key, const HeaderList& headers);
 
   // Declared first: destroyed last, after every object that holds one of its sockets or timers.
   asio::io_context io;
@@ -89,6 +93,9 @@ class Engine::Impl : public EventSink, DeadlineListener {
   EngineCounters counters;
 
   PoolOf<Connection> pool;
+  // The origins' HTTP/3 alternatives, learnt from Alt-Svc whatever the http3 mode: remembering costs
+  // a bounded map, and the browser learns them the same way before it races QUIC.
+  AltSvcStore alt_svc;
 
  private:
   // Places `ex` on a connection now if it can go anywhere; false (nothing done) if it must wait.

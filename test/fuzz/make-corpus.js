@@ -535,3 +535,23 @@ bodies['gzip-bomb-1MiB'] = b(codings.gzip, 0, zlib.gzipSync(Buffer.alloc(1 << 20
 bodies['br-bomb-1MiB'] = b(codings.br, 0, zlib.brotliCompressSync(Buffer.alloc(1 << 20)));
 bodies['zstd-bomb-1MiB'] = b(codings.zstd, 0, zstd(Buffer.alloc(1 << 20)));
 write('body_decoder', bodies);
+
+// ---- Alt-Svc: control byte (bit 0: field lines cut at '\n'; bits 1-7: clock step, seconds), value ----
+const one = (value, step = 0) => b((step & 0x7f) << 1, value);
+const fieldLines = (values, step = 0) => b(((step & 0x7f) << 1) | 1, values.join('\n'));
+write('alt_svc', {
+  'rfc-h2-host': one('h2="new.example.org:80"'),
+  'rfc-ma-persist': one('h2=":443"; ma=2592000; persist=1'),
+  'rfc-two': one('h2="alt.example.com:8000", h2=":443"'),
+  'rfc-percent-encoded': one('w%3Dx%3Ay#z=":1", x%25y=":2"'),
+  clear: one('clear'),
+  'h3-with-drafts': one('h3=":443"; ma=2592000,h3-29=":443"; ma=2592000,h3-Q050=":443"; ma=2592000', 60),
+  'h3-ipv6': one('h3="[2001:db8::1]:8443"; ma=60', 61),
+  'h3-escaped-quoted-params': one('h3="alt\\.example.com:443" ; ma="3600"; v="46,43"; persist=1'),
+  'h3-ma-zero': one('h3=":443"; ma=0'),
+  'field-lines': fieldLines(['h3=":443"; ma=86400', 'h2=":443"', 'h3="b.example.com:443"']),
+  'field-lines-clear-mixed': fieldLines(['clear', 'h3=":443"']),
+  'bad-unterminated': one('h3=":443'),
+  'bad-port': one('h3=":65536"'),
+  'bad-ma': one('h3=":443"; ma=soon'),
+});
