@@ -109,6 +109,8 @@ void Engine::join() {
   }
 }
 
+asio::io_context& Engine::io_context() { return impl_->io; }
+
 EngineStats Engine::stats() const { return impl_->counters.snapshot(); }
 
 std::vector<OriginStats> Engine::origin_stats() const { return impl_->pool.snapshot(); }
