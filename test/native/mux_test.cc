@@ -232,16 +232,28 @@ class Recorder : public LinkHandler {
   bool closed = false;
 };
 
+// A sending link and a reading one (started) over a real socket pair, on one io_context.
+struct LinkPair {
+  LinkPair() {
+    Link::Socket a(io), b(io);
+    asio::local::connect_pair(a, b);
+    sender = std::make_shared<Link>(std::move(a), sender_side);
+    reader = std::make_shared<Link>(std::move(b), receiver);
+    reader->start();
+  }
+  asio::io_context io;
+  Recorder sender_side, receiver;
+  std::shared_ptr<Link> sender, reader;
+};
+
 // Slices of one shared body leave as frames of exactly those bytes, in order within each stream,
 // the body outliving its owner's reference until written; frames of other streams go in turn.
 TEST(MuxLink, SlicesOfASharedBodyCrossByteExact) {
-  asio::io_context io;
-  Link::Socket a(io), b(io);
-  asio::local::connect_pair(a, b);
-  Recorder sender_side, receiver;
-  auto sender = std::make_shared<Link>(std::move(a), sender_side);
-  auto reader = std::make_shared<Link>(std::move(b), receiver);
-  reader->start();
+  LinkPair pair;
+  asio::io_context& io = pair.io;
+  Recorder& receiver = pair.receiver;
+  std::shared_ptr<Link>& sender = pair.sender;
+  std::shared_ptr<Link>& reader = pair.reader;
   auto body = std::make_shared<const std::string>([] {
     std::string s(300000, '\0');
     for (size_t i = 0; i < s.size(); ++i) s[i] = static_cast<char>(i * 7 + (i >> 11));
@@ -313,13 +325,11 @@ TEST(MuxLink, ItsSocketAsksForLargeBuffers) {
 // boundary) is read straight into place, header by header: only the first read, before the link
 // knows a body is coming, goes through the read buffer.
 TEST(MuxLink, ABodyArrivingFrameByFrameIsReadStraightIntoPlace) {
-  asio::io_context io;
-  Link::Socket a(io), b(io);
-  asio::local::connect_pair(a, b);
-  Recorder sender_side, receiver;
-  auto sender = std::make_shared<Link>(std::move(a), sender_side);
-  auto reader = std::make_shared<Link>(std::move(b), receiver);
-  reader->start();
+  LinkPair pair;
+  asio::io_context& io = pair.io;
+  Recorder& receiver = pair.receiver;
+  std::shared_ptr<Link>& sender = pair.sender;
+  std::shared_ptr<Link>& reader = pair.reader;
   constexpr size_t kFrames = 24;
   std::string whole;
   for (size_t i = 0; i < kFrames; ++i) {
