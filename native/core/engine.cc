@@ -110,6 +110,8 @@ void Engine::join() {
   }
 }
 
+asio::io_context& Engine::io_context() { return impl_->io; }
+
 EngineStats Engine::stats() const {
   EngineStats stats = impl_->counters.snapshot();
   stats.alt_svc_origins = impl_->alt_svc.size();

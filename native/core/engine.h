@@ -15,6 +15,10 @@
 #include "core/request_target.h"
 #include "pool/pool.h"
 
+namespace asio {
+class io_context;
+}  // namespace asio
+
 namespace ctn {
 
 // Every limit: 0 = unlimited.
@@ -116,6 +120,11 @@ class Engine final : public RequestTarget {
   void shutdown(bool graceful, std::function<void()> on_stopped) override { shutdown(std::move(on_stopped)); }
   // Waits for the io thread to end (after shutdown). Not from the io thread.
   void join() override;
+  // The io_context the io thread runs. An owner whose own sockets carry this engine's requests and
+  // answers (the share host's links to other processes) runs them here too, so an answer goes from
+  // the connection to that socket without a thread hop. Its objects on this context must go before
+  // the engine does (after join()); handlers posted once the io thread has ended never run.
+  asio::io_context& io_context();
   // Lock-free counters: cheap from any thread.
   EngineStats stats() const;
   EngineStats engine_stats() const override { return stats(); }

@@ -91,6 +91,10 @@ class FrameDecoder {
   bool feed_until_frame(const char** data, size_t* size, std::vector<Frame>& out);
   // Payload bytes still missing from the frame being filled (0 between frames).
   size_t payload_remaining() const { return in_payload_ ? payload_size_ - payload_fill_ : 0; }
+  // The whole payload of the frame being filled (0 between frames).
+  size_t payload_size() const { return in_payload_ ? payload_size_ : 0; }
+  // Header bytes still missing (0 while a payload is being filled).
+  size_t header_missing() const { return in_payload_ ? 0 : kFrameHeaderSize - header_fill_; }
   // Room for up to `max` more payload bytes of the frame being filled, at their final place; the
   // caller writes there and says how many with commit() before anything else is fed.
   std::span<char> payload_space(size_t max);

@@ -16,6 +16,10 @@ constexpr size_t kDirectReadMin = 16u << 10;
 constexpr size_t kDirectReadMax = 1u << 20;  // the payload grows by at most this much per read
 // One write gathers at most this much, so control frames queued meanwhile wait only briefly.
 constexpr size_t kWriteBatch = 512u << 10;
+// The kernel's default for a Unix socket (about 200 KiB) lets a 1 MiB answer cross only in five or
+// more rounds of "writer blocks, reader wakes, writer wakes": asked for 1 MiB each way (the kernel
+// caps it at net.core.wmem_max / rmem_max), a large body crosses in one or two.
+constexpr int kSocketBuffer = 1 << 20;
 }  // namespace
 
 Link::Link(Socket socket, LinkHandler& handler, size_t max_payload)
@@ -24,13 +28,19 @@ Link::Link(Socket socket, LinkHandler& handler, size_t max_payload)
       decoder_(max_payload),
       read_buffer_(kReadChunk),
       id_(next_link_id.fetch_add(1)) {
+  asio::error_code ignored;  // a smaller buffer only costs wake-ups
+  socket_.set_option(asio::socket_base::send_buffer_size(kSocketBuffer), ignored);
+  socket_.set_option(asio::socket_base::receive_buffer_size(kSocketBuffer), ignored);
   decoder_.set_claim([this](FrameType type, uint64_t stream, size_t size) {
     return handler_ ? handler_->claim_payload(type, stream, size) : std::string();
   });
 }
 
 void Link::start() {
-  if (decoder_.payload_remaining() >= kDirectReadMin) {
+  // A large payload goes straight into place to its last byte (a small rest read into the buffer
+  // would bring the next frames with it, to be copied).
+  const size_t remaining = decoder_.payload_remaining();
+  if (remaining >= kDirectReadMin || (remaining > 0 && decoder_.payload_size() >= kDirectReadMin)) {
     const std::span<char> space = decoder_.payload_space(kDirectReadMax);
     const std::array<asio::mutable_buffer, 2> buffers{asio::buffer(space.data(), space.size()),
                                                       asio::buffer(read_buffer_.data(), kFrameHeaderSize)};
@@ -40,8 +50,12 @@ void Link::start() {
         });
     return;
   }
+  // Between two pieces of a body: the header alone, so the payload it announces can go into place.
+  const size_t header_missing = decoder_.header_missing();
+  const size_t read_size =
+      bulk_ && remaining == 0 && header_missing > 0 ? header_missing : read_buffer_.size();
   socket_.async_read_some(
-      asio::buffer(read_buffer_),
+      asio::buffer(read_buffer_.data(), read_size),
       [self = shared_from_this()](const asio::error_code& ec, size_t n) { self->on_read(ec, n, 0); });
 }
 
@@ -53,6 +67,7 @@ void Link::on_read(const asio::error_code& ec, size_t n, size_t direct) {
   }
   bytes_in_ += n;
   const size_t in_place = std::min(n, direct);
+  bytes_in_place_ += in_place;
   if (direct > 0) {
     frames_.clear();
     decoder_.commit(in_place, frames_);
@@ -79,6 +94,7 @@ bool Link::deliver_frames() {
   for (auto& f : frames_) {
     if (closed_) return false;
     ++frames_in_;
+    bulk_ = f.payload_size() >= kDirectReadMin;
     handler_->on_frame(*this, std::move(f));
   }
   return !closed_;

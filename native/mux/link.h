@@ -73,6 +73,8 @@ class Link : public std::enable_shared_from_this<Link> {
   uint64_t frames_in() const { return frames_in_; }
   uint64_t bytes_in() const { return bytes_in_; }
   uint64_t bytes_out() const { return bytes_out_; }
+  // Payload bytes read straight into the frame's buffer, never copied out of the read buffer.
+  uint64_t bytes_in_place() const { return bytes_in_place_; }
   // The decoder has not seen a single byte (the peer said nothing before closing).
   bool peer_silent() const { return decoder_.untouched(); }
   uint32_t id() const { return id_; }
@@ -128,6 +130,10 @@ class Link : public std::enable_shared_from_this<Link> {
   uint64_t frames_in_ = 0;
   uint64_t bytes_in_ = 0;
   uint64_t bytes_out_ = 0;
+  uint64_t bytes_in_place_ = 0;
+  // The last frame had a large payload: the next is likely another piece of a body, so its header
+  // is read alone and its payload straight into place (not into the read buffer and copied).
+  bool bulk_ = false;
   uint32_t id_;
 };
 

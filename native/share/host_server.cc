@@ -21,18 +21,44 @@ constexpr size_t kHoldLow = 256u << 10;
 }  // namespace
 
 HostServer::HostServer(HubContext& hub, std::function<void()> on_drained)
-    : hub_(hub), on_drained_(std::move(on_drained)), sweep_timer_(hub.io), drain_timer_(hub.io) {}
+    : hub_(hub), on_drained_(std::move(on_drained)) {}
 
 void HostServer::start(LocalAcceptor acceptor, ino_t inode, Engine& engine, const std::string& socket_path,
                        const std::string& lock_path) {
-  acceptor_.emplace(std::move(acceptor));
   bound_inode_ = inode;
   engine_ = &engine;
+  io_ = &engine.io_context();
   socket_path_ = socket_path;
   lock_path_ = lock_path;
+  // The election bound the socket on the hub's io_context: the same listening socket moves to the
+  // engine's, so accepted links live beside the connections serving them.
+  asio::error_code ec;
+  const LocalAcceptor::native_handle_type fd = acceptor.release(ec);
+  // Everything from here on happens on the engine's io thread; what the hub's thread posts later
+  // (stop, close_all, finish) runs after this.
+  asio::post(*io_, [this, fd, ec] { serve(fd, ec); });
+}
+
+void HostServer::serve(LocalAcceptor::native_handle_type fd, const asio::error_code& released) {
   serving_ = true;
+  sweep_timer_.emplace(*io_);
+  drain_timer_.emplace(*io_);
+  if (released) {
+    // Not listening: peers find no host here and elect again (this process still serves itself).
+    hub_.warn("could not serve other processes on " + socket_path_ + ": " + released.message());
+    return;
+  }
+  acceptor_.emplace(*io_, asio::local::stream_protocol(), fd);
   accept();
   schedule_sweep();
+}
+
+void HostServer::release() {
+  peers_.clear();
+  remote_index_.clear();
+  acceptor_.reset();
+  sweep_timer_.reset();
+  drain_timer_.reset();
 }
 
 // ---- accepting peers ----
@@ -47,7 +73,7 @@ void HostServer::accept() {
 }
 
 void HostServer::on_accepted(LocalSocket socket) {
-  auto peer = std::make_unique<Peer>(hub_.io);
+  auto peer = std::make_unique<Peer>(*io_);
   peer->link = std::make_shared<Link>(std::move(socket), *this, kPreHelloMaxPayload);
   peer->link->set_max_control_bytes(hub_.options.peer_limits.max_control_bytes);
   Link* key = peer->link.get();
@@ -97,8 +123,8 @@ bool HostServer::evict_silent_peer() {
 }
 
 void HostServer::schedule_sweep() {
-  sweep_timer_.expires_after(ms(hub_.options.ping_interval_ms));
-  sweep_timer_.async_wait([this](const asio::error_code& ec) {
+  sweep_timer_->expires_after(ms(hub_.options.ping_interval_ms));
+  sweep_timer_->async_wait([this](const asio::error_code& ec) {
     if (ec || !serving_) return;
     // A client that stopped pinging (stopped, or its machine froze) is gone: free its streams.
     const auto limit =
@@ -283,10 +309,13 @@ void HostServer::on_peer_goaway(Peer& peer) {
   peer.link->close("");
 }
 
+// The last thing its caller does with `s`: an engine that is shutting down answers at once, on
+// this thread, and that answer settles and drops the stream.
 void HostServer::submit(RemoteStream& s) {
   s.submitted = true;
-  engine_->submit(std::move(s.spec));
+  RequestSpec spec = std::move(s.spec);
   s.spec = RequestSpec{};
+  engine_->submit(std::move(spec));
 }
 
 // Clients of different processes must never share a queue or a limit: their ids only mean
@@ -298,21 +327,21 @@ uint64_t HostServer::remote_client_id(const Peer& peer, uint64_t client_id) cons
 // ---- answers going back ----
 
 void HostServer::engine_event(Event&& event) {
-  // Batched: a body read in many small pieces must not cost a thread hop per piece.
-  engine_events_.push(std::move(event), hub_.io, [this] { drain_engine_events(); });
+  // The engine emits on its io thread, where this server runs: handled now, and whatever it queues
+  // on the link leaves in the write gathered at the end of this turn of the loop. Only an engine
+  // that refuses a submit after it stopped answers on another thread.
+  if (io_->get_executor().running_in_this_thread()) return on_engine_event_contained(std::move(event));
+  asio::post(*io_, [this, e = std::move(event)]() mutable { on_engine_event_contained(std::move(e)); });
 }
 
-void HostServer::drain_engine_events() {
-  std::vector<Event> batch = engine_events_.take();
-  for (auto& e : batch) {
-    const uint64_t id = e.id;
-    contained([&] { on_engine_event(std::move(e)); },
-              [&](const std::string& why) {
-                auto where = remote_index_.find(id);
-                if (where != remote_index_.end())
-                  on_peer_failed(*where->second.first, where->second.second, why);
-              });
-  }
+void HostServer::on_engine_event_contained(Event&& e) {
+  const uint64_t id = e.id;
+  contained([&] { on_engine_event(std::move(e)); },
+            [&](const std::string& why) {
+              auto where = remote_index_.find(id);
+              if (where != remote_index_.end())
+                on_peer_failed(*where->second.first, where->second.second, why);
+            });
 }
 
 void HostServer::on_engine_event(Event&& e) {
@@ -448,8 +477,14 @@ void HostServer::on_link_closed(Link& link, const std::string& reason) {
   // The peer may be referenced by the caller's stack (a frame handler): free it afterwards.
   std::shared_ptr<Peer> doomed(std::move(it->second));
   peers_.erase(it);
-  asio::post(hub_.io, [doomed] {});
-  if (hub_.stopping && peers_.empty()) on_drained_();
+  asio::post(*io_, [doomed] {});
+  drained_if_idle();
+}
+
+void HostServer::drained_if_idle() {
+  if (!hub_.stopping || !peers_.empty() || drained_told_) return;
+  drained_told_ = true;
+  asio::post(hub_.io, on_drained_);
 }
 
 // A handler threw: the peer's requests fail with ERR_INTERNAL (the frames go out before the link
@@ -471,13 +506,27 @@ void HostServer::on_peer_failed(Link& link, uint64_t stream, const std::string& 
 }
 
 void HostServer::stop(bool graceful) {
+  asio::post(*io_, [this, graceful] { stop_serving(graceful); });
+}
+
+void HostServer::close_all(const std::string& reason) {
+  asio::post(*io_, [this, reason] { close_links(reason); });
+}
+
+void HostServer::finish() {
+  asio::post(*io_, [this] {
+    if (drain_timer_) drain_timer_->cancel();
+  });
+}
+
+void HostServer::stop_serving(bool graceful) {
   serving_ = false;
   if (acceptor_) {
     // Stop listening first: the port is free for the next host before anyone hears we leave.
     release_socket(*acceptor_, socket_path_, lock_path_, bound_inode_);
     acceptor_.reset();
   }
-  sweep_timer_.cancel();
+  if (sweep_timer_) sweep_timer_->cancel();
   std::vector<Link*> keys;
   for (auto& [key, _] : peers_) keys.push_back(key);
   for (Link* key : keys) {
@@ -490,21 +539,23 @@ void HostServer::stop(bool graceful) {
       p.link->close("");
     }
   }
-  if (graceful && !peers_.empty()) {
-    drain_timer_.expires_after(ms(hub_.options.drain_grace_ms));
-    drain_timer_.async_wait([this](const asio::error_code& ec) {
-      if (!ec) close_all("the drain grace period ended");
+  if (graceful && !peers_.empty() && drain_timer_) {
+    drain_timer_->expires_after(ms(hub_.options.drain_grace_ms));
+    drain_timer_->async_wait([this](const asio::error_code& ec) {
+      if (!ec) close_links("the drain grace period ended");
     });
   }
+  drained_if_idle();
 }
 
-void HostServer::close_all(const std::string& reason) {
+void HostServer::close_links(const std::string& reason) {
   std::vector<Link*> left;
   for (auto& [key, _] : peers_) left.push_back(key);
   for (Link* key : left) {
     auto it = peers_.find(key);
     if (it != peers_.end()) it->second->link->close(reason);
   }
+  drained_if_idle();
 }
 
 }  // namespace ctn::share

@@ -6,6 +6,10 @@
 // ask (PeerLimits): a peer that breaks a limit or the protocol loses its link, and only its link.
 // Leaving, it stops listening first, then tells its peers (GOAWAY) and lets their requests finish
 // within drain_grace_ms.
+// It runs on the engine's io thread (Engine::io_context), beside the connections that answer its
+// peers' requests: an answer goes from the engine straight onto the peer's link, in the same turn
+// of the io loop, with no thread hop and no wake-up of another thread. The hub's thread only starts
+// and stops it; what it reports back (drained, warnings) it posts to the hub's thread.
 #pragma once
 
 #include <sys/types.h>
@@ -34,24 +38,31 @@ namespace ctn::share {
 
 class HostServer : public mux::LinkHandler {
  public:
-  // `on_drained` runs once the hub stops and the last peer is gone.
+  // `on_drained` runs on the hub's thread once the hub stops and the last peer is gone.
   HostServer(HubContext& hub, std::function<void()> on_drained);
   HostServer(const HostServer&) = delete;
   HostServer& operator=(const HostServer&) = delete;
 
-  // Serves on `acceptor` (bound by the election to `socket_path`, file `inode`) with `engine`.
+  // The hub's thread, once: serves on `acceptor` (bound by the election to `socket_path`, file
+  // `inode`) with `engine`, on the engine's io thread from now on.
   void start(LocalAcceptor acceptor, ino_t inode, Engine& engine, const std::string& socket_path,
              const std::string& lock_path);
-  // Any thread: an event of the engine for a request a peer sent (its id has kRemoteBit).
+  bool started() const { return io_ != nullptr; }
+  // Any thread: an event of the engine for a request a peer sent (its id has kRemoteBit). On the
+  // engine's io thread (where the engine emits) it is handled at once.
   void engine_event(Event&& event);
-  // Stops listening (the socket is removed before anyone hears we leave) and tells every peer:
-  // graceful, each may finish its requests within drain_grace_ms; otherwise its link closes now.
+  // The hub's thread, after start(). Stops listening (the socket is removed before anyone hears we
+  // leave) and tells every peer: graceful, each may finish its requests within drain_grace_ms;
+  // otherwise its link closes now. on_drained runs once no peer is left.
   void stop(bool graceful);
-  // Closes every peer's link now (the process is exiting while it drained).
+  // The hub's thread, after start(): closes every peer's link now (the process is exiting while it
+  // drained); on_drained runs once no peer is left.
   void close_all(const std::string& reason);
-  // The hub is done: no drain deadline any more.
-  void finish() { drain_timer_.cancel(); }
-  bool idle() const { return peers_.empty(); }
+  // The hub's thread, after start(): the hub is done, no drain deadline any more.
+  void finish();
+  // Once the engine's io thread has ended, before the engine goes: drops everything this server
+  // holds on the engine's io_context (links, timers, the acceptor).
+  void release();
 
   void on_frame(mux::Link& link, mux::Frame&& frame) override;
   void on_link_closed(mux::Link& link, const std::string& reason) override;
@@ -85,7 +96,7 @@ class HostServer : public mux::LinkHandler {
 
   // One connected process of this user.
   struct Peer {
-    explicit Peer(asio::io_context& io) : deadline(io) {}
+    explicit Peer(asio::io_context& engine_io) : deadline(engine_io) {}
     std::shared_ptr<mux::Link> link;
     enum class Phase { kHello, kOpen, kDraining } phase = Phase::kHello;
     uint32_t pid = 0;
@@ -97,6 +108,8 @@ class HostServer : public mux::LinkHandler {
     std::set<uint64_t> clients;  // engine client ids (prefixed) this peer used: forgotten with it
   };
 
+  // The engine's io thread from here on.
+  void serve(LocalAcceptor::native_handle_type fd, const asio::error_code& released);
   void accept();
   void on_accepted(LocalSocket socket);
   bool evict_silent_peer();
@@ -112,7 +125,11 @@ class HostServer : public mux::LinkHandler {
   void submit(RemoteStream& s);
   uint64_t remote_client_id(const Peer& peer, uint64_t client_id) const;
 
-  void drain_engine_events();
+  void stop_serving(bool graceful);
+  void close_links(const std::string& reason);
+  // The hub stops and no peer is left: tell the hub (on its thread).
+  void drained_if_idle();
+  void on_engine_event_contained(Event&& e);
   void on_engine_event(Event&& e);
   void pump(Peer& peer, StreamMap::iterator it);
   void drop(Peer& peer, StreamMap::iterator it);
@@ -126,13 +143,14 @@ class HostServer : public mux::LinkHandler {
   std::optional<LocalAcceptor> acceptor_;
   ino_t bound_inode_ = 0;
   Engine* engine_ = nullptr;
+  asio::io_context* io_ = nullptr;  // the engine's, where everything below lives
   bool serving_ = false;
+  bool drained_told_ = false;
   std::unordered_map<mux::Link*, std::shared_ptr<Peer>> peers_;
   std::unordered_map<uint64_t, std::pair<mux::Link*, uint64_t>> remote_index_;  // engine id -> (link, stream)
   uint64_t next_remote_ = 0;
   ProfileResolver resolver_{check_tls_profile};
-  Handoff<Event> engine_events_;  // the engine's events for peers' requests, on their way to the hub's thread
-  asio::steady_timer sweep_timer_, drain_timer_;
+  std::optional<asio::steady_timer> sweep_timer_, drain_timer_;
 };
 
 }  // namespace ctn::share

@@ -50,10 +50,7 @@ class Hub::Impl : public EventSink, private Election::Listener, private ClientLi
       }
       thread_.join();
     }
-    if (engine_) {
-      engine_->join();
-      engine_.reset();
-    }
+    release_engine();
   }
 
   // ---- thread-safe entry points ----
@@ -139,10 +136,7 @@ class Hub::Impl : public EventSink, private Election::Listener, private ClientLi
 
   void join() {
     if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
-    if (engine_) {
-      engine_->join();
-      engine_.reset();
-    }
+    release_engine();
   }
 
   HubStats stats() const {
@@ -358,23 +352,39 @@ class Hub::Impl : public EventSink, private Election::Listener, private ClientLi
     waiting_.stop();
     waiting_.fail_all(ErrorCode::kClientClosed, "the client was closed");
     link_.leave(graceful);
-    host_.stop(graceful);
-    if (host_.idle()) finish_stop();
+    // A host that serves other processes says when its last peer is gone (on_drained).
+    if (host_.started()) {
+      host_.stop(graceful);
+    } else {
+      finish_stop();
+    }
   }
 
   // Already handing over, and now the process is going: stop waiting for remote requests.
   void escalate() {
     hub_.stopping_now = true;
     election_.stop(true);
-    host_.close_all("the host process is exiting");
     link_.close_draining();
-    if (host_.idle()) finish_stop();
+    if (host_.started()) {
+      host_.close_all("the host process is exiting");
+    } else {
+      finish_stop();
+    }
+  }
+
+  // After the hub's thread ended: the engine's io thread ends, then what the host server holds on
+  // the engine's io_context goes, then the engine.
+  void release_engine() {
+    if (!engine_) return;
+    engine_->join();
+    host_.release();
+    engine_.reset();
   }
 
   void finish_stop() {
     if (finished_) return;
     finished_ = true;
-    host_.finish();
+    if (host_.started()) host_.finish();
     host_engine_.store(nullptr, std::memory_order_release);
     set_role(Role::kStopped);
     auto done = [this] {

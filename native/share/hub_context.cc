@@ -23,17 +23,20 @@ Event notice_event(std::string notice, Error error) {
 }
 
 void HubContext::warn(const std::string& message) {
-  const auto now = Clock::now();
-  if (now - last_warning_ < kWarningInterval) {
-    ++suppressed_warnings_;
-    return;
-  }
   std::string text = message;
-  if (suppressed_warnings_ > 0) {
-    text += " (and " + std::to_string(suppressed_warnings_) + " similar since the last warning)";
+  {
+    std::lock_guard<std::mutex> lock(warn_mu_);
+    const auto now = Clock::now();
+    if (now - last_warning_ < kWarningInterval) {
+      ++suppressed_warnings_;
+      return;
+    }
+    if (suppressed_warnings_ > 0) {
+      text += " (and " + std::to_string(suppressed_warnings_) + " similar since the last warning)";
+    }
+    suppressed_warnings_ = 0;
+    last_warning_ = now;
   }
-  suppressed_warnings_ = 0;
-  last_warning_ = now;
   sink.deliver(notice_event("warning", Error{ErrorCode::kProtocol, Stage::kLink, text}));
 }
 

@@ -1,6 +1,7 @@
 // What the parts of one hub share (the election, the host server, the client link, the requests
 // waiting for a host): its options, its io thread, the sink of this process's events, its counters
-// and its stop flags. Everything but the atomics is touched on the hub's thread only.
+// and its stop flags. Everything but the atomics and warn() is touched on the hub's thread only (the
+// host server runs on the engine's io thread: it reads the atomics and warns).
 #pragma once
 
 #include <atomic>
@@ -90,18 +91,19 @@ struct HubContext {
   HubContext(const HubContext&) = delete;
   HubContext& operator=(const HubContext&) = delete;
 
-  // A warning notice for the user (a peer broke the protocol, a connection was refused). Someone
-  // probing the port must not flood the user's stderr: one warning per interval.
+  // Any thread: a warning notice for the user (a peer broke the protocol, a connection was
+  // refused). Someone probing the port must not flood the user's stderr: one warning per interval.
   void warn(const std::string& message);
 
   const HubOptions options;
   EventSink& sink;  // events of this process's own requests, and notices
   asio::io_context io;
   HubCounters counters;
-  std::atomic<bool> stopping{false};  // shutdown was asked for (set on the caller's thread)
-  bool stopping_now = false;          // ...and everything closes now, not after a drain
+  std::atomic<bool> stopping{false};      // shutdown was asked for (set on the caller's thread)
+  std::atomic<bool> stopping_now{false};  // ...and everything closes now, not after a drain
 
  private:
+  std::mutex warn_mu_;  // guards the two below
   Clock::time_point last_warning_{};
   uint64_t suppressed_warnings_ = 0;
 };

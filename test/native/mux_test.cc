@@ -2,6 +2,10 @@
 // every byte, fuzzed, and strict about everything a hostile or broken peer might send.
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <span>
@@ -228,16 +232,28 @@ class Recorder : public LinkHandler {
   bool closed = false;
 };
 
+// A sending link and a reading one (started) over a real socket pair, on one io_context.
+struct LinkPair {
+  LinkPair() {
+    Link::Socket a(io), b(io);
+    asio::local::connect_pair(a, b);
+    sender = std::make_shared<Link>(std::move(a), sender_side);
+    reader = std::make_shared<Link>(std::move(b), receiver);
+    reader->start();
+  }
+  asio::io_context io;
+  Recorder sender_side, receiver;
+  std::shared_ptr<Link> sender, reader;
+};
+
 // Slices of one shared body leave as frames of exactly those bytes, in order within each stream,
 // the body outliving its owner's reference until written; frames of other streams go in turn.
 TEST(MuxLink, SlicesOfASharedBodyCrossByteExact) {
-  asio::io_context io;
-  Link::Socket a(io), b(io);
-  asio::local::connect_pair(a, b);
-  Recorder sender_side, receiver;
-  auto sender = std::make_shared<Link>(std::move(a), sender_side);
-  auto reader = std::make_shared<Link>(std::move(b), receiver);
-  reader->start();
+  LinkPair pair;
+  asio::io_context& io = pair.io;
+  Recorder& receiver = pair.receiver;
+  std::shared_ptr<Link>& sender = pair.sender;
+  std::shared_ptr<Link>& reader = pair.reader;
   auto body = std::make_shared<const std::string>([] {
     std::string s(300000, '\0');
     for (size_t i = 0; i < s.size(); ++i) s[i] = static_cast<char>(i * 7 + (i >> 11));
@@ -271,6 +287,63 @@ TEST(MuxLink, SlicesOfASharedBodyCrossByteExact) {
   EXPECT_EQ(receiver.frames[6].flags, kEndStream);
   EXPECT_EQ(receiver.frames[6].payload, whole.substr(299990));
   EXPECT_TRUE(watch.expired());  // written, then let go (nothing else holds it)
+  sender->close();
+  reader->close();
+}
+
+// A link asks for 1 MiB socket buffers each way (a large answer crosses in one or two rounds of the
+// reader waking, not five): the kernel grants up to net.core.{w,r}mem_max, and reports twice what
+// it granted.
+TEST(MuxLink, ItsSocketAsksForLargeBuffers) {
+  const auto sysctl = [](const char* path) {
+    long v = 0;
+    if (FILE* f = std::fopen(path, "r")) {
+      if (std::fscanf(f, "%ld", &v) != 1) v = 0;
+      std::fclose(f);
+    }
+    return v;
+  };
+  const long wmem_max = sysctl("/proc/sys/net/core/wmem_max");
+  const long rmem_max = sysctl("/proc/sys/net/core/rmem_max");
+  asio::io_context io;
+  Link::Socket a(io), b(io);
+  asio::local::connect_pair(a, b);
+  Recorder handler;
+  auto link = std::make_shared<Link>(std::move(a), handler);
+  const auto option = [&](int name) {
+    int v = 0;
+    socklen_t len = sizeof v;
+    EXPECT_EQ(::getsockopt(link->native_handle(), SOL_SOCKET, name, &v, &len), 0);
+    return long{v};
+  };
+  EXPECT_GE(option(SO_SNDBUF), 2 * std::min<long>(1 << 20, wmem_max));
+  EXPECT_GE(option(SO_RCVBUF), 2 * std::min<long>(1 << 20, rmem_max));
+  link->close();
+}
+
+// A body that arrives one frame at a time (the reader catching up with the writer at every frame
+// boundary) is read straight into place, header by header: only the first read, before the link
+// knows a body is coming, goes through the read buffer.
+TEST(MuxLink, ABodyArrivingFrameByFrameIsReadStraightIntoPlace) {
+  LinkPair pair;
+  asio::io_context& io = pair.io;
+  Recorder& receiver = pair.receiver;
+  std::shared_ptr<Link>& sender = pair.sender;
+  std::shared_ptr<Link>& reader = pair.reader;
+  constexpr size_t kFrames = 24;
+  std::string whole;
+  for (size_t i = 0; i < kFrames; ++i) {
+    std::string piece(kBodyChunk, static_cast<char>('a' + i));
+    whole += piece;
+    sender->send_stream(FrameType::kBody, 0, 1, std::move(piece));
+    // Written and read before the next frame is queued.
+    for (int spins = 0; spins < 10000 && receiver.frames.size() < i + 1; ++spins) io.run_one();
+    ASSERT_EQ(receiver.frames.size(), i + 1);
+  }
+  std::string got;
+  for (const Frame& f : receiver.frames) got.append(f.payload, f.payload_start, std::string::npos);
+  EXPECT_TRUE(got == whole);
+  EXPECT_GE(reader->bytes_in_place(), (kFrames - 1) * kBodyChunk);
   sender->close();
   reader->close();
 }
