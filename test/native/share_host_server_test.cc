@@ -350,15 +350,18 @@ TEST_F(HostServerTest, ASlowReaderGetsNoMoreThanItsWindowAndHoldsUpNoOneElse) {
   ASSERT_TRUE(slow.handshake());
   ASSERT_TRUE(slow.send(FrameType::kRequest, mux::kEndStream, 1,
                         request_to(server.port(), "/" + std::to_string(size) + "/slow")));
-  // Without a WINDOW back, the host sends one window's worth and then nothing more.
+  // Without a WINDOW back, the host sends up to one window's worth and then nothing more. It never
+  // splits a held slice to fill the window exactly, so it may stop up to one body chunk short of it.
   std::string body;
-  while (body.size() < window) {
+  while (body.size() + mux::kBodyChunk <= window) {
     auto f = slow.next_frame(10s);
     ASSERT_TRUE(f);
     if (f->type == FrameType::kBody) body.append(f->payload, f->payload_start, std::string::npos);
   }
-  EXPECT_EQ(body.size(), window);
-  EXPECT_FALSE(slow.next_frame(300ms)) << "a frame beyond the window";
+  while (auto f = slow.next_frame(300ms)) {
+    if (f->type == FrameType::kBody) body.append(f->payload, f->payload_start, std::string::npos);
+  }
+  EXPECT_LE(body.size(), window) << "bytes beyond the window";
   // Meanwhile the engine's thread serves others.
   EXPECT_TRUE(a_new_peer_is_served(path_, server, 200000));
   // The slow reader grants more and gets the rest, whole and in order.
