@@ -128,13 +128,22 @@ class Connection final : public ClientConnection,
                      "QUIC datagram_size must be 1200.." + std::to_string(kPacketBuffer)};
       return false;
     }
+    if (const TransportShape& t = options_.transport;
+        t.dcid_min < NGTCP2_MIN_INITIAL_DCIDLEN || t.dcid_max > NGTCP2_MAX_CIDLEN ||
+        t.dcid_min > t.dcid_max || t.scid_length > NGTCP2_MAX_CIDLEN) {
+      *error = Error{ErrorCode::kInvalidOption, Stage::kConnect,
+                     "QUIC connection IDs: the first DCID takes 8..20 bytes, the SCID 0..20"};
+      return false;
+    }
     if (!open_tls(error)) return false;
 
+    const TransportShape& shape = options_.transport;
     ngtcp2_cid dcid, scid;
-    dcid.datalen = 18;  // ngtcp2's example client's lengths (the browsers' are in docs/quic-gap.md)
-    scid.datalen = 17;
+    dcid.datalen = shape.dcid_min + random_below(shape.dcid_max - shape.dcid_min + 1);
+    scid.datalen = shape.scid_length;
     RAND_bytes(dcid.data, dcid.datalen);
     RAND_bytes(scid.data, scid.datalen);
+    scid_.assign(reinterpret_cast<const char*>(scid.data), scid.datalen);
     ngtcp2_settings settings;
     ngtcp2_settings_default(&settings);
     settings.initial_ts = now_ns();
@@ -146,14 +155,37 @@ class Connection final : public ClientConnection,
     }
     ngtcp2_transport_params params;
     ngtcp2_transport_params_default(&params);
-    params.initial_max_streams_uni = 3;  // the server's control and QPACK streams
-    params.initial_max_stream_data_bidi_local = kStreamWindow;
-    params.initial_max_stream_data_uni = kStreamWindow;
-    params.initial_max_data = kConnectionWindow;
-    params.max_idle_timeout = uint64_t{options_.idle_timeout_ms} * NGTCP2_MILLISECONDS;
+    params.grease_quic_bit = 0;  // no browser sends 0x2ab2 or greases the fixed bit
+    if (shape.parameters.empty()) {
+      params.initial_max_streams_uni = 3;  // the server's control and QPACK streams
+      params.initial_max_stream_data_bidi_local = kStreamWindow;
+      params.initial_max_stream_data_uni = kStreamWindow;
+      params.initial_max_data = kConnectionWindow;
+      params.max_idle_timeout = uint64_t{options_.idle_timeout_ms} * NGTCP2_MILLISECONDS;
+    } else {
+      // What the shape announces is what ngtcp2 must enforce: an absent parameter takes its RFC
+      // default (0 for the limits), exactly as the server reads it.
+      namespace tp = transport_param;
+      const auto value = [&](uint64_t id, uint64_t otherwise) {
+        return transport_value(shape, id, otherwise);
+      };
+      params.max_idle_timeout = value(tp::kMaxIdleTimeout, 0) * NGTCP2_MILLISECONDS;
+      params.max_udp_payload_size = value(tp::kMaxUdpPayloadSize, NGTCP2_DEFAULT_MAX_RECV_UDP_PAYLOAD_SIZE);
+      params.initial_max_data = value(tp::kInitialMaxData, 0);
+      params.initial_max_stream_data_bidi_local = value(tp::kInitialMaxStreamDataBidiLocal, 0);
+      params.initial_max_stream_data_bidi_remote = value(tp::kInitialMaxStreamDataBidiRemote, 0);
+      params.initial_max_stream_data_uni = value(tp::kInitialMaxStreamDataUni, 0);
+      params.initial_max_streams_bidi = value(tp::kInitialMaxStreamsBidi, 0);
+      params.initial_max_streams_uni = value(tp::kInitialMaxStreamsUni, 0);
+      params.max_ack_delay =
+          value(tp::kMaxAckDelay, NGTCP2_DEFAULT_MAX_ACK_DELAY / NGTCP2_MILLISECONDS) * NGTCP2_MILLISECONDS;
+      params.active_connection_id_limit =
+          value(tp::kActiveConnectionIdLimit, NGTCP2_DEFAULT_ACTIVE_CONNECTION_ID_LIMIT);
+      params.max_datagram_frame_size = value(tp::kMaxDatagramFrameSize, 0);
+    }
 
     ngtcp2_callbacks callbacks{};
-    callbacks.client_initial = ngtcp2_crypto_client_initial_cb;
+    callbacks.client_initial = &on_client_initial;
     callbacks.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
     callbacks.encrypt = ngtcp2_crypto_encrypt_cb;
     callbacks.decrypt = ngtcp2_crypto_decrypt_cb;
@@ -321,6 +353,32 @@ class Connection final : public ClientConnection,
   }
 
   static void random_bytes(uint8_t* dest, size_t len, const ngtcp2_rand_ctx*) { RAND_bytes(dest, len); }
+  static void fill_random(uint8_t* dest, size_t len) { RAND_bytes(dest, len); }
+  static size_t random_below(size_t n) {
+    uint32_t r = 0;
+    RAND_bytes(reinterpret_cast<uint8_t*>(&r), sizeof r);
+    return r % n;
+  }
+
+  // ngtcp2_crypto_client_initial_cb, except that a shaped connection's transport parameters are
+  // encoded by us (transport_shape.h): their order, GREASE and ids ngtcp2's encoder cannot write.
+  static int on_client_initial(ngtcp2_conn* conn, void* user) {
+    auto* self = static_cast<Connection*>(user);
+    if (self->options_.transport.parameters.empty()) return ngtcp2_crypto_client_initial_cb(conn, user);
+    if (ngtcp2_crypto_derive_and_install_initial_key(
+            conn, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+            ngtcp2_conn_get_client_chosen_version(conn), ngtcp2_conn_get_dcid(conn)) != 0) {
+      return NGTCP2_ERR_CALLBACK_FAILURE;
+    }
+    const std::string encoded =
+        encode_transport_parameters(self->options_.transport, self->scid_, &fill_random);
+    if (ngtcp2_crypto_set_local_transport_params(
+            self->ssl_.get(), reinterpret_cast<const uint8_t*>(encoded.data()), encoded.size()) != 0 ||
+        ngtcp2_crypto_read_write_crypto_data(conn, NGTCP2_CRYPTO_LEVEL_INITIAL, nullptr, 0) != 0) {
+      return NGTCP2_ERR_CALLBACK_FAILURE;
+    }
+    return 0;
+  }
 
   static int new_connection_id(ngtcp2_conn*, ngtcp2_cid* cid, uint8_t* token, size_t len, void*) {
     cid->datalen = len;
@@ -670,6 +728,7 @@ class Connection final : public ClientConnection,
   std::unique_ptr<SSL_CTX, SslCtxDeleter> ctx_;
   std::unique_ptr<SSL, SslDeleter> ssl_;
   std::unique_ptr<ngtcp2_conn, ConnDeleter> conn_;
+  std::string scid_;  // our Source Connection ID, for initial_source_connection_id
   ngtcp2_crypto_conn_ref conn_ref_{};
   http3::ClientSession session_;
   std::array<uint8_t, kMaxDatagram> rx_{};

@@ -39,6 +39,7 @@
 
 #include "common/error.h"
 #include "common/http_types.h"
+#include "quic/transport_shape.h"
 
 namespace ctn::quic {
 
@@ -61,6 +62,9 @@ struct Options {
   // ALPS, certificate compression: what native/tls does for a profile over TCP). False with *error
   // fails the connection with that error. Empty: BoringSSL's defaults (docs/quic-gap.md).
   std::function<bool(SSL_CTX* ctx, Error* error)> shape_client_hello;
+  // Connection-ID lengths and transport parameters (chrome_156_transport(), firefox_153_transport()).
+  // With no parameters listed ngtcp2 encodes its own, from idle_timeout_ms and our window sizes.
+  TransportShape transport;
 };
 
 struct Request {
