@@ -123,7 +123,9 @@ class Connection final : public ClientConnection,
     }
     local_ = local;
     remote_ = options_.server;
-    if (options_.datagram_size && (options_.datagram_size < 1200 || options_.datagram_size > kPacketBuffer)) {
+    const uint32_t datagram_size =
+        options_.datagram_size ? options_.datagram_size : options_.transport.datagram_size;
+    if (datagram_size && (datagram_size < 1200 || datagram_size > kPacketBuffer)) {
       *error = Error{ErrorCode::kInvalidOption, Stage::kConnect,
                      "QUIC datagram_size must be 1200.." + std::to_string(kPacketBuffer)};
       return false;
@@ -149,8 +151,8 @@ class Connection final : public ClientConnection,
     settings.initial_ts = now_ns();
     // Our own timer reports the handshake deadline with a code; ngtcp2's would only close.
     settings.handshake_timeout = UINT64_MAX;
-    if (options_.datagram_size) {
-      settings.max_tx_udp_payload_size = options_.datagram_size;
+    if (datagram_size) {
+      settings.max_tx_udp_payload_size = datagram_size;
       settings.no_tx_udp_payload_size_shaping = 1;  // no 1200-byte cap before path MTU discovery
     }
     ngtcp2_transport_params params;
@@ -217,6 +219,13 @@ class Connection final : public ClientConnection,
       return false;
     }
     conn_.reset(conn);
+    if (!shape.first_packet_number.empty() || shape.packet_number_length_after_first) {
+      const uint32_t first = draw_first_packet_number(shape, &fill_random);
+      if (ngtcp2_conn_set_initial_pkt_num(conn, first, shape.packet_number_length_after_first) != 0) {
+        *error = Error{ErrorCode::kInvalidOption, Stage::kConnect, "QUIC: invalid first packet number shape"};
+        return false;
+      }
+    }
     ngtcp2_conn_set_tls_native_handle(conn, ssl_.get());
     return true;
   }

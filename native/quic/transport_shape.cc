@@ -85,6 +85,18 @@ void append_varint(std::string& out, uint64_t v, size_t width) {
   }
 }
 
+uint32_t draw_first_packet_number(const TransportShape& shape, void (*random_bytes)(uint8_t* out, size_t n)) {
+  uint64_t total = 0;
+  for (const auto& r : shape.first_packet_number) total += r.weight;
+  if (total == 0) return 0;
+  uint64_t pick = random_u64(random_bytes) % total;
+  for (const auto& r : shape.first_packet_number) {
+    if (pick < r.weight) return r.min + static_cast<uint32_t>(random_below(r.max - r.min + 1, random_bytes));
+    pick -= r.weight;
+  }
+  return 0;
+}
+
 uint64_t transport_value(const TransportShape& shape, uint64_t id, uint64_t otherwise) {
   for (const auto& p : shape.parameters) {
     if (p.kind == Kind::kVarint && p.id == id) return p.value;
@@ -110,6 +122,9 @@ TransportShape chrome_156_transport() {
   s.dcid_min = s.dcid_max = 8;
   s.scid_length = 0;
   s.shuffle = true;
+  s.first_packet_number = {{1, 1, 1}};  // PN 1 (1 byte), then PN 2 on 2 bytes
+  s.packet_number_length_after_first = 2;
+  s.datagram_size = 1250;
   // Listed in the order of the README (the wire order is shuffled per connection).
   s.parameters = {
       varint(tp::kMaxIdleTimeout, 30'000),
@@ -134,6 +149,10 @@ TransportShape firefox_153_transport() {
   s.dcid_min = 8;
   s.dcid_max = 20;
   s.scid_length = 3;
+  // Seen in 12 connections: 1, 5, 6, 7, 13, 16, 18, 20, 28, 31, 575, 653. The rule behind it is not
+  // established; this is that empirical spread (10 small, 2 in the 512..1023 band).
+  s.first_packet_number = {{10, 1, 31}, {2, 512, 1023}};
+  s.datagram_size = 1252;
   s.parameters = {
       varint(tp::kMaxIdleTimeout, 30'000),
       varint(tp::kInitialMaxData, 25'165'824),

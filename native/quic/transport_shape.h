@@ -51,6 +51,16 @@ struct TransportShape {
   uint8_t dcid_max = 18;
   uint8_t scid_length = 17;  // 0 (Chrome: ngtcp2 then issues no further connection IDs) .. 20
   bool shuffle = false;      // a fresh order per connection (Chrome)
+  // The first Initial's packet number: drawn from one of these ranges, picked with the given weights
+  // (ngtcp2 patch 0002). Empty: 0, ngtcp2's own start.
+  struct NumberRange {
+    uint32_t weight, min, max;
+  };
+  std::vector<NumberRange> first_packet_number;
+  // The shortest packet-number encoding of every Initial after the first (Chrome: 2); 0: ngtcp2's.
+  uint8_t packet_number_length_after_first = 0;
+  // The size of every datagram (Chrome 1250, Firefox 1252) when Options::datagram_size is 0.
+  uint32_t datagram_size = 0;
   // In wire order (when not shuffled). Empty: ngtcp2 encodes its own (connection.cc's defaults).
   std::vector<TransportParameter> parameters;
 };
@@ -58,6 +68,9 @@ struct TransportShape {
 // Chromium 156 and Firefox ESR 153 (shared/fingerprints/quic/README.md).
 TransportShape chrome_156_transport();
 TransportShape firefox_153_transport();
+
+// A first packet number drawn from shape.first_packet_number (0 when it is empty).
+uint32_t draw_first_packet_number(const TransportShape& shape, void (*random_bytes)(uint8_t* out, size_t n));
 
 // The value of a kVarint parameter `id` in `shape`, or `otherwise` when it is absent.
 uint64_t transport_value(const TransportShape& shape, uint64_t id, uint64_t otherwise);

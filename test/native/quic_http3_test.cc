@@ -34,6 +34,9 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/udp.hpp>
 
+#include <openssl/aes.h>
+#include <openssl/digest.h>
+#include <openssl/hkdf.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
@@ -692,6 +695,48 @@ LongHeaderIds long_header_ids(std::string_view d) {
   return ids;
 }
 
+// An Initial's packet number and its encoded length, from under the header protection keyed by the
+// client's first DCID (RFC 9001 §5.2, §5.4). {-1, 0} when `d` is not a client Initial.
+std::pair<int64_t, size_t> initial_packet_number(std::string_view d) {
+  const LongHeaderIds ids = long_header_ids(d);
+  if (ids.dcid.empty() || (static_cast<uint8_t>(d[0]) & 0x30) != 0) return {-1, 0};
+  size_t at = 7 + ids.dcid.size() + ids.scid.size(), width = 0;
+  at += read_varint(d, at, &width);  // token length, then the token
+  read_varint(d, at, &width);        // packet length
+  if (at + 4 + 16 > d.size()) return {-1, 0};
+  static constexpr uint8_t kSaltV1[] = {0x38, 0x76, 0x2c, 0xf7, 0xf5, 0x59, 0x34, 0xb3, 0x4d, 0x17,
+                                        0x9a, 0xe6, 0xa4, 0xc8, 0x0c, 0xad, 0xcc, 0xbb, 0x7f, 0x0a};
+  const auto expand_label = [](const uint8_t* secret, std::string_view label, uint8_t* out, size_t n) {
+    const std::string full = "tls13 " + std::string(label);
+    std::string info{static_cast<char>(n >> 8), static_cast<char>(n)};
+    info += static_cast<char>(full.size());
+    info += full;
+    info += '\0';
+    HKDF_expand(out, n, EVP_sha256(), secret, 32, reinterpret_cast<const uint8_t*>(info.data()), info.size());
+  };
+  uint8_t initial[32], client[32], hp[16];
+  size_t len = sizeof initial;
+  HKDF_extract(initial, &len, EVP_sha256(), reinterpret_cast<const uint8_t*>(ids.dcid.data()),
+               ids.dcid.size(), kSaltV1, sizeof kSaltV1);
+  expand_label(initial, "client in", client, sizeof client);
+  expand_label(client, "quic hp", hp, sizeof hp);
+  AES_KEY key;
+  AES_set_encrypt_key(hp, 128, &key);
+  uint8_t mask[16];
+  AES_encrypt(reinterpret_cast<const uint8_t*>(d.data() + at + 4), mask, &key);
+  const size_t pn_length = ((static_cast<uint8_t>(d[0]) ^ mask[0]) & 0x03) + 1;
+  int64_t pn = 0;
+  for (size_t i = 0; i < pn_length; ++i) pn = pn << 8 | (static_cast<uint8_t>(d[at + i]) ^ mask[1 + i]);
+  return {pn, pn_length};
+}
+
+// The first flight's datagrams of each connection (keyed by its first DCID), in the order sent.
+std::map<std::string, std::vector<std::string>> by_connection(const std::vector<std::string>& datagrams) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const std::string& d : datagrams) out[long_header_ids(d).dcid].push_back(d);
+  return out;
+}
+
 struct FirstFlights {
   std::vector<std::string> hellos;     // one per connection
   std::vector<std::string> datagrams;  // every datagram the silent peer received
@@ -718,8 +763,7 @@ FirstFlights first_flights(const ctn::quic::TransportShape& shape, int n) {
   for (int i = 0; i < n; ++i) {
     ctn::quic::Options o = options_for(silent.local_endpoint().port());
     o.handshake_timeout_ms = 300;
-    o.datagram_size = 1250;
-    o.transport = shape;
+    o.transport = shape;  // its datagram size too
     o.shape_client_hello = chrome_quic_groups(&out.hellos[i]);
     conns.push_back(ctn::quic::ClientConnection::create(io, o));
     conns.back()->fetch(ctn::quic::Request{}, [&](const ctn::Error*, ctn::quic::Response&&) {
@@ -788,6 +832,16 @@ TEST(QuicTransportShape, ChromeFirstFlightCarriesChromesParametersShuffled) {
     EXPECT_EQ(version_information, 1u);
   }
   EXPECT_GT(orders.size(), 1u);  // 8 connections, 13! orders: the same order twice is ~never
+  // Two 1250-byte datagrams each: PN 1 on one byte, then PN 2 on two.
+  const auto connections = by_connection(f.datagrams);
+  EXPECT_EQ(connections.size(), 8u);
+  for (const auto& [dcid, datagrams] : connections) {
+    ASSERT_EQ(datagrams.size(), 2u);
+    EXPECT_EQ(datagrams[0].size(), 1250u);
+    EXPECT_EQ(datagrams[1].size(), 1250u);
+    EXPECT_EQ(initial_packet_number(datagrams[0]), (std::pair<int64_t, size_t>{1, 1}));
+    EXPECT_EQ(initial_packet_number(datagrams[1]), (std::pair<int64_t, size_t>{2, 2}));
+  }
 }
 
 // Firefox 153: 13 parameters in one fixed order with fixed values, GREASE version first, no GREASE
@@ -806,6 +860,20 @@ TEST(QuicTransportShape, FirefoxFirstFlightCarriesFirefoxsParametersInOrder) {
     scids.insert(hex_of(ids.scid));
   }
   EXPECT_GT(dcid_lengths.size(), 1u);  // 8 connections over 13 lengths
+  // Two 1252-byte datagrams each; the first packet number varies (1..31 or 512..1023), then +1.
+  std::set<int64_t> first_numbers;
+  const auto connections = by_connection(f.datagrams);
+  EXPECT_EQ(connections.size(), 8u);
+  for (const auto& [dcid, datagrams] : connections) {
+    ASSERT_EQ(datagrams.size(), 2u);
+    EXPECT_EQ(datagrams[0].size(), 1252u);
+    EXPECT_EQ(datagrams[1].size(), 1252u);
+    const int64_t first = initial_packet_number(datagrams[0]).first;
+    EXPECT_TRUE((first >= 1 && first <= 31) || (first >= 512 && first <= 1023)) << first;
+    EXPECT_EQ(initial_packet_number(datagrams[1]).first, first + 1);
+    first_numbers.insert(first);
+  }
+  EXPECT_GT(first_numbers.size(), 1u);
   const std::vector<std::pair<uint64_t, std::string>> expected = {
       {0x1, "80007530"}, {0x4, "81800000"},    {0x5, "80c00000"},  {0x6, "80100000"}, {0x7, "80100000"},
       {0x8, "4064"},     {0x9, "4064"},        {0xb, "14"},        {0xe, "08"},       {0xf, "<scid>"},
@@ -880,7 +948,6 @@ TEST(QuicTransportShape, BrowserShapesGetFromCaddyAndNgtcp2Server) {
     req.authority = "localhost:" + std::to_string(caddy.port);
     req.path = "/hello";
     ctn::quic::Options o = options_for(caddy.port);
-    o.datagram_size = 1250;
     o.transport = shape;
     Outcome out = fetch_once(o, req);
     ASSERT_FALSE(out.error) << name << " caddy: " << error_text(out) << "\n" << caddy.server->log();
