@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstring>
@@ -543,6 +544,7 @@ class Connection final : public ClientConnection,
     ngtcp2_pkt_info pi{};
     const int rv = ngtcp2_conn_read_pkt(conn_.get(), &path, &pi, rx_.data(), n, now_ns());
     if (rv != 0) return on_read_error(rv);
+    heard_from_server_ = true;
     read_next_datagram();
     flush();
   }
@@ -586,6 +588,9 @@ class Connection final : public ClientConnection,
     if (closed_ || !conn_) return;
     std::array<uint8_t, kPacketBuffer> packet;
     const size_t max_size = std::min(kPacketBuffer, ngtcp2_conn_get_max_tx_udp_payload_size(conn_.get()));
+    // Firefox's first flight: a shorter Initial, then zero bytes to the datagram size.
+    const size_t initial_packet_size = options_.transport.initial_packet_size;
+    const bool zero_fill = initial_packet_size && initial_packet_size < max_size && !heard_from_server_;
     for (;;) {
       std::optional<http3::Output> out = established_ ? session_.next_output() : std::nullopt;
       std::array<ngtcp2_vec, 16> vec{};
@@ -603,9 +608,9 @@ class Connection final : public ClientConnection,
       ngtcp2_path_storage ps;
       ngtcp2_path_storage_zero(&ps);
       ngtcp2_pkt_info pi{};
-      const ngtcp2_ssize n =
-          ngtcp2_conn_writev_stream(conn_.get(), &ps.path, &pi, packet.data(), max_size, &accepted, flags,
-                                    stream, vec.data(), veccnt, now_ns());
+      const ngtcp2_ssize n = ngtcp2_conn_writev_stream(conn_.get(), &ps.path, &pi, packet.data(),
+                                                       zero_fill ? initial_packet_size : max_size, &accepted,
+                                                       flags, stream, vec.data(), veccnt, now_ns());
       if (n < 0) {
         if (n == NGTCP2_ERR_WRITE_MORE) {
           session_.sent(stream, static_cast<size_t>(accepted));
@@ -625,7 +630,12 @@ class Connection final : public ClientConnection,
         return fail_connection(Error{ErrorCode::kProtocol, stage(), "HTTP/3 output failed"});
       }
       if (n == 0) break;
-      send_datagram(packet.data(), static_cast<size_t>(n));
+      size_t size = static_cast<size_t>(n);
+      if (zero_fill && (packet[0] & 0xf0) == 0xc0) {  // a long header, type Initial (RFC 9000 §17.2.2)
+        std::fill(packet.begin() + size, packet.begin() + max_size, 0);
+        size = max_size;
+      }
+      send_datagram(packet.data(), size);
     }
     arm_expiry();
   }
@@ -737,7 +747,8 @@ class Connection final : public ClientConnection,
   std::unique_ptr<SSL_CTX, SslCtxDeleter> ctx_;
   std::unique_ptr<SSL, SslDeleter> ssl_;
   std::unique_ptr<ngtcp2_conn, ConnDeleter> conn_;
-  std::string scid_;  // our Source Connection ID, for initial_source_connection_id
+  bool heard_from_server_ = false;  // a packet of the server's was processed
+  std::string scid_;                // our Source Connection ID, for initial_source_connection_id
   ngtcp2_crypto_conn_ref conn_ref_{};
   http3::ClientSession session_;
   std::array<uint8_t, kMaxDatagram> rx_{};

@@ -153,6 +153,7 @@ TransportShape firefox_153_transport() {
   // established; this is that empirical spread (10 small, 2 in the 512..1023 band).
   s.first_packet_number = {{10, 1, 31}, {2, 512, 1023}};
   s.datagram_size = 1252;
+  s.initial_packet_size = 992;  // seen: 984..999, set by where its CRYPTO split falls
   s.parameters = {
       varint(tp::kMaxIdleTimeout, 30'000),
       varint(tp::kInitialMaxData, 25'165'824),

@@ -730,6 +730,15 @@ std::pair<int64_t, size_t> initial_packet_number(std::string_view d) {
   return {pn, pn_length};
 }
 
+// The size of the first QUIC packet in datagram `d` (its long header's Length field, RFC 9000 §17.2).
+size_t first_packet_size(std::string_view d) {
+  const LongHeaderIds ids = long_header_ids(d);
+  size_t at = 7 + ids.dcid.size() + ids.scid.size(), width = 0;
+  at += read_varint(d, at, &width);
+  const uint64_t length = read_varint(d, at, &width);
+  return at + length;
+}
+
 // The first flight's datagrams of each connection (keyed by its first DCID), in the order sent.
 std::map<std::string, std::vector<std::string>> by_connection(const std::vector<std::string>& datagrams) {
   std::map<std::string, std::vector<std::string>> out;
@@ -839,6 +848,7 @@ TEST(QuicTransportShape, ChromeFirstFlightCarriesChromesParametersShuffled) {
     ASSERT_EQ(datagrams.size(), 2u);
     EXPECT_EQ(datagrams[0].size(), 1250u);
     EXPECT_EQ(datagrams[1].size(), 1250u);
+    EXPECT_EQ(first_packet_size(datagrams[0]), 1250u);  // PADDING frames inside the packet
     EXPECT_EQ(initial_packet_number(datagrams[0]), (std::pair<int64_t, size_t>{1, 1}));
     EXPECT_EQ(initial_packet_number(datagrams[1]), (std::pair<int64_t, size_t>{2, 2}));
   }
@@ -872,6 +882,11 @@ TEST(QuicTransportShape, FirefoxFirstFlightCarriesFirefoxsParametersInOrder) {
     EXPECT_TRUE((first >= 1 && first <= 31) || (first >= 512 && first <= 1023)) << first;
     EXPECT_EQ(initial_packet_number(datagrams[1]).first, first + 1);
     first_numbers.insert(first);
+    for (const std::string& d : datagrams) {  // the packet, then zero bytes to the datagram's end
+      const size_t packet = first_packet_size(d);
+      EXPECT_EQ(packet, 992u);
+      EXPECT_EQ(d.find_first_not_of('\0', packet), std::string::npos);
+    }
   }
   EXPECT_GT(first_numbers.size(), 1u);
   const std::vector<std::pair<uint64_t, std::string>> expected = {
