@@ -62,7 +62,11 @@ function(ctn_patched_tree prefix lib patch_dir)
   if(NOT EXISTS "${dest}/.cycletls-patched")
     find_program(CTN_PATCH_PROGRAM patch REQUIRED)
     set(tmp "${dest}.tmp")
-    file(REMOVE_RECURSE "${tmp}")
+    # Copies for an older series (and a failed attempt's leftovers) are of no further use.
+    file(GLOB stale LIST_DIRECTORIES true "${CMAKE_BINARY_DIR}/third-party/${lib}-patched-*")
+    if(stale)
+      file(REMOVE_RECURSE ${stale})
+    endif()
     file(COPY "${pristine}/" DESTINATION "${tmp}")
     foreach(p ${patches})
       execute_process(COMMAND "${CTN_PATCH_PROGRAM}" -d "${tmp}" -p1 --forward --batch --fuzz=0
