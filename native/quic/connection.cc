@@ -138,11 +138,16 @@ class Connection final : public ClientConnection,
                      "QUIC connection IDs: the first DCID takes 8..20 bytes, the SCID 0..20"};
       return false;
     }
+    if (!valid_first_packet_numbers(options_.transport)) {
+      *error = Error{ErrorCode::kInvalidOption, Stage::kConnect,
+                     "QUIC first packet number: ranges need min <= max < 2^30 and a weight; PN length 0..4"};
+      return false;
+    }
     if (!open_tls(error)) return false;
 
     const TransportShape& shape = options_.transport;
     ngtcp2_cid dcid, scid;
-    dcid.datalen = shape.dcid_min + random_below(shape.dcid_max - shape.dcid_min + 1);
+    dcid.datalen = draw_dcid_length(shape, &fill_random);
     scid.datalen = shape.scid_length;
     RAND_bytes(dcid.data, dcid.datalen);
     RAND_bytes(scid.data, scid.datalen);
@@ -222,8 +227,11 @@ class Connection final : public ClientConnection,
     conn_.reset(conn);
     if (!shape.first_packet_number.empty() || shape.packet_number_length_after_first) {
       const uint32_t first = draw_first_packet_number(shape, &fill_random);
-      if (ngtcp2_conn_set_initial_pkt_num(conn, first, shape.packet_number_length_after_first) != 0) {
-        *error = Error{ErrorCode::kInvalidOption, Stage::kConnect, "QUIC: invalid first packet number shape"};
+      if (const int set =
+              ngtcp2_conn_set_initial_pkt_num(conn, first, shape.packet_number_length_after_first);
+          set != 0) {  // cannot happen after valid_first_packet_numbers()
+        *error = Error{ErrorCode::kInternal, Stage::kConnect,
+                       std::string("ngtcp2_conn_set_initial_pkt_num: ") + ngtcp2_strerror(set)};
         return false;
       }
     }
@@ -364,11 +372,6 @@ class Connection final : public ClientConnection,
 
   static void random_bytes(uint8_t* dest, size_t len, const ngtcp2_rand_ctx*) { RAND_bytes(dest, len); }
   static void fill_random(uint8_t* dest, size_t len) { RAND_bytes(dest, len); }
-  static size_t random_below(size_t n) {
-    uint32_t r = 0;
-    RAND_bytes(reinterpret_cast<uint8_t*>(&r), sizeof r);
-    return r % n;
-  }
 
   // ngtcp2_crypto_client_initial_cb, except that a shaped connection's transport parameters are
   // encoded by us (transport_shape.h): their order, GREASE and ids ngtcp2's encoder cannot write.

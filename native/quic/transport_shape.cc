@@ -85,6 +85,19 @@ void append_varint(std::string& out, uint64_t v, size_t width) {
   }
 }
 
+uint8_t draw_dcid_length(const TransportShape& shape, void (*random_bytes)(uint8_t* out, size_t n)) {
+  if (shape.dcid_max <= shape.dcid_min) return shape.dcid_min;
+  return static_cast<uint8_t>(shape.dcid_min +
+                              random_below(shape.dcid_max - shape.dcid_min + 1, random_bytes));
+}
+
+bool valid_first_packet_numbers(const TransportShape& shape) {
+  for (const auto& r : shape.first_packet_number) {
+    if (r.weight == 0 || r.min > r.max || r.max >= (uint32_t{1} << 30)) return false;
+  }
+  return shape.packet_number_length_after_first <= 4;
+}
+
 uint32_t draw_first_packet_number(const TransportShape& shape, void (*random_bytes)(uint8_t* out, size_t n)) {
   uint64_t total = 0;
   for (const auto& r : shape.first_packet_number) total += r.weight;

@@ -73,6 +73,12 @@ struct TransportShape {
 TransportShape chrome_156_transport();
 TransportShape firefox_153_transport();
 
+// The first DCID's length, uniform in dcid_min..dcid_max.
+uint8_t draw_dcid_length(const TransportShape& shape, void (*random_bytes)(uint8_t* out, size_t n));
+
+// Every first_packet_number range has min <= max < 2^30 and a weight; the PN length is 0..4.
+bool valid_first_packet_numbers(const TransportShape& shape);
+
 // A first packet number drawn from shape.first_packet_number (0 when it is empty).
 uint32_t draw_first_packet_number(const TransportShape& shape, void (*random_bytes)(uint8_t* out, size_t n));
 

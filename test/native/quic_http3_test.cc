@@ -976,3 +976,19 @@ TEST(QuicTransportShape, BrowserShapesGetFromCaddyAndNgtcp2Server) {
     EXPECT_EQ(out.response.body, "shaped") << name;
   }
 }
+
+// A shape no browser could send is refused before anything goes out, with a code.
+TEST(QuicTransportShape, ImpossibleShapesFailWithInvalidOption) {
+  std::vector<ctn::quic::TransportShape> bad(4, ctn::quic::firefox_153_transport());
+  bad[0].dcid_min = 4;                       // an Initial DCID needs 8 bytes
+  bad[1].scid_length = 21;                   // connection IDs end at 20
+  bad[2].first_packet_number = {{1, 9, 3}};  // min > max
+  bad[3].packet_number_length_after_first = 5;
+  for (size_t i = 0; i < bad.size(); ++i) {
+    ctn::quic::Options o = options_for(9);  // nothing is sent: the port does not matter
+    o.transport = bad[i];
+    const Outcome out = fetch_once(o, ctn::quic::Request{});
+    ASSERT_TRUE(out.error) << i;
+    EXPECT_EQ(out.error->code, ctn::ErrorCode::kInvalidOption) << i << ": " << out.error->message;
+  }
+}
