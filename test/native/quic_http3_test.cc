@@ -752,8 +752,9 @@ struct FirstFlights {
 };
 
 // `n` connections with `shape` at once against a peer that never answers; their ClientHellos and
-// first datagrams, as they went on the wire.
-FirstFlights first_flights(const ctn::quic::TransportShape& shape, int n) {
+// first datagrams, as they went on the wire. CTN_QUIC_SHAPE_DUMP_DIR=<dir>: the datagrams also go to
+// <dir>/<name>.hex, one hex line each (for an independent decoder, e.g. lib/echo's).
+FirstFlights first_flights(const ctn::quic::TransportShape& shape, int n, const std::string& name) {
   asio::io_context io;
   asio::ip::udp::socket silent(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   std::array<char, 2048> sink;
@@ -781,6 +782,10 @@ FirstFlights first_flights(const ctn::quic::TransportShape& shape, int n) {
     conns.back()->start();
   }
   io.run();
+  if (const char* dir = std::getenv("CTN_QUIC_SHAPE_DUMP_DIR")) {
+    std::ofstream dump(std::filesystem::path(dir) / (name + ".hex"));
+    for (const std::string& d : out.datagrams) dump << hex_of(d) << "\n";
+  }
   return out;
 }
 
@@ -798,7 +803,7 @@ bool is_grease_version(std::string_view hex8) {
 // GREASE parameter, version_information 0x11 with v1 and a GREASE version in random order; DCID 8
 // bytes, SCID none.
 TEST(QuicTransportShape, ChromeFirstFlightCarriesChromesParametersShuffled) {
-  const FirstFlights f = first_flights(ctn::quic::chrome_156_transport(), 8);
+  const FirstFlights f = first_flights(ctn::quic::chrome_156_transport(), 8, "chrome");
   ASSERT_GE(f.datagrams.size(), 8u);
   for (const std::string& d : f.datagrams) {
     const LongHeaderIds ids = long_header_ids(d);
@@ -857,7 +862,7 @@ TEST(QuicTransportShape, ChromeFirstFlightCarriesChromesParametersShuffled) {
 // Firefox 153: 13 parameters in one fixed order with fixed values, GREASE version first, no GREASE
 // parameter; DCID 8..20 random bytes, SCID 3 bytes (= initial_source_connection_id).
 TEST(QuicTransportShape, FirefoxFirstFlightCarriesFirefoxsParametersInOrder) {
-  const FirstFlights f = first_flights(ctn::quic::firefox_153_transport(), 8);
+  const FirstFlights f = first_flights(ctn::quic::firefox_153_transport(), 8, "firefox");
   ASSERT_GE(f.datagrams.size(), 8u);
   std::set<size_t> dcid_lengths;
   std::set<std::string> scids;
