@@ -60,7 +60,13 @@ function(ctn_patched_tree prefix lib patch_dir)
   string(SUBSTRING "${digest}" 0 16 digest)
   set(dest "${CMAKE_BINARY_DIR}/third-party/${lib}-patched-${digest}")
   if(NOT EXISTS "${dest}/.cycletls-patched")
-    find_program(CTN_PATCH_PROGRAM patch REQUIRED)
+    # patch(1), else `git apply` (outside any repository it behaves the same; the ceiling keeps it
+    # from finding one that might enclose the build tree), as scripts/prepare-boringssl.sh does.
+    find_program(CTN_PATCH_PROGRAM patch)
+    find_program(CTN_GIT_PROGRAM git)
+    if(NOT CTN_PATCH_PROGRAM AND NOT CTN_GIT_PROGRAM)
+      message(FATAL_ERROR "${lib}: applying its patch series needs patch(1) or git")
+    endif()
     set(tmp "${dest}.tmp")
     # Copies for an older series (and a failed attempt's leftovers) are of no further use.
     file(GLOB stale LIST_DIRECTORIES true "${CMAKE_BINARY_DIR}/third-party/${lib}-patched-*")
@@ -69,9 +75,15 @@ function(ctn_patched_tree prefix lib patch_dir)
     endif()
     file(COPY "${pristine}/" DESTINATION "${tmp}")
     foreach(p ${patches})
-      execute_process(COMMAND "${CTN_PATCH_PROGRAM}" -d "${tmp}" -p1 --forward --batch --fuzz=0
-                              --no-backup-if-mismatch -i "${patch_dir}/${p}"
-                      RESULT_VARIABLE rv OUTPUT_VARIABLE out ERROR_VARIABLE out)
+      if(CTN_PATCH_PROGRAM)
+        execute_process(COMMAND "${CTN_PATCH_PROGRAM}" -d "${tmp}" -p1 --forward --batch --fuzz=0
+                                --no-backup-if-mismatch -i "${patch_dir}/${p}"
+                        RESULT_VARIABLE rv OUTPUT_VARIABLE out ERROR_VARIABLE out)
+      else()
+        execute_process(COMMAND "${CMAKE_COMMAND}" -E env "GIT_CEILING_DIRECTORIES=${CMAKE_BINARY_DIR}/third-party"
+                                "${CTN_GIT_PROGRAM}" apply -p1 "${patch_dir}/${p}"
+                        WORKING_DIRECTORY "${tmp}" RESULT_VARIABLE rv OUTPUT_VARIABLE out ERROR_VARIABLE out)
+      endif()
       if(NOT rv EQUAL 0)
         message(FATAL_ERROR "\n################################################################################\n"
                 "${lib}: patch ${p} does not apply cleanly to ${pristine}:\n${out}"
