@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstring>
@@ -123,37 +124,76 @@ class Connection final : public ClientConnection,
     }
     local_ = local;
     remote_ = options_.server;
-    if (options_.datagram_size && (options_.datagram_size < 1200 || options_.datagram_size > kPacketBuffer)) {
+    const uint32_t datagram_size =
+        options_.datagram_size ? options_.datagram_size : options_.transport.datagram_size;
+    if (datagram_size && (datagram_size < 1200 || datagram_size > kPacketBuffer)) {
       *error = Error{ErrorCode::kInvalidOption, Stage::kConnect,
                      "QUIC datagram_size must be 1200.." + std::to_string(kPacketBuffer)};
       return false;
     }
+    if (const TransportShape& t = options_.transport;
+        t.dcid_min < NGTCP2_MIN_INITIAL_DCIDLEN || t.dcid_max > NGTCP2_MAX_CIDLEN ||
+        t.dcid_min > t.dcid_max || t.scid_length > NGTCP2_MAX_CIDLEN) {
+      *error = Error{ErrorCode::kInvalidOption, Stage::kConnect,
+                     "QUIC connection IDs: the first DCID takes 8..20 bytes, the SCID 0..20"};
+      return false;
+    }
+    if (!valid_first_packet_numbers(options_.transport)) {
+      *error = Error{ErrorCode::kInvalidOption, Stage::kConnect,
+                     "QUIC first packet number: ranges need min <= max < 2^30 and a weight; PN length 0..4"};
+      return false;
+    }
     if (!open_tls(error)) return false;
 
+    const TransportShape& shape = options_.transport;
     ngtcp2_cid dcid, scid;
-    dcid.datalen = 18;  // ngtcp2's example client's lengths (the browsers' are in docs/quic-gap.md)
-    scid.datalen = 17;
+    dcid.datalen = draw_dcid_length(shape, &fill_random);
+    scid.datalen = shape.scid_length;
     RAND_bytes(dcid.data, dcid.datalen);
     RAND_bytes(scid.data, scid.datalen);
+    scid_.assign(reinterpret_cast<const char*>(scid.data), scid.datalen);
     ngtcp2_settings settings;
     ngtcp2_settings_default(&settings);
     settings.initial_ts = now_ns();
     // Our own timer reports the handshake deadline with a code; ngtcp2's would only close.
     settings.handshake_timeout = UINT64_MAX;
-    if (options_.datagram_size) {
-      settings.max_tx_udp_payload_size = options_.datagram_size;
+    if (datagram_size) {
+      settings.max_tx_udp_payload_size = datagram_size;
       settings.no_tx_udp_payload_size_shaping = 1;  // no 1200-byte cap before path MTU discovery
     }
     ngtcp2_transport_params params;
     ngtcp2_transport_params_default(&params);
-    params.initial_max_streams_uni = 3;  // the server's control and QPACK streams
-    params.initial_max_stream_data_bidi_local = kStreamWindow;
-    params.initial_max_stream_data_uni = kStreamWindow;
-    params.initial_max_data = kConnectionWindow;
-    params.max_idle_timeout = uint64_t{options_.idle_timeout_ms} * NGTCP2_MILLISECONDS;
+    params.grease_quic_bit = 0;  // no browser sends 0x2ab2 or greases the fixed bit
+    if (shape.parameters.empty()) {
+      params.initial_max_streams_uni = 3;  // the server's control and QPACK streams
+      params.initial_max_stream_data_bidi_local = kStreamWindow;
+      params.initial_max_stream_data_uni = kStreamWindow;
+      params.initial_max_data = kConnectionWindow;
+      params.max_idle_timeout = uint64_t{options_.idle_timeout_ms} * NGTCP2_MILLISECONDS;
+    } else {
+      // What the shape announces is what ngtcp2 must enforce: an absent parameter takes its RFC
+      // default (0 for the limits), exactly as the server reads it.
+      namespace tp = transport_param;
+      const auto value = [&](uint64_t id, uint64_t otherwise) {
+        return transport_value(shape, id, otherwise);
+      };
+      params.max_idle_timeout = value(tp::kMaxIdleTimeout, 0) * NGTCP2_MILLISECONDS;
+      params.max_udp_payload_size = value(tp::kMaxUdpPayloadSize, NGTCP2_DEFAULT_MAX_RECV_UDP_PAYLOAD_SIZE);
+      params.initial_max_data = value(tp::kInitialMaxData, 0);
+      params.initial_max_stream_data_bidi_local = value(tp::kInitialMaxStreamDataBidiLocal, 0);
+      params.initial_max_stream_data_bidi_remote = value(tp::kInitialMaxStreamDataBidiRemote, 0);
+      params.initial_max_stream_data_uni = value(tp::kInitialMaxStreamDataUni, 0);
+      params.initial_max_streams_bidi = value(tp::kInitialMaxStreamsBidi, 0);
+      params.initial_max_streams_uni = value(tp::kInitialMaxStreamsUni, 0);
+      params.max_ack_delay =
+          value(tp::kMaxAckDelay, NGTCP2_DEFAULT_MAX_ACK_DELAY / NGTCP2_MILLISECONDS) * NGTCP2_MILLISECONDS;
+      params.active_connection_id_limit =
+          value(tp::kActiveConnectionIdLimit, NGTCP2_DEFAULT_ACTIVE_CONNECTION_ID_LIMIT);
+      params.max_datagram_frame_size = value(tp::kMaxDatagramFrameSize, 0);
+    }
 
     ngtcp2_callbacks callbacks{};
-    callbacks.client_initial = ngtcp2_crypto_client_initial_cb;
+    callbacks.client_initial = &on_client_initial;
     callbacks.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
     callbacks.encrypt = ngtcp2_crypto_encrypt_cb;
     callbacks.decrypt = ngtcp2_crypto_decrypt_cb;
@@ -185,6 +225,16 @@ class Connection final : public ClientConnection,
       return false;
     }
     conn_.reset(conn);
+    if (!shape.first_packet_number.empty() || shape.packet_number_length_after_first) {
+      const uint32_t first = draw_first_packet_number(shape, &fill_random);
+      if (const int set =
+              ngtcp2_conn_set_initial_pkt_num(conn, first, shape.packet_number_length_after_first);
+          set != 0) {  // cannot happen after valid_first_packet_numbers()
+        *error = Error{ErrorCode::kInternal, Stage::kConnect,
+                       std::string("ngtcp2_conn_set_initial_pkt_num: ") + ngtcp2_strerror(set)};
+        return false;
+      }
+    }
     ngtcp2_conn_set_tls_native_handle(conn, ssl_.get());
     return true;
   }
@@ -321,6 +371,27 @@ class Connection final : public ClientConnection,
   }
 
   static void random_bytes(uint8_t* dest, size_t len, const ngtcp2_rand_ctx*) { RAND_bytes(dest, len); }
+  static void fill_random(uint8_t* dest, size_t len) { RAND_bytes(dest, len); }
+
+  // ngtcp2_crypto_client_initial_cb, except that a shaped connection's transport parameters are
+  // encoded by us (transport_shape.h): their order, GREASE and ids ngtcp2's encoder cannot write.
+  static int on_client_initial(ngtcp2_conn* conn, void* user) {
+    auto* self = static_cast<Connection*>(user);
+    if (self->options_.transport.parameters.empty()) return ngtcp2_crypto_client_initial_cb(conn, user);
+    if (ngtcp2_crypto_derive_and_install_initial_key(
+            conn, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+            ngtcp2_conn_get_client_chosen_version(conn), ngtcp2_conn_get_dcid(conn)) != 0) {
+      return NGTCP2_ERR_CALLBACK_FAILURE;
+    }
+    const std::string encoded =
+        encode_transport_parameters(self->options_.transport, self->scid_, &fill_random);
+    if (ngtcp2_crypto_set_local_transport_params(
+            self->ssl_.get(), reinterpret_cast<const uint8_t*>(encoded.data()), encoded.size()) != 0 ||
+        ngtcp2_crypto_read_write_crypto_data(conn, NGTCP2_CRYPTO_LEVEL_INITIAL, nullptr, 0) != 0) {
+      return NGTCP2_ERR_CALLBACK_FAILURE;
+    }
+    return 0;
+  }
 
   static int new_connection_id(ngtcp2_conn*, ngtcp2_cid* cid, uint8_t* token, size_t len, void*) {
     cid->datalen = len;
@@ -476,6 +547,7 @@ class Connection final : public ClientConnection,
     ngtcp2_pkt_info pi{};
     const int rv = ngtcp2_conn_read_pkt(conn_.get(), &path, &pi, rx_.data(), n, now_ns());
     if (rv != 0) return on_read_error(rv);
+    heard_from_server_ = true;
     read_next_datagram();
     flush();
   }
@@ -519,6 +591,9 @@ class Connection final : public ClientConnection,
     if (closed_ || !conn_) return;
     std::array<uint8_t, kPacketBuffer> packet;
     const size_t max_size = std::min(kPacketBuffer, ngtcp2_conn_get_max_tx_udp_payload_size(conn_.get()));
+    // Firefox's first flight: a shorter Initial, then zero bytes to the datagram size.
+    const size_t initial_packet_size = options_.transport.initial_packet_size;
+    const bool zero_fill = initial_packet_size && initial_packet_size < max_size && !heard_from_server_;
     for (;;) {
       std::optional<http3::Output> out = established_ ? session_.next_output() : std::nullopt;
       std::array<ngtcp2_vec, 16> vec{};
@@ -536,9 +611,9 @@ class Connection final : public ClientConnection,
       ngtcp2_path_storage ps;
       ngtcp2_path_storage_zero(&ps);
       ngtcp2_pkt_info pi{};
-      const ngtcp2_ssize n =
-          ngtcp2_conn_writev_stream(conn_.get(), &ps.path, &pi, packet.data(), max_size, &accepted, flags,
-                                    stream, vec.data(), veccnt, now_ns());
+      const ngtcp2_ssize n = ngtcp2_conn_writev_stream(conn_.get(), &ps.path, &pi, packet.data(),
+                                                       zero_fill ? initial_packet_size : max_size, &accepted,
+                                                       flags, stream, vec.data(), veccnt, now_ns());
       if (n < 0) {
         if (n == NGTCP2_ERR_WRITE_MORE) {
           session_.sent(stream, static_cast<size_t>(accepted));
@@ -558,7 +633,12 @@ class Connection final : public ClientConnection,
         return fail_connection(Error{ErrorCode::kProtocol, stage(), "HTTP/3 output failed"});
       }
       if (n == 0) break;
-      send_datagram(packet.data(), static_cast<size_t>(n));
+      size_t size = static_cast<size_t>(n);
+      if (zero_fill && (packet[0] & 0xf0) == 0xc0) {  // a long header, type Initial (RFC 9000 §17.2.2)
+        std::fill(packet.begin() + size, packet.begin() + max_size, 0);
+        size = max_size;
+      }
+      send_datagram(packet.data(), size);
     }
     arm_expiry();
   }
@@ -670,6 +750,8 @@ class Connection final : public ClientConnection,
   std::unique_ptr<SSL_CTX, SslCtxDeleter> ctx_;
   std::unique_ptr<SSL, SslDeleter> ssl_;
   std::unique_ptr<ngtcp2_conn, ConnDeleter> conn_;
+  bool heard_from_server_ = false;  // a packet of the server's was processed
+  std::string scid_;                // our Source Connection ID, for initial_source_connection_id
   ngtcp2_crypto_conn_ref conn_ref_{};
   http3::ClientSession session_;
   std::array<uint8_t, kMaxDatagram> rx_{};

@@ -23,9 +23,10 @@
 //   c->start();   // before or after fetch(); requests wait for the handshake
 //   c->close();   // fails what is still open with ERR_ABORTED, sends CONNECTION_CLOSE
 //
-// Not yet browser-exact: the Initial and the transport parameters are ngtcp2's, and the ClientHello
-// is BoringSSL's unless Options::shape_client_hello shapes it (docs/quic-gap.md says field by field
-// what differs from Chrome and Firefox).
+// Browser shape: Options::transport gives a browser's connection IDs, transport parameters, first
+// packet number and padding (transport_shape.h), Options::shape_client_hello its ClientHello. Not yet
+// browser-exact: the CRYPTO/PING/PADDING layout of the Initials is ngtcp2's (docs/quic-gap.md says
+// field by field what differs from Chrome and Firefox).
 #pragma once
 
 #include <cstdint>
@@ -39,6 +40,7 @@
 
 #include "common/error.h"
 #include "common/http_types.h"
+#include "quic/transport_shape.h"
 
 namespace ctn::quic {
 
@@ -61,6 +63,11 @@ struct Options {
   // ALPS, certificate compression: what native/tls does for a profile over TCP). False with *error
   // fails the connection with that error. Empty: BoringSSL's defaults (docs/quic-gap.md).
   std::function<bool(SSL_CTX* ctx, Error* error)> shape_client_hello;
+  // Connection-ID lengths, transport parameters, first packet number, datagram size and padding
+  // (chrome_156_transport(), firefox_153_transport()). With parameters listed, their values are what
+  // the connection enforces (max_idle_timeout replaces idle_timeout_ms); with none, ngtcp2 encodes
+  // its own, from idle_timeout_ms and our window sizes.
+  TransportShape transport;
 };
 
 struct Request {

@@ -23,7 +23,9 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -32,6 +34,10 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/udp.hpp>
 
+#include <openssl/aes.h>
+#include <openssl/digest.h>
+#include <openssl/hkdf.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 
 #include "quic/connection.h"
@@ -176,8 +182,8 @@ ctn::quic::Options options_for(uint16_t port) {
   return o;
 }
 
-// The supported_groups of a ClientHello handshake message, as "11ec,001d,..." ("" when absent).
-std::string client_hello_groups(std::string_view hello) {
+// The body of extension `type` in a ClientHello handshake message (empty when absent).
+std::string_view hello_extension(std::string_view hello, uint16_t type) {
   const auto u8 = [&](size_t at) { return at < hello.size() ? static_cast<uint8_t>(hello[at]) : 0; };
   const auto u16 = [&](size_t at) { return static_cast<size_t>(u8(at) << 8 | u8(at + 1)); };
   size_t p = 4 + 2 + 32;  // handshake header, legacy_version, random
@@ -186,16 +192,22 @@ std::string client_hello_groups(std::string_view hello) {
   p += 1 + u8(p);         // compression methods
   const size_t end = p + 2 + u16(p);
   for (p += 2; p + 4 <= end && p + 4 <= hello.size(); p += 4 + u16(p + 2)) {
-    if (u16(p) != 10) continue;
-    std::string out;
-    char hex[8];
-    for (size_t g = p + 6; g + 1 < p + 4 + u16(p + 2); g += 2) {
-      std::snprintf(hex, sizeof hex, "%s%04zx", out.empty() ? "" : ",", u16(g));
-      out += hex;
-    }
-    return out;
+    if (u16(p) == type) return hello.substr(p + 4, u16(p + 2));
   }
-  return "";
+  return {};
+}
+
+// The supported_groups of a ClientHello handshake message, as "11ec,001d,..." ("" when absent).
+std::string client_hello_groups(std::string_view hello) {
+  const std::string_view groups = hello_extension(hello, 10);
+  std::string out;
+  char hex[8];
+  for (size_t g = 2; g + 1 < groups.size(); g += 2) {
+    std::snprintf(hex, sizeof hex, "%s%02x%02x", out.empty() ? "" : ",", static_cast<uint8_t>(groups[g]),
+                  static_cast<uint8_t>(groups[g + 1]));
+    out += hex;
+  }
+  return out;
 }
 
 // A shaping hook that sets Chrome's QUIC groups (X25519MLKEM768, x25519, P-256, P-384) and captures
@@ -624,3 +636,364 @@ TEST(QuicHttp3, ServerSilentMidBodyFailsWithBodyTruncated) {
 }
 
 }  // namespace
+
+// ---- The transport parameters and connection IDs of the browser shapes (transport_shape.h) ----
+
+struct WireParameter {
+  uint64_t id = 0;
+  size_t id_width = 0;
+  std::string value_hex;
+};
+
+// A QUIC varint at `at` (RFC 9000 §16); *width gets its length. 0 past the end.
+uint64_t read_varint(std::string_view s, size_t& at, size_t* width) {
+  if (at >= s.size()) return *width = 0;
+  const size_t n = size_t{1} << (static_cast<uint8_t>(s[at]) >> 6);
+  *width = n;
+  if (at + n > s.size()) return at = s.size(), 0;
+  uint64_t v = static_cast<uint8_t>(s[at]) & 0x3f;
+  for (size_t i = 1; i < n; ++i) v = v << 8 | static_cast<uint8_t>(s[at + i]);
+  at += n;
+  return v;
+}
+
+std::string hex_of(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) out += {kHex[c >> 4], kHex[c & 0xf]};
+  return out;
+}
+
+// Extension 57 of a ClientHello handshake message, decoded in wire order.
+std::vector<WireParameter> hello_transport_parameters(std::string_view hello) {
+  const std::string_view body = hello_extension(hello, 57);
+  std::vector<WireParameter> out;
+  for (size_t at = 0; at < body.size();) {
+    WireParameter w;
+    size_t len_width = 0;
+    w.id = read_varint(body, at, &w.id_width);
+    const uint64_t len = read_varint(body, at, &len_width);
+    if (w.id_width == 0 || len_width == 0 || at + len > body.size()) return {};  // malformed
+    w.value_hex = hex_of(body.substr(at, len));
+    at += len;
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
+// The Initial's long header (RFC 9000 §17.2): DCID and SCID.
+struct LongHeaderIds {
+  std::string dcid, scid;
+};
+LongHeaderIds long_header_ids(std::string_view d) {
+  LongHeaderIds ids;
+  if (d.size() < 7 || (static_cast<uint8_t>(d[0]) & 0xc0) != 0xc0) return ids;
+  const size_t dlen = static_cast<uint8_t>(d[5]);
+  ids.dcid = std::string(d.substr(6, dlen));
+  const size_t slen = static_cast<uint8_t>(d[6 + dlen]);
+  ids.scid = std::string(d.substr(7 + dlen, slen));
+  return ids;
+}
+
+// An Initial's packet number and its encoded length, from under the header protection keyed by the
+// client's first DCID (RFC 9001 §5.2, §5.4). {-1, 0} when `d` is not a client Initial.
+std::pair<int64_t, size_t> initial_packet_number(std::string_view d) {
+  const LongHeaderIds ids = long_header_ids(d);
+  if (ids.dcid.empty() || (static_cast<uint8_t>(d[0]) & 0x30) != 0) return {-1, 0};
+  size_t at = 7 + ids.dcid.size() + ids.scid.size(), width = 0;
+  at += read_varint(d, at, &width);  // token length, then the token
+  read_varint(d, at, &width);        // packet length
+  if (at + 4 + 16 > d.size()) return {-1, 0};
+  static constexpr uint8_t kSaltV1[] = {0x38, 0x76, 0x2c, 0xf7, 0xf5, 0x59, 0x34, 0xb3, 0x4d, 0x17,
+                                        0x9a, 0xe6, 0xa4, 0xc8, 0x0c, 0xad, 0xcc, 0xbb, 0x7f, 0x0a};
+  const auto expand_label = [](const uint8_t* secret, std::string_view label, uint8_t* out, size_t n) {
+    const std::string full = "tls13 " + std::string(label);
+    std::string info{static_cast<char>(n >> 8), static_cast<char>(n)};
+    info += static_cast<char>(full.size());
+    info += full;
+    info += '\0';
+    HKDF_expand(out, n, EVP_sha256(), secret, 32, reinterpret_cast<const uint8_t*>(info.data()), info.size());
+  };
+  uint8_t initial[32], client[32], hp[16];
+  size_t len = sizeof initial;
+  HKDF_extract(initial, &len, EVP_sha256(), reinterpret_cast<const uint8_t*>(ids.dcid.data()),
+               ids.dcid.size(), kSaltV1, sizeof kSaltV1);
+  expand_label(initial, "client in", client, sizeof client);
+  expand_label(client, "quic hp", hp, sizeof hp);
+  AES_KEY key;
+  AES_set_encrypt_key(hp, 128, &key);
+  uint8_t mask[16];
+  AES_encrypt(reinterpret_cast<const uint8_t*>(d.data() + at + 4), mask, &key);
+  const size_t pn_length = ((static_cast<uint8_t>(d[0]) ^ mask[0]) & 0x03) + 1;
+  int64_t pn = 0;
+  for (size_t i = 0; i < pn_length; ++i) pn = pn << 8 | (static_cast<uint8_t>(d[at + i]) ^ mask[1 + i]);
+  return {pn, pn_length};
+}
+
+// The size of the first QUIC packet in datagram `d` (its long header's Length field, RFC 9000 §17.2).
+size_t first_packet_size(std::string_view d) {
+  const LongHeaderIds ids = long_header_ids(d);
+  size_t at = 7 + ids.dcid.size() + ids.scid.size(), width = 0;
+  at += read_varint(d, at, &width);
+  const uint64_t length = read_varint(d, at, &width);
+  return at + length;
+}
+
+// The first flight's datagrams of each connection (keyed by its first DCID), in the order sent.
+std::map<std::string, std::vector<std::string>> by_connection(const std::vector<std::string>& datagrams) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const std::string& d : datagrams) out[long_header_ids(d).dcid].push_back(d);
+  return out;
+}
+
+struct FirstFlights {
+  std::vector<std::string> hellos;     // one per connection
+  std::vector<std::string> datagrams;  // every datagram the silent peer received
+};
+
+// `n` connections with `shape` at once against a peer that never answers; their ClientHellos and
+// first datagrams, as they went on the wire. CTN_QUIC_SHAPE_DUMP_DIR=<dir>: the datagrams also go to
+// <dir>/<name>.hex, one hex line each (for an independent decoder, e.g. lib/echo's).
+FirstFlights first_flights(const ctn::quic::TransportShape& shape, int n, const std::string& name) {
+  asio::io_context io;
+  asio::ip::udp::socket silent(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  std::array<char, 2048> sink;
+  FirstFlights out;
+  out.hellos.resize(n);
+  std::function<void()> read = [&] {
+    silent.async_receive(asio::buffer(sink), [&](const std::error_code& ec, size_t got) {
+      if (ec) return;
+      out.datagrams.emplace_back(sink.data(), got);
+      read();
+    });
+  };
+  read();
+  int settled = 0;
+  std::vector<std::shared_ptr<ctn::quic::ClientConnection>> conns;
+  for (int i = 0; i < n; ++i) {
+    ctn::quic::Options o = options_for(silent.local_endpoint().port());
+    o.handshake_timeout_ms = 300;
+    o.transport = shape;  // its datagram size too
+    o.shape_client_hello = chrome_quic_groups(&out.hellos[i]);
+    conns.push_back(ctn::quic::ClientConnection::create(io, o));
+    conns.back()->fetch(ctn::quic::Request{}, [&](const ctn::Error*, ctn::quic::Response&&) {
+      if (++settled == n) silent.close();
+    });
+    conns.back()->start();
+  }
+  io.run();
+  if (const char* dir = std::getenv("CTN_QUIC_SHAPE_DUMP_DIR")) {
+    std::ofstream dump(std::filesystem::path(dir) / (name + ".hex"));
+    for (const std::string& d : out.datagrams) dump << hex_of(d) << "\n";
+  }
+  return out;
+}
+
+std::string id_list(const std::vector<WireParameter>& params) {
+  std::string s;
+  for (const auto& p : params) s += (s.empty() ? "" : ",") + std::to_string(p.id);
+  return s;
+}
+
+bool is_grease_version(std::string_view hex8) {
+  return hex8.size() == 8 && hex8[1] == 'a' && hex8[3] == 'a' && hex8[5] == 'a' && hex8[7] == 'a';
+}
+
+// Chrome 156: 13 parameters (values and varint widths as captured), shuffled per connection, one
+// GREASE parameter, version_information 0x11 with v1 and a GREASE version in random order; DCID 8
+// bytes, SCID none.
+TEST(QuicTransportShape, ChromeFirstFlightCarriesChromesParametersShuffled) {
+  const FirstFlights f = first_flights(ctn::quic::chrome_156_transport(), 8, "chrome");
+  ASSERT_GE(f.datagrams.size(), 8u);
+  for (const std::string& d : f.datagrams) {
+    const LongHeaderIds ids = long_header_ids(d);
+    EXPECT_EQ(ids.dcid.size(), 8u);
+    EXPECT_EQ(ids.scid.size(), 0u);
+  }
+  // id -> (id width, value) as Chromium sends them (shared/fingerprints/quic, caddy run, conn 1).
+  const std::map<uint64_t, std::pair<size_t, std::string>> expected = {
+      {0x1, {1, "80007530"}}, {0x3, {1, "45c0"}},      {0x4, {1, "80f00000"}},    {0x5, {1, "80600000"}},
+      {0x6, {1, "80600000"}}, {0x7, {1, "80600000"}},  {0x8, {1, "4064"}},        {0x9, {1, "4067"}},
+      {0xf, {1, ""}},         {0x20, {1, "80010000"}}, {0x3128, {2, "4f524947"}},
+  };
+  std::set<std::string> orders;
+  for (const std::string& hello : f.hellos) {
+    const std::vector<WireParameter> params = hello_transport_parameters(hello);
+    ASSERT_EQ(params.size(), 13u) << id_list(params);
+    orders.insert(id_list(params));
+    size_t grease = 0, version_information = 0;
+    for (const WireParameter& p : params) {
+      if (p.id % 31 == 27 && p.id > 0x3128) {
+        ++grease;
+        EXPECT_EQ(p.id_width, 8u);
+        EXPECT_GE(p.value_hex.size(), 2u);
+        EXPECT_LE(p.value_hex.size(), 30u);
+      } else if (p.id == 0x11) {
+        ++version_information;
+        ASSERT_EQ(p.value_hex.size(), 24u);
+        EXPECT_EQ(p.value_hex.substr(0, 8), "00000001");
+        const std::string a = p.value_hex.substr(8, 8), b = p.value_hex.substr(16, 8);
+        EXPECT_TRUE((a == "00000001" && is_grease_version(b)) || (b == "00000001" && is_grease_version(a)))
+            << p.value_hex;
+      } else {
+        const auto it = expected.find(p.id);
+        ASSERT_NE(it, expected.end()) << "unexpected parameter " << p.id;
+        EXPECT_EQ(p.id_width, it->second.first) << p.id;
+        EXPECT_EQ(p.value_hex, it->second.second) << p.id;
+      }
+    }
+    EXPECT_EQ(grease, 1u);
+    EXPECT_EQ(version_information, 1u);
+  }
+  EXPECT_GT(orders.size(), 1u);  // 8 connections, 13! orders: the same order twice is ~never
+  // Two 1250-byte datagrams each: PN 1 on one byte, then PN 2 on two.
+  const auto connections = by_connection(f.datagrams);
+  EXPECT_EQ(connections.size(), 8u);
+  for (const auto& [dcid, datagrams] : connections) {
+    ASSERT_EQ(datagrams.size(), 2u);
+    EXPECT_EQ(datagrams[0].size(), 1250u);
+    EXPECT_EQ(datagrams[1].size(), 1250u);
+    EXPECT_EQ(first_packet_size(datagrams[0]), 1250u);  // PADDING frames inside the packet
+    EXPECT_EQ(initial_packet_number(datagrams[0]), (std::pair<int64_t, size_t>{1, 1}));
+    EXPECT_EQ(initial_packet_number(datagrams[1]), (std::pair<int64_t, size_t>{2, 2}));
+  }
+}
+
+// Firefox 153: 13 parameters in one fixed order with fixed values, GREASE version first, no GREASE
+// parameter; DCID 8..20 random bytes, SCID 3 bytes (= initial_source_connection_id).
+TEST(QuicTransportShape, FirefoxFirstFlightCarriesFirefoxsParametersInOrder) {
+  const FirstFlights f = first_flights(ctn::quic::firefox_153_transport(), 8, "firefox");
+  ASSERT_GE(f.datagrams.size(), 8u);
+  std::set<size_t> dcid_lengths;
+  std::set<std::string> scids;
+  for (const std::string& d : f.datagrams) {
+    const LongHeaderIds ids = long_header_ids(d);
+    EXPECT_GE(ids.dcid.size(), 8u);
+    EXPECT_LE(ids.dcid.size(), 20u);
+    dcid_lengths.insert(ids.dcid.size());
+    EXPECT_EQ(ids.scid.size(), 3u);
+    scids.insert(hex_of(ids.scid));
+  }
+  EXPECT_GT(dcid_lengths.size(), 1u);  // 8 connections over 13 lengths
+  // Two 1252-byte datagrams each; the first packet number varies (1..31 or 512..1023), then +1.
+  std::set<int64_t> first_numbers;
+  const auto connections = by_connection(f.datagrams);
+  EXPECT_EQ(connections.size(), 8u);
+  for (const auto& [dcid, datagrams] : connections) {
+    ASSERT_EQ(datagrams.size(), 2u);
+    EXPECT_EQ(datagrams[0].size(), 1252u);
+    EXPECT_EQ(datagrams[1].size(), 1252u);
+    const int64_t first = initial_packet_number(datagrams[0]).first;
+    EXPECT_TRUE((first >= 1 && first <= 31) || (first >= 512 && first <= 1023)) << first;
+    EXPECT_EQ(initial_packet_number(datagrams[1]).first, first + 1);
+    first_numbers.insert(first);
+    for (const std::string& d : datagrams) {  // the packet, then zero bytes to the datagram's end
+      const size_t packet = first_packet_size(d);
+      EXPECT_EQ(packet, 992u);
+      EXPECT_EQ(d.find_first_not_of('\0', packet), std::string::npos);
+    }
+  }
+  EXPECT_GT(first_numbers.size(), 1u);
+  const std::vector<std::pair<uint64_t, std::string>> expected = {
+      {0x1, "80007530"}, {0x4, "81800000"},    {0x5, "80c00000"},  {0x6, "80100000"}, {0x7, "80100000"},
+      {0x8, "4064"},     {0x9, "4064"},        {0xb, "14"},        {0xe, "08"},       {0xf, "<scid>"},
+      {0x11, "<vi>"},    {0xff02de1a, "43e8"}, {0x20, "8000ffff"},
+  };
+  for (const std::string& hello : f.hellos) {
+    const std::vector<WireParameter> params = hello_transport_parameters(hello);
+    ASSERT_EQ(params.size(), expected.size()) << id_list(params);
+    for (size_t i = 0; i < params.size(); ++i) {
+      EXPECT_EQ(params[i].id, expected[i].first) << i;
+      EXPECT_EQ(params[i].id_width, expected[i].first == 0xff02de1a ? 8u : 1u) << i;
+      if (expected[i].second == "<scid>") {
+        EXPECT_EQ(params[i].value_hex.size(), 6u);
+        EXPECT_TRUE(scids.count(params[i].value_hex)) << "initial_source_connection_id is not the SCID";
+      } else if (expected[i].second == "<vi>") {
+        ASSERT_EQ(params[i].value_hex.size(), 24u);
+        EXPECT_EQ(params[i].value_hex.substr(0, 8), "00000001");
+        EXPECT_TRUE(is_grease_version(params[i].value_hex.substr(8, 8))) << params[i].value_hex;
+        EXPECT_EQ(params[i].value_hex.substr(16, 8), "00000001");
+      } else {
+        EXPECT_EQ(params[i].value_hex, expected[i].second) << i;
+      }
+    }
+  }
+}
+
+// The randomised parts over many encodings: every GREASE length 1..15 appears, ids stay 31*N+27,
+// Chrome's GREASE version takes both places, Firefox's only the first.
+TEST(QuicTransportShape, RandomisedPartsFollowTheBrowsersDistributions) {
+  const auto random = [](uint8_t* out, size_t n) { RAND_bytes(out, n); };
+  std::set<size_t> grease_lengths;
+  std::set<bool> grease_version_first;
+  std::set<uint64_t> grease_ids;
+  for (int i = 0; i < 600; ++i) {
+    const std::string tp =
+        ctn::quic::encode_transport_parameters(ctn::quic::chrome_156_transport(), "", random);
+    for (size_t at = 0; at < tp.size();) {
+      size_t w = 0, lw = 0;
+      const uint64_t id = read_varint(tp, at, &w);
+      const uint64_t len = read_varint(tp, at, &lw);
+      if (id % 31 == 27 && w == 8) {
+        grease_ids.insert(id);
+        grease_lengths.insert(len);
+      }
+      if (id == 0x11) grease_version_first.insert(tp.substr(at + 4, 4) != std::string("\0\0\0\1", 4));
+      at += len;
+    }
+    const std::string ff =
+        ctn::quic::encode_transport_parameters(ctn::quic::firefox_153_transport(), "abc", random);
+    const size_t vi = ff.find(std::string("\x11\x0c\0\0\0\1", 6));
+    ASSERT_NE(vi, std::string::npos);
+    EXPECT_NE(ff.substr(vi + 6, 4), std::string("\0\0\0\1", 4));  // GREASE first
+    EXPECT_EQ(ff.substr(vi + 10, 4), std::string("\0\0\0\1", 4));
+  }
+  EXPECT_EQ(grease_lengths.size(), 15u);
+  EXPECT_EQ(*grease_lengths.begin(), 1u);
+  EXPECT_EQ(*grease_lengths.rbegin(), 15u);
+  EXPECT_EQ(grease_version_first.size(), 2u);
+  EXPECT_GT(grease_ids.size(), 590u);
+}
+
+// The shaped stacks still talk to real servers: caddy (quic-go) and ngtcp2's own server.
+TEST(QuicTransportShape, BrowserShapesGetFromCaddyAndNgtcp2Server) {
+  Caddy caddy("  respond /hello \"hello over HTTP/3\" 200\n");
+  ASSERT_TRUE(caddy.ready()) << caddy.server->log();
+  Ngtcp2Server server;
+  std::ofstream(server.dir.path / "htdocs" / "shaped.txt") << "shaped";
+  ASSERT_TRUE(server.ready()) << server.server->log();
+  for (const auto& [name, shape] : {std::pair{"chrome", ctn::quic::chrome_156_transport()},
+                                    std::pair{"firefox", ctn::quic::firefox_153_transport()}}) {
+    ctn::quic::Request req;
+    req.authority = "localhost:" + std::to_string(caddy.port);
+    req.path = "/hello";
+    ctn::quic::Options o = options_for(caddy.port);
+    o.transport = shape;
+    Outcome out = fetch_once(o, req);
+    ASSERT_FALSE(out.error) << name << " caddy: " << error_text(out) << "\n" << caddy.server->log();
+    EXPECT_EQ(out.response.body, "hello over HTTP/3") << name;
+
+    req.authority = "localhost:" + std::to_string(server.port);
+    req.path = "/shaped.txt";
+    o.server.port(server.port);
+    out = fetch_once(o, req);
+    ASSERT_FALSE(out.error) << name << " ngtcp2: " << error_text(out) << "\n" << server.server->log();
+    EXPECT_EQ(out.response.body, "shaped") << name;
+  }
+}
+
+// A shape no browser could send is refused before anything goes out, with a code.
+TEST(QuicTransportShape, ImpossibleShapesFailWithInvalidOption) {
+  std::vector<ctn::quic::TransportShape> bad(4, ctn::quic::firefox_153_transport());
+  bad[0].dcid_min = 4;                       // an Initial DCID needs 8 bytes
+  bad[1].scid_length = 21;                   // connection IDs end at 20
+  bad[2].first_packet_number = {{1, 9, 3}};  // min > max
+  bad[3].packet_number_length_after_first = 5;
+  for (size_t i = 0; i < bad.size(); ++i) {
+    ctn::quic::Options o = options_for(9);  // nothing is sent: the port does not matter
+    o.transport = bad[i];
+    const Outcome out = fetch_once(o, ctn::quic::Request{});
+    ASSERT_TRUE(out.error) << i;
+    EXPECT_EQ(out.error->code, ctn::ErrorCode::kInvalidOption) << i << ": " << out.error->message;
+  }
+}
