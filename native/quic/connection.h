@@ -61,6 +61,9 @@ struct Options {
   // ALPS, certificate compression: what native/tls does for a profile over TCP). False with *error
   // fails the connection with that error. Empty: BoringSSL's defaults (docs/quic-gap.md).
   std::function<bool(SSL_CTX* ctx, Error* error)> shape_client_hello;
+  // The rest of that shaping, which BoringSSL takes per SSL object (ALPS, trust_anchors, ECH
+  // GREASE): called once on the connection's SSL after ALPN, before SNI and the first flight.
+  std::function<bool(SSL* ssl, Error* error)> shape_client_hello_ssl;
 };
 
 struct Request {
