@@ -397,6 +397,7 @@ TlsProfile firefox_153_quic_tls() {
   t.ech_grease_nss = true;
   t.session_ticket_when_resuming_tls13 = false;
   t.ocsp_stapling = true;
+  t.tls12_extensions_in_tls13_hello = true;  // 23 and 65281
   return t;
 }
 

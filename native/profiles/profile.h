@@ -54,8 +54,11 @@ struct TlsProfile {
   bool extended_master_secret = true;   // extended_master_secret (23)
   bool renegotiation_info = true;       // renegotiation_info (65281)
   bool psk_key_exchange_modes = true;   // psk_key_exchange_modes (45), TLS 1.3 only
-  std::string trust_anchors;            // trust_anchors (0xca34) payload; empty = not sent
-  bool padding = false;                 // padding (21), when the hello is 256–511 bytes
+  // extended_master_secret (23) and renegotiation_info (65281) in a hello that offers TLS 1.3 only
+  // (a QUIC one), where BoringSSL leaves them out; NSS sends both (patch 0013).
+  bool tls12_extensions_in_tls13_hello = false;
+  std::string trust_anchors;  // trust_anchors (0xca34) payload; empty = not sent
+  bool padding = false;       // padding (21), when the hello is 256–511 bytes
   // The reconnect with ALPN http/1.1 only after an HTTP/2 server could not carry a WebSocket
   // (TlsOptions::http1_retry) also leaves out compress_certificate (27), as Firefox's does.
   bool http1_retry_drops_cert_compression = false;

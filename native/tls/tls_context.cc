@@ -336,6 +336,8 @@ bool check_tls_profile(const TlsProfile& t, std::string* why) {
         "leaving out extension " + std::to_string(t.omitted_extensions[0]) + " needs the patched TLS stack";
   } else if (t.ech_grease && t.ech_grease_nss) {
     *why = "NSS's ECH GREASE sizes need the patched TLS stack";
+  } else if (t.tls12_extensions_in_tls13_hello) {
+    *why = "extensions 23 and 65281 in a TLS 1.3-only hello need the patched TLS stack";
   } else if (!t.session_ticket_when_resuming_tls13) {
     *why = "resuming TLS 1.3 without session_ticket (35) needs the patched TLS stack";
   } else {
@@ -448,6 +450,7 @@ bool shape_context(SSL_CTX* ctx, const TlsProfile& t, const std::vector<std::str
       return fail("ECH GREASE sizing");
     }
   }
+  SSL_CTX_set_tls12_extensions_in_tls13_hello(ctx, t.tls12_extensions_in_tls13_hello ? 1 : 0);
   SSL_CTX_set_omit_session_ticket_on_tls13_resumption(ctx, t.session_ticket_when_resuming_tls13 ? 0 : 1);
 #endif
   for (uint16_t alg : drop_cert_compression ? std::vector<uint16_t>{} : t.cert_compression) {

@@ -12,7 +12,8 @@ const path = require('path');
 const { decodeQuicFirstFlight } = require('../../dist/echo/quic');
 const { expectClientHello, FIREFOX } = require('./quic-browsers');
 
-const binary = path.join(__dirname, '../../build/quic_http3_test');
+// CTN_QUIC_HTTP3_TEST: the binary of another build tree (the default is build/'s).
+const binary = process.env.CTN_QUIC_HTTP3_TEST || path.join(__dirname, '../../build/quic_http3_test');
 const dumpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctn-quic-hello-'));
 
 beforeAll(() => {
@@ -40,27 +41,15 @@ test('chrome_156 over QUIC: the ClientHello is Chromium 156s (JA4, JA4_r, JA3N, 
   expectClientHello(viewOf('chrome_156'), 'chromium');
 });
 
-test('firefox_153 over QUIC: the ClientHello is Firefox ESR 153s but for extensions 23 and 65281', () => {
+test('firefox_153 over QUIC: the ClientHello is Firefox ESR 153s (JA4, JA4_r, JA3N, 15 extensions, ECH 281)', () => {
   const view = viewOf('firefox_153');
   const tls = view.tls;
-  const [, ciphers, , sigalgs] = FIREFOX.ja4_r.split('_');
-  // BoringSSL leaves extended_master_secret (23) and renegotiation_info (65281) out of a TLS 1.3-only hello;
-  // NSS sends both over QUIC. Everything else in JA4_r and JA3N is Firefox's.
-  const withoutEmsAndRi = (list, sep, ems, ri) =>
-    list
-      .split(sep)
-      .filter((e) => e !== ems && e !== ri)
-      .join(sep);
-  const [, , extensions] = FIREFOX.ja4_r.split('_');
-  expect(tls.ja4_r).toBe(
-    ['q13d0313h3', ciphers, withoutEmsAndRi(extensions, ',', '0017', 'ff01'), sigalgs].join('_'),
-  );
-  const [version, ja3Ciphers, ja3Extensions, groups] = FIREFOX.ja3n.split(',');
-  expect(tls.ja3n).toBe(
-    [version, ja3Ciphers, withoutEmsAndRi(ja3Extensions, '-', '23', '65281'), groups, ''].join(','),
-  );
+  expect(tls).toMatchObject(FIREFOX);
+  expect(tls.extension_ids).toHaveLength(15);
   expect(tls.session_id_length).toBe(0);
   expect(tls.ech_length).toBe(281);
+  // Shuffled per connection, but quic_transport_parameters and ECH last.
   expect(tls.extension_ids.slice(-2)).toEqual([57, 65037]);
   expect(tls.ciphers.concat(tls.curves).some((n) => n.startsWith('GREASE'))).toBe(false);
+  // Not asserted: the hello's length (Firefox's 1882), which follows the transport parameters' (ngtcp2's).
 });

@@ -364,7 +364,7 @@ TEST(QuicHttp3, GetFromCaddyWithFirefoxsQuicHello) {
   std::string hello;
   shape_as_preset(o, "firefox_153", &hello);
   const Outcome out = fetch_once(o, req);
-  EXPECT_EQ(ClientHello(hello).ids().size(), 13u);
+  EXPECT_EQ(ClientHello(hello).ids().size(), 15u);
   ASSERT_FALSE(out.error) << error_text(out) << "\n" << caddy.server->log();
   EXPECT_EQ(out.response.head.status, 200);
   EXPECT_EQ(out.response.body, "hello over HTTP/3");
@@ -581,15 +581,15 @@ TEST(QuicHttp3, Chrome156QuicHelloEqualsChromiums) {
   EXPECT_NE(first, other);
 }
 
-TEST(QuicHttp3, Firefox153QuicHelloEqualsFirefoxsWhereTheStackCan) {
+TEST(QuicHttp3, Firefox153QuicHelloEqualsFirefoxs) {
   SilentPeerCapture c;
   expect_preset_first_flight("firefox_153", 1252, &c);
   if (HasFatalFailure()) return;
   const ClientHello h(c.hello);
   EXPECT_EQ(ClientHello::hex_list(h.ciphers), "1301,1303,1302");
-  // Firefox also sends extended_master_secret (23) and renegotiation_info (65281) in its TLS 1.3-only
-  // QUIC hello; BoringSSL leaves both out when TLS 1.2 is not offered (not yet patched).
-  EXPECT_EQ(sorted_ids(h), "0-5-10-13-16-27-28-34-43-45-51-57-65037");
+  // With extended_master_secret (23) and renegotiation_info (65281), though TLS 1.3 only (patch 0013).
+  EXPECT_EQ(sorted_ids(h), "0-5-10-13-16-23-27-28-34-43-45-51-57-65037-65281");
+  EXPECT_EQ(*h.body(65281), std::string(1, '\0'));
   EXPECT_EQ(h.u16_list(10), "11ec,001d,0017,0018,0019");
   EXPECT_EQ(h.key_share_groups(), "11ec,001d,0017");
   EXPECT_EQ(h.u16_list(13), "0403,0503,0603,0203,0804,0805,0806,0401,0501,0601,0201");
