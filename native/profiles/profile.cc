@@ -153,6 +153,24 @@ std::string mac_chrome_ua(int major) {
          std::to_string(major) + ".0.0.0 Safari/537.36";
 }
 
+// Chromium 156 over QUIC (shared/fingerprints/quic): TLS 1.3 only, its 12 extensions shuffled per
+// connection with no GREASE at all, no status_request or SCT, the stock verify list with
+// rsa_pkcs1_sha1 and without ML-DSA, ALPN and ALPS h3, and the same trust_anchors as over TCP.
+TlsProfile chrome_156_quic_tls() {
+  TlsProfile t;
+  t.min_version = 0x0304;
+  t.cipher_suites = {0x1301, 0x1302, 0x1303};
+  t.permute_extensions = true;
+  t.groups = {kX25519MLKEM768, 29, 23, 24};
+  t.signature_algorithms = {0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601, 0x0201};
+  t.alpn = {"h3"};
+  t.alps = {"h3"};
+  t.cert_compression = {2};  // brotli
+  t.ech_grease = true;       // 186/218/250/282 bytes, as over TCP
+  t.trust_anchors = from_hex(kChrome156TrustAnchorsHex);
+  return t;
+}
+
 // Chromium 156 on Linux: the golden capture (headed run; headless only says HeadlessChrome).
 Profile chrome_156() {
   Profile p;
@@ -163,6 +181,7 @@ Profile chrome_156() {
                                 {0x0904, 0x0905, 0x0906});  // ML-DSA-44/65/87 first
   t.grease_signature_algorithms = true;                     // and a GREASE value before them
   t.trust_anchors = from_hex(kChrome156TrustAnchorsHex);
+  p.quic_tls = chrome_156_quic_tls();
   p.http2 = chromium_http2();
   set_chromium_headers(p, {156, "", "\"Linux\"",
                            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -356,11 +375,38 @@ void set_firefox_headers(Profile& p, const FirefoxNavigation& n) {
   };
 }
 
+// Firefox ESR 153 over QUIC (shared/fingerprints/quic): TLS 1.3 only; 15 extensions shuffled per
+// connection with quic_transport_parameters and ECH last (over TCP NSS's order is fixed); no SCT;
+// certificate compression zlib, zstd, brotli; ecdsa_sha1 (0x0203) fourth among the signature algorithms.
+TlsProfile firefox_153_quic_tls() {
+  TlsProfile t;
+  t.min_version = 0x0304;
+  t.cipher_suites = {0x1301, 0x1303, 0x1302};
+  t.extension_order = {0, 5, 10, 13, 16, 23, 27, 28, 34, 43, 45, 51, 65281, 57, 65037};
+  t.permute_extensions = true;
+  t.permute_keeps_last = 2;  // 57, 65037
+  t.groups = {kX25519MLKEM768, 29, 23, 24, 25};
+  t.key_shares = 3;  // X25519MLKEM768, x25519, secp256r1
+  t.signature_algorithms = {0x0403, 0x0503, 0x0603, 0x0203, 0x0804, 0x0805,
+                            0x0806, 0x0401, 0x0501, 0x0601, 0x0201};
+  t.delegated_credentials = {0x0403, 0x0503, 0x0603, 0x0203};
+  t.record_size_limit = 16385;
+  t.alpn = {"h3"};
+  t.cert_compression = {1, 3, 2};  // zlib, zstd, brotli
+  t.ech_grease = true;
+  t.ech_grease_nss = true;
+  t.session_ticket_when_resuming_tls13 = false;
+  t.ocsp_stapling = true;
+  t.tls12_extensions_in_tls13_hello = true;  // 23 and 65281
+  return t;
+}
+
 // Firefox ESR 153 on Linux: the golden capture.
 Profile firefox_153() {
   Profile p;
   p.id = "firefox_153";
   p.tls = firefox_tls(false);
+  p.quic_tls = firefox_153_quic_tls();
   p.http2 = firefox_http2();
   set_firefox_headers(p, {"Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0",
                           kShortAccept, "en-US,en;q=0.9"});

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,10 @@ struct TlsProfile {
   // shuffle when permute_extensions is set (Chrome ≥110).
   std::vector<uint16_t> extension_order;
   bool permute_extensions = false;
+  // With permute_extensions and an extension_order: the order is shuffled when the context is built,
+  // except its last N ids, which stay last in that order (Firefox over QUIC keeps 57 and 65037 last).
+  // A QUIC connection builds a context of its own, so this is per connection there.
+  size_t permute_keeps_last = 0;
   std::vector<uint16_t> groups;  // supported_groups (10), in order
   size_t key_shares = 0;  // key_share (51): shares for the first N groups; 0 = stock (1 PQ + 1 classical)
   std::vector<uint8_t> point_formats = {0};     // ec_point_formats (11)
@@ -49,8 +54,11 @@ struct TlsProfile {
   bool extended_master_secret = true;   // extended_master_secret (23)
   bool renegotiation_info = true;       // renegotiation_info (65281)
   bool psk_key_exchange_modes = true;   // psk_key_exchange_modes (45), TLS 1.3 only
-  std::string trust_anchors;            // trust_anchors (0xca34) payload; empty = not sent
-  bool padding = false;                 // padding (21), when the hello is 256–511 bytes
+  // extended_master_secret (23) and renegotiation_info (65281) in a hello that offers TLS 1.3 only
+  // (a QUIC one), where BoringSSL leaves them out; NSS sends both (patch 0013).
+  bool tls12_extensions_in_tls13_hello = false;
+  std::string trust_anchors;  // trust_anchors (0xca34) payload; empty = not sent
+  bool padding = false;       // padding (21), when the hello is 256–511 bytes
   // The reconnect with ALPN http/1.1 only after an HTTP/2 server could not carry a WebSocket
   // (TlsOptions::http1_retry) also leaves out compress_certificate (27), as Firefox's does.
   bool http1_retry_drops_cert_compression = false;
@@ -88,6 +96,10 @@ struct Http2Profile {
 struct Profile {
   std::string id;
   TlsProfile tls;
+  // The ClientHello inside QUIC's Initial (RFC 9001), which browsers shape apart from their TCP one
+  // (TLS 1.3 only, other extensions and signature algorithms, ALPN h3). Absent: this preset's QUIC
+  // hello is not established (HTTP/3 is refused with ERR_UNSUPPORTED_FINGERPRINT).
+  std::optional<TlsProfile> quic_tls;
   Http2Profile http2;
   // Default request headers of a navigation over HTTP/2, in the browser's order (HEADERS after the
   // pseudo-headers; lower case, as HTTP/2 requires). User headers override by name,

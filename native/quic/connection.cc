@@ -265,6 +265,7 @@ class Connection final : public ClientConnection,
     SSL_set_connect_state(ssl_.get());
     static constexpr uint8_t kAlpnH3[] = {2, 'h', '3'};
     SSL_set_alpn_protos(ssl_.get(), kAlpnH3, sizeof kAlpnH3);
+    if (options_.shape_client_hello_ssl && !options_.shape_client_hello_ssl(ssl_.get(), error)) return false;
     if (options_.server_name.empty()) return true;
     // As over TCP (native/tls prepare_connection): no SNI for an IP literal, whose certificate must
     // then name the address.

@@ -68,6 +68,9 @@ struct Options {
   // the connection enforces (max_idle_timeout replaces idle_timeout_ms); with none, ngtcp2 encodes
   // its own, from idle_timeout_ms and our window sizes.
   TransportShape transport;
+  // The rest of that shaping, which BoringSSL takes per SSL object (ALPS, trust_anchors, ECH
+  // GREASE): called once on the connection's SSL after ALPN, before SNI and the first flight.
+  std::function<bool(SSL* ssl, Error* error)> shape_client_hello_ssl;
 };
 
 struct Request {

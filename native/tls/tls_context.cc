@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <brotli/decode.h>
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -246,8 +247,10 @@ std::string opaque_extension_body(uint16_t id, const TlsProfile& t) {
 // and compression methods; the extensions' length; the inner encrypted_client_hello; the inner
 // supported_versions (TLS 1.3, and GREASE when the hello has it); and ech_outer_extensions naming
 // every other extension the hello sends, except those NSS leaves out of a TLS 1.3 inner hello
-// (ec_point_formats, extended_master_secret, session_ticket, renegotiation_info).
-size_t nss_inner_hello_fixed_length(const TlsProfile& t, size_t alpn_protocols, bool cert_compression) {
+// (ec_point_formats, extended_master_secret, session_ticket, renegotiation_info); in QUIC
+// quic_transport_parameters is one of those named.
+size_t nss_inner_hello_fixed_length(const TlsProfile& t, size_t alpn_protocols, bool cert_compression,
+                                    bool quic) {
   const size_t grease = t.grease ? 1 : 0;
   size_t compressed = 3;  // supported_groups, signature_algorithms, key_share
   compressed += alpn_protocols > 0;
@@ -257,6 +260,7 @@ size_t nss_inner_hello_fixed_length(const TlsProfile& t, size_t alpn_protocols, 
   compressed += !t.delegated_credentials.empty();
   compressed += !t.trust_anchors.empty();
   compressed += t.opaque_extensions.size();
+  compressed += quic;        // quic_transport_parameters (57)
   compressed += 2 * grease;  // the two GREASE extensions
   for (uint16_t id : t.omitted_extensions) compressed -= (id == 10 || id == 13);
   size_t length = 2 + 32 + 1;                               // version, random, legacy_session_id
@@ -332,6 +336,8 @@ bool check_tls_profile(const TlsProfile& t, std::string* why) {
         "leaving out extension " + std::to_string(t.omitted_extensions[0]) + " needs the patched TLS stack";
   } else if (t.ech_grease && t.ech_grease_nss) {
     *why = "NSS's ECH GREASE sizes need the patched TLS stack";
+  } else if (t.tls12_extensions_in_tls13_hello) {
+    *why = "extensions 23 and 65281 in a TLS 1.3-only hello need the patched TLS stack";
   } else if (!t.session_ticket_when_resuming_tls13) {
     *why = "resuming TLS 1.3 without session_ticket (35) needs the patched TLS stack";
   } else {
@@ -339,6 +345,140 @@ bool check_tls_profile(const TlsProfile& t, std::string* why) {
   }
   return false;
 }
+
+namespace {
+
+// The explicit extension order of a context: the profile's, with all but its permute_keeps_last
+// trailing ids shuffled (Fisher-Yates on BoringSSL's RNG) when it permutes.
+std::vector<uint16_t> extension_order_for_context(const TlsProfile& t) {
+  std::vector<uint16_t> order = t.extension_order;
+  if (!t.permute_extensions || t.permute_keeps_last == 0 || order.size() <= t.permute_keeps_last)
+    return order;
+  const size_t shuffled = order.size() - t.permute_keeps_last;
+  for (size_t i = shuffled - 1; i > 0; --i) {
+    uint32_t r = 0;
+    RAND_bytes(reinterpret_cast<uint8_t*>(&r), sizeof r);
+    std::swap(order[i], order[r % (i + 1)]);
+  }
+  return order;
+}
+
+// Everything a profile sets on a client context, but certificate verification: TLS versions,
+// ciphers, groups, signature algorithms, extensions (the patch series' knobs), certificate
+// compression, GREASE, tickets and the offered ALPN list. Shared by the TCP contexts (cached per
+// profile) and QUIC's (one per connection, ngtcp2's QUIC callbacks already set).
+bool shape_context(SSL_CTX* ctx, const TlsProfile& t, const std::vector<std::string>& alpn,
+                   bool drop_cert_compression, bool quic, Error* error) {
+  auto fail = [&](const char* what) {
+    *error = Error{ErrorCode::kInternal, Stage::kTls, last_ssl_error(what)};
+    return false;
+  };
+  std::string list;
+  std::string why;
+  if (!SSL_CTX_set_min_proto_version(ctx, t.min_version) ||
+      !SSL_CTX_set_max_proto_version(ctx, t.max_version)) {
+    return fail("TLS versions");
+  }
+  tls12_cipher_list(t.cipher_suites, &list, &why);
+  if (!list.empty() && !SSL_CTX_set_strict_cipher_list(ctx, list.c_str())) {
+    return fail("cipher list");
+  }
+  if (!t.groups.empty() && !SSL_CTX_set1_group_ids(ctx, t.groups.data(), t.groups.size())) {
+    return fail("groups");
+  }
+  if (!t.signature_algorithms.empty() &&
+      !SSL_CTX_set_verify_algorithm_prefs(ctx, t.signature_algorithms.data(),
+                                          t.signature_algorithms.size())) {
+    return fail("signature algorithms");
+  }
+#ifdef CTN_BORINGSSL_PATCHES
+  std::vector<uint16_t> tls13;
+  for (uint16_t id : t.cipher_suites)
+    if (is_tls13_suite(id)) tls13.push_back(id);
+  std::vector<uint16_t> tls13_sorted = tls13;
+  std::sort(tls13_sorted.begin(), tls13_sorted.end());
+  // A subset or other ids go on the wire through the wire list below; the order call takes only
+  // a permutation of the three suites.
+  if (tls13_sorted == kStockTls13Order && !SSL_CTX_set_tls13_cipher_order(ctx, tls13.data(), tls13.size())) {
+    return fail("TLS 1.3 cipher order");
+  }
+  const std::vector<uint16_t> order = extension_order_for_context(t);
+  if (!order.empty() && !SSL_CTX_set_extension_order(ctx, order.data(), order.size())) {
+    return fail("extension order");
+  }
+  if (!t.delegated_credentials.empty() &&
+      !SSL_CTX_set_delegated_credential_sigalgs(ctx, t.delegated_credentials.data(),
+                                                t.delegated_credentials.size())) {
+    return fail("delegated credentials");
+  }
+  if (t.record_size_limit && !SSL_CTX_set_record_size_limit(ctx, t.record_size_limit)) {
+    return fail("record size limit");
+  }
+  if (t.key_shares && !SSL_CTX_set_key_shares_limit(ctx, t.key_shares)) {
+    return fail("key shares");
+  }
+  SSL_CTX_set_grease_signature_algorithms(ctx, t.grease_signature_algorithms ? 1 : 0);
+  SSL_CTX_set_client_padding(ctx, t.padding ? 1 : 0);
+  // The exact cipher list on the wire: suites the stack lacks (DHE, CCM, SCSVs, TLS 1.3 ids
+  // beyond the three) are advertised only, and a server that picks one fails the handshake.
+  if (!t.cipher_suites.empty() &&
+      !SSL_CTX_set_client_cipher_wire_list(ctx, t.cipher_suites.data(), t.cipher_suites.size())) {
+    return fail("cipher wire list");
+  }
+  for (uint16_t id : t.opaque_extensions) {
+    const std::string body = opaque_extension_body(id, t);
+    if (!SSL_CTX_add_client_opaque_extension(ctx, id, reinterpret_cast<const uint8_t*>(body.data()),
+                                             body.size())) {
+      return fail("advertised-only extension");
+    }
+  }
+  if (!t.omitted_extensions.empty() &&
+      !SSL_CTX_set_client_omitted_extensions(ctx, t.omitted_extensions.data(), t.omitted_extensions.size())) {
+    return fail("omitted extensions");
+  }
+  if (t.point_formats != std::vector<uint8_t>{0} &&
+      !SSL_CTX_set_client_ec_point_formats(ctx, t.point_formats.data(), t.point_formats.size())) {
+    return fail("point formats");
+  }
+  // NSS names the server padded to security.tls.ech.grease_size (100) and, before Firefox 155,
+  // rounds the inner hello to 31 modulo 32.
+  constexpr uint16_t kNssEchNameTarget = 100;
+  if (t.ech_grease && t.ech_grease_nss) {
+    const size_t fixed = nss_inner_hello_fixed_length(
+        t, alpn.size(), !drop_cert_compression && !t.cert_compression.empty(), quic);
+    if (!SSL_CTX_set_ech_grease_nss_sizing(ctx, static_cast<uint16_t>(fixed), kNssEchNameTarget, 32, 31)) {
+      return fail("ECH GREASE sizing");
+    }
+  }
+  SSL_CTX_set_tls12_extensions_in_tls13_hello(ctx, t.tls12_extensions_in_tls13_hello ? 1 : 0);
+  SSL_CTX_set_omit_session_ticket_on_tls13_resumption(ctx, t.session_ticket_when_resuming_tls13 ? 0 : 1);
+#endif
+  for (uint16_t alg : drop_cert_compression ? std::vector<uint16_t>{} : t.cert_compression) {
+    auto fn = alg == TLSEXT_cert_compression_brotli ? decompress_brotli
+              : alg == TLSEXT_cert_compression_zlib ? decompress_zlib
+                                                    : decompress_zstd;
+    if (!SSL_CTX_add_cert_compression_alg(ctx, alg, nullptr, fn)) {
+      return fail("certificate compression");
+    }
+  }
+  SSL_CTX_set_grease_enabled(ctx, t.grease ? 1 : 0);
+  SSL_CTX_set_permute_extensions(ctx, t.permute_extensions ? 1 : 0);
+  if (t.ocsp_stapling) SSL_CTX_enable_ocsp_stapling(ctx);
+  if (t.signed_cert_timestamps) SSL_CTX_enable_signed_cert_timestamps(ctx);
+  if (!t.session_tickets) {
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+  } else {
+    TlsSessionCache::enable(ctx);
+  }
+  const std::string alpn_list = alpn_wire(alpn);
+  if (!alpn_list.empty() && SSL_CTX_set_alpn_protos(ctx, reinterpret_cast<const uint8_t*>(alpn_list.data()),
+                                                    alpn_list.size()) != 0) {
+    return fail("ALPN");
+  }
+  return true;
+}
+
+}  // namespace
 
 std::shared_ptr<asio::ssl::context> TlsContextCache::get(const Profile& profile, const TlsOptions& options,
                                                          Error* error) {
@@ -357,110 +497,9 @@ std::shared_ptr<asio::ssl::context> TlsContextCache::get(const Profile& profile,
   }
   bssl::UniquePtr<SSL_CTX> ctx(SSL_CTX_new(TLS_method()));
   if (!ctx) return fail("SSL_CTX_new");
-  if (!SSL_CTX_set_min_proto_version(ctx.get(), t.min_version) ||
-      !SSL_CTX_set_max_proto_version(ctx.get(), t.max_version)) {
-    return fail("TLS versions");
-  }
-  std::string list;
-  tls12_cipher_list(t.cipher_suites, &list, &why);
-  if (!list.empty() && !SSL_CTX_set_strict_cipher_list(ctx.get(), list.c_str())) {
-    return fail("cipher list");
-  }
-  if (!t.groups.empty() && !SSL_CTX_set1_group_ids(ctx.get(), t.groups.data(), t.groups.size())) {
-    return fail("groups");
-  }
-  if (!t.signature_algorithms.empty() &&
-      !SSL_CTX_set_verify_algorithm_prefs(ctx.get(), t.signature_algorithms.data(),
-                                          t.signature_algorithms.size())) {
-    return fail("signature algorithms");
-  }
   const bool drop_cert_compression = options.http1_retry && t.http1_retry_drops_cert_compression;
-#ifdef CTN_BORINGSSL_PATCHES
-  std::vector<uint16_t> tls13;
-  for (uint16_t id : t.cipher_suites)
-    if (is_tls13_suite(id)) tls13.push_back(id);
-  std::vector<uint16_t> tls13_sorted = tls13;
-  std::sort(tls13_sorted.begin(), tls13_sorted.end());
-  // A subset or other ids go on the wire through the wire list below; the order call takes only
-  // a permutation of the three suites.
-  if (tls13_sorted == kStockTls13Order &&
-      !SSL_CTX_set_tls13_cipher_order(ctx.get(), tls13.data(), tls13.size())) {
-    return fail("TLS 1.3 cipher order");
-  }
-  if (!t.extension_order.empty() &&
-      !SSL_CTX_set_extension_order(ctx.get(), t.extension_order.data(), t.extension_order.size())) {
-    return fail("extension order");
-  }
-  if (!t.delegated_credentials.empty() &&
-      !SSL_CTX_set_delegated_credential_sigalgs(ctx.get(), t.delegated_credentials.data(),
-                                                t.delegated_credentials.size())) {
-    return fail("delegated credentials");
-  }
-  if (t.record_size_limit && !SSL_CTX_set_record_size_limit(ctx.get(), t.record_size_limit)) {
-    return fail("record size limit");
-  }
-  if (t.key_shares && !SSL_CTX_set_key_shares_limit(ctx.get(), t.key_shares)) {
-    return fail("key shares");
-  }
-  SSL_CTX_set_grease_signature_algorithms(ctx.get(), t.grease_signature_algorithms ? 1 : 0);
-  SSL_CTX_set_client_padding(ctx.get(), t.padding ? 1 : 0);
-  // The exact cipher list on the wire: suites the stack lacks (DHE, CCM, SCSVs, TLS 1.3 ids
-  // beyond the three) are advertised only, and a server that picks one fails the handshake.
-  if (!t.cipher_suites.empty() &&
-      !SSL_CTX_set_client_cipher_wire_list(ctx.get(), t.cipher_suites.data(), t.cipher_suites.size())) {
-    return fail("cipher wire list");
-  }
-  for (uint16_t id : t.opaque_extensions) {
-    const std::string body = opaque_extension_body(id, t);
-    if (!SSL_CTX_add_client_opaque_extension(ctx.get(), id, reinterpret_cast<const uint8_t*>(body.data()),
-                                             body.size())) {
-      return fail("advertised-only extension");
-    }
-  }
-  if (!t.omitted_extensions.empty() &&
-      !SSL_CTX_set_client_omitted_extensions(ctx.get(), t.omitted_extensions.data(),
-                                             t.omitted_extensions.size())) {
-    return fail("omitted extensions");
-  }
-  if (t.point_formats != std::vector<uint8_t>{0} &&
-      !SSL_CTX_set_client_ec_point_formats(ctx.get(), t.point_formats.data(), t.point_formats.size())) {
-    return fail("point formats");
-  }
-  // NSS names the server padded to security.tls.ech.grease_size (100) and, before Firefox 155,
-  // rounds the inner hello to 31 modulo 32.
-  constexpr uint16_t kNssEchNameTarget = 100;
-  if (t.ech_grease && t.ech_grease_nss) {
-    const size_t fixed = nss_inner_hello_fixed_length(t, offered_alpn(profile, options).size(),
-                                                      !drop_cert_compression && !t.cert_compression.empty());
-    if (!SSL_CTX_set_ech_grease_nss_sizing(ctx.get(), static_cast<uint16_t>(fixed), kNssEchNameTarget, 32,
-                                           31)) {
-      return fail("ECH GREASE sizing");
-    }
-  }
-  SSL_CTX_set_omit_session_ticket_on_tls13_resumption(ctx.get(),
-                                                      t.session_ticket_when_resuming_tls13 ? 0 : 1);
-#endif
-  for (uint16_t alg : drop_cert_compression ? std::vector<uint16_t>{} : t.cert_compression) {
-    auto fn = alg == TLSEXT_cert_compression_brotli ? decompress_brotli
-              : alg == TLSEXT_cert_compression_zlib ? decompress_zlib
-                                                    : decompress_zstd;
-    if (!SSL_CTX_add_cert_compression_alg(ctx.get(), alg, nullptr, fn)) {
-      return fail("certificate compression");
-    }
-  }
-  SSL_CTX_set_grease_enabled(ctx.get(), t.grease ? 1 : 0);
-  SSL_CTX_set_permute_extensions(ctx.get(), t.permute_extensions ? 1 : 0);
-  if (t.ocsp_stapling) SSL_CTX_enable_ocsp_stapling(ctx.get());
-  if (t.signed_cert_timestamps) SSL_CTX_enable_signed_cert_timestamps(ctx.get());
-  if (!t.session_tickets) {
-    SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET);
-  } else {
-    TlsSessionCache::enable(ctx.get());
-  }
-  const std::string alpn = alpn_wire(offered_alpn(profile, options));
-  if (!alpn.empty() &&
-      SSL_CTX_set_alpn_protos(ctx.get(), reinterpret_cast<const uint8_t*>(alpn.data()), alpn.size()) != 0) {
-    return fail("ALPN");
+  if (!shape_context(ctx.get(), t, offered_alpn(profile, options), drop_cert_compression, false, error)) {
+    return nullptr;
   }
   if (options.verify) {
     SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
@@ -562,6 +601,13 @@ void TlsSessionCache::store(const std::string& key, SSL_SESSION* session) {
   }
 }
 
+namespace {
+// The extensions BoringSSL takes on the SSL object: ALPS for the offered protocols that have it,
+// trust_anchors (0xca34) and ECH GREASE.
+bool add_hello_extensions(SSL* ssl, const TlsProfile& t, const std::vector<std::string>& offered,
+                          Error* error);
+}  // namespace
+
 bool prepare_connection(SSL* ssl, const Profile& profile, const TlsOptions& options,
                         const std::string& server_name, Error* error) {
   const bool ip = is_ip_literal(server_name);
@@ -580,8 +626,30 @@ bool prepare_connection(SSL* ssl, const Profile& profile, const TlsOptions& opti
       return false;
     }
   }
-  const TlsProfile& t = profile.tls;
-  const auto offered = offered_alpn(profile, options);
+  return add_hello_extensions(ssl, profile.tls, offered_alpn(profile, options), error);
+}
+
+bool shape_quic_context(SSL_CTX* ctx, const TlsProfile& t, Error* error) {
+  std::string why;
+  if (!check_tls_profile(t, &why)) {
+    *error = Error{ErrorCode::kUnsupportedFingerprint, Stage::kTls, why};
+    return false;
+  }
+  if (t.min_version < 0x0304) {
+    *error = Error{ErrorCode::kUnsupportedFingerprint, Stage::kTls, "a QUIC ClientHello offers TLS 1.3 only"};
+    return false;
+  }
+  return shape_context(ctx, t, t.alpn, false, true, error);
+}
+
+bool prepare_quic_connection(SSL* ssl, const TlsProfile& t, Error* error) {
+  return add_hello_extensions(ssl, t, t.alpn, error);
+}
+
+namespace {
+
+bool add_hello_extensions(SSL* ssl, const TlsProfile& t, const std::vector<std::string>& offered,
+                          Error* error) {
   for (const auto& p : t.alps) {
     if (std::find(offered.begin(), offered.end(), p) == offered.end()) continue;
     SSL_set_alps_use_new_codepoint(ssl, t.alps_new_codepoint ? 1 : 0);
@@ -601,6 +669,8 @@ bool prepare_connection(SSL* ssl, const Profile& profile, const TlsOptions& opti
   if (t.ech_grease) SSL_set_enable_ech_grease(ssl, 1);
   return true;
 }
+
+}  // namespace
 
 Error classify_handshake_failure(SSL* ssl, uint32_t packed_error, const std::string& fallback_message) {
   // Asio drains BoringSSL's error queue into its error_code: the packed code comes from there.

@@ -176,6 +176,7 @@ function expectLayout(view, browser) {
 }
 
 module.exports = {
+  expectClientHello,
   expectBrowserQuicView,
   CHROMIUM,
   FIREFOX,

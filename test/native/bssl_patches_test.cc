@@ -1149,6 +1149,27 @@ TEST(BsslPatches, OmittedExtensionsAreLeftOut) {
   EXPECT_EQ(1, SSL_get_secure_renegotiation_support(r.client.get()));  // the server's RI was taken
 }
 
+// NSS's QUIC hello offers TLS 1.3 only and still carries extended_master_secret (23, empty) and
+// renegotiation_info (65281, an empty renegotiated_connection); BoringSSL leaves both out unless told.
+TEST(BsslPatches, Tls12ExtensionsInTls13OnlyHello) {
+  auto ctx = NewClientCtx();
+  ASSERT_TRUE(SSL_CTX_set_min_proto_version(ctx.get(), TLS1_3_VERSION));
+  ClientHello stock = HelloFrom(ctx.get());
+  EXPECT_EQ(nullptr, stock.Find(23));
+  EXPECT_EQ(nullptr, stock.Find(65281));
+  ASSERT_TRUE(SSL_CTX_set_tls12_extensions_in_tls13_hello(ctx.get(), 1));
+  ClientHello hello = HelloFrom(ctx.get());
+  ASSERT_NE(nullptr, hello.Find(23));
+  EXPECT_EQ(Bytes{}, *hello.Find(23));
+  ASSERT_NE(nullptr, hello.Find(65281));
+  EXPECT_EQ(Bytes{0x00}, *hello.Find(65281));
+  // A TLS 1.3 server ignores both: the handshake completes.
+  auto server_ctx = NewServerCtx(false);
+  HandshakeResult r = Handshake(ctx.get(), server_ctx.get());
+  ASSERT_TRUE(r.ok) << r.errors;
+  EXPECT_EQ(TLS1_3_VERSION, SSL_version(r.client.get()));
+}
+
 TEST(BsslPatches, PointFormatsAsGiven) {
   auto ctx = NewClientCtx();
   const Bytes formats = {0, 1, 2};

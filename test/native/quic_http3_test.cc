@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -40,7 +41,9 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include "profiles/profile.h"
 #include "quic/connection.h"
+#include "tls/tls_context.h"
 
 extern char** environ;
 
@@ -210,12 +213,74 @@ std::string client_hello_groups(std::string_view hello) {
   return out;
 }
 
-// A shaping hook that sets Chrome's QUIC groups (X25519MLKEM768, x25519, P-256, P-384) and captures
-// the ClientHello BoringSSL writes (on its way into the CRYPTO frames) into *hello.
-std::function<bool(SSL_CTX*, ctn::Error*)> chrome_quic_groups(std::string* hello) {
-  return [hello](SSL_CTX* ctx, ctn::Error*) {
-    static constexpr uint16_t kGroups[] = {SSL_GROUP_X25519_MLKEM768, SSL_GROUP_X25519, SSL_GROUP_SECP256R1,
-                                           SSL_GROUP_SECP384R1};
+// A ClientHello handshake message taken apart: the cipher suites and the extensions in wire order.
+struct ClientHello {
+  std::vector<uint16_t> ciphers;
+  std::vector<std::pair<uint16_t, std::string>> extensions;  // id, body
+
+  explicit ClientHello(std::string_view hello) {
+    const auto u8 = [&](size_t at) { return at < hello.size() ? static_cast<uint8_t>(hello[at]) : 0; };
+    const auto u16 = [&](size_t at) { return static_cast<uint16_t>(u8(at) << 8 | u8(at + 1)); };
+    size_t p = 4 + 2 + 32;  // handshake header, legacy_version, random
+    p += 1 + u8(p);         // session id
+    for (size_t c = p + 2; c < p + 2 + u16(p); c += 2) ciphers.push_back(u16(c));
+    p += 2 + u16(p);
+    p += 1 + u8(p);  // compression methods
+    const size_t end = std::min(hello.size(), p + 2 + u16(p));
+    for (p += 2; p + 4 <= end; p += 4 + u16(p + 2)) {
+      extensions.emplace_back(u16(p), std::string(hello.substr(p + 4, u16(p + 2))));
+    }
+  }
+  const std::string* body(uint16_t id) const {
+    for (const auto& [ext, b] : extensions)
+      if (ext == id) return &b;
+    return nullptr;
+  }
+  std::vector<uint16_t> ids() const {
+    std::vector<uint16_t> out;
+    for (const auto& e : extensions) out.push_back(e.first);
+    return out;
+  }
+  // An extension body's u16 list behind a length of `skip` bytes (supported_groups, signature
+  // algorithms: 2), as "11ec,001d,...".
+  std::string u16_list(uint16_t id, size_t skip = 2) const {
+    const std::string* b = body(id);
+    return b && b->size() >= skip ? hex_list(std::string_view(*b).substr(skip)) : "";
+  }
+  // key_share's groups.
+  std::string key_share_groups() const {
+    const std::string* b = body(51);
+    std::vector<uint16_t> groups;
+    for (size_t p = 2; b && p + 4 <= b->size(); p += 4 + be16(*b, p + 2)) groups.push_back(be16(*b, p));
+    return hex_list(groups);
+  }
+  static uint16_t be16(std::string_view s, size_t at) {
+    return static_cast<uint16_t>(static_cast<uint8_t>(s[at]) << 8 | static_cast<uint8_t>(s[at + 1]));
+  }
+  static std::string hex_list(std::string_view s) {
+    std::vector<uint16_t> v;
+    for (size_t p = 0; p + 1 < s.size(); p += 2) v.push_back(be16(s, p));
+    return hex_list(v);
+  }
+  static std::string hex_list(const std::vector<uint16_t>& v) {
+    std::string out;
+    char hex[8];
+    for (uint16_t x : v) {
+      std::snprintf(hex, sizeof hex, "%s%04x", out.empty() ? "" : ",", x);
+      out += hex;
+    }
+    return out;
+  }
+};
+
+// Shapes the QUIC ClientHello as preset `id`'s quic_tls says (what core does for HTTP/3) and captures
+// the hello BoringSSL writes (on its way into the CRYPTO frames) into *hello.
+void shape_as_preset(ctn::quic::Options& o, const char* id, std::string* hello) {
+  const ctn::Profile* profile = ctn::find_profile(id);
+  ASSERT_NE(profile, nullptr);
+  ASSERT_TRUE(profile->quic_tls);
+  const ctn::TlsProfile t = *profile->quic_tls;
+  o.shape_client_hello = [t, hello](SSL_CTX* ctx, ctn::Error* error) {
     SSL_CTX_set_msg_callback_arg(ctx, hello);
     SSL_CTX_set_msg_callback(
         ctx, [](int write_p, int, int content_type, const void* buf, size_t len, SSL*, void* arg) {
@@ -224,7 +289,10 @@ std::function<bool(SSL_CTX*, ctn::Error*)> chrome_quic_groups(std::string* hello
             static_cast<std::string*>(arg)->assign(bytes, len);
           }
         });
-    return SSL_CTX_set1_group_ids(ctx, kGroups, std::size(kGroups)) == 1;
+    return ctn::shape_quic_context(ctx, t, error);
+  };
+  o.shape_client_hello_ssl = [t](SSL* ssl, ctn::Error* error) {
+    return ctn::prepare_quic_connection(ssl, t, error);
   };
 }
 
@@ -296,9 +364,9 @@ TEST(QuicHttp3, GetFromCaddy) {
   ctn::quic::Options o = options_for(caddy.port);
   o.datagram_size = 1250;  // Chrome's datagrams: the whole exchange works with them
   std::string hello;
-  o.shape_client_hello = chrome_quic_groups(&hello);
+  shape_as_preset(o, "chrome_156", &hello);
   const Outcome out = fetch_once(o, req);
-  EXPECT_EQ(client_hello_groups(hello), "11ec,001d,0017,0018");
+  EXPECT_EQ(ClientHello(hello).ids().size(), 12u);
   ASSERT_FALSE(out.error) << error_text(out) << "\n" << caddy.server->log();
   EXPECT_EQ(out.response.head.status, 200);
   EXPECT_EQ(out.response.head.version_major, 3);
@@ -315,6 +383,25 @@ TEST(QuicHttp3, GetFromCaddy) {
   EXPECT_EQ(value("x-served-by"), "caddy-h3");
   EXPECT_EQ(value("content-type"), "text/plain; charset=utf-8");
   EXPECT_EQ(out.response.head.headers.size(), 3u);
+}
+
+// Firefox's QUIC hello (three key shares, delegated credentials, record_size_limit, NSS's ECH GREASE)
+// completes a handshake with caddy too.
+TEST(QuicHttp3, GetFromCaddyWithFirefoxsQuicHello) {
+  Caddy caddy("  respond /hello \"hello over HTTP/3\" 200\n");
+  ASSERT_TRUE(caddy.ready()) << caddy.server->log();
+  ctn::quic::Request req;
+  req.authority = "localhost:" + std::to_string(caddy.port);
+  req.path = "/hello";
+  ctn::quic::Options o = options_for(caddy.port);
+  o.datagram_size = 1252;
+  std::string hello;
+  shape_as_preset(o, "firefox_153", &hello);
+  const Outcome out = fetch_once(o, req);
+  EXPECT_EQ(ClientHello(hello).ids().size(), 15u);
+  ASSERT_FALSE(out.error) << error_text(out) << "\n" << caddy.server->log();
+  EXPECT_EQ(out.response.head.status, 200);
+  EXPECT_EQ(out.response.body, "hello over HTTP/3");
 }
 
 TEST(QuicHttp3, GetFromNgtcp2Server) {
@@ -414,53 +501,144 @@ TEST(QuicHttp3, IpLiteralServerNameIsCheckedAgainstTheCertificatesAddresses) {
   EXPECT_EQ(out.error->code, ctn::ErrorCode::kTlsCert) << error_text(out);
 }
 
-TEST(QuicHttp3, SilentServerFailsWithHandshakeTimeout) {
+// What a client sends to a UDP peer that reads every datagram and never answers, until its handshake
+// deadline (300 ms): the first flight and its retransmissions, and the hello inside.
+struct SilentPeerCapture {
+  std::optional<ctn::Error> error;
+  std::vector<std::string> datagrams;
+  std::string hello;
+};
+
+SilentPeerCapture send_to_silent_peer(const char* preset, uint32_t datagram_size) {
   asio::io_context io;
-  // A UDP socket that reads every datagram and never answers.
   asio::ip::udp::socket silent(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   std::array<char, 2048> sink;
-  std::atomic<int> datagrams{0};
-  std::vector<size_t> sizes;
-  // CTN_QUIC_FIRST_FLIGHT_DUMP=<file>: the datagrams received, one hex line each (how docs/quic-gap.md
-  // measured what this stack sends).
-  const char* dump_path = std::getenv("CTN_QUIC_FIRST_FLIGHT_DUMP");
-  std::ofstream dump;
-  if (dump_path) dump.open(dump_path);
+  SilentPeerCapture out;
   std::function<void()> read = [&] {
     silent.async_receive(asio::buffer(sink), [&](const std::error_code& ec, size_t n) {
       if (ec) return;
-      ++datagrams;
-      sizes.push_back(n);
-      if (dump.is_open()) {
-        static constexpr char kHex[] = "0123456789abcdef";
-        for (size_t i = 0; i < n; ++i) dump << kHex[(sink[i] >> 4) & 0xf] << kHex[sink[i] & 0xf];
-        dump << "\n";
-      }
+      out.datagrams.emplace_back(sink.data(), n);
       read();
     });
   };
   read();
   ctn::quic::Options o = options_for(silent.local_endpoint().port());
   o.handshake_timeout_ms = 300;
-  o.datagram_size = 1250;  // Chrome's size: the padded Initial fills it
-  // With an X25519MLKEM768 key share the hello (~1.4 kB) takes two Initials, as a browser's does.
-  std::string hello;
-  o.shape_client_hello = chrome_quic_groups(&hello);
-  std::optional<ctn::Error> error;
+  o.datagram_size = datagram_size;
+  shape_as_preset(o, preset, &out.hello);
   auto conn = ctn::quic::ClientConnection::create(io, o);
   conn->fetch(ctn::quic::Request{}, [&](const ctn::Error* e, ctn::quic::Response&&) {
-    if (e) error = *e;
+    if (e) out.error = *e;
     silent.close();
   });
   conn->start();
   io.run();
-  ASSERT_TRUE(error);
-  EXPECT_EQ(error->code, ctn::ErrorCode::kTimeout) << error->message;
-  EXPECT_EQ(error->stage, ctn::Stage::kTls);
-  ASSERT_GE(datagrams.load(), 2);  // the first flight did go out
-  EXPECT_EQ(sizes[0], 1250u);
-  EXPECT_EQ(sizes[1], 1250u);
-  EXPECT_EQ(client_hello_groups(hello), "11ec,001d,0017,0018");
+  return out;
+}
+
+// Writes datagrams as one hex line each.
+void dump_datagrams(const std::string& path, const std::vector<std::string>& datagrams) {
+  std::ofstream dump(path);
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (const auto& d : datagrams) {
+    for (char c : d) dump << kHex[(c >> 4) & 0xf] << kHex[c & 0xf];
+    dump << "\n";
+  }
+}
+
+TEST(QuicHttp3, SilentServerFailsWithHandshakeTimeout) {
+  // With an X25519MLKEM768 key share the hello (~1.9 kB) takes two Initials, as a browser's does;
+  // 1250: Chrome's size, which the padded Initial fills.
+  const SilentPeerCapture c = send_to_silent_peer("chrome_156", 1250);
+  // CTN_QUIC_FIRST_FLIGHT_DUMP=<file>: the datagrams received, one hex line each (how docs/quic-gap.md
+  // measured what this stack sends).
+  if (const char* dump_path = std::getenv("CTN_QUIC_FIRST_FLIGHT_DUMP"))
+    dump_datagrams(dump_path, c.datagrams);
+  ASSERT_TRUE(c.error);
+  EXPECT_EQ(c.error->code, ctn::ErrorCode::kTimeout) << c.error->message;
+  EXPECT_EQ(c.error->stage, ctn::Stage::kTls);
+  ASSERT_GE(c.datagrams.size(), 2u);  // the first flight did go out
+  EXPECT_EQ(c.datagrams[0].size(), 1250u);
+  EXPECT_EQ(c.datagrams[1].size(), 1250u);
+}
+
+// The sorted extension ids of a hello, as "0,10,13,..." (JA3N's extension field).
+std::string sorted_ids(const ClientHello& h) {
+  std::vector<uint16_t> ids = h.ids();
+  std::sort(ids.begin(), ids.end());
+  std::string out;
+  for (uint16_t id : ids) out += (out.empty() ? "" : "-") + std::to_string(id);
+  return out;
+}
+
+// A preset's QUIC ClientHello against the ground truth (shared/fingerprints/quic/README.md): JA4_r's
+// and JA3N's parts field by field (the hash-free forms of JA4 and JA3N), and the extension bodies
+// the README gives. CTN_QUIC_PRESET_DUMP_DIR=<dir>: each preset's first two datagrams go to
+// <dir>/<preset>.hex, for test/echo/quic-preset-hello.test.js (the echo server's decoder and JA4).
+void expect_preset_first_flight(const char* preset, uint32_t datagram_size, SilentPeerCapture* out) {
+  *out = send_to_silent_peer(preset, datagram_size);
+  ASSERT_GE(out->datagrams.size(), 2u);
+  if (const char* dir = std::getenv("CTN_QUIC_PRESET_DUMP_DIR")) {
+    dump_datagrams(std::string(dir) + "/" + preset + ".hex", {out->datagrams[0], out->datagrams[1]});
+  }
+  ASSERT_FALSE(out->hello.empty());
+  const ClientHello h(out->hello);
+  EXPECT_EQ(static_cast<uint8_t>(out->hello[4 + 2 + 32]), 0);  // empty legacy_session_id
+  EXPECT_EQ(*h.body(43), std::string("\x02\x03\x04", 3));      // supported_versions: TLS 1.3 only
+  EXPECT_EQ(*h.body(45), std::string("\x01\x01", 2));          // psk_dhe_ke
+  EXPECT_EQ(*h.body(16), std::string("\x00\x03\x02h3", 5));    // ALPN h3
+}
+
+TEST(QuicHttp3, Chrome156QuicHelloEqualsChromiums) {
+  SilentPeerCapture c;
+  expect_preset_first_flight("chrome_156", 1250, &c);
+  if (HasFatalFailure()) return;
+  const ClientHello h(c.hello);
+  EXPECT_EQ(ClientHello::hex_list(h.ciphers), "1301,1302,1303");
+  EXPECT_EQ(sorted_ids(h), "0-10-13-16-27-43-45-51-57-17613-51764-65037");
+  EXPECT_EQ(h.u16_list(10), "11ec,001d,0017,0018");
+  EXPECT_EQ(h.key_share_groups(), "11ec,001d");
+  EXPECT_EQ(h.body(51)->size(), 2u + 4 + 1216 + 4 + 32);
+  EXPECT_EQ(h.u16_list(13), "0403,0804,0401,0503,0805,0501,0806,0601,0201");
+  EXPECT_EQ(*h.body(27), std::string("\x02\x00\x02", 3));       // brotli
+  EXPECT_EQ(*h.body(17613), std::string("\x00\x03\x02h3", 5));  // ALPS h3, new code point
+  EXPECT_EQ(h.body(51764)->size(), 186u);                       // trust_anchors, as over TCP
+  EXPECT_TRUE(h.body(65037)->size() == 186 || h.body(65037)->size() == 218 || h.body(65037)->size() == 250 ||
+              h.body(65037)->size() == 282)
+      << h.body(65037)->size();
+  // Shuffled per connection: a second connection's order differs (or, once in 12!, repeats: try again).
+  std::vector<uint16_t> first = h.ids(), other = first;
+  for (int i = 0; i < 3 && other == first; ++i) {
+    SilentPeerCapture again = send_to_silent_peer("chrome_156", 1250);
+    other = ClientHello(again.hello).ids();
+  }
+  EXPECT_NE(first, other);
+}
+
+TEST(QuicHttp3, Firefox153QuicHelloEqualsFirefoxs) {
+  SilentPeerCapture c;
+  expect_preset_first_flight("firefox_153", 1252, &c);
+  if (HasFatalFailure()) return;
+  const ClientHello h(c.hello);
+  EXPECT_EQ(ClientHello::hex_list(h.ciphers), "1301,1303,1302");
+  // With extended_master_secret (23) and renegotiation_info (65281), though TLS 1.3 only (patch 0013).
+  EXPECT_EQ(sorted_ids(h), "0-5-10-13-16-23-27-28-34-43-45-51-57-65037-65281");
+  EXPECT_EQ(*h.body(65281), std::string(1, '\0'));
+  EXPECT_EQ(h.u16_list(10), "11ec,001d,0017,0018,0019");
+  EXPECT_EQ(h.key_share_groups(), "11ec,001d,0017");
+  EXPECT_EQ(h.u16_list(13), "0403,0503,0603,0203,0804,0805,0806,0401,0501,0601,0201");
+  EXPECT_EQ(*h.body(27), std::string("\x06\x00\x01\x00\x03\x00\x02", 7));  // zlib, zstd, brotli
+  EXPECT_EQ(*h.body(28), std::string("\x40\x01", 2));                      // 16385
+  EXPECT_EQ(h.u16_list(34), "0403,0503,0603,0203");
+  EXPECT_EQ(*h.body(5), std::string("\x01\x00\x00\x00\x00", 5));
+  EXPECT_EQ(h.body(65037)->size(), 281u);  // NSS's GREASE ECH, sized as its inner hello would be
+  const std::vector<uint16_t> ids = h.ids();
+  EXPECT_EQ(std::vector<uint16_t>(ids.end() - 2, ids.end()), (std::vector<uint16_t>{57, 65037}));
+  std::vector<uint16_t> other = ids;
+  for (int i = 0; i < 3 && other == ids; ++i)
+    other = ClientHello(send_to_silent_peer("firefox_153", 1252).hello).ids();
+  EXPECT_NE(ids, other);
+  EXPECT_EQ(std::vector<uint16_t>(other.end() - 2, other.end()), (std::vector<uint16_t>{57, 65037}));
 }
 
 // An HTTP/1.1 backend on 127.0.0.1 that answers every request with a head promising
@@ -754,7 +932,8 @@ struct FirstFlights {
 // `n` connections with `shape` at once against a peer that never answers; their ClientHellos and
 // first datagrams, as they went on the wire. CTN_QUIC_SHAPE_DUMP_DIR=<dir>: the datagrams also go to
 // <dir>/<name>.hex, one hex line each (for an independent decoder, e.g. lib/echo's).
-FirstFlights first_flights(const ctn::quic::TransportShape& shape, int n, const std::string& name) {
+FirstFlights first_flights(const ctn::quic::TransportShape& shape, int n, const std::string& name,
+                           const char* preset) {
   asio::io_context io;
   asio::ip::udp::socket silent(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   std::array<char, 2048> sink;
@@ -774,7 +953,7 @@ FirstFlights first_flights(const ctn::quic::TransportShape& shape, int n, const 
     ctn::quic::Options o = options_for(silent.local_endpoint().port());
     o.handshake_timeout_ms = 300;
     o.transport = shape;  // its datagram size too
-    o.shape_client_hello = chrome_quic_groups(&out.hellos[i]);
+    shape_as_preset(o, preset, &out.hellos[i]);
     conns.push_back(ctn::quic::ClientConnection::create(io, o));
     conns.back()->fetch(ctn::quic::Request{}, [&](const ctn::Error*, ctn::quic::Response&&) {
       if (++settled == n) silent.close();
@@ -803,7 +982,7 @@ bool is_grease_version(std::string_view hex8) {
 // GREASE parameter, version_information 0x11 with v1 and a GREASE version in random order; DCID 8
 // bytes, SCID none.
 TEST(QuicTransportShape, ChromeFirstFlightCarriesChromesParametersShuffled) {
-  const FirstFlights f = first_flights(ctn::quic::chrome_156_transport(), 8, "chrome");
+  const FirstFlights f = first_flights(ctn::quic::chrome_156_transport(), 8, "chrome", "chrome_156");
   ASSERT_GE(f.datagrams.size(), 8u);
   for (const std::string& d : f.datagrams) {
     const LongHeaderIds ids = long_header_ids(d);
@@ -862,7 +1041,7 @@ TEST(QuicTransportShape, ChromeFirstFlightCarriesChromesParametersShuffled) {
 // Firefox 153: 13 parameters in one fixed order with fixed values, GREASE version first, no GREASE
 // parameter; DCID 8..20 random bytes, SCID 3 bytes (= initial_source_connection_id).
 TEST(QuicTransportShape, FirefoxFirstFlightCarriesFirefoxsParametersInOrder) {
-  const FirstFlights f = first_flights(ctn::quic::firefox_153_transport(), 8, "firefox");
+  const FirstFlights f = first_flights(ctn::quic::firefox_153_transport(), 8, "firefox", "firefox_153");
   ASSERT_GE(f.datagrams.size(), 8u);
   std::set<size_t> dcid_lengths;
   std::set<std::string> scids;
