@@ -152,6 +152,8 @@ class Connection final : public ClientConnection,
     RAND_bytes(dcid.data, dcid.datalen);
     RAND_bytes(scid.data, scid.datalen);
     scid_.assign(reinterpret_cast<const char*>(scid.data), scid.datalen);
+    // Firefox's Initials grow with its random DCID: each carries half the ClientHello.
+    if (shape.initial_packet_size) initial_packet_size_ = shape.initial_packet_size + dcid.datalen;
     ngtcp2_settings settings;
     ngtcp2_settings_default(&settings);
     settings.initial_ts = now_ns();
@@ -593,7 +595,7 @@ class Connection final : public ClientConnection,
     std::array<uint8_t, kPacketBuffer> packet;
     const size_t max_size = std::min(kPacketBuffer, ngtcp2_conn_get_max_tx_udp_payload_size(conn_.get()));
     // Firefox's first flight: a shorter Initial, then zero bytes to the datagram size.
-    const size_t initial_packet_size = options_.transport.initial_packet_size;
+    const size_t initial_packet_size = initial_packet_size_;
     const bool zero_fill = initial_packet_size && initial_packet_size < max_size && !heard_from_server_;
     for (;;) {
       std::optional<http3::Output> out = established_ ? session_.next_output() : std::nullopt;
@@ -752,6 +754,7 @@ class Connection final : public ClientConnection,
   std::unique_ptr<SSL, SslDeleter> ssl_;
   std::unique_ptr<ngtcp2_conn, ConnDeleter> conn_;
   bool heard_from_server_ = false;  // a packet of the server's was processed
+  size_t initial_packet_size_ = 0;  // TransportShape::initial_packet_size plus this DCID's length
   std::string scid_;                // our Source Connection ID, for initial_source_connection_id
   ngtcp2_crypto_conn_ref conn_ref_{};
   http3::ClientSession session_;
