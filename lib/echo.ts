@@ -30,8 +30,39 @@ import { computeJa } from './echo/ja';
 import type { JaFingerprints } from './echo/ja';
 import { QuicViewTable } from './echo/quic';
 import type { QuicView } from './echo/quic';
+import { decodeQuicConnection } from './echo/quic-conn';
+import { readPcapngUdp, splitQuicConnections } from './echo/pcapng';
 
 export { ECHO_CERT_PEM, ECHO_KEY_PEM };
+export { decodeQuicConnection, readPcapngUdp, splitQuicConnections };
+export type {
+  QuicCapturedDatagram,
+  QuicConnectionError,
+  QuicConnectionErrorCode,
+  QuicConnectionPacket,
+  QuicConnectionPacketType,
+  QuicConnectionView,
+  QuicEndpoint,
+  QuicFrameInfo,
+  QuicPacketRef,
+  QuicStreamInfo,
+  QuicStreamSegment,
+} from './echo/quic-conn';
+export type {
+  Http3Frame,
+  Http3Request,
+  Http3Setting,
+  Http3UniStream,
+  Http3UniStreamKind,
+  Http3View,
+} from './echo/h3';
+export type {
+  QpackDecoderInstruction,
+  QpackEncoderInstruction,
+  QpackFieldLine,
+  QpackRepresentation,
+} from './echo/qpack';
+export type { CapturedUdpDatagram, PcapngUdpResult, QuicCapturedConnection } from './echo/pcapng';
 export type { AlpsInfo, ClientHelloSummary, H2Fingerprint, HeaderField, JaFingerprints };
 export type {
   QuicCryptoFragment,

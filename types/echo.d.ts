@@ -390,6 +390,313 @@ export interface EchoQuicView {
   errors: QuicDecodeError[];
 }
 
+// ---- a whole QUIC connection, decrypted offline with its key log (the HTTP/3 view) ----
+
+export type QuicConnectionErrorCode =
+  | QuicDecodeErrorCode
+  /** The key log has no secret for this connection (its ClientHello random) and packet space. */
+  | 'ERR_QUIC_KEYS'
+  /** STREAM data beyond the bounds, or sent twice with different bytes. */
+  | 'ERR_QUIC_STREAM'
+  /** An HTTP/3 frame or stream type that cannot be read. */
+  | 'ERR_H3_FRAME'
+  /** A QPACK instruction or field section that cannot be decoded (bad index, Huffman, insert count). */
+  | 'ERR_QPACK'
+  /** A capture file that is not a readable pcapng. */
+  | 'ERR_PCAPNG';
+
+export interface QuicConnectionError {
+  code: QuicConnectionErrorCode;
+  message: string;
+}
+
+export type QuicEndpoint = 'client' | 'server';
+
+/** One UDP payload of the connection, as captured, and who sent it. */
+export interface QuicCapturedDatagram {
+  from: QuicEndpoint;
+  data: Uint8Array;
+}
+
+export type QuicConnectionPacketType =
+  'Initial' | '0-RTT' | 'Handshake' | '1-RTT' | 'Retry' | 'VersionNegotiation' | 'unknown';
+
+/** One frame of a decrypted packet. */
+export interface QuicFrameInfo {
+  /**
+   * `STREAM`, `CRYPTO`, `ACK`, `ACK_ECN`, `PADDING`, `PING`, `NEW_CONNECTION_ID`, … (an unknown type ends the
+   * packet's frame list with an ERR_QUIC_FRAME error).
+   */
+  type: string;
+  /** As the ground truth's tooling writes it: `STREAM(id=0,off=0,len=431,FIN)`, `ACK(largest=0,…)`. */
+  text: string;
+  /** STREAM, RESET_STREAM, STOP_SENDING, MAX_STREAM_DATA, STREAM_DATA_BLOCKED: the stream; else null. */
+  stream_id: number | null;
+  /** STREAM and CRYPTO: where the data goes; else null. */
+  offset: number | null;
+  /** STREAM, CRYPTO, NEW_TOKEN, DATAGRAM, PADDING: bytes; else null. */
+  length: number | null;
+  fin: boolean;
+}
+
+/** Where something was first sent: the packet's index in `packets`, its datagram, space and number. */
+export interface QuicPacketRef {
+  index: number;
+  datagram: number;
+  type: QuicConnectionPacketType;
+  packet_number: number | null;
+}
+
+export interface QuicConnectionPacket {
+  index: number;
+  /** Index of the datagram in the connection (both directions, capture order). */
+  datagram: number;
+  from: QuicEndpoint;
+  type: QuicConnectionPacketType;
+  /** Bytes this packet takes in the datagram. */
+  length: number;
+  dcid: string;
+  /** Long headers: the SCID; short headers: null. */
+  scid: string | null;
+  /** Initial: the token's length; else null. */
+  token_length: number | null;
+  packet_number: number | null;
+  packet_number_length: number | null;
+  /** 1-RTT: the key phase bit. */
+  key_phase: number | null;
+  decrypted: boolean;
+  frames: QuicFrameInfo[];
+}
+
+export interface QuicStreamSegment {
+  offset: number;
+  length: number;
+  /** Index in `packets` of the packet that carried it. */
+  packet: number;
+}
+
+/** One direction of a stream: the bytes one side sent on it. */
+export interface QuicStreamInfo {
+  stream_id: number;
+  /** Who sent these bytes (a bidirectional stream has one entry per side). */
+  sender: QuicEndpoint;
+  /** Who opened it (stream id bit 0). */
+  initiator: QuicEndpoint;
+  direction: 'bidi' | 'uni';
+  /** Bytes from offset 0 to the first gap. */
+  bytes: number;
+  /** The final size once a FIN arrived. */
+  fin_offset: number | null;
+  /** Every byte up to the FIN arrived. */
+  complete: boolean;
+  first_packet: QuicPacketRef;
+  /** The STREAM frames in arrival order (at most 4096). */
+  segments: QuicStreamSegment[];
+}
+
+export interface Http3Setting {
+  /** `0x…`, e.g. "0x1" or a GREASE "0x16aa80ed40". */
+  id: string;
+  id_varint_length: number;
+  /** `SETTINGS_QPACK_MAX_TABLE_CAPACITY`, …; 'GREASE' for 0x1f·N+0x21; 'unknown' otherwise. */
+  name: string;
+  /** A decimal string above 2^53. */
+  value: number | string;
+  value_varint_length: number;
+  grease: boolean;
+}
+
+export interface Http3Frame {
+  /** `0x…`. */
+  type: string;
+  type_varint_length: number;
+  /** `SETTINGS`, `HEADERS`, `DATA`, `GOAWAY`, `PRIORITY_UPDATE_REQUEST`, `GREASE`, … or 'unknown'. */
+  name: string;
+  grease: boolean;
+  length: number;
+  /** Where the frame starts in its stream. */
+  offset: number;
+  /** The packet that first carried the frame's first byte. */
+  packet: QuicPacketRef | null;
+  /** GREASE and unknown frames: the payload (hex, at most 64 bytes shown); else null. */
+  payload_hex: string | null;
+  /** SETTINGS: every setting in wire order; else null. */
+  settings: Http3Setting[] | null;
+  /** PRIORITY_UPDATE: the prioritized element (stream or push id) and the Priority Field Value. */
+  priority_update: { element_id: number; field_value: string } | null;
+}
+
+export type Http3UniStreamKind =
+  'control' | 'push' | 'qpack_encoder' | 'qpack_decoder' | 'grease' | 'unknown';
+
+export interface Http3UniStream {
+  stream_id: number;
+  /** The stream type as `0x…` (null when not a single byte of the stream arrived). */
+  type: string | null;
+  type_varint_length: number | null;
+  kind: Http3UniStreamKind;
+  first_packet: QuicPacketRef;
+  bytes: number;
+  fin: boolean;
+}
+
+export type QpackEncoderInstruction =
+  | { op: 'set_dynamic_table_capacity'; capacity: number }
+  | {
+      op: 'insert_with_name_reference';
+      /** The name comes from the static table (else from the dynamic table, relative index). */
+      static: boolean;
+      index: number;
+      name: string;
+      value: string;
+      value_huffman: boolean;
+    }
+  | {
+      op: 'insert_with_literal_name';
+      name: string;
+      value: string;
+      name_huffman: boolean;
+      value_huffman: boolean;
+    }
+  | { op: 'duplicate'; index: number; name: string; value: string };
+
+export type QpackDecoderInstruction =
+  | { op: 'section_acknowledgment'; stream_id: number }
+  | { op: 'stream_cancellation'; stream_id: number }
+  | { op: 'insert_count_increment'; increment: number };
+
+/** RFC 9204 §4.5.2–4.5.6: how a field line was encoded. */
+export type QpackRepresentation =
+  | 'indexed_static'
+  | 'indexed_dynamic'
+  | 'indexed_post_base'
+  | 'literal_static_name_ref'
+  | 'literal_dynamic_name_ref'
+  | 'literal_post_base_name_ref'
+  | 'literal_literal_name';
+
+export interface QpackFieldLine {
+  name: string;
+  value: string;
+  rep: QpackRepresentation;
+  /** The index on the wire (static, relative or post-base); null for a literal name. */
+  index: number | null;
+  /** Dynamic and post-base references: the entry's absolute index; else null. */
+  absolute_index: number | null;
+  /** Literals: the N (never-indexed) bit; false for indexed lines. */
+  never_index: boolean;
+  /** Literal names: Huffman-coded or not; else null. */
+  name_huffman: boolean | null;
+  /** Literal values: Huffman-coded or not; else null. */
+  value_huffman: boolean | null;
+}
+
+export interface Http3Request {
+  stream_id: number;
+  first_packet: QuicPacketRef;
+  /** The request stream ended (FIN) and every byte arrived. */
+  complete: boolean;
+  frames: Http3Frame[];
+  /** The first HEADERS frame's field section; null when it did not decode. */
+  required_insert_count: number | null;
+  base: number | null;
+  field_lines: QpackFieldLine[];
+  headers: HeaderField[];
+  /** The pseudo-header names in order, e.g. [":method", ":authority", ":scheme", ":path"]. */
+  pseudo_header_order: string[];
+}
+
+export interface Http3View {
+  /** The client's stream ids in the order their first bytes were sent (e.g. [2, 6, 10, 0]). */
+  stream_order: number[];
+  /** The client's unidirectional streams in that order. */
+  uni_streams: Http3UniStream[];
+  control_stream: number | null;
+  /** The client's control-stream frames in order. */
+  control_frames: Http3Frame[];
+  /** Its SETTINGS (the first frame); null when there was none. */
+  settings: Http3Setting[] | null;
+  qpack_encoder_stream: number | null;
+  qpack_encoder_instructions: QpackEncoderInstruction[];
+  qpack_decoder_stream: number | null;
+  qpack_decoder_instructions: QpackDecoderInstruction[];
+  /** The client's request streams in order of appearance. */
+  requests: Http3Request[];
+  /** The server's SETTINGS; null when its control stream was not read. */
+  server_settings: Http3Setting[] | null;
+}
+
+/** A whole QUIC connection as both sides sent it, decrypted with the key log. */
+export interface QuicConnectionView {
+  /** `0x00000001` for QUIC v1. */
+  version: string;
+  /** The client's first Destination Connection ID (hex): it keys the Initial secrets. */
+  initial_dcid: string;
+  client_scid: string;
+  /** The server's connection ID from its first long header; null when the server said nothing. */
+  server_scid: string | null;
+  retry: boolean;
+  /** The ClientHello random (hex) that keys the key log; null when the hello is not complete. */
+  client_random: string | null;
+  /** The suite of the ServerHello; null when the server's Initial was not read. */
+  cipher_suite: string | null;
+  /** Which secrets the key log held for this connection. */
+  keys: { early: boolean; handshake: boolean; application: boolean };
+  datagram_counts: { client: number; server: number };
+  /** The client's first flight under the Initial view (the same decoder as the echo server's GET /quic). */
+  first_flight: EchoQuicView | null;
+  /** Every packet of both directions in capture order (at most 20000). */
+  packets: QuicConnectionPacket[];
+  /** Every stream with data, both directions, by first appearance. */
+  streams: QuicStreamInfo[];
+  /** The client's HTTP/3: stream types, control frames, QPACK, request headers; the server's SETTINGS. */
+  http3: Http3View;
+  errors: QuicConnectionError[];
+}
+
+export interface CapturedUdpDatagram {
+  /** Capture time in seconds since the epoch (the interface's timestamp resolution applied). */
+  time: number;
+  /** `address:port` (IPv6 addresses in brackets). */
+  source: string;
+  destination: string;
+  data: Buffer;
+}
+
+export interface PcapngUdpResult {
+  datagrams: CapturedUdpDatagram[];
+  errors: QuicConnectionError[];
+}
+
+/** A QUIC connection found in a capture: the client, the server and both directions' datagrams in order. */
+export interface QuicCapturedConnection {
+  client: string;
+  server: string;
+  /** The client's first Destination Connection ID (hex). */
+  initial_dcid: string;
+  datagrams: QuicCapturedDatagram[];
+}
+
+/**
+ * Decodes one whole QUIC connection offline: the datagrams of both directions in capture order and the NSS
+ * key log (SSLKEYLOGFILE text) of its TLS secrets. Every packet is decrypted (Initial, 0-RTT, Handshake,
+ * 1-RTT; AES-128/256-GCM and ChaCha20-Poly1305), its frames listed, the streams reassembled, the client's
+ * HTTP/3 decoded (control stream, QPACK, request headers). Never throws on the bytes: problems are in
+ * `errors`.
+ */
+export declare function decodeQuicConnection(
+  datagrams: readonly QuicCapturedDatagram[],
+  keyLog: string,
+): QuicConnectionView;
+
+/** Reads every UDP datagram of a pcapng capture (IPv4/IPv6; Ethernet, cooked, loopback or raw links). */
+export declare function readPcapngUdp(bytes: Uint8Array): PcapngUdpResult;
+
+/** Splits a capture's UDP datagrams into QUIC connections (by 4-tuple and the client's Initial DCIDs). */
+export declare function splitQuicConnections(
+  datagrams: readonly CapturedUdpDatagram[],
+): QuicCapturedConnection[];
+
 /** Starts a local HTTPS fingerprint echo server (h2 + http/1.1; with `quic: true` also the QUIC view). */
 export declare function startEchoServer(options?: EchoServerOptions): Promise<EchoServer>;
 

@@ -9,11 +9,12 @@
 // Everything a hostile datagram can inflate is bounded (frames, CRYPTO offsets, datagrams, errors); a problem
 // becomes an entry in `errors` with a stable code and the rest of the datagram or view stays usable. Nothing
 // here throws on input bytes.
-import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
 
 import { MAX_CLIENT_HELLO_BYTES, parseClientHello, summarizeClientHello } from './clienthello';
 import type { ClientHelloSummary } from './clienthello';
 import { computeJa } from './ja';
+import { AEAD_TAG, HP_SAMPLE, deriveInitialSecrets, hkdfExpandLabel } from './quic-keys';
 import type { JaFingerprints } from './ja';
 import { hexId, parseTransportParameters, readVarint } from './quic-params';
 import type { QuicTransportParameter } from './quic-params';
@@ -22,11 +23,7 @@ export { parseTransportParameters, readVarint } from './quic-params';
 export type { QuicTransportParameter, QuicVersionEntry } from './quic-params';
 
 export const QUIC_V1 = 0x00000001;
-/** RFC 9001 §5.2. */
-const INITIAL_SALT_V1 = Buffer.from('38762cf7f55934b34d179ae6a4c80cadccbb7f0a', 'hex');
 const MAX_CID_LENGTH = 20;
-const AEAD_TAG = 16;
-const HP_SAMPLE = 16;
 
 /** Datagrams of one connection that we record before the ClientHello is complete. */
 export const MAX_FIRST_FLIGHT_DATAGRAMS = 16;
@@ -156,29 +153,9 @@ export interface QuicInitialKeys {
   hp: Buffer;
 }
 
-function hkdfExpandLabel(secret: Buffer, label: string, length: number): Buffer {
-  const full = Buffer.from(`tls13 ${label}`, 'latin1');
-  const info = Buffer.concat([
-    Buffer.from([length >> 8, length & 0xff, full.length]),
-    full,
-    Buffer.from([0]),
-  ]);
-  // HKDF-Expand (RFC 5869 §2.3); every output here fits in two SHA-256 blocks.
-  const out: Buffer[] = [];
-  let previous = Buffer.alloc(0);
-  for (let i = 1; out.length * 32 < length; i++) {
-    previous = createHmac('sha256', secret)
-      .update(Buffer.concat([previous, info, Buffer.from([i])]))
-      .digest();
-    out.push(previous);
-  }
-  return Buffer.concat(out).subarray(0, length);
-}
-
 /** The client's Initial secret, key, IV and header-protection key for a first DCID (QUIC v1). */
 export function deriveClientInitialKeys(dcid: Uint8Array): QuicInitialKeys {
-  const initialSecret = createHmac('sha256', INITIAL_SALT_V1).update(dcid).digest();
-  const secret = hkdfExpandLabel(initialSecret, 'client in', 32);
+  const secret = deriveInitialSecrets(dcid).client;
   return {
     secret,
     key: hkdfExpandLabel(secret, 'quic key', 16),
@@ -195,7 +172,7 @@ export function headerProtectionMask(hp: Buffer, sample: Uint8Array): Buffer {
 }
 
 /** RFC 9000 §A.3: the full packet number closest to the next one expected. */
-function decodePacketNumber(largest: number, truncated: number, bits: number): number {
+export function decodePacketNumber(largest: number, truncated: number, bits: number): number {
   const expected = largest + 1;
   const win = 2 ** bits;
   const half = win / 2;
@@ -207,7 +184,7 @@ function decodePacketNumber(largest: number, truncated: number, bits: number): n
 
 // ---- long headers ----
 
-interface LongHeader {
+export interface LongHeader {
   type: QuicPacketType;
   version: number;
   dcid: Buffer;
@@ -219,7 +196,7 @@ interface LongHeader {
   end: number;
 }
 
-type HeaderResult = { ok: true; header: LongHeader } | { ok: false; error: QuicDecodeError };
+export type HeaderResult = { ok: true; header: LongHeader } | { ok: false; error: QuicDecodeError };
 
 const LONG_TYPES: readonly QuicPacketType[] = ['Initial', '0-RTT', 'Handshake', 'Retry'];
 
@@ -227,12 +204,15 @@ function fail(code: QuicDecodeErrorCode, message: string): { ok: false; error: Q
   return { ok: false, error: { code, message } };
 }
 
-/** Reads the long header at `start` (RFC 9000 §17.2); v1 packet types. */
-function readLongHeader(d: Buffer, start: number): HeaderResult {
+/**
+ * Reads the long header at `start` (RFC 9000 §17.2); v1 packet types. `greasedFixedBit`: accept a fixed bit
+ * of 0 (RFC 9287: once the peer allowed it, Firefox greases it after the first flight).
+ */
+export function readLongHeader(d: Buffer, start: number, greasedFixedBit = false): HeaderResult {
   if (d.length - start < 7)
     return fail('ERR_QUIC_TRUNCATED', `long header needs 7 bytes, has ${d.length - start}`);
   const first = d[start];
-  if ((first & 0x40) === 0) return fail('ERR_QUIC_MALFORMED', 'fixed bit is 0');
+  if ((first & 0x40) === 0 && !greasedFixedBit) return fail('ERR_QUIC_MALFORMED', 'fixed bit is 0');
   const version = d.readUInt32BE(start + 1);
   let pos = start + 5;
   const dcidLen = d[pos++];
@@ -307,8 +287,13 @@ export function peekLongHeader(
 
 // ---- CRYPTO reassembly ----
 
-/** The CRYPTO stream of the Initial space, bounded to one ClientHello. */
-class CryptoStream {
+/**
+ * Bytes of a CRYPTO or STREAM stream that arrive at any offsets, in any order, more than once; bounded by
+ * `limit` (the Initial space's CRYPTO stream holds one ClientHello). Callers keep offsets below the limit.
+ */
+export class CryptoStream {
+  constructor(private readonly limit = MAX_CLIENT_HELLO_BYTES) {}
+
   private buf = Buffer.alloc(0);
   private filled = new Uint8Array(0);
   /** Bytes [0, contiguous) are all present. */
@@ -318,7 +303,7 @@ class CryptoStream {
   add(offset: number, data: Buffer): QuicDecodeError | null {
     const end = offset + data.length;
     if (end > this.buf.length) {
-      const size = Math.min(MAX_CLIENT_HELLO_BYTES, Math.max(end, this.buf.length * 2, 2048));
+      const size = Math.min(this.limit, Math.max(end, this.buf.length * 2, 2048));
       const grown = Buffer.alloc(size);
       this.buf.copy(grown);
       const filled = new Uint8Array(size);
@@ -339,6 +324,11 @@ class CryptoStream {
     this.filled.fill(1, offset, end);
     while (this.contiguous < this.filled.length && this.filled[this.contiguous]) this.contiguous++;
     return null;
+  }
+
+  /** The bytes from offset 0 up to the first gap. */
+  prefix(): Buffer {
+    return this.buf.subarray(0, this.contiguous);
   }
 
   /** The complete handshake message, or null while bytes are missing. */
@@ -367,7 +357,7 @@ class CryptoStream {
 // ---- frames (RFC 9000 §19; §12.4: an Initial carries PADDING, PING, ACK, CRYPTO, CONNECTION_CLOSE) ----
 
 /** Bounds-checked varint reads over one plaintext payload. */
-class FrameReader {
+export class FrameReader {
   pos = 0;
   constructor(readonly buf: Buffer) {}
   get done(): boolean {
@@ -389,8 +379,8 @@ class FrameReader {
   }
 }
 
-/** Internal: a frame that cannot be read; becomes an ERR_QUIC_FRAME entry, never leaves this module. */
-class FrameError extends Error {}
+/** A frame that cannot be read; the decoders turn it into an error entry, it never leaves lib/echo. */
+export class FrameError extends Error {}
 
 // ---- the decoder ----
 
