@@ -10,9 +10,12 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <exception>
+#include <filesystem>
+#include <fstream>
 #include <map>
 
 #include <asio/post.hpp>
@@ -45,6 +48,46 @@ struct SslDeleter {
 };
 struct ConnDeleter {
   void operator()(ngtcp2_conn* c) const noexcept { ngtcp2_conn_del(c); }
+};
+
+// CTN_QUIC_CONNECTION_DUMP_DIR=<dir> (off by default; for tests and fingerprint checks): every datagram of
+// the connection goes to <dir>/<first DCID hex>.datagrams, one hex line each marked "> " (sent) or "< "
+// (received), and its TLS secrets to <dir>/<first DCID hex>.keys.log in NSS key-log format (SSLKEYLOGFILE),
+// so an independent decoder (lib/echo/quic-conn.ts) can open the whole connection as it opens a browser's.
+class ConnectionDump {
+ public:
+  // Null when the variable is unset or the files cannot be opened.
+  static std::unique_ptr<ConnectionDump> open(const uint8_t* dcid, size_t dcid_length) {
+    const char* dir = std::getenv("CTN_QUIC_CONNECTION_DUMP_DIR");
+    if (!dir || !*dir) return nullptr;
+    const std::filesystem::path base = std::filesystem::path(dir) / hex(dcid, dcid_length);
+    auto dump = std::make_unique<ConnectionDump>();
+    dump->datagrams_.open(base.string() + ".datagrams");
+    dump->keys_.open(base.string() + ".keys.log");
+    if (!dump->datagrams_ || !dump->keys_) return nullptr;
+    return dump;
+  }
+  static bool enabled() {
+    const char* dir = std::getenv("CTN_QUIC_CONNECTION_DUMP_DIR");
+    return dir && *dir;
+  }
+  void datagram(bool sent, const uint8_t* data, size_t n) {
+    datagrams_ << (sent ? "> " : "< ") << hex(data, n) << '\n' << std::flush;
+  }
+  void key_line(const char* line) { keys_ << line << '\n' << std::flush; }
+
+ private:
+  static std::string hex(const uint8_t* data, size_t n) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out(2 * n, '0');
+    for (size_t i = 0; i < n; ++i) {
+      out[2 * i] = kDigits[data[i] >> 4];
+      out[2 * i + 1] = kDigits[data[i] & 0x0f];
+    }
+    return out;
+  }
+  std::ofstream datagrams_;
+  std::ofstream keys_;
 };
 
 // TLS alerts that mean the certificate was refused (RFC 8446 §6.2), as the TCP path reports them.
@@ -151,6 +194,7 @@ class Connection final : public ClientConnection,
     scid.datalen = shape.scid_length;
     RAND_bytes(dcid.data, dcid.datalen);
     RAND_bytes(scid.data, scid.datalen);
+    dump_ = ConnectionDump::open(dcid.data, dcid.datalen);
     scid_.assign(reinterpret_cast<const char*>(scid.data), scid.datalen);
     // Firefox's Initials grow with its random DCID: each carries half the ClientHello.
     if (shape.initial_packet_size) initial_packet_size_ = shape.initial_packet_size + dcid.datalen;
@@ -258,6 +302,7 @@ class Connection final : public ClientConnection,
       }
     }
     if (options_.shape_client_hello && !options_.shape_client_hello(ctx_.get(), error)) return false;
+    if (ConnectionDump::enabled()) SSL_CTX_set_keylog_callback(ctx_.get(), &on_key_log_line);
     ssl_.reset(SSL_new(ctx_.get()));
     if (!ssl_) {
       *error = Error{ErrorCode::kInternal, Stage::kTls, "QUIC: SSL_new failed"};
@@ -371,6 +416,13 @@ class Connection final : public ClientConnection,
       if (c.established_ && !c.waiting_.empty()) c.post_send_waiting();
       return 0;
     });
+  }
+
+  // BoringSSL's key log: the SSL's app data is conn_ref_, whose user_data is this connection.
+  static void on_key_log_line(const SSL* ssl, const char* line) {
+    const auto* ref = static_cast<const ngtcp2_crypto_conn_ref*>(SSL_get_app_data(ssl));
+    if (auto* self = ref ? static_cast<Connection*>(ref->user_data) : nullptr; self && self->dump_)
+      self->dump_->key_line(line);
   }
 
   static void random_bytes(uint8_t* dest, size_t len, const ngtcp2_rand_ctx*) { RAND_bytes(dest, len); }
@@ -546,6 +598,7 @@ class Connection final : public ClientConnection,
       if (ec == asio::error::operation_aborted) return;
       return fail_connection(Error{ErrorCode::kConnectionClosed, stage(), "QUIC socket: " + ec.message()});
     }
+    if (dump_) dump_->datagram(false, rx_.data(), n);
     const ngtcp2_path path = current_path();
     ngtcp2_pkt_info pi{};
     const int rv = ngtcp2_conn_read_pkt(conn_.get(), &path, &pi, rx_.data(), n, now_ns());
@@ -648,6 +701,7 @@ class Connection final : public ClientConnection,
 
   // A datagram the kernel cannot take now is dropped: QUIC's loss recovery sends it again.
   void send_datagram(const uint8_t* data, size_t n) {
+    if (dump_) dump_->datagram(true, data, n);
     std::error_code ec;
     socket_.send(asio::buffer(data, n), 0, ec);
   }
@@ -758,6 +812,7 @@ class Connection final : public ClientConnection,
   std::string scid_;                // our Source Connection ID, for initial_source_connection_id
   ngtcp2_crypto_conn_ref conn_ref_{};
   http3::ClientSession session_;
+  std::unique_ptr<ConnectionDump> dump_;  // CTN_QUIC_CONNECTION_DUMP_DIR only
   std::array<uint8_t, kMaxDatagram> rx_{};
   std::deque<std::unique_ptr<Pending>> waiting_;
   std::map<int64_t, std::unique_ptr<Pending>> open_;

@@ -23,6 +23,9 @@
 //   c->start();   // before or after fetch(); requests wait for the handshake
 //   c->close();   // fails what is still open with ERR_ABORTED, sends CONNECTION_CLOSE
 //
+// CTN_QUIC_CONNECTION_DUMP_DIR=<dir> (tests only; off by default): each connection writes its datagrams
+// (both directions) and its TLS key log there, for lib/echo's decoder (see ConnectionDump in the .cc).
+//
 // Browser shape: Options::transport gives a browser's connection IDs, transport parameters, first
 // packet number and padding (transport_shape.h), Options::shape_client_hello its ClientHello. Not yet
 // browser-exact: the CRYPTO/PING/PADDING layout of the Initials is ngtcp2's (docs/quic-gap.md says

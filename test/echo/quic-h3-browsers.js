@@ -64,10 +64,24 @@ function pseudoLetters(names) {
   return names.map((n) => n[1]).join(',');
 }
 
-/** Whether a check is switched off (a known gap of our own client); every check has a name. */
-function make(skip) {
+/** The checks by name, in order; `skip` switches some off (known gaps), `only` runs just those. */
+const CHECKS = [
+  'errors',
+  'control-stream',
+  'settings',
+  'settings-grease',
+  'grease-frame',
+  'priority-update',
+  'qpack-streams',
+  'qpack-policy',
+  'pseudo-header-order',
+  'header-order',
+];
+
+function make(skip, only) {
   return (name, fn) => {
-    if (!skip.includes(name)) fn();
+    if (!CHECKS.includes(name)) throw new Error(`no check ${name}`);
+    if (!skip.includes(name) && (!only || only.includes(name))) fn();
   };
 }
 
@@ -75,10 +89,18 @@ function make(skip) {
  * Asserts (Jest expect) that a decoded connection's HTTP/3 is `browser`'s ('chromium' | 'firefox' |
  * 'firefox-resumed') against `server` ('caddy': no QPACK dynamic table | 'ngtcp2': capacity 4096), as the
  * ground truth lists it. `navigation`: stream 0 is a top-level navigation (its header order is checked);
- * `headed`: Firefox's headed run adds sec-fetch-user. `skip`: names of checks to leave out (see below).
+ * `headed`: Firefox's headed run adds sec-fetch-user. `skip`: names of checks (CHECKS) to leave out; `only`:
+ * the names to run alone.
  */
-function expectBrowserH3View(view, browser, server, { navigation = true, headed = false, skip = [] } = {}) {
-  const check = make(skip);
+function expectBrowserH3View(
+  view,
+  browser,
+  server,
+  { navigation = true, headed = false, skip = [], only } = {},
+) {
+  for (const name of [...skip, ...(only ?? [])])
+    if (!CHECKS.includes(name)) throw new Error(`no check ${name}`);
+  const check = make(skip, only);
   const h3 = view.http3;
   const chromium = browser === 'chromium';
   check('errors', () => expect(view.errors).toEqual([]));
@@ -222,6 +244,7 @@ function expectQpackPolicy(view, request, browser, server) {
 
 module.exports = {
   expectBrowserH3View,
+  CHECKS,
   pseudoLetters,
   CHROMIUM_SETTINGS,
   FIREFOX_SETTINGS,

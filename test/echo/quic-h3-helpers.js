@@ -19,6 +19,25 @@ const { QUIC_FIXTURES, varint } = require('./quic-helpers');
 
 const RUNS = ['run-caddy-chromium156-firefox153', 'run-ngtcp2-chromium156-firefox153'];
 
+/** Every code a connection view's `errors` may carry (types/echo.d.ts QuicConnectionErrorCode). */
+const CONNECTION_ERROR_CODES = [
+  'ERR_QUIC_TRUNCATED',
+  'ERR_QUIC_MALFORMED',
+  'ERR_QUIC_UNSUPPORTED_VERSION',
+  'ERR_QUIC_DECRYPT',
+  'ERR_QUIC_FRAME',
+  'ERR_QUIC_TOO_MANY',
+  'ERR_QUIC_CRYPTO_RANGE',
+  'ERR_QUIC_CRYPTO_CONFLICT',
+  'ERR_QUIC_CLIENT_HELLO',
+  'ERR_QUIC_TRANSPORT_PARAMETERS',
+  'ERR_QUIC_KEYS',
+  'ERR_QUIC_STREAM',
+  'ERR_H3_FRAME',
+  'ERR_QPACK',
+  'ERR_PCAPNG',
+];
+
 /** Every connection of both runs: { run, server, conn, summary, tooling, captured, keys, view }. */
 function loadCapturedConnections() {
   const out = [];
@@ -214,4 +233,5 @@ module.exports = {
   h3Frame,
   streamFrame,
   RUNS,
+  CONNECTION_ERROR_CODES,
 };
