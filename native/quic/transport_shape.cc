@@ -168,12 +168,9 @@ TransportShape firefox_153_transport() {
   // established; this is that empirical spread (10 small, 2 in the 512..1023 band).
   s.first_packet_number = {{10, 1, 31}, {2, 512, 1023}};
   s.datagram_size = 1252;
-  // Seen: 984..999 = 977 + DCID length + PN length, each packet carrying half of its 1882-byte
-  // ClientHello (941 bytes). 981 + DCID length holds a hello up to 1887 bytes in two packets (server names
-  // up to 12 characters); a longer hello spills into a third Initial (docs/quic-gap.md).
+  // The first flight is sized by its frames (crypto_layout.h: half the hello each, 984..999 bytes as
+  // captured); initial_packet_size bounds the Initials ngtcp2 writes after it, before the server is heard.
   s.initial_packet_size = 981;
-  // The first flight itself is sized by its frames (half the hello each); initial_packet_size bounds
-  // the Initials ngtcp2 writes after it (retransmissions before the server is heard).
   s.crypto_layout = CryptoLayout::kFirefoxSniSlice;
   s.length_field_width = 2;
   s.parameters = {

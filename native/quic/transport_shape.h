@@ -71,10 +71,10 @@ struct TransportShape {
   uint8_t packet_number_length_after_first = 0;
   // The size of every datagram (Chrome 1250, Firefox 1252) when Options::datagram_size is 0.
   uint32_t datagram_size = 0;
-  // Firefox's padding: until the server is heard, an Initial packet takes only this many bytes plus
-  // the DCID's length, and zero bytes after it fill the datagram (no PADDING frames beyond what ngtcp2
-  // needs to reach this size). 0: ngtcp2 pads the packet itself to the datagram size with PADDING
-  // frames (Chrome).
+  // Firefox's padding: until the server is heard, zero bytes after an Initial packet fill the
+  // datagram; a shaped first-flight packet is as long as its frames (crypto_layout.h), a later one
+  // takes this many bytes plus the DCID's length. 0: ngtcp2 pads the packet itself to the datagram
+  // size with PADDING frames (Chrome).
   uint32_t initial_packet_size = 0;
   // The first flight's frame layout (ngtcp2 patch 0003); later Initials are ngtcp2's.
   CryptoLayout crypto_layout = CryptoLayout::kNgtcp2;
