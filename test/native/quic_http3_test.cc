@@ -492,41 +492,6 @@ TEST(QuicHttp3, IpLiteralServerNameIsCheckedAgainstTheCertificatesAddresses) {
   EXPECT_EQ(out.error->code, ctn::ErrorCode::kTlsCert) << error_text(out);
 }
 
-// What a client sends to a UDP peer that reads every datagram and never answers, until its handshake
-// deadline (300 ms): the first flight and its retransmissions, and the hello inside.
-struct SilentPeerCapture {
-  std::optional<ctn::Error> error;
-  std::vector<std::string> datagrams;
-  std::string hello;
-};
-
-SilentPeerCapture send_to_silent_peer(const char* preset, uint32_t datagram_size) {
-  asio::io_context io;
-  asio::ip::udp::socket silent(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  std::array<char, 2048> sink;
-  SilentPeerCapture out;
-  std::function<void()> read = [&] {
-    silent.async_receive(asio::buffer(sink), [&](const std::error_code& ec, size_t n) {
-      if (ec) return;
-      out.datagrams.emplace_back(sink.data(), n);
-      read();
-    });
-  };
-  read();
-  ctn::quic::Options o = options_for(silent.local_endpoint().port());
-  o.handshake_timeout_ms = 300;
-  o.datagram_size = datagram_size;
-  shape_as_preset(o, preset, &out.hello);
-  auto conn = ctn::quic::ClientConnection::create(io, o);
-  conn->fetch(ctn::quic::Request{}, [&](const ctn::Error* e, ctn::quic::Response&&) {
-    if (e) out.error = *e;
-    silent.close();
-  });
-  conn->start();
-  io.run();
-  return out;
-}
-
 // Writes datagrams as one hex line each.
 void dump_datagrams(const std::string& path, const std::vector<std::string>& datagrams) {
   std::ofstream dump(path);
@@ -537,10 +502,68 @@ void dump_datagrams(const std::string& path, const std::vector<std::string>& dat
   }
 }
 
+// Connections to a UDP peer that reads every datagram and never answers, all at once.
+struct SilentPeerRun {
+  const char* preset;  // its quic_tls shapes the ClientHello
+  int connections = 1;
+  std::optional<ctn::quic::TransportShape> transport = {};  // its datagram size too
+  uint32_t datagram_size = 0;                               // Options::datagram_size
+  std::string server_name = "localhost";
+  // CTN_QUIC_SHAPE_DUMP_DIR=<dir>: the datagrams also go to <dir>/<dump_name>.hex, one hex line each
+  // (for an independent decoder, e.g. lib/echo's).
+  std::string dump_name = {};
+};
+
+// What they sent until their handshake deadline (300 ms): the first flights and their
+// retransmissions, and the ClientHellos inside.
+struct FirstFlights {
+  std::optional<ctn::Error> error;     // the first connection's
+  std::vector<std::string> hellos;     // one per connection
+  std::vector<std::string> datagrams;  // every datagram the silent peer received, in arrival order
+  const std::string& hello() const { return hellos.at(0); }
+};
+
+FirstFlights send_to_silent_peer(const SilentPeerRun& run) {
+  asio::io_context io;
+  asio::ip::udp::socket silent(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  std::array<char, 2048> sink;
+  FirstFlights out;
+  out.hellos.resize(run.connections);
+  std::function<void()> read = [&] {
+    silent.async_receive(asio::buffer(sink), [&](const std::error_code& ec, size_t got) {
+      if (ec) return;
+      out.datagrams.emplace_back(sink.data(), got);
+      read();
+    });
+  };
+  read();
+  int settled = 0;
+  std::vector<std::shared_ptr<ctn::quic::ClientConnection>> conns;
+  for (int i = 0; i < run.connections; ++i) {
+    ctn::quic::Options o = options_for(silent.local_endpoint().port());
+    o.handshake_timeout_ms = 300;
+    if (run.transport) o.transport = *run.transport;
+    o.datagram_size = run.datagram_size;
+    o.server_name = run.server_name;
+    shape_as_preset(o, run.preset, &out.hellos[i]);
+    conns.push_back(ctn::quic::ClientConnection::create(io, o));
+    conns.back()->fetch(ctn::quic::Request{}, [&, i](const ctn::Error* e, ctn::quic::Response&&) {
+      if (e && i == 0) out.error = *e;
+      if (++settled == run.connections) silent.close();
+    });
+    conns.back()->start();
+  }
+  io.run();
+  const char* dir = std::getenv("CTN_QUIC_SHAPE_DUMP_DIR");
+  if (dir && !run.dump_name.empty())
+    dump_datagrams((fs::path(dir) / (run.dump_name + ".hex")).string(), out.datagrams);
+  return out;
+}
+
 TEST(QuicHttp3, SilentServerFailsWithHandshakeTimeout) {
   // With an X25519MLKEM768 key share the hello (~1.9 kB) takes two Initials, as a browser's does;
   // 1250: Chrome's size, which the padded Initial fills.
-  const SilentPeerCapture c = send_to_silent_peer("chrome_156", 1250);
+  const FirstFlights c = send_to_silent_peer({.preset = "chrome_156", .datagram_size = 1250});
   // CTN_QUIC_FIRST_FLIGHT_DUMP=<file>: the datagrams received, one hex line each (how docs/quic-gap.md
   // measured what this stack sends).
   if (const char* dump_path = std::getenv("CTN_QUIC_FIRST_FLIGHT_DUMP"))
@@ -566,25 +589,25 @@ std::string sorted_ids(const ClientHello& h) {
 // and JA3N's parts field by field (the hash-free forms of JA4 and JA3N), and the extension bodies
 // the README gives. CTN_QUIC_PRESET_DUMP_DIR=<dir>: each preset's first two datagrams go to
 // <dir>/<preset>.hex, for test/echo/quic-preset-hello.test.js (the echo server's decoder and JA4).
-void expect_preset_first_flight(const char* preset, uint32_t datagram_size, SilentPeerCapture* out) {
-  *out = send_to_silent_peer(preset, datagram_size);
+void expect_preset_first_flight(const char* preset, uint32_t datagram_size, FirstFlights* out) {
+  *out = send_to_silent_peer({.preset = preset, .datagram_size = datagram_size});
   ASSERT_GE(out->datagrams.size(), 2u);
   if (const char* dir = std::getenv("CTN_QUIC_PRESET_DUMP_DIR")) {
     dump_datagrams(std::string(dir) + "/" + preset + ".hex", {out->datagrams[0], out->datagrams[1]});
   }
-  ASSERT_FALSE(out->hello.empty());
-  const ClientHello h(out->hello);
-  EXPECT_EQ(static_cast<uint8_t>(out->hello[4 + 2 + 32]), 0);  // empty legacy_session_id
-  EXPECT_EQ(*h.body(43), std::string("\x02\x03\x04", 3));      // supported_versions: TLS 1.3 only
-  EXPECT_EQ(*h.body(45), std::string("\x01\x01", 2));          // psk_dhe_ke
-  EXPECT_EQ(*h.body(16), std::string("\x00\x03\x02h3", 5));    // ALPN h3
+  ASSERT_FALSE(out->hello().empty());
+  const ClientHello h(out->hello());
+  EXPECT_EQ(static_cast<uint8_t>(out->hello()[4 + 2 + 32]), 0);  // empty legacy_session_id
+  EXPECT_EQ(*h.body(43), std::string("\x02\x03\x04", 3));        // supported_versions: TLS 1.3 only
+  EXPECT_EQ(*h.body(45), std::string("\x01\x01", 2));            // psk_dhe_ke
+  EXPECT_EQ(*h.body(16), std::string("\x00\x03\x02h3", 5));      // ALPN h3
 }
 
 TEST(QuicHttp3, Chrome156QuicHelloEqualsChromiums) {
-  SilentPeerCapture c;
+  FirstFlights c;
   expect_preset_first_flight("chrome_156", 1250, &c);
   if (HasFatalFailure()) return;
-  const ClientHello h(c.hello);
+  const ClientHello h(c.hello());
   EXPECT_EQ(ClientHello::hex_list(h.ciphers), "1301,1302,1303");
   EXPECT_EQ(sorted_ids(h), "0-10-13-16-27-43-45-51-57-17613-51764-65037");
   EXPECT_EQ(h.u16_list(10), "11ec,001d,0017,0018");
@@ -600,17 +623,17 @@ TEST(QuicHttp3, Chrome156QuicHelloEqualsChromiums) {
   // Shuffled per connection: a second connection's order differs (or, once in 12!, repeats: try again).
   std::vector<uint16_t> first = h.ids(), other = first;
   for (int i = 0; i < 3 && other == first; ++i) {
-    SilentPeerCapture again = send_to_silent_peer("chrome_156", 1250);
-    other = ClientHello(again.hello).ids();
+    FirstFlights again = send_to_silent_peer({.preset = "chrome_156", .datagram_size = 1250});
+    other = ClientHello(again.hello()).ids();
   }
   EXPECT_NE(first, other);
 }
 
 TEST(QuicHttp3, Firefox153QuicHelloEqualsFirefoxs) {
-  SilentPeerCapture c;
+  FirstFlights c;
   expect_preset_first_flight("firefox_153", 1252, &c);
   if (HasFatalFailure()) return;
-  const ClientHello h(c.hello);
+  const ClientHello h(c.hello());
   EXPECT_EQ(ClientHello::hex_list(h.ciphers), "1301,1303,1302");
   // With extended_master_secret (23) and renegotiation_info (65281), though TLS 1.3 only (patch 0013).
   EXPECT_EQ(sorted_ids(h), "0-5-10-13-16-23-27-28-34-43-45-51-57-65037-65281");
@@ -627,7 +650,7 @@ TEST(QuicHttp3, Firefox153QuicHelloEqualsFirefoxs) {
   EXPECT_EQ(std::vector<uint16_t>(ids.end() - 2, ids.end()), (std::vector<uint16_t>{57, 65037}));
   std::vector<uint16_t> other = ids;
   for (int i = 0; i < 3 && other == ids; ++i)
-    other = ClientHello(send_to_silent_peer("firefox_153", 1252).hello).ids();
+    other = ClientHello(send_to_silent_peer({.preset = "firefox_153", .datagram_size = 1252}).hello()).ids();
   EXPECT_NE(ids, other);
   EXPECT_EQ(std::vector<uint16_t>(other.end() - 2, other.end()), (std::vector<uint16_t>{57, 65037}));
 }
@@ -1013,51 +1036,6 @@ std::map<std::string, std::vector<std::string>> by_connection(const std::vector<
   return out;
 }
 
-struct FirstFlights {
-  std::vector<std::string> hellos;     // one per connection
-  std::vector<std::string> datagrams;  // every datagram the silent peer received
-};
-
-// `n` connections with `shape` at once against a peer that never answers; their ClientHellos and
-// first datagrams, as they went on the wire. CTN_QUIC_SHAPE_DUMP_DIR=<dir>: the datagrams also go to
-// <dir>/<name>.hex, one hex line each (for an independent decoder, e.g. lib/echo's).
-FirstFlights first_flights(const ctn::quic::TransportShape& shape, int n, const std::string& name,
-                           const char* preset, const std::string& server_name = "localhost") {
-  asio::io_context io;
-  asio::ip::udp::socket silent(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  std::array<char, 2048> sink;
-  FirstFlights out;
-  out.hellos.resize(n);
-  std::function<void()> read = [&] {
-    silent.async_receive(asio::buffer(sink), [&](const std::error_code& ec, size_t got) {
-      if (ec) return;
-      out.datagrams.emplace_back(sink.data(), got);
-      read();
-    });
-  };
-  read();
-  int settled = 0;
-  std::vector<std::shared_ptr<ctn::quic::ClientConnection>> conns;
-  for (int i = 0; i < n; ++i) {
-    ctn::quic::Options o = options_for(silent.local_endpoint().port());
-    o.handshake_timeout_ms = 300;
-    o.transport = shape;  // its datagram size too
-    o.server_name = server_name;
-    shape_as_preset(o, preset, &out.hellos[i]);
-    conns.push_back(ctn::quic::ClientConnection::create(io, o));
-    conns.back()->fetch(ctn::quic::Request{}, [&](const ctn::Error*, ctn::quic::Response&&) {
-      if (++settled == n) silent.close();
-    });
-    conns.back()->start();
-  }
-  io.run();
-  if (const char* dir = std::getenv("CTN_QUIC_SHAPE_DUMP_DIR")) {
-    std::ofstream dump(std::filesystem::path(dir) / (name + ".hex"));
-    for (const std::string& d : out.datagrams) dump << hex_of(d) << "\n";
-  }
-  return out;
-}
-
 std::string id_list(const std::vector<WireParameter>& params) {
   std::string s;
   for (const auto& p : params) {
@@ -1075,7 +1053,10 @@ bool is_grease_version(std::string_view hex8) {
 // GREASE parameter, version_information 0x11 with v1 and a GREASE version in random order; DCID 8
 // bytes, SCID none.
 TEST(QuicTransportShape, ChromeFirstFlightCarriesChromesParametersShuffled) {
-  const FirstFlights f = first_flights(ctn::quic::chrome_156_transport(), 8, "chrome", "chrome_156");
+  const FirstFlights f = send_to_silent_peer({.preset = "chrome_156",
+                                              .connections = 8,
+                                              .transport = ctn::quic::chrome_156_transport(),
+                                              .dump_name = "chrome"});
   ASSERT_GE(f.datagrams.size(), 8u);
   for (const std::string& d : f.datagrams) {
     const LongHeaderIds ids = long_header_ids(d);
@@ -1134,7 +1115,10 @@ TEST(QuicTransportShape, ChromeFirstFlightCarriesChromesParametersShuffled) {
 // Firefox 153: 13 parameters in one fixed order with fixed values, GREASE version first, no GREASE
 // parameter; DCID 8..20 random bytes, SCID 3 bytes (= initial_source_connection_id).
 TEST(QuicTransportShape, FirefoxFirstFlightCarriesFirefoxsParametersInOrder) {
-  const FirstFlights f = first_flights(ctn::quic::firefox_153_transport(), 8, "firefox", "firefox_153");
+  const FirstFlights f = send_to_silent_peer({.preset = "firefox_153",
+                                              .connections = 8,
+                                              .transport = ctn::quic::firefox_153_transport(),
+                                              .dump_name = "firefox"});
   ASSERT_GE(f.datagrams.size(), 8u);
   std::set<size_t> dcid_lengths;
   std::set<std::string> scids;
@@ -1256,7 +1240,10 @@ void expect_in(size_t value, size_t lo, size_t hi, const char* what) {
 // packet 1 holds the hello's first 67..83 bytes and its tail, floor(H/2) - 2 bytes; both packets fill
 // their 1250-byte datagram, with a 2-byte Length.
 TEST(QuicFirstFlightLayout, ChromeScramblesTheHelloAsChromeDoes) {
-  const FirstFlights f = first_flights(ctn::quic::chrome_156_transport(), 24, "chrome-layout", "chrome_156");
+  const FirstFlights f = send_to_silent_peer({.preset = "chrome_156",
+                                              .connections = 24,
+                                              .transport = ctn::quic::chrome_156_transport(),
+                                              .dump_name = "chrome-layout"});
   const auto flights = opened_flights(f);
   ASSERT_EQ(flights.size(), 24u);
   std::set<size_t> fragment_totals;
@@ -1317,8 +1304,11 @@ TEST(QuicFirstFlightLayout, ChromeScramblesTheHelloAsChromeDoes) {
 // own 1882-byte hello (server name "fp.test", as captured) the packets are the captures' sizes:
 // 979 + DCID + PN length bytes (978 when Y < 64) and 975 (974).
 TEST(QuicFirstFlightLayout, FirefoxSlicesTheHelloInTheServerName) {
-  const FirstFlights f =
-      first_flights(ctn::quic::firefox_153_transport(), 16, "firefox-layout", "firefox_153", "fp.test");
+  const FirstFlights f = send_to_silent_peer({.preset = "firefox_153",
+                                              .connections = 16,
+                                              .transport = ctn::quic::firefox_153_transport(),
+                                              .server_name = "fp.test",
+                                              .dump_name = "firefox-layout"});
   const auto flights = opened_flights(f);
   ASSERT_EQ(flights.size(), 16u);
   std::set<uint64_t> cuts;
