@@ -1347,6 +1347,26 @@ TEST(QuicFirstFlightLayout, FirefoxSlicesTheHelloInTheServerName) {
   EXPECT_GT(cuts.size(), 1u);  // the extension order moves the name, and the cut with it
 }
 
+// Without a server name (an IP literal) there is nothing to slice: Firefox's shape sends the hello in
+// order, half in each packet, each packet still ending after its frame.
+TEST(QuicFirstFlightLayout, FirefoxWithoutServerNameSendsHalvesInOrder) {
+  const FirstFlights f = send_to_silent_peer({.preset = "firefox_153",
+                                              .connections = 4,
+                                              .transport = ctn::quic::firefox_153_transport(),
+                                              .server_name = "127.0.0.1"});
+  const auto flights = opened_flights(f);
+  ASSERT_EQ(flights.size(), 4u);
+  for (const auto& [flight, hello] : flights) {
+    ASSERT_FALSE(hello.empty());
+    EXPECT_TRUE(hello_extension(hello, 0).empty());  // no SNI
+    ASSERT_EQ(flight.packets.size(), 2u);
+    expect_covers_hello_once(flight, hello);
+    EXPECT_EQ(describe(flight.frames[0]), "CRYPTO(0," + std::to_string(hello.size() / 2) + ") ");
+    EXPECT_EQ(describe(flight.frames[1]), "CRYPTO(" + std::to_string(hello.size() / 2) + "," +
+                                              std::to_string(hello.size() - hello.size() / 2) + ") ");
+  }
+}
+
 // The rule behind Firefox's layout reproduces every captured full-handshake Firefox first flight
 // (test/fixtures/fingerprints/quic: 12 connections) from its ClientHello, fragment for fragment.
 TEST(QuicFirstFlightLayout, FirefoxRuleReproducesTheCapturedLayouts) {
