@@ -22,6 +22,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "http3/session.h"
+#include "quic/crypto_layout.h"
 
 namespace ctn::quic {
 
@@ -271,8 +272,18 @@ class Connection final : public ClientConnection,
       return false;
     }
     conn_.reset(conn);
+    first_flight_header_ = {dcid.datalen,
+                            scid.datalen,
+                            0,
+                            shape.packet_number_length_after_first,
+                            shape.length_field_width == 2 ? 2u : 4u,
+                            datagram_size};
+    if (shape.length_field_width == 2) ngtcp2_conn_set_long_header_length_width(conn, 2);
+    // The first write plans the layout (on_client_initial) and needs the whole datagram for it.
+    if (shape.crypto_layout != CryptoLayout::kNgtcp2) first_flight_packets_left_ = 2;
     if (!shape.first_packet_number.empty() || shape.packet_number_length_after_first) {
       const uint32_t first = draw_first_packet_number(shape, &fill_random);
+      first_flight_header_.first_packet_number = first;
       if (const int set =
               ngtcp2_conn_set_initial_pkt_num(conn, first, shape.packet_number_length_after_first);
           set != 0) {  // cannot happen after valid_first_packet_numbers()
@@ -445,6 +456,11 @@ class Connection final : public ClientConnection,
         ngtcp2_crypto_read_write_crypto_data(conn, NGTCP2_CRYPTO_LEVEL_INITIAL, nullptr, 0) != 0) {
       return NGTCP2_ERR_CALLBACK_FAILURE;
     }
+    // The browser's frame layout for the hello just queued (crypto_layout.h).
+    const int shaped =
+        shape_first_flight(conn, self->options_.transport, self->first_flight_header_, &fill_random);
+    if (shaped < 0) return NGTCP2_ERR_CALLBACK_FAILURE;
+    self->first_flight_packets_left_ = static_cast<size_t>(shaped);
     return 0;
   }
 
@@ -650,6 +666,7 @@ class Connection final : public ClientConnection,
     // Firefox's first flight: a shorter Initial, then zero bytes to the datagram size.
     const size_t initial_packet_size = initial_packet_size_;
     const bool zero_fill = initial_packet_size && initial_packet_size < max_size && !heard_from_server_;
+    // A shaped first-flight packet sizes itself (its frames end it); only the datagram is filled.
     for (;;) {
       std::optional<http3::Output> out = established_ ? session_.next_output() : std::nullopt;
       std::array<ngtcp2_vec, 16> vec{};
@@ -667,9 +684,10 @@ class Connection final : public ClientConnection,
       ngtcp2_path_storage ps;
       ngtcp2_path_storage_zero(&ps);
       ngtcp2_pkt_info pi{};
-      const ngtcp2_ssize n = ngtcp2_conn_writev_stream(conn_.get(), &ps.path, &pi, packet.data(),
-                                                       zero_fill ? initial_packet_size : max_size, &accepted,
-                                                       flags, stream, vec.data(), veccnt, now_ns());
+      const size_t limit = zero_fill && first_flight_packets_left_ == 0 ? initial_packet_size : max_size;
+      const ngtcp2_ssize n =
+          ngtcp2_conn_writev_stream(conn_.get(), &ps.path, &pi, packet.data(), limit, &accepted, flags,
+                                    stream, vec.data(), veccnt, now_ns());
       if (n < 0) {
         if (n == NGTCP2_ERR_WRITE_MORE) {
           session_.sent(stream, static_cast<size_t>(accepted));
@@ -693,6 +711,7 @@ class Connection final : public ClientConnection,
       if (zero_fill && (packet[0] & 0xf0) == 0xc0) {  // a long header, type Initial (RFC 9000 §17.2.2)
         std::fill(packet.begin() + size, packet.begin() + max_size, 0);
         size = max_size;
+        if (first_flight_packets_left_) --first_flight_packets_left_;
       }
       send_datagram(packet.data(), size);
     }
@@ -807,9 +826,11 @@ class Connection final : public ClientConnection,
   std::unique_ptr<SSL_CTX, SslCtxDeleter> ctx_;
   std::unique_ptr<SSL, SslDeleter> ssl_;
   std::unique_ptr<ngtcp2_conn, ConnDeleter> conn_;
-  bool heard_from_server_ = false;  // a packet of the server's was processed
-  size_t initial_packet_size_ = 0;  // TransportShape::initial_packet_size plus this DCID's length
-  std::string scid_;                // our Source Connection ID, for initial_source_connection_id
+  bool heard_from_server_ = false;        // a packet of the server's was processed
+  size_t initial_packet_size_ = 0;        // TransportShape::initial_packet_size plus this DCID's length
+  InitialHeader first_flight_header_;     // what the first Initials' headers take (crypto_layout.h)
+  size_t first_flight_packets_left_ = 0;  // shaped first-flight packets not yet written
+  std::string scid_;                      // our Source Connection ID, for initial_source_connection_id
   ngtcp2_crypto_conn_ref conn_ref_{};
   http3::ClientSession session_;
   std::unique_ptr<ConnectionDump> dump_;  // CTN_QUIC_CONNECTION_DUMP_DIR only

@@ -27,9 +27,9 @@
 // (both directions) and its TLS key log there, for lib/echo's decoder (see ConnectionDump in the .cc).
 //
 // Browser shape: Options::transport gives a browser's connection IDs, transport parameters, first
-// packet number and padding (transport_shape.h), Options::shape_client_hello its ClientHello. Not yet
-// browser-exact: the CRYPTO/PING/PADDING layout of the Initials is ngtcp2's (docs/quic-gap.md says
-// field by field what differs from Chrome and Firefox).
+// packet number, padding and the CRYPTO/PING/PADDING layout of the first flight (transport_shape.h,
+// crypto_layout.h), Options::shape_client_hello its ClientHello (docs/quic-gap.md says field by field
+// what still differs from Chrome and Firefox).
 #pragma once
 
 #include <cstdint>

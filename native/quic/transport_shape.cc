@@ -20,11 +20,6 @@ uint64_t random_u64(void (*random_bytes)(uint8_t*, size_t)) {
   return v;
 }
 
-// A uniform draw from [0, n) (n small: the modulo bias of a 64-bit draw is negligible).
-size_t random_below(size_t n, void (*random_bytes)(uint8_t*, size_t)) {
-  return static_cast<size_t>(random_u64(random_bytes) % n);
-}
-
 void append_u32(std::string& out, uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift & 0xff));
 }
@@ -74,6 +69,11 @@ void append_parameter(std::string& out, const TransportParameter& p, const std::
 }
 
 }  // namespace
+
+// n is small: the modulo bias of a 64-bit draw is negligible.
+size_t random_below(size_t n, RandomBytes random_bytes) {
+  return static_cast<size_t>(random_u64(random_bytes) % n);
+}
 
 void append_varint(std::string& out, uint64_t v, size_t width) {
   if (width == 0) width = v < 64 ? 1 : v < 16'384 ? 2 : v < (uint64_t{1} << 30) ? 4 : 8;
@@ -138,6 +138,8 @@ TransportShape chrome_156_transport() {
   s.first_packet_number = {{1, 1, 1}};  // PN 1 (1 byte), then PN 2 on 2 bytes
   s.packet_number_length_after_first = 2;
   s.datagram_size = 1250;
+  s.crypto_layout = CryptoLayout::kChromeChaos;
+  s.length_field_width = 2;
   // Listed in the order of the README (the wire order is shuffled per connection).
   s.parameters = {
       varint(tp::kMaxIdleTimeout, 30'000),
@@ -166,10 +168,11 @@ TransportShape firefox_153_transport() {
   // established; this is that empirical spread (10 small, 2 in the 512..1023 band).
   s.first_packet_number = {{10, 1, 31}, {2, 512, 1023}};
   s.datagram_size = 1252;
-  // Seen: 984..999 = 977 + DCID length + PN length, each packet carrying half of its 1882-byte
-  // ClientHello (941 bytes). 981 + DCID length holds a hello up to 1887 bytes in two packets (server names
-  // up to 12 characters); a longer hello spills into a third Initial (docs/quic-gap.md).
+  // The first flight is sized by its frames (crypto_layout.h: half the hello each, 984..999 bytes as
+  // captured); initial_packet_size bounds the Initials ngtcp2 writes after it, before the server is heard.
   s.initial_packet_size = 981;
+  s.crypto_layout = CryptoLayout::kFirefoxSniSlice;
+  s.length_field_width = 2;
   s.parameters = {
       varint(tp::kMaxIdleTimeout, 30'000),
       varint(tp::kInitialMaxData, 25'165'824),

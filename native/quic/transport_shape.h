@@ -45,6 +45,16 @@ struct TransportParameter {
   bool grease_version_first = false;  // kVersionInformation: GREASE first (Firefox); else random (Chrome)
 };
 
+// Where the ClientHello's CRYPTO data, PINGs and PADDING sit in the first flight (crypto_layout.h).
+enum class CryptoLayout : uint8_t {
+  kNgtcp2,           // in offset order, as many bytes per packet as fit, PADDING at the end
+  kChromeChaos,      // Chrome's chaos protection: 11..20 fragments in random order, PINGs, PADDING runs
+  kFirefoxSniSlice,  // neqo: cut in the server name, tail first, half the hello per packet
+};
+
+// Fills `out` with `n` random bytes.
+using RandomBytes = void (*)(uint8_t* out, size_t n);
+
 struct TransportShape {
   // The client's first Destination Connection ID is dcid_min..dcid_max random bytes (RFC 9000: 8..20).
   uint8_t dcid_min = 18;
@@ -61,11 +71,15 @@ struct TransportShape {
   uint8_t packet_number_length_after_first = 0;
   // The size of every datagram (Chrome 1250, Firefox 1252) when Options::datagram_size is 0.
   uint32_t datagram_size = 0;
-  // Firefox's padding: until the server is heard, an Initial packet takes only this many bytes plus
-  // the DCID's length, and zero bytes after it fill the datagram (no PADDING frames beyond what ngtcp2
-  // needs to reach this size). 0: ngtcp2 pads the packet itself to the datagram size with PADDING
-  // frames (Chrome).
+  // Firefox's padding: until the server is heard, zero bytes after an Initial packet fill the
+  // datagram; a shaped first-flight packet is as long as its frames (crypto_layout.h), a later one
+  // takes this many bytes plus the DCID's length. 0: ngtcp2 pads the packet itself to the datagram
+  // size with PADDING frames (Chrome).
   uint32_t initial_packet_size = 0;
+  // The first flight's frame layout (ngtcp2 patch 0003); later Initials are ngtcp2's.
+  CryptoLayout crypto_layout = CryptoLayout::kNgtcp2;
+  // The width of the long header's Length field: 2 (both browsers), or 0 for ngtcp2's 4 (patch 0004).
+  uint8_t length_field_width = 0;
   // In wire order (when not shuffled). Empty: ngtcp2 encodes its own (connection.cc's defaults).
   std::vector<TransportParameter> parameters;
 };
@@ -79,6 +93,9 @@ uint8_t draw_dcid_length(const TransportShape& shape, void (*random_bytes)(uint8
 
 // Every first_packet_number range has min <= max < 2^30 and a weight; the PN length is 0..4.
 bool valid_first_packet_numbers(const TransportShape& shape);
+
+// A uniform draw from [0, n), n > 0.
+size_t random_below(size_t n, RandomBytes random_bytes);
 
 // A first packet number drawn from shape.first_packet_number (0 when it is empty).
 uint32_t draw_first_packet_number(const TransportShape& shape, void (*random_bytes)(uint8_t* out, size_t n));

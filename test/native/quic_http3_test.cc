@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -30,11 +31,13 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <asio/io_context.hpp>
 #include <asio/ip/udp.hpp>
 
+#include <openssl/aead.h>
 #include <openssl/aes.h>
 #include <openssl/digest.h>
 #include <openssl/hkdf.h>
@@ -43,6 +46,7 @@
 
 #include "profiles/profile.h"
 #include "quic/connection.h"
+#include "quic/crypto_layout.h"
 #include "tls/tls_context.h"
 
 extern char** environ;
@@ -488,41 +492,6 @@ TEST(QuicHttp3, IpLiteralServerNameIsCheckedAgainstTheCertificatesAddresses) {
   EXPECT_EQ(out.error->code, ctn::ErrorCode::kTlsCert) << error_text(out);
 }
 
-// What a client sends to a UDP peer that reads every datagram and never answers, until its handshake
-// deadline (300 ms): the first flight and its retransmissions, and the hello inside.
-struct SilentPeerCapture {
-  std::optional<ctn::Error> error;
-  std::vector<std::string> datagrams;
-  std::string hello;
-};
-
-SilentPeerCapture send_to_silent_peer(const char* preset, uint32_t datagram_size) {
-  asio::io_context io;
-  asio::ip::udp::socket silent(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  std::array<char, 2048> sink;
-  SilentPeerCapture out;
-  std::function<void()> read = [&] {
-    silent.async_receive(asio::buffer(sink), [&](const std::error_code& ec, size_t n) {
-      if (ec) return;
-      out.datagrams.emplace_back(sink.data(), n);
-      read();
-    });
-  };
-  read();
-  ctn::quic::Options o = options_for(silent.local_endpoint().port());
-  o.handshake_timeout_ms = 300;
-  o.datagram_size = datagram_size;
-  shape_as_preset(o, preset, &out.hello);
-  auto conn = ctn::quic::ClientConnection::create(io, o);
-  conn->fetch(ctn::quic::Request{}, [&](const ctn::Error* e, ctn::quic::Response&&) {
-    if (e) out.error = *e;
-    silent.close();
-  });
-  conn->start();
-  io.run();
-  return out;
-}
-
 // Writes datagrams as one hex line each.
 void dump_datagrams(const std::string& path, const std::vector<std::string>& datagrams) {
   std::ofstream dump(path);
@@ -533,10 +502,68 @@ void dump_datagrams(const std::string& path, const std::vector<std::string>& dat
   }
 }
 
+// Connections to a UDP peer that reads every datagram and never answers, all at once.
+struct SilentPeerRun {
+  const char* preset;  // its quic_tls shapes the ClientHello
+  int connections = 1;
+  std::optional<ctn::quic::TransportShape> transport = {};  // its datagram size too
+  uint32_t datagram_size = 0;                               // Options::datagram_size
+  std::string server_name = "localhost";
+  // CTN_QUIC_SHAPE_DUMP_DIR=<dir>: the datagrams also go to <dir>/<dump_name>.hex, one hex line each
+  // (for an independent decoder, e.g. lib/echo's).
+  std::string dump_name = {};
+};
+
+// What they sent until their handshake deadline (300 ms): the first flights and their
+// retransmissions, and the ClientHellos inside.
+struct FirstFlights {
+  std::optional<ctn::Error> error;     // the first connection's
+  std::vector<std::string> hellos;     // one per connection
+  std::vector<std::string> datagrams;  // every datagram the silent peer received, in arrival order
+  const std::string& hello() const { return hellos.at(0); }
+};
+
+FirstFlights send_to_silent_peer(const SilentPeerRun& run) {
+  asio::io_context io;
+  asio::ip::udp::socket silent(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  std::array<char, 2048> sink;
+  FirstFlights out;
+  out.hellos.resize(run.connections);
+  std::function<void()> read = [&] {
+    silent.async_receive(asio::buffer(sink), [&](const std::error_code& ec, size_t got) {
+      if (ec) return;
+      out.datagrams.emplace_back(sink.data(), got);
+      read();
+    });
+  };
+  read();
+  int settled = 0;
+  std::vector<std::shared_ptr<ctn::quic::ClientConnection>> conns;
+  for (int i = 0; i < run.connections; ++i) {
+    ctn::quic::Options o = options_for(silent.local_endpoint().port());
+    o.handshake_timeout_ms = 300;
+    if (run.transport) o.transport = *run.transport;
+    o.datagram_size = run.datagram_size;
+    o.server_name = run.server_name;
+    shape_as_preset(o, run.preset, &out.hellos[i]);
+    conns.push_back(ctn::quic::ClientConnection::create(io, o));
+    conns.back()->fetch(ctn::quic::Request{}, [&, i](const ctn::Error* e, ctn::quic::Response&&) {
+      if (e && i == 0) out.error = *e;
+      if (++settled == run.connections) silent.close();
+    });
+    conns.back()->start();
+  }
+  io.run();
+  const char* dir = std::getenv("CTN_QUIC_SHAPE_DUMP_DIR");
+  if (dir && !run.dump_name.empty())
+    dump_datagrams((fs::path(dir) / (run.dump_name + ".hex")).string(), out.datagrams);
+  return out;
+}
+
 TEST(QuicHttp3, SilentServerFailsWithHandshakeTimeout) {
   // With an X25519MLKEM768 key share the hello (~1.9 kB) takes two Initials, as a browser's does;
   // 1250: Chrome's size, which the padded Initial fills.
-  const SilentPeerCapture c = send_to_silent_peer("chrome_156", 1250);
+  const FirstFlights c = send_to_silent_peer({.preset = "chrome_156", .datagram_size = 1250});
   // CTN_QUIC_FIRST_FLIGHT_DUMP=<file>: the datagrams received, one hex line each (how docs/quic-gap.md
   // measured what this stack sends).
   if (const char* dump_path = std::getenv("CTN_QUIC_FIRST_FLIGHT_DUMP"))
@@ -562,25 +589,25 @@ std::string sorted_ids(const ClientHello& h) {
 // and JA3N's parts field by field (the hash-free forms of JA4 and JA3N), and the extension bodies
 // the README gives. CTN_QUIC_PRESET_DUMP_DIR=<dir>: each preset's first two datagrams go to
 // <dir>/<preset>.hex, for test/echo/quic-preset-hello.test.js (the echo server's decoder and JA4).
-void expect_preset_first_flight(const char* preset, uint32_t datagram_size, SilentPeerCapture* out) {
-  *out = send_to_silent_peer(preset, datagram_size);
+void expect_preset_first_flight(const char* preset, uint32_t datagram_size, FirstFlights* out) {
+  *out = send_to_silent_peer({.preset = preset, .datagram_size = datagram_size});
   ASSERT_GE(out->datagrams.size(), 2u);
   if (const char* dir = std::getenv("CTN_QUIC_PRESET_DUMP_DIR")) {
     dump_datagrams(std::string(dir) + "/" + preset + ".hex", {out->datagrams[0], out->datagrams[1]});
   }
-  ASSERT_FALSE(out->hello.empty());
-  const ClientHello h(out->hello);
-  EXPECT_EQ(static_cast<uint8_t>(out->hello[4 + 2 + 32]), 0);  // empty legacy_session_id
-  EXPECT_EQ(*h.body(43), std::string("\x02\x03\x04", 3));      // supported_versions: TLS 1.3 only
-  EXPECT_EQ(*h.body(45), std::string("\x01\x01", 2));          // psk_dhe_ke
-  EXPECT_EQ(*h.body(16), std::string("\x00\x03\x02h3", 5));    // ALPN h3
+  ASSERT_FALSE(out->hello().empty());
+  const ClientHello h(out->hello());
+  EXPECT_EQ(static_cast<uint8_t>(out->hello()[4 + 2 + 32]), 0);  // empty legacy_session_id
+  EXPECT_EQ(*h.body(43), std::string("\x02\x03\x04", 3));        // supported_versions: TLS 1.3 only
+  EXPECT_EQ(*h.body(45), std::string("\x01\x01", 2));            // psk_dhe_ke
+  EXPECT_EQ(*h.body(16), std::string("\x00\x03\x02h3", 5));      // ALPN h3
 }
 
 TEST(QuicHttp3, Chrome156QuicHelloEqualsChromiums) {
-  SilentPeerCapture c;
+  FirstFlights c;
   expect_preset_first_flight("chrome_156", 1250, &c);
   if (HasFatalFailure()) return;
-  const ClientHello h(c.hello);
+  const ClientHello h(c.hello());
   EXPECT_EQ(ClientHello::hex_list(h.ciphers), "1301,1302,1303");
   EXPECT_EQ(sorted_ids(h), "0-10-13-16-27-43-45-51-57-17613-51764-65037");
   EXPECT_EQ(h.u16_list(10), "11ec,001d,0017,0018");
@@ -596,17 +623,17 @@ TEST(QuicHttp3, Chrome156QuicHelloEqualsChromiums) {
   // Shuffled per connection: a second connection's order differs (or, once in 12!, repeats: try again).
   std::vector<uint16_t> first = h.ids(), other = first;
   for (int i = 0; i < 3 && other == first; ++i) {
-    SilentPeerCapture again = send_to_silent_peer("chrome_156", 1250);
-    other = ClientHello(again.hello).ids();
+    FirstFlights again = send_to_silent_peer({.preset = "chrome_156", .datagram_size = 1250});
+    other = ClientHello(again.hello()).ids();
   }
   EXPECT_NE(first, other);
 }
 
 TEST(QuicHttp3, Firefox153QuicHelloEqualsFirefoxs) {
-  SilentPeerCapture c;
+  FirstFlights c;
   expect_preset_first_flight("firefox_153", 1252, &c);
   if (HasFatalFailure()) return;
-  const ClientHello h(c.hello);
+  const ClientHello h(c.hello());
   EXPECT_EQ(ClientHello::hex_list(h.ciphers), "1301,1303,1302");
   // With extended_master_secret (23) and renegotiation_info (65281), though TLS 1.3 only (patch 0013).
   EXPECT_EQ(sorted_ids(h), "0-5-10-13-16-23-27-28-34-43-45-51-57-65037-65281");
@@ -623,7 +650,7 @@ TEST(QuicHttp3, Firefox153QuicHelloEqualsFirefoxs) {
   EXPECT_EQ(std::vector<uint16_t>(ids.end() - 2, ids.end()), (std::vector<uint16_t>{57, 65037}));
   std::vector<uint16_t> other = ids;
   for (int i = 0; i < 3 && other == ids; ++i)
-    other = ClientHello(send_to_silent_peer("firefox_153", 1252).hello).ids();
+    other = ClientHello(send_to_silent_peer({.preset = "firefox_153", .datagram_size = 1252}).hello()).ids();
   EXPECT_NE(ids, other);
   EXPECT_EQ(std::vector<uint16_t>(other.end() - 2, other.end()), (std::vector<uint16_t>{57, 65037}));
 }
@@ -730,11 +757,14 @@ TEST(QuicHttp3, HugeResponseHeadFailsWithProtocolError) {
 // from the server, then drops everything: the server has fallen silent mid-response.
 class SilencingRelay {
  public:
-  SilencingRelay(asio::io_context& io, asio::ip::udp::endpoint server, size_t budget)
+  // It also drops the client's first `drop_from_client` datagrams (a lost first flight).
+  SilencingRelay(asio::io_context& io, asio::ip::udp::endpoint server, size_t budget,
+                 size_t drop_from_client = 0)
       : client_side_(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
         server_side_(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
         server_(server),
-        budget_(budget) {
+        budget_(budget),
+        drop_from_client_(drop_from_client) {
     from_client();
     from_server();
   }
@@ -744,13 +774,17 @@ class SilencingRelay {
     server_side_.close();
   }
   bool silenced() const { return forwarded_ >= budget_; }
+  size_t dropped() const { return dropped_; }
 
  private:
   void from_client() {
     client_side_.async_receive_from(asio::buffer(up_), client_, [this](const std::error_code& ec, size_t n) {
       if (ec) return;
       std::error_code ignored;
-      if (!silenced()) server_side_.send_to(asio::buffer(up_.data(), n), server_, 0, ignored);
+      if (dropped_ < drop_from_client_)
+        ++dropped_;
+      else if (!silenced())
+        server_side_.send_to(asio::buffer(up_.data(), n), server_, 0, ignored);
       from_client();
     });
   }
@@ -770,6 +804,8 @@ class SilencingRelay {
   std::array<char, 65536> up_, down_;
   size_t budget_;
   size_t forwarded_ = 0;
+  size_t drop_from_client_;
+  size_t dropped_ = 0;
 };
 
 TEST(QuicHttp3, ServerSilentMidBodyFailsWithBodyTruncated) {
@@ -860,39 +896,128 @@ LongHeaderIds long_header_ids(std::string_view d) {
   return ids;
 }
 
-// An Initial's packet number and its encoded length, from under the header protection keyed by the
-// client's first DCID (RFC 9001 §5.2, §5.4). {-1, 0} when `d` is not a client Initial.
-std::pair<int64_t, size_t> initial_packet_number(std::string_view d) {
+// The first Initial packet of datagram `d`, opened with the keys of the client's first DCID
+// (RFC 9001 §5.2, §5.4, §5.3): its packet number and encoded length, its size, the width of its Length
+// field and its plaintext payload. pn -1 when `d` is not a client Initial or does not open.
+struct OpenedInitial {
+  int64_t pn = -1;
+  size_t pn_length = 0;
+  size_t header_size = 0;   // up to and with the packet number
+  size_t packet_size = 0;   // header, payload and AEAD tag
+  size_t length_width = 0;  // the Length field's varint width
+  std::string payload;
+};
+OpenedInitial open_initial(std::string_view d) {
+  OpenedInitial out;
   const LongHeaderIds ids = long_header_ids(d);
-  if (ids.dcid.empty() || (static_cast<uint8_t>(d[0]) & 0x30) != 0) return {-1, 0};
+  if (ids.dcid.empty() || (static_cast<uint8_t>(d[0]) & 0x30) != 0) return out;
   size_t at = 7 + ids.dcid.size() + ids.scid.size(), width = 0;
   at += read_varint(d, at, &width);  // token length, then the token
-  read_varint(d, at, &width);        // packet length
-  if (at + 4 + 16 > d.size()) return {-1, 0};
+  const uint64_t length = read_varint(d, at, &out.length_width);
+  if (at + 4 + 16 > d.size() || at + length > d.size()) return out;
   static constexpr uint8_t kSaltV1[] = {0x38, 0x76, 0x2c, 0xf7, 0xf5, 0x59, 0x34, 0xb3, 0x4d, 0x17,
                                         0x9a, 0xe6, 0xa4, 0xc8, 0x0c, 0xad, 0xcc, 0xbb, 0x7f, 0x0a};
-  const auto expand_label = [](const uint8_t* secret, std::string_view label, uint8_t* out, size_t n) {
+  const auto expand_label = [](const uint8_t* secret, std::string_view label, uint8_t* key, size_t n) {
     const std::string full = "tls13 " + std::string(label);
     std::string info{static_cast<char>(n >> 8), static_cast<char>(n)};
     info += static_cast<char>(full.size());
     info += full;
     info += '\0';
-    HKDF_expand(out, n, EVP_sha256(), secret, 32, reinterpret_cast<const uint8_t*>(info.data()), info.size());
+    HKDF_expand(key, n, EVP_sha256(), secret, 32, reinterpret_cast<const uint8_t*>(info.data()), info.size());
   };
-  uint8_t initial[32], client[32], hp[16];
+  uint8_t initial[32], client[32], hp[16], key[16], iv[12];
   size_t len = sizeof initial;
   HKDF_extract(initial, &len, EVP_sha256(), reinterpret_cast<const uint8_t*>(ids.dcid.data()),
                ids.dcid.size(), kSaltV1, sizeof kSaltV1);
   expand_label(initial, "client in", client, sizeof client);
   expand_label(client, "quic hp", hp, sizeof hp);
-  AES_KEY key;
-  AES_set_encrypt_key(hp, 128, &key);
+  expand_label(client, "quic key", key, sizeof key);
+  expand_label(client, "quic iv", iv, sizeof iv);
+  AES_KEY hp_key;
+  AES_set_encrypt_key(hp, 128, &hp_key);
   uint8_t mask[16];
-  AES_encrypt(reinterpret_cast<const uint8_t*>(d.data() + at + 4), mask, &key);
-  const size_t pn_length = ((static_cast<uint8_t>(d[0]) ^ mask[0]) & 0x03) + 1;
+  AES_encrypt(reinterpret_cast<const uint8_t*>(d.data() + at + 4), mask, &hp_key);
+  std::string header(d.substr(0, at + 4));
+  header[0] = static_cast<char>(static_cast<uint8_t>(header[0]) ^ (mask[0] & 0x0f));
+  out.pn_length = (static_cast<uint8_t>(header[0]) & 0x03) + 1;
+  header.resize(at + out.pn_length);
   int64_t pn = 0;
-  for (size_t i = 0; i < pn_length; ++i) pn = pn << 8 | (static_cast<uint8_t>(d[at + i]) ^ mask[1 + i]);
-  return {pn, pn_length};
+  for (size_t i = 0; i < out.pn_length; ++i) {
+    header[at + i] = static_cast<char>(static_cast<uint8_t>(d[at + i]) ^ mask[1 + i]);
+    pn = pn << 8 | static_cast<uint8_t>(header[at + i]);
+  }
+  out.header_size = header.size();
+  out.packet_size = at + length;
+  uint8_t nonce[12];
+  std::memcpy(nonce, iv, sizeof nonce);
+  for (size_t i = 0; i < 8; ++i) nonce[11 - i] ^= static_cast<uint8_t>(pn >> (8 * i));
+  bssl::ScopedEVP_AEAD_CTX aead;
+  if (!EVP_AEAD_CTX_init(aead.get(), EVP_aead_aes_128_gcm(), key, sizeof key, 16, nullptr)) return out;
+  const std::string_view sealed = d.substr(header.size(), out.packet_size - header.size());
+  out.payload.resize(sealed.size());
+  size_t opened = 0;
+  if (!EVP_AEAD_CTX_open(aead.get(), reinterpret_cast<uint8_t*>(out.payload.data()), &opened,
+                         out.payload.size(), nonce, sizeof nonce,
+                         reinterpret_cast<const uint8_t*>(sealed.data()), sealed.size(),
+                         reinterpret_cast<const uint8_t*>(header.data()), header.size())) {
+    return out;
+  }
+  out.payload.resize(opened);
+  out.pn = pn;
+  return out;
+}
+
+// An Initial's packet number and its encoded length ({-1, 0}: not a client Initial).
+std::pair<int64_t, size_t> initial_packet_number(std::string_view d) {
+  const OpenedInitial o = open_initial(d);
+  return {o.pn, o.pn_length};
+}
+
+// The frames of an Initial's payload, as the captures' analysis lists them: CRYPTO(offset, length),
+// PING, PADDING(run length) for each run of zero bytes; '?' for anything else (the rest unread).
+struct WireFrame {
+  char type = '?';  // 'C' CRYPTO, 'P' PING, '0' PADDING
+  uint64_t offset = 0;
+  size_t length = 0;
+  std::string data;  // CRYPTO's
+};
+std::vector<WireFrame> initial_frames(std::string_view payload) {
+  std::vector<WireFrame> out;
+  for (size_t at = 0; at < payload.size();) {
+    const uint8_t type = static_cast<uint8_t>(payload[at]);
+    if (type == 0x00) {
+      const size_t end = std::min(payload.find_first_not_of('\0', at), payload.size());
+      out.push_back({'0', 0, end - at, {}});
+      at = end;
+    } else if (type == 0x01) {
+      out.push_back({'P', 0, 0, {}});
+      ++at;
+    } else if (type == 0x06) {
+      size_t w = 0;
+      ++at;
+      WireFrame f{'C', read_varint(payload, at, &w), 0, {}};
+      f.length = read_varint(payload, at, &w);
+      f.data = std::string(payload.substr(at, f.length));
+      at += f.length;
+      out.push_back(std::move(f));
+    } else {
+      out.push_back({'?', 0, 0, {}});
+      break;
+    }
+  }
+  return out;
+}
+
+// The frames as the captures' analysis writes them: "CRYPTO(0,43) PING PADDING(58) ...".
+std::string describe(const std::vector<WireFrame>& frames) {
+  std::string out;
+  for (const WireFrame& w : frames) {
+    out += w.type == 'C'   ? "CRYPTO(" + std::to_string(w.offset) + "," + std::to_string(w.length) + ") "
+           : w.type == 'P' ? std::string("PING ")
+           : w.type == '0' ? "PADDING(" + std::to_string(w.length) + ") "
+                           : std::string("? ");
+  }
+  return out;
 }
 
 // The size of the first QUIC packet in datagram `d` (its long header's Length field, RFC 9000 §17.2).
@@ -908,50 +1033,6 @@ size_t first_packet_size(std::string_view d) {
 std::map<std::string, std::vector<std::string>> by_connection(const std::vector<std::string>& datagrams) {
   std::map<std::string, std::vector<std::string>> out;
   for (const std::string& d : datagrams) out[long_header_ids(d).dcid].push_back(d);
-  return out;
-}
-
-struct FirstFlights {
-  std::vector<std::string> hellos;     // one per connection
-  std::vector<std::string> datagrams;  // every datagram the silent peer received
-};
-
-// `n` connections with `shape` at once against a peer that never answers; their ClientHellos and
-// first datagrams, as they went on the wire. CTN_QUIC_SHAPE_DUMP_DIR=<dir>: the datagrams also go to
-// <dir>/<name>.hex, one hex line each (for an independent decoder, e.g. lib/echo's).
-FirstFlights first_flights(const ctn::quic::TransportShape& shape, int n, const std::string& name,
-                           const char* preset) {
-  asio::io_context io;
-  asio::ip::udp::socket silent(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  std::array<char, 2048> sink;
-  FirstFlights out;
-  out.hellos.resize(n);
-  std::function<void()> read = [&] {
-    silent.async_receive(asio::buffer(sink), [&](const std::error_code& ec, size_t got) {
-      if (ec) return;
-      out.datagrams.emplace_back(sink.data(), got);
-      read();
-    });
-  };
-  read();
-  int settled = 0;
-  std::vector<std::shared_ptr<ctn::quic::ClientConnection>> conns;
-  for (int i = 0; i < n; ++i) {
-    ctn::quic::Options o = options_for(silent.local_endpoint().port());
-    o.handshake_timeout_ms = 300;
-    o.transport = shape;  // its datagram size too
-    shape_as_preset(o, preset, &out.hellos[i]);
-    conns.push_back(ctn::quic::ClientConnection::create(io, o));
-    conns.back()->fetch(ctn::quic::Request{}, [&](const ctn::Error*, ctn::quic::Response&&) {
-      if (++settled == n) silent.close();
-    });
-    conns.back()->start();
-  }
-  io.run();
-  if (const char* dir = std::getenv("CTN_QUIC_SHAPE_DUMP_DIR")) {
-    std::ofstream dump(std::filesystem::path(dir) / (name + ".hex"));
-    for (const std::string& d : out.datagrams) dump << hex_of(d) << "\n";
-  }
   return out;
 }
 
@@ -972,7 +1053,10 @@ bool is_grease_version(std::string_view hex8) {
 // GREASE parameter, version_information 0x11 with v1 and a GREASE version in random order; DCID 8
 // bytes, SCID none.
 TEST(QuicTransportShape, ChromeFirstFlightCarriesChromesParametersShuffled) {
-  const FirstFlights f = first_flights(ctn::quic::chrome_156_transport(), 8, "chrome", "chrome_156");
+  const FirstFlights f = send_to_silent_peer({.preset = "chrome_156",
+                                              .connections = 8,
+                                              .transport = ctn::quic::chrome_156_transport(),
+                                              .dump_name = "chrome"});
   ASSERT_GE(f.datagrams.size(), 8u);
   for (const std::string& d : f.datagrams) {
     const LongHeaderIds ids = long_header_ids(d);
@@ -1031,7 +1115,10 @@ TEST(QuicTransportShape, ChromeFirstFlightCarriesChromesParametersShuffled) {
 // Firefox 153: 13 parameters in one fixed order with fixed values, GREASE version first, no GREASE
 // parameter; DCID 8..20 random bytes, SCID 3 bytes (= initial_source_connection_id).
 TEST(QuicTransportShape, FirefoxFirstFlightCarriesFirefoxsParametersInOrder) {
-  const FirstFlights f = first_flights(ctn::quic::firefox_153_transport(), 8, "firefox", "firefox_153");
+  const FirstFlights f = send_to_silent_peer({.preset = "firefox_153",
+                                              .connections = 8,
+                                              .transport = ctn::quic::firefox_153_transport(),
+                                              .dump_name = "firefox"});
   ASSERT_GE(f.datagrams.size(), 8u);
   std::set<size_t> dcid_lengths;
   std::set<std::string> scids;
@@ -1058,7 +1145,8 @@ TEST(QuicTransportShape, FirefoxFirstFlightCarriesFirefoxsParametersInOrder) {
     first_numbers.insert(first);
     for (const std::string& d : datagrams) {  // the packet, then zero bytes to the datagram's end
       const size_t packet = first_packet_size(d);
-      EXPECT_EQ(packet, 981u + dcid.size());  // 989..1001 (Firefox: 984..999)
+      EXPECT_LT(packet, 1100u) << describe(initial_frames(
+          open_initial(d).payload));  // sized by its half of the hello (QuicFirstFlightLayout.*)
       EXPECT_EQ(d.find_first_not_of('\0', packet), std::string::npos);
     }
   }
@@ -1087,6 +1175,247 @@ TEST(QuicTransportShape, FirefoxFirstFlightCarriesFirefoxsParametersInOrder) {
       }
     }
   }
+}
+
+// ---- The first flight's frame layout (crypto_layout.h, ngtcp2 patches 0003 and 0004) ----
+
+// One connection's first flight, opened: per packet its Initial and frames.
+struct OpenedFlight {
+  std::vector<OpenedInitial> packets;
+  std::vector<std::vector<WireFrame>> frames;
+};
+
+// Each connection's first two datagrams (keyed by DCID), opened; the hello each belongs to is found by
+// the CRYPTO data at offset 0.
+std::vector<std::pair<OpenedFlight, std::string>> opened_flights(const FirstFlights& f) {
+  std::vector<std::pair<OpenedFlight, std::string>> out;
+  for (const auto& [dcid, datagrams] : by_connection(f.datagrams)) {
+    OpenedFlight flight;
+    for (size_t i = 0; i < std::min<size_t>(2, datagrams.size()); ++i) {
+      flight.packets.push_back(open_initial(datagrams[i]));
+      flight.frames.push_back(initial_frames(flight.packets.back().payload));
+    }
+    std::map<uint64_t, std::string> pieces;
+    for (const auto& frames : flight.frames)
+      for (const WireFrame& w : frames)
+        if (w.type == 'C') pieces[w.offset] = w.data;
+    std::string reassembled, hello;
+    for (const auto& [offset, data] : pieces)
+      if (offset == reassembled.size()) reassembled += data;
+    for (const std::string& h : f.hellos)
+      if (h == reassembled) hello = h;
+    out.emplace_back(std::move(flight), hello);
+  }
+  return out;
+}
+
+// The CRYPTO fragments of a flight cover `hello` exactly once, byte for byte.
+void expect_covers_hello_once(const OpenedFlight& flight, const std::string& hello) {
+  std::vector<const WireFrame*> crypto;
+  for (const auto& frames : flight.frames)
+    for (const WireFrame& w : frames)
+      if (w.type == 'C') crypto.push_back(&w);
+  std::sort(crypto.begin(), crypto.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
+  uint64_t next = 0;
+  for (const WireFrame* w : crypto) {
+    EXPECT_EQ(w->offset, next) << "a gap or an overlap";
+    EXPECT_EQ(w->data, hello.substr(w->offset, w->length));
+    next = w->offset + w->length;
+  }
+  EXPECT_EQ(next, hello.size());
+}
+
+size_t count(const std::vector<WireFrame>& frames, char type) {
+  return static_cast<size_t>(
+      std::count_if(frames.begin(), frames.end(), [&](auto& w) { return w.type == type; }));
+}
+
+void expect_in(size_t value, size_t lo, size_t hi, const char* what) {
+  EXPECT_GE(value, lo) << what;
+  EXPECT_LE(value, hi) << what;
+}
+
+// Chrome 156's chaos protection as captured (shared/fingerprints/quic, 6 connections): per packet 5..12
+// CRYPTO fragments, 2..10 PINGs, 1..6 PADDING runs (11..20, 10..18, 4..11 over both), in random order;
+// packet 1 holds the hello's first 67..83 bytes and its tail, floor(H/2) - 2 bytes; both packets fill
+// their 1250-byte datagram, with a 2-byte Length.
+TEST(QuicFirstFlightLayout, ChromeScramblesTheHelloAsChromeDoes) {
+  const FirstFlights f = send_to_silent_peer({.preset = "chrome_156",
+                                              .connections = 24,
+                                              .transport = ctn::quic::chrome_156_transport(),
+                                              .dump_name = "chrome-layout"});
+  const auto flights = opened_flights(f);
+  ASSERT_EQ(flights.size(), 24u);
+  std::set<size_t> fragment_totals;
+  size_t unordered = 0, padding_not_last = 0, padding_first = 0;
+  for (const auto& [flight, hello] : flights) {
+    ASSERT_FALSE(hello.empty());
+    ASSERT_EQ(flight.packets.size(), 2u);
+    expect_covers_hello_once(flight, hello);
+    size_t fragments = 0, pings = 0, runs = 0;
+    for (size_t i = 0; i < 2; ++i) {
+      const OpenedInitial& p = flight.packets[i];
+      const std::vector<WireFrame>& frames = flight.frames[i];
+      ASSERT_EQ(p.pn, static_cast<int64_t>(i + 1));
+      EXPECT_EQ(p.packet_size, 1250u);
+      EXPECT_EQ(p.length_width, 2u);
+      EXPECT_EQ(count(frames, '?'), 0u);
+      const size_t c = count(frames, 'C'), g = count(frames, 'P'), r = count(frames, '0');
+      expect_in(c, 5, 12, "CRYPTO fragments in a packet");
+      expect_in(g, 2, 10, "PINGs in a packet");
+      expect_in(r, 1, 6, "PADDING runs in a packet");
+      fragments += c;
+      pings += g;
+      runs += r;
+      std::vector<uint64_t> offsets;
+      size_t bytes = 0;
+      for (const WireFrame& w : frames) {
+        if (w.type == 'C') offsets.push_back(w.offset), bytes += w.length;
+      }
+      if (!std::is_sorted(offsets.begin(), offsets.end())) ++unordered;
+      if (frames.back().type != '0' && r > 0) ++padding_not_last;
+      if (frames.front().type == '0') ++padding_first;
+      size_t padding = 0;
+      for (const WireFrame& w : frames) padding += w.type == '0' ? w.length : 0;
+      expect_in(padding, 175, 311, "PADDING bytes in a packet");
+      if (i == 0) {
+        EXPECT_EQ(bytes, hello.size() / 2 - 2);
+        // The head (0..A, A 67..83) and the tail.
+        uint64_t head = 0;
+        for (const WireFrame& w : frames)
+          if (w.type == 'C' && w.offset < 100) head = std::max(head, w.offset + w.length);
+        expect_in(head, 67, 83, "packet 1's leading bytes");
+      }
+    }
+    expect_in(fragments, 11, 20, "CRYPTO fragments");
+    expect_in(pings, 10, 18, "PINGs");
+    expect_in(runs, 4, 11, "PADDING runs");
+    fragment_totals.insert(fragments);
+  }
+  EXPECT_GT(unordered, 24u);        // random order: in order by chance is rare (48 packets)
+  EXPECT_GT(padding_not_last, 0u);  // PADDING at random places, not one run at the end
+  EXPECT_GT(padding_first, 0u);
+  EXPECT_GT(fragment_totals.size(), 3u);
+}
+
+// Firefox 153 (neqo's SNI slicing) as captured: packet 1 = CRYPTO(X..end) CRYPTO(0..Y), packet 2 =
+// CRYPTO(Y..X), Y the middle of the server name, each packet half the hello, no PING or PADDING; the
+// packet ends after its frames (2-byte Length) and zeros fill the 1252-byte datagram. With Firefox's
+// own 1882-byte hello (server name "fp.test", as captured) the packets are the captures' sizes:
+// 979 + DCID + PN length bytes (978 when Y < 64) and 975 (974).
+TEST(QuicFirstFlightLayout, FirefoxSlicesTheHelloInTheServerName) {
+  const FirstFlights f = send_to_silent_peer({.preset = "firefox_153",
+                                              .connections = 16,
+                                              .transport = ctn::quic::firefox_153_transport(),
+                                              .server_name = "fp.test",
+                                              .dump_name = "firefox-layout"});
+  const auto flights = opened_flights(f);
+  ASSERT_EQ(flights.size(), 16u);
+  std::set<uint64_t> cuts;
+  for (const auto& [flight, hello] : flights) {
+    ASSERT_EQ(hello.size(), 1882u);  // Firefox's, byte count for byte count
+    ASSERT_EQ(flight.packets.size(), 2u);
+    expect_covers_hello_once(flight, hello);
+    const std::vector<WireFrame>& one = flight.frames[0];
+    const std::vector<WireFrame>& two = flight.frames[1];
+    ASSERT_EQ(one.size(), 2u);
+    ASSERT_EQ(two.size(), 1u);
+    ASSERT_TRUE(one[0].type == 'C' && one[1].type == 'C' && two[0].type == 'C');
+    const uint64_t y = one[1].length, x = one[0].offset;
+    EXPECT_EQ(one[1].offset, 0u);
+    EXPECT_EQ(one[0].offset + one[0].length, hello.size());  // the tail first
+    EXPECT_EQ(two[0].offset, y);
+    EXPECT_EQ(two[0].offset + two[0].length, x);
+    EXPECT_EQ(one[0].length + one[1].length, hello.size() / 2);
+    // The cut through the middle of the host name is Y when the name sits in the first half (neqo
+    // then sends the end of the rest first), else X (all of the rest first, then the start).
+    const std::string_view sni = hello_extension(hello, 0);
+    const size_t name = static_cast<size_t>(sni.data() - hello.data()) + 5;
+    const size_t middle = name + (sni.size() - 5) / 2;
+    EXPECT_EQ(middle, middle <= hello.size() / 2 ? y : x) << describe(one) << "| " << describe(two);
+    cuts.insert(y);
+    for (size_t i = 0; i < 2; ++i) {
+      const OpenedInitial& p = flight.packets[i];
+      EXPECT_EQ(p.length_width, 2u);
+      const size_t dcid = p.header_size - 13 - p.pn_length;  // flags..SCID(3), token length, Length(2)
+      const size_t expected = (i == 0 ? 979 : 975) - (y < 64 ? 1 : 0) + dcid + p.pn_length;
+      EXPECT_EQ(p.packet_size, expected) << "packet " << i + 1 << ", DCID " << dcid << ", Y " << y;
+      EXPECT_GE(p.packet_size, 983u);
+      EXPECT_LE(p.packet_size, 1001u);
+    }
+  }
+  EXPECT_GT(cuts.size(), 1u);  // the extension order moves the name, and the cut with it
+}
+
+// Without a server name (an IP literal) there is nothing to slice: Firefox's shape sends the hello in
+// order, half in each packet, each packet still ending after its frame.
+TEST(QuicFirstFlightLayout, FirefoxWithoutServerNameSendsHalvesInOrder) {
+  const FirstFlights f = send_to_silent_peer({.preset = "firefox_153",
+                                              .connections = 4,
+                                              .transport = ctn::quic::firefox_153_transport(),
+                                              .server_name = "127.0.0.1"});
+  const auto flights = opened_flights(f);
+  ASSERT_EQ(flights.size(), 4u);
+  for (const auto& [flight, hello] : flights) {
+    ASSERT_FALSE(hello.empty());
+    EXPECT_TRUE(hello_extension(hello, 0).empty());  // no SNI
+    ASSERT_EQ(flight.packets.size(), 2u);
+    expect_covers_hello_once(flight, hello);
+    EXPECT_EQ(describe(flight.frames[0]), "CRYPTO(0," + std::to_string(hello.size() / 2) + ") ");
+    EXPECT_EQ(describe(flight.frames[1]), "CRYPTO(" + std::to_string(hello.size() / 2) + "," +
+                                              std::to_string(hello.size() - hello.size() / 2) + ") ");
+  }
+}
+
+// The rule behind Firefox's layout reproduces every captured full-handshake Firefox first flight
+// (test/fixtures/fingerprints/quic: 12 connections) from its ClientHello, fragment for fragment.
+TEST(QuicFirstFlightLayout, FirefoxRuleReproducesTheCapturedLayouts) {
+  const fs::path captures = fs::path(__FILE__).parent_path() / ".." / "fixtures" / "fingerprints" / "quic";
+  const auto unhex = [](const std::string& hex) {
+    std::string out;
+    for (size_t i = 0; i + 1 < hex.size(); i += 2)
+      out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+    return out;
+  };
+  const auto lines = [](const fs::path& file) {
+    std::vector<std::string> out;
+    std::ifstream in(file);
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty() && line[0] != '#') out.push_back(line);
+    return out;
+  };
+  size_t compared = 0;
+  for (const auto& run : fs::directory_iterator(captures)) {
+    if (!run.is_directory()) continue;
+    for (const auto& file : fs::directory_iterator(run.path())) {
+      const std::string name = file.path().filename().string();
+      const std::string suffix = ".clienthello.hex";
+      if (!name.ends_with(suffix)) continue;
+      const std::string stem = name.substr(0, name.size() - suffix.size());
+      const std::string hello = unhex(lines(file.path()).at(0));
+      const std::vector<std::string> payloads = lines(run.path() / (stem + ".initial-plaintext.hex"));
+      std::vector<std::string> captured;  // "packet:offset+length" of every CRYPTO frame, in wire order
+      bool firefox = payloads.size() == 2;
+      for (size_t i = 0; i < payloads.size(); ++i) {
+        for (const WireFrame& w : initial_frames(unhex(payloads[i]))) {
+          if (w.type != 'C') firefox = false;  // Chrome's carry PINGs and PADDING
+          captured.push_back(std::to_string(i) + ":" + std::to_string(w.offset) + "+" +
+                             std::to_string(w.length));
+        }
+      }
+      if (!firefox) continue;
+      const size_t capacity[2] = {1200, 1200};  // what matters: the hello takes two packets
+      std::vector<std::string> planned;
+      for (const auto& f :
+           ctn::quic::plan_first_flight(ctn::quic::CryptoLayout::kFirefoxSniSlice, hello, capacity,
+                                        [](uint8_t*out, size_t n) { RAND_bytes(out, n); }))
+        planned.push_back(std::to_string(f.packet) + ":" + std::to_string(f.offset) + "+" +
+                          std::to_string(f.length));
+      EXPECT_EQ(planned, captured) << run.path().filename() << "/" << stem;
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, 12u);
 }
 
 // The randomised parts over many encodings: every GREASE length 1..15 appears, ids stay 31*N+27,
@@ -1124,7 +1453,9 @@ TEST(QuicTransportShape, RandomisedPartsFollowTheBrowsersDistributions) {
   EXPECT_GT(grease_ids.size(), 590u);
 }
 
-// The shaped stacks still talk to real servers: caddy (quic-go) and ngtcp2's own server.
+// The shaped stacks still talk to real servers, caddy (quic-go) and ngtcp2's own server, through a UDP
+// relay: as it is, and losing the client's first datagram once (the shaped first Initial: ngtcp2 sends
+// its CRYPTO fragments again, each its own frame, and the GET completes).
 TEST(QuicTransportShape, BrowserShapesGetFromCaddyAndNgtcp2Server) {
   Caddy caddy("  respond /hello \"hello over HTTP/3\" 200\n");
   ASSERT_TRUE(caddy.ready()) << caddy.server->log();
@@ -1133,21 +1464,33 @@ TEST(QuicTransportShape, BrowserShapesGetFromCaddyAndNgtcp2Server) {
   ASSERT_TRUE(server.ready()) << server.server->log();
   for (const auto& [name, shape] : {std::pair{"chrome", ctn::quic::chrome_156_transport()},
                                     std::pair{"firefox", ctn::quic::firefox_153_transport()}}) {
-    ctn::quic::Request req;
-    req.authority = "localhost:" + std::to_string(caddy.port);
-    req.path = "/hello";
-    ctn::quic::Options o = options_for(caddy.port);
-    o.transport = shape;
-    Outcome out = fetch_once(o, req);
-    ASSERT_FALSE(out.error) << name << " caddy: " << error_text(out) << "\n" << caddy.server->log();
-    EXPECT_EQ(out.response.body, "hello over HTTP/3") << name;
-
-    req.authority = "localhost:" + std::to_string(server.port);
-    req.path = "/shaped.txt";
-    o.server.port(server.port);
-    out = fetch_once(o, req);
-    ASSERT_FALSE(out.error) << name << " ngtcp2: " << error_text(out) << "\n" << server.server->log();
-    EXPECT_EQ(out.response.body, "shaped") << name;
+    for (const auto& [port, path, body] : {std::tuple{caddy.port, "/hello", "hello over HTTP/3"},
+                                           std::tuple{server.port, "/shaped.txt", "shaped"}}) {
+      for (const size_t lost : {0, 1}) {
+        asio::io_context io;
+        SilencingRelay relay(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), port), SIZE_MAX,
+                             lost);
+        ctn::quic::Options o = options_for(relay.port());
+        o.transport = shape;
+        ctn::quic::Request req;
+        req.authority = "localhost:" + std::to_string(port);
+        req.path = path;
+        Outcome out;
+        auto conn = ctn::quic::ClientConnection::create(io, o);
+        conn->fetch(req, [&](const ctn::Error* e, ctn::quic::Response&& r) {
+          if (e) out.error = *e;
+          out.response = std::move(r);
+          conn->close();
+          relay.close();
+        });
+        conn->start();
+        io.run();
+        const std::string what = std::string(name) + " " + path + (lost ? ", first datagram lost" : "");
+        ASSERT_FALSE(out.error) << what << ": " << error_text(out);
+        EXPECT_EQ(out.response.body, body) << what;
+        EXPECT_EQ(relay.dropped(), lost) << what;
+      }
+    }
   }
 }
 
