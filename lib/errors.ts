@@ -58,6 +58,14 @@ export class CycleTLSError extends Error {
     Object.defineProperty(this, 'name', { value: 'CycleTLSError', enumerable: false });
   }
 
+  /**
+   * The HTTP-like status cycletls v3 puts on its errors (408 timeouts, 495 TLS, 502 refused or proxy,
+   * 421 DNS and dial, 413 too large; 0 otherwise): the statuses cycletls 2.0.5 resolved failures with.
+   */
+  get statusCode(): number {
+    return compatStatus(this.code);
+  }
+
   toJSON(): { code: ErrorCode; stage: ErrorStage; message: string } {
     return { code: this.code, stage: this.stage, message: this.message };
   }
