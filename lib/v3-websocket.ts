@@ -54,11 +54,14 @@ export class CycleTLSWebSocket extends EventEmitter {
     });
   }
 
-  /** 'open' comes once the caller could attach its listeners (after client.ws() resolved). */
+  /**
+   * 'open' comes once the caller could attach its listeners: after client.ws() resolved and the
+   * code awaiting it ran on (a macrotask later, so a microtask's worth of awaits is not too late).
+   */
   announceOpen(): void {
     if (this.opened) return;
     this.opened = true;
-    queueMicrotask(() => {
+    setImmediate(() => {
       if (this.response.readyState === 1) this.emit('open');
     });
   }
