@@ -735,7 +735,7 @@ export interface CycleTLSOptions extends InitOptions {
   executablePath?: string;
 }
 
-/** A v3 request's options: the legacy ones (profile, proxy, ja3, cookies…) in milliseconds, always streamed. */
+/** A v3 request's options: the legacy ones (profile, proxy, ja3, cookies…), in milliseconds, streamed. */
 export interface V3RequestOptions extends Omit<
   CycleTLSRequestOptions,
   'responseType' | 'timeout' | 'rejectOnError' | 'url' | 'method'
@@ -760,7 +760,7 @@ export interface V3Response extends Omit<CycleTLSResponse<Readable>, 'error' | '
   statusCode: number;
   /** Alias of statusCode. */
   status: number;
-  /** Every value an array, names in lower case (Go's canonical spelling also works: `headers['Content-Type']`). */
+  /** Every value an array; names in lower case (Go's spelling works too: `headers['Content-Type']`). */
   headers: { [name: string]: string[] };
   body: Readable;
   /** Alias of body. */
@@ -898,17 +898,18 @@ export interface Fetch {
    * signal's reason.
    */
   (input: string | URL | Request, init?: FetchInit): Promise<Response>;
-  /** Closes its client: requests in flight settle, later calls reject (the module-level fetch makes a new one). */
+  /** Closes its client: requests in flight settle, later calls reject (module-level fetch: a new one). */
   close(): Promise<void>;
 }
 
-/** fetch on a client shared by the process, made on first use; closed by itself when the process would exit. */
+/** fetch on a client shared by the process, made on first use; closed by itself before the process exits. */
 export declare const fetch: Fetch;
 export declare function createFetch(options?: FetchOptions): Fetch;
 
 /**
  * The default export, also named initCycleTLS: called, the legacy client (rejects with
- * ERR_NATIVE_UNAVAILABLE when no native addon loads, see `nativeBinding()`); with `new`, cycletls v3's client.
+ * ERR_NATIVE_UNAVAILABLE when no native addon loads, see `nativeBinding()`); with `new`, cycletls v3's
+ * client.
  */
 export interface InitCycleTLS {
   (initOptions?: InitOptions): Promise<CycleTLSClient>;
