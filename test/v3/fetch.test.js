@@ -2,8 +2,12 @@
 // fetch() and createFetch() against real local servers (HTTPS on HTTP/1.1 and HTTP/2, plain HTTP): the
 // WHATWG behaviours callers of undici, impit and wreq-js rely on — Request/RequestInit in, Node's
 // own Response out, every body kind, redirect modes, abort, failures as TypeError with our cause.
+const { execFile } = require('node:child_process');
+const fs = require('node:fs');
 const http = require('node:http');
 const http2 = require('node:http2');
+const os = require('node:os');
+const path = require('node:path');
 const { ReadableStream } = require('node:stream/web');
 const { CookieJar } = require('tough-cookie');
 const { fetch, createFetch, CycleTLSError } = require('../..');
@@ -392,6 +396,23 @@ describe('our options', () => {
       await bound.close();
     }
     await expect(bound(server.url('/echo'))).rejects.toThrow(TypeError);
+  });
+
+  test('a process that used the module-level fetch and never closed it exits by itself', async () => {
+    const code = `require(${JSON.stringify(require.resolve('../..'))})
+      .fetch(${JSON.stringify(server.url('/text'))}).then((r) => r.text()).then((t) => console.log(t));`;
+    // A socket directory of its own: its engine (port 9119) meets no other process's.
+    const socketDir = require('node:fs').mkdtempSync(
+      require('node:path').join(require('node:os').tmpdir(), 'ctn-f-'),
+    );
+    const env = { ...process.env, CYCLETLS_NATIVE_SOCKET_DIR: socketDir };
+    const out = await new Promise((resolve, reject) =>
+      execFile(process.execPath, ['-e', code], { timeout: 30000, env }, (err, stdout, stderr) =>
+        err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout.trim()),
+      ),
+    );
+    expect(out).toBe('héllo wörld');
+    fs.rmSync(socketDir, { recursive: true, force: true });
   });
 
   test('the module-level fetch works on a shared client and closes with fetch.close()', async () => {
