@@ -49,6 +49,8 @@ export class CycleTLSError extends Error {
   readonly stage: ErrorStage;
   /** Whether trying the same request again may succeed. */
   readonly retryable: boolean;
+  /** The failed request's id, when the error rejected a request (the response's `requestId`). */
+  declare readonly requestId?: string;
 
   constructor(code: ErrorCode, message: string, stage: ErrorStage = 'engine') {
     super(message);

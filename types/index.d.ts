@@ -60,6 +60,8 @@ export declare class CycleTLSError extends Error {
    * dial, 413 too large; 0 otherwise.
    */
   readonly statusCode: number;
+  /** The failed request's id (its response's `requestId`), when the error rejected a request. */
+  readonly requestId?: string;
   constructor(code: ErrorCode, message: string, stage?: ErrorStage);
   toJSON(): { code: ErrorCode; stage: ErrorStage; message: string };
 }

@@ -132,6 +132,7 @@ describe('new CycleTLS()', () => {
     expect(err).toBeInstanceOf(CycleTLSError);
     expect(err.code).toBe('ERR_TIMEOUT');
     expect(err.statusCode).toBe(408);
+    expect(err.requestId).toMatch(/^\d+:\d+$/);
     const refused = await client.get(`https://localhost:${await closedPort()}/`).catch((e) => e);
     expect(refused.code).toBe('ERR_CONNECT_REFUSED');
     expect(refused.statusCode).toBe(502);
