@@ -63,18 +63,40 @@ export interface V3Response extends CycleTLSResponseShape {
   buffer(): Promise<Buffer>;
 }
 
-async function buffer(this: CycleTLSResponseShape): Promise<Buffer> {
-  return Buffer.from(await this.arrayBuffer());
+/**
+ * The body methods of a v3 response: the legacy ones (which collect the stream once and keep it),
+ * refusing a body the caller already read from the stream itself, as cycletls v3 does, instead of
+ * giving what was left of it.
+ */
+function v3BodyMethods(res: CycleTLSResponseShape, body: Readable): Partial<V3Response> {
+  let collecting = false;
+  const read = <T>(method: () => Promise<T>): Promise<T> => {
+    if (!collecting && (body.readableDidRead || body.destroyed)) {
+      return Promise.reject(
+        new TypeError('the response body was already read from response.body: it can be read once'),
+      );
+    }
+    collecting = true;
+    return method();
+  };
+  return {
+    json: <J>() => read(() => res.json() as Promise<J>),
+    text: () => read(() => res.text()),
+    arrayBuffer: () => read(() => res.arrayBuffer()),
+    blob: () => read(() => res.blob()),
+    buffer: () => read(async () => Buffer.from(await res.arrayBuffer())),
+  };
 }
 
 function v3Response(res: CycleTLSResponseShape): V3Response {
+  const body = res.data as Readable;
   return {
     ...res,
     statusCode: res.status,
     headers: lowerCaseHeaders(res.rawHeaders),
-    body: res.data as Readable,
-    buffer,
-  };
+    body,
+    ...v3BodyMethods(res, body),
+  } as V3Response;
 }
 
 export class CycleTLS extends EventEmitter {

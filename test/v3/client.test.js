@@ -146,6 +146,18 @@ describe('new CycleTLS()', () => {
     expect(err.stage).toBe('body');
   });
 
+  test('json()/text()/… twice give the same; after reading response.body they reject', async () => {
+    const r = await client.get(server.url('/echo'));
+    const text = await r.text();
+    expect(await r.json()).toEqual(JSON.parse(text));
+    expect((await r.buffer()).toString()).toBe(text);
+    const streamed = await client.get(server.url('/bytes?n=1000'));
+    let n = 0;
+    for await (const chunk of streamed.body) n += chunk.length;
+    expect(n).toBe(1000);
+    await expect(streamed.text()).rejects.toThrow(/already read/);
+  });
+
   test('every verb; put/patch take a body', async () => {
     for (const verb of ['get', 'delete', 'options', 'trace']) {
       const r = await client[verb](server.url('/echo'));
