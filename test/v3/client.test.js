@@ -229,3 +229,33 @@ describe('ws(): the ws package surface', () => {
     expect(err.code).toBe('ERR_CONNECT_REFUSED');
   });
 });
+
+test('back-pressure: an unread response.body stops the engine reading the socket', async () => {
+  const http = require('node:http');
+  const TOTAL = 200 * 1024 * 1024;
+  let written = 0;
+  const fast = http.createServer((req, res) => {
+    res.writeHead(200, { 'Content-Length': String(TOTAL) });
+    const chunk = Buffer.alloc(256 * 1024, 0x63);
+    const pump = () => {
+      while (written < TOTAL) {
+        written += chunk.length;
+        if (!res.write(chunk)) return void res.once('drain', pump);
+      }
+      res.end();
+    };
+    pump();
+  });
+  await new Promise((r) => fast.listen(0, '127.0.0.1', r));
+  try {
+    const r = await client.get(`http://127.0.0.1:${fast.address().port}/`);
+    await new Promise((resolve) => r.body.once('readable', resolve));
+    // Nobody reads for a while: the server is as fast as it gets, yet what it could write stays small.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(written).toBeLessThan(40 * 1024 * 1024);
+    r.body.destroy();
+  } finally {
+    fast.closeAllConnections();
+    await new Promise((resolve) => fast.close(resolve));
+  }
+}, 60000);
