@@ -2,11 +2,13 @@
 // method, ws(), sse(), exit(), close(), stats()) on the process's shared engine instance.
 import { CycleTLSError } from './errors';
 import { acquireInstance } from './instance';
+import type { ClientState, SharedInstance } from './instance';
 import { loadAddon } from './native';
 import { openEventSource } from './open-event-source';
 import { openWebSocket } from './open-websocket';
 import type { WebSocketContext } from './open-websocket';
 import { normalizeInit } from './init-options';
+import type { NormalizedInit } from './init-options';
 import { HTTP_METHODS } from './options';
 import { perform } from './request';
 import type { CycleTLSResponseShape } from './response';
@@ -14,12 +16,32 @@ import type { CycleTLSResponseShape } from './response';
 type ClientFn = ((url: string, options?: object, method?: string) => Promise<CycleTLSResponseShape>) &
   Record<string, unknown>;
 
-export async function initCycleTLS(initOptions?: unknown): Promise<ClientFn> {
+/** A client of the process's engine, as every door (initCycleTLS, new CycleTLS, fetch) opens one. */
+export interface ClientConnection {
+  instance: SharedInstance;
+  client: ClientState;
+  init: NormalizedInit;
+  wsContext: WebSocketContext;
+}
+
+export async function connectClient(initOptions?: unknown): Promise<ClientConnection> {
   const init = normalizeInit(initOptions);
   loadAddon();
   const instance = acquireInstance(init.port, init.share, init.engine);
   await instance.ready;
   const client = instance.addClient(init.clientLimits);
+  const wsContext: WebSocketContext = {
+    instance,
+    client,
+    cookieJar: init.cookieJar,
+    rejectOnError: init.rejectOnError,
+    requestId: () => `${client.id}:${client.nextSeq++}`,
+  };
+  return { instance, client, init, wsContext };
+}
+
+export async function initCycleTLS(initOptions?: unknown): Promise<ClientFn> {
+  const { instance, client, init, wsContext } = await connectClient(initOptions);
   const request = (
     url: unknown,
     options?: unknown,
@@ -28,13 +50,6 @@ export async function initCycleTLS(initOptions?: unknown): Promise<ClientFn> {
   const fn = ((url: string, options?: object, method?: string) =>
     request(url, options, method ?? 'get')) as ClientFn;
   for (const m of HTTP_METHODS) fn[m] = (url: unknown, options?: unknown) => request(url, options, m);
-  const wsContext: WebSocketContext = {
-    instance,
-    client,
-    cookieJar: init.cookieJar,
-    rejectOnError: init.rejectOnError,
-    requestId: () => `${client.id}:${client.nextSeq++}`,
-  };
   fn.ws = (url: unknown, options?: unknown) => openWebSocket(wsContext, url, options);
   fn.webSocket = fn.ws;
   fn.sse = (url: unknown, options?: unknown) =>

@@ -49,6 +49,8 @@ export class CycleTLSError extends Error {
   readonly stage: ErrorStage;
   /** Whether trying the same request again may succeed. */
   readonly retryable: boolean;
+  /** The failed request's id, when the error rejected a request (the response's `requestId`). */
+  declare readonly requestId?: string;
 
   constructor(code: ErrorCode, message: string, stage: ErrorStage = 'engine') {
     super(message);
@@ -56,6 +58,14 @@ export class CycleTLSError extends Error {
     this.stage = stage;
     this.retryable = RETRYABLE.has(code);
     Object.defineProperty(this, 'name', { value: 'CycleTLSError', enumerable: false });
+  }
+
+  /**
+   * The HTTP-like status cycletls v3 puts on its errors (408 timeouts, 495 TLS, 502 refused or proxy,
+   * 421 DNS and dial, 413 too large; 0 otherwise): the statuses cycletls 2.0.5 resolved failures with.
+   */
+  get statusCode(): number {
+    return compatStatus(this.code);
   }
 
   toJSON(): { code: ErrorCode; stage: ErrorStage; message: string } {

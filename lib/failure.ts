@@ -47,7 +47,12 @@ export function settleFailure(
   requestId: string,
   meta?: Pick<ResponseMeta, 'requestId' | 'redirects'>,
 ): CycleTLSResponseShape {
-  if (rejects(err, rejectOnError)) throw err;
+  if (rejects(err, rejectOnError)) {
+    // Which request failed (cycletls v3's errors carry it): set once, where the id is known.
+    if (err instanceof CycleTLSError && err.requestId === undefined)
+      Object.defineProperty(err, 'requestId', { value: requestId, enumerable: false });
+    throw err;
+  }
   const failure = err as CycleTLSError;
   const head = metaOf(failure);
   return errorResponse(failure, req, requestId, head && meta ? { ...head, ...meta } : undefined);

@@ -84,7 +84,7 @@ function normalizeReconnect(v: unknown): Reconnect | undefined {
  * The stream has no overall deadline: `timeout` bounds each phase up to the response head
  * (connect, TLS, head) unless the caller set those phases; `bodyIdleTimeout` bounds silence.
  */
-const adjust: AdjustRequest = (req) => ({
+export const headPhaseDeadlines: AdjustRequest = (req) => ({
   ...req,
   responseType: 'stream',
   timeoutMs: 0,
@@ -196,7 +196,7 @@ class EventSession implements AsyncIterableIterator<SSEEvent> {
     };
     if (this.userSignal === undefined || this.userSignal instanceof AbortSignal)
       options.signal = this.controller.signal;
-    return this.perform(this.url, options, adjust);
+    return this.perform(this.url, options, headPhaseDeadlines);
   }
 
   attach(stream: Readable): void {

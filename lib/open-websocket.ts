@@ -42,6 +42,8 @@ export interface WebSocketResponseShape extends CycleTLSResponseShape {
   ): Promise<void>;
   close(code?: number, reason?: string): Promise<void>;
   ping(data?: Buffer | string): Promise<void>;
+  pong(data?: Buffer | string): Promise<void>;
+  terminate(): void;
   onMessage(cb: (m: WsMessage) => void): void;
   onClose(cb: (code: number, reason: string) => void): void;
   onError(cb: (err: Error) => void): void;
@@ -106,6 +108,8 @@ function withSession(res: CycleTLSResponseShape, session: WebSocketSession): Web
       session.send(data, isBinary),
     close: (code?: number, reason?: string) => session.close(code, reason),
     ping: (data?: Buffer | string) => session.ping(data),
+    pong: (data?: Buffer | string) => session.pong(data),
+    terminate: () => session.terminate(),
     onMessage: (cb: (m: WsMessage) => void) => session.onMessage(cb),
     onClose: (cb: (code: number, reason: string) => void) => session.onClose(cb),
     onError: (cb: (err: Error) => void) => session.onError(cb),
@@ -299,6 +303,10 @@ function upgrade(
         exchange.write(null); // the engine closes once what was written went out
         endTimer = setTimeout(() => exchange.cancel(), END_GRACE_MS);
         endTimer.unref?.();
+      },
+      destroy(): void {
+        ending = true;
+        exchange.cancel();
       },
       // The session's reader is behind: stop telling the engine to go on (it stops within its credit).
       pause(paused: boolean): void {

@@ -14,6 +14,9 @@ fs.writeFileSync(
     'export const CycleTLSError = cjs.CycleTLSError;',
     'export const errorCodes = cjs.errorCodes;',
     'export const nativeBinding = cjs.nativeBinding;',
+    'export const CycleTLS = cjs.CycleTLS;',
+    'export const fetch = cjs.fetch;',
+    'export const createFetch = cjs.createFetch;',
     '',
   ].join('\n'),
 );

@@ -4,6 +4,7 @@
 import type { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Blob } from 'node:buffer';
+import { EventEmitter } from 'node:events';
 
 /** Stable error codes, from the engine up. */
 export type ErrorCode =
@@ -54,6 +55,13 @@ export declare class CycleTLSError extends Error {
   readonly stage: ErrorStage;
   /** Whether trying the same request again may succeed. */
   readonly retryable: boolean;
+  /**
+   * cycletls v3's status of a failure: 408 timeouts, 495 TLS, 502 refused or proxy, 421 DNS and
+   * dial, 413 too large; 0 otherwise.
+   */
+  readonly statusCode: number;
+  /** The failed request's id (its response's `requestId`), when the error rejected a request. */
+  readonly requestId?: string;
   constructor(code: ErrorCode, message: string, stage?: ErrorStage);
   toJSON(): { code: ErrorCode; stage: ErrorStage; message: string };
 }
@@ -384,6 +392,10 @@ export interface CycleTLSWebSocketResponse extends CycleTLSResponse<string | nul
   /** The closing handshake (code 1000, 1001–1014 or 3000–4999; reason ≤ 123 bytes); resolves when closed. */
   close(code?: number, reason?: string): Promise<void>;
   ping(data?: Buffer | string): Promise<void>;
+  /** An unsolicited Pong (a heartbeat, ≤ 125 bytes). */
+  pong(data?: Buffer | string): Promise<void>;
+  /** Ends the connection at once, without the closing handshake; onClose hears 1006. */
+  terminate(): void;
   /** Messages that arrived before the first callback are passed to it. */
   onMessage(callback: (message: WebSocketMessage) => void): void;
   /** The server's code and reason; 1005 when it gave none, 1006 when the connection ended without a Close. */
@@ -709,8 +721,203 @@ export interface NativeBinding {
  */
 export declare function nativeBinding(): NativeBinding;
 
-/** Rejects with ERR_NATIVE_UNAVAILABLE when no native addon loads on this machine (see `nativeBinding()`). */
-declare function initCycleTLS(initOptions?: InitOptions): Promise<CycleTLSClient>;
+// ---- cycletls v3's client: `new CycleTLS(options)` ----
+
+/** cycletls v3's client options: initCycleTLS's, with v3's units. */
+export interface CycleTLSOptions extends InitOptions {
+  /** The default request timeout in milliseconds, up to the response head. Default 30000. */
+  timeout?: number;
+  /** cycletls's Go process: accepted, nothing to spawn (the engine is in this process). */
+  autoSpawn?: boolean;
+  /** cycletls's credit window: accepted; the engine's own read-ahead applies (2 MiB per stream). */
+  initialWindow?: number;
+  /** cycletls's credit threshold: accepted, with nothing to act on. */
+  creditThreshold?: number;
+  /** cycletls's Go executable: accepted, there is none. */
+  executablePath?: string;
+}
+
+/** A v3 request's options: the legacy ones (profile, proxy, ja3, cookies…), in milliseconds, streamed. */
+export interface V3RequestOptions extends Omit<
+  CycleTLSRequestOptions,
+  'responseType' | 'timeout' | 'rejectOnError' | 'url' | 'method'
+> {
+  /** Milliseconds up to the response head (connect, TLS, head); default: the client's `timeout`. */
+  timeout?: number;
+  /** Milliseconds of silence allowed in the body stream (`bodyIdleTimeout`). */
+  readTimeout?: number;
+}
+
+export interface V3Request extends V3RequestOptions {
+  url: string;
+  /** Default 'GET'. */
+  method?: string;
+}
+
+/**
+ * A v3 response, resolved at the head: the body is a Readable with back-pressure down to the socket
+ * (nothing is read more than 2 MiB ahead of its reader). json()/text()/… read it whole, once.
+ */
+export interface V3Response extends Omit<CycleTLSResponse<Readable>, 'error' | 'headers'> {
+  statusCode: number;
+  /** Alias of statusCode. */
+  status: number;
+  /** Every value an array; names in lower case (Go's spelling works too: `headers['Content-Type']`). */
+  headers: { [name: string]: string[] };
+  body: Readable;
+  /** Alias of body. */
+  data: Readable;
+  buffer(): Promise<Buffer>;
+}
+
+/** ws()'s options in v3: the legacy WebSocket options, in milliseconds. */
+export interface V3WebSocketOptions extends Omit<
+  CycleTLSWebSocketOptions,
+  'timeout' | 'rejectOnError' | 'responseType' | 'url' | 'method'
+> {
+  timeout?: number;
+}
+
+/** sse()'s options in v3: the legacy ones, in milliseconds. */
+export interface V3SSEOptions extends Omit<
+  CycleTLSSSEOptions,
+  'timeout' | 'rejectOnError' | 'responseType' | 'url' | 'method'
+> {
+  timeout?: number;
+  /** Milliseconds of silence allowed in the stream (`bodyIdleTimeout`). */
+  sseTimeout?: number;
+}
+
+export interface V3SSEResponse extends Omit<CycleTLSSSEResponse, 'headers'> {
+  statusCode: number;
+  headers: { [name: string]: string[] };
+}
+
+export type WebSocketBinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments';
+
+/** client.ws()'s socket: the `ws` package's API, already open (it emits 'open' right after ws() resolves). */
+export declare class CycleTLSWebSocket extends EventEmitter {
+  static readonly CONNECTING: 0;
+  static readonly OPEN: 1;
+  static readonly CLOSING: 2;
+  static readonly CLOSED: 3;
+  readonly CONNECTING: 0;
+  readonly OPEN: 1;
+  readonly CLOSING: 2;
+  readonly CLOSED: 3;
+  readonly url: string;
+  /** 1 open, 2 closing, 3 closed. */
+  readonly readyState: number;
+  /** The subprotocol the server chose ('' for none). */
+  readonly protocol: string;
+  readonly extensions: string;
+  readonly bufferedAmount: number;
+  /** How binary messages are given: Buffer (default), ArrayBuffer or [Buffer]. */
+  binaryType: WebSocketBinaryType;
+  /** The upgrade's response (status, headers, tls, connection…). */
+  readonly response: CycleTLSWebSocketResponse;
+  send(
+    data: string | Buffer | ArrayBuffer | SharedArrayBuffer | ArrayBufferView,
+    cb?: (err?: Error) => void,
+  ): void;
+  send(
+    data: string | Buffer | ArrayBuffer | SharedArrayBuffer | ArrayBufferView,
+    options: { binary?: boolean; compress?: boolean; fin?: boolean; mask?: boolean },
+    cb?: (err?: Error) => void,
+  ): void;
+  ping(data?: Buffer | string, mask?: boolean, cb?: (err?: Error) => void): void;
+  pong(data?: Buffer | string, mask?: boolean, cb?: (err?: Error) => void): void;
+  close(code?: number, reason?: string | Buffer): void;
+  terminate(): void;
+  on(event: 'open', listener: () => void): this;
+  on(event: 'message', listener: (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => void): this;
+  on(event: 'close', listener: (code: number, reason: Buffer) => void): this;
+  on(event: 'error', listener: (error: Error) => void): this;
+  on(event: 'ping' | 'pong', listener: (data: Buffer) => void): this;
+  once(event: 'open', listener: () => void): this;
+  once(event: 'message', listener: (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => void): this;
+  once(event: 'close', listener: (code: number, reason: Buffer) => void): this;
+  once(event: 'error', listener: (error: Error) => void): this;
+  once(event: 'ping' | 'pong', listener: (data: Buffer) => void): this;
+}
+
+/**
+ * cycletls v3's client. The constructor is synchronous; the engine starts with the first request.
+ * HTTP statuses resolve (check statusCode); failures reject with a CycleTLSError (its statusCode says
+ * 408, 495, 502…).
+ */
+export declare class CycleTLS extends EventEmitter {
+  constructor(options?: CycleTLSOptions);
+  request(options: V3Request): Promise<V3Response>;
+  get(url: string, options?: V3RequestOptions): Promise<V3Response>;
+  head(url: string, options?: V3RequestOptions): Promise<V3Response>;
+  delete(url: string, options?: V3RequestOptions): Promise<V3Response>;
+  options(url: string, options?: V3RequestOptions): Promise<V3Response>;
+  trace(url: string, options?: V3RequestOptions): Promise<V3Response>;
+  /** CONNECT is not a request method here: rejects with ERR_NOT_IMPLEMENTED. */
+  connect(url: string, options?: V3RequestOptions): Promise<V3Response>;
+  post(url: string, body?: RequestBody, options?: V3RequestOptions): Promise<V3Response>;
+  put(url: string, body?: RequestBody, options?: V3RequestOptions): Promise<V3Response>;
+  patch(url: string, body?: RequestBody, options?: V3RequestOptions): Promise<V3Response>;
+  /** Resolves once the socket is open; 'open' is emitted right after. A failure rejects. */
+  ws(url: string, options?: V3WebSocketOptions): Promise<CycleTLSWebSocket>;
+  webSocket(url: string, options?: V3WebSocketOptions): Promise<CycleTLSWebSocket>;
+  sse(url: string, options?: V3SSEOptions): Promise<V3SSEResponse>;
+  eventSource(url: string, options?: V3SSEOptions): Promise<V3SSEResponse>;
+  /** Settles this client's requests with ERR_CLIENT_CLOSED; later requests reject with it. */
+  close(): Promise<void>;
+}
+
+// ---- fetch ----
+
+/** fetch's init: WHATWG RequestInit plus this library's request options (profile, proxy, ja3…). */
+export interface FetchInit
+  extends
+    Omit<RequestInit, 'body' | 'headers'>,
+    Omit<
+      CycleTLSRequestOptions,
+      'body' | 'headers' | 'method' | 'signal' | 'url' | 'responseType' | 'rejectOnError' | 'disableRedirect'
+    > {
+  /** Every WHATWG body (a ReadableStream needs `duplex: 'half'`), or any of the legacy client's. */
+  body?: RequestBody | globalThis.Blob | globalThis.ReadableStream | null;
+  headers?: Headers | Array<[string, string]> | Record<string, string | ReadonlyArray<string>>;
+  duplex?: 'half';
+}
+
+/**
+ * A fetch bound to a client. Defaults: this library's request options (profile, proxy, cookieJar, ja3,
+ * headers, timeout in seconds up to the head…) and its client options (port, maxConnections…).
+ */
+export interface FetchOptions
+  extends
+    Omit<CycleTLSRequestOptions, 'body' | 'url' | 'method' | 'signal' | 'responseType' | 'rejectOnError'>,
+    Omit<InitOptions, 'timeout' | 'cookieJar' | 'maxResponseBytes' | 'rejectOnError'> {}
+
+export interface Fetch {
+  /**
+   * Resolves to Node's global Response (url, redirected, a web ReadableStream body with back-pressure);
+   * network failures reject with TypeError whose `cause` is the CycleTLSError; an abort with the
+   * signal's reason.
+   */
+  (input: string | URL | Request, init?: FetchInit): Promise<Response>;
+  /** Closes its client: requests in flight settle, later calls reject (module-level fetch: a new one). */
+  close(): Promise<void>;
+}
+
+/** fetch on a client shared by the process, made on first use; closed by itself before the process exits. */
+export declare const fetch: Fetch;
+export declare function createFetch(options?: FetchOptions): Fetch;
+
+/**
+ * The default export, also named initCycleTLS: called, the legacy client (rejects with
+ * ERR_NATIVE_UNAVAILABLE when no native addon loads, see `nativeBinding()`); with `new`, cycletls v3's
+ * client.
+ */
+export interface InitCycleTLS {
+  (initOptions?: InitOptions): Promise<CycleTLSClient>;
+  new (options?: CycleTLSOptions): CycleTLS;
+}
+declare const initCycleTLS: InitCycleTLS;
 
 export { initCycleTLS };
 export default initCycleTLS;

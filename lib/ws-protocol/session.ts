@@ -47,6 +47,8 @@ export interface WsTransport {
    * with that key, masking while copying. Without it, frames are masked here and go to write().
    */
   writeMasked?(header: Buffer, payload: Buffer): void;
+  /** Optional: cuts the connection now, nothing flushed (terminate()); without it, end() is used. */
+  destroy?(): void;
 }
 
 export interface WsMessage {
@@ -394,18 +396,42 @@ export class WebSocketSession {
 
   /** Sends a Ping (≤ 125 bytes); resolves as send() does. Pongs come to onPong. */
   ping(data?: Buffer | string): Promise<void> {
+    return this.control(OP_PING, 'ping', data);
+  }
+
+  private control(opcode: number, what: string, data: Buffer | string | undefined): Promise<void> {
     const payload = data === undefined ? EMPTY : typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    if (!Buffer.isBuffer(payload)) return Promise.reject(invalidOption('ping() takes a Buffer or a string'));
+    if (!Buffer.isBuffer(payload))
+      return Promise.reject(invalidOption(`${what}() takes a Buffer or a string`));
     if (payload.length > 125)
-      return Promise.reject(invalidRange(`a ping payload is at most 125 bytes, got ${payload.length}`));
-    if (this.state !== OPEN) return Promise.reject(this.notOpen('ping'));
+      return Promise.reject(invalidRange(`a ${what} payload is at most 125 bytes, got ${payload.length}`));
+    if (this.state !== OPEN) return Promise.reject(this.notOpen(what));
     return new Promise<void>((resolve, reject) => {
       const entry: PendingWrite = { resolve, reject, written: false };
       this.pending.add(entry);
       // Control frames go out at once, ahead of messages still being compressed.
-      this.transport.write(encodeFrame(OP_PING, payload));
+      this.transport.write(encodeFrame(opcode, payload));
       this.written(entry);
     });
+  }
+
+  /** Sends an unsolicited Pong (≤ 125 bytes, RFC 6455 §5.5.3: a heartbeat); resolves as send() does. */
+  pong(data?: Buffer | string): Promise<void> {
+    return this.control(OP_PONG, 'pong', data);
+  }
+
+  /**
+   * Ends the connection at once, without the closing handshake (the `ws` package's terminate()):
+   * pending sends reject, onClose hears 1006.
+   */
+  terminate(): void {
+    if (this.state === CLOSED) return;
+    if (!this.ended) {
+      this.ended = true;
+      if (this.transport.destroy) this.transport.destroy();
+      else this.transport.end();
+    }
+    this.finish(1006, '', undefined);
   }
 
   /**

@@ -69,3 +69,26 @@ test('the declared ProfileId values are exactly the presets the addon carries', 
   const addon = require(path.join(root, 'build', 'Release', 'cycletls_native.node'));
   expect(declared.sort()).toEqual([...addon.info.profiles].sort());
 });
+
+test('the declared v3 client, its WebSocket and fetch exist at runtime, method for method', () => {
+  const mod = require(root);
+  const dts = fs.readFileSync(path.join(root, 'types', 'index.d.ts'), 'utf8');
+  const methodsOf = (cls) => {
+    const body = new RegExp(`export declare class ${cls} extends EventEmitter \\{([\\s\\S]*?)\\n\\}`).exec(
+      dts,
+    )[1];
+    return [...new Set([...body.matchAll(/^ {2}([a-zA-Z]+)\(/gm)].map((m) => m[1]))];
+  };
+  const v3Methods = methodsOf('CycleTLS');
+  expect(v3Methods).toEqual(expect.arrayContaining(['request', 'get', 'post', 'ws', 'sse', 'close']));
+  for (const m of v3Methods) expect(typeof mod.CycleTLS.prototype[m]).toBe('function');
+  const { CycleTLSWebSocket } = require(path.join(root, 'dist', 'v3-websocket.js'));
+  const wsMethods = methodsOf('CycleTLSWebSocket');
+  expect(wsMethods).toEqual(expect.arrayContaining(['send', 'ping', 'pong', 'close', 'terminate', 'on']));
+  for (const m of wsMethods) expect(typeof CycleTLSWebSocket.prototype[m]).toBe('function');
+  expect(typeof mod.fetch).toBe('function');
+  expect(typeof mod.fetch.close).toBe('function');
+  expect(typeof mod.createFetch).toBe('function');
+  expect(new mod.CycleTLSError('ERR_TIMEOUT', 'x').statusCode).toBe(408);
+  expect(new mod.CycleTLSError('ERR_INTERNAL', 'x').statusCode).toBe(0);
+});
