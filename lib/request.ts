@@ -148,7 +148,7 @@ function runHop(
 }
 
 /** 301/302 turn POST into GET (as browsers do); 303 turns everything but HEAD into GET. */
-function redirectDropsBody(status: number, method: string): boolean {
+export function redirectDropsBody(status: number, method: string): boolean {
   return (status === 303 && method !== 'HEAD') || ((status === 301 || status === 302) && method === 'POST');
 }
 
