@@ -69,7 +69,10 @@ export interface CrawleeErrorResponse {
  * (stable `code` and `stage`) when the engine failed the request.
  */
 export declare class RequestError extends Error {
-  /** got's code: 'ETIMEDOUT', 'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ERR_PROXY_CONNECTION_FAILED', ... or the engine's. */
+  /**
+   * got's code: 'ETIMEDOUT', 'ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ERR_PROXY_CONNECTION_FAILED', ...
+   * or the engine's.
+   */
   readonly code: string;
   readonly response: CrawleeErrorResponse | undefined;
   readonly options: { url: string; method: string };
