@@ -17,7 +17,7 @@ import type { HeaderList } from './headers';
 import { isPlainObject, optBool, optInteger, optString, typeName } from './option-checks';
 import { HTTPError, MaxRedirectsError, ParseError, fromEngine } from './crawlee-errors';
 import type { ErrorResponse } from './crawlee-errors';
-import { redirectDropsBody } from './request';
+import { redirectDropsBody, redirectTarget } from './request';
 import type { CycleTLSResponseShape } from './response';
 
 export { HTTPError, MaxRedirectsError, ParseError, RequestError, TimeoutError } from './crawlee-errors';
@@ -284,19 +284,10 @@ export class CycleTLSHttpClient {
         throw new MaxRedirectsError(maxRedirects, { url: url.href, method });
       let next: URL;
       try {
-        next = new URL(location, url);
-      } catch {
-        throw fromEngine(
-          new CycleTLSError(
-            'ERR_PROTOCOL',
-            `invalid redirect location ${JSON.stringify(location)}`,
-            'redirect',
-          ),
-          url.href,
-          method,
-        );
+        next = redirectTarget(location, url);
+      } catch (err) {
+        throw fromEngine(err as CycleTLSError, url.href, method);
       }
-      next.hash = '';
       const names: HeaderList = Object.keys(headers).map((n) => [n, '']);
       const kept = new Set(redirectHeaders(names, dropsBody, next.origin !== url.origin).map(([n]) => n));
       const nextHeaders: SimpleHeaders = {};

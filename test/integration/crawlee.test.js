@@ -57,6 +57,11 @@ function siteHandler(seen) {
       res.setHeader('location', '/loop');
       return res.end();
     }
+    if (url.pathname === '/ftp') {
+      res.statusCode = 302;
+      res.setHeader('location', 'ftp://localhost/file');
+      return res.end();
+    }
     if (url.pathname === '/post-redirect') {
       res.statusCode = 302;
       res.setHeader('location', '/json');
@@ -235,6 +240,10 @@ describe('CycleTLSHttpClient (Crawlee BaseHttpClient contract)', () => {
     const err = await client.sendRequest({ url: site.url('/loop'), maxRedirects: 3 }).catch((e) => e);
     expect(err).toBeInstanceOf(MaxRedirectsError);
     expect(err.code).toBe('ERR_TOO_MANY_REDIRECTS');
+    const ftp = await client.sendRequest({ url: site.url('/ftp') }).catch((e) => e);
+    expect(ftp.name).toBe('RequestError');
+    expect(ftp.code).toBe('ERR_PROTOCOL');
+    expect(ftp.message).toBe('cannot follow a redirect to ftp:');
   });
 
   test("a cookie jar (Crawlee's session) supplies and stores cookies on every hop", async () => {
