@@ -10,7 +10,7 @@ const path = require('node:path');
 const { once } = require('node:events');
 const { spawn } = require('node:child_process');
 const { startServer } = require('../helpers/servers');
-const { startHttpProxy } = require('../helpers/proxies');
+const { startHttpProxy, startSocksServer } = require('../helpers/proxies');
 
 const storageDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctn-crawlee-'));
 
@@ -321,6 +321,33 @@ describe('CycleTLSHttpClient (Crawlee BaseHttpClient contract)', () => {
     const { ROTATE_PROXY_ERRORS } = require('@crawlee/utils');
     expect(ROTATE_PROXY_ERRORS.some((s) => refused.message.includes(s))).toBe(true);
     expect(refused.cause.code).toMatch(/^ERR_(PROXY|CONNECT_REFUSED)$/);
+  });
+
+  test("got's per-phase timeouts, an AbortSignal, and a SOCKS5 proxyUrl", async () => {
+    const headers = await client
+      .sendRequest({ url: site.url('/stall'), timeout: { response: 300 } })
+      .catch((e) => e);
+    expect(headers).toBeInstanceOf(TimeoutError);
+    expect(headers.cause.stage).toBe('headers');
+    const controller = new AbortController();
+    const pending = client
+      .sendRequest({ url: site.url('/stall'), signal: controller.signal })
+      .catch((e) => e);
+    setTimeout(() => controller.abort(), 50);
+    const aborted = await pending;
+    expect(aborted.name).toBe('AbortError');
+    expect(aborted.cause.code).toBe('ERR_ABORTED');
+    const socks = await startSocksServer();
+    try {
+      const r = await client.sendRequest({
+        url: site.url('/page/2'),
+        proxyUrl: `socks5://127.0.0.1:${socks.port}`,
+      });
+      expect(r.statusCode).toBe(200);
+      expect(socks.log.map((e) => [e.version, e.port])).toEqual([['5', site.port]]);
+    } finally {
+      await socks.close();
+    }
   });
 
   test('bad options fail at construction with ERR_INVALID_OPTION', () => {
