@@ -59,6 +59,9 @@ for (const c of cfg.clients)
     console.error(`unknown client ${c}; known: ${[H2LOAD, ...Object.keys(CLIENTS)].join(', ')}`);
     process.exit(2);
   }
+// `crawl` is not a request workload: Crawlee's HttpCrawler with each HTTP client (crawl.js)
+const crawlOnly = cfg.workloads.includes('crawl');
+cfg.workloads = cfg.workloads.filter((w) => w !== 'crawl');
 for (const w of cfg.workloads)
   if (!WORKLOADS[w]) {
     console.error(`unknown workload ${w}; known: ${Object.keys(WORKLOADS).join(', ')}`);
@@ -916,6 +919,20 @@ function reportFrom(file) {
 
 async function main() {
   if (opt('report-from')) return reportFrom(opt('report-from'));
+  if (crawlOnly) {
+    const { runCrawlBench, CRAWL_CLIENTS } = require('./crawl');
+    await runCrawlBench({
+      rounds: cfg.rounds,
+      pages: Number(opt('n-crawl', quick ? 200 : 2000)),
+      concurrency: Number(opt('crawl-concurrency', 16)),
+      clients: list(opt('crawl-clients', CRAWL_CLIENTS.join(','))),
+      outMd: outMd.replace(/\.md$/, outName ? '.md' : '-crawl.md'),
+      outJson: outJson.replace(/\.json$/, outName ? '.json' : '-crawl.json'),
+      cellTimeoutMs: cfg.cellTimeoutMs,
+      log,
+    });
+    if (cfg.workloads.length === 0) return;
+  }
   const startedAt = new Date();
   const loadBefore = os.loadavg();
   fs.mkdirSync(workRoot, { recursive: true, mode: 0o755 });

@@ -148,14 +148,15 @@ function runHop(
 }
 
 /** 301/302 turn POST into GET (as browsers do); 303 turns everything but HEAD into GET. */
-function redirectDropsBody(status: number, method: string): boolean {
+export function redirectDropsBody(status: number, method: string): boolean {
   return (status === 303 && method !== 'HEAD') || ((status === 301 || status === 302) && method === 'POST');
 }
 
-function nextHop(req: NormalizedRequest, status: number, location: string): NormalizedRequest {
+/** Where a redirect's Location points, resolved against the hop's URL: http(s) only, no fragment. */
+export function redirectTarget(location: string, from: URL): URL {
   let url: URL;
   try {
-    url = new URL(location, req.url);
+    url = new URL(location, from);
   } catch {
     throw new CycleTLSError(
       'ERR_PROTOCOL',
@@ -167,6 +168,11 @@ function nextHop(req: NormalizedRequest, status: number, location: string): Norm
     throw new CycleTLSError('ERR_PROTOCOL', `cannot follow a redirect to ${url.protocol}`, 'redirect');
   }
   url.hash = '';
+  return url;
+}
+
+function nextHop(req: NormalizedRequest, status: number, location: string): NormalizedRequest {
+  const url = redirectTarget(location, req.url);
   const dropsBody = redirectDropsBody(status, req.method);
   const method = dropsBody ? 'GET' : req.method;
   const body = dropsBody ? undefined : req.body;

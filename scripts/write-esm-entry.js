@@ -20,3 +20,21 @@ fs.writeFileSync(
     '',
   ].join('\n'),
 );
+
+// `cycletls-native/crawlee`: the same for the Crawlee HTTP client (lib/crawlee.ts).
+fs.writeFileSync(
+  path.resolve(__dirname, '..', 'dist', 'crawlee.mjs'),
+  [
+    "import cjs from './crawlee.js';",
+    'export default cjs.CycleTLSHttpClient;',
+    ...[
+      'CycleTLSHttpClient',
+      'RequestError',
+      'TimeoutError',
+      'HTTPError',
+      'MaxRedirectsError',
+      'ParseError',
+    ].map((name) => `export const ${name} = cjs.${name};`),
+    '',
+  ].join('\n'),
+);
