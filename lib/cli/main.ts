@@ -484,6 +484,18 @@ async function runTransfer(ctx: RunContext, transfer: Transfer): Promise<number>
       });
       try {
         for await (const chunk of stream as AsyncIterable<Buffer>) {
+          if (
+            vars.size_download === 0 &&
+            transfer.output === undefined &&
+            (out as NodeJS.WriteStream).isTTY &&
+            chunk.includes(0)
+          ) {
+            stream.destroy();
+            throw new CliFailure(
+              EXIT.writeError,
+              'Binary output can mess up your terminal. Use "--output -" to write it to your terminal anyway, or "--output <file>" to save it.',
+            );
+          }
           vars.size_download += chunk.length;
           progress?.update(vars.size_download);
           if (!out.write(chunk)) await once(out, 'drain');
@@ -493,6 +505,7 @@ async function runTransfer(ctx: RunContext, transfer: Transfer): Promise<number>
             out.end((err?: Error | null) => (err ? reject(err) : resolve()));
           });
       } catch (err) {
+        if (err instanceof CliFailure) throw err;
         throw outError ? writeFailed(outError) : err;
       } finally {
         progress?.stop();

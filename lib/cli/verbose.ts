@@ -126,6 +126,7 @@ export async function probeWire(request: RequestFn, req: ProbeRequest): Promise<
 /** curl's -v lines about the first flight: ALPN and TLS versions offered, SNI, the fingerprints. */
 export function offerLines(view: WireView): string[] {
   const out: string[] = [];
+  if (view.ja4) out.push('* First flight (this request replayed to a local echo server, same options):');
   if (view.alpnOffered) out.push(`* ALPN: offers ${view.alpnOffered.join(',')}`);
   if (view.versionsOffered) out.push(`* TLS versions offered: ${view.versionsOffered.join(', ')}`);
   if (view.sni !== undefined) out.push(`* SNI: ${view.sni ?? '(none: IP address)'}`);

@@ -89,3 +89,39 @@ maybe('-o shows a progress bar on a terminal, as curl does, and the file is comp
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+maybe(
+  'binary output to a terminal is refused with exit 23, as curl refuses it; "-o -" writes it anyway',
+  async () => {
+    if (tmuxMissing)
+      throw new Error('tmux is not installed: run scripts/install-deps.sh (it installs tmux in a clone)');
+    const server = await startServer();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctn-tty-'));
+    const socket = path.join(dir, 'tmux.sock');
+    const tmux = (...args) => spawnSync('tmux', ['-S', socket, ...args], { encoding: 'utf8' });
+    const run = async (name, extra) => {
+      const rcFile = path.join(dir, `${name}.rc`);
+      const command = [
+        `SSL_CERT_FILE='${process.env.SSL_CERT_FILE}'`,
+        `'${process.execPath}' '${BIN}' ${extra} '${server.url('/bytes?n=64')}'`,
+        `; echo $? > '${rcFile}'; sleep 120`,
+      ].join(' ');
+      expect(tmux('new-session', '-d', '-s', name, '-x', '150', '-y', '10', command).status).toBe(0);
+      await waitFor(`${name} to end`, () => fs.existsSync(rcFile) && fs.readFileSync(rcFile, 'utf8').trim());
+      return {
+        rc: fs.readFileSync(rcFile, 'utf8').trim(),
+        screen: tmux('capture-pane', '-p', '-t', name).stdout,
+      };
+    };
+    try {
+      const refused = await run('refused', '');
+      expect(refused.rc).toBe('23');
+      expect(refused.screen).toContain('cycletls-native: (23) Binary output can mess up your terminal.');
+      expect((await run('forced', '-o -')).rc).toBe('0');
+    } finally {
+      tmux('kill-server');
+      await server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
