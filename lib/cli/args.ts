@@ -277,7 +277,7 @@ A curl-like client that looks like a browser on the wire (TLS ClientHello, HTTP/
  -e, --referer <url>        the Referer header
  -u, --user <user:pass>     HTTP basic authentication
  -b, --cookie <data|file>   "k=v; k2=v2", or a cookie file (Netscape/curl format) to read
- -c, --cookie-jar <file>    write every cookie to this file (Netscape/curl format) at the end
+ -c, --cookie-jar <file>    write every cookie to this file (Netscape/curl format) at the end ("-": stdout)
  -x, --proxy <url>          http://, https://, socks4://, socks4a://, socks5://, socks5h:// (no
                             scheme: http://)
  -U, --proxy-user <u:p>     proxy credentials

@@ -657,7 +657,9 @@ export async function main(argv: readonly string[], io: CliIo = process): Promis
     }
     if (jar && opts.cookieJarOut) {
       try {
-        fs.writeFileSync(opts.cookieJarOut, await formatCookieFile(jar));
+        const text = await formatCookieFile(jar);
+        if (opts.cookieJarOut === '-') await write(io.stdout, text);
+        else fs.writeFileSync(opts.cookieJarOut, text);
       } catch (err) {
         report(
           `(${EXIT.writeError}) failed to save cookies in ${opts.cookieJarOut}: ${(err as Error).message}`,

@@ -201,6 +201,8 @@ describe('files: -o, -O, cookies', () => {
     expect(header(json(r), 'cookie')).toBe('c1=v1; c2=v2');
     r = await runCli(['-b', 'x=1; y=2', https.url()]);
     expect(header(json(r), 'cookie')).toBe('x=1; y=2');
+    r = await runCli(['-s', '-o', '/dev/null', '-c', '-', https.url('/set-cookie')]);
+    expect(r.stdout.toString()).toMatch(/^# Netscape HTTP Cookie File\n[^]*\tc1\tv1\n/);
   });
 
   test('-b reads a curl-written file (HttpOnly prefix, expiry, subdomain flag) and -c keeps what it did not send', async () => {
@@ -313,6 +315,11 @@ describe("curl's exit codes", () => {
       let r = await runCli(['-sS', bad.url('/text')]);
       expect(r.code).toBe(60);
       expect(r.stderr).toContain('[ERR_TLS_CERT]');
+      // -v still shows the first flight that met the failure.
+      const v = await runCli(['-v', bad.url('/text')]);
+      expect(v.code).toBe(60);
+      expect(v.stderr).toMatch(/^\* JA4: t13d1517h2_8daaf6152771_cb7bf5808d99$/m);
+      expect(v.stderr).toMatch(/^cycletls-native: \(60\) .*\[ERR_TLS_CERT\]$/m);
       r = await runCli(['-k', bad.url('/text')]);
       expect(r.code).toBe(0);
       expect(r.stdout.toString()).toBe('héllo wörld');
