@@ -41,11 +41,10 @@ class CliFailure extends Error {
   }
 }
 
-function readInput(file: string, io: CliIo): Buffer {
+function readInput(file: string): Buffer {
   try {
     return file === '-' ? fs.readFileSync(0) : fs.readFileSync(file);
   } catch (err) {
-    void io;
     throw new CliFailure(
       EXIT.readError,
       `Failed to open/read local data from file/application: ${file}: ${(err as Error).message}`,
@@ -54,7 +53,7 @@ function readInput(file: string, io: CliIo): Buffer {
 }
 
 /** -d/--data-*: the parts joined with '&', as curl joins them. */
-function requestData(opts: CliOptions, io: CliIo): Buffer | undefined {
+function requestData(opts: CliOptions): Buffer | undefined {
   if (opts.data.length === 0) return undefined;
   const parts: Buffer[] = [];
   for (const part of opts.data) {
@@ -66,7 +65,7 @@ function requestData(opts: CliOptions, io: CliIo): Buffer | undefined {
       const eq = v.indexOf('=');
       if (at >= 0 && (eq < 0 || at < eq)) {
         const name = v.slice(0, at);
-        const content = encodeURIComponent(readInput(v.slice(at + 1), io).toString('utf8'));
+        const content = encodeURIComponent(readInput(v.slice(at + 1)).toString('utf8'));
         parts.push(Buffer.from(name ? `${name}=${content}` : content));
       } else if (eq >= 0) {
         const name = v.slice(0, eq);
@@ -74,7 +73,7 @@ function requestData(opts: CliOptions, io: CliIo): Buffer | undefined {
         parts.push(Buffer.from(name ? `${name}=${content}` : content));
       } else parts.push(Buffer.from(encodeURIComponent(v)));
     } else if (v.startsWith('@')) {
-      const bytes = readInput(v.slice(1), io);
+      const bytes = readInput(v.slice(1));
       // -d @file drops carriage returns and newlines, --data-binary keeps every byte (curl's rule).
       parts.push(
         part.kind === 'ascii'
@@ -110,15 +109,15 @@ const MIME_BY_EXTENSION: Record<string, string> = {
  * -F: a multipart body, serialized once by Node's own FormData encoder (so the request and the -v replay
  * carry the same boundary), with its Content-Type.
  */
-async function requestForm(opts: CliOptions, io: CliIo): Promise<{ body: Buffer; contentType: string }> {
+async function requestForm(opts: CliOptions): Promise<{ body: Buffer; contentType: string }> {
   const form = new FormData();
   for (const part of opts.form) {
     if (part.source === 'value') {
       form.append(part.name, part.type ? new Blob([part.value], { type: part.type }) : part.value);
     } else if (part.source === 'file-content') {
-      form.append(part.name, readInput(part.value, io).toString('utf8'));
+      form.append(part.name, readInput(part.value).toString('utf8'));
     } else {
-      const bytes = readInput(part.value, io);
+      const bytes = readInput(part.value);
       const type =
         part.type ?? MIME_BY_EXTENSION[path.extname(part.value).toLowerCase()] ?? 'application/octet-stream';
       const filename = part.filename ?? (part.value === '-' ? '' : path.basename(part.value));
@@ -133,10 +132,10 @@ async function requestForm(opts: CliOptions, io: CliIo): Promise<{ body: Buffer;
 }
 
 /** -H lines in order: "Name: value"; "Name:" drops earlier ones; "Name;" sends it empty; @file reads lines. */
-function requestHeaders(opts: CliOptions, io: CliIo): Array<[string, string]> {
+function requestHeaders(opts: CliOptions): Array<[string, string]> {
   const lines: string[] = [];
   for (const h of opts.headers) {
-    if (h.startsWith('@')) lines.push(...readInput(h.slice(1), io).toString('utf8').split(/\r?\n/));
+    if (h.startsWith('@')) lines.push(...readInput(h.slice(1)).toString('utf8').split(/\r?\n/));
     else lines.push(h);
   }
   let out: Array<[string, string]> = [];
@@ -215,9 +214,14 @@ function shortVersion(httpVersion: string): string {
   return httpVersion.replace(/\.0$/, '') || '0';
 }
 
+/** Writes and waits; a failing destination (a closed pipe, a full disk) is curl's write error, 23. */
 function write(stream: CliIo['stdout'], text: string | Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
-    stream.write(text, (err?: Error | null) => (err ? reject(err) : resolve()));
+    stream.write(text, (err?: Error | null) =>
+      err
+        ? reject(new CliFailure(EXIT.writeError, `Failure writing output to destination: ${err.message}`))
+        : resolve(),
+    );
   });
 }
 
@@ -533,18 +537,27 @@ async function runTransfer(ctx: RunContext, transfer: Transfer): Promise<number>
   vars.time_total = elapsed();
   vars.speed_download = vars.time_total > 0 ? vars.size_download / vars.time_total : 0;
   if (opts.writeOut !== undefined) {
-    let format = opts.writeOut;
-    if (format.startsWith('@')) format = readInput(format.slice(1), io).toString('utf8');
-    if (format.includes('remote_ip') || format.includes('remote_port') || format.includes('%{json}')) {
-      const remote = await lookupRemote(
-        new URL(vars.url_effective),
-        ctx.baseOptions.proxy as string | undefined,
-      );
-      vars.remote_ip = remote.ip;
-      vars.remote_port = remote.port;
+    try {
+      let format = opts.writeOut;
+      if (format.startsWith('@')) format = readInput(format.slice(1)).toString('utf8');
+      if (format.includes('remote_ip') || format.includes('remote_port') || format.includes('%{json}')) {
+        const remote = await lookupRemote(
+          new URL(vars.url_effective),
+          ctx.baseOptions.proxy as string | undefined,
+        );
+        vars.remote_ip = remote.ip;
+        vars.remote_port = remote.port;
+      }
+      for (const piece of formatWriteOut(format, vars, rawHeaders, (m) => ctx.say(m)))
+        await write(piece.stream === 'stdout' ? io.stdout : io.stderr, piece.text);
+    } catch (err) {
+      if (!(err instanceof CliFailure)) throw err;
+      // The transfer's own failure, if any, was said already and stays the exit code.
+      if (exitCode === EXIT.ok) {
+        ctx.say(`(${err.exitCode}) ${err.message}`);
+        exitCode = err.exitCode;
+      }
     }
-    for (const piece of formatWriteOut(format, vars, rawHeaders, (m) => ctx.say(m)))
-      await write(piece.stream === 'stdout' ? io.stdout : io.stderr, piece.text);
   }
   return exitCode;
 }
@@ -589,14 +602,17 @@ export async function main(argv: readonly string[], io: CliIo = process): Promis
     say(`try '${NAME} --help' for more information`);
     return EXIT.usage;
   }
+  // A failed write is reported to its callback (write() turns it into exit 23); without a listener the
+  // same error, emitted on the stream too, would end the process (a reader of stdout that went away).
+  io.stdout.on('error', () => {});
   let client: { exit(): Promise<unknown> } | undefined;
   try {
     const list = transfers(opts);
-    const headers = requestHeaders(opts, io);
-    let body = requestData(opts, io);
+    const headers = requestHeaders(opts);
+    let body = requestData(opts);
     if (opts.form.length > 0) {
       if (body) throw new UsageError('-d and -F cannot be used together');
-      const form = await requestForm(opts, io);
+      const form = await requestForm(opts);
       body = form.body;
       if (!headers.some(([n]) => n.toLowerCase() === 'content-type'))
         headers.push(['Content-Type', form.contentType]);
@@ -614,7 +630,7 @@ export async function main(argv: readonly string[], io: CliIo = process): Promis
       for (const file of cookieFiles) {
         // curl starts its cookie engine even when the -b file does not exist yet.
         if (!fs.existsSync(file)) continue;
-        await loadCookieFile(jar, readInput(file, io).toString('utf8'));
+        await loadCookieFile(jar, readInput(file).toString('utf8'));
       }
     }
     const headerObject: Record<string, string | string[]> = {};

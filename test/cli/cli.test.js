@@ -376,9 +376,18 @@ describe("curl's exit codes", () => {
     expect(r.code).toBe(1);
   });
 
-  test('23: the output file cannot be written; 26: a data file cannot be read', async () => {
+  test('23: the output file cannot be written, or stdout’s reader went away; 26: a data file cannot be read', async () => {
     let r = await runCli(['-sS', '-o', path.join(tmp, 'no-such-dir', 'x'), https.url('/text')]);
     expect(r.code).toBe(23);
+    r = await runCli(['-sS', '-w', '%{http_code}', https.url('/bytes?n=20000000')], { closeStdout: true });
+    expect(r.code).toBe(23);
+    expect(r.stderr).toMatch(/^cycletls-native: \(23\) Failure writing output to destination: .*EPIPE\n$/);
+    // Only -w writes to stdout here: its failure is a write error too, not a crash.
+    r = await runCli(['-sS', '-o', '/dev/null', '-w', '%{http_code}', https.url('/text')], {
+      closeStdout: true,
+    });
+    expect(r.code).toBe(23);
+    expect(r.stderr).toMatch(/^cycletls-native: \(23\) Failure writing output to destination: .*EPIPE\n$/);
     r = await runCli(['-sS', '-d', `@${path.join(tmp, 'missing.txt')}`, https.url()]);
     expect(r.code).toBe(26);
     r = await runCli(['-sS', '-F', `f=@${path.join(tmp, 'missing.txt')}`, https.url()]);

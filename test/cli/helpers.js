@@ -6,8 +6,11 @@ const path = require('node:path');
 
 const BIN = path.join(__dirname, '..', '..', 'bin', 'cycletls-native.js');
 
-/** Resolves { code, stdout (Buffer), stderr (string) }; `input` goes to its stdin. */
-function runCli(args, { cwd, input, env } = {}) {
+/**
+ * Resolves { code, stdout (Buffer), stderr (string) }; `input` goes to its stdin; `closeStdout` closes the
+ * reading end of its stdout at once (a reader that went away, as `| head` does).
+ */
+function runCli(args, { cwd, input, env, closeStdout = false } = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd,
@@ -16,7 +19,8 @@ function runCli(args, { cwd, input, env } = {}) {
     });
     const out = [];
     const err = [];
-    child.stdout.on('data', (d) => out.push(d));
+    if (closeStdout) child.stdout.destroy();
+    else child.stdout.on('data', (d) => out.push(d));
     child.stderr.on('data', (d) => err.push(d));
     child.on('error', reject);
     child.on('close', (code, signal) =>
