@@ -272,6 +272,23 @@ describe('redirects and write-out', () => {
     expect([ip, port, hdr, pct]).toEqual(['127.0.0.1', String(https.port), 'application/json', '%']);
   });
 
+  test('several URLs run in turn, the n-th -o with the n-th URL (--url adds one)', async () => {
+    const a = path.join(tmp, 'multi-a');
+    const b = path.join(tmp, 'multi-b');
+    const r = await runCli([https.url('/bytes?n=100&seed=4'), '-o', a, '--url', https.url('/text'), '-o', b]);
+    expect(r.code).toBe(0);
+    expect(fs.readFileSync(a)).toEqual(patternBytes(100, 4));
+    expect(fs.readFileSync(b, 'utf8')).toBe('héllo wörld');
+  });
+
+  test('-v with -L says how many hops were followed and shows the final response', async () => {
+    const r = await runCli(['-v', '-L', '-o', '/dev/null', https.url('/redirect/2')]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('> GET /redirect/2 HTTP/1.1\n');
+    expect(r.stderr).toContain(`* Followed 2 redirect(s) to ${https.url('/echo')}\n`);
+    expect(r.stderr).toMatch(/^< Content-Type: application\/json$/m);
+  });
+
   test('-w times are seconds with six decimals, %{json} holds every variable, %{stderr} switches stream', async () => {
     const r = await runCli([
       '-s',
