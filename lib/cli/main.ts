@@ -457,7 +457,16 @@ async function runTransfer(ctx: RunContext, transfer: Transfer): Promise<number>
     ]);
     if (opts.dumpHeader) {
       if (opts.dumpHeader === '-') await write(io.stdout, head);
-      else fs.writeFileSync(opts.dumpHeader, head);
+      else {
+        try {
+          fs.writeFileSync(opts.dumpHeader, head);
+        } catch (err) {
+          throw new CliFailure(
+            EXIT.writeError,
+            `Failed to write ${opts.dumpHeader}: ${(err as Error).message}`,
+          );
+        }
+      }
     }
     const httpFailed = (opts.fail || opts.failWithBody) && res.status >= 400;
     if (httpFailed && !opts.failWithBody) {
@@ -469,9 +478,10 @@ async function runTransfer(ctx: RunContext, transfer: Transfer): Promise<number>
       vars.size_download = bodyBytes.length;
       await write(io.stdout, `${JSON.stringify(jsonShape(res, bodyBytes), null, 2)}\n`);
     } else {
-      if (opts.include || opts.head) await write(io.stdout, head);
       const out: Writable =
         transfer.output && transfer.output !== '-' ? fs.createWriteStream(transfer.output) : io.stdout;
+      // -i/-I: the head goes where the body goes (the -o file too), as in curl.
+      if (opts.include || opts.head) out.write(head);
       const contentLength = Number(res.headers['Content-Length']?.[0] ?? 0);
       const encoded = (res.headers['Content-Encoding']?.[0] ?? 'identity') !== 'identity' && opts.compressed;
       const progress =

@@ -110,7 +110,7 @@ describe('requests', () => {
     expect(header(seen, 'authorization')).toBe(`Basic ${Buffer.from('me:pw').toString('base64')}`);
   });
 
-  test('-i prints the head before the body, -I sends HEAD and prints only the head, -D writes it to a file', async () => {
+  test('-i prints the head before the body (into the -o file too), -I sends HEAD and prints only the head, -D writes it to a file', async () => {
     let r = await runCli(['-i', https.url('/text')]);
     const text = r.stdout.toString('utf8');
     expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
@@ -118,6 +118,10 @@ describe('requests', () => {
     expect(text.endsWith('\r\n\r\nhéllo wörld')).toBe(true);
     r = await runCli(['-I', https.url('/text')]);
     expect(r.stdout.toString()).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\n$/);
+    const withHead = path.join(tmp, 'with-head.txt');
+    r = await runCli(['-i', '-o', withHead, https.url('/text')]);
+    expect(r.stdout.length).toBe(0);
+    expect(fs.readFileSync(withHead, 'utf8')).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nhéllo wörld$/);
     const dump = path.join(tmp, 'head.txt');
     r = await runCli(['-s', '-D', dump, '-o', path.join(tmp, 'ignored'), https.url('/text')]);
     expect(fs.readFileSync(dump, 'utf8')).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
