@@ -311,7 +311,8 @@ A curl-like client that looks like a browser on the wire (TLS ClientHello, HTTP/
      --ja4r <string>        JA4_r of the ClientHello to send
      --h2-fingerprint <s>   Akamai HTTP/2 string to send
      --disable-grease       no GREASE values in the ClientHello
-     --list-profiles        print the presets and their user agents
+     --list-profiles        print the presets and their user agents (with -v: their JA4 and
+                            Akamai HTTP/2 string)
      --json                 print the response as cycletls's JSON shape (status, headers, data...);
                             not curl's --json, which sends JSON: use -d with -H 'Content-Type: ...'
  -#, --progress-bar         a progress bar on stderr for -o/-O when stderr is a terminal (default;

@@ -311,7 +311,11 @@ async function lookupRemote(url: URL, proxy: string | undefined): Promise<{ ip: 
   }
 }
 
-function listProfiles(io: CliIo): void {
+/**
+ * --list-profiles: each preset with its aliases and user agent; with -v also its JA4 and Akamai string,
+ * from a request with that preset replayed to the local echo server (as -v does) for https://localhost/.
+ */
+async function listProfiles(io: CliIo, verbose: boolean): Promise<void> {
   const addon = loadAddon();
   const aliases = new Map<string, string[]>();
   const ids = addon.info.profiles.filter((p) => /_\d+$/.test(p));
@@ -321,13 +325,27 @@ function listProfiles(io: CliIo): void {
     const target = ids.find((id) => JSON.stringify(addon.profileHeaders(id, 'http1')) === ua);
     if (target) aliases.set(target, [...(aliases.get(target) ?? []), alias]);
   }
+  const cycle = verbose
+    ? await initCycleTLS({ shareAcrossProcesses: false, rejectOnError: true })
+    : undefined;
+  const client = cycle as unknown as { exit(): Promise<unknown> } | undefined;
+  const request = cycle as unknown as RequestFn;
   for (const id of ids) {
     const headers = addon.profileHeaders(id, 'http1') ?? [];
     const uaIndex = headers.findIndex((h, i) => i % 2 === 0 && h.toLowerCase() === 'user-agent');
     const names = [id, ...(aliases.get(id) ?? [])].join(', ');
     const mark = id === addon.info.defaultProfile ? ' (default)' : '';
     io.stdout.write(`${names}${mark}\n    ${uaIndex >= 0 ? headers[uaIndex + 1] : ''}\n`);
+    if (!verbose) continue;
+    const view = await probeWire(request, {
+      url: new URL('https://localhost/'),
+      method: 'GET',
+      options: { profile: id },
+      jarCookies: '',
+    });
+    io.stdout.write(`    JA4 ${view.ja4}  Akamai ${view.akamai}\n`);
   }
+  await client?.exit();
 }
 
 function versionText(): string {
@@ -574,6 +592,9 @@ async function runTransfer(ctx: RunContext, transfer: Transfer): Promise<number>
 
 /** Runs the command; resolves with the exit code (the caller sets process.exitCode). */
 export async function main(argv: readonly string[], io: CliIo = process): Promise<number> {
+  // A failed write is reported to its callback (write() turns it into exit 23); without a listener the
+  // same error, emitted on the stream too, would end the process (a reader of stdout that went away).
+  io.stdout.on('error', () => {});
   let opts: CliOptions;
   const say = (message: string): void => {
     io.stderr.write(`${NAME}: ${message}\n`);
@@ -596,7 +617,7 @@ export async function main(argv: readonly string[], io: CliIo = process): Promis
       return EXIT.ok;
     }
     if (opts.listProfiles) {
-      listProfiles(io);
+      await listProfiles(io, opts.verbose);
       return EXIT.ok;
     }
   } catch (err) {
@@ -612,9 +633,6 @@ export async function main(argv: readonly string[], io: CliIo = process): Promis
     say(`try '${NAME} --help' for more information`);
     return EXIT.usage;
   }
-  // A failed write is reported to its callback (write() turns it into exit 23); without a listener the
-  // same error, emitted on the stream too, would end the process (a reader of stdout that went away).
-  io.stdout.on('error', () => {});
   let client: { exit(): Promise<unknown> } | undefined;
   try {
     const list = transfers(opts);

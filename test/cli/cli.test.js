@@ -500,6 +500,21 @@ describe('fingerprint options and -v', () => {
     expect(r.stdout.toString()).toContain('--h2-fingerprint');
   });
 
+  test('--list-profiles -v gives each preset’s JA4 and Akamai string (the README table’s)', async () => {
+    const r = await runCli(['--list-profiles', '-v']);
+    expect(r.code).toBe(0);
+    const text = r.stdout.toString();
+    expect(text).toMatch(
+      /^chrome_156, .*\n.*\n {4}JA4 t13d1517h2_8daaf6152771_cb7bf5808d99 {2}Akamai 1:65536;2:0;4:6291456;6:262144\|15663105\|0\|m,a,s,p$/m,
+    );
+    expect(text).toMatch(
+      /^firefox_153, .*\n.*\n {4}JA4 t13d1617h2_86a278354501_3cbfd9057e0d {2}Akamai 1:65536;2:0;4:131072;5:16384\|12517377\|0\|m,p,a,s$/m,
+    );
+    expect(text).toMatch(
+      /^safari_26, .*\n.*\n {4}JA4 t13d2013h2_a09f3c656075_7f0f34a4126d {2}Akamai 2:0;3:100;4:2097152;9:1\|10420225\|0\|m,s,a,p$/m,
+    );
+  });
+
   test('an unknown --profile is a usage error with the engine’s message', async () => {
     const r = await runCli(['-sS', '--profile', 'netscape_4', https.url()]);
     expect(r.code).toBe(2);
