@@ -1,5 +1,5 @@
 // curl's exit codes (its CURLE_* numbers), from our stable error codes: scripts written against curl
-// keep their `case $?` working.
+// keep their `case $?` working. CliFailure carries one, with curl's message, up to main().
 import type { ErrorCode, ErrorStage } from '../errors';
 
 export const EXIT = {
@@ -68,5 +68,15 @@ export function exitCodeFor(code: ErrorCode, stage: ErrorStage): number {
       // ERR_NATIVE_UNAVAILABLE, ERR_INTERNAL and the sharing codes (the CLI does not share its engine):
       // curl's "failed to initialize".
       return EXIT.usage;
+  }
+}
+
+/** An ending with curl's exit code and message (printed unless -s without -S). */
+export class CliFailure extends Error {
+  constructor(
+    readonly exitCode: number,
+    message: string,
+  ) {
+    super(message);
   }
 }
