@@ -199,7 +199,8 @@ function versionText(): string {
   const binding = nativeBinding();
   return [
     `${NAME} ${pkg.version} (node ${process.versions.node}; ${binding.platform}; addon: ${binding.source})`,
-    `TLS: BoringSSL (API ${addon.info.boringsslApiVersion}); HTTP/2: nghttp2; default profile: ${addon.info.defaultProfile}`,
+    `TLS: BoringSSL (API ${addon.info.boringsslApiVersion}); HTTP/2: nghttp2; ` +
+      `default profile: ${addon.info.defaultProfile}`,
     'Protocols: http https',
     `Features: HTTP2 alt-svc brotli zstd libz proxy socks ${addon.info.profiles.length} browser presets`,
     '',
@@ -368,7 +369,8 @@ async function runTransfer(ctx: RunContext, transfer: Transfer): Promise<number>
             stream.destroy();
             throw new CliFailure(
               EXIT.writeError,
-              'Binary output can mess up your terminal. Use "--output -" to write it to your terminal anyway, or "--output <file>" to save it.',
+              'Binary output can mess up your terminal. Use "--output -" to write it to your terminal ' +
+                'anyway, or "--output <file>" to save it.',
             );
           }
           vars.size_download += chunk.length;

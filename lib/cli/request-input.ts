@@ -99,7 +99,7 @@ export async function requestForm(opts: CliOptions): Promise<{ body: Buffer; con
   };
 }
 
-/** -H lines in order: "Name: value"; "Name:" drops earlier ones; "Name;" sends it empty; @file reads lines. */
+/** -H lines in order: "Name: value"; "Name:" drops earlier ones; "Name;" sends it empty; @file: lines. */
 export function requestHeaders(opts: CliOptions): Array<[string, string]> {
   const lines: string[] = [];
   for (const h of opts.headers) {
