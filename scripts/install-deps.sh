@@ -11,6 +11,8 @@ pkgs=(g++ cmake make libasio-dev libbrotli-dev zlib1g-dev libzstd-dev dpkg-dev x
 # In a clone: the HTTP/3 servers the QUIC tests talk to (test/native/quic_*): caddy (quic-go) and
 # ngtcp2's own example server (gtlsserver).
 [ -d "$(dirname "$0")/../test/native" ] && pkgs+=(caddy ngtcp2-server)
+# In a clone: the terminal the CLI's progress-bar test runs the command in (test/cli/terminal.test.js).
+[ -d "$(dirname "$0")/../test/cli" ] && pkgs+=(tmux)
 [ -d "$(dirname "$0")/../test/fuzz" ] && pkgs+=(clang libclang-rt-14-dev)
 # In a clone: the prebuilt binaries' Debian 11 build root (scripts/prebuild.js) and the arm64 smoke
 # test's emulator (test/install).

@@ -24,6 +24,7 @@ let toolDir;
 let tarballs;
 let dependencyNames;
 let baseEnv;
+let deadPort;
 
 function npmIn(project, args, extraEnv = {}) {
   const started = Date.now();
@@ -70,7 +71,7 @@ beforeAll(async () => {
     HOME: home,
     TMPDIR: work,
     npm_config_cache: path.join(work, 'npm-cache'),
-    npm_config_registry: `http://127.0.0.1:${await closedPort()}/`,
+    npm_config_registry: `http://127.0.0.1:${(deadPort = await closedPort())}/`,
     npm_config_update_notifier: 'false',
   };
 }, TIMEOUT);
@@ -173,6 +174,27 @@ describe('installed from the packed tarball with only node and npm on PATH', () 
     });
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^usage: cycletls-native-echo /);
+  });
+
+  test('npx cycletls-native and its alias ctn run the CLI: versions, presets, curl exit code 7 for a closed port', () => {
+    const npx = (args) =>
+      spawnSync(path.join(toolDir, 'npx'), ['--offline', ...args], {
+        cwd: project,
+        env: baseEnv,
+        encoding: 'utf8',
+        timeout: 60000,
+      });
+    let r = npx(['cycletls-native', '--version']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^cycletls-native \\S+ \\(node \\S+; ${tag}; addon: prebuilt\\)`));
+    r = npx(['ctn', '--list-profiles']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^chrome_156, chrome, chromium \(default\)$/m);
+    r = npx(['ctn', '-sS', `https://127.0.0.1:${deadPort}/`]);
+    expect({ status: r.status, stderr: r.stderr }).toEqual({
+      status: 7,
+      stderr: expect.stringContaining('[ERR_CONNECT_REFUSED]'),
+    });
   });
 });
 
