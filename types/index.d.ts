@@ -119,8 +119,8 @@ export type ResponseType = 'json' | 'text' | 'arraybuffer' | 'blob' | 'stream';
 /**
  * HTTP/3 (QUIC) use. 'off': TCP only (HTTP/1.1, HTTP/2). 'alt-svc': as a browser, QUIC for origins whose
  * responses advertised `Alt-Svc: h3=...` (remembered per origin with `ma`, `clear` and a failure back-off),
- * falling back to TCP silently when the QUIC attempt fails (UDP blocked: after a short handshake budget);
- * never through a proxy. 'force': QUIC only (as forceHTTP3).
+ * racing QUIC against TCP (a 300 ms head start for QUIC) and falling back to TCP silently when the QUIC
+ * attempt fails (UDP blocked); never through a proxy. 'force': QUIC only (as forceHTTP3).
  */
 export type Http3Mode = 'off' | 'alt-svc' | 'force';
 /**

@@ -601,11 +601,14 @@ bool Engine::Impl::choose_http3(Exchange& ex, Error* error) {
   return true;
 }
 
-void Engine::Impl::http3_fallback(const std::shared_ptr<Exchange>& ex, const PoolKey& quic_key) {
-  alt_svc.mark_broken(alt_svc_key(quic_key), AltSvcEndpoint{quic_key.quic_host, quic_key.quic_port});
+void Engine::Impl::http3_fallback(const std::shared_ptr<Exchange>& ex) {
   ex->key.quic_host.clear();
   ex->key.quic_port = 0;
   dispatch_or_requeue(ex);
+}
+
+void Engine::Impl::http3_broken(const PoolKey& quic_key) {
+  alt_svc.mark_broken(alt_svc_key(quic_key), AltSvcEndpoint{quic_key.quic_host, quic_key.quic_port});
 }
 
 void Engine::Impl::http3_confirmed(const PoolKey& quic_key) {

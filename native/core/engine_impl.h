@@ -83,9 +83,12 @@ class Engine::Impl : public EventSink, DeadlineListener {
   // "alt-svc" with a usable alternative remembered for its origin. False with *error when "force"
   // cannot be honoured (no QUIC fingerprint for the profile, a proxy, http://, a WebSocket).
   bool choose_http3(Exchange& ex, Error* error);
-  // The QUIC attempt of an alt-svc exchange failed before its handshake: the alternative backs
-  // off (AltSvcStore::mark_broken) and the exchange goes over TCP.
-  void http3_fallback(const std::shared_ptr<Exchange>& ex, const PoolKey& quic_key);
+  // An alt-svc exchange goes over TCP after all: its QUIC attempt failed, or lost the race to TCP
+  // (core/http3_channel.h).
+  void http3_fallback(const std::shared_ptr<Exchange>& ex);
+  // The alternative of a QUIC connection of `quic_key` failed before its handshake: it backs off
+  // (AltSvcStore::mark_broken), so later requests go straight to TCP for a while.
+  void http3_broken(const PoolKey& quic_key);
   // A QUIC connection of `quic_key` completed its handshake: its alternative's back-off starts over.
   void http3_confirmed(const PoolKey& quic_key);
   // A response head arrived on a connection of `key`: its Alt-Svc fields, if any, update what

@@ -50,7 +50,11 @@ struct Http3Channel::StreamEvents final : quic::StreamListener {
 };
 
 Http3Channel::Http3Channel(ChannelHost& host)
-    : host_(host), engine_(host.engine()), resolver_(host.engine().io), events_(std::make_shared<Events>()) {
+    : host_(host),
+      engine_(host.engine()),
+      resolver_(host.engine().io),
+      race_timer_(host.engine().io),
+      events_(std::make_shared<Events>()) {
   events_->channel = this;
 }
 
@@ -88,7 +92,8 @@ void Http3Channel::on_resolved(const asio::error_code& ec,
   quic::Options options = quic_options_from_profile(*first.profile, host_.pool_key(), server);
   // alt-svc mode: TCP is the way that works already, so a QUIC handshake that gets no answer (UDP
   // dropped on the way) gives up soon and the exchange goes over TCP.
-  if (first.spec.http3 == "alt-svc") options.handshake_timeout_ms = kAltSvcHandshakeBudgetMs;
+  alt_svc_ = first.spec.http3 == "alt-svc";
+  if (alt_svc_) options.handshake_timeout_ms = kAltSvcHandshakeBudgetMs;
   quic_ = quic::ClientConnection::create(engine_.io, std::move(options));
   quic_->set_listener(events_);
   engine_.counters.connection_established(false, false);
@@ -98,6 +103,26 @@ void Http3Channel::on_resolved(const asio::error_code& ec,
   host_.account();
   // After the streams are queued: a start that fails at once (the port closed) reports to them.
   quic_->start();
+  if (alt_svc_ && !closed_) {
+    race_timer_.expires_after(std::chrono::milliseconds(kAltSvcRaceDelayMs));
+    race_timer_.async_wait([this, keep = host_.self()](const asio::error_code& ec) { on_race_lost(ec); });
+  }
+}
+
+void Http3Channel::on_race_lost(const asio::error_code& ec) {
+  if (ec || closed_ || established_) return;
+  race_lost_ = true;
+  std::vector<std::shared_ptr<Exchange>> racing;
+  for (auto& [handle, ex] : streams_) {
+    if (ex->spec.http3 == "alt-svc" && !ex->head_seen) racing.push_back(ex);
+  }
+  for (auto& ex : racing) fall_back(ex);
+}
+
+void Http3Channel::fall_back(const std::shared_ptr<Exchange>& ex) {
+  abandon(ex);  // its stream is reset (the server never saw it: the handshake is not done)
+  ex->connection.reset();
+  engine_.http3_fallback(ex);
 }
 
 void Http3Channel::submit(std::shared_ptr<Exchange> ex) {
@@ -109,6 +134,11 @@ void Http3Channel::submit(std::shared_ptr<Exchange> ex) {
   if (!quic_) {
     engine_.enter_stage(ex, Stage::kDns);
     before_start_.push_back(std::move(ex));
+    return;
+  }
+  if (race_lost_ && !established_ && ex->spec.http3 == "alt-svc") {
+    // This connection lost the race: TCP serves until (unless) its handshake completes.
+    fall_back(ex);
     return;
   }
   start_stream(ex);
@@ -160,6 +190,7 @@ void Http3Channel::on_established() {
   for (auto& [handle, ex] : streams_) {
     engine_.enter_stage(ex, ex->spec.body_stream && !ex->upload_end_given ? Stage::kWrite : Stage::kHeaders);
   }
+  race_timer_.cancel();
   engine_.http3_confirmed(host_.pool_key());
   auto conn = host_.self();
   conn->http3_established();
@@ -168,8 +199,10 @@ void Http3Channel::on_established() {
 
 void Http3Channel::on_closed(const Error& why) {
   if (closed_) return;
-  // Every stream got its on_end before this; what remains is the connection itself.
+  // Every stream got its on_end before this; what remains is the connection itself. An alt-svc
+  // alternative that failed before its handshake backs off (Chrome's broken alternative services).
   (void)why;
+  if (alt_svc_ && !established_) engine_.http3_broken(host_.pool_key());
   host_.close("the QUIC connection was closed");
 }
 
@@ -242,7 +275,7 @@ void Http3Channel::on_end(uint64_t handle, const Error* error) {
     if (e.stage == Stage::kTls || e.stage == Stage::kHeaders) e.stage = ex->stage;
     if (!ex->head_seen && !established_ && ex->spec.http3 == "alt-svc") {
       // The QUIC attempt of alt-svc mode failed before the handshake: TCP takes over, silently.
-      engine_.http3_fallback(ex, host_.pool_key());
+      engine_.http3_fallback(ex);
     } else if (!ex->head_seen && ex->reused_connection && idempotent_method(ex->spec.method) &&
                e.code == ErrorCode::kConnectionClosed) {
       engine_.exchange_lost(ex, std::move(e));
@@ -308,6 +341,7 @@ void Http3Channel::close(const Error& error) {
   if (closed_) return;
   closed_ = true;
   resolver_.cancel();
+  race_timer_.cancel();
   auto streams = std::move(streams_);
   streams_.clear();
   auto waiting = std::move(before_start_);

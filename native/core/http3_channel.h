@@ -20,7 +20,11 @@
 
 namespace ctn {
 
-// How long an alt-svc mode QUIC handshake may go unanswered before the exchange falls back to TCP.
+// alt-svc mode races QUIC against TCP: exchanges wait this long for the QUIC handshake, then go over
+// TCP (an existing connection, or a new one) while the handshake goes on for later requests; a QUIC
+// connection that fails before its handshake (or within the budget below) backs its alternative off.
+inline constexpr uint32_t kAltSvcRaceDelayMs = 300;
+// How long an alt-svc mode QUIC handshake may go on at all (UDP dropped on the way: no answer).
 inline constexpr uint32_t kAltSvcHandshakeBudgetMs = 1'500;
 
 class Http3Channel {
@@ -49,6 +53,10 @@ class Http3Channel {
   struct Events;
   struct StreamEvents;
   void on_resolved(const asio::error_code& ec, const asio::ip::udp::resolver::results_type& results);
+  // alt-svc mode: the QUIC handshake lost the race (kAltSvcRaceDelayMs): its exchanges go over TCP.
+  void on_race_lost(const asio::error_code& ec);
+  // Hands an alt-svc exchange that has no response yet to the engine for TCP.
+  void fall_back(const std::shared_ptr<Exchange>& ex);
   void start_stream(const std::shared_ptr<Exchange>& ex);
   void fail_exchange(const std::shared_ptr<Exchange>& ex, Error error);
   // quic::ConnectionListener, through Events.
@@ -66,6 +74,7 @@ class Http3Channel {
   ChannelHost& host_;
   Engine::Impl& engine_;
   asio::ip::udp::resolver resolver_;
+  asio::steady_timer race_timer_;
   std::shared_ptr<Events> events_;  // what the QUIC connection calls; detached when this goes
   std::shared_ptr<quic::ClientConnection> quic_;
   std::map<uint64_t, std::shared_ptr<Exchange>> streams_;  // by quic stream handle
@@ -75,6 +84,8 @@ class Http3Channel {
   bool flush_posted_ = false;
   bool established_ = false;
   bool closed_ = false;
+  bool alt_svc_ = false;    // opened for an alt-svc exchange (so it races TCP)
+  bool race_lost_ = false;  // the race delay passed before the handshake completed
 };
 
 }  // namespace ctn
