@@ -13,7 +13,7 @@ import type { ClientState, ExchangeHandlers, SharedInstance } from './instance';
 import { nativeConstants } from './native';
 import type { HeadEvent, NativeRequestSpec } from './native';
 import { DEFAULT_MAX_RESPONSE_BYTES } from './options';
-import type { NormalizedRequest } from './options';
+import type { Http3Mode, NormalizedRequest } from './options';
 import { headerValues } from './response';
 import type { ResponseMeta } from './response';
 import { UploadPump } from './upload';
@@ -37,6 +37,7 @@ export function toSpec(
   streaming: boolean,
   retryOnHostGone: boolean,
   maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES,
+  http3: Http3Mode = 'off',
 ): NativeRequestSpec {
   const { url } = req;
   const tls = url.protocol === 'https:';
@@ -55,6 +56,7 @@ export function toSpec(
     insecureSkipVerify: req.insecureSkipVerify,
     forceHttp1: req.forceHttp1,
     http1RetryHello: req.http1RetryHello === true ? true : undefined,
+    http3: req.http3 ?? http3,
     presetHeaders: req.presetHeaders,
     wholeBody: !streaming,
     consumerCredit: streaming,
@@ -93,7 +95,12 @@ export function responseMeta(
     finalUrl,
     protocol: head.alpn || (head.httpVersion === '1.0' ? 'http/1.0' : 'http/1.1'),
     tls: head.tlsVersion ? { version: head.tlsVersion, cipher: head.cipher, alpn: head.alpn } : null,
-    connection: { id: head.connectionId, reused: head.reused, tlsResumed: head.tlsResumed },
+    connection: {
+      id: head.connectionId,
+      reused: head.reused,
+      tlsResumed: head.tlsResumed,
+      protocol: head.alpn || (head.httpVersion === '1.0' ? 'http/1.0' : 'http/1.1'),
+    },
     redirects,
   };
 }

@@ -80,7 +80,7 @@ export function errorResponse(
     httpVersion: meta?.httpVersion ?? '',
     protocol: meta?.protocol ?? '',
     tls: meta?.tls ?? null,
-    connection: meta?.connection ?? { id: 0, reused: false, tlsResumed: false },
+    connection: meta?.connection ?? { id: 0, reused: false, tlsResumed: false, protocol: '' },
     redirects: meta?.redirects ?? 0,
     error: err.toJSON(),
     json: async () => ({}),

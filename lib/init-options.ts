@@ -15,7 +15,8 @@ import {
   optString,
   typeName,
 } from './option-checks';
-import { DEFAULT_MAX_RESPONSE_BYTES } from './options';
+import { DEFAULT_MAX_RESPONSE_BYTES, normalizeHttp3Mode } from './options';
+import type { Http3Mode } from './options';
 import { DEFAULT_MAX_EVENT_BYTES } from './sse-parser';
 
 export interface NormalizedInit {
@@ -35,6 +36,8 @@ export interface NormalizedInit {
   maxResponseBytes: number;
   /** The default of sse()'s `maxEventBytes`. */
   maxEventBytes: number;
+  /** The default of a request's `http3`. */
+  http3: Http3Mode;
 }
 
 // Advanced timings of the process link, in milliseconds: [name, min, max].
@@ -121,6 +124,7 @@ export function normalizeInit(input: unknown): NormalizedInit {
     engine,
     maxResponseBytes,
     maxEventBytes,
+    http3: normalizeHttp3Mode(input.http3) ?? 'off',
   };
   if (maxInFlight !== undefined || maxQueuedPerClient !== undefined) {
     out.clientLimits = { maxInFlight: maxInFlight ?? 0, maxQueued: maxQueuedPerClient ?? 0 };

@@ -128,6 +128,9 @@ export interface NativeRequestSpec {
    * stream (`:protocol websocket`, a 200 opens the pipe); HTTP/2 without -> a new http/1.1-only connection.
    */
   websocketOverHttp2?: boolean;
+  /** 'off' (TCP only), 'alt-svc' (QUIC where the origin advertised h3, else and on failure TCP) or
+   * 'force' (QUIC only). */
+  http3?: string;
 }
 
 export interface NativeEngineStats {

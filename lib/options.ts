@@ -84,6 +84,9 @@ export interface NormalizedRequest {
   bodyIdleTimeoutMs: number | undefined;
   insecureSkipVerify: boolean;
   forceHttp1: boolean;
+  /** HTTP/3 (undefined: the client's default, initCycleTLS's `http3`): 'force' from forceHTTP3,
+   * protocol 'http3' or http3 'force'. */
+  http3: Http3Mode | undefined;
   /** Internal (never a user option; set by the WebSocket layer): the ClientHello of a browser's
    * reconnect with http/1.1 only after an HTTP/2 server could not carry a WebSocket (no RFC 8441).
    * Implies forceHttp1; Firefox presets also leave out compress_certificate there. */
@@ -126,6 +129,19 @@ export interface NormalizedRequest {
  * headers browsers send to secure contexts only). Each is in the browser's order and spelling.
  */
 export type PresetHeaderSet = 'http2' | 'http1' | 'http1-plain';
+
+/** The `http3` option (request and initCycleTLS): never, from Alt-Svc like a browser, or always. */
+export type Http3Mode = 'off' | 'alt-svc' | 'force';
+export const HTTP3_MODES: readonly Http3Mode[] = ['off', 'alt-svc', 'force'];
+
+/** A request's or initCycleTLS's `http3` option; undefined when absent. */
+export function normalizeHttp3Mode(v: unknown): Http3Mode | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw invalidOption(`option "http3" must be a string, got ${typeName(v)}`);
+  if (!(HTTP3_MODES as readonly string[]).includes(v))
+    throw invalidRange(`option "http3" must be one of ${HTTP3_MODES.join(', ')}; got ${JSON.stringify(v)}`);
+  return v as Http3Mode;
+}
 
 /** What the option layer needs to know about presets: their ids and default headers. */
 export interface PresetCatalog {
@@ -434,7 +450,6 @@ export function normalizeRequest(
     throw notImplemented(key, why);
   }
   const proxy = normalizeProxy(o);
-  if (optBool(o, 'forceHTTP3')) throw notImplemented('forceHTTP3', 'HTTP/3 is not supported');
   const protocol = optString(o, 'protocol');
   if (
     protocol !== undefined &&
@@ -445,15 +460,22 @@ export function normalizeRequest(
       `option "protocol" must be one of http1, http2, http3, websocket, sse; got ${JSON.stringify(protocol)}`,
     );
   }
-  if (protocol === 'http3' || protocol === 'websocket' || protocol === 'sse') {
+  if (protocol === 'websocket' || protocol === 'sse') {
     throw notImplemented(
       `protocol "${protocol}"`,
-      protocol === 'http3'
-        ? 'HTTP/3 is not supported'
-        : protocol === 'sse'
-          ? 'use sse() or eventSource(), which parse the event stream'
-          : 'use ws() or webSocket(), which speak the protocol',
+      protocol === 'sse'
+        ? 'use sse() or eventSource(), which parse the event stream'
+        : 'use ws() or webSocket(), which speak the protocol',
     );
+  }
+  // cycletls's forceHTTP3 and protocol 'http3' mean HTTP/3 directly, as http3: 'force' does.
+  let http3 = normalizeHttp3Mode(o.http3);
+  if (optBool(o, 'forceHTTP3') || protocol === 'http3') {
+    if (http3 !== undefined && http3 !== 'force')
+      throw invalidOption(
+        `forceHTTP3 / protocol "http3" contradict option "http3": ${JSON.stringify(http3)}`,
+      );
+    http3 = 'force';
   }
   optBool(o, 'enableConnectionReuse'); // connections are always reused
   optBool(o, 'tls13AutoRetry'); // TLS 1.3 is always offered
@@ -496,6 +518,9 @@ export function normalizeRequest(
   const disableGrease = optBool(o, 'disableGrease') ?? false;
   const exactHeaders = optBool(o, 'orderAsProvided') ?? false;
   const forceHttp1 = (optBool(o, 'forceHTTP1') ?? false) || protocol === 'http1';
+  if (forceHttp1 && http3 === 'force') throw invalidOption('forceHTTP1 and HTTP/3 contradict each other');
+  if (http3 === 'force' && url.protocol === 'http:')
+    throw invalidOption('HTTP/3 needs an https:// URL (QUIC is always encrypted)');
   const callerHeaders = normalizeHeaders(o.headers);
   const userAgent = optString(o, 'userAgent');
   if (userAgent !== undefined && FORBIDDEN_VALUE.test(userAgent))
@@ -579,6 +604,7 @@ export function normalizeRequest(
     bodyIdleTimeoutMs: phaseTimeout(o, 'bodyIdleTimeout'),
     insecureSkipVerify: optBool(o, 'insecureSkipVerify') ?? false,
     forceHttp1,
+    http3,
     serverName,
     proxy,
     disableRedirect: optBool(o, 'disableRedirect') ?? false,

@@ -16,7 +16,8 @@ export interface ResponseMeta {
   finalUrl: string;
   protocol: string;
   tls: { version: string; cipher: string; alpn: string } | null;
-  connection: { id: number; reused: boolean; tlsResumed: boolean };
+  /** protocol: as `protocol` above ('h3' over HTTP/3). */
+  connection: { id: number; reused: boolean; tlsResumed: boolean; protocol: string };
   redirects: number;
 }
 

@@ -123,6 +123,14 @@ export interface TimeoutOptions {
 }
 
 export type ResponseType = 'json' | 'text' | 'arraybuffer' | 'blob' | 'stream';
+
+/**
+ * HTTP/3 (QUIC) use. 'off': TCP only (HTTP/1.1, HTTP/2). 'alt-svc': as a browser, QUIC for origins whose
+ * responses advertised `Alt-Svc: h3=...` (remembered per origin with `ma`, `clear` and a failure back-off),
+ * racing QUIC against TCP (a 300 ms head start for QUIC) and falling back to TCP silently when the QUIC
+ * attempt fails (UDP blocked); never through a proxy. 'force': QUIC only (as forceHTTP3).
+ */
+export type Http3Mode = 'off' | 'alt-svc' | 'force';
 /**
  * Browser presets and their aliases (each alias names the newest preset of its family). chrome_156 and
  * firefox_153 are exact to captures of the real browsers; the others to public recordings and facts.
@@ -278,9 +286,16 @@ export interface CycleTLSRequestOptions {
   orderAsProvided?: boolean;
   insecureSkipVerify?: boolean;
   forceHTTP1?: boolean;
-  /** HTTP/3 is not supported: `true` rejects with ERR_NOT_IMPLEMENTED. */
+  /**
+   * HTTP/3 over QUIC only (as `http3: 'force'`), with the preset's QUIC fingerprint. Presets without an
+   * established one (all but chrome_156, edge_156, firefox_153) reject with ERR_UNSUPPORTED_FINGERPRINT;
+   * with a proxy, http:// or forceHTTP1 it rejects with ERR_INVALID_OPTION.
+   */
   forceHTTP3?: boolean;
+  /** 'http3': as forceHTTP3. 'http1': as forceHTTP1. */
   protocol?: 'http1' | 'http2' | 'http3' | 'websocket' | 'sse';
+  /** HTTP/3 for this request; default: initCycleTLS's `http3` ('off'). See Http3Mode. */
+  http3?: Http3Mode;
   /** Accepted; connections are always kept alive and reused. */
   enableConnectionReuse?: boolean;
   /** Accepted; TLS 1.3 is always offered. */
@@ -321,11 +336,11 @@ export interface CycleTLSResponse<T = unknown> {
   finalUrl: string;
   requestId: string;
   httpVersion: string;
-  /** Negotiated application protocol: 'http/1.1', 'h2', ... */
+  /** Negotiated application protocol: 'http/1.1', 'h2', 'h3', ... */
   protocol: string;
   tls: { version: string; cipher: string; alpn: string } | null;
-  /** tlsResumed: the handshake resumed a TLS session of an earlier connection. */
-  connection: { id: number; reused: boolean; tlsResumed: boolean };
+  /** tlsResumed: the handshake resumed a TLS session of an earlier connection. protocol: as `protocol`. */
+  connection: { id: number; reused: boolean; tlsResumed: boolean; protocol: string };
   redirects: number;
   /**
    * Present on failures resolved in cycletls's way (status 408, 495, 502, 421, 413 or 0): the stable code,
@@ -641,6 +656,8 @@ export interface InitOptions {
   maxResponseBytes?: number;
   /** The default `maxEventBytes` of this client's sse() streams (bytes; default 16 MiB). */
   maxEventBytes?: number;
+  /** The default `http3` of this client's requests (default 'off'). */
+  http3?: Http3Mode;
   /** This client's own bound on waiting requests (0 = only maxQueued). */
   maxQueuedPerClient?: number;
   /** Share the engine with other processes of this user on the same port. Default true. */

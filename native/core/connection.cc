@@ -3,6 +3,7 @@
 #include "core/engine_impl.h"
 #include "core/http1_channel.h"
 #include "core/http2_channel.h"
+#include "core/http3_channel.h"
 
 namespace ctn {
 
@@ -17,14 +18,16 @@ Connection::Connection(Engine::Impl& engine, PoolKey key, uint64_t id)
 
 Connection::~Connection() = default;
 
-size_t Connection::open_streams() const { return h2_ ? h2_->open_streams() : 0; }
+size_t Connection::open_streams() const { return h2_ ? h2_->open_streams() : h3_ ? h3_->open_streams() : 0; }
 
 void Connection::account() {
   const bool open = tcp_open_ && !closed_;
   const bool connecting = !established_ && !closed_;
-  const bool idle =
-      established_ && !closed_ && (h2_ ? h2_->open_streams() == 0 && h2_->accepts_streams() : parked_);
-  const size_t streams = closed_ || !h2_ ? 0 : h2_->open_streams();
+  const bool idle = established_ && !closed_ &&
+                    (h2_   ? h2_->open_streams() == 0 && h2_->accepts_streams()
+                     : h3_ ? h3_->open_streams() == 0
+                           : parked_);
+  const size_t streams = closed_ ? 0 : open_streams();
   if (idle && !counted_idle_) idle_since_ = SteadyClock::now();
   engine_.counters.adjust(counters_.get(), int64_t{open} - int64_t{counted_open_},
                           int64_t{idle} - int64_t{counted_idle_},
@@ -49,6 +52,17 @@ void Connection::open(std::shared_ptr<Exchange> exchange) {
   exchange_->reused_connection = false;
   account();
   engine_.enter_stage(exchange_, Stage::kDns);
+  if (key_.http3()) {
+    // QUIC: no TCP, no dialler; the channel resolves and handshakes, and takes every exchange at once.
+    ChannelHost& host = *this;
+    h3_ = std::make_unique<Http3Channel>(host);
+    tcp_open_ = true;  // a UDP socket from now on (what the open count means for this connection)
+    auto first = std::move(exchange_);
+    exchange_.reset();
+    h3_->open(std::move(first));
+    account();
+    return;
+  }
   dialler_.start(weak_from_this());
 }
 
@@ -98,6 +112,11 @@ void Connection::dialled(bool http2) {
 
 void Connection::add_waiter(std::shared_ptr<Exchange> exchange) {
   exchange->connection = shared_from_this();
+  if (h3_) {  // QUIC queues it until the handshake is done
+    exchange->reused_connection = true;
+    h3_->submit(std::move(exchange));
+    return;
+  }
   engine_.enter_stage(exchange, exchange_ ? exchange_->stage : Stage::kConnect);
   waiters_.push_back(std::move(exchange));
 }
@@ -129,6 +148,8 @@ void Connection::upload_available(const std::shared_ptr<Exchange>& ex) {
   if (closed_) return;
   if (h2_) {
     h2_->upload_available(*ex);
+  } else if (h3_) {
+    h3_->upload_available(*ex);
   } else if (h1_) {
     h1_->upload_available(ex);
   }
@@ -144,7 +165,7 @@ void Connection::park(uint64_t idle_timeout_ms) {
 }
 
 void Connection::on_idle_timeout(const asio::error_code& ec) {
-  if (ec || closed_ || exchange_ || (h1_ && h1_->busy()) || (h2_ && h2_->open_streams() > 0)) return;
+  if (ec || closed_ || exchange_ || (h1_ && h1_->busy()) || open_streams() > 0) return;
   retire();
 }
 
@@ -164,11 +185,13 @@ bool Connection::idle() const {
 }
 
 bool Connection::session_idle() const {
+  if (h3_) return established_ && !closed_ && h3_->open_streams() == 0;
   return h2_ && established_ && !closed_ && h2_->unused() && h2_->accepts_streams();
 }
 
 bool Connection::peer_closed() const {
   if (closed_) return true;
+  if (h3_) return !h3_->usable();  // no TCP socket to ask: the QUIC connection reports its end
   // Bytes waiting are no verdict (HTTP/2 servers send PINGs, SETTINGS, GOAWAY: the read handler
   // deals with those); only an end of stream or an error is.
   return transport_.peer_closed();
@@ -176,17 +199,35 @@ bool Connection::peer_closed() const {
 
 // ---- HTTP/2 ----
 
-bool Connection::can_take_stream() const { return h2_ && !closed_ && h2_->can_take_stream(); }
+// HTTP/3: QUIC queues streams beyond the server's limit, as HTTP/2 sessions do.
+bool Connection::can_take_stream() const {
+  if (h3_) return established_ && !closed_ && h3_->usable();
+  return h2_ && !closed_ && h2_->can_take_stream();
+}
 
-bool Connection::accepts_streams() const { return h2_ && !closed_ && h2_->accepts_streams(); }
+bool Connection::accepts_streams() const {
+  if (h3_) return !closed_ && h3_->usable();
+  return h2_ && !closed_ && h2_->accepts_streams();
+}
 
-void Connection::submit_stream(std::shared_ptr<Exchange> ex) { h2_->submit(std::move(ex)); }
+void Connection::submit_stream(std::shared_ptr<Exchange> ex) {
+  if (h3_) {
+    h3_->submit(std::move(ex));
+    return;
+  }
+  h2_->submit(std::move(ex));
+}
+
+void Connection::http3_established() {
+  established_ = true;
+  account();
+}
 
 // ---- ChannelHost ----
 
 void Connection::became_idle() {
   account();
-  if (closed_ || (h2_ && h2_->open_streams() > 0)) return;
+  if (closed_ || open_streams() > 0) return;
   idle_timer_.expires_after(std::chrono::milliseconds(engine_.options.idle_timeout_ms));
   idle_timer_.async_wait(
       [self = shared_from_this()](const asio::error_code& ec) { self->on_idle_timeout(ec); });
@@ -203,6 +244,10 @@ void Connection::resume(const std::shared_ptr<Exchange>& ex) {
     h2_->resume(*ex);
     return;
   }
+  if (h3_) {
+    h3_->resume(*ex);
+    return;
+  }
   if (h1_) h1_->resume(ex);
 }
 
@@ -214,6 +259,7 @@ void Connection::abandon(const std::shared_ptr<Exchange>& ex) {
     }
   }
   if (h2_ && h2_->abandon(ex)) return;
+  if (h3_ && h3_->abandon(ex)) return;
   if (h1_ && h1_->abandon(ex)) return;
   if (exchange_ == ex) {
     exchange_.reset();  // the engine reports this exchange's failure itself
@@ -258,6 +304,7 @@ void Connection::close(const char* why) {
   if (h1_) h1_->fail_all(error);
   hand_back_waiters(&error);
   if (h2_) h2_->fail_all(error);
+  if (h3_) h3_->close(error);
   account();
 }
 
@@ -271,6 +318,14 @@ ConnectionInfo Connection::info(const Exchange& ex) const {
   ConnectionInfo i;
   i.connection_id = id_;
   i.reused = ex.reused_connection;
+  if (h3_) {
+    i.alpn = "h3";
+    if (const SSL* ssl = h3_->tls()) {
+      i.tls_version = negotiated_version(ssl);
+      i.cipher = negotiated_cipher(ssl);
+    }
+    return i;
+  }
   if (SSL* ssl = transport_.target_ssl()) {
     i.alpn = negotiated_alpn(ssl);
     i.tls_version = negotiated_version(ssl);

@@ -20,6 +20,7 @@ namespace ctn {
 
 class Http1Channel;
 class Http2Channel;
+class Http3Channel;
 
 // One socket (TCP, TLS on top for https) carrying HTTP/1.1 exchanges one at a time
 // (Http1Channel), or HTTP/2 exchanges as concurrent streams (Http2Channel), as ALPN decides after
@@ -45,7 +46,8 @@ class Connection : public std::enable_shared_from_this<Connection>,
   bool session_idle() const override;
   // The server closed the socket (FIN or reset seen by the kernel, not yet by us).
   bool peer_closed() const override;
-  bool is_http2() const override { return h2_ != nullptr; }
+  // HTTP/2 or HTTP/3: streams multiplexed on one connection (the pool treats both alike).
+  bool is_http2() const override { return h2_ != nullptr || h3_ != nullptr; }
   bool closed() const override { return closed_; }
   // When the connection last became idle (parked, or its last stream ended).
   SteadyClock::time_point idle_since() const override { return idle_since_; }
@@ -77,6 +79,8 @@ class Connection : public std::enable_shared_from_this<Connection>,
   void close(const char* why = kConnectionClosedReason) override;
   // HTTP/2: sends GOAWAY (best effort) and closes.
   void retire() override;
+  // HTTP/3: the QUIC handshake is done (streams go out; the pool offers the connection).
+  void http3_established();
   // Idle in the pool: any byte or EOF from the server now means the connection is finished.
   void park(uint64_t idle_timeout_ms);
 
@@ -122,9 +126,11 @@ class Connection : public std::enable_shared_from_this<Connection>,
   // While connecting: the exchange it is opened for, and those waiting to ride on it if HTTP/2.
   std::shared_ptr<Exchange> exchange_;
   std::vector<std::shared_ptr<Exchange>> waiters_;
-  // Once established, one of the two.
+  // Once established, one of the two; an HTTP/3 connection (PoolKey::http3) has h3_ from the start
+  // (its QUIC connection, not transport_, carries it).
   std::unique_ptr<Http1Channel> h1_;
   std::unique_ptr<Http2Channel> h2_;
+  std::unique_ptr<Http3Channel> h3_;
   bool tcp_open_ = false;
   bool established_ = false;
   bool parked_ = false;

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "core/engine_impl.h"
+#include "core/quic_options.h"
 
 namespace ctn {
 
@@ -272,7 +273,13 @@ void Engine::Impl::start(RequestSpec&& spec) {
                     ex->profile->id,
                     !s.insecure_skip_verify,
                     s.force_http1,
-                    s.http1_retry_hello};
+                    s.http1_retry_hello,
+                    {},
+                    0};
+  if (Error refused; !choose_http3(*ex, &refused)) {
+    exchange_failed(ex, std::move(refused), false);
+    return;
+  }
   deadlines_.start_total(ex);
   const uint64_t cid = ex->spec.client_id;
   // Straight onto a connection when nobody waits and there is room; otherwise through the queue,
@@ -558,6 +565,54 @@ void Engine::Impl::settle(const std::shared_ptr<Exchange>& ex) {
   exchanges_.erase(ex->spec.id);
   counters.requests_in_flight--;
   finish_drain_if_idle();
+}
+
+// ---- HTTP/3 ----
+
+bool Engine::Impl::choose_http3(Exchange& ex, Error* error) {
+  const RequestSpec& s = ex.spec;
+  if (s.http3 == "force") {
+    const auto refuse = [&](std::string why) {
+      *error = Error{ErrorCode::kInvalidOption, Stage::kQueue, std::move(why)};
+      return false;
+    };
+    if (!s.tls) return refuse("HTTP/3 needs an https:// URL");
+    if (!s.proxy.empty()) {
+      proxy::ProxyConfig config;
+      std::string why;
+      const bool socks = proxy::parse_proxy_url(s.proxy, &config, &why) &&
+                         config.scheme != proxy::Scheme::kHttp && config.scheme != proxy::Scheme::kHttps;
+      return refuse(socks
+                        ? "HTTP/3 through a SOCKS proxy needs UDP ASSOCIATE, which is not supported"
+                        : "HTTP/3 cannot go through an HTTP proxy (as in Chrome): drop the proxy or HTTP/3");
+    }
+    if (s.upgrade) return refuse("WebSockets over HTTP/3 are not supported");
+    if (!profile_supports_http3(*ex.profile, error)) return false;
+    ex.key.quic_host = s.host;
+    ex.key.quic_port = s.port;
+    return true;
+  }
+  if (s.http3 != "alt-svc" || s.upgrade || !s.proxy.empty() || !s.tls || s.force_http1) return true;
+  if (Error unsupported; !profile_supports_http3(*ex.profile, &unsupported)) return true;  // TCP, as asked
+  const std::vector<AltSvcEndpoint> alternatives = alt_svc.lookup(alt_svc_key(ex.key));
+  if (alternatives.empty()) return true;
+  ex.key.quic_host = alternatives.front().host;
+  ex.key.quic_port = alternatives.front().port;
+  return true;
+}
+
+void Engine::Impl::http3_fallback(const std::shared_ptr<Exchange>& ex) {
+  ex->key.quic_host.clear();
+  ex->key.quic_port = 0;
+  dispatch_or_requeue(ex);
+}
+
+void Engine::Impl::http3_broken(const PoolKey& quic_key) {
+  alt_svc.mark_broken(alt_svc_key(quic_key), AltSvcEndpoint{quic_key.quic_host, quic_key.quic_port});
+}
+
+void Engine::Impl::http3_confirmed(const PoolKey& quic_key) {
+  alt_svc.confirm(alt_svc_key(quic_key), AltSvcEndpoint{quic_key.quic_host, quic_key.quic_port});
 }
 
 // ---- connections ----

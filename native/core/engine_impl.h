@@ -79,6 +79,18 @@ class Engine::Impl : public EventSink, DeadlineListener {
   TlsSessionCache* tls_sessions() { return options.max_tls_sessions ? &tls_sessions_ : nullptr; }
   // Queued requests may be able to go on: look once the current handler is done.
   void schedule_pump();
+  // HTTP/3: whether `ex` goes over QUIC (its key gets the QUIC endpoint): http3 "force", or
+  // "alt-svc" with a usable alternative remembered for its origin. False with *error when "force"
+  // cannot be honoured (no QUIC fingerprint for the profile, a proxy, http://, a WebSocket).
+  bool choose_http3(Exchange& ex, Error* error);
+  // An alt-svc exchange goes over TCP after all: its QUIC attempt failed, or lost the race to TCP
+  // (core/http3_channel.h).
+  void http3_fallback(const std::shared_ptr<Exchange>& ex);
+  // The alternative of a QUIC connection of `quic_key` failed before its handshake: it backs off
+  // (AltSvcStore::mark_broken), so later requests go straight to TCP for a while.
+  void http3_broken(const PoolKey& quic_key);
+  // A QUIC connection of `quic_key` completed its handshake: its alternative's back-off starts over.
+  void http3_confirmed(const PoolKey& quic_key);
   // A response head arrived on a connection of `key`: its Alt-Svc fields, if any, update what
   // alt_svc remembers of the origin's HTTP/3 alternatives (for the QUIC race to consult).
   void learn_alternatives(const PoolKey& key, const HeaderList& headers);

@@ -59,10 +59,11 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   // The decoder's cap is spec.max_response_bytes (smaller than max_decoded_bytes): its overflow is
   // the response's, not a decompression bomb's.
   bool decoder_capped_by_response = false;
-  uint64_t body_bytes = 0;  // decoded body bytes of this response so far
-  int32_t stream_id = 0;    // HTTP/2
-  size_t held_bytes = 0;    // HTTP/2: body bytes not yet given back to flow control (paused)
-  uint64_t unacked = 0;     // body bytes delivered since the consumer last asked for more
+  uint64_t body_bytes = 0;   // decoded body bytes of this response so far
+  int32_t stream_id = 0;     // HTTP/2
+  uint64_t quic_stream = 0;  // HTTP/3: the stream's handle on its QUIC connection
+  size_t held_bytes = 0;     // HTTP/2: body bytes not yet given back to flow control (paused)
+  uint64_t unacked = 0;      // body bytes delivered since the consumer last asked for more
   // A streamed request body (spec.body_stream): pieces written by the caller and not yet taken by
   // the connection, whether the caller has ended it, and how much was taken (once anything was, the
   // request cannot be sent again: those bytes are gone).

@@ -49,6 +49,11 @@ struct RequestSpec {
   //     (the HTTP/1.1 upgrade), as Firefox reconnects; the h2 connection is dropped if it carries
   //     nothing else.
   bool websocket_over_http2 = false;
+  // HTTP/3 (lib/ validates it): "" or "off" = TCP only; "force" = QUIC to host:port, never TCP (a
+  // profile without an established QUIC fingerprint, a proxy or http:// are refused); "alt-svc" =
+  // QUIC when the origin advertised h3 (Alt-Svc) and no proxy is in the way, falling back to TCP
+  // silently (and backing off that alternative) when the QUIC attempt fails before its handshake.
+  std::string http3;
   std::string server_name;  // SNI override; empty = host (IP literals send no SNI)
   bool insecure_skip_verify = false;
   bool force_http1 = false;

@@ -79,6 +79,7 @@ void visit_request_fields(Spec& s, Visit&& visit) {
   visit(RequestField{.name = "upgrade", .kind = K::kBool}, s.upgrade);
   visit(RequestField{.name = "http1RetryHello", .kind = K::kBool}, s.http1_retry_hello);
   visit(RequestField{.name = "websocketOverHttp2", .kind = K::kBool}, s.websocket_over_http2);
+  visit(RequestField{.name = "http3", .kind = K::kString}, s.http3);
   // This process's own business: the host's hub paces its streams itself, and retries are decided
   // by the process that asked.
   visit(RequestField{.name = "consumerCredit", .kind = K::kBool, .on_link = false}, s.consumer_credit);

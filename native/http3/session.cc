@@ -3,6 +3,7 @@
 #include <nghttp3/nghttp3.h>
 
 #include <algorithm>
+#include <deque>
 #include <exception>
 #include <vector>
 
@@ -44,6 +45,12 @@ struct ClientSession::Request {
   bool complete = false;  // the server's FIN after a complete response
   bool closed = false;
   std::string reset_reason;  // a limit passed or a malformed response: the stream is to be reset
+  // The request body: chunks not yet acknowledged by the peer (nghttp3 refers to them until then),
+  // how many of them were handed to nghttp3, how much of the first was acknowledged, and the end.
+  std::deque<std::string> body;
+  size_t body_given = 0;
+  size_t front_acked = 0;
+  bool body_end = false;
 };
 
 // nghttp3's C callbacks, each forwarding to the session (conn_user_data). An exception from the
@@ -132,6 +139,51 @@ struct ClientSession::Callbacks {
     });
   }
 
+  // nghttp3 asks for the next body bytes: the chunks not handed over yet, the end once all were.
+  // (The stream's own Request comes as stream_user_data: nghttp3 may ask during submit_request,
+  // before requests_ holds it.)
+  static nghttp3_ssize read_data(nghttp3_conn*, int64_t, nghttp3_vec* vec, size_t veccnt, uint32_t* flags,
+                                 void*, void* stream_user) {
+    Request* r = static_cast<Request*>(stream_user);
+    if (!r) {
+      *flags |= NGHTTP3_DATA_FLAG_EOF;
+      return 0;
+    }
+    size_t n = 0;
+    while (n < veccnt && r->body_given < r->body.size()) {
+      std::string& chunk = r->body[r->body_given++];
+      vec[n++] = nghttp3_vec{reinterpret_cast<uint8_t*>(chunk.data()), chunk.size()};
+    }
+    if (r->body_given == r->body.size()) {
+      if (r->body_end) {
+        *flags |= NGHTTP3_DATA_FLAG_EOF;
+      } else if (n == 0) {
+        return NGHTTP3_ERR_WOULDBLOCK;  // add_body resumes the stream
+      }
+    }
+    return static_cast<nghttp3_ssize>(n);
+  }
+
+  static int acked_stream_data(nghttp3_conn*, int64_t stream, uint64_t n, void* user, void*) {
+    return guarded(user, [&](ClientSession& s) {
+      Request* r = request(s, stream);
+      if (!r) return;
+      uint64_t left = n;
+      while (left > 0 && !r->body.empty() && r->body_given > 0) {
+        const size_t rest = r->body.front().size() - r->front_acked;
+        if (left < rest) {
+          r->front_acked += static_cast<size_t>(left);
+          break;
+        }
+        left -= rest;
+        r->body.pop_front();
+        r->body_given--;
+        r->front_acked = 0;
+      }
+      s.listener_.on_body_acked(stream, n);
+    });
+  }
+
   static int stream_close(nghttp3_conn*, int64_t stream, uint64_t code, void* user, void*) {
     return guarded(user, [&](ClientSession& s) { s.report_closed(stream, code); });
   }
@@ -153,6 +205,7 @@ bool ClientSession::start(int64_t control_stream, int64_t qpack_encoder_stream, 
                           std::string* error) {
   nghttp3_callbacks callbacks{};
   callbacks.stream_close = &Callbacks::stream_close;
+  callbacks.acked_stream_data = &Callbacks::acked_stream_data;
   callbacks.recv_data = &Callbacks::recv_data;
   callbacks.deferred_consume = &Callbacks::deferred_consume;
   callbacks.begin_headers = &Callbacks::begin_headers;
@@ -178,7 +231,7 @@ bool ClientSession::start(int64_t control_stream, int64_t qpack_encoder_stream, 
 
 bool ClientSession::submit_request(int64_t stream, std::string_view method, std::string_view scheme,
                                    std::string_view authority, std::string_view path,
-                                   const HeaderList& headers, std::string* error) {
+                                   const HeaderList& headers, std::string* error, bool with_body) {
   if (!conn_ || failed_) return fail("the HTTP/3 session is not usable", kInternalError, error);
   std::vector<std::pair<std::string, std::string_view>> fields;
   fields.reserve(headers.size() + 4);
@@ -199,14 +252,23 @@ bool ClientSession::submit_request(int64_t stream, std::string_view method, std:
                              value.size(), NGHTTP3_NV_FLAG_NONE});
   }
   auto request = std::make_unique<Request>();
-  const int rv =
-      nghttp3_conn_submit_request(conn_.get(), stream, nva.data(), nva.size(), nullptr, request.get());
+  static constexpr nghttp3_data_reader kBodyReader{&Callbacks::read_data};
+  const int rv = nghttp3_conn_submit_request(conn_.get(), stream, nva.data(), nva.size(),
+                                             with_body ? &kBodyReader : nullptr, request.get());
   if (rv != 0) {
     if (error) *error = std::string("nghttp3_conn_submit_request: ") + nghttp3_strerror(rv);
     return false;
   }
   requests_[stream] = std::move(request);
   return true;
+}
+
+void ClientSession::add_body(int64_t stream, std::string chunk, bool end) {
+  auto it = requests_.find(stream);
+  if (it == requests_.end() || it->second->body_end) return;
+  if (!chunk.empty()) it->second->body.push_back(std::move(chunk));
+  it->second->body_end = end;
+  if (conn_) nghttp3_conn_resume_stream(conn_.get(), stream);
 }
 
 std::optional<Output> ClientSession::next_output() {

@@ -75,6 +75,8 @@ class SessionListener {
   virtual void on_consumed(int64_t stream, size_t n) = 0;
   // The session wants stream `stream` reset in both directions with `code` (a limit passed).
   virtual void on_reset_wanted(int64_t stream, uint64_t code) { (void)stream, (void)code; }
+  // The peer acknowledged `n` more bytes of a request body (add_body); the session let them go.
+  virtual void on_body_acked(int64_t stream, uint64_t n) { (void)stream, (void)n; }
 };
 
 // One write the QUIC layer should make: `data` (one or more slices) on `stream`, with FIN after it
@@ -98,12 +100,16 @@ class ClientSession {
   bool start(int64_t control_stream, int64_t qpack_encoder_stream, int64_t qpack_decoder_stream,
              std::string* error);
 
-  // A request without a body on `stream` (a new local bidirectional stream): HEADERS with FIN.
+  // A request on `stream` (a new local bidirectional stream): HEADERS, with FIN unless `with_body`
+  // (the body then comes through add_body, DATA frames as flow control allows, FIN after its end).
   // `headers` are the regular fields in the caller's order (names lower-cased, connection-specific
   // ones dropped). False with *error when nghttp3 refuses.
   bool submit_request(int64_t stream, std::string_view method, std::string_view scheme,
                       std::string_view authority, std::string_view path, const HeaderList& headers,
-                      std::string* error);
+                      std::string* error, bool with_body = false);
+  // More of the body of a request submitted `with_body`; `end` after the last. The bytes are kept
+  // until the peer acknowledges them (on_body_acked). Ignored for other streams.
+  void add_body(int64_t stream, std::string chunk, bool end);
 
   // The next stream bytes to send, if any (empty `data` with fin: a bare FIN).
   std::optional<Output> next_output();

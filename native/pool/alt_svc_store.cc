@@ -11,6 +11,8 @@ AltSvcKey alt_svc_key(const PoolKey& key, std::string identity) {
   AltSvcKey k{key, std::move(identity)};
   k.origin.http1_only = false;
   k.origin.http1_retry = false;
+  k.origin.quic_host.clear();
+  k.origin.quic_port = 0;
   return k;
 }
 

@@ -26,6 +26,12 @@ std::string describe(const PoolKey& key) {
   if (key.tls && !key.verify) s.append(" insecure");
   if (key.tls && key.http1_only) s.append(" http1");
   if (key.tls && key.http1_retry) s.append(" http1-retry");
+  if (key.http3()) {
+    s.append(" h3");
+    if (key.quic_host != key.host || key.quic_port != key.port) {
+      s.append("=").append(key.quic_host).append(":").append(std::to_string(key.quic_port));
+    }
+  }
   return s;
 }
 
@@ -33,6 +39,8 @@ std::string tls_session_key(const PoolKey& key) {
   PoolKey any_alpn = key;
   any_alpn.http1_only = false;
   any_alpn.http1_retry = false;
+  any_alpn.quic_host.clear();  // TCP's TLS sessions; QUIC connections keep none yet
+  any_alpn.quic_port = 0;
   return describe(any_alpn);
 }
 

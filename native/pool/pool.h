@@ -33,15 +33,22 @@ struct PoolKey {
   bool verify = true;
   bool http1_only = false;   // the ALPN constraint
   bool http1_retry = false;  // the hello of a WebSocket's http/1.1-only reconnect (TlsOptions::http1_retry)
+  // HTTP/3: the UDP endpoint QUIC goes to (the origin's own, or an Alt-Svc alternative's); port 0:
+  // a TCP connection. Connections of both kinds to one origin are distinct identities.
+  std::string quic_host;
+  uint16_t quic_port = 0;
+  bool http3() const { return quic_port != 0; }
   auto tie() const {
-    return std::tie(tls, host, port, proxy, server_name, profile, verify, http1_only, http1_retry);
+    return std::tie(tls, host, port, proxy, server_name, profile, verify, http1_only, http1_retry, quic_host,
+                    quic_port);
   }
   bool operator<(const PoolKey& o) const { return tie() < o.tie(); }
   bool operator==(const PoolKey& o) const { return tie() == o.tie(); }
 };
 
 // "https://host:port [profile]", plus " via proxy", " sni=name", " insecure", " http1",
-// " http1-retry" when they differ from the defaults, so that distinct keys read differently.
+// " http1-retry", " h3" (" h3=host:port" for an alternative endpoint) when they differ from the
+// defaults, so that distinct keys read differently.
 std::string describe(const PoolKey& key);
 
 // The key under which a connection's TLS sessions are kept: its identity without the ALPN variant

@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <unordered_map>
 
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
@@ -123,14 +124,91 @@ class Connection final : public ClientConnection,
   }
 
   void fetch(Request request, ResponseHandler done) override {
-    auto p = std::make_unique<Pending>(io(), std::move(request), std::move(done));
-    if (closed_) return settle(*p, &closed_error_);
-    waiting_.push_back(std::move(p));
-    if (established_) send_waiting();
+    open_stream(std::move(request), std::make_shared<Buffered>(std::move(done)));
   }
+
+  uint64_t open_stream(Request request, std::shared_ptr<StreamListener> listener) override {
+    auto p = std::make_unique<Pending>(io(), std::move(request), std::move(listener), next_handle_++);
+    const uint64_t handle = p->handle;
+    if (closed_) {
+      settle(*p, &closed_error_);
+      return handle;
+    }
+    p->body_ended = !p->request.body_stream;
+    handles_[handle] = p.get();
+    waiting_.push_back(std::move(p));
+    if (established_) {
+      if (reading_) {
+        post_send_waiting();  // not from inside ngtcp2's packet processing (a listener's callback)
+      } else {
+        send_waiting();
+        flush();
+      }
+    }
+    return handle;
+  }
+
+  void write_body(uint64_t handle, std::string chunk, bool end) override {
+    Pending* p = find(handle);
+    if (!p || p->body_ended) return;
+    p->body_ended = end;
+    if (p->stream < 0) {  // still waiting for a stream: kept with the request
+      p->request.body += chunk;
+      return;
+    }
+    session_.add_body(p->stream, std::move(chunk), end);
+    flush();
+  }
+
+  void set_paused(uint64_t handle, bool paused) override {
+    Pending* p = find(handle);
+    if (!p || p->paused == paused) return;
+    p->paused = paused;
+    if (paused || p->stream < 0 || !conn_) return;
+    // The credit held back while paused goes back to the server now.
+    ngtcp2_conn_extend_max_stream_offset(conn_.get(), p->stream, p->held);
+    ngtcp2_conn_extend_max_offset(conn_.get(), p->held);
+    p->held = 0;
+    flush();
+  }
+
+  void cancel_stream(uint64_t handle) override {
+    Pending* p = find(handle);
+    if (!p) return;
+    handles_.erase(handle);
+    if (p->stream < 0) {
+      std::erase_if(waiting_, [&](const std::unique_ptr<Pending>& w) { return w.get() == p; });
+      return;
+    }
+    const int64_t stream = p->stream;
+    open_.erase(stream);  // the session's close of the stream later finds nothing to report
+    // RESET_STREAM and STOP_SENDING with H3_REQUEST_CANCELLED (RFC 9114 §4.1.1); from inside
+    // ngtcp2's packet processing, once that is over.
+    if (reading_) {
+      asio::post(socket_.get_executor(), [self = shared_from_this(), stream] { self->reset_stream(stream); });
+    } else {
+      reset_stream(stream);
+    }
+  }
+
+  void reset_stream(int64_t stream) {
+    if (!conn_ || closed_) return;
+    ngtcp2_conn_shutdown_stream(conn_.get(), stream, http3::kRequestCancelled);
+    flush();
+  }
+
+  size_t open_streams() const override { return waiting_.size() + open_.size(); }
+  bool closed() const override { return closed_; }
+  void set_listener(std::weak_ptr<ConnectionListener> listener) override { listener_ = std::move(listener); }
+  const SSL* tls() const override { return established_ ? ssl_.get() : nullptr; }
 
   void close() override {
     if (closed_) return;
+    if (reading_) {
+      // Called from a listener inside ngtcp2's packet processing: once that is over.
+      asio::post(socket_.get_executor(), [self = shared_from_this()] { self->close(); });
+      return;
+    }
     write_connection_close(http3::kNoError, "closed by the client");
     fail_connection(
         Error{ErrorCode::kAborted, Stage::kEngine, "the QUIC connection was closed by the client"});
@@ -139,16 +217,35 @@ class Connection final : public ClientConnection,
   bool established() const override { return established_; }
 
  private:
-  // A request from fetch() to its settlement.
-  struct Pending {
-    Pending(asio::io_context& io, Request r, ResponseHandler d)
-        : request(std::move(r)), done(std::move(d)), read_timer(io) {}
-    Request request;
+  // fetch()'s listener: the whole response, then the handler.
+  struct Buffered final : StreamListener {
+    explicit Buffered(ResponseHandler d) : done(std::move(d)) {}
+    void on_head(ResponseHead&& head) override { response.head = std::move(head); }
+    void on_body(std::string_view bytes) override { response.body.append(bytes); }
+    void on_end(const Error* error) override { done(error, std::move(response)); }
     ResponseHandler done;
     Response response;
+  };
+
+  // A request from open_stream() to its settlement.
+  struct Pending {
+    Pending(asio::io_context& io, Request r, std::shared_ptr<StreamListener> l, uint64_t h)
+        : request(std::move(r)), listener(std::move(l)), handle(h), read_timer(io) {}
+    Request request;
+    std::shared_ptr<StreamListener> listener;
+    uint64_t handle;
+    int64_t stream = -1;  // the QUIC stream, once it has one
     bool head_seen = false;
+    bool body_ended = true;         // the whole request body is known
+    bool paused = false;            // the consumer holds the body back
+    uint64_t held = 0;              // flow-control credit not given back while paused
     asio::steady_timer read_timer;  // the read deadline: head, then between body bytes
   };
+
+  Pending* find(uint64_t handle) {
+    auto it = handles_.find(handle);
+    return it == handles_.end() ? nullptr : it->second;
+  }
 
   asio::io_context& io() { return static_cast<asio::io_context&>(socket_.get_executor().context()); }
 
@@ -490,6 +587,10 @@ class Connection final : public ClientConnection,
     }
     // Requests go out after the packet that carried the handshake is processed.
     post_send_waiting();
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      if (self->closed_) return;
+      if (auto l = self->listener_.lock()) l->on_established();
+    });
     return 0;
   }
 
@@ -518,19 +619,25 @@ class Connection final : public ClientConnection,
       std::unique_ptr<Pending> p = std::move(waiting_.front());
       waiting_.pop_front();
       std::string message;
-      const Request& r = p->request;
-      if (rv != 0 ||
-          !session_.submit_request(stream, r.method, "https", r.authority, r.path, r.headers, &message)) {
+      Request& r = p->request;
+      const bool with_body = !r.body.empty() || r.body_stream;
+      if (rv != 0 || !session_.submit_request(stream, r.method, "https", r.authority, r.path, r.headers,
+                                              &message, with_body)) {
         Error e{ErrorCode::kProtocol, Stage::kWrite, rv != 0 ? ngtcp2_strerror(rv) : message};
+        handles_.erase(p->handle);
         settle(*p, &e);
         continue;
       }
+      p->stream = stream;
+      if (with_body) session_.add_body(stream, std::move(r.body), p->body_ended);
+      r.body.clear();
       arm_read_deadline(stream, *p, Stage::kHeaders);
       open_[stream] = std::move(p);
     }
   }
 
   void arm_read_deadline(int64_t stream, Pending& p, Stage stage) {
+    if (options_.read_timeout_ms == 0) return;
     p.read_timer.expires_after(std::chrono::milliseconds(options_.read_timeout_ms));
     p.read_timer.async_wait([self = shared_from_this(), stream, stage](const std::error_code& ec) {
       if (!ec) self->on_read_deadline(stream, stage);
@@ -542,6 +649,7 @@ class Connection final : public ClientConnection,
     if (it == open_.end()) return;
     std::unique_ptr<Pending> p = std::move(it->second);
     open_.erase(it);
+    handles_.erase(p->handle);
     ngtcp2_conn_shutdown_stream(conn_.get(), stream, http3::kRequestCancelled);
     Error e{ErrorCode::kTimeout, stage,
             std::string("no response ") + (stage == Stage::kHeaders ? "head" : "body bytes") + " for " +
@@ -554,16 +662,18 @@ class Connection final : public ClientConnection,
   void on_head(int64_t stream, ResponseHead&& head) override {
     auto it = open_.find(stream);
     if (it == open_.end()) return;
-    it->second->head_seen = true;
-    it->second->response.head = std::move(head);
-    arm_read_deadline(stream, *it->second, Stage::kBody);
+    Pending& p = *it->second;
+    p.head_seen = true;
+    arm_read_deadline(stream, p, Stage::kBody);
+    p.listener->on_head(std::move(head));
   }
 
   void on_data(int64_t stream, std::string_view bytes) override {
     auto it = open_.find(stream);
     if (it == open_.end()) return;
-    it->second->response.body.append(bytes);
-    arm_read_deadline(stream, *it->second, Stage::kBody);
+    Pending& p = *it->second;
+    arm_read_deadline(stream, p, Stage::kBody);
+    p.listener->on_body(bytes);
   }
 
   void on_stream_closed(int64_t stream, const http3::StreamClose& close) override {
@@ -571,6 +681,7 @@ class Connection final : public ClientConnection,
     if (it == open_.end()) return;
     std::unique_ptr<Pending> p = std::move(it->second);
     open_.erase(it);
+    handles_.erase(p->handle);
     if (close.response_complete) return settle(*p, nullptr);
     const bool mid_body = p->head_seen;
     std::string why = !close.reset_reason.empty() ? close.reset_reason
@@ -583,8 +694,16 @@ class Connection final : public ClientConnection,
   }
 
   void on_consumed(int64_t stream, size_t n) override {
+    if (auto it = open_.find(stream); it != open_.end() && it->second->paused) {
+      it->second->held += n;  // back-pressure: the server may send only what the window still allows
+      return;
+    }
     ngtcp2_conn_extend_max_stream_offset(conn_.get(), stream, n);
     ngtcp2_conn_extend_max_offset(conn_.get(), n);
+  }
+
+  void on_body_acked(int64_t stream, uint64_t n) override {
+    if (auto it = open_.find(stream); it != open_.end()) it->second->listener->on_body_sent(n);
   }
 
   void on_reset_wanted(int64_t stream, uint64_t code) override {
@@ -608,16 +727,24 @@ class Connection final : public ClientConnection,
   void on_datagram(const std::error_code& ec, size_t n) {
     if (closed_) return;
     if (ec) {
-      // ICMP port unreachable shows as connection_refused on a connected UDP socket: the server is
-      // not there; the handshake deadline (or idle timeout) reports it. Other errors end the connection.
-      if (ec == asio::error::connection_refused) return read_next_datagram();
+      // ICMP port unreachable shows as connection_refused on a connected UDP socket. Other errors
+      // end the connection.
+      // Before anything came from the server it means nothing listens on that UDP port: the attempt
+      // fails now (as a TCP connect would), so a fallback to TCP need not wait for a deadline. Later
+      // it is a stray ICMP message: QUIC's own timers decide.
+      if (ec == asio::error::connection_refused) {
+        if (heard_from_server_) return read_next_datagram();
+        return fail_port_unreachable();
+      }
       if (ec == asio::error::operation_aborted) return;
       return fail_connection(Error{ErrorCode::kConnectionClosed, stage(), "QUIC socket: " + ec.message()});
     }
     if (dump_) dump_->datagram(false, rx_.data(), n);
     const ngtcp2_path path = current_path();
     ngtcp2_pkt_info pi{};
+    reading_ = true;
     const int rv = ngtcp2_conn_read_pkt(conn_.get(), &path, &pi, rx_.data(), n, now_ns());
+    reading_ = false;
     if (rv != 0) return on_read_error(rv);
     heard_from_server_ = true;
     read_next_datagram();
@@ -660,7 +787,9 @@ class Connection final : public ClientConnection,
 
   // Writes every packet ngtcp2 and the HTTP/3 session have ready, then re-arms the expiry timer.
   void flush() {
-    if (closed_ || !conn_) return;
+    // Inside ngtcp2_conn_read_pkt (a listener acting from a callback) nothing is written: the read
+    // handler flushes once the datagram is processed.
+    if (closed_ || !conn_ || reading_) return;
     std::array<uint8_t, kPacketBuffer> packet;
     const size_t max_size = std::min(kPacketBuffer, ngtcp2_conn_get_max_tx_udp_payload_size(conn_.get()));
     // Firefox's first flight: a shorter Initial, then zero bytes to the datagram size.
@@ -715,14 +844,22 @@ class Connection final : public ClientConnection,
       }
       send_datagram(packet.data(), size);
     }
+    if (port_unreachable_) return fail_port_unreachable();
     arm_expiry();
   }
 
-  // A datagram the kernel cannot take now is dropped: QUIC's loss recovery sends it again.
+  // A datagram the kernel cannot take now is dropped: QUIC's loss recovery sends it again. The
+  // kernel reports an ICMP port unreachable to whichever call comes next on the socket, a send too.
   void send_datagram(const uint8_t* data, size_t n) {
     if (dump_) dump_->datagram(true, data, n);
     std::error_code ec;
     socket_.send(asio::buffer(data, n), 0, ec);
+    if (ec == asio::error::connection_refused && !heard_from_server_) port_unreachable_ = true;
+  }
+
+  void fail_port_unreachable() {
+    fail_connection(Error{ErrorCode::kConnectRefused, Stage::kConnect,
+                          "QUIC: nothing listens on the server's UDP port (ICMP port unreachable)"});
   }
 
   void arm_expiry() {
@@ -796,6 +933,9 @@ class Connection final : public ClientConnection,
     socket_.close(ignored);
     std::map<int64_t, std::unique_ptr<Pending>> open = std::move(open_);
     std::deque<std::unique_ptr<Pending>> waiting = std::move(waiting_);
+    open_.clear();
+    waiting_.clear();
+    handles_.clear();
     for (auto& [id, p] : open) {
       Error e = error;
       if (p->head_seen && (e.code == ErrorCode::kConnectionClosed || e.code == ErrorCode::kProtocol)) {
@@ -805,14 +945,15 @@ class Connection final : public ClientConnection,
       settle(*p, &e);
     }
     for (auto& p : waiting) settle(*p, &error);
+    if (auto l = listener_.lock()) l->on_closed(error);
   }
 
   void settle(Pending& p, const Error* error) {
     p.read_timer.cancel();
-    ResponseHandler done = std::move(p.done);
-    if (!done) return;
+    std::shared_ptr<StreamListener> listener = std::move(p.listener);
+    if (!listener) return;
     try {
-      done(error, std::move(p.response));
+      listener->on_end(error);
     } catch (...) {
       // A handler that throws must not unwind through Asio; the request is settled either way.
     }
@@ -837,11 +978,16 @@ class Connection final : public ClientConnection,
   std::array<uint8_t, kMaxDatagram> rx_{};
   std::deque<std::unique_ptr<Pending>> waiting_;
   std::map<int64_t, std::unique_ptr<Pending>> open_;
+  std::unordered_map<uint64_t, Pending*> handles_;  // waiting_ and open_ by handle
+  uint64_t next_handle_ = 1;
+  std::weak_ptr<ConnectionListener> listener_;
   std::string http3_failure_;
   std::string callback_error_;
   Error closed_error_;
   bool started_ = false;
   bool established_ = false;
+  bool reading_ = false;           // inside ngtcp2_conn_read_pkt
+  bool port_unreachable_ = false;  // a send saw ICMP port unreachable before the server answered
   bool closed_ = false;
 };
 

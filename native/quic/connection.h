@@ -22,6 +22,11 @@
 //   c->fetch(request, [](const ctn::Error* err, quic::Response&& res) { ... });   // any number
 //   c->start();   // before or after fetch(); requests wait for the handshake
 //   c->close();   // fails what is still open with ERR_ABORTED, sends CONNECTION_CLOSE
+// or, streamed (the engine's way): open_stream(request, listener) returns a handle; the listener
+// gets the head, the body as it arrives and one on_end; write_body() feeds a streamed request body
+// (flow control paces it; on_body_sent reports what the server acknowledged), set_paused() holds
+// the body back (no flow-control credit goes back to the server), cancel_stream() resets the stream
+// (RESET_STREAM + STOP_SENDING, H3_REQUEST_CANCELLED) and nothing more is reported for it.
 //
 // CTN_QUIC_CONNECTION_DUMP_DIR=<dir> (tests only; off by default): each connection writes its datagrams
 // (both directions) and its TLS key log there, for lib/echo's decoder (see ConnectionDump in the .cc).
@@ -36,6 +41,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <openssl/base.h>
 #include <asio/io_context.hpp>
@@ -60,7 +66,7 @@ struct Options {
   uint32_t datagram_size = 0;
   uint32_t handshake_timeout_ms = 10'000;
   uint32_t idle_timeout_ms = 30'000;
-  uint32_t read_timeout_ms = 30'000;
+  uint32_t read_timeout_ms = 30'000;  // 0: none (the engine runs its own deadlines)
   // Shapes the QUIC ClientHello: called once on this connection's own SSL_CTX, after ngtcp2 set its
   // QUIC callbacks and before the SSL object exists (groups, key shares, extension order, GREASE,
   // ALPS, certificate compression: what native/tls does for a profile over TCP). False with *error
@@ -81,6 +87,9 @@ struct Request {
   std::string authority;  // :authority
   std::string path = "/";
   HeaderList headers;
+  // The request body: `body` first; with body_stream the rest follows through write_body().
+  std::string body;
+  bool body_stream = false;
 };
 
 struct Response {
@@ -90,6 +99,30 @@ struct Response {
 
 // A settled request: `error` null and the whole response, or the error.
 using ResponseHandler = std::function<void(const Error* error, Response&& response)>;
+
+// The events of one request of open_stream(), on the io thread. Nothing follows on_end.
+class StreamListener {
+ public:
+  virtual ~StreamListener() = default;
+  // The final response head (version 3.0).
+  virtual void on_head(ResponseHead&& head) = 0;
+  // A slice of the body, valid during the call only.
+  virtual void on_body(std::string_view bytes) = 0;
+  // The request is over: `error` null after a complete response.
+  virtual void on_end(const Error* error) = 0;
+  // `n` more bytes of the request body were acknowledged by the server.
+  virtual void on_body_sent(uint64_t n) { (void)n; }
+};
+
+// The connection's own events, for whoever pools it (on the io thread).
+class ConnectionListener {
+ public:
+  virtual ~ConnectionListener() = default;
+  // The handshake completed: requests go out now.
+  virtual void on_established() = 0;
+  // The connection is over (every stream got its on_end first).
+  virtual void on_closed(const Error& why) = 0;
+};
 
 class ClientConnection {
  public:
@@ -104,6 +137,19 @@ class ClientConnection {
   virtual void close() = 0;
   // The handshake completed (for tests and the pool).
   virtual bool established() const = 0;
+
+  // Streamed requests (see above). The handle is never 0.
+  virtual uint64_t open_stream(Request request, std::shared_ptr<StreamListener> listener) = 0;
+  virtual void write_body(uint64_t handle, std::string chunk, bool end) = 0;
+  virtual void set_paused(uint64_t handle, bool paused) = 0;
+  virtual void cancel_stream(uint64_t handle) = 0;
+  // Requests open or waiting for a stream.
+  virtual size_t open_streams() const = 0;
+  virtual bool closed() const = 0;
+  // Held weakly: events stop when the listener is gone.
+  virtual void set_listener(std::weak_ptr<ConnectionListener> listener) = 0;
+  // The TLS connection (the negotiated version and cipher), once established; else null.
+  virtual const SSL* tls() const = 0;
 };
 
 }  // namespace ctn::quic

@@ -5,6 +5,7 @@ import type {
   CycleTLSClient,
   CycleTLSResponse,
   ErrorCode,
+  Http3Mode,
   InitOptions,
   Cookie,
   CookieJarLike,
@@ -139,6 +140,17 @@ async function main(): Promise<void> {
   await eventCapped.sse('https://example.test/events', { maxEventBytes: '1MB' });
   // @ts-expect-error maxEventBytes is an sse() option, not a plain request's
   await eventCapped.get('https://example.test', { maxEventBytes: 1024 });
+  // HTTP/3: the request option, the client default, cycletls's two spellings, the response's protocol.
+  const quic = await initCycleTLS({ port: 9125, http3: 'alt-svc' });
+  const h3: string = (await quic.get('https://example.test', { http3: 'force' })).connection.protocol;
+  await quic.get('https://example.test', { forceHTTP3: true, protocol: 'http3' });
+  const mode: Http3Mode = 'off';
+  // @ts-expect-error http3 is 'off', 'alt-svc' or 'force'
+  await quic.get('https://example.test', { http3: 'always' });
+  // @ts-expect-error http3 is not a boolean
+  await initCycleTLS({ port: 9126, http3: true });
+  void h3;
+  void mode;
   es.onEvent((ev) => {
     // @ts-expect-error event data is a string
     const evNum: number = ev.data;

@@ -98,6 +98,7 @@ describe('normalizeInit', () => {
       engine: {},
       maxResponseBytes: 1024 ** 3,
       maxEventBytes: 16 * 1024 ** 2,
+      http3: 'off',
     };
     expect(normalizeInit()).toEqual(defaults);
     expect(normalizeInit(null)).toEqual(defaults);
@@ -147,6 +148,7 @@ describe('normalizeInit', () => {
       engine: {},
       maxResponseBytes: 1024 ** 3,
       maxEventBytes: 16 * 1024 ** 2,
+      http3: 'off',
     });
     expect(normalizeInit({ autoExit: true, timeout: 0 }).port).toBe(9119);
   });
@@ -1145,12 +1147,28 @@ describe('normalizeRequest: options that are not implemented yet', () => {
     expect(exact.headers.map(([n]) => n)).toEqual(['X-New', 'User-Agent']);
   });
 
-  test('forceHTTP3: true → ERR_NOT_IMPLEMENTED; false is fine', () => {
-    expectNotImplemented(() => norm({ forceHTTP3: true }), /forceHTTP3/);
-    expect(norm({ forceHTTP3: false }).method).toBe('GET');
+  test('forceHTTP3 and protocol http3 mean http3 "force"; false and absent leave it to the client', () => {
+    expect(norm({ forceHTTP3: true }).http3).toBe('force');
+    expect(norm({ protocol: 'http3' }).http3).toBe('force');
+    expect(norm({ forceHTTP3: false }).http3).toBeUndefined();
+    expect(norm({}).http3).toBeUndefined();
+    expect(norm({ http3: 'alt-svc' }).http3).toBe('alt-svc');
+    expect(norm({ http3: 'off' }).http3).toBe('off');
   });
 
-  test.each([['websocket'], ['sse'], ['http3']])('protocol %p → ERR_NOT_IMPLEMENTED', (protocol) => {
+  test('http3: bad values and contradictions → TypeError / RangeError', () => {
+    expectInvalid(() => norm({ http3: 'always' }), RangeError, /http3/);
+    expectInvalid(() => norm({ http3: true }), TypeError, /http3/);
+    expectInvalid(() => norm({ forceHTTP3: true, http3: 'off' }), TypeError, /contradict/);
+    expectInvalid(() => norm({ forceHTTP3: true, forceHTTP1: true }), TypeError, /forceHTTP1/);
+    expectInvalid(
+      () => normalizeRequest('http://example.com/', { forceHTTP3: true }, 'get', undefined),
+      TypeError,
+      /https/,
+    );
+  });
+
+  test.each([['websocket'], ['sse']])('protocol %p → ERR_NOT_IMPLEMENTED', (protocol) => {
     expectNotImplemented(() => norm({ protocol }), /protocol/);
   });
 

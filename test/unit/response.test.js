@@ -435,7 +435,7 @@ describe('errorResponse (failures resolved the cycletls way)', () => {
     expect(r.finalUrl).toBe('https://example.test/slow');
     expect(r.requestId).toBe('7:3');
     expect(r.tls).toBeNull();
-    expect(r.connection).toEqual({ id: 0, reused: false, tlsResumed: false });
+    expect(r.connection).toEqual({ id: 0, reused: false, tlsResumed: false, protocol: '' });
     expect(r.redirects).toBe(0);
   });
 
