@@ -221,14 +221,14 @@ bool ClientSession::start(int64_t control_stream, int64_t qpack_encoder_stream, 
   return true;
 }
 
-bool ClientSession::after_peer_settings(std::string* error) {
+bool ClientSession::update_qpack_streams(std::string* error) {
   uint64_t peer_capacity = 0;
-  if (peer_settings_handled_ ||
-      !nghttp3_conn_get_remote_qpack_max_dtable_capacity(conn_.get(), &peer_capacity))
-    return true;
-  peer_settings_handled_ = true;
+  const bool peer_settings = nghttp3_conn_get_remote_qpack_max_dtable_capacity(conn_.get(), &peer_capacity);
   int rv = 0;
-  if (!qpack_bound_ && peer_capacity > 0) {
+  // Lazy streams open once the peer allows a table, or once our decoder has something to tell a
+  // peer that uses ours anyway (else its acknowledgements would pile up unsent).
+  if (!qpack_bound_ &&
+      ((peer_settings && peer_capacity > 0) || nghttp3_conn_has_qpack_decoder_output(conn_.get()))) {
     // Chrome's order: the decoder stream first, then the encoder stream.
     const int64_t decoder = listener_.open_uni_stream();
     const int64_t encoder = decoder < 0 ? -1 : listener_.open_uni_stream();
@@ -240,9 +240,11 @@ bool ClientSession::after_peer_settings(std::string* error) {
       return fail(std::string("binding the QPACK streams: ") + nghttp3_strerror(rv), kInternalError, error);
     qpack_bound_ = true;
   }
-  if (shape_.qpack_capacity_at_once && qpack_bound_ &&
-      (rv = nghttp3_conn_write_qpack_capacity(conn_.get())) != 0) {
-    return fail(std::string("QPACK capacity: ") + nghttp3_strerror(rv), kInternalError, error);
+  if (peer_settings && !peer_settings_handled_) {
+    peer_settings_handled_ = true;
+    if (shape_.qpack_capacity_at_once && qpack_bound_ &&
+        (rv = nghttp3_conn_write_qpack_capacity(conn_.get())) != 0)
+      return fail(std::string("QPACK capacity: ") + nghttp3_strerror(rv), kInternalError, error);
   }
   return true;
 }
@@ -307,6 +309,7 @@ bool ClientSession::submit_request(int64_t stream, std::string_view method, std:
 
 std::optional<Output> ClientSession::next_output() {
   if (!conn_ || failed_) return std::nullopt;
+  if (!update_qpack_streams(nullptr)) return std::nullopt;
   nghttp3_vec vec[kMaxSlices];
   int64_t stream = -1;
   int fin = 0;
@@ -369,7 +372,7 @@ bool ClientSession::receive(int64_t stream, std::string_view bytes, bool fin, st
   }
   // Frame headers and QPACK bytes nghttp3 consumed itself (data it delivered was credited in recv_data).
   if (n > 0) listener_.on_consumed(stream, static_cast<size_t>(n));
-  if (!after_peer_settings(error)) return false;
+  if (!update_qpack_streams(error)) return false;
   if (it != requests_.end() && !it->second->reset_reason.empty()) give_up(stream, kExcessiveLoad);
   return true;
 }

@@ -156,8 +156,9 @@ class ClientSession {
   void give_up(int64_t stream, uint64_t code);
   // Reports a request's stream closed to the listener (once) and forgets it.
   void report_closed(int64_t stream, uint64_t code);
-  // Once the peer's SETTINGS are in: the lazy QPACK streams and the at-once capacity instruction.
-  bool after_peer_settings(std::string* error);
+  // The lazy QPACK streams (once the peer allows a table or our decoder has instructions for it)
+  // and, once the peer's SETTINGS are in, the at-once capacity instruction.
+  bool update_qpack_streams(std::string* error);
 
   SessionListener& listener_;
   Http3Profile shape_;

@@ -564,6 +564,25 @@ TEST(Http3Shape, ChromeDecoderTakesTheAnnouncedTableCapacityAndBlocking) {
   EXPECT_EQ(hex(c.streams[6]).substr(0, 4), "0380");
 }
 
+// A server that allows no table (Chrome keeps its QPACK streams closed) but fills ours anyway: the
+// streams open when our decoder has an acknowledgement to send, instead of it piling up unsent.
+TEST(Http3Shape, ChromeOpensItsQpackStreamsWhenAPeerWithoutATableUsesOurs) {
+  Client c(chrome().http3);
+  c.drain();
+  caddy_settings(c);
+  c.request(0, "example.test", "/", profile_headers(chrome(), HeaderSet::kHttp3));
+  c.drain();
+  EXPECT_TRUE(c.quic.lazily_opened.empty());
+  const ServerResponse r = big_dynamic_response(65536, 2);
+  c.receive(7, r.encoder_stream.substr(1));
+  c.receive(0, r.headers_frame);
+  ASSERT_EQ(c.quic.heads.size(), 1u);
+  c.drain();
+  EXPECT_EQ(c.quic.lazily_opened, (std::vector<int64_t>{6, 10}));
+  EXPECT_EQ(hex(c.streams[6]), "0380") << "type, Section Acknowledgement for stream 0";
+  EXPECT_FALSE(c.streams.count(10)) << "the encoder has nothing to say";
+}
+
 TEST(Http3Shape, FirefoxDecoderTakesTheAnnouncedTableCapacity) {
   Client c(firefox().http3);
   c.drain();
