@@ -203,6 +203,9 @@ bool ClientSession::start(int64_t control_stream, int64_t qpack_encoder_stream, 
   conn_.reset(conn);
   nghttp3_conn_set_qpack_inserts_before_base(conn, shape_.qpack_insert == QpackInsert::kAllButStatic);
   nghttp3_conn_set_qpack_huffman_on_ties(conn, shape_.qpack_huffman_on_ties);
+  nghttp3_conn_set_write_order(
+      conn, (shape_.qpack_encoder_before_decoder ? NGHTTP3_CTN_WRITE_QENC_BEFORE_QDEC : 0u) |
+                (shape_.request_before_qpack_encoder ? NGHTTP3_CTN_WRITE_REQUEST_BEFORE_QENC : 0u));
   if (shape_.settings.empty()) {
     rv = nghttp3_conn_bind_control_stream(conn, control_stream);
   } else {

@@ -433,7 +433,9 @@ Http3Profile firefox_153_http3(const HeaderList& http2_headers) {
   h.qpack_insert = QpackInsert::kListedNames;
   h.qpack_insert_names = {"alt-used", "sec-fetch-dest", "sec-fetch-mode", "sec-fetch-site", "priority"};
   h.qpack_capacity_at_once = true;
-  h.qpack_huffman_on_ties = true;  // "?1" of sec-fetch-user, for one
+  h.qpack_huffman_on_ties = true;         // "?1" of sec-fetch-user, for one
+  h.qpack_encoder_before_decoder = true;  // its first 1-RTT packet: streams 2, 6, 10
+  h.request_before_qpack_encoder = true;  // the request's packet: stream 0, then 6
   h.pseudo_header_order = "msap";
   for (const Header& header : http2_headers) {
     if (header.name == "te") continue;

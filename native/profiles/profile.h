@@ -140,6 +140,12 @@ struct Http3Profile {
   // A name or value whose Huffman code is exactly as long goes Huffman-encoded (Firefox), else as it
   // is (Chrome; Huffman only when shorter).
   bool qpack_huffman_on_ties = false;
+  // The order of the streams' bytes when several go out in one packet. Chrome's (nghttp3's): control,
+  // QPACK decoder, QPACK encoder, then each request after the encoder instructions it refers to.
+  // Firefox: the encoder stream before the decoder stream, and a request's HEADERS before its
+  // encoder instructions.
+  bool qpack_encoder_before_decoder = false;
+  bool request_before_qpack_encoder = false;
   std::string pseudo_header_order = "msap";  // :method :scheme :authority :path, as letters
   // A navigation's request headers over HTTP/3 in the browser's order, lower case; an `alt-used`
   // with an empty value carries the request's authority. Empty: Profile::headers.

@@ -393,7 +393,7 @@ TEST(Http3Shape, FirefoxControlStreamSettingsWithUnknownIdsThenGreaseFrame) {
 
 TEST(Http3Shape, FirefoxOpensBothQpackStreamsWithTheControlStream) {
   Client c(firefox().http3);
-  c.drain();
+  EXPECT_EQ(c.drain(), (std::vector<int64_t>{2, 6, 10})) << "conn 4's first 1-RTT packet";
   EXPECT_EQ(c.streams[6], "\x02") << "encoder, type only";
   EXPECT_EQ(c.streams[10], "\x03") << "decoder, type only";
   caddy_settings(c);
@@ -486,7 +486,7 @@ TEST(Http3Shape, FirefoxAgainstNgtcp2CapacityAtOnceFiveInsertsPostBase) {
   EXPECT_EQ(hex(c.streams[6]), "023fe11f") << "Set Dynamic Table Capacity 4096 as the SETTINGS arrive";
   const HeaderList headers = without(profile_headers(firefox(), HeaderSet::kHttp3), "sec-fetch-user");
   c.request(0, "fp.test:8444", "/firefox-quic-1", headers);
-  c.drain();
+  EXPECT_EQ(c.drain(), (std::vector<int64_t>{0, 6})) << "conn 4: the request, then its inserts";
   EXPECT_EQ(
       hex(c.streams[6]),
       "023fe11f661d095ad4164f8996b5d25426e3cd34d76a4148b4a549275a42a13f8690e4b692d49f6a4148b4a549275a93c85f86"
