@@ -458,6 +458,52 @@ TEST(Http3Shape, ChromeAgainstNgtcp2LazyQpackStreamsInsertEverythingPreBase) {
                      expected_fields("masp", "fp.test:8444", "/chromium-quic-1", headers));
 }
 
+// Conn 1's second request (the favicon, stream 4) on the same connection: new values of known names
+// are inserted with dynamic name references, and HEADERS refers to old and new entries, all
+// pre-base (ground truth: 128 more encoder bytes, HEADERS 20 bytes with FIN).
+TEST(Http3Shape, ChromeSecondRequestReusesAndExtendsTheTable) {
+  Client c(chrome().http3);
+  c.drain();
+  ngtcp2_settings(c);
+  const HeaderList navigation =
+      with_value(profile_headers(chrome(), HeaderSet::kHttp3), "user-agent", kChromeHeadlessUa);
+  c.request(0, "fp.test:8444", "/chromium-quic-1", navigation);
+  c.drain();
+  const size_t encoder_before = c.streams[10].size(), control_before = c.streams[2].size();
+  const auto value = [&](std::string_view name) {
+    for (const Header& h : navigation)
+      if (h.name == name) return h.value;
+    return std::string();
+  };
+  const HeaderList favicon = {
+      {"sec-ch-ua-platform", value("sec-ch-ua-platform")},
+      {"user-agent", kChromeHeadlessUa},
+      {"sec-ch-ua", value("sec-ch-ua")},
+      {"sec-ch-ua-mobile", "?0"},
+      {"accept", "image/jxl,image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"},
+      {"sec-fetch-site", "same-origin"},
+      {"sec-fetch-mode", "no-cors"},
+      {"sec-fetch-dest", "image"},
+      {"referer", "https://fp.test:8444/chromium-quic-1"},
+      {"accept-encoding", "gzip, deflate, br, zstd"},
+      {"accept-language", "en-US,en;q=0.9"},
+      {"priority", "u=1, i"}};
+  c.request(4, "fp.test:8444", "/favicon.ico", favicon);
+  EXPECT_EQ(c.drain(), (std::vector<int64_t>{2, 10, 4}));
+  EXPECT_EQ(hex(c.streams[2].substr(control_before)), "800f07000704753d312c2069");  // u=1, i for 4
+  const std::string inserts = c.streams[10].substr(encoder_before);
+  EXPECT_EQ(inserts.size(), 128u);
+  EXPECT_EQ(encoder_instructions("\x02" + inserts),
+            (std::vector<std::string>{"IS1:h", "IS29:h", "ID8:h", "ID8:h", "ID7:h", "IS13:h", "ID6:h"}));
+  EXPECT_EQ(c.streams[4].size(), 20u);
+  const HeaderBlock block = parse_headers_frame(c.streams[4]);
+  EXPECT_EQ(block.encoded_required_insert_count, 22u) << "RIC 21";
+  EXPECT_EQ(block.base_byte, "00");
+  EXPECT_EQ(block.representations,
+            (std::vector<std::string>{"S17", "D20", "S23", "D6", "D16", "D15", "D18", "D17", "D5", "D4", "D3",
+                                      "D2", "D1", "D9", "D8", "D0"}));
+}
+
 // ---- Firefox: caddy (caddy run, conn 12, headed) and ngtcp2 (ngtcp2 run, conn 4, headless) ----
 
 TEST(Http3Shape, FirefoxAgainstCaddyLiteralsHuffmanOnTiesNoPriorityUpdate) {
