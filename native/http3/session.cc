@@ -399,6 +399,10 @@ bool ClientSession::stream_closed(int64_t stream, uint64_t app_error_code, std::
     return fail(std::string("HTTP/3 stream closed: ") + nghttp3_strerror(rv),
                 nghttp3_err_infer_quic_app_error_code(rv), error);
   }
+  // A response head still waiting for QPACK inserts: nghttp3 reports the close only once the
+  // inserts arrive, which they may never do. The request is over now (later callbacks find no
+  // request and are ignored).
+  report_closed(stream, app_error_code);
   return true;
 }
 

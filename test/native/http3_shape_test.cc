@@ -642,6 +642,28 @@ TEST(Http3Shape, FirefoxDecoderTakesTheAnnouncedTableCapacity) {
   EXPECT_EQ(c.quic.heads[0].headers.size(), 60u);
 }
 
+// With a table announced, a response's HEADERS can wait for inserts that never come. QUIC closing
+// that stream must still report the request closed (nghttp3 holds a QPACK-blocked stream's close
+// until it is unblocked). Found by the http3_session fuzz target.
+TEST(Http3Shape, RequestClosedWhileItsHeadersWaitForInsertsIsReportedClosed) {
+  Client c(chrome().http3);
+  c.drain();
+  caddy_settings(c);
+  c.request(0, "example.test", "/", profile_headers(chrome(), HeaderSet::kHttp3));
+  c.drain();
+  const ServerResponse r = big_dynamic_response(65536, 3);
+  c.receive(0, r.headers_frame);  // refers to three entries the server never inserts
+  EXPECT_TRUE(c.quic.heads.empty());
+  std::string error;
+  ASSERT_TRUE(c.session.stream_closed(0, http3::kRequestCancelled, &error)) << error;
+  ASSERT_EQ(c.quic.closes.size(), 1u);
+  EXPECT_EQ(c.quic.closes[0].error_code, http3::kRequestCancelled);
+  EXPECT_FALSE(c.quic.closes[0].response_complete);
+  c.receive(7, r.encoder_stream.substr(1));  // the inserts after all: nothing more is reported
+  EXPECT_TRUE(c.quic.heads.empty());
+  EXPECT_EQ(c.quic.closes.size(), 1u);
+}
+
 // ---- frames ----
 
 TEST(Http3Frames, VarintsShortestOrEightBytes) {
