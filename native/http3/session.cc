@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <deque>
 #include <exception>
+#include <random>
 #include <vector>
+
+#include "http3/frames.h"
 
 namespace ctn::http3 {
 
@@ -21,6 +24,26 @@ bool connection_specific(std::string_view lower_name) {
   return lower_name == "connection" || lower_name == "keep-alive" || lower_name == "proxy-connection" ||
          lower_name == "transfer-encoding" || lower_name == "upgrade" || lower_name == "host" ||
          lower_name == "te";
+}
+
+std::function<uint64_t()> system_random() {
+  return [engine = std::make_shared<std::mt19937_64>(std::random_device{}())] { return (*engine)(); };
+}
+
+// The pseudo-header a letter of Http3Profile::pseudo_header_order names.
+std::string_view pseudo_header(char letter) {
+  switch (letter) {
+    case 'm':
+      return ":method";
+    case 's':
+      return ":scheme";
+    case 'a':
+      return ":authority";
+    case 'p':
+      return ":path";
+    default:
+      return {};
+  }
 }
 
 std::string lower(std::string_view s) {
@@ -191,7 +214,8 @@ struct ClientSession::Callbacks {
 
 void ClientSession::ConnDeleter::operator()(nghttp3_conn* c) const noexcept { nghttp3_conn_del(c); }
 
-ClientSession::ClientSession(SessionListener& listener) : listener_(listener) {}
+ClientSession::ClientSession(SessionListener& listener, Http3Profile shape, std::function<uint64_t()> random)
+    : listener_(listener), shape_(std::move(shape)), random_(random ? std::move(random) : system_random()) {}
 ClientSession::~ClientSession() = default;
 
 bool ClientSession::fail(std::string message, uint64_t code, std::string* error) {
@@ -214,17 +238,69 @@ bool ClientSession::start(int64_t control_stream, int64_t qpack_encoder_stream, 
   callbacks.end_stream = &Callbacks::end_stream;
   nghttp3_settings settings;
   nghttp3_settings_default(&settings);
-  // Our own limit on a header section (name + value + 32 per field) is announced to the server.
+  // Our own limit on a header section (name + value + 32 per field) is announced to the server
+  // (nghttp3's SETTINGS, Chrome's 0x6); a shape that announces none (Firefox) still has it enforced.
   settings.max_field_section_size = kMaxHeaderSectionBytes;
+  // What a shape announces about our QPACK decoder is what the decoder allows.
+  for (const Http3Setting& s : shape_.settings) {
+    if (s.id == 0x1)
+      settings.qpack_max_dtable_capacity = static_cast<size_t>(std::min<uint64_t>(s.value, 1 << 20));
+    if (s.id == 0x7)
+      settings.qpack_blocked_streams = static_cast<size_t>(std::min<uint64_t>(s.value, 1 << 16));
+    if (s.id == 0x6) settings.max_field_section_size = std::min<uint64_t>(s.value, kMaxHeaderSectionBytes);
+  }
   nghttp3_conn* conn = nullptr;
   int rv = nghttp3_conn_client_new(&conn, &callbacks, &settings, nullptr, this);
   if (rv != 0)
     return fail(std::string("nghttp3_conn_client_new: ") + nghttp3_strerror(rv), kInternalError, error);
   conn_.reset(conn);
-  if ((rv = nghttp3_conn_bind_control_stream(conn, control_stream)) != 0 ||
-      (rv = nghttp3_conn_bind_qpack_streams(conn, qpack_encoder_stream, qpack_decoder_stream)) != 0) {
+  nghttp3_conn_set_qpack_inserts_before_base(conn, shape_.qpack_insert == QpackInsert::kAllButStatic);
+  nghttp3_conn_set_qpack_huffman_on_ties(conn, shape_.qpack_huffman_on_ties);
+  nghttp3_conn_set_write_order(
+      conn, (shape_.qpack_encoder_before_decoder ? NGHTTP3_CTN_WRITE_QENC_BEFORE_QDEC : 0u) |
+                (shape_.request_before_qpack_encoder ? NGHTTP3_CTN_WRITE_REQUEST_BEFORE_QENC : 0u));
+  if (shape_.settings.empty()) {
+    rv = nghttp3_conn_bind_control_stream(conn, control_stream);
+  } else {
+    const std::string frames = encode_control_preamble(shape_, random_);
+    rv = nghttp3_conn_bind_control_stream_raw(conn, control_stream,
+                                              reinterpret_cast<const uint8_t*>(frames.data()), frames.size());
+  }
+  if (rv == 0 && qpack_streams_at_start()) {
+    rv = nghttp3_conn_bind_qpack_streams(conn, qpack_encoder_stream, qpack_decoder_stream);
+    qpack_bound_ = rv == 0;
+  }
+  if (rv != 0) {
     return fail(std::string("binding the HTTP/3 control streams: ") + nghttp3_strerror(rv), kInternalError,
                 error);
+  }
+  return true;
+}
+
+bool ClientSession::update_qpack_streams(std::string* error) {
+  uint64_t peer_capacity = 0;
+  const bool peer_settings = nghttp3_conn_get_remote_qpack_max_dtable_capacity(conn_.get(), &peer_capacity);
+  int rv = 0;
+  // Lazy streams open once the peer allows a table, or once our decoder has something to tell a
+  // peer that uses ours anyway (else its acknowledgements would pile up unsent).
+  if (!qpack_bound_ &&
+      ((peer_settings && peer_capacity > 0) || nghttp3_conn_has_qpack_decoder_output(conn_.get()))) {
+    // Chrome's order: the decoder stream first, then the encoder stream.
+    const int64_t decoder = listener_.open_uni_stream();
+    const int64_t encoder = decoder < 0 ? -1 : listener_.open_uni_stream();
+    if (encoder < 0) {
+      return fail("the server allows too few unidirectional streams for the QPACK streams",
+                  kGeneralProtocolError, error);
+    }
+    if ((rv = nghttp3_conn_bind_qpack_streams_deferred(conn_.get(), encoder, decoder)) != 0)
+      return fail(std::string("binding the QPACK streams: ") + nghttp3_strerror(rv), kInternalError, error);
+    qpack_bound_ = true;
+  }
+  if (peer_settings && !peer_settings_handled_) {
+    peer_settings_handled_ = true;
+    if (shape_.qpack_capacity_at_once && qpack_bound_ &&
+        (rv = nghttp3_conn_write_qpack_capacity(conn_.get())) != 0)
+      return fail(std::string("QPACK capacity: ") + nghttp3_strerror(rv), kInternalError, error);
   }
   return true;
 }
@@ -235,31 +311,57 @@ bool ClientSession::submit_request(int64_t stream, std::string_view method, std:
   if (!conn_ || failed_) return fail("the HTTP/3 session is not usable", kInternalError, error);
   std::vector<std::pair<std::string, std::string_view>> fields;
   fields.reserve(headers.size() + 4);
-  fields.emplace_back(":method", method);
-  fields.emplace_back(":scheme", scheme);
-  if (!authority.empty()) fields.emplace_back(":authority", authority);
-  fields.emplace_back(":path", path);
+  for (const char letter : shape_.pseudo_header_order) {
+    const std::string_view name = pseudo_header(letter);
+    const std::string_view value = letter == 'm'   ? method
+                                   : letter == 's' ? scheme
+                                   : letter == 'a' ? authority
+                                                   : path;
+    if (name.empty() || (letter == 'a' && authority.empty())) continue;
+    fields.emplace_back(std::string(name), value);
+  }
+  std::string_view priority;
   for (const Header& h : headers) {
     std::string name = lower(h.name);
     if (name.empty() || name[0] == ':' || connection_specific(name)) continue;
-    fields.emplace_back(std::move(name), h.value);
+    // Firefox's alt-used names the origin the request goes to (an empty value in the profile).
+    const std::string_view value =
+        name == "alt-used" && h.value.empty() ? authority : std::string_view(h.value);
+    if (name == "priority") priority = value;
+    fields.emplace_back(std::move(name), value);
   }
   std::vector<nghttp3_nv> nva;
   nva.reserve(fields.size());
   for (const auto& [name, value] : fields) {
+    uint8_t flags = NGHTTP3_NV_FLAG_NONE;
+    if (shape_.qpack_insert == QpackInsert::kAllButStatic) {
+      flags = NGHTTP3_NV_FLAG_CTN_INSERT;
+    } else if (shape_.qpack_insert == QpackInsert::kListedNames) {
+      const auto& listed = shape_.qpack_insert_names;
+      flags = std::find(listed.begin(), listed.end(), name) != listed.end() ? NGHTTP3_NV_FLAG_CTN_INSERT
+                                                                            : NGHTTP3_NV_FLAG_CTN_NO_INSERT;
+    }
     nva.push_back(nghttp3_nv{reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
                              reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
-                             value.size(), NGHTTP3_NV_FLAG_NONE});
+                             value.size(), flags});
   }
   auto request = std::make_unique<Request>();
   static constexpr nghttp3_data_reader kBodyReader{&Callbacks::read_data};
-  const int rv = nghttp3_conn_submit_request(conn_.get(), stream, nva.data(), nva.size(),
+  int rv = nghttp3_conn_submit_request(conn_.get(), stream, nva.data(), nva.size(),
                                              with_body ? &kBodyReader : nullptr, request.get());
   if (rv != 0) {
     if (error) *error = std::string("nghttp3_conn_submit_request: ") + nghttp3_strerror(rv);
     return false;
   }
   requests_[stream] = std::move(request);
+  // Chrome's PRIORITY_UPDATE goes out on the control stream, which nghttp3 writes before the
+  // request's HEADERS: the two leave in the same packet.
+  if (shape_.priority_update && !priority.empty()) {
+    const std::string frame = encode_priority_update(static_cast<uint64_t>(stream), priority);
+    rv = nghttp3_conn_write_control_raw(conn_.get(), reinterpret_cast<const uint8_t*>(frame.data()),
+                                        frame.size());
+    if (rv != 0) return fail(std::string("PRIORITY_UPDATE: ") + nghttp3_strerror(rv), kInternalError, error);
+  }
   return true;
 }
 
@@ -273,6 +375,7 @@ void ClientSession::add_body(int64_t stream, std::string chunk, bool end) {
 
 std::optional<Output> ClientSession::next_output() {
   if (!conn_ || failed_) return std::nullopt;
+  if (!update_qpack_streams(nullptr)) return std::nullopt;
   nghttp3_vec vec[kMaxSlices];
   int64_t stream = -1;
   int fin = 0;
@@ -335,6 +438,7 @@ bool ClientSession::receive(int64_t stream, std::string_view bytes, bool fin, st
   }
   // Frame headers and QPACK bytes nghttp3 consumed itself (data it delivered was credited in recv_data).
   if (n > 0) listener_.on_consumed(stream, static_cast<size_t>(n));
+  if (!update_qpack_streams(error)) return false;
   if (it != requests_.end() && !it->second->reset_reason.empty()) give_up(stream, kExcessiveLoad);
   return true;
 }
@@ -358,6 +462,10 @@ bool ClientSession::stream_closed(int64_t stream, uint64_t app_error_code, std::
     return fail(std::string("HTTP/3 stream closed: ") + nghttp3_strerror(rv),
                 nghttp3_err_infer_quic_app_error_code(rv), error);
   }
+  // A response head still waiting for QPACK inserts: nghttp3 reports the close only once the
+  // inserts arrive, which they may never do. The request is over now (later callbacks find no
+  // request and are ignored).
+  report_closed(stream, app_error_code);
   return true;
 }
 

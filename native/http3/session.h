@@ -23,12 +23,18 @@
 // fields, a body that disagrees with its content-length): on_stream_closed with reset_reason, then
 // on_reset_wanted; the other streams go on.
 //
-// Not yet browser-shaped (docs/quic-gap.md): SETTINGS are nghttp3 0.8.0's (no GREASE, its order),
-// pseudo-headers go in m, s, a, p order, QPACK has no dynamic table, no PRIORITY_UPDATE.
+// Browser shape: an Http3Profile (profiles/profile.h) gives the control stream's SETTINGS (order,
+// unknown ids, GREASE) and GREASE frame, PRIORITY_UPDATE per request, when the QPACK streams open
+// (at start, or lazily through SessionListener::open_uni_stream once the peer allows a dynamic
+// table), what the QPACK encoder inserts, and the pseudo-header order. What SETTINGS announce about
+// our decoder (0x1 table capacity, 0x7 blocked streams, 0x6 field section size) is what nghttp3 is
+// told to enforce. GREASE is drawn per session from std::random_device. An empty shape (no
+// settings) is nghttp3's own SETTINGS and QPACK policy.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -37,6 +43,7 @@
 #include <string_view>
 
 #include "common/http_types.h"
+#include "profiles/profile.h"
 
 struct nghttp3_conn;
 
@@ -77,6 +84,9 @@ class SessionListener {
   virtual void on_reset_wanted(int64_t stream, uint64_t code) { (void)stream, (void)code; }
   // The peer acknowledged `n` more bytes of a request body (add_body); the session let them go.
   virtual void on_body_acked(int64_t stream, uint64_t n) { (void)stream, (void)n; }
+  // A new local unidirectional stream for a lazily opened QPACK stream (QpackStreams::kLazy), or -1
+  // when none can be opened (the session then fails).
+  virtual int64_t open_uni_stream() { return -1; }
 };
 
 // One write the QUIC layer should make: `data` (one or more slices) on `stream`, with FIN after it
@@ -90,13 +100,19 @@ struct Output {
 
 class ClientSession {
  public:
-  explicit ClientSession(SessionListener& listener);
+  // `random`: the GREASE source (uniform 64-bit numbers); empty: std::random_device.
+  explicit ClientSession(SessionListener& listener, Http3Profile shape = {},
+                         std::function<uint64_t()> random = {});
   ~ClientSession();
   ClientSession(const ClientSession&) = delete;
   ClientSession& operator=(const ClientSession&) = delete;
 
+  // Whether start() takes the QPACK streams (else they are opened lazily: pass -1 for both).
+  bool qpack_streams_at_start() const noexcept { return shape_.qpack_streams == QpackStreams::kAtStart; }
+
   // Creates the nghttp3 client and binds its control and QPACK streams (ids of local
-  // unidirectional streams the QUIC connection opened). Call once; false with *error on failure.
+  // unidirectional streams the QUIC connection opened; the QPACK ones -1 when opened lazily). Call
+  // once; false with *error on failure.
   bool start(int64_t control_stream, int64_t qpack_encoder_stream, int64_t qpack_decoder_stream,
              std::string* error);
 
@@ -146,8 +162,15 @@ class ClientSession {
   void give_up(int64_t stream, uint64_t code);
   // Reports a request's stream closed to the listener (once) and forgets it.
   void report_closed(int64_t stream, uint64_t code);
+  // The lazy QPACK streams (once the peer allows a table or our decoder has instructions for it)
+  // and, once the peer's SETTINGS are in, the at-once capacity instruction.
+  bool update_qpack_streams(std::string* error);
 
   SessionListener& listener_;
+  Http3Profile shape_;
+  std::function<uint64_t()> random_;
+  bool qpack_bound_ = false;
+  bool peer_settings_handled_ = false;
   std::unique_ptr<nghttp3_conn, ConnDeleter> conn_;
   std::map<int64_t, std::unique_ptr<Request>> requests_;
   static constexpr size_t kMaxSlices = 16;

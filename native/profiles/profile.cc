@@ -171,6 +171,23 @@ TlsProfile chrome_156_quic_tls() {
   return t;
 }
 
+// Chromium 156's HTTP/3 (the QUIC captures, ../shared/fingerprints/quic): SETTINGS 0x1, 0x6, 0x7,
+// 0x33 then one GREASE setting, one GREASE frame of 0-3 bytes, PRIORITY_UPDATE with each request,
+// QPACK streams only once the peer allows a table, every non-static field inserted. Its request
+// headers over HTTP/3 are its HTTP/2 ones (http3.headers empty), pseudo-headers m, a, s, p.
+Http3Profile chromium_156_http3() {
+  Http3Profile h;
+  h.settings = {{0x1, 65536}, {0x6, 262144}, {0x7, 100}, {0x33, 1}};
+  h.grease_setting = true;
+  h.grease_frame = true;
+  h.grease_frame_max_payload = 3;
+  h.priority_update = true;
+  h.qpack_streams = QpackStreams::kLazy;
+  h.qpack_insert = QpackInsert::kAllButStatic;
+  h.pseudo_header_order = "masp";
+  return h;
+}
+
 // Chromium 156 on Linux: the golden capture (headed run; headless only says HeadlessChrome).
 Profile chrome_156() {
   Profile p;
@@ -182,6 +199,7 @@ Profile chrome_156() {
   t.grease_signature_algorithms = true;                     // and a GREASE value before them
   t.trust_anchors = from_hex(kChrome156TrustAnchorsHex);
   p.quic_tls = chrome_156_quic_tls();
+  p.http3 = chromium_156_http3();
   p.http2 = chromium_http2();
   set_chromium_headers(p, {156, "", "\"Linux\"",
                            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -401,6 +419,32 @@ TlsProfile firefox_153_quic_tls() {
   return t;
 }
 
+// Firefox ESR 153's HTTP/3 (the QUIC captures): SETTINGS 0x1, 0x7, WebTransport (draft) 0,
+// H3_DATAGRAM draft-04 and RFC, extended CONNECT; a GREASE frame of 0-7 bytes; QPACK streams at
+// once (capacity 4096 as soon as the peer allows it); five names inserted, the rest literal. Its
+// HTTP/3 request headers: the HTTP/2 list with alt-used after accept-encoding and no te; m, s, a, p.
+Http3Profile firefox_153_http3(const HeaderList& http2_headers) {
+  Http3Profile h;
+  h.settings = {{0x1, 65536}, {0x7, 20}, {0x2b603742, 0}, {0xffd277, 1}, {0x33, 1}, {0x8, 1}};
+  h.grease_frame = true;
+  h.grease_frame_wide_type = true;
+  h.grease_frame_max_payload = 7;
+  h.qpack_streams = QpackStreams::kAtStart;
+  h.qpack_insert = QpackInsert::kListedNames;
+  h.qpack_insert_names = {"alt-used", "sec-fetch-dest", "sec-fetch-mode", "sec-fetch-site", "priority"};
+  h.qpack_capacity_at_once = true;
+  h.qpack_huffman_on_ties = true;         // "?1" of sec-fetch-user, for one
+  h.qpack_encoder_before_decoder = true;  // its first 1-RTT packet: streams 2, 6, 10
+  h.request_before_qpack_encoder = true;  // the request's packet: stream 0, then 6
+  h.pseudo_header_order = "msap";
+  for (const Header& header : http2_headers) {
+    if (header.name == "te") continue;
+    h.headers.push_back(header);
+    if (header.name == "accept-encoding") h.headers.push_back({"alt-used", ""});  // = :authority
+  }
+  return h;
+}
+
 // Firefox ESR 153 on Linux: the golden capture.
 Profile firefox_153() {
   Profile p;
@@ -410,6 +454,7 @@ Profile firefox_153() {
   p.http2 = firefox_http2();
   set_firefox_headers(p, {"Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0",
                           kShortAccept, "en-US,en;q=0.9"});
+  p.http3 = firefox_153_http3(p.headers);
   return p;
 }
 
@@ -644,6 +689,8 @@ const HeaderList& profile_headers(const Profile& profile, HeaderSet set) {
   if (set == HeaderSet::kHttp1Plain && !profile.http1_plain_headers.empty()) {
     return profile.http1_plain_headers;
   }
+  if (set == HeaderSet::kHttp3)
+    return profile.http3.headers.empty() ? profile.headers : profile.http3.headers;
   if (set != HeaderSet::kHttp2 && !profile.http1_headers.empty()) return profile.http1_headers;
   return profile.headers;
 }

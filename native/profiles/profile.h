@@ -93,6 +93,65 @@ struct Http2Profile {
   uint32_t stream_window_update = 0;         // WINDOW_UPDATE on each new stream after HEADERS; 0 = none
 };
 
+struct Http3Setting {
+  uint64_t id = 0;  // SETTINGS identifier (RFC 9114 §7.2.4.1; unknown ids are sent as they are)
+  uint64_t value = 0;
+};
+
+// Where a browser's QPACK encoder and decoder streams come from.
+enum class QpackStreams {
+  kAtStart,  // opened with the control stream, encoder first (Firefox: ids 6 and 10)
+  kLazy,     // opened once the peer's SETTINGS allow a dynamic table, decoder first (Chrome: 6 and
+             // 10); each sends its type with its first instruction; never against capacity 0
+};
+
+// What the QPACK encoder inserts into the peer's dynamic table (when the peer allows one).
+enum class QpackInsert {
+  kLibrary,       // nghttp3's own policy (no browser shape)
+  kAllButStatic,  // every field that is not an exact static-table match; the header block refers
+                  // to them pre-base only (Chrome)
+  kListedNames,   // the fields named in qpack_insert_names, literal names, referred post-base;
+                  // every other field a literal with a static name reference (Firefox)
+};
+
+// The HTTP/3 layer's first flight: the control stream, QPACK and the request HEADERS.
+struct Http3Profile {
+  // The SETTINGS frame's entries, in this order, each varint on its shortest encoding. What they say
+  // about QPACK (0x1, 0x7) and the field section size (0x6) is also what our decoder enforces.
+  std::vector<Http3Setting> settings;
+  // One GREASE setting last in SETTINGS (Chrome): id 0x1f*N+0x21 (N a random 32-bit number) and a
+  // random 32-bit value, both on 8-byte varints.
+  bool grease_setting = false;
+  // One reserved frame after SETTINGS, in the same write: type 0x1f*N+0x21 on an 8-byte varint, N
+  // random (Chrome: a 32-bit N; Firefox: any N that fits 62 bits), and 0..grease_frame_max_payload
+  // random payload bytes. Absent when grease_frame is false.
+  bool grease_frame = false;
+  bool grease_frame_wide_type = false;  // N over the whole 62-bit range (Firefox) vs 32 bits (Chrome)
+  uint8_t grease_frame_max_payload = 0;
+  // A PRIORITY_UPDATE (0xf0700) on the control stream for each request, with its priority header's
+  // value, written with the request's HEADERS (Chrome). No priority header: none.
+  bool priority_update = false;
+  QpackStreams qpack_streams = QpackStreams::kAtStart;
+  QpackInsert qpack_insert = QpackInsert::kLibrary;
+  std::vector<std::string> qpack_insert_names;  // kListedNames: the names inserted (lower case)
+  // Set Dynamic Table Capacity goes out as soon as the peer's SETTINGS arrive (Firefox) rather than
+  // with the first header block that inserts (Chrome).
+  bool qpack_capacity_at_once = false;
+  // A name or value whose Huffman code is exactly as long goes Huffman-encoded (Firefox), else as it
+  // is (Chrome; Huffman only when shorter).
+  bool qpack_huffman_on_ties = false;
+  // The order of the streams' bytes when several go out in one packet. Chrome's (nghttp3's): control,
+  // QPACK decoder, QPACK encoder, then each request after the encoder instructions it refers to.
+  // Firefox: the encoder stream before the decoder stream, and a request's HEADERS before its
+  // encoder instructions.
+  bool qpack_encoder_before_decoder = false;
+  bool request_before_qpack_encoder = false;
+  std::string pseudo_header_order = "msap";  // :method :scheme :authority :path, as letters
+  // A navigation's request headers over HTTP/3 in the browser's order, lower case; an `alt-used`
+  // with an empty value carries the request's authority. Empty: Profile::headers.
+  HeaderList headers;
+};
+
 struct Profile {
   std::string id;
   TlsProfile tls;
@@ -101,6 +160,9 @@ struct Profile {
   // hello is not established (HTTP/3 is refused with ERR_UNSUPPORTED_FINGERPRINT).
   std::optional<TlsProfile> quic_tls;
   Http2Profile http2;
+  // The HTTP/3 layer beside quic_tls. With no settings listed: nghttp3's own SETTINGS and QPACK
+  // policy (a preset whose HTTP/3 is not established; docs/quic-gap.md).
+  Http3Profile http3;
   // Default request headers of a navigation over HTTP/2, in the browser's order (HEADERS after the
   // pseudo-headers; lower case, as HTTP/2 requires). User headers override by name,
   // case-insensitively, and keep this order.
@@ -120,6 +182,7 @@ enum class HeaderSet {
   kHttp2,       // https, HTTP/2 (or not known yet: ALPN decides, see http1::respell_preset_headers)
   kHttp1,       // https on HTTP/1.1
   kHttp1Plain,  // http:// (always HTTP/1.1)
+  kHttp3,       // https over HTTP/3
 };
 
 // The list for `set`, falling back as the fields above describe.

@@ -104,7 +104,11 @@ class Connection final : public ClientConnection,
                          private http3::SessionListener {
  public:
   Connection(asio::io_context& io, Options options)
-      : options_(std::move(options)), socket_(io), expiry_timer_(io), handshake_timer_(io), session_(*this) {
+      : options_(std::move(options)),
+        socket_(io),
+        expiry_timer_(io),
+        handshake_timer_(io),
+        session_(*this, options_.http3) {
     conn_ref_.get_conn = [](ngtcp2_crypto_conn_ref* ref) {
       return static_cast<Connection*>(ref->user_data)->conn_.get();
     };
@@ -574,9 +578,11 @@ class Connection final : public ClientConnection,
     established_ = true;
     handshake_timer_.cancel();
     int64_t control = -1, encoder = -1, decoder = -1;
+    // A shape may open the QPACK streams later (Chrome: once the server allows a dynamic table).
+    const bool qpack_now = session_.qpack_streams_at_start();
     if (ngtcp2_conn_open_uni_stream(conn_.get(), &control, nullptr) != 0 ||
-        ngtcp2_conn_open_uni_stream(conn_.get(), &encoder, nullptr) != 0 ||
-        ngtcp2_conn_open_uni_stream(conn_.get(), &decoder, nullptr) != 0) {
+        (qpack_now && (ngtcp2_conn_open_uni_stream(conn_.get(), &encoder, nullptr) != 0 ||
+                       ngtcp2_conn_open_uni_stream(conn_.get(), &decoder, nullptr) != 0))) {
       http3_failure_ = "the server allows too few unidirectional streams for HTTP/3";
       return NGTCP2_ERR_CALLBACK_FAILURE;
     }
@@ -659,6 +665,10 @@ class Connection final : public ClientConnection,
   }
 
   // http3::SessionListener
+  int64_t open_uni_stream() override {
+    int64_t stream = -1;
+    return ngtcp2_conn_open_uni_stream(conn_.get(), &stream, nullptr) == 0 ? stream : -1;
+  }
   void on_head(int64_t stream, ResponseHead&& head) override {
     auto it = open_.find(stream);
     if (it == open_.end()) return;

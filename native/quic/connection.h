@@ -49,6 +49,7 @@
 
 #include "common/error.h"
 #include "common/http_types.h"
+#include "profiles/profile.h"
 #include "quic/transport_shape.h"
 
 namespace ctn::quic {
@@ -80,6 +81,9 @@ struct Options {
   // The rest of that shaping, which BoringSSL takes per SSL object (ALPS, trust_anchors, ECH
   // GREASE): called once on the connection's SSL after ALPN, before SNI and the first flight.
   std::function<bool(SSL* ssl, Error* error)> shape_client_hello_ssl;
+  // The HTTP/3 layer's shape (Profile::http3): SETTINGS, GREASE, PRIORITY_UPDATE, QPACK. Default:
+  // nghttp3's own.
+  Http3Profile http3;
 };
 
 struct Request {

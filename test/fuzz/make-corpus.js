@@ -555,3 +555,41 @@ write('alt_svc', {
   'bad-port': one('h3=":65536"'),
   'bad-ma': one('h3=":443"; ma=soon'),
 });
+
+// ---- HTTP/3 session: control byte (preset index | extra requests << 4), then records of
+// [selector: stream 3, 7, 11, 0, 4, 8, 12, 15 | 0x08 FIN | 0x10 QUIC closes | 0x40 reset][length][bytes] ----
+const rec = (selector, bytes) => b(selector, Buffer.byteLength(bytes, 'latin1'), bytes);
+const h3Preset = { chrome_130: 0, chrome_156: 5, firefox_153: 10 }; // indices into profile_ids()
+// ngtcp2's server: 0x6 = 2^62-1 (8-byte varint), 0x1 = 4096, 0x7 = 100.
+const ngtcp2Control = b(0, 4, 15, 6, Buffer.from('ffffffffffffffff', 'hex'), 0x01, 0x50, 0x00, 7, 0x40, 100);
+const caddyControl = b(0, 4, 0);
+const encoderInsert = b(2, 0x3f, 0xe1, 0x1f, 0x43, 'x-a', 1, '1'); // capacity 4096, insert x-a: 1
+const h3Frame = (type, payload) => b(type, Buffer.byteLength(payload, 'latin1'), payload);
+const staticHead = h3Frame(1, b(0, 0, 0xd9)); // :status 200 (static 25)
+const dynamicHead = h3Frame(1, b(2, 0, 0xd9, 0x80)); // RIC 1, Base 1: :status 200, x-a: 1
+const h3Hello = h3Frame(0, 'hello');
+write('http3_session', {
+  'chrome-caddy-200': b(h3Preset.chrome_156, rec(0, caddyControl), rec(3 | 8, b(staticHead, h3Hello))),
+  'chrome-ngtcp2-dynamic': b(
+    h3Preset.chrome_156,
+    rec(0, ngtcp2Control),
+    rec(1, encoderInsert),
+    rec(2, b(3)),
+    rec(3 | 8, b(dynamicHead, h3Hello)),
+  ),
+  'firefox-ngtcp2-blocked-then-inserts': b(
+    h3Preset.firefox_153,
+    rec(0, ngtcp2Control),
+    rec(3 | 8, b(dynamicHead, h3Hello)),
+    rec(1, encoderInsert),
+  ),
+  'firefox-four-requests-resets-and-closes': b(
+    0x30 | h3Preset.firefox_153,
+    rec(0, caddyControl),
+    rec(3 | 8, b(staticHead, h3Hello)),
+    rec(4 | 0x40, ''),
+    rec(5 | 0x10 | 0x20, h3Frame(1, b(0, 0, 0xd9))),
+    rec(6 | 8, b(staticHead, h3Frame(0, 'x'.repeat(100)))),
+  ),
+  'unshaped-chrome-130': b(h3Preset.chrome_130, rec(0, ngtcp2Control), rec(3 | 8, b(staticHead, h3Hello))),
+});

@@ -1494,6 +1494,57 @@ TEST(QuicTransportShape, BrowserShapesGetFromCaddyAndNgtcp2Server) {
   }
 }
 
+// Each preset's HTTP/3 layer (Profile::http3: SETTINGS with GREASE and unknown ids, GREASE frame,
+// PRIORITY_UPDATE, lazy or early QPACK streams, its insertion policy, pseudo-header order and h3
+// header list) against caddy (no dynamic table) and ngtcp2's server (4096, blocking allowed): three
+// requests one after another on one connection, so later HEADERS refer to entries the first ones
+// inserted, and the server's nghttp3 decodes every block.
+TEST(QuicHttp3, PresetHttp3ShapesGetFromCaddyAndNgtcp2Server) {
+  Caddy caddy("  respond /shaped \"shaped over HTTP/3\" 200\n");
+  ASSERT_TRUE(caddy.ready()) << caddy.server->log();
+  Ngtcp2Server server;
+  std::ofstream(server.dir.path / "htdocs" / "shaped") << "shaped over HTTP/3";
+  ASSERT_TRUE(server.ready()) << server.server->log();
+  const std::pair<const char*, ctn::quic::TransportShape> presets[] = {
+      {"chrome_156", ctn::quic::chrome_156_transport()},
+      {"edge_156", ctn::quic::chrome_156_transport()},
+      {"firefox_153", ctn::quic::firefox_153_transport()}};
+  for (const auto& [preset, transport] : presets) {
+    const ctn::Profile& profile = *ctn::find_profile(preset);
+    for (const uint16_t port : {caddy.port, server.port}) {
+      ctn::quic::Options o = options_for(port);
+      o.transport = transport;
+      o.http3 = profile.http3;
+      asio::io_context io;
+      auto conn = ctn::quic::ClientConnection::create(io, o);
+      std::vector<Outcome> outcomes;
+      std::function<void()> next = [&] {
+        ctn::quic::Request req;
+        req.authority = "localhost:" + std::to_string(port);
+        req.path = "/shaped";
+        req.headers = ctn::profile_headers(profile, ctn::HeaderSet::kHttp3);
+        conn->fetch(req, [&](const ctn::Error* e, ctn::quic::Response&& r) {
+          outcomes.emplace_back();
+          if (e) outcomes.back().error = *e;
+          outcomes.back().response = std::move(r);
+          if (outcomes.size() < 3 && !e) return next();
+          conn->close();
+        });
+      };
+      next();
+      conn->start();
+      io.run();
+      const std::string where = std::string(preset) + (port == caddy.port ? " caddy" : " ngtcp2");
+      ASSERT_EQ(outcomes.size(), 3u) << where << ": " << error_text(outcomes.back());
+      for (const Outcome& out : outcomes) {
+        ASSERT_FALSE(out.error) << where << ": " << error_text(out) << "\n" << server.server->log();
+        EXPECT_EQ(out.response.head.status, 200) << where;
+        EXPECT_EQ(out.response.body, "shaped over HTTP/3") << where;
+      }
+    }
+  }
+}
+
 // A shape no browser could send is refused before anything goes out, with a code.
 TEST(QuicTransportShape, ImpossibleShapesFailWithInvalidOption) {
   std::vector<ctn::quic::TransportShape> bad(4, ctn::quic::firefox_153_transport());
