@@ -4,6 +4,8 @@
 #include <ngtcp2/ngtcp2.h>
 #include <ngtcp2/ngtcp2_crypto.h>
 #include <ngtcp2/ngtcp2_crypto_boringssl.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
@@ -184,12 +186,9 @@ class ServerImpl final : public Server, public std::enable_shared_from_this<Serv
     }
     SSL_CTX_set_min_proto_version(ctx_.get(), TLS1_3_VERSION);
     SSL_CTX_set_max_proto_version(ctx_.get(), TLS1_3_VERSION);
-    if (SSL_CTX_use_certificate_chain_file(ctx_.get(), options_.certificate_file.c_str()) != 1 ||
-        SSL_CTX_use_PrivateKey_file(ctx_.get(), options_.private_key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(ctx_.get()) != 1) {
+    if (!load_certificate(options_.certificate_pem, options_.private_key_pem)) {
       *error = Error{ErrorCode::kInvalidOption, Stage::kTls,
-                     "QUIC server: cannot load the certificate " + options_.certificate_file + " and key " +
-                         options_.private_key_file};
+                     "QUIC server: the certificate chain and private key (PEM) do not load or do not match"};
       return false;
     }
     SSL_CTX_set_alpn_select_cb(ctx_.get(), &select_h3, nullptr);
@@ -250,6 +249,22 @@ class ServerImpl final : public Server, public std::enable_shared_from_this<Serv
   }
 
  private:
+  bool load_certificate(const std::string& chain_pem, const std::string& key_pem) {
+    bssl::UniquePtr<BIO> chain(
+        BIO_new_mem_buf(chain_pem.data(), static_cast<ossl_ssize_t>(chain_pem.size())));
+    bssl::UniquePtr<BIO> key(BIO_new_mem_buf(key_pem.data(), static_cast<ossl_ssize_t>(key_pem.size())));
+    if (!chain || !key) return false;
+    bssl::UniquePtr<X509> leaf(PEM_read_bio_X509(chain.get(), nullptr, nullptr, nullptr));
+    if (!leaf || SSL_CTX_use_certificate(ctx_.get(), leaf.get()) != 1) return false;
+    while (bssl::UniquePtr<X509> next{PEM_read_bio_X509(chain.get(), nullptr, nullptr, nullptr)}) {
+      if (SSL_CTX_add1_chain_cert(ctx_.get(), next.get()) != 1) return false;
+    }
+    ERR_clear_error();  // the end of the chain reads as an error
+    bssl::UniquePtr<EVP_PKEY> pkey(PEM_read_bio_PrivateKey(key.get(), nullptr, nullptr, nullptr));
+    return pkey && SSL_CTX_use_PrivateKey(ctx_.get(), pkey.get()) == 1 &&
+           SSL_CTX_check_private_key(ctx_.get()) == 1;
+  }
+
   static int select_h3(SSL*, const uint8_t** out, uint8_t* out_len, const uint8_t* in, unsigned in_len,
                        void*) {
     for (unsigned i = 0; i < in_len;) {

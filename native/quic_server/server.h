@@ -69,8 +69,8 @@ struct Reply {
 
 struct Options {
   asio::ip::udp::endpoint listen{asio::ip::make_address("127.0.0.1"), 0};
-  std::string certificate_file;  // PEM chain
-  std::string private_key_file;  // PEM
+  std::string certificate_pem;  // the certificate chain, leaf first (PEM)
+  std::string private_key_pem;  // PEM
   size_t max_connections = 64;
   uint64_t max_streams_per_connection = 16;
   size_t max_request_body_bytes = 1 << 20;

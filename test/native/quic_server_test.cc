@@ -9,6 +9,7 @@
 #include <array>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
 #include <mutex>
@@ -36,12 +37,17 @@ fs::path cert_dir() {
   return fs::weakly_canonical(fs::path(__FILE__).parent_path() / ".." / "fixtures" / "certs");
 }
 
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 // A server on its own io thread; each request is answered with its method and path, the number of
 // datagrams recorded and the connection number.
 struct EchoServer {
   explicit EchoServer(ctn::quic_server::Options options = {}) {
-    options.certificate_file = (cert_dir() / "server.pem").string();
-    options.private_key_file = (cert_dir() / "server-key.pem").string();
+    options.certificate_pem = read_file(cert_dir() / "server.pem");
+    options.private_key_pem = read_file(cert_dir() / "server-key.pem");
     options.on_request = [this](RequestEvent&& e) {
       std::string method, path;
       for (const ctn::Header& h : e.fields) {
@@ -335,8 +341,8 @@ TEST(QuicServer, RecordingStopsAtItsBoundAndSaysSo) {
 TEST(QuicServer, ACertificateThatDoesNotLoadIsAnInvalidOption) {
   asio::io_context io;
   ctn::quic_server::Options options;
-  options.certificate_file = "/nonexistent.pem";
-  options.private_key_file = "/nonexistent-key.pem";
+  options.certificate_pem = "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n";
+  options.private_key_pem = read_file(cert_dir() / "server-key.pem");
   ctn::Error error;
   EXPECT_FALSE(ctn::quic_server::Server::create(io, options, &error));
   EXPECT_EQ(error.code, ctn::ErrorCode::kInvalidOption);
