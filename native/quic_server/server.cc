@@ -313,9 +313,16 @@ class ServerImpl final : public Server, public std::enable_shared_from_this<Serv
     const bool long_header = (data[0] & 0x80) != 0;
     if (auto route = routes_.find(cid_key(vc.dcid, vc.dcidlen)); route != routes_.end()) {
       std::shared_ptr<Connection> c = connections_.at(route->second);
-      if (long_header) first_flight(*c, data, n);
+      // The first flight is what the client sends to its own first DCID; later Initials (ACKs) go to ours.
+      if (long_header && route->first == c->cids.front()) first_flight(*c, data, n);
       c->on_datagram(data, n, from);
       return;
+    }
+    // A long header for no connection of ours is a first flight too, even one the server will not take
+    // (truncated, under 1200 bytes, beyond max_connections): the view says what is wrong with it.
+    if (long_header && options_.on_long_header_datagram) {
+      options_.on_long_header_datagram(
+          LongHeaderDatagram{std::string(reinterpret_cast<const char*>(data), n), endpoint_text(from)});
     }
     ngtcp2_pkt_hd hd;
     if (!long_header || ngtcp2_accept(&hd, data, n) != 0) {
@@ -329,15 +336,16 @@ class ServerImpl final : public Server, public std::enable_shared_from_this<Serv
     const uint64_t id = ++last_connection_;
     auto c = std::make_shared<Connection>(shared_from_this(), id, local_, from);
     if (!c->open(hd, ctx_.get())) {
+      for (const std::string& cid : c->cids) routes_.erase(cid);
       ++stats_.datagrams_dropped;
       return;
     }
     ++stats_.connections_accepted;
     connections_[id] = c;
     // The client's chosen DCID routes its retransmitted Initials and 0-RTT here too.
-    c->cids.push_back(cid_key(hd.dcid.data, hd.dcid.datalen));
-    route(c->cids.back(), id);
-    first_flight(*c, data, n);
+    c->cids.insert(c->cids.begin(), cid_key(hd.dcid.data, hd.dcid.datalen));  // cids.front(): see above
+    route(c->cids.front(), id);
+    c->wants_first_flight_datagram();  // offered above
     c->on_datagram(data, n, from);
   }
 

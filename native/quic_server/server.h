@@ -57,8 +57,7 @@ struct RequestEvent {
 // arrived, for a first-flight view that must exist even when the handshake never completes.
 struct LongHeaderDatagram {
   std::string bytes;
-  std::string client;     // "address:port"
-  bool accepted = false;  // it belongs to (or opened) a connection the server keeps
+  std::string client;  // "address:port"
 };
 
 struct Reply {
@@ -86,8 +85,9 @@ struct Options {
   // Called for each complete request. The server answers when respond() is called for it; until then
   // the stream stays open (it counts against max_streams_per_connection).
   std::function<void(RequestEvent&&)> on_request;
-  // Optional: each datagram starting with a long-header packet (at most 16 per connection, and those of
-  // clients the server refused), for first-flight views.
+  // Optional: each datagram starting with a long-header packet sent to a client's first DCID (at most 16
+  // per connection), and every long-header datagram for no connection of ours (those the server refuses
+  // included: truncated, too short, beyond max_connections), for first-flight views. Bound it yourself.
   std::function<void(LongHeaderDatagram&&)> on_long_header_datagram;
 };
 

@@ -13,6 +13,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -354,6 +355,49 @@ TEST(QuicServer, AReplyForAConnectionThatIsGoneIsANoOp) {
   echo.server->respond(12345, 0, ctn::quic_server::Reply{});
   const std::vector<Outcome> out = fetch_all(echo.server->port(), {"/still-fine"});
   ASSERT_FALSE(out[0].error) << error_text(out[0]);
+}
+
+}  // namespace
+
+namespace {
+
+// Not a test of its own: test/echo/h3-echo.test.js runs it to fetch from a live echo server with our
+// client (CTN_QUIC_ECHO_PORT, CTN_QUIC_ECHO_CA: the CA of its certificate, or unset: no check,
+// CTN_QUIC_ECHO_PATHS: comma-separated paths, CTN_QUIC_ECHO_OUT: where each response body goes, one file per
+// path, <out>.<i>). Skipped unless set.
+TEST(QuicServer, FetchFromTheEchoNamedByTheEnvironment) {
+  const char* port = std::getenv("CTN_QUIC_ECHO_PORT");
+  const char* ca = std::getenv("CTN_QUIC_ECHO_CA");
+  const char* paths = std::getenv("CTN_QUIC_ECHO_PATHS");
+  const char* out_prefix = std::getenv("CTN_QUIC_ECHO_OUT");
+  if (!port || !paths || !out_prefix) GTEST_SKIP() << "run by test/echo/h3-echo.test.js";
+  ctn::quic::Options o = client_options(static_cast<uint16_t>(std::stoi(port)));
+  // The echo's own certificate is self-signed: without a CA that issued it, no check (a fingerprint
+  // test, not a certificate one).
+  o.verify = ca != nullptr;
+  if (ca) o.ca_file = ca;
+  std::vector<std::string> list;
+  std::stringstream ss(paths);
+  for (std::string p; std::getline(ss, p, ',');) list.push_back(p);
+  asio::io_context io;
+  auto conn = ctn::quic::ClientConnection::create(io, o);
+  std::function<void(size_t)> next = [&](size_t i) {
+    if (i == list.size()) return conn->close();
+    ctn::quic::Request req;
+    req.authority = "localhost:" + std::string(port);
+    req.path = list[i];
+    req.headers = {{"user-agent", "cycletls-native quic_server_test"}, {"accept", "application/json"}};
+    conn->fetch(std::move(req), [&, i](const ctn::Error* error, ctn::quic::Response&& response) {
+      EXPECT_EQ(error, nullptr) << (error ? error->message : "");
+      std::ofstream(std::string(out_prefix) + "." + std::to_string(i), std::ios::binary)
+          << response.head.status << "\n"
+          << response.body;
+      next(i + 1);
+    });
+  };
+  next(0);
+  conn->start();
+  io.run();
 }
 
 }  // namespace
