@@ -31,6 +31,7 @@ const maxLen = {
   body_decoder: 8192,
   hub_peer: 16384,
   alt_svc: 8192,
+  quic_server_datagram: 16384,
 };
 
 function parseArgs(argv) {

@@ -224,6 +224,15 @@ class ServerImpl final : public Server, public std::enable_shared_from_this<Serv
     return s;
   }
 
+  void receive(std::string_view datagram, const asio::ip::udp::endpoint& from) override {
+    if (closed_ || datagram.size() > kMaxDatagram) return;
+    try {
+      handle(reinterpret_cast<const uint8_t*>(datagram.data()), datagram.size(), from);
+    } catch (...) {
+      ++stats_.datagrams_dropped;
+    }
+  }
+
   const Options& options() const { return options_; }
   asio::io_context& io() { return io_; }
   Stats& counters() { return stats_; }

@@ -23,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <asio/io_context.hpp>
@@ -114,6 +115,9 @@ class Server {
   virtual void close() = 0;
   // On the io thread only.
   virtual Stats stats() const = 0;
+  // Takes one datagram as if it had arrived on the socket from `from` (io thread; the fuzz target's
+  // door: test/fuzz/quic_server_datagram_fuzz.cc). What the server answers goes to `from`.
+  virtual void receive(std::string_view datagram, const asio::ip::udp::endpoint& from) = 0;
 };
 
 }  // namespace ctn::quic_server
