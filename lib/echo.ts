@@ -98,8 +98,10 @@ export interface EchoServerOptions {
   /** An established connection with no traffic for this long is closed. Default 120000 ms; 0 disables. */
   idleTimeoutMs?: number;
   /**
-   * Also listen on UDP, same port number: an HTTP/3 endpoint (the addon's, see `quicAnswer`) that answers every
-   * request with that very connection's QUIC and HTTP/3 fingerprint (EchoHttp3Response), and records each QUIC
+   * Also listen on UDP, same port number: an HTTP/3 endpoint (the addon's, see `quicAnswer`) that answers
+   * every
+   * request with that very connection's QUIC and HTTP/3 fingerprint (EchoHttp3Response), and records each
+   * QUIC
    * client's first flight (QUIC JA4, transport parameters, datagram layout) even when its handshake never
    * completes, served at /quic and /quic/<dcid> over TCP and HTTP/3. Default false.
    */
@@ -110,7 +112,8 @@ export interface EchoServerOptions {
    */
   quicAnswer?: boolean;
   /**
-   * The QPACK dynamic table the HTTP/3 side allows clients (SETTINGS_QPACK_MAX_TABLE_CAPACITY). Default 4096, so
+   * The QPACK dynamic table the HTTP/3 side allows clients (SETTINGS_QPACK_MAX_TABLE_CAPACITY). Default
+   * 4096, so
    * a client's QPACK encoder shows; 0 behaves like caddy (literals only).
    */
   quicQpackMaxTableCapacity?: number;

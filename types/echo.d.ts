@@ -29,19 +29,24 @@ export interface EchoServerOptions {
   /** An established connection with no traffic for this long is closed. Default 120000 ms; 0 disables. */
   idleTimeoutMs?: number;
   /**
-   * Also listen on UDP, same port number: an HTTP/3 endpoint (see `quicAnswer`) that answers every request with
-   * that very connection's QUIC and HTTP/3 fingerprint (EchoHttp3Response), and records each QUIC client's first
-   * flight (QUIC JA4, transport parameters, datagram layout) even when its handshake never completes, served at
+   * Also listen on UDP, same port number: an HTTP/3 endpoint (see `quicAnswer`) that answers every request
+   * with
+   * that very connection's QUIC and HTTP/3 fingerprint (EchoHttp3Response), and records each QUIC client's
+   * first
+   * flight (QUIC JA4, transport parameters, datagram layout) even when its handshake never completes, served
+   * at
    * /quic and /quic/<dcid>. Default false.
    */
   quic?: boolean;
   /**
-   * With `quic`: answer over UDP (HTTP/3; default true, needs the addon). false: the UDP side only reads first
+   * With `quic`: answer over UDP (HTTP/3; default true, needs the addon). false: the UDP side only reads
+   * first
    * flights and never answers (a silent peer).
    */
   quicAnswer?: boolean;
   /**
-   * The QPACK dynamic table the HTTP/3 side allows clients (SETTINGS_QPACK_MAX_TABLE_CAPACITY). Default 4096, so
+   * The QPACK dynamic table the HTTP/3 side allows clients (SETTINGS_QPACK_MAX_TABLE_CAPACITY). Default
+   * 4096, so
    * a client's QPACK encoder shows; 0 behaves like caddy (literals only).
    */
   quicQpackMaxTableCapacity?: number;
@@ -57,7 +62,10 @@ export interface EchoServerOptions {
   onQuicView?: (view: EchoQuicView) => void;
 }
 
-/** What the echo answers over HTTP/3: the request, and that very connection's QUIC and HTTP/3 as the server saw them. */
+/**
+ * What the echo answers over HTTP/3: the request, and that very connection's QUIC and HTTP/3 as the server
+ * saw them.
+ */
 export interface EchoHttp3Response {
   time: string;
   ip: string;
@@ -77,7 +85,9 @@ export interface EchoHttp3Response {
   ja4: string | null;
   /** The connection's first flight (null when not decodable). */
   quic: EchoQuicView | null;
-  /** The connection's client HTTP/3 up to this request: SETTINGS, GREASE, PRIORITY_UPDATE, QPACK, requests. */
+  /**
+   * The connection's client HTTP/3 up to this request: SETTINGS, GREASE, PRIORITY_UPDATE, QPACK, requests.
+   */
   http3: Http3View;
   /** This request as decoded from the connection's packets (null when it could not be found there). */
   http3_request: Http3Request | null;

@@ -55,16 +55,21 @@ type NativeQuicEchoServerClass = new (
   onEvent: (event: NativeQuicRequest | NativeQuicLongHeader) => void,
 ) => NativeQuicEchoServer;
 
-/** The addon's QuicEchoServer; loaded only when the echo is asked for HTTP/3 (the echo is plain JS otherwise). */
+/**
+ * The addon's QuicEchoServer; loaded only when the echo is asked for HTTP/3 (the echo is plain JS
+ * otherwise).
+ */
 export function nativeQuicEchoServer(): NativeQuicEchoServerClass {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { loadAddon } = require('../native') as typeof import('../native');
   const cls = (loadAddon() as unknown as { QuicEchoServer?: NativeQuicEchoServerClass }).QuicEchoServer;
   if (!cls) throw new Error('this build of the addon has no HTTP/3 echo endpoint (QuicEchoServer)');
   return cls;
 }
 
-/** What the echo answers over HTTP/3: the request, and that connection's QUIC and HTTP/3 as the server saw them. */
+/**
+ * What the echo answers over HTTP/3: the request, and that connection's QUIC and HTTP/3 as the server saw
+ * them.
+ */
 export interface EchoHttp3Response {
   time: string;
   ip: string;
@@ -84,7 +89,9 @@ export interface EchoHttp3Response {
   ja4: string | null;
   /** The connection's first flight: Initials, ClientHello, transport parameters (null: not decodable). */
   quic: QuicView | null;
-  /** The connection's client HTTP/3 up to this request: SETTINGS, GREASE, PRIORITY_UPDATE, QPACK, requests. */
+  /**
+   * The connection's client HTTP/3 up to this request: SETTINGS, GREASE, PRIORITY_UPDATE, QPACK, requests.
+   */
   http3: Http3View;
   /** This request as decoded from the connection's packets (null when it could not be found there). */
   http3_request: Http3Request | null;
