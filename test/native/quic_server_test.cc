@@ -13,6 +13,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -54,6 +55,11 @@ struct EchoServer {
       for (const ctn::Header& h : e.fields) {
         if (h.name == ":method") method = h.value;
         if (h.name == ":path") path = h.value;
+      }
+      if (path == "/hold") {  // never answered here: the test answers it late, or not at all
+        std::lock_guard lock(mutex);
+        events.push_back(std::move(e));
+        return;
       }
       ctn::quic_server::Reply reply;
       reply.headers = {{"content-type", "text/plain"}, {"x-connection", std::to_string(e.connection)}};
@@ -347,6 +353,40 @@ TEST(QuicServer, ACertificateThatDoesNotLoadIsAnInvalidOption) {
   ctn::Error error;
   EXPECT_FALSE(ctn::quic_server::Server::create(io, options, &error));
   EXPECT_EQ(error.code, ctn::ErrorCode::kInvalidOption);
+}
+
+TEST(QuicServer, AClientThatGivesUpOnARequestLeavesNothingBehindAndTheLateReplyIsANoOp) {
+  EchoServer echo;
+  ASSERT_TRUE(echo.server);
+  asio::io_context io;
+  ctn::quic::Options o = client_options(echo.server->port());
+  o.read_timeout_ms = 200;  // the client gives up on /hold: it resets the stream, then closes
+  auto conn = ctn::quic::ClientConnection::create(io, o);
+  std::optional<ctn::Error> error;
+  ctn::quic::Request req;
+  req.authority = "localhost";
+  req.path = "/hold";
+  conn->fetch(std::move(req), [&](const ctn::Error* e, ctn::quic::Response&&) {
+    if (e) error = *e;
+    conn->close();
+  });
+  conn->start();
+  io.run();
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->code, ctn::ErrorCode::kTimeout);
+  // The client's CONNECTION_CLOSE ends the server's connection.
+  ASSERT_TRUE(echo.wait_for([](const ctn::quic_server::Stats& s) { return s.connections_open == 0; }));
+  uint64_t connection = 0;
+  int64_t stream = -1;
+  {
+    std::lock_guard lock(echo.mutex);
+    ASSERT_EQ(echo.events.size(), 1u);
+    connection = echo.events[0].connection;
+    stream = echo.events[0].stream;
+  }
+  echo.server->respond(connection, stream, ctn::quic_server::Reply{200, {}, "too late"});
+  const std::vector<Outcome> out = fetch_all(echo.server->port(), {"/after-hold"});
+  ASSERT_FALSE(out[0].error) << error_text(out[0]);
 }
 
 TEST(QuicServer, AReplyForAConnectionThatIsGoneIsANoOp) {
