@@ -4,8 +4,9 @@
 // quic::ClientConnection) fetches over HTTP/3 and gets back that very connection's QUIC and HTTP/3 views; the
 // client's own dump of the same connection (CTN_QUIC_CONNECTION_DUMP_DIR), decoded offline by
 // decodeQuicConnection, must say the same. A real browser's first flight replayed as raw datagrams still gets
-// its first-flight view (the server answers, the replaying socket never does).
-const { execFile } = require('node:child_process');
+// its first-flight view (the server answers, the replaying socket never does). The CLI's --quic --log, the QPACK
+// table option and quicAnswer: false (the silent UDP side) are covered too.
+const { execFile, spawn } = require('node:child_process');
 const dgram = require('node:dgram');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -14,6 +15,7 @@ const path = require('node:path');
 const { startEchoServer, decodeQuicConnection } = require('../../dist/echo');
 const { expectBrowserQuicView } = require('./quic-browsers');
 const { loadQuicConnections, browserOf } = require('./quic-helpers');
+const { interruptAndWait } = require('./helpers');
 
 const binary = process.env.CTN_QUIC_SERVER_TEST || path.join(__dirname, '../../build/quic_server_test');
 
@@ -130,6 +132,65 @@ test('quicQpackMaxTableCapacity: 0 announces no QPACK table, like caddy', async 
     const { bodies } = await fetchWithOurClient(echo.port, ['/quic']);
     expect(settingsOf(bodies[0].json.http3.server_settings)).toEqual(expect.arrayContaining([['0x1', 0]]));
   } finally {
+    await echo.close();
+  }
+}, 30_000);
+
+test('the CLI with --quic --log answers over HTTP/3 and prints the answer as a {"http3": …} line', async () => {
+  const bin = path.join(__dirname, '..', '..', 'bin', 'cycletls-native-echo.js');
+  const child = spawn(process.execPath, [bin, '--port', '0', '--quic', '--log'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  try {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    const lines = async (pred) => {
+      for (let i = 0; i < 1000; i++) {
+        const found = out.split('\n').filter(Boolean).find(pred);
+        if (found) return found;
+        if (child.exitCode !== null) throw new Error(`exited early with ${child.exitCode}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new Error(`no such CLI line in:\n${out}`);
+    };
+    const url = await lines((l) => l.startsWith('https://'));
+    const { bodies } = await fetchWithOurClient(Number(new URL(url).port), ['/cli']);
+    expect(bodies[0].json.path).toBe('/cli');
+    const logged = JSON.parse(await lines((l) => l.startsWith('{"http3"')));
+    expect(logged.http3.path).toBe('/cli');
+    expect(logged.http3.ja4).toBe(bodies[0].json.ja4);
+    expect(await interruptAndWait(child)).toBe(0);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+}, 30_000);
+
+test('quicAnswer: false keeps the silent UDP side: first flights are viewed, nothing answers', async () => {
+  const echo = await startEchoServer({ quic: true, quicAnswer: false });
+  const socket = dgram.createSocket('udp4');
+  try {
+    let answered = false;
+    socket.on('message', () => {
+      answered = true;
+    });
+    await new Promise((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    const chromium = loadQuicConnections().find((c) => browserOf(c) === 'chromium');
+    for (const d of chromium.datagrams)
+      await new Promise((resolve, reject) =>
+        socket.send(d, echo.port, '127.0.0.1', (e) => (e ? reject(e) : resolve())),
+      );
+    let view;
+    for (let i = 0; i < 500 && !view; i++) {
+      view = echo.quicViews().find((v) => v.complete);
+      if (!view) await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(view.ja4).toBe(chromium.summary.ja4);
+    // The view completed after the last datagram was read: an answering server would have sent its Initial.
+    expect(answered).toBe(false);
+  } finally {
+    socket.close();
     await echo.close();
   }
 }, 30_000);
