@@ -10,9 +10,11 @@
 // node:http's rawHeaders keep order and case. Nothing here touches the network beyond the address it listens
 // on.
 //
-// With `quic: true` a UDP socket on the same port number reads QUIC Initial packets (lib/echo/quic.ts) and
-// keeps one QUIC view per client connection, served as JSON at /quic and /quic/<dcid> over the TCP side. It
-// never answers over UDP: completing a QUIC handshake (and so serving HTTP/3) is not done yet.
+// With `quic: true` the same port number on UDP is an HTTP/3 endpoint (the addon's QuicEchoServer,
+// lib/echo/h3-server.ts): each request is answered with its connection's QUIC and HTTP/3 views, decoded from
+// the server's own record of that connection. Every client's first flight (lib/echo/quic.ts) is kept too,
+// one view per connection, served as JSON at /quic and /quic/<dcid>. `quicAnswer: false` keeps a plain UDP
+// socket that only reads first flights and never answers.
 import * as dgram from 'node:dgram';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
