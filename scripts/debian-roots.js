@@ -109,6 +109,9 @@ const BUILD_ROOT = {
     'libbrotli-dev',
     'zlib1g-dev',
     'libzstd-dev',
+    // patch(1): cmake/ngtcp2.cmake applies native/quic/patches/ngtcp2. (The root's cache key is a
+    // digest of this list, so a root cached before it was added is made anew, with patch.)
+    'patch',
     'g++-aarch64-linux-gnu',
     'libc6-dev-arm64-cross',
     'libbrotli-dev:arm64',
