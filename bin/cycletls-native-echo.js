@@ -1,23 +1,25 @@
 #!/usr/bin/env node
 // cycletls-native-echo: a local HTTPS fingerprint echo server (h2 + http/1.1). Every request is answered with JSON:
 // JA3/JA3N/JA4 of the ClientHello, the parsed ClientHello, the HTTP/2 first flight and Akamai fingerprint, and the
-// request headers in wire order. With --quic it also reads QUIC Initials on UDP (same port) and serves their QUIC
-// fingerprint at /quic (it does not answer over UDP: no HTTP/3 yet). Runs until SIGINT/SIGTERM.
+// request headers in wire order. With --quic it is also an HTTP/3 endpoint on UDP (same port) answering with that
+// connection's QUIC and HTTP/3 fingerprint, and serves every QUIC first flight at /quic. Runs until SIGINT/SIGTERM.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
 
-const USAGE = `usage: cycletls-native-echo [--port N] [--host H] [--cert FILE --key FILE] [--alpn h2,http/1.1] [--quic] [--log]
+const USAGE = `usage: cycletls-native-echo [--port N] [--host H] [--cert FILE --key FILE] [--alpn h2,http/1.1] [--quic [--quic-silent]] [--log]
 
   --port N      TCP port, and UDP port with --quic (default 8443; 0 picks a free one)
   --host H      address to listen on (default 127.0.0.1)
   --cert FILE   PEM certificate (default: built-in self-signed cert for localhost, 127.0.0.1, ::1, fp.test)
   --key FILE    PEM private key for --cert
   --alpn LIST   comma-separated ALPN protocols the server accepts (default h2,http/1.1)
-  --quic        also listen on UDP (same port) and record each QUIC client's Initial packets: QUIC JA4,
-                transport parameters, datagram layout, at /quic and /quic/<dcid> (no HTTP/3 answer yet)
+  --quic        also listen on UDP (same port): HTTP/3, each answer is that connection's QUIC and HTTP/3
+                fingerprint (SETTINGS, GREASE, PRIORITY_UPDATE, QPACK, field order); and every QUIC
+                client's first flight (QUIC JA4, transport parameters, datagrams) at /quic and /quic/<dcid>
+  --quic-silent with --quic: never answer over UDP, only record first flights (a silent peer)
   --log         print one JSON line per request (and per connection without a request, and with --quic
-                per QUIC view as {"quic": view}) on stdout
+                per QUIC view as {"quic": view} and per HTTP/3 answer as {"http3": answer}) on stdout
 `;
 
 function fail(message) {
@@ -72,11 +74,15 @@ function parseArgs(argv) {
       case '--quic':
         opts.quic = true;
         break;
+      case '--quic-silent':
+        opts.quicSilent = true;
+        break;
       default:
         fail(`unknown argument ${JSON.stringify(arg)}`);
     }
   }
   if (Boolean(opts.certFile) !== Boolean(opts.keyFile)) fail('--cert and --key go together');
+  if (opts.quicSilent && !opts.quic) fail('--quic-silent goes with --quic');
   return opts;
 }
 
@@ -99,6 +105,10 @@ async function main() {
     alpn: opts.alpn,
     onRecord: opts.log ? (record) => process.stdout.write(`${JSON.stringify(record)}\n`) : undefined,
     quic: opts.quic,
+    quicAnswer: !opts.quicSilent,
+    onHttp3: opts.log
+      ? (answer) => process.stdout.write(`${JSON.stringify({ http3: answer })}\n`)
+      : undefined,
     onQuicView: opts.log ? (view) => process.stdout.write(`${JSON.stringify({ quic: view })}\n`) : undefined,
   });
   process.stdout.write(`${server.url('/')}\n`);

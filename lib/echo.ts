@@ -10,9 +10,11 @@
 // node:http's rawHeaders keep order and case. Nothing here touches the network beyond the address it listens
 // on.
 //
-// With `quic: true` a UDP socket on the same port number reads QUIC Initial packets (lib/echo/quic.ts) and
-// keeps one QUIC view per client connection, served as JSON at /quic and /quic/<dcid> over the TCP side. It
-// never answers over UDP: completing a QUIC handshake (and so serving HTTP/3) is not done yet.
+// With `quic: true` the same port number on UDP is an HTTP/3 endpoint (the addon's QuicEchoServer,
+// lib/echo/h3-server.ts): each request is answered with its connection's QUIC and HTTP/3 views, decoded from
+// the server's own record of that connection. Every client's first flight (lib/echo/quic.ts) is kept too,
+// one view per connection, served as JSON at /quic and /quic/<dcid>. `quicAnswer: false` keeps a plain UDP
+// socket that only reads first flights and never answers.
 import * as dgram from 'node:dgram';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
@@ -29,6 +31,8 @@ import type { HeaderField } from './echo/hpack';
 import { computeJa } from './echo/ja';
 import type { JaFingerprints } from './echo/ja';
 import { QuicViewTable } from './echo/quic';
+import { buildHttp3Response, decodeRecordedConnection, nativeQuicEchoServer } from './echo/h3-server';
+import type { EchoHttp3Response, NativeQuicEchoServer, NativeQuicRequest } from './echo/h3-server';
 import type { QuicView } from './echo/quic';
 import { decodeQuicConnection } from './echo/quic-conn';
 import { readPcapngUdp, splitQuicConnections } from './echo/pcapng';
@@ -76,6 +80,7 @@ export type {
 } from './echo/quic';
 /** What a client's QUIC first flight looked like (one per connection, keyed by its first DCID). */
 export type EchoQuicView = QuicView;
+export type { EchoHttp3Response } from './echo/h3-server';
 
 export interface EchoServerOptions {
   /** TCP port; 0 (default) picks a free one. */
@@ -95,12 +100,30 @@ export interface EchoServerOptions {
   /** An established connection with no traffic for this long is closed. Default 120000 ms; 0 disables. */
   idleTimeoutMs?: number;
   /**
-   * Also listen on UDP, same port number, and record each QUIC client's Initial packets (QUIC JA4, transport
-   * parameters, datagram layout), served at /quic and /quic/<dcid>. The server never answers over UDP (no
-   * HTTP/3 yet). Default false.
+   * Also listen on UDP, same port number: an HTTP/3 endpoint (the addon's, see `quicAnswer`) that answers
+   * every
+   * request with that very connection's QUIC and HTTP/3 fingerprint (EchoHttp3Response), and records each
+   * QUIC
+   * client's first flight (QUIC JA4, transport parameters, datagram layout) even when its handshake never
+   * completes, served at /quic and /quic/<dcid> over TCP and HTTP/3. Default false.
    */
   quic?: boolean;
-  /** QUIC views kept (the oldest is dropped first). Default 128. */
+  /**
+   * With `quic`: answer over UDP (HTTP/3, default true). false: the UDP side only reads first flights and
+   * never answers (a silent peer; needs no addon).
+   */
+  quicAnswer?: boolean;
+  /**
+   * The QPACK dynamic table the HTTP/3 side allows clients (SETTINGS_QPACK_MAX_TABLE_CAPACITY). Default
+   * 4096, so
+   * a client's QPACK encoder shows; 0 behaves like caddy (literals only).
+   */
+  quicQpackMaxTableCapacity?: number;
+  /** QUIC connections the HTTP/3 side keeps at once (more Initials are dropped). Default 64. */
+  quicMaxConnections?: number;
+  /** Called with each HTTP/3 answer (the request and its connection's QUIC and HTTP/3 views). */
+  onHttp3?: (response: EchoHttp3Response) => void;
+  /** QUIC first-flight views kept (the oldest is dropped first). Default 128. */
   quicMaxViews?: number;
   /** A QUIC view is dropped this long after its first datagram. Default 300000 ms. */
   quicViewTtlMs?: number;
@@ -554,9 +577,14 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
   }
 
   const onDatagram = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
+    onFirstFlightDatagram(
+      msg,
+      rinfo.family === 'IPv6' ? `[${rinfo.address}]:${rinfo.port}` : `${rinfo.address}:${rinfo.port}`,
+    );
+  };
+
+  function onFirstFlightDatagram(msg: Buffer, client: string): void {
     if (!quicViews) return;
-    const client =
-      rinfo.family === 'IPv6' ? `[${rinfo.address}]:${rinfo.port}` : `${rinfo.address}:${rinfo.port}`;
     let completed: EchoQuicView | null = null;
     try {
       completed = quicViews.handle(msg, client);
@@ -571,11 +599,91 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
         // a throwing observer must not take the server down
       }
     }
+  }
+
+  /** Requests answered per QUIC connection (bounded: the oldest connections are forgotten). */
+  const h3Requests = new Map<number, number>();
+  const onHttp3Request = (server: NativeQuicEchoServer, event: NativeQuicRequest): void => {
+    const count = (h3Requests.get(event.connection) ?? 0) + 1;
+    h3Requests.delete(event.connection);
+    h3Requests.set(event.connection, count);
+    if (h3Requests.size > 1024) h3Requests.delete(h3Requests.keys().next().value as number);
+    const method = event.fields.find(([n]) => n === ':method')?.[1] ?? '';
+    const path = event.fields.find(([n]) => n === ':path')?.[1] ?? '';
+    let status = 200;
+    let body: string;
+    try {
+      const table = /^\/quic\/[0-9a-fA-F]+\/?(?:\?.*)?$/.test(path) ? quicAnswer(path) : null;
+      if (table) {
+        status = table.status;
+        body = table.body;
+      } else {
+        const response = buildHttp3Response(event, decodeRecordedConnection(event), count);
+        body = JSON.stringify(response, null, 2);
+        if (options.onHttp3) {
+          try {
+            options.onHttp3(response);
+          } catch {
+            // a throwing observer must not take the server down
+          }
+        }
+      }
+    } catch (err) {
+      status = 500;
+      body = JSON.stringify({ error: `the echo could not decode this connection: ${String(err)}` });
+    }
+    const bytes = Buffer.from(body, 'utf8');
+    server.respond(
+      event.connection,
+      event.stream,
+      status,
+      [
+        ['content-type', 'application/json; charset=utf-8'],
+        ['content-length', String(method === 'HEAD' ? 0 : bytes.length)],
+        ['cache-control', 'no-store'],
+      ],
+      method === 'HEAD' ? Buffer.alloc(0) : bytes,
+    );
+  };
+
+  /** The HTTP/3 endpoint on UDP `port`; null when that port is taken. */
+  const startHttp3 = (port: number): NativeQuicEchoServer | null => {
+    const QuicEchoServer = nativeQuicEchoServer();
+    const toPem = (v: string | Buffer | undefined, fallback: string): string =>
+      v === undefined ? fallback : typeof v === 'string' ? v : v.toString('utf8');
+    let server: NativeQuicEchoServer | null = null;
+    try {
+      server = new QuicEchoServer(
+        {
+          host,
+          port,
+          cert: toPem(options.cert, ECHO_CERT_PEM),
+          key: toPem(options.key, ECHO_KEY_PEM),
+          maxConnections: options.quicMaxConnections ?? 64,
+          qpackMaxTableCapacity: options.quicQpackMaxTableCapacity ?? 4096,
+          handshakeTimeoutMs,
+          idleTimeoutMs: idleTimeoutMs > 0 ? Math.min(idleTimeoutMs, 3_600_000) : 3_600_000,
+        },
+        (event) => {
+          try {
+            if (event.type === 'long-header') onFirstFlightDatagram(event.bytes, event.client);
+            else if (server) onHttp3Request(server, event);
+          } catch {
+            // the server keeps running whatever one event does
+          }
+        },
+      );
+    } catch (err) {
+      if ((err as { code?: string }).code === 'ERR_CONNECT') return null;
+      throw err;
+    }
+    return server;
   };
 
   // No Nagle: a response's HEADERS and DATA go out at once (else a delayed ACK adds ~40 ms).
   let netServer!: net.Server;
   let udpSocket: dgram.Socket | null = null;
+  let http3Server: NativeQuicEchoServer | null = null;
   const requestedPort = options.port ?? 0;
   for (let attempt = 1; ; attempt++) {
     const server = net.createServer({ noDelay: true }, onConnection);
@@ -591,6 +699,25 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
       break;
     }
     const tcpPort = (server.address() as net.AddressInfo).port;
+    if (options.quicAnswer !== false) {
+      let h3: NativeQuicEchoServer | null;
+      try {
+        h3 = startHttp3(tcpPort);
+      } catch (err) {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        throw err;
+      }
+      if (!h3) {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        if (requestedPort !== 0 || attempt >= QUIC_PORT_ATTEMPTS) {
+          throw Object.assign(new Error(`UDP port ${tcpPort} is taken`), { code: 'EADDRINUSE' });
+        }
+        continue;
+      }
+      netServer = server;
+      http3Server = h3;
+      break;
+    }
     const udp = dgram.createSocket({ type: net.isIPv6(host) ? 'udp6' : 'udp4' });
     try {
       await bindUdp(udp, tcpPort, host);
@@ -630,6 +757,10 @@ export async function startEchoServer(options: EchoServerOptions = {}): Promise<
       if (udpSocket) {
         udpSocket.close();
         udpSocket = null;
+      }
+      if (http3Server) {
+        http3Server.close();
+        http3Server = null;
       }
       return new Promise<void>((resolve) => {
         netServer.close(() => resolve());

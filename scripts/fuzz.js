@@ -32,6 +32,7 @@ const maxLen = {
   hub_peer: 16384,
   alt_svc: 8192,
   http3_session: 16384,
+  quic_server_datagram: 16384,
 };
 
 function parseArgs(argv) {

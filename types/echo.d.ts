@@ -29,17 +29,72 @@ export interface EchoServerOptions {
   /** An established connection with no traffic for this long is closed. Default 120000 ms; 0 disables. */
   idleTimeoutMs?: number;
   /**
-   * Also listen on UDP, same port number, and record each QUIC client's Initial packets (QUIC JA4, transport
-   * parameters, datagram layout), served at /quic and /quic/<dcid>. The server never answers over UDP (no
-   * HTTP/3 yet). Default false.
+   * Also listen on UDP, same port number: an HTTP/3 endpoint (see `quicAnswer`) that answers every request
+   * with
+   * that very connection's QUIC and HTTP/3 fingerprint (EchoHttp3Response), and records each QUIC client's
+   * first
+   * flight (QUIC JA4, transport parameters, datagram layout) even when its handshake never completes, served
+   * at
+   * /quic and /quic/<dcid>. Default false.
    */
   quic?: boolean;
+  /**
+   * With `quic`: answer over UDP (HTTP/3; default true, needs the addon). false: the UDP side only reads
+   * first
+   * flights and never answers (a silent peer).
+   */
+  quicAnswer?: boolean;
+  /**
+   * The QPACK dynamic table the HTTP/3 side allows clients (SETTINGS_QPACK_MAX_TABLE_CAPACITY). Default
+   * 4096, so
+   * a client's QPACK encoder shows; 0 behaves like caddy (literals only).
+   */
+  quicQpackMaxTableCapacity?: number;
+  /** QUIC connections the HTTP/3 side keeps at once (more Initials are dropped). Default 64. */
+  quicMaxConnections?: number;
+  /** Called with each HTTP/3 answer. */
+  onHttp3?: (response: EchoHttp3Response) => void;
   /** QUIC views kept (the oldest is dropped first). Default 128. */
   quicMaxViews?: number;
   /** A QUIC view is dropped this long after its first datagram. Default 300000 ms. */
   quicViewTtlMs?: number;
   /** Called with each QUIC view once its ClientHello is complete. */
   onQuicView?: (view: EchoQuicView) => void;
+}
+
+/**
+ * What the echo answers over HTTP/3: the request, and that very connection's QUIC and HTTP/3 as the server
+ * saw them.
+ */
+export interface EchoHttp3Response {
+  time: string;
+  ip: string;
+  /** The server's number for the QUIC connection ("quic-3"). */
+  connection: string;
+  request_on_connection: number;
+  http_version: 'HTTP/3';
+  method: string;
+  path: string;
+  /** Regular header fields in wire order. */
+  headers: [string, string][];
+  /** The pseudo-header names in wire order. */
+  pseudo_header_order: string[];
+  user_agent: string | null;
+  body_length: number;
+  /** QUIC JA4 of this connection's first flight. */
+  ja4: string | null;
+  /** The connection's first flight (null when not decodable). */
+  quic: EchoQuicView | null;
+  /**
+   * The connection's client HTTP/3 up to this request: SETTINGS, GREASE, PRIORITY_UPDATE, QPACK, requests.
+   */
+  http3: Http3View;
+  /** This request as decoded from the connection's packets (null when it could not be found there). */
+  http3_request: Http3Request | null;
+  /** What the decoder could not read (empty for a clean connection). */
+  quic_errors: QuicConnectionError[];
+  /** The server's record of the connection hit its bound: later datagrams are missing from the view. */
+  recording_truncated: boolean;
 }
 
 export interface EchoServer {

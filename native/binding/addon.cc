@@ -13,6 +13,7 @@
 
 #include "binding/marshal.h"
 #include "binding/native_engine.h"
+#include "binding/quic_echo_server.h"
 #include "core/engine.h"
 #include "core/request_fields.h"
 #include "profiles/fingerprint_strings.h"
@@ -80,6 +81,7 @@ Napi::Object Constants(Napi::Env env) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeEngine", ctn::binding::NativeEngine::Define(env));
+  exports.Set("QuicEchoServer", ctn::binding::QuicEchoServer::Define(env));
   exports.Set("info", BuildInfo(env));
   exports.Set("profileHeaders", Napi::Function::New(env, ProfileHeaders, "profileHeaders"));
   exports.Set("constants", Constants(env));

@@ -24,33 +24,15 @@
 
 #include "http3/session.h"
 #include "quic/crypto_layout.h"
+#include "quic/ngtcp2_support.h"
 
 namespace ctn::quic {
 
 namespace {
 
 constexpr size_t kMaxDatagram = 65'536;
-// One packet at a time: ngtcp2 sizes every packet to the path's payload size (1200 bytes until
-// PMTUD raises it, or Options::datagram_size), at most ngtcp2's default ceiling of 1452 bytes.
-constexpr size_t kPacketBuffer = 1'452;
 constexpr uint64_t kStreamWindow = 6 * 1024 * 1024;
 constexpr uint64_t kConnectionWindow = 15 * 1024 * 1024;
-
-ngtcp2_tstamp now_ns() {
-  return static_cast<ngtcp2_tstamp>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                        std::chrono::steady_clock::now().time_since_epoch())
-                                        .count());
-}
-
-struct SslCtxDeleter {
-  void operator()(SSL_CTX* c) const noexcept { SSL_CTX_free(c); }
-};
-struct SslDeleter {
-  void operator()(SSL* s) const noexcept { SSL_free(s); }
-};
-struct ConnDeleter {
-  void operator()(ngtcp2_conn* c) const noexcept { ngtcp2_conn_del(c); }
-};
 
 // CTN_QUIC_CONNECTION_DUMP_DIR=<dir> (off by default; for tests and fingerprint checks): every datagram of
 // the connection goes to <dir>/<first DCID hex>.datagrams, one hex line each marked "> " (sent) or "< "

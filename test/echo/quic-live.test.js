@@ -2,7 +2,8 @@
 // The echo server's QUIC side end to end on 127.0.0.1: the real Chromium and Firefox first flights
 // (test/fixtures/fingerprints/quic) are sent as UDP datagrams to a live server started with `quic: true`, and
 // their views come back over its TCP side (/quic over HTTP/1.1 and HTTP/2), through onQuicView, quicViews() and
-// the CLI's --quic --log. The server never answers over UDP (no HTTP/3 yet).
+// the CLI's --quic --log. The server answers over UDP now (HTTP/3, test/echo/h3-echo.test.js): the replaying
+// sockets never answer back, so these connections never complete, and their first flights are still viewed.
 const { spawn } = require('node:child_process');
 const dgram = require('node:dgram');
 const http2 = require('node:http2');

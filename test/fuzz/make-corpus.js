@@ -593,3 +593,43 @@ write('http3_session', {
   ),
   'unshaped-chrome-130': b(h3Preset.chrome_130, rec(0, ngtcp2Control), rec(3 | 8, b(staticHead, h3Hello))),
 });
+// ---- The echo's HTTP/3 endpoint: control byte (bit 0: second half from another port; bits 1-2:
+// max_connections - 1), then datagrams as 2-byte length + bytes: the captured browser first flights
+// (test/fixtures/fingerprints/quic), whole, cut short, and after garbage ----
+{
+  const quicDir = path.join(root, 'test', 'fixtures', 'fingerprints', 'quic');
+  const flights = {};
+  for (const run of fs
+    .readdirSync(quicDir)
+    .filter((d) => d.startsWith('run-'))
+    .sort()) {
+    for (const f of fs
+      .readdirSync(path.join(quicDir, run))
+      .filter((n) => n.endsWith('.initial-datagrams.hex'))) {
+      const lines = fs
+        .readFileSync(path.join(quicDir, run, f), 'utf8')
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#'));
+      if (Object.keys(flights).length < 4)
+        flights[`${run}-${f.split('.')[0]}`] = lines.map((h) => Buffer.from(h, 'hex'));
+    }
+  }
+  const framed = (control, datagrams) =>
+    b(control, ...datagrams.map((d) => b(d.length >> 8, d.length & 0xff, d)));
+  const seeds = {};
+  for (const [name, datagrams] of Object.entries(flights)) {
+    seeds[`${name}-whole`] = framed(0, datagrams);
+    seeds[`${name}-twice-two-clients`] = framed(1 | (1 << 1), [...datagrams, ...datagrams]);
+    seeds[`${name}-truncated`] = framed(
+      0,
+      datagrams.map((d) => d.subarray(0, 600)),
+    );
+    seeds[`${name}-after-garbage`] = framed(0, [
+      Buffer.from('GET / HTTP/1.1\r\n\r\n'),
+      b(0x40, 1, 2, 3),
+      ...datagrams,
+    ]);
+  }
+  write('quic_server_datagram', seeds);
+}
