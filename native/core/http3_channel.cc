@@ -5,6 +5,7 @@
 #include "core/connection.h"
 #include "core/engine_impl.h"
 #include "core/quic_options.h"
+#include "http1/request_writer.h"
 
 namespace ctn {
 
@@ -154,7 +155,12 @@ void Http3Channel::start_stream(const std::shared_ptr<Exchange>& ex) {
   const Header* host_header = find_header(s.headers, "host");
   request.authority = host_header ? host_header->value : host_.pool_key().host;
   request.path = s.target;
-  request.headers = s.headers;
+  // The preset's defaults as the browser sends them over HTTP/3 (Firefox: alt-used, no te), the
+  // caller's own headers kept, as HTTP/1.1 respells the HTTP/2 list.
+  request.headers = s.preset_headers
+                        ? http1::respell_preset_headers(s.headers, ex->profile->headers,
+                                                        profile_headers(*ex->profile, HeaderSet::kHttp3))
+                        : s.headers;
   request.body = s.body;
   request.body_stream = s.body_stream;
   if (s.body_stream) {

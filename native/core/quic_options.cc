@@ -40,6 +40,7 @@ quic::Options quic_options_from_profile(const Profile& profile, const PoolKey& k
   o.handshake_timeout_ms = 30'000;
   o.read_timeout_ms = 0;
   if (const quic::TransportShape* shape = transport_of(profile)) o.transport = *shape;
+  o.http3 = profile.http3;  // SETTINGS, GREASE, PRIORITY_UPDATE, QPACK and pseudo-header order
   if (profile.quic_tls) {
     auto hello = std::make_shared<TlsProfile>(*profile.quic_tls);
     o.shape_client_hello = [hello](SSL_CTX* ctx, Error* error) {

@@ -348,7 +348,7 @@ bool ClientSession::submit_request(int64_t stream, std::string_view method, std:
   auto request = std::make_unique<Request>();
   static constexpr nghttp3_data_reader kBodyReader{&Callbacks::read_data};
   int rv = nghttp3_conn_submit_request(conn_.get(), stream, nva.data(), nva.size(),
-                                             with_body ? &kBodyReader : nullptr, request.get());
+                                       with_body ? &kBodyReader : nullptr, request.get());
   if (rv != 0) {
     if (error) *error = std::string("nghttp3_conn_submit_request: ") + nghttp3_strerror(rv);
     return false;

@@ -116,6 +116,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     }
   }
   static int on_handshake_completed(ngtcp2_conn*, void* user);
+  static int on_rx_key(ngtcp2_conn*, ngtcp2_crypto_level level, void* user);
   static int on_stream_data(ngtcp2_conn*, uint32_t flags, int64_t stream, uint64_t, const uint8_t* data,
                             size_t len, void* user, void*);
   static int on_stream_data_acked(ngtcp2_conn*, int64_t stream, uint64_t, uint64_t len, void* user, void*);
@@ -440,6 +441,7 @@ bool Connection::open(const ngtcp2_pkt_hd& hd, SSL_CTX* tls) {
   cb.get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
   cb.version_negotiation = ngtcp2_crypto_version_negotiation_cb;
   cb.handshake_completed = &on_handshake_completed;
+  cb.recv_rx_key = &on_rx_key;
   cb.recv_stream_data = &on_stream_data;
   cb.acked_stream_data_offset = &on_stream_data_acked;
   cb.stream_close = &on_stream_close;
@@ -540,6 +542,14 @@ void Connection::finish() {
 // ---- stage: handshake, then HTTP/3 ----
 
 int Connection::on_handshake_completed(ngtcp2_conn*, void* user) {
+  return guarded(user, [](Connection& c) { return c.start_http3() ? 0 : NGTCP2_ERR_CALLBACK_FAILURE; });
+}
+
+// The 1-RTT keys exist as soon as our handshake flight is written: HTTP/3 starts there, so its
+// SETTINGS leave as 0.5-RTT data with that flight, as the servers in the captures sent them; a
+// client then knows the QPACK table it may use before its first request (as Chrome and Firefox did).
+int Connection::on_rx_key(ngtcp2_conn*, ngtcp2_crypto_level level, void* user) {
+  if (level != NGTCP2_CRYPTO_LEVEL_APPLICATION) return 0;
   return guarded(user, [](Connection& c) { return c.start_http3() ? 0 : NGTCP2_ERR_CALLBACK_FAILURE; });
 }
 
