@@ -415,13 +415,35 @@ describe("curl's exit codes", () => {
     expect(r.code).toBe(26);
   });
 
-  test('--http3 fails with the engine’s error code and its curl exit code until HTTP/3 is there', async () => {
+  test("--http3 speaks HTTP/3 (forceHTTP3): the echo's HTTP/3 endpoint answers over QUIC", async () => {
+    const h3echo = await startEchoServer({ quic: true });
+    try {
+      const r = await runCli([
+        '-sS',
+        '-k',
+        '--max-time',
+        '10',
+        '--http3',
+        `https://localhost:${h3echo.port}/quic`,
+      ]);
+      expect(r.code).toBe(0);
+      const answer = json(r);
+      expect(answer.http_version).toBe('HTTP/3');
+      expect(answer.ja4).toMatch(/^q13d/);
+      // Without it, the same URL over TCP.
+      const tcp = await runCli(['-sS', '-k', '--max-time', '10', `https://localhost:${h3echo.port}/quic`]);
+      expect(tcp.code).toBe(0);
+    } finally {
+      await h3echo.close();
+    }
+  });
+
+  test("--http3 with a preset that has no QUIC fingerprint exits with the engine's code", async () => {
     const { exitCodeFor } = require('../../dist/cli/exit-codes');
-    const r = await runCli(['-sS', '--json', '--max-time', '5', '--http3', https.url('/text')]);
-    if (r.code === 0) return; // HTTP/3 landed and this server answered it: nothing left to check
+    const r = await runCli(['-sS', '--json', '--profile', 'chrome_130', '--http3', https.url('/text')]);
     const { error } = json(r);
+    expect(error.code).toBe('ERR_UNSUPPORTED_FINGERPRINT');
     expect(r.code).toBe(exitCodeFor(error.code, error.stage));
-    expect(r.stderr).toContain(`[${error.code}]`);
   });
 });
 
