@@ -91,7 +91,8 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(dumpDir, { recursive: true, force: true }));
 
 test('the dump holds every connection: both directions, the key log, an initial DCID per file', () => {
-  expect(own.map((c) => `${c.browser} ${c.server}`).sort()).toEqual([
+  // The shape test runs each shape twice (directly, and through a relay that drops the first datagram once).
+  expect([...new Set(own.map((c) => `${c.browser} ${c.server}`))].sort()).toEqual([
     'chromium caddy',
     'chromium ngtcp2',
     'firefox caddy',
@@ -106,17 +107,18 @@ test('the dump holds every connection: both directions, the key log, an initial 
 });
 
 test('every packet of our connections opens with the dumped key log', () => {
-  expect(own).toHaveLength(5);
+  expect(own.length).toBeGreaterThanOrEqual(5);
   for (const c of own) {
     expect(c.view.errors).toEqual([]);
-    expect(c.view.packets.every((p) => p.decrypted)).toBe(true);
+    // A Retry (ngtcp2-server sends one to the relayed client) carries an integrity tag, not protected frames.
+    expect(c.view.packets.filter((p) => !p.decrypted && p.type !== 'Retry')).toEqual([]);
     expect(c.view.keys).toMatchObject({ handshake: true, application: true });
     expect(c.view.first_flight.complete).toBe(true);
   }
 });
 
 test('our SETTINGS are well formed and our HEADERS decode to exactly the request we sent', () => {
-  expect(own).toHaveLength(5);
+  expect(own.length).toBeGreaterThanOrEqual(5);
   for (const c of own) {
     const h3 = c.view.http3;
     expect(h3.control_stream).toBe(2);
