@@ -413,10 +413,12 @@ describeReadme(`cycletls 2.0.5 README examples (${README})`, () => {
     expect(ok('forceHTTP1')).toContain("http_version: 'HTTP/1.1'");
   });
 
-  test('forceHTTP3: refused', () => {
-    // differs on purpose: no HTTP/3 here; the call rejects with ERR_NOT_IMPLEMENTED (the example does not catch it).
+  test('forceHTTP3: refused for a JA3 string', () => {
+    // differs on purpose: the example's JA3 describes a TCP ClientHello only; HTTP/3 is sent with a preset's
+    // established QUIC fingerprint (chrome_156, edge_156, firefox_153), never guessed, so the call rejects with
+    // ERR_UNSUPPORTED_FINGERPRINT (the example does not catch it).
     const r = results.get('forceHTTP3').asPrinted;
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain('ERR_NOT_IMPLEMENTED');
+    expect(r.stderr).toContain('ERR_UNSUPPORTED_FINGERPRINT');
   });
 });
