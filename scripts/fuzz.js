@@ -31,6 +31,7 @@ const maxLen = {
   body_decoder: 8192,
   hub_peer: 16384,
   alt_svc: 8192,
+  quic_hello: 8192,
 };
 
 function parseArgs(argv) {

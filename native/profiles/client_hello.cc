@@ -240,9 +240,9 @@ bool parse_client_hello(std::string_view bytes, ParsedClientHello* out, std::str
     return refuse.unsupported("compression methods other than [null]");
   if (ciphers.empty()) return refuse.malformed("no cipher suites");
 
-  bool grease = false;
-  if (!grease_only_first(ciphers, "cipher_suites", &grease, why)) return refuse.unsupported(*why);
-  const bool grease_in_ciphers = grease;
+  // Where GREASE is, per list: this stack GREASEs all of them or none.
+  bool grease_ciphers = false, grease_groups = false, grease_versions = false, grease_shares = false;
+  if (!grease_only_first(ciphers, "cipher_suites", &grease_ciphers, why)) return refuse.unsupported(*why);
   t.cipher_suites = narrow<uint16_t>(without_grease(ciphers));
 
   // The extensions in wire order; every body is read here, the flags they drive by apply_extensions.
@@ -278,7 +278,8 @@ bool parse_client_hello(std::string_view bytes, ParsedClientHello* out, std::str
       case 10: {
         std::vector<uint32_t> groups;
         ok = u16_list(e.vec(2), &groups) && e.done();
-        if (!grease_only_first(groups, "supported_groups", &grease, why)) return refuse.unsupported(*why);
+        if (!grease_only_first(groups, "supported_groups", &grease_groups, why))
+          return refuse.unsupported(*why);
         t.groups = narrow<uint16_t>(without_grease(groups));
         for (uint16_t g : t.groups)
           if (!key_share_length(g))
@@ -412,7 +413,8 @@ bool parse_client_hello(std::string_view bytes, ParsedClientHello* out, std::str
   if (extensions.failed) return refuse.malformed("the extensions' lengths do not add up");
 
   // supported_versions: GREASE first, then consecutive versions from the highest down.
-  if (!grease_only_first(versions, "supported_versions", &grease, why)) return refuse.unsupported(*why);
+  if (!grease_only_first(versions, "supported_versions", &grease_versions, why))
+    return refuse.unsupported(*why);
   const std::vector<uint32_t> real_versions = without_grease(versions);
   for (size_t i = 0; i < real_versions.size(); ++i) {
     const uint32_t v = real_versions[i];
@@ -420,7 +422,7 @@ bool parse_client_hello(std::string_view bytes, ParsedClientHello* out, std::str
       return refuse.unsupported(
           "supported_versions other than consecutive TLS versions from the highest down");
   }
-  if (!grease_only_first(key_share_groups, "key_share", &grease, why)) return refuse.unsupported(*why);
+  if (!grease_only_first(key_share_groups, "key_share", &grease_shares, why)) return refuse.unsupported(*why);
   const std::vector<uint32_t> shared = without_grease(key_share_groups);
   if (shared.size() > t.groups.size() || !std::equal(shared.begin(), shared.end(), t.groups.begin()))
     return refuse.unsupported("key_share groups other than the first supported_groups in their order");
@@ -430,8 +432,9 @@ bool parse_client_hello(std::string_view bytes, ParsedClientHello* out, std::str
   std::vector<uint32_t> tls_ids;
   for (uint32_t id : ids)
     if (id != 57) tls_ids.push_back(id);
-  const bool grease_in_extensions = std::any_of(ids.begin(), ids.end(), is_grease);
-  if (grease != grease_in_extensions || grease_in_ciphers != grease_in_extensions)
+  const bool grease = std::any_of(ids.begin(), ids.end(), is_grease);
+  if (grease_ciphers != grease || (seen.count(10) && grease_groups != grease) ||
+      (seen.count(43) && grease_versions != grease) || (seen.count(51) && grease_shares != grease))
     return refuse.unsupported(
         "GREASE in some of cipher_suites, extensions, supported_groups, key_share and "
         "supported_versions but not all (this stack GREASEs all or none)");

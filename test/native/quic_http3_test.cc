@@ -1741,6 +1741,7 @@ TEST(QuicFingerprint, RefusesWhatCannotBeSentByName) {
          "early_data (42): resumption not from a fingerprint");
   expect(add(44, std::string("\0\1x", 3)), ErrorCode::kUnsupportedFingerprint, "cookie (44)");
   expect(add(0x1234, "x"), ErrorCode::kUnsupportedFingerprint, "extension 4660 with a body");
+  expect(add(0x2a2a, ""), ErrorCode::kUnsupportedFingerprint, "GREASE in some of cipher_suites");
   expect(add(11, std::string("\1\0", 2)), ErrorCode::kUnsupportedFingerprint,
          "extension 11 in a TLS 1.3-only");
   expect(edited_chrome_hello([](auto&) {}, "0123456789abcdef0123456789abcdef"),
