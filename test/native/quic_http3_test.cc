@@ -1768,3 +1768,32 @@ TEST(QuicFingerprint, RefusesWhatCannotBeSentByName) {
   expect(edited_chrome_hello([](auto& e) { std::erase_if(e, [](auto& x) { return x.first == 57; }); }),
          ErrorCode::kUnsupportedFingerprint, "not a QUIC ClientHello");
 }
+
+// A fingerprint from a captured hello (each browser's, from the caddy run) is not only the right bytes:
+// the handshake completes with a real server and a GET comes back, under our own server name.
+TEST(QuicFingerprint, CapturedHellosCompleteAGetFromCaddy) {
+  Caddy caddy("  respond /hello \"hello over HTTP/3\" 200\n");
+  ASSERT_TRUE(caddy.ready()) << caddy.server->log();
+  for (const char* conn : {"conn-1", "conn-4"}) {  // Chromium, Firefox
+    SCOPED_TRACE(conn);
+    ctn::quic::QuicFingerprint fp;
+    ctn::Error error;
+    ASSERT_TRUE(ctn::quic::quic_fingerprint_from_hello(
+        read_text(quic_captures() / "run-caddy-chromium156-firefox153" /
+                  (std::string(conn) + ".clienthello.hex")),
+        &fp, &error))
+        << error.message;
+    ctn::quic::Request req;
+    req.authority = "localhost:" + std::to_string(caddy.port);
+    req.path = "/hello";
+    ctn::quic::Options o = options_for(caddy.port);
+    o.transport = fp.transport;
+    std::string hello;
+    shape_as(o, fp.tls, &hello);
+    const Outcome out = fetch_once(o, req);
+    EXPECT_EQ(ClientHello(hello).ids().size(), fp.tls.extension_order.size());
+    ASSERT_FALSE(out.error) << error_text(out) << "\n" << caddy.server->log();
+    EXPECT_EQ(out.response.head.status, 200);
+    EXPECT_EQ(out.response.body, "hello over HTTP/3");
+  }
+}
