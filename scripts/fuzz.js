@@ -33,6 +33,7 @@ const maxLen = {
   alt_svc: 8192,
   http3_session: 16384,
   quic_server_datagram: 16384,
+  quic_hello: 8192,
 };
 
 function parseArgs(argv) {

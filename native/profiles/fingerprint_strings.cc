@@ -61,6 +61,8 @@ const std::set<uint32_t>& driven_extensions() {
   return s;
 }
 
+}  // namespace
+
 // Extensions BoringSSL implements but only with state a fingerprint string cannot give (a session,
 // a key, a QUIC or DTLS connection, a second hello): they cannot be put on the wire as written.
 // Every other id the stack does not implement is sent as an opaque, advertised-only extension.
@@ -178,8 +180,6 @@ bool apply_extensions(const std::vector<uint32_t>& exts, TlsProfile* t, std::str
   t->permute_extensions = false;
   return true;
 }
-
-}  // namespace
 
 bool parse_ja3(std::string_view ja3, TlsProfile* t, std::string* why) {
   auto fields = split(ja3, ',');

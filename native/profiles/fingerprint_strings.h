@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "profiles/profile.h"
 
@@ -23,6 +24,15 @@ bool compose_profile(const Profile& base, const FingerprintInputs& in, Profile* 
 
 bool parse_ja3(std::string_view ja3, TlsProfile* tls, std::string* why);
 bool parse_ja4r(std::string_view ja4r, TlsProfile* tls, std::string* why);
+// Why an extension BoringSSL implements cannot be sent from a fingerprint (it needs a session, a
+// key, a DTLS connection...), or nullptr. Every other id the stack lacks is sent opaque.
+const char* unsendable_extension(uint32_t id);
+
+// The extension ids of a hello (GREASE included, in wire order) applied to `t`: extension_order,
+// the flags their presence drives, the extensions left out or sent opaque; an id the stack cannot
+// send is refused. Shared by JA3, JA4_r and the ClientHello parser (client_hello.h).
+bool apply_extensions(const std::vector<uint32_t>& exts, TlsProfile* t, std::string* why);
+
 bool parse_akamai(std::string_view akamai, Http2Profile* h2, std::string* why);
 
 }  // namespace ctn

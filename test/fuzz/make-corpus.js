@@ -507,6 +507,27 @@ fp['ja4r-advertised-only'] = b(
 fp['ja3-refused-early-data'] = b(0, '771,4865-49195,0-10-11-13-23-42-43-45-51-65281,29,0');
 write('fingerprint_strings', fp);
 
+// ---- quicFingerprint: control byte (0 bytes, 1 hex text), then a captured browser QUIC hello ----
+// One Chromium and one Firefox hello per run (fresh and resumed), as bytes and as the option's text.
+const quicCaptures = path.join(root, 'test', 'fixtures', 'fingerprints', 'quic');
+const quicSeeds = {};
+for (const run of fs.readdirSync(quicCaptures).sort()) {
+  const dir = path.join(quicCaptures, run);
+  if (!fs.statSync(dir).isDirectory()) continue;
+  const server = run.split('-')[1];
+  for (const conn of ['conn-1', 'conn-4', 'conn-13']) {
+    const file = path.join(dir, `${conn}.clienthello.hex`);
+    if (!fs.existsSync(file)) continue;
+    const hex = fs.readFileSync(file, 'latin1').trim();
+    quicSeeds[`${server}-${conn}-bytes`] = b(0, Buffer.from(hex, 'hex'));
+    quicSeeds[`${server}-${conn}-record-text`] = b(
+      1,
+      `16 03 01 ${(hex.length / 2).toString(16).padStart(4, '0')} ${hex}@@h3`,
+    );
+  }
+}
+write('quic_hello', quicSeeds);
+
 // ---- body decoders: codings (outer | inner << 3), read size, then the body ----
 const text = b('cycletls-native fuzz seed: '.repeat(40));
 const zstd = (buf) => execFileSync('zstd', ['-q', '-c', '-19'], { input: buf });

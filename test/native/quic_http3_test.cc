@@ -47,6 +47,7 @@
 #include "profiles/profile.h"
 #include "quic/connection.h"
 #include "quic/crypto_layout.h"
+#include "quic/hello_fingerprint.h"
 #include "tls/tls_context.h"
 
 extern char** environ;
@@ -266,11 +267,7 @@ struct ClientHello {
 
 // Shapes the QUIC ClientHello as preset `id`'s quic_tls says (what core does for HTTP/3) and captures
 // the hello BoringSSL writes (on its way into the CRYPTO frames) into *hello.
-void shape_as_preset(ctn::quic::Options& o, const char* id, std::string* hello) {
-  const ctn::Profile* profile = ctn::find_profile(id);
-  ASSERT_NE(profile, nullptr);
-  ASSERT_TRUE(profile->quic_tls);
-  const ctn::TlsProfile t = *profile->quic_tls;
+void shape_as(ctn::quic::Options& o, const ctn::TlsProfile& t, std::string* hello) {
   o.shape_client_hello = [t, hello](SSL_CTX* ctx, ctn::Error* error) {
     SSL_CTX_set_msg_callback_arg(ctx, hello);
     SSL_CTX_set_msg_callback(
@@ -285,6 +282,13 @@ void shape_as_preset(ctn::quic::Options& o, const char* id, std::string* hello) 
   o.shape_client_hello_ssl = [t](SSL* ssl, ctn::Error* error) {
     return ctn::prepare_quic_connection(ssl, t, error);
   };
+}
+
+void shape_as_preset(ctn::quic::Options& o, const char* id, std::string* hello) {
+  const ctn::Profile* profile = ctn::find_profile(id);
+  ASSERT_NE(profile, nullptr);
+  ASSERT_TRUE(profile->quic_tls);
+  shape_as(o, *profile->quic_tls, hello);
 }
 
 const ctn::Header* find(const ctn::HeaderList& headers, std::string_view name) {
@@ -504,7 +508,8 @@ void dump_datagrams(const std::string& path, const std::vector<std::string>& dat
 
 // Connections to a UDP peer that reads every datagram and never answers, all at once.
 struct SilentPeerRun {
-  const char* preset;  // its quic_tls shapes the ClientHello
+  const char* preset;                    // its quic_tls shapes the ClientHello
+  const ctn::TlsProfile* tls = nullptr;  // or this one (a quicFingerprint's)
   int connections = 1;
   std::optional<ctn::quic::TransportShape> transport = {};  // its datagram size too
   uint32_t datagram_size = 0;                               // Options::datagram_size
@@ -545,7 +550,10 @@ FirstFlights send_to_silent_peer(const SilentPeerRun& run) {
     if (run.transport) o.transport = *run.transport;
     o.datagram_size = run.datagram_size;
     o.server_name = run.server_name;
-    shape_as_preset(o, run.preset, &out.hellos[i]);
+    if (run.tls)
+      shape_as(o, *run.tls, &out.hellos[i]);
+    else
+      shape_as_preset(o, run.preset, &out.hellos[i]);
     conns.push_back(ctn::quic::ClientConnection::create(io, o));
     conns.back()->fetch(ctn::quic::Request{}, [&, i](const ctn::Error* e, ctn::quic::Response&&) {
       if (e && i == 0) out.error = *e;
@@ -1558,5 +1566,285 @@ TEST(QuicTransportShape, ImpossibleShapesFailWithInvalidOption) {
     const Outcome out = fetch_once(o, ctn::quic::Request{});
     ASSERT_TRUE(out.error) << i;
     EXPECT_EQ(out.error->code, ctn::ErrorCode::kInvalidOption) << i << ": " << out.error->message;
+  }
+}
+
+// ---- quicFingerprint: a captured ClientHello sent again (quic/hello_fingerprint.h) ----
+
+namespace {
+
+fs::path quic_captures() {
+  return fs::path(__FILE__).parent_path() / ".." / "fixtures" / "fingerprints" / "quic";
+}
+
+std::string read_text(const fs::path& file) {
+  std::ifstream in(file);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string from_hex(std::string_view hex) {
+  std::string out;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2)
+    out += static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16));
+  return out;
+}
+
+bool is_grease16(uint16_t v) { return (v & 0x0f0f) == 0x0a0a && (v >> 8) == (v & 0xff); }
+
+// Every captured hello (both runs), sorted by path.
+std::vector<fs::path> captured_hellos() {
+  std::vector<fs::path> out;
+  for (const auto& run : fs::directory_iterator(quic_captures()))
+    if (run.is_directory())
+      for (const auto& file : fs::directory_iterator(run.path()))
+        if (file.path().filename().string().ends_with(".clienthello.hex")) out.push_back(file.path());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// A ClientHello handshake message from its parts (the random all zero).
+std::string assemble_hello(const std::vector<uint16_t>& ciphers,
+                           const std::vector<std::pair<uint16_t, std::string>>& extensions,
+                           std::string_view session_id = {}) {
+  const auto u16 = [](std::string& s, size_t v) {
+    s += static_cast<char>(v >> 8);
+    s += static_cast<char>(v & 0xff);
+  };
+  std::string body("\x03\x03", 2);
+  body += std::string(32, '\0');
+  body += static_cast<char>(session_id.size());
+  body += session_id;
+  u16(body, 2 * ciphers.size());
+  for (uint16_t c : ciphers) u16(body, c);
+  body += std::string("\x01\x00", 2);
+  std::string exts;
+  for (const auto& [id, b] : extensions) {
+    u16(exts, id);
+    u16(exts, b.size());
+    exts += b;
+  }
+  u16(body, exts.size());
+  body += exts;
+  std::string msg("\x01", 1);
+  msg += static_cast<char>(body.size() >> 16);
+  u16(msg, body.size() & 0xffff);
+  return hex_of(msg + body);
+}
+
+ctn::Error refusal_of(const std::string& text) {
+  ctn::quic::QuicFingerprint fp;
+  ctn::Error error;
+  EXPECT_FALSE(ctn::quic::quic_fingerprint_from_hello(text, &fp, &error)) << text.substr(0, 60);
+  return error;
+}
+
+// The captured Chrome hello with `edit` applied to its extensions, as hex.
+std::string edited_chrome_hello(
+    const std::function<void(std::vector<std::pair<uint16_t, std::string>>&)>& edit,
+    std::string_view session_id = {}) {
+  const ClientHello h(
+      from_hex(read_text(quic_captures() / "run-caddy-chromium156-firefox153" / "conn-1.clienthello.hex")));
+  auto extensions = h.extensions;
+  edit(extensions);
+  return assemble_hello(h.ciphers, extensions, session_id);
+}
+
+}  // namespace
+
+// Every captured browser hello becomes a fingerprint whose first flight (through a silent peer, under
+// the captured server name) carries that hello field by field and those transport parameters in order
+// and value, except what is drawn per connection. The resumed Firefox hello is refused by name.
+TEST(QuicFingerprint, EveryCapturedHelloIsSentAgainFieldByField) {
+  size_t sent = 0, refused = 0;
+  for (const fs::path& file : captured_hellos()) {
+    SCOPED_TRACE(file.parent_path().filename().string() + "/" + file.filename().string());
+    const std::string text = read_text(file);
+    const std::string want = from_hex(text.substr(0, text.find_first_of("\r\n")));
+    const ClientHello w(want);
+    ctn::quic::QuicFingerprint fp;
+    ctn::Error error;
+    const bool ok = ctn::quic::quic_fingerprint_from_hello(text, &fp, &error);
+    if (w.body(41)) {  // Firefox's resumed connection
+      ASSERT_FALSE(ok);
+      EXPECT_EQ(error.code, ctn::ErrorCode::kUnsupportedFingerprint);
+      EXPECT_NE(error.message.find("resumption not from a fingerprint"), std::string::npos) << error.message;
+      ++refused;
+      continue;
+    }
+    ASSERT_TRUE(ok) << error.message;
+    EXPECT_TRUE(fp.server_name_sent);
+    const FirstFlights c = send_to_silent_peer(
+        {.preset = "", .tls = &fp.tls, .transport = fp.transport, .server_name = fp.server_name});
+    ASSERT_TRUE(c.error);
+    ASSERT_EQ(c.error->code, ctn::ErrorCode::kTimeout) << c.error->message;
+    ASSERT_FALSE(c.hello().empty());
+    const ClientHello g(c.hello());
+    EXPECT_EQ(c.hello().substr(4, 2), want.substr(4, 2));  // legacy_version
+    EXPECT_EQ(c.hello()[4 + 2 + 32], want[4 + 2 + 32]);    // session id length
+    EXPECT_EQ(ClientHello::hex_list(g.ciphers), ClientHello::hex_list(w.ciphers));
+    // The extensions in the same order, GREASE where the hello has it.
+    const auto shape = [](std::vector<uint16_t> ids) {
+      for (uint16_t& id : ids) id = is_grease16(id) ? 0x0a0a : id;
+      return ClientHello::hex_list(ids);
+    };
+    EXPECT_EQ(shape(g.ids()), shape(w.ids()));
+    for (const auto& [id, body] : w.extensions) {
+      const std::string* ours = g.body(id);
+      if (is_grease16(id) || id == 57) continue;
+      ASSERT_NE(ours, nullptr) << "extension " << id;
+      if (id == 51) {  // key shares: the same groups with shares of the same sizes
+        EXPECT_EQ(g.key_share_groups(), w.key_share_groups());
+        EXPECT_EQ(ours->size(), body.size());
+      } else if (id == 65037) {  // ECH GREASE: outer, HKDF-SHA256; payload and AEAD fresh
+        EXPECT_EQ(ours->substr(0, 3), body.substr(0, 3));
+        if (fp.tls.ech_grease_nss) {
+          EXPECT_EQ(ours->size(), body.size());  // NSS's sizing
+        } else {
+          const size_t n = ours->size();
+          EXPECT_TRUE(n == 186 || n == 218 || n == 250 || n == 282) << n;  // Chrome's draw
+        }
+      } else {
+        EXPECT_EQ(hex_of(*ours), hex_of(body)) << "extension " << id;
+      }
+    }
+    // Transport parameters: the same ids in order with the same values, except the fresh parts.
+    const std::vector<WireParameter> tw = hello_transport_parameters(want);
+    const std::vector<WireParameter> tg = hello_transport_parameters(c.hello());
+    ASSERT_EQ(tg.size(), tw.size()) << id_list(tg) << " vs " << id_list(tw);
+    for (size_t i = 0; i < tw.size(); ++i) {
+      const bool grease = tw[i].id >= 27 && (tw[i].id - 27) % 31 == 0;
+      if (grease) {
+        EXPECT_EQ((tg[i].id - 27) % 31, 0u) << i;
+        EXPECT_EQ(tg[i].id_width, 8u);
+        EXPECT_GE(tg[i].value_hex.size(), 2u);
+        EXPECT_LE(tg[i].value_hex.size(), 30u);
+        continue;
+      }
+      EXPECT_EQ(tg[i].id, tw[i].id) << i;
+      EXPECT_EQ(tg[i].id_width, tw[i].id_width) << i;
+      if (tw[i].id == 0x0f) {
+        EXPECT_EQ(tg[i].value_hex.size(), tw[i].value_hex.size());
+        // The SCID of the first Initial is that connection ID.
+        EXPECT_EQ(hex_of(long_header_ids(c.datagrams.at(0)).scid), tg[i].value_hex);
+      } else if (tw[i].id == 0x11) {  // chosen v1, then v1 and a GREASE version
+        ASSERT_EQ(tg[i].value_hex.size(), 24u);
+        EXPECT_EQ(tg[i].value_hex.substr(0, 8), "00000001");
+        if (is_grease_version(tw[i].value_hex.substr(8, 8))) {
+          EXPECT_TRUE(is_grease_version(tg[i].value_hex.substr(8, 8))) << tg[i].value_hex;
+        }
+      } else {
+        EXPECT_EQ(tg[i].value_hex, tw[i].value_hex) << "parameter 0x" << std::hex << tw[i].id;
+      }
+    }
+    ++sent;
+  }
+  EXPECT_EQ(sent, 18u);  // 6 Chromium, 12 fresh Firefox
+  EXPECT_EQ(refused, 1u);
+}
+
+// The forms cycletls accepts: a TLS record, the handshake message, the bare body; whitespace and
+// colons tolerated; everything from "@@" on ignored.
+TEST(QuicFingerprint, AcceptsRecordMessageAndBodyWithSeparatorsAndSuffix) {
+  const std::string text =
+      read_text(quic_captures() / "run-caddy-chromium156-firefox153" / "conn-1.clienthello.hex");
+  const std::string message = text.substr(0, text.find_first_of("\r\n"));
+  const size_t length = message.size() / 2;
+  char header[32];
+  std::snprintf(header, sizeof header, "160301%04x", static_cast<unsigned>(length));
+  std::string colons;
+  for (size_t i = 0; i < message.size(); i += 2) colons += (i ? ":" : "") + message.substr(i, 2);
+  for (const std::string& form :
+       {std::string(header) + message, message.substr(8), colons,
+        " " + message.substr(0, 100) + "\n" + message.substr(100) + " @@h3,ORIG zz"}) {
+    ctn::quic::QuicFingerprint fp;
+    ctn::Error error;
+    ASSERT_TRUE(ctn::quic::quic_fingerprint_from_hello(form, &fp, &error)) << error.message;
+    EXPECT_EQ(fp.tls.extension_order.size(), 12u);
+    EXPECT_EQ(fp.transport.parameters.size(), 13u);
+    EXPECT_EQ(fp.transport.scid_length, 0u);
+  }
+}
+
+// What cannot be sent, or is not a ClientHello, is refused by name.
+TEST(QuicFingerprint, RefusesWhatCannotBeSentByName) {
+  const auto expect = [](const std::string& text, ctn::ErrorCode code, const char* named) {
+    const ctn::Error e = refusal_of(text);
+    EXPECT_EQ(e.code, code) << e.message;
+    EXPECT_NE(e.message.find(named), std::string::npos) << e.message;
+    EXPECT_EQ(e.message.rfind("quicFingerprint: ", 0), 0u) << e.message;
+  };
+  using ctn::ErrorCode;
+  expect("", ErrorCode::kInvalidOption, "no hex digits");
+  expect("01zz", ErrorCode::kInvalidOption, "not hex");
+  expect("010", ErrorCode::kInvalidOption, "odd number");
+  expect("0100000503", ErrorCode::kInvalidOption, "handshake length");
+  expect("160303000501000000", ErrorCode::kInvalidOption, "record length");
+  expect("160303000401000000", ErrorCode::kInvalidOption, "fields do not add up");
+  expect(edited_chrome_hello([](auto& e) { e[0].second += "x"; }), ErrorCode::kInvalidOption, "body");
+  const auto add = [](uint16_t id, std::string body) {
+    return edited_chrome_hello([=](auto& e) { e.emplace_back(id, body); });
+  };
+  expect(add(41, std::string("\0\0", 2)), ErrorCode::kUnsupportedFingerprint,
+         "pre_shared_key (41): resumption not from a fingerprint");
+  expect(add(42, ""), ErrorCode::kUnsupportedFingerprint,
+         "early_data (42): resumption not from a fingerprint");
+  expect(add(44, std::string("\0\1x", 3)), ErrorCode::kUnsupportedFingerprint, "cookie (44)");
+  expect(add(0x1234, "x"), ErrorCode::kUnsupportedFingerprint, "extension 4660 with a body");
+  expect(add(0x2a2a, ""), ErrorCode::kUnsupportedFingerprint, "GREASE in some of cipher_suites");
+  expect(add(11, std::string("\1\0", 2)), ErrorCode::kUnsupportedFingerprint,
+         "extension 11 in a TLS 1.3-only");
+  expect(edited_chrome_hello([](auto&) {}, "0123456789abcdef0123456789abcdef"),
+         ErrorCode::kUnsupportedFingerprint, "legacy_session_id of 32 bytes");
+  const auto replace = [](uint16_t id, std::string body) {
+    return edited_chrome_hello([=](auto& e) {
+      for (auto& [ext, b] : e)
+        if (ext == id) b = body;
+    });
+  };
+  expect(replace(10, std::string("\0\4\0\x1e\0\x1d", 6)), ErrorCode::kUnsupportedFingerprint, "group 0x001e");
+  expect(replace(16, std::string("\0\6\5h3-29", 8)), ErrorCode::kUnsupportedFingerprint,
+         "ALPN other than [h3]");
+  expect(replace(45, std::string("\1\0", 2)), ErrorCode::kUnsupportedFingerprint,
+         "psk_key_exchange_modes (45)");
+  expect(replace(57, std::string("\x01\x02\x40\x64", 4)), ErrorCode::kUnsupportedFingerprint,
+         "initial_source_connection_id (0x0f) is missing");
+  expect(replace(57, std::string("\x0f\x00\x02\x01\x00", 5)), ErrorCode::kUnsupportedFingerprint,
+         "transport parameter 0x2 is sent by servers only");
+  expect(replace(57, std::string("\x0f\x00\x01\x02\x80\x00", 6)), ErrorCode::kUnsupportedFingerprint,
+         "transport parameter 0x1's value is not one minimal varint");
+  expect(replace(57, std::string("\x0f\x05\x00", 3)), ErrorCode::kInvalidOption,
+         "quic_transport_parameters (57)");
+  expect(edited_chrome_hello([](auto& e) { std::erase_if(e, [](auto& x) { return x.first == 57; }); }),
+         ErrorCode::kUnsupportedFingerprint, "not a QUIC ClientHello");
+}
+
+// A fingerprint from a captured hello (each browser's, from the caddy run) is not only the right bytes:
+// the handshake completes with a real server and a GET comes back, under our own server name.
+TEST(QuicFingerprint, CapturedHellosCompleteAGetFromCaddy) {
+  Caddy caddy("  respond /hello \"hello over HTTP/3\" 200\n");
+  ASSERT_TRUE(caddy.ready()) << caddy.server->log();
+  for (const char* conn : {"conn-1", "conn-4"}) {  // Chromium, Firefox
+    SCOPED_TRACE(conn);
+    ctn::quic::QuicFingerprint fp;
+    ctn::Error error;
+    ASSERT_TRUE(ctn::quic::quic_fingerprint_from_hello(
+        read_text(quic_captures() / "run-caddy-chromium156-firefox153" /
+                  (std::string(conn) + ".clienthello.hex")),
+        &fp, &error))
+        << error.message;
+    ctn::quic::Request req;
+    req.authority = "localhost:" + std::to_string(caddy.port);
+    req.path = "/hello";
+    ctn::quic::Options o = options_for(caddy.port);
+    o.transport = fp.transport;
+    std::string hello;
+    shape_as(o, fp.tls, &hello);
+    const Outcome out = fetch_once(o, req);
+    EXPECT_EQ(ClientHello(hello).ids().size(), fp.tls.extension_order.size());
+    ASSERT_FALSE(out.error) << error_text(out) << "\n" << caddy.server->log();
+    EXPECT_EQ(out.response.head.status, 200);
+    EXPECT_EQ(out.response.body, "hello over HTTP/3");
   }
 }
