@@ -54,7 +54,14 @@ std::string cid_key(const uint8_t* data, size_t n) {
 
 std::string endpoint_text(const asio::ip::udp::endpoint& e) {
   const asio::ip::address a = e.address();
-  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(e.port());
+  // Appended piece by piece: GCC 12 warns falsely (-Wrestrict) on "[" + string + "]".
+  std::string text;
+  if (a.is_v6()) text += '[';
+  text += a.to_string();
+  if (a.is_v6()) text += ']';
+  text += ':';
+  text += std::to_string(e.port());
+  return text;
 }
 
 // Fields a response over HTTP/3 must not carry (RFC 9114 §4.2).
