@@ -247,6 +247,35 @@ async function startRawServer({ tls: useTls = true, onRequest }) {
 // so it is taken below the kernel's ephemeral range (32768+), where outgoing connections live, and
 // every Jest worker has its own block: two test files never meet on one port by chance (they would
 // share one engine, and its stats).
+/**
+ * A plain-HTTP server that answers every request with `total` bytes of `fill`, written as fast as the socket
+ * takes them: back-pressure tests read `written()` to see how far ahead of a reader that does not read it got.
+ */
+async function startFirehose(total, fill) {
+  let written = 0;
+  const server = http.createServer((req, res) => {
+    res.writeHead(200, { 'Content-Length': String(total) });
+    const chunk = Buffer.alloc(256 * 1024, fill);
+    const pump = () => {
+      while (written < total) {
+        written += chunk.length;
+        if (!res.write(chunk)) return void res.once('drain', pump);
+      }
+      res.end();
+    };
+    pump();
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/`,
+    written: () => written,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
 const PORT_BLOCK = 1500;
 let portCounter = 0;
 function uniquePort() {
@@ -258,6 +287,7 @@ function uniquePort() {
 module.exports = {
   startServer,
   startRawServer,
+  startFirehose,
   patternBytes,
   certPair,
   uniquePort,

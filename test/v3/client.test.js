@@ -10,7 +10,7 @@ const path = require('node:path');
 const { WebSocketServer } = require('ws');
 const mod = require('../..');
 const { CycleTLS, CycleTLSError, initCycleTLS } = mod;
-const { startServer, certPair, closedPort, uniquePort } = require('../helpers/servers');
+const { startServer, startFirehose, certPair, closedPort, uniquePort } = require('../helpers/servers');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 let server;
@@ -231,31 +231,15 @@ describe('ws(): the ws package surface', () => {
 });
 
 test('back-pressure: an unread response.body stops the engine reading the socket', async () => {
-  const http = require('node:http');
-  const TOTAL = 200 * 1024 * 1024;
-  let written = 0;
-  const fast = http.createServer((req, res) => {
-    res.writeHead(200, { 'Content-Length': String(TOTAL) });
-    const chunk = Buffer.alloc(256 * 1024, 0x63);
-    const pump = () => {
-      while (written < TOTAL) {
-        written += chunk.length;
-        if (!res.write(chunk)) return void res.once('drain', pump);
-      }
-      res.end();
-    };
-    pump();
-  });
-  await new Promise((r) => fast.listen(0, '127.0.0.1', r));
+  const fast = await startFirehose(200 * 1024 * 1024, 0x63);
   try {
-    const r = await client.get(`http://127.0.0.1:${fast.address().port}/`);
+    const r = await client.get(fast.url);
     await new Promise((resolve) => r.body.once('readable', resolve));
     // Nobody reads for a while: the server is as fast as it gets, yet what it could write stays small.
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    expect(written).toBeLessThan(40 * 1024 * 1024);
+    expect(fast.written()).toBeLessThan(40 * 1024 * 1024);
     r.body.destroy();
   } finally {
-    fast.closeAllConnections();
-    await new Promise((resolve) => fast.close(resolve));
+    await fast.close();
   }
 }, 60000);

@@ -13,6 +13,7 @@ const { CookieJar } = require('tough-cookie');
 const { fetch, createFetch, CycleTLSError } = require('../..');
 const {
   startServer,
+  startFirehose,
   certPair,
   closedPort,
   uniquePort,
@@ -426,31 +427,16 @@ describe('our options', () => {
 });
 
 test('back-pressure: an unread body stops the engine reading the socket', async () => {
-  const TOTAL = 200 * 1024 * 1024;
-  let written = 0;
-  const fast = http.createServer((req, res) => {
-    res.writeHead(200, { 'Content-Length': String(TOTAL) });
-    const chunk = Buffer.alloc(256 * 1024, 0x62);
-    const pump = () => {
-      while (written < TOTAL) {
-        written += chunk.length;
-        if (!res.write(chunk)) return void res.once('drain', pump);
-      }
-      res.end();
-    };
-    pump();
-  });
-  await new Promise((r) => fast.listen(0, '127.0.0.1', r));
+  const fast = await startFirehose(200 * 1024 * 1024, 0x62);
   try {
-    const res = await f(`http://127.0.0.1:${fast.address().port}/`, { timeout: 60 });
+    const res = await f(fast.url, { timeout: 60 });
     const reader = res.body.getReader();
     await reader.read();
     // Nobody reads for a while: the server is as fast as it gets, yet what it could write stays small.
     await new Promise((r) => setTimeout(r, 1000));
-    expect(written).toBeLessThan(40 * 1024 * 1024);
+    expect(fast.written()).toBeLessThan(40 * 1024 * 1024);
     await reader.cancel();
   } finally {
-    fast.closeAllConnections();
-    await new Promise((r) => fast.close(r));
+    await fast.close();
   }
 }, 60000);
