@@ -323,17 +323,9 @@ class Connection final : public ClientConnection,
     }
 
     ngtcp2_callbacks callbacks{};
+    set_crypto_callbacks(callbacks);
     callbacks.client_initial = &on_client_initial;
-    callbacks.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
-    callbacks.encrypt = ngtcp2_crypto_encrypt_cb;
-    callbacks.decrypt = ngtcp2_crypto_decrypt_cb;
-    callbacks.hp_mask = ngtcp2_crypto_hp_mask_cb;
     callbacks.recv_retry = ngtcp2_crypto_recv_retry_cb;
-    callbacks.update_key = ngtcp2_crypto_update_key_cb;
-    callbacks.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
-    callbacks.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
-    callbacks.get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
-    callbacks.version_negotiation = ngtcp2_crypto_version_negotiation_cb;
     callbacks.handshake_completed = &on_handshake_completed;
     callbacks.recv_stream_data = &on_stream_data;
     callbacks.acked_stream_data_offset = &on_stream_data_acked;

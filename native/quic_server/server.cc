@@ -28,6 +28,7 @@ namespace {
 using quic::ConnDeleter;
 using quic::kPacketBuffer;
 using quic::now_ns;
+using quic::set_crypto_callbacks;
 using quic::SslCtxDeleter;
 using quic::SslDeleter;
 
@@ -437,16 +438,8 @@ bool Connection::open(const ngtcp2_pkt_hd& hd, SSL_CTX* tls) {
   RAND_bytes(params.stateless_reset_token, sizeof params.stateless_reset_token);
 
   ngtcp2_callbacks cb{};
+  set_crypto_callbacks(cb);
   cb.recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;
-  cb.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
-  cb.encrypt = ngtcp2_crypto_encrypt_cb;
-  cb.decrypt = ngtcp2_crypto_decrypt_cb;
-  cb.hp_mask = ngtcp2_crypto_hp_mask_cb;
-  cb.update_key = ngtcp2_crypto_update_key_cb;
-  cb.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
-  cb.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb;
-  cb.get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
-  cb.version_negotiation = ngtcp2_crypto_version_negotiation_cb;
   cb.handshake_completed = &on_handshake_completed;
   cb.recv_rx_key = &on_rx_key;
   cb.recv_stream_data = &on_stream_data;
