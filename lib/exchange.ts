@@ -13,7 +13,7 @@ import type { ClientState, ExchangeHandlers, SharedInstance } from './instance';
 import { nativeConstants } from './native';
 import type { HeadEvent, NativeRequestSpec } from './native';
 import { DEFAULT_MAX_RESPONSE_BYTES } from './options';
-import type { Http3Mode, NormalizedRequest } from './options';
+import type { ConnectionPolicy, Http3Mode, NormalizedRequest } from './options';
 import { headerValues } from './response';
 import type { ResponseMeta } from './response';
 import { UploadPump } from './upload';
@@ -38,8 +38,10 @@ export function toSpec(
   retryOnHostGone: boolean,
   maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES,
   http3: Http3Mode = 'off',
+  clientConnection: ConnectionPolicy = NO_POLICY,
 ): NativeRequestSpec {
   const { url } = req;
+  const own = req.connection;
   const tls = url.protocol === 'https:';
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const headers = flatHeaders(req.headers);
@@ -76,8 +78,14 @@ export function toSpec(
     ja4r: req.ja4r,
     http2Fingerprint: req.http2Fingerprint,
     disableGrease: req.disableGrease,
+    // The request's own, else the client's; absent on the default path (the engine's defaults).
+    identity: own.identity ?? clientConnection.identity,
+    maxRequestsPerConnection: own.maxRequestsPerConnection ?? clientConnection.maxRequestsPerConnection,
+    maxConnectionAgeMs: own.maxConnectionAgeMs ?? clientConnection.maxConnectionAgeMs,
   };
 }
+
+const NO_POLICY: ConnectionPolicy = Object.freeze({});
 
 /** What a response says about itself, from its head. */
 export function responseMeta(

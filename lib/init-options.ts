@@ -15,8 +15,8 @@ import {
   optString,
   typeName,
 } from './option-checks';
-import { DEFAULT_MAX_RESPONSE_BYTES, normalizeHttp3Mode } from './options';
-import type { Http3Mode } from './options';
+import { DEFAULT_MAX_RESPONSE_BYTES, normalizeConnectionPolicy, normalizeHttp3Mode } from './options';
+import type { ConnectionPolicy, Http3Mode } from './options';
 import { DEFAULT_MAX_EVENT_BYTES } from './sse-parser';
 
 export interface NormalizedInit {
@@ -38,6 +38,8 @@ export interface NormalizedInit {
   maxEventBytes: number;
   /** The default of a request's `http3`. */
   http3: Http3Mode;
+  /** The defaults of a request's identity and rotation options. */
+  connection: ConnectionPolicy;
 }
 
 // Advanced timings of the process link, in milliseconds: [name, min, max].
@@ -125,6 +127,7 @@ export function normalizeInit(input: unknown): NormalizedInit {
     maxResponseBytes,
     maxEventBytes,
     http3: normalizeHttp3Mode(input.http3) ?? 'off',
+    connection: normalizeConnectionPolicy(input),
   };
   if (maxInFlight !== undefined || maxQueuedPerClient !== undefined) {
     out.clientLimits = { maxInFlight: maxInFlight ?? 0, maxQueued: maxQueuedPerClient ?? 0 };

@@ -131,6 +131,11 @@ export interface NativeRequestSpec {
   /** 'off' (TCP only), 'alt-svc' (QUIC where the origin advertised h3, else and on failure TCP) or
    * 'force' (QUIC only). */
   http3?: string;
+  /** The caller's identity ('' or absent: the engine's default one): nothing is shared between two. */
+  identity?: string;
+  /** A connection takes at most this many requests, and none once this old (absent or 0: no limit). */
+  maxRequestsPerConnection?: number;
+  maxConnectionAgeMs?: number;
 }
 
 export interface NativeEngineStats {
@@ -154,7 +159,17 @@ export interface NativeEngineStats {
   connectionsSwept: number;
   /** Terminal errors by code (codes that never happened are absent). */
   errors: Record<string, number>;
+  /** Named identities with a connection so far (the last 1024 first seen). */
+  identities: NativeIdentityStats[];
   share?: NativeShareStats;
+}
+
+export interface NativeIdentityStats {
+  identity: string;
+  connectionsOpened: number;
+  tlsHandshakes: number;
+  tlsResumed: number;
+  exchanges: number;
 }
 
 export interface NativeOriginStats {

@@ -14,7 +14,7 @@ import { presetCatalog, presetValue, withPresetUserAgent } from './headers';
 import type { ClientState, SharedInstance } from './instance';
 import type { HeadEvent } from './native';
 import { normalizeRequest } from './options';
-import type { NormalizedRequest } from './options';
+import type { ConnectionPolicy, NormalizedRequest } from './options';
 import { unreadableResponse } from './response';
 import type { CycleTLSResponseShape } from './response';
 import {
@@ -33,6 +33,8 @@ export interface WebSocketContext {
   cookieJar: CookieJarLike | undefined;
   rejectOnError: boolean;
   requestId(): string;
+  /** The client's identity and rotation defaults (initCycleTLS's). */
+  connection?: ConnectionPolicy;
 }
 
 export interface WebSocketResponseShape extends CycleTLSResponseShape {
@@ -394,7 +396,7 @@ function upgrade(
       // HTTP/2 when the server allows RFC 8441; Chrome and Safari offer http/1.1 only.
       exchange.start(
         {
-          ...toSpec(req, true, false),
+          ...toSpec(req, true, false, undefined, undefined, ctx.connection),
           upgrade: true,
           websocketOverHttp2: family === 'firefox',
           bodyStream: true,

@@ -121,6 +121,52 @@ export interface NormalizedRequest {
    * Buffered bodies larger than this (decoded) fail with ERR_BODY_TOO_LARGE; undefined: the client's default.
    */
   maxResponseBytes: number | undefined;
+  /** The identity and rotation limits given here (absent: the client's, initCycleTLS's). */
+  connection: ConnectionPolicy;
+}
+
+/**
+ * Identities and rotation (the same options on initCycleTLS, as the client's defaults, and on a
+ * request). `identity`: nothing of one identity (connections, TLS sessions, Alt-Svc memory) serves
+ * another; '' is the engine's default identity. `maxRequestsPerConnection` (0 = no limit; 1 is a
+ * fresh connection per request, closed after it: `enableConnectionReuse: false`) and
+ * `maxConnectionAgeMs` (0 = no limit): past either a connection takes no new request and closes
+ * once idle. Absent fields: the client's.
+ */
+export interface ConnectionPolicy {
+  identity?: string;
+  maxRequestsPerConnection?: number;
+  maxConnectionAgeMs?: number;
+}
+
+/** The longest identity name, in UTF-8 bytes: it is part of every pooled connection's key. */
+export const MAX_IDENTITY_BYTES = 256;
+
+/** The identity and rotation options of a request or of initCycleTLS (see ConnectionPolicy). */
+export function normalizeConnectionPolicy(o: Dict): ConnectionPolicy {
+  const out: ConnectionPolicy = {};
+  const identity = optString(o, 'identity');
+  if (identity !== undefined) {
+    // NUL separates the strings of a packed spec (lib/native-wire.ts): no option value holds one.
+    if (identity.includes('\0')) throw invalidOption('option "identity" contains NUL');
+    const bytes = Buffer.byteLength(identity);
+    if (bytes > MAX_IDENTITY_BYTES)
+      throw invalidRange(`option "identity" must be at most ${MAX_IDENTITY_BYTES} bytes long, got ${bytes}`);
+    out.identity = identity;
+  }
+  let maxRequests = optInteger(o, 'maxRequestsPerConnection', 0, Number.MAX_SAFE_INTEGER);
+  // cycletls's name for "a new connection for this request": one request per connection.
+  if (optBool(o, 'enableConnectionReuse') === false) {
+    if (maxRequests !== undefined && maxRequests !== 1)
+      throw invalidOption(
+        `enableConnectionReuse: false contradicts option "maxRequestsPerConnection": ${maxRequests}`,
+      );
+    maxRequests = 1;
+  }
+  if (maxRequests !== undefined) out.maxRequestsPerConnection = maxRequests;
+  const maxAge = optInteger(o, 'maxConnectionAgeMs', 0, nativeConstants().maxTimeoutMs);
+  if (maxAge !== undefined) out.maxConnectionAgeMs = maxAge;
+  return out;
 }
 
 /**
@@ -477,7 +523,6 @@ export function normalizeRequest(
       );
     http3 = 'force';
   }
-  optBool(o, 'enableConnectionReuse'); // connections are always reused
   optBool(o, 'tls13AutoRetry'); // TLS 1.3 is always offered
 
   const rt = o.responseType;
@@ -622,6 +667,7 @@ export function normalizeRequest(
     maxDecompressedBytes:
       optInteger(o, 'maxDecompressedBytes', 1, Number.MAX_SAFE_INTEGER) ?? DEFAULT_MAX_DECOMPRESSED_BYTES,
     maxResponseBytes: optInteger(o, 'maxResponseBytes', 1, Number.MAX_SAFE_INTEGER),
+    connection: normalizeConnectionPolicy(o),
   };
 }
 

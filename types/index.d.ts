@@ -296,8 +296,30 @@ export interface CycleTLSRequestOptions {
   protocol?: 'http1' | 'http2' | 'http3' | 'websocket' | 'sse';
   /** HTTP/3 for this request; default: initCycleTLS's `http3` ('off'). See Http3Mode. */
   http3?: Http3Mode;
-  /** Accepted; connections are always kept alive and reused. */
+  /**
+   * false: a fresh connection for this request, closed after it (a full TCP + TLS handshake per
+   * request: what rotating-proxy users want, to get a new exit per request). The same as
+   * maxRequestsPerConnection: 1. true (the default): connections are kept alive and reused.
+   */
   enableConnectionReuse?: boolean;
+  /**
+   * The identity this request belongs to (an account, a proxy exit, a browser profile): any string up
+   * to 256 bytes (no NUL). Nothing of one identity serves another: pooled connections (HTTP/1.1,
+   * HTTP/2 and HTTP/3 sessions), TLS sessions (tickets), Alt-Svc memory. '' is the engine's default
+   * identity. Default: initCycleTLS's `identity`, else ''.
+   */
+  identity?: string;
+  /**
+   * A connection takes at most this many requests, then closes once they are done (0 = no limit;
+   * 1 = enableConnectionReuse: false). Requests reuse only connections opened under the same limits.
+   * Default: initCycleTLS's, else 0.
+   */
+  maxRequestsPerConnection?: number;
+  /**
+   * A connection takes no new request once this many milliseconds old, and closes when idle (0 = no
+   * limit), for gateways that rotate exits on connection age. Default: initCycleTLS's, else 0.
+   */
+  maxConnectionAgeMs?: number;
   /** Accepted; TLS 1.3 is always offered. */
   tls13AutoRetry?: boolean;
   /** Aborts the request: it settles with ERR_ABORTED. */
@@ -516,6 +538,22 @@ export interface EngineStats {
   connectionsSwept: number;
   /** Terminal errors by code; codes that never happened are absent. */
   errors: Partial<Record<ErrorCode, number>>;
+  /**
+   * Per named identity (the `identity` option; the default identity's figures are the totals above),
+   * in the order first seen, the last 1024 of them.
+   */
+  identities: IdentityStats[];
+}
+
+/** One identity's share of this process's engine's work since it started. */
+export interface IdentityStats {
+  identity: string;
+  /** TCP connections established (HTTP/3's QUIC connections are not TCP: they count as handshakes). */
+  connectionsOpened: number;
+  tlsHandshakes: number;
+  tlsResumed: number;
+  /** Requests put on a connection. */
+  exchanges: number;
 }
 
 /** One connection identity's share of the pool. */
@@ -658,6 +696,13 @@ export interface InitOptions {
   maxEventBytes?: number;
   /** The default `http3` of this client's requests (default 'off'). */
   http3?: Http3Mode;
+  /** The default `identity` of this client's requests (default '': the engine's default identity). */
+  identity?: string;
+  /** The default `enableConnectionReuse`, `maxRequestsPerConnection` and `maxConnectionAgeMs` of this
+   * client's requests (see CycleTLSRequestOptions). */
+  enableConnectionReuse?: boolean;
+  maxRequestsPerConnection?: number;
+  maxConnectionAgeMs?: number;
   /** This client's own bound on waiting requests (0 = only maxQueued). */
   maxQueuedPerClient?: number;
   /** Share the engine with other processes of this user on the same port. Default true. */

@@ -421,6 +421,18 @@ Napi::Object stats_to_js(Napi::Env env, const EngineStats& s, const share::HubSt
                Napi::Number::New(env, static_cast<double>(s.errors[i])));
   }
   o.Set("errors", errors);
+  Napi::Array identities = Napi::Array::New(env, s.identities.size());
+  for (uint32_t i = 0; i < s.identities.size(); ++i) {
+    const IdentityStats& id = s.identities[i];
+    Napi::Object one = Napi::Object::New(env);
+    one.Set("identity", Napi::String::New(env, id.identity));
+    num(one, "connectionsOpened", id.connections_opened);
+    num(one, "tlsHandshakes", id.tls_handshakes);
+    num(one, "tlsResumed", id.tls_resumed);
+    num(one, "exchanges", id.exchanges);
+    identities.Set(i, one);
+  }
+  o.Set("identities", identities);
   o.Set("closed", Napi::Boolean::New(env, closed));
   if (!hs) return o;
   Napi::Object sh = Napi::Object::New(env);

@@ -1,5 +1,7 @@
 #include "core/connection.h"
 
+#include <algorithm>
+
 #include "core/engine_impl.h"
 #include "core/http1_channel.h"
 #include "core/http2_channel.h"
@@ -14,7 +16,32 @@ Connection::Connection(Engine::Impl& engine, PoolKey key, uint64_t id)
       transport_(engine.io),
       dialler_(engine.io, key_, transport_, engine.tls_contexts(), engine.tls_sessions(), *this),
       sink_(engine),
-      idle_timer_(engine.io) {}
+      idle_timer_(engine.io) {
+  if (!key_.identity.empty()) identity_counters_ = engine.counters.identities.find_or_add(key_.identity);
+}
+
+bool Connection::worn_out() const {
+  if (key_.max_requests != 0 && requests_placed_ >= key_.max_requests) return true;
+  return key_.max_age_ms != 0 &&
+         SteadyClock::now() - opened_at_ >= std::chrono::milliseconds(key_.max_age_ms);
+}
+
+void Connection::placed() {
+  ++requests_placed_;
+  if (identity_counters_) identity_counters_->exchanges++;
+}
+
+void Connection::arm_idle_timer(uint64_t idle_timeout_ms) {
+  auto wait = std::chrono::milliseconds(idle_timeout_ms);
+  if (key_.max_age_ms != 0) {
+    const auto age_left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        opened_at_ + std::chrono::milliseconds(key_.max_age_ms) - SteadyClock::now());
+    wait = std::max(std::chrono::milliseconds(0), std::min(wait, age_left));
+  }
+  idle_timer_.expires_after(wait);
+  idle_timer_.async_wait(
+      [self = shared_from_this()](const asio::error_code& ec) { self->on_idle_timeout(ec); });
+}
 
 Connection::~Connection() = default;
 
@@ -50,6 +77,7 @@ void Connection::open(std::shared_ptr<Exchange> exchange) {
   exchange_ = std::move(exchange);
   exchange_->connection = shared_from_this();
   exchange_->reused_connection = false;
+  placed();
   account();
   engine_.enter_stage(exchange_, Stage::kDns);
   if (key_.http3()) {
@@ -72,7 +100,7 @@ void Connection::dial_stage(Stage stage) { enter_stage_all(stage); }
 
 void Connection::dial_tcp_connected() {
   tcp_open_ = true;
-  engine_.counters.connection_established(false, false);
+  engine_.counters.connection_established(false, false, identity_counters_.get());
   account();
 }
 
@@ -81,7 +109,8 @@ void Connection::dial_io(uint64_t in, uint64_t out) { engine_.counters.count_io(
 void Connection::dial_failed(Error error) { fail(std::move(error)); }
 
 void Connection::dialled(bool http2) {
-  if (key_.tls) engine_.counters.connection_established(true, dialler_.tls_resumed());
+  if (key_.tls)
+    engine_.counters.connection_established(true, dialler_.tls_resumed(), identity_counters_.get());
   established_ = true;
   engine_.pool.note_protocol(key_, http2);
   if (http2) {
@@ -96,6 +125,7 @@ void Connection::dialled(bool http2) {
     exchange_.reset();
     auto waiters = std::move(waiters_);
     waiters_.clear();
+    for (size_t i = 0; i < waiters.size(); ++i) placed();
     engine_.http2_ready(shared_from_this());
     h2_->begin(std::move(first), std::move(waiters));
     return;
@@ -113,6 +143,7 @@ void Connection::dialled(bool http2) {
 void Connection::add_waiter(std::shared_ptr<Exchange> exchange) {
   exchange->connection = shared_from_this();
   if (h3_) {  // QUIC queues it until the handshake is done
+    placed();
     exchange->reused_connection = true;
     h3_->submit(std::move(exchange));
     return;
@@ -141,6 +172,7 @@ void Connection::hand_back_waiters(const Error* error) {
 void Connection::run(std::shared_ptr<Exchange> exchange) {
   idle_timer_.cancel();
   parked_ = false;
+  placed();
   h1_->run(std::move(exchange));
 }
 
@@ -158,9 +190,7 @@ void Connection::upload_available(const std::shared_ptr<Exchange>& ex) {
 void Connection::park(uint64_t idle_timeout_ms) {
   parked_ = true;
   account();
-  idle_timer_.expires_after(std::chrono::milliseconds(idle_timeout_ms));
-  idle_timer_.async_wait(
-      [self = shared_from_this()](const asio::error_code& ec) { self->on_idle_timeout(ec); });
+  arm_idle_timer(idle_timeout_ms);
   h1_->watch();
 }
 
@@ -179,7 +209,7 @@ void Connection::retire() {
 }
 
 bool Connection::idle() const {
-  if (!h1_ || h1_->busy() || closed_) return false;
+  if (!h1_ || h1_->busy() || closed_ || worn_out()) return false;
   // The watch read may not have run yet for a FIN that already arrived: ask the kernel.
   return transport_.quiet();
 }
@@ -201,16 +231,19 @@ bool Connection::peer_closed() const {
 
 // HTTP/3: QUIC queues streams beyond the server's limit, as HTTP/2 sessions do.
 bool Connection::can_take_stream() const {
+  if (worn_out()) return false;
   if (h3_) return established_ && !closed_ && h3_->usable();
   return h2_ && !closed_ && h2_->can_take_stream();
 }
 
 bool Connection::accepts_streams() const {
+  if (worn_out()) return false;
   if (h3_) return !closed_ && h3_->usable();
   return h2_ && !closed_ && h2_->accepts_streams();
 }
 
 void Connection::submit_stream(std::shared_ptr<Exchange> ex) {
+  placed();
   if (h3_) {
     h3_->submit(std::move(ex));
     return;
@@ -228,9 +261,15 @@ void Connection::http3_established() {
 void Connection::became_idle() {
   account();
   if (closed_ || open_streams() > 0) return;
-  idle_timer_.expires_after(std::chrono::milliseconds(engine_.options.idle_timeout_ms));
-  idle_timer_.async_wait(
-      [self = shared_from_this()](const asio::error_code& ec) { self->on_idle_timeout(ec); });
+  if (worn_out()) {
+    // Its last request is done and it takes no more: closed, but not from inside the session's
+    // callback that reported the stream's end (the session is still reading).
+    asio::post(engine_.io, [self = shared_from_this()] {
+      if (!self->closed_ && self->open_streams() == 0) self->retire();
+    });
+    return;
+  }
+  arm_idle_timer(engine_.options.idle_timeout_ms);
 }
 
 void Connection::became_busy() { idle_timer_.cancel(); }

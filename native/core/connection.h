@@ -11,6 +11,7 @@
 #include "core/channel_host.h"
 #include "core/dialler.h"
 #include "core/engine.h"
+#include "core/engine_counters.h"
 #include "core/exchange.h"
 #include "core/response_sink.h"
 #include "core/transport.h"
@@ -40,6 +41,9 @@ class Connection : public std::enable_shared_from_this<Connection>,
   uint64_t id() const { return id_; }
   // Called once by the engine right after construction: the pool's live counts for this identity.
   void set_counters(std::shared_ptr<OriginCounters> counters) { counters_ = std::move(counters); }
+  // Past its rotation limits (PoolKey::max_requests, max_age_ms): it takes no new request, and
+  // closes once the ones it carries are done.
+  bool worn_out() const;
   // HTTP/1.1: established, unused, and not closed by the server (checked with the kernel).
   bool idle() const override;
   // HTTP/2: established, no stream, still taking streams.
@@ -94,6 +98,11 @@ class Connection : public std::enable_shared_from_this<Connection>,
   // Moves the owner and every waiter to `stage` (their phase deadlines follow).
   void enter_stage_all(Stage stage);
   void on_idle_timeout(const asio::error_code& ec);
+  // Starts the idle timer: the engine's idle timeout, or sooner when the connection's age limit
+  // comes first (it then closes when idle, as the limit says).
+  void arm_idle_timer(uint64_t idle_timeout_ms);
+  // A request was put on this connection (what max_requests counts) and its identity's stats.
+  void placed();
 
   // DialListener
   const Exchange* dial_for() const override;
@@ -136,6 +145,10 @@ class Connection : public std::enable_shared_from_this<Connection>,
   bool parked_ = false;
   bool closed_ = false;
   SteadyClock::time_point idle_since_{};
+  const SteadyClock::time_point opened_at_ = SteadyClock::now();
+  uint64_t requests_placed_ = 0;
+  // The named identity's counts (nullptr for the default identity).
+  std::shared_ptr<IdentityCounters> identity_counters_;
   // What account() last added to the live counts.
   std::shared_ptr<OriginCounters> counters_;
   bool counted_open_ = false, counted_idle_ = false, counted_connecting_ = false;

@@ -275,7 +275,10 @@ void Engine::Impl::start(RequestSpec&& spec) {
                     s.force_http1,
                     s.http1_retry_hello,
                     {},
-                    0};
+                    0,
+                    s.identity,
+                    s.max_requests_per_connection,
+                    s.max_connection_age_ms};
   if (Error refused; !choose_http3(*ex, &refused)) {
     exchange_failed(ex, std::move(refused), false);
     return;
@@ -333,7 +336,11 @@ bool Engine::Impl::dispatch(const std::shared_ptr<Exchange>& ex) {
   auto conn = std::make_shared<Connection>(*this, key, next_connection_id_++);
   conn->set_counters(pool.add(conn));
   counters.connections_live++;
-  if (key.tls && !key.http1_only && http2_available() && pool.may_be_http2(key)) pool.set_connecting(conn);
+  // A connection with a request limit carries no riders it might not have room for: each request
+  // of such an identity opens its own until one is up.
+  if (key.tls && !key.http1_only && key.max_requests == 0 && http2_available() && pool.may_be_http2(key)) {
+    pool.set_connecting(conn);
+  }
   ensure_sweep();
   admission_.admit(*ex);
   conn->open(ex);
@@ -627,7 +634,7 @@ void Engine::Impl::learn_alternatives(const PoolKey& key, const HeaderList& head
 }
 
 void Engine::Impl::connection_reusable(const std::shared_ptr<Connection>& conn) {
-  if (stopped_ || !pool.park(conn)) {
+  if (stopped_ || conn->worn_out() || !pool.park(conn)) {
     conn->close();
     return;
   }

@@ -56,6 +56,16 @@ struct EngineOptions {
   }
 };
 
+// One named identity's share of the engine's work (RequestSpec::identity; the default identity ""
+// is the engine's totals alone).
+struct IdentityStats {
+  std::string identity;
+  uint64_t connections_opened = 0;  // TCP connections established (QUIC ones are handshakes only)
+  uint64_t tls_handshakes = 0;
+  uint64_t tls_resumed = 0;
+  uint64_t exchanges = 0;  // requests put on a connection
+};
+
 struct EngineStats {
   uint64_t requests_started = 0;
   uint64_t requests_in_flight = 0;  // submitted, no terminal event yet (the queued ones included)
@@ -82,6 +92,9 @@ struct EngineStats {
   // it with the http3 option that consults them.
   uint64_t alt_svc_origins = 0;
   std::array<uint64_t, kErrorCodeCount> errors{};  // terminal error events by ErrorCode
+  // Named identities with a connection so far, the most recently first seen last (bounded:
+  // IdentityCounterTable::kMaxIdentities).
+  std::vector<IdentityStats> identities;
 };
 
 // One of the two RequestTargets (ClientLimits is declared there), the one that does the work.

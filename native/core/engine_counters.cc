@@ -39,7 +39,32 @@ EngineStats EngineCounters::snapshot() const {
   s.h2_pings_timed_out = h2_pings_timed_out.load();
   s.connections_swept = connections_swept.load();
   for (size_t k = 0; k < kErrorCodeCount; ++k) s.errors[k] = errors[k].load();
+  s.identities = identities.snapshot();
   return s;
+}
+
+std::shared_ptr<IdentityCounters> IdentityCounterTable::find_or_add(const std::string& identity) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = table_.find(identity);
+  if (it != table_.end()) return it->second;
+  if (table_.size() >= kMaxIdentities) {
+    table_.erase(order_.front());
+    order_.pop_front();
+  }
+  order_.push_back(identity);
+  return table_.emplace(identity, std::make_shared<IdentityCounters>()).first->second;
+}
+
+std::vector<IdentityStats> IdentityCounterTable::snapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<IdentityStats> out;
+  out.reserve(order_.size());
+  for (const std::string& name : order_) {
+    const IdentityCounters& c = *table_.at(name);
+    out.push_back(IdentityStats{name, c.connections_opened.load(), c.tls_handshakes.load(),
+                                c.tls_resumed.load(), c.exchanges.load()});
+  }
+  return out;
 }
 
 }  // namespace ctn

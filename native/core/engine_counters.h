@@ -5,11 +5,38 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
 
 #include "core/engine.h"
 #include "pool/pool.h"
 
 namespace ctn {
+
+// One named identity's counts (IdentityStats), held by its connections.
+struct IdentityCounters {
+  std::atomic<uint64_t> connections_opened{0}, tls_handshakes{0}, tls_resumed{0}, exchanges{0};
+};
+
+// The counts of the named identities, for stats(). Bounded: past kMaxIdentities the identity seen
+// first is no longer reported (its connections keep counting into their own record, unseen). The
+// default identity ("") has none: the engine's totals are its figures, and its path stays as cheap
+// as it was. Looked up once per connection (a short lock), never per request.
+class IdentityCounterTable {
+ public:
+  static constexpr size_t kMaxIdentities = 1024;
+  std::shared_ptr<IdentityCounters> find_or_add(const std::string& identity);
+  std::vector<IdentityStats> snapshot() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<IdentityCounters>> table_;
+  std::list<std::string> order_;  // first seen first
+};
 
 struct EngineCounters {
   std::atomic<uint64_t> requests_started{0}, requests_in_flight{0}, connections_opened{0}, tls_handshakes{0},
@@ -18,13 +45,23 @@ struct EngineCounters {
       h2_pings_timed_out{0}, connections_swept{0};
   std::array<std::atomic<uint64_t>, kErrorCodeCount> errors{};
 
-  // A TCP connection (tls false) or a TLS handshake (resumed or not) completed.
-  void connection_established(bool tls, bool resumed) {
+  IdentityCounterTable identities;
+
+  // A TCP connection (tls false) or a TLS handshake (resumed or not) completed; `identity`: its
+  // named identity's counts, if any.
+  void connection_established(bool tls, bool resumed, IdentityCounters* identity = nullptr) {
     if (tls) {
       tls_handshakes++;
       if (resumed) tls_resumed++;
     } else {
       connections_opened++;
+    }
+    if (!identity) return;
+    if (tls) {
+      identity->tls_handshakes++;
+      if (resumed) identity->tls_resumed++;
+    } else {
+      identity->connections_opened++;
     }
   }
   void count_io(uint64_t in, uint64_t out) {

@@ -107,6 +107,16 @@ struct RequestSpec {
   uint64_t tls_timeout_ms = 0;
   uint64_t headers_timeout_ms = 0;
   uint64_t body_idle_timeout_ms = 0;
+
+  // Identities and rotation (issue #19; PoolKey).
+  // The caller's identity ("" = the engine's default one): connections, TLS sessions and Alt-Svc
+  // memory are never shared between two identities.
+  std::string identity;
+  // A connection opened for this request takes at most this many requests (1: a fresh connection
+  // for this request alone, closed after it: cycletls's enableConnectionReuse false) and none once
+  // it is max_connection_age_ms old; 0 = no limit. Requests reuse only connections of the same limits.
+  uint64_t max_requests_per_connection = 0;
+  uint64_t max_connection_age_ms = 0;
 };
 
 // Facts about the connection a response came over (for tests, stats and the demo).

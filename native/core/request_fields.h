@@ -84,6 +84,10 @@ void visit_request_fields(Spec& s, Visit&& visit) {
   // by the process that asked.
   visit(RequestField{.name = "consumerCredit", .kind = K::kBool, .on_link = false}, s.consumer_credit);
   visit(RequestField{.name = "retryOnHostGone", .kind = K::kBool, .on_link = false}, s.retry_on_host_gone);
+  visit(RequestField{.name = "identity", .kind = K::kString}, s.identity);
+  visit(RequestField{.name = "maxRequestsPerConnection", .kind = K::kCount}, s.max_requests_per_connection);
+  visit(RequestField{.name = "maxConnectionAgeMs", .kind = K::kCount, .max = kMaxTimeoutMs},
+        s.max_connection_age_ms);
 }
 
 // The kind's name as the addon exports it (requestFields()): what lib's test compares with TS types.

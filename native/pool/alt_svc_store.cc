@@ -7,12 +7,15 @@
 
 namespace ctn {
 
-AltSvcKey alt_svc_key(const PoolKey& key, std::string identity) {
-  AltSvcKey k{key, std::move(identity)};
+AltSvcKey alt_svc_key(const PoolKey& key) {
+  AltSvcKey k{key, key.identity};
   k.origin.http1_only = false;
   k.origin.http1_retry = false;
   k.origin.quic_host.clear();
   k.origin.quic_port = 0;
+  k.origin.identity.clear();  // kept once, in k.identity
+  k.origin.max_requests = 0;
+  k.origin.max_age_ms = 0;
   return k;
 }
 

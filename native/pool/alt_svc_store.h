@@ -25,8 +25,8 @@
 namespace ctn {
 
 // The identity alternatives are remembered under: the pool's key (origin, proxy, profile, SNI,
-// verification) without its ALPN variant, which alt_svc_key() drops, plus an explicit identity name
-// for when callers can name one (issue #19; "" until then). Nothing learnt under one identity is
+// verification) without its ALPN variant and rotation limits, which alt_svc_key() drops, plus the
+// caller's identity (PoolKey::identity, the `identity` option). Nothing learnt under one identity is
 // seen under another.
 struct AltSvcKey {
   PoolKey origin;
@@ -36,7 +36,7 @@ struct AltSvcKey {
   }
   bool operator==(const AltSvcKey& o) const { return origin == o.origin && identity == o.identity; }
 };
-AltSvcKey alt_svc_key(const PoolKey& key, std::string identity = {});
+AltSvcKey alt_svc_key(const PoolKey& key);
 
 // Whether the responses on a connection of `key` may teach alternatives: an https origin (Chrome
 // honours Alt-Svc from secure origins only), reached directly or through SOCKS. Never through an

@@ -32,6 +32,10 @@ std::string describe(const PoolKey& key) {
       s.append("=").append(key.quic_host).append(":").append(std::to_string(key.quic_port));
     }
   }
+  // Quoted: a name is any string (lib/ bounds its length), spaces included.
+  if (!key.identity.empty()) s.append(" identity=\"").append(key.identity).append("\"");
+  if (key.max_requests != 0) s.append(" max-requests=").append(std::to_string(key.max_requests));
+  if (key.max_age_ms != 0) s.append(" max-age=").append(std::to_string(key.max_age_ms)).append("ms");
   return s;
 }
 
@@ -41,6 +45,8 @@ std::string tls_session_key(const PoolKey& key) {
   any_alpn.http1_retry = false;
   any_alpn.quic_host.clear();  // TCP's TLS sessions; QUIC connections keep none yet
   any_alpn.quic_port = 0;
+  any_alpn.max_requests = 0;
+  any_alpn.max_age_ms = 0;
   return describe(any_alpn);
 }
 

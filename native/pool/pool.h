@@ -37,23 +37,35 @@ struct PoolKey {
   // a TCP connection. Connections of both kinds to one origin are distinct identities.
   std::string quic_host;
   uint16_t quic_port = 0;
+  // The caller's identity (issue #19: the `identity` option; "" = the engine's default one). Nothing
+  // of one identity serves another: its connections, TLS sessions (tls_session_key) and Alt-Svc
+  // memory (alt_svc_key) are its own.
+  std::string identity;
+  // Rotation: a connection of this key takes at most max_requests requests and none once it is
+  // max_age_ms old (0 = no limit); past either it closes when idle. Connections of different limits
+  // are distinct, so a request never lands on a connection kept under another policy.
+  uint64_t max_requests = 0;
+  uint64_t max_age_ms = 0;
   bool http3() const { return quic_port != 0; }
   auto tie() const {
     return std::tie(tls, host, port, proxy, server_name, profile, verify, http1_only, http1_retry, quic_host,
-                    quic_port);
+                    quic_port, identity, max_requests, max_age_ms);
   }
   bool operator<(const PoolKey& o) const { return tie() < o.tie(); }
   bool operator==(const PoolKey& o) const { return tie() == o.tie(); }
 };
 
 // "https://host:port [profile]", plus " via proxy", " sni=name", " insecure", " http1",
-// " http1-retry", " h3" (" h3=host:port" for an alternative endpoint) when they differ from the
-// defaults, so that distinct keys read differently.
+// " http1-retry", " h3" (" h3=host:port" for an alternative endpoint), " identity=\"name\"",
+// " max-requests=N", " max-age=Nms" when they differ from the defaults, so that distinct keys read
+// differently.
 std::string describe(const PoolKey& key);
 
 // The key under which a connection's TLS sessions are kept: its identity without the ALPN variant
 // (a browser resumes a site's session whatever protocols the new connection offers: Firefox's
-// WebSocket reconnect with http/1.1 only resumes the session of the HTTP/2 connection before it).
+// WebSocket reconnect with http/1.1 only resumes the session of the HTTP/2 connection before it)
+// and without the rotation limits (a policy of the pool, not a different client). The caller's
+// identity stays in it: one identity never resumes another's session.
 std::string tls_session_key(const PoolKey& key);
 
 // The pool's limits; 0 = unlimited. The defaults and the meaning of each are EngineOptions'

@@ -237,6 +237,26 @@ describe("http3: 'alt-svc'", () => {
     }
   });
 
+  test('Alt-Svc learnt by one identity is never used by another (issue #19)', async () => {
+    const own = await initCycleTLS({ port: uniquePort(), http3: 'alt-svc' });
+    try {
+      const alice = { profile: 'chrome_156', identity: 'alice' };
+      expect((await own.get(`${caddy.url}/echo`, alice)).protocol).toBe('h2');
+      let again;
+      for (let i = 0; i < 3 && again?.protocol !== 'h3'; i++)
+        again = await own.get(`${caddy.url}/echo`, alice);
+      expect(again.protocol).toBe('h3');
+      // bob (and the default identity) learnt nothing: TCP, with no QUIC attempt to race.
+      const bob = await own.get(`${caddy.url}/echo`, { profile: 'chrome_156', identity: 'bob' });
+      expect(bob.protocol).toBe('h2');
+      const plain = await own.get(`${caddy.url}/echo`, { profile: 'chrome_156' });
+      expect(plain.protocol).toBe('h2');
+      expect(own.stats().engine.identities.map((i) => i.identity)).toEqual(['alice', 'bob']);
+    } finally {
+      await own.exit();
+    }
+  });
+
   test('an advertised h3 port that does not answer: TCP, silently, and the alternative backs off', async () => {
     const tcp = await startServer({
       handler: (req, res) => {

@@ -300,15 +300,23 @@ TEST(AltSvcStore, IdentitiesDoNotMix) {
   other_port.port = 9000;
   PoolKey http1_only = base;  // the ALPN variant is the same identity here
   http1_only.http1_only = true;
+  PoolKey rotated = base;  // and so are the rotation limits (a pool policy, not another client)
+  rotated.max_requests = 1;
+  rotated.max_age_ms = 5000;
+  PoolKey session_a = base;
+  session_a.identity = "session-a";
+  PoolKey session_b = base;
+  session_b.identity = "session-b";
 
   store.record(ctn::alt_svc_key(base), alt_svc_parse(R"(h3=":443")"));
-  store.record(ctn::alt_svc_key(base, "session-a"), alt_svc_parse(R"(h3=":7443")"));
+  store.record(ctn::alt_svc_key(session_a), alt_svc_parse(R"(h3=":7443")"));
   EXPECT_TRUE(store.lookup(ctn::alt_svc_key(other_profile)).empty());
   EXPECT_TRUE(store.lookup(ctn::alt_svc_key(via_socks)).empty());
   EXPECT_TRUE(store.lookup(ctn::alt_svc_key(other_port)).empty());
-  EXPECT_TRUE(store.lookup(ctn::alt_svc_key(base, "session-b")).empty());
+  EXPECT_TRUE(store.lookup(ctn::alt_svc_key(session_b)).empty());
   EXPECT_EQ(store.lookup(ctn::alt_svc_key(http1_only)), endpoints({{"example.com", 443}}));
-  EXPECT_EQ(store.lookup(ctn::alt_svc_key(base, "session-a")), endpoints({{"example.com", 7443}}));
+  EXPECT_EQ(store.lookup(ctn::alt_svc_key(rotated)), endpoints({{"example.com", 443}}));
+  EXPECT_EQ(store.lookup(ctn::alt_svc_key(session_a)), endpoints({{"example.com", 7443}}));
 
   // Brokenness too: a failure under one identity leaves the other alone.
   store.record(ctn::alt_svc_key(other_profile), alt_svc_parse(R"(h3=":443")"));
@@ -317,7 +325,7 @@ TEST(AltSvcStore, IdentitiesDoNotMix) {
   EXPECT_EQ(store.lookup(ctn::alt_svc_key(other_profile)), endpoints({{"example.com", 443}}));
   // clear under one identity leaves the other alone.
   store.record(ctn::alt_svc_key(other_profile), alt_svc_parse("clear"));
-  EXPECT_EQ(store.lookup(ctn::alt_svc_key(base, "session-a")), endpoints({{"example.com", 7443}}));
+  EXPECT_EQ(store.lookup(ctn::alt_svc_key(session_a)), endpoints({{"example.com", 7443}}));
 }
 
 TEST(AltSvcStore, LeastRecentlyUsedOriginsAndFailuresGoFirst) {

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -111,6 +112,14 @@ Handler gated(std::atomic<bool>& gate) {
   };
 }
 
+// Answers one request with Connection: close and closes: every request needs a new connection.
+Handler answer_once_and_close() {
+  return [](ServerConn& c) {
+    if (c.read_request()) c.write(response("once", "Connection: close\r\n"));
+    c.close();
+  };
+}
+
 class PoolTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -162,6 +171,14 @@ class PoolTest : public ::testing::Test {
     return id;
   }
   EngineStats stats() { return engine_->stats(); }
+  // The request's terminal record, expected a success (a value, for lambdas AWAIT cannot serve).
+  Record settled(uint64_t id) {
+    auto r = sink_.wait_terminal(id);
+    EXPECT_TRUE(r.has_value()) << "no terminal event for request " << id;
+    if (!r) return Record{};
+    EXPECT_TRUE(r->ok()) << r->describe();
+    return *r;
+  }
   bool wait_stats(const std::function<bool(const EngineStats&)>& pred,
                   std::chrono::milliseconds timeout = kWait) {
     const auto deadline = Clock::now() + timeout;
@@ -886,12 +903,7 @@ TEST_F(PoolTest, Http2PingsKeepAHealthySessionInUse) {
 
 TEST_F(PoolTest, TlsSessionResumptionPerIdentity) {
   // Every response closes its connection: each request needs a new one.
-  TestServer server(
-      [](ServerConn& c) {
-        if (c.read_request()) c.write(response("once", "Connection: close\r\n"));
-        c.close();
-      },
-      ServerOptions{.tls = true});
+  TestServer server(answer_once_and_close(), ServerOptions{.tls = true});
   auto get = [&](const std::string& host, std::shared_ptr<const Profile> profile) {
     RequestSpec s = h1(server);
     s.host = host;
@@ -969,6 +981,134 @@ TEST_F(PoolTest, IdleTimeoutAndSweepCloseIdleConnections) {
     return s.connections_live == 0 && s.connections_idle == 0 && s.connections_open == 0;
   }));
   EXPECT_TRUE(engine_->origin_stats().empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identities and rotation (issue #19)
+
+TEST_F(PoolTest, IdentitiesNeverShareAConnection) {
+  TestServer server(TestServer::respond_always(response("r")), ServerOptions{.tls = true});
+  auto get = [&](const std::string& identity) {
+    RequestSpec s = h1(server);
+    s.identity = identity;
+    return settled(submit(std::move(s))).connection;
+  };
+  const ConnectionInfo alice1 = get("alice"), bob1 = get("bob"), alice2 = get("alice"), plain = get("");
+  EXPECT_EQ(alice2.connection_id, alice1.connection_id) << "one identity keeps its connection";
+  EXPECT_TRUE(alice2.reused);
+  EXPECT_NE(bob1.connection_id, alice1.connection_id);
+  EXPECT_FALSE(bob1.reused);
+  EXPECT_NE(plain.connection_id, alice1.connection_id);
+  EXPECT_NE(plain.connection_id, bob1.connection_id);
+  EXPECT_EQ(server.connections(), 3);
+  ASSERT_TRUE(wait_quiet());
+  const auto origins = engine_->origin_stats();
+  ASSERT_EQ(origins.size(), 3u);
+  int named = 0;
+  for (const auto& o : origins) named += o.key.find(" identity=\"") != std::string::npos;
+  EXPECT_EQ(named, 2);
+}
+
+TEST_F(PoolTest, IdentitiesNeverShareATlsSessionAndCountTheirOwnStats) {
+  // Every response closes its connection: each request needs a new one (and may resume).
+  TestServer server(answer_once_and_close(), ServerOptions{.tls = true});
+  auto get = [&](const std::string& identity) {
+    RequestSpec s = h1(server);
+    s.identity = identity;
+    return settled(submit(std::move(s))).connection.tls_resumed;
+  };
+  EXPECT_FALSE(get("alice"));
+  EXPECT_TRUE(get("alice")) << "the same identity resumes its own session";
+  EXPECT_FALSE(get("bob")) << "another identity never gets alice's session";
+  EXPECT_TRUE(get("bob"));
+  EXPECT_FALSE(get("")) << "nor does the default identity";
+  const EngineStats s = stats();
+  EXPECT_EQ(s.tls_handshakes, 5u);
+  EXPECT_EQ(s.tls_resumed, 2u);
+  ASSERT_EQ(s.identities.size(), 2u);
+  EXPECT_EQ(s.identities[0].identity, "alice");
+  EXPECT_EQ(s.identities[1].identity, "bob");
+  for (const IdentityStats& id : s.identities) {
+    EXPECT_EQ(id.connections_opened, 2u) << id.identity;
+    EXPECT_EQ(id.tls_handshakes, 2u) << id.identity;
+    EXPECT_EQ(id.tls_resumed, 1u) << id.identity;
+    EXPECT_EQ(id.exchanges, 2u) << id.identity;
+  }
+}
+
+TEST_F(PoolTest, OneRequestPerConnectionOpensAndClosesOneEach) {
+  TestServer server(TestServer::respond_always(response("r")));
+  std::set<uint64_t> connections;
+  for (int i = 0; i < 4; ++i) {
+    RequestSpec s = h1(server);
+    s.max_requests_per_connection = 1;
+    const uint64_t id = submit(std::move(s));
+    AWAIT(r, id);
+    ASSERT_TRUE(r.ok()) << r.describe();
+    EXPECT_FALSE(r.connection.reused);
+    connections.insert(r.connection.connection_id);
+  }
+  EXPECT_EQ(connections.size(), 4u);
+  EXPECT_EQ(server.connections(), 4);
+  // Each closed after its request: nothing is left idle.
+  ASSERT_TRUE(wait_stats([](const EngineStats& s) { return s.connections_live == 0; }));
+  ASSERT_TRUE(server.wait_peer_closes(4, 5s));
+}
+
+TEST_F(PoolTest, MaxRequestsPerConnectionRotatesEveryNRequests) {
+  TestServer server(TestServer::respond_always(response("r")));
+  for (int i = 0; i < 5; ++i) {
+    RequestSpec s = h1(server);
+    s.max_requests_per_connection = 2;
+    const uint64_t id = submit(std::move(s));
+    AWAIT(r, id);
+    ASSERT_TRUE(r.ok()) << r.describe();
+    EXPECT_EQ(r.connection.reused, i % 2 == 1);
+  }
+  EXPECT_EQ(server.connections(), 3);
+  // The third connection (one request so far) stays for more; the two worn out ones closed.
+  ASSERT_TRUE(wait_stats([](const EngineStats& s) { return s.connections_live == 1; }));
+  // A request without the limit is of another policy: it never lands on the rotating connection.
+  const uint64_t id = submit(h1(server));
+  AWAIT(r, id);
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_FALSE(r.connection.reused);
+  EXPECT_EQ(server.connections(), 4);
+}
+
+TEST_F(PoolTest, Http2SessionsRotateOnTheirRequestLimit) {
+  REQUIRE_H2();
+  H2Server server([](const RequestInfo& r) { return respond(body_for(r.path, 100)); });
+  std::set<uint64_t> connections;
+  for (int i = 0; i < 5; ++i) {
+    RequestSpec s = h2(server, "/r/" + std::to_string(i));
+    s.max_requests_per_connection = 2;
+    const uint64_t id = submit(std::move(s));
+    AWAIT(r, id);
+    ASSERT_TRUE(r.ok()) << r.describe();
+    EXPECT_EQ(r.connection.alpn, "h2");
+    connections.insert(r.connection.connection_id);
+  }
+  EXPECT_EQ(connections.size(), 3u);
+  EXPECT_EQ(server.connections(), 3);
+  ASSERT_TRUE(wait_stats([](const EngineStats& s) { return s.connections_live == 1; }));
+}
+
+TEST_F(PoolTest, ConnectionsPastTheirAgeTakeNoRequestAndCloseWhenIdle) {
+  TestServer server(TestServer::respond_always(response("r")));
+  auto get = [&] {
+    RequestSpec s = h1(server);
+    s.max_connection_age_ms = 150;
+    return settled(submit(std::move(s))).connection;
+  };
+  const ConnectionInfo first = get();
+  // Closed by its age while idle (the idle timeout is a minute away).
+  ASSERT_TRUE(wait_stats([](const EngineStats& s) { return s.connections_live == 0; }, 10s));
+  ASSERT_TRUE(server.wait_peer_closes(1, 5s));
+  const ConnectionInfo second = get();
+  EXPECT_NE(second.connection_id, first.connection_id);
+  EXPECT_FALSE(second.reused);
+  EXPECT_EQ(server.connections(), 2);
 }
 
 // ---------------------------------------------------------------------------------------------

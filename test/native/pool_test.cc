@@ -340,4 +340,37 @@ TEST_F(PoolAlone, SnapshotReadsTheLiveCountsOfIdentitiesInUse) {
   EXPECT_EQ(pool_->size(), 0u);
 }
 
+// Issue #19: an identity's connections, TLS sessions and description are its own; the rotation
+// limits split connections but not TLS sessions (a pool policy, not another client).
+TEST_F(PoolAlone, IdentitiesNeverShareConnectionsOrSessions) {
+  make_pool({.max_idle_per_origin = 8});
+  const PoolKey plain = key_of("a.test");
+  PoolKey alice = plain, bob = plain;
+  alice.identity = "alice";
+  bob.identity = "bob account";
+  auto alices = open(alice);
+  ASSERT_TRUE(pool_->park(alices));
+  auto bobs_session = open_http2(bob);
+  EXPECT_EQ(pool_->take_idle(bob), nullptr);
+  EXPECT_EQ(pool_->take_idle(plain), nullptr);
+  EXPECT_EQ(pool_->take_http2(alice), nullptr);
+  EXPECT_EQ(pool_->take_http2(plain), nullptr);
+  EXPECT_EQ(pool_->take_http2(bob), bobs_session);
+  EXPECT_EQ(pool_->take_idle(alice), alices);
+
+  EXPECT_EQ(ctn::describe(plain), "https://a.test:443 [chrome]");
+  EXPECT_EQ(ctn::describe(bob), "https://a.test:443 [chrome] identity=\"bob account\"");
+  EXPECT_NE(ctn::tls_session_key(alice), ctn::tls_session_key(bob));
+  EXPECT_NE(ctn::tls_session_key(alice), ctn::tls_session_key(plain));
+
+  PoolKey rotated = alice;
+  rotated.max_requests = 2;
+  rotated.max_age_ms = 1500;
+  EXPECT_EQ(ctn::describe(rotated),
+            "https://a.test:443 [chrome] identity=\"alice\" max-requests=2 max-age=1500ms");
+  EXPECT_FALSE(rotated == alice);
+  EXPECT_EQ(ctn::tls_session_key(rotated), ctn::tls_session_key(alice));
+  pool_->clear();
+}
+
 }  // namespace

@@ -6,6 +6,7 @@ import type {
   CycleTLSResponse,
   ErrorCode,
   Http3Mode,
+  IdentityStats,
   InitOptions,
   Cookie,
   CookieJarLike,
@@ -151,6 +152,18 @@ async function main(): Promise<void> {
   await initCycleTLS({ port: 9126, http3: true });
   void h3;
   void mode;
+  // Identities and rotation: request options, the client's defaults, stats per identity.
+  const rotating = await initCycleTLS({ port: 9127, identity: 'profile-1', enableConnectionReuse: false });
+  await rotating.get('https://example.test', { identity: 'profile-2', maxRequestsPerConnection: 0 });
+  await rotating.get('https://example.test', { maxConnectionAgeMs: 30_000, enableConnectionReuse: true });
+  await initCycleTLS({ port: 9128, maxRequestsPerConnection: 10, maxConnectionAgeMs: 60_000 });
+  const perIdentity: IdentityStats[] = rotating.stats().engine.identities;
+  const resumedOfFirst: number | undefined = perIdentity[0]?.tlsResumed;
+  void resumedOfFirst;
+  // @ts-expect-error identity is a string
+  await rotating.get('https://example.test', { identity: 7 });
+  // @ts-expect-error maxConnectionAgeMs is a number of milliseconds
+  await initCycleTLS({ port: 9129, maxConnectionAgeMs: '1m' });
   es.onEvent((ev) => {
     // @ts-expect-error event data is a string
     const evNum: number = ev.data;

@@ -99,6 +99,7 @@ describe('normalizeInit', () => {
       maxResponseBytes: 1024 ** 3,
       maxEventBytes: 16 * 1024 ** 2,
       http3: 'off',
+      connection: {},
     };
     expect(normalizeInit()).toEqual(defaults);
     expect(normalizeInit(null)).toEqual(defaults);
@@ -149,6 +150,7 @@ describe('normalizeInit', () => {
       maxResponseBytes: 1024 ** 3,
       maxEventBytes: 16 * 1024 ** 2,
       http3: 'off',
+      connection: {},
     });
     expect(normalizeInit({ autoExit: true, timeout: 0 }).port).toBe(9119);
   });
@@ -1184,11 +1186,59 @@ describe('normalizeRequest: options that are not implemented yet', () => {
     expectInvalid(() => norm({ protocol: 5 }), TypeError, /protocol/);
   });
 
-  test('accepted no-op flags: orderAsProvided, enableConnectionReuse, tls13AutoRetry', () => {
-    expect(norm({ orderAsProvided: true, enableConnectionReuse: true, tls13AutoRetry: true }).method).toBe(
-      'GET',
-    );
+  test('accepted no-op flags: orderAsProvided, enableConnectionReuse: true, tls13AutoRetry', () => {
+    const req = norm({ orderAsProvided: true, enableConnectionReuse: true, tls13AutoRetry: true });
+    expect(req.method).toBe('GET');
+    expect(req.connection).toEqual({});
     expectInvalid(() => norm({ enableConnectionReuse: 'yes' }), TypeError, /enableConnectionReuse/);
+  });
+});
+
+describe('identities and rotation (request and initCycleTLS)', () => {
+  test('identity: any string up to 256 bytes; absent by default', () => {
+    expect(norm({}).connection).toEqual({});
+    expect(norm({ identity: 'account 7 / ü' }).connection).toEqual({ identity: 'account 7 / ü' });
+    expect(norm({ identity: '' }).connection).toEqual({ identity: '' });
+    expect(norm({ identity: 'x'.repeat(256) }).connection.identity).toHaveLength(256);
+    expectInvalid(() => norm({ identity: 'x'.repeat(257) }), RangeError, /identity.*256 bytes/);
+    expectInvalid(() => norm({ identity: 'é'.repeat(129) }), RangeError, /identity/);
+    expectInvalid(() => norm({ identity: 7 }), TypeError, /identity/);
+    expectInvalid(() => norm({ identity: 'a\0b' }), TypeError, /identity.*NUL/);
+    expect(normalizeInit({ identity: 'acct' }).connection).toEqual({ identity: 'acct' });
+    expectInvalid(() => normalizeInit({ identity: {} }), TypeError, /identity/);
+  });
+
+  test('enableConnectionReuse: false is one request per connection', () => {
+    expect(norm({ enableConnectionReuse: false }).connection).toEqual({ maxRequestsPerConnection: 1 });
+    expect(norm({ enableConnectionReuse: false, maxRequestsPerConnection: 1 }).connection).toEqual({
+      maxRequestsPerConnection: 1,
+    });
+    expectInvalid(
+      () => norm({ enableConnectionReuse: false, maxRequestsPerConnection: 3 }),
+      TypeError,
+      /enableConnectionReuse: false contradicts/,
+    );
+    expect(normalizeInit({ enableConnectionReuse: false }).connection).toEqual({
+      maxRequestsPerConnection: 1,
+    });
+  });
+
+  test('maxRequestsPerConnection and maxConnectionAgeMs: integers, 0 = no limit', () => {
+    expect(norm({ maxRequestsPerConnection: 2, maxConnectionAgeMs: 1500 }).connection).toEqual({
+      maxRequestsPerConnection: 2,
+      maxConnectionAgeMs: 1500,
+    });
+    expect(norm({ maxRequestsPerConnection: 0 }).connection).toEqual({ maxRequestsPerConnection: 0 });
+    for (const v of [-1, 1.5, Infinity])
+      expectInvalid(() => norm({ maxRequestsPerConnection: v }), RangeError, /maxRequestsPerConnection/);
+    expectInvalid(() => norm({ maxRequestsPerConnection: '2' }), TypeError, /maxRequestsPerConnection/);
+    expectInvalid(
+      () => norm({ maxConnectionAgeMs: 366 * 24 * 3600 * 1000 }),
+      RangeError,
+      /maxConnectionAgeMs/,
+    );
+    expectInvalid(() => normalizeInit({ maxConnectionAgeMs: -5 }), RangeError, /maxConnectionAgeMs/);
+    expect(normalizeInit({ maxConnectionAgeMs: 60000 }).connection).toEqual({ maxConnectionAgeMs: 60000 });
   });
 });
 
