@@ -187,23 +187,21 @@ describe('rotation', () => {
   });
 
   test('maxConnectionAgeMs: a connection past its age closes when idle and takes no new request', async () => {
+    // A server that keeps idle connections for minutes: only the age limit can close this one.
+    const patient = await startServer({ keepAliveTimeout: 120000 });
     const client = await initCycleTLS({ port: uniquePort() });
+    const aged = opts({ proxy: proxy.url(), maxConnectionAgeMs: 300 });
     try {
       const before = tunnels();
-      const first = await client.get(
-        server.url('/echo'),
-        opts({ proxy: proxy.url(), maxConnectionAgeMs: 300 }),
-      );
-      // Closed by its age (the idle timeout is a minute away).
+      const first = await client.get(patient.url('/echo'), aged);
+      // Closed by its age (the engine's idle timeout is a minute away, the server's two).
       await waitFor(() => client.stats().engine.connectionsLive === 0);
-      const second = await client.get(
-        server.url('/echo'),
-        opts({ proxy: proxy.url(), maxConnectionAgeMs: 300 }),
-      );
+      const second = await client.get(patient.url('/echo'), aged);
       expect(second.connection.id).not.toBe(first.connection.id);
       expect(tunnels() - before).toBe(2);
     } finally {
       await client.exit();
+      await patient.close();
     }
   });
 });
