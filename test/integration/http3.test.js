@@ -96,6 +96,29 @@ describe('forceHTTP3', () => {
     expect(Buffer.concat(chunks).equals(patternBytes(n, 3))).toBe(true);
   });
 
+  test('maxRequestsPerConnection rotates QUIC connections too; identities never share one (issue #19)', async () => {
+    const own = await initCycleTLS({ port: uniquePort() });
+    try {
+      const h3 = { profile: 'chrome_156', forceHTTP3: true, responseType: 'text' };
+      const ids = [];
+      for (let i = 0; i < 5; i++) {
+        const r = await own.get(`${caddy.url}/text`, { ...h3, maxRequestsPerConnection: 2 });
+        expect(r.protocol).toBe('h3');
+        ids.push(r.connection.id);
+      }
+      expect(ids[1]).toBe(ids[0]);
+      expect(ids[3]).toBe(ids[2]);
+      expect(new Set(ids).size).toBe(3);
+      const alice = await own.get(`${caddy.url}/text`, { ...h3, identity: 'alice' });
+      const bob = await own.get(`${caddy.url}/text`, { ...h3, identity: 'bob' });
+      const alice2 = await own.get(`${caddy.url}/text`, { ...h3, identity: 'alice' });
+      expect(alice2.connection.id).toBe(alice.connection.id);
+      expect(bob.connection.id).not.toBe(alice.connection.id);
+    } finally {
+      await own.exit();
+    }
+  });
+
   test('many requests share one QUIC connection (streams multiplexed)', async () => {
     const own = await initCycleTLS({ port: uniquePort() });
     try {
