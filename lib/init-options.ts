@@ -3,6 +3,7 @@
 import { Buffer } from 'node:buffer';
 
 import type { CookieJarLike } from './cookies';
+import { normalizeDnsServers, normalizeFamily } from './dns-options';
 import { invalidOption, invalidRange } from './errors';
 import { nativeConstants, nativeEngineOptions } from './native';
 import type { NativeEngineOptions, NativeShareOptions } from './native';
@@ -38,6 +39,9 @@ export interface NormalizedInit {
   maxEventBytes: number;
   /** The default of a request's `http3`. */
   http3: Http3Mode;
+  /** The defaults of a request's `dnsServers` (c-ares's list) and `family`. */
+  dnsServers?: string;
+  family?: 0 | 4 | 6;
 }
 
 // Advanced timings of the process link, in milliseconds: [name, min, max].
@@ -126,6 +130,10 @@ export function normalizeInit(input: unknown): NormalizedInit {
     maxEventBytes,
     http3: normalizeHttp3Mode(input.http3) ?? 'off',
   };
+  const dnsServers = normalizeDnsServers(input);
+  const family = normalizeFamily(input);
+  if (dnsServers !== undefined) out.dnsServers = dnsServers;
+  if (family !== undefined) out.family = family;
   if (maxInFlight !== undefined || maxQueuedPerClient !== undefined) {
     out.clientLimits = { maxInFlight: maxInFlight ?? 0, maxQueued: maxQueuedPerClient ?? 0 };
   }

@@ -131,6 +131,11 @@ export interface NativeRequestSpec {
   /** 'off' (TCP only), 'alt-svc' (QUIC where the origin advertised h3, else and on failure TCP) or
    * 'force' (QUIC only). */
   http3?: string;
+  /** The name servers the engine's resolver asks: "ip", "ip:port", "[v6]:port", comma-separated
+   * (undefined: the system's). */
+  dnsServers?: string;
+  /** The address family to connect with: 0 (both, Happy Eyeballs), 4 or 6. */
+  family?: number;
 }
 
 export interface NativeEngineStats {

@@ -5,6 +5,7 @@ import { Buffer } from 'node:buffer';
 
 import { isArrayBufferLike, pendingBody, streamingBody } from './body';
 import type { CookieJarLike } from './cookies';
+import { normalizeDnsServers, normalizeFamily } from './dns-options';
 import { isGrease } from './echo/names';
 import { invalidOption, invalidRange } from './errors';
 import { DEFAULT_USER_AGENT, composeHeaders, withBodyLength } from './headers';
@@ -121,6 +122,10 @@ export interface NormalizedRequest {
    * Buffered bodies larger than this (decoded) fail with ERR_BODY_TOO_LARGE; undefined: the client's default.
    */
   maxResponseBytes: number | undefined;
+  /** The engine resolver's name servers (c-ares's list; undefined: initCycleTLS's, else the system's). */
+  dnsServers: string | undefined;
+  /** The address family (0, 4 or 6; undefined: initCycleTLS's, else 0). */
+  family: 0 | 4 | 6 | undefined;
 }
 
 /**
@@ -605,6 +610,8 @@ export function normalizeRequest(
     insecureSkipVerify: optBool(o, 'insecureSkipVerify') ?? false,
     forceHttp1,
     http3,
+    dnsServers: normalizeDnsServers(o),
+    family: normalizeFamily(o),
     serverName,
     proxy,
     disableRedirect: optBool(o, 'disableRedirect') ?? false,

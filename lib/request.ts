@@ -137,7 +137,7 @@ function runHop(
       : new BufferedHop(req, resolve, reject);
     try {
       exchange.start(
-        toSpec(req, streaming, init.retryOnHostGone, init.maxResponseBytes, init.http3),
+        toSpec(req, streaming, init.retryOnHostGone, init.maxResponseBytes, init.http3, init),
         events,
         'the request was aborted',
       );
