@@ -329,11 +329,12 @@ export function cycletlsErrorText(err: CycleTLSError, req: FailedRequest): strin
       return both(TIMEOUT, timeoutCause(err, url, proxyUrl, target));
     case 'ERR_DNS': {
       // Go: "lookup <host> on <DNS server>: no such host" (see dnsServer); a name that resolves
-      // to no usable address (SOCKS4 wants IPv4) is Go's "no suitable address found".
+      // to no usable address (SOCKS4 wants IPv4) is Go's "no suitable address found". The engine's
+      // resolver says NXDOMAIN or NODATA where Go says "no such host".
       const host = url.hostname.replace(/^\[|\]$/g, '');
       const lookup = /no IPv4 address/.test(err.message)
         ? `lookup ${host}: no suitable address found`
-        : /not found \(authoritative\)|not known|no such host/i.test(err.message)
+        : /NXDOMAIN|NODATA|not found \(authoritative\)|not known|no such host/i.test(err.message)
           ? `lookup ${host} on ${dnsServer()}: no such host`
           : `lookup ${host} on ${dnsServer()}: server misbehaving`;
       return both(`${SYSCALL}${lookup}`, `dial tcp: ${lookup}`);

@@ -39,6 +39,7 @@ export function toSpec(
   maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES,
   http3: Http3Mode = 'off',
   clientConnection: ConnectionPolicy = NO_POLICY,
+  dns: { dnsServers?: string; family?: number } = {},
 ): NativeRequestSpec {
   const { url } = req;
   const own = req.connection;
@@ -59,6 +60,8 @@ export function toSpec(
     forceHttp1: req.forceHttp1,
     http1RetryHello: req.http1RetryHello === true ? true : undefined,
     http3: req.http3 ?? http3,
+    dnsServers: req.dnsServers ?? dns.dnsServers,
+    family: req.family ?? dns.family,
     presetHeaders: req.presetHeaders,
     wholeBody: !streaming,
     consumerCredit: streaming,

@@ -3,6 +3,7 @@
 import { Buffer } from 'node:buffer';
 
 import type { CookieJarLike } from './cookies';
+import { normalizeDnsServers, normalizeFamily } from './dns-options';
 import { invalidOption, invalidRange } from './errors';
 import { nativeConstants, nativeEngineOptions } from './native';
 import type { NativeEngineOptions, NativeShareOptions } from './native';
@@ -40,6 +41,9 @@ export interface NormalizedInit {
   http3: Http3Mode;
   /** The defaults of a request's identity and rotation options. */
   connection: ConnectionPolicy;
+  /** The defaults of a request's `dnsServers` (c-ares's list) and `family`. */
+  dnsServers?: string;
+  family?: 0 | 4 | 6;
 }
 
 // Advanced timings of the process link, in milliseconds: [name, min, max].
@@ -129,6 +133,10 @@ export function normalizeInit(input: unknown): NormalizedInit {
     http3: normalizeHttp3Mode(input.http3) ?? 'off',
     connection: normalizeConnectionPolicy(input),
   };
+  const dnsServers = normalizeDnsServers(input);
+  const family = normalizeFamily(input);
+  if (dnsServers !== undefined) out.dnsServers = dnsServers;
+  if (family !== undefined) out.family = family;
   if (maxInFlight !== undefined || maxQueuedPerClient !== undefined) {
     out.clientLimits = { maxInFlight: maxInFlight ?? 0, maxQueued: maxQueuedPerClient ?? 0 };
   }

@@ -136,6 +136,11 @@ export interface NativeRequestSpec {
   /** A connection takes at most this many requests, and none once this old (absent or 0: no limit). */
   maxRequestsPerConnection?: number;
   maxConnectionAgeMs?: number;
+  /** The name servers the engine's resolver asks: "ip", "ip:port", "[v6]:port", comma-separated
+   * (undefined: the system's). */
+  dnsServers?: string;
+  /** The address family to connect with: 0 (both, Happy Eyeballs), 4 or 6. */
+  family?: number;
 }
 
 export interface NativeEngineStats {

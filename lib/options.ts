@@ -5,6 +5,7 @@ import { Buffer } from 'node:buffer';
 
 import { isArrayBufferLike, pendingBody, streamingBody } from './body';
 import type { CookieJarLike } from './cookies';
+import { normalizeDnsServers, normalizeFamily } from './dns-options';
 import { isGrease } from './echo/names';
 import { invalidOption, invalidRange } from './errors';
 import { DEFAULT_USER_AGENT, composeHeaders, withBodyLength } from './headers';
@@ -123,6 +124,10 @@ export interface NormalizedRequest {
   maxResponseBytes: number | undefined;
   /** The identity and rotation limits given here (absent: the client's, initCycleTLS's). */
   connection: ConnectionPolicy;
+  /** The engine resolver's name servers (c-ares's list; undefined: initCycleTLS's, else the system's). */
+  dnsServers: string | undefined;
+  /** The address family (0, 4 or 6; undefined: initCycleTLS's, else 0). */
+  family: 0 | 4 | 6 | undefined;
 }
 
 /**
@@ -650,6 +655,8 @@ export function normalizeRequest(
     insecureSkipVerify: optBool(o, 'insecureSkipVerify') ?? false,
     forceHttp1,
     http3,
+    dnsServers: normalizeDnsServers(o),
+    family: normalizeFamily(o),
     serverName,
     proxy,
     disableRedirect: optBool(o, 'disableRedirect') ?? false,

@@ -137,7 +137,7 @@ function runHop(
       : new BufferedHop(req, resolve, reject);
     try {
       exchange.start(
-        toSpec(req, streaming, init.retryOnHostGone, init.maxResponseBytes, init.http3, init.connection),
+        toSpec(req, streaming, init.retryOnHostGone, init.maxResponseBytes, init.http3, init.connection, init),
         events,
         'the request was aborted',
       );

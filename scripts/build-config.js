@@ -134,8 +134,8 @@ function nodeApiIncludeDirs() {
 /**
  * The third-party trees a build compiles, fetched and cached when needed (progress on stderr): the
  * BoringSSL tree with our patch series applied (scripts/fetch-boringssl.sh, prepare-boringssl.sh)
- * and the nghttp2, ngtcp2 and nghttp3 trees (scripts/fetch-debian-source.sh). Each honours its
- * <LIBRARY>_SOURCE_DIR (BORINGSSL_SOURCE_DIR, NGHTTP2_SOURCE_DIR, NGTCP2_SOURCE_DIR, NGHTTP3_SOURCE_DIR).
+ * and the nghttp2, ngtcp2, nghttp3 and c-ares trees (scripts/fetch-debian-source.sh). Each honours its
+ * <LIBRARY>_SOURCE_DIR (BORINGSSL_SOURCE_DIR, NGHTTP2_SOURCE_DIR, ..., CARES_SOURCE_DIR).
  */
 function sourceTrees() {
   const lastLine = (script, ...args) =>
@@ -161,13 +161,16 @@ function sourceTrees() {
 }
 
 /** The C libraries built from Debian's source packages (scripts/fetch-debian-source.sh, cmake/<lib>.cmake). */
-const DEBIAN_LIBRARIES = ['nghttp2', 'ngtcp2', 'nghttp3'];
+const DEBIAN_LIBRARIES = ['nghttp2', 'ngtcp2', 'nghttp3', 'c-ares'];
+
+/** The cmake variable (and environment variable) naming a library's tree: c-ares -> CARES_SOURCE_DIR. */
+const sourceDirVar = (lib) => `${lib.toUpperCase().replace(/-/g, '')}_SOURCE_DIR`;
 
 /** -D<LIB>_SOURCE_DIR=<dir> for each of DEBIAN_LIBRARIES found in `dirOf` (a function of the name). */
 function debianSourceDefs(dirOf) {
   return DEBIAN_LIBRARIES.map((lib) => [lib, dirOf(lib)])
     .filter(([, dir]) => dir)
-    .map(([lib, dir]) => `-D${lib.toUpperCase()}_SOURCE_DIR=${dir}`);
+    .map(([lib, dir]) => `-D${sourceDirVar(lib)}=${dir}`);
 }
 
 /**
@@ -204,7 +207,7 @@ function configureSanitizeBuild() {
   ];
   const libdir = boringsslLibdir();
   if (libdir) args.push(`-DCTN_BORINGSSL_LIBDIR=${libdir}`);
-  args.push(...debianSourceDefs((lib) => fromMainBuild(`${lib.toUpperCase()}_SOURCE_DIR`)));
+  args.push(...debianSourceDefs((lib) => fromMainBuild(sourceDirVar(lib))));
   try {
     execFileSync('ninja', ['--version'], { stdio: 'ignore' });
     args.push('-G', 'Ninja');
@@ -223,6 +226,7 @@ module.exports = {
   nodeApiIncludeDirs,
   sourceTrees,
   DEBIAN_LIBRARIES,
+  sourceDirVar,
   debianSourceDefs,
   fromMainBuild,
   sourcesDigest,

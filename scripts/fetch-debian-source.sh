@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# usage: fetch-debian-source.sh <nghttp2|ngtcp2|nghttp3>
+# usage: fetch-debian-source.sh <nghttp2|ngtcp2|nghttp3|c-ares>
 # Prints the path of a pruned source tree of that library (what cmake/<library>.cmake compiles),
 # fetching it when needed.
 #
@@ -26,7 +26,11 @@ case "$lib" in
            version_in=lib/includes/ngtcp2/version.h.in; version_h=lib/includes/ngtcp2/version.h ;;
   nghttp3) header=lib/includes/nghttp3/nghttp3.h; marker=lib/nghttp3_conn.c
            version_in=lib/includes/nghttp3/version.h.in; version_h=lib/includes/nghttp3/version.h ;;
-  *) echo "usage: fetch-debian-source.sh <nghttp2|ngtcp2|nghttp3>" >&2; exit 2 ;;
+  # c-ares: its version header is not generated (version_in empty); cmake/c-ares.cmake writes the
+  # two headers its own build would generate (ares_build.h, ares_config.h).
+  c-ares)  header=include/ares.h; marker=src/lib/ares_init.c
+           version_in=""; version_h=include/ares_version.h ;;
+  *) echo "usage: fetch-debian-source.sh <nghttp2|ngtcp2|nghttp3|c-ares>" >&2; exit 2 ;;
 esac
 started=$(date +%s.%N)
 log() { echo "[fetch-$lib] $*" >&2; }
@@ -34,7 +38,7 @@ elapsed() { awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f s", 
 done_with() { log "$1 ($(elapsed))"; cd "$2" && pwd -P; exit 0; }
 is_tree() { [ -f "$1/$header" ] && [ -f "$1/$marker" ]; }
 
-env_name=$(echo "$lib" | tr a-z A-Z)_SOURCE_DIR
+env_name=$(echo "$lib" | tr a-z A-Z | tr -d -)_SOURCE_DIR
 given=${!env_name:-}
 if [ -n "$given" ]; then
   is_tree "$given" || { log "$env_name=$given has no $header and $marker"; exit 1; }
@@ -103,12 +107,16 @@ copy() { # paths relative to src/ (the working directory), kept at the same plac
   for f in "$@"; do mkdir -p "$tmpdest/$(dirname "$f")"; cp "$f" "$tmpdest/$f"; done
 }
 cd src
-copy lib/*.c lib/*.h "$(dirname "$header")"/*.h "$version_in" COPYING
+if [ "$lib" = c-ares ]; then
+  copy src/lib/*.c src/lib/*.h include/*.h include/ares_build.h.cmake LICENSE.md
+else
+  copy lib/*.c lib/*.h "$(dirname "$header")"/*.h "$version_in" COPYING
+fi
 # ngtcp2: the crypto helpers shared by every backend, and the BoringSSL backend (the others are left out).
 [ "$lib" != ngtcp2 ] || copy crypto/shared.c crypto/shared.h crypto/boringssl/boringssl.c \
   crypto/includes/ngtcp2/ngtcp2_crypto.h crypto/includes/ngtcp2/ngtcp2_crypto_boringssl.h
 cd ..
-sed -e "s/@PACKAGE_VERSION@/$upstream/g" -e "s/@PACKAGE_VERSION_NUM@/$vnum/g" \
+[ -z "$version_in" ] || sed -e "s/@PACKAGE_VERSION@/$upstream/g" -e "s/@PACKAGE_VERSION_NUM@/$vnum/g" \
   "src/$version_in" > "$tmpdest/$version_h"
 {
   printf 'Debian source package %s %s (%s), Debian patches applied:\n' "$lib" "$ver" "$dsc"
@@ -119,4 +127,4 @@ chmod 755 "$tmpdest"
 # Atomic publish: a concurrent fetch that got there first wins, ours is dropped.
 if mv -T "$tmpdest" "$dest" 2>/dev/null; then tmpdest=""; fi
 is_tree "$dest" || { log "could not publish $dest"; exit 1; }
-done_with "cached $lib $ver ($(ls "$dest/lib"/*.c | wc -l) .c files, $(du -sh "$dest" | cut -f1)) at $dest" "$dest"
+done_with "cached $lib $ver ($(find "$dest" -name '*.c' | wc -l) .c files, $(du -sh "$dest" | cut -f1)) at $dest" "$dest"

@@ -12,7 +12,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const { DEBIAN_LIBRARIES, debianSourceDefs, fromMainBuild } = require('./build-config');
+const { DEBIAN_LIBRARIES, debianSourceDefs, fromMainBuild, sourceDirVar } = require('./build-config');
 
 const root = path.resolve(__dirname, '..');
 const out = path.join(root, 'build-fuzz');
@@ -34,6 +34,7 @@ const maxLen = {
   http3_session: 16384,
   quic_server_datagram: 16384,
   quic_hello: 8192,
+  https_record: 4096,
 };
 
 function parseArgs(argv) {
@@ -48,10 +49,10 @@ function parseArgs(argv) {
 }
 
 function build() {
-  // The sources (patched BoringSSL, nghttp2, ngtcp2, nghttp3) the main build was configured with:
+  // The sources (patched BoringSSL, nghttp2, ngtcp2, nghttp3, c-ares) the main build was configured with:
   // their headers must match the archives reused below.
   const boringssl = fromMainBuild('BORINGSSL_SOURCE_DIR');
-  const debian = debianSourceDefs((lib) => fromMainBuild(`${lib.toUpperCase()}_SOURCE_DIR`));
+  const debian = debianSourceDefs((lib) => fromMainBuild(sourceDirVar(lib)));
   if (!boringssl || debian.length !== DEBIAN_LIBRARIES.length)
     throw new Error('build/ is not configured: run `npm run build` first');
   // -O1 with line tables only: what libFuzzer's documentation suggests, and about half the compile

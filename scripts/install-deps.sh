@@ -11,6 +11,9 @@ pkgs=(g++ cmake make libasio-dev libbrotli-dev zlib1g-dev libzstd-dev dpkg-dev x
 # In a clone: the HTTP/3 servers the QUIC tests talk to (test/native/quic_*): caddy (quic-go) and
 # ngtcp2's own example server (gtlsserver).
 [ -d "$(dirname "$0")/../test/native" ] && pkgs+=(caddy ngtcp2-server)
+# In a clone: the local name server the DNS tests ask (test/integration/dns.test.js): dnsmasq-base is
+# the program alone (the dnsmasq package would also start a system service on port 53).
+[ -d "$(dirname "$0")/../test/native" ] && pkgs+=(dnsmasq-base)
 # In a clone: the terminal the CLI's progress-bar test runs the command in (test/cli/terminal.test.js).
 [ -d "$(dirname "$0")/../test/cli" ] && pkgs+=(tmux)
 [ -d "$(dirname "$0")/../test/fuzz" ] && pkgs+=(clang libclang-rt-14-dev)

@@ -130,6 +130,9 @@ export type ResponseType = 'json' | 'text' | 'arraybuffer' | 'blob' | 'stream';
  * racing QUIC against TCP (a 300 ms head start for QUIC) and falling back to TCP silently when the QUIC
  * attempt fails (UDP blocked); never through a proxy. 'force': QUIC only (as forceHTTP3).
  */
+/** An address family, as Node's `family`: 0 = both (Happy Eyeballs), 4 = IPv4 only, 6 = IPv6 only. */
+export type DnsFamily = 0 | 4 | 6;
+
 export type Http3Mode = 'off' | 'alt-svc' | 'force';
 /**
  * Browser presets and their aliases (each alias names the newest preset of its family). chrome_156 and
@@ -296,6 +299,16 @@ export interface CycleTLSRequestOptions {
   protocol?: 'http1' | 'http2' | 'http3' | 'websocket' | 'sse';
   /** HTTP/3 for this request; default: initCycleTLS's `http3` ('off'). See Http3Mode. */
   http3?: Http3Mode;
+  /**
+   * The name servers the engine's own resolver asks for this request (A, AAAA and HTTPS records at
+   * once, cached by TTL), in order: "ip" or "ip:port" ("[v6]:port"), at most 8. Default:
+   * initCycleTLS's, else the system's (/etc/resolv.conf). Not used where a proxy resolves the name
+   * (http(s)://, socks5h://, socks4a://). Failures reject with ERR_DNS and the resolver's reason.
+   */
+  dnsServers?: string[];
+  /** The address family to connect with, as Node's: 0 (both: IPv6 first, IPv4 250 ms later, racing;
+   * Happy Eyeballs v2), 4 or 6. Default: initCycleTLS's, else 0. */
+  family?: DnsFamily;
   /**
    * false: a fresh connection for this request, closed after it (a full TCP + TLS handshake per
    * request: what rotating-proxy users want, to get a new exit per request). The same as
@@ -703,6 +716,10 @@ export interface InitOptions {
   enableConnectionReuse?: boolean;
   maxRequestsPerConnection?: number;
   maxConnectionAgeMs?: number;
+  /** The default `dnsServers` of this client's requests (default: the system's name servers). */
+  dnsServers?: string[];
+  /** The default `family` of this client's requests (default 0: both). */
+  family?: DnsFamily;
   /** This client's own bound on waiting requests (0 = only maxQueued). */
   maxQueuedPerClient?: number;
   /** Share the engine with other processes of this user on the same port. Default true. */

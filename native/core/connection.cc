@@ -14,7 +14,8 @@ Connection::Connection(Engine::Impl& engine, PoolKey key, uint64_t id)
       key_(std::move(key)),
       id_(id),
       transport_(engine.io),
-      dialler_(engine.io, key_, transport_, engine.tls_contexts(), engine.tls_sessions(), *this),
+      dialler_(engine.io, key_, transport_, engine.tls_contexts(), engine.tls_sessions(), engine.resolver,
+               *this),
       sink_(engine),
       idle_timer_(engine.io) {
   if (!key_.identity.empty()) identity_counters_ = engine.counters.identities.find_or_add(key_.identity);
@@ -113,6 +114,7 @@ void Connection::dialled(bool http2) {
     engine_.counters.connection_established(true, dialler_.tls_resumed(), identity_counters_.get());
   established_ = true;
   engine_.pool.note_protocol(key_, http2);
+  engine_.learn_alternatives(key_, dialler_.dns_answer());
   if (http2) {
     ChannelHost& host = *this;  // a private base: converted here, where it is accessible
     h2_ = std::make_unique<Http2Channel>(host);

@@ -1,17 +1,23 @@
 #include "core/dialler.h"
 
+#include <chrono>
 #include <utility>
+
+#include "dns/happy_eyeballs.h"
 
 namespace ctn {
 
 Dialler::Dialler(asio::io_context& io, const PoolKey& key, Transport& transport,
-                 TlsContextCache& tls_contexts, TlsSessionCache* sessions, DialListener& listener)
+                 TlsContextCache& tls_contexts, TlsSessionCache* sessions, dns::Resolver& resolver,
+                 DialListener& listener)
     : key_(key),
       transport_(transport),
       tls_contexts_(tls_contexts),
       sessions_(sessions),
       listener_(listener),
-      resolver_(io) {
+      io_(io),
+      resolver_(resolver),
+      attempt_delay_(io) {
   if (!key_.proxy.empty()) {
     // The engine parsed it before it became a pool key: it parses again.
     proxy::ProxyConfig config;
@@ -20,7 +26,33 @@ Dialler::Dialler(asio::io_context& io, const PoolKey& key, Transport& transport,
   }
 }
 
+void Dialler::cancel() {
+  cancelled_ = true;
+  if (lookup_) lookup_->cancel();
+  attempt_delay_.cancel();
+  asio::error_code ignored;
+  for (auto& attempt : attempts_) attempt->close(ignored);
+}
+
 // ---- DNS and TCP ----
+
+void Dialler::lookup(const std::string& name, bool https_record, int family,
+                     std::function<void(dns::ResolveResult)> done) {
+  const Exchange* ex = listener_.dial_for();
+  dns::ResolveQuery query;
+  query.name = name;
+  query.https_record = https_record;
+  query.port = key_.port;
+  query.family = family;
+  if (ex) query.servers = ex->spec.dns_servers;
+  lookup_ = resolver_.resolve(std::move(query), [done = std::move(done), keep = keep()](
+                                                    dns::ResolveResult r) { done(std::move(r)); });
+}
+
+int Dialler::family() const {
+  const Exchange* ex = listener_.dial_for();
+  return ex ? static_cast<int>(ex->spec.family) : 0;
+}
 
 void Dialler::start(std::weak_ptr<void> owner) {
   owner_ = std::move(owner);
@@ -30,11 +62,8 @@ void Dialler::start(std::weak_ptr<void> owner) {
     asio::error_code not_literal;
     asio::ip::make_address(key_.host, not_literal);
     if (not_literal) {
-      resolver_.async_resolve(
-          key_.host, std::to_string(key_.port),
-          [this, keep = keep()](const asio::error_code& ec, asio::ip::tcp::resolver::results_type r) {
-            on_resolve_target(ec, std::move(r));
-          });
+      const int family = proxy_->scheme == proxy::Scheme::kSocks4 ? 4 : this->family();
+      lookup(key_.host, false, family, [this](dns::ResolveResult r) { on_resolve_target(std::move(r)); });
       return;
     }
     target_address_ = key_.host;
@@ -42,29 +71,25 @@ void Dialler::start(std::weak_ptr<void> owner) {
   resolve_dial_host();
 }
 
-void Dialler::on_resolve_target(const asio::error_code& ec, asio::ip::tcp::resolver::results_type results) {
-  if (!wanted()) return;
+void Dialler::on_resolve_target(dns::ResolveResult result) {
+  if (!wanted() || cancelled_) return;
   const bool v4_only = proxy_->scheme == proxy::Scheme::kSocks4;
-  for (const auto& entry : results) {
-    if (ec) break;
-    const asio::ip::address a = entry.endpoint().address();
-    if (v4_only && !a.is_v4()) continue;
-    target_address_ = a.to_string();
-    break;
-  }
+  const std::vector<std::string> ordered =
+      dns::happy_eyeballs_order(result.answer.addresses, v4_only ? 4 : family());
+  if (result.error.empty() && !ordered.empty()) target_address_ = ordered.front();
   if (target_address_.empty()) {
-    listener_.dial_failed(Error{
-        ErrorCode::kDns, Stage::kDns,
-        "DNS lookup of " + key_.host +
-            " failed: " + (ec ? ec.message() : "no IPv4 address (SOCKS4 carries IPv4 addresses only)")});
+    const std::string why = !result.error.empty() ? result.error
+                            : v4_only             ? "no IPv4 address (SOCKS4 carries IPv4 addresses only)"
+                                                  : "no address of the family asked for";
+    listener_.dial_failed(
+        Error{ErrorCode::kDns, Stage::kDns, "DNS lookup of " + key_.host + " failed: " + why});
     return;
   }
   resolve_dial_host();
 }
 
 void Dialler::resolve_dial_host() {
-  // An IP literal needs no lookup: the connect starts at once, without the round trip through the
-  // resolver's thread (two thread hops per connection for getaddrinfo to parse the literal).
+  // An IP literal needs no lookup: the connect starts at once.
   asio::error_code not_literal;
   const asio::ip::address literal = asio::ip::make_address(dial_host(), not_literal);
   if (!not_literal) {
@@ -72,45 +97,84 @@ void Dialler::resolve_dial_host() {
     connect(Endpoints{asio::ip::tcp::endpoint(literal, dial_port())});
     return;
   }
-  resolver_.async_resolve(
-      dial_host(), std::to_string(dial_port()),
-      [this, keep = keep()](const asio::error_code& ec, asio::ip::tcp::resolver::results_type r) {
-        on_resolve(ec, std::move(r));
-      });
+  // The HTTPS record is asked for an https:// target we connect to ourselves (through an HTTP or
+  // SOCKS5h proxy the proxy resolves the name, and nothing here may ask for it).
+  const bool https_record = !proxy_ && key_.tls;
+  lookup(dial_host(), https_record, family(), [this](dns::ResolveResult r) { on_resolve(std::move(r)); });
 }
 
-void Dialler::on_resolve(const asio::error_code& ec, asio::ip::tcp::resolver::results_type results) {
-  if (!wanted()) return;
-  if (ec) {
+void Dialler::on_resolve(dns::ResolveResult result) {
+  if (!wanted() || cancelled_) return;
+  const std::vector<std::string> ordered = dns::happy_eyeballs_order(result.answer.addresses, family());
+  if (!result.error.empty() || ordered.empty()) {
+    const std::string why = !result.error.empty() ? result.error : "no address of the family asked for";
     if (proxy_) {
-      fail_proxy(Stage::kDns, "DNS lookup of the proxy host " + proxy_->host + " failed: " + ec.message());
+      fail_proxy(Stage::kDns, "DNS lookup of the proxy host " + proxy_->host + " failed: " + why);
     } else {
       listener_.dial_failed(
-          Error{ErrorCode::kDns, Stage::kDns, "DNS lookup of " + key_.host + " failed: " + ec.message()});
+          Error{ErrorCode::kDns, Stage::kDns, "DNS lookup of " + key_.host + " failed: " + why});
     }
     return;
   }
+  if (!proxy_) dns_answer_ = std::move(result.answer);
   Endpoints endpoints;
-  endpoints.reserve(results.size());
-  for (const auto& entry : results) endpoints.push_back(entry.endpoint());
+  endpoints.reserve(ordered.size());
+  for (const std::string& address : ordered) {
+    asio::error_code bad;
+    const asio::ip::address a = asio::ip::make_address(address, bad);
+    if (!bad) endpoints.emplace_back(a, dial_port());
+  }
   connect(std::move(endpoints));
 }
 
 void Dialler::connect(Endpoints endpoints) {
   listener_.dial_stage(Stage::kConnect);
-  first_dialed_.clear();
-  // The condition runs before each attempt, while the operation (and its handler's `keep`) lives.
-  auto note_attempt = [this](const asio::error_code&, const asio::ip::tcp::endpoint& next) {
-    if (first_dialed_.empty()) {
-      const std::string address = next.address().to_string();
-      const std::string host = next.address().is_v6() ? "[" + address + "]" : address;
-      first_dialed_ = host + ":" + std::to_string(next.port());
+  const asio::ip::address first = endpoints.front().address();
+  const std::string address = first.to_string();
+  first_dialed_ = (first.is_v6() ? "[" + address + "]" : address) + ":" + std::to_string(dial_port());
+  endpoints_ = std::move(endpoints);
+  next_endpoint_ = 0;
+  start_attempt();
+}
+
+void Dialler::start_attempt() {
+  if (next_endpoint_ >= endpoints_.size()) return;
+  const size_t index = attempts_.size();
+  attempts_.push_back(std::make_unique<asio::ip::tcp::socket>(io_));
+  ++attempts_in_flight_;
+  attempts_.back()->async_connect(
+      endpoints_[next_endpoint_++],
+      [this, index, keep = keep()](const asio::error_code& ec) { on_attempt(index, ec); });
+  if (next_endpoint_ >= endpoints_.size()) return;
+  attempt_delay_.expires_after(std::chrono::milliseconds(dns::kConnectionAttemptDelayMs));
+  attempt_delay_.async_wait([this, keep = keep()](const asio::error_code& ec) {
+    if (!ec && !connected_ && !cancelled_ && wanted()) start_attempt();
+  });
+}
+
+void Dialler::on_attempt(size_t index, const asio::error_code& ec) {
+  // A loser closed after the race was won (or the race called off): nothing more to do.
+  if (connected_ || cancelled_) return;
+  --attempts_in_flight_;
+  if (!wanted()) return;
+  asio::error_code ignored;
+  if (ec) {
+    last_connect_error_ = ec;
+    attempts_[index]->close(ignored);
+    if (next_endpoint_ < endpoints_.size()) {
+      // RFC 8305 §5: a failed attempt starts the next one at once.
+      attempt_delay_.cancel();
+      start_attempt();
+    } else if (attempts_in_flight_ == 0) {
+      on_connect(last_connect_error_);
     }
-    return true;
-  };
-  asio::async_connect(
-      transport_.socket(), std::move(endpoints), note_attempt,
-      [this, keep = keep()](const asio::error_code& ec, const asio::ip::tcp::endpoint&) { on_connect(ec); });
+    return;
+  }
+  connected_ = true;
+  attempt_delay_.cancel();
+  transport_.socket() = std::move(*attempts_[index]);
+  for (auto& attempt : attempts_) attempt->close(ignored);
+  on_connect(ec);
 }
 
 void Dialler::on_connect(const asio::error_code& ec) {
@@ -271,6 +335,7 @@ void Dialler::start_target() {
     listener_.dial_failed(std::move(error));
     return;
   }
+  // ECH: dns_answer_.ech_config_list is the target's ECHConfigList from its HTTPS record ("" = none).
   // The fingerprinted handshake runs end to end with the target, inside the tunnel when there is
   // one (the proxy relays its bytes; an https:// proxy's TLS carries them).
   SSL* ssl = transport_.add_target_tls(std::move(context));

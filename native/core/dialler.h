@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,8 +15,10 @@
 
 #include <asio.hpp>
 
+#include "common/dns_answer.h"
 #include "core/exchange.h"
 #include "core/transport.h"
+#include "dns/resolver.h"
 #include "pool/pool.h"
 #include "proxy/proxy.h"
 #include "tls/tls_context.h"
@@ -41,12 +44,12 @@ class Dialler {
  public:
   // `sessions`: the TLS session cache, or nullptr (no resumption).
   Dialler(asio::io_context& io, const PoolKey& key, Transport& transport, TlsContextCache& tls_contexts,
-          TlsSessionCache* sessions, DialListener& listener);
+          TlsSessionCache* sessions, dns::Resolver& resolver, DialListener& listener);
 
   // Starts with DNS. `owner` is kept alive by every pending stage handler.
   void start(std::weak_ptr<void> owner);
-  // Stops a pending lookup (the other stages end when the transport closes).
-  void cancel() { resolver_.cancel(); }
+  // Stops a pending lookup and the connection attempts (the other stages end when the transport closes).
+  void cancel();
 
   // The proxy (from the key), if any.
   const proxy::ProxyConfig* proxy() const { return proxy_ ? &*proxy_ : nullptr; }
@@ -54,20 +57,32 @@ class Dialler {
   bool absolute_form() const { return absolute_form_; }
   // The target's TLS handshake resumed an earlier session.
   bool tls_resumed() const { return tls_resumed_; }
+  // What the target's name resolved to (empty for an IP literal or through a proxy that resolves):
+  // its HTTPS record's ECH config list (the TLS stage's) and alpn (HTTP/3 discovery's).
+  const DnsAnswer& dns_answer() const { return dns_answer_; }
 
  private:
   // Where the TCP connection goes: the proxy, or the target itself.
   const std::string& dial_host() const { return proxy_ ? proxy_->host : key_.host; }
   uint16_t dial_port() const { return proxy_ ? proxy_->port : key_.port; }
   std::shared_ptr<void> keep() const { return owner_.lock(); }
+  // The request's `family` (0, 4 or 6).
+  int family() const;
   bool wanted() const { return listener_.dial_for() != nullptr; }
 
-  void on_resolve_target(const asio::error_code& ec, asio::ip::tcp::resolver::results_type results);
+  // A lookup through the engine's resolver, with the request's dnsServers and family.
+  void lookup(const std::string& name, bool https_record, int family,
+              std::function<void(dns::ResolveResult)> done);
+  void on_resolve_target(dns::ResolveResult result);
   void resolve_dial_host();
-  void on_resolve(const asio::error_code& ec, asio::ip::tcp::resolver::results_type results);
-  // The addresses to try, in order (the first that accepts wins).
+  void on_resolve(dns::ResolveResult result);
+  // The addresses to try, in Happy Eyeballs order (the first that accepts wins).
   using Endpoints = std::vector<asio::ip::tcp::endpoint>;
   void connect(Endpoints endpoints);
+  // Happy Eyeballs v2 (RFC 8305 §5): one attempt now, the next one 250 ms later or as soon as one
+  // fails, racing; the first to connect wins and the others are closed.
+  void start_attempt();
+  void on_attempt(size_t index, const asio::error_code& ec);
   void on_connect(const asio::error_code& ec);
   void start_proxy();
   void on_proxy_tls(const asio::error_code& ec);
@@ -85,7 +100,20 @@ class Dialler {
   TlsSessionCache* sessions_;
   DialListener& listener_;
   std::weak_ptr<void> owner_;
-  asio::ip::tcp::resolver resolver_;
+  asio::io_context& io_;
+  dns::Resolver& resolver_;
+  std::shared_ptr<dns::PendingLookup> lookup_;
+  DnsAnswer dns_answer_;
+  // The connection race: the endpoints in order, the next to try, the attempts started (each its
+  // own socket until one wins and becomes the transport's), the delay before the next one.
+  Endpoints endpoints_;
+  size_t next_endpoint_ = 0;
+  std::vector<std::unique_ptr<asio::ip::tcp::socket>> attempts_;
+  size_t attempts_in_flight_ = 0;
+  asio::steady_timer attempt_delay_;
+  asio::error_code last_connect_error_;
+  bool connected_ = false;
+  bool cancelled_ = false;
   // Proxy (key_.proxy parsed); the tunnel's handshake while it runs; the target's address for
   // proxies that take addresses (socks4, socks5), resolved here.
   std::optional<proxy::ProxyConfig> proxy_;

@@ -633,6 +633,19 @@ void Engine::Impl::learn_alternatives(const PoolKey& key, const HeaderList& head
   alt_svc.record_fields(alt_svc_key(key), lines);
 }
 
+void Engine::Impl::learn_alternatives(const PoolKey& key, const DnsAnswer& answer) {
+  // Chrome races QUIC already on the first request when the HTTPS record lists h3; here the record
+  // feeds the same memory Alt-Svc does, so the origin's next requests (http3: 'alt-svc') take QUIC.
+  if (std::find(answer.alpn.begin(), answer.alpn.end(), "h3") == answer.alpn.end()) return;
+  if (!alt_svc_applies(key)) return;
+  std::string field = "h3=\":";
+  field.append(std::to_string(key.port));
+  field.append("\"; ma=");
+  field.append(std::to_string(std::max<uint32_t>(answer.ttl_seconds, 1)));
+  const std::vector<std::string_view> lines{field};
+  alt_svc.record_fields(alt_svc_key(key), lines);
+}
+
 void Engine::Impl::connection_reusable(const std::shared_ptr<Connection>& conn) {
   if (stopped_ || conn->worn_out() || !pool.park(conn)) {
     conn->close();

@@ -94,6 +94,9 @@ class Engine::Impl : public EventSink, DeadlineListener {
   // A response head arrived on a connection of `key`: its Alt-Svc fields, if any, update what
   // alt_svc remembers of the origin's HTTP/3 alternatives (for the QUIC race to consult).
   void learn_alternatives(const PoolKey& key, const HeaderList& headers);
+  // A TCP connection of `key` resolved its name: an HTTPS record whose alpn has "h3" advertises HTTP/3
+  // on the origin's own port, as an Alt-Svc `h3=":port"` would, for the answer's TTL.
+  void learn_alternatives(const PoolKey& key, const DnsAnswer& answer);
 
   // Declared first: destroyed last, after every object that holds one of its sockets or timers.
   asio::io_context io;
@@ -108,6 +111,8 @@ class Engine::Impl : public EventSink, DeadlineListener {
   // The origins' HTTP/3 alternatives, learnt from Alt-Svc whatever the http3 mode: remembering costs
   // a bounded map, and the browser learns them the same way before it races QUIC.
   AltSvcStore alt_svc;
+  // Names to addresses (and HTTPS records), on this io thread, cached by TTL (native/dns).
+  dns::Resolver resolver{io};
 
  private:
   // Places `ex` on a connection now if it can go anywhere; false (nothing done) if it must wait.

@@ -95,6 +95,12 @@ struct RequestSpec {
   // own pause arrives. Not sent across the process link (the host's hub paces its own streams).
   bool consumer_credit = false;
 
+  // DNS (native/dns). The name servers to ask instead of the system's: c-ares's list form,
+  // "127.0.0.1:5353,[::1]:53" (lib/ validated it); "" = the system's (/etc/resolv.conf).
+  std::string dns_servers;
+  // The address family to connect with, as Node's `family`: 0 = both (Happy Eyeballs), 4 or 6.
+  uint64_t family = 0;
+
   // Upstream pool and lifecycle (native/pool).
   // The client (one initCycleTLS instance) this request belongs to: per-client limits, fair
   // queueing between clients, Engine::cancel_client. 0 = anonymous (a client of its own).

@@ -88,6 +88,8 @@ void visit_request_fields(Spec& s, Visit&& visit) {
   visit(RequestField{.name = "maxRequestsPerConnection", .kind = K::kCount}, s.max_requests_per_connection);
   visit(RequestField{.name = "maxConnectionAgeMs", .kind = K::kCount, .max = kMaxTimeoutMs},
         s.max_connection_age_ms);
+  visit(RequestField{.name = "dnsServers", .kind = K::kString}, s.dns_servers);
+  visit(RequestField{.name = "family", .kind = K::kCount, .max = 6}, s.family);
 }
 
 // The kind's name as the addon exports it (requestFields()): what lib's test compares with TS types.

@@ -5,6 +5,7 @@ import type {
   CycleTLSClient,
   CycleTLSResponse,
   ErrorCode,
+  DnsFamily,
   Http3Mode,
   IdentityStats,
   InitOptions,
@@ -148,6 +149,16 @@ async function main(): Promise<void> {
   const mode: Http3Mode = 'off';
   // @ts-expect-error http3 is 'off', 'alt-svc' or 'force'
   await quic.get('https://example.test', { http3: 'always' });
+
+  // DNS: the engine's resolver, its servers and the address family (initCycleTLS and per request).
+  const dnsClient = await initCycleTLS({ port: 9126, dnsServers: ['127.0.0.1:5353'], family: 0 });
+  await dnsClient.get('https://example.test', { dnsServers: ['1.1.1.1', '[::1]:53'], family: 6 });
+  const fam: DnsFamily = 4;
+  await dnsClient.get('https://example.test', { family: fam });
+  // @ts-expect-error family is 0, 4 or 6
+  await dnsClient.get('https://example.test', { family: 5 });
+  // @ts-expect-error dnsServers is a list
+  await dnsClient.get('https://example.test', { dnsServers: '127.0.0.1' });
   // @ts-expect-error http3 is not a boolean
   await initCycleTLS({ port: 9126, http3: true });
   void h3;
@@ -164,6 +175,7 @@ async function main(): Promise<void> {
   await rotating.get('https://example.test', { identity: 7 });
   // @ts-expect-error maxConnectionAgeMs is a number of milliseconds
   await initCycleTLS({ port: 9129, maxConnectionAgeMs: '1m' });
+  void fam;
   es.onEvent((ev) => {
     // @ts-expect-error event data is a string
     const evNum: number = ev.data;

@@ -1,0 +1,95 @@
+'use strict';
+// A local name server for the DNS tests: Debian's dnsmasq (scripts/install-deps.sh installs
+// dnsmasq-base), on 127.0.0.1 and a free UDP port, answering only what it is given (no upstream, no
+// /etc/hosts) and logging every question it gets, so tests can count them.
+const { spawn } = require('node:child_process');
+const dgram = require('node:dgram');
+
+async function freeUdpPort() {
+  const socket = dgram.createSocket('udp4');
+  await new Promise((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  const { port } = socket.address();
+  await new Promise((resolve) => socket.close(resolve));
+  return port;
+}
+
+/**
+ * Starts dnsmasq. `hosts`: { name: ['127.0.0.1', '::1'] } (A and AAAA records); `https`: { name: hex
+ * RDATA } (HTTPS records, type 65); `nxdomain`: names answered NXDOMAIN; `ttl`: the TTL of every answer.
+ * Resolves to { address ('127.0.0.1:port'), questions(name, type) (how many it was asked), close() }.
+ */
+async function startDnsmasq({ hosts = {}, https = {}, nxdomain = [], ttl = 60 } = {}) {
+  const port = await freeUdpPort();
+  const args = [
+    '--keep-in-foreground',
+    '--conf-file=/dev/null',
+    '--no-resolv',
+    '--no-hosts',
+    '--no-poll',
+    '--pid-file=',
+    `--port=${port}`,
+    '--listen-address=127.0.0.1',
+    '--bind-interfaces',
+    '--log-queries',
+    '--log-facility=-',
+    `--local-ttl=${ttl}`,
+  ];
+  if (process.getuid && process.getuid() === 0) args.push('--user=root');
+  for (const [name, addresses] of Object.entries(hosts))
+    args.push(`--host-record=${name},${addresses.join(',')}`);
+  for (const [name, rdata] of Object.entries(https)) args.push(`--dns-rr=${name},65,${rdata}`);
+  for (const name of nxdomain) args.push(`--address=/${name}/`);
+  const child = spawn('dnsmasq', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr.setEncoding('utf8');
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`dnsmasq did not start:\n${log}`)), 10_000);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`dnsmasq exited (${code}):\n${log}`));
+    });
+    child.stderr.on('data', (chunk) => {
+      log += chunk;
+      if (log.includes('started, version')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  child.removeAllListeners('exit');
+  return {
+    address: `127.0.0.1:${port}`,
+    port,
+    /** How many questions for `name` of `type` ('A', 'AAAA', 'HTTPS') dnsmasq has logged. */
+    questions(name, type) {
+      const line = `query[${type}] ${name} from`;
+      return log.split('\n').filter((l) => l.includes(line)).length;
+    },
+    log: () => log,
+    close() {
+      if (child.exitCode !== null) return Promise.resolve();
+      return new Promise((resolve) => {
+        child.once('exit', resolve);
+        child.kill();
+      });
+    },
+  };
+}
+
+/** The hex RDATA of an HTTPS record: ServiceMode priority 1, target ".", the given alpn ids and ECH bytes. */
+function httpsRdata({ priority = 1, alpn = [], ech } = {}) {
+  const u16 = (v) => Buffer.from([v >> 8, v & 0xff]);
+  const parts = [u16(priority), Buffer.from([0])];
+  if (alpn.length) {
+    const ids = Buffer.concat(alpn.map((id) => Buffer.concat([Buffer.from([id.length]), Buffer.from(id)])));
+    parts.push(u16(1), u16(ids.length), ids);
+  }
+  if (ech) parts.push(u16(5), u16(ech.length), ech);
+  return Buffer.concat(parts).toString('hex');
+}
+
+module.exports = { startDnsmasq, httpsRdata };

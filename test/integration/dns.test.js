@@ -1,0 +1,189 @@
+'use strict';
+// The engine's own resolver (native/dns) against a local dnsmasq (test/helpers/dnsmasq.js): A, AAAA
+// and HTTPS records asked at once and used, answers cached by TTL, NXDOMAIN and a dead or silent name
+// server as ERR_DNS with the resolver's reason, `family`, Happy Eyeballs falling back from a dead IPv6
+// address to IPv4, and option validation. Everything stays on the loopback interface.
+const dgram = require('node:dgram');
+const http = require('node:http');
+const initCycleTLS = require('../..');
+const { startDnsmasq, httpsRdata } = require('../helpers/dnsmasq');
+const { startServer, uniquePort } = require('../helpers/servers');
+
+let dns;
+let v4; // plain HTTP on 127.0.0.1
+let v6; // plain HTTP on ::1 only
+let client;
+
+function listen(host) {
+  const server = http.createServer((req, res) => res.end(`hello from ${host}`));
+  return new Promise((resolve) => server.listen(0, host, () => resolve(server)));
+}
+
+beforeAll(async () => {
+  v4 = await startServer({ tls: false });
+  v6 = await listen('::1');
+  dns = await startDnsmasq({
+    hosts: {
+      'both.dns.test': ['127.0.0.1', '::1'],
+      'v4.dns.test': ['127.0.0.1'],
+      'v6.dns.test': ['::1'],
+      'cached.dns.test': ['127.0.0.1'],
+      'tls.dns.test': ['127.0.0.1'],
+    },
+    https: { [`_${v4.port}._https.tls.dns.test`]: httpsRdata({ alpn: ['h3', 'h2'] }) },
+    nxdomain: ['missing.dns.test'],
+  });
+  client = await initCycleTLS({ port: uniquePort(), dnsServers: [dns.address] });
+});
+afterAll(async () => {
+  await client?.exit();
+  await dns?.close();
+  await v4?.close();
+  await new Promise((resolve) => (v6 ? v6.close(resolve) : resolve()));
+});
+
+const opts = (extra = {}) => ({ rejectOnError: true, responseType: 'text', ...extra });
+
+async function failure(promise) {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a failure');
+}
+
+test('a name the engine resolves with the given dnsServers (A record) is connected to', async () => {
+  const r = await client.get(`http://v4.dns.test:${v4.port}/echo`, opts());
+  expect(r.status).toBe(200);
+  expect(dns.questions('v4.dns.test', 'A')).toBeGreaterThan(0);
+  expect(dns.questions('v4.dns.test', 'AAAA')).toBeGreaterThan(0); // both families, at once
+});
+
+test('an AAAA-only name is connected to over IPv6', async () => {
+  const r = await client.get(`http://v6.dns.test:${v6.address().port}/`, opts());
+  expect(r.data).toBe('hello from ::1');
+});
+
+test('an https:// lookup also asks the HTTPS record (type 65) at the port-prefixed name', async () => {
+  const tls = await startServer({ tls: true });
+  try {
+    // The server's certificate is for localhost: the name here is another one.
+    const url = `https://tls.dns.test:${tls.port}/echo`;
+    const name = `_${tls.port}._https.tls.dns.test`;
+    const r = await client.get(url, opts({ insecureSkipVerify: true }));
+    expect(r.status).toBe(200);
+    expect(dns.questions(name, 'HTTPS')).toBe(1);
+  } finally {
+    await tls.close();
+  }
+});
+
+test('answers are kept for their TTL: a second connection asks nothing', async () => {
+  const fresh = await initCycleTLS({ port: uniquePort(), dnsServers: [dns.address] });
+  try {
+    await fresh.get(`http://cached.dns.test:${v4.port}/echo`, opts());
+    const asked = dns.questions('cached.dns.test', 'A');
+    expect(asked).toBe(1);
+    v4.dropConnections(); // the next request needs a new connection, and so a name
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await fresh.get(`http://cached.dns.test:${v4.port}/echo`, opts());
+    expect(dns.questions('cached.dns.test', 'A')).toBe(asked);
+  } finally {
+    await fresh.exit();
+  }
+});
+
+test('NXDOMAIN rejects with ERR_DNS and says so', async () => {
+  const err = await failure(client.get(`http://missing.dns.test:${v4.port}/`, opts()));
+  expect(err.code).toBe('ERR_DNS');
+  expect(err.message).toMatch(/NXDOMAIN/);
+});
+
+test('a name server that never answers: ERR_DNS with "timeout"; one that is not there: refused', async () => {
+  const silent = dgram.createSocket('udp4');
+  await new Promise((resolve) => silent.bind(0, '127.0.0.1', resolve));
+  try {
+    const quiet = `127.0.0.1:${silent.address().port}`;
+    let err = await failure(client.get(`http://v4.dns.test:${v4.port}/`, opts({ dnsServers: [quiet] })));
+    expect(err.code).toBe('ERR_DNS');
+    expect(err.message).toMatch(/timeout/);
+  } finally {
+    silent.close();
+  }
+  const gone = dgram.createSocket('udp4');
+  await new Promise((resolve) => gone.bind(0, '127.0.0.1', resolve));
+  const port = gone.address().port;
+  await new Promise((resolve) => gone.close(resolve));
+  const err = await failure(
+    client.get(`http://v4.dns.test:${v4.port}/`, opts({ dnsServers: [`127.0.0.1:${port}`] })),
+  );
+  expect(err.code).toBe('ERR_DNS');
+  expect(err.message).toMatch(/refused|timeout/);
+});
+
+test('family 4 and 6 keep to their family', async () => {
+  // both.dns.test has 127.0.0.1 and ::1; v4 listens on 127.0.0.1 only, v6 on ::1 only.
+  const r4 = await client.get(`http://both.dns.test:${v4.port}/echo`, opts({ family: 4 }));
+  expect(r4.status).toBe(200);
+  const r6 = await client.get(`http://both.dns.test:${v6.address().port}/`, opts({ family: 6 }));
+  expect(r6.data).toBe('hello from ::1');
+  // A client of its own: family is not part of a pooled connection's identity (the connection to
+  // v6.dns.test from an earlier test would be reused without a lookup).
+  const fresh = await initCycleTLS({ port: uniquePort(), dnsServers: [dns.address] });
+  try {
+    const err = await failure(fresh.get(`http://v6.dns.test:${v6.address().port}/`, opts({ family: 4 })));
+    expect(err.code).toBe('ERR_DNS');
+  } finally {
+    await fresh.exit();
+  }
+});
+
+test('Happy Eyeballs: IPv6 first, and the IPv4 address when IPv6 has no listener', async () => {
+  // A client of its own for each: a pooled connection would be reused without a lookup.
+  const fresh = () => initCycleTLS({ port: uniquePort(), dnsServers: [dns.address] });
+  // both.dns.test: ::1 (no listener on v4's port) and 127.0.0.1 (v4 listens): the request lands on v4.
+  let c = await fresh();
+  try {
+    const before = v4.stats.requests;
+    const r = await c.get(`http://both.dns.test:${v4.port}/echo`, opts({ family: 0 }));
+    expect(r.status).toBe(200);
+    expect(v4.stats.requests).toBe(before + 1);
+  } finally {
+    await c.exit();
+  }
+  // With a listener on both addresses at the same port, IPv6 is tried first and wins.
+  const twin = await listen('127.0.0.1');
+  const v6twin = http.createServer((req, res) => res.end('hello from ::1'));
+  await new Promise((resolve) => v6twin.listen(twin.address().port, '::1', resolve));
+  c = await fresh();
+  try {
+    const r = await c.get(`http://both.dns.test:${twin.address().port}/`, opts());
+    expect(r.data).toBe('hello from ::1');
+  } finally {
+    await c.exit();
+    await new Promise((resolve) => twin.close(resolve));
+    await new Promise((resolve) => v6twin.close(resolve));
+  }
+});
+
+test('dnsServers and family are validated', async () => {
+  const bad = [
+    [{ dnsServers: '127.0.0.1' }, 'ERR_INVALID_OPTION'],
+    [{ dnsServers: [] }, 'ERR_INVALID_OPTION'],
+    [{ dnsServers: ['dns.example'] }, 'ERR_INVALID_OPTION'],
+    [{ dnsServers: ['127.0.0.1:99999'] }, 'ERR_INVALID_OPTION'],
+    [{ dnsServers: Array(9).fill('127.0.0.1') }, 'ERR_INVALID_OPTION'],
+    [{ family: 5 }, 'ERR_INVALID_OPTION'],
+  ];
+  for (const [extra, code] of bad) {
+    const err = await failure(client.get(`http://v4.dns.test:${v4.port}/`, opts(extra)));
+    expect([JSON.stringify(extra), err.code]).toEqual([JSON.stringify(extra), code]);
+  }
+  // Every accepted spelling: ip, ip:port, v6, [v6]:port.
+  const r = await client.get(
+    `http://v4.dns.test:${v4.port}/echo`,
+    opts({ dnsServers: [dns.address, '127.0.0.1', '::1', '[::1]:53'] }),
+  );
+  expect(r.status).toBe(200);
+});
