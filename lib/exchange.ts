@@ -6,6 +6,7 @@ import type { Buffer } from 'node:buffer';
 
 import { MemoryCookieJar, jarCookieString, jarStore } from './cookies';
 import type { CookieJarLike } from './cookies';
+import type { ResolvedName } from './dns';
 import { CycleTLSError } from './errors';
 import { withJarCookies } from './headers';
 import type { HeaderList } from './headers';
@@ -38,6 +39,7 @@ export function toSpec(
   retryOnHostGone: boolean,
   maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES,
   http3: Http3Mode = 'off',
+  dns?: ResolvedName,
 ): NativeRequestSpec {
   const { url } = req;
   const tls = url.protocol === 'https:';
@@ -76,6 +78,9 @@ export function toSpec(
     ja4r: req.ja4r,
     http2Fingerprint: req.http2Fingerprint,
     disableGrease: req.disableGrease,
+    dnsAddresses: dns?.addresses,
+    dnsEchConfig: dns && dns.echConfig !== '' ? dns.echConfig : undefined,
+    dnsAlpn: dns && dns.alpn.length > 0 ? dns.alpn : undefined,
   };
 }
 

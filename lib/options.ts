@@ -5,6 +5,8 @@ import { Buffer } from 'node:buffer';
 
 import { isArrayBufferLike, pendingBody, streamingBody } from './body';
 import type { CookieJarLike } from './cookies';
+import { normalizeDnsOptions } from './dns';
+import type { DnsChoice } from './dns';
 import { isGrease } from './echo/names';
 import { invalidOption, invalidRange } from './errors';
 import { DEFAULT_USER_AGENT, composeHeaders, withBodyLength } from './headers';
@@ -121,6 +123,8 @@ export interface NormalizedRequest {
    * Buffered bodies larger than this (decoded) fail with ERR_BODY_TOO_LARGE; undefined: the client's default.
    */
   maxResponseBytes: number | undefined;
+  /** Who resolves the host (`lookup`, `dnsOverHttps`); undefined: the client's default. */
+  dns: DnsChoice | undefined;
 }
 
 /**
@@ -622,6 +626,7 @@ export function normalizeRequest(
     maxDecompressedBytes:
       optInteger(o, 'maxDecompressedBytes', 1, Number.MAX_SAFE_INTEGER) ?? DEFAULT_MAX_DECOMPRESSED_BYTES,
     maxResponseBytes: optInteger(o, 'maxResponseBytes', 1, Number.MAX_SAFE_INTEGER),
+    dns: normalizeDnsOptions(o),
   };
 }
 

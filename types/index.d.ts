@@ -4,6 +4,7 @@
 import type { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Blob } from 'node:buffer';
+import type { LookupFunction } from 'node:net';
 import { EventEmitter } from 'node:events';
 
 /** Stable error codes, from the engine up. */
@@ -296,6 +297,19 @@ export interface CycleTLSRequestOptions {
   protocol?: 'http1' | 'http2' | 'http3' | 'websocket' | 'sse';
   /** HTTP/3 for this request; default: initCycleTLS's `http3` ('off'). See Http3Mode. */
   http3?: Http3Mode;
+  /**
+   * Resolve the host with this function instead of the engine's resolver, as net.connect's
+   * `lookup` (dns.lookup itself fits): called as lookup(hostname, { family: 0, all: true }, cb).
+   * Its error, a throw or an answer that is not IP addresses fail with ERR_DNS; one that never
+   * calls back fails at the connect timeout. TLS still names the host. Not used through a proxy.
+   */
+  lookup?: LookupFunction;
+  /**
+   * Resolve the host by DNS over HTTPS (RFC 8484) at this https:// URL, sent through this client
+   * with the request's preset; A, AAAA and HTTPS records, cached by TTL. Failures are ERR_DNS.
+   * Not with `lookup`; not used through a proxy.
+   */
+  dnsOverHttps?: string | URL;
   /** Accepted; connections are always kept alive and reused. */
   enableConnectionReuse?: boolean;
   /** Accepted; TLS 1.3 is always offered. */
@@ -658,6 +672,10 @@ export interface InitOptions {
   maxEventBytes?: number;
   /** The default `http3` of this client's requests (default 'off'). */
   http3?: Http3Mode;
+  /** The default `lookup` of this client's requests (see CycleTLSRequestOptions.lookup). */
+  lookup?: LookupFunction;
+  /** The default `dnsOverHttps` of this client's requests; its answers are cached per client. */
+  dnsOverHttps?: string | URL;
   /** This client's own bound on waiting requests (0 = only maxQueued). */
   maxQueuedPerClient?: number;
   /** Share the engine with other processes of this user on the same port. Default true. */
@@ -937,6 +955,7 @@ export interface InitCycleTLS {
 declare const initCycleTLS: InitCycleTLS;
 
 export { initCycleTLS };
+export type { LookupFunction };
 export default initCycleTLS;
 
 // The fingerprint echo server: `require('cycletls-native/echo')`.

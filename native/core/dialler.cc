@@ -24,6 +24,15 @@ Dialler::Dialler(asio::io_context& io, const PoolKey& key, Transport& transport,
 
 void Dialler::start(std::weak_ptr<void> owner) {
   owner_ = std::move(owner);
+  // The caller resolved the name already (lib's `lookup` or DNS over HTTPS): its answer is the DNS
+  // stage. Every exchange of this key carries the same address set (the key holds it).
+  if (!key_.dial_addresses.empty() && !proxy_) {
+    if (const Exchange* ex = listener_.dial_for()) {
+      answer_ = ex->spec.dns;
+      connect_to_answer();
+      return;
+    }
+  }
   if (proxy_ && proxy::resolves_locally(proxy_->scheme)) {
     // socks4 and socks5 send the target's address: the name is looked up here (socks5h and
     // socks4a leave that to the proxy).
@@ -93,6 +102,26 @@ void Dialler::on_resolve(const asio::error_code& ec, asio::ip::tcp::resolver::re
   Endpoints endpoints;
   endpoints.reserve(results.size());
   for (const auto& entry : results) endpoints.push_back(entry.endpoint());
+  connect(std::move(endpoints));
+}
+
+void Dialler::connect_to_answer() {
+  Endpoints endpoints;
+  for (const std::string& address : answer_.addresses) {
+    asio::error_code not_literal;
+    const asio::ip::address ip = asio::ip::make_address(address, not_literal);
+    if (not_literal) {
+      // lib/ checks them; another process on the link might not have. Reported from the io loop,
+      // as a resolver's failure is: the connection is still opening when start() runs.
+      Error bad{ErrorCode::kDns, Stage::kDns,
+                "DNS lookup of " + key_.host + " gave " + address + ", not an IP address"};
+      asio::post(resolver_.get_executor(), [this, keep = keep(), bad = std::move(bad)]() mutable {
+        if (wanted()) listener_.dial_failed(std::move(bad));
+      });
+      return;
+    }
+    endpoints.emplace_back(ip, key_.port);
+  }
   connect(std::move(endpoints));
 }
 

@@ -14,6 +14,7 @@
 
 #include <asio.hpp>
 
+#include "common/dns_answer.h"
 #include "core/exchange.h"
 #include "core/transport.h"
 #include "pool/pool.h"
@@ -62,6 +63,8 @@ class Dialler {
   std::shared_ptr<void> keep() const { return owner_.lock(); }
   bool wanted() const { return listener_.dial_for() != nullptr; }
 
+  // The caller's answer (answer_) instead of the resolver: its addresses, in its order.
+  void connect_to_answer();
   void on_resolve_target(const asio::error_code& ec, asio::ip::tcp::resolver::results_type results);
   void resolve_dial_host();
   void on_resolve(const asio::error_code& ec, asio::ip::tcp::resolver::results_type results);
@@ -91,6 +94,9 @@ class Dialler {
   std::optional<proxy::ProxyConfig> proxy_;
   std::unique_ptr<proxy::Handshake> tunnel_;
   std::string target_address_;
+  // What the target's name resolved to, when the request brought the answer (RequestSpec::dns):
+  // the addresses dialled; its ECH config and ALPN are for the TLS and HTTP/3 stages.
+  DnsAnswer answer_;
   // The first address the TCP connect tried ("127.0.0.1:443", "[::1]:443"): a failed connect names
   // it, as Go's dialer (and so cycletls's error text) does.
   std::string first_dialed_;

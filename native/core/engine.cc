@@ -275,7 +275,9 @@ void Engine::Impl::start(RequestSpec&& spec) {
                     s.force_http1,
                     s.http1_retry_hello,
                     {},
-                    0};
+                    0,
+                    // Through a proxy the name is the proxy's to resolve (lib resolves nothing then).
+                    s.proxy.empty() ? dial_address_set(s.dns.addresses) : std::string()};
   if (Error refused; !choose_http3(*ex, &refused)) {
     exchange_failed(ex, std::move(refused), false);
     return;

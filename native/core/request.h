@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/dns_answer.h"
 #include "common/error.h"
 #include "common/http_types.h"
 #include "profiles/fingerprint_strings.h"
@@ -107,6 +108,11 @@ struct RequestSpec {
   uint64_t tls_timeout_ms = 0;
   uint64_t headers_timeout_ms = 0;
   uint64_t body_idle_timeout_ms = 0;
+
+  // What the host name resolved to, when lib/ resolved it (a caller's `lookup` function, DNS over
+  // HTTPS); addresses empty = the engine resolves the name itself. The dialler connects to these
+  // addresses (TLS still names `host`/server_name); ignored through a proxy. ttl_seconds is lib's.
+  DnsAnswer dns;
 };
 
 // Facts about the connection a response came over (for tests, stats and the demo).

@@ -26,6 +26,7 @@ std::string describe(const PoolKey& key) {
   if (key.tls && !key.verify) s.append(" insecure");
   if (key.tls && key.http1_only) s.append(" http1");
   if (key.tls && key.http1_retry) s.append(" http1-retry");
+  if (!key.dial_addresses.empty()) s.append(" dns=").append(key.dial_addresses);
   if (key.http3()) {
     s.append(" h3");
     if (key.quic_host != key.host || key.quic_port != key.port) {
@@ -35,12 +36,24 @@ std::string describe(const PoolKey& key) {
   return s;
 }
 
+std::string dial_address_set(std::vector<std::string> addresses) {
+  std::sort(addresses.begin(), addresses.end());
+  std::string joined;
+  for (const std::string& address : addresses) {
+    if (!joined.empty()) joined += ',';
+    joined += address;
+  }
+  return joined;
+}
+
 std::string tls_session_key(const PoolKey& key) {
   PoolKey any_alpn = key;
   any_alpn.http1_only = false;
   any_alpn.http1_retry = false;
   any_alpn.quic_host.clear();  // TCP's TLS sessions; QUIC connections keep none yet
   any_alpn.quic_port = 0;
+  // Resumption follows the name, as in a browser's session cache, whatever address the name led to.
+  any_alpn.dial_addresses.clear();
   return describe(any_alpn);
 }
 
