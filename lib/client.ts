@@ -36,6 +36,7 @@ export async function connectClient(initOptions?: unknown): Promise<ClientConnec
     cookieJar: init.cookieJar,
     rejectOnError: init.rejectOnError,
     connection: init.connection,
+    init,
     requestId: () => `${client.id}:${client.nextSeq++}`,
   };
   return { instance, client, init, wsContext };

@@ -6,6 +6,7 @@ import type { Buffer } from 'node:buffer';
 
 import { MemoryCookieJar, jarCookieString, jarStore } from './cookies';
 import type { CookieJarLike } from './cookies';
+import type { ResolvedName } from './dns';
 import { CycleTLSError } from './errors';
 import { withJarCookies } from './headers';
 import type { HeaderList } from './headers';
@@ -39,7 +40,8 @@ export function toSpec(
   maxResponseBytes = DEFAULT_MAX_RESPONSE_BYTES,
   http3: Http3Mode = 'off',
   clientConnection: ConnectionPolicy = NO_POLICY,
-  dns: { dnsServers?: string; family?: number } = {},
+  dnsConfig: { dnsServers?: string; family?: number } = {},
+  resolved?: ResolvedName,
 ): NativeRequestSpec {
   const { url } = req;
   const own = req.connection;
@@ -60,8 +62,8 @@ export function toSpec(
     forceHttp1: req.forceHttp1,
     http1RetryHello: req.http1RetryHello === true ? true : undefined,
     http3: req.http3 ?? http3,
-    dnsServers: req.dnsServers ?? dns.dnsServers,
-    family: req.family ?? dns.family,
+    dnsServers: req.dnsServers ?? dnsConfig.dnsServers,
+    family: req.family ?? dnsConfig.family,
     presetHeaders: req.presetHeaders,
     wholeBody: !streaming,
     consumerCredit: streaming,
@@ -85,6 +87,9 @@ export function toSpec(
     identity: own.identity ?? clientConnection.identity,
     maxRequestsPerConnection: own.maxRequestsPerConnection ?? clientConnection.maxRequestsPerConnection,
     maxConnectionAgeMs: own.maxConnectionAgeMs ?? clientConnection.maxConnectionAgeMs,
+    dnsAddresses: resolved?.addresses,
+    dnsEchConfig: resolved && resolved.echConfig !== '' ? resolved.echConfig : undefined,
+    dnsAlpn: resolved && resolved.alpn.length > 0 ? resolved.alpn : undefined,
   };
 }
 

@@ -4,6 +4,8 @@ import { Buffer } from 'node:buffer';
 
 import type { CookieJarLike } from './cookies';
 import { normalizeDnsServers, normalizeFamily } from './dns-options';
+import { normalizeDnsOptions } from './dns';
+import type { DnsChoice } from './dns';
 import { invalidOption, invalidRange } from './errors';
 import { nativeConstants, nativeEngineOptions } from './native';
 import type { NativeEngineOptions, NativeShareOptions } from './native';
@@ -44,6 +46,8 @@ export interface NormalizedInit {
   /** The defaults of a request's `dnsServers` (c-ares's list) and `family`. */
   dnsServers?: string;
   family?: 0 | 4 | 6;
+  /** The default of a request's `lookup` / `dnsOverHttps` (undefined: the engine resolves). */
+  dns?: DnsChoice;
 }
 
 // Advanced timings of the process link, in milliseconds: [name, min, max].
@@ -112,6 +116,7 @@ export function normalizeInit(input: unknown): NormalizedInit {
     optInteger(input, 'maxResponseBytes', 1, Number.MAX_SAFE_INTEGER) ?? DEFAULT_MAX_RESPONSE_BYTES;
   const maxEventBytes = normalizeMaxEventBytes(input.maxEventBytes) ?? DEFAULT_MAX_EVENT_BYTES;
   const jar = optCookieJar(input);
+  const dns = normalizeDnsOptions(input);
   // What the engine defines (the addon is loaded from here on, once the rest is known good): the
   // pool options' ranges (native/core/engine_option_fields.h; integers, 0 = unlimited or off) and
   // the default port.
@@ -141,5 +146,6 @@ export function normalizeInit(input: unknown): NormalizedInit {
     out.clientLimits = { maxInFlight: maxInFlight ?? 0, maxQueued: maxQueuedPerClient ?? 0 };
   }
   if (jar) out.cookieJar = jar;
+  if (dns) out.dns = dns;
   return out;
 }

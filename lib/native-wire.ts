@@ -29,7 +29,8 @@ function invalid(name: string): TypeError {
 
 /**
  * packSpec(spec, headerListId): one slot per field of the schema in its order (NaN: absent;
- * booleans 0/1; numbers as they are; 1 for a string; the count of header strings), then one slot
+ * booleans 0/1; numbers as they are; 1 for a string or hex; the count of header strings or of a
+ * string list), then one slot
  * for `headerListId`: a list the engine registered (registerHeaders) that stands for
  * `spec.headers`, whose strings then stay out of the text (0: none, the headers go inline). The
  * strings of the string fields and of inline headers, in field order, are joined by NUL (which no
@@ -77,6 +78,21 @@ export function specPacker(
           `  }` +
           `  values[${i}] = x.length;` +
           `}`;
+        break;
+      case 'strings':
+        set =
+          `if (!Array.isArray(x)) throw ${bad};` +
+          `for (let k = 0; k < x.length; k++) {` +
+          `  const e = x[k];` +
+          `  if (typeof e !== 'string' || e.includes('\\0')) throw ${bad};` +
+          `  parts[n++] = e;` +
+          `}` +
+          `values[${i}] = x.length;`;
+        break;
+      case 'hex':
+        set =
+          `if (typeof x !== 'string' || x.length % 2 !== 0 || !/^[0-9A-Fa-f]*$/.test(x)) throw ${bad};` +
+          `parts[n++] = x; values[${i}] = 1;`;
         break;
       case 'bytes':
         set =

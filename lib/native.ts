@@ -99,6 +99,12 @@ export interface NativeRequestSpec {
   ja4r?: string;
   http2Fingerprint?: string;
   disableGrease?: boolean;
+  /** The host's addresses when lib resolved it (`lookup`, DNS over HTTPS): dialled, not resolved. */
+  dnsAddresses?: string[];
+  /** That answer's HTTPS-record ECHConfigList, as hex. */
+  dnsEchConfig?: string;
+  /** That answer's HTTPS-record ALPN ids. */
+  dnsAlpn?: string[];
   timeoutMs: number;
   /** The client (initCycleTLS instance) the request belongs to: its limits and fair share. */
   clientId?: number;
@@ -263,7 +269,7 @@ export interface NativeConstants {
 /** One field of the request schema (native/core/request_fields.h): a key of NativeRequestSpec. */
 export interface NativeRequestField {
   name: keyof NativeRequestSpec;
-  kind: 'string' | 'boolean' | 'port' | 'count' | 'headers' | 'bytes';
+  kind: 'string' | 'boolean' | 'port' | 'count' | 'headers' | 'bytes' | 'strings' | 'hex';
   required: boolean;
   /** Carried to the hosting process over the link (else that process decides it). */
   onLink: boolean;

@@ -7,14 +7,17 @@
 import { Buffer } from 'node:buffer';
 
 import type { CookieJarLike } from './cookies';
+import type { ResolvedName } from './dns';
 import { CycleTLSError, invalidOption } from './errors';
 import { CookieLoop, Exchange, responseMeta, toSpec } from './exchange';
 import { settleFailure, settleRefusal } from './failure';
 import { presetCatalog, presetValue, withPresetUserAgent } from './headers';
+import type { NormalizedInit } from './init-options';
 import type { ClientState, SharedInstance } from './instance';
 import type { HeadEvent } from './native';
 import { normalizeRequest } from './options';
 import type { ConnectionPolicy, NormalizedRequest } from './options';
+import { resolveHop } from './request';
 import { unreadableResponse } from './response';
 import type { CycleTLSResponseShape } from './response';
 import {
@@ -32,6 +35,8 @@ export interface WebSocketContext {
   client: ClientState;
   cookieJar: CookieJarLike | undefined;
   rejectOnError: boolean;
+  /** The client's options: its `lookup` / `dnsOverHttps` default resolves the upgrade's host. */
+  init: NormalizedInit;
   requestId(): string;
   /** The client's identity and rotation defaults (initCycleTLS's). */
   connection?: ConnectionPolicy;
@@ -240,7 +245,26 @@ export async function openWebSocket(
   const requestId = ctx.requestId();
   const rejectOnError = base.rejectOnError ?? ctx.rejectOnError;
 
-  const outcome = await upgrade(ctx, req, key, offered, perMessageDeflate, family, sessionOptions);
+  let resolved: Awaited<ReturnType<typeof resolveHop>>;
+  try {
+    resolved = await resolveHop(ctx.instance, ctx.client, req, ctx.init);
+  } catch (err) {
+    const failure = err instanceof CycleTLSError ? err : new CycleTLSError('ERR_DNS', String(err), 'dns');
+    return withSession(
+      settleFailure(failure, rejectOnError, { method: 'GET', url: wsUrl.href, proxy: req.proxy }, requestId),
+      deadSession(failure),
+    );
+  }
+  const outcome = await upgrade(
+    ctx,
+    resolved.req,
+    key,
+    offered,
+    perMessageDeflate,
+    family,
+    sessionOptions,
+    resolved.dns,
+  );
   if ('session' in outcome) {
     await cookies.store(httpUrl.href, outcome.head.headers);
     const meta = responseMeta(outcome.head, requestId, wsUrl.href, 0);
@@ -280,6 +304,7 @@ function upgrade(
   perMessageDeflate: boolean,
   family: BrowserFamily,
   sessionOptions: { maxPayload?: number; fragmentSize?: number; closeTimeoutMs?: number },
+  dns: ResolvedName | undefined,
 ): Promise<UpgradeOutcome> {
   return new Promise<UpgradeOutcome>((resolve) => {
     const exchange = new Exchange(ctx.instance, ctx.client, req);
@@ -396,7 +421,7 @@ function upgrade(
       // HTTP/2 when the server allows RFC 8441; Chrome and Safari offer http/1.1 only.
       exchange.start(
         {
-          ...toSpec(req, true, false, undefined, undefined, ctx.connection),
+          ...toSpec(req, true, false, undefined, undefined, ctx.connection, ctx.init, dns),
           upgrade: true,
           websocketOverHttp2: family === 'firefox',
           bodyStream: true,

@@ -6,6 +6,8 @@ import { Buffer } from 'node:buffer';
 import { isArrayBufferLike, pendingBody, streamingBody } from './body';
 import type { CookieJarLike } from './cookies';
 import { normalizeDnsServers, normalizeFamily } from './dns-options';
+import { normalizeDnsOptions } from './dns';
+import type { DnsChoice } from './dns';
 import { isGrease } from './echo/names';
 import { invalidOption, invalidRange } from './errors';
 import { DEFAULT_USER_AGENT, composeHeaders, withBodyLength } from './headers';
@@ -128,6 +130,8 @@ export interface NormalizedRequest {
   dnsServers: string | undefined;
   /** The address family (0, 4 or 6; undefined: initCycleTLS's, else 0). */
   family: 0 | 4 | 6 | undefined;
+  /** Who resolves the host (`lookup`, `dnsOverHttps`); undefined: the client's default. */
+  dns: DnsChoice | undefined;
 }
 
 /**
@@ -675,6 +679,7 @@ export function normalizeRequest(
       optInteger(o, 'maxDecompressedBytes', 1, Number.MAX_SAFE_INTEGER) ?? DEFAULT_MAX_DECOMPRESSED_BYTES,
     maxResponseBytes: optInteger(o, 'maxResponseBytes', 1, Number.MAX_SAFE_INTEGER),
     connection: normalizeConnectionPolicy(o),
+    dns: normalizeDnsOptions(o),
   };
 }
 

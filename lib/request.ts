@@ -11,7 +11,9 @@ import { presetCatalog, redirectHeaders } from './headers';
 import type { ClientState, SharedInstance } from './instance';
 import type { HeadEvent } from './native';
 import type { NormalizedInit } from './init-options';
-import { normalizeRequest, resolvePendingBody } from './options';
+import { DohCache, lookupWith, resolvesHere } from './dns';
+import type { DnsDeadline, DohReply, DohSend, ResolvedName } from './dns';
+import { DEFAULT_TIMEOUT_SECONDS, normalizeRequest, resolvePendingBody } from './options';
 import type { NormalizedRequest } from './options';
 import { bufferedResponse, headerValue, streamResponse } from './response';
 import type { CycleTLSResponseShape } from './response';
@@ -129,6 +131,7 @@ function runHop(
   req: NormalizedRequest,
   streaming: boolean,
   init: NormalizedInit,
+  dns?: ResolvedName,
 ): Promise<HopResult> {
   return new Promise<HopResult>((resolve, reject) => {
     const exchange = new Exchange(instance, client, req);
@@ -137,7 +140,7 @@ function runHop(
       : new BufferedHop(req, resolve, reject);
     try {
       exchange.start(
-        toSpec(req, streaming, init.retryOnHostGone, init.maxResponseBytes, init.http3, init.connection, init),
+        toSpec(req, streaming, init.retryOnHostGone, init.maxResponseBytes, init.http3, init.connection, init, dns),
         events,
         'the request was aborted',
       );
@@ -145,6 +148,107 @@ function runHop(
       reject(err);
     }
   });
+}
+
+// Each client's DNS-over-HTTPS answers (lib/dns.ts), for as long as the client lives.
+const dohCaches = new WeakMap<ClientState, DohCache>();
+
+/**
+ * The hop's host resolved by the caller's `lookup` or DNS over HTTPS, when one applies (no proxy,
+ * a name): the answer, and the request with its deadlines shortened by the time it took (the
+ * engine's clocks start at the spec). Otherwise nothing: the engine resolves.
+ */
+export async function resolveHop(
+  instance: SharedInstance,
+  client: ClientState,
+  req: NormalizedRequest,
+  init: NormalizedInit,
+): Promise<{ req: NormalizedRequest; dns?: ResolvedName }> {
+  const choice = req.dns ?? init.dns;
+  const host = req.url.hostname.startsWith('[') ? req.url.hostname.slice(1, -1) : req.url.hostname;
+  if (!resolvesHere(choice, host, req.proxy) || choice === undefined || choice === 'engine') return { req };
+  const started = Date.now();
+  const connect = req.connectTimeoutMs;
+  const deadline: DnsDeadline =
+    connect !== undefined && connect > 0 && (req.timeoutMs <= 0 || connect <= req.timeoutMs)
+      ? { ms: connect, code: 'ERR_CONNECT_TIMEOUT' }
+      : { ms: req.timeoutMs > 0 ? req.timeoutMs : DEFAULT_TIMEOUT_SECONDS * 1000, code: 'ERR_TIMEOUT' };
+  let dns: ResolvedName;
+  if ('lookup' in choice) {
+    dns = await lookupWith(choice.lookup, host, deadline);
+  } else {
+    let cache = dohCaches.get(client);
+    if (!cache) dohCaches.set(client, (cache = new DohCache()));
+    // The identity the request belongs to partitions the cache (issue #19's `identity`, where set):
+    // a shared answer's timing could link two identities.
+    const partition = (req as { identity?: unknown }).identity;
+    const send: DohSend = (url) => sendDoh(instance, client, init, req, url);
+    dns = await cache.resolve(
+      choice.dnsOverHttps,
+      typeof partition === 'string' ? partition : '',
+      host,
+      send,
+      deadline,
+    );
+  }
+  // What DNS took comes off the request's own deadlines (never below 1 ms: 0 means none).
+  const spent = Date.now() - started;
+  const less = (ms: number | undefined): number | undefined =>
+    ms !== undefined && ms > 0 ? Math.max(1, ms - spent) : ms;
+  return {
+    req: {
+      ...req,
+      timeoutMs: less(req.timeoutMs) ?? req.timeoutMs,
+      connectTimeoutMs: less(req.connectTimeoutMs),
+    },
+    dns,
+  };
+}
+
+/**
+ * One DoH query through this client's engine, as the request itself would go: its preset (or
+ * fingerprint strings) and User-Agent, its deadlines, `accept: application/dns-message`, no cookies,
+ * no redirects (Chrome's DoH requests carry no credentials), the certificate always checked. Its
+ * own host is resolved by the engine: never by DoH again.
+ */
+async function sendDoh(
+  instance: SharedInstance,
+  client: ClientState,
+  init: NormalizedInit,
+  req: NormalizedRequest,
+  url: URL,
+): Promise<DohReply> {
+  const validated = normalizeRequest(
+    url.href,
+    {
+      headers: { accept: 'application/dns-message' },
+      userAgent: req.headers.find(([name]) => name.toLowerCase() === 'user-agent')?.[1],
+      profile: req.profile || undefined,
+      ja3: req.ja3,
+      ja4r: req.ja4r,
+      http2Fingerprint: req.http2Fingerprint,
+      disableGrease: req.disableGrease,
+    },
+    'GET',
+    presetCatalog(),
+  );
+  const doh: NormalizedRequest = {
+    ...validated,
+    dns: 'engine',
+    timeoutMs: req.timeoutMs,
+    connectTimeoutMs: req.connectTimeoutMs,
+    tlsTimeoutMs: req.tlsTimeoutMs,
+    headersTimeoutMs: req.headersTimeoutMs,
+    bodyIdleTimeoutMs: req.bodyIdleTimeoutMs,
+    // A DNS message is at most 64 KiB.
+    maxResponseBytes: 65_535,
+  };
+  const hop = await runHop(instance, client, doh, false, { ...init, http3: 'off' });
+  return {
+    status: hop.head.status,
+    contentType: headerValue(hop.head.headers, 'content-type'),
+    body: hop.body ?? Buffer.alloc(0),
+  };
 }
 
 /** 301/302 turn POST into GET (as browsers do); 303 turns everything but HEAD into GET. */
@@ -212,7 +316,8 @@ export async function perform(
       const sent = cookies?.hasJar
         ? { ...current, headers: await cookies.headersFor(current.url.href, current.headers) }
         : current;
-      const hop = await runHop(instance, client, sent, streaming, init);
+      const resolved = await resolveHop(instance, client, sent, init);
+      const hop = await runHop(instance, client, resolved.req, streaming, init, resolved.dns);
       const { head } = hop;
       if (mayStoreCookies(head.headers)) {
         cookies ??= new CookieLoop(undefined, true);

@@ -4,6 +4,7 @@
 import type { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Blob } from 'node:buffer';
+import type { LookupFunction } from 'node:net';
 import { EventEmitter } from 'node:events';
 
 /** Stable error codes, from the engine up. */
@@ -309,6 +310,19 @@ export interface CycleTLSRequestOptions {
   /** The address family to connect with, as Node's: 0 (both: IPv6 first, IPv4 250 ms later, racing;
    * Happy Eyeballs v2), 4 or 6. Default: initCycleTLS's, else 0. */
   family?: DnsFamily;
+  /**
+   * Resolve the host with this function instead of the engine's resolver, as net.connect's
+   * `lookup` (dns.lookup itself fits): called as lookup(hostname, { family: 0, all: true }, cb).
+   * Its error, a throw or an answer that is not IP addresses fail with ERR_DNS; one that never
+   * calls back fails at the connect timeout. TLS still names the host. Not used through a proxy.
+   */
+  lookup?: LookupFunction;
+  /**
+   * Resolve the host by DNS over HTTPS (RFC 8484) at this https:// URL, sent through this client
+   * with the request's preset; A, AAAA and HTTPS records, cached by TTL. Failures are ERR_DNS.
+   * Not with `lookup`; not used through a proxy.
+   */
+  dnsOverHttps?: string | URL;
   /**
    * false: a fresh connection for this request, closed after it (a full TCP + TLS handshake per
    * request: what rotating-proxy users want, to get a new exit per request). The same as
@@ -720,6 +734,10 @@ export interface InitOptions {
   dnsServers?: string[];
   /** The default `family` of this client's requests (default 0: both). */
   family?: DnsFamily;
+  /** The default `lookup` of this client's requests (see CycleTLSRequestOptions.lookup). */
+  lookup?: LookupFunction;
+  /** The default `dnsOverHttps` of this client's requests; its answers are cached per client. */
+  dnsOverHttps?: string | URL;
   /** This client's own bound on waiting requests (0 = only maxQueued). */
   maxQueuedPerClient?: number;
   /** Share the engine with other processes of this user on the same port. Default true. */
@@ -999,6 +1017,7 @@ export interface InitCycleTLS {
 declare const initCycleTLS: InitCycleTLS;
 
 export { initCycleTLS };
+export type { LookupFunction };
 export default initCycleTLS;
 
 // The fingerprint echo server: `require('cycletls-native/echo')`.

@@ -54,6 +54,25 @@ std::optional<uint64_t> whole_number(Napi::Value v, uint64_t max) {
   return whole_number(v.As<Napi::Number>().DoubleValue(), max);
 }
 
+// "0aff..." (either case) as the bytes it spells; false for an odd length or a non-hex digit.
+bool hex_bytes(std::string_view hex, std::string* out) {
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  if (hex.size() % 2 != 0) return false;
+  out->clear();
+  out->reserve(hex.size() / 2);
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out->push_back(static_cast<char>(hi << 4 | lo));
+  }
+  return true;
+}
+
 // The packed spec's text, cut at its NULs into exactly `count` parts (none: the text is empty).
 // False when the count differs: a NUL inside a value (lib refuses those) can never shift one
 // value into the next field.
@@ -145,7 +164,16 @@ bool read_packed_spec(Napi::Value values_js, Napi::Value text_js, Napi::Value bo
     }
     const double d = slot(i);
     if (std::isnan(d)) return;
-    if (field.kind == FieldKind::kString) parts_expected += 1;
+    if (field.kind == FieldKind::kString || field.kind == FieldKind::kHex) parts_expected += 1;
+    if (field.kind == FieldKind::kStrings) {
+      // The count of strings; the parts bound it, as for the headers.
+      const std::optional<uint64_t> count = whole_number(d, text.size() + 1);
+      if (!count || static_cast<double>(*count) != d) {
+        bad_field = field.name;
+        return;
+      }
+      parts_expected += *count;
+    }
     if (field.kind == FieldKind::kHeaders) {
       // The count of header strings; the parts bound it (each is at least empty, with a NUL).
       const std::optional<uint64_t> count = whole_number(d, text.size() + 1);
@@ -200,6 +228,13 @@ bool read_packed_spec(Napi::Value values_js, Napi::Value text_js, Napi::Value bo
         member.push_back({std::string(parts[next_part]), std::string(parts[next_part + 1])});
       }
       ok = true;
+    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+      const size_t n = static_cast<size_t>(d);
+      member.reserve(n);
+      for (size_t k = 0; k < n; ++k) member.emplace_back(parts[next_part++]);
+      ok = true;
+    } else if (field.kind == FieldKind::kHex) {
+      ok = hex_bytes(parts[next_part++], &member);
     } else if (field.kind == FieldKind::kBody) {
       if (body_js.IsTypedArray()) {
         const std::optional<std::string_view> bytes = typed_bytes(body_js.As<Napi::TypedArray>());

@@ -44,6 +44,8 @@ void Dialler::lookup(const std::string& name, bool https_record, int family,
   query.https_record = https_record;
   query.port = key_.port;
   query.family = family;
+  // The cache is the identity's own: another identity never sees its answers or their timing.
+  query.identity = key_.identity;
   if (ex) query.servers = ex->spec.dns_servers;
   lookup_ = resolver_.resolve(std::move(query), [done = std::move(done), keep = keep()](
                                                     dns::ResolveResult r) { done(std::move(r)); });
@@ -56,6 +58,15 @@ int Dialler::family() const {
 
 void Dialler::start(std::weak_ptr<void> owner) {
   owner_ = std::move(owner);
+  // The caller resolved the name already (lib's `lookup` or DNS over HTTPS): its answer is the DNS
+  // stage. Every exchange of this key carries the same address set (the key holds it).
+  if (!key_.dial_addresses.empty() && !proxy_) {
+    if (const Exchange* ex = listener_.dial_for()) {
+      dns_answer_ = ex->spec.dns;
+      connect_to_answer();
+      return;
+    }
+  }
   if (proxy_ && proxy::resolves_locally(proxy_->scheme)) {
     // socks4 and socks5 send the target's address: the name is looked up here (socks5h and
     // socks4a leave that to the proxy).
@@ -123,6 +134,34 @@ void Dialler::on_resolve(dns::ResolveResult result) {
     asio::error_code bad;
     const asio::ip::address a = asio::ip::make_address(address, bad);
     if (!bad) endpoints.emplace_back(a, dial_port());
+  }
+  connect(std::move(endpoints));
+}
+
+void Dialler::connect_to_answer() {
+  Endpoints endpoints;
+  for (const std::string& address : dns::happy_eyeballs_order(dns_answer_.addresses, family())) {
+    asio::error_code not_literal;
+    const asio::ip::address ip = asio::ip::make_address(address, not_literal);
+    if (not_literal) {
+      // lib/ checks them; another process on the link might not have. Reported from the io loop,
+      // as a resolver's failure is: the connection is still opening when start() runs.
+      Error bad{ErrorCode::kDns, Stage::kDns,
+                "DNS lookup of " + key_.host + " gave " + address + ", not an IP address"};
+      asio::post(io_, [this, keep = keep(), bad = std::move(bad)]() mutable {
+        if (wanted()) listener_.dial_failed(std::move(bad));
+      });
+      return;
+    }
+    endpoints.emplace_back(ip, key_.port);
+  }
+  if (endpoints.empty()) {
+    Error none{ErrorCode::kDns, Stage::kDns,
+               "DNS lookup of " + key_.host + " failed: no address of the family asked for"};
+    asio::post(io_, [this, keep = keep(), none = std::move(none)]() mutable {
+      if (wanted()) listener_.dial_failed(std::move(none));
+    });
+    return;
   }
   connect(std::move(endpoints));
 }

@@ -74,6 +74,8 @@ class Dialler {
   void lookup(const std::string& name, bool https_record, int family,
               std::function<void(dns::ResolveResult)> done);
   void on_resolve_target(dns::ResolveResult result);
+  // The caller's answer (RequestSpec::dns, now dns_answer_) instead of the resolver's.
+  void connect_to_answer();
   void resolve_dial_host();
   void on_resolve(dns::ResolveResult result);
   // The addresses to try, in Happy Eyeballs order (the first that accepts wins).

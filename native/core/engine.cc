@@ -278,7 +278,9 @@ void Engine::Impl::start(RequestSpec&& spec) {
                     0,
                     s.identity,
                     s.max_requests_per_connection,
-                    s.max_connection_age_ms};
+                    s.max_connection_age_ms,
+                    // Through a proxy the name is the proxy's to resolve (lib resolves nothing then).
+                    s.proxy.empty() ? dial_address_set(s.dns.addresses) : std::string()};
   if (Error refused; !choose_http3(*ex, &refused)) {
     exchange_failed(ex, std::move(refused), false);
     return;

@@ -69,6 +69,20 @@ Http3Channel::~Http3Channel() {
 void Http3Channel::open(std::shared_ptr<Exchange> first) {
   before_start_.push_back(std::move(first));
   const PoolKey& key = host_.pool_key();
+  if (!key.dial_addresses.empty() && key.quic_host == key.host) {
+    // The caller resolved the origin (lib's `lookup` or DNS over HTTPS): its first address. An
+    // Alt-Svc alternative on another host is resolved here as ever.
+    asio::error_code not_literal;
+    const asio::ip::address ip =
+        asio::ip::make_address(before_start_.front()->spec.dns.addresses.front(), not_literal);
+    if (!not_literal) {
+      asio::post(engine_.io,
+                 [this, keep = host_.self(), server = asio::ip::udp::endpoint(ip, key.quic_port)] {
+                   if (!closed_ && !before_start_.empty()) start_quic(server);
+                 });
+      return;
+    }
+  }
   resolver_.async_resolve(key.quic_host, std::to_string(key.quic_port),
                           [this, keep = host_.self()](const asio::error_code& ec,
                                                       const asio::ip::udp::resolver::results_type& results) {
@@ -88,8 +102,11 @@ void Http3Channel::on_resolved(const asio::error_code& ec,
     host_.close("the QUIC endpoint could not be resolved");
     return;
   }
+  start_quic(results.begin()->endpoint());
+}
+
+void Http3Channel::start_quic(const asio::ip::udp::endpoint& server) {
   const Exchange& first = *before_start_.front();
-  const asio::ip::udp::endpoint server = results.begin()->endpoint();
   quic::Options options = quic_options_from_profile(*first.profile, host_.pool_key(), server);
   // alt-svc mode: TCP is the way that works already, so a QUIC handshake that gets no answer (UDP
   // dropped on the way) gives up soon and the exchange goes over TCP.

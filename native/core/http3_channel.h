@@ -53,6 +53,8 @@ class Http3Channel {
   struct Events;
   struct StreamEvents;
   void on_resolved(const asio::error_code& ec, const asio::ip::udp::resolver::results_type& results);
+  // The QUIC connection to `server`, with every exchange waiting for it.
+  void start_quic(const asio::ip::udp::endpoint& server);
   // alt-svc mode: the QUIC handshake lost the race (kAltSvcRaceDelayMs): its exchanges go over TCP.
   void on_race_lost(const asio::error_code& ec);
   // Hands an alt-svc exchange that has no response yet to the engine for TCP.

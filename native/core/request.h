@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/dns_answer.h"
 #include "common/error.h"
 #include "common/http_types.h"
 #include "profiles/fingerprint_strings.h"
@@ -123,6 +124,10 @@ struct RequestSpec {
   // it is max_connection_age_ms old; 0 = no limit. Requests reuse only connections of the same limits.
   uint64_t max_requests_per_connection = 0;
   uint64_t max_connection_age_ms = 0;
+  // What the host name resolved to, when lib/ resolved it (a caller's `lookup` function, DNS over
+  // HTTPS); addresses empty = the engine resolves the name itself. The dialler connects to these
+  // addresses (TLS still names `host`/server_name); ignored through a proxy. ttl_seconds is lib's.
+  DnsAnswer dns;
 };
 
 // Facts about the connection a response came over (for tests, stats and the demo).

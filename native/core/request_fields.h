@@ -27,6 +27,8 @@ enum class FieldKind : uint8_t {
   kCount,    // JS number 0..max (an integer: fractions are dropped); link: u64, more than max refused
   kHeaders,  // JS [name, value, ...] strings; link: a count and the pairs
   kBody,     // JS typed array (copied); link: only its size (the bytes follow in REQUEST_BODY frames)
+  kStrings,  // JS string[]; link: a count and the strings
+  kHex,      // JS string of hex digits, held as the bytes they spell; link: length-prefixed bytes
 };
 
 struct RequestField {
@@ -90,6 +92,9 @@ void visit_request_fields(Spec& s, Visit&& visit) {
         s.max_connection_age_ms);
   visit(RequestField{.name = "dnsServers", .kind = K::kString}, s.dns_servers);
   visit(RequestField{.name = "family", .kind = K::kCount, .max = 6}, s.family);
+  visit(RequestField{.name = "dnsAddresses", .kind = K::kStrings}, s.dns.addresses);
+  visit(RequestField{.name = "dnsEchConfig", .kind = K::kHex}, s.dns.ech_config_list);
+  visit(RequestField{.name = "dnsAlpn", .kind = K::kStrings}, s.dns.alpn);
 }
 
 // The kind's name as the addon exports it (requestFields()): what lib's test compares with TS types.
@@ -107,6 +112,10 @@ inline std::string_view field_kind_name(FieldKind kind) {
       return "headers";
     case FieldKind::kBody:
       return "bytes";
+    case FieldKind::kStrings:
+      return "strings";
+    case FieldKind::kHex:
+      return "hex";
   }
   return "unknown";
 }

@@ -28,7 +28,7 @@ class DnsCache {
   explicit DnsCache(size_t max_entries = kDefaultMaxEntries) : max_entries_(max_entries ? max_entries : 1) {}
 
   // The key of one lookup. The one place the request's identity joins it (so two identities never see
-  // each other's cached answers, or their timing): `identity` is "" until requests carry one.
+  // each other's cached answers, or their timing).
   static std::string key(std::string_view identity, std::string_view servers, int family,
                          std::string_view name);
 

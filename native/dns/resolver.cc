@@ -353,7 +353,7 @@ class Answered : public PendingLookup {
 
 std::shared_ptr<PendingLookup> Resolver::resolve(ResolveQuery query,
                                                  std::function<void(ResolveResult)> done) {
-  // IDENTITY: query.identity partitions the cache (empty until requests carry an identity).
+  // query.identity partitions the cache: two identities never share an answer or its timing.
   std::string key = DnsCache::key(query.identity, query.servers, query.family,
                                   query.name + (query.https_record ? "#https:" : "#") +
                                       std::to_string(query.https_record ? query.port : 0));

@@ -26,6 +26,7 @@ std::string describe(const PoolKey& key) {
   if (key.tls && !key.verify) s.append(" insecure");
   if (key.tls && key.http1_only) s.append(" http1");
   if (key.tls && key.http1_retry) s.append(" http1-retry");
+  if (!key.dial_addresses.empty()) s.append(" dns=").append(key.dial_addresses);
   if (key.http3()) {
     s.append(" h3");
     if (key.quic_host != key.host || key.quic_port != key.port) {
@@ -39,6 +40,16 @@ std::string describe(const PoolKey& key) {
   return s;
 }
 
+std::string dial_address_set(std::vector<std::string> addresses) {
+  std::sort(addresses.begin(), addresses.end());
+  std::string joined;
+  for (const std::string& address : addresses) {
+    if (!joined.empty()) joined += ',';
+    joined += address;
+  }
+  return joined;
+}
+
 std::string tls_session_key(const PoolKey& key) {
   PoolKey any_alpn = key;
   any_alpn.http1_only = false;
@@ -47,6 +58,8 @@ std::string tls_session_key(const PoolKey& key) {
   any_alpn.quic_port = 0;
   any_alpn.max_requests = 0;
   any_alpn.max_age_ms = 0;
+  // Resumption follows the name, as in a browser's session cache, whatever address the name led to.
+  any_alpn.dial_addresses.clear();
   return describe(any_alpn);
 }
 

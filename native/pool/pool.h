@@ -46,20 +46,29 @@ struct PoolKey {
   // are distinct, so a request never lands on a connection kept under another policy.
   uint64_t max_requests = 0;
   uint64_t max_age_ms = 0;
+  // The addresses the caller resolved the host to (lib's `lookup` or DNS over HTTPS), sorted and
+  // joined by ","; "" = the engine resolves. Chrome pools by host, not by address, and so do we
+  // for the engine's own answers; but a caller who names addresses (a pinned backend, a split
+  // horizon) must never be handed a connection dialled elsewhere. Sorted: the same set in another
+  // order (a round-robin answer) shares its connections.
+  std::string dial_addresses;
   bool http3() const { return quic_port != 0; }
   auto tie() const {
     return std::tie(tls, host, port, proxy, server_name, profile, verify, http1_only, http1_retry, quic_host,
-                    quic_port, identity, max_requests, max_age_ms);
+                    quic_port, identity, max_requests, max_age_ms, dial_addresses);
   }
   bool operator<(const PoolKey& o) const { return tie() < o.tie(); }
   bool operator==(const PoolKey& o) const { return tie() == o.tie(); }
 };
 
 // "https://host:port [profile]", plus " via proxy", " sni=name", " insecure", " http1",
-// " http1-retry", " h3" (" h3=host:port" for an alternative endpoint), " identity=\"name\"",
-// " max-requests=N", " max-age=Nms" when they differ from the defaults, so that distinct keys read
-// differently.
+// " http1-retry", " dns=addresses", " h3" (" h3=host:port" for an alternative endpoint),
+// " identity=\"name\"", " max-requests=N", " max-age=Nms" when they differ from the defaults, so
+// that distinct keys read differently.
 std::string describe(const PoolKey& key);
+
+// PoolKey::dial_addresses for a caller's answer: the addresses sorted and joined by ",".
+std::string dial_address_set(std::vector<std::string> addresses);
 
 // The key under which a connection's TLS sessions are kept: its identity without the ALPN variant
 // (a browser resumes a site's session whatever protocols the new connection offers: Firefox's

@@ -46,6 +46,24 @@ bool get_headers(PayloadReader& r, HeaderList* headers) {
   return true;
 }
 
+void put_strings(PayloadWriter& w, const std::vector<std::string>& strings) {
+  w.u32(static_cast<uint32_t>(strings.size()));
+  for (const auto& one : strings) w.str(one);
+}
+
+bool get_strings(PayloadReader& r, std::vector<std::string>* strings) {
+  uint32_t n = 0;
+  if (!r.u32(&n)) return false;
+  strings->clear();
+  // Each string needs at least its 4-byte length: a count beyond the payload fails at the first read.
+  for (uint32_t i = 0; i < n; ++i) {
+    std::string one;
+    if (!r.str(&one)) return false;
+    strings->push_back(std::move(one));
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string encode_hello(const Hello& h) {
@@ -84,6 +102,8 @@ std::string encode_request(const RequestSpec& spec) {
       w.u64(member);
     } else if constexpr (std::is_same_v<T, HeaderList>) {
       put_headers(w, member);
+    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+      put_strings(w, member);
     } else if (field.kind == FieldKind::kBody) {
       w.u64(member.size());
     } else {
@@ -115,6 +135,8 @@ bool decode_request(std::string_view payload, RequestSpec* s, uint64_t* body_siz
       }
     } else if constexpr (std::is_same_v<T, HeaderList>) {
       ok = get_headers(r, &member);
+    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+      ok = get_strings(r, &member);
     } else if (field.kind == FieldKind::kBody) {
       ok = r.u64(&body_size);
     } else {

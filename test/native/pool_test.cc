@@ -374,3 +374,27 @@ TEST_F(PoolAlone, IdentitiesNeverShareConnectionsOrSessions) {
 }
 
 }  // namespace
+
+namespace {
+
+// A caller's answer (lib's `lookup`, DNS over HTTPS) is part of the connection's identity as a set:
+// the same addresses in another order share connections, other addresses do not, and TLS sessions
+// still resume by name (as a browser's session cache does).
+TEST(PoolKeys, CallerAddressesPartitionConnectionsNotSessions) {
+  PoolKey engine_resolved = key_of("site.test");
+  PoolKey pinned = key_of("site.test");
+  pinned.dial_addresses = ctn::dial_address_set({"127.0.0.2", "::1", "127.0.0.1"});
+  PoolKey reordered = key_of("site.test");
+  reordered.dial_addresses = ctn::dial_address_set({"::1", "127.0.0.1", "127.0.0.2"});
+  PoolKey elsewhere = key_of("site.test");
+  elsewhere.dial_addresses = ctn::dial_address_set({"127.0.0.3"});
+  EXPECT_EQ(pinned.dial_addresses, "127.0.0.1,127.0.0.2,::1");
+  EXPECT_EQ(pinned, reordered);
+  EXPECT_FALSE(pinned == engine_resolved);
+  EXPECT_FALSE(pinned == elsewhere);
+  EXPECT_NE(ctn::describe(pinned), ctn::describe(engine_resolved));
+  EXPECT_EQ(ctn::tls_session_key(pinned), ctn::tls_session_key(engine_resolved));
+  EXPECT_EQ(ctn::tls_session_key(elsewhere), ctn::tls_session_key(engine_resolved));
+}
+
+}  // namespace

@@ -30,6 +30,10 @@ RequestSpec every_field_set() {
       member = std::min<uint64_t>(field.max, 1000 + n);
     } else if constexpr (std::is_same_v<T, HeaderList>) {
       member = {{"X-First", "1"}, {"x-empty", ""}, {"X-Last", std::string(300, 'v')}};
+    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+      member = {"first of " + std::string(field.name), "", "::1"};
+    } else if (field.kind == FieldKind::kHex) {
+      member = std::string("\x00\xfe\x0d bytes", 9);  // raw bytes, NUL included
     } else {
       member = field.kind == FieldKind::kBody ? "" : "value of " + std::string(field.name);
     }
@@ -48,6 +52,8 @@ std::vector<std::pair<std::string, std::string>> describe(const RequestSpec& s, 
       text = std::to_string(member);
     } else if constexpr (std::is_same_v<T, HeaderList>) {
       for (const auto& h : member) text += h.name + ": " + h.value + "\n";
+    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+      for (const auto& one : member) text += one + "\n";
     } else {
       text = member;
     }
@@ -64,6 +70,7 @@ TEST(RequestFields, NamesAreUniqueAndKindsMatchTheirMembers) {
     EXPECT_TRUE(names.insert(std::string(field.name)).second) << field.name;
     switch (field.kind) {
       case FieldKind::kString:
+      case FieldKind::kHex:
       case FieldKind::kBody:
         EXPECT_TRUE((std::is_same_v<T, std::string>)) << field.name;
         break;
@@ -78,6 +85,9 @@ TEST(RequestFields, NamesAreUniqueAndKindsMatchTheirMembers) {
         break;
       case FieldKind::kHeaders:
         EXPECT_TRUE((std::is_same_v<T, HeaderList>)) << field.name;
+        break;
+      case FieldKind::kStrings:
+        EXPECT_TRUE((std::is_same_v<T, std::vector<std::string>>)) << field.name;
         break;
     }
     EXPECT_NE(field_kind_name(field.kind), "unknown");

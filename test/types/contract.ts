@@ -1,5 +1,7 @@
 // Compiled (never run) by test/unit/types.test.js: the public contract must accept cycletls-style
 // code and reject misuse. Lines marked @ts-expect-error must fail to compile.
+import { lookup as dnsLookup } from 'node:dns';
+
 import initCycleTLS, { CycleTLSError, errorCodes, nativeBinding } from 'cycletls-native';
 import type {
   CycleTLSClient,
@@ -9,6 +11,7 @@ import type {
   Http3Mode,
   IdentityStats,
   InitOptions,
+  LookupFunction,
   Cookie,
   CookieJarLike,
   RequestBody,
@@ -176,6 +179,20 @@ async function main(): Promise<void> {
   // @ts-expect-error maxConnectionAgeMs is a number of milliseconds
   await initCycleTLS({ port: 9129, maxConnectionAgeMs: '1m' });
   void fam;
+  // DNS: a Node-style lookup (dns.lookup itself fits), DNS over HTTPS; both init and request options.
+  const pin: LookupFunction = (hostname, options, callback) =>
+    callback(null, [{ address: '127.0.0.1', family: 4 }]);
+  const resolving = await initCycleTLS({ port: 9127, dnsOverHttps: 'https://doh.example.test/dns-query' });
+  await resolving.get('https://example.test', { lookup: pin });
+  await resolving.get('https://example.test', { lookup: dnsLookup });
+  await resolving.get('https://example.test', { dnsOverHttps: new URL('https://doh.example.test/q') });
+  await initCycleTLS({ port: 9128, lookup: (h, o, cb) => cb(null, '::1', 6) });
+  // @ts-expect-error lookup is a function
+  await resolving.get('https://example.test', { lookup: '127.0.0.1' });
+  // @ts-expect-error dnsOverHttps is a URL
+  await initCycleTLS({ port: 9129, dnsOverHttps: true });
+  // @ts-expect-error the callback takes addresses, not numbers
+  await resolving.get('https://example.test', { lookup: (h, o, cb) => cb(null, 127) });
   es.onEvent((ev) => {
     // @ts-expect-error event data is a string
     const evNum: number = ev.data;

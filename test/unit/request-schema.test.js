@@ -8,6 +8,7 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..', '..');
 const native = require('../../dist/native');
+const { recordSpecs } = require('../helpers/spec-recorder');
 
 /** An interface's members as lib/native.ts declares them: name -> { type, optional }. */
 function declared(name) {
@@ -29,6 +30,8 @@ const TS_TYPE = {
   count: 'number',
   headers: 'string[]',
   bytes: 'Uint8Array',
+  strings: 'string[]',
+  hex: 'string',
 };
 
 const fields = native.loadAddon().requestFields;
@@ -79,8 +82,8 @@ test('constants(): the values lib/ shares with the engine', () => {
 describe('what lib/ sends', () => {
   let server;
   let url;
-  const sent = [];
-  let Original;
+  let recorder;
+  let sent;
 
   beforeAll(async () => {
     server = http.createServer((req, res) => {
@@ -89,19 +92,12 @@ describe('what lib/ sends', () => {
     });
     await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${server.address().port}/schema?q=1`;
-    // The engine class lib/instance.ts constructs, recording each spec on its way in.
-    const addon = native.loadAddon();
-    Original = addon.NativeEngine;
-    addon.NativeEngine = class extends Original {
-      request(id, spec) {
-        sent.push(spec);
-        return super.request(id, spec);
-      }
-    };
+    recorder = recordSpecs();
+    sent = recorder.sent;
   });
 
   afterAll(async () => {
-    native.loadAddon().NativeEngine = Original;
+    recorder.restore();
     await new Promise((resolve) => server.close(resolve));
   });
 
@@ -140,7 +136,7 @@ describe('what lib/ sends', () => {
         if (value === undefined) continue;
         const { kind } = byName.get(key);
         const ok =
-          kind === 'headers'
+          kind === 'headers' || kind === 'strings'
             ? Array.isArray(value) && value.every((v) => typeof v === 'string')
             : kind === 'bytes'
               ? value instanceof Uint8Array
