@@ -179,13 +179,13 @@ export async function resolveHop(
   } else {
     let cache = dohCaches.get(client);
     if (!cache) dohCaches.set(client, (cache = new DohCache()));
-    // The identity the request belongs to partitions the cache (issue #19's `identity`, where set):
-    // a shared answer's timing could link two identities.
-    const partition = (req as { identity?: unknown }).identity;
+    // The identity the request belongs to partitions the cache: a shared answer's timing could link
+    // two identities.
+    const partition = req.connection.identity ?? init.connection.identity ?? '';
     const send: DohSend = (url) => sendDoh(instance, client, init, req, url);
     dns = await cache.resolve(
       choice.dnsOverHttps,
-      typeof partition === 'string' ? partition : '',
+      partition,
       host,
       send,
       deadline,
@@ -235,6 +235,9 @@ async function sendDoh(
   const doh: NormalizedRequest = {
     ...validated,
     dns: 'engine',
+    // The DoH connection is the identity's own, as everything else it opens (not its rotation limits:
+    // one DNS server connection serves every query, as in Chrome).
+    connection: { identity: req.connection.identity ?? init.connection.identity },
     timeoutMs: req.timeoutMs,
     connectTimeoutMs: req.connectTimeoutMs,
     tlsTimeoutMs: req.tlsTimeoutMs,
