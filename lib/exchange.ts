@@ -76,6 +76,7 @@ export function toSpec(
     ja4r: req.ja4r,
     http2Fingerprint: req.http2Fingerprint,
     disableGrease: req.disableGrease,
+    echConfigList: req.echConfigList,
   };
 }
 

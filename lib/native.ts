@@ -131,6 +131,8 @@ export interface NativeRequestSpec {
   /** 'off' (TCP only), 'alt-svc' (QUIC where the origin advertised h3, else and on failure TCP) or
    * 'force' (QUIC only). */
   http3?: string;
+  /** A real Encrypted ClientHello's ECHConfigList, base64 (checked by lib/options.ts). */
+  echConfigList?: string;
 }
 
 export interface NativeEngineStats {

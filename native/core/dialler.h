@@ -54,6 +54,11 @@ class Dialler {
   bool absolute_form() const { return absolute_form_; }
   // The target's TLS handshake resumed an earlier session.
   bool tls_resumed() const { return tls_resumed_; }
+  // What the target's ClientHello did about ECH (once the handshake is done): the fingerprint.
+  EchStatus ech_status() const { return ech_status_; }
+  // The ECHConfigList (raw bytes) DNS's HTTPS record gave for the target (DnsAnswer::ech_config_list),
+  // set by the resolver before the TLS stage; the request's echConfigList wins over it.
+  void set_dns_ech_config_list(std::string list) { dns_ech_config_list_ = std::move(list); }
 
  private:
   // Where the TCP connection goes: the proxy, or the target itself.
@@ -77,6 +82,11 @@ class Dialler {
   void on_tunnel_read(const asio::error_code& ec, size_t bytes);
   void start_target();
   void on_handshake(const asio::error_code& ec);
+  // The ECHConfigList the first handshake offers: the request's, else DNS's ("" = none).
+  bool choose_ech_config_list(Error* error);
+  // The server rejected our real ECH: once, a new connection with its retry configs (or, without
+  // them, with GREASE only); true when that retry is under way.
+  bool retry_after_ech_rejection(SSL* ssl, uint32_t packed_error);
   void fail_proxy(Stage stage, const std::string& why);
 
   const PoolKey& key_;
@@ -96,6 +106,14 @@ class Dialler {
   std::string first_dialed_;
   bool absolute_form_ = false;
   bool tls_resumed_ = false;
+  // ECH: DNS's list, the list the current handshake offers (raw; "" = GREASE as the profile has
+  // it), whether the one retry after a rejection was spent, and what the handshake did.
+  std::string dns_ech_config_list_;
+  std::string ech_config_list_;
+  bool ech_chosen_ = false;
+  bool ech_retried_ = false;
+  bool ech_from_option_ = false;  // ech_config_list_ is the request's echConfigList
+  EchStatus ech_status_ = EchStatus::kNone;
 };
 
 }  // namespace ctn
