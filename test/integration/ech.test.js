@@ -6,8 +6,22 @@
 // does ("secure disable"). The accepted path and the retry configs are in the native suite
 // (test/native/engine_ech_test.cc: a BoringSSL server with ECH keys).
 const crypto = require('node:crypto');
+const path = require('node:path');
 const initCycleTLS = require('../..');
+const { echInnerHello, startEchEchoServer } = require('../../dist/echo');
+const { parseClientHello } = require('../../dist/echo/clienthello');
+const { ja4 } = require('../../dist/echo/ja');
 const { startServer, uniquePort } = require('../helpers/servers');
+
+const certDir = path.join(__dirname, '..', 'fixtures', 'certs');
+/** The echo's ECH endpoint (native/ech_server): certificate for localhost and ech-public.test. */
+function echEcho(mode) {
+  return startEchEchoServer({
+    mode,
+    cert: path.join(certDir, 'ech-server.pem'),
+    key: path.join(certDir, 'ech-server-key.pem'),
+  });
+}
 
 /** An ECHConfigList (RFC 9849 §4) of one X25519 / HKDF-SHA256 / AES-128-GCM config. */
 function echConfigList(publicName) {
@@ -93,4 +107,67 @@ test('firefox_153 keeps its ECH GREASE with a config list: the true name in the 
   const r = await echGet(server.url('/echo'), 'firefox_153');
   expect(r.status).toBe(200);
   expect(sni.server).toEqual(['localhost']);
+});
+
+describe('against the ECH echo (BoringSSL holding ECH keys)', () => {
+  const echoes = [];
+  afterAll(() => Promise.all(echoes.map((e) => e.close())));
+  const start = (mode) => {
+    const e = echEcho(mode);
+    echoes.push(e);
+    return e;
+  };
+
+  test("chrome_156 with the echo's config: accepted, the true name inside, public_name outside", async () => {
+    const echo = start('accept');
+    const r = await client.get(echo.url('/ech'), {
+      profile: 'chrome_156',
+      echConfigList: echo.echConfigList,
+    });
+    expect(r.status).toBe(200);
+    const answer = r.data;
+    expect(answer.ech).toEqual({ offered: true, accepted: true });
+    expect(answer.outerSni).toBe('ech-public.test');
+    expect(answer.innerSni).toBe('localhost');
+    const inner = echInnerHello(answer);
+    const outer = parseClientHello(Buffer.from(answer.outerHello, 'hex'));
+    // The inner hello is chrome_156's, with what ECH changes there (README "ECH"): TLS 1.3 suites only,
+    // no TLS 1.2-only extensions, no padding. Its JA4: the preset's extension and sigalg hashes
+    // change with those, the prefix keeps ALPN h2 and TLS 1.3.
+    expect(inner.ja4).toMatch(/^t13d\d{4}h2_/);
+    for (const dropped of [23, 65281, 11, 35, 21]) expect(inner.extensions).not.toContain(dropped);
+    const outerIds = new Set(outer.extensions.map((e) => e.id));
+    for (const id of inner.extensions) expect(outerIds.has(id) || id === 0).toBe(true);
+    expect(ja4(outer)).toMatch(/^t13d15\d\dh2_8daaf6152771_/); // chrome_156's cipher hash, outside too
+  });
+
+  test('a server with another key: rejected with retry configs, one reconnect, accepted', async () => {
+    const echo = start('retry');
+    const r = await client.get(echo.url('/retry'), {
+      profile: 'chrome_156',
+      echConfigList: echo.echConfigList,
+    });
+    expect(r.status).toBe(200);
+    expect(r.data.ech.accepted).toBe(true);
+    expect(r.data.innerSni).toBe('localhost');
+  });
+
+  test('a server holding no key: secure disable, one reconnect with GREASE', async () => {
+    const echo = start('disable');
+    const r = await client.get(echo.url('/disable'), {
+      profile: 'chrome_156',
+      echConfigList: echo.echConfigList,
+    });
+    expect(r.status).toBe(200);
+    expect(r.data.ech).toEqual({ offered: true, accepted: false }); // GREASE: offered, never accepted
+    expect(r.data.outerSni).toBe('localhost');
+    expect(r.data.innerHello).toBeNull();
+  });
+
+  test('without a config list the hello GREASEs ECH as before', async () => {
+    const echo = start('accept');
+    const r = await client.get(echo.url('/grease'), { profile: 'chrome_156' });
+    expect(r.data.ech).toEqual({ offered: true, accepted: false });
+    expect(r.data.outerSni).toBe('localhost');
+  });
 });

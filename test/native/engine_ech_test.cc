@@ -3,7 +3,6 @@
 // server's retry configs, Chrome's "secure disable" without them, a second rejection, a config list
 // the stack cannot parse, and GREASE as before without a list.
 #include <openssl/base64.h>
-#include <openssl/hpke.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -11,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "ech_server/ech_server.h"
 #include "engine_harness.h"
 
 namespace ctn_test {
@@ -20,35 +20,12 @@ using ctn::RequestSpec;
 
 constexpr const char* kPublicName = "ech-public.test";
 
-// One ECH key of the server: the SSL_ECH_KEYS holding it (as a retry config) and the
-// ECHConfigList a client offers for it (raw).
-struct EchKey {
-  bssl::UniquePtr<SSL_ECH_KEYS> keys;
-  std::string config_list;
-};
+using ctn::ech_server::EchKey;
 
 EchKey make_ech_key(uint8_t config_id) {
-  EchKey out;
-  bssl::UniquePtr<EVP_HPKE_KEY> key(EVP_HPKE_KEY_new());
-  uint8_t* config = nullptr;
-  size_t config_len = 0;
-  out.keys.reset(SSL_ECH_KEYS_new());
-  if (!key || !EVP_HPKE_KEY_generate(key.get(), EVP_hpke_x25519_hkdf_sha256()) ||
-      !SSL_marshal_ech_config(&config, &config_len, config_id, key.get(), kPublicName, 32)) {
-    ADD_FAILURE() << "cannot make an ECH config";
-    return out;
-  }
-  bssl::UniquePtr<uint8_t> owned_config(config);
-  uint8_t* list = nullptr;
-  size_t list_len = 0;
-  if (!out.keys || !SSL_ECH_KEYS_add(out.keys.get(), /*is_retry_config=*/1, config, config_len, key.get()) ||
-      !SSL_ECH_KEYS_marshal_retry_configs(out.keys.get(), &list, &list_len)) {
-    ADD_FAILURE() << "cannot add the ECH key";
-    return out;
-  }
-  out.config_list.assign(reinterpret_cast<const char*>(list), list_len);
-  OPENSSL_free(list);
-  return out;
+  EchKey key;
+  if (!ctn::ech_server::make_ech_key(config_id, kPublicName, &key)) ADD_FAILURE() << "cannot make an ECH key";
+  return key;
 }
 
 std::string base64(const std::string& raw) {
