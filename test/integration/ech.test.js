@@ -171,3 +171,19 @@ describe('against the ECH echo (BoringSSL holding ECH keys)', () => {
     expect(r.data.outerSni).toBe('localhost');
   });
 });
+
+test("a redirect to another host drops the config: that host's hello GREASEs ECH", async () => {
+  const fresh = await startServer({ cert: 'ech-server' });
+  const seen = [];
+  fresh.server.on('secureConnection', (sock) => seen.push(sock.servername || null));
+  try {
+    const to = fresh.url('/echo'); // localhost
+    const r = await echGet(`https://127.0.0.1:${fresh.port}/redirect-to?url=${encodeURIComponent(to)}`);
+    expect(r.status).toBe(200);
+    // 127.0.0.1: the ECH offer (public_name), then secure disable (no SNI for an IP); localhost: one
+    // connection, its own name in the clear, no offer to reject.
+    expect(seen).toEqual(['ech-public.test', null, 'localhost']);
+  } finally {
+    await fresh.close();
+  }
+});
