@@ -38,6 +38,8 @@ import { decodeQuicConnection } from './echo/quic-conn';
 import { readPcapngUdp, splitQuicConnections } from './echo/pcapng';
 
 export { ECHO_CERT_PEM, ECHO_KEY_PEM };
+export { echInnerHello, startEchEchoServer } from './echo/ech-server';
+export type { EchEchoAnswer, EchEchoServer, EchServerMode } from './echo/ech-server';
 export { decodeQuicConnection, readPcapngUdp, splitQuicConnections };
 export type {
   QuicCapturedDatagram,

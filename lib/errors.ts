@@ -23,6 +23,8 @@ export const errorCodes = [
   'ERR_SHARE_SECRET',
   'ERR_QUEUE_FULL',
   'ERR_BODY_TOO_LARGE',
+  // A real Encrypted ClientHello was rejected again after the one retry (README "ECH").
+  'ERR_ECH_REJECTED',
   // No native addon loads on this platform (lib/native.ts): the message lists what was tried.
   'ERR_NATIVE_UNAVAILABLE',
   'ERR_INTERNAL',
@@ -99,6 +101,7 @@ export function compatStatus(code: ErrorCode): number {
       return 408;
     case 'ERR_TLS_CERT':
     case 'ERR_TLS_HANDSHAKE':
+    case 'ERR_ECH_REJECTED':
       return 495;
     case 'ERR_CONNECT_REFUSED':
     case 'ERR_PROXY':

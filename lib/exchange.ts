@@ -90,6 +90,7 @@ export function toSpec(
     dnsAddresses: resolved?.addresses,
     dnsEchConfig: resolved && resolved.echConfig !== '' ? resolved.echConfig : undefined,
     dnsAlpn: resolved && resolved.alpn.length > 0 ? resolved.alpn : undefined,
+    echConfigList: req.echConfigList,
   };
 }
 

@@ -147,6 +147,8 @@ export interface NativeRequestSpec {
   dnsServers?: string;
   /** The address family to connect with: 0 (both, Happy Eyeballs), 4 or 6. */
   family?: number;
+  /** A real Encrypted ClientHello's ECHConfigList, base64 (checked by lib/options.ts). */
+  echConfigList?: string;
 }
 
 export interface NativeEngineStats {

@@ -95,6 +95,8 @@ export interface NormalizedRequest {
    * Implies forceHttp1; Firefox presets also leave out compress_certificate there. */
   http1RetryHello?: boolean;
   serverName: string | undefined;
+  /** A real Encrypted ClientHello's ECHConfigList, base64 (README "ECH"); undefined: DNS's, or GREASE. */
+  echConfigList: string | undefined;
   /** The proxy URL in one spelling (scheme://[user:password@]host[:port], credentials percent-encoded). */
   proxy: string | undefined;
   disableRedirect: boolean;
@@ -440,6 +442,24 @@ function normalizeProxy(o: Dict): string | undefined {
   return `${scheme}://${credentials}${host.toLowerCase()}${url.port !== '' ? `:${url.port}` : ''}`;
 }
 
+/**
+ * `echConfigList`: an ECHConfigList (RFC 9849 §4) in base64, as curl's `--ech ecl:` and a DNS HTTPS record's
+ * `ech` parameter carry it. Checked here: the alphabet, and the outer length that frames the list; the
+ * engine's TLS stack parses the configs themselves (a malformed one fails the request with ERR_INVALID_OPTION
+ * at the TLS stage, as Chrome fails with ERR_INVALID_ECH_CONFIG_LIST).
+ */
+function optEchConfigList(o: Dict): string | undefined {
+  const v = optString(o, 'echConfigList');
+  if (v === undefined || v === '') return undefined;
+  const bad = (why: string) =>
+    invalidRange(`option "echConfigList" must be an ECHConfigList in base64: ${why}`);
+  if (v.length > 87384 || !/^[A-Za-z0-9+/]+={0,2}$/.test(v) || v.length % 4 !== 0) throw bad('not base64');
+  const bytes = Buffer.from(v, 'base64');
+  if (bytes.length < 6 || bytes.readUInt16BE(0) !== bytes.length - 2)
+    throw bad('its length prefix does not frame the list');
+  return v;
+}
+
 /** A fingerprint string option: absent when undefined, null or empty. */
 function optFingerprint(o: Dict, key: string, shape: RegExp, what: string): string | undefined {
   const v = optString(o, key);
@@ -662,6 +682,7 @@ export function normalizeRequest(
     dnsServers: normalizeDnsServers(o),
     family: normalizeFamily(o),
     serverName,
+    echConfigList: optEchConfigList(o),
     proxy,
     disableRedirect: optBool(o, 'disableRedirect') ?? false,
     maxRedirects: (maxRedirects as number | undefined) ?? DEFAULT_MAX_REDIRECTS,

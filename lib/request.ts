@@ -285,8 +285,21 @@ function nextHop(req: NormalizedRequest, status: number, location: string): Norm
   const body = dropsBody ? undefined : req.body;
   const headers = redirectHeaders(req.headers, dropsBody, url.origin !== req.url.origin);
   // The SNI override was given for one host; another host gets its own name.
-  const serverName = url.hostname === req.url.hostname ? req.serverName : undefined;
-  return { ...req, url, method, body, bodyStream: undefined, declaredLength: undefined, headers, serverName };
+  // The SNI override and the ECH config are the first host's: a redirect elsewhere drops them.
+  const sameHost = url.hostname === req.url.hostname;
+  const serverName = sameHost ? req.serverName : undefined;
+  const echConfigList = sameHost ? req.echConfigList : undefined;
+  return {
+    ...req,
+    url,
+    method,
+    body,
+    bodyStream: undefined,
+    declaredLength: undefined,
+    headers,
+    serverName,
+    echConfigList,
+  };
 }
 
 /** A client's request: resolves with the response (or, cycletls style, with a failure's). */

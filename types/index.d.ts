@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'ERR_CLIENT_CLOSED'
   | 'ERR_QUEUE_FULL'
   | 'ERR_BODY_TOO_LARGE'
+  | 'ERR_ECH_REJECTED'
   | 'ERR_HOST_GONE'
   | 'ERR_PORT_IN_USE'
   | 'ERR_SHARE_SECRET'
@@ -254,6 +255,16 @@ export interface CycleTLSRequestOptions {
    * host drops it.
    */
   serverName?: string;
+  /**
+   * A real Encrypted ClientHello (RFC 9849) for this host: its ECHConfigList in base64, as curl's
+   * `--ech ecl:` takes it and a DNS HTTPS record's `ech` parameter carries it (this option wins over
+   * DNS's). Chrome presets then send the preset's hello encrypted inside an outer hello that names the
+   * config's public_name; Firefox presets keep their ECH GREASE (README "ECH"). A server that rejects
+   * it is retried once, as Chrome does (with its retry configs, or without ECH when it sends none);
+   * a second rejection fails with ERR_ECH_REJECTED. Not base64, or a list that does not parse:
+   * ERR_INVALID_OPTION. A redirect to another host drops it.
+   */
+  echConfigList?: string;
   /**
    * The proxy for this request: `http://`, `https://` (TLS to the proxy, verified unless
    * `insecureSkipVerify`), `socks4://`, `socks4a://`, `socks5://` (the target's name is resolved

@@ -11,6 +11,7 @@
 
 #include <string>
 
+#include "binding/ech_echo_server.h"
 #include "binding/marshal.h"
 #include "binding/native_engine.h"
 #include "binding/quic_echo_server.h"
@@ -82,6 +83,7 @@ Napi::Object Constants(Napi::Env env) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeEngine", ctn::binding::NativeEngine::Define(env));
   exports.Set("QuicEchoServer", ctn::binding::QuicEchoServer::Define(env));
+  exports.Set("EchEchoServer", ctn::binding::EchEchoServer::Define(env));
   exports.Set("info", BuildInfo(env));
   exports.Set("profileHeaders", Napi::Function::New(env, ProfileHeaders, "profileHeaders"));
   exports.Set("constants", Constants(env));

@@ -46,6 +46,8 @@ std::string_view error_code_name(ErrorCode code) noexcept {
       return "ERR_QUEUE_FULL";
     case ErrorCode::kBodyTooLarge:
       return "ERR_BODY_TOO_LARGE";
+    case ErrorCode::kEchRejected:
+      return "ERR_ECH_REJECTED";
     case ErrorCode::kInternal:
       return "ERR_INTERNAL";
   }

@@ -35,6 +35,9 @@ enum class ErrorCode {
   // A response read whole (not streamed) passed RequestSpec::max_response_bytes; the connection is
   // not reused (HTTP/1.1: closed; HTTP/2: the stream is reset).
   kBodyTooLarge,
+  // The server rejected a real Encrypted ClientHello again after the one retry Chrome allows (with
+  // its retry configs, or without ECH when it sent none): RFC 9849 §6.1.6.
+  kEchRejected,
   kInternal,  // stays last: it sizes the per-code tables (kErrorCodeCount)
 };
 

@@ -95,6 +95,11 @@ void Connection::open(std::shared_ptr<Exchange> exchange) {
   dialler_.start(weak_from_this());
 }
 
+EchStatus Connection::ech_status() const {
+  if (h3_) return h3_->tls() && SSL_ech_accepted(h3_->tls()) ? EchStatus::kReal : EchStatus::kGrease;
+  return dialler_.ech_status();
+}
+
 const Exchange* Connection::dial_for() const { return closed_ ? nullptr : exchange_.get(); }
 
 void Connection::dial_stage(Stage stage) { enter_stage_all(stage); }

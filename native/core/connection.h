@@ -87,6 +87,9 @@ class Connection : public std::enable_shared_from_this<Connection>,
   void http3_established();
   // Idle in the pool: any byte or EOF from the server now means the connection is finished.
   void park(uint64_t idle_timeout_ms);
+  // What this connection's ClientHello did about ECH: 'real' (accepted), 'grease' or 'none' (TCP;
+  // HTTP/3 connections report their profile's GREASE).
+  EchStatus ech_status() const;
 
  private:
   // The setup failed: the exchange it was for and the waiters fail with `error`; it closes.

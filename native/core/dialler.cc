@@ -173,6 +173,12 @@ void Dialler::connect(Endpoints endpoints) {
   first_dialed_ = (first.is_v6() ? "[" + address + "]" : address) + ":" + std::to_string(dial_port());
   endpoints_ = std::move(endpoints);
   next_endpoint_ = 0;
+  // A new race (the first, or the one reconnect after an ECH rejection): the last race's attempts
+  // are closed and their handlers, should any still be queued, see another race number.
+  ++race_;
+  connected_ = false;
+  attempts_.clear();
+  attempts_in_flight_ = 0;
   start_attempt();
 }
 
@@ -183,11 +189,13 @@ void Dialler::start_attempt() {
   ++attempts_in_flight_;
   attempts_.back()->async_connect(
       endpoints_[next_endpoint_++],
-      [this, index, keep = keep()](const asio::error_code& ec) { on_attempt(index, ec); });
+      [this, race = race_, index, keep = keep()](const asio::error_code& ec) {
+        if (race == race_) on_attempt(index, ec);
+      });
   if (next_endpoint_ >= endpoints_.size()) return;
   attempt_delay_.expires_after(std::chrono::milliseconds(dns::kConnectionAttemptDelayMs));
-  attempt_delay_.async_wait([this, keep = keep()](const asio::error_code& ec) {
-    if (!ec && !connected_ && !cancelled_ && wanted()) start_attempt();
+  attempt_delay_.async_wait([this, race = race_, keep = keep()](const asio::error_code& ec) {
+    if (!ec && race == race_ && !connected_ && !cancelled_ && wanted()) start_attempt();
   });
 }
 
@@ -377,8 +385,15 @@ void Dialler::start_target() {
   // ECH: dns_answer_.ech_config_list is the target's ECHConfigList from its HTTPS record ("" = none).
   // The fingerprinted handshake runs end to end with the target, inside the tunnel when there is
   // one (the proxy relays its bytes; an https:// proxy's TLS carries them).
+  if (!choose_ech_config_list(&error)) {
+    listener_.dial_failed(std::move(error));
+    return;
+  }
   SSL* ssl = transport_.add_target_tls(std::move(context));
-  if (!prepare_connection(ssl, profile, options, key_.server_name, &error)) {
+  if (!prepare_connection(ssl, profile, options, key_.server_name, &error, ech_config_list_)) {
+    // The caller's echConfigList is misuse; DNS's list (or the server's retry configs) is the
+    // server's fault, as for any other handshake failure.
+    if (error.code == ErrorCode::kInvalidOption && !ech_from_option_) error.code = ErrorCode::kTlsHandshake;
     listener_.dial_failed(std::move(error));
     return;
   }
@@ -395,12 +410,59 @@ void Dialler::on_handshake(const asio::error_code& ec) {
   SSL* ssl = transport_.target_ssl();
   if (ec) {
     const bool from_tls = ec.category() == asio::error::get_ssl_category();
-    listener_.dial_failed(
-        classify_handshake_failure(ssl, from_tls ? static_cast<uint32_t>(ec.value()) : 0, ec.message()));
+    const uint32_t packed = from_tls ? static_cast<uint32_t>(ec.value()) : 0;
+    if (retry_after_ech_rejection(ssl, packed)) return;
+    listener_.dial_failed(classify_handshake_failure(ssl, packed, ec.message()));
     return;
   }
   tls_resumed_ = SSL_session_reused(ssl) != 0;
+  ech_status_ = ech_status_of(ssl, listener_.dial_for()->profile->tls);
   listener_.dialled(negotiated_alpn(ssl) == "h2");
+}
+
+// ---- Encrypted ClientHello ----
+
+bool Dialler::choose_ech_config_list(Error* error) {
+  if (ech_chosen_) return true;  // a retry keeps what retry_after_ech_rejection chose
+  ech_chosen_ = true;
+  const std::string& option = listener_.dial_for()->spec.ech_config_list;
+  if (option.empty()) {
+    ech_config_list_ = dns_answer_.ech_config_list;
+    return true;
+  }
+  ech_from_option_ = true;
+  if (!decode_ech_config_list(option, &ech_config_list_)) {
+    *error = Error{ErrorCode::kInvalidOption, Stage::kTls, "echConfigList is not base64"};
+    return false;
+  }
+  return true;
+}
+
+// Chrome's SSLConnectJob, on ERR_ECH_NOT_NEGOTIATED (BoringSSL's SSL_R_ECH_REJECTED, raised only
+// once the outer handshake's certificate verified against the config's public_name): the retry
+// configs make one new connection offer them; none means the server turned ECH off ("secure
+// disable", RFC 9849 §6.1.6), and the new connection goes without ECH (the profile's GREASE). A
+// second rejection is the request's failure.
+bool Dialler::retry_after_ech_rejection(SSL* ssl, uint32_t packed_error) {
+  std::string retry_configs;
+  if (ech_config_list_.empty() || !ech_rejected(ssl, packed_error, &retry_configs)) return false;
+  if (ech_retried_) {
+    listener_.dial_failed(
+        Error{ErrorCode::kEchRejected, Stage::kTls,
+              "the server rejected the Encrypted ClientHello again after its retry configs"});
+    return true;
+  }
+  ech_retried_ = true;
+  ech_from_option_ = false;
+  ech_config_list_ = std::move(retry_configs);
+  tunnel_.reset();
+  transport_.reset();
+  if (!key_.dial_addresses.empty() && !proxy_) {
+    connect_to_answer();  // the caller's answer again (dns_answer_ still holds it)
+  } else {
+    resolve_dial_host();
+  }
+  return true;
 }
 
 }  // namespace ctn

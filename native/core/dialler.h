@@ -58,8 +58,11 @@ class Dialler {
   // The target's TLS handshake resumed an earlier session.
   bool tls_resumed() const { return tls_resumed_; }
   // What the target's name resolved to (empty for an IP literal or through a proxy that resolves):
-  // its HTTPS record's ECH config list (the TLS stage's) and alpn (HTTP/3 discovery's).
+  // its HTTPS record's ECH config list (the TLS stage's; the request's echConfigList wins over it)
+  // and alpn (HTTP/3 discovery's).
   const DnsAnswer& dns_answer() const { return dns_answer_; }
+  // What the target's ClientHello did about ECH (once the handshake is done): the fingerprint.
+  EchStatus ech_status() const { return ech_status_; }
 
  private:
   // Where the TCP connection goes: the proxy, or the target itself.
@@ -94,6 +97,11 @@ class Dialler {
   void on_tunnel_read(const asio::error_code& ec, size_t bytes);
   void start_target();
   void on_handshake(const asio::error_code& ec);
+  // The ECHConfigList the first handshake offers: the request's, else DNS's ("" = none).
+  bool choose_ech_config_list(Error* error);
+  // The server rejected our real ECH: once, a new connection with its retry configs (or, without
+  // them, with GREASE only); true when that retry is under way.
+  bool retry_after_ech_rejection(SSL* ssl, uint32_t packed_error);
   void fail_proxy(Stage stage, const std::string& why);
 
   const PoolKey& key_;
@@ -116,6 +124,7 @@ class Dialler {
   asio::error_code last_connect_error_;
   bool connected_ = false;
   bool cancelled_ = false;
+  uint32_t race_ = 0;  // which race an attempt's handler belongs to
   // Proxy (key_.proxy parsed); the tunnel's handshake while it runs; the target's address for
   // proxies that take addresses (socks4, socks5), resolved here.
   std::optional<proxy::ProxyConfig> proxy_;
@@ -126,6 +135,13 @@ class Dialler {
   std::string first_dialed_;
   bool absolute_form_ = false;
   bool tls_resumed_ = false;
+  // ECH: the list the current handshake offers (raw; "" = GREASE as the profile has it), whether
+  // the one retry after a rejection was spent, and what the handshake did.
+  std::string ech_config_list_;
+  bool ech_chosen_ = false;
+  bool ech_retried_ = false;
+  bool ech_from_option_ = false;  // ech_config_list_ is the request's echConfigList
+  EchStatus ech_status_ = EchStatus::kNone;
 };
 
 }  // namespace ctn

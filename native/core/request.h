@@ -128,6 +128,11 @@ struct RequestSpec {
   // HTTPS); addresses empty = the engine resolves the name itself. The dialler connects to these
   // addresses (TLS still names `host`/server_name); ignored through a proxy. ttl_seconds is lib's.
   DnsAnswer dns;
+  // A real Encrypted ClientHello (RFC 9849) for this host: an ECHConfigList in base64, as curl's
+  // `--ech ecl:` takes it (lib/ checked the alphabet). It wins over the one DNS's HTTPS record
+  // gives. "" = whatever DNS gives, else the profile's ECH GREASE. Not part of the connection's
+  // identity (Chrome pools by destination, never by ECH config): a pooled connection is reused.
+  std::string ech_config_list;
 };
 
 // Facts about the connection a response came over (for tests, stats and the demo).

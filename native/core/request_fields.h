@@ -95,6 +95,7 @@ void visit_request_fields(Spec& s, Visit&& visit) {
   visit(RequestField{.name = "dnsAddresses", .kind = K::kStrings}, s.dns.addresses);
   visit(RequestField{.name = "dnsEchConfig", .kind = K::kHex}, s.dns.ech_config_list);
   visit(RequestField{.name = "dnsAlpn", .kind = K::kStrings}, s.dns.alpn);
+  visit(RequestField{.name = "echConfigList", .kind = K::kString}, s.ech_config_list);
 }
 
 // The kind's name as the addon exports it (requestFields()): what lib's test compares with TS types.

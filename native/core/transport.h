@@ -136,6 +136,14 @@ class Transport {
     asio::error_code ignored;
     socket_.close(ignored);
   }
+  // Closed, and back to bare TCP (the TLS layers dropped, inner first): the dialler dials again on
+  // this transport (ECH's one retry after a rejection).
+  void reset() {
+    close();
+    tunnel_tls_.reset();
+    tls_.reset();
+    proxy_tls_.reset();
+  }
 
  private:
   int native_handle() const { return const_cast<asio::ip::tcp::socket&>(socket_).native_handle(); }

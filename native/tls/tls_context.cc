@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <brotli/decode.h>
+#include <openssl/base64.h>
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
@@ -608,8 +609,52 @@ bool add_hello_extensions(SSL* ssl, const TlsProfile& t, const std::vector<std::
                           Error* error);
 }  // namespace
 
+std::string_view ech_status_name(EchStatus status) {
+  switch (status) {
+    case EchStatus::kGrease:
+      return "grease";
+    case EchStatus::kReal:
+      return "real";
+    case EchStatus::kNone:
+      break;
+  }
+  return "none";
+}
+
+bool sends_real_ech(const TlsProfile& t) { return t.ech_grease && !t.ech_grease_nss; }
+
+bool decode_ech_config_list(std::string_view base64, std::string* out) {
+  size_t max_len = 0;
+  if (base64.empty() || !EVP_DecodedLength(&max_len, base64.size())) return false;
+  out->resize(max_len);
+  size_t len = 0;
+  if (!EVP_DecodeBase64(reinterpret_cast<uint8_t*>(out->data()), &len, max_len,
+                        reinterpret_cast<const uint8_t*>(base64.data()), base64.size())) {
+    out->clear();
+    return false;
+  }
+  out->resize(len);
+  return true;
+}
+
+EchStatus ech_status_of(SSL* ssl, const TlsProfile& t) {
+  if (SSL_ech_accepted(ssl)) return EchStatus::kReal;
+  return t.ech_grease ? EchStatus::kGrease : EchStatus::kNone;
+}
+
+bool ech_rejected(SSL* ssl, uint32_t packed_error, std::string* retry_configs) {
+  const uint32_t e = packed_error != 0 ? packed_error : ERR_peek_error();
+  if (ERR_GET_LIB(e) != ERR_LIB_SSL || ERR_GET_REASON(e) != SSL_R_ECH_REJECTED) return false;
+  const uint8_t* configs = nullptr;
+  size_t len = 0;
+  SSL_get0_ech_retry_configs(ssl, &configs, &len);
+  retry_configs->assign(reinterpret_cast<const char*>(configs), len);
+  ERR_clear_error();
+  return true;
+}
+
 bool prepare_connection(SSL* ssl, const Profile& profile, const TlsOptions& options,
-                        const std::string& server_name, Error* error) {
+                        const std::string& server_name, Error* error, std::string_view ech_config_list) {
   const bool ip = is_ip_literal(server_name);
   // Browsers send no SNI for IP literals; neither do we.
   if (!ip && !server_name.empty() && !SSL_set_tlsext_host_name(ssl, server_name.c_str())) {
@@ -625,6 +670,18 @@ bool prepare_connection(SSL* ssl, const Profile& profile, const TlsOptions& opti
       *error = Error{ErrorCode::kInvalidOption, Stage::kTls, last_ssl_error("verify host")};
       return false;
     }
+  }
+  // Chrome (SSLClientSocketImpl::Init) enables ECH GREASE and, when DNS gave a config list, sets
+  // it too: BoringSSL then sends the real offer, or GREASE when no config in the list is usable.
+  // A list it cannot parse fails the connection there (ERR_INVALID_ECH_CONFIG_LIST).
+  if (!ech_config_list.empty() && sends_real_ech(profile.tls) &&
+      !SSL_set1_ech_config_list(ssl, reinterpret_cast<const uint8_t*>(ech_config_list.data()),
+                                ech_config_list.size())) {
+    ERR_clear_error();
+    *error = Error{ErrorCode::kInvalidOption, Stage::kTls,
+                   "the ECHConfigList cannot be parsed (Chrome fails such a connection with "
+                   "ERR_INVALID_ECH_CONFIG_LIST)"};
+    return false;
   }
   return add_hello_extensions(ssl, profile.tls, offered_alpn(profile, options), error);
 }

@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -105,10 +106,37 @@ class TlsSessionCache {
   std::list<std::string> recency_;
 };
 
+// What a connection's ClientHello did about Encrypted ClientHello (RFC 9849): nothing (the profile's
+// browser sends no ECH), GREASE (a random payload), or a real ECH that the server accepted (a real
+// offer that the server rejects never completes: see Dialler's retry).
+enum class EchStatus { kNone, kGrease, kReal };
+std::string_view ech_status_name(EchStatus status);  // "none", "grease", "real"
+
+// Whether `t` sends a real ECH when it has an ECHConfigList. Chrome does (BoringSSL's ECH client is
+// Chrome's). Firefox's NSS does too, but NSS encodes the inner hello differently from BoringSSL
+// (its ech_outer_extensions list, the full cipher list inside, padding to 31 mod 32): a BoringSSL
+// offer would not look like Firefox's, so NSS-shaped profiles keep their NSS-sized GREASE.
+bool sends_real_ech(const TlsProfile& t);
+
+// The raw ECHConfigList of a base64 text (RequestSpec::ech_config_list); false when it is not base64.
+bool decode_ech_config_list(std::string_view base64, std::string* out);
+
 // Applies per-connection settings before the handshake. `server_name` goes into SNI unless it is
-// an IP literal; `verify_name` is what the certificate must match.
+// an IP literal; `verify_name` is what the certificate must match. With a non-empty
+// `ech_config_list` (raw bytes) and a profile that sends_real_ech, the hello is a real Encrypted
+// ClientHello: the profile's hello inside, the config's public_name in the outer SNI; a list the
+// stack cannot parse fails (ERR_INVALID_OPTION; Chrome: ERR_INVALID_ECH_CONFIG_LIST), a list
+// whose configs it cannot use falls back to GREASE (BoringSSL, so Chrome).
 bool prepare_connection(SSL* ssl, const Profile& profile, const TlsOptions& options,
-                        const std::string& server_name, Error* error);
+                        const std::string& server_name, Error* error, std::string_view ech_config_list = {});
+
+// After a handshake: what its ClientHello did about ECH.
+EchStatus ech_status_of(SSL* ssl, const TlsProfile& t);
+
+// After a failed handshake: whether the server rejected a real ECH offer (SSL_R_ECH_REJECTED, its
+// certificate verified against the config's public_name), and if so its retry configs ("" = none:
+// the server turned ECH off).
+bool ech_rejected(SSL* ssl, uint32_t packed_error, std::string* retry_configs);
 
 // QUIC (RFC 9001): the ClientHello inside the Initial, shaped by `t` (a Profile's quic_tls). The
 // first shapes a QUIC connection's own SSL_CTX after ngtcp2 configured it (refusing with

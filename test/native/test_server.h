@@ -88,6 +88,21 @@ struct ServerOptions {
   int handshake_delay_ms = 0;  // TLS: wait this long after accepting before the handshake
   // TLS: connections after the first wait for this to become true before the handshake.
   const std::atomic<bool>* handshake_gate = nullptr;
+  // TLS: called on the connection's thread before each handshake with the context and the
+  // connection's index (the ECH tests set and swap the server's ECH keys here).
+  std::function<void(SSL_CTX*, int)> before_handshake = nullptr;
+};
+
+// What one TLS connection's ClientHello was, as the server saw it: the hello on the wire (the
+// outer one when ECH was offered) and, when the server decrypted an Encrypted ClientHello, the
+// inner one (handshake messages, header included); whether the handshake completed and accepted
+// ECH, and the SNI it ended with (the inner one when ECH was accepted).
+struct HelloRecord {
+  std::string outer;
+  std::string inner;
+  bool completed = false;
+  bool ech_accepted = false;
+  std::string server_name;
 };
 
 class TestServer;
@@ -259,6 +274,11 @@ class TestServer {
     std::lock_guard<std::mutex> lock(mu_);
     return requests_.size();
   }
+  // Every TLS connection's ClientHello(s), completed or not, in handshake order.
+  std::vector<HelloRecord> hellos() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return hellos_;
+  }
   // SNI per completed handshake ("" when none was sent), in handshake order.
   std::vector<std::string> server_names() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -344,9 +364,23 @@ class TestServer {
         const auto until = Clock::now() + std::chrono::milliseconds(options_.handshake_delay_ms);
         while (!stopping_.load() && Clock::now() < until) std::this_thread::sleep_for(2ms);
       }
+      if (options_.before_handshake) options_.before_handshake(ctx_, index);
       ssl = SSL_new(ctx_);
       SSL_set_fd(ssl, fd);
-      if (SSL_accept(ssl) != 1) {
+      HelloRecord hello;
+      SSL_set_msg_callback(ssl, &TestServer::note_hello_message);
+      SSL_set_msg_callback_arg(ssl, &hello);
+      const bool accepted = SSL_accept(ssl) == 1;
+      SSL_set_msg_callback(ssl, nullptr);
+      hello.completed = accepted;
+      hello.ech_accepted = accepted && SSL_ech_accepted(ssl);
+      const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+      hello.server_name = name != nullptr ? name : "";
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        hellos_.push_back(std::move(hello));
+      }
+      if (!accepted) {
         ERR_clear_error();
         ServerConn conn(*this, fd, ssl, index);  // closes and frees
         return;
@@ -360,6 +394,19 @@ class TestServer {
     ServerConn conn(*this, fd, ssl, index);
     handler_(conn);
     ERR_clear_error();
+  }
+
+  // The first ClientHello read (the outer one) and a decrypted ClientHelloInner.
+  static void note_hello_message(int is_write, int, int content_type, const void* buf, size_t len, SSL*,
+                                 void* arg) {
+    auto* hello = static_cast<HelloRecord*>(arg);
+    const std::string_view bytes(static_cast<const char*>(buf), len);
+    if (is_write || bytes.empty()) return;
+    if (content_type == SSL3_RT_HANDSHAKE && bytes[0] == SSL3_MT_CLIENT_HELLO && hello->outer.empty()) {
+      hello->outer.assign(bytes);
+    } else if (content_type == SSL3_RT_CLIENT_HELLO_INNER && hello->inner.empty()) {
+      hello->inner.assign(bytes);
+    }
   }
 
   // Called by ServerConn::close under no lock.
@@ -399,6 +446,7 @@ class TestServer {
   int peer_closes_ = 0;
   std::vector<std::string> requests_;
   std::vector<std::string> server_names_;
+  std::vector<HelloRecord> hellos_;
 };
 
 // ---- ServerConn ----

@@ -86,6 +86,12 @@ async function main(): Promise<void> {
   await capped.get('https://example.test', { maxResponseBytes: '1MB' });
   const tooLarge: ErrorCode = 'ERR_BODY_TOO_LARGE';
   void tooLarge;
+  // ECH: an ECHConfigList in base64 per request; a second rejection's code.
+  await capped.get('https://example.test', { echConfigList: 'AEX+DQBBAQAgACB0ZXN0' });
+  // @ts-expect-error echConfigList is base64 text, not bytes
+  await capped.get('https://example.test', { echConfigList: new Uint8Array(4) });
+  const echRejected: ErrorCode = 'ERR_ECH_REJECTED';
+  void echRejected;
 
   const r = await client(
     'https://example.test',

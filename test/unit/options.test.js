@@ -1284,6 +1284,24 @@ describe('normalizeRequest: other options', () => {
     expectInvalid(() => norm({ serverName: 'bad name/' }), RangeError, /serverName/);
   });
 
+  test('echConfigList: base64 of a framed ECHConfigList accepted, empty means none, bad values rejected', () => {
+    // 00 04 | fe0d 0000: a list whose length prefix frames it (the engine parses the configs).
+    const framed = Buffer.from([0x00, 0x04, 0xfe, 0x0d, 0x00, 0x00]).toString('base64');
+    expect(norm({ echConfigList: framed }).echConfigList).toBe(framed);
+    expect(norm({ echConfigList: '' }).echConfigList).toBeUndefined();
+    expect(norm({}).echConfigList).toBeUndefined();
+    expectInvalid(() => norm({ echConfigList: 5 }), TypeError, /echConfigList/);
+    for (const bad of [
+      'not base64!',
+      'AAEC=',
+      '@@@@',
+      Buffer.from([0, 9, 1, 2, 3, 4]).toString('base64'),
+      'AAA=',
+    ]) {
+      expectInvalid(() => norm({ echConfigList: bad }), RangeError, /echConfigList/);
+    }
+  });
+
   test('serverName longer than a DNS name (253) → RangeError naming the option', () => {
     expect(norm({ serverName: `${'a'.repeat(63)}.${'b'.repeat(63)}.test` }).serverName).toHaveLength(132);
     expectInvalid(() => norm({ serverName: 'a'.repeat(300) }), RangeError, /serverName/);
