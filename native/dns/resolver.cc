@@ -8,6 +8,7 @@
 #include <chrono>
 #include <mutex>
 #include <optional>
+#include <string_view>
 
 #include "dns/https_record.h"
 
@@ -54,6 +55,25 @@ std::string reason(int status) {
 
 // The failures that say something about the name itself, which Chrome caches (briefly).
 bool cacheable_failure(int status) { return status == ARES_ENOTFOUND || status == ARES_ENODATA; }
+
+// A name DNS is not asked about, so neither is its HTTPS record: localhost and its subdomains (RFC
+// 6761 §6.3; c-ares answers them itself) and the names of /etc/hosts (Chrome answers those from the
+// hosts file and asks no DNS either).
+bool local_name(ares_channel channel, const std::string& name) {
+  auto ends_with = [&](std::string_view suffix) {
+    return name.size() >= suffix.size() &&
+           name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (name == "localhost" || ends_with(".localhost") || ends_with(".localhost.")) return true;
+  for (int family : {AF_INET, AF_INET6}) {
+    hostent* entry = nullptr;
+    if (ares_gethostbyname_file(channel, name.c_str(), family, &entry) == ARES_SUCCESS) {
+      ares_free_hostent(entry);
+      return true;
+    }
+  }
+  return false;
+}
 
 void init_library_once() {
   static std::once_flag once;
@@ -210,7 +230,7 @@ class Lookup : public PendingLookup, public std::enable_shared_from_this<Lookup>
     channel->started();
     ares_getaddrinfo(channel->get(), query_.name.c_str(), nullptr, &hints, &Lookup::on_addresses,
                      new std::shared_ptr<Lookup>(shared_from_this()));
-    if (query_.https_record) {
+    if (query_.https_record && !local_name(channel->get(), query_.name)) {
       channel->started();
       ares_query(channel->get(), https_query_name(query_.name, query_.port).c_str(), 1 /* IN */, kTypeHttps,
                  &Lookup::on_https, new std::shared_ptr<Lookup>(shared_from_this()));
@@ -304,7 +324,10 @@ class Lookup : public PendingLookup, public std::enable_shared_from_this<Lookup>
       }
       resolver_.cache_.store(cache_key_, result.answer, now);
     }
-    if (auto done = std::move(done_)) done(std::move(result));
+    // Later, never inside resolve() (c-ares answers a hosts-file name or a literal at once).
+    asio::post(resolver_.io_, [self = shared_from_this(), result = std::move(result)]() mutable {
+      if (auto done = std::move(self->done_)) done(std::move(result));
+    });
   }
 
   Resolver& resolver_;

@@ -8,6 +8,7 @@ const http = require('node:http');
 const initCycleTLS = require('../..');
 const { startDnsmasq, httpsRdata } = require('../helpers/dnsmasq');
 const { startServer, uniquePort } = require('../helpers/servers');
+const { startEchoServer } = require('../../dist/echo');
 
 let dns;
 let v4; // plain HTTP on 127.0.0.1
@@ -74,6 +75,17 @@ test('an https:// lookup also asks the HTTPS record (type 65) at the port-prefix
     const r = await client.get(url, opts({ insecureSkipVerify: true }));
     expect(r.status).toBe(200);
     expect(dns.questions(name, 'HTTPS')).toBe(1);
+  } finally {
+    await tls.close();
+  }
+});
+
+test('localhost asks no name server, not even for its HTTPS record', async () => {
+  const tls = await startServer({ tls: true });
+  try {
+    const r = await client.get(tls.url('/echo'), opts());
+    expect(r.status).toBe(200);
+    expect(dns.log()).not.toMatch(/localhost/);
   } finally {
     await tls.close();
   }
@@ -164,6 +176,29 @@ test('Happy Eyeballs: IPv6 first, and the IPv4 address when IPv6 has no listener
     await c.exit();
     await new Promise((resolve) => twin.close(resolve));
     await new Promise((resolve) => v6twin.close(resolve));
+  }
+});
+
+test("an HTTPS record whose alpn has h3 sends the origin's next requests over HTTP/3 (http3: 'alt-svc')", async () => {
+  // The echo answers HTTP/3 on its TCP port's number and sends no Alt-Svc: only the record advertises h3.
+  const echo = await startEchoServer({ quic: true });
+  const name = 'h3.dns.test';
+  const records = await startDnsmasq({
+    hosts: { [name]: ['127.0.0.1'] },
+    https: { [`_${echo.port}._https.${name}`]: httpsRdata({ alpn: ['h3', 'h2'] }) },
+  });
+  const c = await initCycleTLS({ port: uniquePort(), dnsServers: [records.address], http3: 'alt-svc' });
+  try {
+    const url = `https://${name}:${echo.port}/anything`;
+    const o = opts({ insecureSkipVerify: true, profile: 'chrome_156', responseType: 'json' });
+    const first = await c.get(url, o);
+    expect(first.connection.protocol).not.toBe('h3'); // Chrome would race QUIC already here
+    const second = await c.get(url, o);
+    expect(second.connection.protocol).toBe('h3');
+  } finally {
+    await c.exit();
+    await records.close();
+    await echo.close();
   }
 });
 

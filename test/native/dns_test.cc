@@ -336,6 +336,18 @@ TEST(Resolver, ReportsNxdomainAndTimeoutWithTheReason) {
   EXPECT_NE(r.error.find("timeout"), std::string::npos) << r.error;
 }
 
+TEST(Resolver, LocalhostAsksNoNameServerNotEvenForTheHttpsRecord) {
+  asio::io_context io;
+  TinyNameServer server(io);
+  Resolver resolver(io);
+  ResolveQuery q = query("localhost", server.address());
+  q.https_record = true;
+  const ResolveResult r = run(io, resolver, q);
+  EXPECT_EQ(r.error, "");
+  EXPECT_FALSE(r.answer.addresses.empty());
+  EXPECT_EQ(server.questions, 0);
+}
+
 TEST(Resolver, FamilyAndCancel) {
   asio::io_context io;
   TinyNameServer server(io);
