@@ -215,6 +215,13 @@ test('dnsServers and family are validated', async () => {
     const err = await failure(client.get(`http://v4.dns.test:${v4.port}/`, opts(extra)));
     expect([JSON.stringify(extra), err.code]).toEqual([JSON.stringify(extra), code]);
   }
+  // initCycleTLS's defaults are held to the same rules.
+  await expect(initCycleTLS({ port: uniquePort(), dnsServers: '127.0.0.1' })).rejects.toMatchObject({
+    code: 'ERR_INVALID_OPTION',
+  });
+  await expect(initCycleTLS({ port: uniquePort(), family: 'ipv4' })).rejects.toMatchObject({
+    code: 'ERR_INVALID_OPTION',
+  });
   // Every accepted spelling: ip, ip:port, v6, [v6]:port.
   const r = await client.get(
     `http://v4.dns.test:${v4.port}/echo`,
