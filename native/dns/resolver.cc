@@ -215,7 +215,11 @@ class Lookup : public PendingLookup, public std::enable_shared_from_this<Lookup>
         done_(std::move(done)),
         https_grace_(resolver.io_) {}
 
-  void cancel() override {
+  void cancel() override { drop(); }
+
+  // Nobody is told anything any more. The handler goes now: it may hold what holds this lookup (a
+  // connection keeps its pending lookup), and that cycle must not outlive the lookup.
+  void drop() {
     done_ = nullptr;
     https_grace_.cancel();
   }
@@ -249,7 +253,7 @@ class Lookup : public PendingLookup, public std::enable_shared_from_this<Lookup>
   static void on_addresses(void* arg, int status, int /*timeouts*/, ares_addrinfo* result) {
     auto self = take(arg);
     std::unique_ptr<ares_addrinfo, void (*)(ares_addrinfo*)> owned(result, ares_freeaddrinfo);
-    if (status == ARES_EDESTRUCTION) return;  // the engine is going away: nobody to tell
+    if (status == ARES_EDESTRUCTION) return self->drop();  // the engine is going away: nobody to tell
     if (auto channel = self->channel_.lock()) channel->finished();
     self->addresses_done_ = true;
     self->status_ = status;
@@ -287,7 +291,7 @@ class Lookup : public PendingLookup, public std::enable_shared_from_this<Lookup>
 
   static void on_https(void* arg, int status, int /*timeouts*/, unsigned char* message, int length) {
     auto self = take(arg);
-    if (status == ARES_EDESTRUCTION) return;
+    if (status == ARES_EDESTRUCTION) return self->drop();
     if (auto channel = self->channel_.lock()) channel->finished();
     self->https_done_ = true;
     if (self->finished_) return;
