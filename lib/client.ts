@@ -35,6 +35,7 @@ export async function connectClient(initOptions?: unknown): Promise<ClientConnec
     client,
     cookieJar: init.cookieJar,
     rejectOnError: init.rejectOnError,
+    dns: init,
     requestId: () => `${client.id}:${client.nextSeq++}`,
   };
   return { instance, client, init, wsContext };

@@ -32,6 +32,8 @@ export interface WebSocketContext {
   client: ClientState;
   cookieJar: CookieJarLike | undefined;
   rejectOnError: boolean;
+  /** The client's defaults of the engine resolver's options (initCycleTLS's dnsServers and family). */
+  dns?: { dnsServers?: string; family?: number };
   requestId(): string;
 }
 
@@ -394,7 +396,7 @@ function upgrade(
       // HTTP/2 when the server allows RFC 8441; Chrome and Safari offer http/1.1 only.
       exchange.start(
         {
-          ...toSpec(req, true, false),
+          ...toSpec(req, true, false, undefined, undefined, ctx.dns),
           upgrade: true,
           websocketOverHttp2: family === 'firefox',
           bodyStream: true,

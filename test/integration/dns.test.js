@@ -5,6 +5,7 @@
 // address to IPv4, and option validation. Everything stays on the loopback interface.
 const dgram = require('node:dgram');
 const http = require('node:http');
+const { WebSocketServer } = require('ws');
 const initCycleTLS = require('../..');
 const { startDnsmasq, httpsRdata } = require('../helpers/dnsmasq');
 const { startServer, uniquePort } = require('../helpers/servers');
@@ -199,6 +200,24 @@ test("an HTTPS record whose alpn has h3 sends the origin's next requests over HT
     await c.exit();
     await records.close();
     await echo.close();
+  }
+});
+
+test("a WebSocket's name is resolved with the client's dnsServers too", async () => {
+  const server = http.createServer();
+  const wss = new WebSocketServer({ server });
+  wss.on('connection', (socket) => socket.on('message', (m) => socket.send(`echo ${m}`)));
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const ws = await client.ws(`ws://v4.dns.test:${server.address().port}/`);
+    expect(ws.status).toBe(101); // not cycletls's 421 for a name that did not resolve
+    const reply = new Promise((resolve) => ws.onMessage((m) => resolve(String(m.data ?? m))));
+    ws.send('hi');
+    expect(await reply).toMatch(/echo hi/);
+    ws.close();
+  } finally {
+    wss.close();
+    await new Promise((resolve) => server.close(resolve));
   }
 });
 
