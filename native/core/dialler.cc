@@ -36,17 +36,23 @@ void Dialler::cancel() {
 
 // ---- DNS and TCP ----
 
+dns::ResolveQuery lookup_query(const Exchange* ex, std::string name) {
+  dns::ResolveQuery query;
+  query.name = std::move(name);
+  if (!ex) return query;
+  query.servers = ex->spec.dns_servers;
+  query.family = static_cast<int>(ex->spec.family);
+  // The cache is the identity's own: another identity never sees its answers or their timing.
+  query.identity = ex->spec.identity;
+  return query;
+}
+
 void Dialler::lookup(const std::string& name, bool https_record, int family,
                      std::function<void(dns::ResolveResult)> done) {
-  const Exchange* ex = listener_.dial_for();
-  dns::ResolveQuery query;
-  query.name = name;
+  dns::ResolveQuery query = lookup_query(listener_.dial_for(), name);
   query.https_record = https_record;
   query.port = key_.port;
   query.family = family;
-  // The cache is the identity's own: another identity never sees its answers or their timing.
-  query.identity = key_.identity;
-  if (ex) query.servers = ex->spec.dns_servers;
   lookup_ = resolver_.resolve(std::move(query), [done = std::move(done), keep = keep()](
                                                     dns::ResolveResult r) { done(std::move(r)); });
 }

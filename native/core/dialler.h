@@ -25,6 +25,10 @@
 
 namespace ctn {
 
+// The engine resolver's query for `name` on behalf of `ex` (its dnsServers, family; nullptr: the
+// defaults). The one place a request's identity joins the DNS cache key.
+dns::ResolveQuery lookup_query(const Exchange* ex, std::string name);
+
 class DialListener {
  public:
   virtual ~DialListener() = default;

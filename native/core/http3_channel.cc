@@ -3,8 +3,10 @@
 #include <utility>
 
 #include "core/connection.h"
+#include "core/dialler.h"
 #include "core/engine_impl.h"
 #include "core/quic_options.h"
+#include "dns/happy_eyeballs.h"
 #include "http1/request_writer.h"
 
 namespace ctn {
@@ -53,7 +55,6 @@ struct Http3Channel::StreamEvents final : quic::StreamListener {
 Http3Channel::Http3Channel(ChannelHost& host)
     : host_(host),
       engine_(host.engine()),
-      resolver_(host.engine().io),
       race_timer_(host.engine().io),
       events_(std::make_shared<Events>()) {
   events_->channel = this;
@@ -83,26 +84,30 @@ void Http3Channel::open(std::shared_ptr<Exchange> first) {
       return;
     }
   }
-  resolver_.async_resolve(key.quic_host, std::to_string(key.quic_port),
-                          [this, keep = host_.self()](const asio::error_code& ec,
-                                                      const asio::ip::udp::resolver::results_type& results) {
-                            on_resolved(ec, results);
-                          });
+  dns::ResolveQuery query = lookup_query(before_start_.front().get(), host_.pool_key().quic_host);
+  lookup_ = engine_.resolver.resolve(
+      std::move(query), [this, keep = host_.self()](dns::ResolveResult r) { on_resolved(std::move(r)); });
 }
 
-void Http3Channel::on_resolved(const asio::error_code& ec,
-                               const asio::ip::udp::resolver::results_type& results) {
-  if (closed_ || ec == asio::error::operation_aborted) return;
-  if (ec || results.empty() || before_start_.empty()) {
+void Http3Channel::on_resolved(dns::ResolveResult result) {
+  if (closed_) return;
+  // One address: QUIC has no connection race here; the first in Happy Eyeballs order (IPv6 first).
+  const int family = before_start_.empty() ? 0 : static_cast<int>(before_start_.front()->spec.family);
+  const std::vector<std::string> ordered = dns::happy_eyeballs_order(result.answer.addresses, family);
+  asio::error_code bad;
+  const asio::ip::address address =
+      ordered.empty() ? asio::ip::address() : asio::ip::make_address(ordered.front(), bad);
+  if (ordered.empty() || bad || before_start_.empty()) {
+    const std::string why = !result.error.empty() ? result.error : "no address of the family asked for";
     const Error error{ErrorCode::kDns, Stage::kDns,
-                      "cannot resolve " + host_.pool_key().quic_host + (ec ? ": " + ec.message() : "")};
+                      "cannot resolve " + host_.pool_key().quic_host + ": " + why};
     auto waiting = std::move(before_start_);
     before_start_.clear();
     for (auto& ex : waiting) fail_exchange(ex, error);
     host_.close("the QUIC endpoint could not be resolved");
     return;
   }
-  start_quic(results.begin()->endpoint());
+  start_quic(asio::ip::udp::endpoint(address, host_.pool_key().quic_port));
 }
 
 void Http3Channel::start_quic(const asio::ip::udp::endpoint& server) {
@@ -363,7 +368,7 @@ void Http3Channel::fail_exchange(const std::shared_ptr<Exchange>& ex, Error erro
 void Http3Channel::close(const Error& error) {
   if (closed_) return;
   closed_ = true;
-  resolver_.cancel();
+  if (lookup_) lookup_->cancel();
   race_timer_.cancel();
   auto streams = std::move(streams_);
   streams_.clear();

@@ -16,6 +16,7 @@
 
 #include "core/channel_host.h"
 #include "core/exchange.h"
+#include "dns/resolver.h"
 #include "quic/connection.h"
 
 namespace ctn {
@@ -52,7 +53,7 @@ class Http3Channel {
  private:
   struct Events;
   struct StreamEvents;
-  void on_resolved(const asio::error_code& ec, const asio::ip::udp::resolver::results_type& results);
+  void on_resolved(dns::ResolveResult result);
   // The QUIC connection to `server`, with every exchange waiting for it.
   void start_quic(const asio::ip::udp::endpoint& server);
   // alt-svc mode: the QUIC handshake lost the race (kAltSvcRaceDelayMs): its exchanges go over TCP.
@@ -75,7 +76,8 @@ class Http3Channel {
 
   ChannelHost& host_;
   Engine::Impl& engine_;
-  asio::ip::udp::resolver resolver_;
+  // The QUIC endpoint's lookup, through the engine's resolver (as the TCP dialler's).
+  std::shared_ptr<dns::PendingLookup> lookup_;
   asio::steady_timer race_timer_;
   std::shared_ptr<Events> events_;  // what the QUIC connection calls; detached when this goes
   std::shared_ptr<quic::ClientConnection> quic_;

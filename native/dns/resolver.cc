@@ -8,6 +8,7 @@
 #include <chrono>
 #include <mutex>
 #include <optional>
+#include <string_view>
 
 #include "dns/https_record.h"
 
@@ -54,6 +55,25 @@ std::string reason(int status) {
 
 // The failures that say something about the name itself, which Chrome caches (briefly).
 bool cacheable_failure(int status) { return status == ARES_ENOTFOUND || status == ARES_ENODATA; }
+
+// A name DNS is not asked about, so neither is its HTTPS record: localhost and its subdomains (RFC
+// 6761 §6.3; c-ares answers them itself) and the names of /etc/hosts (Chrome answers those from the
+// hosts file and asks no DNS either).
+bool local_name(ares_channel channel, const std::string& name) {
+  auto ends_with = [&](std::string_view suffix) {
+    return name.size() >= suffix.size() &&
+           name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (name == "localhost" || ends_with(".localhost") || ends_with(".localhost.")) return true;
+  for (int family : {AF_INET, AF_INET6}) {
+    hostent* entry = nullptr;
+    if (ares_gethostbyname_file(channel, name.c_str(), family, &entry) == ARES_SUCCESS) {
+      ares_free_hostent(entry);
+      return true;
+    }
+  }
+  return false;
+}
 
 void init_library_once() {
   static std::once_flag once;
@@ -195,7 +215,11 @@ class Lookup : public PendingLookup, public std::enable_shared_from_this<Lookup>
         done_(std::move(done)),
         https_grace_(resolver.io_) {}
 
-  void cancel() override {
+  void cancel() override { drop(); }
+
+  // Nobody is told anything any more. The handler goes now: it may hold what holds this lookup (a
+  // connection keeps its pending lookup), and that cycle must not outlive the lookup.
+  void drop() {
     done_ = nullptr;
     https_grace_.cancel();
   }
@@ -210,7 +234,7 @@ class Lookup : public PendingLookup, public std::enable_shared_from_this<Lookup>
     channel->started();
     ares_getaddrinfo(channel->get(), query_.name.c_str(), nullptr, &hints, &Lookup::on_addresses,
                      new std::shared_ptr<Lookup>(shared_from_this()));
-    if (query_.https_record) {
+    if (query_.https_record && !local_name(channel->get(), query_.name)) {
       channel->started();
       ares_query(channel->get(), https_query_name(query_.name, query_.port).c_str(), 1 /* IN */, kTypeHttps,
                  &Lookup::on_https, new std::shared_ptr<Lookup>(shared_from_this()));
@@ -229,7 +253,7 @@ class Lookup : public PendingLookup, public std::enable_shared_from_this<Lookup>
   static void on_addresses(void* arg, int status, int /*timeouts*/, ares_addrinfo* result) {
     auto self = take(arg);
     std::unique_ptr<ares_addrinfo, void (*)(ares_addrinfo*)> owned(result, ares_freeaddrinfo);
-    if (status == ARES_EDESTRUCTION) return;  // the engine is going away: nobody to tell
+    if (status == ARES_EDESTRUCTION) return self->drop();  // the engine is going away: nobody to tell
     if (auto channel = self->channel_.lock()) channel->finished();
     self->addresses_done_ = true;
     self->status_ = status;
@@ -267,7 +291,7 @@ class Lookup : public PendingLookup, public std::enable_shared_from_this<Lookup>
 
   static void on_https(void* arg, int status, int /*timeouts*/, unsigned char* message, int length) {
     auto self = take(arg);
-    if (status == ARES_EDESTRUCTION) return;
+    if (status == ARES_EDESTRUCTION) return self->drop();
     if (auto channel = self->channel_.lock()) channel->finished();
     self->https_done_ = true;
     if (self->finished_) return;
@@ -304,7 +328,10 @@ class Lookup : public PendingLookup, public std::enable_shared_from_this<Lookup>
       }
       resolver_.cache_.store(cache_key_, result.answer, now);
     }
-    if (auto done = std::move(done_)) done(std::move(result));
+    // Later, never inside resolve() (c-ares answers a hosts-file name or a literal at once).
+    asio::post(resolver_.io_, [self = shared_from_this(), result = std::move(result)]() mutable {
+      if (auto done = std::move(self->done_)) done(std::move(result));
+    });
   }
 
   Resolver& resolver_;

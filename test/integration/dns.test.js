@@ -5,9 +5,11 @@
 // address to IPv4, and option validation. Everything stays on the loopback interface.
 const dgram = require('node:dgram');
 const http = require('node:http');
+const { WebSocketServer } = require('ws');
 const initCycleTLS = require('../..');
 const { startDnsmasq, httpsRdata } = require('../helpers/dnsmasq');
 const { startServer, uniquePort } = require('../helpers/servers');
+const { startEchoServer } = require('../../dist/echo');
 
 let dns;
 let v4; // plain HTTP on 127.0.0.1
@@ -74,6 +76,17 @@ test('an https:// lookup also asks the HTTPS record (type 65) at the port-prefix
     const r = await client.get(url, opts({ insecureSkipVerify: true }));
     expect(r.status).toBe(200);
     expect(dns.questions(name, 'HTTPS')).toBe(1);
+  } finally {
+    await tls.close();
+  }
+});
+
+test('localhost asks no name server, not even for its HTTPS record', async () => {
+  const tls = await startServer({ tls: true });
+  try {
+    const r = await client.get(tls.url('/echo'), opts());
+    expect(r.status).toBe(200);
+    expect(dns.log()).not.toMatch(/localhost/);
   } finally {
     await tls.close();
   }
@@ -167,6 +180,47 @@ test('Happy Eyeballs: IPv6 first, and the IPv4 address when IPv6 has no listener
   }
 });
 
+test("an HTTPS record whose alpn has h3 sends the origin's next requests over HTTP/3 (http3: 'alt-svc')", async () => {
+  // The echo answers HTTP/3 on its TCP port's number and sends no Alt-Svc: only the record advertises h3.
+  const echo = await startEchoServer({ quic: true });
+  const name = 'h3.dns.test';
+  const records = await startDnsmasq({
+    hosts: { [name]: ['127.0.0.1'] },
+    https: { [`_${echo.port}._https.${name}`]: httpsRdata({ alpn: ['h3', 'h2'] }) },
+  });
+  const c = await initCycleTLS({ port: uniquePort(), dnsServers: [records.address], http3: 'alt-svc' });
+  try {
+    const url = `https://${name}:${echo.port}/anything`;
+    const o = opts({ insecureSkipVerify: true, profile: 'chrome_156', responseType: 'json' });
+    const first = await c.get(url, o);
+    expect(first.connection.protocol).not.toBe('h3'); // Chrome would race QUIC already here
+    const second = await c.get(url, o);
+    expect(second.connection.protocol).toBe('h3');
+  } finally {
+    await c.exit();
+    await records.close();
+    await echo.close();
+  }
+});
+
+test("a WebSocket's name is resolved with the client's dnsServers too", async () => {
+  const server = http.createServer();
+  const wss = new WebSocketServer({ server });
+  wss.on('connection', (socket) => socket.on('message', (m) => socket.send(`echo ${m}`)));
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const ws = await client.ws(`ws://v4.dns.test:${server.address().port}/`);
+    expect(ws.status).toBe(101); // not cycletls's 421 for a name that did not resolve
+    const reply = new Promise((resolve) => ws.onMessage((m) => resolve(String(m.data ?? m))));
+    ws.send('hi');
+    expect(await reply).toMatch(/echo hi/);
+    ws.close();
+  } finally {
+    wss.close();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
 test('dnsServers and family are validated', async () => {
   const bad = [
     [{ dnsServers: '127.0.0.1' }, 'ERR_INVALID_OPTION'],
@@ -180,6 +234,13 @@ test('dnsServers and family are validated', async () => {
     const err = await failure(client.get(`http://v4.dns.test:${v4.port}/`, opts(extra)));
     expect([JSON.stringify(extra), err.code]).toEqual([JSON.stringify(extra), code]);
   }
+  // initCycleTLS's defaults are held to the same rules.
+  await expect(initCycleTLS({ port: uniquePort(), dnsServers: '127.0.0.1' })).rejects.toMatchObject({
+    code: 'ERR_INVALID_OPTION',
+  });
+  await expect(initCycleTLS({ port: uniquePort(), family: 'ipv4' })).rejects.toMatchObject({
+    code: 'ERR_INVALID_OPTION',
+  });
   // Every accepted spelling: ip, ip:port, v6, [v6]:port.
   const r = await client.get(
     `http://v4.dns.test:${v4.port}/echo`,

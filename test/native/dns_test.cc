@@ -276,11 +276,12 @@ class TinyNameServer {
   std::array<char, 1500> buf_{};
 };
 
-ResolveQuery query(std::string name, std::string servers, int family = 0) {
+ResolveQuery query(std::string name, std::string servers, int family = 0, bool https_record = false) {
   ResolveQuery q;
   q.name = std::move(name);
   q.servers = std::move(servers);
   q.family = family;
+  q.https_record = https_record;
   return q;
 }
 // "127.0.0.1:<port>", built piece by piece (GCC 12 warns falsely on a chain of operator+).
@@ -305,8 +306,7 @@ TEST(Resolver, AsksAddressesAndHttpsAtOnceAndCachesByTtl) {
   asio::io_context io;
   TinyNameServer server(io);
   Resolver resolver(io);
-  ResolveQuery q = query("a.test", server.address());
-  q.https_record = true;
+  ResolveQuery q = query("a.test", server.address(), 0, true);
   ResolveResult r = run(io, resolver, q);
   ASSERT_EQ(r.error, "");
   EXPECT_EQ(r.answer.addresses, std::vector<std::string>{"127.0.0.7"});
@@ -334,6 +334,16 @@ TEST(Resolver, ReportsNxdomainAndTimeoutWithTheReason) {
   asio::ip::udp::socket silent(io, asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   r = run(io, resolver, query("a.test", loopback(silent.local_endpoint().port())));
   EXPECT_NE(r.error.find("timeout"), std::string::npos) << r.error;
+}
+
+TEST(Resolver, LocalhostAsksNoNameServerNotEvenForTheHttpsRecord) {
+  asio::io_context io;
+  TinyNameServer server(io);
+  Resolver resolver(io);
+  const ResolveResult r = run(io, resolver, query("localhost", server.address(), 0, true));
+  EXPECT_EQ(r.error, "");
+  EXPECT_FALSE(r.answer.addresses.empty());
+  EXPECT_EQ(server.questions, 0);
 }
 
 TEST(Resolver, FamilyAndCancel) {
