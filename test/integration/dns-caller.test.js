@@ -326,6 +326,19 @@ describe('lookup', () => {
     expect(r.error.stage).toBe('dns');
   });
 
+  test('an abort while the lookup runs settles the request then', async () => {
+    const controller = new AbortController();
+    const lookup = () => setImmediate(() => controller.abort());
+    await expect(
+      plain.get(siteUrl('slow.test'), {
+        lookup,
+        timeout: 120,
+        signal: controller.signal,
+        rejectOnError: true,
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+  });
+
   test('lookup and dnsOverHttps together are refused', async () => {
     await expect(
       plain.get(siteUrl('x.test'), { lookup: (h, o, cb) => cb(null, '127.0.0.1', 4), dnsOverHttps: doh.url }),
