@@ -173,9 +173,9 @@ export async function resolveHop(
     connect !== undefined && connect > 0 && (req.timeoutMs <= 0 || connect <= req.timeoutMs)
       ? { ms: connect, code: 'ERR_CONNECT_TIMEOUT' }
       : { ms: req.timeoutMs > 0 ? req.timeoutMs : DEFAULT_TIMEOUT_SECONDS * 1000, code: 'ERR_TIMEOUT' };
-  let dns: ResolvedName;
+  let asked: Promise<ResolvedName>;
   if ('lookup' in choice) {
-    dns = await lookupWith(choice.lookup, host, deadline);
+    asked = lookupWith(choice.lookup, host, deadline);
   } else {
     let cache = dohCaches.get(client);
     if (!cache) dohCaches.set(client, (cache = new DohCache()));
@@ -183,7 +183,7 @@ export async function resolveHop(
     // two identities.
     const partition = req.connection.identity ?? init.connection.identity ?? '';
     const send: DohSend = (url) => sendDoh(instance, client, init, req, url);
-    dns = await cache.resolve(
+    asked = cache.resolve(
       choice.dnsOverHttps,
       partition,
       host,
@@ -191,6 +191,7 @@ export async function resolveHop(
       deadline,
     );
   }
+  const dns = await abortable(asked, req.signal);
   // What DNS took comes off the request's own deadlines (never below 1 ms: 0 means none).
   const spent = Date.now() - started;
   const less = (ms: number | undefined): number | undefined =>
@@ -203,6 +204,21 @@ export async function resolveHop(
     },
     dns,
   };
+}
+
+/** The caller's signal settles a request waiting for DNS at once (the lookup goes on, unheard). */
+function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted)
+    return Promise.reject(new CycleTLSError('ERR_ABORTED', 'the request was aborted', 'dns'));
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new CycleTLSError('ERR_ABORTED', 'the request was aborted', 'dns'));
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  return Promise.race([work, aborted]).finally(() =>
+    signal.removeEventListener('abort', onAbort as () => void),
+  );
 }
 
 /**

@@ -67,11 +67,11 @@ void Dialler::start(std::weak_ptr<void> owner) {
   // The caller resolved the name already (lib's `lookup` or DNS over HTTPS): its answer is the DNS
   // stage. Every exchange of this key carries the same address set (the key holds it).
   if (!key_.dial_addresses.empty() && !proxy_) {
-    if (const Exchange* ex = listener_.dial_for()) {
-      dns_answer_ = ex->spec.dns;
-      connect_to_answer();
-      return;
-    }
+    const Exchange* ex = listener_.dial_for();
+    if (!ex) return;  // nobody wants the connection any more
+    dns_answer_ = ex->spec.dns;
+    connect_to_answer();
+    return;
   }
   if (proxy_ && proxy::resolves_locally(proxy_->scheme)) {
     // socks4 and socks5 send the target's address: the name is looked up here (socks5h and

@@ -9,6 +9,7 @@ const rcodes = require('dns-packet/rcodes');
 const initCycleTLS = require('../..');
 const { certPair, closedPort, startServer, uniquePort } = require('../helpers/servers');
 const { recordSpecs } = require('../helpers/spec-recorder');
+const { startEchoServer } = require('../../dist/echo');
 
 const TYPE_HTTPS = 'UNKNOWN_65';
 // An ECHConfigList's bytes as the HTTPS record carries them (opaque to lib: passed on as they are).
@@ -139,6 +140,29 @@ describe('dnsOverHttps', () => {
     expect(query.headers.accept).toBe('application/dns-message');
     expect(query.headers['user-agent']).toBe(header(r.data.rawHeaders, 'user-agent'));
     expect(query.headers.cookie).toBeUndefined();
+  });
+
+  test("the DoH request carries the request's preset fingerprint (seen by the echo server)", async () => {
+    // The echo server as the DoH server: it answers JSON (so the lookup fails), but records the
+    // DoH request's ClientHello and HTTP/2 first flight, held against the same preset's own request.
+    const records = [];
+    const echo = await startEchoServer({ ...certPair('server'), onRecord: (r) => records.push(r) });
+    const c = await initCycleTLS({ port: uniquePort() });
+    try {
+      const dohUrl = `https://localhost:${echo.port}/dns-query`;
+      const r = await c.get(siteUrl('site.test'), { profile: 'firefox_153', dnsOverHttps: dohUrl });
+      expect(r.error.code).toBe('ERR_DNS');
+      expect(r.error.message).toMatch(/not application\/dns-message/);
+      const direct = (await c.get(`https://localhost:${echo.port}/direct`, { profile: 'firefox_153' })).data;
+      const query = records.find((x) => x.path?.startsWith('/dns-query?dns='));
+      expect(query.ja4).toBe(direct.ja4);
+      expect(query.http2.akamai_fingerprint).toBe(direct.http2.akamai_fingerprint);
+      expect(query.user_agent).toBe(direct.user_agent);
+      expect(query.headers.find(([n]) => n === 'accept')[1]).toBe('application/dns-message');
+    } finally {
+      await c.exit();
+      await echo.close();
+    }
   });
 
   test('the certificate is checked against the name, not the address', async () => {
@@ -324,6 +348,19 @@ describe('lookup', () => {
     const r = await plain.get(siteUrl('silent.test'), { connectTimeout: 1, lookup: () => {} });
     expect(r.error.code).toBe('ERR_CONNECT_TIMEOUT');
     expect(r.error.stage).toBe('dns');
+  });
+
+  test('an abort while the lookup runs settles the request then', async () => {
+    const controller = new AbortController();
+    const lookup = () => setImmediate(() => controller.abort());
+    await expect(
+      plain.get(siteUrl('slow.test'), {
+        lookup,
+        timeout: 120,
+        signal: controller.signal,
+        rejectOnError: true,
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_ABORTED' });
   });
 
   test('lookup and dnsOverHttps together are refused', async () => {

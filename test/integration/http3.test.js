@@ -195,6 +195,25 @@ describe('forceHTTP3', () => {
   });
 });
 
+test("a caller's lookup answer is what QUIC dials (issue #19's lookup over h3)", async () => {
+  const asked = [];
+  const lookup = (hostname, options, callback) => {
+    asked.push(hostname);
+    callback(null, [{ address: '127.0.0.1', family: 4 }]);
+  };
+  // A name only the lookup knows; caddy's site is localhost (its certificate and its Host).
+  const { port } = new URL(caddy.url);
+  const res = await client.get(`https://h3-lookup.test:${port}/text`, {
+    profile: 'chrome_156',
+    http3: 'force',
+    lookup,
+    serverName: 'localhost',
+    headers: { host: `localhost:${port}` },
+    responseType: 'text',
+  });
+  expect([res.status, res.protocol, res.data, asked]).toEqual([200, 'h3', 'héllo wörld', ['h3-lookup.test']]);
+});
+
 describe('refusals', () => {
   test('a preset without a QUIC fingerprint → ERR_UNSUPPORTED_FINGERPRINT', async () => {
     await expect(

@@ -550,3 +550,22 @@ test("a Firefox WebSocket from a client process runs over the host's HTTP/2 (RFC
     server.close();
   }
 }, 60000);
+
+test("a caller's DNS answer crosses the link: a client process's lookup reaches a name only it knows", async () => {
+  const port = uniquePort();
+  const host = worker({ port, mode: 'host' });
+  expect(roleOf(await host.waitFor(/^READY /))).toBe('host');
+  // This process joins as the host's client: the request runs on the host's engine.
+  const initCycleTLS = require('../..');
+  const client = await initCycleTLS({ port, socketDir });
+  try {
+    const lookup = (hostname, options, callback) => callback(null, [{ address: '127.0.0.1', family: 4 }]);
+    const r = await client.get(`http://only-here.test:${upstream.port}/echo`, { lookup });
+    expect(r.status).toBe(200);
+    expect(r.data.rawHeaders).toContain(`only-here.test:${upstream.port}`);
+  } finally {
+    await client.exit();
+    host.child.kill('SIGKILL');
+    await host.done;
+  }
+});

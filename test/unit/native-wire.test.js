@@ -217,6 +217,44 @@ describe('the addon checks a packed spec itself', () => {
     );
   });
 
+  test("a caller's DNS answer: a string list and hex bytes, checked by lib and by the addon", async () => {
+    const { engine, send } = newEngine();
+    expect(() => engine.request(1, { ...base(), dnsAddresses: ['127.0.0.1\0'] })).toThrow(
+      'NativeEngine.request: invalid dnsAddresses',
+    );
+    expect(() => engine.request(2, { ...base(), dnsAddresses: '127.0.0.1' })).toThrow(
+      'NativeEngine.request: invalid dnsAddresses',
+    );
+    for (const hex of ['abc', 'zz', 12])
+      expect(() => engine.request(3, { ...base(), dnsEchConfig: hex })).toThrow(
+        'NativeEngine.request: invalid dnsEchConfig',
+      );
+    // What lib never sends, the addon refuses itself: a part that is not hex, a count past the text.
+    const p = packed({ ...base(), dnsEchConfig: 'ab' });
+    expect(p.text.endsWith('\0ab')).toBe(true);
+    expect(() => engine.requestPacked(4, p.values, `${p.text.slice(0, -2)}zz`, undefined)).toThrow(
+      'NativeEngine.request: invalid dnsEchConfig',
+    );
+    const v = Float64Array.from(p.values);
+    v[slot('dnsAddresses')] = 1e9;
+    expect(() => engine.requestPacked(5, v, p.text, undefined)).toThrow(
+      'NativeEngine.request: invalid dnsAddresses',
+    );
+    // A name nobody resolves, dialled at the answer's address.
+    const events = await send({
+      ...base(),
+      host: 'answer.test',
+      dnsAddresses: ['127.0.0.1'],
+      dnsEchConfig: '00ff',
+      dnsAlpn: ['h2', 'http/1.1'],
+    });
+    expect(events.map((e) => e.type)).toEqual([0, 1, 2]);
+    // An answer that is not addresses (lib checks; a caller of the binding might not): ERR_DNS.
+    const [failed] = await send({ ...base(), host: 'answer.test', dnsAddresses: ['not-an-address'] });
+    expect([failed.type, failed.code, failed.stage]).toEqual([3, 'ERR_DNS', 'dns']);
+    expect(failed.message).toMatch(/gave not-an-address, not an IP address/);
+  });
+
   test('a correct packed spec still goes through after refused ones', async () => {
     const { send } = newEngine();
     const events = await send(base());
