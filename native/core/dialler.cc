@@ -145,10 +145,10 @@ void Dialler::on_resolve(dns::ResolveResult result) {
 }
 
 void Dialler::connect_to_answer() {
-  Endpoints endpoints;
-  for (const std::string& address : dns::happy_eyeballs_order(dns_answer_.addresses, family())) {
+  // Every address is checked before the order drops what is not one of the family's.
+  for (const std::string& address : dns_answer_.addresses) {
     asio::error_code not_literal;
-    const asio::ip::address ip = asio::ip::make_address(address, not_literal);
+    asio::ip::make_address(address, not_literal);
     if (not_literal) {
       // lib/ checks them; another process on the link might not have. Reported from the io loop,
       // as a resolver's failure is: the connection is still opening when start() runs.
@@ -159,7 +159,10 @@ void Dialler::connect_to_answer() {
       });
       return;
     }
-    endpoints.emplace_back(ip, key_.port);
+  }
+  Endpoints endpoints;
+  for (const std::string& address : dns::happy_eyeballs_order(dns_answer_.addresses, family())) {
+    endpoints.emplace_back(asio::ip::make_address(address), key_.port);
   }
   if (endpoints.empty()) {
     Error none{ErrorCode::kDns, Stage::kDns,

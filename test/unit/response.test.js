@@ -131,6 +131,8 @@ describe('compatStatus (the status cycletls resolves failures with)', () => {
     ['ERR_CONNECT_TIMEOUT', 408],
     ['ERR_TLS_CERT', 495],
     ['ERR_TLS_HANDSHAKE', 495],
+    // A TLS handshake failure too, as cycletls's Go client would report it.
+    ['ERR_ECH_REJECTED', 495],
     ['ERR_CONNECT_REFUSED', 502],
     ['ERR_DNS', 421],
     // Documented in lib/errors.ts, as cycletls: proxy failures 502, other dial errors 421.
@@ -147,6 +149,7 @@ describe('compatStatus (the status cycletls resolves failures with)', () => {
     'ERR_CONNECT_TIMEOUT',
     'ERR_TLS_CERT',
     'ERR_TLS_HANDSHAKE',
+    'ERR_ECH_REJECTED',
     'ERR_CONNECT_REFUSED',
     'ERR_DNS',
     'ERR_PROXY',
