@@ -75,6 +75,7 @@ export function toSpec(
     ja3: req.ja3,
     ja4r: req.ja4r,
     http2Fingerprint: req.http2Fingerprint,
+    quicFingerprint: req.quicFingerprint,
     disableGrease: req.disableGrease,
   };
 }

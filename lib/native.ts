@@ -98,6 +98,8 @@ export interface NativeRequestSpec {
   ja3?: string;
   ja4r?: string;
   http2Fingerprint?: string;
+  /** A captured QUIC ClientHello as hex (profiles compose it; quic/hello_fingerprint reads it). */
+  quicFingerprint?: string;
   disableGrease?: boolean;
   timeoutMs: number;
   /** The client (initCycleTLS instance) the request belongs to: its limits and fair share. */

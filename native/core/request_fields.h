@@ -84,6 +84,7 @@ void visit_request_fields(Spec& s, Visit&& visit) {
   // by the process that asked.
   visit(RequestField{.name = "consumerCredit", .kind = K::kBool, .on_link = false}, s.consumer_credit);
   visit(RequestField{.name = "retryOnHostGone", .kind = K::kBool, .on_link = false}, s.retry_on_host_gone);
+  visit(RequestField{.name = "quicFingerprint", .kind = K::kString}, s.fingerprint.quic_fingerprint);
 }
 
 // The kind's name as the addon exports it (requestFields()): what lib's test compares with TS types.
