@@ -171,6 +171,7 @@ async function main() {
   const client = await CLIENTS[clientName]({
     cyclePort: Number(opt('cycle-port', 0)) || 9119,
     proxy: opt('proxy'),
+    http3: Boolean(w.http3),
   });
   const initMs = performance.now() - tInit;
   if (workloadName === 'probe') return probe(client);

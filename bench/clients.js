@@ -6,7 +6,8 @@
 // reports, where it does (cycletls-native: the negotiated ALPN); `resumed` = X-Bench-Resumed
 // ($ssl_session_reused: 'r' when the connection's TLS session was resumed, '.' when not). Only required inside the per-cell
 // child process (bench/client.js). No client is configured to prefer or force an HTTP version:
-// each one negotiates by ALPN with its defaults (undici needs allowH2 to offer h2 at all).
+// each one negotiates by ALPN with its defaults (undici needs allowH2 to offer h2 at all), except in
+// the HTTP/3 rows (opts.http3), where ours and impit are asked for HTTP/3 only.
 const path = require('node:path');
 
 // A response header's value from any of the clients' header shapes: WHATWG Headers (get),
@@ -69,7 +70,12 @@ function cycleLike(modPath, port, extra = {}) {
 
 const CLIENTS = {
   // ours: the project root (package.json "main" = dist/index.js), the only process on its port
-  'cycletls-native': (opts) => cycleLike(path.resolve(__dirname, '..'), rndPort(10000, 20000))(opts),
+  'cycletls-native': (opts) =>
+    cycleLike(
+      path.resolve(__dirname, '..'),
+      rndPort(10000, 20000),
+      opts.http3 ? { forceHTTP3: true } : {},
+    )(opts),
   // ours, another checkout (CTN_BENCH_BASELINE=/path/to/checkout, built): a before/after comparison of a
   // change in one run. Not among the default clients.
   'cycletls-native-baseline': (opts) => {
@@ -135,10 +141,12 @@ const CLIENTS = {
       ignoreTlsErrors: true,
       browser: 'chrome',
       ...(opts.proxy ? { proxyUrl: opts.proxy } : {}),
+      ...(opts.http3 ? { http3: true } : {}),
     });
+    const init = opts.http3 ? { forceHttp3: true } : undefined;
     return {
       async get(url) {
-        const r = await impit.fetch(url);
+        const r = await impit.fetch(url, init);
         return withHeaders(r, await r.arrayBuffer());
       },
       close: async () => {},

@@ -18,6 +18,7 @@ const proc = require('./lib/proc');
 const { cli, median } = require('./lib/cli');
 const { WORKLOADS } = require('./lib/body');
 const { startServer, freePort } = require('./lib/server');
+const { startCaddy } = require('./lib/caddy');
 const { findH2load, argsFor, runH2load } = require('./lib/h2load');
 const { DEFAULT_CLIENTS, CLIENTS, NO_PROXY } = require('./clients');
 
@@ -141,7 +142,7 @@ const warmupCount = (wl) =>
     nOf(wl),
     WORKLOADS[wl].warmup ?? Math.max(2 * WORKLOADS[wl].concurrency, Math.round(cfg.warmupFrac * nOf(wl))),
   );
-const PORT_OF = { h1: 'port', h2: 'h2Port', h1cold: 'h1ColdPort', h2cold: 'h2ColdPorts' };
+const PORT_OF = { h1: 'port', h2: 'h2Port', h1cold: 'h1ColdPort', h2cold: 'h2ColdPorts', caddy: 'caddyPort' };
 // the listener(s) of a server kind: several (cold-h2) are comma-separated, the client takes them in turn
 const baseOf = (server, kind) =>
   [server[PORT_OF[kind]]]
@@ -152,6 +153,10 @@ const SERVER_KINDS = { h1: 'HTTP/1.1-only port', h2: 'h2 port' }; // the probed 
 const MiB = 2 ** 20;
 
 let h2load = null; // { bin, version } once found
+let caddy = null; // the HTTP/3 rows' server (lib/caddy.js), when one of them runs
+let caddyFailed = '';
+// The server a workload's cells run against: caddy for the HTTP/3 rows, else the main one.
+const serverFor = (server, workload) => (WORKLOADS[workload].server === 'caddy' ? caddy : server);
 const proxies = {}; // kind -> { pid, url, stop() }
 
 // Why a (client, workload) cell is not run, or null: shown as "skipped: ..." in the tables.
@@ -159,6 +164,9 @@ function skipReason(server, client, workload) {
   const w = WORKLOADS[workload];
   if (w.clients && !w.clients.includes(client)) return w.clientsWhy;
   if (w.skip && w.skip[client]) return w.skip[client];
+  if (w.server === 'caddy' && !caddy) return `caddy did not start: ${caddyFailed}`;
+  if (client === H2LOAD && w.server === 'caddy')
+    return 'h2load speaks no HTTP/3 (and the rows compare h3 with h2)';
   if (!server[PORT_OF[w.server]]) return `the ${server.kind} server has no ${w.server} listener (nginx only)`;
   if (w.proxy && !proxies[w.proxy]) return `the ${w.proxy} proxy did not start`;
   if (client === H2LOAD) {
@@ -482,7 +490,8 @@ function protoCell(r) {
   const want = WORKLOADS[r.workload].proto;
   const ks = Object.keys(r.protos);
   if (!ks.length) return '—';
-  if (ks.length === 1 && ks[0] === want) return want.replace('HTTP/2.0', 'h2').replace('HTTP/1.1', 'h1');
+  if (ks.length === 1 && ks[0] === want)
+    return want.replace('HTTP/2.0', 'h2').replace('HTTP/1.1', 'h1').replace('HTTP/3.0', 'h3');
   return ks.map((k) => `${k} ×${r.protos[k]}`).join(', ') + '!';
 }
 
@@ -782,6 +791,10 @@ function writeReport(meta, rows, records) {
       .map(([k, v]) => `${k} ${v || '(not installed)'}`)
       .join(', ')}.`,
   );
+  if (meta.caddy)
+    out.push(
+      `- **HTTP/3 server:** ${meta.caddy} on 127.0.0.1 (separate process), the same files and certificate; h3-small / h3-large = small / large over HTTP/3 (clients asked for HTTP/3 only: ours \`forceHTTP3\`, impit \`http3\` + \`forceHttp3\`), caddy-h2-small / caddy-h2-large = the same over HTTP/2 on caddy's TCP port. "conns" is not read from caddy (—).`,
+    );
   if (meta.proxies && Object.keys(meta.proxies).length)
     out.push(
       `- **Proxies:** ${Object.entries(meta.proxies)
@@ -959,6 +972,7 @@ async function main() {
         currentChild.kill('SIGKILL');
       } catch {}
     for (const p of Object.values(proxies)) await p.stop();
+    await caddy?.stop();
     await server.stop();
     if (!has('keep-work')) fs.rmSync(server.dir, { recursive: true, force: true });
   };
@@ -980,6 +994,15 @@ async function main() {
         log(`proxy ${kind} failed to start: ${e.message}`);
       }
     }
+    if (cfg.workloads.some((wl) => WORKLOADS[wl].server === 'caddy')) {
+      try {
+        caddy = await startCaddy({ dir: server.dir });
+        log(`caddy: ${caddy.version} on 127.0.0.1:${caddy.caddyPort} (pid ${caddy.pid})`);
+      } catch (e) {
+        caddyFailed = e.message.split('\n')[0];
+        log(`caddy failed to start: ${caddyFailed}`);
+      }
+    }
     const probed = new Set(cfg.workloads.map((wl) => WORKLOADS[wl].server).filter((k) => SERVER_KINDS[k]));
     for (const kind of probed) {
       for (const client of cfg.clients) {
@@ -992,7 +1015,8 @@ async function main() {
       const order = cfg.clients.slice(shift).concat(cfg.clients.slice(0, shift));
       for (const workload of cfg.workloads) {
         for (const client of order) {
-          const skipped = skipReason(server, client, workload);
+          const target = serverFor(server, workload);
+          const skipped = skipReason(target, client, workload);
           if (skipped) {
             records.push({ round, client, workload, ok: false, skipped });
             if (round === 1) log(`${workload} ${client}: skipped: ${skipped}`);
@@ -1000,8 +1024,8 @@ async function main() {
           }
           const run = () =>
             client === H2LOAD
-              ? runH2loadCell(server, workload, round)
-              : runCell(server, client, workload, round);
+              ? runH2loadCell(target, workload, round)
+              : runCell(target, client, workload, round);
           let rec = await run();
           for (let retry = 1; retry <= 2 && rec.ok && rec.backgroundCpuPctOfCore > cfg.noisyPct; retry++) {
             log(
@@ -1042,6 +1066,7 @@ async function main() {
     loadBefore,
     loadAfter: os.loadavg(),
     server: server.version,
+    caddy: caddy?.version,
     serverKind: server.kind,
     serverAlpn: server.alpn,
     versions: versions(),

@@ -82,6 +82,7 @@ export function toSpec(
     ja3: req.ja3,
     ja4r: req.ja4r,
     http2Fingerprint: req.http2Fingerprint,
+    quicFingerprint: req.quicFingerprint,
     disableGrease: req.disableGrease,
     // The request's own, else the client's; absent on the default path (the engine's defaults).
     identity: own.identity ?? clientConnection.identity,

@@ -98,6 +98,8 @@ export interface NativeRequestSpec {
   ja3?: string;
   ja4r?: string;
   http2Fingerprint?: string;
+  /** A captured QUIC ClientHello as hex (profiles compose it; quic/hello_fingerprint reads it). */
+  quicFingerprint?: string;
   disableGrease?: boolean;
   /** The host's addresses when lib resolved it (`lookup`, DNS over HTTPS): dialled, not resolved. */
   dnsAddresses?: string[];

@@ -117,6 +117,8 @@ export interface NormalizedRequest {
   ja3: string | undefined;
   ja4r: string | undefined;
   http2Fingerprint: string | undefined;
+  /** A captured QUIC ClientHello as hex (cycletls's quicFingerprint), as given. */
+  quicFingerprint: string | undefined;
   disableGrease: boolean;
   /** Decode gzip/deflate/br/zstd bodies (default true). */
   decompress: boolean;
@@ -392,9 +394,6 @@ function normalizeHeaderOrder(order: unknown): string[] | undefined {
   return order;
 }
 
-/** Options that cycletls 2.0.5 accepts and that later issues implement. */
-const NOT_YET: ReadonlyArray<[string, string]> = [['quicFingerprint', 'HTTP/3 is not supported']];
-
 const PROXY_SCHEMES = ['http:', 'https:', 'socks4:', 'socks4a:', 'socks5:', 'socks5h:'];
 
 /**
@@ -471,6 +470,12 @@ function optFingerprint(o: Dict, key: string, shape: RegExp, what: string): stri
   return v.trim();
 }
 
+/**
+ * quicFingerprint's shape: hex (whitespace and ':' between bytes tolerated, an optional 0x), and
+ * anything after "@@" (cycletls's captures append the HTTP/2 bytes there). The engine reads the hello.
+ */
+const QUIC_FINGERPRINT_SHAPE = /^(0x)?[0-9a-f][0-9a-f\s:]*(@@[\s\S]*)?$/i;
+
 /** The alias of the newest Firefox preset (the native preset table resolves it). */
 const NEWEST_FIREFOX = 'firefox';
 
@@ -518,12 +523,6 @@ export function normalizeRequest(
     methodArg !== undefined && methodArg !== null ? normalizeMethod(methodArg) : (optionMethod ?? 'GET');
   if (method === 'CONNECT') throw notImplemented('method CONNECT', 'tunnels are not a request method here');
 
-  for (const [key, why] of NOT_YET) {
-    const v = o[key];
-    if (v === undefined || v === null || v === '') continue;
-    if (typeof v !== 'string') throw invalidOption(`option "${key}" must be a string, got ${typeName(v)}`);
-    throw notImplemented(key, why);
-  }
   const proxy = normalizeProxy(o);
   const protocol = optString(o, 'protocol');
   if (
@@ -551,6 +550,19 @@ export function normalizeRequest(
         `forceHTTP3 / protocol "http3" contradict option "http3": ${JSON.stringify(http3)}`,
       );
     http3 = 'force';
+  }
+  const quicFingerprint = optFingerprint(
+    o,
+    'quicFingerprint',
+    QUIC_FINGERPRINT_SHAPE,
+    'a QUIC ClientHello as hex (a TLS record, a handshake message or the hello; "@@..." ignored)',
+  );
+  if (quicFingerprint !== undefined) {
+    // cycletls builds the QUIC hello from it (with forceHTTP3): here it implies HTTP/3 unless the
+    // request asks for alt-svc discovery, where it shapes the QUIC connections that discovery makes.
+    if (http3 === 'off')
+      throw invalidOption('quicFingerprint shapes a QUIC connection: it contradicts http3 "off"');
+    http3 ??= 'force';
   }
   optBool(o, 'tls13AutoRetry'); // TLS 1.3 is always offered
 
@@ -599,7 +611,11 @@ export function normalizeRequest(
   const userAgent = optString(o, 'userAgent');
   if (userAgent !== undefined && FORBIDDEN_VALUE.test(userAgent))
     throw invalidOption('option "userAgent" contains CR, LF or NUL');
-  if (profile === '' && http2Fingerprint === undefined && (ja3 !== undefined || ja4r !== undefined)) {
+  if (
+    profile === '' &&
+    http2Fingerprint === undefined &&
+    (ja3 !== undefined || ja4r !== undefined || quicFingerprint !== undefined)
+  ) {
     // cycletls's user-agent rule: a ClientHello string without a preset takes the rest of its first
     // flight (HTTP/2 framing, header order, GREASE) from the browser family of the User-Agent sent.
     const sent =
@@ -694,6 +710,7 @@ export function normalizeRequest(
     ja3,
     ja4r,
     http2Fingerprint,
+    quicFingerprint,
     disableGrease,
     decompress: optBool(o, 'decompress') ?? true,
     maxDecompressedBytes:

@@ -227,7 +227,19 @@ export interface CycleTLSRequestOptions {
    * rule.
    */
   http2Fingerprint?: string;
-  /** HTTP/3 is not supported: rejects with ERR_NOT_IMPLEMENTED. */
+  /**
+   * cycletls's QUIC fingerprint: a captured QUIC ClientHello as hex (a TLS record, a handshake message
+   * or the bare hello; whitespace and ':' tolerated; what follows `@@` is ignored). Every QUIC
+   * connection of the request sends that hello again field by field (ciphers, extensions in order,
+   * groups, key shares, signature algorithms, ALPS, ECH GREASE, GREASE places) and its transport
+   * parameters in order and value; random, key shares and GREASE values are fresh per connection.
+   * Implies HTTP/3 (`http3: 'force'`) unless `http3` is 'alt-svc'; the rest of the first flight
+   * (datagram size, padding, CRYPTO layout, SETTINGS, headers) is the profile's, picked by the
+   * user-agent rule without `profile` (see `ja3`). Not hex: ERR_INVALID_OPTION; not a ClientHello:
+   * ERR_INVALID_OPTION; a hello this stack cannot send exactly (not QUIC, TLS < 1.3, a PSK, an
+   * extension BoringSSL cannot emit...): ERR_UNSUPPORTED_FINGERPRINT naming the element. With
+   * `http3: 'off'`, forceHTTP1, a proxy or http://: ERR_INVALID_OPTION.
+   */
   quicFingerprint?: string;
   /** No GREASE anywhere in the ClientHello (not even what the user-agent rule adds). */
   disableGrease?: boolean;

@@ -13,7 +13,8 @@ function makeBody(size) {
 
 // `server`: which listener of the target server the workload uses — 'h1' offers only http/1.1 in
 // ALPN, 'h2' offers h2 and http/1.1; 'h1cold' / 'h2cold' close the connection after every request
-// (see lib/server.js). `size` selects the request count (the `--n-<size>` flag, e.g. --n-small).
+// (see lib/server.js); 'caddy': caddy serving the same files on one port, h3 on UDP and h1/h2 on TCP
+// (lib/caddy.js). `http3`: the clients are asked for HTTP/3 (no TCP). `size` selects the request count (the `--n-<size>` flag, e.g. --n-small).
 // `proto`: the protocol the server is expected to report ($server_protocol). `optIn`: not in the
 // default set (heavy; `--workloads` or `--issue16` selects it). `proxy`: through the local proxy of
 // that kind (own process). `clients` / `skip`: which clients run it (others get a "skipped" cell
@@ -30,11 +31,25 @@ const NOT_AT_50K = 'fails most requests at 10 000 in flight already (h2-c10k)';
 // 10 000 requests at 100 and 1 000 in flight would add minutes per round; its h2-c10k row stays
 const CONN_PER_REQUEST = 'slow on 10 000 requests (cycletls 2.0.5): its h2-c10k row shows the burst';
 const notCycletls = { cycletls: CONN_PER_REQUEST, 'cycletls-reuse': CONN_PER_REQUEST };
+// HTTP/3 against Debian's caddy (quic-go), beside HTTP/2 on the same caddy (its TCP port): ours and
+// impit, the peer that speaks HTTP/3 (cycletls 2.0.5's h3 has no connection reuse here, wreq-js none
+// released, undici none).
+const CADDY_CLIENTS = ['cycletls-native', 'impit'];
+const CADDY = {
+  clients: CADDY_CLIENTS,
+  clientsWhy: 'the HTTP/3 rows compare ours with impit (the other client here that speaks HTTP/3)',
+};
+const H3 = { server: 'caddy', proto: 'HTTP/3.0', http3: true, ...CADDY };
+const CADDY_H2 = { server: 'caddy', proto: 'HTTP/2.0', ...CADDY };
 const WORKLOADS = {
   small: { ...small, ...H1, concurrency: 32, size: 'small' },
   large: { ...large, ...H1, concurrency: 8, size: 'large' },
   'h2-small': { ...small, ...H2, concurrency: 32, size: 'small' },
   'h2-large': { ...large, ...H2, concurrency: 8, size: 'large' },
+  'h3-small': { ...small, ...H3, concurrency: 32, size: 'small' },
+  'h3-large': { ...large, ...H3, concurrency: 8, size: 'large' },
+  'caddy-h2-small': { ...small, ...CADDY_H2, concurrency: 32, size: 'small' },
+  'caddy-h2-large': { ...large, ...CADDY_H2, concurrency: 8, size: 'large' },
   // the concurrency sweep: all issued at once, queueing, limits and memory under a burst (nginx
   // allows 128 streams per connection: the rest wait in the client)
   'h2-c100': { ...small, ...H2, concurrency: 100, size: 'sweep', sweep: true, skip: notCycletls },

@@ -602,6 +602,8 @@ bool Engine::Impl::choose_http3(Exchange& ex, Error* error) {
     return true;
   }
   if (s.http3 != "alt-svc" || s.upgrade || !s.proxy.empty() || !s.tls || s.force_http1) return true;
+  // A quicFingerprint the caller gave is refused by name, even where QUIC is only a possibility.
+  if (!ex.profile->quic_fingerprint.empty() && !profile_supports_http3(*ex.profile, error)) return false;
   if (Error unsupported; !profile_supports_http3(*ex.profile, &unsupported)) return true;  // TCP, as asked
   const std::vector<AltSvcEndpoint> alternatives = alt_svc.lookup(alt_svc_key(ex.key));
   if (alternatives.empty()) return true;

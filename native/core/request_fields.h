@@ -96,6 +96,7 @@ void visit_request_fields(Spec& s, Visit&& visit) {
   visit(RequestField{.name = "dnsEchConfig", .kind = K::kHex}, s.dns.ech_config_list);
   visit(RequestField{.name = "dnsAlpn", .kind = K::kStrings}, s.dns.alpn);
   visit(RequestField{.name = "echConfigList", .kind = K::kString}, s.ech_config_list);
+  visit(RequestField{.name = "quicFingerprint", .kind = K::kString}, s.fingerprint.quic_fingerprint);
 }
 
 // The kind's name as the addon exports it (requestFields()): what lib's test compares with TS types.

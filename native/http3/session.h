@@ -147,6 +147,10 @@ class ClientSession {
   // The peer reset the receiving side of `stream`.
   void stream_reset(int64_t stream);
 
+  // The peer's SETTINGS (the first frame of its control stream) were read: what they allow (a QPACK
+  // dynamic table) is known to the encoder from here on.
+  bool peer_settings_received() const noexcept { return peer_settings_handled_; }
+
   // The HTTP/3 error code to close the connection with after a failure.
   uint64_t error_code() const noexcept { return error_code_; }
   bool failed() const noexcept { return failed_; }

@@ -361,6 +361,15 @@ bool parse_akamai(std::string_view akamai, Http2Profile* h, std::string* why) {
   return true;
 }
 
+std::string quic_fingerprint_digest(std::string_view text) {
+  text = text.substr(0, text.find("@@"));  // what follows @@ is not part of the hello
+  uint64_t hash = 0xcbf29ce484222325u;     // FNV-1a, 64 bits
+  for (const char c : text) hash = (hash ^ static_cast<uint8_t>(c)) * 0x100000001b3u;
+  char hex[17];
+  snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  return hex;
+}
+
 bool compose_profile(const Profile& base, const FingerprintInputs& in, Profile* out, std::string* why) {
   *out = base;
   std::string id = base.id;
@@ -379,6 +388,12 @@ bool compose_profile(const Profile& base, const FingerprintInputs& in, Profile* 
   if (!in.http2_fingerprint.empty()) {
     if (!parse_akamai(in.http2_fingerprint, &out->http2, why)) return false;
     id += "|h2=" + in.http2_fingerprint;
+  }
+  if (!in.quic_fingerprint.empty()) {
+    // Kept as text: quic/hello_fingerprint parses it where a QUIC connection is built. The id names
+    // it by a digest (a hello is kilobytes of hex, and the id shows in the pool's keys).
+    out->quic_fingerprint = in.quic_fingerprint;
+    id += "|quic=" + quic_fingerprint_digest(in.quic_fingerprint);
   }
   if (in.disable_grease) {
     out->tls.grease = false;

@@ -16,11 +16,17 @@ struct FingerprintInputs {
   std::string ja4r;               // "t13d1517h2_002f,0035,..._0005,000a,..._0403,0804,..."
   std::string http2_fingerprint;  // Akamai: "1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p"
   bool disable_grease = false;
+  // cycletls's quicFingerprint: a captured QUIC ClientHello as hex (Profile::quic_fingerprint).
+  std::string quic_fingerprint;
 };
 
 // Applies `in` on top of `base` into `out` (out.id becomes a stable id for the combination).
 // Returns false with `why` naming the offending element.
 bool compose_profile(const Profile& base, const FingerprintInputs& in, Profile* out, std::string* why);
+
+// The name a quicFingerprint gets in a composed profile's id: 16 hex digits of a 64-bit digest of
+// the text before "@@".
+std::string quic_fingerprint_digest(std::string_view text);
 
 bool parse_ja3(std::string_view ja3, TlsProfile* tls, std::string* why);
 bool parse_ja4r(std::string_view ja4r, TlsProfile* tls, std::string* why);

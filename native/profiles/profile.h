@@ -159,6 +159,10 @@ struct Profile {
   // (TLS 1.3 only, other extensions and signature algorithms, ALPN h3). Absent: this preset's QUIC
   // hello is not established (HTTP/3 is refused with ERR_UNSUPPORTED_FINGERPRINT).
   std::optional<TlsProfile> quic_tls;
+  // cycletls's quicFingerprint (a composed profile's): a captured QUIC ClientHello as hex, which
+  // replaces quic_tls and the transport parameters of every QUIC connection of this profile.
+  // core/quic_options parses it (quic/hello_fingerprint); empty: none.
+  std::string quic_fingerprint;
   Http2Profile http2;
   // The HTTP/3 layer beside quic_tls. With no settings listed: nghttp3's own SETTINGS and QPACK
   // policy (a preset whose HTTP/3 is not established; docs/quic-gap.md).

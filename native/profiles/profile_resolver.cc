@@ -9,7 +9,8 @@ bool ProfileResolver::resolve(const std::string& profile_id, const FingerprintIn
     *why = "unknown profile '" + profile_id + "'";
     return false;
   }
-  if (fp.ja3.empty() && fp.ja4r.empty() && fp.http2_fingerprint.empty() && !fp.disable_grease) {
+  if (fp.ja3.empty() && fp.ja4r.empty() && fp.http2_fingerprint.empty() && !fp.disable_grease &&
+      fp.quic_fingerprint.empty()) {
     auto checked = checked_presets_.find(base->id);
     if (checked == checked_presets_.end()) {
       std::string reason;
@@ -20,7 +21,7 @@ bool ProfileResolver::resolve(const std::string& profile_id, const FingerprintIn
     return why->empty();
   }
   const std::string key = base->id + "\n" + fp.ja3 + "\n" + fp.ja4r + "\n" + fp.http2_fingerprint +
-                          (fp.disable_grease ? "\n1" : "\n0");
+                          (fp.disable_grease ? "\n1" : "\n0") + "\n" + fp.quic_fingerprint;
   auto it = composed_.find(key);
   if (it == composed_.end()) {
     auto profile = std::make_shared<Profile>();

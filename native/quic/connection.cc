@@ -90,6 +90,7 @@ class Connection final : public ClientConnection,
         socket_(io),
         expiry_timer_(io),
         handshake_timer_(io),
+        settings_timer_(io),
         session_(*this, options_.http3) {
     conn_ref_.get_conn = [](ngtcp2_crypto_conn_ref* ref) {
       return static_cast<Connection*>(ref->user_data)->conn_.get();
@@ -454,6 +455,7 @@ class Connection final : public ClientConnection,
         c.http3_failure_ = std::move(message);
         return NGTCP2_ERR_CALLBACK_FAILURE;
       }
+      c.release_if_peer_settings_read();
       return 0;
     });
   }
@@ -565,13 +567,50 @@ class Connection final : public ClientConnection,
       http3_failure_ = std::move(message);
       return NGTCP2_ERR_CALLBACK_FAILURE;
     }
-    // Requests go out after the packet that carried the handshake is processed.
+    // Requests go out after the packet that carried the handshake is processed, and once the
+    // server's SETTINGS are read (hold_for_peer_settings).
+    hold_for_peer_settings();
     post_send_waiting();
     asio::post(socket_.get_executor(), [self = shared_from_this()] {
       if (self->closed_) return;
       if (auto l = self->listener_.lock()) l->on_established();
     });
     return 0;
+  }
+
+  // The first requests wait for the server's SETTINGS, which a server sends in 0.5-RTT data right
+  // after its handshake flight, often in a later datagram than the one that completes our
+  // handshake. Sent before them, a request could use no QPACK dynamic table and Chrome's lazy QPACK
+  // streams would open only with the next one; in the ground truth (shared/fingerprints/quic)
+  // Chromium and Firefox had read ngtcp2-server's SETTINGS before their first request, whose header
+  // block already used the table. Bounded: after two smoothed RTTs (25..100 ms) the requests go
+  // anyway, and a server whose SETTINGS never come costs that once per connection.
+  void hold_for_peer_settings() {
+    if (session_.peer_settings_received()) return;
+    ngtcp2_conn_stat stat;
+    ngtcp2_conn_get_conn_stat(conn_.get(), &stat);
+    const auto bound = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::nanoseconds(2 * stat.smoothed_rtt));
+    settings_hold_ = true;
+    settings_timer_.expires_after(std::clamp(bound, kMinSettingsWait, kMaxSettingsWait));
+    settings_timer_.async_wait([self = shared_from_this()](const std::error_code& ec) {
+      if (!ec) self->on_settings_wait_expired();
+    });
+  }
+
+  // Read from inside ngtcp2's packet processing: the held requests go once it is done.
+  void release_if_peer_settings_read() {
+    if (!settings_hold_ || !session_.peer_settings_received()) return;
+    settings_hold_ = false;
+    settings_timer_.cancel();
+    if (!waiting_.empty()) post_send_waiting();
+  }
+
+  void on_settings_wait_expired() {
+    if (closed_ || !settings_hold_) return;
+    settings_hold_ = false;  // the server's SETTINGS are late: the requests go without them
+    send_waiting();
+    flush();
   }
 
   // Opens streams for waiting requests from the io loop, not from inside ngtcp2's packet processing.
@@ -592,7 +631,7 @@ class Connection final : public ClientConnection,
   // ---- stage: requests ----
 
   void send_waiting() {
-    while (!closed_ && !waiting_.empty()) {
+    while (!closed_ && !settings_hold_ && !waiting_.empty()) {
       int64_t stream = -1;
       const int rv = ngtcp2_conn_open_bidi_stream(conn_.get(), &stream, nullptr);
       if (rv == NGTCP2_ERR_STREAM_ID_BLOCKED) return;  // more once the server raises MAX_STREAMS
@@ -914,6 +953,7 @@ class Connection final : public ClientConnection,
     std::error_code ignored;
     expiry_timer_.cancel();
     handshake_timer_.cancel();
+    settings_timer_.cancel();
     socket_.close(ignored);
     std::map<int64_t, std::unique_ptr<Pending>> open = std::move(open_);
     std::deque<std::unique_ptr<Pending>> waiting = std::move(waiting_);
@@ -947,6 +987,10 @@ class Connection final : public ClientConnection,
   asio::ip::udp::socket socket_;
   asio::steady_timer expiry_timer_;
   asio::steady_timer handshake_timer_;
+  // The first requests wait for the server's SETTINGS (hold_for_peer_settings), this long at most.
+  static constexpr std::chrono::milliseconds kMinSettingsWait{25}, kMaxSettingsWait{100};
+  asio::steady_timer settings_timer_;
+  bool settings_hold_ = false;
   asio::ip::udp::endpoint local_, remote_;
   std::unique_ptr<SSL_CTX, SslCtxDeleter> ctx_;
   std::unique_ptr<SSL, SslDeleter> ssl_;

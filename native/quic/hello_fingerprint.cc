@@ -100,7 +100,9 @@ bool transport_shape_from_parameters(std::string_view body, TransportShape* shap
       *why = param_name(id) + " appears twice";
       return false;
     }
-    const bool grease = is_grease_parameter(id);
+    // min_ack_delay's draft id (0xff02de1a, Firefox) is 31*N+27 too: a parameter the connection
+    // acts on is read as that parameter, never as GREASE redrawn per connection.
+    const bool grease = is_grease_parameter(id) && !varint_parameter(id);
     // The encoder writes ids, lengths and values minimally (GREASE ids on 8 bytes, as Chrome does).
     if ((grease ? id_width != 8 : id_width != minimal_width(id)) || length_width != minimal_width(length)) {
       *why = param_name(id) + " is not minimally encoded (this stack writes minimal varints)";

@@ -123,4 +123,4 @@ function browserOf(c) {
   return c.datagrams.length === 3 ? 'firefox-resumed' : 'firefox';
 }
 
-module.exports = { loadQuicConnections, browserOf, varint, frames, sealInitial, QUIC_FIXTURES };
+module.exports = { loadQuicConnections, browserOf, varint, frames, sealInitial, readHexLines, QUIC_FIXTURES };

@@ -38,8 +38,16 @@ function udpListening(port) {
 /**
  * Starts caddy for https://localhost:<port> proxying to http://127.0.0.1:<backendPort> (bodies
  * streamed through), `extra` lines added to the site. { port, pid, url, log(), close() }.
+ * `serve`: lines that answer instead of the proxy (the bench: a file_server); `cert`/`key`: another
+ * certificate (PEM files) than the test CA's.
  */
-async function startCaddyH3({ backendPort, extra = '' }) {
+async function startCaddyH3({
+  backendPort,
+  extra = '',
+  serve,
+  cert = path.join(certDir, 'server.pem'),
+  key = path.join(certDir, 'server-key.pem'),
+}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ctn-caddy-h3-'));
   const port = await freeTcpUdpPort();
   const httpPort = await freeTcpUdpPort();
@@ -54,14 +62,14 @@ async function startCaddyH3({ backendPort, extra = '' }) {
       '  servers {',
       '    protocols h1 h2 h3',
       '  }',
+      // A client that connects to 127.0.0.1 sends no SNI: it gets this site's certificate.
+      '  default_sni localhost',
       '}',
-      `https://localhost:${port} {`,
+      `https://localhost:${port}, https://127.0.0.1:${port} {`,
       '  bind 127.0.0.1',
-      `  tls ${path.join(certDir, 'server.pem')} ${path.join(certDir, 'server-key.pem')}`,
+      `  tls ${cert} ${key}`,
       extra,
-      `  reverse_proxy 127.0.0.1:${backendPort} {`,
-      '    flush_interval -1',
-      '  }',
+      ...(serve ?? [`  reverse_proxy 127.0.0.1:${backendPort} {`, '    flush_interval -1', '  }']),
       '}',
       '',
     ].join('\n'),

@@ -278,7 +278,7 @@ describe('bad-input matrix: every wrong input rejects at once, naming the option
 
   test('options that are not implemented reject with a CycleTLSError ERR_NOT_IMPLEMENTED', async () => {
     // forceHTTP3 and protocol: 'http3' speak HTTP/3 now (test/integration/http3.test.js).
-    const cases = [{ protocol: 'websocket' }, { protocol: 'sse' }, { quicFingerprint: '1603010000' }];
+    const cases = [{ protocol: 'websocket' }, { protocol: 'sse' }];
     for (const options of cases) {
       const outcome = await settle(() => client(server.url('/echo'), options));
       expect(outcome.error).toBeInstanceOf(initCycleTLS.CycleTLSError);

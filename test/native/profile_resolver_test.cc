@@ -83,6 +83,28 @@ TEST(ProfileResolver, ComposedProfileIsCheckedAndKept) {
   EXPECT_EQ(refused, nullptr);
 }
 
+// A quicFingerprint composes a profile of its own (kept as text: core parses it where a QUIC connection
+// is built), named by a digest of the hello so the pool keys it apart; what follows "@@" is not the hello.
+TEST(ProfileResolver, QuicFingerprintComposesAProfileNamedByItsDigest) {
+  CountingCheck tls;
+  ProfileResolver resolver(tls.check());
+  FingerprintInputs fp;
+  fp.quic_fingerprint = "16030100040100000000";
+  std::shared_ptr<const Profile> hello, tailed, other;
+  std::string why;
+  ASSERT_TRUE(resolver.resolve("chrome_156", fp, &hello, &why)) << why;
+  ASSERT_NE(hello, nullptr);
+  EXPECT_EQ(hello->quic_fingerprint, fp.quic_fingerprint);
+  EXPECT_EQ(hello->id, "chrome_156|quic=" + quic_fingerprint_digest(fp.quic_fingerprint));
+  EXPECT_EQ(hello->id.size(), std::string("chrome_156|quic=").size() + 16);
+  fp.quic_fingerprint += "@@505249";
+  ASSERT_TRUE(resolver.resolve("chrome_156", fp, &tailed, &why)) << why;
+  EXPECT_EQ(tailed->id, hello->id);
+  fp.quic_fingerprint = "16030100040100000001";
+  ASSERT_TRUE(resolver.resolve("chrome_156", fp, &other, &why)) << why;
+  EXPECT_NE(other->id, hello->id);
+}
+
 TEST(ProfileResolver, BadFingerprintStringIsRefusedBeforeTheCheck) {
   CountingCheck tls;
   ProfileResolver resolver(tls.check());

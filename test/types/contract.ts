@@ -155,6 +155,9 @@ async function main(): Promise<void> {
   const quic = await initCycleTLS({ port: 9125, http3: 'alt-svc' });
   const h3: string = (await quic.get('https://example.test', { http3: 'force' })).connection.protocol;
   await quic.get('https://example.test', { forceHTTP3: true, protocol: 'http3' });
+  await quic.get('https://example.test', { quicFingerprint: '1603010000@@', http3: 'alt-svc' });
+  // @ts-expect-error a captured hello is hex text, not bytes
+  await quic.get('https://example.test', { quicFingerprint: Buffer.from('16', 'hex') });
   const mode: Http3Mode = 'off';
   // @ts-expect-error http3 is 'off', 'alt-svc' or 'force'
   await quic.get('https://example.test', { http3: 'always' });

@@ -953,12 +953,37 @@ describe('normalizeRequest: url', () => {
   });
 });
 
-describe('normalizeRequest: options that are not implemented yet', () => {
-  test.each([['quicFingerprint', 'x']])('%s as a non-empty string → ERR_NOT_IMPLEMENTED', (key, value) => {
-    expectNotImplemented(() => norm({ [key]: value }), new RegExp(key));
+describe('normalizeRequest: quicFingerprint and the fingerprint strings', () => {
+  describe("quicFingerprint (cycletls's: a QUIC ClientHello as hex)", () => {
+    const HELLO = '160301000401000000';
+    test('kept as given, with what follows @@; it implies HTTP/3 (force)', () => {
+      expect(norm({ quicFingerprint: HELLO })).toMatchObject({ quicFingerprint: HELLO, http3: 'force' });
+      expect(norm({ quicFingerprint: ` ${HELLO}@@505249 ` }).quicFingerprint).toBe(`${HELLO}@@505249`);
+      expect(norm({ quicFingerprint: `0x16:03:01 00 04${HELLO.slice(10)}` }).http3).toBe('force');
+      expect(norm({ quicFingerprint: HELLO, forceHTTP3: true }).http3).toBe('force');
+    });
+    test("with http3 'alt-svc' it shapes what discovery opens; empty or null is absent", () => {
+      expect(norm({ quicFingerprint: HELLO, http3: 'alt-svc' }).http3).toBe('alt-svc');
+      expect(norm({ quicFingerprint: '' })).toMatchObject({ quicFingerprint: undefined, http3: undefined });
+      expect(norm({ quicFingerprint: null }).quicFingerprint).toBeUndefined();
+    });
+    test('without a profile, the user-agent rule picks the rest of the first flight', () => {
+      const FIREFOX_UA = 'Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0';
+      expect(norm({ quicFingerprint: HELLO, userAgent: FIREFOX_UA }).profile).toBe('firefox');
+      expect(norm({ quicFingerprint: HELLO }).profile).toBe('');
+    });
+    test.each([['not hex'], ['16030zz'], ['@@1603'], ['0x']])('%j → RangeError ERR_INVALID_OPTION', (v) => {
+      expectInvalid(() => norm({ quicFingerprint: v }), RangeError, /quicFingerprint/);
+    });
+    test('a wrong type → TypeError; with http3 off, forceHTTP1 or http:// → ERR_INVALID_OPTION', () => {
+      expectInvalid(() => norm({ quicFingerprint: 5 }), TypeError, /quicFingerprint/);
+      expectInvalid(() => norm({ quicFingerprint: HELLO, http3: 'off' }), TypeError, /quicFingerprint/);
+      expectInvalid(() => norm({ quicFingerprint: HELLO, forceHTTP1: true }), TypeError, /HTTP\/3/);
+      expectInvalid(() => norm({ quicFingerprint: HELLO }, 'http://example.test/'), TypeError, /https/);
+    });
   });
 
-  test.each([['ja3'], ['ja4r'], ['http2Fingerprint'], ['proxy']])(
+  test.each([['ja3'], ['ja4r'], ['http2Fingerprint'], ['proxy'], ['quicFingerprint']])(
     '%s as an empty string (or null) is treated as absent',
     (key) => {
       expect(norm({ [key]: '' }).method).toBe('GET');
