@@ -7,6 +7,7 @@ import type { Buffer } from 'node:buffer';
 import { MemoryCookieJar, jarCookieString, jarStore } from './cookies';
 import type { CookieJarLike } from './cookies';
 import { CycleTLSError } from './errors';
+import { decodeFingerprint } from './fingerprint';
 import { withJarCookies } from './headers';
 import type { HeaderList } from './headers';
 import type { ClientState, ExchangeHandlers, SharedInstance } from './instance';
@@ -101,6 +102,7 @@ export function responseMeta(
       tlsResumed: head.tlsResumed,
       protocol: head.alpn || (head.httpVersion === '1.0' ? 'http/1.0' : 'http/1.1'),
     },
+    fingerprint: decodeFingerprint(head.fingerprint),
     redirects,
   };
 }

@@ -24,8 +24,8 @@ namespace ctn::mux {
 // Bumped whenever a frame or payload layout changes: both ends must speak the same one.
 // 2: REQUEST carries the proxy; 3: streamed bodies, SENT; 4: Unix socket, the kernel vouches for the
 // peer's user (HELLO → READY, no CHALLENGE/AUTH), and REQUEST carries max_response_bytes;
-// 5: REQUEST carries the http3 mode
-inline constexpr uint16_t kProtocolVersion = 5;
+// 5: REQUEST carries the http3 mode; 6: HEAD carries the connection's fingerprint
+inline constexpr uint16_t kProtocolVersion = 6;
 inline constexpr size_t kFrameHeaderSize = 14;
 inline constexpr size_t kMaxFramePayload = 64u << 20;  // a request head with huge headers still fits
 inline constexpr size_t kBodyChunk = 64u << 10;        // bodies travel in chunks this big, interleaved

@@ -158,8 +158,34 @@ std::string encode_head(const ResponseHead& head, const ConnectionInfo& c) {
   put_headers(w, head.headers);
   w.u64(c.connection_id).u8(c.reused ? 1 : 0).str(c.alpn).str(c.tls_version).str(c.cipher);
   w.u8(c.tls_resumed ? 1 : 0);
+  w.u8(c.fingerprint ? 1 : 0);
+  if (const auto& f = c.fingerprint) {
+    w.str(f->tls.ja3).str(f->tls.ja3n).str(f->tls.ja4).str(f->tls.ja4r).str(f->akamai).str(f->quic_ja4);
+    w.u8(static_cast<uint8_t>(f->ech)).u8(f->resumed ? 1 : 0);
+  }
   return w.take();
 }
+
+namespace {
+
+// The fingerprint part of a HEAD (encode_head), when the host sent one.
+bool decode_fingerprint(PayloadReader& r, std::shared_ptr<const fingerprint::ConnectionFingerprint>* out) {
+  bool present = false;
+  if (!r.boolean(&present)) return false;
+  if (!present) return true;
+  auto f = std::make_shared<fingerprint::ConnectionFingerprint>();
+  uint8_t ech = 0;
+  if (!(r.str(&f->tls.ja3) && r.str(&f->tls.ja3n) && r.str(&f->tls.ja4) && r.str(&f->tls.ja4r) &&
+        r.str(&f->akamai) && r.str(&f->quic_ja4) && r.u8(&ech) && r.boolean(&f->resumed))) {
+    return false;
+  }
+  if (ech > static_cast<uint8_t>(fingerprint::EchSent::kReal)) return false;
+  f->ech = static_cast<fingerprint::EchSent>(ech);
+  *out = std::move(f);
+  return true;
+}
+
+}  // namespace
 
 bool decode_head(std::string_view payload, ResponseHead* head, ConnectionInfo* c) {
   PayloadReader r(payload);
@@ -168,7 +194,7 @@ bool decode_head(std::string_view payload, ResponseHead* head, ConnectionInfo* c
   if (!(r.u16(&status) && r.str(&head->reason) && r.u8(&major) && r.u8(&minor) &&
         get_headers(r, &head->headers) && r.u64(&c->connection_id) && r.boolean(&c->reused) &&
         r.str(&c->alpn) && r.str(&c->tls_version) && r.str(&c->cipher) && r.boolean(&c->tls_resumed) &&
-        r.at_end())) {
+        decode_fingerprint(r, &c->fingerprint) && r.at_end())) {
     return false;
   }
   head->status = status;

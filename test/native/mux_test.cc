@@ -444,6 +444,42 @@ TEST(MuxMessages, StreamedBodyAndUpgradeFlagsRoundTrip) {
   EXPECT_NE(why.find("streamed"), std::string::npos) << why;
 }
 
+// response.fingerprint travels with the head to a client process: every field, and none for plain
+// HTTP; an ech value beyond the known three is refused.
+TEST(MuxMessages, HeadCarriesTheConnectionsFingerprint) {
+  ResponseHead h;
+  h.status = 200;
+  ConnectionInfo c;
+  auto f = std::make_shared<fingerprint::ConnectionFingerprint>();
+  f->tls = {"771,4865,0-10,29,0", "771,4865,0-10,29,0", "t13d0102h2_aaaaaaaaaaaa_bbbbbbbbbbbb",
+            "t13d0102h2_1301_000a"};
+  f->akamai = "1:65536|15663105|0|m,a,s,p";
+  f->ech = fingerprint::EchSent::kGrease;
+  f->resumed = true;
+  c.fingerprint = f;
+  ResponseHead dh;
+  ConnectionInfo dc;
+  const std::string payload = encode_head(h, c);
+  ASSERT_TRUE(decode_head(payload, &dh, &dc));
+  ASSERT_TRUE(dc.fingerprint);
+  EXPECT_EQ(dc.fingerprint->tls.ja3, f->tls.ja3);
+  EXPECT_EQ(dc.fingerprint->tls.ja3n, f->tls.ja3n);
+  EXPECT_EQ(dc.fingerprint->tls.ja4, f->tls.ja4);
+  EXPECT_EQ(dc.fingerprint->tls.ja4r, f->tls.ja4r);
+  EXPECT_EQ(dc.fingerprint->akamai, f->akamai);
+  EXPECT_EQ(dc.fingerprint->quic_ja4, "");
+  EXPECT_EQ(dc.fingerprint->ech, fingerprint::EchSent::kGrease);
+  EXPECT_TRUE(dc.fingerprint->resumed);
+
+  std::string bad_ech = payload;
+  bad_ech[bad_ech.size() - 2] = 3;
+  EXPECT_FALSE(decode_head(bad_ech, &dh, &dc));
+
+  ConnectionInfo plain, dplain;
+  ASSERT_TRUE(decode_head(encode_head(h, plain), &dh, &dplain));
+  EXPECT_FALSE(dplain.fingerprint);
+}
+
 TEST(MuxMessages, HeadAndErrorRoundTrip) {
   ResponseHead h;
   h.status = 207;
