@@ -487,7 +487,7 @@ TEST(MuxMessages, HeadAndErrorRoundTrip) {
   h.version_major = 2;
   h.version_minor = 0;
   h.headers = {{"set-cookie", "a=1"}, {"set-cookie", "b=2"}};
-  ConnectionInfo c{42, true, "h2", "TLSv1.3", "TLS_AES_128_GCM_SHA256", true};
+  ConnectionInfo c{42, true, "h2", "TLSv1.3", "TLS_AES_128_GCM_SHA256", true, nullptr};
   ResponseHead dh;
   ConnectionInfo dc;
   ASSERT_TRUE(decode_head(encode_head(h, c), &dh, &dc));
