@@ -478,6 +478,27 @@ TEST(MuxMessages, HeadCarriesTheConnectionsFingerprint) {
   ConnectionInfo plain, dplain;
   ASSERT_TRUE(decode_head(encode_head(h, plain), &dh, &dplain));
   EXPECT_FALSE(dplain.fingerprint);
+
+  // On one link, the connection's next responses name it as "the one before": a byte, not the
+  // strings again, decoded to the very object the receiver kept.
+  LinkFingerprint sent, received;
+  const std::string first = encode_head(h, c, &sent);
+  const std::string again = encode_head(h, c, &sent);
+  EXPECT_EQ(first, payload);
+  EXPECT_LT(again.size() + 100, first.size());  // the strings are ~140 bytes here
+  ConnectionInfo d1, d2;
+  ASSERT_TRUE(decode_head(first, &dh, &d1, &received));
+  ASSERT_TRUE(decode_head(again, &dh, &d2, &received));
+  EXPECT_EQ(d2.fingerprint, d1.fingerprint);
+  EXPECT_EQ(d2.fingerprint->tls.ja4, f->tls.ja4);
+  // Another connection's fingerprint goes in full again.
+  ConnectionInfo other = c;
+  other.fingerprint = std::make_shared<fingerprint::ConnectionFingerprint>(*f);
+  EXPECT_EQ(encode_head(h, other, &sent).size(), first.size());
+  // "The one before" on a link that had none (or without the link's memory) is malformed.
+  LinkFingerprint fresh;
+  EXPECT_FALSE(decode_head(again, &dh, &d2, &fresh));
+  EXPECT_FALSE(decode_head(again, &dh, &d2));
 }
 
 TEST(MuxMessages, HeadAndErrorRoundTrip) {
