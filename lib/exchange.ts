@@ -8,6 +8,7 @@ import { MemoryCookieJar, jarCookieString, jarStore } from './cookies';
 import type { CookieJarLike } from './cookies';
 import type { ResolvedName } from './dns';
 import { CycleTLSError } from './errors';
+import { decodeFingerprint } from './fingerprint';
 import { withJarCookies } from './headers';
 import type { HeaderList } from './headers';
 import type { ClientState, ExchangeHandlers, SharedInstance } from './instance';
@@ -119,6 +120,7 @@ export function responseMeta(
       tlsResumed: head.tlsResumed,
       protocol: head.alpn || (head.httpVersion === '1.0' ? 'http/1.0' : 'http/1.1'),
     },
+    fingerprint: decodeFingerprint(head.fingerprint),
     redirects,
   };
 }

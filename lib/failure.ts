@@ -81,6 +81,7 @@ export function errorResponse(
     protocol: meta?.protocol ?? '',
     tls: meta?.tls ?? null,
     connection: meta?.connection ?? { id: 0, reused: false, tlsResumed: false, protocol: '' },
+    fingerprint: meta?.fingerprint ?? null,
     redirects: meta?.redirects ?? 0,
     error: err.toJSON(),
     json: async () => ({}),

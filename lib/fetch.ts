@@ -167,6 +167,8 @@ function toResponse(res: CycleTLSResponseShape, method: string, signal: AbortSig
     url: { value: res.finalUrl, enumerable: true },
     redirected: { value: res.redirects > 0, enumerable: true },
     type: { value: 'basic', enumerable: true },
+    // What the connection sent (response.fingerprint of the other doors).
+    fingerprint: { value: res.fingerprint, enumerable: true },
   });
   return response;
 }

@@ -156,10 +156,11 @@ export function decodeEvents(flat: unknown[]): NativeEvent[] {
           connectionId: flat[i + 9] as number,
           reused: flat[i + 10] as boolean,
           tlsResumed: flat[i + 11] as boolean,
-          data: flat[i + 12] as Buffer | undefined,
-          ended: flat[i + 13] as boolean,
+          fingerprint: flat[i + 12] as string | undefined,
+          data: flat[i + 13] as Buffer | undefined,
+          ended: flat[i + 14] as boolean,
         });
-        i += 14;
+        i += 15;
         break;
       case EventType.Body:
         out.push({ id, type: EventType.Body, data: flat[i + 2] as Buffer });

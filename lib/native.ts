@@ -28,6 +28,8 @@ export interface HeadEvent {
   connectionId: number;
   reused: boolean;
   tlsResumed: boolean;
+  /** The connection's fingerprint as the addon writes it (lib/fingerprint.ts); undefined without TLS. */
+  fingerprint: string | undefined;
   /**
    * What arrived with the head (native/core/event_queue.h): the first body bytes, and whether the
    * response ended there too. A small buffered response is mostly one head event that ended.

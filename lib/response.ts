@@ -5,6 +5,7 @@ import { Blob, Buffer } from 'node:buffer';
 import type { Readable } from 'node:stream';
 
 import { CycleTLSError } from './errors';
+import type { Fingerprint } from './fingerprint';
 import type { ResponseType } from './options';
 
 export interface ResponseMeta {
@@ -18,6 +19,8 @@ export interface ResponseMeta {
   tls: { version: string; cipher: string; alpn: string } | null;
   /** protocol: as `protocol` above ('h3' over HTTP/3). */
   connection: { id: number; reused: boolean; tlsResumed: boolean; protocol: string };
+  /** What the connection sent (lib/fingerprint.ts); null without TLS. */
+  fingerprint: Fingerprint | null;
   redirects: number;
 }
 
@@ -205,6 +208,7 @@ export interface CycleTLSResponseShape {
   protocol: string;
   tls: ResponseMeta['tls'];
   connection: ResponseMeta['connection'];
+  fingerprint: ResponseMeta['fingerprint'];
   redirects: number;
   error?: ErrorInfo;
   json(): Promise<unknown>;
@@ -232,6 +236,7 @@ export function metaFields(meta: ResponseMeta, data: unknown, body: BodySource):
     protocol: meta.protocol,
     tls: meta.tls,
     connection: meta.connection,
+    fingerprint: meta.fingerprint,
     redirects: meta.redirects,
     data,
     json,

@@ -392,6 +392,31 @@ export type ResponseData<O> = O extends { responseType: 'text' }
         ? Readable
         : unknown;
 
+/**
+ * What the connection a response came over sent, computed once per connection from the bytes that
+ * actually went out (the ClientHello as BoringSSL wrote it; over HTTP/2 the frames our session sent):
+ * log and compare it without an echo service. With a real Encrypted ClientHello it describes the outer
+ * hello, which is what an observer on the path sees.
+ */
+export interface Fingerprint {
+  /** JA3 string: `version,ciphers,extensions,groups,point_formats` in decimal, GREASE removed, wire order. */
+  ja3: string;
+  /** JA3 with the extensions sorted (stable for browsers that permute them). */
+  ja3n: string;
+  /** JA4: `t13d1516h2_...` over TCP, `q13d...` for the QUIC hello of an HTTP/3 connection. */
+  ja4: string;
+  /** JA4_r: JA4 unhashed (sorted lists). */
+  ja4r: string;
+  /** The Akamai HTTP/2 string `SETTINGS|WINDOW_UPDATE|PRIORITY|pseudo-headers`; HTTP/2 only. */
+  akamai?: string;
+  /** The QUIC ClientHello's JA4 (equal to `ja4`); HTTP/3 only. */
+  quicJa4?: string;
+  /** encrypted_client_hello: a real one the server accepted, GREASE, or not sent. */
+  ech: 'grease' | 'real' | 'none';
+  /** The handshake resumed an earlier session (equal to `connection.tlsResumed`). */
+  resumed: boolean;
+}
+
 export interface CycleTLSResponse<T = unknown> {
   status: number;
   statusText: string;
@@ -413,6 +438,8 @@ export interface CycleTLSResponse<T = unknown> {
   tls: { version: string; cipher: string; alpn: string } | null;
   /** tlsResumed: the handshake resumed a TLS session of an earlier connection. protocol: as `protocol`. */
   connection: { id: number; reused: boolean; tlsResumed: boolean; protocol: string };
+  /** What the connection sent (JA3, JA4, Akamai, ECH, resumption); null for plain http:// and on failures. */
+  fingerprint: Fingerprint | null;
   redirects: number;
   /**
    * Present on failures resolved in cycletls's way (status 408, 495, 502, 421, 413 or 0): the stable code,
@@ -1013,13 +1040,16 @@ export interface FetchOptions
     Omit<CycleTLSRequestOptions, 'body' | 'url' | 'method' | 'signal' | 'responseType' | 'rejectOnError'>,
     Omit<InitOptions, 'timeout' | 'cookieJar' | 'maxResponseBytes' | 'rejectOnError'> {}
 
+/** Node's global Response, plus what the connection sent (as CycleTLSResponse's `fingerprint`). */
+export type FetchResponse = Response & { readonly fingerprint: Fingerprint | null };
+
 export interface Fetch {
   /**
-   * Resolves to Node's global Response (url, redirected, a web ReadableStream body with back-pressure);
-   * network failures reject with TypeError whose `cause` is the CycleTLSError; an abort with the
-   * signal's reason.
+   * Resolves to Node's global Response (url, redirected, a web ReadableStream body with back-pressure,
+   * `fingerprint`); network failures reject with TypeError whose `cause` is the CycleTLSError; an abort
+   * with the signal's reason.
    */
-  (input: string | URL | Request, init?: FetchInit): Promise<Response>;
+  (input: string | URL | Request, init?: FetchInit): Promise<FetchResponse>;
   /** Closes its client: requests in flight settle, later calls reject (module-level fetch: a new one). */
   close(): Promise<void>;
 }

@@ -357,7 +357,33 @@ napi_value body_to_js(Napi::Env env, std::string& body) {
       env, owned->data(), owned->size(), [](Napi::Env, char*, std::string* s) { delete s; }, owned);
 }
 
-void append_event(Napi::Env env, Napi::Array& out, uint32_t& at, Event& e) {
+// A connection's fingerprint as one ASCII string, "ja3\0ja3n\0ja4\0ja4r\0akamai\0quicJa4\0ech\0resumed"
+// (lib/native-wire.ts reads it), or undefined for none. Every response of a connection shares one
+// fingerprint: within a batch its string is made once (lib keeps the object it decodes from it).
+class FingerprintStrings {
+ public:
+  napi_value get(Napi::Env env, const std::shared_ptr<const fingerprint::ConnectionFingerprint>& f) {
+    if (!f) return env.Undefined();
+    if (f.get() == last_) return last_value_;
+    std::string text;
+    text.reserve(f->tls.ja3.size() + f->tls.ja3n.size() + f->tls.ja4r.size() + f->akamai.size() + 96);
+    for (const std::string* part :
+         {&f->tls.ja3, &f->tls.ja3n, &f->tls.ja4, &f->tls.ja4r, &f->akamai, &f->quic_ja4}) {
+      text.append(*part).push_back('\0');
+    }
+    text.append(fingerprint::ech_name(f->ech)).push_back('\0');
+    text.push_back(f->resumed ? '1' : '0');
+    last_ = f.get();
+    last_value_ = ascii(env, text);
+    return last_value_;
+  }
+
+ private:
+  const fingerprint::ConnectionFingerprint* last_ = nullptr;
+  napi_value last_value_ = nullptr;
+};
+
+void append_event(Napi::Env env, Napi::Array& out, uint32_t& at, Event& e, FingerprintStrings& fingerprints) {
   auto put = [&](napi_value v) { out.Set(at++, v); };
   auto number = [&](double v) -> napi_value { return Napi::Number::New(env, v); };
   auto text = [&](const std::string& v) -> napi_value { return Napi::String::New(env, v); };
@@ -377,6 +403,7 @@ void append_event(Napi::Env env, Napi::Array& out, uint32_t& at, Event& e) {
       put(number(static_cast<double>(e.connection.connection_id)));
       put(Napi::Boolean::New(env, e.connection.reused));
       put(Napi::Boolean::New(env, e.connection.tls_resumed));
+      put(fingerprints.get(env, e.connection.fingerprint));
       // What joined the head in the queue (core/event_queue.h): its first body bytes, and its end.
       put(e.body.empty() ? env.Undefined() : body_to_js(env, e.body));
       put(Napi::Boolean::New(env, e.ended));
@@ -423,7 +450,8 @@ void append_event(Napi::Env env, Napi::Array& out, uint32_t& at, Event& e) {
 Napi::Array events_to_js(Napi::Env env, std::vector<Event>& events) {
   Napi::Array out = Napi::Array::New(env);
   uint32_t at = 0;
-  for (Event& e : events) append_event(env, out, at, e);
+  FingerprintStrings fingerprints;
+  for (Event& e : events) append_event(env, out, at, e, fingerprints);
   return out;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/connection_fingerprint.h"
 #include "core/engine_impl.h"
 #include "core/http1_channel.h"
 #include "core/http2_channel.h"
@@ -360,8 +361,30 @@ void Connection::begin_response(Exchange& ex, ResponseHead&& head) {
   sink_.begin(ex, std::move(head), info(ex));
 }
 
-ConnectionInfo Connection::info(const Exchange& ex) const {
+void Connection::complete_fingerprint() {
+  if (fingerprint_complete_) return;
+  if (h3_) {
+    fingerprint_ = fingerprint_connection(h3_->tls(), fingerprint::Transport::kQuic);
+    fingerprint_complete_ = true;
+    return;
+  }
+  SSL* ssl = transport_.target_ssl();
+  if (!fingerprint_) fingerprint_ = fingerprint_connection(ssl, fingerprint::Transport::kTcp);
+  const fingerprint::H2FirstFlight* flight = h2_ ? h2_->first_flight() : nullptr;
+  if (!fingerprint_ || !flight) {
+    fingerprint_complete_ = true;
+    return;
+  }
+  // A response before our first HEADERS left cannot happen; should one, the next response finishes.
+  if (!flight->headers_sent) return;
+  fingerprint_ = with_http2(*fingerprint_, *flight);
+  fingerprint_complete_ = true;
+}
+
+ConnectionInfo Connection::info(const Exchange& ex) {
+  complete_fingerprint();
   ConnectionInfo i;
+  i.fingerprint = fingerprint_;
   i.connection_id = id_;
   i.reused = ex.reused_connection;
   if (h3_) {

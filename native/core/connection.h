@@ -94,7 +94,10 @@ class Connection : public std::enable_shared_from_this<Connection>,
  private:
   // The setup failed: the exchange it was for and the waiters fail with `error`; it closes.
   void fail(Error error);
-  ConnectionInfo info(const Exchange& ex) const;
+  ConnectionInfo info(const Exchange& ex);
+  // Computes fingerprint_ when it can first be (after the handshake; over HTTP/2 once the first
+  // request's HEADERS went out), then never again.
+  void complete_fingerprint();
   // Waiters hoped for HTTP/2: with an error they share the connection's fate, else they go back
   // to the engine.
   void hand_back_waiters(const Error* error);
@@ -143,6 +146,8 @@ class Connection : public std::enable_shared_from_this<Connection>,
   std::unique_ptr<Http1Channel> h1_;
   std::unique_ptr<Http2Channel> h2_;
   std::unique_ptr<Http3Channel> h3_;
+  std::shared_ptr<const fingerprint::ConnectionFingerprint> fingerprint_;
+  bool fingerprint_complete_ = false;
   bool tcp_open_ = false;
   bool established_ = false;
   bool parked_ = false;

@@ -37,6 +37,10 @@ class Http2Channel : http2::SessionListener {
   bool accepts_streams() const;
   // No stream and no WebSocket waiting for SETTINGS.
   bool unused() const { return streams_.empty() && awaiting_settings_.empty(); }
+  // The frames our session sent first (the Akamai fingerprint's); null before start().
+  const fingerprint::H2FirstFlight* first_flight() const {
+    return session_ ? &session_->first_flight() : nullptr;
+  }
   size_t open_streams() const { return streams_.size(); }
 
   void submit(std::shared_ptr<Exchange> ex);

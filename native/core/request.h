@@ -9,6 +9,7 @@
 #include "common/dns_answer.h"
 #include "common/error.h"
 #include "common/http_types.h"
+#include "fingerprint/fingerprint.h"
 #include "profiles/fingerprint_strings.h"
 #include "profiles/profile.h"
 
@@ -143,6 +144,9 @@ struct ConnectionInfo {
   std::string tls_version;   // "TLSv1.3", ... ; empty for plain HTTP
   std::string cipher;        // IANA-style name
   bool tls_resumed = false;  // the TLS handshake resumed a session of an earlier connection
+  // What the connection sent (response.fingerprint), made once per connection and shared by every
+  // response over it; null for plain HTTP.
+  std::shared_ptr<const fingerprint::ConnectionFingerprint> fingerprint;
 };
 
 struct Event {

@@ -245,8 +245,47 @@ struct ClientSession::Callbacks {
     });
   }
 
+  // What the Akamai string reads, as each frame leaves: the first SETTINGS, and until the first
+  // request's HEADERS the connection WINDOW_UPDATE and the PRIORITY frames, then its pseudo-headers.
+  static void record_first_flight(fingerprint::H2FirstFlight& f, const nghttp2_frame& frame) {
+    if (f.headers_sent) return;
+    switch (frame.hd.type) {
+      case NGHTTP2_SETTINGS:
+        if (f.settings_sent || (frame.hd.flags & NGHTTP2_FLAG_ACK)) return;
+        f.settings_sent = true;
+        for (size_t i = 0; i < frame.settings.niv; ++i) {
+          f.settings.emplace_back(static_cast<uint16_t>(frame.settings.iv[i].settings_id),
+                                  frame.settings.iv[i].value);
+        }
+        return;
+      case NGHTTP2_WINDOW_UPDATE:
+        if (frame.hd.stream_id == 0 && !f.connection_window_update) {
+          f.connection_window_update = static_cast<uint32_t>(frame.window_update.window_size_increment);
+        }
+        return;
+      case NGHTTP2_PRIORITY: {
+        const nghttp2_priority_spec& p = frame.priority.pri_spec;
+        f.priority_frames.push_back({static_cast<uint32_t>(frame.hd.stream_id), p.exclusive != 0,
+                                     static_cast<uint32_t>(p.stream_id), static_cast<uint16_t>(p.weight)});
+        return;
+      }
+      case NGHTTP2_HEADERS:
+        if (frame.headers.cat != NGHTTP2_HCAT_REQUEST) return;
+        f.headers_sent = true;
+        for (size_t i = 0; i < frame.headers.nvlen; ++i) {
+          const nghttp2_nv& nv = frame.headers.nva[i];
+          if (nv.namelen > 0 && nv.name[0] == ':')
+            f.pseudo_headers.emplace_back(reinterpret_cast<char*>(nv.name), nv.namelen);
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
   static int on_frame_send(nghttp2_session* session, const nghttp2_frame* frame, void* user_data) {
     return guarded(user_data, [&](ClientSession& self) {
+      record_first_flight(self.first_flight_, *frame);
       if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
       Stream* s = find(self, frame->hd.stream_id);
       if (s) s->headers_sent = true;

@@ -46,6 +46,7 @@
 #include <string_view>
 
 #include "common/http_types.h"
+#include "fingerprint/fingerprint.h"
 #include "profiles/profile.h"
 
 struct nghttp2_session;
@@ -201,6 +202,9 @@ class ClientSession {
   bool want_write() const;
   bool failed() const noexcept { return failed_; }
   const std::string& error() const noexcept { return error_; }
+  // The frames the Akamai fingerprint is made of, as this session sent them (recorded when nghttp2
+  // hands each out); complete once headers_sent.
+  const fingerprint::H2FirstFlight& first_flight() const noexcept { return first_flight_; }
 
  private:
   struct Stream;
@@ -230,6 +234,7 @@ class ClientSession {
   std::string error_;
   std::string callback_error_;        // what a throwing listener callback said
   std::string last_library_message_;  // nghttp2's last error_callback2 message
+  fingerprint::H2FirstFlight first_flight_;
   // Output scanner (see scan_output): where the next frame header starts.
   size_t out_skip_ = 24;  // the client magic, then each frame's payload
   unsigned char out_hdr_[9] = {};

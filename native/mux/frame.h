@@ -25,7 +25,8 @@ namespace ctn::mux {
 // 2: REQUEST carries the proxy; 3: streamed bodies, SENT; 4: Unix socket, the kernel vouches for the
 // peer's user (HELLO → READY, no CHALLENGE/AUTH), and REQUEST carries max_response_bytes;
 // 5: REQUEST carries the http3 mode; 6: REQUEST carries quicFingerprint (#17) and #19's fields
-// (identity, rotation limits, dnsServers, family, lib's DNS answer, echConfigList)
+// (identity, rotation limits, dnsServers, family, lib's DNS answer, echConfigList), and HEAD the
+// connection's fingerprint
 inline constexpr uint16_t kProtocolVersion = 6;
 inline constexpr size_t kFrameHeaderSize = 14;
 inline constexpr size_t kMaxFramePayload = 64u << 20;  // a request head with huge headers still fits

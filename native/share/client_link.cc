@@ -266,7 +266,9 @@ void ClientLink::on_head(Link& link, Frame&& f) {
   Event e;
   e.kind = Event::Kind::kHead;
   e.id = f.stream;
-  if (!mux::decode_head(f.payload, &e.head, &e.connection)) return host_broke(link, "malformed HEAD");
+  if (!mux::decode_head(f.payload, &e.head, &e.connection, &fingerprints_received_[&link])) {
+    return host_broke(link, "malformed HEAD");
+  }
   it->second.head_seen = true;
   const RequestSpec& spec = it->second.spec;
   // A body the host decodes may grow past its content-length; one it passes on as it came may not.
@@ -455,6 +457,7 @@ void ClientLink::close_draining() {
 // ---- links closing ----
 
 void ClientLink::on_link_closed(Link& link, const std::string& reason) {
+  fingerprints_received_.erase(&link);
   if (&link == link_.get() && phase_ == Phase::kHandshake) {
     // A host on its way out may close before saying anything: the owner decides how often.
     link_.reset();

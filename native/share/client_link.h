@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -19,6 +20,7 @@
 #include "core/request.h"
 #include "mux/link.h"
 #include "share/hub_context.h"
+#include "share/messages.h"
 
 namespace ctn::share {
 
@@ -136,6 +138,8 @@ class ClientLink : public mux::LinkHandler {
   const mux::Link* quiet_close_ = nullptr;  // closed by us on purpose: no failover
   const mux::Link* idle_close_ = nullptr;
   StreamMap streams_;
+  // Per link, the last fingerprint a HEAD carried in full (mux::decode_head); forgotten with the link.
+  std::map<const mux::Link*, mux::LinkFingerprint> fingerprints_received_;
   asio::steady_timer handshake_timer_, ping_timer_, idle_timer_;
 };
 

@@ -355,7 +355,8 @@ void HostServer::on_engine_event(Event&& e) {
   RemoteStream& s = it->second;
   switch (e.kind) {
     case Event::Kind::kHead:
-      peer.link->send_stream(FrameType::kHead, 0, it->first, mux::encode_head(e.head, e.connection));
+      peer.link->send_stream(FrameType::kHead, 0, it->first,
+                             mux::encode_head(e.head, e.connection, &peer.fingerprint_sent));
       return;
     case Event::Kind::kBody: {
       if (e.body.empty()) return;

@@ -32,6 +32,7 @@
 #include "profiles/profile_resolver.h"
 #include "share/endpoint.h"
 #include "share/hub_context.h"
+#include "share/messages.h"
 #include "tls/tls_context.h"
 
 namespace ctn::share {
@@ -105,7 +106,8 @@ class HostServer : public mux::LinkHandler {
     Clock::time_point accepted;
     Clock::time_point last_frame = Clock::now();
     StreamMap streams;
-    std::set<uint64_t> clients;  // engine client ids (prefixed) this peer used: forgotten with it
+    std::set<uint64_t> clients;             // engine client ids (prefixed) this peer used: forgotten with it
+    mux::LinkFingerprint fingerprint_sent;  // the last fingerprint a HEAD sent in full (mux::encode_head)
   };
 
   // The engine's io thread from here on.

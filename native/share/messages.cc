@@ -173,24 +173,71 @@ bool decode_request(std::string_view payload, RequestSpec* s, uint64_t* body_siz
   return true;
 }
 
-std::string encode_head(const ResponseHead& head, const ConnectionInfo& c) {
+namespace {
+
+// How a HEAD names its fingerprint.
+enum class FingerprintMark : uint8_t { kNone = 0, kFull = 1, kSameAsBefore = 2 };
+
+}  // namespace
+
+std::string encode_head(const ResponseHead& head, const ConnectionInfo& c, LinkFingerprint* sent) {
   PayloadWriter w;
   w.u16(static_cast<uint16_t>(head.status)).str(head.reason);
   w.u8(static_cast<uint8_t>(head.version_major)).u8(static_cast<uint8_t>(head.version_minor));
   put_headers(w, head.headers);
   w.u64(c.connection_id).u8(c.reused ? 1 : 0).str(c.alpn).str(c.tls_version).str(c.cipher);
   w.u8(c.tls_resumed ? 1 : 0);
+  const auto& f = c.fingerprint;
+  if (!f) {
+    w.u8(static_cast<uint8_t>(FingerprintMark::kNone));
+  } else if (sent && sent->last == f) {
+    w.u8(static_cast<uint8_t>(FingerprintMark::kSameAsBefore));
+  } else {
+    w.u8(static_cast<uint8_t>(FingerprintMark::kFull));
+    w.str(f->tls.ja3).str(f->tls.ja3n).str(f->tls.ja4).str(f->tls.ja4r).str(f->akamai).str(f->quic_ja4);
+    w.u8(static_cast<uint8_t>(f->ech)).u8(f->resumed ? 1 : 0);
+    if (sent) sent->last = f;
+  }
   return w.take();
 }
 
-bool decode_head(std::string_view payload, ResponseHead* head, ConnectionInfo* c) {
+namespace {
+
+// The fingerprint part of a HEAD (encode_head).
+bool decode_fingerprint(PayloadReader& r, std::shared_ptr<const fingerprint::ConnectionFingerprint>* out,
+                        LinkFingerprint* received) {
+  uint8_t mark = 0;
+  if (!r.u8(&mark)) return false;
+  if (mark == static_cast<uint8_t>(FingerprintMark::kNone)) return true;
+  if (mark == static_cast<uint8_t>(FingerprintMark::kSameAsBefore)) {
+    if (!received || !received->last) return false;  // nothing before on this link
+    *out = received->last;
+    return true;
+  }
+  if (mark != static_cast<uint8_t>(FingerprintMark::kFull)) return false;
+  auto f = std::make_shared<fingerprint::ConnectionFingerprint>();
+  uint8_t ech = 0;
+  if (!(r.str(&f->tls.ja3) && r.str(&f->tls.ja3n) && r.str(&f->tls.ja4) && r.str(&f->tls.ja4r) &&
+        r.str(&f->akamai) && r.str(&f->quic_ja4) && r.u8(&ech) && r.boolean(&f->resumed))) {
+    return false;
+  }
+  if (ech > static_cast<uint8_t>(fingerprint::EchSent::kReal)) return false;
+  f->ech = static_cast<fingerprint::EchSent>(ech);
+  *out = std::move(f);
+  if (received) received->last = *out;
+  return true;
+}
+
+}  // namespace
+
+bool decode_head(std::string_view payload, ResponseHead* head, ConnectionInfo* c, LinkFingerprint* received) {
   PayloadReader r(payload);
   uint16_t status = 0;
   uint8_t major = 0, minor = 0;
   if (!(r.u16(&status) && r.str(&head->reason) && r.u8(&major) && r.u8(&minor) &&
         get_headers(r, &head->headers) && r.u64(&c->connection_id) && r.boolean(&c->reused) &&
         r.str(&c->alpn) && r.str(&c->tls_version) && r.str(&c->cipher) && r.boolean(&c->tls_resumed) &&
-        r.at_end())) {
+        decode_fingerprint(r, &c->fingerprint, received) && r.at_end())) {
     return false;
   }
   head->status = status;

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -41,8 +42,17 @@ std::string encode_request(const RequestSpec& spec);
 // `body_size`: the size of the body the REQUEST_BODY frames will carry.
 bool decode_request(std::string_view payload, RequestSpec* spec, uint64_t* body_size, std::string* why);
 
-std::string encode_head(const ResponseHead& head, const ConnectionInfo& connection);
-bool decode_head(std::string_view payload, ResponseHead* head, ConnectionInfo* connection);
+// A HEAD carries its connection's fingerprint (response.fingerprint) in full once, and then, while
+// the responses on one link keep coming over the same connection, as "the one before": each end
+// keeps the last fingerprint of each link here (the host per peer, the client per link). Without
+// one (nullptr) the fingerprint always goes in full and "the one before" does not decode.
+struct LinkFingerprint {
+  std::shared_ptr<const fingerprint::ConnectionFingerprint> last;
+};
+std::string encode_head(const ResponseHead& head, const ConnectionInfo& connection,
+                        LinkFingerprint* sent = nullptr);
+bool decode_head(std::string_view payload, ResponseHead* head, ConnectionInfo* connection,
+                 LinkFingerprint* received = nullptr);
 
 // Codes and stages travel by name, so the two ends never depend on enum order.
 std::string encode_error(const Error& error);

@@ -16,6 +16,7 @@
 #include <map>
 
 #include "tls/certificate_facts.h"
+#include "tls/hello_capture.h"
 
 namespace ctn {
 
@@ -724,6 +725,7 @@ bool add_hello_extensions(SSL* ssl, const TlsProfile& t, const std::vector<std::
     return false;
   }
   if (t.ech_grease) SSL_set_enable_ech_grease(ssl, 1);
+  capture_client_hello(ssl);  // for response.fingerprint (core/connection_fingerprint)
   return true;
 }
 

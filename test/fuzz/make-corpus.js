@@ -356,6 +356,15 @@ const headPayload = new W()
   .str('h2')
   .str('TLSv1.3')
   .str('TLS_AES_128_GCM_SHA256')
+  .u8(0)
+  .u8(1) // the connection's fingerprint follows
+  .str('771,4865-4866,0-10-16,29-23,0')
+  .str('771,4865-4866,0-10-16,29-23,0')
+  .str('t13d0203h2_62ed6f6ca7ad_1f2e3d4c5b6a')
+  .str('t13d0203h2_1301,1302_000a_0403')
+  .str('1:65536;2:0;4:6291456|15663105|0|m,a,s,p')
+  .str('')
+  .u8(1)
   .u8(0).bytes;
 const errorPayload = new W().str('ERR_TIMEOUT').str('headers').str('no response head within 30000 ms').bytes;
 const muxFrame = (type, flags, stream, payload = Buffer.alloc(0)) => {
@@ -527,6 +536,25 @@ for (const run of fs.readdirSync(quicCaptures).sort()) {
   }
 }
 write('quic_hello', quicSeeds);
+
+// ---- fingerprint_hello: control byte (bit 0 QUIC), then a ClientHello handshake message ----
+// Two TCP hellos (Chromium, Firefox) from the golden captures and the QUIC ones above.
+const helloSeeds = {};
+const tcpHellos = fs
+  .readFileSync(path.join(root, 'test', 'fixtures', 'fingerprints', 'requests.jsonl'), 'utf8')
+  .trim()
+  .split('\n')
+  .map((l) => JSON.parse(l))
+  .filter((r) => r.client_hello_hex && r.tls);
+for (const lib of ['chromium', 'firefox']) {
+  const r = tcpHellos.find((x) => String(x.path).startsWith(`/${lib}-`));
+  const records = Buffer.from(r.client_hello_hex, 'hex');
+  helloSeeds[`tcp-${lib}`] = b(0, records.subarray(5, 5 + records.readUInt16BE(3)));
+}
+for (const [name, seed] of Object.entries(quicSeeds)) {
+  if (name.endsWith('-bytes')) helloSeeds[`quic-${name}`] = b(1, seed.subarray(1));
+}
+write('fingerprint_hello', helloSeeds);
 
 // ---- body decoders: codings (outer | inner << 3), read size, then the body ----
 const text = b('cycletls-native fuzz seed: '.repeat(40));

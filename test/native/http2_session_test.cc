@@ -599,6 +599,8 @@ std::vector<std::string> lines(const HeaderList& fields) {
 struct FirstFlight {
   FlightParser parsed;
   int32_t stream = -1;
+  std::string recorded_akamai;  // from the session's own record (first_flight()), for response.fingerprint
+  bool recorded_complete = false;
 };
 
 FirstFlight capture(const Http2Profile& profile, HeaderList headers = browser_headers()) {
@@ -614,7 +616,19 @@ FirstFlight capture(const Http2Profile& profile, HeaderList headers = browser_he
   ff.parsed.feed(out);
   std::string more;
   EXPECT_FALSE(client.produce(more)) << "everything must come out in one produce()";
+  ff.recorded_akamai = fingerprint::akamai(client.first_flight());
+  ff.recorded_complete = client.first_flight().headers_sent;
   return ff;
+}
+
+// response.fingerprint's Akamai string comes from what the session recorded as nghttp2 handed each
+// frame out: it must equal the string read back from the bytes on the wire, for every shape.
+TEST(Http2FirstFlight, TheSessionsRecordEqualsTheWire) {
+  for (const Http2Profile& profile : {chrome_like(), firefox_esr_like(), old_firefox_like(), safari_like()}) {
+    const FirstFlight ff = capture(profile);
+    EXPECT_TRUE(ff.recorded_complete);
+    EXPECT_EQ(ff.recorded_akamai, ff.parsed.akamai());
+  }
 }
 
 TEST(Http2FirstFlight, ChromeLike) {

@@ -444,6 +444,63 @@ TEST(MuxMessages, StreamedBodyAndUpgradeFlagsRoundTrip) {
   EXPECT_NE(why.find("streamed"), std::string::npos) << why;
 }
 
+// response.fingerprint travels with the head to a client process: every field, and none for plain
+// HTTP; an ech value beyond the known three is refused.
+TEST(MuxMessages, HeadCarriesTheConnectionsFingerprint) {
+  ResponseHead h;
+  h.status = 200;
+  ConnectionInfo c;
+  auto f = std::make_shared<fingerprint::ConnectionFingerprint>();
+  f->tls = {"771,4865,0-10,29,0", "771,4865,0-10,29,0", "t13d0102h2_aaaaaaaaaaaa_bbbbbbbbbbbb",
+            "t13d0102h2_1301_000a"};
+  f->akamai = "1:65536|15663105|0|m,a,s,p";
+  f->ech = fingerprint::EchSent::kGrease;
+  f->resumed = true;
+  c.fingerprint = f;
+  ResponseHead dh;
+  ConnectionInfo dc;
+  const std::string payload = encode_head(h, c);
+  ASSERT_TRUE(decode_head(payload, &dh, &dc));
+  ASSERT_TRUE(dc.fingerprint);
+  EXPECT_EQ(dc.fingerprint->tls.ja3, f->tls.ja3);
+  EXPECT_EQ(dc.fingerprint->tls.ja3n, f->tls.ja3n);
+  EXPECT_EQ(dc.fingerprint->tls.ja4, f->tls.ja4);
+  EXPECT_EQ(dc.fingerprint->tls.ja4r, f->tls.ja4r);
+  EXPECT_EQ(dc.fingerprint->akamai, f->akamai);
+  EXPECT_EQ(dc.fingerprint->quic_ja4, "");
+  EXPECT_EQ(dc.fingerprint->ech, fingerprint::EchSent::kGrease);
+  EXPECT_TRUE(dc.fingerprint->resumed);
+
+  std::string bad_ech = payload;
+  bad_ech[bad_ech.size() - 2] = 3;
+  EXPECT_FALSE(decode_head(bad_ech, &dh, &dc));
+
+  ConnectionInfo plain, dplain;
+  ASSERT_TRUE(decode_head(encode_head(h, plain), &dh, &dplain));
+  EXPECT_FALSE(dplain.fingerprint);
+
+  // On one link, the connection's next responses name it as "the one before": a byte, not the
+  // strings again, decoded to the very object the receiver kept.
+  LinkFingerprint sent, received;
+  const std::string first = encode_head(h, c, &sent);
+  const std::string again = encode_head(h, c, &sent);
+  EXPECT_EQ(first, payload);
+  EXPECT_LT(again.size() + 100, first.size());  // the strings are ~140 bytes here
+  ConnectionInfo d1, d2;
+  ASSERT_TRUE(decode_head(first, &dh, &d1, &received));
+  ASSERT_TRUE(decode_head(again, &dh, &d2, &received));
+  EXPECT_EQ(d2.fingerprint, d1.fingerprint);
+  EXPECT_EQ(d2.fingerprint->tls.ja4, f->tls.ja4);
+  // Another connection's fingerprint goes in full again.
+  ConnectionInfo other = c;
+  other.fingerprint = std::make_shared<fingerprint::ConnectionFingerprint>(*f);
+  EXPECT_EQ(encode_head(h, other, &sent).size(), first.size());
+  // "The one before" on a link that had none (or without the link's memory) is malformed.
+  LinkFingerprint fresh;
+  EXPECT_FALSE(decode_head(again, &dh, &d2, &fresh));
+  EXPECT_FALSE(decode_head(again, &dh, &d2));
+}
+
 TEST(MuxMessages, HeadAndErrorRoundTrip) {
   ResponseHead h;
   h.status = 207;
@@ -451,7 +508,7 @@ TEST(MuxMessages, HeadAndErrorRoundTrip) {
   h.version_major = 2;
   h.version_minor = 0;
   h.headers = {{"set-cookie", "a=1"}, {"set-cookie", "b=2"}};
-  ConnectionInfo c{42, true, "h2", "TLSv1.3", "TLS_AES_128_GCM_SHA256", true};
+  ConnectionInfo c{42, true, "h2", "TLSv1.3", "TLS_AES_128_GCM_SHA256", true, nullptr};
   ResponseHead dh;
   ConnectionInfo dc;
   ASSERT_TRUE(decode_head(encode_head(h, c), &dh, &dc));

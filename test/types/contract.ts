@@ -22,6 +22,7 @@ import type {
   WebSocketMessage,
   NativeBinding,
   NativeBindingSource,
+  Fingerprint,
 } from 'cycletls-native';
 import { Readable as NodeReadable } from 'node:stream';
 import { Blob as NodeBlob } from 'node:buffer';
@@ -74,6 +75,16 @@ async function main(): Promise<void> {
       bodyIdleTimeout: 5,
     })
   ).connection.tlsResumed;
+  const sent: Fingerprint | null = (await limited.get('https://example.test')).fingerprint;
+  if (sent) {
+    const ja4: string = sent.ja4;
+    const akamai: string | undefined = sent.akamai;
+    const ech: 'grease' | 'real' | 'none' = sent.ech;
+    const wasResumed: boolean = sent.resumed;
+    // @ts-expect-error ech is one of three names
+    const wrong: 'maybe' = sent.ech;
+    (void ja4, void akamai, void ech, void wasResumed, void wrong);
+  }
   await limited.close({ graceMs: 1000 });
   // @ts-expect-error graceMs is a number
   await limited.close({ graceMs: '1s' });

@@ -277,6 +277,7 @@ test('decodeEvents reads every kind of event from a flat batch', () => {
     7,
     true,
     false,
+    'ja3\0ja3n\0ja4\0ja4r\0akamai\0\0grease\0' + '0',
     undefined,
     false,
     1,
@@ -317,6 +318,7 @@ test('decodeEvents reads every kind of event from a flat batch', () => {
       connectionId: 7,
       reused: true,
       tlsResumed: false,
+      fingerprint: 'ja3\0ja3n\0ja4\0ja4r\0akamai\0\0grease\0' + '0',
       data: undefined,
       ended: false,
     },
@@ -332,7 +334,7 @@ test('decodeEvents reads every kind of event from a flat batch', () => {
 
 test('a head that carries its body and its end decodes to one head event with both', () => {
   const data = Buffer.from('whole');
-  const flat = [0, 3, 200, 'OK', '1.1', 'a\0b', '', '', '', 2, true, false, data, true, 2, 4];
+  const flat = [0, 3, 200, 'OK', '1.1', 'a\0b', '', '', '', 2, true, false, undefined, data, true, 2, 4];
   expect(decodeEvents(flat)).toEqual([
     {
       id: 3,
@@ -347,6 +349,7 @@ test('a head that carries its body and its end decodes to one head event with bo
       connectionId: 2,
       reused: true,
       tlsResumed: false,
+      fingerprint: undefined,
       data,
       ended: true,
     },
@@ -356,7 +359,23 @@ test('a head that carries its body and its end decodes to one head event with bo
 
 test("a head's headers come NUL-joined (or as a list) and decode to [name, value, ...]", () => {
   const head = (headers) =>
-    decodeEvents([0, 1, 200, 'OK', '1.1', headers, '', '', '', 1, false, false, undefined, false])[0].headers;
+    decodeEvents([
+      0,
+      1,
+      200,
+      'OK',
+      '1.1',
+      headers,
+      '',
+      '',
+      '',
+      1,
+      false,
+      false,
+      undefined,
+      undefined,
+      false,
+    ])[0].headers;
   expect(head('content-type\0text/plain\0x-empty\0\0x-last\0v')).toEqual([
     'content-type',
     'text/plain',

@@ -27,6 +27,7 @@ function meta(rawHeaders = ['Content-Type', 'application/json'], extra = {}) {
     protocol: 'http/1.1',
     tls: { version: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', alpn: 'http/1.1' },
     connection: { id: 3, reused: true },
+    fingerprint: null,
     redirects: 1,
     ...extra,
   };
@@ -374,6 +375,7 @@ describe('body methods are shared, not made per response', () => {
       'protocol',
       'tls',
       'connection',
+      'fingerprint',
       'redirects',
       'data',
       'json',
@@ -384,7 +386,7 @@ describe('body methods are shared, not made per response', () => {
     const forIn = [];
     for (const k in r) forIn.push(k);
     expect(forIn).toEqual(keys(r));
-    expect(Object.keys(JSON.parse(JSON.stringify(r)))).toEqual(keys(r).slice(0, 12));
+    expect(Object.keys(JSON.parse(JSON.stringify(r)))).toEqual(keys(r).slice(0, 13));
   });
 
   test('a method called off its response rejects with a TypeError that says how to call it', async () => {

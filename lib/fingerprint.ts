@@ -1,0 +1,42 @@
+// response.fingerprint: what the connection a response came over sent, as the engine computed it
+// once per connection from the bytes that went out (native/fingerprint). The addon hands it over as
+// one string (native/binding/marshal.cc FingerprintStrings); the decoded object is frozen and shared
+// by every response of the connection, so a response pays for it only when its connection is new.
+
+/** response.fingerprint; each field is documented in types/index.d.ts (Fingerprint). */
+export interface Fingerprint {
+  ja3: string;
+  ja3n: string;
+  ja4: string;
+  ja4r: string;
+  akamai?: string;
+  quicJa4?: string;
+  ech: 'grease' | 'real' | 'none';
+  resumed: boolean;
+}
+
+// Decoded fingerprints by their text: the connections in use at once each hit it. Bounded: past this
+// many it starts over (a connection's next response decodes its fingerprint again, nothing more).
+const KEPT = 256;
+const decoded = new Map<string, Fingerprint>();
+
+/** The addon's "ja3\0ja3n\0ja4\0ja4r\0akamai\0quicJa4\0ech\0resumed" (or undefined) as a Fingerprint. */
+export function decodeFingerprint(text: string | undefined): Fingerprint | null {
+  if (text === undefined) return null;
+  const known = decoded.get(text);
+  if (known !== undefined) return known;
+  const [ja3, ja3n, ja4, ja4r, akamai, quicJa4, ech, resumed] = text.split('\0');
+  const f: Fingerprint = Object.freeze({
+    ja3,
+    ja3n,
+    ja4,
+    ja4r,
+    ...(akamai ? { akamai } : {}),
+    ...(quicJa4 ? { quicJa4 } : {}),
+    ech: ech === 'real' || ech === 'grease' ? ech : 'none',
+    resumed: resumed === '1',
+  });
+  if (decoded.size >= KEPT) decoded.clear();
+  decoded.set(text, f);
+  return f;
+}

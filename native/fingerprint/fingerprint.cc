@@ -1,0 +1,316 @@
+#include "fingerprint/fingerprint.h"
+
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <cstdio>
+
+namespace ctn::fingerprint {
+
+namespace {
+
+constexpr uint16_t kServerName = 0x0000;
+constexpr uint16_t kSupportedGroups = 0x000a;
+constexpr uint16_t kPointFormats = 0x000b;
+constexpr uint16_t kSignatureAlgorithms = 0x000d;
+constexpr uint16_t kAlpn = 0x0010;
+constexpr uint16_t kSupportedVersions = 0x002b;
+
+// RFC 8701's reserved values: 0x?a?a with both bytes equal.
+bool is_grease(uint16_t v) { return (v & 0x0f0f) == 0x0a0a && (v >> 8) == (v & 0xff); }
+
+// A bounds-checked reader over one span; every read fails once anything ran short.
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes) : bytes_(bytes) {}
+  bool u8(uint8_t* v) {
+    if (bytes_.size() < 1) return false;
+    *v = static_cast<uint8_t>(bytes_[0]);
+    bytes_.remove_prefix(1);
+    return true;
+  }
+  bool u16(uint16_t* v) {
+    if (bytes_.size() < 2) return false;
+    *v = static_cast<uint16_t>(static_cast<uint8_t>(bytes_[0]) << 8 | static_cast<uint8_t>(bytes_[1]));
+    bytes_.remove_prefix(2);
+    return true;
+  }
+  bool take(size_t n, std::string_view* out) {
+    if (bytes_.size() < n) return false;
+    *out = bytes_.substr(0, n);
+    bytes_.remove_prefix(n);
+    return true;
+  }
+  // A vector with an 8- or 16-bit length prefix.
+  bool vec8(std::string_view* out) {
+    uint8_t n = 0;
+    return u8(&n) && take(n, out);
+  }
+  bool vec16(std::string_view* out) {
+    uint16_t n = 0;
+    return u16(&n) && take(n, out);
+  }
+  bool empty() const { return bytes_.empty(); }
+
+ private:
+  std::string_view bytes_;
+};
+
+// What the fingerprints read from a ClientHello; lists as written, GREASE included.
+struct Hello {
+  uint16_t legacy_version = 0;
+  std::vector<uint16_t> ciphers, extensions, groups, signature_algorithms, versions;
+  std::vector<uint8_t> point_formats;
+  std::string_view first_alpn;
+  bool has_versions_extension = false;
+};
+
+std::vector<uint16_t> u16_list(std::string_view bytes) {
+  std::vector<uint16_t> out;
+  Reader r(bytes);
+  for (uint16_t v = 0; r.u16(&v);) out.push_back(v);
+  return out;
+}
+
+// An extension's body that does not parse leaves its list empty, as the echo server's parser does
+// with a list it cannot read; only the hello's own framing decides whether it is a hello.
+void read_extension(uint16_t id, std::string_view body, Hello* h) {
+  Reader r(body);
+  std::string_view list;
+  switch (id) {
+    case kSupportedGroups:
+      if (r.vec16(&list)) h->groups = u16_list(list);
+      break;
+    case kSignatureAlgorithms:
+      if (r.vec16(&list)) h->signature_algorithms = u16_list(list);
+      break;
+    case kPointFormats:
+      if (r.vec8(&list)) h->point_formats.assign(list.begin(), list.end());
+      break;
+    case kSupportedVersions:
+      h->has_versions_extension = true;
+      if (r.vec8(&list)) h->versions = u16_list(list);
+      break;
+    case kAlpn:
+      if (std::string_view name; r.vec16(&list) && Reader(list).vec8(&name)) h->first_alpn = name;
+      break;
+    default:
+      break;
+  }
+}
+
+bool parse_hello(std::string_view message, Hello* h) {
+  Reader m(message);
+  uint8_t type = 0;
+  std::string_view length_bytes, body;
+  if (!m.u8(&type) || type != 1 || !m.take(3, &length_bytes)) return false;
+  const size_t length = static_cast<size_t>(static_cast<uint8_t>(length_bytes[0])) << 16 |
+                        static_cast<size_t>(static_cast<uint8_t>(length_bytes[1])) << 8 |
+                        static_cast<uint8_t>(length_bytes[2]);
+  if (!m.take(length, &body) || !m.empty()) return false;
+  Reader r(body);
+  std::string_view random, session_id, ciphers, compression, extensions;
+  if (!r.u16(&h->legacy_version) || !r.take(32, &random) || !r.vec8(&session_id) || !r.vec16(&ciphers) ||
+      !r.vec8(&compression)) {
+    return false;
+  }
+  h->ciphers = u16_list(ciphers);
+  if (r.empty()) return true;  // no extensions at all
+  if (!r.vec16(&extensions) || !r.empty()) return false;
+  Reader e(extensions);
+  while (!e.empty()) {
+    uint16_t id = 0;
+    std::string_view ext;
+    if (!e.u16(&id) || !e.vec16(&ext)) return false;
+    h->extensions.push_back(id);
+    read_extension(id, ext, h);
+  }
+  return true;
+}
+
+std::vector<uint16_t> without_grease(const std::vector<uint16_t>& values) {
+  std::vector<uint16_t> out;
+  out.reserve(values.size());
+  for (uint16_t v : values) {
+    if (!is_grease(v)) out.push_back(v);
+  }
+  return out;
+}
+
+template <typename T>
+std::string dashed(const std::vector<T>& values) {
+  std::string out;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out.push_back('-');
+    out += std::to_string(values[i]);
+  }
+  return out;
+}
+
+std::string ja3_of(const Hello& h, bool sort_extensions) {
+  std::vector<uint16_t> extensions = without_grease(h.extensions);
+  if (sort_extensions) std::sort(extensions.begin(), extensions.end());
+  return std::to_string(h.legacy_version) + ',' + dashed(without_grease(h.ciphers)) + ',' +
+         dashed(extensions) + ',' + dashed(without_grease(h.groups)) + ',' + dashed(h.point_formats);
+}
+
+std::string hex4(uint16_t v) {
+  char text[5];
+  std::snprintf(text, sizeof text, "%04x", v);
+  return text;
+}
+
+// Four-digit hex values joined by commas; sorted as numbers, which for fixed-width hex is the
+// order JA4's sorted text lists have.
+std::string hex_list(std::vector<uint16_t> values, bool sorted) {
+  if (sorted) std::sort(values.begin(), values.end());
+  std::string out;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out += hex4(values[i]);
+  }
+  return out;
+}
+
+std::string_view ja4_version(const Hello& h) {
+  const std::vector<uint16_t> offered = without_grease(h.versions);
+  const uint16_t v = h.has_versions_extension && !offered.empty()
+                         ? *std::max_element(offered.begin(), offered.end())
+                         : h.legacy_version;
+  switch (v) {
+    case 0x0304:
+      return "13";
+    case 0x0303:
+      return "12";
+    case 0x0302:
+      return "11";
+    case 0x0301:
+      return "10";
+    case 0x0300:
+      return "s3";
+    case 0x0002:
+      return "s2";
+    case 0xfeff:
+      return "d1";
+    case 0xfefd:
+      return "d2";
+    case 0xfefc:
+      return "d3";
+    default:
+      return "00";
+  }
+}
+
+bool is_alnum(unsigned char c) {
+  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+// The first ALPN value's first and last characters; "00" without one; when either is not
+// alphanumeric, the first hex digit of the first byte and the last hex digit of the last byte.
+std::string ja4_alpn(std::string_view alpn) {
+  if (alpn.empty()) return "00";
+  const auto first = static_cast<unsigned char>(alpn.front());
+  const auto last = static_cast<unsigned char>(alpn.back());
+  if (is_alnum(first) && is_alnum(last)) return {static_cast<char>(first), static_cast<char>(last)};
+  static constexpr char kHex[] = "0123456789abcdef";
+  return {kHex[first >> 4], kHex[last & 0x0f]};
+}
+
+std::string count2(size_t n) {
+  const size_t capped = std::min<size_t>(n, 99);
+  return {static_cast<char>('0' + capped / 10), static_cast<char>('0' + capped % 10)};
+}
+
+// The first 12 hex digits of SHA-256; twelve zeros for an empty list (JA4's rule).
+std::string sha256_12(std::string_view text, bool empty_list) {
+  if (empty_list) return "000000000000";
+  uint8_t digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const uint8_t*>(text.data()), text.size(), digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 6; ++i) {
+    out.push_back(kHex[digest[i] >> 4]);
+    out.push_back(kHex[digest[i] & 0x0f]);
+  }
+  return out;
+}
+
+}  // namespace
+
+bool tls_fingerprint(std::string_view hello, Transport transport, TlsFingerprint* out) {
+  Hello h;
+  if (!parse_hello(hello, &h)) return false;
+  out->ja3 = ja3_of(h, false);
+  out->ja3n = ja3_of(h, true);
+
+  const std::vector<uint16_t> ciphers = without_grease(h.ciphers);
+  const std::vector<uint16_t> extensions = without_grease(h.extensions);
+  std::vector<uint16_t> hashed_extensions;  // JA4 leaves SNI and ALPN out of the sorted list
+  for (uint16_t id : extensions) {
+    if (id != kServerName && id != kAlpn) hashed_extensions.push_back(id);
+  }
+  const bool has_sni = std::find(h.extensions.begin(), h.extensions.end(), kServerName) != h.extensions.end();
+  const std::string a = std::string(1, static_cast<char>(transport)) + std::string(ja4_version(h)) +
+                        (has_sni ? 'd' : 'i') + count2(ciphers.size()) + count2(extensions.size()) +
+                        ja4_alpn(h.first_alpn);
+  const std::string sorted_ciphers = hex_list(ciphers, true);
+  std::string sorted_extensions = hex_list(hashed_extensions, true);
+  const std::string signatures = hex_list(without_grease(h.signature_algorithms), false);
+  if (!signatures.empty()) sorted_extensions += '_' + signatures;
+  out->ja4 = a + '_' + sha256_12(sorted_ciphers, ciphers.empty()) + '_' +
+             sha256_12(sorted_extensions, hashed_extensions.empty());
+  out->ja4r = a + '_' + sorted_ciphers + '_' + sorted_extensions;
+  return true;
+}
+
+bool hello_has_extension(std::string_view hello, uint16_t id) {
+  Hello h;
+  return parse_hello(hello, &h) &&
+         std::find(h.extensions.begin(), h.extensions.end(), id) != h.extensions.end();
+}
+
+std::string akamai(const H2FirstFlight& flight) {
+  std::string out;
+  for (size_t i = 0; i < flight.settings.size(); ++i) {
+    if (i > 0) out.push_back(';');
+    out += std::to_string(flight.settings[i].first) + ':' + std::to_string(flight.settings[i].second);
+  }
+  out += '|';
+  out += flight.connection_window_update ? std::to_string(*flight.connection_window_update) : "00";
+  out += '|';
+  if (flight.priority_frames.empty()) out += '0';
+  for (size_t i = 0; i < flight.priority_frames.size(); ++i) {
+    const H2Priority& p = flight.priority_frames[i];
+    if (i > 0) out.push_back(',');
+    out += std::to_string(p.stream_id) + ':' + (p.exclusive ? '1' : '0') + ':' +
+           std::to_string(p.depends_on) + ':' + std::to_string(p.weight);
+  }
+  out += '|';
+  bool first = true;
+  for (const std::string& name : flight.pseudo_headers) {
+    char letter = 0;
+    if (name == ":method") letter = 'm';
+    if (name == ":authority") letter = 'a';
+    if (name == ":scheme") letter = 's';
+    if (name == ":path") letter = 'p';
+    if (letter == 0) continue;  // :protocol and others have no letter
+    if (!first) out.push_back(',');
+    out.push_back(letter);
+    first = false;
+  }
+  return out;
+}
+
+std::string_view ech_name(EchSent ech) {
+  switch (ech) {
+    case EchSent::kGrease:
+      return "grease";
+    case EchSent::kReal:
+      return "real";
+    case EchSent::kNone:
+      break;
+  }
+  return "none";
+}
+
+}  // namespace ctn::fingerprint
