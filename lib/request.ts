@@ -140,7 +140,16 @@ function runHop(
       : new BufferedHop(req, resolve, reject);
     try {
       exchange.start(
-        toSpec(req, streaming, init.retryOnHostGone, init.maxResponseBytes, init.http3, init.connection, init, dns),
+        toSpec(
+          req,
+          streaming,
+          init.retryOnHostGone,
+          init.maxResponseBytes,
+          init.http3,
+          init.connection,
+          init,
+          dns,
+        ),
         events,
         'the request was aborted',
       );
@@ -183,13 +192,7 @@ export async function resolveHop(
     // two identities.
     const partition = req.connection.identity ?? init.connection.identity ?? '';
     const send: DohSend = (url) => sendDoh(instance, client, init, req, url);
-    asked = cache.resolve(
-      choice.dnsOverHttps,
-      partition,
-      host,
-      send,
-      deadline,
-    );
+    asked = cache.resolve(choice.dnsOverHttps, partition, host, send, deadline);
   }
   const dns = await abortable(asked, req.signal);
   // What DNS took comes off the request's own deadlines (never below 1 ms: 0 means none).

@@ -196,11 +196,10 @@ void Dialler::start_attempt() {
   const size_t index = attempts_.size();
   attempts_.push_back(std::make_unique<asio::ip::tcp::socket>(io_));
   ++attempts_in_flight_;
-  attempts_.back()->async_connect(
-      endpoints_[next_endpoint_++],
-      [this, race = race_, index, keep = keep()](const asio::error_code& ec) {
-        if (race == race_) on_attempt(index, ec);
-      });
+  attempts_.back()->async_connect(endpoints_[next_endpoint_++],
+                                  [this, race = race_, index, keep = keep()](const asio::error_code& ec) {
+                                    if (race == race_) on_attempt(index, ec);
+                                  });
   if (next_endpoint_ >= endpoints_.size()) return;
   attempt_delay_.expires_after(std::chrono::milliseconds(dns::kConnectionAttemptDelayMs));
   attempt_delay_.async_wait([this, race = race_, keep = keep()](const asio::error_code& ec) {
