@@ -8,7 +8,7 @@ import { type Dict, typeName } from './option-checks';
 /** The most name servers one list may name (c-ares asks them in turn). */
 export const MAX_DNS_SERVERS = 8;
 
-/** One "ip" or "ip:port" ("[v6]:port" for IPv6 with a port) into c-ares's spelling, "ip:port" / "[v6]:port". */
+/** One "ip" or "ip:port" ("[v6]:port" for IPv6 with a port) in c-ares's spelling ("ip:port", "[v6]:port"). */
 function dnsServer(entry: unknown, index: number): string {
   const where = `option "dnsServers"[${index}]`;
   if (typeof entry !== 'string') throw invalidOption(`${where} must be a string, got ${typeName(entry)}`);
