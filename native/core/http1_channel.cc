@@ -73,8 +73,8 @@ void Http1Channel::resume(const std::shared_ptr<Exchange>& ex) {
 
 bool Http1Channel::abandon(const std::shared_ptr<Exchange>& ex) {
   if (exchange_ != ex) return false;
-  exchange_.reset();
-  held_read_.reset();  // the engine reports this exchange's failure itself
+  held_read_.reset();
+  exchange_.reset();  // the engine reports this exchange's failure itself
   host_.close();
   return true;
 }
