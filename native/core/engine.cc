@@ -421,12 +421,14 @@ void Engine::Impl::cancel(uint64_t id, ErrorCode code, const std::string& why) {
 void Engine::Impl::set_paused(uint64_t id, bool paused) {
   auto it = exchanges_.find(id);
   if (it == exchanges_.end()) return;
-  auto& ex = it->second;
+  // Copies: resuming may complete the exchange (a read held while paused), which drops the map's
+  // entry and the exchange's hold on its connection.
+  const auto ex = it->second;
   ex->paused = paused;
   if (!paused) {
     ex->unacked = 0;
     ex->last_body_at = SteadyClock::now();  // the pause was the caller's, not a quiet server
-    if (ex->connection) ex->connection->resume(ex);
+    if (const auto connection = ex->connection) connection->resume(ex);
   }
 }
 

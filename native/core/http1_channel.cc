@@ -60,18 +60,27 @@ void Http1Channel::upload_available(const std::shared_ptr<Exchange>& ex) {
 }
 
 void Http1Channel::resume(const std::shared_ptr<Exchange>& ex) {
+  if (exchange_ != ex) return;
+  if (held_read_) {
+    const HeldRead held = *held_read_;
+    held_read_.reset();
+    on_read(held.ec, held.bytes, read_generation_, held.direct);  // goes on reading as it sees fit
+    return;
+  }
   // Before the request is sent there is nothing to read yet (on_write starts reading).
-  if (exchange_ == ex && ex->stage >= Stage::kHeaders) read();
+  if (ex->stage >= Stage::kHeaders) read();
 }
 
 bool Http1Channel::abandon(const std::shared_ptr<Exchange>& ex) {
   if (exchange_ != ex) return false;
+  held_read_.reset();
   exchange_.reset();  // the engine reports this exchange's failure itself
   host_.close();
   return true;
 }
 
 void Http1Channel::fail_all(const Error& error) {
+  held_read_.reset();
   if (auto ex = std::move(exchange_)) {
     exchange_.reset();
     ex->connection.reset();
@@ -82,6 +91,7 @@ void Http1Channel::fail_all(const Error& error) {
 void Http1Channel::fail(Error error, bool nothing_received) {
   auto ex = std::move(exchange_);
   exchange_.reset();
+  held_read_.reset();
   host_.close();
   if (!ex) return;
   ex->connection.reset();
@@ -342,6 +352,11 @@ void Http1Channel::on_read(const asio::error_code& ec, size_t bytes, uint64_t ge
   }
   reading_ = false;
   if (host_.closed()) return;
+  if (exchange_ && exchange_->paused) {
+    // The read was in flight when the consumer paused: nothing is delivered until it resumes.
+    held_read_ = HeldRead{ec, bytes, direct};
+    return;
+  }
   if (pipe_) {
     on_read_pipe(ec, bytes);
     return;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,7 +37,8 @@ class Http1Channel : http1::ResponseListener {
   bool busy() const { return exchange_ != nullptr; }
 
   void upload_available(const std::shared_ptr<Exchange>& ex);
-  // The consumer asked for more: reading goes on (once the request is sent).
+  // The consumer asked for more: a read held while it was paused is taken up, then reading goes on
+  // (once the request is sent).
   void resume(const std::shared_ptr<Exchange>& ex);
   // The engine gave up on `ex`: the connection cannot carry the rest of it and closes. False when
   // `ex` is not the exchange here.
@@ -87,6 +89,15 @@ class Http1Channel : http1::ResponseListener {
   bool reading_ = false;
   bool writing_ = false;
   uint64_t read_generation_ = 0;  // bumped when an idle connection is reused: its watch read is stale
+  // A read that was in flight when the consumer paused: its outcome waits, unparsed (its bytes stay
+  // in the read buffer, which no other read touches while paused, or in the body's burst), so a
+  // paused exchange gets no head, body or end until resume(). At most one read: bounded.
+  struct HeldRead {
+    asio::error_code ec;
+    size_t bytes = 0;
+    size_t direct = 0;
+  };
+  std::optional<HeldRead> held_read_;
   bool response_started_ = false;
   bool response_complete_ = false;
   bool trailing_garbage_ = false;

@@ -1034,11 +1034,22 @@ TEST_F(EngineTest, PauseStopsEventsAndResumeDeliversTheRest) {
   EXPECT_TRUE(r.body == body) << "body bytes differ";
 }
 
+// The pause lands while the read for the head is in flight (the request has reached the server):
+// what that read brings is held, not delivered, until resume. The server answers only once the
+// pause is posted, so the answer cannot have been delivered before it (however loaded the machine).
 TEST_F(EngineTest, PausedBeforeTheHeadDeliversNothingUntilResumed) {
-  TestServer server(TestServer::respond_always(response("later")));
+  std::atomic<bool> release{false};
+  TestServer server([&](ServerConn& c) {
+    if (!c.read_request()) return;
+    if (!c.wait_until([&] { return release.load(); })) return;
+    if (!c.write(response("later"))) return;
+    c.read_request();
+  });
   const uint64_t id = submit(spec(server));
-  engine_->set_paused(id, true);
   ASSERT_TRUE(server.wait_requests(1));
+  engine_->set_paused(id, true);
+  release = true;
+  // A chance for the engine to misbehave: the answer arrives and the read completes while paused.
   std::this_thread::sleep_for(150ms);
   EXPECT_EQ(sink_.event_count(id), 0u) << sink_.snapshot(id).describe();
   engine_->set_paused(id, false);
