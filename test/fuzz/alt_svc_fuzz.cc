@@ -96,7 +96,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   origin.host = "example.com";
   origin.port = 443;
   for (const std::string identity : {"", "a", "b"}) {
-    const ctn::AltSvcKey key = ctn::alt_svc_key(origin, identity);
+    origin.identity = identity;
+    const ctn::AltSvcKey key = ctn::alt_svc_key(origin);
     store.record(key, header);
     now += step;
     const auto usable = store.lookup(key);

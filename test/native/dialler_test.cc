@@ -83,7 +83,7 @@ class DiallerTest : public ::testing::Test {
   void dial(const PoolKey& key) {
     auto owner = std::make_shared<int>(0);
     transport = std::make_unique<Transport>(io);
-    dialler = std::make_unique<Dialler>(io, key, *transport, contexts, nullptr, listener);
+    dialler = std::make_unique<Dialler>(io, key, *transport, contexts, nullptr, resolver, listener);
     dialler->start(owner);
     io.restart();
     const auto deadline = std::chrono::steady_clock::now() + kWait;
@@ -103,6 +103,7 @@ class DiallerTest : public ::testing::Test {
   Exchange ex{io};
   std::shared_ptr<const Profile> profile_keep;
   TlsContextCache contexts;
+  dns::Resolver resolver{io};  // the engine's resolver (native/dns), as the engine hands it over
   RecordingListener listener{ex};
   std::unique_ptr<Transport> transport;
   std::unique_ptr<Dialler> dialler;
@@ -145,7 +146,7 @@ TEST_F(DiallerTest, AnIpLiteralConnectsWithoutALookup) {
     key.host = host;
     auto owner = std::make_shared<int>(0);
     transport = std::make_unique<Transport>(io);
-    dialler = std::make_unique<Dialler>(io, key, *transport, contexts, nullptr, listener);
+    dialler = std::make_unique<Dialler>(io, key, *transport, contexts, nullptr, resolver, listener);
     dialler->start(owner);
     const bool literal = key.host == "127.0.0.1";
     EXPECT_EQ(listener.stages, literal ? std::vector<Stage>{Stage::kConnect} : std::vector<Stage>{});

@@ -239,6 +239,7 @@ TEST_F(EngineEchTest, SecondRejectionFailsWithErrEchRejected) {
   AWAIT(r, id);
   EXPECT_EQ(r.code(), "ERR_ECH_REJECTED") << r.describe();
   EXPECT_EQ(r.stage(), "tls") << r.describe();
+  EXPECT_TRUE(server.wait_hellos(2));
   EXPECT_EQ(server.hellos().size(), 2u);
 }
 
@@ -250,6 +251,7 @@ TEST_F(EngineEchTest, RejectionWhoseCertificateFailsForPublicNameIsACertificateE
   const uint64_t id = submit(ech_request(server, "chrome_156", offered.config_list));
   AWAIT(r, id);
   EXPECT_EQ(r.code(), "ERR_TLS_CERT") << r.describe();
+  EXPECT_TRUE(server.wait_hellos(1));
   EXPECT_EQ(server.hellos().size(), 1u);
 }
 

@@ -267,20 +267,21 @@ struct ClientHello {
 
 // Shapes the QUIC ClientHello as preset `id`'s quic_tls says (what core does for HTTP/3) and captures
 // the hello BoringSSL writes (on its way into the CRYPTO frames) into *hello.
+void note_client_hello(int write_p, int, int content_type, const void* buf, size_t len, SSL*, void* arg) {
+  const auto* bytes = static_cast<const char*>(buf);
+  if (write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 && bytes[0] == SSL3_MT_CLIENT_HELLO) {
+    static_cast<std::string*>(arg)->assign(bytes, len);
+  }
+}
+
 void shape_as(ctn::quic::Options& o, const ctn::TlsProfile& t, std::string* hello) {
-  o.shape_client_hello = [t, hello](SSL_CTX* ctx, ctn::Error* error) {
-    SSL_CTX_set_msg_callback_arg(ctx, hello);
-    SSL_CTX_set_msg_callback(
-        ctx, [](int write_p, int, int content_type, const void* buf, size_t len, SSL*, void* arg) {
-          const auto* bytes = static_cast<const char*>(buf);
-          if (write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 && bytes[0] == SSL3_MT_CLIENT_HELLO) {
-            static_cast<std::string*>(arg)->assign(bytes, len);
-          }
-        });
-    return ctn::shape_quic_context(ctx, t, error);
-  };
-  o.shape_client_hello_ssl = [t](SSL* ssl, ctn::Error* error) {
-    return ctn::prepare_quic_connection(ssl, t, error);
+  o.shape_client_hello = [t](SSL_CTX* ctx, ctn::Error* error) { return ctn::shape_quic_context(ctx, t, error); };
+  o.shape_client_hello_ssl = [t, hello](SSL* ssl, ctn::Error* error) {
+    if (!ctn::prepare_quic_connection(ssl, t, error)) return false;
+    // After prepare_quic_connection, whose own capture (response.fingerprint's) this one replaces.
+    SSL_set_msg_callback_arg(ssl, hello);
+    SSL_set_msg_callback(ssl, &note_client_hello);
+    return true;
   };
 }
 

@@ -300,6 +300,16 @@ class TestServer {
   bool wait_connections(int n, std::chrono::milliseconds timeout = 10s) {
     return wait_for([&] { return connections() >= n; }, timeout);
   }
+  // A hello is recorded once the server's side of that handshake ended, which may be after the
+  // client gave up on it (a rejected ECH, a refused certificate).
+  bool wait_hellos(size_t n, std::chrono::milliseconds timeout = 10s) {
+    return wait_for(
+        [&] {
+          std::lock_guard<std::mutex> lock(mu_);
+          return hellos_.size() >= n;
+        },
+        timeout);
+  }
   bool wait_peer_closes(int n, std::chrono::milliseconds timeout = 10s) {
     return wait_for([&] { return peer_closes() >= n; }, timeout);
   }
