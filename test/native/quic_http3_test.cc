@@ -275,7 +275,9 @@ void note_client_hello(int write_p, int, int content_type, const void* buf, size
 }
 
 void shape_as(ctn::quic::Options& o, const ctn::TlsProfile& t, std::string* hello) {
-  o.shape_client_hello = [t](SSL_CTX* ctx, ctn::Error* error) { return ctn::shape_quic_context(ctx, t, error); };
+  o.shape_client_hello = [t](SSL_CTX* ctx, ctn::Error* error) {
+    return ctn::shape_quic_context(ctx, t, error);
+  };
   o.shape_client_hello_ssl = [t, hello](SSL* ssl, ctn::Error* error) {
     if (!ctn::prepare_quic_connection(ssl, t, error)) return false;
     // After prepare_quic_connection, whose own capture (response.fingerprint's) this one replaces.
