@@ -759,3 +759,47 @@ export declare function startEchoServer(options?: EchoServerOptions): Promise<Ec
 export declare const ECHO_CERT_PEM: string;
 /** Its private key (public knowledge: for local tests only). */
 export declare const ECHO_KEY_PEM: string;
+
+/** What the ECH echo server does with the ECHConfigList it gives (`echConfigList`). */
+export type EchServerMode = 'accept' | 'retry' | 'disable';
+
+/** The ECH echo server's JSON answer: what it saw of the client's Encrypted ClientHello. */
+export interface EchEchoAnswer {
+  method: string;
+  path: string;
+  /** offered: the outer hello carried encrypted_client_hello (real or GREASE); accepted: decrypted. */
+  ech: { offered: boolean; accepted: boolean };
+  /** SNI of the hello on the wire: the config's public_name under real ECH. */
+  outerSni: string;
+  /** SNI of the decrypted inner hello (null unless ECH was accepted). */
+  innerSni: string | null;
+  /** The handshake messages, hex. */
+  outerHello: string;
+  innerHello: string | null;
+}
+
+export interface EchEchoServer {
+  port: number;
+  /** `https://localhost:<port><path>`. */
+  url(path?: string): string;
+  /** The ECHConfigList a client should offer, base64 (the `echConfigList` request option). */
+  echConfigList: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the ECH echo (TLS over TCP holding ECH keys, BoringSSL's server side) on 127.0.0.1. `cert`/`key`:
+ * PEM files valid for the names asked for and for `publicName` (default ech-public.test). 'accept' holds
+ * the key of `echConfigList`; 'retry' holds another and rejects with it as retry configs; 'disable' holds
+ * none and rejects without retry configs.
+ */
+export declare function startEchEchoServer(options: {
+  mode: EchServerMode;
+  cert: string;
+  key: string;
+  publicName?: string;
+  port?: number;
+}): EchEchoServer;
+
+/** The inner ClientHello of an accepted ECH answer, parsed: its JA4 and extension ids (null if none). */
+export declare function echInnerHello(answer: EchEchoAnswer): { ja4: string; extensions: number[] } | null;

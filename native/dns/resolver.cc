@@ -231,15 +231,17 @@ class Lookup : public PendingLookup, public std::enable_shared_from_this<Lookup>
     hints.ai_family = query_.family == 4 ? AF_INET : query_.family == 6 ? AF_INET6 : AF_UNSPEC;
     // Happy Eyeballs orders the addresses; c-ares's RFC 6724 sort would only cost sockets.
     hints.ai_flags = ARES_AI_NOSORT;
+    // Decided before the addresses are asked for: c-ares answers a hosts-file name inside
+    // ares_getaddrinfo, and that answer must not wait for an HTTPS record nobody will ask.
+    const bool ask_https = query_.https_record && !local_name(channel->get(), query_.name);
+    https_done_ = !ask_https;
     channel->started();
     ares_getaddrinfo(channel->get(), query_.name.c_str(), nullptr, &hints, &Lookup::on_addresses,
                      new std::shared_ptr<Lookup>(shared_from_this()));
-    if (query_.https_record && !local_name(channel->get(), query_.name)) {
+    if (ask_https && !finished_) {
       channel->started();
       ares_query(channel->get(), https_query_name(query_.name, query_.port).c_str(), 1 /* IN */, kTypeHttps,
                  &Lookup::on_https, new std::shared_ptr<Lookup>(shared_from_this()));
-    } else {
-      https_done_ = true;
     }
     channel->rearm();
   }

@@ -346,6 +346,22 @@ TEST(Resolver, LocalhostAsksNoNameServerNotEvenForTheHttpsRecord) {
   EXPECT_EQ(server.questions, 0);
 }
 
+// localhost is answered inside ares_getaddrinfo: that answer is there at the first turn of the loop,
+// not after the grace an HTTPS record that is never asked would get (the default path's every cold
+// connection to a hosts-file name paid it).
+TEST(Resolver, LocalhostIsAnsweredWithoutWaitingForAnHttpsRecord) {
+  asio::io_context io;
+  TinyNameServer server(io);
+  Resolver resolver(io);
+  std::optional<ResolveResult> got;
+  resolver.resolve(query("localhost", server.address(), 0, true),
+                   [&](ResolveResult r) { got = std::move(r); });
+  io.restart();
+  io.poll();  // ready handlers only: no timer has expired
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->error, "");
+}
+
 TEST(Resolver, FamilyAndCancel) {
   asio::io_context io;
   TinyNameServer server(io);
