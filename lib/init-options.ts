@@ -18,8 +18,10 @@ import {
   optString,
   typeName,
 } from './option-checks';
-import { DEFAULT_MAX_RESPONSE_BYTES, normalizeConnectionPolicy, normalizeHttp3Mode } from './options';
-import type { ConnectionPolicy, Http3Mode } from './options';
+import { normalizeConnectionPolicy } from './connection-policy';
+import type { ConnectionPolicy } from './connection-policy';
+import { DEFAULT_MAX_RESPONSE_BYTES, normalizeHttp3Mode } from './options';
+import type { Http3Mode } from './options';
 import { DEFAULT_MAX_EVENT_BYTES } from './sse-parser';
 
 export interface NormalizedInit {

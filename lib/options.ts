@@ -22,6 +22,8 @@ import {
   typeName,
 } from './option-checks';
 import type { Dict } from './option-checks';
+import { normalizeConnectionPolicy } from './connection-policy';
+import type { ConnectionPolicy } from './connection-policy';
 
 export type ResponseType = 'json' | 'text' | 'arraybuffer' | 'blob' | 'stream';
 export const RESPONSE_TYPES: readonly ResponseType[] = ['json', 'text', 'arraybuffer', 'blob', 'stream'];
@@ -136,50 +138,6 @@ export interface NormalizedRequest {
   family: 0 | 4 | 6 | undefined;
   /** Who resolves the host (`lookup`, `dnsOverHttps`); undefined: the client's default. */
   dns: DnsChoice | undefined;
-}
-
-/**
- * Identities and rotation (the same options on initCycleTLS, as the client's defaults, and on a
- * request). `identity`: nothing of one identity (connections, TLS sessions, Alt-Svc memory) serves
- * another; '' is the engine's default identity. `maxRequestsPerConnection` (0 = no limit; 1 is a
- * fresh connection per request, closed after it: `enableConnectionReuse: false`) and
- * `maxConnectionAgeMs` (0 = no limit): past either a connection takes no new request and closes
- * once idle. Absent fields: the client's.
- */
-export interface ConnectionPolicy {
-  identity?: string;
-  maxRequestsPerConnection?: number;
-  maxConnectionAgeMs?: number;
-}
-
-/** The longest identity name, in UTF-8 bytes: it is part of every pooled connection's key. */
-export const MAX_IDENTITY_BYTES = 256;
-
-/** The identity and rotation options of a request or of initCycleTLS (see ConnectionPolicy). */
-export function normalizeConnectionPolicy(o: Dict): ConnectionPolicy {
-  const out: ConnectionPolicy = {};
-  const identity = optString(o, 'identity');
-  if (identity !== undefined) {
-    // NUL separates the strings of a packed spec (lib/native-wire.ts): no option value holds one.
-    if (identity.includes('\0')) throw invalidOption('option "identity" contains NUL');
-    const bytes = Buffer.byteLength(identity);
-    if (bytes > MAX_IDENTITY_BYTES)
-      throw invalidRange(`option "identity" must be at most ${MAX_IDENTITY_BYTES} bytes long, got ${bytes}`);
-    out.identity = identity;
-  }
-  let maxRequests = optInteger(o, 'maxRequestsPerConnection', 0, Number.MAX_SAFE_INTEGER);
-  // cycletls's name for "a new connection for this request": one request per connection.
-  if (optBool(o, 'enableConnectionReuse') === false) {
-    if (maxRequests !== undefined && maxRequests !== 1)
-      throw invalidOption(
-        `enableConnectionReuse: false contradicts option "maxRequestsPerConnection": ${maxRequests}`,
-      );
-    maxRequests = 1;
-  }
-  if (maxRequests !== undefined) out.maxRequestsPerConnection = maxRequests;
-  const maxAge = optInteger(o, 'maxConnectionAgeMs', 0, nativeConstants().maxTimeoutMs);
-  if (maxAge !== undefined) out.maxConnectionAgeMs = maxAge;
-  return out;
 }
 
 /**
