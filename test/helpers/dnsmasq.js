@@ -39,7 +39,11 @@ async function startDnsmasq({ hosts = {}, https = {}, nxdomain = [], ttl = 60 } 
     args.push(`--host-record=${name},${addresses.join(',')}`);
   for (const [name, rdata] of Object.entries(https)) args.push(`--dns-rr=${name},65,${rdata}`);
   for (const name of nxdomain) args.push(`--address=/${name}/`);
-  const child = spawn('dnsmasq', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Not the sanitizer run's LD_PRELOAD (scripts/asan-jest.js): dnsmasq is not ours to instrument, and
+  // with the ASan runtime preloaded it never starts.
+  const { LD_PRELOAD, ...env } = process.env;
+  void LD_PRELOAD;
+  const child = spawn('dnsmasq', args, { stdio: ['ignore', 'ignore', 'pipe'], env });
   let log = '';
   child.stderr.setEncoding('utf8');
   await new Promise((resolve, reject) => {
