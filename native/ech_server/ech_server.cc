@@ -263,7 +263,10 @@ bool hello_facts(std::string_view client_hello, HelloFacts* out) {
     uint16_t id = 0;
     CBS data, list, name;
     uint8_t name_type = 0;
-    if (!CBS_get_u16(&extensions, &id) || !CBS_get_u16_length_prefixed(&extensions, &data)) return false;
+    if (!CBS_get_u16(&extensions, &id) || !CBS_get_u16_length_prefixed(&extensions, &data)) {
+      *out = HelloFacts{};  // a hello cut short says nothing, not what its first extensions said
+      return false;
+    }
     if (id == kEncryptedClientHello) out->ech = true;
     if (id == TLSEXT_TYPE_server_name && CBS_get_u16_length_prefixed(&data, &list) &&
         CBS_get_u8(&list, &name_type) && name_type == TLSEXT_NAMETYPE_host_name &&
