@@ -130,7 +130,15 @@ describe('installed from the packed tarball with only node and npm on PATH', () 
     const pkg = path.join(project, 'node_modules', 'cycletls-native');
     expect(fs.existsSync(path.join(pkg, 'prebuilds', tag, 'cycletls_native.node'))).toBe(true);
     expect(fs.existsSync(path.join(pkg, 'build'))).toBe(false);
-    const installed = fs.readdirSync(path.join(project, 'node_modules')).filter((n) => !n.startsWith('.'));
+    // A scoped package (@scope/name) is node_modules/@scope/name: its scope is what the top level lists.
+    const installed = fs
+      .readdirSync(path.join(project, 'node_modules'))
+      .filter((n) => !n.startsWith('.'))
+      .flatMap((n) =>
+        n.startsWith('@')
+          ? fs.readdirSync(path.join(project, 'node_modules', n)).map((m) => `${n}/${m}`)
+          : [n],
+      );
     expect(installed.sort()).toEqual(['cycletls-native', ...dependencyNames].sort());
     for (const tooling of ['cmake-js', 'node-addon-api', 'node-api-headers', 'node-gyp'])
       expect(installed).not.toContain(tooling);
