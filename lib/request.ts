@@ -167,6 +167,13 @@ const dohCaches = new WeakMap<ClientState, DohCache>();
  * a name): the answer, and the request with its deadlines shortened by the time it took (the
  * engine's clocks start at the spec). Otherwise nothing: the engine resolves.
  */
+/** Whether the hop's host is the caller's to resolve (`lookup` or DNS over HTTPS; no proxy; a name). */
+export function callerResolves(req: NormalizedRequest, init: NormalizedInit): boolean {
+  const choice = req.dns ?? init.dns;
+  const host = req.url.hostname.startsWith('[') ? req.url.hostname.slice(1, -1) : req.url.hostname;
+  return resolvesHere(choice, host, req.proxy);
+}
+
 export async function resolveHop(
   instance: SharedInstance,
   client: ClientState,
@@ -175,7 +182,7 @@ export async function resolveHop(
 ): Promise<{ req: NormalizedRequest; dns?: ResolvedName }> {
   const choice = req.dns ?? init.dns;
   const host = req.url.hostname.startsWith('[') ? req.url.hostname.slice(1, -1) : req.url.hostname;
-  if (!resolvesHere(choice, host, req.proxy) || choice === undefined || choice === 'engine') return { req };
+  if (!callerResolves(req, init) || choice === undefined || choice === 'engine') return { req };
   const started = Date.now();
   const connect = req.connectTimeoutMs;
   const deadline: DnsDeadline =
@@ -351,7 +358,10 @@ export async function perform(
       const sent = cookies?.hasJar
         ? { ...current, headers: await cookies.headersFor(current.url.href, current.headers) }
         : current;
-      const resolved = await resolveHop(instance, client, sent, init);
+      // Most hops leave DNS to the engine: those take no extra turn of the event loop here.
+      const resolved = callerResolves(sent, init)
+        ? await resolveHop(instance, client, sent, init)
+        : { req: sent, dns: undefined };
       const hop = await runHop(instance, client, resolved.req, streaming, init, resolved.dns);
       const { head } = hop;
       if (mayStoreCookies(head.headers)) {
