@@ -71,18 +71,13 @@ void Http3Channel::open(std::shared_ptr<Exchange> first) {
   before_start_.push_back(std::move(first));
   const PoolKey& key = host_.pool_key();
   if (!key.dial_addresses.empty() && key.quic_host == key.host) {
-    // The caller resolved the origin (lib's `lookup` or DNS over HTTPS): its first address. An
-    // Alt-Svc alternative on another host is resolved here as ever.
-    asio::error_code not_literal;
-    const asio::ip::address ip =
-        asio::ip::make_address(before_start_.front()->spec.dns.addresses.front(), not_literal);
-    if (!not_literal) {
-      asio::post(engine_.io,
-                 [this, keep = host_.self(), server = asio::ip::udp::endpoint(ip, key.quic_port)] {
-                   if (!closed_ && !before_start_.empty()) start_quic(server);
-                 });
-      return;
-    }
+    // The caller resolved the origin (lib's `lookup` or DNS over HTTPS): its answer takes the
+    // resolver's place, ordered and checked as the resolver's would be. An Alt-Svc alternative on
+    // another host is resolved here as ever.
+    asio::post(engine_.io, [this, keep = host_.self(), answer = before_start_.front()->spec.dns]() mutable {
+      if (!closed_ && !before_start_.empty()) on_resolved(dns::ResolveResult{std::move(answer), {}});
+    });
+    return;
   }
   dns::ResolveQuery query = lookup_query(before_start_.front().get(), host_.pool_key().quic_host);
   lookup_ = engine_.resolver.resolve(
