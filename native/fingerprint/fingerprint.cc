@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "common/tls_grease.h"
+
 namespace ctn::fingerprint {
 
 namespace {
@@ -15,9 +17,6 @@ constexpr uint16_t kPointFormats = 0x000b;
 constexpr uint16_t kSignatureAlgorithms = 0x000d;
 constexpr uint16_t kAlpn = 0x0010;
 constexpr uint16_t kSupportedVersions = 0x002b;
-
-// RFC 8701's reserved values: 0x?a?a with both bytes equal.
-bool is_grease(uint16_t v) { return (v & 0x0f0f) == 0x0a0a && (v >> 8) == (v & 0xff); }
 
 // A bounds-checked reader over one span; every read fails once anything ran short.
 class Reader {
@@ -132,7 +131,7 @@ std::vector<uint16_t> without_grease(const std::vector<uint16_t>& values) {
   std::vector<uint16_t> out;
   out.reserve(values.size());
   for (uint16_t v : values) {
-    if (!is_grease(v)) out.push_back(v);
+    if (!is_tls_grease(v)) out.push_back(v);
   }
   return out;
 }

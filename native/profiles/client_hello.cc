@@ -5,13 +5,12 @@
 #include <set>
 #include <vector>
 
+#include "common/tls_grease.h"
 #include "profiles/fingerprint_strings.h"
 
 namespace ctn {
 
 namespace {
-
-bool is_grease(uint32_t v) { return (v & 0x0f0f) == 0x0a0a && (v >> 8) == (v & 0xff); }
 
 std::string hex16(uint32_t v) {
   char buf[16];
@@ -105,7 +104,7 @@ bool boringssl_ech_payload(uint32_t aead, size_t payload) {
 // with GREASE somewhere else, or in some lists and not others, cannot be sent as given.
 bool grease_only_first(const std::vector<uint32_t>& list, const char* what, bool* seen, std::string* why) {
   for (size_t i = 0; i < list.size(); ++i) {
-    if (!is_grease(list[i])) continue;
+    if (!is_tls_grease(list[i])) continue;
     if (i != 0) {
       *why = std::string("GREASE in ") + what + " at position " + std::to_string(i + 1) +
              " (this stack sends GREASE first only)";
@@ -119,7 +118,7 @@ bool grease_only_first(const std::vector<uint32_t>& list, const char* what, bool
 std::vector<uint32_t> without_grease(const std::vector<uint32_t>& v) {
   std::vector<uint32_t> out;
   for (uint32_t x : v)
-    if (!is_grease(x)) out.push_back(x);
+    if (!is_tls_grease(x)) out.push_back(x);
   return out;
 }
 
@@ -258,7 +257,7 @@ bool parse_client_hello(std::string_view bytes, ParsedClientHello* out, std::str
     if (!seen.insert(id).second)
       return refuse.malformed("extension " + std::to_string(id) + " appears twice");
     ids.push_back(id);
-    if (is_grease(id)) continue;
+    if (is_tls_grease(id)) continue;
     const std::string name = "extension " + std::to_string(id);
     bool ok = true;
     switch (id) {
@@ -362,7 +361,7 @@ bool parse_client_hello(std::string_view bytes, ParsedClientHello* out, std::str
           const size_t length = shares.vec(2).data.size();
           if (shares.failed) break;
           key_share_groups.push_back(group);
-          if (is_grease(group)) continue;
+          if (is_tls_grease(group)) continue;
           if (key_share_length(group) != length)
             return refuse.unsupported("key share for group " + hex16(group) + " of " +
                                       std::to_string(length) + " bytes (this stack sends " +
@@ -432,7 +431,7 @@ bool parse_client_hello(std::string_view bytes, ParsedClientHello* out, std::str
   std::vector<uint32_t> tls_ids;
   for (uint32_t id : ids)
     if (id != 57) tls_ids.push_back(id);
-  const bool grease = std::any_of(ids.begin(), ids.end(), is_grease);
+  const bool grease = std::any_of(ids.begin(), ids.end(), is_tls_grease);
   if (grease_ciphers != grease || (seen.count(10) && grease_groups != grease) ||
       (seen.count(43) && grease_versions != grease) || (seen.count(51) && grease_shares != grease))
     return refuse.unsupported(
@@ -447,7 +446,7 @@ bool parse_client_hello(std::string_view bytes, ParsedClientHello* out, std::str
   if (out->quic_transport_parameters_sent) {
     t.extension_order.clear();
     for (uint32_t id : ids)
-      if (!is_grease(id)) t.extension_order.push_back(static_cast<uint16_t>(id));
+      if (!is_tls_grease(id)) t.extension_order.push_back(static_cast<uint16_t>(id));
   }
   if (!real_versions.empty()) {
     t.max_version = static_cast<uint16_t>(real_versions.front());

@@ -6,11 +6,11 @@
 #include <set>
 #include <vector>
 
+#include "common/tls_grease.h"
+
 namespace ctn {
 
 namespace {
-
-bool is_grease(uint32_t v) { return (v & 0x0f0f) == 0x0a0a && (v >> 8) == (v & 0xff); }
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
   std::vector<std::string_view> out;
@@ -103,7 +103,7 @@ bool apply_extensions(const std::vector<uint32_t>& exts, TlsProfile* t, std::str
   bool any_grease = false;
   std::set<uint32_t> present;
   for (uint32_t e : exts) {
-    if (is_grease(e)) {
+    if (is_tls_grease(e)) {
       any_grease = true;
       continue;
     }
@@ -202,10 +202,10 @@ bool parse_ja3(std::string_view ja3, TlsProfile* t, std::string* why) {
   t->min_version = static_cast<uint16_t>(std::min<uint32_t>(version, 0x0303));
   t->cipher_suites.clear();
   for (uint32_t c : ciphers)
-    if (!is_grease(c)) t->cipher_suites.push_back(static_cast<uint16_t>(c));
+    if (!is_tls_grease(c)) t->cipher_suites.push_back(static_cast<uint16_t>(c));
   t->groups.clear();
   for (uint32_t g : groups)
-    if (!is_grease(g)) t->groups.push_back(static_cast<uint16_t>(g));
+    if (!is_tls_grease(g)) t->groups.push_back(static_cast<uint16_t>(g));
   if (!apply_extensions(exts, t, why)) return false;
   const bool point_formats_sent = std::find(exts.begin(), exts.end(), 11u) != exts.end();
   if (!point_formats_sent && !formats.empty()) {
