@@ -16,7 +16,8 @@ async function freeUdpPort() {
 /**
  * Starts dnsmasq. `hosts`: { name: ['127.0.0.1', '::1'] } (A and AAAA records); `https`: { name: hex
  * RDATA } (HTTPS records, type 65); `nxdomain`: names answered NXDOMAIN; `ttl`: the TTL of every answer.
- * Resolves to { address ('127.0.0.1:port'), questions(name, type) (how many it was asked), close() }.
+ * Resolves to { address ('127.0.0.1:port'), questions(name, type) (how many it was asked), asked(name,
+ * type) (the same, waiting for the log to catch up), log(), close() }.
  */
 async function startDnsmasq({ hosts = {}, https = {}, nxdomain = [], ttl = 60 } = {}) {
   const port = await freeUdpPort();
@@ -68,10 +69,20 @@ async function startDnsmasq({ hosts = {}, https = {}, nxdomain = [], ttl = 60 } 
   return {
     address: `127.0.0.1:${port}`,
     port,
-    /** How many questions for `name` of `type` ('A', 'AAAA', 'HTTPS') dnsmasq has logged. */
+    /** How many questions for `name` of `type` ('A', 'AAAA', 'HTTPS') dnsmasq has logged so far. */
     questions(name, type) {
-      const line = `query[${type}] ${name} from`;
-      return log.split('\n').filter((l) => l.includes(line)).length;
+      return countQuestions(log, name, type);
+    },
+    /**
+     * The same count, once it reaches `atLeast` or `timeoutMs` passed: the log comes over a pipe,
+     * which the test's event loop may read after the response a question led to has arrived.
+     */
+    async asked(name, type, { atLeast = 1, timeoutMs = 3000 } = {}) {
+      const until = Date.now() + timeoutMs;
+      while (countQuestions(log, name, type) < atLeast && Date.now() < until) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      return countQuestions(log, name, type);
     },
     log: () => log,
     close() {
@@ -82,6 +93,15 @@ async function startDnsmasq({ hosts = {}, https = {}, nxdomain = [], ttl = 60 } 
       });
     },
   };
+}
+
+// dnsmasq names the types it knows ("query[HTTPS]") and numbers the others ("query[type=65]").
+const TYPE_NUMBERS = { A: 1, AAAA: 28, HTTPS: 65 };
+
+function countQuestions(log, name, type) {
+  const spellings = [`query[${type}] ${name} from`];
+  if (TYPE_NUMBERS[type]) spellings.push(`query[type=${TYPE_NUMBERS[type]}] ${name} from`);
+  return log.split('\n').filter((l) => spellings.some((s) => l.includes(s))).length;
 }
 
 /** The hex RDATA of an HTTPS record: ServiceMode priority 1, target ".", the given alpn ids and ECH bytes. */
