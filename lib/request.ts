@@ -97,7 +97,10 @@ function streamedHop(
         destroy(err, callback): void {
           // Destroying the stream before its end cancels the request.
           if (!stream?.readableEnded) exchange.cancel();
-          callback(err);
+          // As Node's own response bodies (http.IncomingMessage): the error is emitted only when
+          // somebody listens for it (pipeline, for await, on('error')). A body nobody reads, cut
+          // short by exit() or the server, closes; it never crashes the process.
+          callback(stream !== undefined && stream.listenerCount('error') === 0 ? null : err);
         },
       });
       resolve({ head: event, stream });

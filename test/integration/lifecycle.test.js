@@ -99,6 +99,21 @@ describe('shared instance per port', () => {
     await Promise.all([c.exit(), c.exit()]);
   });
 
+  test('exit() with a streamed body nobody reads closes the body without an unhandled error', async () => {
+    // As Node's own response bodies: the error goes to an 'error' listener when there is one, and
+    // a body nobody listens to simply closes (an unheard 'error' event would crash the process).
+    const c = await initCycleTLS({ port: uniquePort() });
+    const unread = await c.get(server.url('/stall-body'), { responseType: 'stream' });
+    const heard = await c.get(server.url('/stall-body'), { responseType: 'stream' });
+    const errors = [];
+    heard.data.on('error', (err) => errors.push(err.code));
+    await c.exit();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(unread.data.destroyed).toBe(true);
+    expect(unread.data.readableEnded).toBe(false);
+    expect(errors).toEqual(['ERR_CLIENT_CLOSED']);
+  });
+
   test('exit() during a request settles it and resolves', async () => {
     const c = await initCycleTLS({ port: uniquePort() });
     const p = c.get(server.url('/stall'));
