@@ -10,6 +10,22 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const log = (msg) => process.stdout.write(`[test] ${msg}\n`);
+// Each stage's wall time, printed as it ends and again at the end: CI's budget is the sum of them.
+const started = Date.now();
+const stageTimes = [];
+let stage;
+function beginStage(name) {
+  endStage();
+  log(name);
+  stage = { name, at: Date.now() };
+}
+function endStage() {
+  if (!stage) return;
+  const seconds = Math.round((Date.now() - stage.at) / 1000);
+  stageTimes.push([stage.name, seconds]);
+  log(`${stage.name}: ${seconds} s`);
+  stage = undefined;
+}
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts });
   return r.status === 0;
@@ -23,12 +39,16 @@ if (
   !fs.existsSync(path.join(root, 'build', 'Release', 'cycletls_native.node')) ||
   !fs.existsSync(path.join(root, 'dist', 'index.js'))
 ) {
-  log('not built yet: running npm install');
+  beginStage('not built yet: running npm install');
   if (!run('npm', ['install', '--no-audit', '--no-fund'])) process.exit(1);
 }
 
-function ctest(dir, label) {
-  const r = spawnSync('ctest', ['--test-dir', dir, '--output-on-failure'], { cwd: root, encoding: 'utf8' });
+function ctest(dir, label, env = process.env) {
+  const r = spawnSync('ctest', ['--test-dir', dir, '--output-on-failure'], {
+    cwd: root,
+    encoding: 'utf8',
+    env,
+  });
   process.stdout.write(r.stdout);
   process.stderr.write(r.stderr);
   const m = /(\d+)% tests passed, (\d+) tests failed out of (\d+)/.exec(r.stdout);
@@ -43,7 +63,7 @@ function ctest(dir, label) {
 }
 
 // The layout first: cheap, and a file out of layout is a finding like any other (scripts/format.js).
-log('layout (npm run format:check)');
+beginStage('layout (npm run format:check)');
 if (run(process.execPath, [path.join(__dirname, 'format.js'), '--check'])) {
   counts.passed++;
 } else {
@@ -51,14 +71,21 @@ if (run(process.execPath, [path.join(__dirname, 'format.js'), '--check'])) {
   ok = false;
 }
 
-log('native tests');
+beginStage('native tests');
 ok = ctest(path.join(root, 'build'), 'native') && ok;
 if (!process.env.CTN_SKIP_SANITIZE) {
-  log('native tests under AddressSanitizer + UndefinedBehaviorSanitizer');
+  beginStage('native tests under AddressSanitizer + UndefinedBehaviorSanitizer');
   if (
-    run(process.execPath, [path.join(__dirname, 'sanitize.js')], { stdio: ['ignore', 'ignore', 'inherit'] })
+    run(process.execPath, [path.join(__dirname, 'sanitize.js'), '--build-only'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    })
   ) {
-    ok = ctest(path.join(root, 'build-sanitize'), 'sanitize') && ok;
+    const env = {
+      ...process.env,
+      ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=1',
+      UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
+    };
+    ok = ctest(path.join(root, 'build-sanitize'), 'sanitize', env) && ok;
   } else {
     log('the sanitizer build failed');
     counts.failed++;
@@ -83,7 +110,7 @@ function countJest(report) {
 // The Jest integration suites against the addon of build-sanitize/, node running with the ASan and
 // UBSan runtimes (scripts/asan-jest.js): a sanitizer report fails the stage even when Jest passed.
 if (!process.env.CTN_SKIP_SANITIZE) {
-  log('jest integration suites against the addon under AddressSanitizer + UndefinedBehaviorSanitizer');
+  beginStage('jest integration suites against the addon under AddressSanitizer + UndefinedBehaviorSanitizer');
   const asanReport = path.join(root, 'build', 'asan-jest-report.json');
   fs.rmSync(asanReport, { force: true });
   const asanOk = run(process.execPath, [
@@ -99,7 +126,7 @@ if (!process.env.CTN_SKIP_SANITIZE) {
 // Fuzzing, briefly: each libFuzzer target (test/fuzz/) runs a few seconds from its seed corpus;
 // a crash fails it. One test per target. Needs clang with libFuzzer (scripts/install-deps.sh).
 if (!process.env.CTN_SKIP_FUZZ) {
-  log('fuzz targets (libFuzzer + ASan + UBSan, clang)');
+  beginStage('fuzz targets (libFuzzer + ASan + UBSan, clang)');
   const r = spawnSync(
     process.execPath,
     [path.join(__dirname, 'fuzz.js'), '--seconds', process.env.CTN_FUZZ_SECONDS || '10'],
@@ -116,7 +143,7 @@ if (!process.env.CTN_SKIP_FUZZ) {
 // architectures, each checked by scripts/elf-check.js); test/install then installs the packed package
 // with no tools and runs the arm64 one under qemu-user. Incremental after the first run.
 if (!process.env.CTN_SKIP_PREBUILDS) {
-  log('prebuilt binaries (linux-x64-gnu, linux-arm64-gnu)');
+  beginStage('prebuilt binaries (linux-x64-gnu, linux-arm64-gnu)');
   if (!run(process.execPath, [path.join(__dirname, 'prebuild.js'), '--no-smoke'])) {
     log('the prebuilt binaries could not be built');
     counts.failed++;
@@ -124,7 +151,7 @@ if (!process.env.CTN_SKIP_PREBUILDS) {
   }
 }
 
-log('jest');
+beginStage('jest');
 const report = path.join(root, 'build', 'jest-report.json');
 const jestOk = run(process.execPath, [
   require.resolve('jest/bin/jest', { paths: [root] }),
@@ -134,5 +161,11 @@ const jestOk = run(process.execPath, [
 ]);
 ok = jestOk && ok;
 countJest(report);
+endStage();
+const total = Math.round((Date.now() - started) / 1000);
+process.stdout.write(
+  `\n${stageTimes.map(([name, s]) => `  ${String(s).padStart(5)} s  ${name}`).join('\n')}\n`,
+);
+process.stdout.write(`  ${String(total).padStart(5)} s  in all\n`);
 process.stdout.write(`\ntests: ${counts.passed} passed, ${counts.failed} failed\n`);
 process.exit(ok && counts.failed === 0 ? 0 : 1);
