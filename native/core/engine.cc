@@ -428,6 +428,16 @@ void Engine::Impl::set_paused(uint64_t id, bool paused) {
   if (!paused) {
     ex->unacked = 0;
     ex->last_body_at = SteadyClock::now();  // the pause was the caller's, not a quiet server
+    if (ex->end_held) {
+      // Its connection is done with it: what gathered while paused goes first (it may use up the
+      // new credit), then the end. (While a connection has it, the connection hands on what
+      // gathered: an HTTP/1.1 read may be filling the gathered body right now.)
+      held_bodies_.flush(*ex);
+      if (ex->paused) return;
+      ex->end_held = false;
+      exchange_succeeded(ex);
+      return;
+    }
     if (const auto connection = ex->connection) connection->resume(ex);
   }
 }
@@ -561,6 +571,14 @@ void Engine::Impl::exchange_lost(const std::shared_ptr<Exchange>& ex, Error erro
 
 void Engine::Impl::exchange_succeeded(const std::shared_ptr<Exchange>& ex) {
   if (ex->done) return;
+  if (ex->paused && ex->spec.consumer_credit && !ex->spec.whole_body) {
+    // The consumer holds the response back: the end goes out after what it has not taken yet,
+    // when it asks for more. Its deadlines go on (a consumer paused past timeout_ms fails, as
+    // over HTTP/1.1, where the read that would end the response waits).
+    ex->connection.reset();
+    ex->end_held = true;
+    return;
+  }
   ex->done = true;
   const auto keep = ex;
   settle(keep);

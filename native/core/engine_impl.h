@@ -19,6 +19,7 @@
 #include "core/engine.h"
 #include "core/engine_counters.h"
 #include "core/exchange.h"
+#include "core/response_sink.h"
 #include "pool/alt_svc_store.h"
 #include "pool/pool.h"
 #include "tls/tls_context.h"
@@ -133,6 +134,8 @@ class Engine::Impl : public EventSink, DeadlineListener {
   TlsSessionCache tls_sessions_;
   Deadlines deadlines_{*this};
   std::unordered_map<uint64_t, std::shared_ptr<Exchange>> exchanges_;
+  // Hands on the body bytes a paused streamed response gathered, when its consumer resumes.
+  ResponseSink held_bodies_{*this};
   Admission admission_{options, counters.requests_queued};
   asio::steady_timer sweep_timer_;
   bool sweep_armed_ = false;

@@ -39,6 +39,9 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   Stage stage = Stage::kQueue;
   bool done = false;
   bool paused = false;
+  // The response ended while its consumer was paused: the end (and the last body bytes) wait for
+  // the consumer to ask for more (Engine::Impl::set_paused).
+  bool end_held = false;
   bool retried = false;               // retried once already (a stale kept-alive connection, a lost session)
   bool fresh_only = false;            // the retry must not go to a connection opened before it
   int refusals = 0;                   // HTTP/2 streams the server refused (REFUSED_STREAM, GOAWAY)

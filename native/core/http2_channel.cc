@@ -74,6 +74,9 @@ void Http2Channel::upload_available(Exchange& ex) {
 }
 
 void Http2Channel::resume(Exchange& ex) {
+  // What gathered while paused goes first; if it uses up the new credit, the window stays shut.
+  if (!ex.spec.whole_body) host_.sink().flush(ex);
+  if (ex.paused) return;
   if (ex.held_bytes && session_) {
     session_->consume(ex.stream_id, ex.held_bytes);
     ex.held_bytes = 0;
@@ -441,6 +444,10 @@ void Http2Channel::on_stream_closed(int32_t stream, const http2::StreamClose& cl
   auto ex = std::move(it->second);
   streams_.erase(it);
   ex->connection.reset();
+  // Bytes held back while its consumer was paused are all in hand now: the connection window gets
+  // them back (other streams go on; the response waits in the exchange for its consumer).
+  if (ex->held_bytes) session_->consume(stream, ex->held_bytes);
+  ex->held_bytes = 0;
   if (!close.reset_reason.empty()) {
     // We reset the stream: the server passed a limit (header list, interim responses).
     engine_.exchange_failed(ex, Error{ErrorCode::kProtocol, ex->stage, "HTTP/2: " + close.reset_reason},

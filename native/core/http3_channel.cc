@@ -335,6 +335,9 @@ void Http3Channel::on_body_sent(uint64_t handle, uint64_t n) {
 }
 
 void Http3Channel::resume(Exchange& ex) {
+  // What gathered while paused goes first; if it uses up the new credit, the stream stays shut.
+  if (!ex.spec.whole_body) host_.sink().flush(ex);
+  if (ex.paused) return;
   if (quic_ && ex.quic_stream) quic_->set_paused(ex.quic_stream, false);
 }
 

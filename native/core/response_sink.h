@@ -41,7 +41,8 @@ class ResponseSink {
   // The body ended as the framing says: a decoder checks the encoded stream was complete.
   void finish(Exchange& ex);
   // Hands the gathered bytes on as one body event. A streamed body whose consumer asked for credit
-  // pauses (Exchange::paused) once kConsumerCreditBytes (request.h) went out unacknowledged.
+  // pauses (Exchange::paused) once kConsumerCreditBytes (request.h) went out unacknowledged; while
+  // it is paused its bytes stay gathered here.
   void flush(Exchange& ex);
 
   // The body cannot be decoded (ERR_PROTOCOL) or passed max_response_bytes (ERR_BODY_TOO_LARGE).

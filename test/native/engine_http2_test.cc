@@ -314,6 +314,38 @@ TEST_F(EngineHttp2Test, PauseAndResumeLargeBody) {
   EXPECT_TRUE(r.body == big) << "body differs";
 }
 
+// 6b. A stream paused at its head gets nothing more, not even its end, until it resumes, though the
+// whole response is in; meanwhile the connection window is not held by it (another request on the
+// same connection completes), and resuming hands on every byte, then the end.
+TEST_F(EngineHttp2Test, PausedStreamGetsNoBodyOrEndUntilResumed) {
+  const std::string body = pattern(200000);
+  H2Server server([&body](const RequestInfo& r) { return respond(r.path == "/small" ? "ok" : body); });
+  const uint64_t id = next_id_;
+  Engine* engine = engine_.get();
+  sink_.hook = [engine, id](const Event& e) {
+    if (e.kind == Kind::kHead && e.id == id) engine->set_paused(id, true);
+  };
+  RequestSpec streamed = spec(server, "/paused");
+  streamed.consumer_credit = true;  // a streamed body whose consumer says when it wants more
+  submit(std::move(streamed));
+  ASSERT_TRUE(sink_.wait_record(id, [](const Record& r) { return r.has_head; }));
+  const size_t with_head = sink_.snapshot(id).body.size();
+  // The server sends everything at once: give it time to arrive.
+  const uint64_t other = next_id_;
+  submit(spec(server, "/small"));
+  AWAIT(o, other);
+  ASSERT_TRUE(o.ok()) << o.describe();
+  std::this_thread::sleep_for(300ms);
+  const Record paused = sink_.snapshot(id);
+  EXPECT_EQ(paused.terminals, 0) << "ended while paused: " << paused.describe();
+  EXPECT_EQ(paused.body.size(), with_head) << "body events while paused";
+  engine_->set_paused(id, false);
+  AWAIT(r, id);
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_TRUE(r.body == body) << "body differs";
+  EXPECT_EQ(server.connections(), 1);
+}
+
 // 7. RST_STREAM from the server fails that stream only.
 TEST_F(EngineHttp2Test, ServerResetsOneStream) {
   H2Server server([](const RequestInfo& r) {
