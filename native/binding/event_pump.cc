@@ -94,7 +94,7 @@ void EventPump::drain(Napi::Env env, Napi::Function callback) {
         update_ref(env);
       }
     }
-    callback.Call({events_to_js(env, events)});
+    callback.Call({events_to_js(env, events, fingerprints_)});
     if (env.IsExceptionPending()) {
       // The JS side never throws from its event handler; if it ever does, surface it.
       Napi::Error err = env.GetAndClearPendingException();

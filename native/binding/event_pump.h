@@ -10,6 +10,7 @@
 #include <mutex>
 #include <vector>
 
+#include "binding/marshal.h"
 #include "core/event_queue.h"
 #include "core/request.h"
 
@@ -62,6 +63,7 @@ class EventPump final : public EventSink {
   bool closing_ = false;
   bool starting_ = false;
   bool released_ = false;
+  FingerprintStrings fingerprints_;
 };
 
 }  // namespace ctn::binding

@@ -357,32 +357,6 @@ napi_value body_to_js(Napi::Env env, std::string& body) {
       env, owned->data(), owned->size(), [](Napi::Env, char*, std::string* s) { delete s; }, owned);
 }
 
-// A connection's fingerprint as one ASCII string, "ja3\0ja3n\0ja4\0ja4r\0akamai\0quicJa4\0ech\0resumed"
-// (lib/native-wire.ts reads it), or undefined for none. Every response of a connection shares one
-// fingerprint: within a batch its string is made once (lib keeps the object it decodes from it).
-class FingerprintStrings {
- public:
-  napi_value get(Napi::Env env, const std::shared_ptr<const fingerprint::ConnectionFingerprint>& f) {
-    if (!f) return env.Undefined();
-    if (f.get() == last_) return last_value_;
-    std::string text;
-    text.reserve(f->tls.ja3.size() + f->tls.ja3n.size() + f->tls.ja4r.size() + f->akamai.size() + 96);
-    for (const std::string* part :
-         {&f->tls.ja3, &f->tls.ja3n, &f->tls.ja4, &f->tls.ja4r, &f->akamai, &f->quic_ja4}) {
-      text.append(*part).push_back('\0');
-    }
-    text.append(fingerprint::ech_name(f->ech)).push_back('\0');
-    text.push_back(f->resumed ? '1' : '0');
-    last_ = f.get();
-    last_value_ = ascii(env, text);
-    return last_value_;
-  }
-
- private:
-  const fingerprint::ConnectionFingerprint* last_ = nullptr;
-  napi_value last_value_ = nullptr;
-};
-
 void append_event(Napi::Env env, Napi::Array& out, uint32_t& at, Event& e, FingerprintStrings& fingerprints) {
   auto put = [&](napi_value v) { out.Set(at++, v); };
   auto number = [&](double v) -> napi_value { return Napi::Number::New(env, v); };
@@ -447,10 +421,38 @@ void append_event(Napi::Env env, Napi::Array& out, uint32_t& at, Event& e, Finge
 
 }  // namespace
 
-Napi::Array events_to_js(Napi::Env env, std::vector<Event>& events) {
+napi_value FingerprintStrings::get(Napi::Env env,
+                                   const std::shared_ptr<const fingerprint::ConnectionFingerprint>& f) {
+  if (!f) return env.Undefined();
+  if (auto it = kept_.find(f.get()); it != kept_.end()) {
+    // The same object, not a new one at a freed one's address: the same control block.
+    const auto& owner = it->second.owner;
+    if (!owner.owner_before(f) && !f.owner_before(owner)) return it->second.text.Value().Get(0u);
+    kept_.erase(it);
+  }
+  std::string text;
+  text.reserve(f->tls.ja3.size() + f->tls.ja3n.size() + f->tls.ja4r.size() + f->akamai.size() + 96);
+  for (const std::string* part :
+       {&f->tls.ja3, &f->tls.ja3n, &f->tls.ja4, &f->tls.ja4r, &f->akamai, &f->quic_ja4}) {
+    text.append(*part).push_back('\0');
+  }
+  text.append(fingerprint::ech_name(f->ech)).push_back('\0');
+  text.push_back(f->resumed ? '1' : '0');
+  napi_value value = ascii(env, text);
+  if (kept_.size() >= kMaxKept) {
+    std::erase_if(kept_, [](const auto& kv) { return kv.second.owner.expired(); });
+    if (kept_.size() >= kMaxKept) kept_.clear();
+  }
+  // Node-API (before v10) references objects only: the string is kept in a one-element array.
+  Napi::Array holder = Napi::Array::New(env, 1);
+  holder.Set(0u, value);
+  kept_.emplace(f.get(), Kept{f, Napi::Persistent(holder)});
+  return value;
+}
+
+Napi::Array events_to_js(Napi::Env env, std::vector<Event>& events, FingerprintStrings& fingerprints) {
   Napi::Array out = Napi::Array::New(env);
   uint32_t at = 0;
-  FingerprintStrings fingerprints;
   for (Event& e : events) append_event(env, out, at, e, fingerprints);
   return out;
 }

@@ -5,8 +5,10 @@
 
 #include <napi.h>
 
+#include <memory>
 #include <optional>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/engine.h"
@@ -60,11 +62,30 @@ bool read_engine_options(Napi::Object js, EngineOptions* engine, std::optional<s
 
 ClientLimits read_client_limits(Napi::Object js);
 
+// A connection's fingerprint as one ASCII string, "ja3\0ja3n\0ja4\0ja4r\0akamai\0quicJa4\0ech\0resumed"
+// (lib/native-wire.ts reads it), or undefined for none. Every response of a connection shares one
+// fingerprint, and one string for it is made and kept (JS thread only) while the connection lives:
+// lib's cache of decoded fingerprints then finds it by a hash V8 computed once, for every response.
+class FingerprintStrings {
+ public:
+  napi_value get(Napi::Env env, const std::shared_ptr<const fingerprint::ConnectionFingerprint>& f);
+
+ private:
+  // Past this many (connections whose responses came lately), the gone ones are dropped; if none
+  // is gone, all are (their next responses make their strings again).
+  static constexpr size_t kMaxKept = 512;
+  struct Kept {
+    std::weak_ptr<const fingerprint::ConnectionFingerprint> owner;
+    Napi::Reference<Napi::Array> text;  // [the string]
+  };
+  std::unordered_map<const fingerprint::ConnectionFingerprint*, Kept> kept_;
+};
+
 // A batch of events as one flat array, each event [type, id, ...its fields] (lib/native-wire.ts's
 // decodeEvents reads it back; a head's headers as one NUL-joined string, and after its fields the body and
 // the end that joined it in the queue, core/event_queue.h): array elements cost far less than a JS object's
 // named properties made through Node-API. Bodies move into their Buffers (no second copy of large ones).
-Napi::Array events_to_js(Napi::Env env, std::vector<Event>& events);
+Napi::Array events_to_js(Napi::Env env, std::vector<Event>& events, FingerprintStrings& fingerprints);
 
 // `share`: the hub's own counters when requests go through one.
 Napi::Object stats_to_js(Napi::Env env, const EngineStats& stats, const share::HubStats* share, bool closed);

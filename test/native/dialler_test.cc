@@ -6,11 +6,17 @@
 
 #include <gtest/gtest.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "dns/happy_eyeballs.h"
 #include "engine_harness.h"
 #include "proxy_server.h"
 #include "test_server.h"
@@ -58,6 +64,39 @@ uint16_t closed_port() {
   TestServer gone(TestServer::respond_always(response("x")));
   return gone.port();
 }
+
+// A listener on [::1]:port that never accepts, its one-connection queue filled: the kernel drops
+// every further SYN, so a connect there neither succeeds nor fails for a second (the first SYN
+// retransmission) — an address that black-holes, as a broken IPv6 path does.
+class Ipv6BlackHole {
+ public:
+  explicit Ipv6BlackHole(uint16_t port) {
+    listen_fd_ = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    a.sin6_addr = in6addr_loopback;
+    a.sin6_port = htons(port);
+    ok_ = listen_fd_ >= 0 && ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+          ::listen(listen_fd_, 0) == 0;
+    // Queued, never accepted: the queue (backlog 0 holds one) is full from here on.
+    for (int& fd : fillers_) {
+      fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+      if (ok_ && fd >= 0) ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the handshakes complete
+  }
+  ~Ipv6BlackHole() {
+    for (int fd : fillers_)
+      if (fd >= 0) ::close(fd);
+    if (listen_fd_ >= 0) ::close(listen_fd_);
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  int listen_fd_ = -1;
+  int fillers_[2] = {-1, -1};
+  bool ok_ = false;
+};
 
 class DiallerTest : public ::testing::Test {
  protected:
@@ -226,6 +265,39 @@ TEST_F(DiallerTest, ADialNobodyWantsStopsAtTheNextStage) {
   EXPECT_FALSE(listener.finished());
   EXPECT_TRUE(listener.stages.empty());
   EXPECT_FALSE(listener.tcp_connected);
+}
+
+// Happy Eyeballs v2 (RFC 8305 §5), end to end on a caller's answer of both families: IPv6 first;
+// when it hangs, IPv4 starts after the 250 ms attempt delay and wins the race (not after IPv6's
+// connect gives up); when IPv6 fails at once, IPv4 starts at once.
+TEST_F(DiallerTest, HappyEyeballsStartsIpv4AfterTheAttemptDelayWhenIpv6Hangs) {
+  TestServer server(TestServer::respond_always(response("x")));
+  Ipv6BlackHole hole(server.port());
+  if (!hole.ok()) GTEST_SKIP() << "no IPv6 loopback, or its port is taken";
+  PoolKey key = key_for(false, server.port());
+  key.host = "dual.test";
+  key.dial_addresses = dial_address_set({"::1", "127.0.0.1"});
+  ex.spec.dns.addresses = {"127.0.0.1", "::1"};  // the order of the answer does not matter
+  const auto started = std::chrono::steady_clock::now();
+  dial(key);
+  const auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_TRUE(listener.done) << listener.error.message;
+  EXPECT_GE(took, std::chrono::milliseconds(dns::kConnectionAttemptDelayMs - 10));
+  EXPECT_LT(took, std::chrono::milliseconds(950)) << "IPv4 waited for IPv6 to give up";
+}
+
+TEST_F(DiallerTest, HappyEyeballsStartsIpv4AtOnceWhenIpv6IsRefused) {
+  TestServer server(TestServer::respond_always(response("x")));
+  // Nothing listens on [::1] at this port: that connect is refused at once.
+  PoolKey key = key_for(false, server.port());
+  key.host = "dual.test";
+  key.dial_addresses = dial_address_set({"::1", "127.0.0.1"});
+  ex.spec.dns.addresses = {"::1", "127.0.0.1"};
+  const auto started = std::chrono::steady_clock::now();
+  dial(key);
+  const auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_TRUE(listener.done) << listener.error.message;
+  EXPECT_LT(took, std::chrono::milliseconds(dns::kConnectionAttemptDelayMs - 50));
 }
 
 }  // namespace
