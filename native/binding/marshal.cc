@@ -439,10 +439,11 @@ napi_value FingerprintStrings::get(Napi::Env env,
   text.append(fingerprint::ech_name(f->ech)).push_back('\0');
   text.push_back(f->resumed ? '1' : '0');
   napi_value value = ascii(env, text);
-  if (kept_.size() >= kMaxKept) {
-    std::erase_if(kept_, [](const auto& kv) { return kv.second.owner.expired(); });
-    if (kept_.size() >= kMaxKept) kept_.clear();
-  }
+  // The strings of connections gone are let go as soon as a new connection comes: kept no longer,
+  // they die young in V8's heap (kept on, thousands of short connections would be promoted to its
+  // old space and raise the process's memory until a full collection).
+  std::erase_if(kept_, [](const auto& kv) { return kv.second.owner.expired(); });
+  if (kept_.size() >= kMaxKept) kept_.clear();
   // Node-API (before v10) references objects only: the string is kept in a one-element array.
   Napi::Array holder = Napi::Array::New(env, 1);
   holder.Set(0u, value);

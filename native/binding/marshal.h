@@ -71,8 +71,8 @@ class FingerprintStrings {
   napi_value get(Napi::Env env, const std::shared_ptr<const fingerprint::ConnectionFingerprint>& f);
 
  private:
-  // Past this many (connections whose responses came lately), the gone ones are dropped; if none
-  // is gone, all are (their next responses make their strings again).
+  // The strings of gone connections are dropped whenever a new one is made; past this many live
+  // ones, all are (their next responses make their strings again).
   static constexpr size_t kMaxKept = 512;
   struct Kept {
     std::weak_ptr<const fingerprint::ConnectionFingerprint> owner;
