@@ -48,7 +48,7 @@ export function toSpec(
   const { url } = req;
   const own = req.connection;
   const tls = url.protocol === 'https:';
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const host = urlHost(url);
   const headers = flatHeaders(req.headers);
   return {
     method: req.method,
@@ -98,6 +98,11 @@ export function toSpec(
 }
 
 const NO_POLICY: ConnectionPolicy = Object.freeze({});
+
+/** A URL's host as it is dialled and resolved: an IPv6 literal without its brackets. */
+export function urlHost(url: URL): string {
+  return url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+}
 
 /** What a response says about itself, from its head. */
 export function responseMeta(

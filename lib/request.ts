@@ -4,7 +4,7 @@ import { Buffer } from 'node:buffer';
 import { Readable } from 'node:stream';
 
 import { CycleTLSError } from './errors';
-import { CookieLoop, Exchange, mayStoreCookies, responseMeta, toSpec } from './exchange';
+import { CookieLoop, Exchange, mayStoreCookies, responseMeta, toSpec, urlHost } from './exchange';
 import type { ExchangeEvents } from './exchange';
 import { settleFailure, withMeta } from './failure';
 import { presetCatalog, redirectHeaders } from './headers';
@@ -165,18 +165,16 @@ function runHop(
 // Each client's DNS-over-HTTPS answers (lib/dns.ts), for as long as the client lives.
 const dohCaches = new WeakMap<ClientState, DohCache>();
 
+/** Whether the hop's host is the caller's to resolve (`lookup` or DNS over HTTPS; no proxy; a name). */
+export function callerResolves(req: NormalizedRequest, init: NormalizedInit): boolean {
+  return resolvesHere(req.dns ?? init.dns, urlHost(req.url), req.proxy);
+}
+
 /**
  * The hop's host resolved by the caller's `lookup` or DNS over HTTPS, when one applies (no proxy,
  * a name): the answer, and the request with its deadlines shortened by the time it took (the
  * engine's clocks start at the spec). Otherwise nothing: the engine resolves.
  */
-/** Whether the hop's host is the caller's to resolve (`lookup` or DNS over HTTPS; no proxy; a name). */
-export function callerResolves(req: NormalizedRequest, init: NormalizedInit): boolean {
-  const choice = req.dns ?? init.dns;
-  const host = req.url.hostname.startsWith('[') ? req.url.hostname.slice(1, -1) : req.url.hostname;
-  return resolvesHere(choice, host, req.proxy);
-}
-
 export async function resolveHop(
   instance: SharedInstance,
   client: ClientState,
@@ -184,8 +182,8 @@ export async function resolveHop(
   init: NormalizedInit,
 ): Promise<{ req: NormalizedRequest; dns?: ResolvedName }> {
   const choice = req.dns ?? init.dns;
-  const host = req.url.hostname.startsWith('[') ? req.url.hostname.slice(1, -1) : req.url.hostname;
-  if (!callerResolves(req, init) || choice === undefined || choice === 'engine') return { req };
+  const host = urlHost(req.url);
+  if (!resolvesHere(choice, host, req.proxy) || choice === undefined || choice === 'engine') return { req };
   const started = Date.now();
   const connect = req.connectTimeoutMs;
   const deadline: DnsDeadline =

@@ -571,7 +571,7 @@ void Engine::Impl::exchange_lost(const std::shared_ptr<Exchange>& ex, Error erro
 
 void Engine::Impl::exchange_succeeded(const std::shared_ptr<Exchange>& ex) {
   if (ex->done) return;
-  if (ex->paused && ex->spec.consumer_credit && !ex->spec.whole_body) {
+  if (ResponseSink::held_back(*ex)) {
     // The consumer holds the response back: the end goes out after what it has not taken yet,
     // when it asks for more. Its deadlines go on (a consumer paused past timeout_ms fails, as
     // over HTTP/1.1, where the read that would end the response waits).

@@ -121,12 +121,11 @@ void ResponseSink::finish(Exchange& ex) {
 }
 
 void ResponseSink::flush(Exchange& ex) {
-  if (ex.pending_body.empty()) return;
+  // A paused consumer gets nothing until it asks for more (Engine::Impl::set_paused hands the
+  // bytes on then). What gathers meanwhile is bounded by what the connection still lets the server
+  // send: HTTP/2 and HTTP/3 give no window back, HTTP/1.1 holds its reads.
+  if (ex.pending_body.empty() || held_back(ex)) return;
   if (ex.spec.consumer_credit && !ex.spec.whole_body) {
-    // A paused consumer gets nothing until it asks for more (Engine::Impl::set_paused hands the
-    // bytes on then). What gathers meanwhile is bounded by what the connection still lets the
-    // server send: HTTP/2 and HTTP/3 give no window back, HTTP/1.1 holds its reads.
-    if (ex.paused) return;
     ex.unacked += ex.pending_body.size();
     if (ex.unacked >= kConsumerCreditBytes) ex.paused = true;  // until the consumer asks for more
   }

@@ -45,6 +45,10 @@ class ResponseSink {
   // it is paused its bytes stay gathered here.
   void flush(Exchange& ex);
 
+  // A streamed body whose consumer paused: nothing of it goes on (bytes, end) until it resumes.
+  static bool held_back(const Exchange& ex) {
+    return ex.paused && ex.spec.consumer_credit && !ex.spec.whole_body;
+  }
   // The body cannot be decoded (ERR_PROTOCOL) or passed max_response_bytes (ERR_BODY_TOO_LARGE).
   static bool failed(const Exchange& ex) { return !ex.decode_error.empty(); }
   static Error failure(const Exchange& ex);
