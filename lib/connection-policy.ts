@@ -24,8 +24,19 @@ export interface ConnectionPolicy {
 /** The longest identity name, in UTF-8 bytes: it is part of every pooled connection's key. */
 export const MAX_IDENTITY_BYTES = 256;
 
+/** The policy of a request or client that names none of the options: the client's, or the engine's. */
+export const NO_POLICY: ConnectionPolicy = Object.freeze({});
+
 /** The identity and rotation options of a request or of initCycleTLS (see ConnectionPolicy). */
 export function normalizeConnectionPolicy(o: Dict): ConnectionPolicy {
+  // Most requests name none of these: they share one empty policy (no object per request).
+  if (
+    o.identity === undefined &&
+    o.maxRequestsPerConnection === undefined &&
+    o.enableConnectionReuse === undefined &&
+    o.maxConnectionAgeMs === undefined
+  )
+    return NO_POLICY;
   const out: ConnectionPolicy = {};
   const identity = optString(o, 'identity');
   if (identity !== undefined) {

@@ -6,11 +6,17 @@
 import { Buffer } from 'node:buffer';
 import { isIP } from 'node:net';
 
-import * as dnsPacket from 'dns-packet';
+import type * as DnsPacket from 'dns-packet';
 
 import { CycleTLSError, invalidOption, invalidRange } from './errors';
 import type { Dict } from './option-checks';
 import { typeName } from './option-checks';
+
+// dns-packet is loaded on the first DNS-over-HTTPS query: most processes never make one.
+let packetCodec: typeof DnsPacket | undefined;
+function dnsPacket(): typeof DnsPacket {
+  return (packetCodec ??= require('dns-packet') as typeof DnsPacket);
+}
 
 /** One address of a `lookup` answer with `all: true`, as Node's dns.lookup gives it. */
 export interface LookupAddress {
@@ -181,19 +187,19 @@ const SVC_KEY_ECH = 5;
  */
 export function dohQuery(name: string, type: 'A' | 'AAAA' | 'HTTPS'): Buffer {
   const question = { type: type === 'HTTPS' ? `UNKNOWN_${TYPE_HTTPS}` : type, name, class: 'IN' };
-  const packet = (padding: number): dnsPacket.Packet =>
+  const packet = (padding: number): DnsPacket.Packet =>
     ({
       type: 'query',
       id: 0,
-      flags: dnsPacket.RECURSION_DESIRED,
+      flags: dnsPacket().RECURSION_DESIRED,
       questions: [question],
       additionals: [
         { type: 'OPT', name: '.', udpPayloadSize: 4096, flags: 0, options: [{ code: 12, length: padding }] },
       ],
-    }) as dnsPacket.Packet;
+    }) as DnsPacket.Packet;
   // The padding option's own 4 bytes are in the unpadded length.
-  const bare = dnsPacket.encode(packet(0)).length;
-  return dnsPacket.encode(packet((128 - (bare % 128)) % 128));
+  const bare = dnsPacket().encode(packet(0)).length;
+  return dnsPacket().encode(packet((128 - (bare % 128)) % 128));
 }
 
 /** An HTTPS record's RDATA (RFC 9460 §2.2): ServiceMode records give their ECH config and ALPN. */
@@ -277,9 +283,9 @@ async function askDoh(
       `${where}: ${type} ${name}: the answer is ${JSON.stringify(mime)}, not application/dns-message`,
     );
   // dns-packet sets `rcode` beside the flags it types.
-  let packet: dnsPacket.DecodedPacket & { rcode?: string };
+  let packet: DnsPacket.DecodedPacket & { rcode?: string };
   try {
-    packet = dnsPacket.decode(reply.body);
+    packet = dnsPacket().decode(reply.body);
   } catch (e) {
     throw dnsError(
       `${where}: ${type} ${name}: malformed DNS message (${e instanceof Error ? e.message : String(e)})`,

@@ -15,6 +15,7 @@ import type { ClientState, ExchangeHandlers, SharedInstance } from './instance';
 import { nativeConstants } from './native';
 import type { HeadEvent, NativeRequestSpec } from './native';
 import { DEFAULT_MAX_RESPONSE_BYTES } from './options';
+import { NO_POLICY } from './connection-policy';
 import type { ConnectionPolicy } from './connection-policy';
 import type { Http3Mode, NormalizedRequest } from './options';
 import { headerValues } from './response';
@@ -50,7 +51,7 @@ export function toSpec(
   const tls = url.protocol === 'https:';
   const host = urlHost(url);
   const headers = flatHeaders(req.headers);
-  return {
+  const spec: NativeRequestSpec = {
     method: req.method,
     tls,
     host,
@@ -64,8 +65,6 @@ export function toSpec(
     forceHttp1: req.forceHttp1,
     http1RetryHello: req.http1RetryHello === true ? true : undefined,
     http3: req.http3 ?? http3,
-    dnsServers: req.dnsServers ?? dnsConfig.dnsServers,
-    family: req.family ?? dnsConfig.family,
     presetHeaders: req.presetHeaders,
     wholeBody: !streaming,
     consumerCredit: streaming,
@@ -84,20 +83,34 @@ export function toSpec(
     ja3: req.ja3,
     ja4r: req.ja4r,
     http2Fingerprint: req.http2Fingerprint,
-    quicFingerprint: req.quicFingerprint,
     disableGrease: req.disableGrease,
-    // The request's own, else the client's; absent on the default path (the engine's defaults).
-    identity: own.identity ?? clientConnection.identity,
-    maxRequestsPerConnection: own.maxRequestsPerConnection ?? clientConnection.maxRequestsPerConnection,
-    maxConnectionAgeMs: own.maxConnectionAgeMs ?? clientConnection.maxConnectionAgeMs,
-    dnsAddresses: resolved?.addresses,
-    dnsEchConfig: resolved && resolved.echConfig !== '' ? resolved.echConfig : undefined,
-    dnsAlpn: resolved && resolved.alpn.length > 0 ? resolved.alpn : undefined,
-    echConfigList: req.echConfigList,
   };
+  // Identities, rotation, DNS, ECH and QUIC hellos: the request's own, else the client's. Set only
+  // when one is given, so the default path's spec stays the smaller object the packer reads.
+  const dnsServers = req.dnsServers ?? dnsConfig.dnsServers;
+  const family = req.family ?? dnsConfig.family;
+  if (
+    own !== NO_POLICY ||
+    clientConnection !== NO_POLICY ||
+    dnsServers !== undefined ||
+    family !== undefined ||
+    resolved !== undefined ||
+    req.echConfigList !== undefined ||
+    req.quicFingerprint !== undefined
+  ) {
+    spec.dnsServers = dnsServers;
+    spec.family = family;
+    spec.quicFingerprint = req.quicFingerprint;
+    spec.identity = own.identity ?? clientConnection.identity;
+    spec.maxRequestsPerConnection = own.maxRequestsPerConnection ?? clientConnection.maxRequestsPerConnection;
+    spec.maxConnectionAgeMs = own.maxConnectionAgeMs ?? clientConnection.maxConnectionAgeMs;
+    spec.dnsAddresses = resolved?.addresses;
+    spec.dnsEchConfig = resolved && resolved.echConfig !== '' ? resolved.echConfig : undefined;
+    spec.dnsAlpn = resolved && resolved.alpn.length > 0 ? resolved.alpn : undefined;
+    spec.echConfigList = req.echConfigList;
+  }
+  return spec;
 }
-
-const NO_POLICY: ConnectionPolicy = Object.freeze({});
 
 /** A URL's host as it is dialled and resolved: an IPv6 literal without its brackets. */
 export function urlHost(url: URL): string {

@@ -25,17 +25,19 @@ export function decodeFingerprint(text: string | undefined): Fingerprint | null 
   if (text === undefined) return null;
   const known = decoded.get(text);
   if (known !== undefined) return known;
-  const [ja3, ja3n, ja4, ja4r, akamai, quicJa4, ech, resumed] = text.split('\0');
-  const f: Fingerprint = Object.freeze({
-    ja3,
-    ja3n,
-    ja4,
-    ja4r,
-    ...(akamai ? { akamai } : {}),
-    ...(quicJa4 ? { quicJa4 } : {}),
-    ech: ech === 'real' || ech === 'grease' ? ech : 'none',
-    resumed: resumed === '1',
-  });
+  const [ja3, ja3n, ja4, ja4r, akamai, quicJa4, echName, resumedFlag] = text.split('\0');
+  const ech = echName === 'real' || echName === 'grease' ? echName : 'none';
+  const resumed = resumedFlag === '1';
+  // One literal per transport (HTTP/2's akamai, HTTP/3's quicJa4, neither): no temporaries.
+  const f: Fingerprint = Object.freeze(
+    akamai && !quicJa4
+      ? { ja3, ja3n, ja4, ja4r, akamai, ech, resumed }
+      : quicJa4 && !akamai
+        ? { ja3, ja3n, ja4, ja4r, quicJa4, ech, resumed }
+        : akamai
+          ? { ja3, ja3n, ja4, ja4r, akamai, quicJa4, ech, resumed }
+          : { ja3, ja3n, ja4, ja4r, ech, resumed },
+  );
   if (decoded.size >= KEPT) decoded.clear();
   decoded.set(text, f);
   return f;

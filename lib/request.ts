@@ -167,7 +167,9 @@ const dohCaches = new WeakMap<ClientState, DohCache>();
 
 /** Whether the hop's host is the caller's to resolve (`lookup` or DNS over HTTPS; no proxy; a name). */
 export function callerResolves(req: NormalizedRequest, init: NormalizedInit): boolean {
-  return resolvesHere(req.dns ?? init.dns, urlHost(req.url), req.proxy);
+  const choice = req.dns ?? init.dns;
+  // The common case first: the engine resolves, and the host is not even looked at.
+  return choice !== undefined && choice !== 'engine' && resolvesHere(choice, urlHost(req.url), req.proxy);
 }
 
 /**
@@ -360,10 +362,10 @@ export async function perform(
         ? { ...current, headers: await cookies.headersFor(current.url.href, current.headers) }
         : current;
       // Most hops leave DNS to the engine: those take no extra turn of the event loop here.
-      const resolved = callerResolves(sent, init)
-        ? await resolveHop(instance, client, sent, init)
-        : { req: sent, dns: undefined };
-      const hop = await runHop(instance, client, resolved.req, streaming, init, resolved.dns);
+      let hopReq = sent;
+      let dns: ResolvedName | undefined;
+      if (callerResolves(sent, init)) ({ req: hopReq, dns } = await resolveHop(instance, client, sent, init));
+      const hop = await runHop(instance, client, hopReq, streaming, init, dns);
       const { head } = hop;
       if (mayStoreCookies(head.headers)) {
         cookies ??= new CookieLoop(undefined, true);
