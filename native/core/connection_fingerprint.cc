@@ -6,17 +6,14 @@ namespace ctn {
 
 namespace {
 
-constexpr uint16_t kEncryptedClientHello = 0xfe0d;
-
 // response.fingerprint.ech: 'real' when the server accepted the Encrypted ClientHello we sent
 // (BoringSSL's SSL_ech_accepted); 'grease' when the hello carried encrypted_client_hello otherwise
 // (the preset's GREASE ECH). A connection whose real ECH the server rejected never carries a
 // response: the dialler reconnects once (retry configs: 'real' if then accepted; secure disable:
 // GREASE) or fails with ERR_ECH_REJECTED. 'none' without the extension.
-fingerprint::EchSent ech_sent(const SSL* ssl, std::string_view hello) {
+fingerprint::EchSent ech_sent(const SSL* ssl, const fingerprint::TlsFingerprint& hello) {
   if (SSL_ech_accepted(ssl)) return fingerprint::EchSent::kReal;
-  return fingerprint::hello_has_extension(hello, kEncryptedClientHello) ? fingerprint::EchSent::kGrease
-                                                                        : fingerprint::EchSent::kNone;
+  return hello.offers_ech ? fingerprint::EchSent::kGrease : fingerprint::EchSent::kNone;
 }
 
 }  // namespace
@@ -28,7 +25,7 @@ std::shared_ptr<const fingerprint::ConnectionFingerprint> fingerprint_connection
   auto out = std::make_shared<fingerprint::ConnectionFingerprint>();
   if (hello.empty() || !fingerprint::tls_fingerprint(hello, transport, &out->tls)) return nullptr;
   if (transport == fingerprint::Transport::kQuic) out->quic_ja4 = out->tls.ja4;
-  out->ech = ech_sent(ssl, hello);
+  out->ech = ech_sent(ssl, out->tls);
   out->resumed = SSL_session_reused(ssl) != 0;
   return out;
 }

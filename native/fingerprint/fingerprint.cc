@@ -3,7 +3,7 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
-#include <cstdio>
+#include <charconv>
 
 #include "common/tls_grease.h"
 
@@ -17,6 +17,7 @@ constexpr uint16_t kPointFormats = 0x000b;
 constexpr uint16_t kSignatureAlgorithms = 0x000d;
 constexpr uint16_t kAlpn = 0x0010;
 constexpr uint16_t kSupportedVersions = 0x002b;
+constexpr uint16_t kEncryptedClientHello = 0xfe0d;
 
 // A bounds-checked reader over one span; every read fails once anything ran short.
 class Reader {
@@ -136,37 +137,51 @@ std::vector<uint16_t> without_grease(const std::vector<uint16_t>& values) {
   return out;
 }
 
+// Numbers are written straight into the string being built (no temporary per number): a
+// connection's fingerprint is computed on the io thread before its first response.
+void append_decimal(std::string& out, unsigned value) {
+  char digits[10];
+  const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  out.append(digits, end);
+}
+
 template <typename T>
-std::string dashed(const std::vector<T>& values) {
-  std::string out;
+void append_dashed(std::string& out, const std::vector<T>& values) {
   for (size_t i = 0; i < values.size(); ++i) {
     if (i > 0) out.push_back('-');
-    out += std::to_string(values[i]);
+    append_decimal(out, values[i]);
   }
-  return out;
 }
 
-std::string ja3_of(const Hello& h, bool sort_extensions) {
-  std::vector<uint16_t> extensions = without_grease(h.extensions);
+std::string ja3_of(const Hello& h, const std::vector<uint16_t>& ciphers, std::vector<uint16_t> extensions,
+                   bool sort_extensions) {
   if (sort_extensions) std::sort(extensions.begin(), extensions.end());
-  return std::to_string(h.legacy_version) + ',' + dashed(without_grease(h.ciphers)) + ',' +
-         dashed(extensions) + ',' + dashed(without_grease(h.groups)) + ',' + dashed(h.point_formats);
-}
-
-std::string hex4(uint16_t v) {
-  char text[5];
-  std::snprintf(text, sizeof text, "%04x", v);
-  return text;
+  std::string out;
+  out.reserve(6 * (ciphers.size() + extensions.size() + h.groups.size()) + 16);
+  append_decimal(out, h.legacy_version);
+  out.push_back(',');
+  append_dashed(out, ciphers);
+  out.push_back(',');
+  append_dashed(out, extensions);
+  out.push_back(',');
+  append_dashed(out, without_grease(h.groups));
+  out.push_back(',');
+  append_dashed(out, h.point_formats);
+  return out;
 }
 
 // Four-digit hex values joined by commas; sorted as numbers, which for fixed-width hex is the
 // order JA4's sorted text lists have.
 std::string hex_list(std::vector<uint16_t> values, bool sorted) {
+  static constexpr char kHex[] = "0123456789abcdef";
   if (sorted) std::sort(values.begin(), values.end());
   std::string out;
+  out.reserve(values.size() * 5);
   for (size_t i = 0; i < values.size(); ++i) {
     if (i > 0) out.push_back(',');
-    out += hex4(values[i]);
+    const uint16_t v = values[i];
+    const char text[4] = {kHex[v >> 12], kHex[(v >> 8) & 0x0f], kHex[(v >> 4) & 0x0f], kHex[v & 0x0f]};
+    out.append(text, sizeof text);
   }
   return out;
 }
@@ -239,12 +254,15 @@ std::string sha256_12(std::string_view text, bool empty_list) {
 bool tls_fingerprint(std::string_view hello, Transport transport, TlsFingerprint* out) {
   Hello h;
   if (!parse_hello(hello, &h)) return false;
-  out->ja3 = ja3_of(h, false);
-  out->ja3n = ja3_of(h, true);
-
   const std::vector<uint16_t> ciphers = without_grease(h.ciphers);
   const std::vector<uint16_t> extensions = without_grease(h.extensions);
+  out->ja3 = ja3_of(h, ciphers, extensions, false);
+  out->ja3n = ja3_of(h, ciphers, extensions, true);
+  out->offers_ech =
+      std::find(extensions.begin(), extensions.end(), kEncryptedClientHello) != extensions.end();
+
   std::vector<uint16_t> hashed_extensions;  // JA4 leaves SNI and ALPN out of the sorted list
+  hashed_extensions.reserve(extensions.size());
   for (uint16_t id : extensions) {
     if (id != kServerName && id != kAlpn) hashed_extensions.push_back(id);
   }

@@ -19,10 +19,11 @@ namespace ctn::fingerprint {
 enum class Transport : char { kTcp = 't', kQuic = 'q' };
 
 struct TlsFingerprint {
-  std::string ja3;   // version,ciphers,extensions,groups,point_formats: decimal, GREASE removed
-  std::string ja3n;  // JA3 with the extensions sorted (stable when a browser permutes them)
-  std::string ja4;   // a_b_c with b and c hashed
-  std::string ja4r;  // JA4 unhashed (sorted lists)
+  std::string ja3;          // version,ciphers,extensions,groups,point_formats: decimal, GREASE removed
+  std::string ja3n;         // JA3 with the extensions sorted (stable when a browser permutes them)
+  std::string ja4;          // a_b_c with b and c hashed
+  std::string ja4r;         // JA4 unhashed (sorted lists)
+  bool offers_ech = false;  // the hello carried encrypted_client_hello (real or GREASE)
 };
 
 // `hello`: one ClientHello handshake message as written (type 1, 24-bit length, body). False for
