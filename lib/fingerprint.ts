@@ -15,16 +15,22 @@ export interface Fingerprint {
   resumed: boolean;
 }
 
-// Decoded fingerprints by their text: the connections in use at once each hit it. Bounded: past this
-// many it starts over (a connection's next response decodes its fingerprint again, nothing more).
+// Decoded fingerprints by the connection they came over: every response of a connection gets the
+// addon's one string for it, found here by the connection's number (a string key would be hashed
+// whole, some 600 characters, for each new connection). The text is compared too: another engine's
+// connection may carry the same number. Bounded: past this many it starts over (a connection's next
+// response decodes its fingerprint again, nothing more).
 const KEPT = 256;
-const decoded = new Map<string, Fingerprint>();
+const decoded = new Map<number, { text: string; fingerprint: Fingerprint }>();
 
-/** The addon's "ja3\0ja3n\0ja4\0ja4r\0akamai\0quicJa4\0ech\0resumed" (or undefined) as a Fingerprint. */
-export function decodeFingerprint(text: string | undefined): Fingerprint | null {
+/**
+ * The addon's "ja3\0ja3n\0ja4\0ja4r\0akamai\0quicJa4\0ech\0resumed" (or undefined) of connection
+ * `connectionId` as a Fingerprint.
+ */
+export function decodeFingerprint(text: string | undefined, connectionId = -1): Fingerprint | null {
   if (text === undefined) return null;
-  const known = decoded.get(text);
-  if (known !== undefined) return known;
+  const known = decoded.get(connectionId);
+  if (known !== undefined && known.text === text) return known.fingerprint;
   const [ja3, ja3n, ja4, ja4r, akamai, quicJa4, echName, resumedFlag] = text.split('\0');
   const ech = echName === 'real' || echName === 'grease' ? echName : 'none';
   const resumed = resumedFlag === '1';
@@ -39,6 +45,6 @@ export function decodeFingerprint(text: string | undefined): Fingerprint | null 
           : { ja3, ja3n, ja4, ja4r, ech, resumed },
   );
   if (decoded.size >= KEPT) decoded.clear();
-  decoded.set(text, f);
+  decoded.set(connectionId, { text, fingerprint: f });
   return f;
 }

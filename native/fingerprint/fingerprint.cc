@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <unordered_map>
 
 #include "common/tls_grease.h"
 
@@ -153,9 +154,9 @@ void append_dashed(std::string& out, const std::vector<T>& values) {
   }
 }
 
-std::string ja3_of(const Hello& h, const std::vector<uint16_t>& ciphers, std::vector<uint16_t> extensions,
-                   bool sort_extensions) {
-  if (sort_extensions) std::sort(extensions.begin(), extensions.end());
+// JA3 with the extensions in the order given (JA3N: sorted).
+std::string ja3_of(const Hello& h, const std::vector<uint16_t>& ciphers,
+                   const std::vector<uint16_t>& extensions) {
   std::string out;
   out.reserve(6 * (ciphers.size() + extensions.size() + h.groups.size()) + 16);
   append_decimal(out, h.legacy_version);
@@ -251,32 +252,97 @@ std::string sha256_12(std::string_view text, bool empty_list) {
 
 }  // namespace
 
+namespace {
+
+// JA3N, JA4 and JA4_r: everything they read but the extensions' order, which Chrome permutes on
+// every connection and only JA3 keeps.
+struct OrderFree {
+  std::string ja3n, ja4, ja4r;
+};
+
+OrderFree order_free(const Hello& h, Transport transport, const std::vector<uint16_t>& ciphers,
+                     const std::vector<uint16_t>& sorted_extensions) {
+  OrderFree out;
+  out.ja3n = ja3_of(h, ciphers, sorted_extensions);
+  std::vector<uint16_t> hashed_extensions;  // JA4 leaves SNI and ALPN out of the sorted list
+  hashed_extensions.reserve(sorted_extensions.size());
+  for (uint16_t id : sorted_extensions) {
+    if (id != kServerName && id != kAlpn) hashed_extensions.push_back(id);
+  }
+  const bool has_sni =
+      std::find(sorted_extensions.begin(), sorted_extensions.end(), kServerName) != sorted_extensions.end();
+  const std::string a = std::string(1, static_cast<char>(transport)) + std::string(ja4_version(h)) +
+                        (has_sni ? 'd' : 'i') + count2(ciphers.size()) + count2(sorted_extensions.size()) +
+                        ja4_alpn(h.first_alpn);
+  const std::string sorted_ciphers = hex_list(ciphers, true);
+  std::string extensions_and_signatures = hex_list(hashed_extensions, false);
+  const std::string signatures = hex_list(without_grease(h.signature_algorithms), false);
+  if (!signatures.empty()) extensions_and_signatures += '_' + signatures;
+  out.ja4 = a + '_' + sha256_12(sorted_ciphers, ciphers.empty()) + '_' +
+            sha256_12(extensions_and_signatures, hashed_extensions.empty());
+  out.ja4r = a + '_' + sorted_ciphers + '_' + extensions_and_signatures;
+  return out;
+}
+
+// What order_free reads, as bytes: each list (GREASE left out) behind its length.
+std::string order_free_key(const Hello& h, Transport transport, const std::vector<uint16_t>& ciphers,
+                           const std::vector<uint16_t>& sorted_extensions) {
+  std::string key;
+  key.reserve(2 * (ciphers.size() + sorted_extensions.size() + h.groups.size() +
+                   h.signature_algorithms.size() + h.versions.size()) +
+              h.point_formats.size() + h.first_alpn.size() + 24);
+  const auto u16 = [&key](size_t v) {
+    key.push_back(static_cast<char>(v >> 8));
+    key.push_back(static_cast<char>(v));
+  };
+  const auto list = [&](const std::vector<uint16_t>& values, bool skip_grease) {
+    u16(values.size());
+    for (uint16_t v : values) {
+      if (!skip_grease || !is_tls_grease(v)) u16(v);
+    }
+  };
+  key.push_back(static_cast<char>(transport));
+  key.push_back(h.has_versions_extension ? 1 : 0);
+  u16(h.legacy_version);
+  list(ciphers, false);
+  list(sorted_extensions, false);
+  list(h.groups, true);
+  list(h.signature_algorithms, true);
+  list(h.versions, true);
+  u16(h.point_formats.size());
+  key.append(h.point_formats.begin(), h.point_formats.end());
+  u16(h.first_alpn.size());
+  key.append(h.first_alpn);
+  return key;
+}
+
+}  // namespace
+
 bool tls_fingerprint(std::string_view hello, Transport transport, TlsFingerprint* out) {
   Hello h;
   if (!parse_hello(hello, &h)) return false;
   const std::vector<uint16_t> ciphers = without_grease(h.ciphers);
   const std::vector<uint16_t> extensions = without_grease(h.extensions);
-  out->ja3 = ja3_of(h, ciphers, extensions, false);
-  out->ja3n = ja3_of(h, ciphers, extensions, true);
+  out->ja3 = ja3_of(h, ciphers, extensions);
   out->offers_ech =
       std::find(extensions.begin(), extensions.end(), kEncryptedClientHello) != extensions.end();
-
-  std::vector<uint16_t> hashed_extensions;  // JA4 leaves SNI and ALPN out of the sorted list
-  hashed_extensions.reserve(extensions.size());
-  for (uint16_t id : extensions) {
-    if (id != kServerName && id != kAlpn) hashed_extensions.push_back(id);
+  std::vector<uint16_t> sorted_extensions = extensions;
+  std::sort(sorted_extensions.begin(), sorted_extensions.end());
+  // A connection's fingerprint is computed on the io thread before its first response: the same
+  // preset's hellos differ only in extension order, GREASE and random bytes, so the order-free part
+  // (two SHA-256s and four sorted lists) is computed once per thread and shape. Bounded: past this
+  // many shapes it starts over.
+  constexpr size_t kShapesKept = 64;
+  thread_local std::unordered_map<std::string, OrderFree> shapes;
+  std::string key = order_free_key(h, transport, ciphers, sorted_extensions);
+  auto it = shapes.find(key);
+  if (it == shapes.end()) {
+    if (shapes.size() >= kShapesKept) shapes.clear();
+    it = shapes.emplace(std::move(key), order_free(h, transport, ciphers, sorted_extensions)).first;
   }
-  const bool has_sni = std::find(h.extensions.begin(), h.extensions.end(), kServerName) != h.extensions.end();
-  const std::string a = std::string(1, static_cast<char>(transport)) + std::string(ja4_version(h)) +
-                        (has_sni ? 'd' : 'i') + count2(ciphers.size()) + count2(extensions.size()) +
-                        ja4_alpn(h.first_alpn);
-  const std::string sorted_ciphers = hex_list(ciphers, true);
-  std::string sorted_extensions = hex_list(hashed_extensions, true);
-  const std::string signatures = hex_list(without_grease(h.signature_algorithms), false);
-  if (!signatures.empty()) sorted_extensions += '_' + signatures;
-  out->ja4 = a + '_' + sha256_12(sorted_ciphers, ciphers.empty()) + '_' +
-             sha256_12(sorted_extensions, hashed_extensions.empty());
-  out->ja4r = a + '_' + sorted_ciphers + '_' + sorted_extensions;
+  out->ja3n = it->second.ja3n;
+  out->ja4 = it->second.ja4;
+  out->ja4r = it->second.ja4r;
   return true;
 }
 

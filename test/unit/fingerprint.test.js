@@ -32,10 +32,18 @@ test('every field, in its place; the HTTP/2 and QUIC parts only when sent', () =
   expect(decodeFingerprint(text(['a', 'b', 'c', 'd', '', '', 'real', '0'])).ech).toBe('real');
 });
 
-test('none without TLS; the same text gives the same frozen object', () => {
+test("none without TLS; a connection's text gives the same frozen object", () => {
   expect(decodeFingerprint(undefined)).toBeNull();
   const t = text(['a', 'b', 'c', 'd', 'e', '', 'grease', '0']);
-  const first = decodeFingerprint(t);
-  expect(decodeFingerprint(`${t}`)).toBe(first);
+  const first = decodeFingerprint(t, 7);
+  expect(decodeFingerprint(`${t}`, 7)).toBe(first);
   expect(Object.isFrozen(first)).toBe(true);
+  // Another connection's number, or another text under the same number (another engine's
+  // connection): decoded anew, never another connection's object.
+  const other = text(['a', 'b', 'c', 'd', 'e', '', 'real', '1']);
+  expect(decodeFingerprint(t, 8)).toEqual(first);
+  const again = decodeFingerprint(other, 7);
+  expect(again.ech).toBe('real');
+  expect(again.resumed).toBe(true);
+  expect(decodeFingerprint(t, 7)).not.toBe(again);
 });
