@@ -134,6 +134,21 @@ TEST(TlsFingerprint, RefusesWhatIsNotOneWholeClientHello) {
   EXPECT_FALSE(tls_fingerprint(server_hello, Transport::kTcp, &f));
 }
 
+TEST(TlsFingerprint, OneHelloShapeOverTcpAndQuicKeepsItsTransport) {
+  // The order-free part is kept per hello shape: the transport is part of the shape.
+  const std::string hello = tcp_captures().at(0).hello;
+  TlsFingerprint tcp, quic, tcp_again;
+  ASSERT_TRUE(tls_fingerprint(hello, Transport::kTcp, &tcp));
+  ASSERT_TRUE(tls_fingerprint(hello, Transport::kQuic, &quic));
+  ASSERT_TRUE(tls_fingerprint(hello, Transport::kTcp, &tcp_again));
+  EXPECT_EQ(tcp.ja4.front(), 't');
+  EXPECT_EQ(quic.ja4.front(), 'q');
+  EXPECT_EQ(tcp.ja4.substr(1), quic.ja4.substr(1));
+  EXPECT_EQ(tcp.ja4r.substr(1), quic.ja4r.substr(1));
+  EXPECT_EQ(tcp_again.ja4, tcp.ja4);
+  EXPECT_EQ(tcp_again.ja3n, tcp.ja3n);
+}
+
 TEST(TlsFingerprint, HelloHasExtensionSeesEchGrease) {
   for (const Capture& c : tcp_captures()) {
     // Both browsers send encrypted_client_hello (GREASE) to every site; curl and Node do not.
