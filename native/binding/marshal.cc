@@ -424,6 +424,21 @@ void append_event(Napi::Env env, Napi::Array& out, uint32_t& at, Event& e, Finge
 napi_value FingerprintStrings::get(Napi::Env env,
                                    const std::shared_ptr<const fingerprint::ConnectionFingerprint>& f) {
   if (!f) return env.Undefined();
+  // The heads of one batch mostly come over one connection (HTTP/2, HTTP/3): its string again.
+  if (f.get() == batch_last_ && batch_last_value_ != nullptr) return batch_last_value_;
+  napi_value value = lookup_or_make(env, f);
+  batch_last_ = f.get();
+  batch_last_value_ = value;
+  return value;
+}
+
+void FingerprintStrings::begin_batch() {
+  batch_last_ = nullptr;
+  batch_last_value_ = nullptr;
+}
+
+napi_value FingerprintStrings::lookup_or_make(
+    Napi::Env env, const std::shared_ptr<const fingerprint::ConnectionFingerprint>& f) {
   if (auto it = kept_.find(f.get()); it != kept_.end()) {
     // The same object, not a new one at a freed one's address: the same control block.
     const auto& owner = it->second.owner;
@@ -454,7 +469,9 @@ napi_value FingerprintStrings::get(Napi::Env env,
 Napi::Array events_to_js(Napi::Env env, std::vector<Event>& events, FingerprintStrings& fingerprints) {
   Napi::Array out = Napi::Array::New(env);
   uint32_t at = 0;
+  fingerprints.begin_batch();
   for (Event& e : events) append_event(env, out, at, e, fingerprints);
+  fingerprints.begin_batch();  // the batch's handles end with the caller's scope
   return out;
 }
 

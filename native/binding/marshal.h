@@ -69,8 +69,15 @@ ClientLimits read_client_limits(Napi::Object js);
 class FingerprintStrings {
  public:
   napi_value get(Napi::Env env, const std::shared_ptr<const fingerprint::ConnectionFingerprint>& f);
+  // One batch of events starts (and ends): the last string handed out is remembered only within
+  // one, where its handle is valid and its connection (held by the event) still the same object.
+  void begin_batch();
 
  private:
+  napi_value lookup_or_make(Napi::Env env,
+                            const std::shared_ptr<const fingerprint::ConnectionFingerprint>& f);
+  const fingerprint::ConnectionFingerprint* batch_last_ = nullptr;
+  napi_value batch_last_value_ = nullptr;
   // The strings of gone connections are dropped whenever a new one is made; past this many live
   // ones, all are (their next responses make their strings again).
   static constexpr size_t kMaxKept = 512;
