@@ -4,14 +4,27 @@
 // /etc/hosts) and logging every question it gets, so tests can count them.
 const { spawn } = require('node:child_process');
 const dgram = require('node:dgram');
+const net = require('node:net');
 
+// dnsmasq listens on UDP and TCP: a port free for UDP may be taken for TCP (another suite's server,
+// the suites run in parallel). One free for both, as far as can be known before dnsmasq binds it.
 async function freeUdpPort() {
-  const socket = dgram.createSocket('udp4');
-  await new Promise((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const { port } = socket.address();
-  await new Promise((resolve) => socket.close(resolve));
-  return port;
+  for (;;) {
+    const socket = dgram.createSocket('udp4');
+    await new Promise((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    const { port } = socket.address();
+    const tcpFree = await new Promise((resolve) => {
+      const server = net.createServer();
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    await new Promise((resolve) => socket.close(resolve));
+    if (tcpFree) return port;
+  }
 }
+
+// Another process can still take the port between the check and dnsmasq's bind: then once more.
+const START_ATTEMPTS = 3;
 
 /**
  * Starts dnsmasq. `hosts`: { name: ['127.0.0.1', '::1'] } (A and AAAA records); `https`: { name: hex
@@ -19,8 +32,17 @@ async function freeUdpPort() {
  * Resolves to { address ('127.0.0.1:port'), questions(name, type) (how many it was asked), asked(name,
  * type) (the same, waiting for the log to catch up), log(), close() }.
  */
-async function startDnsmasq({ hosts = {}, https = {}, nxdomain = [], ttl = 60 } = {}) {
-  const port = await freeUdpPort();
+async function startDnsmasq(options = {}) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options, await freeUdpPort());
+    } catch (err) {
+      if (attempt >= START_ATTEMPTS || !/Address already in use/.test(String(err && err.message))) throw err;
+    }
+  }
+}
+
+async function startOnce({ hosts = {}, https = {}, nxdomain = [], ttl = 60 }, port) {
   const args = [
     '--keep-in-foreground',
     '--conf-file=/dev/null',
