@@ -296,9 +296,10 @@ std::string order_free_key(const Hello& h, Transport transport, const std::vecto
     key.push_back(static_cast<char>(v));
   };
   const auto list = [&](const std::vector<uint16_t>& values, bool skip_grease) {
-    u16(values.size());
+    const auto kept = [skip_grease](uint16_t v) { return !skip_grease || !is_tls_grease(v); };
+    u16(static_cast<size_t>(std::count_if(values.begin(), values.end(), kept)));  // what follows
     for (uint16_t v : values) {
-      if (!skip_grease || !is_tls_grease(v)) u16(v);
+      if (kept(v)) u16(v);
     }
   };
   key.push_back(static_cast<char>(transport));
