@@ -1,7 +1,9 @@
 // response.fingerprint: what the connection a response came over sent, as the engine computed it
 // once per connection from the bytes that went out (native/fingerprint). The addon hands it over as
-// one string (native/binding/marshal.cc FingerprintStrings); the decoded object is frozen and shared
-// by every response of the connection, so a response pays for it only when its connection is new.
+// a string of the connection's own part and an array of its hello shape's part, shared by every
+// connection of one preset (native/binding/marshal.cc FingerprintStrings); the decoded object is
+// frozen and shared by every response of the connection, so a response pays for it only when its
+// connection is new.
 
 /** response.fingerprint; each field is documented in types/index.d.ts (Fingerprint). */
 export interface Fingerprint {
@@ -15,34 +17,40 @@ export interface Fingerprint {
   resumed: boolean;
 }
 
-// Decoded fingerprints by the connection they came over: every response of a connection gets the
-// addon's one string for it, found here by the connection's number (a string key would be hashed
-// whole, some 600 characters, for each new connection). The text is compared too: another engine's
-// connection may carry the same number. Bounded: past this many it starts over (a connection's next
-// response decodes its fingerprint again, nothing more).
+/** A hello shape's part as the addon hands it over: [ja3n, ja4, ja4r], one array per shape. */
+export type FingerprintShape = readonly [string, string, string];
+
+// Decoded fingerprints by the connection they came over, found by the connection's number; the
+// connection's own string is compared too, as another engine's connection may carry the same number.
+// Bounded: past this many it starts over (a connection's next response decodes its fingerprint
+// again, nothing more).
 const KEPT = 256;
 const decoded = new Map<number, { text: string; fingerprint: Fingerprint }>();
 
 /**
- * The addon's "ja3\0ja3n\0ja4\0ja4r\0akamai\0quicJa4\0ech\0resumed" (or undefined) of connection
- * `connectionId` as a Fingerprint.
+ * The addon's two values for connection `connectionId`: its own part "ja3\0akamai\0ech\0RT"
+ * (R: resumed '1' or '0'; T: transport 't' or 'q') and its hello shape's [ja3n, ja4, ja4r]; both
+ * undefined without TLS.
  */
-export function decodeFingerprint(text: string | undefined, connectionId = -1): Fingerprint | null {
-  if (text === undefined) return null;
+export function decodeFingerprint(
+  text: string | undefined,
+  shape: FingerprintShape | undefined,
+  connectionId = -1,
+): Fingerprint | null {
+  if (text === undefined || shape === undefined) return null;
   const known = decoded.get(connectionId);
   if (known !== undefined && known.text === text) return known.fingerprint;
-  const [ja3, ja3n, ja4, ja4r, akamai, quicJa4, echName, resumedFlag] = text.split('\0');
+  const [ja3, akamai, echName, flags] = text.split('\0');
+  const [ja3n, ja4, ja4r] = shape;
   const ech = echName === 'real' || echName === 'grease' ? echName : 'none';
-  const resumed = resumedFlag === '1';
+  const resumed = flags.charCodeAt(0) === 49; // '1'
   // One literal per transport (HTTP/2's akamai, HTTP/3's quicJa4, neither): no temporaries.
   const f: Fingerprint = Object.freeze(
-    akamai && !quicJa4
-      ? { ja3, ja3n, ja4, ja4r, akamai, ech, resumed }
-      : quicJa4 && !akamai
-        ? { ja3, ja3n, ja4, ja4r, quicJa4, ech, resumed }
-        : akamai
-          ? { ja3, ja3n, ja4, ja4r, akamai, quicJa4, ech, resumed }
-          : { ja3, ja3n, ja4, ja4r, ech, resumed },
+    flags.charCodeAt(1) === 113 // 'q'
+      ? { ja3, ja3n, ja4, ja4r, quicJa4: ja4, ech, resumed }
+      : akamai
+        ? { ja3, ja3n, ja4, ja4r, akamai, ech, resumed }
+        : { ja3, ja3n, ja4, ja4r, ech, resumed },
   );
   if (decoded.size >= KEPT) decoded.clear();
   decoded.set(connectionId, { text, fingerprint: f });

@@ -6,6 +6,7 @@
 // request(id, spec) and onEvents(batch) keep the object shapes native.ts describes.
 import type { NativeEvent, NativeRequestField, NativeRequestSpec } from './native';
 import { EventType } from './native';
+import type { FingerprintShape } from './fingerprint';
 
 /** The class the addon exports: requestPacked() takes a packed spec; onEvents gets flat batches. */
 export interface RawEngineClass {
@@ -157,10 +158,11 @@ export function decodeEvents(flat: unknown[]): NativeEvent[] {
           reused: flat[i + 10] as boolean,
           tlsResumed: flat[i + 11] as boolean,
           fingerprint: flat[i + 12] as string | undefined,
-          data: flat[i + 13] as Buffer | undefined,
-          ended: flat[i + 14] as boolean,
+          fingerprintShape: flat[i + 13] as FingerprintShape | undefined,
+          data: flat[i + 14] as Buffer | undefined,
+          ended: flat[i + 15] as boolean,
         });
-        i += 15;
+        i += 16;
         break;
       case EventType.Body:
         out.push({ id, type: EventType.Body, data: flat[i + 2] as Buffer });

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { CycleTLSError } from './errors';
 import { decodeEvents, specPacker } from './native-wire';
 import type { RawEngineClass } from './native-wire';
+import type { FingerprintShape } from './fingerprint';
 
 export const enum EventType {
   Head = 0,
@@ -28,8 +29,10 @@ export interface HeadEvent {
   connectionId: number;
   reused: boolean;
   tlsResumed: boolean;
-  /** The connection's fingerprint as the addon writes it (lib/fingerprint.ts); undefined without TLS. */
+  /** The connection's own fingerprint part (lib/fingerprint.ts); undefined without TLS. */
   fingerprint: string | undefined;
+  /** Its hello shape's part, [ja3n, ja4, ja4r] (lib/fingerprint.ts); undefined without TLS. */
+  fingerprintShape: FingerprintShape | undefined;
   /**
    * What arrived with the head (native/core/event_queue.h): the first body bytes, and whether the
    * response ended there too. A small buffered response is mostly one head event that ended.

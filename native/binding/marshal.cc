@@ -377,7 +377,9 @@ void append_event(Napi::Env env, Napi::Array& out, uint32_t& at, Event& e, Finge
       put(number(static_cast<double>(e.connection.connection_id)));
       put(Napi::Boolean::New(env, e.connection.reused));
       put(Napi::Boolean::New(env, e.connection.tls_resumed));
-      put(fingerprints.get(env, e.connection.fingerprint));
+      const FingerprintStrings::Values fingerprint = fingerprints.get(env, e.connection.fingerprint);
+      put(fingerprint.own);
+      put(fingerprint.shape);
       // What joined the head in the queue (core/event_queue.h): its first body bytes, and its end.
       put(e.body.empty() ? env.Undefined() : body_to_js(env, e.body));
       put(Napi::Boolean::New(env, e.ended));
@@ -421,49 +423,45 @@ void append_event(Napi::Env env, Napi::Array& out, uint32_t& at, Event& e, Finge
 
 }  // namespace
 
-napi_value FingerprintStrings::get(Napi::Env env,
-                                   const std::shared_ptr<const fingerprint::ConnectionFingerprint>& f) {
-  if (!f) return env.Undefined();
-  // The heads of one batch mostly come over one connection (HTTP/2, HTTP/3): its string again.
-  if (f.get() == batch_last_ && batch_last_value_ != nullptr) return batch_last_value_;
-  napi_value value = lookup_or_make(env, f);
+FingerprintStrings::Values FingerprintStrings::get(
+    Napi::Env env, const std::shared_ptr<const fingerprint::ConnectionFingerprint>& f) {
+  if (!f || !f->tls.order_free) return {env.Undefined(), env.Undefined()};
+  // The heads of one batch mostly come over one connection (HTTP/2, HTTP/3): its values again.
+  if (f.get() == batch_last_ && batch_last_values_.own != nullptr) return batch_last_values_;
+  std::string text;
+  text.reserve(f->tls.ja3.size() + f->akamai.size() + 16);
+  text.append(f->tls.ja3).push_back('\0');
+  text.append(f->akamai).push_back('\0');
+  text.append(fingerprint::ech_name(f->ech)).push_back('\0');
+  text.push_back(f->resumed ? '1' : '0');
+  text.push_back(f->quic ? 'q' : 't');
+  const Values values{ascii(env, text), shape_of(env, f->tls.order_free)};
   batch_last_ = f.get();
-  batch_last_value_ = value;
-  return value;
+  batch_last_values_ = values;
+  return values;
 }
 
 void FingerprintStrings::begin_batch() {
   batch_last_ = nullptr;
-  batch_last_value_ = nullptr;
+  batch_last_values_ = {nullptr, nullptr};
 }
 
-napi_value FingerprintStrings::lookup_or_make(
-    Napi::Env env, const std::shared_ptr<const fingerprint::ConnectionFingerprint>& f) {
-  if (auto it = kept_.find(f.get()); it != kept_.end()) {
+Napi::Array FingerprintStrings::shape_of(
+    Napi::Env env, const std::shared_ptr<const fingerprint::OrderFreeFingerprint>& shape) {
+  if (auto it = shapes_.find(shape.get()); it != shapes_.end()) {
     // The same object, not a new one at a freed one's address: the same control block.
     const auto& owner = it->second.owner;
-    if (!owner.owner_before(f) && !f.owner_before(owner)) return it->second.text.Value().Get(0u);
-    kept_.erase(it);
+    if (!owner.owner_before(shape) && !shape.owner_before(owner)) return it->second.array.Value();
+    shapes_.erase(it);
   }
-  std::string text;
-  text.reserve(f->tls.ja3.size() + f->tls.ja3n.size() + f->tls.ja4r.size() + f->akamai.size() + 96);
-  for (const std::string* part :
-       {&f->tls.ja3, &f->tls.ja3n, &f->tls.ja4, &f->tls.ja4r, &f->akamai, &f->quic_ja4}) {
-    text.append(*part).push_back('\0');
-  }
-  text.append(fingerprint::ech_name(f->ech)).push_back('\0');
-  text.push_back(f->resumed ? '1' : '0');
-  napi_value value = ascii(env, text);
-  // The strings of connections gone are let go as soon as a new connection comes: kept no longer,
-  // they die young in V8's heap (kept on, thousands of short connections would be promoted to its
-  // old space and raise the process's memory until a full collection).
-  std::erase_if(kept_, [](const auto& kv) { return kv.second.owner.expired(); });
-  if (kept_.size() >= kMaxKept) kept_.clear();
-  // Node-API (before v10) references objects only: the string is kept in a one-element array.
-  Napi::Array holder = Napi::Array::New(env, 1);
-  holder.Set(0u, value);
-  kept_.emplace(f.get(), Kept{f, Napi::Persistent(holder)});
-  return value;
+  Napi::Array array = Napi::Array::New(env, 3);
+  array.Set(0u, ascii(env, shape->ja3n));
+  array.Set(1u, ascii(env, shape->ja4));
+  array.Set(2u, ascii(env, shape->ja4r));
+  std::erase_if(shapes_, [](const auto& kv) { return kv.second.owner.expired(); });
+  if (shapes_.size() >= kMaxShapesKept) shapes_.clear();
+  shapes_.emplace(shape.get(), KeptShape{shape, Napi::Persistent(array)});
+  return array;
 }
 
 Napi::Array events_to_js(Napi::Env env, std::vector<Event>& events, FingerprintStrings& fingerprints) {

@@ -62,30 +62,37 @@ bool read_engine_options(Napi::Object js, EngineOptions* engine, std::optional<s
 
 ClientLimits read_client_limits(Napi::Object js);
 
-// A connection's fingerprint as one ASCII string, "ja3\0ja3n\0ja4\0ja4r\0akamai\0quicJa4\0ech\0resumed"
-// (lib/native-wire.ts reads it), or undefined for none. Every response of a connection shares one
-// fingerprint, and one string for it is made and kept (JS thread only) while the connection lives:
-// lib's cache of decoded fingerprints then finds it by a hash V8 computed once, for every response.
+// A connection's fingerprint as two values (lib/fingerprint.ts decodes them):
+//   - its own part, one ASCII string "ja3\0akamai\0ech\0RT" (R: resumed '1'/'0'; T: transport
+//     't'/'q'), made for every head: a few hundred bytes that die young cost less than finding a kept
+//     string again through a reference (Node-API before v10 references objects only);
+//   - its hello shape's part, the array [ja3n, ja4, ja4r], made once per shape (native/fingerprint
+//     shares it by every connection of one preset) and kept while connections of that shape live.
+// Both undefined for a connection without one. JS thread only.
 class FingerprintStrings {
  public:
-  napi_value get(Napi::Env env, const std::shared_ptr<const fingerprint::ConnectionFingerprint>& f);
-  // One batch of events starts (and ends): the last string handed out is remembered only within
-  // one, where its handle is valid and its connection (held by the event) still the same object.
+  struct Values {
+    napi_value own;
+    napi_value shape;
+  };
+  Values get(Napi::Env env, const std::shared_ptr<const fingerprint::ConnectionFingerprint>& f);
+  // One batch of events starts (and ends): the last values handed out are remembered only within
+  // one, where their handles are valid and their connection (held by the event) still the same object.
   void begin_batch();
 
  private:
-  napi_value lookup_or_make(Napi::Env env,
-                            const std::shared_ptr<const fingerprint::ConnectionFingerprint>& f);
+  Napi::Array shape_of(Napi::Env env, const std::shared_ptr<const fingerprint::OrderFreeFingerprint>& shape);
+
   const fingerprint::ConnectionFingerprint* batch_last_ = nullptr;
-  napi_value batch_last_value_ = nullptr;
-  // The strings of gone connections are dropped whenever a new one is made; past this many live
-  // ones, all are (their next responses make their strings again).
-  static constexpr size_t kMaxKept = 512;
-  struct Kept {
-    std::weak_ptr<const fingerprint::ConnectionFingerprint> owner;
-    Napi::Reference<Napi::Array> text;  // [the string]
+  Values batch_last_values_{nullptr, nullptr};
+  // The arrays of shapes no connection holds any more are dropped whenever a new one is made; past
+  // this many live ones, all are (their next heads make their arrays again).
+  static constexpr size_t kMaxShapesKept = 128;
+  struct KeptShape {
+    std::weak_ptr<const fingerprint::OrderFreeFingerprint> owner;
+    Napi::Reference<Napi::Array> array;
   };
-  std::unordered_map<const fingerprint::ConnectionFingerprint*, Kept> kept_;
+  std::unordered_map<const fingerprint::OrderFreeFingerprint*, KeptShape> shapes_;
 };
 
 // A batch of events as one flat array, each event [type, id, ...its fields] (lib/native-wire.ts's

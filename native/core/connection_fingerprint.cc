@@ -24,7 +24,7 @@ std::shared_ptr<const fingerprint::ConnectionFingerprint> fingerprint_connection
   const std::string_view hello = captured_client_hello(ssl);
   auto out = std::make_shared<fingerprint::ConnectionFingerprint>();
   if (hello.empty() || !fingerprint::tls_fingerprint(hello, transport, &out->tls)) return nullptr;
-  if (transport == fingerprint::Transport::kQuic) out->quic_ja4 = out->tls.ja4;
+  out->quic = transport == fingerprint::Transport::kQuic;
   out->ech = ech_sent(ssl, out->tls);
   out->resumed = SSL_session_reused(ssl) != 0;
   return out;

@@ -58,19 +58,28 @@ class Reader {
 };
 
 // What the fingerprints read from a ClientHello; lists as written, GREASE included.
+// Its lists keep their capacity across clear(): one Hello per io thread parses every connection's
+// hello without allocating once it has grown to a browser's.
 struct Hello {
   uint16_t legacy_version = 0;
   std::vector<uint16_t> ciphers, extensions, groups, signature_algorithms, versions;
   std::vector<uint8_t> point_formats;
   std::string_view first_alpn;
   bool has_versions_extension = false;
+
+  void clear() {
+    legacy_version = 0;
+    for (auto* list : {&ciphers, &extensions, &groups, &signature_algorithms, &versions}) list->clear();
+    point_formats.clear();
+    first_alpn = {};
+    has_versions_extension = false;
+  }
 };
 
-std::vector<uint16_t> u16_list(std::string_view bytes) {
-  std::vector<uint16_t> out;
+void read_u16_list(std::string_view bytes, std::vector<uint16_t>* out) {
+  out->clear();
   Reader r(bytes);
-  for (uint16_t v = 0; r.u16(&v);) out.push_back(v);
-  return out;
+  for (uint16_t v = 0; r.u16(&v);) out->push_back(v);
 }
 
 // An extension's body that does not parse leaves its list empty, as the echo server's parser does
@@ -80,17 +89,17 @@ void read_extension(uint16_t id, std::string_view body, Hello* h) {
   std::string_view list;
   switch (id) {
     case kSupportedGroups:
-      if (r.vec16(&list)) h->groups = u16_list(list);
+      if (r.vec16(&list)) read_u16_list(list, &h->groups);
       break;
     case kSignatureAlgorithms:
-      if (r.vec16(&list)) h->signature_algorithms = u16_list(list);
+      if (r.vec16(&list)) read_u16_list(list, &h->signature_algorithms);
       break;
     case kPointFormats:
       if (r.vec8(&list)) h->point_formats.assign(list.begin(), list.end());
       break;
     case kSupportedVersions:
       h->has_versions_extension = true;
-      if (r.vec8(&list)) h->versions = u16_list(list);
+      if (r.vec8(&list)) read_u16_list(list, &h->versions);
       break;
     case kAlpn:
       if (std::string_view name; r.vec16(&list) && Reader(list).vec8(&name)) h->first_alpn = name;
@@ -115,7 +124,7 @@ bool parse_hello(std::string_view message, Hello* h) {
       !r.vec8(&compression)) {
     return false;
   }
-  h->ciphers = u16_list(ciphers);
+  read_u16_list(ciphers, &h->ciphers);
   if (r.empty()) return true;  // no extensions at all
   if (!r.vec16(&extensions) || !r.empty()) return false;
   Reader e(extensions);
@@ -129,12 +138,17 @@ bool parse_hello(std::string_view message, Hello* h) {
   return true;
 }
 
+void keep_non_grease(const std::vector<uint16_t>& values, std::vector<uint16_t>* out) {
+  out->clear();
+  for (uint16_t v : values) {
+    if (!is_tls_grease(v)) out->push_back(v);
+  }
+}
+
 std::vector<uint16_t> without_grease(const std::vector<uint16_t>& values) {
   std::vector<uint16_t> out;
   out.reserve(values.size());
-  for (uint16_t v : values) {
-    if (!is_tls_grease(v)) out.push_back(v);
-  }
+  keep_non_grease(values, &out);
   return out;
 }
 
@@ -147,27 +161,52 @@ void append_decimal(std::string& out, unsigned value) {
 }
 
 template <typename T>
-void append_dashed(std::string& out, const std::vector<T>& values) {
-  for (size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) out.push_back('-');
-    append_decimal(out, values[i]);
+void append_dashed(std::string& out, const std::vector<T>& values, bool skip_grease = false) {
+  bool first = true;
+  for (const T v : values) {
+    if constexpr (sizeof(T) == 2) {
+      if (skip_grease && is_tls_grease(v)) continue;
+    }
+    if (!first) out.push_back('-');
+    append_decimal(out, v);
+    first = false;
   }
 }
 
-// JA3 with the extensions in the order given (JA3N: sorted).
-std::string ja3_of(const Hello& h, const std::vector<uint16_t>& ciphers,
-                   const std::vector<uint16_t>& extensions) {
+// JA3's parts around the extensions: "version,ciphers," and ",groups,point_formats".
+std::string ja3_head(const Hello& h, const std::vector<uint16_t>& ciphers) {
   std::string out;
-  out.reserve(6 * (ciphers.size() + extensions.size() + h.groups.size()) + 16);
+  out.reserve(6 * ciphers.size() + 8);
   append_decimal(out, h.legacy_version);
   out.push_back(',');
   append_dashed(out, ciphers);
   out.push_back(',');
-  append_dashed(out, extensions);
+  return out;
+}
+
+std::string ja3_tail(const Hello& h) {
+  std::string out;
+  out.reserve(6 * h.groups.size() + 4 * h.point_formats.size() + 2);
   out.push_back(',');
-  append_dashed(out, without_grease(h.groups));
+  append_dashed(out, h.groups, true);
   out.push_back(',');
   append_dashed(out, h.point_formats);
+  return out;
+}
+
+// JA3 with the extensions in the order given (JA3N: sorted). The numbers are written straight into
+// the string's own buffer: this runs for every connection.
+std::string ja3_of(std::string_view head, const std::vector<uint16_t>& extensions, std::string_view tail) {
+  std::string out;
+  out.resize(head.size() + 6 * extensions.size() + tail.size());
+  char* at = std::copy(head.begin(), head.end(), out.data());
+  char* const end = out.data() + out.size();
+  for (size_t i = 0; i < extensions.size(); ++i) {
+    if (i > 0) *at++ = '-';
+    at = std::to_chars(at, end, extensions[i]).ptr;
+  }
+  at = std::copy(tail.begin(), tail.end(), at);
+  out.resize(static_cast<size_t>(at - out.data()));
   return out;
 }
 
@@ -254,16 +293,10 @@ std::string sha256_12(std::string_view text, bool empty_list) {
 
 namespace {
 
-// JA3N, JA4 and JA4_r: everything they read but the extensions' order, which Chrome permutes on
-// every connection and only JA3 keeps.
-struct OrderFree {
-  std::string ja3n, ja4, ja4r;
-};
-
-OrderFree order_free(const Hello& h, Transport transport, const std::vector<uint16_t>& ciphers,
-                     const std::vector<uint16_t>& sorted_extensions) {
-  OrderFree out;
-  out.ja3n = ja3_of(h, ciphers, sorted_extensions);
+OrderFreeFingerprint order_free(const Hello& h, Transport transport, const std::vector<uint16_t>& ciphers,
+                                const std::vector<uint16_t>& sorted_extensions) {
+  OrderFreeFingerprint out;
+  out.ja3n = ja3_of(ja3_head(h, ciphers), sorted_extensions, ja3_tail(h));
   std::vector<uint16_t> hashed_extensions;  // JA4 leaves SNI and ALPN out of the sorted list
   hashed_extensions.reserve(sorted_extensions.size());
   for (uint16_t id : sorted_extensions) {
@@ -284,10 +317,11 @@ OrderFree order_free(const Hello& h, Transport transport, const std::vector<uint
   return out;
 }
 
-// What order_free reads, as bytes: each list (GREASE left out) behind its length.
-std::string order_free_key(const Hello& h, Transport transport, const std::vector<uint16_t>& ciphers,
-                           const std::vector<uint16_t>& sorted_extensions) {
-  std::string key;
+// What order_free reads, as bytes: each list (GREASE left out) behind its length. Written into
+// `key`, which keeps its capacity from one hello to the next.
+void order_free_key(const Hello& h, Transport transport, const std::vector<uint16_t>& ciphers,
+                    const std::vector<uint16_t>& sorted_extensions, std::string& key) {
+  key.clear();
   key.reserve(2 * (ciphers.size() + sorted_extensions.size() + h.groups.size() +
                    h.signature_algorithms.size() + h.versions.size()) +
               h.point_formats.size() + h.first_alpn.size() + 24);
@@ -314,36 +348,54 @@ std::string order_free_key(const Hello& h, Transport transport, const std::vecto
   key.append(h.point_formats.begin(), h.point_formats.end());
   u16(h.first_alpn.size());
   key.append(h.first_alpn);
-  return key;
 }
+
+// Shape keys are looked up by view: the scratch key is never copied unless it is a new shape.
+struct KeyHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+};
 
 }  // namespace
 
 bool tls_fingerprint(std::string_view hello, Transport transport, TlsFingerprint* out) {
-  Hello h;
+  // A connection's fingerprint is computed on the io thread before its first response: what it
+  // parses into is kept per thread, so a hello costs no allocation but its JA3 string.
+  struct Scratch {
+    Hello hello;
+    std::vector<uint16_t> ciphers, extensions, sorted_extensions;
+    std::string key;
+  };
+  thread_local Scratch s;
+  Hello& h = s.hello;
+  h.clear();
   if (!parse_hello(hello, &h)) return false;
-  const std::vector<uint16_t> ciphers = without_grease(h.ciphers);
-  const std::vector<uint16_t> extensions = without_grease(h.extensions);
-  out->ja3 = ja3_of(h, ciphers, extensions);
+  keep_non_grease(h.ciphers, &s.ciphers);
+  keep_non_grease(h.extensions, &s.extensions);
   out->offers_ech =
-      std::find(extensions.begin(), extensions.end(), kEncryptedClientHello) != extensions.end();
-  std::vector<uint16_t> sorted_extensions = extensions;
-  std::sort(sorted_extensions.begin(), sorted_extensions.end());
-  // A connection's fingerprint is computed on the io thread before its first response: the same
-  // preset's hellos differ only in extension order, GREASE and random bytes, so the order-free part
-  // (two SHA-256s and four sorted lists) is computed once per thread and shape. Bounded: past this
-  // many shapes it starts over.
+      std::find(s.extensions.begin(), s.extensions.end(), kEncryptedClientHello) != s.extensions.end();
+  s.sorted_extensions.assign(s.extensions.begin(), s.extensions.end());
+  std::sort(s.sorted_extensions.begin(), s.sorted_extensions.end());
+  // What does not depend on the extensions' order (two SHA-256s, four sorted lists, JA3 around
+  // the extensions) once per thread and shape, shared by the connections of that shape. Bounded:
+  // past this many shapes it starts over.
+  struct Shape {
+    std::shared_ptr<const OrderFreeFingerprint> order_free;
+    std::string ja3_head, ja3_tail;
+  };
   constexpr size_t kShapesKept = 64;
-  thread_local std::unordered_map<std::string, OrderFree> shapes;
-  std::string key = order_free_key(h, transport, ciphers, sorted_extensions);
-  auto it = shapes.find(key);
+  thread_local std::unordered_map<std::string, Shape, KeyHash, std::equal_to<>> shapes;
+  order_free_key(h, transport, s.ciphers, s.sorted_extensions, s.key);
+  auto it = shapes.find(std::string_view(s.key));
   if (it == shapes.end()) {
     if (shapes.size() >= kShapesKept) shapes.clear();
-    it = shapes.emplace(std::move(key), order_free(h, transport, ciphers, sorted_extensions)).first;
+    Shape shape{std::make_shared<const OrderFreeFingerprint>(
+                    order_free(h, transport, s.ciphers, s.sorted_extensions)),
+                ja3_head(h, s.ciphers), ja3_tail(h)};
+    it = shapes.emplace(s.key, std::move(shape)).first;
   }
-  out->ja3n = it->second.ja3n;
-  out->ja4 = it->second.ja4;
-  out->ja4r = it->second.ja4r;
+  out->ja3 = ja3_of(it->second.ja3_head, s.extensions, it->second.ja3_tail);
+  out->order_free = it->second.order_free;
   return true;
 }
 

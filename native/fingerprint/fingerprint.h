@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,12 +19,29 @@ namespace ctn::fingerprint {
 // JA4's first character: the transport that carried the hello.
 enum class Transport : char { kTcp = 't', kQuic = 'q' };
 
+// JA3N, JA4 and JA4_r: everything they read but the extensions' order. One preset's hellos differ
+// only in that order (Chrome permutes it per connection), GREASE values and random bytes, so these
+// are computed once per hello shape and shared by every connection of that shape.
+struct OrderFreeFingerprint {
+  std::string ja3n;  // JA3 with the extensions sorted (stable when a browser permutes them)
+  std::string ja4;   // a_b_c with b and c hashed
+  std::string ja4r;  // JA4 unhashed (sorted lists)
+};
+
 struct TlsFingerprint {
-  std::string ja3;          // version,ciphers,extensions,groups,point_formats: decimal, GREASE removed
-  std::string ja3n;         // JA3 with the extensions sorted (stable when a browser permutes them)
-  std::string ja4;          // a_b_c with b and c hashed
-  std::string ja4r;         // JA4 unhashed (sorted lists)
+  std::string ja3;  // version,ciphers,extensions,groups,point_formats: decimal, GREASE removed
+  std::shared_ptr<const OrderFreeFingerprint> order_free;  // null: none computed (all three "")
   bool offers_ech = false;  // the hello carried encrypted_client_hello (real or GREASE)
+
+  const std::string& ja3n() const { return order_free ? order_free->ja3n : empty(); }
+  const std::string& ja4() const { return order_free ? order_free->ja4 : empty(); }
+  const std::string& ja4r() const { return order_free ? order_free->ja4r : empty(); }
+
+ private:
+  static const std::string& empty() {
+    static const std::string none;
+    return none;
+  }
 };
 
 // `hello`: one ClientHello handshake message as written (type 1, 24-bit length, body). False for
@@ -61,10 +79,16 @@ std::string_view ech_name(EchSent ech);
 // connection and shared by every response over it.
 struct ConnectionFingerprint {
   TlsFingerprint tls;
-  std::string akamai;    // HTTP/2 only
-  std::string quic_ja4;  // HTTP/3 only (the QUIC hello's JA4, `q...`)
+  std::string akamai;  // HTTP/2 only
+  bool quic = false;   // the hello went in QUIC: quic_ja4() is its JA4 (`q...`)
   EchSent ech = EchSent::kNone;
   bool resumed = false;  // the handshake resumed an earlier session (pre_shared_key accepted)
+
+  // HTTP/3 only: the QUIC hello's JA4; "" over TCP.
+  const std::string& quic_ja4() const {
+    static const std::string none;
+    return quic ? tls.ja4() : none;
+  }
 };
 
 // True when `hello` (a ClientHello handshake message) offers the extension `id`.

@@ -194,7 +194,12 @@ std::string encode_head(const ResponseHead& head, const ConnectionInfo& c, LinkF
     w.u8(static_cast<uint8_t>(FingerprintMark::kSameAsBefore));
   } else {
     w.u8(static_cast<uint8_t>(FingerprintMark::kFull));
-    w.str(f->tls.ja3).str(f->tls.ja3n).str(f->tls.ja4).str(f->tls.ja4r).str(f->akamai).str(f->quic_ja4);
+    w.str(f->tls.ja3)
+        .str(f->tls.ja3n())
+        .str(f->tls.ja4())
+        .str(f->tls.ja4r())
+        .str(f->akamai)
+        .str(f->quic_ja4());
     w.u8(static_cast<uint8_t>(f->ech)).u8(f->resumed ? 1 : 0);
     if (sent) sent->last = f;
   }
@@ -216,11 +221,18 @@ bool decode_fingerprint(PayloadReader& r, std::shared_ptr<const fingerprint::Con
   }
   if (mark != static_cast<uint8_t>(FingerprintMark::kFull)) return false;
   auto f = std::make_shared<fingerprint::ConnectionFingerprint>();
+  auto order_free = std::make_shared<fingerprint::OrderFreeFingerprint>();
+  std::string quic_ja4;
   uint8_t ech = 0;
-  if (!(r.str(&f->tls.ja3) && r.str(&f->tls.ja3n) && r.str(&f->tls.ja4) && r.str(&f->tls.ja4r) &&
-        r.str(&f->akamai) && r.str(&f->quic_ja4) && r.u8(&ech) && r.boolean(&f->resumed))) {
+  if (!(r.str(&f->tls.ja3) && r.str(&order_free->ja3n) && r.str(&order_free->ja4) &&
+        r.str(&order_free->ja4r) && r.str(&f->akamai) && r.str(&quic_ja4) && r.u8(&ech) &&
+        r.boolean(&f->resumed))) {
     return false;
   }
+  // A QUIC hello's JA4 is the connection's JA4 itself (encode_head writes it twice).
+  if (!quic_ja4.empty() && quic_ja4 != order_free->ja4) return false;
+  f->quic = !quic_ja4.empty();
+  f->tls.order_free = std::move(order_free);
   if (ech > static_cast<uint8_t>(fingerprint::EchSent::kReal)) return false;
   f->ech = static_cast<fingerprint::EchSent>(ech);
   *out = std::move(f);

@@ -18,11 +18,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ctn::fingerprint::TlsFingerprint f;
   const auto transport = quic ? ctn::fingerprint::Transport::kQuic : ctn::fingerprint::Transport::kTcp;
   if (ctn::fingerprint::tls_fingerprint(hello, transport, &f)) {
-    if (f.ja4.size() != 36 || f.ja4[0] != (quic ? 'q' : 't') || f.ja4r.compare(0, 10, f.ja4, 0, 10) != 0) {
+    if (f.ja4().size() != 36 || f.ja4()[0] != (quic ? 'q' : 't') ||
+        f.ja4r().compare(0, 10, f.ja4(), 0, 10) != 0) {
       __builtin_trap();
     }
     if (std::count(f.ja3.begin(), f.ja3.end(), ',') != 4 ||
-        std::count(f.ja3n.begin(), f.ja3n.end(), ',') != 4) {
+        std::count(f.ja3n().begin(), f.ja3n().end(), ',') != 4) {
       __builtin_trap();
     }
   }

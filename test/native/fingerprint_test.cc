@@ -104,9 +104,9 @@ void expect_equal(const std::vector<Capture>& captures, Transport transport) {
     TlsFingerprint f;
     ASSERT_TRUE(tls_fingerprint(c.hello, transport, &f));
     EXPECT_EQ(f.ja3, c.ja3);
-    EXPECT_EQ(f.ja3n, c.ja3n);
-    EXPECT_EQ(f.ja4, c.ja4);
-    EXPECT_EQ(f.ja4r, c.ja4r);
+    EXPECT_EQ(f.ja3n(), c.ja3n);
+    EXPECT_EQ(f.ja4(), c.ja4);
+    EXPECT_EQ(f.ja4r(), c.ja4r);
   }
 }
 
@@ -141,12 +141,12 @@ TEST(TlsFingerprint, OneHelloShapeOverTcpAndQuicKeepsItsTransport) {
   ASSERT_TRUE(tls_fingerprint(hello, Transport::kTcp, &tcp));
   ASSERT_TRUE(tls_fingerprint(hello, Transport::kQuic, &quic));
   ASSERT_TRUE(tls_fingerprint(hello, Transport::kTcp, &tcp_again));
-  EXPECT_EQ(tcp.ja4.front(), 't');
-  EXPECT_EQ(quic.ja4.front(), 'q');
-  EXPECT_EQ(tcp.ja4.substr(1), quic.ja4.substr(1));
-  EXPECT_EQ(tcp.ja4r.substr(1), quic.ja4r.substr(1));
-  EXPECT_EQ(tcp_again.ja4, tcp.ja4);
-  EXPECT_EQ(tcp_again.ja3n, tcp.ja3n);
+  EXPECT_EQ(tcp.ja4().front(), 't');
+  EXPECT_EQ(quic.ja4().front(), 'q');
+  EXPECT_EQ(tcp.ja4().substr(1), quic.ja4().substr(1));
+  EXPECT_EQ(tcp.ja4r().substr(1), quic.ja4r().substr(1));
+  EXPECT_EQ(tcp_again.ja4(), tcp.ja4());
+  EXPECT_EQ(tcp_again.ja3n(), tcp.ja3n());
 }
 
 TEST(TlsFingerprint, HelloHasExtensionSeesEchGrease) {

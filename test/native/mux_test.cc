@@ -451,8 +451,10 @@ TEST(MuxMessages, HeadCarriesTheConnectionsFingerprint) {
   h.status = 200;
   ConnectionInfo c;
   auto f = std::make_shared<fingerprint::ConnectionFingerprint>();
-  f->tls = {"771,4865,0-10,29,0", "771,4865,0-10,29,0", "t13d0102h2_aaaaaaaaaaaa_bbbbbbbbbbbb",
-            "t13d0102h2_1301_000a"};
+  f->tls.ja3 = "771,4865,0-10,29,0";
+  f->tls.order_free =
+      std::make_shared<const fingerprint::OrderFreeFingerprint>(fingerprint::OrderFreeFingerprint{
+          "771,4865,0-10,29,0", "t13d0102h2_aaaaaaaaaaaa_bbbbbbbbbbbb", "t13d0102h2_1301_000a"});
   f->akamai = "1:65536|15663105|0|m,a,s,p";
   f->ech = fingerprint::EchSent::kGrease;
   f->resumed = true;
@@ -463,11 +465,11 @@ TEST(MuxMessages, HeadCarriesTheConnectionsFingerprint) {
   ASSERT_TRUE(decode_head(payload, &dh, &dc));
   ASSERT_TRUE(dc.fingerprint);
   EXPECT_EQ(dc.fingerprint->tls.ja3, f->tls.ja3);
-  EXPECT_EQ(dc.fingerprint->tls.ja3n, f->tls.ja3n);
-  EXPECT_EQ(dc.fingerprint->tls.ja4, f->tls.ja4);
-  EXPECT_EQ(dc.fingerprint->tls.ja4r, f->tls.ja4r);
+  EXPECT_EQ(dc.fingerprint->tls.ja3n(), f->tls.ja3n());
+  EXPECT_EQ(dc.fingerprint->tls.ja4(), f->tls.ja4());
+  EXPECT_EQ(dc.fingerprint->tls.ja4r(), f->tls.ja4r());
   EXPECT_EQ(dc.fingerprint->akamai, f->akamai);
-  EXPECT_EQ(dc.fingerprint->quic_ja4, "");
+  EXPECT_EQ(dc.fingerprint->quic_ja4(), "");
   EXPECT_EQ(dc.fingerprint->ech, fingerprint::EchSent::kGrease);
   EXPECT_TRUE(dc.fingerprint->resumed);
 
@@ -490,7 +492,7 @@ TEST(MuxMessages, HeadCarriesTheConnectionsFingerprint) {
   ASSERT_TRUE(decode_head(first, &dh, &d1, &received));
   ASSERT_TRUE(decode_head(again, &dh, &d2, &received));
   EXPECT_EQ(d2.fingerprint, d1.fingerprint);
-  EXPECT_EQ(d2.fingerprint->tls.ja4, f->tls.ja4);
+  EXPECT_EQ(d2.fingerprint->tls.ja4(), f->tls.ja4());
   // Another connection's fingerprint goes in full again.
   ConnectionInfo other = c;
   other.fingerprint = std::make_shared<fingerprint::ConnectionFingerprint>(*f);

@@ -1,14 +1,18 @@
 'use strict';
-// lib/fingerprint.ts: the addon's one-string fingerprint (native/binding/marshal.cc FingerprintStrings)
-// into response.fingerprint, one frozen object per connection.
+// lib/fingerprint.ts: the addon's two values for a connection's fingerprint (native/binding/marshal.cc
+// FingerprintStrings: the connection's own string and its hello shape's array) into
+// response.fingerprint, one frozen object per connection.
 const { decodeFingerprint } = require('../../dist/fingerprint');
 
-const text = (parts) => parts.join('\0');
+const own = (ja3, akamai, ech, resumed, transport) =>
+  [ja3, akamai, ech, `${resumed ? 1 : 0}${transport}`].join('\0');
 
 test('every field, in its place; the HTTP/2 and QUIC parts only when sent', () => {
-  const h2 = decodeFingerprint(
-    text(['771,1-2,0-10,29,0', '771,1-2,0-10,29,0', 'j4', 'j4r', 'S|WU|P|PS', '', 'grease', '1']),
-  );
+  const h2 = decodeFingerprint(own('771,1-2,0-10,29,0', 'S|WU|P|PS', 'grease', true, 't'), [
+    '771,1-2,0-10,29,0',
+    'j4',
+    'j4r',
+  ]);
   expect(h2).toEqual({
     ja3: '771,1-2,0-10,29,0',
     ja3n: '771,1-2,0-10,29,0',
@@ -18,7 +22,7 @@ test('every field, in its place; the HTTP/2 and QUIC parts only when sent', () =
     ech: 'grease',
     resumed: true,
   });
-  const h3 = decodeFingerprint(text(['a', 'b', 'q13', 'q13r', '', 'q13', 'none', '0']));
+  const h3 = decodeFingerprint(own('a', '', 'none', false, 'q'), ['b', 'q13', 'q13r']);
   expect(h3).toEqual({
     ja3: 'a',
     ja3n: 'b',
@@ -29,21 +33,24 @@ test('every field, in its place; the HTTP/2 and QUIC parts only when sent', () =
     resumed: false,
   });
   expect('akamai' in h3).toBe(false);
-  expect(decodeFingerprint(text(['a', 'b', 'c', 'd', '', '', 'real', '0'])).ech).toBe('real');
+  const h1 = decodeFingerprint(own('a', '', 'real', false, 't'), ['b', 'c', 'd']);
+  expect(h1.ech).toBe('real');
+  expect(Object.keys(h1)).toEqual(['ja3', 'ja3n', 'ja4', 'ja4r', 'ech', 'resumed']);
 });
 
 test("none without TLS; a connection's text gives the same frozen object", () => {
-  expect(decodeFingerprint(undefined)).toBeNull();
-  const t = text(['a', 'b', 'c', 'd', 'e', '', 'grease', '0']);
-  const first = decodeFingerprint(t, 7);
-  expect(decodeFingerprint(`${t}`, 7)).toBe(first);
+  expect(decodeFingerprint(undefined, undefined)).toBeNull();
+  const shape = ['b', 'c', 'd'];
+  const t = own('a', 'e', 'grease', false, 't');
+  const first = decodeFingerprint(t, shape, 7);
+  expect(decodeFingerprint(`${t}`, shape, 7)).toBe(first);
   expect(Object.isFrozen(first)).toBe(true);
   // Another connection's number, or another text under the same number (another engine's
   // connection): decoded anew, never another connection's object.
-  const other = text(['a', 'b', 'c', 'd', 'e', '', 'real', '1']);
-  expect(decodeFingerprint(t, 8)).toEqual(first);
-  const again = decodeFingerprint(other, 7);
+  const other = own('a', 'e', 'real', true, 't');
+  expect(decodeFingerprint(t, shape, 8)).toEqual(first);
+  const again = decodeFingerprint(other, shape, 7);
   expect(again.ech).toBe('real');
   expect(again.resumed).toBe(true);
-  expect(decodeFingerprint(t, 7)).not.toBe(again);
+  expect(decodeFingerprint(t, shape, 7)).not.toBe(again);
 });

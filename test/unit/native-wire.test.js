@@ -277,7 +277,8 @@ test('decodeEvents reads every kind of event from a flat batch', () => {
     7,
     true,
     false,
-    'ja3\0ja3n\0ja4\0ja4r\0akamai\0\0grease\0' + '0',
+    'ja3\0akamai\0grease\0' + '0t',
+    ['ja3n', 'ja4', 'ja4r'],
     undefined,
     false,
     1,
@@ -318,7 +319,8 @@ test('decodeEvents reads every kind of event from a flat batch', () => {
       connectionId: 7,
       reused: true,
       tlsResumed: false,
-      fingerprint: 'ja3\0ja3n\0ja4\0ja4r\0akamai\0\0grease\0' + '0',
+      fingerprint: 'ja3\0akamai\0grease\0' + '0t',
+      fingerprintShape: ['ja3n', 'ja4', 'ja4r'],
       data: undefined,
       ended: false,
     },
@@ -334,7 +336,26 @@ test('decodeEvents reads every kind of event from a flat batch', () => {
 
 test('a head that carries its body and its end decodes to one head event with both', () => {
   const data = Buffer.from('whole');
-  const flat = [0, 3, 200, 'OK', '1.1', 'a\0b', '', '', '', 2, true, false, undefined, data, true, 2, 4];
+  const flat = [
+    0,
+    3,
+    200,
+    'OK',
+    '1.1',
+    'a\0b',
+    '',
+    '',
+    '',
+    2,
+    true,
+    false,
+    undefined,
+    undefined,
+    data,
+    true,
+    2,
+    4,
+  ];
   expect(decodeEvents(flat)).toEqual([
     {
       id: 3,
@@ -350,6 +371,7 @@ test('a head that carries its body and its end decodes to one head event with bo
       reused: true,
       tlsResumed: false,
       fingerprint: undefined,
+      fingerprintShape: undefined,
       data,
       ended: true,
     },
@@ -372,6 +394,7 @@ test("a head's headers come NUL-joined (or as a list) and decode to [name, value
       1,
       false,
       false,
+      undefined,
       undefined,
       undefined,
       false,
