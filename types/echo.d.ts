@@ -784,6 +784,8 @@ export interface EchEchoServer {
   url(path?: string): string;
   /** The ECHConfigList a client should offer, base64 (the `echConfigList` request option). */
   echConfigList: string;
+  /** HTTP/3 answers on the same port number over UDP (started with `quic: true`). */
+  quic: boolean;
   close(): Promise<void>;
 }
 
@@ -799,6 +801,8 @@ export declare function startEchEchoServer(options: {
   key: string;
   publicName?: string;
   port?: number;
+  /** HTTP/3 too: the same port number over UDP, the same keys, the same JSON answers. Default false. */
+  quic?: boolean;
 }): EchEchoServer;
 
 /** The inner ClientHello of an accepted ECH answer, parsed: its JA4 and extension ids (null if none). */

@@ -43,6 +43,14 @@ struct HelloFacts {
 };
 bool hello_facts(std::string_view client_hello, HelloFacts* out);
 
+// The echo's answer, in JSON, for a request (`method`, `path`) on a connection whose ClientHello
+// arrived as `outer_hello` (a handshake message; the outer one under ECH) and, when the server
+// decrypted it, `inner_hello`; `accepted`: the server accepted ECH; `server_name`: the SNI the
+// handshake went by (the inner one when accepted). One shape over TCP and over QUIC:
+//   {"method","path","ech":{"offered","accepted"},"outerSni","innerSni","outerHello","innerHello"}
+std::string answer_json(std::string_view method, std::string_view path, std::string_view outer_hello,
+                        std::string_view inner_hello, bool accepted, std::string_view server_name);
+
 // One ECH key of a server: the SSL_ECH_KEYS holding it as a retry config, and the ECHConfigList
 // (raw) a client offers for it. X25519 / HKDF-SHA256, as BoringSSL's configs are.
 struct EchKey {
@@ -60,6 +68,9 @@ class Server {
   virtual uint16_t port() const = 0;
   // The ECHConfigList (raw) a client should offer for this server.
   virtual const std::string& ech_config_list() const = 0;
+  // The keys the server decrypts with (null in kDisable), for another endpoint that must hold the
+  // same (the echo's HTTP/3 side); valid as long as the server.
+  virtual SSL_ECH_KEYS* ech_keys() const = 0;
   // Stops accepting and closes every connection (io thread).
   virtual void close() = 0;
 };
