@@ -761,7 +761,7 @@ export declare const ECHO_CERT_PEM: string;
 export declare const ECHO_KEY_PEM: string;
 
 /** What the ECH echo server does with the ECHConfigList it gives (`echConfigList`). */
-export type EchServerMode = 'accept' | 'retry' | 'disable';
+export type EchServerMode = 'accept' | 'retry' | 'disable' | 'rotate';
 
 /** The ECH echo server's JSON answer: what it saw of the client's Encrypted ClientHello. */
 export interface EchEchoAnswer {
@@ -793,7 +793,8 @@ export interface EchEchoServer {
  * Starts the ECH echo (TLS over TCP holding ECH keys, BoringSSL's server side) on 127.0.0.1. `cert`/`key`:
  * PEM files valid for the names asked for and for `publicName` (default ech-public.test). 'accept' holds
  * the key of `echConfigList`; 'retry' holds another and rejects with it as retry configs; 'disable' holds
- * none and rejects without retry configs.
+ * none and rejects without retry configs; 'rotate' holds a new key for each connection, so a client's retry
+ * is rejected again.
  */
 export declare function startEchEchoServer(options: {
   mode: EchServerMode;

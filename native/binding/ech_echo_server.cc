@@ -37,16 +37,17 @@ EchEchoServer::EchEchoServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   if (public_name.IsString()) options.public_name = public_name.As<Napi::String>().Utf8Value();
   const std::string m = mode.As<Napi::String>().Utf8Value();
   const double p = port.IsNumber() ? port.As<Napi::Number>().DoubleValue() : 0;
-  if ((m != "accept" && m != "retry" && m != "disable") || !(p >= 0 && p <= 65535) ||
+  if ((m != "accept" && m != "retry" && m != "disable" && m != "rotate") || !(p >= 0 && p <= 65535) ||
       p != static_cast<double>(static_cast<uint16_t>(p))) {
-    Napi::RangeError::New(env, "EchEchoServer: mode is accept, retry or disable; port 0-65535")
+    Napi::RangeError::New(env, "EchEchoServer: mode is accept, retry, disable or rotate; port 0-65535")
         .ThrowAsJavaScriptException();
     return;
   }
   options.port = static_cast<uint16_t>(p);
-  options.mode = m == "accept"  ? ech_server::Mode::kAccept
-                 : m == "retry" ? ech_server::Mode::kRetry
-                                : ech_server::Mode::kDisable;
+  options.mode = m == "accept"    ? ech_server::Mode::kAccept
+                 : m == "retry"   ? ech_server::Mode::kRetry
+                 : m == "disable" ? ech_server::Mode::kDisable
+                                  : ech_server::Mode::kRotate;
   std::string error;
   server_ = ech_server::Server::start(io_, options, &error);
   if (server_ && quic.IsBoolean() && quic.As<Napi::Boolean>().Value() && !start_quic(options, &error)) {
@@ -76,8 +77,11 @@ bool EchEchoServer::start_quic(const ech_server::Options& tcp, std::string* erro
   options.certificate_pem = tcp.cert_pem;
   options.private_key_pem = tcp.key_pem;
   options.max_connections = tcp.max_connections;
-  options.ech_keys = server_->ech_keys();
   options.report_hellos = true;
+  // The TCP side's keys (both sides run on io_): a rotating echo rotates them for either.
+  options.before_connection = [this](SSL_CTX* ctx, uint64_t) {
+    if (SSL_ECH_KEYS* keys = server_->next_connection_keys()) SSL_CTX_set1_ech_keys(ctx, keys);
+  };
   options.on_request = [this](quic_server::RequestEvent&& e) {
     std::string method, path;
     for (const Header& h : e.fields) {

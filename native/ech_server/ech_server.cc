@@ -159,7 +159,7 @@ class ServerImpl final : public Server, public std::enable_shared_from_this<Serv
     }
     config_list_ = offered.config_list;
     keys_ = std::move(options_.mode == Mode::kAccept ? offered.keys : held.keys);
-    if (options_.mode == Mode::kDisable) keys_.reset();
+    if (options_.mode == Mode::kDisable || options_.mode == Mode::kRotate) keys_.reset();
     if (keys_ && !SSL_CTX_set1_ech_keys(ctx, keys_.get())) {
       *error = "cannot set the ECH keys";
       return false;
@@ -180,7 +180,15 @@ class ServerImpl final : public Server, public std::enable_shared_from_this<Serv
 
   uint16_t port() const override { return port_; }
   const std::string& ech_config_list() const override { return config_list_; }
-  SSL_ECH_KEYS* ech_keys() const override { return keys_.get(); }
+  SSL_ECH_KEYS* next_connection_keys() override {
+    if (options_.mode != Mode::kRotate) return keys_.get();
+    EchKey fresh;
+    // Config ids 1 and 2 are listen()'s; a new one for each connection after (a stale id is rejected
+    // even before decryption is tried).
+    const uint8_t id = next_config_id_ == 255 ? 3 : next_config_id_++;
+    if (make_ech_key(id, options_.public_name, &fresh)) keys_ = std::move(fresh.keys);
+    return keys_.get();
+  }
 
   void close() override {
     asio::error_code ignored;
@@ -202,6 +210,9 @@ class ServerImpl final : public Server, public std::enable_shared_from_this<Serv
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     sessions_.remove_if([](const std::weak_ptr<Session>& s) { return s.expired(); });
     if (!ec && sessions_.size() < options_.max_connections) {
+      if (options_.mode == Mode::kRotate) {
+        if (SSL_ECH_KEYS* keys = next_connection_keys()) SSL_CTX_set1_ech_keys(tls_.native_handle(), keys);
+      }
       auto session = std::make_shared<Session>(std::move(socket), tls_, options_.connection_deadline_ms);
       sessions_.push_back(session);
       session->start();
@@ -214,6 +225,7 @@ class ServerImpl final : public Server, public std::enable_shared_from_this<Serv
   asio::ip::tcp::acceptor acceptor_;
   std::string config_list_;
   bssl::UniquePtr<SSL_ECH_KEYS> keys_;  // what the server decrypts with (none in kDisable)
+  uint8_t next_config_id_ = 3;          // kRotate
   uint16_t port_ = 0;
   std::list<std::weak_ptr<Session>> sessions_;
 };

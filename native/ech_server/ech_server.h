@@ -19,8 +19,10 @@ namespace ctn::ech_server {
 //   kAccept  - it holds that config's key: a real offer is accepted;
 //   kRetry   - it holds another key only: it rejects the offer with that key's config as its retry
 //              configs, and accepts the client's retry;
-//   kDisable - it holds no ECH key: it rejects without retry configs (a client goes on without ECH).
-enum class Mode { kAccept, kRetry, kDisable };
+//   kDisable - it holds no ECH key: it rejects without retry configs (a client goes on without ECH);
+//   kRotate  - it holds a new key for every connection: it rejects every offer, each time with that
+//              connection's key as its retry configs, which the client's retry finds stale already.
+enum class Mode { kAccept, kRetry, kDisable, kRotate };
 
 struct Options {
   std::string host = "127.0.0.1";
@@ -68,9 +70,10 @@ class Server {
   virtual uint16_t port() const = 0;
   // The ECHConfigList (raw) a client should offer for this server.
   virtual const std::string& ech_config_list() const = 0;
-  // The keys the server decrypts with (null in kDisable), for another endpoint that must hold the
-  // same (the echo's HTTP/3 side); valid as long as the server.
-  virtual SSL_ECH_KEYS* ech_keys() const = 0;
+  // The keys the next connection is served with (null in kDisable): the same every time, a new key
+  // each call in kRotate. For another endpoint that must hold the same (the echo's HTTP/3 side); io
+  // thread; valid until the next call.
+  virtual SSL_ECH_KEYS* next_connection_keys() = 0;
   // Stops accepting and closes every connection (io thread).
   virtual void close() = 0;
 };

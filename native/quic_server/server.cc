@@ -207,11 +207,6 @@ class ServerImpl final : public Server, public std::enable_shared_from_this<Serv
     }
     SSL_CTX_set_alpn_select_cb(ctx_.get(), &select_h3, nullptr);
     SSL_CTX_set_keylog_callback(ctx_.get(), &on_key_log_line);
-    if (options_.ech_keys && !SSL_CTX_set1_ech_keys(ctx_.get(), options_.ech_keys)) {
-      *error = Error{ErrorCode::kInvalidOption, Stage::kTls, "QUIC server: the ECH keys do not load"};
-      return false;
-    }
-    options_.ech_keys = nullptr;  // the context holds its own reference; the caller's may go
     std::error_code ec;
     socket_.open(options_.listen.protocol(), ec);
     if (!ec) socket_.bind(options_.listen, ec);

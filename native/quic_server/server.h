@@ -91,14 +91,13 @@ struct Options {
   // behaves like caddy (literals only).
   uint64_t qpack_max_table_capacity = 4096;
   uint64_t qpack_blocked_streams = 16;
-  // Encrypted ClientHello (RFC 9849), as the echo's TCP endpoint (native/ech_server) holds it: the
-  // keys the server decrypts with (SSL_CTX_set1_ech_keys takes its own reference at create(); null:
-  // none, so every offer is rejected without retry configs), and whether each request reports its
-  // connection's hellos (RequestEvent::client_hello and after).
-  SSL_ECH_KEYS* ech_keys = nullptr;
+  // Whether each request reports its connection's hellos (RequestEvent::client_hello and after), to
+  // see a client's Encrypted ClientHello (RFC 9849).
   bool report_hellos = false;
-  // Optional (tests): called with the server's TLS context before each new connection's handshake
-  // (1, 2, ...), e.g. to change its ECH keys between connections (SSL_CTX_set1_ech_keys).
+  // Optional: called with the server's TLS context before each new connection's handshake (1, 2,
+  // ...), e.g. to give it ECH keys or change them between connections (SSL_CTX_set1_ech_keys; with
+  // none every offer is rejected without retry configs), as the echo's TCP endpoint
+  // (native/ech_server) holds them.
   std::function<void(SSL_CTX* ctx, uint64_t connection)> before_connection;
   // Called for each complete request. The server answers when respond() is called for it; until then
   // the stream stays open (it counts against max_streams_per_connection).

@@ -169,6 +169,15 @@ describe('against the ECH echo (BoringSSL holding ECH keys)', () => {
     expect(r.data.innerHello).toBeNull();
   });
 
+  test('a server whose key changes with every connection: the retry is rejected too, ERR_ECH_REJECTED', async () => {
+    const echo = start('rotate');
+    const r = await client.get(echo.url('/rotate'), {
+      profile: 'chrome_156',
+      echConfigList: echo.echConfigList,
+    });
+    expect(r.error).toMatchObject({ code: 'ERR_ECH_REJECTED', stage: 'tls' });
+  });
+
   test('without a config list the hello GREASEs ECH as before', async () => {
     const echo = start('accept');
     const r = await client.get(echo.url('/grease'), { profile: 'chrome_156' });
@@ -215,6 +224,16 @@ describe('over HTTP/3, against the ECH echo', () => {
     expect(r.data.ech.accepted).toBe(true);
     expect(r.data.innerSni).toBe('localhost');
     expect(r.fingerprint.ech).toBe('real');
+  });
+
+  test('a server whose key changes with every connection: the second QUIC connection is rejected too', async () => {
+    const echo = start('rotate');
+    const r = await h3(echo, '/rotate', { profile: 'chrome_156', echConfigList: echo.echConfigList });
+    expect(r.error).toMatchObject({
+      code: 'ERR_ECH_REJECTED',
+      stage: 'tls',
+      message: expect.stringContaining('again after its retry configs'),
+    });
   });
 
   // GREASE, the true name in the clear: secure disable after the first connection; no config; Firefox.
