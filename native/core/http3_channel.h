@@ -3,7 +3,9 @@
 // QUIC endpoint, starts the connection shaped by the profile (core/quic_options.h), puts every
 // exchange on a stream as soon as it comes (QUIC queues them until the handshake is done and beyond
 // the server's stream limit), feeds streamed request bodies to flow control, holds back flow-control
-// credit while the consumer is paused, and resets a stream the engine gives up on.
+// credit while the consumer is paused, and resets a stream the engine gives up on. A real Encrypted
+// ClientHello goes as over TCP (core/ech_attempt.h): a rejection moves the exchanges to one new QUIC
+// connection.
 #pragma once
 
 #include <cstdint>

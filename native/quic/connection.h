@@ -6,7 +6,8 @@
 //
 // Stages and their deadlines:
 //   handshake: from start() until the handshake completes (Options::handshake_timeout_ms)
-//              -> ERR_TIMEOUT, stage tls; a TLS alert -> ERR_TLS_HANDSHAKE / ERR_TLS_CERT.
+//              -> ERR_TIMEOUT, stage tls; a TLS alert -> ERR_TLS_HANDSHAKE / ERR_TLS_CERT; a rejected
+//              Encrypted ClientHello -> ERR_ECH_REJECTED (Options::ech_rejected).
 //   read:      per request, from the moment it is sent until its head arrives (stage headers), then
 //              between body bytes (stage body) (Options::read_timeout_ms) -> ERR_TIMEOUT.
 //   idle:      QUIC's max_idle_timeout (Options::idle_timeout_ms): the connection closes silently;
