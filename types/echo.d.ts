@@ -761,7 +761,7 @@ export declare const ECHO_CERT_PEM: string;
 export declare const ECHO_KEY_PEM: string;
 
 /** What the ECH echo server does with the ECHConfigList it gives (`echConfigList`). */
-export type EchServerMode = 'accept' | 'retry' | 'disable';
+export type EchServerMode = 'accept' | 'retry' | 'disable' | 'rotate';
 
 /** The ECH echo server's JSON answer: what it saw of the client's Encrypted ClientHello. */
 export interface EchEchoAnswer {
@@ -784,6 +784,8 @@ export interface EchEchoServer {
   url(path?: string): string;
   /** The ECHConfigList a client should offer, base64 (the `echConfigList` request option). */
   echConfigList: string;
+  /** HTTP/3 answers on the same port number over UDP (started with `quic: true`). */
+  quic: boolean;
   close(): Promise<void>;
 }
 
@@ -791,7 +793,8 @@ export interface EchEchoServer {
  * Starts the ECH echo (TLS over TCP holding ECH keys, BoringSSL's server side) on 127.0.0.1. `cert`/`key`:
  * PEM files valid for the names asked for and for `publicName` (default ech-public.test). 'accept' holds
  * the key of `echConfigList`; 'retry' holds another and rejects with it as retry configs; 'disable' holds
- * none and rejects without retry configs.
+ * none and rejects without retry configs; 'rotate' holds a new key for each connection, so a client's retry
+ * is rejected again.
  */
 export declare function startEchEchoServer(options: {
   mode: EchServerMode;
@@ -799,6 +802,8 @@ export declare function startEchEchoServer(options: {
   key: string;
   publicName?: string;
   port?: number;
+  /** HTTP/3 too: the same port number over UDP, the same keys, the same JSON answers. Default false. */
+  quic?: boolean;
 }): EchEchoServer;
 
 /** The inner ClientHello of an accepted ECH answer, parsed: its JA4 and extension ids (null if none). */

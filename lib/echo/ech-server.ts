@@ -1,7 +1,9 @@
 // Part of the fingerprint echo (lib/echo.ts): its ECH side. The addon's EchEchoServer (native/ech_server:
 // TLS over TCP holding ECH keys, BoringSSL's server side) answers each connection natively with what it saw
-// of the client's Encrypted ClientHello; here it is started, and its answers read with the echo's own
-// ClientHello parser (the inner hello's JA4 and extension list).
+// of the client's Encrypted ClientHello; with `quic: true` the same port number over UDP is its HTTP/3 side
+// (native/quic_server holding the same keys), answering each request with the same JSON for its QUIC
+// connection. Here it is started, and its answers read with the echo's own ClientHello parser (the inner
+// hello's JA4 and extension list).
 import * as fs from 'node:fs';
 
 import { parseClientHello } from './clienthello';
@@ -9,7 +11,7 @@ import type { ClientHello } from './clienthello';
 import { ja4 } from './ja';
 
 /** What the server does with the ECHConfigList it gives (`echConfigList`). */
-export type EchServerMode = 'accept' | 'retry' | 'disable';
+export type EchServerMode = 'accept' | 'retry' | 'disable' | 'rotate';
 
 interface NativeEchEchoServer {
   port(): number;
@@ -24,9 +26,10 @@ type NativeEchEchoServerClass = new (options: {
   key: string;
   mode: EchServerMode;
   publicName?: string;
+  quic?: boolean;
 }) => NativeEchEchoServer;
 
-/** The server's JSON answer (native/ech_server/ech_server.cc). */
+/** The server's JSON answer (native/ech_server/ech_server.cc), over TCP and over HTTP/3 alike. */
 export interface EchEchoAnswer {
   method: string;
   path: string;
@@ -47,13 +50,16 @@ export interface EchEchoServer {
   url(path?: string): string;
   /** The ECHConfigList a client should offer, base64 (the `echConfigList` option). */
   echConfigList: string;
+  /** HTTP/3 answers on the same port number over UDP (started with `quic: true`). */
+  quic: boolean;
   close(): Promise<void>;
 }
 
 /**
  * Starts the ECH echo on 127.0.0.1 (`port` 0: any). `cert`/`key`: PEM files valid for the names asked for and
  * for `publicName` (default ech-public.test). Modes: 'accept' holds the key of `echConfigList`; 'retry' holds
- * another key and rejects with it as retry configs; 'disable' holds none and rejects without retry configs.
+ * another key and rejects with it as retry configs; 'disable' holds none and rejects without retry configs;
+ * 'rotate' holds a new key for each connection, so a client's retry is rejected again. `quic`: HTTP/3 too, on the same port number over UDP, with the same keys and answers (default false).
  */
 export function startEchEchoServer(options: {
   mode: EchServerMode;
@@ -61,6 +67,7 @@ export function startEchEchoServer(options: {
   key: string;
   publicName?: string;
   port?: number;
+  quic?: boolean;
 }): EchEchoServer {
   const { loadAddon } = require('../native') as typeof import('../native');
   const Cls = (loadAddon() as unknown as { EchEchoServer?: NativeEchEchoServerClass }).EchEchoServer;
@@ -72,12 +79,14 @@ export function startEchEchoServer(options: {
     key: fs.readFileSync(options.key, 'utf8'),
     mode: options.mode,
     publicName: options.publicName,
+    quic: options.quic === true,
   });
   const port = server.port();
   return {
     port,
     url: (path = '/') => `https://localhost:${port}${path}`,
     echConfigList: server.echConfigList().toString('base64'),
+    quic: options.quic === true,
     close: async () => server.close(),
   };
 }

@@ -393,15 +393,13 @@ void Dialler::start_target() {
   // ECH: dns_answer_.ech_config_list is the target's ECHConfigList from its HTTPS record ("" = none).
   // The fingerprinted handshake runs end to end with the target, inside the tunnel when there is
   // one (the proxy relays its bytes; an https:// proxy's TLS carries them).
-  if (!choose_ech_config_list(&error)) {
+  if (!ech_.choose(listener_.dial_for()->spec.ech_config_list, dns_answer_.ech_config_list, &error)) {
     listener_.dial_failed(std::move(error));
     return;
   }
   SSL* ssl = transport_.add_target_tls(std::move(context));
-  if (!prepare_connection(ssl, profile, options, key_.server_name, &error, ech_config_list_)) {
-    // The caller's echConfigList is misuse; DNS's list (or the server's retry configs) is the
-    // server's fault, as for any other handshake failure.
-    if (error.code == ErrorCode::kInvalidOption && !ech_from_option_) error.code = ErrorCode::kTlsHandshake;
+  if (!prepare_connection(ssl, profile, options, key_.server_name, &error, ech_.config_list())) {
+    ech_.blame(&error);
     listener_.dial_failed(std::move(error));
     return;
   }
@@ -430,39 +428,15 @@ void Dialler::on_handshake(const asio::error_code& ec) {
 
 // ---- Encrypted ClientHello ----
 
-bool Dialler::choose_ech_config_list(Error* error) {
-  if (ech_chosen_) return true;  // a retry keeps what retry_after_ech_rejection chose
-  ech_chosen_ = true;
-  const std::string& option = listener_.dial_for()->spec.ech_config_list;
-  if (option.empty()) {
-    ech_config_list_ = dns_answer_.ech_config_list;
-    return true;
-  }
-  ech_from_option_ = true;
-  if (!decode_ech_config_list(option, &ech_config_list_)) {
-    *error = Error{ErrorCode::kInvalidOption, Stage::kTls, "echConfigList is not base64"};
-    return false;
-  }
-  return true;
-}
-
-// Chrome's SSLConnectJob, on ERR_ECH_NOT_NEGOTIATED (BoringSSL's SSL_R_ECH_REJECTED, raised only
-// once the outer handshake's certificate verified against the config's public_name): the retry
-// configs make one new connection offer them; none means the server turned ECH off ("secure
-// disable", RFC 9849 §6.1.6), and the new connection goes without ECH (the profile's GREASE). A
-// second rejection is the request's failure.
+// The server rejected our real ECH (EchAttempt::retry says what follows): a new connection, over
+// the same addresses.
 bool Dialler::retry_after_ech_rejection(SSL* ssl, uint32_t packed_error) {
   std::string retry_configs;
-  if (ech_config_list_.empty() || !ech_rejected(ssl, packed_error, &retry_configs)) return false;
-  if (ech_retried_) {
-    listener_.dial_failed(
-        Error{ErrorCode::kEchRejected, Stage::kTls,
-              "the server rejected the Encrypted ClientHello again after its retry configs"});
+  if (!ech_.offered() || !ech_rejected(ssl, packed_error, &retry_configs)) return false;
+  if (Error again; !ech_.retry(std::move(retry_configs), &again)) {
+    listener_.dial_failed(std::move(again));
     return true;
   }
-  ech_retried_ = true;
-  ech_from_option_ = false;
-  ech_config_list_ = std::move(retry_configs);
   tunnel_.reset();
   transport_.reset();
   if (!key_.dial_addresses.empty() && !proxy_) {

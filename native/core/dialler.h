@@ -16,6 +16,7 @@
 #include <asio.hpp>
 
 #include "common/dns_answer.h"
+#include "core/ech_attempt.h"
 #include "core/exchange.h"
 #include "core/transport.h"
 #include "dns/resolver.h"
@@ -101,10 +102,8 @@ class Dialler {
   void on_tunnel_read(const asio::error_code& ec, size_t bytes);
   void start_target();
   void on_handshake(const asio::error_code& ec);
-  // The ECHConfigList the first handshake offers: the request's, else DNS's ("" = none).
-  bool choose_ech_config_list(Error* error);
   // The server rejected our real ECH: once, a new connection with its retry configs (or, without
-  // them, with GREASE only); true when that retry is under way.
+  // them, with GREASE only); true when that retry is under way (or the request failed for good).
   bool retry_after_ech_rejection(SSL* ssl, uint32_t packed_error);
   void fail_proxy(Stage stage, const std::string& why);
 
@@ -139,12 +138,9 @@ class Dialler {
   std::string first_dialed_;
   bool absolute_form_ = false;
   bool tls_resumed_ = false;
-  // ECH: the list the current handshake offers (raw; "" = GREASE as the profile has it), whether
-  // the one retry after a rejection was spent, and what the handshake did.
-  std::string ech_config_list_;
-  bool ech_chosen_ = false;
-  bool ech_retried_ = false;
-  bool ech_from_option_ = false;  // ech_config_list_ is the request's echConfigList
+  // ECH: the list the current handshake offers and the one retry (ech_attempt.h), and what the
+  // handshake did.
+  EchAttempt ech_;
   EchStatus ech_status_ = EchStatus::kNone;
 };
 

@@ -1,5 +1,6 @@
 #include "core/http3_channel.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "core/connection.h"
@@ -79,7 +80,14 @@ void Http3Channel::open(std::shared_ptr<Exchange> first) {
     });
     return;
   }
-  dns::ResolveQuery query = lookup_query(before_start_.front().get(), host_.pool_key().quic_host);
+  dns::ResolveQuery query = lookup_query(before_start_.front().get(), key.quic_host);
+  // The origin's own HTTPS record gives the ECHConfigList, as for TCP (the same query, named by the
+  // origin's port, so one cached answer serves both); an Alt-Svc alternative on another host offers
+  // none.
+  if (key.quic_host == key.host) {
+    query.https_record = true;
+    query.port = key.port;
+  }
   lookup_ = engine_.resolver.resolve(
       std::move(query), [this, keep = host_.self()](dns::ResolveResult r) { on_resolved(std::move(r)); });
 }
@@ -102,12 +110,22 @@ void Http3Channel::on_resolved(dns::ResolveResult result) {
     host_.close("the QUIC endpoint could not be resolved");
     return;
   }
-  start_quic(asio::ip::udp::endpoint(address, host_.pool_key().quic_port));
+  if (host_.pool_key().quic_host == host_.pool_key().host)
+    dns_ech_config_list_ = result.answer.ech_config_list;
+  server_ = asio::ip::udp::endpoint(address, host_.pool_key().quic_port);
+  start_quic();
 }
 
-void Http3Channel::start_quic(const asio::ip::udp::endpoint& server) {
+void Http3Channel::start_quic() {
   const Exchange& first = *before_start_.front();
-  quic::Options options = quic_options_from_profile(*first.profile, host_.pool_key(), server);
+  if (Error error; !ech_.choose(first.spec.ech_config_list, dns_ech_config_list_, &error)) {
+    auto waiting = std::move(before_start_);
+    before_start_.clear();
+    for (auto& ex : waiting) fail_exchange(ex, error);
+    host_.close("the request's echConfigList is not base64");
+    return;
+  }
+  quic::Options options = quic_options_from_profile(*first.profile, host_.pool_key(), server_, ech_);
   // alt-svc mode: TCP is the way that works already, so a QUIC handshake that gets no answer (UDP
   // dropped on the way) gives up soon and the exchange goes over TCP.
   alt_svc_ = first.spec.http3 == "alt-svc";
@@ -117,7 +135,10 @@ void Http3Channel::start_quic(const asio::ip::udp::endpoint& server) {
   engine_.counters.connection_established(false, false);
   auto waiting = std::move(before_start_);
   before_start_.clear();
-  for (auto& ex : waiting) start_stream(ex);
+  // Those carried over from a connection whose ECH was rejected were counted there already.
+  const auto carried = std::move(ech_retry_);
+  ech_retry_.clear();
+  for (auto& ex : waiting) start_stream(ex, std::find(carried.begin(), carried.end(), ex) == carried.end());
   host_.account();
   // After the streams are queued: a start that fails at once (the port closed) reports to them.
   quic_->start();
@@ -162,7 +183,7 @@ void Http3Channel::submit(std::shared_ptr<Exchange> ex) {
   start_stream(ex);
 }
 
-void Http3Channel::start_stream(const std::shared_ptr<Exchange>& ex) {
+void Http3Channel::start_stream(const std::shared_ptr<Exchange>& ex, bool count) {
   host_.became_busy();
   ex->connection = host_.self();
   ex->reset_response();
@@ -196,7 +217,7 @@ void Http3Channel::start_stream(const std::shared_ptr<Exchange>& ex) {
     ex->upload_end_given = true;
   }
   if (streams_started_++ > 0) ex->reused_connection = true;
-  engine_.counters.count_exchange(ex->reused_connection);
+  if (count) engine_.counters.count_exchange(ex->reused_connection);
   streams_[handle] = ex;
   if (!established_) {
     engine_.enter_stage(ex, Stage::kTls);
@@ -222,11 +243,41 @@ void Http3Channel::on_established() {
 
 void Http3Channel::on_closed(const Error& why) {
   if (closed_) return;
+  if (!ech_retry_.empty()) return retry_after_ech_rejection();
   // Every stream got its on_end before this; what remains is the connection itself. An alt-svc
   // alternative that failed before its handshake backs off (Chrome's broken alternative services).
   (void)why;
   if (alt_svc_ && !established_) engine_.http3_broken(host_.pool_key());
   host_.close("the QUIC connection was closed");
+}
+
+// ---- Encrypted ClientHello ----
+
+// The server rejected our real ECH (the exchanges that were on that connection wait in ech_retry_):
+// one new QUIC connection, with its retry configs or without ECH, as TCP's dialler does
+// (EchAttempt::retry). The streams of the closing connection are gone; the new one takes them anew.
+void Http3Channel::retry_after_ech_rejection() {
+  Error again;
+  if (!ech_.retry(quic_->ech_retry_configs(), &again)) {  // cannot happen: on_end failed them
+    auto carried = std::move(ech_retry_);
+    ech_retry_.clear();
+    for (auto& ex : carried) fail_exchange(ex, again);
+    host_.close("the QUIC connection was closed");
+    return;
+  }
+  // The rejected connection's events stop here; it is kept until the channel goes (its handler
+  // is still running).
+  events_->channel = nullptr;
+  events_ = std::make_shared<Events>();
+  events_->channel = this;
+  rejected_quic_ = std::move(quic_);
+  race_timer_.cancel();
+  race_lost_ = false;
+  streams_started_ = 0;
+  before_start_.insert(before_start_.begin(), ech_retry_.begin(), ech_retry_.end());
+  asio::post(engine_.io, [this, keep = host_.self()] {
+    if (!closed_ && !before_start_.empty()) start_quic();
+  });
 }
 
 // ---- responses ----
@@ -295,6 +346,16 @@ void Http3Channel::on_end(uint64_t handle, const Error* error) {
     engine_.exchange_failed(ex, ResponseSink::failure(*ex), false);
   } else {
     Error e = *error;
+    if (e.code == ErrorCode::kEchRejected && !closed_) {
+      // The first rejection: the exchange waits for the one new connection (on_closed follows);
+      // the second one is the request's failure, with TCP's error.
+      if (ech_.retry_left()) {
+        ex->connection = host_.self();
+        ech_retry_.push_back(std::move(ex));
+        return;
+      }
+      ech_.retry("", &e);
+    }
     if (e.stage == Stage::kTls || e.stage == Stage::kHeaders) e.stage = ex->stage;
     if (!ex->head_seen && !established_ && ex->spec.http3 == "alt-svc") {
       // The QUIC attempt of alt-svc mode failed before the handshake: TCP takes over, silently.

@@ -3,7 +3,9 @@
 // QUIC endpoint, starts the connection shaped by the profile (core/quic_options.h), puts every
 // exchange on a stream as soon as it comes (QUIC queues them until the handshake is done and beyond
 // the server's stream limit), feeds streamed request bodies to flow control, holds back flow-control
-// credit while the consumer is paused, and resets a stream the engine gives up on.
+// credit while the consumer is paused, and resets a stream the engine gives up on. A real Encrypted
+// ClientHello goes as over TCP (core/ech_attempt.h): a rejection moves the exchanges to one new QUIC
+// connection.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +17,7 @@
 #include <asio.hpp>
 
 #include "core/channel_host.h"
+#include "core/ech_attempt.h"
 #include "core/exchange.h"
 #include "dns/resolver.h"
 #include "quic/connection.h"
@@ -54,13 +57,16 @@ class Http3Channel {
   struct Events;
   struct StreamEvents;
   void on_resolved(dns::ResolveResult result);
-  // The QUIC connection to `server`, with every exchange waiting for it.
-  void start_quic(const asio::ip::udp::endpoint& server);
+  // The QUIC connection to server_, with every exchange waiting for it.
+  void start_quic();
+  // After the first ECH rejection: a new QUIC connection for the exchanges in ech_retry_.
+  void retry_after_ech_rejection();
   // alt-svc mode: the QUIC handshake lost the race (kAltSvcRaceDelayMs): its exchanges go over TCP.
   void on_race_lost(const asio::error_code& ec);
   // Hands an alt-svc exchange that has no response yet to the engine for TCP.
   void fall_back(const std::shared_ptr<Exchange>& ex);
-  void start_stream(const std::shared_ptr<Exchange>& ex);
+  // `count`: the exchange is counted (once: not again on the connection after an ECH rejection).
+  void start_stream(const std::shared_ptr<Exchange>& ex, bool count = true);
   void fail_exchange(const std::shared_ptr<Exchange>& ex, Error error);
   // quic::ConnectionListener, through Events.
   void on_established();
@@ -81,6 +87,13 @@ class Http3Channel {
   asio::steady_timer race_timer_;
   std::shared_ptr<Events> events_;  // what the QUIC connection calls; detached when this goes
   std::shared_ptr<quic::ClientConnection> quic_;
+  asio::ip::udp::endpoint server_;  // the QUIC endpoint, resolved
+  // ECH (as TCP's dialler): the list offered and the one retry; DNS's list for the origin; the
+  // exchanges waiting for the retry's connection; the connection whose ECH was rejected.
+  EchAttempt ech_;
+  std::string dns_ech_config_list_;
+  std::vector<std::shared_ptr<Exchange>> ech_retry_;
+  std::shared_ptr<quic::ClientConnection> rejected_quic_;
   std::map<uint64_t, std::shared_ptr<Exchange>> streams_;  // by quic stream handle
   std::vector<std::shared_ptr<Exchange>> before_start_;    // while resolving
   std::vector<uint64_t> touched_;

@@ -4,6 +4,8 @@
 #include <memory>
 #include <mutex>
 
+#include <openssl/err.h>
+
 #include "quic/hello_fingerprint.h"
 #include "tls/tls_context.h"
 
@@ -72,7 +74,7 @@ bool profile_supports_http3(const Profile& profile, Error* error) {
 }
 
 quic::Options quic_options_from_profile(const Profile& profile, const PoolKey& key,
-                                        const asio::ip::udp::endpoint& server) {
+                                        const asio::ip::udp::endpoint& server, const EchAttempt& ech) {
   quic::Options o;
   o.server = server;
   o.server_name = key.server_name;
@@ -98,8 +100,17 @@ quic::Options quic_options_from_profile(const Profile& profile, const PoolKey& k
     o.shape_client_hello = [hello](SSL_CTX* ctx, Error* error) {
       return shape_quic_context(ctx, *hello, error);
     };
-    o.shape_client_hello_ssl = [hello](SSL* ssl, Error* error) {
-      return prepare_quic_connection(ssl, *hello, error);
+    // ECH as over TCP: the list is offered when the hello's browser sends real ECH (Chrome).
+    o.shape_client_hello_ssl = [hello, ech](SSL* ssl, Error* error) {
+      if (prepare_quic_connection(ssl, *hello, error, ech.config_list())) return true;
+      ech.blame(error);
+      return false;
+    };
+  }
+  if (ech.offered()) {
+    // The failure's reason is the last error BoringSSL queued on this thread (ngtcp2 leaves it there).
+    o.ech_rejected = [](SSL* ssl, std::string* retry_configs) {
+      return ech_rejected(ssl, ERR_peek_last_error(), retry_configs);
     };
   }
   return o;

@@ -8,6 +8,7 @@
 #include <asio/ip/udp.hpp>
 
 #include "common/error.h"
+#include "core/ech_attempt.h"
 #include "pool/pool.h"
 #include "profiles/profile.h"
 #include "quic/connection.h"
@@ -20,9 +21,11 @@ bool profile_supports_http3(const Profile& profile, Error* error);
 
 // The options of a QUIC connection of `key` to `server` for `profile` (which must support HTTP/3):
 // the QUIC ClientHello shaped from profile.quic_tls, the transport shape of its browser, SNI and
-// certificate checks as over TCP. Timeouts: the handshake's is the engine's (the exchange's
-// deadlines); the read deadline is off (the engine runs its own).
+// certificate checks as over TCP, and the real Encrypted ClientHello of `ech` (its list offered as
+// over TCP, a rejection reported as ERR_ECH_REJECTED for the caller's one retry). Timeouts: the
+// handshake's is the engine's (the exchange's deadlines); the read deadline is off (the engine runs
+// its own).
 quic::Options quic_options_from_profile(const Profile& profile, const PoolKey& key,
-                                        const asio::ip::udp::endpoint& server);
+                                        const asio::ip::udp::endpoint& server, const EchAttempt& ech = {});
 
 }  // namespace ctn

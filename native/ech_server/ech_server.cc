@@ -122,17 +122,9 @@ class Session : public std::enable_shared_from_this<Session> {
             ? ""
             : line.substr(sp1 + 1, sp2 == std::string::npos ? std::string::npos : sp2 - sp1 - 1);
     SSL* ssl = stream_.native_handle();
-    HelloFacts outer;
-    hello_facts(outer_, &outer);
-    const bool accepted = SSL_ech_accepted(ssl) != 0;
     const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
-    std::string body = "{\"method\":" + json_string(method) + ",\"path\":" + json_string(path) +
-                       ",\"ech\":{\"offered\":" + (outer.ech ? "true" : "false") +
-                       ",\"accepted\":" + (accepted ? "true" : "false") + "}" +
-                       ",\"outerSni\":" + json_string(outer.server_name) +
-                       ",\"innerSni\":" + (accepted && name ? json_string(name) : "null") +
-                       ",\"outerHello\":\"" + hex(outer_) + "\"" +
-                       ",\"innerHello\":" + (inner_.empty() ? "null" : "\"" + hex(inner_) + "\"") + "}";
+    const std::string body =
+        answer_json(method, path, outer_, inner_, SSL_ech_accepted(ssl) != 0, name ? name : "");
     response_ = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
                 std::to_string(body.size()) + "\r\n\r\n" + body;
     asio::async_write(stream_, asio::buffer(response_),
@@ -166,10 +158,9 @@ class ServerImpl final : public Server, public std::enable_shared_from_this<Serv
       return false;
     }
     config_list_ = offered.config_list;
-    SSL_ECH_KEYS* keys = options_.mode == Mode::kAccept  ? offered.keys.get()
-                         : options_.mode == Mode::kRetry ? held.keys.get()
-                                                         : nullptr;
-    if (keys && !SSL_CTX_set1_ech_keys(ctx, keys)) {
+    keys_ = std::move(options_.mode == Mode::kAccept ? offered.keys : held.keys);
+    if (options_.mode == Mode::kDisable || options_.mode == Mode::kRotate) keys_.reset();
+    if (keys_ && !SSL_CTX_set1_ech_keys(ctx, keys_.get())) {
       *error = "cannot set the ECH keys";
       return false;
     }
@@ -189,6 +180,15 @@ class ServerImpl final : public Server, public std::enable_shared_from_this<Serv
 
   uint16_t port() const override { return port_; }
   const std::string& ech_config_list() const override { return config_list_; }
+  SSL_ECH_KEYS* next_connection_keys() override {
+    if (options_.mode != Mode::kRotate) return keys_.get();
+    EchKey fresh;
+    // Config ids 1 and 2 are listen()'s; a new one for each connection after (a stale id is rejected
+    // even before decryption is tried).
+    const uint8_t id = next_config_id_ == 255 ? 3 : next_config_id_++;
+    if (make_ech_key(id, options_.public_name, &fresh)) keys_ = std::move(fresh.keys);
+    return keys_.get();
+  }
 
   void close() override {
     asio::error_code ignored;
@@ -210,6 +210,9 @@ class ServerImpl final : public Server, public std::enable_shared_from_this<Serv
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     sessions_.remove_if([](const std::weak_ptr<Session>& s) { return s.expired(); });
     if (!ec && sessions_.size() < options_.max_connections) {
+      if (options_.mode == Mode::kRotate) {
+        if (SSL_ECH_KEYS* keys = next_connection_keys()) SSL_CTX_set1_ech_keys(tls_.native_handle(), keys);
+      }
       auto session = std::make_shared<Session>(std::move(socket), tls_, options_.connection_deadline_ms);
       sessions_.push_back(session);
       session->start();
@@ -221,6 +224,8 @@ class ServerImpl final : public Server, public std::enable_shared_from_this<Serv
   asio::ssl::context tls_;
   asio::ip::tcp::acceptor acceptor_;
   std::string config_list_;
+  bssl::UniquePtr<SSL_ECH_KEYS> keys_;  // what the server decrypts with (none in kDisable)
+  uint8_t next_config_id_ = 3;          // kRotate
   uint16_t port_ = 0;
   std::list<std::weak_ptr<Session>> sessions_;
 };
@@ -246,6 +251,19 @@ bool make_ech_key(uint8_t config_id, const std::string& public_name, EchKey* out
   out->config_list.assign(reinterpret_cast<const char*>(list), list_len);
   OPENSSL_free(list);
   return true;
+}
+
+std::string answer_json(std::string_view method, std::string_view path, std::string_view outer_hello,
+                        std::string_view inner_hello, bool accepted, std::string_view server_name) {
+  HelloFacts outer;
+  hello_facts(outer_hello, &outer);
+  return "{\"method\":" + json_string(method) + ",\"path\":" + json_string(path) +
+         ",\"ech\":{\"offered\":" + (outer.ech ? "true" : "false") +
+         ",\"accepted\":" + (accepted ? "true" : "false") + "}" +
+         ",\"outerSni\":" + json_string(outer.server_name) +
+         ",\"innerSni\":" + (accepted && !server_name.empty() ? json_string(server_name) : "null") +
+         ",\"outerHello\":\"" + hex(outer_hello) + "\"" +
+         ",\"innerHello\":" + (inner_hello.empty() ? "null" : "\"" + hex(inner_hello) + "\"") + "}";
 }
 
 bool hello_facts(std::string_view client_hello, HelloFacts* out) {

@@ -19,8 +19,10 @@ namespace ctn::ech_server {
 //   kAccept  - it holds that config's key: a real offer is accepted;
 //   kRetry   - it holds another key only: it rejects the offer with that key's config as its retry
 //              configs, and accepts the client's retry;
-//   kDisable - it holds no ECH key: it rejects without retry configs (a client goes on without ECH).
-enum class Mode { kAccept, kRetry, kDisable };
+//   kDisable - it holds no ECH key: it rejects without retry configs (a client goes on without ECH);
+//   kRotate  - it holds a new key for every connection: it rejects every offer, each time with that
+//              connection's key as its retry configs, which the client's retry finds stale already.
+enum class Mode { kAccept, kRetry, kDisable, kRotate };
 
 struct Options {
   std::string host = "127.0.0.1";
@@ -43,6 +45,14 @@ struct HelloFacts {
 };
 bool hello_facts(std::string_view client_hello, HelloFacts* out);
 
+// The echo's answer, in JSON, for a request (`method`, `path`) on a connection whose ClientHello
+// arrived as `outer_hello` (a handshake message; the outer one under ECH) and, when the server
+// decrypted it, `inner_hello`; `accepted`: the server accepted ECH; `server_name`: the SNI the
+// handshake went by (the inner one when accepted). One shape over TCP and over QUIC:
+//   {"method","path","ech":{"offered","accepted"},"outerSni","innerSni","outerHello","innerHello"}
+std::string answer_json(std::string_view method, std::string_view path, std::string_view outer_hello,
+                        std::string_view inner_hello, bool accepted, std::string_view server_name);
+
 // One ECH key of a server: the SSL_ECH_KEYS holding it as a retry config, and the ECHConfigList
 // (raw) a client offers for it. X25519 / HKDF-SHA256, as BoringSSL's configs are.
 struct EchKey {
@@ -60,6 +70,10 @@ class Server {
   virtual uint16_t port() const = 0;
   // The ECHConfigList (raw) a client should offer for this server.
   virtual const std::string& ech_config_list() const = 0;
+  // The keys the next connection is served with (null in kDisable): the same every time, a new key
+  // each call in kRotate. For another endpoint that must hold the same (the echo's HTTP/3 side); io
+  // thread; valid until the next call.
+  virtual SSL_ECH_KEYS* next_connection_keys() = 0;
   // Stops accepting and closes every connection (io thread).
   virtual void close() = 0;
 };

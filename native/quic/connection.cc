@@ -188,6 +188,7 @@ class Connection final : public ClientConnection,
   bool closed() const override { return closed_; }
   void set_listener(std::weak_ptr<ConnectionListener> listener) override { listener_ = std::move(listener); }
   const SSL* tls() const override { return established_ ? ssl_.get() : nullptr; }
+  const std::string& ech_retry_configs() const override { return ech_retry_configs_; }
 
   void close() override {
     if (closed_) return;
@@ -785,6 +786,11 @@ class Connection final : public ClientConnection,
     }
     if (rv == NGTCP2_ERR_CRYPTO) {
       const uint8_t alert = ngtcp2_conn_get_tls_alert(conn_.get());
+      if (options_.ech_rejected && options_.ech_rejected(ssl_.get(), &ech_retry_configs_)) {
+        write_connection_close_tls(alert);  // ech_required (RFC 9849 §6.1.6)
+        return fail_connection(
+            Error{ErrorCode::kEchRejected, Stage::kTls, "the server rejected the Encrypted ClientHello"});
+      }
       const long verify = SSL_get_verify_result(ssl_.get());
       const bool cert = certificate_alert(alert) || verify != X509_V_OK;
       std::string why = "QUIC TLS handshake failed";
@@ -1011,6 +1017,7 @@ class Connection final : public ClientConnection,
   std::weak_ptr<ConnectionListener> listener_;
   std::string http3_failure_;
   std::string callback_error_;
+  std::string ech_retry_configs_;  // Options::ech_rejected's
   Error closed_error_;
   bool started_ = false;
   bool established_ = false;

@@ -6,7 +6,8 @@
 //
 // Stages and their deadlines:
 //   handshake: from start() until the handshake completes (Options::handshake_timeout_ms)
-//              -> ERR_TIMEOUT, stage tls; a TLS alert -> ERR_TLS_HANDSHAKE / ERR_TLS_CERT.
+//              -> ERR_TIMEOUT, stage tls; a TLS alert -> ERR_TLS_HANDSHAKE / ERR_TLS_CERT; a rejected
+//              Encrypted ClientHello -> ERR_ECH_REJECTED (Options::ech_rejected).
 //   read:      per request, from the moment it is sent until its head arrives (stage headers), then
 //              between body bytes (stage body) (Options::read_timeout_ms) -> ERR_TIMEOUT.
 //   idle:      QUIC's max_idle_timeout (Options::idle_timeout_ms): the connection closes silently;
@@ -84,6 +85,12 @@ struct Options {
   // The HTTP/3 layer's shape (Profile::http3): SETTINGS, GREASE, PRIORITY_UPDATE, QPACK. Default:
   // nghttp3's own.
   Http3Profile http3;
+  // After a failed handshake: whether the server rejected a real Encrypted ClientHello that
+  // shape_client_hello_ssl set up, and if so its retry configs ("" = none). Reading BoringSSL's
+  // reason is the TLS layer's (tls_context's ech_rejected). True fails the connection with
+  // ERR_ECH_REJECTED (stage tls), its retry configs kept in ech_retry_configs(): whoever opened the
+  // connection decides on the retry. Empty: a rejection is a plain handshake failure.
+  std::function<bool(SSL* ssl, std::string* retry_configs)> ech_rejected;
 };
 
 struct Request {
@@ -154,6 +161,8 @@ class ClientConnection {
   virtual void set_listener(std::weak_ptr<ConnectionListener> listener) = 0;
   // The TLS connection (the negotiated version and cipher), once established; else null.
   virtual const SSL* tls() const = 0;
+  // The server's ECH retry configs after a failure with ERR_ECH_REJECTED ("" = none, or no such failure).
+  virtual const std::string& ech_retry_configs() const = 0;
 };
 
 }  // namespace ctn::quic

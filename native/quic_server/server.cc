@@ -136,6 +136,10 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   static int on_new_connection_id(ngtcp2_conn*, ngtcp2_cid* cid, uint8_t* token, size_t len, void* user);
   static int on_remove_connection_id(ngtcp2_conn*, const ngtcp2_cid* cid, void* user);
   static void random_bytes(uint8_t* dest, size_t len, const ngtcp2_rand_ctx*) { RAND_bytes(dest, len); }
+  // BoringSSL's message callback (Options::report_hellos): the first ClientHello read (the outer one
+  // under ECH) and the ClientHelloInner it decrypted.
+  static void on_tls_message(int is_write, int, int content_type, const void* buf, size_t len, SSL*,
+                             void* arg);
 
   // ---- nghttp3 callbacks ----
   struct H3;
@@ -171,7 +175,8 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   size_t recorded_bytes_ = 0;
   bool recording_truncated_ = false;
   std::string key_log_;
-  std::string app_error_;  // why the HTTP/3 layer failed
+  std::string client_hello_, inner_client_hello_;  // Options::report_hellos
+  std::string app_error_;                          // why the HTTP/3 layer failed
   uint64_t app_error_code_ = kH3NoError;
   size_t first_flight_seen_ = 0;
   bool finished_ = false;
@@ -353,6 +358,7 @@ class ServerImpl final : public Server, public std::enable_shared_from_this<Serv
     }
     const uint64_t id = ++last_connection_;
     auto c = std::make_shared<Connection>(shared_from_this(), id, local_, from);
+    if (options_.before_connection) options_.before_connection(ctx_.get(), id);
     if (!c->open(hd, ctx_.get())) {
       for (const std::string& cid : c->cids) routes_.erase(cid);
       ++stats_.datagrams_dropped;
@@ -467,6 +473,10 @@ bool Connection::open(const ngtcp2_pkt_hd& hd, SSL_CTX* tls) {
   if (!ssl_) return false;
   SSL_set_app_data(ssl_.get(), &conn_ref_);
   SSL_set_accept_state(ssl_.get());
+  if (o.report_hellos) {
+    SSL_set_msg_callback(ssl_.get(), &Connection::on_tls_message);
+    SSL_set_msg_callback_arg(ssl_.get(), this);
+  }
   ngtcp2_conn_set_tls_native_handle(conn, ssl_.get());
   cids.push_back(cid_key(scid.data, scid.datalen));
   server_->route(cids.back(), id_);
@@ -542,7 +552,22 @@ void Connection::finish() {
 // ---- stage: handshake, then HTTP/3 ----
 
 int Connection::on_handshake_completed(ngtcp2_conn*, void* user) {
-  return guarded(user, [](Connection& c) { return c.start_http3() ? 0 : NGTCP2_ERR_CALLBACK_FAILURE; });
+  return guarded(user, [](Connection& c) {
+    SSL_set_msg_callback(c.ssl_.get(), nullptr);  // both hellos are in by now
+    return c.start_http3() ? 0 : NGTCP2_ERR_CALLBACK_FAILURE;
+  });
+}
+
+void Connection::on_tls_message(int is_write, int, int content_type, const void* buf, size_t len, SSL*,
+                                void* arg) {
+  auto& c = *static_cast<Connection*>(arg);
+  const std::string_view bytes(static_cast<const char*>(buf), len);
+  if (is_write || bytes.empty() || bytes.size() > 64 * 1024) return;
+  if (content_type == SSL3_RT_HANDSHAKE && bytes[0] == SSL3_MT_CLIENT_HELLO && c.client_hello_.empty()) {
+    c.client_hello_.assign(bytes);
+  } else if (content_type == SSL3_RT_CLIENT_HELLO_INNER && c.inner_client_hello_.empty()) {
+    c.inner_client_hello_.assign(bytes);
+  }
 }
 
 // The 1-RTT keys exist as soon as our handshake flight is written: HTTP/3 starts there, so its
@@ -772,6 +797,13 @@ void Connection::dispatch_completed() {
     e.datagrams = datagrams_;
     e.key_log = key_log_;
     e.recording_truncated = recording_truncated_;
+    if (server_->options().report_hellos) {
+      e.client_hello = client_hello_;
+      e.ech_accepted = SSL_ech_accepted(ssl_.get()) != 0;
+      if (e.ech_accepted) e.inner_client_hello = inner_client_hello_;
+      const char* name = SSL_get_servername(ssl_.get(), TLSEXT_NAMETYPE_host_name);
+      e.server_name = name ? name : "";
+    }
     server_->deliver(std::move(e));
     if (finished_) return;
   }

@@ -26,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include <openssl/base.h>
 #include <asio/io_context.hpp>
 #include <asio/ip/udp.hpp>
 
@@ -52,6 +53,13 @@ struct RequestEvent {
   std::vector<RecordedDatagram> datagrams;
   std::string key_log;
   bool recording_truncated = false;  // max_recorded_bytes was reached: later datagrams are missing
+  // With Options::report_hellos: the ClientHello as it arrived (the outer one under ECH), the
+  // decrypted ClientHelloInner ("" unless ECH was accepted), whether ECH was accepted, and the SNI
+  // the handshake went by (the inner hello's when accepted; "" when none).
+  std::string client_hello;
+  std::string inner_client_hello;
+  bool ech_accepted = false;
+  std::string server_name;
 };
 
 // A datagram that begins with a long-header packet (a client's Initial, Handshake or 0-RTT), as it
@@ -83,6 +91,14 @@ struct Options {
   // behaves like caddy (literals only).
   uint64_t qpack_max_table_capacity = 4096;
   uint64_t qpack_blocked_streams = 16;
+  // Whether each request reports its connection's hellos (RequestEvent::client_hello and after), to
+  // see a client's Encrypted ClientHello (RFC 9849).
+  bool report_hellos = false;
+  // Optional: called with the server's TLS context before each new connection's handshake (1, 2,
+  // ...), e.g. to give it ECH keys or change them between connections (SSL_CTX_set1_ech_keys; with
+  // none every offer is rejected without retry configs), as the echo's TCP endpoint
+  // (native/ech_server) holds them.
+  std::function<void(SSL_CTX* ctx, uint64_t connection)> before_connection;
   // Called for each complete request. The server answers when respond() is called for it; until then
   // the stream stays open (it counts against max_streams_per_connection).
   std::function<void(RequestEvent&&)> on_request;

@@ -608,6 +608,23 @@ namespace {
 // trust_anchors (0xca34) and ECH GREASE.
 bool add_hello_extensions(SSL* ssl, const TlsProfile& t, const std::vector<std::string>& offered,
                           Error* error);
+
+// Chrome (SSLClientSocketImpl::Init, and QuicSessionPool's TLS over QUIC alike) enables ECH GREASE
+// and, when DNS gave a config list, sets it too: BoringSSL then sends the real offer, or GREASE when
+// no config in the list is usable. A list it cannot parse fails the connection there
+// (ERR_INVALID_ECH_CONFIG_LIST).
+bool set_ech_config_list(SSL* ssl, const TlsProfile& t, std::string_view ech_config_list, Error* error) {
+  if (ech_config_list.empty() || !sends_real_ech(t)) return true;
+  if (SSL_set1_ech_config_list(ssl, reinterpret_cast<const uint8_t*>(ech_config_list.data()),
+                               ech_config_list.size())) {
+    return true;
+  }
+  ERR_clear_error();
+  *error = Error{ErrorCode::kInvalidOption, Stage::kTls,
+                 "the ECHConfigList cannot be parsed (Chrome fails such a connection with "
+                 "ERR_INVALID_ECH_CONFIG_LIST)"};
+  return false;
+}
 }  // namespace
 
 std::string_view ech_status_name(EchStatus status) {
@@ -672,19 +689,8 @@ bool prepare_connection(SSL* ssl, const Profile& profile, const TlsOptions& opti
       return false;
     }
   }
-  // Chrome (SSLClientSocketImpl::Init) enables ECH GREASE and, when DNS gave a config list, sets
-  // it too: BoringSSL then sends the real offer, or GREASE when no config in the list is usable.
-  // A list it cannot parse fails the connection there (ERR_INVALID_ECH_CONFIG_LIST).
-  if (!ech_config_list.empty() && sends_real_ech(profile.tls) &&
-      !SSL_set1_ech_config_list(ssl, reinterpret_cast<const uint8_t*>(ech_config_list.data()),
-                                ech_config_list.size())) {
-    ERR_clear_error();
-    *error = Error{ErrorCode::kInvalidOption, Stage::kTls,
-                   "the ECHConfigList cannot be parsed (Chrome fails such a connection with "
-                   "ERR_INVALID_ECH_CONFIG_LIST)"};
-    return false;
-  }
-  return add_hello_extensions(ssl, profile.tls, offered_alpn(profile, options), error);
+  return set_ech_config_list(ssl, profile.tls, ech_config_list, error) &&
+         add_hello_extensions(ssl, profile.tls, offered_alpn(profile, options), error);
 }
 
 bool shape_quic_context(SSL_CTX* ctx, const TlsProfile& t, Error* error) {
@@ -700,8 +706,8 @@ bool shape_quic_context(SSL_CTX* ctx, const TlsProfile& t, Error* error) {
   return shape_context(ctx, t, t.alpn, false, true, error);
 }
 
-bool prepare_quic_connection(SSL* ssl, const TlsProfile& t, Error* error) {
-  return add_hello_extensions(ssl, t, t.alpn, error);
+bool prepare_quic_connection(SSL* ssl, const TlsProfile& t, Error* error, std::string_view ech_config_list) {
+  return set_ech_config_list(ssl, t, ech_config_list, error) && add_hello_extensions(ssl, t, t.alpn, error);
 }
 
 namespace {

@@ -141,10 +141,12 @@ bool ech_rejected(SSL* ssl, uint32_t packed_error, std::string* retry_configs);
 // QUIC (RFC 9001): the ClientHello inside the Initial, shaped by `t` (a Profile's quic_tls). The
 // first shapes a QUIC connection's own SSL_CTX after ngtcp2 configured it (refusing with
 // ERR_UNSUPPORTED_FINGERPRINT what cannot be sent, or a hello that offers below TLS 1.3); the second
-// adds what BoringSSL takes per SSL object (ALPS, trust_anchors, ECH GREASE), after SSL_new.
-// The QUIC connection sets ALPN, SNI and the name check itself.
+// adds what BoringSSL takes per SSL object (ALPS, trust_anchors, ECH GREASE, and a real ECH offer
+// for `ech_config_list` as prepare_connection makes one), after SSL_new. The QUIC connection sets
+// ALPN, SNI and the name check itself.
 bool shape_quic_context(SSL_CTX* ctx, const TlsProfile& t, Error* error);
-bool prepare_quic_connection(SSL* ssl, const TlsProfile& t, Error* error);
+bool prepare_quic_connection(SSL* ssl, const TlsProfile& t, Error* error,
+                             std::string_view ech_config_list = {});
 
 // After a failed handshake: ERR_TLS_CERT with the verifier's reason, or ERR_TLS_HANDSHAKE.
 // `packed_error` is the BoringSSL error code Asio reported (0 when the failure was not TLS's).

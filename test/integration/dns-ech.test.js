@@ -20,6 +20,7 @@ let client;
 beforeAll(async () => {
   echo = await startEchEchoServer({
     mode: 'accept',
+    quic: true,
     cert: path.join(certDir, 'ech-server.pem'),
     key: path.join(certDir, 'ech-server-key.pem'),
   });
@@ -80,4 +81,18 @@ test('two identities each resolve and send real ECH on their own connections', a
   });
   expect([a.fingerprint.ech, b.fingerprint.ech]).toEqual(['real', 'real']);
   expect(a.connection.id).not.toBe(b.connection.id);
+});
+
+test("over HTTP/3 the same HTTPS record's ech parameter makes the QUIC hello a real ECH, accepted", async () => {
+  const r = await client.get(`https://${NAME}:${echo.port}/ech`, {
+    profile: 'chrome_156',
+    insecureSkipVerify: true,
+    http3: 'force',
+    identity: 'h3',
+  });
+  expect(r.protocol).toBe('h3');
+  expect(r.data.ech).toEqual({ offered: true, accepted: true });
+  expect(r.data.innerSni).toBe(NAME);
+  expect(r.data.outerSni).toBe('ech-public.test');
+  expect(r.fingerprint.ech).toBe('real');
 });

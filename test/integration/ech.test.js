@@ -4,7 +4,8 @@
 // public_name, and the server answers it with a certificate valid for that name. The client takes
 // that as an authenticated rejection without retry configs and reconnects without ECH, as Chrome
 // does ("secure disable"). The accepted path and the retry configs are in the native suite
-// (test/native/engine_ech_test.cc: a BoringSSL server with ECH keys).
+// (test/native/engine_ech_test.cc: a BoringSSL server with ECH keys) and against the ECH echo below,
+// over TCP and over HTTP/3.
 const crypto = require('node:crypto');
 const path = require('node:path');
 const initCycleTLS = require('../..');
@@ -14,10 +15,14 @@ const { ja4 } = require('../../dist/echo/ja');
 const { startServer, uniquePort } = require('../helpers/servers');
 
 const certDir = path.join(__dirname, '..', 'fixtures', 'certs');
-/** The echo's ECH endpoint (native/ech_server): certificate for localhost and ech-public.test. */
-function echEcho(mode) {
+/**
+ * The echo's ECH endpoint (native/ech_server): certificate for localhost and ech-public.test; with `quic`, its
+ * HTTP/3 side too (native/quic_server, the same keys and answers).
+ */
+function echEcho(mode, quic = false) {
   return startEchEchoServer({
     mode,
+    quic,
     cert: path.join(certDir, 'ech-server.pem'),
     key: path.join(certDir, 'ech-server-key.pem'),
   });
@@ -164,11 +169,89 @@ describe('against the ECH echo (BoringSSL holding ECH keys)', () => {
     expect(r.data.innerHello).toBeNull();
   });
 
+  test('a server whose key changes with every connection: the retry is rejected too, ERR_ECH_REJECTED', async () => {
+    const echo = start('rotate');
+    const r = await client.get(echo.url('/rotate'), {
+      profile: 'chrome_156',
+      echConfigList: echo.echConfigList,
+    });
+    expect(r.error).toMatchObject({ code: 'ERR_ECH_REJECTED', stage: 'tls' });
+  });
+
   test('without a config list the hello GREASEs ECH as before', async () => {
     const echo = start('accept');
     const r = await client.get(echo.url('/grease'), { profile: 'chrome_156' });
     expect(r.data.ech).toEqual({ offered: true, accepted: false });
     expect(r.data.outerSni).toBe('localhost');
+  });
+});
+
+describe('over HTTP/3, against the ECH echo', () => {
+  const echoes = [];
+  afterAll(() => Promise.all(echoes.map((e) => e.close())));
+  const start = (mode) => {
+    const e = echEcho(mode, true);
+    echoes.push(e);
+    return e;
+  };
+  const h3 = (echo, path, options) => client.get(echo.url(path), { http3: 'force', ...options });
+
+  test("chrome_156 over QUIC with the echo's config: accepted, the true name inside, public_name outside", async () => {
+    const echo = start('accept');
+    const r = await h3(echo, '/ech', { profile: 'chrome_156', echConfigList: echo.echConfigList });
+    expect(r.status).toBe(200);
+    expect(r.protocol).toBe('h3');
+    const answer = r.data;
+    expect(answer.ech).toEqual({ offered: true, accepted: true });
+    expect(answer.outerSni).toBe('ech-public.test');
+    expect(answer.innerSni).toBe('localhost');
+    expect(r.fingerprint.ech).toBe('real');
+    // The inner hello is the preset's QUIC hello (ALPN h3, quic_transport_parameters); the outer one
+    // keeps its shape: every extension of the inner one is there too (or compressed into it).
+    const inner = echInnerHello(answer);
+    const outer = parseClientHello(Buffer.from(answer.outerHello, 'hex'));
+    expect(inner.ja4).toMatch(/^t13d\d{4}h3_/);
+    expect(inner.extensions).toContain(57);
+    const outerIds = new Set(outer.extensions.map((e) => e.id));
+    for (const id of inner.extensions) expect(outerIds.has(id) || id === 0).toBe(true);
+    expect(r.fingerprint.quicJa4).toMatch(/^q13d\d{4}h3_/); // the fingerprint describes the outer hello
+  });
+
+  test('a server with another key: rejected with retry configs, a second QUIC connection, accepted', async () => {
+    const echo = start('retry');
+    const r = await h3(echo, '/retry', { profile: 'chrome_156', echConfigList: echo.echConfigList });
+    expect(r.protocol).toBe('h3');
+    expect(r.data.ech.accepted).toBe(true);
+    expect(r.data.innerSni).toBe('localhost');
+    expect(r.fingerprint.ech).toBe('real');
+  });
+
+  test('a server whose key changes with every connection: the second QUIC connection is rejected too', async () => {
+    const echo = start('rotate');
+    const r = await h3(echo, '/rotate', { profile: 'chrome_156', echConfigList: echo.echConfigList });
+    expect(r.error).toMatchObject({
+      code: 'ERR_ECH_REJECTED',
+      stage: 'tls',
+      message: expect.stringContaining('again after its retry configs'),
+    });
+  });
+
+  // GREASE, the true name in the clear: secure disable after the first connection; no config; Firefox.
+  test.each([
+    ['a server holding no key: secure disable, a second QUIC connection', 'disable', 'chrome_156', true],
+    ['without a config list the QUIC hello GREASEs ECH as before', 'accept', 'chrome_156', false],
+    ['firefox_153 over QUIC keeps its ECH GREASE with a config list', 'accept', 'firefox_153', true],
+  ])('%s', async (_, mode, profile, withConfig) => {
+    const echo = start(mode);
+    const r = await h3(echo, '/grease', {
+      profile,
+      ...(withConfig ? { echConfigList: echo.echConfigList } : {}),
+    });
+    expect(r.protocol).toBe('h3');
+    expect(r.data.ech).toEqual({ offered: true, accepted: false });
+    expect(r.data.outerSni).toBe('localhost');
+    expect(r.data.innerHello).toBeNull();
+    expect(r.fingerprint.ech).toBe('grease');
   });
 });
 

@@ -1,17 +1,26 @@
 // Real Encrypted ClientHello (RFC 9849) through the engine, against the test server holding ECH keys
 // (BoringSSL's server side): the offer accepted with the preset's hello inside, the retry with the
 // server's retry configs, Chrome's "secure disable" without them, a second rejection, a config list
-// the stack cannot parse, and GREASE as before without a list.
+// the stack cannot parse, and GREASE as before without a list. Then the same over HTTP/3, against
+// the echo's QUIC server (quic_server) holding ECH keys.
 #include <openssl/base64.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ech_server/ech_server.h"
 #include "engine_harness.h"
+#include "fingerprint/fingerprint.h"
+#include "quic_server/server.h"
+#include "quic_server_thread.h"
 
 namespace ctn_test {
 namespace {
@@ -112,12 +121,42 @@ int order_breaks(const std::vector<uint16_t>& inner, const std::vector<uint16_t>
   return breaks;
 }
 
+bool offers_ech(const Hello& h) {
+  return std::find(h.extensions.begin(), h.extensions.end(), 0xfe0d) != h.extensions.end();
+}
+
+// A hello that went without a real offer, as without a config (or after Chrome's secure disable):
+// the true name in the clear, ECH GREASE, nothing for the server to decrypt.
+void expect_grease_in_clear(const std::string& outer_message, const std::string& inner_message) {
+  const Hello h = parse_hello(outer_message);
+  EXPECT_EQ(h.server_name, "localhost");
+  EXPECT_TRUE(offers_ech(h));
+  EXPECT_TRUE(inner_message.empty());
+}
+
+// What the server saw of an accepted offer: the handshake went by the inner SNI (the request's
+// host), the observer saw the config's public_name only. The outer and inner hellos, parsed.
+std::pair<Hello, Hello> accepted_hellos(bool accepted, const std::string& server_name,
+                                        const std::string& outer_message, const std::string& inner_message) {
+  EXPECT_TRUE(accepted);
+  EXPECT_EQ(server_name, "localhost");
+  const Hello outer = parse_hello(outer_message);
+  const Hello inner = parse_hello(inner_message);
+  EXPECT_TRUE(outer.ok && inner.ok);
+  EXPECT_EQ(outer.server_name, kPublicName);
+  EXPECT_EQ(inner.server_name, "localhost");
+  return {outer, inner};
+}
+
 class EngineEchTest : public EngineFixture {
  protected:
   // A request to the server as https://localhost:<port>/ with `profile` (a preset id).
   RequestSpec ech_request(const TestServer& server, const std::string& profile,
                           const std::string& config_list) {
-    RequestSpec r = loopback_request(next_id_++, true, "localhost", server.port());
+    return ech_request(server.port(), profile, config_list);
+  }
+  RequestSpec ech_request(uint16_t port, const std::string& profile, const std::string& config_list) {
+    RequestSpec r = loopback_request(next_id_++, true, "localhost", port);
     r.custom_profile = nullptr;
     r.profile = profile;
     r.ech_config_list = config_list.empty() ? "" : base64(config_list);
@@ -153,13 +192,8 @@ TEST_F(EngineEchTest, Chrome156OffersRealEchTheServerAccepts) {
   EXPECT_EQ(r.body, "inner");
   const auto hellos = server.hellos();
   ASSERT_EQ(hellos.size(), 1u);
-  EXPECT_TRUE(hellos[0].ech_accepted);
-  EXPECT_EQ(hellos[0].server_name, "localhost");  // the inner SNI: the request's host
-  const Hello outer = parse_hello(hellos[0].outer);
-  const Hello inner = parse_hello(hellos[0].inner);
-  ASSERT_TRUE(outer.ok && inner.ok);
-  EXPECT_EQ(outer.server_name, kPublicName);  // the observer sees the config's public_name only
-  EXPECT_EQ(inner.server_name, "localhost");
+  const auto [outer, inner] =
+      accepted_hellos(hellos[0].ech_accepted, hellos[0].server_name, hellos[0].outer, hellos[0].inner);
 
   // The preset's own hello, without ECH, from a second engine-fresh connection to a plain server.
   TestServer plain(TestServer::respond_always(response("plain")),
@@ -218,11 +252,7 @@ TEST_F(EngineEchTest, RejectedWithoutRetryConfigsReconnectsWithGreaseOnly) {
   ASSERT_EQ(hellos.size(), 2u);
   EXPECT_EQ(parse_hello(hellos[0].outer).server_name, kPublicName);
   EXPECT_FALSE(hellos[0].ech_accepted);
-  // Chrome's secure disable: the true name in the clear, ECH GREASE as without a config.
-  const Hello second = parse_hello(hellos[1].outer);
-  EXPECT_EQ(second.server_name, "localhost");
-  EXPECT_NE(std::find(second.extensions.begin(), second.extensions.end(), 0xfe0d), second.extensions.end());
-  EXPECT_TRUE(hellos[1].inner.empty());
+  expect_grease_in_clear(hellos[1].outer, hellos[1].inner);  // Chrome's secure disable
   EXPECT_FALSE(hellos[1].ech_accepted);
 }
 
@@ -271,10 +301,7 @@ TEST_F(EngineEchTest, WithoutAConfigListTheHelloGreasesAsBefore) {
   ASSERT_TRUE(r.ok()) << r.describe();
   const auto hellos = server.hellos();
   ASSERT_EQ(hellos.size(), 1u);
-  const Hello h = parse_hello(hellos[0].outer);
-  EXPECT_EQ(h.server_name, "localhost");
-  EXPECT_NE(std::find(h.extensions.begin(), h.extensions.end(), 0xfe0d), h.extensions.end());
-  EXPECT_TRUE(hellos[0].inner.empty());
+  expect_grease_in_clear(hellos[0].outer, hellos[0].inner);
 }
 
 TEST_F(EngineEchTest, Firefox153KeepsNssSizedGreaseWithAConfigList) {
@@ -289,6 +316,171 @@ TEST_F(EngineEchTest, Firefox153KeepsNssSizedGreaseWithAConfigList) {
   ASSERT_EQ(hellos.size(), 1u);
   EXPECT_FALSE(hellos[0].ech_accepted);
   EXPECT_EQ(parse_hello(hellos[0].outer).server_name, "localhost");
+}
+
+// ---- over HTTP/3 ----
+
+std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The echo's HTTP/3 endpoint on its own io thread, certified for localhost and the public_name,
+// holding `keys(connection)`'s ECH keys from each new connection on (null: none yet). Each request is
+// answered "ok" and kept with its connection's hellos.
+struct QuicEchServer : QuicServerThread {
+  explicit QuicEchServer(std::function<SSL_ECH_KEYS*(uint64_t)> keys) {
+    ctn::quic_server::Options options;
+    options.certificate_pem = read_file(cert_dir() / "ech-server.pem");
+    options.private_key_pem = read_file(cert_dir() / "ech-server-key.pem");
+    options.report_hellos = true;
+    options.before_connection = [keys = std::move(keys)](SSL_CTX* ctx, uint64_t connection) {
+      if (SSL_ECH_KEYS* held = keys(connection)) SSL_CTX_set1_ech_keys(ctx, held);
+    };
+    options.on_request = [this](ctn::quic_server::RequestEvent&& e) {
+      server->respond(e.connection, e.stream, ctn::quic_server::Reply{200, {}, "ok"});
+      std::lock_guard lock(mutex);
+      events.push_back(std::move(e));
+    };
+    start(std::move(options));
+  }
+  ~QuicEchServer() { stop(); }
+  std::vector<ctn::quic_server::RequestEvent> requests() {
+    std::lock_guard lock(mutex);
+    return events;
+  }
+  // The connections the server took (handshakes begun).
+  uint64_t connections() { return stats().connections_accepted; }
+
+  std::mutex mutex;
+  std::vector<ctn::quic_server::RequestEvent> events;
+};
+
+class EngineQuicEchTest : public EngineEchTest {
+ protected:
+  RequestSpec h3_request(const QuicEchServer& server, const std::string& profile,
+                         const std::string& config_list) {
+    RequestSpec r = ech_request(server.port(), profile, config_list);
+    r.http3 = "force";
+    r.timeout_ms = 20'000;
+    return r;
+  }
+};
+
+TEST_F(EngineQuicEchTest, Chrome156OffersRealEchOverQuicTheServerAccepts) {
+  const EchKey key = make_ech_key(1);
+  QuicEchServer server([&](uint64_t) { return key.keys.get(); });
+  const uint64_t id = submit(h3_request(server, "chrome_156", key.config_list));
+  AWAIT(r, id);
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_EQ(r.connection.alpn, "h3");
+  ASSERT_TRUE(r.connection.fingerprint);
+  EXPECT_EQ(r.connection.fingerprint->ech, ctn::fingerprint::EchSent::kReal);
+  const auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  const auto [outer, inner] = accepted_hellos(requests[0].ech_accepted, requests[0].server_name,
+                                              requests[0].client_hello, requests[0].inner_client_hello);
+
+  // The preset's QUIC hello without ECH, from a fresh connection to a server holding no key.
+  QuicEchServer plain([](uint64_t) { return nullptr; });
+  const uint64_t plain_id = submit(h3_request(plain, "chrome_156", ""));
+  AWAIT(p, plain_id);
+  ASSERT_TRUE(p.ok()) << p.describe();
+  ASSERT_EQ(plain.requests().size(), 1u);
+  const Hello fresh = parse_hello(plain.requests()[0].client_hello);
+  ASSERT_TRUE(fresh.ok);
+  EXPECT_EQ(p.connection.fingerprint->ech, ctn::fingerprint::EchSent::kGrease);
+
+  // Outside, the preset's QUIC hello (the same extensions, quic_transport_parameters among them;
+  // ECH's now real); inside, the same hello as BoringSSL writes a ClientHelloInner: a QUIC hello
+  // is TLS 1.3 only already, so nothing of it is dropped.
+  EXPECT_EQ(sorted(outer.extensions), sorted(fresh.extensions));
+  EXPECT_EQ(outer.ciphers, fresh.ciphers);
+  EXPECT_NE(std::find(outer.extensions.begin(), outer.extensions.end(), 57), outer.extensions.end());
+  EXPECT_EQ(sorted(inner.extensions), sorted(without(fresh.extensions, {21})));
+  EXPECT_EQ(sorted(inner.ciphers), sorted(fresh.ciphers));
+  EXPECT_LE(order_breaks(inner.extensions, outer.extensions), 1) << "inner extensions out of order";
+}
+
+TEST_F(EngineQuicEchTest, RejectedWithRetryConfigsReconnectsOnceOverQuicWithThem) {
+  const EchKey stale = make_ech_key(1);
+  const EchKey current = make_ech_key(2);
+  QuicEchServer server([&](uint64_t) { return current.keys.get(); });
+  const uint64_t id = submit(h3_request(server, "chrome_156", stale.config_list));
+  AWAIT(r, id);
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_EQ(r.connection.alpn, "h3");
+  EXPECT_EQ(r.connection.fingerprint->ech, ctn::fingerprint::EchSent::kReal);
+  const auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 1u);  // the rejected connection carried none
+  EXPECT_TRUE(requests[0].ech_accepted);
+  EXPECT_EQ(requests[0].server_name, "localhost");
+  EXPECT_EQ(parse_hello(requests[0].client_hello).server_name, kPublicName);
+  EXPECT_EQ(server.connections(), 2u);
+  EXPECT_EQ(connections_opened(), 2u);
+  EXPECT_EQ(engine_->stats().exchanges, 1u);  // the exchange is counted once
+}
+
+TEST_F(EngineQuicEchTest, RejectedWithoutRetryConfigsReconnectsOverQuicWithGreaseOnly) {
+  const EchKey offered = make_ech_key(1);
+  QuicEchServer server([](uint64_t) { return nullptr; });
+  const uint64_t id = submit(h3_request(server, "chrome_156", offered.config_list));
+  AWAIT(r, id);
+  ASSERT_TRUE(r.ok()) << r.describe();
+  EXPECT_EQ(r.connection.fingerprint->ech, ctn::fingerprint::EchSent::kGrease);
+  const auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  expect_grease_in_clear(requests[0].client_hello, requests[0].inner_client_hello);  // secure disable
+  EXPECT_FALSE(requests[0].ech_accepted);
+  EXPECT_EQ(server.connections(), 2u);
+}
+
+TEST_F(EngineQuicEchTest, SecondRejectionOverQuicFailsWithErrEchRejected) {
+  const EchKey stale = make_ech_key(1);
+  const EchKey first = make_ech_key(2);
+  const EchKey second = make_ech_key(3);
+  QuicEchServer server(
+      [&](uint64_t connection) { return connection == 1 ? first.keys.get() : second.keys.get(); });
+  const uint64_t id = submit(h3_request(server, "chrome_156", stale.config_list));
+  AWAIT(r, id);
+  EXPECT_EQ(r.code(), "ERR_ECH_REJECTED") << r.describe();
+  EXPECT_EQ(r.stage(), "tls") << r.describe();
+  EXPECT_EQ(r.error->message, "the server rejected the Encrypted ClientHello again after its retry configs");
+  EXPECT_TRUE(server.requests().empty());
+  EXPECT_EQ(server.connections(), 2u);
+}
+
+TEST_F(EngineQuicEchTest, UnparseableConfigListFailsOverQuicAsOverTcp) {
+  QuicEchServer server([](uint64_t) { return nullptr; });
+  const uint64_t id = submit(h3_request(server, "chrome_156", std::string("\x00\x04\xfe\x0d\x00\x09", 6)));
+  AWAIT(r, id);
+  EXPECT_EQ(r.code(), "ERR_INVALID_OPTION") << r.describe();
+  EXPECT_EQ(r.stage(), "tls");
+  EXPECT_EQ(server.connections(), 0u);
+}
+
+TEST_F(EngineQuicEchTest, WithoutAConfigListTheQuicHelloGreasesAsBefore) {
+  QuicEchServer server([](uint64_t) { return nullptr; });
+  const uint64_t id = submit(h3_request(server, "chrome_156", ""));
+  AWAIT(r, id);
+  ASSERT_TRUE(r.ok()) << r.describe();
+  const auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  expect_grease_in_clear(requests[0].client_hello, requests[0].inner_client_hello);
+  EXPECT_EQ(server.connections(), 1u);
+}
+
+TEST_F(EngineQuicEchTest, Firefox153KeepsItsGreaseOverQuicWithAConfigList) {
+  const EchKey key = make_ech_key(1);
+  QuicEchServer server([&](uint64_t) { return key.keys.get(); });
+  const uint64_t id = submit(h3_request(server, "firefox_153", key.config_list));
+  AWAIT(r, id);
+  ASSERT_TRUE(r.ok()) << r.describe();
+  const auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_FALSE(requests[0].ech_accepted);
+  expect_grease_in_clear(requests[0].client_hello, requests[0].inner_client_hello);
+  EXPECT_EQ(r.connection.fingerprint->ech, ctn::fingerprint::EchSent::kGrease);
 }
 
 }  // namespace

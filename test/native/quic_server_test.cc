@@ -28,6 +28,7 @@
 
 #include "quic/connection.h"
 #include "quic_server/server.h"
+#include "quic_server_thread.h"
 
 namespace {
 
@@ -46,7 +47,7 @@ std::string read_file(const fs::path& p) {
 
 // A server on its own io thread; each request is answered with its method and path, the number of
 // datagrams recorded and the connection number.
-struct EchoServer {
+struct EchoServer : ctn_test::QuicServerThread {
   explicit EchoServer(ctn::quic_server::Options options = {}) {
     options.certificate_pem = read_file(cert_dir() / "server.pem");
     options.private_key_pem = read_file(cert_dir() / "server-key.pem");
@@ -72,21 +73,9 @@ struct EchoServer {
       std::lock_guard lock(mutex);
       first_flight.push_back(std::move(d));
     };
-    ctn::Error error;
-    server = ctn::quic_server::Server::create(io, std::move(options), &error);
-    EXPECT_TRUE(server) << error.message;
-    thread = std::thread([this] { io.run(); });
+    start(std::move(options));
   }
-  ~EchoServer() {
-    if (server) server->close();
-    work.reset();
-    thread.join();
-  }
-  ctn::quic_server::Stats stats() {
-    std::promise<ctn::quic_server::Stats> p;
-    asio::post(io, [&] { p.set_value(server->stats()); });
-    return p.get_future().get();
-  }
+  ~EchoServer() { stop(); }
   // Polls `done` on the server's stats (at most ~20 s).
   template <typename F>
   bool wait_for(F&& done) {
@@ -96,10 +85,6 @@ struct EchoServer {
     }
     return false;
   }
-  asio::io_context io;
-  asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
-  std::shared_ptr<ctn::quic_server::Server> server;
-  std::thread thread;
   std::mutex mutex;
   std::vector<RequestEvent> events;
   std::vector<ctn::quic_server::LongHeaderDatagram> first_flight;
