@@ -10,7 +10,8 @@ import type { FingerprintShape } from './fingerprint';
 
 /** The class the addon exports: requestPacked() takes a packed spec; onEvents gets flat batches. */
 export interface RawEngineClass {
-  new (onEvents: (flat: unknown[]) => void, options?: object): RawEngine;
+  /** onEvents gets a batch's flat values as its arguments (native/binding/marshal.h events_to_values). */
+  new (onEvents: (...flat: unknown[]) => void, options?: object): RawEngine;
 }
 interface RawEngine {
   requestPacked(id: number, values: Float64Array, text: string, body: Uint8Array | undefined): void;

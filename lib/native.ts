@@ -489,7 +489,7 @@ function wired(raw: RawAddon): Addon {
     private readonly headerListIds = new WeakMap<readonly string[], number>();
 
     constructor(onEvents: (batch: NativeEvent[]) => void, options?: object) {
-      super((flat) => onEvents(decodeEvents(flat)), options);
+      super((...flat: unknown[]) => onEvents(decodeEvents(flat)), options);
     }
 
     request(id: number, spec: NativeRequestSpec): void {

@@ -59,7 +59,8 @@ export interface EchEchoServer {
  * Starts the ECH echo on 127.0.0.1 (`port` 0: any). `cert`/`key`: PEM files valid for the names asked for and
  * for `publicName` (default ech-public.test). Modes: 'accept' holds the key of `echConfigList`; 'retry' holds
  * another key and rejects with it as retry configs; 'disable' holds none and rejects without retry configs;
- * 'rotate' holds a new key for each connection, so a client's retry is rejected again. `quic`: HTTP/3 too, on the same port number over UDP, with the same keys and answers (default false).
+ * 'rotate' holds a new key for each connection, so a client's retry is rejected again. `quic`: HTTP/3 too,
+ * on the same port number over UDP, with the same keys and answers (default false).
  */
 export function startEchEchoServer(options: {
   mode: EchServerMode;

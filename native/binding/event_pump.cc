@@ -94,11 +94,16 @@ void EventPump::drain(Napi::Env env, Napi::Function callback) {
         update_ref(env);
       }
     }
-    callback.Call({events_to_js(env, events, fingerprints_)});
-    if (env.IsExceptionPending()) {
-      // The JS side never throws from its event handler; if it ever does, surface it.
-      Napi::Error err = env.GetAndClearPendingException();
-      napi_fatal_exception(env, err.Value());
+    std::vector<napi_value> values;
+    for (size_t next = 0; next < events.size();) {
+      Napi::HandleScope chunk(env);
+      next = events_to_values(env, events, next, fingerprints_, &values);
+      callback.Call(values);
+      if (env.IsExceptionPending()) {
+        // The JS side never throws from its event handler; if it ever does, surface it.
+        Napi::Error err = env.GetAndClearPendingException();
+        napi_fatal_exception(env, err.Value());
+      }
     }
   }
   if (stopped && on_stopped_) on_stopped_(env);

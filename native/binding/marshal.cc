@@ -357,8 +357,8 @@ napi_value body_to_js(Napi::Env env, std::string& body) {
       env, owned->data(), owned->size(), [](Napi::Env, char*, std::string* s) { delete s; }, owned);
 }
 
-void append_event(Napi::Env env, Napi::Array& out, uint32_t& at, Event& e, FingerprintStrings& fingerprints) {
-  auto put = [&](napi_value v) { out.Set(at++, v); };
+void append_event(Napi::Env env, std::vector<napi_value>& out, Event& e, FingerprintStrings& fingerprints) {
+  auto put = [&](napi_value v) { out.push_back(v); };
   auto number = [&](double v) -> napi_value { return Napi::Number::New(env, v); };
   auto text = [&](const std::string& v) -> napi_value { return Napi::String::New(env, v); };
   switch (e.kind) {
@@ -464,13 +464,16 @@ Napi::Array FingerprintStrings::shape_of(
   return array;
 }
 
-Napi::Array events_to_js(Napi::Env env, std::vector<Event>& events, FingerprintStrings& fingerprints) {
-  Napi::Array out = Napi::Array::New(env);
-  uint32_t at = 0;
+size_t events_to_values(Napi::Env env, std::vector<Event>& events, size_t from,
+                        FingerprintStrings& fingerprints, std::vector<napi_value>* out) {
+  out->clear();
   fingerprints.begin_batch();
-  for (Event& e : events) append_event(env, out, at, e, fingerprints);
-  fingerprints.begin_batch();  // the batch's handles end with the caller's scope
-  return out;
+  size_t next = from;
+  for (; next < events.size() && out->size() < kMaxValuesPerCall; ++next) {
+    append_event(env, *out, events[next], fingerprints);
+  }
+  fingerprints.begin_batch();  // the values' handles end with the caller's scope
+  return next;
 }
 
 Napi::Object stats_to_js(Napi::Env env, const EngineStats& s, const share::HubStats* hs, bool closed) {

@@ -95,11 +95,18 @@ class FingerprintStrings {
   std::unordered_map<const fingerprint::OrderFreeFingerprint*, KeptShape> shapes_;
 };
 
-// A batch of events as one flat array, each event [type, id, ...its fields] (lib/native-wire.ts's
-// decodeEvents reads it back; a head's headers as one NUL-joined string, and after its fields the body and
-// the end that joined it in the queue, core/event_queue.h): array elements cost far less than a JS object's
-// named properties made through Node-API. Bodies move into their Buffers (no second copy of large ones).
-Napi::Array events_to_js(Napi::Env env, std::vector<Event>& events, FingerprintStrings& fingerprints);
+// A batch of events as flat values, each event [type, id, ...its fields] (lib/native-wire.ts's
+// decodeEvents reads them back; a head's headers as one NUL-joined string, and after its fields the
+// body and the end that joined it in the queue, core/event_queue.h). They go to JS as the arguments of
+// one call, not as elements of an array: Node-API sets an array's element through V8's generic
+// property path, some thousand instructions each, a head's sixteen the largest cost of a request
+// on the JS thread. Bodies move into their Buffers (no second copy of large ones).
+//
+// The events from `from` on, whole, until past kMaxValuesPerCall values: into `out` (cleared first);
+// returns the index of the first event left for the next call.
+constexpr size_t kMaxValuesPerCall = 4096;
+size_t events_to_values(Napi::Env env, std::vector<Event>& events, size_t from,
+                        FingerprintStrings& fingerprints, std::vector<napi_value>* out);
 
 // `share`: the hub's own counters when requests go through one.
 Napi::Object stats_to_js(Napi::Env env, const EngineStats& stats, const share::HubStats* share, bool closed);
