@@ -1,9 +1,10 @@
 // How a request spec goes into the addon and a batch of events comes out of it
 // (native/binding/marshal.h): packed, not as objects. Reading some thirty named properties through
 // Node-API per request, and writing a dozen per event, cost more than the rest of the request's
-// way through the engine; a Float64Array, one NUL-joined string and one flat array per batch cross
-// in a handful of calls. Only native.ts uses this: it hands lib the NativeEngine below, whose
-// request(id, spec) and onEvents(batch) keep the object shapes native.ts describes.
+// way through the engine; a Float64Array and one NUL-joined string per request, and a batch's values
+// as the arguments of one call, cross in a handful of calls. Only native.ts uses this: it hands lib
+// the NativeEngine below, whose request(id, spec) and onEvents(batch) keep the object shapes
+// native.ts describes.
 import type { NativeEvent, NativeRequestField, NativeRequestSpec } from './native';
 import { EventType } from './native';
 import type { FingerprintShape } from './fingerprint';
