@@ -154,36 +154,39 @@ bool read_packed_spec(Napi::Value values_js, Napi::Value text_js, Napi::Value bo
   };
   std::string_view bad_field;
   size_t index = 0, parts_expected = 0, headers_slot = 0;
-  visit_request_fields(*spec, [&](const RequestField& field, auto&) {
-    const size_t i = index++;
-    if (field.kind == FieldKind::kHeaders) headers_slot = i;
-    if (!bad_field.empty()) return;
-    if (i >= slots) {
-      bad_field = field.name;
-      return;
-    }
-    const double d = slot(i);
-    if (std::isnan(d)) return;
-    if (field.kind == FieldKind::kString || field.kind == FieldKind::kHex) parts_expected += 1;
-    if (field.kind == FieldKind::kStrings) {
-      // The count of strings; the parts bound it, as for the headers.
-      const std::optional<uint64_t> count = whole_number(d, text.size() + 1);
-      if (!count || static_cast<double>(*count) != d) {
-        bad_field = field.name;
-        return;
-      }
-      parts_expected += *count;
-    }
-    if (field.kind == FieldKind::kHeaders) {
-      // The count of header strings; the parts bound it (each is at least empty, with a NUL).
-      const std::optional<uint64_t> count = whole_number(d, text.size() + 1);
-      if (!count || *count % 2 != 0 || static_cast<double>(*count) != d) {
-        bad_field = field.name;
-        return;
-      }
-      parts_expected += *count;
-    }
-  });
+  // Both passes' visitors are inlined into the visit: called out of line, the dozen fields a default
+  // request leaves absent cost more than the ones it sets.
+  visit_request_fields(
+      *spec, [&](const RequestField& field, auto&) __attribute__((always_inline)) {
+        const size_t i = index++;
+        if (field.kind == FieldKind::kHeaders) headers_slot = i;
+        if (!bad_field.empty()) return;
+        if (i >= slots) {
+          bad_field = field.name;
+          return;
+        }
+        const double d = slot(i);
+        if (std::isnan(d)) return;
+        if (field.kind == FieldKind::kString || field.kind == FieldKind::kHex) parts_expected += 1;
+        if (field.kind == FieldKind::kStrings) {
+          // The count of strings; the parts bound it, as for the headers.
+          const std::optional<uint64_t> count = whole_number(d, text.size() + 1);
+          if (!count || static_cast<double>(*count) != d) {
+            bad_field = field.name;
+            return;
+          }
+          parts_expected += *count;
+        }
+        if (field.kind == FieldKind::kHeaders) {
+          // The count of header strings; the parts bound it (each is at least empty, with a NUL).
+          const std::optional<uint64_t> count = whole_number(d, text.size() + 1);
+          if (!count || *count % 2 != 0 || static_cast<double>(*count) != d) {
+            bad_field = field.name;
+            return;
+          }
+          parts_expected += *count;
+        }
+      });
   if (!bad_field.empty()) return invalid(bad_field);
   // The slot after the fields, when there is one: the id of a registered header list (NaN: none),
   // which stands for the headers field (then absent: the headers come from one place only).
@@ -207,47 +210,49 @@ bool read_packed_spec(Napi::Value values_js, Napi::Value text_js, Napi::Value bo
   // Pass 2: the values.
   size_t next_part = 0;
   index = 0;
-  visit_request_fields(*spec, [&](const RequestField& field, auto& member) {
-    using T = std::remove_cvref_t<decltype(member)>;
-    const double d = slot(index++);
-    if (!bad_field.empty()) return;
-    if (std::isnan(d)) {
-      if (field.required) bad_field = field.name;
-      return;
-    }
-    bool ok = false;
-    if constexpr (std::is_same_v<T, bool>) {
-      if ((ok = d == 0 || d == 1)) member = d == 1;
-    } else if constexpr (std::is_same_v<T, uint16_t> || std::is_same_v<T, uint64_t>) {
-      const std::optional<uint64_t> n = whole_number(d, field.kind == FieldKind::kPort ? 65535 : field.max);
-      if ((ok = n.has_value())) member = static_cast<T>(*n);
-    } else if constexpr (std::is_same_v<T, HeaderList>) {
-      const size_t n = static_cast<size_t>(d);
-      member.reserve(n / 2);
-      for (size_t k = 0; k < n; k += 2, next_part += 2) {
-        member.push_back({std::string(parts[next_part]), std::string(parts[next_part + 1])});
-      }
-      ok = true;
-    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
-      const size_t n = static_cast<size_t>(d);
-      member.reserve(n);
-      for (size_t k = 0; k < n; ++k) member.emplace_back(parts[next_part++]);
-      ok = true;
-    } else if (field.kind == FieldKind::kHex) {
-      ok = hex_bytes(parts[next_part++], &member);
-    } else if (field.kind == FieldKind::kBody) {
-      if (body_js.IsTypedArray()) {
-        const std::optional<std::string_view> bytes = typed_bytes(body_js.As<Napi::TypedArray>());
-        if (!bytes) return;  // an exception is pending
-        member = *bytes;     // the one copy: JS memory never crosses threads
-        ok = true;
-      }
-    } else {
-      member = parts[next_part++];
-      ok = true;
-    }
-    if (!ok) bad_field = field.name;
-  });
+  visit_request_fields(
+      *spec, [&](const RequestField& field, auto& member) __attribute__((always_inline)) {
+        using T = std::remove_cvref_t<decltype(member)>;
+        const double d = slot(index++);
+        if (!bad_field.empty()) return;
+        if (std::isnan(d)) {
+          if (field.required) bad_field = field.name;
+          return;
+        }
+        bool ok = false;
+        if constexpr (std::is_same_v<T, bool>) {
+          if ((ok = d == 0 || d == 1)) member = d == 1;
+        } else if constexpr (std::is_same_v<T, uint16_t> || std::is_same_v<T, uint64_t>) {
+          const std::optional<uint64_t> n =
+              whole_number(d, field.kind == FieldKind::kPort ? 65535 : field.max);
+          if ((ok = n.has_value())) member = static_cast<T>(*n);
+        } else if constexpr (std::is_same_v<T, HeaderList>) {
+          const size_t n = static_cast<size_t>(d);
+          member.reserve(n / 2);
+          for (size_t k = 0; k < n; k += 2, next_part += 2) {
+            member.push_back({std::string(parts[next_part]), std::string(parts[next_part + 1])});
+          }
+          ok = true;
+        } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+          const size_t n = static_cast<size_t>(d);
+          member.reserve(n);
+          for (size_t k = 0; k < n; ++k) member.emplace_back(parts[next_part++]);
+          ok = true;
+        } else if (field.kind == FieldKind::kHex) {
+          ok = hex_bytes(parts[next_part++], &member);
+        } else if (field.kind == FieldKind::kBody) {
+          if (body_js.IsTypedArray()) {
+            const std::optional<std::string_view> bytes = typed_bytes(body_js.As<Napi::TypedArray>());
+            if (!bytes) return;  // an exception is pending
+            member = *bytes;     // the one copy: JS memory never crosses threads
+            ok = true;
+          }
+        } else {
+          member = parts[next_part++];
+          ok = true;
+        }
+        if (!ok) bad_field = field.name;
+      });
   if (!bad_field.empty()) return invalid(bad_field);
   if (registered) spec->headers = *registered;
   return !env.IsExceptionPending();
