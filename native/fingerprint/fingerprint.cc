@@ -399,12 +399,6 @@ bool tls_fingerprint(std::string_view hello, Transport transport, TlsFingerprint
   return true;
 }
 
-bool hello_has_extension(std::string_view hello, uint16_t id) {
-  Hello h;
-  return parse_hello(hello, &h) &&
-         std::find(h.extensions.begin(), h.extensions.end(), id) != h.extensions.end();
-}
-
 std::string akamai(const H2FirstFlight& flight) {
   std::string out;
   for (size_t i = 0; i < flight.settings.size(); ++i) {

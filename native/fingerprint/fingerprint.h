@@ -91,7 +91,4 @@ struct ConnectionFingerprint {
   }
 };
 
-// True when `hello` (a ClientHello handshake message) offers the extension `id`.
-bool hello_has_extension(std::string_view hello, uint16_t id);
-
 }  // namespace ctn::fingerprint

@@ -27,7 +27,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       __builtin_trap();
     }
   }
-  (void)ctn::fingerprint::hello_has_extension(hello, 0xfe0d);
   ctn::fingerprint::H2FirstFlight flight;
   for (size_t i = 0; i + 6 <= hello.size() && i < 60; i += 6) {
     flight.settings.emplace_back(static_cast<uint16_t>(hello[i]), static_cast<uint32_t>(hello[i + 1]));
