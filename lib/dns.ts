@@ -75,13 +75,22 @@ export function normalizeDnsOptions(o: Dict): DnsChoice | undefined {
   return { dnsOverHttps: url };
 }
 
-/** The host needs resolving here: a name (not an IP literal) with no proxy in the way. */
+/** A URL's host as it is dialled and resolved: an IPv6 literal without its brackets. */
+export function urlHost(url: URL): string {
+  return url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+}
+
+/**
+ * The host needs resolving here (by `lookup` or DNS over HTTPS): one of them is chosen, and the host
+ * is a name (not an IP literal) with no proxy in the way. The common case (the engine resolves) never
+ * reads the host.
+ */
 export function resolvesHere(
   choice: DnsChoice | undefined,
-  host: string,
+  url: URL,
   proxy: string | undefined,
-): boolean {
-  return choice !== undefined && choice !== 'engine' && proxy === undefined && isIP(host) === 0;
+): choice is Exclude<DnsChoice, 'engine'> {
+  return choice !== undefined && choice !== 'engine' && proxy === undefined && isIP(urlHost(url)) === 0;
 }
 
 /** The deadline that bounds a resolution, and the error it fails with: the connect phase's first. */

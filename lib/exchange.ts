@@ -6,6 +6,7 @@ import type { Buffer } from 'node:buffer';
 
 import { MemoryCookieJar, jarCookieString, jarStore } from './cookies';
 import type { CookieJarLike } from './cookies';
+import { urlHost } from './dns';
 import type { ResolvedName } from './dns';
 import { CycleTLSError } from './errors';
 import { decodeFingerprint } from './fingerprint';
@@ -110,11 +111,6 @@ export function toSpec(
     spec.echConfigList = req.echConfigList;
   }
   return spec;
-}
-
-/** A URL's host as it is dialled and resolved: an IPv6 literal without its brackets. */
-export function urlHost(url: URL): string {
-  return url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
 }
 
 /** What a response says about itself, from its head. */

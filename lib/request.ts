@@ -4,14 +4,14 @@ import { Buffer } from 'node:buffer';
 import { Readable } from 'node:stream';
 
 import { CycleTLSError } from './errors';
-import { CookieLoop, Exchange, mayStoreCookies, responseMeta, toSpec, urlHost } from './exchange';
+import { CookieLoop, Exchange, mayStoreCookies, responseMeta, toSpec } from './exchange';
 import type { ExchangeEvents } from './exchange';
 import { settleFailure, withMeta } from './failure';
 import { presetCatalog, redirectHeaders } from './headers';
 import type { ClientState, SharedInstance } from './instance';
 import type { HeadEvent } from './native';
 import type { NormalizedInit } from './init-options';
-import { DohCache, lookupWith, resolvesHere } from './dns';
+import { DohCache, lookupWith, resolvesHere, urlHost } from './dns';
 import type { DnsDeadline, DohReply, DohSend, ResolvedName } from './dns';
 import { DEFAULT_TIMEOUT_SECONDS, normalizeRequest, resolvePendingBody } from './options';
 import type { NormalizedRequest } from './options';
@@ -167,9 +167,7 @@ const dohCaches = new WeakMap<ClientState, DohCache>();
 
 /** Whether the hop's host is the caller's to resolve (`lookup` or DNS over HTTPS; no proxy; a name). */
 export function callerResolves(req: NormalizedRequest, init: NormalizedInit): boolean {
-  const choice = req.dns ?? init.dns;
-  // The common case first: the engine resolves, and the host is not even looked at.
-  return choice !== undefined && choice !== 'engine' && resolvesHere(choice, urlHost(req.url), req.proxy);
+  return resolvesHere(req.dns ?? init.dns, req.url, req.proxy);
 }
 
 /**
@@ -184,8 +182,8 @@ export async function resolveHop(
   init: NormalizedInit,
 ): Promise<{ req: NormalizedRequest; dns?: ResolvedName }> {
   const choice = req.dns ?? init.dns;
+  if (!resolvesHere(choice, req.url, req.proxy)) return { req };
   const host = urlHost(req.url);
-  if (!resolvesHere(choice, host, req.proxy) || choice === undefined || choice === 'engine') return { req };
   const started = Date.now();
   const connect = req.connectTimeoutMs;
   const deadline: DnsDeadline =
