@@ -232,7 +232,16 @@ bool decode_fingerprint(PayloadReader& r, std::shared_ptr<const fingerprint::Con
   // A QUIC hello's JA4 is the connection's JA4 itself (encode_head writes it twice).
   if (!quic_ja4.empty() && quic_ja4 != order_free->ja4) return false;
   f->quic = !quic_ja4.empty();
-  f->tls.order_free = std::move(order_free);
+  // The connections of one preset share their hello shape's part here too, as in the host's engine:
+  // the binding then hands JS one array for all of them (binding/marshal.h FingerprintStrings).
+  const fingerprint::OrderFreeFingerprint* before =
+      received && received->last ? received->last->tls.order_free.get() : nullptr;
+  if (before && before->ja3n == order_free->ja3n && before->ja4 == order_free->ja4 &&
+      before->ja4r == order_free->ja4r) {
+    f->tls.order_free = received->last->tls.order_free;
+  } else {
+    f->tls.order_free = std::move(order_free);
+  }
   if (ech > static_cast<uint8_t>(fingerprint::EchSent::kReal)) return false;
   f->ech = static_cast<fingerprint::EchSent>(ech);
   *out = std::move(f);

@@ -493,10 +493,19 @@ TEST(MuxMessages, HeadCarriesTheConnectionsFingerprint) {
   ASSERT_TRUE(decode_head(again, &dh, &d2, &received));
   EXPECT_EQ(d2.fingerprint, d1.fingerprint);
   EXPECT_EQ(d2.fingerprint->tls.ja4(), f->tls.ja4());
-  // Another connection's fingerprint goes in full again.
+  // Another connection's fingerprint goes in full again; decoded, it shares the shape's part with
+  // the one before (the same preset), and keeps its own JA3.
   ConnectionInfo other = c;
-  other.fingerprint = std::make_shared<fingerprint::ConnectionFingerprint>(*f);
-  EXPECT_EQ(encode_head(h, other, &sent).size(), first.size());
+  auto other_fingerprint = std::make_shared<fingerprint::ConnectionFingerprint>(*f);
+  other_fingerprint->tls.ja3 = "771,4865,10-0,29,0";
+  other.fingerprint = other_fingerprint;
+  const std::string other_payload = encode_head(h, other, &sent);
+  EXPECT_EQ(other_payload.size(), first.size());
+  ConnectionInfo d3;
+  ASSERT_TRUE(decode_head(other_payload, &dh, &d3, &received));
+  EXPECT_NE(d3.fingerprint, d1.fingerprint);
+  EXPECT_EQ(d3.fingerprint->tls.ja3, "771,4865,10-0,29,0");
+  EXPECT_EQ(d3.fingerprint->tls.order_free, d1.fingerprint->tls.order_free);
   // "The one before" on a link that had none (or without the link's memory) is malformed.
   LinkFingerprint fresh;
   EXPECT_FALSE(decode_head(again, &dh, &d2, &fresh));
