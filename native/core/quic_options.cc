@@ -16,8 +16,10 @@ namespace {
 // The transport shape of each browser whose QUIC is established (docs/quic-gap.md). Edge is
 // Chromium: Chrome's shape, as its QUIC hello is Chrome's.
 const quic::TransportShape* transport_of(const Profile& profile) {
-  static const quic::TransportShape chrome = quic::chrome_156_transport();
-  static const quic::TransportShape firefox = quic::firefox_153_transport();
+  // Never destroyed (nor the cache below): process.exit() runs the static destructors while the
+  // engine's threads still connect.
+  static const quic::TransportShape& chrome = *new quic::TransportShape(quic::chrome_156_transport());
+  static const quic::TransportShape& firefox = *new quic::TransportShape(quic::firefox_153_transport());
   if (profile.id.rfind("chrome_", 0) == 0 || profile.id.rfind("edge_", 0) == 0) return &chrome;
   if (profile.id.rfind("firefox_", 0) == 0) return &firefox;
   return nullptr;
@@ -33,7 +35,8 @@ struct ParsedQuicFingerprint {
 ParsedQuicFingerprint parse_quic_fingerprint(const std::string& text) {
   static constexpr size_t kMaxParsed = 64;
   static std::mutex mutex;
-  static std::map<std::string, ParsedQuicFingerprint> parsed;
+  static std::map<std::string, ParsedQuicFingerprint>& parsed =
+      *new std::map<std::string, ParsedQuicFingerprint>;
   std::lock_guard lock(mutex);
   if (auto it = parsed.find(text); it != parsed.end()) return it->second;
   ParsedQuicFingerprint result;

@@ -39,7 +39,7 @@ struct TlsFingerprint {
 
  private:
   static const std::string& empty() {
-    static const std::string none;
+    static const std::string& none = *new std::string;  // never destroyed: threads run past exit()
     return none;
   }
 };
@@ -86,7 +86,7 @@ struct ConnectionFingerprint {
 
   // HTTP/3 only: the QUIC hello's JA4; "" over TCP.
   const std::string& quic_ja4() const {
-    static const std::string none;
+    static const std::string& none = *new std::string;  // never destroyed: threads run past exit()
     return quic ? tls.ja4() : none;
   }
 };

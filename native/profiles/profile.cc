@@ -632,8 +632,11 @@ struct Table {
   std::map<std::string, std::string> aliases;
 };
 
+// Never destroyed: process.exit() runs the static destructors while the engine's threads (and a
+// host's service to other processes) still look presets up; a destroyed table made every lookup
+// throw (map::at), which the host sent to its peers as ERR_INTERNAL.
 const Table& table() {
-  static const Table t = [] {
+  static const Table& t = *new Table([] {
     Table t;
     for (Profile p : {chrome_156(), chrome_150(), chrome_149(), chrome_133(), chrome_131(), chrome_130(),
                       edge_156(), edge_131(), firefox_153(), firefox_140(), firefox_128(), safari_26(),
@@ -644,7 +647,7 @@ const Table& table() {
     t.aliases = {{"chrome", "chrome_156"},   {"chromium", "chrome_156"}, {"edge", "edge_156"},
                  {"firefox", "firefox_153"}, {"safari", "safari_26"},    {"safari_ios", "safari_ios_26"}};
     return t;
-  }();
+  }());
   return t;
 }
 

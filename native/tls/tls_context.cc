@@ -102,8 +102,10 @@ std::vector<std::string> offered_alpn(const Profile& profile, const TlsOptions& 
 
 bool http2_available() { return true; }
 
+// The statics here are never destroyed (built on the heap, never freed): process.exit() runs the
+// static destructors while the engine's threads may still build TLS contexts.
 const std::string& ca_bundle_path() {
-  static const std::string path = find_ca_bundle();
+  static const std::string& path = *new std::string(find_ca_bundle());
   return path;
 }
 
@@ -121,7 +123,7 @@ std::string hex4(uint16_t v) {
 }
 
 // BoringSSL's own TLS 1.3 order (with AES hardware, as on every x86-64 we run on).
-const std::vector<uint16_t> kStockTls13Order = {0x1301, 0x1302, 0x1303};
+const std::vector<uint16_t>& kStockTls13Order = *new std::vector<uint16_t>{0x1301, 0x1302, 0x1303};
 
 // A TLS 1.2 suite BoringSSL can negotiate (the rest of a wire list is advertised only).
 bool negotiable_tls12_suite(uint16_t id) {
@@ -149,7 +151,7 @@ bool tls12_cipher_list(const std::vector<uint16_t>& ids, std::string* list, std:
 // IANA names of suites BoringSSL lacks that common clients (OpenSSL, NSS, uTLS) offer, so that an
 // error can say which one a server chose.
 const char* advertised_only_suite_name(uint16_t id) {
-  static const std::map<uint16_t, const char*> names = {
+  static const std::map<uint16_t, const char*>& names = *new std::map<uint16_t, const char*>{
       {0x0004, "TLS_RSA_WITH_RC4_128_MD5"},
       {0x0005, "TLS_RSA_WITH_RC4_128_SHA"},
       {0x0016, "TLS_DHE_RSA_WITH_3DES_EDE_CBC_SHA"},
@@ -223,8 +225,8 @@ std::string opaque_extension_label(uint16_t id) {
 
 // BoringSSL's default verify list (SHA-1 left out), for signature_algorithms_cert when a profile has
 // no signature_algorithms of its own.
-const std::vector<uint16_t> kStockVerifySigalgs = {0x0403, 0x0804, 0x0401, 0x0503,
-                                                   0x0805, 0x0501, 0x0806, 0x0601};
+const std::vector<uint16_t>& kStockVerifySigalgs =
+    *new std::vector<uint16_t>{0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601};
 
 // The body of an extension sent without an implementation. signature_algorithms_cert (50)
 // repeats signature_algorithms, as OpenSSL and uTLS do; every other one (encrypt_then_mac 22,

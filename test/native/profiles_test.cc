@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <cstdio>
+#include <cstdlib>
 #include <set>
 #include <string>
 
@@ -162,6 +164,45 @@ TEST(Presets, Http1ListsFollowTheBrowsersRules) {
   EXPECT_EQ(firefox[3].name, "Accept-Encoding");
   EXPECT_EQ(firefox[4].name, "Connection");
   EXPECT_EQ(firefox.back().name, "Priority");
+}
+
+// process.exit() runs the static destructors (std::exit) while the engine's threads still serve, a
+// host's service to other processes among them: what they look up must still answer then. Once, a
+// destroyed preset table made each lookup throw (map::at) and the exiting host answered its peers'
+// requests with ERR_INTERNAL. In a process of its own (the threadsafe style runs the statement in a
+// fresh one), a handler registered before the table is built runs after the table's destructor
+// would have, and looks presets up there; the TLS room's statics (the CA bundle's path, the lists a
+// preset is checked against) likewise.
+char ca_path_before[4096];
+
+void look_up_after_static_destructors() {
+  try {
+    const Profile* fallback = find_profile("");
+    const Profile* alias = find_profile("chrome");
+    const Profile* firefox = find_profile("firefox_153");
+    const bool presets = fallback && fallback->id == "chrome_156" && alias == fallback && firefox &&
+                         firefox->id == "firefox_153" && profile_ids().size() >= 15;
+    std::string why;
+    const bool tls = check_tls_profile(firefox->tls, &why) && check_tls_profile(fallback->tls, &why) &&
+                     ca_bundle_path() == ca_path_before;
+    std::_Exit(presets && tls ? 0 : 3);
+  } catch (...) {
+    std::_Exit(4);
+  }
+}
+
+TEST(PresetsDeathTest, TheTableOutlivesTheStaticDestructors) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        std::atexit(look_up_after_static_destructors);
+        if (default_profile().id != "chrome_156") std::_Exit(2);  // builds the table
+        std::string why;
+        if (!check_tls_profile(find_profile("firefox_153")->tls, &why)) std::_Exit(2);
+        std::snprintf(ca_path_before, sizeof ca_path_before, "%s", ca_bundle_path().c_str());
+        std::exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 }  // namespace
