@@ -1,7 +1,7 @@
 // The engine's HTTP/3 choices (the rest of Engine::Impl is in engine.cc): whether an exchange goes
-// over QUIC (http3 "force", or "alt-svc" with an alternative remembered for its origin), what the
-// origin's Alt-Svc fields and DNS HTTPS records teach, and how a QUIC attempt's failure or success
-// changes what later requests do.
+// over QUIC (http3 "force", or "alt-svc" with an alternative remembered for its origin or advertised
+// by its HTTPS record, asked first on a cold origin), what the origin's Alt-Svc fields and DNS HTTPS
+// records teach, and how a QUIC attempt's failure or success changes what later requests do.
 #include <algorithm>
 #include <string>
 #include <string_view>
@@ -128,8 +128,7 @@ void Engine::Impl::learn_alternatives(const PoolKey& key, const HeaderList& head
 }
 
 void Engine::Impl::learn_alternatives(const PoolKey& key, const DnsAnswer& answer) {
-  // Chrome races QUIC already on the first request when the HTTPS record lists h3; here the record
-  // feeds the same memory Alt-Svc does, so the origin's next requests (http3: 'alt-svc') take QUIC.
+  // The record feeds the memory Alt-Svc feeds, so the one race (and its broken marking) serves both.
   if (std::find(answer.alpn.begin(), answer.alpn.end(), "h3") == answer.alpn.end()) return;
   if (!alt_svc_applies(key)) return;
   std::string field = "h3=\":";

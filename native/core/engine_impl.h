@@ -101,8 +101,9 @@ class Engine::Impl : public EventSink, DeadlineListener {
   // A response head arrived on a connection of `key`: its Alt-Svc fields, if any, update what
   // alt_svc remembers of the origin's HTTP/3 alternatives (for the QUIC race to consult).
   void learn_alternatives(const PoolKey& key, const HeaderList& headers);
-  // A TCP connection of `key` resolved its name: an HTTPS record whose alpn has "h3" advertises HTTP/3
-  // on the origin's own port, as an Alt-Svc `h3=":port"` would, for the answer's TTL.
+  // `key`'s name resolved (for a TCP dial, resolve_first, or the caller's DoH answer): an HTTPS record
+  // whose alpn has "h3" advertises HTTP/3 on the origin's own port, as an Alt-Svc `h3=":port"` would,
+  // for the answer's TTL.
   void learn_alternatives(const PoolKey& key, const DnsAnswer& answer);
 
   // Declared first: destroyed last, after every object that holds one of its sockets or timers.
