@@ -274,7 +274,7 @@ void Connection::became_idle() {
   // A QUIC connection whose alt-svc exchange fell back to TCP before the handshake is let finish it
   // (the idle timer still bounds it), as Chrome lets a losing QUIC job run: its outcome confirms
   // the alternative or marks it broken, so later requests stop paying for the race.
-  if (worn_out() && !(h3_ && !established_)) {
+  if (worn_out() && !(h3_ && h3_->racing())) {
     // Its last request is done and it takes no more: closed, but not from inside the session's
     // callback that reported the stream's end (the session is still reading).
     asio::post(engine_.io, [self = shared_from_this()] {
