@@ -128,9 +128,10 @@ export type ResponseType = 'json' | 'text' | 'arraybuffer' | 'blob' | 'stream';
 
 /**
  * HTTP/3 (QUIC) use. 'off': TCP only (HTTP/1.1, HTTP/2). 'alt-svc': as a browser, QUIC for origins whose
- * responses advertised `Alt-Svc: h3=...` (remembered per origin with `ma`, `clear` and a failure back-off),
- * racing QUIC against TCP (a 300 ms head start for QUIC) and falling back to TCP silently when the QUIC
- * attempt fails (UDP blocked); never through a proxy. 'force': QUIC only (as forceHTTP3).
+ * responses advertised `Alt-Svc: h3=...` (remembered per origin with `ma`, `clear` and a failure back-off)
+ * or whose DNS HTTPS record lists `h3` in its alpn (from the first request on, as Chrome), racing QUIC
+ * against TCP (a 300 ms head start for QUIC) and falling back to TCP silently when the QUIC attempt fails
+ * (UDP blocked); never through a proxy. 'force': QUIC only (as forceHTTP3).
  */
 /** An address family, as Node's `family`: 0 = both (Happy Eyeballs), 4 = IPv4 only, 6 = IPv6 only. */
 export type DnsFamily = 0 | 4 | 6;

@@ -262,6 +262,8 @@ void Connection::submit_stream(std::shared_ptr<Exchange> ex) {
 void Connection::http3_established() {
   established_ = true;
   account();
+  // Finished its handshake after its only request fell back to TCP (see became_idle): it goes now.
+  if (worn_out() && open_streams() == 0) became_idle();
 }
 
 // ---- ChannelHost ----
@@ -269,7 +271,10 @@ void Connection::http3_established() {
 void Connection::became_idle() {
   account();
   if (closed_ || open_streams() > 0) return;
-  if (worn_out()) {
+  // A QUIC connection whose alt-svc exchange fell back to TCP before the handshake is let finish it
+  // (the idle timer still bounds it), as Chrome lets a losing QUIC job run: its outcome confirms
+  // the alternative or marks it broken, so later requests stop paying for the race.
+  if (worn_out() && !(h3_ && h3_->racing())) {
     // Its last request is done and it takes no more: closed, but not from inside the session's
     // callback that reported the stream's end (the session is still reading).
     asio::post(engine_.io, [self = shared_from_this()] {

@@ -286,6 +286,11 @@ void Engine::Impl::start(RequestSpec&& spec) {
     return;
   }
   deadlines_.start_total(ex);
+  if (ex->h3_discovery && resolve_first(ex)) return;
+  place(ex);
+}
+
+void Engine::Impl::place(const std::shared_ptr<Exchange>& ex) {
   const uint64_t cid = ex->spec.client_id;
   // Straight onto a connection when nobody waits and there is room; otherwise through the queue,
   // whose round-robin decides between clients.
@@ -506,6 +511,8 @@ void Engine::Impl::stop_all() {
   for (auto& ex : pending) {
     exchange_failed(ex, Error{ErrorCode::kClientClosed, ex->stage, "the client was closed"}, false);
   }
+  for (auto& [key, first] : resolving_first_) first.lookup->cancel();
+  resolving_first_.clear();
   for (auto& c : pool.all()) c->close();
   pool.clear();
   tls_sessions_.clear();

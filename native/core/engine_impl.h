@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -84,6 +85,11 @@ class Engine::Impl : public EventSink, DeadlineListener {
   // "alt-svc" with a usable alternative remembered for its origin. False with *error when "force"
   // cannot be honoured (no QUIC fingerprint for the profile, a proxy, http://, a WebSocket).
   bool choose_http3(Exchange& ex, Error* error);
+  // HTTP/3 discovery on a cold origin (ex->h3_discovery, nothing pooled for it, a host name): its
+  // lookup (A, AAAA and HTTPS, cached for the dial that follows) is started or joined, and
+  // resolved_first() places `ex` once its HTTPS record is known, so an alpn with h3 races QUIC
+  // already on the first request, as Chrome's DNS ALPN job does. False: place `ex` now.
+  bool resolve_first(const std::shared_ptr<Exchange>& ex);
   // An alt-svc exchange goes over TCP after all: its QUIC attempt failed, or lost the race to TCP
   // (core/http3_channel.h).
   void http3_fallback(const std::shared_ptr<Exchange>& ex);
@@ -95,8 +101,9 @@ class Engine::Impl : public EventSink, DeadlineListener {
   // A response head arrived on a connection of `key`: its Alt-Svc fields, if any, update what
   // alt_svc remembers of the origin's HTTP/3 alternatives (for the QUIC race to consult).
   void learn_alternatives(const PoolKey& key, const HeaderList& headers);
-  // A TCP connection of `key` resolved its name: an HTTPS record whose alpn has "h3" advertises HTTP/3
-  // on the origin's own port, as an Alt-Svc `h3=":port"` would, for the answer's TTL.
+  // `key`'s name resolved (for a TCP dial, resolve_first, or the caller's DoH answer): an HTTPS record
+  // whose alpn has "h3" advertises HTTP/3 on the origin's own port, as an Alt-Svc `h3=":port"` would,
+  // for the answer's TTL.
   void learn_alternatives(const PoolKey& key, const DnsAnswer& answer);
 
   // Declared first: destroyed last, after every object that holds one of its sockets or timers.
@@ -116,6 +123,11 @@ class Engine::Impl : public EventSink, DeadlineListener {
   dns::Resolver resolver{io};
 
  private:
+  // A started exchange goes on a connection, or waits in its client's queue (or fails: queue full).
+  void place(const std::shared_ptr<Exchange>& ex);
+  void resolved_first(const PoolKey& key, dns::ResolveResult result);
+  // Whether an alternative remembered for `ex`'s origin is usable: its key then names it.
+  bool take_alternative(Exchange& ex);
   // Places `ex` on a connection now if it can go anywhere; false (nothing done) if it must wait.
   bool dispatch(const std::shared_ptr<Exchange>& ex);
   // For an exchange that had started (a retry, a refused stream, a waiter handed back): dispatch,
@@ -134,6 +146,12 @@ class Engine::Impl : public EventSink, DeadlineListener {
   TlsSessionCache tls_sessions_;
   Deadlines deadlines_{*this};
   std::unordered_map<uint64_t, std::shared_ptr<Exchange>> exchanges_;
+  // resolve_first()'s lookups, one per origin, and the exchanges waiting for each.
+  struct FirstLookup {
+    std::shared_ptr<dns::PendingLookup> lookup;
+    std::vector<std::shared_ptr<Exchange>> waiting;
+  };
+  std::map<PoolKey, FirstLookup> resolving_first_;
   // Hands on the body bytes a paused streamed response gathered, when its consumer resumes.
   ResponseSink held_bodies_{*this};
   Admission admission_{options, counters.requests_queued};

@@ -48,6 +48,9 @@ struct Exchange : std::enable_shared_from_this<Exchange> {
   int refusals_without_progress = 0;  // ... by sessions that had served no other stream
   bool reused_connection = false;     // this attempt rides on a connection opened before it
   bool admitted = false;              // counted in its client's requests in flight (from its first dispatch)
+  // http3 "alt-svc" could take QUIC but knows no alternative for the origin yet: its HTTPS record
+  // (Chrome's DNS ALPN job) is asked before it goes anywhere (Engine::Impl::resolve_first).
+  bool h3_discovery = false;
   std::optional<ExchangeQueue::Handle> queued;  // waiting in the engine's queue
   std::shared_ptr<Connection> connection;
   // The response in progress (reset for every attempt).

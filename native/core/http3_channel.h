@@ -43,6 +43,8 @@ class Http3Channel {
   // Another exchange on this connection (before or after the handshake).
   void submit(std::shared_ptr<Exchange> ex);
   bool established() const { return established_; }
+  // An alt-svc mode connection still in its handshake (the race against TCP is undecided).
+  bool racing() const { return alt_svc_ && !established_ && !closed_; }
   bool usable() const { return !closed_; }
   size_t open_streams() const { return streams_.size(); }
   void upload_available(Exchange& ex);

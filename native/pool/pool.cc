@@ -119,6 +119,11 @@ bool Pool::may_open(const PoolKey& key) const {
   return limits_.max_connections == 0 || total_ < limits_.max_connections;
 }
 
+bool Pool::has_connection(const PoolKey& key) const {
+  const Origin* o = find(key);
+  return o && o->connections > 0;
+}
+
 bool Pool::can_place(const PoolKey& key, bool fresh_only) const {
   const Origin* o = find(key);
   if (o && !fresh_only) {

@@ -142,6 +142,8 @@ class Pool {
   // Whether one more connection of `key` fits the per-identity and the total limit.
   bool may_open(const PoolKey& key) const;
   bool at_origin_limit(const PoolKey& key) const;
+  // Whether `key` has a connection (set up or being set up) not yet closed.
+  bool has_connection(const PoolKey& key) const;
   // Whether some request of `key` can go somewhere now without waiting, and without side effects:
   // a session, an idle connection, a connection being set up that may be HTTP/2, room for a new
   // connection, or an idle connection of another identity to close for room.

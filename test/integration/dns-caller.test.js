@@ -165,6 +165,26 @@ describe('dnsOverHttps', () => {
     }
   });
 
+  test("an HTTPS record with h3 in the DoH answer races QUIC on the first request (http3: 'alt-svc')", async () => {
+    const echo = await startEchoServer({ quic: true }); // HTTP/3 on its TCP port's number, no Alt-Svc
+    const own = await startDohServer({
+      'h3.test': { A: ['127.0.0.1'], HTTPS: httpsRdata({ alpn: ['h3', 'h2'] }) },
+    });
+    const c = await initCycleTLS({ port: uniquePort(), dnsOverHttps: own.url, http3: 'alt-svc' });
+    const o = { insecureSkipVerify: true, profile: 'chrome_156', responseType: 'json' };
+    try {
+      const first = await c.get(`https://h3.test:${echo.port}/anything`, o);
+      expect(first.status).toBe(200);
+      expect(first.connection.protocol).toBe('h3');
+      const off = await c.get(`https://h3.test:${echo.port}/anything`, { ...o, http3: 'off' });
+      expect(off.connection.protocol).toBe('h2');
+    } finally {
+      await c.exit();
+      await own.close();
+      await echo.close();
+    }
+  });
+
   test('the certificate is checked against the name, not the address', async () => {
     const r = await client.get(siteUrl('site.test'));
     expect(r.status).toBe(495);

@@ -181,27 +181,105 @@ test('Happy Eyeballs: IPv6 first, and the IPv4 address when IPv6 has no listener
   }
 });
 
-test("an HTTPS record whose alpn has h3 sends the origin's next requests over HTTP/3 (http3: 'alt-svc')", async () => {
-  // The echo answers HTTP/3 on its TCP port's number and sends no Alt-Svc: only the record advertises h3.
-  const echo = await startEchoServer({ quic: true });
-  const name = 'h3.dns.test';
+// HTTP/3 discovery from the HTTPS record (Chrome's DNS ALPN job): the echo answers HTTP/3 on its TCP
+// port's number and sends no Alt-Svc, so only the record can advertise h3.
+// `body` gets a client asking that name server, with `clientOptions`.
+async function withRecord(alpn, echoOptions, clientOptions, body) {
+  const echo = await startEchoServer(echoOptions);
+  const name = `h3-${alpn.join('-')}-${echo.port}.dns.test`;
   const records = await startDnsmasq({
     hosts: { [name]: ['127.0.0.1'] },
-    https: { [`_${echo.port}._https.${name}`]: httpsRdata({ alpn: ['h3', 'h2'] }) },
+    https: { [`_${echo.port}._https.${name}`]: httpsRdata({ alpn }) },
   });
-  const c = await initCycleTLS({ port: uniquePort(), dnsServers: [records.address], http3: 'alt-svc' });
+  const c = await initCycleTLS({ port: uniquePort(), dnsServers: [records.address], ...clientOptions });
   try {
-    const url = `https://${name}:${echo.port}/anything`;
-    const o = opts({ insecureSkipVerify: true, profile: 'chrome_156', responseType: 'json' });
-    const first = await c.get(url, o);
-    expect(first.connection.protocol).not.toBe('h3'); // Chrome would race QUIC already here
-    const second = await c.get(url, o);
-    expect(second.connection.protocol).toBe('h3');
+    await body({ url: `https://${name}:${echo.port}/anything`, echo, c });
   } finally {
     await c.exit();
     await records.close();
     await echo.close();
   }
+}
+const h3opts = (extra = {}) =>
+  opts({ insecureSkipVerify: true, profile: 'chrome_156', responseType: 'json', ...extra });
+
+test("an HTTPS record whose alpn has h3 races QUIC on the origin's first request (http3: 'alt-svc')", async () => {
+  await withRecord(['h3', 'h2'], { quic: true }, { http3: 'alt-svc' }, async ({ url, c }) => {
+    const first = await c.get(url, h3opts());
+    expect(first.status).toBe(200);
+    expect(first.protocol).toBe('h3');
+    expect(first.connection.protocol).toBe('h3');
+    const second = await c.get(url, h3opts());
+    expect(second.connection.protocol).toBe('h3');
+    expect(second.connection.reused).toBe(true);
+  });
+});
+
+test('a burst of first requests shares one lookup and rides on the one QUIC connection', async () => {
+  await withRecord(['h3'], { quic: true }, { http3: 'alt-svc' }, async ({ url, c }) => {
+    const all = await Promise.all([1, 2, 3, 4].map(() => c.get(url, h3opts())));
+    for (const r of all) expect(r.connection.protocol).toBe('h3');
+    expect(new Set(all.map((r) => r.connection.id)).size).toBe(1);
+  });
+});
+
+test("with http3 'off' (the default) the record's h3 sends nothing over QUIC", async () => {
+  await withRecord(['h3', 'h2'], { quic: true }, {}, async ({ url, c }) => {
+    for (let i = 0; i < 2; i++) {
+      const r = await c.get(url, h3opts());
+      expect(r.connection.protocol).toBe('h2');
+    }
+  });
+});
+
+test('an HTTPS record without h3 in its alpn changes nothing in alt-svc mode', async () => {
+  await withRecord(['h2'], { quic: true }, { http3: 'alt-svc' }, async ({ url, c }) => {
+    for (let i = 0; i < 2; i++) {
+      const r = await c.get(url, h3opts({ maxRequestsPerConnection: 1 }));
+      expect(r.connection.protocol).toBe('h2');
+    }
+  });
+});
+
+test('the QUIC side unreachable (UDP port closed): the first request goes over TCP at once, so do later ones', async () => {
+  await withRecord(['h3', 'h2'], {}, { http3: 'alt-svc' }, async ({ url, c }) => {
+    const started = Date.now();
+    const first = await c.get(url, h3opts({ maxRequestsPerConnection: 1 }));
+    expect(first.connection.protocol).toBe('h2');
+    expect(Date.now() - started).toBeLessThan(1000); // well before QUIC's 1.5 s handshake budget
+    for (let i = 0; i < 2; i++) {
+      const r = await c.get(url, h3opts({ maxRequestsPerConnection: 1 }));
+      expect(r.connection.protocol).toBe('h2');
+      expect(r.connection.reused).toBe(false);
+    }
+  });
+});
+
+test('UDP dropped: the first request goes over TCP after the head start; the origin is marked broken for h3', async () => {
+  await withRecord(['h3', 'h2'], {}, { http3: 'alt-svc' }, async ({ url, echo, c }) => {
+    // A UDP socket on the origin's port that reads and never answers: every QUIC attempt is seen.
+    const silent = dgram.createSocket('udp4');
+    let datagrams = 0;
+    silent.on('message', () => datagrams++);
+    await new Promise((resolve) => silent.bind(echo.port, '127.0.0.1', resolve));
+    try {
+      const started = Date.now();
+      const first = await c.get(url, h3opts({ maxRequestsPerConnection: 1 }));
+      expect(first.connection.protocol).toBe('h2');
+      expect(Date.now() - started).toBeLessThan(1400); // the 300 ms head start, not the whole budget
+      expect(datagrams).toBeGreaterThan(0);
+      // The abandoned handshake gives up within its 1.5 s budget and marks the alternative broken.
+      await new Promise((resolve) => setTimeout(resolve, 1800));
+      const seen = datagrams;
+      for (let i = 0; i < 2; i++) {
+        const r = await c.get(url, h3opts({ maxRequestsPerConnection: 1 }));
+        expect(r.connection.protocol).toBe('h2');
+      }
+      expect(datagrams).toBe(seen);
+    } finally {
+      silent.close();
+    }
+  });
 });
 
 test("a WebSocket's name is resolved with the client's dnsServers too", async () => {

@@ -2,13 +2,15 @@
 // runs the engine against caddy's HTTP/3): what http3 "force" refuses, with which code, before
 // anything goes out; a QUIC attempt to a closed UDP port failing at once (ICMP port unreachable) with
 // ERR_CONNECT_REFUSED; and alt-svc mode learning an h3 alternative over TCP, then falling back to TCP
-// silently when that alternative's UDP port is closed.
+// silently when that alternative's UDP port is closed; and a caller's DNS answer whose HTTPS record
+// lists h3 taking the origin's very first request to QUIC (Chrome's DNS ALPN job).
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 
 #include "core/engine.h"
 #include "core/request.h"
@@ -110,6 +112,54 @@ TEST_F(EngineHttp3Test, AltSvcFallsBackToTcpWhenTheAlternativeDoesNotAnswer) {
   EXPECT_EQ(engine_->stats().errors[static_cast<size_t>(ErrorCode::kConnectRefused)], 0u);
   EXPECT_EQ(engine_->stats().connections_opened, 2u);
   EXPECT_EQ(engine_->stats().exchanges, 4u);
+}
+
+// The caller's answer (lib's DNS over HTTPS) with the HTTPS record's alpn: h3 there makes the first
+// alt-svc request race QUIC at the origin's own port (closed here: refused at once, the request goes
+// over TCP silently and the alternative backs off); "off", or an alpn without h3, never tries QUIC.
+TEST_F(EngineHttp3Test, AnAnswersH3AlpnRacesQuicOnTheFirstRequest) {
+  TestServer server(
+      [](ServerConn& c) {
+        std::string raw;
+        while (c.read_request(&raw)) {
+          if (!c.write(response("over tcp"))) return;
+        }
+      },
+      ServerOptions{.tls = true});
+  struct Case {
+    const char* mode;
+    std::vector<std::string> alpn;
+    uint64_t quic_attempts;
+  };
+  uint64_t opened = 0;
+  for (const Case& c :
+       {Case{"off", {"h3", "h2"}, 0}, Case{"alt-svc", {"h2"}, 0}, Case{"alt-svc", {"h3"}, 1}}) {
+    RequestSpec r = request("chrome_156", true, server.port(), c.mode);
+    r.host = "localhost";
+    r.dns.addresses = {"127.0.0.1"};
+    r.dns.alpn = c.alpn;
+    r.dns.ttl_seconds = 60;
+    r.max_requests_per_connection = 1;  // a new connection (and so a new choice) for every request
+    // Each case its own identity: what one dial learns (whatever the mode) is not the next case's.
+    r.identity = std::string(c.mode) + " " + c.alpn.front();
+    const Record rec = run(std::move(r));
+    ASSERT_TRUE(rec.ok()) << c.mode << ": " << rec.describe();
+    EXPECT_EQ(rec.body, "over tcp");
+    // One TCP connection, plus the QUIC attempt when the record's h3 counted.
+    opened += 1 + c.quic_attempts;
+    EXPECT_EQ(engine_->stats().connections_opened, opened) << c.mode << " " << c.alpn.front();
+  }
+  // Backed off: the next request of that identity goes straight to TCP.
+  RequestSpec r = request("chrome_156", true, server.port(), "alt-svc");
+  r.identity = "alt-svc h3";
+  r.host = "localhost";
+  r.dns.addresses = {"127.0.0.1"};
+  r.dns.alpn = {"h3"};
+  r.dns.ttl_seconds = 60;
+  r.max_requests_per_connection = 1;
+  ASSERT_TRUE(run(std::move(r)).ok());
+  EXPECT_EQ(engine_->stats().connections_opened, opened + 1);
+  EXPECT_EQ(engine_->stats().errors[static_cast<size_t>(ErrorCode::kConnectRefused)], 0u);
 }
 
 }  // namespace
