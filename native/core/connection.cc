@@ -373,10 +373,18 @@ void Connection::complete_fingerprint() {
     fingerprint_complete_ = true;
     return;
   }
-  SSL* ssl = transport_.target_ssl();
-  if (!fingerprint_) fingerprint_ = fingerprint_connection(ssl, fingerprint::Transport::kTcp);
   const fingerprint::H2FirstFlight* flight = h2_ ? h2_->first_flight() : nullptr;
-  if (!fingerprint_ || !flight) {
+  if (!fingerprint_) {
+    auto made = fingerprint_connection(transport_.target_ssl(), fingerprint::Transport::kTcp);
+    // The usual way: the HTTP/2 part goes into the one object before anything shares it.
+    if (made && flight && flight->headers_sent) made->akamai = fingerprint::akamai(*flight);
+    fingerprint_ = std::move(made);
+    if (!fingerprint_ || !flight || flight->headers_sent) {
+      fingerprint_complete_ = true;
+      return;
+    }
+  }
+  if (!flight) {
     fingerprint_complete_ = true;
     return;
   }

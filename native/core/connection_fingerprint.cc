@@ -18,8 +18,8 @@ fingerprint::EchSent ech_sent(const SSL* ssl, const fingerprint::TlsFingerprint&
 
 }  // namespace
 
-std::shared_ptr<const fingerprint::ConnectionFingerprint> fingerprint_connection(
-    const SSL* ssl, fingerprint::Transport transport) {
+std::shared_ptr<fingerprint::ConnectionFingerprint> fingerprint_connection(const SSL* ssl,
+                                                                           fingerprint::Transport transport) {
   if (!ssl) return nullptr;
   const std::string_view hello = captured_client_hello(ssl);
   auto out = std::make_shared<fingerprint::ConnectionFingerprint>();

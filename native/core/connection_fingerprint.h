@@ -11,9 +11,9 @@
 namespace ctn {
 
 // The TLS part (ja3, ja3n, ja4, ja4r; quic_ja4 for QUIC; ech; resumed), or null when no hello was
-// captured (plain HTTP). Call after the handshake.
-std::shared_ptr<const fingerprint::ConnectionFingerprint> fingerprint_connection(
-    const SSL* ssl, fingerprint::Transport transport);
+// captured (plain HTTP). Call after the handshake. Not shared yet: the caller may add the HTTP/2 part.
+std::shared_ptr<fingerprint::ConnectionFingerprint> fingerprint_connection(const SSL* ssl,
+                                                                           fingerprint::Transport transport);
 
 // `tls_part` with the Akamai string of a complete HTTP/2 first flight added.
 std::shared_ptr<const fingerprint::ConnectionFingerprint> with_http2(

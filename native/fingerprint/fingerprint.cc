@@ -399,7 +399,9 @@ bool tls_fingerprint(std::string_view hello, Transport transport, TlsFingerprint
   return true;
 }
 
-std::string akamai(const H2FirstFlight& flight) {
+namespace {
+
+std::string akamai_of(const H2FirstFlight& flight) {
   std::string out;
   for (size_t i = 0; i < flight.settings.size(); ++i) {
     if (i > 0) out.push_back(';');
@@ -429,6 +431,29 @@ std::string akamai(const H2FirstFlight& flight) {
     first = false;
   }
   return out;
+}
+
+}  // namespace
+
+std::string akamai(const H2FirstFlight& flight) {
+  // Every connection of one preset sends the same first flight: its string is kept per io thread
+  // and made again only when a flight differs from the one before.
+  struct Last {
+    bool set = false;
+    H2FirstFlight flight;
+    std::string text;
+  };
+  thread_local Last last;
+  const bool same = last.set && last.flight.settings == flight.settings &&
+                    last.flight.connection_window_update == flight.connection_window_update &&
+                    last.flight.priority_frames == flight.priority_frames &&
+                    last.flight.pseudo_headers == flight.pseudo_headers;
+  if (!same) {
+    last.text = akamai_of(flight);
+    last.flight = flight;
+    last.set = true;
+  }
+  return last.text;
 }
 
 std::string_view ech_name(EchSent ech) {

@@ -56,6 +56,7 @@ struct H2Priority {
   bool exclusive = false;
   uint32_t depends_on = 0;
   uint16_t weight = 16;  // 1..256, as the frame's byte + 1
+  bool operator==(const H2Priority&) const = default;
 };
 struct H2FirstFlight {
   std::vector<std::pair<uint16_t, uint32_t>> settings;  // id, value in wire order
