@@ -87,30 +87,42 @@ export function toSpec(
     disableGrease: req.disableGrease,
   };
   // Identities, rotation, DNS, ECH and QUIC hellos: the request's own, else the client's. Set only
-  // when one is given, so the default path's spec stays the smaller object the packer reads.
-  const dnsServers = req.dnsServers ?? dnsConfig.dnsServers;
-  const family = req.family ?? dnsConfig.family;
+  // when one is given, so the default path's spec stays the smaller object the packer reads; and
+  // set apart, so the default path's optimized toSpec does not carry them.
   if (
     own !== NO_POLICY ||
     clientConnection !== NO_POLICY ||
-    dnsServers !== undefined ||
-    family !== undefined ||
+    req.dnsServers !== undefined ||
+    dnsConfig.dnsServers !== undefined ||
+    req.family !== undefined ||
+    dnsConfig.family !== undefined ||
     resolved !== undefined ||
     req.echConfigList !== undefined ||
     req.quicFingerprint !== undefined
   ) {
-    spec.dnsServers = dnsServers;
-    spec.family = family;
-    spec.quicFingerprint = req.quicFingerprint;
-    spec.identity = own.identity ?? clientConnection.identity;
-    spec.maxRequestsPerConnection = own.maxRequestsPerConnection ?? clientConnection.maxRequestsPerConnection;
-    spec.maxConnectionAgeMs = own.maxConnectionAgeMs ?? clientConnection.maxConnectionAgeMs;
-    spec.dnsAddresses = resolved?.addresses;
-    spec.dnsEchConfig = resolved && resolved.echConfig !== '' ? resolved.echConfig : undefined;
-    spec.dnsAlpn = resolved && resolved.alpn.length > 0 ? resolved.alpn : undefined;
-    spec.echConfigList = req.echConfigList;
+    addIdentityFields(spec, req, clientConnection, dnsConfig, resolved);
   }
   return spec;
+}
+
+function addIdentityFields(
+  spec: NativeRequestSpec,
+  req: NormalizedRequest,
+  clientConnection: ConnectionPolicy,
+  dnsConfig: { dnsServers?: string; family?: number },
+  resolved: ResolvedName | undefined,
+): void {
+  const own = req.connection;
+  spec.dnsServers = req.dnsServers ?? dnsConfig.dnsServers;
+  spec.family = req.family ?? dnsConfig.family;
+  spec.quicFingerprint = req.quicFingerprint;
+  spec.identity = own.identity ?? clientConnection.identity;
+  spec.maxRequestsPerConnection = own.maxRequestsPerConnection ?? clientConnection.maxRequestsPerConnection;
+  spec.maxConnectionAgeMs = own.maxConnectionAgeMs ?? clientConnection.maxConnectionAgeMs;
+  spec.dnsAddresses = resolved?.addresses;
+  spec.dnsEchConfig = resolved && resolved.echConfig !== '' ? resolved.echConfig : undefined;
+  spec.dnsAlpn = resolved && resolved.alpn.length > 0 ? resolved.alpn : undefined;
+  spec.echConfigList = req.echConfigList;
 }
 
 /** What a response says about itself, from its head. */
