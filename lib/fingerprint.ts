@@ -40,8 +40,15 @@ export function decodeFingerprint(
   if (text === undefined || shape === undefined) return null;
   const known = decoded.get(connectionId);
   if (known !== undefined && known.text === text) return known.fingerprint;
-  const [ja3, akamai, echName, flags] = text.split('\0');
-  const [ja3n, ja4, ja4r] = shape;
+  // Indexed, not destructured: destructuring inlines the iterator protocol into the compiled code.
+  const parts = text.split('\0');
+  const ja3 = parts[0];
+  const akamai = parts[1];
+  const echName = parts[2];
+  const flags = parts[3];
+  const ja3n = shape[0];
+  const ja4 = shape[1];
+  const ja4r = shape[2];
   const ech = echName === 'real' || echName === 'grease' ? echName : 'none';
   const resumed = flags.charCodeAt(0) === 49; // '1'
   // One literal per transport (HTTP/2's akamai, HTTP/3's quicJa4, neither): no temporaries.

@@ -217,6 +217,18 @@ export async function resolveHop(
   };
 }
 
+/** A hop whose host the caller's `lookup` or DNS over HTTPS resolves first. */
+async function runResolvedHop(
+  instance: SharedInstance,
+  client: ClientState,
+  req: NormalizedRequest,
+  streaming: boolean,
+  init: NormalizedInit,
+): Promise<HopResult> {
+  const resolved = await resolveHop(instance, client, req, init);
+  return runHop(instance, client, resolved.req, streaming, init, resolved.dns);
+}
+
 /** The caller's signal settles a request waiting for DNS at once (the lookup goes on, unheard). */
 function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return work;
@@ -359,11 +371,11 @@ export async function perform(
       const sent = cookies?.hasJar
         ? { ...current, headers: await cookies.headersFor(current.url.href, current.headers) }
         : current;
-      // Most hops leave DNS to the engine: those take no extra turn of the event loop here.
-      let hopReq = sent;
-      let dns: ResolvedName | undefined;
-      if (callerResolves(sent, init)) ({ req: hopReq, dns } = await resolveHop(instance, client, sent, init));
-      const hop = await runHop(instance, client, hopReq, streaming, init, dns);
+      // Most hops leave DNS to the engine: those take no extra turn of the event loop here (and this
+      // loop keeps one await for the hop, which keeps its optimized code small).
+      const hop = await (callerResolves(sent, init)
+        ? runResolvedHop(instance, client, sent, streaming, init)
+        : runHop(instance, client, sent, streaming, init));
       const { head } = hop;
       if (mayStoreCookies(head.headers)) {
         cookies ??= new CookieLoop(undefined, true);
