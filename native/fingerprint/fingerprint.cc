@@ -350,11 +350,6 @@ void order_free_key(const Hello& h, Transport transport, const std::vector<uint1
   key.append(h.first_alpn);
 }
 
-// Shape keys are looked up by view: the scratch key is never copied unless it is a new shape.
-struct KeyHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
-};
 
 }  // namespace
 
@@ -384,9 +379,10 @@ bool tls_fingerprint(std::string_view hello, Transport transport, TlsFingerprint
     std::string ja3_head, ja3_tail;
   };
   constexpr size_t kShapesKept = 64;
-  thread_local std::unordered_map<std::string, Shape, KeyHash, std::equal_to<>> shapes;
+  // Looked up by the scratch key itself, which is copied only for a new shape.
+  thread_local std::unordered_map<std::string, Shape> shapes;
   order_free_key(h, transport, s.ciphers, s.sorted_extensions, s.key);
-  auto it = shapes.find(std::string_view(s.key));
+  auto it = shapes.find(s.key);
   if (it == shapes.end()) {
     if (shapes.size() >= kShapesKept) shapes.clear();
     Shape shape{std::make_shared<const OrderFreeFingerprint>(
