@@ -147,7 +147,7 @@ export function responseMeta(
       tlsResumed: head.tlsResumed,
       protocol: head.alpn || (head.httpVersion === '1.0' ? 'http/1.0' : 'http/1.1'),
     },
-    fingerprint: decodeFingerprint(head.fingerprint, head.fingerprintShape, head.connectionId),
+    fingerprint: decodeFingerprint(head.fingerprint, head.fingerprintShape, head.connectionId, head.reused),
     redirects,
   };
 }

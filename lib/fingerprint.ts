@@ -22,24 +22,30 @@ export type FingerprintShape = readonly [string, string, string];
 
 // Decoded fingerprints by the connection they came over, found by the connection's number; the
 // connection's own string is compared too, as another engine's connection may carry the same number.
-// Bounded: past this many it starts over (a connection's next response decodes its fingerprint
-// again, nothing more).
+// Only a reused connection's are kept: the first response of a new connection decodes its own. Kept
+// for every connection, thousands of short ones a second outlive V8's scavenges and make it grow its
+// young generation (+4 MB and a thousand page faults per 3 000 cold connections, measured), where
+// most never carry a second response. Bounded: past this many it starts over (a connection's next
+// response decodes its fingerprint again, nothing more).
 const KEPT = 256;
 const decoded = new Map<number, { text: string; fingerprint: Fingerprint }>();
 
 /**
  * The addon's two values for connection `connectionId`: its own part "ja3\0akamai\0ech\0RT"
  * (R: resumed '1' or '0'; T: transport 't' or 'q') and its hello shape's [ja3n, ja4, ja4r]; both
- * undefined without TLS.
+ * undefined without TLS. `reused`: the response came over a connection that carried one before.
  */
 export function decodeFingerprint(
   text: string | undefined,
   shape: FingerprintShape | undefined,
   connectionId = -1,
+  reused = true,
 ): Fingerprint | null {
   if (text === undefined || shape === undefined) return null;
-  const known = decoded.get(connectionId);
-  if (known !== undefined && known.text === text) return known.fingerprint;
+  if (reused) {
+    const known = decoded.get(connectionId);
+    if (known !== undefined && known.text === text) return known.fingerprint;
+  }
   // Indexed, not destructured: destructuring inlines the iterator protocol into the compiled code.
   const parts = text.split('\0');
   const ja3 = parts[0];
@@ -59,7 +65,9 @@ export function decodeFingerprint(
         ? { ja3, ja3n, ja4, ja4r, akamai, ech, resumed }
         : { ja3, ja3n, ja4, ja4r, ech, resumed },
   );
-  if (decoded.size >= KEPT) decoded.clear();
-  decoded.set(connectionId, { text, fingerprint: f });
+  if (reused) {
+    if (decoded.size >= KEPT) decoded.clear();
+    decoded.set(connectionId, { text, fingerprint: f });
+  }
   return f;
 }

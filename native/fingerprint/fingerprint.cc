@@ -350,7 +350,6 @@ void order_free_key(const Hello& h, Transport transport, const std::vector<uint1
   key.append(h.first_alpn);
 }
 
-
 }  // namespace
 
 bool tls_fingerprint(std::string_view hello, Transport transport, TlsFingerprint* out) {

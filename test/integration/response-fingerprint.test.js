@@ -88,14 +88,22 @@ describe.each(['chrome_156', 'firefox_153'])('%s over HTTP/3 (forceHTTP3)', (pro
   });
 });
 
-test('every response of one connection shares one fingerprint object', async () => {
+test('the responses of a reused connection share one fingerprint object', async () => {
   const c = await initCycleTLS({ port: uniquePort() });
   try {
     const url = `https://localhost:${echo.port}/fp`;
+    // The first responses of the new connection each decode their own (equal) one; later ones share.
     const [a, b] = await Promise.all([1, 2].map(() => c.get(url, { insecureSkipVerify: true })));
     expect(b.connection.id).toBe(a.connection.id);
-    expect(b.fingerprint).toBe(a.fingerprint);
+    expect(b.fingerprint).toEqual(a.fingerprint);
     expect(Object.isFrozen(a.fingerprint)).toBe(true);
+    const d = await c.get(url, { insecureSkipVerify: true });
+    const e = await c.get(url, { insecureSkipVerify: true });
+    expect([d.connection.reused, e.connection.reused]).toEqual([true, true]);
+    expect(e.connection.id).toBe(a.connection.id);
+    expect(e.fingerprint).toBe(d.fingerprint);
+    expect(d.fingerprint).toEqual(a.fingerprint);
+    expect(Object.isFrozen(d.fingerprint)).toBe(true);
   } finally {
     await c.exit();
   }

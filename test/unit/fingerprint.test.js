@@ -45,6 +45,11 @@ test("none without TLS; a connection's text gives the same frozen object", () =>
   const first = decodeFingerprint(t, shape, 7);
   expect(decodeFingerprint(`${t}`, shape, 7)).toBe(first);
   expect(Object.isFrozen(first)).toBe(true);
+  // The first response of a new connection (not reused) decodes its own and keeps nothing.
+  const fresh = decodeFingerprint(t, shape, 9, false);
+  expect(fresh).toEqual(first);
+  expect(decodeFingerprint(t, shape, 9, false)).not.toBe(fresh);
+  expect(decodeFingerprint(t, shape, 9)).not.toBe(fresh);
   // Another connection's number, or another text under the same number (another engine's
   // connection): decoded anew, never another connection's object.
   const other = own('a', 'e', 'real', true, 't');
