@@ -2,8 +2,7 @@
 // once per connection from the bytes that went out (native/fingerprint). The addon hands it over as
 // a string of the connection's own part and an array of its hello shape's part, shared by every
 // connection of one preset (native/binding/marshal.cc FingerprintStrings); the decoded object is
-// frozen and shared by every response of the connection, so a response pays for it only when its
-// connection is new.
+// frozen, and the responses of a reused connection share one (see `decoded` below).
 
 /** response.fingerprint; each field is documented in types/index.d.ts (Fingerprint). */
 export interface Fingerprint {
